@@ -1,0 +1,165 @@
+/* faultlined: the faultline fault-injection agent. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "addr.h"
+#include "agent.h"
+#include "log.h"
+#include "notify.h"
+#include "server.h"
+#include "version.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: faultlined [OPTIONS]\n"
+		   "\n"
+		   "The faultline agent: injects faults on this host on behalf of faultctl.\n"
+		   "It runs in the foreground; under systemd use --systemd (Type=notify).\n"
+		   "\n"
+		   "  -s, --socket PATH      API socket (default " AGENT_DEFAULT_SOCKET ")\n"
+		   "      --systemd          journald-style log lines and sd_notify readiness\n"
+		   "  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
+		   "  -h, --help             this help\n"
+		   "      --version          print the version\n"
+		   "\n"
+		   "SIGTERM or SIGINT stop the agent cleanly; it removes its socket.\n");
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	enum log_level lvl = level == LIBBPF_WARN ? LOG_LVL_WARN :
+			     level == LIBBPF_INFO ? LOG_LVL_INFO :
+						    LOG_LVL_DEBUG;
+
+	/* libbpf warns about things the probe expects to fail; keep them at debug level. */
+	if (lvl < LOG_LVL_DEBUG)
+		lvl = LOG_LVL_DEBUG;
+	log_vmsg(lvl, fmt, ap);
+	return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct agent *a = h->data;
+
+	if (a->stopping) {
+		log_warn("second %s: exiting now", strsignal(signum));
+		_exit(1);
+	}
+	a->stopping = 1;
+	log_info("%s: stopping", strsignal(signum));
+	notify_systemd("STOPPING=1");
+	server_close(a->server);
+	a->server = NULL;
+	/* Signal handles stay referenced for a forced second stop; unref so the loop can end. */
+	uv_unref((uv_handle_t *)&a->sig_term);
+	uv_unref((uv_handle_t *)&a->sig_int);
+}
+
+static void log_probe(const struct agent *a)
+{
+	if (a->probe_err) {
+		log_warn("mechanism probe could not run: %s", strerror(-a->probe_err));
+		return;
+	}
+	for (int i = 0; i < PROBE__COUNT; i++) {
+		if (a->probe.r[i].available)
+			log_info("mechanism %s: available", probe_name(i));
+		else
+			log_info("mechanism %s: unavailable: %s", probe_name(i),
+				 a->probe.r[i].reason);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "systemd", no_argument, NULL, 'S' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct agent a = { .socket_path = AGENT_DEFAULT_SOCKET };
+	enum log_level lvl = LOG_LVL_INFO;
+	int systemd = 0, c, err;
+
+	while ((c = getopt_long(argc, argv, "s:l:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			a.socket_path = optarg;
+			break;
+		case 'S':
+			systemd = 1;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &lvl)) {
+				fprintf(stderr, "faultlined: --log-level: unknown level '%s' "
+						"(error, warn, info, debug)\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("faultlined %s\n", FL_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "faultlined: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (a.socket_path[0] != '/') {
+		fprintf(stderr, "faultlined: --socket: '%s' is not an absolute path\n",
+			a.socket_path);
+		return 2;
+	}
+	log_setup("faultlined", lvl, systemd ? LOG_STYLE_JOURNAL : LOG_STYLE_HUMAN);
+	libbpf_set_print(libbpf_print);
+	signal(SIGPIPE, SIG_IGN);
+	a.started = time(NULL);
+
+	log_info("faultlined %s starting (pid %d)", FL_VERSION, (int)getpid());
+	a.probe_err = probe_run(&a.probe);
+	log_probe(&a);
+
+	a.loop = uv_default_loop();
+	err = server_open(&a.server, a.loop, a.socket_path, api_handle, &a);
+	if (err) {
+		log_err("cannot serve the API on %s: %s", a.socket_path, strerror(-err));
+		uv_run(a.loop, UV_RUN_NOWAIT);
+		return 1;
+	}
+	uv_signal_init(a.loop, &a.sig_term);
+	uv_signal_init(a.loop, &a.sig_int);
+	a.sig_term.data = a.sig_int.data = &a;
+	uv_signal_start(&a.sig_term, on_signal, SIGTERM);
+	uv_signal_start(&a.sig_int, on_signal, SIGINT);
+
+	log_info("listening on %s", a.socket_path);
+	notify_systemd("READY=1");
+	uv_run(a.loop, UV_RUN_DEFAULT);
+
+	uv_close((uv_handle_t *)&a.sig_term, NULL);
+	uv_close((uv_handle_t *)&a.sig_int, NULL);
+	uv_run(a.loop, UV_RUN_DEFAULT);
+	err = uv_loop_close(a.loop);
+	if (err)
+		log_warn("event loop closed with handles still open: %s", uv_strerror(err));
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,375 @@
+/*
+ * API listener. Requests are parsed by lib/http.c; each connection may carry many requests
+ * (keep-alive), answered in order. Responses always carry Content-Length.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+#define CONN_MAX_BUFFER (HTTP_MAX_HEAD + HTTP_MAX_BODY)
+
+struct conn {
+	uv_pipe_t pipe;
+	struct server *srv;
+	struct peer peer;
+	char *buf;
+	size_t len;
+	int closing;
+	struct conn *next, *prev;
+};
+
+struct server {
+	uv_loop_t *loop;
+	uv_pipe_t listener;
+	char path[108];
+	ino_t ino;
+	dev_t dev;
+	server_handler_fn fn;
+	void *ctx;
+	struct conn *conns;
+	int closing;
+};
+
+struct write_req {
+	uv_write_t req;
+	struct conn *conn;
+	char *data;
+	int close_after;
+};
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	free(c->buf);
+	free(c);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	uv_close((uv_handle_t *)&c->pipe, conn_closed);
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+
+	if ((status || w->close_after) && !w->conn->closing)
+		conn_close(w->conn);
+	free(w->data);
+	free(w);
+}
+
+static void send_response(struct conn *c, int status, json_t *body, int close_after)
+{
+	struct write_req *w;
+	char *text = NULL, *msg = NULL;
+	size_t text_len = 0, msg_len;
+	uv_buf_t b;
+
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+		if (text) {
+			text_len = strlen(text);
+			/* A trailing newline makes curl and socat output readable. */
+			char *t = realloc(text, text_len + 2);
+
+			if (t) {
+				text = t;
+				text[text_len++] = '\n';
+				text[text_len] = '\0';
+			}
+		}
+	}
+	if (http_format_response(&msg, &msg_len, status, "application/json", text, text_len,
+				 close_after)) {
+		free(text);
+		conn_close(c);
+		return;
+	}
+	free(text);
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		free(msg);
+		conn_close(c);
+		return;
+	}
+	w->conn = c;
+	w->data = msg;
+	w->close_after = close_after;
+	b = uv_buf_init(msg, msg_len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, write_done)) {
+		free(msg);
+		free(w);
+		conn_close(c);
+	}
+}
+
+static void send_error(struct conn *c, int status, const char *code, const char *message)
+{
+	json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+
+	send_response(c, status, body, 1);
+	json_decref(body);
+}
+
+/* Answer every complete request in the buffer, in order. */
+static void process(struct conn *c)
+{
+	while (c->len && !c->closing) {
+		struct http_msg m;
+		int err = http_parse_request(c->buf, c->len, &m);
+		int status = 500;
+		json_t *body = NULL;
+
+		if (err == -EAGAIN) {
+			if (c->len > CONN_MAX_BUFFER)
+				send_error(c, 413, "too_large", "request too large");
+			return;
+		}
+		if (err == -EMSGSIZE) {
+			send_error(c, 413, "too_large", "request head or body exceeds the limit");
+			return;
+		}
+		if (err == -ENOTSUP) {
+			send_error(c, 411, "length_required",
+				   "request bodies need a Content-Length header");
+			return;
+		}
+		if (err) {
+			send_error(c, 400, "bad_request", "malformed HTTP request");
+			return;
+		}
+		c->srv->fn(c->srv->ctx, &c->peer, &m, &status, &body);
+		send_response(c, status, body, m.close);
+		json_decref(body);
+		memmove(c->buf, c->buf + m.total_len, c->len - m.total_len);
+		c->len -= m.total_len;
+		if (m.close)
+			return;
+	}
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	size_t want = c->len + 65536;
+	char *p;
+
+	if (want > CONN_MAX_BUFFER + 65536) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	p = realloc(c->buf, want);
+	if (!p) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	c->buf = p;
+	*buf = uv_buf_init(c->buf + c->len, want - c->len);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+
+	if (n < 0) {
+		/* EOF or error: a half-sent request is dropped with the connection. */
+		conn_close(c);
+		return;
+	}
+	if (n == 0) {
+		if (!buf->base)
+			send_error(c, 413, "too_large", "request too large");
+		return;
+	}
+	c->len += n;
+	process(c);
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+	struct server *srv = listener->data;
+	struct conn *c;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uv_os_fd_t fd;
+
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->srv = srv;
+	uv_pipe_init(srv->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	if (uv_accept(listener, (uv_stream_t *)&c->pipe)) {
+		conn_close(c);
+		return;
+	}
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		log_warn("cannot read the peer's credentials; closing the connection");
+		conn_close(c);
+		return;
+	}
+	c->peer.pid = cred.pid;
+	c->peer.uid = cred.uid;
+	c->peer.gid = cred.gid;
+	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+}
+
+/* Decide what to do with an existing file at the socket path. */
+static int clear_stale_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, err;
+
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		return -errno;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("%s exists and is not a socket; refusing to replace it", path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+	err = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (!err) {
+		log_err("another agent is listening on %s", path);
+		return -EADDRINUSE;
+	}
+	log_info("removing stale socket %s", path);
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int ensure_dir(const char *path)
+{
+	char dir[sizeof(((struct server *)0)->path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+int server_open(struct server **out, uv_loop_t *loop, const char *path, server_handler_fn fn,
+		void *ctx)
+{
+	struct server *srv;
+	struct group *grp;
+	struct stat st;
+	mode_t old_mask;
+	int err;
+
+	if (strlen(path) >= sizeof(srv->path))
+		return -ENAMETOOLONG;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->loop = loop;
+	srv->fn = fn;
+	srv->ctx = ctx;
+	strcpy(srv->path, path);
+
+	err = ensure_dir(path);
+	if (err) {
+		log_err("cannot create the directory of %s: %s", path, strerror(-err));
+		goto err_free;
+	}
+	err = clear_stale_socket(path);
+	if (err)
+		goto err_free;
+	uv_pipe_init(loop, &srv->listener, 0);
+	srv->listener.data = srv;
+	/* Create the socket with its final mode: no window where others could connect. */
+	old_mask = umask(0117);
+	err = uv_pipe_bind(&srv->listener, path);
+	umask(old_mask);
+	if (err) {
+		log_err("cannot bind %s: %s", path, uv_strerror(err));
+		goto err_close;
+	}
+	if (lstat(path, &st)) {
+		err = -errno;
+		goto err_close;
+	}
+	srv->ino = st.st_ino;
+	srv->dev = st.st_dev;
+	grp = getgrnam("faultline");
+	if (grp && chown(path, 0, grp->gr_gid))
+		log_warn("cannot give %s to group faultline: %s", path, strerror(errno));
+	err = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+	if (err) {
+		log_err("cannot listen on %s: %s", path, uv_strerror(err));
+		unlink(path);
+		goto err_close;
+	}
+	*out = srv;
+	return 0;
+
+err_close:
+	/* The handle is closed on the loop; the server is freed once libuv is done with it. */
+	uv_close((uv_handle_t *)&srv->listener, listener_closed);
+	return err;
+err_free:
+	free(srv);
+	return err;
+}
+
+void server_close(struct server *srv)
+{
+	struct stat st;
+
+	if (!srv || srv->closing)
+		return;
+	srv->closing = 1;
+	while (srv->conns)
+		conn_close(srv->conns);
+	/* Remove the socket only if it is still the one we created. */
+	if (!lstat(srv->path, &st) && st.st_ino == srv->ino && st.st_dev == srv->dev)
+		unlink(srv->path);
+	uv_close((uv_handle_t *)&srv->listener, listener_closed);
+}

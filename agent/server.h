@@ -1,0 +1,38 @@
+/* The agent's API listener: HTTP/1.1 with JSON bodies on a Unix socket, on the libuv loop. */
+#ifndef FL_SERVER_H
+#define FL_SERVER_H
+
+#include <sys/types.h>
+#include <jansson.h>
+#include <uv.h>
+
+#include "http.h"
+
+struct server;
+
+/* Who is on the other end of a connection (SO_PEERCRED), captured at accept time. */
+struct peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/*
+ * Handle one request. Set *status to an HTTP status and *body to a JSON value the server
+ * takes ownership of (NULL for no body).
+ */
+typedef void (*server_handler_fn)(void *ctx, const struct peer *peer, const struct http_msg *req,
+				  int *status, json_t **body);
+
+/*
+ * Listen on path: creates its directory (0755) when missing, replaces a stale socket but
+ * refuses to start when another agent answers there or the path is not a socket.
+ * The socket gets mode 0660. Returns 0 or -errno.
+ */
+int server_open(struct server **out, uv_loop_t *loop, const char *path, server_handler_fn fn,
+		void *ctx);
+
+/* Stop listening, close every connection and remove the socket file (if still ours). */
+void server_close(struct server *srv);
+
+#endif

@@ -1,0 +1,34 @@
+/* faultctl: subcommand interface and options shared by every subcommand. */
+#ifndef FL_CTL_H
+#define FL_CTL_H
+
+#include <stdbool.h>
+
+/* Exit codes of faultctl, documented in docs/faultctl.md. */
+enum ctl_exit {
+	CTL_EXIT_OK = 0,      /* success; for run: the hypothesis held */
+	CTL_EXIT_ABORTED = 1, /* run aborted by a guardrail */
+	CTL_EXIT_INVALID = 2, /* invalid input: command line or experiment file */
+	CTL_EXIT_INFRA = 3,   /* agent or infrastructure error */
+};
+
+struct ctl_opts {
+	const char *agent; /* --agent, or NULL for $FAULTLINE_AGENT / the default */
+	bool json;         /* --json: machine-readable output on stdout */
+};
+
+/*
+ * A subcommand gets its own argv (argv[0] is the subcommand name) after the global options
+ * were consumed, and returns an enum ctl_exit value.
+ */
+struct ctl_cmd {
+	const char *name;
+	int (*run)(const struct ctl_opts *opts, int argc, char **argv);
+	const char *summary;
+	void (*usage)(void);
+};
+
+int cmd_agent(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_agent_usage(void);
+
+#endif

@@ -1,0 +1,53 @@
+/* mountinfo parsing, kept free of system calls so it is unit-testable. */
+#include <errno.h>
+#include <string.h>
+
+#include "mountinfo.h"
+
+/* Decode the kernel's octal escapes (\040 for a space) in place. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+int mountinfo_find_fstype(FILE *f, const char *fstype, char *mnt, size_t size)
+{
+	char line[4096];
+
+	while (fgets(line, sizeof(line), f)) {
+		char *save = NULL, *tok, *mount_point = NULL;
+		int field = 0;
+		int after_sep = 0;
+
+		for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+			field++;
+			if (field == 5)
+				mount_point = tok;
+			if (after_sep) {
+				/* The first field after " - " is the file-system type. */
+				if (!strcmp(tok, fstype) && mount_point) {
+					unescape(mount_point);
+					if (strlen(mount_point) >= size)
+						return -ENAMETOOLONG;
+					strcpy(mnt, mount_point);
+					return 0;
+				}
+				break;
+			}
+			if (field > 6 && !strcmp(tok, "-"))
+				after_sep = 1;
+		}
+	}
+	return -ENOENT;
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package faultline needs to build, test and run its demo.
+# Non-interactive and idempotent; prints nothing when everything is already there.
+set -euo pipefail
+
+PKGS=(
+	# toolchain and build
+	build-essential cmake pkg-config clang llvm lld libclang-rt-14-dev
+	# BPF: libbpf, bpftool for skeletons, UAPI headers
+	libbpf-dev bpftool linux-libc-dev libelf-dev zlib1g-dev
+	# libraries
+	libnl-3-dev libnl-route-3-dev libcap-dev libuv1-dev libcmocka-dev
+	libyaml-dev libjansson-dev libcurl4-openssl-dev
+	# integration tests: namespaces, traffic, processes
+	iproute2 iputils-ping iperf3 procps psmisc socat curl kmod
+	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
+	qemu-system-x86 busybox-static cpio
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup.sh: must run as root (it installs Debian packages)" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+	case "$p" in \#*) continue ;; esac
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$st" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	log=$(mktemp)
+	trap 'rm -f "$log"' EXIT
+	if ! { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+		cat "$log" >&2
+		echo "setup.sh: failed to install: ${missing[*]}" >&2
+		exit 1
+	fi
+fi
