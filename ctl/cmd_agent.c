@@ -13,9 +13,10 @@ void cmd_agent_usage(void)
 	       "and which fault mechanisms this kernel supports (with the reason when not).\n");
 }
 
+/* A comma-separated list wrapped under its label, so long capability sets stay readable. */
 static void print_list(const char *label, json_t *arr)
 {
-	size_t i;
+	size_t i, col = 14;
 	json_t *v;
 
 	printf("%-14s", label);
@@ -23,7 +24,21 @@ static void print_list(const char *label, json_t *arr)
 		printf("(none)\n");
 		return;
 	}
-	json_array_foreach(arr, i, v) printf("%s%s", i ? "," : "", json_string_value(v));
+	json_array_foreach(arr, i, v)
+	{
+		const char *s = json_string_value(v);
+		size_t n = strlen(s) + (i ? 1 : 0);
+
+		if (i && col + n > 96) {
+			printf(",\n%14s", "");
+			col = 14;
+			n--;
+		} else if (i) {
+			printf(",");
+		}
+		printf("%s", s);
+		col += n;
+	}
 	printf("\n");
 }
 

@@ -12,7 +12,7 @@ PKGS=(
 	libnl-3-dev libnl-route-3-dev libcap-dev libuv1-dev libcmocka-dev
 	libyaml-dev libjansson-dev libcurl4-openssl-dev
 	# integration tests: namespaces, traffic, processes
-	iproute2 iputils-ping iperf3 procps psmisc socat curl kmod
+	iproute2 iputils-ping iperf3 procps psmisc socat curl jq kmod
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
 )

@@ -1,0 +1,141 @@
+# Shared helpers for integration tests: sourced, never run. Every test runs as root in network
+# namespaces it creates; everything registered here is removed on exit, also on failure.
+# Exit code 77 means "skipped" (CTest SKIP_RETURN_CODE); the reason is printed.
+set -euo pipefail
+
+FL_SKIP=77
+FL_SOURCE_DIR=${FL_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+FL_BUILD_DIR=${FL_BUILD_DIR:-$FL_SOURCE_DIR/build}
+FAULTLINED=$FL_BUILD_DIR/agent/faultlined
+FAULTCTL=$FL_BUILD_DIR/ctl/faultctl
+FL_TEST=$(basename "$0" .sh)
+# Short unique prefix: interface names are limited to 15 characters.
+FL_ID=fl$$
+FL_NETNS=()
+FL_TMPDIRS=()
+FL_CLEANUP_CMDS=()
+
+fl_log() { echo "[$FL_TEST] $*"; }
+fl_skip() { echo "SKIP: $FL_TEST: $*"; exit "$FL_SKIP"; }
+fl_fail() { echo "FAIL: $FL_TEST: $*" >&2; exit 1; }
+
+fl_teardown() {
+	local rc=$? i
+	set +e
+	for ((i = ${#FL_CLEANUP_CMDS[@]} - 1; i >= 0; i--)); do
+		eval "${FL_CLEANUP_CMDS[$i]}" >/dev/null 2>&1
+	done
+	# Only this shell's own background jobs: never a pid that may have been recycled.
+	for i in $(jobs -p); do
+		kill -KILL "$i" 2>/dev/null && wait "$i" 2>/dev/null
+	done
+	for i in "${FL_NETNS[@]}"; do
+		ip netns pids "$i" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+		ip netns del "$i" 2>/dev/null
+	done
+	for i in "${FL_TMPDIRS[@]}"; do
+		rm -rf "$i"
+	done
+	if [ "$rc" -eq 0 ]; then
+		echo "PASS: $FL_TEST"
+	elif [ "$rc" -ne "$FL_SKIP" ]; then
+		echo "FAIL: $FL_TEST (exit $rc)" >&2
+	fi
+	exit "$rc"
+}
+trap fl_teardown EXIT
+trap 'exit 130' INT TERM
+
+# Run a command at teardown (in reverse order of registration).
+fl_on_exit() { FL_CLEANUP_CMDS+=("$*"); }
+
+fl_require_root() {
+	[ "$(id -u)" -eq 0 ] || fl_skip "needs root (integration tests create network namespaces)"
+}
+
+fl_require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || fl_skip "needs '$c' (run scripts/setup.sh)"
+	done
+}
+
+fl_require_build() {
+	[ -x "$FAULTLINED" ] && [ -x "$FAULTCTL" ] ||
+		fl_fail "faultlined/faultctl not built in $FL_BUILD_DIR"
+}
+
+# Registering helpers set a variable instead of printing: a $(...) subshell would lose the
+# registration and so the teardown.
+# fl_tmpdir VAR: a fresh temporary directory, removed at exit.
+fl_tmpdir() {
+	local _fl_d
+	_fl_d=$(mktemp -d "/tmp/$FL_ID.XXXXXX")
+	FL_TMPDIRS+=("$_fl_d")
+	printf -v "$1" '%s' "$_fl_d"
+}
+
+# fl_netns VAR NAME: create namespace $FL_ID-NAME with lo up, removed at exit.
+fl_netns() {
+	local _fl_ns=$FL_ID-$2
+	FL_NETNS+=("$_fl_ns")
+	ip netns add "$_fl_ns"
+	ip -n "$_fl_ns" link set lo up
+	printf -v "$1" '%s' "$_fl_ns"
+}
+
+# fl_veth NS_A NS_B ADDR_A ADDR_B: a veth pair between two namespaces, addresses with prefix.
+fl_veth() {
+	local a=$1 b=$2
+	ip link add "$FL_ID-a" netns "$a" type veth peer name "$FL_ID-b" netns "$b"
+	ip -n "$a" addr add "$3" dev "$FL_ID-a"
+	ip -n "$b" addr add "$4" dev "$FL_ID-b"
+	ip -n "$a" link set "$FL_ID-a" up
+	ip -n "$b" link set "$FL_ID-b" up
+}
+
+# Wait (bounded) until a Unix socket exists and accepts connections.
+fl_wait_socket() {
+	local sock=$1 pid=$2 i
+	for ((i = 0; i < 600; i++)); do
+		if [ -S "$sock" ] && socat -u OPEN:/dev/null "UNIX-CONNECT:$sock" 2>/dev/null; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || fl_fail "agent exited before listening"
+		sleep 0.1
+	done
+	fl_fail "agent did not listen on $sock within 60 s"
+}
+
+# fl_start_agent NETNS SOCKET LOG [ARGS...]: start faultlined in NETNS; sets FL_AGENT_PID.
+fl_start_agent() {
+	local ns=$1 sock=$2 log=$3
+	shift 3
+	# nsenter switches only the network namespace; "ip netns exec" would also remount /sys
+	# and hide the cgroup v2 hierarchy from the agent.
+	nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$sock" "$@" >"$log" 2>&1 &
+	FL_AGENT_PID=$!
+	fl_wait_socket "$sock" "$FL_AGENT_PID"
+}
+
+# fl_wait_exit VAR PID SECONDS: wait (bounded) for a background job of this shell to end and
+# store its exit status in VAR. Not for $(...): a subshell cannot reap the parent's children.
+fl_wait_exit() {
+	local _fl_i _fl_rc=0 _fl_st
+	for ((_fl_i = 0; _fl_i < $3 * 10; _fl_i++)); do
+		_fl_st=$(ps -o stat= -p "$2" 2>/dev/null || true)
+		case "$_fl_st" in
+		"" | Z*)
+			wait "$2" || _fl_rc=$?
+			printf -v "$1" '%s' "$_fl_rc"
+			return 0
+			;;
+		esac
+		sleep 0.1
+	done
+	fl_fail "process $2 did not exit within $3 s"
+}
+
+fl_assert_eq() {
+	[ "$1" = "$2" ] || fl_fail "${3:-value}: expected '$2', got '$1'"
+}
