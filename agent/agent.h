@@ -1,18 +1,41 @@
-/* The agent's process-wide state, passed to the API handlers. */
+/* The agent's process-wide state, passed to the API handlers and the fault types. */
 #ifndef FL_AGENT_H
 #define FL_AGENT_H
 
+#include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
+
+#include <jansson.h>
 #include <uv.h>
 
 #include "probe.h"
 
 struct server;
+struct server_conn;
+struct http_msg;
+struct journal;
+struct audit;
+struct events;
+struct fault;
+struct lease;
+
+#define AGENT_DEFAULT_STATE_DIR "/var/lib/faultline"
+#define AGENT_DEFAULT_AUDIT_LOG "/var/log/faultline/audit.log"
 
 struct agent {
 	uv_loop_t *loop;
 	const char *socket_path;
+	const char *state_dir; /* journal lives in STATE_DIR/journal */
+	const char *audit_path;
+	uint64_t lease_ttl_ms; /* default TTL of new leases */
+	gid_t group;	       /* the faultline group, or (gid_t)-1 when it does not exist */
 	struct server *server;
+	struct journal *journal;
+	struct audit *audit;
+	struct events *events;
+	struct fault *faults;
+	struct lease *leases;
 	struct probe_report probe;
 	int probe_err; /* 0, or -errno when the probe could not run at all */
 	time_t started;
@@ -21,10 +44,7 @@ struct agent {
 };
 
 /* The API request handler (api.c), a server_handler_fn with the agent as context. */
-struct peer;
-struct http_msg;
-#include <jansson.h>
-void api_handle(void *ctx, const struct peer *peer, const struct http_msg *req, int *status,
+void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req, int *status,
 		json_t **body);
 
 /* The info document shared by GET /v1/info and the start-up log (api.c). */

@@ -1,27 +1,53 @@
 /*
- * API routes. Each route is one row: method, path, handler. Handlers return an HTTP status
- * and a JSON body; errors use {"error": {"code": "...", "message": "..."}} (docs/api.md).
+ * API routes (docs/api.md). Each route is one row: method, path pattern, handler. Every
+ * request is authorised by the peer's credentials and written to the audit log, accepted or
+ * refused. Errors use {"error": {"code": "...", "message": "..."}}.
  */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "audit.h"
 #include "caps.h"
+#include "core.h"
+#include "events.h"
+#include "exp.h"
 #include "log.h"
 #include "server.h"
 #include "version.h"
 
-struct api_route {
-	const char *method;
-	const char *path;
-	int (*fn)(struct agent *a, const struct peer *peer, const struct http_msg *req,
-		  json_t **body);
+#define API_MAX_GROUPS 256
+
+struct api_req {
+	struct agent *a;
+	struct server_conn *conn;
+	const struct http_msg *http;
+	const char *arg; /* the {id} of the path, if the route has one */
+	char query[256];
 };
 
-static json_t *api_error(const char *code, const char *message)
+struct api_route {
+	const char *method;
+	const char *pattern; /* "{id}" matches one path segment */
+	int (*fn)(struct api_req *r, json_t **body);
+};
+
+static json_t *api_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static json_t *api_error(const char *code, const char *fmt, ...)
 {
-	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
 }
 
 static json_t *mechanisms_json(const struct agent *a)
@@ -44,6 +70,23 @@ static json_t *mechanisms_json(const struct agent *a)
 	return arr;
 }
 
+static json_t *fault_types_json(struct agent *a)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; fault_ops_all[i]; i++) {
+		const struct fault_ops *t = fault_ops_all[i];
+		char why[256] = "";
+		int err = t->probe ? t->probe(a, why, sizeof(why)) : 0;
+		json_t *o = json_pack("{s:s, s:b}", "name", t->name, "available", !err);
+
+		if (err)
+			json_object_set_new(o, "reason", json_string(why[0] ? why : strerror(-err)));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
 json_t *api_info(const struct agent *a)
 {
 	struct utsname u;
@@ -53,49 +96,359 @@ json_t *api_info(const struct agent *a)
 		memset(&u, 0, sizeof(u));
 	if (!caps)
 		caps = json_null();
-	return json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:o, s:I}", "agent",
-			 "faultlined", "version", FL_VERSION, "pid", (int)getpid(), "socket",
-			 a->socket_path, "kernel", "sysname", u.sysname, "release", u.release,
-			 "version", u.version, "machine", u.machine, "capabilities", caps,
-			 "mechanisms", mechanisms_json(a), "uptime_s",
+	return json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:o, s:o, s:I, s:I}",
+			 "agent", "faultlined", "version", FL_VERSION, "pid", (int)getpid(),
+			 "socket", a->socket_path, "kernel", "sysname", u.sysname, "release",
+			 u.release, "version", u.version, "machine", u.machine, "capabilities",
+			 caps, "mechanisms", mechanisms_json(a), "fault_types",
+			 fault_types_json((struct agent *)a), "lease_ttl_ms",
+			 (json_int_t)a->lease_ttl_ms, "uptime_s",
 			 (json_int_t)(time(NULL) - a->started));
 }
 
-static int route_info(struct agent *a, const struct peer *peer, const struct http_msg *req,
-		      json_t **body)
+static int route_info(struct api_req *r, json_t **body)
 {
-	*body = api_info(a);
+	*body = api_info(r->a);
 	return *body ? 200 : 500;
+}
+
+/* ---- leases ---- */
+
+static int route_lease_create(struct api_req *r, json_t **body)
+{
+	json_int_t ttl = (json_int_t)r->a->lease_ttl_ms;
+	struct lease *l;
+	int err;
+
+	if (r->http->body_len) {
+		json_error_t jerr;
+		json_t *in = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
+
+		if (!in || json_unpack_ex(in, &jerr, JSON_STRICT, "{s?I}", "ttl_ms", &ttl)) {
+			*body = api_error("bad_request", "lease request: %s (expected {\"ttl_ms\": N})",
+					  jerr.text);
+			json_decref(in);
+			return 400;
+		}
+		json_decref(in);
+	}
+	if (ttl < LEASE_TTL_MIN_MS || ttl > LEASE_TTL_MAX_MS) {
+		*body = api_error("bad_request", "ttl_ms %lld is out of range [%d, %d]",
+				  (long long)ttl, LEASE_TTL_MIN_MS, LEASE_TTL_MAX_MS);
+		return 400;
+	}
+	err = core_lease_new(r->a, (uint64_t)ttl, &l);
+	if (err) {
+		*body = api_error("internal", "cannot create a lease: %s", strerror(-err));
+		return 500;
+	}
+	*body = json_pack("{s:o}", "lease", core_lease_json(l));
+	return 201;
+}
+
+static int route_leases(struct api_req *r, json_t **body)
+{
+	json_t *arr = json_array();
+
+	for (struct lease *l = r->a->leases; l; l = l->next)
+		json_array_append_new(arr, core_lease_json(l));
+	*body = json_pack("{s:o}", "leases", arr);
+	return 200;
+}
+
+static struct lease *find_lease(struct api_req *r, json_t **body)
+{
+	struct lease *l = core_lease_find(r->a, r->arg);
+
+	if (!l)
+		*body = api_error("not_found", "no lease '%s' (it may have expired)", r->arg);
+	return l;
+}
+
+static int route_lease_renew(struct api_req *r, json_t **body)
+{
+	struct lease *l = find_lease(r, body);
+
+	if (!l)
+		return 404;
+	core_lease_renew(l);
+	*body = json_pack("{s:o}", "lease", core_lease_json(l));
+	return 200;
+}
+
+static int route_lease_end(struct api_req *r, json_t **body)
+{
+	struct lease *l = find_lease(r, body);
+	char id[sizeof(l->id)];
+	int err;
+
+	if (!l)
+		return 404;
+	snprintf(id, sizeof(id), "%s", l->id);
+	err = core_lease_end(l, "the controller ended its lease");
+	if (err) {
+		*body = api_error("revert_failed",
+				  "lease %s ended but some faults failed to revert (see GET /v1/faults)",
+				  id);
+		return 500;
+	}
+	*body = json_pack("{s:s}", "ended", id);
+	return 200;
+}
+
+/* ---- faults ---- */
+
+static int route_fault_apply(struct api_req *r, json_t **body)
+{
+	struct lease *l = find_lease(r, body);
+	struct diag_list diags;
+	struct fault_spec *spec = NULL;
+	const struct fault_ops *type;
+	struct fault *f;
+	json_t *spec_json = NULL;
+	char err[FAULT_ERR_SIZE] = "";
+	int ret;
+
+	if (!l)
+		return 404;
+	if (diag_init(&diags, "request"))
+		return 500;
+	ret = exp_fault_parse(r->http->body, r->http->body_len, &spec, &diags);
+	if (ret) {
+		json_t *problems = NULL;
+
+		diag_sort(&diags);
+		diag_to_json(&diags, &problems);
+		*body = api_error("invalid_fault", "the fault is invalid (%zu problem%s)",
+				  diag_total(&diags), diag_total(&diags) == 1 ? "" : "s");
+		json_object_set_new(json_object_get(*body, "error"), "problems",
+				    problems ? problems : json_array());
+		diag_clear(&diags);
+		return ret == -ENOMEM ? 500 : 422;
+	}
+	diag_clear(&diags);
+	type = fault_ops_find(exp_fault_type_name(spec->type));
+	if (!type) {
+		*body = api_error("unsupported", "this agent cannot apply '%s' faults yet",
+				  exp_fault_type_name(spec->type));
+		exp_fault_free(spec);
+		return 501;
+	}
+	if (type->probe && (ret = type->probe(r->a, err, sizeof(err)))) {
+		*body = api_error("unavailable", "%s is unavailable on this host: %s", type->name,
+				  err[0] ? err : strerror(-ret));
+		exp_fault_free(spec);
+		return 503;
+	}
+	if (exp_fault_to_json(spec, &spec_json)) {
+		exp_fault_free(spec);
+		return 500;
+	}
+	ret = core_fault_apply(r->a, l, type, spec, spec_json,
+			       spec->duration_ns > 0 ? (uint64_t)(spec->duration_ns / 1000000) : 0,
+			       server_conn_peer(r->conn)->pid, &f, err, sizeof(err));
+	if (ret) {
+		const char *code = ret == -EPERM   ? "forbidden" :
+				   ret == -EINVAL  ? "invalid_fault" :
+				   ret == -EBUSY   ? "conflict" :
+				   ret == -ENODEV  ? "invalid_fault" :
+				   ret == -ESRCH   ? "invalid_fault" :
+						     "apply_failed";
+		int status = ret == -EPERM   ? 403 :
+			     ret == -EINVAL  ? 422 :
+			     ret == -ENODEV  ? 422 :
+			     ret == -ESRCH   ? 422 :
+			     ret == -EBUSY   ? 409 :
+					       500;
+
+		*body = api_error(code, "%s", err[0] ? err : strerror(-ret));
+		return status;
+	}
+	*body = json_pack("{s:o}", "fault", core_fault_json(f));
+	return 201;
+}
+
+static int route_faults(struct api_req *r, json_t **body)
+{
+	*body = json_pack("{s:o}", "faults", core_faults_json(r->a));
+	return 200;
+}
+
+static int route_fault_get(struct api_req *r, json_t **body)
+{
+	struct fault *f = core_fault_find(r->a, r->arg);
+
+	if (!f) {
+		*body = api_error("not_found", "no fault '%s'", r->arg);
+		return 404;
+	}
+	*body = json_pack("{s:o}", "fault", core_fault_json(f));
+	return 200;
+}
+
+static int route_fault_revert(struct api_req *r, json_t **body)
+{
+	struct fault *f = core_fault_find(r->a, r->arg);
+	char id[sizeof(f->id)];
+
+	if (!f) {
+		*body = api_error("not_found", "no fault '%s'", r->arg);
+		return 404;
+	}
+	snprintf(id, sizeof(id), "%s", f->id);
+	if (core_fault_revert(f, "the controller reverted it")) {
+		*body = api_error("revert_failed", "%s", f->error);
+		return 500;
+	}
+	*body = json_pack("{s:s}", "reverted", id);
+	return 200;
+}
+
+static int route_revert_all(struct api_req *r, json_t **body)
+{
+	int n = 0, failed;
+
+	for (struct fault *f = r->a->faults; f; f = f->next)
+		n++;
+	failed = core_revert_all(r->a, "the controller reverted all faults");
+	if (failed) {
+		*body = api_error("revert_failed", "%d of %d faults failed to revert", failed, n);
+		return 500;
+	}
+	*body = json_pack("{s:i}", "reverted", n);
+	return 200;
+}
+
+static int route_events(struct api_req *r, json_t **body)
+{
+	unsigned long long since = 0;
+	const char *p = strstr(r->query, "since=");
+	int err;
+
+	if (p) {
+		char *end;
+
+		since = strtoull(p + 6, &end, 10);
+		if (*end && *end != '&') {
+			*body = api_error("bad_request", "since must be an event number");
+			return 400;
+		}
+	}
+	err = events_subscribe(r->a->events, r->conn, since);
+	if (err) {
+		*body = api_error("internal", "cannot open the event stream: %s", strerror(-err));
+		return 500;
+	}
+	return 0; /* the connection is now a stream */
 }
 
 static const struct api_route routes[] = {
 	{ "GET", "/v1/info", route_info },
+	{ "GET", "/v1/leases", route_leases },
+	{ "POST", "/v1/leases", route_lease_create },
+	{ "POST", "/v1/leases/{id}/renew", route_lease_renew },
+	{ "DELETE", "/v1/leases/{id}", route_lease_end },
+	{ "POST", "/v1/leases/{id}/faults", route_fault_apply },
+	{ "GET", "/v1/faults", route_faults },
+	{ "DELETE", "/v1/faults", route_revert_all },
+	{ "GET", "/v1/faults/{id}", route_fault_get },
+	{ "DELETE", "/v1/faults/{id}", route_fault_revert },
+	{ "GET", "/v1/events", route_events },
 };
 
-void api_handle(void *ctx, const struct peer *peer, const struct http_msg *req, int *status,
+/* Match path against pattern; the {id} segment is copied into arg. */
+static int match(const char *pattern, const char *path, char *arg, size_t size)
+{
+	while (*pattern && *path) {
+		if (!strncmp(pattern, "{id}", 4)) {
+			size_t n = strcspn(path, "/");
+
+			if (!n || n >= size)
+				return 0;
+			for (size_t i = 0; i < n; i++) {
+				char c = path[i];
+
+				if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+					return 0;
+			}
+			memcpy(arg, path, n);
+			arg[n] = '\0';
+			pattern += 4;
+			path += n;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return !*pattern && !*path;
+}
+
+/* Root, or a member of the faultline group (primary or supplementary). */
+static int authorised(const struct agent *a, const struct peer *p, const char **why)
+{
+	struct passwd pw, *res = NULL;
+	gid_t groups[API_MAX_GROUPS];
+	int n = API_MAX_GROUPS;
+	char buf[4096];
+
+	if (p->uid == 0)
+		return 1;
+	if (a->group == (gid_t)-1) {
+		*why = "only root may use the agent (no faultline group exists)";
+		return 0;
+	}
+	if (p->gid == a->group)
+		return 1;
+	if (!getpwuid_r(p->uid, &pw, buf, sizeof(buf), &res) && res &&
+	    getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) >= 0) {
+		for (int i = 0; i < n; i++)
+			if (groups[i] == a->group)
+				return 1;
+	}
+	*why = "the caller is neither root nor in the faultline group";
+	return 0;
+}
+
+void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req, int *status,
 		json_t **body)
 {
 	struct agent *a = ctx;
-	char path[sizeof(req->target)];
+	const struct peer *peer = server_conn_peer(conn);
+	struct api_req r = { .a = a, .conn = conn, .http = req };
+	char path[sizeof(req->target)], arg[64] = "";
+	const char *why = NULL;
 	int path_known = 0;
+	char *q;
 
-	/* The query string is not part of the route. */
 	snprintf(path, sizeof(path), "%s", req->target);
-	path[strcspn(path, "?")] = '\0';
+	q = strchr(path, '?');
+	if (q) {
+		snprintf(r.query, sizeof(r.query), "%s", q + 1);
+		*q = '\0';
+	}
+	if (!authorised(a, peer, &why)) {
+		*status = 403;
+		*body = api_error("forbidden", "%s", why);
+		log_warn("api: refused uid %u pid %d: %s %s: %s", (unsigned)peer->uid,
+			 (int)peer->pid, req->method, req->target, why);
+		audit_record(a->audit, peer, req, false, *status, why);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(path, routes[i].path))
+		if (!match(routes[i].pattern, path, arg, sizeof(arg)))
 			continue;
 		path_known = 1;
 		if (strcmp(req->method, routes[i].method))
 			continue;
-		*status = routes[i].fn(a, peer, req, body);
+		r.arg = arg;
+		*status = routes[i].fn(&r, body);
 		log_debug("api: uid %u pid %d: %s %s -> %d", (unsigned)peer->uid, (int)peer->pid,
 			  req->method, req->target, *status);
+		audit_record(a->audit, peer, req, true, *status ? *status : 200, NULL);
 		return;
 	}
 	*status = path_known ? 405 : 404;
-	*body = api_error(path_known ? "method_not_allowed" : "not_found",
+	*body = api_error(path_known ? "method_not_allowed" : "not_found", "%s",
 			  path_known ? "this path does not accept that method" : "no such endpoint");
-	log_debug("api: uid %u pid %d: %s %s -> %d", (unsigned)peer->uid, (int)peer->pid,
-		  req->method, req->target, *status);
+	audit_record(a->audit, peer, req, true, *status, NULL);
 }

@@ -9,8 +9,14 @@
 
 #include <bpf/libbpf.h>
 
+#include <grp.h>
+
 #include "addr.h"
 #include "agent.h"
+#include "audit.h"
+#include "core.h"
+#include "events.h"
+#include "journal.h"
 #include "log.h"
 #include "notify.h"
 #include "server.h"
@@ -24,12 +30,20 @@ static void usage(FILE *f)
 		   "It runs in the foreground; under systemd use --systemd (Type=notify).\n"
 		   "\n"
 		   "  -s, --socket PATH      API socket (default " AGENT_DEFAULT_SOCKET ")\n"
+		   "      --state-dir DIR    journal location (default " AGENT_DEFAULT_STATE_DIR ")\n"
+		   "      --audit-log PATH   audit log (default " AGENT_DEFAULT_AUDIT_LOG ")\n"
+		   "      --lease-ttl MS     default lease TTL in milliseconds (default 5000)\n"
+		   "      --cleanup          only undo what the journal lists from an earlier run,\n"
+		   "                         report it and exit (for ExecStopPost= and break-glass)\n"
 		   "      --systemd          journald-style log lines and sd_notify readiness\n"
 		   "  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
 		   "  -h, --help             this help\n"
 		   "      --version          print the version\n"
 		   "\n"
-		   "SIGTERM or SIGINT stop the agent cleanly; it removes its socket.\n");
+		   "SIGTERM or SIGINT revert every fault, remove the socket and exit 0;\n"
+		   "a second signal exits at once (the journal is always consistent).\n"
+		   "Exit status: 0 ok, 1 runtime failure (or --cleanup could not undo\n"
+		   "everything), 2 bad command line.\n");
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -58,6 +72,9 @@ static void on_signal(uv_signal_t *h, int signum)
 	notify_systemd("STOPPING=1");
 	server_close(a->server);
 	a->server = NULL;
+	if (core_revert_all(a, "the agent is stopping"))
+		log_err("some faults could not be reverted; their journal records are kept for "
+			"the next start or faultlined --cleanup");
 	/* Signal handles stay referenced for a forced second stop; unref so the loop can end. */
 	uv_unref((uv_handle_t *)&a->sig_term);
 	uv_unref((uv_handle_t *)&a->sig_int);
@@ -83,14 +100,27 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "systemd", no_argument, NULL, 'S' },
+		{ "state-dir", required_argument, NULL, 'D' },
+		{ "audit-log", required_argument, NULL, 'A' },
+		{ "lease-ttl", required_argument, NULL, 'T' },
+		{ "cleanup", no_argument, NULL, 'C' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct agent a = { .socket_path = AGENT_DEFAULT_SOCKET };
+	struct agent a = {
+		.socket_path = AGENT_DEFAULT_SOCKET,
+		.state_dir = AGENT_DEFAULT_STATE_DIR,
+		.audit_path = AGENT_DEFAULT_AUDIT_LOG,
+		.lease_ttl_ms = LEASE_TTL_DEFAULT_MS,
+		.group = (gid_t)-1,
+	};
 	enum log_level lvl = LOG_LVL_INFO;
-	int systemd = 0, c, err;
+	int systemd = 0, cleanup_only = 0, c, err, failures = 0;
+	char journal_path[300];
+	json_t *report = NULL;
+	struct group *grp;
 
 	while ((c = getopt_long(argc, argv, "s:l:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -100,6 +130,29 @@ int main(int argc, char **argv)
 		case 'S':
 			systemd = 1;
 			break;
+		case 'D':
+			a.state_dir = optarg;
+			break;
+		case 'A':
+			a.audit_path = optarg;
+			break;
+		case 'C':
+			cleanup_only = 1;
+			break;
+		case 'T': {
+			char *end;
+			unsigned long long v = strtoull(optarg, &end, 10);
+
+			if (*end || v < LEASE_TTL_MIN_MS || v > LEASE_TTL_MAX_MS) {
+				fprintf(stderr,
+					"faultlined: --lease-ttl: '%s' is not a number of "
+					"milliseconds in [%d, %d]\n",
+					optarg, LEASE_TTL_MIN_MS, LEASE_TTL_MAX_MS);
+				return 2;
+			}
+			a.lease_ttl_ms = v;
+			break;
+		}
 		case 'l':
 			if (log_level_parse(optarg, &lvl)) {
 				fprintf(stderr, "faultlined: --log-level: unknown level '%s' "
@@ -133,11 +186,51 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	a.started = time(NULL);
 
+	a.loop = uv_default_loop();
+	a.events = events_new();
+	if (!a.events)
+		return 1;
+	grp = getgrnam("faultline");
+	if (grp)
+		a.group = grp->gr_gid;
+
+	/* Undo what an earlier run left, before anything else: kill -9 must leave no residue. */
+	snprintf(journal_path, sizeof(journal_path), "%s/journal", a.state_dir);
+	err = journal_open(journal_path, &a.journal);
+	if (err) {
+		log_err("cannot open the journal %s: %s", journal_path, strerror(-err));
+		return 1;
+	}
+	err = core_recover(&a, &report, &failures);
+	if (err) {
+		log_err("cannot read the journal %s: %s", journal_path, strerror(-err));
+		return 1;
+	}
+	if (json_array_size(report) || cleanup_only) {
+		log_info("cleanup: %zu record%s from an earlier run, %d failed",
+			 json_array_size(report), json_array_size(report) == 1 ? "" : "s",
+			 failures);
+		events_emit(a.events, "agent.recovered",
+			    json_pack("{s:O, s:i}", "cleaned", report, "failures", failures));
+	}
+	if (cleanup_only) {
+		json_dumpf(report, stdout, JSON_INDENT(2));
+		printf("\n");
+		json_decref(report);
+		journal_close(a.journal);
+		events_free(a.events);
+		return failures ? 1 : 0;
+	}
+
 	log_info("faultlined %s starting (pid %d)", FL_VERSION, (int)getpid());
 	a.probe_err = probe_run(&a.probe);
 	log_probe(&a);
 
-	a.loop = uv_default_loop();
+	err = audit_open(a.audit_path, &a.audit);
+	if (err) {
+		log_err("cannot open the audit log %s: %s", a.audit_path, strerror(-err));
+		return 1;
+	}
 	err = server_open(&a.server, a.loop, a.socket_path, api_handle, &a);
 	if (err) {
 		log_err("cannot serve the API on %s: %s", a.socket_path, strerror(-err));
@@ -156,7 +249,12 @@ int main(int argc, char **argv)
 
 	uv_close((uv_handle_t *)&a.sig_term, NULL);
 	uv_close((uv_handle_t *)&a.sig_int, NULL);
+	core_free(&a);
 	uv_run(a.loop, UV_RUN_DEFAULT);
+	json_decref(report);
+	audit_close(a.audit);
+	journal_close(a.journal);
+	events_free(a.events);
 	err = uv_loop_close(a.loop);
 	if (err)
 		log_warn("event loop closed with handles still open: %s", uv_strerror(err));

@@ -16,15 +16,21 @@
 #include "server.h"
 
 #define CONN_MAX_BUFFER (HTTP_MAX_HEAD + HTTP_MAX_BODY)
+#ifndef SERVER_MAX_STREAM_BACKLOG
+#define SERVER_MAX_STREAM_BACKLOG (1u << 20)
+#endif
 
-struct conn {
+struct server_conn {
 	uv_pipe_t pipe;
 	struct server *srv;
 	struct peer peer;
 	char *buf;
 	size_t len;
 	int closing;
-	struct conn *next, *prev;
+	int streaming;
+	void (*on_close)(void *ctx, struct server_conn *c);
+	void *on_close_ctx;
+	struct server_conn *next, *prev;
 };
 
 struct server {
@@ -35,30 +41,32 @@ struct server {
 	dev_t dev;
 	server_handler_fn fn;
 	void *ctx;
-	struct conn *conns;
+	struct server_conn *conns;
 	int closing;
 };
 
 struct write_req {
 	uv_write_t req;
-	struct conn *conn;
+	struct server_conn *conn;
 	char *data;
 	int close_after;
 };
 
 static void conn_closed(uv_handle_t *h)
 {
-	struct conn *c = h->data;
+	struct server_conn *c = h->data;
 
 	free(c->buf);
 	free(c);
 }
 
-static void conn_close(struct conn *c)
+static void conn_close(struct server_conn *c)
 {
 	if (c->closing)
 		return;
 	c->closing = 1;
+	if (c->on_close)
+		c->on_close(c->on_close_ctx, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -78,12 +86,34 @@ static void write_done(uv_write_t *req, int status)
 	free(w);
 }
 
-static void send_response(struct conn *c, int status, json_t *body, int close_after)
+static int queue_write(struct server_conn *c, char *msg, size_t len, int close_after)
 {
 	struct write_req *w;
+	uv_buf_t b;
+
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		free(msg);
+		conn_close(c);
+		return -ENOMEM;
+	}
+	w->conn = c;
+	w->data = msg;
+	w->close_after = close_after;
+	b = uv_buf_init(msg, len);
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, write_done)) {
+		free(msg);
+		free(w);
+		conn_close(c);
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static void send_response(struct server_conn *c, int status, json_t *body, int close_after)
+{
 	char *text = NULL, *msg = NULL;
 	size_t text_len = 0, msg_len;
-	uv_buf_t b;
 
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -106,24 +136,54 @@ static void send_response(struct conn *c, int status, json_t *body, int close_af
 		return;
 	}
 	free(text);
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		free(msg);
-		conn_close(c);
-		return;
-	}
-	w->conn = c;
-	w->data = msg;
-	w->close_after = close_after;
-	b = uv_buf_init(msg, msg_len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, write_done)) {
-		free(msg);
-		free(w);
-		conn_close(c);
-	}
+	queue_write(c, msg, msg_len, close_after);
 }
 
-static void send_error(struct conn *c, int status, const char *code, const char *message)
+const struct peer *server_conn_peer(const struct server_conn *conn)
+{
+	return &conn->peer;
+}
+
+int server_stream_start(struct server_conn *c, void (*on_close)(void *ctx, struct server_conn *c),
+			void *ctx)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\n"
+				   "Content-Type: application/x-ndjson\r\n"
+				   "Cache-Control: no-cache\r\n"
+				   "Connection: close\r\n"
+				   "\r\n";
+	char *msg = strdup(head);
+
+	if (!msg)
+		return -ENOMEM;
+	c->streaming = 1;
+	c->on_close = on_close;
+	c->on_close_ctx = ctx;
+	return queue_write(c, msg, sizeof(head) - 1, 0);
+}
+
+int server_stream_send(struct server_conn *c, const json_t *value)
+{
+	char *text;
+	size_t len;
+
+	if (c->closing)
+		return -EPIPE;
+	/* A subscriber that does not read must not make the agent buffer without bound. */
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > SERVER_MAX_STREAM_BACKLOG) {
+		log_warn("event stream to pid %d is not being read; closing it", (int)c->peer.pid);
+		conn_close(c);
+		return -ENOBUFS;
+	}
+	text = json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	text[len] = '\n';
+	return queue_write(c, text, len + 1, 0);
+}
+
+static void send_error(struct server_conn *c, int status, const char *code, const char *message)
 {
 	json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
 
@@ -132,9 +192,9 @@ static void send_error(struct conn *c, int status, const char *code, const char 
 }
 
 /* Answer every complete request in the buffer, in order. */
-static void process(struct conn *c)
+static void process(struct server_conn *c)
 {
-	while (c->len && !c->closing) {
+	while (c->len && !c->closing && !c->streaming) {
 		struct http_msg m;
 		int err = http_parse_request(c->buf, c->len, &m);
 		int status = 500;
@@ -158,8 +218,9 @@ static void process(struct conn *c)
 			send_error(c, 400, "bad_request", "malformed HTTP request");
 			return;
 		}
-		c->srv->fn(c->srv->ctx, &c->peer, &m, &status, &body);
-		send_response(c, status, body, m.close);
+		c->srv->fn(c->srv->ctx, c, &m, &status, &body);
+		if (status)
+			send_response(c, status, body, m.close);
 		json_decref(body);
 		memmove(c->buf, c->buf + m.total_len, c->len - m.total_len);
 		c->len -= m.total_len;
@@ -170,7 +231,7 @@ static void process(struct conn *c)
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct conn *c = h->data;
+	struct server_conn *c = h->data;
 	size_t want = c->len + 65536;
 	char *p;
 
@@ -189,7 +250,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-	struct conn *c = s->data;
+	struct server_conn *c = s->data;
 
 	if (n < 0) {
 		/* EOF or error: a half-sent request is dropped with the connection. */
@@ -202,13 +263,18 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	c->len += n;
+	if (c->streaming) {
+		/* A stream only sends; anything the client writes is discarded. */
+		c->len = 0;
+		return;
+	}
 	process(c);
 }
 
 static void on_connection(uv_stream_t *listener, int status)
 {
 	struct server *srv = listener->data;
-	struct conn *c;
+	struct server_conn *c;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	uv_os_fd_t fd;

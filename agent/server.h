@@ -9,6 +9,7 @@
 #include "http.h"
 
 struct server;
+struct server_conn;
 
 /* Who is on the other end of a connection (SO_PEERCRED), captured at accept time. */
 struct peer {
@@ -19,10 +20,23 @@ struct peer {
 
 /*
  * Handle one request. Set *status to an HTTP status and *body to a JSON value the server
- * takes ownership of (NULL for no body).
+ * takes ownership of (NULL for no body), or call server_stream_start() and set *status to 0.
  */
-typedef void (*server_handler_fn)(void *ctx, const struct peer *peer, const struct http_msg *req,
+typedef void (*server_handler_fn)(void *ctx, struct server_conn *conn, const struct http_msg *req,
 				  int *status, json_t **body);
+
+const struct peer *server_conn_peer(const struct server_conn *conn);
+
+/*
+ * Turn the connection into a stream of JSON lines: answers 200 application/x-ndjson without
+ * a length (the stream ends when either side closes). on_close runs once when the connection
+ * goes away, so the owner can forget it. Returns 0 or -errno.
+ */
+int server_stream_start(struct server_conn *conn, void (*on_close)(void *ctx, struct server_conn *c),
+			void *ctx);
+
+/* Send one JSON value as a line on a stream. Returns 0 or -errno (the stream is then closed). */
+int server_stream_send(struct server_conn *conn, const json_t *value);
 
 /*
  * Listen on path: creates its directory (0755) when missing, replaces a stale socket but

@@ -1,0 +1,469 @@
+/*
+ * The core drives every fault through the lifecycle, binds it to a lease, and keeps the
+ * journal in step: a record exists from before the first change to the system until the
+ * revert is complete, so at any moment a crash leaves enough behind to undo the fault.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "core.h"
+#include "events.h"
+#include "journal.h"
+#include "log.h"
+#include "exp.h"
+
+static void random_id(char *buf, size_t size, char prefix)
+{
+	unsigned char r[8];
+
+	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+		/* getrandom(2) on a booted kernel does not fail for 8 bytes; keep ids unique. */
+		static unsigned long long counter;
+		unsigned long long v = ((unsigned long long)getpid() << 32) ^ ++counter;
+
+		memcpy(r, &v, sizeof(r));
+	}
+	snprintf(buf, size, "%c-%02x%02x%02x%02x%02x%02x%02x%02x", prefix, r[0], r[1], r[2], r[3],
+		 r[4], r[5], r[6], r[7]);
+}
+
+static void now_iso(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + strlen(buf), size - strlen(buf), ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+/* ---- faults ---- */
+
+static void set_state(struct fault *f, enum fault_state to)
+{
+	if (!fault_state_can(f->state, to)) {
+		/* A bug, not an input problem: say so loudly, keep the stricter state. */
+		log_err("fault %s: illegal transition %s -> %s", f->id, fault_state_name(f->state),
+			fault_state_name(to));
+		return;
+	}
+	log_debug("fault %s: %s -> %s", f->id, fault_state_name(f->state), fault_state_name(to));
+	f->state = to;
+}
+
+int fault_journal(struct fault *f)
+{
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:i}", "id", f->id, "type",
+				f->type->name, "lease", f->lease ? f->lease->id : "", "state",
+				fault_state_name(f->state), "spec", f->spec_json, "undo",
+				f->undo ? f->undo : json_null(), "agent_pid", (int)getpid());
+	int err;
+
+	if (!rec)
+		return -ENOMEM;
+	err = journal_write(f->agent->journal, f->id, rec);
+	json_decref(rec);
+	return err;
+}
+
+static void fault_closed(uv_handle_t *h)
+{
+	struct fault *f = h->data;
+
+	if (f->type && f->type->free_priv)
+		f->type->free_priv(f);
+	exp_fault_free(f->spec);
+	json_decref(f->spec_json);
+	json_decref(f->undo);
+	free(f);
+}
+
+static void fault_destroy(struct fault *f)
+{
+	struct agent *a = f->agent;
+
+	for (struct fault **p = &a->faults; *p; p = &(*p)->next) {
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	}
+	/* The timer handle is freed by libuv's close callback, then the fault with it. */
+	uv_close((uv_handle_t *)&f->duration_timer, fault_closed);
+}
+
+json_t *core_fault_json(const struct fault *f)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", f->id, "type", f->type->name,
+			      "state", fault_state_name(f->state), "lease",
+			      f->lease ? f->lease->id : "", "spec", f->spec_json);
+
+	if (!o)
+		return NULL;
+	if (f->applied_at[0])
+		json_object_set_new(o, "applied_at", json_string(f->applied_at));
+	if (f->reverted_at[0])
+		json_object_set_new(o, "reverted_at", json_string(f->reverted_at));
+	if (f->duration_ms)
+		json_object_set_new(o, "duration_ms", json_integer((json_int_t)f->duration_ms));
+	if (f->error[0])
+		json_object_set_new(o, "error", json_string(f->error));
+	if (f->type->describe && fault_state_live(f->state)) {
+		json_t *d = f->type->describe(f);
+
+		if (d)
+			json_object_set_new(o, "status", d);
+	}
+	return o;
+}
+
+json_t *core_faults_json(const struct agent *a)
+{
+	json_t *arr = json_array();
+
+	for (const struct fault *f = a->faults; f; f = f->next)
+		json_array_append_new(arr, core_fault_json(f));
+	return arr;
+}
+
+struct fault *core_fault_find(struct agent *a, const char *id)
+{
+	for (struct fault *f = a->faults; f; f = f->next)
+		if (!strcmp(f->id, id))
+			return f;
+	return NULL;
+}
+
+static void emit_fault(struct fault *f, const char *type, const char *why)
+{
+	json_t *fields = json_pack("{s:s, s:s, s:s, s:s}", "fault", f->id, "fault_type",
+				   f->type->name, "lease", f->lease ? f->lease->id : "", "state",
+				   fault_state_name(f->state));
+
+	if (why)
+		json_object_set_new(fields, "reason", json_string(why));
+	if (f->error[0])
+		json_object_set_new(fields, "error", json_string(f->error));
+	if (f->type->describe && fault_state_live(f->state)) {
+		json_t *d = f->type->describe(f);
+
+		if (d)
+			json_object_set_new(fields, "status", d);
+	}
+	events_emit(f->agent->events, type, fields);
+}
+
+int core_fault_revert(struct fault *f, const char *why)
+{
+	int err;
+
+	if (!fault_state_live(f->state))
+		return 0;
+	if (f->state == FAULT_ACTIVE || f->state == FAULT_REVERT_FAILED)
+		set_state(f, FAULT_REVERTING);
+	uv_timer_stop(&f->duration_timer);
+	f->error[0] = '\0';
+	err = f->type->revert(f->agent, f, f->error, sizeof(f->error));
+	if (err) {
+		if (!f->error[0])
+			snprintf(f->error, sizeof(f->error), "%s", strerror(-err));
+		set_state(f, FAULT_REVERT_FAILED);
+		/* The journal keeps the record: shutdown, revert-all or --cleanup retries it. */
+		fault_journal(f);
+		log_err("fault %s (%s): revert failed: %s", f->id, f->type->name, f->error);
+		emit_fault(f, "fault.revert_failed", why);
+		return err;
+	}
+	set_state(f, FAULT_REVERTED);
+	now_iso(f->reverted_at, sizeof(f->reverted_at));
+	err = journal_remove(f->agent->journal, f->id);
+	if (err)
+		log_warn("fault %s: removing its journal record: %s", f->id, strerror(-err));
+	log_info("fault %s (%s) reverted: %s", f->id, f->type->name, why);
+	emit_fault(f, "fault.reverted", why);
+	fault_destroy(f);
+	return 0;
+}
+
+int core_revert_all(struct agent *a, const char *why)
+{
+	struct fault *f, *next;
+	int failed = 0;
+
+	for (f = a->faults; f; f = next) {
+		next = f->next;
+		if (core_fault_revert(f, why))
+			failed++;
+	}
+	return failed;
+}
+
+static void duration_done(uv_timer_t *t)
+{
+	struct fault *f = t->data;
+
+	core_fault_revert(f, "its duration ended");
+}
+
+int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *type,
+		     struct fault_spec *spec, json_t *spec_json, uint64_t duration_ms,
+		     pid_t peer_pid, struct fault **out, char *err, size_t err_size)
+{
+	struct fault *f = calloc(1, sizeof(*f));
+	int ret;
+
+	if (!f) {
+		exp_fault_free(spec);
+		json_decref(spec_json);
+		return -ENOMEM;
+	}
+	f->agent = a;
+	f->type = type;
+	f->spec = spec;
+	f->spec_json = spec_json;
+	f->lease = l;
+	f->duration_ms = duration_ms;
+	f->peer_pid = peer_pid;
+	f->state = FAULT_VALIDATED;
+	random_id(f->id, sizeof(f->id), 'f');
+	uv_timer_init(a->loop, &f->duration_timer);
+	f->duration_timer.data = f;
+	f->next = a->faults;
+	a->faults = f;
+
+	if (type->validate) {
+		ret = type->validate(a, f, err, err_size);
+		if (ret)
+			goto refused;
+	}
+	set_state(f, FAULT_APPLYING);
+	/* The intent is durable before anything changes: a crash from here on is recoverable. */
+	ret = fault_journal(f);
+	if (ret) {
+		snprintf(err, err_size, "cannot write the journal record: %s", strerror(-ret));
+		set_state(f, FAULT_APPLY_FAILED);
+		journal_remove(a->journal, f->id);
+		goto refused;
+	}
+	ret = type->apply(a, f, err, err_size);
+	if (ret) {
+		if (!err[0])
+			snprintf(err, err_size, "%s", strerror(-ret));
+		snprintf(f->error, sizeof(f->error), "%s", err);
+		set_state(f, FAULT_APPLY_FAILED);
+		/* apply undid its partial work; a revert makes sure of it before the record goes. */
+		if (type->revert(a, f, f->error, sizeof(f->error)))
+			log_err("fault %s: cleaning up a failed apply: %s", f->id, f->error);
+		else
+			journal_remove(a->journal, f->id);
+		log_warn("fault %s (%s): apply failed: %s", f->id, type->name, err);
+		emit_fault(f, "fault.apply_failed", NULL);
+		fault_destroy(f);
+		return ret;
+	}
+	set_state(f, FAULT_ACTIVE);
+	now_iso(f->applied_at, sizeof(f->applied_at));
+	fault_journal(f);
+	if (duration_ms)
+		uv_timer_start(&f->duration_timer, duration_done, duration_ms, 0);
+	log_info("fault %s (%s) active under lease %s", f->id, type->name, l->id);
+	emit_fault(f, "fault.applied", NULL);
+	*out = f;
+	return 0;
+
+refused:
+	fault_destroy(f);
+	return ret;
+}
+
+/* ---- leases ---- */
+
+static void lease_expired(uv_timer_t *t)
+{
+	struct lease *l = t->data;
+	char why[96];
+
+	snprintf(why, sizeof(why), "lease %s expired (not renewed within %llu ms)", l->id,
+		 (unsigned long long)l->ttl_ms);
+	log_warn("%s: reverting its faults", why);
+	core_lease_end(l, why);
+}
+
+int core_lease_new(struct agent *a, uint64_t ttl_ms, struct lease **out)
+{
+	struct lease *l;
+
+	if (ttl_ms < LEASE_TTL_MIN_MS || ttl_ms > LEASE_TTL_MAX_MS)
+		return -ERANGE;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	random_id(l->id, sizeof(l->id), 'l');
+	l->ttl_ms = ttl_ms;
+	l->agent = a;
+	uv_timer_init(a->loop, &l->timer);
+	l->timer.data = l;
+	l->next = a->leases;
+	a->leases = l;
+	core_lease_renew(l);
+	events_emit(a->events, "lease.created",
+		    json_pack("{s:s, s:I}", "lease", l->id, "ttl_ms", (json_int_t)ttl_ms));
+	*out = l;
+	return 0;
+}
+
+struct lease *core_lease_find(struct agent *a, const char *id)
+{
+	for (struct lease *l = a->leases; l; l = l->next)
+		if (!strcmp(l->id, id) && !l->closing)
+			return l;
+	return NULL;
+}
+
+void core_lease_renew(struct lease *l)
+{
+	/* Loop time may lag if the loop was busy; refresh it so the TTL counts from now. */
+	uv_update_time(l->agent->loop);
+	l->deadline = uv_now(l->agent->loop) + l->ttl_ms;
+	uv_timer_start(&l->timer, lease_expired, l->ttl_ms, 0);
+}
+
+json_t *core_lease_json(const struct lease *l)
+{
+	uint64_t now = uv_now(l->agent->loop);
+	int n = 0;
+
+	for (const struct fault *f = l->agent->faults; f; f = f->next)
+		n += f->lease == l;
+	return json_pack("{s:s, s:I, s:I, s:i}", "id", l->id, "ttl_ms", (json_int_t)l->ttl_ms,
+			 "expires_in_ms",
+			 (json_int_t)(l->deadline > now ? l->deadline - now : 0), "faults", n);
+}
+
+static void lease_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+int core_lease_end(struct lease *l, const char *why)
+{
+	struct agent *a = l->agent;
+	struct fault *f, *next;
+	int failed = 0, n = 0;
+
+	if (l->closing)
+		return 0;
+	for (f = a->faults; f; f = next) {
+		next = f->next;
+		if (f->lease != l)
+			continue;
+		n++;
+		if (core_fault_revert(f, why)) {
+			/* Keep the fault (and its journal record) for a later retry, leaseless. */
+			f->lease = NULL;
+			failed++;
+		}
+	}
+	events_emit(a->events, "lease.ended",
+		    json_pack("{s:s, s:s, s:i, s:i}", "lease", l->id, "reason", why, "faults", n,
+			      "revert_failures", failed));
+	l->closing = 1;
+	for (struct lease **p = &a->leases; *p; p = &(*p)->next) {
+		if (*p == l) {
+			*p = l->next;
+			break;
+		}
+	}
+	uv_timer_stop(&l->timer);
+	uv_close((uv_handle_t *)&l->timer, lease_closed);
+	return failed ? -EIO : 0;
+}
+
+/* ---- recovery ---- */
+
+struct recover_ctx {
+	struct agent *a;
+	json_t *report;
+	int failures;
+};
+
+static void recover_one(void *ctx, const char *key, json_t *rec, const char *problem)
+{
+	struct recover_ctx *rc = ctx;
+	char report[512] = "";
+	const struct fault_ops *type;
+	const char *type_name = NULL;
+	json_t *undo;
+	int err;
+
+	if (!rec) {
+		rc->failures++;
+		log_err("recovery: %s", problem);
+		json_array_append_new(rc->report, json_pack("{s:s, s:b, s:s}", "fault", key, "ok",
+							    0, "error", problem));
+		return;
+	}
+	json_unpack(rec, "{s:s}", "type", &type_name);
+	undo = json_object_get(rec, "undo");
+	type = type_name ? fault_ops_find(type_name) : NULL;
+	if (!type) {
+		rc->failures++;
+		snprintf(report, sizeof(report), "unknown fault type '%s'; record kept",
+			 type_name ? type_name : "(none)");
+		log_err("recovery: fault %s: %s", key, report);
+		json_array_append_new(rc->report, json_pack("{s:s, s:b, s:s}", "fault", key, "ok",
+							    0, "error", report));
+		return;
+	}
+	err = type->cleanup(rc->a, json_is_object(undo) ? undo : NULL, report, sizeof(report));
+	if (err) {
+		rc->failures++;
+		log_err("recovery: fault %s (%s): cleanup failed: %s; record kept", key,
+			type->name, report[0] ? report : strerror(-err));
+		json_array_append_new(rc->report,
+				      json_pack("{s:s, s:s, s:b, s:s}", "fault", key, "type",
+						type->name, "ok", 0, "error",
+						report[0] ? report : strerror(-err)));
+		return;
+	}
+	journal_remove(rc->a->journal, key);
+	log_info("recovery: fault %s (%s): %s", key, type->name, report);
+	json_array_append_new(rc->report, json_pack("{s:s, s:s, s:b, s:s}", "fault", key, "type",
+						    type->name, "ok", 1, "cleaned", report));
+}
+
+int core_recover(struct agent *a, json_t **report, int *failures)
+{
+	struct recover_ctx rc = { .a = a, .report = json_array() };
+	int n;
+
+	n = journal_foreach(a->journal, recover_one, &rc);
+	if (n < 0) {
+		json_decref(rc.report);
+		return n;
+	}
+	*failures = rc.failures;
+	*report = rc.report;
+	return 0;
+}
+
+void core_free(struct agent *a)
+{
+	while (a->leases) {
+		struct lease *l = a->leases;
+
+		a->leases = l->next;
+		l->closing = 1;
+		uv_timer_stop(&l->timer);
+		uv_close((uv_handle_t *)&l->timer, lease_closed);
+	}
+	while (a->faults)
+		fault_destroy(a->faults);
+}

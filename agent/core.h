@@ -1,0 +1,60 @@
+/* The agent core: leases, the fault registry and lifecycle, journal and crash recovery. */
+#ifndef FL_CORE_H
+#define FL_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "fault.h"
+
+#define LEASE_TTL_DEFAULT_MS 5000
+#define LEASE_TTL_MIN_MS 100
+#define LEASE_TTL_MAX_MS (3600 * 1000)
+
+/* A dead-man's switch: every fault belongs to one; when it is not renewed in time, every
+ * fault under it is reverted. */
+struct lease {
+	char id[24];
+	uint64_t ttl_ms;
+	uint64_t deadline; /* loop time (ms) at which it expires */
+	uv_timer_t timer;
+	struct agent *agent;
+	struct lease *next;
+	int closing;
+};
+
+/* Read the journal and undo what a previous run left. *report (new reference) lists it. */
+int core_recover(struct agent *a, json_t **report, int *failures);
+
+int core_lease_new(struct agent *a, uint64_t ttl_ms, struct lease **out);
+struct lease *core_lease_find(struct agent *a, const char *id);
+void core_lease_renew(struct lease *l);
+/* End a lease: revert its faults (why is logged and put in the events) and forget it. */
+int core_lease_end(struct lease *l, const char *why);
+json_t *core_lease_json(const struct lease *l);
+
+/*
+ * Take a parsed fault (spec and spec_json are taken over, also on failure) through
+ * validate -> apply under lease l. On success *out is the active fault. On failure returns
+ * -errno with err filled in; -EINVAL/-EOPNOTSUPP/-EPERM mean the request was refused and
+ * nothing was changed.
+ */
+int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *type,
+		     struct fault_spec *spec, json_t *spec_json, uint64_t duration_ms,
+		     pid_t peer_pid, struct fault **out, char *err, size_t err_size);
+
+struct fault *core_fault_find(struct agent *a, const char *id);
+/* Revert one fault and forget it. 0, or -errno when the revert failed (fault kept). */
+int core_fault_revert(struct fault *f, const char *why);
+/* Revert every live fault. Returns the number that failed to revert. */
+int core_revert_all(struct agent *a, const char *why);
+json_t *core_fault_json(const struct fault *f);
+json_t *core_faults_json(const struct agent *a);
+
+/* Release what the core holds (after core_revert_all). */
+void core_free(struct agent *a);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * Faults in the agent: the fault-type interface every type implements, and the fault object
+ * the core drives through the lifecycle of lib/fault_state.h. A fault type is one file
+ * (agent/fault_*.c) plus one row in agent/fault_types.c.
+ */
+#ifndef FL_FAULT_H
+#define FL_FAULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "fault_state.h"
+
+struct agent;
+struct fault;
+struct lease;
+struct fault_spec;
+
+#define FAULT_ERR_SIZE 256
+
+struct fault_ops {
+	const char *name;	/* as in experiment files, e.g. "network.loss" */
+	uint64_t caps;		/* capabilities apply/revert need: bits (1ULL << CAP_*) */
+	/* Is the mechanism there on this host? 0, or -errno with why filled in. */
+	int (*probe)(const struct agent *a, char *why, size_t size);
+	/* Host-specific checks of a parsed spec (interface exists, ...); may set f->priv. */
+	int (*validate)(struct agent *a, struct fault *f, char *err, size_t size);
+	/*
+	 * Make the fault take effect. Before each change to the system, record in f->undo what
+	 * to remove and call fault_journal(f), so a crash at any point can be cleaned up.
+	 * On failure undo any partial work before returning -errno.
+	 */
+	int (*apply)(struct agent *a, struct fault *f, char *err, size_t size);
+	/* Undo the fault completely. Idempotent. */
+	int (*revert)(struct agent *a, struct fault *f, char *err, size_t size);
+	/* Live details for the API (counters, achieved values); new reference or NULL. */
+	json_t *(*describe)(const struct fault *f);
+	/*
+	 * Crash recovery: undo what a journal undo record describes, from a previous agent run.
+	 * Must be idempotent and remove only what is provably ours. report says what was done.
+	 */
+	int (*cleanup)(struct agent *a, const json_t *undo, char *report, size_t size);
+	/* Release f->priv. */
+	void (*free_priv)(struct fault *f);
+};
+
+struct fault {
+	char id[24];
+	const struct fault_ops *type;
+	struct fault_spec *spec; /* typed spec, owned */
+	json_t *spec_json;	 /* canonical JSON of the spec, owned */
+	struct lease *lease;
+	enum fault_state state;
+	char error[FAULT_ERR_SIZE];
+	uint64_t duration_ms; /* 0: until reverted or the lease ends */
+	uv_timer_t duration_timer;
+	char applied_at[40], reverted_at[40];
+	json_t *undo; /* what to undo, journaled; owned by the fault */
+	void *priv;
+	pid_t peer_pid; /* the controller process that asked for it (protected from it) */
+	struct agent *agent;
+	struct fault *next;
+};
+
+/* The table of fault types (fault_ops_all.c). */
+extern const struct fault_ops *const fault_ops_all[];
+const struct fault_ops *fault_ops_find(const char *name);
+
+/* Journal the fault's current undo record (called by types from apply). 0 or -errno. */
+int fault_journal(struct fault *f);
+
+#endif

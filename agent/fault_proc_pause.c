@@ -1,0 +1,223 @@
+/*
+ * process.pause: stop the selected processes for the fault's duration and resume them on
+ * revert: SIGSTOP/SIGCONT through pidfds, or the cgroup v2 freezer for a whole cgroup.
+ * The journal lists every process before it is stopped, so a crashed agent's successor
+ * resumes them (checking the start time, so a recycled pid is never signalled).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include "agent.h"
+#include "cgroup.h"
+#include "exp.h"
+#include "fault.h"
+#include "log.h"
+#include "procsel.h"
+
+static int freezer_path(const char *cgroup, char *buf, size_t size)
+{
+	char root[256];
+	int err = cgroup_v2_root(root, sizeof(root));
+
+	if (err)
+		return err;
+	if ((size_t)snprintf(buf, size, "%s%s/cgroup.freeze", root, cgroup) >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int freezer_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, 1) != 1)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int pause_validate(struct agent *a, struct fault *f, char *err, size_t size)
+{
+	const struct fault_spec *s = f->spec;
+	char path[512];
+
+	if (s->params.pause.method == PAUSE_FREEZER) {
+		if (!s->target.proc.cgroup) {
+			snprintf(err, size, "method freezer needs target.cgroup");
+			return -EINVAL;
+		}
+		if (freezer_path(s->target.proc.cgroup, path, sizeof(path)) ||
+		    access(path, W_OK)) {
+			snprintf(err, size, "target.cgroup: %s has no cgroup v2 freezer here",
+				 s->target.proc.cgroup);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
+{
+	const struct fault_spec *s = f->spec;
+	struct proc_match *m = NULL;
+	uint64_t seed = 0;
+	json_t *procs;
+	size_t n = 0;
+	int ret;
+
+	if (s->params.pause.method == PAUSE_FREEZER) {
+		char path[512];
+
+		ret = freezer_path(s->target.proc.cgroup, path, sizeof(path));
+		if (ret)
+			return ret;
+		f->undo = json_pack("{s:s}", "freezer", path);
+		ret = fault_journal(f);
+		if (ret)
+			return ret;
+		ret = freezer_write(path, "1");
+		if (ret)
+			snprintf(err, size, "freezing %s: %s", s->target.proc.cgroup, strerror(-ret));
+		return ret;
+	}
+
+	ret = procsel_select(&s->target.proc, f->peer_pid, &m, &n, &seed, err, size);
+	if (ret)
+		return ret;
+	procs = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(procs, json_pack("{s:i, s:I, s:s}", "pid", (int)m[i].pid,
+						       "starttime", (json_int_t)m[i].starttime,
+						       "comm", m[i].comm));
+	f->undo = json_pack("{s:o, s:I}", "stopped", procs, "seed", (json_int_t)seed);
+	/* Every process is on record before the first SIGSTOP. */
+	ret = fault_journal(f);
+	if (ret)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		int e = procsel_signal(m[i].pid, m[i].starttime, SIGSTOP);
+
+		if (e && e != -ESRCH) {
+			snprintf(err, size, "stopping pid %d: %s", (int)m[i].pid, strerror(-e));
+			ret = e;
+			goto out;
+		}
+		log_info("fault %s: stopped pid %d (%s)", f->id, (int)m[i].pid, m[i].comm);
+	}
+out:
+	free(m);
+	return ret;
+}
+
+/* Resume what an undo record lists; shared by revert and crash cleanup. */
+static int resume(const json_t *undo, char *report, size_t size)
+{
+	const char *freezer = NULL;
+	json_t *procs, *p;
+	size_t i, off = 0;
+	int failed = 0, resumed = 0, gone = 0;
+
+	if (!undo) {
+		/* The crash came before anything was stopped. */
+		snprintf(report, size, "nothing had been paused");
+		return 0;
+	}
+	if (!json_unpack((json_t *)undo, "{s:s}", "freezer", &freezer)) {
+		int e = freezer_write(freezer, "0");
+
+		if (e && e != -ENOENT) {
+			snprintf(report, size, "thawing %s: %s", freezer, strerror(-e));
+			return e;
+		}
+		snprintf(report, size, "thawed %s", freezer);
+		return 0;
+	}
+	procs = json_object_get(undo, "stopped");
+	json_array_foreach(procs, i, p)
+	{
+		pid_t pid = (pid_t)json_integer_value(json_object_get(p, "pid"));
+		unsigned long long st = json_integer_value(json_object_get(p, "starttime"));
+		int e = procsel_signal(pid, st, SIGCONT);
+
+		if (e == -ESRCH)
+			gone++;
+		else if (e)
+			failed++;
+		else
+			resumed++;
+	}
+	off = snprintf(report, size, "resumed %d process%s", resumed, resumed == 1 ? "" : "es");
+	if (gone && off < size)
+		off += snprintf(report + off, size - off, ", %d already gone", gone);
+	if (failed && off < size)
+		snprintf(report + off, size - off, ", %d could not be resumed", failed);
+	return failed ? -EIO : 0;
+}
+
+static int pause_revert(struct agent *a, struct fault *f, char *err, size_t size)
+{
+	char report[256];
+	int ret = resume(f->undo, report, sizeof(report));
+
+	if (ret)
+		snprintf(err, size, "%s", report);
+	else
+		log_info("fault %s: %s", f->id, report);
+	return ret;
+}
+
+static int pause_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+{
+	return resume(undo, report, size);
+}
+
+static json_t *pause_describe(const struct fault *f)
+{
+	json_t *procs = json_object_get(f->undo, "stopped"), *out, *p;
+	size_t i;
+
+	if (!procs)
+		return json_incref(f->undo);
+	out = json_pack("{s:[], s:O}", "processes", "seed", json_object_get(f->undo, "seed"));
+	json_array_foreach(procs, i, p)
+	{
+		pid_t pid = (pid_t)json_integer_value(json_object_get(p, "pid"));
+		unsigned long long st = json_integer_value(json_object_get(p, "starttime"));
+		char path[64], buf[1024], state = '?';
+		FILE *fp;
+
+		if (procsel_starttime(pid) == st) {
+			snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+			fp = fopen(path, "re");
+			if (fp) {
+				if (fgets(buf, sizeof(buf), fp) && strrchr(buf, ')'))
+					state = strrchr(buf, ')')[2];
+				fclose(fp);
+			}
+		} else {
+			state = 'X';
+		}
+		json_array_append_new(json_object_get(out, "processes"),
+				      json_pack("{s:i, s:O, s:s#}", "pid", (int)pid, "comm",
+						json_object_get(p, "comm"), "state", &state, 1));
+	}
+	return out;
+}
+
+const struct fault_ops fault_proc_pause = {
+	.name = "process.pause",
+	.caps = 1ULL << CAP_KILL,
+	.validate = pause_validate,
+	.apply = pause_apply,
+	.revert = pause_revert,
+	.describe = pause_describe,
+	.cleanup = pause_cleanup,
+};

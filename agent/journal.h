@@ -1,0 +1,38 @@
+/*
+ * Crash-safe journal: before the agent touches the kernel for a fault, it writes what it is
+ * about to do and how to undo it; after a crash, the next start (or `faultlined --cleanup`)
+ * reads the records and undoes what they describe.
+ */
+#ifndef FL_JOURNAL_H
+#define FL_JOURNAL_H
+
+#include <jansson.h>
+
+struct journal;
+
+/* Open (creating, mode 0700) the journal directory. Returns 0 or -errno. */
+int journal_open(const char *dir, struct journal **out);
+void journal_close(struct journal *j);
+
+/*
+ * Durably store record under key (a fault id): written to a temporary file, fsync'ed, renamed
+ * over the old record, and the directory fsync'ed. When this returns 0 the record survives a
+ * crash of the agent or of the machine. Returns 0 or -errno.
+ */
+int journal_write(struct journal *j, const char *key, const json_t *record);
+
+/* Durably remove the record of key (0 also when there was none). */
+int journal_remove(struct journal *j, const char *key);
+
+/*
+ * Call fn for every record, oldest first. A record that cannot be parsed is moved aside to
+ * KEY.corrupt (kept for the operator, never silently dropped) and reported with record NULL.
+ * Returns the number of records seen, or -errno.
+ */
+int journal_foreach(struct journal *j,
+		    void (*fn)(void *ctx, const char *key, json_t *record, const char *problem),
+		    void *ctx);
+
+const char *journal_dir(const struct journal *j);
+
+#endif

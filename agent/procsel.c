@@ -1,0 +1,341 @@
+/*
+ * Process selection. Signals go through pidfds opened after the start time was read and
+ * checked again after the open, so a pid recycled between selection and signal is never hit.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "exp.h"
+#include "procsel.h"
+
+#define PF_KTHREAD 0x00200000
+
+struct proc_stat {
+	char comm[16];
+	char state;
+	pid_t ppid;
+	pid_t sid;
+	unsigned long flags;
+	unsigned long long starttime;
+};
+
+static int read_file(const char *path, char *buf, size_t size, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return 0;
+}
+
+static int read_stat(pid_t pid, struct proc_stat *st)
+{
+	char path[64], buf[1024], *open_paren, *close_paren, *p;
+	int field = 3;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file(path, buf, sizeof(buf), NULL))
+		return -ESRCH;
+	/* comm may contain spaces and parentheses: it runs to the last ')'. */
+	open_paren = strchr(buf, '(');
+	close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren)
+		return -EIO;
+	n = close_paren - open_paren - 1;
+	if (n >= sizeof(st->comm))
+		n = sizeof(st->comm) - 1;
+	memcpy(st->comm, open_paren + 1, n);
+	st->comm[n] = '\0';
+	p = close_paren + 2;
+	st->state = *p;
+	for (char *tok = strtok(p, " "); tok; tok = strtok(NULL, " "), field++) {
+		if (field == 4)
+			st->ppid = atoi(tok);
+		else if (field == 6)
+			st->sid = atoi(tok);
+		else if (field == 9)
+			st->flags = strtoul(tok, NULL, 10);
+		else if (field == 22) {
+			st->starttime = strtoull(tok, NULL, 10);
+			return 0;
+		}
+	}
+	return -EIO;
+}
+
+unsigned long long procsel_starttime(pid_t pid)
+{
+	struct proc_stat st;
+
+	return read_stat(pid, &st) ? 0 : st.starttime;
+}
+
+int procsel_pidfd(pid_t pid, unsigned long long starttime)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		return -ESRCH;
+	/* The pidfd pins the process; if the start time still matches, it is the same one. */
+	if (procsel_starttime(pid) != starttime) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
+int procsel_signal(pid_t pid, unsigned long long starttime, int sig)
+{
+	int fd = procsel_pidfd(pid, starttime), err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int uid_of(const char *user, uid_t *uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096], *end;
+	unsigned long v;
+
+	if (isdigit((unsigned char)user[0])) {
+		errno = 0;
+		v = strtoul(user, &end, 10);
+		if (!errno && !*end) {
+			*uid = (uid_t)v;
+			return 0;
+		}
+	}
+	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) || !res)
+		return -ENOENT;
+	*uid = pw.pw_uid;
+	return 0;
+}
+
+static int real_uid(pid_t pid, uid_t *uid)
+{
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (read_file(path, buf, sizeof(buf), NULL))
+		return -ESRCH;
+	p = strstr(buf, "\nUid:");
+	if (!p)
+		return -EIO;
+	*uid = (uid_t)strtoul(p + 5, NULL, 10);
+	return 0;
+}
+
+static int cgroup_matches(pid_t pid, const char *want)
+{
+	char path[64], buf[4096], *line;
+	size_t wl = strlen(want);
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (read_file(path, buf, sizeof(buf), NULL))
+		return 0;
+	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		const char *cg;
+
+		if (strncmp(line, "0::", 3))
+			continue;
+		cg = line + 3;
+		/* The cgroup itself or anything below it (a unit's or container's children). */
+		if (!strncmp(cg, want, wl) && (cg[wl] == '\0' || cg[wl] == '/' || !strcmp(want, "/")))
+			return 1;
+	}
+	return 0;
+}
+
+static int cmdline_matches(pid_t pid, const regex_t *re)
+{
+	char path[64], buf[8192];
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if (read_file(path, buf, sizeof(buf), &len) || !len)
+		return 0;
+	for (size_t i = 0; i + 1 < len; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	return !regexec(re, buf, 0, NULL, 0);
+}
+
+static int exe_matches(pid_t pid, const char *want)
+{
+	char path[64], target[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return 0;
+	target[n] = '\0';
+	return !strcmp(target, want);
+}
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static int by_pid(const void *a, const void *b)
+{
+	const struct proc_match *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+int procsel_select(const struct proc_target *t, pid_t peer_pid, struct proc_match **out,
+		   size_t *n_out, uint64_t *seed_used, char *err, size_t err_size)
+{
+	struct proc_match *m = NULL;
+	size_t n = 0, cap = 0, want;
+	pid_t self = getpid(), peer_sid = 0;
+	struct proc_stat st;
+	regex_t re;
+	int have_re = 0, ret = 0;
+	uid_t uid = 0;
+	struct dirent *de;
+	uint64_t seed;
+	DIR *d;
+
+	if (t->user && uid_of(t->user, &uid)) {
+		snprintf(err, err_size, "target.user: no user '%s' on this host", t->user);
+		return -EINVAL;
+	}
+	if (t->cmdline) {
+		if (regcomp(&re, t->cmdline, REG_EXTENDED | REG_NOSUB)) {
+			snprintf(err, err_size, "target.cmdline: invalid regular expression");
+			return -EINVAL;
+		}
+		have_re = 1;
+	}
+	if (peer_pid > 0 && !read_stat(peer_pid, &st))
+		peer_sid = st.sid;
+	d = opendir("/proc");
+	if (!d) {
+		ret = -errno;
+		snprintf(err, err_size, "cannot read /proc: %s", strerror(-ret));
+		goto out;
+	}
+	while ((de = readdir(d))) {
+		pid_t pid;
+		char *end;
+
+		pid = (pid_t)strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		if (read_stat(pid, &st))
+			continue;
+		/* Protected: never selected, whatever the selector says. */
+		if (pid == 1 || pid == self || (st.flags & PF_KTHREAD) || st.ppid == 2 ||
+		    pid == peer_pid || (peer_sid > 0 && st.sid == peer_sid) ||
+		    !strcmp(st.comm, "sshd"))
+			continue;
+		if (t->pid && (uint32_t)pid != t->pid)
+			continue;
+		if (t->name && strcmp(st.comm, t->name))
+			continue;
+		if (t->user) {
+			uid_t u;
+
+			if (real_uid(pid, &u) || u != uid)
+				continue;
+		}
+		if (t->exe && !exe_matches(pid, t->exe))
+			continue;
+		if (t->cgroup && !cgroup_matches(pid, t->cgroup))
+			continue;
+		if (have_re && !cmdline_matches(pid, &re))
+			continue;
+		if (n == cap) {
+			struct proc_match *p = realloc(m, (cap = cap ? cap * 2 : 16) * sizeof(*m));
+
+			if (!p) {
+				ret = -ENOMEM;
+				closedir(d);
+				goto out;
+			}
+			m = p;
+		}
+		m[n].pid = pid;
+		m[n].starttime = st.starttime;
+		memcpy(m[n].comm, st.comm, sizeof(st.comm));
+		n++;
+	}
+	closedir(d);
+	if (!n) {
+		snprintf(err, err_size,
+			 "the process selector matches no process on this host (protected processes "
+			 "such as pid 1, kernel threads, sshd, the agent and its controller are never "
+			 "selected)");
+		ret = -ESRCH;
+		goto out;
+	}
+	/* Sort first so that the same seed gives the same choice whatever /proc's order. */
+	qsort(m, n, sizeof(*m), by_pid);
+	if (t->all)
+		want = n;
+	else if (t->count)
+		want = t->count < n ? t->count : n;
+	else if (t->percent_ppm)
+		want = (n * (uint64_t)t->percent_ppm + 999999) / 1000000;
+	else
+		want = n;
+	if (!want)
+		want = 1;
+	seed = t->seed;
+	if (!seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)self << 32 ^ (uint64_t)n;
+	*seed_used = seed;
+	if (want < n) {
+		uint64_t s = seed;
+
+		/* A partial Fisher-Yates shuffle: the first `want` entries are the choice. */
+		for (size_t i = 0; i < want; i++) {
+			size_t j = i + splitmix64(&s) % (n - i);
+			struct proc_match tmp = m[i];
+
+			m[i] = m[j];
+			m[j] = tmp;
+		}
+		qsort(m, want, sizeof(*m), by_pid);
+	}
+	*out = m;
+	*n_out = want;
+	m = NULL;
+out:
+	if (have_re)
+		regfree(&re);
+	free(m);
+	return ret;
+}
