@@ -1,6 +1,9 @@
 /* Capability reporting for `faultctl agent info`. */
 #include <errno.h>
+#include <stdio.h>
 #include <sys/capability.h>
+#include <sys/prctl.h>
+#include <linux/securebits.h>
 
 #include "caps.h"
 
@@ -38,4 +41,59 @@ json_t *caps_to_json(void)
 	if (!obj)
 		errno = ENOMEM;
 	return obj;
+}
+
+int caps_restrict(uint64_t keep)
+{
+	cap_value_t vals[CAP_LAST_CAP + 1];
+	int n = 0, err = 0;
+	cap_t caps;
+
+	/*
+	 * Securebits first (needs CAP_SETPCAP, which we are about to give up): without them,
+	 * uid 0 would regain every capability on exec.
+	 */
+	if (prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_SETUID_FIXUP |
+					     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_NOROOT |
+					     SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+					     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED))
+		return -errno;
+	for (cap_value_t v = 0; v <= CAP_LAST_CAP; v++) {
+		if (keep & (1ULL << v)) {
+			vals[n++] = v;
+			continue;
+		}
+		if (CAP_IS_SUPPORTED(v) && cap_drop_bound(v) && errno != EINVAL)
+			return -errno;
+	}
+	if (cap_reset_ambient() && errno != EINVAL)
+		return -errno;
+	caps = cap_init();
+	if (!caps)
+		return -errno;
+	if ((n && (cap_set_flag(caps, CAP_EFFECTIVE, n, vals, CAP_SET) ||
+		   cap_set_flag(caps, CAP_PERMITTED, n, vals, CAP_SET))) ||
+	    cap_set_proc(caps))
+		err = -errno;
+	cap_free(caps);
+	if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		err = -errno;
+	return err;
+}
+
+/* Names of the capabilities in a bit set, for logs. */
+void caps_names(uint64_t set, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (cap_value_t v = 0; v <= CAP_LAST_CAP && off < size; v++) {
+		char *name;
+
+		if (!(set & (1ULL << v)))
+			continue;
+		name = cap_to_name(v);
+		off += snprintf(buf + off, size - off, "%s%s", off ? "," : "", name ? name : "?");
+		cap_free(name);
+	}
 }

@@ -214,7 +214,8 @@ static json_t *pause_describe(const struct fault *f)
 
 const struct fault_ops fault_proc_pause = {
 	.name = "process.pause",
-	.caps = 1ULL << CAP_KILL,
+	/* Signals to any uid's processes; /proc/PID/exe of other users for exe selectors. */
+	.caps = 1ULL << CAP_KILL | 1ULL << CAP_SYS_PTRACE,
 	.validate = pause_validate,
 	.apply = pause_apply,
 	.revert = pause_revert,

@@ -14,8 +14,10 @@
 #include "addr.h"
 #include "agent.h"
 #include "audit.h"
+#include "caps.h"
 #include "core.h"
 #include "events.h"
+#include "fault.h"
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
@@ -236,6 +238,26 @@ int main(int argc, char **argv)
 		log_err("cannot serve the API on %s: %s", a.socket_path, strerror(-err));
 		uv_run(a.loop, UV_RUN_NOWAIT);
 		return 1;
+	}
+	/*
+	 * Setup is done (probe, socket ownership, recovery): keep only what the fault types
+	 * need. A root agent that cannot drop privileges does not run.
+	 */
+	if (getuid() == 0) {
+		uint64_t keep = 0;
+		char names[1024];
+
+		for (size_t i = 0; fault_ops_all[i]; i++)
+			keep |= fault_ops_all[i]->caps;
+		err = caps_restrict(keep);
+		caps_names(keep, names, sizeof(names));
+		if (err) {
+			log_err("cannot restrict capabilities to %s: %s", names, strerror(-err));
+			server_close(a.server);
+			uv_run(a.loop, UV_RUN_NOWAIT);
+			return 1;
+		}
+		log_info("capabilities kept: %s; no_new_privs set", names[0] ? names : "none");
 	}
 	uv_signal_init(a.loop, &a.sig_term);
 	uv_signal_init(a.loop, &a.sig_int);

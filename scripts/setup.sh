@@ -39,3 +39,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
 		exit 1
 	fi
 fi
+bash "$(dirname "$0")/vm-kernel.sh"

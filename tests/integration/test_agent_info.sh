@@ -50,8 +50,16 @@ info=$dir/info.json
 fl_assert_eq "$(jq -r .version "$info")" "$("$FAULTLINED" --version | awk '{print $2}')" version
 fl_assert_eq "$(jq -r .kernel.release "$info")" "$(uname -r)" "kernel release"
 fl_assert_eq "$(jq -r .pid "$info")" "$FL_AGENT_PID" pid
-jq -e '.capabilities.effective | index("cap_net_admin")' "$info" >/dev/null ||
-	fl_fail "cap_net_admin missing from the effective capabilities"
+# Least privilege: after setup the agent keeps only what its fault types need.
+for cap in cap_sys_admin cap_setuid cap_setgid cap_sys_module cap_dac_override cap_chown; do
+	jq -e --arg c "$cap" '.capabilities.effective | index($c) | not' "$info" >/dev/null ||
+		fl_fail "the agent kept $cap"
+done
+jq -e '.capabilities.effective | index("cap_kill")' "$info" >/dev/null ||
+	fl_fail "cap_kill (process faults) missing from the kept capabilities"
+jq -e '.capabilities.effective == .capabilities.permitted' "$info" >/dev/null ||
+	fl_fail "permitted set larger than the effective set"
+grep -q "^NoNewPrivs:[[:space:]]*1" "/proc/$FL_AGENT_PID/status" || fl_fail "no_new_privs not set"
 
 for m in "${!expect[@]}"; do
 	got=$(jq -r --arg m "$m" '.mechanisms[] | select(.name == $m) | .available' "$info")

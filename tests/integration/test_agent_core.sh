@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The agent core over its real API, with process.pause as the fault type:
+#  - apply over the API, see it take effect (state T), list it, revert it, no residue;
+#  - a lease that is not renewed reverts its faults within TTL + 100 ms (measured);
+#  - SIGKILL with a fault active: the next start undoes it and reports it; so does
+#    `faultlined --cleanup` on its own;
+#  - SIGTERM reverts everything and exits 0;
+#  - an unprivileged uid is refused (403) and the refusal is audited;
+#  - an invalid fault is refused with positions and nothing is applied.
+. "$(dirname "$0")/lib.sh"
+fl_require_root
+fl_require_cmd curl jq socat setpriv nsenter
+fl_require_build
+
+fl_netns ns core
+fl_tmpdir dir
+sock=$dir/agent.sock
+state=$dir/state
+audit=$dir/audit.log
+AGENT_ARGS=(--state-dir "$state" --audit-log "$audit" --log-level debug)
+
+api() { # api METHOD PATH [BODY] -> prints body; sets HTTP_STATUS
+	local out
+	out=$(curl -sS --max-time 10 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
+		${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://agent$2")
+	HTTP_STATUS=${out##*$'\n'}
+	API_BODY=${out%$'\n'*}
+}
+proc_state() { # the state letter of a pid (empty when gone), without forking
+	local line
+	read -r line 2>/dev/null </proc/"$1"/stat || return 0
+	line=${line##*) }
+	echo "${line%% *}"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+start_victim() { # start a process of the test's own to pause; sets VICTIM
+	sleep 600 &
+	VICTIM=$!
+}
+pause_body() { printf '{"type": "process.pause", "target": {"pid": %d}}' "$1"; }
+new_lease() { # new_lease TTL_MS -> LEASE
+	api POST /v1/leases "{\"ttl_ms\": $1}"
+	fl_assert_eq "$HTTP_STATUS" 201 "create lease"
+	LEASE=$(jq -r .lease.id <<<"$API_BODY")
+}
+journal_count() { find "$state/journal" -name '*.json' | wc -l; }
+
+fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
+
+# --- apply, observe, list, revert ---
+start_victim
+new_lease 60000
+api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM")"
+fl_assert_eq "$HTTP_STATUS" 201 "apply process.pause ($API_BODY)"
+fid=$(jq -r .fault.id <<<"$API_BODY")
+fl_assert_eq "$(jq -r .fault.state <<<"$API_BODY")" active "fault state"
+fl_assert_eq "$(proc_state "$VICTIM")" T "victim state while paused"
+fl_assert_eq "$(journal_count)" 1 "journal records while active"
+api GET /v1/faults
+fl_assert_eq "$(jq -r '.faults[0].id' <<<"$API_BODY")" "$fid" "listed fault"
+fl_assert_eq "$(jq -r '.faults[0].status.processes[0].state' <<<"$API_BODY")" T "described state"
+api DELETE "/v1/faults/$fid"
+fl_assert_eq "$HTTP_STATUS" 200 "revert"
+fl_assert_eq "$(proc_state "$VICTIM")" S "victim state after revert"
+fl_assert_eq "$(journal_count)" 0 "journal records after revert"
+api GET /v1/faults
+fl_assert_eq "$(jq '.faults | length' <<<"$API_BODY")" 0 "faults after revert"
+
+# --- lease expiry: revert within TTL + 100 ms ---
+ttl=1000
+new_lease $ttl
+api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM")"
+fl_assert_eq "$HTTP_STATUS" 201 "apply under a short lease"
+api POST "/v1/leases/$LEASE/renew"
+t0=$(now_ms)
+fl_assert_eq "$(proc_state "$VICTIM")" T "paused before expiry"
+for ((i = 0; i < 1000; i++)); do
+	[ "$(proc_state "$VICTIM")" = T ] || break
+	sleep 0.005
+done
+t1=$(now_ms)
+elapsed=$((t1 - t0))
+fl_log "lease TTL $ttl ms: reverted after $elapsed ms (bound $((ttl + 100)) ms)"
+[ "$(proc_state "$VICTIM")" != T ] || fl_fail "fault not reverted after the lease expired"
+[ "$elapsed" -le $((ttl + 100)) ] || fl_fail "revert took $elapsed ms > TTL + 100 ms"
+[ "$elapsed" -ge $((ttl - 50)) ] || fl_fail "reverted after $elapsed ms, before the TTL"
+grep -q "lease $LEASE expired" "$dir/agent.log" || fl_fail "expiry not logged"
+api GET /v1/leases
+fl_assert_eq "$(jq --arg l "$LEASE" '[.leases[] | select(.id == $l)] | length' <<<"$API_BODY")" 0 "expired lease gone"
+
+# --- SIGKILL with an active fault; recovery on the next start ---
+new_lease 60000
+api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM")"
+fl_assert_eq "$HTTP_STATUS" 201 "apply before SIGKILL"
+kill -KILL "$FL_AGENT_PID"
+fl_wait_exit rc "$FL_AGENT_PID" 30
+fl_assert_eq "$(proc_state "$VICTIM")" T "still paused after the agent died"
+rm -f "$sock"
+fl_start_agent "$ns" "$sock" "$dir/agent2.log" "${AGENT_ARGS[@]}"
+fl_assert_eq "$(proc_state "$VICTIM")" S "resumed by the next start"
+grep -q "recovery: fault .* (process.pause): resumed 1 process" "$dir/agent2.log" ||
+	fl_fail "recovery not reported: $(grep -i recover "$dir/agent2.log")"
+fl_assert_eq "$(journal_count)" 0 "journal records after recovery"
+
+# --- SIGKILL again; this time faultlined --cleanup undoes it ---
+new_lease 60000
+api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM")"
+fl_assert_eq "$HTTP_STATUS" 201 "apply before the second SIGKILL"
+kill -KILL "$FL_AGENT_PID"
+fl_wait_exit rc "$FL_AGENT_PID" 30
+rm -f "$sock"
+fl_assert_eq "$(proc_state "$VICTIM")" T "paused before --cleanup"
+"$FAULTLINED" --cleanup "${AGENT_ARGS[@]}" >"$dir/cleanup.json" 2>"$dir/cleanup.log" ||
+	fl_fail "--cleanup failed: $(cat "$dir/cleanup.log")"
+fl_assert_eq "$(proc_state "$VICTIM")" S "resumed by --cleanup"
+fl_assert_eq "$(jq -r '.[0].cleaned' "$dir/cleanup.json")" "resumed 1 process" "--cleanup report"
+fl_assert_eq "$(journal_count)" 0 "journal records after --cleanup"
+"$FAULTLINED" --cleanup "${AGENT_ARGS[@]}" >"$dir/cleanup2.json" 2>/dev/null
+fl_assert_eq "$(jq length "$dir/cleanup2.json")" 0 "second --cleanup has nothing to do"
+
+# --- an invalid fault is refused and nothing is applied ---
+fl_start_agent "$ns" "$sock" "$dir/agent3.log" "${AGENT_ARGS[@]}"
+new_lease 60000
+api POST "/v1/leases/$LEASE/faults" '{"type": "process.pause", "target": {"pid": 1}, "bogus": 1}'
+fl_assert_eq "$HTTP_STATUS" 422 "invalid fault status"
+jq -e '.error.problems[] | select(.path == "bogus" and .line == 1)' <<<"$API_BODY" >/dev/null ||
+	fl_fail "no positioned problem for the unknown key: $API_BODY"
+api POST "/v1/leases/$LEASE/faults" "$(pause_body 1)"
+fl_assert_eq "$HTTP_STATUS" 422 "pausing pid 1 (protected)"
+fl_assert_eq "$(journal_count)" 0 "journal records after refusals"
+api GET /v1/faults
+fl_assert_eq "$(jq '.faults | length' <<<"$API_BODY")" 0 "faults after refusals"
+
+# --- unprivileged callers ---
+# The socket is 0660 root: an unprivileged uid cannot even connect...
+rc=0
+setpriv --reuid=65534 --regid=65534 --clear-groups curl -sS --max-time 5 --unix-socket "$sock" \
+	http://agent/v1/info >/dev/null 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fl_fail "uid 65534 could connect to a 0660 root socket"
+# ...and if an operator loosens the mode, SO_PEERCRED still refuses it, on the record.
+chmod 0666 "$sock"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups curl -sS --max-time 5 \
+	--unix-socket "$sock" -w '\n%{http_code}' -X POST "http://agent/v1/leases/$LEASE/faults" \
+	--data-binary "$(pause_body "$VICTIM")")
+fl_assert_eq "${out##*$'\n'}" 403 "status for uid 65534"
+fl_assert_eq "$(proc_state "$VICTIM")" S "victim untouched by the refused request"
+jq -e 'select(.uid == 65534 and .allowed == false and .status == 403)' "$audit" >/dev/null ||
+	fl_fail "refusal not in the audit log"
+jq -e 'select(.uid == 0 and .allowed == true and .method == "POST")' "$audit" >/dev/null ||
+	fl_fail "accepted requests not in the audit log"
+
+# --- SIGTERM reverts everything and exits 0 ---
+api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM")"
+fl_assert_eq "$HTTP_STATUS" 201 "apply before SIGTERM"
+kill -TERM "$FL_AGENT_PID"
+fl_wait_exit rc "$FL_AGENT_PID" 30
+fl_assert_eq "$rc" 0 "exit status after SIGTERM"
+fl_assert_eq "$(proc_state "$VICTIM")" S "resumed at shutdown"
+fl_assert_eq "$(journal_count)" 0 "journal records after shutdown"
+[ ! -e "$sock" ] || fl_fail "socket left behind"
+exit 0
