@@ -77,6 +77,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (core_revert_all(a, "the agent is stopping"))
 		log_err("some faults could not be reverted; their journal records are kept for "
 			"the next start or faultlined --cleanup");
+	/* Lease and duration timers would keep the loop alive: release them now. */
+	core_free(a);
 	/* Signal handles stay referenced for a forced second stop; unref so the loop can end. */
 	uv_unref((uv_handle_t *)&a->sig_term);
 	uv_unref((uv_handle_t *)&a->sig_int);
@@ -271,7 +273,6 @@ int main(int argc, char **argv)
 
 	uv_close((uv_handle_t *)&a.sig_term, NULL);
 	uv_close((uv_handle_t *)&a.sig_int, NULL);
-	core_free(&a);
 	uv_run(a.loop, UV_RUN_DEFAULT);
 	json_decref(report);
 	audit_close(a.audit);
