@@ -146,8 +146,9 @@ static void probe_qdisc(struct probe_result *r, struct nl_sock *sk, int ifindex,
 		rtnl_netem_set_limit(q, 1000);
 		rtnl_netem_set_delay(q, 1000);
 	} else if (!strcmp(kind, "tbf")) {
-		rtnl_qdisc_tbf_set_limit(q, 16384);
-		rtnl_qdisc_tbf_set_rate(q, 125000, 4096, 0);
+		/* A bucket above lo's 64 KiB MTU, or the kernel warns. */
+		rtnl_qdisc_tbf_set_limit(q, 262144);
+		rtnl_qdisc_tbf_set_rate(q, 125000, 131072, 0);
 	} else if (!strcmp(kind, "htb")) {
 		rtnl_htb_set_defcls(q, 0);
 	}

@@ -29,7 +29,8 @@ sock=$work/agent.sock
 export FAULTLINE_AGENT=unix://$sock
 
 echo "== starting faultlined on $sock"
-build/agent/faultlined --socket "$sock" 2>"$work/agent.log" &
+build/agent/faultlined --socket "$sock" --state-dir "$work/state" --audit-log "$work/audit.log" \
+	2>"$work/agent.log" &
 agent_pid=$!
 for ((i = 0; i < 600; i++)); do
 	[ -S "$sock" ] && break

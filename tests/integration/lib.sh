@@ -108,9 +108,13 @@ fl_wait_socket() {
 }
 
 # fl_start_agent NETNS SOCKET LOG [ARGS...]: start faultlined in NETNS; sets FL_AGENT_PID.
+# Its journal and audit log go next to the socket (the test's own directory) unless ARGS say
+# otherwise: a test never writes the host's /var/lib/faultline or /var/log/faultline.
 fl_start_agent() {
-	local ns=$1 sock=$2 log=$3
+	local ns=$1 sock=$2 log=$3 d
 	shift 3
+	d=$(dirname "$sock")
+	set -- --state-dir "$d/state" --audit-log "$d/audit.log" "$@"
 	# nsenter switches only the network namespace; "ip netns exec" would also remount /sys
 	# and hide the cgroup v2 hierarchy from the agent.
 	nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$sock" "$@" >"$log" 2>&1 &

@@ -26,7 +26,8 @@ sock=$dir/live.sock
 fl_start_agent "$ns" "$sock" "$dir/first.log"
 first=$FL_AGENT_PID
 rc=0
-timeout 60 nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$sock" >"$dir/second.log" 2>&1 || rc=$?
+timeout 60 nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$sock" --state-dir "$dir/state2" \
+	--audit-log "$dir/audit2.log" >"$dir/second.log" 2>&1 || rc=$?
 fl_assert_eq "$rc" 1 "second agent's exit status"
 grep -q "another agent is listening on $sock" "$dir/second.log" ||
 	fl_fail "second agent did not say why: $(cat "$dir/second.log")"
@@ -54,7 +55,8 @@ fl_assert_eq "$rc" 0 "exit status (stale run)"
 sock=$dir/file.sock
 echo "precious" >"$sock"
 rc=0
-timeout 60 nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$sock" >"$dir/file.log" 2>&1 || rc=$?
+timeout 60 nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$sock" --state-dir "$dir/state3" \
+	--audit-log "$dir/audit3.log" >"$dir/file.log" 2>&1 || rc=$?
 fl_assert_eq "$rc" 1 "exit status with a regular file at the socket path"
 fl_assert_eq "$(cat "$sock")" precious "file at the socket path"
 
