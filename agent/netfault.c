@@ -1,0 +1,1282 @@
+/*
+ * Network faults, user-space side (see netfault.h and docs/netfault.md): one BPF program
+ * instance per interface, hooked on clsact with libbpf, rules kept in maps.
+ *
+ * The prefix tries answer with the longest matching prefix only, so the mask stored for a
+ * prefix must hold the rules of every prefix containing it as well as its own. User space
+ * keeps, per family, the table it last wrote (sorted by side, address, length), recomputes the
+ * table from the rules on every change (sort, merge duplicates, one sweep with a stack of
+ * enclosing prefixes) and writes only the difference: new and changed entries first, stale ones
+ * last, so a rule never loses a prefix it keeps while the table changes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/pkt_sched.h>
+#include <netlink/netlink.h>
+#include <netlink/route/classifier.h>
+#include <netlink/route/link.h>
+
+#include "log.h"
+#include "netfault.h"
+#include "netfault.skel.h"
+
+#ifndef ARPHRD_RAWIP
+#define ARPHRD_RAWIP 519
+#endif
+
+#define RULE_BIT(slot) (1ULL << (slot))
+
+/* One (side, prefix) of a trie: the rules naming it and what the trie stores for it. */
+struct pfx {
+	uint32_t side;
+	uint32_t plen;	  /* address bits */
+	uint8_t addr[16]; /* host bits cleared; IPv4 in addr[0..3], the rest 0 */
+	uint64_t own;	  /* rules with this very prefix */
+	uint64_t eff;	  /* rules with this prefix or one containing it: the trie's value */
+};
+
+struct pfx_table {
+	struct pfx *v;
+	size_t n;
+	bool dirty; /* a write failed: the map may differ from v; resynchronise in full */
+};
+
+struct rule_rec {
+	bool used;
+	unsigned int dirs;
+	struct netfault_rule r;
+	struct netfault_cidr *remote;
+	size_t n_remote;
+	struct netfault_cidr *local;
+	size_t n_local;
+};
+
+struct netfault {
+	struct netfault_bpf *skel;
+	int ifindex;
+	bool attached;
+	bool created_qdisc;
+	__u32 prog_id[NETFAULT_HOOK__COUNT];
+	struct rule_rec rules[NETFAULT_MAX_RULES];
+	struct pfx_table tables[2]; /* [0] IPv4, [1] IPv6 */
+	unsigned int exempt_count[NETFAULT_EXEMPT__SHAPES];
+};
+
+static const char *const prog_names[NETFAULT_HOOK__COUNT] = {
+	[NETFAULT_HOOK_INGRESS] = NETFAULT_PROG_INGRESS,
+	[NETFAULT_HOOK_EGRESS] = NETFAULT_PROG_EGRESS,
+};
+
+static const char *const hook_names[NETFAULT_HOOK__COUNT] = {
+	[NETFAULT_HOOK_INGRESS] = "ingress",
+	[NETFAULT_HOOK_EGRESS] = "egress",
+};
+
+static enum bpf_tc_attach_point tc_point(enum netfault_hook hook)
+{
+	return hook == NETFAULT_HOOK_INGRESS ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+}
+
+static int nl_to_errno(int nlerr)
+{
+	switch (nlerr < 0 ? -nlerr : nlerr) {
+	case 0:
+		return 0;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_PERM:
+		return -EPERM;
+	case NLE_INVAL:
+		return -EINVAL;
+	case NLE_NODEV:
+	case NLE_OBJ_NOTFOUND:
+		return -ENODEV;
+	case NLE_OPNOTSUPP:
+		return -EOPNOTSUPP;
+	default:
+		return -EIO;
+	}
+}
+
+uint32_t netfault_prob(double p)
+{
+	double scaled;
+
+	if (!(p > 0.0)) /* also NaN */
+		return 0;
+	if (p >= 1.0)
+		return NETFAULT_PROB_ONE;
+	scaled = p * 4294967296.0 + 0.5;
+	return scaled >= (double)NETFAULT_PROB_ONE ? NETFAULT_PROB_ONE : (uint32_t)scaled;
+}
+
+int netfault_cidr_parse(const char *s, struct netfault_cidr *out)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned long len;
+
+	if (!s || strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	memset(out, 0, sizeof(*out));
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, out->addr) == 1)
+		out->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, out->addr) == 1)
+		out->family = AF_INET6;
+	else
+		return -EINVAL;
+	out->prefixlen = out->family == AF_INET ? 32 : 128;
+	if (slash) {
+		errno = 0;
+		len = strtoul(slash + 1, &end, 10);
+		if (errno || end == slash + 1 || *end || len > out->prefixlen)
+			return -EINVAL;
+		out->prefixlen = len;
+	}
+	return 0;
+}
+
+int netfault_exempt_parse_ssh(const char *ssh_connection, struct netfault_exempt *out)
+{
+	char cip[INET6_ADDRSTRLEN], sip[INET6_ADDRSTRLEN];
+	unsigned int cport, sport;
+	int err;
+
+	if (!ssh_connection)
+		return -EINVAL;
+	if (sscanf(ssh_connection, "%45s %u %45s %u", cip, &cport, sip, &sport) != 4 || !cport ||
+	    cport > 65535 || !sport || sport > 65535)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	err = netfault_cidr_parse(cip, &out->remote);
+	if (err)
+		return err;
+	out->proto = IPPROTO_TCP;
+	out->local_port = sport;
+	out->remote_port = cport;
+	return 0;
+}
+
+/* Clear the bits of addr past plen. */
+static void mask_addr(uint8_t *addr, unsigned int plen, unsigned int alen)
+{
+	for (unsigned int i = 0; i < alen; i++) {
+		unsigned int keep = plen >= 8 * (i + 1) ? 8 : plen > 8 * i ? plen - 8 * i : 0;
+
+		addr[i] &= (uint8_t)(0xff00 >> keep);
+	}
+}
+
+static int cidr_check(const struct netfault_cidr *c)
+{
+	if (c->family == AF_INET && c->prefixlen <= 32)
+		return 0;
+	if (c->family == AF_INET6 && c->prefixlen <= 128)
+		return 0;
+	return -EINVAL;
+}
+
+static int family_index(int family)
+{
+	return family == AF_INET ? 0 : 1;
+}
+
+/* ---- tc hooks ---------------------------------------------------------------------------- */
+
+/* Number of filters on the clsact ingress and egress hooks, all chains; -errno if unknown. */
+static int clsact_filter_count(int ifindex, int *count)
+{
+	static const uint32_t parents[] = {
+		TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
+		TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS),
+	};
+	struct nl_sock *sk;
+	int err = 0;
+
+	*count = 0;
+	sk = nl_socket_alloc();
+	if (!sk)
+		return -ENOMEM;
+	err = nl_connect(sk, NETLINK_ROUTE);
+	if (err) {
+		err = nl_to_errno(err);
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(parents) / sizeof(parents[0]); i++) {
+		struct nl_cache *cache;
+
+		err = rtnl_cls_alloc_cache(sk, ifindex, parents[i], &cache);
+		if (err) {
+			err = nl_to_errno(err);
+			goto out;
+		}
+		*count += nl_cache_nitems(cache);
+		nl_cache_free(cache);
+	}
+out:
+	nl_socket_free(sk);
+	return err;
+}
+
+/* Delete clsact when no filter at all is left on it. */
+static int clsact_delete_if_empty(int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	int err, n;
+
+	err = clsact_filter_count(ifindex, &n);
+	if (err == -ENODEV)
+		return 0; /* the device is gone, and its qdiscs with it */
+	if (err) {
+		log_warn("netfault: ifindex %d: cannot list the clsact filters (%s); clsact left "
+			 "in place",
+			 ifindex, strerror(-err));
+		return err;
+	}
+	if (n) {
+		log_info("netfault: ifindex %d: %d other filter(s) on clsact; clsact left in place",
+			 ifindex, n);
+		return 0;
+	}
+	err = bpf_tc_hook_destroy(&hook);
+	if (err && err != -ENOENT && err != -EINVAL) {
+		log_warn("netfault: ifindex %d: deleting clsact: %s", ifindex, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * The program of the filter at our priority and handle on a hook: its id and name. -ENOENT
+ * when there is no such filter (or no clsact at all).
+ */
+static int our_slot_prog(int ifindex, enum netfault_hook h, __u32 *id, char name[BPF_OBJ_NAME_LEN])
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = tc_point(h));
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
+			    .priority = NETFAULT_TC_PRIORITY);
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int err, fd;
+
+	err = bpf_tc_query(&hook, &opts);
+	if (err)
+		return err == -EINVAL ? -ENOENT : err;
+	*id = opts.prog_id;
+	fd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (fd < 0)
+		return -errno;
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (err)
+		err = -errno;
+	close(fd);
+	if (err)
+		return err;
+	memcpy(name, info.name, BPF_OBJ_NAME_LEN);
+	name[BPF_OBJ_NAME_LEN - 1] = '\0';
+	return 0;
+}
+
+static int tc_detach(int ifindex, enum netfault_hook h)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = tc_point(h));
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
+			    .priority = NETFAULT_TC_PRIORITY);
+
+	return bpf_tc_detach(&hook, &opts);
+}
+
+static int attach_hook(struct netfault *nf, enum netfault_hook h)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = nf->ifindex, .attach_point = tc_point(h));
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
+			    .priority = NETFAULT_TC_PRIORITY);
+	char name[BPF_OBJ_NAME_LEN];
+	__u32 id;
+	int err;
+
+	opts.prog_fd = netfault_prog_fd(nf, h);
+	err = bpf_tc_attach(&hook, &opts);
+	if (err == -EEXIST) {
+		err = our_slot_prog(nf->ifindex, h, &id, name);
+		if (err || strcmp(name, prog_names[h])) {
+			log_err("netfault: ifindex %d %s: another filter (program \"%s\") already "
+				"has priority %d handle %#x; not touching it",
+				nf->ifindex, hook_names[h], err ? "?" : name, NETFAULT_TC_PRIORITY,
+				NETFAULT_TC_HANDLE);
+			return -EEXIST;
+		}
+		log_info(
+			"netfault: ifindex %d %s: replacing a leftover filter of ours (prog id %u)",
+			nf->ifindex, hook_names[h], id);
+		opts.flags = BPF_TC_F_REPLACE;
+		opts.prog_id = 0;
+		err = bpf_tc_attach(&hook, &opts);
+	}
+	if (err) {
+		log_err("netfault: ifindex %d: attaching the %s filter: %s%s", nf->ifindex,
+			hook_names[h], strerror(-err),
+			err == -EINVAL ? " (another filter kind or protocol at our priority?)"
+				       : "");
+		return err;
+	}
+	return 0;
+}
+
+/* The program id of the filter at our priority and handle on a hook; -ENOENT if none. */
+static int our_slot_prog_id(int ifindex, enum netfault_hook h, __u32 *id)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = tc_point(h));
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
+			    .priority = NETFAULT_TC_PRIORITY);
+	int err = bpf_tc_query(&hook, &opts);
+
+	if (err)
+		return err == -EINVAL ? -ENOENT : err;
+	*id = opts.prog_id;
+	return 0;
+}
+
+/*
+ * Remove our filter from a hook if it still runs our program. The program id comes from
+ * netlink alone: opening a program by id to read its name needs CAP_SYS_ADMIN, which the
+ * agent has given up by the time it reverts a fault, so the name is only looked up (best
+ * effort) for the log line when the filter is somebody else's.
+ */
+static int detach_hook(struct netfault *nf, enum netfault_hook h)
+{
+	char name[BPF_OBJ_NAME_LEN];
+	__u32 id;
+	int err;
+
+	err = our_slot_prog_id(nf->ifindex, h, &id);
+	if (err == -ENOENT || err == -ENODEV)
+		return 0;
+	if (err) {
+		log_err("netfault: ifindex %d %s: querying our filter: %s", nf->ifindex,
+			hook_names[h], strerror(-err));
+		return err;
+	}
+	if (id != nf->prog_id[h]) {
+		if (our_slot_prog(nf->ifindex, h, &id, name))
+			snprintf(name, sizeof(name), "?");
+		log_warn("netfault: ifindex %d %s: the filter at our priority/handle runs prog id "
+			 "%u (\"%s\"), not ours (%u); left alone",
+			 nf->ifindex, hook_names[h], id, name, nf->prog_id[h]);
+		return 0;
+	}
+	err = tc_detach(nf->ifindex, h);
+	if (err && err != -ENOENT) {
+		log_err("netfault: ifindex %d: detaching the %s filter: %s", nf->ifindex,
+			hook_names[h], strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int netfault_attach(struct netfault *nf)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = nf->ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+	int err;
+
+	if (nf->attached)
+		return 0;
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		log_err("netfault: ifindex %d: creating clsact: %s", nf->ifindex, strerror(-err));
+		return err;
+	}
+	nf->created_qdisc = !err;
+	err = attach_hook(nf, NETFAULT_HOOK_INGRESS);
+	if (err)
+		goto undo_qdisc;
+	err = attach_hook(nf, NETFAULT_HOOK_EGRESS);
+	if (err)
+		goto undo_ingress;
+	nf->attached = true;
+	log_info("netfault: ifindex %d: attached (clsact %s, priority %d handle %#x)", nf->ifindex,
+		 nf->created_qdisc ? "created" : "already there", NETFAULT_TC_PRIORITY,
+		 NETFAULT_TC_HANDLE);
+	return 0;
+
+undo_ingress:
+	detach_hook(nf, NETFAULT_HOOK_INGRESS);
+undo_qdisc:
+	if (nf->created_qdisc)
+		clsact_delete_if_empty(nf->ifindex);
+	nf->created_qdisc = false;
+	return err;
+}
+
+int netfault_detach(struct netfault *nf)
+{
+	int err = 0, e;
+
+	if (!nf->attached)
+		return 0;
+	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++) {
+		e = detach_hook(nf, h);
+		if (e && !err)
+			err = e;
+	}
+	if (err)
+		return err;
+	if (nf->created_qdisc) {
+		err = clsact_delete_if_empty(nf->ifindex);
+		if (err)
+			return err;
+	}
+	nf->attached = false;
+	nf->created_qdisc = false;
+	log_info("netfault: ifindex %d: detached", nf->ifindex);
+	return 0;
+}
+
+int netfault_cleanup_leftover(int ifindex, unsigned int flags, int *removed)
+{
+	char name[BPF_OBJ_NAME_LEN];
+	int err = 0, e, n = 0;
+	__u32 id;
+
+	if (removed)
+		*removed = 0;
+	if (ifindex <= 0 || (flags & ~NETFAULT_CLEANUP_QDISC))
+		return -EINVAL;
+	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++) {
+		e = our_slot_prog(ifindex, h, &id, name);
+		if (e == -ENOENT)
+			continue;
+		if (!e && strcmp(name, prog_names[h])) {
+			log_info("netfault: ifindex %d %s: the filter at our priority/handle runs "
+				 "\"%s\" (prog id %u), not ours; left alone",
+				 ifindex, hook_names[h], name, id);
+			continue;
+		}
+		if (!e)
+			e = tc_detach(ifindex, h);
+		if (e && e != -ENOENT) {
+			log_err("netfault: ifindex %d %s: removing a leftover filter: %s", ifindex,
+				hook_names[h], strerror(-e));
+			if (!err)
+				err = e;
+			continue;
+		}
+		if (!e) {
+			log_info("netfault: ifindex %d %s: removed leftover filter (prog id %u)",
+				 ifindex, hook_names[h], id);
+			n++;
+		}
+	}
+	if (removed)
+		*removed = n;
+	if (!err && (flags & NETFAULT_CLEANUP_QDISC)) {
+		int count;
+
+		/* No clsact at all: nothing to delete. */
+		if (clsact_filter_count(ifindex, &count))
+			return 0;
+		err = clsact_delete_if_empty(ifindex);
+	}
+	return err;
+}
+
+/* ---- instance ---------------------------------------------------------------------------- */
+
+/* Bytes before the network header on this device, as the tc hook sees the packet. */
+static int device_l2_len(int ifindex, __u32 *l2_len)
+{
+	struct rtnl_link *link = NULL;
+	struct nl_sock *sk;
+	unsigned int type;
+	int err;
+
+	sk = nl_socket_alloc();
+	if (!sk)
+		return -ENOMEM;
+	err = nl_connect(sk, NETLINK_ROUTE);
+	if (!err)
+		err = rtnl_link_get_kernel(sk, ifindex, NULL, &link);
+	if (err) {
+		err = nl_to_errno(err);
+		goto out;
+	}
+	type = rtnl_link_get_arptype(link);
+	switch (type) {
+	case ARPHRD_ETHER:
+	case ARPHRD_LOOPBACK:
+		*l2_len = 14;
+		break;
+	case ARPHRD_NONE:
+	case ARPHRD_RAWIP:
+	case ARPHRD_TUNNEL:
+	case ARPHRD_TUNNEL6:
+	case ARPHRD_SIT:
+		*l2_len = 0;
+		break;
+	default:
+		log_err("netfault: ifindex %d: link type %u is not supported (Ethernet, loopback "
+			"and headerless IP devices are)",
+			ifindex, type);
+		err = -EOPNOTSUPP;
+	}
+out:
+	rtnl_link_put(link);
+	nl_socket_free(sk);
+	return err;
+}
+
+int netfault_prog_fd(const struct netfault *nf, enum netfault_hook hook)
+{
+	if (!nf || !nf->skel)
+		return -EINVAL;
+	if (hook == NETFAULT_HOOK_INGRESS)
+		return bpf_program__fd(nf->skel->progs.netfault_in);
+	if (hook == NETFAULT_HOOK_EGRESS)
+		return bpf_program__fd(nf->skel->progs.netfault_out);
+	return -EINVAL;
+}
+
+int netfault_open(int ifindex, struct netfault **out)
+{
+	struct netfault *nf;
+	__u32 l2_len = 0;
+	int err;
+
+	*out = NULL;
+	if (ifindex <= 0)
+		return -EINVAL;
+	err = device_l2_len(ifindex, &l2_len);
+	if (err) {
+		log_err("netfault: ifindex %d: %s", ifindex, strerror(-err));
+		return err;
+	}
+	nf = calloc(1, sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	nf->ifindex = ifindex;
+	nf->skel = netfault_bpf__open();
+	if (!nf->skel) {
+		err = -errno;
+		log_err("netfault: opening the BPF object: %s", strerror(-err));
+		goto fail;
+	}
+	nf->skel->rodata->l2_len = l2_len;
+	err = netfault_bpf__load(nf->skel);
+	if (err) {
+		log_err("netfault: loading the BPF programs: %s", strerror(-err));
+		goto fail;
+	}
+	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(netfault_prog_fd(nf, h), &info, &len)) {
+			err = -errno;
+			log_err("netfault: reading program info: %s", strerror(-err));
+			goto fail;
+		}
+		nf->prog_id[h] = info.id;
+	}
+	*out = nf;
+	return 0;
+fail:
+	netfault_bpf__destroy(nf->skel);
+	free(nf);
+	return err;
+}
+
+static void rec_free(struct rule_rec *rec)
+{
+	free(rec->remote);
+	free(rec->local);
+	memset(rec, 0, sizeof(*rec));
+}
+
+void netfault_close(struct netfault *nf)
+{
+	int err;
+
+	if (!nf)
+		return;
+	err = netfault_detach(nf);
+	if (err)
+		log_err("netfault: ifindex %d: detaching on close: %s", nf->ifindex,
+			strerror(-err));
+	netfault_bpf__destroy(nf->skel);
+	for (int i = 0; i < NETFAULT_MAX_RULES; i++)
+		rec_free(&nf->rules[i]);
+	for (int f = 0; f < 2; f++)
+		free(nf->tables[f].v);
+	free(nf);
+}
+
+/* ---- prefix tries ------------------------------------------------------------------------ */
+
+static int pfx_cmp(const void *a, const void *b)
+{
+	const struct pfx *x = a, *y = b;
+	int c;
+
+	if (x->side != y->side)
+		return x->side < y->side ? -1 : 1;
+	c = memcmp(x->addr, y->addr, sizeof(x->addr));
+	if (c)
+		return c;
+	return x->plen < y->plen ? -1 : x->plen > y->plen;
+}
+
+/* Does prefix a contain prefix b? */
+static bool pfx_contains(const struct pfx *a, const struct pfx *b)
+{
+	uint8_t tmp[16];
+
+	if (a->side != b->side || a->plen > b->plen)
+		return false;
+	memcpy(tmp, b->addr, sizeof(tmp));
+	mask_addr(tmp, a->plen, sizeof(tmp));
+	return !memcmp(tmp, a->addr, sizeof(tmp));
+}
+
+static void pfx_add(struct pfx *v, size_t *n, const struct netfault_cidr *c, uint32_t side,
+		    int slot)
+{
+	struct pfx *p = &v[(*n)++];
+
+	memset(p, 0, sizeof(*p));
+	p->side = side;
+	p->plen = c->prefixlen;
+	memcpy(p->addr, c->addr, c->family == AF_INET ? 4 : 16);
+	mask_addr(p->addr, p->plen, sizeof(p->addr));
+	p->own = RULE_BIT(slot);
+}
+
+/* The table the rules in force call for, sorted, each entry with its effective mask. */
+static int table_build(const struct netfault *nf, int family, struct pfx **out, size_t *out_n)
+{
+	struct pfx *v, *stack[130];
+	size_t n = 0, total = 0, m, depth = 0;
+
+	for (int s = 0; s < NETFAULT_MAX_RULES; s++) {
+		const struct rule_rec *rec = &nf->rules[s];
+
+		if (!rec->used)
+			continue;
+		for (size_t i = 0; i < rec->n_remote; i++)
+			total += rec->remote[i].family == family;
+		for (size_t i = 0; i < rec->n_local; i++)
+			total += rec->local[i].family == family;
+	}
+	v = calloc(total ? total : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (int s = 0; s < NETFAULT_MAX_RULES; s++) {
+		const struct rule_rec *rec = &nf->rules[s];
+
+		if (!rec->used)
+			continue;
+		for (size_t i = 0; i < rec->n_remote; i++)
+			if (rec->remote[i].family == family)
+				pfx_add(v, &n, &rec->remote[i], NETFAULT_SIDE_REMOTE, s);
+		for (size_t i = 0; i < rec->n_local; i++)
+			if (rec->local[i].family == family)
+				pfx_add(v, &n, &rec->local[i], NETFAULT_SIDE_LOCAL, s);
+	}
+	qsort(v, n, sizeof(*v), pfx_cmp);
+	/* Merge duplicates. */
+	m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m && !pfx_cmp(&v[m - 1], &v[i]))
+			v[m - 1].own |= v[i].own;
+		else
+			v[m++] = v[i];
+	}
+	n = m;
+	/*
+	 * In this order a prefix comes right after the prefixes containing it, and the prefixes
+	 * it contains follow it contiguously; a stack of the enclosing chain (at most 129 deep
+	 * plus one, lengths strictly grow along it) gives each entry its inherited rules.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		while (depth && !pfx_contains(stack[depth - 1], &v[i]))
+			depth--;
+		v[i].eff = v[i].own | (depth ? stack[depth - 1]->eff : 0);
+		if (depth < sizeof(stack) / sizeof(stack[0]))
+			stack[depth++] = &v[i];
+	}
+	*out = v;
+	*out_n = n;
+	return 0;
+}
+
+union lpm_key {
+	struct netfault_lpm4_key v4;
+	struct netfault_lpm6_key v6;
+};
+
+static size_t lpm_key_make(int family, const struct pfx *p, union lpm_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (family == AF_INET) {
+		k->v4.prefixlen = NETFAULT_LPM_SIDE_BITS + p->plen;
+		k->v4.side = p->side;
+		memcpy(k->v4.addr, p->addr, 4);
+		return sizeof(k->v4);
+	}
+	k->v6.prefixlen = NETFAULT_LPM_SIDE_BITS + p->plen;
+	k->v6.side = p->side;
+	memcpy(k->v6.addr, p->addr, 16);
+	return sizeof(k->v6);
+}
+
+static void lpm_key_parse(int family, const union lpm_key *k, struct pfx *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (family == AF_INET) {
+		p->plen = k->v4.prefixlen - NETFAULT_LPM_SIDE_BITS;
+		p->side = k->v4.side;
+		memcpy(p->addr, k->v4.addr, 4);
+	} else {
+		p->plen = k->v6.prefixlen - NETFAULT_LPM_SIDE_BITS;
+		p->side = k->v6.side;
+		memcpy(p->addr, k->v6.addr, 16);
+	}
+}
+
+static int trie_fd(const struct netfault *nf, int family)
+{
+	return bpf_map__fd(family == AF_INET ? nf->skel->maps.prefixes_v4
+					     : nf->skel->maps.prefixes_v6);
+}
+
+static int trie_put(int fd, int family, const struct pfx *p)
+{
+	union lpm_key k;
+
+	lpm_key_make(family, p, &k);
+	return bpf_map_update_elem(fd, &k, &p->eff, BPF_ANY) ? -errno : 0;
+}
+
+static int trie_del(int fd, int family, const struct pfx *p)
+{
+	union lpm_key k;
+
+	lpm_key_make(family, p, &k);
+	if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Rewrite every entry and delete whatever else the map holds. */
+static int trie_resync_full(int fd, int family, const struct pfx *v, size_t n)
+{
+	union lpm_key key, next, *stale = NULL;
+	size_t n_stale = 0, cap = 0;
+	void *prev = NULL;
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++)
+		err = trie_put(fd, family, &v[i]);
+	if (err)
+		return err;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct pfx p;
+
+		lpm_key_parse(family, &next, &p);
+		if (!bsearch(&p, v, n, sizeof(*v), pfx_cmp)) {
+			if (n_stale == cap) {
+				union lpm_key *tmp;
+
+				cap = cap ? 2 * cap : 64;
+				tmp = realloc(stale, cap * sizeof(*stale));
+				if (!tmp) {
+					free(stale);
+					return -ENOMEM;
+				}
+				stale = tmp;
+			}
+			stale[n_stale++] = next;
+		}
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n_stale && !err; i++)
+		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
+			err = -errno;
+	free(stale);
+	return err;
+}
+
+/* Bring the family's trie in line with the rules in force. */
+static int trie_sync(struct netfault *nf, int family)
+{
+	struct pfx_table *t = &nf->tables[family_index(family)];
+	int fd = trie_fd(nf, family);
+	struct pfx *v;
+	size_t n, i = 0, j = 0;
+	int err;
+
+	err = table_build(nf, family, &v, &n);
+	if (err)
+		return err;
+	if (n > NETFAULT_MAX_PREFIXES) {
+		log_err("netfault: %zu %s prefixes over all rules; the limit is %d", n,
+			family == AF_INET ? "IPv4" : "IPv6", NETFAULT_MAX_PREFIXES);
+		free(v);
+		return -ENOSPC;
+	}
+	if (t->dirty) {
+		err = trie_resync_full(fd, family, v, n);
+		goto done;
+	}
+	/* New and changed entries first... */
+	while (j < n && !err) {
+		int c = i < t->n ? pfx_cmp(&t->v[i], &v[j]) : 1;
+
+		if (c < 0) {
+			i++;
+		} else if (c == 0) {
+			if (t->v[i].eff != v[j].eff)
+				err = trie_put(fd, family, &v[j]);
+			i++;
+			j++;
+		} else {
+			err = trie_put(fd, family, &v[j]);
+			j++;
+		}
+	}
+	/* ...then the entries no rule names any more. */
+	for (i = 0, j = 0; i < t->n && !err; i++) {
+		while (j < n && pfx_cmp(&v[j], &t->v[i]) < 0)
+			j++;
+		if (j == n || pfx_cmp(&v[j], &t->v[i]))
+			err = trie_del(fd, family, &t->v[i]);
+	}
+done:
+	/* Keep the new table either way; after a failure the map is resynchronised in full. */
+	t->dirty = err != 0;
+	free(t->v);
+	t->v = v;
+	t->n = n;
+	if (err)
+		log_err("netfault: writing the %s prefix trie: %s",
+			family == AF_INET ? "IPv4" : "IPv6", strerror(-err));
+	return err;
+}
+
+/* Families (bit 0 IPv4, bit 1 IPv6) a rule names CIDRs of. */
+static unsigned int rec_families(const struct rule_rec *rec)
+{
+	unsigned int f = 0;
+
+	for (size_t i = 0; i < rec->n_remote; i++)
+		f |= 1u << family_index(rec->remote[i].family);
+	for (size_t i = 0; i < rec->n_local; i++)
+		f |= 1u << family_index(rec->local[i].family);
+	return f;
+}
+
+static int tries_sync(struct netfault *nf, unsigned int families)
+{
+	int err = 0, e;
+
+	for (int f = 0; f < 2; f++) {
+		if (!(families & (1u << f)) && !nf->tables[f].dirty)
+			continue;
+		e = trie_sync(nf, f == 0 ? AF_INET : AF_INET6);
+		if (e && !err)
+			err = e;
+	}
+	return err;
+}
+
+/* ---- rules ------------------------------------------------------------------------------- */
+
+static bool proto_has_ports(uint8_t proto)
+{
+	return proto == 0 || proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+	       proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
+}
+
+static int cidrs_copy(const struct netfault_cidr *src, size_t n, struct netfault_cidr **out)
+{
+	*out = NULL;
+	if (!n)
+		return 0;
+	if (!src || n > NETFAULT_MAX_PREFIXES)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (cidr_check(&src[i]))
+			return -EINVAL;
+	*out = malloc(n * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, src, n * sizeof(**out));
+	return 0;
+}
+
+/* Validate a spec into a record (CIDRs copied). */
+static int rec_from_spec(const struct netfault_rule_spec *spec, struct rule_rec *rec)
+{
+	struct netfault_rule *r = &rec->r;
+	int err;
+
+	memset(rec, 0, sizeof(*rec));
+	if (!spec->dirs || (spec->dirs & ~NETFAULT_DIR_BOTH))
+		return -EINVAL;
+	if (spec->action < NETFAULT_ACT_LOSS || spec->action > NETFAULT_ACT__MAX)
+		return -EINVAL;
+	if (spec->lport_max && spec->lport_min > spec->lport_max)
+		return -EINVAL;
+	if (spec->rport_max && spec->rport_min > spec->rport_max)
+		return -EINVAL;
+	if ((spec->lport_max || spec->rport_max) && !proto_has_ports(spec->proto))
+		return -EINVAL;
+	if (spec->action == NETFAULT_ACT_SHAPE) {
+		/* One direction: egress steers by class, ingress by redirection. */
+		if (spec->dirs == NETFAULT_DIR_EGRESS ? !spec->classid || spec->ifindex :
+		    spec->dirs == NETFAULT_DIR_INGRESS ? spec->ifindex <= 0 || spec->classid :
+							 true)
+			return -EINVAL;
+		r->classid = spec->classid;
+		r->ifindex = (__u32)spec->ifindex;
+	} else if (spec->classid || spec->ifindex) {
+		return -EINVAL;
+	}
+	rec->dirs = spec->dirs;
+	r->action = spec->action;
+	r->proto = spec->proto;
+	if (spec->fault_exempt)
+		r->flags |= NETFAULT_RULE_NO_EXEMPT;
+	if (spec->lport_max) {
+		r->flags |= NETFAULT_RULE_LPORTS;
+		r->lport_min = spec->lport_min;
+		r->lport_max = spec->lport_max;
+	}
+	if (spec->rport_max) {
+		r->flags |= NETFAULT_RULE_RPORTS;
+		r->rport_min = spec->rport_min;
+		r->rport_max = spec->rport_max;
+	}
+	r->prob = spec->prob;
+	r->ge = spec->ge;
+	err = cidrs_copy(spec->remote, spec->n_remote, &rec->remote);
+	if (err)
+		return err;
+	rec->n_remote = spec->n_remote;
+	err = cidrs_copy(spec->local, spec->n_local, &rec->local);
+	if (err) {
+		rec_free(rec);
+		return err;
+	}
+	rec->n_local = spec->n_local;
+	return 0;
+}
+
+static int rule_write(struct netfault *nf, int slot, const struct netfault_rule *r)
+{
+	__u32 key = slot;
+
+	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.rules), &key, r, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int ge_reset(struct netfault *nf, int slot)
+{
+	struct netfault_ge_state st;
+	__u32 key = slot;
+
+	memset(&st, 0, sizeof(st));
+	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.ge_states), &key, &st, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int counters_reset(struct netfault *nf, int slot)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct netfault_counters *zero;
+	__u32 key = slot;
+	int err = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	zero = calloc(ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.rule_stats), &key, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
+}
+
+/* The .bss words are read by the program on other CPUs at any time: store them whole. */
+static void cfg_store(__u64 *word, __u64 value)
+{
+	__atomic_store_n(word, value, __ATOMIC_RELEASE);
+}
+
+static void cfg_set_bits(__u64 *word, __u64 bits, bool on)
+{
+	cfg_store(word, on ? (*word | bits) : (*word & ~bits));
+}
+
+/* Put a rule in or out of force on each hook according to dirs. */
+static void cfg_set_active(struct netfault *nf, int slot, unsigned int dirs)
+{
+	struct netfault_config *cfg = &nf->skel->bss->cfg;
+
+	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++)
+		cfg_set_bits(&cfg->active[h], RULE_BIT(slot), dirs & (1u << h));
+}
+
+int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec, int *slot)
+{
+	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	struct rule_rec rec;
+	int s, err;
+
+	for (s = 0; s < NETFAULT_MAX_RULES && nf->rules[s].used; s++)
+		;
+	if (s == NETFAULT_MAX_RULES)
+		return -ENOSPC;
+	err = rec_from_spec(spec, &rec);
+	if (err)
+		return err;
+	err = rule_write(nf, s, &rec.r);
+	if (!err)
+		err = counters_reset(nf, s);
+	if (!err)
+		err = ge_reset(nf, s);
+	if (err) {
+		log_err("netfault: writing rule slot %d: %s", s, strerror(-err));
+		rec_free(&rec);
+		return err;
+	}
+	rec.used = true;
+	nf->rules[s] = rec;
+	err = tries_sync(nf, rec_families(&rec));
+	if (err) {
+		unsigned int fams = rec_families(&nf->rules[s]);
+
+		rec_free(&nf->rules[s]);
+		tries_sync(nf, fams);
+		return err;
+	}
+	/* Addresses first, the active bit last: the rule starts whole. */
+	cfg_set_bits(&cfg->remote_any, RULE_BIT(s), !rec.n_remote);
+	cfg_set_bits(&cfg->local_any, RULE_BIT(s), !rec.n_local);
+	cfg_set_active(nf, s, rec.dirs);
+	*slot = s;
+	log_debug("netfault: ifindex %d: rule %d added (action %d, %zu remote / %zu local CIDRs)",
+		  nf->ifindex, s, rec.r.action, rec.n_remote, rec.n_local);
+	return 0;
+}
+
+int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_rule_spec *spec)
+{
+	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	struct rule_rec rec, old;
+	unsigned int fams;
+	int err;
+
+	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->rules[slot].used)
+		return -ENOENT;
+	err = rec_from_spec(spec, &rec);
+	if (err)
+		return err;
+	old = nf->rules[slot];
+	rec.used = true;
+	/*
+	 * Widen before narrowing: "any address" bits the new rule needs are set before its
+	 * tries change, the ones it drops are cleared after.
+	 */
+	if (!rec.n_remote)
+		cfg_set_bits(&cfg->remote_any, RULE_BIT(slot), true);
+	if (!rec.n_local)
+		cfg_set_bits(&cfg->local_any, RULE_BIT(slot), true);
+	err = rule_write(nf, slot, &rec.r);
+	if (!err && rec.r.action != old.r.action)
+		err = ge_reset(nf, slot);
+	if (err)
+		goto restore;
+	nf->rules[slot] = rec;
+	fams = rec_families(&old) | rec_families(&rec);
+	err = tries_sync(nf, fams);
+	if (err) {
+		nf->rules[slot] = old;
+		tries_sync(nf, fams);
+		goto restore;
+	}
+	if (rec.n_remote)
+		cfg_set_bits(&cfg->remote_any, RULE_BIT(slot), false);
+	if (rec.n_local)
+		cfg_set_bits(&cfg->local_any, RULE_BIT(slot), false);
+	cfg_set_active(nf, slot, rec.dirs);
+	free(old.remote);
+	free(old.local);
+	return 0;
+
+restore:
+	log_err("netfault: updating rule slot %d: %s", slot, strerror(-err));
+	rule_write(nf, slot, &old.r);
+	cfg_set_bits(&cfg->remote_any, RULE_BIT(slot), !old.n_remote);
+	cfg_set_bits(&cfg->local_any, RULE_BIT(slot), !old.n_local);
+	rec.used = false;
+	rec_free(&rec);
+	return err;
+}
+
+int netfault_rule_remove(struct netfault *nf, int slot)
+{
+	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	unsigned int fams;
+
+	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->rules[slot].used)
+		return -ENOENT;
+	/* Out of force first; a dirty trie is rewritten in full before the slot is used again. */
+	cfg_set_active(nf, slot, 0);
+	cfg_set_bits(&cfg->remote_any, RULE_BIT(slot), false);
+	cfg_set_bits(&cfg->local_any, RULE_BIT(slot), false);
+	fams = rec_families(&nf->rules[slot]);
+	rec_free(&nf->rules[slot]);
+	return tries_sync(nf, fams);
+}
+
+int netfault_rule_counters(struct netfault *nf, int slot, struct netfault_counters *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct netfault_counters *per;
+	__u32 key = slot;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->rules[slot].used)
+		return -ENOENT;
+	if (ncpu < 0)
+		return ncpu;
+	per = calloc(ncpu, sizeof(*per));
+	if (!per)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(nf->skel->maps.rule_stats), &key, per)) {
+		err = -errno;
+		goto out;
+	}
+	for (int c = 0; c < ncpu; c++) {
+		out->matched += per[c].matched;
+		out->dropped += per[c].dropped;
+		out->corrupted += per[c].corrupted;
+		out->duplicated += per[c].duplicated;
+		out->exempted += per[c].exempted;
+	}
+out:
+	free(per);
+	return err;
+}
+
+/* ---- exemptions -------------------------------------------------------------------------- */
+
+static int exempt_key(const struct netfault_exempt *ex, struct netfault_exempt_key *k,
+		      enum netfault_exempt_shape *shape)
+{
+	unsigned int plen = ex->remote.prefixlen;
+
+	memset(k, 0, sizeof(*k));
+	if (!ex->proto && (ex->local_port || ex->remote_port))
+		return -EINVAL;
+	switch (ex->remote.family) {
+	case AF_UNSPEC:
+		k->prefixlen = NETFAULT_EXEMPT_FIXED_BITS;
+		break;
+	case AF_INET:
+		if (plen > 32)
+			return -EINVAL;
+		k->addr[10] = 0xff;
+		k->addr[11] = 0xff;
+		memcpy(&k->addr[12], ex->remote.addr, 4);
+		plen += 96;
+		k->prefixlen = NETFAULT_EXEMPT_FIXED_BITS + plen;
+		break;
+	case AF_INET6:
+		if (plen > 128)
+			return -EINVAL;
+		memcpy(k->addr, ex->remote.addr, 16);
+		k->prefixlen = NETFAULT_EXEMPT_FIXED_BITS + plen;
+		break;
+	default:
+		return -EINVAL;
+	}
+	mask_addr(k->addr, k->prefixlen - NETFAULT_EXEMPT_FIXED_BITS, sizeof(k->addr));
+	k->proto = ex->proto;
+	k->lport = ex->local_port;
+	k->rport = ex->remote_port;
+	if (!ex->proto)
+		*shape = NETFAULT_EXEMPT_ANY;
+	else if (ex->local_port && ex->remote_port)
+		*shape = NETFAULT_EXEMPT_FULL;
+	else if (ex->local_port)
+		*shape = NETFAULT_EXEMPT_LPORT;
+	else if (ex->remote_port)
+		*shape = NETFAULT_EXEMPT_RPORT;
+	else
+		*shape = NETFAULT_EXEMPT_PROTO;
+	return 0;
+}
+
+int netfault_exempt_add(struct netfault *nf, const struct netfault_exempt *ex)
+{
+	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	enum netfault_exempt_shape shape;
+	struct netfault_exempt_key k;
+	__u32 val = 0;
+	int err;
+
+	err = exempt_key(ex, &k, &shape);
+	if (err)
+		return err;
+	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.exempt), &k, &val, BPF_NOEXIST)) {
+		err = -errno;
+		if (err != -EEXIST)
+			log_err("netfault: adding an exemption: %s", strerror(-err));
+		return err;
+	}
+	if (!nf->exempt_count[shape]++)
+		__atomic_store_n(&cfg->exempt_shapes, cfg->exempt_shapes | (1u << shape),
+				 __ATOMIC_RELEASE);
+	return 0;
+}
+
+int netfault_exempt_remove(struct netfault *nf, const struct netfault_exempt *ex)
+{
+	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	enum netfault_exempt_shape shape;
+	struct netfault_exempt_key k;
+	int err;
+
+	err = exempt_key(ex, &k, &shape);
+	if (err)
+		return err;
+	if (bpf_map_delete_elem(bpf_map__fd(nf->skel->maps.exempt), &k))
+		return -errno;
+	if (nf->exempt_count[shape] && !--nf->exempt_count[shape])
+		__atomic_store_n(&cfg->exempt_shapes, cfg->exempt_shapes & ~(1u << shape),
+				 __ATOMIC_RELEASE);
+	return 0;
+}

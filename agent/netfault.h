@@ -1,0 +1,136 @@
+/*
+ * Network faults, user-space side: loads bpf/netfault.bpf.c for one interface, hooks it on
+ * clsact ingress and egress through libbpf, and keeps its rule, prefix and exemption maps.
+ * Layouts shared with the BPF side: include/faultline/netfault.h. Design: docs/netfault.md.
+ *
+ * One struct netfault per interface: each has its own program instance, 64 rule slots,
+ * counters and exemptions. The interface index is read in the network namespace of the
+ * calling thread. Not thread-safe: the agent calls it from its event loop only.
+ * Every function returns 0 or a negative errno and logs through lib/log.h.
+ */
+#ifndef FL_NETFAULT_H
+#define FL_NETFAULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "faultline/netfault.h"
+
+struct netfault;
+
+/* An address prefix. IPv4 uses addr[0..3]; host bits past prefixlen are ignored. */
+struct netfault_cidr {
+	int family;		/* AF_INET or AF_INET6 (AF_UNSPEC: any address, exemptions only) */
+	unsigned int prefixlen; /* 0..32 or 0..128 */
+	uint8_t addr[16];	/* network byte order */
+};
+
+/*
+ * A rule. Addresses and ports are seen from this host: remote is the peer (source on ingress,
+ * destination on egress), local is this host. A rule with no remote (local) CIDRs matches any
+ * remote (local) address; with CIDRs, only addresses in one of them (of either family). A port
+ * range with port_max 0 means any port; a set range never matches packets without ports (ICMP,
+ * non-first fragments). With one direction, "source/destination" maps onto local/remote.
+ */
+struct netfault_rule_spec {
+	unsigned int dirs;	     /* NETFAULT_DIR_INGRESS and/or NETFAULT_DIR_EGRESS */
+	enum netfault_action action; /* NETFAULT_ACT_* */
+	uint32_t prob;		     /* LOSS, CORRUPT, DUPLICATE: netfault_prob(p) */
+	struct netfault_ge ge;	     /* LOSS_GE: netfault_prob() of p, r, 1-h, 1-k */
+	uint8_t proto;		     /* IPPROTO_TCP/UDP/ICMP/ICMPV6/..., 0 = any */
+	uint16_t lport_min, lport_max;
+	uint16_t rport_min, rport_max;
+	bool fault_exempt; /* the experiment opted in: exempt flows are faulted too */
+	/*
+	 * SHAPE: exactly one direction. Egress: classid (skb->priority) of the root HTB class;
+	 * ingress: ifindex of the IFB device to redirect to. The other one must be 0.
+	 */
+	uint32_t classid;
+	int ifindex;
+	const struct netfault_cidr *remote;
+	size_t n_remote;
+	const struct netfault_cidr *local;
+	size_t n_local;
+};
+
+/*
+ * An exempt flow: never faulted unless a rule has fault_exempt. 0 as proto or port is a
+ * wildcard (with proto 0 both ports must be 0). remote.family AF_UNSPEC matches any address.
+ */
+struct netfault_exempt {
+	uint8_t proto;
+	uint16_t local_port;
+	uint16_t remote_port;
+	struct netfault_cidr remote;
+};
+
+/* Flags of netfault_cleanup_leftover(). */
+#define NETFAULT_CLEANUP_QDISC (1u << 0) /* also delete clsact if no filter is left on it */
+
+/* Probability p in [0, 1] as the fixed point the BPF side uses (1 -> NETFAULT_PROB_ONE). */
+uint32_t netfault_prob(double p);
+
+/* Parse "10.0.0.0/8", "2001:db8::/32", "192.0.2.1" (full length) into a CIDR. */
+int netfault_cidr_parse(const char *s, struct netfault_cidr *out);
+
+/*
+ * Parse $SSH_CONNECTION ("client_ip client_port server_ip server_port") into the exemption of
+ * that TCP connection.
+ */
+int netfault_exempt_parse_ssh(const char *ssh_connection, struct netfault_exempt *out);
+
+/*
+ * Load a program instance for the interface. Nothing is attached yet. Keep one instance per
+ * interface and share it among the fault types (each rule is a slot in it): a second instance
+ * attaching to the same interface replaces the first one's filters, as it would a crashed
+ * agent's.
+ */
+int netfault_open(int ifindex, struct netfault **out);
+
+/*
+ * Hook the instance on the interface: create clsact if it is missing (remembered, so that
+ * detach deletes only what we created) and attach both filters at NETFAULT_TC_PRIORITY /
+ * NETFAULT_TC_HANDLE. A filter of ours left there by a crashed agent is replaced; anybody
+ * else's filter at that priority and handle is left alone and the call fails with -EEXIST.
+ */
+int netfault_attach(struct netfault *nf);
+
+/*
+ * Remove our two filters (only when they still run our program), then clsact if we created it
+ * and no other filter is on it. Idempotent.
+ */
+int netfault_detach(struct netfault *nf);
+
+/* Detach (errors are logged) and free. Accepts NULL. */
+void netfault_close(struct netfault *nf);
+
+/* Add a rule in the lowest free slot, in force at once; *slot is its id (0..63). */
+int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec, int *slot);
+
+/* Change a rule in place: counters are kept, the Gilbert-Elliott state when the action is. */
+int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_rule_spec *spec);
+
+/* Take a rule out of force and free its slot. */
+int netfault_rule_remove(struct netfault *nf, int slot);
+
+/* A rule's counters, summed over the CPUs. */
+int netfault_rule_counters(struct netfault *nf, int slot, struct netfault_counters *out);
+
+/* Exempt a flow (-EEXIST when it already is), or stop exempting it (-ENOENT when it was not). */
+int netfault_exempt_add(struct netfault *nf, const struct netfault_exempt *ex);
+int netfault_exempt_remove(struct netfault *nf, const struct netfault_exempt *ex);
+
+/* The program of a hook (NETFAULT_HOOK_*), for BPF_PROG_TEST_RUN and inspection; -EINVAL. */
+int netfault_prog_fd(const struct netfault *nf, enum netfault_hook hook);
+
+/*
+ * Crash recovery: remove the filters at NETFAULT_TC_PRIORITY / NETFAULT_TC_HANDLE on the
+ * interface's clsact hooks whose program is named NETFAULT_PROG_INGRESS / _EGRESS (never
+ * anything else). With NETFAULT_CLEANUP_QDISC, delete clsact too when no filter is left on it
+ * (the caller knows from its journal that we created it). *removed (may be NULL) gets the
+ * number of filters removed.
+ */
+int netfault_cleanup_leftover(int ifindex, unsigned int flags, int *removed);
+
+#endif

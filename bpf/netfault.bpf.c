@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Network faults on the clsact hooks of one interface: loss (random or Gilbert-Elliott),
+ * corruption, duplication and partition for the packets that match a rule, and the steering
+ * of matching packets into a bandwidth limit (agent/tc.c sets up the qdiscs). Rules live in maps
+ * and change at run time without reloading. Per packet: one load when no rule is in force on
+ * this hook; otherwise a parse, at most two trie lookups (remote and local address), then a
+ * walk over only the rule slots the addresses selected. Layouts: include/faultline/netfault.h;
+ * design and measurements: docs/netfault.md.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "faultline/netfault.h"
+
+/* Bytes before the network header: 14 on Ethernet-like devices, 0 on L3 devices (tun). */
+const volatile __u32 l2_len = ETH_HLEN;
+
+/* Which rules are in force where; written by user space through the mmap-ed .bss. */
+struct netfault_config cfg;
+
+/* Rule slots: what to match besides addresses, and what to do. Key: slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NETFAULT_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct netfault_rule);
+} rules SEC(".maps");
+
+/* Gilbert-Elliott channel per rule slot, one for all CPUs (see docs/netfault.md). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NETFAULT_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct netfault_ge_state);
+} ge_states SEC(".maps");
+
+/* Counters per rule slot and CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NETFAULT_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct netfault_counters);
+} rule_stats SEC(".maps");
+
+/* IPv4 (side, prefix) -> mask of the rule slots whose CIDRs contain it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, NETFAULT_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct netfault_lpm4_key);
+	__type(value, __u64);
+} prefixes_v4 SEC(".maps");
+
+/* IPv6 (side, prefix) -> mask of the rule slots whose CIDRs contain it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, NETFAULT_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct netfault_lpm6_key);
+	__type(value, __u64);
+} prefixes_v6 SEC(".maps");
+
+/* Flows no rule touches unless it opts in (the agent's own control connection). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, NETFAULT_MAX_EXEMPT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct netfault_exempt_key);
+	__type(value, __u32);
+} exempt SEC(".maps");
+
+/* What the rules look at, in the hook's point of view. Ports are in host byte order. */
+struct packet {
+	__u32 l3_end; /* offset just past the IP header(s): corruption happens at or after it */
+	__u8 hook;    /* enum netfault_hook */
+	__s8 exempt;  /* is_exempt(), or -1 when not looked up yet */
+	__u8 v6;
+	__u8 proto;	/* L4 protocol, or the last IPv6 next header seen */
+	__u8 has_ports; /* TCP, UDP, UDP-Lite, SCTP; not a non-first fragment */
+	__u16 lport, rport;
+	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+	__u32 shape_classid; /* the first matching SHAPE rule's, applied after the walk */
+	__u32 shape_ifindex;
+	__u8 shaped;
+};
+
+struct ipv6_frag {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;
+	__be32 id;
+};
+
+/* Copy the addresses in the hook's point of view: the remote side is the source on ingress. */
+static __always_inline void set_addrs(struct packet *pkt, const __u32 hook, const void *saddr,
+				      const void *daddr, __u32 len)
+{
+	if (hook == NETFAULT_HOOK_INGRESS) {
+		__builtin_memcpy(pkt->raddr, saddr, len);
+		__builtin_memcpy(pkt->laddr, daddr, len);
+	} else {
+		__builtin_memcpy(pkt->laddr, saddr, len);
+		__builtin_memcpy(pkt->raddr, daddr, len);
+	}
+}
+
+static __always_inline int parse_ipv4(struct __sk_buff *skb, const __u32 hook, struct packet *pkt,
+				      __u32 *l4, __u8 *first_frag)
+{
+	struct iphdr ip;
+
+	if (bpf_skb_load_bytes(skb, l2_len, &ip, sizeof(ip)))
+		return -1;
+	if (ip.version != 4 || ip.ihl < 5)
+		return -1;
+	pkt->proto = ip.protocol;
+	*l4 = l2_len + ip.ihl * 4;
+	*first_frag = !(ip.frag_off & bpf_htons(0x1fff));
+	set_addrs(pkt, hook, &ip.saddr, &ip.daddr, 4);
+	return 0;
+}
+
+/*
+ * IPv6: the fixed header, then up to NETFAULT_MAX_EXTHDRS extension headers (hop-by-hop,
+ * routing, destination options, fragment, AH). When the walk ends on an extension header,
+ * proto is that header's number and the packet has no ports.
+ */
+static __always_inline int parse_ipv6(struct __sk_buff *skb, const __u32 hook, struct packet *pkt,
+				      __u32 *l4, __u8 *first_frag)
+{
+	struct ipv6hdr ip6;
+	__u32 off = l2_len + sizeof(ip6);
+	__u8 nexthdr;
+	int i;
+
+	if (bpf_skb_load_bytes(skb, l2_len, &ip6, sizeof(ip6)))
+		return -1;
+	if (ip6.version != 6)
+		return -1;
+	set_addrs(pkt, hook, &ip6.saddr, &ip6.daddr, 16);
+	nexthdr = ip6.nexthdr;
+	*first_frag = 1;
+	for (i = 0; i < NETFAULT_MAX_EXTHDRS; i++) {
+		__u8 h[2];
+
+		if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+		    nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_AH) {
+			if (bpf_skb_load_bytes(skb, off, h, sizeof(h)))
+				return -1;
+			off += nexthdr == IPPROTO_AH ? (h[1] + 2) * 4 : (h[1] + 1) * 8;
+			nexthdr = h[0];
+		} else if (nexthdr == IPPROTO_FRAGMENT) {
+			struct ipv6_frag fh;
+
+			if (bpf_skb_load_bytes(skb, off, &fh, sizeof(fh)))
+				return -1;
+			off += sizeof(fh);
+			nexthdr = fh.nexthdr;
+			if (fh.frag_off & bpf_htons(0xfff8)) {
+				*first_frag = 0;
+				break;
+			}
+		} else {
+			break;
+		}
+	}
+	pkt->proto = nexthdr;
+	*l4 = off;
+	return 0;
+}
+
+static __always_inline int parse(struct __sk_buff *skb, const __u32 hook, struct packet *pkt)
+{
+	__u8 first_frag = 0;
+	__u32 l4 = 0;
+	__be16 ports[2];
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (parse_ipv4(skb, hook, pkt, &l4, &first_frag))
+			return -1;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		pkt->v6 = 1;
+		if (parse_ipv6(skb, hook, pkt, &l4, &first_frag))
+			return -1;
+	} else {
+		return -1;
+	}
+	pkt->l3_end = l4;
+	if (!first_frag)
+		return 0;
+	switch (pkt->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+	case IPPROTO_SCTP:
+		if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)))
+			return 0; /* truncated: no ports */
+		pkt->has_ports = 1;
+		if (hook == NETFAULT_HOOK_INGRESS) {
+			pkt->rport = bpf_ntohs(ports[0]);
+			pkt->lport = bpf_ntohs(ports[1]);
+		} else {
+			pkt->lport = bpf_ntohs(ports[0]);
+			pkt->rport = bpf_ntohs(ports[1]);
+		}
+		break;
+	}
+	return 0;
+}
+
+/* Rule slots whose CIDRs on this side contain the address (0 when none). */
+static __always_inline __u64 prefix_rules(const struct packet *pkt, __u32 side)
+{
+	const __u8 *addr = side == NETFAULT_SIDE_REMOTE ? pkt->raddr : pkt->laddr;
+	__u64 *mask;
+
+	if (pkt->v6) {
+		struct netfault_lpm6_key k6 = {.prefixlen = NETFAULT_LPM_SIDE_BITS + 128,
+					       .side = side};
+
+		__builtin_memcpy(k6.addr, addr, 16);
+		mask = bpf_map_lookup_elem(&prefixes_v6, &k6);
+	} else {
+		struct netfault_lpm4_key k4 = {.prefixlen = NETFAULT_LPM_SIDE_BITS + 32,
+					       .side = side};
+
+		__builtin_memcpy(k4.addr, addr, 4);
+		mask = bpf_map_lookup_elem(&prefixes_v4, &k4);
+	}
+	return mask ? *mask : 0;
+}
+
+static __always_inline int exempt_lookup(struct netfault_exempt_key *k, __u8 proto, __u16 lport,
+					 __u16 rport)
+{
+	k->proto = proto;
+	k->lport = lport;
+	k->rport = rport;
+	return bpf_map_lookup_elem(&exempt, k) != NULL;
+}
+
+/* Is this packet part of an exempt flow? Only the wildcard shapes in use are looked up. */
+static __always_inline int is_exempt(const struct packet *pkt)
+{
+	__u32 shapes = cfg.exempt_shapes;
+	struct netfault_exempt_key k = {
+		.prefixlen = NETFAULT_EXEMPT_FIXED_BITS + 128,
+	};
+
+	if (!shapes)
+		return 0;
+	if (pkt->v6) {
+		__builtin_memcpy(k.addr, pkt->raddr, 16);
+	} else {
+		k.addr[10] = 0xff;
+		k.addr[11] = 0xff;
+		__builtin_memcpy(&k.addr[12], pkt->raddr, 4);
+	}
+	if ((shapes & (1u << NETFAULT_EXEMPT_FULL)) &&
+	    exempt_lookup(&k, pkt->proto, pkt->lport, pkt->rport))
+		return 1;
+	if ((shapes & (1u << NETFAULT_EXEMPT_LPORT)) &&
+	    exempt_lookup(&k, pkt->proto, pkt->lport, 0))
+		return 1;
+	if ((shapes & (1u << NETFAULT_EXEMPT_RPORT)) &&
+	    exempt_lookup(&k, pkt->proto, 0, pkt->rport))
+		return 1;
+	if ((shapes & (1u << NETFAULT_EXEMPT_PROTO)) && exempt_lookup(&k, pkt->proto, 0, 0))
+		return 1;
+	if ((shapes & (1u << NETFAULT_EXEMPT_ANY)) && exempt_lookup(&k, 0, 0, 0))
+		return 1;
+	return 0;
+}
+
+static __always_inline int chance(__u32 prob)
+{
+	return prob == NETFAULT_PROB_ONE || bpf_get_prandom_u32() < prob;
+}
+
+static __always_inline int below(__u32 rnd, __u32 prob)
+{
+	return prob == NETFAULT_PROB_ONE || rnd < prob;
+}
+
+/*
+ * One step of the rule's Gilbert-Elliott channel: the packet is lost with the loss probability
+ * of the current state, then the state moves (netem's order). The state is shared by all CPUs
+ * under a spin lock, so the chain sees the packets of all flows in one sequence; no helper may
+ * run under the lock, so the random numbers are drawn before it.
+ */
+static __always_inline int ge_lost(__u32 slot, const struct netfault_rule *rule)
+{
+	__u32 p = rule->ge.p, r = rule->ge.r;
+	__u32 rnd_move = bpf_get_prandom_u32();
+	__u32 rnd_loss = bpf_get_prandom_u32();
+	struct netfault_ge_state *st;
+	__u32 bad;
+
+	st = bpf_map_lookup_elem(&ge_states, &slot);
+	if (!st)
+		return 0;
+	bpf_spin_lock(&st->lock);
+	bad = st->bad;
+	if (bad)
+		st->bad = !below(rnd_move, r);
+	else
+		st->bad = below(rnd_move, p);
+	bpf_spin_unlock(&st->lock);
+	return below(rnd_loss, bad ? rule->ge.loss_bad : rule->ge.loss_good);
+}
+
+/*
+ * Flip one random bit at or after the end of the IP header(s), as a wire error would, and fix
+ * no checksum: the receiver's L4 checksum is what catches it. On ingress a "checksum already
+ * verified" verdict from the device is withdrawn so that the stack checks again.
+ */
+static __always_inline int corrupt(struct __sk_buff *skb, const struct packet *pkt)
+{
+	__u32 len = skb->len, off;
+	__u8 byte;
+
+	if (pkt->l3_end >= len)
+		return -1;
+	off = pkt->l3_end + bpf_get_prandom_u32() % (len - pkt->l3_end);
+	if (bpf_skb_load_bytes(skb, off, &byte, 1))
+		return -1;
+	byte ^= 1 << (bpf_get_prandom_u32() & 7);
+	if (bpf_skb_store_bytes(skb, off, &byte, 1, BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	if (pkt->hook == NETFAULT_HOOK_INGRESS)
+		bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
+	return 0;
+}
+
+/*
+ * Send a copy through the same device and direction. The copy comes back through this hook
+ * carrying NETFAULT_DUP_TC_INDEX (skb_clone copies tc_index and nothing on the way resets it)
+ * and is let through untouched, so a copy is never copied again.
+ */
+static __always_inline int duplicate(struct __sk_buff *skb, const __u32 hook)
+{
+	__u32 saved = skb->tc_index;
+	long err;
+
+	skb->tc_index = NETFAULT_DUP_TC_INDEX;
+	err = bpf_clone_redirect(skb, skb->ifindex,
+				 hook == NETFAULT_HOOK_INGRESS ? BPF_F_INGRESS : 0);
+	skb->tc_index = saved;
+	return err ? -1 : 0;
+}
+
+/* Index of the lowest set bit of a one-bit value (de Bruijn); BPF has no ctz instruction. */
+/* clang-format off */
+static const __u8 debruijn_index[64] = {
+	0,  1,	48, 2,	57, 49, 28, 3,	61, 58, 50, 42, 38, 29, 17, 4,
+	62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+	63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+	46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,	13, 8,	7,  6,
+};
+/* clang-format on */
+
+static __always_inline int in_range(__u16 v, __u16 lo, __u16 hi)
+{
+	return v >= lo && v <= hi;
+}
+
+/*
+ * Apply the rule in one slot to the packet: 1 when it drops the packet, else 0. A global
+ * function, so the verifier checks it once instead of once per slot of the caller's loop.
+ */
+__attribute__((noinline)) int netfault_apply(struct __sk_buff *skb, struct packet *pkt, __u32 slot)
+{
+	struct netfault_counters *cnt;
+	struct netfault_rule *rule;
+
+	if (!skb || !pkt)
+		return 0;
+	rule = bpf_map_lookup_elem(&rules, &slot);
+	cnt = bpf_map_lookup_elem(&rule_stats, &slot);
+	if (!rule || !cnt)
+		return 0;
+	if (rule->proto && rule->proto != pkt->proto)
+		return 0;
+	if (rule->flags & (NETFAULT_RULE_LPORTS | NETFAULT_RULE_RPORTS)) {
+		if (!pkt->has_ports)
+			return 0;
+		if ((rule->flags & NETFAULT_RULE_LPORTS) &&
+		    !in_range(pkt->lport, rule->lport_min, rule->lport_max))
+			return 0;
+		if ((rule->flags & NETFAULT_RULE_RPORTS) &&
+		    !in_range(pkt->rport, rule->rport_min, rule->rport_max))
+			return 0;
+	}
+	if (!(rule->flags & NETFAULT_RULE_NO_EXEMPT)) {
+		if (pkt->exempt < 0)
+			pkt->exempt = is_exempt(pkt);
+		if (pkt->exempt) {
+			cnt->exempted++;
+			return 0;
+		}
+	}
+	cnt->matched++;
+	switch (rule->action) {
+	case NETFAULT_ACT_PARTITION:
+		cnt->dropped++;
+		return 1;
+	case NETFAULT_ACT_LOSS:
+		if (chance(rule->prob)) {
+			cnt->dropped++;
+			return 1;
+		}
+		break;
+	case NETFAULT_ACT_LOSS_GE:
+		if (ge_lost(slot, rule)) {
+			cnt->dropped++;
+			return 1;
+		}
+		break;
+	case NETFAULT_ACT_CORRUPT:
+		if (chance(rule->prob) && !corrupt(skb, pkt))
+			cnt->corrupted++;
+		break;
+	case NETFAULT_ACT_DUPLICATE:
+		if (chance(rule->prob) && !duplicate(skb, pkt->hook))
+			cnt->duplicated++;
+		break;
+	case NETFAULT_ACT_SHAPE:
+		if (!pkt->shaped) {
+			pkt->shaped = 1;
+			pkt->shape_classid = rule->classid;
+			pkt->shape_ifindex = rule->ifindex;
+		}
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Steer a packet that a SHAPE rule matched and no rule dropped. Egress: the root HTB puts
+ * it in the class skb->priority names. Ingress: off to the rule's IFB device, marked so that
+ * its second pass through this hook (the IFB hands it back) leaves it alone.
+ */
+static __always_inline int shape(struct __sk_buff *skb, const struct packet *pkt)
+{
+	if (pkt->hook == NETFAULT_HOOK_INGRESS) {
+		if (!pkt->shape_ifindex)
+			return TC_ACT_UNSPEC;
+		skb->tc_index = NETFAULT_SHAPED_TC_INDEX;
+		return bpf_redirect(pkt->shape_ifindex, 0);
+	}
+	if (pkt->shape_classid)
+		skb->priority = pkt->shape_classid;
+	return TC_ACT_UNSPEC;
+}
+
+/*
+ * The rules of this hook that the addresses select are applied in slot order, like a
+ * pipeline: corruption and duplication act at once, the first drop ends the walk.
+ */
+static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
+{
+	struct packet pkt = {.hook = hook, .exempt = -1};
+	__u64 cand;
+	int i;
+
+	if (skb->tc_index == NETFAULT_DUP_TC_INDEX) {
+		skb->tc_index = 0;
+		return TC_ACT_UNSPEC;
+	}
+	if (hook == NETFAULT_HOOK_INGRESS && skb->tc_index == NETFAULT_SHAPED_TC_INDEX) {
+		skb->tc_index = 0;
+		return TC_ACT_UNSPEC;
+	}
+	cand = cfg.active[hook];
+	if (!cand)
+		return TC_ACT_UNSPEC;
+	if (parse(skb, hook, &pkt))
+		return TC_ACT_UNSPEC;
+	if (cand & ~cfg.remote_any)
+		cand &= cfg.remote_any | prefix_rules(&pkt, NETFAULT_SIDE_REMOTE);
+	if (cand & ~cfg.local_any)
+		cand &= cfg.local_any | prefix_rules(&pkt, NETFAULT_SIDE_LOCAL);
+
+	for (i = 0; i < NETFAULT_MAX_RULES && cand; i++) {
+		__u64 low = cand & -cand;
+
+		cand ^= low;
+		if (netfault_apply(skb, &pkt, debruijn_index[(low * 0x03f79d71b4cb0a89ULL) >> 58]))
+			/* Egress: STOLEN, so the sender sees wire loss and not ENOBUFS. */
+			return hook == NETFAULT_HOOK_EGRESS ? TC_ACT_STOLEN : TC_ACT_SHOT;
+	}
+	if (pkt.shaped)
+		return shape(skb, &pkt);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int netfault_in(struct __sk_buff *skb)
+{
+	return netfault_run(skb, NETFAULT_HOOK_INGRESS);
+}
+
+SEC("tc")
+int netfault_out(struct __sk_buff *skb)
+{
+	return netfault_run(skb, NETFAULT_HOOK_EGRESS);
+}
+
+char LICENSE[] SEC("license") = "GPL";

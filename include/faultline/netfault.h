@@ -1,0 +1,194 @@
+/*
+ * Network faults: every map key, map value and constant shared by bpf/netfault.bpf.c and
+ * agent/netfault.c. It compiles in BPF (clang -target bpf) and in user space, with UAPI types
+ * only; nothing here is kept as a copy anywhere else. docs/netfault.md explains the design.
+ */
+#ifndef FAULTLINE_NETFAULT_H
+#define FAULTLINE_NETFAULT_H
+
+#include <linux/types.h>
+#include <linux/bpf.h> /* struct bpf_spin_lock */
+
+/* Rule slots per interface. A set of rules is a 64-bit mask, so this can be at most 64. */
+#ifndef NETFAULT_MAX_RULES
+#define NETFAULT_MAX_RULES 64
+#endif
+#if NETFAULT_MAX_RULES < 1 || NETFAULT_MAX_RULES > 64
+#error "NETFAULT_MAX_RULES must be 1..64: a set of rules is a 64-bit mask"
+#endif
+
+/* Entries per prefix trie (one trie per address family; local and remote prefixes share it). */
+#ifndef NETFAULT_MAX_PREFIXES
+#define NETFAULT_MAX_PREFIXES 65536
+#endif
+
+/* Entries of the exemption trie (flows that faults never touch unless a rule opts in). */
+#ifndef NETFAULT_MAX_EXEMPT
+#define NETFAULT_MAX_EXEMPT 1024
+#endif
+
+/* IPv6 extension headers walked to find the L4 header; past that, ports are unknown. */
+#ifndef NETFAULT_MAX_EXTHDRS
+#define NETFAULT_MAX_EXTHDRS 6
+#endif
+
+/*
+ * The tc filters we add, on the ingress and the egress hook of clsact, always have this
+ * priority and handle, and run a program with one of these names. Priority 1 runs first, so a
+ * fault applies before other classifiers see the packet; packets we do not drop get
+ * TC_ACT_UNSPEC, so the filters behind ours still run and decide as if we were not there.
+ */
+#ifndef NETFAULT_TC_PRIORITY
+#define NETFAULT_TC_PRIORITY 1
+#endif
+#define NETFAULT_TC_HANDLE 0xfa17
+#define NETFAULT_PROG_INGRESS "netfault_in"
+#define NETFAULT_PROG_EGRESS "netfault_out"
+
+/* skb->tc_index of a copy made by a duplication rule: it passes our hook once, untouched. */
+#define NETFAULT_DUP_TC_INDEX 0xfa17
+
+/*
+ * skb->tc_index of a packet a shaping rule redirected on ingress to its IFB device: when the
+ * IFB hands it back to the stack it passes our ingress hook a second time, untouched.
+ */
+#define NETFAULT_SHAPED_TC_INDEX 0xfa18
+
+/* Probabilities are fixed point: P = value / 2^32, except NETFAULT_PROB_ONE, which is 1. */
+#define NETFAULT_PROB_ONE 0xffffffffu
+
+enum netfault_hook {
+	NETFAULT_HOOK_INGRESS,
+	NETFAULT_HOOK_EGRESS,
+	NETFAULT_HOOK__COUNT,
+};
+
+/* Directions a rule applies in (bit per hook). */
+#define NETFAULT_DIR_INGRESS (1u << NETFAULT_HOOK_INGRESS)
+#define NETFAULT_DIR_EGRESS (1u << NETFAULT_HOOK_EGRESS)
+#define NETFAULT_DIR_BOTH (NETFAULT_DIR_INGRESS | NETFAULT_DIR_EGRESS)
+
+enum netfault_action {
+	NETFAULT_ACT_LOSS = 1,	/* drop with probability prob */
+	NETFAULT_ACT_LOSS_GE,	/* drop following the rule's Gilbert-Elliott channel (ge) */
+	NETFAULT_ACT_CORRUPT,	/* with probability prob, flip one bit after the L3 header */
+	NETFAULT_ACT_DUPLICATE, /* with probability prob, send one extra copy */
+	NETFAULT_ACT_PARTITION, /* drop everything that matches */
+	NETFAULT_ACT_SHAPE,	/* steer into a bandwidth limit: egress classid, ingress IFB */
+	NETFAULT_ACT__MAX = NETFAULT_ACT_SHAPE,
+};
+
+/* struct netfault_rule.flags */
+#define NETFAULT_RULE_NO_EXEMPT \
+	(1u << 0)		       /* the experiment opted in: exempt flows are faulted too */
+#define NETFAULT_RULE_LPORTS (1u << 1) /* local port range set: portless packets never match */
+#define NETFAULT_RULE_RPORTS (1u << 2) /* remote port range set: likewise */
+
+/*
+ * Gilbert-Elliott parameters, as netem's "loss gemodel p r 1-h 1-k". Each packet is lost with
+ * the loss probability of the state the channel is in, then the channel moves.
+ */
+struct netfault_ge {
+	__u32 p;	 /* P(Good -> Bad) per packet */
+	__u32 r;	 /* P(Bad -> Good) per packet */
+	__u32 loss_bad;	 /* 1-h: loss probability in Bad */
+	__u32 loss_good; /* 1-k: loss probability in Good */
+};
+
+/* What a rule matches besides addresses, and what it does. Ports are in host byte order. */
+struct netfault_rule {
+	__u8 action; /* enum netfault_action */
+	__u8 proto;  /* IPPROTO_* of the L4 header (after IPv6 extension headers), 0 = any */
+	__u16 flags; /* NETFAULT_RULE_* */
+	__u16 lport_min, lport_max; /* inclusive; used when NETFAULT_RULE_LPORTS */
+	__u16 rport_min, rport_max; /* inclusive; used when NETFAULT_RULE_RPORTS */
+	__u32 prob;		    /* LOSS, CORRUPT, DUPLICATE */
+	struct netfault_ge ge;	    /* LOSS_GE */
+	/*
+	 * SHAPE, applied when no later rule drops the packet (the first SHAPE rule wins).
+	 * Egress: skb->priority = classid, which the root HTB reads as its class. Ingress:
+	 * redirect to the IFB device ifindex, whose root qdisc does the shaping.
+	 */
+	__u32 classid;
+	__u32 ifindex;
+};
+
+/* The Gilbert-Elliott channel of one rule, shared by all CPUs. */
+struct netfault_ge_state {
+	struct bpf_spin_lock lock;
+	__u32 bad; /* 0 = Good, 1 = Bad */
+};
+
+/* Per rule and per CPU; user space sums the CPUs. */
+struct netfault_counters {
+	__u64 matched;	  /* packets this rule applied to (exempted ones not included) */
+	__u64 dropped;	  /* of those, dropped (loss, Gilbert-Elliott loss, partition) */
+	__u64 corrupted;  /* a bit was flipped */
+	__u64 duplicated; /* a copy was sent */
+	__u64 exempted;	  /* matched everything but were left alone as exempt flows */
+};
+
+/*
+ * Prefix tries: (side, prefix) -> __u64 mask of the rule slots whose local or remote CIDRs
+ * contain that prefix. A trie answers with the longest match only, so user space stores in
+ * every prefix the rules of all the prefixes that contain it. prefixlen counts the side word.
+ */
+enum netfault_side {
+	NETFAULT_SIDE_REMOTE, /* the peer: source on ingress, destination on egress */
+	NETFAULT_SIDE_LOCAL,  /* this host: destination on ingress, source on egress */
+};
+
+#define NETFAULT_LPM_SIDE_BITS 32
+
+struct netfault_lpm4_key {
+	__u32 prefixlen; /* NETFAULT_LPM_SIDE_BITS + 0..32 */
+	__u32 side;	 /* enum netfault_side */
+	__u8 addr[4];
+};
+
+struct netfault_lpm6_key {
+	__u32 prefixlen; /* NETFAULT_LPM_SIDE_BITS + 0..128 */
+	__u32 side;	 /* enum netfault_side */
+	__u8 addr[16];
+};
+
+/*
+ * Exempt flows: (protocol, local port, remote port, remote prefix). 0 as protocol or port is
+ * a wildcard; the program looks up only the wildcard shapes present (config.exempt_shapes).
+ * Addresses are IPv6 or IPv4-mapped IPv6 (::ffff:a.b.c.d), so one trie holds both families.
+ */
+#define NETFAULT_EXEMPT_FIXED_BITS 64
+
+struct netfault_exempt_key {
+	__u32 prefixlen; /* NETFAULT_EXEMPT_FIXED_BITS + 0..128 */
+	__u8 proto;	 /* 0 = any protocol (ports must then be 0) */
+	__u8 pad0;
+	__u16 lport; /* host byte order, 0 = any */
+	__u16 rport; /* host byte order, 0 = any */
+	__u16 pad1;
+	__u8 addr[16];
+};
+
+enum netfault_exempt_shape {
+	NETFAULT_EXEMPT_FULL,  /* proto, lport, rport */
+	NETFAULT_EXEMPT_LPORT, /* proto, lport, any rport */
+	NETFAULT_EXEMPT_RPORT, /* proto, any lport, rport */
+	NETFAULT_EXEMPT_PROTO, /* proto, any ports */
+	NETFAULT_EXEMPT_ANY,   /* any protocol and ports: the remote prefix alone */
+	NETFAULT_EXEMPT__SHAPES,
+};
+
+/*
+ * Global state of one program instance, in .bss (mmap-ed by user space). A rule is in force on
+ * a hook when its bit is in active[hook]; a rule with no remote (local) CIDRs has its bit in
+ * remote_any (local_any) and matches any address on that side.
+ */
+struct netfault_config {
+	__u64 active[NETFAULT_HOOK__COUNT];
+	__u64 remote_any;
+	__u64 local_any;
+	__u32 exempt_shapes; /* bit per enum netfault_exempt_shape with entries */
+	__u32 pad;
+};
+
+#endif
