@@ -30,5 +30,9 @@ struct ctl_cmd {
 
 int cmd_agent(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_agent_usage(void);
+int cmd_validate(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_validate_usage(void);
+int cmd_plan(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_plan_usage(void);
 
 #endif

@@ -11,6 +11,10 @@
 /* One row per subcommand; adding a subcommand is one file and one row. */
 static const struct ctl_cmd commands[] = {
 	{ "agent", cmd_agent, "talk to an agent: agent info", cmd_agent_usage },
+	{ "validate", cmd_validate, "check experiment files, report every problem",
+	  cmd_validate_usage },
+	{ "plan", cmd_plan, "dry run: timeline, guardrails and lease of an experiment",
+	  cmd_plan_usage },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,482 @@
+/* Experiment model: what an experiment file says, typed, validated and free of units text. */
+#ifndef FL_EXP_H
+#define FL_EXP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "diag.h"
+#include "units.h"
+
+/*
+ * Limits that keep loading bounded whatever the input. The format reference
+ * (docs/experiment-format.md) lists them; keep the two in step.
+ */
+#ifndef EXP_MAX_DOC_SIZE
+#define EXP_MAX_DOC_SIZE (1u << 20) /* bytes of one experiment file */
+#endif
+#define EXP_MAX_DEPTH 32     /* nesting of mappings and lists */
+#define EXP_MAX_NODES 200000 /* scalars, mappings and lists in one document */
+#define EXP_MAX_MAP_KEYS 256 /* keys in one mapping */
+#define EXP_MAX_LIST 10000   /* items in one list */
+#define EXP_MAX_SCALAR 65536 /* bytes of one scalar */
+#define EXP_MAX_FAULTS 256
+#define EXP_MAX_AGENTS 1024
+#define EXP_MAX_PROBES 64   /* guardrails; steady-state checks per phase */
+#define EXP_MAX_CIDRS 10000 /* per fault */
+#define EXP_MAX_PORTS 1024  /* port entries per list */
+#define EXP_MAX_CPUS 1024
+#define EXP_MAX_NAME 63 /* experiment, agent, fault, guardrail and check names */
+#define EXP_FORMAT_VERSION 1
+
+/* Sentinels: in every struct below, 0 / NULL / an empty list means "not given". */
+
+/* How a guardrail or check reacts when its probe cannot be evaluated (not on a breach). */
+enum exp_on_error {
+	EXP_ON_ERROR_ABORT,
+	EXP_ON_ERROR_WARN,
+	EXP_ON_ERROR_IGNORE,
+};
+
+/* Network faults. */
+
+enum net_direction {
+	NET_DIR_EGRESS,
+	NET_DIR_INGRESS,
+	NET_DIR_BOTH,
+};
+
+enum net_protocol {
+	NET_PROTO_ANY,
+	NET_PROTO_TCP,
+	NET_PROTO_UDP,
+	NET_PROTO_ICMP,
+};
+
+struct net_cidr {
+	uint8_t family;	  /* AF_INET or AF_INET6 */
+	uint8_t prefix;	  /* 0..32 or 0..128 */
+	uint8_t addr[16]; /* network order; host bits are always zero */
+};
+
+struct port_range {
+	uint16_t lo, hi; /* inclusive; lo == hi for a single port */
+};
+
+/* Which packets a network fault touches. Addresses and ports are the peer's. */
+struct net_target {
+	char *interface;
+	int direction; /* enum net_direction */
+	struct net_cidr *cidrs;
+	size_t n_cidrs;
+	struct port_range *ports; /* peer ports; none: every port */
+	size_t n_ports;
+	struct port_range *local_ports; /* ports on the agent's side; none: every port */
+	size_t n_local_ports;
+	int protocol; /* enum net_protocol */
+};
+
+/* Which processes a process fault touches: every given criterion must match. */
+struct proc_target {
+	uint32_t pid;
+	char *name;    /* exact comm, at most 15 characters */
+	char *cmdline; /* POSIX extended regex over the space-joined command line */
+	char *exe;     /* absolute path of the executable */
+	char *cgroup;  /* cgroup v2 path, absolute from the cgroup root */
+	char *user;    /* user name, or a numeric uid as text */
+	/* Exactly one of count, percent_ppm, all says how many of the matches to hit. */
+	uint32_t count;
+	uint32_t percent_ppm;
+	bool all;
+	uint64_t seed; /* picks the same processes on every run; 0: random */
+};
+
+enum netem_dist {
+	NETEM_DIST_NONE, /* not given: netem's own (uniform) */
+	NETEM_DIST_UNIFORM,
+	NETEM_DIST_NORMAL,
+	NETEM_DIST_PARETO,
+	NETEM_DIST_PARETONORMAL,
+};
+
+enum loss_model {
+	LOSS_RANDOM,
+	LOSS_GILBERT_ELLIOTT,
+};
+
+enum pause_method {
+	PAUSE_SIGSTOP,
+	PAUSE_FREEZER,
+};
+
+struct fault_net_latency {
+	int64_t delay_ns;
+	int64_t jitter_ns;
+	uint32_t correlation_ppm;
+	int distribution; /* enum netem_dist */
+};
+
+struct fault_net_loss {
+	int model;		  /* enum loss_model */
+	uint32_t probability_ppm; /* random */
+	uint32_t correlation_ppm; /* random */
+	uint32_t p_ppm;		  /* gilbert-elliott: good to bad */
+	uint32_t r_ppm;		  /* gilbert-elliott: bad to good */
+	uint32_t one_minus_h_ppm; /* gilbert-elliott: loss in the bad state */
+	uint32_t one_minus_k_ppm; /* gilbert-elliott: loss in the good state */
+};
+
+/* Corruption and duplication: a probability, optionally correlated. */
+struct fault_net_prob {
+	uint32_t probability_ppm;
+	uint32_t correlation_ppm;
+};
+
+struct fault_net_bandwidth {
+	uint64_t rate_bps;
+	uint64_t burst_bytes; /* 0: the agent's default */
+	uint64_t limit_bytes; /* 0: the agent's default */
+};
+
+struct fault_proc_kill {
+	int signal;
+	int64_t interval_ns; /* 0: once */
+};
+
+struct fault_proc_pause {
+	int method; /* enum pause_method */
+};
+
+struct exp_cpuset {
+	uint64_t bits[EXP_MAX_CPUS / 64]; /* all zero: no pinning */
+};
+
+struct fault_stress_cpu {
+	uint32_t workers;
+	uint32_t load_ppm;
+	struct exp_cpuset cpus;
+};
+
+struct fault_stress_memory {
+	struct units_size size; /* ppm: share of total memory */
+	int64_t ramp_ns;
+};
+
+struct fault_stress_disk_fill {
+	char *path;
+	struct units_size size; /* ppm: share of the filesystem's size */
+};
+
+struct fault_stress_io {
+	char *path;
+	uint64_t rate_bytes; /* per second */
+	bool fsync;
+};
+
+struct fault_stress_fds {
+	uint32_t count;
+};
+
+/* Adding a fault type: a value here, a params struct, and one row in exp_fault.c. */
+enum fault_type {
+	FAULT_NET_LATENCY,
+	FAULT_NET_LOSS,
+	FAULT_NET_CORRUPTION,
+	FAULT_NET_DUPLICATION,
+	FAULT_NET_PARTITION,
+	FAULT_NET_BANDWIDTH,
+	FAULT_PROC_KILL,
+	FAULT_PROC_PAUSE,
+	FAULT_STRESS_CPU,
+	FAULT_STRESS_MEMORY,
+	FAULT_STRESS_DISK_FILL,
+	FAULT_STRESS_IO,
+	FAULT_STRESS_FDS,
+	FAULT_TYPE_COUNT,
+};
+
+/* What a fault's target is, fixed by its type. */
+enum fault_target_kind {
+	FAULT_TARGET_NONE, /* stressors act on the agent's host */
+	FAULT_TARGET_NET,
+	FAULT_TARGET_PROC,
+};
+
+struct fault_spec {
+	char *name;
+	int type;      /* enum fault_type */
+	char **agents; /* agent or group names; none: every agent of the experiment */
+	size_t n_agents;
+	int64_t start_ns;    /* offset from the start of the run */
+	int64_t duration_ns; /* 0: instantaneous (a process.kill without interval) */
+	union {
+		struct net_target net;
+		struct proc_target proc;
+	} target;
+	union {
+		struct fault_net_latency latency;
+		struct fault_net_loss loss;
+		struct fault_net_prob corruption;
+		struct fault_net_prob duplication;
+		struct fault_net_bandwidth bandwidth;
+		struct fault_proc_kill kill;
+		struct fault_proc_pause pause;
+		struct fault_stress_cpu cpu;
+		struct fault_stress_memory memory;
+		struct fault_stress_disk_fill disk_fill;
+		struct fault_stress_io io;
+		struct fault_stress_fds fds;
+	} params;
+};
+
+/* Probes: used by guardrails (during the run) and steady-state checks (before, after). */
+
+enum probe_kind {
+	PROBE_NONE,
+	PROBE_HTTP,
+	PROBE_PROMETHEUS,
+	PROBE_COMMAND,
+	PROBE_BURN_RATE,
+};
+
+enum http_method {
+	HTTP_GET,
+	HTTP_HEAD,
+	HTTP_POST,
+	HTTP_PUT,
+	HTTP_DELETE,
+	HTTP_PATCH,
+	HTTP_OPTIONS,
+};
+
+enum cmp_op {
+	CMP_LT,
+	CMP_LE,
+	CMP_GT,
+	CMP_GE,
+	CMP_EQ,
+	CMP_NE,
+};
+
+struct status_range {
+	uint16_t lo, hi; /* inclusive HTTP status codes */
+};
+
+struct latency_limits {
+	int64_t p50_ns, p95_ns, p99_ns; /* 0: no limit */
+};
+
+/* The probe is healthy while success ratio >= min and each given percentile <= its limit. */
+struct probe_http {
+	char *url;
+	int method;	   /* enum http_method */
+	uint64_t rate_pkm; /* requests per 1000 minutes, see units_parse_req_rate() */
+	int64_t timeout_ns;
+	struct status_range *expect_status; /* none: 200-299 */
+	size_t n_expect_status;
+	int64_t window_ns;		    /* sliding window the conditions are computed over */
+	uint32_t min_success_ppm;	    /* 0: no condition */
+	struct latency_limits *max_latency; /* NULL: no condition */
+};
+
+/* Healthy while "result op threshold"; an empty result counts as a probe error. */
+struct probe_prometheus {
+	char *url;
+	char *query;
+	int op; /* enum cmp_op */
+	double threshold;
+	int64_t interval_ns;
+	int64_t timeout_ns;
+};
+
+struct probe_command {
+	char **argv;
+	size_t argc;
+	int64_t interval_ns;
+	int64_t timeout_ns;
+	uint32_t expect_exit;
+};
+
+/* Source of an error ratio for a burn rate: plain HTTP requests. */
+struct burn_http_source {
+	char *url;
+	int method;
+	uint64_t rate_pkm;
+	int64_t timeout_ns;
+	struct status_range *expect_status; /* none: 200-299 */
+	size_t n_expect_status;
+};
+
+/* Source of an error ratio: a PromQL query in which "$window" stands for the window. */
+struct burn_prom_source {
+	char *url;
+	char *query;
+	int64_t timeout_ns;
+};
+
+struct burn_window {
+	int64_t window_ns;
+	uint64_t max_burn_milli; /* burn rate in thousandths: 14.4x is 14400 */
+};
+
+/*
+ * Error-budget burn rate. Breached when, in every window, the burn rate (error ratio divided
+ * by the error budget, 100% - objective) exceeds that window's max_burn.
+ */
+struct probe_burn_rate {
+	uint32_t objective_ppm;
+	struct burn_http_source *http; /* exactly one of http, prometheus */
+	struct burn_prom_source *prometheus;
+	struct burn_window *windows;
+	size_t n_windows;
+	int64_t interval_ns;
+};
+
+struct exp_probe {
+	int kind; /* enum probe_kind */
+	union {
+		struct probe_http http;
+		struct probe_prometheus prometheus;
+		struct probe_command command;
+		struct probe_burn_rate burn_rate;
+	} u;
+};
+
+struct exp_guardrail {
+	char *name;
+	struct exp_probe probe;
+	int64_t for_ns; /* how long the probe must be unhealthy before the run aborts */
+	int on_error;	/* enum exp_on_error */
+};
+
+struct exp_check {
+	char *name;
+	struct exp_probe probe;
+	int on_error; /* enum exp_on_error */
+};
+
+struct exp_steady_state {
+	struct exp_check *before;
+	size_t n_before;
+	struct exp_check *after;
+	size_t n_after;
+	int64_t recovery_timeout_ns; /* how long the after-checks may take to pass */
+};
+
+/* An agent given inline (name and address), by name from the inventory, or a group. */
+struct exp_agent {
+	char *name;
+	char *address; /* unix:///path or ssh://[user@]host[:port]; NULL: from the inventory */
+	char *group;   /* an inventory group; then name and address are NULL */
+};
+
+enum exp_weekday {
+	EXP_MON,
+	EXP_TUE,
+	EXP_WED,
+	EXP_THU,
+	EXP_FRI,
+	EXP_SAT,
+	EXP_SUN,
+};
+
+/* When a run may start: on these days, between start and end (end < start wraps midnight). */
+struct exp_window {
+	int *days; /* enum exp_weekday, in the order given, without repeats */
+	size_t n_days;
+	uint32_t start_min; /* minutes after midnight */
+	uint32_t end_min;
+	char *timezone; /* IANA name such as "Europe/Berlin"; resolved by the controller */
+};
+
+struct exp_safety {
+	int64_t lease_ttl_ns;
+	int64_t max_duration_ns;
+	struct exp_window *window; /* NULL: any time */
+	bool dry_run;
+	bool protect_control_channel;
+};
+
+struct experiment {
+	uint32_t version;
+	char *name;
+	char *description;
+	char *hypothesis;
+	char *inventory; /* path of an inventory file, relative to the experiment file */
+	struct exp_agent *agents;
+	size_t n_agents;
+	int64_t duration_ns;
+	struct fault_spec *faults;
+	size_t n_faults;
+	struct exp_steady_state steady_state;
+	struct exp_guardrail *guardrails;
+	size_t n_guardrails;
+	struct exp_safety safety;
+};
+
+/*
+ * Load and validate an experiment from YAML or JSON (JSON is read as YAML flow syntax, so
+ * positions are exact for both). Every problem found goes into diags, which the caller has
+ * set up with diag_init() and the name to print. Returns 0 with *out set, -EINVAL when the
+ * input is invalid (diags say why, *out is NULL), -ENOMEM.
+ */
+int exp_load_buf(const char *buf, size_t len, struct experiment **out, struct diag_list *diags);
+
+/* Same, from a file; an unreadable file is reported in diags and returns its -errno. */
+int exp_load_file(const char *path, struct experiment **out, struct diag_list *diags);
+
+/* Free an experiment and everything it owns. Accepts NULL. */
+void exp_free(struct experiment *e);
+
+/*
+ * Parse and validate one fault object (YAML or JSON), as the agent API receives it, with the
+ * same rules and diagnostics as a fault inside an experiment file. Checks that need the
+ * whole experiment (its duration, agents, other faults) are left to the experiment loader.
+ * Returns 0 with *out set, -EINVAL with diags, or -ENOMEM. Free *out with exp_fault_free().
+ */
+int exp_fault_parse(const char *buf, size_t len, struct fault_spec **out, struct diag_list *diags);
+
+/* Free a fault from exp_fault_parse(). Accepts NULL. */
+void exp_fault_free(struct fault_spec *f);
+
+/*
+ * The fault as a JSON object in the file format, with canonical units text ("1m30s",
+ * "0.5%"), defaults written out. exp_fault_parse() of its serialisation gives back an equal
+ * fault. Returns 0 with a new reference in *out, or -ENOMEM.
+ */
+int exp_fault_to_json(const struct fault_spec *f, json_t **out);
+
+/* The whole experiment in the same canonical form. Returns 0 or -ENOMEM. */
+int exp_to_json(const struct experiment *e, json_t **out);
+
+/* Compare two faults field by field. Returns true when they are equal. */
+bool exp_fault_equal(const struct fault_spec *a, const struct fault_spec *b);
+
+const char *exp_fault_type_name(int type);
+enum fault_target_kind exp_fault_target_kind(int type);
+
+/* Look a fault type up by name. Returns 0 with *type set, or -ENOENT. */
+int exp_fault_type_lookup(const char *name, int *type);
+
+/*
+ * Dry run: the timeline of what would be applied where and when, the guardrails, the lease
+ * and the steady-state checks, as text for people. file is the name shown in the header.
+ * Changes nothing and contacts nothing. Returns 0, or -EIO when writing fails.
+ */
+int exp_plan_render(FILE *f, const struct experiment *e, const char *file);
+
+/* The plan as JSON: {"experiment": ..., "timeline": [...]}. Returns 0 or -ENOMEM. */
+int exp_plan_json(const struct experiment *e, json_t **out);
+
+/*
+ * Walk the key tables the loader checks input against, for the test that keeps the JSON
+ * Schema in step. For every object (named as its "definitions" entry in
+ * docs/experiment.schema.json) cb is called once with key NULL, then once per accepted key.
+ */
+void exp_schema_walk(void (*cb)(const char *object, const char *key, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,1189 @@
+/*
+ * Faults: the table of fault types (one row each: name, target kind, params schema, rules,
+ * conflict test), the network and process target schemas, and the single-fault parser and
+ * serialiser that the agent's API shares with the experiment loader.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "exp_priv.h"
+
+#define US 1000LL
+#define MS 1000000LL
+#define SEC 1000000000LL
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+#define PCT(x) ((int64_t)(x) * (UNITS_PPM_ONE / 100))
+#define KIB 1024LL
+#define MIB (1024 * KIB)
+#define GIB (1024 * MIB)
+#define TIB (1024 * GIB)
+#define PIB (1024 * TIB)
+
+/* Largest integer a JSON reader that uses doubles still reads exactly. */
+#define JSON_SAFE_INT ((1LL << 53) - 1)
+
+/* Network target. */
+
+static const char *const direction_names[] = {
+	[NET_DIR_EGRESS] = "egress",
+	[NET_DIR_INGRESS] = "ingress",
+	[NET_DIR_BOTH] = "both",
+};
+const struct exp_enum exp_direction_enum = {direction_names, ARRAY_SIZE(direction_names)};
+
+static const char *const protocol_names[] = {
+	[NET_PROTO_ANY] = "any",
+	[NET_PROTO_TCP] = "tcp",
+	[NET_PROTO_UDP] = "udp",
+	[NET_PROTO_ICMP] = "icmp",
+};
+const struct exp_enum exp_protocol_enum = {protocol_names, ARRAY_SIZE(protocol_names)};
+
+static const struct exp_list cidr_list = {
+	.elem = {.type = FT_CIDR},
+	.elem_size = sizeof(struct net_cidr),
+	.min_items = 1,
+	.max_items = EXP_MAX_CIDRS,
+};
+
+static const struct exp_list port_list = {
+	.elem = {.type = FT_RANGE, .min = 1, .max = 65535, .aux = "port"},
+	.elem_size = sizeof(struct port_range),
+	.min_items = 1,
+	.max_items = EXP_MAX_PORTS,
+};
+
+#define NT(m) offsetof(struct net_target, m)
+
+static const struct exp_field net_target_fields[] = {
+	FLD("interface", FT_IFNAME, FF_REQUIRED, NT(interface), 0, 0, 0, NULL),
+	FLD("direction", FT_ENUM, FF_DEFAULT, NT(direction), 0, 0, NET_DIR_EGRESS,
+	    &exp_direction_enum),
+	{.key = "cidrs",
+	 .type = FT_LIST,
+	 .flags = FF_REQUIRED,
+	 .off = NT(cidrs),
+	 .off2 = NT(n_cidrs),
+	 .aux = &cidr_list},
+	{.key = "ports", .type = FT_LIST, .off = NT(ports), .off2 = NT(n_ports), .aux = &port_list},
+	{.key = "local_ports",
+	 .type = FT_LIST,
+	 .off = NT(local_ports),
+	 .off2 = NT(n_local_ports),
+	 .aux = &port_list},
+	FLD("protocol", FT_ENUM, FF_DEFAULT, NT(protocol), 0, 0, NET_PROTO_ANY, &exp_protocol_enum),
+};
+
+static void net_target_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
+			     const struct exp_seen *seen)
+{
+	struct net_target *t = obj;
+
+	if (t->protocol == NET_PROTO_ICMP && (t->n_ports || t->n_local_ports))
+		exp_err_key(ctx, map, "protocol",
+			    "icmp has no ports; remove the ports or use tcp, udp or any");
+}
+
+static const struct exp_object net_target_object = {
+	.name = "net_target",
+	.fields = net_target_fields,
+	.n_fields = ARRAY_SIZE(net_target_fields),
+	.size = sizeof(struct net_target),
+	.check = net_target_check,
+};
+
+/* Process target. */
+
+#define PT(m) offsetof(struct proc_target, m)
+
+static const struct exp_field proc_target_fields[] = {
+	FLD("pid", FT_U32, 0, PT(pid), 1, 4194304, 0, NULL),
+	FLD("name", FT_COMM, 0, PT(name), 0, 0, 0, NULL),
+	FLD("cmdline", FT_REGEX, 0, PT(cmdline), 0, 0, 0, NULL),
+	FLD("exe", FT_PATH, 0, PT(exe), 0, 0, 0, NULL),
+	FLD("cgroup", FT_PATH, 0, PT(cgroup), 0, 0, 0, NULL),
+	FLD("user", FT_USER, 0, PT(user), 0, 0, 0, NULL),
+	FLD("count", FT_U32, 0, PT(count), 1, 100000, 0, NULL),
+	FLD("percent", FT_PERCENT, 0, PT(percent_ppm), 1, PCT(100), 0, NULL),
+	FLD("all", FT_BOOL, 0, PT(all), 0, 0, 0, NULL),
+	FLD("seed", FT_U64, 0, PT(seed), 1, JSON_SAFE_INT, 0, NULL),
+};
+
+static const struct exp_object proc_target_object;
+
+static void proc_target_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
+			      const struct exp_seen *seen)
+{
+	static const char *const criteria[] = {"pid", "name", "cmdline", "exe", "cgroup", "user"};
+	static const char *const picks[] = {"count", "percent", "all"};
+	const struct exp_object *o = &proc_target_object;
+	struct proc_target *t = obj;
+	const char *first = NULL;
+	bool any = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(criteria); i++)
+		any |= exp_seen_present(o, seen, criteria[i]);
+	if (!any)
+		exp_err(ctx, map,
+			"needs at least one of pid, name, cmdline, exe, cgroup or user to select "
+			"processes");
+	for (size_t i = 0; i < ARRAY_SIZE(picks); i++) {
+		if (!exp_seen_present(o, seen, picks[i]))
+			continue;
+		if (first)
+			exp_err_key(ctx, map, picks[i],
+				    "'%s' and '%s' cannot be combined; give one of count, percent "
+				    "or all",
+				    first, picks[i]);
+		else
+			first = picks[i];
+	}
+	if (!first)
+		exp_err(ctx, map,
+			"needs one of count, percent or all: true, to say how many of the matching "
+			"processes to hit");
+	if (exp_seen_valid(o, seen, "all") && !t->all)
+		exp_err_key(ctx, map, "all",
+			    "all: false selects nothing; remove it, or use count or percent");
+}
+
+static const struct exp_object proc_target_object = {
+	.name = "proc_target",
+	.fields = proc_target_fields,
+	.n_fields = ARRAY_SIZE(proc_target_fields),
+	.size = sizeof(struct proc_target),
+	.check = proc_target_check,
+};
+
+/* Params, one object per fault type. */
+
+static const char *const dist_names[] = {
+	[NETEM_DIST_NONE] = NULL,
+	[NETEM_DIST_UNIFORM] = "uniform",
+	[NETEM_DIST_NORMAL] = "normal",
+	[NETEM_DIST_PARETO] = "pareto",
+	[NETEM_DIST_PARETONORMAL] = "paretonormal",
+};
+static const struct exp_enum dist_enum = {dist_names, ARRAY_SIZE(dist_names)};
+
+#define LAT(m) offsetof(struct fault_net_latency, m)
+
+static const struct exp_field latency_fields[] = {
+	FLD("delay", FT_DURATION, FF_REQUIRED, LAT(delay_ns), US, HOUR, 0, NULL),
+	FLD("jitter", FT_DURATION, 0, LAT(jitter_ns), US, HOUR, 0, NULL),
+	FLD("correlation", FT_PERCENT, 0, LAT(correlation_ppm), 0, PCT(100), 0, NULL),
+	FLD("distribution", FT_ENUM, 0, LAT(distribution), 0, 0, 0, &dist_enum),
+};
+
+static const struct exp_object latency_object;
+
+static void latency_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
+			  const struct exp_seen *seen)
+{
+	const struct exp_object *o = &latency_object;
+	struct fault_net_latency *p = obj;
+	char a[UNITS_FMT_MAX], b[UNITS_FMT_MAX];
+
+	if (exp_seen_valid(o, seen, "jitter") && exp_seen_valid(o, seen, "delay") &&
+	    p->jitter_ns > p->delay_ns)
+		exp_err_key(ctx, map, "jitter", "jitter %s is larger than delay %s",
+			    units_fmt_duration(a, p->jitter_ns),
+			    units_fmt_duration(b, p->delay_ns));
+	if (exp_seen_present(o, seen, "distribution") && !exp_seen_present(o, seen, "jitter"))
+		exp_err_key(ctx, map, "distribution", "a distribution needs jitter");
+	if (exp_seen_present(o, seen, "correlation") && !exp_seen_present(o, seen, "jitter"))
+		exp_err_key(ctx, map, "correlation", "correlation needs jitter");
+}
+
+static const struct exp_object latency_object = {
+	.name = "params.network.latency",
+	.fields = latency_fields,
+	.n_fields = ARRAY_SIZE(latency_fields),
+	.check = latency_check,
+};
+
+static const char *const loss_model_names[] = {
+	[LOSS_RANDOM] = "random",
+	[LOSS_GILBERT_ELLIOTT] = "gilbert-elliott",
+};
+static const struct exp_enum loss_model_enum = {loss_model_names, ARRAY_SIZE(loss_model_names)};
+
+#define LOSS(m) offsetof(struct fault_net_loss, m)
+
+static const struct exp_field loss_fields[] = {
+	FLD("model", FT_ENUM, FF_DEFAULT, LOSS(model), 0, 0, LOSS_RANDOM, &loss_model_enum),
+	FLD("probability", FT_PERCENT, 0, LOSS(probability_ppm), 1, PCT(100), 0, NULL),
+	FLD("correlation", FT_PERCENT, 0, LOSS(correlation_ppm), 0, PCT(100), 0, NULL),
+	FLD("p", FT_PERCENT, 0, LOSS(p_ppm), 1, PCT(100), 0, NULL),
+	FLD("r", FT_PERCENT, 0, LOSS(r_ppm), 1, PCT(100), 0, NULL),
+	FLD("1-h", FT_PERCENT, 0, LOSS(one_minus_h_ppm), 1, PCT(100), 0, NULL),
+	FLD("1-k", FT_PERCENT, 0, LOSS(one_minus_k_ppm), 0, PCT(100), 0, NULL),
+};
+
+static const struct exp_object loss_object;
+
+static void loss_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
+		       const struct exp_seen *seen)
+{
+	static const char *const random_keys[] = {"probability", "correlation"};
+	static const char *const ge_keys[] = {"p", "r", "1-h", "1-k"};
+	const struct exp_object *o = &loss_object;
+	struct fault_net_loss *p = obj;
+	bool ge;
+
+	if (!exp_seen_valid(o, seen, "model") && exp_seen_present(o, seen, "model"))
+		return;
+	ge = p->model == LOSS_GILBERT_ELLIOTT;
+	for (size_t i = 0; i < ARRAY_SIZE(random_keys); i++) {
+		if (ge && exp_seen_present(o, seen, random_keys[i]))
+			exp_err_key(ctx, map, random_keys[i], "only applies to model random");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ge_keys); i++) {
+		if (!ge && exp_seen_present(o, seen, ge_keys[i]))
+			exp_err_key(ctx, map, ge_keys[i], "only applies to model gilbert-elliott");
+	}
+	if (!ge && !exp_seen_present(o, seen, "probability"))
+		exp_err_key(ctx, map, "probability", "missing required field");
+	if (ge && !exp_seen_present(o, seen, "p"))
+		exp_err_key(ctx, map, "p", "missing required field");
+	if (ge && !exp_seen_present(o, seen, "r"))
+		exp_err_key(ctx, map, "r", "missing required field");
+	/* In the bad state every packet is lost unless the file says otherwise, as in netem. */
+	if (ge && !exp_seen_present(o, seen, "1-h"))
+		p->one_minus_h_ppm = UNITS_PPM_ONE;
+}
+
+static const struct exp_object loss_object = {
+	.name = "params.network.loss",
+	.fields = loss_fields,
+	.n_fields = ARRAY_SIZE(loss_fields),
+	.check = loss_check,
+};
+
+#define PROB(m) offsetof(struct fault_net_prob, m)
+
+static const struct exp_field prob_fields[] = {
+	FLD("probability", FT_PERCENT, FF_REQUIRED, PROB(probability_ppm), 1, PCT(100), 0, NULL),
+	FLD("correlation", FT_PERCENT, 0, PROB(correlation_ppm), 0, PCT(100), 0, NULL),
+};
+
+static const struct exp_object corruption_object = {
+	.name = "params.network.corruption",
+	.fields = prob_fields,
+	.n_fields = ARRAY_SIZE(prob_fields),
+};
+
+static const struct exp_object duplication_object = {
+	.name = "params.network.duplication",
+	.fields = prob_fields,
+	.n_fields = ARRAY_SIZE(prob_fields),
+};
+
+static const struct exp_object partition_object = {
+	.name = "params.network.partition",
+	.fields = NULL,
+	.n_fields = 0,
+};
+
+#define BW(m) offsetof(struct fault_net_bandwidth, m)
+
+static const struct exp_field bandwidth_fields[] = {
+	FLD("rate", FT_RATE, FF_REQUIRED, BW(rate_bps), 1000, 100000000000LL, 0, NULL),
+	FLD("burst", FT_BYTES, 0, BW(burst_bytes), 1500, GIB, 0, NULL),
+	FLD("limit", FT_BYTES, 0, BW(limit_bytes), 1500, 4 * GIB, 0, NULL),
+};
+
+static const struct exp_object bandwidth_object = {
+	.name = "params.network.bandwidth",
+	.fields = bandwidth_fields,
+	.n_fields = ARRAY_SIZE(bandwidth_fields),
+};
+
+#define KILL(m) offsetof(struct fault_proc_kill, m)
+
+static const struct exp_field kill_fields[] = {
+	FLD("signal", FT_SIGNAL, FF_DEFAULT, KILL(signal), 0, 0, 9 /* SIGKILL */, NULL),
+	FLD("interval", FT_DURATION, 0, KILL(interval_ns), 100 * MS, DAY, 0, NULL),
+};
+
+static const struct exp_object kill_object = {
+	.name = "params.process.kill",
+	.fields = kill_fields,
+	.n_fields = ARRAY_SIZE(kill_fields),
+};
+
+static const char *const pause_method_names[] = {
+	[PAUSE_SIGSTOP] = "sigstop",
+	[PAUSE_FREEZER] = "freezer",
+};
+static const struct exp_enum pause_method_enum = {pause_method_names,
+						  ARRAY_SIZE(pause_method_names)};
+
+static const struct exp_field pause_fields[] = {
+	FLD("method", FT_ENUM, FF_DEFAULT, offsetof(struct fault_proc_pause, method), 0, 0,
+	    PAUSE_SIGSTOP, &pause_method_enum),
+};
+
+static const struct exp_object pause_object = {
+	.name = "params.process.pause",
+	.fields = pause_fields,
+	.n_fields = ARRAY_SIZE(pause_fields),
+};
+
+#define CPU(m) offsetof(struct fault_stress_cpu, m)
+
+static const struct exp_field cpu_fields[] = {
+	FLD("workers", FT_U32, FF_DEFAULT, CPU(workers), 1, 4096, 1, NULL),
+	FLD("load", FT_PERCENT, FF_DEFAULT, CPU(load_ppm), PCT(1), PCT(100), PCT(100), NULL),
+	FLD("cpus", FT_CPUSET, 0, CPU(cpus), 0, 0, 0, NULL),
+};
+
+static const struct exp_object cpu_object = {
+	.name = "params.stress.cpu",
+	.fields = cpu_fields,
+	.n_fields = ARRAY_SIZE(cpu_fields),
+};
+
+#define MEM(m) offsetof(struct fault_stress_memory, m)
+
+static const struct exp_field memory_fields[] = {
+	FLD("size", FT_SIZE, FF_REQUIRED | FF_RELATIVE, MEM(size), MIB, 64 * TIB, 0, NULL),
+	FLD("ramp", FT_DURATION, 0, MEM(ramp_ns), SEC, DAY, 0, NULL),
+};
+
+static const struct exp_object memory_object = {
+	.name = "params.stress.memory",
+	.fields = memory_fields,
+	.n_fields = ARRAY_SIZE(memory_fields),
+};
+
+#define DF(m) offsetof(struct fault_stress_disk_fill, m)
+
+static const struct exp_field disk_fill_fields[] = {
+	FLD("path", FT_PATH, FF_REQUIRED, DF(path), 0, 0, 0, NULL),
+	FLD("size", FT_SIZE, FF_REQUIRED | FF_RELATIVE, DF(size), MIB, PIB, 0, NULL),
+};
+
+static const struct exp_object disk_fill_object = {
+	.name = "params.stress.disk_fill",
+	.fields = disk_fill_fields,
+	.n_fields = ARRAY_SIZE(disk_fill_fields),
+};
+
+#define IO(m) offsetof(struct fault_stress_io, m)
+
+static const struct exp_field io_fields[] = {
+	FLD("path", FT_PATH, FF_REQUIRED, IO(path), 0, 0, 0, NULL),
+	FLD("rate", FT_BYTE_RATE, FF_REQUIRED, IO(rate_bytes), KIB, 100 * GIB, 0, NULL),
+	FLD("fsync", FT_BOOL, FF_DEFAULT, IO(fsync), 0, 0, 0, NULL),
+};
+
+static const struct exp_object io_object = {
+	.name = "params.stress.io",
+	.fields = io_fields,
+	.n_fields = ARRAY_SIZE(io_fields),
+};
+
+static const struct exp_field fds_fields[] = {
+	FLD("count", FT_U32, FF_REQUIRED, offsetof(struct fault_stress_fds, count), 1, 10000000, 0,
+	    NULL),
+};
+
+static const struct exp_object fds_object = {
+	.name = "params.stress.fds",
+	.fields = fds_fields,
+	.n_fields = ARRAY_SIZE(fds_fields),
+};
+
+/* Overlap tests for conflicts. */
+
+typedef unsigned __int128 u128;
+
+struct ival {
+	uint8_t fam;
+	u128 lo, hi;
+};
+
+static int ival_cmp(const void *x, const void *y)
+{
+	const struct ival *a = x, *b = y;
+
+	if (a->fam != b->fam)
+		return a->fam < b->fam ? -1 : 1;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	return 0;
+}
+
+/* Ordering by (family, end): which interval ends first. */
+static bool ends_before(const struct ival *a, const struct ival *b)
+{
+	if (a->fam != b->fam)
+		return a->fam < b->fam;
+	return a->hi < b->hi;
+}
+
+/*
+ * Whether any interval of a meets any of b. Both get sorted; a sweep that always drops the
+ * interval ending first then finds a meeting pair in linear time.
+ */
+static bool ivals_overlap(struct ival *a, size_t na, struct ival *b, size_t nb)
+{
+	size_t i = 0, j = 0;
+
+	qsort(a, na, sizeof(*a), ival_cmp);
+	qsort(b, nb, sizeof(*b), ival_cmp);
+	while (i < na && j < nb) {
+		if (a[i].fam == b[j].fam && a[i].lo <= b[j].hi && b[j].lo <= a[i].hi)
+			return true;
+		if (ends_before(&a[i], &b[j]))
+			i++;
+		else
+			j++;
+	}
+	return false;
+}
+
+static void cidr_ival(const struct net_cidr *c, struct ival *v)
+{
+	unsigned bits = c->family == AF_INET ? 32 : 128;
+	u128 addr = 0, span;
+
+	for (unsigned i = 0; i < bits / 8; i++)
+		addr = addr << 8 | c->addr[i];
+	if (c->prefix >= bits)
+		span = 0;
+	else if (bits - c->prefix >= 128)
+		span = ~(u128)0;
+	else
+		span = ((u128)1 << (bits - c->prefix)) - 1;
+	v->fam = c->family;
+	v->lo = addr;
+	v->hi = addr | span;
+}
+
+static bool cidrs_overlap(const struct net_target *a, const struct net_target *b)
+{
+	struct ival *x = calloc(a->n_cidrs + b->n_cidrs, sizeof(*x));
+	bool r;
+
+	if (!x)
+		return true; /* Without memory, assume the worst rather than miss a conflict. */
+	for (size_t i = 0; i < a->n_cidrs; i++)
+		cidr_ival(&a->cidrs[i], &x[i]);
+	for (size_t i = 0; i < b->n_cidrs; i++)
+		cidr_ival(&b->cidrs[i], &x[a->n_cidrs + i]);
+	r = ivals_overlap(x, a->n_cidrs, x + a->n_cidrs, b->n_cidrs);
+	free(x);
+	return r;
+}
+
+/* No ports given means every port. */
+static bool ports_overlap(const struct port_range *a, size_t na, const struct port_range *b,
+			  size_t nb)
+{
+	struct ival *x;
+	bool r;
+
+	if (!na || !nb)
+		return true;
+	x = calloc(na + nb, sizeof(*x));
+	if (!x)
+		return true;
+	for (size_t i = 0; i < na; i++) {
+		x[i].lo = a[i].lo;
+		x[i].hi = a[i].hi;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		x[na + i].lo = b[i].lo;
+		x[na + i].hi = b[i].hi;
+	}
+	r = ivals_overlap(x, na, x + na, nb);
+	free(x);
+	return r;
+}
+
+static bool dirs_overlap(int a, int b)
+{
+	return a == b || a == NET_DIR_BOTH || b == NET_DIR_BOTH;
+}
+
+static bool same_link(const struct net_target *a, const struct net_target *b)
+{
+	if (!a->interface || !b->interface)
+		return false;
+	return !strcmp(a->interface, b->interface) && dirs_overlap(a->direction, b->direction);
+}
+
+static const char *shared_dir(const struct net_target *a, const struct net_target *b)
+{
+	return exp_enum_name(&exp_direction_enum,
+			     a->direction == NET_DIR_BOTH ? b->direction : a->direction);
+}
+
+/* Same packets: link, protocol, addresses and ports all overlap. */
+static bool same_packets(const struct fault_spec *fa, const struct fault_spec *fb, const char *verb,
+			 char *what, size_t size)
+{
+	const struct net_target *a = &fa->target.net, *b = &fb->target.net;
+
+	if (!same_link(a, b))
+		return false;
+	if (a->protocol != b->protocol && a->protocol != NET_PROTO_ANY &&
+	    b->protocol != NET_PROTO_ANY)
+		return false;
+	if (!ports_overlap(a->ports, a->n_ports, b->ports, b->n_ports) ||
+	    !ports_overlap(a->local_ports, a->n_local_ports, b->local_ports, b->n_local_ports) ||
+	    !cidrs_overlap(a, b))
+		return false;
+	snprintf(what, size, "%s on %s %s for overlapping addresses and ports", verb, a->interface,
+		 shared_dir(a, b));
+	return true;
+}
+
+static bool latency_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
+			      size_t size)
+{
+	return same_packets(a, b, "add latency", what, size);
+}
+
+static bool loss_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
+			   size_t size)
+{
+	return same_packets(a, b, "drop packets", what, size);
+}
+
+static bool corruption_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
+				 size_t size)
+{
+	return same_packets(a, b, "corrupt packets", what, size);
+}
+
+static bool duplication_conflicts(const struct fault_spec *a, const struct fault_spec *b,
+				  char *what, size_t size)
+{
+	return same_packets(a, b, "duplicate packets", what, size);
+}
+
+/* One shaper per interface and direction: two limits cannot both hold. */
+static bool bandwidth_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
+				size_t size)
+{
+	if (!same_link(&a->target.net, &b->target.net))
+		return false;
+	snprintf(what, size, "limit bandwidth on %s %s", a->target.net.interface,
+		 shared_dir(&a->target.net, &b->target.net));
+	return true;
+}
+
+static const struct exp_object *proc_criteria(void);
+
+/* Two pauses of the very same selection would thaw each other's processes. */
+static bool pause_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
+			    size_t size)
+{
+	if (!exp_obj_equal(proc_criteria(), &a->target.proc, &b->target.proc))
+		return false;
+	snprintf(what, size, "pause the same processes (identical selectors)");
+	return true;
+}
+
+static bool disk_fill_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
+				size_t size)
+{
+	if (!a->params.disk_fill.path || !b->params.disk_fill.path ||
+	    strcmp(a->params.disk_fill.path, b->params.disk_fill.path))
+		return false;
+	snprintf(what, size, "fill %s", a->params.disk_fill.path);
+	return true;
+}
+
+static bool io_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
+			 size_t size)
+{
+	if (!a->params.io.path || !b->params.io.path ||
+	    strcmp(a->params.io.path, b->params.io.path))
+		return false;
+	snprintf(what, size, "write to %s", a->params.io.path);
+	return true;
+}
+
+/* The selector part of a process target, without how many to hit. */
+static const struct exp_object proc_criteria_object = {
+	.name = "proc_criteria",
+	.fields = proc_target_fields,
+	.n_fields = 6,
+};
+
+static const struct exp_object *proc_criteria(void)
+{
+	return &proc_criteria_object;
+}
+
+/* Rules between params and timing. */
+
+static void push_params(struct exp_ctx *ctx, const struct enode *map, const char *key,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void push_params(struct exp_ctx *ctx, const struct enode *map, const char *key,
+			const char *fmt, ...)
+{
+	const struct enode *params = exp_node_get(map, "params");
+	const struct enode *v = exp_node_get(params, key);
+	size_t old = exp_path_key(ctx, "params");
+	va_list ap;
+
+	exp_path_key(ctx, key);
+	va_start(ap, fmt);
+	exp_verr(ctx, v ? v : map, fmt, ap);
+	va_end(ap);
+	exp_path_set(ctx, old);
+}
+
+static void kill_check(struct exp_ctx *ctx, const struct enode *map, struct fault_spec *f)
+{
+	char a[UNITS_FMT_MAX], b[UNITS_FMT_MAX];
+	int64_t iv = f->params.kill.interval_ns;
+
+	if (iv && f->duration_ns && iv > f->duration_ns)
+		push_params(ctx, map, "interval",
+			    "interval %s is longer than the fault's duration %s",
+			    units_fmt_duration(a, iv), units_fmt_duration(b, f->duration_ns));
+}
+
+static void memory_check(struct exp_ctx *ctx, const struct enode *map, struct fault_spec *f)
+{
+	char a[UNITS_FMT_MAX], b[UNITS_FMT_MAX];
+	int64_t ramp = f->params.memory.ramp_ns;
+
+	if (ramp && f->duration_ns && ramp >= f->duration_ns)
+		push_params(ctx, map, "ramp", "ramp %s is not shorter than the fault's duration %s",
+			    units_fmt_duration(a, ramp), units_fmt_duration(b, f->duration_ns));
+}
+
+/* The fault types. Adding one: an enum value, a params struct and object, and a row here. */
+const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
+	[FAULT_NET_LATENCY] = {"network.latency", FAULT_TARGET_NET, false, NET_DIR_EGRESS,
+			       &latency_object, NULL, latency_conflicts},
+	[FAULT_NET_LOSS] = {"network.loss", FAULT_TARGET_NET, false, NET_DIR_EGRESS, &loss_object,
+			    NULL, loss_conflicts},
+	[FAULT_NET_CORRUPTION] = {"network.corruption", FAULT_TARGET_NET, false, NET_DIR_EGRESS,
+				  &corruption_object, NULL, corruption_conflicts},
+	[FAULT_NET_DUPLICATION] = {"network.duplication", FAULT_TARGET_NET, false, NET_DIR_EGRESS,
+				   &duplication_object, NULL, duplication_conflicts},
+	/* Dropping is idempotent, so overlapping partitions combine. */
+	[FAULT_NET_PARTITION] = {"network.partition", FAULT_TARGET_NET, false, NET_DIR_BOTH,
+				 &partition_object, NULL, NULL},
+	[FAULT_NET_BANDWIDTH] = {"network.bandwidth", FAULT_TARGET_NET, false, NET_DIR_EGRESS,
+				 &bandwidth_object, NULL, bandwidth_conflicts},
+	[FAULT_PROC_KILL] = {"process.kill", FAULT_TARGET_PROC, true, 0, &kill_object, kill_check,
+			     NULL},
+	[FAULT_PROC_PAUSE] = {"process.pause", FAULT_TARGET_PROC, false, 0, &pause_object, NULL,
+			      pause_conflicts},
+	/* Stressors add up, except those that fight over one file. */
+	[FAULT_STRESS_CPU] = {"stress.cpu", FAULT_TARGET_NONE, false, 0, &cpu_object, NULL, NULL},
+	[FAULT_STRESS_MEMORY] = {"stress.memory", FAULT_TARGET_NONE, false, 0, &memory_object,
+				 memory_check, NULL},
+	[FAULT_STRESS_DISK_FILL] = {"stress.disk_fill", FAULT_TARGET_NONE, false, 0,
+				    &disk_fill_object, NULL, disk_fill_conflicts},
+	[FAULT_STRESS_IO] = {"stress.io", FAULT_TARGET_NONE, false, 0, &io_object, NULL,
+			     io_conflicts},
+	[FAULT_STRESS_FDS] = {"stress.fds", FAULT_TARGET_NONE, false, 0, &fds_object, NULL, NULL},
+};
+
+const char *exp_fault_type_name(int type)
+{
+	if (type < 0 || type >= FAULT_TYPE_COUNT)
+		return "?";
+	return exp_fault_types[type].name;
+}
+
+enum fault_target_kind exp_fault_target_kind(int type)
+{
+	if (type < 0 || type >= FAULT_TYPE_COUNT)
+		return FAULT_TARGET_NONE;
+	return exp_fault_types[type].target;
+}
+
+int exp_fault_type_lookup(const char *name, int *type)
+{
+	for (int i = 0; i < FAULT_TYPE_COUNT; i++) {
+		if (!strcmp(exp_fault_types[i].name, name)) {
+			*type = i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* The fault object: type, target and params are custom because their schema is the type's. */
+
+static void type_init(const struct exp_field *f, void *obj)
+{
+	((struct fault_spec *)obj)->type = -1;
+}
+
+static bool type_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
+		       void *obj)
+{
+	const char *names[FAULT_TYPE_COUNT];
+	char q[DIAG_QUOTE_SIZE], list[512];
+	const char *hint;
+	size_t o = 0;
+
+	if (n->type != EN_SCALAR || n->scalar != ES_STRING) {
+		exp_err(ctx, n, "expected a fault type such as 'network.latency', got %s",
+			exp_node_what(n));
+		return false;
+	}
+	if (!exp_fault_type_lookup(n->str, &((struct fault_spec *)obj)->type))
+		return true;
+	for (int i = 0; i < FAULT_TYPE_COUNT; i++) {
+		names[i] = exp_fault_types[i].name;
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", names[i]);
+	}
+	hint = exp_did_you_mean(n->str, names, FAULT_TYPE_COUNT);
+	if (hint)
+		exp_err(ctx, n, "unknown fault type %s; did you mean '%s'?", diag_quote(q, n->str),
+			hint);
+	else
+		exp_err(ctx, n, "unknown fault type %s (known types: %s)", diag_quote(q, n->str),
+			list);
+	return false;
+}
+
+static int type_to_json(const struct exp_field *f, const void *obj, json_t **out)
+{
+	*out = json_string(exp_fault_type_name(((const struct fault_spec *)obj)->type));
+	return *out ? 0 : -ENOMEM;
+}
+
+static void nothing_release(const struct exp_field *f, void *obj)
+{
+}
+
+static bool type_equal(const struct exp_field *f, const void *a, const void *b)
+{
+	return ((const struct fault_spec *)a)->type == ((const struct fault_spec *)b)->type;
+}
+
+static const struct exp_custom type_custom = {
+	.init = type_init,
+	.parse = type_parse,
+	.to_json = type_to_json,
+	.release = nothing_release,
+	.equal = type_equal,
+};
+
+static const struct exp_object *target_object(int type)
+{
+	switch (exp_fault_target_kind(type)) {
+	case FAULT_TARGET_NET:
+		return &net_target_object;
+	case FAULT_TARGET_PROC:
+		return &proc_target_object;
+	default:
+		return NULL;
+	}
+}
+
+static bool target_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
+			 void *obj)
+{
+	struct fault_spec *fs = obj;
+	const struct exp_object *o;
+	size_t errs = diag_total(ctx->diags);
+
+	if (fs->type < 0)
+		return false; /* Without a known type there is no schema to check against. */
+	o = target_object(fs->type);
+	if (!o) {
+		exp_err(ctx, n, "%s faults take no target", exp_fault_type_name(fs->type));
+		return false;
+	}
+	exp_obj_init(o, &fs->target);
+	if (o == &net_target_object)
+		fs->target.net.direction = exp_fault_types[fs->type].default_direction;
+	exp_obj_parse(ctx, o, n, &fs->target);
+	return diag_total(ctx->diags) == errs;
+}
+
+static int target_to_json(const struct exp_field *f, const void *obj, json_t **out)
+{
+	const struct fault_spec *fs = obj;
+	const struct exp_object *o = target_object(fs->type);
+
+	*out = NULL;
+	return o ? exp_obj_to_json(o, &fs->target, out) : 0;
+}
+
+static void target_release(const struct exp_field *f, void *obj)
+{
+	struct fault_spec *fs = obj;
+	const struct exp_object *o = target_object(fs->type);
+
+	if (o)
+		exp_obj_release(o, &fs->target);
+}
+
+static bool target_equal(const struct exp_field *f, const void *a, const void *b)
+{
+	const struct fault_spec *x = a, *y = b;
+	const struct exp_object *o = target_object(x->type);
+
+	return x->type == y->type && (!o || exp_obj_equal(o, &x->target, &y->target));
+}
+
+static const struct exp_object *target_schema(size_t i)
+{
+	static const struct exp_object *const objs[] = {&net_target_object, &proc_target_object};
+
+	return i < ARRAY_SIZE(objs) ? objs[i] : NULL;
+}
+
+static const struct exp_custom target_custom = {
+	.parse = target_parse,
+	.to_json = target_to_json,
+	.release = target_release,
+	.equal = target_equal,
+	.schema = target_schema,
+};
+
+static const struct exp_object *params_object(int type)
+{
+	if (type < 0 || type >= FAULT_TYPE_COUNT)
+		return NULL;
+	return exp_fault_types[type].params;
+}
+
+static bool params_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
+			 void *obj)
+{
+	struct fault_spec *fs = obj;
+	const struct exp_object *o = params_object(fs->type);
+	size_t errs = diag_total(ctx->diags);
+
+	if (!o)
+		return false;
+	if (!o->n_fields && n->type == EN_MAP && n->n) {
+		exp_err(ctx, n, "%s takes no params", exp_fault_type_name(fs->type));
+		return false;
+	}
+	exp_obj_init(o, &fs->params);
+	exp_obj_parse(ctx, o, n, &fs->params);
+	return diag_total(ctx->diags) == errs;
+}
+
+static int params_to_json(const struct exp_field *f, const void *obj, json_t **out)
+{
+	const struct fault_spec *fs = obj;
+	const struct exp_object *o = params_object(fs->type);
+	int r;
+
+	*out = NULL;
+	if (!o || !o->n_fields)
+		return 0;
+	r = exp_obj_to_json(o, &fs->params, out);
+	if (!r && !json_object_size(*out)) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+static void params_release(const struct exp_field *f, void *obj)
+{
+	struct fault_spec *fs = obj;
+	const struct exp_object *o = params_object(fs->type);
+
+	if (o)
+		exp_obj_release(o, &fs->params);
+}
+
+static bool params_equal(const struct exp_field *f, const void *a, const void *b)
+{
+	const struct fault_spec *x = a, *y = b;
+	const struct exp_object *o = params_object(x->type);
+
+	return x->type == y->type && (!o || exp_obj_equal(o, &x->params, &y->params));
+}
+
+static const struct exp_object *params_schema(size_t i)
+{
+	return i < FAULT_TYPE_COUNT ? exp_fault_types[i].params : NULL;
+}
+
+static const struct exp_custom params_custom = {
+	.parse = params_parse,
+	.to_json = params_to_json,
+	.release = params_release,
+	.equal = params_equal,
+	.schema = params_schema,
+};
+
+static const struct exp_list name_list = {
+	.elem = {.type = FT_NAME},
+	.elem_size = sizeof(char *),
+	.min_items = 1,
+	.max_items = EXP_MAX_AGENTS,
+};
+
+#define FS(m) offsetof(struct fault_spec, m)
+
+static const struct exp_field fault_fields[] = {
+	FLD("name", FT_NAME, FF_REQUIRED, FS(name), 0, 0, 0, NULL),
+	FLD("type", FT_CUSTOM, FF_REQUIRED, 0, 0, 0, 0, &type_custom),
+	{.key = "agents",
+	 .type = FT_LIST,
+	 .flags = FF_UNIQUE,
+	 .off = FS(agents),
+	 .off2 = FS(n_agents),
+	 .aux = &name_list},
+	FLD("start", FT_DURATION, FF_DEFAULT, FS(start_ns), 0, 7 * DAY, 0, NULL),
+	FLD("duration", FT_DURATION, 0, FS(duration_ns), MS, 7 * DAY, 0, NULL),
+	FLD("target", FT_CUSTOM, 0, 0, 0, 0, 0, &target_custom),
+	FLD("params", FT_CUSTOM, 0, 0, 0, 0, 0, &params_custom),
+};
+
+static bool has_required(const struct exp_object *o)
+{
+	for (size_t i = 0; i < o->n_fields; i++) {
+		if (o->fields[i].flags & FF_REQUIRED)
+			return true;
+	}
+	return false;
+}
+
+static void fault_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
+			const struct exp_seen *seen)
+{
+	const struct exp_object *o = &exp_fault_object;
+	struct fault_spec *f = obj;
+	const struct fault_type_desc *d;
+
+	if (f->type < 0)
+		return;
+	d = &exp_fault_types[f->type];
+	if (d->target != FAULT_TARGET_NONE && !exp_seen_present(o, seen, "target"))
+		exp_err_key(ctx, map, "target", "missing required field");
+	if (!exp_seen_present(o, seen, "params")) {
+		exp_obj_init(d->params, &f->params);
+		if (has_required(d->params))
+			exp_err_key(ctx, map, "params", "missing required field");
+	}
+	if (d->instant) {
+		bool repeats = f->params.kill.interval_ns != 0;
+
+		if (repeats && !exp_seen_present(o, seen, "duration"))
+			exp_err_key(ctx, map, "duration",
+				    "missing required field (a %s with an interval repeats for a "
+				    "duration)",
+				    d->name);
+		if (!repeats && exp_seen_present(o, seen, "duration"))
+			exp_err_key(ctx, map, "duration",
+				    "a %s without interval signals once; remove the duration or "
+				    "set params.interval",
+				    d->name);
+	} else if (!exp_seen_present(o, seen, "duration")) {
+		exp_err_key(ctx, map, "duration", "missing required field");
+	}
+	if (d->check)
+		d->check(ctx, map, f);
+}
+
+const struct exp_object exp_fault_object = {
+	.name = "fault",
+	.fields = fault_fields,
+	.n_fields = ARRAY_SIZE(fault_fields),
+	.size = sizeof(struct fault_spec),
+	.check = fault_check,
+};
+
+/* Public single-fault API. */
+
+int exp_fault_parse(const char *buf, size_t len, struct fault_spec **out, struct diag_list *diags)
+{
+	size_t errs = diag_total(diags);
+	struct fault_spec *f = NULL;
+	struct exp_ctx ctx;
+	struct enode *root;
+	int err = 0;
+
+	*out = NULL;
+	exp_ctx_init(&ctx, diags);
+	root = exp_tree_build(&ctx, buf, len);
+	if (root) {
+		f = calloc(1, sizeof(*f));
+		if (!f) {
+			ctx.nomem = true;
+		} else {
+			exp_obj_init(&exp_fault_object, f);
+			exp_obj_parse(&ctx, &exp_fault_object, root, f);
+		}
+	}
+	if (ctx.nomem || diags->err)
+		err = -ENOMEM;
+	else if (diag_total(diags) != errs || !root)
+		err = -EINVAL;
+	exp_ctx_release(&ctx);
+	if (err) {
+		exp_fault_free(f);
+		return err;
+	}
+	*out = f;
+	return 0;
+}
+
+void exp_fault_free(struct fault_spec *f)
+{
+	if (!f)
+		return;
+	exp_obj_release(&exp_fault_object, f);
+	free(f);
+}
+
+int exp_fault_to_json(const struct fault_spec *f, json_t **out)
+{
+	return exp_obj_to_json(&exp_fault_object, f, out);
+}
+
+bool exp_fault_equal(const struct fault_spec *a, const struct fault_spec *b)
+{
+	return exp_obj_equal(&exp_fault_object, a, b);
+}
+
+/* Descriptions for plans. */
+
+static size_t put(char *buf, size_t size, size_t o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static size_t put(char *buf, size_t size, size_t o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o >= size)
+		return o;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + o, size - o, fmt, ap);
+	va_end(ap);
+	return n < 0 ? o : o + (size_t)n;
+}
+
+/* At most this many addresses are spelled out in a plan line; the rest are counted. */
+#define PLAN_CIDRS 4
+
+static size_t put_ranges(char *buf, size_t size, size_t o, const struct port_range *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].lo == r[i].hi)
+			o = put(buf, size, o, "%s%u", i ? "," : "", r[i].lo);
+		else
+			o = put(buf, size, o, "%s%u-%u", i ? "," : "", r[i].lo, r[i].hi);
+	}
+	return o;
+}
+
+void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	switch (exp_fault_target_kind(f->type)) {
+	case FAULT_TARGET_NET: {
+		const struct net_target *t = &f->target.net;
+		char c[64];
+
+		o = put(buf, size, o, "%s %s", t->interface,
+			exp_enum_name(&exp_direction_enum, t->direction));
+		if (t->protocol != NET_PROTO_ANY)
+			o = put(buf, size, o, " %s",
+				exp_enum_name(&exp_protocol_enum, t->protocol));
+		o = put(buf, size, o, ", peers ");
+		for (size_t i = 0; i < t->n_cidrs && i < PLAN_CIDRS; i++) {
+			struct exp_field cf = {.type = FT_CIDR};
+
+			exp_fld_format(&cf, &t->cidrs[i], c, sizeof(c));
+			o = put(buf, size, o, "%s%s", i ? " " : "", c);
+		}
+		if (t->n_cidrs > PLAN_CIDRS)
+			o = put(buf, size, o, " and %zu more", t->n_cidrs - PLAN_CIDRS);
+		if (t->n_ports) {
+			o = put(buf, size, o, ", peer ports ");
+			o = put_ranges(buf, size, o, t->ports, t->n_ports);
+		}
+		if (t->n_local_ports) {
+			o = put(buf, size, o, ", local ports ");
+			put_ranges(buf, size, o, t->local_ports, t->n_local_ports);
+		}
+		break;
+	}
+	case FAULT_TARGET_PROC: {
+		const struct proc_target *t = &f->target.proc;
+		const struct exp_object *po = &proc_target_object;
+		char v[512];
+
+		if (t->all)
+			o = put(buf, size, o, "all processes");
+		else if (t->percent_ppm)
+			o = put(buf, size, o, "%s of the processes",
+				units_fmt_percent(v, t->percent_ppm));
+		else
+			o = put(buf, size, o, "%u process%s", t->count, t->count == 1 ? "" : "es");
+		o = put(buf, size, o, " with");
+		for (size_t i = 0; i < 6; i++) {
+			const struct exp_field *pf = &po->fields[i];
+
+			if (pf->type == FT_U32 ? !t->pid
+					       : !*(char *const *)((const char *)t + pf->off))
+				continue;
+			exp_fld_format(pf, t, v, sizeof(v));
+			o = put(buf, size, o, " %s=", pf->key);
+			if (pf->type == FT_U32) {
+				o = put(buf, size, o, "%s", v);
+				continue;
+			}
+			o = put(buf, size, o, "'");
+			for (const char *c = v; *c; c++)
+				o = put(buf, size, o, (unsigned char)*c < ' ' ? "\\x%02x" : "%c",
+					(unsigned char)*c);
+			o = put(buf, size, o, "'");
+		}
+		if (t->seed)
+			put(buf, size, o, " (seed %llu)", (unsigned long long)t->seed);
+		break;
+	}
+	default:
+		put(buf, size, o, "the agent's host");
+		break;
+	}
+}
+
+void exp_describe_params(const struct fault_spec *f, char *buf, size_t size)
+{
+	const struct exp_object *o = params_object(f->type);
+	json_t *j = NULL;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (!o)
+		return;
+	/* The JSON form already holds exactly the fields worth showing, in table order. */
+	if (exp_obj_to_json(o, &f->params, &j))
+		return;
+	for (size_t i = 0; i < o->n_fields; i++) {
+		char v[512];
+
+		if (!json_object_get(j, o->fields[i].key))
+			continue;
+		exp_fld_format(&o->fields[i], &f->params, v, sizeof(v));
+		n = put(buf, size, n, "%s%s %s", n ? ", " : "", o->fields[i].key, v);
+	}
+	json_decref(j);
+}

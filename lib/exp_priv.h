@@ -1,0 +1,272 @@
+/*
+ * Internals of the experiment loader, shared by lib/exp*.c only: the document tree with
+ * positions, the field tables that drive parsing, serialisation, comparison and freeing,
+ * and the helpers that report problems with a field path.
+ */
+#ifndef FL_EXP_PRIV_H
+#define FL_EXP_PRIV_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "diag.h"
+#include "exp.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The document as a tree. Every node remembers where it started in the input. */
+
+enum enode_type {
+	EN_SCALAR,
+	EN_MAP,
+	EN_SEQ,
+};
+
+/* What a plain scalar means under the YAML 1.2 core schema; quoted scalars are strings. */
+enum escalar {
+	ES_STRING,
+	ES_NULL,
+	ES_BOOL,
+	ES_INT,
+	ES_FLOAT,
+};
+
+struct enode {
+	uint8_t type;	   /* enum enode_type */
+	uint8_t scalar;	   /* enum escalar */
+	bool int_overflow; /* ES_INT that does not fit an int64_t */
+	bool bval;
+	uint32_t line, col; /* 1-based */
+	const char *str;    /* scalar text, NUL-terminated, never containing NUL */
+	size_t len;
+	int64_t ival;
+	/* Children: the items of a list, the keys of a mapping, in document order. */
+	struct enode *first, *last, *next;
+	struct enode *value; /* a mapping key's value */
+	size_t n;
+};
+
+/* Nodes and their text live in an arena that is dropped whole once loading is done. */
+struct exp_arena_chunk;
+
+struct exp_arena {
+	struct exp_arena_chunk *head;
+};
+
+#define EXP_PATH_MAX 1024
+
+struct exp_ctx {
+	struct diag_list *diags;
+	struct exp_arena arena;
+	size_t nodes;
+	/*
+	 * Allocation failures are sticky rather than returned through every helper: the
+	 * checks then read as a plain list of rules, and loading ends with -ENOMEM.
+	 */
+	bool nomem;
+	size_t plen;
+	char path[EXP_PATH_MAX]; /* field path of the node being looked at */
+};
+
+void exp_ctx_init(struct exp_ctx *ctx, struct diag_list *diags);
+void exp_ctx_release(struct exp_ctx *ctx);
+void *exp_ctx_alloc(struct exp_ctx *ctx, size_t size);
+
+/* Parse buf into a tree. Returns the root, or NULL after reporting why (or on no memory). */
+struct enode *exp_tree_build(struct exp_ctx *ctx, const char *buf, size_t len);
+
+/* Path helpers: each push returns the old length, to hand back to exp_path_set(). */
+size_t exp_path_key(struct exp_ctx *ctx, const char *key);
+size_t exp_path_index(struct exp_ctx *ctx, size_t i);
+void exp_path_set(struct exp_ctx *ctx, size_t len);
+
+/* Report a problem at node n (may be NULL: no position) for the current path. */
+void exp_err(struct exp_ctx *ctx, const struct enode *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void exp_verr(struct exp_ctx *ctx, const struct enode *n, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+/* Report at the value of key in map (or at map when the key is absent), path ".key". */
+void exp_err_key(struct exp_ctx *ctx, const struct enode *map, const char *key, const char *fmt,
+		 ...) __attribute__((format(printf, 4, 5)));
+
+/* The key node and the value node of key in map, or NULL. */
+const struct enode *exp_node_key(const struct enode *map, const char *key);
+const struct enode *exp_node_get(const struct enode *map, const char *key);
+/* The i-th item of a list, or NULL. */
+const struct enode *exp_node_item(const struct enode *seq, size_t i);
+/* "a string", "an integer", "a mapping": what a node is, for messages. */
+const char *exp_node_what(const struct enode *n);
+
+/* Field tables. */
+
+enum ftype {
+	FT_STRING,    /* char *: free text, 1..max bytes */
+	FT_NAME,      /* char *: identifier [A-Za-z0-9][A-Za-z0-9._-]* */
+	FT_PATH,      /* char *: absolute path */
+	FT_URL,	      /* char *: http:// or https:// URL */
+	FT_ADDRESS,   /* char *: agent address, unix:// or ssh:// */
+	FT_IFNAME,    /* char *: network interface name */
+	FT_REGEX,     /* char *: POSIX extended regular expression */
+	FT_COMM,      /* char *: process name as the kernel keeps it, 1..15 bytes */
+	FT_USER,      /* char *: user name or numeric uid */
+	FT_TZ,	      /* char *: IANA time zone name */
+	FT_DURATION,  /* int64_t nanoseconds */
+	FT_PERCENT,   /* uint32_t ppm */
+	FT_SIZE,      /* struct units_size; FF_RELATIVE allows a percentage */
+	FT_BYTES,     /* uint64_t bytes: a size that cannot be a percentage */
+	FT_RATE,      /* uint64_t bits per second */
+	FT_BYTE_RATE, /* uint64_t bytes per second */
+	FT_REQ_RATE,  /* uint64_t requests per 1000 minutes */
+	FT_FACTOR,    /* uint64_t thousandths */
+	FT_U32,	      /* uint32_t */
+	FT_U64,	      /* uint64_t */
+	FT_BOOL,      /* bool */
+	FT_ENUM,      /* int; aux: struct exp_enum */
+	FT_SIGNAL,    /* int signal number */
+	FT_CPUSET,    /* struct exp_cpuset */
+	FT_TIME,      /* uint32_t minutes after midnight, "HH:MM" */
+	FT_EXPECT,    /* int enum cmp_op at off, double at off2: "< 0.01" */
+	FT_CIDR,      /* struct net_cidr */
+	FT_RANGE,     /* struct port_range or struct status_range; aux: noun for messages */
+	FT_LIST,      /* array pointer at off, size_t count at off2; aux: struct exp_list */
+	FT_OBJECT,    /* struct at off (a pointer to one with FF_PTR); aux: struct exp_object */
+	FT_CUSTOM,    /* aux: struct exp_custom */
+};
+
+#define FF_REQUIRED (1u << 0)
+#define FF_DEFAULT (1u << 1)  /* def holds the value used when the key is absent */
+#define FF_PTR (1u << 2)      /* FT_OBJECT: allocated when given, NULL otherwise */
+#define FF_RELATIVE (1u << 3) /* FT_SIZE: a percentage is allowed */
+#define FF_UNIQUE (1u << 4)   /* FT_LIST of names or enums: no repeats */
+
+struct exp_field {
+	const char *key;
+	uint8_t type; /* enum ftype */
+	uint8_t flags;
+	size_t off, off2;
+	int64_t min, max; /* inclusive range in stored units; for text: max length */
+	int64_t def;
+	const void *aux;
+	const void *aux2;
+};
+
+struct exp_enum {
+	const char *const *names; /* indexed by value; NULL entries are not writable */
+	size_t n;
+};
+
+struct exp_list {
+	struct exp_field elem; /* key unused, off 0: describes one element */
+	size_t elem_size;
+	size_t min_items, max_items;
+};
+
+struct exp_seen {
+	uint64_t present; /* keys given, by field index */
+	uint64_t valid;	  /* keys given and accepted */
+};
+
+/* An object has at most 64 fields: struct exp_seen is a bitmask of them. */
+struct exp_object {
+	const char *name; /* schema definition name */
+	const struct exp_field *fields;
+	size_t n_fields;
+	size_t size; /* of the C struct, for FF_PTR objects and list elements */
+	/* Rules that span fields, run after every field was read. */
+	void (*check)(struct exp_ctx *ctx, const struct enode *map, void *obj,
+		      const struct exp_seen *seen);
+};
+
+/*
+ * Fields no generic type can describe: a fault's type, target and params (their schema is
+ * the type's) and the probe keys of guardrails and checks (they share one union; the
+ * field's def holds the probe kind and aux2 the probe's object).
+ */
+struct exp_custom {
+	void (*init)(const struct exp_field *f, void *obj);
+	bool (*parse)(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *val,
+		      void *obj);
+	/* Sets *out to NULL when there is nothing to write. Returns 0 or -ENOMEM. */
+	int (*to_json)(const struct exp_field *f, const void *obj, json_t **out);
+	void (*release)(const struct exp_field *f, void *obj);
+	bool (*equal)(const struct exp_field *f, const void *a, const void *b);
+	/* Objects this field can hold, one per i until NULL, for exp_schema_walk(). */
+	const struct exp_object *(*schema)(size_t i);
+};
+
+/* Field table row builders, so that tables read as one line per key. */
+#define FLD(k, t, fl, o, mn, mx, d, a)                                                        \
+	{                                                                                     \
+		.key = (k), .type = (t), .flags = (fl), .off = (o), .min = (mn), .max = (mx), \
+		.def = (d), .aux = (a)                                                        \
+	}
+
+void exp_obj_init(const struct exp_object *o, void *obj);
+/* Read map into obj; reports every problem. Returns which keys were given and accepted. */
+struct exp_seen exp_obj_parse(struct exp_ctx *ctx, const struct exp_object *o,
+			      const struct enode *map, void *obj);
+bool exp_fld_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *val,
+		   void *obj);
+void exp_obj_release(const struct exp_object *o, void *obj);
+int exp_obj_to_json(const struct exp_object *o, const void *obj, json_t **out);
+bool exp_obj_equal(const struct exp_object *o, const void *a, const void *b);
+/* Canonical text of one scalar field, as written to JSON and shown in plans. */
+void exp_fld_format(const struct exp_field *f, const void *obj, char *buf, size_t size);
+
+int exp_seen_index(const struct exp_object *o, const char *key);
+bool exp_seen_present(const struct exp_object *o, const struct exp_seen *s, const char *key);
+bool exp_seen_valid(const struct exp_object *o, const struct exp_seen *s, const char *key);
+
+/* The candidate closest to word by edit distance, or NULL when none is close enough. */
+const char *exp_did_you_mean(const char *word, const char *const *cands, size_t n);
+
+/* Fault and probe pieces, defined in exp_fault.c and exp_probe.c. */
+
+struct fault_type_desc {
+	const char *name;
+	enum fault_target_kind target;
+	bool instant; /* process.kill: a signal, no duration unless it repeats */
+	int default_direction;
+	const struct exp_object *params;
+	/* Rules between params and the rest of the fault (timing). */
+	void (*check)(struct exp_ctx *ctx, const struct enode *map, struct fault_spec *f);
+	/*
+	 * Whether two faults of this type that run at the same time on the same agent cannot
+	 * be combined; if so, what they both do, for the message. NULL: always combinable.
+	 */
+	bool (*conflicts)(const struct fault_spec *a, const struct fault_spec *b, char *what,
+			  size_t size);
+};
+
+extern const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT];
+extern const struct exp_object exp_fault_object;
+extern const struct exp_object exp_guardrail_object;
+extern const struct exp_object exp_check_object;
+extern const struct exp_object exp_experiment_object;
+extern const struct exp_enum exp_on_error_enum;
+extern const struct exp_enum exp_direction_enum;
+extern const struct exp_enum exp_protocol_enum;
+extern const struct exp_enum exp_method_enum;
+extern const struct exp_enum exp_cmp_enum;
+extern const struct exp_enum exp_weekday_enum;
+
+const char *exp_enum_name(const struct exp_enum *e, int v);
+const char *exp_signal_name(int sig, char *buf, size_t size);
+
+/* Rules over the whole experiment: timing, references, names, conflicts. */
+void exp_check_experiment(struct exp_ctx *ctx, const struct enode *root, struct experiment *e);
+
+/* Plan and description helpers shared by exp_plan.c. */
+void exp_describe_target(const struct fault_spec *f, char *buf, size_t size);
+void exp_describe_params(const struct fault_spec *f, char *buf, size_t size);
+void exp_describe_probe(const struct exp_probe *p, char *buf, size_t size);
+
+/* Shortest "%g" text that reads back as the same double. */
+void exp_fmt_double(char *buf, size_t size, double v);
+
+#endif

@@ -1,0 +1,678 @@
+/*
+ * Units parsing and formatting with exact integer arithmetic. Numbers are read as decimal
+ * digits into a 128-bit mantissa plus a count of fraction digits, so "0.1s" never becomes
+ * 0.09999... seconds and the formatters can promise a lossless round trip.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "diag.h"
+#include "units.h"
+
+typedef unsigned __int128 u128;
+
+/* More digits than this is never a realistic value and would overflow the mantissa. */
+#define MAX_DIGITS 30
+
+struct unit {
+	const char *name;
+	uint64_t mult;
+};
+
+struct num {
+	u128 mant;	  /* all digits, point removed */
+	unsigned fdigits; /* how many of them follow the point */
+};
+
+static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t err_size, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && err_size) {
+		va_start(ap, fmt);
+		vsnprintf(err, err_size, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Read "123" or "1.25" at *p. Returns 0, -EINVAL when no number starts there, -ERANGE. */
+static int parse_num(const char **p, struct num *n)
+{
+	const char *s = *p;
+	unsigned digits = 0;
+
+	n->mant = 0;
+	n->fdigits = 0;
+	if (!is_digit(*s))
+		return -EINVAL;
+	for (; is_digit(*s); s++) {
+		if (++digits > MAX_DIGITS)
+			return -ERANGE;
+		n->mant = n->mant * 10 + (u128)(*s - '0');
+	}
+	if (*s == '.') {
+		s++;
+		if (!is_digit(*s))
+			return -EINVAL;
+		for (; is_digit(*s); s++) {
+			if (++digits > MAX_DIGITS)
+				return -ERANGE;
+			n->mant = n->mant * 10 + (u128)(*s - '0');
+			n->fdigits++;
+		}
+	}
+	*p = s;
+	return 0;
+}
+
+static u128 pow10_u128(unsigned e)
+{
+	u128 r = 1;
+
+	while (e--)
+		r *= 10;
+	return r;
+}
+
+/* n * mult as an exact integer. Returns 0, -EDOM when not whole, -ERANGE on overflow. */
+static int scale(const struct num *n, uint64_t mult, u128 *out)
+{
+	u128 prod, div = pow10_u128(n->fdigits);
+
+	if (__builtin_mul_overflow(n->mant, (u128)mult, &prod))
+		return -ERANGE;
+	if (prod % div)
+		return -EDOM;
+	*out = prod / div;
+	return 0;
+}
+
+/* The run of unit characters at p: letters, '%', '/', and the micro sign. */
+static size_t unit_len(const char *p)
+{
+	size_t i = 0;
+
+	for (;;) {
+		unsigned char c = (unsigned char)p[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '%' || c == '/')
+			i++;
+		else if (c == 0xc2 && (unsigned char)p[i + 1] == 0xb5)
+			i += 2;
+		else
+			return i;
+	}
+}
+
+static const struct unit *find_unit(const struct unit *tab, size_t n, const char *u, size_t len,
+				    bool nocase)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(tab[i].name) != len)
+			continue;
+		if (nocase ? !strncasecmp(tab[i].name, u, len) : !strncmp(tab[i].name, u, len))
+			return &tab[i];
+	}
+	return NULL;
+}
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct unit duration_units[] = {
+	{"d", 86400ULL * UNITS_NSEC_PER_SEC},
+	{"h", 3600ULL * UNITS_NSEC_PER_SEC},
+	{"m", 60ULL * UNITS_NSEC_PER_SEC},
+	{"s", UNITS_NSEC_PER_SEC},
+	{"ms", 1000000},
+	{"us", 1000},
+	{"\xc2\xb5s", 1000},
+	{"ns", 1},
+};
+
+#define DURATION_UNITS "ns, us, ms, s, m, h or d"
+
+int units_parse_duration(const char *s, int64_t *ns, char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE], uq[DIAG_QUOTE_SIZE];
+	const char *p = s;
+	uint64_t last = UINT64_MAX;
+	u128 total = 0;
+	bool neg = false;
+
+	if (!*s)
+		return fail(err, err_size, -EINVAL, "empty duration");
+	if (!strcmp(s, "0")) {
+		*ns = 0;
+		return 0;
+	}
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	while (*p) {
+		const struct unit *u;
+		struct num n;
+		u128 part;
+		size_t ul;
+		int r;
+
+		r = parse_num(&p, &n);
+		if (r == -ERANGE)
+			return fail(err, err_size, -ERANGE, "duration %s is too large",
+				    diag_quote(q, s));
+		if (r)
+			return fail(err, err_size, -EINVAL,
+				    "invalid duration %s: expected a number", diag_quote(q, s));
+		ul = unit_len(p);
+		if (!ul) {
+			if (*p)
+				return fail(err, err_size, -EINVAL, "invalid duration %s",
+					    diag_quote(q, s));
+			return fail(err, err_size, -EINVAL,
+				    "duration %s has no unit (use " DURATION_UNITS ")",
+				    diag_quote(q, s));
+		}
+		u = find_unit(duration_units, ARRAY_SIZE(duration_units), p, ul, false);
+		if (!u) {
+			char ubuf[64];
+
+			snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
+			return fail(err, err_size, -EINVAL,
+				    "duration %s has unknown unit %s (use " DURATION_UNITS ")",
+				    diag_quote(q, s), diag_quote(uq, ubuf));
+		}
+		if (u->mult >= last)
+			return fail(err, err_size, -EINVAL,
+				    "duration %s must list units from largest to smallest, as in "
+				    "'1m30s'",
+				    diag_quote(q, s));
+		last = u->mult;
+		p += ul;
+		r = scale(&n, u->mult, &part);
+		if (r == -EDOM)
+			return fail(err, err_size, -EINVAL,
+				    "duration %s is not a whole number of nanoseconds",
+				    diag_quote(q, s));
+		total += part;
+		if (r || total > INT64_MAX)
+			return fail(err, err_size, -ERANGE, "duration %s is too large",
+				    diag_quote(q, s));
+	}
+	if (neg)
+		return fail(err, err_size, -ERANGE, "duration %s is negative", diag_quote(q, s));
+	*ns = (int64_t)total;
+	return 0;
+}
+
+int units_parse_percent(const char *s, uint64_t *ppm, char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	const char *p = s;
+	struct num n;
+	u128 v;
+	int r;
+
+	if (!*s)
+		return fail(err, err_size, -EINVAL, "empty percentage");
+	if (*p == '-')
+		p++;
+	r = parse_num(&p, &n);
+	if (r == -ERANGE)
+		return fail(err, err_size, -ERANGE, "percentage %s is too large", diag_quote(q, s));
+	if (r || (*p && strcmp(p, "%")))
+		return fail(err, err_size, -EINVAL, "invalid percentage %s (write it like '5%%')",
+			    diag_quote(q, s));
+	if (!*p)
+		return fail(err, err_size, -EINVAL, "percentage %s needs a '%%' sign, as in '%s%%'",
+			    diag_quote(q, s), s);
+	if (*s == '-')
+		return fail(err, err_size, -ERANGE, "percentage %s is negative", diag_quote(q, s));
+	r = scale(&n, UNITS_PPM_ONE / 100, &v);
+	if (r == -EDOM)
+		return fail(err, err_size, -EINVAL, "percentage %s has more than 4 decimals",
+			    diag_quote(q, s));
+	if (r || v > UINT32_MAX)
+		return fail(err, err_size, -ERANGE, "percentage %s is too large", diag_quote(q, s));
+	*ppm = (uint64_t)v;
+	return 0;
+}
+
+static const struct unit size_units[] = {
+	{"B", 1},
+	{"kB", 1000ULL},
+	{"KB", 1000ULL},
+	{"MB", 1000ULL * 1000},
+	{"GB", 1000ULL * 1000 * 1000},
+	{"TB", 1000ULL * 1000 * 1000 * 1000},
+	{"PB", 1000ULL * 1000 * 1000 * 1000 * 1000},
+	{"KiB", 1ULL << 10},
+	{"MiB", 1ULL << 20},
+	{"GiB", 1ULL << 30},
+	{"TiB", 1ULL << 40},
+	{"PiB", 1ULL << 50},
+};
+
+#define SIZE_UNITS "B, kB, MB, GB, TB, PB, KiB, MiB, GiB, TiB or PiB"
+
+/* Parses "<num><size unit>" at the start of s; *end gets what follows the unit. */
+static int parse_bytes(const char *s, const char *what, const char *suffix, uint64_t *out,
+		       const char **end, char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE], uq[DIAG_QUOTE_SIZE], ubuf[64];
+	const struct unit *u;
+	const char *p = s;
+	struct num n;
+	size_t ul;
+	u128 v;
+	int r;
+
+	if (*p == '-')
+		p++;
+	r = parse_num(&p, &n);
+	if (r == -ERANGE)
+		return fail(err, err_size, -ERANGE, "%s %s is too large", what, diag_quote(q, s));
+	if (r)
+		return fail(err, err_size, -EINVAL, "invalid %s %s: expected a number", what,
+			    diag_quote(q, s));
+	ul = unit_len(p);
+	/* A trailing "/s" belongs to the caller, not to the unit. */
+	if (suffix && ul >= strlen(suffix) && !strcmp(p + ul - strlen(suffix), suffix))
+		ul -= strlen(suffix);
+	if (!ul)
+		return fail(err, err_size, -EINVAL, "%s %s has no unit (use " SIZE_UNITS "%s)",
+			    what, diag_quote(q, s), suffix ? " followed by '/s'" : "");
+	u = find_unit(size_units, ARRAY_SIZE(size_units), p, ul, false);
+	if (!u) {
+		snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
+		return fail(err, err_size, -EINVAL,
+			    "%s %s has unknown unit %s (use " SIZE_UNITS "%s)", what,
+			    diag_quote(q, s), diag_quote(uq, ubuf),
+			    suffix ? " followed by '/s'" : "");
+	}
+	if (*s == '-')
+		return fail(err, err_size, -ERANGE, "%s %s is negative", what, diag_quote(q, s));
+	r = scale(&n, u->mult, &v);
+	if (r == -EDOM)
+		return fail(err, err_size, -EINVAL, "%s %s is not a whole number of bytes", what,
+			    diag_quote(q, s));
+	if (r || v > INT64_MAX)
+		return fail(err, err_size, -ERANGE, "%s %s is too large", what, diag_quote(q, s));
+	*out = (uint64_t)v;
+	*end = p + ul;
+	return 0;
+}
+
+int units_parse_size(const char *s, bool allow_percent, struct units_size *out, char *err,
+		     size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	const char *end;
+	uint64_t v;
+	int r;
+
+	if (!*s)
+		return fail(err, err_size, -EINVAL, "empty size");
+	if (s[strlen(s) - 1] == '%') {
+		if (!allow_percent)
+			return fail(err, err_size, -EINVAL,
+				    "size %s cannot be a percentage here; use a unit such as MiB",
+				    diag_quote(q, s));
+		r = units_parse_percent(s, &v, err, err_size);
+		if (r)
+			return r;
+		out->bytes = 0;
+		out->ppm = (uint32_t)v;
+		return 0;
+	}
+	r = parse_bytes(s, "size", NULL, &v, &end, err, err_size);
+	if (r)
+		return r;
+	if (*end)
+		return fail(err, err_size, -EINVAL, "invalid size %s", diag_quote(q, s));
+	out->bytes = v;
+	out->ppm = 0;
+	return 0;
+}
+
+static const struct unit bit_units[] = {
+	{"bit", 1},
+	{"kbit", 1000ULL},
+	{"mbit", 1000ULL * 1000},
+	{"gbit", 1000ULL * 1000 * 1000},
+	{"tbit", 1000ULL * 1000 * 1000 * 1000},
+};
+
+/* tc reads "mbps" as megabytes, people as megabits: neither reading is safe to guess. */
+static const char *const ambiguous_rates[] = {"bps", "kbps", "mbps", "gbps", "tbps"};
+
+int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	const struct unit *u;
+	const char *p = s;
+	struct num n;
+	size_t ul;
+	u128 v;
+	int r;
+
+	if (!*s)
+		return fail(err, err_size, -EINVAL, "empty rate");
+	if (*p == '-')
+		p++;
+	r = parse_num(&p, &n);
+	if (r == -ERANGE)
+		return fail(err, err_size, -ERANGE, "rate %s is too large", diag_quote(q, s));
+	if (r)
+		return fail(err, err_size, -EINVAL, "invalid rate %s: expected a number",
+			    diag_quote(q, s));
+	ul = unit_len(p);
+	if (!ul)
+		return fail(err, err_size, -EINVAL,
+			    "rate %s has no unit (use bit, kbit, mbit, gbit, tbit, or a byte rate "
+			    "such as '1MB/s')",
+			    diag_quote(q, s));
+	for (size_t i = 0; i < ARRAY_SIZE(ambiguous_rates); i++) {
+		static const char byte_prefix[] = {
+			['k'] = 'k', ['m'] = 'M', ['g'] = 'G', ['t'] = 'T'};
+		char bits[8] = "", bytes[8] = "";
+
+		if (strlen(ambiguous_rates[i]) != ul || strncasecmp(p, ambiguous_rates[i], ul))
+			continue;
+		if (ul == 4) {
+			bits[0] = ambiguous_rates[i][0];
+			bytes[0] = byte_prefix[(unsigned char)ambiguous_rates[i][0]];
+		}
+		return fail(err, err_size, -EINVAL,
+			    "rate %s is ambiguous: write '%.*s%sbit' for bits or '%.*s%sB/s' for "
+			    "bytes per second",
+			    diag_quote(q, s), (int)(p - s), s, bits, (int)(p - s), s, bytes);
+	}
+	u = find_unit(bit_units, ARRAY_SIZE(bit_units), p, ul, true);
+	if (!u) {
+		uint64_t bytes;
+		const char *end;
+
+		/* Not a bit unit: it must be a byte rate such as "12MB/s". */
+		r = parse_bytes(s, "rate", "/s", &bytes, &end, err, err_size);
+		if (r)
+			return r;
+		if (strcmp(end, "/s"))
+			return fail(err, err_size, -EINVAL,
+				    "rate %s has no '/s' after its byte unit (or use kbit, mbit, "
+				    "gbit)",
+				    diag_quote(q, s));
+		if (bytes > INT64_MAX / 8)
+			return fail(err, err_size, -ERANGE, "rate %s is too large",
+				    diag_quote(q, s));
+		*bits_per_sec = bytes * 8;
+		return 0;
+	}
+	if (p[ul])
+		return fail(err, err_size, -EINVAL, "invalid rate %s", diag_quote(q, s));
+	if (*s == '-')
+		return fail(err, err_size, -ERANGE, "rate %s is negative", diag_quote(q, s));
+	r = scale(&n, u->mult, &v);
+	if (r == -EDOM)
+		return fail(err, err_size, -EINVAL, "rate %s is not a whole number of bits",
+			    diag_quote(q, s));
+	if (r || v > INT64_MAX)
+		return fail(err, err_size, -ERANGE, "rate %s is too large", diag_quote(q, s));
+	*bits_per_sec = (uint64_t)v;
+	return 0;
+}
+
+int units_parse_byte_rate(const char *s, uint64_t *bytes_per_sec, char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	const char *end;
+	uint64_t v;
+	int r;
+
+	if (!*s)
+		return fail(err, err_size, -EINVAL, "empty byte rate");
+	r = parse_bytes(s, "byte rate", "/s", &v, &end, err, err_size);
+	if (r)
+		return r;
+	if (strcmp(end, "/s"))
+		return fail(err, err_size, -EINVAL, "byte rate %s needs '/s', as in '50MiB/s'",
+			    diag_quote(q, s));
+	*bytes_per_sec = v;
+	return 0;
+}
+
+int units_parse_req_rate(const char *s, uint64_t *per_kmin, char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	const char *p = s;
+	uint64_t mult;
+	struct num n;
+	u128 v;
+	int r;
+
+	if (!*s)
+		return fail(err, err_size, -EINVAL, "empty request rate");
+	if (*p == '-')
+		p++;
+	r = parse_num(&p, &n);
+	if (r == -ERANGE)
+		return fail(err, err_size, -ERANGE, "request rate %s is too large",
+			    diag_quote(q, s));
+	if (r)
+		return fail(err, err_size, -EINVAL, "invalid request rate %s: expected a number",
+			    diag_quote(q, s));
+	if (!strcmp(p, "/s"))
+		mult = 60000;
+	else if (!strcmp(p, "/m"))
+		mult = 1000;
+	else
+		return fail(err, err_size, -EINVAL,
+			    "request rate %s needs a unit, as in '5/s' or '30/m'",
+			    diag_quote(q, s));
+	if (*s == '-')
+		return fail(err, err_size, -ERANGE, "request rate %s is negative",
+			    diag_quote(q, s));
+	r = scale(&n, mult, &v);
+	if (r == -EDOM)
+		return fail(err, err_size, -EINVAL, "request rate %s has too many decimals",
+			    diag_quote(q, s));
+	if (r || v > INT64_MAX)
+		return fail(err, err_size, -ERANGE, "request rate %s is too large",
+			    diag_quote(q, s));
+	*per_kmin = (uint64_t)v;
+	return 0;
+}
+
+int units_parse_factor(const char *s, uint64_t *milli, char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	const char *p = s;
+	struct num n;
+	u128 v;
+	int r;
+
+	if (!*s)
+		return fail(err, err_size, -EINVAL, "empty factor");
+	if (*p == '-')
+		p++;
+	r = parse_num(&p, &n);
+	if (r == -ERANGE)
+		return fail(err, err_size, -ERANGE, "factor %s is too large", diag_quote(q, s));
+	if (r || (*p && strcmp(p, "x")))
+		return fail(err, err_size, -EINVAL, "invalid factor %s (write it like '14.4x')",
+			    diag_quote(q, s));
+	if (*s == '-')
+		return fail(err, err_size, -ERANGE, "factor %s is negative", diag_quote(q, s));
+	r = scale(&n, 1000, &v);
+	if (r == -EDOM)
+		return fail(err, err_size, -EINVAL, "factor %s has more than 3 decimals",
+			    diag_quote(q, s));
+	if (r || v > INT64_MAX)
+		return fail(err, err_size, -ERANGE, "factor %s is too large", diag_quote(q, s));
+	*milli = (uint64_t)v;
+	return 0;
+}
+
+/* "12.5" from 12500 and 1000: an integer and its fraction with trailing zeros dropped. */
+static char *fmt_fixed(char *buf, size_t size, uint64_t v, uint64_t one, unsigned digits,
+		       const char *suffix)
+{
+	uint64_t ip = v / one, frac = v % one;
+	int n;
+
+	if (!frac) {
+		snprintf(buf, size, "%" PRIu64 "%s", ip, suffix);
+		return buf;
+	}
+	while (frac % 10 == 0) {
+		frac /= 10;
+		digits--;
+	}
+	n = (int)digits;
+	snprintf(buf, size, "%" PRIu64 ".%0*" PRIu64 "%s", ip, n, frac, suffix);
+	return buf;
+}
+
+char *units_fmt_duration(char *buf, int64_t ns)
+{
+	static const struct unit big[] = {
+		{"d", 86400ULL * UNITS_NSEC_PER_SEC},
+		{"h", 3600ULL * UNITS_NSEC_PER_SEC},
+		{"m", 60ULL * UNITS_NSEC_PER_SEC},
+	};
+	static const struct unit small[] = {
+		{"s", UNITS_NSEC_PER_SEC},
+		{"ms", 1000000},
+		{"us", 1000},
+	};
+	uint64_t v;
+	size_t o = 0;
+
+	if (ns == 0) {
+		strcpy(buf, "0s");
+		return buf;
+	}
+	if (ns < 0) {
+		buf[o++] = '-';
+		v = (uint64_t)0 - (uint64_t)ns;
+	} else {
+		v = (uint64_t)ns;
+	}
+	/* Days, hours and minutes as whole parts: "1h30m". */
+	for (size_t i = 0; i < ARRAY_SIZE(big); i++) {
+		if (v < big[i].mult)
+			continue;
+		o += (size_t)snprintf(buf + o, UNITS_FMT_MAX - o, "%" PRIu64 "%s", v / big[i].mult,
+				      big[i].name);
+		v %= big[i].mult;
+	}
+	if (!v) {
+		buf[o] = '\0';
+		return buf;
+	}
+	/* The rest, under a minute, in one unit with a fraction: "1.5s", "250ms". */
+	for (size_t i = 0; i < ARRAY_SIZE(small); i++) {
+		unsigned digits = 0;
+
+		if (v < small[i].mult)
+			continue;
+		for (uint64_t m = small[i].mult; m > 1; m /= 10)
+			digits++;
+		fmt_fixed(buf + o, UNITS_FMT_MAX - o, v, small[i].mult, digits, small[i].name);
+		return buf;
+	}
+	snprintf(buf + o, UNITS_FMT_MAX - o, "%" PRIu64 "ns", v);
+	return buf;
+}
+
+char *units_fmt_percent(char *buf, uint64_t ppm)
+{
+	return fmt_fixed(buf, UNITS_FMT_MAX, ppm, UNITS_PPM_ONE / 100, 4, "%");
+}
+
+char *units_fmt_bytes(char *buf, uint64_t bytes)
+{
+	/* Binary units first: sizes people write are mostly MiB and GiB. */
+	static const struct unit order[] = {
+		{"PiB", 1ULL << 50},
+		{"TiB", 1ULL << 40},
+		{"GiB", 1ULL << 30},
+		{"MiB", 1ULL << 20},
+		{"KiB", 1ULL << 10},
+		{"PB", 1000ULL * 1000 * 1000 * 1000 * 1000},
+		{"TB", 1000ULL * 1000 * 1000 * 1000},
+		{"GB", 1000ULL * 1000 * 1000},
+		{"MB", 1000ULL * 1000},
+		{"kB", 1000ULL},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(order) && bytes; i++) {
+		if (bytes % order[i].mult == 0) {
+			snprintf(buf, UNITS_FMT_MAX, "%" PRIu64 "%s", bytes / order[i].mult,
+				 order[i].name);
+			return buf;
+		}
+	}
+	snprintf(buf, UNITS_FMT_MAX, "%" PRIu64 "B", bytes);
+	return buf;
+}
+
+char *units_fmt_size(char *buf, const struct units_size *sz)
+{
+	if (sz->ppm)
+		return units_fmt_percent(buf, sz->ppm);
+	return units_fmt_bytes(buf, sz->bytes);
+}
+
+char *units_fmt_rate(char *buf, uint64_t bps)
+{
+	for (size_t i = ARRAY_SIZE(bit_units); i-- > 1;) {
+		if (bps && bps % bit_units[i].mult == 0) {
+			snprintf(buf, UNITS_FMT_MAX, "%" PRIu64 "%s", bps / bit_units[i].mult,
+				 bit_units[i].name);
+			return buf;
+		}
+	}
+	/* Whole binary byte rates read better as "1MiB/s" than as "8388608bit". */
+	if (bps && bps % (8 << 10) == 0) {
+		units_fmt_bytes(buf, bps / 8);
+		strcat(buf, "/s");
+		return buf;
+	}
+	snprintf(buf, UNITS_FMT_MAX, "%" PRIu64 "bit", bps);
+	return buf;
+}
+
+char *units_fmt_byte_rate(char *buf, uint64_t bytes_per_sec)
+{
+	units_fmt_bytes(buf, bytes_per_sec);
+	strcat(buf, "/s");
+	return buf;
+}
+
+char *units_fmt_req_rate(char *buf, uint64_t per_kmin)
+{
+	if (per_kmin % 60000 == 0 || per_kmin % 1000 != 0) {
+		/* Per second when that is exact in thousandths, else per minute. */
+		if (per_kmin % 60 == 0)
+			return fmt_fixed(buf, UNITS_FMT_MAX, per_kmin / 60, 1000, 3, "/s");
+	}
+	return fmt_fixed(buf, UNITS_FMT_MAX, per_kmin, 1000, 3, "/m");
+}
+
+char *units_fmt_factor(char *buf, uint64_t milli)
+{
+	return fmt_fixed(buf, UNITS_FMT_MAX, milli, 1000, 3, "x");
+}

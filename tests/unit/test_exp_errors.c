@@ -1,0 +1,685 @@
+/*
+ * Experiment validation: every class of problem, with the exact message and position
+ * (file:line:column: field.path: message) a user sees from `faultctl validate`.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "diag.h"
+#include "exp.h"
+
+/* Lines 1-8 of every document below; faults start on line 9. */
+#define HEAD                                                \
+	"version: 1\n"                                      \
+	"name: t\n"                                         \
+	"hypothesis: h\n"                                   \
+	"agents:\n"                                         \
+	"  - {name: a1, address: \"unix:///run/a.sock\"}\n" \
+	"  - {name: a2, address: \"ssh://192.0.2.2\"}\n"    \
+	"duration: 10m\n"                                   \
+	"faults:\n"
+
+/* A valid fault, for documents whose problem is elsewhere. */
+#define OK_FAULT                 \
+	"  - name: ok\n"         \
+	"    type: stress.cpu\n" \
+	"    duration: 1m\n"
+
+static char *render(struct diag_list *dl)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(f);
+	diag_print(f, dl);
+	fclose(f);
+	return out;
+}
+
+/* Load doc and compare everything printed with want. */
+static void expect(const char *doc, const char *want)
+{
+	struct experiment *e = (struct experiment *)1;
+	struct diag_list dl;
+	char *got;
+	int r;
+
+	assert_int_equal(diag_init(&dl, "t.yaml"), 0);
+	r = exp_load_buf(doc, strlen(doc), &e, &dl);
+	got = render(&dl);
+	if (strcmp(got, want))
+		fprintf(stderr, "document:\n%s\nwant:\n%s\ngot:\n%s\n", doc, want, got);
+	assert_string_equal(got, want);
+	assert_int_equal(r, -EINVAL);
+	assert_null(e);
+	free(got);
+	diag_clear(&dl);
+}
+
+static void expect_valid(const char *doc)
+{
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	char *got;
+
+	assert_int_equal(diag_init(&dl, "t.yaml"), 0);
+	assert_int_equal(exp_load_buf(doc, strlen(doc), &e, &dl), 0);
+	got = render(&dl);
+	assert_string_equal(got, "");
+	assert_non_null(e);
+	free(got);
+	exp_free(e);
+	diag_clear(&dl);
+}
+
+static void test_valid_minimal(void **state)
+{
+	expect_valid(HEAD OK_FAULT);
+}
+
+static void test_unknown_keys(void **state)
+{
+	expect(HEAD "  - name: f1\n"
+		    "    type: network.latency\n"
+		    "    duration: 1m\n"
+		    "    target: {interfce: eth0, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {delay: 10ms}\n",
+	       "t.yaml:12:13: faults[0].target.interface: missing required field\n"
+	       "t.yaml:12:14: faults[0].target.interfce: unknown key; did you mean 'interface'?\n");
+	expect(HEAD OK_FAULT "colour: red\n",
+	       "t.yaml:12:1: colour: unknown key (valid keys: version, name, description, "
+	       "hypothesis, inventory, agents, duration, safety, steady_state, guardrails, "
+	       "faults)\n");
+	expect(HEAD OK_FAULT "safety:\n  leas_ttl: 3s\n",
+	       "t.yaml:13:3: safety.leas_ttl: unknown key; did you mean 'lease_ttl'?\n");
+	expect(HEAD OK_FAULT "guardrails:\n"
+			     "  - name: g\n"
+			     "    http: {url: \"http://127.0.0.1/\", min_sucess_ratio: 99%}\n",
+	       "t.yaml:14:11: guardrails[0].http: needs a condition: min_success_ratio, "
+	       "max_latency, or both, to say when the probe is healthy\n"
+	       "t.yaml:14:38: guardrails[0].http.min_sucess_ratio: unknown key; did you mean "
+	       "'min_success_ratio'?\n");
+	/* Values get the same help as keys. */
+	expect(HEAD "  - name: f1\n"
+		    "    type: network.latncy\n"
+		    "    duration: 1m\n",
+	       "t.yaml:10:11: faults[0].type: unknown fault type 'network.latncy'; did you mean "
+	       "'network.latency'?\n");
+	expect(HEAD "  - name: f1\n"
+		    "    type: network.partition\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, direction: egres, cidrs: [\"::/0\"]}\n",
+	       "t.yaml:12:42: faults[0].target.direction: invalid value 'egres'; did you mean "
+	       "'egress'?\n");
+	expect(HEAD "  - name: f1\n"
+		    "    type: network.partition\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, protocol: quic, cidrs: [\"::/0\"]}\n",
+	       "t.yaml:12:41: faults[0].target.protocol: invalid value 'quic'; expected one of: "
+	       "any, tcp, udp, icmp\n");
+}
+
+static void test_wrong_types(void **state)
+{
+	expect(HEAD OK_FAULT "description: [a, b]\n",
+	       "t.yaml:12:14: description: expected a string, got a list\n");
+	expect("version: 1\nname: 42\nhypothesis: h\nagents: [{name: a}]\nduration: 1m\n"
+	       "inventory: inv.yaml\nfaults:\n" OK_FAULT,
+	       "t.yaml:2:7: name: expected a string, got an integer; put it in quotes to make "
+	       "it text\n");
+	expect(HEAD OK_FAULT "safety: {dry_run: yes}\n",
+	       "t.yaml:12:19: safety.dry_run: expected true or false, got a string\n");
+	expect(HEAD OK_FAULT "safety: {lease_ttl: 5}\n",
+	       "t.yaml:12:21: safety.lease_ttl: expected a duration such as '30s', got an "
+	       "integer\n");
+	expect(HEAD "  - name: f1\n"
+		    "    type: stress.fds\n"
+		    "    duration: 1m\n"
+		    "    params: {count: \"100\"}\n",
+	       "t.yaml:12:21: faults[0].params.count: expected an integer, got a string\n");
+	expect(HEAD "  - name: f1\n"
+		    "    type: stress.fds\n"
+		    "    duration: 1m\n"
+		    "    params: [count, 100]\n",
+	       "t.yaml:12:13: faults[0].params: expected a mapping, got a list\n");
+	expect("- 1\n", "t.yaml:1:1: expected a mapping, got a list\n");
+	expect(HEAD "  oops\n", "t.yaml:9:3: faults: expected a list, got a string\n");
+}
+
+static void test_missing_fields(void **state)
+{
+	expect("version: 1\n", "t.yaml:1:1: agents: missing required field\n"
+			       "t.yaml:1:1: duration: missing required field\n"
+			       "t.yaml:1:1: faults: missing required field\n"
+			       "t.yaml:1:1: hypothesis: missing required field\n"
+			       "t.yaml:1:1: name: missing required field\n");
+	expect(HEAD "  - name: f1\n"
+		    "    duration: 1m\n",
+	       "t.yaml:9:5: faults[0].type: missing required field\n");
+	expect(HEAD "  - name: f1\n"
+		    "    type: network.latency\n",
+	       "t.yaml:9:5: faults[0].duration: missing required field\n"
+	       "t.yaml:9:5: faults[0].params: missing required field\n"
+	       "t.yaml:9:5: faults[0].target: missing required field\n");
+	expect(HEAD "  - name: f1\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {model: gilbert-elliott, p: 1%}\n",
+	       "t.yaml:13:13: faults[0].params.r: missing required field\n");
+	expect(HEAD OK_FAULT "guardrails:\n  - name: g\n    for: 10s\n",
+	       "t.yaml:13:5: guardrails[0]: needs a probe: one of http, prometheus, command or "
+	       "burn_rate\n");
+}
+
+static void test_out_of_range(void **state)
+{
+	expect(HEAD "  - name: lossy\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {probability: 150%}\n",
+	       "t.yaml:13:27: faults[0].params.probability: 150% is out of range (0% to 100%)\n");
+	expect(HEAD "  - name: early\n"
+		    "    type: stress.cpu\n"
+		    "    start: -5s\n"
+		    "    duration: 1m\n",
+	       "t.yaml:11:12: faults[0].start: duration '-5s' is negative\n");
+	expect(HEAD "  - name: slow\n"
+		    "    type: network.latency\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {delay: 2h}\n",
+	       "t.yaml:13:21: faults[0].params.delay: 2h is out of range (1us to 1h)\n");
+	expect(HEAD "  - name: idle\n"
+		    "    type: stress.cpu\n"
+		    "    duration: 1m\n"
+		    "    params: {workers: 0, load: 0.5%}\n",
+	       "t.yaml:12:23: faults[0].params.workers: must be greater than 0\n"
+	       "t.yaml:12:32: faults[0].params.load: 0.5% is out of range (1% to 100%)\n");
+	expect(HEAD OK_FAULT "safety: {lease_ttl: 10m}\n",
+	       "t.yaml:12:21: safety.lease_ttl: 10m is out of range (1s to 5m)\n");
+	expect(HEAD "  - name: big\n"
+		    "    type: stress.memory\n"
+		    "    duration: 1m\n"
+		    "    params: {size: 101%}\n",
+	       "t.yaml:12:20: faults[0].params.size: 101% is out of range (0% to 100%)\n");
+	expect(HEAD "  - name: k\n"
+		    "    type: process.kill\n"
+		    "    target: {pid: 99999999, count: 1}\n"
+		    "    params: {signal: 65}\n",
+	       "t.yaml:11:19: faults[0].target.pid: 99999999 is out of range (1 to 4194304)\n"
+	       "t.yaml:12:22: faults[0].params.signal: signal 65 is out of range (1 to 64)\n");
+}
+
+static void test_timing(void **state)
+{
+	expect(HEAD "  - name: late\n"
+		    "    type: stress.cpu\n"
+		    "    start: 8m\n"
+		    "    duration: 5m\n",
+	       "t.yaml:12:15: faults[0].duration: fault ends at t+13m, after the experiment ends "
+	       "at t+10m\n");
+	expect(HEAD "  - name: never\n"
+		    "    type: process.kill\n"
+		    "    start: 10m\n"
+		    "    target: {name: nginx, count: 1}\n",
+	       "t.yaml:11:12: faults[0].start: fault starts at t+10m, when the experiment is "
+	       "over (it ends at t+10m)\n");
+	expect(HEAD "  - name: k\n"
+		    "    type: process.kill\n"
+		    "    duration: 1m\n"
+		    "    target: {name: nginx, count: 1}\n",
+	       "t.yaml:11:15: faults[0].duration: a process.kill without interval signals once; "
+	       "remove the duration or set params.interval\n");
+	expect(HEAD "  - name: k\n"
+		    "    type: process.kill\n"
+		    "    duration: 1m\n"
+		    "    target: {name: nginx, count: 1}\n"
+		    "    params: {interval: 2m}\n",
+	       "t.yaml:13:24: faults[0].params.interval: interval 2m is longer than the fault's "
+	       "duration 1m\n");
+	expect(HEAD OK_FAULT "safety: {max_duration: 5m}\n",
+	       "t.yaml:7:11: duration: the experiment runs 10m, longer than "
+	       "safety.max_duration 5m\n");
+	expect(HEAD OK_FAULT "guardrails:\n"
+			     "  - name: g\n"
+			     "    for: 10m\n"
+			     "    command: {argv: [/bin/true]}\n",
+	       "t.yaml:14:10: guardrails[0].for: for: 10m is not shorter than the experiment "
+	       "(10m), so this guardrail could never fire\n");
+}
+
+static void test_conflicts(void **state)
+{
+	expect(HEAD
+	       "  - name: lat-a\n"
+	       "    type: network.latency\n"
+	       "    start: 1m\n"
+	       "    duration: 2m\n"
+	       "    target: {interface: eth0, cidrs: [198.51.100.0/24], ports: [\"8000-8100\"]}\n"
+	       "    params: {delay: 10ms}\n"
+	       "  - name: lat-b\n"
+	       "    type: network.latency\n"
+	       "    start: 2m\n"
+	       "    duration: 2m\n"
+	       "    target: {interface: eth0, direction: both, cidrs: [198.51.100.128/25],\n"
+	       "             ports: [8080]}\n"
+	       "    params: {delay: 20ms}\n",
+	       "t.yaml:15:5: faults[1]: conflicts with fault 'lat-a' (faults[0]): both add "
+	       "latency on eth0 egress for overlapping addresses and ports from t+2m to t+3m\n");
+	expect(HEAD "  - name: bw-a\n"
+		    "    type: network.bandwidth\n"
+		    "    duration: 5m\n"
+		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {rate: 10mbit}\n"
+		    "  - name: bw-b\n"
+		    "    type: network.bandwidth\n"
+		    "    agents: [a2]\n"
+		    "    start: 4m\n"
+		    "    duration: 5m\n"
+		    "    target: {interface: eth0, cidrs: [\"2001:db8::/32\"]}\n"
+		    "    params: {rate: 1gbit}\n",
+	       "t.yaml:14:5: faults[1]: conflicts with fault 'bw-a' (faults[0]): both limit "
+	       "bandwidth on eth0 egress from t+4m to t+5m\n");
+	/* Disjoint agents, addresses, ports or times combine fine. */
+	expect_valid(HEAD "  - name: lat-a\n"
+			  "    type: network.latency\n"
+			  "    agents: [a1]\n"
+			  "    duration: 5m\n"
+			  "    target: {interface: eth0, cidrs: [192.0.2.0/24], ports: [80]}\n"
+			  "    params: {delay: 10ms}\n"
+			  "  - name: lat-b\n"
+			  "    type: network.latency\n"
+			  "    agents: [a2]\n"
+			  "    duration: 5m\n"
+			  "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+			  "    params: {delay: 10ms}\n"
+			  "  - name: lat-c\n"
+			  "    type: network.latency\n"
+			  "    agents: [a1]\n"
+			  "    duration: 5m\n"
+			  "    target: {interface: eth0, cidrs: [198.51.100.0/24]}\n"
+			  "    params: {delay: 10ms}\n"
+			  "  - name: lat-d\n"
+			  "    type: network.latency\n"
+			  "    agents: [a1]\n"
+			  "    duration: 5m\n"
+			  "    target: {interface: eth0, cidrs: [192.0.2.0/24], ports: [443]}\n"
+			  "    params: {delay: 10ms}\n"
+			  "  - name: lat-e\n"
+			  "    type: network.latency\n"
+			  "    agents: [a1]\n"
+			  "    start: 5m\n"
+			  "    duration: 5m\n"
+			  "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+			  "    params: {delay: 10ms}\n"
+			  "  - name: part\n"
+			  "    type: network.partition\n"
+			  "    duration: 5m\n"
+			  "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+			  "  - name: part2\n"
+			  "    type: network.partition\n"
+			  "    duration: 5m\n"
+			  "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n");
+	expect(HEAD "  - name: p1\n"
+		    "    type: process.pause\n"
+		    "    duration: 5m\n"
+		    "    target: {name: redis-server, all: true}\n"
+		    "  - name: p2\n"
+		    "    type: process.pause\n"
+		    "    duration: 5m\n"
+		    "    target: {name: redis-server, count: 1}\n"
+		    "    params: {method: freezer}\n",
+	       "t.yaml:13:5: faults[1]: conflicts with fault 'p1' (faults[0]): both pause the "
+	       "same processes (identical selectors) from t+0s to t+5m\n");
+}
+
+static void test_malformed_values(void **state)
+{
+	expect(HEAD "  - name: f1\n"
+		    "    type: network.partition\n"
+		    "    duration: 1m\n"
+		    "    target:\n"
+		    "      interface: eth0\n"
+		    "      cidrs: [198.51.100.7/24, 300.1.2.3, \"2001:db8::/129\", 10.0.0.0/8x]\n"
+		    "      ports: [70000, \"8100-8000\", http, 0]\n",
+	       "t.yaml:14:15: faults[0].target.cidrs[0]: CIDR '198.51.100.7/24' has host bits "
+	       "set; did you mean '198.51.100.0/24'?\n"
+	       "t.yaml:14:32: faults[0].target.cidrs[1]: invalid CIDR '300.1.2.3': not an IPv4 "
+	       "or IPv6 address\n"
+	       "t.yaml:14:43: faults[0].target.cidrs[2]: invalid CIDR '2001:db8::/129': the "
+	       "prefix length must be 0 to 128\n"
+	       "t.yaml:14:61: faults[0].target.cidrs[3]: invalid CIDR '10.0.0.0/8x': the prefix "
+	       "length must be 0 to 32\n"
+	       "t.yaml:15:15: faults[0].target.ports[0]: port 70000 is out of range (1 to "
+	       "65535)\n"
+	       "t.yaml:15:22: faults[0].target.ports[1]: invalid port range '8100-8000': 8100 "
+	       "is greater than 8000\n"
+	       "t.yaml:15:35: faults[0].target.ports[2]: invalid port range 'http': expected N "
+	       "or N-M\n"
+	       "t.yaml:15:41: faults[0].target.ports[3]: port 0 is out of range (1 to 65535)\n");
+	expect(HEAD "  - name: k\n"
+		    "    type: process.kill\n"
+		    "    target: {cmdline: \"worker(\", count: 1}\n",
+	       "t.yaml:11:23: faults[0].target.cmdline: invalid regular expression 'worker(': "
+	       "Unmatched ( or \\(\n");
+	expect(HEAD "  - name: k\n"
+		    "    type: process.kill\n"
+		    "    target: {cmdline: \"((a{100}){100})\", count: 1}\n",
+	       "t.yaml:11:23: faults[0].target.cmdline: regular expression '((a{100}){100})' is "
+	       "too complex (repetition counts multiply past 1000)\n");
+	expect(HEAD "  - name: k\n"
+		    "    type: process.kill\n"
+		    "    target: {name: a-very-long-process-name, count: 1}\n"
+		    "    params: {signal: SIGKIL}\n",
+	       "t.yaml:11:20: faults[0].target.name: process name 'a-very-long-process-name' is "
+	       "longer than 15 characters, the kernel's limit; match longer names with "
+	       "'cmdline'\n"
+	       "t.yaml:12:22: faults[0].params.signal: unknown signal 'SIGKIL'; did you mean "
+	       "'SIGKILL'?\n");
+	expect(HEAD "  - name: f1\n"
+		    "    type: network.bandwidth\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0/1, cidrs: [192.0.2.0/24], protocol: icmp, ports: "
+		    "[1]}\n"
+		    "    params: {rate: 10mbps}\n",
+	       "t.yaml:12:25: faults[0].target.interface: invalid interface name 'eth0/1': 1 to "
+	       "15 characters without '/', ':' or spaces\n"
+	       "t.yaml:12:66: faults[0].target.protocol: icmp has no ports; remove the ports or "
+	       "use tcp, udp or any\n"
+	       "t.yaml:13:20: faults[0].params.rate: rate '10mbps' is ambiguous: write '10mbit' "
+	       "for bits or '10MB/s' for bytes per second\n");
+	expect("version: 1\nname: t\nhypothesis: h\nduration: 10m\n"
+	       "agents:\n"
+	       "  - {name: a1, address: \"http://192.0.2.1\"}\n"
+	       "  - {name: a2, address: \"ssh://ops@[2001:db8::1]:70000\"}\n"
+	       "faults:\n" OK_FAULT,
+	       "t.yaml:6:25: agents[0].address: invalid agent address 'http://192.0.2.1': "
+	       "expected unix:///PATH or ssh://[USER@]HOST[:PORT]\n"
+	       "t.yaml:7:25: agents[1].address: invalid agent address "
+	       "'ssh://ops@[2001:db8::1]:70000': port out of range (1 to 65535)\n");
+	expect(HEAD OK_FAULT
+	       "guardrails:\n"
+	       "  - name: g\n"
+	       "    http: {url: \"https://user:pw@127.0.0.1/\", min_success_ratio: 99%}\n"
+	       "  - name: p\n"
+	       "    prometheus: {url: \"ftp://127.0.0.1\", query: up, expect: \"<< 1\"}\n",
+	       "t.yaml:14:17: guardrails[0].http.url: invalid URL 'https://user:pw@127.0.0.1/': "
+	       "credentials (user@) do not belong in experiment files\n"
+	       "t.yaml:16:23: guardrails[1].prometheus.url: invalid URL 'ftp://127.0.0.1': must "
+	       "start with http:// or https://\n"
+	       "t.yaml:16:61: guardrails[1].prometheus.expect: invalid comparison '<< 1': "
+	       "expected an operator (<, <=, >, >=, ==, !=) and a number, as in '< 0.01'\n");
+	expect(HEAD OK_FAULT "safety:\n"
+			     "  window: {days: [mon, mon, fr], start: \"25:00\", end: \"9:00\",\n"
+			     "           timezone: \"../etc/passwd\"}\n",
+	       "t.yaml:13:24: safety.window.days[1]: 'mon' is listed twice\n"
+	       "t.yaml:13:29: safety.window.days[2]: invalid value 'fr'; did you mean 'fri'?\n"
+	       "t.yaml:13:41: safety.window.start: invalid time '25:00': expected HH:MM between "
+	       "00:00 and 23:59\n"
+	       "t.yaml:13:55: safety.window.end: invalid time '9:00': expected HH:MM between "
+	       "00:00 and 23:59\n"
+	       "t.yaml:14:22: safety.window.timezone: invalid time zone '../etc/passwd': "
+	       "expected an IANA name such as 'Europe/Berlin' or 'UTC'\n");
+}
+
+static void test_references_and_names(void **state)
+{
+	expect(HEAD "  - name: f1\n"
+		    "    type: stress.cpu\n"
+		    "    agents: [a1, a3, web]\n"
+		    "    duration: 1m\n"
+		    "  - name: f1\n"
+		    "    type: stress.fds\n"
+		    "    duration: 1m\n"
+		    "    params: {count: 10}\n",
+	       "t.yaml:11:18: faults[0].agents[1]: unknown agent 'a3'; did you mean 'a1'?\n"
+	       "t.yaml:11:22: faults[0].agents[2]: unknown agent 'web'; it must be a name or "
+	       "group from 'agents'\n"
+	       "t.yaml:13:11: faults[1].name: fault name 'f1' is already used by faults[0]\n");
+	expect("version: 1\nname: t\nhypothesis: h\nduration: 10m\n"
+	       "agents:\n"
+	       "  - {name: a1}\n"
+	       "  - {group: web}\n"
+	       "  - {name: a1, address: \"unix:///run/x.sock\"}\n"
+	       "  - {group: db, name: x}\n"
+	       "  - {address: \"unix:///run/y.sock\"}\n"
+	       "faults:\n" OK_FAULT,
+	       "t.yaml:6:12: agents[0].name: agent 'a1' has no address, and the experiment "
+	       "names no inventory file to look it up in\n"
+	       "t.yaml:7:13: agents[1].group: group 'web' comes from an inventory, but the "
+	       "experiment names no inventory file\n"
+	       "t.yaml:8:12: agents[2].name: 'a1' is already listed as agents[0]\n"
+	       "t.yaml:9:13: agents[3].group: an entry is either an agent (name, optional "
+	       "address) or an inventory group, not both\n"
+	       "t.yaml:10:5: agents[4]: needs a name (with an optional address) or an "
+	       "inventory group\n");
+	expect(HEAD OK_FAULT
+	       "guardrails:\n"
+	       "  - name: g\n"
+	       "    command: {argv: [/bin/true]}\n"
+	       "    prometheus: {url: \"http://127.0.0.1:9090\", query: up, expect: \"== 1\"}\n"
+	       "  - name: g\n"
+	       "    command: {argv: [/bin/true], timeout: 1m}\n",
+	       "t.yaml:15:17: guardrails[0].prometheus: only one probe per entry; 'command' is "
+	       "already given\n"
+	       "t.yaml:16:11: guardrails[1].name: guardrail name 'g' is already used by "
+	       "guardrails[0]\n"
+	       "t.yaml:17:43: guardrails[1].command.timeout: timeout 1m is longer than the "
+	       "interval 30s\n");
+}
+
+static void test_probes(void **state)
+{
+	expect(HEAD OK_FAULT
+	       "guardrails:\n"
+	       "  - name: budget\n"
+	       "    burn_rate:\n"
+	       "      objective: 99.9%\n"
+	       "      prometheus: {url: \"http://127.0.0.1:9090\", query: \"sum(errors[5m])\"}\n"
+	       "      windows: [{window: 5m, max_burn: 2000x}, {window: 1h, max_burn: 14.4}]\n"
+	       "  - name: slow\n"
+	       "    http: {url: \"http://127.0.0.1/\", rate: 1/m, window: 30s, max_latency: {}}\n",
+	       "t.yaml:16:57: guardrails[0].burn_rate.prometheus.query: the query must use "
+	       "$window (replaced by each window's duration, as in [$window]) so that every "
+	       "window measures its own error ratio\n"
+	       "t.yaml:17:40: guardrails[0].burn_rate.windows[0].max_burn: burn rate 2000x can "
+	       "never be exceeded with objective 99.9% (the most is 1000x, when every request "
+	       "fails)\n"
+	       "t.yaml:19:57: guardrails[1].http.window: window 30s holds no request at rate "
+	       "1/m; widen the window or raise the rate\n"
+	       "t.yaml:19:75: guardrails[1].http.max_latency: needs at least one of p50, p95 or "
+	       "p99\n");
+	expect(HEAD OK_FAULT
+	       "steady_state:\n"
+	       "  before:\n"
+	       "    - name: up\n"
+	       "      burn_rate:\n"
+	       "        objective: 100%\n"
+	       "        http: {url: \"http://127.0.0.1/\", expect_status: [200, 600]}\n"
+	       "        prometheus: {url: \"http://127.0.0.1/\", query: \"x[$window]\"}\n"
+	       "        windows: []\n",
+	       "t.yaml:16:20: steady_state.before[0].burn_rate.objective: 100% is out of range "
+	       "(0% to 99.9999%)\n"
+	       "t.yaml:17:63: steady_state.before[0].burn_rate.http.expect_status[1]: status 600 "
+	       "is out of range (100 to 599)\n"
+	       "t.yaml:18:21: steady_state.before[0].burn_rate.prometheus: give one error-ratio "
+	       "source, http or prometheus, not both\n"
+	       "t.yaml:19:18: steady_state.before[0].burn_rate.windows: must not be empty\n");
+}
+
+static void test_yaml_level(void **state)
+{
+	expect("version: 1\nname: t\n\thypothesis: h\n",
+	       "t.yaml:3:1: tab character where YAML expects spaces (indent with spaces only)\n");
+	expect("version: 1\nname: &n t\nhypothesis: *n\n",
+	       "t.yaml:2:7: name: YAML anchors and aliases are not supported; write the value "
+	       "out\n");
+	expect("version: 1\nname: !!str t\n", "t.yaml:2:7: name: YAML tags are not supported\n");
+	expect(HEAD OK_FAULT "name: u\n",
+	       "t.yaml:12:1: name: duplicate key 'name' (first given at line 2, column 1)\n");
+	expect("version: 1\n---\nversion: 2\n",
+	       "t.yaml:2:1: only one YAML document per file is allowed\n");
+	expect("version: 1\nname: [t\n",
+	       "t.yaml:3:1: did not find expected ',' or ']' (while parsing a flow sequence at "
+	       "line 2, column 7)\n");
+	expect("", "t.yaml:1:1: empty document\n");
+	expect("# nothing but a comment\n", "t.yaml:1:1: empty document\n");
+	expect("version: 1\nname: \"a\\0b\"\n",
+	       "t.yaml:2:7: name: text contains a NUL character\n");
+	expect("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+	       "t.yaml:1:33: [0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]"
+	       "[0][0][0][0][0][0][0][0][0]: nested deeper than 32 levels\n");
+	/* JSON is read as YAML flow syntax, so its positions are exact too. */
+	expect("{\"version\": 1, \"name\": \"t\", \"hypothesis\": \"h\",\n"
+	       " \"agents\": [{\"name\": \"a1\", \"adress\": \"unix:///a\"}],\n"
+	       " \"duration\": \"10m\", \"faults\": []}\n",
+	       "t.yaml:2:28: agents[0].adress: unknown key; did you mean 'address'?\n"
+	       "t.yaml:3:31: faults: must not be empty\n");
+}
+
+static void test_limits(void **state)
+{
+	size_t n = EXP_MAX_DOC_SIZE + 1;
+	char *big = malloc(n + 1);
+	char *list;
+	size_t o;
+
+	assert_non_null(big);
+	memset(big, '#', n);
+	big[n] = '\0';
+	expect(big, "t.yaml: document is larger than 1048576 bytes\n");
+	free(big);
+
+	/* A list longer than any list may be is refused while it is read. */
+	list = malloc(8 * (EXP_MAX_LIST + 2) + 16);
+	assert_non_null(list);
+	o = (size_t)sprintf(list, "a: [");
+	for (int i = 0; i <= EXP_MAX_LIST; i++)
+		o += (size_t)sprintf(list + o, "%s1", i ? "," : "");
+	strcpy(list + o, "]\n");
+	expect(list, "t.yaml:1:20005: a[10000]: list has more than 10000 items\n");
+	free(list);
+}
+
+/* Past DIAG_MAX problems the rest are counted, and rules over the whole file stand down. */
+static void test_too_many_problems(void **state)
+{
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	char *doc, *got;
+	size_t o;
+
+	doc = malloc(strlen(HEAD) + 250 * 64);
+	assert_non_null(doc);
+	o = (size_t)sprintf(doc, "%s", HEAD);
+	for (int i = 0; i < 250; i++)
+		o += (size_t)sprintf(doc + o,
+				     "  - {name: f%d, type: stress.cpu, duration: 1m, x: 1}\n", i);
+	assert_int_equal(diag_init(&dl, "t.yaml"), 0);
+	assert_int_equal(exp_load_buf(doc, o, &e, &dl), -EINVAL);
+	assert_int_equal(dl.count, DIAG_MAX);
+	assert_int_equal(diag_total(&dl), 250);
+	got = render(&dl);
+	assert_non_null(strstr(got,
+			       "t.yaml:9:48: faults[0].x: unknown key (valid keys: name, type, "
+			       "agents, start, duration, target, params)\n"));
+	assert_non_null(strstr(got, "\nt.yaml: 50 more problems not shown\n"));
+	free(got);
+	free(doc);
+	diag_clear(&dl);
+}
+
+/* One document with many problems: all of them are reported, in source order. */
+static void test_many_errors_at_once(void **state)
+{
+	char path[512], *want = NULL, *got;
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/unit/data/many-errors.yaml", FL_SOURCE_DIR);
+	assert_int_equal(diag_init(&dl, "many-errors.yaml"), 0);
+	assert_int_equal(exp_load_file(path, &e, &dl), -EINVAL);
+	assert_null(e);
+	got = render(&dl);
+	snprintf(path, sizeof(path), "%s/tests/unit/data/many-errors.expected", FL_SOURCE_DIR);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_not_equal(getdelim(&want, &len, '\0', f), -1);
+	fclose(f);
+	if (strcmp(got, want))
+		fprintf(stderr, "want:\n%s\ngot:\n%s\n", want, got);
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+	diag_clear(&dl);
+}
+
+static void test_unreadable_file(void **state)
+{
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	char *got;
+
+	assert_int_equal(diag_init(&dl, "/nonexistent/x.yaml"), 0);
+	assert_int_equal(exp_load_file("/nonexistent/x.yaml", &e, &dl), -ENOENT);
+	got = render(&dl);
+	assert_string_equal(got, "/nonexistent/x.yaml: No such file or directory\n");
+	free(got);
+	diag_clear(&dl);
+}
+
+static void test_diag_json(void **state)
+{
+	const char *doc = HEAD "  - name: f1\n    type: stress.fds\n    duration: 1m\n";
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	json_t *j;
+	char *s;
+
+	assert_int_equal(diag_init(&dl, "t.yaml"), 0);
+	assert_int_equal(exp_load_buf(doc, strlen(doc), &e, &dl), -EINVAL);
+	assert_int_equal(diag_to_json(&dl, &j), 0);
+	s = json_dumps(j, JSON_COMPACT);
+	assert_string_equal(s, "[{\"file\":\"t.yaml\",\"line\":9,\"column\":5,\"path\":"
+			       "\"faults[0].params\",\"message\":\"missing required field\"}]");
+	free(s);
+	json_decref(j);
+	diag_clear(&dl);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_minimal),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_missing_fields),
+		cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_timing),
+		cmocka_unit_test(test_conflicts),
+		cmocka_unit_test(test_malformed_values),
+		cmocka_unit_test(test_references_and_names),
+		cmocka_unit_test(test_probes),
+		cmocka_unit_test(test_yaml_level),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_too_many_problems),
+		cmocka_unit_test(test_many_errors_at_once),
+		cmocka_unit_test(test_unreadable_file),
+		cmocka_unit_test(test_diag_json),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,321 @@
+/*
+ * The single-fault parser and serialiser, as the agent's API uses them: same rules and
+ * messages as inside an experiment file, and a lossless round trip through JSON.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "diag.h"
+#include "exp.h"
+
+static char *render(struct diag_list *dl)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(f);
+	diag_print(f, dl);
+	fclose(f);
+	return out;
+}
+
+static struct fault_spec *parse_ok(const char *text)
+{
+	struct fault_spec *f = NULL;
+	struct diag_list dl;
+	char *out;
+	int r;
+
+	assert_int_equal(diag_init(&dl, "fault"), 0);
+	r = exp_fault_parse(text, strlen(text), &f, &dl);
+	out = render(&dl);
+	if (r)
+		fprintf(stderr, "%s", out);
+	assert_int_equal(r, 0);
+	assert_string_equal(out, "");
+	free(out);
+	diag_clear(&dl);
+	return f;
+}
+
+static void parse_bad(const char *text, const char *want)
+{
+	struct fault_spec *f = (struct fault_spec *)1;
+	struct diag_list dl;
+	char *out;
+
+	assert_int_equal(diag_init(&dl, "request"), 0);
+	assert_int_equal(exp_fault_parse(text, strlen(text), &f, &dl), -EINVAL);
+	assert_null(f);
+	out = render(&dl);
+	if (strcmp(out, want))
+		fprintf(stderr, "got:\n%s", out);
+	assert_string_equal(out, want);
+	free(out);
+	diag_clear(&dl);
+}
+
+/* JSON of f, reparsed, gives an equal fault and the same JSON again. */
+static void round_trip(const struct fault_spec *f, const char *want_json)
+{
+	struct fault_spec *g;
+	json_t *j, *j2;
+	char *text, *text2;
+
+	assert_int_equal(exp_fault_to_json(f, &j), 0);
+	text = json_dumps(j, JSON_COMPACT);
+	assert_non_null(text);
+	if (want_json)
+		assert_string_equal(text, want_json);
+	g = parse_ok(text);
+	assert_true(exp_fault_equal(f, g));
+	assert_int_equal(exp_fault_to_json(g, &j2), 0);
+	text2 = json_dumps(j2, JSON_COMPACT);
+	assert_string_equal(text, text2);
+	free(text);
+	free(text2);
+	json_decref(j);
+	json_decref(j2);
+	exp_fault_free(g);
+}
+
+static void test_latency_yaml(void **state)
+{
+	struct fault_spec *f = parse_ok("name: db-latency\n"
+					"type: network.latency\n"
+					"duration: 1m30s\n"
+					"target:\n"
+					"  interface: eth0\n"
+					"  cidrs: [198.51.100.0/24, \"2001:db8::/32\"]\n"
+					"  ports: [5432, \"6000-6010\"]\n"
+					"  protocol: tcp\n"
+					"params:\n"
+					"  delay: 250ms\n"
+					"  jitter: 0.5ms\n"
+					"  correlation: 12.5%\n"
+					"  distribution: pareto\n");
+
+	assert_string_equal(f->name, "db-latency");
+	assert_int_equal(f->type, FAULT_NET_LATENCY);
+	assert_int_equal(f->start_ns, 0);
+	assert_int_equal(f->duration_ns, 90000000000LL);
+	assert_string_equal(f->target.net.interface, "eth0");
+	assert_int_equal(f->target.net.direction, NET_DIR_EGRESS);
+	assert_int_equal(f->target.net.protocol, NET_PROTO_TCP);
+	assert_int_equal(f->target.net.n_cidrs, 2);
+	assert_int_equal(f->target.net.cidrs[0].family, AF_INET);
+	assert_int_equal(f->target.net.cidrs[0].prefix, 24);
+	assert_int_equal(f->target.net.cidrs[1].family, AF_INET6);
+	assert_int_equal(f->target.net.n_ports, 2);
+	assert_int_equal(f->target.net.ports[1].lo, 6000);
+	assert_int_equal(f->target.net.ports[1].hi, 6010);
+	assert_int_equal(f->params.latency.delay_ns, 250000000);
+	assert_int_equal(f->params.latency.jitter_ns, 500000);
+	assert_int_equal(f->params.latency.correlation_ppm, 125000);
+	assert_int_equal(f->params.latency.distribution, NETEM_DIST_PARETO);
+	round_trip(f,
+		   "{\"name\":\"db-latency\",\"type\":\"network.latency\",\"start\":\"0s\","
+		   "\"duration\":\"1m30s\",\"target\":{\"interface\":\"eth0\",\"direction\":"
+		   "\"egress\",\"cidrs\":[\"198.51.100.0/24\",\"2001:db8::/32\"],\"ports\":"
+		   "[5432,\"6000-6010\"],\"protocol\":\"tcp\"},\"params\":{\"delay\":\"250ms\","
+		   "\"jitter\":\"500us\",\"correlation\":\"12.5%\",\"distribution\":\"pareto\"}}");
+	exp_fault_free(f);
+}
+
+static void test_every_type_round_trips(void **state)
+{
+	static const char *const faults[] = {
+		"{\"name\": \"l\", \"type\": \"network.loss\", \"duration\": \"1m\","
+		" \"target\": {\"interface\": \"veth-lab0\", \"direction\": \"both\","
+		" \"cidrs\": [\"192.0.2.0/24\"], \"local_ports\": [8080]},"
+		" \"params\": {\"model\": \"gilbert-elliott\", \"p\": \"0.5%\", \"r\": \"20%\"}}",
+		"{\"name\": \"l2\", \"type\": \"network.loss\", \"duration\": \"1m\","
+		" \"target\": {\"interface\": \"eth0\", \"cidrs\": [\"0.0.0.0/0\", \"::/0\"]},"
+		" \"params\": {\"probability\": \"0.0001%\", \"correlation\": \"0%\"}}",
+		"{\"name\": \"c\", \"type\": \"network.corruption\", \"duration\": \"10s\","
+		" \"target\": {\"interface\": \"eth0\", \"cidrs\": [\"192.0.2.7\"], \"protocol\": "
+		"\"udp\"},"
+		" \"params\": {\"probability\": \"1%\"}}",
+		"name: d\ntype: network.duplication\nduration: 10s\n"
+		"target: {interface: eth0, cidrs: [\"2001:db8::1\"], protocol: icmp}\n"
+		"params: {probability: 3%, correlation: 50%}\n",
+		"name: p\ntype: network.partition\nstart: 5s\nduration: 10s\n"
+		"target: {interface: eth0, cidrs: [192.0.2.0/25, 192.0.2.128/25]}\n",
+		"name: b\ntype: network.bandwidth\nduration: 10s\n"
+		"target: {interface: eth0, direction: ingress, cidrs: [192.0.2.0/24]}\n"
+		"params: {rate: 1MiB/s, burst: 64KiB, limit: 1500B}\n",
+		"name: k\ntype: process.kill\nstart: 1s\n"
+		"target: {pid: 1234, all: true}\n",
+		"name: k2\ntype: process.kill\nduration: 1h\n"
+		"target: {user: 1000, exe: /usr/sbin/nginx, percent: 50%, seed: 9007199254740991}\n"
+		"params: {signal: 15, interval: 1.5s}\n",
+		"name: s\ntype: process.pause\nduration: 2s\n"
+		"target: {cgroup: /system.slice/x.service, name: x, cmdline: \"^x( |$)\", count: "
+		"3}\n"
+		"params: {method: freezer}\n",
+		"name: cpu\ntype: stress.cpu\nduration: 1m\nparams: {cpus: \"0-3,8,10-11\"}\n",
+		"name: mem\ntype: stress.memory\nduration: 1m\nparams: {size: 1.5GiB}\n",
+		"name: df\ntype: stress.disk_fill\nduration: 1m\nparams: {path: /var/tmp/x, size: "
+		"99.5%}\n",
+		"name: io\ntype: stress.io\nduration: 1m\nparams: {path: /srv/x, rate: 1.5MB/s}\n",
+		"name: fds\ntype: stress.fds\nduration: 1m\nparams: {count: 1}\n",
+	};
+
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		struct fault_spec *f = parse_ok(faults[i]);
+
+		round_trip(f, NULL);
+		exp_fault_free(f);
+	}
+}
+
+static void test_defaults_written_out(void **state)
+{
+	struct fault_spec *f;
+
+	/* Partitions cut both ways unless told otherwise; other network faults egress. */
+	f = parse_ok("{name: p, type: network.partition, duration: 1s,"
+		     " target: {interface: eth0, cidrs: [192.0.2.0/24]}}");
+	assert_int_equal(f->target.net.direction, NET_DIR_BOTH);
+	round_trip(f, "{\"name\":\"p\",\"type\":\"network.partition\",\"start\":\"0s\","
+		      "\"duration\":\"1s\",\"target\":{\"interface\":\"eth0\",\"direction\":"
+		      "\"both\",\"cidrs\":[\"192.0.2.0/24\"],\"protocol\":\"any\"}}");
+	exp_fault_free(f);
+
+	f = parse_ok("{name: c, type: stress.cpu, duration: 1s}");
+	assert_int_equal(f->params.cpu.workers, 1);
+	assert_int_equal(f->params.cpu.load_ppm, 1000000);
+	round_trip(f, "{\"name\":\"c\",\"type\":\"stress.cpu\",\"start\":\"0s\",\"duration\":"
+		      "\"1s\",\"params\":{\"workers\":1,\"load\":\"100%\"}}");
+	exp_fault_free(f);
+
+	f = parse_ok("{name: k, type: process.kill, target: {name: x, count: 1}}");
+	assert_int_equal(f->params.kill.signal, 9);
+	assert_int_equal(f->duration_ns, 0);
+	round_trip(f, "{\"name\":\"k\",\"type\":\"process.kill\",\"start\":\"0s\",\"target\":"
+		      "{\"name\":\"x\",\"count\":1},\"params\":{\"signal\":\"SIGKILL\"}}");
+	exp_fault_free(f);
+
+	/* Gilbert-Elliott: loss in the bad state is 100% unless given. */
+	f = parse_ok("{name: l, type: network.loss, duration: 1s, target: {interface: eth0,"
+		     " cidrs: [192.0.2.0/24]}, params: {model: gilbert-elliott, p: 1%, r: 2%}}");
+	assert_int_equal(f->params.loss.one_minus_h_ppm, 1000000);
+	assert_int_equal(f->params.loss.one_minus_k_ppm, 0);
+	round_trip(f, NULL);
+	exp_fault_free(f);
+}
+
+static void test_fault_errors(void **state)
+{
+	/* Paths start at the fault itself, positions are those of the request body. */
+	parse_bad("{\"name\": \"x\", \"type\": \"network.latency\", \"duration\": \"1m\",\n"
+		  " \"target\": {\"interface\": \"eth0\", \"cidrs\": [\"192.0.2.0/24\"]},\n"
+		  " \"params\": {\"delay\": \"10ms\", \"jiter\": \"1ms\"}, \"frobnicate\": 1}\n",
+		  "request:3:30: params.jiter: unknown key; did you mean 'jitter'?\n"
+		  "request:3:47: frobnicate: unknown key (valid keys: name, type, agents, start, "
+		  "duration, target, params)\n");
+	parse_bad("name: x\ntype: stress.cpu\nduration: 1m\ntarget: {interface: eth0}\n",
+		  "request:4:9: target: stress.cpu faults take no target\n");
+	parse_bad("name: x\ntype: network.partition\nduration: 1m\n"
+		  "target: {interface: eth0, cidrs: [192.0.2.0/24]}\nparams: {delay: 1ms}\n",
+		  "request:5:9: params: network.partition takes no params\n");
+	parse_bad("name: x\ntype: process.kill\ntarget: {count: 1, percent: 5%, all: false}\n",
+		  "request:3:9: target: needs at least one of pid, name, cmdline, exe, cgroup or "
+		  "user to select processes\n"
+		  "request:3:29: target.percent: 'count' and 'percent' cannot be combined; give "
+		  "one of count, percent or all\n"
+		  "request:3:38: target.all: 'count' and 'all' cannot be combined; give one of "
+		  "count, percent or all\n"
+		  "request:3:38: target.all: all: false selects nothing; remove it, or use count "
+		  "or percent\n");
+	parse_bad("name: x\ntype: network.latency\nduration: 1m\n"
+		  "target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		  "params: {delay: 100ms, jitter: 200ms, distribution: normal}\n",
+		  "request:5:32: params.jitter: jitter 200ms is larger than delay 100ms\n");
+	parse_bad("name: x\ntype: network.latency\nduration: 1m\n"
+		  "target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		  "params: {delay: 100ms, correlation: 5%, distribution: normal}\n",
+		  "request:5:37: params.correlation: correlation needs jitter\n"
+		  "request:5:55: params.distribution: a distribution needs jitter\n");
+	parse_bad("name: x\ntype: network.loss\nduration: 1m\n"
+		  "target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		  "params: {probability: 1%, r: 5%, 1-k: 1%}\n",
+		  "request:5:30: params.r: only applies to model gilbert-elliott\n"
+		  "request:5:39: params.1-k: only applies to model gilbert-elliott\n");
+	parse_bad("name: x\ntype: stress.memory\nduration: 1m\nparams: {size: 1GiB, ramp: 1m}\n",
+		  "request:4:28: params.ramp: ramp 1m is not shorter than the fault's duration "
+		  "1m\n");
+	parse_bad("name: x\ntype: stress.cpu\nduration: 1m\nparams: {cpus: \"0-3,2000\"}\n",
+		  "request:4:16: params.cpus: CPU 2000 is out of range (0 to 1023)\n");
+	parse_bad("name: x\ntype: stress.disk_fill\nduration: 1m\n"
+		  "params: {path: var/tmp/x, size: 10%}\n",
+		  "request:4:16: params.path: 'var/tmp/x' is not an absolute path\n");
+	parse_bad("name: x\ntype: stress.io\nduration: 1m\n"
+		  "params: {path: /srv/../etc/x, rate: 50MiB}\n",
+		  "request:4:16: params.path: path '/srv/../etc/x' must not contain '..'\n"
+		  "request:4:37: params.rate: byte rate '50MiB' needs '/s', as in '50MiB/s'\n");
+	/* Control characters would hide text from reviewers, NEL even reads as a line break. */
+	parse_bad("name: x\ntype: stress.disk_fill\nduration: 1m\n"
+		  "params: {path: \"/tmp/\\x85a\", size: 1GiB}\n",
+		  "request:4:16: params.path: text contains control characters\n");
+	parse_bad("name: x\ntype: process.pause\nduration: 1m\n"
+		  "target: {cmdline: \"a\\x7f\", all: true}\n",
+		  "request:4:19: target.cmdline: text contains control characters\n");
+	parse_bad("- a\n", "request:1:1: expected a mapping, got a list\n");
+	parse_bad("{", "request:2:1: did not find expected node content (while parsing a flow node "
+		       "at line 2, column 1)\n");
+}
+
+static void test_type_table(void **state)
+{
+	int t;
+
+	for (int i = 0; i < FAULT_TYPE_COUNT; i++) {
+		assert_int_equal(exp_fault_type_lookup(exp_fault_type_name(i), &t), 0);
+		assert_int_equal(t, i);
+	}
+	assert_int_equal(exp_fault_type_lookup("network.nope", &t), -ENOENT);
+	assert_string_equal(exp_fault_type_name(-1), "?");
+	assert_int_equal(exp_fault_target_kind(FAULT_NET_LOSS), FAULT_TARGET_NET);
+	assert_int_equal(exp_fault_target_kind(FAULT_PROC_PAUSE), FAULT_TARGET_PROC);
+	assert_int_equal(exp_fault_target_kind(FAULT_STRESS_IO), FAULT_TARGET_NONE);
+}
+
+static void test_equal_sees_differences(void **state)
+{
+	struct fault_spec *a = parse_ok("{name: a, type: stress.cpu, duration: 1m}");
+	struct fault_spec *b =
+		parse_ok("{name: a, type: stress.cpu, duration: 1m, params: {load: 99%}}");
+	struct fault_spec *c = parse_ok("{name: a, type: stress.cpu, duration: 1m}");
+
+	assert_false(exp_fault_equal(a, b));
+	assert_true(exp_fault_equal(a, c));
+	exp_fault_free(a);
+	exp_fault_free(b);
+	exp_fault_free(c);
+	exp_fault_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_latency_yaml),
+		cmocka_unit_test(test_every_type_round_trips),
+		cmocka_unit_test(test_defaults_written_out),
+		cmocka_unit_test(test_fault_errors),
+		cmocka_unit_test(test_type_table),
+		cmocka_unit_test(test_equal_sees_differences),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,151 @@
+/*
+ * docs/experiment.schema.json against the loader's key tables: every key the loader
+ * accepts is in the schema, every property the schema allows is accepted by the loader,
+ * and every object refuses other keys, as the loader does.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "exp.h"
+
+struct walk {
+	json_t *defs;
+	json_t *seen; /* object name -> {key: true} from the loader */
+	int missing;
+};
+
+static void on_key(const char *object, const char *key, void *arg)
+{
+	struct walk *w = arg;
+	json_t *def = json_object_get(w->defs, object);
+	json_t *keys = json_object_get(w->seen, object);
+
+	if (!keys) {
+		keys = json_object();
+		json_object_set_new(w->seen, object, keys);
+	}
+	if (!key)
+		return;
+	json_object_set_new(keys, key, json_true());
+	if (!json_object_get(json_object_get(def, "properties"), key)) {
+		fprintf(stderr, "schema lacks %s.%s, which the loader accepts\n", object, key);
+		w->missing++;
+	}
+}
+
+static json_t *load_schema(void)
+{
+	json_error_t err;
+	json_t *s = json_load_file(FL_SOURCE_DIR "/docs/experiment.schema.json", 0, &err);
+
+	if (!s)
+		fprintf(stderr, "schema: %s:%d: %s\n", err.source, err.line, err.text);
+	return s;
+}
+
+static void test_loader_keys_in_schema(void **state)
+{
+	json_t *schema = load_schema();
+	struct walk w = {0};
+	const char *name, *key;
+	json_t *keys, *def, *v;
+	int extra = 0, objects = 0;
+
+	assert_non_null(schema);
+	w.defs = json_object_get(schema, "definitions");
+	w.seen = json_object();
+	assert_non_null(w.defs);
+	exp_schema_walk(on_key, &w);
+	assert_int_equal(w.missing, 0);
+
+	json_object_foreach(w.seen, name, keys)
+	{
+		def = json_object_get(w.defs, name);
+		objects++;
+		/* The loader tracks the keys of an object in a 64-bit mask. */
+		assert_true(json_object_size(keys) <= 64);
+		assert_non_null(def);
+		assert_true(json_is_false(json_object_get(def, "additionalProperties")));
+		json_object_foreach(json_object_get(def, "properties"), key, v)
+		{
+			if (json_object_get(keys, key))
+				continue;
+			fprintf(stderr, "schema allows %s.%s, which the loader refuses\n", name,
+				key);
+			extra++;
+		}
+	}
+	assert_int_equal(extra, 0);
+	/* Every object definition of the schema is one the loader knows. */
+	json_object_foreach(w.defs, name, def)
+	{
+		if (json_object_get(def, "properties") && !json_object_get(w.seen, name)) {
+			fprintf(stderr, "schema defines %s, which the loader has no table for\n",
+				name);
+			extra++;
+		}
+	}
+	assert_int_equal(extra, 0);
+	/*
+	 * experiment, agent, safety, window, steady_state, check, guardrail; http,
+	 * max_latency, prometheus, command, burn_rate and its http, prometheus and window;
+	 * fault, net_target, proc_target; one params object per fault type.
+	 */
+	assert_int_equal(objects, 18 + FAULT_TYPE_COUNT);
+	json_decref(w.seen);
+	json_decref(schema);
+}
+
+/* The schema's fault types, and its per-type params, are the loader's. */
+static void test_fault_types_in_schema(void **state)
+{
+	json_t *schema = load_schema();
+	json_t *defs = json_object_get(schema, "definitions");
+	json_t *fault = json_object_get(defs, "fault");
+	json_t *types = json_object_get(
+		json_object_get(json_object_get(fault, "properties"), "type"), "enum");
+	json_t *cases = json_object_get(fault, "allOf");
+
+	assert_int_equal(json_array_size(types), FAULT_TYPE_COUNT);
+	assert_int_equal(json_array_size(cases), FAULT_TYPE_COUNT);
+	for (int t = 0; t < FAULT_TYPE_COUNT; t++) {
+		const char *name = exp_fault_type_name(t);
+		json_t *c = json_array_get(cases, (size_t)t);
+		char ref[128];
+
+		assert_string_equal(json_string_value(json_array_get(types, (size_t)t)), name);
+		assert_string_equal(
+			json_string_value(json_object_get(
+				json_object_get(
+					json_object_get(json_object_get(c, "if"), "properties"),
+					"type"),
+				"const")),
+			name);
+		snprintf(ref, sizeof(ref), "#/definitions/params.%s", name);
+		assert_string_equal(
+			json_string_value(json_object_get(
+				json_object_get(
+					json_object_get(json_object_get(c, "then"), "properties"),
+					"params"),
+				"$ref")),
+			ref);
+	}
+	json_decref(schema);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loader_keys_in_schema),
+		cmocka_unit_test(test_fault_types_in_schema),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
