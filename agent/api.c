@@ -334,7 +334,7 @@ static int route_events(struct api_req *r, json_t **body)
 			return 400;
 		}
 	}
-	err = events_subscribe(r->a->events, r->conn, since);
+	err = events_subscribe(r->a->events, r->conn, p != NULL, since);
 	if (err) {
 		*body = api_error("internal", "cannot open the event stream: %s", strerror(-err));
 		return 500;

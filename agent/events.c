@@ -107,7 +107,7 @@ static void unsubscribe(void *ctx, struct server_conn *conn)
 	}
 }
 
-int events_subscribe(struct events *ev, struct server_conn *conn, uint64_t since)
+int events_subscribe(struct events *ev, struct server_conn *conn, bool replay, uint64_t since)
 {
 	struct subscriber *s = calloc(1, sizeof(*s));
 	json_t *hist, *e;
@@ -124,7 +124,7 @@ int events_subscribe(struct events *ev, struct server_conn *conn, uint64_t since
 	s->conn = conn;
 	s->next = ev->subs;
 	ev->subs = s;
-	if (since) {
+	if (replay) {
 		hist = events_history(ev, since);
 		json_array_foreach(hist, i, e)
 		{

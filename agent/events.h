@@ -3,6 +3,7 @@
 #define FL_EVENTS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "server.h"
@@ -22,8 +23,11 @@ void events_free(struct events *ev);
  */
 void events_emit(struct events *ev, const char *type, json_t *fields);
 
-/* Subscribe a connection: replays history after seq `since` (0 = none), then streams live. */
-int events_subscribe(struct events *ev, struct server_conn *conn, uint64_t since);
+/*
+ * Subscribe a connection: with replay, first the retained history after seq `since`
+ * (since 0: all of it), then live events.
+ */
+int events_subscribe(struct events *ev, struct server_conn *conn, bool replay, uint64_t since);
 
 /* The retained history after seq `since`, as a JSON array (new reference). */
 json_t *events_history(const struct events *ev, uint64_t since);

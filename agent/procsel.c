@@ -314,8 +314,14 @@ int procsel_select(const struct proc_target *t, pid_t peer_pid, struct proc_matc
 	if (!want)
 		want = 1;
 	seed = t->seed;
-	if (!seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		seed = (uint64_t)self << 32 ^ (uint64_t)n;
+	if (!seed) {
+		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+			seed = (uint64_t)self << 32 ^ (uint64_t)n;
+		/* Recorded seeds are JSON numbers: keep them exact in every JSON reader (2^53). */
+		seed &= (1ULL << 53) - 1;
+		if (!seed)
+			seed = 1;
+	}
 	*seed_used = seed;
 	if (want < n) {
 		uint64_t s = seed;

@@ -96,6 +96,24 @@ fl_log "lease TTL $ttl ms: reverted after $elapsed ms (bound $((ttl + 100)) ms)"
 grep -q "lease $LEASE expired" "$dir/agent.log" || fl_fail "expiry not logged"
 api GET /v1/leases
 fl_assert_eq "$(jq --arg l "$LEASE" '[.leases[] | select(.id == $l)] | length' <<<"$API_BODY")" 0 "expired lease gone"
+# The expiry is an event, with its reason (history replayed from event 0).
+curl -sS --max-time 2 --unix-socket "$sock" "http://agent/v1/events?since=0" >"$dir/events.txt" 2>/dev/null || true
+jq -s -e --arg l "$LEASE" 'any(.[]; .type == "lease.ended" and .lease == $l and
+	(.reason | test("expired")) and .faults == 1)' "$dir/events.txt" >/dev/null ||
+	fl_fail "no lease.ended event for $LEASE: $(cat "$dir/events.txt")"
+
+# A live subscriber sees a fault applied and reverted as it happens.
+curl -sS -N --max-time 20 --unix-socket "$sock" "http://agent/v1/events" >"$dir/live.txt" 2>/dev/null &
+live=$!
+sleep 0.3
+new_lease 60000
+api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM")"
+fid=$(jq -r .fault.id <<<"$API_BODY")
+api DELETE "/v1/faults/$fid"
+for ((i = 0; i < 100; i++)); do grep -q fault.reverted "$dir/live.txt" && break; sleep 0.05; done
+kill "$live" 2>/dev/null; wait "$live" 2>/dev/null || true
+fl_assert_eq "$(jq -r --arg f "$fid" 'select(.fault == $f) | .type' "$dir/live.txt" | tr '\n' ' ')" \
+	"fault.applied fault.reverted " "live events (stream: $(cat "$dir/live.txt"); apply: $API_BODY)"
 
 # --- SIGKILL with an active fault; recovery on the next start ---
 new_lease 60000
