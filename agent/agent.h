@@ -19,6 +19,7 @@ struct audit;
 struct events;
 struct fault;
 struct lease;
+struct policy;
 
 #define AGENT_DEFAULT_STATE_DIR "/var/lib/faultline"
 #define AGENT_DEFAULT_AUDIT_LOG "/var/log/faultline/audit.log"
@@ -28,6 +29,8 @@ struct agent {
 	const char *socket_path;
 	const char *state_dir; /* journal lives in STATE_DIR/journal */
 	const char *audit_path;
+	const char *policy_path;
+	struct policy *policy; /* never NULL once started: the file's, or the built-in one */
 	uint64_t lease_ttl_ms; /* default TTL of new leases */
 	gid_t group;	       /* the faultline group, or (gid_t)-1 when it does not exist */
 	struct server *server;

@@ -18,6 +18,7 @@
 #include "events.h"
 #include "exp.h"
 #include "log.h"
+#include "policy.h"
 #include "server.h"
 #include "version.h"
 
@@ -90,13 +91,13 @@ static json_t *fault_types_json(struct agent *a)
 json_t *api_info(const struct agent *a)
 {
 	struct utsname u;
-	json_t *caps = caps_to_json();
+	json_t *caps = caps_to_json(), *policy = NULL, *info;
 
 	if (uname(&u))
 		memset(&u, 0, sizeof(u));
 	if (!caps)
 		caps = json_null();
-	return json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:o, s:o, s:I, s:I}",
+	info = json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:o, s:o, s:I, s:I}",
 			 "agent", "faultlined", "version", FL_VERSION, "pid", (int)getpid(),
 			 "socket", a->socket_path, "kernel", "sysname", u.sysname, "release",
 			 u.release, "version", u.version, "machine", u.machine, "capabilities",
@@ -104,6 +105,12 @@ json_t *api_info(const struct agent *a)
 			 fault_types_json((struct agent *)a), "lease_ttl_ms",
 			 (json_int_t)a->lease_ttl_ms, "uptime_s",
 			 (json_int_t)(time(NULL) - a->started));
+	if (info && a->policy && !policy_to_json(a->policy, &policy)) {
+		json_object_set_new(info, "policy", policy);
+		json_object_set_new(info, "policy_file",
+				    a->policy_path ? json_string(a->policy_path) : json_null());
+	}
+	return info;
 }
 
 static int route_info(struct api_req *r, json_t **body)
@@ -227,6 +234,14 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 		return ret == -ENOMEM ? 500 : 422;
 	}
 	diag_clear(&diags);
+	/* The policy is the agent's own word: checked before anything else can happen. */
+	ret = policy_check(r->a->policy, spec, err, sizeof(err));
+	if (ret) {
+		*body = api_error("forbidden", "%s", err);
+		log_warn("api: refused by policy: %s", err);
+		exp_fault_free(spec);
+		return 403;
+	}
 	type = fault_ops_find(exp_fault_type_name(spec->type));
 	if (!type) {
 		*body = api_error("unsupported", "this agent cannot apply '%s' faults yet",

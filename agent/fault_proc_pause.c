@@ -18,6 +18,7 @@
 #include "exp.h"
 #include "fault.h"
 #include "log.h"
+#include "policy.h"
 #include "procsel.h"
 
 static int freezer_path(const char *cgroup, char *buf, size_t size)
@@ -89,7 +90,8 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		return ret;
 	}
 
-	ret = procsel_select(&s->target.proc, f->peer_pid, &m, &n, &seed, err, size);
+	ret = procsel_select(&s->target.proc, f->peer_pid, a->policy->protected_processes,
+			     a->policy->n_protected_processes, &m, &n, &seed, err, size);
 	if (ret)
 		return ret;
 	procs = json_array();

@@ -21,6 +21,7 @@
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
+#include "policy.h"
 #include "server.h"
 #include "version.h"
 
@@ -35,6 +36,8 @@ static void usage(FILE *f)
 		   "      --state-dir DIR    journal location (default " AGENT_DEFAULT_STATE_DIR ")\n"
 		   "      --audit-log PATH   audit log (default " AGENT_DEFAULT_AUDIT_LOG ")\n"
 		   "      --lease-ttl MS     default lease TTL in milliseconds (default 5000)\n"
+		   "      --policy PATH      agent policy (default " POLICY_DEFAULT_PATH "; a missing\n"
+		   "                         file means the built-in policy, an invalid one is fatal)\n"
 		   "      --cleanup          only undo what the journal lists from an earlier run,\n"
 		   "                         report it and exit (for ExecStopPost= and break-glass)\n"
 		   "      --systemd          journald-style log lines and sd_notify readiness\n"
@@ -99,6 +102,45 @@ static void log_probe(const struct agent *a)
 	}
 }
 
+/*
+ * A missing default policy file means the built-in policy; a missing explicit one, or an
+ * invalid one, stops the agent: it must never run with less protection than intended.
+ */
+static int load_policy(struct agent *a, int explicit_policy)
+{
+	struct diag_list diags;
+	int err;
+
+	if (diag_init(&diags, a->policy_path))
+		return -ENOMEM;
+	err = policy_load_file(a->policy_path, &a->policy, &diags);
+	if (err == -ENOENT && !explicit_policy) {
+		log_info("no policy file %s: using the built-in policy", a->policy_path);
+		a->policy_path = NULL;
+		err = policy_default(&a->policy);
+	} else if (err) {
+		diag_sort(&diags);
+		if (err == -ENOENT)
+			log_err("policy file %s: %s", a->policy_path, strerror(ENOENT));
+		for (size_t i = 0; i < diags.count; i++) {
+			const struct diag *d = &diags.items[i];
+
+			if (d->line)
+				log_err("%s:%u:%u: %s%s%s", a->policy_path, d->line, d->column,
+					d->path, d->path[0] ? ": " : "", d->message);
+			else
+				log_err("%s: %s%s%s", a->policy_path, d->path, d->path[0] ? ": " : "",
+					d->message);
+		}
+		log_err("invalid policy: not starting");
+		err = err == -ENOENT ? -EINVAL : err;
+	} else {
+		log_info("policy loaded from %s", a->policy_path);
+	}
+	diag_clear(&diags);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -108,6 +150,7 @@ int main(int argc, char **argv)
 		{ "audit-log", required_argument, NULL, 'A' },
 		{ "lease-ttl", required_argument, NULL, 'T' },
 		{ "cleanup", no_argument, NULL, 'C' },
+		{ "policy", required_argument, NULL, 'P' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -117,11 +160,12 @@ int main(int argc, char **argv)
 		.socket_path = AGENT_DEFAULT_SOCKET,
 		.state_dir = AGENT_DEFAULT_STATE_DIR,
 		.audit_path = AGENT_DEFAULT_AUDIT_LOG,
+		.policy_path = POLICY_DEFAULT_PATH,
 		.lease_ttl_ms = LEASE_TTL_DEFAULT_MS,
 		.group = (gid_t)-1,
 	};
 	enum log_level lvl = LOG_LVL_INFO;
-	int systemd = 0, cleanup_only = 0, c, err, failures = 0;
+	int systemd = 0, cleanup_only = 0, explicit_policy = 0, c, err, failures = 0;
 	char journal_path[300];
 	json_t *report = NULL;
 	struct group *grp;
@@ -142,6 +186,10 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			cleanup_only = 1;
+			break;
+		case 'P':
+			a.policy_path = optarg;
+			explicit_policy = 1;
 			break;
 		case 'T': {
 			char *end;
@@ -227,6 +275,9 @@ int main(int argc, char **argv)
 	}
 
 	log_info("faultlined %s starting (pid %d)", FL_VERSION, (int)getpid());
+	err = load_policy(&a, explicit_policy);
+	if (err)
+		return err == -EINVAL ? 2 : 1;
 	a.probe_err = probe_run(&a.probe);
 	log_probe(&a);
 
@@ -276,6 +327,7 @@ int main(int argc, char **argv)
 	uv_run(a.loop, UV_RUN_DEFAULT);
 	json_decref(report);
 	audit_close(a.audit);
+	policy_free(a.policy);
 	journal_close(a.journal);
 	events_free(a.events);
 	err = uv_loop_close(a.loop);

@@ -214,8 +214,17 @@ static int by_pid(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-int procsel_select(const struct proc_target *t, pid_t peer_pid, struct proc_match **out,
-		   size_t *n_out, uint64_t *seed_used, char *err, size_t err_size)
+static int protected_name(const char *comm, char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(comm, names[i]))
+			return 1;
+	return 0;
+}
+
+int procsel_select(const struct proc_target *t, pid_t peer_pid, char *const *protected_names,
+		   size_t n_protected, struct proc_match **out, size_t *n_out, uint64_t *seed_used,
+		   char *err, size_t err_size)
 {
 	struct proc_match *m = NULL;
 	size_t n = 0, cap = 0, want;
@@ -259,7 +268,7 @@ int procsel_select(const struct proc_target *t, pid_t peer_pid, struct proc_matc
 		/* Protected: never selected, whatever the selector says. */
 		if (pid == 1 || pid == self || (st.flags & PF_KTHREAD) || st.ppid == 2 ||
 		    pid == peer_pid || (peer_sid > 0 && st.sid == peer_sid) ||
-		    !strcmp(st.comm, "sshd"))
+		    !strcmp(st.comm, "sshd") || protected_name(st.comm, protected_names, n_protected))
 			continue;
 		if (t->pid && (uint32_t)pid != t->pid)
 			continue;

@@ -17,13 +17,14 @@ struct proc_match {
 /*
  * Select processes matching every criterion of t, excluding protected ones: pid 1, kernel
  * threads, the agent itself, the requesting controller's process and session (peer_pid;
- * 0 when unknown) and sshd. Applies count/percent/all with a seeded shuffle; *seed_used is
+ * 0 when unknown), sshd and the process names in protected_names (the policy's list). Applies count/percent/all with a seeded shuffle; *seed_used is
  * the seed (t->seed, or a fresh random one) so the choice can be reproduced.
  * Returns 0 with a malloc'd array, -ESRCH when nothing matches (err says so), -EINVAL for a
  * bad selector.
  */
-int procsel_select(const struct proc_target *t, pid_t peer_pid, struct proc_match **out,
-		   size_t *n_out, uint64_t *seed_used, char *err, size_t err_size);
+int procsel_select(const struct proc_target *t, pid_t peer_pid, char *const *protected_names,
+		   size_t n_protected, struct proc_match **out, size_t *n_out, uint64_t *seed_used,
+		   char *err, size_t err_size);
 
 /* Read the start time of pid (0 if it is gone). */
 unsigned long long procsel_starttime(pid_t pid);

@@ -264,7 +264,7 @@ int exp_load_buf(const char *buf, size_t len, struct experiment **out, struct di
 }
 
 /* Read at most EXP_MAX_DOC_SIZE + 1 bytes: enough to tell the loader the file is too big. */
-static int read_file(const char *path, char **buf, size_t *len)
+int exp_read_file(const char *path, char **buf, size_t *len)
 {
 	size_t cap = 64 * 1024, n = 0;
 	char *b = NULL, *nb;
@@ -318,7 +318,7 @@ int exp_load_file(const char *path, struct experiment **out, struct diag_list *d
 	int err;
 
 	*out = NULL;
-	err = read_file(path, &buf, &len);
+	err = exp_read_file(path, &buf, &len);
 	if (err) {
 		if (diag_add(diags, 0, 0, "", "%s", strerror(-err)))
 			return -ENOMEM;

@@ -76,6 +76,12 @@ void exp_ctx_init(struct exp_ctx *ctx, struct diag_list *diags);
 void exp_ctx_release(struct exp_ctx *ctx);
 void *exp_ctx_alloc(struct exp_ctx *ctx, size_t size);
 
+/*
+ * Read a whole file into a malloc'd buffer, at most EXP_MAX_DOC_SIZE + 1 bytes (one more than
+ * the loader accepts, so it can say the file is too big). Returns 0 or -errno.
+ */
+int exp_read_file(const char *path, char **buf, size_t *len);
+
 /* Parse buf into a tree. Returns the root, or NULL after reporting why (or on no memory). */
 struct enode *exp_tree_build(struct exp_ctx *ctx, const char *buf, size_t len);
 

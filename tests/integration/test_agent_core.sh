@@ -196,4 +196,31 @@ fl_assert_eq "$rc" 0 "exit status after SIGTERM"
 fl_assert_eq "$(proc_state "$VICTIM")" S "resumed at shutdown"
 fl_assert_eq "$(journal_count)" 0 "journal records after shutdown"
 [ ! -e "$sock" ] || fl_fail "socket left behind"
+
+# --- policy: the agent refuses what violates it, whatever the controller asks ---
+printf 'max_duration: 1m\nprotected_processes: [postgres]\n' >"$dir/policy.yaml"
+fl_start_agent "$ns" "$sock" "$dir/agent4.log" "${AGENT_ARGS[@]}" --policy "$dir/policy.yaml"
+new_lease 60000
+api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM")"
+fl_assert_eq "$HTTP_STATUS" 403 "fault longer than the policy's max_duration"
+fl_assert_eq "$(jq -r .error.message <<<"$API_BODY")" \
+	"policy: duration 600000 ms exceeds max_duration 60000 ms" "policy refusal message"
+fl_assert_eq "$(proc_state "$VICTIM")" S "victim untouched by the policy refusal"
+fl_assert_eq "$(journal_count)" 0 "journal records after the policy refusal"
+jq -s -e 'any(.[]; .status == 403 and (.target | endswith("/faults")) and .uid == 0)' "$audit" \
+	>/dev/null || fl_fail "policy refusal not audited"
+api GET /v1/info
+fl_assert_eq "$(jq -r .policy.max_duration <<<"$API_BODY")" 1m "policy shown by agent info"
+kill -TERM "$FL_AGENT_PID"
+fl_wait_exit rc "$FL_AGENT_PID" 30
+
+# An invalid policy stops the agent, with the position of the problem.
+printf 'max_loss: 150%%\n' >"$dir/bad-policy.yaml"
+rc=0
+timeout 60 "$FAULTLINED" --socket "$sock" "${AGENT_ARGS[@]}" --policy "$dir/bad-policy.yaml" \
+	>"$dir/bad-policy.log" 2>&1 || rc=$?
+fl_assert_eq "$rc" 2 "exit status with an invalid policy"
+grep -q "bad-policy.yaml:1:11: max_loss: 150% is out of range" "$dir/bad-policy.log" ||
+	fl_fail "invalid policy not reported with its position: $(cat "$dir/bad-policy.log")"
+[ ! -e "$sock" ] || fl_fail "an agent with an invalid policy created its socket"
 exit 0

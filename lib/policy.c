@@ -1,0 +1,314 @@
+/* Policy file: parsed with the experiment loader's field tables, checked per fault. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "exp_priv.h"
+#include "policy.h"
+
+#define PCT(x) ((int64_t)(x) * (UNITS_PPM_ONE / 100))
+#define MS 1000000LL
+#define DAY (24 * 3600 * 1000000000LL)
+#define MIB (1024LL * 1024)
+
+static const struct exp_list type_list = {
+	.elem = { .type = FT_STRING, .max = 64 },
+	.elem_size = sizeof(char *),
+	.min_items = 1,
+	.max_items = FAULT_TYPE_COUNT,
+};
+
+static const struct exp_list comm_list = {
+	.elem = { .type = FT_COMM },
+	.elem_size = sizeof(char *),
+	.min_items = 1,
+	.max_items = 1024,
+};
+
+static const struct exp_list cidr_list = {
+	.elem = { .type = FT_CIDR },
+	.elem_size = sizeof(struct net_cidr),
+	.min_items = 1,
+	.max_items = EXP_MAX_CIDRS,
+};
+
+static const struct exp_list port_list = {
+	.elem = { .type = FT_RANGE, .min = 1, .max = 65535, .aux = "port" },
+	.elem_size = sizeof(struct port_range),
+	.min_items = 1,
+	.max_items = EXP_MAX_PORTS,
+};
+
+#define PO(m) offsetof(struct policy, m)
+
+static const struct exp_field policy_fields[] = {
+	{ .key = "allow_types", .type = FT_LIST, .flags = FF_UNIQUE, .off = PO(allow_types),
+	  .off2 = PO(n_allow_types), .aux = &type_list },
+	FLD("max_loss", FT_PERCENT, 0, PO(max_loss_ppm), 1, PCT(100), 0, NULL),
+	FLD("max_latency", FT_DURATION, 0, PO(max_latency_ns), MS, DAY, 0, NULL),
+	FLD("max_duration", FT_DURATION, 0, PO(max_duration_ns), MS, 7 * DAY, 0, NULL),
+	FLD("max_memory", FT_SIZE, FF_RELATIVE, PO(max_memory), MIB, 64 * 1024 * 1024 * MIB, 0,
+	    NULL),
+	{ .key = "protected_processes", .type = FT_LIST, .off = PO(protected_processes),
+	  .off2 = PO(n_protected_processes), .aux = &comm_list },
+	{ .key = "protected_cidrs", .type = FT_LIST, .off = PO(protected_cidrs),
+	  .off2 = PO(n_protected_cidrs), .aux = &cidr_list },
+	{ .key = "protected_ports", .type = FT_LIST, .off = PO(protected_ports),
+	  .off2 = PO(n_protected_ports), .aux = &port_list },
+};
+
+/* Names in allow_types must be fault types, reported like the loader reports a bad type. */
+static void policy_obj_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
+			     const struct exp_seen *seen)
+{
+	const struct enode *list = exp_node_get(map, "allow_types");
+	const char *names[FAULT_TYPE_COUNT];
+	struct policy *p = obj;
+	char q[DIAG_QUOTE_SIZE];
+	int t;
+
+	for (int k = 0; k < FAULT_TYPE_COUNT; k++)
+		names[k] = exp_fault_type_name(k);
+	for (size_t i = 0; i < p->n_allow_types; i++) {
+		size_t old;
+		const char *guess;
+
+		if (!exp_fault_type_lookup(p->allow_types[i], &t))
+			continue;
+		old = exp_path_key(ctx, "allow_types");
+		exp_path_index(ctx, i);
+		guess = exp_did_you_mean(p->allow_types[i], names, FAULT_TYPE_COUNT);
+		if (guess)
+			exp_err(ctx, exp_node_item(list, i), "unknown fault type %s; did you mean '%s'?",
+				diag_quote(q, p->allow_types[i]), guess);
+		else
+			exp_err(ctx, exp_node_item(list, i), "unknown fault type %s",
+				diag_quote(q, p->allow_types[i]));
+		exp_path_set(ctx, old);
+	}
+}
+
+static const struct exp_object policy_object = {
+	.name = "policy",
+	.fields = policy_fields,
+	.n_fields = ARRAY_SIZE(policy_fields),
+	.size = sizeof(struct policy),
+	.check = policy_obj_check,
+};
+
+int policy_default(struct policy **out)
+{
+	struct policy *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	exp_obj_init(&policy_object, p);
+	*out = p;
+	return 0;
+}
+
+int policy_load_buf(const char *buf, size_t len, struct policy **out, struct diag_list *diags)
+{
+	size_t errs = diag_total(diags);
+	struct policy *p = NULL;
+	struct exp_ctx ctx;
+	struct enode *root;
+	int err = 0;
+
+	*out = NULL;
+	exp_ctx_init(&ctx, diags);
+	root = exp_tree_build(&ctx, buf, len);
+	if (root) {
+		p = calloc(1, sizeof(*p));
+		if (!p) {
+			ctx.nomem = true;
+		} else {
+			exp_obj_init(&policy_object, p);
+			exp_obj_parse(&ctx, &policy_object, root, p);
+		}
+	}
+	if (ctx.nomem || diags->err)
+		err = -ENOMEM;
+	else if (diag_total(diags) != errs || !root)
+		err = -EINVAL;
+	exp_ctx_release(&ctx);
+	if (err) {
+		policy_free(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+int policy_load_file(const char *path, struct policy **out, struct diag_list *diags)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	*out = NULL;
+	err = exp_read_file(path, &buf, &len);
+	if (err) {
+		if (err != -ENOENT && diag_add(diags, 0, 0, "", "%s", strerror(-err)))
+			return -ENOMEM;
+		return err;
+	}
+	err = policy_load_buf(buf, len, out, diags);
+	free(buf);
+	return err;
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	exp_obj_release(&policy_object, p);
+	free(p);
+}
+
+int policy_to_json(const struct policy *p, json_t **out)
+{
+	return exp_obj_to_json(&policy_object, p, out);
+}
+
+static void fmt_ppm(char *buf, size_t size, uint32_t ppm)
+{
+	snprintf(buf, size, "%g%%", ppm / 10000.0);
+}
+
+/* Whether two prefixes share any address. */
+static bool cidr_overlap(const struct net_cidr *a, const struct net_cidr *b)
+{
+	unsigned bits = a->prefix < b->prefix ? a->prefix : b->prefix;
+
+	if (a->family != b->family)
+		return false;
+	for (unsigned i = 0; i < bits; i++) {
+		unsigned byte = i / 8, mask = 0x80 >> (i % 8);
+
+		if ((a->addr[byte] & mask) != (b->addr[byte] & mask))
+			return false;
+	}
+	return true;
+}
+
+static bool ranges_overlap(const struct port_range *a, size_t na, const struct port_range *b,
+			   size_t nb, uint16_t *port)
+{
+	for (size_t i = 0; i < na; i++)
+		for (size_t j = 0; j < nb; j++)
+			if (a[i].lo <= b[j].hi && b[j].lo <= a[i].hi) {
+				*port = a[i].lo > b[j].lo ? a[i].lo : b[j].lo;
+				return true;
+			}
+	return false;
+}
+
+static uint32_t loss_of(const struct fault_spec *f)
+{
+	const struct fault_net_loss *l = &f->params.loss;
+	uint64_t p, r;
+
+	if (f->type == FAULT_NET_PARTITION)
+		return UNITS_PPM_ONE;
+	if (f->type != FAULT_NET_LOSS)
+		return 0;
+	if (l->model == LOSS_RANDOM)
+		return l->probability_ppm;
+	/* Gilbert-Elliott: the stationary loss ratio (1-k)*r/(p+r) + (1-h)*p/(p+r). */
+	p = l->p_ppm;
+	r = l->r_ppm;
+	if (!p && !r)
+		return l->one_minus_k_ppm;
+	return (uint32_t)(((uint64_t)l->one_minus_k_ppm * r + (uint64_t)l->one_minus_h_ppm * p) /
+			  (p + r));
+}
+
+int policy_check(const struct policy *p, const struct fault_spec *f, char *err, size_t size)
+{
+	const char *type = exp_fault_type_name(f->type);
+	char a[32], b[32];
+
+	if (p->n_allow_types) {
+		bool ok = false;
+
+		for (size_t i = 0; i < p->n_allow_types; i++)
+			ok |= !strcmp(p->allow_types[i], type);
+		if (!ok) {
+			snprintf(err, size, "policy: fault type %s is not in allow_types", type);
+			return -EPERM;
+		}
+	}
+	if (p->max_duration_ns) {
+		if (!f->duration_ns && !(f->type == FAULT_PROC_KILL && !f->params.kill.interval_ns)) {
+			snprintf(err, size,
+				 "policy: max_duration is set, so the fault needs a duration");
+			return -EPERM;
+		}
+		if (f->duration_ns > p->max_duration_ns) {
+			snprintf(err, size, "policy: duration %lld ms exceeds max_duration %lld ms",
+				 (long long)(f->duration_ns / MS), (long long)(p->max_duration_ns / MS));
+			return -EPERM;
+		}
+	}
+	if (p->max_loss_ppm && loss_of(f) > p->max_loss_ppm) {
+		fmt_ppm(a, sizeof(a), loss_of(f));
+		fmt_ppm(b, sizeof(b), p->max_loss_ppm);
+		snprintf(err, size, "policy: %s of %s exceeds max_loss %s",
+			 f->type == FAULT_NET_PARTITION ? "a partition's loss" : "loss", a, b);
+		return -EPERM;
+	}
+	if (p->max_latency_ns && f->type == FAULT_NET_LATENCY &&
+	    f->params.latency.delay_ns + f->params.latency.jitter_ns > p->max_latency_ns) {
+		snprintf(err, size, "policy: delay + jitter of %lld ms exceeds max_latency %lld ms",
+			 (long long)((f->params.latency.delay_ns + f->params.latency.jitter_ns) / MS),
+			 (long long)(p->max_latency_ns / MS));
+		return -EPERM;
+	}
+	if (f->type == FAULT_STRESS_MEMORY && (p->max_memory.bytes || p->max_memory.ppm)) {
+		const struct units_size *m = &f->params.memory.size, *lim = &p->max_memory;
+		bool over;
+
+		/* Sizes are compared in the same kind only; mixed kinds are resolved by the type. */
+		if (!!m->ppm == !!lim->ppm)
+			over = m->ppm ? m->ppm > lim->ppm : m->bytes > lim->bytes;
+		else
+			over = false;
+		if (over) {
+			snprintf(err, size, "policy: stress.memory size exceeds max_memory");
+			return -EPERM;
+		}
+	}
+	if (exp_fault_target_kind(f->type) == FAULT_TARGET_NET) {
+		const struct net_target *t = &f->target.net;
+		uint16_t port;
+
+		for (size_t i = 0; i < t->n_cidrs; i++)
+			for (size_t j = 0; j < p->n_protected_cidrs; j++)
+				if (cidr_overlap(&t->cidrs[i], &p->protected_cidrs[j])) {
+					snprintf(err, size,
+						 "policy: target.cidrs[%zu] overlaps protected_cidrs[%zu]",
+						 i, j);
+					return -EPERM;
+				}
+		if (ranges_overlap(t->ports, t->n_ports, p->protected_ports, p->n_protected_ports,
+				   &port) ||
+		    ranges_overlap(t->local_ports, t->n_local_ports, p->protected_ports,
+				   p->n_protected_ports, &port)) {
+			snprintf(err, size, "policy: the fault's ports include protected port %u",
+				 port);
+			return -EPERM;
+		}
+	}
+	if (exp_fault_target_kind(f->type) == FAULT_TARGET_PROC && f->target.proc.name) {
+		for (size_t i = 0; i < p->n_protected_processes; i++)
+			if (!strcmp(p->protected_processes[i], f->target.proc.name)) {
+				snprintf(err, size, "policy: process '%s' is protected",
+					 f->target.proc.name);
+				return -EPERM;
+			}
+	}
+	return 0;
+}

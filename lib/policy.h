@@ -1,0 +1,49 @@
+/*
+ * Agent-side policy (/etc/faultline/policy.yaml): limits the agent enforces whatever the
+ * controller asks. Loaded with the experiment loader's rules and diagnostics.
+ */
+#ifndef FL_POLICY_H
+#define FL_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "exp.h"
+
+#define POLICY_DEFAULT_PATH "/etc/faultline/policy.yaml"
+
+struct policy {
+	char **allow_types; /* fault type names; none: every type */
+	size_t n_allow_types;
+	uint32_t max_loss_ppm;	   /* loss, partition counts as 100%; 0: no limit */
+	int64_t max_latency_ns;	   /* delay + jitter; 0: no limit */
+	int64_t max_duration_ns;   /* 0: no limit; with a limit, a fault must have a duration */
+	struct units_size max_memory; /* stress.memory; zero: no limit */
+	char **protected_processes;   /* process names never selected, besides the built-in ones */
+	size_t n_protected_processes;
+	struct net_cidr *protected_cidrs; /* network faults never touch these peers */
+	size_t n_protected_cidrs;
+	struct port_range *protected_ports; /* nor these ports (either side) */
+	size_t n_protected_ports;
+};
+
+/* The built-in policy when no file exists: every type, no limits, built-in protections. */
+int policy_default(struct policy **out);
+
+/* Load and validate a policy file; problems go to diags. 0, -EINVAL, -ENOENT, -errno. */
+int policy_load_file(const char *path, struct policy **out, struct diag_list *diags);
+int policy_load_buf(const char *buf, size_t len, struct policy **out, struct diag_list *diags);
+void policy_free(struct policy *p);
+
+/*
+ * Check one fault against the policy. 0 when allowed; -EPERM with err naming the rule and
+ * the values when not.
+ */
+int policy_check(const struct policy *p, const struct fault_spec *f, char *err, size_t size);
+
+/* The policy as JSON for `agent info`. 0 or -ENOMEM. */
+int policy_to_json(const struct policy *p, json_t **out);
+
+#endif

@@ -1,0 +1,174 @@
+/* Unit tests for lib/policy.c: loading with positioned errors, and every policy rule. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "policy.h"
+
+static struct policy *load_ok(const char *text)
+{
+	struct diag_list dl;
+	struct policy *p = NULL;
+
+	assert_int_equal(diag_init(&dl, "policy.yaml"), 0);
+	if (policy_load_buf(text, strlen(text), &p, &dl)) {
+		diag_print(stderr, &dl);
+		fail_msg("policy did not load");
+	}
+	diag_clear(&dl);
+	return p;
+}
+
+/* Load text expecting errors; returns them printed, one per line. */
+static char *load_bad(const char *text)
+{
+	struct diag_list dl;
+	struct policy *p = NULL;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	assert_int_equal(diag_init(&dl, "policy.yaml"), 0);
+	assert_int_equal(policy_load_buf(text, strlen(text), &p, &dl), -EINVAL);
+	assert_null(p);
+	f = open_memstream(&out, &len);
+	diag_sort(&dl);
+	diag_print(f, &dl);
+	fclose(f);
+	diag_clear(&dl);
+	return out;
+}
+
+static struct fault_spec *fault(const char *text)
+{
+	struct diag_list dl;
+	struct fault_spec *f = NULL;
+
+	assert_int_equal(diag_init(&dl, "fault"), 0);
+	if (exp_fault_parse(text, strlen(text), &f, &dl)) {
+		diag_print(stderr, &dl);
+		fail_msg("fault did not parse");
+	}
+	diag_clear(&dl);
+	return f;
+}
+
+static void check(const struct policy *p, const char *fault_text, int want, const char *msg)
+{
+	struct fault_spec *f = fault(fault_text);
+	char err[256] = "";
+
+	assert_int_equal(policy_check(p, f, err, sizeof(err)), want);
+	if (msg)
+		assert_string_equal(err, msg);
+	exp_fault_free(f);
+}
+
+static const char *loss20 = "{name: l, type: network.loss, duration: 30s, "
+			    "target: {interface: eth0, cidrs: [192.0.2.0/24]}, "
+			    "params: {probability: 20%}}";
+
+static void errors_positioned(void **state)
+{
+	char *out = load_bad("max_loss: 150%\n"
+			     "allow_type: [network.loss]\n"
+			     "allow_types: [network.los]\n"
+			     "protected_cidrs: [10.0.0.0/33]\n");
+
+	assert_string_equal(
+		out,
+		"policy.yaml:1:11: max_loss: 150% is out of range (0% to 100%)\n"
+		"policy.yaml:2:1: allow_type: unknown key; did you mean 'allow_types'?\n"
+		"policy.yaml:3:15: allow_types[0]: unknown fault type 'network.los'; did you mean "
+		"'network.loss'?\n"
+		"policy.yaml:4:19: protected_cidrs[0]: invalid CIDR '10.0.0.0/33': the prefix "
+		"length must be 0 to 32\n");
+	free(out);
+}
+
+static void default_allows_everything(void **state)
+{
+	struct policy *p;
+
+	assert_int_equal(policy_default(&p), 0);
+	check(p, loss20, 0, NULL);
+	policy_free(p);
+}
+
+static void rules(void **state)
+{
+	struct policy *p = load_ok("allow_types: [network.loss, network.partition, process.pause]\n"
+				   "max_loss: 10%\n"
+				   "max_duration: 5m\n"
+				   "protected_processes: [postgres]\n"
+				   "protected_cidrs: [192.0.2.128/25]\n"
+				   "protected_ports: [22, 8000-8100]\n");
+
+	check(p, loss20, -EPERM, "policy: loss of 20% exceeds max_loss 10%");
+	check(p,
+	      "{name: l, type: network.loss, duration: 30s, target: {interface: eth0, "
+	      "cidrs: [198.51.100.0/24]}, params: {probability: 5%}}",
+	      0, NULL);
+	check(p,
+	      "{name: l, type: network.loss, duration: 10m, target: {interface: eth0, "
+	      "cidrs: [198.51.100.0/24]}, params: {probability: 5%}}",
+	      -EPERM, "policy: duration 600000 ms exceeds max_duration 300000 ms");
+	check(p,
+	      "{name: p, type: network.partition, duration: 1m, target: {interface: eth0, "
+	      "cidrs: [198.51.100.0/24]}}",
+	      -EPERM, "policy: a partition's loss of 100% exceeds max_loss 10%");
+	check(p,
+	      "{name: c, type: network.corruption, duration: 1m, target: {interface: eth0, "
+	      "cidrs: [198.51.100.0/24]}, params: {probability: 1%}}",
+	      -EPERM, "policy: fault type network.corruption is not in allow_types");
+	check(p,
+	      "{name: l, type: network.loss, duration: 30s, target: {interface: eth0, "
+	      "cidrs: [192.0.2.0/24]}, params: {probability: 1%}}",
+	      -EPERM, "policy: target.cidrs[0] overlaps protected_cidrs[0]");
+	check(p,
+	      "{name: l, type: network.loss, duration: 30s, target: {interface: eth0, "
+	      "cidrs: [198.51.100.0/24], ports: [8080]}, params: {probability: 1%}}",
+	      -EPERM, "policy: the fault's ports include protected port 8080");
+	check(p,
+	      "{name: s, type: process.pause, duration: 30s, target: {name: postgres, all: true}}",
+	      -EPERM, "policy: process 'postgres' is protected");
+	check(p, "{name: s, type: process.pause, duration: 30s, target: {name: redis, all: true}}",
+	      0, NULL);
+	policy_free(p);
+}
+
+static void gilbert_elliott_loss_ratio(void **state)
+{
+	struct policy *p = load_ok("max_loss: 15%\n");
+
+	/* Stationary loss (1-k)*r/(p+r) + (1-h)*p/(p+r) = 0.05/0.35 = 14.3%: allowed. */
+	check(p,
+	      "{name: g, type: network.loss, duration: 1m, target: {interface: eth0, "
+	      "cidrs: [198.51.100.0/24]}, params: {model: gilbert-elliott, p: 5%, r: 30%, "
+	      "1-h: 100%, 1-k: 0%}}",
+	      0, NULL);
+	/* With r 20%: 0.05/0.25 = 20%: refused. */
+	check(p,
+	      "{name: g, type: network.loss, duration: 1m, target: {interface: eth0, "
+	      "cidrs: [198.51.100.0/24]}, params: {model: gilbert-elliott, p: 5%, r: 20%, "
+	      "1-h: 100%, 1-k: 0%}}",
+	      -EPERM, "policy: loss of 20% exceeds max_loss 15%");
+	policy_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(errors_positioned),
+		cmocka_unit_test(default_allows_everything),
+		cmocka_unit_test(rules),
+		cmocka_unit_test(gilbert_elliott_loss_ratio),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
