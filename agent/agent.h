@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "metrics.h"
 #include "probe.h"
 
 struct server;
@@ -39,6 +40,8 @@ struct agent {
 	struct events *events;
 	struct fault *faults;
 	struct lease *leases;
+	struct metrics metrics;
+	struct metrics_server *metrics_server;
 	struct probe_report probe;
 	int probe_err; /* 0, or -errno when the probe could not run at all */
 	time_t started;

@@ -239,6 +239,7 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 	if (ret) {
 		*body = api_error("forbidden", "%s", err);
 		log_warn("api: refused by policy: %s", err);
+		r->a->metrics.requests_refused++;
 		exp_fault_free(spec);
 		return 403;
 	}
@@ -441,7 +442,9 @@ void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req,
 		snprintf(r.query, sizeof(r.query), "%s", q + 1);
 		*q = '\0';
 	}
+	a->metrics.requests++;
 	if (!authorised(a, peer, &why)) {
+		a->metrics.requests_refused++;
 		*status = 403;
 		*body = api_error("forbidden", "%s", why);
 		log_warn("api: refused uid %u pid %d: %s %s: %s", (unsigned)peer->uid,

@@ -141,8 +141,29 @@ struct fault *core_fault_find(struct agent *a, const char *id)
 	return NULL;
 }
 
+static int type_index(const struct fault_ops *t)
+{
+	for (int i = 0; fault_ops_all[i]; i++)
+		if (fault_ops_all[i] == t)
+			return i;
+	return -1;
+}
+
 static void emit_fault(struct fault *f, const char *type, const char *why)
 {
+	static const struct {
+		const char *event;
+		enum metrics_counter counter;
+	} counted[] = {
+		{ "fault.applied", MET_APPLIES },
+		{ "fault.apply_failed", MET_APPLY_FAILURES },
+		{ "fault.reverted", MET_REVERTS },
+		{ "fault.revert_failed", MET_REVERT_FAILURES },
+	};
+
+	for (size_t i = 0; i < sizeof(counted) / sizeof(counted[0]); i++)
+		if (!strcmp(type, counted[i].event))
+			metrics_count(&f->agent->metrics, counted[i].counter, type_index(f->type));
 	json_t *fields = json_pack("{s:s, s:s, s:s, s:s}", "fault", f->id, "fault_type",
 				   f->type->name, "lease", f->lease ? f->lease->id : "", "state",
 				   fault_state_name(f->state));
@@ -293,6 +314,7 @@ static void lease_expired(uv_timer_t *t)
 	snprintf(why, sizeof(why), "lease %s expired (not renewed within %llu ms)", l->id,
 		 (unsigned long long)l->ttl_ms);
 	log_warn("%s: reverting its faults", why);
+	l->agent->metrics.lease_expiries++;
 	core_lease_end(l, why);
 }
 

@@ -40,6 +40,8 @@ static void usage(FILE *f)
 		   "                         file means the built-in policy, an invalid one is fatal)\n"
 		   "      --cleanup          only undo what the journal lists from an earlier run,\n"
 		   "                         report it and exit (for ExecStopPost= and break-glass)\n"
+		   "      --metrics ADDR:PORT  serve Prometheus metrics on a loopback address\n"
+		   "                         (127.0.0.0/8 or [::1]); off by default\n"
 		   "      --systemd          journald-style log lines and sd_notify readiness\n"
 		   "  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
 		   "  -h, --help             this help\n"
@@ -82,6 +84,8 @@ static void on_signal(uv_signal_t *h, int signum)
 			"the next start or faultlined --cleanup");
 	/* Lease and duration timers would keep the loop alive: release them now. */
 	core_free(a);
+	metrics_close(a->metrics_server);
+	a->metrics_server = NULL;
 	/* Signal handles stay referenced for a forced second stop; unref so the loop can end. */
 	uv_unref((uv_handle_t *)&a->sig_term);
 	uv_unref((uv_handle_t *)&a->sig_int);
@@ -151,6 +155,7 @@ int main(int argc, char **argv)
 		{ "lease-ttl", required_argument, NULL, 'T' },
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ "policy", required_argument, NULL, 'P' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -165,6 +170,7 @@ int main(int argc, char **argv)
 		.group = (gid_t)-1,
 	};
 	enum log_level lvl = LOG_LVL_INFO;
+	const char *metrics_addr = NULL;
 	int systemd = 0, cleanup_only = 0, explicit_policy = 0, c, err, failures = 0;
 	char journal_path[300];
 	json_t *report = NULL;
@@ -186,6 +192,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			cleanup_only = 1;
+			break;
+		case 'M':
+			metrics_addr = optarg;
 			break;
 		case 'P':
 			a.policy_path = optarg;
@@ -291,6 +300,19 @@ int main(int argc, char **argv)
 		log_err("cannot serve the API on %s: %s", a.socket_path, strerror(-err));
 		uv_run(a.loop, UV_RUN_NOWAIT);
 		return 1;
+	}
+	if (metrics_addr) {
+		err = metrics_listen(&a, metrics_addr, &a.metrics_server);
+		if (err) {
+			log_err("--metrics %s: %s", metrics_addr,
+				err == -EADDRNOTAVAIL ? "only loopback addresses are allowed" :
+				err == -EINVAL ? "expected HOST:PORT, e.g. 127.0.0.1:9464" :
+						 strerror(-err));
+			server_close(a.server);
+			uv_run(a.loop, UV_RUN_NOWAIT);
+			return err == -EINVAL || err == -EADDRNOTAVAIL ? 2 : 1;
+		}
+		log_info("metrics on http://%s/metrics", metrics_addr);
 	}
 	/*
 	 * Setup is done (probe, socket ownership, recovery): keep only what the fault types

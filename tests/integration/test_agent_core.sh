@@ -199,7 +199,8 @@ fl_assert_eq "$(journal_count)" 0 "journal records after shutdown"
 
 # --- policy: the agent refuses what violates it, whatever the controller asks ---
 printf 'max_duration: 1m\nprotected_processes: [postgres]\n' >"$dir/policy.yaml"
-fl_start_agent "$ns" "$sock" "$dir/agent4.log" "${AGENT_ARGS[@]}" --policy "$dir/policy.yaml"
+fl_start_agent "$ns" "$sock" "$dir/agent4.log" "${AGENT_ARGS[@]}" --policy "$dir/policy.yaml" \
+	--metrics 127.0.0.1:9464
 new_lease 60000
 api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM")"
 fl_assert_eq "$HTTP_STATUS" 403 "fault longer than the policy's max_duration"
@@ -211,6 +212,22 @@ jq -s -e 'any(.[]; .status == 403 and (.target | endswith("/faults")) and .uid =
 	>/dev/null || fl_fail "policy refusal not audited"
 api GET /v1/info
 fl_assert_eq "$(jq -r .policy.max_duration <<<"$API_BODY")" 1m "policy shown by agent info"
+
+# Metrics on the loopback listener (inside the agent's namespace) count what happened.
+metric() { ip netns exec "$ns" curl -sS --max-time 5 http://127.0.0.1:9464/metrics | awk -v m="$1" '$1 == m {print $2}'; }
+api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM" | sed 's/"10m"/"30s"/')"
+fl_assert_eq "$HTTP_STATUS" 201 "fault within the policy"
+fl_assert_eq "$(metric 'faultline_faults_active{type="process.pause"}')" 1 "faults_active metric"
+fl_assert_eq "$(metric 'faultline_fault_applies_total{type="process.pause"}')" 1 "applies metric"
+fl_assert_eq "$(metric faultline_api_refusals_total)" 1 "refusals metric"
+api DELETE /v1/faults
+fl_assert_eq "$(metric 'faultline_faults_active{type="process.pause"}')" 0 "faults_active after revert"
+fl_assert_eq "$(metric 'faultline_fault_reverts_total{type="process.pause"}')" 1 "reverts metric"
+rc=0
+timeout 60 "$FAULTLINED" --socket "$dir/other.sock" "${AGENT_ARGS[@]}" --metrics 0.0.0.0:9465 \
+	>"$dir/metrics-any.log" 2>&1 || rc=$?
+fl_assert_eq "$rc" 2 "exit status for a non-loopback metrics address"
+grep -q "only loopback addresses are allowed" "$dir/metrics-any.log" || fl_fail "unclear refusal"
 kill -TERM "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 
