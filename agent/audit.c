@@ -11,6 +11,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "timefmt.h"
 
 #define AUDIT_MAX_BODY 4096
 
@@ -56,20 +57,14 @@ void audit_close(struct audit *au)
 void audit_record(struct audit *au, const struct peer *peer, const struct http_msg *req,
 		  bool allowed, int status, const char *why)
 {
-	struct timespec ts;
-	char when[64];
-	struct tm tm;
+	char when[TIMEFMT_ISO_SIZE];
 	json_t *line;
 	char *text;
 	size_t len;
 
 	if (!au)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ",
-		 ts.tv_nsec / 1000000);
+	timefmt_now_iso(when, sizeof(when));
 	line = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:b, s:i}", "time", when, "uid",
 			 (json_int_t)peer->uid, "gid", (json_int_t)peer->gid, "pid",
 			 (json_int_t)peer->pid, "method", req->method, "target", req->target,

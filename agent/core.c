@@ -16,6 +16,7 @@
 #include "events.h"
 #include "journal.h"
 #include "log.h"
+#include "timefmt.h"
 #include "exp.h"
 
 static void random_id(char *buf, size_t size, char prefix)
@@ -31,17 +32,6 @@ static void random_id(char *buf, size_t size, char prefix)
 	}
 	snprintf(buf, size, "%c-%02x%02x%02x%02x%02x%02x%02x%02x", prefix, r[0], r[1], r[2], r[3],
 		 r[4], r[5], r[6], r[7]);
-}
-
-static void now_iso(char *buf, size_t size)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + strlen(buf), size - strlen(buf), ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
 /* ---- faults ---- */
@@ -203,7 +193,7 @@ int core_fault_revert(struct fault *f, const char *why)
 		return err;
 	}
 	set_state(f, FAULT_REVERTED);
-	now_iso(f->reverted_at, sizeof(f->reverted_at));
+	timefmt_now_iso(f->reverted_at, sizeof(f->reverted_at));
 	err = journal_remove(f->agent->journal, f->id);
 	if (err)
 		log_warn("fault %s: removing its journal record: %s", f->id, strerror(-err));
@@ -290,7 +280,7 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 		return ret;
 	}
 	set_state(f, FAULT_ACTIVE);
-	now_iso(f->applied_at, sizeof(f->applied_at));
+	timefmt_now_iso(f->applied_at, sizeof(f->applied_at));
 	fault_journal(f);
 	if (duration_ms)
 		uv_timer_start(&f->duration_timer, duration_done, duration_ms, 0);

@@ -7,6 +7,7 @@
 
 #include "events.h"
 #include "log.h"
+#include "timefmt.h"
 
 struct subscriber {
 	struct server_conn *conn;
@@ -39,24 +40,13 @@ void events_free(struct events *ev)
 	free(ev);
 }
 
-static void now_iso(char *buf, size_t size)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + strlen(buf), size - strlen(buf), ".%03ldZ", ts.tv_nsec / 1000000);
-}
-
 void events_emit(struct events *ev, const char *type, json_t *fields)
 {
 	char when[40], *text;
 	json_t *e;
 	struct subscriber *s, *next;
 
-	now_iso(when, sizeof(when));
+	timefmt_now_iso(when, sizeof(when));
 	e = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)(ev->seq + 1), "time", when, "type",
 		      type);
 	if (!e) {

@@ -280,20 +280,12 @@ int http_parse_response(const char *buf, size_t len, bool eof, struct http_msg *
 	return finish_body(buf, len, head_len, eof, !m->has_length, m);
 }
 
-int http_format_response(char **out, size_t *out_len, int status, const char *ctype,
-			 const char *body, size_t body_len, bool close)
+/* Join a formatted head (n bytes, or n < 0 on failure) and a body into one message. */
+static int append_body(char **out, size_t *out_len, char *head, int n, const char *body,
+		       size_t body_len)
 {
-	char *head = NULL, *msg;
-	int n;
+	char *msg;
 
-	n = asprintf(&head,
-		     "HTTP/1.1 %d %s\r\n"
-		     "Content-Type: %s\r\n"
-		     "Content-Length: %zu\r\n"
-		     "Connection: %s\r\n"
-		     "\r\n",
-		     status, http_status_text(status), ctype ? ctype : "application/json", body_len,
-		     close ? "close" : "keep-alive");
 	if (n < 0)
 		return -ENOMEM;
 	msg = realloc(head, n + body_len + 1);
@@ -309,10 +301,27 @@ int http_format_response(char **out, size_t *out_len, int status, const char *ct
 	return 0;
 }
 
+int http_format_response(char **out, size_t *out_len, int status, const char *ctype,
+			 const char *body, size_t body_len, bool close)
+{
+	char *head = NULL;
+	int n;
+
+	n = asprintf(&head,
+		     "HTTP/1.1 %d %s\r\n"
+		     "Content-Type: %s\r\n"
+		     "Content-Length: %zu\r\n"
+		     "Connection: %s\r\n"
+		     "\r\n",
+		     status, http_status_text(status), ctype ? ctype : "application/json", body_len,
+		     close ? "close" : "keep-alive");
+	return append_body(out, out_len, head, n, body, body_len);
+}
+
 int http_format_request(char **out, size_t *out_len, const char *method, const char *target,
 			const char *body, size_t body_len)
 {
-	char *head = NULL, *msg;
+	char *head = NULL;
 	int n;
 
 	if (body)
@@ -329,17 +338,5 @@ int http_format_request(char **out, size_t *out_len, const char *method, const c
 			     "Host: faultline\r\n"
 			     "\r\n",
 			     method, target);
-	if (n < 0)
-		return -ENOMEM;
-	msg = realloc(head, n + body_len + 1);
-	if (!msg) {
-		free(head);
-		return -ENOMEM;
-	}
-	if (body_len)
-		memcpy(msg + n, body, body_len);
-	msg[n + body_len] = '\0';
-	*out = msg;
-	*out_len = n + body_len;
-	return 0;
+	return append_body(out, out_len, head, n, body, body_len);
 }

@@ -1,0 +1,19 @@
+/* One timestamp format for every record the agent keeps. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "timefmt.h"
+
+char *timefmt_now_iso(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	return buf;
+}

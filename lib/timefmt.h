@@ -1,0 +1,12 @@
+/* Timestamps as the agent writes them in events, audit lines and API answers. */
+#ifndef FL_TIMEFMT_H
+#define FL_TIMEFMT_H
+
+#include <stddef.h>
+
+#define TIMEFMT_ISO_SIZE 32
+
+/* Now, UTC, millisecond precision: "2026-11-22T12:00:00.123Z". Returns buf. */
+char *timefmt_now_iso(char *buf, size_t size);
+
+#endif
