@@ -19,8 +19,9 @@
 #define MAX_PATH_LEN 4095
 #define MAX_URL 2048
 #define MAX_REGEX 1024
-/* Bounded repetitions in a regex multiply; glibc expands them, so keep the product small. */
-#define MAX_REGEX_REPEAT 1000
+/* Size of a regex after glibc expands its bounded repetitions, and its group nesting. */
+#define MAX_REGEX_EXPANSION 4096
+#define MAX_REGEX_DEPTH 32
 
 static void *at(void *obj, size_t off)
 {
@@ -536,73 +537,98 @@ static bool check_ifname(struct exp_ctx *ctx, const struct enode *n, const char 
 }
 
 /*
- * glibc compiles bounded repetitions by copying the repeated part, so "(a{100}){100}"
- * costs 10000 copies. Refuse patterns whose bounds multiply past MAX_REGEX_REPEAT, and
- * nesting deeper than the stack below, before handing them to regcomp().
+ * A bound at p: "{n}", "{n,}", "{n,m}", or glibc's "{,m}". Returns its closing brace and
+ * sets *copies to how many copies of the repeated part glibc makes, or returns NULL when
+ * p starts no bound.
+ */
+static const char *regex_bound(const char *p, uint64_t *copies)
+{
+	uint64_t n = 0, m;
+	bool digits = false;
+
+	for (p++; *p >= '0' && *p <= '9'; p++, digits = true) {
+		if (n <= MAX_REGEX_EXPANSION)
+			n = n * 10 + (uint64_t)(*p - '0');
+	}
+	m = n;
+	if (*p == ',') {
+		/* "{n,}" is n copies and one more made optional; "{n,m}" m copies. */
+		m = n + 1;
+		if (p[1] >= '0' && p[1] <= '9')
+			m = 0;
+		for (p++; *p >= '0' && *p <= '9'; p++, digits = true) {
+			if (m <= MAX_REGEX_EXPANSION)
+				m = m * 10 + (uint64_t)(*p - '0');
+		}
+	}
+	if (*p != '}' || !digits)
+		return NULL;
+	*copies = m > n ? m : n ? n : 1;
+	return p;
+}
+
+/*
+ * glibc compiles a repetition by copying what it repeats, so "(a{100}){100}" becomes 10000
+ * copies and "a+++...+" doubles with every '+'. Estimate the size of the pattern after
+ * that expansion (atoms count one, a group the sum of its content, "x{n,m}" m copies of x,
+ * "x+" two) and refuse patterns past MAX_REGEX_EXPANSION before regcomp() spends time and
+ * memory on them.
  */
 static bool regex_too_complex(const char *s)
 {
-	uint64_t stack[64], cur = 1, last = 1;
+	uint64_t stack[MAX_REGEX_DEPTH], sum = 0, last = 0, m;
 	size_t depth = 0;
+	const char *end;
 
 	for (const char *p = s; *p; p++) {
-		if (*p == '\\' && p[1]) {
-			p++;
-			last = cur;
-		} else if (*p == '[') {
-			/* A bracket expression is one item; skip to its end. */
-			const char *q = p + 1;
-
-			if (*q == '^')
-				q++;
-			if (*q == ']')
-				q++;
-			q = strchr(q, ']');
-			if (!q)
-				return false; /* regcomp reports it */
-			p = q;
-			last = cur;
-		} else if (*p == '(') {
+		if (*p == '(') {
 			if (depth >= ARRAY_SIZE(stack))
 				return true;
-			stack[depth++] = cur;
-		} else if (*p == ')') {
-			if (depth)
-				cur = stack[--depth];
-			last = cur;
-		} else if (*p == '{') {
-			uint64_t n = 0, m = 0;
-			const char *q = p + 1;
-
-			while (*q >= '0' && *q <= '9' && n <= MAX_REGEX_REPEAT)
-				n = n * 10 + (uint64_t)(*q++ - '0');
-			m = n;
-			if (*q == ',') {
-				q++;
-				m = 0;
-				while (*q >= '0' && *q <= '9' && m <= MAX_REGEX_REPEAT)
-					m = m * 10 + (uint64_t)(*q++ - '0');
-				if (m < n)
-					m = n;
-			}
-			if (m < 1)
-				m = 1;
-			if (m > MAX_REGEX_REPEAT || last * m > MAX_REGEX_REPEAT)
-				return true;
-			/* The repeated item's cost now weighs on everything around it. */
-			if (last * m > cur)
-				cur = last * m;
-			for (size_t i = 0; i < depth; i++) {
-				if (stack[i] * m > MAX_REGEX_REPEAT)
-					return true;
-			}
-			for (size_t i = 0; i < depth; i++)
-				stack[i] *= m;
-		} else {
-			last = cur;
+			stack[depth++] = sum;
+			sum = 0;
+			last = 0;
+			continue;
 		}
+		if (*p == ')') {
+			last = sum;
+			sum = depth ? stack[--depth] + last : last;
+		} else if (*p == '{' && (end = regex_bound(p, &m))) {
+			if (m > MAX_REGEX_EXPANSION)
+				return true;
+			sum += last * (m - 1);
+			last *= m;
+			p = end;
+		} else if (*p == '+') {
+			/* glibc reads "x+" as "xx*", so "x++" doubles again. */
+			sum += last;
+			last *= 2;
+		} else if (*p == '*' || *p == '?' || *p == '|') {
+			continue;
+		} else {
+			if (*p == '\\' && p[1]) {
+				p++;
+			} else if (*p == '[') {
+				/* One atom; "[]a]" and "[^]a]" start with a literal ']'. */
+				const char *q = p + 1;
+
+				if (*q == '^')
+					q++;
+				if (*q == ']')
+					q++;
+				q = strchr(q, ']');
+				if (!q)
+					return false; /* regcomp() reports it */
+				p = q;
+			}
+			sum++;
+			last = 1;
+		}
+		if (sum > MAX_REGEX_EXPANSION)
+			return true;
 	}
-	return false;
+	while (depth)
+		sum += stack[--depth];
+	return sum > MAX_REGEX_EXPANSION;
 }
 
 static bool check_regex(struct exp_ctx *ctx, const struct enode *n, const char *s)
@@ -617,9 +643,26 @@ static bool check_regex(struct exp_ctx *ctx, const struct enode *n, const char *
 	}
 	if (regex_too_complex(s)) {
 		exp_err(ctx, n,
-			"regular expression %s is too complex (repetition counts multiply past %d)",
-			diag_quote(q, s), MAX_REGEX_REPEAT);
+			"regular expression %s is too complex (its repetitions expand to more than "
+			"%d elements)",
+			diag_quote(q, s), MAX_REGEX_EXPANSION);
 		return false;
+	}
+	/*
+	 * glibc takes back-references in extended syntax too, and matching them can take
+	 * exponential time on the agent, for every process it looks at.
+	 */
+	for (const char *p = s; *p; p++) {
+		if (*p != '\\' || !p[1])
+			continue;
+		if (p[1] >= '1' && p[1] <= '9') {
+			exp_err(ctx, n,
+				"regular expression %s uses a back-reference (\\%c), which POSIX "
+				"extended syntax does not have",
+				diag_quote(q, s), p[1]);
+			return false;
+		}
+		p++;
 	}
 	r = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
 	if (r) {

@@ -605,6 +605,7 @@ struct enode *exp_tree_build(struct exp_ctx *ctx, const char *buf, size_t len)
 			}
 			break;
 		case YAML_ALIAS_EVENT:
+			path_child(ctx, &b);
 			if (diag_add(ctx->diags, (unsigned)ev.start_mark.line + 1,
 				     (unsigned)ev.start_mark.column + 1, ctx->path,
 				     "YAML anchors and aliases are not supported; write the value "

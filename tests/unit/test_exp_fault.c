@@ -271,6 +271,11 @@ static void test_fault_errors(void **state)
 	parse_bad("name: x\ntype: process.pause\nduration: 1m\n"
 		  "target: {cmdline: \"a\\x7f\", all: true}\n",
 		  "request:4:19: target.cmdline: text contains control characters\n");
+	/* glibc's "{,m}" repeats too; stacked bounds multiply. */
+	parse_bad("name: x\ntype: process.pause\nduration: 1m\n"
+		  "target: {cmdline: \"a{,4000}{,4000}\", all: true}\n",
+		  "request:4:19: target.cmdline: regular expression 'a{,4000}{,4000}' is too "
+		  "complex (its repetitions expand to more than 4096 elements)\n");
 	parse_bad("- a\n", "request:1:1: expected a mapping, got a list\n");
 	parse_bad("{", "request:2:1: did not find expected node content (while parsing a flow node "
 		       "at line 2, column 1)\n");
