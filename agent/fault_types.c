@@ -5,9 +5,21 @@
 #include "fault.h"
 
 extern const struct fault_ops fault_proc_pause;
+extern const struct fault_ops fault_net_loss;
+extern const struct fault_ops fault_net_corruption;
+extern const struct fault_ops fault_net_duplication;
+extern const struct fault_ops fault_net_partition;
+extern const struct fault_ops fault_net_bandwidth;
+extern const struct fault_ops fault_net_latency;
 
 const struct fault_ops *const fault_ops_all[] = {
 	&fault_proc_pause,
+	&fault_net_loss,
+	&fault_net_corruption,
+	&fault_net_duplication,
+	&fault_net_partition,
+	&fault_net_bandwidth,
+	&fault_net_latency,
 	NULL,
 };
 

@@ -93,6 +93,19 @@ struct packet {
 	__u8 shaped;
 };
 
+/*
+ * The packet being processed, per CPU: in a map rather than on the stack, for the same reason
+ * as struct walk's 64-bit fields. A run never nests in another run of this instance on the
+ * same CPU once past the tc_index checks: the only nesting is a duplicate's egress copy
+ * (bpf_clone_redirect re-enters the egress hook), which returns at those checks.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct packet);
+} packets SEC(".maps");
+
 struct ipv6_frag {
 	__u8 nexthdr;
 	__u8 reserved;
@@ -130,6 +143,60 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, const __u32 hook, s
 }
 
 /*
+ * The extension-header walk runs under bpf_loop(): an open-coded loop with a branch per header
+ * type multiplies the paths the verifier explores, and without CAP_PERFMON (which the agent
+ * gives up) its Spectre v1 checks explore each branch speculatively too, past its limits.
+ */
+enum exthdr_end {
+	EXTHDR_GO_ON,	   /* still walking, or ended on the L4 header */
+	EXTHDR_NOT_FIRST,  /* a non-first fragment: no L4 header here */
+	EXTHDR_TRUNCATED,  /* a header could not be read */
+};
+
+struct exthdr_walk {
+	struct __sk_buff *skb;
+	__u64 off; /* 64-bit fields: see struct walk */
+	__u64 nexthdr;
+	__u64 end; /* enum exthdr_end; one field, so every exit writes the same place */
+};
+
+/* One IPv6 extension header: 0 to go on, 1 when the walk ends. */
+static long exthdr_one(__u32 i, void *ctx)
+{
+	struct exthdr_walk *w = ctx;
+	__u8 nexthdr = w->nexthdr;
+
+	if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	    nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_AH) {
+		__u8 h[2];
+
+		if (bpf_skb_load_bytes(w->skb, w->off, h, sizeof(h))) {
+			w->end = EXTHDR_TRUNCATED;
+			return 1;
+		}
+		w->off += nexthdr == IPPROTO_AH ? (h[1] + 2) * 4 : (h[1] + 1) * 8;
+		w->nexthdr = h[0];
+		return 0;
+	}
+	if (nexthdr == IPPROTO_FRAGMENT) {
+		struct ipv6_frag fh;
+
+		if (bpf_skb_load_bytes(w->skb, w->off, &fh, sizeof(fh))) {
+			w->end = EXTHDR_TRUNCATED;
+			return 1;
+		}
+		w->off += sizeof(fh);
+		w->nexthdr = fh.nexthdr;
+		if (fh.frag_off & bpf_htons(0xfff8)) {
+			w->end = EXTHDR_NOT_FIRST;
+			return 1;
+		}
+		return 0;
+	}
+	return 1;
+}
+
+/*
  * IPv6: the fixed header, then up to NETFAULT_MAX_EXTHDRS extension headers (hop-by-hop,
  * routing, destination options, fragment, AH). When the walk ends on an extension header,
  * proto is that header's number and the packet has no ports.
@@ -138,41 +205,24 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, const __u32 hook, s
 				      __u32 *l4, __u8 *first_frag)
 {
 	struct ipv6hdr ip6;
-	__u32 off = l2_len + sizeof(ip6);
+	struct exthdr_walk w = {};
+	__u32 off;
 	__u8 nexthdr;
-	int i;
 
 	if (bpf_skb_load_bytes(skb, l2_len, &ip6, sizeof(ip6)))
 		return -1;
 	if (ip6.version != 6)
 		return -1;
 	set_addrs(pkt, hook, &ip6.saddr, &ip6.daddr, 16);
-	nexthdr = ip6.nexthdr;
-	*first_frag = 1;
-	for (i = 0; i < NETFAULT_MAX_EXTHDRS; i++) {
-		__u8 h[2];
-
-		if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
-		    nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_AH) {
-			if (bpf_skb_load_bytes(skb, off, h, sizeof(h)))
-				return -1;
-			off += nexthdr == IPPROTO_AH ? (h[1] + 2) * 4 : (h[1] + 1) * 8;
-			nexthdr = h[0];
-		} else if (nexthdr == IPPROTO_FRAGMENT) {
-			struct ipv6_frag fh;
-
-			if (bpf_skb_load_bytes(skb, off, &fh, sizeof(fh)))
-				return -1;
-			off += sizeof(fh);
-			nexthdr = fh.nexthdr;
-			if (fh.frag_off & bpf_htons(0xfff8)) {
-				*first_frag = 0;
-				break;
-			}
-		} else {
-			break;
-		}
-	}
+	w.skb = skb;
+	w.off = l2_len + sizeof(ip6);
+	w.nexthdr = ip6.nexthdr;
+	bpf_loop(NETFAULT_MAX_EXTHDRS, exthdr_one, &w, 0);
+	if (w.end == EXTHDR_TRUNCATED)
+		return -1;
+	nexthdr = w.nexthdr;
+	off = w.off;
+	*first_frag = w.end != EXTHDR_NOT_FIRST;
 	pkt->proto = nexthdr;
 	*l4 = off;
 	return 0;
@@ -239,11 +289,24 @@ static __always_inline __u64 prefix_rules(const struct packet *pkt, __u32 side)
 	return mask ? *mask : 0;
 }
 
+/*
+ * The key's first 8 bytes (prefixlen, proto, pad0, lport) are written as one 64-bit store.
+ * Without CAP_PERFMON, the verifier of Linux 6.1 (Debian 12's; 6.18 no longer does) refuses a
+ * store narrower than 8 bytes into a stack slot holding a spilled register ("attempt to
+ * corrupt spilled pointer on stack"), even a spilled scalar, and a 4-byte constant prefixlen
+ * at an aligned offset is tracked as one.
+ */
 static __always_inline int exempt_lookup(struct netfault_exempt_key *k, __u8 proto, __u16 lport,
 					 __u16 rport)
 {
-	k->proto = proto;
-	k->lport = lport;
+	__u64 head;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	head = (__u64)(NETFAULT_EXEMPT_FIXED_BITS + 128) | (__u64)proto << 32 | (__u64)lport << 48;
+#else
+	head = (__u64)(NETFAULT_EXEMPT_FIXED_BITS + 128) << 32 | (__u64)proto << 24 | lport;
+#endif
+	*(__u64 *)k = head;
 	k->rport = rport;
 	return bpf_map_lookup_elem(&exempt, k) != NULL;
 }
@@ -252,9 +315,8 @@ static __always_inline int exempt_lookup(struct netfault_exempt_key *k, __u8 pro
 static __always_inline int is_exempt(const struct packet *pkt)
 {
 	__u32 shapes = cfg.exempt_shapes;
-	struct netfault_exempt_key k = {
-		.prefixlen = NETFAULT_EXEMPT_FIXED_BITS + 128,
-	};
+	/* 8-byte aligned: exempt_lookup() writes its first 8 bytes in one store. */
+	struct netfault_exempt_key k __attribute__((aligned(8))) = {};
 
 	if (!shapes)
 		return 0;
@@ -300,6 +362,8 @@ static __always_inline int below(__u32 rnd, __u32 prob)
 static __always_inline int ge_lost(__u32 slot, const struct netfault_rule *rule)
 {
 	__u32 p = rule->ge.p, r = rule->ge.r;
+	/* Loaded before the choice: a pointer picked by a branch is refused without CAP_PERFMON. */
+	__u32 loss_bad = rule->ge.loss_bad, loss_good = rule->ge.loss_good;
 	__u32 rnd_move = bpf_get_prandom_u32();
 	__u32 rnd_loss = bpf_get_prandom_u32();
 	struct netfault_ge_state *st;
@@ -315,7 +379,7 @@ static __always_inline int ge_lost(__u32 slot, const struct netfault_rule *rule)
 	else
 		st->bad = below(rnd_move, p);
 	bpf_spin_unlock(&st->lock);
-	return below(rnd_loss, bad ? rule->ge.loss_bad : rule->ge.loss_good);
+	return below(rnd_loss, bad ? loss_bad : loss_good);
 }
 
 /*
@@ -382,7 +446,9 @@ __attribute__((noinline)) int netfault_apply(struct __sk_buff *skb, struct packe
 	struct netfault_counters *cnt;
 	struct netfault_rule *rule;
 
-	if (!skb || !pkt)
+	/* pkt may be NULL for a global function; skb is the context (never NULL, and comparing
+	 * it is refused without CAP_PERFMON). */
+	if (!pkt)
 		return 0;
 	rule = bpf_map_lookup_elem(&rules, &slot);
 	cnt = bpf_map_lookup_elem(&rule_stats, &slot);
@@ -466,11 +532,43 @@ static __always_inline int shape(struct __sk_buff *skb, const struct packet *pkt
  * The rules of this hook that the addresses select are applied in slot order, like a
  * pipeline: corruption and duplication act at once, the first drop ends the walk.
  */
+/* The walk over the candidate rule slots, one bpf_loop() step per slot (see exthdr_walk). */
+struct walk {
+	struct __sk_buff *skb;
+	struct packet *pkt;
+	__u64 cand;
+	/*
+	 * 64 bits, like every field of a struct on this program's stack: without CAP_PERFMON,
+	 * the verifier of Linux 6.1 refuses a store narrower than 8 bytes into a stack slot that
+	 * holds a spilled register, even a spilled scalar ("attempt to corrupt spilled pointer
+	 * on stack"), and a narrow store of a known value at an 8-byte aligned offset is one.
+	 */
+	__u64 dropped;
+};
+
+/* Apply the lowest candidate slot: 0 to go on, 1 when no candidate is left or it dropped. */
+static long walk_one(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+	__u64 low;
+
+	if (!w->cand)
+		return 1;
+	low = w->cand & -w->cand;
+	w->cand ^= low;
+	if (netfault_apply(w->skb, w->pkt, debruijn_index[(low * 0x03f79d71b4cb0a89ULL) >> 58])) {
+		w->dropped = 1;
+		return 1;
+	}
+	return 0;
+}
+
 static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 {
-	struct packet pkt = {.hook = hook, .exempt = -1};
+	struct walk w = {.skb = skb};
+	struct packet *pkt;
+	__u32 zero = 0;
 	__u64 cand;
-	int i;
 
 	if (skb->tc_index == NETFAULT_DUP_TC_INDEX) {
 		skb->tc_index = 0;
@@ -483,23 +581,26 @@ static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 	cand = cfg.active[hook];
 	if (!cand)
 		return TC_ACT_UNSPEC;
-	if (parse(skb, hook, &pkt))
+	pkt = bpf_map_lookup_elem(&packets, &zero);
+	if (!pkt)
+		return TC_ACT_UNSPEC;
+	__builtin_memset(pkt, 0, sizeof(*pkt));
+	pkt->hook = hook;
+	pkt->exempt = -1;
+	w.pkt = pkt;
+	if (parse(skb, hook, pkt))
 		return TC_ACT_UNSPEC;
 	if (cand & ~cfg.remote_any)
-		cand &= cfg.remote_any | prefix_rules(&pkt, NETFAULT_SIDE_REMOTE);
+		cand &= cfg.remote_any | prefix_rules(pkt, NETFAULT_SIDE_REMOTE);
 	if (cand & ~cfg.local_any)
-		cand &= cfg.local_any | prefix_rules(&pkt, NETFAULT_SIDE_LOCAL);
-
-	for (i = 0; i < NETFAULT_MAX_RULES && cand; i++) {
-		__u64 low = cand & -cand;
-
-		cand ^= low;
-		if (netfault_apply(skb, &pkt, debruijn_index[(low * 0x03f79d71b4cb0a89ULL) >> 58]))
-			/* Egress: STOLEN, so the sender sees wire loss and not ENOBUFS. */
-			return hook == NETFAULT_HOOK_EGRESS ? TC_ACT_STOLEN : TC_ACT_SHOT;
-	}
-	if (pkt.shaped)
-		return shape(skb, &pkt);
+		cand &= cfg.local_any | prefix_rules(pkt, NETFAULT_SIDE_LOCAL);
+	w.cand = cand;
+	bpf_loop(NETFAULT_MAX_RULES, walk_one, &w, 0);
+	if (w.dropped)
+		/* Egress: STOLEN, so the sender sees wire loss and not ENOBUFS. */
+		return hook == NETFAULT_HOOK_EGRESS ? TC_ACT_STOLEN : TC_ACT_SHOT;
+	if (pkt->shaped)
+		return shape(skb, pkt);
 	return TC_ACT_UNSPEC;
 }
 

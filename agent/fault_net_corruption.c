@@ -1,0 +1,50 @@
+/*
+ * network.corruption: with the given probability, flip one random bit after the IP header of
+ * a matching packet, in the eBPF data path. No checksum is fixed, so the receiver's L4
+ * checksum catches it, as with wire corruption (limits: docs/netfault.md). Counters per rule.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "exp.h"
+#include "fault.h"
+#include "netif.h"
+
+static int corruption_validate(struct agent *a, struct fault *f, char *err, size_t size)
+{
+	if (f->spec->params.corruption.correlation_ppm) {
+		snprintf(err, size, "params.correlation: correlated corruption is not supported by "
+				    "the eBPF data path; leave it out");
+		return -EINVAL;
+	}
+	return netif_fault_validate(a, f, err, size);
+}
+
+static int corruption_apply(struct agent *a, struct fault *f, char *err, size_t size)
+{
+	struct netif_action act = {
+		.action = NETFAULT_ACT_CORRUPT,
+		.prob = netfault_prob(f->spec->params.corruption.probability_ppm / 1e6),
+	};
+	int ret;
+
+	(void)a;
+	ret = netif_fault_attach(f, err, size);
+	if (!ret)
+		ret = netif_fault_add_rules(f, netif_dirs(f), &act, err, size);
+	if (ret)
+		netif_fault_unwind(f);
+	return ret;
+}
+
+const struct fault_ops fault_net_corruption = {
+	.name = "network.corruption",
+	.caps = NETIF_CAPS,
+	.probe = netif_probe,
+	.validate = corruption_validate,
+	.apply = corruption_apply,
+	.revert = netif_fault_revert,
+	.describe = netif_fault_status,
+	.cleanup = netif_fault_cleanup,
+	.free_priv = netif_fault_free,
+};

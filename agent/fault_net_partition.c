@@ -1,0 +1,37 @@
+/*
+ * network.partition: drop every matching packet (a blackhole), both directions unless the
+ * target says otherwise, in the eBPF data path. Exempt flows (the control channel, the
+ * policy's protected peers and ports) pass. Counters per rule.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "exp.h"
+#include "fault.h"
+#include "netif.h"
+
+static int partition_apply(struct agent *a, struct fault *f, char *err, size_t size)
+{
+	struct netif_action act = { .action = NETFAULT_ACT_PARTITION };
+	int ret;
+
+	(void)a;
+	ret = netif_fault_attach(f, err, size);
+	if (!ret)
+		ret = netif_fault_add_rules(f, netif_dirs(f), &act, err, size);
+	if (ret)
+		netif_fault_unwind(f);
+	return ret;
+}
+
+const struct fault_ops fault_net_partition = {
+	.name = "network.partition",
+	.caps = NETIF_CAPS,
+	.probe = netif_probe,
+	.validate = netif_fault_validate,
+	.apply = partition_apply,
+	.revert = netif_fault_revert,
+	.describe = netif_fault_status,
+	.cleanup = netif_fault_cleanup,
+	.free_priv = netif_fault_free,
+};

@@ -1,0 +1,146 @@
+/*
+ * Network faults on interfaces: the per-interface registry (one struct netfault, one program
+ * instance with 64 rule slots, shared by every network fault on the interface: opened and
+ * attached by the first, detached when the last is reverted), the exemptions that keep the
+ * control channel and the policy's protected peers out of every fault, and the machinery the
+ * rule-based fault types share (fault_net_*.c): target -> rules, journal, counters, crash
+ * cleanup. docs/network-faults.md describes the whole.
+ */
+#ifndef FL_NETIF_H
+#define FL_NETIF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <linux/capability.h>
+
+#include "netfault.h"
+
+struct agent;
+struct fault;
+struct netif;
+struct policy;
+
+/*
+ * The capabilities every network fault needs after start-up: CAP_NET_ADMIN for tc and
+ * rtnetlink, CAP_BPF to load the programs and use their maps, CAP_SYS_PTRACE to read the
+ * requester's /proc/PID/environ (a controller with more capabilities than the agent keeps is
+ * otherwise out of reach). Not CAP_PERFMON: bpf/netfault.bpf.c passes the verifier without
+ * it; not CAP_SYS_ADMIN: agent/netfault.c detaches by program id, never opening programs.
+ */
+#define NETIF_CAPS (1ULL << CAP_NET_ADMIN | 1ULL << CAP_BPF | 1ULL << CAP_SYS_PTRACE)
+
+/* What a fault type makes its rules do. */
+struct netif_action {
+	enum netfault_action action;
+	uint32_t prob;
+	struct netfault_ge ge;
+	uint32_t classid; /* SHAPE on egress */
+	int ifindex;	  /* SHAPE on ingress */
+};
+
+/*
+ * The part of every network fault's f->priv that this module manages. Types that need more
+ * hang it on ext (freed with ext_free).
+ */
+struct netif_fault {
+	struct netif *nif;	   /* NULL until attached */
+	int ifindex;
+	char ifname[16];
+	int slots[NETFAULT_MAX_RULES]; /* rule slots this fault holds */
+	unsigned int slot_dirs[NETFAULT_MAX_RULES];
+	size_t n_slots;
+	bool peer_ssh;		    /* the requester's SSH session is exempted */
+	struct netfault_exempt peer_ex;
+	char peer_desc[96];
+	void *ext;
+	void (*ext_free)(void *ext);
+};
+
+/*
+ * The ifindex of an interface in the agent's network namespace. -ENODEV with err
+ * "target.interface: no interface 'X' on this host".
+ */
+int netif_lookup(const char *name, int *ifindex, char *err, size_t size);
+
+/* fault_ops.probe of the rule-based types: the clsact + cls_bpf mechanism. */
+int netif_probe(const struct agent *a, char *why, size_t size);
+
+/*
+ * validate for every network fault: the interface exists, the target fits in the rule slots,
+ * and the requester's SSH session is found (walking up from f->peer_pid to sshd). Sets f->priv.
+ */
+int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t size);
+
+/*
+ * Hook the fault on its interface: journal {"interface", "ifindex", "clsact_created"} in
+ * f->undo, then open and attach the interface's instance if it is not yet, and hold the
+ * requester's SSH exemption on it.
+ */
+int netif_fault_attach(struct fault *f, char *err, size_t size);
+
+/*
+ * How many rule slots the fault's target needs per direction it is added in: one per
+ * combination of peer-port range and local-port range, twice that for ICMP over both address
+ * families (ICMP and ICMPv6 are different protocols).
+ */
+size_t netif_fault_rule_count(const struct fault *f);
+
+/* Add the rules the fault's target translates into, in the given directions. */
+int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif_action *act,
+			  char *err, size_t size);
+
+/* Take the fault's rules out (idempotent). */
+int netif_fault_remove_rules(struct fault *f, char *err, size_t size);
+
+/* Rules out, exemption dropped, interface released (detached if it was the last). Idempotent. */
+int netif_fault_detach(struct fault *f, char *err, size_t size);
+
+/* fault_ops.revert of the rule-based types: netif_fault_detach(). */
+int netif_fault_revert(struct agent *a, struct fault *f, char *err, size_t size);
+
+/* Undo a partial apply (errors are logged; the caller's revert retries). */
+void netif_fault_unwind(struct fault *f);
+
+/* The fault's directions as NETFAULT_DIR_* bits. */
+unsigned int netif_dirs(const struct fault *f);
+
+/* The interface and the counters of the fault's rules, for describe(). */
+json_t *netif_fault_status(const struct fault *f);
+
+/*
+ * Crash cleanup of the interface part of an undo record: after checking that the ifindex
+ * still has the recorded name, remove our filters (and clsact, when we created it and nothing
+ * else is on it). A gone interface is clean. Appends to report.
+ */
+int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_t size);
+
+/* fault_ops.free_priv of every network fault. */
+void netif_fault_free(struct fault *f);
+
+/* Is another live fault of this type holding a shaper on the interface in these directions? */
+struct fault *netif_shaper_owner(const struct fault *f, unsigned int dirs);
+
+/* Mark f as the shaper of its interface in dirs (0 to clear). */
+void netif_shaper_set(struct fault *f, unsigned int dirs);
+
+/*
+ * The policy's protected peers (protected_cidrs: every protocol and port) and ports
+ * (protected_ports, TCP and UDP, as local or remote port) become exemptions on every
+ * interface attached now and later. Replaces the previous policy's; NULL clears. 0, or
+ * -E2BIG with err when they need more exemption entries than an interface has room for.
+ * netif_fault_validate() calls it with a->policy whenever that is not the policy installed
+ * last; call it directly to apply a reloaded policy to active faults at once.
+ */
+int netif_set_policy(const struct policy *p, char *err, size_t size);
+
+/*
+ * The SSH session of a process or of its nearest ancestor below sshd: $SSH_CONNECTION from
+ * /proc/PID/environ. 0 with conn set; -ENOENT when there is none.
+ */
+int netif_ssh_connection(pid_t pid, char *conn, size_t size, pid_t *found);
+
+#endif
