@@ -8,7 +8,8 @@
  * that cannot be put back exactly (tc filters on it, ...) is refused, not replaced.
  *
  * Ingress: an IFB device of ours with a TBF at its root (the whole device is the target); the
- * data path redirects matching packets to it, and the IFB hands them back to the stack. TBF
+ * data path marks matching packets, a steering filter with a mirred action sends them to the
+ * IFB, and the IFB hands them back to the stack (include/faultline/netfault.h). TBF
  * splits GSO aggregates (GRO on receive makes 64 KiB ones) into segments before queueing, so
  * a full queue drops segments as a real bottleneck would; under an HTB class with a byte
  * fifo, dropping whole aggregates made TCP through it erratic (9.1-9.7 Mbit/s of 10 with up
@@ -33,8 +34,8 @@
 #include "tc.h"
 
 /* Defaults when the fault does not say: 10 ms of traffic at the limit as burst, 100 ms as queue. */
-#define BURST_MIN 3028u		/* two full Ethernet frames */
-#define LIMIT_MIN (128u << 10)	/* above one 64 KiB GSO packet, which a smaller fifo would drop */
+#define BURST_MIN 3028u	       /* two full Ethernet frames */
+#define LIMIT_MIN (128u << 10) /* above one 64 KiB GSO packet, which a smaller fifo would drop */
 #define LIMIT_MAX (64u << 20)
 
 struct bw_state {
@@ -85,7 +86,7 @@ static uint64_t clamp64(uint64_t v, uint64_t lo, uint64_t hi)
 /* The largest frame the interface sends: its MTU plus an Ethernet header and a VLAN tag. */
 static uint32_t max_frame(const char *ifname)
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	uint32_t mtu = 1500;
 
@@ -135,12 +136,12 @@ static int bw_validate(struct agent *a, struct fault *f, char *err, size_t size)
 	nf->ext = bw;
 	nf->ext_free = bw_free;
 	bw->shaper.rate = p->rate_bps / 8;
-	bw->shaper.burst = (uint32_t)(p->burst_bytes ? clamp64(p->burst_bytes, 1, UINT32_MAX) :
-						       clamp64(bw->shaper.rate / 100, BURST_MIN,
-							       UINT32_MAX));
-	bw->shaper.limit = (uint32_t)(p->limit_bytes ? clamp64(p->limit_bytes, 1, UINT32_MAX) :
-						       clamp64(bw->shaper.rate / 10, LIMIT_MIN,
-							       LIMIT_MAX));
+	bw->shaper.burst =
+		(uint32_t)(p->burst_bytes ? clamp64(p->burst_bytes, 1, UINT32_MAX)
+					  : clamp64(bw->shaper.rate / 100, BURST_MIN, UINT32_MAX));
+	bw->shaper.limit =
+		(uint32_t)(p->limit_bytes ? clamp64(p->limit_bytes, 1, UINT32_MAX)
+					  : clamp64(bw->shaper.rate / 10, LIMIT_MIN, LIMIT_MAX));
 	/* A bucket smaller than a frame would never let that frame through (TBF drops it). */
 	if (bw->shaper.burst < max_frame(nf->ifname))
 		bw->shaper.burst = max_frame(nf->ifname);
@@ -168,6 +169,8 @@ static int bw_undo(struct fault *f, char *err, size_t size)
 
 	/* Steering off first, so no packet is sent to a shaper that is going away. */
 	ret = netif_fault_remove_rules(f, err, size);
+	if (!ret)
+		ret = netif_fault_unsteer(f, err, size);
 	if (ret)
 		return ret;
 	if (bw && bw->ifb_created) {
@@ -206,7 +209,7 @@ static int bw_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		goto fail;
 	netif_shaper_set(f, dirs);
 	if (dirs & NETFAULT_DIR_EGRESS) {
-		struct netif_action act = { .action = NETFAULT_ACT_SHAPE, .classid = TC_FL_CLASS };
+		struct netif_action act = {.action = NETFAULT_ACT_SHAPE, .classid = TC_FL_CLASS};
 
 		/* The tree we replace is on record before we replace it. */
 		json_object_set(f->undo, "egress_root", bw->root);
@@ -220,19 +223,21 @@ static int bw_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		if (ret)
 			goto fail;
 		log_info("fault %s: %s: replaced %s with the shaper (HTB %x:, %llu bytes/s)", f->id,
-			 nf->ifname, bw->replaced, TC_FL_MAJOR, (unsigned long long)bw->shaper.rate);
+			 nf->ifname, bw->replaced, TC_FL_MAJOR,
+			 (unsigned long long)bw->shaper.rate);
 		ret = netif_fault_add_rules(f, NETFAULT_DIR_EGRESS, &act, err, size);
 		if (ret)
 			goto fail;
 	}
 	if (dirs & NETFAULT_DIR_INGRESS) {
-		struct netif_action act = { .action = NETFAULT_ACT_SHAPE };
+		struct netif_action act = {.action = NETFAULT_ACT_SHAPE};
 
 		snprintf(bw->ifb, sizeof(bw->ifb), "flifb%d", nf->ifindex);
 		snprintf(bw->ifb_alias, sizeof(bw->ifb_alias), "faultline ingress shaper of %s",
 			 nf->ifname);
-		json_object_set_new(f->undo, "ingress_ifb",
-				    json_pack("{s:s, s:s}", "name", bw->ifb, "alias", bw->ifb_alias));
+		json_object_set_new(
+			f->undo, "ingress_ifb",
+			json_pack("{s:s, s:s}", "name", bw->ifb, "alias", bw->ifb_alias));
 		ret = fault_journal(f);
 		if (ret) {
 			snprintf(err, size, "writing the journal: %s", strerror(-ret));
@@ -240,8 +245,9 @@ static int bw_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		}
 		ret = tc_ifb_create(bw->ifb, bw->ifb_alias, &bw->ifb_ifindex, err, size);
 		if (ret == -EEXIST)
-			snprintf(err, size, "device %s exists already (a leftover? run faultlined "
-					    "--cleanup)",
+			snprintf(err, size,
+				 "device %s exists already (a leftover? run faultlined "
+				 "--cleanup)",
 				 bw->ifb);
 		if (ret)
 			goto fail;
@@ -249,7 +255,9 @@ static int bw_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		ret = tc_tbf_install(bw->ifb_ifindex, &bw->shaper, err, size);
 		if (ret)
 			goto fail;
-		act.ifindex = bw->ifb_ifindex;
+		ret = netif_fault_steer(f, bw->ifb_ifindex, err, size);
+		if (ret)
+			goto fail;
 		ret = netif_fault_add_rules(f, NETFAULT_DIR_INGRESS, &act, err, size);
 		if (ret)
 			goto fail;
@@ -257,7 +265,7 @@ static int bw_apply(struct agent *a, struct fault *f, char *err, size_t size)
 			 bw->ifb, (unsigned long long)bw->shaper.rate);
 	}
 	return 0;
-fail: {
+fail : {
 	char undo_err[FAULT_ERR_SIZE] = "";
 
 	if (bw_undo(f, undo_err, sizeof(undo_err)))
@@ -324,7 +332,9 @@ static int bw_cleanup(struct agent *a, const json_t *undo, char *report, size_t 
 
 		ret = name && alias ? tc_ifb_delete(name, alias, &deleted) : -EINVAL;
 		off += snprintf(report + off, size - off, "; IFB device %s: %s", name ? name : "?",
-				ret ? strerror(-ret) : deleted ? "deleted" : "not there");
+				ret	  ? strerror(-ret)
+				: deleted ? "deleted"
+					  : "not there");
 		if (ret)
 			return ret;
 	}

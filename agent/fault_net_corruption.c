@@ -13,8 +13,9 @@
 static int corruption_validate(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	if (f->spec->params.corruption.correlation_ppm) {
-		snprintf(err, size, "params.correlation: correlated corruption is not supported by "
-				    "the eBPF data path; leave it out");
+		snprintf(err, size,
+			 "params.correlation: correlated corruption is not supported by "
+			 "the eBPF data path; leave it out");
 		return -EINVAL;
 	}
 	return netif_fault_validate(a, f, err, size);

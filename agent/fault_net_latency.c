@@ -17,7 +17,8 @@ static int latency_probe(const struct agent *a, char *why, size_t size)
 	const struct probe_result *netem = &a->probe.r[PROBE_NETEM], *fq = &a->probe.r[PROBE_FQ];
 
 	if (a->probe_err) {
-		snprintf(why, size, "the mechanism probe could not run: %s", strerror(-a->probe_err));
+		snprintf(why, size, "the mechanism probe could not run: %s",
+			 strerror(-a->probe_err));
 		return -EOPNOTSUPP;
 	}
 	if (!netem->available && !fq->available) {

@@ -20,10 +20,11 @@ static int loss_validate(struct agent *a, struct fault *f, char *err, size_t siz
 	const struct fault_net_loss *p = &f->spec->params.loss;
 
 	if (p->model == LOSS_RANDOM && p->correlation_ppm) {
-		snprintf(err, size,
-			 "params.correlation: correlated random loss is not supported by the eBPF "
-			 "data path (netem's correlation generator does not produce bursts either); "
-			 "use model: gilbert-elliott for bursty loss");
+		snprintf(
+			err, size,
+			"params.correlation: correlated random loss is not supported by the eBPF "
+			"data path (netem's correlation generator does not produce bursts either); "
+			"use model: gilbert-elliott for bursty loss");
 		return -EINVAL;
 	}
 	return netif_fault_validate(a, f, err, size);
@@ -32,7 +33,7 @@ static int loss_validate(struct agent *a, struct fault *f, char *err, size_t siz
 static int loss_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	const struct fault_net_loss *p = &f->spec->params.loss;
-	struct netif_action act = { .action = NETFAULT_ACT_LOSS };
+	struct netif_action act = {.action = NETFAULT_ACT_LOSS};
 	int ret;
 
 	(void)a;

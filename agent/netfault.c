@@ -21,7 +21,12 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
+#include <linux/tc_act/tc_mirred.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/classifier.h>
 #include <netlink/route/link.h>
@@ -67,6 +72,7 @@ struct netfault {
 	bool attached;
 	bool created_qdisc;
 	__u32 prog_id[NETFAULT_HOOK__COUNT];
+	__u32 steer_prog_id; /* the steering filter's program, while it is attached */
 	struct rule_rec rules[NETFAULT_MAX_RULES];
 	struct pfx_table tables[2]; /* [0] IPv4, [1] IPv6 */
 	unsigned int exempt_count[NETFAULT_EXEMPT__SHAPES];
@@ -253,7 +259,7 @@ static int clsact_delete_if_empty(int ifindex)
 		return 0;
 	}
 	err = bpf_tc_hook_destroy(&hook);
-	if (err && err != -ENOENT && err != -EINVAL) {
+	if (err && err != -ENOENT && err != -EINVAL && err != -ENODEV) {
 		log_warn("netfault: ifindex %d: deleting clsact: %s", ifindex, strerror(-err));
 		return err;
 	}
@@ -424,12 +430,169 @@ undo_qdisc:
 	return err;
 }
 
+/* ---- the steering filter ------------------------------------------------------------------ */
+
+/* The program id of the filter at the steering priority and our handle; -ENOENT if none. */
+static int steer_query(int ifindex, __u32 *id)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
+			    .priority = NETFAULT_STEER_PRIORITY);
+	int err = bpf_tc_query(&hook, &opts);
+
+	if (err)
+		return err == -EINVAL ? -ENOENT : err;
+	*id = opts.prog_id;
+	return 0;
+}
+
+static int steer_delete(int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
+			    .priority = NETFAULT_STEER_PRIORITY);
+
+	return bpf_tc_detach(&hook, &opts);
+}
+
+/* Name of a program by id; needs CAP_SYS_ADMIN (crash recovery runs before it is dropped). */
+static int prog_name(__u32 id, char name[BPF_OBJ_NAME_LEN])
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		err = -errno;
+	close(fd);
+	if (!err) {
+		memcpy(name, info.name, BPF_OBJ_NAME_LEN);
+		name[BPF_OBJ_NAME_LEN - 1] = '\0';
+	}
+	return err;
+}
+
+int netfault_steer_attach(struct netfault *nf, int ifb_ifindex)
+{
+	struct tc_mirred mirred = {
+		.action = TC_ACT_STOLEN,
+		.eaction = TCA_EGRESS_REDIR,
+		.ifindex = (__u32)ifb_ifindex,
+	};
+	struct tcmsg tcm = {
+		.tcm_family = AF_UNSPEC,
+		.tcm_ifindex = nf->ifindex,
+		.tcm_handle = NETFAULT_TC_HANDLE,
+		.tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
+		.tcm_info = TC_H_MAKE((__u32)NETFAULT_STEER_PRIORITY << 16, htons(ETH_P_ALL)),
+	};
+	struct nlattr *opts, *acts, *act, *aopts;
+	struct nl_sock *sk = NULL;
+	struct nl_msg *msg;
+	int err, fd = bpf_program__fd(nf->skel->progs.netfault_steer);
+
+	if (!nf->attached || ifb_ifindex <= 0)
+		return -EINVAL;
+	if (nf->steer_prog_id)
+		return -EEXIST;
+	/*
+	 * Built by hand: libbpf attaches direct-action filters only, which cannot carry an
+	 * action. Classic cls_bpf with one mirred action: redirect to the IFB device's egress.
+	 */
+	msg = nlmsg_alloc_simple(RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL);
+	if (!msg)
+		return -ENOMEM;
+	if (nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_string(msg, TCA_KIND, "bpf") < 0 || !(opts = nla_nest_start(msg, TCA_OPTIONS)) ||
+	    nla_put_u32(msg, TCA_BPF_FD, (uint32_t)fd) < 0 ||
+	    nla_put_string(msg, TCA_BPF_NAME, NETFAULT_PROG_STEER) < 0 ||
+	    nla_put_u32(msg, TCA_BPF_FLAGS, 0) < 0 || !(acts = nla_nest_start(msg, TCA_BPF_ACT)) ||
+	    !(act = nla_nest_start(msg, 1)) || nla_put_string(msg, TCA_ACT_KIND, "mirred") < 0 ||
+	    !(aopts = nla_nest_start(msg, TCA_ACT_OPTIONS)) ||
+	    nla_put(msg, TCA_MIRRED_PARMS, sizeof(mirred), &mirred) < 0 ||
+	    nla_nest_end(msg, aopts) < 0 || nla_nest_end(msg, act) < 0 ||
+	    nla_nest_end(msg, acts) < 0 || nla_nest_end(msg, opts) < 0) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	sk = nl_socket_alloc();
+	if (!sk) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	err = nl_connect(sk, NETLINK_ROUTE);
+	if (!err)
+		err = nl_send_sync(sk, msg); /* frees msg */
+	else
+		nlmsg_free(msg);
+	nl_socket_free(sk);
+	if (err) {
+		err = err == -NLE_EXIST ? -EEXIST : nl_to_errno(err);
+		log_err("netfault: ifindex %d: adding the steering filter (priority %#x, mirred to "
+			"ifindex %d): %s%s",
+			nf->ifindex, NETFAULT_STEER_PRIORITY, ifb_ifindex, strerror(-err),
+			err == -EEXIST || err == -EINVAL ?
+				" (another filter holds that priority and handle, or that priority "
+				"with another kind)" :
+				"");
+		return err;
+	}
+	err = steer_query(nf->ifindex, &nf->steer_prog_id);
+	if (err) {
+		log_err("netfault: ifindex %d: reading the steering filter back: %s", nf->ifindex,
+			strerror(-err));
+		steer_delete(nf->ifindex);
+		nf->steer_prog_id = 0;
+		return err;
+	}
+	log_info("netfault: ifindex %d: steering filter attached (mirred to ifindex %d)",
+		 nf->ifindex, ifb_ifindex);
+	return 0;
+}
+
+int netfault_steer_detach(struct netfault *nf)
+{
+	__u32 id;
+	int err;
+
+	if (!nf->steer_prog_id)
+		return 0;
+	err = steer_query(nf->ifindex, &id);
+	if (err == -ENOENT || err == -ENODEV) {
+		nf->steer_prog_id = 0;
+		return 0;
+	}
+	if (err)
+		return err;
+	if (id != nf->steer_prog_id) {
+		log_warn("netfault: ifindex %d: the filter at the steering priority runs prog id %u, "
+			 "not ours (%u); left alone",
+			 nf->ifindex, id, nf->steer_prog_id);
+		nf->steer_prog_id = 0;
+		return 0;
+	}
+	err = steer_delete(nf->ifindex);
+	if (err && err != -ENOENT) {
+		log_err("netfault: ifindex %d: removing the steering filter: %s", nf->ifindex,
+			strerror(-err));
+		return err;
+	}
+	nf->steer_prog_id = 0;
+	return 0;
+}
+
 int netfault_detach(struct netfault *nf)
 {
 	int err = 0, e;
 
 	if (!nf->attached)
 		return 0;
+	err = netfault_steer_detach(nf);
+	if (err)
+		return err;
 	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++) {
 		e = detach_hook(nf, h);
 		if (e && !err)
@@ -482,6 +645,30 @@ int netfault_cleanup_leftover(int ifindex, unsigned int flags, int *removed)
 				 ifindex, hook_names[h], id);
 			n++;
 		}
+	}
+	/* The steering filter, when ingress shaping was on. */
+	e = steer_query(ifindex, &id);
+	if (!e) {
+		e = prog_name(id, name);
+		if (!e && strcmp(name, NETFAULT_PROG_STEER)) {
+			log_info("netfault: ifindex %d: the filter at the steering priority runs \"%s\" "
+				 "(prog id %u), not ours; left alone",
+				 ifindex, name, id);
+		} else if (!e) {
+			e = steer_delete(ifindex);
+			if (!e) {
+				log_info("netfault: ifindex %d: removed leftover steering filter (prog "
+					 "id %u)",
+					 ifindex, id);
+				n++;
+			}
+		}
+	}
+	if (e && e != -ENOENT && e != -ENODEV) {
+		log_err("netfault: ifindex %d: removing a leftover steering filter: %s", ifindex,
+			strerror(-e));
+		if (!err)
+			err = e;
 	}
 	if (removed)
 		*removed = n;
@@ -949,14 +1136,13 @@ static int rec_from_spec(const struct netfault_rule_spec *spec, struct rule_rec 
 	if ((spec->lport_max || spec->rport_max) && !proto_has_ports(spec->proto))
 		return -EINVAL;
 	if (spec->action == NETFAULT_ACT_SHAPE) {
-		/* One direction: egress steers by class, ingress by redirection. */
-		if (spec->dirs == NETFAULT_DIR_EGRESS ? !spec->classid || spec->ifindex :
-		    spec->dirs == NETFAULT_DIR_INGRESS ? spec->ifindex <= 0 || spec->classid :
+		/* One direction: egress steers by class, ingress through the steering filter. */
+		if (spec->dirs == NETFAULT_DIR_EGRESS ? !spec->classid :
+		    spec->dirs == NETFAULT_DIR_INGRESS ? spec->classid != 0 :
 							 true)
 			return -EINVAL;
 		r->classid = spec->classid;
-		r->ifindex = (__u32)spec->ifindex;
-	} else if (spec->classid || spec->ifindex) {
+	} else if (spec->classid) {
 		return -EINVAL;
 	}
 	rec->dirs = spec->dirs;

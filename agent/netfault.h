@@ -44,10 +44,9 @@ struct netfault_rule_spec {
 	bool fault_exempt; /* the experiment opted in: exempt flows are faulted too */
 	/*
 	 * SHAPE: exactly one direction. Egress: classid (skb->priority) of the root HTB class;
-	 * ingress: ifindex of the IFB device to redirect to. The other one must be 0.
+	 * ingress: 0 (matching packets go to the steering filter, netfault_steer_attach()).
 	 */
 	uint32_t classid;
-	int ifindex;
 	const struct netfault_cidr *remote;
 	size_t n_remote;
 	const struct netfault_cidr *local;
@@ -105,6 +104,16 @@ int netfault_detach(struct netfault *nf);
 /* Detach (errors are logged) and free. Accepts NULL. */
 void netfault_close(struct netfault *nf);
 
+/*
+ * Ingress shaping: add the steering filter (NETFAULT_PROG_STEER at NETFAULT_STEER_PRIORITY,
+ * our handle, on the ingress hook; classic cls_bpf with a mirred action) that sends packets
+ * SHAPE rules matched to the IFB device ifb_ifindex. After netfault_attach(); -EEXIST when
+ * it is there already. Removed by netfault_steer_detach() (idempotent; only while it still
+ * runs our program), by netfault_detach(), and after a crash by netfault_cleanup_leftover().
+ */
+int netfault_steer_attach(struct netfault *nf, int ifb_ifindex);
+int netfault_steer_detach(struct netfault *nf);
+
 /* Add a rule in the lowest free slot, in force at once; *slot is its id (0..63). */
 int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec, int *slot);
 
@@ -126,8 +135,9 @@ int netfault_prog_fd(const struct netfault *nf, enum netfault_hook hook);
 
 /*
  * Crash recovery: remove the filters at NETFAULT_TC_PRIORITY / NETFAULT_TC_HANDLE on the
- * interface's clsact hooks whose program is named NETFAULT_PROG_INGRESS / _EGRESS (never
- * anything else). With NETFAULT_CLEANUP_QDISC, delete clsact too when no filter is left on it
+ * interface's clsact hooks whose program is named NETFAULT_PROG_INGRESS / _EGRESS, and the
+ * steering filter (NETFAULT_STEER_PRIORITY, ingress) when its program is NETFAULT_PROG_STEER
+ * (never anything else). With NETFAULT_CLEANUP_QDISC, delete clsact too when no filter is left on it
  * (the caller knows from its journal that we created it). *removed (may be NULL) gets the
  * number of filters removed.
  */

@@ -81,10 +81,10 @@ static bool exempt_eq(const struct netfault_exempt *a, const struct netfault_exe
 static void exempt_fmt(const struct netfault_exempt *ex, char *buf, size_t size)
 {
 	char addr[INET6_ADDRSTRLEN] = "any";
-	const char *proto = ex->proto == IPPROTO_TCP ? "tcp" :
-			    ex->proto == IPPROTO_UDP ? "udp" :
-			    ex->proto		     ? "ip" :
-						       "any";
+	const char *proto = ex->proto == IPPROTO_TCP   ? "tcp"
+			    : ex->proto == IPPROTO_UDP ? "udp"
+			    : ex->proto		       ? "ip"
+						       : "any";
 
 	if (ex->remote.family != AF_UNSPEC)
 		inet_ntop(ex->remote.family, ex->remote.addr, addr, sizeof(addr));
@@ -276,8 +276,8 @@ static int netif_open(int ifindex, const char *name, struct netif **out, char *e
 		snprintf(err, size, "%s: loading the network-fault program: %s%s", name,
 			 strerror(-ret),
 			 ret == -EOPNOTSUPP ? " (link type not supported: Ethernet, loopback "
-					      "and IP tunnels are)" :
-					      "");
+					      "and IP tunnels are)"
+					    : "");
 		free(nif);
 		return ret;
 	}
@@ -340,7 +340,8 @@ int netif_set_policy(const struct policy *p, char *err, size_t size)
 	if (p) {
 		need = p->n_protected_cidrs;
 		for (size_t i = 0; i < p->n_protected_ports; i++)
-			need += 4 * ((size_t)p->protected_ports[i].hi - p->protected_ports[i].lo + 1);
+			need += 4 *
+				((size_t)p->protected_ports[i].hi - p->protected_ports[i].lo + 1);
 	}
 	if (need > POLICY_EXEMPT_MAX) {
 		snprintf(err, size,
@@ -362,7 +363,7 @@ int netif_set_policy(const struct policy *p, char *err, size_t size)
 	for (size_t i = 0; p && i < p->n_protected_ports; i++) {
 		for (unsigned int port = p->protected_ports[i].lo; port <= p->protected_ports[i].hi;
 		     port++) {
-			static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+			static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP};
 
 			for (int k = 0; k < 2; k++) {
 				v[n].proto = protos[k];
@@ -410,7 +411,8 @@ int netif_probe(const struct agent *a, char *why, size_t size)
 	const struct probe_result *r = &a->probe.r[PROBE_CLSACT_BPF];
 
 	if (a->probe_err) {
-		snprintf(why, size, "the mechanism probe could not run: %s", strerror(-a->probe_err));
+		snprintf(why, size, "the mechanism probe could not run: %s",
+			 strerror(-a->probe_err));
 		return -EOPNOTSUPP;
 	}
 	if (!r->available) {
@@ -499,7 +501,8 @@ int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t siz
 			} else {
 				nf->peer_ssh = true;
 				exempt_fmt(&nf->peer_ex, nf->peer_desc, sizeof(nf->peer_desc));
-				log_info("fault %s: the requester's SSH session (pid %d: %s) is exempt",
+				log_info("fault %s: the requester's SSH session (pid %d: %s) is "
+					 "exempt",
 					 f->id, (int)found, conn);
 			}
 		} else if (ret != -ENOENT) {
@@ -529,7 +532,8 @@ int netif_fault_attach(struct fault *f, char *err, size_t size)
 	} else {
 		ret = tc_clsact_present(nf->ifindex, &clsact);
 		if (ret) {
-			snprintf(err, size, "%s: listing its qdiscs: %s", nf->ifname, strerror(-ret));
+			snprintf(err, size, "%s: listing its qdiscs: %s", nf->ifname,
+				 strerror(-ret));
 			return ret;
 		}
 		created = !clsact;
@@ -581,9 +585,9 @@ static uint8_t l4_proto(int protocol, int family)
 
 static const char *dirs_name(unsigned int dirs)
 {
-	return dirs == NETFAULT_DIR_BOTH   ? "both" :
-	       dirs == NETFAULT_DIR_EGRESS ? "egress" :
-					     "ingress";
+	return dirs == NETFAULT_DIR_BOTH     ? "both"
+	       : dirs == NETFAULT_DIR_EGRESS ? "egress"
+					     : "ingress";
 }
 
 int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif_action *act,
@@ -603,9 +607,9 @@ int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif
 		return -ENOMEM;
 	/* ICMP is a different protocol number per family: one pass per family then. */
 	for (int pass = 0; pass < 2 && !ret; pass++) {
-		int family = t->protocol != NET_PROTO_ICMP ? AF_UNSPEC :
-			     pass == 0			   ? AF_INET :
-							     AF_INET6;
+		int family = t->protocol != NET_PROTO_ICMP ? AF_UNSPEC
+			     : pass == 0		   ? AF_INET
+							   : AF_INET6;
 		size_t n = 0;
 
 		if (pass == 1 && t->protocol != NET_PROTO_ICMP)
@@ -629,7 +633,6 @@ int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif
 					.ge = act->ge,
 					.proto = l4_proto(t->protocol, family),
 					.classid = act->classid,
-					.ifindex = act->ifindex,
 					.remote = cidrs,
 					.n_remote = n,
 				};
@@ -672,6 +675,42 @@ int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif
 	return 0;
 }
 
+int netif_fault_steer(struct fault *f, int ifb_ifindex, char *err, size_t size)
+{
+	struct netif_fault *nf = f->priv;
+	int ret;
+
+	if (!nf || !nf->nif)
+		return -EINVAL;
+	ret = netfault_steer_attach(nf->nif->nf, ifb_ifindex);
+	if (ret) {
+		snprintf(err, size,
+			 "%s: adding the ingress steering filter (mirred to the IFB "
+			 "device): %s",
+			 nf->ifname, strerror(-ret));
+		return ret;
+	}
+	nf->steering = true;
+	return 0;
+}
+
+int netif_fault_unsteer(struct fault *f, char *err, size_t size)
+{
+	struct netif_fault *nf = f->priv;
+	int ret;
+
+	if (!nf || !nf->nif || !nf->steering)
+		return 0;
+	ret = netfault_steer_detach(nf->nif->nf);
+	if (ret) {
+		snprintf(err, size, "%s: removing the ingress steering filter: %s", nf->ifname,
+			 strerror(-ret));
+		return ret;
+	}
+	nf->steering = false;
+	return 0;
+}
+
 int netif_fault_remove_rules(struct fault *f, char *err, size_t size)
 {
 	struct netif_fault *nf = f->priv;
@@ -702,6 +741,8 @@ int netif_fault_detach(struct fault *f, char *err, size_t size)
 	if (!nf || !nf->nif)
 		return 0;
 	ret = netif_fault_remove_rules(f, err, size);
+	if (!ret)
+		ret = netif_fault_unsteer(f, err, size);
 	if (ret)
 		return ret;
 	nif = nf->nif;
@@ -748,7 +789,7 @@ unsigned int netif_dirs(const struct fault *f)
 json_t *netif_fault_status(const struct fault *f)
 {
 	const struct netif_fault *nf = f->priv;
-	struct netfault_counters sum = { 0 };
+	struct netfault_counters sum = {0};
 	json_t *rules, *prot, *out;
 
 	if (!nf)
@@ -766,24 +807,24 @@ json_t *netif_fault_status(const struct fault *f)
 		sum.duplicated += c.duplicated;
 		sum.exempted += c.exempted;
 		json_array_append_new(
-			rules, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "slot", nf->slots[i],
-					 "direction", dirs_name(nf->slot_dirs[i]), "matched",
-					 (json_int_t)c.matched, "dropped", (json_int_t)c.dropped,
-					 "corrupted", (json_int_t)c.corrupted, "duplicated",
-					 (json_int_t)c.duplicated, "exempted",
-					 (json_int_t)c.exempted));
+			rules,
+			json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "slot", nf->slots[i],
+				  "direction", dirs_name(nf->slot_dirs[i]), "matched",
+				  (json_int_t)c.matched, "dropped", (json_int_t)c.dropped,
+				  "corrupted", (json_int_t)c.corrupted, "duplicated",
+				  (json_int_t)c.duplicated, "exempted", (json_int_t)c.exempted));
 	}
 	if (nf->nif && nf->nif->agent_ssh) {
 		char d[96];
 
 		exempt_fmt(&nf->nif->agent_ex, d, sizeof(d));
-		json_array_append_new(prot, json_pack("{s:s, s:s}", "why",
-						      "the agent's SSH session", "flow", d));
+		json_array_append_new(
+			prot, json_pack("{s:s, s:s}", "why", "the agent's SSH session", "flow", d));
 	}
 	if (nf->peer_ssh)
-		json_array_append_new(prot, json_pack("{s:s, s:s}", "why",
-						      "the requester's SSH session", "flow",
-						      nf->peer_desc));
+		json_array_append_new(prot,
+				      json_pack("{s:s, s:s}", "why", "the requester's SSH session",
+						"flow", nf->peer_desc));
 	if (n_policy_ex)
 		json_array_append_new(prot, json_pack("{s:s, s:I}", "why", "policy", "entries",
 						      (json_int_t)n_policy_ex));

@@ -39,7 +39,6 @@ struct netif_action {
 	uint32_t prob;
 	struct netfault_ge ge;
 	uint32_t classid; /* SHAPE on egress */
-	int ifindex;	  /* SHAPE on ingress */
 };
 
 /*
@@ -47,13 +46,14 @@ struct netif_action {
  * hang it on ext (freed with ext_free).
  */
 struct netif_fault {
-	struct netif *nif;	   /* NULL until attached */
+	struct netif *nif; /* NULL until attached */
 	int ifindex;
 	char ifname[16];
 	int slots[NETFAULT_MAX_RULES]; /* rule slots this fault holds */
 	unsigned int slot_dirs[NETFAULT_MAX_RULES];
 	size_t n_slots;
-	bool peer_ssh;		    /* the requester's SSH session is exempted */
+	bool peer_ssh; /* the requester's SSH session is exempted */
+	bool steering; /* holds the interface's steering filter */
 	struct netfault_exempt peer_ex;
 	char peer_desc[96];
 	void *ext;
@@ -92,6 +92,14 @@ size_t netif_fault_rule_count(const struct fault *f);
 /* Add the rules the fault's target translates into, in the given directions. */
 int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif_action *act,
 			  char *err, size_t size);
+
+/*
+ * Ingress shaping: the interface's steering filter, sending what SHAPE rules match to the IFB
+ * device ifb_ifindex; held by this fault (one per interface). netif_fault_unsteer() removes
+ * it (idempotent; netif_fault_detach() does too).
+ */
+int netif_fault_steer(struct fault *f, int ifb_ifindex, char *err, size_t size);
+int netif_fault_unsteer(struct fault *f, char *err, size_t size);
 
 /* Take the fault's rules out (idempotent). */
 int netif_fault_remove_rules(struct fault *f, char *err, size_t size);

@@ -183,7 +183,7 @@ static int talk_ack(struct nl_msg *msg, void *arg)
  */
 static int talk(struct nl_sock *sk, struct nl_msg *msg, const char *what, char *err, size_t size)
 {
-	struct talk t = { 0 };
+	struct talk t = {0};
 	int ret;
 
 	nl_socket_modify_err_cb(sk, NL_CB_CUSTOM, talk_error, &t);
@@ -457,8 +457,7 @@ static bool kind_restorable(const char *kind)
 }
 
 /* Why this tree cannot be restored exactly, or 0. */
-static int tree_check(struct nl_sock *sk, int ifindex, const struct tree *t, char *why,
-		      size_t size)
+static int tree_check(struct nl_sock *sk, int ifindex, const struct tree *t, char *why, size_t size)
 {
 	bool dflt = t->root->handle == 0;
 	char h[16];
@@ -483,16 +482,17 @@ static int tree_check(struct nl_sock *sk, int ifindex, const struct tree *t, cha
 			return -EBUSY;
 		}
 		if (q->stab || q->estimator || q->offloaded) {
-			snprintf(why, size, "its qdisc %s %s has %s, which cannot be read back", q->kind,
-				 h,
-				 q->stab	 ? "a size table (stab)" :
-				 q->estimator ? "a rate estimator" :
-						"hardware offload");
+			snprintf(why, size, "its qdisc %s %s has %s, which cannot be read back",
+				 q->kind, h,
+				 q->stab	? "a size table (stab)"
+				 : q->estimator ? "a rate estimator"
+						: "hardware offload");
 			return -EBUSY;
 		}
 		if (dflt && q->handle) {
 			snprintf(why, size,
-				 "its default root has a non-default child qdisc %s %s, which cannot "
+				 "its default root has a non-default child qdisc %s %s, which "
+				 "cannot "
 				 "be recreated under a default root",
 				 q->kind, h);
 			return -EBUSY;
@@ -625,8 +625,8 @@ static int hex_decode(const char *hex, uint8_t **out, size_t *len)
 }
 
 /* Send one recorded qdisc or class back to the kernel. */
-static int replay(struct nl_sock *sk, int ifindex, int type, int flags, const json_t *o,
-		  char *err, size_t size)
+static int replay(struct nl_sock *sk, int ifindex, int type, int flags, const json_t *o, char *err,
+		  size_t size)
 {
 	const char *kind = json_string_value(json_object_get(o, "kind"));
 	uint32_t handle = (uint32_t)json_integer_value(json_object_get(o, "handle"));
@@ -642,8 +642,8 @@ static int replay(struct nl_sock *sk, int ifindex, int type, int flags, const js
 	int ret;
 
 	fmt_handle(handle, h, sizeof(h));
-	snprintf(what, sizeof(what), "recreating %s %s %s", type == RTM_NEWQDISC ? "qdisc" : "class",
-		 kind ? kind : "?", h);
+	snprintf(what, sizeof(what), "recreating %s %s %s",
+		 type == RTM_NEWQDISC ? "qdisc" : "class", kind ? kind : "?", h);
 	if (!kind) {
 		snprintf(err, size, "%s: the record has no kind", what);
 		return -EINVAL;
@@ -669,7 +669,7 @@ static int replay(struct nl_sock *sk, int ifindex, int type, int flags, const js
 static json_t *snap_normalised(const json_t *snap)
 {
 	json_t *copy = json_deep_copy(snap);
-	static const char *const lists[] = { "qdiscs", "classes" };
+	static const char *const lists[] = {"qdiscs", "classes"};
 
 	for (int l = 0; copy && l < 2; l++) {
 		json_t *arr = json_object_get(copy, lists[l]), *o;
@@ -678,7 +678,7 @@ static json_t *snap_normalised(const json_t *snap)
 		json_array_foreach(arr, i, o)
 		{
 			const char *kind = json_string_value(json_object_get(o, "kind"));
-			struct tc_obj obj = { 0 };
+			struct tc_obj obj = {0};
 
 			if (!kind || hex_decode(json_string_value(json_object_get(o, "options")),
 						&obj.opts, &obj.opts_len))
@@ -702,8 +702,7 @@ static bool handle_done(const uint32_t *done, size_t n, uint32_t h)
 }
 
 /* Recreate a recorded non-default tree in place of ours: root first, then top-down. */
-static int replay_tree(struct nl_sock *sk, int ifindex, const json_t *snap, char *err,
-		       size_t size)
+static int replay_tree(struct nl_sock *sk, int ifindex, const json_t *snap, char *err, size_t size)
 {
 	const json_t *qs = json_object_get(snap, "qdiscs"), *cs = json_object_get(snap, "classes");
 	size_t nq = json_array_size(qs), nc = json_array_size(cs), n_done = 0, i;
@@ -758,8 +757,8 @@ static int replay_tree(struct nl_sock *sk, int ifindex, const json_t *snap, char
 					qkind = json_string_value(json_object_get(q, "kind"));
 			}
 			if (qkind && !implicit_classes(qkind)) {
-				ret = replay(sk, ifindex, RTM_NEWTCLASS, NLM_F_CREATE | NLM_F_EXCL, c,
-					     err, size);
+				ret = replay(sk, ifindex, RTM_NEWTCLASS, NLM_F_CREATE | NLM_F_EXCL,
+					     c, err, size);
 				if (ret)
 					goto out;
 			}
@@ -784,7 +783,8 @@ static int replay_tree(struct nl_sock *sk, int ifindex, const json_t *snap, char
 	}
 	for (i = 0; i < nq + nc; i++) {
 		if (!sent[i]) {
-			snprintf(err, size, "the record's tree is not connected (a parent is missing)");
+			snprintf(err, size,
+				 "the record's tree is not connected (a parent is missing)");
 			ret = -EINVAL;
 			break;
 		}
@@ -872,19 +872,20 @@ int tc_root_restore(int ifindex, const json_t *snap, char *report, size_t size)
 		ret = -ENOMEM;
 		goto out;
 	}
-	if (json_is_true(json_object_get(snap, "default")) ?
-		    !json_is_true(json_object_get(now, "default")) ||
-			    !json_equal(json_object_get(now, "root_kind"),
-					json_object_get(snap, "root_kind")) :
-		    !json_equal(now, want)) {
+	if (json_is_true(json_object_get(snap, "default"))
+		    ? !json_is_true(json_object_get(now, "default")) ||
+			      !json_equal(json_object_get(now, "root_kind"),
+					  json_object_get(snap, "root_kind"))
+		    : !json_equal(now, want)) {
 		char *a = json_dumps(snap, JSON_COMPACT), *b = json_dumps(now, JSON_COMPACT);
 
 		log_err("tc: ifindex %d: restored root tree differs from the record: was %s, is %s",
 			ifindex, a ? a : "?", b ? b : "?");
 		free(a);
 		free(b);
-		snprintf(report, size, "restored %s, but the result differs from the record (see "
-				       "the log)",
+		snprintf(report, size,
+			 "restored %s, but the result differs from the record (see "
+			 "the log)",
 			 was);
 		ret = -EIO;
 	} else {
@@ -902,7 +903,7 @@ out:
 /* The device's transmit queue length, or 0 when unknown. */
 static uint32_t txqueuelen(int ifindex)
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	uint32_t qlen = 0;
 	int fd;
 
@@ -919,7 +920,7 @@ static uint32_t txqueuelen(int ifindex)
 
 int tc_shaper_install(int ifindex, const struct tc_shaper *s, char *err, size_t size)
 {
-	struct tc_htb_glob glob = { .version = HTB_VERSION_MAJOR, .rate2quantum = 10 };
+	struct tc_htb_glob glob = {.version = HTB_VERSION_MAJOR, .rate2quantum = 10};
 	struct rtnl_qdisc *leaf = rtnl_qdisc_alloc();
 	struct rtnl_class *c = rtnl_class_alloc();
 	uint32_t direct_qlen = txqueuelen(ifindex);
@@ -994,7 +995,8 @@ int tc_shaper_install(int ifindex, const struct tc_shaper *s, char *err, size_t 
 	rtnl_tc_set_handle(TC_CAST(leaf), TC_FL_LEAF);
 	ret = rtnl_tc_set_kind(TC_CAST(leaf), "bfifo");
 	if (!ret)
-		ret = rtnl_qdisc_fifo_set_limit(leaf, (int)(s->limit > INT32_MAX ? INT32_MAX : s->limit));
+		ret = rtnl_qdisc_fifo_set_limit(leaf,
+						(int)(s->limit > INT32_MAX ? INT32_MAX : s->limit));
 	if (!ret)
 		ret = rtnl_qdisc_build_add_request(leaf, NLM_F_CREATE | NLM_F_EXCL, &msg);
 	if (ret) {
@@ -1013,11 +1015,13 @@ out:
 int tc_tbf_install(int ifindex, const struct tc_shaper *s, char *err, size_t size)
 {
 	struct tc_tbf_qopt opt = {
-		.rate = {
-			.rate = s->rate > UINT32_MAX ? UINT32_MAX : (uint32_t)s->rate,
-			/* Not "unaware": the kernel computes transmit times itself, no rate table. */
-			.linklayer = TC_LINKLAYER_ETHERNET,
-		},
+		.rate =
+			{
+				.rate = s->rate > UINT32_MAX ? UINT32_MAX : (uint32_t)s->rate,
+				/* Not "unaware": the kernel computes transmit times itself, no rate
+				   table. */
+				.linklayer = TC_LINKLAYER_ETHERNET,
+			},
 		.limit = s->limit,
 	};
 	struct nl_sock *sk;

@@ -89,7 +89,6 @@ struct packet {
 	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 raddr[16];
 	__u32 shape_classid; /* the first matching SHAPE rule's, applied after the walk */
-	__u32 shape_ifindex;
 	__u8 shaped;
 };
 
@@ -503,7 +502,6 @@ __attribute__((noinline)) int netfault_apply(struct __sk_buff *skb, struct packe
 		if (!pkt->shaped) {
 			pkt->shaped = 1;
 			pkt->shape_classid = rule->classid;
-			pkt->shape_ifindex = rule->ifindex;
 		}
 		break;
 	}
@@ -512,18 +510,14 @@ __attribute__((noinline)) int netfault_apply(struct __sk_buff *skb, struct packe
 
 /*
  * Steer a packet that a SHAPE rule matched and no rule dropped. Egress: the root HTB puts
- * it in the class skb->priority names. Ingress: off to the rule's IFB device, marked so that
- * its second pass through this hook (the IFB hands it back) leaves it alone.
+ * it in the class skb->priority names. Ingress: marked for the steering filter, which sends
+ * it to the IFB device (see NETFAULT_SHAPE_REQ_TC_INDEX).
  */
 static __always_inline int shape(struct __sk_buff *skb, const struct packet *pkt)
 {
-	if (pkt->hook == NETFAULT_HOOK_INGRESS) {
-		if (!pkt->shape_ifindex)
-			return TC_ACT_UNSPEC;
-		skb->tc_index = NETFAULT_SHAPED_TC_INDEX;
-		return bpf_redirect(pkt->shape_ifindex, 0);
-	}
-	if (pkt->shape_classid)
+	if (pkt->hook == NETFAULT_HOOK_INGRESS)
+		skb->tc_index = NETFAULT_SHAPE_REQ_TC_INDEX;
+	else if (pkt->shape_classid)
 		skb->priority = pkt->shape_classid;
 	return TC_ACT_UNSPEC;
 }
@@ -575,7 +569,8 @@ static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 		return TC_ACT_UNSPEC;
 	}
 	if (hook == NETFAULT_HOOK_INGRESS && skb->tc_index == NETFAULT_SHAPED_TC_INDEX) {
-		skb->tc_index = 0;
+		/* Back from the IFB device: through untouched, the steering filter ends it. */
+		skb->tc_index = NETFAULT_SHAPE_PASS2_TC_INDEX;
 		return TC_ACT_UNSPEC;
 	}
 	cand = cfg.active[hook];
@@ -614,6 +609,24 @@ SEC("tc")
 int netfault_out(struct __sk_buff *skb)
 {
 	return netfault_run(skb, NETFAULT_HOOK_EGRESS);
+}
+
+/*
+ * The steering filter (classic cls_bpf with a mirred action to the IFB device): -1 runs the
+ * action, 0 passes on to the next filter. See NETFAULT_SHAPE_REQ_TC_INDEX.
+ */
+SEC("tc")
+int netfault_steer(struct __sk_buff *skb)
+{
+	if (skb->tc_index == NETFAULT_SHAPE_REQ_TC_INDEX) {
+		skb->tc_index = NETFAULT_SHAPED_TC_INDEX;
+		return -1;
+	}
+	if (skb->tc_index == NETFAULT_SHAPE_PASS2_TC_INDEX) {
+		skb->tc_index = 0;
+		return -1;
+	}
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -49,10 +49,26 @@
 #define NETFAULT_DUP_TC_INDEX 0xfa17
 
 /*
- * skb->tc_index of a packet a shaping rule redirected on ingress to its IFB device: when the
- * IFB hands it back to the stack it passes our ingress hook a second time, untouched.
+ * Ingress shaping goes through an IFB device, by a mirred action (only act_mirred marks a
+ * packet so that an IFB accepts it on every kernel: Linux 6.1, Debian 12's, drops what a
+ * bpf_redirect() sends to an IFB, though 6.18 does not). A second filter of ours, the steering filter, runs the program
+ * NETFAULT_PROG_STEER (classic cls_bpf, not direct-action) at NETFAULT_STEER_PRIORITY with our
+ * handle, and carries the mirred action. The packet's skb->tc_index tells it what to do:
+ *   SHAPE_REQ  set by netfault_in for a packet a SHAPE rule matched; the steering filter
+ *              changes it to SHAPED and matches: mirred sends the packet to the IFB device;
+ *   SHAPED     the IFB hands the packet back to the stack and it passes netfault_in again,
+ *              which changes it to PASS2 and lets it through untouched;
+ *   PASS2      the steering filter clears it and matches again: the IFB also marked the
+ *              packet to skip one action, so mirred does nothing this time and the packet
+ *              goes up the stack (the same as any tc + IFB setup's second pass).
  */
-#define NETFAULT_SHAPED_TC_INDEX 0xfa18
+#define NETFAULT_SHAPE_REQ_TC_INDEX 0xfa18
+#define NETFAULT_SHAPED_TC_INDEX 0xfa19
+#define NETFAULT_SHAPE_PASS2_TC_INDEX 0xfa1a
+#ifndef NETFAULT_STEER_PRIORITY
+#define NETFAULT_STEER_PRIORITY 0xfa17
+#endif
+#define NETFAULT_PROG_STEER "netfault_steer"
 
 /* Probabilities are fixed point: P = value / 2^32, except NETFAULT_PROB_ONE, which is 1. */
 #define NETFAULT_PROB_ONE 0xffffffffu
@@ -106,11 +122,11 @@ struct netfault_rule {
 	struct netfault_ge ge;	    /* LOSS_GE */
 	/*
 	 * SHAPE, applied when no later rule drops the packet (the first SHAPE rule wins).
-	 * Egress: skb->priority = classid, which the root HTB reads as its class. Ingress:
-	 * redirect to the IFB device ifindex, whose root qdisc does the shaping.
+	 * Egress: skb->priority = classid, which the root HTB reads as its class. Ingress: the
+	 * packet is marked NETFAULT_SHAPE_REQ_TC_INDEX for the steering filter (classid 0).
 	 */
 	__u32 classid;
-	__u32 ifindex;
+	__u32 pad;
 };
 
 /* The Gilbert-Elliott channel of one rule, shared by all CPUs. */
