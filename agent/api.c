@@ -205,6 +205,33 @@ static int route_lease_end(struct api_req *r, json_t **body)
 
 /* ---- faults ---- */
 
+/* How a refused or failed apply is answered: one row per errno the fault types use. */
+struct apply_error {
+	int err;
+	int status;
+	const char *code;
+};
+
+static const struct apply_error *apply_error_of(int err)
+{
+	static const struct apply_error table[] = {
+		{ -EPERM, 403, "forbidden" },	     /* policy */
+		{ -EINVAL, 422, "invalid_fault" },   /* does not fit this host */
+		{ -ENODEV, 422, "invalid_fault" },   /* no such interface */
+		{ -ESRCH, 422, "invalid_fault" },    /* no matching process */
+		{ -E2BIG, 422, "invalid_fault" },    /* more than the data path holds */
+		{ -EBUSY, 409, "conflict" },	     /* clashes with an active fault */
+		{ -EOPNOTSUPP, 503, "unavailable" }, /* mechanism missing on this kernel */
+		{ 0, 500, "apply_failed" },
+	};
+	size_t i;
+
+	for (i = 0; table[i].err; i++)
+		if (table[i].err == err)
+			break;
+	return &table[i];
+}
+
 static int route_fault_apply(struct api_req *r, json_t **body)
 {
 	struct lease *l = find_lease(r, body);
@@ -264,21 +291,10 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 			       spec->duration_ns > 0 ? (uint64_t)(spec->duration_ns / 1000000) : 0,
 			       server_conn_peer(r->conn)->pid, &f, err, sizeof(err));
 	if (ret) {
-		const char *code = ret == -EPERM   ? "forbidden" :
-				   ret == -EINVAL  ? "invalid_fault" :
-				   ret == -EBUSY   ? "conflict" :
-				   ret == -ENODEV  ? "invalid_fault" :
-				   ret == -ESRCH   ? "invalid_fault" :
-						     "apply_failed";
-		int status = ret == -EPERM   ? 403 :
-			     ret == -EINVAL  ? 422 :
-			     ret == -ENODEV  ? 422 :
-			     ret == -ESRCH   ? 422 :
-			     ret == -EBUSY   ? 409 :
-					       500;
+		const struct apply_error *e = apply_error_of(ret);
 
-		*body = api_error(code, "%s", err[0] ? err : strerror(-ret));
-		return status;
+		*body = api_error(e->code, "%s", err[0] ? err : strerror(-ret));
+		return e->status;
 	}
 	*body = json_pack("{s:o}", "fault", core_fault_json(f));
 	return 201;
