@@ -3,6 +3,7 @@
  * checked again after the open, so a pid recycled between selection and signal is never hit.
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -232,6 +233,7 @@ int procsel_select(const struct proc_target *t, pid_t peer_pid, char *const *pro
 	struct proc_stat st;
 	regex_t re;
 	int have_re = 0, ret = 0;
+	bool peer_sid_known = false;
 	uid_t uid = 0;
 	struct dirent *de;
 	uint64_t seed;
@@ -248,8 +250,15 @@ int procsel_select(const struct proc_target *t, pid_t peer_pid, char *const *pro
 		}
 		have_re = 1;
 	}
-	if (peer_pid > 0 && !read_stat(peer_pid, &st))
+	/*
+	 * The controller's session. A session whose leader lives outside our pid namespace
+	 * reads as sid 0 (a sandbox, a container runtime, CI): then any process with sid 0 may
+	 * be in it, so all of them are protected rather than none.
+	 */
+	if (peer_pid > 0 && !read_stat(peer_pid, &st)) {
 		peer_sid = st.sid;
+		peer_sid_known = true;
+	}
 	d = opendir("/proc");
 	if (!d) {
 		ret = -errno;
@@ -267,7 +276,7 @@ int procsel_select(const struct proc_target *t, pid_t peer_pid, char *const *pro
 			continue;
 		/* Protected: never selected, whatever the selector says. */
 		if (pid == 1 || pid == self || (st.flags & PF_KTHREAD) || st.ppid == 2 ||
-		    pid == peer_pid || (peer_sid > 0 && st.sid == peer_sid) ||
+		    pid == peer_pid || (peer_sid_known && st.sid == peer_sid) ||
 		    !strcmp(st.comm, "sshd") || protected_name(st.comm, protected_names, n_protected))
 			continue;
 		if (t->pid && (uint32_t)pid != t->pid)
