@@ -275,7 +275,7 @@ int procsel_select(const struct proc_target *t, pid_t peer_pid, char *const *pro
 		if (read_stat(pid, &st))
 			continue;
 		/* Protected: never selected, whatever the selector says. */
-		if (pid == 1 || pid == self || (st.flags & PF_KTHREAD) || st.ppid == 2 ||
+		if (pid == 1 || pid == self || (st.flags & PF_KTHREAD) ||
 		    pid == peer_pid || (peer_sid_known && st.sid == peer_sid) ||
 		    !strcmp(st.comm, "sshd") || protected_name(st.comm, protected_names, n_protected))
 			continue;
