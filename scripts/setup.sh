@@ -13,6 +13,8 @@ PKGS=(
 	libyaml-dev libjansson-dev libcurl4-openssl-dev
 	# integration tests: namespaces, traffic, processes
 	iproute2 iputils-ping iperf3 procps psmisc socat curl jq kmod
+	# benchmarks: references measured side by side
+	iptables
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
 )

@@ -1,0 +1,189 @@
+/*
+ * Data-path cost of the network-fault tc program (bpf/netfault.bpf.c), per packet, measured
+ * with BPF_PROG_TEST_RUN in a private network namespace, side by side with a reference: an
+ * empty tc program (two instructions returning TC_ACT_UNSPEC) run the same way, so the
+ * test-run harness's own cost is in both figures and the ratio says what our classifier adds.
+ *
+ * Configurations: no rule; one rule with one prefix (the packet misses it, then hits it);
+ * one rule with 10,000 prefixes (miss, hit). Rounds are interleaved and each figure is the
+ * median of ROUNDS rounds of REPEAT runs, so a noisy neighbour moves every figure alike.
+ *
+ * Output: one line per configuration, "name ns_per_packet reference_ns ratio", for
+ * bench/run.sh. Exit 0, 1 on failure, 77 when it cannot run here (not root, no BPF).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <netinet/in.h>
+
+#include "log.h"
+#include "netfault.h"
+
+#define SKIP 77
+#define LO 1 /* ifindex of lo in a fresh namespace */
+#define REPEAT 1000000
+#define ROUNDS 7
+#define N_PREFIXES 10000
+
+enum config { C_NONE, C_ONE_MISS, C_ONE_HIT, C_MANY_MISS, C_MANY_HIT, C__COUNT };
+
+static const char *const config_name[C__COUNT] = {
+	[C_NONE] = "no_rule",
+	[C_ONE_MISS] = "1_prefix_miss",
+	[C_ONE_HIT] = "1_prefix_hit",
+	[C_MANY_MISS] = "10000_prefixes_miss",
+	[C_MANY_HIT] = "10000_prefixes_hit",
+};
+
+/* An Ethernet + IPv4 + UDP packet from 192.0.2.1 to dst with 64 bytes of payload. */
+static size_t udp_packet(uint8_t *buf, size_t cap, const char *dst)
+{
+	size_t len = ETH_HLEN + 20 + 8 + 64;
+	uint8_t *ip = buf + ETH_HLEN, *udp = ip + 20;
+
+	if (cap < len)
+		return 0;
+	memset(buf, 0, len);
+	buf[12] = 0x08; /* ETH_P_IP */
+	ip[0] = 0x45;
+	ip[2] = (len - ETH_HLEN) >> 8;
+	ip[3] = (len - ETH_HLEN) & 0xff;
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	inet_pton(AF_INET, "192.0.2.1", ip + 12);
+	inet_pton(AF_INET, dst, ip + 16);
+	udp[1] = 9, udp[3] = 9; /* ports 9 -> 9 */
+	udp[5] = 8 + 64;
+	return len;
+}
+
+/* The reference: a tc program that only returns TC_ACT_UNSPEC. */
+static int empty_prog(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = TC_ACT_UNSPEC },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "bench_empty", "GPL", insns, 2, NULL);
+}
+
+/* Mean ns per run of prog over REPEAT runs, or -1. */
+static double ns_per_packet(int prog, const void *pkt, size_t len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = len, .repeat = REPEAT);
+
+	if (bpf_prog_test_run_opts(prog, &opts))
+		return -1;
+	return opts.duration;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int main(void)
+{
+	static struct netfault_cidr many[N_PREFIXES];
+	double t[C__COUNT][ROUNDS], ref[C__COUNT][ROUNDS];
+	struct netfault_cidr one = { .family = AF_INET, .prefixlen = 24 };
+	struct netfault_rule_spec spec = {
+		.dirs = NETFAULT_DIR_EGRESS,
+		.action = NETFAULT_ACT_LOSS,
+		.prob = 0, /* matched, counted, never dropped: the full hit path */
+	};
+	uint8_t miss_pkt[128], hit_pkt[128];
+	size_t miss_len, hit_len;
+	struct netfault *nf = NULL;
+	int ref_fd = -1, prog, slot = -1, err, ret = 1;
+
+	log_setup("bench_datapath", LOG_LVL_WARN, LOG_STYLE_HUMAN);
+	if (geteuid()) {
+		printf("SKIP: bench_datapath: needs root\n");
+		return SKIP;
+	}
+	if (unshare(CLONE_NEWNET)) {
+		printf("SKIP: bench_datapath: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+		return SKIP;
+	}
+	ref_fd = empty_prog();
+	if (ref_fd < 0) {
+		printf("SKIP: bench_datapath: cannot load a tc program: %s\n", strerror(errno));
+		return SKIP;
+	}
+	err = netfault_open(LO, &nf);
+	if (err) {
+		fprintf(stderr, "bench_datapath: netfault_open: %s\n", strerror(-err));
+		goto out;
+	}
+	prog = netfault_prog_fd(nf, NETFAULT_HOOK_EGRESS);
+	miss_len = udp_packet(miss_pkt, sizeof(miss_pkt), "198.51.100.7");
+	hit_len = udp_packet(hit_pkt, sizeof(hit_pkt), "10.0.42.7");
+	inet_pton(AF_INET, "10.0.42.0", one.addr);
+	/* 10.0.0.0/24 .. 10.39.15.0/24: 10,000 distinct /24s, 10.0.42.0/24 among them. */
+	for (uint32_t i = 0; i < N_PREFIXES; i++) {
+		uint32_t a = htonl(0x0a000000u | i << 8);
+
+		many[i] = (struct netfault_cidr){ .family = AF_INET, .prefixlen = 24 };
+		memcpy(many[i].addr, &a, 4);
+	}
+
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int c = 0; c < C__COUNT; c++) {
+			const uint8_t *pkt = c == C_ONE_HIT || c == C_MANY_HIT ? hit_pkt : miss_pkt;
+			size_t len = pkt == hit_pkt ? hit_len : miss_len;
+
+			if (slot >= 0 && (c == C_NONE || c == C_ONE_MISS || c == C_MANY_MISS)) {
+				err = netfault_rule_remove(nf, slot);
+				slot = -1;
+				if (err)
+					goto fail;
+			}
+			if (c == C_ONE_MISS || c == C_MANY_MISS) {
+				spec.remote = c == C_ONE_MISS ? &one : many;
+				spec.n_remote = c == C_ONE_MISS ? 1 : N_PREFIXES;
+				err = netfault_rule_add(nf, &spec, &slot);
+				if (err)
+					goto fail;
+			}
+			ref[c][r] = ns_per_packet(ref_fd, pkt, len);
+			t[c][r] = ns_per_packet(prog, pkt, len);
+			if (ref[c][r] < 0 || t[c][r] < 0) {
+				err = -errno;
+				goto fail;
+			}
+		}
+	}
+
+	for (int c = 0; c < C__COUNT; c++) {
+		double m, mr;
+
+		qsort(t[c], ROUNDS, sizeof(double), cmp_double);
+		qsort(ref[c], ROUNDS, sizeof(double), cmp_double);
+		m = t[c][ROUNDS / 2];
+		mr = ref[c][ROUNDS / 2];
+		printf("%s %.1f %.1f %.2f\n", config_name[c], m, mr, mr > 0 ? m / mr : 0);
+	}
+	ret = 0;
+	goto out;
+fail:
+	fprintf(stderr, "bench_datapath: %s\n", strerror(-err));
+out:
+	netfault_close(nf);
+	if (ref_fd >= 0)
+		close(ref_fd);
+	return ret;
+}

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# faultline benchmarks: every figure side by side with a reference measured in the same run.
+#
+#   sudo bench/run.sh [--quick] [--write-docs]
+#
+# Sections (docs/benchmarks.md explains each):
+#   datapath    per-packet cost of the tc program (BPF_PROG_TEST_RUN) vs an empty tc program
+#   throughput  TCP over a veth pair (iperf3): no program vs our program attached with a fault
+#               that does not match vs an equivalent iptables statistic rule
+#   fidelity    requested vs measured loss on real UDP traffic over veth: ours vs iptables
+#               `statistic --mode random`, and Gilbert-Elliott vs the model's loss and burst
+#   footprint   agent RSS idle vs with 100 active faults; agent CPU while idle vs `sleep`
+#
+# Everything runs in network namespaces this script creates and removes (traffic stays inside
+# them); every loop is bounded. --quick shortens the runs (for a smoke test); --write-docs
+# regenerates docs/benchmarks.md from this run. Needs root and a build (scripts/build.sh).
+. "$(dirname "$0")/../tests/integration/lib.sh"
+fl_require_root
+fl_require_cmd iperf3 iptables curl jq awk nsenter setsid
+fl_require_build
+
+QUICK=0 WRITE_DOCS=0
+for a in "$@"; do
+	case "$a" in
+	--quick) QUICK=1 ;;
+	--write-docs) WRITE_DOCS=1 ;;
+	*) fl_fail "unknown option '$a' (use --quick, --write-docs)" ;;
+	esac
+done
+BENCH_DIR=$FL_BUILD_DIR/bench
+[ -x "$BENCH_DIR/bench_datapath" ] && [ -x "$BENCH_DIR/udp_seq" ] ||
+	fl_fail "bench tools not built in $BENCH_DIR (scripts/build.sh)"
+if [ $QUICK = 1 ]; then
+	IPERF_S=2 ROUNDS=1 LOSS_N=5000 GE_N=20000 IDLE_S=2 NFAULTS=20
+else
+	IPERF_S=5 ROUNDS=3 LOSS_N=50000 GE_N=200000 IDLE_S=10 NFAULTS=100
+fi
+PPS=20000
+
+ROWS=() # "section|figure|value|reference|ratio"
+row() { ROWS+=("$1|$2|$3|$4|$5"); printf '  %-44s %14s  ref %14s  ratio %s\n' "$2" "$3" "$4" "$5"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.3f", a / b }'; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# --- datapath ---------------------------------------------------------------------------
+echo "== datapath: ns per packet, BPF_PROG_TEST_RUN (reference: empty tc program)"
+while read -r name ns ref r; do
+	row datapath "$name" "$ns ns" "$ref ns" "$r"
+done < <("$BENCH_DIR/bench_datapath")
+
+# --- the lab: A (agent, sender) <-> B (receiver) ----------------------------------------
+fl_netns A a
+fl_netns B b
+fl_veth "$A" "$B" 10.91.0.1/24 10.91.0.2/24
+DEV=$FL_ID-a
+fl_tmpdir dir
+sock=$dir/agent.sock
+fl_start_agent "$A" "$sock" "$dir/agent.log"
+AGENT=$FL_AGENT_PID
+
+api() { # api METHOD PATH [BODY]: sets HTTP_STATUS, API_BODY
+	local out
+	out=$(curl -sS --max-time 20 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
+		${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://agent$2")
+	HTTP_STATUS=${out##*$'\n'}
+	API_BODY=${out%$'\n'*}
+}
+api POST /v1/leases '{"ttl_ms": 3600000}'
+[ "$HTTP_STATUS" = 201 ] || fl_fail "lease: $API_BODY"
+LEASE=$(jq -r .lease.id <<<"$API_BODY")
+apply() { # apply TYPE TARGET_JSON PARAMS_JSON: sets FID
+	api POST "/v1/leases/$LEASE/faults" "$(printf '{"name": "bench", "type": "%s", "duration": "1h", "target": {"interface": "%s", %s}, "params": %s}' "$1" "$DEV" "$2" "$3")"
+	[ "$HTTP_STATUS" = 201 ] || fl_fail "apply $1: HTTP $HTTP_STATUS: $API_BODY"
+	FID=$(jq -r .fault.id <<<"$API_BODY")
+}
+revert() { api DELETE "/v1/faults/$1"; [ "$HTTP_STATUS" = 200 ] || fl_fail "revert: $API_BODY"; }
+ipt() { ip netns exec "$A" iptables "$@"; }
+
+# --- throughput ---------------------------------------------------------------------------
+echo "== throughput: TCP A -> B over veth, iperf3 ${IPERF_S}s x $ROUNDS rounds (reference: no program)"
+iperf_bps() {
+	local out
+	ip netns exec "$B" timeout 60 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+	local srv=$!
+	for ((i = 0; i < 50; i++)); do
+		ip netns exec "$B" ss -ltn 2>/dev/null | grep -q ':5201 ' && break
+		sleep 0.1
+	done
+	out=$(ip netns exec "$A" timeout 60 iperf3 -c 10.91.0.2 -p 5201 -t "$IPERF_S" -O 1 -J) ||
+		fl_fail "iperf3 failed"
+	wait "$srv" 2>/dev/null || true
+	jq -r '.end.sum_received.bits_per_second' <<<"$out"
+}
+none=() ours=() iptr=()
+for ((r = 0; r < ROUNDS; r++)); do
+	none+=("$(iperf_bps)")
+	# Ours: a 50 % loss fault for a prefix the traffic does not go to.
+	apply network.loss '"direction": "both", "cidrs": ["192.0.2.0/24"]' '{"probability": "50%"}'
+	ours+=("$(iperf_bps)")
+	revert "$FID"
+	ipt -A OUTPUT -d 192.0.2.0/24 -m statistic --mode random --probability 0.5 -j DROP
+	ipt -A INPUT -s 192.0.2.0/24 -m statistic --mode random --probability 0.5 -j DROP
+	iptr+=("$(iperf_bps)")
+	ipt -F OUTPUT
+	ipt -F INPUT
+done
+n=$(echo "${none[*]}" | median) o=$(echo "${ours[*]}" | median) t=$(echo "${iptr[*]}" | median)
+gbit() { awk -v b="$1" 'BEGIN { printf "%.2f Gbit/s", b / 1e9 }'; }
+row throughput "no program" "$(gbit "$n")" "$(gbit "$n")" 1.000
+row throughput "faultline attached, not matching" "$(gbit "$o")" "$(gbit "$n")" "$(ratio "$o" "$n")"
+row throughput "iptables statistic, not matching" "$(gbit "$t")" "$(gbit "$n")" "$(ratio "$t" "$n")"
+
+# --- fidelity -----------------------------------------------------------------------------
+echo "== fidelity: loss on $LOSS_N UDP datagrams at $PPS/s, A -> B egress (reference: iptables statistic)"
+udp_run() { # udp_run N: sets UDP_RESULT ("received R lost L bursts B mean_burst M"), SEND_ERRORS
+	local out=$dir/recv.out i
+	rm -f "$out"
+	ip netns exec "$B" "$BENCH_DIR/udp_seq" recv 9999 "$1" 1500 >"$out" &
+	local rcv=$!
+	for ((i = 0; i < 50; i++)); do
+		grep -q ready "$out" 2>/dev/null && break
+		sleep 0.1
+	done
+	SEND_ERRORS=$(ip netns exec "$A" "$BENCH_DIR/udp_seq" send 10.91.0.2 9999 "$1" $PPS) ||
+		fl_fail "udp_seq send"
+	SEND_ERRORS=${SEND_ERRORS#send_errors }
+	wait "$rcv" || fl_fail "udp_seq recv"
+	UDP_RESULT=$(grep '^received' "$out")
+}
+loss_of() { awk '{ printf "%.5f", $4 / ($2 + $4) }' <<<"$UDP_RESULT"; }
+udp_run "$LOSS_N"
+row fidelity "no fault: loss" "$(loss_of)" 0 n/a
+for p in 0.01 0.10 0.50; do
+	pct=$(awk -v p=$p 'BEGIN { printf "%g%%", p * 100 }')
+	apply network.loss '"direction": "egress", "cidrs": ["10.91.0.2"], "protocol": "udp"' "{\"probability\": \"$pct\"}"
+	udp_run "$LOSS_N"
+	got=$(loss_of) got_err=$SEND_ERRORS
+	revert "$FID"
+	ipt -A OUTPUT -d 10.91.0.2 -p udp -m statistic --mode random --probability "$p" -j DROP
+	udp_run "$LOSS_N"
+	ref=$(loss_of) ref_err=$SEND_ERRORS
+	ipt -F OUTPUT
+	row fidelity "random loss $pct: faultline (iptables ref)" "$got" "$ref" "$(ratio "$got" "$ref")"
+	row fidelity "random loss $pct: faultline vs requested" "$got" "$p" "$(ratio "$got" "$p")"
+	row fidelity "random loss $pct: errors the sender saw" "$got_err" "$ref_err" n/a
+done
+# Gilbert-Elliott: p=5 %, r=30 %, 1-h=100 %, 1-k=0: loss = p/(p+r), mean burst = 1/r.
+apply network.loss '"direction": "egress", "cidrs": ["10.91.0.2"], "protocol": "udp"' \
+	'{"model": "gilbert-elliott", "p": "5%", "r": "30%"}'
+udp_run "$GE_N"
+revert "$FID"
+read -r _ rec _ lost _ bursts _ mb <<<"$UDP_RESULT"
+ge_loss=$(awk -v l="$lost" -v r="$rec" 'BEGIN { printf "%.5f", l / (l + r) }')
+row fidelity "GE p=5% r=30%: loss ratio vs model" "$ge_loss" 0.14286 "$(ratio "$ge_loss" 0.142857)"
+row fidelity "GE p=5% r=30%: mean burst vs model" "$mb" 3.33333 "$(ratio "$mb" 3.333333)"
+
+# --- footprint ----------------------------------------------------------------------------
+echo "== footprint: agent RSS and idle CPU (references: the idle agent, a sleeping process)"
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+setsid sleep 3600 &
+SLEEPER=$!
+idle_rss=$(rss_kib "$AGENT")
+a0=$(cpu_ticks "$AGENT") s0=$(cpu_ticks "$SLEEPER")
+sleep "$IDLE_S"
+a1=$(cpu_ticks "$AGENT") s1=$(cpu_ticks "$SLEEPER")
+hz=$(getconf CLK_TCK)
+acpu=$(awk -v d=$((a1 - a0)) -v hz="$hz" -v s="$IDLE_S" 'BEGIN { printf "%.3f%%", 100 * d / hz / s }')
+scpu=$(awk -v d=$((s1 - s0)) -v hz="$hz" -v s="$IDLE_S" 'BEGIN { printf "%.3f%%", 100 * d / hz / s }')
+row footprint "agent CPU while idle (${IDLE_S}s)" "$acpu" "$scpu" n/a
+victims=()
+for ((i = 0; i < NFAULTS; i++)); do
+	setsid sleep 3600 &
+	victims+=($!)
+done
+for v in "${victims[@]}"; do
+	api POST "/v1/leases/$LEASE/faults" "{\"name\": \"p$v\", \"type\": \"process.pause\", \"duration\": \"1h\", \"target\": {\"pid\": $v, \"all\": true}}"
+	[ "$HTTP_STATUS" = 201 ] || fl_fail "pause $v: $API_BODY"
+done
+busy_rss=$(rss_kib "$AGENT")
+row footprint "agent RSS with $NFAULTS active faults" "${busy_rss} KiB" "${idle_rss} KiB" "$(ratio "$busy_rss" "$idle_rss")"
+api DELETE "/v1/leases/$LEASE"
+[ "$HTTP_STATUS" = 200 ] || fl_fail "end lease: $API_BODY"
+
+# --- report -------------------------------------------------------------------------------
+if [ $WRITE_DOCS = 1 ]; then
+	out=$FL_SOURCE_DIR/docs/benchmarks.md
+	{
+		echo "# Benchmarks"
+		echo
+		echo "Generated by \`sudo bench/run.sh --write-docs\` on $(date -u +%Y-%m-%d) on $(uname -srm),"
+		echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)."
+		echo "Every figure is measured side by side with its reference in the same run; see"
+		echo "bench/README.md for what each one means. Do not edit by hand: rerun the command."
+		echo
+		echo "| section | figure | value | reference | ratio |"
+		echo "|---|---|---|---|---|"
+		for r in "${ROWS[@]}"; do
+			echo "| ${r//|/ | } |"
+		done
+	} >"$out"
+	echo "wrote $out"
+fi
