@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Crash anywhere: SIGKILL the agent at random points while it applies and while it reverts
+# each fault type, then check that nothing is left, every time:
+#   - odd points: the next agent start recovers (checked while that agent runs, then it is
+#     stopped with SIGTERM); even points: `faultlined --cleanup` alone does it;
+#   - residue = any difference in the interface's qdiscs, classes, filters (ingress, egress),
+#     the namespace's IFB devices, a victim still stopped, or a journal record left over.
+# The kill delay is drawn uniformly from [0, 1.5 x the fault type's measured apply (revert)
+# time] with bash's $RANDOM seeded from FL_CRASH_SEED (printed, so a failure can be replayed),
+# so the points spread over the whole window in which the agent changes the system.
+# POINTS_PER_PHASE points per fault type and phase: at least 100 points in all, and at least a
+# eighth of them must find the fault (partly) in place, so the kills really hit the window.
+. "$(dirname "$0")/lib.sh"
+fl_require_root
+fl_require_cmd curl jq tc ip nsenter setsid awk
+fl_require_build
+
+POINTS_PER_PHASE=${POINTS_PER_PHASE:-7}
+SEED=${FL_CRASH_SEED:-$(($(date +%s%N) % 32768))}
+RANDOM=$SEED
+fl_log "seed $SEED (FL_CRASH_SEED=$SEED replays the same kill delays)"
+
+fl_netns A a
+fl_netns B b
+fl_veth "$A" "$B" 10.93.0.1/24 10.93.0.2/24
+DEV=$FL_ID-a
+fl_tmpdir dir
+sock=$dir/agent.sock
+state=$dir/state
+ARGS=(--state-dir "$state" --audit-log "$dir/audit.log")
+
+# Faults under test: NAME|BODY (target interface filled in).
+net() { printf '{"name": "c", "type": "%s", "duration": "10m", "target": {"interface": "%s", %s}, "params": %s}' "$1" "$DEV" "$2" "$3"; }
+FAULTS=(
+	"loss-egress|$(net network.loss '"direction": "egress", "cidrs": ["10.93.0.2"]' '{"probability": "10%"}')"
+	"loss-ge-ingress|$(net network.loss '"direction": "ingress", "cidrs": ["10.93.0.0/24"]' '{"model": "gilbert-elliott", "p": "5%", "r": "30%"}')"
+	"corruption|$(net network.corruption '"direction": "both", "cidrs": ["10.93.0.2"], "protocol": "udp"' '{"probability": "1%"}')"
+	"duplication|$(net network.duplication '"direction": "egress", "cidrs": ["10.93.0.2"]' '{"probability": "1%"}')"
+	"partition|$(net network.partition '"cidrs": ["10.93.0.0/24"], "ports": [80]' '{}')"
+	"bandwidth-egress|$(net network.bandwidth '"direction": "egress", "cidrs": ["10.93.0.2"]' '{"rate": "10mbit"}')"
+	"bandwidth-ingress|$(net network.bandwidth '"direction": "ingress", "cidrs": ["10.93.0.2"]' '{"rate": "10mbit"}')"
+	"pause|PAUSE"
+)
+
+api() { # api METHOD PATH [BODY]: sets HTTP_STATUS, API_BODY
+	local out
+	out=$(curl -sS --max-time 10 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
+		${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://agent$2" 2>/dev/null) || true
+	HTTP_STATUS=${out##*$'\n'}
+	API_BODY=${out%$'\n'*}
+}
+proc_state() {
+	local line
+	read -r line 2>/dev/null </proc/"$1"/stat || return 0
+	line=${line##*) }
+	echo "${line%% *}"
+}
+system_state() { # everything a fault may leave behind
+	tc -n "$A" -d qdisc show dev "$DEV"
+	tc -n "$A" -d class show dev "$DEV"
+	tc -n "$A" -d filter show dev "$DEV" ingress
+	tc -n "$A" -d filter show dev "$DEV" egress
+	ip -n "$A" -o link show type ifb
+	echo "victim $(proc_state "$VICTIM")"
+	echo "journal $(find "$state/journal" -name '*.json' 2>/dev/null | wc -l)"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+start_agent() { fl_start_agent "$A" "$sock" "$dir/agent.log" "${ARGS[@]}"; }
+kill_agent() {
+	kill -KILL "$FL_AGENT_PID" 2>/dev/null || true
+	wait "$FL_AGENT_PID" 2>/dev/null || true
+}
+body_of() { # the fault body of a FAULTS entry, with the victim filled in for pause
+	local b=${1#*|}
+	[ "$b" = PAUSE ] && b=$(printf '{"name": "c", "type": "process.pause", "duration": "10m", "target": {"pid": %d, "all": true}}' "$VICTIM")
+	printf '%s' "$b"
+}
+# delay_s MAX_MS: a uniform random delay in [0, MAX_MS] ms, as seconds for sleep.
+delay_s() { awk -v r=$((RANDOM * 32768 + RANDOM)) -v m="$1" 'BEGIN { printf "%.4f", r / 1073741823 * m / 1000 }'; }
+
+setsid sleep 3600 &
+VICTIM=$!
+pristine=$(system_state)
+
+# Calibrate: how long apply and revert take for each type, on this machine, now.
+declare -A APPLY_MS REVERT_MS
+start_agent
+for f in "${FAULTS[@]}"; do
+	name=${f%%|*}
+	api POST /v1/leases '{"ttl_ms": 60000}'
+	lease=$(jq -r .lease.id <<<"$API_BODY")
+	t0=$(now_ms)
+	api POST "/v1/leases/$lease/faults" "$(body_of "$f")"
+	t1=$(now_ms)
+	[ "$HTTP_STATUS" = 201 ] || fl_fail "calibration apply $name: HTTP $HTTP_STATUS: $API_BODY"
+	fid=$(jq -r .fault.id <<<"$API_BODY")
+	api DELETE "/v1/faults/$fid"
+	t2=$(now_ms)
+	[ "$HTTP_STATUS" = 200 ] || fl_fail "calibration revert $name: $API_BODY"
+	APPLY_MS[$name]=$((t1 - t0 + 1)) REVERT_MS[$name]=$((t2 - t1 + 1))
+	fl_log "$name: apply ${APPLY_MS[$name]} ms, revert ${REVERT_MS[$name]} ms"
+	api DELETE "/v1/leases/$lease"
+done
+kill -TERM "$FL_AGENT_PID"
+fl_wait_exit rc "$FL_AGENT_PID" 30
+fl_assert_eq "$(system_state)" "$pristine" "state after calibration"
+
+points=0 dirty=0
+for f in "${FAULTS[@]}"; do
+	name=${f%%|*}
+	for phase in apply revert; do
+		for ((i = 0; i < POINTS_PER_PHASE; i++)); do
+			start_agent
+			api POST /v1/leases '{"ttl_ms": 60000}'
+			[ "$HTTP_STATUS" = 201 ] || fl_fail "lease: $API_BODY"
+			lease=$(jq -r .lease.id <<<"$API_BODY")
+			if [ $phase = apply ]; then
+				max=$((APPLY_MS[$name] * 3 / 2))
+				api POST "/v1/leases/$lease/faults" "$(body_of "$f")" &
+			else
+				max=$((REVERT_MS[$name] * 3 / 2))
+				api POST "/v1/leases/$lease/faults" "$(body_of "$f")"
+				[ "$HTTP_STATUS" = 201 ] || fl_fail "apply $name: HTTP $HTTP_STATUS: $API_BODY"
+				fid=$(jq -r .fault.id <<<"$API_BODY")
+				api DELETE "/v1/faults/$fid" &
+			fi
+			req=$!
+			d=$(delay_s "$max")
+			sleep "$d"
+			kill_agent
+			wait "$req" 2>/dev/null || true
+			points=$((points + 1))
+			what="$name, killed ${d}s into $phase (point $points)"
+			# A journal record left means the kill came while the fault was (partly) in place.
+			[ "$(find "$state/journal" -name '*.json' | wc -l)" -gt 0 ] && dirty=$((dirty + 1))
+			if ((points % 2)); then
+				start_agent
+				fl_assert_eq "$(system_state)" "$pristine" "residue after restart: $what"
+				kill -TERM "$FL_AGENT_PID"
+				fl_wait_exit rc "$FL_AGENT_PID" 30
+				fl_assert_eq "$rc" 0 "agent exit after recovery: $what"
+			else
+				nsenter --net="/run/netns/$A" "$FAULTLINED" --cleanup "${ARGS[@]}" >"$dir/cleanup.json" 2>"$dir/cleanup.log" ||
+					fl_fail "--cleanup failed: $what: $(cat "$dir/cleanup.log")"
+				fl_assert_eq "$(system_state)" "$pristine" "residue after --cleanup: $what"
+			fi
+		done
+	done
+done
+fl_log "$points crash points ($dirty with the fault partly or fully in place), zero residue after every one"
+[ "$points" -ge 100 ] || fl_fail "only $points crash points (want at least 100)"
+# Many kills land while a journal record exists (every apply point after the record is
+# written, the revert points before it is removed); far fewer means the delays missed the
+# window and the test would prove nothing.
+[ $((dirty * 8)) -ge "$points" ] || fl_fail "only $dirty of $points kills found a fault in place"
