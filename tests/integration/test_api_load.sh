@@ -72,7 +72,9 @@ lease=$(curl -sS --unix-socket "$sock" -X POST -H 'Content-Type: application/jso
 [ -n "$lease" ] && [ "$lease" != null ] || fl_fail "no lease"
 # One keep-alive connection for all 2,000 requests: socat as a coprocess, raw HTTP/1.1.
 coproc CONN { socat - "UNIX-CONNECT:$sock"; }
-fl_on_exit "kill $CONN_PID"
+# bash unsets CONN_PID once it reaps the coprocess: keep our own copy.
+conn_pid=$CONN_PID
+fl_on_exit "kill $conn_pid"
 request() { # request METHOD TARGET BODY: sets STATUS and BODY from the answer
 	local line len=0
 	printf '%s %s HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
@@ -100,8 +102,8 @@ done
 rss_end=$(rss_kib)
 fl_log "RSS after 500 cycles $rss_mid KiB, after 1000 $rss_end KiB"
 fl_assert_eq "$(curl -sS --unix-socket "$sock" "$U/v1/faults" | jq '.faults | length')" 0 "faults left"
-kill "$CONN_PID"
-wait "$CONN_PID" 2>/dev/null || true
+kill "$conn_pid" 2>/dev/null || true
+wait "$conn_pid" 2>/dev/null || true
 for ((i = 0; i < 50; i++)); do
 	[ "$(fds)" -eq "$base_fds" ] && break
 	sleep 0.1
