@@ -223,6 +223,28 @@ static void duration_done(uv_timer_t *t)
 	core_fault_revert(f, "its duration ended");
 }
 
+/*
+ * The experiment's conflict rule, against every fault this agent still has in place
+ * (whichever controller asked for it): two pauses of the same processes, two shapers on one
+ * link, two faults of one kind on the same packets cannot both hold. -EBUSY with the reason.
+ */
+static int check_conflicts(const struct agent *a, const struct fault *f, char *err,
+			   size_t err_size)
+{
+	for (const struct fault *o = a->faults; o; o = o->next) {
+		char what[512];
+
+		if (o == f || o->state == FAULT_REVERTED || o->state == FAULT_APPLY_FAILED)
+			continue;
+		if (!exp_fault_conflicts(o->spec, f->spec, what, sizeof(what)))
+			continue;
+		snprintf(err, err_size, "conflicts with active fault %s ('%s'): both %s", o->id,
+			 o->spec->name ? o->spec->name : "", what);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *type,
 		     struct fault_spec *spec, json_t *spec_json, uint64_t duration_ms,
 		     pid_t peer_pid, struct fault **out, char *err, size_t err_size)
@@ -249,6 +271,9 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	f->next = a->faults;
 	a->faults = f;
 
+	ret = check_conflicts(a, f, err, err_size);
+	if (ret)
+		goto refused;
 	if (type->validate) {
 		ret = type->validate(a, f, err, err_size);
 		if (ret)

@@ -456,6 +456,14 @@ int exp_to_json(const struct experiment *e, json_t **out);
 /* Compare two faults field by field. Returns true when they are equal. */
 bool exp_fault_equal(const struct fault_spec *a, const struct fault_spec *b);
 
+/*
+ * Whether two faults, if in force at the same time on the same host, cannot be combined
+ * (the rule `faultctl validate` applies within an experiment and the agent applies against
+ * its active faults). When they conflict, what says what they both do, for the message.
+ */
+bool exp_fault_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
+			 size_t size);
+
 const char *exp_fault_type_name(int type);
 enum fault_target_kind exp_fault_target_kind(int type);
 

@@ -290,7 +290,7 @@ static void check_conflicts(struct exp_ctx *ctx, const struct enode *root,
 	for (size_t j = 0; j < e->n_faults; j++) {
 		const struct fault_spec *b = &e->faults[j];
 
-		if (!ok[j] || !exp_fault_types[b->type].conflicts)
+		if (!ok[j])
 			continue;
 		for (size_t i = 0; i < j; i++) {
 			const struct fault_spec *a = &e->faults[i];
@@ -304,7 +304,7 @@ static void check_conflicts(struct exp_ctx *ctx, const struct enode *root,
 			/* Instantaneous faults occupy no time, so they never overlap. */
 			if (lo >= hi || !agents_overlap(a, &fa[i], b, &fa[j]))
 				continue;
-			if (!exp_fault_types[b->type].conflicts(a, b, what, sizeof(what)))
+			if (!exp_fault_conflicts(a, b, what, sizeof(what)))
 				continue;
 			err_item(ctx, root, "faults", j, NULL,
 				 "conflicts with fault %s (faults[%zu]): both %s from t+%s to t+%s",

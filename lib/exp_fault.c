@@ -1058,6 +1058,15 @@ bool exp_fault_equal(const struct fault_spec *a, const struct fault_spec *b)
 	return exp_obj_equal(&exp_fault_object, a, b);
 }
 
+bool exp_fault_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
+			 size_t size)
+{
+	if (a->type != b->type || a->type < 0 || a->type >= FAULT_TYPE_COUNT ||
+	    !exp_fault_types[a->type].conflicts)
+		return false;
+	return exp_fault_types[a->type].conflicts(a, b, what, size);
+}
+
 /* Descriptions for plans. */
 
 static size_t put(char *buf, size_t size, size_t o, const char *fmt, ...)
