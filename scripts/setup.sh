@@ -13,6 +13,8 @@ PKGS=(
 	libyaml-dev libjansson-dev libcurl4-openssl-dev
 	# integration tests: namespaces, traffic, processes
 	iproute2 iputils-ping iperf3 procps psmisc socat curl jq kmod
+	# the namespace lab (scripts/lab.sh): Prometheus scraping the demo service
+	prometheus
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
 )

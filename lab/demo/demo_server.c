@@ -34,7 +34,8 @@ struct upstream;
 
 struct conn {
 	uv_tcp_t tcp;
-	uv_timer_t timer; /* request timeout, then the backend-mode delay */
+	uv_timer_t timer; /* request timeout, the backend-mode delay, then the linger bound */
+	uv_shutdown_t sreq;
 	struct server *srv;
 	struct upstream *up;
 	uint64_t start_ns;
@@ -96,13 +97,54 @@ static void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 }
 
+static void linger_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+
+	*buf = uv_buf_init(c->buf, sizeof(c->buf));
+}
+
+static void linger_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	if (n < 0)
+		conn_close(s->data);
+}
+
+static void linger_timeout(uv_timer_t *t)
+{
+	conn_close(t->data);
+}
+
+static void shutdown_done(uv_shutdown_t *req, int status)
+{
+	if (status)
+		conn_close(req->data);
+}
+
+/*
+ * Closing a socket with unread input makes the kernel send a reset, which can destroy the
+ * answer before the client read it (an oversized request is exactly that case). So after
+ * the answer: half-close, discard what the client still sends until it closes, for at most
+ * a second.
+ */
 static void write_done(uv_write_t *req, int status)
 {
 	struct write_req *w = (struct write_req *)req;
+	struct conn *c = w->conn;
 
-	conn_close(w->conn);
 	free(w->data);
 	free(w);
+	if (status || c->closing) {
+		conn_close(c);
+		return;
+	}
+	c->sreq.data = c;
+	if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, shutdown_done) ||
+	    uv_read_start((uv_stream_t *)&c->tcp, linger_alloc, linger_read)) {
+		conn_close(c);
+		return;
+	}
+	uv_timer_start(&c->timer, linger_timeout, 1000, 0);
 }
 
 /*
