@@ -15,6 +15,8 @@ PKGS=(
 	iproute2 iputils-ping iperf3 procps psmisc socat curl jq kmod
 	# the namespace lab (scripts/lab.sh): Prometheus scraping the demo service
 	prometheus
+	# packaging and deployment checks: man page lint, bash completion, the DaemonSet schema
+	mandoc bash-completion python3-yaml python3-jsonschema
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
 )
