@@ -17,6 +17,8 @@ PKGS=(
 	prometheus
 	# packaging and deployment checks: man page lint, bash completion, the DaemonSet schema
 	mandoc bash-completion python3-yaml python3-jsonschema
+	# `vagrant validate` of the Vagrant lab (no VM is started)
+	vagrant vagrant-libvirt
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
 )
