@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 fl_require_root
-fl_require_cmd python3 setpriv curl jq nsenter
+fl_require_cmd python3 setpriv curl jq nsenter socat
 fl_require_build
 fl_tmpdir work
 
@@ -68,6 +68,19 @@ else
 	kill -0 "$less_pid" 2>/dev/null && fl_fail "the agent without CAP_SYS_ADMIN neither listens nor exits"
 	fl_log "without CAP_SYS_ADMIN the agent refuses to start: $(tail -n1 "$work/bounded/less.log")"
 fi
+
+fl_log "a stdio bridge to an agent socket (the kubectl exec / ssh recipe of docs/deployment.md)"
+# kubectl exec -i and ssh only carry stdin and stdout; this is the same bridge with the
+# remote part run locally.
+socat "UNIX-LISTEN:$work/bridge.sock,fork" \
+	"EXEC:socat STDIO UNIX-CONNECT\:$work/full/agent.sock" 2>"$work/bridge.log" &
+for ((i = 0; i < 50; i++)); do
+	[ -S "$work/bridge.sock" ] && break
+	sleep 0.1
+done
+out=$("$FAULTCTL" --agent "unix://$work/bridge.sock" --json agent info) ||
+	fl_fail "faultctl through the bridge: $out $(cat "$work/bridge.log")"
+fl_assert_eq "$(jq -r .pid <<<"$out")" "$(jq -r .pid "$work/full.json")" "the agent behind the bridge"
 
 fl_log "lab/topology.env and the lab's Prometheus configuration"
 if grep -nvE '^(#.*|[A-Z_][A-Z0-9_]*=[^[:space:]"'\''$`]*|)$' "$FL_SOURCE_DIR/lab/topology.env"; then
