@@ -103,6 +103,13 @@ read -r r ms < <(inns "$client" bash -c 't0=$(date +%s%N)
 	echo "$((($(date +%s%N) - t0) / 1000000))"' _ "$svc" | paste -sd " ")
 fl_assert_eq "$r" "HTTP/1.1_408_Request_Timeout" "incomplete head"
 if [ "$ms" -lt 450 ] || [ "$ms" -ge 2500 ]; then fl_fail "408 after $ms ms (timeout 500 ms)"; fi
+# Random bytes of random sizes (up to twice the request buffer): each gets an answer or a
+# close, and the service lives on.
+for ((i = 0; i < 40; i++)); do
+	head -c $((RANDOM % 24000 + 1)) /dev/urandom |
+		inns "$client" socat -T 2 - "TCP:$svc:8090" >/dev/null 2>&1 || true
+done
+fl_assert_eq "$(code "http://$svc:8090/healthz")" 200 "after random input"
 fl_assert_eq "$(code "$S/")" 200 "a good request after the bad ones"
 for c in 400 404 405 408 411 413 431; do
 	fl_assert_eq "$(metric "$S" "demo_requests_total{role=\"service\",code=\"$c\"}")" 1 "count of $c"
