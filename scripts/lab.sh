@@ -160,10 +160,11 @@ cmd_up() {
 	done
 	[ -x "$demo" ] || die "$demo is not built (scripts/build.sh)"
 	[ "$with_agent" -eq 0 ] || [ -x "$agent" ] || die "$agent is not built (scripts/build.sh)"
-	if [ -d "$dir" ] || ns_exists "$sw"; then
+	mkdir -p "$run_root"
+	# mkdir is the lock: of two "up"s with one name, one gets the directory, the other stops.
+	if ns_exists "$sw" || ! mkdir "$dir" 2>/dev/null; then
 		die "lab '$name' is already up (scripts/lab.sh down first)"
 	fi
-	mkdir -p "$dir"
 	# From here on a failure removes everything created so far.
 	trap 'echo "lab.sh: up failed; removing what was created" >&2; cmd_down >/dev/null' EXIT
 
