@@ -30,8 +30,9 @@ fl_netns full full
 fl_netns bounded bounded
 mkdir "$work/full" "$work/bounded"
 fl_start_agent "$full" "$work/full/agent.sock" "$work/full/agent.log"
-# setpriv limits the bounding set before exec, as systemd does for the unit.
-nsenter --net="/run/netns/$bounded" setpriv --bounding-set "$bset" --inh-caps -all -- \
+# setpriv limits the bounding set and sets no_new_privs before exec, as systemd does for the
+# unit (CapabilityBoundingSet=, NoNewPrivileges=yes).
+nsenter --net="/run/netns/$bounded" setpriv --bounding-set "$bset" --inh-caps -all --no-new-privs -- \
 	"$FAULTLINED" --socket "$work/bounded/agent.sock" --state-dir "$work/bounded/state" \
 	--audit-log "$work/bounded/audit.log" >"$work/bounded/agent.log" 2>&1 &
 fl_wait_socket "$work/bounded/agent.sock" "$!"
@@ -50,7 +51,7 @@ fl_assert_eq "$(jq -r '.mechanisms[] | select(.name == "clsact+cls_bpf") | .avai
 	"$work/bounded.json")" true "clsact+cls_bpf with the bounded set"
 # And the check can fail: without CAP_SYS_ADMIN the probe finds less (or the agent refuses).
 nsenter --net="/run/netns/$bounded" setpriv --bounding-set "${bset/,+sys_admin/}" \
-	--inh-caps -all -- "$FAULTLINED" --socket "$work/bounded/less.sock" \
+	--inh-caps -all --no-new-privs -- "$FAULTLINED" --socket "$work/bounded/less.sock" \
 	--state-dir "$work/bounded/state2" --audit-log "$work/bounded/audit2.log" \
 	>"$work/bounded/less.log" 2>&1 &
 less_pid=$!
