@@ -203,7 +203,10 @@ cmd_up() {
 		--storage.tsdb.path="$dir/prometheus" --storage.tsdb.retention.time=1d \
 		--web.listen-address="$prom" --log.level=warn
 	wait_for prometheus 60 http_ok client "http://$prom/-/ready"
-	start client load "$demo" load --url "http://$svc/" --rate "$rate" --duration "$load_secs"
+	# The load waits longer than the service waits for the backend: every request gets the
+	# service's own answer (a 504 included), which is what the counters then show.
+	start client load "$demo" load --url "http://$svc/" --rate "$rate" --duration "$load_secs" \
+		--timeout-ms $((LAB_BACKEND_TIMEOUT_MS + 2500))
 
 	trap - EXIT
 	echo "lab $name: up (state in $dir)"

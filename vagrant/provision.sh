@@ -100,8 +100,9 @@ write_config() {
 		;;
 	client)
 		# A day of load per start; systemd starts the next day's.
-		demo_unit "load generator" load --url "http://$svc/" \
-			--rate "$LAB_LOAD_RATE" --duration 86400 >"$root$units/faultline-demo-load.service"
+		demo_unit "load generator" load --url "http://$svc/" --rate "$LAB_LOAD_RATE" \
+			--duration 86400 --timeout-ms $((LAB_BACKEND_TIMEOUT_MS + 2500)) \
+			>"$root$units/faultline-demo-load.service"
 		mkdir -p "$root/etc/prometheus"
 		sed -e "s/@LAB_SCRAPE_INTERVAL@/$LAB_SCRAPE_INTERVAL/g" \
 			-e "s/@LAB_TARGET_ADDR@/$LAB_TARGET_ADDR/g" -e "s/@LAB_SERVICE_PORT@/$LAB_SERVICE_PORT/g" \
