@@ -26,8 +26,9 @@ deps=$(dpkg-deb -f "$deb" Depends)
 for d in libbpf1 libuv1 libnl-route-3-200 libcap2 libjansson4 libyaml-0-2 libcurl4 libc6; do
 	grep -qw "$d" <<<"$deps" || fl_fail "Depends lacks $d: $deps"
 done
+ctrl=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
 for s in postinst prerm postrm; do
-	dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx "./$s" || fl_fail "no $s script"
+	grep -qx "./$s" <<<"$ctrl" || fl_fail "no $s script"
 done
 
 fl_log "file list"
@@ -121,7 +122,7 @@ else
 	}
 	# Every subcommand faultctl --help lists, and no other.
 	cmds=$("$root/usr/bin/faultctl" --help | awk '/^Commands:/ { on = 1; next }
-		on && /^  [a-z]/ { print $1 } on && /^$/ { exit }' | sort | paste -sd " ")
+		on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }' | sort | paste -sd " ")
 	fl_assert_eq "$(complete_words "faultctl ")" "$cmds" "subcommands"
 	fl_assert_eq "$(complete_words "faultctl --agent unix:///x va")" "validate" "after --agent"
 	fl_assert_eq "$(complete_words "faultctl agent ")" "info" "agent"
