@@ -77,6 +77,11 @@ for m in man1/faultctl.1 man5/faultline-experiment.5 man8/faultlined.8; do
 	grep -q "^DESCRIPTION" "$work/rendered" || fl_fail "man -l $m rendered no DESCRIPTION"
 done
 command -v mandoc >/dev/null || fl_log "mandoc not installed: checked with man -l only"
+# The example in faultline-experiment(5) is a valid experiment.
+awk '/^\.Bd -literal/ { on = 1; next } /^\.Ed/ { on = 0 } on' \
+	"$root/usr/share/man/man5/faultline-experiment.5" >"$work/man-example.yaml"
+"$root/usr/bin/faultctl" validate "$work/man-example.yaml" >/dev/null ||
+	fl_fail "the example in faultline-experiment(5) does not validate"
 
 fl_log "systemd-analyze verify on the installed units"
 if ! command -v systemd-analyze >/dev/null; then
