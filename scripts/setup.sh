@@ -15,6 +15,12 @@ PKGS=(
 	iproute2 iputils-ping iperf3 procps psmisc socat curl jq kmod
 	# benchmarks: references measured side by side
 	iptables
+	# the namespace lab (scripts/lab.sh): Prometheus scraping the demo service
+	prometheus
+	# packaging and deployment checks: man page lint, bash completion, the DaemonSet schema
+	mandoc bash-completion python3-yaml python3-jsonschema
+	# `vagrant validate` of the Vagrant lab (no VM is started)
+	vagrant vagrant-libvirt
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
 )

@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# The faultline lab in network namespaces on one machine (docs/lab.md), from lab/topology.env:
+#
+#   scripts/lab.sh up [--no-agent] [--load-duration S] [--load-rate N]
+#   scripts/lab.sh status          what runs, and which targets Prometheus sees up
+#   scripts/lab.sh env             shell assignments: FAULTLINE_AGENT, LAB_* addresses, ...
+#   scripts/lab.sh exec NODE CMD   run CMD in the network namespace of NODE
+#   scripts/lab.sh down            stop and remove everything "up" created
+#
+# Nodes: target (demo service, faultlined), backend (demo backend), client (load generator,
+# Prometheus), joined by a bridge in a namespace of their own. Nothing is added to the host's
+# network: the addresses exist only inside the namespaces the lab creates. Several labs can
+# run at once under different names (FL_LAB_NAME, default "lab"); their state (pids, logs,
+# Prometheus storage, the agent's socket and journal) lives in $FL_LAB_RUN/NAME
+# (default /run/faultline-lab) and is removed by "down". "up" removes what it created when it
+# fails half-way. Needs root, the build (scripts/build.sh) and the prometheus package.
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${FL_BUILD_DIR:-$src/build}
+demo=$build/lab/demo/faultline-demo
+agent=$build/agent/faultlined
+name=${FL_LAB_NAME:-lab}
+run_root=${FL_LAB_RUN:-/run/faultline-lab}
+dir=$run_root/$name
+nodes=(target backend client)
+# shellcheck source=lab/topology.env
+. "$src/lab/topology.env"
+
+die() {
+	echo "lab.sh: $*" >&2
+	exit 1
+}
+usage() {
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+[[ $name =~ ^[a-z0-9]{1,10}$ ]] || die "FL_LAB_NAME '$name': use 1-10 of [a-z0-9]"
+ns_of() { echo "fl-$name-$1"; }
+sw=$(ns_of sw)
+addr_of() {
+	case $1 in
+	target) echo "$LAB_TARGET_ADDR" ;;
+	backend) echo "$LAB_BACKEND_ADDR" ;;
+	client) echo "$LAB_CLIENT_ADDR" ;;
+	*) die "unknown node '$1' (target, backend, client)" ;;
+	esac
+}
+in_ns() { # NODE CMD...: nsenter switches only the network namespace (ip netns exec would
+	# also remount /sys and hide the cgroup v2 hierarchy from the agent).
+	local n=$1
+	shift
+	nsenter --net="/run/netns/$(ns_of "$n")" "$@"
+}
+ns_exists() { [ -e "/run/netns/$1" ]; }
+
+# start NODE LABEL CMD...: a long-running process in NODE's namespace, in a session of its
+# own (so that it outlives this script and a terminal's signals), its pid in $dir/LABEL.pid.
+start() {
+	local n=$1 label=$2
+	shift 2
+	# nsenter and setsid exec, so $! is the pid of the process itself.
+	nsenter --net="/run/netns/$(ns_of "$n")" setsid "$@" </dev/null >"$dir/$label.log" 2>&1 &
+	echo $! >"$dir/$label.pid"
+	echo "$n" >"$dir/$label.node"
+}
+
+# wait_for LABEL SECONDS CHECK...: bounded wait until CHECK succeeds while LABEL still runs.
+wait_for() {
+	local label=$1 secs=$2 i pid
+	shift 2
+	pid=$(cat "$dir/$label.pid")
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 20 "$dir/$label.log" >&2
+			die "$label exited while starting (log above)"
+		fi
+		sleep 0.1
+	done
+	tail -n 20 "$dir/$label.log" >&2
+	die "$label not ready within $secs s"
+}
+
+http_ok() { # NODE URL
+	in_ns "$1" curl -fsS --max-time 1 -o /dev/null "$2"
+}
+
+cmd_down() {
+	local f label pid n i alive ns
+	# Processes first, each only while it still runs in this lab's namespace: a pid file must
+	# never make us signal a process that reused the number elsewhere.
+	if [ -d "$dir" ]; then
+		for f in "$dir"/*.pid; do
+			[ -e "$f" ] || continue
+			label=$(basename "$f" .pid)
+			pid=$(cat "$f")
+			n=$(cat "$dir/$label.node" 2>/dev/null || true)
+			if [ -z "$n" ] || [ -z "$pid" ]; then continue; fi
+			if [ "$(ip netns identify "$pid" 2>/dev/null)" = "$(ns_of "$n")" ]; then
+				kill -TERM "$pid" 2>/dev/null || true
+			fi
+		done
+		# The agent reverts its faults on SIGTERM; give everyone a bounded moment.
+		for ((i = 0; i < 50; i++)); do
+			alive=0
+			for n in "${nodes[@]}"; do
+				ns=$(ns_of "$n")
+				ns_exists "$ns" && [ -n "$(ip netns pids "$ns" 2>/dev/null)" ] && alive=1
+			done
+			[ "$alive" -eq 0 ] && break
+			sleep 0.1
+		done
+	fi
+	for n in "${nodes[@]}" sw; do
+		ns=$(ns_of "$n")
+		ns_exists "$ns" || continue
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+	done
+	# An agent killed above may have left faults: its journal says what to undo.
+	if [ -d "$dir/agent-state/journal" ] && [ -x "$agent" ] && ns_exists "$(ns_of target)" &&
+		[ -n "$(find "$dir/agent-state/journal" -name '*.json' 2>/dev/null)" ]; then
+		in_ns target "$agent" --cleanup --state-dir "$dir/agent-state" \
+			--audit-log "$dir/audit.log" >&2 || echo "lab.sh: agent cleanup reported failures" >&2
+	fi
+	for n in "${nodes[@]}" sw; do
+		ns=$(ns_of "$n")
+		for ((i = 0; i < 20; i++)); do
+			ns_exists "$ns" || break
+			ip netns del "$ns" 2>/dev/null || sleep 0.1
+		done
+		ns_exists "$ns" && echo "lab.sh: could not delete namespace $ns" >&2
+	done
+	rm -rf "$dir"
+	rmdir "$run_root" 2>/dev/null || true
+	echo "lab $name: down"
+}
+
+cmd_up() {
+	local with_agent=1 load_secs=3600 rate=$LAB_LOAD_RATE n ns v
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--no-agent) with_agent=0 ;;
+		--load-duration)
+			load_secs=${2:?--load-duration needs seconds}
+			shift
+			;;
+		--load-rate)
+			rate=${2:?--load-rate needs a number}
+			shift
+			;;
+		*) usage ;;
+		esac
+		shift
+	done
+	[ "$(id -u)" -eq 0 ] || die "run as root: the lab creates network namespaces"
+	for v in ip nsenter setsid curl prometheus; do
+		command -v "$v" >/dev/null || die "needs '$v' (run scripts/setup.sh)"
+	done
+	[ -x "$demo" ] || die "$demo is not built (scripts/build.sh)"
+	[ "$with_agent" -eq 0 ] || [ -x "$agent" ] || die "$agent is not built (scripts/build.sh)"
+	mkdir -p "$run_root"
+	# mkdir is the lock: of two "up"s with one name, one gets the directory, the other stops.
+	if ns_exists "$sw" || ! mkdir "$dir" 2>/dev/null; then
+		die "lab '$name' is already up (scripts/lab.sh down first)"
+	fi
+	# From here on a failure removes everything created so far.
+	trap 'echo "lab.sh: up failed; removing what was created" >&2; cmd_down >/dev/null' EXIT
+
+	ip netns add "$sw"
+	ip -n "$sw" link add br0 type bridge
+	ip -n "$sw" link set br0 up
+	for n in "${nodes[@]}"; do
+		ns=$(ns_of "$n")
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+		ip link add eth0 netns "$ns" type veth peer name "$n" netns "$sw"
+		ip -n "$sw" link set "$n" master br0 up
+		ip -n "$ns" addr add "$(addr_of "$n")/$LAB_PREFIX_LEN" dev eth0
+		ip -n "$ns" link set eth0 up
+	done
+
+	local be=$LAB_BACKEND_ADDR:$LAB_BACKEND_PORT svc=$LAB_TARGET_ADDR:$LAB_SERVICE_PORT
+	local prom=$LAB_CLIENT_ADDR:$LAB_PROMETHEUS_PORT
+	start backend backend "$demo" backend --listen "$be"
+	start target service "$demo" serve --listen "$svc" --backend "http://$be/" \
+		--backend-timeout-ms "$LAB_BACKEND_TIMEOUT_MS"
+	wait_for backend 10 http_ok backend "http://$be/healthz"
+	wait_for service 10 http_ok target "http://$svc/healthz"
+	if [ "$with_agent" -eq 1 ]; then
+		start target agent "$agent" --socket "$dir/agent.sock" --state-dir "$dir/agent-state" \
+			--audit-log "$dir/audit.log"
+		wait_for agent 60 test -S "$dir/agent.sock"
+	fi
+
+	sed -e "s/@LAB_SCRAPE_INTERVAL@/$LAB_SCRAPE_INTERVAL/g" \
+		-e "s/@LAB_TARGET_ADDR@/$LAB_TARGET_ADDR/g" -e "s/@LAB_SERVICE_PORT@/$LAB_SERVICE_PORT/g" \
+		-e "s/@LAB_BACKEND_ADDR@/$LAB_BACKEND_ADDR/g" -e "s/@LAB_BACKEND_PORT@/$LAB_BACKEND_PORT/g" \
+		"$src/lab/prometheus.yml.in" >"$dir/prometheus.yml"
+	mkdir "$dir/prometheus"
+	start client prometheus prometheus --config.file="$dir/prometheus.yml" \
+		--storage.tsdb.path="$dir/prometheus" --storage.tsdb.retention.time=1d \
+		--web.listen-address="$prom" --log.level=warn
+	wait_for prometheus 60 http_ok client "http://$prom/-/ready"
+	# The load waits longer than the service waits for the backend: every request gets the
+	# service's own answer (a 504 included), which is what the counters then show.
+	start client load "$demo" load --url "http://$svc/" --rate "$rate" --duration "$load_secs" \
+		--timeout-ms $((LAB_BACKEND_TIMEOUT_MS + 2500))
+
+	trap - EXIT
+	echo "lab $name: up (state in $dir)"
+	cmd_env | sed 's/^/  /'
+}
+
+cmd_env() {
+	[ -d "$dir" ] || die "lab '$name' is not up"
+	echo "FL_LAB_NAME=$name"
+	[ -e "$dir/agent.pid" ] && echo "FAULTLINE_AGENT=unix://$dir/agent.sock"
+	echo "LAB_SERVICE_URL=http://$LAB_TARGET_ADDR:$LAB_SERVICE_PORT/"
+	echo "LAB_BACKEND_URL=http://$LAB_BACKEND_ADDR:$LAB_BACKEND_PORT/"
+	echo "LAB_PROMETHEUS_URL=http://$LAB_CLIENT_ADDR:$LAB_PROMETHEUS_PORT"
+	for n in "${nodes[@]}"; do
+		echo "LAB_NETNS_${n^^}=$(ns_of "$n")"
+	done
+}
+
+cmd_status() {
+	local f label pid n rc=0 prom=http://$LAB_CLIENT_ADDR:$LAB_PROMETHEUS_PORT
+	if [ ! -d "$dir" ]; then
+		echo "lab $name: not up"
+		return 3
+	fi
+	echo "lab $name: state in $dir"
+	for n in "${nodes[@]}" sw; do
+		if ns_exists "$(ns_of "$n")"; then
+			echo "  netns $(ns_of "$n"): present"
+		else
+			echo "  netns $(ns_of "$n"): MISSING"
+			rc=1
+		fi
+	done
+	for f in "$dir"/*.pid; do
+		[ -e "$f" ] || continue
+		label=$(basename "$f" .pid)
+		pid=$(cat "$f")
+		n=$(cat "$dir/$label.node")
+		if [ "$(ip netns identify "$pid" 2>/dev/null)" = "$(ns_of "$n")" ]; then
+			echo "  $label (pid $pid, $n): running"
+		else
+			echo "  $label ($n): NOT RUNNING (log: $dir/$label.log)"
+			rc=1
+		fi
+	done
+	if ns_exists "$(ns_of client)" &&
+		f=$(in_ns client curl -fsS --max-time 2 "$prom/api/v1/targets" 2>/dev/null); then
+		jq -r '.data.activeTargets[] |
+			"  prometheus target \(.labels.job) \(.scrapeUrl): \(.health)" +
+			(if .lastError != "" then " (\(.lastError))" else "" end)' <<<"$f"
+	else
+		echo "  prometheus: not answering on $prom"
+		rc=1
+	fi
+	return "$rc"
+}
+
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+case $cmd in
+up) cmd_up "$@" ;;
+down)
+	[ "$(id -u)" -eq 0 ] || die "run as root"
+	cmd_down
+	;;
+status) cmd_status ;;
+env) cmd_env ;;
+exec)
+	[ $# -ge 2 ] || usage
+	[ -d "$dir" ] || die "lab '$name' is not up"
+	n=$1
+	shift
+	addr_of "$n" >/dev/null
+	[ -e "$dir/agent.pid" ] && export FAULTLINE_AGENT=unix://$dir/agent.sock
+	in_ns "$n" "$@"
+	;;
+*) usage ;;
+esac
