@@ -24,6 +24,7 @@ struct policy;
 
 #define AGENT_DEFAULT_STATE_DIR "/var/lib/faultline"
 #define AGENT_DEFAULT_AUDIT_LOG "/var/log/faultline/audit.log"
+#define AGENT_DEFAULT_NICE -10 /* --nice */
 
 struct agent {
 	uv_loop_t *loop;

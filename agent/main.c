@@ -1,6 +1,7 @@
 /* faultlined: the faultline fault-injection agent. */
 #include <errno.h>
 #include <getopt.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,9 @@ static void usage(FILE *f)
 		   "                         report it and exit (for ExecStopPost= and break-glass)\n"
 		   "      --metrics ADDR:PORT  serve Prometheus metrics on a loopback address\n"
 		   "                         (127.0.0.0/8 or [::1]); off by default\n"
+		   "      --nice N           scheduling priority of the agent, -20..19 (default -10):\n"
+		   "                         leases must expire on time on a host the experiment\n"
+		   "                         loads; stressor processes run at 0\n"
 		   "      --systemd          journald-style log lines and sd_notify readiness\n"
 		   "  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
 		   "  -h, --help             this help\n"
@@ -157,6 +161,7 @@ int main(int argc, char **argv)
 		{ "policy", required_argument, NULL, 'P' },
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "nice", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -172,6 +177,7 @@ int main(int argc, char **argv)
 	enum log_level lvl = LOG_LVL_INFO;
 	const char *metrics_addr = NULL;
 	int systemd = 0, cleanup_only = 0, explicit_policy = 0, c, err, failures = 0;
+	int nice_level = AGENT_DEFAULT_NICE;
 	char journal_path[300];
 	json_t *report = NULL;
 	struct group *grp;
@@ -214,6 +220,18 @@ int main(int argc, char **argv)
 			a.lease_ttl_ms = v;
 			break;
 		}
+		case 'N': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (!*optarg || *end || v < -20 || v > 19) {
+				fprintf(stderr, "faultlined: --nice: '%s' is not a number in [-20, 19]\n",
+					optarg);
+				return 2;
+			}
+			nice_level = (int)v;
+			break;
+		}
 		case 'l':
 			if (log_level_parse(optarg, &lvl)) {
 				fprintf(stderr, "faultlined: --log-level: unknown level '%s' "
@@ -246,6 +264,14 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	signal(SIGPIPE, SIG_IGN);
 	a.started = time(NULL);
+	/*
+	 * Before any thread exists, so every thread inherits it (nice is per thread on Linux):
+	 * the dead-man's switch must fire on time on a host an experiment loads, CPU stressors
+	 * included (they reset themselves to 0).
+	 */
+	if (setpriority(PRIO_PROCESS, 0, nice_level))
+		log_warn("--nice %d: %s; running at nice %d", nice_level, strerror(errno),
+			 getpriority(PRIO_PROCESS, 0));
 
 	a.loop = uv_default_loop();
 	a.events = events_new();

@@ -60,6 +60,10 @@ jq -e '.capabilities.effective | index("cap_kill")' "$info" >/dev/null ||
 jq -e '.capabilities.effective == .capabilities.permitted' "$info" >/dev/null ||
 	fl_fail "permitted set larger than the effective set"
 grep -q "^NoNewPrivs:[[:space:]]*1" "/proc/$FL_AGENT_PID/status" || fl_fail "no_new_privs not set"
+# Every thread of the agent runs at the default --nice, so leases expire on time under load.
+for t in /proc/"$FL_AGENT_PID"/task/*; do
+	fl_assert_eq "$(awk '{ print $19 }' "$t/stat")" -10 "nice of agent thread ${t##*/}"
+done
 
 for m in "${!expect[@]}"; do
 	got=$(jq -r --arg m "$m" '.mechanisms[] | select(.name == $m) | .available' "$info")
