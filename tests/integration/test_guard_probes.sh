@@ -101,6 +101,44 @@ in_range "http debounce (breach - first unhealthy)" $((b - u)) 1000 2500
 jq -e '.guardrails[0].breach.valid and (.guardrails[0].breach.healthy | not) and
 	.guardrails[0].breach.value < 0.9' "$dir/breach.json" >/dev/null ||
 	fl_fail "breach reading: $(jq -c '.guardrails[0].breach' "$dir/breach.json")"
+# The breach is decided on the reading of the request that completed it, not later.
+d=$(jq -r '.guardrails[0].breach_ns - .guardrails[0].breach.time_ns' "$dir/breach.json")
+in_range "breach decided after its sample" "$d" 0 50
+fl_log "breach decided $((d / 1000)) us after the sample that caused it"
+set_srv status=200
+
+# --- burn rate from the controller's own requests ----------------------------------------
+# Objective 90%, 5x over 1m: breached once more than half of the requests since the start
+# failed. 2 s healthy at 20/s, then 503s: the ratio passes 50% after about 2 s more; it is
+# evaluated every second.
+mkexp "$dir/burn.yaml" <<EOF
+guardrails:
+  - name: budget
+    burn_rate:
+      objective: 90%
+      http:
+        url: $base/api
+        rate: 20/s
+        timeout: 500ms
+      windows:
+        - {window: 1m, max_burn: 5x}
+      interval: 1s
+EOF
+fl_log "burn rate (http source): 2 s healthy, then 503s must breach within 1.5..6 s"
+t0=$(now_ns)
+"$FAULTCTL" guard "$dir/burn.yaml" --for 30s --json >"$dir/burn.json" &
+guard_pid=$!
+sleep 2
+ts=$(now_ns)
+set_srv status=503
+fl_wait_exit rc "$guard_pid" 40
+fl_assert_eq "$rc" 1 "burn guard exit"
+b=$(jq -r '.guardrails[0].breach_ns' "$dir/burn.json")
+in_range "http burn-rate breach after the switch" $((t0 + b - ts)) 1500 6000
+jq -e '.guardrails[0].breach.value > 5 and .guardrails[0].breach.threshold == 5 and
+	.guardrails[0].samples >= 3' "$dir/burn.json" >/dev/null ||
+	fl_fail "burn: $(jq -c '.guardrails[0]' "$dir/burn.json")"
+fl_log "burn breach: $(jq -r '.guardrails[0].breach.summary' "$dir/burn.json")"
 set_srv status=200
 
 # --- HTTP latency percentile -------------------------------------------------------------
