@@ -285,6 +285,32 @@ if [ -n "$left" ]; then
 	fl_fail "the timed-out command left processes behind: $left"
 fi
 
+fl_log "check: answers slower than --timeout end the check at the deadline, without spinning"
+mkexp "$dir/slow-check.yaml" <<EOF
+steady_state:
+  before:
+    - name: slow
+      http:
+        url: $base/api
+        rate: 10/s
+        timeout: 1s
+        window: 5s
+        min_success_ratio: 100%
+EOF
+set_srv delay_ms=3000
+TIMEFORMAT='%R %U %S'
+rc=0
+{ time "$FAULTCTL" check "$dir/slow-check.yaml" --timeout 700ms >"$dir/slow.txt" || rc=$?; } 2>"$dir/slow.time"
+set_srv delay_ms=0
+fl_assert_eq "$rc" 1 "slow check exit"
+grep -q 'FAIL: success 0% < 100%' "$dir/slow.txt" || fl_fail "slow check: $(cat "$dir/slow.txt")"
+read -r real user sys <"$dir/slow.time"
+# Wall time: the 700 ms deadline plus start-up (a loop that slept past its last transfer
+# took a second more); CPU: a spinning loop would burn the 700 ms.
+awk -v r="$real" -v u="$user" -v s="$sys" 'BEGIN { exit !(r >= 0.6 && r <= 1.6 && u + s <= 0.3) }' ||
+	fl_fail "slow check took ${real}s wall, ${user}s user, ${sys}s sys"
+fl_log "slow check: ${real}s wall, $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')s CPU"
+
 fl_log "check: connection refused is a probe error (exit 3); invalid file exit 2"
 kill -TERM "$srv_pid"
 fl_wait_exit rc "$srv_pid" 10
