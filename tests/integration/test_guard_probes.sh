@@ -70,8 +70,14 @@ EOF
 
 fl_log "healthy: 4 s of guarding must not breach"
 rc=0
-"$FAULTCTL" guard "$dir/http.yaml" --for 4s --json >"$dir/healthy.json" || rc=$?
+TIMEFORMAT='%R %U %S'
+{ time "$FAULTCTL" guard "$dir/http.yaml" --for 4s --json >"$dir/healthy.json" || rc=$?; } 2>"$dir/healthy.time"
 fl_assert_eq "$rc" 0 "guard exit while healthy"
+read -r real user sys <"$dir/healthy.time"
+# Paced by the clock, asleep in poll between requests: a fraction of the 4 s in CPU.
+awk -v r="$real" -v u="$user" -v s="$sys" 'BEGIN { exit !(r >= 3.9 && r <= 5 && u + s <= 0.5) }' ||
+	fl_fail "4 s of guarding took ${real}s wall, ${user}s user, ${sys}s sys"
+fl_log "healthy: ${real}s wall, $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')s CPU for 80 requests"
 fl_assert_eq "$(jq -r .breached "$dir/healthy.json")" false "breached while healthy"
 n=$(jq -r '.guardrails[0].samples' "$dir/healthy.json")
 # 4 s at 20/s is 80 requests (81 with the one at t=0); paced, never more; at least half even
