@@ -328,3 +328,35 @@ echo "version: 1" >"$dir/bad.yaml"
 rc=0
 "$FAULTCTL" check "$dir/bad.yaml" 2>/dev/null || rc=$?
 fl_assert_eq "$rc" 2 "check exit for an invalid file"
+
+# --- on_error with the server gone -------------------------------------------------------
+# Every request is refused: probe errors at 10/s. Under warn they are logged once and never
+# breach; under abort (the default) they count as unhealthy and breach after for: 500ms.
+for policy in warn abort; do
+	mkexp "$dir/gone-$policy.yaml" <<EOF
+guardrails:
+  - name: gone
+    http:
+      url: $base/api
+      rate: 10/s
+      timeout: 1s
+      window: 2s
+      min_success_ratio: 90%
+    for: 500ms
+    on_error: $policy
+EOF
+done
+rc=0
+"$FAULTCTL" guard "$dir/gone-warn.yaml" --for 2s --json >"$dir/gone-warn.json" 2>"$dir/gone-warn.err" || rc=$?
+fl_assert_eq "$rc" 0 "guard exit with on_error warn"
+fl_assert_eq "$(grep -c 'probe cannot run' "$dir/gone-warn.err")" 1 "warnings logged"
+jq -e '(.breached | not) and .guardrails[0].errors >= 10 and
+	.guardrails[0].errors == .guardrails[0].samples' "$dir/gone-warn.json" >/dev/null ||
+	fl_fail "on_error warn: $(jq -c '.guardrails[0]' "$dir/gone-warn.json")"
+rc=0
+"$FAULTCTL" guard "$dir/gone-abort.yaml" --for 10s --json >"$dir/gone-abort.json" || rc=$?
+fl_assert_eq "$rc" 1 "guard exit with on_error abort"
+in_range "probe errors breach under abort" "$(jq -r '.guardrails[0].breach_ns' "$dir/gone-abort.json")" 500 2500
+jq -e '(.guardrails[0].breach.valid | not) and
+	(.guardrails[0].breach.summary | test("no answer.*connect"; "i"))' "$dir/gone-abort.json" \
+	>/dev/null || fl_fail "on_error abort: $(jq -c '.guardrails[0].breach' "$dir/gone-abort.json")"
