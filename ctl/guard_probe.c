@@ -195,7 +195,7 @@ int probe_http_loop(struct probe_ctx *ctx, const struct http_loop *l)
 	struct http_req reqs[PROBE_HTTP_MAX_INFLIGHT];
 	int64_t interval = (int64_t)(60LL * 1000 * 1000000000LL / (int64_t)l->rate_pkm);
 	int64_t next, next_tick, now;
-	size_t sent = 0, done = 0, inflight = 0;
+	size_t sent = 0, inflight = 0;
 	struct curl_waitfd wfd = {.fd = ctx->stop_fd, .events = CURL_WAIT_POLLIN};
 	int err = 0;
 
@@ -276,7 +276,6 @@ int probe_http_loop(struct probe_ctx *ctx, const struct http_loop *l)
 			curl_multi_remove_handle(ctx->multi, r->easy);
 			r->busy = false;
 			inflight--;
-			done++;
 			err = l->on_result(l->arg, &res);
 			if (err)
 				goto out;
