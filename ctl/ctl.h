@@ -34,5 +34,9 @@ int cmd_validate(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_validate_usage(void);
 int cmd_plan(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_plan_usage(void);
+int cmd_check(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_check_usage(void);
+int cmd_guard(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_guard_usage(void);
 
 #endif

@@ -18,23 +18,14 @@
 
 #include <jansson.h>
 
+#include "guard_eval.h"
+
 struct exp_probe;
 struct exp_guardrail;
 struct exp_check;
 struct guardset;
 
-#define GUARD_SUMMARY_SIZE 256
-
-/* One evaluation of a probe's conditions. */
-struct guard_reading {
-	int64_t time_ns; /* when the sample that decided it was taken */
-	bool valid;	 /* false: the probe could not be evaluated; summary says why */
-	bool healthy;	 /* meaningful only when valid */
-	double value;	 /* the headline figure (success ratio, query result, burn rate...) */
-	double threshold; /* what value is compared with; NAN where there is none */
-	/* For people: "success 99.2% >= 99.0%, p99 120ms <= 300ms over 10s (42 requests)". */
-	char summary[GUARD_SUMMARY_SIZE];
-};
+/* struct guard_reading, the verdict of one evaluation, is in guard_eval.h (pure code). */
 
 /* A guardrail's state as the run sees it. */
 struct guard_status {
@@ -66,12 +57,18 @@ int guardset_status(struct guardset *s, size_t i, struct guard_status *out);
 /* The index of the first guardrail breached (in breach time order), or -1 when none is. */
 int guardset_breached(struct guardset *s, struct guard_status *out);
 
-/* Stop every thread (bounded by the probes' timeouts) and free the set. Accepts NULL. */
+/*
+ * Stop every thread and free the set. Accepts NULL. Bounded by the probes' timeouts, and in
+ * practice within milliseconds: HTTP transfers in flight are abandoned and running command
+ * probes are killed with their process group.
+ */
 void guardset_stop(struct guardset *s);
 
 /*
  * Evaluate one steady-state check once, returning by deadline_ns at the latest. 0 with *out
  * filled (healthy or not, valid or not), or -errno for a failure of faultctl itself.
+ * Whether the check passes under its on_error policy: guard_check_passed(out, c->on_error).
+ * docs/guardrails.md says how each probe kind is evaluated once (HTTP: a short burst).
  */
 int guard_check_run(const struct exp_check *c, int64_t deadline_ns, struct guard_reading *out);
 

@@ -15,6 +15,10 @@ static const struct ctl_cmd commands[] = {
 	  cmd_validate_usage },
 	{ "plan", cmd_plan, "dry run: timeline, guardrails and lease of an experiment",
 	  cmd_plan_usage },
+	{ "check", cmd_check, "evaluate an experiment's steady-state checks once, now",
+	  cmd_check_usage },
+	{ "guard", cmd_guard, "watch an experiment's guardrails without injecting anything",
+	  cmd_guard_usage },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -15,7 +15,7 @@ PKGS=(
 	iproute2 iputils-ping iperf3 procps psmisc socat curl jq kmod
 	# benchmarks: references measured side by side
 	iptables
-	# the namespace lab (scripts/lab.sh): Prometheus scraping the demo service
+	# the namespace lab (scripts/lab.sh) and the guardrail tests: a real Prometheus server
 	prometheus
 	# packaging and deployment checks: man page lint, bash completion, the DaemonSet schema
 	mandoc bash-completion python3-yaml python3-jsonschema
