@@ -4,6 +4,7 @@
  * serialiser that the agent's API shares with the experiment loader.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -655,6 +656,18 @@ static void kill_check(struct exp_ctx *ctx, const struct enode *map, struct faul
 		push_params(ctx, map, "interval",
 			    "interval %s is longer than the fault's duration %s",
 			    units_fmt_duration(a, iv), units_fmt_duration(b, f->duration_ns));
+	/* A kill is never reverted: a stop signal would leave its targets stopped for good. */
+	switch (f->params.kill.signal) {
+	case SIGSTOP:
+	case SIGTSTP:
+	case SIGTTIN:
+	case SIGTTOU:
+		push_params(ctx, map, "signal",
+			    "%s stops the process and a kill is never reverted; use process.pause, "
+			    "which resumes it",
+			    exp_signal_name(f->params.kill.signal, a, sizeof(a)));
+		break;
+	}
 }
 
 static void push_target(struct exp_ctx *ctx, const struct enode *map, const char *key,
@@ -687,9 +700,14 @@ static void pause_check(struct exp_ctx *ctx, const struct enode *map, struct fau
 		const char *key;
 		bool given;
 	} narrow[] = {
-		{"pid", t->pid != 0},	       {"name", t->name != NULL}, {"cmdline", t->cmdline != NULL},
-		{"exe", t->exe != NULL},       {"user", t->user != NULL}, {"count", t->count != 0},
-		{"percent", t->percent_ppm != 0}, {"seed", t->seed != 0},
+		{"pid", t->pid != 0},
+		{"name", t->name != NULL},
+		{"cmdline", t->cmdline != NULL},
+		{"exe", t->exe != NULL},
+		{"user", t->user != NULL},
+		{"count", t->count != 0},
+		{"percent", t->percent_ppm != 0},
+		{"seed", t->seed != 0},
 	};
 
 	if (f->params.pause.method != PAUSE_FREEZER || !exp_node_get(map, "target"))
@@ -699,11 +717,12 @@ static void pause_check(struct exp_ctx *ctx, const struct enode *map, struct fau
 			    "method freezer freezes a whole cgroup: it needs target.cgroup");
 	for (size_t i = 0; i < ARRAY_SIZE(narrow); i++)
 		if (narrow[i].given)
-			push_target(ctx, map, narrow[i].key,
-				    "method freezer freezes the whole cgroup: the target takes only "
-				    "cgroup and all: true ('%s' would not narrow it; use method "
-				    "sigstop to pick processes)",
-				    narrow[i].key);
+			push_target(
+				ctx, map, narrow[i].key,
+				"method freezer freezes the whole cgroup: the target takes only "
+				"cgroup and all: true ('%s' would not narrow it; use method "
+				"sigstop to pick processes)",
+				narrow[i].key);
 }
 
 static void memory_check(struct exp_ctx *ctx, const struct enode *map, struct fault_spec *f)

@@ -219,6 +219,12 @@ static void test_out_of_range(void **state)
 		    "    params: {signal: 65}\n",
 	       "t.yaml:11:19: faults[0].target.pid: 99999999 is out of range (1 to 4194304)\n"
 	       "t.yaml:12:22: faults[0].params.signal: signal 65 is out of range (1 to 64)\n");
+	expect(HEAD "  - name: k\n"
+		    "    type: process.kill\n"
+		    "    target: {pid: 42, count: 1}\n"
+		    "    params: {signal: STOP}\n",
+	       "t.yaml:12:22: faults[0].params.signal: SIGSTOP stops the process and a kill is "
+	       "never reverted; use process.pause, which resumes it\n");
 }
 
 static void test_timing(void **state)
