@@ -233,8 +233,7 @@ static bool protected_name(const char *comm, char *const *names, size_t n)
 	return false;
 }
 
-void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, char *const *names,
-			size_t n_names)
+void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, char *const *names, size_t n_names)
 {
 	struct proc_stat st;
 
@@ -258,7 +257,7 @@ static const char *protected_why(pid_t pid, const struct proc_stat *st,
 				 const struct procsel_guard *g)
 {
 	/* OpenSSH 9.8 and later run each connection as sshd-session (and sshd-auth). */
-	static const char *const ssh[] = { "sshd", "sshd-session", "sshd-auth" };
+	static const char *const ssh[] = {"sshd", "sshd-session", "sshd-auth"};
 
 	if (pid == 1)
 		return "pid 1";
@@ -370,10 +369,10 @@ int procsel_select(const struct proc_target *t, const struct procsel_guard *g, u
 	}
 	closedir(d);
 	if (!n) {
-		snprintf(err, err_size,
-			 "the process selector matches no process on this host (protected processes "
-			 "such as pid 1, kernel threads, sshd, the agent and its controller's session "
-			 "are never selected)");
+		snprintf(err, err_size, "%s",
+			 "the process selector matches no process on this host (protected "
+			 "processes such as pid 1, kernel threads, sshd, the agent and its "
+			 "controller's session are never selected)");
 		ret = -ESRCH;
 		goto out;
 	}

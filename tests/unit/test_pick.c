@@ -13,7 +13,7 @@
 
 #include "pick.h"
 
-#define PPM(pct) ((uint32_t)((pct) * 10000))
+#define PPM(pct) ((uint32_t)((pct)*10000))
 
 static void how_many(void **state)
 {
@@ -107,7 +107,7 @@ static void seeds_differ(void **state)
 static void uniform(void **state)
 {
 	enum { N = 10, DRAWS = 20000 };
-	unsigned hits1[N] = { 0 }, hits3[N] = { 0 };
+	unsigned hits1[N] = {0}, hits3[N] = {0};
 	size_t idx[N];
 
 	for (uint64_t seed = 1; seed <= DRAWS; seed++) {
@@ -125,9 +125,11 @@ static void uniform(void **state)
 	 */
 	for (int i = 0; i < N; i++) {
 		if (hits1[i] < 2000 - 255 || hits1[i] > 2000 + 255)
-			fail_msg("1 of 10: index %d hit %u times (expected 2000 +- 255)", i, hits1[i]);
+			fail_msg("1 of 10: index %d hit %u times (expected 2000 +- 255)", i,
+				 hits1[i]);
 		if (hits3[i] < 6000 - 389 || hits3[i] > 6000 + 389)
-			fail_msg("3 of 10: index %d hit %u times (expected 6000 +- 389)", i, hits3[i]);
+			fail_msg("3 of 10: index %d hit %u times (expected 6000 +- 389)", i,
+				 hits3[i]);
 	}
 }
 
