@@ -5,6 +5,8 @@
 #  - one-shot kill by exact name, by command-line regex and by cgroup hits exactly the
 #    victims (their exit status shows the signal really received: 137 for SIGKILL, a trap's
 #    file for SIGTERM); the fault completes at once and leaves no journal record;
+#  - the policy's protected names are skipped by a regex that matches them; exe and user
+#    together hit only that executable run by that user;
 #  - a recorded seed reproduces the choice (a pause picks, a kill with its seed hits the same);
 #  - an interval kill hits a supervised worker every interval, each restart again, exactly
 #    the planned number of rounds; after a SIGKILL of the agent nothing repeats, also not
@@ -116,6 +118,7 @@ jq -s -e --arg f "$kill_fault" --argjson a "$v1" --argjson b "$v2" '
 	(map(.pid) | sort) == ([$a, $b] | sort) and all(.[]; .round == 0 and .signal == 9 and
 	.seed > 0 and (.comm | length) > 0)' "$dir/ev1.txt" >/dev/null ||
 	fl_fail "process.killed events lack pid/comm/signal/seed/round: $(cat "$dir/ev1.txt")"
+kill -KILL "$d1" "$d2"
 
 # --- nothing matches: a clear error, nothing changes ---
 apply "{\"name\": \"k-none\", \"type\": \"process.kill\", \"target\": {\"name\": \"$VICTIM\", \"all\": true}}"
@@ -258,7 +261,9 @@ kill -KILL "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 rm -f "$sock"
 n_workers=$(wc -l <"$dir/workers-b")
-fl_start_agent "$ns" "$sock" "$dir/agent2.log" "${AGENT_ARGS[@]}"
+# The next agent runs with a policy that protects the decoys' name.
+printf 'protected_processes: [%s]\n' "$DECOY" >"$dir/policy.yaml"
+fl_start_agent "$ns" "$sock" "$dir/agent2.log" "${AGENT_ARGS[@]}" --policy "$dir/policy.yaml"
 grep -q "recovery: fault .* (process.kill): SIGKILL every 500 ms ended by the agent's crash" "$dir/agent2.log" ||
 	fl_fail "recovery of the interval kill not reported: $(grep -i recover "$dir/agent2.log")"
 fl_assert_eq "$(journal_count)" 0 "journal records after recovery"
@@ -270,6 +275,38 @@ touch "$dir/stop-b"
 kill -KILL "$(tail -n1 "$dir/workers-b")"
 fl_wait_exit rc "$sup" 10
 new_lease
+
+# --- the policy's protected names: a regex matching victims and decoys hits the victims ---
+start v1 "$dir/$VICTIM" 600
+start d1 "$dir/$DECOY" 600
+wait_comm "$v1" "$VICTIM"
+wait_comm "$d1" "$DECOY"
+apply "{\"name\": \"k-policy\", \"type\": \"process.kill\", \"target\": {\"cmdline\": \"^$dir/$FL_ID[vd] 600\$\", \"all\": true}}"
+fl_assert_eq "$HTTP_STATUS" 201 "kill by a regex that also matches protected names ($API_BODY)"
+fl_assert_eq "$(jq -r '[.fault.status.recent[].pid] | join(" ")' <<<"$API_BODY")" "$v1" "only the unprotected process"
+fl_wait_exit rc "$v1" 10
+fl_assert_eq "$rc" 137 "unprotected victim"
+alive "$d1" || fl_fail "a process protected by the policy was killed"
+apply "{\"name\": \"k-policy2\", \"type\": \"process.kill\", \"target\": {\"cmdline\": \"^$dir/$FL_ID[d] 600\$\", \"all\": true}}"
+fl_assert_eq "$HTTP_STATUS" 422 "a regex matching only protected processes"
+kill -KILL "$d1"
+
+# --- exe and user together: only the victim's executable run by that user ---
+chmod 0711 "$dir"
+start u1 setpriv --reuid=65534 --regid=65534 --clear-groups "$dir/$VICTIM" 600
+start u2 "$dir/$VICTIM" 600                                                        # root
+start u3 setpriv --reuid=65534 --regid=65534 --clear-groups "$(command -v sleep)" 600 # other exe
+wait_comm "$u1" "$VICTIM"
+wait_comm "$u2" "$VICTIM"
+wait_comm "$u3" sleep
+apply "{\"name\": \"k-exe\", \"type\": \"process.kill\", \"target\": {\"exe\": \"$dir/$VICTIM\", \"user\": \"nobody\", \"all\": true}}"
+fl_assert_eq "$HTTP_STATUS" 201 "kill by exe and user ($API_BODY)"
+fl_assert_eq "$(jq -r '[.fault.status.recent[].pid] | join(" ")' <<<"$API_BODY")" "$u1" "exe+user choice"
+fl_wait_exit rc "$u1" 10
+fl_assert_eq "$rc" 137 "exe+user victim"
+alive "$u2" || fl_fail "the same executable run by root was hit"
+alive "$u3" || fl_fail "another executable of that user was hit"
+kill -KILL "$u2" "$u3"
 
 # --- process.pause with the cgroup freezer ---
 fz=$CG_ROOT/$FL_ID-freeze
