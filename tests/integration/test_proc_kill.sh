@@ -17,11 +17,12 @@
 # The SIGSTOP pause and its crash recovery are covered by test_agent_core.sh.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
-fl_require_cmd curl jq socat nsenter setsid
+fl_require_cmd curl jq socat nsenter setsid setpriv findmnt
 fl_require_build
 
-CG_ROOT=/sys/fs/cgroup/unified
-[ -f "$CG_ROOT/cgroup.procs" ] || fl_skip "no cgroup v2 hierarchy at $CG_ROOT"
+# The cgroup v2 hierarchy, wherever it is mounted (/sys/fs/cgroup/unified on a hybrid host).
+CG_ROOT=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
+[ -n "$CG_ROOT" ] && [ -f "$CG_ROOT/cgroup.procs" ] || fl_skip "no cgroup v2 hierarchy mounted"
 
 fl_netns ns kill
 fl_tmpdir dir
@@ -260,6 +261,12 @@ fl_assert_eq "$(journal_count)" 1 "journal record of the interval kill"
 kill -KILL "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 rm -f "$sock"
+# A round just before the SIGKILL may have killed a worker: let the supervisor restart it.
+for ((i = 0; i < 500; i++)); do
+	last=$(tail -n1 "$dir/workers-b")
+	alive "$last" && [ "$(cat /proc/"$last"/comm 2>/dev/null)" = "$WORKER" ] && break
+	sleep 0.01
+done
 n_workers=$(wc -l <"$dir/workers-b")
 # The next agent runs with a policy that protects the decoys' name.
 printf 'protected_processes: [%s]\n' "$DECOY" >"$dir/policy.yaml"
