@@ -44,6 +44,7 @@ struct kill_priv {
 	uint64_t round;		 /* rounds started */
 	uint64_t start_ms;	 /* loop time of round 0 */
 	uint64_t kills, gone, missed, failed;
+	uint64_t matched;	/* matches in the last round that found any, before the choice */
 	uint64_t kills_dropped; /* older kills no longer in recent */
 	json_t *recent;		/* the newest kills: {round, pid, comm, time} */
 	uv_timer_t timer;
@@ -140,6 +141,7 @@ static int kill_round(struct kill_priv *p, char *err, size_t size)
 			     &matched, err, size);
 	if (ret)
 		return ret;
+	p->matched = matched;
 	/* Before any signal, the record says which processes this round targets. */
 	ret = journal_round(p, m, n);
 	if (ret) {
@@ -150,8 +152,7 @@ static int kill_round(struct kill_priv *p, char *err, size_t size)
 		int e = procsel_signal(m[i].pid, m[i].starttime, p->signal);
 
 		if (e == -ESRCH) {
-			/* It exited (or its pid was reused) since the selection: not ours to hit.
-			 */
+			/* Exited (or its pid reused) since the selection: not ours to hit. */
 			p->gone++;
 			continue;
 		}
@@ -302,6 +303,7 @@ static json_t *kill_describe(const struct fault *f)
 	if (p->interval_ns)
 		json_object_set_new(o, "interval_ms",
 				    json_integer((json_int_t)(p->interval_ns / 1000000)));
+	json_object_set_new(o, "matched", json_integer((json_int_t)p->matched));
 	if (p->kills_dropped)
 		json_object_set_new(o, "recent_dropped",
 				    json_integer((json_int_t)p->kills_dropped));

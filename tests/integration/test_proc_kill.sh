@@ -187,6 +187,7 @@ fl_assert_eq "$HTTP_STATUS" 200 "revert the pause"
 apply "{\"name\": \"k-seed\", \"type\": \"process.kill\", \"target\": {\"name\": \"$VICTIM\", \"count\": 1, \"seed\": $seed}}"
 fl_assert_eq "$HTTP_STATUS" 201 "kill with the recorded seed"
 fl_assert_eq "$(jq -r '.fault.status.recent[0].pid' <<<"$API_BODY")" "$picked" "seed $seed picks the same process"
+fl_assert_eq "$(jq -r '.fault.status.matched' <<<"$API_BODY")" 3 "matches of the seeded kill"
 fl_wait_exit rc "$picked" 10
 fl_assert_eq "$rc" 137 "seeded victim"
 n_alive=0
