@@ -9,8 +9,8 @@
 #    together hit only that executable run by that user;
 #  - a recorded seed reproduces the choice (a pause picks, a kill with its seed hits the same);
 #  - an interval kill hits a supervised worker every interval, each restart again, exactly
-#    the planned number of rounds; after a SIGKILL of the agent nothing repeats, also not
-#    after the restart, and recovery reports it;
+#    the planned number of rounds; when its lease expires, and after a SIGKILL of the agent,
+#    nothing repeats (also not after the restart, and recovery reports it);
 #  - process.pause with the cgroup freezer: frozen (no progress) during the fault, running
 #    after revert, and after a SIGKILL of the agent once the next agent has started;
 #    a cgroup holding a protected process is refused.
@@ -250,6 +250,39 @@ fl_assert_eq "$(head -n4 "$dir/workers-a" | tr '\n' ' ' | sed 's/ $//')" "$kille
 fl_assert_eq "$(head -n4 "$dir/exits-a" | tr '\n' ' ')" "137 137 137 137 " "worker exit statuses"
 jq -s -e --arg f "$every" 'any(.[]; .fault == $f and .type == "fault.reverted")' "$dir/ev2.txt" >/dev/null ||
 	fl_fail "no fault.reverted for the interval kill"
+
+# --- interval kill under a lease that is not renewed: its expiry stops the rounds ---
+supervise c &
+sup=$!
+for ((i = 0; i < 200; i++)); do [ -s "$dir/workers-c" ] && break; sleep 0.01; done
+wait_comm "$(tail -n1 "$dir/workers-c")" "$WORKER"
+api POST /v1/leases '{"ttl_ms": 1000}'
+LEASE=$(jq -r .lease.id <<<"$API_BODY")
+apply "{\"name\": \"k-lease\", \"type\": \"process.kill\", \"duration\": \"1m\", \"target\": {\"name\": \"$WORKER\", \"count\": 1}, \"params\": {\"interval\": \"300ms\"}}"
+fl_assert_eq "$HTTP_STATUS" 201 "interval kill under a short lease"
+for ((i = 0; i < 100; i++)); do
+	api GET "/v1/faults/$FAULT"
+	[ "$HTTP_STATUS" = 404 ] && break
+	sleep 0.05
+done
+fl_assert_eq "$HTTP_STATUS" 404 "interval kill reverted when its lease expired"
+for ((i = 0; i < 500; i++)); do
+	last=$(tail -n1 "$dir/workers-c")
+	alive "$last" && [ "$(cat /proc/"$last"/comm 2>/dev/null)" = "$WORKER" ] && break
+	sleep 0.01
+done
+n_workers=$(wc -l <"$dir/workers-c")
+[ "$n_workers" -ge 2 ] || fl_fail "no worker was killed before the lease expired"
+# More than three intervals later: no further kills.
+sleep 1
+fl_assert_eq "$(wc -l <"$dir/workers-c")" "$n_workers" "workers started after the lease expired"
+touch "$dir/stop-c"
+kill -KILL "$(tail -n1 "$dir/workers-c")"
+fl_wait_exit rc "$sup" 10
+events >"$dir/ev3.txt"
+jq -s -e --arg l "$LEASE" 'any(.[]; .type == "lease.ended" and .lease == $l and (.reason | test("expired")) and .faults == 1)' \
+	"$dir/ev3.txt" >/dev/null || fl_fail "no lease.ended event for the kill's lease"
+new_lease
 
 # --- interval kill, agent SIGKILLed: nothing repeats, recovery says so ---
 supervise b &
