@@ -214,6 +214,11 @@ static void round_due(uv_timer_t *t)
 	schedule(p);
 }
 
+static int proc_probe(const struct agent *a, char *why, size_t size)
+{
+	return procsel_probe(why, size);
+}
+
 static int kill_validate(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	const struct fault_spec *s = f->spec;
@@ -370,6 +375,7 @@ const struct fault_ops fault_proc_kill = {
 	.name = "process.kill",
 	/* Signals to any uid's processes; /proc/PID/exe of other users for exe selectors. */
 	.caps = 1ULL << CAP_KILL | 1ULL << CAP_SYS_PTRACE,
+	.probe = proc_probe,
 	.validate = kill_validate,
 	.apply = kill_apply,
 	.revert = kill_revert,

@@ -61,6 +61,11 @@ static int freezer_read(const char *path, char *val)
 	return err;
 }
 
+static int proc_probe(const struct agent *a, char *why, size_t size)
+{
+	return procsel_probe(why, size);
+}
+
 static int pause_validate(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	const struct fault_spec *s = f->spec;
@@ -284,6 +289,7 @@ const struct fault_ops fault_proc_pause = {
 	.name = "process.pause",
 	/* Signals to any uid's processes; /proc/PID/exe of other users for exe selectors. */
 	.caps = 1ULL << CAP_KILL | 1ULL << CAP_SYS_PTRACE,
+	.probe = proc_probe,
 	.validate = pause_validate,
 	.apply = pause_apply,
 	.revert = pause_revert,

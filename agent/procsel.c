@@ -93,12 +93,29 @@ unsigned long long procsel_starttime(pid_t pid)
 	return read_stat(pid, &st) ? 0 : st.starttime;
 }
 
+int procsel_probe(char *why, size_t size)
+{
+	int fd = (int)syscall(SYS_pidfd_open, getpid(), 0), err;
+
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, size, "pidfd_open(2) failed: %s%s", strerror(-err),
+			 err == -ENOSYS
+				 ? " (needs Linux 5.3: without pidfds a reused pid could be hit)"
+				 : "");
+		return err == -ENOSYS ? -EOPNOTSUPP : err;
+	}
+	close(fd);
+	return 0;
+}
+
 int procsel_pidfd(pid_t pid, unsigned long long starttime)
 {
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 
+	/* Anything but "no such process" (ENOSYS, EMFILE, ...) is a failure, not a gone target. */
 	if (fd < 0)
-		return -ESRCH;
+		return -errno;
 	/* The pidfd pins the process; if the start time still matches, it is the same one. */
 	if (procsel_starttime(pid) != starttime) {
 		close(fd);
@@ -430,8 +447,7 @@ int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, 
 		if (!why || read_cgroup(pid, cg, sizeof(cg)) || !cgroup_within(cg, cgroup))
 			continue;
 		snprintf(err, err_size,
-			 "target.cgroup: %s holds pid %d (%s), which is protected (%s); freezing it "
-			 "is refused",
+			 "target.cgroup: %s holds pid %d (%s), which is protected (%s): not frozen",
 			 cgroup, (int)pid, st.comm, why);
 		ret = -EPERM;
 		break;

@@ -59,8 +59,14 @@ int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, 
 unsigned long long procsel_starttime(pid_t pid);
 
 /*
+ * Whether this kernel has pidfds (pidfd_open, Linux 5.3): 0, or -EOPNOTSUPP (or -errno) with
+ * why filled in. Process faults signal only through pidfds.
+ */
+int procsel_probe(char *why, size_t size);
+
+/*
  * Open a pidfd for pid and make sure it is the process that started at starttime (not a
- * recycled pid). Returns the fd, or -ESRCH when that process is gone.
+ * recycled pid). Returns the fd, -ESRCH when that process is gone, or -errno.
  */
 int procsel_pidfd(pid_t pid, unsigned long long starttime);
 
