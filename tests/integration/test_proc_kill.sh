@@ -64,7 +64,7 @@ proc_state() { # state letter of a pid, empty when gone
 }
 alive() { local s; s=$(proc_state "$1"); [ -n "$s" ] && [ "$s" != Z ]; }
 new_lease() {
-	api POST /v1/leases '{"ttl_ms": 120000}'
+	api POST /v1/leases '{"ttl_ms": 900000}'
 	fl_assert_eq "$HTTP_STATUS" 201 "create lease"
 	LEASE=$(jq -r .lease.id <<<"$API_BODY")
 }
