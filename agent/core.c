@@ -89,6 +89,12 @@ static void fault_destroy(struct fault *f)
 	uv_close((uv_handle_t *)&f->duration_timer, fault_closed);
 }
 
+/* Live faults describe their effect; a completed one what it did (whom it signalled). */
+static bool has_status(const struct fault *f)
+{
+	return fault_state_live(f->state) || f->state == FAULT_COMPLETED;
+}
+
 json_t *core_fault_json(const struct fault *f)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", f->id, "type", f->type->name,
@@ -105,7 +111,7 @@ json_t *core_fault_json(const struct fault *f)
 		json_object_set_new(o, "duration_ms", json_integer((json_int_t)f->duration_ms));
 	if (f->error[0])
 		json_object_set_new(o, "error", json_string(f->error));
-	if (f->type->describe && fault_state_live(f->state)) {
+	if (f->type->describe && has_status(f)) {
 		json_t *d = f->type->describe(f);
 
 		if (d)
@@ -162,7 +168,7 @@ static void emit_fault(struct fault *f, const char *type, const char *why)
 		json_object_set_new(fields, "reason", json_string(why));
 	if (f->error[0])
 		json_object_set_new(fields, "error", json_string(f->error));
-	if (f->type->describe && fault_state_live(f->state)) {
+	if (f->type->describe && has_status(f)) {
 		json_t *d = f->type->describe(f);
 
 		if (d)
@@ -306,6 +312,20 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	}
 	set_state(f, FAULT_ACTIVE);
 	timefmt_now_iso(f->applied_at, sizeof(f->applied_at));
+	if (f->completed) {
+		/* Nothing stays applied, so nothing is journaled, timed or left to revert. */
+		emit_fault(f, "fault.applied", NULL);
+		set_state(f, FAULT_COMPLETED);
+		ret = journal_remove(a->journal, f->id);
+		if (ret)
+			log_warn("fault %s: removing its journal record: %s", f->id, strerror(-ret));
+		log_info("fault %s (%s) completed under lease %s", f->id, type->name, l->id);
+		emit_fault(f, "fault.completed", "its whole effect was the apply");
+		/* Forgotten now; freed by the close callback, after the caller's answer. */
+		fault_destroy(f);
+		*out = f;
+		return 0;
+	}
 	fault_journal(f);
 	if (duration_ms)
 		uv_timer_start(&f->duration_timer, duration_done, duration_ms, 0);

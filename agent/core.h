@@ -38,7 +38,10 @@ json_t *core_lease_json(const struct lease *l);
 
 /*
  * Take a parsed fault (spec and spec_json are taken over, also on failure) through
- * validate -> apply under lease l. On success *out is the active fault. On failure returns
+ * validate -> apply under lease l. On success *out is the active fault, or a fault that
+ * completed at once (state completed, e.g. a one-shot process.kill): that one is no longer
+ * listed and stays valid only until control returns to the event loop, long enough to
+ * answer with core_fault_json(). On failure returns
  * -errno with err filled in; -EINVAL/-EOPNOTSUPP/-EPERM mean the request was refused and
  * nothing was changed.
  */

@@ -35,6 +35,7 @@ struct fault_ops {
 	 * On failure undo any partial work before returning -errno.
 	 */
 	int (*apply)(struct agent *a, struct fault *f, char *err, size_t size);
+	/* (An instantaneous fault sets f->completed in apply; see struct fault.) */
 	/* Undo the fault completely. Idempotent. */
 	int (*revert)(struct agent *a, struct fault *f, char *err, size_t size);
 	/* Live details for the API (counters, achieved values); new reference or NULL. */
@@ -60,6 +61,11 @@ struct fault {
 	uv_timer_t duration_timer;
 	char applied_at[40], reverted_at[40];
 	json_t *undo; /* what to undo, journaled; owned by the fault */
+	/*
+	 * Set by apply when the fault's whole effect is done (a one-shot signal): the core
+	 * then completes it at once instead of keeping it active with nothing to revert.
+	 */
+	bool completed;
 	void *priv;
 	pid_t peer_pid; /* the controller process that asked for it (protected from it) */
 	struct agent *agent;

@@ -45,41 +45,77 @@ static int freezer_write(const char *path, const char *val)
 	return err;
 }
 
+static int freezer_read(const char *path, char *val)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, val, 1);
+	if (n < 0)
+		err = -errno;
+	else if (n != 1)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+static int proc_probe(const struct agent *a, char *why, size_t size)
+{
+	return procsel_probe(why, size);
+}
+
 static int pause_validate(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	const struct fault_spec *s = f->spec;
+	struct procsel_guard g;
 	char path[512];
 
-	if (s->params.pause.method == PAUSE_FREEZER) {
-		if (!s->target.proc.cgroup) {
-			snprintf(err, size, "method freezer needs target.cgroup");
-			return -EINVAL;
-		}
-		if (freezer_path(s->target.proc.cgroup, path, sizeof(path)) ||
-		    access(path, W_OK)) {
-			snprintf(err, size, "target.cgroup: %s has no cgroup v2 freezer here",
-				 s->target.proc.cgroup);
-			return -EINVAL;
-		}
+	if (s->params.pause.method != PAUSE_FREEZER)
+		return 0;
+	if (!s->target.proc.cgroup) {
+		snprintf(err, size, "method freezer needs target.cgroup");
+		return -EINVAL;
 	}
-	return 0;
+	if (freezer_path(s->target.proc.cgroup, path, sizeof(path)) || access(path, W_OK)) {
+		snprintf(err, size, "target.cgroup: %s has no cgroup v2 freezer here",
+			 s->target.proc.cgroup);
+		return -EINVAL;
+	}
+	/* The freezer stops the whole cgroup: it must not hold anything we protect. */
+	procsel_guard_init(&g, f->peer_pid, a->policy->protected_processes,
+			   a->policy->n_protected_processes);
+	return procsel_cgroup_protected(s->target.proc.cgroup, &g, err, size);
 }
 
 static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	const struct fault_spec *s = f->spec;
 	struct proc_match *m = NULL;
-	uint64_t seed = 0;
+	struct procsel_guard g;
+	uint64_t seed;
 	json_t *procs;
-	size_t n = 0;
+	size_t n = 0, matched = 0;
 	int ret;
 
 	if (s->params.pause.method == PAUSE_FREEZER) {
-		char path[512];
+		char path[512], cur = '0';
 
 		ret = freezer_path(s->target.proc.cgroup, path, sizeof(path));
 		if (ret)
 			return ret;
+		/* A cgroup frozen by someone else is theirs to thaw, not ours. */
+		ret = freezer_read(path, &cur);
+		if (ret) {
+			snprintf(err, size, "reading %s: %s", path, strerror(-ret));
+			return ret;
+		}
+		if (cur != '0') {
+			snprintf(err, size, "target.cgroup: %s is already frozen",
+				 s->target.proc.cgroup);
+			return -EBUSY;
+		}
 		f->undo = json_pack("{s:s}", "freezer", path);
 		ret = fault_journal(f);
 		if (ret)
@@ -90,8 +126,10 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		return ret;
 	}
 
-	ret = procsel_select(&s->target.proc, f->peer_pid, a->policy->protected_processes,
-			     a->policy->n_protected_processes, &m, &n, &seed, err, size);
+	procsel_guard_init(&g, f->peer_pid, a->policy->protected_processes,
+			   a->policy->n_protected_processes);
+	seed = procsel_seed(&s->target.proc);
+	ret = procsel_select(&s->target.proc, &g, seed, &m, &n, &matched, err, size);
 	if (ret)
 		return ret;
 	procs = json_array();
@@ -99,7 +137,8 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		json_array_append_new(procs, json_pack("{s:i, s:I, s:s}", "pid", (int)m[i].pid,
 						       "starttime", (json_int_t)m[i].starttime,
 						       "comm", m[i].comm));
-	f->undo = json_pack("{s:o, s:I}", "stopped", procs, "seed", (json_int_t)seed);
+	f->undo = json_pack("{s:o, s:I, s:I}", "stopped", procs, "seed", (json_int_t)seed,
+			    "matched", (json_int_t)matched);
 	/* Every process is on record before the first SIGSTOP. */
 	ret = fault_journal(f);
 	if (ret)
@@ -181,14 +220,46 @@ static int pause_cleanup(struct agent *a, const json_t *undo, char *report, size
 	return resume(undo, report, size);
 }
 
+/* The freezer's record plus whether the kernel reports the cgroup frozen (cgroup.events). */
+static json_t *freezer_describe(const json_t *undo)
+{
+	const char *path = json_string_value(json_object_get(undo, "freezer"));
+	char events[600], buf[512];
+	json_t *out = json_deep_copy(undo);
+	int fd, frozen = -1;
+	ssize_t n;
+
+	if (!path || !out)
+		return out;
+	snprintf(events, sizeof(events), "%.*s/cgroup.events",
+		 (int)(strlen(path) - strlen("/cgroup.freeze")), path);
+	fd = open(events, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			char *p;
+
+			buf[n] = '\0';
+			p = strstr(buf, "frozen ");
+			if (p)
+				frozen = p[7] == '1';
+		}
+		close(fd);
+	}
+	if (frozen >= 0)
+		json_object_set_new(out, "frozen", json_boolean(frozen));
+	return out;
+}
+
 static json_t *pause_describe(const struct fault *f)
 {
 	json_t *procs = json_object_get(f->undo, "stopped"), *out, *p;
 	size_t i;
 
 	if (!procs)
-		return json_incref(f->undo);
-	out = json_pack("{s:[], s:O}", "processes", "seed", json_object_get(f->undo, "seed"));
+		return freezer_describe(f->undo);
+	out = json_pack("{s:[], s:O, s:O}", "processes", "seed", json_object_get(f->undo, "seed"),
+			"matched", json_object_get(f->undo, "matched"));
 	json_array_foreach(procs, i, p)
 	{
 		pid_t pid = (pid_t)json_integer_value(json_object_get(p, "pid"));
@@ -218,6 +289,7 @@ const struct fault_ops fault_proc_pause = {
 	.name = "process.pause",
 	/* Signals to any uid's processes; /proc/PID/exe of other users for exe selectors. */
 	.caps = 1ULL << CAP_KILL | 1ULL << CAP_SYS_PTRACE,
+	.probe = proc_probe,
 	.validate = pause_validate,
 	.apply = pause_apply,
 	.revert = pause_revert,

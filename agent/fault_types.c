@@ -4,6 +4,7 @@
 
 #include "fault.h"
 
+extern const struct fault_ops fault_proc_kill;
 extern const struct fault_ops fault_proc_pause;
 extern const struct fault_ops fault_net_loss;
 extern const struct fault_ops fault_net_corruption;
@@ -13,6 +14,7 @@ extern const struct fault_ops fault_net_bandwidth;
 extern const struct fault_ops fault_net_latency;
 
 const struct fault_ops *const fault_ops_all[] = {
+	&fault_proc_kill,
 	&fault_proc_pause,
 	&fault_net_loss,
 	&fault_net_corruption,

@@ -211,7 +211,9 @@ int journal_foreach(struct journal *j,
 		n++;
 	}
 	closedir(d);
-	qsort(ents, n, sizeof(*ents), by_mtime);
+	/* An empty journal has no array at all, and qsort's pointer must not be NULL. */
+	if (n)
+		qsort(ents, n, sizeof(*ents), by_mtime);
 	for (size_t i = 0; i < n; i++) {
 		char name[128], path[400], bad[160];
 		json_error_t jerr;

@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exp.h"
+#include "pick.h"
 #include "procsel.h"
 
 #define PF_KTHREAD 0x00200000
@@ -91,12 +93,29 @@ unsigned long long procsel_starttime(pid_t pid)
 	return read_stat(pid, &st) ? 0 : st.starttime;
 }
 
+int procsel_probe(char *why, size_t size)
+{
+	int fd = (int)syscall(SYS_pidfd_open, getpid(), 0), err;
+
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, size, "pidfd_open(2) failed: %s%s", strerror(-err),
+			 err == -ENOSYS
+				 ? " (needs Linux 5.3: without pidfds a reused pid could be hit)"
+				 : "");
+		return err == -ENOSYS ? -EOPNOTSUPP : err;
+	}
+	close(fd);
+	return 0;
+}
+
 int procsel_pidfd(pid_t pid, unsigned long long starttime)
 {
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 
+	/* Anything but "no such process" (ENOSYS, EMFILE, ...) is a failure, not a gone target. */
 	if (fd < 0)
-		return -ESRCH;
+		return -errno;
 	/* The pidfd pins the process; if the start time still matches, it is the same one. */
 	if (procsel_starttime(pid) != starttime) {
 		close(fd);
@@ -151,25 +170,42 @@ static int real_uid(pid_t pid, uid_t *uid)
 	return 0;
 }
 
-static int cgroup_matches(pid_t pid, const char *want)
+/* The process's cgroup v2 path (the "0::" line of /proc/PID/cgroup). */
+static int read_cgroup(pid_t pid, char *out, size_t size)
 {
-	char path[64], buf[4096], *line;
-	size_t wl = strlen(want);
+	char path[64], buf[4096], *line, *save = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	if (read_file(path, buf, sizeof(buf), NULL))
-		return 0;
-	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-		const char *cg;
-
+		return -ESRCH;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "0::", 3))
 			continue;
-		cg = line + 3;
-		/* The cgroup itself or anything below it (a unit's or container's children). */
-		if (!strncmp(cg, want, wl) && (cg[wl] == '\0' || cg[wl] == '/' || !strcmp(want, "/")))
-			return 1;
+		if ((size_t)snprintf(out, size, "%s", line + 3) >= size)
+			return -ENAMETOOLONG;
+		return 0;
 	}
-	return 0;
+	return -ENOENT;
+}
+
+/* The cgroup itself or anything below it (a unit's or a container's children). */
+static bool cgroup_within(const char *cg, const char *want)
+{
+	size_t wl = strlen(want);
+
+	/* "/a/" names the same cgroup as "/a". */
+	while (wl > 1 && want[wl - 1] == '/')
+		wl--;
+	if (wl == 1 && want[0] == '/')
+		return true;
+	return !strncmp(cg, want, wl) && (cg[wl] == '\0' || cg[wl] == '/');
+}
+
+static int cgroup_matches(pid_t pid, const char *want)
+{
+	char cg[4096];
+
+	return !read_cgroup(pid, cg, sizeof(cg)) && cgroup_within(cg, want);
 }
 
 static int cmdline_matches(pid_t pid, const regex_t *re)
@@ -199,15 +235,6 @@ static int exe_matches(pid_t pid, const char *want)
 	return !strcmp(target, want);
 }
 
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static int by_pid(const void *a, const void *b)
 {
 	const struct proc_match *x = a, *y = b;
@@ -215,28 +242,83 @@ static int by_pid(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-static int protected_name(const char *comm, char *const *names, size_t n)
+static bool protected_name(const char *comm, char *const *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(comm, names[i]))
-			return 1;
-	return 0;
+			return true;
+	return false;
 }
 
-int procsel_select(const struct proc_target *t, pid_t peer_pid, char *const *protected_names,
-		   size_t n_protected, struct proc_match **out, size_t *n_out, uint64_t *seed_used,
-		   char *err, size_t err_size)
+void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, char *const *names, size_t n_names)
+{
+	struct proc_stat st;
+
+	memset(g, 0, sizeof(*g));
+	g->peer_pid = peer_pid;
+	g->names = names;
+	g->n_names = n_names;
+	/*
+	 * The controller's session. A session whose leader lives outside our pid namespace
+	 * reads as sid 0 (a sandbox, a container runtime, CI): then any process with sid 0 may
+	 * be in it, so all of them are protected rather than none.
+	 */
+	if (peer_pid > 0 && !read_stat(peer_pid, &st)) {
+		g->peer_sid = st.sid;
+		g->peer_sid_known = true;
+	}
+}
+
+/* Why pid may never be selected, or NULL. */
+static const char *protected_why(pid_t pid, const struct proc_stat *st,
+				 const struct procsel_guard *g)
+{
+	/* OpenSSH 9.8 and later run each connection as sshd-session (and sshd-auth). */
+	static const char *const ssh[] = {"sshd", "sshd-session", "sshd-auth"};
+
+	if (pid == 1)
+		return "pid 1";
+	if (st->flags & PF_KTHREAD)
+		return "a kernel thread";
+	if (pid == getpid())
+		return "the agent";
+	if (pid == g->peer_pid)
+		return "the controller";
+	if (g->peer_sid_known && st->sid == g->peer_sid)
+		return "in the controller's session";
+	if (protected_name(st->comm, (char *const *)ssh, sizeof(ssh) / sizeof(ssh[0])))
+		return "sshd";
+	if (protected_name(st->comm, g->names, g->n_names))
+		return "protected by the policy";
+	return NULL;
+}
+
+uint64_t procsel_seed(const struct proc_target *t)
+{
+	uint64_t seed = t->seed;
+
+	if (!seed) {
+		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+			seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+		/* Recorded seeds are JSON numbers: keep them exact in every JSON reader (2^53). */
+		seed &= (1ULL << 53) - 1;
+		if (!seed)
+			seed = 1;
+	}
+	return seed;
+}
+
+int procsel_select(const struct proc_target *t, const struct procsel_guard *g, uint64_t seed,
+		   struct proc_match **out, size_t *n_out, size_t *n_matched, char *err,
+		   size_t err_size)
 {
 	struct proc_match *m = NULL;
-	size_t n = 0, cap = 0, want;
-	pid_t self = getpid(), peer_sid = 0;
+	size_t n = 0, cap = 0, want, *idx = NULL;
 	struct proc_stat st;
 	regex_t re;
 	int have_re = 0, ret = 0;
-	bool peer_sid_known = false;
 	uid_t uid = 0;
 	struct dirent *de;
-	uint64_t seed;
 	DIR *d;
 
 	if (t->user && uid_of(t->user, &uid)) {
@@ -249,15 +331,6 @@ int procsel_select(const struct proc_target *t, pid_t peer_pid, char *const *pro
 			return -EINVAL;
 		}
 		have_re = 1;
-	}
-	/*
-	 * The controller's session. A session whose leader lives outside our pid namespace
-	 * reads as sid 0 (a sandbox, a container runtime, CI): then any process with sid 0 may
-	 * be in it, so all of them are protected rather than none.
-	 */
-	if (peer_pid > 0 && !read_stat(peer_pid, &st)) {
-		peer_sid = st.sid;
-		peer_sid_known = true;
 	}
 	d = opendir("/proc");
 	if (!d) {
@@ -275,9 +348,10 @@ int procsel_select(const struct proc_target *t, pid_t peer_pid, char *const *pro
 		if (read_stat(pid, &st))
 			continue;
 		/* Protected: never selected, whatever the selector says. */
-		if (pid == 1 || pid == self || (st.flags & PF_KTHREAD) ||
-		    pid == peer_pid || (peer_sid_known && st.sid == peer_sid) ||
-		    !strcmp(st.comm, "sshd") || protected_name(st.comm, protected_names, n_protected))
+		if (protected_why(pid, &st, g))
+			continue;
+		/* A zombie has already exited: a signal does nothing to it. */
+		if (st.state == 'Z' || st.state == 'X')
 			continue;
 		if (t->pid && (uint32_t)pid != t->pid)
 			continue;
@@ -312,54 +386,72 @@ int procsel_select(const struct proc_target *t, pid_t peer_pid, char *const *pro
 	}
 	closedir(d);
 	if (!n) {
-		snprintf(err, err_size,
-			 "the process selector matches no process on this host (protected processes "
-			 "such as pid 1, kernel threads, sshd, the agent and its controller are never "
-			 "selected)");
+		snprintf(err, err_size, "%s",
+			 "the process selector matches no process on this host (protected "
+			 "processes such as pid 1, kernel threads, sshd, the agent and its "
+			 "controller's session are never selected)");
 		ret = -ESRCH;
 		goto out;
 	}
 	/* Sort first so that the same seed gives the same choice whatever /proc's order. */
 	qsort(m, n, sizeof(*m), by_pid);
-	if (t->all)
-		want = n;
-	else if (t->count)
-		want = t->count < n ? t->count : n;
-	else if (t->percent_ppm)
-		want = (n * (uint64_t)t->percent_ppm + 999999) / 1000000;
-	else
-		want = n;
-	if (!want)
-		want = 1;
-	seed = t->seed;
-	if (!seed) {
-		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-			seed = (uint64_t)self << 32 ^ (uint64_t)n;
-		/* Recorded seeds are JSON numbers: keep them exact in every JSON reader (2^53). */
-		seed &= (1ULL << 53) - 1;
-		if (!seed)
-			seed = 1;
-	}
-	*seed_used = seed;
+	want = pick_how_many(n, t->count, t->percent_ppm, t->all);
 	if (want < n) {
-		uint64_t s = seed;
-
-		/* A partial Fisher-Yates shuffle: the first `want` entries are the choice. */
-		for (size_t i = 0; i < want; i++) {
-			size_t j = i + splitmix64(&s) % (n - i);
-			struct proc_match tmp = m[i];
-
-			m[i] = m[j];
-			m[j] = tmp;
+		idx = malloc(n * sizeof(*idx));
+		if (!idx) {
+			ret = -ENOMEM;
+			goto out;
 		}
-		qsort(m, want, sizeof(*m), by_pid);
+		pick_choose(n, want, seed, idx);
+		/* idx is ascending, so compacting in place never overwrites a pending entry. */
+		for (size_t i = 0; i < want; i++)
+			m[i] = m[idx[i]];
 	}
 	*out = m;
 	*n_out = want;
+	*n_matched = n;
 	m = NULL;
 out:
 	if (have_re)
 		regfree(&re);
+	free(idx);
 	free(m);
+	return ret;
+}
+
+int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, char *err,
+			     size_t err_size)
+{
+	struct proc_stat st;
+	struct dirent *de;
+	char cg[4096];
+	int ret = 0;
+	DIR *d = opendir("/proc");
+
+	if (!d) {
+		ret = -errno;
+		snprintf(err, err_size, "cannot read /proc: %s", strerror(-ret));
+		return ret;
+	}
+	while ((de = readdir(d))) {
+		const char *why;
+		char *end;
+		pid_t pid = (pid_t)strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || read_stat(pid, &st))
+			continue;
+		/* Kernel threads are not frozen by the cgroup freezer. */
+		if (st.flags & PF_KTHREAD)
+			continue;
+		why = protected_why(pid, &st, g);
+		if (!why || read_cgroup(pid, cg, sizeof(cg)) || !cgroup_within(cg, cgroup))
+			continue;
+		snprintf(err, err_size,
+			 "target.cgroup: %s holds pid %d (%s), which is protected (%s): not frozen",
+			 cgroup, (int)pid, st.comm, why);
+		ret = -EPERM;
+		break;
+	}
+	closedir(d);
 	return ret;
 }

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <stdbool.h>
+
 struct proc_target;
 
 struct proc_match {
@@ -15,23 +17,56 @@ struct proc_match {
 };
 
 /*
- * Select processes matching every criterion of t, excluding protected ones: pid 1, kernel
- * threads, the agent itself, the requesting controller's process and session (peer_pid;
- * 0 when unknown), sshd and the process names in protected_names (the policy's list). Applies count/percent/all with a seeded shuffle; *seed_used is
- * the seed (t->seed, or a fresh random one) so the choice can be reproduced.
- * Returns 0 with a malloc'd array, -ESRCH when nothing matches (err says so), -EINVAL for a
- * bad selector.
+ * Whom a selection never touches besides the fixed protections (pid 1, kernel threads, the
+ * agent, sshd): the requesting controller's process and session and the policy's names.
+ * Captured once when a fault is applied, so a repeating fault keeps protecting the session
+ * of the controller that asked even after that process has exited and its pid was reused.
  */
-int procsel_select(const struct proc_target *t, pid_t peer_pid, char *const *protected_names,
-		   size_t n_protected, struct proc_match **out, size_t *n_out, uint64_t *seed_used,
-		   char *err, size_t err_size);
+struct procsel_guard {
+	pid_t peer_pid; /* 0 when unknown */
+	pid_t peer_sid;
+	bool peer_sid_known;
+	char *const *names; /* the policy's protected process names (not owned) */
+	size_t n_names;
+};
+
+void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, char *const *names,
+			size_t n_names);
+
+/* The seed a fault chooses with: t->seed, or a fresh random one below 2^53 (exact in JSON). */
+uint64_t procsel_seed(const struct proc_target *t);
+
+/*
+ * Select processes matching every criterion of t, excluding protected ones and zombies.
+ * Applies count/percent/all with the seeded choice of lib/pick.h among the matches sorted by
+ * pid, so the same seed and the same matches give the same choice.
+ * Returns 0 with a malloc'd array (*n_matched: how many matched before the choice), -ESRCH
+ * when nothing matches (err says so), -EINVAL for a bad selector.
+ */
+int procsel_select(const struct proc_target *t, const struct procsel_guard *g, uint64_t seed,
+		   struct proc_match **out, size_t *n_out, size_t *n_matched, char *err,
+		   size_t err_size);
+
+/*
+ * Whether a process the guard protects lives in the cgroup v2 path cgroup or below it (a
+ * freezer on it would stop that process). Returns 0 when none does, -EPERM with err naming
+ * one, or -errno when /proc cannot be read.
+ */
+int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, char *err,
+			     size_t err_size);
 
 /* Read the start time of pid (0 if it is gone). */
 unsigned long long procsel_starttime(pid_t pid);
 
 /*
+ * Whether this kernel has pidfds (pidfd_open, Linux 5.3): 0, or -EOPNOTSUPP (or -errno) with
+ * why filled in. Process faults signal only through pidfds.
+ */
+int procsel_probe(char *why, size_t size);
+
+/*
  * Open a pidfd for pid and make sure it is the process that started at starttime (not a
- * recycled pid). Returns the fd, or -ESRCH when that process is gone.
+ * recycled pid). Returns the fd, -ESRCH when that process is gone, or -errno.
  */
 int procsel_pidfd(pid_t pid, unsigned long long starttime);
 

@@ -4,6 +4,7 @@
  * serialiser that the agent's API shares with the experiment loader.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -655,6 +656,73 @@ static void kill_check(struct exp_ctx *ctx, const struct enode *map, struct faul
 		push_params(ctx, map, "interval",
 			    "interval %s is longer than the fault's duration %s",
 			    units_fmt_duration(a, iv), units_fmt_duration(b, f->duration_ns));
+	/* A kill is never reverted: a stop signal would leave its targets stopped for good. */
+	switch (f->params.kill.signal) {
+	case SIGSTOP:
+	case SIGTSTP:
+	case SIGTTIN:
+	case SIGTTOU:
+		push_params(ctx, map, "signal",
+			    "%s stops the process and a kill is never reverted; use process.pause, "
+			    "which resumes it",
+			    exp_signal_name(f->params.kill.signal, a, sizeof(a)));
+		break;
+	}
+}
+
+static void push_target(struct exp_ctx *ctx, const struct enode *map, const char *key,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void push_target(struct exp_ctx *ctx, const struct enode *map, const char *key,
+			const char *fmt, ...)
+{
+	const struct enode *target = exp_node_get(map, "target");
+	const struct enode *v = key ? exp_node_get(target, key) : NULL;
+	size_t old = exp_path_key(ctx, "target");
+	va_list ap;
+
+	if (key)
+		exp_path_key(ctx, key);
+	va_start(ap, fmt);
+	exp_verr(ctx, v ? v : target ? target : map, fmt, ap);
+	va_end(ap);
+	exp_path_set(ctx, old);
+}
+
+/*
+ * The freezer stops a whole cgroup: criteria that pick single processes, or a count, would
+ * read as a smaller blast radius than the one the fault has.
+ */
+static void pause_check(struct exp_ctx *ctx, const struct enode *map, struct fault_spec *f)
+{
+	const struct proc_target *t = &f->target.proc;
+	const struct {
+		const char *key;
+		bool given;
+	} narrow[] = {
+		{"pid", t->pid != 0},
+		{"name", t->name != NULL},
+		{"cmdline", t->cmdline != NULL},
+		{"exe", t->exe != NULL},
+		{"user", t->user != NULL},
+		{"count", t->count != 0},
+		{"percent", t->percent_ppm != 0},
+		{"seed", t->seed != 0},
+	};
+
+	if (f->params.pause.method != PAUSE_FREEZER || !exp_node_get(map, "target"))
+		return;
+	if (!t->cgroup)
+		push_target(ctx, map, NULL,
+			    "method freezer freezes a whole cgroup: it needs target.cgroup");
+	for (size_t i = 0; i < ARRAY_SIZE(narrow); i++)
+		if (narrow[i].given)
+			push_target(
+				ctx, map, narrow[i].key,
+				"method freezer freezes the whole cgroup: the target takes only "
+				"cgroup and all: true ('%s' would not narrow it; use method "
+				"sigstop to pick processes)",
+				narrow[i].key);
 }
 
 static void memory_check(struct exp_ctx *ctx, const struct enode *map, struct fault_spec *f)
@@ -684,8 +752,8 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 				 &bandwidth_object, NULL, bandwidth_conflicts},
 	[FAULT_PROC_KILL] = {"process.kill", FAULT_TARGET_PROC, true, 0, &kill_object, kill_check,
 			     NULL},
-	[FAULT_PROC_PAUSE] = {"process.pause", FAULT_TARGET_PROC, false, 0, &pause_object, NULL,
-			      pause_conflicts},
+	[FAULT_PROC_PAUSE] = {"process.pause", FAULT_TARGET_PROC, false, 0, &pause_object,
+			      pause_check, pause_conflicts},
 	/* Stressors add up, except those that fight over one file. */
 	[FAULT_STRESS_CPU] = {"stress.cpu", FAULT_TARGET_NONE, false, 0, &cpu_object, NULL, NULL},
 	[FAULT_STRESS_MEMORY] = {"stress.memory", FAULT_TARGET_NONE, false, 0, &memory_object,

@@ -2,17 +2,21 @@
 #include "fault_state.h"
 
 static const char *const names[FAULT_STATE__COUNT] = {
-	[FAULT_VALIDATED] = "validated",	[FAULT_APPLYING] = "applying",
-	[FAULT_ACTIVE] = "active",		[FAULT_REVERTING] = "reverting",
-	[FAULT_REVERTED] = "reverted",		[FAULT_APPLY_FAILED] = "apply_failed",
+	[FAULT_VALIDATED] = "validated",
+	[FAULT_APPLYING] = "applying",
+	[FAULT_ACTIVE] = "active",
+	[FAULT_REVERTING] = "reverting",
+	[FAULT_REVERTED] = "reverted",
+	[FAULT_APPLY_FAILED] = "apply_failed",
 	[FAULT_REVERT_FAILED] = "revert_failed",
+	[FAULT_COMPLETED] = "completed",
 };
 
 /* allowed[from] is a bit set of the states that may follow. */
 static const unsigned allowed[FAULT_STATE__COUNT] = {
 	[FAULT_VALIDATED] = 1u << FAULT_APPLYING,
 	[FAULT_APPLYING] = 1u << FAULT_ACTIVE | 1u << FAULT_APPLY_FAILED,
-	[FAULT_ACTIVE] = 1u << FAULT_REVERTING,
+	[FAULT_ACTIVE] = 1u << FAULT_REVERTING | 1u << FAULT_COMPLETED,
 	[FAULT_REVERTING] = 1u << FAULT_REVERTED | 1u << FAULT_REVERT_FAILED,
 	[FAULT_REVERT_FAILED] = 1u << FAULT_REVERTING,
 };
@@ -37,5 +41,5 @@ bool fault_state_live(enum fault_state s)
 
 bool fault_state_final(enum fault_state s)
 {
-	return s == FAULT_REVERTED || s == FAULT_APPLY_FAILED;
+	return s == FAULT_REVERTED || s == FAULT_APPLY_FAILED || s == FAULT_COMPLETED;
 }

@@ -6,13 +6,16 @@
 
 /*
  *   validated --apply--> applying --ok--> active --revert--> reverting --ok--> reverted
- *                           |                                   |
- *                           +--error--> apply_failed            +--error--> revert_failed
- *                                                                                |
+ *                           |               |                   |
+ *                           |               +--done--> completed +--error--> revert_failed
+ *                           |                                                    |
+ *                           +--error--> apply_failed                              |
  *                                  reverting <--retry (revert, cleanup)----------+
  *
- * apply_failed and reverted are final; revert_failed keeps its journal record so a later
- * revert-all, shutdown or `faultlined --cleanup` retries it.
+ * completed is an instantaneous fault (a one-shot process.kill) whose whole effect was the
+ * apply: there is nothing to revert. apply_failed, reverted and completed are final;
+ * revert_failed keeps its journal record so a later revert-all, shutdown or
+ * `faultlined --cleanup` retries it.
  */
 enum fault_state {
 	FAULT_VALIDATED,
@@ -22,6 +25,7 @@ enum fault_state {
 	FAULT_REVERTED,
 	FAULT_APPLY_FAILED,
 	FAULT_REVERT_FAILED,
+	FAULT_COMPLETED,
 	FAULT_STATE__COUNT,
 };
 

@@ -219,6 +219,12 @@ static void test_out_of_range(void **state)
 		    "    params: {signal: 65}\n",
 	       "t.yaml:11:19: faults[0].target.pid: 99999999 is out of range (1 to 4194304)\n"
 	       "t.yaml:12:22: faults[0].params.signal: signal 65 is out of range (1 to 64)\n");
+	expect(HEAD "  - name: k\n"
+		    "    type: process.kill\n"
+		    "    target: {pid: 42, count: 1}\n"
+		    "    params: {signal: STOP}\n",
+	       "t.yaml:12:22: faults[0].params.signal: SIGSTOP stops the process and a kill is "
+	       "never reverted; use process.pause, which resumes it\n");
 }
 
 static void test_timing(void **state)
@@ -338,10 +344,31 @@ static void test_conflicts(void **state)
 		    "  - name: p2\n"
 		    "    type: process.pause\n"
 		    "    duration: 5m\n"
-		    "    target: {name: redis-server, count: 1}\n"
-		    "    params: {method: freezer}\n",
+		    "    target: {name: redis-server, count: 1}\n",
 	       "t.yaml:13:5: faults[1]: conflicts with fault 'p1' (faults[0]): both pause the "
 	       "same processes (identical selectors) from t+0s to t+5m\n");
+	/* The freezer takes a whole cgroup: a narrower-looking target is refused. */
+	expect(HEAD "  - name: fz\n"
+		    "    type: process.pause\n"
+		    "    duration: 5m\n"
+		    "    target: {cgroup: /app, name: redis-server, count: 1}\n"
+		    "    params: {method: freezer}\n",
+	       "t.yaml:12:34: faults[0].target.name: method freezer freezes the whole cgroup: "
+	       "the target takes only cgroup and all: true ('name' would not narrow it; use "
+	       "method sigstop to pick processes)\n"
+	       "t.yaml:12:55: faults[0].target.count: method freezer freezes the whole cgroup: "
+	       "the target takes only cgroup and all: true ('count' would not narrow it; use "
+	       "method sigstop to pick processes)\n");
+	expect(HEAD "  - name: fz\n"
+		    "    type: process.pause\n"
+		    "    duration: 5m\n"
+		    "    target: {name: redis-server, all: true}\n"
+		    "    params: {method: freezer}\n",
+	       "t.yaml:12:13: faults[0].target: method freezer freezes a whole cgroup: it needs "
+	       "target.cgroup\n"
+	       "t.yaml:12:20: faults[0].target.name: method freezer freezes the whole cgroup: "
+	       "the target takes only cgroup and all: true ('name' would not narrow it; use "
+	       "method sigstop to pick processes)\n");
 }
 
 static void test_malformed_values(void **state)

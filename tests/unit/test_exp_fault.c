@@ -161,7 +161,9 @@ static void test_every_type_round_trips(void **state)
 		"params: {signal: 15, interval: 1.5s}\n",
 		"name: s\ntype: process.pause\nduration: 2s\n"
 		"target: {cgroup: /system.slice/x.service, name: x, cmdline: \"^x( |$)\", count: "
-		"3}\n"
+		"3}\n",
+		"name: fz\ntype: process.pause\nduration: 2s\n"
+		"target: {cgroup: /system.slice/x.service, all: true}\n"
 		"params: {method: freezer}\n",
 		"name: cpu\ntype: stress.cpu\nduration: 1m\nparams: {cpus: \"0-3,8,10-11\"}\n",
 		"name: mem\ntype: stress.memory\nduration: 1m\nparams: {size: 1.5GiB}\n",

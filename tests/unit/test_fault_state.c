@@ -16,7 +16,7 @@ static void transitions(void **state)
 		{ FAULT_VALIDATED, FAULT_APPLYING },   { FAULT_APPLYING, FAULT_ACTIVE },
 		{ FAULT_APPLYING, FAULT_APPLY_FAILED }, { FAULT_ACTIVE, FAULT_REVERTING },
 		{ FAULT_REVERTING, FAULT_REVERTED },   { FAULT_REVERTING, FAULT_REVERT_FAILED },
-		{ FAULT_REVERT_FAILED, FAULT_REVERTING },
+		{ FAULT_REVERT_FAILED, FAULT_REVERTING }, { FAULT_ACTIVE, FAULT_COMPLETED },
 	};
 	int n_ok = 0;
 
@@ -34,7 +34,7 @@ static void transitions(void **state)
 			n_ok += want;
 		}
 	}
-	assert_int_equal(n_ok, 7);
+	assert_int_equal(n_ok, 8);
 	assert_false(fault_state_can(FAULT_STATE__COUNT, FAULT_ACTIVE));
 	assert_false(fault_state_can(-1, FAULT_ACTIVE));
 }
@@ -48,9 +48,12 @@ static void classes(void **state)
 	assert_false(fault_state_live(FAULT_VALIDATED));
 	assert_false(fault_state_live(FAULT_REVERTED));
 	assert_false(fault_state_live(FAULT_APPLY_FAILED));
+	assert_false(fault_state_live(FAULT_COMPLETED));
 	assert_true(fault_state_final(FAULT_REVERTED));
 	assert_true(fault_state_final(FAULT_APPLY_FAILED));
 	assert_false(fault_state_final(FAULT_REVERT_FAILED));
+	assert_true(fault_state_final(FAULT_COMPLETED));
+	assert_string_equal(fault_state_name(FAULT_COMPLETED), "completed");
 	assert_string_equal(fault_state_name(FAULT_REVERT_FAILED), "revert_failed");
 	assert_string_equal(fault_state_name(FAULT_STATE__COUNT), "invalid");
 }
