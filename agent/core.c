@@ -240,7 +240,7 @@ static int check_conflicts(const struct agent *a, const struct fault *f, char *e
 	for (const struct fault *o = a->faults; o; o = o->next) {
 		char what[512];
 
-		if (o == f || o->state == FAULT_REVERTED || o->state == FAULT_APPLY_FAILED)
+		if (o == f || fault_state_final(o->state))
 			continue;
 		if (!exp_fault_conflicts(o->spec, f->spec, what, sizeof(what)))
 			continue;
