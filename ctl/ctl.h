@@ -3,6 +3,7 @@
 #define FL_CTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Exit codes of faultctl, documented in docs/faultctl.md. */
 enum ctl_exit {
@@ -34,5 +35,20 @@ int cmd_validate(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_validate_usage(void);
 int cmd_plan(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_plan_usage(void);
+int cmd_run(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_run_usage(void);
+int cmd_abort(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_abort_usage(void);
+int cmd_status(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_status_usage(void);
+
+struct fleet;
+
+/*
+ * For abort and status: load the inventory (if given) and resolve the agents the words
+ * name into f (initialised here; release it whatever the outcome). Returns an exit code.
+ */
+int ctl_fleet_setup(const struct ctl_opts *opts, const char *cmd, const char *inv_path,
+		    char **words, size_t n, struct fleet *f);
 
 #endif

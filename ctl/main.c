@@ -15,6 +15,9 @@ static const struct ctl_cmd commands[] = {
 	  cmd_validate_usage },
 	{ "plan", cmd_plan, "dry run: timeline, guardrails and lease of an experiment",
 	  cmd_plan_usage },
+	{ "abort", cmd_abort, "revert every fault on agents of an inventory, in parallel",
+	  cmd_abort_usage },
+	{ "status", cmd_status, "leases and active faults of each agent", cmd_status_usage },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
