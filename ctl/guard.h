@@ -18,23 +18,14 @@
 
 #include <jansson.h>
 
+#include "guard_eval.h"
+
 struct exp_probe;
 struct exp_guardrail;
 struct exp_check;
 struct guardset;
 
-#define GUARD_SUMMARY_SIZE 256
-
-/* One evaluation of a probe's conditions. */
-struct guard_reading {
-	int64_t time_ns; /* when the sample that decided it was taken */
-	bool valid;	 /* false: the probe could not be evaluated; summary says why */
-	bool healthy;	 /* meaningful only when valid */
-	double value;	 /* the headline figure (success ratio, query result, burn rate...) */
-	double threshold; /* what value is compared with; NAN where there is none */
-	/* For people: "success 99.2% >= 99.0%, p99 120ms <= 300ms over 10s (42 requests)". */
-	char summary[GUARD_SUMMARY_SIZE];
-};
+/* struct guard_reading, the verdict of one evaluation, is in guard_eval.h (pure code). */
 
 /* A guardrail's state as the run sees it. */
 struct guard_status {

@@ -1,0 +1,232 @@
+/*
+ * faultctl guard: watch an experiment's guardrails for a while without injecting anything,
+ * to try thresholds and debounces against the real system before a run relies on them.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "diag.h"
+#include "exp.h"
+#include "guard.h"
+#include "units.h"
+
+void cmd_guard_usage(void)
+{
+	printf("Usage: faultctl [--json] guard FILE [--for DURATION] [--json]\n"
+	       "\n"
+	       "Evaluate the guardrails of an experiment file continuously, exactly as a run\n"
+	       "would (each in its own thread, with its for: debounce and on_error policy), but\n"
+	       "inject nothing and contact no agent. One line is printed whenever a guardrail\n"
+	       "changes between healthy, unhealthy and probe error, and one when it is\n"
+	       "breached, with times since the start (t+SECONDS). It stops at the first breach,\n"
+	       "after DURATION, or on SIGINT/SIGTERM.\n"
+	       "\n"
+	       "  --for DURATION  how long to watch (default: the experiment's duration)\n"
+	       "  --json          at the end, one JSON document on stdout: {\"breached\",\n"
+	       "                  \"elapsed_ns\", \"first_breach\", \"guardrails\": [status...]}, "
+	       "times\n"
+	       "                  in it relative to the start\n"
+	       "\n"
+	       "Exit status: 0 no guardrail breached, 1 a guardrail breached, 2 invalid input,\n"
+	       "3 faultctl could not start the guardrails.\n");
+}
+
+/* 0 healthy, 1 unhealthy, 2 probe error, -1 no reading yet. */
+static int state_of(const struct guard_status *st)
+{
+	if (!st->last.time_ns)
+		return -1;
+	return !st->last.valid ? 2 : st->last.healthy ? 0 : 1;
+}
+
+static double rel(int64_t t, int64_t start)
+{
+	return t ? (double)(t - start) / 1e9 : 0;
+}
+
+static void rebase(struct guard_reading *r, int64_t start)
+{
+	if (r->time_ns)
+		r->time_ns -= start;
+}
+
+int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"for", required_argument, NULL, 'f'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	static const char *const names[] = {"healthy", "unhealthy", "probe error"};
+	int64_t for_ns = 0, start, end;
+	bool json = opts->json;
+	struct experiment *e = NULL;
+	struct guardset *set = NULL;
+	struct diag_list dl;
+	struct guard_status st;
+	int *state = NULL, c, err, ret = CTL_EXIT_INFRA, wake = -1, sfd = -1, first;
+	char errbuf[128];
+	sigset_t mask, old;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (units_parse_duration(optarg, &for_ns, errbuf, sizeof(errbuf)) ||
+			    for_ns <= 0) {
+				fprintf(stderr, "faultctl guard: --for: %s\n",
+					for_ns <= 0 ? "must be above 0s" : errbuf);
+				return CTL_EXIT_INVALID;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			cmd_guard_usage();
+			return CTL_EXIT_OK;
+		default:
+			fprintf(stderr, "faultctl guard: try 'faultctl guard --help'\n");
+			return CTL_EXIT_INVALID;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "faultctl guard: expected exactly one experiment file\n");
+		return CTL_EXIT_INVALID;
+	}
+	if (diag_init(&dl, argv[optind]))
+		goto nomem;
+	err = exp_load_file(argv[optind], &e, &dl);
+	if (err && err != -ENOMEM)
+		diag_print(stderr, &dl);
+	diag_clear(&dl);
+	if (err == -ENOMEM)
+		goto nomem;
+	if (err)
+		return CTL_EXIT_INVALID;
+	if (!e->n_guardrails) {
+		fprintf(stderr, "faultctl guard: %s: no guardrails\n", argv[optind]);
+		exp_free(e);
+		return CTL_EXIT_INVALID;
+	}
+	if (!for_ns)
+		for_ns = e->duration_ns;
+	state = calloc(e->n_guardrails, sizeof(*state));
+	if (!state)
+		goto nomem;
+	for (size_t i = 0; i < e->n_guardrails; i++)
+		state[i] = -1;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	/* Blocked before the guard threads exist, so they inherit the mask and only the
+	 * signalfd below sees these signals.
+	 */
+	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (sfd < 0 || wake < 0) {
+		fprintf(stderr, "faultctl guard: %s\n", strerror(errno));
+		goto out;
+	}
+	start = guard_now_ns();
+	err = guardset_start(e->guardrails, e->n_guardrails, wake, &set);
+	if (err) {
+		fprintf(stderr, "faultctl guard: cannot start guardrails: %s\n", strerror(-err));
+		goto out;
+	}
+	end = start + for_ns;
+	ret = CTL_EXIT_OK;
+	/* Bounded by --for; wakes on a breach, a signal, or every 100 ms to print changes. */
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = wake, .events = POLLIN},
+				       {.fd = sfd, .events = POLLIN}};
+		int64_t now = guard_now_ns(), left = end - now;
+		int ms = left <= 0 ? 0 : left > 100000000 ? 100 : (int)((left + 999999) / 1000000);
+
+		if (poll(pf, 2, ms) < 0 && errno != EINTR) {
+			fprintf(stderr, "faultctl guard: poll: %s\n", strerror(errno));
+			ret = CTL_EXIT_INFRA;
+			break;
+		}
+		for (size_t i = 0; i < e->n_guardrails && !json; i++) {
+			int s;
+
+			guardset_status(set, i, &st);
+			s = state_of(&st);
+			if (s == state[i] || s < 0)
+				continue;
+			state[i] = s;
+			printf("t+%.3fs %s: %s: %s\n", rel(st.last.time_ns, start), st.name,
+			       names[s], st.last.summary);
+			fflush(stdout);
+		}
+		first = guardset_breached(set, &st);
+		if (first >= 0) {
+			if (!json)
+				printf("t+%.3fs %s: BREACHED: %s (sample at t+%.3fs)\n",
+				       rel(st.breach_ns, start), st.name, st.breach.summary,
+				       rel(st.breach.time_ns, start));
+			ret = CTL_EXIT_ABORTED;
+			break;
+		}
+		if (pf[1].revents || guard_now_ns() >= end)
+			break;
+	}
+	if (json) {
+		json_t *arr = json_array(), *doc;
+		int64_t elapsed = guard_now_ns() - start;
+
+		first = guardset_breached(set, &st);
+		for (size_t i = 0; arr && i < e->n_guardrails; i++) {
+			guardset_status(set, i, &st);
+			rebase(&st.last, start);
+			rebase(&st.breach, start);
+			if (st.breach_ns)
+				st.breach_ns -= start;
+			if (st.unhealthy_since_ns)
+				st.unhealthy_since_ns -= start;
+			if (json_array_append_new(arr, guard_status_json(&st))) {
+				json_decref(arr);
+				arr = NULL;
+			}
+		}
+		doc = arr ? json_pack("{s:b, s:I, s:o, s:o}", "breached", first >= 0, "elapsed_ns",
+				      (json_int_t)elapsed, "first_breach",
+				      first >= 0 ? json_string(e->guardrails[first].name)
+						 : json_null(),
+				      "guardrails", arr)
+			  : NULL;
+		if (!doc) {
+			fprintf(stderr, "faultctl guard: out of memory\n");
+			ret = CTL_EXIT_INFRA;
+		} else {
+			json_dumpf(doc, stdout, JSON_INDENT(2));
+			printf("\n");
+			json_decref(doc);
+		}
+	}
+out:
+	guardset_stop(set);
+	if (wake >= 0)
+		close(wake);
+	if (sfd >= 0)
+		close(sfd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	free(state);
+	exp_free(e);
+	return ret;
+nomem:
+	free(state);
+	exp_free(e);
+	fprintf(stderr, "faultctl guard: out of memory\n");
+	return CTL_EXIT_INFRA;
+}
