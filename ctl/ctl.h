@@ -11,6 +11,7 @@ enum ctl_exit {
 	CTL_EXIT_ABORTED = 1, /* run aborted by a guardrail */
 	CTL_EXIT_INVALID = 2, /* invalid input: command line or experiment file */
 	CTL_EXIT_INFRA = 3,   /* agent or infrastructure error */
+	CTL_EXIT_REFUSED = 4, /* run refused to start: steady state unhealthy, outside window */
 };
 
 struct ctl_opts {

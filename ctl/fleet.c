@@ -23,6 +23,7 @@ int64_t fleet_now_ns(void)
 
 int fleet_init(struct fleet *f)
 {
+	pthread_condattr_t ca;
 	int err;
 
 	memset(f, 0, sizeof(*f));
@@ -30,7 +31,11 @@ int fleet_init(struct fleet *f)
 	err = -pthread_mutex_init(&f->lock, NULL);
 	if (err)
 		return err;
-	err = -pthread_cond_init(&f->cond, NULL);
+	/* Renewal periods and revert deadlines are monotonic: a clock step must not move them. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	err = -pthread_cond_init(&f->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	if (err) {
 		pthread_mutex_destroy(&f->lock);
 		return err;

@@ -13,6 +13,8 @@ PKGS=(
 	libyaml-dev libjansson-dev libcurl4-openssl-dev
 	# integration tests: namespaces, traffic, processes
 	iproute2 iputils-ping iperf3 procps psmisc socat curl jq kmod
+	# faultctl run tests: report schema validation, JUnit well-formedness
+	python3-jsonschema libxml2-utils
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
 )
