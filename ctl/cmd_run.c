@@ -601,9 +601,18 @@ static void *worker_main(void *p)
 			continue;
 		}
 		if (apply_fault(r, a, rf)) {
+			bool stopping;
+
+			/*
+			 * An apply that crossed the abort's revert on the wire finds the lease
+			 * gone: that is the abort working, not a failure of the fault.
+			 */
 			pthread_mutex_lock(&r->lock);
-			rf->state = RF_FAILED;
+			stopping = r->stop;
+			rf->state = stopping ? RF_SKIPPED : RF_FAILED;
 			pthread_mutex_unlock(&r->lock);
+			if (stopping)
+				break;
 			run_event(r, "%s: applying %s (%s) failed: %s", a->name, fs->name,
 				  exp_fault_type_name(fs->type), rf->err);
 			wake(r->event_fd);
@@ -640,6 +649,11 @@ static void revert_all(struct run *r, const char *why)
 {
 	size_t failed;
 
+	/* Workers stop scheduling at once (they are joined later, off the abort's path). */
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
 	r->abort_go_ns = fleet_now_ns();
 	failed = fleet_revert(&r->fleet);
 	r->revert_ok = !failed;
