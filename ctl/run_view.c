@@ -55,9 +55,12 @@ static void draw_screen(struct run *r, bool final)
 		fprintf(f, "elapsed %.1f s, left %.1f s of %.0f s\n",
 			r->t0_ns ? (now - r->t0_ns) / 1e9 : 0.0, left > 0 ? left / 1e9 : 0.0,
 			e->duration_ns / 1e9);
-	fprintf(f, "\nactive faults\n");
+	if (!final)
+		fprintf(f, "\nactive faults\n");
 	pthread_mutex_lock(&r->lock);
-	for (size_t i = 0, n = 0; i < r->n_faults; i++) {
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_faults; i++) {
 		const struct run_fault *rf = &r->faults[i];
 		const struct fault_spec *fs = &e->faults[rf->fault];
 
@@ -70,8 +73,14 @@ static void draw_screen(struct run *r, bool final)
 		fprintf(f, "\n");
 		n++;
 	}
+	if (!n && !final)
+		fprintf(f, "  (none)\n");
 	pthread_mutex_unlock(&r->lock);
-	if (r->guards) {
+	if (final && r->n_guards) {
+		fprintf(f, "\n");
+		for (size_t i = 0; i < r->n_guards; i++)
+			guard_line(f, &r->guard_final[i]);
+	} else if (r->guards) {
 		fprintf(f, "\n");
 		for (size_t i = 0; i < guardset_count(r->guards); i++) {
 			struct guard_status st;
