@@ -178,7 +178,15 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 			ret = CTL_EXIT_ABORTED;
 			break;
 		}
-		if (pf[1].revents || guard_now_ns() >= end)
+		if (pf[1].revents) {
+			struct signalfd_siginfo si;
+
+			/* Consume it: restoring the mask below would deliver it again. */
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				fprintf(stderr, "faultctl guard: signalfd: %s\n", strerror(errno));
+			break;
+		}
+		if (guard_now_ns() >= end)
 			break;
 	}
 	if (json) {

@@ -564,6 +564,16 @@ int probe_command_run(struct probe_ctx *ctx, const struct probe_command *p,
 	 * it left behind (or everything, on a timeout) before reaping it.
 	 */
 	kill(-pid, SIGKILL);
+	/* Output written just before the exit may still be in the pipe; what the killed
+	 * group had not written is gone, so this read cannot block for long.
+	 */
+	if (pipefd[0] >= 0 && !line_done && fcntl(pipefd[0], F_SETFL, O_NONBLOCK) == 0) {
+		char buf[512];
+		ssize_t n;
+
+		for (int i = 0; i < 64 && (n = read(pipefd[0], buf, sizeof(buf))) > 0; i++)
+			keep_output(keep, &klen, &line_done, buf, (size_t)n);
+	}
 	if (waitpid(pid, &status, 0) < 0 && !err)
 		err = -errno;
 	if (err)

@@ -13,6 +13,8 @@ PKGS=(
 	libyaml-dev libjansson-dev libcurl4-openssl-dev
 	# integration tests: namespaces, traffic, processes
 	iproute2 iputils-ping iperf3 procps psmisc socat curl jq kmod
+	# guardrail tests: a real Prometheus server, started by the test on loopback
+	prometheus
 	# faultctl run tests: report schema validation, JUnit well-formedness
 	python3-jsonschema libxml2-utils
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
