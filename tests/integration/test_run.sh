@@ -5,7 +5,8 @@
 #    well-formed JUnit file, a Markdown summary, the fault's achieved state from the agent;
 #  - agents named through an inventory group;
 #  - invalid input exits 2 with positioned diagnostics; an unhealthy steady state and a
-#    closed time window refuse the run (exit 4) without creating any lease;
+#    closed time window refuse the run (exit 4) without creating any lease; so do a dry run
+#    (exit 0) and a fault type the agent cannot apply here (exit 3);
 #  - SIGTERM in the middle reverts everything and exits 143;
 #  - faultctl status shows a lease and a fault; faultctl abort reverts them.
 . "$(dirname "$0")/lib.sh"
@@ -134,6 +135,40 @@ rc=0
 fl_assert_eq "$rc" 4 "exit status outside the window"
 grep -q "outside the allowed window" "$dir/window.out" || fl_fail "no reason: $(cat "$dir/window.out")"
 fl_assert_eq "$(api_posts)" "$posts" "leases created outside the window"
+
+# --- dry run: agents and checks verified, nothing applied ---
+write_exp "$dir/dry.yaml" 4s ", dry_run: true"
+rc=0
+run_in "$ns" "$FAULTCTL" run "$dir/dry.yaml" --report-json "$dir/dry.json" >"$dir/dry.out" 2>&1 || rc=$?
+fl_assert_eq "$rc" 0 "exit status of a dry run ($(cat "$dir/dry.out"))"
+fl_assert_eq "$(jq -r .outcome "$dir/dry.json")" dry_run "outcome of a dry run"
+run_validate_report "$dir/dry.json"
+fl_assert_eq "$(api_posts)" "$posts" "leases created by a dry run"
+fl_assert_eq "$(proc_state "$victim")" S "victim after the dry run"
+
+# --- a fault type the agent cannot apply here: exit 3 before anything changes ---
+if ! curl -sS --unix-socket "$sock" http://agent/v1/info |
+	jq -e '.fault_types[] | select(.name == "network.latency") | .available' >/dev/null; then
+	cat >"$dir/latency.yaml" <<EOF
+version: 1
+name: latency-unavailable
+hypothesis: h
+agents: [{name: host-1, address: "unix://$sock"}]
+duration: 2s
+faults:
+  - {name: pause-first, type: process.pause, duration: 1s, target: {pid: $victim, all: true}}
+  - {name: slow, type: network.latency, duration: 1s, target: {interface: lo, cidrs: [127.0.0.0/8]}, params: {delay: 10ms}}
+EOF
+	rc=0
+	"$FAULTCTL" run "$dir/latency.yaml" >"$dir/latency.out" 2>&1 || rc=$?
+	fl_assert_eq "$rc" 3 "exit status when a fault type is unavailable ($(cat "$dir/latency.out"))"
+	grep -q "fault 'slow': network.latency is unavailable on this agent" "$dir/latency.out" ||
+		fl_fail "no reason given: $(cat "$dir/latency.out")"
+	fl_assert_eq "$(api_posts)" "$posts" "leases created when a type is unavailable"
+	fl_assert_eq "$(proc_state "$victim")" S "victim when a type is unavailable"
+else
+	fl_log "network.latency is available on this kernel: the unavailable-type case is not exercised"
+fi
 
 # --- SIGTERM in the middle: everything reverted, exit 143 ---
 write_exp "$dir/long.yaml" 30s
