@@ -31,6 +31,8 @@
 
 #define MS 1000000LL
 #define SEC 1000000000LL
+/* How often a worker reads its active faults' status back for the report. */
+#define RUN_REFRESH_NS (250 * MS)
 
 struct run_opts {
 	const char *file;
@@ -549,6 +551,34 @@ static void snapshot_fault(struct run *r, struct fleet_agent *a, struct run_faul
 	json_decref(resp);
 }
 
+/*
+ * Wait until t, reading the status of this agent's active faults every RUN_REFRESH_NS on
+ * the way, so that a run aborted in the middle still reports what the faults achieved up
+ * to a moment before. The abort itself never waits for this: it has its own connections.
+ */
+static bool wait_refreshing(struct run_worker *w, struct fleet_agent *a, int64_t t)
+{
+	struct run *r = w->run;
+
+	for (;;) {
+		int64_t now = fleet_now_ns(), next = now + RUN_REFRESH_NS;
+
+		if (!wait_until(r, next < t ? next : t))
+			return false;
+		if (next >= t)
+			return true;
+		for (size_t i = 0; i < w->n_rf; i++) {
+			struct run_fault *rf = &r->faults[w->rf[i]];
+			const struct fault_spec *fs = &r->e->faults[rf->fault];
+
+			now = fleet_now_ns();
+			if (rf->state == RF_APPLIED && fs->duration_ns &&
+			    rf->ends_ns - fault_margin(fs->duration_ns) > now)
+				snapshot_fault(r, a, rf);
+		}
+	}
+}
+
 struct action {
 	int64_t at;
 	size_t rf;
@@ -593,7 +623,7 @@ static void *worker_main(void *p)
 		struct run_fault *rf = &r->faults[acts[i].rf];
 		const struct fault_spec *fs = &r->e->faults[rf->fault];
 
-		if (!wait_until(r, acts[i].at))
+		if (!wait_refreshing(w, a, acts[i].at))
 			break;
 		if (acts[i].snapshot) {
 			if (rf->state == RF_APPLIED)

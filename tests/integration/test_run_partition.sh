@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Auto-abort of a network fault: network.partition blackholes the HTTP service's port on the
 # namespace's loopback, the HTTP guardrail's requests time out and faultctl reverts at once.
-# Checked: exit 1, breach to all reverted under 250 ms, the service reachable again right
+# The guardrail has a for: 500ms debounce. Checked: exit 1, breach to all reverted under
+# 250 ms, the drops the agent counted in the report, the service reachable again right
 # after, the agent idle and the interface back to its qdiscs from before the run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run_lib.sh"
@@ -34,6 +35,7 @@ safety: {lease_ttl: 2s}
 guardrails:
   - name: service-slo
     http: {url: "http://127.0.0.1:$port/ping", rate: 50/s, timeout: 100ms, window: 1s, min_success_ratio: 90%}
+    for: 500ms
 faults:
   - name: blackhole-service
     type: network.partition
@@ -56,9 +58,15 @@ run_check_junit "$dir/junit.xml"
 rep=$dir/report.json
 fl_assert_eq "$(jq -r .outcome "$rep")" aborted "outcome"
 fl_assert_eq "$(jq -r '.faults[0].state' "$rep")" applied "fault state"
-jq -e '.abort.value < 0.9 and .abort.sample_ms > 1000' "$rep" >/dev/null ||
+jq -e '.abort.value < 0.9 and .abort.sample_ms > 1500' "$rep" >/dev/null ||
 	fl_fail "breach value and time: $(jq -c .abort "$rep")"
+# The debounce: unhealthy for 500 ms before the breach is decided.
+jq -e '.abort.decided_ms - .faults[0].applied_ms >= 500' "$rep" >/dev/null ||
+	fl_fail "breach decided before the for: debounce: $(jq -c .abort "$rep")"
+# What the agent achieved is read back every 250 ms while the fault is active.
+jq -e ".faults[0].achieved.counters.dropped > 0" "$rep" >/dev/null ||
+	fl_fail "achieved: no packet dropped: $(jq -c .faults "$rep")"
 ms=$(jq -r .abort.breach_to_reverted_ms "$rep")
-fl_log "partition: breach to all reverted $ms ms"
+fl_log "partition: breach to all reverted $ms ms (fault applied at $(jq .faults[0].applied_ms "$rep") ms, breaching sample at $(jq .abort.sample_ms "$rep") ms, achieved at $(jq .faults[0].achieved_ms "$rep") ms: $(jq -c .faults[0].achieved.counters "$rep"))"
 jq -e '.abort.breach_to_reverted_ms >= 0 and .abort.breach_to_reverted_ms < 250' "$rep" >/dev/null ||
 	fl_fail "breach to all reverted took $ms ms (limit 250 ms)"
