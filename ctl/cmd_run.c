@@ -792,7 +792,7 @@ static void run_loop(struct run *r, int sfd, int gfd)
 }
 
 /* After the revert: the after-checks, repeated until they pass together or time runs out. */
-static int recover(struct run *r)
+static int recover(struct run *r, int sfd)
 {
 	const struct exp_steady_state *ss = &r->e->steady_state;
 	int64_t deadline = r->reverted_ns + ss->recovery_timeout_ns;
@@ -827,7 +827,20 @@ static int recover(struct run *r)
 				  ss->recovery_timeout_ns / 1e9);
 			return 0;
 		}
-		usleep(250000);
+		run_view_update(r, false);
+		/* The faults are gone already; Ctrl-C here only stops the waiting. */
+		if (poll(&(struct pollfd){.fd = sfd, .events = POLLIN}, 1, 250) > 0) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				r->signal = (int)si.ssi_signo;
+			r->outcome = RUN_INTERRUPTED;
+			snprintf(r->reason, sizeof(r->reason),
+				 "interrupted by %s while waiting for the steady state to recover",
+				 r->signal == SIGTERM ? "SIGTERM" : "SIGINT");
+			run_event(r, "%s", r->reason);
+			return 0;
+		}
 	}
 }
 
@@ -1032,7 +1045,7 @@ static void run_experiment(struct run *r, int sfd)
 	}
 	if (r->outcome == RUN_INTERRUPTED)
 		return;
-	if (recover(r)) {
+	if (recover(r, sfd)) {
 		fail(r, RUN_FAILED, "out of memory");
 		return;
 	}
