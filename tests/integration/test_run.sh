@@ -6,7 +6,8 @@
 #  - agents named through an inventory group;
 #  - invalid input exits 2 with positioned diagnostics; an unhealthy steady state and a
 #    closed time window refuse the run (exit 4) without creating any lease; so do a dry run
-#    (exit 0) and a fault type the agent cannot apply here (exit 3);
+#    (exit 0) and a fault type the agent cannot apply here (exit 3); after-checks that never
+#    pass give exit 1 (not_recovered);
 #  - SIGTERM in the middle reverts everything and exits 143;
 #  - faultctl status shows a lease and a fault; faultctl abort reverts them.
 . "$(dirname "$0")/lib.sh"
@@ -74,6 +75,9 @@ run_check_junit "$dir/junit.xml"
 fl_assert_eq "$(jq -r .outcome "$dir/report.json")" held "outcome"
 fl_assert_eq "$(jq -r '.faults[0].state' "$dir/report.json")" applied "fault state"
 fl_assert_eq "$(jq -r '.faults[0].agent' "$dir/report.json")" host-1 "agent resolved from the group"
+# On schedule: start 1s, allowing a loaded machine 500 ms.
+jq -e '.faults[0].applied_ms >= 1000 and .faults[0].applied_ms < 1500' "$dir/report.json" >/dev/null ||
+	fl_fail "fault not applied at its start offset: $(jq -c .faults[0] "$dir/report.json")"
 fl_assert_eq "$(jq -r '.faults[0].achieved.processes[0].state' "$dir/report.json")" T \
 	"achieved: the agent saw the process stopped"
 fl_assert_eq "$(jq -r '.guardrails[0].breached' "$dir/report.json")" false "guardrail breached"
@@ -93,6 +97,23 @@ grep -q '1 of 1 selected process stopped' "$dir/report.md" || fl_fail "Markdown:
 grep -Eq '^\[\+[0-9]+\.[0-9]{3}s\] host-1: applied pause-bystander' "$dir/run.out" ||
 	fl_fail "no timestamped plain line for the apply: $(cat "$dir/run.out")"
 fl_assert_eq "$(proc_state "$victim")" S "victim after the run"
+run_agent_idle "$sock"
+
+# --- the steady state does not come back: exit 1, not_recovered, no recovery time ---
+sed "/  after:/,/  recovery_timeout/ s/127.0.0.1:$port/127.0.0.1:1/; s/recovery_timeout: 10s/recovery_timeout: 2s/" \
+	"$dir/exp.yaml" >"$dir/norecover.yaml"
+rc=0
+run_in "$ns" "$FAULTCTL" run "$dir/norecover.yaml" --report-json "$dir/norecover.json" \
+	--junit "$dir/norecover.xml" >"$dir/norecover.out" 2>&1 || rc=$?
+fl_assert_eq "$rc" 1 "exit status when the steady state does not recover ($(cat "$dir/norecover.out"))"
+fl_assert_eq "$(jq -r .outcome "$dir/norecover.json")" not_recovered "outcome"
+jq -e '.steady_state.recovered == false and .steady_state.recovery_ms == null and
+	.steady_state.after_rounds >= 2' "$dir/norecover.json" >/dev/null ||
+	fl_fail "steady state: $(jq -c .steady_state "$dir/norecover.json")"
+run_validate_report "$dir/norecover.json"
+run_check_junit "$dir/norecover.xml"
+fl_assert_eq "$(xmllint --xpath 'count(//testcase[@classname="pause-a-bystander.steady_state.after"]/error)' "$dir/norecover.xml")" 1 \
+	"JUnit: the after-check that could not reach the service"
 run_agent_idle "$sock"
 
 # --- JSON on stdout ---
