@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -31,9 +32,10 @@ void cmd_guard_usage(void)
 	       "\n"
 	       "  --for DURATION  how long to watch (default: the experiment's duration)\n"
 	       "  --json          at the end, one JSON document on stdout: {\"breached\",\n"
-	       "                  \"elapsed_ns\", \"first_breach\", \"guardrails\": [status...]}, "
-	       "times\n"
-	       "                  in it relative to the start\n"
+	       "                  \"start_realtime_ns\", \"elapsed_ns\", \"first_breach\",\n"
+	       "                  \"guardrails\": [status...]}; times in the statuses are\n"
+	       "                  relative to the start, which start_realtime_ns gives\n"
+	       "                  (CLOCK_REALTIME)\n"
 	       "\n"
 	       "Exit status: 0 no guardrail breached, 1 a guardrail breached, 2 invalid input,\n"
 	       "3 faultctl could not start the guardrails.\n");
@@ -76,6 +78,7 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 	int *state = NULL, c, err, ret = CTL_EXIT_INFRA, wake = -1, sfd = -1, first;
 	char errbuf[128];
 	sigset_t mask, old;
+	struct timespec wall = {0};
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -137,6 +140,7 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 		fprintf(stderr, "faultctl guard: %s\n", strerror(errno));
 		goto out;
 	}
+	clock_gettime(CLOCK_REALTIME, &wall);
 	start = guard_now_ns();
 	err = guardset_start(e->guardrails, e->n_guardrails, wake, &set);
 	if (err) {
@@ -207,8 +211,10 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 				arr = NULL;
 			}
 		}
-		doc = arr ? json_pack("{s:b, s:I, s:o, s:o}", "breached", first >= 0, "elapsed_ns",
-				      (json_int_t)elapsed, "first_breach",
+		doc = arr ? json_pack("{s:b, s:I, s:I, s:o, s:o}", "breached", first >= 0,
+				      "start_realtime_ns",
+				      (json_int_t)wall.tv_sec * 1000000000 + wall.tv_nsec,
+				      "elapsed_ns", (json_int_t)elapsed, "first_breach",
 				      first >= 0 ? json_string(e->guardrails[first].name)
 						 : json_null(),
 				      "guardrails", arr)

@@ -62,7 +62,7 @@ guardrails:
     http:
       url: $base/api
       rate: 20/s
-      timeout: 500ms
+      timeout: 1s
       window: 2s
       min_success_ratio: 90%
     for: 1s
@@ -81,7 +81,6 @@ fl_log "healthy: $n readings in 4 s at 20/s"
 fl_assert_eq "$(jq -r '.guardrails[0].last.healthy' "$dir/healthy.json")" true "last reading"
 
 fl_log "unhealthy: switch to 503 after 2 s, expect a breach 1.0..4.0 s after the switch"
-t0=$(now_ns)
 "$FAULTCTL" guard "$dir/http.yaml" --for 30s --json >"$dir/breach.json" &
 guard_pid=$!
 sleep 2
@@ -91,12 +90,12 @@ fl_wait_exit rc "$guard_pid" 40
 fl_assert_eq "$rc" 1 "guard exit after the switch"
 jq -e '.breached and .first_breach == "web"' "$dir/breach.json" >/dev/null ||
 	fl_fail "no breach recorded: $(cat "$dir/breach.json")"
-# Times in the JSON are relative to the guard's start, which is a little after t0: so these
-# figures are at most a few ms smaller than the true delays.
+# Times in the JSON are relative to the guard's start, which it gives on the wall clock.
 b=$(jq -r '.guardrails[0].breach_ns' "$dir/breach.json")
+t0=$(jq -r .start_realtime_ns "$dir/breach.json")
 u=$(jq -r '.guardrails[0].unhealthy_since_ns' "$dir/breach.json")
 in_range "http breach after the switch" $((t0 + b - ts)) 1000 4000
-in_range "http unhealthy after the switch" $((t0 + u - ts)) -300 3000
+in_range "http unhealthy after the switch" $((t0 + u - ts)) -50 3000
 in_range "http debounce (breach - first unhealthy)" $((b - u)) 1000 2500
 jq -e '.guardrails[0].breach.valid and (.guardrails[0].breach.healthy | not) and
 	.guardrails[0].breach.value < 0.9' "$dir/breach.json" >/dev/null ||
@@ -125,7 +124,6 @@ guardrails:
       interval: 1s
 EOF
 fl_log "burn rate (http source): 2 s healthy, then 503s must breach within 1.5..6 s"
-t0=$(now_ns)
 "$FAULTCTL" guard "$dir/burn.yaml" --for 30s --json >"$dir/burn.json" &
 guard_pid=$!
 sleep 2
@@ -134,6 +132,7 @@ set_srv status=503
 fl_wait_exit rc "$guard_pid" 40
 fl_assert_eq "$rc" 1 "burn guard exit"
 b=$(jq -r '.guardrails[0].breach_ns' "$dir/burn.json")
+t0=$(jq -r .start_realtime_ns "$dir/burn.json")
 in_range "http burn-rate breach after the switch" $((t0 + b - ts)) 1500 6000
 jq -e '.guardrails[0].breach.value > 5 and .guardrails[0].breach.threshold == 5 and
 	.guardrails[0].samples >= 3' "$dir/burn.json" >/dev/null ||
@@ -150,24 +149,25 @@ guardrails:
       rate: 10/s
       timeout: 2s
       window: 2s
-      max_latency: {p95: 150ms}
+      max_latency: {p95: 1s}
     for: 500ms
 EOF
-fl_log "latency: 300 ms answers must breach p95 <= 150ms"
-t0=$(now_ns)
+fl_log "latency: 1.5 s answers must breach p95 <= 1s"
 "$FAULTCTL" guard "$dir/latency.yaml" --for 30s --json >"$dir/latency.json" &
 guard_pid=$!
 sleep 1.5
 ts=$(now_ns)
-set_srv delay_ms=300
+set_srv delay_ms=1500
 fl_wait_exit rc "$guard_pid" 40
 fl_assert_eq "$rc" 1 "latency guard exit"
 b=$(jq -r '.guardrails[0].breach_ns' "$dir/latency.json")
-# p95 over 2 s at 10/s needs 2 slow answers out of ~20, each arriving 300 ms after sending,
-# then 0.5 s of debounce.
-in_range "latency breach after the switch" $((t0 + b - ts)) 500 4000
-jq -e '.guardrails[0].breach.value >= 0.3' "$dir/latency.json" >/dev/null ||
-	fl_fail "breach p95 below 300ms: $(jq -c '.guardrails[0].breach' "$dir/latency.json")"
+t0=$(jq -r .start_realtime_ns "$dir/latency.json")
+# The limit is far above what a loaded machine adds (p95 of fewer than 20 requests is
+# their maximum, so one stalled request would count). p95 over 2 s at 10/s needs 1 or 2
+# slow answers, the first arriving 1.5 s after the switch, then 0.5 s of debounce.
+in_range "latency breach after the switch" $((t0 + b - ts)) 1900 6000
+jq -e '.guardrails[0].breach.value >= 1.5' "$dir/latency.json" >/dev/null ||
+	fl_fail "breach p95 below 1.5s: $(jq -c '.guardrails[0].breach' "$dir/latency.json")"
 set_srv delay_ms=0
 
 # --- stop is bounded while requests hang -------------------------------------------------
@@ -207,7 +207,6 @@ guardrails:
     for: 2s
 EOF
 fl_log "command: healthy for 3 s, then a failing exit status breaches"
-t0=$(now_ns)
 "$FAULTCTL" guard "$dir/cmd.yaml" --for 30s --json >"$dir/cmd.json" &
 guard_pid=$!
 sleep 3
@@ -216,9 +215,10 @@ touch "$dir/broken"
 fl_wait_exit rc "$guard_pid" 40
 fl_assert_eq "$rc" 1 "command guard exit"
 b=$(jq -r '.guardrails[0].breach_ns' "$dir/cmd.json")
+t0=$(jq -r .start_realtime_ns "$dir/cmd.json")
 u=$(jq -r '.guardrails[0].unhealthy_since_ns' "$dir/cmd.json")
 in_range "command breach after the flag" $((t0 + b - ts)) 1900 5000
-in_range "command unhealthy after the flag" $((t0 + u - ts)) -100 2000
+in_range "command unhealthy after the flag" $((t0 + u - ts)) -50 2000
 fl_assert_eq "$(jq -r '.guardrails[0].breach.value' "$dir/cmd.json")" 1 "exit status"
 n=$(jq -r '.guardrails[0].samples' "$dir/cmd.json")
 [ "$n" -ge 4 ] && [ "$n" -le 9 ] || fl_fail "$n command runs in ~5 s at 1/s"
