@@ -107,8 +107,7 @@ int cmd_abort(const struct ctl_opts *opts, int argc, char **argv)
 		fprintf(stderr, "faultctl abort: try 'faultctl abort --help'\n");
 		return CTL_EXIT_INVALID;
 	}
-	ret = ctl_fleet_setup(opts, "abort", inv_path, argv + optind, (size_t)(argc - optind),
-			      &f);
+	ret = ctl_fleet_setup(opts, "abort", inv_path, argv + optind, (size_t)(argc - optind), &f);
 	if (ret)
 		goto out;
 	res = calloc(f.n ? f.n : 1, sizeof(*res));
@@ -124,8 +123,8 @@ int cmd_abort(const struct ctl_opts *opts, int argc, char **argv)
 		const struct fleet_agent *a = &f.agents[i];
 		bool ok = a->ctl && !a->err[0];
 		json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:f}", "name", a->name, "address",
-				      a->address, "ok", ok, "reverted", res[i].reverted,
-				      "took_ms", res[i].took_ns / 1e6);
+				      a->address, "ok", ok, "reverted", res[i].reverted, "took_ms",
+				      res[i].took_ns / 1e6);
 
 		if (o && !ok)
 			json_object_set_new(o, "error", json_string(a->err));

@@ -67,9 +67,9 @@ void cmd_run_usage(void)
 const char *run_outcome_name(int outcome)
 {
 	static const char *const names[] = {
-		[RUN_HELD] = "held",		   [RUN_DRY_RUN] = "dry_run",
-		[RUN_ABORTED] = "aborted",	   [RUN_NOT_RECOVERED] = "not_recovered",
-		[RUN_REFUSED] = "refused",	   [RUN_INTERRUPTED] = "interrupted",
+		[RUN_HELD] = "held",	   [RUN_DRY_RUN] = "dry_run",
+		[RUN_ABORTED] = "aborted", [RUN_NOT_RECOVERED] = "not_recovered",
+		[RUN_REFUSED] = "refused", [RUN_INTERRUPTED] = "interrupted",
 		[RUN_FAILED] = "failed",
 	};
 
@@ -357,8 +357,8 @@ static int check_types(struct fleet_agent *a, void *arg)
 			found = true;
 			if (!json_is_true(json_object_get(t, "available"))) {
 				snprintf(a->err, sizeof(a->err),
-					 "fault '%s': %s is unavailable on this agent: %s", fs->name,
-					 type,
+					 "fault '%s': %s is unavailable on this agent: %s",
+					 fs->name, type,
 					 json_string_value(json_object_get(t, "reason")) ?: "");
 				err = -EOPNOTSUPP;
 			}
@@ -403,8 +403,8 @@ static int64_t probe_timeout(const struct exp_probe *p)
 	case PROBE_COMMAND:
 		return p->u.command.timeout_ns;
 	case PROBE_BURN_RATE:
-		return p->u.burn_rate.http ? p->u.burn_rate.http->timeout_ns :
-					     p->u.burn_rate.prometheus->timeout_ns;
+		return p->u.burn_rate.http ? p->u.burn_rate.http->timeout_ns
+					   : p->u.burn_rate.prometheus->timeout_ns;
 	}
 	return 10 * SEC;
 }
@@ -424,8 +424,8 @@ static int run_checks(const struct exp_check *c, size_t n, struct run_check *out
 		/* A rate-based HTTP check needs its window of requests; allow for it. */
 		if (c[i].probe.kind == PROBE_HTTP)
 			t += c[i].probe.u.http.window_ns;
-		jobs[i] = (struct check_job){.c = &c[i], .out = &out[i],
-					     .deadline_ns = fleet_now_ns() + t + SEC};
+		jobs[i] = (struct check_job){
+			.c = &c[i], .out = &out[i], .deadline_ns = fleet_now_ns() + t + SEC};
 		jobs[i].started = !pthread_create(&jobs[i].thr, NULL, check_main, &jobs[i]);
 		if (!jobs[i].started)
 			check_main(&jobs[i]);
@@ -507,12 +507,12 @@ static int apply_fault(struct run *r, struct fleet_agent *a, struct run_fault *r
 	id = json_string_value(json_object_get(fo, "id"));
 	if (status != 201 || !id) {
 		json_t *probs = json_object_get(json_object_get(resp, "error"), "problems");
-		const char *first = json_string_value(
-			json_object_get(json_array_get(probs, 0), "message"));
+		const char *first =
+			json_string_value(json_object_get(json_array_get(probs, 0), "message"));
 
 		snprintf(rf->err, sizeof(rf->err), "%s%s%s",
-			 client_error_message(resp, status, buf, sizeof(buf)),
-			 first ? ": " : "", first ? first : "");
+			 client_error_message(resp, status, buf, sizeof(buf)), first ? ": " : "",
+			 first ? first : "");
 		json_decref(resp);
 		return -EREMOTE;
 	}
@@ -768,7 +768,8 @@ static void run_loop(struct run *r, int sfd, int gfd)
 		}
 		if (fleet_lease_lost(&r->fleet, &which)) {
 			snprintf(r->reason, sizeof(r->reason),
-				 "agent %s lost its lease (%.300s); it reverted its faults on its own",
+				 "agent %s lost its lease (%.300s); it reverted its faults on its "
+				 "own",
 				 r->fleet.agents[which].name, r->fleet.agents[which].renew_err);
 			r->outcome = RUN_FAILED;
 			return;
@@ -817,7 +818,8 @@ static int recover(struct run *r, int sfd)
 		if (all) {
 			r->recovered = true;
 			r->recovered_ns = fleet_now_ns();
-			run_event(r, "steady state back after %.0f ms (%zu round%s of after-checks)",
+			run_event(r,
+				  "steady state back after %.0f ms (%zu round%s of after-checks)",
 				  (r->recovered_ns - r->reverted_ns) / 1e6, r->after_rounds,
 				  r->after_rounds == 1 ? "" : "s");
 			return 0;
@@ -943,8 +945,8 @@ static void run_experiment(struct run *r, int sfd)
 	}
 	if (e->steady_state.n_before) {
 		r->before = calloc(e->steady_state.n_before, sizeof(*r->before));
-		if (!r->before || run_checks(e->steady_state.before, e->steady_state.n_before,
-					     r->before)) {
+		if (!r->before ||
+		    run_checks(e->steady_state.before, e->steady_state.n_before, r->before)) {
 			fail(r, RUN_FAILED, "out of memory");
 			return;
 		}
@@ -982,8 +984,8 @@ static void run_experiment(struct run *r, int sfd)
 	}
 	if (e->n_guardrails) {
 		gfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (gfd < 0 || (err = guardset_start(e->guardrails, e->n_guardrails, gfd,
-						       &r->guards))) {
+		if (gfd < 0 ||
+		    (err = guardset_start(e->guardrails, e->n_guardrails, gfd, &r->guards))) {
 			fail(r, RUN_FAILED, "cannot start the guardrails: %s",
 			     strerror(gfd < 0 ? errno : -err));
 			revert_all(r, "guardrails failed to start");
@@ -995,9 +997,8 @@ static void run_experiment(struct run *r, int sfd)
 	r->t0_ns = fleet_now_ns();
 	clock_gettime(CLOCK_REALTIME, &r->t0_real);
 	run_event(r, "run started: %zu fault%s on %zu agent%s for %.0f s, leases of %lld ms",
-		  r->n_faults, r->n_faults == 1 ? "" : "s", r->fleet.n,
-		  r->fleet.n == 1 ? "" : "s", e->duration_ns / 1e9,
-		  (long long)r->fleet.ttl_ms);
+		  r->n_faults, r->n_faults == 1 ? "" : "s", r->fleet.n, r->fleet.n == 1 ? "" : "s",
+		  e->duration_ns / 1e9, (long long)r->fleet.ttl_ms);
 	for (size_t i = 0; i < r->fleet.n; i++) {
 		struct run_worker *w = &r->workers[i];
 
@@ -1016,8 +1017,9 @@ static void run_experiment(struct run *r, int sfd)
 	r->end_ns = fleet_now_ns();
 	if (r->breached) {
 		revert_all(r, "guardrail breached");
-		run_event(r, "guardrail %s BREACHED: %s; all agents reverted %.1f ms after the "
-			     "breaching sample",
+		run_event(r,
+			  "guardrail %s BREACHED: %s; all agents reverted %.1f ms after the "
+			  "breaching sample",
 			  r->breach.name, r->breach.breach.summary,
 			  (r->reverted_ns - r->breach.breach.time_ns) / 1e6);
 		snprintf(r->reason, sizeof(r->reason), "guardrail '%s' breached: %s",
@@ -1104,8 +1106,7 @@ int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
 	}
 	if (e->duration_ns > e->safety.max_duration_ns) {
 		/* The loader refuses this already; the run never relies on that alone. */
-		fprintf(stderr, "faultctl run: %s: duration exceeds safety.max_duration\n",
-			o.file);
+		fprintf(stderr, "faultctl run: %s: duration exceeds safety.max_duration\n", o.file);
 		ret = CTL_EXIT_INVALID;
 		goto out;
 	}

@@ -47,7 +47,8 @@ static int status_one(struct fleet_agent *a, void *arg)
 	json_decref(resp);
 	return 0;
 bad:
-	snprintf(a->err, sizeof(a->err), "%s", client_error_message(resp, status, buf, sizeof(buf)));
+	snprintf(a->err, sizeof(a->err), "%s",
+		 client_error_message(resp, status, buf, sizeof(buf)));
 	json_decref(resp);
 	return -EREMOTE;
 }
@@ -62,8 +63,9 @@ static void print_agent(const struct fleet_agent *a, const struct status_result 
 		printf("  leases  none\n");
 	json_array_foreach(r->leases, i, v)
 	{
-		printf("  lease   %s  ttl %" JSON_INTEGER_FORMAT " ms, expires in %" JSON_INTEGER_FORMAT
-		       " ms, %" JSON_INTEGER_FORMAT " fault(s)\n",
+		printf("  lease   %s  ttl %" JSON_INTEGER_FORMAT
+		       " ms, expires in %" JSON_INTEGER_FORMAT " ms, %" JSON_INTEGER_FORMAT
+		       " fault(s)\n",
 		       json_string_value(json_object_get(v, "id")),
 		       json_integer_value(json_object_get(v, "ttl_ms")),
 		       json_integer_value(json_object_get(v, "expires_in_ms")),
@@ -73,8 +75,8 @@ static void print_agent(const struct fleet_agent *a, const struct status_result 
 		printf("  faults  none\n");
 	json_array_foreach(r->faults, i, v)
 	{
-		const char *name = json_string_value(
-			json_object_get(json_object_get(v, "spec"), "name"));
+		const char *name =
+			json_string_value(json_object_get(json_object_get(v, "spec"), "name"));
 
 		printf("  fault   %s  %s %s (%s), lease %s, applied %s\n",
 		       json_string_value(json_object_get(v, "id")),
@@ -111,8 +113,7 @@ int cmd_status(const struct ctl_opts *opts, int argc, char **argv)
 		fprintf(stderr, "faultctl status: try 'faultctl status --help'\n");
 		return CTL_EXIT_INVALID;
 	}
-	ret = ctl_fleet_setup(opts, "status", inv_path, argv + optind,
-			      (size_t)(argc - optind), &f);
+	ret = ctl_fleet_setup(opts, "status", inv_path, argv + optind, (size_t)(argc - optind), &f);
 	if (ret)
 		goto out;
 	res = calloc(f.n ? f.n : 1, sizeof(*res));

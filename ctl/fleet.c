@@ -79,8 +79,7 @@ sync:
 	f->event_fd = -1;
 }
 
-int fleet_add(struct fleet *f, const char *name, const char *address, char *err,
-	      size_t err_size)
+int fleet_add(struct fleet *f, const char *name, const char *address, char *err, size_t err_size)
 {
 	struct fleet_agent *a;
 	int e;
@@ -121,8 +120,8 @@ int fleet_add(struct fleet *f, const char *name, const char *address, char *err,
 	return 0;
 }
 
-int fleet_from_experiment(struct fleet *f, const struct experiment *e,
-			  const struct inventory *inv, char *err, size_t err_size)
+int fleet_from_experiment(struct fleet *f, const struct experiment *e, const struct inventory *inv,
+			  char *err, size_t err_size)
 {
 	for (size_t i = 0; i < e->n_agents; i++) {
 		const struct exp_agent *ea = &e->agents[i];
@@ -138,7 +137,8 @@ int fleet_from_experiment(struct fleet *f, const struct experiment *e,
 		}
 		if (!inv) {
 			snprintf(err, err_size,
-				 "agents[%zu]: '%s' needs an inventory (--inventory or 'inventory:')",
+				 "agents[%zu]: '%s' needs an inventory (--inventory or "
+				 "'inventory:')",
 				 i, ea->name ? ea->name : ea->group);
 			return -EINVAL;
 		}
@@ -148,9 +148,9 @@ int fleet_from_experiment(struct fleet *f, const struct experiment *e,
 				snprintf(err, err_size,
 					 "agents[%zu]: the inventory has no agent '%s'%s", i,
 					 ea->name,
-					 inv_group_find(inv, ea->name) ?
-						 " (it is a group: write 'group:')" :
-						 "");
+					 inv_group_find(inv, ea->name)
+						 ? " (it is a group: write 'group:')"
+						 : "");
 				return -EINVAL;
 			}
 			r = fleet_add(f, ia->name, ia->address, err, err_size);
@@ -162,8 +162,8 @@ int fleet_from_experiment(struct fleet *f, const struct experiment *e,
 		if (!g) {
 			snprintf(err, err_size, "agents[%zu]: the inventory has no group '%s'%s", i,
 				 ea->group,
-				 inv_agent_find(inv, ea->group) ? " (it is an agent: write 'name:')" :
-								  "");
+				 inv_agent_find(inv, ea->group) ? " (it is an agent: write 'name:')"
+								: "");
 			return -EINVAL;
 		}
 		for (size_t m = 0; m < g->n_members; m++) {
@@ -327,8 +327,8 @@ size_t fleet_connect(struct fleet *f, bool for_run)
 	return fleet_each(f, connect_one, &for_run);
 }
 
-int fleet_call(struct fleet_agent *a, const char *method, const char *target,
-	       const json_t *body, int *status, json_t **resp)
+int fleet_call(struct fleet_agent *a, const char *method, const char *target, const json_t *body,
+	       int *status, json_t **resp)
 {
 	*resp = NULL;
 	if (!a->ctl) {
@@ -627,9 +627,9 @@ int fleet_from_words(struct fleet *f, const struct inventory *inv, char **words,
 	}
 	if (!n) {
 		const char *env = getenv(AGENT_ENV);
-		const char *text = default_addr	 ? default_addr :
-				   env && *env	 ? env :
-						   "unix://" AGENT_DEFAULT_SOCKET;
+		const char *text = default_addr	 ? default_addr
+				   : env && *env ? env
+						 : "unix://" AGENT_DEFAULT_SOCKET;
 
 		return fleet_add(f, text, text, err, err_size);
 	}
@@ -645,14 +645,14 @@ int fleet_from_words(struct fleet *f, const struct inventory *inv, char **words,
 			r = 0;
 			for (size_t m = 0; !r && m < g->n_members; m++) {
 				ia = inv_agent_find(inv, g->members[m]);
-				r = ia ? fleet_add(f, ia->name, ia->address, err, err_size) :
-					 -EINVAL;
+				r = ia ? fleet_add(f, ia->name, ia->address, err, err_size)
+				       : -EINVAL;
 			}
 		} else {
 			snprintf(err, err_size, "'%s' is %s", words[i],
 				 inv ? "neither an agent nor a group of the inventory, nor an "
-				       "address" :
-				       "not an address (unix:///PATH); names need --inventory");
+				       "address"
+				     : "not an address (unix:///PATH); names need --inventory");
 			r = -EINVAL;
 		}
 		if (r)

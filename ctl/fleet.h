@@ -33,9 +33,9 @@ struct fleet_agent {
 	char name[FLEET_NAME_SIZE];
 	char address[FLEET_ADDR_SIZE]; /* as written: unix:///path, ssh://host */
 	struct agent_addr addr;
-	struct client *ctl;    /* applies, reads */
-	struct client *renew;  /* lease renewals, used by the renew thread only */
-	struct client *revert; /* the abort's request, used by the revert thread only */
+	struct client *ctl;	   /* applies, reads */
+	struct client *renew;	   /* lease renewals, used by the renew thread only */
+	struct client *revert;	   /* the abort's request, used by the revert thread only */
 	char lease[FLEET_ID_SIZE]; /* "" until created */
 
 	/* Written by the renew thread under the fleet lock. */
@@ -84,16 +84,15 @@ void fleet_release(struct fleet *f);
  * Add an agent by name and address; a name already present is not added twice (with a
  * different address it is an error). -EINVAL with err set for a bad address.
  */
-int fleet_add(struct fleet *f, const char *name, const char *address, char *err,
-	      size_t err_size);
+int fleet_add(struct fleet *f, const char *name, const char *address, char *err, size_t err_size);
 
 /*
  * Every agent of an experiment: inline ones, names from the inventory and inventory
  * groups. inv may be NULL when the experiment needs none. -EINVAL with err for a name or
  * group the inventory does not have, -ENOMEM.
  */
-int fleet_from_experiment(struct fleet *f, const struct experiment *e,
-			  const struct inventory *inv, char *err, size_t err_size);
+int fleet_from_experiment(struct fleet *f, const struct experiment *e, const struct inventory *inv,
+			  char *err, size_t err_size);
 
 /*
  * The agents a fault runs on, as indexes into f->agents: the names or groups it lists, or
@@ -139,10 +138,8 @@ bool fleet_lease_lost(struct fleet *f, size_t *which);
  * One request on an agent's control connection. On 0, *status and *resp as client_call();
  * otherwise a->err says why.
  */
-int fleet_call(struct fleet_agent *a, const char *method, const char *target,
-	       const json_t *body, int *status, json_t **resp);
-
-
+int fleet_call(struct fleet_agent *a, const char *method, const char *target, const json_t *body,
+	       int *status, json_t **resp);
 
 /*
  * The agents a command line names: each word an inventory agent, an inventory group or an

@@ -57,9 +57,9 @@ static json_t *checks_json(const struct run *r, const struct run_check *c, size_
 	json_t *arr = json_array();
 
 	for (size_t i = 0; arr && i < n; i++) {
-		bool ok = !c[i].err && (c[i].reading.valid ?
-						c[i].reading.healthy :
-						spec[i].on_error != EXP_ON_ERROR_ABORT);
+		bool ok =
+			!c[i].err && (c[i].reading.valid ? c[i].reading.healthy
+							 : spec[i].on_error != EXP_ON_ERROR_ABORT);
 
 		json_array_append_new(arr, check_json(r, &c[i], ok));
 	}
@@ -117,13 +117,12 @@ static json_t *agents_json(struct run *r)
 		json_t *rev = json_null();
 
 		if (a->revert_started || a->revert_done)
-			rev = json_pack("{s:b, s:o, s:o, s:o}", "ok",
-					a->revert_done && !a->revert_err, "sent_ms",
-					ms_or_null(r, a->revert_sent_ns), "confirmed_ms",
-					a->revert_done && !a->revert_err ?
-						ms_or_null(r, a->revert_done_ns) :
-						json_null(),
-					"error", str_or_null(a->revert_msg));
+			rev = json_pack(
+				"{s:b, s:o, s:o, s:o}", "ok", a->revert_done && !a->revert_err,
+				"sent_ms", ms_or_null(r, a->revert_sent_ns), "confirmed_ms",
+				a->revert_done && !a->revert_err ? ms_or_null(r, a->revert_done_ns)
+								 : json_null(),
+				"error", str_or_null(a->revert_msg));
 		json_array_append_new(
 			arr, json_pack("{s:s, s:s, s:o, s:I, s:I, s:b, s:o, s:o}", "name", a->name,
 				       "address", a->address, "lease", str_or_null(a->lease),
@@ -150,15 +149,14 @@ static json_t *guardrails_json(const struct run *r)
 		const struct guard_status *st = i < r->n_guards ? &r->guard_final[i] : NULL;
 
 		json_array_append_new(
-			arr, json_pack("{s:s, s:I, s:s, s:b, s:I, s:I, s:o, s:o}", "name", g->name,
-				       "for_ms", (json_int_t)(g->for_ns / MS), "on_error",
-				       on_error_name(g->on_error), "breached",
-				       st && st->breached, "samples",
-				       (json_int_t)(st ? st->samples : 0), "errors",
-				       (json_int_t)(st ? st->errors : 0), "last",
-				       st ? reading_json(r, &st->last) : json_null(), "breach",
-				       st && st->breached ? reading_json(r, &st->breach) :
-							    json_null()));
+			arr,
+			json_pack("{s:s, s:I, s:s, s:b, s:I, s:I, s:o, s:o}", "name", g->name,
+				  "for_ms", (json_int_t)(g->for_ns / MS), "on_error",
+				  on_error_name(g->on_error), "breached", st && st->breached,
+				  "samples", (json_int_t)(st ? st->samples : 0), "errors",
+				  (json_int_t)(st ? st->errors : 0), "last",
+				  st ? reading_json(r, &st->last) : json_null(), "breach",
+				  st && st->breached ? reading_json(r, &st->breach) : json_null()));
 	}
 	return arr;
 }
@@ -179,23 +177,23 @@ static json_t *abort_json(struct run *r)
 			continue;
 		json_array_append_new(
 			agents,
-			json_pack("{s:s, s:b, s:o, s:o}", "name", a->name, "ok", ok,
-				  "confirmed_ms", ok ? ms_or_null(r, a->revert_done_ns) : json_null(),
+			json_pack("{s:s, s:b, s:o, s:o}", "name", a->name, "ok", ok, "confirmed_ms",
+				  ok ? ms_or_null(r, a->revert_done_ns) : json_null(),
 				  "breach_to_confirmed_ms",
-				  ok ? json_real((a->revert_done_ns - b->time_ns) / 1e6) :
-				       json_null()));
+				  ok ? json_real((a->revert_done_ns - b->time_ns) / 1e6)
+				     : json_null()));
 	}
 	pthread_mutex_unlock(&r->fleet.lock);
-	return json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:f, s:f, s:b, s:o}",
-			 "guardrail", r->breach.name, "value",
-			 b->valid ? num_or_null(b->value) : json_null(), "threshold",
-			 num_or_null(b->threshold), "summary", b->summary, "sample_ms",
-			 ms_or_null(r, b->time_ns), "decided_ms", ms_or_null(r, r->breach.breach_ns),
-			 "revert_sent_ms", ms_or_null(r, r->abort_go_ns), "all_reverted_ms",
-			 ms_or_null(r, r->reverted_ns), "breach_to_reverted_ms",
-			 (r->reverted_ns - b->time_ns) / 1e6, "decision_to_reverted_ms",
-			 (r->reverted_ns - r->breach.breach_ns) / 1e6, "all_confirmed",
-			 r->revert_ok, "agents", agents);
+	return json_pack(
+		"{s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:f, s:f, s:b, s:o}", "guardrail",
+		r->breach.name, "value", b->valid ? num_or_null(b->value) : json_null(),
+		"threshold", num_or_null(b->threshold), "summary", b->summary, "sample_ms",
+		ms_or_null(r, b->time_ns), "decided_ms", ms_or_null(r, r->breach.breach_ns),
+		"revert_sent_ms", ms_or_null(r, r->abort_go_ns), "all_reverted_ms",
+		ms_or_null(r, r->reverted_ns), "breach_to_reverted_ms",
+		(r->reverted_ns - b->time_ns) / 1e6, "decision_to_reverted_ms",
+		(r->reverted_ns - r->breach.breach_ns) / 1e6, "all_confirmed", r->revert_ok,
+		"agents", agents);
 }
 
 static json_t *timeline_json(struct run *r)
@@ -204,9 +202,9 @@ static json_t *timeline_json(struct run *r)
 
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; arr && i < r->n_events; i++)
-		json_array_append_new(arr, json_pack("{s:f, s:s}", "t_ms",
-						     run_ms(r, r->events[i].t_ns),
-						     "text", r->events[i].text));
+		json_array_append_new(arr,
+				      json_pack("{s:f, s:s}", "t_ms", run_ms(r, r->events[i].t_ns),
+						"text", r->events[i].text));
 	pthread_mutex_unlock(&r->lock);
 	return arr;
 }
@@ -255,8 +253,8 @@ json_t *run_report_json(struct run *r)
 	rep = json_pack("{s:i, s:s, s:{s:s, s:s, s:s, s:o}, s:s, s:i, s:s, s:s, s:b, s:s, s:I, "
 			"s:f, s:I, s:I}",
 			"report_version", REPORT_VERSION, "tool", "faultctl " FL_VERSION,
-			"experiment", "name", e->name, "file", r->file, "hypothesis",
-			e->hypothesis, "description", str_or_null(e->description), "outcome",
+			"experiment", "name", e->name, "file", r->file, "hypothesis", e->hypothesis,
+			"description", str_or_null(e->description), "outcome",
 			run_outcome_name(r->outcome), "exit_code", run_exit_code(r), "reason",
 			r->reason, "verdict", verdict(r), "dry_run", e->safety.dry_run,
 			"started_at", started, "duration_ms", (json_int_t)(e->duration_ns / MS),
@@ -270,17 +268,18 @@ json_t *run_report_json(struct run *r)
 	json_object_set_new(rep, "guardrails", guardrails_json(r));
 	json_object_set_new(
 		rep, "steady_state",
-		json_pack("{s:o, s:o, s:I, s:I, s:b, s:o}", "before",
-			  checks_json(r, r->before, r->n_before, ss->before), "after",
-			  checks_json(r, r->after, r->n_after, ss->after), "after_rounds",
-			  (json_int_t)r->after_rounds, "recovery_timeout_ms",
-			  (json_int_t)(ss->recovery_timeout_ns / MS), "recovered",
-			  r->recovered && r->reverted_ns, "recovery_ms",
-			  r->recovered && r->reverted_ns ?
-				  json_real(((r->recovered_ns ? r->recovered_ns : r->reverted_ns) -
+		json_pack(
+			"{s:o, s:o, s:I, s:I, s:b, s:o}", "before",
+			checks_json(r, r->before, r->n_before, ss->before), "after",
+			checks_json(r, r->after, r->n_after, ss->after), "after_rounds",
+			(json_int_t)r->after_rounds, "recovery_timeout_ms",
+			(json_int_t)(ss->recovery_timeout_ns / MS), "recovered",
+			r->recovered && r->reverted_ns, "recovery_ms",
+			r->recovered && r->reverted_ns
+				? json_real(((r->recovered_ns ? r->recovered_ns : r->reverted_ns) -
 					     r->reverted_ns) /
-					    1e6) :
-				  json_null()));
+					    1e6)
+				: json_null()));
 	json_object_set_new(rep, "all_reverted_ms", ms_or_null(r, r->reverted_ns));
 	json_object_set_new(rep, "abort", abort_json(r));
 	json_object_set_new(rep, "timeline", timeline_json(r));
@@ -345,8 +344,7 @@ struct junit_case {
 	char message[1024];
 };
 
-static void case_check(struct junit_case *c, const char *exp, const char *phase,
-		       const json_t *chk)
+static void case_check(struct junit_case *c, const char *exp, const char *phase, const json_t *chk)
 {
 	const json_t *rd = json_object_get(chk, "reading");
 
@@ -356,12 +354,12 @@ static void case_check(struct junit_case *c, const char *exp, const char *phase,
 	if (json_is_true(json_object_get(chk, "ok")))
 		return;
 	c->kind = json_is_string(json_object_get(chk, "error")) ||
-				  !json_is_true(json_object_get(rd, "valid")) ?
-			  "error" :
-			  "failure";
+				  !json_is_true(json_object_get(rd, "valid"))
+			  ? "error"
+			  : "failure";
 	snprintf(c->message, sizeof(c->message), "%s",
-		 json_is_string(json_object_get(chk, "error")) ? jstr(chk, "error") :
-								 jstr(rd, "summary"));
+		 json_is_string(json_object_get(chk, "error")) ? jstr(chk, "error")
+							       : jstr(rd, "summary"));
 }
 
 int report_write_junit(const json_t *rep, const char *path)
@@ -417,7 +415,8 @@ int report_write_junit(const json_t *rep, const char *path)
 			{
 				const json_t *rv = json_object_get(v, "revert");
 
-				if (json_is_object(rv) && !json_is_true(json_object_get(rv, "ok"))) {
+				if (json_is_object(rv) &&
+				    !json_is_true(json_object_get(rv, "ok"))) {
 					c->kind = "error";
 					snprintf(c->message, sizeof(c->message),
 						 "agent %s did not confirm the revert: %s",
@@ -450,13 +449,15 @@ int report_write_junit(const json_t *rep, const char *path)
 		return err;
 	}
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	fprintf(f, "<testsuites name=\"faultline\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-		   "skipped=\"%zu\" time=\"%.3f\">\n",
+	fprintf(f,
+		"<testsuites name=\"faultline\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+		"skipped=\"%zu\" time=\"%.3f\">\n",
 		n, failures, errors, skipped, jnum(rep, "elapsed_ms") / 1000);
 	fprintf(f, "  <testsuite name=\"");
 	xml_text(f, exp);
-	fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
-		   "time=\"%.3f\" timestamp=\"%.19s\">\n",
+	fprintf(f,
+		"\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
+		"time=\"%.3f\" timestamp=\"%.19s\">\n",
 		n, failures, errors, skipped, jnum(rep, "elapsed_ms") / 1000,
 		jstr(rep, "started_at"));
 	fprintf(f, "    <properties>\n");
@@ -548,8 +549,8 @@ static void md_achieved(FILE *f, const json_t *fault)
 		size_t i, stopped = 0;
 		const json_t *p;
 
-		json_array_foreach(procs, i, p)
-			stopped += !strcmp(jstr(p, "state"), "T") || !strcmp(jstr(p, "state"), "t");
+		json_array_foreach(procs, i, p) stopped +=
+			!strcmp(jstr(p, "state"), "T") || !strcmp(jstr(p, "state"), "t");
 		fprintf(f, "%zu of %zu selected process%s stopped", stopped, json_array_size(procs),
 			json_array_size(procs) == 1 ? "" : "es");
 		return;
@@ -614,8 +615,8 @@ int report_write_markdown(const json_t *rep, const char *path)
 	fprintf(f, "| | |\n|---|---|\n");
 	fprintf(f, "| file | `%s` |\n", jstr(ex, "file"));
 	fprintf(f, "| started | %s |\n", jstr(rep, "started_at"));
-	fprintf(f, "| planned / actual duration | %.1f s / %.1f s |\n", jnum(rep, "duration_ms") / 1e3,
-		jnum(rep, "elapsed_ms") / 1e3);
+	fprintf(f, "| planned / actual duration | %.1f s / %.1f s |\n",
+		jnum(rep, "duration_ms") / 1e3, jnum(rep, "elapsed_ms") / 1e3);
 	fprintf(f, "| lease TTL | %.1f s |\n", jnum(rep, "lease_ttl_ms") / 1e3);
 	if (json_is_object(ab)) {
 		fprintf(f, "| aborted by | guardrail `%s`: ", jstr(ab, "guardrail"));
@@ -625,7 +626,8 @@ int report_write_markdown(const json_t *rep, const char *path)
 			jnum(ab, "breach_to_reverted_ms"));
 	}
 	if (json_is_number(json_object_get(ss, "recovery_ms")))
-		fprintf(f, "| recovery time | %.0f ms after the revert |\n", jnum(ss, "recovery_ms"));
+		fprintf(f, "| recovery time | %.0f ms after the revert |\n",
+			jnum(ss, "recovery_ms"));
 	else if (json_array_size(json_object_get(ss, "after")))
 		fprintf(f, "| recovery time | not recovered within %.0f s |\n",
 			jnum(ss, "recovery_timeout_ms") / 1e3);

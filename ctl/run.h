@@ -47,8 +47,8 @@ struct run_fault {
 	int state;    /* enum run_fault_state */
 	char id[FLEET_ID_SIZE];
 	int64_t applied_ns;
-	int64_t ends_ns; /* when the agent reverts it by its duration */
-	json_t *applied; /* the agent's fault object when applied */
+	int64_t ends_ns;  /* when the agent reverts it by its duration */
+	json_t *applied;  /* the agent's fault object when applied */
 	json_t *achieved; /* its latest status ("status" of the fault object) */
 	int64_t achieved_ns;
 	char err[FLEET_ERR_SIZE];
@@ -86,10 +86,10 @@ struct run {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool stop; /* workers end: the run is over or aborting */
+	bool stop;    /* workers end: the run is over or aborting */
 	int event_fd; /* written by workers on an apply failure, by the fleet on a lost lease */
 
-	int64_t t0_ns; /* the run's start: faults' start offsets count from here */
+	int64_t t0_ns;		 /* the run's start: faults' start offsets count from here */
 	struct timespec t0_real; /* the same moment, wall clock */
 	int64_t end_ns;		 /* when the run ended (normally or aborted) */
 	int outcome;		 /* enum run_outcome */

@@ -12,7 +12,7 @@
 #include "run.h"
 
 #define SEC 1000000000LL
-#define VIEW_EVENTS 12	  /* timeline lines kept on a terminal screen */
+#define VIEW_EVENTS 12		  /* timeline lines kept on a terminal screen */
 #define PLAIN_GUARDS_NS (5 * SEC) /* guardrail lines in plain output */
 
 static void stamp(const struct run *r, int64_t t, char *buf, size_t size)
@@ -33,10 +33,10 @@ static void guard_line(FILE *f, const struct guard_status *st)
 		fprintf(f, "guardrail %-20s waiting for the first sample\n", st->name);
 	else
 		fprintf(f, "guardrail %-20s %-9s value %g%s: %s%s\n", st->name,
-			st->breached   ? "BREACHED" :
-			!g->valid      ? "ERROR" :
-			g->healthy     ? "ok" :
-					 "UNHEALTHY",
+			st->breached ? "BREACHED"
+			: !g->valid  ? "ERROR"
+			: g->healthy ? "ok"
+				     : "UNHEALTHY",
 			g->value, thr, g->summary, st->unhealthy_since_ns ? " (debouncing)" : "");
 }
 

@@ -113,7 +113,8 @@ static void check_names(struct exp_ctx *ctx, const struct enode *root, struct in
 
 	for (size_t i = 0; i < inv->n_agents; i++) {
 		for (size_t j = 0; inv->agents[i].name && j < i; j++) {
-			if (!inv->agents[j].name || strcmp(inv->agents[i].name, inv->agents[j].name))
+			if (!inv->agents[j].name ||
+			    strcmp(inv->agents[i].name, inv->agents[j].name))
 				continue;
 			snprintf(msg, sizeof(msg), "%s is already listed as agents[%zu]",
 				 diag_quote(q, inv->agents[i].name), j);
@@ -180,7 +181,8 @@ static void check_members(struct exp_ctx *ctx, const struct enode *root, struct 
 					diag_quote(q, g->members[m]), hint);
 			else
 				exp_err(ctx, exp_node_item(list, m),
-					"unknown agent %s; members must be agents of this inventory",
+					"unknown agent %s; members must be agents of this "
+					"inventory",
 					diag_quote(q, g->members[m]));
 			exp_path_set(ctx, old);
 		}

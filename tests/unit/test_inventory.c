@@ -90,8 +90,7 @@ static void test_shape_errors(void **state)
 	expect("version: 1\nagents:\n  - {name: a, address: \"http://x\"}\n",
 	       "inv.yaml:3:24: agents[0].address: invalid agent address 'http://x': expected "
 	       "unix:///PATH or ssh://[USER@]HOST[:PORT]\n");
-	expect("version: 1\nagents: []\n",
-	       "inv.yaml:2:9: agents: must not be empty\n");
+	expect("version: 1\nagents: []\n", "inv.yaml:2:9: agents: must not be empty\n");
 }
 
 static void test_cross_checks(void **state)
