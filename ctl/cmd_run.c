@@ -968,7 +968,6 @@ static void run_experiment(struct run *r, int sfd)
 	if (e->safety.dry_run) {
 		fail(r, RUN_DRY_RUN,
 		     "dry run: every agent answered and supports its faults; nothing applied");
-		r->t0_ns = fleet_now_ns();
 		return;
 	}
 	r->fleet.event_fd = r->event_fd;
@@ -1135,6 +1134,9 @@ int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
 		fail(&r, RUN_FAILED, "cannot set up signals: %s", strerror(errno));
 		goto report;
 	}
+	/* The clock starts here for runs that end before their start; a run resets it. */
+	r.t0_ns = fleet_now_ns();
+	clock_gettime(CLOCK_REALTIME, &r.t0_real);
 	run_experiment(&r, sfd);
 report:
 	if (!r.t0_ns) {

@@ -73,6 +73,7 @@ fl_assert_eq "$rc" 0 "exit status of a green run ($(cat "$dir/run.out" "$dir/run
 run_validate_report "$dir/report.json"
 run_check_junit "$dir/junit.xml"
 fl_assert_eq "$(jq -r .outcome "$dir/report.json")" held "outcome"
+fl_assert_eq "$(jq -r '.started_at[0:4]' "$dir/report.json")" "$(date -u +%Y)" "start time"
 fl_assert_eq "$(jq -r '.faults[0].state' "$dir/report.json")" applied "fault state"
 fl_assert_eq "$(jq -r '.faults[0].agent' "$dir/report.json")" host-1 "agent resolved from the group"
 # On schedule: start 1s, allowing a loaded machine 500 ms.
@@ -163,6 +164,7 @@ rc=0
 run_in "$ns" "$FAULTCTL" run "$dir/dry.yaml" --report-json "$dir/dry.json" >"$dir/dry.out" 2>&1 || rc=$?
 fl_assert_eq "$rc" 0 "exit status of a dry run ($(cat "$dir/dry.out"))"
 fl_assert_eq "$(jq -r .outcome "$dir/dry.json")" dry_run "outcome of a dry run"
+fl_assert_eq "$(jq -r '.started_at[0:4]' "$dir/dry.json")" "$(date -u +%Y)" "start time of a dry run"
 run_validate_report "$dir/dry.json"
 fl_assert_eq "$(api_posts)" "$posts" "leases created by a dry run"
 fl_assert_eq "$(proc_state "$victim")" S "victim after the dry run"
