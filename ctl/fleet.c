@@ -478,6 +478,21 @@ static void *revert_main(void *p)
 	pthread_mutex_unlock(&f->lock);
 	sent = fleet_now_ns();
 	e = client_call(a->revert, "DELETE", target, NULL, &status, &resp, err, sizeof(err));
+	if (e && e != -ETIMEDOUT && e != -ENOMEM) {
+		/*
+		 * The prepared connection died while it waited (an agent restart, a dropped
+		 * ssh session): one more try on a fresh one before giving up on this agent.
+		 */
+		struct client *c = NULL;
+
+		if (!client_connect(&a->addr, &c, err, sizeof(err))) {
+			client_close(a->revert);
+			a->revert = c;
+			err[0] = '\0';
+			e = client_call(a->revert, "DELETE", target, NULL, &status, &resp, err,
+					sizeof(err));
+		}
+	}
 	if (!e && status == 404) {
 		/*
 		 * The agent no longer has the lease: it expired or was ended, and either way the

@@ -3,6 +3,8 @@
 # must, when its lease expires. Two agents from an inventory, one paused process each; the
 # time from the kill to each process running again is measured and must lie within the
 # lease TTL (plus the agent's 100 ms expiry granularity and a loaded machine's margin).
+# Then an agent restarted in the middle of a run: faultctl notices the lost lease, reverts
+# the other agent and exits 3.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run_lib.sh"
 run_require
@@ -72,5 +74,30 @@ for e in "$e1" "$e2"; do
 done
 grep -q "expired" "$dir/a1.log" || fl_fail "agent one did not log the expiry"
 grep -q "expired" "$dir/a2.log" || fl_fail "agent two did not log the expiry"
+run_agent_idle "$dir/a1/agent.sock"
+run_agent_idle "$dir/a2/agent.sock"
+
+# --- an agent restarts in the middle of a run: its lease is gone, the run stops (exit 3) ---
+a2_pid=$FL_AGENT_PID
+"$FAULTCTL" run "$dir/exp.yaml" --report-json "$dir/restart.json" >"$dir/restart.out" 2>&1 &
+ctl=$!
+for ((i = 0; i < 200; i++)); do
+	[ "$(proc_state "$v1")" = T ] && [ "$(proc_state "$v2")" = T ] && break
+	sleep 0.05
+done
+[ "$(proc_state "$v2")" = T ] || fl_fail "faults not applied again: $(cat "$dir/restart.out")"
+kill -TERM "$a2_pid"
+fl_wait_exit rc "$a2_pid" 20
+fl_assert_eq "$(proc_state "$v2")" S "agent two reverted at its shutdown"
+fl_start_agent "$ns" "$dir/a2/agent.sock" "$dir/a2-restarted.log"
+fl_wait_exit rc "$ctl" 20
+fl_assert_eq "$rc" 3 "exit status when an agent lost its lease ($(cat "$dir/restart.out"))"
+run_validate_report "$dir/restart.json"
+jq -e '.outcome == "failed" and (.reason | test("agent two lost its lease")) and
+	(.agents[] | select(.name == "two") | .lease_lost)' "$dir/restart.json" >/dev/null ||
+	fl_fail "report of the lost lease: $(jq -c '{outcome, reason, agents}' "$dir/restart.json")"
+jq -e 'all(.agents[]; .revert.ok)' "$dir/restart.json" >/dev/null ||
+	fl_fail "revert not confirmed on both agents: $(jq -c .agents "$dir/restart.json")"
+fl_assert_eq "$(proc_state "$v1")" S "agent one's victim after the run stopped"
 run_agent_idle "$dir/a1/agent.sock"
 run_agent_idle "$dir/a2/agent.sock"
