@@ -878,13 +878,13 @@ static int write_reports(struct run *r, const struct ctl_opts *opts, const struc
 static void run_release(struct run *r)
 {
 	guardset_stop(r->guards);
+	for (size_t i = 0; r->workers && i < r->fleet.n; i++)
+		free(r->workers[i].rf);
 	fleet_release(&r->fleet);
 	for (size_t i = 0; i < r->n_faults; i++) {
 		json_decref(r->faults[i].applied);
 		json_decref(r->faults[i].achieved);
 	}
-	for (size_t i = 0; r->workers && i < r->fleet.n; i++)
-		free(r->workers[i].rf);
 	free(r->workers);
 	free(r->faults);
 	free(r->before);

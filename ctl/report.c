@@ -164,10 +164,11 @@ static json_t *guardrails_json(const struct run *r)
 static json_t *abort_json(struct run *r)
 {
 	const struct guard_reading *b = &r->breach.breach;
-	json_t *agents = json_array();
+	json_t *agents;
 
 	if (!r->breached)
 		return json_null();
+	agents = json_array();
 	pthread_mutex_lock(&r->fleet.lock);
 	for (size_t i = 0; agents && i < r->fleet.n; i++) {
 		const struct fleet_agent *a = &r->fleet.agents[i];

@@ -55,6 +55,7 @@ steady_state:
 guardrails:
   - name: service-slo
     http: {url: "http://127.0.0.1:$port/ping", rate: 20/s, timeout: 500ms, window: 2s, min_success_ratio: 95%, max_latency: {p99: 400ms}}
+    for: 1s
 faults:
   - name: pause-bystander
     type: process.pause

@@ -3,8 +3,8 @@
 # must, when its lease expires. Two agents from an inventory, one paused process each; the
 # time from the kill to each process running again is measured and must lie within the
 # lease TTL (plus the agent's 100 ms expiry granularity and a loaded machine's margin).
-# Then an agent restarted in the middle of a run: faultctl notices the lost lease, reverts
-# the other agent and exits 3.
+# Then a lease ended behind faultctl's back, and an agent that goes away in the middle of a
+# run: faultctl notices the lost lease, reverts the other agent and exits 3.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run_lib.sh"
 run_require
@@ -77,27 +77,49 @@ grep -q "expired" "$dir/a2.log" || fl_fail "agent two did not log the expiry"
 run_agent_idle "$dir/a1/agent.sock"
 run_agent_idle "$dir/a2/agent.sock"
 
-# --- an agent restarts in the middle of a run: its lease is gone, the run stops (exit 3) ---
-a2_pid=$FL_AGENT_PID
-"$FAULTCTL" run "$dir/exp.yaml" --report-json "$dir/restart.json" >"$dir/restart.out" 2>&1 &
-ctl=$!
-for ((i = 0; i < 200; i++)); do
-	[ "$(proc_state "$v1")" = T ] && [ "$(proc_state "$v2")" = T ] && break
-	sleep 0.05
-done
-[ "$(proc_state "$v2")" = T ] || fl_fail "faults not applied again: $(cat "$dir/restart.out")"
-kill -TERM "$a2_pid"
-fl_wait_exit rc "$a2_pid" 20
-fl_assert_eq "$(proc_state "$v2")" S "agent two reverted at its shutdown"
-fl_start_agent "$ns" "$dir/a2/agent.sock" "$dir/a2-restarted.log"
+# run_until_applied LOG: start faultctl on the experiment, wait until both victims are paused.
+run_until_applied() {
+	"$FAULTCTL" run "$dir/exp.yaml" --report-json "$dir/$1.json" >"$dir/$1.out" 2>&1 &
+	ctl=$!
+	for ((i = 0; i < 200; i++)); do
+		[ "$(proc_state "$v1")" = T ] && [ "$(proc_state "$v2")" = T ] && break
+		sleep 0.05
+	done
+	[ "$(proc_state "$v1")" = T ] && [ "$(proc_state "$v2")" = T ] ||
+		fl_fail "faults not applied: $(cat "$dir/$1.out")"
+}
+
+# --- a lease ended behind faultctl's back: the next renewal finds it gone (404) ---
+run_until_applied ended
+lease=$(curl -sS --unix-socket "$dir/a2/agent.sock" http://agent/v1/leases | jq -r '.leases[0].id')
+curl -sS --unix-socket "$dir/a2/agent.sock" -X DELETE "http://agent/v1/leases/$lease" >/dev/null
+fl_assert_eq "$(proc_state "$v2")" S "agent two reverted when its lease was ended"
 fl_wait_exit rc "$ctl" 20
-fl_assert_eq "$rc" 3 "exit status when an agent lost its lease ($(cat "$dir/restart.out"))"
-run_validate_report "$dir/restart.json"
+fl_assert_eq "$rc" 3 "exit status when a lease was lost ($(cat "$dir/ended.out"))"
+run_validate_report "$dir/ended.json"
 jq -e '.outcome == "failed" and (.reason | test("agent two lost its lease")) and
-	(.agents[] | select(.name == "two") | .lease_lost)' "$dir/restart.json" >/dev/null ||
-	fl_fail "report of the lost lease: $(jq -c '{outcome, reason, agents}' "$dir/restart.json")"
-jq -e 'all(.agents[]; .revert.ok)' "$dir/restart.json" >/dev/null ||
-	fl_fail "revert not confirmed on both agents: $(jq -c .agents "$dir/restart.json")"
+	(.agents[] | select(.name == "two") | .lease_lost) and all(.agents[]; .revert.ok)' \
+	"$dir/ended.json" >/dev/null ||
+	fl_fail "report of the ended lease: $(jq -c '{outcome, reason, agents}' "$dir/ended.json")"
 fl_assert_eq "$(proc_state "$v1")" S "agent one's victim after the run stopped"
 run_agent_idle "$dir/a1/agent.sock"
 run_agent_idle "$dir/a2/agent.sock"
+
+# --- an agent goes away: no renewal succeeds for a TTL, the run stops ---
+run_until_applied gone
+kill -TERM "$FL_AGENT_PID"
+t0=$(now_ms)
+fl_wait_exit rc "$FL_AGENT_PID" 20
+fl_assert_eq "$(proc_state "$v2")" S "agent two reverted at its shutdown"
+fl_wait_exit rc "$ctl" 20
+took=$(($(now_ms) - t0))
+fl_assert_eq "$rc" 3 "exit status when an agent went away ($(cat "$dir/gone.out"))"
+fl_log "agent gone: the run stopped $took ms later (TTL $ttl_ms ms)"
+[ "$took" -le $((ttl_ms + 1000)) ] || fl_fail "noticed $took ms after the agent went away"
+run_validate_report "$dir/gone.json"
+jq -e '(.agents[] | select(.name == "one") | .revert.ok) and
+	(.agents[] | select(.name == "two") | .lease_lost and (.revert.ok | not))' \
+	"$dir/gone.json" >/dev/null ||
+	fl_fail "report of the lost agent: $(jq -c '{outcome, reason, agents}' "$dir/gone.json")"
+fl_assert_eq "$(proc_state "$v1")" S "agent one's victim after the run stopped"
+run_agent_idle "$dir/a1/agent.sock"
