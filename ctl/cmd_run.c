@@ -28,6 +28,7 @@
 #include "exp.h"
 #include "inventory.h"
 #include "run.h"
+#include "window.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL
@@ -235,8 +236,7 @@ static int window_open(const struct exp_window *w, bool *open, char *why, size_t
 	time_t now = time(NULL);
 	unsigned minute;
 	struct tm tm;
-	int day, day_of_start;
-	bool in_time;
+	int day;
 
 	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", w->timezone);
 	if (strcmp(w->timezone, "UTC") && access(path, R_OK)) {
@@ -258,21 +258,7 @@ static int window_open(const struct exp_window *w, bool *open, char *why, size_t
 	tzset();
 	minute = (unsigned)(tm.tm_hour * 60 + tm.tm_min);
 	day = (tm.tm_wday + 6) % 7; /* enum exp_weekday counts from Monday */
-	day_of_start = day;
-	if (w->start_min < w->end_min) {
-		in_time = minute >= w->start_min && minute < w->end_min;
-	} else {
-		in_time = minute >= w->start_min || minute < w->end_min;
-		if (minute < w->end_min)
-			day_of_start = (day + 6) % 7;
-	}
-	*open = in_time;
-	if (in_time && w->n_days) {
-		*open = false;
-		for (size_t i = 0; i < w->n_days; i++)
-			if (w->days[i] == day_of_start)
-				*open = true;
-	}
+	*open = window_open_at(w, day, minute);
 	snprintf(why, size,
 		 "outside the allowed window (%02u:%02u-%02u:%02u %s%s): it is %02d:%02d on %s",
 		 w->start_min / 60, w->start_min % 60, w->end_min / 60, w->end_min % 60,
