@@ -81,6 +81,9 @@ jq -e '.abort.sample_ms > 1000 and .abort.sample_ms <= .abort.all_reverted_ms' "
 	fl_fail "breach sample time: $(jq -c .abort "$rep")"
 jq -e '.abort.all_confirmed and (.abort.agents | length == 2) and all(.abort.agents[]; .ok)' \
 	"$rep" >/dev/null || fl_fail "not every agent confirmed: $(jq -c .abort "$rep")"
+# In parallel: both reverts went out at the same moment, not one after the other's answer.
+jq -e '[.agents[].revert.sent_ms] | (max - min) < 50' "$rep" >/dev/null ||
+	fl_fail "reverts not sent together: $(jq -c '[.agents[] | {name, revert}]' "$rep")"
 ms=$(jq -r .abort.breach_to_reverted_ms "$rep")
 fl_log "breach to all reverted: $ms ms (decision to all reverted $(jq -r .abort.decision_to_reverted_ms "$rep") ms; per agent: $(jq -c '[.abort.agents[] | {name, breach_to_confirmed_ms}]' "$rep"))"
 jq -e '.abort.breach_to_reverted_ms >= 0 and .abort.breach_to_reverted_ms < 250' "$rep" >/dev/null ||
