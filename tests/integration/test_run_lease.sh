@@ -123,3 +123,27 @@ jq -e '(.agents[] | select(.name == "one") | .revert.ok) and
 	fl_fail "report of the lost agent: $(jq -c '{outcome, reason, agents}' "$dir/gone.json")"
 fl_assert_eq "$(proc_state "$v1")" S "agent one's victim after the run stopped"
 run_agent_idle "$dir/a1/agent.sock"
+
+# --- a probe slower than the TTL does not hold up the renewals ---
+cat >"$dir/slow.yaml" <<EOF
+version: 1
+name: slow-probe
+hypothesis: renewals do not wait for probes
+inventory: inventory.yaml
+agents:
+  - {name: one}
+duration: 4s
+safety: {lease_ttl: 1s}
+guardrails:
+  - name: slow
+    command: {argv: [sleep, "2.5"], interval: 5s, timeout: 4s}
+faults:
+  - {name: pause-1, type: process.pause, duration: 3s, target: {pid: $v1, all: true}}
+EOF
+rc=0
+"$FAULTCTL" run "$dir/slow.yaml" --report-json "$dir/slow.json" >"$dir/slow.out" 2>&1 || rc=$?
+fl_assert_eq "$rc" 0 "exit status with a probe slower than the TTL ($(cat "$dir/slow.out"))"
+jq -e '.agents[0].renewals >= 8 and .agents[0].renew_failures == 0 and
+	(.agents[0].lease_lost | not)' "$dir/slow.json" >/dev/null ||
+	fl_fail "renewals starved by a slow probe: $(jq -c .agents "$dir/slow.json")"
+fl_assert_eq "$(proc_state "$v1")" S "victim after the slow-probe run"
