@@ -4,7 +4,8 @@
 # time from the kill to each process running again is measured and must lie within the
 # lease TTL (plus the agent's 100 ms expiry granularity and a loaded machine's margin).
 # Then a lease ended behind faultctl's back, and an agent that goes away in the middle of a
-# run: faultctl notices the lost lease, reverts the other agent and exits 3.
+# run: faultctl notices the lost lease, reverts the other agent and exits 3. Last, a probe
+# slower than the TTL does not hold up the renewals.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run_lib.sh"
 run_require
