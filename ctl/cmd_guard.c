@@ -33,7 +33,8 @@ void cmd_guard_usage(void)
 	       "  --for DURATION  how long to watch (default: the experiment's duration)\n"
 	       "  --json          at the end, one JSON document on stdout: {\"breached\",\n"
 	       "                  \"start_realtime_ns\", \"elapsed_ns\", \"first_breach\",\n"
-	       "                  \"guardrails\": [status...]}; times in the statuses are\n"
+	       "                  \"guardrails\": [status...], \"woken_ns\"}; woken_ns: when the\n"
+	       "                  breach woke the main loop; times in the statuses are\n"
 	       "                  relative to the start, which start_realtime_ns gives\n"
 	       "                  (CLOCK_REALTIME)\n"
 	       "\n"
@@ -79,6 +80,7 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 	char errbuf[128];
 	sigset_t mask, old;
 	struct timespec wall = {0};
+	int64_t polled = 0, woken = 0;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -161,6 +163,7 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 			ret = CTL_EXIT_INFRA;
 			break;
 		}
+		polled = guard_now_ns();
 		for (size_t i = 0; i < e->n_guardrails && !json; i++) {
 			int s;
 
@@ -173,12 +176,20 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 			       names[s], st.last.summary);
 			fflush(stdout);
 		}
-		first = guardset_breached(set, &st);
+		/* Only once wake_fd says so: a breach decided after poll() returned is seen on
+		 * the next pass, which the readable eventfd makes immediate.
+		 */
+		first = pf[0].revents ? guardset_breached(set, &st) : -1;
 		if (first >= 0) {
+			/* What a run loop would see: when the wake_fd woke it after the breach. */
+			woken = polled;
 			if (!json)
-				printf("t+%.3fs %s: BREACHED: %s (sample at t+%.3fs)\n",
+				printf("t+%.3fs %s: BREACHED: %s (sample at t+%.3fs, noticed %lld "
+				       "us "
+				       "after the breach)\n",
 				       rel(st.breach_ns, start), st.name, st.breach.summary,
-				       rel(st.breach.time_ns, start));
+				       rel(st.breach.time_ns, start),
+				       (long long)(woken - st.breach_ns) / 1000);
 			ret = CTL_EXIT_ABORTED;
 			break;
 		}
@@ -211,13 +222,14 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 				arr = NULL;
 			}
 		}
-		doc = arr ? json_pack("{s:b, s:I, s:I, s:o, s:o}", "breached", first >= 0,
+		doc = arr ? json_pack("{s:b, s:I, s:I, s:o, s:o, s:o}", "breached", first >= 0,
 				      "start_realtime_ns",
 				      (json_int_t)wall.tv_sec * 1000000000 + wall.tv_nsec,
 				      "elapsed_ns", (json_int_t)elapsed, "first_breach",
 				      first >= 0 ? json_string(e->guardrails[first].name)
 						 : json_null(),
-				      "guardrails", arr)
+				      "guardrails", arr, "woken_ns",
+				      woken ? json_integer(woken - start) : json_null())
 			  : NULL;
 		if (!doc) {
 			fprintf(stderr, "faultctl guard: out of memory\n");

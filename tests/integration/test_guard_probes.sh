@@ -102,8 +102,14 @@ jq -e '.guardrails[0].breach.valid and (.guardrails[0].breach.healthy | not) and
 	fl_fail "breach reading: $(jq -c '.guardrails[0].breach' "$dir/breach.json")"
 # The breach is decided on the reading of the request that completed it, not later.
 d=$(jq -r '.guardrails[0].breach_ns - .guardrails[0].breach.time_ns' "$dir/breach.json")
-in_range "breach decided after its sample" "$d" 0 50
+# Tens of microseconds when idle; the bound allows for a thread preempted on a loaded 2-core
+# machine (seen: 90 ms at load 6).
+in_range "breach decided after its sample" "$d" 0 250
 fl_log "breach decided $((d / 1000)) us after the sample that caused it"
+# And the main loop, asleep on wake_fd, wakes at once.
+w=$(jq -r '.woken_ns - .guardrails[0].breach_ns' "$dir/breach.json")
+in_range "main loop woken after the breach" "$w" 0 250
+fl_log "main loop woken $((w / 1000)) us after the breach"
 set_srv status=200
 
 # --- burn rate from the controller's own requests ----------------------------------------
