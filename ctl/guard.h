@@ -57,12 +57,18 @@ int guardset_status(struct guardset *s, size_t i, struct guard_status *out);
 /* The index of the first guardrail breached (in breach time order), or -1 when none is. */
 int guardset_breached(struct guardset *s, struct guard_status *out);
 
-/* Stop every thread (bounded by the probes' timeouts) and free the set. Accepts NULL. */
+/*
+ * Stop every thread and free the set. Accepts NULL. Bounded by the probes' timeouts, and in
+ * practice within milliseconds: HTTP transfers in flight are abandoned and running command
+ * probes are killed with their process group.
+ */
 void guardset_stop(struct guardset *s);
 
 /*
  * Evaluate one steady-state check once, returning by deadline_ns at the latest. 0 with *out
  * filled (healthy or not, valid or not), or -errno for a failure of faultctl itself.
+ * Whether the check passes under its on_error policy: guard_check_passed(out, c->on_error).
+ * docs/guardrails.md says how each probe kind is evaluated once (HTTP: a short burst).
  */
 int guard_check_run(const struct exp_check *c, int64_t deadline_ns, struct guard_reading *out);
 

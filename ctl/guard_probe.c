@@ -195,7 +195,7 @@ int probe_http_loop(struct probe_ctx *ctx, const struct http_loop *l)
 	struct http_req reqs[PROBE_HTTP_MAX_INFLIGHT];
 	int64_t interval = (int64_t)(60LL * 1000 * 1000000000LL / (int64_t)l->rate_pkm);
 	int64_t next, next_tick, now;
-	size_t sent = 0, done = 0, inflight = 0;
+	size_t sent = 0, inflight = 0;
 	struct curl_waitfd wfd = {.fd = ctx->stop_fd, .events = CURL_WAIT_POLLIN};
 	int err = 0;
 
@@ -206,6 +206,7 @@ int probe_http_loop(struct probe_ctx *ctx, const struct http_loop *l)
 	while (!probe_stopping(ctx)) {
 		bool more = !l->max_requests || sent < l->max_requests;
 		int64_t wake = INT64_MAX;
+		bool completed = false;
 		CURLMsg *msg;
 		CURLMcode mc;
 		int running, left, ms;
@@ -275,16 +276,22 @@ int probe_http_loop(struct probe_ctx *ctx, const struct http_loop *l)
 			curl_multi_remove_handle(ctx->multi, r->easy);
 			r->busy = false;
 			inflight--;
-			done++;
 			err = l->on_result(l->arg, &res);
 			if (err)
 				goto out;
+			completed = true;
 		}
-		if (more && next < wake)
+		/* A completion may have been the last one wanted: decide before sleeping. */
+		if (completed)
+			continue;
+		if (more && now < ctx->deadline_ns && next < wake)
 			wake = next;
 		if (next_tick < wake)
 			wake = next_tick;
-		if (ctx->deadline_ns < wake)
+		/* Past the deadline only transfers are left, which libcurl ends by their
+		 * capped timeouts: wait for them rather than for a deadline already gone.
+		 */
+		if (ctx->deadline_ns > now && ctx->deadline_ns < wake)
 			wake = ctx->deadline_ns;
 		ms = wake == INT64_MAX ? 1000 : ms_until(wake);
 		if (ms > 1000)

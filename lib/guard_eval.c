@@ -75,6 +75,9 @@ int guard_window_init(struct guard_window *w, int64_t span_ns)
 {
 	memset(w, 0, sizeof(*w));
 	w->span_ns = span_ns;
+	w->root = -1;
+	w->free_list = -1;
+	w->rng = 0x9e3779b9u;
 	return 0;
 }
 
@@ -83,8 +86,146 @@ void guard_window_free(struct guard_window *w)
 	if (!w)
 		return;
 	free(w->s);
-	free(w->scratch);
+	free(w->nodes);
 	memset(w, 0, sizeof(*w));
+	w->root = -1;
+	w->free_list = -1;
+}
+
+/* The order-statistic tree. Recursion depth is the treap's height: O(log n) expected. */
+
+static uint32_t ost_size(const struct guard_window *w, int32_t t)
+{
+	return t < 0 ? 0 : w->nodes[t].size;
+}
+
+static void ost_update(struct guard_window *w, int32_t t)
+{
+	w->nodes[t].size = 1 + ost_size(w, w->nodes[t].l) + ost_size(w, w->nodes[t].r);
+}
+
+/* Split t into keys < key (*a) and keys >= key (*b). */
+static void ost_split(struct guard_window *w, int32_t t, int64_t key, int32_t *a, int32_t *b)
+{
+	int32_t x, y;
+
+	if (t < 0) {
+		*a = *b = -1;
+		return;
+	}
+	if (w->nodes[t].key < key) {
+		ost_split(w, w->nodes[t].r, key, &x, &y);
+		w->nodes[t].r = x;
+		*a = t;
+		*b = y;
+	} else {
+		ost_split(w, w->nodes[t].l, key, &x, &y);
+		w->nodes[t].l = y;
+		*a = x;
+		*b = t;
+	}
+	ost_update(w, t);
+}
+
+/* Merge two trees where every key of a is at most every key of b. */
+static int32_t ost_merge(struct guard_window *w, int32_t a, int32_t b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	if (w->nodes[a].prio > w->nodes[b].prio) {
+		w->nodes[a].r = ost_merge(w, w->nodes[a].r, b);
+		ost_update(w, a);
+		return a;
+	}
+	w->nodes[b].l = ost_merge(w, a, w->nodes[b].l);
+	ost_update(w, b);
+	return b;
+}
+
+/* Remove the smallest node of t, returning the new root. */
+static int32_t ost_drop_min(struct guard_window *w, int32_t t)
+{
+	int32_t r;
+
+	if (w->nodes[t].l < 0) {
+		r = w->nodes[t].r;
+		w->nodes[t].l = w->free_list;
+		w->free_list = t;
+		return r;
+	}
+	w->nodes[t].l = ost_drop_min(w, w->nodes[t].l);
+	ost_update(w, t);
+	return t;
+}
+
+/* Make sure one node can be taken without allocating. */
+static int ost_reserve(struct guard_window *w)
+{
+	struct guard_ost_node *nn;
+	size_t ncap;
+
+	if (w->free_list >= 0 || w->n_nodes < w->nodes_cap)
+		return 0;
+	ncap = w->nodes_cap ? w->nodes_cap * 2 : 64;
+	if (ncap > INT32_MAX)
+		return -ENOMEM;
+	nn = realloc(w->nodes, ncap * sizeof(*nn));
+	if (!nn)
+		return -ENOMEM;
+	w->nodes = nn;
+	w->nodes_cap = ncap;
+	return 0;
+}
+
+static void ost_insert(struct guard_window *w, int64_t key)
+{
+	int32_t n, a, b;
+
+	if (w->free_list >= 0) {
+		n = w->free_list;
+		w->free_list = w->nodes[n].l;
+	} else {
+		n = (int32_t)w->n_nodes++;
+	}
+	/* xorshift32: any fixed sequence of priorities balances a treap in expectation. */
+	w->rng ^= w->rng << 13;
+	w->rng ^= w->rng >> 17;
+	w->rng ^= w->rng << 5;
+	w->nodes[n] =
+		(struct guard_ost_node){.key = key, .prio = w->rng, .size = 1, .l = -1, .r = -1};
+	ost_split(w, w->root, key, &a, &b);
+	w->root = ost_merge(w, ost_merge(w, a, n), b);
+}
+
+/* Remove one node with this key, which must be present: equal keys are interchangeable. */
+static void ost_erase(struct guard_window *w, int64_t key)
+{
+	int32_t a, b;
+
+	ost_split(w, w->root, key, &a, &b);
+	w->root = ost_merge(w, a, b < 0 ? b : ost_drop_min(w, b));
+}
+
+/* The k-th smallest key, counting from 0; k < size. */
+static int64_t ost_kth(const struct guard_window *w, size_t k)
+{
+	int32_t t = w->root;
+
+	while (t >= 0) {
+		size_t ls = ost_size(w, w->nodes[t].l);
+
+		if (k < ls) {
+			t = w->nodes[t].l;
+		} else if (k == ls) {
+			return w->nodes[t].key;
+		} else {
+			k -= ls + 1;
+			t = w->nodes[t].r;
+		}
+	}
+	return 0;
 }
 
 static struct guard_sample *win_at(const struct guard_window *w, size_t i)
@@ -97,6 +238,7 @@ void guard_window_expire(struct guard_window *w, int64_t now_ns)
 	while (w->len && win_at(w, 0)->t_ns <= now_ns - w->span_ns) {
 		if (win_at(w, 0)->ok)
 			w->n_ok--;
+		ost_erase(w, win_at(w, 0)->latency_ns);
 		w->head = (w->head + 1) % w->cap;
 		w->len--;
 	}
@@ -127,15 +269,20 @@ int guard_window_add(struct guard_window *w, const struct guard_sample *s)
 	int err;
 
 	guard_window_expire(w, s->t_ns);
+	/* Allocate everything first, so a failure leaves the window as it was. */
 	if (w->len == w->cap) {
 		err = win_grow(w);
 		if (err)
 			return err;
 	}
+	err = ost_reserve(w);
+	if (err)
+		return err;
 	w->s[(w->head + w->len) % w->cap] = *s;
 	w->len++;
 	if (s->ok)
 		w->n_ok++;
+	ost_insert(w, s->latency_ns);
 	return 0;
 }
 
@@ -188,7 +335,7 @@ static int64_t select_kth(int64_t *v, size_t n, size_t k)
 	return v[k];
 }
 
-int64_t guard_percentile(int64_t *v, size_t n, unsigned pct)
+size_t guard_percentile_rank(size_t n, unsigned pct)
 {
 	/* Nearest rank: the ceil(pct/100 * n)-th smallest value, counting from 1. */
 	size_t rank = ((size_t)pct * n + 99) / 100;
@@ -197,7 +344,12 @@ int64_t guard_percentile(int64_t *v, size_t n, unsigned pct)
 		rank = 1;
 	if (rank > n)
 		rank = n;
-	return select_kth(v, n, rank - 1);
+	return rank;
+}
+
+int64_t guard_percentile(int64_t *v, size_t n, unsigned pct)
+{
+	return select_kth(v, n, guard_percentile_rank(n, pct) - 1);
 }
 
 int guard_window_stats(struct guard_window *w, int64_t now_ns, struct guard_http_stats *out)
@@ -208,20 +360,9 @@ int guard_window_stats(struct guard_window *w, int64_t now_ns, struct guard_http
 	out->ok = w->n_ok;
 	if (!w->len)
 		return 0;
-	if (w->scratch_cap < w->len) {
-		int64_t *ns = realloc(w->scratch, w->cap * sizeof(*ns));
-
-		if (!ns)
-			return -ENOMEM;
-		w->scratch = ns;
-		w->scratch_cap = w->cap;
-	}
-	for (size_t i = 0; i < w->len; i++)
-		w->scratch[i] = win_at(w, i)->latency_ns;
-	/* A selection works on any order, so the three can share one copy. */
-	out->p50_ns = guard_percentile(w->scratch, w->len, 50);
-	out->p95_ns = guard_percentile(w->scratch, w->len, 95);
-	out->p99_ns = guard_percentile(w->scratch, w->len, 99);
+	out->p50_ns = ost_kth(w, guard_percentile_rank(w->len, 50) - 1);
+	out->p95_ns = ost_kth(w, guard_percentile_rank(w->len, 95) - 1);
+	out->p99_ns = ost_kth(w, guard_percentile_rank(w->len, 99) - 1);
 	return 0;
 }
 

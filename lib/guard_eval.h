@@ -42,17 +42,28 @@ struct guard_sample {
 	bool ok;	    /* expected status within the timeout */
 };
 
+/* A node of the window's order-statistic tree (a treap keyed by latency). */
+struct guard_ost_node {
+	int64_t key;
+	uint32_t prio, size; /* heap priority; nodes in this subtree */
+	int32_t l, r;	     /* children, indices into the node pool; -1: none */
+};
+
 /*
- * The requests that completed in (now - span, now], in completion order. Memory grows with
- * what the window holds (a ring that doubles), never with how long the probe runs.
+ * The requests that completed in (now - span, now], in completion order, and their
+ * latencies in an order-statistic tree, so adding, forgetting and every percentile cost
+ * O(log n). Memory grows with what the window holds (a ring and a node pool that double),
+ * never with how long the probe runs.
  */
 struct guard_window {
 	int64_t span_ns;
 	struct guard_sample *s;
 	size_t cap, head, len; /* ring: oldest at head */
 	size_t n_ok;
-	int64_t *scratch; /* latencies, for the selection of percentiles */
-	size_t scratch_cap;
+	struct guard_ost_node *nodes;
+	size_t n_nodes, nodes_cap; /* pool: used slots, allocated slots */
+	int32_t root, free_list;   /* -1: none; free nodes are chained through l */
+	uint32_t rng;		   /* xorshift state for priorities: deterministic */
 };
 
 struct guard_http_stats {
@@ -72,11 +83,14 @@ void guard_window_expire(struct guard_window *w, int64_t now_ns);
 /*
  * Statistics over the window as of now: count, successes and the exact nearest-rank
  * percentiles of the latencies of every sample (the smallest latency such that at least
- * p% of the samples took no longer). Returns 0 or -ENOMEM.
+ * p% of the samples took no longer). Returns 0 (kept for callers that check).
  */
 int guard_window_stats(struct guard_window *w, int64_t now_ns, struct guard_http_stats *out);
 
-/* Nearest-rank percentile (1..100) of v[0..n-1], n > 0; reorders v. */
+/* The 1-based rank of the nearest-rank percentile pct (1..100) among n > 0 values. */
+size_t guard_percentile_rank(size_t n, unsigned pct);
+
+/* Nearest-rank percentile (1..100) of v[0..n-1], n > 0, by selection; reorders v. */
 int64_t guard_percentile(int64_t *v, size_t n, unsigned pct);
 
 /* The HTTP probe's verdict on window statistics (n > 0) at time t. */

@@ -70,8 +70,14 @@ EOF
 
 fl_log "healthy: 4 s of guarding must not breach"
 rc=0
-"$FAULTCTL" guard "$dir/http.yaml" --for 4s --json >"$dir/healthy.json" || rc=$?
+TIMEFORMAT='%R %U %S'
+{ time "$FAULTCTL" guard "$dir/http.yaml" --for 4s --json >"$dir/healthy.json" || rc=$?; } 2>"$dir/healthy.time"
 fl_assert_eq "$rc" 0 "guard exit while healthy"
+read -r real user sys <"$dir/healthy.time"
+# Paced by the clock, asleep in poll between requests: a fraction of the 4 s in CPU.
+awk -v r="$real" -v u="$user" -v s="$sys" 'BEGIN { exit !(r >= 3.9 && r <= 5 && u + s <= 0.5) }' ||
+	fl_fail "4 s of guarding took ${real}s wall, ${user}s user, ${sys}s sys"
+fl_log "healthy: ${real}s wall, $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')s CPU for 80 requests"
 fl_assert_eq "$(jq -r .breached "$dir/healthy.json")" false "breached while healthy"
 n=$(jq -r '.guardrails[0].samples' "$dir/healthy.json")
 # 4 s at 20/s is 80 requests (81 with the one at t=0); paced, never more; at least half even
@@ -285,6 +291,32 @@ if [ -n "$left" ]; then
 	fl_fail "the timed-out command left processes behind: $left"
 fi
 
+fl_log "check: answers slower than --timeout end the check at the deadline, without spinning"
+mkexp "$dir/slow-check.yaml" <<EOF
+steady_state:
+  before:
+    - name: slow
+      http:
+        url: $base/api
+        rate: 10/s
+        timeout: 1s
+        window: 5s
+        min_success_ratio: 100%
+EOF
+set_srv delay_ms=3000
+TIMEFORMAT='%R %U %S'
+rc=0
+{ time "$FAULTCTL" check "$dir/slow-check.yaml" --timeout 700ms >"$dir/slow.txt" || rc=$?; } 2>"$dir/slow.time"
+set_srv delay_ms=0
+fl_assert_eq "$rc" 1 "slow check exit"
+grep -q 'FAIL: success 0% < 100%' "$dir/slow.txt" || fl_fail "slow check: $(cat "$dir/slow.txt")"
+read -r real user sys <"$dir/slow.time"
+# Wall time: the 700 ms deadline plus start-up (a loop that slept past its last transfer
+# took a second more); CPU: a spinning loop would burn the 700 ms.
+awk -v r="$real" -v u="$user" -v s="$sys" 'BEGIN { exit !(r >= 0.6 && r <= 1.6 && u + s <= 0.3) }' ||
+	fl_fail "slow check took ${real}s wall, ${user}s user, ${sys}s sys"
+fl_log "slow check: ${real}s wall, $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')s CPU"
+
 fl_log "check: connection refused is a probe error (exit 3); invalid file exit 2"
 kill -TERM "$srv_pid"
 fl_wait_exit rc "$srv_pid" 10
@@ -296,3 +328,35 @@ echo "version: 1" >"$dir/bad.yaml"
 rc=0
 "$FAULTCTL" check "$dir/bad.yaml" 2>/dev/null || rc=$?
 fl_assert_eq "$rc" 2 "check exit for an invalid file"
+
+# --- on_error with the server gone -------------------------------------------------------
+# Every request is refused: probe errors at 10/s. Under warn they are logged once and never
+# breach; under abort (the default) they count as unhealthy and breach after for: 500ms.
+for policy in warn abort; do
+	mkexp "$dir/gone-$policy.yaml" <<EOF
+guardrails:
+  - name: gone
+    http:
+      url: $base/api
+      rate: 10/s
+      timeout: 1s
+      window: 2s
+      min_success_ratio: 90%
+    for: 500ms
+    on_error: $policy
+EOF
+done
+rc=0
+"$FAULTCTL" guard "$dir/gone-warn.yaml" --for 2s --json >"$dir/gone-warn.json" 2>"$dir/gone-warn.err" || rc=$?
+fl_assert_eq "$rc" 0 "guard exit with on_error warn"
+fl_assert_eq "$(grep -c 'probe cannot run' "$dir/gone-warn.err")" 1 "warnings logged"
+jq -e '(.breached | not) and .guardrails[0].errors >= 10 and
+	.guardrails[0].errors == .guardrails[0].samples' "$dir/gone-warn.json" >/dev/null ||
+	fl_fail "on_error warn: $(jq -c '.guardrails[0]' "$dir/gone-warn.json")"
+rc=0
+"$FAULTCTL" guard "$dir/gone-abort.yaml" --for 10s --json >"$dir/gone-abort.json" || rc=$?
+fl_assert_eq "$rc" 1 "guard exit with on_error abort"
+in_range "probe errors breach under abort" "$(jq -r '.guardrails[0].breach_ns' "$dir/gone-abort.json")" 500 2500
+jq -e '(.guardrails[0].breach.valid | not) and
+	(.guardrails[0].breach.summary | test("no answer.*connect"; "i"))' "$dir/gone-abort.json" \
+	>/dev/null || fl_fail "on_error abort: $(jq -c '.guardrails[0].breach' "$dir/gone-abort.json")"

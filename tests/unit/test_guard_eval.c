@@ -170,6 +170,47 @@ static void test_window_ring(void **state)
 	guard_window_free(&w);
 }
 
+/* A large window with many equal latencies: the tree agrees with sorting, and the size of
+ * its node pool follows what the window holds, not how many samples went through it.
+ */
+static void test_window_large(void **state)
+{
+	enum { N = 120000, SPAN = 30000 };
+	struct guard_window w;
+	struct guard_http_stats st;
+	int64_t *lat = malloc(N * sizeof(*lat)), *v = malloc(SPAN * sizeof(*v));
+	unsigned seed = 99;
+
+	assert_non_null(lat);
+	assert_non_null(v);
+	/* One sample per ms, a window of 30 s: 30000 samples in it once full. */
+	guard_window_init(&w, SPAN * MS);
+	for (int i = 0; i < N; i++) {
+		int64_t t = (int64_t)(i + 1) * MS;
+
+		lat[i] = (rand_r(&seed) % 50) * MS + (i / 40000) * 7 * MS;
+		add(&w, t, lat[i], true);
+		if (i % 9973)
+			continue;
+		assert_int_equal(guard_window_stats(&w, t, &st), 0);
+		{
+			size_t n = 0;
+
+			for (int j = i; j >= 0 && (int64_t)(j + 1) * MS > t - SPAN * MS; j--)
+				v[n++] = lat[j];
+			assert_int_equal(st.n, n);
+			assert_int_equal(st.p50_ns, ref_percentile(v, n, 50));
+			assert_int_equal(st.p95_ns, ref_percentile(v, n, 95));
+			assert_int_equal(st.p99_ns, ref_percentile(v, n, 99));
+		}
+	}
+	assert_true(w.nodes_cap <= 2 * SPAN);
+	assert_true(w.cap <= 2 * SPAN);
+	guard_window_free(&w);
+	free(lat);
+	free(v);
+}
+
 static void test_http_judge(void **state)
 {
 	struct latency_limits lim = {.p95_ns = 500 * MS, .p99_ns = 800 * MS};
@@ -542,6 +583,7 @@ int main(void)
 		cmocka_unit_test(test_status_expected),
 		cmocka_unit_test(test_window_expiry),
 		cmocka_unit_test(test_window_ring),
+		cmocka_unit_test(test_window_large),
 		cmocka_unit_test(test_http_judge),
 		cmocka_unit_test(test_counter),
 		cmocka_unit_test(test_burn),
