@@ -363,8 +363,9 @@ static int check_types(struct fleet_agent *a, void *arg)
 
 struct check_job {
 	const struct exp_check *c;
-	struct run_check *out;
+	struct run_check res; /* the thread's own: copied out once every check is done */
 	int64_t deadline_ns;
+	int done_fd;
 	pthread_t thr;
 	bool started;
 };
@@ -373,9 +374,10 @@ static void *check_main(void *p)
 {
 	struct check_job *j = p;
 
-	j->out->started_ns = fleet_now_ns();
-	j->out->err = guard_check_run(j->c, j->deadline_ns, &j->out->reading);
-	j->out->done_ns = fleet_now_ns();
+	j->res.started_ns = fleet_now_ns();
+	j->res.err = guard_check_run(j->c, j->deadline_ns, &j->res.reading);
+	j->res.done_ns = fleet_now_ns();
+	wake(j->done_fd);
 	return NULL;
 }
 
@@ -395,30 +397,70 @@ static int64_t probe_timeout(const struct exp_probe *p)
 	return 10 * SEC;
 }
 
-/* Evaluate every check once, concurrently. Returns 0 or -ENOMEM. */
-static int run_checks(const struct exp_check *c, size_t n, struct run_check *out)
+/*
+ * Evaluate every check once, concurrently, into out. A check can take its whole window
+ * (an HTTP check at 1/s over 5m), so SIGINT/SIGTERM on sfd end the wait at once: then the
+ * threads are left to finish on their own (they only read the experiment, which must then
+ * stay allocated, and write their own job) and *signo is set. Returns 0, -EINTR or -ENOMEM.
+ */
+static int run_checks(const struct exp_check *c, size_t n, struct run_check *out, int sfd,
+		      int *signo)
 {
 	struct check_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
+	uint64_t done = 0;
+	size_t started = 0;
+	int efd;
 
 	if (!jobs)
 		return -ENOMEM;
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (efd < 0) {
+		free(jobs);
+		return -errno;
+	}
 	for (size_t i = 0; i < n; i++) {
 		int64_t t = probe_timeout(&c[i].probe);
 
-		memset(&out[i], 0, sizeof(out[i]));
-		out[i].name = c[i].name;
 		/* A rate-based HTTP check needs its window of requests; allow for it. */
 		if (c[i].probe.kind == PROBE_HTTP)
 			t += c[i].probe.u.http.window_ns;
-		jobs[i] = (struct check_job){
-			.c = &c[i], .out = &out[i], .deadline_ns = fleet_now_ns() + t + SEC};
+		jobs[i] = (struct check_job){.c = &c[i],
+					     .res = {.name = c[i].name},
+					     .deadline_ns = fleet_now_ns() + t + SEC,
+					     .done_fd = -1};
+		jobs[i].done_fd = efd;
 		jobs[i].started = !pthread_create(&jobs[i].thr, NULL, check_main, &jobs[i]);
-		if (!jobs[i].started)
-			check_main(&jobs[i]);
+		if (jobs[i].started) {
+			started++;
+			continue;
+		}
+		/* Without a thread it is still evaluated, here; its wake-up is not counted. */
+		jobs[i].done_fd = -1;
+		check_main(&jobs[i]);
 	}
-	for (size_t i = 0; i < n; i++)
+	while (done < started) {
+		struct pollfd pfd[2] = {{.fd = efd, .events = POLLIN},
+					{.fd = sfd, .events = POLLIN}};
+		uint64_t v;
+
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			*signo = read(sfd, &si, sizeof(si)) == sizeof(si) ? (int)si.ssi_signo
+									  : SIGINT;
+			return -EINTR; /* jobs and efd stay with the threads */
+		}
+		if ((pfd[0].revents & POLLIN) && read(efd, &v, sizeof(v)) == sizeof(v))
+			done += v;
+	}
+	for (size_t i = 0; i < n; i++) {
 		if (jobs[i].started)
 			pthread_join(jobs[i].thr, NULL);
+		out[i] = jobs[i].res;
+	}
+	close(efd);
 	free(jobs);
 	return 0;
 }
@@ -778,6 +820,22 @@ static void run_loop(struct run *r, int sfd, int gfd)
 	}
 }
 
+/*
+ * Ctrl-C while waiting for the recovery. The faults are gone already, so only the waiting
+ * stops; a run that a guardrail aborted or that failed keeps that outcome.
+ */
+static void recovery_interrupted(struct run *r)
+{
+	const char *sig = r->signal == SIGTERM ? "SIGTERM" : "SIGINT";
+
+	run_event(r, "interrupted by %s while waiting for the steady state to recover", sig);
+	if (r->outcome != RUN_HELD)
+		return;
+	r->outcome = RUN_INTERRUPTED;
+	snprintf(r->reason, sizeof(r->reason),
+		 "interrupted by %s while waiting for the steady state to recover", sig);
+}
+
 /* After the revert: the after-checks, repeated until they pass together or time runs out. */
 static int recover(struct run *r, int sfd)
 {
@@ -792,10 +850,17 @@ static int recover(struct run *r, int sfd)
 	if (!r->after)
 		return -ENOMEM;
 	r->n_after = ss->n_after;
+	for (size_t i = 0; i < ss->n_after; i++)
+		r->after[i].name = ss->after[i].name;
 	for (;;) {
 		bool all = true;
-		int err = run_checks(ss->after, ss->n_after, r->after);
+		int err = run_checks(ss->after, ss->n_after, r->after, sfd, &r->signal);
 
+		if (err == -EINTR) {
+			r->checks_abandoned = true;
+			recovery_interrupted(r);
+			return 0;
+		}
 		if (err)
 			return err;
 		r->after_rounds++;
@@ -822,11 +887,7 @@ static int recover(struct run *r, int sfd)
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si))
 				r->signal = (int)si.ssi_signo;
-			r->outcome = RUN_INTERRUPTED;
-			snprintf(r->reason, sizeof(r->reason),
-				 "interrupted by %s while waiting for the steady state to recover",
-				 r->signal == SIGTERM ? "SIGTERM" : "SIGINT");
-			run_event(r, "%s", r->reason);
+			recovery_interrupted(r);
 			return 0;
 		}
 	}
@@ -931,12 +992,25 @@ static void run_experiment(struct run *r, int sfd)
 	}
 	if (e->steady_state.n_before) {
 		r->before = calloc(e->steady_state.n_before, sizeof(*r->before));
-		if (!r->before ||
-		    run_checks(e->steady_state.before, e->steady_state.n_before, r->before)) {
+		if (!r->before) {
 			fail(r, RUN_FAILED, "out of memory");
 			return;
 		}
 		r->n_before = e->steady_state.n_before;
+		for (size_t i = 0; i < r->n_before; i++)
+			r->before[i].name = e->steady_state.before[i].name;
+		err = run_checks(e->steady_state.before, r->n_before, r->before, sfd, &r->signal);
+		if (err == -EINTR) {
+			r->checks_abandoned = true;
+			fail(r, RUN_INTERRUPTED,
+			     "interrupted by %s during the before-checks; nothing was applied",
+			     r->signal == SIGTERM ? "SIGTERM" : "SIGINT");
+			return;
+		}
+		if (err) {
+			fail(r, RUN_FAILED, "cannot run the before-checks: %s", strerror(-err));
+			return;
+		}
 		for (size_t i = 0; i < r->n_before; i++) {
 			const struct run_check *c = &r->before[i];
 
@@ -1140,6 +1214,8 @@ out:
 		close(sfd);
 	run_release(&r);
 	inv_free(inv);
-	exp_free(e);
+	/* Checks abandoned on a signal may still read their probes until the process exits. */
+	if (!r.checks_abandoned)
+		exp_free(e);
 	return ret;
 }

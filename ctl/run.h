@@ -103,6 +103,7 @@ struct run {
 	struct run_check *before, *after;
 	size_t n_before, n_after;
 	size_t after_rounds;
+	bool checks_abandoned; /* a signal ended the wait for check threads still running */
 	bool recovered;
 	int64_t reverted_ns;  /* every agent confirmed the revert */
 	int64_t recovered_ns; /* after-checks first passed together */

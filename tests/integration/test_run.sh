@@ -8,7 +8,8 @@
 #    closed time window refuse the run (exit 4) without creating any lease; so do a dry run
 #    (exit 0) and a fault type the agent cannot apply here (exit 3); after-checks that never
 #    pass give exit 1 (not_recovered);
-#  - SIGTERM in the middle reverts everything and exits 143;
+#  - SIGTERM in the middle reverts everything and exits 143; SIGINT during a long
+#    before-check ends the run at once (exit 130) with nothing applied;
 #  - faultctl status shows a lease and a fault; faultctl abort reverts them.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run_lib.sh"
@@ -210,6 +211,24 @@ fl_assert_eq "$(proc_state "$victim")" S "victim after SIGTERM ($(cat "$dir/term
 fl_assert_eq "$(jq -r .outcome "$dir/term.json")" interrupted "outcome after SIGTERM"
 run_validate_report "$dir/term.json"
 run_agent_idle "$sock"
+
+# --- SIGINT during a long before-check: the wait ends at once, nothing is applied ---
+posts=$(api_posts)
+sed 's|rate: 20/s, window: 1s, min_success_ratio: 100%}|rate: 1/s, window: 1m, min_success_ratio: 100%}|' \
+	"$dir/exp.yaml" >"$dir/slowcheck.yaml"
+nsenter --net="/run/netns/$ns" "$FAULTCTL" run "$dir/slowcheck.yaml" --report-json "$dir/int.json" \
+	>"$dir/int.out" 2>&1 &
+ctl=$!
+sleep 1.5
+kill -INT "$ctl"
+t0=$(now_ms)
+fl_wait_exit rc "$ctl" 20
+took=$(($(now_ms) - t0))
+fl_assert_eq "$rc" 130 "exit status after SIGINT during a before-check ($(cat "$dir/int.out"))"
+[ "$took" -lt 2000 ] || fl_fail "SIGINT during a before-check took $took ms to end the run"
+fl_assert_eq "$(jq -r .outcome "$dir/int.json")" interrupted "outcome after SIGINT during a check"
+run_validate_report "$dir/int.json"
+fl_assert_eq "$(api_posts)" "$posts" "leases created by a run interrupted before its start"
 
 # --- status and abort ---
 lease=$(curl -sS --unix-socket "$sock" -X POST --data '{"ttl_ms": 60000}' http://agent/v1/leases | jq -r .lease.id)
