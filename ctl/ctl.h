@@ -3,6 +3,7 @@
 #define FL_CTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Exit codes of faultctl, documented in docs/faultctl.md. */
 enum ctl_exit {
@@ -10,6 +11,7 @@ enum ctl_exit {
 	CTL_EXIT_ABORTED = 1, /* run aborted by a guardrail */
 	CTL_EXIT_INVALID = 2, /* invalid input: command line or experiment file */
 	CTL_EXIT_INFRA = 3,   /* agent or infrastructure error */
+	CTL_EXIT_REFUSED = 4, /* run refused to start: steady state unhealthy, outside window */
 };
 
 struct ctl_opts {
@@ -38,5 +40,20 @@ int cmd_check(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_check_usage(void);
 int cmd_guard(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_guard_usage(void);
+int cmd_run(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_run_usage(void);
+int cmd_abort(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_abort_usage(void);
+int cmd_status(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_status_usage(void);
+
+struct fleet;
+
+/*
+ * For abort and status: load the inventory (if given) and resolve the agents the words
+ * name into f (initialised here; release it whatever the outcome). Returns an exit code.
+ */
+int ctl_fleet_setup(const struct ctl_opts *opts, const char *cmd, const char *inv_path,
+		    char **words, size_t n, struct fleet *f);
 
 #endif

@@ -19,6 +19,11 @@ static const struct ctl_cmd commands[] = {
 	  cmd_check_usage },
 	{ "guard", cmd_guard, "watch an experiment's guardrails without injecting anything",
 	  cmd_guard_usage },
+	{ "run", cmd_run, "run an experiment: faults, guardrails, auto-abort, reports",
+	  cmd_run_usage },
+	{ "abort", cmd_abort, "revert every fault on agents of an inventory, in parallel",
+	  cmd_abort_usage },
+	{ "status", cmd_status, "leases and active faults of each agent", cmd_status_usage },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -39,7 +44,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nExit status: 0 ok, 1 aborted by a guardrail, 2 invalid input,\n"
-		   "3 agent or infrastructure error.\n");
+		   "3 agent or infrastructure error, 4 run refused to start (docs/faultctl.md).\n");
 }
 
 int main(int argc, char **argv)

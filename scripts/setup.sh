@@ -21,6 +21,8 @@ PKGS=(
 	mandoc bash-completion python3-yaml python3-jsonschema
 	# `vagrant validate` of the Vagrant lab (no VM is started)
 	vagrant vagrant-libvirt
+	# faultctl run tests: JUnit well-formedness (the report schema uses python3-jsonschema)
+	libxml2-utils
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
 )

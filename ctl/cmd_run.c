@@ -1,0 +1,1221 @@
+/*
+ * faultctl run: check the steady state, apply an experiment's faults on schedule on every
+ * agent under renewed leases, watch the guardrails, revert (at the end, on a breach, on
+ * Ctrl-C), then wait for the steady state to come back and write the reports.
+ *
+ * Threads: the main thread owns the run loop (signals, breaches, lost leases, the live
+ * view); one worker per agent applies that agent's faults at their start offsets on its
+ * control connection; the fleet has a renew thread and a waiting revert thread per agent;
+ * the guard set has one thread per guardrail. SIGINT and SIGTERM are blocked in every
+ * thread and read from a signalfd by the run loop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "diag.h"
+#include "exp.h"
+#include "inventory.h"
+#include "run.h"
+#include "window.h"
+
+#define MS 1000000LL
+#define SEC 1000000000LL
+/* How often a worker reads its active faults' status back for the report. */
+#define RUN_REFRESH_NS (250 * MS)
+
+struct run_opts {
+	const char *file;
+	const char *inventory;
+	const char *report_json, *junit, *markdown;
+};
+
+void cmd_run_usage(void)
+{
+	printf("Usage: faultctl [--json] run FILE [--inventory FILE] [--report-json FILE]\n"
+	       "                [--junit FILE] [--markdown FILE]\n"
+	       "\n"
+	       "Run an experiment: check the steady state, create a lease on every agent and\n"
+	       "renew it, apply every fault at its start offset, watch the guardrails and revert\n"
+	       "everything at once on a breach, at the end or on Ctrl-C; then run the after\n"
+	       "checks until they pass or recovery_timeout passes, and report.\n"
+	       "\n"
+	       "  --inventory FILE    agents and groups by name (default: the experiment's\n"
+	       "                      'inventory', relative to the experiment file)\n"
+	       "  --report-json FILE  the report as JSON (docs/report.schema.json)\n"
+	       "  --junit FILE        the report as JUnit XML, one test case per check,\n"
+	       "                      guardrail and the hypothesis\n"
+	       "  --markdown FILE     a summary for game-day write-ups\n"
+	       "  --json (global)     the JSON report on stdout; the live view goes to stderr\n"
+	       "\n"
+	       "Exit status: 0 the hypothesis held (or dry run), 1 aborted by a guardrail or the\n"
+	       "steady state did not recover, 2 invalid input, 3 agent or infrastructure error,\n"
+	       "4 refused to start (steady state unhealthy, outside the allowed window),\n"
+	       "130/143 interrupted by SIGINT/SIGTERM (everything reverted).\n");
+}
+
+const char *run_outcome_name(int outcome)
+{
+	static const char *const names[] = {
+		[RUN_HELD] = "held",	   [RUN_DRY_RUN] = "dry_run",
+		[RUN_ABORTED] = "aborted", [RUN_NOT_RECOVERED] = "not_recovered",
+		[RUN_REFUSED] = "refused", [RUN_INTERRUPTED] = "interrupted",
+		[RUN_FAILED] = "failed",
+	};
+
+	return outcome >= 0 && outcome <= RUN_FAILED ? names[outcome] : "failed";
+}
+
+int run_exit_code(const struct run *r)
+{
+	switch (r->outcome) {
+	case RUN_HELD:
+	case RUN_DRY_RUN:
+		return CTL_EXIT_OK;
+	case RUN_ABORTED:
+	case RUN_NOT_RECOVERED:
+		return CTL_EXIT_ABORTED;
+	case RUN_REFUSED:
+		return CTL_EXIT_REFUSED;
+	case RUN_INTERRUPTED:
+		return 128 + (r->signal ? r->signal : SIGINT);
+	default:
+		return CTL_EXIT_INFRA;
+	}
+}
+
+void run_event(struct run *r, const char *fmt, ...)
+{
+	struct run_event *ev;
+	va_list ap;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->n_events == r->cap_events) {
+		size_t cap = r->cap_events ? r->cap_events * 2 : 64;
+		struct run_event *p = realloc(r->events, cap * sizeof(*p));
+
+		if (!p) {
+			pthread_mutex_unlock(&r->lock);
+			return;
+		}
+		r->events = p;
+		r->cap_events = cap;
+	}
+	ev = &r->events[r->n_events++];
+	ev->t_ns = fleet_now_ns();
+	va_start(ap, fmt);
+	vsnprintf(ev->text, sizeof(ev->text), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void wake(int fd)
+{
+	uint64_t one = 1;
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* Only fails when the counter is full, and then the reader is woken anyway. */
+	}
+}
+
+/* Input: options, files, agents. */
+
+static int parse_opts(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option longopts[] = {
+		{"inventory", required_argument, NULL, 'i'},
+		{"report-json", required_argument, NULL, 'r'},
+		{"junit", required_argument, NULL, 'u'},
+		{"markdown", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	/* Options may follow the file: "run FILE --junit out.xml" reads naturally. */
+	while ((c = getopt_long(argc, argv, "i:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			o->inventory = optarg;
+			break;
+		case 'r':
+			o->report_json = optarg;
+			break;
+		case 'u':
+			o->junit = optarg;
+			break;
+		case 'm':
+			o->markdown = optarg;
+			break;
+		case 'h':
+			cmd_run_usage();
+			return 1;
+		default:
+			fprintf(stderr, "faultctl run: try 'faultctl run --help'\n");
+			return -EINVAL;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "faultctl run: expected exactly one experiment file\n");
+		return -EINVAL;
+	}
+	o->file = argv[optind];
+	return 0;
+}
+
+/* The inventory path an experiment names is relative to the experiment file. */
+static char *inventory_path(const char *exp_file, const char *inv)
+{
+	const char *slash = strrchr(exp_file, '/');
+	char *p;
+
+	if (inv[0] == '/' || !slash)
+		return strdup(inv);
+	if (asprintf(&p, "%.*s/%s", (int)(slash - exp_file), exp_file, inv) < 0)
+		return NULL;
+	return p;
+}
+
+static int load_inputs(const struct run_opts *o, struct experiment **e, struct inventory **inv)
+{
+	struct diag_list dl;
+	char *path = NULL;
+	int err;
+
+	if (diag_init(&dl, o->file))
+		return -ENOMEM;
+	err = exp_load_file(o->file, e, &dl);
+	if (err) {
+		diag_print(stderr, &dl);
+		diag_clear(&dl);
+		return err == -ENOMEM ? err : -EINVAL;
+	}
+	diag_clear(&dl);
+	if (o->inventory)
+		path = strdup(o->inventory);
+	else if ((*e)->inventory)
+		path = inventory_path(o->file, (*e)->inventory);
+	else
+		return 0;
+	if (!path || diag_init(&dl, path)) {
+		free(path);
+		return -ENOMEM;
+	}
+	err = inv_load_file(path, inv, &dl);
+	free(path);
+	if (err) {
+		diag_print(stderr, &dl);
+		diag_clear(&dl);
+		return err == -ENOMEM ? err : -EINVAL;
+	}
+	diag_clear(&dl);
+	return 0;
+}
+
+/*
+ * Whether now is inside the window, in the window's time zone. A window that runs across
+ * midnight belongs to the day it started on. -ENOENT for a time zone this host does not
+ * know: the run cannot tell, so it must not guess.
+ */
+static int window_open(const struct exp_window *w, bool *open, char *why, size_t size)
+{
+	char path[PATH_MAX], *saved = NULL;
+	const char *tz = getenv("TZ");
+	time_t now = time(NULL);
+	unsigned minute;
+	struct tm tm;
+	int day;
+
+	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", w->timezone);
+	if (strcmp(w->timezone, "UTC") && access(path, R_OK)) {
+		snprintf(why, size, "safety.window.timezone: unknown time zone '%.64s' (no %.200s)",
+			 w->timezone, path);
+		return -ENOENT;
+	}
+	if (tz && !(saved = strdup(tz)))
+		return -ENOMEM;
+	setenv("TZ", w->timezone, 1);
+	tzset();
+	localtime_r(&now, &tm);
+	if (saved) {
+		setenv("TZ", saved, 1);
+		free(saved);
+	} else {
+		unsetenv("TZ");
+	}
+	tzset();
+	minute = (unsigned)(tm.tm_hour * 60 + tm.tm_min);
+	day = (tm.tm_wday + 6) % 7; /* enum exp_weekday counts from Monday */
+	*open = window_open_at(w, day, minute);
+	snprintf(why, size,
+		 "outside the allowed window (%02u:%02u-%02u:%02u %s%s): it is %02d:%02d on %s",
+		 w->start_min / 60, w->start_min % 60, w->end_min / 60, w->end_min % 60,
+		 w->timezone, w->n_days ? " on the listed days" : "", tm.tm_hour, tm.tm_min,
+		 (const char *const[]){"Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+				       "Saturday", "Sunday"}[day]);
+	return 0;
+}
+
+/* The run's table of (fault, agent) pairs and one worker per agent. */
+static int plan_faults(struct run *r, const struct inventory *inv, char *err, size_t size)
+{
+	const struct experiment *e = r->e;
+	size_t *idx, n = 0;
+
+	idx = calloc(r->fleet.n ? r->fleet.n : 1, sizeof(*idx));
+	r->faults = calloc(e->n_faults * (r->fleet.n ? r->fleet.n : 1), sizeof(*r->faults));
+	r->workers = calloc(r->fleet.n ? r->fleet.n : 1, sizeof(*r->workers));
+	if (!idx || !r->faults || !r->workers) {
+		free(idx);
+		return -ENOMEM;
+	}
+	for (size_t fi = 0; fi < e->n_faults; fi++) {
+		int k = fleet_fault_agents(&r->fleet, e, inv, fi, idx, err, size);
+
+		if (k < 0) {
+			free(idx);
+			return k;
+		}
+		for (int j = 0; j < k; j++)
+			r->faults[n++] = (struct run_fault){.fault = fi, .agent = idx[j]};
+	}
+	r->n_faults = n;
+	free(idx);
+	for (size_t ai = 0; ai < r->fleet.n; ai++) {
+		struct run_worker *w = &r->workers[ai];
+
+		w->run = r;
+		w->agent = ai;
+		w->rf = calloc(n ? n : 1, sizeof(*w->rf));
+		if (!w->rf)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			if (r->faults[i].agent == ai)
+				w->rf[w->n_rf++] = i;
+	}
+	return 0;
+}
+
+/* Agents: connected, and able to apply every fault type they will be asked for. */
+
+static int check_types(struct fleet_agent *a, void *arg)
+{
+	struct run *r = arg;
+	size_t ai = (size_t)(a - r->fleet.agents);
+	json_t *info = NULL, *types, *t;
+	char buf[128];
+	int status, err;
+	size_t i;
+
+	err = fleet_call(a, "GET", "/v1/info", NULL, &status, &info);
+	if (err)
+		return err;
+	if (status != 200) {
+		snprintf(a->err, sizeof(a->err), "agent info: %s",
+			 client_error_message(info, status, buf, sizeof(buf)));
+		json_decref(info);
+		return -EREMOTE;
+	}
+	types = json_object_get(info, "fault_types");
+	for (size_t k = 0; k < r->n_faults && !err; k++) {
+		const struct fault_spec *fs = &r->e->faults[r->faults[k].fault];
+		const char *type = exp_fault_type_name(fs->type);
+		bool found = false;
+
+		if (r->faults[k].agent != ai)
+			continue;
+		json_array_foreach(types, i, t)
+		{
+			if (strcmp(json_string_value(json_object_get(t, "name")) ?: "", type))
+				continue;
+			found = true;
+			if (!json_is_true(json_object_get(t, "available"))) {
+				snprintf(a->err, sizeof(a->err),
+					 "fault '%s': %s is unavailable on this agent: %s",
+					 fs->name, type,
+					 json_string_value(json_object_get(t, "reason")) ?: "");
+				err = -EOPNOTSUPP;
+			}
+		}
+		if (!found && !err) {
+			snprintf(a->err, sizeof(a->err),
+				 "fault '%s': this agent does not implement %s", fs->name, type);
+			err = -EOPNOTSUPP;
+		}
+	}
+	json_decref(info);
+	return err;
+}
+
+/* Steady-state checks, each in its own thread so that slow ones do not add up. */
+
+struct check_job {
+	const struct exp_check *c;
+	struct run_check res; /* the thread's own: copied out once every check is done */
+	int64_t deadline_ns;
+	int done_fd;
+	pthread_t thr;
+	bool started;
+};
+
+static void *check_main(void *p)
+{
+	struct check_job *j = p;
+
+	j->res.started_ns = fleet_now_ns();
+	j->res.err = guard_check_run(j->c, j->deadline_ns, &j->res.reading);
+	j->res.done_ns = fleet_now_ns();
+	wake(j->done_fd);
+	return NULL;
+}
+
+static int64_t probe_timeout(const struct exp_probe *p)
+{
+	switch (p->kind) {
+	case PROBE_HTTP:
+		return p->u.http.timeout_ns;
+	case PROBE_PROMETHEUS:
+		return p->u.prometheus.timeout_ns;
+	case PROBE_COMMAND:
+		return p->u.command.timeout_ns;
+	case PROBE_BURN_RATE:
+		return p->u.burn_rate.http ? p->u.burn_rate.http->timeout_ns
+					   : p->u.burn_rate.prometheus->timeout_ns;
+	}
+	return 10 * SEC;
+}
+
+/*
+ * Evaluate every check once, concurrently, into out. A check can take its whole window
+ * (an HTTP check at 1/s over 5m), so SIGINT/SIGTERM on sfd end the wait at once: then the
+ * threads are left to finish on their own (they only read the experiment, which must then
+ * stay allocated, and write their own job) and *signo is set. Returns 0, -EINTR or -ENOMEM.
+ */
+static int run_checks(const struct exp_check *c, size_t n, struct run_check *out, int sfd,
+		      int *signo)
+{
+	struct check_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
+	uint64_t done = 0;
+	size_t started = 0;
+	int efd;
+
+	if (!jobs)
+		return -ENOMEM;
+	efd = eventfd(0, EFD_CLOEXEC);
+	if (efd < 0) {
+		free(jobs);
+		return -errno;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int64_t t = probe_timeout(&c[i].probe);
+
+		/* A rate-based HTTP check needs its window of requests; allow for it. */
+		if (c[i].probe.kind == PROBE_HTTP)
+			t += c[i].probe.u.http.window_ns;
+		jobs[i] = (struct check_job){.c = &c[i],
+					     .res = {.name = c[i].name},
+					     .deadline_ns = fleet_now_ns() + t + SEC,
+					     .done_fd = -1};
+		jobs[i].done_fd = efd;
+		jobs[i].started = !pthread_create(&jobs[i].thr, NULL, check_main, &jobs[i]);
+		if (jobs[i].started) {
+			started++;
+			continue;
+		}
+		/* Without a thread it is still evaluated, here; its wake-up is not counted. */
+		jobs[i].done_fd = -1;
+		check_main(&jobs[i]);
+	}
+	while (done < started) {
+		struct pollfd pfd[2] = {{.fd = efd, .events = POLLIN},
+					{.fd = sfd, .events = POLLIN}};
+		uint64_t v;
+
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			*signo = read(sfd, &si, sizeof(si)) == sizeof(si) ? (int)si.ssi_signo
+									  : SIGINT;
+			return -EINTR; /* jobs and efd stay with the threads */
+		}
+		if ((pfd[0].revents & POLLIN) && read(efd, &v, sizeof(v)) == sizeof(v))
+			done += v;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].started)
+			pthread_join(jobs[i].thr, NULL);
+		out[i] = jobs[i].res;
+	}
+	close(efd);
+	free(jobs);
+	return 0;
+}
+
+/* Whether a check result lets the run go on; a probe error follows the check's on_error. */
+static bool check_passes(const struct exp_check *c, const struct run_check *rc)
+{
+	if (rc->err)
+		return false;
+	if (!rc->reading.valid)
+		return c->on_error != EXP_ON_ERROR_ABORT;
+	return rc->reading.healthy;
+}
+
+/* Workers: apply each fault of one agent at its offset, read its status before it ends. */
+
+static int64_t fault_margin(int64_t duration)
+{
+	int64_t m = duration / 5;
+
+	return m < 500 * MS ? m : 500 * MS;
+}
+
+/* Sleep until t (monotonic ns) or until the run stops. Returns false when stopped. */
+static bool wait_until(struct run *r, int64_t t)
+{
+	bool go;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stop) {
+		int64_t now = fleet_now_ns();
+		struct timespec ts;
+
+		if (now >= t)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (t - now) / SEC;
+		ts.tv_nsec += (t - now) % SEC;
+		if (ts.tv_nsec >= SEC) {
+			ts.tv_sec++;
+			ts.tv_nsec -= SEC;
+		}
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+	}
+	go = !r->stop;
+	pthread_mutex_unlock(&r->lock);
+	return go;
+}
+
+static int apply_fault(struct run *r, struct fleet_agent *a, struct run_fault *rf)
+{
+	const struct fault_spec *fs = &r->e->faults[rf->fault];
+	json_t *body = NULL, *resp = NULL, *fo;
+	char target[FLEET_ID_SIZE + 32], buf[128];
+	const char *id;
+	int status, err;
+
+	err = exp_fault_to_json(fs, &body);
+	if (err)
+		return err;
+	/* The agent applies at once, for the duration; where and when are the controller's. */
+	json_object_del(body, "agents");
+	json_object_del(body, "start");
+	snprintf(target, sizeof(target), "/v1/leases/%s/faults", a->lease);
+	err = fleet_call(a, "POST", target, body, &status, &resp);
+	json_decref(body);
+	if (err) {
+		snprintf(rf->err, sizeof(rf->err), "%s", a->err);
+		return err;
+	}
+	fo = json_object_get(resp, "fault");
+	id = json_string_value(json_object_get(fo, "id"));
+	if (status != 201 || !id) {
+		json_t *probs = json_object_get(json_object_get(resp, "error"), "problems");
+		const char *first =
+			json_string_value(json_object_get(json_array_get(probs, 0), "message"));
+
+		snprintf(rf->err, sizeof(rf->err), "%s%s%s",
+			 client_error_message(resp, status, buf, sizeof(buf)), first ? ": " : "",
+			 first ? first : "");
+		json_decref(resp);
+		return -EREMOTE;
+	}
+	pthread_mutex_lock(&r->lock);
+	snprintf(rf->id, sizeof(rf->id), "%s", id);
+	rf->applied = json_incref(fo);
+	rf->achieved = json_incref(json_object_get(fo, "status"));
+	rf->achieved_ns = rf->applied_ns = fleet_now_ns();
+	rf->ends_ns = fs->duration_ns ? rf->applied_ns + fs->duration_ns : 0;
+	rf->state = RF_APPLIED;
+	pthread_mutex_unlock(&r->lock);
+	json_decref(resp);
+	return 0;
+}
+
+/* Read what the agent achieved (its fault status) while the fault is still active. */
+static void snapshot_fault(struct run *r, struct fleet_agent *a, struct run_fault *rf)
+{
+	char target[FLEET_ID_SIZE + 16];
+	json_t *resp = NULL, *st;
+	int status;
+
+	snprintf(target, sizeof(target), "/v1/faults/%s", rf->id);
+	if (fleet_call(a, "GET", target, NULL, &status, &resp) || status != 200) {
+		json_decref(resp);
+		return;
+	}
+	st = json_object_get(json_object_get(resp, "fault"), "status");
+	pthread_mutex_lock(&r->lock);
+	if (st) {
+		json_decref(rf->achieved);
+		rf->achieved = json_incref(st);
+		rf->achieved_ns = fleet_now_ns();
+	}
+	pthread_mutex_unlock(&r->lock);
+	json_decref(resp);
+}
+
+/*
+ * Wait until t, reading the status of this agent's active faults every RUN_REFRESH_NS on
+ * the way, so that a run aborted in the middle still reports what the faults achieved up
+ * to a moment before. The abort itself never waits for this: it has its own connections.
+ */
+static bool wait_refreshing(struct run_worker *w, struct fleet_agent *a, int64_t t)
+{
+	struct run *r = w->run;
+
+	for (;;) {
+		int64_t now = fleet_now_ns(), next = now + RUN_REFRESH_NS;
+
+		if (!wait_until(r, next < t ? next : t))
+			return false;
+		if (next >= t)
+			return true;
+		for (size_t i = 0; i < w->n_rf; i++) {
+			struct run_fault *rf = &r->faults[w->rf[i]];
+			const struct fault_spec *fs = &r->e->faults[rf->fault];
+
+			now = fleet_now_ns();
+			if (rf->state == RF_APPLIED && fs->duration_ns &&
+			    rf->ends_ns - fault_margin(fs->duration_ns) > now)
+				snapshot_fault(r, a, rf);
+		}
+	}
+}
+
+struct action {
+	int64_t at;
+	size_t rf;
+	bool snapshot;
+};
+
+static int action_cmp(const void *x, const void *y)
+{
+	const struct action *a = x, *b = y;
+
+	if (a->at != b->at)
+		return a->at < b->at ? -1 : 1;
+	/* At the same moment, apply before reading. */
+	return (int)a->snapshot - (int)b->snapshot;
+}
+
+static void *worker_main(void *p)
+{
+	struct run_worker *w = p;
+	struct run *r = w->run;
+	struct fleet_agent *a = &r->fleet.agents[w->agent];
+	struct action *acts = calloc(w->n_rf * 2 + 1, sizeof(*acts));
+	size_t n = 0;
+
+	if (!acts) {
+		snprintf(r->faults[w->rf[0]].err, FLEET_ERR_SIZE, "out of memory");
+		r->faults[w->rf[0]].state = RF_FAILED;
+		wake(r->event_fd);
+		return NULL;
+	}
+	for (size_t i = 0; i < w->n_rf; i++) {
+		const struct fault_spec *fs = &r->e->faults[r->faults[w->rf[i]].fault];
+
+		acts[n++] = (struct action){r->t0_ns + fs->start_ns, w->rf[i], false};
+		if (fs->duration_ns)
+			acts[n++] = (struct action){r->t0_ns + fs->start_ns + fs->duration_ns -
+							    fault_margin(fs->duration_ns),
+						    w->rf[i], true};
+	}
+	qsort(acts, n, sizeof(*acts), action_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct run_fault *rf = &r->faults[acts[i].rf];
+		const struct fault_spec *fs = &r->e->faults[rf->fault];
+
+		if (!wait_refreshing(w, a, acts[i].at))
+			break;
+		if (acts[i].snapshot) {
+			if (rf->state == RF_APPLIED)
+				snapshot_fault(r, a, rf);
+			continue;
+		}
+		if (apply_fault(r, a, rf)) {
+			bool stopping;
+
+			/*
+			 * An apply that crossed the abort's revert on the wire finds the lease
+			 * gone: that is the abort working, not a failure of the fault.
+			 */
+			pthread_mutex_lock(&r->lock);
+			stopping = r->stop;
+			rf->state = stopping ? RF_SKIPPED : RF_FAILED;
+			pthread_mutex_unlock(&r->lock);
+			if (stopping)
+				break;
+			run_event(r, "%s: applying %s (%s) failed: %s", a->name, fs->name,
+				  exp_fault_type_name(fs->type), rf->err);
+			wake(r->event_fd);
+			break;
+		}
+		run_event(r, "%s: applied %s (%s) as %s%s", a->name, fs->name,
+			  exp_fault_type_name(fs->type), rf->id,
+			  fs->duration_ns ? "" : ", one-shot");
+	}
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < w->n_rf; i++)
+		if (r->faults[w->rf[i]].state == RF_PENDING)
+			r->faults[w->rf[i]].state = RF_SKIPPED;
+	pthread_mutex_unlock(&r->lock);
+	free(acts);
+	return NULL;
+}
+
+static void stop_workers(struct run *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	for (size_t i = 0; i < r->fleet.n; i++) {
+		if (r->workers[i].started)
+			pthread_join(r->workers[i].thr, NULL);
+		r->workers[i].started = false;
+	}
+}
+
+/* The revert: every agent at once, then what each confirmed. */
+static void revert_all(struct run *r, const char *why)
+{
+	size_t failed;
+
+	/* Workers stop scheduling at once (they are joined later, off the abort's path). */
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	r->abort_go_ns = fleet_now_ns();
+	failed = fleet_revert(&r->fleet);
+	r->revert_ok = !failed;
+	r->reverted_ns = 0;
+	for (size_t i = 0; i < r->fleet.n; i++) {
+		const struct fleet_agent *a = &r->fleet.agents[i];
+
+		if (a->revert_done_ns > r->reverted_ns)
+			r->reverted_ns = a->revert_done_ns;
+	}
+	if (!r->reverted_ns)
+		r->reverted_ns = fleet_now_ns();
+	for (size_t i = 0; i < r->fleet.n; i++) {
+		const struct fleet_agent *a = &r->fleet.agents[i];
+
+		if (!a->revert_started)
+			continue;
+		if (a->revert_done && !a->revert_err)
+			run_event(r, "%s: reverted everything (%s), confirmed after %.1f ms",
+				  a->name, why, (a->revert_done_ns - r->abort_go_ns) / 1e6);
+		else
+			run_event(r, "%s: revert FAILED (%s): %s; the lease expires within %lld ms",
+				  a->name, why, a->revert_msg, (long long)r->fleet.ttl_ms);
+	}
+	fleet_stop_renewals(&r->fleet);
+}
+
+/* The run loop: until the end, a breach, a signal, a lost lease or a failed apply. */
+static void run_loop(struct run *r, int sfd, int gfd)
+{
+	int64_t end = r->t0_ns + r->e->duration_ns;
+	int64_t cap = r->t0_ns + r->e->safety.max_duration_ns;
+
+	if (cap < end)
+		end = cap;
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{.fd = sfd, .events = POLLIN},
+			{.fd = r->event_fd, .events = POLLIN},
+			{.fd = gfd, .events = POLLIN},
+		};
+		int64_t now = fleet_now_ns(), left = end - now;
+		int timeout = (int)((left + MS - 1) / MS);
+		int refresh = r->tty ? 250 : 1000;
+		bool failed = false;
+		size_t which;
+
+		if (left <= 0) {
+			r->outcome = RUN_HELD;
+			return;
+		}
+		if (timeout > refresh)
+			timeout = refresh;
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+			snprintf(r->reason, sizeof(r->reason), "poll: %s", strerror(errno));
+			r->outcome = RUN_FAILED;
+			return;
+		}
+		if (pfd[2].revents & POLLIN && r->guards &&
+		    guardset_breached(r->guards, &r->breach) >= 0) {
+			/* Revert first; everything else can wait until the faults are gone. */
+			r->breached = true;
+			r->outcome = RUN_ABORTED;
+			return;
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				r->signal = (int)si.ssi_signo;
+			snprintf(r->reason, sizeof(r->reason), "interrupted by %s",
+				 r->signal == SIGTERM ? "SIGTERM" : "SIGINT");
+			r->outcome = RUN_INTERRUPTED;
+			return;
+		}
+		if (pfd[1].revents & POLLIN) {
+			uint64_t v;
+
+			if (read(r->event_fd, &v, sizeof(v)) < 0) {
+				/* Nonblocking and already drained: the checks below still run. */
+			}
+		}
+		if (fleet_lease_lost(&r->fleet, &which)) {
+			snprintf(r->reason, sizeof(r->reason),
+				 "agent %s lost its lease (%.300s); it reverted its faults on its "
+				 "own",
+				 r->fleet.agents[which].name, r->fleet.agents[which].renew_err);
+			r->outcome = RUN_FAILED;
+			return;
+		}
+		pthread_mutex_lock(&r->lock);
+		for (size_t i = 0; i < r->n_faults && !failed; i++) {
+			if (r->faults[i].state != RF_FAILED)
+				continue;
+			snprintf(r->reason, sizeof(r->reason), "agent %s: fault '%s': %.300s",
+				 r->fleet.agents[r->faults[i].agent].name,
+				 r->e->faults[r->faults[i].fault].name, r->faults[i].err);
+			failed = true;
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (failed) {
+			r->outcome = RUN_FAILED;
+			return;
+		}
+		run_view_update(r, false);
+	}
+}
+
+/*
+ * Ctrl-C while waiting for the recovery. The faults are gone already, so only the waiting
+ * stops; a run that a guardrail aborted or that failed keeps that outcome.
+ */
+static void recovery_interrupted(struct run *r)
+{
+	const char *sig = r->signal == SIGTERM ? "SIGTERM" : "SIGINT";
+
+	run_event(r, "interrupted by %s while waiting for the steady state to recover", sig);
+	if (r->outcome != RUN_HELD)
+		return;
+	r->outcome = RUN_INTERRUPTED;
+	snprintf(r->reason, sizeof(r->reason),
+		 "interrupted by %s while waiting for the steady state to recover", sig);
+}
+
+/* After the revert: the after-checks, repeated until they pass together or time runs out. */
+static int recover(struct run *r, int sfd)
+{
+	const struct exp_steady_state *ss = &r->e->steady_state;
+	int64_t deadline = r->reverted_ns + ss->recovery_timeout_ns;
+
+	if (!ss->n_after) {
+		r->recovered = true;
+		return 0;
+	}
+	r->after = calloc(ss->n_after, sizeof(*r->after));
+	if (!r->after)
+		return -ENOMEM;
+	r->n_after = ss->n_after;
+	for (size_t i = 0; i < ss->n_after; i++)
+		r->after[i].name = ss->after[i].name;
+	for (;;) {
+		bool all = true;
+		int err = run_checks(ss->after, ss->n_after, r->after, sfd, &r->signal);
+
+		if (err == -EINTR) {
+			r->checks_abandoned = true;
+			recovery_interrupted(r);
+			return 0;
+		}
+		if (err)
+			return err;
+		r->after_rounds++;
+		for (size_t i = 0; i < ss->n_after; i++)
+			all &= check_passes(&ss->after[i], &r->after[i]);
+		if (all) {
+			r->recovered = true;
+			r->recovered_ns = fleet_now_ns();
+			run_event(r,
+				  "steady state back after %.0f ms (%zu round%s of after-checks)",
+				  (r->recovered_ns - r->reverted_ns) / 1e6, r->after_rounds,
+				  r->after_rounds == 1 ? "" : "s");
+			return 0;
+		}
+		if (fleet_now_ns() + 250 * MS > deadline) {
+			run_event(r, "steady state NOT back within the recovery timeout (%.0f s)",
+				  ss->recovery_timeout_ns / 1e9);
+			return 0;
+		}
+		run_view_update(r, false);
+		/* The faults are gone already; Ctrl-C here only stops the waiting. */
+		if (poll(&(struct pollfd){.fd = sfd, .events = POLLIN}, 1, 250) > 0) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				r->signal = (int)si.ssi_signo;
+			recovery_interrupted(r);
+			return 0;
+		}
+	}
+}
+
+static int write_reports(struct run *r, const struct ctl_opts *opts, const struct run_opts *o)
+{
+	json_t *rep = run_report_json(r);
+	int err = 0, e;
+
+	if (!rep) {
+		fprintf(stderr, "faultctl run: out of memory building the report\n");
+		return -ENOMEM;
+	}
+	if (o->report_json && (e = report_write_json(rep, o->report_json))) {
+		fprintf(stderr, "faultctl run: %s: %s\n", o->report_json, strerror(-e));
+		err = e;
+	}
+	if (o->junit && (e = report_write_junit(rep, o->junit))) {
+		fprintf(stderr, "faultctl run: %s: %s\n", o->junit, strerror(-e));
+		err = e;
+	}
+	if (o->markdown && (e = report_write_markdown(rep, o->markdown))) {
+		fprintf(stderr, "faultctl run: %s: %s\n", o->markdown, strerror(-e));
+		err = e;
+	}
+	if (opts->json) {
+		json_dumpf(rep, stdout, JSON_INDENT(2));
+		printf("\n");
+	}
+	json_decref(rep);
+	return err;
+}
+
+static void run_release(struct run *r)
+{
+	guardset_stop(r->guards);
+	for (size_t i = 0; r->workers && i < r->fleet.n; i++)
+		free(r->workers[i].rf);
+	fleet_release(&r->fleet);
+	for (size_t i = 0; i < r->n_faults; i++) {
+		json_decref(r->faults[i].applied);
+		json_decref(r->faults[i].achieved);
+	}
+	free(r->workers);
+	free(r->faults);
+	free(r->before);
+	free(r->after);
+	free(r->guard_final);
+	free(r->events);
+	if (r->event_fd >= 0)
+		close(r->event_fd);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+}
+
+static void fail(struct run *r, int outcome, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(struct run *r, int outcome, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+	r->outcome = outcome;
+	run_event(r, "%s", r->reason);
+}
+
+static void save_guards(struct run *r)
+{
+	size_t n = guardset_count(r->guards);
+
+	r->guard_final = calloc(n ? n : 1, sizeof(*r->guard_final));
+	if (!r->guard_final)
+		return;
+	for (size_t i = 0; i < n; i++)
+		guardset_status(r->guards, i, &r->guard_final[i]);
+	r->n_guards = n;
+}
+
+/* Everything from connecting to the after-checks. Sets r->outcome. */
+static void run_experiment(struct run *r, int sfd)
+{
+	const struct experiment *e = r->e;
+	bool started = true;
+	int gfd = -1, err;
+	size_t failed;
+
+	run_event(r, "connecting to %zu agent%s", r->fleet.n, r->fleet.n == 1 ? "" : "s");
+	failed = fleet_connect(&r->fleet, !e->safety.dry_run);
+	failed += fleet_each(&r->fleet, check_types, r);
+	if (failed) {
+		for (size_t i = 0; i < r->fleet.n; i++)
+			if (r->fleet.agents[i].err[0]) {
+				fail(r, RUN_FAILED, "agent %s: %s", r->fleet.agents[i].name,
+				     r->fleet.agents[i].err);
+				break;
+			}
+		return;
+	}
+	if (e->steady_state.n_before) {
+		r->before = calloc(e->steady_state.n_before, sizeof(*r->before));
+		if (!r->before) {
+			fail(r, RUN_FAILED, "out of memory");
+			return;
+		}
+		r->n_before = e->steady_state.n_before;
+		for (size_t i = 0; i < r->n_before; i++)
+			r->before[i].name = e->steady_state.before[i].name;
+		err = run_checks(e->steady_state.before, r->n_before, r->before, sfd, &r->signal);
+		if (err == -EINTR) {
+			r->checks_abandoned = true;
+			fail(r, RUN_INTERRUPTED,
+			     "interrupted by %s during the before-checks; nothing was applied",
+			     r->signal == SIGTERM ? "SIGTERM" : "SIGINT");
+			return;
+		}
+		if (err) {
+			fail(r, RUN_FAILED, "cannot run the before-checks: %s", strerror(-err));
+			return;
+		}
+		for (size_t i = 0; i < r->n_before; i++) {
+			const struct run_check *c = &r->before[i];
+
+			if (check_passes(&e->steady_state.before[i], c)) {
+				run_event(r, "before-check %s: %s", c->name,
+					  c->err ? strerror(-c->err) : c->reading.summary);
+				continue;
+			}
+			fail(r, RUN_REFUSED,
+			     "steady state is not healthy before the run: check '%s': %s", c->name,
+			     c->err ? strerror(-c->err) : c->reading.summary);
+			return;
+		}
+	}
+	if (e->safety.dry_run) {
+		fail(r, RUN_DRY_RUN,
+		     "dry run: every agent answered and supports its faults; nothing applied");
+		return;
+	}
+	r->fleet.event_fd = r->event_fd;
+	if (fleet_lease_start(&r->fleet, e->safety.lease_ttl_ns / MS)) {
+		for (size_t i = 0; i < r->fleet.n; i++)
+			if (r->fleet.agents[i].err[0]) {
+				fail(r, RUN_FAILED, "agent %s: %s", r->fleet.agents[i].name,
+				     r->fleet.agents[i].err);
+				break;
+			}
+		revert_all(r, "lease setup failed");
+		return;
+	}
+	if (e->n_guardrails) {
+		gfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (gfd < 0 ||
+		    (err = guardset_start(e->guardrails, e->n_guardrails, gfd, &r->guards))) {
+			fail(r, RUN_FAILED, "cannot start the guardrails: %s",
+			     strerror(gfd < 0 ? errno : -err));
+			revert_all(r, "guardrails failed to start");
+			if (gfd >= 0)
+				close(gfd);
+			return;
+		}
+	}
+	r->t0_ns = fleet_now_ns();
+	clock_gettime(CLOCK_REALTIME, &r->t0_real);
+	run_event(r, "run started: %zu fault%s on %zu agent%s for %.0f s, leases of %lld ms",
+		  r->n_faults, r->n_faults == 1 ? "" : "s", r->fleet.n, r->fleet.n == 1 ? "" : "s",
+		  e->duration_ns / 1e9, (long long)r->fleet.ttl_ms);
+	for (size_t i = 0; i < r->fleet.n; i++) {
+		struct run_worker *w = &r->workers[i];
+
+		if (!w->n_rf)
+			continue;
+		err = -pthread_create(&w->thr, NULL, worker_main, w);
+		if (err) {
+			fail(r, RUN_FAILED, "cannot start a thread: %s", strerror(-err));
+			started = false;
+			break;
+		}
+		w->started = true;
+	}
+	if (started)
+		run_loop(r, sfd, gfd);
+	r->end_ns = fleet_now_ns();
+	if (r->breached) {
+		revert_all(r, "guardrail breached");
+		run_event(r,
+			  "guardrail %s BREACHED: %s; all agents reverted %.1f ms after the "
+			  "breaching sample",
+			  r->breach.name, r->breach.breach.summary,
+			  (r->reverted_ns - r->breach.breach.time_ns) / 1e6);
+		snprintf(r->reason, sizeof(r->reason), "guardrail '%s' breached: %s",
+			 r->breach.name, r->breach.breach.summary);
+	} else {
+		if (r->outcome != RUN_HELD)
+			run_event(r, "aborting: %s", r->reason);
+		revert_all(r, r->outcome == RUN_HELD ? "end of the run" : "abort");
+	}
+	stop_workers(r);
+	if (r->guards) {
+		save_guards(r);
+		guardset_stop(r->guards);
+		r->guards = NULL;
+	}
+	if (gfd >= 0)
+		close(gfd);
+	if (!r->revert_ok && r->outcome != RUN_INTERRUPTED) {
+		if (r->outcome == RUN_HELD)
+			snprintf(r->reason, sizeof(r->reason),
+				 "an agent did not confirm the revert; its lease expires within "
+				 "%lld ms",
+				 (long long)r->fleet.ttl_ms);
+		r->outcome = RUN_FAILED;
+	}
+	if (r->outcome == RUN_INTERRUPTED)
+		return;
+	if (recover(r, sfd)) {
+		fail(r, RUN_FAILED, "out of memory");
+		return;
+	}
+	if (r->outcome == RUN_HELD && !r->recovered) {
+		r->outcome = RUN_NOT_RECOVERED;
+		snprintf(r->reason, sizeof(r->reason),
+			 "the steady state did not come back within %.0f s",
+			 e->steady_state.recovery_timeout_ns / 1e9);
+	}
+}
+
+int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
+{
+	struct inventory *inv = NULL;
+	struct experiment *e = NULL;
+	char err[FLEET_ERR_SIZE];
+	pthread_condattr_t ca;
+	struct run_opts o;
+	struct run r;
+	sigset_t mask;
+	int sfd = -1, ret, rc;
+
+	rc = parse_opts(argc, argv, &o);
+	if (rc)
+		return rc > 0 ? CTL_EXIT_OK : CTL_EXIT_INVALID;
+	rc = load_inputs(&o, &e, &inv);
+	if (rc) {
+		exp_free(e);
+		return rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
+	}
+	memset(&r, 0, sizeof(r));
+	r.e = e;
+	r.file = o.file;
+	r.event_fd = -1;
+	r.outcome = RUN_FAILED;
+	r.view = opts->json ? stderr : stdout;
+	r.tty = isatty(fileno(r.view));
+	pthread_mutex_init(&r.lock, NULL);
+	/* Workers sleep until monotonic deadlines: a wall-clock jump must not move them. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (fleet_init(&r.fleet)) {
+		ret = CTL_EXIT_INFRA;
+		goto out;
+	}
+	rc = fleet_from_experiment(&r.fleet, e, inv, err, sizeof(err));
+	if (!rc)
+		rc = plan_faults(&r, inv, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "faultctl run: %s: %s\n", o.file,
+			rc == -ENOMEM ? "out of memory" : err);
+		ret = rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
+		goto out;
+	}
+	if (e->duration_ns > e->safety.max_duration_ns) {
+		/* The loader refuses this already; the run never relies on that alone. */
+		fprintf(stderr, "faultctl run: %s: duration exceeds safety.max_duration\n", o.file);
+		ret = CTL_EXIT_INVALID;
+		goto out;
+	}
+	if (e->safety.window) {
+		bool open;
+
+		rc = window_open(e->safety.window, &open, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "faultctl run: %s: %s\n", o.file,
+				rc == -ENOMEM ? "out of memory" : err);
+			ret = rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
+			goto out;
+		}
+		if (!open) {
+			fail(&r, RUN_REFUSED, "refusing to start: %s", err);
+			goto report;
+		}
+	}
+	r.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	/* Before any thread exists, so that every thread inherits the mask. */
+	if (r.event_fd < 0 || pthread_sigmask(SIG_BLOCK, &mask, NULL) ||
+	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		fail(&r, RUN_FAILED, "cannot set up signals: %s", strerror(errno));
+		goto report;
+	}
+	/* The clock starts here for runs that end before their start; a run resets it. */
+	r.t0_ns = fleet_now_ns();
+	clock_gettime(CLOCK_REALTIME, &r.t0_real);
+	run_experiment(&r, sfd);
+report:
+	if (!r.t0_ns) {
+		r.t0_ns = fleet_now_ns();
+		clock_gettime(CLOCK_REALTIME, &r.t0_real);
+	}
+	if (!r.end_ns)
+		r.end_ns = fleet_now_ns();
+	run_view_update(&r, true);
+	ret = run_exit_code(&r);
+	if (write_reports(&r, opts, &o) && ret == CTL_EXIT_OK)
+		ret = CTL_EXIT_INFRA;
+out:
+	if (sfd >= 0)
+		close(sfd);
+	run_release(&r);
+	inv_free(inv);
+	/* Checks abandoned on a signal may still read their probes until the process exits. */
+	if (!r.checks_abandoned)
+		exp_free(e);
+	return ret;
+}

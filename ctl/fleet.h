@@ -1,0 +1,152 @@
+/*
+ * The agents of one faultctl command: resolved from an experiment, an inventory or the
+ * command line, connected concurrently, and driven in parallel.
+ *
+ * For a run, each agent gets three connections prepared in advance: one for applying and
+ * reading faults, one for its lease renewals (renewed by a thread of its own, so a slow
+ * apply or probe never delays a renewal) and one kept idle for the revert, so that an abort
+ * only has to send one request per agent, all at the same moment, from threads that are
+ * already waiting for it.
+ */
+#ifndef FL_FLEET_H
+#define FL_FLEET_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "addr.h"
+#include "client.h"
+
+struct experiment;
+struct inventory;
+
+#define FLEET_NAME_SIZE 64
+#define FLEET_ADDR_SIZE 512
+#define FLEET_ERR_SIZE 512
+#define FLEET_ID_SIZE 64
+
+struct fleet_agent {
+	char name[FLEET_NAME_SIZE];
+	char address[FLEET_ADDR_SIZE]; /* as written: unix:///path, ssh://host */
+	struct agent_addr addr;
+	struct client *ctl;	   /* applies, reads */
+	struct client *renew;	   /* lease renewals, used by the renew thread only */
+	struct client *revert;	   /* the abort's request, used by the revert thread only */
+	char lease[FLEET_ID_SIZE]; /* "" until created */
+
+	/* Written by the renew thread under the fleet lock. */
+	uint64_t renewals, renew_failures;
+	int64_t last_renew_ns;
+	bool lease_lost; /* the agent no longer knows the lease: it reverted on its own */
+	char renew_err[FLEET_ERR_SIZE];
+
+	/* Written by the revert thread under the fleet lock. */
+	bool revert_done;
+	int revert_err; /* 0 or -errno; -EREMOTE for an HTTP error answer */
+	int64_t revert_sent_ns, revert_done_ns;
+	char revert_msg[FLEET_ERR_SIZE];
+
+	char err[FLEET_ERR_SIZE]; /* why the last fleet operation failed on this agent */
+
+	pthread_t renew_thr, revert_thr;
+	bool renew_started, revert_started;
+	struct fleet *fleet;
+};
+
+struct fleet {
+	struct fleet_agent *agents;
+	size_t n, cap;
+	int64_t ttl_ms;
+	int event_fd; /* eventfd written when a lease is lost; -1 for none */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;	 /* every thread ends; revert threads without sending */
+	bool renew_stop; /* renew threads end */
+	bool revert_go;	 /* revert threads send their request */
+	size_t reverted; /* revert threads done */
+};
+
+/* CLOCK_MONOTONIC in nanoseconds, the clock of every time a fleet records. */
+int64_t fleet_now_ns(void);
+
+/* An empty fleet. Returns 0 or -errno. */
+int fleet_init(struct fleet *f);
+
+/* Stop every thread, close every connection, free. Accepts a zeroed fleet. */
+void fleet_release(struct fleet *f);
+
+/*
+ * Add an agent by name and address; a name already present is not added twice (with a
+ * different address it is an error). -EINVAL with err set for a bad address.
+ */
+int fleet_add(struct fleet *f, const char *name, const char *address, char *err, size_t err_size);
+
+/*
+ * Every agent of an experiment: inline ones, names from the inventory and inventory
+ * groups. inv may be NULL when the experiment needs none. -EINVAL with err for a name or
+ * group the inventory does not have, -ENOMEM.
+ */
+int fleet_from_experiment(struct fleet *f, const struct experiment *e, const struct inventory *inv,
+			  char *err, size_t err_size);
+
+/*
+ * The agents a fault runs on, as indexes into f->agents: the names or groups it lists, or
+ * every agent. idx must have room for f->n entries. Returns the count, or -EINVAL with err.
+ */
+int fleet_fault_agents(const struct fleet *f, const struct experiment *e,
+		       const struct inventory *inv, size_t fault, size_t *idx, char *err,
+		       size_t err_size);
+
+/*
+ * Connect every agent concurrently: the control connection, and with for_run also the
+ * renewal and revert connections. Returns the number of agents that failed (their err
+ * says why).
+ */
+size_t fleet_connect(struct fleet *f, bool for_run);
+
+/*
+ * Run fn on every agent at the same time, one thread each, and wait for all. fn returns 0
+ * or -errno and writes a reason to a->err. Returns the number of agents where fn failed.
+ */
+size_t fleet_each(struct fleet *f, int (*fn)(struct fleet_agent *a, void *arg), void *arg);
+
+/*
+ * Create a lease of ttl_ms on every agent (concurrently), then start the renew and revert
+ * threads. Returns the number of agents that failed; their err says why.
+ */
+size_t fleet_lease_start(struct fleet *f, int64_t ttl_ms);
+
+/*
+ * Revert everything on every agent at once: wake the waiting revert threads, which each
+ * send DELETE /v1/leases/ID on their prepared connection, and wait until all answered or
+ * the client timeout passed. Idempotent. Returns the number of agents where it failed.
+ */
+size_t fleet_revert(struct fleet *f);
+
+/* Stop the renewals (after a revert, or when nothing was applied). */
+void fleet_stop_renewals(struct fleet *f);
+
+/* Whether any agent lost its lease; *which is set to the first such agent. */
+bool fleet_lease_lost(struct fleet *f, size_t *which);
+
+/*
+ * One request on an agent's control connection. On 0, *status and *resp as client_call();
+ * otherwise a->err says why.
+ */
+int fleet_call(struct fleet_agent *a, const char *method, const char *target, const json_t *body,
+	       int *status, json_t **resp);
+
+/*
+ * The agents a command line names: each word an inventory agent, an inventory group or an
+ * address (unix:///path, ssh://host); no words: every agent of the inventory, or without
+ * an inventory the single default agent (default_addr, from --agent or the environment).
+ * -EINVAL with err for an unknown name.
+ */
+int fleet_from_words(struct fleet *f, const struct inventory *inv, char **words, size_t n,
+		     const char *default_addr, char *err, size_t err_size);
+#endif

@@ -1,0 +1,700 @@
+/*
+ * Run reports. The JSON report (schema: docs/report.schema.json) is built once from the
+ * run's state; the JUnit XML file and the Markdown summary are rendered from that JSON, so
+ * the three can never tell different stories.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "exp.h"
+#include "run.h"
+#include "version.h"
+
+#define MS 1000000LL
+#define REPORT_VERSION 1
+
+static json_t *num_or_null(double v)
+{
+	return isnan(v) || isinf(v) ? json_null() : json_real(v);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && s[0] ? json_string(s) : json_null();
+}
+
+/* Milliseconds since the start, or null for a time that never came. */
+static json_t *ms_or_null(const struct run *r, int64_t t)
+{
+	return t ? json_real(round(run_ms(r, t) * 1000) / 1000) : json_null();
+}
+
+static json_t *reading_json(const struct run *r, const struct guard_reading *g)
+{
+	if (!g->time_ns)
+		return json_null();
+	return json_pack("{s:o, s:b, s:b, s:o, s:o, s:s}", "time_ms", ms_or_null(r, g->time_ns),
+			 "valid", g->valid, "healthy", g->valid && g->healthy, "value",
+			 g->valid ? num_or_null(g->value) : json_null(), "threshold",
+			 num_or_null(g->threshold), "summary", g->summary);
+}
+
+static json_t *check_json(const struct run *r, const struct run_check *c, bool ok)
+{
+	return json_pack("{s:s, s:b, s:o, s:o, s:f}", "name", c->name, "ok", ok, "error",
+			 c->err ? json_string(strerror(-c->err)) : json_null(), "reading",
+			 reading_json(r, &c->reading), "took_ms",
+			 (c->done_ns - c->started_ns) / 1e6);
+}
+
+static json_t *checks_json(const struct run *r, const struct run_check *c, size_t n,
+			   const struct exp_check *spec)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		bool ok =
+			!c[i].err && (c[i].reading.valid ? c[i].reading.healthy
+							 : spec[i].on_error != EXP_ON_ERROR_ABORT);
+
+		json_array_append_new(arr, check_json(r, &c[i], ok));
+	}
+	return arr;
+}
+
+static const char *fault_state_text(int s)
+{
+	static const char *const names[] = {
+		[RF_PENDING] = "pending",
+		[RF_APPLIED] = "applied",
+		[RF_FAILED] = "failed",
+		[RF_SKIPPED] = "skipped",
+	};
+
+	return names[s];
+}
+
+static json_t *faults_json(struct run *r)
+{
+	json_t *arr = json_array();
+
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; arr && i < r->n_faults; i++) {
+		const struct run_fault *rf = &r->faults[i];
+		const struct fault_spec *fs = &r->e->faults[rf->fault];
+		json_t *spec = NULL;
+
+		exp_fault_to_json(fs, &spec);
+		json_array_append_new(
+			arr,
+			json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
+				  "name", fs->name, "type", exp_fault_type_name(fs->type), "agent",
+				  r->fleet.agents[rf->agent].name, "start_ms",
+				  (json_int_t)(fs->start_ns / MS), "duration_ms",
+				  (json_int_t)(fs->duration_ns / MS), "state",
+				  fault_state_text(rf->state), "id", str_or_null(rf->id),
+				  "applied_ms", ms_or_null(r, rf->applied_ns), "requested",
+				  spec ? spec : json_null(), "achieved",
+				  rf->achieved ? json_incref(rf->achieved) : json_null(),
+				  "achieved_ms", ms_or_null(r, rf->achieved_ns), "error",
+				  str_or_null(rf->err)));
+	}
+	pthread_mutex_unlock(&r->lock);
+	return arr;
+}
+
+static json_t *agents_json(struct run *r)
+{
+	json_t *arr = json_array();
+
+	pthread_mutex_lock(&r->fleet.lock);
+	for (size_t i = 0; arr && i < r->fleet.n; i++) {
+		const struct fleet_agent *a = &r->fleet.agents[i];
+		json_t *rev = json_null();
+
+		if (a->revert_started || a->revert_done)
+			rev = json_pack(
+				"{s:b, s:o, s:o, s:o}", "ok", a->revert_done && !a->revert_err,
+				"sent_ms", ms_or_null(r, a->revert_sent_ns), "confirmed_ms",
+				a->revert_done && !a->revert_err ? ms_or_null(r, a->revert_done_ns)
+								 : json_null(),
+				"error", str_or_null(a->revert_msg));
+		json_array_append_new(
+			arr, json_pack("{s:s, s:s, s:o, s:I, s:I, s:b, s:o, s:o}", "name", a->name,
+				       "address", a->address, "lease", str_or_null(a->lease),
+				       "renewals", (json_int_t)a->renewals, "renew_failures",
+				       (json_int_t)a->renew_failures, "lease_lost", a->lease_lost,
+				       "error", str_or_null(a->err[0] ? a->err : a->renew_err),
+				       "revert", rev));
+	}
+	pthread_mutex_unlock(&r->fleet.lock);
+	return arr;
+}
+
+static const char *on_error_name(int v)
+{
+	return v == EXP_ON_ERROR_WARN ? "warn" : v == EXP_ON_ERROR_IGNORE ? "ignore" : "abort";
+}
+
+static json_t *guardrails_json(const struct run *r)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < r->e->n_guardrails; i++) {
+		const struct exp_guardrail *g = &r->e->guardrails[i];
+		const struct guard_status *st = i < r->n_guards ? &r->guard_final[i] : NULL;
+
+		json_array_append_new(
+			arr,
+			json_pack("{s:s, s:I, s:s, s:b, s:I, s:I, s:o, s:o}", "name", g->name,
+				  "for_ms", (json_int_t)(g->for_ns / MS), "on_error",
+				  on_error_name(g->on_error), "breached", st && st->breached,
+				  "samples", (json_int_t)(st ? st->samples : 0), "errors",
+				  (json_int_t)(st ? st->errors : 0), "last",
+				  st ? reading_json(r, &st->last) : json_null(), "breach",
+				  st && st->breached ? reading_json(r, &st->breach) : json_null()));
+	}
+	return arr;
+}
+
+static json_t *abort_json(struct run *r)
+{
+	const struct guard_reading *b = &r->breach.breach;
+	json_t *agents;
+
+	if (!r->breached)
+		return json_null();
+	agents = json_array();
+	pthread_mutex_lock(&r->fleet.lock);
+	for (size_t i = 0; agents && i < r->fleet.n; i++) {
+		const struct fleet_agent *a = &r->fleet.agents[i];
+		bool ok = a->revert_done && !a->revert_err;
+
+		if (!a->revert_started)
+			continue;
+		json_array_append_new(
+			agents,
+			json_pack("{s:s, s:b, s:o, s:o}", "name", a->name, "ok", ok, "confirmed_ms",
+				  ok ? ms_or_null(r, a->revert_done_ns) : json_null(),
+				  "breach_to_confirmed_ms",
+				  ok ? json_real((a->revert_done_ns - b->time_ns) / 1e6)
+				     : json_null()));
+	}
+	pthread_mutex_unlock(&r->fleet.lock);
+	return json_pack(
+		"{s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:f, s:f, s:b, s:o}", "guardrail",
+		r->breach.name, "value", b->valid ? num_or_null(b->value) : json_null(),
+		"threshold", num_or_null(b->threshold), "summary", b->summary, "sample_ms",
+		ms_or_null(r, b->time_ns), "decided_ms", ms_or_null(r, r->breach.breach_ns),
+		"revert_sent_ms", ms_or_null(r, r->abort_go_ns), "all_reverted_ms",
+		ms_or_null(r, r->reverted_ns), "breach_to_reverted_ms",
+		(r->reverted_ns - b->time_ns) / 1e6, "decision_to_reverted_ms",
+		(r->reverted_ns - r->breach.breach_ns) / 1e6, "all_confirmed", r->revert_ok,
+		"agents", agents);
+}
+
+static json_t *timeline_json(struct run *r)
+{
+	json_t *arr = json_array();
+
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; arr && i < r->n_events; i++)
+		json_array_append_new(arr,
+				      json_pack("{s:f, s:s}", "t_ms", run_ms(r, r->events[i].t_ns),
+						"text", r->events[i].text));
+	pthread_mutex_unlock(&r->lock);
+	return arr;
+}
+
+static void iso_time(const struct timespec *ts, char *buf, size_t size)
+{
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%03ldZ", ts->tv_nsec / 1000000);
+}
+
+static const char *verdict(const struct run *r)
+{
+	switch (r->outcome) {
+	case RUN_HELD:
+		return "The hypothesis held: no guardrail breached and the steady state was "
+		       "healthy after the run.";
+	case RUN_DRY_RUN:
+		return "Dry run: agents and checks were verified; no fault was applied.";
+	case RUN_ABORTED:
+		return "The hypothesis did not hold: a guardrail breached and the run was "
+		       "aborted.";
+	case RUN_NOT_RECOVERED:
+		return "The hypothesis did not hold: the steady state did not come back within "
+		       "the recovery timeout.";
+	case RUN_REFUSED:
+		return "Not run: the preconditions (steady state, time window) were not met.";
+	case RUN_INTERRUPTED:
+		return "Interrupted by the operator; every fault was reverted.";
+	default:
+		return "Inconclusive: an agent or faultctl failed; see the reason.";
+	}
+}
+
+json_t *run_report_json(struct run *r)
+{
+	const struct experiment *e = r->e;
+	const struct exp_steady_state *ss = &e->steady_state;
+	char started[64];
+	json_t *rep;
+
+	iso_time(&r->t0_real, started, sizeof(started));
+	rep = json_pack("{s:i, s:s, s:{s:s, s:s, s:s, s:o}, s:s, s:i, s:s, s:s, s:b, s:s, s:I, "
+			"s:f, s:I, s:I}",
+			"report_version", REPORT_VERSION, "tool", "faultctl " FL_VERSION,
+			"experiment", "name", e->name, "file", r->file, "hypothesis", e->hypothesis,
+			"description", str_or_null(e->description), "outcome",
+			run_outcome_name(r->outcome), "exit_code", run_exit_code(r), "reason",
+			r->reason, "verdict", verdict(r), "dry_run", e->safety.dry_run,
+			"started_at", started, "duration_ms", (json_int_t)(e->duration_ns / MS),
+			"elapsed_ms", run_ms(r, r->end_ns), "max_duration_ms",
+			(json_int_t)(e->safety.max_duration_ns / MS), "lease_ttl_ms",
+			(json_int_t)(e->safety.lease_ttl_ns / MS));
+	if (!rep)
+		return NULL;
+	json_object_set_new(rep, "agents", agents_json(r));
+	json_object_set_new(rep, "faults", faults_json(r));
+	json_object_set_new(rep, "guardrails", guardrails_json(r));
+	json_object_set_new(
+		rep, "steady_state",
+		json_pack(
+			"{s:o, s:o, s:I, s:I, s:b, s:o}", "before",
+			checks_json(r, r->before, r->n_before, ss->before), "after",
+			checks_json(r, r->after, r->n_after, ss->after), "after_rounds",
+			(json_int_t)r->after_rounds, "recovery_timeout_ms",
+			(json_int_t)(ss->recovery_timeout_ns / MS), "recovered",
+			r->recovered && r->reverted_ns, "recovery_ms",
+			r->recovered && r->reverted_ns
+				? json_real(((r->recovered_ns ? r->recovered_ns : r->reverted_ns) -
+					     r->reverted_ns) /
+					    1e6)
+				: json_null()));
+	json_object_set_new(rep, "all_reverted_ms", ms_or_null(r, r->reverted_ns));
+	json_object_set_new(rep, "abort", abort_json(r));
+	json_object_set_new(rep, "timeline", timeline_json(r));
+	return rep;
+}
+
+int report_write_json(const json_t *report, const char *path)
+{
+	FILE *f = fopen(path, "we");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (json_dumpf(report, f, JSON_INDENT(2)) || fputc('\n', f) == EOF)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+/* JUnit XML. */
+
+static void xml_text(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '<')
+			fputs("&lt;", f);
+		else if (c == '>')
+			fputs("&gt;", f);
+		else if (c == '&')
+			fputs("&amp;", f);
+		else if (c == '"')
+			fputs("&quot;", f);
+		else if (c == '\n' || c == '\t')
+			fputc(c, f);
+		else if (c < 0x20)
+			fprintf(f, "&#x%x;", c == '\r' ? c : 0xfffd);
+		else
+			fputc(c, f);
+	}
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static double jnum(const json_t *o, const char *key)
+{
+	return json_number_value(json_object_get(o, key));
+}
+
+struct junit_case {
+	char classname[160];
+	char name[160];
+	double time_s;
+	const char *kind; /* NULL: passed; "failure", "error" or "skipped" */
+	char message[1024];
+};
+
+static void case_check(struct junit_case *c, const char *exp, const char *phase, const json_t *chk)
+{
+	const json_t *rd = json_object_get(chk, "reading");
+
+	snprintf(c->classname, sizeof(c->classname), "%s.steady_state.%s", exp, phase);
+	snprintf(c->name, sizeof(c->name), "%s", jstr(chk, "name"));
+	c->time_s = jnum(chk, "took_ms") / 1000;
+	if (json_is_true(json_object_get(chk, "ok")))
+		return;
+	c->kind = json_is_string(json_object_get(chk, "error")) ||
+				  !json_is_true(json_object_get(rd, "valid"))
+			  ? "error"
+			  : "failure";
+	snprintf(c->message, sizeof(c->message), "%s",
+		 json_is_string(json_object_get(chk, "error")) ? jstr(chk, "error")
+							       : jstr(rd, "summary"));
+}
+
+int report_write_junit(const json_t *rep, const char *path)
+{
+	const char *exp = jstr(json_object_get(rep, "experiment"), "name");
+	const json_t *ss = json_object_get(rep, "steady_state");
+	const char *outcome = jstr(rep, "outcome");
+	struct junit_case *cases;
+	size_t n = 0, cap, failures = 0, errors = 0, skipped = 0, i;
+	const json_t *v;
+	FILE *f;
+	int err = 0;
+
+	cap = json_array_size(json_object_get(ss, "before")) +
+	      json_array_size(json_object_get(ss, "after")) +
+	      json_array_size(json_object_get(rep, "guardrails")) + 2;
+	cases = calloc(cap, sizeof(*cases));
+	if (!cases)
+		return -ENOMEM;
+	json_array_foreach(json_object_get(ss, "before"), i, v)
+		case_check(&cases[n++], exp, "before", v);
+	json_array_foreach(json_object_get(rep, "guardrails"), i, v)
+	{
+		struct junit_case *c = &cases[n++];
+		const json_t *last = json_object_get(v, "last");
+
+		snprintf(c->classname, sizeof(c->classname), "%s.guardrails", exp);
+		snprintf(c->name, sizeof(c->name), "%s", jstr(v, "name"));
+		c->time_s = jnum(rep, "elapsed_ms") / 1000;
+		if (json_is_true(json_object_get(v, "breached"))) {
+			c->kind = "failure";
+			snprintf(c->message, sizeof(c->message), "breached: %s",
+				 jstr(json_object_get(v, "breach"), "summary"));
+		} else if (!json_integer_value(json_object_get(v, "samples"))) {
+			c->kind = "skipped";
+			snprintf(c->message, sizeof(c->message), "no sample was taken");
+		} else {
+			snprintf(c->message, sizeof(c->message), "%s", jstr(last, "summary"));
+		}
+	}
+	json_array_foreach(json_object_get(ss, "after"), i, v)
+		case_check(&cases[n++], exp, "after", v);
+	{
+		struct junit_case *c = &cases[n++];
+
+		snprintf(c->classname, sizeof(c->classname), "%s", exp);
+		snprintf(c->name, sizeof(c->name), "revert");
+		if (json_is_null(json_object_get(rep, "all_reverted_ms"))) {
+			c->kind = "skipped";
+			snprintf(c->message, sizeof(c->message), "nothing was applied");
+		} else {
+			json_array_foreach(json_object_get(rep, "agents"), i, v)
+			{
+				const json_t *rv = json_object_get(v, "revert");
+
+				if (json_is_object(rv) &&
+				    !json_is_true(json_object_get(rv, "ok"))) {
+					c->kind = "error";
+					snprintf(c->message, sizeof(c->message),
+						 "agent %s did not confirm the revert: %s",
+						 jstr(v, "name"), jstr(rv, "error"));
+				}
+			}
+		}
+		c = &cases[n++];
+		snprintf(c->classname, sizeof(c->classname), "%s", exp);
+		snprintf(c->name, sizeof(c->name), "hypothesis");
+		c->time_s = jnum(rep, "elapsed_ms") / 1000;
+		snprintf(c->message, sizeof(c->message), "%s %s", jstr(rep, "verdict"),
+			 jstr(rep, "reason"));
+		if (!strcmp(outcome, "aborted") || !strcmp(outcome, "not_recovered"))
+			c->kind = "failure";
+		else if (!strcmp(outcome, "dry_run") || !strcmp(outcome, "refused"))
+			c->kind = "skipped";
+		else if (strcmp(outcome, "held"))
+			c->kind = "error";
+	}
+	for (i = 0; i < n; i++) {
+		failures += cases[i].kind && !strcmp(cases[i].kind, "failure");
+		errors += cases[i].kind && !strcmp(cases[i].kind, "error");
+		skipped += cases[i].kind && !strcmp(cases[i].kind, "skipped");
+	}
+	f = fopen(path, "we");
+	if (!f) {
+		err = -errno;
+		free(cases);
+		return err;
+	}
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	fprintf(f,
+		"<testsuites name=\"faultline\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+		"skipped=\"%zu\" time=\"%.3f\">\n",
+		n, failures, errors, skipped, jnum(rep, "elapsed_ms") / 1000);
+	fprintf(f, "  <testsuite name=\"");
+	xml_text(f, exp);
+	fprintf(f,
+		"\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
+		"time=\"%.3f\" timestamp=\"%.19s\">\n",
+		n, failures, errors, skipped, jnum(rep, "elapsed_ms") / 1000,
+		jstr(rep, "started_at"));
+	fprintf(f, "    <properties>\n");
+	fprintf(f, "      <property name=\"outcome\" value=\"%s\"/>\n", outcome);
+	fprintf(f, "      <property name=\"exit_code\" value=\"%lld\"/>\n",
+		(long long)json_integer_value(json_object_get(rep, "exit_code")));
+	fprintf(f, "      <property name=\"hypothesis\" value=\"");
+	xml_text(f, jstr(json_object_get(rep, "experiment"), "hypothesis"));
+	fprintf(f, "\"/>\n");
+	if (json_is_object(json_object_get(rep, "abort")))
+		fprintf(f, "      <property name=\"breach_to_reverted_ms\" value=\"%.3f\"/>\n",
+			jnum(json_object_get(rep, "abort"), "breach_to_reverted_ms"));
+	if (json_is_number(json_object_get(ss, "recovery_ms")))
+		fprintf(f, "      <property name=\"recovery_ms\" value=\"%.3f\"/>\n",
+			jnum(ss, "recovery_ms"));
+	fprintf(f, "    </properties>\n");
+	for (i = 0; i < n; i++) {
+		const struct junit_case *c = &cases[i];
+
+		fprintf(f, "    <testcase classname=\"");
+		xml_text(f, c->classname);
+		fprintf(f, "\" name=\"");
+		xml_text(f, c->name);
+		fprintf(f, "\" time=\"%.3f\"", c->time_s);
+		if (!c->kind) {
+			fprintf(f, "/>\n");
+			continue;
+		}
+		fprintf(f, ">\n      <%s message=\"", c->kind);
+		xml_text(f, c->message);
+		fprintf(f, "\"/>\n    </testcase>\n");
+	}
+	fprintf(f, "    <system-out>");
+	json_array_foreach(json_object_get(rep, "timeline"), i, v)
+	{
+		fprintf(f, "[%+.3fs] ", jnum(v, "t_ms") / 1000);
+		xml_text(f, jstr(v, "text"));
+		fputc('\n', f);
+	}
+	fprintf(f, "</system-out>\n  </testsuite>\n</testsuites>\n");
+	free(cases);
+	if (ferror(f))
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+/* Markdown. */
+
+static void md_cell(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '|')
+			fputs("\\|", f);
+		else if (*s == '\n')
+			fputs("<br>", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* What the agent measured, in words where the status shape is known. */
+static void md_achieved(FILE *f, const json_t *fault)
+{
+	const json_t *a = json_object_get(fault, "achieved");
+	const json_t *cnt = json_object_get(a, "counters");
+	const json_t *procs = json_object_get(a, "processes");
+	char *text;
+
+	if (json_is_object(cnt)) {
+		json_int_t m = json_integer_value(json_object_get(cnt, "matched"));
+		json_int_t d = json_integer_value(json_object_get(cnt, "dropped"));
+		json_int_t c = json_integer_value(json_object_get(cnt, "corrupted"));
+		json_int_t u = json_integer_value(json_object_get(cnt, "duplicated"));
+
+		fprintf(f, "%" JSON_INTEGER_FORMAT " packets matched", m);
+		if (m && d)
+			fprintf(f, ", %" JSON_INTEGER_FORMAT " dropped (%.2f%%)", d, 100.0 * d / m);
+		if (m && c)
+			fprintf(f, ", %" JSON_INTEGER_FORMAT " corrupted (%.2f%%)", c,
+				100.0 * c / m);
+		if (m && u)
+			fprintf(f, ", %" JSON_INTEGER_FORMAT " duplicated (%.2f%%)", u,
+				100.0 * u / m);
+		return;
+	}
+	if (json_is_array(procs)) {
+		size_t i, stopped = 0;
+		const json_t *p;
+
+		json_array_foreach(procs, i, p) stopped +=
+			!strcmp(jstr(p, "state"), "T") || !strcmp(jstr(p, "state"), "t");
+		fprintf(f, "%zu of %zu selected process%s stopped", stopped, json_array_size(procs),
+			json_array_size(procs) == 1 ? "" : "es");
+		return;
+	}
+	if (!a || json_is_null(a)) {
+		fputs(json_is_string(json_object_get(fault, "error")) ? jstr(fault, "error") : "-",
+		      f);
+		return;
+	}
+	text = json_dumps(a, JSON_COMPACT);
+	md_cell(f, text);
+	free(text);
+}
+
+static void md_requested(FILE *f, const json_t *fault)
+{
+	const json_t *spec = json_object_get(fault, "requested");
+	char *t = json_dumps(json_object_get(spec, "params"), JSON_COMPACT);
+	char *g = json_dumps(json_object_get(spec, "target"), JSON_COMPACT);
+
+	fputc('`', f);
+	md_cell(f, t ? t : "{}");
+	fputc('`', f);
+	if (g) {
+		fputs(" on `", f);
+		md_cell(f, g);
+		fputc('`', f);
+	}
+	free(t);
+	free(g);
+}
+
+static void md_reading(FILE *f, const json_t *rd)
+{
+	if (!json_is_object(rd)) {
+		fputs("no sample", f);
+		return;
+	}
+	md_cell(f, jstr(rd, "summary"));
+}
+
+int report_write_markdown(const json_t *rep, const char *path)
+{
+	const json_t *ex = json_object_get(rep, "experiment");
+	const json_t *ss = json_object_get(rep, "steady_state");
+	const json_t *ab = json_object_get(rep, "abort");
+	const char *phases[] = {"before", "after"};
+	const json_t *v;
+	size_t i;
+	FILE *f;
+	int err = 0;
+
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "# Experiment `%s`: %s\n\n", jstr(ex, "name"), jstr(rep, "outcome"));
+	fprintf(f, "**Hypothesis.** %s\n\n", jstr(ex, "hypothesis"));
+	fprintf(f, "**Verdict.** %s", jstr(rep, "verdict"));
+	if (jstr(rep, "reason")[0])
+		fprintf(f, " %s.", jstr(rep, "reason"));
+	fprintf(f, "\n\n");
+	fprintf(f, "| | |\n|---|---|\n");
+	fprintf(f, "| file | `%s` |\n", jstr(ex, "file"));
+	fprintf(f, "| started | %s |\n", jstr(rep, "started_at"));
+	fprintf(f, "| planned / actual duration | %.1f s / %.1f s |\n",
+		jnum(rep, "duration_ms") / 1e3, jnum(rep, "elapsed_ms") / 1e3);
+	fprintf(f, "| lease TTL | %.1f s |\n", jnum(rep, "lease_ttl_ms") / 1e3);
+	if (json_is_object(ab)) {
+		fprintf(f, "| aborted by | guardrail `%s`: ", jstr(ab, "guardrail"));
+		md_cell(f, jstr(ab, "summary"));
+		fprintf(f, " |\n| breaching sample at | t+%.3f s |\n", jnum(ab, "sample_ms") / 1e3);
+		fprintf(f, "| breach to all reverted | **%.1f ms** |\n",
+			jnum(ab, "breach_to_reverted_ms"));
+	}
+	if (json_is_number(json_object_get(ss, "recovery_ms")))
+		fprintf(f, "| recovery time | %.0f ms after the revert |\n",
+			jnum(ss, "recovery_ms"));
+	else if (json_array_size(json_object_get(ss, "after")))
+		fprintf(f, "| recovery time | not recovered within %.0f s |\n",
+			jnum(ss, "recovery_timeout_ms") / 1e3);
+	fprintf(f, "| exit code | %lld |\n\n",
+		(long long)json_integer_value(json_object_get(rep, "exit_code")));
+
+	fprintf(f, "## What was injected\n\n");
+	fprintf(f, "| fault | type | agent | start | duration | state | requested | achieved |\n");
+	fprintf(f, "|---|---|---|---|---|---|---|---|\n");
+	json_array_foreach(json_object_get(rep, "faults"), i, v)
+	{
+		fprintf(f, "| %s | %s | %s | t+%.1f s | %.1f s | %s | ", jstr(v, "name"),
+			jstr(v, "type"), jstr(v, "agent"), jnum(v, "start_ms") / 1e3,
+			jnum(v, "duration_ms") / 1e3, jstr(v, "state"));
+		md_requested(f, v);
+		fprintf(f, " | ");
+		md_achieved(f, v);
+		fprintf(f, " |\n");
+	}
+	fprintf(f, "\n## Guardrails\n\n");
+	if (!json_array_size(json_object_get(rep, "guardrails")))
+		fprintf(f, "None.\n");
+	else
+		fprintf(f, "| guardrail | result | samples | last value | breach |\n"
+			   "|---|---|---|---|---|\n");
+	json_array_foreach(json_object_get(rep, "guardrails"), i, v)
+	{
+		fprintf(f, "| %s | %s | %lld | ", jstr(v, "name"),
+			json_is_true(json_object_get(v, "breached")) ? "**breached**" : "held",
+			(long long)json_integer_value(json_object_get(v, "samples")));
+		md_reading(f, json_object_get(v, "last"));
+		fprintf(f, " | ");
+		if (json_is_object(json_object_get(v, "breach")))
+			md_reading(f, json_object_get(v, "breach"));
+		else
+			fputs("-", f);
+		fprintf(f, " |\n");
+	}
+	fprintf(f, "\n## Steady state\n\n");
+	for (size_t p = 0; p < 2; p++) {
+		const json_t *list = json_object_get(ss, phases[p]);
+
+		if (!json_array_size(list)) {
+			fprintf(f, "No %s-checks.\n\n", phases[p]);
+			continue;
+		}
+		fprintf(f, "| %s-check | result | reading |\n|---|---|---|\n", phases[p]);
+		json_array_foreach(list, i, v)
+		{
+			fprintf(f, "| %s | %s | ", jstr(v, "name"),
+				json_is_true(json_object_get(v, "ok")) ? "passed" : "**failed**");
+			if (json_is_string(json_object_get(v, "error")))
+				md_cell(f, jstr(v, "error"));
+			else
+				md_reading(f, json_object_get(v, "reading"));
+			fprintf(f, " |\n");
+		}
+		fprintf(f, "\n");
+	}
+	fprintf(f, "## Timeline\n\n```\n");
+	json_array_foreach(json_object_get(rep, "timeline"), i, v)
+		fprintf(f, "t+%9.3f s  %s\n", jnum(v, "t_ms") / 1e3, jstr(v, "text"));
+	fprintf(f, "```\n");
+	if (ferror(f))
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
