@@ -24,7 +24,7 @@ struct ctl_opts {
 struct ctl_cmd {
 	const char *name;
 	int (*run)(const struct ctl_opts *opts, int argc, char **argv);
-	const char *summary;
+	const char *summary; /* NULL: hidden from the list (documented elsewhere) */
 	void (*usage)(void);
 };
 
@@ -34,5 +34,7 @@ int cmd_validate(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_validate_usage(void);
 int cmd_plan(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_plan_usage(void);
+int cmd_dial_stdio(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_dial_stdio_usage(void);
 
 #endif

@@ -1,4 +1,5 @@
 /* Agent address parsing, shared by faultctl and the tests. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,23 +7,20 @@
 
 #include "addr.h"
 
-int addr_parse(const char *s, struct agent_addr *out, char *err, size_t err_size)
-{
-	const char *sep = strstr(s, "://");
-	const char *path;
+#define SUPPORTED "unix:///PATH, ssh://[user@]host[:port][/PATH]"
 
-	memset(out, 0, sizeof(*out));
-	if (!sep) {
-		snprintf(err, err_size, "agent address '%s' has no scheme (expected unix:///PATH)", s);
-		return -EINVAL;
-	}
-	if (sep - s != 4 || strncmp(s, "unix", 4)) {
-		snprintf(err, err_size,
-			 "agent address '%s': unsupported scheme '%.*s' (supported: unix:///PATH)", s,
-			 (int)(sep - s), s);
-		return -EINVAL;
-	}
-	path = sep + 3;
+/* Longest network interface name (IFNAMSIZ - 1), the zone of a link-local IPv6 address. */
+#define ZONE_MAX 15
+
+static int name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '-' || ch == '_';
+}
+
+static int parse_unix(const char *s, const char *path, struct agent_addr *out, char *err,
+		      size_t err_size)
+{
 	if (path[0] != '/') {
 		snprintf(err, err_size,
 			 "agent address '%s': the socket path must be absolute (unix:///PATH)", s);
@@ -38,6 +36,299 @@ int addr_parse(const char *s, struct agent_addr *out, char *err, size_t err_size
 	return 0;
 }
 
+/*
+ * The user part of ssh://user@host: a login name. Restricted to the portable set so that it
+ * can never be taken for an ssh option or need quoting anywhere.
+ */
+static int parse_user(const char *s, const char *u, size_t len, struct agent_addr *out, char *err,
+		      size_t err_size)
+{
+	if (!len) {
+		snprintf(err, err_size, "agent address '%s': empty user name before '@'", s);
+		return -EINVAL;
+	}
+	if (len > ADDR_USER_MAX) {
+		snprintf(err, err_size, "agent address '%s': user name longer than %d bytes", s,
+			 ADDR_USER_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (!name_char(u[i]) || (i == 0 && u[i] == '-')) {
+			snprintf(err, err_size,
+				 "agent address '%s': user name '%.*s' has an invalid character "
+				 "'%c' (letters, digits, '.', '_', '-'; not starting with '-')",
+				 s, (int)len, u, u[i]);
+			return -EINVAL;
+		}
+	}
+	memcpy(out->user, u, len);
+	out->user[len] = '\0';
+	return 0;
+}
+
+/* "[v6addr]" or "[v6addr%zone]" (RFC 6874 spells the '%' as "%25"; both are accepted). */
+static int parse_ipv6(const char *s, const char *h, size_t len, struct agent_addr *out, char *err,
+		      size_t err_size)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *pct = memchr(h, '%', len);
+	size_t alen = pct ? (size_t)(pct - h) : len;
+	struct in6_addr a6;
+
+	if (!alen || alen >= sizeof(addr)) {
+		snprintf(err, err_size, "agent address '%s': '[%.*s]' is not an IPv6 address", s,
+			 (int)len, h);
+		return -EINVAL;
+	}
+	memcpy(addr, h, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET6, addr, &a6) != 1) {
+		snprintf(err, err_size, "agent address '%s': '[%.*s]' is not an IPv6 address", s,
+			 (int)len, h);
+		return -EINVAL;
+	}
+	if (pct) {
+		const char *zone = pct + 1;
+		size_t zlen = len - alen - 1;
+
+		if (zlen > 2 && !strncmp(zone, "25", 2)) {
+			zone += 2;
+			zlen -= 2;
+		}
+		if (!zlen || zlen > ZONE_MAX) {
+			snprintf(err, err_size,
+				 "agent address '%s': the IPv6 zone must be an interface name of "
+				 "1 to %d characters",
+				 s, ZONE_MAX);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < zlen; i++) {
+			if (!name_char(zone[i])) {
+				snprintf(err, err_size,
+					 "agent address '%s': the IPv6 zone '%.*s' is not an "
+					 "interface name",
+					 s, (int)zlen, zone);
+				return -EINVAL;
+			}
+		}
+		snprintf(out->host, sizeof(out->host), "%s%%%.*s", addr, (int)zlen, zone);
+	} else {
+		snprintf(out->host, sizeof(out->host), "%s", addr);
+	}
+	return 0;
+}
+
+/* A DNS name, an ssh config alias or an IPv4 address: dot-separated labels. */
+static int parse_hostname(const char *s, const char *h, size_t len, struct agent_addr *out,
+			  char *err, size_t err_size)
+{
+	size_t label = 0;
+
+	if (len > ADDR_HOST_MAX) {
+		snprintf(err, err_size, "agent address '%s': host name longer than %d bytes", s,
+			 ADDR_HOST_MAX);
+		return -EINVAL;
+	}
+	if (h[0] == '-') {
+		snprintf(err, err_size, "agent address '%s': the host must not start with '-'", s);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (!name_char(h[i])) {
+			snprintf(err, err_size,
+				 "agent address '%s': host '%.*s' has an invalid character '%c' "
+				 "(letters, digits, '.', '_', '-'; IPv6 addresses in brackets)",
+				 s, (int)len, h, h[i]);
+			return -EINVAL;
+		}
+		if (h[i] != '.') {
+			if (++label > 63) {
+				snprintf(err, err_size,
+					 "agent address '%s': host '%.*s' has a label longer than "
+					 "63 characters",
+					 s, (int)len, h);
+				return -EINVAL;
+			}
+			continue;
+		}
+		/* An empty label; a single trailing dot (an absolute DNS name) is fine. */
+		if (!label && !(i == len - 1 && i > 0)) {
+			snprintf(err, err_size,
+				 "agent address '%s': host '%.*s' has an empty label", s, (int)len,
+				 h);
+			return -EINVAL;
+		}
+		label = 0;
+	}
+	memcpy(out->host, h, len);
+	out->host[len] = '\0';
+	return 0;
+}
+
+static int parse_port(const char *s, const char *p, size_t len, struct agent_addr *out, char *err,
+		      size_t err_size)
+{
+	int port = 0;
+
+	if (!len) {
+		snprintf(err, err_size, "agent address '%s': empty port after ':'", s);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9' || port > 65535) {
+			snprintf(err, err_size,
+				 "agent address '%s': port '%.*s' is not a number from 1 to 65535",
+				 s, (int)len, p);
+			return -EINVAL;
+		}
+		port = port * 10 + (p[i] - '0');
+	}
+	if (port < 1 || port > 65535) {
+		snprintf(err, err_size,
+			 "agent address '%s': port '%.*s' is not a number from 1 to 65535", s,
+			 (int)len, p);
+		return -EINVAL;
+	}
+	out->port = port;
+	return 0;
+}
+
+/* The remote socket path: absolute, fits sun_path, no control characters. */
+static int parse_remote_path(const char *s, const char *path, struct agent_addr *out, char *err,
+			     size_t err_size)
+{
+	size_t len = strlen(path);
+
+	/* "ssh://host/" names no socket: the remote default, like "ssh://host". */
+	if (len <= 1)
+		return 0;
+	if (len >= sizeof(out->path)) {
+		snprintf(err, err_size, "agent address '%s': socket path longer than %zu bytes", s,
+			 sizeof(out->path) - 1);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)path[i];
+
+		if (ch < 0x20 || ch == 0x7f) {
+			snprintf(err, err_size,
+				 "agent address '%s': the socket path has a control character "
+				 "(0x%02x)",
+				 s, ch);
+			return -EINVAL;
+		}
+	}
+	memcpy(out->path, path, len + 1);
+	return 0;
+}
+
+static int parse_ssh(const char *s, const char *auth, struct agent_addr *out, char *err,
+		     size_t err_size)
+{
+	const char *end = strchr(auth, '/');
+	const char *at, *host, *port = NULL, *host_end;
+	size_t alen;
+	int ret;
+
+	if (!end)
+		end = auth + strlen(auth);
+	alen = (size_t)(end - auth);
+	at = memchr(auth, '@', alen);
+	if (at) {
+		ret = parse_user(s, auth, (size_t)(at - auth), out, err, err_size);
+		if (ret)
+			return ret;
+		host = at + 1;
+		if (memchr(host, '@', (size_t)(end - host))) {
+			snprintf(err, err_size, "agent address '%s': more than one '@'", s);
+			return -EINVAL;
+		}
+	} else {
+		host = auth;
+	}
+	if (host == end) {
+		snprintf(err, err_size, "agent address '%s': no host (ssh://[user@]host[:port])",
+			 s);
+		return -EINVAL;
+	}
+	if (*host == '[') {
+		const char *rb = memchr(host, ']', (size_t)(end - host));
+
+		if (!rb) {
+			snprintf(err, err_size, "agent address '%s': '[' without a closing ']'", s);
+			return -EINVAL;
+		}
+		if (rb + 1 != end && rb[1] != ':') {
+			snprintf(err, err_size,
+				 "agent address '%s': expected ':PORT' or '/PATH' after ']'", s);
+			return -EINVAL;
+		}
+		ret = parse_ipv6(s, host + 1, (size_t)(rb - host - 1), out, err, err_size);
+		if (ret)
+			return ret;
+		if (rb + 1 != end)
+			port = rb + 2;
+	} else {
+		const char *colon = memchr(host, ':', (size_t)(end - host));
+
+		host_end = colon ? colon : end;
+		if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1))) {
+			snprintf(err, err_size,
+				 "agent address '%s': an IPv6 address must be in brackets "
+				 "(ssh://[2001:db8::1]:22)",
+				 s);
+			return -EINVAL;
+		}
+		if (host_end == host) {
+			snprintf(err, err_size,
+				 "agent address '%s': no host (ssh://[user@]host[:port])", s);
+			return -EINVAL;
+		}
+		ret = parse_hostname(s, host, (size_t)(host_end - host), out, err, err_size);
+		if (ret)
+			return ret;
+		if (colon)
+			port = colon + 1;
+	}
+	if (port) {
+		ret = parse_port(s, port, (size_t)(end - port), out, err, err_size);
+		if (ret)
+			return ret;
+	}
+	ret = parse_remote_path(s, end, out, err, err_size);
+	if (ret)
+		return ret;
+	out->transport = AGENT_SSH;
+	return 0;
+}
+
+int addr_parse(const char *s, struct agent_addr *out, char *err, size_t err_size)
+{
+	const char *sep = strstr(s, "://");
+	size_t slen;
+
+	memset(out, 0, sizeof(*out));
+	if (!sep) {
+		snprintf(err, err_size, "agent address '%s' has no scheme (expected " SUPPORTED ")",
+			 s);
+		return -EINVAL;
+	}
+	slen = (size_t)(sep - s);
+	if (slen == 4 && !strncmp(s, "unix", 4))
+		return parse_unix(s, sep + 3, out, err, err_size);
+	if (slen == 3 && !strncmp(s, "ssh", 3)) {
+		int ret = parse_ssh(s, sep + 3, out, err, err_size);
+
+		if (ret)
+			memset(out, 0, sizeof(*out));
+		return ret;
+	}
+	snprintf(err, err_size,
+		 "agent address '%s': unsupported scheme '%.*s' (supported: " SUPPORTED ")", s,
+		 (int)slen, s);
+	return -EINVAL;
+}
+
 int addr_resolve(const char *explicit_addr, struct agent_addr *out, char *err, size_t err_size)
 {
 	const char *env = getenv(AGENT_ENV);
@@ -47,4 +338,26 @@ int addr_resolve(const char *explicit_addr, struct agent_addr *out, char *err, s
 	if (env && *env)
 		return addr_parse(env, out, err, err_size);
 	return addr_parse("unix://" AGENT_DEFAULT_SOCKET, out, err, err_size);
+}
+
+void addr_format(const struct agent_addr *a, char *buf, size_t size)
+{
+	const char *v6 = strchr(a->host, ':') ? "[" : "";
+
+	if (a->transport == AGENT_UNIX) {
+		snprintf(buf, size, "unix://%s", a->path);
+		return;
+	}
+	snprintf(buf, size, "ssh://%s%s%s%s%s", a->user, *a->user ? "@" : "", v6, a->host,
+		 *v6 ? "]" : "");
+	if (a->port) {
+		size_t n = strlen(buf);
+
+		snprintf(buf + n, size > n ? size - n : 0, ":%d", a->port);
+	}
+	if (*a->path) {
+		size_t n = strlen(buf);
+
+		snprintf(buf + n, size > n ? size - n : 0, "%s", a->path);
+	}
 }
