@@ -181,7 +181,7 @@ static void ssh_explain(struct client *c, char *err, size_t err_size)
 		int code = WEXITSTATUS(c->ssh_status);
 
 		snprintf(err + n, err_size - n, "; ssh exited with status %d%s", code,
-			 code == 255   ? " (ssh itself failed: connection or authentication)"
+			 code == 255   ? " (ssh failed: connecting, authenticating, or the session was lost)"
 			 : code == 127 ? " (the remote shell found no faultctl: install it there "
 					 "or set " CLIENT_REMOTE_FAULTCTL_ENV ")"
 			 : code == 126 ? " (the remote faultctl is not executable)"

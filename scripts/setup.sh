@@ -13,6 +13,10 @@ PKGS=(
 	libyaml-dev libjansson-dev libcurl4-openssl-dev
 	# integration tests: namespaces, traffic, processes
 	iproute2 iputils-ping iperf3 procps psmisc socat curl jq kmod
+	# ssh:// transport: faultctl runs ssh; its test starts its own throwaway sshd (on a host
+	# with systemd the package also enables ssh.service: 'systemctl disable --now ssh' if the
+	# host should not run one)
+	openssh-client openssh-server
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
 )
