@@ -241,6 +241,40 @@ static int sq_append(char *buf, size_t size, size_t *len, const char *word)
 	return 0;
 }
 
+/*
+ * The remote faultctl command: words separated by blanks (e.g. "sudo -n /opt/fl/faultctl"),
+ * each quoted, so no shell syntax of the remote user's shell ever applies to them.
+ */
+static int remote_words(char *buf, size_t size, size_t *len, const char *cmd)
+{
+	char word[512];
+	int e;
+
+	while (*cmd) {
+		size_t n = strcspn(cmd, " \t");
+
+		if (!n) {
+			cmd++;
+			continue;
+		}
+		if (n >= sizeof(word))
+			return -ENAMETOOLONG;
+		memcpy(word, cmd, n);
+		word[n] = '\0';
+		if (*len) {
+			if (*len + 2 > size)
+				return -ENAMETOOLONG;
+			buf[(*len)++] = ' ';
+			buf[*len] = '\0';
+		}
+		e = sq_append(buf, size, len, word);
+		if (e)
+			return e;
+		cmd += n;
+	}
+	return 0;
+}
+
 static int ssh_connect(const struct agent_addr *addr, struct client *c, char *err, size_t err_size)
 {
 	const char *ssh = getenv(CLIENT_SSH_ENV);
@@ -257,7 +291,9 @@ static int ssh_connect(const struct agent_addr *addr, struct client *c, char *er
 		ssh = "ssh";
 	if (!remote || !*remote)
 		remote = "faultctl";
-	e = sq_append(cmd, sizeof(cmd), &clen, remote);
+	e = remote_words(cmd, sizeof(cmd), &clen, remote);
+	if (!e && !clen)
+		e = sq_append(cmd, sizeof(cmd), &clen, "faultctl");
 	if (!e && clen + 12 < sizeof(cmd)) {
 		strcpy(cmd + clen, " dial-stdio");
 		clen += strlen(" dial-stdio");

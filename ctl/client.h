@@ -16,7 +16,10 @@
 
 /* The ssh program to run for ssh:// (a path or a name on $PATH, not a command line). */
 #define CLIENT_SSH_ENV "FAULTLINE_SSH"
-/* The faultctl to run on the remote host for ssh:// (default: "faultctl" on its $PATH). */
+/*
+ * The faultctl command to run on the remote host for ssh://: words separated by blanks, each
+ * passed as one argument (default: "faultctl" on the remote $PATH).
+ */
 #define CLIENT_REMOTE_FAULTCTL_ENV "FAULTLINE_REMOTE_FAULTCTL"
 
 struct client;

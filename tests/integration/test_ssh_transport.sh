@@ -3,7 +3,8 @@
 # agent's host) with a throwaway host key, client key, authorized_keys and sshd_config, and
 # reached from namespace B over a veth pair with the test's own ssh config (through a
 # $FAULTLINE_SSH wrapper, the documented way to pass ssh options):
-#   - faultctl --agent ssh://root@10.79.0.1/SOCKET agent info, text and JSON, end to end;
+#   - faultctl --agent ssh://root@10.79.0.1/SOCKET agent info, text and JSON, end to end, also
+#     with a remote command of several words ($FAULTLINE_REMOTE_FAULTCTL);
 #   - failures say why, with ssh's own words: a missing remote socket (dial-stdio exit 3), a
 #     key the server refuses (ssh exit 255), a missing remote faultctl (127), no ssh at all;
 #   - faultctl dial-stdio alone: stdin EOF is passed on as a half-close and the answer still
@@ -110,7 +111,9 @@ inB "$FAULTCTL" --agent "$ADDR" --json agent info >"$dir/info.json" 2>"$dir/info
 	fl_fail "agent info over ssh: $(cat "$dir/info.err")"
 fl_assert_eq "$(jq -r .pid "$dir/info.json")" "$FL_AGENT_PID" "agent pid over ssh"
 fl_assert_eq "$(jq -r .socket "$dir/info.json")" "$sock" "agent socket over ssh"
-inB "$FAULTCTL" --agent "$ADDR" agent info >"$dir/info.txt" 2>&1 || fl_fail "agent info (text)"
+# A remote command of several words (here through env(1), as one would with sudo -n).
+FAULTLINE_REMOTE_FAULTCTL="env  FL_TEST_WORDS=1 $FAULTCTL" inB "$FAULTCTL" --agent "$ADDR" agent info \
+	>"$dir/info.txt" 2>&1 || fl_fail "agent info (text): $(cat "$dir/info.txt")"
 grep -q "^agent *$ADDR\$" "$dir/info.txt" || fl_fail "address not shown: $(head -2 "$dir/info.txt")"
 grep -q "Accepted publickey for root from 10.79.0.2" "$dir/sshd.log" ||
 	fl_fail "sshd did not log the session: $(cat "$dir/sshd.log")"
