@@ -329,6 +329,16 @@ int addr_parse(const char *s, struct agent_addr *out, char *err, size_t err_size
 	return -EINVAL;
 }
 
+const char *addr_error_reason(const char *s, const char *err)
+{
+	static const char head[] = "agent address '";
+	size_t hl = sizeof(head) - 1, sl = strlen(s);
+
+	if (strncmp(err, head, hl) || strncmp(err + hl, s, sl) || strncmp(err + hl + sl, "': ", 3))
+		return err;
+	return err + hl + sl + 3;
+}
+
 int addr_resolve(const char *explicit_addr, struct agent_addr *out, char *err, size_t err_size)
 {
 	const char *env = getenv(AGENT_ENV);

@@ -40,6 +40,12 @@ struct agent_addr {
  */
 int addr_parse(const char *s, struct agent_addr *out, char *err, size_t err_size);
 
+/*
+ * The reason alone from addr_parse's message for s ("agent address 's': REASON"), for callers
+ * that name the address their own way; err itself when it has no such prefix.
+ */
+const char *addr_error_reason(const char *s, const char *err);
+
 /* The address to use: the explicit one, else $FAULTLINE_AGENT, else the default socket. */
 int addr_resolve(const char *explicit_addr, struct agent_addr *out, char *err, size_t err_size);
 
