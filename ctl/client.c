@@ -275,6 +275,20 @@ static int remote_words(char *buf, size_t size, size_t *len, const char *cmd)
 	return 0;
 }
 
+static int fd_above_stdio(int *fd)
+{
+	int nfd;
+
+	if (*fd > STDERR_FILENO)
+		return 0;
+	nfd = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (nfd < 0)
+		return -errno;
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
 static int ssh_connect(const struct agent_addr *addr, struct client *c, char *err, size_t err_size)
 {
 	const char *ssh = getenv(CLIENT_SSH_ENV);
@@ -349,6 +363,17 @@ static int ssh_connect(const struct agent_addr *addr, struct client *c, char *er
 		e = -errno;
 		snprintf(err, err_size, "%s: pipe: %s", c->desc, strerror(-e));
 		goto close_sv;
+	}
+	/*
+	 * The child's ends are dup2()ed onto 0, 1 and 2, which keeps close-on-exec when source and
+	 * target are the same fd: when faultctl runs with stdio closed, move them above 2 first.
+	 */
+	e = fd_above_stdio(&sv[1]);
+	if (!e)
+		e = fd_above_stdio(&ep[1]);
+	if (e) {
+		snprintf(err, err_size, "%s: fcntl: %s", c->desc, strerror(-e));
+		goto close_ep;
 	}
 	e = -posix_spawn_file_actions_init(&fa);
 	if (e)

@@ -107,6 +107,14 @@ static int bridge(int sock)
 		};
 		int r;
 
+		/*
+		 * A hung-up pipe or socket reports POLLHUP even when no event is asked for: leave
+		 * out what we are not waiting on, or the loop would spin.
+		 */
+		if (!pfd[0].events)
+			pfd[0].fd = -1;
+		if (!pfd[1].events)
+			pfd[1].fd = -1;
 		if (in_eof && !up.len && !shut) {
 			shutdown(sock, SHUT_WR);
 			shut = 1;
