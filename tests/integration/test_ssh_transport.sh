@@ -17,13 +17,13 @@
 #     and the fault is reverted by lease expiry within TTL + 100 ms of the cut (the agent's
 #     fault.reverted event time against the cut's wall-clock time); the pings pass again;
 #   - a normal close ends ssh and the remote bridge (both reaped, nothing left running).
-# sshd runs in a private mount namespace with its own tmpfs /run (for /run/sshd): nothing of
-# the host's sshd, /etc/ssh or /run is touched, and sshd is killed at teardown.
+# sshd comes from fl_start_sshd (lib.sh): a private mount namespace with its own tmpfs /run
+# (for /run/sshd); nothing of the host's sshd, /etc/ssh or /run is touched, and sshd is killed
+# at teardown.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
 fl_require_cmd ip ssh ssh-keygen unshare nsenter jq curl ping ss
-SSHD=/usr/sbin/sshd
-[ -x "$SSHD" ] || fl_skip "needs $SSHD (Debian package openssh-server; run scripts/setup.sh)"
+[ -x /usr/sbin/sshd ] || fl_skip "needs /usr/sbin/sshd (Debian package openssh-server; run scripts/setup.sh)"
 fl_require_build
 AGENT_CALL=$FL_BUILD_DIR/tests/integration/agent_call
 [ -x "$AGENT_CALL" ] || fl_fail "agent_call not built in $FL_BUILD_DIR"
@@ -49,63 +49,15 @@ unset SSH_AUTH_SOCK SSH_CONNECTION SSH_CLIENT FAULTLINE_AGENT
 now_ms() { date +%s%3N; }
 inB() { nsenter --net="/run/netns/$B" "$@"; }
 
-# --- keys, configs, sshd ----------------------------------------------------------------------
-ssh-keygen -q -t ed25519 -N '' -C "$FL_ID-host" -f "$dir/host_key"
-ssh-keygen -q -t ed25519 -N '' -C "$FL_ID-client" -f "$dir/client_key"
+# --- sshd, and a second client key that sshd does not accept ------------------------------
+fl_start_sshd "$A" 10.79.0.1
+SSHD_PID=$FL_SSHD_PID
 ssh-keygen -q -t ed25519 -N '' -C "$FL_ID-other" -f "$dir/other_key"
-cp "$dir/client_key.pub" "$dir/authorized_keys"
-echo "10.79.0.1 $(cat "$dir/host_key.pub")" >"$dir/known_hosts"
-# StrictModes would refuse authorized_keys under the world-writable /tmp; no PAM: the test
-# needs key authentication only, and PAM's account stack would depend on the host.
-cat >"$dir/sshd_config" <<CFG
-ListenAddress 10.79.0.1:22
-HostKey $dir/host_key
-AuthorizedKeysFile $dir/authorized_keys
-PidFile $dir/sshd.pid
-UsePAM no
-StrictModes no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-AllowTcpForwarding no
-X11Forwarding no
-LogLevel VERBOSE
-CFG
-# $1: the client key to offer.
-ssh_config() {
-	cat <<CFG
-Host *
-  IdentityFile $1
-  IdentitiesOnly yes
-  UserKnownHostsFile $dir/known_hosts
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  ControlMaster no
-  ConnectTimeout 10
-CFG
-}
-ssh_config "$dir/client_key" >"$dir/ssh_config"
-ssh_config "$dir/other_key" >"$dir/ssh_config_other"
-for cfg in ssh_config ssh_config_other; do
-	printf '#!/bin/sh\nexec ssh -F %s "$@"\n' "$dir/$cfg" >"$dir/ssh-$cfg"
-	chmod +x "$dir/ssh-$cfg"
-done
-export FAULTLINE_SSH=$dir/ssh-ssh_config
+sed "s|IdentityFile .*|IdentityFile $dir/other_key|" "$FL_SSH_DIR/ssh_config" >"$dir/ssh_config_other"
+printf '#!/bin/sh\nexec ssh -F %s "$@"\n' "$dir/ssh_config_other" >"$dir/ssh-other"
+chmod +x "$dir/ssh-other"
+export FAULTLINE_SSH=$FL_SSH
 export FAULTLINE_REMOTE_FAULTCTL=$FAULTCTL
-
-# nsenter and unshare exec (no fork), and so does sh: $! is sshd itself.
-nsenter --net="/run/netns/$A" unshare --mount --propagation private sh -c \
-	'mount -t tmpfs -o mode=0755 fl-sshd-run /run && mkdir -m 0755 /run/sshd &&
-	 exec "$0" -D -e -f "$1"' "$SSHD" "$dir/sshd_config" >"$dir/sshd.log" 2>&1 &
-SSHD_PID=$!
-fl_on_exit "kill -KILL $SSHD_PID"
-for ((i = 0; i < 100; i++)); do
-	[ -n "$(ip netns exec "$A" ss -Hltn 'sport = :22')" ] && break
-	kill -0 "$SSHD_PID" 2>/dev/null || fl_fail "sshd exited: $(cat "$dir/sshd.log")"
-	sleep 0.1
-done
-[ -n "$(ip netns exec "$A" ss -Hltn 'sport = :22')" ] || fl_fail "sshd does not listen"
 fl_start_agent "$A" "$sock" "$dir/agent.log"
 
 # --- agent info through ssh -------------------------------------------------------------------
@@ -117,8 +69,8 @@ fl_assert_eq "$(jq -r .socket "$dir/info.json")" "$sock" "agent socket over ssh"
 FAULTLINE_REMOTE_FAULTCTL="env  FL_TEST_WORDS=1 $FAULTCTL" inB "$FAULTCTL" --agent "$ADDR" agent info \
 	>"$dir/info.txt" 2>&1 || fl_fail "agent info (text): $(cat "$dir/info.txt")"
 grep -q "^agent *$ADDR\$" "$dir/info.txt" || fl_fail "address not shown: $(head -2 "$dir/info.txt")"
-grep -q "Accepted publickey for root from 10.79.0.2" "$dir/sshd.log" ||
-	fl_fail "sshd did not log the session: $(cat "$dir/sshd.log")"
+grep -q "Accepted publickey for root from 10.79.0.2" "$FL_SSHD_LOG" ||
+	fl_fail "sshd did not log the session: $(cat "$FL_SSHD_LOG")"
 fl_log "agent info over ssh:// works (sshd in $A, client in $B)"
 
 # --- failures say why -------------------------------------------------------------------------
@@ -138,7 +90,7 @@ expect_fail "no agent socket on the remote host" "ssh exited with status 3" \
 	"cannot connect to the agent at unix://$dir/none.sock" "is faultlined running?" -- \
 	inB "$FAULTCTL" --agent "ssh://root@10.79.0.1$dir/none.sock" agent info
 expect_fail "a key the server refuses" "ssh exited with status 255" "Permission denied" -- \
-	env FAULTLINE_SSH="$dir/ssh-ssh_config_other" nsenter --net="/run/netns/$B" "$FAULTCTL" --agent "$ADDR" agent info
+	env FAULTLINE_SSH="$dir/ssh-other" nsenter --net="/run/netns/$B" "$FAULTCTL" --agent "$ADDR" agent info
 expect_fail "no faultctl on the remote host" "ssh exited with status 127" \
 	"$FL_ID-nowhere/faultctl" -- \
 	env FAULTLINE_REMOTE_FAULTCTL="/$FL_ID-nowhere/faultctl" nsenter --net="/run/netns/$B" "$FAULTCTL" --agent "$ADDR" agent info
@@ -270,7 +222,7 @@ renew() {
 
 # cut_run MODE: MODE is "sshd" (kill the server's session processes) or "client" (kill ssh).
 cut_run() {
-	local mode=$1 sport exempted lease fid flow t_cut t_rev rev_ms i
+	local mode=$1 sport exempted lease fid flow t_r0 t_r1 t_cut t_rev rev_ms i
 	call_start "$mode"
 	req POST /v1/leases "{\"ttl_ms\": $TTL}"
 	fl_assert_eq "$REPLY_STATUS" 201 "create lease over ssh ($REPLY_BODY)"
@@ -292,6 +244,11 @@ cut_run() {
 	((exempted > 0)) || fl_fail "no packet of the ssh session counted as exempted"
 	fl_log "$mode: the ssh session passed the partition ($exempted packets exempted: $flow)"
 
+	# The last renewal, then the cut at once: the lease then ends TTL after the renewal,
+	# and the cut comes well before that even on a loaded machine (milliseconds vs 3 s).
+	t_r0=$(now_ms)
+	renew "$lease"
+	t_r1=$(now_ms)
 	t_cut=$(now_ms)
 	case $mode in
 	sshd) kill -KILL $SESS ;;
@@ -316,10 +273,15 @@ cut_run() {
 	t_rev=$(jq -r --arg f "$fid" 'select(.type == "fault.reverted" and .fault == $f) | .time' \
 		"$dir/events-$mode.txt" | head -1)
 	[ -n "$t_rev" ] || fl_fail "the fault was not reverted after the cut"
-	rev_ms=$(($(date -d "$t_rev" +%s%3N) - t_cut))
-	fl_log "$mode: reverted by lease expiry $rev_ms ms after the cut (TTL $TTL ms, bound $((TTL + 100)) ms)"
-	((rev_ms > 0)) || fl_fail "reverted before the cut ($rev_ms ms)"
+	t_rev=$(date -d "$t_rev" +%s%3N)
+	rev_ms=$((t_rev - t_cut))
+	fl_log "$mode: reverted by lease expiry $rev_ms ms after the cut, $((t_rev - t_r1)) ms after" \
+		"the last renewal (TTL $TTL ms, bound $((TTL + 100)) ms after the cut)"
+	((t_cut - t_r1 < TTL / 2)) || fl_fail "the cut came $((t_cut - t_r1)) ms after the renewal"
 	((rev_ms <= TTL + 100)) || fl_fail "reverted $rev_ms ms after the cut > TTL + 100 ms"
+	# By the lease, not by anything earlier: not before TTL after the renewal was sent (10 ms
+	# for millisecond truncation and libuv's cached loop time).
+	((t_rev >= t_r0 + TTL - 10)) || fl_fail "reverted $((t_rev - t_r0)) ms after the renewal, before the TTL"
 	grep -q "lease $lease expired" "$dir/agent.log" || fl_fail "no expiry of $lease in the agent log"
 	fl_assert_eq "$(tc_filters)" "$pristine" "tc filters after the lease revert"
 	fl_assert_eq "$(pings 5)" 5 "pings after the lease revert"
