@@ -15,8 +15,12 @@
 #   - cut the transport (kill -9 the sshd session processes; then, a second time, the local
 #     ssh client): the next call fails within 3 s saying ssh ended, the remote dial-stdio exits,
 #     and the fault is reverted by lease expiry within TTL + 100 ms of the cut (the agent's
-#     fault.reverted event time against the cut's wall-clock time); the pings pass again;
-#   - a normal close ends ssh and the remote bridge (both reaped, nothing left running).
+#     fault.reverted event time against the cut's wall-clock time); the pings pass again and
+#     the tc filters are gone;
+#   - a normal close ends ssh on EOF (no signal) and the remote bridge with it; a bridge that
+#     hangs (SIGSTOP) makes the call fail at the client's 10 s timeout, and close then
+#     terminates ssh after its 1 s grace; ssh is reaped every time (not even a zombie left);
+#   - the revert is also bounded from below: not before TTL after the last renewal was sent.
 # sshd comes from fl_start_sshd (lib.sh): a private mount namespace with its own tmpfs /run
 # (for /run/sshd); nothing of the host's sshd, /etc/ssh or /run is touched, and sshd is killed
 # at teardown.
