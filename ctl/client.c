@@ -24,8 +24,12 @@
 
 extern char **environ;
 
-/* How long close waits for ssh to end by itself before SIGTERM, and then before SIGKILL. */
-#define SSH_EXIT_GRACE_MS 1000
+/*
+ * How long close waits for ssh to end by itself before SIGTERM, and then before SIGKILL. A
+ * clean end takes milliseconds but several processes on both hosts (ssh, sshd, the bridge,
+ * the agent) must run for it: the grace leaves room for a loaded machine.
+ */
+#define SSH_EXIT_GRACE_MS 2000
 #define SSH_TERM_GRACE_MS 500
 /* How long a failed call waits for ssh's exit status, to say why the transport died. */
 #define SSH_STATUS_WAIT_MS 1000
@@ -212,69 +216,6 @@ static void ssh_explain(struct client *c, char *err, size_t err_size)
 		snprintf(err + n, err_size - n, "; ssh said: %s", tail);
 }
 
-/*
- * Quote one word for the remote user's shell: ssh hands the remote side a single command
- * string, which sshd runs with "$SHELL -c".
- */
-static int sq_append(char *buf, size_t size, size_t *len, const char *word)
-{
-	size_t n = *len;
-
-	if (n + 3 > size)
-		return -ENAMETOOLONG;
-	buf[n++] = '\'';
-	for (const char *p = word; *p; p++) {
-		if (*p == '\'') {
-			if (n + 5 > size)
-				return -ENAMETOOLONG;
-			memcpy(buf + n, "'\\''", 4);
-			n += 4;
-		} else {
-			if (n + 2 > size)
-				return -ENAMETOOLONG;
-			buf[n++] = *p;
-		}
-	}
-	buf[n++] = '\'';
-	buf[n] = '\0';
-	*len = n;
-	return 0;
-}
-
-/*
- * The remote faultctl command: words separated by blanks (e.g. "sudo -n /opt/fl/faultctl"),
- * each quoted, so no shell syntax of the remote user's shell ever applies to them.
- */
-static int remote_words(char *buf, size_t size, size_t *len, const char *cmd)
-{
-	char word[512];
-	int e;
-
-	while (*cmd) {
-		size_t n = strcspn(cmd, " \t");
-
-		if (!n) {
-			cmd++;
-			continue;
-		}
-		if (n >= sizeof(word))
-			return -ENAMETOOLONG;
-		memcpy(word, cmd, n);
-		word[n] = '\0';
-		if (*len) {
-			if (*len + 2 > size)
-				return -ENAMETOOLONG;
-			buf[(*len)++] = ' ';
-			buf[*len] = '\0';
-		}
-		e = sq_append(buf, size, len, word);
-		if (e)
-			return e;
-		cmd += n;
-	}
-	return 0;
-}
-
 static int fd_above_stdio(int *fd)
 {
 	int nfd;
@@ -292,67 +233,17 @@ static int fd_above_stdio(int *fd)
 static int ssh_connect(const struct agent_addr *addr, struct client *c, char *err, size_t err_size)
 {
 	const char *ssh = getenv(CLIENT_SSH_ENV);
-	const char *remote = getenv(CLIENT_REMOTE_FAULTCTL_ENV);
-	char cmd[1024], port[8], agent[128];
-	const char *argv[16];
+	struct addr_ssh_cmd cmd;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, dfl;
-	int sv[2], ep[2], argc = 0, e;
-	size_t clen = 0;
+	int sv[2], ep[2], e;
 
 	if (!ssh || !*ssh)
 		ssh = "ssh";
-	if (!remote || !*remote)
-		remote = "faultctl";
-	e = remote_words(cmd, sizeof(cmd), &clen, remote);
-	if (!e && !clen)
-		e = sq_append(cmd, sizeof(cmd), &clen, "faultctl");
-	if (!e && clen + 12 < sizeof(cmd)) {
-		strcpy(cmd + clen, " dial-stdio");
-		clen += strlen(" dial-stdio");
-	} else {
-		e = -ENAMETOOLONG;
-	}
-	if (!e && *addr->path) {
-		snprintf(agent, sizeof(agent), "unix://%s", addr->path);
-		if (clen + 10 < sizeof(cmd)) {
-			strcpy(cmd + clen, " --agent ");
-			clen += strlen(" --agent ");
-			e = sq_append(cmd, sizeof(cmd), &clen, agent);
-		} else {
-			e = -ENAMETOOLONG;
-		}
-	}
-	if (e) {
-		snprintf(err, err_size, "%s: the remote command is too long (%s is %zu bytes)",
-			 c->desc, CLIENT_REMOTE_FAULTCTL_ENV, strlen(remote));
+	e = addr_ssh_command(addr, ssh, getenv(CLIENT_REMOTE_FAULTCTL_ENV), &cmd, err, err_size);
+	if (e)
 		return e;
-	}
-	/*
-	 * -T: no tty, the bytes are the protocol. BatchMode: never prompt (there is no one to
-	 * answer; a missing key is an error). -x -a: the bridge needs no X11 or agent forwarding,
-	 * so none is exposed to the remote host. Everything else comes from the user's ssh config.
-	 */
-	argv[argc++] = ssh;
-	argv[argc++] = "-T";
-	argv[argc++] = "-x";
-	argv[argc++] = "-a";
-	argv[argc++] = "-o";
-	argv[argc++] = "BatchMode=yes";
-	if (*addr->user) {
-		argv[argc++] = "-l";
-		argv[argc++] = addr->user;
-	}
-	if (addr->port) {
-		snprintf(port, sizeof(port), "%d", addr->port);
-		argv[argc++] = "-p";
-		argv[argc++] = port;
-	}
-	argv[argc++] = "--";
-	argv[argc++] = addr->host;
-	argv[argc++] = cmd;
-	argv[argc] = NULL;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		e = -errno;
@@ -411,7 +302,7 @@ static int ssh_connect(const struct agent_addr *addr, struct client *c, char *er
 		snprintf(err, err_size, "%s: preparing to run ssh: %s", c->desc, strerror(-e));
 		goto destroy_attr;
 	}
-	e = -posix_spawnp(&c->ssh_pid, ssh, &fa, &attr, (char *const *)argv, environ);
+	e = -posix_spawnp(&c->ssh_pid, ssh, &fa, &attr, (char *const *)cmd.argv, environ);
 	if (e) {
 		snprintf(err, err_size,
 			 "%s: cannot run the ssh client '%s': %s (install "

@@ -371,3 +371,133 @@ void addr_format(const struct agent_addr *a, char *buf, size_t size)
 		snprintf(buf + n, size > n ? size - n : 0, "%s", a->path);
 	}
 }
+
+/*
+ * Quote one word for the remote user's shell: ssh hands the remote side a single command
+ * string, which sshd runs with "$SHELL -c".
+ */
+static int sq_append(char *buf, size_t size, size_t *len, const char *word)
+{
+	size_t n = *len;
+
+	if (n + 3 > size)
+		return -ENAMETOOLONG;
+	buf[n++] = '\'';
+	for (const char *p = word; *p; p++) {
+		if (*p == '\'') {
+			if (n + 5 > size)
+				return -ENAMETOOLONG;
+			memcpy(buf + n, "'\\''", 4);
+			n += 4;
+		} else {
+			if (n + 2 > size)
+				return -ENAMETOOLONG;
+			buf[n++] = *p;
+		}
+	}
+	buf[n++] = '\'';
+	buf[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+/*
+ * The remote faultctl command: words separated by blanks (e.g. "sudo -n /opt/fl/faultctl"),
+ * each quoted, so no shell syntax of the remote user's shell ever applies to them.
+ */
+static int remote_words(char *buf, size_t size, size_t *len, const char *cmd)
+{
+	char word[512];
+	int e;
+
+	while (*cmd) {
+		size_t n = strcspn(cmd, " \t");
+
+		if (!n) {
+			cmd++;
+			continue;
+		}
+		if (n >= sizeof(word))
+			return -ENAMETOOLONG;
+		memcpy(word, cmd, n);
+		word[n] = '\0';
+		if (*len) {
+			if (*len + 2 > size)
+				return -ENAMETOOLONG;
+			buf[(*len)++] = ' ';
+			buf[*len] = '\0';
+		}
+		e = sq_append(buf, size, len, word);
+		if (e)
+			return e;
+		cmd += n;
+	}
+	return 0;
+}
+
+static int raw_append(char *buf, size_t size, size_t *len, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (*len + n + 1 > size)
+		return -ENAMETOOLONG;
+	memcpy(buf + *len, text, n + 1);
+	*len += n;
+	return 0;
+}
+
+int addr_ssh_command(const struct agent_addr *a, const char *ssh, const char *remote,
+		     struct addr_ssh_cmd *out, char *err, size_t err_size)
+{
+	char agent[sizeof("unix://") + sizeof(a->path)];
+	size_t clen = 0;
+	int argc = 0, e;
+
+	memset(out, 0, sizeof(*out));
+	if (!remote || !*remote)
+		remote = "faultctl";
+	e = remote_words(out->remote, sizeof(out->remote), &clen, remote);
+	if (!e && !clen)
+		e = sq_append(out->remote, sizeof(out->remote), &clen, "faultctl");
+	if (!e)
+		e = raw_append(out->remote, sizeof(out->remote), &clen, " dial-stdio");
+	if (!e && *a->path) {
+		snprintf(agent, sizeof(agent), "unix://%s", a->path);
+		e = raw_append(out->remote, sizeof(out->remote), &clen, " --agent ");
+		if (!e)
+			e = sq_append(out->remote, sizeof(out->remote), &clen, agent);
+	}
+	if (e) {
+		snprintf(err, err_size,
+			 "the remote command for %s is too long (at most %zu bytes quoted; the "
+			 "faultctl command is %zu bytes)",
+			 a->host, sizeof(out->remote) - 1, strlen(remote));
+		return e;
+	}
+	/*
+	 * -T: no tty, the bytes are the protocol. BatchMode: never prompt (there is no one to
+	 * answer; a missing key is an error). -x -a: the bridge needs no X11 or agent forwarding,
+	 * so none is exposed to the remote host. Everything else comes from the user's ssh config.
+	 * "--" ends ssh's options: the host can never be taken for one.
+	 */
+	out->argv[argc++] = ssh;
+	out->argv[argc++] = "-T";
+	out->argv[argc++] = "-x";
+	out->argv[argc++] = "-a";
+	out->argv[argc++] = "-o";
+	out->argv[argc++] = "BatchMode=yes";
+	if (*a->user) {
+		out->argv[argc++] = "-l";
+		out->argv[argc++] = a->user;
+	}
+	if (a->port) {
+		snprintf(out->port, sizeof(out->port), "%d", a->port);
+		out->argv[argc++] = "-p";
+		out->argv[argc++] = out->port;
+	}
+	out->argv[argc++] = "--";
+	out->argv[argc++] = a->host;
+	out->argv[argc++] = out->remote;
+	out->argv[argc] = NULL;
+	return 0;
+}

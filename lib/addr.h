@@ -52,4 +52,22 @@ int addr_resolve(const char *explicit_addr, struct agent_addr *out, char *err, s
 /* The address as a URL again (IPv6 hosts in brackets), for messages and reports. */
 void addr_format(const struct agent_addr *a, char *buf, size_t size);
 
+/* The ssh command line of an ssh:// address, built by addr_ssh_command(). */
+struct addr_ssh_cmd {
+	/* NULL-terminated; points into this struct and into the address: keep both in place. */
+	const char *argv[16];
+	char port[8];
+	/* The remote command: quoted words, as sshd hands it to the remote user's shell. */
+	char remote[1024];
+};
+
+/*
+ * The argv that runs `ssh` (a program name or path) for the ssh:// address a, with the bridge
+ * `REMOTE dial-stdio [--agent unix:///PATH]` as the remote command. remote is the remote
+ * faultctl command, blank-separated words (NULL or "" for "faultctl"); every word is quoted
+ * for the remote shell. Returns 0, or -ENAMETOOLONG with a message in err.
+ */
+int addr_ssh_command(const struct agent_addr *a, const char *ssh, const char *remote,
+		     struct addr_ssh_cmd *out, char *err, size_t err_size);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wordexp.h>
 #include <cmocka.h>
 
 #include "addr.h"
@@ -195,6 +196,79 @@ static void parse_ssh_limits(void **state)
 	assert_int_equal(strlen(a.path), 107);
 }
 
+/* The words the remote shell will see: wordexp(3) splits and unquotes like sh, running nothing. */
+static void assert_words(const char *cmd, const char *const *want, size_t n)
+{
+	wordexp_t we;
+
+	assert_int_equal(wordexp(cmd, &we, WRDE_NOCMD | WRDE_UNDEF), 0);
+	assert_int_equal(we.we_wordc, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(we.we_wordv[i], want[i]);
+	wordfree(&we);
+}
+
+static void ssh_command_argv(void **state)
+{
+	static const char *const full[] = { "ssh", "-T", "-x", "-a", "-o", "BatchMode=yes",
+					    "-l", "root", "-p", "2222", "--", "db-1" };
+	static const char *const bare[] = { "/usr/local/bin/myssh", "-T", "-x", "-a", "-o",
+					    "BatchMode=yes", "--", "fe80::1%eth0" };
+	struct addr_ssh_cmd cmd;
+	struct agent_addr a;
+	char err[256];
+	size_t i;
+
+	assert_int_equal(addr_parse("ssh://root@db-1:2222/run/fl/agent.sock", &a, err, sizeof(err)),
+			 0);
+	assert_int_equal(addr_ssh_command(&a, "ssh", NULL, &cmd, err, sizeof(err)), 0);
+	for (i = 0; i < sizeof(full) / sizeof(full[0]); i++)
+		assert_string_equal(cmd.argv[i], full[i]);
+	assert_string_equal(cmd.argv[i++], "'faultctl' dial-stdio --agent 'unix:///run/fl/agent.sock'");
+	assert_null(cmd.argv[i]);
+
+	/* No user, port or path: ssh's config decides them, the remote faultctl its socket. */
+	assert_int_equal(addr_parse("ssh://[fe80::1%25eth0]", &a, err, sizeof(err)), 0);
+	assert_int_equal(addr_ssh_command(&a, "/usr/local/bin/myssh", "", &cmd, err, sizeof(err)),
+			 0);
+	for (i = 0; i < sizeof(bare) / sizeof(bare[0]); i++)
+		assert_string_equal(cmd.argv[i], bare[i]);
+	assert_string_equal(cmd.argv[i++], "'faultctl' dial-stdio");
+	assert_null(cmd.argv[i]);
+}
+
+static void ssh_command_quoting(void **state)
+{
+	static const char *const hostile[] = { "faultctl", "dial-stdio", "--agent",
+					       "unix:///tmp/it's $HOME; `id` \"x\".sock" };
+	static const char *const sudo[] = { "sudo", "-n", "/opt/it's/faultctl", "dial-stdio" };
+	static const char *const dflt[] = { "faultctl", "dial-stdio" };
+	struct addr_ssh_cmd cmd;
+	struct agent_addr a;
+	char err[256], longcmd[1100];
+
+	/* A socket path full of shell syntax reaches dial-stdio as one literal argument. */
+	assert_int_equal(addr_parse("ssh://h/tmp/it's $HOME; `id` \"x\".sock", &a, err, sizeof(err)),
+			 0);
+	assert_int_equal(addr_ssh_command(&a, "ssh", NULL, &cmd, err, sizeof(err)), 0);
+	assert_words(cmd.remote, hostile, 4);
+
+	/* Several words, extra blanks ignored, each quoted on its own. */
+	assert_int_equal(addr_parse("ssh://h", &a, err, sizeof(err)), 0);
+	assert_int_equal(
+		addr_ssh_command(&a, "ssh", "  sudo\t-n  /opt/it's/faultctl ", &cmd, err, sizeof(err)),
+		0);
+	assert_words(cmd.remote, sudo, 4);
+	assert_int_equal(addr_ssh_command(&a, "ssh", " \t ", &cmd, err, sizeof(err)), 0);
+	assert_words(cmd.remote, dflt, 2);
+
+	/* Too long for the command buffer: refused with the reason, not truncated. */
+	memset(longcmd, 'x', sizeof(longcmd) - 1);
+	longcmd[sizeof(longcmd) - 1] = '\0';
+	assert_int_equal(addr_ssh_command(&a, "ssh", longcmd, &cmd, err, sizeof(err)), -ENAMETOOLONG);
+	assert_non_null(strstr(err, "the remote command for h is too long"));
+}
+
 static void format_unix(void **state)
 {
 	struct agent_addr a;
@@ -270,6 +344,8 @@ int main(void)
 		cmocka_unit_test(parse_ssh_ipv6),
 		cmocka_unit_test(parse_ssh_errors),
 		cmocka_unit_test(parse_ssh_limits),
+		cmocka_unit_test(ssh_command_argv),
+		cmocka_unit_test(ssh_command_quoting),
 		cmocka_unit_test(format_unix),
 		cmocka_unit_test(resolve_order),
 		cmocka_unit_test(mountinfo_hybrid),
