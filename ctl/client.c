@@ -262,6 +262,9 @@ static int ssh_connect(const struct agent_addr *addr, struct client *c, char *er
 	e = fd_above_stdio(&sv[1]);
 	if (!e)
 		e = fd_above_stdio(&ep[1]);
+	/* Our end of ssh's stderr is drained whenever it has data, never waited on. */
+	if (!e && fcntl(ep[0], F_SETFL, O_NONBLOCK))
+		e = -errno;
 	if (e) {
 		snprintf(err, err_size, "%s: fcntl: %s", c->desc, strerror(-e));
 		goto close_ep;
@@ -313,7 +316,6 @@ static int ssh_connect(const struct agent_addr *addr, struct client *c, char *er
 	}
 	c->fd = sv[0];
 	c->err_fd = ep[0];
-	fcntl(c->err_fd, F_SETFL, O_NONBLOCK);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(sv[1]);
