@@ -15,8 +15,8 @@
 #   - cut the transport (kill -9 the sshd session processes; then, a second time, the local
 #     ssh client): the next call fails within 3 s saying ssh ended, the remote dial-stdio exits,
 #     and the fault is reverted by lease expiry within TTL + 100 ms of the cut (the agent's
-#     fault.reverted event time against the cut's wall-clock time; the cut comes 1 s after the
-#     last renewal, as between two renewals of a run); the pings pass again and the tc filters
+#     fault.reverted event time against the cut's wall-clock time; the cut comes 0.5 s after
+#     the last renewal, as between two renewals of a run); the pings pass again and the tc filters
 #     are gone;
 #   - a normal close ends ssh on EOF (no signal) and the remote bridge with it; a bridge that
 #     hangs (SIGSTOP) makes the call fail at the client's 10 s timeout, and close then
@@ -35,7 +35,7 @@ AGENT_CALL=$FL_BUILD_DIR/tests/integration/agent_call
 
 # ms: the lease under which the faults run while the transport is cut; it is renewed between
 # the checks of the running fault (a 5-ping check under 100 % loss alone takes ~1.3 s).
-TTL=3000
+TTL=5000
 
 fl_netns A a
 fl_netns B b
@@ -251,13 +251,13 @@ cut_run() {
 	((exempted > 0)) || fl_fail "no packet of the ssh session counted as exempted"
 	fl_log "$mode: the ssh session passed the partition ($exempted packets exempted: $flow)"
 
-	# The last renewal; the cut comes 1 s later, as it would at some point between two
-	# renewals of a real run. The fault is still active then (TTL 3 s), checked just before.
+	# The last renewal; the cut comes 0.5 s later, as it would at some point between two
+	# renewals of a run. (On a loaded machine the shell alone may take seconds here: the TTL
+	# leaves 4.5 s, and the revert must come after the cut.)
 	t_r0=$(now_ms)
 	renew "$lease"
 	t_r1=$(now_ms)
-	sleep 1
-	fl_assert_eq "$(api GET "/v1/faults/$fid" | jq -r .fault.state)" active "the fault at the cut"
+	sleep 0.5
 	t_cut=$(now_ms)
 	case $mode in
 	sshd) kill -KILL $SESS ;;
@@ -286,6 +286,7 @@ cut_run() {
 	rev_ms=$((t_rev - t_cut))
 	fl_log "$mode: reverted by lease expiry $rev_ms ms after the cut, $((t_rev - t_r1)) ms after" \
 		"the last renewal's answer (TTL $TTL ms, bound $((TTL + 100)) ms after the cut)"
+	((rev_ms > 0)) || fl_fail "reverted $((-rev_ms)) ms before the cut: the cut came too late"
 	((rev_ms <= TTL + 100)) || fl_fail "reverted $rev_ms ms after the cut > TTL + 100 ms"
 	# By the lease, not by anything earlier: not before TTL after the renewal was sent (10 ms
 	# for millisecond truncation and libuv's cached loop time).
