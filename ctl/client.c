@@ -1,22 +1,56 @@
-/* Blocking agent client with bounded waits: every read and write has a deadline. */
+/*
+ * Blocking agent client with bounded waits: every read and write has a deadline.
+ *
+ * Both transports end in one connected stream socket (c->fd): the agent's Unix socket, or one
+ * end of a socketpair whose other end is ssh's stdin and stdout. So the HTTP code below is the
+ * same for both, and writes use MSG_NOSIGNAL: a dead ssh is an EPIPE, never a SIGPIPE.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "client.h"
 #include "http.h"
 
+extern char **environ;
+
+/*
+ * How long close waits for ssh to end by itself before SIGTERM, and then before SIGKILL. A
+ * clean end takes milliseconds but several processes on both hosts (ssh, sshd, the bridge,
+ * the agent) must run for it: the grace leaves room for a loaded machine.
+ */
+#define SSH_EXIT_GRACE_MS 2000
+#define SSH_TERM_GRACE_MS 500
+/* How long a failed call waits for ssh's exit status, to say why the transport died. */
+#define SSH_STATUS_WAIT_MS 1000
+/* The tail of ssh's stderr kept for messages. */
+#define SSH_STDERR_KEEP 1024
+
+#define FL_XSTR(x) #x
+#define FL_STR(x) FL_XSTR(x)
+
 struct client {
 	int fd;
-	char path[108];
+	char desc[512]; /* the address as a URL, for messages */
 	char *buf;
 	size_t len, cap;
+	/* ssh:// only: the ssh process (its own process group), its stderr and exit status. */
+	pid_t ssh_pid;
+	int ssh_reaped;
+	int ssh_status;
+	int err_fd;
+	char errbuf[SSH_STDERR_KEEP + 1];
+	size_t errlen;
 };
 
 static long long now_ms(void)
@@ -27,31 +61,301 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-int client_connect(const struct agent_addr *addr, struct client **out, char *err, size_t err_size)
+int client_unix_socket(const char *path, char *err, size_t err_size)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, err_size, "socket path unix://%s is longer than %zu bytes", path,
+			 sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		e = -errno;
+		snprintf(err, err_size, "socket: %s", strerror(-e));
+		return e;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		e = -errno;
+		snprintf(err, err_size, "cannot connect to the agent at unix://%s: %s%s", path,
+			 strerror(-e),
+			 e == -ENOENT || e == -ECONNREFUSED ? " (is faultlined running?)"
+			 : e == -EACCES			    ? " (root or group faultline needed)"
+							    : "");
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* Keep the newest SSH_STDERR_KEEP bytes of ssh's stderr; at EOF stop watching it. */
+static void drain_stderr(struct client *c)
+{
+	char tmp[4096];
+
+	while (c->err_fd >= 0) {
+		ssize_t n = read(c->err_fd, tmp, sizeof(tmp));
+		size_t k;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			close(c->err_fd);
+			c->err_fd = -1;
+			return;
+		}
+		k = (size_t)n;
+		if (k >= SSH_STDERR_KEEP) {
+			memcpy(c->errbuf, tmp + k - SSH_STDERR_KEEP, SSH_STDERR_KEEP);
+			c->errlen = SSH_STDERR_KEEP;
+		} else {
+			size_t keep =
+				c->errlen + k > SSH_STDERR_KEEP ? SSH_STDERR_KEEP - k : c->errlen;
+
+			memmove(c->errbuf, c->errbuf + c->errlen - keep, keep);
+			memcpy(c->errbuf + keep, tmp, k);
+			c->errlen = keep + k;
+		}
+	}
+}
+
+/* Reap ssh if it has ended (never blocks). Returns 1 once reaped. */
+static int ssh_reap(struct client *c)
+{
+	int st;
+	pid_t r;
+
+	if (c->ssh_reaped)
+		return 1;
+	do
+		r = waitpid(c->ssh_pid, &st, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == c->ssh_pid) {
+		c->ssh_status = st;
+		c->ssh_reaped = 1;
+	} else if (r < 0) {
+		/* ECHILD: someone else reaped it (SIGCHLD ignored); its status is lost. */
+		c->ssh_status = -1;
+		c->ssh_reaped = 1;
+	}
+	return c->ssh_reaped;
+}
+
+/* Wait up to ms for ssh to end, draining its stderr meanwhile. Returns 1 once reaped. */
+static int ssh_wait(struct client *c, long long ms)
+{
+	long long deadline = now_ms() + ms;
+
+	while (!ssh_reap(c)) {
+		long long left = deadline - now_ms();
+		struct pollfd pfd = { .fd = c->err_fd, .events = POLLIN };
+
+		if (left <= 0)
+			return 0;
+		/* Its stderr ends when it exits; poll it, or nap briefly once it has ended. */
+		if (poll(&pfd, c->err_fd >= 0 ? 1 : 0, (int)(left < 10 ? left : 10)) > 0)
+			drain_stderr(c);
+	}
+	drain_stderr(c);
+	return 1;
+}
+
+/* Append ssh's exit status and stderr to a failure message, so the user sees why. */
+static void ssh_explain(struct client *c, char *err, size_t err_size)
+{
+	size_t n = strlen(err);
+	char tail[SSH_STDERR_KEEP + 1];
+	size_t tl = 0;
+
+	if (n >= err_size - 1)
+		return;
+	if (!c->ssh_reaped) {
+		snprintf(err + n, err_size - n, "; ssh is still running");
+	} else if (c->ssh_status == -1) {
+		snprintf(err + n, err_size - n, "; ssh ended (exit status unknown)");
+	} else if (WIFSIGNALED(c->ssh_status)) {
+		snprintf(err + n, err_size - n, "; ssh was killed by signal %d",
+			 WTERMSIG(c->ssh_status));
+	} else {
+		int code = WEXITSTATUS(c->ssh_status);
+
+		snprintf(err + n, err_size - n, "; ssh exited with status %d%s", code,
+			 code == 255   ? " (ssh failed: connecting, authenticating, or the session was lost)"
+			 : code == 127 ? " (the remote shell found no faultctl: install it there "
+					 "or set " CLIENT_REMOTE_FAULTCTL_ENV ")"
+			 : code == 126 ? " (the remote faultctl is not executable)"
+			 : code == 3 ? " (the remote faultctl dial-stdio could not reach the agent)"
+				     : "");
+	}
+	/* ssh's own words, one line: newlines become "; ", trailing whitespace dropped. */
+	for (size_t i = 0; i < c->errlen; i++) {
+		char ch = c->errbuf[i];
+
+		if (ch == '\r')
+			continue;
+		if (ch == '\n') {
+			if (tl && i + 1 < c->errlen) {
+				tail[tl++] = ';';
+				tail[tl++] = ' ';
+			}
+			continue;
+		}
+		if (tl < sizeof(tail) - 3)
+			tail[tl++] = (unsigned char)ch < 0x20 ? ' ' : ch;
+	}
+	while (tl && (tail[tl - 1] == ' ' || tail[tl - 1] == ';'))
+		tl--;
+	tail[tl] = '\0';
+	n = strlen(err);
+	if (tl && n < err_size - 1)
+		snprintf(err + n, err_size - n, "; ssh said: %s", tail);
+}
+
+static int fd_above_stdio(int *fd)
+{
+	int nfd;
+
+	if (*fd > STDERR_FILENO)
+		return 0;
+	nfd = fcntl(*fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	if (nfd < 0)
+		return -errno;
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
+static int ssh_connect(const struct agent_addr *addr, struct client *c, char *err, size_t err_size)
+{
+	const char *ssh = getenv(CLIENT_SSH_ENV);
+	struct addr_ssh_cmd cmd;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	int sv[2], ep[2], e;
+
+	if (!ssh || !*ssh)
+		ssh = "ssh";
+	e = addr_ssh_command(addr, ssh, getenv(CLIENT_REMOTE_FAULTCTL_ENV), &cmd, err, err_size);
+	if (e)
+		return e;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		e = -errno;
+		snprintf(err, err_size, "%s: socketpair: %s", c->desc, strerror(-e));
+		return e;
+	}
+	if (pipe2(ep, O_CLOEXEC)) {
+		e = -errno;
+		snprintf(err, err_size, "%s: pipe: %s", c->desc, strerror(-e));
+		goto close_sv;
+	}
+	/*
+	 * The child's ends are dup2()ed onto 0, 1 and 2, which keeps close-on-exec when source and
+	 * target are the same fd: when faultctl runs with stdio closed, move them above 2 first.
+	 */
+	e = fd_above_stdio(&sv[1]);
+	if (!e)
+		e = fd_above_stdio(&ep[1]);
+	/* Our end of ssh's stderr is drained whenever it has data, never waited on. */
+	if (!e && fcntl(ep[0], F_SETFL, O_NONBLOCK))
+		e = -errno;
+	if (e) {
+		snprintf(err, err_size, "%s: fcntl: %s", c->desc, strerror(-e));
+		goto close_ep;
+	}
+	e = -posix_spawn_file_actions_init(&fa);
+	if (e)
+		goto close_ep;
+	e = -posix_spawnattr_init(&attr);
+	if (e)
+		goto destroy_fa;
+	/*
+	 * ssh gets its own process group: a Ctrl-C at the terminal must reach faultctl alone,
+	 * which still needs the transport to revert the faults. Signals faultctl ignores or
+	 * blocks are reset for ssh.
+	 */
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGHUP);
+	sigaddset(&dfl, SIGCHLD);
+	e = -posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+						     POSIX_SPAWN_SETSIGDEF);
+	if (!e)
+		e = -posix_spawnattr_setpgroup(&attr, 0);
+	if (!e)
+		e = -posix_spawnattr_setsigmask(&attr, &none);
+	if (!e)
+		e = -posix_spawnattr_setsigdefault(&attr, &dfl);
+	if (!e)
+		e = -posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO);
+	if (!e)
+		e = -posix_spawn_file_actions_adddup2(&fa, sv[1], STDOUT_FILENO);
+	if (!e)
+		e = -posix_spawn_file_actions_adddup2(&fa, ep[1], STDERR_FILENO);
+	if (e) {
+		snprintf(err, err_size, "%s: preparing to run ssh: %s", c->desc, strerror(-e));
+		goto destroy_attr;
+	}
+	e = -posix_spawnp(&c->ssh_pid, ssh, &fa, &attr, (char *const *)cmd.argv, environ);
+	if (e) {
+		snprintf(err, err_size,
+			 "%s: cannot run the ssh client '%s': %s (install "
+			 "openssh-client, or set %s to your ssh program)",
+			 c->desc, ssh, strerror(-e), CLIENT_SSH_ENV);
+		c->ssh_pid = 0;
+		goto destroy_attr;
+	}
+	c->fd = sv[0];
+	c->err_fd = ep[0];
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	close(sv[1]);
+	close(ep[1]);
+	return 0;
+
+destroy_attr:
+	posix_spawnattr_destroy(&attr);
+destroy_fa:
+	posix_spawn_file_actions_destroy(&fa);
+close_ep:
+	close(ep[0]);
+	close(ep[1]);
+close_sv:
+	close(sv[0]);
+	close(sv[1]);
+	return e;
+}
+
+int client_connect(const struct agent_addr *addr, struct client **out, char *err, size_t err_size)
+{
 	struct client *c;
 	int e;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	snprintf(c->path, sizeof(c->path), "%s", addr->path);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		e = -errno;
-		free(c);
-		return e;
+	c->fd = -1;
+	c->err_fd = -1;
+	addr_format(addr, c->desc, sizeof(c->desc));
+	if (addr->transport == AGENT_SSH) {
+		e = ssh_connect(addr, c, err, err_size);
+	} else {
+		e = client_unix_socket(addr->path, err, err_size);
+		if (e >= 0) {
+			c->fd = e;
+			e = 0;
+		}
 	}
-	memcpy(sa.sun_path, addr->path, sizeof(sa.sun_path) - 1);
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		e = -errno;
-		snprintf(err, err_size, "cannot connect to the agent at unix://%s: %s%s", addr->path,
-			 strerror(-e),
-			 e == -ENOENT || e == -ECONNREFUSED ? " (is faultlined running?)" :
-			 e == -EACCES ? " (root or group faultline needed)" :
-					"");
-		close(c->fd);
+	if (e) {
 		free(c);
 		return e;
 	}
@@ -59,18 +363,40 @@ int client_connect(const struct agent_addr *addr, struct client **out, char *err
 	return 0;
 }
 
-static int send_all(struct client *c, const char *p, size_t len, long long deadline)
+/* Wait for fd to be ready, until the deadline, draining ssh's stderr meanwhile. */
+static int wait_fd(struct client *c, short events, long long deadline)
 {
-	while (len) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = c->fd, .events = events },
+			{ .fd = c->err_fd, .events = POLLIN },
+		};
 		long long left = deadline - now_ms();
-		ssize_t n;
+		int n;
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		if (poll(&pfd, 1, (int)left) <= 0)
+		n = poll(pfd, c->err_fd >= 0 ? 2 : 1, (int)left);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
 			continue;
-		n = send(c->fd, p, len, MSG_NOSIGNAL);
+		if (c->err_fd >= 0 && pfd[1].revents)
+			drain_stderr(c);
+		if (pfd[0].revents)
+			return 0;
+	}
+}
+
+static int send_all(struct client *c, const char *p, size_t len, long long deadline)
+{
+	while (len) {
+		ssize_t n;
+		int e = wait_fd(c, POLLOUT, deadline);
+
+		if (e)
+			return e;
+		n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -80,6 +406,19 @@ static int send_all(struct client *c, const char *p, size_t len, long long deadl
 		len -= n;
 	}
 	return 0;
+}
+
+/* A failed call: for ssh://, wait briefly for ssh's status and add it and its stderr. */
+static void call_failed(struct client *c, int e, char *err, size_t err_size)
+{
+	if (!c->ssh_pid)
+		return;
+	/* A timeout says the transport hangs: do not wait more, show what ssh said so far. */
+	if (e == -ETIMEDOUT)
+		drain_stderr(c);
+	else
+		ssh_wait(c, SSH_STATUS_WAIT_MS);
+	ssh_explain(c, err, err_size);
 }
 
 int client_call(struct client *c, const char *method, const char *target, const json_t *body,
@@ -104,24 +443,23 @@ int client_call(struct client *c, const char *method, const char *target, const 
 	e = send_all(c, req, req_len, deadline);
 	free(req);
 	if (e) {
-		snprintf(err, err_size, "sending to the agent: %s", strerror(-e));
+		snprintf(err, err_size, "sending to the agent at %s: %s", c->desc,
+			 e == -ETIMEDOUT ? "not accepted within " FL_STR(CLIENT_TIMEOUT_MS) " ms"
+			 : c->ssh_pid && (e == -EPIPE || e == -ECONNRESET)
+				 ? "the ssh connection has ended"
+				 : strerror(-e));
+		call_failed(c, e, err, err_size);
 		return e;
 	}
 	for (;;) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		long long left;
 		ssize_t n;
 
 		e = c->len ? http_parse_response(c->buf, c->len, eof, &m) : -EAGAIN;
 		if (e != -EAGAIN || eof)
 			break;
-		left = deadline - now_ms();
-		if (left <= 0) {
-			e = -ETIMEDOUT;
+		e = wait_fd(c, POLLIN, deadline);
+		if (e)
 			break;
-		}
-		if (poll(&pfd, 1, (int)left) <= 0)
-			continue;
 		if (c->cap - c->len < 65536) {
 			char *p = realloc(c->buf, c->cap + 65536);
 
@@ -130,9 +468,9 @@ int client_call(struct client *c, const char *method, const char *target, const 
 			c->buf = p;
 			c->cap += 65536;
 		}
-		n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+		n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			e = -errno;
 			break;
@@ -142,11 +480,18 @@ int client_call(struct client *c, const char *method, const char *target, const 
 		c->len += n;
 	}
 	if (e) {
-		snprintf(err, err_size, "reading the agent's answer: %s",
-			 e == -EAGAIN ? "connection closed early" :
-			 e == -EBADMSG ? "malformed response" :
-					 strerror(-e));
-		return e == -EAGAIN ? -EPIPE : e;
+		/* ssh that exits with our request unread resets the socketpair: also an early
+		 * close. */
+		int closed = e == -EAGAIN || (c->ssh_pid && (e == -ECONNRESET || e == -EPIPE));
+
+		snprintf(err, err_size, "reading the agent's answer from %s: %s", c->desc,
+			 closed && c->ssh_pid ? "the ssh connection ended before the agent answered"
+			 : closed	      ? "connection closed early"
+			 : e == -EBADMSG      ? "malformed response"
+			 : e == -ETIMEDOUT    ? "no answer within " FL_STR(CLIENT_TIMEOUT_MS) " ms"
+					      : strerror(-e));
+		call_failed(c, e, err, err_size);
+		return closed ? -EPIPE : e;
 	}
 	*status = m.status;
 	if (m.body_len) {
@@ -163,11 +508,33 @@ int client_call(struct client *c, const char *method, const char *target, const 
 	return 0;
 }
 
+/*
+ * End ssh: closing our end is its EOF, after which it ends the session and exits by itself;
+ * one that does not is terminated, then killed, with its whole process group (a ProxyCommand
+ * it started). The group is signalled only while ssh is unreaped, so the id is still ours.
+ */
+static void ssh_end(struct client *c)
+{
+	if (ssh_wait(c, SSH_EXIT_GRACE_MS))
+		return;
+	kill(-c->ssh_pid, SIGTERM);
+	if (ssh_wait(c, SSH_TERM_GRACE_MS))
+		return;
+	kill(-c->ssh_pid, SIGKILL);
+	while (!ssh_reap(c))
+		ssh_wait(c, 100);
+}
+
 void client_close(struct client *c)
 {
 	if (!c)
 		return;
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->ssh_pid)
+		ssh_end(c);
+	if (c->err_fd >= 0)
+		close(c->err_fd);
 	free(c->buf);
 	free(c);
 }

@@ -1,4 +1,8 @@
-/* faultctl's connection to one agent: HTTP/1.1 requests with JSON bodies. */
+/*
+ * faultctl's connection to one agent: HTTP/1.1 requests with JSON bodies, over the agent's
+ * Unix socket (unix://) or through the system ssh client and `faultctl dial-stdio` on the
+ * remote host (ssh://, docs/transport.md). One struct client is used by one thread at a time.
+ */
 #ifndef FL_CLIENT_H
 #define FL_CLIENT_H
 
@@ -10,21 +14,41 @@
 #define CLIENT_TIMEOUT_MS 10000
 #endif
 
+/* The ssh program to run for ssh:// (a path or a name on $PATH, not a command line). */
+#define CLIENT_SSH_ENV "FAULTLINE_SSH"
+/*
+ * The faultctl command to run on the remote host for ssh://: words separated by blanks, each
+ * passed as one argument (default: "faultctl" on the remote $PATH).
+ */
+#define CLIENT_REMOTE_FAULTCTL_ENV "FAULTLINE_REMOTE_FAULTCTL"
+
 struct client;
 
-/* Connect to the agent. Returns 0 or -errno; err explains a failure for the user. */
+/*
+ * Connect to the agent. Returns 0 or -errno; err explains a failure for the user. For ssh://
+ * this starts ssh: failures of the ssh session itself (authentication, a missing remote
+ * faultctl or agent socket) surface in the first client_call, with ssh's own stderr.
+ */
 int client_connect(const struct agent_addr *addr, struct client **out, char *err, size_t err_size);
 
 /*
- * Send one request (body may be NULL) and wait for the answer. On 0, *status is the HTTP
- * status and *resp the parsed JSON body (NULL if empty), which the caller must json_decref().
+ * Send one request (body may be NULL) and wait for the answer, at most CLIENT_TIMEOUT_MS. On
+ * 0, *status is the HTTP status and *resp the parsed JSON body (NULL if empty), which the
+ * caller must json_decref().
  */
 int client_call(struct client *c, const char *method, const char *target, const json_t *body,
 		int *status, json_t **resp, char *err, size_t err_size);
 
+/* Close the connection; for ssh:// also end the ssh process (bounded wait) and reap it. */
 void client_close(struct client *c);
 
 /* "message" of an {"error": {...}} body, or a fallback naming the status. */
 const char *client_error_message(const json_t *resp, int status, char *buf, size_t size);
+
+/*
+ * A connected stream socket to a local agent socket, close-on-exec, or -errno with a message
+ * in err (with a hint for the common causes). Used by client_connect and faultctl dial-stdio.
+ */
+int client_unix_socket(const char *path, char *err, size_t err_size);
 
 #endif

@@ -104,9 +104,9 @@ int cmd_agent(const struct ctl_opts *opts, int argc, char **argv)
 		json_dumpf(resp, stdout, JSON_INDENT(2));
 		printf("\n");
 	} else {
-		char shown[160];
+		char shown[512];
 
-		snprintf(shown, sizeof(shown), "unix://%s", addr.path);
+		addr_format(&addr, shown, sizeof(shown));
 		print_info(shown, resp);
 	}
 	ret = CTL_EXIT_OK;

@@ -26,7 +26,7 @@ struct ctl_opts {
 struct ctl_cmd {
 	const char *name;
 	int (*run)(const struct ctl_opts *opts, int argc, char **argv);
-	const char *summary;
+	const char *summary; /* NULL: hidden from the list (documented elsewhere) */
 	void (*usage)(void);
 };
 
@@ -55,5 +55,7 @@ struct fleet;
  */
 int ctl_fleet_setup(const struct ctl_opts *opts, const char *cmd, const char *inv_path,
 		    char **words, size_t n, struct fleet *f);
+int cmd_dial_stdio(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_dial_stdio_usage(void);
 
 #endif

@@ -24,6 +24,8 @@ static const struct ctl_cmd commands[] = {
 	{ "abort", cmd_abort, "revert every fault on agents of an inventory, in parallel",
 	  cmd_abort_usage },
 	{ "status", cmd_status, "leases and active faults of each agent", cmd_status_usage },
+	/* Hidden from the list (summary NULL): the remote end of ssh://, docs/transport.md. */
+	{ "dial-stdio", cmd_dial_stdio, NULL, cmd_dial_stdio_usage },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -33,7 +35,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: faultctl [--agent ADDR] [--json] COMMAND [ARGS...]\n"
 		   "\n"
 		   "Global options:\n"
-		   "  --agent ADDR   agent address, unix:///PATH (default: $FAULTLINE_AGENT,\n"
+		   "  --agent ADDR   agent address: unix:///PATH or\n"
+		   "                 ssh://[user@]host[:port][/PATH] (default: $FAULTLINE_AGENT,\n"
 		   "                 else unix:///run/faultline/agent.sock)\n"
 		   "  --json         machine-readable JSON on stdout\n"
 		   "  -v, --verbose  more log output on stderr\n"
@@ -42,7 +45,8 @@ static void usage(FILE *f)
 		   "\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].summary)
+			fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nExit status: 0 ok, 1 aborted by a guardrail, 2 invalid input,\n"
 		   "3 agent or infrastructure error, 4 run refused to start (docs/faultctl.md).\n");
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "exp_priv.h"
 
 #define MAX_TEXT 4096
@@ -486,8 +487,9 @@ static bool check_url(struct exp_ctx *ctx, const struct enode *n, const char *s)
 
 static bool check_address(struct exp_ctx *ctx, const struct enode *n, const char *s)
 {
-	char q[DIAG_QUOTE_SIZE];
+	char q[DIAG_QUOTE_SIZE], err[512];
 	const char *why = NULL;
+	struct agent_addr addr;
 
 	if (!strncmp(s, "unix://", 7)) {
 		const char *path = s + 7;
@@ -499,19 +501,11 @@ static bool check_address(struct exp_ctx *ctx, const struct enode *n, const char
 		else if (has_ctl(path))
 			why = "control characters in the socket path";
 	} else if (!strncmp(s, "ssh://", 6)) {
-		const char *hp = s + 6, *atsign = strchr(hp, '@');
-
-		if (atsign) {
-			if (atsign == hp || !valid_hostname(hp, (size_t)(atsign - hp)))
-				why = "invalid user name";
-			hp = atsign + 1;
-		}
-		if (!why && strchr(hp, '/'))
-			why = "ssh addresses take no path";
-		if (!why)
-			why = check_hostport(hp, strlen(hp));
+		/* The very parser faultctl connects with, so files and --agent agree. */
+		if (addr_parse(s, &addr, err, sizeof(err)))
+			why = addr_error_reason(s, err);
 	} else {
-		why = "expected unix:///PATH or ssh://[USER@]HOST[:PORT]";
+		why = "expected unix:///PATH or ssh://[USER@]HOST[:PORT][/PATH]";
 	}
 	if (why) {
 		exp_err(ctx, n, "invalid agent address %s: %s", diag_quote(q, s), why);

@@ -23,6 +23,10 @@ PKGS=(
 	vagrant vagrant-libvirt
 	# faultctl run tests: JUnit well-formedness (the report schema uses python3-jsonschema)
 	libxml2-utils
+	# ssh:// transport: faultctl runs ssh; its test starts its own throwaway sshd (on a host
+	# with systemd the package also enables ssh.service: 'systemctl disable --now ssh' if the
+	# host should not run one)
+	openssh-client openssh-server
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
 )

@@ -143,3 +143,64 @@ fl_wait_exit() {
 fl_assert_eq() {
 	[ "$1" = "$2" ] || fl_fail "${3:-value}: expected '$2', got '$1'"
 }
+
+# fl_start_sshd NETNS ADDR: a throwaway sshd listening on ADDR:22 inside NETNS (a namespace of
+# the test), accepting root with a throwaway key only. Sets FL_SSHD_PID, FL_SSHD_LOG and
+# FL_SSH, an ssh wrapper that reads only the test's ssh config (its own known_hosts and key),
+# for $FAULTLINE_SSH; FL_SSH_DIR holds the keys and configs. sshd runs in a private mount
+# namespace with a tmpfs /run (for /run/sshd): the host's sshd, /etc/ssh and /run are never
+# touched. It is killed at exit (and with everything else in NETNS).
+fl_start_sshd() {
+	local ns=$1 addr=$2 d sshd=/usr/sbin/sshd i
+	[ -x "$sshd" ] || fl_skip "needs $sshd (Debian package openssh-server; run scripts/setup.sh)"
+	fl_require_cmd ssh ssh-keygen unshare ss
+	fl_tmpdir d
+	FL_SSH_DIR=$d
+	ssh-keygen -q -t ed25519 -N '' -C "$FL_ID-host" -f "$d/host_key"
+	ssh-keygen -q -t ed25519 -N '' -C "$FL_ID-client" -f "$d/client_key"
+	cp "$d/client_key.pub" "$d/authorized_keys"
+	echo "$addr $(cat "$d/host_key.pub")" >"$d/known_hosts"
+	# StrictModes would refuse authorized_keys under the world-writable /tmp. No PAM: key
+	# authentication is all a test needs, and PAM's account stack would depend on the host.
+	cat >"$d/sshd_config" <<-CFG
+		ListenAddress $addr:22
+		HostKey $d/host_key
+		AuthorizedKeysFile $d/authorized_keys
+		PidFile $d/sshd.pid
+		UsePAM no
+		StrictModes no
+		PubkeyAuthentication yes
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		PermitRootLogin prohibit-password
+		AllowTcpForwarding no
+		X11Forwarding no
+		LogLevel VERBOSE
+	CFG
+	cat >"$d/ssh_config" <<-CFG
+		Host *
+		  IdentityFile $d/client_key
+		  IdentitiesOnly yes
+		  UserKnownHostsFile $d/known_hosts
+		  GlobalKnownHostsFile /dev/null
+		  StrictHostKeyChecking yes
+		  ControlMaster no
+		  ConnectTimeout 10
+	CFG
+	printf '#!/bin/sh\nexec ssh -F %s "$@"\n' "$d/ssh_config" >"$d/ssh"
+	chmod +x "$d/ssh"
+	FL_SSH=$d/ssh
+	FL_SSHD_LOG=$d/sshd.log
+	# nsenter and unshare exec (no fork), and so does sh: $! is sshd itself.
+	nsenter --net="/run/netns/$ns" unshare --mount --propagation private sh -c \
+		'mount -t tmpfs -o mode=0755 fl-sshd-run /run && mkdir -m 0755 /run/sshd &&
+		 exec "$0" -D -e -f "$1"' "$sshd" "$d/sshd_config" >"$FL_SSHD_LOG" 2>&1 &
+	FL_SSHD_PID=$!
+	fl_on_exit "kill -KILL $FL_SSHD_PID"
+	for ((i = 0; i < 100; i++)); do
+		[ -n "$(ip netns exec "$ns" ss -Hltn "sport = :22")" ] && return 0
+		kill -0 "$FL_SSHD_PID" 2>/dev/null || fl_fail "sshd exited: $(cat "$FL_SSHD_LOG")"
+		sleep 0.1
+	done
+	fl_fail "sshd does not listen on $addr:22 within 10 s"
+}

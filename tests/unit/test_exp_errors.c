@@ -443,9 +443,17 @@ static void test_malformed_values(void **state)
 	       "  - {name: a2, address: \"ssh://ops@[2001:db8::1]:70000\"}\n"
 	       "faults:\n" OK_FAULT,
 	       "t.yaml:6:25: agents[0].address: invalid agent address 'http://192.0.2.1': "
-	       "expected unix:///PATH or ssh://[USER@]HOST[:PORT]\n"
+	       "expected unix:///PATH or ssh://[USER@]HOST[:PORT][/PATH]\n"
 	       "t.yaml:7:25: agents[1].address: invalid agent address "
-	       "'ssh://ops@[2001:db8::1]:70000': port out of range (1 to 65535)\n");
+	       "'ssh://ops@[2001:db8::1]:70000': port '70000' is not a number from 1 to 65535\n");
+	/* The same parser as faultctl --agent: a remote socket path is fine, a bad one is not. */
+	expect("version: 1\nname: t\nhypothesis: h\nduration: 10m\n"
+	       "agents:\n"
+	       "  - {name: a1, address: \"ssh://ops@db-1:2222/run/fl/agent.sock\"}\n"
+	       "  - {name: a2, address: \"ssh://2001:db8::1\"}\n"
+	       "faults:\n" OK_FAULT,
+	       "t.yaml:7:25: agents[1].address: invalid agent address 'ssh://2001:db8::1': an "
+	       "IPv6 address must be in brackets (ssh://[2001:db8::1]:22)\n");
 	expect(HEAD OK_FAULT
 	       "guardrails:\n"
 	       "  - name: g\n"
