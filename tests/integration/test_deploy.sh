@@ -70,11 +70,11 @@ else
 	fl_log "without CAP_SYS_ADMIN the agent refuses to start: $(tail -n1 "$work/bounded/less.log")"
 fi
 
-fl_log "a stdio bridge to an agent socket (the kubectl exec / ssh recipe of docs/deployment.md)"
-# kubectl exec -i and ssh only carry stdin and stdout; this is the same bridge with the
-# remote part run locally.
+fl_log "a stdio bridge to an agent socket (the kubectl exec recipe of docs/deployment.md)"
+# kubectl exec -i only carries stdin and stdout; this is the same bridge with the remote
+# part (faultctl dial-stdio) run locally.
 socat "UNIX-LISTEN:$work/bridge.sock,fork" \
-	"EXEC:socat STDIO UNIX-CONNECT\:$work/full/agent.sock" 2>"$work/bridge.log" &
+	"EXEC:$FAULTCTL dial-stdio --agent unix\://$work/full/agent.sock" 2>"$work/bridge.log" &
 for ((i = 0; i < 50; i++)); do
 	[ -S "$work/bridge.sock" ] && break
 	sleep 0.1
