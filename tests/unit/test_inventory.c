@@ -89,7 +89,7 @@ static void test_shape_errors(void **state)
 	       "inv.yaml:3:15: agents[0].adress: unknown key; did you mean 'address'?\n");
 	expect("version: 1\nagents:\n  - {name: a, address: \"http://x\"}\n",
 	       "inv.yaml:3:24: agents[0].address: invalid agent address 'http://x': expected "
-	       "unix:///PATH or ssh://[USER@]HOST[:PORT]\n");
+	       "unix:///PATH or ssh://[USER@]HOST[:PORT][/PATH]\n");
 	expect("version: 1\nagents: []\n", "inv.yaml:2:9: agents: must not be empty\n");
 }
 
