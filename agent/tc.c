@@ -1196,6 +1196,11 @@ int tc_ifb_create(const char *name, const char *alias, int *ifindex, char *err, 
 	snprintf(what, sizeof(what), "bringing IFB device %s up", name);
 	ret = talk(sk, msg, what, err, size);
 out:
+	/* We created it (NLM_F_EXCL) but could not finish: take it away again. */
+	if (ret && *ifindex && rtnl_link_build_delete_request(got, &msg) == 0)
+		talk(sk, msg, "deleting the half-made IFB device", NULL, 0);
+	if (ret)
+		*ifindex = 0;
 	rtnl_link_put(l);
 	rtnl_link_put(chg);
 	rtnl_link_put(got);
@@ -1224,7 +1229,12 @@ int tc_ifb_delete(const char *name, const char *alias, bool *deleted)
 	}
 	type = rtnl_link_get_type(l);
 	a = rtnl_link_get_ifalias(l);
-	if (!type || strcmp(type, "ifb") || !a || strcmp(a, alias)) {
+	/*
+	 * Ours: tagged with our alias, or, as a crash between tc_ifb_create()'s two requests
+	 * leaves it, an untagged IFB device of the recorded name that was never brought up.
+	 */
+	if (!type || strcmp(type, "ifb") ||
+	    (a && *a ? strcmp(a, alias) != 0 : (rtnl_link_get_flags(l) & IFF_UP) != 0)) {
 		log_warn("tc: device %s is not our IFB device (kind %s, alias \"%s\"): left alone",
 			 name, type ? type : "?", a ? a : "");
 		goto out;

@@ -92,8 +92,10 @@ int tc_clsact_present(int ifindex, bool *present);
 int tc_ifb_create(const char *name, const char *alias, int *ifindex, char *err, size_t size);
 
 /*
- * Delete the device called name if it is an IFB device tagged with alias; *deleted says
- * whether it did. A missing device is not an error; one that is not ours is left alone.
+ * Delete the device called name if it is an IFB device tagged with alias, or an untagged IFB
+ * device that is down (what a crash inside tc_ifb_create() leaves: the caller journaled the
+ * name first); *deleted says whether it did. A missing device is not an error; one that is
+ * not ours is left alone.
  */
 int tc_ifb_delete(const char *name, const char *alias, bool *deleted);
 

@@ -14,6 +14,8 @@
  *              duplication makes exactly one copy per hook (the loop guard)
  *   tc         attach/detach leave clsact and foreign filters as found; crash recovery
  *              removes only our filters
+ *   ifb        crash recovery deletes our IFB devices (also one a crash left half made),
+ *              never anybody else's
  *
  * Flake budget: the binomial checks are the only random ones that can fail by chance; each
  * uses the two-sided interval at level 0.001/K (K = STAT_CHECKS), so one run of this test
@@ -47,6 +49,7 @@
 #include "log.h"
 #include "netfault.h"
 #include "probe.skel.h"
+#include "tc.h"
 
 #define SKIP 77
 #define LO 1 /* ifindex of lo in a fresh namespace */
@@ -1385,6 +1388,49 @@ static int foreign_detach(enum bpf_tc_attach_point point, int prio, int handle)
 	return bpf_tc_detach(&hook, &opts);
 }
 
+/*
+ * Which IFB devices crash recovery may delete: ours (tagged with our alias), and an untagged
+ * one that is down, which is what a crash between tc_ifb_create()'s create and tag requests
+ * leaves (the fault journaled the name before). Anything else is left alone.
+ */
+static void test_ifb_ownership(void)
+{
+	const char *alias = "faultline test ifb";
+	char err[256] = "";
+	bool deleted;
+	int ifindex;
+
+	section = "ifb";
+	REQUIRE_OK(tc_ifb_create("flifbt0", alias, &ifindex, err, sizeof(err)));
+	CHECK(ifindex > 0 && if_nametoindex("flifbt0") == (unsigned)ifindex, "ifindex %d", ifindex);
+	REQUIRE_OK(tc_ifb_delete("flifbt0", "somebody else's alias", &deleted));
+	CHECK(!deleted && if_nametoindex("flifbt0"), "deleted an IFB tagged by somebody else");
+	REQUIRE_OK(tc_ifb_delete("flifbt0", alias, &deleted));
+	CHECK(deleted && !if_nametoindex("flifbt0"), "our tagged IFB not deleted");
+
+	/* Half made: untagged and down. */
+	CHECK(!system("ip link add name flifbt1 type ifb"), "ip link add flifbt1");
+	REQUIRE_OK(tc_ifb_delete("flifbt1", alias, &deleted));
+	CHECK(deleted && !if_nametoindex("flifbt1"), "a half-made IFB was left behind");
+
+	/* Untagged but up, or not an IFB at all: not ours. */
+	CHECK(!system("ip link add name flifbt2 type ifb && ip link set flifbt2 up"),
+	      "ip link add flifbt2");
+	REQUIRE_OK(tc_ifb_delete("flifbt2", alias, &deleted));
+	CHECK(!deleted && if_nametoindex("flifbt2"), "deleted somebody's untagged IFB that is up");
+	CHECK(!system("ip link add name flifbt3 type veth peer name flifbt4"), "ip link add veth");
+	REQUIRE_OK(tc_ifb_delete("flifbt3", alias, &deleted));
+	CHECK(!deleted && if_nametoindex("flifbt3"), "deleted a veth device");
+	/* Gone already: not an error. */
+	REQUIRE_OK(tc_ifb_delete("flifbt9", alias, &deleted));
+	CHECK(!deleted, "deleted a device that does not exist");
+out:
+	/* The namespace is this process's own; still, leave it as found (some may be gone). */
+	CHECK(system("for d in flifbt0 flifbt1 flifbt2 flifbt3; do ip link del $d 2>/dev/null; "
+		     "done; true") == 0,
+	      "removing the test devices");
+}
+
 static void test_tc_hygiene(void)
 {
 	const int P = NETFAULT_TC_PRIORITY, H = NETFAULT_TC_HANDLE;
@@ -1580,6 +1626,7 @@ int main(void)
 	test_corrupt_where();
 	test_lo_traffic();
 	test_tc_hygiene();
+	test_ifb_ownership();
 
 	printf("test_netfault: %s (%d failure(s)) in %.1f s\n", failures ? "FAIL" : "PASS",
 	       failures, now_s() - t0);
