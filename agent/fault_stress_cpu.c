@@ -81,7 +81,7 @@ static int cpu_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		if (ret)
 			goto fail;
 	}
-	ret = stressor_wait_started(s, err, size);
+	ret = stressor_wait_started(s, f, err, size);
 	if (ret)
 		goto fail;
 	log_info("fault %s: %u cpu worker%s at %u.%02u%% in %s", f->id, p->workers,

@@ -108,7 +108,7 @@ static int fill_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	sp.data_fd = d->s->file_fd;
 	ret = stressor_start(d->s, f, &sp, err, size);
 	if (!ret)
-		ret = stressor_wait_started(d->s, err, size);
+		ret = stressor_wait_started(d->s, f, err, size);
 	if (ret)
 		goto fail;
 	log_info("fault %s: filling %s with %s bytes", f->id, p->path, bytes);

@@ -104,7 +104,7 @@ static int fds_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	f->priv = s;
 	ret = stressor_start(s, f, &sp, err, size);
 	if (!ret)
-		ret = stressor_wait_started(s, err, size);
+		ret = stressor_wait_started(s, f, err, size);
 	if (ret) {
 		stressor_abort(s, f);
 		return ret;

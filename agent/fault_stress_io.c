@@ -90,7 +90,7 @@ static int io_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	}
 	ret = stressor_start(io->s, f, &sp, err, size);
 	if (!ret)
-		ret = stressor_wait_started(io->s, err, size);
+		ret = stressor_wait_started(io->s, f, err, size);
 	if (fd >= 0)
 		close(fd);
 	if (ret)

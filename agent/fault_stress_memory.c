@@ -91,7 +91,7 @@ static int mem_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		return ret;
 	ret = stressor_start(m->s, f, &sp, err, size);
 	if (!ret)
-		ret = stressor_wait_started(m->s, err, size);
+		ret = stressor_wait_started(m->s, f, err, size);
 	if (ret) {
 		stressor_abort(m->s, f);
 		return ret;

@@ -2,7 +2,7 @@
  * Stressor processes: a cgroup v2 per fault, workers born into it with clone3(2) and
  * CLONE_INTO_CGROUP, stripped of every capability before they re-execute the agent binary
  * in its worker mode, and killed together with cgroup.kill. The journal learns the cgroup
- * before it exists, each pid right after its clone, and a file's identity before its name.
+ * before it exists, the pids once the workers run, and a file's identity before its name.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -396,7 +396,6 @@ int stressor_start(struct stressor *s, struct fault *f, const struct stressor_sp
 	};
 	char idx[16], *argv[16];
 	struct stressor_status *st;
-	json_t *pids;
 	size_t n = 0;
 	pid_t parent = getpid();
 	long pid;
@@ -426,15 +425,26 @@ int stressor_start(struct stressor *s, struct fault *f, const struct stressor_sp
 	s->pids[s->n] = (pid_t)pid;
 	s->wstatus[s->n] = -1;
 	s->n++;
-	/* The cgroup kills it anyway; the pid is on record for the report and the fallback. */
-	pids = json_array();
+	return 0;
+}
+
+int stressor_journal_pids(struct stressor *s, struct fault *f, char *err, size_t size)
+{
+	json_t *pids = json_array();
+	int ret;
+
+	/*
+	 * Once for all workers: the journaled cgroup already covers them (cgroup.kill), the
+	 * pids are for the report and the pre-5.14 fallback; 4096 workers must not cost 4096
+	 * ever longer journal writes.
+	 */
 	for (int i = 0; pids && i < s->n; i++)
 		json_array_append_new(pids, json_pack("{s:i, s:I}", "pid", (int)s->pids[i],
 						      "starttime",
 						      (json_int_t)procsel_starttime(s->pids[i])));
 	ret = undo_set(f, "pids", pids);
 	if (ret)
-		snprintf(err, size, "journaling worker %d: %s", (int)pid, strerror(-ret));
+		snprintf(err, size, "journaling the workers' pids: %s", strerror(-ret));
 	return ret;
 }
 
@@ -460,10 +470,14 @@ int stressor_alive(struct stressor *s)
 	return alive;
 }
 
-int stressor_wait_started(struct stressor *s, char *err, size_t size)
+int stressor_wait_started(struct stressor *s, struct fault *f, char *err, size_t size)
 {
 	uint64_t deadline = mono_ns() + START_WAIT_MS * 1000000ULL;
 
+	int ret = stressor_journal_pids(s, f, err, size);
+
+	if (ret)
+		return ret;
 	for (;;) {
 		int starting = 0;
 

@@ -95,12 +95,18 @@ int stressor_new(struct fault *f, int max_workers, struct stressor **out, char *
 int stressor_create_file(struct stressor *s, struct fault *f, const char *path, char *err,
 			 size_t size);
 
-/* Start one worker in the cgroup and journal its pid. 0 or -errno with err filled in. */
+/* Start one worker in the cgroup. 0 or -errno with err filled in. */
 int stressor_start(struct stressor *s, struct fault *f, const struct stressor_spawn *sp,
 		   char *err, size_t size);
 
-/* Wait (bounded) until every worker has left STARTING; a failed one is an error. */
-int stressor_wait_started(struct stressor *s, char *err, size_t size);
+/* Journal the pids of the workers started so far. */
+int stressor_journal_pids(struct stressor *s, struct fault *f, char *err, size_t size);
+
+/*
+ * Journal the workers' pids, then wait (bounded) until every worker has left STARTING;
+ * a failed one is an error.
+ */
+int stressor_wait_started(struct stressor *s, struct fault *f, char *err, size_t size);
 
 /* Kill every worker, remove the cgroup and the file. Idempotent. 0 or -errno with err. */
 int stressor_stop(struct stressor *s, char *err, size_t size);

@@ -95,7 +95,7 @@ static int parse_u64(const char *s, uint64_t *v)
  */
 static __attribute__((noreturn)) void cpu_worker(uint64_t load_ppm)
 {
-	const uint64_t slice = 10 * 1000000ULL, cap = 500 * 1000000ULL;
+	const uint64_t slice = 10 * 1000000ULL, cap = 200 * 1000000ULL;
 	uint64_t t0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 
 	set_state(STRESSOR_RUNNING);

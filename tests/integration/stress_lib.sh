@@ -84,4 +84,11 @@ no_residue() {
 		[ ! -e "$f" ] || fl_fail "file $f survived"
 	done
 }
+# Skip (with the agent's reason) when the stressors cannot run on this host.
+stress_require_available() {
+	local why
+	api GET /v1/info
+	why=$(jq -r '[.fault_types[] | select((.name | startswith("stress.")) and (.available | not))][0].reason // empty' <<<"$API_BODY")
+	[ -z "$why" ] || fl_skip "the agent reports stressors unavailable: $why"
+}
 journal_count() { find "$state/journal" -name '*.json' | wc -l; }

@@ -13,6 +13,7 @@
 . "$(dirname "$0")/stress_lib.sh"
 
 fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
+stress_require_available
 new_lease 600000
 MIB=1048576
 
@@ -120,10 +121,11 @@ fl_assert_eq "$HTTP_STATUS" 422 "fds beyond what a process may hold ($API_BODY)"
 jq -e '.error.message | test("params.count")' <<<"$API_BODY" >/dev/null || fl_fail "fds: unclear refusal"
 
 # --- lease expiry: everything goes ---
-new_lease 1000
+# A TTL the apply (clone, exec, worker start) fits in on a loaded host or in the VM.
+new_lease 5000
 apply exp stress.memory '{"size": "16MiB"}'
 exp_cg=$CGROUP exp_pid=$PIDS
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 150; i++)); do
 	[ -e "$exp_cg" ] || break
 	sleep 0.1
 done

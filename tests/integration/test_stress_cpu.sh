@@ -26,6 +26,7 @@ host_share() {
 }
 
 fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
+stress_require_available
 new_lease 600000
 
 apply cpu stress.cpu '{"load": "50%"}'
