@@ -316,8 +316,9 @@ int stressor_worker_main(int argc, char **argv)
 	const char *mode;
 
 	/* argv: faultlined --internal-stress-worker INDEX MODE ARGS... */
-	if (argc < 4 || parse_u64(argv[2], &idx) || fstat(FD_STATUS, &sb) ||
-	    (idx + 1) * sizeof(*st) > (uint64_t)sb.st_size) {
+	/* fd 3 must be the agent's status memfd (F_GET_SEALS fails on anything else). */
+	if (argc < 4 || parse_u64(argv[2], &idx) || fcntl(FD_STATUS, F_GET_SEALS) < 0 ||
+	    fstat(FD_STATUS, &sb) || (idx + 1) * sizeof(*st) > (uint64_t)sb.st_size) {
 		fprintf(stderr, "faultlined: %s is internal to the agent\n", STRESSOR_WORKER_ARG);
 		_exit(2);
 	}

@@ -7,8 +7,8 @@
 #  - io: the worker's write(2) bytes (wchar of /proc/PID/io, read here) at the rate within
 #    15%; with fsync, a named file removed on revert;
 #  - fds: the worker holds the descriptors (counted in /proc/PID/fd); beyond fs.nr_open refused;
-#  - no process, cgroup or file survives a revert, a lease expiry, or SIGKILL of the agent
-#    followed by `faultlined --cleanup`; nor the next start after a SIGKILL.
+#  - no process, cgroup or file survives a revert, a lease expiry, the lease's end, or SIGKILL
+#    of the agent followed by `faultlined --cleanup`; nor the next start after a SIGKILL.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/stress_lib.sh"
 
@@ -131,6 +131,13 @@ for ((i = 0; i < 150; i++)); do
 done
 no_residue "$exp_cg" "$exp_pid"
 fl_assert_eq "$(journal_count)" 0 "journal after the lease expired"
+
+# --- ending the lease (an abort by the controller): everything goes ---
+new_lease 600000
+apply ab stress.io "{\"path\": \"$mnt/abort\", \"rate\": \"1MiB/s\"}"
+api DELETE "/v1/leases/$LEASE"
+fl_assert_eq "$HTTP_STATUS" 200 "end the lease"
+no_residue "$CGROUP" "$PIDS" "$mnt/abort"
 
 # --- SIGKILL of the agent, then faultlined --cleanup ---
 crash_all() { # apply one of each; sets CGS, ALLPIDS
