@@ -185,14 +185,50 @@ fl_assert_eq "$(journal_count)" 0 "journal after the restart"
 rm "$mnt/crash"
 
 # --- the policy's memory floor ---
+# A floor 2 GiB under what is available now: 4 GiB is refused outright. Then a ramping
+# 2000 MiB stressor and a quick 1536 MiB one: together 1.4 GiB more than the floor leaves,
+# so the ramping one must stop growing at the floor. Other processes of this shared host
+# can free memory meanwhile; if the ramping one completes, MemAvailable must still be above
+# the floor with both held (else the floor was crossed), and the test says why it completed.
 kill -TERM "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 fl_assert_eq "$rc" 0 "agent exit after SIGTERM"
-printf 'min_free_memory: 100%%\n' >"$dir/policy.yaml"
+FL_AGENT_PID=
+avail_kib() { awk '$1 == "MemAvailable:" {print $2}' /proc/meminfo; }
+floor=$(($(avail_kib) / 1024 - 2048))
+printf 'min_free_memory: %dMiB\n' "$floor" >"$dir/policy.yaml"
 fl_start_agent "$ns" "$sock" "$dir/agent4.log" "${AGENT_ARGS[@]}" --policy "$dir/policy.yaml"
-new_lease 60000
-api POST "/v1/leases/$LEASE/faults" '{"name": "m", "type": "stress.memory", "duration": "1m", "params": {"size": "16MiB"}}'
+new_lease 600000
+api POST "/v1/leases/$LEASE/faults" '{"name": "m", "type": "stress.memory", "duration": "1m", "params": {"size": "4GiB"}}'
 fl_assert_eq "$HTTP_STATUS" 422 "memory below the policy's floor ($API_BODY)"
 jq -e '.error.message | test("params.size: .*min_free_memory")' <<<"$API_BODY" >/dev/null ||
 	fl_fail "memory floor: unclear refusal: $API_BODY"
 fl_assert_eq "$(journal_count)" 0 "journal after the refusal"
+apply ramping stress.memory '{"size": "2000MiB", "ramp": "8s"}'
+ramp_fid=$FID
+apply quick stress.memory '{"size": "1536MiB"}'
+quick_fid=$FID
+for ((i = 0; i < 300; i++)); do
+	status_of "$ramp_fid"
+	state=$(jq -r '.worker_states[0].state' <<<"$STATUS_JSON")
+	[ "$state" = running ] || break
+	sleep 0.1
+done
+touched=$(jq .touched_bytes <<<"$STATUS_JSON")
+case $state in
+limited)
+	fl_log "memory floor: the ramping stressor stopped at $((touched / MIB)) MiB of 2000 MiB: $(jq -r '.worker_states[0].message' <<<"$STATUS_JSON")"
+	jq -e '.worker_states[0].message | test("min_free_memory")' <<<"$STATUS_JSON" >/dev/null ||
+		fl_fail "memory floor: no reason given: $STATUS_JSON"
+	;;
+holding)
+	wait_state "$quick_fid" holding 60
+	now=$(($(avail_kib) / 1024))
+	fl_log "memory floor: not reached, other processes freed memory (MemAvailable $now MiB, floor $floor MiB)"
+	[ "$now" -ge "$floor" ] || fl_fail "memory floor: both stressors grew and MemAvailable is $now MiB, below the floor $floor MiB"
+	;;
+*) fl_fail "memory floor: ramping stressor is $state: $STATUS_JSON" ;;
+esac
+api DELETE /v1/faults
+fl_assert_eq "$HTTP_STATUS" 200 "revert all"
+fl_assert_eq "$(journal_count)" 0 "journal at the end"
