@@ -185,28 +185,32 @@ fl_assert_eq "$(journal_count)" 0 "journal after the restart"
 rm "$mnt/crash"
 
 # --- the policy's memory floor ---
-# A floor 2 GiB under what is available now: 4 GiB is refused outright. Then a ramping
-# 2000 MiB stressor and a quick 1536 MiB one: together 1.4 GiB more than the floor leaves,
-# so the ramping one must stop growing at the floor. Other processes of this shared host
-# can free memory meanwhile; if the ramping one completes, MemAvailable must still be above
-# the floor with both held (else the floor was crossed), and the test says why it completed.
+# A floor W MiB under what is available now (W = 2 GiB, or a quarter of what is available
+# when that is less): 2W is refused outright. Then a ramping stressor of 15/16 W and a quick
+# one of 3/4 W: together 0.69 W more than the floor leaves, so the ramping one must stop
+# growing at the floor. Other processes of this shared host can free memory meanwhile; if
+# the ramping one completes, MemAvailable must still be above the floor with both held (else
+# the floor was crossed), and the test says why it completed.
 kill -TERM "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 fl_assert_eq "$rc" 0 "agent exit after SIGTERM"
 FL_AGENT_PID=
 avail_kib() { awk '$1 == "MemAvailable:" {print $2}' /proc/meminfo; }
-floor=$(($(avail_kib) / 1024 - 2048))
+avail=$(($(avail_kib) / 1024))
+W=$((avail / 4 < 2048 ? avail / 4 : 2048))
+floor=$((avail - W))
 printf 'min_free_memory: %dMiB\n' "$floor" >"$dir/policy.yaml"
 fl_start_agent "$ns" "$sock" "$dir/agent4.log" "${AGENT_ARGS[@]}" --policy "$dir/policy.yaml"
 new_lease 600000
-api POST "/v1/leases/$LEASE/faults" '{"name": "m", "type": "stress.memory", "duration": "1m", "params": {"size": "4GiB"}}'
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"m\", \"type\": \"stress.memory\", \"duration\": \"1m\", \"params\": {\"size\": \"$((2 * W))MiB\"}}"
 fl_assert_eq "$HTTP_STATUS" 422 "memory below the policy's floor ($API_BODY)"
 jq -e '.error.message | test("params.size: .*min_free_memory")' <<<"$API_BODY" >/dev/null ||
 	fl_fail "memory floor: unclear refusal: $API_BODY"
 fl_assert_eq "$(journal_count)" 0 "journal after the refusal"
-apply ramping stress.memory '{"size": "2000MiB", "ramp": "8s"}'
+ramp_mib=$((W * 15 / 16))
+apply ramping stress.memory "{\"size\": \"${ramp_mib}MiB\", \"ramp\": \"8s\"}"
 ramp_fid=$FID
-apply quick stress.memory '{"size": "1536MiB"}'
+apply quick stress.memory "{\"size\": \"$((W * 3 / 4))MiB\"}"
 quick_fid=$FID
 for ((i = 0; i < 300; i++)); do
 	status_of "$ramp_fid"
@@ -217,7 +221,7 @@ done
 touched=$(jq .touched_bytes <<<"$STATUS_JSON")
 case $state in
 limited)
-	fl_log "memory floor: the ramping stressor stopped at $((touched / MIB)) MiB of 2000 MiB: $(jq -r '.worker_states[0].message' <<<"$STATUS_JSON")"
+	fl_log "memory floor: the ramping stressor stopped at $((touched / MIB)) MiB of $ramp_mib MiB: $(jq -r '.worker_states[0].message' <<<"$STATUS_JSON")"
 	jq -e '.worker_states[0].message | test("min_free_memory")' <<<"$STATUS_JSON" >/dev/null ||
 		fl_fail "memory floor: no reason given: $STATUS_JSON"
 	;;
