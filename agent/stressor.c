@@ -557,8 +557,12 @@ static int cgroup_kill_remove(const char *cgroup, struct stressor *s, char *err,
 		/* Our own children must be reaped before the cgroup counts as empty. */
 		if (s)
 			stressor_alive(s);
-		if (!rmdir(cgroup) || errno == ENOENT)
+		if (!rmdir(cgroup) || errno == ENOENT) {
+			/* Zombies no longer count as members: reap them all the same. */
+			while (s && stressor_alive(s) && mono_ns() < deadline)
+				sleep_ms(1);
 			return 0;
+		}
 		ret = -errno;
 		if (ret != -EBUSY) {
 			snprintf(err, size, "removing cgroup %s: %s", cgroup, strerror(-ret));

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -328,6 +329,13 @@ int stressor_worker_main(int argc, char **argv)
 	st += idx;
 	signal(SIGPIPE, SIG_DFL);
 	mode = argv[3];
+	/* "exe" (from /proc/self/exe) would tell an operator nothing: fl-cpu, fl-memory... */
+	{
+		char comm[16];
+
+		snprintf(comm, sizeof(comm), "fl-%s", mode);
+		prctl(PR_SET_NAME, comm, 0, 0, 0);
+	}
 	if ((argc > 4 && parse_u64(argv[4], &a)) || (argc > 5 && parse_u64(argv[5], &b)) ||
 	    (argc > 6 && parse_u64(argv[6], &c)))
 		fail(EINVAL, "bad worker arguments");

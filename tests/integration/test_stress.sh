@@ -28,6 +28,7 @@ fl_log "memory: RssAnon $rss bytes for $want requested (agent says $(jq .residen
 	fl_fail "memory: resident $rss not within 2% of $want"
 fl_assert_eq "$(jq .requested_bytes <<<"$STATUS_JSON")" "$want" "memory: requested in describe"
 fl_assert_eq "$(awk '{print $1}' "/proc/$mem_pid/oom_score_adj")" 1000 "memory: oom_score_adj"
+fl_assert_eq "$(cat "/proc/$mem_pid/comm")" fl-memory "memory: worker name"
 fl_assert_eq "$(awk '$1 == "CapEff:" || $1 == "CapPrm:" || $1 == "CapBnd:" || $1 == "CapInh:" || $1 == "CapAmb:" {print $2}' "/proc/$mem_pid/status" | sort -u)" \
 	0000000000000000 "memory: worker capabilities"
 fl_assert_eq "$(awk '$1 == "NoNewPrivs:" {print $2}' "/proc/$mem_pid/status")" 1 "memory: no_new_privs"
