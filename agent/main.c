@@ -318,19 +318,18 @@ int main(int argc, char **argv)
 		}
 		log_info("metrics on http://%s/metrics", metrics_addr);
 	}
-	/*
-	 * Setup is done (probe, socket ownership, recovery): keep only what the fault types
-	 * need. A root agent that cannot drop privileges does not run.
-	 */
+	/* Before the capabilities go: the root of the cgroup v2 hierarchy is mode 0555. */
 	err = stressor_setup();
 	if (err)
 		log_info("stressors unavailable: cannot create their parent cgroup: %s",
 			 strerror(-err));
+	/*
+	 * Setup is done (probe, socket ownership, recovery): keep only what the fault types
+	 * need. A root agent that cannot drop privileges does not run.
+	 */
 	if (getuid() == 0) {
-		uint64_t keep = 0;
+		uint64_t keep = 0, missing;
 		char names[1024];
-
-		uint64_t missing;
 
 		for (size_t i = 0; fault_ops_all[i]; i++)
 			keep |= fault_ops_all[i]->caps;
