@@ -81,6 +81,35 @@ int caps_restrict(uint64_t keep)
 	return err;
 }
 
+uint64_t caps_permitted(void)
+{
+	cap_t caps = cap_get_proc();
+	uint64_t set = 0;
+
+	if (!caps)
+		return 0;
+	for (cap_value_t v = 0; v <= CAP_LAST_CAP && v < 64; v++) {
+		cap_flag_value_t val = CAP_CLEAR;
+
+		if (!cap_get_flag(caps, v, CAP_PERMITTED, &val) && val == CAP_SET)
+			set |= 1ULL << v;
+	}
+	cap_free(caps);
+	return set;
+}
+
+bool caps_effective(int cap)
+{
+	cap_t caps = cap_get_proc();
+	cap_flag_value_t val = CAP_CLEAR;
+
+	if (!caps)
+		return false;
+	cap_get_flag(caps, cap, CAP_EFFECTIVE, &val);
+	cap_free(caps);
+	return val == CAP_SET;
+}
+
 /* Names of the capabilities in a bit set, for logs. */
 void caps_names(uint64_t set, char *buf, size_t size)
 {

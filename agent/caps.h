@@ -2,6 +2,7 @@
 #ifndef FL_CAPS_H
 #define FL_CAPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -15,6 +16,12 @@ json_t *caps_to_json(void);
  * nothing back on exec, and set no_new_privs. Irreversible. Returns 0 or -errno.
  */
 int caps_restrict(uint64_t keep);
+
+/* The permitted set as bits (1ULL << CAP_*); 0 when it cannot be read. */
+uint64_t caps_permitted(void);
+
+/* Whether cap (CAP_*) is in the effective set now. */
+bool caps_effective(int cap);
 
 /* Comma-separated names of the capabilities in set. */
 void caps_names(uint64_t set, char *buf, size_t size);

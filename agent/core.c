@@ -145,7 +145,8 @@ static int type_index(const struct fault_ops *t)
 	return -1;
 }
 
-static void emit_fault(struct fault *f, const char *type, const char *why)
+/* status: what the fault achieved, taken before a revert (stolen); NULL: described now. */
+static void emit_fault(struct fault *f, const char *type, const char *why, json_t *status)
 {
 	static const struct {
 		const char *event;
@@ -168,7 +169,9 @@ static void emit_fault(struct fault *f, const char *type, const char *why)
 		json_object_set_new(fields, "reason", json_string(why));
 	if (f->error[0])
 		json_object_set_new(fields, "error", json_string(f->error));
-	if (f->type->describe && has_status(f)) {
+	if (status)
+		json_object_set_new(fields, "status", status);
+	else if (f->type->describe && has_status(f)) {
 		json_t *d = f->type->describe(f);
 
 		if (d)
@@ -179,6 +182,7 @@ static void emit_fault(struct fault *f, const char *type, const char *why)
 
 int core_fault_revert(struct fault *f, const char *why)
 {
+	json_t *last = NULL;
 	int err;
 
 	if (!fault_state_live(f->state))
@@ -187,15 +191,19 @@ int core_fault_revert(struct fault *f, const char *why)
 		set_state(f, FAULT_REVERTING);
 	uv_timer_stop(&f->duration_timer);
 	f->error[0] = '\0';
+	/* What the fault achieved, for the fault.reverted event: after the revert it is gone. */
+	if (f->type->describe)
+		last = f->type->describe(f);
 	err = f->type->revert(f->agent, f, f->error, sizeof(f->error));
 	if (err) {
+		json_decref(last);
 		if (!f->error[0])
 			snprintf(f->error, sizeof(f->error), "%s", strerror(-err));
 		set_state(f, FAULT_REVERT_FAILED);
 		/* The journal keeps the record: shutdown, revert-all or --cleanup retries it. */
 		fault_journal(f);
 		log_err("fault %s (%s): revert failed: %s", f->id, f->type->name, f->error);
-		emit_fault(f, "fault.revert_failed", why);
+		emit_fault(f, "fault.revert_failed", why, NULL);
 		return err;
 	}
 	set_state(f, FAULT_REVERTED);
@@ -204,7 +212,7 @@ int core_fault_revert(struct fault *f, const char *why)
 	if (err)
 		log_warn("fault %s: removing its journal record: %s", f->id, strerror(-err));
 	log_info("fault %s (%s) reverted: %s", f->id, f->type->name, why);
-	emit_fault(f, "fault.reverted", why);
+	emit_fault(f, "fault.reverted", why, last);
 	fault_destroy(f);
 	return 0;
 }
@@ -306,7 +314,7 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 		else
 			journal_remove(a->journal, f->id);
 		log_warn("fault %s (%s): apply failed: %s", f->id, type->name, err);
-		emit_fault(f, "fault.apply_failed", NULL);
+		emit_fault(f, "fault.apply_failed", NULL, NULL);
 		fault_destroy(f);
 		return ret;
 	}
@@ -314,13 +322,13 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	timefmt_now_iso(f->applied_at, sizeof(f->applied_at));
 	if (f->completed) {
 		/* Nothing stays applied, so nothing is journaled, timed or left to revert. */
-		emit_fault(f, "fault.applied", NULL);
+		emit_fault(f, "fault.applied", NULL, NULL);
 		set_state(f, FAULT_COMPLETED);
 		ret = journal_remove(a->journal, f->id);
 		if (ret)
 			log_warn("fault %s: removing its journal record: %s", f->id, strerror(-ret));
 		log_info("fault %s (%s) completed under lease %s", f->id, type->name, l->id);
-		emit_fault(f, "fault.completed", "its whole effect was the apply");
+		emit_fault(f, "fault.completed", "its whole effect was the apply", NULL);
 		/* Forgotten now; freed by the close callback, after the caller's answer. */
 		fault_destroy(f);
 		*out = f;
@@ -330,7 +338,7 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	if (duration_ms)
 		uv_timer_start(&f->duration_timer, duration_done, duration_ms, 0);
 	log_info("fault %s (%s) active under lease %s", f->id, type->name, l->id);
-	emit_fault(f, "fault.applied", NULL);
+	emit_fault(f, "fault.applied", NULL, NULL);
 	*out = f;
 	return 0;
 

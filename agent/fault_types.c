@@ -12,6 +12,11 @@ extern const struct fault_ops fault_net_duplication;
 extern const struct fault_ops fault_net_partition;
 extern const struct fault_ops fault_net_bandwidth;
 extern const struct fault_ops fault_net_latency;
+extern const struct fault_ops fault_stress_cpu;
+extern const struct fault_ops fault_stress_memory;
+extern const struct fault_ops fault_stress_disk_fill;
+extern const struct fault_ops fault_stress_io;
+extern const struct fault_ops fault_stress_fds;
 
 const struct fault_ops *const fault_ops_all[] = {
 	&fault_proc_kill,
@@ -22,6 +27,11 @@ const struct fault_ops *const fault_ops_all[] = {
 	&fault_net_partition,
 	&fault_net_bandwidth,
 	&fault_net_latency,
+	&fault_stress_cpu,
+	&fault_stress_memory,
+	&fault_stress_disk_fill,
+	&fault_stress_io,
+	&fault_stress_fds,
 	NULL,
 };
 

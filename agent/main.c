@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "policy.h"
 #include "server.h"
+#include "stressor.h"
 #include "version.h"
 
 static void usage(FILE *f)
@@ -182,6 +183,9 @@ int main(int argc, char **argv)
 	json_t *report = NULL;
 	struct group *grp;
 
+	/* A stressor worker re-executed by the agent itself (stressor.c): nothing else runs. */
+	if (argc > 1 && !strcmp(argv[1], STRESSOR_WORKER_ARG))
+		return stressor_worker_main(argc, argv);
 	while ((c = getopt_long(argc, argv, "s:l:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -340,16 +344,31 @@ int main(int argc, char **argv)
 		}
 		log_info("metrics on http://%s/metrics", metrics_addr);
 	}
+	/* Before the capabilities go: the root of the cgroup v2 hierarchy is mode 0555. */
+	err = stressor_setup();
+	if (err)
+		log_info("stressors unavailable: cannot create their parent cgroup: %s",
+			 strerror(-err));
 	/*
 	 * Setup is done (probe, socket ownership, recovery): keep only what the fault types
 	 * need. A root agent that cannot drop privileges does not run.
 	 */
 	if (getuid() == 0) {
-		uint64_t keep = 0;
+		uint64_t keep = 0, missing;
 		char names[1024];
 
 		for (size_t i = 0; fault_ops_all[i]; i++)
 			keep |= fault_ops_all[i]->caps;
+		/*
+		 * A capability this root never had (a container's bounding set) cannot be kept;
+		 * the fault types that need it say so when asked to apply.
+		 */
+		missing = keep & ~caps_permitted();
+		if (missing) {
+			caps_names(missing, names, sizeof(names));
+			log_warn("capabilities not available to keep: %s", names);
+			keep &= ~missing;
+		}
 		err = caps_restrict(keep);
 		caps_names(keep, names, sizeof(names));
 		if (err) {

@@ -51,6 +51,8 @@ static const struct exp_field policy_fields[] = {
 	FLD("max_duration", FT_DURATION, 0, PO(max_duration_ns), MS, 7 * DAY, 0, NULL),
 	FLD("max_memory", FT_SIZE, FF_RELATIVE, PO(max_memory), MIB, 64 * 1024 * 1024 * MIB, 0,
 	    NULL),
+	FLD("min_free_memory", FT_SIZE, FF_RELATIVE, PO(min_free_memory), MIB,
+	    64 * 1024 * 1024 * MIB, 0, NULL),
 	{ .key = "protected_processes", .type = FT_LIST, .off = PO(protected_processes),
 	  .off2 = PO(n_protected_processes), .aux = &comm_list },
 	{ .key = "protected_cidrs", .type = FT_LIST, .off = PO(protected_cidrs),
@@ -171,6 +173,19 @@ void policy_free(struct policy *p)
 int policy_to_json(const struct policy *p, json_t **out)
 {
 	return exp_obj_to_json(&policy_object, p, out);
+}
+
+uint64_t policy_min_free_bytes(const struct policy *p, uint64_t total_bytes)
+{
+	const struct units_size *m = &p->min_free_memory;
+	uint32_t ppm = m->ppm;
+
+	if (m->bytes)
+		return m->bytes;
+	if (!ppm)
+		ppm = POLICY_DEFAULT_MIN_FREE_PPM;
+	/* 128-bit product: total_bytes * ppm overflows 64 bits beyond 18 TB. */
+	return (uint64_t)((unsigned __int128)total_bytes * ppm / UNITS_PPM_ONE);
 }
 
 static void fmt_ppm(char *buf, size_t size, uint32_t ppm)

@@ -21,6 +21,8 @@ struct policy {
 	int64_t max_latency_ns;	   /* delay + jitter; 0: no limit */
 	int64_t max_duration_ns;   /* 0: no limit; with a limit, a fault must have a duration */
 	struct units_size max_memory; /* stress.memory; zero: no limit */
+	/* Free memory stress.memory never eats into; zero: POLICY_DEFAULT_MIN_FREE_PPM. */
+	struct units_size min_free_memory;
 	char **protected_processes;   /* process names never selected, besides the built-in ones */
 	size_t n_protected_processes;
 	struct net_cidr *protected_cidrs; /* network faults never touch these peers */
@@ -28,6 +30,13 @@ struct policy {
 	struct port_range *protected_ports; /* nor these ports (either side) */
 	size_t n_protected_ports;
 };
+
+/*
+ * Memory stressors stop growing before available memory falls below this share of the
+ * total unless the policy says otherwise: enough for the host's own services, sshd and
+ * the agent to keep working, and for the kernel to reclaim without stalling.
+ */
+#define POLICY_DEFAULT_MIN_FREE_PPM 100000u /* 10% */
 
 /* The built-in policy when no file exists: every type, no limits, built-in protections. */
 int policy_default(struct policy **out);
@@ -42,6 +51,9 @@ void policy_free(struct policy *p);
  * the values when not.
  */
 int policy_check(const struct policy *p, const struct fault_spec *f, char *err, size_t size);
+
+/* The memory floor in bytes on a host with total_bytes of memory (the default if not set). */
+uint64_t policy_min_free_bytes(const struct policy *p, uint64_t total_bytes);
 
 /* The policy as JSON for `agent info`. 0 or -ENOMEM. */
 int policy_to_json(const struct policy *p, json_t **out);

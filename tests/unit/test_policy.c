@@ -161,6 +161,35 @@ static void gilbert_elliott_loss_ratio(void **state)
 	policy_free(p);
 }
 
+static void min_free_memory(void **state)
+{
+	struct policy *p;
+	char *out;
+
+	/* No policy file, or a file without the key: the built-in 10% floor. */
+	assert_int_equal(policy_default(&p), 0);
+	assert_int_equal(policy_min_free_bytes(p, 8ULL << 30), (8ULL << 30) / 10);
+	policy_free(p);
+	p = load_ok("max_loss: 10%\n");
+	assert_int_equal(policy_min_free_bytes(p, 1000000), 100000);
+	policy_free(p);
+	p = load_ok("min_free_memory: 512MiB\n");
+	assert_int_equal(policy_min_free_bytes(p, 8ULL << 30), 512ULL << 20);
+	policy_free(p);
+	p = load_ok("min_free_memory: 25%\n");
+	assert_int_equal(policy_min_free_bytes(p, 8ULL << 30), 2ULL << 30);
+	/* 64 TiB at 25% overflows 64-bit intermediate arithmetic. */
+	assert_int_equal(policy_min_free_bytes(p, 64ULL << 40), 16ULL << 40);
+	policy_free(p);
+	out = load_bad("min_free_memory: 101%\n");
+	assert_string_equal(out, "policy.yaml:1:18: min_free_memory: 101% is out of range (0% "
+				 "to 100%)\n");
+	free(out);
+	out = load_bad("min_free_memory: 12kB\n");
+	assert_non_null(strstr(out, "min_free_memory"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +197,7 @@ int main(void)
 		cmocka_unit_test(default_allows_everything),
 		cmocka_unit_test(rules),
 		cmocka_unit_test(gilbert_elliott_loss_ratio),
+		cmocka_unit_test(min_free_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

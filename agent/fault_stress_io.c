@@ -1,0 +1,165 @@
+/*
+ * stress.io: sustained writes at a target byte rate, optionally with fdatasync after every
+ * write. path is either an existing directory, where the worker writes an unnamed file that
+ * vanishes with it, or a file that must not exist yet, created and removed like disk_fill's.
+ * The writes cycle over a window of the file (at most 256 MiB), so IO never fills the disk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include "agent.h"
+#include "exp.h"
+#include "fault.h"
+#include "log.h"
+#include "stressor.h"
+
+struct io_priv {
+	struct stressor *s;
+	bool in_dir; /* path is a directory: an unnamed file inside it */
+};
+
+static int io_probe(const struct agent *a, char *why, size_t size)
+{
+	return stressor_probe(why, size);
+}
+
+static int io_validate(struct agent *a, struct fault *f, char *err, size_t size)
+{
+	const struct fault_stress_io *p = &f->spec->params.io;
+	struct io_priv *io;
+	struct stat st;
+	bool in_dir = false;
+
+	if (!lstat(p->path, &st)) {
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, size,
+				 "params.path: %s exists and is not a directory; stress.io writes a "
+				 "new file or an unnamed file inside a directory",
+				 p->path);
+			return -EINVAL;
+		}
+		in_dir = true;
+	} else if (errno != ENOENT) {
+		snprintf(err, size, "params.path: %s: %s", p->path, strerror(errno));
+		return -EINVAL;
+	}
+	io = calloc(1, sizeof(*io));
+	if (!io)
+		return -ENOMEM;
+	io->in_dir = in_dir;
+	f->priv = io;
+	return 0;
+}
+
+static int io_apply(struct agent *a, struct fault *f, char *err, size_t size)
+{
+	const struct fault_stress_io *p = &f->spec->params.io;
+	struct io_priv *io = f->priv;
+	char rate[24];
+	const char *args[] = { "io", rate, p->fsync ? "1" : "0", NULL };
+	struct stressor_spawn sp = { .args = args, .cpu = -1 };
+	int ret, fd = -1;
+
+	snprintf(rate, sizeof(rate), "%llu", (unsigned long long)p->rate_bytes);
+	ret = stressor_new(f, 1, &io->s, err, size);
+	if (ret)
+		return ret;
+	if (io->in_dir) {
+		/* Unnamed: nothing to journal, the file goes with its last descriptor. */
+		fd = open(p->path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			ret = -errno;
+			snprintf(err, size, "params.path: creating an unnamed file in %s: %s",
+				 p->path, strerror(-ret));
+			if (ret == -EISDIR)
+				ret = -EOPNOTSUPP;
+			goto fail;
+		}
+		sp.data_fd = fd;
+	} else {
+		ret = stressor_create_file(io->s, f, p->path, err, size);
+		if (ret)
+			goto fail;
+		sp.data_fd = io->s->file_fd;
+	}
+	ret = stressor_start(io->s, f, &sp, err, size);
+	if (!ret)
+		ret = stressor_wait_started(io->s, f, err, size);
+	if (fd >= 0)
+		close(fd);
+	if (ret)
+		goto fail;
+	log_info("fault %s: writing %s bytes/s to %s%s", f->id, rate, p->path,
+		 p->fsync ? " with fdatasync" : "");
+	return 0;
+fail:
+	stressor_abort(io->s, f);
+	return ret;
+}
+
+static int io_revert(struct agent *a, struct fault *f, char *err, size_t size)
+{
+	struct io_priv *io = f->priv;
+
+	return io ? stressor_stop(io->s, err, size) : 0;
+}
+
+static json_t *io_describe(const struct fault *f)
+{
+	const struct fault_stress_io *p = &f->spec->params.io;
+	struct io_priv *io = f->priv;
+	uint64_t done, elapsed;
+	json_t *o;
+
+	if (!io || !io->s || !io->s->n)
+		return NULL;
+	o = stressor_describe(io->s);
+	done = __atomic_load_n(&io->s->st[0].done, __ATOMIC_RELAXED);
+	elapsed = stressor_elapsed_ns(io->s);
+	json_object_set_new(o, "path", json_string(p->path));
+	json_object_set_new(o, "requested_bytes_per_sec", json_integer((json_int_t)p->rate_bytes));
+	json_object_set_new(o, "bytes_written", json_integer((json_int_t)done));
+	if (elapsed)
+		json_object_set_new(o, "achieved_bytes_per_sec",
+				    json_integer((json_int_t)(done * 1e9 / (double)elapsed)));
+	json_object_set_new(o, "written_source", json_string("the worker's completed pwrite(2)s"));
+	if (p->fsync)
+		json_object_set_new(o, "fsyncs",
+				    json_integer((json_int_t)__atomic_load_n(&io->s->st[0].extra,
+									     __ATOMIC_RELAXED)));
+	return o;
+}
+
+static int io_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+{
+	return stressor_cleanup(undo, report, size);
+}
+
+static void io_free(struct fault *f)
+{
+	struct io_priv *io = f->priv;
+
+	if (io)
+		stressor_free(io->s);
+	free(io);
+	f->priv = NULL;
+}
+
+const struct fault_ops fault_stress_io = {
+	.name = "stress.io",
+	/* Workers drop the bounding set before they exec, which needs CAP_SETPCAP. */
+	.caps = 1ULL << CAP_SETPCAP,
+	.probe = io_probe,
+	.validate = io_validate,
+	.apply = io_apply,
+	.revert = io_revert,
+	.describe = io_describe,
+	.cleanup = io_cleanup,
+	.free_priv = io_free,
+};

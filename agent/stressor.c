@@ -1,0 +1,831 @@
+/*
+ * Stressor processes: a cgroup v2 per fault, workers born into it with clone3(2) and
+ * CLONE_INTO_CGROUP, stripped of every capability before they re-execute the agent binary
+ * in its worker mode, and killed together with cgroup.kill. The journal learns the cgroup
+ * before it exists, the pids once the workers run, and a file's identity before its name.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+
+#include "cgroup.h"
+#include "fault.h"
+#include "log.h"
+#include "procsel.h"
+#include "stressor.h"
+
+#define WORKER_FD_STATUS 3
+#define WORKER_FD_DATA 4
+/* How long stop and cleanup wait for killed workers to leave the cgroup. */
+#define STOP_WAIT_MS 10000
+/* How long apply waits for the workers to report in (the VM's TCG is slow). */
+#define START_WAIT_MS 20000
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n != strlen(val))
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+static int setup_err = -ENOENT;
+
+static int parent_path(char *buf, size_t size)
+{
+	char root[256];
+	int ret = cgroup_v2_root(root, sizeof(root));
+
+	if (ret)
+		return ret;
+	if ((size_t)snprintf(buf, size, "%s/" STRESSOR_CGROUP_PARENT, root) >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int stressor_setup(void)
+{
+	char path[300];
+	int ret = parent_path(path, sizeof(path));
+
+	if (!ret && mkdir(path, 0755) && errno != EEXIST)
+		ret = -errno;
+	setup_err = ret;
+	return ret;
+}
+
+int stressor_probe(char *why, size_t size)
+{
+	char path[300];
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (parent_path(path, sizeof(path))) {
+		snprintf(why, size, "no cgroup v2 hierarchy is mounted (stressors run in a cgroup "
+				    "v2 of their own)");
+		return -EOPNOTSUPP;
+	}
+	if (setup_err) {
+		snprintf(why, size, "the agent could not create %s at start: %s", path,
+			 strerror(-setup_err));
+		return -EOPNOTSUPP;
+	}
+	/* clone3 with CLONE_INTO_CGROUP came in Linux 5.7. */
+	if (!uname(&u) && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+	    (major < 5 || (major == 5 && minor < 7))) {
+		snprintf(why, size, "Linux %s lacks clone3 CLONE_INTO_CGROUP (5.7)", u.release);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* The undo record: an object built up in f->undo and journaled at every step. */
+static int undo_set(struct fault *f, const char *key, json_t *val)
+{
+	if (!val)
+		return -ENOMEM;
+	if (!f->undo) {
+		f->undo = json_object();
+		if (!f->undo) {
+			json_decref(val);
+			return -ENOMEM;
+		}
+	}
+	if (json_object_set_new(f->undo, key, val))
+		return -ENOMEM;
+	return fault_journal(f);
+}
+
+int stressor_new(struct fault *f, int max_workers, struct stressor **out, char *err,
+		 size_t size)
+{
+	struct stressor *s = calloc(1, sizeof(*s));
+	char parent[300];
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	s->cgroup_fd = s->st_fd = s->file_fd = -1;
+	s->st = MAP_FAILED;
+	ret = parent_path(parent, sizeof(parent));
+	if (ret) {
+		snprintf(err, size, "no cgroup v2 hierarchy: %s", strerror(-ret));
+		goto fail;
+	}
+	snprintf(s->cgroup, sizeof(s->cgroup), "%s/" STRESSOR_CGROUP_PREFIX "%s", parent, f->id);
+	s->cap = max_workers;
+	s->pids = calloc(max_workers, sizeof(*s->pids));
+	s->wstatus = calloc(max_workers, sizeof(*s->wstatus));
+	if (!s->pids || !s->wstatus) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	/* The status pages: shared with the workers, read by describe. */
+	s->st_size = (size_t)max_workers * sizeof(struct stressor_status);
+	s->st_fd = memfd_create("faultline-stress", MFD_CLOEXEC);
+	if (s->st_fd < 0) {
+		ret = -errno;
+		snprintf(err, size, "memfd_create: %s", strerror(-ret));
+		goto fail;
+	}
+	if (ftruncate(s->st_fd, (off_t)s->st_size)) {
+		ret = -errno;
+		snprintf(err, size, "sizing the status pages: %s", strerror(-ret));
+		goto fail;
+	}
+	s->st = mmap(NULL, s->st_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->st_fd, 0);
+	if (s->st == MAP_FAILED) {
+		ret = -errno;
+		snprintf(err, size, "mapping the status pages: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = undo_set(f, "cgroup", json_string(s->cgroup));
+	if (ret) {
+		snprintf(err, size, "journaling the cgroup: %s", strerror(-ret));
+		goto fail;
+	}
+	if (mkdir(s->cgroup, 0755)) {
+		ret = -errno;
+		snprintf(err, size, "creating cgroup %s: %s", s->cgroup, strerror(-ret));
+		/* An existing directory is not ours to remove. */
+		if (ret == -EEXIST)
+			s->cgroup[0] = '\0';
+		goto fail;
+	}
+	s->cgroup_fd = open(s->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->cgroup_fd < 0) {
+		ret = -errno;
+		snprintf(err, size, "opening cgroup %s: %s", s->cgroup, strerror(-ret));
+		rmdir(s->cgroup);
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	stressor_free(s);
+	return ret;
+}
+
+static int parent_dir(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+
+	if (!slash || !slash[1])
+		return -EINVAL;
+	n = slash == path ? 1 : (size_t)(slash - path);
+	if (n >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+int stressor_create_file(struct stressor *s, struct fault *f, const char *path, char *err,
+			 size_t size)
+{
+	char dir[PATH_MAX], proc[64];
+	bool xattr = false;
+	struct stat st;
+	int fd, ret;
+
+	ret = parent_dir(path, dir, sizeof(dir));
+	if (ret) {
+		snprintf(err, size, "path: '%s' does not name a file", path);
+		return ret;
+	}
+	/*
+	 * An unnamed file first: a crash before the journal knows its identity leaves
+	 * nothing behind, because the file has no name until linkat below.
+	 */
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -EOPNOTSUPP || ret == -EISDIR)
+			snprintf(err, size,
+				 "path: the filesystem of %s cannot create unnamed files (O_TMPFILE), "
+				 "which crash-safe removal needs",
+				 dir);
+		else
+			snprintf(err, size, "path: creating a file in %s: %s", dir, strerror(-ret));
+		return ret == -EISDIR ? -EOPNOTSUPP : ret;
+	}
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		snprintf(err, size, "path: fstat: %s", strerror(-ret));
+		goto fail;
+	}
+	/* Extra proof of ownership where the filesystem has user xattrs. */
+	if (!fsetxattr(fd, STRESSOR_XATTR, f->id, strlen(f->id), 0))
+		xattr = true;
+	ret = undo_set(f, "file",
+		       json_pack("{s:s, s:I, s:I, s:b}", "path", path, "dev", (json_int_t)st.st_dev,
+				 "ino", (json_int_t)st.st_ino, "xattr", xattr));
+	if (ret) {
+		snprintf(err, size, "journaling the file: %s", strerror(-ret));
+		goto fail;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW)) {
+		ret = -errno;
+		if (ret == -EEXIST)
+			snprintf(err, size, "path: %s exists; stressors never touch an existing file",
+				 path);
+		else
+			snprintf(err, size, "path: creating %s: %s", path, strerror(-ret));
+		goto fail;
+	}
+	s->file = strdup(path);
+	if (!s->file) {
+		/* The name exists now: remove it by identity, as stop would. */
+		unlink(path);
+		ret = -ENOMEM;
+		goto fail;
+	}
+	s->file_dev = st.st_dev;
+	s->file_ino = st.st_ino;
+	s->file_fd = fd;
+	return 0;
+fail:
+	close(fd);
+	return ret;
+}
+
+/*
+ * The new child: only raw system calls from here to execve, because the agent is
+ * multi-threaded (libuv) and the child has just one thread with copies of all locks.
+ * A failure is written to the worker's status page before exiting.
+ */
+static void child_fail(struct stressor_status *st, const char *what)
+{
+	int e = errno;
+	size_t n = strlen(what);
+
+	if (n >= sizeof(st->msg))
+		n = sizeof(st->msg) - 1;
+	memcpy(st->msg, what, n);
+	st->msg[n] = '\0';
+	st->err = e;
+	__atomic_store_n(&st->state, STRESSOR_FAILED, __ATOMIC_RELEASE);
+	_exit(126);
+}
+
+static __attribute__((noreturn)) void child_main(const struct stressor *s,
+						 struct stressor_status *st,
+						 const struct stressor_spawn *sp, char *const argv[],
+						 pid_t parent)
+{
+	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	int fd, hs, hd = -1;
+	sigset_t none;
+
+	/* Dies with the agent: a crash leaves no worker running, only the cgroup to remove. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
+		child_fail(st, "prctl(PR_SET_PDEATHSIG)");
+	if (getppid() != parent)
+		_exit(125);
+	if (sp->nofile) {
+		struct rlimit rl = { .rlim_cur = sp->nofile, .rlim_max = sp->nofile };
+
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			child_fail(st, "raising RLIMIT_NOFILE");
+	}
+	if (sp->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(sp->cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			child_fail(st, "pinning to the CPU");
+	}
+	/* Renumber the status page to fd 3 and the data file to fd 4; close all others. */
+	hs = fcntl(s->st_fd, F_DUPFD, 10);
+	if (hs < 0)
+		child_fail(st, "dup of the status page");
+	if (sp->data_fd >= 0) {
+		hd = fcntl(sp->data_fd, F_DUPFD, 10);
+		if (hd < 0)
+			child_fail(st, "dup of the data file");
+	}
+	if (dup2(hs, WORKER_FD_STATUS) < 0 || (hd >= 0 && dup2(hd, WORKER_FD_DATA) < 0))
+		child_fail(st, "dup2");
+	if (syscall(SYS_close_range, hd >= 0 ? WORKER_FD_DATA + 1 : WORKER_FD_STATUS + 1, ~0U,
+		    0))
+		child_fail(st, "close_range");
+	fd = open("/dev/null", O_RDONLY);
+	if (fd < 0 || dup2(fd, 0) < 0)
+		child_fail(st, "opening /dev/null");
+	if (fd > WORKER_FD_DATA)
+		close(fd);
+	fd = open("/proc/self/oom_score_adj", O_WRONLY);
+	if (fd < 0 || write(fd, "1000", 4) != 4)
+		child_fail(st, "setting oom_score_adj 1000");
+	close(fd);
+	/* No capabilities at all: bounding set (needs CAP_SETPCAP), ambient, then the rest. */
+	for (int c = 0; c < 64; c++) {
+		int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+
+		if (r < 0)
+			break;
+		if (r == 1 && prctl(PR_CAPBSET_DROP, c, 0, 0, 0))
+			child_fail(st, "dropping the capability bounding set");
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
+		child_fail(st, "clearing ambient capabilities");
+	if (syscall(SYS_capset, &hdr, data))
+		child_fail(st, "clearing capabilities");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		child_fail(st, "setting no_new_privs");
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve("/proc/self/exe", argv, envp);
+	child_fail(st, "execve /proc/self/exe");
+	_exit(126);
+}
+
+int stressor_start(struct stressor *s, struct fault *f, const struct stressor_spawn *sp,
+		   char *err, size_t size)
+{
+	struct clone_args ca = {
+		.flags = CLONE_INTO_CGROUP,
+		.exit_signal = SIGCHLD,
+		.cgroup = (uint64_t)s->cgroup_fd,
+	};
+	char idx[16], *argv[16];
+	struct stressor_status *st;
+	size_t n = 0;
+	pid_t parent = getpid();
+	long pid;
+	int ret;
+
+	if (s->n >= s->cap)
+		return -ENOSPC;
+	st = &s->st[s->n];
+	memset(st, 0, sizeof(*st));
+	snprintf(idx, sizeof(idx), "%d", s->n);
+	argv[n++] = "faultlined";
+	argv[n++] = STRESSOR_WORKER_ARG;
+	argv[n++] = idx;
+	for (size_t i = 0; sp->args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
+		argv[n++] = (char *)sp->args[i];
+	argv[n] = NULL;
+	if (!s->n)
+		clock_gettime(CLOCK_MONOTONIC, &s->started);
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0) {
+		ret = -errno;
+		snprintf(err, size, "clone3 into %s: %s", s->cgroup, strerror(-ret));
+		return ret;
+	}
+	if (pid == 0)
+		child_main(s, st, sp, argv, parent);
+	s->pids[s->n] = (pid_t)pid;
+	s->wstatus[s->n] = -1;
+	s->n++;
+	return 0;
+}
+
+int stressor_journal_pids(struct stressor *s, struct fault *f, char *err, size_t size)
+{
+	json_t *pids = json_array();
+	int ret;
+
+	/*
+	 * Once for all workers: the journaled cgroup already covers them (cgroup.kill), the
+	 * pids are for the report and the pre-5.14 fallback; 4096 workers must not cost 4096
+	 * ever longer journal writes.
+	 */
+	for (int i = 0; pids && i < s->n; i++)
+		json_array_append_new(pids, json_pack("{s:i, s:I}", "pid", (int)s->pids[i],
+						      "starttime",
+						      (json_int_t)procsel_starttime(s->pids[i])));
+	ret = undo_set(f, "pids", pids);
+	if (ret)
+		snprintf(err, size, "journaling the workers' pids: %s", strerror(-ret));
+	return ret;
+}
+
+static int reap(struct stressor *s, int i)
+{
+	int wst;
+
+	if (s->wstatus[i] != -1)
+		return 1;
+	if (waitpid(s->pids[i], &wst, WNOHANG) == s->pids[i]) {
+		s->wstatus[i] = wst;
+		return 1;
+	}
+	return 0;
+}
+
+int stressor_alive(struct stressor *s)
+{
+	int alive = 0;
+
+	for (int i = 0; i < s->n; i++)
+		alive += !reap(s, i);
+	return alive;
+}
+
+int stressor_wait_started(struct stressor *s, struct fault *f, char *err, size_t size)
+{
+	uint64_t deadline = mono_ns() + START_WAIT_MS * 1000000ULL;
+
+	int ret = stressor_journal_pids(s, f, err, size);
+
+	if (ret)
+		return ret;
+	for (;;) {
+		int starting = 0;
+
+		for (int i = 0; i < s->n; i++) {
+			struct stressor_status *st = &s->st[i];
+			uint32_t state = __atomic_load_n(&st->state, __ATOMIC_ACQUIRE);
+
+			if (state == STRESSOR_FAILED) {
+				snprintf(err, size, "worker %d: %.*s: %s", (int)s->pids[i],
+					 (int)sizeof(st->msg), st->msg, strerror(st->err));
+				return st->err ? -st->err : -EIO;
+			}
+			if (state == STRESSOR_STARTING) {
+				if (reap(s, i)) {
+					snprintf(err, size, "worker %d exited before it started",
+						 (int)s->pids[i]);
+					return -ECHILD;
+				}
+				starting++;
+			}
+		}
+		if (!starting)
+			return 0;
+		if (mono_ns() > deadline) {
+			snprintf(err, size, "%d worker%s did not start within %d s", starting,
+				 starting == 1 ? "" : "s", START_WAIT_MS / 1000);
+			return -ETIMEDOUT;
+		}
+		sleep_ms(2);
+	}
+}
+
+/* Pids listed in a cgroup's cgroup.procs; 0 when the cgroup is empty. */
+static int cgroup_pids(const char *cgroup, pid_t *pids, int max)
+{
+	char path[600];
+	int n = 0, pid;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cgroup);
+	fp = fopen(path, "re");
+	if (!fp)
+		return -errno;
+	while (n < max && fscanf(fp, "%d", &pid) == 1)
+		pids[n++] = pid;
+	fclose(fp);
+	return n;
+}
+
+/*
+ * Kill everything in the cgroup and remove it: cgroup.kill where the kernel has it (5.14),
+ * else SIGKILL to every listed pid until none is left. Bounded; 0 or -errno with err.
+ */
+static int cgroup_kill_remove(const char *cgroup, struct stressor *s, char *err, size_t size)
+{
+	uint64_t deadline = mono_ns() + STOP_WAIT_MS * 1000000ULL;
+	char path[600];
+	pid_t pids[256];
+	int ret, n, have_kill;
+
+	snprintf(path, sizeof(path), "%s/cgroup.kill", cgroup);
+	have_kill = !access(path, F_OK);
+	if (access(cgroup, F_OK) && errno == ENOENT)
+		return 0;
+	for (;;) {
+		if (have_kill) {
+			ret = write_file(path, "1");
+			if (ret && ret != -ENOENT) {
+				snprintf(err, size, "writing %s: %s", path, strerror(-ret));
+				return ret;
+			}
+		} else {
+			n = cgroup_pids(cgroup, pids, 256);
+			for (int i = 0; i < n; i++)
+				kill(pids[i], SIGKILL);
+		}
+		/* Our own children must be reaped before the cgroup counts as empty. */
+		if (s)
+			stressor_alive(s);
+		if (!rmdir(cgroup) || errno == ENOENT) {
+			/* Zombies no longer count as members: reap them all the same. */
+			while (s && stressor_alive(s) && mono_ns() < deadline)
+				sleep_ms(1);
+			return 0;
+		}
+		ret = -errno;
+		if (ret != -EBUSY) {
+			snprintf(err, size, "removing cgroup %s: %s", cgroup, strerror(-ret));
+			return ret;
+		}
+		if (mono_ns() > deadline) {
+			n = cgroup_pids(cgroup, pids, 256);
+			snprintf(err, size, "cgroup %s still holds %d process%s after %d s", cgroup,
+				 n, n == 1 ? "" : "es", STOP_WAIT_MS / 1000);
+			return -EBUSY;
+		}
+		sleep_ms(5);
+	}
+}
+
+/* Remove path if it is still the file with this identity (and our xattr, if set). */
+static int remove_file(const char *path, dev_t dev, ino_t ino, const char *xattr_id,
+		       char *report, size_t size)
+{
+	struct stat st;
+	char val[64];
+	ssize_t n;
+
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(report, size, "checking %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino) {
+		snprintf(report, size, "left %s alone: it is not the file the stressor created",
+			 path);
+		return 1;
+	}
+	if (xattr_id) {
+		n = lgetxattr(path, STRESSOR_XATTR, val, sizeof(val) - 1);
+		if (n < 0 || (size_t)n != strlen(xattr_id) || memcmp(val, xattr_id, (size_t)n)) {
+			snprintf(report, size,
+				 "left %s alone: its %s attribute does not name the fault", path,
+				 STRESSOR_XATTR);
+			return 1;
+		}
+	}
+	if (unlink(path) && errno != ENOENT) {
+		snprintf(report, size, "removing %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int stressor_stop(struct stressor *s, char *err, size_t size)
+{
+	int ret;
+
+	if (!s)
+		return 0;
+	if (s->cgroup[0]) {
+		ret = cgroup_kill_remove(s->cgroup, s, err, size);
+		if (ret)
+			return ret;
+		s->cgroup[0] = '\0';
+	}
+	if (s->file) {
+		char report[FAULT_ERR_SIZE] = "";
+
+		ret = remove_file(s->file, s->file_dev, s->file_ino, NULL, report, sizeof(report));
+		if (ret < 0) {
+			snprintf(err, size, "%s", report);
+			return ret;
+		}
+		if (ret)
+			log_warn("stressor: %s", report);
+		free(s->file);
+		s->file = NULL;
+	}
+	if (s->file_fd >= 0) {
+		close(s->file_fd);
+		s->file_fd = -1;
+	}
+	return 0;
+}
+
+void stressor_abort(struct stressor *s, const struct fault *f)
+{
+	char err[FAULT_ERR_SIZE] = "";
+
+	if (stressor_stop(s, err, sizeof(err)))
+		log_err("fault %s: stopping the stressor after a failed apply: %s", f->id, err);
+}
+
+void stressor_free(struct stressor *s)
+{
+	if (!s)
+		return;
+	if (s->cgroup_fd >= 0)
+		close(s->cgroup_fd);
+	if (s->file_fd >= 0)
+		close(s->file_fd);
+	if (s->st != MAP_FAILED)
+		munmap(s->st, s->st_size);
+	if (s->st_fd >= 0)
+		close(s->st_fd);
+	free(s->file);
+	free(s->pids);
+	free(s->wstatus);
+	free(s);
+}
+
+int stressor_cleanup(const json_t *undo, char *report, size_t size)
+{
+	const char *cgroup = NULL, *path = NULL, *base;
+	json_int_t dev = 0, ino = 0;
+	char parent[300], why[256] = "", xid[40] = "";
+	int xattr = 0, ret;
+	size_t off = 0;
+
+	if (!undo) {
+		snprintf(report, size, "nothing had been started");
+		return 0;
+	}
+	json_unpack((json_t *)undo, "{s?s}", "cgroup", &cgroup);
+	if (cgroup) {
+		/* Only a cgroup of the shape stressors create, in their parent. */
+		base = strrchr(cgroup, '/');
+		if (parent_path(parent, sizeof(parent)) || !base ||
+		    (size_t)(base - cgroup) != strlen(parent) ||
+		    strncmp(cgroup, parent, strlen(parent)) ||
+		    strncmp(base + 1, STRESSOR_CGROUP_PREFIX, strlen(STRESSOR_CGROUP_PREFIX))) {
+			snprintf(report, size, "cgroup %s is not a stressor cgroup; left alone",
+				 cgroup);
+			return -EINVAL;
+		}
+		ret = cgroup_kill_remove(cgroup, NULL, why, sizeof(why));
+		if (ret) {
+			snprintf(report, size, "%s", why);
+			return ret;
+		}
+		off += snprintf(report + off, size - off, "killed the workers and removed %s",
+				cgroup);
+		snprintf(xid, sizeof(xid), "%s", base + 1 + strlen(STRESSOR_CGROUP_PREFIX));
+	}
+	if (!json_unpack((json_t *)undo, "{s:{s:s, s:I, s:I, s?b}}", "file", "path", &path, "dev",
+			 &dev, "ino", &ino, "xattr", &xattr)) {
+		ret = remove_file(path, (dev_t)dev, (ino_t)ino, xattr && xid[0] ? xid : NULL, why,
+				  sizeof(why));
+		if (ret < 0) {
+			snprintf(report, size, "%s", why);
+			return ret;
+		}
+		if (off < size)
+			off += snprintf(report + off, size - off, "%s%s", off ? "; " : "",
+					ret ? why : "removed ");
+		if (!ret && off < size)
+			snprintf(report + off, size - off, "%s", path);
+	}
+	if (!report[0])
+		snprintf(report, size, "nothing had been started");
+	return 0;
+}
+
+uint64_t stressor_elapsed_ns(const struct stressor *s)
+{
+	uint64_t start = (uint64_t)s->started.tv_sec * 1000000000ULL + (uint64_t)s->started.tv_nsec;
+
+	return s->n ? mono_ns() - start : 0;
+}
+
+int stressor_cpu_usec(const struct stressor *s, uint64_t *usec)
+{
+	char path[600];
+	unsigned long long v;
+	int ret = -ENOENT;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/cpu.stat", s->cgroup);
+	fp = fopen(path, "re");
+	if (!fp)
+		return -errno;
+	if (fscanf(fp, "usage_usec %llu", &v) == 1) {
+		*usec = v;
+		ret = 0;
+	}
+	fclose(fp);
+	return ret;
+}
+
+/* A "Key:   N kB" line of /proc/PID/status or /proc/meminfo, in bytes. */
+static int kb_field(const char *path, const char *key, uint64_t *bytes)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	unsigned long long v;
+	int ret = -ENOENT;
+	FILE *fp = fopen(path, "re");
+
+	if (!fp)
+		return -errno;
+	while (fgets(line, sizeof(line), fp)) {
+		if (!strncmp(line, key, klen) && line[klen] == ':' &&
+		    sscanf(line + klen + 1, "%llu", &v) == 1) {
+			*bytes = v * 1024;
+			ret = 0;
+			break;
+		}
+	}
+	fclose(fp);
+	return ret;
+}
+
+int stressor_meminfo(uint64_t *total, uint64_t *avail)
+{
+	int ret = kb_field("/proc/meminfo", "MemTotal", total);
+
+	return ret ? ret : kb_field("/proc/meminfo", "MemAvailable", avail);
+}
+
+int stressor_resident(struct stressor *s, uint64_t *bytes, const char **source)
+{
+	char path[64];
+	uint64_t sum = 0, v;
+
+	for (int i = 0; i < s->n; i++) {
+		if (reap(s, i))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pids[i]);
+		if (!kb_field(path, "RssAnon", &v))
+			sum += v;
+	}
+	*bytes = sum;
+	*source = "RssAnon of /proc/PID/status (no memory controller needed)";
+	return 0;
+}
+
+static const char *state_name(uint32_t s)
+{
+	static const char *const names[] = { "starting", "running", "holding", "limited",
+					     "failed" };
+
+	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+json_t *stressor_describe(struct stressor *s)
+{
+	json_t *o, *workers;
+	int alive = stressor_alive(s);
+
+	workers = json_array();
+	for (int i = 0; workers && i < s->n; i++) {
+		struct stressor_status *st = &s->st[i];
+		uint32_t state = __atomic_load_n(&st->state, __ATOMIC_ACQUIRE);
+		json_t *w = json_pack("{s:i, s:s}", "pid", (int)s->pids[i], "state",
+				      s->wstatus[i] != -1 && state != STRESSOR_FAILED ?
+					      "exited" :
+					      state_name(state));
+
+		if (w && st->msg[0])
+			json_object_set_new(w, "message", json_stringn(st->msg, strnlen(st->msg,
+								 sizeof(st->msg))));
+		json_array_append_new(workers, w);
+	}
+	o = json_pack("{s:s, s:i, s:i, s:I, s:o}", "cgroup", s->cgroup, "workers", s->n,
+		      "workers_alive", alive, "elapsed_ms",
+		      (json_int_t)(stressor_elapsed_ns(s) / 1000000), "worker_states",
+		      workers ? workers : json_array());
+	return o;
+}

@@ -1,0 +1,143 @@
+/*
+ * Shared machinery of the stress.* fault types: each stressor is a set of worker processes
+ * (the agent binary re-executed in a hidden mode, stressor_worker.c) born inside a cgroup v2
+ * of their own, with oom_score_adj 1000, no capabilities and no_new_privs. They are killed
+ * together through cgroup.kill; the journal names the cgroup, the pids and any file made.
+ */
+#ifndef FL_AGENT_STRESSOR_H
+#define FL_AGENT_STRESSOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <jansson.h>
+
+struct fault;
+
+/* argv[1] of a re-executed agent that runs one worker (main.c hands it over). */
+#define STRESSOR_WORKER_ARG "--internal-stress-worker"
+
+/*
+ * Stressor cgroups live in one parent under the cgroup v2 root, created at start-up while
+ * the agent still has every capability: the root's directory is mode 0555, so creating a
+ * cgroup there would need CAP_DAC_OVERRIDE for the agent's whole life. The parent is the
+ * agent's like its state directory and stays; each fault's cgroup (prefix + fault id) goes
+ * with the fault.
+ */
+#define STRESSOR_CGROUP_PARENT "faultline"
+#define STRESSOR_CGROUP_PREFIX "stress-"
+
+/* Extended attribute set on files the stressors create, holding the fault id. */
+#define STRESSOR_XATTR "user.faultline.fault"
+
+enum stressor_state {
+	STRESSOR_STARTING, /* before the worker's main loop */
+	STRESSOR_RUNNING,  /* working towards its target */
+	STRESSOR_HOLDING,  /* target reached, holding it */
+	STRESSOR_LIMITED,  /* stopped short of its target: msg says why */
+	STRESSOR_FAILED,   /* gave up: err and msg say why */
+};
+
+/* One worker's report, in a shared page the agent reads for describe. */
+struct stressor_status {
+	uint32_t state; /* enum stressor_state */
+	int32_t err;	/* errno of a failure */
+	uint64_t done;	/* bytes touched or written, descriptors held, CPU ns used */
+	uint64_t extra; /* fsyncs (io) */
+	char msg[200];
+};
+
+struct stressor {
+	char cgroup[512]; /* absolute path of the cgroup directory */
+	int cgroup_fd;
+	int n, cap;
+	pid_t *pids;
+	int *wstatus; /* -1 while running, else the waitpid status */
+	struct stressor_status *st;
+	size_t st_size;
+	int st_fd;
+	struct timespec started; /* CLOCK_MONOTONIC, when the first worker was spawned */
+	/* A file this stressor created (disk fill, io): removed on stop if still ours. */
+	char *file;
+	dev_t file_dev;
+	ino_t file_ino;
+	int file_fd;
+};
+
+/* What a worker needs from the agent, besides its arguments. */
+struct stressor_spawn {
+	const char *const *args; /* the mode and its arguments, NULL-terminated */
+	int cpu;		 /* pin to this CPU, or -1 */
+	int data_fd;		 /* becomes the worker's fd 4, or -1 */
+	rlim_t nofile;		 /* RLIMIT_NOFILE for the worker, or 0 to inherit */
+};
+
+/* Create the parent cgroup (before the agent drops capabilities). 0 or -errno. */
+int stressor_setup(void);
+
+/* Is everything stressors need there? 0, or -EOPNOTSUPP with why filled in. */
+int stressor_probe(char *why, size_t size);
+
+/*
+ * Create the stressor of fault f: journal the cgroup in f->undo, then create it, and map a
+ * status page for max_workers workers. 0 or -errno with err filled in.
+ */
+int stressor_new(struct fault *f, int max_workers, struct stressor **out, char *err,
+		 size_t size);
+
+/*
+ * Create the file at path (which must not exist) for f, crash-safely: an unnamed file is
+ * made in the directory, its identity journaled, and only then is it linked in place.
+ */
+int stressor_create_file(struct stressor *s, struct fault *f, const char *path, char *err,
+			 size_t size);
+
+/* Start one worker in the cgroup. 0 or -errno with err filled in. */
+int stressor_start(struct stressor *s, struct fault *f, const struct stressor_spawn *sp,
+		   char *err, size_t size);
+
+/* Journal the pids of the workers started so far. */
+int stressor_journal_pids(struct stressor *s, struct fault *f, char *err, size_t size);
+
+/*
+ * Journal the workers' pids, then wait (bounded) until every worker has left STARTING;
+ * a failed one is an error.
+ */
+int stressor_wait_started(struct stressor *s, struct fault *f, char *err, size_t size);
+
+/* Kill every worker, remove the cgroup and the file. Idempotent. 0 or -errno with err. */
+int stressor_stop(struct stressor *s, char *err, size_t size);
+
+/* Stop after a failed apply, keeping the apply's error: a failure to stop is logged. */
+void stressor_abort(struct stressor *s, const struct fault *f);
+
+void stressor_free(struct stressor *s);
+
+/* Crash recovery of any stressor from its undo record. */
+int stressor_cleanup(const json_t *undo, char *report, size_t size);
+
+/* Reap exited workers; returns how many still run. */
+int stressor_alive(struct stressor *s);
+
+/* Nanoseconds since the workers started. */
+uint64_t stressor_elapsed_ns(const struct stressor *s);
+
+/* usage_usec of the cgroup's cpu.stat (a core file of cgroup v2, no controller needed). */
+int stressor_cpu_usec(const struct stressor *s, uint64_t *usec);
+
+/* Resident anonymous memory of the workers; *source names where it came from. */
+int stressor_resident(struct stressor *s, uint64_t *bytes, const char **source);
+
+/* The fields every stressor's describe starts with: cgroup, workers, elapsed, states. */
+json_t *stressor_describe(struct stressor *s);
+
+/* MemTotal and MemAvailable of /proc/meminfo in bytes. */
+int stressor_meminfo(uint64_t *total, uint64_t *avail);
+
+/* The re-executed worker: never returns. */
+int stressor_worker_main(int argc, char **argv);
+
+#endif
