@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -364,6 +365,9 @@ static __attribute__((noreturn)) void child_main(const struct stressor *s,
 	if (fd < 0 || write(fd, "1000", 4) != 4)
 		child_fail(st, "setting oom_score_adj 1000");
 	close(fd);
+	/* The agent runs at --nice (below 0); the load it injects runs at the default, 0. */
+	if (setpriority(PRIO_PROCESS, 0, 0))
+		child_fail(st, "resetting the scheduling priority to 0");
 	/* No capabilities at all: bounding set (needs CAP_SETPCAP), ambient, then the rest. */
 	for (int c = 0; c < 64; c++) {
 		int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);

@@ -32,6 +32,7 @@ fl_assert_eq "$(cat "/proc/$mem_pid/comm")" fl-memory "memory: worker name"
 fl_assert_eq "$(awk '$1 == "CapEff:" || $1 == "CapPrm:" || $1 == "CapBnd:" || $1 == "CapInh:" || $1 == "CapAmb:" {print $2}' "/proc/$mem_pid/status" | sort -u)" \
 	0000000000000000 "memory: worker capabilities"
 fl_assert_eq "$(awk '$1 == "NoNewPrivs:" {print $2}' "/proc/$mem_pid/status")" 1 "memory: no_new_privs"
+fl_assert_eq "$(awk '{print $19}' "/proc/$mem_pid/stat")" 0 "memory: nice (the agent runs at -10, its stressors at 0)"
 grep -qx "$mem_pid" "$mem_cg/cgroup.procs" || fl_fail "memory: worker not in $mem_cg"
 api DELETE "/v1/faults/$mem_fid"
 fl_assert_eq "$HTTP_STATUS" 200 "memory: revert"
