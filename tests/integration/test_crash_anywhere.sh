@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Crash anywhere: SIGKILL the agent at random points while it applies and while it reverts
-# each fault type, then check that nothing is left, every time:
+# each fault type (every network type, process.pause and the stressors), then check that
+# nothing is left, every time:
 #   - odd points: the next agent start recovers (checked while that agent runs, then it is
 #     stopped with SIGTERM); even points: `faultlined --cleanup` alone does it;
 #   - residue = any difference in the interface's qdiscs, classes, filters (ingress, egress),
-#     the namespace's IFB devices, a victim still stopped, or a journal record left over.
+#     the namespace's IFB devices, a victim still stopped, or a journal record left over;
+#     for stressors, any cgroup or file the journal named at the time of the kill, or the
+#     fill file.
 # The kill delay is drawn uniformly from [0, 1.5 x the fault type's measured apply (revert)
 # time] with bash's $RANDOM seeded from FL_CRASH_SEED (printed, so a failure can be replayed),
 # so the points spread over the whole window in which the agent changes the system.
@@ -15,7 +18,7 @@ fl_require_root
 fl_require_cmd curl jq tc ip nsenter setsid awk
 fl_require_build
 
-POINTS_PER_PHASE=${POINTS_PER_PHASE:-7}
+POINTS_PER_PHASE=${POINTS_PER_PHASE:-5}
 SEED=${FL_CRASH_SEED:-$(($(date +%s%N) % 32768))}
 RANDOM=$SEED
 fl_log "seed $SEED (FL_CRASH_SEED=$SEED replays the same kill delays)"
@@ -27,6 +30,7 @@ DEV=$FL_ID-a
 fl_tmpdir dir
 sock=$dir/agent.sock
 state=$dir/state
+FILL=$dir/fill.dat
 ARGS=(--state-dir "$state" --audit-log "$dir/audit.log")
 
 # Faults under test: NAME|BODY (target interface filled in).
@@ -40,6 +44,10 @@ FAULTS=(
 	"bandwidth-egress|$(net network.bandwidth '"direction": "egress", "cidrs": ["10.93.0.2"]' '{"rate": "10mbit"}')"
 	"bandwidth-ingress|$(net network.bandwidth '"direction": "ingress", "cidrs": ["10.93.0.2"]' '{"rate": "10mbit"}')"
 	"pause|PAUSE"
+	"stress-cpu|{\"name\": \"c\", \"type\": \"stress.cpu\", \"duration\": \"10m\", \"params\": {\"workers\": 2, \"load\": \"10%\"}}"
+	"stress-memory|{\"name\": \"c\", \"type\": \"stress.memory\", \"duration\": \"10m\", \"params\": {\"size\": \"32MiB\"}}"
+	"stress-disk-fill|{\"name\": \"c\", \"type\": \"stress.disk_fill\", \"duration\": \"10m\", \"params\": {\"path\": \"FILL\", \"size\": \"8MiB\"}}"
+	"stress-fds|{\"name\": \"c\", \"type\": \"stress.fds\", \"duration\": \"10m\", \"params\": {\"count\": 1000}}"
 )
 
 api() { # api METHOD PATH [BODY]: sets HTTP_STATUS, API_BODY
@@ -70,10 +78,26 @@ kill_agent() {
 	kill -KILL "$FL_AGENT_PID" 2>/dev/null || true
 	wait "$FL_AGENT_PID" 2>/dev/null || true
 }
-body_of() { # the fault body of a FAULTS entry, with the victim filled in for pause
+body_of() { # the fault body of a FAULTS entry, with the victim or the fill file filled in
 	local b=${1#*|}
 	[ "$b" = PAUSE ] && b=$(printf '{"name": "c", "type": "process.pause", "duration": "10m", "target": {"pid": %d, "all": true}}' "$VICTIM")
-	printf '%s' "$b"
+	printf '%s' "${b//FILL/$FILL}"
+}
+# Stressors leave cgroups and files, not tc state: before recovering, note what the journal
+# says was (being) made; after, each of those must be gone (a cgroup can only be removed
+# once its last worker is gone, so that covers the workers too).
+journal_made() {
+	find "$state/journal" -name '*.json' -exec cat {} + 2>/dev/null |
+		jq -r '.undo // {} | (.cgroup // empty), (.file.path // empty)' || true
+}
+made_gone() { # made_gone LIST WHAT
+	local m
+	while read -r m; do
+		[ -n "$m" ] || continue
+		[ ! -e "$m" ] || fl_fail "$2: $m still there"
+		made_checked=$((made_checked + 1))
+	done <<<"$1"
+	[ ! -e "$FILL" ] || fl_fail "$2: the fill file $FILL is still there"
 }
 # delay_s MAX_MS: a uniform random delay in [0, MAX_MS] ms, as seconds for sleep.
 delay_s() { awk -v r=$((RANDOM * 32768 + RANDOM)) -v m="$1" 'BEGIN { printf "%.4f", r / 1073741823 * m / 1000 }'; }
@@ -105,7 +129,7 @@ kill -TERM "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 fl_assert_eq "$(system_state)" "$pristine" "state after calibration"
 
-points=0 dirty=0
+points=0 dirty=0 made_checked=0
 for f in "${FAULTS[@]}"; do
 	name=${f%%|*}
 	for phase in apply revert; do
@@ -133,9 +157,11 @@ for f in "${FAULTS[@]}"; do
 			what="$name, killed ${d}s into $phase (point $points)"
 			# A journal record left means the kill came while the fault was (partly) in place.
 			[ "$(find "$state/journal" -name '*.json' | wc -l)" -gt 0 ] && dirty=$((dirty + 1))
+			made=$(journal_made)
 			if ((points % 2)); then
 				start_agent
 				fl_assert_eq "$(system_state)" "$pristine" "residue after restart: $what"
+				made_gone "$made" "residue after restart: $what"
 				kill -TERM "$FL_AGENT_PID"
 				fl_wait_exit rc "$FL_AGENT_PID" 30
 				fl_assert_eq "$rc" 0 "agent exit after recovery: $what"
@@ -143,11 +169,12 @@ for f in "${FAULTS[@]}"; do
 				nsenter --net="/run/netns/$A" "$FAULTLINED" --cleanup "${ARGS[@]}" >"$dir/cleanup.json" 2>"$dir/cleanup.log" ||
 					fl_fail "--cleanup failed: $what: $(cat "$dir/cleanup.log")"
 				fl_assert_eq "$(system_state)" "$pristine" "residue after --cleanup: $what"
+				made_gone "$made" "residue after --cleanup: $what"
 			fi
 		done
 	done
 done
-fl_log "$points crash points ($dirty with the fault partly or fully in place), zero residue after every one"
+fl_log "$points crash points ($dirty with the fault partly or fully in place; $made_checked stressor cgroups and files checked gone), zero residue after every one"
 [ "$points" -ge 100 ] || fl_fail "only $points crash points (want at least 100)"
 # Many kills land while a journal record exists (every apply point after the record is
 # written, the revert points before it is removed); far fewer means the delays missed the
