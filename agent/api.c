@@ -4,6 +4,7 @@
  * refused. Errors use {"error": {"code": "...", "message": "..."}}.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -88,6 +89,26 @@ static json_t *fault_types_json(struct agent *a)
 	return arr;
 }
 
+/*
+ * The agent's own footprint: resident set, and the heap it really holds (what a leak grows;
+ * RSS also moves with the allocator's fragmentation and caching).
+ */
+static json_t *memory_json(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+	unsigned long long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (f) {
+		if (fscanf(f, "%llu %llu", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return json_pack("{s:I, s:I}", "rss_bytes",
+			 (json_int_t)(resident * (unsigned long long)sysconf(_SC_PAGESIZE)),
+			 "heap_in_use_bytes", (json_int_t)(mi.uordblks + mi.hblkhd));
+}
+
 json_t *api_info(const struct agent *a)
 {
 	struct utsname u;
@@ -105,6 +126,8 @@ json_t *api_info(const struct agent *a)
 			 fault_types_json((struct agent *)a), "lease_ttl_ms",
 			 (json_int_t)a->lease_ttl_ms, "uptime_s",
 			 (json_int_t)(time(NULL) - a->started));
+	if (info)
+		json_object_set_new(info, "memory", memory_json());
 	if (info && a->policy && !policy_to_json(a->policy, &policy)) {
 		json_object_set_new(info, "policy", policy);
 		json_object_set_new(info, "policy_file",

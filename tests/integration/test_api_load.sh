@@ -4,10 +4,11 @@
 #     10 more hold event streams open: every request answered 200, and once they are gone the
 #     agent holds exactly the file descriptors it held before;
 #   - 1,000 apply/revert cycles of a real fault (process.pause of a test process): every one
-#     succeeds, no fd is leaked, and memory is stable: the RSS growth over the last 500 cycles
-#     (after the event history, 1024 entries, has filled) stays under 1 MiB, while a leak of
-#     a fault record per cycle (2 KiB or more with its spec, JSON and timer) would grow it by
-#     more than that. (Measured over 4,000 cycles, RSS levels off near +3 MiB by cycle 1,500.)
+#     succeeds, no fd is leaked, and memory is stable: the heap the agent holds (GET /v1/info,
+#     mallinfo2) grows by less than 64 KiB over the last 400 cycles (after the event history,
+#     1024 entries, has filled), while a leak of a fault record per cycle (2 KiB or more with
+#     its spec, JSON and timer) would grow it by 800 KiB. RSS is logged, not bounded: it also
+#     moves with the allocator's fragmentation (measured: it levels off by cycle ~2,250).
 #     The cycles share one keep-alive connection (socat as a coprocess) so they take seconds.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
@@ -97,10 +98,16 @@ for ((c = 1; c <= 1000; c++)); do
 	[[ $BODY =~ \"id\":\ ?\"(f-[0-9a-f]+)\" ]] || fl_fail "cycle $c: no fault id in $BODY"
 	request DELETE "/v1/faults/${BASH_REMATCH[1]}" ""
 	[ "$STATUS" = 200 ] || fl_fail "cycle $c: revert answered $STATUS: $BODY"
-	((c == 500)) && rss_mid=$(rss_kib)
+	if ((c == 600 || c == 1000)); then
+		# After 512 cycles the event history (1024 events) is full and stays so.
+		request GET /v1/info ""
+		[[ $BODY =~ \"heap_in_use_bytes\":\ ?([0-9]+) ]] || fl_fail "no heap figure in /v1/info"
+		heap[c]=${BASH_REMATCH[1]}
+		rss[c]=$(rss_kib)
+	fi
 done
-rss_end=$(rss_kib)
-fl_log "RSS after 500 cycles $rss_mid KiB, after 1000 $rss_end KiB"
+grow=$((heap[1000] - heap[600]))
+fl_log "heap in use after 600 cycles ${heap[600]} B, after 1000 ${heap[1000]} B ($grow B); RSS ${rss[600]} KiB, ${rss[1000]} KiB"
 fl_assert_eq "$(curl -sS --unix-socket "$sock" "$U/v1/faults" | jq '.faults | length')" 0 "faults left"
 kill "$conn_pid" 2>/dev/null || true
 wait "$conn_pid" 2>/dev/null || true
@@ -109,6 +116,6 @@ for ((i = 0; i < 50; i++)); do
 	sleep 0.1
 done
 fl_assert_eq "$(fds)" "$base_fds" "agent fds after 1000 cycles"
-((rss_end - rss_mid < 1024)) || fl_fail "RSS grew by $((rss_end - rss_mid)) KiB over 500 cycles"
+((grow < 65536)) || fl_fail "the heap in use grew by $grow B over 400 cycles"
 state=$(awk '{ print $3 }' "/proc/$victim/stat")
 fl_assert_eq "$state" S "the victim runs after the last revert"
