@@ -177,10 +177,13 @@ udp_lines() {
 }
 
 # tcp_echo PORT: "ok" if a line sent from 10.78.0.3:PORT to A's port 2222 comes back.
+# Under TCG (FL_VM=1) process start-up alone can take seconds on a loaded host: the lost
+# case waits out the whole connect timeout either way, so a longer one costs only time.
+TCP_SLOW=$([ -n "${FL_VM:-}" ] && echo 5 || echo 1)
 tcp_echo() {
 	local out
-	out=$(echo "hello $1" | ip netns exec "$B" timeout 4 socat -t 1 - \
-		"TCP:10.78.0.1:2222,bind=10.78.0.3:$1,reuseaddr,connect-timeout=2" 2>/dev/null) || true
+	out=$(echo "hello $1" | ip netns exec "$B" timeout $((4 * TCP_SLOW)) socat -t "$TCP_SLOW" - \
+		"TCP:10.78.0.1:2222,bind=10.78.0.3:$1,reuseaddr,connect-timeout=$((2 * TCP_SLOW))" 2>/dev/null) || true
 	[ "$out" = "hello $1" ] && echo ok || echo lost
 }
 
