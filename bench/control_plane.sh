@@ -19,11 +19,10 @@
 #   breach to reverted  the report's abort.breach_to_reverted_ms: an HTTP guardrail against
 #                       http_testsrv, switched to answer 503 once every fault is active, from
 #                       the breaching sample to the last agent's revert confirmation
-#   lease expiry        faultctl SIGKILLed mid-run; per agent, from its last renewal to its
-#                       `fault.reverted` event, and from the kill to that event; reference: the
-#                       TTL. The last renewal is the lease's deadline minus the TTL, the deadline
-#                       being the time GET /v1/leases answered (taken just after curl returned,
-#                       so at most a few ms late) plus its expires_in_ms.
+#   lease expiry        faultctl SIGKILLed mid-run; per agent, from the last renewal it accepted
+#                       (its audit log, written right after the renewal in the same loop
+#                       iteration) to its `fault.reverted` event, and from the kill to that
+#                       event; reference: the TTL. Audit and event times are whole ms.
 # Everything (namespaces, agents, victims, the HTTP server, files) is removed at exit, also on
 # failure; every wait is bounded.
 . "$(dirname "$0")/../tests/integration/lib.sh"
@@ -142,12 +141,13 @@ launch() {
 }
 
 # events COUNT: every agent's retained events (GET /v1/events replays them, then streams;
-# the stream is cut after a second), all in $dir/events.json: one array, each event with its
-# agent's number in .k and its time as epoch microseconds in .us.
+# the stream is cut after two seconds, time enough on a loaded machine), all in
+# $dir/events.json: one array, each event with its agent's number in .k and its time as epoch
+# microseconds in .us.
 events() {
 	local k p=()
 	for ((k = 1; k <= $1; k++)); do
-		curl -sSN --max-time 1 --unix-socket "$dir/a$k/agent.sock" \
+		curl -sSN --max-time 2 --unix-socket "$dir/a$k/agent.sock" \
 			'http://agent/v1/events?since=0' >"$dir/ev-$k.raw" 2>/dev/null &
 		p+=($!)
 	done
