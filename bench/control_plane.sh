@@ -174,7 +174,7 @@ victims_running() {
 
 # breach_run COUNT: appends to ACTIVE[COUNT] (run to all active, µs), CONNECT[COUNT] (connect
 # to last apply confirmed, ms) and BREACH[COUNT] (breach to all reverted, ms).
-declare -A ACTIVE CONNECT BREACH RENEW KILL RENEW_MAX KILL_MAX
+declare -A ACTIVE CONNECT BREACH RENEW KILL RENEW_MAX
 breach_run() {
 	local c=$1 rep=$dir/breach-$1.json rc out
 	srv_status 200
@@ -206,7 +206,7 @@ breach_run() {
 }
 
 # lease_run COUNT: SIGKILL faultctl once every fault is active and a renewal has happened;
-# appends per-round medians and maxima over the agents to RENEW, KILL, RENEW_MAX, KILL_MAX (µs).
+# appends per-round medians over the agents to RENEW and KILL, maxima to RENEW_MAX (µs).
 lease_run() {
 	local c=$1 k kill_us out
 	launch lease "$c"
@@ -241,7 +241,6 @@ lease_run() {
 	RENEW[$c]+=" $(awk '{ print $1 }' <<<"$out" | median)"
 	RENEW_MAX[$c]+=" $(awk '{ print $1 }' <<<"$out" | maximum)"
 	KILL[$c]+=" $(awk '{ print $2 }' <<<"$out" | median)"
-	KILL_MAX[$c]+=" $(awk '{ print $2 }' <<<"$out" | maximum)"
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -267,15 +266,20 @@ row "connect to last apply confirmed (report), $N agents (ref 1)" "$cn ms" "$c1 
 b1=$(med "${BREACH[1]}") bn=$(med "${BREACH[$N]}") bmax=$(echo "${BREACH[$N]}" | maximum)
 row "breach to all reverted (report), 1 agent" "$b1 ms" "$b1 ms" 1.000
 row "breach to all reverted (report), $N agents (ref 1)" "$bn ms" "$b1 ms" "$(ratio "$bn" "$b1")"
+# The goal is judged on the median and on the worst round, both said: a loaded machine can
+# stall one round, and the median alone would hide that.
+say "breach to all reverted per round: 1 agent:${BREACH[1]} ms; $N agents:${BREACH[$N]} ms"
 if awk -v m="$bmax" -v g=$GOAL_MS 'BEGIN { exit !(m < g) }'; then
-	goal="met (worst of $ROUNDS: $bmax ms)"
+	goal="met (median $bn ms, worst $bmax ms in $ROUNDS rounds)"
+elif awk -v m="$bn" -v g=$GOAL_MS 'BEGIN { exit !(m < g) }'; then
+	goal="met by the median ($bn ms), NOT by the worst round ($bmax ms in $ROUNDS)"
 else
-	goal="NOT met (worst of $ROUNDS: $bmax ms)"
+	goal="NOT met (median $bn ms, worst $bmax ms in $ROUNDS rounds)"
 fi
-row "goal: breach to reverted < $GOAL_MS ms with $N agents" "$goal" "$GOAL_MS ms" "$(ratio "$bmax" $GOAL_MS)"
+row "goal: breach to reverted < $GOAL_MS ms with $N agents" "$goal" "$GOAL_MS ms" "$(ratio "$bn" $GOAL_MS)"
 for c in 1 "$N"; do
 	rm=$(med "${RENEW[$c]}") rx=$(echo "${RENEW_MAX[$c]}" | maximum)
-	km=$(med "${KILL[$c]}") kx=$(echo "${KILL_MAX[$c]}" | maximum)
+	km=$(med "${KILL[$c]}")
 	row "lease: last renewal to reverted, $c agent(s), median" "$(ms "$rm") ms" "$LEASE_TTL_MS ms" "$(ratio "$rm" $((LEASE_TTL_MS * 1000)))"
 	row "lease: last renewal to reverted, $c agent(s), worst" "$(ms "$rx") ms" "$LEASE_TTL_MS ms" "$(ratio "$rx" $((LEASE_TTL_MS * 1000)))"
 	row "lease: SIGKILL to reverted, $c agent(s), median" "$(ms "$km") ms" "$LEASE_TTL_MS ms" "$(ratio "$km" $((LEASE_TTL_MS * 1000)))"
