@@ -200,6 +200,7 @@ breach_run() {
 			"\($a | map(.us) | max) \((([.faults[].applied_ms] | max) - .timeline[0].t_ms) * 10 | round / 10) \(.abort.breach_to_reverted_ms * 10 | round / 10)"
 		  end' "$rep") || fl_fail "breach run on $c agents: events do not match the report"
 	read -r last conn breach <<<"$out"
+	say "  breach to all reverted $breach ms: $(jq -r '"decided \(.abort.decided_ms - .abort.sample_ms | . * 1000 | round / 1000) ms after the sample, reverts sent \(.abort.revert_sent_ms - .abort.decided_ms | . * 1000 | round / 1000) ms later; slowest agent \(.abort.agents | max_by(.breach_to_confirmed_ms) | "\(.name) \(.breach_to_confirmed_ms * 10 | round / 10) ms")"' "$rep")"
 	ACTIVE[$c]+=" $((last - LAUNCH_US))"
 	CONNECT[$c]+=" $conn"
 	BREACH[$c]+=" $breach"
