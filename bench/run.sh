@@ -10,6 +10,9 @@
 #   fidelity    requested vs measured loss on real UDP traffic over veth: ours vs iptables
 #               `statistic --mode random`, and Gilbert-Elliott vs the model's loss and burst
 #   footprint   agent RSS idle vs with 100 active faults; agent CPU while idle vs `sleep`
+#   control     `faultctl run` with 50 agents (5 with --quick) vs 1 agent: run to every fault
+#               active, guardrail breach to all reverted; lease expiry after SIGKILL of faultctl
+#               vs the TTL (bench/control_plane.sh, which also runs on its own)
 #
 # Everything runs in network namespaces this script creates and removes (traffic stays inside
 # them); every loop is bounded. --quick shortens the runs (for a smoke test); --write-docs
@@ -38,7 +41,7 @@ fi
 PPS=20000
 
 ROWS=() # "section|figure|value|reference|ratio"
-row() { ROWS+=("$1|$2|$3|$4|$5"); printf '  %-44s %14s  ref %14s  ratio %s\n' "$2" "$3" "$4" "$5"; }
+row() { ROWS+=("$1|$2|$3|$4|$5"); printf '  %-58s %14s  ref %14s  ratio %s\n' "$2" "$3" "$4" "$5"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.3f", a / b }'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
@@ -181,6 +184,16 @@ busy_rss=$(rss_kib "$AGENT")
 row footprint "agent RSS with $NFAULTS active faults" "${busy_rss} KiB" "${idle_rss} KiB" "$(ratio "$busy_rss" "$idle_rss")"
 api DELETE "/v1/leases/$LEASE"
 [ "$HTTP_STATUS" = 200 ] || fl_fail "end lease: $API_BODY"
+
+# --- control plane ------------------------------------------------------------------------
+# Its own script with its own namespaces, agents and cleanup; rows come back tab-separated.
+echo "== control: faultctl run with N agents vs 1 agent; lease expiry vs the TTL"
+bash "$FL_SOURCE_DIR/bench/control_plane.sh" $([ $QUICK = 1 ] && echo --quick) >"$dir/control.rows" ||
+	fl_fail "control-plane benchmark failed"
+while IFS=$'\t' read -r name v ref r; do
+	[ -n "$r" ] || continue # its teardown's PASS line
+	row control "$name" "$v" "$ref" "$r"
+done <"$dir/control.rows"
 
 # --- report -------------------------------------------------------------------------------
 if [ $WRITE_DOCS = 1 ]; then
