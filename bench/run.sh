@@ -61,13 +61,7 @@ sock=$dir/agent.sock
 fl_start_agent "$A" "$sock" "$dir/agent.log"
 AGENT=$FL_AGENT_PID
 
-api() { # api METHOD PATH [BODY]: sets HTTP_STATUS, API_BODY
-	local out
-	out=$(curl -sS --max-time 20 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
-		${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://agent$2")
-	HTTP_STATUS=${out##*$'\n'}
-	API_BODY=${out%$'\n'*}
-}
+api() { FL_API_TIMEOUT=20 fl_api "$@"; }
 api POST /v1/leases '{"ttl_ms": 3600000}'
 [ "$HTTP_STATUS" = 201 ] || fl_fail "lease: $API_BODY"
 LEASE=$(jq -r .lease.id <<<"$API_BODY")

@@ -140,6 +140,27 @@ fl_wait_exit() {
 	fl_fail "process $2 did not exit within $3 s"
 }
 
+# fl_api METHOD PATH [BODY]: one request to the agent API at $sock (a JSON body when given);
+# sets HTTP_STATUS and API_BODY. Bounded by FL_API_TIMEOUT seconds (default 20). A request
+# that fails outright fails the test, unless the caller tolerates it (fl_api ... || true).
+fl_api() {
+	local out
+	out=$(curl -sS --max-time "${FL_API_TIMEOUT:-20}" --unix-socket "$sock" -X "$1" \
+		-w '\n%{http_code}' ${3:+-H 'Content-Type: application/json' --data-binary "$3"} \
+		"http://agent$2")
+	HTTP_STATUS=${out##*$'\n'}
+	API_BODY=${out%$'\n'*}
+}
+
+# fl_proc_state PID: the state letter of a process (R, S, T, ...), empty when it is gone;
+# without forking, so it is cheap in polling loops.
+fl_proc_state() {
+	local line
+	read -r line 2>/dev/null </proc/"$1"/stat || return 0
+	line=${line##*) }
+	echo "${line%% *}"
+}
+
 fl_assert_eq() {
 	[ "$1" = "$2" ] || fl_fail "${3:-value}: expected '$2', got '$1'"
 }

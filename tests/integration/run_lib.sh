@@ -1,12 +1,7 @@
 # Helpers for the `faultctl run` tests (test_run*.sh): sourced after lib.sh, never run.
 
 # The state letter of a pid (empty when gone), read without forking.
-proc_state() {
-	local line
-	read -r line 2>/dev/null </proc/"$1"/stat || return 0
-	line=${line##*) }
-	echo "${line%% *}"
-}
+proc_state() { fl_proc_state "$1"; }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

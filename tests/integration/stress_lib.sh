@@ -24,13 +24,7 @@ stress_teardown() {
 }
 fl_on_exit stress_teardown
 
-api() { # api METHOD PATH [BODY] -> API_BODY, HTTP_STATUS
-	local out
-	out=$(curl -sS --max-time 60 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
-		${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://agent$2")
-	HTTP_STATUS=${out##*$'\n'}
-	API_BODY=${out%$'\n'*}
-}
+api() { FL_API_TIMEOUT=60 fl_api "$@"; }
 new_lease() { # new_lease TTL_MS -> LEASE
 	api POST /v1/leases "{\"ttl_ms\": $1}"
 	fl_assert_eq "$HTTP_STATUS" 201 "create lease"

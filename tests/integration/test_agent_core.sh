@@ -20,19 +20,8 @@ state=$dir/state
 audit=$dir/audit.log
 AGENT_ARGS=(--state-dir "$state" --audit-log "$audit" --log-level debug)
 
-api() { # api METHOD PATH [BODY] -> prints body; sets HTTP_STATUS
-	local out
-	out=$(curl -sS --max-time 10 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
-		${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://agent$2")
-	HTTP_STATUS=${out##*$'\n'}
-	API_BODY=${out%$'\n'*}
-}
-proc_state() { # the state letter of a pid (empty when gone), without forking
-	local line
-	read -r line 2>/dev/null </proc/"$1"/stat || return 0
-	line=${line##*) }
-	echo "${line%% *}"
-}
+api() { FL_API_TIMEOUT=10 fl_api "$@"; }
+proc_state() { fl_proc_state "$1"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 start_victim() { # start a process of the test's own to pause; sets VICTIM
 	# Its own session: the agent never touches the controller's session (curl's, here).

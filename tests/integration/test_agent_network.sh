@@ -49,13 +49,7 @@ state=$dir/state
 # curl inherits it too (the same flow again); one request below names another session.
 export SSH_CONNECTION="10.78.0.3 61002 10.78.0.1 2222"
 
-api() { # api METHOD PATH [BODY] -> API_BODY, HTTP_STATUS
-	local out
-	out=$(curl -sS --max-time 20 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
-		${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://agent$2")
-	HTTP_STATUS=${out##*$'\n'}
-	API_BODY=${out%$'\n'*}
-}
+api() { FL_API_TIMEOUT=20 fl_api "$@"; }
 
 # fault TYPE TARGET_JSON [PARAMS_JSON]: the body of a fault on A's veth (or on $IFACE).
 fault() {

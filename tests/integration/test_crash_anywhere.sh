@@ -50,19 +50,8 @@ FAULTS=(
 	"stress-fds|{\"name\": \"c\", \"type\": \"stress.fds\", \"duration\": \"10m\", \"params\": {\"count\": 1000}}"
 )
 
-api() { # api METHOD PATH [BODY]: sets HTTP_STATUS, API_BODY
-	local out
-	out=$(curl -sS --max-time 10 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
-		${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://agent$2" 2>/dev/null) || true
-	HTTP_STATUS=${out##*$'\n'}
-	API_BODY=${out%$'\n'*}
-}
-proc_state() {
-	local line
-	read -r line 2>/dev/null </proc/"$1"/stat || return 0
-	line=${line##*) }
-	echo "${line%% *}"
-}
+api() { FL_API_TIMEOUT=10 fl_api "$@" 2>/dev/null || true; } # the agent may be killed mid-request
+proc_state() { fl_proc_state "$1"; }
 system_state() { # everything a fault may leave behind
 	tc -n "$A" -d qdisc show dev "$DEV"
 	tc -n "$A" -d class show dev "$DEV"

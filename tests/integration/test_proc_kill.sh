@@ -49,19 +49,8 @@ sock=$dir/agent.sock
 state=$dir/state
 AGENT_ARGS=(--log-level debug)
 
-api() { # api METHOD PATH [BODY] -> API_BODY, HTTP_STATUS
-	local out
-	out=$(curl -sS --max-time 10 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
-		${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://agent$2")
-	HTTP_STATUS=${out##*$'\n'}
-	API_BODY=${out%$'\n'*}
-}
-proc_state() { # state letter of a pid, empty when gone
-	local line
-	read -r line 2>/dev/null </proc/"$1"/stat || return 0
-	line=${line##*) }
-	echo "${line%% *}"
-}
+api() { FL_API_TIMEOUT=10 fl_api "$@"; }
+proc_state() { fl_proc_state "$1"; }
 alive() { local s; s=$(proc_state "$1"); [ -n "$s" ] && [ "$s" != Z ]; }
 new_lease() {
 	api POST /v1/leases '{"ttl_ms": 900000}'

@@ -30,19 +30,8 @@ fl_start_agent "$A" "$sock" "$dir/agent.log" --state-dir "$state" --audit-log "$
 	--policy "$dir/policy.yaml"
 chmod 666 "$sock"
 
-api() { # api METHOD PATH [BODY]: sets HTTP_STATUS, API_BODY
-	local out
-	out=$(curl -sS --max-time 10 --unix-socket "$sock" -X "$1" -w '\n%{http_code}' \
-		${3:+-H 'Content-Type: application/json' --data-binary "$3"} "http://agent$2")
-	HTTP_STATUS=${out##*$'\n'}
-	API_BODY=${out%$'\n'*}
-}
-proc_state() {
-	local line
-	read -r line 2>/dev/null </proc/"$1"/stat || return 0
-	line=${line##*) }
-	echo "${line%% *}"
-}
+api() { FL_API_TIMEOUT=10 fl_api "$@"; }
+proc_state() { fl_proc_state "$1"; }
 system_state() {
 	tc -n "$A" -d qdisc show dev "$DEV"
 	tc -n "$A" -d class show dev "$DEV"
