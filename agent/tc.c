@@ -216,7 +216,9 @@ static int talk(struct nl_sock *sk, struct nl_msg *msg, const char *what, char *
 	return t.err;
 }
 
-static struct nl_msg *tc_msg(int type, int flags, int ifindex, uint32_t handle, uint32_t parent)
+/* A tc request; size 0 is libnl's default buffer (a page), else at least that many bytes. */
+static struct nl_msg *tc_msg_sized(int type, int flags, int ifindex, uint32_t handle,
+				   uint32_t parent, size_t size)
 {
 	struct tcmsg tcm = {
 		.tcm_family = AF_UNSPEC,
@@ -224,13 +226,22 @@ static struct nl_msg *tc_msg(int type, int flags, int ifindex, uint32_t handle, 
 		.tcm_handle = handle,
 		.tcm_parent = parent,
 	};
-	struct nl_msg *msg = nlmsg_alloc_simple(type, flags);
+	struct nl_msg *msg = size ? nlmsg_alloc_size(size) : nlmsg_alloc();
 
+	if (msg && !nlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, type, 0, flags)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
 	if (msg && nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO) < 0) {
 		nlmsg_free(msg);
 		return NULL;
 	}
 	return msg;
+}
+
+static struct nl_msg *tc_msg(int type, int flags, int ifindex, uint32_t handle, uint32_t parent)
+{
+	return tc_msg_sized(type, flags, ifindex, handle, parent, 0);
 }
 
 static int parse_obj(struct nl_msg *msg, struct tc_obj *o, int *ifindex)
@@ -947,7 +958,9 @@ static int netem_build(int ifindex, uint32_t parent, uint32_t handle, const stru
 	struct nlattr *o;
 
 	*msg = NULL;
-	m = tc_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, ifindex, handle, parent);
+	/* Room for the distribution table (8 KiB for iproute2's), which a page cannot hold. */
+	m = tc_msg_sized(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, ifindex, handle, parent,
+			 4096 + n->n_dist * sizeof(*n->dist));
 	if (!m || nla_put_string(m, TCA_KIND, "netem") < 0 || !(o = nla_nest_start(m, TCA_OPTIONS)) ||
 	    nlmsg_append(m, &qopt, sizeof(qopt), NLMSG_ALIGNTO) < 0 ||
 	    (n->corr && nla_put(m, TCA_NETEM_CORR, sizeof(corr), &corr) < 0) ||
