@@ -177,11 +177,13 @@ udp_lines() {
 	done
 }
 
-# tcp_echo PORT: "ok" if a line sent from 10.78.0.3:PORT to A's port 2222 comes back.
+# tcp_echo PORT: "ok" if a line sent from 10.78.0.3:PORT to A's port 2222 comes back. socat
+# waits up to 4 s for the echo after sending: the listener forks cat for each connection, which
+# takes over a second under qemu TCG (with 1 s, echoes were lost there before any fault).
 tcp_echo() {
 	local out
-	out=$(echo "hello $1" | ip netns exec "$B" timeout 4 socat -t 1 - \
-		"TCP:10.78.0.1:2222,bind=10.78.0.3:$1,reuseaddr,connect-timeout=2" 2>/dev/null) || true
+	out=$(echo "hello $1" | ip netns exec "$B" timeout 10 socat -t 4 - \
+		"TCP:10.78.0.1:2222,bind=10.78.0.3:$1,reuseaddr,connect-timeout=3" 2>/dev/null) || true
 	[ "$out" = "hello $1" ] && echo ok || echo lost
 }
 
