@@ -125,9 +125,9 @@ static int bw_validate(struct agent *a, struct fault *f, char *err, size_t size)
 	other = netif_shaper_owner(f, dirs);
 	if (other) {
 		snprintf(err, size,
-			 "interface %s already has a bandwidth limit in this direction (fault %s); "
-			 "two limits cannot both hold",
-			 nf->ifname, other->id);
+			 "interface %s already has a qdisc of fault %s (%s) in this direction; two "
+			 "bandwidth limits, or a limit and a latency, cannot share it",
+			 nf->ifname, other->id, other->type->name);
 		return -EBUSY;
 	}
 	bw = calloc(1, sizeof(*bw));
