@@ -49,8 +49,11 @@
 
 /* Where iproute2 installs netem's distribution tables (TC_LIB_DIR in iproute2). */
 static const char *const dist_dirs[] = {
-	"/usr/lib/x86_64-linux-gnu/tc", "/usr/lib/aarch64-linux-gnu/tc", "/usr/lib64/tc",
-	"/usr/lib/tc", "/usr/local/lib/tc",
+	"/usr/lib/x86_64-linux-gnu/tc",
+	"/usr/lib/aarch64-linux-gnu/tc",
+	"/usr/lib64/tc",
+	"/usr/lib/tc",
+	"/usr/local/lib/tc",
 };
 
 enum lat_path {
@@ -218,7 +221,8 @@ static int choose_egress(struct agent *a, const struct fault_net_latency *p, str
 		return 0;
 	case LATENCY_MECH_NETEM:
 		if (!netem_ok) {
-			snprintf(err, size, "params.mechanism: netem needs sch_netem and sch_htb: %s",
+			snprintf(err, size,
+				 "params.mechanism: netem needs sch_netem and sch_htb: %s",
 				 netem->available ? htb->reason : netem->reason);
 			return -EOPNOTSUPP;
 		}
@@ -311,8 +315,9 @@ static int latency_validate(struct agent *a, struct fault *f, char *err, size_t 
 			snprintf(err, size,
 				 "direction ingress needs sch_netem and IFB devices (sch_fq cannot "
 				 "delay received packets): %s",
-				 a->probe.r[PROBE_NETEM].available ? a->probe.r[PROBE_IFB].reason
-								    : a->probe.r[PROBE_NETEM].reason);
+				 a->probe.r[PROBE_NETEM].available
+					 ? a->probe.r[PROBE_IFB].reason
+					 : a->probe.r[PROBE_NETEM].reason);
 			return -EOPNOTSUPP;
 		}
 		lt->ingress = true;
@@ -326,12 +331,15 @@ static int latency_validate(struct agent *a, struct fault *f, char *err, size_t 
 
 		if (horizon > UINT32_MAX) {
 			snprintf(err, size,
-				 "params: delay plus the largest jitter excursion (%llu ms) is beyond "
+				 "params: delay plus the largest jitter excursion (%llu ms) is "
+				 "beyond "
 				 "what sch_fq's horizon can hold (%u s)",
-				 (unsigned long long)(lt->max_delay_ns / 1000000), UINT32_MAX / 1000000);
+				 (unsigned long long)(lt->max_delay_ns / 1000000),
+				 UINT32_MAX / 1000000);
 			return -EINVAL;
 		}
-		lt->fq.horizon_us = (uint32_t)(horizon < FQ_HORIZON_MIN_US ? FQ_HORIZON_MIN_US : horizon);
+		lt->fq.horizon_us =
+			(uint32_t)(horizon < FQ_HORIZON_MIN_US ? FQ_HORIZON_MIN_US : horizon);
 		lt->fq.limit = LAT_QUEUE_PACKETS;
 		lt->fq.flow_limit = LAT_QUEUE_PACKETS;
 	}
@@ -477,7 +485,8 @@ static int apply_ingress(struct fault *f, struct lat_state *lt, char *err, size_
 	}
 	ret = tc_ifb_create(lt->ifb, lt->ifb_alias, &lt->ifb_ifindex, err, size);
 	if (ret == -EEXIST)
-		snprintf(err, size, "device %s exists already (a leftover? run faultlined --cleanup)",
+		snprintf(err, size,
+			 "device %s exists already (a leftover? run faultlined --cleanup)",
 			 lt->ifb);
 	if (ret)
 		return ret;
@@ -558,30 +567,32 @@ static json_t *latency_describe(const struct fault *f)
 				      lt->egress_why, "replaced", lt->replaced);
 
 		if (lt->egress == LAT_EDT) {
-			json_object_set_new(e, "qdisc",
-					    json_pack("{s:s, s:i, s:i, s:I, s:b, s:o}", "kind", "fq",
-						      "limit", (int)lt->fq.limit, "flow_limit",
-						      (int)lt->fq.flow_limit, "horizon_us",
-						      (json_int_t)lt->fq.horizon_us, "horizon_drop",
-						      false, "stats",
-						      lt->root_replaced ? qdisc_json(nf->ifindex, true)
-									: json_null()));
+			json_object_set_new(
+				e, "qdisc",
+				json_pack("{s:s, s:i, s:i, s:I, s:b, s:o}", "kind", "fq", "limit",
+					  (int)lt->fq.limit, "flow_limit", (int)lt->fq.flow_limit,
+					  "horizon_us", (json_int_t)lt->fq.horizon_us,
+					  "horizon_drop", false, "stats",
+					  lt->root_replaced ? qdisc_json(nf->ifindex, true)
+							    : json_null()));
 		} else {
 			json_object_set_new(e, "qdisc",
 					    json_pack("{s:s, s:i, s:o}", "kind", "netem", "limit",
 						      (int)lt->netem.limit, "class_stats",
-						      lt->root_replaced ? qdisc_json(nf->ifindex, false)
-									: json_null()));
+						      lt->root_replaced
+							      ? qdisc_json(nf->ifindex, false)
+							      : json_null()));
 		}
 		json_object_set_new(out, "egress", e);
 	}
 	if (lt->ingress)
-		json_object_set_new(
-			out, "ingress",
-			json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:o}}", "mechanism", "netem-ifb",
-				  "why", lt->ingress_why, "ifb", lt->ifb, "qdisc", "kind", "netem",
-				  "limit", (int)lt->netem.limit, "stats",
-				  lt->ifb_created ? qdisc_json(lt->ifb_ifindex, true) : json_null()));
+		json_object_set_new(out, "ingress",
+				    json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:o}}", "mechanism",
+					      "netem-ifb", "why", lt->ingress_why, "ifb", lt->ifb,
+					      "qdisc", "kind", "netem", "limit",
+					      (int)lt->netem.limit, "stats",
+					      lt->ifb_created ? qdisc_json(lt->ifb_ifindex, true)
+							      : json_null()));
 	return out;
 }
 

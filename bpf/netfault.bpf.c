@@ -106,7 +106,7 @@ struct packet {
 	__u8 raddr[16];
 	__u32 shape_classid; /* the first matching SHAPE rule's, applied after the walk */
 	__u8 shaped;
-	__u8 delayed;	  /* a DELAY rule matched: delay_slot is the first one's */
+	__u8 delayed; /* a DELAY rule matched: delay_slot is the first one's */
 	__u32 delay_slot;
 };
 
