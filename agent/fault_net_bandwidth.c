@@ -125,9 +125,9 @@ static int bw_validate(struct agent *a, struct fault *f, char *err, size_t size)
 	other = netif_shaper_owner(f, dirs);
 	if (other) {
 		snprintf(err, size,
-			 "interface %s already has a bandwidth limit in this direction (fault %s); "
-			 "two limits cannot both hold",
-			 nf->ifname, other->id);
+			 "interface %s already has a qdisc of fault %s (%s) in this direction; two "
+			 "bandwidth limits, or a limit and a latency, cannot share it",
+			 nf->ifname, other->id, other->type->name);
 		return -EBUSY;
 	}
 	bw = calloc(1, sizeof(*bw));
@@ -219,7 +219,7 @@ static int bw_apply(struct agent *a, struct fault *f, char *err, size_t size)
 			goto fail;
 		}
 		bw->root_replaced = true;
-		ret = tc_shaper_install(nf->ifindex, &bw->shaper, err, size);
+		ret = tc_shaper_install(nf->ifindex, &bw->shaper, NULL, err, size);
 		if (ret)
 			goto fail;
 		log_info("fault %s: %s: replaced %s with the shaper (HTB %x:, %llu bytes/s)", f->id,
@@ -313,42 +313,6 @@ static json_t *bw_describe(const struct fault *f)
 	return out;
 }
 
-static int bw_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
-{
-	const json_t *root = json_object_get(undo, "egress_root");
-	const json_t *ifb = json_object_get(undo, "ingress_ifb");
-	int ifindex = (int)json_integer_value(json_object_get(undo, "ifindex"));
-	size_t off;
-	int ret;
-
-	ret = netif_fault_cleanup(a, undo, report, size);
-	if (ret || ifindex <= 0)
-		return ret; /* a renamed interface is not touched at all */
-	off = strlen(report);
-	if (ifb && off < size) {
-		const char *name = json_string_value(json_object_get(ifb, "name"));
-		const char *alias = json_string_value(json_object_get(ifb, "alias"));
-		bool deleted = false;
-
-		ret = name && alias ? tc_ifb_delete(name, alias, &deleted) : -EINVAL;
-		off += snprintf(report + off, size - off, "; IFB device %s: %s", name ? name : "?",
-				ret	  ? strerror(-ret)
-				: deleted ? "deleted"
-					  : "not there");
-		if (ret)
-			return ret;
-	}
-	if (root && off < size) {
-		char r[256];
-
-		ret = tc_root_restore(ifindex, root, r, sizeof(r));
-		snprintf(report + off, size - off, "; %s", r);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 const struct fault_ops fault_net_bandwidth = {
 	.name = "network.bandwidth",
 	.caps = NETIF_CAPS,
@@ -357,6 +321,6 @@ const struct fault_ops fault_net_bandwidth = {
 	.apply = bw_apply,
 	.revert = bw_revert,
 	.describe = bw_describe,
-	.cleanup = bw_cleanup,
+	.cleanup = netif_shaper_cleanup,
 	.free_priv = netif_fault_free,
 };

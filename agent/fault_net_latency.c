@@ -1,72 +1,609 @@
 /*
- * network.latency: refused by this agent, with the reason. Delay needs a qdisc that holds
- * packets back: netem, or sch_fq honouring EDT timestamps set by the eBPF data path. Where
- * the kernel has neither (the probe says which is missing and why), the refusal names them;
- * where it has one, this agent still refuses, because neither path is implemented yet
- * (docs/network-faults.md). Nothing is ever applied, so there is nothing to revert or clean.
+ * network.latency: delay matching packets by a fixed time plus jitter (uniform, or a netem
+ * distribution table: normal, pareto, paretonormal), optionally correlated, by the best
+ * mechanism this kernel has, chosen per fault and direction and reported in the status:
+ *
+ * - egress, EDT (when the kernel has sch_fq, or params.mechanism: edt): the eBPF data path
+ *   draws each matching packet's delay and stamps its departure time (skb->tstamp), never
+ *   earlier than the flow's previous packet, so that a flow is not reordered; the device's
+ *   root becomes one sch_fq, which sends every packet at its time (others at once). Its
+ *   horizon is above the largest delay and set to cap, not drop (horizon_drop 0).
+ * - egress, netem (no sch_fq, or params.mechanism: netem): the bandwidth fault's HTB root with
+ *   a class whose leaf is netem (agent/tc.c says why not through libnl); the data path steers only
+ *   matching packets into the class, everything else takes HTB's direct queue, undelayed.
+ * - ingress: an IFB device of ours with netem at its root; matching packets are sent there by
+ *   the bandwidth fault's steering filter (mirred), and come back delayed. sch_fq cannot be
+ *   used here: it holds packets on transmit only.
+ *
+ * The root tree the interface had is recorded before it is replaced (one NLM_F_REPLACE, never
+ * delete-then-add) and put back exactly on revert and by crash cleanup, as for bandwidth
+ * (agent/tc.c). One root (or IFB) owner per interface and direction: a second latency or a
+ * bandwidth fault there is a conflict. docs/network-faults.md describes the whole.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
+#include "exp.h"
 #include "fault.h"
+#include "log.h"
+#include "netif.h"
+#include "tc.h"
+
+/*
+ * Packets the delaying queue holds (netem's limit; fq's total and per-flow limits). netem's
+ * default of 1,000 caps a flow at 1,000 packets per delay (20,000 packets/s at 50 ms) and drops
+ * beyond; 50,000 allows 1,000,000 packets/s at 50 ms.
+ */
+#define LAT_QUEUE_PACKETS 50000u
+/* fq's own default horizon; ours is at least this, and 1 s above the largest delay. */
+#define FQ_HORIZON_MIN_US 10000000ull
+#define FQ_HORIZON_MARGIN_US 1000000ull
+/* netem draws the jitter as a signed 32-bit count of nanoseconds (tabledist()'s sigma). */
+#define NETEM_JITTER_MAX_US 2147483ull
+/* The rate of the netem path's HTB class: it must never be what holds packets back. */
+#define NETEM_CLASS_RATE (100000000000ull / 8)
+#define NETEM_CLASS_BURST (1u << 20)
+
+/* Where iproute2 installs netem's distribution tables (TC_LIB_DIR in iproute2). */
+static const char *const dist_dirs[] = {
+	"/usr/lib/x86_64-linux-gnu/tc",
+	"/usr/lib/aarch64-linux-gnu/tc",
+	"/usr/lib64/tc",
+	"/usr/lib/tc",
+	"/usr/local/lib/tc",
+};
+
+enum lat_path {
+	LAT_NONE,
+	LAT_EDT,
+	LAT_NETEM,
+};
+
+struct lat_state {
+	enum lat_path egress;
+	bool ingress;
+	char egress_why[400], ingress_why[200];
+	enum netfault_dist dist;
+	char dist_file[128];
+	int16_t *table; /* the distribution table (not for uniform) */
+	size_t n_table;
+	uint64_t max_delay_ns; /* delay + the largest jitter excursion */
+	struct tc_fq fq;
+	struct tc_netem netem;
+	json_t *root;	    /* egress: the recorded root tree (also in f->undo) */
+	bool root_replaced; /* egress: our fq or HTB may be at the root */
+	char replaced[96];
+	char ifb[16]; /* ingress: our IFB device */
+	char ifb_alias[64];
+	int ifb_ifindex;
+	bool ifb_created;
+};
+
+static void lat_free(void *p)
+{
+	struct lat_state *lt = p;
+
+	if (lt) {
+		json_decref(lt->root);
+		free(lt->table);
+	}
+	free(lt);
+}
+
+static struct lat_state *lat_of(const struct fault *f)
+{
+	const struct netif_fault *nf = f->priv;
+
+	return nf ? nf->ext : NULL;
+}
 
 static int latency_probe(const struct agent *a, char *why, size_t size)
 {
 	const struct probe_result *netem = &a->probe.r[PROBE_NETEM], *fq = &a->probe.r[PROBE_FQ];
+	int ret = netif_probe(a, why, size);
 
-	if (a->probe_err) {
-		snprintf(why, size, "the mechanism probe could not run: %s",
-			 strerror(-a->probe_err));
-		return -EOPNOTSUPP;
-	}
+	if (ret)
+		return ret;
 	if (!netem->available && !fq->available) {
 		snprintf(why, size, "needs sch_netem or sch_fq: %s; %s", netem->reason, fq->reason);
 		return -EOPNOTSUPP;
 	}
-	snprintf(why, size,
-		 "this agent does not implement the latency paths yet (netem steered by the eBPF "
-		 "classifier, or EDT timestamps under sch_fq), although this kernel has %s",
-		 netem->available ? "sch_netem" : "sch_fq");
-	return -EOPNOTSUPP;
+	return 0;
+}
+
+static const char *path_name(enum lat_path p)
+{
+	return p == LAT_EDT ? "edt" : p == LAT_NETEM ? "netem" : "none";
+}
+
+static const char *dist_name(enum netfault_dist d)
+{
+	static const char *const names[] = {
+		[NETFAULT_DIST_UNIFORM] = "uniform",
+		[NETFAULT_DIST_NORMAL] = "normal",
+		[NETFAULT_DIST_PARETO] = "pareto",
+		[NETFAULT_DIST_PARETONORMAL] = "paretonormal",
+	};
+
+	return d < NETFAULT_DIST__COUNT ? names[d] : "?";
+}
+
+/*
+ * Read iproute2's NAME.dist (whitespace-separated 16-bit values, # comments): the same table
+ * netem gets and the eBPF path draws from, so both paths follow one distribution.
+ */
+static int dist_read(struct lat_state *lt, char *err, size_t size)
+{
+	const char *name = dist_name(lt->dist);
+	FILE *fp = NULL;
+	char line[512];
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(dist_dirs) / sizeof(dist_dirs[0]) && !fp; i++) {
+		snprintf(lt->dist_file, sizeof(lt->dist_file), "%s/%s.dist", dist_dirs[i], name);
+		fp = fopen(lt->dist_file, "re");
+	}
+	if (!fp) {
+		snprintf(err, size,
+			 "params.distribution: %s needs netem's table %s.dist (iproute2), which is "
+			 "in none of /usr/lib/*/tc, /usr/lib64/tc, /usr/lib/tc, /usr/local/lib/tc",
+			 name, name);
+		return -EOPNOTSUPP;
+	}
+	lt->table = calloc(NETFAULT_DIST_MAX, sizeof(*lt->table));
+	if (!lt->table) {
+		fclose(fp);
+		return -ENOMEM;
+	}
+	while (!ret && fgets(line, sizeof(line), fp)) {
+		char *p = line, *end;
+
+		if (line[0] == '#')
+			continue;
+		for (;;) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (v < INT16_MIN || v > INT16_MAX || lt->n_table == NETFAULT_DIST_MAX) {
+				snprintf(err, size,
+					 "%s: more than %d values, or one outside 16 bits: not a "
+					 "netem table",
+					 lt->dist_file, NETFAULT_DIST_MAX);
+				ret = -EINVAL;
+				break;
+			}
+			lt->table[lt->n_table++] = (int16_t)v;
+			p = end;
+		}
+	}
+	fclose(fp);
+	if (!ret && !lt->n_table) {
+		snprintf(err, size, "%s: no values", lt->dist_file);
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
+/* The largest delay the distribution can give: fq's horizon must be above it. */
+static uint64_t max_delay(const struct fault_net_latency *p, const struct lat_state *lt)
+{
+	int32_t top = NETFAULT_DIST_SCALE;
+
+	if (lt->dist != NETFAULT_DIST_UNIFORM) {
+		top = 0;
+		for (size_t i = 0; i < lt->n_table; i++)
+			if (lt->table[i] > top)
+				top = lt->table[i];
+	}
+	return (uint64_t)p->delay_ns + (uint64_t)p->jitter_ns * (uint64_t)top / NETFAULT_DIST_SCALE;
+}
+
+/* Choose the egress path; 0 or -errno with err. */
+static int choose_egress(struct agent *a, const struct fault_net_latency *p, struct lat_state *lt,
+			 char *err, size_t size)
+{
+	const struct probe_result *netem = &a->probe.r[PROBE_NETEM], *fq = &a->probe.r[PROBE_FQ];
+	const struct probe_result *htb = &a->probe.r[PROBE_HTB];
+	bool netem_ok = netem->available && htb->available;
+
+	switch (p->mechanism) {
+	case LATENCY_MECH_EDT:
+		if (!fq->available) {
+			snprintf(err, size, "params.mechanism: edt needs sch_fq: %s", fq->reason);
+			return -EOPNOTSUPP;
+		}
+		lt->egress = LAT_EDT;
+		snprintf(lt->egress_why, sizeof(lt->egress_why), "requested (mechanism: edt)");
+		return 0;
+	case LATENCY_MECH_NETEM:
+		if (!netem_ok) {
+			snprintf(err, size,
+				 "params.mechanism: netem needs sch_netem and sch_htb: %s",
+				 netem->available ? htb->reason : netem->reason);
+			return -EOPNOTSUPP;
+		}
+		lt->egress = LAT_NETEM;
+		snprintf(lt->egress_why, sizeof(lt->egress_why), "requested (mechanism: netem)");
+		return 0;
+	default:
+		break;
+	}
+	if (fq->available) {
+		lt->egress = LAT_EDT;
+		snprintf(lt->egress_why, sizeof(lt->egress_why),
+			 "this kernel has sch_fq: departure times stamped by the eBPF program keep "
+			 "each flow in order and need no netem queue");
+		return 0;
+	}
+	if (!netem_ok) {
+		snprintf(err, size, "needs sch_fq, or sch_netem and sch_htb: %s; %s", fq->reason,
+			 netem->available ? htb->reason : netem->reason);
+		return -EOPNOTSUPP;
+	}
+	lt->egress = LAT_NETEM;
+	snprintf(lt->egress_why, sizeof(lt->egress_why),
+		 "this kernel has no sch_fq (%s): netem under an HTB class that the eBPF program "
+		 "steers matching packets into",
+		 fq->reason);
+	return 0;
 }
 
 static int latency_validate(struct agent *a, struct fault *f, char *err, size_t size)
 {
-	(void)f;
-	return latency_probe(a, err, size);
+	const struct fault_net_latency *p = &f->spec->params.latency;
+	struct netif_fault *nf;
+	struct lat_state *lt;
+	struct fault *other;
+	unsigned int dirs;
+	int ret;
+
+	ret = latency_probe(a, err, size);
+	if (ret)
+		return ret;
+	ret = netif_fault_validate(a, f, err, size);
+	if (ret)
+		return ret;
+	nf = f->priv;
+	dirs = netif_dirs(f);
+	lt = calloc(1, sizeof(*lt));
+	if (!lt)
+		return -ENOMEM;
+	nf->ext = lt;
+	nf->ext_free = lat_free;
+	if (netif_fault_rule_count(f) * (dirs == NETFAULT_DIR_BOTH ? 2 : 1) > NETFAULT_MAX_RULES) {
+		snprintf(err, size, "target: needs more than the %d rule slots of an interface",
+			 NETFAULT_MAX_RULES);
+		return -EINVAL;
+	}
+	if ((dirs & NETFAULT_DIR_INGRESS) && p->mechanism == LATENCY_MECH_EDT) {
+		snprintf(err, size,
+			 "params.mechanism: edt delays egress only (sch_fq holds packets on "
+			 "transmit); ingress latency goes through netem on an IFB device: use "
+			 "direction egress, or mechanism auto or netem");
+		return -EINVAL;
+	}
+	switch (p->distribution) {
+	case NETEM_DIST_NORMAL:
+		lt->dist = NETFAULT_DIST_NORMAL;
+		break;
+	case NETEM_DIST_PARETO:
+		lt->dist = NETFAULT_DIST_PARETO;
+		break;
+	case NETEM_DIST_PARETONORMAL:
+		lt->dist = NETFAULT_DIST_PARETONORMAL;
+		break;
+	default:
+		lt->dist = NETFAULT_DIST_UNIFORM;
+	}
+	if (p->jitter_ns && lt->dist != NETFAULT_DIST_UNIFORM) {
+		ret = dist_read(lt, err, size);
+		if (ret)
+			return ret;
+	}
+	lt->max_delay_ns = max_delay(p, lt);
+	if (dirs & NETFAULT_DIR_EGRESS) {
+		ret = choose_egress(a, p, lt, err, size);
+		if (ret)
+			return ret;
+	}
+	if (dirs & NETFAULT_DIR_INGRESS) {
+		if (!a->probe.r[PROBE_NETEM].available || !a->probe.r[PROBE_IFB].available) {
+			snprintf(err, size,
+				 "direction ingress needs sch_netem and IFB devices (sch_fq cannot "
+				 "delay received packets): %s",
+				 a->probe.r[PROBE_NETEM].available
+					 ? a->probe.r[PROBE_IFB].reason
+					 : a->probe.r[PROBE_NETEM].reason);
+			return -EOPNOTSUPP;
+		}
+		lt->ingress = true;
+		snprintf(lt->ingress_why, sizeof(lt->ingress_why),
+			 "sch_fq holds packets on transmit only: received packets that match are "
+			 "sent through netem on an IFB device of ours (mirred) and come back "
+			 "delayed");
+	}
+	if (lt->egress == LAT_EDT) {
+		uint64_t horizon = lt->max_delay_ns / 1000 + FQ_HORIZON_MARGIN_US;
+
+		if (horizon > UINT32_MAX) {
+			snprintf(err, size,
+				 "params: delay plus the largest jitter excursion (%llu ms) is "
+				 "beyond "
+				 "what sch_fq's horizon can hold (%u s)",
+				 (unsigned long long)(lt->max_delay_ns / 1000000),
+				 UINT32_MAX / 1000000);
+			return -EINVAL;
+		}
+		lt->fq.horizon_us =
+			(uint32_t)(horizon < FQ_HORIZON_MIN_US ? FQ_HORIZON_MIN_US : horizon);
+		lt->fq.limit = LAT_QUEUE_PACKETS;
+		lt->fq.flow_limit = LAT_QUEUE_PACKETS;
+	}
+	if (lt->egress == LAT_NETEM || lt->ingress) {
+		if ((uint64_t)p->jitter_ns / 1000 > NETEM_JITTER_MAX_US) {
+			snprintf(err, size, "params.jitter: netem takes at most %llu ms",
+				 NETEM_JITTER_MAX_US / 1000);
+			return -EINVAL;
+		}
+		lt->netem.limit = LAT_QUEUE_PACKETS;
+		lt->netem.delay_us = (uint32_t)(p->delay_ns / 1000);
+		lt->netem.jitter_us = (uint32_t)(p->jitter_ns / 1000);
+		lt->netem.corr = p->correlation_ppm ? netfault_prob(p->correlation_ppm / 1e6) : 0;
+		lt->netem.dist = lt->n_table ? lt->table : NULL;
+		lt->netem.n_dist = lt->n_table;
+	}
+	other = netif_shaper_owner(f, dirs);
+	if (other) {
+		snprintf(err, size,
+			 "interface %s already has a qdisc of fault %s (%s) in this direction; "
+			 "latency and a bandwidth limit, or two latencies, cannot share it",
+			 nf->ifname, other->id, other->type->name);
+		return -EBUSY;
+	}
+	if (dirs & NETFAULT_DIR_EGRESS) {
+		char why[256];
+
+		/* Refuse now, before anything changes, a root we could not put back. */
+		ret = tc_root_snapshot(nf->ifindex, &lt->root, why, sizeof(why));
+		if (ret) {
+			snprintf(err, size, "target.interface: %s: %s", nf->ifname, why);
+			return ret;
+		}
+		tc_root_describe(lt->root, lt->replaced, sizeof(lt->replaced));
+	}
+	return 0;
+}
+
+/* Put back what apply changed, from the fault's state; idempotent. */
+static int lat_undo(struct fault *f, char *err, size_t size)
+{
+	struct netif_fault *nf = f->priv;
+	struct lat_state *lt = lat_of(f);
+	char report[320];
+	int ret;
+
+	/* Rules and steering off first: nothing is stamped or steered into a qdisc going away. */
+	ret = netif_fault_remove_rules(f, err, size);
+	if (!ret)
+		ret = netif_fault_unsteer(f, err, size);
+	if (ret)
+		return ret;
+	if (lt && lt->ifb_created) {
+		bool deleted;
+
+		ret = tc_ifb_delete(lt->ifb, lt->ifb_alias, &deleted);
+		if (ret) {
+			snprintf(err, size, "deleting IFB device %s: %s", lt->ifb, strerror(-ret));
+			return ret;
+		}
+		lt->ifb_created = false;
+		log_info("fault %s: IFB device %s deleted", f->id, lt->ifb);
+	}
+	if (lt && lt->root_replaced) {
+		ret = tc_root_restore(nf->ifindex, lt->root, report, sizeof(report));
+		if (ret) {
+			snprintf(err, size, "%s: %s", nf->ifname, report);
+			return ret;
+		}
+		lt->root_replaced = false;
+		log_info("fault %s: %s: %s", f->id, nf->ifname, report);
+	}
+	return netif_fault_detach(f, err, size);
+}
+
+static int lat_action(const struct fault *f, const struct lat_state *lt, struct netif_action *act)
+{
+	const struct fault_net_latency *p = &f->spec->params.latency;
+
+	memset(act, 0, sizeof(*act));
+	if (lt->egress == LAT_NETEM) {
+		act->action = NETFAULT_ACT_SHAPE;
+		act->classid = TC_FL_CLASS;
+		return 0;
+	}
+	act->action = NETFAULT_ACT_DELAY;
+	act->delay_ns = (uint64_t)p->delay_ns;
+	act->jitter_ns = (uint64_t)p->jitter_ns;
+	act->corr = p->correlation_ppm ? netfault_prob(p->correlation_ppm / 1e6) : 0;
+	act->dist = p->jitter_ns ? lt->dist : NETFAULT_DIST_UNIFORM;
+	return 0;
+}
+
+static int apply_egress(struct fault *f, struct lat_state *lt, char *err, size_t size)
+{
+	struct netif_fault *nf = f->priv;
+	struct netif_action act;
+	int ret;
+
+	/* The tree we replace is on record before we replace it. */
+	json_object_set(f->undo, "egress_root", lt->root);
+	ret = fault_journal(f);
+	if (ret) {
+		snprintf(err, size, "writing the journal: %s", strerror(-ret));
+		return ret;
+	}
+	if (lt->egress == LAT_EDT && lt->n_table && f->spec->params.latency.jitter_ns) {
+		ret = netif_fault_dist_load(f, lt->dist, lt->table, lt->n_table, err, size);
+		if (ret)
+			return ret;
+	}
+	lt->root_replaced = true;
+	if (lt->egress == LAT_EDT) {
+		ret = tc_fq_install(nf->ifindex, &lt->fq, err, size);
+	} else {
+		struct tc_shaper s = {.rate = NETEM_CLASS_RATE, .burst = NETEM_CLASS_BURST};
+
+		ret = tc_shaper_install(nf->ifindex, &s, &lt->netem, err, size);
+	}
+	if (ret)
+		return ret;
+	log_info("fault %s: %s: replaced %s with %s", f->id, nf->ifname, lt->replaced,
+		 lt->egress == LAT_EDT ? "fq fa17: (EDT)" : "HTB fa17: with a netem class");
+	lat_action(f, lt, &act);
+	return netif_fault_add_rules(f, NETFAULT_DIR_EGRESS, &act, err, size);
+}
+
+static int apply_ingress(struct fault *f, struct lat_state *lt, char *err, size_t size)
+{
+	struct netif_fault *nf = f->priv;
+	struct netif_action act = {.action = NETFAULT_ACT_SHAPE};
+	int ret;
+
+	snprintf(lt->ifb, sizeof(lt->ifb), "flifb%d", nf->ifindex);
+	snprintf(lt->ifb_alias, sizeof(lt->ifb_alias), "faultline ingress latency of %s",
+		 nf->ifname);
+	json_object_set_new(f->undo, "ingress_ifb",
+			    json_pack("{s:s, s:s}", "name", lt->ifb, "alias", lt->ifb_alias));
+	ret = fault_journal(f);
+	if (ret) {
+		snprintf(err, size, "writing the journal: %s", strerror(-ret));
+		return ret;
+	}
+	ret = tc_ifb_create(lt->ifb, lt->ifb_alias, &lt->ifb_ifindex, err, size);
+	if (ret == -EEXIST)
+		snprintf(err, size,
+			 "device %s exists already (a leftover? run faultlined --cleanup)",
+			 lt->ifb);
+	if (ret)
+		return ret;
+	lt->ifb_created = true;
+	ret = tc_netem_install(lt->ifb_ifindex, &lt->netem, err, size);
+	if (!ret)
+		ret = netif_fault_steer(f, lt->ifb_ifindex, err, size);
+	if (!ret)
+		ret = netif_fault_add_rules(f, NETFAULT_DIR_INGRESS, &act, err, size);
+	if (!ret)
+		log_info("fault %s: %s ingress delayed through netem on %s", f->id, nf->ifname,
+			 lt->ifb);
+	return ret;
 }
 
 static int latency_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
-	(void)f;
-	return latency_probe(a, err, size);
+	struct lat_state *lt = lat_of(f);
+	unsigned int dirs = netif_dirs(f);
+	int ret;
+
+	(void)a;
+	ret = netif_fault_attach(f, err, size);
+	if (ret)
+		goto fail;
+	netif_shaper_set(f, dirs);
+	if (dirs & NETFAULT_DIR_EGRESS) {
+		ret = apply_egress(f, lt, err, size);
+		if (ret)
+			goto fail;
+	}
+	if (dirs & NETFAULT_DIR_INGRESS) {
+		ret = apply_ingress(f, lt, err, size);
+		if (ret)
+			goto fail;
+	}
+	return 0;
+fail : {
+	char undo_err[FAULT_ERR_SIZE] = "";
+
+	if (lat_undo(f, undo_err, sizeof(undo_err)))
+		log_err("fault %s: undoing a partial apply: %s", f->id, undo_err);
+	return ret;
+}
 }
 
 static int latency_revert(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	(void)a;
-	(void)f;
-	(void)err;
-	(void)size;
-	return 0; /* never applied */
+	return lat_undo(f, err, size);
 }
 
-static int latency_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+static json_t *qdisc_json(int ifindex, bool root)
 {
-	(void)a;
-	(void)undo;
-	snprintf(report, size, "nothing had been applied (network.latency is always refused)");
-	return 0;
+	struct tc_shaper_stats st;
+
+	if (root ? tc_root_stats(ifindex, &st) : tc_shaper_stats(ifindex, &st))
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:I}", "bytes", (json_int_t)st.bytes, "packets",
+			 (json_int_t)st.packets, "drops", (json_int_t)st.drops, "backlog_bytes",
+			 (json_int_t)st.backlog);
+}
+
+static json_t *latency_describe(const struct fault *f)
+{
+	const struct netif_fault *nf = f->priv;
+	const struct lat_state *lt = lat_of(f);
+	json_t *out = netif_fault_status(f);
+
+	if (!out || !lt)
+		return out;
+	json_object_set_new(out, "distribution", json_string(dist_name(lt->dist)));
+	if (lt->n_table)
+		json_object_set_new(out, "distribution_table", json_string(lt->dist_file));
+	json_object_set_new(out, "max_delay_ns", json_integer((json_int_t)lt->max_delay_ns));
+	if (lt->egress != LAT_NONE) {
+		json_t *e = json_pack("{s:s, s:s, s:s}", "mechanism", path_name(lt->egress), "why",
+				      lt->egress_why, "replaced", lt->replaced);
+
+		if (lt->egress == LAT_EDT) {
+			json_object_set_new(
+				e, "qdisc",
+				json_pack("{s:s, s:i, s:i, s:I, s:b, s:o}", "kind", "fq", "limit",
+					  (int)lt->fq.limit, "flow_limit", (int)lt->fq.flow_limit,
+					  "horizon_us", (json_int_t)lt->fq.horizon_us,
+					  "horizon_drop", false, "stats",
+					  lt->root_replaced ? qdisc_json(nf->ifindex, true)
+							    : json_null()));
+		} else {
+			json_object_set_new(e, "qdisc",
+					    json_pack("{s:s, s:i, s:o}", "kind", "netem", "limit",
+						      (int)lt->netem.limit, "class_stats",
+						      lt->root_replaced
+							      ? qdisc_json(nf->ifindex, false)
+							      : json_null()));
+		}
+		json_object_set_new(out, "egress", e);
+	}
+	if (lt->ingress)
+		json_object_set_new(out, "ingress",
+				    json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:o}}", "mechanism",
+					      "netem-ifb", "why", lt->ingress_why, "ifb", lt->ifb,
+					      "qdisc", "kind", "netem", "limit",
+					      (int)lt->netem.limit, "stats",
+					      lt->ifb_created ? qdisc_json(lt->ifb_ifindex, true)
+							      : json_null()));
+	return out;
 }
 
 const struct fault_ops fault_net_latency = {
 	.name = "network.latency",
-	.caps = 0,
+	.caps = NETIF_CAPS,
 	.probe = latency_probe,
 	.validate = latency_validate,
 	.apply = latency_apply,
 	.revert = latency_revert,
-	.cleanup = latency_cleanup,
+	.describe = latency_describe,
+	.cleanup = netif_shaper_cleanup,
+	.free_priv = netif_fault_free,
 };

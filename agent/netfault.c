@@ -1145,6 +1145,15 @@ static int rec_from_spec(const struct netfault_rule_spec *spec, struct rule_rec 
 	} else if (spec->classid) {
 		return -EINVAL;
 	}
+	if (spec->action == NETFAULT_ACT_DELAY) {
+		/* sch_fq holds egress packets only; a receive timestamp means nothing to it. */
+		if (spec->dirs != NETFAULT_DIR_EGRESS || spec->dist >= NETFAULT_DIST__COUNT)
+			return -EINVAL;
+		r->delay_ns = spec->delay_ns;
+		r->jitter_ns = spec->jitter_ns;
+		r->corr = spec->corr;
+		r->dist = spec->dist;
+	}
 	rec->dirs = spec->dirs;
 	r->action = spec->action;
 	r->proto = spec->proto;
@@ -1371,9 +1380,30 @@ int netfault_rule_counters(struct netfault *nf, int slot, struct netfault_counte
 		out->corrupted += per[c].corrupted;
 		out->duplicated += per[c].duplicated;
 		out->exempted += per[c].exempted;
+		out->delayed += per[c].delayed;
 	}
 out:
 	free(per);
+	return err;
+}
+
+int netfault_dist_load(struct netfault *nf, enum netfault_dist dist, const int16_t *v, size_t n)
+{
+	struct netfault_dist_table *t;
+	__u32 key = dist;
+	int err = 0;
+
+	if (dist <= NETFAULT_DIST_UNIFORM || dist >= NETFAULT_DIST__COUNT || !n ||
+	    n > NETFAULT_DIST_MAX)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->size = (__u32)n;
+	memcpy(t->v, v, n * sizeof(*v));
+	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.dist_tables), &key, t, BPF_ANY))
+		err = -errno;
+	free(t);
 	return err;
 }
 

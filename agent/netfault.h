@@ -47,6 +47,10 @@ struct netfault_rule_spec {
 	 * ingress: 0 (matching packets go to the steering filter, netfault_steer_attach()).
 	 */
 	uint32_t classid;
+	/* DELAY: egress only; dist's table must be loaded (netfault_dist_load) unless uniform. */
+	uint64_t delay_ns, jitter_ns;
+	uint32_t corr; /* netfault_prob() of the correlation */
+	enum netfault_dist dist;
 	const struct netfault_cidr *remote;
 	size_t n_remote;
 	const struct netfault_cidr *local;
@@ -122,6 +126,12 @@ int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_ru
 
 /* Take a rule out of force and free its slot. */
 int netfault_rule_remove(struct netfault *nf, int slot);
+
+/*
+ * Load a jitter distribution table (n values, 1..NETFAULT_DIST_MAX, in NETFAULT_DIST_SCALE
+ * units of the jitter) for DELAY rules of that distribution. -EINVAL for uniform or a bad n.
+ */
+int netfault_dist_load(struct netfault *nf, enum netfault_dist dist, const int16_t *v, size_t n);
 
 /* A rule's counters, summed over the CPUs. */
 int netfault_rule_counters(struct netfault *nf, int slot, struct netfault_counters *out);

@@ -633,6 +633,10 @@ int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif
 					.ge = act->ge,
 					.proto = l4_proto(t->protocol, family),
 					.classid = act->classid,
+					.delay_ns = act->delay_ns,
+					.jitter_ns = act->jitter_ns,
+					.corr = act->corr,
+					.dist = act->dist,
 					.remote = cidrs,
 					.n_remote = n,
 				};
@@ -673,6 +677,21 @@ int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif
 	log_info("fault %s: %zu rule(s) on %s %s", f->id, nf->n_slots - n_before, nf->ifname,
 		 dirs_name(dirs));
 	return 0;
+}
+
+int netif_fault_dist_load(struct fault *f, enum netfault_dist dist, const int16_t *v, size_t n,
+			  char *err, size_t size)
+{
+	struct netif_fault *nf = f->priv;
+	int ret;
+
+	if (!nf || !nf->nif)
+		return -EINVAL;
+	ret = netfault_dist_load(nf->nif->nf, dist, v, n);
+	if (ret)
+		snprintf(err, size, "%s: loading the jitter distribution table: %s", nf->ifname,
+			 strerror(-ret));
+	return ret;
 }
 
 int netif_fault_steer(struct fault *f, int ifb_ifindex, char *err, size_t size)
@@ -806,13 +825,15 @@ json_t *netif_fault_status(const struct fault *f)
 		sum.corrupted += c.corrupted;
 		sum.duplicated += c.duplicated;
 		sum.exempted += c.exempted;
+		sum.delayed += c.delayed;
 		json_array_append_new(
 			rules,
-			json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "slot", nf->slots[i],
+			json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", nf->slots[i],
 				  "direction", dirs_name(nf->slot_dirs[i]), "matched",
 				  (json_int_t)c.matched, "dropped", (json_int_t)c.dropped,
 				  "corrupted", (json_int_t)c.corrupted, "duplicated",
-				  (json_int_t)c.duplicated, "exempted", (json_int_t)c.exempted));
+				  (json_int_t)c.duplicated, "exempted", (json_int_t)c.exempted,
+				  "delayed", (json_int_t)c.delayed));
 	}
 	if (nf->nif && nf->nif->agent_ssh) {
 		char d[96];
@@ -828,11 +849,12 @@ json_t *netif_fault_status(const struct fault *f)
 	if (n_policy_ex)
 		json_array_append_new(prot, json_pack("{s:s, s:I}", "why", "policy", "entries",
 						      (json_int_t)n_policy_ex));
-	out = json_pack("{s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}", "interface",
+	out = json_pack("{s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}", "interface",
 			nf->ifname, "ifindex", nf->ifindex, "rules", rules, "counters", "matched",
 			(json_int_t)sum.matched, "dropped", (json_int_t)sum.dropped, "corrupted",
 			(json_int_t)sum.corrupted, "duplicated", (json_int_t)sum.duplicated,
-			"exempted", (json_int_t)sum.exempted, "protected", prot);
+			"exempted", (json_int_t)sum.exempted, "delayed", (json_int_t)sum.delayed,
+			"protected", prot);
 	return out;
 }
 
@@ -873,6 +895,42 @@ int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_
 		has_clsact = true;
 	snprintf(report, size, "%s: %d filter(s) of ours removed%s", name, removed,
 		 had_clsact && !has_clsact ? ", clsact (ours) deleted" : "");
+	return 0;
+}
+
+int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+{
+	const json_t *root = json_object_get(undo, "egress_root");
+	const json_t *ifb = json_object_get(undo, "ingress_ifb");
+	int ifindex = (int)json_integer_value(json_object_get(undo, "ifindex"));
+	size_t off;
+	int ret;
+
+	ret = netif_fault_cleanup(a, undo, report, size);
+	if (ret || ifindex <= 0)
+		return ret; /* a renamed interface is not touched at all */
+	off = strlen(report);
+	if (ifb && off < size) {
+		const char *name = json_string_value(json_object_get(ifb, "name"));
+		const char *alias = json_string_value(json_object_get(ifb, "alias"));
+		bool deleted = false;
+
+		ret = name && alias ? tc_ifb_delete(name, alias, &deleted) : -EINVAL;
+		off += snprintf(report + off, size - off, "; IFB device %s: %s", name ? name : "?",
+				ret	  ? strerror(-ret)
+				: deleted ? "deleted"
+					  : "not there");
+		if (ret)
+			return ret;
+	}
+	if (root && off < size) {
+		char r[256];
+
+		ret = tc_root_restore(ifindex, root, r, sizeof(r));
+		snprintf(report + off, size - off, "; %s", r);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 

@@ -39,6 +39,10 @@ struct netif_action {
 	uint32_t prob;
 	struct netfault_ge ge;
 	uint32_t classid; /* SHAPE on egress */
+	/* DELAY (egress) */
+	uint64_t delay_ns, jitter_ns;
+	uint32_t corr;
+	enum netfault_dist dist;
 };
 
 /*
@@ -94,6 +98,14 @@ int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif
 			  char *err, size_t size);
 
 /*
+ * Load a jitter distribution table into the interface's program (DELAY rules of that
+ * distribution read it). Tables are per interface and distribution, the same for every fault
+ * (they come from the same file), so loading one again is harmless.
+ */
+int netif_fault_dist_load(struct fault *f, enum netfault_dist dist, const int16_t *v, size_t n,
+			  char *err, size_t size);
+
+/*
  * Ingress shaping: the interface's steering filter, sending what SHAPE rules match to the IFB
  * device ifb_ifindex; held by this fault (one per interface). netif_fault_unsteer() removes
  * it (idempotent; netif_fault_detach() does too).
@@ -125,6 +137,13 @@ json_t *netif_fault_status(const struct fault *f);
  * else is on it). A gone interface is clean. Appends to report.
  */
 int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_t size);
+
+/*
+ * Crash cleanup of the types that replace a root qdisc or add an IFB device (bandwidth,
+ * latency): netif_fault_cleanup(), then the IFB device named in "ingress_ifb" if it is ours,
+ * then the root tree recorded in "egress_root" put back if the root is still ours.
+ */
+int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size_t size);
 
 /* fault_ops.free_priv of every network fault. */
 void netif_fault_free(struct fault *f);

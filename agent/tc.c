@@ -42,8 +42,14 @@
 
 /* Qdisc kinds whose dump -> recreate round trip gives back the same tree. */
 static const char *const restorable_kinds[] = {
-	"htb", "tbf", "pfifo", "bfifo", "pfifo_head_drop", "pfifo_fast", "noqueue", "mq",
+	"htb", "tbf", "pfifo", "bfifo", "pfifo_head_drop", "pfifo_fast", "noqueue", "mq", "fq",
 };
+
+/* Is this root one of ours: the shaper's HTB or the EDT fq, at our handle? */
+static bool root_ours(uint32_t handle, const char *kind)
+{
+	return handle == TC_FL_ROOT && (!strcmp(kind, "htb") || !strcmp(kind, "fq"));
+}
 
 /* Kinds whose classes are created with the qdisc itself (not by RTM_NEWTCLASS). */
 static bool implicit_classes(const char *kind)
@@ -210,7 +216,9 @@ static int talk(struct nl_sock *sk, struct nl_msg *msg, const char *what, char *
 	return t.err;
 }
 
-static struct nl_msg *tc_msg(int type, int flags, int ifindex, uint32_t handle, uint32_t parent)
+/* A tc request; size 0 is libnl's default buffer (a page), else at least that many bytes. */
+static struct nl_msg *tc_msg_sized(int type, int flags, int ifindex, uint32_t handle,
+				   uint32_t parent, size_t size)
 {
 	struct tcmsg tcm = {
 		.tcm_family = AF_UNSPEC,
@@ -218,13 +226,22 @@ static struct nl_msg *tc_msg(int type, int flags, int ifindex, uint32_t handle, 
 		.tcm_handle = handle,
 		.tcm_parent = parent,
 	};
-	struct nl_msg *msg = nlmsg_alloc_simple(type, flags);
+	struct nl_msg *msg = size ? nlmsg_alloc_size(size) : nlmsg_alloc();
 
+	if (msg && !nlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, type, 0, flags)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
 	if (msg && nlmsg_append(msg, &tcm, sizeof(tcm), NLMSG_ALIGNTO) < 0) {
 		nlmsg_free(msg);
 		return NULL;
 	}
 	return msg;
+}
+
+static struct nl_msg *tc_msg(int type, int flags, int ifindex, uint32_t handle, uint32_t parent)
+{
+	return tc_msg_sized(type, flags, ifindex, handle, parent, 0);
 }
 
 static int parse_obj(struct nl_msg *msg, struct tc_obj *o, int *ifindex)
@@ -477,7 +494,7 @@ static int tree_check(struct nl_sock *sk, int ifindex, const struct tree *t, cha
 			snprintf(why, size,
 				 "its qdisc %s %s is of a kind faultline cannot recreate exactly "
 				 "(it can: htb, tbf, pfifo, bfifo, pfifo_head_drop, pfifo_fast, "
-				 "noqueue, mq)",
+				 "noqueue, mq, fq)",
 				 q->kind, h);
 			return -EBUSY;
 		}
@@ -590,7 +607,7 @@ int tc_root_is_ours(int ifindex, bool *ours)
 		return err;
 	err = tree_read(sk, ifindex, &t);
 	if (!err) {
-		*ours = t.root->handle == TC_FL_ROOT && !strcmp(t.root->kind, "htb");
+		*ours = root_ours(t.root->handle, t.root->kind);
 		tree_free(&t);
 	}
 	nl_socket_free(sk);
@@ -825,7 +842,7 @@ int tc_root_restore(int ifindex, const json_t *snap, char *report, size_t size)
 		snprintf(report, size, "reading the root qdisc: %s", strerror(-ret));
 		goto out;
 	}
-	if (t.root->handle != TC_FL_ROOT || strcmp(t.root->kind, "htb")) {
+	if (!root_ours(t.root->handle, t.root->kind)) {
 		char h[16];
 
 		fmt_handle(t.root->handle, h, sizeof(h));
@@ -918,7 +935,97 @@ static uint32_t txqueuelen(int ifindex)
 	return qlen;
 }
 
-int tc_shaper_install(int ifindex, const struct tc_shaper *s, char *err, size_t size)
+/*
+ * A netem qdisc, built by hand: TCA_OPTIONS holds struct tc_netem_qopt followed by netem's
+ * own attributes, its length covering both (iproute2's layout). Not libnl's rtnl_netem_*:
+ * libnl 3.7 adds the length of those trailing attributes to the message twice, so the kernel
+ * finds that many bytes past the options ("8196 bytes leftover after parsing attributes" with
+ * a distribution table) and libnl sends bytes from beyond its buffer. The delay also goes as
+ * TCA_NETEM_LATENCY64 (ns), which the 32-bit tick field of the struct cannot hold past 274 s.
+ */
+static int netem_build(int ifindex, uint32_t parent, uint32_t handle, const struct tc_netem *n,
+		       struct nl_msg **msg, char *err, size_t size)
+{
+	uint64_t delay_ns = (uint64_t)n->delay_us * 1000, jitter_ns = (uint64_t)n->jitter_us * 1000;
+	struct tc_netem_qopt qopt = {
+		.limit = n->limit,
+		/* psched ticks are 64 ns; the 64-bit attributes below carry the exact values. */
+		.latency = delay_ns >> 6 > UINT32_MAX ? UINT32_MAX : (uint32_t)(delay_ns >> 6),
+		.jitter = jitter_ns >> 6 > UINT32_MAX ? UINT32_MAX : (uint32_t)(jitter_ns >> 6),
+	};
+	struct tc_netem_corr corr = {.delay_corr = n->corr};
+	struct nl_msg *m;
+	struct nlattr *o;
+
+	*msg = NULL;
+	/* Room for the distribution table (8 KiB for iproute2's), which a page cannot hold. */
+	m = tc_msg_sized(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, ifindex, handle, parent,
+			 4096 + n->n_dist * sizeof(*n->dist));
+	if (!m || nla_put_string(m, TCA_KIND, "netem") < 0 || !(o = nla_nest_start(m, TCA_OPTIONS)) ||
+	    nlmsg_append(m, &qopt, sizeof(qopt), NLMSG_ALIGNTO) < 0 ||
+	    (n->corr && nla_put(m, TCA_NETEM_CORR, sizeof(corr), &corr) < 0) ||
+	    (n->n_dist &&
+	     nla_put(m, TCA_NETEM_DELAY_DIST, (int)(n->n_dist * sizeof(*n->dist)), n->dist) < 0) ||
+	    nla_put_s64(m, TCA_NETEM_LATENCY64, (int64_t)delay_ns) < 0 ||
+	    (jitter_ns && nla_put_s64(m, TCA_NETEM_JITTER64, (int64_t)jitter_ns) < 0) ||
+	    nla_nest_end(m, o) < 0) {
+		nlmsg_free(m);
+		snprintf(err, size, "building the netem qdisc: out of memory");
+		return -ENOMEM;
+	}
+	*msg = m;
+	return 0;
+}
+
+int tc_netem_install(int ifindex, const struct tc_netem *n, char *err, size_t size)
+{
+	struct nl_sock *sk;
+	struct nl_msg *msg;
+	int ret;
+
+	ret = sock_open(&sk);
+	if (ret) {
+		snprintf(err, size, "netlink: %s", strerror(-ret));
+		return ret;
+	}
+	ret = netem_build(ifindex, TC_H_ROOT, TC_FL_ROOT, n, &msg, err, size);
+	if (!ret)
+		ret = talk(sk, msg, "adding the netem qdisc", err, size);
+	nl_socket_free(sk);
+	return ret;
+}
+
+int tc_fq_install(int ifindex, const struct tc_fq *p, char *err, size_t size)
+{
+	struct nl_sock *sk;
+	struct nl_msg *msg;
+	struct nlattr *o;
+	int ret;
+
+	ret = sock_open(&sk);
+	if (ret) {
+		snprintf(err, size, "netlink: %s", strerror(-ret));
+		return ret;
+	}
+	/* Built by hand: libnl has no fq type. HORIZON_DROP 0 caps a later time, never drops. */
+	msg = tc_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, ifindex, TC_FL_ROOT, TC_H_ROOT);
+	if (!msg || nla_put_string(msg, TCA_KIND, "fq") < 0 ||
+	    !(o = nla_nest_start(msg, TCA_OPTIONS)) ||
+	    nla_put_u32(msg, TCA_FQ_PLIMIT, p->limit) < 0 ||
+	    nla_put_u32(msg, TCA_FQ_FLOW_PLIMIT, p->flow_limit) < 0 ||
+	    nla_put_u32(msg, TCA_FQ_HORIZON, p->horizon_us) < 0 ||
+	    nla_put_u8(msg, TCA_FQ_HORIZON_DROP, 0) < 0 || nla_nest_end(msg, o) < 0) {
+		nlmsg_free(msg);
+		nl_socket_free(sk);
+		return -ENOMEM;
+	}
+	ret = talk(sk, msg, "replacing the root qdisc with fq", err, size);
+	nl_socket_free(sk);
+	return ret;
+}
+
+int tc_shaper_install(int ifindex, const struct tc_shaper *s, const struct tc_netem *netem,
+		      char *err, size_t size)
 {
 	struct tc_htb_glob glob = {.version = HTB_VERSION_MAJOR, .rate2quantum = 10};
 	struct rtnl_qdisc *leaf = rtnl_qdisc_alloc();
@@ -989,6 +1096,13 @@ int tc_shaper_install(int ifindex, const struct tc_shaper *s, char *err, size_t 
 	if (ret)
 		goto out;
 
+	if (netem) {
+		/* The latency fault's class: netem holds its packets. */
+		ret = netem_build(ifindex, TC_FL_CLASS, TC_FL_LEAF, netem, &msg, err, size);
+		if (!ret)
+			ret = talk(sk, msg, "adding the netem leaf", err, size);
+		goto out;
+	}
 	/* Its queue, sized in bytes. */
 	rtnl_tc_set_ifindex(TC_CAST(leaf), ifindex);
 	rtnl_tc_set_parent(TC_CAST(leaf), TC_FL_CLASS);

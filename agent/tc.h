@@ -31,6 +31,21 @@ struct tc_shaper {
 	uint32_t limit; /* bytes queued before it drops */
 };
 
+/* A netem qdisc for network.latency (microseconds; corr is netem's fixed point). */
+struct tc_netem {
+	uint32_t limit; /* packets */
+	uint32_t delay_us, jitter_us;
+	uint32_t corr;	      /* delay correlation, 0 = none */
+	const int16_t *dist;  /* distribution table, NULL for uniform */
+	size_t n_dist;
+};
+
+/* sch_fq for EDT latency: queue limits in packets, horizon in microseconds (capped, not dropped). */
+struct tc_fq {
+	uint32_t limit, flow_limit;
+	uint32_t horizon_us;
+};
+
 /* Counters of the shaper's class (what the API shows as achieved values). */
 struct tc_shaper_stats {
 	uint64_t bytes, packets, drops, overlimits, backlog;
@@ -55,7 +70,21 @@ void tc_root_describe(const json_t *snap, char *buf, size_t size);
  * and leaf. On failure the root is left as it was after the replace: the caller restores its
  * snapshot.
  */
-int tc_shaper_install(int ifindex, const struct tc_shaper *s, char *err, size_t size);
+int tc_shaper_install(int ifindex, const struct tc_shaper *s, const struct tc_netem *netem,
+		      char *err, size_t size);
+
+/*
+ * With netem set, tc_shaper_install() gives the class a netem leaf instead of the byte fifo
+ * (network.latency's netem path). tc_netem_install() puts netem at the root of a device of
+ * ours (the IFB device of ingress latency).
+ */
+int tc_netem_install(int ifindex, const struct tc_netem *n, char *err, size_t size);
+
+/*
+ * Replace the root of a device with sch_fq at our handle (TC_FL_ROOT) in one NLM_F_REPLACE,
+ * for EDT latency: fq sends each packet at its skb->tstamp. Restored like the shaper.
+ */
+int tc_fq_install(int ifindex, const struct tc_fq *p, char *err, size_t size);
 
 /*
  * A TBF at the root of a device of ours (the IFB device: everything on it is to be shaped).
@@ -67,7 +96,7 @@ int tc_tbf_install(int ifindex, const struct tc_shaper *s, char *err, size_t siz
 /* Counters of the root qdisc of a device (the IFB's TBF). */
 int tc_root_stats(int ifindex, struct tc_shaper_stats *out);
 
-/* Is the root qdisc of the device the shaper's HTB? */
+/* Is the root qdisc of the device ours (the shaper's HTB, or the EDT fq)? */
 int tc_root_is_ours(int ifindex, bool *ours);
 
 /*

@@ -42,6 +42,22 @@ struct {
 	__type(value, struct netfault_ge_state);
 } ge_states SEC(".maps");
 
+/* Jitter distribution tables (DELAY), by enum netfault_dist; written by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NETFAULT_DIST__COUNT);
+	__type(key, __u32);
+	__type(value, struct netfault_dist_table);
+} dist_tables SEC(".maps");
+
+/* Last departure time per (flow, DELAY rule): jitter never reorders a flow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NETFAULT_MAX_FLOWS);
+	__type(key, struct netfault_flow_key);
+	__type(value, __u64);
+} flow_times SEC(".maps");
+
 /* Counters per rule slot and CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -90,6 +106,8 @@ struct packet {
 	__u8 raddr[16];
 	__u32 shape_classid; /* the first matching SHAPE rule's, applied after the walk */
 	__u8 shaped;
+	__u8 delayed; /* a DELAY rule matched: delay_slot is the first one's */
+	__u32 delay_slot;
 };
 
 /*
@@ -504,7 +522,88 @@ __attribute__((noinline)) int netfault_apply(struct __sk_buff *skb, struct packe
 			pkt->shape_classid = rule->classid;
 		}
 		break;
+	case NETFAULT_ACT_DELAY:
+		if (!pkt->delayed && pkt->hook == NETFAULT_HOOK_EGRESS) {
+			pkt->delayed = 1;
+			pkt->delay_slot = slot;
+			cnt->delayed++;
+		}
+		break;
 	}
+	return 0;
+}
+
+/* floor(x * u / 2^32) without overflow, for x up to 2^63. */
+static __always_inline __u64 scale_u32(__u64 x, __u32 u)
+{
+	return (x >> 32) * u + (((x & 0xffffffffULL) * u) >> 32);
+}
+
+/*
+ * The delay of one packet under a DELAY rule, as netem draws it: a random value, correlated
+ * with the rule's previous one when corr is set (netem's get_crandom(), under the rule's lock),
+ * then uniform in [delay - jitter, delay + jitter] or delay + jitter * table[u] / SCALE
+ * (netem's tabledist()). Never negative.
+ */
+static __always_inline __s64 draw_delay(__u32 slot, const struct netfault_rule *rule)
+{
+	__u64 rho = (__u64)rule->corr + 1, mu = rule->delay_ns, sigma = rule->jitter_ns;
+	__u32 dist = rule->dist, corr = rule->corr, u = bpf_get_prandom_u32();
+	struct netfault_dist_table *tbl;
+	struct netfault_ge_state *st;
+	__s64 d;
+
+	if (!sigma)
+		return (__s64)mu;
+	if (corr) {
+		st = bpf_map_lookup_elem(&ge_states, &slot);
+		if (st) {
+			bpf_spin_lock(&st->lock);
+			u = ((__u64)u * ((1ULL << 32) - rho) + (__u64)st->last * rho) >> 32;
+			st->last = u;
+			bpf_spin_unlock(&st->lock);
+		}
+	}
+	if (dist == NETFAULT_DIST_UNIFORM) {
+		d = (__s64)(mu + scale_u32(2 * sigma, u)) - (__s64)sigma;
+		return d < 0 ? 0 : d;
+	}
+	tbl = bpf_map_lookup_elem(&dist_tables, &dist);
+	if (!tbl || !tbl->size)
+		return (__s64)mu;
+	d = (__s64)mu + (((__s64)sigma * tbl->v[(u % tbl->size) & (NETFAULT_DIST_MAX - 1)]) >>
+			 13); /* / NETFAULT_DIST_SCALE, rounding down */
+	return d < 0 ? 0 : d;
+}
+
+/*
+ * Stamp the departure time of a packet a DELAY rule matched. sch_fq at the root holds it until
+ * then. The base is now, or the departure time TCP's pacing already set when that is later;
+ * a flow's packets never get a time earlier than its previous packet's, so a flow keeps its
+ * order (fq would otherwise send it in time order). A global function: checked once.
+ */
+__attribute__((noinline)) int netfault_stamp(struct __sk_buff *skb, __u32 slot)
+{
+	struct netfault_flow_key key = {.slot = slot};
+	struct netfault_rule *rule;
+	__u64 now, when, *last;
+	__s64 d;
+
+	rule = bpf_map_lookup_elem(&rules, &slot);
+	if (!rule)
+		return 0;
+	d = draw_delay(slot, rule);
+	now = bpf_ktime_get_ns();
+	when = skb->tstamp > now ? skb->tstamp : now;
+	when += d;
+	key.flow = bpf_get_socket_cookie(skb);
+	if (!key.flow)
+		key.flow = NETFAULT_FLOW_HASHED | bpf_get_hash_recalc(skb);
+	last = bpf_map_lookup_elem(&flow_times, &key);
+	if (last && *last > when)
+		when = *last;
+	bpf_map_update_elem(&flow_times, &key, &when, BPF_ANY);
+	skb->tstamp = when;
 	return 0;
 }
 
@@ -594,6 +693,8 @@ static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 	if (w.dropped)
 		/* Egress: STOLEN, so the sender sees wire loss and not ENOBUFS. */
 		return hook == NETFAULT_HOOK_EGRESS ? TC_ACT_STOLEN : TC_ACT_SHOT;
+	if (pkt->delayed)
+		netfault_stamp(skb, pkt->delay_slot);
 	if (pkt->shaped)
 		return shape(skb, pkt);
 	return TC_ACT_UNSPEC;

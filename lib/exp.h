@@ -113,11 +113,19 @@ enum pause_method {
 	PAUSE_FREEZER,
 };
 
+/* How the agent delays egress packets (ingress always goes through netem on an IFB device). */
+enum latency_mechanism {
+	LATENCY_MECH_AUTO, /* not given: EDT when the kernel has sch_fq, else netem */
+	LATENCY_MECH_EDT,  /* the eBPF data path stamps departure times, sch_fq holds packets */
+	LATENCY_MECH_NETEM,
+};
+
 struct fault_net_latency {
 	int64_t delay_ns;
 	int64_t jitter_ns;
 	uint32_t correlation_ppm;
 	int distribution; /* enum netem_dist */
+	int mechanism;	  /* enum latency_mechanism */
 };
 
 struct fault_net_loss {

@@ -173,6 +173,13 @@ static const char *const dist_names[] = {
 };
 static const struct exp_enum dist_enum = {dist_names, ARRAY_SIZE(dist_names)};
 
+static const char *const mech_names[] = {
+	[LATENCY_MECH_AUTO] = "auto",
+	[LATENCY_MECH_EDT] = "edt",
+	[LATENCY_MECH_NETEM] = "netem",
+};
+static const struct exp_enum mech_enum = {mech_names, ARRAY_SIZE(mech_names)};
+
 #define LAT(m) offsetof(struct fault_net_latency, m)
 
 static const struct exp_field latency_fields[] = {
@@ -180,6 +187,7 @@ static const struct exp_field latency_fields[] = {
 	FLD("jitter", FT_DURATION, 0, LAT(jitter_ns), US, HOUR, 0, NULL),
 	FLD("correlation", FT_PERCENT, 0, LAT(correlation_ppm), 0, PCT(100), 0, NULL),
 	FLD("distribution", FT_ENUM, 0, LAT(distribution), 0, 0, 0, &dist_enum),
+	FLD("mechanism", FT_ENUM, 0, LAT(mechanism), 0, 0, 0, &mech_enum),
 };
 
 static const struct exp_object latency_object;

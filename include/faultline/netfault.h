@@ -70,6 +70,48 @@
 #endif
 #define NETFAULT_PROG_STEER "netfault_steer"
 
+/*
+ * Latency by EDT (earliest departure time): a DELAY rule stamps skb->tstamp of matching egress
+ * packets and the device's root sch_fq holds each packet until then. Jitter follows a
+ * distribution table like netem's (NETFAULT_DIST_SCALE units of the jitter per entry, read
+ * from iproute2's .dist files by user space); NETFAULT_DIST_UNIFORM needs none. Departure times
+ * are kept monotonic per flow (socket, else flow hash) in an LRU map of NETFAULT_MAX_FLOWS entries, so jitter
+ * never reorders a flow.
+ */
+#ifndef NETFAULT_MAX_FLOWS
+#define NETFAULT_MAX_FLOWS 16384
+#endif
+#define NETFAULT_DIST_MAX 4096 /* entries of a table; a power of two */
+#define NETFAULT_DIST_SCALE 8192
+
+enum netfault_dist {
+	NETFAULT_DIST_UNIFORM, /* delay - jitter .. delay + jitter */
+	NETFAULT_DIST_NORMAL,
+	NETFAULT_DIST_PARETO,
+	NETFAULT_DIST_PARETONORMAL,
+	NETFAULT_DIST__COUNT,
+};
+
+/* One distribution table: delay + jitter * v[rnd % size] / NETFAULT_DIST_SCALE. */
+struct netfault_dist_table {
+	__u32 size; /* entries in use, 1..NETFAULT_DIST_MAX; 0: not loaded */
+	__u32 pad;
+	__s16 v[NETFAULT_DIST_MAX];
+};
+
+/*
+ * Key of the per-flow departure times: the sending socket's cookie (a local socket's packets
+ * are one flow), or for packets without a socket (forwarded) the flow hash with bit 63 set;
+ * and the rule.
+ */
+#define NETFAULT_FLOW_HASHED (1ULL << 63)
+
+struct netfault_flow_key {
+	__u64 flow;
+	__u32 slot;
+	__u32 pad;
+};
+
 /* Probabilities are fixed point: P = value / 2^32, except NETFAULT_PROB_ONE, which is 1. */
 #define NETFAULT_PROB_ONE 0xffffffffu
 
@@ -91,7 +133,8 @@ enum netfault_action {
 	NETFAULT_ACT_DUPLICATE, /* with probability prob, send one extra copy */
 	NETFAULT_ACT_PARTITION, /* drop everything that matches */
 	NETFAULT_ACT_SHAPE,	/* steer into a bandwidth limit: egress classid, ingress IFB */
-	NETFAULT_ACT__MAX = NETFAULT_ACT_SHAPE,
+	NETFAULT_ACT_DELAY,	/* egress: stamp a departure time (EDT) for sch_fq */
+	NETFAULT_ACT__MAX = NETFAULT_ACT_DELAY,
 };
 
 /* struct netfault_rule.flags */
@@ -126,13 +169,24 @@ struct netfault_rule {
 	 * packet is marked NETFAULT_SHAPE_REQ_TC_INDEX for the steering filter (classid 0).
 	 */
 	__u32 classid;
+	/*
+	 * DELAY, applied when no later rule drops the packet (the first DELAY rule wins): the
+	 * departure time is now (or the time the stack already set, if later) + delay_ns +
+	 * jitter drawn from dist, never earlier than the flow's previous packet. corr is netem's
+	 * correlation of successive random draws (fixed point, 0 = independent).
+	 */
+	__u32 corr;
+	__u64 delay_ns;
+	__u64 jitter_ns;
+	__u32 dist; /* enum netfault_dist */
 	__u32 pad;
 };
 
-/* The Gilbert-Elliott channel of one rule, shared by all CPUs. */
+/* The random state of one rule, shared by all CPUs: Gilbert-Elliott channel, delay draws. */
 struct netfault_ge_state {
 	struct bpf_spin_lock lock;
-	__u32 bad; /* 0 = Good, 1 = Bad */
+	__u32 bad;  /* LOSS_GE: 0 = Good, 1 = Bad */
+	__u32 last; /* DELAY with corr: the previous draw */
 };
 
 /* Per rule and per CPU; user space sums the CPUs. */
@@ -142,6 +196,7 @@ struct netfault_counters {
 	__u64 corrupted;  /* a bit was flipped */
 	__u64 duplicated; /* a copy was sent */
 	__u64 exempted;	  /* matched everything but were left alone as exempt flows */
+	__u64 delayed;	  /* a departure time was set (DELAY) */
 };
 
 /*
