@@ -18,6 +18,7 @@ run_require
 fl_require_cmd ip prometheus timeout
 [ -x "$FL_BUILD_DIR/lab/demo/faultline-demo" ] || fl_fail "faultline-demo not built"
 
+dir=
 fl_tmpdir dir
 # A lab name of this test alone, so that a lab someone else runs (the default "lab" included)
 # is never touched; its state lives where the demo's does, under /run/faultline-lab.
@@ -87,9 +88,11 @@ grep -Eq '^ok +lab-backend-loss +expected held +got held +exit 0 ' "$log" ||
 	fl_fail "summary: loss did not hold: $(grep 'lab-backend-loss ' "$log" | tail -n 1)"
 grep -Eq '^ok +lab-backend-partition +expected aborted +got aborted +exit 1 +breach-to-reverted [0-9.]+ ms' "$log" ||
 	fl_fail "summary: partition not aborted: $(grep 'lab-backend-partition ' "$log" | tail -n 1)"
-# shellcheck disable=SC2016 # the backticks are Markdown
-grep -q '^# Experiment `lab-backend-loss`: held$' "$log" || fl_fail "loss Markdown not printed"
-grep -q '^# Experiment `lab-backend-partition`: aborted$' "$log" ||
+# The backticks are Markdown's, not command substitutions.
+# shellcheck disable=SC2016
+grep -qxF '# Experiment `lab-backend-loss`: held' "$log" || fl_fail "loss Markdown not printed"
+# shellcheck disable=SC2016
+grep -qxF '# Experiment `lab-backend-partition`: aborted' "$log" ||
 	fl_fail "partition Markdown not printed"
 
 for n in lab-backend-loss lab-backend-partition; do
