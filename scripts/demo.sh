@@ -70,7 +70,8 @@ GAME_DAY=(
 	"lab-backend-partition aborted 1"
 )
 # Each run is bounded by its experiment (40 s, recovery within 30 s); this cap only catches a
-# hang. faultctl gets SIGINT at the cap, so it reverts before it exits.
+# hang. faultctl gets SIGINT at the cap, so it reverts before it exits; SIGKILL 20 s later if
+# it has not (the agent then reverts when the lease lapses, within its 5 s TTL).
 RUN_CAP_S=150
 
 build=${FL_BUILD_DIR:-$src/build}
@@ -113,8 +114,38 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# A signal to the demo first reaches a faultctl run in progress, which reverts, writes its
+# reports and exits; only then does the cleanup start. faultctl runs in the background (so
+# that this trap runs at once, not after the run) and gets the signal forwarded: a terminal's
+# Ctrl-C reaches it directly too, a `kill` of the demo's pid would not.
+run_pid=
+on_signal() { # STATUS SIGNAL
+	if [ -n "$run_pid" ]; then
+		kill -s "$2" "$run_pid" 2>/dev/null || true
+		stop_run
+	fi
+	exit "$1"
+}
+# is_running PID: PID (a child of this shell) has not exited; a zombie has.
+is_running() {
+	local st
+	read -r st 2>/dev/null </proc/"$1"/stat || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+# stop_run: bounded wait for the signalled faultctl run; SIGKILL after 20 s.
+stop_run() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		is_running "$run_pid" || break
+		sleep 0.2
+	done
+	is_running "$run_pid" && kill -KILL "$run_pid" 2>/dev/null
+	wait "$run_pid" 2>/dev/null || true
+	run_pid=
+}
+trap 'on_signal 130 INT' INT
+trap 'on_signal 143 TERM' TERM
 
 section() {
 	echo
@@ -259,7 +290,7 @@ check_outcome() {
 # The game day, one `faultctl run` per experiment, in the client namespace (the only place
 # that reaches the lab's Prometheus; the agent's socket is a file and works from there too).
 run_game_day() {
-	local entry name want want_rc f rc i=0 m
+	local entry name want want_rc f rc i=0 m t
 	for entry in "${GAME_DAY[@]}"; do
 		read -r name want want_rc <<<"$entry"
 		f=${files[$i]}
@@ -282,16 +313,28 @@ run_game_day() {
 		fi
 		echo "waiting for the steady state (faultctl check):"
 		wait_steady "$f"
-		rc=0
-		in_client timeout --foreground -s INT -k 15 "$RUN_CAP_S" \
-			"$faultctl" run "$f" --report-json "$out/$name.json" \
-			--junit "$out/$name.junit.xml" --markdown "$out/$name.md" || rc=$?
-		# Interrupted: faultctl has reverted; the demo stops here with the same status.
+		# nsenter execs faultctl, so $! is faultctl itself (not a subshell, as a function
+		# would be: a signal forwarded to that would not reach faultctl).
+		nsenter --net="/run/netns/$client_ns" "$faultctl" run "$f" --report-json "$out/$name.json" \
+			--junit "$out/$name.junit.xml" --markdown "$out/$name.md" &
+		run_pid=$!
+		for ((t = 0; t < RUN_CAP_S * 5; t++)); do
+			is_running "$run_pid" || break
+			sleep 0.2
+		done
+		if is_running "$run_pid"; then
+			echo "demo.sh: $name did not finish within $RUN_CAP_S s; interrupting it" >&2
+			kill -s INT "$run_pid"
+			stop_run
+			rc=124
+		else
+			rc=0
+			wait "$run_pid" || rc=$?
+			run_pid=
+		fi
+		# Interrupted from elsewhere: faultctl has reverted; the demo stops with its status.
 		if [ "$rc" -eq 130 ] || [ "$rc" -eq 143 ]; then
 			exit "$rc"
-		fi
-		if [ "$rc" -eq 124 ]; then
-			echo "demo.sh: $name did not finish within $RUN_CAP_S s" >&2
 		fi
 		echo
 		echo "-- report $out/$name.md"

@@ -6,9 +6,10 @@
 # reports (schema-valid); the agent info and the latency note printed; and nothing left
 # afterwards: none of the lab's namespaces, none of its processes (the pids the demo's lab
 # status printed, and no process naming the lab's state directory), no state directory, no
-# temporary directory. Then a Ctrl-C (SIGINT to the demo's process group, as a terminal sends
-# it) while the loss is applied: exit 130, the run reverted and reported as interrupted, and
-# again nothing left.
+# temporary directory. Then, while the loss is applied, a Ctrl-C (SIGINT to the demo's process
+# group, as a terminal sends it) and a SIGTERM to the demo's pid alone: each ends the demo
+# within seconds with 130 or 143, the run reverted and reported as interrupted, and again
+# nothing left.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/run_lib.sh
@@ -47,7 +48,8 @@ assert_nothing_left() {
 		esac
 	done
 	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$lab_dir/"; then
+		# A process that exits meanwhile has no cmdline left to read.
+		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$lab_dir/"; then
 			fl_fail "process ${p#/proc/} still names $lab_dir: $(tr '\0' ' ' <"$p/cmdline")"
 		fi
 	done
@@ -122,37 +124,55 @@ awk -v v="$b2r" 'BEGIN { exit !(v > 0 && v < 1000) }' || fl_fail "breach to reve
 fl_log "loss held; partition aborted, reverted $b2r ms after the breaching sample"
 assert_nothing_left "$log"
 
-fl_log "Ctrl-C while the loss is applied"
-log=$dir/demo-int.log
-out=$dir/out-int
-# Job control gives the demo a process group of its own, as a terminal's foreground job has,
-# and keeps SIGINT from being ignored in it.
-set -m
-FL_DEMO_SKIP_SETUP=1 bash "$DEMO" --out "$out" </dev/null >"$log" 2>&1 &
-demo=$!
-set +m
-applied=0
-for ((i = 0; i < 900; i++)); do
-	if grep -q 'applied backend-packet-loss' "$log"; then
-		applied=1
-		break
+# interrupt HOW STATUS: start the demo, signal it while the loss is applied, and check that
+# it exits STATUS soon after (a forwarded signal reverts at once: without it the run would
+# go on for the 35 s it has left), its report says interrupted with the revert confirmed, the
+# partition never starts and nothing is left. HOW: "INT-group" is a terminal's Ctrl-C (SIGINT
+# to the whole foreground process group), "TERM-pid" a `kill` of the demo's pid alone.
+interrupt() {
+	local how=$1 want=$2 demo i applied=0 t_sig t_end
+	fl_log "$how while the loss is applied"
+	log=$dir/demo-$how.log
+	out=$dir/out-$how
+	# Job control gives the demo a process group of its own, as a terminal's foreground job
+	# has, and keeps SIGINT from being ignored in it.
+	set -m
+	FL_DEMO_SKIP_SETUP=1 bash "$DEMO" --out "$out" </dev/null >"$log" 2>&1 &
+	demo=$!
+	set +m
+	for ((i = 0; i < 900; i++)); do
+		if grep -q 'applied backend-packet-loss' "$log"; then
+			applied=1
+			break
+		fi
+		kill -0 "$demo" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ "$applied" -ne 1 ]; then
+		tail -n 40 "$log" >&2
+		fl_fail "the loss was not applied within 90 s"
 	fi
-	kill -0 "$demo" 2>/dev/null || break
-	sleep 0.1
-done
-if [ "$applied" -ne 1 ]; then
-	tail -n 40 "$log" >&2
-	fl_fail "the loss was not applied within 90 s"
-fi
-kill -INT -- "-$demo"
-fl_wait_exit rc "$demo" 60
-if [ "$rc" -ne 130 ]; then
-	tail -n 40 "$log" >&2
-	fl_fail "interrupted demo exited $rc, not 130"
-fi
-grep -q '^demo: INTERRUPTED (exit 130); took ' "$log" || fl_fail "no INTERRUPTED line"
-rep=$out/lab-backend-loss.json
-fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code)"' "$rep")" "interrupted 130" "interrupted report"
-fl_assert_eq "$(jq -r '.agents[0].revert.ok' "$rep")" true "revert confirmed"
-[ ! -e "$out/lab-backend-partition.json" ] || fl_fail "the partition ran after the Ctrl-C"
-assert_nothing_left "$log"
+	t_sig=$(now_ms)
+	case $how in
+	INT-group) kill -INT -- "-$demo" ;;
+	TERM-pid) kill -TERM "$demo" ;;
+	esac
+	fl_wait_exit rc "$demo" 60
+	t_end=$(now_ms)
+	if [ "$rc" -ne "$want" ]; then
+		tail -n 40 "$log" >&2
+		fl_fail "$how: demo exited $rc, not $want"
+	fi
+	# The revert takes milliseconds and lab.sh down at most about 5 s; 25 s is far from the
+	# 35 s an unforwarded signal would take.
+	[ $((t_end - t_sig)) -lt 25000 ] || fl_fail "$how: demo took $((t_end - t_sig)) ms to exit"
+	grep -q "^demo: INTERRUPTED (exit $want); took " "$log" || fl_fail "$how: no INTERRUPTED line"
+	rep=$out/lab-backend-loss.json
+	fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code)"' "$rep")" "interrupted $want" "$how: report"
+	fl_assert_eq "$(jq -r '.agents[0].revert.ok' "$rep")" true "$how: revert confirmed"
+	[ ! -e "$out/lab-backend-partition.json" ] || fl_fail "$how: the partition ran after the signal"
+	assert_nothing_left "$log"
+	fl_log "$how: exit $rc $((t_end - t_sig)) ms after the signal, nothing left"
+}
+interrupt INT-group 130
+interrupt TERM-pid 143
