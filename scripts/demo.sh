@@ -28,6 +28,7 @@
 #                          socket; for another lab they run from copies in the temporary
 #                          directory with that one address changed (printed).
 set -euo pipefail
+caller_dir=$(pwd)
 cd "$(dirname "$0")/.."
 src=$(pwd)
 
@@ -45,6 +46,8 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--out)
 		out=${2:?--out needs a directory}
+		# Relative to where the demo was started, not to the repository it changes into.
+		[[ $out == /* ]] || out=$caller_dir/$out
 		shift
 		;;
 	-h | --help) usage ;;
