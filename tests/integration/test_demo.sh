@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# README command (a), scripts/demo.sh, non-interactively with the build already there
+# (FL_DEMO_SKIP_SETUP=1) in a lab of its own name. Checked: exit 0 within its time bound; the
+# loss experiment held (exit 0) and the partition was aborted by its guardrail (exit 1) with a
+# breach-to-reverted time, in the printed summary, the printed Markdown and the JSON and JUnit
+# reports (schema-valid); the agent info and the latency note printed; and nothing left
+# afterwards: none of the lab's namespaces, none of its processes (the pids the demo's lab
+# status printed, and no process naming the lab's state directory), no state directory, no
+# temporary directory. Then, while the loss is applied, a Ctrl-C (SIGINT to the demo's process
+# group, as a terminal sends it) and a SIGTERM to the demo's pid alone: each ends the demo
+# within seconds with 130 or 143, the run reverted and reported as interrupted, and again
+# nothing left.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/run_lib.sh
+. "$(dirname "$0")/run_lib.sh"
+
+run_require
+fl_require_cmd ip prometheus timeout
+[ -x "$FL_BUILD_DIR/lab/demo/faultline-demo" ] || fl_fail "faultline-demo not built"
+
+dir=
+fl_tmpdir dir
+# A lab name of this test alone, so that a lab someone else runs (the default "lab" included)
+# is never touched; its state lives where the demo's does, under /run/faultline-lab.
+export FL_LAB_NAME=d$$
+unset FL_LAB_RUN
+DEMO=$FL_SOURCE_DIR/scripts/demo.sh
+LAB=$FL_SOURCE_DIR/scripts/lab.sh
+lab_dir=/run/faultline-lab/$FL_LAB_NAME
+[ ! -e "$lab_dir" ] || fl_fail "$lab_dir exists before the test"
+# Should the demo's own cleanup fail, the lab goes anyway (down is idempotent).
+fl_on_exit "bash '$LAB' down"
+
+# assert_nothing_left OUTPUT: the lab and the demo's temporary directory are gone.
+assert_nothing_left() {
+	local out=$1 p tmp ns
+	ns=$(ip netns list | awk -v p="fl-$FL_LAB_NAME-" 'index($1, p) == 1 { print $1 }')
+	fl_assert_eq "$ns" "" "lab namespaces left"
+	[ ! -e "$lab_dir" ] || fl_fail "state directory $lab_dir left"
+	mapfile -t pids < <(sed -n 's/^  [a-z]* (pid \([0-9]*\), [a-z]*): running$/\1/p' "$out")
+	fl_assert_eq "${#pids[@]}" 5 "lab processes in the demo's status (backend, service, agent, prometheus, load)"
+	# A zombie has exited; it only waits for its new parent to reap it.
+	for p in "${pids[@]}"; do
+		case $(ps -o stat= -p "$p" 2>/dev/null || true) in
+		"" | Z*) ;;
+		*) fl_fail "lab process $p still runs: $(ps -o pid=,stat=,args= -p "$p")" ;;
+		esac
+	done
+	for p in /proc/[0-9]*; do
+		# A process that exits meanwhile has no cmdline left to read.
+		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$lab_dir/"; then
+			fl_fail "process ${p#/proc/} still names $lab_dir: $(tr '\0' ' ' <"$p/cmdline")"
+		fi
+	done
+	tmp=$(sed -n 's/^temporary directory: \(.*\) (removed at exit)$/\1/p' "$out")
+	case $tmp in
+	/tmp/faultline-demo.*) ;;
+	*) fl_fail "no temporary directory printed: '$tmp'" ;;
+	esac
+	[ ! -e "$tmp" ] || fl_fail "temporary directory $tmp left"
+}
+
+fl_log "the whole demo"
+out=$dir/out
+rc=0
+FL_DEMO_SKIP_SETUP=1 timeout -k 10 240 bash "$DEMO" --out "$out" </dev/null >"$dir/demo.log" 2>&1 ||
+	rc=$?
+if [ "$rc" -ne 0 ]; then
+	tail -n 60 "$dir/demo.log" >&2
+	fl_fail "demo exited $rc"
+fi
+log=$dir/demo.log
+took=$(sed -n 's/^demo: ok; took \([0-9.]*\) s$/\1/p' "$log")
+[ -n "$took" ] || fl_fail "no 'demo: ok; took N s' line"
+# About 65 s here: 40 s of loss, about 15 s of partition and recovery, a few s for the lab.
+# The bound leaves room for a loaded 2-core machine and is still "a couple of minutes".
+awk -v t="$took" 'BEGIN { exit !(t < 180) }' || fl_fail "demo took $took s"
+fl_log "demo took $took s"
+
+grep -q '^capabilities ' "$log" || fl_fail "no agent info printed"
+if grep -Eq '^  netem +unavailable' "$log" && grep -Eq '^  fq +unavailable' "$log"; then
+	grep -q '^Latency steps are therefore skipped here' "$log" ||
+		fl_fail "netem and fq are unavailable but the demo does not say latency is skipped"
+fi
+grep -q '^lab-backend-loss.yaml: valid$\|/lab-backend-loss.yaml: valid$' "$log" ||
+	fl_fail "experiments not validated"
+grep -q '^plan: lab-backend-partition ' "$log" || fl_fail "plan not printed"
+grep -Eq '^ok +lab-backend-loss +expected held +got held +exit 0 ' "$log" ||
+	fl_fail "summary: loss did not hold: $(grep 'lab-backend-loss ' "$log" | tail -n 1)"
+grep -Eq '^ok +lab-backend-partition +expected aborted +got aborted +exit 1 +breach-to-reverted [0-9.]+ ms' "$log" ||
+	fl_fail "summary: partition not aborted: $(grep 'lab-backend-partition ' "$log" | tail -n 1)"
+# The backticks are Markdown's, not command substitutions.
+# shellcheck disable=SC2016
+grep -qxF '# Experiment `lab-backend-loss`: held' "$log" || fl_fail "loss Markdown not printed"
+# shellcheck disable=SC2016
+grep -qxF '# Experiment `lab-backend-partition`: aborted' "$log" ||
+	fl_fail "partition Markdown not printed"
+
+for n in lab-backend-loss lab-backend-partition; do
+	run_validate_report "$out/$n.json"
+	run_check_junit "$out/$n.junit.xml"
+	[ -s "$out/$n.md" ] || fl_fail "$out/$n.md missing"
+done
+rep=$out/lab-backend-loss.json
+fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code) \(.abort)"' "$rep")" "held 0 null" "loss report"
+fl_assert_eq "$(jq -r '.faults[0].state' "$rep")" applied "loss fault state"
+[ "$(jq -r '.faults[0].achieved.counters.matched' "$rep")" -gt 0 ] ||
+	fl_fail "the loss matched no packet"
+fl_assert_eq "$(xmllint --xpath 'string(/testsuites/@failures)' "$out/lab-backend-loss.junit.xml")" 0 \
+	"JUnit failures of the loss run"
+rep=$out/lab-backend-partition.json
+fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code)"' "$rep")" "aborted 1" "partition report"
+fl_assert_eq "$(jq -r '.abort.guardrail' "$rep")" service-error-ratio \
+	"the breached guardrail"
+b2r=$(jq -r '.abort.breach_to_reverted_ms' "$rep")
+# The agent removes one BPF rule: milliseconds (test_run_partition.sh asserts < 250 ms with
+# its own namespace); here the whole lab shares the loaded machine, hence 1 s.
+awk -v v="$b2r" 'BEGIN { exit !(v > 0 && v < 1000) }' || fl_fail "breach to reverted: $b2r ms"
+[ "$(jq -r '.faults[0].achieved.counters.dropped' "$rep")" -gt 0 ] ||
+	fl_fail "the partition dropped no packet"
+[ "$(xmllint --xpath 'string(/testsuites/@failures)' "$out/lab-backend-partition.junit.xml")" -ge 1 ] ||
+	fl_fail "JUnit of the aborted run has no failure"
+fl_log "loss held; partition aborted, reverted $b2r ms after the breaching sample"
+assert_nothing_left "$log"
+
+# interrupt HOW STATUS: start the demo, signal it while the loss is applied, and check that
+# it exits STATUS soon after (a forwarded signal reverts at once: without it the run would
+# go on for the 35 s it has left), its report says interrupted with the revert confirmed, the
+# partition never starts and nothing is left. HOW: "INT-group" is a terminal's Ctrl-C (SIGINT
+# to the whole foreground process group), "TERM-pid" a `kill` of the demo's pid alone.
+interrupt() {
+	local how=$1 want=$2 demo i applied=0 t_sig t_end
+	fl_log "$how while the loss is applied"
+	log=$dir/demo-$how.log
+	out=$dir/out-$how
+	# Job control gives the demo a process group of its own, as a terminal's foreground job
+	# has, and keeps SIGINT from being ignored in it.
+	set -m
+	FL_DEMO_SKIP_SETUP=1 bash "$DEMO" --out "$out" </dev/null >"$log" 2>&1 &
+	demo=$!
+	set +m
+	for ((i = 0; i < 900; i++)); do
+		if grep -q 'applied backend-packet-loss' "$log"; then
+			applied=1
+			break
+		fi
+		kill -0 "$demo" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ "$applied" -ne 1 ]; then
+		tail -n 40 "$log" >&2
+		fl_fail "the loss was not applied within 90 s"
+	fi
+	t_sig=$(now_ms)
+	case $how in
+	INT-group) kill -INT -- "-$demo" ;;
+	TERM-pid) kill -TERM "$demo" ;;
+	esac
+	fl_wait_exit rc "$demo" 60
+	t_end=$(now_ms)
+	if [ "$rc" -ne "$want" ]; then
+		tail -n 40 "$log" >&2
+		fl_fail "$how: demo exited $rc, not $want"
+	fi
+	# The revert takes milliseconds and lab.sh down at most about 5 s; 25 s is far from the
+	# 35 s an unforwarded signal would take.
+	[ $((t_end - t_sig)) -lt 25000 ] || fl_fail "$how: demo took $((t_end - t_sig)) ms to exit"
+	grep -q "^demo: INTERRUPTED (exit $want); took " "$log" || fl_fail "$how: no INTERRUPTED line"
+	rep=$out/lab-backend-loss.json
+	fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code)"' "$rep")" "interrupted $want" "$how: report"
+	fl_assert_eq "$(jq -r '.agents[0].revert.ok' "$rep")" true "$how: revert confirmed"
+	[ ! -e "$out/lab-backend-partition.json" ] || fl_fail "$how: the partition ran after the signal"
+	assert_nothing_left "$log"
+	fl_log "$how: exit $rc $((t_end - t_sig)) ms after the signal, nothing left"
+}
+interrupt INT-group 130
+interrupt TERM-pid 143
