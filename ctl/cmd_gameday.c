@@ -230,7 +230,8 @@ static int confirm(int tty, int sfd, size_t i, size_t n, const char *file,
 	if (write(tty, prompt, strlen(prompt)) < 0)
 		return 0;
 	while (len < sizeof(line) - 1) {
-		struct pollfd pfd[2] = {{.fd = tty, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+		struct pollfd pfd[2] = {{.fd = tty, .events = POLLIN},
+					{.fd = sfd, .events = POLLIN}};
 		ssize_t r;
 
 		if (poll(pfd, 2, -1) < 0)
@@ -239,7 +240,7 @@ static int confirm(int tty, int sfd, size_t i, size_t n, const char *file,
 			struct signalfd_siginfo si;
 
 			return read(sfd, &si, sizeof(si)) == sizeof(si) ? -(int)si.ssi_signo
-									 : -SIGINT;
+									: -SIGINT;
 		}
 		r = read(tty, line + len, 1);
 		if (r < 0 && errno == EINTR)
@@ -297,8 +298,10 @@ static const char *gd_verdict(int code)
  */
 static int combine(int have, int code)
 {
-	static const int rank[] = {[CTL_EXIT_OK] = 0,	   [CTL_EXIT_ABORTED] = 1,
-				   [CTL_EXIT_REFUSED] = 2, [CTL_EXIT_INVALID] = 3,
+	static const int rank[] = {[CTL_EXIT_OK] = 0,
+				   [CTL_EXIT_ABORTED] = 1,
+				   [CTL_EXIT_REFUSED] = 2,
+				   [CTL_EXIT_INVALID] = 3,
 				   [CTL_EXIT_INFRA] = 4};
 	int rh = have > CTL_EXIT_REFUSED ? 5 : rank[have];
 	int rc = code > CTL_EXIT_REFUSED ? 5 : rank[code];
@@ -367,9 +370,8 @@ static json_t *report_json(const char *plan, const struct gameday *g,
 	rep = json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:o}, s:s, s:i, s:s, s:s, s:s, s:f, s:o}",
 			"report_version", GD_REPORT_VERSION, "kind", "gameday", "tool",
 			"faultctl " FL_VERSION, "gameday", "name", g->name, "file", plan,
-			"description",
-			g->description ? json_string(g->description) : json_null(), "outcome",
-			gd_outcome(code), "exit_code", code, "reason", reason, "verdict",
+			"description", g->description ? json_string(g->description) : json_null(),
+			"outcome", gd_outcome(code), "exit_code", code, "reason", reason, "verdict",
 			gd_verdict(code), "started_at", started, "elapsed_ms",
 			(double)(t1 - t0) / 1e6, "steps", arr);
 	return rep;
@@ -406,8 +408,7 @@ static void not_started(struct gd_run_step *steps, size_t i, size_t n, const cha
 			snprintf(steps[i].reason, sizeof(steps[i].reason), "%.500s", why);
 }
 
-static int open_tty(const struct gameday *g, const struct gd_opts *o, const char *plan,
-		    int *tty)
+static int open_tty(const struct gameday *g, const struct gd_opts *o, const char *plan, int *tty)
 {
 	size_t i;
 
@@ -463,7 +464,8 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 	rc = load_all(o.plan, g, &plan_inv, steps);
 	if (rc) {
 		if (rc > 0)
-			fprintf(stderr, "faultctl gameday: %s: %d invalid input%s; nothing was run\n",
+			fprintf(stderr,
+				"faultctl gameday: %s: %d invalid input%s; nothing was run\n",
 				o.plan, rc, rc == 1 ? "" : "s");
 		ret = rc < 0 ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
 		goto out;
@@ -542,20 +544,21 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 		fflush(view);
 		s->state = GS_RAN;
 		s->started_ns = fleet_now_ns();
-		s->exit_code = run_execute(&(struct run_spec){.e = s->e,
-							      .inv = g->inventory ? plan_inv
-										  : s->inv,
-							      .file = s->file,
-							      .view = view,
-							      .sfd = sfd,
-							      .cmd = "faultctl gameday"},
-					   &s->report, &s->abandoned);
+		s->exit_code =
+			run_execute(&(struct run_spec){.e = s->e,
+						       .inv = g->inventory ? plan_inv : s->inv,
+						       .file = s->file,
+						       .view = view,
+						       .sfd = sfd,
+						       .cmd = "faultctl gameday"},
+				    &s->report, &s->abandoned);
 		s->ended_ns = fleet_now_ns();
 		snprintf(s->reason, sizeof(s->reason), "%s",
 			 json_string_value(json_object_get(s->report, "reason")) ?: "");
 		code = combine(code, s->exit_code);
 		fprintf(view, "game day: step %zu/%zu: %s: %s (exit %d)\n", i + 1, g->n_steps,
-			s->e->name, json_string_value(json_object_get(s->report, "outcome")) ?: "failed",
+			s->e->name,
+			json_string_value(json_object_get(s->report, "outcome")) ?: "failed",
 			s->exit_code);
 		if (s->exit_code > CTL_EXIT_REFUSED) {
 			snprintf(reason, sizeof(reason), "step %zu (%s) interrupted", i + 1,
@@ -563,9 +566,10 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 			break;
 		}
 		if (s->exit_code != CTL_EXIT_OK && p->on_failure == GD_STOP) {
-			snprintf(reason, sizeof(reason), "step %zu (%s) %s; on_failure: stop", i + 1,
-				 s->e->name,
-				 json_string_value(json_object_get(s->report, "outcome")) ?: "failed");
+			snprintf(reason, sizeof(reason), "step %zu (%s) %s; on_failure: stop",
+				 i + 1, s->e->name,
+				 json_string_value(json_object_get(s->report, "outcome"))
+					 ?: "failed");
 			stopped = true;
 			continue;
 		}
