@@ -146,6 +146,48 @@ void gd_free(struct gameday *g)
 	free(g);
 }
 
+bool gd_is_plan(const char *buf, size_t len)
+{
+	struct diag_list scratch;
+	const struct enode *root;
+	struct exp_ctx ctx;
+	bool plan;
+
+	if (diag_init(&scratch, ""))
+		return false;
+	exp_ctx_init(&ctx, &scratch);
+	root = exp_tree_build(&ctx, buf, len);
+	plan = root && root->type == EN_MAP && exp_node_key(root, "steps") &&
+	       !exp_node_key(root, "faults");
+	exp_ctx_release(&ctx);
+	diag_clear(&scratch);
+	return plan;
+}
+
+int gd_validate_file(const char *path, struct diag_list *diags)
+{
+	struct experiment *e = NULL;
+	struct gameday *g = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	err = exp_read_file(path, &buf, &len);
+	if (err) {
+		if (diag_add(diags, 0, 0, "", "%s", strerror(-err)))
+			return -ENOMEM;
+		return err;
+	}
+	if (gd_is_plan(buf, len))
+		err = gd_load_buf(buf, len, &g, diags);
+	else
+		err = exp_load_buf(buf, len, &e, diags);
+	free(buf);
+	gd_free(g);
+	exp_free(e);
+	return err;
+}
+
 char *gd_path(const char *plan_file, const char *path)
 {
 	const char *slash = strrchr(plan_file, '/');

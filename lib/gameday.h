@@ -47,6 +47,19 @@ struct gameday {
 int gd_load_buf(const char *buf, size_t len, struct gameday **out, struct diag_list *diags);
 int gd_load_file(const char *path, struct gameday **out, struct diag_list *diags);
 
+/*
+ * Whether a document is a game-day plan rather than an experiment: a mapping with `steps`
+ * and without `faults`, so that `faultctl validate` can check both kinds of file. A
+ * document that does not parse is not a plan (the experiment loader then says why).
+ */
+bool gd_is_plan(const char *buf, size_t len);
+
+/*
+ * Validate a file as a plan (gd_is_plan()) or else as an experiment, for `faultctl
+ * validate`. Returns 0, -EINVAL with diags, -ENOMEM, or the -errno of an unreadable file.
+ */
+int gd_validate_file(const char *path, struct diag_list *diags);
+
 /* Free a plan. Accepts NULL. */
 void gd_free(struct gameday *g);
 

@@ -152,6 +152,57 @@ static void test_path(void **state)
 	free(p);
 }
 
+/* The example plan loads, and so does every experiment it names, relative to the plan. */
+static void test_example(void **state)
+{
+	static const char plan[] = FL_SOURCE_DIR "/experiments/gameday-lab.yaml";
+	struct gameday *g = NULL;
+	struct diag_list dl;
+	char *buf;
+	FILE *f;
+	long n;
+
+	(void)state;
+	assert_int_equal(diag_init(&dl, plan), 0);
+	assert_int_equal(gd_load_file(plan, &g, &dl), 0);
+	assert_int_equal(g->n_steps, 2);
+	assert_non_null(g->window);
+	for (size_t i = 0; i < g->n_steps; i++) {
+		struct experiment *e = NULL;
+		char *path = gd_path(plan, g->steps[i].experiment);
+
+		assert_non_null(path);
+		assert_int_equal(exp_load_file(path, &e, &dl), 0);
+		assert_true(g->steps[i].confirm);
+		exp_free(e);
+		free(path);
+	}
+	assert_int_equal(diag_total(&dl), 0);
+	gd_free(g);
+	diag_clear(&dl);
+
+	/* faultctl validate tells the two kinds of file apart. */
+	f = fopen(plan, "r");
+	assert_non_null(f);
+	buf = calloc(1, 65536);
+	assert_non_null(buf);
+	n = (long)fread(buf, 1, 65535, f);
+	fclose(f);
+	assert_true(n > 0);
+	assert_true(gd_is_plan(buf, (size_t)n));
+	free(buf);
+	assert_false(gd_is_plan("version: 1\nsteps: []\nfaults: []\n", 31));
+	assert_false(gd_is_plan("[steps]", 7));
+	assert_false(gd_is_plan("steps: [", 8));
+	assert_int_equal(diag_init(&dl, plan), 0);
+	assert_int_equal(gd_validate_file(plan, &dl), 0);
+	diag_clear(&dl);
+	assert_int_equal(diag_init(&dl, "x"), 0);
+	assert_int_equal(gd_validate_file(FL_SOURCE_DIR "/experiments/lab-backend-loss.yaml", &dl),
+			 0);
+	diag_clear(&dl);
+}
+
 static void test_unreadable(void **state)
 {
 	struct gameday *g = NULL;
@@ -174,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_path),
+		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_unreadable),
 	};
 
