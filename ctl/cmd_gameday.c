@@ -196,7 +196,11 @@ static int load_all(const char *plan, const struct gameday *g, struct inventory 
 	return bad;
 }
 
-/* Wait for ns or a signal. Returns 0, or the signal number that ended the wait. */
+/*
+ * Wait for ns or a signal; with ns 0, only take a signal already pending (one that came
+ * while the last step's reports were written must not let the next step start). Returns 0,
+ * or the signal number that ended the wait.
+ */
 static int pause_for(int sfd, int64_t ns)
 {
 	int64_t end = fleet_now_ns() + ns;
@@ -205,10 +209,12 @@ static int pause_for(int sfd, int64_t ns)
 		int64_t left = end - fleet_now_ns();
 		struct pollfd pfd = {.fd = sfd, .events = POLLIN};
 		struct signalfd_siginfo si;
+		int n;
 
-		if (left <= 0)
+		n = poll(&pfd, 1, left > 0 ? (int)((left + MS - 1) / MS) : 0);
+		if (n <= 0 && left <= 0)
 			return 0;
-		if (poll(&pfd, 1, (int)((left + MS - 1) / MS)) <= 0)
+		if (n <= 0)
 			continue;
 		return read(sfd, &si, sizeof(si)) == sizeof(si) ? (int)si.ssi_signo : SIGINT;
 	}
@@ -510,8 +516,8 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 			fprintf(view, "game day: pausing %.1f s before step %zu\n",
 				p->pause_before_ns / 1e9, i + 1);
 			fflush(view);
-			sig = pause_for(sfd, p->pause_before_ns);
 		}
+		sig = pause_for(sfd, p->pause_before_ns);
 		if (!sig && p->confirm) {
 			if (o.yes) {
 				s->confirmed_by = "--yes";

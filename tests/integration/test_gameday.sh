@@ -8,7 +8,7 @@
 #    a summary table and a section per step;
 #  - the default stop policy: after the aborted step, the next one is never started;
 #  - a step with confirm: true and no terminal and no --yes is refused up front (exit 2,
-#    no lease); with --yes it runs;
+#    no lease); with --yes it runs; on a terminal (a pty) "n" declines it, "y" runs it;
 #  - invalid experiments inside a plan are all reported with their own file:line:column,
 #    exit 2, nothing run; a closed window refuses the game day (exit 4, nothing run);
 #  - SIGINT during a step reverts it and stops the game day (exit 130).
@@ -167,6 +167,29 @@ run_validate_report_schema "$dir/yes.json" gameday.schema.json
 fl_assert_eq "$(jq -r '.steps[0].confirmed_by' "$dir/yes.json")" --yes "confirmed by"
 fl_assert_eq "$(jq -r .outcome "$dir/yes.json")" held "outcome with --yes"
 run_agent_idle "$sock"
+
+# On a terminal (a pty from script(1)): "n" declines (exit 4, nothing run), "y" runs it.
+if command -v script >/dev/null; then
+	posts=$(api_posts)
+	rc=0
+	printf 'n\n' | timeout 60 script -qec "nsenter --net=/run/netns/$ns $FAULTCTL gameday \
+		$dir/confirm.yaml --report-json $dir/no.json" /dev/null >"$dir/no.out" 2>&1 || rc=$?
+	fl_assert_eq "$rc" 4 "exit status when the operator declines ($(cat "$dir/no.out"))"
+	grep -q "Start it? \[y/N\]" "$dir/no.out" || fl_fail "no question asked: $(cat "$dir/no.out")"
+	fl_assert_eq "$(jq -r '.outcome + " " + .steps[0].state' "$dir/no.json")" "refused declined" \
+		"declined step"
+	fl_assert_eq "$(api_posts)" "$posts" "leases created by a declined step"
+	rc=0
+	printf 'y\n' | timeout 60 script -qec "nsenter --net=/run/netns/$ns $FAULTCTL gameday \
+		$dir/confirm.yaml --report-json $dir/tty.json" /dev/null >"$dir/tty.out" 2>&1 || rc=$?
+	fl_assert_eq "$rc" 0 "exit status when the operator answers y ($(cat "$dir/tty.out"))"
+	fl_assert_eq "$(jq -r '.steps[0].confirmed_by + " " + .steps[0].outcome' "$dir/tty.json")" \
+		"terminal held" "step confirmed on the terminal"
+	run_validate_report_schema "$dir/tty.json" gameday.schema.json
+	run_agent_idle "$sock"
+else
+	fl_log "script(1) not installed: the terminal confirmation is not exercised"
+fi
 
 # --- invalid experiments in a plan: all reported, positioned, nothing run ---
 sed 's/duration: 2s/duration: 2x/' "$dir/exp/hold.yaml" >"$dir/exp/bad1.yaml"
