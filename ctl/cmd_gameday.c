@@ -598,7 +598,18 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 		snprintf(later, sizeof(later), "not started: %.500s", reason);
 		not_started(steps, 0, g->n_steps, later);
 	} else if (code != CTL_EXIT_OK) {
-		snprintf(reason, sizeof(reason), "not every step held");
+		/* Every step ran (on_failure: continue): name the ones that did not hold. */
+		size_t len = 0;
+
+		for (size_t k = 0; k < g->n_steps && len < sizeof(reason); k++) {
+			if (steps[k].state != GS_RAN || steps[k].exit_code == CTL_EXIT_OK)
+				continue;
+			len += (size_t)snprintf(
+				reason + len, sizeof(reason) - len, "%sstep %zu (%s) %s",
+				len ? ", " : "", k + 1, steps[k].e->name,
+				json_string_value(json_object_get(steps[k].report, "outcome"))
+					?: "failed");
+		}
 	}
 	rep = report_json(o.plan, g, steps, code, reason, &t0_real, t0, fleet_now_ns());
 	fprintf(view, "game day %s: %s%s%s\n", g->name, gd_outcome(code), reason[0] ? ": " : "",

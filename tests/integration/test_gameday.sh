@@ -87,6 +87,7 @@ run_validate_report_schema "$dir/c.json" gameday.schema.json
 rep=$dir/c.json
 fl_assert_eq "$(jq -r .outcome "$rep")" aborted "game-day outcome"
 fl_assert_eq "$(jq -r '[.steps[].state] | join(",")' "$rep")" ran,ran,ran "step states"
+fl_assert_eq "$(jq -r .reason "$rep")" "step 2 (pause-service) aborted" "game-day reason"
 fl_assert_eq "$(jq -r '[.steps[].outcome] | join(",")' "$rep")" held,aborted,held "step outcomes"
 fl_assert_eq "$(jq -r '[.steps[].exit_code] | join(",")' "$rep")" 0,1,0 "step exit codes"
 fl_assert_eq "$(jq -r '.steps[1].report.abort.guardrail' "$rep")" service-slo "breached guardrail"
