@@ -50,8 +50,7 @@ struct gd_run_step {
 	struct inventory *inv; /* the step's own inventory, or NULL (then the plan's) */
 	int state;	       /* enum gd_step_state */
 	int exit_code;
-	json_t *report; /* the run report, when it ran */
-	bool abandoned; /* check threads may still read e */
+	struct run_result res; /* the run's report, whether e must stay allocated, a signal */
 	const char *confirmed_by;
 	int64_t started_ns, ended_ns;
 	char reason[512];
@@ -360,8 +359,8 @@ static json_t *report_json(const char *plan, const struct gameday *g,
 				  "pause_before_ms", (json_int_t)(p->pause_before_ns / MS),
 				  "pause_after_ms", (json_int_t)(p->pause_after_ns / MS), "state",
 				  states[s->state], "outcome",
-				  ran && json_object_get(s->report, "outcome")
-					  ? json_incref(json_object_get(s->report, "outcome"))
+				  ran && json_object_get(s->res.report, "outcome")
+					  ? json_incref(json_object_get(s->res.report, "outcome"))
 					  : json_string("failed"),
 				  "exit_code", ran ? json_integer(s->exit_code) : json_null(),
 				  "started_ms", ran ? ms_since(t0, s->started_ns) : json_null(),
@@ -369,7 +368,7 @@ static json_t *report_json(const char *plan, const struct gameday *g,
 				  ran ? json_real((double)(s->ended_ns - s->started_ns) / 1e6)
 				      : json_null(),
 				  "reason", s->reason, "report",
-				  ran && s->report ? json_incref(s->report) : json_null()));
+				  ran && s->res.report ? json_incref(s->res.report) : json_null()));
 	}
 	if (!arr)
 		return NULL;
@@ -557,24 +556,31 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 						       .view = view,
 						       .sfd = sfd,
 						       .cmd = "faultctl gameday"},
-				    &s->report, &s->abandoned);
+				    &s->res);
 		s->ended_ns = fleet_now_ns();
 		snprintf(s->reason, sizeof(s->reason), "%s",
-			 json_string_value(json_object_get(s->report, "reason")) ?: "");
+			 json_string_value(json_object_get(s->res.report, "reason")) ?: "");
 		code = combine(code, s->exit_code);
 		fprintf(view, "game day: step %zu/%zu: %s: %s (exit %d)\n", i + 1, g->n_steps,
 			s->e->name,
-			json_string_value(json_object_get(s->report, "outcome")) ?: "failed",
+			json_string_value(json_object_get(s->res.report, "outcome")) ?: "failed",
 			s->exit_code);
-		if (s->exit_code > CTL_EXIT_REFUSED) {
-			snprintf(reason, sizeof(reason), "step %zu (%s) interrupted", i + 1,
-				 s->e->name);
+		if (s->exit_code > CTL_EXIT_REFUSED || s->res.signal) {
+			/*
+			 * Also a run that a guardrail had aborted already, interrupted while it
+			 * waited for the recovery: it keeps its outcome, but the operator asked
+			 * the game day to stop.
+			 */
+			sig = s->res.signal ? s->res.signal : s->exit_code - 128;
+			snprintf(reason, sizeof(reason), "interrupted by %s during step %zu (%s)",
+				 sig == SIGTERM ? "SIGTERM" : "SIGINT", i + 1, s->e->name);
+			code = 128 + sig;
 			break;
 		}
 		if (s->exit_code != CTL_EXIT_OK && p->on_failure == GD_STOP) {
 			snprintf(reason, sizeof(reason), "step %zu (%s) %s; on_failure: stop",
 				 i + 1, s->e->name,
-				 json_string_value(json_object_get(s->report, "outcome"))
+				 json_string_value(json_object_get(s->res.report, "outcome"))
 					 ?: "failed");
 			stopped = true;
 			continue;
@@ -607,7 +613,7 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 			len += (size_t)snprintf(
 				reason + len, sizeof(reason) - len, "%sstep %zu (%s) %s",
 				len ? ", " : "", k + 1, steps[k].e->name,
-				json_string_value(json_object_get(steps[k].report, "outcome"))
+				json_string_value(json_object_get(steps[k].res.report, "outcome"))
 					?: "failed");
 		}
 	}
@@ -628,11 +634,11 @@ out:
 	if (tty >= 0)
 		close(tty);
 	for (size_t k = 0; steps && k < g->n_steps; k++) {
-		json_decref(steps[k].report);
+		json_decref(steps[k].res.report);
 		inv_free(steps[k].inv);
 		free(steps[k].file);
 		/* Checks abandoned on a signal may still read their probes until exit. */
-		if (!steps[k].abandoned)
+		if (!steps[k].res.abandoned)
 			exp_free(steps[k].e);
 	}
 	free(steps);

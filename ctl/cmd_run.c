@@ -1149,7 +1149,7 @@ int run_resolve(const struct experiment *e, const struct inventory *inv, char *e
 	return rc;
 }
 
-int run_execute(const struct run_spec *s, json_t **report, bool *abandoned)
+int run_execute(const struct run_spec *s, struct run_result *res)
 {
 	const struct experiment *e = s->e;
 	char err[FLEET_ERR_SIZE];
@@ -1157,8 +1157,7 @@ int run_execute(const struct run_spec *s, json_t **report, bool *abandoned)
 	struct run r;
 	int ret, rc;
 
-	*report = NULL;
-	*abandoned = false;
+	memset(res, 0, sizeof(*res));
 	memset(&r, 0, sizeof(r));
 	r.e = e;
 	r.file = s->file;
@@ -1225,15 +1224,16 @@ report:
 		r.end_ns = fleet_now_ns();
 	run_view_update(&r, true);
 	ret = run_exit_code(&r);
-	*report = run_report_json(&r);
-	if (!*report) {
+	res->report = run_report_json(&r);
+	if (!res->report) {
 		fprintf(stderr, "%s: out of memory building the report\n", s->cmd);
 		if (ret == CTL_EXIT_OK)
 			ret = CTL_EXIT_INFRA;
 	}
 out:
 	run_release(&r);
-	*abandoned = r.checks_abandoned;
+	res->abandoned = r.checks_abandoned;
+	res->signal = r.signal;
 	return ret;
 }
 
@@ -1241,9 +1241,8 @@ int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
 {
 	struct inventory *inv = NULL;
 	struct experiment *e = NULL;
+	struct run_result res = {0};
 	struct run_opts o;
-	json_t *rep = NULL;
-	bool abandoned = false;
 	int sfd, ret, rc;
 
 	rc = parse_opts(argc, argv, &o);
@@ -1267,15 +1266,15 @@ int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
 					     .view = opts->json ? stderr : stdout,
 					     .sfd = sfd,
 					     .cmd = "faultctl run"},
-			  &rep, &abandoned);
-	if (rep && write_reports(rep, opts, &o) && ret == CTL_EXIT_OK)
+			  &res);
+	if (res.report && write_reports(res.report, opts, &o) && ret == CTL_EXIT_OK)
 		ret = CTL_EXIT_INFRA;
-	json_decref(rep);
+	json_decref(res.report);
 	close(sfd);
 out:
 	inv_free(inv);
 	/* Checks abandoned on a signal may still read their probes until the process exits. */
-	if (!abandoned)
+	if (!res.abandoned)
 		exp_free(e);
 	return ret;
 }

@@ -189,14 +189,21 @@ struct run_spec {
 	const char *cmd;	     /* prefix of messages on stderr, "faultctl run" */
 };
 
+/* What run_execute() hands back besides the exit code. */
+struct run_result {
+	json_t *report; /* the JSON report; NULL when the input was invalid or memory ran out */
+	bool abandoned; /* check threads cut short by a signal may still read the experiment,
+			 * which then must stay allocated until the process exits */
+	int signal;	/* SIGINT or SIGTERM received during the run (also while waiting for
+			 * the recovery of an aborted run, which keeps its outcome), or 0 */
+};
+
 /*
  * Run one experiment, the whole of `faultctl run` after loading: window, agents,
- * before-checks, faults on schedule under leases, guardrails, revert, after-checks. Sets
- * *report to the JSON report (NULL when the input was invalid or memory ran out; the reason
- * is on stderr) and *abandoned when check threads cut short by a signal may still read s->e,
- * which then must stay allocated until the process exits. Returns the run's exit code.
+ * before-checks, faults on schedule under leases, guardrails, revert, after-checks. The
+ * reasons of failures without a report are on stderr. Returns the run's exit code.
  */
-int run_execute(const struct run_spec *s, json_t **report, bool *abandoned);
+int run_execute(const struct run_spec *s, struct run_result *res);
 
 /* Milliseconds since the run started, for reports. */
 static inline double run_ms(const struct run *r, int64_t t_ns)

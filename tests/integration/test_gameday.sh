@@ -11,7 +11,8 @@
 #    no lease); with --yes it runs; on a terminal (a pty) "n" declines it, "y" runs it;
 #  - invalid experiments inside a plan are all reported with their own file:line:column,
 #    exit 2, nothing run; a closed window refuses the game day (exit 4, nothing run);
-#  - SIGINT during a step reverts it and stops the game day (exit 130).
+#  - SIGINT during a step reverts it and stops the game day (exit 130), also while an
+#    aborted step with on_failure: continue waits for its recovery.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run_lib.sh"
 run_require
@@ -32,7 +33,10 @@ run_start_victim victim
 api_posts() { jq -s '[.[] | select(.method == "POST" and .target == "/v1/leases")] | length' "$dir/audit.log"; }
 mkdir "$dir/exp"
 
-# write_exp FILE NAME PID DURATION FAULT_DURATION: pause PID under the service's guardrail.
+# write_exp FILE NAME PID DURATION FAULT_DURATION TIMEOUT FOR [AFTER_PORT RECOVERY]: pause
+# PID under the service's guardrail (requests time out after TIMEOUT, debounced by FOR). The
+# steps that must hold allow a loaded machine 1 s per request; the one that must be aborted
+# pauses the service itself, whose requests then never finish.
 write_exp() {
 	cat >"$1" <<EOF
 version: 1
@@ -45,12 +49,12 @@ safety: {lease_ttl: 2s}
 steady_state:
   after:
     - name: service-up
-      http: {url: "http://127.0.0.1:$port/ping", rate: 20/s, window: 1s, min_success_ratio: 100%}
-  recovery_timeout: 10s
+      http: {url: "http://127.0.0.1:${8:-$port}/ping", rate: 20/s, window: 1s, min_success_ratio: 100%}
+  recovery_timeout: ${9:-10s}
 guardrails:
   - name: service-slo
-    http: {url: "http://127.0.0.1:$port/ping", rate: 50/s, timeout: 100ms, window: 1s, min_success_ratio: 90%}
-    for: 300ms
+    http: {url: "http://127.0.0.1:$port/ping", rate: 50/s, timeout: $6, window: 1s, min_success_ratio: 90%}
+    for: $7
 faults:
   - name: pause
     type: process.pause
@@ -59,9 +63,12 @@ faults:
     target: {pid: $3, all: true}
 EOF
 }
-write_exp "$dir/exp/hold.yaml" pause-bystander "$victim" 3s 2s
-write_exp "$dir/exp/break.yaml" pause-service "$srv" 30s 20s
-write_exp "$dir/exp/long.yaml" pause-bystander-long "$victim" 30s 25s
+write_exp "$dir/exp/hold.yaml" pause-bystander "$victim" 3s 2s 1s 1s
+write_exp "$dir/exp/break.yaml" pause-service "$srv" 30s 20s 100ms 300ms
+write_exp "$dir/exp/long.yaml" pause-bystander-long "$victim" 30s 25s 1s 1s
+# Aborted, then its after-check never passes (nothing listens on port 1): it waits for the
+# recovery, which is when the test interrupts it.
+write_exp "$dir/exp/norecover.yaml" pause-service-norecover "$srv" 30s 20s 100ms 300ms 1 30s
 
 # --- continue: hold, aborted (continue), hold; all three run ---
 cat >"$dir/continue.yaml" <<EOF
@@ -264,4 +271,29 @@ fl_assert_eq "$(proc_state "$victim")" S "victim after SIGINT"
 run_validate_report_schema "$dir/i.json" gameday.schema.json
 fl_assert_eq "$(jq -r '[.outcome, .steps[0].outcome, .steps[1].state] | join(",")' "$dir/i.json")" \
 	interrupted,interrupted,not_started "after SIGINT"
+run_agent_idle "$sock"
+
+# --- SIGINT while an aborted step waits for its recovery: the game day stops too ---
+# The run keeps its outcome (aborted, as faultctl run reports it), but on_failure: continue
+# must not carry the game day on past the operator's Ctrl-C.
+cat >"$dir/int2.yaml" <<EOF
+version: 1
+name: int2-day
+steps:
+  - {experiment: exp/norecover.yaml, on_failure: continue}
+  - experiment: exp/hold.yaml
+EOF
+nsenter --net="/run/netns/$ns" "$FAULTCTL" gameday "$dir/int2.yaml" --report-json "$dir/i2.json" \
+	>"$dir/i2.out" 2>&1 &
+ctl=$!
+for ((i = 0; i < 300; i++)); do grep -q "BREACHED" "$dir/i2.out" && break; sleep 0.05; done
+grep -q "BREACHED" "$dir/i2.out" || fl_fail "the guardrail did not abort: $(cat "$dir/i2.out")"
+fl_assert_eq "$(proc_state "$srv")" S "server after the abort"
+sleep 0.5
+kill -INT "$ctl"
+fl_wait_exit rc "$ctl" 20
+fl_assert_eq "$rc" 130 "exit status after SIGINT during a recovery ($(cat "$dir/i2.out"))"
+run_validate_report_schema "$dir/i2.json" gameday.schema.json
+fl_assert_eq "$(jq -r '[.outcome, .steps[0].outcome, .steps[1].state] | join(",")' "$dir/i2.json")" \
+	interrupted,aborted,not_started "after SIGINT during a recovery"
 run_agent_idle "$sock"
