@@ -577,7 +577,8 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 			code = 128 + sig;
 			break;
 		}
-		if (s->exit_code != CTL_EXIT_OK && p->on_failure == GD_STOP) {
+		/* After the last step there is nothing to stop; the summary names it. */
+		if (s->exit_code != CTL_EXIT_OK && p->on_failure == GD_STOP && i + 1 < g->n_steps) {
 			snprintf(reason, sizeof(reason), "step %zu (%s) %s; on_failure: stop",
 				 i + 1, s->e->name,
 				 json_string_value(json_object_get(s->res.report, "outcome"))
