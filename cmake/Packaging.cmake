@@ -19,7 +19,8 @@ install(FILES completion/faultctl DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-comp
 file(GLOB FL_EXAMPLES CONFIGURE_DEPENDS experiments/*.yaml experiments/*.json)
 install(FILES ${FL_EXAMPLES} DESTINATION ${FL_DOC_DIR}/experiments)
 file(GLOB FL_DOCS CONFIGURE_DEPENDS docs/*.md)
-install(FILES README.md ${FL_DOCS} docs/experiment.schema.json DESTINATION ${FL_DOC_DIR})
+install(FILES README.md ${FL_DOCS} docs/experiment.schema.json docs/report.schema.json
+	docs/gameday.schema.json DESTINATION ${FL_DOC_DIR})
 install(FILES deploy/kubernetes/faultlined-daemonset.yaml deploy/kubernetes/Containerfile
 	DESTINATION ${FL_DOC_DIR}/examples/kubernetes)
 install(FILES deploy/ci/gitlab-ci.yml deploy/ci/github-actions.yml

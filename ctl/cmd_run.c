@@ -188,25 +188,28 @@ static char *inventory_path(const char *exp_file, const char *inv)
 	return p;
 }
 
-static int load_inputs(const struct run_opts *o, struct experiment **e, struct inventory **inv)
+int run_load(const char *file, const char *inventory, struct experiment **e,
+	     struct inventory **inv)
 {
 	struct diag_list dl;
 	char *path = NULL;
 	int err;
 
-	if (diag_init(&dl, o->file))
+	*e = NULL;
+	*inv = NULL;
+	if (diag_init(&dl, file))
 		return -ENOMEM;
-	err = exp_load_file(o->file, e, &dl);
+	err = exp_load_file(file, e, &dl);
 	if (err) {
 		diag_print(stderr, &dl);
 		diag_clear(&dl);
 		return err == -ENOMEM ? err : -EINVAL;
 	}
 	diag_clear(&dl);
-	if (o->inventory)
-		path = strdup(o->inventory);
+	if (inventory)
+		path = strdup(inventory);
 	else if ((*e)->inventory)
-		path = inventory_path(o->file, (*e)->inventory);
+		path = inventory_path(file, (*e)->inventory);
 	else
 		return 0;
 	if (!path || diag_init(&dl, path)) {
@@ -224,12 +227,8 @@ static int load_inputs(const struct run_opts *o, struct experiment **e, struct i
 	return 0;
 }
 
-/*
- * Whether now is inside the window, in the window's time zone. A window that runs across
- * midnight belongs to the day it started on. -ENOENT for a time zone this host does not
- * know: the run cannot tell, so it must not guess.
- */
-static int window_open(const struct exp_window *w, bool *open, char *why, size_t size)
+int run_window_open(const struct exp_window *w, const char *field, bool *open, char *why,
+		    size_t size)
 {
 	char path[PATH_MAX], *saved = NULL;
 	const char *tz = getenv("TZ");
@@ -240,7 +239,7 @@ static int window_open(const struct exp_window *w, bool *open, char *why, size_t
 
 	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", w->timezone);
 	if (strcmp(w->timezone, "UTC") && access(path, R_OK)) {
-		snprintf(why, size, "safety.window.timezone: unknown time zone '%.64s' (no %.200s)",
+		snprintf(why, size, "%s.timezone: unknown time zone '%.64s' (no %.200s)", field,
 			 w->timezone, path);
 		return -ENOENT;
 	}
@@ -893,15 +892,10 @@ static int recover(struct run *r, int sfd)
 	}
 }
 
-static int write_reports(struct run *r, const struct ctl_opts *opts, const struct run_opts *o)
+static int write_reports(json_t *rep, const struct ctl_opts *opts, const struct run_opts *o)
 {
-	json_t *rep = run_report_json(r);
 	int err = 0, e;
 
-	if (!rep) {
-		fprintf(stderr, "faultctl run: out of memory building the report\n");
-		return -ENOMEM;
-	}
 	if (o->report_json && (e = report_write_json(rep, o->report_json))) {
 		fprintf(stderr, "faultctl run: %s: %s\n", o->report_json, strerror(-e));
 		err = e;
@@ -918,7 +912,6 @@ static int write_reports(struct run *r, const struct ctl_opts *opts, const struc
 		json_dumpf(rep, stdout, JSON_INDENT(2));
 		printf("\n");
 	}
-	json_decref(rep);
 	return err;
 }
 
@@ -1118,31 +1111,59 @@ static void run_experiment(struct run *r, int sfd)
 	}
 }
 
-int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
+int run_signals(void)
 {
-	struct inventory *inv = NULL;
-	struct experiment *e = NULL;
-	char err[FLEET_ERR_SIZE];
-	pthread_condattr_t ca;
-	struct run_opts o;
-	struct run r;
 	sigset_t mask;
-	int sfd = -1, ret, rc;
+	int sfd, err;
 
-	rc = parse_opts(argc, argv, &o);
-	if (rc)
-		return rc > 0 ? CTL_EXIT_OK : CTL_EXIT_INVALID;
-	rc = load_inputs(&o, &e, &inv);
-	if (rc) {
-		exp_free(e);
-		return rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
-	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	err = -pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	if (err)
+		return err;
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		return -errno;
+	return sfd;
+}
+
+int run_resolve(const struct experiment *e, const struct inventory *inv, char *err, size_t size)
+{
+	struct run r;
+	int rc;
+
 	memset(&r, 0, sizeof(r));
 	r.e = e;
-	r.file = o.file;
+	r.event_fd = -1;
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_cond_init(&r.cond, NULL);
+	rc = fleet_init(&r.fleet);
+	if (!rc)
+		rc = fleet_from_experiment(&r.fleet, e, inv, err, size);
+	if (!rc)
+		rc = plan_faults(&r, inv, err, size);
+	if (rc == -ENOMEM)
+		snprintf(err, size, "out of memory");
+	run_release(&r);
+	return rc;
+}
+
+int run_execute(const struct run_spec *s, struct run_result *res)
+{
+	const struct experiment *e = s->e;
+	char err[FLEET_ERR_SIZE];
+	pthread_condattr_t ca;
+	struct run r;
+	int ret, rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&r, 0, sizeof(r));
+	r.e = e;
+	r.file = s->file;
 	r.event_fd = -1;
 	r.outcome = RUN_FAILED;
-	r.view = opts->json ? stderr : stdout;
+	r.view = s->view;
 	r.tty = isatty(fileno(r.view));
 	pthread_mutex_init(&r.lock, NULL);
 	/* Workers sleep until monotonic deadlines: a wall-clock jump must not move them. */
@@ -1154,27 +1175,28 @@ int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
 		ret = CTL_EXIT_INFRA;
 		goto out;
 	}
-	rc = fleet_from_experiment(&r.fleet, e, inv, err, sizeof(err));
+	rc = fleet_from_experiment(&r.fleet, e, s->inv, err, sizeof(err));
 	if (!rc)
-		rc = plan_faults(&r, inv, err, sizeof(err));
+		rc = plan_faults(&r, s->inv, err, sizeof(err));
 	if (rc) {
-		fprintf(stderr, "faultctl run: %s: %s\n", o.file,
+		fprintf(stderr, "%s: %s: %s\n", s->cmd, s->file,
 			rc == -ENOMEM ? "out of memory" : err);
 		ret = rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
 		goto out;
 	}
 	if (e->duration_ns > e->safety.max_duration_ns) {
 		/* The loader refuses this already; the run never relies on that alone. */
-		fprintf(stderr, "faultctl run: %s: duration exceeds safety.max_duration\n", o.file);
+		fprintf(stderr, "%s: %s: duration exceeds safety.max_duration\n", s->cmd,
+			s->file);
 		ret = CTL_EXIT_INVALID;
 		goto out;
 	}
 	if (e->safety.window) {
 		bool open;
 
-		rc = window_open(e->safety.window, &open, err, sizeof(err));
+		rc = run_window_open(e->safety.window, "safety.window", &open, err, sizeof(err));
 		if (rc) {
-			fprintf(stderr, "faultctl run: %s: %s\n", o.file,
+			fprintf(stderr, "%s: %s: %s\n", s->cmd, s->file,
 				rc == -ENOMEM ? "out of memory" : err);
 			ret = rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
 			goto out;
@@ -1185,19 +1207,14 @@ int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
 		}
 	}
 	r.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	/* Before any thread exists, so that every thread inherits the mask. */
-	if (r.event_fd < 0 || pthread_sigmask(SIG_BLOCK, &mask, NULL) ||
-	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
-		fail(&r, RUN_FAILED, "cannot set up signals: %s", strerror(errno));
+	if (r.event_fd < 0) {
+		fail(&r, RUN_FAILED, "cannot create an eventfd: %s", strerror(errno));
 		goto report;
 	}
 	/* The clock starts here for runs that end before their start; a run resets it. */
 	r.t0_ns = fleet_now_ns();
 	clock_gettime(CLOCK_REALTIME, &r.t0_real);
-	run_experiment(&r, sfd);
+	run_experiment(&r, s->sfd);
 report:
 	if (!r.t0_ns) {
 		r.t0_ns = fleet_now_ns();
@@ -1207,15 +1224,57 @@ report:
 		r.end_ns = fleet_now_ns();
 	run_view_update(&r, true);
 	ret = run_exit_code(&r);
-	if (write_reports(&r, opts, &o) && ret == CTL_EXIT_OK)
-		ret = CTL_EXIT_INFRA;
+	res->report = run_report_json(&r);
+	if (!res->report) {
+		fprintf(stderr, "%s: out of memory building the report\n", s->cmd);
+		if (ret == CTL_EXIT_OK)
+			ret = CTL_EXIT_INFRA;
+	}
 out:
-	if (sfd >= 0)
-		close(sfd);
 	run_release(&r);
+	res->abandoned = r.checks_abandoned;
+	res->signal = r.signal;
+	return ret;
+}
+
+int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
+{
+	struct inventory *inv = NULL;
+	struct experiment *e = NULL;
+	struct run_result res = {0};
+	struct run_opts o;
+	int sfd, ret, rc;
+
+	rc = parse_opts(argc, argv, &o);
+	if (rc)
+		return rc > 0 ? CTL_EXIT_OK : CTL_EXIT_INVALID;
+	rc = run_load(o.file, o.inventory, &e, &inv);
+	if (rc) {
+		exp_free(e);
+		return rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
+	}
+	/* Before any thread exists, so that every thread inherits the mask. */
+	sfd = run_signals();
+	if (sfd < 0) {
+		fprintf(stderr, "faultctl run: cannot set up signals: %s\n", strerror(-sfd));
+		ret = CTL_EXIT_INFRA;
+		goto out;
+	}
+	ret = run_execute(&(struct run_spec){.e = e,
+					     .inv = inv,
+					     .file = o.file,
+					     .view = opts->json ? stderr : stdout,
+					     .sfd = sfd,
+					     .cmd = "faultctl run"},
+			  &res);
+	if (res.report && write_reports(res.report, opts, &o) && ret == CTL_EXIT_OK)
+		ret = CTL_EXIT_INFRA;
+	json_decref(res.report);
+	close(sfd);
+out:
 	inv_free(inv);
 	/* Checks abandoned on a signal may still read their probes until the process exits. */
-	if (!r.checks_abandoned)
+	if (!res.abandoned)
 		exp_free(e);
 	return ret;
 }

@@ -5,14 +5,15 @@
 
 #include "ctl.h"
 #include "diag.h"
-#include "exp.h"
+#include "gameday.h"
 
 void cmd_validate_usage(void)
 {
 	printf("Usage: faultctl [--json] validate FILE...\n"
 	       "\n"
 	       "Check experiment files (YAML or JSON, see docs/experiment-format.md) without\n"
-	       "running anything. Every problem is reported, one per line, as\n"
+	       "running anything; a game-day plan (docs/gameday.md) is checked as a plan, not\n"
+	       "the experiments it names. Every problem is reported, one per line, as\n"
 	       "FILE:LINE:COLUMN: FIELD.PATH: MESSAGE on stderr; valid files are listed on "
 	       "stdout.\n"
 	       "With --json, one JSON document on stdout lists the problems of every file.\n"
@@ -46,14 +47,12 @@ static int parse_args(int argc, char **argv)
 /* Validate one file into dl. Returns 0 valid, -EINVAL invalid or unreadable, -ENOMEM. */
 static int validate_one(const char *path, struct diag_list *dl)
 {
-	struct experiment *e = NULL;
 	int err;
 
 	err = diag_init(dl, path);
 	if (err)
 		return err;
-	err = exp_load_file(path, &e, dl);
-	exp_free(e);
+	err = gd_validate_file(path, dl);
 	if (err == -ENOMEM)
 		return err;
 	return err ? -EINVAL : 0;

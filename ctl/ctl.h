@@ -42,6 +42,8 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_guard_usage(void);
 int cmd_run(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_run_usage(void);
+int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_gameday_usage(void);
 int cmd_abort(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_abort_usage(void);
 int cmd_status(const struct ctl_opts *opts, int argc, char **argv);

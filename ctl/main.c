@@ -21,6 +21,8 @@ static const struct ctl_cmd commands[] = {
 	  cmd_guard_usage },
 	{ "run", cmd_run, "run an experiment: faults, guardrails, auto-abort, reports",
 	  cmd_run_usage },
+	{ "gameday", cmd_gameday, "run a game-day plan: experiments in order, one combined report",
+	  cmd_gameday_usage },
 	{ "abort", cmd_abort, "revert every fault on agents of an inventory, in parallel",
 	  cmd_abort_usage },
 	{ "status", cmd_status, "leases and active faults of each agent", cmd_status_usage },

@@ -363,16 +363,15 @@ static void case_check(struct junit_case *c, const char *exp, const char *phase,
 							       : jstr(rd, "summary"));
 }
 
-int report_write_junit(const json_t *rep, const char *path)
+/* The test cases of one run report, in report order. Returns 0 or -ENOMEM. */
+static int junit_cases(const json_t *rep, struct junit_case **out, size_t *count)
 {
 	const char *exp = jstr(json_object_get(rep, "experiment"), "name");
 	const json_t *ss = json_object_get(rep, "steady_state");
 	const char *outcome = jstr(rep, "outcome");
 	struct junit_case *cases;
-	size_t n = 0, cap, failures = 0, errors = 0, skipped = 0, i;
+	size_t n = 0, cap, i;
 	const json_t *v;
-	FILE *f;
-	int err = 0;
 
 	cap = json_array_size(json_object_get(ss, "before")) +
 	      json_array_size(json_object_get(ss, "after")) +
@@ -438,44 +437,29 @@ int report_write_junit(const json_t *rep, const char *path)
 		else if (strcmp(outcome, "held"))
 			c->kind = "error";
 	}
-	for (i = 0; i < n; i++) {
-		failures += cases[i].kind && !strcmp(cases[i].kind, "failure");
-		errors += cases[i].kind && !strcmp(cases[i].kind, "error");
-		skipped += cases[i].kind && !strcmp(cases[i].kind, "skipped");
+	*out = cases;
+	*count = n;
+	return 0;
+}
+
+struct junit_counts {
+	size_t tests, failures, errors, skipped;
+};
+
+static void junit_count(const struct junit_case *cases, size_t n, struct junit_counts *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->tests = n;
+	for (size_t i = 0; i < n; i++) {
+		k->failures += cases[i].kind && !strcmp(cases[i].kind, "failure");
+		k->errors += cases[i].kind && !strcmp(cases[i].kind, "error");
+		k->skipped += cases[i].kind && !strcmp(cases[i].kind, "skipped");
 	}
-	f = fopen(path, "we");
-	if (!f) {
-		err = -errno;
-		free(cases);
-		return err;
-	}
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	fprintf(f,
-		"<testsuites name=\"faultline\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
-		"skipped=\"%zu\" time=\"%.3f\">\n",
-		n, failures, errors, skipped, jnum(rep, "elapsed_ms") / 1000);
-	fprintf(f, "  <testsuite name=\"");
-	xml_text(f, exp);
-	fprintf(f,
-		"\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
-		"time=\"%.3f\" timestamp=\"%.19s\">\n",
-		n, failures, errors, skipped, jnum(rep, "elapsed_ms") / 1000,
-		jstr(rep, "started_at"));
-	fprintf(f, "    <properties>\n");
-	fprintf(f, "      <property name=\"outcome\" value=\"%s\"/>\n", outcome);
-	fprintf(f, "      <property name=\"exit_code\" value=\"%lld\"/>\n",
-		(long long)json_integer_value(json_object_get(rep, "exit_code")));
-	fprintf(f, "      <property name=\"hypothesis\" value=\"");
-	xml_text(f, jstr(json_object_get(rep, "experiment"), "hypothesis"));
-	fprintf(f, "\"/>\n");
-	if (json_is_object(json_object_get(rep, "abort")))
-		fprintf(f, "      <property name=\"breach_to_reverted_ms\" value=\"%.3f\"/>\n",
-			jnum(json_object_get(rep, "abort"), "breach_to_reverted_ms"));
-	if (json_is_number(json_object_get(ss, "recovery_ms")))
-		fprintf(f, "      <property name=\"recovery_ms\" value=\"%.3f\"/>\n",
-			jnum(ss, "recovery_ms"));
-	fprintf(f, "    </properties>\n");
-	for (i = 0; i < n; i++) {
+}
+
+static void junit_testcases(FILE *f, const struct junit_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
 		const struct junit_case *c = &cases[i];
 
 		fprintf(f, "    <testcase classname=\"");
@@ -491,6 +475,43 @@ int report_write_junit(const json_t *rep, const char *path)
 		xml_text(f, c->message);
 		fprintf(f, "\"/>\n    </testcase>\n");
 	}
+}
+
+/* One run report as a <testsuite>; id is the game-day step (0: none). */
+static void junit_suite(FILE *f, const json_t *rep, size_t id, const struct junit_case *cases,
+			size_t n)
+{
+	const json_t *ss = json_object_get(rep, "steady_state");
+	struct junit_counts k;
+	const json_t *v;
+	size_t i;
+
+	junit_count(cases, n, &k);
+	fprintf(f, "  <testsuite name=\"");
+	xml_text(f, jstr(json_object_get(rep, "experiment"), "name"));
+	fprintf(f, "\"");
+	if (id)
+		fprintf(f, " id=\"%zu\"", id);
+	fprintf(f,
+		" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
+		"time=\"%.3f\" timestamp=\"%.19s\">\n",
+		k.tests, k.failures, k.errors, k.skipped, jnum(rep, "elapsed_ms") / 1000,
+		jstr(rep, "started_at"));
+	fprintf(f, "    <properties>\n");
+	fprintf(f, "      <property name=\"outcome\" value=\"%s\"/>\n", jstr(rep, "outcome"));
+	fprintf(f, "      <property name=\"exit_code\" value=\"%lld\"/>\n",
+		(long long)json_integer_value(json_object_get(rep, "exit_code")));
+	fprintf(f, "      <property name=\"hypothesis\" value=\"");
+	xml_text(f, jstr(json_object_get(rep, "experiment"), "hypothesis"));
+	fprintf(f, "\"/>\n");
+	if (json_is_object(json_object_get(rep, "abort")))
+		fprintf(f, "      <property name=\"breach_to_reverted_ms\" value=\"%.3f\"/>\n",
+			jnum(json_object_get(rep, "abort"), "breach_to_reverted_ms"));
+	if (json_is_number(json_object_get(ss, "recovery_ms")))
+		fprintf(f, "      <property name=\"recovery_ms\" value=\"%.3f\"/>\n",
+			jnum(ss, "recovery_ms"));
+	fprintf(f, "    </properties>\n");
+	junit_testcases(f, cases, n);
 	fprintf(f, "    <system-out>");
 	json_array_foreach(json_object_get(rep, "timeline"), i, v)
 	{
@@ -498,12 +519,127 @@ int report_write_junit(const json_t *rep, const char *path)
 		xml_text(f, jstr(v, "text"));
 		fputc('\n', f);
 	}
-	fprintf(f, "</system-out>\n  </testsuite>\n</testsuites>\n");
-	free(cases);
-	if (ferror(f))
-		err = -EIO;
+	fprintf(f, "</system-out>\n  </testsuite>\n");
+}
+
+static int close_report(FILE *f)
+{
+	int err = ferror(f) ? -EIO : 0;
+
 	if (fclose(f) && !err)
 		err = -errno;
+	return err;
+}
+
+int report_write_junit(const json_t *rep, const char *path)
+{
+	struct junit_case *cases;
+	struct junit_counts k;
+	size_t n;
+	FILE *f;
+	int err;
+
+	err = junit_cases(rep, &cases, &n);
+	if (err)
+		return err;
+	junit_count(cases, n, &k);
+	f = fopen(path, "we");
+	if (!f) {
+		err = -errno;
+		free(cases);
+		return err;
+	}
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	fprintf(f,
+		"<testsuites name=\"faultline\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" "
+		"skipped=\"%zu\" time=\"%.3f\">\n",
+		k.tests, k.failures, k.errors, k.skipped, jnum(rep, "elapsed_ms") / 1000);
+	junit_suite(f, rep, 0, cases, n);
+	fprintf(f, "</testsuites>\n");
+	free(cases);
+	return close_report(f);
+}
+
+int report_write_gameday_junit(const json_t *gd, const char *path)
+{
+	const json_t *steps = json_object_get(gd, "steps"), *st;
+	size_t n_steps = json_array_size(steps), i;
+	struct junit_case **cases = calloc(n_steps ? n_steps : 1, sizeof(*cases));
+	size_t *n = calloc(n_steps ? n_steps : 1, sizeof(*n));
+	struct junit_counts total = {0}, k;
+	FILE *f = NULL;
+	int err = 0;
+
+	if (!cases || !n) {
+		err = -ENOMEM;
+		goto out;
+	}
+	json_array_foreach(steps, i, st)
+	{
+		const json_t *rep = json_object_get(st, "report");
+		struct junit_case *c;
+
+		if (json_is_object(rep)) {
+			err = junit_cases(rep, &cases[i], &n[i]);
+			if (err)
+				goto out;
+		} else {
+			/* A step that never started is one skipped case, so CI counts it. */
+			c = cases[i] = calloc(1, sizeof(*c));
+			if (!c) {
+				err = -ENOMEM;
+				goto out;
+			}
+			n[i] = 1;
+			snprintf(c->classname, sizeof(c->classname), "%s",
+				 jstr(st, "name")[0] ? jstr(st, "name") : jstr(st, "experiment"));
+			snprintf(c->name, sizeof(c->name), "hypothesis");
+			c->kind = "skipped";
+			snprintf(c->message, sizeof(c->message), "not run: %s", jstr(st, "reason"));
+		}
+		junit_count(cases[i], n[i], &k);
+		total.tests += k.tests;
+		total.failures += k.failures;
+		total.errors += k.errors;
+		total.skipped += k.skipped;
+	}
+	f = fopen(path, "we");
+	if (!f) {
+		err = -errno;
+		goto out;
+	}
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	fprintf(f, "<testsuites name=\"");
+	xml_text(f, jstr(json_object_get(gd, "gameday"), "name"));
+	fprintf(f,
+		"\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
+		"time=\"%.3f\">\n",
+		total.tests, total.failures, total.errors, total.skipped,
+		jnum(gd, "elapsed_ms") / 1000);
+	json_array_foreach(steps, i, st)
+	{
+		const json_t *rep = json_object_get(st, "report");
+
+		if (json_is_object(rep)) {
+			junit_suite(f, rep, i + 1, cases[i], n[i]);
+			continue;
+		}
+		fprintf(f, "  <testsuite name=\"");
+		xml_text(f, cases[i][0].classname);
+		fprintf(f,
+			"\" id=\"%zu\" tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"1\" "
+			"time=\"0.000\">\n",
+			i + 1);
+		junit_testcases(f, cases[i], 1);
+		fprintf(f, "  </testsuite>\n");
+	}
+	fprintf(f, "</testsuites>\n");
+	err = close_report(f);
+out:
+	for (i = 0; cases && i < n_steps; i++)
+		free(cases[i]);
+	free(cases);
+	free(n);
 	return err;
 }
 
@@ -593,7 +729,8 @@ static void md_reading(FILE *f, const json_t *rd)
 	md_cell(f, jstr(rd, "summary"));
 }
 
-int report_write_markdown(const json_t *rep, const char *path)
+/* One run's write-up; level is the depth of its title heading (1: "#"). */
+static void markdown_run(FILE *f, const json_t *rep, int level, const char *title)
 {
 	const json_t *ex = json_object_get(rep, "experiment");
 	const json_t *ss = json_object_get(rep, "steady_state");
@@ -601,13 +738,13 @@ int report_write_markdown(const json_t *rep, const char *path)
 	const char *phases[] = {"before", "after"};
 	const json_t *v;
 	size_t i;
-	FILE *f;
-	int err = 0;
+	const char *h = "######";
+	int sub = level + 1 > 6 ? 6 : level + 1;
 
-	f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "# Experiment `%s`: %s\n\n", jstr(ex, "name"), jstr(rep, "outcome"));
+	if (level > 5)
+		level = 5;
+	fprintf(f, "%.*s %sExperiment `%s`: %s\n\n", level, h, title ? title : "",
+		jstr(ex, "name"), jstr(rep, "outcome"));
 	fprintf(f, "**Hypothesis.** %s\n\n", jstr(ex, "hypothesis"));
 	fprintf(f, "**Verdict.** %s", jstr(rep, "verdict"));
 	if (jstr(rep, "reason")[0])
@@ -635,7 +772,7 @@ int report_write_markdown(const json_t *rep, const char *path)
 	fprintf(f, "| exit code | %lld |\n\n",
 		(long long)json_integer_value(json_object_get(rep, "exit_code")));
 
-	fprintf(f, "## What was injected\n\n");
+	fprintf(f, "%.*s What was injected\n\n", sub, h);
 	fprintf(f, "| fault | type | agent | start | duration | state | requested | achieved |\n");
 	fprintf(f, "|---|---|---|---|---|---|---|---|\n");
 	json_array_foreach(json_object_get(rep, "faults"), i, v)
@@ -648,7 +785,7 @@ int report_write_markdown(const json_t *rep, const char *path)
 		md_achieved(f, v);
 		fprintf(f, " |\n");
 	}
-	fprintf(f, "\n## Guardrails\n\n");
+	fprintf(f, "\n%.*s Guardrails\n\n", sub, h);
 	if (!json_array_size(json_object_get(rep, "guardrails")))
 		fprintf(f, "None.\n");
 	else
@@ -667,7 +804,7 @@ int report_write_markdown(const json_t *rep, const char *path)
 			fputs("-", f);
 		fprintf(f, " |\n");
 	}
-	fprintf(f, "\n## Steady state\n\n");
+	fprintf(f, "\n%.*s Steady state\n\n", sub, h);
 	for (size_t p = 0; p < 2; p++) {
 		const json_t *list = json_object_get(ss, phases[p]);
 
@@ -688,13 +825,91 @@ int report_write_markdown(const json_t *rep, const char *path)
 		}
 		fprintf(f, "\n");
 	}
-	fprintf(f, "## Timeline\n\n```\n");
+	fprintf(f, "%.*s Timeline\n\n```\n", sub, h);
 	json_array_foreach(json_object_get(rep, "timeline"), i, v)
 		fprintf(f, "t+%9.3f s  %s\n", jnum(v, "t_ms") / 1e3, jstr(v, "text"));
 	fprintf(f, "```\n");
-	if (ferror(f))
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	return err;
+}
+
+int report_write_markdown(const json_t *rep, const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		return -errno;
+	markdown_run(f, rep, 1, NULL);
+	return close_report(f);
+}
+
+int report_write_gameday_markdown(const json_t *gd, const char *path)
+{
+	const json_t *g = json_object_get(gd, "gameday"), *steps = json_object_get(gd, "steps");
+	const json_t *st;
+	FILE *f;
+	size_t i;
+
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "# Game day `%s`: %s\n\n", jstr(g, "name"), jstr(gd, "outcome"));
+	if (jstr(g, "description")[0])
+		fprintf(f, "%s\n\n", jstr(g, "description"));
+	fprintf(f, "**Verdict.** %s", jstr(gd, "verdict"));
+	if (jstr(gd, "reason")[0])
+		fprintf(f, " %s.", jstr(gd, "reason"));
+	fprintf(f, "\n\n| | |\n|---|---|\n");
+	fprintf(f, "| plan | `%s` |\n", jstr(g, "file"));
+	fprintf(f, "| started | %s |\n", jstr(gd, "started_at"));
+	fprintf(f, "| took | %.1f s |\n", jnum(gd, "elapsed_ms") / 1e3);
+	fprintf(f, "| exit code | %lld |\n\n",
+		(long long)json_integer_value(json_object_get(gd, "exit_code")));
+	fprintf(f, "## Summary\n\n");
+	fprintf(f, "| step | experiment | outcome | exit code | breach to reverted | recovery | "
+		   "reason |\n|---|---|---|---|---|---|---|\n");
+	json_array_foreach(steps, i, st)
+	{
+		const json_t *rep = json_object_get(st, "report");
+		const json_t *ab = json_object_get(rep, "abort");
+		const json_t *ss = json_object_get(rep, "steady_state");
+
+		fprintf(f, "| %zu | `", i + 1);
+		md_cell(f, jstr(st, "experiment"));
+		fprintf(f, "` | %s | ", json_is_string(json_object_get(st, "outcome"))
+					       ? jstr(st, "outcome")
+					       : jstr(st, "state"));
+		if (json_is_integer(json_object_get(st, "exit_code")))
+			fprintf(f, "%lld | ",
+				(long long)json_integer_value(json_object_get(st, "exit_code")));
+		else
+			fprintf(f, "- | ");
+		if (json_is_object(ab))
+			fprintf(f, "%.1f ms | ", jnum(ab, "breach_to_reverted_ms"));
+		else
+			fprintf(f, "- | ");
+		if (json_is_number(json_object_get(ss, "recovery_ms")))
+			fprintf(f, "%.0f ms | ", jnum(ss, "recovery_ms"));
+		else
+			fprintf(f, "- | ");
+		md_cell(f, jstr(st, "reason"));
+		fprintf(f, " |\n");
+	}
+	json_array_foreach(steps, i, st)
+	{
+		const json_t *rep = json_object_get(st, "report");
+		char title[64];
+
+		fprintf(f, "\n");
+		if (json_is_object(rep)) {
+			snprintf(title, sizeof(title), "Step %zu: ", i + 1);
+			markdown_run(f, rep, 2, title);
+			continue;
+		}
+		fprintf(f, "## Step %zu: `", i + 1);
+		md_cell(f, jstr(st, "experiment"));
+		fprintf(f, "`: %s\n\n", jstr(st, "state"));
+		fprintf(f, "Not run: ");
+		md_cell(f, jstr(st, "reason"));
+		fprintf(f, ".\n");
+	}
+	return close_report(f);
 }

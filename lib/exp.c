@@ -88,12 +88,10 @@ static const struct exp_field window_fields[] = {
 	FLD("timezone", FT_TZ, FF_REQUIRED, WI(timezone), 0, 0, 0, NULL),
 };
 
-static const struct exp_object window_object;
-
 static void window_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 			 const struct exp_seen *seen)
 {
-	const struct exp_object *o = &window_object;
+	const struct exp_object *o = &exp_window_object;
 	struct exp_window *w = obj;
 
 	if (exp_seen_valid(o, seen, "start") && exp_seen_valid(o, seen, "end") &&
@@ -103,7 +101,7 @@ static void window_check(struct exp_ctx *ctx, const struct enode *map, void *obj
 			    w->end_min / 60, w->end_min % 60);
 }
 
-static const struct exp_object window_object = {
+const struct exp_object exp_window_object = {
 	.name = "window",
 	.fields = window_fields,
 	.n_fields = ARRAY_SIZE(window_fields),
@@ -116,7 +114,7 @@ static const struct exp_object window_object = {
 static const struct exp_field safety_fields[] = {
 	FLD("lease_ttl", FT_DURATION, FF_DEFAULT, SA(lease_ttl_ns), SEC, 5 * MIN, 5 * SEC, NULL),
 	FLD("max_duration", FT_DURATION, FF_DEFAULT, SA(max_duration_ns), SEC, 7 * DAY, HOUR, NULL),
-	FLD("window", FT_OBJECT, FF_PTR, SA(window), 0, 0, 0, &window_object),
+	FLD("window", FT_OBJECT, FF_PTR, SA(window), 0, 0, 0, &exp_window_object),
 	FLD("dry_run", FT_BOOL, FF_DEFAULT, SA(dry_run), 0, 0, 0, NULL),
 	FLD("protect_control_channel", FT_BOOL, FF_DEFAULT, SA(protect_control_channel), 0, 0, 1,
 	    NULL),

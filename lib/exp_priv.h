@@ -254,6 +254,8 @@ extern const struct exp_object exp_fault_object;
 extern const struct exp_object exp_guardrail_object;
 extern const struct exp_object exp_check_object;
 extern const struct exp_object exp_experiment_object;
+/* safety.window; game-day plans (lib/gameday.c) take the same object. */
+extern const struct exp_object exp_window_object;
 extern const struct exp_enum exp_on_error_enum;
 extern const struct exp_enum exp_direction_enum;
 extern const struct exp_enum exp_protocol_enum;

@@ -1,0 +1,649 @@
+/*
+ * faultctl gameday: run the experiments of a game-day plan in order, each exactly as
+ * `faultctl run` runs it (run_execute()), with pauses, operator confirmations and an allowed
+ * time window, and write one combined report (docs/gameday.schema.json).
+ *
+ * Everything is checked before anything runs: the plan, every experiment file, its agents
+ * and inventory, and whether the confirmations can be asked at all. SIGINT and SIGTERM are
+ * read from one signalfd: during a step the run reverts and ends as `faultctl run` does,
+ * and the game day stops; during a pause or a prompt the game day stops at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "diag.h"
+#include "exp.h"
+#include "gameday.h"
+#include "inventory.h"
+#include "run.h"
+#include "version.h"
+
+#define MS 1000000LL
+#define GD_REPORT_VERSION 1
+
+struct gd_opts {
+	const char *plan;
+	const char *report_json, *junit, *markdown;
+	bool yes;
+};
+
+enum gd_step_state {
+	GS_NOT_STARTED,
+	GS_RAN,
+	GS_DECLINED, /* the operator answered no at the confirmation */
+};
+
+struct gd_run_step {
+	char *file; /* the experiment file, resolved against the plan */
+	struct experiment *e;
+	struct inventory *inv; /* the step's own inventory, or NULL (then the plan's) */
+	int state;	       /* enum gd_step_state */
+	int exit_code;
+	struct run_result res; /* the run's report, whether e must stay allocated, a signal */
+	const char *confirmed_by;
+	int64_t started_ns, ended_ns;
+	char reason[512];
+};
+
+void cmd_gameday_usage(void)
+{
+	printf("Usage: faultctl [--json] gameday PLAN [--yes] [--report-json FILE]\n"
+	       "                [--junit FILE] [--markdown FILE]\n"
+	       "\n"
+	       "Run a game day: the experiments of a plan in order, each as 'faultctl run' runs\n"
+	       "it, with the plan's pauses and confirmations, inside its allowed window. The\n"
+	       "plan and every experiment are validated first; nothing runs if any is invalid.\n"
+	       "\n"
+	       "  --yes               answer yes to every confirmation (confirm: true)\n"
+	       "  --report-json FILE  the combined report as JSON (docs/gameday.schema.json)\n"
+	       "  --junit FILE        JUnit XML, one testsuite per step\n"
+	       "  --markdown FILE     one write-up: a summary table and a section per step\n"
+	       "  --json (global)     the combined JSON report on stdout; the live view goes\n"
+	       "                      to stderr\n"
+	       "\n"
+	       "Exit status: 0 every step's hypothesis held, 1 a step was aborted by a guardrail\n"
+	       "or did not recover, 2 invalid input (or a confirmation with no terminal and no\n"
+	       "--yes), 3 agent or infrastructure error, 4 refused (outside the window, a step\n"
+	       "refused to start or declined), 130/143 interrupted by SIGINT/SIGTERM.\n");
+}
+
+static int parse_opts(int argc, char **argv, struct gd_opts *o)
+{
+	static const struct option longopts[] = {
+		{"yes", no_argument, NULL, 'y'},
+		{"report-json", required_argument, NULL, 'r'},
+		{"junit", required_argument, NULL, 'u'},
+		{"markdown", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	while ((c = getopt_long(argc, argv, "yh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'y':
+			o->yes = true;
+			break;
+		case 'r':
+			o->report_json = optarg;
+			break;
+		case 'u':
+			o->junit = optarg;
+			break;
+		case 'm':
+			o->markdown = optarg;
+			break;
+		case 'h':
+			cmd_gameday_usage();
+			return 1;
+		default:
+			fprintf(stderr, "faultctl gameday: try 'faultctl gameday --help'\n");
+			return -EINVAL;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "faultctl gameday: expected exactly one plan file\n");
+		return -EINVAL;
+	}
+	o->plan = argv[optind];
+	return 0;
+}
+
+/* An experiment alone, with the positioned diagnostics `faultctl run` prints. */
+static int load_experiment(const char *file, struct experiment **e)
+{
+	struct diag_list dl;
+	int err;
+
+	if (diag_init(&dl, file))
+		return -ENOMEM;
+	err = exp_load_file(file, e, &dl);
+	if (err)
+		diag_print(stderr, &dl);
+	diag_clear(&dl);
+	return err == -ENOMEM ? err : err ? -EINVAL : 0;
+}
+
+/*
+ * Load the plan's inventory and every step's experiment (and its own inventory when the
+ * plan names none) and resolve their agents. Every problem is printed; returns the number
+ * of inputs that failed, or -ENOMEM.
+ */
+static int load_all(const char *plan, const struct gameday *g, struct inventory **plan_inv,
+		    struct gd_run_step *steps)
+{
+	char err[FLEET_ERR_SIZE];
+	int bad = 0, rc;
+
+	if (g->inventory) {
+		char *path = gd_path(plan, g->inventory);
+		struct diag_list dl;
+
+		if (!path || diag_init(&dl, path)) {
+			free(path);
+			return -ENOMEM;
+		}
+		rc = inv_load_file(path, plan_inv, &dl);
+		if (rc)
+			diag_print(stderr, &dl);
+		diag_clear(&dl);
+		free(path);
+		if (rc == -ENOMEM)
+			return rc;
+		bad += rc != 0;
+	}
+	for (size_t i = 0; i < g->n_steps; i++) {
+		struct gd_run_step *s = &steps[i];
+		const struct inventory *inv;
+
+		s->file = gd_path(plan, g->steps[i].experiment);
+		if (!s->file)
+			return -ENOMEM;
+		if (g->inventory)
+			rc = load_experiment(s->file, &s->e);
+		else
+			rc = run_load(s->file, NULL, &s->e, &s->inv);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc) {
+			bad++;
+			continue;
+		}
+		if (g->inventory && !*plan_inv)
+			continue; /* its agents cannot be resolved against a broken inventory */
+		inv = g->inventory ? *plan_inv : s->inv;
+		rc = run_resolve(s->e, inv, err, sizeof(err));
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc) {
+			fprintf(stderr, "%s: %s\n", s->file, err);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/*
+ * Wait for ns or a signal; with ns 0, only take a signal already pending (one that came
+ * while the last step's reports were written must not let the next step start). Returns 0,
+ * or the signal number that ended the wait.
+ */
+static int pause_for(int sfd, int64_t ns)
+{
+	int64_t end = fleet_now_ns() + ns;
+
+	for (;;) {
+		int64_t left = end - fleet_now_ns();
+		struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+		struct signalfd_siginfo si;
+		int n;
+
+		n = poll(&pfd, 1, left > 0 ? (int)((left + MS - 1) / MS) : 0);
+		if (n <= 0 && left <= 0)
+			return 0;
+		if (n <= 0)
+			continue;
+		return read(sfd, &si, sizeof(si)) == sizeof(si) ? (int)si.ssi_signo : SIGINT;
+	}
+}
+
+/*
+ * Ask on the terminal whether to start a step. Returns 1 for yes, 0 for no (any other
+ * answer, or end of input), or the negated signal number that interrupted the question.
+ */
+static int confirm(int tty, int sfd, size_t i, size_t n, const char *file,
+		   const struct experiment *e)
+{
+	char prompt[1024], line[256];
+	size_t len = 0;
+
+	snprintf(prompt, sizeof(prompt),
+		 "faultctl gameday: step %zu/%zu: %s (%s)\n  hypothesis: %s\nStart it? [y/N] ",
+		 i + 1, n, e->name, file, e->hypothesis);
+	if (write(tty, prompt, strlen(prompt)) < 0)
+		return 0;
+	while (len < sizeof(line) - 1) {
+		struct pollfd pfd[2] = {{.fd = tty, .events = POLLIN},
+					{.fd = sfd, .events = POLLIN}};
+		ssize_t r;
+
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			return read(sfd, &si, sizeof(si)) == sizeof(si) ? -(int)si.ssi_signo
+									: -SIGINT;
+		}
+		r = read(tty, line + len, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || line[len] == '\n')
+			break;
+		len++;
+	}
+	line[len] = '\0';
+	while (len && (line[len - 1] == ' ' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	return !strcasecmp(line, "y") || !strcasecmp(line, "yes");
+}
+
+static const char *gd_outcome(int code)
+{
+	switch (code) {
+	case CTL_EXIT_OK:
+		return "held";
+	case CTL_EXIT_ABORTED:
+		return "aborted";
+	case CTL_EXIT_INVALID:
+		return "invalid";
+	case CTL_EXIT_INFRA:
+		return "failed";
+	case CTL_EXIT_REFUSED:
+		return "refused";
+	default:
+		return "interrupted";
+	}
+}
+
+static const char *gd_verdict(int code)
+{
+	switch (code) {
+	case CTL_EXIT_OK:
+		return "Every step's hypothesis held.";
+	case CTL_EXIT_ABORTED:
+		return "A hypothesis did not hold: a step was aborted by a guardrail or its "
+		       "steady state did not recover.";
+	case CTL_EXIT_REFUSED:
+		return "Not every step ran: the game day or a step was refused (time window, "
+		       "unhealthy steady state, or declined by the operator).";
+	case CTL_EXIT_INFRA:
+	case CTL_EXIT_INVALID:
+		return "Inconclusive: an agent or faultctl failed in a step; see its report.";
+	default:
+		return "Interrupted by the operator; the running step reverted everything.";
+	}
+}
+
+/*
+ * The game day's exit code from its steps' codes: an interruption first, then the most
+ * inconclusive (infrastructure, invalid), then refusals, then aborted hypotheses.
+ */
+static int combine(int have, int code)
+{
+	static const int rank[] = {[CTL_EXIT_OK] = 0,
+				   [CTL_EXIT_ABORTED] = 1,
+				   [CTL_EXIT_REFUSED] = 2,
+				   [CTL_EXIT_INVALID] = 3,
+				   [CTL_EXIT_INFRA] = 4};
+	int rh = have > CTL_EXIT_REFUSED ? 5 : rank[have];
+	int rc = code > CTL_EXIT_REFUSED ? 5 : rank[code];
+
+	return rc > rh ? code : have;
+}
+
+static void iso_now(const struct timespec *ts, char *buf, size_t size)
+{
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%03ldZ", ts->tv_nsec / 1000000);
+}
+
+static json_t *ms_since(int64_t t0, int64_t t)
+{
+	return t ? json_real((double)(t - t0) / 1e6) : json_null();
+}
+
+static json_t *report_json(const char *plan, const struct gameday *g,
+			   const struct gd_run_step *steps, int code, const char *reason,
+			   const struct timespec *t0_real, int64_t t0, int64_t t1)
+{
+	static const char *const states[] = {
+		[GS_NOT_STARTED] = "not_started",
+		[GS_RAN] = "ran",
+		[GS_DECLINED] = "declined",
+	};
+	json_t *arr = json_array(), *rep;
+	char started[64];
+
+	iso_now(t0_real, started, sizeof(started));
+	for (size_t i = 0; arr && i < g->n_steps; i++) {
+		const struct gd_run_step *s = &steps[i];
+		const struct gd_step *p = &g->steps[i];
+		bool ran = s->state == GS_RAN;
+
+		json_array_append_new(
+			arr,
+			json_pack("{s:I, s:s, s:s, s:o, s:s, s:b, s:o, s:I, s:I, s:s, s:o, s:o, "
+				  "s:o, s:o, s:s, s:o}",
+				  "index", (json_int_t)(i + 1), "experiment", p->experiment, "file",
+				  s->file, "name", s->e ? json_string(s->e->name) : json_null(),
+				  "on_failure", gd_on_failure_name(p->on_failure), "confirm",
+				  p->confirm, "confirmed_by",
+				  s->confirmed_by ? json_string(s->confirmed_by) : json_null(),
+				  "pause_before_ms", (json_int_t)(p->pause_before_ns / MS),
+				  "pause_after_ms", (json_int_t)(p->pause_after_ns / MS), "state",
+				  states[s->state], "outcome",
+				  ran && json_object_get(s->res.report, "outcome")
+					  ? json_incref(json_object_get(s->res.report, "outcome"))
+					  : json_string("failed"),
+				  "exit_code", ran ? json_integer(s->exit_code) : json_null(),
+				  "started_ms", ran ? ms_since(t0, s->started_ns) : json_null(),
+				  "elapsed_ms",
+				  ran ? json_real((double)(s->ended_ns - s->started_ns) / 1e6)
+				      : json_null(),
+				  "reason", s->reason, "report",
+				  ran && s->res.report ? json_incref(s->res.report) : json_null()));
+	}
+	if (!arr)
+		return NULL;
+	rep = json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:o}, s:s, s:i, s:s, s:s, s:s, s:f, s:o}",
+			"report_version", GD_REPORT_VERSION, "kind", "gameday", "tool",
+			"faultctl " FL_VERSION, "gameday", "name", g->name, "file", plan,
+			"description", g->description ? json_string(g->description) : json_null(),
+			"outcome", gd_outcome(code), "exit_code", code, "reason", reason, "verdict",
+			gd_verdict(code), "started_at", started, "elapsed_ms",
+			(double)(t1 - t0) / 1e6, "steps", arr);
+	return rep;
+}
+
+static int write_reports(const json_t *rep, const struct ctl_opts *opts, const struct gd_opts *o)
+{
+	int err = 0, e;
+
+	if (o->report_json && (e = report_write_json(rep, o->report_json))) {
+		fprintf(stderr, "faultctl gameday: %s: %s\n", o->report_json, strerror(-e));
+		err = e;
+	}
+	if (o->junit && (e = report_write_gameday_junit(rep, o->junit))) {
+		fprintf(stderr, "faultctl gameday: %s: %s\n", o->junit, strerror(-e));
+		err = e;
+	}
+	if (o->markdown && (e = report_write_gameday_markdown(rep, o->markdown))) {
+		fprintf(stderr, "faultctl gameday: %s: %s\n", o->markdown, strerror(-e));
+		err = e;
+	}
+	if (opts->json) {
+		json_dumpf(rep, stdout, JSON_INDENT(2));
+		printf("\n");
+	}
+	return err;
+}
+
+/* Mark the steps from i on as not started, for why. */
+static void not_started(struct gd_run_step *steps, size_t i, size_t n, const char *why)
+{
+	for (; i < n; i++)
+		if (steps[i].state == GS_NOT_STARTED)
+			snprintf(steps[i].reason, sizeof(steps[i].reason), "%.500s", why);
+}
+
+static int open_tty(const struct gameday *g, const struct gd_opts *o, const char *plan, int *tty)
+{
+	size_t i;
+
+	*tty = -1;
+	for (i = 0; i < g->n_steps && !g->steps[i].confirm; i++)
+		;
+	if (i == g->n_steps || o->yes)
+		return 0;
+	/* Asked on the terminal itself, so that piped input or output never answers. */
+	*tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (*tty >= 0)
+		return 0;
+	fprintf(stderr,
+		"faultctl gameday: %s: steps[%zu] asks for confirmation (confirm: true) but "
+		"there is no terminal to ask on (/dev/tty: %s); run it from a terminal or pass "
+		"--yes\n",
+		plan, i, strerror(errno));
+	return -ENXIO;
+}
+
+int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
+{
+	struct inventory *plan_inv = NULL;
+	struct gd_run_step *steps = NULL;
+	struct gameday *g = NULL;
+	struct timespec t0_real;
+	char reason[512] = "", why[FLEET_ERR_SIZE];
+	struct diag_list dl;
+	struct gd_opts o;
+	json_t *rep = NULL;
+	int ret = CTL_EXIT_INVALID, code = CTL_EXIT_OK, rc, tty = -1, sfd = -1;
+	bool stopped = false;
+	FILE *view = opts->json ? stderr : stdout;
+	int64_t t0;
+	size_t i = 0;
+
+	rc = parse_opts(argc, argv, &o);
+	if (rc)
+		return rc > 0 ? CTL_EXIT_OK : CTL_EXIT_INVALID;
+	if (diag_init(&dl, o.plan))
+		return CTL_EXIT_INFRA;
+	rc = gd_load_file(o.plan, &g, &dl);
+	if (rc)
+		diag_print(stderr, &dl);
+	diag_clear(&dl);
+	if (rc)
+		return rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
+	steps = calloc(g->n_steps, sizeof(*steps));
+	if (!steps) {
+		ret = CTL_EXIT_INFRA;
+		goto out;
+	}
+	rc = load_all(o.plan, g, &plan_inv, steps);
+	if (rc) {
+		if (rc > 0)
+			fprintf(stderr,
+				"faultctl gameday: %s: %d invalid input%s; nothing was run\n",
+				o.plan, rc, rc == 1 ? "" : "s");
+		ret = rc < 0 ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
+		goto out;
+	}
+	if (open_tty(g, &o, o.plan, &tty))
+		goto out;
+	/* Before any thread exists, so that every thread inherits the mask. */
+	sfd = run_signals();
+	if (sfd < 0) {
+		fprintf(stderr, "faultctl gameday: cannot set up signals: %s\n", strerror(-sfd));
+		ret = CTL_EXIT_INFRA;
+		goto out;
+	}
+	t0 = fleet_now_ns();
+	clock_gettime(CLOCK_REALTIME, &t0_real);
+	fprintf(view, "game day %s: %zu step%s (%s)\n", g->name, g->n_steps,
+		g->n_steps == 1 ? "" : "s", o.plan);
+	for (i = 0; i < g->n_steps && !stopped; i++) {
+		const struct gd_step *p = &g->steps[i];
+		struct gd_run_step *s = &steps[i];
+		int sig = 0;
+
+		if (g->window) {
+			bool open;
+
+			rc = run_window_open(g->window, "window", &open, why, sizeof(why));
+			if (rc) {
+				fprintf(stderr, "faultctl gameday: %s: %s\n", o.plan,
+					rc == -ENOMEM ? "out of memory" : why);
+				ret = rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
+				goto out;
+			}
+			if (!open) {
+				snprintf(reason, sizeof(reason), "refusing to start %s: %.400s",
+					 i ? "the next step" : "the game day", why);
+				fprintf(stderr, "faultctl gameday: %s\n", reason);
+				code = combine(code, CTL_EXIT_REFUSED);
+				break;
+			}
+		}
+		if (p->pause_before_ns) {
+			fprintf(view, "game day: pausing %.1f s before step %zu\n",
+				p->pause_before_ns / 1e9, i + 1);
+			fflush(view);
+		}
+		sig = pause_for(sfd, p->pause_before_ns);
+		if (!sig && p->confirm) {
+			if (o.yes) {
+				s->confirmed_by = "--yes";
+			} else {
+				rc = confirm(tty, sfd, i, g->n_steps, s->file, s->e);
+				if (rc < 0) {
+					sig = -rc;
+				} else if (!rc) {
+					s->state = GS_DECLINED;
+					snprintf(s->reason, sizeof(s->reason),
+						 "declined by the operator");
+					snprintf(reason, sizeof(reason),
+						 "step %zu (%s) declined by the operator", i + 1,
+						 s->e->name);
+					code = combine(code, CTL_EXIT_REFUSED);
+					break;
+				} else {
+					s->confirmed_by = "terminal";
+				}
+			}
+		}
+		if (sig) {
+			snprintf(reason, sizeof(reason), "interrupted by %s before step %zu",
+				 sig == SIGTERM ? "SIGTERM" : "SIGINT", i + 1);
+			code = 128 + sig;
+			break;
+		}
+		fprintf(view, "game day: step %zu/%zu: %s (%s)\n", i + 1, g->n_steps, s->e->name,
+			s->file);
+		fflush(view);
+		s->state = GS_RAN;
+		s->started_ns = fleet_now_ns();
+		s->exit_code =
+			run_execute(&(struct run_spec){.e = s->e,
+						       .inv = g->inventory ? plan_inv : s->inv,
+						       .file = s->file,
+						       .view = view,
+						       .sfd = sfd,
+						       .cmd = "faultctl gameday"},
+				    &s->res);
+		s->ended_ns = fleet_now_ns();
+		snprintf(s->reason, sizeof(s->reason), "%s",
+			 json_string_value(json_object_get(s->res.report, "reason")) ?: "");
+		code = combine(code, s->exit_code);
+		fprintf(view, "game day: step %zu/%zu: %s: %s (exit %d)\n", i + 1, g->n_steps,
+			s->e->name,
+			json_string_value(json_object_get(s->res.report, "outcome")) ?: "failed",
+			s->exit_code);
+		if (s->exit_code > CTL_EXIT_REFUSED || s->res.signal) {
+			/*
+			 * Also a run that a guardrail had aborted already, interrupted while it
+			 * waited for the recovery: it keeps its outcome, but the operator asked
+			 * the game day to stop.
+			 */
+			sig = s->res.signal ? s->res.signal : s->exit_code - 128;
+			snprintf(reason, sizeof(reason), "interrupted by %s during step %zu (%s)",
+				 sig == SIGTERM ? "SIGTERM" : "SIGINT", i + 1, s->e->name);
+			code = 128 + sig;
+			break;
+		}
+		/* After the last step there is nothing to stop; the summary names it. */
+		if (s->exit_code != CTL_EXIT_OK && p->on_failure == GD_STOP && i + 1 < g->n_steps) {
+			snprintf(reason, sizeof(reason), "step %zu (%s) %s; on_failure: stop",
+				 i + 1, s->e->name,
+				 json_string_value(json_object_get(s->res.report, "outcome"))
+					 ?: "failed");
+			stopped = true;
+			continue;
+		}
+		if (i + 1 < g->n_steps && p->pause_after_ns) {
+			fprintf(view, "game day: pausing %.1f s after step %zu\n",
+				p->pause_after_ns / 1e9, i + 1);
+			fflush(view);
+			sig = pause_for(sfd, p->pause_after_ns);
+			if (sig) {
+				snprintf(reason, sizeof(reason), "interrupted by %s after step %zu",
+					 sig == SIGTERM ? "SIGTERM" : "SIGINT", i + 1);
+				code = 128 + sig;
+				break;
+			}
+		}
+	}
+	if (reason[0]) {
+		char later[600];
+
+		snprintf(later, sizeof(later), "not started: %.500s", reason);
+		not_started(steps, 0, g->n_steps, later);
+	} else if (code != CTL_EXIT_OK) {
+		/* Every step ran (on_failure: continue): name the ones that did not hold. */
+		size_t len = 0;
+
+		for (size_t k = 0; k < g->n_steps && len < sizeof(reason); k++) {
+			if (steps[k].state != GS_RAN || steps[k].exit_code == CTL_EXIT_OK)
+				continue;
+			len += (size_t)snprintf(
+				reason + len, sizeof(reason) - len, "%sstep %zu (%s) %s",
+				len ? ", " : "", k + 1, steps[k].e->name,
+				json_string_value(json_object_get(steps[k].res.report, "outcome"))
+					?: "failed");
+		}
+	}
+	rep = report_json(o.plan, g, steps, code, reason, &t0_real, t0, fleet_now_ns());
+	fprintf(view, "game day %s: %s%s%s\n", g->name, gd_outcome(code), reason[0] ? ": " : "",
+		reason);
+	ret = code;
+	if (!rep) {
+		fprintf(stderr, "faultctl gameday: out of memory building the report\n");
+		ret = CTL_EXIT_INFRA;
+	} else if (write_reports(rep, opts, &o) && ret == CTL_EXIT_OK) {
+		ret = CTL_EXIT_INFRA;
+	}
+	json_decref(rep);
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (tty >= 0)
+		close(tty);
+	for (size_t k = 0; steps && k < g->n_steps; k++) {
+		json_decref(steps[k].res.report);
+		inv_free(steps[k].inv);
+		free(steps[k].file);
+		/* Checks abandoned on a signal may still read their probes until exit. */
+		if (!steps[k].res.abandoned)
+			exp_free(steps[k].e);
+	}
+	free(steps);
+	inv_free(plan_inv);
+	gd_free(g);
+	return ret;
+}
