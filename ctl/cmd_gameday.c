@@ -36,6 +36,7 @@ struct gd_opts {
 	const char *plan;
 	const char *report_json, *junit, *markdown;
 	bool yes;
+	bool json; /* --json after the command, the same as the global option */
 };
 
 enum gd_step_state {
@@ -59,7 +60,7 @@ struct gd_run_step {
 void cmd_gameday_usage(void)
 {
 	printf("Usage: faultctl [--json] gameday PLAN [--yes] [--report-json FILE]\n"
-	       "                [--junit FILE] [--markdown FILE]\n"
+	       "                [--junit FILE] [--markdown FILE] [--json]\n"
 	       "\n"
 	       "Run a game day: the experiments of a plan in order, each as 'faultctl run' runs\n"
 	       "it, with the plan's pauses and confirmations, inside its allowed window. The\n"
@@ -69,8 +70,8 @@ void cmd_gameday_usage(void)
 	       "  --report-json FILE  the combined report as JSON (docs/gameday.schema.json)\n"
 	       "  --junit FILE        JUnit XML, one testsuite per step\n"
 	       "  --markdown FILE     one write-up: a summary table and a section per step\n"
-	       "  --json (global)     the combined JSON report on stdout; the live view goes\n"
-	       "                      to stderr\n"
+	       "  --json              (also as a global option) the combined JSON report on\n"
+	       "                      stdout; the live view goes to stderr\n"
 	       "\n"
 	       "Exit status: 0 every step's hypothesis held, 1 a step was aborted by a guardrail\n"
 	       "or did not recover, 2 invalid input (or a confirmation with no terminal and no\n"
@@ -82,6 +83,7 @@ static int parse_opts(int argc, char **argv, struct gd_opts *o)
 {
 	static const struct option longopts[] = {
 		{"yes", no_argument, NULL, 'y'},
+		{"json", no_argument, NULL, 'j'},
 		{"report-json", required_argument, NULL, 'r'},
 		{"junit", required_argument, NULL, 'u'},
 		{"markdown", required_argument, NULL, 'm'},
@@ -95,6 +97,9 @@ static int parse_opts(int argc, char **argv, struct gd_opts *o)
 		switch (c) {
 		case 'y':
 			o->yes = true;
+			break;
+		case 'j':
+			o->json = true;
 			break;
 		case 'r':
 			o->report_json = optarg;
@@ -398,7 +403,7 @@ static int write_reports(const json_t *rep, const struct ctl_opts *opts, const s
 		fprintf(stderr, "faultctl gameday: %s: %s\n", o->markdown, strerror(-e));
 		err = e;
 	}
-	if (opts->json) {
+	if (opts->json || o->json) {
 		json_dumpf(rep, stdout, JSON_INDENT(2));
 		printf("\n");
 	}
@@ -446,13 +451,14 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 	json_t *rep = NULL;
 	int ret = CTL_EXIT_INVALID, code = CTL_EXIT_OK, rc, tty = -1, sfd = -1;
 	bool stopped = false;
-	FILE *view = opts->json ? stderr : stdout;
+	FILE *view;
 	int64_t t0;
 	size_t i = 0;
 
 	rc = parse_opts(argc, argv, &o);
 	if (rc)
 		return rc > 0 ? CTL_EXIT_OK : CTL_EXIT_INVALID;
+	view = opts->json || o.json ? stderr : stdout;
 	if (diag_init(&dl, o.plan))
 		return CTL_EXIT_INFRA;
 	rc = gd_load_file(o.plan, &g, &dl);

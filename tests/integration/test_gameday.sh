@@ -168,7 +168,7 @@ grep -q "steps\[0\] asks for confirmation (confirm: true) but there is no termin
 	fl_fail "no clear reason: $(cat "$dir/nc.out")"
 fl_assert_eq "$(api_posts)" "$posts" "leases created without a confirmation"
 rc=0
-setsid nsenter --net="/run/netns/$ns" "$FAULTCTL" --json gameday "$dir/confirm.yaml" --yes \
+setsid nsenter --net="/run/netns/$ns" "$FAULTCTL" gameday "$dir/confirm.yaml" --yes --json \
 	</dev/null >"$dir/yes.json" 2>"$dir/yes.err" || rc=$?
 fl_assert_eq "$rc" 0 "exit status with --yes ($(cat "$dir/yes.err"))"
 run_validate_report_schema "$dir/yes.json" gameday.schema.json
