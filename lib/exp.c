@@ -309,6 +309,51 @@ fail:
 	return err;
 }
 
+int exp_doc_load(const struct exp_object *obj, const char *buf, size_t len, void **out,
+		 struct diag_list *diags)
+{
+	size_t errs = diag_total(diags);
+	struct exp_ctx ctx;
+	struct enode *root;
+	void *doc = NULL;
+	int err = 0;
+
+	*out = NULL;
+	exp_ctx_init(&ctx, diags);
+	root = exp_tree_build(&ctx, buf, len);
+	if (root) {
+		doc = calloc(1, obj->size);
+		if (!doc) {
+			ctx.nomem = true;
+		} else {
+			exp_obj_init(obj, doc);
+			exp_obj_parse(&ctx, obj, root, doc);
+		}
+	}
+	if (ctx.nomem || diags->err)
+		err = -ENOMEM;
+	else if (diag_total(diags) != errs || !root)
+		err = -EINVAL;
+	exp_ctx_release(&ctx);
+	if (err) {
+		if (doc)
+			exp_obj_release(obj, doc);
+		free(doc);
+		return err;
+	}
+	*out = doc;
+	return 0;
+}
+
+int exp_read_file_diag(const char *path, char **buf, size_t *len, struct diag_list *diags)
+{
+	int err = exp_read_file(path, buf, len);
+
+	if (err && diag_add(diags, 0, 0, "", "%s", strerror(-err)))
+		return -ENOMEM;
+	return err;
+}
+
 int exp_load_file(const char *path, struct experiment **out, struct diag_list *diags)
 {
 	char *buf = NULL;
@@ -316,12 +361,9 @@ int exp_load_file(const char *path, struct experiment **out, struct diag_list *d
 	int err;
 
 	*out = NULL;
-	err = exp_read_file(path, &buf, &len);
-	if (err) {
-		if (diag_add(diags, 0, 0, "", "%s", strerror(-err)))
-			return -ENOMEM;
+	err = exp_read_file_diag(path, &buf, &len, diags);
+	if (err)
 		return err;
-	}
 	err = exp_load_buf(buf, len, out, diags);
 	free(buf);
 	return err;

@@ -80,7 +80,20 @@ void *exp_ctx_alloc(struct exp_ctx *ctx, size_t size);
  * Read a whole file into a malloc'd buffer, at most EXP_MAX_DOC_SIZE + 1 bytes (one more than
  * the loader accepts, so it can say the file is too big). Returns 0 or -errno.
  */
+struct exp_object;
+
 int exp_read_file(const char *path, char **buf, size_t *len);
+
+/* exp_read_file(), with a failure also reported in diags (as line 0 of the file). */
+int exp_read_file_diag(const char *path, char **buf, size_t *len, struct diag_list *diags);
+
+/*
+ * Load a whole document that is one object of type obj (a policy, an inventory, a game-day
+ * plan): tree, allocation of obj->size, defaults, fields and checks. 0 with *out (release
+ * with exp_obj_release() and free()), -EINVAL with the problems in diags, or -ENOMEM.
+ */
+int exp_doc_load(const struct exp_object *obj, const char *buf, size_t len, void **out,
+		 struct diag_list *diags);
 
 /* Parse buf into a tree. Returns the root, or NULL after reporting why (or on no memory). */
 struct enode *exp_tree_build(struct exp_ctx *ctx, const char *buf, size_t len);

@@ -89,35 +89,7 @@ static void gameday_check(struct exp_ctx *ctx, const struct enode *map, void *ob
 
 int gd_load_buf(const char *buf, size_t len, struct gameday **out, struct diag_list *diags)
 {
-	size_t errs = diag_total(diags);
-	struct gameday *g = NULL;
-	struct exp_ctx ctx;
-	struct enode *root;
-	int err = 0;
-
-	*out = NULL;
-	exp_ctx_init(&ctx, diags);
-	root = exp_tree_build(&ctx, buf, len);
-	if (root) {
-		g = calloc(1, sizeof(*g));
-		if (!g) {
-			ctx.nomem = true;
-		} else {
-			exp_obj_init(&gameday_object, g);
-			exp_obj_parse(&ctx, &gameday_object, root, g);
-		}
-	}
-	if (ctx.nomem || diags->err)
-		err = -ENOMEM;
-	else if (diag_total(diags) != errs || !root)
-		err = -EINVAL;
-	exp_ctx_release(&ctx);
-	if (err) {
-		gd_free(g);
-		return err;
-	}
-	*out = g;
-	return 0;
+	return exp_doc_load(&gameday_object, buf, len, (void **)out, diags);
 }
 
 int gd_load_file(const char *path, struct gameday **out, struct diag_list *diags)
@@ -127,12 +99,9 @@ int gd_load_file(const char *path, struct gameday **out, struct diag_list *diags
 	int err;
 
 	*out = NULL;
-	err = exp_read_file(path, &buf, &len);
-	if (err) {
-		if (diag_add(diags, 0, 0, "", "%s", strerror(-err)))
-			return -ENOMEM;
+	err = exp_read_file_diag(path, &buf, &len, diags);
+	if (err)
 		return err;
-	}
 	err = gd_load_buf(buf, len, out, diags);
 	free(buf);
 	return err;

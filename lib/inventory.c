@@ -213,35 +213,7 @@ static void inventory_check(struct exp_ctx *ctx, const struct enode *map, void *
 
 int inv_load_buf(const char *buf, size_t len, struct inventory **out, struct diag_list *diags)
 {
-	size_t errs = diag_total(diags);
-	struct inventory *inv = NULL;
-	struct exp_ctx ctx;
-	struct enode *root;
-	int err = 0;
-
-	*out = NULL;
-	exp_ctx_init(&ctx, diags);
-	root = exp_tree_build(&ctx, buf, len);
-	if (root) {
-		inv = calloc(1, sizeof(*inv));
-		if (!inv) {
-			ctx.nomem = true;
-		} else {
-			exp_obj_init(&inventory_object, inv);
-			exp_obj_parse(&ctx, &inventory_object, root, inv);
-		}
-	}
-	if (ctx.nomem || diags->err)
-		err = -ENOMEM;
-	else if (diag_total(diags) != errs || !root)
-		err = -EINVAL;
-	exp_ctx_release(&ctx);
-	if (err) {
-		inv_free(inv);
-		return err;
-	}
-	*out = inv;
-	return 0;
+	return exp_doc_load(&inventory_object, buf, len, (void **)out, diags);
 }
 
 int inv_load_file(const char *path, struct inventory **out, struct diag_list *diags)
@@ -251,12 +223,9 @@ int inv_load_file(const char *path, struct inventory **out, struct diag_list *di
 	int err;
 
 	*out = NULL;
-	err = exp_read_file(path, &buf, &len);
-	if (err) {
-		if (diag_add(diags, 0, 0, "", "%s", strerror(-err)))
-			return -ENOMEM;
+	err = exp_read_file_diag(path, &buf, &len, diags);
+	if (err)
 		return err;
-	}
 	err = inv_load_buf(buf, len, out, diags);
 	free(buf);
 	return err;

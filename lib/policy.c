@@ -113,35 +113,7 @@ int policy_default(struct policy **out)
 
 int policy_load_buf(const char *buf, size_t len, struct policy **out, struct diag_list *diags)
 {
-	size_t errs = diag_total(diags);
-	struct policy *p = NULL;
-	struct exp_ctx ctx;
-	struct enode *root;
-	int err = 0;
-
-	*out = NULL;
-	exp_ctx_init(&ctx, diags);
-	root = exp_tree_build(&ctx, buf, len);
-	if (root) {
-		p = calloc(1, sizeof(*p));
-		if (!p) {
-			ctx.nomem = true;
-		} else {
-			exp_obj_init(&policy_object, p);
-			exp_obj_parse(&ctx, &policy_object, root, p);
-		}
-	}
-	if (ctx.nomem || diags->err)
-		err = -ENOMEM;
-	else if (diag_total(diags) != errs || !root)
-		err = -EINVAL;
-	exp_ctx_release(&ctx);
-	if (err) {
-		policy_free(p);
-		return err;
-	}
-	*out = p;
-	return 0;
+	return exp_doc_load(&policy_object, buf, len, (void **)out, diags);
 }
 
 int policy_load_file(const char *path, struct policy **out, struct diag_list *diags)
