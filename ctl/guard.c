@@ -147,6 +147,7 @@ static int run_http(struct probe_ctx *ctx, const struct probe_http *p, struct si
 	struct http_probe_state s = {.p = p, .sink = sink, .check = check};
 	struct http_loop l = {
 		.url = p->url,
+		.tls = p->tls,
 		.method = p->method,
 		.rate_pkm = p->rate_pkm,
 		.timeout_ns = p->timeout_ns,
@@ -199,7 +200,7 @@ static int prom_once(struct probe_ctx *ctx, const struct probe_prometheus *p, st
 	double v;
 	int ret;
 
-	ret = probe_prom_query(ctx, p->url, p->query, p->timeout_ns, &v, err, sizeof(err));
+	ret = probe_prom_query(ctx, p->url, p->tls, p->query, p->timeout_ns, &v, err, sizeof(err));
 	if (ret == -ECANCELED)
 		return 0;
 	if (ret == -ENOMEM)
@@ -342,8 +343,8 @@ static int burn_prom_once(struct probe_ctx *ctx, const struct probe_burn_rate *b
 		ret = guard_burn_query(b->prometheus->query, b->windows[i].window_ns, &q);
 		if (ret)
 			return ret;
-		ret = probe_prom_query(ctx, b->prometheus->url, q, b->prometheus->timeout_ns,
-				       &ratios[i], err, sizeof(err));
+		ret = probe_prom_query(ctx, b->prometheus->url, b->prometheus->tls, q,
+				       b->prometheus->timeout_ns, &ratios[i], err, sizeof(err));
 		free(q);
 		if (ret == -ECANCELED)
 			return 0;
@@ -377,6 +378,7 @@ static int run_burn_http(struct probe_ctx *ctx, const struct probe_burn_rate *b,
 	struct guard_counter ctr[8];
 	struct http_loop l = {
 		.url = b->http->url,
+		.tls = b->http->tls,
 		.method = b->http->method,
 		.rate_pkm = b->http->rate_pkm,
 		.timeout_ns = b->http->timeout_ns,

@@ -134,8 +134,21 @@ struct http_req {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+/* TLS as the experiment says; without tls, libcurl's defaults (system CAs, full checks). */
+static void set_tls(CURL *e, const struct probe_tls *t)
+{
+	if (!t)
+		return;
+	if (t->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_file);
+	if (t->insecure_skip_verify) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+}
+
 /* Set up a reusable handle: reusing it keeps the connection alive between requests. */
-static int req_setup(struct http_req *r, const char *url, int method)
+static int req_setup(struct http_req *r, const char *url, const struct probe_tls *tls, int method)
 {
 	CURL *e = curl_easy_init();
 
@@ -149,6 +162,7 @@ static int req_setup(struct http_req *r, const char *url, int method)
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "faultctl-probe");
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	set_tls(e, tls);
 	switch (method) {
 	case HTTP_GET:
 		break;
@@ -226,7 +240,7 @@ int probe_http_loop(struct probe_ctx *ctx, const struct http_loop *l)
 				int64_t to = l->timeout_ns;
 
 				if (!r->easy) {
-					err = req_setup(r, l->url, l->method);
+					err = req_setup(r, l->url, l->tls, l->method);
 					if (err)
 						break;
 				}
@@ -314,8 +328,9 @@ out:
 	return err;
 }
 
-int probe_http_get(struct probe_ctx *ctx, const char *url, int64_t timeout_ns, char **body,
-		   size_t *len, long *status, char *err, size_t err_size)
+int probe_http_get(struct probe_ctx *ctx, const char *url, const struct probe_tls *tls,
+		   int64_t timeout_ns, char **body, size_t *len, long *status, char *err,
+		   size_t err_size)
 {
 	struct curl_waitfd wfd = {.fd = ctx->stop_fd, .events = CURL_WAIT_POLLIN};
 	struct body_buf b = {0};
@@ -343,6 +358,7 @@ int probe_http_get(struct probe_ctx *ctx, const char *url, int64_t timeout_ns, c
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "faultctl-probe");
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	set_tls(e, tls);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)((timeout_ns + MS - 1) / MS));
 	if (curl_multi_add_handle(ctx->multi, e) != CURLM_OK) {
 		snprintf(err, err_size, "libcurl refused the request");
@@ -404,8 +420,9 @@ out:
 	return ret;
 }
 
-int probe_prom_query(struct probe_ctx *ctx, const char *url, const char *query, int64_t timeout_ns,
-		     double *value, char *err, size_t err_size)
+int probe_prom_query(struct probe_ctx *ctx, const char *url, const struct probe_tls *tls,
+		     const char *query, int64_t timeout_ns, double *value, char *err,
+		     size_t err_size)
 {
 	char *full = NULL, *body = NULL;
 	size_t len = 0;
@@ -417,7 +434,7 @@ int probe_prom_query(struct probe_ctx *ctx, const char *url, const char *query, 
 		snprintf(err, err_size, "out of memory");
 		return ret;
 	}
-	ret = probe_http_get(ctx, full, timeout_ns, &body, &len, &status, err, err_size);
+	ret = probe_http_get(ctx, full, tls, timeout_ns, &body, &len, &status, err, err_size);
 	if (ret)
 		goto out;
 	/* Prometheus answers errors (400 bad query, 422, 503) with the same JSON shape. */

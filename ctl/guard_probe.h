@@ -45,7 +45,8 @@ struct http_result {
 /* A stream of paced HTTP requests. */
 struct http_loop {
 	const char *url;
-	int method; /* enum http_method */
+	const struct probe_tls *tls; /* NULL: system CAs, full verification */
+	int method;		     /* enum http_method */
 	uint64_t rate_pkm;
 	int64_t timeout_ns;
 	size_t max_requests; /* 0: until stopped or the deadline */
@@ -72,15 +73,17 @@ int probe_http_loop(struct probe_ctx *ctx, const struct http_loop *l);
  * body (NUL-terminated) and the status, or -errno with the reason in err (-ETIMEDOUT,
  * -ECONNREFUSED... mapped loosely; -ECANCELED when stopping).
  */
-int probe_http_get(struct probe_ctx *ctx, const char *url, int64_t timeout_ns, char **body,
-		   size_t *len, long *status, char *err, size_t err_size);
+int probe_http_get(struct probe_ctx *ctx, const char *url, const struct probe_tls *tls,
+		   int64_t timeout_ns, char **body, size_t *len, long *status, char *err,
+		   size_t err_size);
 
 /*
  * One instant query: 0 with the reading filled by guard_prom_judge-like rules left to the
  * caller: *value set; -errno with err on a probe error.
  */
-int probe_prom_query(struct probe_ctx *ctx, const char *url, const char *query, int64_t timeout_ns,
-		     double *value, char *err, size_t err_size);
+int probe_prom_query(struct probe_ctx *ctx, const char *url, const struct probe_tls *tls,
+		     const char *query, int64_t timeout_ns, double *value, char *err,
+		     size_t err_size);
 
 /* Run a command probe once (timeout capped by the deadline) into *out. 0 or -errno. */
 int probe_command_run(struct probe_ctx *ctx, const struct probe_command *p,

@@ -278,11 +278,21 @@ struct latency_limits {
 	int64_t p50_ns, p95_ns, p99_ns; /* 0: no limit */
 };
 
+/*
+ * How an https:// URL is verified. Default: libcurl's system CA bundle, peer and host name
+ * checked. Given only with an https:// URL; ca_file and insecure_skip_verify exclude each other.
+ */
+struct probe_tls {
+	char *ca_file;		   /* PEM bundle trusted instead of the system's; NULL: system */
+	bool insecure_skip_verify; /* no certificate or host name check (discouraged) */
+};
+
 /* The probe is healthy while success ratio >= min and each given percentile <= its limit. */
 struct probe_http {
 	char *url;
-	int method;	   /* enum http_method */
-	uint64_t rate_pkm; /* requests per 1000 minutes, see units_parse_req_rate() */
+	struct probe_tls *tls; /* NULL: not given */
+	int method;	       /* enum http_method */
+	uint64_t rate_pkm;     /* requests per 1000 minutes, see units_parse_req_rate() */
 	int64_t timeout_ns;
 	struct status_range *expect_status; /* none: 200-299 */
 	size_t n_expect_status;
@@ -294,6 +304,7 @@ struct probe_http {
 /* Healthy while "result op threshold"; an empty result counts as a probe error. */
 struct probe_prometheus {
 	char *url;
+	struct probe_tls *tls; /* NULL: not given */
 	char *query;
 	int op; /* enum cmp_op */
 	double threshold;
@@ -312,6 +323,7 @@ struct probe_command {
 /* Source of an error ratio for a burn rate: plain HTTP requests. */
 struct burn_http_source {
 	char *url;
+	struct probe_tls *tls; /* NULL: not given */
 	int method;
 	uint64_t rate_pkm;
 	int64_t timeout_ns;
@@ -322,6 +334,7 @@ struct burn_http_source {
 /* Source of an error ratio: a PromQL query in which "$window" stands for the window. */
 struct burn_prom_source {
 	char *url;
+	struct probe_tls *tls; /* NULL: not given */
 	char *query;
 	int64_t timeout_ns;
 };

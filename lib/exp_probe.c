@@ -71,10 +71,51 @@ static const struct exp_object latency_limits_object = {
 	.check = latency_limits_check,
 };
 
+#define TP(m) offsetof(struct probe_tls, m)
+
+/* TLS of an https:// probe URL; shared by the HTTP and Prometheus probes and burn sources. */
+static const struct exp_field tls_fields[] = {
+	FLD("ca_file", FT_PATH, 0, TP(ca_file), 0, 0, 0, NULL),
+	FLD("insecure_skip_verify", FT_BOOL, FF_DEFAULT, TP(insecure_skip_verify), 0, 0, 0, NULL),
+};
+
+static const struct exp_object tls_object;
+
+static void tls_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
+		      const struct exp_seen *seen)
+{
+	const struct probe_tls *t = obj;
+
+	if (t->insecure_skip_verify && exp_seen_present(&tls_object, seen, "ca_file"))
+		exp_err_key(ctx, map, "insecure_skip_verify",
+			    "insecure_skip_verify turns off the verification that ca_file is for; "
+			    "give one of them");
+}
+
+static const struct exp_object tls_object = {
+	.name = "tls",
+	.fields = tls_fields,
+	.n_fields = ARRAY_SIZE(tls_fields),
+	.size = sizeof(struct probe_tls),
+	.check = tls_check,
+};
+
+#define TLS_FIELD(off) FLD("tls", FT_OBJECT, FF_PTR, (off), 0, 0, 0, &tls_object)
+
+/* tls only means something for an https:// URL; o is the object that has both keys. */
+static void check_tls_url(struct exp_ctx *ctx, const struct enode *map, const struct exp_object *o,
+			  const struct exp_seen *seen, const char *url)
+{
+	if (exp_seen_present(o, seen, "tls") && exp_seen_valid(o, seen, "url") && url &&
+	    strncmp(url, "https://", 8) != 0)
+		exp_err_key(ctx, map, "tls", "tls applies to https:// URLs only; url is %s", url);
+}
+
 #define HP(m) offsetof(struct probe_http, m)
 
 static const struct exp_field http_fields[] = {
 	FLD("url", FT_URL, FF_REQUIRED, HP(url), 0, 0, 0, NULL),
+	TLS_FIELD(HP(tls)),
 	FLD("method", FT_ENUM, FF_DEFAULT, HP(method), 0, 0, HTTP_GET, &exp_method_enum),
 	FLD("rate", FT_REQ_RATE, FF_DEFAULT, HP(rate_pkm), PER_MIN, 1000 * PER_SEC, PER_SEC, NULL),
 	FLD("timeout", FT_DURATION, FF_DEFAULT, HP(timeout_ns), MS, MIN, 2 * SEC, NULL),
@@ -110,6 +151,7 @@ static void http_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 	struct probe_http *p = obj;
 	char a[UNITS_FMT_MAX], b[UNITS_FMT_MAX];
 
+	check_tls_url(ctx, map, o, seen, p->url);
 	if (!exp_seen_present(o, seen, "min_success_ratio") &&
 	    !exp_seen_present(o, seen, "max_latency"))
 		exp_err(ctx, map,
@@ -137,6 +179,7 @@ static const struct exp_object http_object = {
 
 static const struct exp_field prometheus_fields[] = {
 	FLD("url", FT_URL, FF_REQUIRED, PP(url), 0, 0, 0, NULL),
+	TLS_FIELD(PP(tls)),
 	FLD("query", FT_STRING, FF_REQUIRED, PP(query), 0, 4096, 0, NULL),
 	{.key = "expect",
 	 .type = FT_EXPECT,
@@ -173,6 +216,7 @@ static void prometheus_check(struct exp_ctx *ctx, const struct enode *map, void 
 {
 	struct probe_prometheus *p = obj;
 
+	check_tls_url(ctx, map, &prometheus_object, seen, p->url);
 	check_timeout_interval(ctx, map, &prometheus_object, seen, p->timeout_ns, p->interval_ns);
 }
 
@@ -231,6 +275,7 @@ static const struct exp_object command_object = {
 
 static const struct exp_field burn_http_fields[] = {
 	FLD("url", FT_URL, FF_REQUIRED, BH(url), 0, 0, 0, NULL),
+	TLS_FIELD(BH(tls)),
 	FLD("method", FT_ENUM, FF_DEFAULT, BH(method), 0, 0, HTTP_GET, &exp_method_enum),
 	FLD("rate", FT_REQ_RATE, FF_DEFAULT, BH(rate_pkm), PER_MIN, 1000 * PER_SEC, PER_SEC, NULL),
 	FLD("timeout", FT_DURATION, FF_DEFAULT, BH(timeout_ns), MS, MIN, 2 * SEC, NULL),
@@ -241,17 +286,29 @@ static const struct exp_field burn_http_fields[] = {
 	 .aux = &status_list},
 };
 
+static const struct exp_object burn_http_object;
+
+static void burn_http_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
+			    const struct exp_seen *seen)
+{
+	const struct burn_http_source *p = obj;
+
+	check_tls_url(ctx, map, &burn_http_object, seen, p->url);
+}
+
 static const struct exp_object burn_http_object = {
 	.name = "burn_rate.http",
 	.fields = burn_http_fields,
 	.n_fields = ARRAY_SIZE(burn_http_fields),
 	.size = sizeof(struct burn_http_source),
+	.check = burn_http_check,
 };
 
 #define BP(m) offsetof(struct burn_prom_source, m)
 
 static const struct exp_field burn_prom_fields[] = {
 	FLD("url", FT_URL, FF_REQUIRED, BP(url), 0, 0, 0, NULL),
+	TLS_FIELD(BP(tls)),
 	FLD("query", FT_STRING, FF_REQUIRED, BP(query), 0, 4096, 0, NULL),
 	FLD("timeout", FT_DURATION, FF_DEFAULT, BP(timeout_ns), MS, 5 * MIN, 5 * SEC, NULL),
 };
@@ -263,6 +320,7 @@ static void burn_prom_check(struct exp_ctx *ctx, const struct enode *map, void *
 {
 	struct burn_prom_source *p = obj;
 
+	check_tls_url(ctx, map, &burn_prom_object, seen, p->url);
 	if (exp_seen_valid(&burn_prom_object, seen, "query") && !strstr(p->query, "$window"))
 		exp_err_key(ctx, map, "query",
 			    "the query must use $window (replaced by each window's duration, as "

@@ -564,6 +564,53 @@ static void test_probes(void **state)
 	       "t.yaml:19:18: steady_state.before[0].burn_rate.windows: must not be empty\n");
 }
 
+/* tls: only with https://, ca_file an absolute path, not together with insecure_skip_verify. */
+static void test_tls(void **state)
+{
+	(void)state;
+	expect(HEAD OK_FAULT "guardrails:\n"
+			     "  - name: web\n"
+			     "    http:\n"
+			     "      url: \"http://127.0.0.1/\"\n"
+			     "      tls: {ca_file: /etc/ca.pem}\n"
+			     "      min_success_ratio: 99%\n"
+			     "  - name: prom\n"
+			     "    prometheus:\n"
+			     "      url: \"https://127.0.0.1:9090\"\n"
+			     "      tls: {ca_file: ca.pem, insecure_skip_verify: yes, verify: no}\n"
+			     "      query: up\n"
+			     "      expect: \"> 0\"\n"
+			     "  - name: budget\n"
+			     "    burn_rate:\n"
+			     "      objective: 99.9%\n"
+			     "      http: {url: \"https://127.0.0.1/\", tls: {ca_file: /ca.pem, "
+			     "insecure_skip_verify: true}}\n"
+			     "      windows: [{window: 5m, max_burn: 14.4}]\n",
+	       "t.yaml:16:12: guardrails[0].http.tls: tls applies to https:// URLs only; url is "
+	       "http://127.0.0.1/\n"
+	       "t.yaml:21:22: guardrails[1].prometheus.tls.ca_file: 'ca.pem' is not an absolute "
+	       "path\n"
+	       "t.yaml:21:52: guardrails[1].prometheus.tls.insecure_skip_verify: expected true or "
+	       "false, got a string\n"
+	       "t.yaml:21:57: guardrails[1].prometheus.tls.verify: unknown key (valid keys: "
+	       "ca_file, insecure_skip_verify)\n"
+	       "t.yaml:27:87: guardrails[2].burn_rate.http.tls.insecure_skip_verify: "
+	       "insecure_skip_verify turns off the verification that ca_file is for; give one of "
+	       "them\n");
+	expect_valid(HEAD OK_FAULT "guardrails:\n"
+				   "  - name: web\n"
+				   "    http:\n"
+				   "      url: \"https://127.0.0.1/\"\n"
+				   "      tls: {ca_file: /etc/faultline/ca.pem}\n"
+				   "      min_success_ratio: 99%\n"
+				   "  - name: prom\n"
+				   "    prometheus:\n"
+				   "      url: \"https://127.0.0.1:9090\"\n"
+				   "      tls: {insecure_skip_verify: true}\n"
+				   "      query: up\n"
+				   "      expect: \"> 0\"\n");
+}
+
 static void test_yaml_level(void **state)
 {
 	expect("version: 1\nname: t\n\thypothesis: h\n",
@@ -722,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_values),
 		cmocka_unit_test(test_references_and_names),
 		cmocka_unit_test(test_probes),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_yaml_level),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_too_many_problems),

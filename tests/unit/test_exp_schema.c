@@ -95,10 +95,10 @@ static void test_loader_keys_in_schema(void **state)
 	assert_int_equal(extra, 0);
 	/*
 	 * experiment, agent, safety, window, steady_state, check, guardrail; http,
-	 * max_latency, prometheus, command, burn_rate and its http, prometheus and window;
+	 * max_latency, tls, prometheus, command, burn_rate and its http, prometheus and window;
 	 * fault, net_target, proc_target; one params object per fault type.
 	 */
-	assert_int_equal(objects, 18 + FAULT_TYPE_COUNT);
+	assert_int_equal(objects, 19 + FAULT_TYPE_COUNT);
 	json_decref(w.seen);
 	json_decref(schema);
 }
