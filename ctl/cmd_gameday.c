@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,13 +30,6 @@
 
 #define MS 1000000LL
 #define GD_REPORT_VERSION 1
-
-struct gd_opts {
-	const char *plan;
-	const char *report_json, *junit, *markdown;
-	bool yes;
-	bool json; /* --json after the command, the same as the global option */
-};
 
 enum gd_step_state {
 	GS_NOT_STARTED,
@@ -65,8 +57,11 @@ void cmd_gameday_usage(void)
 	       "Run a game day: the experiments of a plan in order, each as 'faultctl run' runs\n"
 	       "it, with the plan's pauses and confirmations, inside its allowed window. The\n"
 	       "plan and every experiment are validated first; nothing runs if any is invalid.\n"
+	       "No option overrides the plan's window: a game day at another time is a change\n"
+	       "to the plan (docs/gameday.md).\n"
 	       "\n"
-	       "  --yes               answer yes to every confirmation (confirm: true)\n"
+	       "  --yes               answer yes to every confirmation (confirm: true), for\n"
+	       "                      unattended runs; the report says \"confirmed_by\": \"--yes\"\n"
 	       "  --report-json FILE  the combined report as JSON (docs/gameday.schema.json)\n"
 	       "  --junit FILE        JUnit XML, one testsuite per step\n"
 	       "  --markdown FILE     one write-up: a summary table and a section per step\n"
@@ -79,52 +74,14 @@ void cmd_gameday_usage(void)
 	       "refused to start or declined), 130/143 interrupted by SIGINT/SIGTERM.\n");
 }
 
-static int parse_opts(int argc, char **argv, struct gd_opts *o)
-{
-	static const struct option longopts[] = {
-		{"yes", no_argument, NULL, 'y'},
-		{"json", no_argument, NULL, 'j'},
-		{"report-json", required_argument, NULL, 'r'},
-		{"junit", required_argument, NULL, 'u'},
-		{"markdown", required_argument, NULL, 'm'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	while ((c = getopt_long(argc, argv, "yh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'y':
-			o->yes = true;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'r':
-			o->report_json = optarg;
-			break;
-		case 'u':
-			o->junit = optarg;
-			break;
-		case 'm':
-			o->markdown = optarg;
-			break;
-		case 'h':
-			cmd_gameday_usage();
-			return 1;
-		default:
-			fprintf(stderr, "faultctl gameday: try 'faultctl gameday --help'\n");
-			return -EINVAL;
-		}
-	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "faultctl gameday: expected exactly one plan file\n");
-		return -EINVAL;
-	}
-	o->plan = argv[optind];
-	return 0;
-}
+static const struct run_cmdline_spec gd_cmdline = {
+	.cmd = "faultctl gameday",
+	.operand = "plan file",
+	.flags = RUN_OPT_YES | RUN_OPT_JSON,
+	.usage = cmd_gameday_usage,
+	.write_junit = report_write_gameday_junit,
+	.write_markdown = report_write_gameday_markdown,
+};
 
 /* An experiment alone, with the positioned diagnostics `faultctl run` prints. */
 static int load_experiment(const char *file, struct experiment **e)
@@ -387,29 +344,6 @@ static json_t *report_json(const char *plan, const struct gameday *g,
 	return rep;
 }
 
-static int write_reports(const json_t *rep, const struct ctl_opts *opts, const struct gd_opts *o)
-{
-	int err = 0, e;
-
-	if (o->report_json && (e = report_write_json(rep, o->report_json))) {
-		fprintf(stderr, "faultctl gameday: %s: %s\n", o->report_json, strerror(-e));
-		err = e;
-	}
-	if (o->junit && (e = report_write_gameday_junit(rep, o->junit))) {
-		fprintf(stderr, "faultctl gameday: %s: %s\n", o->junit, strerror(-e));
-		err = e;
-	}
-	if (o->markdown && (e = report_write_gameday_markdown(rep, o->markdown))) {
-		fprintf(stderr, "faultctl gameday: %s: %s\n", o->markdown, strerror(-e));
-		err = e;
-	}
-	if (opts->json || o->json) {
-		json_dumpf(rep, stdout, JSON_INDENT(2));
-		printf("\n");
-	}
-	return err;
-}
-
 /* Mark the steps from i on as not started, for why. */
 static void not_started(struct gd_run_step *steps, size_t i, size_t n, const char *why)
 {
@@ -418,7 +352,8 @@ static void not_started(struct gd_run_step *steps, size_t i, size_t n, const cha
 			snprintf(steps[i].reason, sizeof(steps[i].reason), "%.500s", why);
 }
 
-static int open_tty(const struct gameday *g, const struct gd_opts *o, const char *plan, int *tty)
+static int open_tty(const struct gameday *g, const struct run_cmdline *o, const char *plan,
+		    int *tty)
 {
 	size_t i;
 
@@ -447,7 +382,7 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 	struct timespec t0_real;
 	char reason[512] = "", why[FLEET_ERR_SIZE];
 	struct diag_list dl;
-	struct gd_opts o;
+	struct run_cmdline o;
 	json_t *rep = NULL;
 	int ret = CTL_EXIT_INVALID, code = CTL_EXIT_OK, rc, tty = -1, sfd = -1;
 	bool stopped = false;
@@ -455,13 +390,13 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 	int64_t t0;
 	size_t i = 0;
 
-	rc = parse_opts(argc, argv, &o);
+	rc = run_cmdline_parse(&gd_cmdline, argc, argv, &o);
 	if (rc)
 		return rc > 0 ? CTL_EXIT_OK : CTL_EXIT_INVALID;
 	view = opts->json || o.json ? stderr : stdout;
-	if (diag_init(&dl, o.plan))
+	if (diag_init(&dl, o.file))
 		return CTL_EXIT_INFRA;
-	rc = gd_load_file(o.plan, &g, &dl);
+	rc = gd_load_file(o.file, &g, &dl);
 	if (rc)
 		diag_print(stderr, &dl);
 	diag_clear(&dl);
@@ -472,16 +407,16 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 		ret = CTL_EXIT_INFRA;
 		goto out;
 	}
-	rc = load_all(o.plan, g, &plan_inv, steps);
+	rc = load_all(o.file, g, &plan_inv, steps);
 	if (rc) {
 		if (rc > 0)
 			fprintf(stderr,
 				"faultctl gameday: %s: %d invalid input%s; nothing was run\n",
-				o.plan, rc, rc == 1 ? "" : "s");
+				o.file, rc, rc == 1 ? "" : "s");
 		ret = rc < 0 ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
 		goto out;
 	}
-	if (open_tty(g, &o, o.plan, &tty))
+	if (open_tty(g, &o, o.file, &tty))
 		goto out;
 	/* Before any thread exists, so that every thread inherits the mask. */
 	sfd = run_signals();
@@ -493,7 +428,7 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 	t0 = fleet_now_ns();
 	clock_gettime(CLOCK_REALTIME, &t0_real);
 	fprintf(view, "game day %s: %zu step%s (%s)\n", g->name, g->n_steps,
-		g->n_steps == 1 ? "" : "s", o.plan);
+		g->n_steps == 1 ? "" : "s", o.file);
 	for (i = 0; i < g->n_steps && !stopped; i++) {
 		const struct gd_step *p = &g->steps[i];
 		struct gd_run_step *s = &steps[i];
@@ -504,7 +439,7 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 
 			rc = run_window_open(g->window, "window", &open, why, sizeof(why));
 			if (rc) {
-				fprintf(stderr, "faultctl gameday: %s: %s\n", o.plan,
+				fprintf(stderr, "faultctl gameday: %s: %s\n", o.file,
 					rc == -ENOMEM ? "out of memory" : why);
 				ret = rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
 				goto out;
@@ -624,14 +559,15 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 					?: "failed");
 		}
 	}
-	rep = report_json(o.plan, g, steps, code, reason, &t0_real, t0, fleet_now_ns());
+	rep = report_json(o.file, g, steps, code, reason, &t0_real, t0, fleet_now_ns());
 	fprintf(view, "game day %s: %s%s%s\n", g->name, gd_outcome(code), reason[0] ? ": " : "",
 		reason);
 	ret = code;
 	if (!rep) {
 		fprintf(stderr, "faultctl gameday: out of memory building the report\n");
 		ret = CTL_EXIT_INFRA;
-	} else if (write_reports(rep, opts, &o) && ret == CTL_EXIT_OK) {
+	} else if (run_cmdline_write(&gd_cmdline, &o, rep, opts->json || o.json) &&
+		   ret == CTL_EXIT_OK) {
 		ret = CTL_EXIT_INFRA;
 	}
 	json_decref(rep);

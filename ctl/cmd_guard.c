@@ -39,7 +39,8 @@ void cmd_guard_usage(void)
 	       "                  (CLOCK_REALTIME)\n"
 	       "\n"
 	       "Exit status: 0 no guardrail breached, 1 a guardrail breached, 2 invalid input,\n"
-	       "3 faultctl could not start the guardrails.\n");
+	       "3 faultctl could not start the guardrails, 130/143 interrupted by\n"
+	       "SIGINT/SIGTERM before any breach (the --json document is still printed).\n");
 }
 
 /* 0 healthy, 1 unhealthy, 2 probe error, -1 no reading yet. */
@@ -195,10 +196,17 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 		}
 		if (pf[1].revents) {
 			struct signalfd_siginfo si;
+			int sig = SIGINT;
 
 			/* Consume it: restoring the mask below would deliver it again. */
-			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				sig = (int)si.ssi_signo;
+			else
 				fprintf(stderr, "faultctl guard: signalfd: %s\n", strerror(errno));
+			/* As run and gameday exit: the shell's 128 + the signal's number. */
+			fprintf(stderr, "faultctl guard: interrupted by %s at t+%.3fs, no breach\n",
+				sig == SIGTERM ? "SIGTERM" : "SIGINT", rel(guard_now_ns(), start));
+			ret = 128 + sig;
 			break;
 		}
 		if (guard_now_ns() >= end)

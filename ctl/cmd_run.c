@@ -10,7 +10,6 @@
  * thread and read from a signalfd by the run loop.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -34,12 +33,6 @@
 #define SEC 1000000000LL
 /* How often a worker reads its active faults' status back for the report. */
 #define RUN_REFRESH_NS (250 * MS)
-
-struct run_opts {
-	const char *file;
-	const char *inventory;
-	const char *report_json, *junit, *markdown;
-};
 
 void cmd_run_usage(void)
 {
@@ -129,51 +122,7 @@ static void wake(int fd)
 	}
 }
 
-/* Input: options, files, agents. */
-
-static int parse_opts(int argc, char **argv, struct run_opts *o)
-{
-	static const struct option longopts[] = {
-		{"inventory", required_argument, NULL, 'i'},
-		{"report-json", required_argument, NULL, 'r'},
-		{"junit", required_argument, NULL, 'u'},
-		{"markdown", required_argument, NULL, 'm'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	/* Options may follow the file: "run FILE --junit out.xml" reads naturally. */
-	while ((c = getopt_long(argc, argv, "i:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			o->inventory = optarg;
-			break;
-		case 'r':
-			o->report_json = optarg;
-			break;
-		case 'u':
-			o->junit = optarg;
-			break;
-		case 'm':
-			o->markdown = optarg;
-			break;
-		case 'h':
-			cmd_run_usage();
-			return 1;
-		default:
-			fprintf(stderr, "faultctl run: try 'faultctl run --help'\n");
-			return -EINVAL;
-		}
-	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "faultctl run: expected exactly one experiment file\n");
-		return -EINVAL;
-	}
-	o->file = argv[optind];
-	return 0;
-}
+/* Input: files, agents. */
 
 /* The inventory path an experiment names is relative to the experiment file. */
 static char *inventory_path(const char *exp_file, const char *inv)
@@ -892,29 +841,6 @@ static int recover(struct run *r, int sfd)
 	}
 }
 
-static int write_reports(json_t *rep, const struct ctl_opts *opts, const struct run_opts *o)
-{
-	int err = 0, e;
-
-	if (o->report_json && (e = report_write_json(rep, o->report_json))) {
-		fprintf(stderr, "faultctl run: %s: %s\n", o->report_json, strerror(-e));
-		err = e;
-	}
-	if (o->junit && (e = report_write_junit(rep, o->junit))) {
-		fprintf(stderr, "faultctl run: %s: %s\n", o->junit, strerror(-e));
-		err = e;
-	}
-	if (o->markdown && (e = report_write_markdown(rep, o->markdown))) {
-		fprintf(stderr, "faultctl run: %s: %s\n", o->markdown, strerror(-e));
-		err = e;
-	}
-	if (opts->json) {
-		json_dumpf(rep, stdout, JSON_INDENT(2));
-		printf("\n");
-	}
-	return err;
-}
-
 static void run_release(struct run *r)
 {
 	guardset_stop(r->guards);
@@ -1237,15 +1163,24 @@ out:
 	return ret;
 }
 
+static const struct run_cmdline_spec run_cmdline = {
+	.cmd = "faultctl run",
+	.operand = "experiment file",
+	.flags = RUN_OPT_INVENTORY,
+	.usage = cmd_run_usage,
+	.write_junit = report_write_junit,
+	.write_markdown = report_write_markdown,
+};
+
 int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
 {
 	struct inventory *inv = NULL;
 	struct experiment *e = NULL;
 	struct run_result res = {0};
-	struct run_opts o;
+	struct run_cmdline o;
 	int sfd, ret, rc;
 
-	rc = parse_opts(argc, argv, &o);
+	rc = run_cmdline_parse(&run_cmdline, argc, argv, &o);
 	if (rc)
 		return rc > 0 ? CTL_EXIT_OK : CTL_EXIT_INVALID;
 	rc = run_load(o.file, o.inventory, &e, &inv);
@@ -1267,7 +1202,8 @@ int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
 					     .sfd = sfd,
 					     .cmd = "faultctl run"},
 			  &res);
-	if (res.report && write_reports(res.report, opts, &o) && ret == CTL_EXIT_OK)
+	if (res.report && run_cmdline_write(&run_cmdline, &o, res.report, opts->json) &&
+	    ret == CTL_EXIT_OK)
 		ret = CTL_EXIT_INFRA;
 	json_decref(res.report);
 	close(sfd);

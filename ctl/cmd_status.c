@@ -1,8 +1,6 @@
 /* faultctl status: the leases and active faults of each agent, asked in parallel. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -24,9 +22,9 @@ struct status_result {
 	json_t *leases, *faults;
 };
 
-static int status_one(struct fleet_agent *a, void *arg)
+static int status_one(struct fleet_agent *a, void *result)
 {
-	struct status_result *res = (struct status_result *)arg + (a - a->fleet->agents);
+	struct status_result *res = result;
 	json_t *resp = NULL;
 	char buf[128];
 	int status, err;
@@ -53,8 +51,9 @@ bad:
 	return -EREMOTE;
 }
 
-static void print_agent(const struct fleet_agent *a, const struct status_result *r)
+static void print_agent(const struct fleet_agent *a, const void *result)
 {
+	const struct status_result *r = result;
 	json_t *v;
 	size_t i;
 
@@ -87,76 +86,45 @@ static void print_agent(const struct fleet_agent *a, const struct status_result 
 	}
 }
 
+static bool status_ok(const struct fleet_agent *a, const void *result)
+{
+	const struct status_result *r = result;
+
+	(void)a;
+	return r->faults != NULL;
+}
+
+static void status_fields(json_t *o, const struct fleet_agent *a, const void *result, bool ok)
+{
+	const struct status_result *r = result;
+
+	(void)a;
+	if (!ok)
+		return;
+	json_object_set(o, "leases", r->leases);
+	json_object_set(o, "faults", r->faults);
+}
+
+static void status_release(void *result)
+{
+	struct status_result *r = result;
+
+	json_decref(r->leases);
+	json_decref(r->faults);
+}
+
 int cmd_status(const struct ctl_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"inventory", required_argument, NULL, 'i'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	static const struct ctl_fleet_cmd c = {
+		.cmd = "status",
+		.usage = cmd_status_usage,
+		.result_size = sizeof(struct status_result),
+		.call = status_one,
+		.ok = status_ok,
+		.fields = status_fields,
+		.print = print_agent,
+		.release = status_release,
 	};
-	struct status_result *res = NULL;
-	const char *inv_path = NULL;
-	json_t *doc = NULL, *arr;
-	size_t failed;
-	struct fleet f;
-	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "+i:h", longopts, NULL)) != -1) {
-		if (c == 'i') {
-			inv_path = optarg;
-			continue;
-		}
-		if (c == 'h') {
-			cmd_status_usage();
-			return CTL_EXIT_OK;
-		}
-		fprintf(stderr, "faultctl status: try 'faultctl status --help'\n");
-		return CTL_EXIT_INVALID;
-	}
-	ret = ctl_fleet_setup(opts, "status", inv_path, argv + optind, (size_t)(argc - optind), &f);
-	if (ret)
-		goto out;
-	res = calloc(f.n ? f.n : 1, sizeof(*res));
-	if (!res) {
-		ret = CTL_EXIT_INFRA;
-		goto out;
-	}
-	fleet_connect(&f, false);
-	failed = fleet_each(&f, status_one, res);
-	arr = json_array();
-	doc = json_pack("{s:b, s:o}", "ok", !failed, "agents", arr);
-	for (size_t i = 0; i < f.n; i++) {
-		const struct fleet_agent *a = &f.agents[i];
-		bool ok = res[i].faults != NULL;
-		json_t *o = json_pack("{s:s, s:s, s:b}", "name", a->name, "address", a->address,
-				      "ok", ok);
-
-		if (o && ok) {
-			json_object_set(o, "leases", res[i].leases);
-			json_object_set(o, "faults", res[i].faults);
-		} else if (o) {
-			json_object_set_new(o, "error", json_string(a->err));
-		}
-		json_array_append_new(arr, o);
-		if (opts->json)
-			continue;
-		if (ok)
-			print_agent(a, &res[i]);
-		else
-			fprintf(stderr, "faultctl status: %s: %s\n", a->name, a->err);
-	}
-	if (opts->json && doc) {
-		json_dumpf(doc, stdout, JSON_INDENT(2));
-		printf("\n");
-	}
-	ret = failed ? CTL_EXIT_INFRA : CTL_EXIT_OK;
-out:
-	for (size_t i = 0; res && i < f.n; i++) {
-		json_decref(res[i].leases);
-		json_decref(res[i].faults);
-	}
-	json_decref(doc);
-	free(res);
-	fleet_release(&f);
-	return ret;
+	return ctl_fleet_run(opts, argc, argv, &c);
 }

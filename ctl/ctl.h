@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 /* Exit codes of faultctl, documented in docs/faultctl.md. */
 enum ctl_exit {
 	CTL_EXIT_OK = 0,      /* success; for run: the hypothesis held */
@@ -50,6 +52,7 @@ int cmd_status(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_status_usage(void);
 
 struct fleet;
+struct fleet_agent;
 
 /*
  * For abort and status: load the inventory (if given) and resolve the agents the words
@@ -57,6 +60,29 @@ struct fleet;
  */
 int ctl_fleet_setup(const struct ctl_opts *opts, const char *cmd, const char *inv_path,
 		    char **words, size_t n, struct fleet *f);
+
+/*
+ * A command that asks every agent it names one thing, all agents in parallel (fleet_cmd.c):
+ * `faultctl CMD [--inventory FILE] [AGENT...]`. Each agent gets a zeroed result of
+ * result_size bytes that call() fills in the agent's thread. Then, per agent in order, an
+ * entry {name, address, ok, fields()..., error (when not ok)} of the JSON document
+ * {"ok", "agents"} that --json prints, or else print() for an agent that is ok and
+ * "faultctl CMD: AGENT: error" on stderr for one that is not.
+ */
+struct ctl_fleet_cmd {
+	const char *cmd; /* "abort" */
+	void (*usage)(void);
+	size_t result_size;
+	int (*call)(struct fleet_agent *a, void *result); /* 0 or -errno with a->err set */
+	bool (*ok)(const struct fleet_agent *a, const void *result);
+	void (*fields)(json_t *entry, const struct fleet_agent *a, const void *result, bool ok);
+	void (*print)(const struct fleet_agent *a, const void *result);
+	void (*release)(void *result); /* NULL: nothing to free */
+};
+
+/* Run such a command on its own argv. Returns an exit code: 3 when an agent failed. */
+int ctl_fleet_run(const struct ctl_opts *opts, int argc, char **argv,
+		  const struct ctl_fleet_cmd *c);
 int cmd_dial_stdio(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_dial_stdio_usage(void);
 

@@ -6,18 +6,22 @@
 # In order: scripts/setup.sh (Debian packages) and scripts/build.sh; `scripts/lab.sh up` (demo
 # service, backend, load, Prometheus and faultlined in network namespaces); `faultctl agent info`
 # (capabilities kept, mechanisms and fault types available or not, with the kernel's reason);
-# validate and plan the game day's experiments; wait until the lab's steady state is healthy;
-# run experiments/lab-backend-loss.yaml (must hold: exit 0) and
-# experiments/lab-backend-partition.yaml (its guardrail must abort it: exit 1) with
-# `faultctl run` from the client namespace; print each Markdown report and a summary; then
-# `scripts/lab.sh down`. An experiment with a fault type this kernel lacks (network.latency
-# without sch_netem and sch_fq) is skipped with the agent's reason instead of failing.
+# validate the game-day plan experiments/gameday-lab.yaml and its experiments and plan each;
+# wait until the lab's steady state is healthy; run the game day with `faultctl gameday --yes`
+# from the client namespace: experiments/lab-backend-loss.yaml (must hold: exit 0), a 15 s
+# pause, experiments/lab-backend-partition.yaml (its guardrail must abort it: exit 1), so the
+# game day itself exits 1; print its Markdown report, check every step's outcome and that
+# every fault was reverted from its JSON report and from the agent, print a summary; then
+# `scripts/lab.sh down`. The plan has no time window (the lab has no users to protect) and
+# --yes answers its confirmations, so the demo runs unattended at any hour. A step with a
+# fault type this kernel lacks stops the demo before anything runs, with the agent's reason
+# (the plan cannot run in part; the lab's two use eBPF alone).
 #
-# Exit 0 only when every experiment that ran had its expected outcome; 1 otherwise, with the
-# reason last. Cleanup (lab down, which stops the agent and its faults, and the temporary
-# directory) runs on every exit, also on failure, Ctrl-C or SIGTERM: no namespace, process,
-# qdisc or file of the demo stays. The reports (JSON, JUnit, Markdown) are written to a
-# temporary directory that goes with the cleanup, or to --out DIR, which is kept.
+# Exit 0 only when every step had its expected outcome; 1 otherwise, with the reason last.
+# Cleanup (lab down, which stops the agent and its faults, and the temporary directory) runs
+# on every exit, also on failure, Ctrl-C or SIGTERM: no namespace, process, qdisc or file of
+# the demo stays. The game day's reports (gameday.json, gameday.junit.xml, gameday.md) are
+# written to a temporary directory that goes with the cleanup, or to --out DIR, which is kept.
 #
 # Environment:
 #   FL_DEMO_SKIP_SETUP=1   skip setup.sh and build.sh; the build must already be there
@@ -25,8 +29,9 @@
 #   FL_BUILD_DIR           build directory (default build/)
 #   FL_LAB_NAME, FL_LAB_RUN  the lab's name and state root, as for lab.sh (default "lab" and
 #                          /run/faultline-lab). The lab experiments name the default lab's agent
-#                          socket; for another lab they run from copies in the temporary
-#                          directory with that one address changed (printed).
+#                          socket; for another lab the game day runs from copies of the plan and
+#                          its experiments in the temporary directory with that one address
+#                          changed (printed).
 set -euo pipefail
 caller_dir=$(pwd)
 cd "$(dirname "$0")/.."
@@ -37,7 +42,7 @@ die() {
 	exit 1
 }
 usage() {
-	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -58,24 +63,21 @@ done
 
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0): the lab creates network namespaces and the agent needs root"
 
-# The game day: each experiment with the outcome and exit code it must have. The loss is
-# absorbed by TCP within the service's backend timeout; the partition makes every request a
-# 504, which the error-ratio guardrail must catch and abort.
-#
-# faultctl gameday (branch h-gameday) will run such a list as one plan with one combined
-# report. Switching to it is a change of run_game_day alone: replace its loop of `faultctl run`
-# with one `faultctl gameday experiments/gameday-lab.yaml` in the client namespace (same
-# report options, into "$out/gameday.*") and have check_outcome read each experiment's
-# outcome from the combined report instead of from its own report file. The expectations
-# below, the agent-info gate for unavailable fault types and the cleanup stay as they are.
+# The game day: the plan, and each of its steps in order with the outcome and exit code it
+# must have. The loss is absorbed by TCP within the service's backend timeout; the partition
+# makes every request a 504, which the error-ratio guardrail must catch and abort. The game
+# day's own exit code is its most serious step's: 1, a hypothesis that did not hold.
+PLAN=gameday-lab.yaml
 GAME_DAY=(
 	"lab-backend-loss held 0"
 	"lab-backend-partition aborted 1"
 )
-# Each run is bounded by its experiment (40 s, recovery within 30 s); this cap only catches a
-# hang. faultctl gets SIGINT at the cap, so it reverts before it exits; SIGKILL 20 s later if
-# it has not (the agent then reverts when the lease lapses, within its 5 s TTL).
-RUN_CAP_S=150
+GAME_DAY_RC=1
+# The game day is bounded by its plan: two 40 s experiments, each with a recovery of at most
+# 30 s, and 15 s between them, about 155 s at the most. This cap only catches a hang.
+# faultctl gets SIGINT at the cap, so it reverts before it exits; SIGKILL 20 s later if it
+# has not (the agent then reverts when the lease lapses, within its 5 s TTL).
+RUN_CAP_S=200
 
 build=${FL_BUILD_DIR:-$src/build}
 faultctl=$build/ctl/faultctl
@@ -117,10 +119,11 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-# A signal to the demo first reaches a faultctl run in progress, which reverts, writes its
-# reports and exits; only then does the cleanup start. faultctl runs in the background (so
-# that this trap runs at once, not after the run) and gets the signal forwarded: a terminal's
-# Ctrl-C reaches it directly too, a `kill` of the demo's pid would not.
+# A signal to the demo first reaches the game day in progress, which reverts its running
+# step, writes its reports and exits; only then does the cleanup start. faultctl runs in the
+# background (so that this trap runs at once, not after the game day) and gets the signal
+# forwarded: a terminal's Ctrl-C reaches it directly too, a `kill` of the demo's pid would
+# not.
 run_pid=
 on_signal() { # STATUS SIGNAL
 	if [ -n "$run_pid" ]; then
@@ -136,7 +139,7 @@ is_running() {
 	st=${st##*) }
 	[ "${st%% *}" != Z ]
 }
-# stop_run: bounded wait for the signalled faultctl run; SIGKILL after 20 s.
+# stop_run: bounded wait for the signalled faultctl gameday; SIGKILL after 20 s.
 stop_run() {
 	local i
 	for ((i = 0; i < 100; i++)); do
@@ -210,6 +213,8 @@ cannot_run() {
 }
 blocked=()
 for f in experiments/*.yaml experiments/*.json; do
+	# Game-day plans (gameday-*.yaml) are not experiments; the plan's steps are gated below.
+	case ${f##*/} in gameday-*) continue ;; esac
 	mapfile -t m < <(cannot_run "$f")
 	[ "${#m[@]}" -eq 0 ] || blocked+=("  $(basename "$f"): $(printf '%s\n' "${m[@]}" |
 		sed 's/ unavailable$/ (unavailable on this host)/; s/ unknown$/ (not a fault type of this agent)/' |
@@ -220,38 +225,51 @@ if [ "${#blocked[@]}" -gt 0 ]; then
 	printf '%s\n' "${blocked[@]}"
 fi
 
-# The experiment file each game-day entry runs: the file itself for the default lab, else a
-# copy whose agent address is this lab's socket (the only change).
-experiment_file() {
-	local f=experiments/$1.yaml copy
-	if [ "$sock" = "$default_sock" ]; then
-		echo "$f"
-		return
-	fi
-	copy=$work/$1.yaml
-	sed "s#unix://$default_sock#unix://$sock#" "$f" >"$copy"
-	grep -q "unix://$sock" "$copy" || die "$f does not name the agent unix://$default_sock"
-	echo "$copy"
-}
-
-section "validate and plan the game day"
+# The plan the game day runs: the file itself for the default lab, else a copy in the
+# temporary directory beside copies of its experiments whose agent address is this lab's
+# socket (the only change; the plan names its experiments relative to itself).
+plan=experiments/$PLAN
 files=()
 for entry in "${GAME_DAY[@]}"; do
 	read -r name _ <<<"$entry"
-	files+=("$(experiment_file "$name")")
+	files+=("experiments/$name.yaml")
 done
 if [ "$sock" != "$default_sock" ]; then
-	echo "lab '$lab_name': the experiments run from copies in $work with agent unix://$sock"
+	cp "$plan" "$work/$PLAN"
+	plan=$work/$PLAN
+	for ((k = 0; k < ${#files[@]}; k++)); do
+		f=${files[$k]}
+		sed "s#unix://$default_sock#unix://$sock#" "$f" >"$work/${f##*/}"
+		grep -q "unix://$sock" "$work/${f##*/}" || die "$f does not name the agent unix://$default_sock"
+		files[k]=$work/${f##*/}
+	done
+	echo "lab '$lab_name': the game day runs from copies in $work with agent unix://$sock"
 fi
-"$faultctl" validate "${files[@]}"
+
+section "validate and plan the game day ($plan)"
+"$faultctl" validate "$plan" "${files[@]}"
 for f in "${files[@]}"; do
 	echo
 	"$faultctl" plan "$f"
 done
+# A fault type the kernel lacks (network.latency without sch_netem and sch_fq) would make its
+# step fail on the agent (exit 3) and a plan cannot run in part: stop here, before anything
+# runs, with the agent's reason. The lab's steps use eBPF alone, which the lab needs anyway.
+for ((k = 0; k < ${#files[@]}; k++)); do
+	read -r name _ <<<"${GAME_DAY[$k]}"
+	mapfile -t m < <(cannot_run "${files[$k]}")
+	for t in "${m[@]}"; do
+		case $t in
+		*" unknown") die "step $((k + 1)) ($name) uses ${t% unknown}, not a fault type of this agent" ;;
+		*) die "step $((k + 1)) ($name) needs ${t% unavailable}, unavailable on this host: $(jq -r \
+			--arg t "${t% unavailable}" '.fault_types[] | select(.name == $t) | .reason' <<<"$info")" ;;
+		esac
+	done
+done
 
 # wait_steady FILE: bounded wait until the experiment's before-checks pass. Prometheus has
-# no rate over the checks' 10 s window until it has scraped the lab for that long, and after
-# an experiment the window still holds its errors for a while.
+# no rate over the checks' 10 s window until it has scraped the lab for that long. (Between
+# the steps the plan's 15 s pause lets the loss age out of the partition's window.)
 wait_steady() {
 	local i
 	for ((i = 0; i < 60; i++)); do
@@ -267,83 +285,110 @@ wait_steady() {
 
 summary=()
 failures=()
-# check_outcome NAME WANT_OUTCOME WANT_RC RC REPORT: compares one experiment's result with
+# check_step K NAME WANT_OUTCOME WANT_RC: compares step K (from 0) of the game-day report with
 # its expectation; a mismatch is recorded in failures.
-check_outcome() {
-	local name=$1 want=$2 want_rc=$3 rc=$4 report=$5 got b2r rec line
-	got=$(jq -r '.outcome // "none"' "$report" 2>/dev/null || echo "no report")
-	b2r=$(jq -r 'if .abort then "\(.abort.breach_to_reverted_ms * 10 | round / 10) ms" else "-" end' \
-		"$report" 2>/dev/null || echo "-")
-	rec=$(jq -r '.steady_state.recovery_ms // null | if . then "\(. | round) ms" else "-" end' \
-		"$report" 2>/dev/null || echo "-")
+check_step() {
+	local k=$1 name=$2 want=$3 want_rc=$4 rep=$out/gameday.json got rc b2r rec line st
+	st=$(jq -r --argjson k "$k" '.steps[$k] | "\(.name) \(.state)"' "$rep")
+	got=$(jq -r --argjson k "$k" '.steps[$k].outcome' "$rep")
+	rc=$(jq -r --argjson k "$k" '.steps[$k].exit_code // "-"' "$rep")
+	b2r=$(jq -r --argjson k "$k" '.steps[$k].report.abort // null |
+		if . then "\(.breach_to_reverted_ms * 10 | round / 10) ms" else "-" end' "$rep")
+	rec=$(jq -r --argjson k "$k" '.steps[$k].report.steady_state.recovery_ms // null |
+		if . then "\(. | round) ms" else "-" end' "$rep")
 	line=$(printf '%-24s expected %-8s got %-8s exit %-3s breach-to-reverted %-10s recovery %s' \
 		"$name" "$want" "$got" "$rc" "$b2r" "$rec")
-	if [ "$got" = "$want" ] && [ "$rc" = "$want_rc" ]; then
+	if [ "$st" = "$name ran" ] && [ "$got" = "$want" ] && [ "$rc" = "$want_rc" ]; then
 		summary+=("ok    $line")
 	else
 		summary+=("FAIL  $line")
-		failures+=("$name: expected $want (exit $want_rc), got $got (exit $rc)")
+		failures+=("step $((k + 1)): expected $name to run with $want (exit $want_rc), got $st, $got (exit $rc)")
 	fi
 	if [ "$want" = aborted ] && [ "$got" = aborted ] &&
-		! jq -e '.abort.breach_to_reverted_ms | numbers' "$report" >/dev/null; then
+		! jq -e --argjson k "$k" '.steps[$k].report.abort.breach_to_reverted_ms | numbers' \
+			"$rep" >/dev/null; then
 		failures+=("$name: aborted but its report has no breach-to-reverted time")
 	fi
 }
 
-# The game day, one `faultctl run` per experiment, in the client namespace (the only place
-# that reaches the lab's Prometheus; the agent's socket is a file and works from there too).
+# check_reverted: every agent of every step that ran confirmed its revert (the report), and
+# the lab's agent holds no fault and no lease now (asked directly).
+check_reverted() {
+	local bad st
+	bad=$(jq -r '[.steps[] | select(.state == "ran") | .name as $n | .report.agents[] |
+		select(.revert == null or .revert.ok != true) | "\($n) on \(.name)"] | join(", ")' \
+		"$out/gameday.json")
+	[ -z "$bad" ] || failures+=("revert not confirmed: $bad")
+	st=$("$faultctl" --json --agent "unix://$sock" status) || {
+		failures+=("faultctl status failed on the lab's agent")
+		return
+	}
+	if jq -e '[.agents[] | (.faults | length) + (.leases | length)] | add == 0' <<<"$st" >/dev/null; then
+		summary+=("ok    every fault reverted: each step's revert confirmed; the agent holds no fault and no lease")
+	else
+		summary+=("FAIL  the agent still holds faults or leases after the game day")
+		failures+=("left on the agent: $(jq -c '[.agents[] | {faults, leases}]' <<<"$st")")
+	fi
+}
+
+# The game day, one `faultctl gameday` in the client namespace (the only place that reaches
+# the lab's Prometheus; the agent's socket is a file and works from there too). --yes answers
+# the plan's confirmations: nobody is at a terminal here.
 run_game_day() {
-	local entry name want want_rc f rc i=0 m t
+	local entry name want want_rc rc t k=0 got line
+	section "faultctl gameday $PLAN --yes (expected: exit $GAME_DAY_RC; $(printf '%s\n' "${GAME_DAY[@]}" |
+		cut -d' ' -f1,2 | paste -sd, - | sed 's/,/, /g'))"
+	echo "waiting for the steady state (faultctl check):"
+	wait_steady "${files[0]}"
+	# nsenter execs faultctl, so $! is faultctl itself (not a subshell, as a function
+	# would be: a signal forwarded to that would not reach faultctl).
+	nsenter --net="/run/netns/$client_ns" "$faultctl" gameday "$plan" --yes \
+		--report-json "$out/gameday.json" --junit "$out/gameday.junit.xml" \
+		--markdown "$out/gameday.md" &
+	run_pid=$!
+	for ((t = 0; t < RUN_CAP_S * 5; t++)); do
+		is_running "$run_pid" || break
+		sleep 0.2
+	done
+	if is_running "$run_pid"; then
+		echo "demo.sh: the game day did not finish within $RUN_CAP_S s; interrupting it" >&2
+		kill -s INT "$run_pid"
+		stop_run
+		rc=124
+	else
+		rc=0
+		wait "$run_pid" || rc=$?
+		run_pid=
+	fi
+	# Interrupted from elsewhere: faultctl has reverted; the demo stops with its status.
+	if [ "$rc" -eq 130 ] || [ "$rc" -eq 143 ]; then
+		exit "$rc"
+	fi
+	echo
+	echo "-- report $out/gameday.md"
+	cat "$out/gameday.md" 2>/dev/null || echo "(no Markdown report)"
+	if ! jq -e '.kind == "gameday"' "$out/gameday.json" >/dev/null 2>&1; then
+		failures+=("the game day wrote no JSON report (exit $rc)")
+		return
+	fi
+	got=$(jq -r '"\(.outcome) \(.exit_code)"' "$out/gameday.json")
+	line=$(printf '%-24s expected exit %-3s got exit %-3s outcome %s' "game day" "$GAME_DAY_RC" \
+		"$rc" "${got% *}")
+	if [ "$rc" = "$GAME_DAY_RC" ] && [ "${got#* }" = "$rc" ]; then
+		summary+=("ok    $line")
+	else
+		summary+=("FAIL  $line")
+		failures+=("the game day exited $rc (its report says ${got#* }), expected $GAME_DAY_RC")
+	fi
+	if [ "$(jq '.steps | length' "$out/gameday.json")" != "${#GAME_DAY[@]}" ]; then
+		failures+=("$plan has $(jq '.steps | length' "$out/gameday.json") steps, the demo expects ${#GAME_DAY[@]}")
+	fi
 	for entry in "${GAME_DAY[@]}"; do
 		read -r name want want_rc <<<"$entry"
-		f=${files[$i]}
-		i=$((i + 1))
-		section "faultctl run $name (expected: $want, exit $want_rc)"
-		# A fault type the kernel lacks (network.latency without sch_netem and sch_fq) skips
-		# the experiment with the agent's reason; one the agent does not know is a failure.
-		mapfile -t m < <(cannot_run "$f")
-		if [ "${#m[@]}" -gt 0 ]; then
-			if printf '%s\n' "${m[@]}" | grep -q ' unknown$'; then
-				die "$name uses fault types this agent does not have: ${m[*]}"
-			fi
-			for t in "${m[@]}"; do
-				t=${t% unavailable}
-				echo "skipped: $name has a $t fault, unavailable on this host:" \
-					"$(jq -r --arg t "$t" '.fault_types[] | select(.name == $t) | .reason' <<<"$info")"
-			done
-			summary+=("skip  $name: needs $(printf '%s\n' "${m[@]%% *}" | paste -sd, -), unavailable on this host")
-			continue
-		fi
-		echo "waiting for the steady state (faultctl check):"
-		wait_steady "$f"
-		# nsenter execs faultctl, so $! is faultctl itself (not a subshell, as a function
-		# would be: a signal forwarded to that would not reach faultctl).
-		nsenter --net="/run/netns/$client_ns" "$faultctl" run "$f" --report-json "$out/$name.json" \
-			--junit "$out/$name.junit.xml" --markdown "$out/$name.md" &
-		run_pid=$!
-		for ((t = 0; t < RUN_CAP_S * 5; t++)); do
-			is_running "$run_pid" || break
-			sleep 0.2
-		done
-		if is_running "$run_pid"; then
-			echo "demo.sh: $name did not finish within $RUN_CAP_S s; interrupting it" >&2
-			kill -s INT "$run_pid"
-			stop_run
-			rc=124
-		else
-			rc=0
-			wait "$run_pid" || rc=$?
-			run_pid=
-		fi
-		# Interrupted from elsewhere: faultctl has reverted; the demo stops with its status.
-		if [ "$rc" -eq 130 ] || [ "$rc" -eq 143 ]; then
-			exit "$rc"
-		fi
-		echo
-		echo "-- report $out/$name.md"
-		cat "$out/$name.md" 2>/dev/null || echo "(no Markdown report)"
-		check_outcome "$name" "$want" "$want_rc" "$rc" "$out/$name.json"
+		check_step "$k" "$name" "$want" "$want_rc"
+		k=$((k + 1))
 	done
+	check_reverted
 }
 
 section "the lab before the game day (scripts/lab.sh status)"

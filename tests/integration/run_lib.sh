@@ -25,6 +25,13 @@ run_in() {
 	nsenter --net="/run/netns/$ns" "$@"
 }
 
+# run_validate_report_schema FILE SCHEMA: FILE validates against docs/SCHEMA (for game days,
+# gameday.schema.json).
+run_validate_report_schema() {
+	/usr/bin/python3 "$FL_SOURCE_DIR/tests/integration/validate_report.py" \
+		"$FL_SOURCE_DIR/docs/$2" "$1" || fl_fail "$1 does not validate against docs/$2"
+}
+
 # run_validate_report REPORT: the JSON report validates against docs/report.schema.json.
 run_validate_report() {
 	/usr/bin/python3 "$FL_SOURCE_DIR/tests/integration/validate_report.py" \

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # README command (a), scripts/demo.sh, non-interactively with the build already there
-# (FL_DEMO_SKIP_SETUP=1) in a lab of its own name. Checked: exit 0 within its time bound; the
-# loss experiment held (exit 0) and the partition was aborted by its guardrail (exit 1) with a
-# breach-to-reverted time, in the printed summary, the printed Markdown and the JSON and JUnit
-# reports (schema-valid); the agent info and the latency note printed; and nothing left
-# afterwards: none of the lab's namespaces, none of its processes (the pids the demo's lab
-# status printed, and no process naming the lab's state directory), no state directory, no
-# temporary directory. Then, while the loss is applied, a Ctrl-C (SIGINT to the demo's process
-# group, as a terminal sends it) and a SIGTERM to the demo's pid alone: each ends the demo
-# within seconds with 130 or 143, the run reverted and reported as interrupted, and again
-# nothing left.
+# (FL_DEMO_SKIP_SETUP=1) in a lab of its own name: a game day (experiments/gameday-lab.yaml,
+# run with `faultctl gameday --yes`, with no terminal and at whatever hour the test runs).
+# Checked: exit 0 within its time bound; the game day exited 1, its loss step held (exit 0)
+# and its partition step, started after the plan's 15 s pause, was aborted by its guardrail
+# (exit 1) with a breach-to-reverted time, in the printed summary, the printed Markdown and
+# the JSON and JUnit reports (the game-day JSON schema-valid, and each step's run report
+# too); both confirmations answered by --yes; every fault reverted; the agent info and the
+# latency note printed; and nothing left afterwards: none of the lab's namespaces, none of
+# its processes (the pids the demo's lab status printed, and no process naming the lab's
+# state directory), no state directory, no temporary directory. Then, while the loss is
+# applied, a Ctrl-C (SIGINT to the demo's process group, as a terminal sends it) and a
+# SIGTERM to the demo's pid alone: each ends the demo within seconds with 130 or 143, the
+# step reverted and the game day reported as interrupted, the partition never started, and
+# again nothing left.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/run_lib.sh
@@ -73,8 +77,9 @@ fi
 log=$dir/demo.log
 took=$(sed -n 's/^demo: ok; took \([0-9.]*\) s$/\1/p' "$log")
 [ -n "$took" ] || fl_fail "no 'demo: ok; took N s' line"
-# About 65 s here: 40 s of loss, about 15 s of partition and recovery, a few s for the lab.
-# The bound leaves room for a loaded 2-core machine and is still "a couple of minutes".
+# About 80 s here: 40 s of loss, the plan's 15 s pause, about 15 s of partition and recovery,
+# a few s for the lab. The bound leaves room for a loaded 2-core machine and is still "a
+# couple of minutes".
 awk -v t="$took" 'BEGIN { exit !(t < 180) }' || fl_fail "demo took $took s"
 fl_log "demo took $took s"
 
@@ -83,51 +88,72 @@ if grep -Eq '^  netem +unavailable' "$log" && grep -Eq '^  fq +unavailable' "$lo
 	grep -q '^Latency steps are therefore skipped here' "$log" ||
 		fl_fail "netem and fq are unavailable but the demo does not say latency is skipped"
 fi
-grep -q '^lab-backend-loss.yaml: valid$\|/lab-backend-loss.yaml: valid$' "$log" ||
-	fl_fail "experiments not validated"
+grep -q '/gameday-lab.yaml: valid$' "$log" || fl_fail "game-day plan not validated"
+grep -q '/lab-backend-loss.yaml: valid$' "$log" || fl_fail "experiments not validated"
 grep -q '^plan: lab-backend-partition ' "$log" || fl_fail "plan not printed"
+grep -q '^game day lab-gameday: aborted: step 2 (lab-backend-partition) aborted$' "$log" ||
+	fl_fail "faultctl gameday's last line not printed"
+grep -Eq '^ok +game day +expected exit 1 +got exit 1 +outcome aborted$' "$log" ||
+	fl_fail "summary: game day: $(grep 'game day  ' "$log" | tail -n 1)"
 grep -Eq '^ok +lab-backend-loss +expected held +got held +exit 0 ' "$log" ||
 	fl_fail "summary: loss did not hold: $(grep 'lab-backend-loss ' "$log" | tail -n 1)"
 grep -Eq '^ok +lab-backend-partition +expected aborted +got aborted +exit 1 +breach-to-reverted [0-9.]+ ms' "$log" ||
 	fl_fail "summary: partition not aborted: $(grep 'lab-backend-partition ' "$log" | tail -n 1)"
+grep -q '^ok    every fault reverted: ' "$log" || fl_fail "summary: no revert check"
 # The backticks are Markdown's, not command substitutions.
 # shellcheck disable=SC2016
-grep -qxF '# Experiment `lab-backend-loss`: held' "$log" || fl_fail "loss Markdown not printed"
+grep -qxF '# Game day `lab-gameday`: aborted' "$log" || fl_fail "game-day Markdown not printed"
 # shellcheck disable=SC2016
-grep -qxF '# Experiment `lab-backend-partition`: aborted' "$log" ||
+grep -qxF '## Step 1: Experiment `lab-backend-loss`: held' "$log" || fl_fail "loss Markdown not printed"
+# shellcheck disable=SC2016
+grep -qxF '## Step 2: Experiment `lab-backend-partition`: aborted' "$log" ||
 	fl_fail "partition Markdown not printed"
 
-for n in lab-backend-loss lab-backend-partition; do
-	run_validate_report "$out/$n.json"
-	run_check_junit "$out/$n.junit.xml"
-	[ -s "$out/$n.md" ] || fl_fail "$out/$n.md missing"
+gd=$out/gameday.json
+run_validate_report_schema "$gd" gameday.schema.json
+for k in 0 1; do
+	jq ".steps[$k].report" "$gd" >"$dir/step$k.json"
+	run_validate_report "$dir/step$k.json"
 done
-rep=$out/lab-backend-loss.json
+run_check_junit "$out/gameday.junit.xml"
+[ -s "$out/gameday.md" ] || fl_fail "$out/gameday.md missing"
+fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code)"' "$gd")" "aborted 1" "game-day report"
+fl_assert_eq "$(jq -r '[.steps[] | "\(.name):\(.state):\(.confirmed_by)"] | join(" ")' "$gd")" \
+	"lab-backend-loss:ran:--yes lab-backend-partition:ran:--yes" "steps, confirmed by --yes"
+# The plan's pause_after: 15s really came between the steps.
+jq -e '.steps[1].started_ms - (.steps[0].started_ms + .steps[0].elapsed_ms) >= 15000' "$gd" \
+	>/dev/null || fl_fail "no 15 s pause: $(jq -c '[.steps[] | {started_ms, elapsed_ms}]' "$gd")"
+rep=$dir/step0.json
 fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code) \(.abort)"' "$rep")" "held 0 null" "loss report"
 fl_assert_eq "$(jq -r '.faults[0].state' "$rep")" applied "loss fault state"
 [ "$(jq -r '.faults[0].achieved.counters.matched' "$rep")" -gt 0 ] ||
 	fl_fail "the loss matched no packet"
-fl_assert_eq "$(xmllint --xpath 'string(/testsuites/@failures)' "$out/lab-backend-loss.junit.xml")" 0 \
-	"JUnit failures of the loss run"
-rep=$out/lab-backend-partition.json
+fl_assert_eq "$(jq -r '.agents[0].revert.ok' "$rep")" true "loss reverted"
+fl_assert_eq "$(xmllint --xpath 'count(/testsuites/testsuite)' "$out/gameday.junit.xml")" 2 \
+	"JUnit testsuites (one per step)"
+fl_assert_eq "$(xmllint --xpath 'count(/testsuites/testsuite[1]//failure)' "$out/gameday.junit.xml")" 0 \
+	"JUnit failures of the loss step"
+rep=$dir/step1.json
 fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code)"' "$rep")" "aborted 1" "partition report"
 fl_assert_eq "$(jq -r '.abort.guardrail' "$rep")" service-error-ratio \
 	"the breached guardrail"
+fl_assert_eq "$(jq -r '.agents[0].revert.ok' "$rep")" true "partition reverted"
 b2r=$(jq -r '.abort.breach_to_reverted_ms' "$rep")
 # The agent removes one BPF rule: milliseconds (test_run_partition.sh asserts < 250 ms with
 # its own namespace); here the whole lab shares the loaded machine, hence 1 s.
 awk -v v="$b2r" 'BEGIN { exit !(v > 0 && v < 1000) }' || fl_fail "breach to reverted: $b2r ms"
 [ "$(jq -r '.faults[0].achieved.counters.dropped' "$rep")" -gt 0 ] ||
 	fl_fail "the partition dropped no packet"
-[ "$(xmllint --xpath 'string(/testsuites/@failures)' "$out/lab-backend-partition.junit.xml")" -ge 1 ] ||
-	fl_fail "JUnit of the aborted run has no failure"
+[ "$(xmllint --xpath 'count(/testsuites/testsuite[2]//failure)' "$out/gameday.junit.xml")" -ge 1 ] ||
+	fl_fail "JUnit of the aborted step has no failure"
 fl_log "loss held; partition aborted, reverted $b2r ms after the breaching sample"
 assert_nothing_left "$log"
 
 # interrupt HOW STATUS: start the demo, signal it while the loss is applied, and check that
-# it exits STATUS soon after (a forwarded signal reverts at once: without it the run would
-# go on for the 35 s it has left), its report says interrupted with the revert confirmed, the
-# partition never starts and nothing is left. HOW: "INT-group" is a terminal's Ctrl-C (SIGINT
+# it exits STATUS soon after (a forwarded signal reverts at once: without it the game day
+# would go on for the 35 s the loss has left and the partition after it), its game-day report
+# says interrupted with the step's revert confirmed, the partition never starts and nothing
+# is left. HOW: "INT-group" is a terminal's Ctrl-C (SIGINT
 # to the whole foreground process group), "TERM-pid" a `kill` of the demo's pid alone.
 interrupt() {
 	local how=$1 want=$2 demo i applied=0 t_sig t_end
@@ -167,10 +193,14 @@ interrupt() {
 	# 35 s an unforwarded signal would take.
 	[ $((t_end - t_sig)) -lt 25000 ] || fl_fail "$how: demo took $((t_end - t_sig)) ms to exit"
 	grep -q "^demo: INTERRUPTED (exit $want); took " "$log" || fl_fail "$how: no INTERRUPTED line"
-	rep=$out/lab-backend-loss.json
+	rep=$out/gameday.json
+	run_validate_report_schema "$rep" gameday.schema.json
 	fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code)"' "$rep")" "interrupted $want" "$how: report"
-	fl_assert_eq "$(jq -r '.agents[0].revert.ok' "$rep")" true "$how: revert confirmed"
-	[ ! -e "$out/lab-backend-partition.json" ] || fl_fail "$how: the partition ran after the signal"
+	fl_assert_eq "$(jq -r '.steps[0] | "\(.name) \(.outcome) \(.exit_code)"' "$rep")" \
+		"lab-backend-loss interrupted $want" "$how: the loss step"
+	fl_assert_eq "$(jq -r '.steps[0].report.agents[0].revert.ok' "$rep")" true "$how: revert confirmed"
+	fl_assert_eq "$(jq -r '.steps[1] | "\(.state) \(.report)"' "$rep")" "not_started null" \
+		"$how: the partition after the signal"
 	assert_nothing_left "$log"
 	fl_log "$how: exit $rc $((t_end - t_sig)) ms after the signal, nothing left"
 }

@@ -86,10 +86,6 @@ rc=0
 run_in "$ns" "$FAULTCTL" gameday "$dir/continue.yaml" --report-json "$dir/c.json" \
 	--junit "$dir/c.xml" --markdown "$dir/c.md" >"$dir/c.out" 2>&1 || rc=$?
 fl_assert_eq "$rc" 1 "exit status of a game day with an aborted step ($(cat "$dir/c.out"))"
-run_validate_report_schema() { # FILE SCHEMA
-	/usr/bin/python3 "$FL_SOURCE_DIR/tests/integration/validate_report.py" \
-		"$FL_SOURCE_DIR/docs/$2" "$1" || fl_fail "$1 does not validate against docs/$2"
-}
 run_validate_report_schema "$dir/c.json" gameday.schema.json
 rep=$dir/c.json
 fl_assert_eq "$(jq -r .outcome "$rep")" aborted "game-day outcome"

@@ -86,6 +86,23 @@ n=$(jq -r '.guardrails[0].samples' "$dir/healthy.json")
 fl_log "healthy: $n readings in 4 s at 20/s"
 fl_assert_eq "$(jq -r '.guardrails[0].last.healthy' "$dir/healthy.json")" true "last reading"
 
+# faultctl guard exits as run and gameday do when a signal ends it: 128 + the signal.
+fl_log "SIGINT while healthy: exit 130 within 1 s, the JSON document still printed"
+"$FAULTCTL" guard "$dir/http.yaml" --for 60s --json >"$dir/int.json" 2>"$dir/int.err" &
+guard_pid=$!
+sleep 1.5
+t1=$(now_ns)
+kill -INT "$guard_pid"
+fl_wait_exit rc "$guard_pid" 10
+in_range "stop on SIGINT" $(($(now_ns) - t1)) 0 1000
+fl_assert_eq "$rc" 130 "guard exit on SIGINT without a breach ($(cat "$dir/int.err"))"
+grep -q "^faultctl guard: interrupted by SIGINT at t+[0-9.]*s, no breach$" "$dir/int.err" ||
+	fl_fail "no interruption message: $(cat "$dir/int.err")"
+fl_assert_eq "$(jq -r '.breached' "$dir/int.json")" false "breached after SIGINT"
+# The watch ended at the signal, not at --for: between the 1.5 s sleep and the 1 s bound.
+jq -e '.elapsed_ns >= 1400000000 and .elapsed_ns < 4000000000' "$dir/int.json" >/dev/null ||
+	fl_fail "elapsed after SIGINT: $(jq -r .elapsed_ns "$dir/int.json") ns"
+
 fl_log "unhealthy: switch to 503 after 2 s, expect a breach 1.0..4.0 s after the switch"
 "$FAULTCTL" guard "$dir/http.yaml" --for 30s --json >"$dir/breach.json" &
 guard_pid=$!
@@ -196,14 +213,16 @@ guardrails:
     for: 30s
 EOF
 set_srv delay_ms=5000
-"$FAULTCTL" guard "$dir/hang.yaml" --for 60s >/dev/null &
+"$FAULTCTL" guard "$dir/hang.yaml" --for 60s >/dev/null 2>"$dir/hang.err" &
 guard_pid=$!
 sleep 1
 t1=$(now_ns)
 kill -TERM "$guard_pid"
 fl_wait_exit rc "$guard_pid" 10
 in_range "stop with requests in flight" $(($(now_ns) - t1)) 0 1000
-fl_assert_eq "$rc" 0 "guard exit on SIGTERM without a breach"
+fl_assert_eq "$rc" 143 "guard exit on SIGTERM without a breach"
+grep -q "^faultctl guard: interrupted by SIGTERM at " "$dir/hang.err" ||
+	fl_fail "no interruption message: $(cat "$dir/hang.err")"
 set_srv delay_ms=0
 
 # --- command probe -----------------------------------------------------------------------

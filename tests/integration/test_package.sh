@@ -132,6 +132,12 @@ else
 	fl_assert_eq "$(complete_words "faultctl --agent unix:///x va")" "validate" "after --agent"
 	fl_assert_eq "$(complete_words "faultctl agent ")" "info" "agent"
 	fl_assert_eq "$(complete_words "faultctl --js")" "--json" "global option"
+	# The options offered after guard and gameday are the ones their --help lists.
+	for c in guard gameday; do
+		fl_assert_eq "$(complete_words "faultctl $c x.yaml --")" \
+			"$({ "$root/usr/bin/faultctl" "$c" --help | grep -o -- '--[a-z][a-z-]*'
+				echo --help; } | sort -u | paste -sd " ")" "options of $c"
+	done
 	( cd "$FL_SOURCE_DIR/experiments" && complete_words "faultctl plan worker-" ) >"$work/c"
 	fl_assert_eq "$(cat "$work/c")" "worker-kill.yaml" "experiment file names"
 fi

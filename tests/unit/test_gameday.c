@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "exp.h"
 #include "gameday.h"
+#include "window.h"
 
 static char *render(struct diag_list *dl)
 {
@@ -152,7 +153,10 @@ static void test_path(void **state)
 	free(p);
 }
 
-/* The example plan loads, and so does every experiment it names, relative to the plan. */
+/*
+ * The lab's example plan loads, and so does every experiment it names, relative to the plan.
+ * It has no window (the demo runs it at any hour), and confirmations that --yes answers.
+ */
 static void test_example(void **state)
 {
 	static const char plan[] = FL_SOURCE_DIR "/experiments/gameday-lab.yaml";
@@ -166,7 +170,7 @@ static void test_example(void **state)
 	assert_int_equal(diag_init(&dl, plan), 0);
 	assert_int_equal(gd_load_file(plan, &g, &dl), 0);
 	assert_int_equal(g->n_steps, 2);
-	assert_non_null(g->window);
+	assert_null(g->window);
 	for (size_t i = 0; i < g->n_steps; i++) {
 		struct experiment *e = NULL;
 		char *path = gd_path(plan, g->steps[i].experiment);
@@ -203,6 +207,60 @@ static void test_example(void **state)
 	diag_clear(&dl);
 }
 
+/*
+ * The windowed example plan: Tuesday to Thursday 10:00-15:00 in Berlin, a step that lets the
+ * day go on after a failure; each experiment loads, and the first one's own window is open
+ * whenever the plan's is (the plan's comment says so), minute by minute over a week.
+ */
+static void test_example_window(void **state)
+{
+	static const char plan[] = FL_SOURCE_DIR "/experiments/gameday-checkout.yaml";
+	struct experiment *e[2] = {NULL, NULL};
+	struct gameday *g = NULL;
+	struct diag_list dl;
+	unsigned open = 0;
+
+	(void)state;
+	assert_int_equal(diag_init(&dl, plan), 0);
+	assert_int_equal(gd_load_file(plan, &g, &dl), 0);
+	assert_int_equal(g->n_steps, 2);
+	assert_non_null(g->window);
+	assert_string_equal(g->window->timezone, "Europe/Berlin");
+	assert_int_equal(g->steps[0].on_failure, GD_CONTINUE);
+	assert_int_equal(g->steps[1].on_failure, GD_STOP);
+	for (size_t i = 0; i < g->n_steps; i++) {
+		char *path = gd_path(plan, g->steps[i].experiment);
+
+		assert_non_null(path);
+		assert_int_equal(exp_load_file(path, &e[i], &dl), 0);
+		assert_true(g->steps[i].confirm);
+		free(path);
+	}
+	assert_int_equal(diag_total(&dl), 0);
+	/* Monday is day 0. */
+	assert_false(window_open_at(g->window, 0, 12 * 60));
+	assert_true(window_open_at(g->window, 1, 10 * 60));
+	assert_false(window_open_at(g->window, 1, 9 * 60 + 59));
+	assert_true(window_open_at(g->window, 3, 14 * 60 + 59));
+	assert_false(window_open_at(g->window, 3, 15 * 60));
+	assert_false(window_open_at(g->window, 4, 12 * 60));
+	assert_non_null(e[0]->safety.window);
+	assert_string_equal(e[0]->safety.window->timezone, g->window->timezone);
+	for (int day = 0; day < 7; day++) {
+		for (unsigned m = 0; m < 24 * 60; m++) {
+			if (!window_open_at(g->window, day, m))
+				continue;
+			open++;
+			assert_true(window_open_at(e[0]->safety.window, day, m));
+		}
+	}
+	assert_int_equal(open, 3 * 5 * 60);
+	exp_free(e[0]);
+	exp_free(e[1]);
+	gd_free(g);
+	diag_clear(&dl);
+}
+
 static void test_unreadable(void **state)
 {
 	struct gameday *g = NULL;
@@ -226,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_path),
 		cmocka_unit_test(test_example),
+		cmocka_unit_test(test_example_window),
 		cmocka_unit_test(test_unreadable),
 	};
 
