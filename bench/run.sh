@@ -13,6 +13,8 @@
 #   control     `faultctl run` with 50 agents (5 with --quick) vs 1 agent: run to every fault
 #               active, guardrail breach to all reverted; lease expiry after SIGKILL of faultctl
 #               vs the TTL (bench/control_plane.sh, which also runs on its own)
+#   stress      achieved vs requested CPU load and memory of the stressors, side by side with
+#               stress-ng asked for the same (bench/stress.sh, which also runs on its own)
 #
 # Everything runs in network namespaces this script creates and removes (traffic stays inside
 # them); every loop is bounded. --quick shortens the runs (for a smoke test); --write-docs
@@ -189,6 +191,23 @@ while IFS=$'\t' read -r name v ref r; do
 	row control "$name" "$v" "$ref" "$r"
 done <"$dir/control.rows"
 
+# --- stress -------------------------------------------------------------------------------
+# Its own script (its own agent, stress-ng in a cgroup of its own); rows come back in our
+# format, progress on stderr. Exit 77 (no stress-ng, stressors unavailable here) leaves one
+# row saying why.
+echo "== stress: achieved vs requested CPU load and memory, faultline vs stress-ng"
+rc=0
+bash "$FL_SOURCE_DIR/bench/stress.sh" --rows "$dir/stress.rows" $([ $QUICK = 1 ] && echo --quick) \
+	>"$dir/stress.out" || rc=$?
+if [ $rc = "$FL_SKIP" ]; then
+	row stress "skipped: $(sed -n 's/^SKIP: [^:]*: //p' "$dir/stress.out")" n/a n/a n/a
+else
+	[ $rc = 0 ] || fl_fail "stress benchmark failed: $(cat "$dir/stress.out")"
+	while IFS='|' read -r _ name v ref r; do
+		row stress "$name" "$v" "$ref" "$r"
+	done <"$dir/stress.rows"
+fi
+
 # --- report -------------------------------------------------------------------------------
 if [ $WRITE_DOCS = 1 ]; then
 	out=$FL_SOURCE_DIR/docs/benchmarks.md
@@ -199,6 +218,12 @@ if [ $WRITE_DOCS = 1 ]; then
 		echo "$(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)."
 		echo "Every figure is measured side by side with its reference in the same run; see"
 		echo "bench/README.md for what each one means. Do not edit by hand: rerun the command."
+		echo
+		echo "The stress rows compare each stressor with stress-ng asked for the same load or size,"
+		echo "both measured from outside: a cgroup's cpu.stat usage_usec over the same window, and the"
+		echo "anonymous memory (Pss_Anon) of every process in the cgroup. On a machine others load, a"
+		echo "duty cycle cannot exceed what the scheduler grants: the host rows give that ceiling (a"
+		echo "spinning process's share of a CPU) at the start and the end of the section."
 		echo
 		echo "| section | figure | value | reference | ratio |"
 		echo "|---|---|---|---|---|"

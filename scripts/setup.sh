@@ -13,8 +13,8 @@ PKGS=(
 	libyaml-dev libjansson-dev libcurl4-openssl-dev
 	# integration tests: namespaces, traffic, processes
 	iproute2 iputils-ping iperf3 procps psmisc socat curl jq kmod
-	# benchmarks: references measured side by side
-	iptables
+	# benchmarks: references measured side by side (stress-ng: the stressors' reference)
+	iptables stress-ng
 	# the namespace lab (scripts/lab.sh) and the guardrail tests: a real Prometheus server
 	prometheus
 	# packaging and deployment checks: man page lint, bash completion, the DaemonSet schema
