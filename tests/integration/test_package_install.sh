@@ -13,6 +13,11 @@
 . "$(dirname "$0")/lib.sh"
 
 fl_require_root
+for c in debootstrap systemd-nspawn; do
+	if [ "${CI:-}" = true ] && ! command -v "$c" >/dev/null; then
+		fl_fail "needs '$c' (CI=true: scripts/setup.sh must install it)"
+	fi
+done
 fl_require_cmd cpack dpkg-deb debootstrap systemd-nspawn nsenter unshare curl
 fl_require_build
 fl_tmpdir work
@@ -191,8 +196,8 @@ inc test -S /run/faultline/agent.sock && fl_fail "the socket outlived the agent"
 fl_log "the game-day timer"
 inc mkdir -p /etc/faultline/experiments
 inc cp /usr/share/doc/faultline/experiments/worker-kill.yaml /etc/faultline/experiments/smoke.yaml
-out=$(inc systemd-analyze verify --man=no faultline-gameday@smoke.timer faultline-gameday@smoke.service 2>&1) ||
-	fl_fail "verify in the booted system: $out"
+vout=$(inc systemd-analyze verify --man=no faultline-gameday@smoke.timer faultline-gameday@smoke.service 2>&1) ||
+	fl_fail "verify in the booted system: $vout"
 timeout 60 nsenter -t "$init" -a systemctl start faultline-gameday@smoke.timer ||
 	fl_fail "cannot start the timer"
 timers=$(inc systemctl list-timers --all --no-pager --no-legend faultline-gameday@smoke.timer)
