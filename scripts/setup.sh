@@ -27,6 +27,8 @@ PKGS=(
 	# with systemd the package also enables ssh.service: 'systemctl disable --now ssh' if the
 	# host should not run one)
 	openssh-client openssh-server
+	# package install test: a fresh Debian root, booted under systemd-nspawn
+	debootstrap systemd-container
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
 )

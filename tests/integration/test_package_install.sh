@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# The .deb on a fresh machine: debootstrap a minimal Debian 12 root, `apt-get install` the
+# package there (apt resolves Depends/Recommends from the mirror, so a missing Depends shows up
+# as a binary that cannot start), run what it installed with only the libraries it pulled in,
+# then boot that root under a real systemd (systemd-nspawn --boot) and run the units: the agent
+# reaches "active" through Type=notify, answers over its socket with the capabilities the
+# hardening leaves, ExecStopPost= runs at stop, the game-day timer loads; finally `apt-get
+# remove` (prerm stops the running agent) and `apt-get purge` (postrm removes the state) leave
+# no file of the package behind. Everything happens below this test's temporary directory; the
+# chroot's mounts live in private mount namespaces that die with their process.
+# Skips (77) when the Debian mirror is unreachable, except with CI=true, where it fails.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+fl_require_root
+for c in debootstrap systemd-nspawn; do
+	if [ "${CI:-}" = true ] && ! command -v "$c" >/dev/null; then
+		fl_fail "needs '$c' (CI=true: scripts/setup.sh must install it)"
+	fi
+done
+fl_require_cmd cpack dpkg-deb debootstrap systemd-nspawn nsenter unshare curl
+fl_require_build
+fl_tmpdir work
+ver=$(sed -n 's/^project(faultline VERSION \([0-9.]*\).*/\1/p' "$FL_SOURCE_DIR/CMakeLists.txt")
+[ -n "$ver" ] || fl_fail "no version in CMakeLists.txt"
+
+# The mirror the host's apt uses for Debian itself (deb822 or one-line sources).
+mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
+	2>/dev/null | awk '
+	/^deb[ \t]/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) { print $i; exit } }
+	/^URIs:/ { print $2; exit }' | grep -m1 -E '/debian/?$' || true)
+mirror=${mirror:-http://deb.debian.org/debian}
+mirror=${mirror%/}
+if ! curl -sfI --max-time 30 "$mirror/dists/bookworm/Release" >/dev/null; then
+	[ "${CI:-}" = true ] && fl_fail "the Debian mirror $mirror is unreachable (CI=true)"
+	fl_skip "the Debian mirror $mirror is unreachable"
+fi
+
+fl_log "cpack -G DEB"
+(cd "$work" && cpack -G DEB -B "$work/pkg" --config "$FL_BUILD_DIR/CPackConfig.cmake" \
+	>"$work/cpack.log" 2>&1) || { cat "$work/cpack.log"; fl_fail "cpack failed"; }
+deb=$(compgen -G "$work/pkg/faultline_${ver}_*.deb") || fl_fail "no .deb in $work/pkg"
+
+# Downloaded .debs are cached between runs; the root itself is fresh every time.
+cache=/var/cache/faultline/debootstrap
+cacheopt=()
+if mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; then cacheopt=(--cache-dir="$cache"); fi
+root=$work/root
+fl_log "debootstrap --variant=minbase bookworm from $mirror"
+t0=$(date +%s)
+timeout 900 debootstrap --variant=minbase "${cacheopt[@]}" bookworm "$root" "$mirror" \
+	>"$work/debootstrap.log" 2>&1 || { tail -30 "$work/debootstrap.log"; fl_fail "debootstrap failed"; }
+fl_log "debootstrap took $(($(date +%s) - t0)) s"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+cp "$deb" "$root/tmp/"
+debname=$(basename "$deb")
+
+# inroot CMD...: runs CMD (sh -c) chrooted into the root, /proc, /sys and /dev mounted in a
+# private mount namespace (gone when the command ends, also when it is killed).
+inroot() {
+	unshare --mount --propagation private /bin/sh -c '
+		set -e
+		mount -t proc proc "$1/proc"
+		mount -t sysfs sysfs "$1/sys"
+		mount --rbind /dev "$1/dev"
+		r=$1
+		shift
+		exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+			DEBIAN_FRONTEND=noninteractive /bin/sh -c "$*"' _ "$root" "$@"
+}
+
+fl_log "apt-get install ./$debname in the fresh root"
+inroot "apt-get update -q && apt-get install -y -q /tmp/$debname" >"$work/install.log" 2>&1 ||
+	{ tail -40 "$work/install.log"; fl_fail "apt-get install failed"; }
+fl_assert_eq "$(inroot "dpkg-query -W -f='\${Status} \${Version}' faultline")" \
+	"install ok installed $ver" "dpkg status"
+inroot "dpkg -L faultline" | sort -u >"$work/files"
+grep -qx /usr/sbin/faultlined "$work/files" || fl_fail "dpkg -L lacks faultlined"
+
+fl_log "the installed binaries run with only what the package pulled in"
+fl_assert_eq "$(inroot "faultctl --version")" "faultctl $ver" "installed faultctl"
+fl_assert_eq "$(inroot "faultlined --version")" "faultlined $ver" "installed faultlined"
+fl_assert_eq "$(inroot "faultline-demo --version")" "faultline-demo $ver" "installed demo"
+out=$(inroot "ldd /usr/sbin/faultlined /usr/bin/faultctl /usr/bin/faultline-demo")
+grep "not found" <<<"$out" && fl_fail "unresolved libraries in the fresh root"
+inroot "faultctl validate /usr/share/doc/faultline/experiments/*" >"$work/validate.log" 2>&1 ||
+	{ cat "$work/validate.log"; fl_fail "the installed examples do not validate"; }
+
+fl_log "postinst: the socket group"
+grp=$(inroot "getent group faultline") || fl_fail "postinst created no group faultline"
+gid=$(cut -d: -f3 <<<"$grp")
+[ "$gid" -lt 1000 ] || fl_fail "group faultline is not a system group: $grp"
+# The sysusers file it claims is the one in the package.
+fl_assert_eq "$(inroot "cat /usr/lib/sysusers.d/faultline.conf" | grep -v '^#')" "g faultline -" "sysusers"
+
+# ---- the units under a real systemd ----
+# systemd-nspawn writes below /run/systemd/nspawn; a private tmpfs /run keeps the host's /run
+# untouched. --private-network: the container has only its own loopback.
+fl_log "boot the root with systemd-nspawn --boot"
+timeout 900 unshare --mount --propagation private /bin/sh -c '
+	mount -t tmpfs tmpfs /run
+	exec systemd-nspawn -q -D "$1" --boot --register=no --keep-unit --private-network \
+		--console=pipe' _ "$root" </dev/null >"$work/boot.log" 2>&1 &
+tpid=$!
+nspid="" init=""
+stop_container() {
+	[ -n "$nspid" ] || return 0
+	kill -TERM "$nspid" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$nspid" 2>/dev/null || break; sleep 0.2; done
+	kill -KILL "$nspid" 2>/dev/null
+	wait "$tpid" 2>/dev/null
+	nspid=""
+}
+fl_on_exit stop_container
+for _ in $(seq 300); do
+	[ -n "$nspid" ] || nspid=$(pgrep -P "$tpid" -x systemd-nspawn || true)
+	[ -n "$nspid" ] && init=$(pgrep -P "$nspid" -x systemd || true)
+	[ -n "$init" ] && break
+	kill -0 "$tpid" 2>/dev/null || break
+	sleep 0.2
+done
+[ -n "$init" ] || { cat "$work/boot.log"; fl_fail "systemd-nspawn did not start systemd"; }
+inc() { # CMD...: runs in the booted container
+	nsenter -t "$init" -a /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+		DEBIAN_FRONTEND=noninteractive "$@"
+}
+state=$(timeout 120 nsenter -t "$init" -a systemctl is-system-running --wait 2>&1 || true)
+[ "$state" = running ] || { inc systemctl --failed --no-pager; fl_fail "system state: $state"; }
+fl_assert_eq "$(inc readlink /proc/1/exe)" /usr/lib/systemd/systemd "container PID 1"
+
+fl_log "systemctl start faultlined (Type=notify)"
+timeout 120 nsenter -t "$init" -a systemctl start faultlined ||
+	{ inc journalctl -u faultlined --no-pager; fl_fail "systemctl start faultlined failed"; }
+fl_assert_eq "$(inc systemctl show -P Type faultlined)" notify "Type"
+fl_assert_eq "$(inc systemctl is-active faultlined)" active "after start"
+mpid=$(inc systemctl show -P MainPID faultlined)
+fl_assert_eq "$(inc readlink "/proc/$mpid/exe")" /usr/sbin/faultlined "MainPID"
+# READY=1 came from the agent once it listened: the socket answers right away.
+info=$(inc faultctl agent info) || fl_fail "faultctl agent info failed"
+grep -qE "^version +$ver$" <<<"$info" || fl_fail "agent info: $info"
+grep -qE "^pid +$mpid$" <<<"$info" || fl_fail "agent info pid is not MainPID $mpid: $info"
+fl_assert_eq "$(inc stat -c '%U:%G %a' /run/faultline/agent.sock)" "root:faultline 660" "socket"
+
+fl_log "capabilities under the unit's hardening"
+capnames=(chown dac_override dac_read_search fowner fsetid kill setgid setuid setpcap
+	linux_immutable net_bind_service net_broadcast net_admin net_raw ipc_lock ipc_owner
+	sys_module sys_rawio sys_chroot sys_ptrace sys_pacct sys_admin sys_boot sys_nice
+	sys_resource sys_time sys_tty_config mknod lease audit_write audit_control setfcap
+	mac_override mac_admin syslog wake_alarm block_suspend audit_read perfmon bpf
+	checkpoint_restore)
+decode() { # hex mask -> "cap_a,cap_b" in bit order
+	local m=$((16#$1)) i out=()
+	for i in "${!capnames[@]}"; do
+		((m >> i & 1)) && out+=("cap_${capnames[$i]}")
+	done
+	(IFS=,; echo "${out[*]}")
+}
+eff=$(decode "$(inc awk '/^CapEff/ { print $2 }' "/proc/$mpid/status")")
+bnd=$(decode "$(inc awk '/^CapBnd/ { print $2 }' "/proc/$mpid/status")")
+fl_log "CapEff $eff; CapBnd $bnd"
+# What the agent reports keeping is what the kernel says it has.
+caps=$(awk '$1 == "capabilities" { print $2 }' <<<"$info")
+fl_assert_eq "$(tr , '\n' <<<"$caps" | sort | paste -sd,)" \
+	"$(tr , '\n' <<<"$eff" | sort | paste -sd,)" "agent info capabilities vs CapEff"
+for c in cap_net_admin cap_kill cap_sys_ptrace; do
+	grep -qw "$c" <<<"$eff" || fl_fail "the hardened agent lacks $c: $eff"
+done
+# Nothing outside the unit's CapabilityBoundingSet=.
+allowed=$(sed -n 's/^CapabilityBoundingSet=//p' "$FL_SOURCE_DIR/deploy/systemd/faultlined.service" |
+	tr 'A-Z ' 'a-z\n')
+for c in ${bnd//,/ }; do
+	grep -qx "$c" <<<"$allowed" || fl_fail "$c is in the bounding set, the unit does not allow it"
+done
+
+fl_log "systemctl stop faultlined: ExecStopPost= runs"
+timeout 120 nsenter -t "$init" -a systemctl stop faultlined || fl_fail "systemctl stop failed"
+fl_assert_eq "$(inc systemctl is-active faultlined || true)" inactive "after stop"
+grep -qF 'argv[]=/usr/sbin/faultlined --cleanup --systemd ;' <<<"$(inc systemctl show \
+	-p ExecStopPost faultlined)" || fl_fail "the unit has no ExecStopPost=faultlined --cleanup"
+# systemd resets the ExecStopPost= status once the unit is inactive; the journal keeps what the
+# cleanup run (a process other than MainPID) logged: nothing was left to undo after a clean stop.
+post=""
+for _ in $(seq 50); do
+	post=$(inc journalctl -u faultlined -o verbose --no-pager --output-fields=_PID,MESSAGE |
+		awk '/^ *_PID=/ { pid = substr($1, 6) } /^ *MESSAGE=cleanup: / { print pid, $0 }')
+	[ -n "$post" ] && break
+	sleep 0.2
+done
+[ -n "$post" ] || fl_fail "no log line of the ExecStopPost= cleanup run in the journal"
+fl_log "ExecStopPost: $post"
+grep -q "MESSAGE=cleanup: 0 records from an earlier run, 0 failed" <<<"$post" ||
+	fl_fail "the cleanup run found leftovers after a clean stop: $post"
+[ "${post%% *}" != "$mpid" ] || fl_fail "the cleanup line came from MainPID $mpid"
+inc test -S /run/faultline/agent.sock && fl_fail "the socket outlived the agent"
+
+fl_log "the game-day timer"
+inc mkdir -p /etc/faultline/experiments
+inc cp /usr/share/doc/faultline/experiments/worker-kill.yaml /etc/faultline/experiments/smoke.yaml
+vout=$(inc systemd-analyze verify --man=no faultline-gameday@smoke.timer faultline-gameday@smoke.service 2>&1) ||
+	fl_fail "verify in the booted system: $vout"
+timeout 60 nsenter -t "$init" -a systemctl start faultline-gameday@smoke.timer ||
+	fl_fail "cannot start the timer"
+timers=$(inc systemctl list-timers --all --no-pager --no-legend faultline-gameday@smoke.timer)
+grep -q "^Tue .* faultline-gameday@smoke.timer *faultline-gameday@smoke.service$" <<<"$timers" ||
+	fl_fail "list-timers: $timers"
+timeout 60 nsenter -t "$init" -a systemctl stop faultline-gameday@smoke.timer
+
+fl_log "apt-get remove with the agent running: prerm stops it"
+timeout 120 nsenter -t "$init" -a systemctl start faultlined || fl_fail "restart failed"
+inc apt-get remove -y -q faultline >"$work/remove.log" 2>&1 ||
+	{ cat "$work/remove.log"; fl_fail "apt-get remove failed"; }
+fl_assert_eq "$(inc systemctl is-active faultlined || true)" inactive "after remove"
+inc sh -c 'grep -lx faultlined /proc/[0-9]*/comm' 2>/dev/null && fl_fail "faultlined runs after remove"
+inc test -d /var/lib/faultline || fl_fail "remove deleted the journal dir (only purge may)"
+inc test -e /usr/sbin/faultlined && fl_fail "remove left the binary"
+inc apt-get purge -y -q faultline >"$work/purge.log" 2>&1 ||
+	{ cat "$work/purge.log"; fl_fail "apt-get purge failed"; }
+for d in /var/lib/faultline /var/log/faultline; do
+	inc test -e "$d" && fl_fail "purge left $d"
+done
+fl_assert_eq "$(inc dpkg-query -W -f='${Status}' faultline 2>/dev/null || true)" "" "dpkg after purge"
+
+fl_log "no file of the package is left"
+left=()
+while read -r f; do
+	[ -e "$root$f" ] || [ -L "$root$f" ] || continue
+	# A directory still there must be another package's (/usr/share/man, ...).
+	if [ -d "$root$f" ] && [ ! -L "$root$f" ] && inc dpkg-query -S "$f" >/dev/null 2>&1; then
+		continue
+	fi
+	left+=("$f")
+done <"$work/files"
+[ ${#left[@]} -eq 0 ] || fl_fail "left after purge: ${left[*]}"
+fl_log "$(wc -l <"$work/files") paths of the package checked"
+
+timeout 60 nsenter -t "$init" -a systemctl poweroff >/dev/null 2>&1 || true
+for _ in $(seq 300); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$tpid" 2>/dev/null && fl_fail "the container did not power off"
+wait "$tpid" 2>/dev/null
+nspid=""
