@@ -23,7 +23,7 @@ struct fault_spec;
 #define FAULT_ERR_SIZE 256
 
 struct fault_ops {
-	const char *name;	/* as in experiment files, e.g. "network.loss" */
+	const char *name; /* as in experiment files, e.g. "network.loss" */
 	/*
 	 * Capabilities apply/revert need, bits (1ULL << CAP_*): a type whose caps the agent does
 	 * not hold after start-up is unavailable (fault_type_available()).
@@ -87,8 +87,8 @@ const struct fault_ops *fault_ops_find(const char *name);
  * set after start-up, bits 1ULL << CAP_*), then its mechanism probe. 0, or -EOPNOTSUPP (or the
  * probe's -errno) with why filled in: the missing capabilities by name, or the probe's reason.
  */
-int fault_type_available(const struct agent *a, const struct fault_ops *t, uint64_t held,
-			 char *why, size_t size);
+int fault_type_available(const struct agent *a, const struct fault_ops *t, uint64_t held, char *why,
+			 size_t size);
 
 /* Journal the fault's current undo record (called by types from apply). 0 or -errno. */
 int fault_journal(struct fault *f);

@@ -47,8 +47,8 @@ const struct fault_ops *fault_ops_find(const char *name)
 	return NULL;
 }
 
-int fault_type_available(const struct agent *a, const struct fault_ops *t, uint64_t held,
-			 char *why, size_t size)
+int fault_type_available(const struct agent *a, const struct fault_ops *t, uint64_t held, char *why,
+			 size_t size)
 {
 	uint64_t missing = t->caps & ~held;
 	int err;
