@@ -45,6 +45,11 @@ struct agent {
 	struct metrics_server *metrics_server;
 	struct probe_report probe;
 	int probe_err; /* 0, or -errno when the probe could not run at all */
+	/*
+	 * The capabilities the agent holds once start-up is done (its effective set then, bits
+	 * 1ULL << CAP_*): what fault_type_available() checks each type's needs against.
+	 */
+	uint64_t caps_held;
 	time_t started;
 	uv_signal_t sig_term, sig_int;
 	int stopping;

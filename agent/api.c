@@ -78,12 +78,12 @@ static json_t *fault_types_json(struct agent *a)
 
 	for (size_t i = 0; fault_ops_all[i]; i++) {
 		const struct fault_ops *t = fault_ops_all[i];
-		char why[256] = "";
-		int err = t->probe ? t->probe(a, why, sizeof(why)) : 0;
+		char why[256];
+		int err = fault_type_available(a, t, a->caps_held, why, sizeof(why));
 		json_t *o = json_pack("{s:s, s:b}", "name", t->name, "available", !err);
 
 		if (err)
-			json_object_set_new(o, "reason", json_string(why[0] ? why : strerror(-err)));
+			json_object_set_new(o, "reason", json_string(why));
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -300,9 +300,11 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 		exp_fault_free(spec);
 		return 501;
 	}
-	if (type->probe && (ret = type->probe(r->a, err, sizeof(err)))) {
+	/* Before anything is validated against the host or changed: nothing to undo. */
+	ret = fault_type_available(r->a, type, r->a->caps_held, err, sizeof(err));
+	if (ret) {
 		*body = api_error("unavailable", "%s is unavailable on this host: %s", type->name,
-				  err[0] ? err : strerror(-ret));
+				  err);
 		exp_fault_free(spec);
 		return 503;
 	}

@@ -81,7 +81,7 @@ int caps_restrict(uint64_t keep)
 	return err;
 }
 
-uint64_t caps_permitted(void)
+static uint64_t flag_bits(cap_flag_t flag)
 {
 	cap_t caps = cap_get_proc();
 	uint64_t set = 0;
@@ -91,11 +91,21 @@ uint64_t caps_permitted(void)
 	for (cap_value_t v = 0; v <= CAP_LAST_CAP && v < 64; v++) {
 		cap_flag_value_t val = CAP_CLEAR;
 
-		if (!cap_get_flag(caps, v, CAP_PERMITTED, &val) && val == CAP_SET)
+		if (!cap_get_flag(caps, v, flag, &val) && val == CAP_SET)
 			set |= 1ULL << v;
 	}
 	cap_free(caps);
 	return set;
+}
+
+uint64_t caps_permitted(void)
+{
+	return flag_bits(CAP_PERMITTED);
+}
+
+uint64_t caps_effective_set(void)
+{
+	return flag_bits(CAP_EFFECTIVE);
 }
 
 bool caps_effective(int cap)

@@ -20,6 +20,9 @@ int caps_restrict(uint64_t keep);
 /* The permitted set as bits (1ULL << CAP_*); 0 when it cannot be read. */
 uint64_t caps_permitted(void);
 
+/* The effective set as bits (1ULL << CAP_*); 0 when it cannot be read. */
+uint64_t caps_effective_set(void);
+
 /* Whether cap (CAP_*) is in the effective set now. */
 bool caps_effective(int cap);
 

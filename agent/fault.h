@@ -23,8 +23,14 @@ struct fault_spec;
 #define FAULT_ERR_SIZE 256
 
 struct fault_ops {
-	const char *name;	/* as in experiment files, e.g. "network.loss" */
-	uint64_t caps;		/* capabilities apply/revert need: bits (1ULL << CAP_*) */
+	const char *name; /* as in experiment files, e.g. "network.loss" */
+	/*
+	 * Capabilities apply/revert need, bits (1ULL << CAP_*): a type whose caps the agent does
+	 * not hold after start-up is unavailable (fault_type_available()).
+	 */
+	uint64_t caps;
+	/* Kept when the host has them, but the type works without (and says so when it matters). */
+	uint64_t caps_optional;
 	/* Is the mechanism there on this host? 0, or -errno with why filled in. */
 	int (*probe)(const struct agent *a, char *why, size_t size);
 	/* Host-specific checks of a parsed spec (interface exists, ...); may set f->priv. */
@@ -75,6 +81,14 @@ struct fault {
 /* The table of fault types (fault_ops_all.c). */
 extern const struct fault_ops *const fault_ops_all[];
 const struct fault_ops *fault_ops_find(const char *name);
+
+/*
+ * Can the agent apply faults of this type? Its capabilities first (held: the agent's effective
+ * set after start-up, bits 1ULL << CAP_*), then its mechanism probe. 0, or -EOPNOTSUPP (or the
+ * probe's -errno) with why filled in: the missing capabilities by name, or the probe's reason.
+ */
+int fault_type_available(const struct agent *a, const struct fault_ops *t, uint64_t held, char *why,
+			 size_t size);
 
 /* Journal the fault's current undo record (called by types from apply). 0 or -errno. */
 int fault_journal(struct fault *f);

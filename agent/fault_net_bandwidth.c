@@ -40,13 +40,7 @@
 
 struct bw_state {
 	struct tc_shaper shaper;
-	json_t *root;	    /* egress: the recorded root tree (also in f->undo) */
-	bool root_replaced; /* egress: our HTB may be at the root */
-	char replaced[96];
-	char ifb[16]; /* ingress: our IFB device */
-	char ifb_alias[64];
-	int ifb_ifindex;
-	bool ifb_created;
+	struct netif_shaped sh; /* egress: HTB at the root; ingress: IFB with TBF */
 };
 
 static void bw_free(void *p)
@@ -54,7 +48,7 @@ static void bw_free(void *p)
 	struct bw_state *bw = p;
 
 	if (bw)
-		json_decref(bw->root);
+		netif_shaped_release(&bw->sh);
 	free(bw);
 }
 
@@ -145,55 +139,9 @@ static int bw_validate(struct agent *a, struct fault *f, char *err, size_t size)
 	/* A bucket smaller than a frame would never let that frame through (TBF drops it). */
 	if (bw->shaper.burst < max_frame(nf->ifname))
 		bw->shaper.burst = max_frame(nf->ifname);
-	if (dirs & NETFAULT_DIR_EGRESS) {
-		char why[256];
-
-		/* Refuse now, before anything changes, a root we could not put back. */
-		ret = tc_root_snapshot(nf->ifindex, &bw->root, why, sizeof(why));
-		if (ret) {
-			snprintf(err, size, "target.interface: %s: %s", nf->ifname, why);
-			return ret;
-		}
-		tc_root_describe(bw->root, bw->replaced, sizeof(bw->replaced));
-	}
+	if (dirs & NETFAULT_DIR_EGRESS)
+		return netif_shaped_snapshot(f, &bw->sh, err, size);
 	return 0;
-}
-
-/* Put back what apply changed, from the fault's state; idempotent. */
-static int bw_undo(struct fault *f, char *err, size_t size)
-{
-	struct netif_fault *nf = f->priv;
-	struct bw_state *bw = bw_of(f);
-	char report[320];
-	int ret;
-
-	/* Steering off first, so no packet is sent to a shaper that is going away. */
-	ret = netif_fault_remove_rules(f, err, size);
-	if (!ret)
-		ret = netif_fault_unsteer(f, err, size);
-	if (ret)
-		return ret;
-	if (bw && bw->ifb_created) {
-		bool deleted;
-
-		ret = tc_ifb_delete(bw->ifb, bw->ifb_alias, &deleted);
-		if (ret) {
-			snprintf(err, size, "deleting IFB device %s: %s", bw->ifb, strerror(-ret));
-			return ret;
-		}
-		bw->ifb_created = false;
-		log_info("fault %s: IFB device %s deleted", f->id, bw->ifb);
-	}
-	if (bw && bw->root_replaced) {
-		ret = tc_root_restore(nf->ifindex, bw->root, report, sizeof(report));
-		if (ret) {
-			snprintf(err, size, "%s: %s", nf->ifname, report);
-			return ret;
-		}
-		bw->root_replaced = false;
-		log_info("fault %s: %s: %s", f->id, nf->ifname, report);
-	}
-	return netif_fault_detach(f, err, size);
 }
 
 static int bw_apply(struct agent *a, struct fault *f, char *err, size_t size)
@@ -211,19 +159,14 @@ static int bw_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	if (dirs & NETFAULT_DIR_EGRESS) {
 		struct netif_action act = {.action = NETFAULT_ACT_SHAPE, .classid = TC_FL_CLASS};
 
-		/* The tree we replace is on record before we replace it. */
-		json_object_set(f->undo, "egress_root", bw->root);
-		ret = fault_journal(f);
-		if (ret) {
-			snprintf(err, size, "writing the journal: %s", strerror(-ret));
+		ret = netif_shaped_record_root(f, &bw->sh, err, size);
+		if (ret)
 			goto fail;
-		}
-		bw->root_replaced = true;
 		ret = tc_shaper_install(nf->ifindex, &bw->shaper, NULL, err, size);
 		if (ret)
 			goto fail;
 		log_info("fault %s: %s: replaced %s with the shaper (HTB %x:, %llu bytes/s)", f->id,
-			 nf->ifname, bw->replaced, TC_FL_MAJOR,
+			 nf->ifname, bw->sh.replaced, TC_FL_MAJOR,
 			 (unsigned long long)bw->shaper.rate);
 		ret = netif_fault_add_rules(f, NETFAULT_DIR_EGRESS, &act, err, size);
 		if (ret)
@@ -232,63 +175,34 @@ static int bw_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	if (dirs & NETFAULT_DIR_INGRESS) {
 		struct netif_action act = {.action = NETFAULT_ACT_SHAPE};
 
-		snprintf(bw->ifb, sizeof(bw->ifb), "flifb%d", nf->ifindex);
-		snprintf(bw->ifb_alias, sizeof(bw->ifb_alias), "faultline ingress shaper of %s",
-			 nf->ifname);
-		json_object_set_new(
-			f->undo, "ingress_ifb",
-			json_pack("{s:s, s:s}", "name", bw->ifb, "alias", bw->ifb_alias));
-		ret = fault_journal(f);
-		if (ret) {
-			snprintf(err, size, "writing the journal: %s", strerror(-ret));
-			goto fail;
-		}
-		ret = tc_ifb_create(bw->ifb, bw->ifb_alias, &bw->ifb_ifindex, err, size);
-		if (ret == -EEXIST)
-			snprintf(err, size,
-				 "device %s exists already (a leftover? run faultlined "
-				 "--cleanup)",
-				 bw->ifb);
+		ret = netif_shaped_create_ifb(f, &bw->sh, "shaper", err, size);
 		if (ret)
 			goto fail;
-		bw->ifb_created = true;
-		ret = tc_tbf_install(bw->ifb_ifindex, &bw->shaper, err, size);
+		ret = tc_tbf_install(bw->sh.ifb_ifindex, &bw->shaper, err, size);
 		if (ret)
 			goto fail;
-		ret = netif_fault_steer(f, bw->ifb_ifindex, err, size);
+		ret = netif_fault_steer(f, bw->sh.ifb_ifindex, err, size);
 		if (ret)
 			goto fail;
 		ret = netif_fault_add_rules(f, NETFAULT_DIR_INGRESS, &act, err, size);
 		if (ret)
 			goto fail;
 		log_info("fault %s: %s ingress shaped through %s (%llu bytes/s)", f->id, nf->ifname,
-			 bw->ifb, (unsigned long long)bw->shaper.rate);
+			 bw->sh.ifb, (unsigned long long)bw->shaper.rate);
 	}
 	return 0;
-fail : {
-	char undo_err[FAULT_ERR_SIZE] = "";
-
-	if (bw_undo(f, undo_err, sizeof(undo_err)))
-		log_err("fault %s: undoing a partial apply: %s", f->id, undo_err);
+fail:
+	netif_shaped_unwind(f, &bw->sh);
 	return ret;
 }
-}
 
+/* Put back what apply changed, from the fault's state; idempotent. */
 static int bw_revert(struct agent *a, struct fault *f, char *err, size_t size)
 {
+	struct bw_state *bw = bw_of(f);
+
 	(void)a;
-	return bw_undo(f, err, size);
-}
-
-static json_t *shaper_json(int ifindex, bool root)
-{
-	struct tc_shaper_stats st;
-
-	if (root ? tc_root_stats(ifindex, &st) : tc_shaper_stats(ifindex, &st))
-		return json_null();
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "bytes", (json_int_t)st.bytes, "packets",
-			 (json_int_t)st.packets, "drops", (json_int_t)st.drops, "overlimits",
-			 (json_int_t)st.overlimits, "backlog_bytes", (json_int_t)st.backlog);
+	return netif_shaped_undo(f, bw ? &bw->sh : NULL, err, size);
 }
 
 static json_t *bw_describe(const struct fault *f)
@@ -302,14 +216,14 @@ static json_t *bw_describe(const struct fault *f)
 	json_object_set_new(out, "rate_bytes_per_s", json_integer((json_int_t)bw->shaper.rate));
 	json_object_set_new(out, "burst_bytes", json_integer(bw->shaper.burst));
 	json_object_set_new(out, "limit_bytes", json_integer(bw->shaper.limit));
-	if (bw->root_replaced)
+	if (bw->sh.root_replaced)
 		json_object_set_new(out, "egress",
-				    json_pack("{s:s, s:o}", "replaced", bw->replaced, "shaper",
-					      shaper_json(nf->ifindex, false)));
-	if (bw->ifb_created)
+				    json_pack("{s:s, s:o}", "replaced", bw->sh.replaced, "shaper",
+					      netif_shaped_stats(nf->ifindex, false, true)));
+	if (bw->sh.ifb_created)
 		json_object_set_new(out, "ingress",
-				    json_pack("{s:s, s:o}", "ifb", bw->ifb, "shaper",
-					      shaper_json(bw->ifb_ifindex, true)));
+				    json_pack("{s:s, s:o}", "ifb", bw->sh.ifb, "shaper",
+					      netif_shaped_stats(bw->sh.ifb_ifindex, true, true)));
 	return out;
 }
 

@@ -73,13 +73,7 @@ struct lat_state {
 	uint64_t max_delay_ns; /* delay + the largest jitter excursion */
 	struct tc_fq fq;
 	struct tc_netem netem;
-	json_t *root;	    /* egress: the recorded root tree (also in f->undo) */
-	bool root_replaced; /* egress: our fq or HTB may be at the root */
-	char replaced[96];
-	char ifb[16]; /* ingress: our IFB device */
-	char ifb_alias[64];
-	int ifb_ifindex;
-	bool ifb_created;
+	struct netif_shaped sh; /* egress: fq or HTB at the root; ingress: IFB with netem */
 };
 
 static void lat_free(void *p)
@@ -87,7 +81,7 @@ static void lat_free(void *p)
 	struct lat_state *lt = p;
 
 	if (lt) {
-		json_decref(lt->root);
+		netif_shaped_release(&lt->sh);
 		free(lt->table);
 	}
 	free(lt);
@@ -364,55 +358,9 @@ static int latency_validate(struct agent *a, struct fault *f, char *err, size_t 
 			 nf->ifname, other->id, other->type->name);
 		return -EBUSY;
 	}
-	if (dirs & NETFAULT_DIR_EGRESS) {
-		char why[256];
-
-		/* Refuse now, before anything changes, a root we could not put back. */
-		ret = tc_root_snapshot(nf->ifindex, &lt->root, why, sizeof(why));
-		if (ret) {
-			snprintf(err, size, "target.interface: %s: %s", nf->ifname, why);
-			return ret;
-		}
-		tc_root_describe(lt->root, lt->replaced, sizeof(lt->replaced));
-	}
+	if (dirs & NETFAULT_DIR_EGRESS)
+		return netif_shaped_snapshot(f, &lt->sh, err, size);
 	return 0;
-}
-
-/* Put back what apply changed, from the fault's state; idempotent. */
-static int lat_undo(struct fault *f, char *err, size_t size)
-{
-	struct netif_fault *nf = f->priv;
-	struct lat_state *lt = lat_of(f);
-	char report[320];
-	int ret;
-
-	/* Rules and steering off first: nothing is stamped or steered into a qdisc going away. */
-	ret = netif_fault_remove_rules(f, err, size);
-	if (!ret)
-		ret = netif_fault_unsteer(f, err, size);
-	if (ret)
-		return ret;
-	if (lt && lt->ifb_created) {
-		bool deleted;
-
-		ret = tc_ifb_delete(lt->ifb, lt->ifb_alias, &deleted);
-		if (ret) {
-			snprintf(err, size, "deleting IFB device %s: %s", lt->ifb, strerror(-ret));
-			return ret;
-		}
-		lt->ifb_created = false;
-		log_info("fault %s: IFB device %s deleted", f->id, lt->ifb);
-	}
-	if (lt && lt->root_replaced) {
-		ret = tc_root_restore(nf->ifindex, lt->root, report, sizeof(report));
-		if (ret) {
-			snprintf(err, size, "%s: %s", nf->ifname, report);
-			return ret;
-		}
-		lt->root_replaced = false;
-		log_info("fault %s: %s: %s", f->id, nf->ifname, report);
-	}
-	return netif_fault_detach(f, err, size);
 }
 
 static int lat_action(const struct fault *f, const struct lat_state *lt, struct netif_action *act)
@@ -439,19 +387,15 @@ static int apply_egress(struct fault *f, struct lat_state *lt, char *err, size_t
 	struct netif_action act;
 	int ret;
 
-	/* The tree we replace is on record before we replace it. */
-	json_object_set(f->undo, "egress_root", lt->root);
-	ret = fault_journal(f);
-	if (ret) {
-		snprintf(err, size, "writing the journal: %s", strerror(-ret));
-		return ret;
-	}
+	/* The program's table first: only the root is recorded and replaced (and undone). */
 	if (lt->egress == LAT_EDT && lt->n_table && f->spec->params.latency.jitter_ns) {
 		ret = netif_fault_dist_load(f, lt->dist, lt->table, lt->n_table, err, size);
 		if (ret)
 			return ret;
 	}
-	lt->root_replaced = true;
+	ret = netif_shaped_record_root(f, &lt->sh, err, size);
+	if (ret)
+		return ret;
 	if (lt->egress == LAT_EDT) {
 		ret = tc_fq_install(nf->ifindex, &lt->fq, err, size);
 	} else {
@@ -461,7 +405,7 @@ static int apply_egress(struct fault *f, struct lat_state *lt, char *err, size_t
 	}
 	if (ret)
 		return ret;
-	log_info("fault %s: %s: replaced %s with %s", f->id, nf->ifname, lt->replaced,
+	log_info("fault %s: %s: replaced %s with %s", f->id, nf->ifname, lt->sh.replaced,
 		 lt->egress == LAT_EDT ? "fq fa17: (EDT)" : "HTB fa17: with a netem class");
 	lat_action(f, lt, &act);
 	return netif_fault_add_rules(f, NETFAULT_DIR_EGRESS, &act, err, size);
@@ -473,32 +417,17 @@ static int apply_ingress(struct fault *f, struct lat_state *lt, char *err, size_
 	struct netif_action act = {.action = NETFAULT_ACT_SHAPE};
 	int ret;
 
-	snprintf(lt->ifb, sizeof(lt->ifb), "flifb%d", nf->ifindex);
-	snprintf(lt->ifb_alias, sizeof(lt->ifb_alias), "faultline ingress latency of %s",
-		 nf->ifname);
-	json_object_set_new(f->undo, "ingress_ifb",
-			    json_pack("{s:s, s:s}", "name", lt->ifb, "alias", lt->ifb_alias));
-	ret = fault_journal(f);
-	if (ret) {
-		snprintf(err, size, "writing the journal: %s", strerror(-ret));
-		return ret;
-	}
-	ret = tc_ifb_create(lt->ifb, lt->ifb_alias, &lt->ifb_ifindex, err, size);
-	if (ret == -EEXIST)
-		snprintf(err, size,
-			 "device %s exists already (a leftover? run faultlined --cleanup)",
-			 lt->ifb);
+	ret = netif_shaped_create_ifb(f, &lt->sh, "latency", err, size);
 	if (ret)
 		return ret;
-	lt->ifb_created = true;
-	ret = tc_netem_install(lt->ifb_ifindex, &lt->netem, err, size);
+	ret = tc_netem_install(lt->sh.ifb_ifindex, &lt->netem, err, size);
 	if (!ret)
-		ret = netif_fault_steer(f, lt->ifb_ifindex, err, size);
+		ret = netif_fault_steer(f, lt->sh.ifb_ifindex, err, size);
 	if (!ret)
 		ret = netif_fault_add_rules(f, NETFAULT_DIR_INGRESS, &act, err, size);
 	if (!ret)
 		log_info("fault %s: %s ingress delayed through netem on %s", f->id, nf->ifname,
-			 lt->ifb);
+			 lt->sh.ifb);
 	return ret;
 }
 
@@ -524,30 +453,18 @@ static int latency_apply(struct agent *a, struct fault *f, char *err, size_t siz
 			goto fail;
 	}
 	return 0;
-fail : {
-	char undo_err[FAULT_ERR_SIZE] = "";
-
-	if (lat_undo(f, undo_err, sizeof(undo_err)))
-		log_err("fault %s: undoing a partial apply: %s", f->id, undo_err);
+fail:
+	netif_shaped_unwind(f, &lt->sh);
 	return ret;
 }
-}
 
+/* Put back what apply changed, from the fault's state; idempotent. */
 static int latency_revert(struct agent *a, struct fault *f, char *err, size_t size)
 {
+	struct lat_state *lt = lat_of(f);
+
 	(void)a;
-	return lat_undo(f, err, size);
-}
-
-static json_t *qdisc_json(int ifindex, bool root)
-{
-	struct tc_shaper_stats st;
-
-	if (root ? tc_root_stats(ifindex, &st) : tc_shaper_stats(ifindex, &st))
-		return json_null();
-	return json_pack("{s:I, s:I, s:I, s:I}", "bytes", (json_int_t)st.bytes, "packets",
-			 (json_int_t)st.packets, "drops", (json_int_t)st.drops, "backlog_bytes",
-			 (json_int_t)st.backlog);
+	return netif_shaped_undo(f, lt ? &lt->sh : NULL, err, size);
 }
 
 static json_t *latency_describe(const struct fault *f)
@@ -564,7 +481,7 @@ static json_t *latency_describe(const struct fault *f)
 	json_object_set_new(out, "max_delay_ns", json_integer((json_int_t)lt->max_delay_ns));
 	if (lt->egress != LAT_NONE) {
 		json_t *e = json_pack("{s:s, s:s, s:s}", "mechanism", path_name(lt->egress), "why",
-				      lt->egress_why, "replaced", lt->replaced);
+				      lt->egress_why, "replaced", lt->sh.replaced);
 
 		if (lt->egress == LAT_EDT) {
 			json_object_set_new(
@@ -573,26 +490,29 @@ static json_t *latency_describe(const struct fault *f)
 					  (int)lt->fq.limit, "flow_limit", (int)lt->fq.flow_limit,
 					  "horizon_us", (json_int_t)lt->fq.horizon_us,
 					  "horizon_drop", false, "stats",
-					  lt->root_replaced ? qdisc_json(nf->ifindex, true)
-							    : json_null()));
+					  lt->sh.root_replaced
+						  ? netif_shaped_stats(nf->ifindex, true, false)
+						  : json_null()));
 		} else {
-			json_object_set_new(e, "qdisc",
-					    json_pack("{s:s, s:i, s:o}", "kind", "netem", "limit",
-						      (int)lt->netem.limit, "class_stats",
-						      lt->root_replaced
-							      ? qdisc_json(nf->ifindex, false)
-							      : json_null()));
+			json_object_set_new(
+				e, "qdisc",
+				json_pack("{s:s, s:i, s:o}", "kind", "netem", "limit",
+					  (int)lt->netem.limit, "class_stats",
+					  lt->sh.root_replaced
+						  ? netif_shaped_stats(nf->ifindex, false, false)
+						  : json_null()));
 		}
 		json_object_set_new(out, "egress", e);
 	}
 	if (lt->ingress)
-		json_object_set_new(out, "ingress",
-				    json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:o}}", "mechanism",
-					      "netem-ifb", "why", lt->ingress_why, "ifb", lt->ifb,
-					      "qdisc", "kind", "netem", "limit",
-					      (int)lt->netem.limit, "stats",
-					      lt->ifb_created ? qdisc_json(lt->ifb_ifindex, true)
-							      : json_null()));
+		json_object_set_new(
+			out, "ingress",
+			json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:o}}", "mechanism", "netem-ifb",
+				  "why", lt->ingress_why, "ifb", lt->sh.ifb, "qdisc", "kind",
+				  "netem", "limit", (int)lt->netem.limit, "stats",
+				  lt->sh.ifb_created
+					  ? netif_shaped_stats(lt->sh.ifb_ifindex, true, false)
+					  : json_null()));
 	return out;
 }
 

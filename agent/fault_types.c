@@ -1,7 +1,11 @@
 /* The fault types this agent implements: one row each. */
+#include <ctype.h>
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "caps.h"
 #include "fault.h"
 
 extern const struct fault_ops fault_proc_kill;
@@ -41,4 +45,32 @@ const struct fault_ops *fault_ops_find(const char *name)
 		if (!strcmp(fault_ops_all[i]->name, name))
 			return fault_ops_all[i];
 	return NULL;
+}
+
+int fault_type_available(const struct agent *a, const struct fault_ops *t, uint64_t held, char *why,
+			 size_t size)
+{
+	uint64_t missing = t->caps & ~held;
+	int err;
+
+	why[0] = '\0';
+	if (missing) {
+		char names[512];
+
+		/* Named as in capabilities(7) and the docs, not as libcap prints them. */
+		caps_names(missing, names, sizeof(names));
+		for (char *p = names; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		snprintf(why, size,
+			 "needs %s, which the agent does not hold (not in its bounding or "
+			 "permitted set at start-up)",
+			 names);
+		return -EOPNOTSUPP;
+	}
+	if (!t->probe)
+		return 0;
+	err = t->probe(a, why, size);
+	if (err && !why[0])
+		snprintf(why, size, "%s", strerror(-err));
+	return err;
 }

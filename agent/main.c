@@ -111,6 +111,17 @@ static void log_probe(const struct agent *a)
 	}
 }
 
+/* Once the capabilities are settled: which fault types cannot be applied here, and why. */
+static void log_unavailable(const struct agent *a)
+{
+	for (size_t i = 0; fault_ops_all[i]; i++) {
+		char why[256];
+
+		if (fault_type_available(a, fault_ops_all[i], a->caps_held, why, sizeof(why)))
+			log_info("fault type %s: unavailable: %s", fault_ops_all[i]->name, why);
+	}
+}
+
 /*
  * A missing default policy file means the built-in policy; a missing explicit one, or an
  * invalid one, stops the agent: it must never run with less protection than intended.
@@ -358,10 +369,10 @@ int main(int argc, char **argv)
 		char names[1024];
 
 		for (size_t i = 0; fault_ops_all[i]; i++)
-			keep |= fault_ops_all[i]->caps;
+			keep |= fault_ops_all[i]->caps | fault_ops_all[i]->caps_optional;
 		/*
 		 * A capability this root never had (a container's bounding set) cannot be kept;
-		 * the fault types that need it say so when asked to apply.
+		 * the fault types that need it are unavailable (log_unavailable() below).
 		 */
 		missing = keep & ~caps_permitted();
 		if (missing) {
@@ -379,6 +390,8 @@ int main(int argc, char **argv)
 		}
 		log_info("capabilities kept: %s; no_new_privs set", names[0] ? names : "none");
 	}
+	a.caps_held = caps_effective_set();
+	log_unavailable(&a);
 	uv_signal_init(a.loop, &a.sig_term);
 	uv_signal_init(a.loop, &a.sig_int);
 	a.sig_term.data = a.sig_int.data = &a;

@@ -145,6 +145,57 @@ int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_
  */
 int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size_t size);
 
+/*
+ * What a shaping fault (bandwidth, latency) changes besides its rules: the egress root tree it
+ * replaces (recorded at validate, journaled as "egress_root" before the replace, put back
+ * exactly on undo: agent/tc.c) and the IFB device of ours that ingress goes through (journaled
+ * as "ingress_ifb" before it is created). Embedded in the type's state (nf->ext); crash
+ * cleanup of the same record is netif_shaper_cleanup().
+ */
+struct netif_shaped {
+	json_t *root;	    /* egress: the recorded root tree (also in f->undo) */
+	bool root_replaced; /* egress: our qdisc may be at the root */
+	char replaced[96];  /* the recorded root, described for logs and the status */
+	char ifb[16];	    /* ingress: our IFB device */
+	char ifb_alias[64];
+	int ifb_ifindex;
+	bool ifb_created;
+};
+
+/* validate: record the interface's root, refusing (err) one that could not be put back. */
+int netif_shaped_snapshot(struct fault *f, struct netif_shaped *s, char *err, size_t size);
+
+/*
+ * apply, egress, right before the type replaces the root: journal the recorded root, then
+ * count the root as ours (root_replaced) for undo. 0 or -errno with err.
+ */
+int netif_shaped_record_root(struct fault *f, struct netif_shaped *s, char *err, size_t size);
+
+/*
+ * apply, ingress: journal, then create the IFB device flifbIFINDEX, aliased "faultline ingress
+ * PURPOSE of IFNAME" (what crash cleanup checks before deleting it). 0 or -errno with err.
+ */
+int netif_shaped_create_ifb(struct fault *f, struct netif_shaped *s, const char *purpose, char *err,
+			    size_t size);
+
+/*
+ * Put back what apply changed, idempotent: rules and steering off first (nothing is sent to a
+ * qdisc going away), the IFB device deleted, the root put back, the interface released.
+ */
+int netif_shaped_undo(struct fault *f, struct netif_shaped *s, char *err, size_t size);
+
+/*
+ * Counters of our root qdisc (root) or of our HTB class on ifindex, for describe(): bytes,
+ * packets, drops, backlog_bytes, and overlimits when asked; JSON null when unreadable.
+ */
+json_t *netif_shaped_stats(int ifindex, bool root, bool overlimits);
+
+/* After a failed apply: netif_shaped_undo(), its error logged (the core's revert retries). */
+void netif_shaped_unwind(struct fault *f, struct netif_shaped *s);
+
+/* Release what s holds (not s itself); NULL is fine. */
+void netif_shaped_release(struct netif_shaped *s);
+
 /* fault_ops.free_priv of every network fault. */
 void netif_fault_free(struct fault *f);
 

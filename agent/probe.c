@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include <linux/capability.h>
 #include <linux/pkt_sched.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
@@ -27,6 +28,7 @@
 #include <netlink/route/qdisc/tbf.h>
 #include <netlink/route/qdisc/htb.h>
 
+#include "caps.h"
 #include "cgroup.h"
 #include "log.h"
 #include "probe.h"
@@ -269,6 +271,18 @@ static void probe_child(struct probe_report *rep)
 				    "CAP_SYS_ADMIN to probe)",
 				    strerror(err));
 		}
+		return;
+	}
+	/*
+	 * Without CAP_NET_ADMIN every tc and rtnetlink change is refused with EPERM: that says
+	 * nothing about the kernel, so say what it does say.
+	 */
+	if (!caps_effective(CAP_NET_ADMIN)) {
+		for (int i = 0; i < PROBE__COUNT; i++)
+			if (i != PROBE_CGROUP_BPF)
+				set_unavail(&rep->r[i],
+					    "cannot probe: the agent lacks CAP_NET_ADMIN, which tc "
+					    "and rtnetlink need");
 		return;
 	}
 	/* In a fresh namespace, lo (ifindex 1) is the only device: safe to change. */

@@ -1,4 +1,7 @@
-/* faultctl agent info: what an agent is, runs on, may do, and which mechanisms work there. */
+/*
+ * faultctl agent info: what an agent is, runs on, may do, and which mechanisms and fault types
+ * work there.
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +13,8 @@ void cmd_agent_usage(void)
 	printf("Usage: faultctl [--agent ADDR] [--json] agent info\n"
 	       "\n"
 	       "Ask the agent for its version, the kernel it runs on, its effective capabilities\n"
-	       "and which fault mechanisms this kernel supports (with the reason when not).\n");
+	       "which fault mechanisms this kernel supports and which fault types the agent can\n"
+	       "apply (with the reason when not: a missing mechanism or capability).\n");
 }
 
 /* A comma-separated list wrapped under its label, so long capability sets stay readable. */
@@ -67,6 +71,15 @@ static void print_info(const char *addr, json_t *info)
 		       ok ? "available" : "unavailable",
 		       ok ? json_string_value(json_object_get(m, "used_for")) :
 			    json_string_value(json_object_get(m, "reason")));
+	}
+	printf("fault types\n");
+	json_array_foreach(json_object_get(info, "fault_types"), i, m)
+	{
+		int ok = json_is_true(json_object_get(m, "available"));
+
+		printf("  %-22s%s%s%s\n", json_string_value(json_object_get(m, "name")),
+		       ok ? "available" : "unavailable", ok ? "" : "  ",
+		       ok ? "" : json_string_value(json_object_get(m, "reason")) ?: "");
 	}
 }
 
