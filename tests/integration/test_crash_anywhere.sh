@@ -180,6 +180,13 @@ delay_s() { awk -v r=$((RANDOM * 32768 + RANDOM)) -v m="$1" 'BEGIN { printf "%.4
 
 setsid sleep 3600 &
 VICTIM=$!
+# The pristine state must show the victim asleep: right after the fork it may still be
+# running (R) on a slow machine, which would never match again (seen in the VM under TCG).
+for ((i = 0; i < 100; i++)); do
+	[ "$(proc_state "$VICTIM")" = S ] && break
+	sleep 0.05
+done
+[ "$(proc_state "$VICTIM")" = S ] || fl_fail "the victim $VICTIM is not asleep within 5 s"
 pristine=$(system_state)
 
 # Calibrate: how long apply and revert take for each type, on this machine, now.
