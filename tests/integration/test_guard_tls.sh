@@ -17,10 +17,12 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 mkdir "$dir/www"
 echo ok >"$dir/www/health"
 # -WWW serves files of its working directory; the port is the kernel's choice, printed.
-(cd "$dir/www" && exec timeout 240 openssl s_server -accept 127.0.0.1:0 \
+# The subshell execs openssl, so $! is the server itself (a timeout(1) wrapper killed at exit
+# left its child behind); the teardown kills it, also on failure.
+(cd "$dir/www" && exec openssl s_server -accept 127.0.0.1:0 \
 	-cert "$dir/cert.pem" -key "$dir/key.pem" -WWW) >"$dir/srv.log" 2>&1 &
 srv=$!
-fl_on_exit "kill $srv 2>/dev/null"
+fl_on_exit "kill -KILL $srv"
 port=
 for ((i = 0; i < 100; i++)); do
 	port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$dir/srv.log")
