@@ -79,7 +79,7 @@ static json_t *fault_types_json(struct agent *a)
 	for (size_t i = 0; fault_ops_all[i]; i++) {
 		const struct fault_ops *t = fault_ops_all[i];
 		char why[256];
-		int err = fault_type_available(a, t, a->caps_held, why, sizeof(why));
+		int err = fault_type_available(a, t, why, sizeof(why));
 		json_t *o = json_pack("{s:s, s:b}", "name", t->name, "available", !err);
 
 		if (err)
@@ -301,7 +301,7 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 		return 501;
 	}
 	/* Before anything is validated against the host or changed: nothing to undo. */
-	ret = fault_type_available(r->a, type, r->a->caps_held, err, sizeof(err));
+	ret = fault_type_available(r->a, type, err, sizeof(err));
 	if (ret) {
 		*body = api_error("unavailable", "%s is unavailable on this host: %s", type->name,
 				  err);

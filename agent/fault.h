@@ -83,12 +83,11 @@ extern const struct fault_ops *const fault_ops_all[];
 const struct fault_ops *fault_ops_find(const char *name);
 
 /*
- * Can the agent apply faults of this type? Its capabilities first (held: the agent's effective
- * set after start-up, bits 1ULL << CAP_*), then its mechanism probe. 0, or -EOPNOTSUPP (or the
+ * Can the agent apply faults of this type? Its capabilities first (against a->caps_held, the
+ * agent's effective set after start-up), then its mechanism probe. 0, or -EOPNOTSUPP (or the
  * probe's -errno) with why filled in: the missing capabilities by name, or the probe's reason.
  */
-int fault_type_available(const struct agent *a, const struct fault_ops *t, uint64_t held, char *why,
-			 size_t size);
+int fault_type_available(const struct agent *a, const struct fault_ops *t, char *why, size_t size);
 
 /* Journal the fault's current undo record (called by types from apply). 0 or -errno. */
 int fault_journal(struct fault *f);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent.h"
 #include "caps.h"
 #include "fault.h"
 
@@ -47,10 +48,9 @@ const struct fault_ops *fault_ops_find(const char *name)
 	return NULL;
 }
 
-int fault_type_available(const struct agent *a, const struct fault_ops *t, uint64_t held, char *why,
-			 size_t size)
+int fault_type_available(const struct agent *a, const struct fault_ops *t, char *why, size_t size)
 {
-	uint64_t missing = t->caps & ~held;
+	uint64_t missing = t->caps & ~a->caps_held;
 	int err;
 
 	why[0] = '\0';

@@ -117,7 +117,7 @@ static void log_unavailable(const struct agent *a)
 	for (size_t i = 0; fault_ops_all[i]; i++) {
 		char why[256];
 
-		if (fault_type_available(a, fault_ops_all[i], a->caps_held, why, sizeof(why)))
+		if (fault_type_available(a, fault_ops_all[i], why, sizeof(why)))
 			log_info("fault type %s: unavailable: %s", fault_ops_all[i]->name, why);
 	}
 }
