@@ -230,7 +230,7 @@ grep -q "^$dir/badplan.yaml:4:33: steps\[0\].on_failur: unknown key; did you mea
 	"$dir/badplan.out" || fl_fail "plan diagnostic: $(cat "$dir/badplan.out")"
 
 # --- outside the window: refused, exit 4, nothing run ---
-h=$(( ($(date -u +%H) + 2) % 24 ))
+h=$(( (10#$(date -u +%H) + 2) % 24 )) # 10#: "08" and "09" are not octal
 cat >"$dir/window.yaml" <<EOF
 version: 1
 name: window-day

@@ -152,7 +152,7 @@ fl_assert_eq "$(api_posts)" "$posts" "leases created by refused or invalid runs"
 fl_assert_eq "$(proc_state "$victim")" S "victim after the refused run"
 
 # --- outside the allowed window: refused ---
-h=$(( ($(date -u +%H) + 2) % 24 ))
+h=$(( (10#$(date -u +%H) + 2) % 24 )) # 10#: "08" and "09" are not octal
 write_exp "$dir/window.yaml" 4s "$(printf ', window: {start: "%02d:00", end: "%02d:30", timezone: UTC}' "$h" "$h")"
 rc=0
 "$FAULTCTL" run "$dir/window.yaml" >"$dir/window.out" 2>&1 || rc=$?
