@@ -108,13 +108,16 @@ struct packet {
 	__u8 shaped;
 	__u8 delayed; /* a DELAY rule matched: delay_slot is the first one's */
 	__u32 delay_slot;
+	__u32 handover_tc_index; /* hand_over(): for the copy's nested run */
+	__u64 handover_tstamp;
 };
 
 /*
  * The packet being processed, per CPU: in a map rather than on the stack, for the same reason
  * as struct walk's 64-bit fields. A run never nests in another run of this instance on the
- * same CPU once past the tc_index checks: the only nesting is a duplicate's egress copy
- * (bpf_clone_redirect re-enters the egress hook), which returns at those checks.
+ * same CPU once past the tc_index checks: the only nesting is a duplicate's egress copy or a
+ * delayed packet's socketless copy (bpf_clone_redirect re-enters the egress hook), which
+ * return at those checks; the latter reads what hand_over() left here for it.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -608,6 +611,31 @@ __attribute__((noinline)) int netfault_stamp(struct __sk_buff *skb, __u32 slot)
 }
 
 /*
+ * Send a stamped packet of a local socket on in a copy without the socket, and return 0 when
+ * the original is to be consumed: netem does the same (skb_orphan_partial()). Otherwise the
+ * socket keeps counting the packet as still in the host while fq holds it: TCP Small Queues
+ * then let a flow have only about a millisecond of its pacing rate queued, so under a 100 ms
+ * delay a bulk TCP flow fell to 0.5 Mbit/s in the vm stage (netem: 760 Mbit/s), and a UDP
+ * sender's send buffer fills. The copy (skb_clone(): no socket, same data) re-enters the egress
+ * hook at once on this CPU, nested in bpf_clone_redirect(); netfault_run() gives it the
+ * departure time (__bpf_tx_skb() clears skb->tstamp unless TCP set it) and the tc_index.
+ * -1 when no copy could be made: the original then goes on, stamped, as before.
+ */
+static __always_inline int hand_over(struct __sk_buff *skb, struct packet *pkt)
+{
+	__u32 saved = skb->tc_index;
+	long err;
+
+	pkt->handover_tc_index = saved;
+	pkt->handover_tstamp = skb->tstamp;
+	skb->tc_index = NETFAULT_DELAY_TC_INDEX;
+	err = bpf_clone_redirect(skb, skb->ifindex, 0);
+	skb->tc_index = saved;
+	/* > 0: the qdisc's verdict on the copy (NET_XMIT_DROP when fq was full): it was sent. */
+	return err < 0 ? -1 : 0;
+}
+
+/*
  * Steer a packet that a SHAPE rule matched and no rule dropped. Egress: the root HTB puts
  * it in the class skb->priority names. Ingress: marked for the steering filter, which sends
  * it to the IFB device (see NETFAULT_SHAPE_REQ_TC_INDEX).
@@ -667,6 +695,15 @@ static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 		skb->tc_index = 0;
 		return TC_ACT_UNSPEC;
 	}
+	if (hook == NETFAULT_HOOK_EGRESS && skb->tc_index == NETFAULT_DELAY_TC_INDEX) {
+		/* hand_over()'s copy: stamped, and on to fq. */
+		pkt = bpf_map_lookup_elem(&packets, &zero);
+		if (pkt) {
+			skb->tc_index = pkt->handover_tc_index;
+			skb->tstamp = pkt->handover_tstamp;
+		}
+		return TC_ACT_UNSPEC;
+	}
 	if (hook == NETFAULT_HOOK_INGRESS && skb->tc_index == NETFAULT_SHAPED_TC_INDEX) {
 		/* Back from the IFB device: through untouched, the steering filter ends it. */
 		skb->tc_index = NETFAULT_SHAPE_PASS2_TC_INDEX;
@@ -693,8 +730,11 @@ static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 	if (w.dropped)
 		/* Egress: STOLEN, so the sender sees wire loss and not ENOBUFS. */
 		return hook == NETFAULT_HOOK_EGRESS ? TC_ACT_STOLEN : TC_ACT_SHOT;
-	if (pkt->delayed)
+	if (pkt->delayed) {
 		netfault_stamp(skb, pkt->delay_slot);
+		if (skb->sk && !hand_over(skb, pkt))
+			return TC_ACT_STOLEN; /* the sender sees it sent, as it is, in the copy */
+	}
 	if (pkt->shaped)
 		return shape(skb, pkt);
 	return TC_ACT_UNSPEC;

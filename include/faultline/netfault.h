@@ -49,6 +49,13 @@
 #define NETFAULT_DUP_TC_INDEX 0xfa17
 
 /*
+ * skb->tc_index of the socketless copy in which a delayed packet of a local socket leaves
+ * (bpf/netfault.bpf.c, hand_over()): the copy passes our egress hook once more, which gives it
+ * the departure time and the original's tc_index back.
+ */
+#define NETFAULT_DELAY_TC_INDEX 0xfa1b
+
+/*
  * Ingress shaping goes through an IFB device, by a mirred action (only act_mirred marks a
  * packet so that an IFB accepts it on every kernel: Linux 6.1, Debian 12's, drops what a
  * bpf_redirect() sends to an IFB, though 6.18 does not). A second filter of ours, the steering filter, runs the program
