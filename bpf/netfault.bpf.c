@@ -615,7 +615,7 @@ __attribute__((noinline)) int netfault_stamp(struct __sk_buff *skb, __u32 slot)
  * the original is to be consumed: netem does the same (skb_orphan_partial()). Otherwise the
  * socket keeps counting the packet as still in the host while fq holds it: TCP Small Queues
  * then let a flow have only about a millisecond of its pacing rate queued, so under a 100 ms
- * delay a bulk TCP flow fell to 0.5 Mbit/s in the vm stage (netem: 760 Mbit/s), and a UDP
+ * delay a bulk TCP flow fell to 0 Mbit/s in the vm stage (netem: 236 Mbit/s), and a UDP
  * sender's send buffer fills. The copy (skb_clone(): no socket, same data) re-enters the egress
  * hook at once on this CPU, nested in bpf_clone_redirect(); netfault_run() gives it the
  * departure time (__bpf_tx_skb() clears skb->tstamp unless TCP set it) and the tc_index.
