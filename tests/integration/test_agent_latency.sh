@@ -33,6 +33,8 @@
 # estimate against 2 ms); an added median below 48 ms always fails. The dense netem run expects
 # ~28 % of pings overtaken ((15/20)^2 / 2); asserting at least 1 of 200 cannot fail by chance.
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/ping_lib.sh
+. "$(dirname "$0")/ping_lib.sh"
 fl_require_root
 fl_require_cmd ip tc ping socat ss awk curl jq timeout nsenter sort iperf3
 fl_require_build
@@ -111,49 +113,11 @@ tc_state() {
 	ip -n "$A" -o link show type ifb 2>&1
 }
 
-# ping_flows NS TAG ADDR FLOWS COUNT INTERVAL: FLOWS ping processes in parallel (each its own
-# flow) in the background, replies in arrival order in $dir/TAG.N as "seq rtt_ms". Adds the
-# pids to PIDS. Bounded by timeout.
-PIDS=()
-ping_flows() {
-	local ns=$1 tag=$2 addr=$3 flows=$4 count=$5 iv=$6 i
-	for ((i = 0; i < flows; i++)); do
-		ip netns exec "$ns" timeout 120 ping -n -c "$count" -i "$iv" -W 2 "$addr" 2>&1 |
-			sed -n 's/.*icmp_seq=\([0-9]*\) .*time=\([0-9.]*\) ms.*/\1 \2/p' >"$dir/$tag.$i" &
-		PIDS+=($!)
-	done
-}
-
 # pings TAG ADDR FLOWS COUNT INTERVAL: ping_flows from A, waited for.
 pings() {
 	PIDS=()
 	ping_flows "$A" "$@"
 	wait "${PIDS[@]}" || true
-}
-
-# median TAG: the median RTT over every flow of a run.
-median() {
-	cat "$dir/$1".* | awk '{ print $2 }' | sort -n | awk '{ v[NR] = $1 } END {
-		if (NR == 0) { print "none"; exit }
-		print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-samples() { cat "$dir/$1".* | wc -l; }
-
-# spread TAG: "p10 .. p90" of the RTTs of a run.
-spread() {
-	cat "$dir/$1".* | awk '{ print $2 }' | sort -n |
-		awk '{ v[NR] = $1 } END { printf "p10 %s, p90 %s ms", v[int(NR / 10) + 1], v[int(NR * 9 / 10)] }'
-}
-
-# reorders TAG: replies that arrived after a reply with a higher sequence number, per flow.
-reorders() {
-	local f n=0 r
-	for f in "$dir/$1".*; do
-		r=$(awk '$1 < max { r++ } $1 > max { max = $1 } END { print r + 0 }' "$f")
-		n=$((n + r))
-	done
-	echo $n
 }
 
 SPARSE="4 300 0.03" # flows, pings per flow, spacing (s): 1,200 samples in ~9 s
@@ -188,14 +152,6 @@ measure() {
 	fl_log "$1: $n replies, median RTT $m ms ($(spread "$1")), added $ADDED ms;" \
 		"reference netem at the same time: added $REF_ADDED ms ($(spread "ref-$1"));" \
 		"$(reorders "$1") reordered"
-}
-
-# median_ci TAG: "LO HI", the distribution-free 99.9 % confidence interval of the median (the
-# order statistics n/2 -+ 3.29 sqrt(n)/2).
-median_ci() {
-	cat "$dir/$1".* | awk '{ print $2 }' | sort -n | awk '{ v[NR] = $1 } END {
-		h = 3.29 * sqrt(NR) / 2; lo = int(NR / 2 - h); hi = int(NR / 2 + h) + 1
-		if (lo < 1) lo = 1; if (hi > NR) hi = NR; print v[lo], v[hi] }'
 }
 
 # The added median against 50 ms plus the lateness the reference shows at the same time: the
