@@ -15,13 +15,17 @@
 #               vs the TTL (bench/control_plane.sh, which also runs on its own)
 #   stress      achieved vs requested CPU load and memory of the stressors, side by side with
 #               stress-ng asked for the same (bench/stress.sh, which also runs on its own)
+#   latency     added median and p99 RTT and jitter of network.latency (edt, netem) vs plain
+#               netem at the same moment, and TCP throughput under 100 ms vs netem's default
+#               limit; in the vm stage's guest (bench/latency.sh, which also runs on its own;
+#               not with --quick)
 #
 # Everything runs in network namespaces this script creates and removes (traffic stays inside
 # them); every loop is bounded. --quick shortens the runs (for a smoke test); --write-docs
 # regenerates docs/benchmarks.md from this run. Needs root and a build (scripts/build.sh).
 . "$(dirname "$0")/../tests/integration/lib.sh"
 fl_require_root
-fl_require_cmd iperf3 iptables curl jq awk nsenter setsid
+fl_require_cmd iperf3 iptables curl jq awk nsenter setsid taskset
 fl_require_build
 
 QUICK=0 WRITE_DOCS=0
@@ -36,9 +40,9 @@ BENCH_DIR=$FL_BUILD_DIR/bench
 [ -x "$BENCH_DIR/bench_datapath" ] && [ -x "$BENCH_DIR/udp_seq" ] ||
 	fl_fail "bench tools not built in $BENCH_DIR (scripts/build.sh)"
 if [ $QUICK = 1 ]; then
-	IPERF_S=2 ROUNDS=1 LOSS_N=5000 GE_N=20000 IDLE_S=2 NFAULTS=20
+	IPERF_S=2 TP_ROUNDS=1 LOSS_N=5000 GE_N=20000 IDLE_S=2 NFAULTS=20
 else
-	IPERF_S=5 ROUNDS=3 LOSS_N=50000 GE_N=200000 IDLE_S=10 NFAULTS=100
+	IPERF_S=5 TP_ROUNDS=6 LOSS_N=50000 GE_N=200000 IDLE_S=10 NFAULTS=100
 fi
 PPS=20000
 
@@ -76,32 +80,40 @@ revert() { api DELETE "/v1/faults/$1"; [ "$HTTP_STATUS" = 200 ] || fl_fail "reve
 ipt() { ip netns exec "$A" iptables "$@"; }
 
 # --- throughput ---------------------------------------------------------------------------
-echo "== throughput: TCP A -> B over veth, iperf3 ${IPERF_S}s x $ROUNDS rounds (reference: no program)"
+echo "== throughput: TCP A -> B over veth, iperf3 ${IPERF_S}s x $TP_ROUNDS rounds, order rotating (reference: no program)"
 iperf_bps() {
 	local out
-	ip netns exec "$B" timeout 60 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+	# Client and server each on a CPU of their own: where the scheduler puts them otherwise
+	# moves the figure by more than the program costs.
+	ip netns exec "$B" timeout 60 taskset -c 1 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
 	local srv=$!
 	for ((i = 0; i < 50; i++)); do
 		ip netns exec "$B" ss -ltn 2>/dev/null | grep -q ':5201 ' && break
 		sleep 0.1
 	done
-	out=$(ip netns exec "$A" timeout 60 iperf3 -c 10.91.0.2 -p 5201 -t "$IPERF_S" -O 1 -J) ||
+	out=$(ip netns exec "$A" timeout 60 taskset -c 0 iperf3 -c 10.91.0.2 -p 5201 -t "$IPERF_S" -O 1 -J) ||
 		fl_fail "iperf3 failed"
 	wait "$srv" 2>/dev/null || true
 	jq -r '.end.sum_received.bits_per_second' <<<"$out"
 }
 none=() ours=() iptr=()
-for ((r = 0; r < ROUNDS; r++)); do
-	none+=("$(iperf_bps)")
-	# Ours: a 50 % loss fault for a prefix the traffic does not go to.
+tp_none() { none+=("$(iperf_bps)"); }
+tp_ours() { # a 50 % loss fault for a prefix the traffic does not go to
 	apply network.loss '"direction": "both", "cidrs": ["192.0.2.0/24"]' '{"probability": "50%"}'
 	ours+=("$(iperf_bps)")
 	revert "$FID"
+}
+tp_iptr() {
 	ipt -A OUTPUT -d 192.0.2.0/24 -m statistic --mode random --probability 0.5 -j DROP
 	ipt -A INPUT -s 192.0.2.0/24 -m statistic --mode random --probability 0.5 -j DROP
 	iptr+=("$(iperf_bps)")
 	ipt -F OUTPUT
 	ipt -F INPUT
+}
+# The order rotates from round to round, so a drift over the run favours none of the three.
+order=(tp_none tp_ours tp_iptr)
+for ((r = 0; r < TP_ROUNDS; r++)); do
+	for ((k = 0; k < 3; k++)); do "${order[(r + k) % 3]}"; done
 done
 n=$(echo "${none[*]}" | median) o=$(echo "${ours[*]}" | median) t=$(echo "${iptr[*]}" | median)
 gbit() { awk -v b="$1" 'BEGIN { printf "%.2f Gbit/s", b / 1e9 }'; }
@@ -208,6 +220,25 @@ else
 	done <"$dir/stress.rows"
 fi
 
+# --- latency ------------------------------------------------------------------------------
+# In the vm stage's guest (bench/latency.sh; this kernel has no sch_netem or sch_fq), rows in
+# our format. Not with --quick: the smoke run (integration.bench_smoke) would boot a VM beside
+# the vm layer's; vm.bench_latency runs the guest half shortened instead. Exit 77 (no qemu or
+# no guest kernel) leaves one row saying why.
+if [ $QUICK = 0 ]; then
+	echo "== latency: fidelity and throughput under delay vs plain netem, in the vm stage (qemu TCG)"
+	rc=0
+	bash "$FL_SOURCE_DIR/bench/latency.sh" --rows "$dir/latency.rows" >"$dir/latency.out" || rc=$?
+	if [ $rc = "$FL_SKIP" ]; then
+		row latency "skipped: $(sed -n 's/^SKIP: [^:]*: //p' "$dir/latency.out")" n/a n/a n/a
+	else
+		[ $rc = 0 ] || fl_fail "latency benchmark failed: $(cat "$dir/latency.out")"
+		while IFS='|' read -r _ name v ref r; do
+			row latency "$name" "$v" "$ref" "$r"
+		done <"$dir/latency.rows"
+	fi
+fi
+
 # --- report -------------------------------------------------------------------------------
 if [ $WRITE_DOCS = 1 ]; then
 	out=$FL_SOURCE_DIR/docs/benchmarks.md
@@ -224,6 +255,11 @@ if [ $WRITE_DOCS = 1 ]; then
 		echo "anonymous memory (Pss_Anon) of every process in the cgroup. On a machine others load, a"
 		echo "duty cycle cannot exceed what the scheduler grants: the host rows give that ceiling (a"
 		echo "spinning process's share of a CPU) at the start and the end of the section."
+		echo
+		echo "The latency rows come from the vm stage's guest (Debian's stock kernel under qemu TCG on"
+		echo "this machine: this kernel lacks sch_netem and sch_fq). TCG fires qdisc timers late, so"
+		echo "the absolute figures carry that; plain netem measured at the same moment carries the"
+		echo "same, and the ratios compare like with like."
 		echo
 		echo "| section | figure | value | reference | ratio |"
 		echo "|---|---|---|---|---|"
