@@ -203,40 +203,36 @@ while IFS=$'\t' read -r name v ref r; do
 	row control "$name" "$v" "$ref" "$r"
 done <"$dir/control.rows"
 
+# section SECTION SCRIPT [ARGS...]: a benchmark script of its own (its own agent, namespaces and
+# cleanup), run with --rows; its rows come back in our format, its progress on stderr. Exit 77
+# (what it needs is missing here) leaves one row saying why.
+section() {
+	local name=$1 script=$2 rc=0
+	shift 2
+	bash "$FL_SOURCE_DIR/bench/$script" --rows "$dir/$name.rows" "$@" >"$dir/$name.out" || rc=$?
+	if [ $rc = "$FL_SKIP" ]; then
+		row "$name" "skipped: $(sed -n 's/^SKIP: [^:]*: //p' "$dir/$name.out")" n/a n/a n/a
+		return
+	fi
+	[ $rc = 0 ] || fl_fail "$name benchmark failed: $(cat "$dir/$name.out")"
+	while IFS='|' read -r _ fig v ref r; do
+		row "$name" "$fig" "$v" "$ref" "$r"
+	done <"$dir/$name.rows"
+}
+
 # --- stress -------------------------------------------------------------------------------
-# Its own script (its own agent, stress-ng in a cgroup of its own); rows come back in our
-# format, progress on stderr. Exit 77 (no stress-ng, stressors unavailable here) leaves one
-# row saying why.
+# stress-ng in a cgroup of its own; skipped without stress-ng or where the stressors are
+# unavailable.
 echo "== stress: achieved vs requested CPU load and memory, faultline vs stress-ng"
-rc=0
-bash "$FL_SOURCE_DIR/bench/stress.sh" --rows "$dir/stress.rows" $([ $QUICK = 1 ] && echo --quick) \
-	>"$dir/stress.out" || rc=$?
-if [ $rc = "$FL_SKIP" ]; then
-	row stress "skipped: $(sed -n 's/^SKIP: [^:]*: //p' "$dir/stress.out")" n/a n/a n/a
-else
-	[ $rc = 0 ] || fl_fail "stress benchmark failed: $(cat "$dir/stress.out")"
-	while IFS='|' read -r _ name v ref r; do
-		row stress "$name" "$v" "$ref" "$r"
-	done <"$dir/stress.rows"
-fi
+section stress stress.sh $([ $QUICK = 1 ] && echo --quick)
 
 # --- latency ------------------------------------------------------------------------------
-# In the vm stage's guest (bench/latency.sh; this kernel has no sch_netem or sch_fq), rows in
-# our format. Not with --quick: the smoke run (integration.bench_smoke) would boot a VM beside
-# the vm layer's; vm.bench_latency runs the guest half shortened instead. Exit 77 (no qemu or
-# no guest kernel) leaves one row saying why.
+# In the vm stage's guest (this kernel has no sch_netem or sch_fq); skipped without qemu or
+# the guest kernel. Not with --quick: the smoke run (integration.bench_smoke) would boot a VM
+# beside the vm layer's; vm.bench_latency runs the guest half shortened instead.
 if [ $QUICK = 0 ]; then
 	echo "== latency: fidelity and throughput under delay vs plain netem, in the vm stage (qemu TCG)"
-	rc=0
-	bash "$FL_SOURCE_DIR/bench/latency.sh" --rows "$dir/latency.rows" >"$dir/latency.out" || rc=$?
-	if [ $rc = "$FL_SKIP" ]; then
-		row latency "skipped: $(sed -n 's/^SKIP: [^:]*: //p' "$dir/latency.out")" n/a n/a n/a
-	else
-		[ $rc = 0 ] || fl_fail "latency benchmark failed: $(cat "$dir/latency.out")"
-		while IFS='|' read -r _ name v ref r; do
-			row latency "$name" "$v" "$ref" "$r"
-		done <"$dir/latency.rows"
-	fi
+	section latency latency.sh
 fi
 
 # --- report -------------------------------------------------------------------------------
