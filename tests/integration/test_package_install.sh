@@ -7,9 +7,10 @@
 # hardening leaves; faults applied by that agent through its socket have their real effect
 # and leave nothing after revert (a freezer and a SIGSTOP pause and a SIGKILL of transient
 # services, a CPU stressor in its own cgroup, 100% loss on the container's loopback towards
-# one address); ExecStopPost= runs at stop, the game-day timer loads; finally `apt-get
-# remove` (prerm stops the running agent) and `apt-get purge` (postrm removes the state) leave
-# no file of the package behind. Everything happens below this test's temporary directory; the
+# one address); ExecStopPost= runs at stop, and after a SIGKILL of the agent with a freezer
+# pause active it thaws the cgroup before Restart= brings the agent back; the game-day timer
+# loads; finally `apt-get remove` (prerm stops the running agent) and `apt-get purge` (postrm
+# removes the state) leave no file of the package behind. Everything happens below this test's temporary directory; the
 # chroot's mounts live in private mount namespaces that die with their process.
 # Skips (77) when the Debian mirror is unreachable, except with CI=true, where it fails.
 # shellcheck source=tests/integration/lib.sh
@@ -381,6 +382,59 @@ timers=$(inc systemctl list-timers --all --no-pager --no-legend faultline-gameda
 grep -q "^Tue .* faultline-gameday@smoke.timer *faultline-gameday@smoke.service$" <<<"$timers" ||
 	fl_fail "list-timers: $timers"
 timeout 60 nsenter -t "$init" -a systemctl stop faultline-gameday@smoke.timer
+
+fl_log "SIGKILL of the agent with a freezer pause active: ExecStopPost= thaws, Restart= restarts"
+timeout 120 nsenter -t "$init" -a systemctl start faultlined || fl_fail "start before the crash failed"
+mpid=$(inc systemctl show -P MainPID faultlined)
+restarts0=$(inc systemctl show -P NRestarts faultlined)
+victim fl-crash /bin/sh -c 'i=0; while :; do i=$((i + 1)); echo $i >/run/fl-crash.count; sleep 0.1; done'
+ccount() { inc cat /run/fl-crash.count 2>/dev/null || true; }
+vcg=/system.slice/fl-crash.service
+api POST /v1/leases '{"ttl_ms": 600000}'
+fl_assert_eq "$HTTP_STATUS" 201 "create lease ($API_BODY)"
+lease=$(jq -r .lease.id <<<"$API_BODY")
+apply "{\"name\": \"fz-crash\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"cgroup\": \"$vcg\", \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
+fl_assert_eq "$(inc grep -x 'frozen [01]' "$cgroot$vcg/cgroup.events")" "frozen 1" "cgroup.events before the crash"
+# Only the agent: nothing else runs in its cgroup (no stressor).
+inc systemctl kill --kill-whom=main --signal=SIGKILL faultlined
+# The agent cannot have thawed anything; the ExecStopPost= run (a pid other than the killed
+# MainPID) finds the journaled freeze and undoes it.
+post=""
+for _ in $(seq 150); do
+	post=$(inc journalctl -u faultlined -o json --no-pager --output-fields=_PID,MESSAGE |
+		jq -r --arg m "$mpid" 'select((.MESSAGE | type) == "string" and
+			(.MESSAGE | startswith("cleanup: 1 record ")) and ._PID != $m) | "\(._PID) \(.MESSAGE)"')
+	[ -n "$post" ] && break
+	sleep 0.2
+done
+[ -n "$post" ] || fl_fail "no ExecStopPost= cleanup of 1 record after the SIGKILL: $(inc journalctl -u faultlined --no-pager | tail -20)"
+fl_log "after SIGKILL: $post"
+grep -q " cleanup: 1 record from an earlier run, 0 failed$" <<<"$post" || fl_fail "cleanup after the crash: $post"
+fl_assert_eq "$(inc grep -x 'frozen [01]' "$cgroot$vcg/cgroup.events")" "frozen 0" "cgroup.events after the crash's cleanup"
+c0=$(ccount)
+sleep 1
+c1=$(ccount)
+if [ -z "$c1" ] || [ "$c1" -le "$c0" ]; then
+	fl_fail "the shell does not count after the cleanup: $c0 then $c1"
+fi
+# Restart=on-failure (RestartSec=2s): a new agent, which holds no fault and no lease.
+npid=""
+for _ in $(seq 150); do
+	if [ "$(inc systemctl is-active faultlined || true)" = active ]; then
+		npid=$(inc systemctl show -P MainPID faultlined)
+		[ "$npid" != "$mpid" ] && [ "$npid" != 0 ] && break
+	fi
+	npid=""
+	sleep 0.2
+done
+[ -n "$npid" ] || fl_fail "faultlined did not come back after the SIGKILL"
+# The restarted agent also runs recovery at start; the thaw must have been ExecStopPost='s.
+[ "${post%% *}" != "$npid" ] || fl_fail "the restarted agent did the cleanup, not ExecStopPost=: $post"
+fl_assert_eq "$(inc systemctl show -P NRestarts faultlined)" $((restarts0 + 1)) "NRestarts"
+no_faults "by the restarted agent"
+api GET /v1/leases
+fl_assert_eq "$(jq '.leases | length' <<<"$API_BODY")" 0 "leases of the restarted agent"
+timeout 60 nsenter -t "$init" -a systemctl stop fl-crash
 
 fl_log "apt-get remove with the agent running: prerm stops it"
 timeout 120 nsenter -t "$init" -a systemctl start faultlined || fl_fail "restart failed"
