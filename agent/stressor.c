@@ -434,8 +434,11 @@ int stressor_start(struct stressor *s, struct fault *f, const struct stressor_sp
 		/*
 		 * A seccomp filter that cannot look into clone3's flags answers it with ENOSYS
 		 * so that callers fall back to clone: systemd's RestrictNamespaces= (the unit's
-		 * RestrictNamespaces=net) and container runtimes' default profiles do. The same
-		 * child then, via the fault's cgroup.procs, opened here where errors can be told.
+		 * RestrictNamespaces=net) and container runtimes' default profiles do. The child
+		 * then moves itself into the fault's cgroup through its cgroup.procs, opened here,
+		 * where a failure can still be reported plainly. A raw clone with no new stack
+		 * (all pointer arguments NULL, so their per-architecture order does not matter)
+		 * is a fork without glibc's atfork handlers, like the clone3 above.
 		 */
 		int procs_fd = openat(s->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 
