@@ -1,6 +1,8 @@
 /*
  * Stressor processes: a cgroup v2 per fault, workers born into it with clone3(2) and
- * CLONE_INTO_CGROUP, stripped of every capability before they re-execute the agent binary
+ * CLONE_INTO_CGROUP (or, where a seccomp filter answers clone3 with ENOSYS, a plain clone
+ * whose child moves itself there first), stripped of every capability before they re-execute
+ * the agent binary
  * in its worker mode, and killed together with cgroup.kill. The journal learns the cgroup
  * before it exists, the pids once the workers run, and a file's identity before its name.
  */
@@ -72,6 +74,8 @@ static int write_file(const char *path, const char *val)
 }
 
 static int setup_err = -ENOENT;
+/* The clone3 fallback is logged once per agent, not once per worker. */
+static int clone3_enosys_logged;
 
 static int parent_path(char *buf, size_t size)
 {
@@ -315,13 +319,20 @@ static void child_fail(struct stressor_status *st, const char *what)
 static __attribute__((noreturn)) void child_main(const struct stressor *s,
 						 struct stressor_status *st,
 						 const struct stressor_spawn *sp, char *const argv[],
-						 pid_t parent)
+						 pid_t parent, int procs_fd)
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { { 0 } };
 	int fd, hs, hd = -1;
 	sigset_t none;
+
+	/*
+	 * Born by the clone fallback in the agent's own cgroup: into the fault's cgroup before
+	 * anything else ("0" is the writer itself), so all it does and runs is accounted there.
+	 */
+	if (procs_fd >= 0 && write(procs_fd, "0", 1) != 1)
+		child_fail(st, "moving into the fault's cgroup (cgroup.procs)");
 
 	/* Dies with the agent: a crash leaves no worker running, only the cgroup to remove. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
@@ -419,13 +430,46 @@ int stressor_start(struct stressor *s, struct fault *f, const struct stressor_sp
 	if (!s->n)
 		clock_gettime(CLOCK_MONOTONIC, &s->started);
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0) {
+	if (pid < 0 && errno == ENOSYS) {
+		/*
+		 * A seccomp filter that cannot look into clone3's flags answers it with ENOSYS
+		 * so that callers fall back to clone: systemd's RestrictNamespaces= (the unit's
+		 * RestrictNamespaces=net) and container runtimes' default profiles do. The child
+		 * then moves itself into the fault's cgroup through its cgroup.procs, opened here,
+		 * where a failure can still be reported plainly. A raw clone with no new stack
+		 * (all pointer arguments NULL, so their per-architecture order does not matter)
+		 * is a fork without glibc's atfork handlers, like the clone3 above.
+		 */
+		int procs_fd = openat(s->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+
+		if (procs_fd < 0) {
+			ret = -errno;
+			snprintf(err, size, "clone3 is refused (ENOSYS) and %s/cgroup.procs cannot be "
+					    "opened: %s", s->cgroup, strerror(-ret));
+			return ret;
+		}
+		if (!clone3_enosys_logged) {
+			log_info("stressor: clone3 answers ENOSYS (a seccomp filter); workers are "
+				 "cloned and move into their cgroup through cgroup.procs");
+			clone3_enosys_logged = 1;
+		}
+		pid = syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+		if (pid < 0) {
+			ret = -errno;
+			close(procs_fd);
+			snprintf(err, size, "clone (clone3 refused with ENOSYS): %s", strerror(-ret));
+			return ret;
+		}
+		if (pid == 0)
+			child_main(s, st, sp, argv, parent, procs_fd);
+		close(procs_fd);
+	} else if (pid < 0) {
 		ret = -errno;
 		snprintf(err, size, "clone3 into %s: %s", s->cgroup, strerror(-ret));
 		return ret;
 	}
 	if (pid == 0)
-		child_main(s, st, sp, argv, parent);
+		child_main(s, st, sp, argv, parent, -1);
 	s->pids[s->n] = (pid_t)pid;
 	s->wstatus[s->n] = -1;
 	s->n++;

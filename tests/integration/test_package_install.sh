@@ -4,9 +4,13 @@
 # as a binary that cannot start), run what it installed with only the libraries it pulled in,
 # then boot that root under a real systemd (systemd-nspawn --boot) and run the units: the agent
 # reaches "active" through Type=notify, answers over its socket with the capabilities the
-# hardening leaves, ExecStopPost= runs at stop, the game-day timer loads; finally `apt-get
-# remove` (prerm stops the running agent) and `apt-get purge` (postrm removes the state) leave
-# no file of the package behind. Everything happens below this test's temporary directory; the
+# hardening leaves; faults applied by that agent through its socket have their real effect
+# and leave nothing after revert (a freezer and a SIGSTOP pause and a SIGKILL of transient
+# services, a CPU stressor in its own cgroup, 100% loss on the container's loopback towards
+# one address); ExecStopPost= runs at stop, and after a SIGKILL of the agent with a freezer
+# pause active it thaws the cgroup before Restart= brings the agent back; the game-day timer
+# loads; finally `apt-get remove` (prerm stops the running agent) and `apt-get purge` (postrm
+# removes the state) leave no file of the package behind. Everything happens below this test's temporary directory; the
 # chroot's mounts live in private mount namespaces that die with their process.
 # Skips (77) when the Debian mirror is unreachable, except with CI=true, where it fails.
 # shellcheck source=tests/integration/lib.sh
@@ -18,7 +22,7 @@ for c in debootstrap systemd-nspawn; do
 		fl_fail "needs '$c' (CI=true: scripts/setup.sh must install it)"
 	fi
 done
-fl_require_cmd cpack dpkg-deb debootstrap systemd-nspawn nsenter unshare curl jq
+fl_require_cmd cpack dpkg-deb debootstrap systemd-nspawn nsenter unshare curl jq tc
 fl_require_build
 fl_tmpdir work
 ver=$(sed -n 's/^project(faultline VERSION \([0-9.]*\).*/\1/p' "$FL_SOURCE_DIR/CMakeLists.txt")
@@ -93,14 +97,25 @@ gid=$(cut -d: -f3 <<<"$grp")
 # The sysusers file it claims is the one in the package.
 fl_assert_eq "$(inroot "cat /usr/lib/sysusers.d/faultline.conf" | grep -v '^#')" "g faultline -" "sysusers"
 
+# The fault section below drives the API with curl and measures loss with ping inside the
+# booted container; installed only now, after the checks above ran with what the package
+# alone pulled in.
+fl_log "apt-get install curl iputils-ping (for the fault section)"
+inroot "apt-get install -y -q --no-install-recommends curl iputils-ping" >"$work/tools.log" 2>&1 ||
+	{ tail -40 "$work/tools.log"; fl_fail "apt-get install curl iputils-ping failed"; }
+
 # ---- the units under a real systemd ----
 # systemd-nspawn writes below /run/systemd/nspawn; a private tmpfs /run keeps the host's /run
 # untouched. --private-network: the container has only its own loopback.
+# --capability=CAP_BPF,CAP_PERFMON --system-call-filter=bpf: nspawn's default bounding set
+# lacks both capabilities and its seccomp filter answers bpf(2) with EPERM, which leaves every
+# network.* type unavailable ("cannot load a BPF_PROG_TYPE_SCHED_CLS program: Operation not
+# permitted"); with them the unit's own CapabilityBoundingSet= is what limits the agent.
 fl_log "boot the root with systemd-nspawn --boot"
 timeout 900 unshare --mount --propagation private /bin/sh -c '
 	mount -t tmpfs tmpfs /run
 	exec systemd-nspawn -q -D "$1" --boot --register=no --keep-unit --private-network \
-		--console=pipe' _ "$root" </dev/null >"$work/boot.log" 2>&1 &
+		--capability=CAP_BPF,CAP_PERFMON --system-call-filter=bpf --console=pipe' _ "$root" </dev/null >"$work/boot.log" 2>&1 &
 tpid=$!
 nspid="" init=""
 stop_container() {
@@ -174,6 +189,165 @@ for c in ${bnd//,/ }; do
 	grep -qx "$c" <<<"$allowed" || fl_fail "$c is in the bounding set, the unit does not allow it"
 done
 
+# ---- faults applied by the agent under the unit's hardening ----
+# Through the installed faultctl's socket, with curl inside the container: a lease, then one
+# fault at a time, its effect observed from outside the agent (/proc, cgroupfs, ping), its
+# revert, and nothing left (no fault listed, no cgroup). The victims are transient services
+# (systemd-run): each has a session and a cgroup of its own. nsenter'd commands such as curl
+# sit in a session whose leader is outside the container's pid namespace (session 0 there),
+# which the agent protects as the requester's, so a victim must not be one of them.
+api() { # METHOD PATH [BODY]: one request inside the container; sets HTTP_STATUS, API_BODY
+	local out
+	out=$(inc timeout 30 curl -sS --max-time 20 --unix-socket /run/faultline/agent.sock \
+		-X "$1" -w '\n%{http_code}' ${3:+-H 'Content-Type: application/json' --data-binary "$3"} \
+		"http://agent$2") || fl_fail "curl $1 $2 in the container failed: $out"
+	HTTP_STATUS=${out##*$'\n'}
+	API_BODY=${out%$'\n'*}
+}
+apply() { # BODY: asserts 201, sets FID
+	api POST "/v1/leases/$lease/faults" "$1"
+	fl_assert_eq "$HTTP_STATUS" 201 "apply $(jq -r .type <<<"$1") ($API_BODY)"
+	FID=$(jq -r .fault.id <<<"$API_BODY")
+}
+revert() { # FID
+	api DELETE "/v1/faults/$1"
+	fl_assert_eq "$HTTP_STATUS" 200 "revert $1 ($API_BODY)"
+}
+no_faults() { # WHAT: the agent lists no fault
+	api GET /v1/faults
+	fl_assert_eq "$(jq '.faults | length' <<<"$API_BODY")" 0 "faults listed $1 ($API_BODY)"
+}
+cstate() { # PID: its state letter in the container, empty when gone
+	inc awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null || true
+}
+victim() { # UNIT CMD...: starts CMD as a transient service; sets VPID (its MainPID)
+	local unit=$1 comm=${2##*/}
+	timeout 60 nsenter -t "$init" -a systemd-run -q --unit "$@" || fl_fail "systemd-run $unit failed"
+	VPID=""
+	for _ in $(seq 50); do
+		VPID=$(inc systemctl show -P MainPID "$unit")
+		[ -n "$VPID" ] && [ "$VPID" != 0 ] && [ "$(inc cat "/proc/$VPID/comm")" = "$comm" ] && break
+		VPID=""
+		sleep 0.1
+	done
+	[ -n "$VPID" ] || fl_fail "$unit has no $comm as MainPID"
+}
+api POST /v1/leases '{"ttl_ms": 600000}'
+fl_assert_eq "$HTTP_STATUS" 201 "create lease ($API_BODY)"
+lease=$(jq -r .lease.id <<<"$API_BODY")
+api GET /v1/info
+infojson=$API_BODY
+avail() { jq -r --arg t "$1" '.fault_types[] | select(.name == $t) | "\(.available) \(.reason // "")"' <<<"$infojson"; }
+for t in process.pause process.kill stress.cpu; do
+	fl_assert_eq "$(avail "$t")" "true " "$t under the unit"
+done
+
+# The cgroup v2 hierarchy as the container mounts it: /sys/fs/cgroup, or /sys/fs/cgroup/unified
+# when the host boots the hybrid layout (nspawn then gives the container the same).
+cgroot=$(inc findmnt -n -t cgroup2 -o TARGET | head -n 1)
+[ -n "$cgroot" ] || fl_fail "no cgroup v2 mount in the container"
+
+fl_log "process.pause (freezer) of a transient service's cgroup"
+# A shell that counts in a file ten times a second: frozen, the count stands still.
+victim fl-freeze /bin/sh -c 'i=0; while :; do i=$((i + 1)); echo $i >/run/fl-freeze.count; sleep 0.1; done'
+count() { inc cat /run/fl-freeze.count 2>/dev/null || true; }
+for _ in $(seq 50); do [ "$(count)" -ge 3 ] 2>/dev/null && break; sleep 0.1; done
+vcg=/system.slice/fl-freeze.service
+apply "{\"name\": \"fz\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"cgroup\": \"$vcg\", \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
+fl_assert_eq "$(jq -r .fault.status.frozen <<<"$API_BODY")" true "freezer status ($API_BODY)"
+fl_assert_eq "$(inc grep -x 'frozen [01]' "$cgroot$vcg/cgroup.events")" "frozen 1" "cgroup.events while paused"
+c0=$(count)
+sleep 1.5
+c1=$(count)
+fl_assert_eq "$c1" "$c0" "the frozen shell's count after 1.5 s"
+revert "$FID"
+fl_assert_eq "$(inc grep -x 'frozen [01]' "$cgroot$vcg/cgroup.events")" "frozen 0" "cgroup.events after revert"
+fl_assert_eq "$(inc cat "$cgroot$vcg/cgroup.freeze")" 0 "cgroup.freeze after revert"
+sleep 1
+c2=$(count)
+if [ -z "$c2" ] || [ "$c2" -le "$c1" ]; then
+	fl_fail "the shell does not count after the thaw: $c1 then $c2"
+fi
+fl_log "freezer: count $c0 -> $c1 frozen for 1.5 s, $c2 one second after the thaw"
+timeout 60 nsenter -t "$init" -a systemctl stop fl-freeze
+no_faults "after the freezer pause"
+
+fl_log "process.pause (SIGSTOP) and process.kill of a transient service's pid"
+victim fl-victim /usr/bin/sleep 300
+apply "{\"name\": \"st\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"pid\": $VPID, \"all\": true}}"
+st=""
+for _ in $(seq 50); do st=$(cstate "$VPID"); [ "$st" = T ] && break; sleep 0.1; done
+fl_assert_eq "$st" T "victim $VPID state while paused with SIGSTOP"
+revert "$FID"
+st=""
+for _ in $(seq 50); do st=$(cstate "$VPID"); [ "$st" = T ] || break; sleep 0.1; done
+fl_assert_eq "$st" S "victim $VPID state after revert"
+no_faults "after the SIGSTOP pause"
+apply "{\"name\": \"k\", \"type\": \"process.kill\", \"target\": {\"pid\": $VPID, \"all\": true}}"
+fl_assert_eq "$(jq -r '.fault.state + " " + (.fault.status.kills | tostring) + " " + .fault.status.signal_name' <<<"$API_BODY")" \
+	"completed 1 SIGKILL" "kill status"
+res=""
+for _ in $(seq 100); do
+	res=$(inc systemctl show -P Result fl-victim)
+	[ "$res" = signal ] && break
+	sleep 0.1
+done
+fl_assert_eq "$res" signal "fl-victim's Result after the kill"
+fl_assert_eq "$(inc systemctl show -P ExecMainStatus fl-victim)" 9 "fl-victim killed by signal"
+[ -z "$(cstate "$VPID")" ] || fl_fail "victim $VPID still exists after SIGKILL"
+inc systemctl reset-failed fl-victim 2>/dev/null || true
+no_faults "after the kill"
+
+fl_log "stress.cpu: one worker at 20% in the agent's cgroup"
+apply '{"name": "cpu", "type": "stress.cpu", "duration": "1m", "params": {"workers": 1, "load": "20%"}}'
+scg=$(jq -r .fault.status.cgroup <<<"$API_BODY")
+wpid=$(jq -r '.fault.status.worker_states[0].pid' <<<"$API_BODY")
+case $scg in "$cgroot"/faultline/stress-*) ;; *) fl_fail "stressor cgroup $scg";; esac
+inc test -d "$scg" || fl_fail "stressor cgroup $scg does not exist"
+grep -qx "$wpid" <<<"$(inc cat "$scg/cgroup.procs")" || fl_fail "worker $wpid not in $scg/cgroup.procs"
+u0=$(inc awk '$1 == "usage_usec" { print $2 }' "$scg/cpu.stat")
+sleep 2
+u1=$(inc awk '$1 == "usage_usec" { print $2 }' "$scg/cpu.stat")
+# 20% of 2 s is 400 ms; more than 100 ms shows the worker really runs.
+[ $((u1 - u0)) -gt 100000 ] || fl_fail "the worker used $((u1 - u0)) us of CPU in 2 s"
+fl_log "stressor $scg: worker $wpid used $(((u1 - u0) / 1000)) ms of CPU in 2 s"
+revert "$FID"
+gone=""
+for _ in $(seq 50); do inc test -e "$scg" || { gone=1; break; }; sleep 0.1; done
+[ -n "$gone" ] || fl_fail "stressor cgroup $scg survived the revert"
+no_faults "after the stressor"
+
+# network.loss needs BPF: systemd-nspawn withholds CAP_BPF and CAP_PERFMON from the
+# container's bounding set and its seccomp filter answers bpf(2) with EPERM, so the boot
+# above passes --capability=CAP_BPF,CAP_PERFMON --system-call-filter=bpf. 127.0.0.77 is
+# local (all of 127/8 is on lo): its echo requests leave through lo's egress, where the
+# fault's filter sits.
+fl_log "network.loss 100% on lo towards 127.0.0.77"
+na=$(avail network.loss)
+fl_assert_eq "$na" "true " "network.loss under the unit in the container"
+pings() { # ADDR COUNT: how many echo replies of COUNT came back (0.05 s apart, 1 s for the last)
+	inc timeout 10 ping -n -q -c "$2" -i 0.05 -W 1 "$1" 2>&1 |
+		sed -n 's/.* transmitted, \([0-9]*\) received.*/\1/p' || true
+}
+fl_assert_eq "$(pings 127.0.0.77 20)" 20 "echo replies from 127.0.0.77 before the fault"
+# The container's netns seen with the host's tc (the root has no iproute2).
+ctc() { nsenter -t "$init" -n tc "$@"; }
+ctc qdisc show dev lo | grep -q clsact && fl_fail "lo has a clsact qdisc before the fault"
+apply '{"name": "loss", "type": "network.loss", "duration": "5m", "target": {"interface": "lo", "direction": "egress", "cidrs": ["127.0.0.77"]}, "params": {"probability": "100%"}}'
+fl_assert_eq "$(pings 127.0.0.77 20)" 0 "echo replies from 127.0.0.77 under 100% loss"
+ctc qdisc show dev lo | grep -q clsact || fl_fail "no clsact qdisc on lo under the fault"
+# Only the fault's CIDR: the rest of loopback still answers.
+fl_assert_eq "$(pings 127.0.0.1 5)" 5 "echo replies from 127.0.0.1 under the fault"
+api GET "/v1/faults/$FID"
+fl_log "loss status: $(jq -c .fault.status <<<"$API_BODY")"
+fl_assert_eq "$(jq .fault.status.counters.dropped <<<"$API_BODY")" 20 "packets the agent counts dropped"
+revert "$FID"
+fl_assert_eq "$(pings 127.0.0.77 20)" 20 "echo replies from 127.0.0.77 after revert"
+ctc qdisc show dev lo | grep -q clsact && fl_fail "the clsact qdisc is left on lo after revert"
+no_faults "after the loss"
+api DELETE "/v1/leases/$lease"
+fl_assert_eq "$HTTP_STATUS" 200 "end the lease ($API_BODY)"
+
 fl_log "systemctl stop faultlined: ExecStopPost= runs"
 timeout 120 nsenter -t "$init" -a systemctl stop faultlined || fl_fail "systemctl stop failed"
 fl_assert_eq "$(inc systemctl is-active faultlined || true)" inactive "after stop"
@@ -208,6 +382,59 @@ timers=$(inc systemctl list-timers --all --no-pager --no-legend faultline-gameda
 grep -q "^Tue .* faultline-gameday@smoke.timer *faultline-gameday@smoke.service$" <<<"$timers" ||
 	fl_fail "list-timers: $timers"
 timeout 60 nsenter -t "$init" -a systemctl stop faultline-gameday@smoke.timer
+
+fl_log "SIGKILL of the agent with a freezer pause active: ExecStopPost= thaws, Restart= restarts"
+timeout 120 nsenter -t "$init" -a systemctl start faultlined || fl_fail "start before the crash failed"
+mpid=$(inc systemctl show -P MainPID faultlined)
+restarts0=$(inc systemctl show -P NRestarts faultlined)
+victim fl-crash /bin/sh -c 'i=0; while :; do i=$((i + 1)); echo $i >/run/fl-crash.count; sleep 0.1; done'
+ccount() { inc cat /run/fl-crash.count 2>/dev/null || true; }
+vcg=/system.slice/fl-crash.service
+api POST /v1/leases '{"ttl_ms": 600000}'
+fl_assert_eq "$HTTP_STATUS" 201 "create lease ($API_BODY)"
+lease=$(jq -r .lease.id <<<"$API_BODY")
+apply "{\"name\": \"fz-crash\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"cgroup\": \"$vcg\", \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
+fl_assert_eq "$(inc grep -x 'frozen [01]' "$cgroot$vcg/cgroup.events")" "frozen 1" "cgroup.events before the crash"
+# Only the agent: nothing else runs in its cgroup (no stressor).
+inc systemctl kill --kill-whom=main --signal=SIGKILL faultlined
+# The agent cannot have thawed anything; the ExecStopPost= run (a pid other than the killed
+# MainPID) finds the journaled freeze and undoes it.
+post=""
+for _ in $(seq 150); do
+	post=$(inc journalctl -u faultlined -o json --no-pager --output-fields=_PID,MESSAGE |
+		jq -r --arg m "$mpid" 'select((.MESSAGE | type) == "string" and
+			(.MESSAGE | startswith("cleanup: 1 record ")) and ._PID != $m) | "\(._PID) \(.MESSAGE)"')
+	[ -n "$post" ] && break
+	sleep 0.2
+done
+[ -n "$post" ] || fl_fail "no ExecStopPost= cleanup of 1 record after the SIGKILL: $(inc journalctl -u faultlined --no-pager | tail -20)"
+fl_log "after SIGKILL: $post"
+grep -q " cleanup: 1 record from an earlier run, 0 failed$" <<<"$post" || fl_fail "cleanup after the crash: $post"
+fl_assert_eq "$(inc grep -x 'frozen [01]' "$cgroot$vcg/cgroup.events")" "frozen 0" "cgroup.events after the crash's cleanup"
+c0=$(ccount)
+sleep 1
+c1=$(ccount)
+if [ -z "$c1" ] || [ "$c1" -le "$c0" ]; then
+	fl_fail "the shell does not count after the cleanup: $c0 then $c1"
+fi
+# Restart=on-failure (RestartSec=2s): a new agent, which holds no fault and no lease.
+npid=""
+for _ in $(seq 150); do
+	if [ "$(inc systemctl is-active faultlined || true)" = active ]; then
+		npid=$(inc systemctl show -P MainPID faultlined)
+		[ "$npid" != "$mpid" ] && [ "$npid" != 0 ] && break
+	fi
+	npid=""
+	sleep 0.2
+done
+[ -n "$npid" ] || fl_fail "faultlined did not come back after the SIGKILL"
+# The restarted agent also runs recovery at start; the thaw must have been ExecStopPost='s.
+[ "${post%% *}" != "$npid" ] || fl_fail "the restarted agent did the cleanup, not ExecStopPost=: $post"
+fl_assert_eq "$(inc systemctl show -P NRestarts faultlined)" $((restarts0 + 1)) "NRestarts"
+no_faults "by the restarted agent"
+api GET /v1/leases
+fl_assert_eq "$(jq '.leases | length' <<<"$API_BODY")" 0 "leases of the restarted agent"
+timeout 60 nsenter -t "$init" -a systemctl stop fl-crash
 
 fl_log "apt-get remove with the agent running: prerm stops it"
 timeout 120 nsenter -t "$init" -a systemctl start faultlined || fl_fail "restart failed"

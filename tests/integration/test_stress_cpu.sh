@@ -3,7 +3,9 @@
 #  - one worker at 50% of a CPU: the load measured here from the cgroup's cpu.stat over 4 s
 #    is within 5 points of 50, and so is what the agent reports;
 #  - pinned workers run only on the listed CPU, with their duty cycle;
-#  - a revert leaves no worker and no cgroup.
+#  - a revert leaves no worker and no cgroup;
+#  - under a seccomp filter that answers clone3 with ENOSYS (enosys_clone3, as systemd's
+#    RestrictNamespaces= does), the worker is cloned, moves into its cgroup and loads it.
 # A duty cycle cannot exceed what the scheduler gives one process: when a spinning process
 # of this test gets less than 60% of a CPU (the host is saturated by others), a miss is
 # reported as a skip with the figures, never as a pass.
@@ -67,3 +69,33 @@ api POST "/v1/leases/$LEASE/faults" '{"name": "c", "type": "stress.cpu", "durati
 fl_assert_eq "$HTTP_STATUS" 422 "cpu: a CPU that is not there ($API_BODY)"
 jq -e '.error.message | test("params.cpus")' <<<"$API_BODY" >/dev/null || fl_fail "cpu: unclear refusal"
 fl_assert_eq "$(journal_count)" 0 "journal after the cpu tests"
+
+# Where a seccomp filter answers clone3 with ENOSYS (systemd's RestrictNamespaces=, which the
+# shipped unit sets; container runtimes' default profiles), workers are cloned and move into
+# their cgroup themselves: the same placement, load and revert, and the agent says so.
+ENOSYS_CLONE3=$FL_BUILD_DIR/tests/integration/enosys_clone3
+[ -x "$ENOSYS_CLONE3" ] || fl_fail "enosys_clone3 not built in $FL_BUILD_DIR"
+kill -TERM "$FL_AGENT_PID"
+fl_wait_exit rc "$FL_AGENT_PID" 20
+fl_assert_eq "$rc" 0 "agent exit before the clone3 run"
+nsenter --net="/run/netns/$ns" "$ENOSYS_CLONE3" "$FAULTLINED" --socket "$sock" "${AGENT_ARGS[@]}" \
+	>"$dir/agent-enosys.log" 2>&1 &
+FL_AGENT_PID=$!
+fl_wait_socket "$sock" "$FL_AGENT_PID"
+new_lease 600000
+apply fallback stress.cpu '{"load": "50%"}'
+grep -q "clone3 answers ENOSYS" "$dir/agent-enosys.log" ||
+	fl_fail "clone3 fallback: not taken: $(tail -5 "$dir/agent-enosys.log")"
+grep -qx "$PIDS" "$CGROUP/cgroup.procs" || fl_fail "clone3 fallback: worker $PIDS not in $CGROUP"
+fl_assert_eq "$CGROOT$(sed -n 's/^0:://p' "/proc/$PIDS/cgroup")" "$CGROUP" "clone3 fallback: the worker's cgroup"
+sleep 1
+u0=$(cpu_usec "$CGROUP") t0=$(now_ns)
+sleep 2
+u1=$(cpu_usec "$CGROUP") t1=$(now_ns)
+load=$(((u1 - u0) * 1000000 / (t1 - t0)))
+fl_log "clone3 fallback: $((load / 10)).$((load % 10))% of a CPU for 50% requested"
+# Accounted in the fault's cgroup from the start: not a stray few per mille.
+[ "$load" -ge 300 ] || fl_fail "clone3 fallback: load $load per mille in the worker's cgroup"
+api DELETE "/v1/faults/$FID"
+fl_assert_eq "$HTTP_STATUS" 200 "clone3 fallback: revert"
+no_residue "$CGROUP" "$PIDS"
