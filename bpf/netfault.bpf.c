@@ -50,6 +50,9 @@ struct {
 	__type(value, struct netfault_dist_table);
 } dist_tables SEC(".maps");
 
+/* Compare-and-swap tries to raise a flow's last departure time (netfault_stamp()). */
+#define NETFAULT_CAS_TRIES 8
+
 /* Last departure time per (flow, DELAY rule): jitter never reorders a flow. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -589,8 +592,9 @@ __attribute__((noinline)) int netfault_stamp(struct __sk_buff *skb, __u32 slot)
 {
 	struct netfault_flow_key key = {.slot = slot};
 	struct netfault_rule *rule;
-	__u64 now, when, *last;
+	__u64 now, when, prev, *last;
 	__s64 d;
+	int i;
 
 	rule = bpf_map_lookup_elem(&rules, &slot);
 	if (!rule)
@@ -603,9 +607,29 @@ __attribute__((noinline)) int netfault_stamp(struct __sk_buff *skb, __u32 slot)
 	if (!key.flow)
 		key.flow = NETFAULT_FLOW_HASHED | bpf_get_hash_recalc(skb);
 	last = bpf_map_lookup_elem(&flow_times, &key);
-	if (last && *last > when)
-		when = *last;
-	bpf_map_update_elem(&flow_times, &key, &when, BPF_ANY);
+	if (!last) {
+		/* The flow's first packet (or its entry was evicted). */
+		if (!bpf_map_update_elem(&flow_times, &key, &when, BPF_NOEXIST))
+			goto out;
+		/* Another CPU created it in between: go on from its time. */
+		last = bpf_map_lookup_elem(&flow_times, &key);
+		if (!last)
+			goto out;
+	}
+	/*
+	 * Raise the flow's last departure time to ours unless it is later already, atomically:
+	 * two CPUs sending on one flow at once must not both read the old time.
+	 */
+	for (i = 0; i < NETFAULT_CAS_TRIES; i++) {
+		prev = *(volatile __u64 *)last;
+		if (prev >= when) {
+			when = prev;
+			break;
+		}
+		if (__sync_val_compare_and_swap(last, prev, when) == prev)
+			break;
+	}
+out:
 	skb->tstamp = when;
 	return 0;
 }
