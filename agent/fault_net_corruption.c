@@ -27,15 +27,9 @@ static int corruption_apply(struct agent *a, struct fault *f, char *err, size_t 
 		.action = NETFAULT_ACT_CORRUPT,
 		.prob = netfault_prob(f->spec->params.corruption.probability_ppm / 1e6),
 	};
-	int ret;
 
 	(void)a;
-	ret = netif_fault_attach(f, err, size);
-	if (!ret)
-		ret = netif_fault_add_rules(f, netif_dirs(f), &act, err, size);
-	if (ret)
-		netif_fault_unwind(f);
-	return ret;
+	return netif_fault_apply_action(f, &act, err, size);
 }
 
 const struct fault_ops fault_net_corruption = {

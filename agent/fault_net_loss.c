@@ -34,7 +34,6 @@ static int loss_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	const struct fault_net_loss *p = &f->spec->params.loss;
 	struct netif_action act = {.action = NETFAULT_ACT_LOSS};
-	int ret;
 
 	(void)a;
 	if (p->model == LOSS_GILBERT_ELLIOTT) {
@@ -46,12 +45,7 @@ static int loss_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	} else {
 		act.prob = netfault_prob(ppm(p->probability_ppm));
 	}
-	ret = netif_fault_attach(f, err, size);
-	if (!ret)
-		ret = netif_fault_add_rules(f, netif_dirs(f), &act, err, size);
-	if (ret)
-		netif_fault_unwind(f);
-	return ret;
+	return netif_fault_apply_action(f, &act, err, size);
 }
 
 const struct fault_ops fault_net_loss = {

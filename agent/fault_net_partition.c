@@ -13,15 +13,9 @@
 static int partition_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	struct netif_action act = {.action = NETFAULT_ACT_PARTITION};
-	int ret;
 
 	(void)a;
-	ret = netif_fault_attach(f, err, size);
-	if (!ret)
-		ret = netif_fault_add_rules(f, netif_dirs(f), &act, err, size);
-	if (ret)
-		netif_fault_unwind(f);
-	return ret;
+	return netif_fault_apply_action(f, &act, err, size);
 }
 
 const struct fault_ops fault_net_partition = {

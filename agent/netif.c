@@ -793,6 +793,18 @@ void netif_fault_unwind(struct fault *f)
 		log_err("fault %s: undoing a partial apply: %s", f->id, err);
 }
 
+int netif_fault_apply_action(struct fault *f, const struct netif_action *act, char *err,
+			     size_t size)
+{
+	int ret = netif_fault_attach(f, err, size);
+
+	if (!ret)
+		ret = netif_fault_add_rules(f, netif_dirs(f), act, err, size);
+	if (ret)
+		netif_fault_unwind(f);
+	return ret;
+}
+
 unsigned int netif_dirs(const struct fault *f)
 {
 	switch (f->spec->target.net.direction) {

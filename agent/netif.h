@@ -125,6 +125,13 @@ int netif_fault_revert(struct agent *a, struct fault *f, char *err, size_t size)
 /* Undo a partial apply (errors are logged; the caller's revert retries). */
 void netif_fault_unwind(struct fault *f);
 
+/*
+ * fault_ops.apply of the rule-based types, given the rule's action: netif_fault_attach(), then
+ * netif_fault_add_rules() in the fault's directions; a failure is unwound.
+ */
+int netif_fault_apply_action(struct fault *f, const struct netif_action *act, char *err,
+			     size_t size);
+
 /* The fault's directions as NETFAULT_DIR_* bits. */
 unsigned int netif_dirs(const struct fault *f);
 
