@@ -354,6 +354,30 @@ int exp_read_file_diag(const char *path, char **buf, size_t *len, struct diag_li
 	return err;
 }
 
+int exp_doc_load_file(const struct exp_object *obj, const char *path, void **out,
+		      struct diag_list *diags)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	*out = NULL;
+	err = exp_read_file_diag(path, &buf, &len, diags);
+	if (err)
+		return err;
+	err = exp_doc_load(obj, buf, len, out, diags);
+	free(buf);
+	return err;
+}
+
+void exp_doc_free(const struct exp_object *obj, void *doc)
+{
+	if (!doc)
+		return;
+	exp_obj_release(obj, doc);
+	free(doc);
+}
+
 int exp_load_file(const char *path, struct experiment **out, struct diag_list *diags)
 {
 	char *buf = NULL;

@@ -95,6 +95,13 @@ int exp_read_file_diag(const char *path, char **buf, size_t *len, struct diag_li
 int exp_doc_load(const struct exp_object *obj, const char *buf, size_t len, void **out,
 		 struct diag_list *diags);
 
+/* exp_doc_load() of a file's contents; a file that cannot be read is reported in diags. */
+int exp_doc_load_file(const struct exp_object *obj, const char *path, void **out,
+		      struct diag_list *diags);
+
+/* Release a document exp_doc_load() made (NULL is fine). */
+void exp_doc_free(const struct exp_object *obj, void *doc);
+
 /* Parse buf into a tree. Returns the root, or NULL after reporting why (or on no memory). */
 struct enode *exp_tree_build(struct exp_ctx *ctx, const char *buf, size_t len);
 

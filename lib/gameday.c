@@ -94,25 +94,12 @@ int gd_load_buf(const char *buf, size_t len, struct gameday **out, struct diag_l
 
 int gd_load_file(const char *path, struct gameday **out, struct diag_list *diags)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	int err;
-
-	*out = NULL;
-	err = exp_read_file_diag(path, &buf, &len, diags);
-	if (err)
-		return err;
-	err = gd_load_buf(buf, len, out, diags);
-	free(buf);
-	return err;
+	return exp_doc_load_file(&gameday_object, path, (void **)out, diags);
 }
 
 void gd_free(struct gameday *g)
 {
-	if (!g)
-		return;
-	exp_obj_release(&gameday_object, g);
-	free(g);
+	exp_doc_free(&gameday_object, g);
 }
 
 bool gd_is_plan(const char *buf, size_t len)

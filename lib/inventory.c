@@ -218,25 +218,12 @@ int inv_load_buf(const char *buf, size_t len, struct inventory **out, struct dia
 
 int inv_load_file(const char *path, struct inventory **out, struct diag_list *diags)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	int err;
-
-	*out = NULL;
-	err = exp_read_file_diag(path, &buf, &len, diags);
-	if (err)
-		return err;
-	err = inv_load_buf(buf, len, out, diags);
-	free(buf);
-	return err;
+	return exp_doc_load_file(&inventory_object, path, (void **)out, diags);
 }
 
 void inv_free(struct inventory *inv)
 {
-	if (!inv)
-		return;
-	exp_obj_release(&inventory_object, inv);
-	free(inv);
+	exp_doc_free(&inventory_object, inv);
 }
 
 const struct inv_agent *inv_agent_find(const struct inventory *inv, const char *name)

@@ -136,10 +136,7 @@ int policy_load_file(const char *path, struct policy **out, struct diag_list *di
 
 void policy_free(struct policy *p)
 {
-	if (!p)
-		return;
-	exp_obj_release(&policy_object, p);
-	free(p);
+	exp_doc_free(&policy_object, p);
 }
 
 int policy_to_json(const struct policy *p, json_t **out)
