@@ -583,9 +583,14 @@ static bool regex_too_complex(const char *s)
 			last = 0;
 			continue;
 		}
-		if (*p == ')') {
-			last = sum;
-			sum = depth ? stack[--depth] + last : last;
+		if (*p == ')' && !depth) {
+			/* glibc's ERE takes an unmatched ')' as a literal: one atom. */
+			sum++;
+			last = 1;
+		} else if (*p == ')') {
+			/* A group is at least one node, also "()" or "(|)": glibc copies it too. */
+			last = sum ? sum : 1;
+			sum = stack[--depth] + last;
 		} else if (*p == '{' && (end = regex_bound(p, &m))) {
 			if (m > MAX_REGEX_EXPANSION)
 				return true;

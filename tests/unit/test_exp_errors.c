@@ -405,6 +405,25 @@ static void test_malformed_values(void **state)
 		    "    target: {cmdline: \"((a{100}){100})\", count: 1}\n",
 	       "t.yaml:11:23: faults[0].target.cmdline: regular expression '((a{100}){100})' is "
 	       "too complex (its repetitions expand to more than 4096 elements)\n");
+	/*
+	 * What a repetition copies is at least one node: an unmatched ')' (a literal in glibc's
+	 * ERE) and an empty group too (found by fuzz_exp_load: regcomp() took 2 GB on them).
+	 */
+	expect(HEAD "  - name: k\n"
+		    "    type: process.kill\n"
+		    "    target: {cmdline: \"))++++++++++++++\", count: 1}\n"
+		    "  - name: k2\n"
+		    "    type: process.kill\n"
+		    "    target: {cmdline: \"x()++++++++++++++\", count: 1}\n"
+		    "  - name: k3\n"
+		    "    type: process.kill\n"
+		    "    target: {cmdline: \"(|)++++++++++++++\", count: 1}\n",
+	       "t.yaml:11:23: faults[0].target.cmdline: regular expression '))++++++++++++++' is "
+	       "too complex (its repetitions expand to more than 4096 elements)\n"
+	       "t.yaml:14:23: faults[1].target.cmdline: regular expression 'x()++++++++++++++' is "
+	       "too complex (its repetitions expand to more than 4096 elements)\n"
+	       "t.yaml:17:23: faults[2].target.cmdline: regular expression '(|)++++++++++++++' is "
+	       "too complex (its repetitions expand to more than 4096 elements)\n");
 	/* glibc copies "x+" as "xx*": thirteen '+' are 8192 copies. */
 	expect(HEAD "  - name: k\n"
 		    "    type: process.kill\n"
