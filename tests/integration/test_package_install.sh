@@ -357,14 +357,20 @@ grep -qF 'argv[]=/usr/sbin/faultlined --cleanup --systemd ;' <<<"$(inc systemctl
 # cleanup run (a process other than MainPID) logged: nothing was left to undo after a clean stop.
 # The agent itself may log a cleanup line at its start; the ExecStopPost= run is the one whose
 # _PID is not MainPID (JSON output: field order within an entry is not fixed).
-post=""
-for _ in $(seq 50); do
-	post=$(inc journalctl -u faultlined -o json --no-pager --output-fields=_PID,MESSAGE |
-		jq -r --arg m "$mpid" 'select((.MESSAGE | type) == "string" and
-			(.MESSAGE | startswith("cleanup: ")) and ._PID != $m) | "\(._PID) \(.MESSAGE)"')
-	[ -n "$post" ] && break
-	sleep 0.2
-done
+# poststop_line PREFIX TRIES: "PID MESSAGE" of the journal line of faultlined starting with
+# PREFIX logged by a pid other than MainPID $mpid (the ExecStopPost= run), polled every 0.2 s.
+poststop_line() {
+	local line=""
+	for _ in $(seq "$2"); do
+		line=$(inc journalctl -u faultlined -o json --no-pager --output-fields=_PID,MESSAGE |
+			jq -r --arg m "$mpid" --arg p "$1" 'select((.MESSAGE | type) == "string" and
+				(.MESSAGE | startswith($p)) and ._PID != $m) | "\(._PID) \(.MESSAGE)"')
+		[ -n "$line" ] && break
+		sleep 0.2
+	done
+	echo "$line"
+}
+post=$(poststop_line "cleanup: " 50)
 [ -n "$post" ] || fl_fail "no log line of the ExecStopPost= cleanup run (a pid other than MainPID $mpid) in the journal"
 fl_log "ExecStopPost: $post"
 grep -q " cleanup: 0 records from an earlier run, 0 failed" <<<"$post" ||
@@ -399,14 +405,7 @@ fl_assert_eq "$(inc grep -x 'frozen [01]' "$cgroot$vcg/cgroup.events")" "frozen 
 inc systemctl kill --kill-whom=main --signal=SIGKILL faultlined
 # The agent cannot have thawed anything; the ExecStopPost= run (a pid other than the killed
 # MainPID) finds the journaled freeze and undoes it.
-post=""
-for _ in $(seq 150); do
-	post=$(inc journalctl -u faultlined -o json --no-pager --output-fields=_PID,MESSAGE |
-		jq -r --arg m "$mpid" 'select((.MESSAGE | type) == "string" and
-			(.MESSAGE | startswith("cleanup: 1 record ")) and ._PID != $m) | "\(._PID) \(.MESSAGE)"')
-	[ -n "$post" ] && break
-	sleep 0.2
-done
+post=$(poststop_line "cleanup: 1 record " 150)
 [ -n "$post" ] || fl_fail "no ExecStopPost= cleanup of 1 record after the SIGKILL: $(inc journalctl -u faultlined --no-pager | tail -20)"
 fl_log "after SIGKILL: $post"
 grep -q " cleanup: 1 record from an earlier run, 0 failed$" <<<"$post" || fl_fail "cleanup after the crash: $post"
