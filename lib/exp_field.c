@@ -673,7 +673,19 @@ static bool check_regex(struct exp_ctx *ctx, const struct enode *n, const char *
 		exp_err(ctx, n, "invalid regular expression %s: %s", diag_quote(q, s), msg);
 		return false;
 	}
+	/*
+	 * A pattern that matches the empty string ('.*', 'a*', '^', 'x|') matches every
+	 * command line, a kernel thread's empty one included: it selects the whole host.
+	 */
+	r = regexec(&re, "", 0, NULL, 0);
 	regfree(&re);
+	if (!r) {
+		exp_err(ctx, n,
+			"regular expression %s matches the empty string, so it matches every "
+			"process; name what the command line must contain",
+			diag_quote(q, s));
+		return false;
+	}
 	return true;
 }
 

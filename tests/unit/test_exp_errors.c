@@ -424,6 +424,19 @@ static void test_malformed_values(void **state)
 	       "too complex (its repetitions expand to more than 4096 elements)\n"
 	       "t.yaml:17:23: faults[2].target.cmdline: regular expression '(|)++++++++++++++' is "
 	       "too complex (its repetitions expand to more than 4096 elements)\n");
+	/* A pattern matching the empty string matches every process on the host. */
+	expect(HEAD "  - name: k\n"
+		    "    type: process.kill\n"
+		    "    target: {cmdline: \".*\", all: true}\n"
+		    "  - name: k2\n"
+		    "    type: process.pause\n"
+		    "    duration: 10s\n"
+		    "    target: {cmdline: \"worker|\", count: 1}\n",
+	       "t.yaml:11:23: faults[0].target.cmdline: regular expression '.*' matches the empty "
+	       "string, so it matches every process; name what the command line must contain\n"
+	       "t.yaml:15:23: faults[1].target.cmdline: regular expression 'worker|' matches the "
+	       "empty string, so it matches every process; name what the command line must "
+	       "contain\n");
 	/* glibc copies "x+" as "xx*": thirteen '+' are 8192 copies. */
 	expect(HEAD "  - name: k\n"
 		    "    type: process.kill\n"

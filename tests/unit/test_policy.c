@@ -1,5 +1,6 @@
 /* Unit tests for lib/policy.c: loading with positioned errors, and every policy rule. */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -190,6 +191,46 @@ static void min_free_memory(void **state)
 	free(out);
 }
 
+static void blast_radius_caps(void **state)
+{
+	struct policy *p;
+	cpu_set_t set;
+	char *out;
+
+	/* Built in: 16 processes; 4 workers per CPU the agent may run on. */
+	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+	assert_int_equal(policy_default(&p), 0);
+	assert_int_equal(p->max_processes_per_fault, 16);
+	assert_int_equal(p->max_cpu_workers, 4 * CPU_COUNT(&set));
+	policy_free(p);
+	/* A file without the keys keeps the built-in caps. */
+	p = load_ok("max_loss: 10%\n");
+	assert_int_equal(p->max_processes_per_fault, 16);
+	assert_int_equal(p->max_cpu_workers, 4 * CPU_COUNT(&set));
+	policy_free(p);
+	/* The file may raise or lower either. */
+	p = load_ok("max_processes_per_fault: 200\nmax_cpu_workers: 2\n");
+	assert_int_equal(p->max_processes_per_fault, 200);
+	assert_int_equal(p->max_cpu_workers, 2);
+	policy_free(p);
+	p = load_ok("max_processes_per_fault: 1\n");
+	assert_int_equal(p->max_processes_per_fault, 1);
+	policy_free(p);
+	out = load_bad("max_processes_per_fault: 0\n"
+		       "max_cpu_workers: 5000\n"
+		       "max_processes_per_faults: 3\n");
+	assert_string_equal(
+		out,
+		"policy.yaml:1:26: max_processes_per_fault: must be greater than 0\n"
+		"policy.yaml:2:18: max_cpu_workers: 5000 is out of range (1 to 4096)\n"
+		"policy.yaml:3:1: max_processes_per_faults: unknown key; did you mean "
+		"'max_processes_per_fault'?\n");
+	free(out);
+	out = load_bad("max_processes_per_fault: many\n");
+	assert_non_null(strstr(out, "policy.yaml:1:26: max_processes_per_fault: "));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +239,7 @@ int main(void)
 		cmocka_unit_test(rules),
 		cmocka_unit_test(gilbert_elliott_loss_ratio),
 		cmocka_unit_test(min_free_memory),
+		cmocka_unit_test(blast_radius_caps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
