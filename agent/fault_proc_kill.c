@@ -252,8 +252,7 @@ static int kill_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	f->priv = p;
 	uv_timer_init(a->loop, &p->timer);
 	p->timer.data = p;
-	procsel_guard_init(&p->guard, f->peer_pid, a->policy->protected_processes,
-			   a->policy->n_protected_processes);
+	procsel_guard_init(&p->guard, f->peer_pid, a->policy);
 	p->seed = procsel_seed(&s->target.proc);
 	p->signal = s->params.kill.signal;
 	signal_name(p->signal, p->signal_name, sizeof(p->signal_name));
