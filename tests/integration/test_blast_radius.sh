@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The blast radius of process faults, over the agent's real API, against processes the test
+# starts (each in a session of its own via setsid, with a name the test gave it):
+#  - a process.kill or process.pause whose selector would hit more than
+#    max_processes_per_fault (16 built in) is refused with 422 naming the count and the key,
+#    and none of the 20 matching processes is signalled (all alive, none stopped); count or
+#    percent under the cap hit exactly that many;
+#  - a policy file raising the cap lets the same kill through (all 20 die of SIGKILL), one
+#    lowering max_cpu_workers refuses a stress.cpu above it (as the built-in 4 x CPUs does);
+#  - a cmdline regex matching the empty string is refused;
+#  - programs protected whatever the target says: a process whose comm is "dpkg" and one
+#    whose executable is named "faultlined" (its comm renamed) are refused by pid, unharmed;
+#  - POST /v1/resolve and `faultctl plan --resolve` say what each fault would hit (pid, comm,
+#    user, cgroup) and why one would be refused, and signal nothing.
+. "$(dirname "$0")/lib.sh"
+fl_require_root
+fl_require_cmd curl jq socat nsenter setsid
+fl_require_build
+
+fl_netns ns blast
+fl_tmpdir dir
+sock=$dir/agent.sock
+N=20
+
+api() { FL_API_TIMEOUT=20 fl_api "$@"; }
+new_lease() {
+	api POST /v1/leases '{"ttl_ms": 900000}'
+	fl_assert_eq "$HTTP_STATUS" 201 "create lease"
+	LEASE=$(jq -r .lease.id <<<"$API_BODY")
+}
+apply() { # apply BODY -> API_BODY, HTTP_STATUS
+	api POST "/v1/leases/$LEASE/faults" "$1"
+}
+wait_comm() { # wait_comm PID COMM: until the exec (or the rename) is visible
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(cat /proc/"$1"/comm 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.01
+	done
+	fl_fail "pid $1 did not become $2"
+}
+# Every victim alive and not stopped: nothing was signalled.
+all_untouched() { # all_untouched WHAT
+	local p s
+	for p in "${VICTIMS[@]}"; do
+		s=$(fl_proc_state "$p")
+		[ -n "$s" ] && [ "$s" != Z ] || fl_fail "$1: pid $p is gone"
+		[ "$s" != T ] && [ "$s" != t ] || fl_fail "$1: pid $p is stopped"
+	done
+}
+stop_agent() {
+	kill -TERM "$FL_AGENT_PID"
+	fl_wait_exit rc "$FL_AGENT_PID" 30
+}
+
+# The victims: a copy of sleep with a name of the test's own, in sessions of their own.
+VICTIM=${FL_ID}br
+cp "$(command -v sleep)" "$dir/$VICTIM"
+VICTIMS=()
+for ((i = 0; i < N; i++)); do
+	setsid "$dir/$VICTIM" 600 &
+	VICTIMS+=("$!")
+done
+for p in "${VICTIMS[@]}"; do wait_comm "$p" "$VICTIM"; done
+
+fl_start_agent "$ns" "$sock" "$dir/agent.log" --log-level debug
+new_lease
+
+# --- over the built-in cap: refused, nothing signalled ---
+for t in process.kill process.pause; do
+	dur=; [ "$t" = process.pause ] && dur='"duration": "1m", '
+	apply "{\"name\": \"wide\", \"type\": \"$t\", $dur\"target\": {\"name\": \"$VICTIM\", \"all\": true}}"
+	fl_assert_eq "$HTTP_STATUS" 422 "$t of $N processes under the built-in cap ($API_BODY)"
+	jq -e --arg n "$N" '.error.message | test("would hit " + $n + " of " + $n) and
+		test("max_processes_per_fault \\(16\\)") and test("nothing was signalled")' \
+		<<<"$API_BODY" >/dev/null || fl_fail "$t: the refusal does not name the count and the key: $API_BODY"
+	all_untouched "$t over the cap"
+done
+apply "{\"name\": \"wide\", \"type\": \"process.kill\", \"target\": {\"name\": \"$VICTIM\", \"percent\": \"90%\"}}"
+fl_assert_eq "$HTTP_STATUS" 422 "a percentage over the cap ($API_BODY)"
+all_untouched "percent over the cap"
+curl -sS --max-time 2 --unix-socket "$sock" "http://agent/v1/events?since=0" >"$dir/events" 2>/dev/null || true
+if grep -q '"process.killed"' "$dir/events"; then fl_fail "a process.killed event after refusals"; fi
+
+# --- under the cap: count hits exactly that many ---
+apply "{\"name\": \"few\", \"type\": \"process.pause\", \"duration\": \"1m\", \"target\": {\"name\": \"$VICTIM\", \"count\": 3}}"
+fl_assert_eq "$HTTP_STATUS" 201 "a pause of 3 of $N ($API_BODY)"
+FAULT=$(jq -r .fault.id <<<"$API_BODY")
+fl_assert_eq "$(jq '.fault.status.processes | length' <<<"$API_BODY")" 3 "processes paused"
+fl_assert_eq "$(jq '.fault.status.matched' <<<"$API_BODY")" "$N" "processes matched"
+stopped=0
+for p in "${VICTIMS[@]}"; do [ "$(fl_proc_state "$p")" = T ] && stopped=$((stopped + 1)); done
+fl_assert_eq "$stopped" 3 "processes really stopped"
+api DELETE "/v1/faults/$FAULT"
+fl_assert_eq "$HTTP_STATUS" 200 "revert the pause"
+all_untouched "after the count pause was reverted"
+
+# --- a regex matching the empty string ---
+apply '{"name": "any", "type": "process.kill", "target": {"cmdline": "x*", "count": 1}}'
+fl_assert_eq "$HTTP_STATUS" 422 "an empty-matching cmdline ($API_BODY)"
+jq -e '.error.problems[] | select(.path == "target.cmdline" and (.message | test("matches the empty string")))' \
+	<<<"$API_BODY" >/dev/null || fl_fail "empty-matching regex: unclear refusal: $API_BODY"
+
+# --- stress.cpu over the built-in max_cpu_workers (4 x the CPUs the agent may use) ---
+cap=$((4 * $(nproc)))
+apply "{\"name\": \"cpu\", \"type\": \"stress.cpu\", \"duration\": \"10s\", \"params\": {\"workers\": $((cap + 1)), \"load\": \"1%\"}}"
+fl_assert_eq "$HTTP_STATUS" 422 "stress.cpu with $((cap + 1)) workers ($API_BODY)"
+jq -e --arg c "$cap" '.error.message | test("max_cpu_workers \\(" + $c + "\\)")' <<<"$API_BODY" >/dev/null ||
+	fl_fail "stress.cpu refusal does not name max_cpu_workers ($cap): $API_BODY"
+
+# --- protected programs, targeted by pid: refused, unharmed ---
+mkdir "$dir/bin"
+cp "$(command -v sleep)" "$dir/bin/dpkg"
+setsid "$dir/bin/dpkg" 600 &
+fake_dpkg=$!
+wait_comm "$fake_dpkg" dpkg
+# An executable named faultlined whose comm says otherwise: protected by its executable.
+cp "$(command -v bash)" "$dir/bin/faultlined"
+setsid "$dir/bin/faultlined" -c 'printf %s "$1" >/proc/$$/comm; while :; do sleep 1; done' x "${FL_ID}fa" &
+fake_agent=$!
+wait_comm "$fake_agent" "${FL_ID}fa"
+apply "{\"name\": \"pm\", \"type\": \"process.kill\", \"target\": {\"pid\": $fake_dpkg, \"all\": true}}"
+fl_assert_eq "$HTTP_STATUS" 403 "a kill of a process named dpkg ($API_BODY)"
+jq -e '.error.message | test("protected") and test("a package manager")' <<<"$API_BODY" >/dev/null ||
+	fl_fail "dpkg refusal unclear: $API_BODY"
+apply "{\"name\": \"fa\", \"type\": \"process.pause\", \"duration\": \"1m\", \"target\": {\"name\": \"${FL_ID}fa\", \"all\": true}}"
+fl_assert_eq "$HTTP_STATUS" 403 "a pause of a renamed faultlined ($API_BODY)"
+jq -e '.error.message | test("a faultline agent")' <<<"$API_BODY" >/dev/null ||
+	fl_fail "faultlined refusal unclear: $API_BODY"
+for p in "$fake_dpkg" "$fake_agent"; do
+	s=$(fl_proc_state "$p")
+	[ -n "$s" ] && [ "$s" != T ] && [ "$s" != Z ] || fl_fail "protected pid $p was hit (state '$s')"
+done
+
+# --- a policy raising the cap lets the kill through; one lowering max_cpu_workers ---
+stop_agent
+printf 'max_processes_per_fault: 25\nmax_cpu_workers: 2\n' >"$dir/policy.yaml"
+fl_start_agent "$ns" "$sock" "$dir/agent2.log" --log-level debug --policy "$dir/policy.yaml"
+new_lease
+apply "{\"name\": \"cpu\", \"type\": \"stress.cpu\", \"duration\": \"10s\", \"params\": {\"workers\": 3, \"load\": \"1%\"}}"
+fl_assert_eq "$HTTP_STATUS" 422 "stress.cpu with 3 workers over a policy of 2 ($API_BODY)"
+jq -e '.error.message | test("max_cpu_workers \\(2\\)")' <<<"$API_BODY" >/dev/null ||
+	fl_fail "stress.cpu refusal does not name max_cpu_workers (2): $API_BODY"
+all_untouched "before the raised-cap kill"
+apply "{\"name\": \"wide\", \"type\": \"process.kill\", \"target\": {\"name\": \"$VICTIM\", \"all\": true}}"
+fl_assert_eq "$HTTP_STATUS" 201 "the kill under a raised cap ($API_BODY)"
+fl_assert_eq "$(jq .fault.status.kills <<<"$API_BODY")" "$N" "kills under a raised cap"
+for p in "${VICTIMS[@]}"; do
+	fl_wait_exit rc "$p" 10
+	fl_assert_eq "$rc" 137 "victim $p under a raised cap"
+done
+kill -KILL "$fake_dpkg" "$fake_agent"
+stop_agent
