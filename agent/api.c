@@ -325,6 +325,132 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 	return 201;
 }
 
+/* ---- resolve: what faults would hit, nothing applied ---- */
+
+/* Most faults one resolve request may carry: each one scans /proc or the interfaces. */
+#define API_RESOLVE_MAX 256
+
+static json_t *refusal(int status, const char *code, const char *msg)
+{
+	return json_pack("{s:i, s:s, s:s}", "status", status, "code", code, "message", msg);
+}
+
+/* One fault of a resolve request: the checks of an apply, in the same order, then resolve. */
+static json_t *resolve_one(struct api_req *r, const json_t *in, size_t index)
+{
+	const char *name = json_string_value(json_object_get(in, "name"));
+	const char *tname = json_string_value(json_object_get(in, "type"));
+	json_t *res, *target = NULL, *why = NULL;
+	struct fault_spec *spec = NULL;
+	const struct fault_ops *type;
+	char err[FAULT_ERR_SIZE] = "";
+	struct diag_list diags;
+	char *text;
+	int ret;
+
+	res = json_pack("{s:I, s:s?, s:s?}", "index", (json_int_t)index, "name", name, "type",
+			tname);
+	text = json_dumps(in, JSON_COMPACT);
+	if (!res || !text || diag_init(&diags, "request")) {
+		free(text);
+		json_decref(res);
+		return NULL;
+	}
+	ret = exp_fault_parse(text, strlen(text), &spec, &diags);
+	free(text);
+	if (ret) {
+		json_t *problems = NULL;
+
+		diag_sort(&diags);
+		diag_to_json(&diags, &problems);
+		why = refusal(422, "invalid_fault", "the fault is invalid");
+		json_object_set_new(why, "problems", problems ? problems : json_array());
+		diag_clear(&diags);
+		goto done;
+	}
+	diag_clear(&diags);
+	ret = policy_check(r->a->policy, spec, err, sizeof(err));
+	if (ret) {
+		why = refusal(403, "forbidden", err);
+		goto done;
+	}
+	type = fault_ops_find(exp_fault_type_name(spec->type));
+	if (!type) {
+		why = refusal(501, "unsupported", "this agent cannot apply faults of this type");
+		goto done;
+	}
+	ret = fault_type_available(r->a, type, err, sizeof(err));
+	if (ret) {
+		why = refusal(503, "unavailable", err);
+		goto done;
+	}
+	ret = fault_resolve(r->a, type, spec, server_conn_peer(r->conn)->pid, &target, err,
+			    sizeof(err));
+	if (ret) {
+		const struct apply_error *e = apply_error_of(ret);
+
+		why = refusal(e->status, e->code, err[0] ? err : strerror(-ret));
+	}
+done:
+	exp_fault_free(spec);
+	json_object_set_new(res, "would_apply", json_boolean(!why));
+	if (target)
+		json_object_set_new(res, "target", target);
+	if (why)
+		json_object_set_new(res, "refused", why);
+	return res;
+}
+
+/*
+ * POST /v1/resolve: one fault as for an apply, or {"faults": [...]}. Read-only: nothing is
+ * applied, journaled or signalled, and no lease is needed.
+ */
+static int route_resolve(struct api_req *r, json_t **body)
+{
+	json_t *in, *list, *out, *one = NULL;
+	json_error_t jerr;
+	size_t i;
+
+	in = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
+	if (!json_is_object(in)) {
+		*body = api_error("bad_request",
+				  "resolve request: %s (expected a fault object or {\"faults\": [...]})",
+				  in ? "not an object" : jerr.text);
+		json_decref(in);
+		return 400;
+	}
+	list = json_object_get(in, "faults");
+	if (!list || json_object_get(in, "type")) {
+		one = json_pack("[O]", in);
+		list = one;
+	}
+	if (!json_is_array(list) || !json_array_size(list) ||
+	    json_array_size(list) > API_RESOLVE_MAX) {
+		*body = api_error("bad_request", "faults: expected a list of 1 to %d faults",
+				  API_RESOLVE_MAX);
+		json_decref(one);
+		json_decref(in);
+		return 400;
+	}
+	out = json_array();
+	for (i = 0; out && i < json_array_size(list); i++) {
+		json_t *res = resolve_one(r, json_array_get(list, i), i);
+
+		if (!res || json_array_append_new(out, res)) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	json_decref(one);
+	json_decref(in);
+	if (!out) {
+		*body = api_error("internal", "out of memory");
+		return 500;
+	}
+	*body = json_pack("{s:o}", "faults", out);
+	return 200;
+}
+
 static int route_faults(struct api_req *r, json_t **body)
 {
 	*body = json_pack("{s:o}", "faults", core_faults_json(r->a));
@@ -406,6 +532,7 @@ static const struct api_route routes[] = {
 	{ "POST", "/v1/leases/{id}/renew", route_lease_renew },
 	{ "DELETE", "/v1/leases/{id}", route_lease_end },
 	{ "POST", "/v1/leases/{id}/faults", route_fault_apply },
+	{ "POST", "/v1/resolve", route_resolve },
 	{ "GET", "/v1/faults", route_faults },
 	{ "DELETE", "/v1/faults", route_revert_all },
 	{ "GET", "/v1/faults/{id}", route_fault_get },

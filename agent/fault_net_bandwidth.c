@@ -234,6 +234,7 @@ const struct fault_ops fault_net_bandwidth = {
 	.validate = bw_validate,
 	.apply = bw_apply,
 	.revert = bw_revert,
+	.resolve = netif_fault_resolve,
 	.describe = bw_describe,
 	.cleanup = netif_shaper_cleanup,
 	.free_priv = netif_fault_free,

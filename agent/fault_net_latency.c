@@ -523,6 +523,7 @@ const struct fault_ops fault_net_latency = {
 	.validate = latency_validate,
 	.apply = latency_apply,
 	.revert = latency_revert,
+	.resolve = netif_fault_resolve,
 	.describe = latency_describe,
 	.cleanup = netif_shaper_cleanup,
 	.free_priv = netif_fault_free,

@@ -378,6 +378,7 @@ const struct fault_ops fault_proc_kill = {
 	.validate = kill_validate,
 	.apply = kill_apply,
 	.revert = kill_revert,
+	.resolve = fault_proc_resolve,
 	.describe = kill_describe,
 	.cleanup = kill_cleanup,
 	.free_priv = kill_free_priv,

@@ -291,6 +291,7 @@ const struct fault_ops fault_proc_pause = {
 	.validate = pause_validate,
 	.apply = pause_apply,
 	.revert = pause_revert,
+	.resolve = fault_proc_resolve,
 	.describe = pause_describe,
 	.cleanup = pause_cleanup,
 };

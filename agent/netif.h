@@ -80,6 +80,13 @@ int netif_probe(const struct agent *a, char *why, size_t size);
 int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t size);
 
 /*
+ * resolve for every network fault (after netif_fault_validate): the interface, whether it is
+ * up, its addresses, the peers and ports the rules would match and the requester's SSH
+ * session that stays exempt. Changes nothing. 0 or -ENOMEM.
+ */
+int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *err, size_t size);
+
+/*
  * Hook the fault on its interface: journal {"interface", "ifindex", "clsact_created"} in
  * f->undo, then open and attach the interface's instance if it is not yet, and hold the
  * requester's SSH exemption on it.

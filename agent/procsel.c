@@ -535,7 +535,7 @@ out:
 }
 
 /*
- * Why a scan gives nothing or too much to hit: fills err and returns -ESRCH, -EPERM or
+ * Why a scan gives nothing or too much to hit: fills err and returns -ESRCH or
  * -E2BIG; 0 when want processes may be hit.
  */
 static int scan_verdict(const struct scan *sc, size_t want, const struct procsel_guard *g,
@@ -543,11 +543,11 @@ static int scan_verdict(const struct scan *sc, size_t want, const struct procsel
 {
 	if (!sc->n && sc->n_prot) {
 		snprintf(err, err_size,
-			 "every process the selector matches is protected: %zu match%s, e.g. pid "
-			 "%d (%s): %s; nothing was signalled",
+			 "the process selector matches no process that may be hit: %zu match%s, "
+			 "all protected, e.g. pid %d (%s): %s; nothing was signalled",
 			 sc->n_prot, sc->n_prot == 1 ? "" : "es", (int)sc->prot[0].pid,
 			 sc->prot[0].comm, sc->prot[0].why);
-		return -EPERM;
+		return -ESRCH;
 	}
 	if (!sc->n) {
 		snprintf(err, err_size, "%s",
@@ -638,7 +638,6 @@ int procsel_resolve(const struct proc_target *t, const struct procsel_guard *g, 
 		    char *err, size_t err_size)
 {
 	json_t *o = NULL, *procs, *prot;
-	char why[FAULT_REFUSAL_SIZE] = "";
 	size_t want, *idx = NULL;
 	bool *chosen = NULL;
 	struct scan sc;
@@ -678,11 +677,10 @@ int procsel_resolve(const struct proc_target *t, const struct procsel_guard *g, 
 		json_array_append_new(prot, match_json(&sc.prot[i], false, false));
 	if (sc.n > RESOLVE_LIST_MAX || sc.n_prot > RESOLVE_LIST_MAX)
 		json_object_set_new(o, "truncated", json_integer(RESOLVE_LIST_MAX));
-	if (scan_verdict(&sc, want, g, why, sizeof(why)))
-		json_object_set_new(o, "refused", json_string(why));
+	/* What was found is the answer whatever the verdict: it shows why. */
 	*out = o;
 	o = NULL;
-	ret = 0;
+	ret = scan_verdict(&sc, want, g, err, err_size);
 out:
 	json_decref(o);
 	free(idx);

@@ -20,8 +20,6 @@ struct proc_match {
 	const char *why; /* why it is protected (a static string), NULL when it may be hit */
 };
 
-/* Room for the reason a resolve gives for a refusal. */
-#define FAULT_REFUSAL_SIZE 256
 
 /*
  * Whom a selection never touches besides the fixed protections (pid 1, kernel threads, every
@@ -50,7 +48,7 @@ uint64_t procsel_seed(const struct proc_target *t);
  * Applies count/percent/all with the seeded choice of lib/pick.h among the matches sorted by
  * pid, so the same seed and the same matches give the same choice.
  * Returns 0 with a malloc'd array (*n_matched: how many matched before the choice); -ESRCH
- * when nothing matches, -EPERM when everything that matches is protected, -E2BIG when more
+ * when nothing may be hit (nothing matches, or all that match are protected), -E2BIG when more
  * than g->max_procs would be hit (err says so, naming the count and the policy key); -EINVAL
  * for a bad selector. Nothing is signalled here: callers signal only after a 0.
  */
@@ -59,9 +57,11 @@ int procsel_select(const struct proc_target *t, const struct procsel_guard *g, u
 		   size_t err_size);
 
 /*
- * What t would hit now, without touching anything: {"matched", "would_hit", "processes":
- * [{pid, comm, user, cgroup}], "protected": [{pid, comm, why}], "refused": why} (refused
- * only when an apply would be refused). 0, -EINVAL for a bad selector (err says why), -ENOMEM.
+ * What t would hit now, without touching anything: *out = {"matched", "would_hit",
+ * "protected_matches", "processes": [{pid, comm, user, uid, cgroup}], "protected": [{pid,
+ * comm, user, uid, cgroup, why}]}. Returns 0 when an apply would go ahead, or what
+ * procsel_select() would return (-ESRCH, -E2BIG) with err saying why, *out set
+ * either way; -EINVAL for a bad selector (err says why) or -ENOMEM without *out.
  */
 int procsel_resolve(const struct proc_target *t, const struct procsel_guard *g, json_t **out,
 		    char *err, size_t err_size);

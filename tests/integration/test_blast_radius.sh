@@ -120,17 +120,71 @@ setsid "$dir/bin/faultlined" -c 'printf %s "$1" >/proc/$$/comm; while :; do slee
 fake_agent=$!
 wait_comm "$fake_agent" "${FL_ID}fa"
 apply "{\"name\": \"pm\", \"type\": \"process.kill\", \"target\": {\"pid\": $fake_dpkg, \"all\": true}}"
-fl_assert_eq "$HTTP_STATUS" 403 "a kill of a process named dpkg ($API_BODY)"
+fl_assert_eq "$HTTP_STATUS" 422 "a kill of a process named dpkg ($API_BODY)"
 jq -e '.error.message | test("protected") and test("a package manager")' <<<"$API_BODY" >/dev/null ||
 	fl_fail "dpkg refusal unclear: $API_BODY"
 apply "{\"name\": \"fa\", \"type\": \"process.pause\", \"duration\": \"1m\", \"target\": {\"name\": \"${FL_ID}fa\", \"all\": true}}"
-fl_assert_eq "$HTTP_STATUS" 403 "a pause of a renamed faultlined ($API_BODY)"
+fl_assert_eq "$HTTP_STATUS" 422 "a pause of a renamed faultlined ($API_BODY)"
 jq -e '.error.message | test("a faultline agent")' <<<"$API_BODY" >/dev/null ||
 	fl_fail "faultlined refusal unclear: $API_BODY"
 for p in "$fake_dpkg" "$fake_agent"; do
 	s=$(fl_proc_state "$p")
 	[ -n "$s" ] && [ "$s" != T ] && [ "$s" != Z ] || fl_fail "protected pid $p was hit (state '$s')"
 done
+
+# --- see before you hit: the resolve endpoint and faultctl plan --resolve, nothing signalled ---
+api POST /v1/resolve "{\"name\": \"few\", \"type\": \"process.pause\", \"duration\": \"1m\", \"target\": {\"name\": \"$VICTIM\", \"count\": 2, \"seed\": 7}}"
+fl_assert_eq "$HTTP_STATUS" 200 "POST /v1/resolve of one fault ($API_BODY)"
+jq -e --argjson n "$N" '.faults[0] | .would_apply and .target.matched == $n and .target.would_hit == 2 and
+	([.target.processes[] | select(.chosen)] | length) == 2 and
+	all(.target.processes[]; .user == "root" and (.cgroup | startswith("/")) and .comm != null)' \
+	<<<"$API_BODY" >/dev/null || fl_fail "resolve of a pause of 2: $API_BODY"
+cat >"$dir/exp.yaml" <<EOF
+version: 1
+name: blast-radius
+hypothesis: Nothing is hit while the plan is resolved.
+agents:
+  - {name: local, address: "unix://$sock"}
+duration: 1m
+faults:
+  - {name: kill-all, type: process.kill, target: {name: $VICTIM, all: true}}
+  - {name: pause-two, type: process.pause, duration: 10s, target: {name: $VICTIM, count: 2}}
+  - {name: kill-dpkg, type: process.kill, target: {pid: $fake_dpkg, all: true}}
+  - {name: kill-none, type: process.kill, target: {name: ${FL_ID}none, all: true}}
+  - {name: loss-lo, type: network.loss, duration: 10s, target: {interface: lo, cidrs: [127.0.0.2/32]}, params: {probability: 5%}}
+  - {name: loss-missing, type: network.loss, duration: 10s, target: {interface: ${FL_ID}x, cidrs: [127.0.0.2/32]}, params: {probability: 5%}}
+EOF
+rc=0
+"$FAULTCTL" --json plan --resolve "$dir/exp.yaml" >"$dir/plan.json" 2>"$dir/plan.err" || rc=$?
+fl_assert_eq "$rc" 4 "plan --resolve exit status with refusals ($(cat "$dir/plan.err" "$dir/plan.json"))"
+jq -e --argjson n "$N" --arg dpkg "$fake_dpkg" '.would_apply == false and (.agents | length) == 1 and
+	.agents[0].ok and ((.agents[0].faults | map({(.name): .}) | add) as $f |
+	($f["kill-all"].refused.status == 422 and ($f["kill-all"].refused.message | test("max_processes_per_fault")) and
+	 $f["kill-all"].target.matched == $n and ($f["kill-all"].target.processes | length) == $n and
+	 all($f["kill-all"].target.processes[]; .pid > 0 and .user == "root" and .cgroup != null)) and
+	($f["pause-two"].would_apply and $f["pause-two"].target.would_hit == 2) and
+	($f["kill-dpkg"].refused.status == 422 and $f["kill-dpkg"].target.protected[0].pid == ($dpkg | tonumber) and
+	 $f["kill-dpkg"].target.protected[0].why == "a package manager") and
+	($f["kill-none"].refused.message | test("matches no process")) and
+	($f["loss-lo"].would_apply and $f["loss-lo"].target.interface == "lo" and
+	 ($f["loss-lo"].target.addresses | index("127.0.0.1")) != null) and
+	($f["loss-missing"].refused.status == 422 and ($f["loss-missing"].refused.message | test("no interface"))))' \
+	"$dir/plan.json" >/dev/null || fl_fail "plan --resolve (JSON) says the wrong thing: $(cat "$dir/plan.json")"
+rc=0
+"$FAULTCTL" plan --resolve "$dir/exp.yaml" >"$dir/plan.txt" 2>&1 || rc=$?
+fl_assert_eq "$rc" 4 "plan --resolve (text) exit status"
+grep -q "fault kill-all (process.kill): WOULD BE REFUSED" "$dir/plan.txt" &&
+	grep -q "pid ${VICTIMS[0]} .*$VICTIM .*user root .*cgroup /" "$dir/plan.txt" &&
+	grep -q "pid $fake_dpkg .*dpkg .*protected: a package manager" "$dir/plan.txt" &&
+	grep -q "interface lo (index 1, up), addresses: 127.0.0.1" "$dir/plan.txt" ||
+	fl_fail "plan --resolve (text) lacks the processes or reasons: $(cat "$dir/plan.txt")"
+all_untouched "after plan --resolve"
+for p in "$fake_dpkg" "$fake_agent"; do
+	s=$(fl_proc_state "$p")
+	[ -n "$s" ] && [ "$s" != T ] && [ "$s" != Z ] || fl_fail "protected pid $p was hit by a resolve"
+done
+api GET /v1/faults
+fl_assert_eq "$(jq '.faults | length' <<<"$API_BODY")" 0 "faults in place after resolve"
 
 # --- a policy raising the cap lets the kill through; one lowering max_cpu_workers ---
 stop_agent
