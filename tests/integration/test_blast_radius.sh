@@ -11,8 +11,10 @@
 #  - programs protected whatever the target says: a process whose comm is "dpkg" and one
 #    whose executable is named "faultlined" (its comm renamed) are refused by pid, unharmed;
 #  - POST /v1/resolve and `faultctl plan --resolve` say what each fault would hit (pid, comm,
-#    user, cgroup) and why one would be refused, and signal nothing.
+#    user, cgroup) and why one would be refused, and signal nothing;
+#  - the run report (JSON and Markdown) lists what each fault hit: the paused pids, the link.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/run_lib.sh"
 fl_require_root
 fl_require_cmd curl jq socat nsenter setsid
 fl_require_build
@@ -195,7 +197,36 @@ apply "{\"name\": \"cpu\", \"type\": \"stress.cpu\", \"duration\": \"10s\", \"pa
 fl_assert_eq "$HTTP_STATUS" 422 "stress.cpu with 3 workers over a policy of 2 ($API_BODY)"
 jq -e '.error.message | test("max_cpu_workers \\(2\\)")' <<<"$API_BODY" >/dev/null ||
 	fl_fail "stress.cpu refusal does not name max_cpu_workers (2): $API_BODY"
-all_untouched "before the raised-cap kill"
+all_untouched "before the run"
+
+# --- the run report lists what each fault hit: the paused pids, the interface ---
+cat >"$dir/run.yaml" <<EOF
+version: 1
+name: blast-radius-report
+hypothesis: The report names what each fault hit.
+agents:
+  - {name: local, address: "unix://$sock"}
+duration: 3s
+faults:
+  - {name: pause-two, type: process.pause, duration: 1s, target: {name: $VICTIM, count: 2}}
+  - {name: loss-lo, type: network.loss, duration: 1s, target: {interface: lo, cidrs: [127.0.0.2/32]}, params: {probability: 5%}}
+EOF
+rc=0
+"$FAULTCTL" run "$dir/run.yaml" --report-json "$dir/report.json" --markdown "$dir/report.md" \
+	>"$dir/run.out" 2>&1 || rc=$?
+fl_assert_eq "$rc" 0 "the run's exit status ($(cat "$dir/run.out"))"
+run_validate_report "$dir/report.json"
+printf '%s\n' "${VICTIMS[@]}" >"$dir/victims"
+jq -e --slurpfile v "$dir/victims" --arg c "$VICTIM" --argjson n "$N" '(.faults | map({(.name): .matched}) | add) as $m |
+	($m["pause-two"].processes | length) == 2 and all($m["pause-two"].processes[]; .comm == $c and
+	(.pid as $p | $v | index($p) != null)) and $m["pause-two"].selector_matched == $n and
+	$m["loss-lo"].interface == "lo"' "$dir/report.json" >/dev/null ||
+	fl_fail "the report does not say what the faults hit: $(jq -c '[.faults[] | {name, matched}]' "$dir/report.json")"
+grep -q "^- \`pause-two\` on local hit 2 processes: pid [0-9]* ($VICTIM), pid [0-9]* ($VICTIM); the selector matched $N" "$dir/report.md" &&
+	grep -q "^- \`loss-lo\` on local hit interface \`lo\`" "$dir/report.md" ||
+	fl_fail "the Markdown report does not say what the faults hit: $(cat "$dir/report.md")"
+all_untouched "after the run (the pause was reverted)"
+new_lease
 apply "{\"name\": \"wide\", \"type\": \"process.kill\", \"target\": {\"name\": \"$VICTIM\", \"all\": true}}"
 fl_assert_eq "$HTTP_STATUS" 201 "the kill under a raised cap ($API_BODY)"
 fl_assert_eq "$(jq .fault.status.kills <<<"$API_BODY")" "$N" "kills under a raised cap"
