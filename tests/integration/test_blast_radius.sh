@@ -4,7 +4,8 @@
 #  - a process.kill or process.pause whose selector would hit more than
 #    max_processes_per_fault (16 built in) is refused with 422 naming the count and the key,
 #    and none of the 20 matching processes is signalled (all alive, none stopped); count or
-#    percent under the cap hit exactly that many;
+#    percent under the cap hit exactly that many; a freezer over a cgroup holding all 20 is
+#    refused the same way;
 #  - a policy file raising the cap lets the same kill through (all 20 die of SIGKILL), one
 #    lowering max_cpu_workers refuses a stress.cpu above it (as the built-in 4 x CPUs does);
 #  - a cmdline regex matching the empty string is refused;
@@ -16,8 +17,12 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run_lib.sh"
 fl_require_root
-fl_require_cmd curl jq socat nsenter setsid
+fl_require_cmd curl jq socat nsenter setsid findmnt
 fl_require_build
+
+# The cgroup v2 hierarchy, wherever it is mounted (/sys/fs/cgroup/unified on a hybrid host).
+CG_ROOT=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
+[ -n "$CG_ROOT" ] && [ -f "$CG_ROOT/cgroup.procs" ] || fl_skip "no cgroup v2 hierarchy mounted"
 
 fl_netns ns blast
 fl_tmpdir dir
@@ -64,6 +69,11 @@ for ((i = 0; i < N; i++)); do
 	VICTIMS+=("$!")
 done
 for p in "${VICTIMS[@]}"; do wait_comm "$p" "$VICTIM"; done
+# All of them in a cgroup of the test's own, for the freezer and for the cgroup resolve shows.
+cg=$CG_ROOT/$FL_ID-blast
+mkdir "$cg"
+fl_on_exit "echo 0 >$cg/cgroup.freeze; for p in \$(cat $cg/cgroup.procs); do kill -KILL \$p; done; sleep 0.2; rmdir $cg"
+for p in "${VICTIMS[@]}"; do echo "$p" >"$cg/cgroup.procs"; done
 
 fl_start_agent "$ns" "$sock" "$dir/agent.log" --log-level debug
 new_lease
@@ -81,6 +91,12 @@ done
 apply "{\"name\": \"wide\", \"type\": \"process.kill\", \"target\": {\"name\": \"$VICTIM\", \"percent\": \"90%\"}}"
 fl_assert_eq "$HTTP_STATUS" 422 "a percentage over the cap ($API_BODY)"
 all_untouched "percent over the cap"
+apply "{\"name\": \"freeze\", \"type\": \"process.pause\", \"duration\": \"1m\", \"target\": {\"cgroup\": \"/$FL_ID-blast\", \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
+fl_assert_eq "$HTTP_STATUS" 422 "a freezer over a cgroup of $N processes ($API_BODY)"
+jq -e --arg n "$N" '.error.message | test("holds " + $n + " processes") and test("max_processes_per_fault \\(16\\)")' \
+	<<<"$API_BODY" >/dev/null || fl_fail "freezer refusal does not name the count and the key: $API_BODY"
+fl_assert_eq "$(cat "$cg/cgroup.freeze")" 0 "cgroup.freeze after the refused freezer"
+all_untouched "freezer over the cap"
 curl -sS --max-time 2 --unix-socket "$sock" "http://agent/v1/events?since=0" >"$dir/events" 2>/dev/null || true
 if grep -q '"process.killed"' "$dir/events"; then fl_fail "a process.killed event after refusals"; fi
 
@@ -139,7 +155,7 @@ api POST /v1/resolve "{\"name\": \"few\", \"type\": \"process.pause\", \"duratio
 fl_assert_eq "$HTTP_STATUS" 200 "POST /v1/resolve of one fault ($API_BODY)"
 jq -e --argjson n "$N" '.faults[0] | .would_apply and .target.matched == $n and .target.would_hit == 2 and
 	([.target.processes[] | select(.chosen)] | length) == 2 and
-	all(.target.processes[]; .user == "root" and (.cgroup | startswith("/")) and .comm != null)' \
+	all(.target.processes[]; .user == "root" and .cgroup == "/'"$FL_ID"'-blast" and .comm != null)' \
 	<<<"$API_BODY" >/dev/null || fl_fail "resolve of a pause of 2: $API_BODY"
 cat >"$dir/exp.yaml" <<EOF
 version: 1
@@ -176,7 +192,7 @@ rc=0
 "$FAULTCTL" plan --resolve "$dir/exp.yaml" >"$dir/plan.txt" 2>&1 || rc=$?
 fl_assert_eq "$rc" 4 "plan --resolve (text) exit status"
 grep -q "fault kill-all (process.kill): WOULD BE REFUSED" "$dir/plan.txt" &&
-	grep -q "pid ${VICTIMS[0]} .*$VICTIM .*user root .*cgroup /" "$dir/plan.txt" &&
+	grep -q "pid ${VICTIMS[0]} .*$VICTIM .*user root .*cgroup /$FL_ID-blast\$" "$dir/plan.txt" &&
 	grep -q "pid $fake_dpkg .*dpkg .*protected: a package manager" "$dir/plan.txt" &&
 	grep -q "interface lo (index 1, up), addresses: 127.0.0.1" "$dir/plan.txt" ||
 	fl_fail "plan --resolve (text) lacks the processes or reasons: $(cat "$dir/plan.txt")"
