@@ -413,9 +413,10 @@ static int route_resolve(struct api_req *r, json_t **body)
 
 	in = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
 	if (!json_is_object(in)) {
-		*body = api_error("bad_request",
-				  "resolve request: %s (expected a fault object or {\"faults\": [...]})",
-				  in ? "not an object" : jerr.text);
+		*body = api_error(
+			"bad_request",
+			"resolve request: %s (expected a fault object or {\"faults\": [...]})",
+			in ? "not an object" : jerr.text);
 		json_decref(in);
 		return 400;
 	}

@@ -833,10 +833,10 @@ static json_t *ranges_json(const struct port_range *r, size_t n)
 	json_t *arr = json_array();
 
 	for (size_t i = 0; arr && i < n; i++)
-		json_array_append_new(arr, r[i].lo == r[i].hi
-						   ? json_sprintf("%u", (unsigned)r[i].lo)
-						   : json_sprintf("%u-%u", (unsigned)r[i].lo,
-								  (unsigned)r[i].hi));
+		json_array_append_new(
+			arr, r[i].lo == r[i].hi
+				     ? json_sprintf("%u", (unsigned)r[i].lo)
+				     : json_sprintf("%u-%u", (unsigned)r[i].lo, (unsigned)r[i].hi));
 	return arr;
 }
 

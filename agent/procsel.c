@@ -260,26 +260,26 @@ static const struct {
 	const char *name;
 	const char *why;
 } builtin_protected[] = {
-	{ "faultlined", "a faultline agent" },
-	{ "apt", "a package manager" },
-	{ "apt-get", "a package manager" },
-	{ "dpkg", "a package manager" },
-	{ "rpm", "a package manager" },
-	{ "dnf", "a package manager" },
-	{ "yum", "a package manager" },
-	{ "systemd", "init or a system daemon" },
-	{ "systemd-journald", "init or a system daemon" },
-	{ "systemd-logind", "init or a system daemon" },
-	{ "dbus-daemon", "init or a system daemon" },
-	{ "dockerd", "a container runtime" },
-	{ "containerd", "a container runtime" },
-	{ "containerd-shim*", "a container runtime" },
-	{ "runc", "a container runtime" },
-	{ "crun", "a container runtime" },
-	{ "conmon", "a container runtime" },
-	{ "crio", "a container runtime" },
-	{ "podman", "a container runtime" },
-	{ "kubelet", "a container runtime" },
+	{"faultlined", "a faultline agent"},
+	{"apt", "a package manager"},
+	{"apt-get", "a package manager"},
+	{"dpkg", "a package manager"},
+	{"rpm", "a package manager"},
+	{"dnf", "a package manager"},
+	{"yum", "a package manager"},
+	{"systemd", "init or a system daemon"},
+	{"systemd-journald", "init or a system daemon"},
+	{"systemd-logind", "init or a system daemon"},
+	{"dbus-daemon", "init or a system daemon"},
+	{"dockerd", "a container runtime"},
+	{"containerd", "a container runtime"},
+	{"containerd-shim*", "a container runtime"},
+	{"runc", "a container runtime"},
+	{"crun", "a container runtime"},
+	{"conmon", "a container runtime"},
+	{"crio", "a container runtime"},
+	{"podman", "a container runtime"},
+	{"kubelet", "a container runtime"},
 };
 
 /*
@@ -557,11 +557,12 @@ static int scan_verdict(const struct scan *sc, size_t want, const struct procsel
 		return -ESRCH;
 	}
 	if (g->max_procs && want > g->max_procs) {
-		snprintf(err, err_size,
-			 "target: would hit %zu of %zu matching processes, more than the policy's "
-			 "max_processes_per_fault (%u); nothing was signalled (narrow the selector, "
-			 "hit fewer with count or percent, or raise the cap in the policy file)",
-			 want, sc->n, g->max_procs);
+		snprintf(
+			err, err_size,
+			"target: would hit %zu of %zu matching processes, more than the policy's "
+			"max_processes_per_fault (%u); nothing was signalled (narrow the selector, "
+			"hit fewer with count or percent, or raise the cap in the policy file)",
+			want, sc->n, g->max_procs);
 		return -E2BIG;
 	}
 	return 0;
@@ -666,13 +667,14 @@ int procsel_resolve(const struct proc_target *t, const struct procsel_guard *g, 
 	if (!o)
 		goto out;
 	if (want < sc.n)
-		json_object_set_new(o, "choice",
-				    json_sprintf(t->seed ? "%zu of %zu, chosen with the given seed"
-							 : "%zu of %zu, chosen at random when applied",
-						 want, sc.n));
+		json_object_set_new(
+			o, "choice",
+			json_sprintf(t->seed ? "%zu of %zu, chosen with the given seed"
+					     : "%zu of %zu, chosen at random when applied",
+				     want, sc.n));
 	for (size_t i = 0; i < sc.n && i < RESOLVE_LIST_MAX; i++)
-		json_array_append_new(procs, match_json(&sc.m[i], chosen != NULL,
-							chosen ? chosen[i] : true));
+		json_array_append_new(
+			procs, match_json(&sc.m[i], chosen != NULL, chosen ? chosen[i] : true));
 	for (size_t i = 0; i < sc.n_prot && i < RESOLVE_LIST_MAX; i++)
 		json_array_append_new(prot, match_json(&sc.prot[i], false, false));
 	if (sc.n > RESOLVE_LIST_MAX || sc.n_prot > RESOLVE_LIST_MAX)

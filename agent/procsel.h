@@ -20,7 +20,6 @@ struct proc_match {
 	const char *why; /* why it is protected (a static string), NULL when it may be hit */
 };
 
-
 /*
  * Whom a selection never touches besides the fixed protections (pid 1, kernel threads, every
  * faultlined, sshd, package managers, init and system daemons, container runtimes): the

@@ -68,13 +68,13 @@ static void print_resolved(const json_t *agent)
 	printf("agent %s (%s)\n", json_string_value(json_object_get(agent, "name")),
 	       json_string_value(json_object_get(agent, "address")));
 	if (!json_is_true(json_object_get(agent, "ok"))) {
-		printf("  cannot ask it: %s\n",
-		       json_string_value(json_object_get(agent, "error")));
+		printf("  cannot ask it: %s\n", json_string_value(json_object_get(agent, "error")));
 		return;
 	}
 	json_array_foreach(json_object_get(agent, "faults"), i, f)
 	{
-		const json_t *t = json_object_get(f, "target"), *ref = json_object_get(f, "refused");
+		const json_t *t = json_object_get(f, "target"),
+			     *ref = json_object_get(f, "refused");
 
 		printf("  fault %s (%s): %s\n", json_string_value(json_object_get(f, "name")),
 		       json_string_value(json_object_get(f, "type")),
@@ -86,9 +86,9 @@ static void print_resolved(const json_t *agent)
 			       (int)json_integer_value(json_object_get(ref, "status")),
 			       json_string_value(json_object_get(ref, "code")),
 			       json_string_value(json_object_get(ref, "message")));
-			json_array_foreach(probs, j, p)
-			printf("      %s: %s\n", json_string_value(json_object_get(p, "path")),
-			       json_string_value(json_object_get(p, "message")));
+			json_array_foreach(probs, j, p) printf(
+				"      %s: %s\n", json_string_value(json_object_get(p, "path")),
+				json_string_value(json_object_get(p, "message")));
 		}
 		if (!t)
 			continue;
@@ -101,8 +101,9 @@ static void print_resolved(const json_t *agent)
 			       (int)json_integer_value(json_object_get(t, "ifindex")),
 			       json_is_true(json_object_get(t, "up")) ? "up" : "down");
 			json_array_foreach(json_object_get(t, "addresses"), k, a)
-			printf(" %s", json_string_value(a));
-			printf("%s\n", json_array_size(json_object_get(t, "addresses")) ? "" : " none");
+				printf(" %s", json_string_value(a));
+			printf("%s\n",
+			       json_array_size(json_object_get(t, "addresses")) ? "" : " none");
 			continue;
 		}
 		printf("    %d process%s match (and %d protected), %d would be hit%s%s%s\n",
@@ -116,18 +117,18 @@ static void print_resolved(const json_t *agent)
 			       : "",
 		       json_object_get(t, "choice") ? ")" : "");
 		json_array_foreach(json_object_get(t, "processes"), j, p)
-		printf("      pid %-8d %-16s user %-12s cgroup %s%s\n",
-		       (int)json_integer_value(json_object_get(p, "pid")),
-		       json_string_value(json_object_get(p, "comm")),
-		       json_string_value(json_object_get(p, "user")) ?: "?",
-		       json_string_value(json_object_get(p, "cgroup")) ?: "?",
-		       json_is_false(json_object_get(p, "chosen")) ? " (not chosen)" : "");
+			printf("      pid %-8d %-16s user %-12s cgroup %s%s\n",
+			       (int)json_integer_value(json_object_get(p, "pid")),
+			       json_string_value(json_object_get(p, "comm")),
+			       json_string_value(json_object_get(p, "user")) ?: "?",
+			       json_string_value(json_object_get(p, "cgroup")) ?: "?",
+			       json_is_false(json_object_get(p, "chosen")) ? " (not chosen)" : "");
 		json_array_foreach(json_object_get(t, "protected"), j, p)
-		printf("      pid %-8d %-16s user %-12s protected: %s\n",
-		       (int)json_integer_value(json_object_get(p, "pid")),
-		       json_string_value(json_object_get(p, "comm")),
-		       json_string_value(json_object_get(p, "user")) ?: "?",
-		       json_string_value(json_object_get(p, "why")));
+			printf("      pid %-8d %-16s user %-12s protected: %s\n",
+			       (int)json_integer_value(json_object_get(p, "pid")),
+			       json_string_value(json_object_get(p, "comm")),
+			       json_string_value(json_object_get(p, "user")) ?: "?",
+			       json_string_value(json_object_get(p, "why")));
 		if (json_object_get(t, "truncated"))
 			printf("      (lists cut at %d)\n",
 			       (int)json_integer_value(json_object_get(t, "truncated")));
@@ -135,9 +136,8 @@ static void print_resolved(const json_t *agent)
 }
 
 /* POST /v1/resolve to one agent with the faults it would run. 0, -ENOMEM, -EREMOTE. */
-static int resolve_agent(struct fleet *fl, const struct experiment *e,
-			 const struct inventory *inv, size_t ai, size_t *idx, json_t *entry,
-			 bool *refused)
+static int resolve_agent(struct fleet *fl, const struct experiment *e, const struct inventory *inv,
+			 size_t ai, size_t *idx, json_t *entry, bool *refused)
 {
 	struct fleet_agent *a = &fl->agents[ai];
 	json_t *faults = json_array(), *body, *resp = NULL, *res, *r;
@@ -183,14 +183,13 @@ static int resolve_agent(struct fleet *fl, const struct experiment *e,
 	}
 	res = json_object_get(resp, "faults");
 	if (status != 200 || !json_is_array(res)) {
-		json_object_set_new(entry, "error",
-				    json_string(client_error_message(resp, status, buf, sizeof(buf))));
+		json_object_set_new(
+			entry, "error",
+			json_string(client_error_message(resp, status, buf, sizeof(buf))));
 		json_decref(resp);
 		return -EREMOTE;
 	}
-	json_array_foreach(res, i, r)
-	if (json_object_get(r, "refused"))
-		*refused = true;
+	json_array_foreach(res, i, r) if (json_object_get(r, "refused")) *refused = true;
 	json_object_set(entry, "faults", res);
 	json_decref(resp);
 	return 0;
@@ -262,8 +261,7 @@ static int plan_resolve(const struct ctl_opts *opts, const char *file, const cha
 		json_t *a;
 
 		printf("What the faults of %s would hit now (nothing was applied):\n", file);
-		json_array_foreach(agents, i, a)
-		print_resolved(a);
+		json_array_foreach(agents, i, a) print_resolved(a);
 	}
 	if (fflush(stdout))
 		ret = CTL_EXIT_INFRA;

@@ -81,8 +81,8 @@ static const char *fault_state_text(int s)
 /*
  * What a fault hit on its agent, from the status the agent returned (the latest one, else
  * the one of the apply answer): the processes signalled or stopped (pid, comm), the cgroup a
- * freezer froze, or the interface a network fault used. NULL for a fault that hits no
- * named thing (a stressor) or that was never applied.
+ * freezer froze, or the interface a network fault used. JSON null for a fault that hits no
+ * named thing (a stressor) or that was never applied; NULL when memory ran out.
  */
 static json_t *matched_json(const struct run_fault *rf)
 {
@@ -105,7 +105,7 @@ static json_t *matched_json(const struct run_fault *rf)
 	procs = json_array();
 	o = json_pack("{s:o}", "processes", procs);
 	if (!o)
-		return json_null();
+		return NULL;
 	/* A kill lists each signal (its rounds may hit one pid more than once): one entry each. */
 	json_array_foreach(list, i, p)
 	{
@@ -133,12 +133,13 @@ static json_t *faults_json(struct run *r)
 	for (size_t i = 0; arr && i < r->n_faults; i++) {
 		const struct run_fault *rf = &r->faults[i];
 		const struct fault_spec *fs = &r->e->faults[rf->fault];
+		size_t before = json_array_size(arr);
 		json_t *spec = NULL;
 
 		exp_fault_to_json(fs, &spec);
 		json_array_append_new(
 			arr,
-			json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
 				  "name", fs->name, "type", exp_fault_type_name(fs->type), "agent",
 				  r->fleet.agents[rf->agent].name, "start_ms",
 				  (json_int_t)(fs->start_ns / MS), "duration_ms",
@@ -148,7 +149,13 @@ static json_t *faults_json(struct run *r)
 				  spec ? spec : json_null(), "achieved",
 				  rf->achieved ? json_incref(rf->achieved) : json_null(),
 				  "achieved_ms", ms_or_null(r, rf->achieved_ns), "error",
-				  str_or_null(rf->err), "matched", matched_json(rf)));
+				  str_or_null(rf->err)));
+		if (json_array_size(arr) > before) {
+			json_t *m = matched_json(rf);
+
+			json_object_set_new(json_array_get(arr, before), "matched",
+					    m ? m : json_null());
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	return arr;
@@ -783,7 +790,8 @@ static void md_matched(FILE *f, const json_t *faults)
 		}
 		if (json_is_integer(json_object_get(m, "selector_matched")))
 			fprintf(f, "; the selector matched %lld",
-				(long long)json_integer_value(json_object_get(m, "selector_matched")));
+				(long long)json_integer_value(
+					json_object_get(m, "selector_matched")));
 		fputc('\n', f);
 	}
 }
