@@ -370,7 +370,6 @@ static const char *protected_why(pid_t pid, const struct proc_stat *st,
 {
 	/* OpenSSH 9.8 and later run each connection as sshd-session (and sshd-auth). */
 	static const char *const ssh[] = {"sshd", "sshd-session", "sshd-auth"};
-	const char *why;
 
 	if (pid == 1)
 		return "pid 1";
@@ -386,10 +385,7 @@ static const char *protected_why(pid_t pid, const struct proc_stat *st,
 		return "sshd";
 	if (protected_name(st->comm, g->names, g->n_names))
 		return "protected by the policy";
-	why = program_protected(pid, st->comm, g);
-	if (why)
-		return why;
-	return NULL;
+	return program_protected(pid, st->comm, g);
 }
 
 uint64_t procsel_seed(const struct proc_target *t)

@@ -157,6 +157,16 @@ jq -e --argjson n "$N" '.faults[0] | .would_apply and .target.matched == $n and 
 	([.target.processes[] | select(.chosen)] | length) == 2 and
 	all(.target.processes[]; .user == "root" and .cgroup == "/'"$FL_ID"'-blast" and .comm != null)' \
 	<<<"$API_BODY" >/dev/null || fl_fail "resolve of a pause of 2: $API_BODY"
+all_untouched "after POST /v1/resolve"
+# With the same seed the apply stops exactly the two processes the resolve said it would.
+chosen=$(jq -r '[.faults[0].target.processes[] | select(.chosen) | .pid] | sort | join(" ")' <<<"$API_BODY")
+apply "{\"name\": \"few\", \"type\": \"process.pause\", \"duration\": \"1m\", \"target\": {\"name\": \"$VICTIM\", \"count\": 2, \"seed\": 7}}"
+fl_assert_eq "$HTTP_STATUS" 201 "the pause the resolve described ($API_BODY)"
+fl_assert_eq "$(jq -r '[.fault.status.processes[].pid] | sort | join(" ")' <<<"$API_BODY")" "$chosen" \
+	"processes paused vs the resolve's choice"
+api DELETE "/v1/faults/$(jq -r .fault.id <<<"$API_BODY")"
+fl_assert_eq "$HTTP_STATUS" 200 "revert the seeded pause"
+all_untouched "after the seeded pause was reverted"
 cat >"$dir/exp.yaml" <<EOF
 version: 1
 name: blast-radius
