@@ -30,7 +30,7 @@ struct policy {
 	struct port_range *protected_ports; /* nor these ports (either side) */
 	size_t n_protected_ports;
 	uint32_t max_processes_per_fault; /* processes one process fault may hit (each round) */
-	uint32_t max_cpu_workers;	  /* stress.cpu workers; 0 in a file: 4 x usable CPUs */
+	uint32_t max_cpu_workers;	  /* stress.cpu workers; not in the file: 4 x usable CPUs */
 };
 
 /* How many processes one process fault may hit unless the policy file says otherwise. */
