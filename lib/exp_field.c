@@ -296,6 +296,12 @@ static void fmt_number(uint8_t type, int64_t v, char *buf)
 	}
 }
 
+/*
+ * A range message states exactly what is accepted. A minimum of the smallest unit (1ns,
+ * 0.0001%, one byte) means "more than zero" and is said that way: "(0% to 100%)" would
+ * claim 0% is accepted, "(0.0001% to 100%)" would read as a typo. Counts (FT_U32, FT_U64)
+ * have no such unit and show their minimum.
+ */
 static bool check_range(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
 			uint8_t type, int64_t v)
 {
@@ -303,18 +309,14 @@ static bool check_range(struct exp_ctx *ctx, const struct exp_field *f, const st
 
 	if (v >= f->min && v <= f->max)
 		return true;
-	/*
-	 * A minimum of the smallest unit (1ns, 0.0001%) means "more than zero": say it that
-	 * way, and show the range from zero.
-	 */
-	if (f->min == 1 && v == 0) {
-		fmt_number(type, 0, a);
-		exp_err(ctx, n, "must be greater than %s", a);
+	fmt_number(type, v, a);
+	fmt_number(type, f->max, hi);
+	if (f->min == 1 && type != FT_U32 && type != FT_U64) {
+		fmt_number(type, 0, lo);
+		exp_err(ctx, n, "%s is out of range (more than %s, at most %s)", a, lo, hi);
 		return false;
 	}
-	fmt_number(type, v, a);
-	fmt_number(type, f->min == 1 && type != FT_U32 && type != FT_U64 ? 0 : f->min, lo);
-	fmt_number(type, f->max, hi);
+	fmt_number(type, f->min, lo);
 	exp_err(ctx, n, "%s is out of range (%s to %s)", a, lo, hi);
 	return false;
 }

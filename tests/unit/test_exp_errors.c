@@ -188,7 +188,39 @@ static void test_out_of_range(void **state)
 		    "    duration: 1m\n"
 		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
 		    "    params: {probability: 150%}\n",
-	       "t.yaml:13:27: faults[0].params.probability: 150% is out of range (0% to 100%)\n");
+	       "t.yaml:13:27: faults[0].params.probability: 150% is out of range (more than 0%, at most 100%)\n");
+	/* The message states what is accepted: 0% is refused like 150%, the bounds are not. */
+	expect(HEAD "  - name: lossy\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {probability: 0%}\n",
+	       "t.yaml:13:27: faults[0].params.probability: 0% is out of range (more than 0%, at most 100%)\n");
+	expect(HEAD "  - name: lossy\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {probability: 100.0001%}\n",
+	       "t.yaml:13:27: faults[0].params.probability: 100.0001% is out of range (more than 0%, at most 100%)\n");
+	expect_valid(HEAD "  - name: lossy\n"
+			  "    type: network.loss\n"
+			  "    duration: 1m\n"
+			  "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+			  "    params: {probability: 0.0001%}\n");
+	expect_valid(HEAD "  - name: lossy\n"
+			  "    type: network.loss\n"
+			  "    duration: 1m\n"
+			  "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+			  "    params: {probability: 100%}\n");
+	/* A rate field's unit hint lists rate units. */
+	expect(HEAD "  - name: slow\n"
+		    "    type: network.bandwidth\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, direction: egress, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {rate: 10megabit}\n",
+	       "t.yaml:13:20: faults[0].params.rate: rate '10megabit' has unknown unit 'megabit' "
+	       "(use bit, kbit, mbit, gbit or tbit, or a byte unit followed by '/s': B/s, kB/s, "
+	       "MB/s, GB/s, TB/s, PB/s, KiB/s, MiB/s, GiB/s, TiB/s or PiB/s)\n");
 	expect(HEAD "  - name: early\n"
 		    "    type: stress.cpu\n"
 		    "    start: -5s\n"
@@ -204,7 +236,7 @@ static void test_out_of_range(void **state)
 		    "    type: stress.cpu\n"
 		    "    duration: 1m\n"
 		    "    params: {workers: 0, load: 0.5%}\n",
-	       "t.yaml:12:23: faults[0].params.workers: must be greater than 0\n"
+	       "t.yaml:12:23: faults[0].params.workers: 0 is out of range (1 to 4096)\n"
 	       "t.yaml:12:32: faults[0].params.load: 0.5% is out of range (1% to 100%)\n");
 	expect(HEAD OK_FAULT "safety: {lease_ttl: 10m}\n",
 	       "t.yaml:12:21: safety.lease_ttl: 10m is out of range (1s to 5m)\n");
@@ -212,7 +244,7 @@ static void test_out_of_range(void **state)
 		    "    type: stress.memory\n"
 		    "    duration: 1m\n"
 		    "    params: {size: 101%}\n",
-	       "t.yaml:12:20: faults[0].params.size: 101% is out of range (0% to 100%)\n");
+	       "t.yaml:12:20: faults[0].params.size: 101% is out of range (more than 0%, at most 100%)\n");
 	expect(HEAD "  - name: k\n"
 		    "    type: process.kill\n"
 		    "    target: {pid: 99999999, count: 1}\n"
@@ -575,7 +607,7 @@ static void test_probes(void **state)
 	       "        prometheus: {url: \"http://127.0.0.1/\", query: \"x[$window]\"}\n"
 	       "        windows: []\n",
 	       "t.yaml:16:20: steady_state.before[0].burn_rate.objective: 100% is out of range "
-	       "(0% to 99.9999%)\n"
+	       "(more than 0%, at most 99.9999%)\n"
 	       "t.yaml:17:63: steady_state.before[0].burn_rate.http.expect_status[1]: status 600 "
 	       "is out of range (100 to 599)\n"
 	       "t.yaml:18:21: steady_state.before[0].burn_rate.prometheus: give one error-ratio "
