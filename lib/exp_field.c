@@ -1380,6 +1380,8 @@ bool exp_fld_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct 
 	char buf[32];
 	const char *s;
 
+	if (n->reported)
+		return false;
 	switch (f->type) {
 	case FT_STRING:
 	case FT_NAME:
@@ -1525,6 +1527,8 @@ struct exp_seen exp_obj_parse(struct exp_ctx *ctx, const struct exp_object *o,
 	struct exp_seen seen = {0};
 	const char *keys[64];
 
+	if (map->reported)
+		return seen;
 	if (map->type != EN_MAP) {
 		exp_err(ctx, map, "expected a mapping, got %s", exp_node_what(map));
 		return seen;

@@ -666,13 +666,23 @@ static void test_yaml_level(void **state)
 {
 	expect("version: 1\nname: t\n\thypothesis: h\n",
 	       "t.yaml:3:1: tab character where YAML expects spaces (indent with spaces only)\n");
+	/* Anchors, aliases and tags are reported, and so is everything after them. */
 	expect("version: 1\nname: &n t\nhypothesis: *n\n",
+	       "t.yaml:1:1: agents: missing required field\n"
+	       "t.yaml:1:1: duration: missing required field\n"
+	       "t.yaml:1:1: faults: missing required field\n"
 	       "t.yaml:2:7: name: YAML anchors and aliases are not supported; write the value "
-	       "out\n");
-	expect("version: 1\nname: *n\n",
-	       "t.yaml:2:7: name: YAML anchors and aliases are not supported; write the value "
-	       "out\n");
-	expect("version: 1\nname: !!str t\n", "t.yaml:2:7: name: YAML tags are not supported\n");
+	       "out\n"
+	       "t.yaml:3:13: hypothesis: YAML anchors and aliases are not supported; write the "
+	       "value out\n");
+	expect(HEAD OK_FAULT "hypothesis: *n\n",
+	       "t.yaml:12:1: hypothesis: duplicate key 'hypothesis' (first given at line 3, column "
+	       "1)\n"
+	       "t.yaml:12:13: hypothesis: YAML anchors and aliases are not supported; write the "
+	       "value out\n");
+	expect(HEAD OK_FAULT "name: !!str t\n",
+	       "t.yaml:12:1: name: duplicate key 'name' (first given at line 2, column 1)\n"
+	       "t.yaml:12:7: name: YAML tags are not supported\n");
 	expect(HEAD OK_FAULT "name: u\n",
 	       "t.yaml:12:1: name: duplicate key 'name' (first given at line 2, column 1)\n");
 	expect("version: 1\n---\nversion: 2\n",
@@ -693,6 +703,57 @@ static void test_yaml_level(void **state)
 	       " \"duration\": \"10m\", \"faults\": []}\n",
 	       "t.yaml:2:28: agents[0].adress: unknown key; did you mean 'address'?\n"
 	       "t.yaml:3:31: faults: must not be empty\n");
+}
+
+/*
+ * An anchor once ended the reading: the problems after it went unreported. Every kind of
+ * place an anchor, alias or tag can take, each followed by a problem that must still be found.
+ */
+static void test_problems_past_anchors(void **state)
+{
+	expect(HEAD "  - name: a\n"
+		    "    type: network.loss\n"
+		    "    duration: &d 1m\n"
+		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {probability: 150%}\n"
+		    "  - name: b\n"
+		    "    type: network.loss\n"
+		    "    duration: *d\n"
+		    "    target: &t {interface: eth0, cidrs: [192.0.2.0/33]}\n"
+		    "    params: {probability: 250%}\n"
+		    "  - name: c\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: *t\n"
+		    "    params: {probability: 5%, *d : x}\n"
+		    "  - *t\n"
+		    "  - name: e\n"
+		    "    type: !!str stress.cpu\n"
+		    "    duration: 1m\n"
+		    "    params: !!map {workers: 0}\n"
+		    "    oops: 1\n",
+	       "t.yaml:11:15: faults[0].duration: YAML anchors and aliases are not supported; "
+	       "write the value out\n"
+	       "t.yaml:13:27: faults[0].params.probability: 150% is out of range (more than 0%, "
+	       "at most 100%)\n"
+	       "t.yaml:16:15: faults[1].duration: YAML anchors and aliases are not supported; "
+	       "write the value out\n"
+	       "t.yaml:17:13: faults[1].target: YAML anchors and aliases are not supported; "
+	       "write the value out\n"
+	       "t.yaml:17:42: faults[1].target.cidrs[0]: invalid CIDR '192.0.2.0/33': the prefix "
+	       "length must be 0 to 32\n"
+	       "t.yaml:18:27: faults[1].params.probability: 250% is out of range (more than 0%, "
+	       "at most 100%)\n"
+	       "t.yaml:22:13: faults[2].target: YAML anchors and aliases are not supported; "
+	       "write the value out\n"
+	       "t.yaml:23:31: faults[2].params: YAML anchors and aliases are not supported; "
+	       "write the value out\n"
+	       "t.yaml:24:5: faults[3]: YAML anchors and aliases are not supported; write the "
+	       "value out\n"
+	       "t.yaml:26:11: faults[4].type: YAML tags are not supported\n"
+	       "t.yaml:28:13: faults[4].params: YAML tags are not supported\n"
+	       "t.yaml:29:5: faults[4].oops: unknown key (valid keys: name, type, agents, start, "
+	       "duration, target, params)\n");
 }
 
 static void test_limits(void **state)
@@ -822,6 +883,7 @@ int main(void)
 		cmocka_unit_test(test_probes),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_yaml_level),
+		cmocka_unit_test(test_problems_past_anchors),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_too_many_problems),
 		cmocka_unit_test(test_many_errors_at_once),
