@@ -447,8 +447,21 @@ struct experiment {
  */
 int exp_load_buf(const char *buf, size_t len, struct experiment **out, struct diag_list *diags);
 
-/* Same, from a file; an unreadable file is reported in diags and returns its -errno. */
+/*
+ * Same, from a file; an unreadable file is reported in diags and returns its -errno. A file
+ * named *.json must be strict JSON (exp_json_check()) before anything else is checked.
+ */
 int exp_load_file(const char *path, struct experiment **out, struct diag_list *diags);
+
+/*
+ * Strict JSON syntax (RFC 8259): no trailing commas, comments, single quotes or bare words,
+ * which the YAML reader would take. The first error goes into diags with its line and
+ * column. Returns 0, -EINVAL or -ENOMEM.
+ */
+int exp_json_check(const char *buf, size_t len, struct diag_list *diags);
+
+/* Whether a file is JSON by its name (*.json, any case), so held to exp_json_check(). */
+bool exp_path_is_json(const char *path);
 
 /* Free an experiment and everything it owns. Accepts NULL. */
 void exp_free(struct experiment *e);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -849,6 +850,104 @@ static void test_unreadable_file(void **state)
 	diag_clear(&dl);
 }
 
+/*
+ * Load doc from a file named name (in a fresh directory) and compare everything printed,
+ * with the file's path replaced by its name, with want. Returns the loader's result.
+ */
+static int load_named(const char *name, const char *doc, const char *want)
+{
+	char dir[] = "/tmp/exp_errors.XXXXXX", path[64], *got;
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	FILE *f;
+	int r;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(doc, 1, strlen(doc), f), strlen(doc));
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(diag_init(&dl, name), 0);
+	r = exp_load_file(path, &e, &dl);
+	got = render(&dl);
+	unlink(path);
+	rmdir(dir);
+	if (strcmp(got, want))
+		fprintf(stderr, "document %s:\n%s\nwant:\n%s\ngot:\n%s\n", name, doc, want, got);
+	assert_string_equal(got, want);
+	free(got);
+	diag_clear(&dl);
+	exp_free(e);
+	return r;
+}
+
+#define JSON_HEAD                                                                      \
+	"{\n"                                                                            \
+	"  \"version\": 1, \"name\": \"t\", \"hypothesis\": \"h\", \"duration\": \"10m\",\n" \
+	"  \"agents\": [{\"name\": \"a1\", \"address\": \"unix:///run/a.sock\"}],\n"          \
+	"  \"faults\": [{\"name\": \"ok\", \"type\": \"stress.cpu\", \"duration\": \"1m\"}"
+
+/*
+ * A .json file is strict JSON: what YAML flow syntax would also take (and once did, so the
+ * file ran) is an error with its position; the same text in a .yaml file is YAML.
+ */
+static void test_json_strict(void **state)
+{
+	assert_int_equal(load_named("ok.json", JSON_HEAD "]\n}\n", ""), 0);
+	assert_int_equal(load_named("ok.JSON", JSON_HEAD "]\n}\n", ""), 0);
+	assert_int_equal(load_named("t.json", JSON_HEAD ",]\n}\n",
+				    "t.json:4:68: invalid JSON: trailing comma: JSON allows no "
+				    "comma after the last item\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", JSON_HEAD "],\n}\n",
+				    "t.json:4:69: invalid JSON: trailing comma: JSON allows no "
+				    "comma after the last member\n"),
+			 -EINVAL);
+	/* The same trailing comma is YAML flow syntax in a .yaml file. */
+	assert_int_equal(load_named("t.yaml", JSON_HEAD "],\n}\n", ""), 0);
+	assert_int_equal(load_named("t.json", JSON_HEAD "]\n  // the end\n}\n",
+				    "t.json:5:3: invalid JSON: comments are not allowed in JSON\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", JSON_HEAD "]\n  /* the end */\n}\n",
+				    "t.json:5:3: invalid JSON: comments are not allowed in JSON\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\n  'version': 1\n}\n",
+				    "t.json:2:3: invalid JSON: strings need double quotes in JSON, "
+				    "not single quotes\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\n  version: 1\n}\n",
+				    "t.json:2:3: invalid JSON: object keys need double quotes in "
+				    "JSON\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\"version\": 1, \"name\": t}\n",
+				    "t.json:1:24: invalid JSON: 't' is not a JSON value: text needs "
+				    "double quotes (the words are true, false and null)\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\"version\": 01}\n",
+				    "t.json:1:13: invalid JSON: numbers in JSON have no leading "
+				    "zeros\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\"name\": \"\u00e9\", \"x\": \"a\tb\"}\n",
+				    "t.json:1:22: invalid JSON: control character 0x09 in a string "
+				    "(write it as an escape such as \\n, \\t or \\u0009)\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\"version\": 1\n",
+				    "t.json:1:1: invalid JSON: '{' not closed\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\"version\": 1} {}\n",
+				    "t.json:1:16: invalid JSON: '{' where the end of the document "
+				    "was expected\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "version: 1\n",
+				    "t.json:1:1: invalid JSON: 'v' where '{' was expected\n"),
+			 -EINVAL);
+	/* Valid JSON goes on to the usual checks, with their positions. */
+	assert_int_equal(load_named("t.json", JSON_HEAD "],\n  \"safety\": {\"lease_ttl\": \"10m\"}\n}\n",
+				    "t.json:5:27: safety.lease_ttl: 10m is out of range (1s to 5m)\n"),
+			 -EINVAL);
+}
+
 static void test_diag_json(void **state)
 {
 	const char *doc = HEAD "  - name: f1\n    type: stress.fds\n    duration: 1m\n";
@@ -884,6 +983,7 @@ int main(void)
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_yaml_level),
 		cmocka_unit_test(test_problems_past_anchors),
+		cmocka_unit_test(test_json_strict),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_too_many_problems),
 		cmocka_unit_test(test_many_errors_at_once),
