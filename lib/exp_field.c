@@ -1091,6 +1091,28 @@ static bool parse_cidr(struct exp_ctx *ctx, const struct enode *n, struct net_ci
 		}
 	}
 	out->prefix = (uint8_t)prefix;
+	/*
+	 * ::ffff:a.b.c.d/96+ names IPv4 hosts, but an IPv4 packet carries IPv4 addresses and
+	 * an IPv6 rule never matches it: the fault would silently do nothing. Suggest the
+	 * IPv4 form (host bits cleared).
+	 */
+	if (out->family == AF_INET6 && prefix >= 96 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)out->addr)) {
+		unsigned p4 = prefix - 96;
+		uint32_t v4;
+
+		memcpy(&v4, out->addr + 12, 4);
+		v4 = ntohl(v4);
+		if (p4 < 32)
+			v4 &= p4 ? ~0u << (32 - p4) : 0;
+		v4 = htonl(v4);
+		inet_ntop(AF_INET, &v4, fixed, sizeof(fixed));
+		exp_err(ctx, n,
+			"CIDR %s is an IPv4-mapped IPv6 address, which no IPv4 packet carries; "
+			"write it as IPv4: '%s/%u'",
+			diag_quote(q, s), fixed, p4);
+		return false;
+	}
 	for (unsigned bit = prefix; bit < max; bit++) {
 		if (out->addr[bit / 8] & (0x80 >> (bit % 8))) {
 			struct net_cidr fix = *out;

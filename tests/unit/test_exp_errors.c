@@ -404,6 +404,35 @@ static void test_conflicts(void **state)
 	       "method sigstop to pick processes)\n");
 }
 
+/* An IPv4-mapped IPv6 CIDR matches no packet: refused with its IPv4 form. */
+static void test_ipv4_mapped_cidrs(void **state)
+{
+	expect(HEAD "  - name: f1\n"
+		    "    type: network.partition\n"
+		    "    duration: 1m\n"
+		    "    target:\n"
+		    "      interface: eth0\n"
+		    "      cidrs: [\"::ffff:10.250.1.2/128\", \"::FFFF:10.250.1.0/120\",\n"
+		    "              \"::ffff:a00:1\", \"::ffff:0.0.0.0/96\"]\n",
+	       "t.yaml:14:15: faults[0].target.cidrs[0]: CIDR '::ffff:10.250.1.2/128' is an "
+	       "IPv4-mapped IPv6 address, which no IPv4 packet carries; write it as IPv4: "
+	       "'10.250.1.2/32'\n"
+	       "t.yaml:14:40: faults[0].target.cidrs[1]: CIDR '::FFFF:10.250.1.0/120' is an "
+	       "IPv4-mapped IPv6 address, which no IPv4 packet carries; write it as IPv4: "
+	       "'10.250.1.0/24'\n"
+	       "t.yaml:15:15: faults[0].target.cidrs[2]: CIDR '::ffff:a00:1' is an IPv4-mapped "
+	       "IPv6 address, which no IPv4 packet carries; write it as IPv4: '10.0.0.1/32'\n"
+	       "t.yaml:15:31: faults[0].target.cidrs[3]: CIDR '::ffff:0.0.0.0/96' is an "
+	       "IPv4-mapped IPv6 address, which no IPv4 packet carries; write it as IPv4: "
+	       "'0.0.0.0/0'\n");
+	/* Real IPv6 ranges, and the IPv6 range around the mapped one, stay valid. */
+	expect_valid(HEAD "  - name: f1\n"
+			  "    type: network.partition\n"
+			  "    duration: 1m\n"
+			  "    target: {interface: eth0, cidrs: [\"2001:db8::/32\", \"::/0\", "
+			  "\"::fffe:a00:1/128\"]}\n");
+}
+
 static void test_malformed_values(void **state)
 {
 	expect(HEAD "  - name: f1\n"
@@ -984,6 +1013,7 @@ int main(void)
 		cmocka_unit_test(test_yaml_level),
 		cmocka_unit_test(test_problems_past_anchors),
 		cmocka_unit_test(test_json_strict),
+		cmocka_unit_test(test_ipv4_mapped_cidrs),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_too_many_problems),
 		cmocka_unit_test(test_many_errors_at_once),
