@@ -501,6 +501,22 @@ bool exp_fault_conflicts(const struct fault_spec *a, const struct fault_spec *b,
 const char *exp_fault_type_name(int type);
 enum fault_target_kind exp_fault_target_kind(int type);
 
+/*
+ * Rule slots of an interface's network-fault data path (NETFAULT_MAX_RULES in
+ * include/faultline/netfault.h) a network fault takes: one rule per peer-port range x
+ * local-port range, per address family for ICMP (ICMP and ICMPv6 are two protocols), and per
+ * direction for bandwidth and latency over both directions. 0 for other fault types. The
+ * agent counts with these too, so validate, plan and the agent agree.
+ */
+size_t exp_net_rules_per_direction(const struct net_target *t);
+size_t exp_fault_rule_slots(const struct fault_spec *f);
+
+/*
+ * 0 when the fault fits the rule slots of one interface; else -E2BIG with err saying how
+ * many it needs, the factors, and how many there are.
+ */
+int exp_fault_rule_slots_check(const struct fault_spec *f, char *err, size_t size);
+
 /* Look a fault type up by name. Returns 0 with *type set, or -ENOENT. */
 int exp_fault_type_lookup(const char *name, int *type);
 

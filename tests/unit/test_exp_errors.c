@@ -433,6 +433,128 @@ static void test_ipv4_mapped_cidrs(void **state)
 			  "\"::fffe:a00:1/128\"]}\n");
 }
 
+/* A target of n peer-port ranges (ports 1001, 1003, ...) on eth0, as YAML flow text. */
+static char *ports_fault(const char *type, const char *extra, unsigned n, const char *params)
+{
+	char *doc = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&doc, &len);
+
+	assert_non_null(f);
+	fprintf(f, HEAD "  - name: f1\n    type: %s\n    duration: 1m\n"
+			"    target: {interface: eth0, cidrs: [192.0.2.0/24, \"2001:db8::/32\"]%s, ports: [",
+		type, extra);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s%u", i ? ", " : "", 1001 + 2 * i);
+	fprintf(f, "]}\n    params: %s\n", params);
+	fclose(f);
+	return doc;
+}
+
+/*
+ * The rule slots of an interface (NETFAULT_MAX_RULES, 64), counted as the agent counts them:
+ * validate refuses what the agent would refuse at apply time, and passes what it accepts.
+ */
+static void test_rule_slots(void **state)
+{
+	struct diag_list dl;
+	const char *req;
+	char *doc;
+
+	doc = ports_fault("network.loss", "", 66, "{probability: 5%}");
+	expect(doc, "t.yaml:12:13: faults[0].target: needs 66 rule slots (66 peer-port ranges x 1 "
+		    "local-port range); an interface has 64\n");
+	free(doc);
+	doc = ports_fault("network.loss", "", 64, "{probability: 5%}");
+	expect_valid(doc);
+	free(doc);
+	/* Bandwidth over both directions takes its rules once per direction. */
+	doc = ports_fault("network.bandwidth", ", direction: both", 33, "{rate: 10mbit}");
+	expect(doc, "t.yaml:12:13: faults[0].target: needs 66 rule slots (33 peer-port ranges x 1 "
+		    "local-port range x 2 directions); an interface has 64\n");
+	free(doc);
+	doc = ports_fault("network.bandwidth", ", direction: both", 32, "{rate: 10mbit}");
+	expect_valid(doc);
+	free(doc);
+	/* Peer ports x local ports. */
+	expect(HEAD "  - name: f1\n"
+		    "    type: network.partition\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, cidrs: [192.0.2.0/24], ports: [1, 2, 3, 4, 5, 6, "
+		    "7, 8, 9], local_ports: [11, 12, 13, 14, 15, 16, 17, 18]}\n",
+	       "t.yaml:12:13: faults[0].target: needs 72 rule slots (9 peer-port ranges x 8 "
+	       "local-port ranges); an interface has 64\n");
+	/* Faults at the same time on the same interface share its slots. */
+	{
+		char ports[256] = "";
+		size_t o = 0;
+
+		for (unsigned i = 0; i < 40; i++)
+			o += (size_t)snprintf(ports + o, sizeof(ports) - o, "%s%u", i ? ", " : "",
+					      2001 + i);
+		char *two = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&two, &len);
+
+		assert_non_null(f);
+		fprintf(f, HEAD);
+		for (int i = 0; i < 3; i++)
+			fprintf(f,
+				"  - name: f%d\n    type: network.%s\n    start: %s\n"
+				"    duration: 1m\n"
+				"    target: {interface: %s, cidrs: [192.0.2.0/24], ports: [%s]}\n"
+				"    params: {probability: 5%%}\n",
+				i, i == 1 ? "corruption" : "loss", i == 1 ? "30s" : "0s", i == 2 ? "eth1" : "eth0", ports);
+		fclose(f);
+		expect(two, "t.yaml:19:13: faults[1].target: together with 1 other fault on "
+			    "interface 'eth0' at t+30s, needs 80 rule slots; an interface has 64\n");
+		free(two);
+		two = NULL;
+		f = open_memstream(&two, &len);
+		assert_non_null(f);
+		fprintf(f, HEAD);
+		/* One after the other, or on another interface: each fits. */
+		for (int i = 0; i < 3; i++)
+			fprintf(f,
+				"  - name: f%d\n    type: network.%s\n    start: %s\n"
+				"    duration: 1m\n"
+				"    target: {interface: %s, cidrs: [192.0.2.0/24], ports: [%s]}\n"
+				"    params: {probability: 5%%}\n",
+				i, i == 1 ? "corruption" : "loss", i == 1 ? "1m" : "0s", i == 2 ? "eth1" : "eth0", ports);
+		fclose(f);
+		expect_valid(two);
+		free(two);
+	}
+	/* The same count for a fault as the agent's API receives it. */
+	req = "{\"name\": \"f\", \"type\": \"network.latency\", \"duration\": \"1m\", "
+	      "\"target\": {\"interface\": \"eth0\", \"direction\": \"both\", \"cidrs\": "
+	      "[\"192.0.2.0/24\"], \"ports\": [1, 2, 3, 4, 5, 6, 7, 8, 9], \"local_ports\": [1, 2, "
+	      "3, 4]}, \"params\": {\"delay\": \"10ms\"}}";
+	{
+		struct fault_spec *spec = NULL;
+		char why[256];
+
+		assert_int_equal(diag_init(&dl, "request"), 0);
+		assert_int_equal(exp_fault_parse(req, strlen(req), &spec, &dl), -EINVAL);
+		assert_null(spec);
+		assert_int_equal(dl.count, 1);
+		assert_string_equal(dl.items[0].message,
+				    "needs 72 rule slots (9 peer-port ranges x 4 local-port ranges "
+				    "x 2 directions); an interface has 64");
+		diag_clear(&dl);
+		/* Under the limit, the count is what the agent reserves. */
+		req = "{\"name\": \"f\", \"type\": \"network.loss\", \"duration\": \"1m\", "
+		      "\"target\": {\"interface\": \"eth0\", \"protocol\": \"icmp\", \"cidrs\": "
+		      "[\"192.0.2.0/24\", \"2001:db8::/32\"]}, \"params\": {\"probability\": \"5%\"}}";
+		assert_int_equal(diag_init(&dl, "request"), 0);
+		assert_int_equal(exp_fault_parse(req, strlen(req), &spec, &dl), 0);
+		assert_int_equal(exp_fault_rule_slots(spec), 2);
+		assert_int_equal(exp_fault_rule_slots_check(spec, why, sizeof(why)), 0);
+		exp_fault_free(spec);
+		diag_clear(&dl);
+	}
+}
+
 static void test_malformed_values(void **state)
 {
 	expect(HEAD "  - name: f1\n"
@@ -1014,6 +1136,7 @@ int main(void)
 		cmocka_unit_test(test_problems_past_anchors),
 		cmocka_unit_test(test_json_strict),
 		cmocka_unit_test(test_ipv4_mapped_cidrs),
+		cmocka_unit_test(test_rule_slots),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_too_many_problems),
 		cmocka_unit_test(test_many_errors_at_once),
