@@ -566,7 +566,6 @@ void api_reject(void *ctx, struct server_conn *conn, const struct http_msg *req,
 {
 	struct agent *a = ctx;
 
-	a->metrics.requests++;
 	audit_record(a->audit, server_conn_peer(conn), req, status,
 		     status == 413 ? AUDIT_REASON_TOO_LARGE : AUDIT_REASON_MALFORMED, message);
 	log_debug("api: uid %u pid %d: refused before routing: %d %s",
