@@ -1,7 +1,8 @@
 /*
  * API routes (docs/api.md). Each route is one row: method, path pattern, handler. Every
  * request is authorised by the peer's credentials and audited: changes and refusals on a line
- * each, allowed reads counted in a summary. Errors use {"error": {"code": "...", "message": "..."}}.
+ * each, allowed reads counted in a summary. Errors use
+ * {"error": {"code": "...", "message": "..."}}.
  */
 #include <errno.h>
 #include <malloc.h>

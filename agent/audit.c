@@ -127,11 +127,13 @@ static void flush_summary(struct audit *au, uint64_t until_ms)
 				 when, "kind", "reads", "since", since, "until", until, "uid",
 				 (json_int_t)c->peer.uid, "gid", (json_int_t)c->peer.gid, "pid",
 				 (json_int_t)c->peer.pid, "method", "GET", "allowed", 1, "count",
-				 (json_int_t)c->count, "targets", targets ? targets : json_object());
+				 (json_int_t)c->count, "targets",
+				 targets ? targets : json_object());
 		if (!line)
 			continue;
 		if (c->other)
-			json_object_set_new(line, "targets_other", json_integer((json_int_t)c->other));
+			json_object_set_new(line, "targets_other",
+					    json_integer((json_int_t)c->other));
 		write_line(au, line);
 	}
 	au->nclients = 0;
@@ -223,8 +225,8 @@ void audit_close(struct audit *au)
 	free(au);
 }
 
-void audit_record(struct audit *au, const struct peer *peer, const struct http_msg *req,
-		  int status, const char *reason, const char *message)
+void audit_record(struct audit *au, const struct peer *peer, const struct http_msg *req, int status,
+		  const char *reason, const char *message)
 {
 	char when[TIMEFMT_ISO_SIZE];
 	json_t *line;
@@ -255,7 +257,8 @@ void audit_record(struct audit *au, const struct peer *peer, const struct http_m
 		 * too; bytes outside printable ASCII become '?' so any input yields a valid line.
 		 */
 		for (size_t i = 0; i < n; i++)
-			body[i] = (req->body[i] >= 0x20 && req->body[i] < 0x7f) ? req->body[i] : '?';
+			body[i] =
+				(req->body[i] >= 0x20 && req->body[i] < 0x7f) ? req->body[i] : '?';
 		json_object_set_new(line, "body", json_stringn(body, n));
 		if (n < req->body_len)
 			json_object_set_new(line, "body_truncated", json_true());
@@ -296,8 +299,8 @@ void audit_record_read(struct audit *au, const struct peer *peer, const struct h
 	for (t = 0; t < c->ntargets; t++)
 		if (!strcmp(c->targets[t].path, path))
 			break;
-	if (t == c->ntargets && (t == AUDIT_SUMMARY_TARGETS ||
-				 strlen(path) >= sizeof(c->targets[t].path))) {
+	if (t == c->ntargets &&
+	    (t == AUDIT_SUMMARY_TARGETS || strlen(path) >= sizeof(c->targets[t].path))) {
 		c->other++;
 		return;
 	}

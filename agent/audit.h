@@ -39,8 +39,8 @@ void audit_summary_stop(struct audit *au);
  * reason (one of the AUDIT_REASON_* words, NULL when allowed) and message (the answer's error
  * message, or NULL). One write(2) per line so lines never interleave.
  */
-void audit_record(struct audit *au, const struct peer *peer, const struct http_msg *req,
-		  int status, const char *reason, const char *message);
+void audit_record(struct audit *au, const struct peer *peer, const struct http_msg *req, int status,
+		  const char *reason, const char *message);
 
 /*
  * Count one allowed read-only request to path (its target without the query) in the
@@ -50,13 +50,13 @@ void audit_record_read(struct audit *au, const struct peer *peer, const struct h
 		       const char *path, int status);
 
 /* The reasons of refusals (the "reason" field). */
-#define AUDIT_REASON_AUTH "auth"		/* neither root nor in the faultline group */
-#define AUDIT_REASON_POLICY "policy"		/* the agent's policy forbids the fault */
-#define AUDIT_REASON_INVALID "invalid"		/* a well-formed request the agent cannot accept */
-#define AUDIT_REASON_NOT_FOUND "not_found"	/* no such endpoint, lease or fault */
-#define AUDIT_REASON_CONFLICT "conflict"	/* clashes with an active fault */
+#define AUDIT_REASON_AUTH "auth"	       /* neither root nor in the faultline group */
+#define AUDIT_REASON_POLICY "policy"	       /* the agent's policy forbids the fault */
+#define AUDIT_REASON_INVALID "invalid"	       /* a well-formed request the agent cannot accept */
+#define AUDIT_REASON_NOT_FOUND "not_found"     /* no such endpoint, lease or fault */
+#define AUDIT_REASON_CONFLICT "conflict"       /* clashes with an active fault */
 #define AUDIT_REASON_UNAVAILABLE "unavailable" /* the mechanism is missing on this host */
-#define AUDIT_REASON_TOO_LARGE "too_large"	/* head or body over the limits */
-#define AUDIT_REASON_MALFORMED "malformed"	/* not a request the HTTP parser accepts */
+#define AUDIT_REASON_TOO_LARGE "too_large"     /* head or body over the limits */
+#define AUDIT_REASON_MALFORMED "malformed"     /* not a request the HTTP parser accepts */
 
 #endif

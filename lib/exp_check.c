@@ -349,8 +349,8 @@ static void check_rule_slots(struct exp_ctx *ctx, const struct enode *root,
 		}
 		if (need > NETFAULT_MAX_RULES)
 			err_item(ctx, root, "faults", j, "target",
-				 "together with %zu other fault%s on interface %s at t+%s, needs %zu "
-				 "rule slots; an interface has %d",
+				 "together with %zu other fault%s on interface %s at t+%s, "
+				 "needs %zu rule slots; an interface has %d",
 				 with, with == 1 ? "" : "s", diag_quote(q, b->target.net.interface),
 				 units_fmt_duration(at, b->start_ns), need, NETFAULT_MAX_RULES);
 	}

@@ -1144,7 +1144,8 @@ int exp_fault_rule_slots_check(const struct fault_spec *f, char *err, size_t siz
 	if (rule_families(t) > 1 && o < size)
 		o += (size_t)snprintf(err + o, size - o, "2 ICMP families x ");
 	if (o < size)
-		o += (size_t)snprintf(err + o, size - o, "%zu peer-port range%s", ranges_or_one(t->n_ports),
+		o += (size_t)snprintf(err + o, size - o, "%zu peer-port range%s",
+				      ranges_or_one(t->n_ports),
 				      ranges_or_one(t->n_ports) == 1 ? "" : "s");
 	if (o < size)
 		o += (size_t)snprintf(err + o, size - o, " x %zu local-port range%s",

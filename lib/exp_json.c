@@ -104,10 +104,11 @@ static bool scan_string(struct jscan *j)
 			return true;
 		}
 		if (c < 0x20)
-			return jfail_at(j, j->pos,
-					"control character 0x%02x in a string (write it as an escape "
-					"such as \\n, \\t or \\u00%02x)",
-					c, c);
+			return jfail_at(
+				j, j->pos,
+				"control character 0x%02x in a string (write it as an escape "
+				"such as \\n, \\t or \\u00%02x)",
+				c, c);
 		if (c != '\\') {
 			j->pos++;
 			continue;
@@ -170,7 +171,8 @@ static bool scan_number(struct jscan *j)
 		if (peek(j) == '+' || peek(j) == '-')
 			j->pos++;
 		if (!is_digit(peek(j)))
-			return jfail_at(j, start, "invalid number: digits must follow the exponent");
+			return jfail_at(j, start,
+					"invalid number: digits must follow the exponent");
 		while (is_digit(peek(j)))
 			j->pos++;
 	}

@@ -189,20 +189,23 @@ static void test_out_of_range(void **state)
 		    "    duration: 1m\n"
 		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
 		    "    params: {probability: 150%}\n",
-	       "t.yaml:13:27: faults[0].params.probability: 150% is out of range (more than 0%, at most 100%)\n");
+	       "t.yaml:13:27: faults[0].params.probability: 150% is out of range (more than 0%, at "
+	       "most 100%)\n");
 	/* The message states what is accepted: 0% is refused like 150%, the bounds are not. */
 	expect(HEAD "  - name: lossy\n"
 		    "    type: network.loss\n"
 		    "    duration: 1m\n"
 		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
 		    "    params: {probability: 0%}\n",
-	       "t.yaml:13:27: faults[0].params.probability: 0% is out of range (more than 0%, at most 100%)\n");
+	       "t.yaml:13:27: faults[0].params.probability: 0% is out of range (more than 0%, at "
+	       "most 100%)\n");
 	expect(HEAD "  - name: lossy\n"
 		    "    type: network.loss\n"
 		    "    duration: 1m\n"
 		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
 		    "    params: {probability: 100.0001%}\n",
-	       "t.yaml:13:27: faults[0].params.probability: 100.0001% is out of range (more than 0%, at most 100%)\n");
+	       "t.yaml:13:27: faults[0].params.probability: 100.0001% is out of range (more than "
+	       "0%, at most 100%)\n");
 	expect_valid(HEAD "  - name: lossy\n"
 			  "    type: network.loss\n"
 			  "    duration: 1m\n"
@@ -245,7 +248,8 @@ static void test_out_of_range(void **state)
 		    "    type: stress.memory\n"
 		    "    duration: 1m\n"
 		    "    params: {size: 101%}\n",
-	       "t.yaml:12:20: faults[0].params.size: 101% is out of range (more than 0%, at most 100%)\n");
+	       "t.yaml:12:20: faults[0].params.size: 101% is out of range (more than 0%, at most "
+	       "100%)\n");
 	expect(HEAD "  - name: k\n"
 		    "    type: process.kill\n"
 		    "    target: {pid: 99999999, count: 1}\n"
@@ -441,8 +445,10 @@ static char *ports_fault(const char *type, const char *extra, unsigned n, const 
 	FILE *f = open_memstream(&doc, &len);
 
 	assert_non_null(f);
-	fprintf(f, HEAD "  - name: f1\n    type: %s\n    duration: 1m\n"
-			"    target: {interface: eth0, cidrs: [192.0.2.0/24, \"2001:db8::/32\"]%s, ports: [",
+	fprintf(f,
+		HEAD "  - name: f1\n    type: %s\n    duration: 1m\n"
+		     "    target: {interface: eth0, cidrs: [192.0.2.0/24, \"2001:db8::/32\"]%s, "
+		     "ports: [",
 		type, extra);
 	for (unsigned i = 0; i < n; i++)
 		fprintf(f, "%s%u", i ? ", " : "", 1001 + 2 * i);
@@ -477,11 +483,12 @@ static void test_rule_slots(void **state)
 	expect_valid(doc);
 	free(doc);
 	/* Peer ports x local ports. */
-	expect(HEAD "  - name: f1\n"
-		    "    type: network.partition\n"
-		    "    duration: 1m\n"
-		    "    target: {interface: eth0, cidrs: [192.0.2.0/24], ports: [1, 2, 3, 4, 5, 6, "
-		    "7, 8, 9], local_ports: [11, 12, 13, 14, 15, 16, 17, 18]}\n",
+	expect(HEAD
+	       "  - name: f1\n"
+	       "    type: network.partition\n"
+	       "    duration: 1m\n"
+	       "    target: {interface: eth0, cidrs: [192.0.2.0/24], ports: [1, 2, 3, 4, 5, 6, "
+	       "7, 8, 9], local_ports: [11, 12, 13, 14, 15, 16, 17, 18]}\n",
 	       "t.yaml:12:13: faults[0].target: needs 72 rule slots (9 peer-port ranges x 8 "
 	       "local-port ranges); an interface has 64\n");
 	/* Faults at the same time on the same interface share its slots. */
@@ -504,10 +511,12 @@ static void test_rule_slots(void **state)
 				"    duration: 1m\n"
 				"    target: {interface: %s, cidrs: [192.0.2.0/24], ports: [%s]}\n"
 				"    params: {probability: 5%%}\n",
-				i, i == 1 ? "corruption" : "loss", i == 1 ? "30s" : "0s", i == 2 ? "eth1" : "eth0", ports);
+				i, i == 1 ? "corruption" : "loss", i == 1 ? "30s" : "0s",
+				i == 2 ? "eth1" : "eth0", ports);
 		fclose(f);
-		expect(two, "t.yaml:19:13: faults[1].target: together with 1 other fault on "
-			    "interface 'eth0' at t+30s, needs 80 rule slots; an interface has 64\n");
+		expect(two,
+		       "t.yaml:19:13: faults[1].target: together with 1 other fault on "
+		       "interface 'eth0' at t+30s, needs 80 rule slots; an interface has 64\n");
 		free(two);
 		two = NULL;
 		f = open_memstream(&two, &len);
@@ -520,7 +529,8 @@ static void test_rule_slots(void **state)
 				"    duration: 1m\n"
 				"    target: {interface: %s, cidrs: [192.0.2.0/24], ports: [%s]}\n"
 				"    params: {probability: 5%%}\n",
-				i, i == 1 ? "corruption" : "loss", i == 1 ? "1m" : "0s", i == 2 ? "eth1" : "eth0", ports);
+				i, i == 1 ? "corruption" : "loss", i == 1 ? "1m" : "0s",
+				i == 2 ? "eth1" : "eth0", ports);
 		fclose(f);
 		expect_valid(two);
 		free(two);
@@ -545,7 +555,8 @@ static void test_rule_slots(void **state)
 		/* Under the limit, the count is what the agent reserves. */
 		req = "{\"name\": \"f\", \"type\": \"network.loss\", \"duration\": \"1m\", "
 		      "\"target\": {\"interface\": \"eth0\", \"protocol\": \"icmp\", \"cidrs\": "
-		      "[\"192.0.2.0/24\", \"2001:db8::/32\"]}, \"params\": {\"probability\": \"5%\"}}";
+		      "[\"192.0.2.0/24\", \"2001:db8::/32\"]}, \"params\": {\"probability\": "
+		      "\"5%\"}}";
 		assert_int_equal(diag_init(&dl, "request"), 0);
 		assert_int_equal(exp_fault_parse(req, strlen(req), &spec, &dl), 0);
 		assert_int_equal(exp_fault_rule_slots(spec), 2);
@@ -1033,10 +1044,10 @@ static int load_named(const char *name, const char *doc, const char *want)
 	return r;
 }
 
-#define JSON_HEAD                                                                      \
-	"{\n"                                                                            \
+#define JSON_HEAD                                                                            \
+	"{\n"                                                                                \
 	"  \"version\": 1, \"name\": \"t\", \"hypothesis\": \"h\", \"duration\": \"10m\",\n" \
-	"  \"agents\": [{\"name\": \"a1\", \"address\": \"unix:///run/a.sock\"}],\n"          \
+	"  \"agents\": [{\"name\": \"a1\", \"address\": \"unix:///run/a.sock\"}],\n"         \
 	"  \"faults\": [{\"name\": \"ok\", \"type\": \"stress.cpu\", \"duration\": \"1m\"}"
 
 /*
@@ -1071,10 +1082,11 @@ static void test_json_strict(void **state)
 				    "t.json:2:3: invalid JSON: object keys need double quotes in "
 				    "JSON\n"),
 			 -EINVAL);
-	assert_int_equal(load_named("t.json", "{\"version\": 1, \"name\": t}\n",
-				    "t.json:1:24: invalid JSON: 't' is not a JSON value: text needs "
-				    "double quotes (the words are true, false and null)\n"),
-			 -EINVAL);
+	assert_int_equal(
+		load_named("t.json", "{\"version\": 1, \"name\": t}\n",
+			   "t.json:1:24: invalid JSON: 't' is not a JSON value: text needs "
+			   "double quotes (the words are true, false and null)\n"),
+		-EINVAL);
 	assert_int_equal(load_named("t.json", "{\"version\": 01}\n",
 				    "t.json:1:13: invalid JSON: numbers in JSON have no leading "
 				    "zeros\n"),
@@ -1094,9 +1106,10 @@ static void test_json_strict(void **state)
 				    "t.json:1:1: invalid JSON: 'v' where '{' was expected\n"),
 			 -EINVAL);
 	/* Valid JSON goes on to the usual checks, with their positions. */
-	assert_int_equal(load_named("t.json", JSON_HEAD "],\n  \"safety\": {\"lease_ttl\": \"10m\"}\n}\n",
-				    "t.json:5:27: safety.lease_ttl: 10m is out of range (1s to 5m)\n"),
-			 -EINVAL);
+	assert_int_equal(
+		load_named("t.json", JSON_HEAD "],\n  \"safety\": {\"lease_ttl\": \"10m\"}\n}\n",
+			   "t.json:5:27: safety.lease_ttl: 10m is out of range (1s to 5m)\n"),
+		-EINVAL);
 }
 
 static void test_diag_json(void **state)

@@ -147,25 +147,30 @@ static void test_cidr_pattern_in_step(void **state)
 		const char *cidr;
 		bool valid;
 	} cases[] = {
-		{"192.0.2.0/24", true},	      {"10.250.1.2", true},
-		{"2001:db8::/32", true},      {"::/0", true},
-		{"::1", true},		      {"::fffe:a00:1/128", true},
-		{"::ffff:10.250.1.2/128", false}, {"::FFFF:a00:1", false},
+		{"192.0.2.0/24", true},
+		{"10.250.1.2", true},
+		{"2001:db8::/32", true},
+		{"::/0", true},
+		{"::1", true},
+		{"::fffe:a00:1/128", true},
+		{"::ffff:10.250.1.2/128", false},
+		{"::FFFF:a00:1", false},
 		{"::ffff:0.0.0.0/96", false},
 	};
 	json_t *schema = load_schema();
 	json_t *cidr = json_object_get(json_object_get(schema, "definitions"), "cidr");
 	const char *pattern = json_string_value(json_object_get(cidr, "pattern"));
-	const char *not = json_string_value(
-		json_object_get(json_object_get(cidr, "not"), "pattern"));
+	const char *not_pattern =
+		json_string_value(json_object_get(json_object_get(cidr, "not"), "pattern"));
 
 	assert_non_null(pattern);
-	assert_non_null(not);
+	assert_non_null(not_pattern);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bool schema_ok = pattern_matches(pattern, cases[i].cidr) &&
-				 !pattern_matches(not, cases[i].cidr);
+				 !pattern_matches(not_pattern, cases[i].cidr);
 
-		if (schema_ok != cases[i].valid || loader_takes_cidr(cases[i].cidr) != cases[i].valid)
+		if (schema_ok != cases[i].valid ||
+		    loader_takes_cidr(cases[i].cidr) != cases[i].valid)
 			fprintf(stderr, "%s: schema %s, loader %s, expected %s\n", cases[i].cidr,
 				schema_ok ? "takes it" : "refuses it",
 				loader_takes_cidr(cases[i].cidr) ? "takes it" : "refuses it",

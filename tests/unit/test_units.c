@@ -149,7 +149,7 @@ static void test_size(void **state)
 	assert_string_equal(err, "size '9000PiB' is too large");
 }
 
-#define RATE_HINT                                                                            \
+#define RATE_HINT                                                                                 \
 	"bit, kbit, mbit, gbit or tbit, or a byte unit followed by '/s': B/s, kB/s, MB/s, GB/s, " \
 	"TB/s, PB/s, KiB/s, MiB/s, GiB/s, TiB/s or PiB/s"
 
