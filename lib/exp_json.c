@@ -284,6 +284,9 @@ int exp_json_check(const char *buf, size_t len, struct diag_list *diags)
 	struct jscan j = {.buf = buf, .len = len, .diags = diags};
 	size_t errs = diag_total(diags);
 
+	/* Too large a file is cut short when read: the loader says so, not a syntax error here. */
+	if (len > EXP_MAX_DOC_SIZE)
+		return 0;
 	/* A byte order mark is tolerated, as the YAML reader does. */
 	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
 		j.pos = 3;
