@@ -125,6 +125,10 @@ refused "loss above 100%" 422 invalid_fault POST "$F" \
 	"$(net network.loss '"direction": "egress", "cidrs": ["10.94.0.2"]' '{"probability": "150%"}')"
 refused "malformed CIDR" 422 invalid_fault POST "$F" \
 	"$(net network.loss '"direction": "egress", "cidrs": ["10.94.0.300"]' '{"probability": "5%"}')"
+refused "more rules than an interface has slots" 422 invalid_fault POST "$F" \
+	"$(net network.loss "\"direction\": \"egress\", \"cidrs\": [\"10.94.0.2\"], \"ports\": [$(seq -s ', ' 1001 2 1131)]" '{"probability": "5%"}')"
+jq -e '.error.problems[0].message | startswith("needs 66 rule slots")' <<<"$API_BODY" >/dev/null ||
+	fl_fail "the rule-slot refusal does not count the slots: $API_BODY"
 refused "unknown interface" 422 invalid_fault POST "$F" \
 	"$(printf '{"name": "r", "type": "network.loss", "duration": "1m", "target": {"interface": "nosuch0", "direction": "egress", "cidrs": ["10.94.0.2"]}, "params": {"probability": "5%%"}}')"
 refused "a selector matching nothing" 422 invalid_fault POST "$F" \
