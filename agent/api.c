@@ -487,7 +487,8 @@ static const char *refusal_of(int status)
 	case 503:
 		return AUDIT_REASON_UNAVAILABLE;
 	default:
-		return NULL;
+		/* Any other client error is still a refusal of the request as sent. */
+		return status >= 400 && status < 500 ? AUDIT_REASON_INVALID : NULL;
 	}
 }
 
