@@ -46,8 +46,8 @@ struct audit {
 	uint64_t interval_ms; /* 0: every request on a line of its own */
 	uint64_t window;      /* the interval counted: wall-clock ms / interval_ms */
 	uint64_t since_ms;    /* when the current counts began */
-	size_t nclients;
-	struct audit_client *clients; /* AUDIT_SUMMARY_CLIENTS entries */
+	size_t nclients, cap;
+	struct audit_client *clients; /* grows to AUDIT_SUMMARY_CLIENTS entries at most */
 	uv_timer_t *timer;
 };
 
@@ -179,7 +179,8 @@ int audit_summary_start(struct audit *au, uv_loop_t *loop, uint64_t interval_ms)
 {
 	if (!au || !interval_ms)
 		return 0;
-	au->clients = calloc(AUDIT_SUMMARY_CLIENTS, sizeof(*au->clients));
+	au->cap = 8;
+	au->clients = calloc(au->cap, sizeof(*au->clients));
 	au->timer = calloc(1, sizeof(*au->timer));
 	if (!au->clients || !au->timer) {
 		free(au->clients);
@@ -287,9 +288,22 @@ void audit_record_read(struct audit *au, const struct peer *peer, const struct h
 			break;
 		}
 	}
+	if (!c && au->nclients == au->cap && au->cap < AUDIT_SUMMARY_CLIENTS) {
+		size_t cap =
+			au->cap * 2 < AUDIT_SUMMARY_CLIENTS ? au->cap * 2 : AUDIT_SUMMARY_CLIENTS;
+		struct audit_client *p = realloc(au->clients, cap * sizeof(*p));
+
+		if (p) {
+			au->clients = p;
+			au->cap = cap;
+		}
+	}
 	if (!c) {
-		/* A full table is written out early rather than losing a client's count. */
-		if (au->nclients == AUDIT_SUMMARY_CLIENTS)
+		/*
+		 * A full table (or no memory to grow it) is written out early rather than
+		 * losing a client's count.
+		 */
+		if (au->nclients == au->cap)
 			flush_summary(au, now_ms());
 		c = &au->clients[au->nclients++];
 		memset(c, 0, sizeof(*c));
