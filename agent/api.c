@@ -1,7 +1,8 @@
 /*
  * API routes (docs/api.md). Each route is one row: method, path pattern, handler. Every
- * request is authorised by the peer's credentials and written to the audit log, accepted or
- * refused. Errors use {"error": {"code": "...", "message": "..."}}.
+ * request is authorised by the peer's credentials and audited: changes and refusals on a line
+ * each, allowed reads counted in a summary. Errors use
+ * {"error": {"code": "...", "message": "..."}}.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -31,6 +32,7 @@ struct api_req {
 	const struct http_msg *http;
 	const char *arg; /* the {id} of the path, if the route has one */
 	char query[256];
+	const char *refusal; /* an AUDIT_REASON_* a route sets where the status cannot tell */
 };
 
 struct api_route {
@@ -290,6 +292,7 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 		*body = api_error("forbidden", "%s", err);
 		log_warn("api: refused by policy: %s", err);
 		r->a->metrics.requests_refused++;
+		r->refusal = AUDIT_REASON_POLICY;
 		exp_fault_free(spec);
 		return 403;
 	}
@@ -594,6 +597,48 @@ static int authorised(const struct agent *a, const struct peer *p, const char **
 	return 0;
 }
 
+/* Why a route refused a request, from its status; NULL for answers that are not refusals. */
+static const char *refusal_of(int status)
+{
+	switch (status) {
+	case 400:
+	case 422:
+		return AUDIT_REASON_INVALID;
+	case 403:
+		return AUDIT_REASON_POLICY;
+	case 404:
+	case 405:
+		return AUDIT_REASON_NOT_FOUND;
+	case 409:
+		return AUDIT_REASON_CONFLICT;
+	case 501:
+	case 503:
+		return AUDIT_REASON_UNAVAILABLE;
+	default:
+		/* Any other client error is still a refusal of the request as sent. */
+		return status >= 400 && status < 500 ? AUDIT_REASON_INVALID : NULL;
+	}
+}
+
+static const char *error_message(const json_t *body)
+{
+	return json_string_value(json_object_get(json_object_get(body, "error"), "message"));
+}
+
+/*
+ * Audit one answered request: an allowed GET (every GET route only reads) is counted in its
+ * client's summary; changes, refusals and failures get a line of their own.
+ */
+static void audit_answer(struct agent *a, const struct peer *peer, const struct http_msg *req,
+			 const char *path, int status, const char *refusal, const json_t *body)
+{
+	if (!refusal && status < 400 && !strcmp(req->method, "GET")) {
+		audit_record_read(a->audit, peer, req, path, status);
+		return;
+	}
+	audit_record(a->audit, peer, req, status, refusal, error_message(body));
+}
+
 void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req, int *status,
 		json_t **body)
 {
@@ -618,10 +663,12 @@ void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req,
 		*body = api_error("forbidden", "%s", why);
 		log_warn("api: refused uid %u pid %d: %s %s: %s", (unsigned)peer->uid,
 			 (int)peer->pid, req->method, req->target, why);
-		audit_record(a->audit, peer, req, false, *status, why);
+		audit_record(a->audit, peer, req, *status, AUDIT_REASON_AUTH, why);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		int answered;
+
 		if (!match(routes[i].pattern, path, arg, sizeof(arg)))
 			continue;
 		path_known = 1;
@@ -631,11 +678,27 @@ void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req,
 		*status = routes[i].fn(&r, body);
 		log_debug("api: uid %u pid %d: %s %s -> %d", (unsigned)peer->uid, (int)peer->pid,
 			  req->method, req->target, *status);
-		audit_record(a->audit, peer, req, true, *status ? *status : 200, NULL);
+		/* Status 0: the connection became an event stream, answered 200. */
+		answered = *status ? *status : 200;
+		audit_answer(a, peer, req, path, answered,
+			     r.refusal ? r.refusal : refusal_of(answered), *body);
 		return;
 	}
 	*status = path_known ? 405 : 404;
 	*body = api_error(path_known ? "method_not_allowed" : "not_found", "%s",
 			  path_known ? "this path does not accept that method" : "no such endpoint");
-	audit_record(a->audit, peer, req, true, *status, NULL);
+	audit_answer(a, peer, req, path, *status, AUDIT_REASON_NOT_FOUND, *body);
+}
+
+/* An HTTP-level refusal by the server, before any route saw the request (server.c). */
+void api_reject(void *ctx, struct server_conn *conn, const struct http_msg *req, int status,
+		const char *code, const char *message)
+{
+	struct agent *a = ctx;
+
+	audit_record(a->audit, server_conn_peer(conn), req, status,
+		     status == 413 ? AUDIT_REASON_TOO_LARGE : AUDIT_REASON_MALFORMED, message);
+	log_debug("api: uid %u pid %d: refused before routing: %d %s",
+		  (unsigned)server_conn_peer(conn)->uid, (int)server_conn_peer(conn)->pid, status,
+		  code);
 }

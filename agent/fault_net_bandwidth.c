@@ -111,11 +111,6 @@ static int bw_validate(struct agent *a, struct fault *f, char *err, size_t size)
 			 a->probe.r[PROBE_IFB].reason);
 		return -EOPNOTSUPP;
 	}
-	if (netif_fault_rule_count(f) * (dirs == NETFAULT_DIR_BOTH ? 2 : 1) > NETFAULT_MAX_RULES) {
-		snprintf(err, size, "target: needs more than the %d rule slots of an interface",
-			 NETFAULT_MAX_RULES);
-		return -EINVAL;
-	}
 	other = netif_shaper_owner(f, dirs);
 	if (other) {
 		snprintf(err, size,

@@ -429,24 +429,6 @@ static size_t ranges_or_one(size_t n)
 	return n ? n : 1;
 }
 
-static bool has_family(const struct net_target *t, int family)
-{
-	for (size_t i = 0; i < t->n_cidrs; i++)
-		if (t->cidrs[i].family == family)
-			return true;
-	return false;
-}
-
-size_t netif_fault_rule_count(const struct fault *f)
-{
-	const struct net_target *t = &f->spec->target.net;
-	size_t fams = 1;
-
-	if (t->protocol == NET_PROTO_ICMP)
-		fams = (size_t)has_family(t, AF_INET) + has_family(t, AF_INET6);
-	return fams * ranges_or_one(t->n_ports) * ranges_or_one(t->n_local_ports);
-}
-
 static void nf_free_priv(struct netif_fault *nf)
 {
 	if (nf && nf->ext_free)
@@ -458,8 +440,7 @@ int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t siz
 {
 	const struct net_target *t = &f->spec->target.net;
 	struct netif_fault *nf;
-	size_t n_rules;
-	char conn[160];
+	char conn[160], why[256];
 	pid_t found = 0;
 	int ret, ifindex;
 
@@ -473,13 +454,9 @@ int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t siz
 	ret = netif_lookup(t->interface, &ifindex, err, size);
 	if (ret)
 		return ret;
-	n_rules = netif_fault_rule_count(f);
-	if (n_rules > NETFAULT_MAX_RULES) {
-		snprintf(err, size,
-			 "target: %zu peer-port range(s) x %zu local-port range(s) need %zu rules; "
-			 "an interface has %d rule slots",
-			 ranges_or_one(t->n_ports), ranges_or_one(t->n_local_ports), n_rules,
-			 NETFAULT_MAX_RULES);
+	/* The validator's count and message (lib/exp_fault.c), so both say the same. */
+	if (exp_fault_rule_slots_check(f->spec, why, sizeof(why))) {
+		snprintf(err, size, "target: %s", why);
 		return -EINVAL;
 	}
 	nf = calloc(1, sizeof(*nf));

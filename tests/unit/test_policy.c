@@ -83,7 +83,7 @@ static void errors_positioned(void **state)
 
 	assert_string_equal(
 		out,
-		"policy.yaml:1:11: max_loss: 150% is out of range (0% to 100%)\n"
+		"policy.yaml:1:11: max_loss: 150% is out of range (more than 0%, at most 100%)\n"
 		"policy.yaml:2:1: allow_type: unknown key; did you mean 'allow_types'?\n"
 		"policy.yaml:3:15: allow_types[0]: unknown fault type 'network.los'; did you mean "
 		"'network.loss'?\n"
@@ -183,8 +183,8 @@ static void min_free_memory(void **state)
 	assert_int_equal(policy_min_free_bytes(p, 64ULL << 40), 16ULL << 40);
 	policy_free(p);
 	out = load_bad("min_free_memory: 101%\n");
-	assert_string_equal(out, "policy.yaml:1:18: min_free_memory: 101% is out of range (0% "
-				 "to 100%)\n");
+	assert_string_equal(out, "policy.yaml:1:18: min_free_memory: 101% is out of range (more "
+				 "than 0%, at most 100%)\n");
 	free(out);
 	out = load_bad("min_free_memory: 12kB\n");
 	assert_non_null(strstr(out, "min_free_memory"));
