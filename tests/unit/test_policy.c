@@ -220,7 +220,7 @@ static void blast_radius_caps(void **state)
 		       "max_cpu_workers: 5000\n"
 		       "max_processes_per_faults: 3\n");
 	assert_string_equal(out,
-			    "policy.yaml:1:26: max_processes_per_fault: must be greater than 0\n"
+			    "policy.yaml:1:26: max_processes_per_fault: 0 is out of range (1 to 100000)\n"
 			    "policy.yaml:2:18: max_cpu_workers: 5000 is out of range (1 to 4096)\n"
 			    "policy.yaml:3:1: max_processes_per_faults: unknown key; did you mean "
 			    "'max_processes_per_fault'?\n");
