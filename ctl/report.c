@@ -78,6 +78,17 @@ static const char *fault_state_text(int s)
 	return names[s];
 }
 
+/*
+ * Workers a stressor lost while active (the agent's status "degraded", docs/api.md), as of
+ * the last status read; an empty list for a fault that lost none or has no workers.
+ */
+static json_t *degraded_of(const json_t *achieved)
+{
+	json_t *d = json_object_get(achieved, "degraded");
+
+	return json_is_array(d) ? json_deep_copy(d) : json_array();
+}
+
 static json_t *faults_json(struct run *r)
 {
 	json_t *arr = json_array();
@@ -102,6 +113,8 @@ static json_t *faults_json(struct run *r)
 				  rf->achieved ? json_incref(rf->achieved) : json_null(),
 				  "achieved_ms", ms_or_null(r, rf->achieved_ns), "error",
 				  str_or_null(rf->err)));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "degraded",
+				    degraded_of(rf->achieved));
 	}
 	pthread_mutex_unlock(&r->lock);
 	return arr;
