@@ -134,7 +134,8 @@ static int held_collect(const struct agent *a, const struct fault *f, struct pau
 			h->pid = (pid_t)json_integer_value(json_object_get(e, "pid"));
 			h->starttime = json_integer_value(json_object_get(e, "starttime"));
 			snprintf(h->fault, sizeof(h->fault), "%s", o->id);
-			snprintf(h->name, sizeof(h->name), "%s", o->spec->name ? o->spec->name : "");
+			snprintf(h->name, sizeof(h->name), "%s",
+				 o->spec->name ? o->spec->name : "");
 		}
 	}
 	return 0;
@@ -398,11 +399,11 @@ static json_t *pause_describe(const struct fault *f)
 		unsigned long long st = json_integer_value(json_object_get(p, "starttime"));
 		char state = proc_state(pid, st);
 
-		json_array_append_new(json_object_get(out, "processes"),
-				      json_pack("{s:i, s:O, s:s#, s:b}", "pid", (int)pid, "comm",
-						json_object_get(p, "comm"), "state", &state, 1,
-						"already_stopped",
-						json_is_true(json_object_get(p, "already_stopped"))));
+		json_array_append_new(
+			json_object_get(out, "processes"),
+			json_pack("{s:i, s:O, s:s#, s:b}", "pid", (int)pid, "comm",
+				  json_object_get(p, "comm"), "state", &state, 1, "already_stopped",
+				  json_is_true(json_object_get(p, "already_stopped"))));
 	}
 	return out;
 }

@@ -134,7 +134,6 @@ static void cpu_free(struct fault *f)
 	f->priv = NULL;
 }
 
-
 static void cpu_activated(struct fault *f)
 {
 	stressor_watch(f->priv, f);

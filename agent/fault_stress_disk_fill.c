@@ -166,7 +166,6 @@ static void fill_free(struct fault *f)
 	f->priv = NULL;
 }
 
-
 static void fill_activated(struct fault *f)
 {
 	stressor_watch(((struct fill_priv *)f->priv)->s, f);

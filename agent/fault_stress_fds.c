@@ -168,7 +168,6 @@ static void fds_free(struct fault *f)
 	f->priv = NULL;
 }
 
-
 static void fds_activated(struct fault *f)
 {
 	stressor_watch(f->priv, f);

@@ -151,7 +151,6 @@ static void io_free(struct fault *f)
 	f->priv = NULL;
 }
 
-
 static void io_activated(struct fault *f)
 {
 	stressor_watch(((struct io_priv *)f->priv)->s, f);

@@ -144,7 +144,6 @@ static void mem_free(struct fault *f)
 	f->priv = NULL;
 }
 
-
 static void mem_activated(struct fault *f)
 {
 	stressor_watch(((struct mem_priv *)f->priv)->s, f);

@@ -905,17 +905,18 @@ static void watch_check(struct stressor *s)
 				 (int)s->pids[i], sig,
 				 ooms > 0 ? " (the cgroup's memory.events counts OOM kills)" : "");
 			entry = json_pack("{s:i, s:i, s:i, s:s, s:s}", "worker", i, "pid",
-					  (int)s->pids[i], "signal", WTERMSIG(wst), "signal_name", sig,
-					  "reason", reason);
+					  (int)s->pids[i], "signal", WTERMSIG(wst), "signal_name",
+					  sig, "reason", reason);
 		} else {
 			const struct stressor_status *st = &s->st[i];
 
-			snprintf(reason, sizeof(reason), "worker %d (pid %d) exited with status %d%s%.*s",
-				 i, (int)s->pids[i], WEXITSTATUS(wst), st->msg[0] ? ": " : "",
+			snprintf(reason, sizeof(reason),
+				 "worker %d (pid %d) exited with status %d%s%.*s", i,
+				 (int)s->pids[i], WEXITSTATUS(wst), st->msg[0] ? ": " : "",
 				 (int)strnlen(st->msg, sizeof(st->msg)), st->msg);
 			entry = json_pack("{s:i, s:i, s:i, s:s}", "worker", i, "pid",
-					  (int)s->pids[i], "exit_status", WEXITSTATUS(wst), "reason",
-					  reason);
+					  (int)s->pids[i], "exit_status", WEXITSTATUS(wst),
+					  "reason", reason);
 		}
 		if (!entry)
 			continue;

@@ -592,7 +592,7 @@ __attribute__((noinline)) int netfault_apply(struct __sk_buff *skb, struct packe
 
 			if (r >= 0)
 				cnt->corrupted++;
-			/* A packet whose checksum is still to come: dropped, as a receiver would. */
+			/* Its checksum is still to come: dropped, as its receiver would. */
 			if (r > 0)
 				return 1;
 		}

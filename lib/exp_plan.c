@@ -135,11 +135,11 @@ static const char *fault_effect(const struct fault_spec *f)
 {
 	switch (f->type) {
 	case FAULT_NET_CORRUPTION:
-		return "flips one bit after the IP header of the chosen packets, like a wire error: "
-		       "the receiver's checksum drops them, so TCP retransmits and UDP datagrams "
-		       "are lost, and no application sees changed bytes (a packet whose checksum "
-		       "is still to be computed, local TCP/UDP with checksum offload, is dropped "
-		       "instead of flipped, which is what the receiver would do with it)";
+		return "flips one bit after the IP header of the chosen packets, like a wire "
+		       "error: the receiver's checksum drops them, so TCP retransmits and UDP "
+		       "datagrams are lost, and no application sees changed bytes (a packet whose "
+		       "checksum is still to be computed, local TCP/UDP with checksum offload, is "
+		       "dropped instead of flipped, which is what the receiver would do with it)";
 	default:
 		return NULL;
 	}
