@@ -169,13 +169,13 @@ hypothesis: The report says when a stressor lost a worker.
 agents:
   - name: host-1
     address: unix://$sock
-duration: 6s
+duration: 9s
 safety: {lease_ttl: 5s}
 faults:
   - name: busy
     type: stress.cpu
     start: 0s
-    duration: 5s
+    duration: 8s
     params: {workers: 2, load: 5%}
 EOF
 run_in "$ns" "$FAULTCTL" run "$dir/exp.yaml" --report-json "$dir/report.json" >"$dir/run.out" 2>&1 &
