@@ -337,6 +337,8 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	fault_journal(f);
 	if (duration_ms)
 		uv_timer_start(&f->duration_timer, duration_done, duration_ms, 0);
+	if (type->activated)
+		type->activated(f);
 	log_info("fault %s (%s) active under lease %s", f->id, type->name, l->id);
 	emit_fault(f, "fault.applied", NULL, NULL);
 	*out = f;

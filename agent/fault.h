@@ -54,6 +54,11 @@ struct fault_ops {
 	/* Live details for the API (counters, achieved values); new reference or NULL. */
 	json_t *(*describe)(const struct fault *f);
 	/*
+	 * Optional: called on the loop once the fault is active (not for one that completed
+	 * in its apply), where a type starts the timers that watch its effect.
+	 */
+	void (*activated)(struct fault *f);
+	/*
 	 * Crash recovery: undo what a journal undo record describes, from a previous agent run.
 	 * Must be idempotent and remove only what is provably ours. report says what was done.
 	 */

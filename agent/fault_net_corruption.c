@@ -1,7 +1,9 @@
 /*
- * network.corruption: with the given probability, flip one random bit after the IP header of
- * a matching packet, in the eBPF data path. No checksum is fixed, so the receiver's L4
- * checksum catches it, as with wire corruption (limits: docs/netfault.md). Counters per rule.
+ * network.corruption: with the given probability, corrupt a matching packet in the eBPF data
+ * path as a wire would, so the receiver's L4 checksum drops it: one random bit after the IP
+ * header is flipped and no checksum fixed, or, for TCP/UDP whose checksum is still to be
+ * computed (offload), the packet is dropped (bpf/netfault.bpf.c corrupt(); docs/netfault.md).
+ * Counters per rule.
  */
 #include <errno.h>
 #include <stdio.h>

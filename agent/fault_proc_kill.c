@@ -49,7 +49,8 @@ struct kill_priv {
 	json_t *recent;		/* the newest kills: {round, pid, comm, time} */
 	uv_timer_t timer;
 	bool timer_started;
-	char last_error[FAULT_ERR_SIZE];
+	/* "round N: " and a round's error (FAULT_ERR_SIZE), whole. */
+	char last_error[FAULT_ERR_SIZE + 32];
 };
 
 static void signal_name(int sig, char *buf, size_t size)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,93 @@ static int freezer_read(const char *path, char *val)
 	return err;
 }
 
+/*
+ * What other pauses hold when this one is validated (on the loop, where the fault list may be
+ * read): a process is never stopped by two signal pauses at once, because the first one's
+ * SIGCONT would resume it while the second still claims it stopped.
+ */
+struct pause_held {
+	pid_t pid;
+	unsigned long long starttime;
+	char fault[24];
+	char name[64];
+};
+
+struct pause_priv {
+	struct pause_held *held;
+	size_t n;
+};
+
+/*
+ * The state letter of /proc/PID/stat ('R', 'S', 'T' stopped, 't' traced, ...) of the process
+ * pid that started at starttime; 'X' when that process is gone.
+ */
+static char proc_state(pid_t pid, unsigned long long starttime)
+{
+	char path[64], buf[1024], state = 'X', *close_paren;
+	FILE *fp;
+
+	if (procsel_starttime(pid) != starttime)
+		return 'X';
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return 'X';
+	/* The comm may hold ')' itself: the state follows the last one. */
+	if (fgets(buf, sizeof(buf), fp)) {
+		close_paren = strrchr(buf, ')');
+		if (close_paren && close_paren[1] == ' ' && close_paren[2])
+			state = close_paren[2];
+	}
+	fclose(fp);
+	return state;
+}
+
+/* Stopped by a signal (T) or by a tracer (t): not ours to stop, nor to resume. */
+static bool state_stopped(char state)
+{
+	return state == 'T' || state == 't';
+}
+
+static int held_collect(const struct agent *a, const struct fault *f, struct pause_priv *p)
+{
+	for (const struct fault *o = a->faults; o; o = o->next) {
+		json_t *procs, *e;
+		size_t i;
+
+		if (o == f || o->type != f->type || fault_state_final(o->state))
+			continue;
+		procs = json_object_get(o->undo, "stopped");
+		json_array_foreach(procs, i, e)
+		{
+			struct pause_held *h, *grown;
+
+			/* One it found stopped is not held by it: its revert leaves it alone. */
+			if (json_is_true(json_object_get(e, "already_stopped")))
+				continue;
+			grown = realloc(p->held, (p->n + 1) * sizeof(*p->held));
+			if (!grown)
+				return -ENOMEM;
+			p->held = grown;
+			h = &p->held[p->n++];
+			h->pid = (pid_t)json_integer_value(json_object_get(e, "pid"));
+			h->starttime = json_integer_value(json_object_get(e, "starttime"));
+			snprintf(h->fault, sizeof(h->fault), "%s", o->id);
+			snprintf(h->name, sizeof(h->name), "%s",
+				 o->spec->name ? o->spec->name : "");
+		}
+	}
+	return 0;
+}
+
+static const struct pause_held *held_find(const struct pause_priv *p, const struct proc_match *m)
+{
+	for (size_t i = 0; p && i < p->n; i++)
+		if (p->held[i].pid == m->pid && p->held[i].starttime == m->starttime)
+			return &p->held[i];
+	return NULL;
+}
+
 static int proc_probe(const struct agent *a, char *why, size_t size)
 {
 	return procsel_probe(why, size);
@@ -72,8 +160,18 @@ static int pause_validate(struct agent *a, struct fault *f, char *err, size_t si
 	struct procsel_guard g;
 	char path[512];
 
-	if (s->params.pause.method != PAUSE_FREEZER)
-		return 0;
+	if (s->params.pause.method != PAUSE_FREEZER) {
+		struct pause_priv *p = calloc(1, sizeof(*p));
+		int ret;
+
+		if (!p)
+			return -ENOMEM;
+		f->priv = p;
+		ret = held_collect(a, f, p);
+		if (ret)
+			snprintf(err, size, "listing what other pauses hold: %s", strerror(-ret));
+		return ret;
+	}
 	if (!s->target.proc.cgroup) {
 		snprintf(err, size, "method freezer needs target.cgroup");
 		return -EINVAL;
@@ -130,11 +228,31 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	ret = procsel_select(&s->target.proc, &g, seed, &m, &n, &matched, err, size);
 	if (ret)
 		return ret;
+	/* Refused before anything is stopped when another pause holds one of them. */
+	for (size_t i = 0; i < n; i++) {
+		const struct pause_held *h = held_find(f->priv, &m[i]);
+
+		if (h) {
+			snprintf(err, size,
+				 "pid %d (%s) is already paused by fault %s ('%s'); a process is "
+				 "paused by one fault at a time",
+				 (int)m[i].pid, m[i].comm, h->fault, h->name);
+			ret = -EBUSY;
+			goto out;
+		}
+	}
 	procs = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(procs, json_pack("{s:i, s:I, s:s}", "pid", (int)m[i].pid,
+	for (size_t i = 0; i < n; i++) {
+		/*
+		 * A process stopped before the fault (by job control, a debugger, an operator)
+		 * stays as it was found: not stopped again, and not resumed by the revert.
+		 */
+		bool was = state_stopped(proc_state(m[i].pid, m[i].starttime));
+
+		json_array_append_new(procs, json_pack("{s:i, s:I, s:s, s:b}", "pid", (int)m[i].pid,
 						       "starttime", (json_int_t)m[i].starttime,
-						       "comm", m[i].comm));
+						       "comm", m[i].comm, "already_stopped", was));
+	}
 	f->undo = json_pack("{s:o, s:I, s:I}", "stopped", procs, "seed", (json_int_t)seed,
 			    "matched", (json_int_t)matched);
 	/* Every process is on record before the first SIGSTOP. */
@@ -142,7 +260,14 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	if (ret)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		int e = procsel_signal(m[i].pid, m[i].starttime, SIGSTOP);
+		int e;
+
+		if (json_is_true(json_object_get(json_array_get(procs, i), "already_stopped"))) {
+			log_info("fault %s: pid %d (%s) was already stopped; left as it is", f->id,
+				 (int)m[i].pid, m[i].comm);
+			continue;
+		}
+		e = procsel_signal(m[i].pid, m[i].starttime, SIGSTOP);
 
 		if (e && e != -ESRCH) {
 			snprintf(err, size, "stopping pid %d: %s", (int)m[i].pid, strerror(-e));
@@ -162,7 +287,7 @@ static int resume(const json_t *undo, char *report, size_t size)
 	const char *freezer = NULL;
 	json_t *procs, *p;
 	size_t i, off = 0;
-	int failed = 0, resumed = 0, gone = 0;
+	int failed = 0, resumed = 0, gone = 0, left = 0;
 
 	if (!undo) {
 		/* The crash came before anything was stopped. */
@@ -184,8 +309,13 @@ static int resume(const json_t *undo, char *report, size_t size)
 	{
 		pid_t pid = (pid_t)json_integer_value(json_object_get(p, "pid"));
 		unsigned long long st = json_integer_value(json_object_get(p, "starttime"));
-		int e = procsel_signal(pid, st, SIGCONT);
+		int e;
 
+		if (json_is_true(json_object_get(p, "already_stopped"))) {
+			left++;
+			continue;
+		}
+		e = procsel_signal(pid, st, SIGCONT);
 		if (e == -ESRCH)
 			gone++;
 		else if (e)
@@ -196,6 +326,9 @@ static int resume(const json_t *undo, char *report, size_t size)
 	off = snprintf(report, size, "resumed %d process%s", resumed, resumed == 1 ? "" : "es");
 	if (gone && off < size)
 		off += snprintf(report + off, size - off, ", %d already gone", gone);
+	if (left && off < size)
+		off += snprintf(report + off, size - off,
+				", %d left stopped (stopped before the fault)", left);
 	if (failed && off < size)
 		snprintf(report + off, size - off, ", %d could not be resumed", failed);
 	return failed ? -EIO : 0;
@@ -262,25 +395,25 @@ static json_t *pause_describe(const struct fault *f)
 	{
 		pid_t pid = (pid_t)json_integer_value(json_object_get(p, "pid"));
 		unsigned long long st = json_integer_value(json_object_get(p, "starttime"));
-		char path[64], buf[1024], state = '?';
-		FILE *fp;
+		char state = proc_state(pid, st);
 
-		if (procsel_starttime(pid) == st) {
-			snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-			fp = fopen(path, "re");
-			if (fp) {
-				if (fgets(buf, sizeof(buf), fp) && strrchr(buf, ')'))
-					state = strrchr(buf, ')')[2];
-				fclose(fp);
-			}
-		} else {
-			state = 'X';
-		}
-		json_array_append_new(json_object_get(out, "processes"),
-				      json_pack("{s:i, s:O, s:s#}", "pid", (int)pid, "comm",
-						json_object_get(p, "comm"), "state", &state, 1));
+		json_array_append_new(
+			json_object_get(out, "processes"),
+			json_pack("{s:i, s:O, s:s#, s:b}", "pid", (int)pid, "comm",
+				  json_object_get(p, "comm"), "state", &state, 1, "already_stopped",
+				  json_is_true(json_object_get(p, "already_stopped"))));
 	}
 	return out;
+}
+
+static void pause_free(struct fault *f)
+{
+	struct pause_priv *p = f->priv;
+
+	if (p)
+		free(p->held);
+	free(p);
+	f->priv = NULL;
 }
 
 const struct fault_ops fault_proc_pause = {
@@ -294,4 +427,5 @@ const struct fault_ops fault_proc_pause = {
 	.resolve = fault_proc_resolve,
 	.describe = pause_describe,
 	.cleanup = pause_cleanup,
+	.free_priv = pause_free,
 };

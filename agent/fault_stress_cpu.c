@@ -146,6 +146,11 @@ static void cpu_free(struct fault *f)
 	f->priv = NULL;
 }
 
+static void cpu_activated(struct fault *f)
+{
+	stressor_watch(f->priv, f);
+}
+
 const struct fault_ops fault_stress_cpu = {
 	.name = "stress.cpu",
 	/* Workers drop the bounding set before they exec, which needs CAP_SETPCAP. */
@@ -155,6 +160,7 @@ const struct fault_ops fault_stress_cpu = {
 	.apply = cpu_apply,
 	.revert = cpu_revert,
 	.describe = cpu_describe,
+	.activated = cpu_activated,
 	.cleanup = cpu_cleanup,
 	.free_priv = cpu_free,
 };

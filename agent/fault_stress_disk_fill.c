@@ -166,6 +166,11 @@ static void fill_free(struct fault *f)
 	f->priv = NULL;
 }
 
+static void fill_activated(struct fault *f)
+{
+	stressor_watch(((struct fill_priv *)f->priv)->s, f);
+}
+
 const struct fault_ops fault_stress_disk_fill = {
 	.name = "stress.disk_fill",
 	/* Workers drop the bounding set before they exec, which needs CAP_SETPCAP. */
@@ -175,6 +180,7 @@ const struct fault_ops fault_stress_disk_fill = {
 	.apply = fill_apply,
 	.revert = fill_revert,
 	.describe = fill_describe,
+	.activated = fill_activated,
 	.cleanup = fill_cleanup,
 	.free_priv = fill_free,
 };

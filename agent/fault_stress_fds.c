@@ -168,6 +168,11 @@ static void fds_free(struct fault *f)
 	f->priv = NULL;
 }
 
+static void fds_activated(struct fault *f)
+{
+	stressor_watch(f->priv, f);
+}
+
 const struct fault_ops fault_stress_fds = {
 	.name = "stress.fds",
 	/*
@@ -181,6 +186,7 @@ const struct fault_ops fault_stress_fds = {
 	.apply = fds_apply,
 	.revert = fds_revert,
 	.describe = fds_describe,
+	.activated = fds_activated,
 	.cleanup = fds_cleanup,
 	.free_priv = fds_free,
 };

@@ -151,6 +151,11 @@ static void io_free(struct fault *f)
 	f->priv = NULL;
 }
 
+static void io_activated(struct fault *f)
+{
+	stressor_watch(((struct io_priv *)f->priv)->s, f);
+}
+
 const struct fault_ops fault_stress_io = {
 	.name = "stress.io",
 	/* Workers drop the bounding set before they exec, which needs CAP_SETPCAP. */
@@ -160,6 +165,7 @@ const struct fault_ops fault_stress_io = {
 	.apply = io_apply,
 	.revert = io_revert,
 	.describe = io_describe,
+	.activated = io_activated,
 	.cleanup = io_cleanup,
 	.free_priv = io_free,
 };

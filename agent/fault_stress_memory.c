@@ -144,6 +144,11 @@ static void mem_free(struct fault *f)
 	f->priv = NULL;
 }
 
+static void mem_activated(struct fault *f)
+{
+	stressor_watch(((struct mem_priv *)f->priv)->s, f);
+}
+
 const struct fault_ops fault_stress_memory = {
 	.name = "stress.memory",
 	/* Workers drop the bounding set before they exec, which needs CAP_SETPCAP. */
@@ -153,6 +158,7 @@ const struct fault_ops fault_stress_memory = {
 	.apply = mem_apply,
 	.revert = mem_revert,
 	.describe = mem_describe,
+	.activated = mem_activated,
 	.cleanup = mem_cleanup,
 	.free_priv = mem_free,
 };

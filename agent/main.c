@@ -63,7 +63,8 @@ static void usage(FILE *f)
 		   "everything), 2 bad command line.\n");
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0))) int libbpf_print(enum libbpf_print_level level,
+							      const char *fmt, va_list ap)
 {
 	enum log_level lvl = level == LIBBPF_WARN ? LOG_LVL_WARN :
 			     level == LIBBPF_INFO ? LOG_LVL_INFO :

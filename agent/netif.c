@@ -1083,7 +1083,10 @@ int netif_shaped_undo(struct fault *f, struct netif_shaped *s, char *err, size_t
 	if (s && s->root_replaced) {
 		ret = tc_root_restore(nf->ifindex, s->root, report, sizeof(report));
 		if (ret) {
-			snprintf(err, size, "%s: %s", nf->ifname, report);
+			/* The report may be longer than the caller's buffer: what does not
+			 * fit there goes to the log whole, so nothing of it is lost. */
+			if (snprintf(err, size, "%s: %s", nf->ifname, report) >= (int)size)
+				log_err("fault %s: %s: %s", f->id, nf->ifname, report);
 			return ret;
 		}
 		s->root_replaced = false;

@@ -212,7 +212,7 @@ static int cgroup_matches(pid_t pid, const char *want)
 static int cmdline_matches(pid_t pid, const regex_t *re)
 {
 	char path[64], buf[8192];
-	size_t len;
+	size_t len = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	if (read_file(path, buf, sizeof(buf), &len) || !len)

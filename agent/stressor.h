@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <uv.h>
 
 struct fault;
 
@@ -65,6 +66,16 @@ struct stressor {
 	dev_t file_dev;
 	ino_t file_ino;
 	int file_fd;
+	/*
+	 * The watch of an active stressor (stressor_watch): a worker that dies while the fault
+	 * is active (the OOM killer picks them first: oom_score_adj 1000) is reported once, as
+	 * a fault.degraded event and an entry of degraded, until stop sets stopping.
+	 */
+	struct fault *fault;
+	uv_timer_t *watch;
+	bool stopping;
+	bool *reported;
+	json_t *degraded;
 };
 
 /* What a worker needs from the agent, besides its arguments. */
@@ -118,6 +129,15 @@ void stressor_free(struct stressor *s);
 
 /* Crash recovery of any stressor from its undo record. */
 int stressor_cleanup(const json_t *undo, char *report, size_t size);
+
+/*
+ * Watch the workers of an active stressor (on the loop, from the type's activated hook):
+ * every STRESSOR_WATCH_MS, and at every describe, a worker that has died since is reported
+ * as a fault.degraded event (which worker, its signal or exit status) and listed under
+ * "degraded" in the status. Stop ends the watch. 0 or -errno (logged; the fault goes on).
+ */
+#define STRESSOR_WATCH_MS 250
+int stressor_watch(struct stressor *s, struct fault *f);
 
 /* Reap exited workers; returns how many still run. */
 int stressor_alive(struct stressor *s);

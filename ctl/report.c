@@ -125,6 +125,17 @@ static json_t *matched_json(const struct run_fault *rf)
 	return o;
 }
 
+/*
+ * Workers a stressor lost while active (the agent's status "degraded", docs/api.md), as of
+ * the last status read; an empty list for a fault that lost none or has no workers.
+ */
+static json_t *degraded_of(const json_t *achieved)
+{
+	json_t *d = json_object_get(achieved, "degraded");
+
+	return json_is_array(d) ? json_deep_copy(d) : json_array();
+}
+
 static json_t *faults_json(struct run *r)
 {
 	json_t *arr = json_array();
@@ -152,9 +163,10 @@ static json_t *faults_json(struct run *r)
 				  str_or_null(rf->err)));
 		if (json_array_size(arr) > before) {
 			json_t *m = matched_json(rf);
+			json_t *entry = json_array_get(arr, before);
 
-			json_object_set_new(json_array_get(arr, before), "matched",
-					    m ? m : json_null());
+			json_object_set_new(entry, "matched", m ? m : json_null());
+			json_object_set_new(entry, "degraded", degraded_of(rf->achieved));
 		}
 	}
 	pthread_mutex_unlock(&r->lock);

@@ -20,7 +20,7 @@ case "$secs" in
 esac
 
 build=build-fuzz
-cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFL_WERROR=ON \
 	-DFL_UNIT_ONLY=ON -DFL_FUZZ=ON >/dev/null
 cmake --build "$build" --target fuzz_exp_load fuzz_http -j"$(nproc)" >/dev/null
 

@@ -224,7 +224,8 @@ static int parse_exempt(char *s, struct netfault_exempt *ex)
  * libbpf reports the kernel's answer to every probe that is expected to fail (EEXIST from
  * creating clsact, ENOENT from querying a filter): debug level, as in faultlined.
  */
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0))) int libbpf_print(enum libbpf_print_level level,
+							      const char *fmt, va_list ap)
 {
 	log_vmsg(LOG_LVL_DEBUG, fmt, ap);
 	return 0;

@@ -224,6 +224,41 @@ static void test_plan_golden(void **state)
 	free(want);
 }
 
+/* The plan says what corruption does: the receiver's checksum drops what it corrupts. */
+static void test_plan_corruption_effect(void **state)
+{
+	struct experiment *e = find(*state, "dns-corruption-duplication.yaml");
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	json_t *plan, *ev;
+	size_t i, effects = 0;
+
+	assert_int_equal(exp_plan_render(m, e, "dns-corruption-duplication.yaml"), 0);
+	fclose(m);
+	assert_non_null(strstr(out, "[network.corruption]"));
+	assert_non_null(strstr(out, "effect: flips one bit after the IP header of the chosen "
+				    "packets, like a wire error: the receiver's checksum drops "
+				    "them, so TCP retransmits"));
+	/* Only corruption carries one: duplication's parameters say it all. */
+	assert_null(strstr(strstr(out, "effect: ") + 1, "effect: "));
+	free(out);
+
+	assert_int_equal(exp_plan_json(e, &plan), 0);
+	json_array_foreach(json_object_get(plan, "timeline"), i, ev)
+	{
+		const char *effect = json_string_value(json_object_get(ev, "effect"));
+
+		if (!effect)
+			continue;
+		effects++;
+		assert_string_equal(json_string_value(json_object_get(ev, "action")), "apply");
+		assert_non_null(strstr(effect, "no application sees changed bytes"));
+	}
+	assert_int_equal(effects, 1);
+	json_decref(plan);
+}
+
 static void test_plan_json(void **state)
 {
 	struct experiment *e = find(*state, "worker-kill.yaml");
@@ -269,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_examples_round_trip),
 		cmocka_unit_test(test_plan_golden),
 		cmocka_unit_test(test_plan_json),
+		cmocka_unit_test(test_plan_corruption_effect),
 	};
 
 	return cmocka_run_group_tests(tests, load_examples, free_examples);
