@@ -268,8 +268,8 @@ static const char *gd_outcome(int code, bool inconclusive)
 static const char *gd_verdict(int code, bool inconclusive)
 {
 	if (inconclusive)
-		return "Inconclusive: the guardrails of a step could not watch it, so whether its "
-		       "hypothesis held is unknown; see its report.";
+		return "Inconclusive: the guardrails of a step could not watch it, so there is no "
+		       "verdict on its hypothesis; see its report.";
 	switch (code) {
 	case CTL_EXIT_OK:
 		return "Every step's hypothesis held.";

@@ -1109,8 +1109,6 @@ static void run_experiment(struct run *r, int sfd)
 		revert_all(r, r->outcome == RUN_HELD ? "end of the run" : "abort");
 	}
 	stop_workers(r);
-	/* The agents emitted their final events before answering the revert: no real wait. */
-	run_events_finish(r, 2 * SEC);
 	if (r->guards) {
 		save_guards(r);
 		guardset_stop(r->guards);
@@ -1127,9 +1125,17 @@ static void run_experiment(struct run *r, int sfd)
 				 (long long)r->fleet.ttl_ms);
 		r->outcome = RUN_FAILED;
 	}
-	if (r->outcome == RUN_INTERRUPTED)
+	/*
+	 * The final figures after the recovery, which must start at once. The agents emitted
+	 * their final events before answering the revert, so there is rarely anything to wait.
+	 */
+	if (r->outcome == RUN_INTERRUPTED) {
+		run_events_finish(r, 2 * SEC);
 		return;
-	if (recover(r, sfd)) {
+	}
+	err = recover(r, sfd);
+	run_events_finish(r, 2 * SEC);
+	if (err) {
 		fail(r, RUN_FAILED, "out of memory");
 		return;
 	}
@@ -1257,6 +1263,10 @@ report:
 	}
 	if (!r.end_ns)
 		r.end_ns = fleet_now_ns();
+	/* A run refused or failed before its faults' start never applies them. */
+	for (size_t i = 0; i < r.n_faults; i++)
+		if (r.faults[i].state == RF_PENDING)
+			r.faults[i].state = RF_SKIPPED;
 	run_view_update(&r, true);
 	ret = run_exit_code(&r);
 	res->report = run_report_json(&r);

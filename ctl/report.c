@@ -280,8 +280,8 @@ static const char *verdict(const struct run *r)
 	case RUN_INTERRUPTED:
 		return "Interrupted by the operator; every fault was reverted.";
 	case RUN_INCONCLUSIVE:
-		return "Inconclusive: the guardrails could not watch the run, so whether the "
-		       "hypothesis held is unknown.";
+		return "Inconclusive: the guardrails could not watch the run, so there is no "
+		       "verdict on the hypothesis.";
 	default:
 		return "Inconclusive: an agent or faultctl failed; see the reason.";
 	}
@@ -527,7 +527,8 @@ static void junit_testcases(FILE *f, const struct junit_case *cases, size_t n)
 		xml_text(f, c->classname);
 		fprintf(f, "\" name=\"");
 		xml_text(f, c->name);
-		fprintf(f, "\" time=\"%.3f\"", c->time_s);
+		/* Microseconds: a revert on one host often takes well under a millisecond. */
+		fprintf(f, "\" time=\"%.6f\"", c->time_s);
 		if (!c->kind) {
 			fprintf(f, "/>\n");
 			continue;
