@@ -13,6 +13,7 @@
 #  - Prometheus dying mid-run with on_error ignore: inconclusive (exit 3), never "held",
 #    in the JSON, JUnit and Markdown reports and on the terminal; a game day of that run is
 #    inconclusive too.
+# FL_VERDICT_KEEP=DIR copies the reports there (docs/faultctl.md's examples come from it).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run_lib.sh"
 run_require
@@ -244,3 +245,7 @@ jq -e '.outcome == "inconclusive" and .steps[0].outcome == "inconclusive" and
 grep -q '^# Game day `verdict-gameday`: inconclusive' "$dir/gd.md" || fl_fail "game-day Markdown title"
 grep -q '^game day verdict-gameday: inconclusive' "$dir/gd.out" || fl_fail "game-day summary line"
 run_agent_idle "$sock"
+if [ -n "${FL_VERDICT_KEEP:-}" ]; then
+	mkdir -p "$FL_VERDICT_KEEP"
+	cp "$dir"/final.* "$dir"/blind.* "$dir"/dead.* "$dir"/gd.* "$FL_VERDICT_KEEP"/
+fi
