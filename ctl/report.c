@@ -103,10 +103,11 @@ static json_t *faults_json(struct run *r)
 			      "achieved_ms", ms_or_null(r, rf->achieved_ns), "error",
 			      str_or_null(rf->err));
 		/* Whether achieved is the agent's final status, and the fault's own revert. */
-		if (o && (json_object_set_new(o, "achieved_final", json_boolean(rf->final)) ||
-			  json_object_set_new(o, "reverted_ms", ms_or_null(r, rf->reverted_ns)) ||
-			  json_object_set_new(o, "reverted_at", str_or_null(rf->reverted_at)) ||
-			  json_object_set_new(o, "revert_reason", str_or_null(rf->revert_reason)))) {
+		if (o &&
+		    (json_object_set_new(o, "achieved_final", json_boolean(rf->final)) ||
+		     json_object_set_new(o, "reverted_ms", ms_or_null(r, rf->reverted_ns)) ||
+		     json_object_set_new(o, "reverted_at", str_or_null(rf->reverted_at)) ||
+		     json_object_set_new(o, "revert_reason", str_or_null(rf->revert_reason)))) {
 			json_decref(o);
 			o = NULL;
 		}
@@ -161,7 +162,8 @@ static int coverage_json(const struct run *r, const struct guard_status *st, jso
 		return -ENOMEM;
 	if (json_object_set_new(o, "valid_readings", json_integer(c ? (json_int_t)c->valid : 0)) ||
 	    json_object_set_new(o, "watched_ms",
-				c ? json_real((r->guards_end_ns - c->start_ns) / 1e6) : json_null()) ||
+				c ? json_real((r->guards_end_ns - c->start_ns) / 1e6)
+				  : json_null()) ||
 	    json_object_set_new(o, "blind_ms",
 				c ? json_real(guard_coverage_blind_ns(c, r->guards_end_ns) / 1e6)
 				  : json_null()) ||
@@ -181,15 +183,15 @@ static json_t *guardrails_json(const struct run *r)
 		json_t *o;
 
 		o = json_pack("{s:s, s:I, s:s, s:b, s:I, s:I, s:o, s:o, s:o}", "name", g->name,
-				  "for_ms", (json_int_t)(g->for_ns / MS), "on_error",
-				  on_error_name(g->on_error), "breached", st && st->breached,
-				  "samples", (json_int_t)(st ? st->samples : 0), "errors",
-				  (json_int_t)(st ? st->errors : 0), "last",
-				  st ? reading_json(r, &st->last) : json_null(), "breach",
-				  st && st->breached ? reading_json(r, &st->breach) : json_null(),
-				  "preflight",
-				  i < r->n_preflight ? reading_json(r, &r->preflight[i].reading)
-						     : json_null());
+			      "for_ms", (json_int_t)(g->for_ns / MS), "on_error",
+			      on_error_name(g->on_error), "breached", st && st->breached, "samples",
+			      (json_int_t)(st ? st->samples : 0), "errors",
+			      (json_int_t)(st ? st->errors : 0), "last",
+			      st ? reading_json(r, &st->last) : json_null(), "breach",
+			      st && st->breached ? reading_json(r, &st->breach) : json_null(),
+			      "preflight",
+			      i < r->n_preflight ? reading_json(r, &r->preflight[i].reading)
+						 : json_null());
 		if (coverage_json(r, st, o)) {
 			json_decref(o);
 			o = NULL;
@@ -471,7 +473,7 @@ static int junit_cases(const json_t *rep, struct junit_case **out, size_t *count
 			{
 				const json_t *rv = json_object_get(v, "revert");
 
-				/* The case lasts from the first revert request to the last answer. */
+				/* From the first revert request to the last answer. */
 				if (json_is_number(json_object_get(rv, "sent_ms")) &&
 				    jnum(rv, "sent_ms") < sent)
 					sent = jnum(rv, "sent_ms");
@@ -794,6 +796,16 @@ static void md_requested(FILE *f, const json_t *fault)
 	free(g);
 }
 
+/* A guardrail's result: breached on a valid reading, or on a probe error, or blind. */
+static const char *md_guard_result(const json_t *g)
+{
+	if (!json_is_true(json_object_get(g, "breached")))
+		return json_is_true(json_object_get(g, "inconclusive")) ? "**inconclusive**" : "held";
+	if (!json_is_true(json_object_get(json_object_get(g, "breach"), "valid")))
+		return "**unreadable**";
+	return "**breached**";
+}
+
 static void md_reading(FILE *f, const json_t *rd)
 {
 	if (!json_is_object(rd)) {
@@ -872,15 +884,7 @@ static void markdown_run(FILE *f, const json_t *rep, int level, const char *titl
 			   "|---|---|---|---|---|---|\n");
 	json_array_foreach(json_object_get(rep, "guardrails"), i, v)
 	{
-		bool breached = json_is_true(json_object_get(v, "breached"));
-		bool unread = breached && !json_is_true(json_object_get(
-						  json_object_get(v, "breach"), "valid"));
-
-		fprintf(f, "| %s | %s | %lld | ", jstr(v, "name"),
-			unread	   ? "**unreadable**"
-			: breached ? "**breached**"
-			: json_is_true(json_object_get(v, "inconclusive")) ? "**inconclusive**"
-									    : "held",
+		fprintf(f, "| %s | %s | %lld | ", jstr(v, "name"), md_guard_result(v),
 			(long long)json_integer_value(json_object_get(v, "samples")));
 		if (json_is_number(json_object_get(v, "watched_ms")))
 			fprintf(f, "%.1f s of %.1f s | ", jnum(v, "blind_ms") / 1e3,

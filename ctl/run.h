@@ -56,10 +56,10 @@ struct run_fault {
 	json_t *applied;  /* the agent's fault object when applied */
 	json_t *achieved; /* its latest status ("status" of the fault object) */
 	int64_t achieved_ns;
-	bool final;		  /* achieved is the agent's final status, from its final event */
-	int64_t reverted_ns;	  /* when faultctl received the final event */
-	char reverted_at[40];	  /* the agent's own time of it (ISO 8601, UTC) */
-	char revert_reason[128];  /* why the agent reverted it ("its duration ended"...) */
+	bool final;		 /* achieved is the agent's final status, from its final event */
+	int64_t reverted_ns;	 /* when faultctl received the final event */
+	char reverted_at[40];	 /* the agent's own time of it (ISO 8601, UTC) */
+	char revert_reason[128]; /* why the agent reverted it ("its duration ended"...) */
 	char err[FLEET_ERR_SIZE];
 };
 
@@ -123,10 +123,10 @@ struct run {
 	struct guardset *guards;
 	struct guard_status *guard_final; /* per guardrail, taken when the guard set stopped */
 	size_t n_guards;
-	int64_t guards_end_ns;	  /* when guard_final was taken: the end of their watch */
+	int64_t guards_end_ns;	     /* when guard_final was taken: the end of their watch */
 	struct run_check *preflight; /* one reading of each guardrail before anything applied */
 	size_t n_preflight;
-	struct run_watch *watch;  /* per agent; NULL until the leases exist */
+	struct run_watch *watch; /* per agent; NULL until the leases exist */
 
 	struct run_check *before, *after;
 	size_t n_before, n_after;

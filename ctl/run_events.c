@@ -124,8 +124,7 @@ static void *watch_main(void *p)
 			break;
 		}
 		t = fleet_now_ns();
-		if (!ev ||
-		    final_state(json_string_value(json_object_get(ev, "type")) ?: "") < 0) {
+		if (!ev || final_state(json_string_value(json_object_get(ev, "type")) ?: "") < 0) {
 			json_decref(ev);
 			continue;
 		}
@@ -263,20 +262,16 @@ void run_events_finish(struct run *r, int64_t wait_ns)
 		nanosleep(&(struct timespec){.tv_nsec = 5 * MS}, NULL);
 	}
 	stop_watches(r);
+	left = 0;
 	pthread_mutex_lock(&r->lock);
-	for (size_t i = 0; i < r->n_faults; i++) {
-		const struct run_fault *rf = &r->faults[i];
-
-		if (rf->state != RF_APPLIED || !rf->id[0])
-			continue;
-		n_lines++;
-	}
+	for (size_t i = 0; i < r->n_faults; i++)
+		left += r->faults[i].state == RF_APPLIED && r->faults[i].id[0];
 	pthread_mutex_unlock(&r->lock);
-	if (n_lines)
+	if (left)
 		run_event(r,
 			  "%zu fault%s without a final event from the agent: their figures are "
 			  "the last status read before the revert",
-			  n_lines, n_lines == 1 ? "" : "s");
+			  left, left == 1 ? "" : "s");
 }
 
 void run_events_release(struct run *r)

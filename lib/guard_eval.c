@@ -830,8 +830,8 @@ int64_t guard_coverage_blind_ns(const struct guard_coverage *c, int64_t end_ns)
 	return blind;
 }
 
-bool guard_coverage_inconclusive(const struct guard_coverage *c, int64_t end_ns,
-				 unsigned max_pct, char *why, size_t size)
+bool guard_coverage_inconclusive(const struct guard_coverage *c, int64_t end_ns, unsigned max_pct,
+				 char *why, size_t size)
 {
 	int64_t span = end_ns - c->start_ns, blind = guard_coverage_blind_ns(c, end_ns);
 

@@ -234,7 +234,7 @@ int64_t guard_coverage_blind_ns(const struct guard_coverage *c, int64_t end_ns);
  * Whether a watch that ended at end_ns decides nothing: no valid reading at all, or blind
  * for more than max_pct percent of it. why (may be NULL) says which, for people.
  */
-bool guard_coverage_inconclusive(const struct guard_coverage *c, int64_t end_ns,
-				 unsigned max_pct, char *why, size_t size);
+bool guard_coverage_inconclusive(const struct guard_coverage *c, int64_t end_ns, unsigned max_pct,
+				 char *why, size_t size);
 
 #endif
