@@ -799,8 +799,11 @@ static void md_requested(FILE *f, const json_t *fault)
 /* A guardrail's result: breached on a valid reading, or on a probe error, or blind. */
 static const char *md_guard_result(const json_t *g)
 {
+	if (json_is_true(json_object_get(g, "inconclusive")) &&
+	    !json_is_true(json_object_get(g, "breached")))
+		return "**inconclusive**";
 	if (!json_is_true(json_object_get(g, "breached")))
-		return json_is_true(json_object_get(g, "inconclusive")) ? "**inconclusive**" : "held";
+		return "held";
 	if (!json_is_true(json_object_get(json_object_get(g, "breach"), "valid")))
 		return "**unreadable**";
 	return "**breached**";
