@@ -65,8 +65,9 @@ prom_start() {
 	done
 	fl_fail "prometheus did not report the service within 30 s"
 }
+# prom_stop: Prometheus dies at once (SIGKILL: a clean shutdown may take seconds under load).
 prom_stop() {
-	kill -TERM "$prom_pid"
+	kill -KILL "$prom_pid"
 	fl_wait_exit _rc "$prom_pid" 30
 	run_in "$ns" curl -sf --max-time 1 "$prom/-/ready" >/dev/null 2>&1 &&
 		fl_fail "prometheus still answers after it was stopped"
@@ -83,7 +84,7 @@ hypothesis: The service keeps answering.
 agents:
   - {name: local, address: "unix://$sock"}
 duration: $2
-safety: {lease_ttl: 1s}
+safety: {lease_ttl: 3s}
 steady_state:
   after:
     - name: service-up
@@ -241,7 +242,7 @@ fl_assert_eq "$rc" 3 "exit status of the game day ($(cat "$dir/gd.out"))"
 run_validate_report_schema "$dir/gd.json" gameday.schema.json
 jq -e '.outcome == "inconclusive" and .steps[0].outcome == "inconclusive" and
 	(.verdict | test("^Inconclusive"))' "$dir/gd.json" >/dev/null ||
-	fl_fail "game-day report: $(jq -c '{outcome, verdict, steps: [.steps[] | {outcome, exit_code}]}' "$dir/gd.json")"
+	fl_fail "game-day report: $(jq -c '{outcome, verdict, steps: [.steps[] | {outcome, exit_code, reason}]}' "$dir/gd.json")"
 grep -q '^# Game day `verdict-gameday`: inconclusive' "$dir/gd.md" || fl_fail "game-day Markdown title"
 grep -q '^game day verdict-gameday: inconclusive' "$dir/gd.out" || fl_fail "game-day summary line"
 run_agent_idle "$sock"
