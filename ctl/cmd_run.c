@@ -522,7 +522,8 @@ static void snapshot_fault(struct run *r, struct fleet_agent *a, struct run_faul
 	}
 	st = json_object_get(json_object_get(resp, "fault"), "status");
 	pthread_mutex_lock(&r->lock);
-	if (st) {
+	/* A reading answered before the revert must not replace the final status. */
+	if (st && !rf->final) {
 		json_decref(rf->achieved);
 		rf->achieved = json_incref(st);
 		rf->achieved_ns = fleet_now_ns();
