@@ -59,6 +59,10 @@ struct agent {
 void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req, int *status,
 		json_t **body);
 
+/* The server's HTTP-level refusals, audited (api.c); a server_reject_fn. */
+void api_reject(void *ctx, struct server_conn *conn, const struct http_msg *req, int status,
+		const char *code, const char *message);
+
 /* The info document shared by GET /v1/info and the start-up log (api.c). */
 json_t *api_info(const struct agent *a);
 

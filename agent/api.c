@@ -1,7 +1,8 @@
 /*
  * API routes (docs/api.md). Each route is one row: method, path pattern, handler. Every
- * request is authorised by the peer's credentials and written to the audit log, accepted or
- * refused. Errors use {"error": {"code": "...", "message": "..."}}.
+ * request is authorised by the peer's credentials and audited: changes and refusals on a line
+ * each, allowed reads counted in a summary. Errors use
+ * {"error": {"code": "...", "message": "..."}}.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -31,6 +32,7 @@ struct api_req {
 	const struct http_msg *http;
 	const char *arg; /* the {id} of the path, if the route has one */
 	char query[256];
+	const char *refusal; /* an AUDIT_REASON_* a route sets where the status cannot tell */
 };
 
 struct api_route {
@@ -290,6 +292,7 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 		*body = api_error("forbidden", "%s", err);
 		log_warn("api: refused by policy: %s", err);
 		r->a->metrics.requests_refused++;
+		r->refusal = AUDIT_REASON_POLICY;
 		exp_fault_free(spec);
 		return 403;
 	}
@@ -323,6 +326,133 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 	}
 	*body = json_pack("{s:o}", "fault", core_fault_json(f));
 	return 201;
+}
+
+/* ---- resolve: what faults would hit, nothing applied ---- */
+
+/* Most faults one resolve request may carry: each one scans /proc or the interfaces. */
+#define API_RESOLVE_MAX 256
+
+static json_t *refusal(int status, const char *code, const char *msg)
+{
+	return json_pack("{s:i, s:s, s:s}", "status", status, "code", code, "message", msg);
+}
+
+/* One fault of a resolve request: the checks of an apply, in the same order, then resolve. */
+static json_t *resolve_one(struct api_req *r, const json_t *in, size_t index)
+{
+	const char *name = json_string_value(json_object_get(in, "name"));
+	const char *tname = json_string_value(json_object_get(in, "type"));
+	json_t *res, *target = NULL, *why = NULL;
+	struct fault_spec *spec = NULL;
+	const struct fault_ops *type;
+	char err[FAULT_ERR_SIZE] = "";
+	struct diag_list diags;
+	char *text;
+	int ret;
+
+	res = json_pack("{s:I, s:s?, s:s?}", "index", (json_int_t)index, "name", name, "type",
+			tname);
+	text = json_dumps(in, JSON_COMPACT);
+	if (!res || !text || diag_init(&diags, "request")) {
+		free(text);
+		json_decref(res);
+		return NULL;
+	}
+	ret = exp_fault_parse(text, strlen(text), &spec, &diags);
+	free(text);
+	if (ret) {
+		json_t *problems = NULL;
+
+		diag_sort(&diags);
+		diag_to_json(&diags, &problems);
+		why = refusal(422, "invalid_fault", "the fault is invalid");
+		json_object_set_new(why, "problems", problems ? problems : json_array());
+		diag_clear(&diags);
+		goto done;
+	}
+	diag_clear(&diags);
+	ret = policy_check(r->a->policy, spec, err, sizeof(err));
+	if (ret) {
+		why = refusal(403, "forbidden", err);
+		goto done;
+	}
+	type = fault_ops_find(exp_fault_type_name(spec->type));
+	if (!type) {
+		why = refusal(501, "unsupported", "this agent cannot apply faults of this type");
+		goto done;
+	}
+	ret = fault_type_available(r->a, type, err, sizeof(err));
+	if (ret) {
+		why = refusal(503, "unavailable", err);
+		goto done;
+	}
+	ret = fault_resolve(r->a, type, spec, server_conn_peer(r->conn)->pid, &target, err,
+			    sizeof(err));
+	if (ret) {
+		const struct apply_error *e = apply_error_of(ret);
+
+		why = refusal(e->status, e->code, err[0] ? err : strerror(-ret));
+	}
+done:
+	exp_fault_free(spec);
+	json_object_set_new(res, "would_apply", json_boolean(!why));
+	if (target)
+		json_object_set_new(res, "target", target);
+	if (why)
+		json_object_set_new(res, "refused", why);
+	return res;
+}
+
+/*
+ * POST /v1/resolve: one fault as for an apply, or {"faults": [...]}. Read-only: nothing is
+ * applied, journaled or signalled, and no lease is needed.
+ */
+static int route_resolve(struct api_req *r, json_t **body)
+{
+	json_t *in, *list, *out, *one = NULL;
+	json_error_t jerr;
+	size_t i;
+
+	in = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
+	if (!json_is_object(in)) {
+		*body = api_error(
+			"bad_request",
+			"resolve request: %s (expected a fault object or {\"faults\": [...]})",
+			in ? "not an object" : jerr.text);
+		json_decref(in);
+		return 400;
+	}
+	list = json_object_get(in, "faults");
+	if (!list || json_object_get(in, "type")) {
+		one = json_pack("[O]", in);
+		list = one;
+	}
+	if (!json_is_array(list) || !json_array_size(list) ||
+	    json_array_size(list) > API_RESOLVE_MAX) {
+		*body = api_error("bad_request", "faults: expected a list of 1 to %d faults",
+				  API_RESOLVE_MAX);
+		json_decref(one);
+		json_decref(in);
+		return 400;
+	}
+	out = json_array();
+	for (i = 0; out && i < json_array_size(list); i++) {
+		json_t *res = resolve_one(r, json_array_get(list, i), i);
+
+		if (!res || json_array_append_new(out, res)) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	json_decref(one);
+	json_decref(in);
+	if (!out) {
+		*body = api_error("internal", "out of memory");
+		return 500;
+	}
+	*body = json_pack("{s:o}", "faults", out);
+	return 200;
 }
 
 static int route_faults(struct api_req *r, json_t **body)
@@ -406,6 +536,7 @@ static const struct api_route routes[] = {
 	{ "POST", "/v1/leases/{id}/renew", route_lease_renew },
 	{ "DELETE", "/v1/leases/{id}", route_lease_end },
 	{ "POST", "/v1/leases/{id}/faults", route_fault_apply },
+	{ "POST", "/v1/resolve", route_resolve },
 	{ "GET", "/v1/faults", route_faults },
 	{ "DELETE", "/v1/faults", route_revert_all },
 	{ "GET", "/v1/faults/{id}", route_fault_get },
@@ -466,6 +597,48 @@ static int authorised(const struct agent *a, const struct peer *p, const char **
 	return 0;
 }
 
+/* Why a route refused a request, from its status; NULL for answers that are not refusals. */
+static const char *refusal_of(int status)
+{
+	switch (status) {
+	case 400:
+	case 422:
+		return AUDIT_REASON_INVALID;
+	case 403:
+		return AUDIT_REASON_POLICY;
+	case 404:
+	case 405:
+		return AUDIT_REASON_NOT_FOUND;
+	case 409:
+		return AUDIT_REASON_CONFLICT;
+	case 501:
+	case 503:
+		return AUDIT_REASON_UNAVAILABLE;
+	default:
+		/* Any other client error is still a refusal of the request as sent. */
+		return status >= 400 && status < 500 ? AUDIT_REASON_INVALID : NULL;
+	}
+}
+
+static const char *error_message(const json_t *body)
+{
+	return json_string_value(json_object_get(json_object_get(body, "error"), "message"));
+}
+
+/*
+ * Audit one answered request: an allowed GET (every GET route only reads) is counted in its
+ * client's summary; changes, refusals and failures get a line of their own.
+ */
+static void audit_answer(struct agent *a, const struct peer *peer, const struct http_msg *req,
+			 const char *path, int status, const char *refusal, const json_t *body)
+{
+	if (!refusal && status < 400 && !strcmp(req->method, "GET")) {
+		audit_record_read(a->audit, peer, req, path, status);
+		return;
+	}
+	audit_record(a->audit, peer, req, status, refusal, error_message(body));
+}
+
 void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req, int *status,
 		json_t **body)
 {
@@ -490,10 +663,12 @@ void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req,
 		*body = api_error("forbidden", "%s", why);
 		log_warn("api: refused uid %u pid %d: %s %s: %s", (unsigned)peer->uid,
 			 (int)peer->pid, req->method, req->target, why);
-		audit_record(a->audit, peer, req, false, *status, why);
+		audit_record(a->audit, peer, req, *status, AUDIT_REASON_AUTH, why);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		int answered;
+
 		if (!match(routes[i].pattern, path, arg, sizeof(arg)))
 			continue;
 		path_known = 1;
@@ -503,11 +678,27 @@ void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req,
 		*status = routes[i].fn(&r, body);
 		log_debug("api: uid %u pid %d: %s %s -> %d", (unsigned)peer->uid, (int)peer->pid,
 			  req->method, req->target, *status);
-		audit_record(a->audit, peer, req, true, *status ? *status : 200, NULL);
+		/* Status 0: the connection became an event stream, answered 200. */
+		answered = *status ? *status : 200;
+		audit_answer(a, peer, req, path, answered,
+			     r.refusal ? r.refusal : refusal_of(answered), *body);
 		return;
 	}
 	*status = path_known ? 405 : 404;
 	*body = api_error(path_known ? "method_not_allowed" : "not_found", "%s",
 			  path_known ? "this path does not accept that method" : "no such endpoint");
-	audit_record(a->audit, peer, req, true, *status, NULL);
+	audit_answer(a, peer, req, path, *status, AUDIT_REASON_NOT_FOUND, *body);
+}
+
+/* An HTTP-level refusal by the server, before any route saw the request (server.c). */
+void api_reject(void *ctx, struct server_conn *conn, const struct http_msg *req, int status,
+		const char *code, const char *message)
+{
+	struct agent *a = ctx;
+
+	audit_record(a->audit, server_conn_peer(conn), req, status,
+		     status == 413 ? AUDIT_REASON_TOO_LARGE : AUDIT_REASON_MALFORMED, message);
+	log_debug("api: uid %u pid %d: refused before routing: %d %s",
+		  (unsigned)server_conn_peer(conn)->uid, (int)server_conn_peer(conn)->pid, status,
+		  code);
 }

@@ -44,6 +44,13 @@ struct fault_ops {
 	/* (An instantaneous fault sets f->completed in apply; see struct fault.) */
 	/* Undo the fault completely. Idempotent. */
 	int (*revert)(struct agent *a, struct fault *f, char *err, size_t size);
+	/*
+	 * Optional, for POST /v1/resolve: what the fault would hit now (processes, interface),
+	 * called after validate succeeded and changing nothing. 0 when an apply would go ahead,
+	 * or -errno with err saying why it would be refused; *out (a new reference, may be
+	 * NULL) in both cases.
+	 */
+	int (*resolve)(struct agent *a, struct fault *f, json_t **out, char *err, size_t size);
 	/* Live details for the API (counters, achieved values); new reference or NULL. */
 	json_t *(*describe)(const struct fault *f);
 	/*
@@ -88,6 +95,18 @@ const struct fault_ops *fault_ops_find(const char *name);
  * probe's -errno) with why filled in: the missing capabilities by name, or the probe's reason.
  */
 int fault_type_available(const struct agent *a, const struct fault_ops *t, char *why, size_t size);
+
+/*
+ * POST /v1/resolve for one parsed fault of an available type: validate (and the conflict rule)
+ * then the type's resolve, on a fault object that is never applied, journaled or listed.
+ * 0 with *out (what it would hit, may be NULL) when an apply would go ahead; -errno with err
+ * (and *out when the type could say what it found) when it would be refused.
+ */
+int fault_resolve(struct agent *a, const struct fault_ops *type, struct fault_spec *spec,
+		  pid_t peer_pid, json_t **out, char *err, size_t size);
+
+/* resolve for process faults (agent/resolve.c): the processes the selector matches now. */
+int fault_proc_resolve(struct agent *a, struct fault *f, json_t **out, char *err, size_t size);
 
 /* Journal the fault's current undo record (called by types from apply). 0 or -errno. */
 int fault_journal(struct fault *f);

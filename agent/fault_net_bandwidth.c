@@ -111,11 +111,6 @@ static int bw_validate(struct agent *a, struct fault *f, char *err, size_t size)
 			 a->probe.r[PROBE_IFB].reason);
 		return -EOPNOTSUPP;
 	}
-	if (netif_fault_rule_count(f) * (dirs == NETFAULT_DIR_BOTH ? 2 : 1) > NETFAULT_MAX_RULES) {
-		snprintf(err, size, "target: needs more than the %d rule slots of an interface",
-			 NETFAULT_MAX_RULES);
-		return -EINVAL;
-	}
 	other = netif_shaper_owner(f, dirs);
 	if (other) {
 		snprintf(err, size,
@@ -234,6 +229,7 @@ const struct fault_ops fault_net_bandwidth = {
 	.validate = bw_validate,
 	.apply = bw_apply,
 	.revert = bw_revert,
+	.resolve = netif_fault_resolve,
 	.describe = bw_describe,
 	.cleanup = netif_shaper_cleanup,
 	.free_priv = netif_fault_free,

@@ -39,6 +39,7 @@ const struct fault_ops fault_net_duplication = {
 	.validate = duplication_validate,
 	.apply = duplication_apply,
 	.revert = netif_fault_revert,
+	.resolve = netif_fault_resolve,
 	.describe = netif_fault_status,
 	.cleanup = netif_fault_cleanup,
 	.free_priv = netif_fault_free,

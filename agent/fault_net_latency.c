@@ -268,11 +268,6 @@ static int latency_validate(struct agent *a, struct fault *f, char *err, size_t 
 		return -ENOMEM;
 	nf->ext = lt;
 	nf->ext_free = lat_free;
-	if (netif_fault_rule_count(f) * (dirs == NETFAULT_DIR_BOTH ? 2 : 1) > NETFAULT_MAX_RULES) {
-		snprintf(err, size, "target: needs more than the %d rule slots of an interface",
-			 NETFAULT_MAX_RULES);
-		return -EINVAL;
-	}
 	if ((dirs & NETFAULT_DIR_INGRESS) && p->mechanism == LATENCY_MECH_EDT) {
 		snprintf(err, size,
 			 "params.mechanism: edt delays egress only (sch_fq holds packets on "
@@ -523,6 +518,7 @@ const struct fault_ops fault_net_latency = {
 	.validate = latency_validate,
 	.apply = latency_apply,
 	.revert = latency_revert,
+	.resolve = netif_fault_resolve,
 	.describe = latency_describe,
 	.cleanup = netif_shaper_cleanup,
 	.free_priv = netif_fault_free,

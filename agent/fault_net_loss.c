@@ -55,6 +55,7 @@ const struct fault_ops fault_net_loss = {
 	.validate = loss_validate,
 	.apply = loss_apply,
 	.revert = netif_fault_revert,
+	.resolve = netif_fault_resolve,
 	.describe = netif_fault_status,
 	.cleanup = netif_fault_cleanup,
 	.free_priv = netif_fault_free,

@@ -25,6 +25,7 @@ const struct fault_ops fault_net_partition = {
 	.validate = netif_fault_validate,
 	.apply = partition_apply,
 	.revert = netif_fault_revert,
+	.resolve = netif_fault_resolve,
 	.describe = netif_fault_status,
 	.cleanup = netif_fault_cleanup,
 	.free_priv = netif_fault_free,

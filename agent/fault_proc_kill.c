@@ -252,8 +252,7 @@ static int kill_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	f->priv = p;
 	uv_timer_init(a->loop, &p->timer);
 	p->timer.data = p;
-	procsel_guard_init(&p->guard, f->peer_pid, a->policy->protected_processes,
-			   a->policy->n_protected_processes);
+	procsel_guard_init(&p->guard, f->peer_pid, a->policy);
 	p->seed = procsel_seed(&s->target.proc);
 	p->signal = s->params.kill.signal;
 	signal_name(p->signal, p->signal_name, sizeof(p->signal_name));
@@ -379,6 +378,7 @@ const struct fault_ops fault_proc_kill = {
 	.validate = kill_validate,
 	.apply = kill_apply,
 	.revert = kill_revert,
+	.resolve = fault_proc_resolve,
 	.describe = kill_describe,
 	.cleanup = kill_cleanup,
 	.free_priv = kill_free_priv,

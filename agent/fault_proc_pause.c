@@ -84,8 +84,7 @@ static int pause_validate(struct agent *a, struct fault *f, char *err, size_t si
 		return -EINVAL;
 	}
 	/* The freezer stops the whole cgroup: it must not hold anything we protect. */
-	procsel_guard_init(&g, f->peer_pid, a->policy->protected_processes,
-			   a->policy->n_protected_processes);
+	procsel_guard_init(&g, f->peer_pid, a->policy);
 	return procsel_cgroup_protected(s->target.proc.cgroup, &g, err, size);
 }
 
@@ -126,8 +125,7 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		return ret;
 	}
 
-	procsel_guard_init(&g, f->peer_pid, a->policy->protected_processes,
-			   a->policy->n_protected_processes);
+	procsel_guard_init(&g, f->peer_pid, a->policy);
 	seed = procsel_seed(&s->target.proc);
 	ret = procsel_select(&s->target.proc, &g, seed, &m, &n, &matched, err, size);
 	if (ret)
@@ -293,6 +291,7 @@ const struct fault_ops fault_proc_pause = {
 	.validate = pause_validate,
 	.apply = pause_apply,
 	.revert = pause_revert,
+	.resolve = fault_proc_resolve,
 	.describe = pause_describe,
 	.cleanup = pause_cleanup,
 };

@@ -15,6 +15,7 @@
 #include "exp.h"
 #include "fault.h"
 #include "log.h"
+#include "policy.h"
 #include "stressor.h"
 
 static bool cpu_listed(const struct exp_cpuset *c, int cpu)
@@ -40,6 +41,17 @@ static int cpu_validate(struct agent *a, struct fault *f, char *err, size_t size
 	const struct fault_stress_cpu *p = &f->spec->params.cpu;
 	cpu_set_t allowed;
 
+	/*
+	 * Thousands of busy workers starve the agent itself (its API, its lease timers) and
+	 * everything else on the host: the policy caps them, per CPU the agent may use.
+	 */
+	if (a->policy->max_cpu_workers && p->workers > a->policy->max_cpu_workers) {
+		snprintf(err, size,
+			 "params.workers: %u is more than the policy's max_cpu_workers (%u); use "
+			 "fewer workers or raise max_cpu_workers in the policy file",
+			 (unsigned)p->workers, (unsigned)a->policy->max_cpu_workers);
+		return -E2BIG;
+	}
 	if (!cpus_given(&p->cpus))
 		return 0;
 	if (sched_getaffinity(0, sizeof(allowed), &allowed)) {

@@ -25,6 +25,7 @@
 #include "policy.h"
 #include "server.h"
 #include "stressor.h"
+#include "units.h"
 #include "version.h"
 
 static void usage(FILE *f)
@@ -37,6 +38,10 @@ static void usage(FILE *f)
 		   "  -s, --socket PATH      API socket (default " AGENT_DEFAULT_SOCKET ")\n"
 		   "      --state-dir DIR    journal location (default " AGENT_DEFAULT_STATE_DIR ")\n"
 		   "      --audit-log PATH   audit log (default " AGENT_DEFAULT_AUDIT_LOG ")\n"
+		   "      --audit-summary-interval DURATION\n"
+		   "                         read-only requests are audited as one line per client\n"
+		   "                         and interval, 1s to 1h (default 1m); 0 records each\n"
+		   "                         on a line of its own\n"
 		   "      --lease-ttl MS     default lease TTL in milliseconds (default 5000)\n"
 		   "      --policy PATH      agent policy (default " POLICY_DEFAULT_PATH "; a missing\n"
 		   "                         file means the built-in policy, an invalid one is fatal)\n"
@@ -91,6 +96,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	core_free(a);
 	metrics_close(a->metrics_server);
 	a->metrics_server = NULL;
+	/* No request can come any more: the summary of the last interval is written now. */
+	audit_summary_stop(a->audit);
 	/* Signal handles stay referenced for a forced second stop; unref so the loop can end. */
 	uv_unref((uv_handle_t *)&a->sig_term);
 	uv_unref((uv_handle_t *)&a->sig_int);
@@ -168,6 +175,7 @@ int main(int argc, char **argv)
 		{ "systemd", no_argument, NULL, 'S' },
 		{ "state-dir", required_argument, NULL, 'D' },
 		{ "audit-log", required_argument, NULL, 'A' },
+		{ "audit-summary-interval", required_argument, NULL, 'I' },
 		{ "lease-ttl", required_argument, NULL, 'T' },
 		{ "cleanup", no_argument, NULL, 'C' },
 		{ "policy", required_argument, NULL, 'P' },
@@ -190,6 +198,7 @@ int main(int argc, char **argv)
 	const char *metrics_addr = NULL;
 	int systemd = 0, cleanup_only = 0, explicit_policy = 0, c, err, failures = 0;
 	int nice_level = AGENT_DEFAULT_NICE;
+	uint64_t audit_summary_ms = AUDIT_SUMMARY_INTERVAL_MS;
 	char journal_path[300];
 	json_t *report = NULL;
 	struct group *grp;
@@ -214,6 +223,24 @@ int main(int argc, char **argv)
 		case 'C':
 			cleanup_only = 1;
 			break;
+		case 'I': {
+			char why[256];
+			int64_t ns;
+
+			if (units_parse_duration(optarg, &ns, why, sizeof(why))) {
+				fprintf(stderr, "faultlined: --audit-summary-interval: %s\n", why);
+				return 2;
+			}
+			if (ns && (ns < 1000000000LL || ns > 3600000000000LL)) {
+				fprintf(stderr,
+					"faultlined: --audit-summary-interval: '%s' is out of range "
+					"(0, or 1s to 1h)\n",
+					optarg);
+				return 2;
+			}
+			audit_summary_ms = (uint64_t)(ns / 1000000);
+			break;
+		}
 		case 'M':
 			metrics_addr = optarg;
 			break;
@@ -336,12 +363,19 @@ int main(int argc, char **argv)
 		log_err("cannot open the audit log %s: %s", a.audit_path, strerror(-err));
 		return 1;
 	}
+	err = audit_summary_start(a.audit, a.loop, audit_summary_ms);
+	if (err) {
+		log_err("cannot start the audit summary: %s", strerror(-err));
+		return 1;
+	}
 	err = server_open(&a.server, a.loop, a.socket_path, api_handle, &a);
 	if (err) {
 		log_err("cannot serve the API on %s: %s", a.socket_path, strerror(-err));
+		audit_summary_stop(a.audit);
 		uv_run(a.loop, UV_RUN_NOWAIT);
 		return 1;
 	}
+	server_set_reject(a.server, api_reject);
 	if (metrics_addr) {
 		err = metrics_listen(&a, metrics_addr, &a.metrics_server);
 		if (err) {

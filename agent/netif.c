@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -428,24 +429,6 @@ static size_t ranges_or_one(size_t n)
 	return n ? n : 1;
 }
 
-static bool has_family(const struct net_target *t, int family)
-{
-	for (size_t i = 0; i < t->n_cidrs; i++)
-		if (t->cidrs[i].family == family)
-			return true;
-	return false;
-}
-
-size_t netif_fault_rule_count(const struct fault *f)
-{
-	const struct net_target *t = &f->spec->target.net;
-	size_t fams = 1;
-
-	if (t->protocol == NET_PROTO_ICMP)
-		fams = (size_t)has_family(t, AF_INET) + has_family(t, AF_INET6);
-	return fams * ranges_or_one(t->n_ports) * ranges_or_one(t->n_local_ports);
-}
-
 static void nf_free_priv(struct netif_fault *nf)
 {
 	if (nf && nf->ext_free)
@@ -457,8 +440,7 @@ int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t siz
 {
 	const struct net_target *t = &f->spec->target.net;
 	struct netif_fault *nf;
-	size_t n_rules;
-	char conn[160];
+	char conn[160], why[256];
 	pid_t found = 0;
 	int ret, ifindex;
 
@@ -472,13 +454,9 @@ int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t siz
 	ret = netif_lookup(t->interface, &ifindex, err, size);
 	if (ret)
 		return ret;
-	n_rules = netif_fault_rule_count(f);
-	if (n_rules > NETFAULT_MAX_RULES) {
-		snprintf(err, size,
-			 "target: %zu peer-port range(s) x %zu local-port range(s) need %zu rules; "
-			 "an interface has %d rule slots",
-			 ranges_or_one(t->n_ports), ranges_or_one(t->n_local_ports), n_rules,
-			 NETFAULT_MAX_RULES);
+	/* The validator's count and message (lib/exp_fault.c), so both say the same. */
+	if (exp_fault_rule_slots_check(f->spec, why, sizeof(why))) {
+		snprintf(err, size, "target: %s", why);
 		return -EINVAL;
 	}
 	nf = calloc(1, sizeof(*nf));
@@ -815,6 +793,82 @@ unsigned int netif_dirs(const struct fault *f)
 	default:
 		return NETFAULT_DIR_EGRESS;
 	}
+}
+
+/* "198.51.100.0/24" for a CIDR of the target. */
+static json_t *cidr_json(const struct net_cidr *c)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(c->family, c->addr, a, sizeof(a)))
+		return json_string("?");
+	return json_sprintf("%s/%u", a, (unsigned)c->prefix);
+}
+
+static json_t *ranges_json(const struct port_range *r, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++)
+		json_array_append_new(
+			arr, r[i].lo == r[i].hi
+				     ? json_sprintf("%u", (unsigned)r[i].lo)
+				     : json_sprintf("%u-%u", (unsigned)r[i].lo, (unsigned)r[i].hi));
+	return arr;
+}
+
+int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *err, size_t size)
+{
+	static const char *const dirs[] = {"egress", "ingress", "both"};
+	const struct net_target *t = &f->spec->target.net;
+	const struct netif_fault *nf = f->priv;
+	struct ifaddrs *ifa = NULL;
+	json_t *o, *addrs, *peers;
+	bool up = false;
+
+	(void)a;
+	addrs = json_array();
+	peers = json_array();
+	o = json_pack("{s:s, s:i, s:o, s:s, s:o, s:o, s:o}", "interface", nf->ifname, "ifindex",
+		      nf->ifindex, "addresses", addrs, "direction",
+		      t->direction >= 0 && t->direction < 3 ? dirs[t->direction] : "?", "peers",
+		      peers, "ports", ranges_json(t->ports, t->n_ports), "local_ports",
+		      ranges_json(t->local_ports, t->n_local_ports));
+	if (!o) {
+		snprintf(err, size, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->n_cidrs; i++)
+		json_array_append_new(peers, cidr_json(&t->cidrs[i]));
+	/* The interface's addresses in the agent's network namespace, as the rules see them. */
+	if (!getifaddrs(&ifa)) {
+		for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+			char buf[INET6_ADDRSTRLEN];
+			const void *addr;
+			int fam;
+
+			if (strcmp(i->ifa_name, nf->ifname))
+				continue;
+			up |= !!(i->ifa_flags & IFF_UP);
+			if (!i->ifa_addr)
+				continue;
+			fam = i->ifa_addr->sa_family;
+			if (fam == AF_INET)
+				addr = &((const struct sockaddr_in *)i->ifa_addr)->sin_addr;
+			else if (fam == AF_INET6)
+				addr = &((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+			else
+				continue;
+			if (inet_ntop(fam, addr, buf, sizeof(buf)))
+				json_array_append_new(addrs, json_string(buf));
+		}
+		freeifaddrs(ifa);
+	}
+	json_object_set_new(o, "up", json_boolean(up));
+	if (nf->peer_ssh)
+		json_object_set_new(o, "exempt_requester_ssh", json_string(nf->peer_desc));
+	*out = o;
+	return 0;
 }
 
 json_t *netif_fault_status(const struct fault *f)

@@ -74,10 +74,18 @@ int netif_lookup(const char *name, int *ifindex, char *err, size_t size);
 int netif_probe(const struct agent *a, char *why, size_t size);
 
 /*
- * validate for every network fault: the interface exists, the target fits in the rule slots,
+ * validate for every network fault: the interface exists, the target fits in the rule slots
+ * (exp_fault_rule_slots_check(), the count `faultctl validate` and `plan` check too),
  * and the requester's SSH session is found (walking up from f->peer_pid to sshd). Sets f->priv.
  */
 int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t size);
+
+/*
+ * resolve for every network fault (after netif_fault_validate): the interface, whether it is
+ * up, its addresses, the peers and ports the rules would match and the requester's SSH
+ * session that stays exempt. Changes nothing. 0 or -ENOMEM.
+ */
+int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *err, size_t size);
 
 /*
  * Hook the fault on its interface: journal {"interface", "ifindex", "clsact_created"} in
@@ -86,12 +94,6 @@ int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t siz
  */
 int netif_fault_attach(struct fault *f, char *err, size_t size);
 
-/*
- * How many rule slots the fault's target needs per direction it is added in: one per
- * combination of peer-port range and local-port range, twice that for ICMP over both address
- * families (ICMP and ICMPv6 are different protocols).
- */
-size_t netif_fault_rule_count(const struct fault *f);
 
 /* Add the rules the fault's target translates into, in the given directions. */
 int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif_action *act,

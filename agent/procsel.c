@@ -20,6 +20,7 @@
 
 #include "exp.h"
 #include "pick.h"
+#include "policy.h"
 #include "procsel.h"
 
 #define PF_KTHREAD 0x00200000
@@ -250,14 +251,108 @@ static bool protected_name(const char *comm, char *const *names, size_t n)
 	return false;
 }
 
-void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, char *const *names, size_t n_names)
+/*
+ * Processes no fault may hit whatever the target says, by the program they run: stopping or
+ * killing one takes the host down, corrupts its package database, or kills every container
+ * at once. A name ending in '*' is a prefix.
+ */
+static const struct {
+	const char *name;
+	const char *why;
+} builtin_protected[] = {
+	{"faultlined", "a faultline agent"},
+	{"apt", "a package manager"},
+	{"apt-get", "a package manager"},
+	{"dpkg", "a package manager"},
+	{"rpm", "a package manager"},
+	{"dnf", "a package manager"},
+	{"yum", "a package manager"},
+	{"systemd", "init or a system daemon"},
+	{"systemd-journald", "init or a system daemon"},
+	{"systemd-logind", "init or a system daemon"},
+	{"dbus-daemon", "init or a system daemon"},
+	{"dockerd", "a container runtime"},
+	{"containerd", "a container runtime"},
+	{"containerd-shim*", "a container runtime"},
+	{"runc", "a container runtime"},
+	{"crun", "a container runtime"},
+	{"conmon", "a container runtime"},
+	{"crio", "a container runtime"},
+	{"podman", "a container runtime"},
+	{"kubelet", "a container runtime"},
+};
+
+/*
+ * Whether name (a comm, cut to 15 bytes by the kernel, or a file name) is the program
+ * pattern names. A comm is compared with the pattern cut the same way, so that
+ * "systemd-journal" is systemd-journald.
+ */
+static bool program_is(const char *name, const char *pattern, bool is_comm)
+{
+	size_t pl = strlen(pattern), nl = strlen(name);
+
+	if (pattern[pl - 1] == '*')
+		return !strncmp(name, pattern, pl - 1);
+	if (is_comm && pl > 15)
+		return nl == 15 && !strncmp(name, pattern, 15);
+	return !strcmp(name, pattern);
+}
+
+static const char *builtin_why(const char *name, bool is_comm)
+{
+	for (size_t i = 0; i < sizeof(builtin_protected) / sizeof(builtin_protected[0]); i++)
+		if (program_is(name, builtin_protected[i].name, is_comm))
+			return builtin_protected[i].why;
+	return NULL;
+}
+
+/* The executable of pid, without a " (deleted)" suffix; -errno when it cannot be read. */
+static int read_exe(pid_t pid, char *out, size_t size)
+{
+	static const char deleted[] = " (deleted)";
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, out, size - 1);
+	if (n < 0)
+		return -errno;
+	out[n] = '\0';
+	if ((size_t)n > sizeof(deleted) - 1 && !strcmp(out + n - (sizeof(deleted) - 1), deleted))
+		out[n - (sizeof(deleted) - 1)] = '\0';
+	return 0;
+}
+
+/* Why the program pid runs is protected (by comm, then by executable), or NULL. */
+static const char *program_protected(pid_t pid, const char *comm, const struct procsel_guard *g)
+{
+	const char *why = builtin_why(comm, true), *base;
+	char exe[4096];
+
+	if (why)
+		return why;
+	/* A renamed copy keeps its executable: comm alone is easy to change (prctl). */
+	if (read_exe(pid, exe, sizeof(exe)))
+		return NULL;
+	if (g->self_exe[0] && !strcmp(exe, g->self_exe))
+		return "a faultline agent";
+	base = strrchr(exe, '/');
+	return builtin_why(base ? base + 1 : exe, false);
+}
+
+void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, const struct policy *p)
 {
 	struct proc_stat st;
 
 	memset(g, 0, sizeof(*g));
 	g->peer_pid = peer_pid;
-	g->names = names;
-	g->n_names = n_names;
+	if (p) {
+		g->names = p->protected_processes;
+		g->n_names = p->n_protected_processes;
+		g->max_procs = p->max_processes_per_fault;
+	}
+	if (read_exe(getpid(), g->self_exe, sizeof(g->self_exe)))
+		g->self_exe[0] = '\0';
 	/*
 	 * The controller's session. A session whose leader lives outside our pid namespace
 	 * reads as sid 0 (a sandbox, a container runtime, CI): then any process with sid 0 may
@@ -290,7 +385,7 @@ static const char *protected_why(pid_t pid, const struct proc_stat *st,
 		return "sshd";
 	if (protected_name(st->comm, g->names, g->n_names))
 		return "protected by the policy";
-	return NULL;
+	return program_protected(pid, st->comm, g);
 }
 
 uint64_t procsel_seed(const struct proc_target *t)
@@ -308,12 +403,46 @@ uint64_t procsel_seed(const struct proc_target *t)
 	return seed;
 }
 
-int procsel_select(const struct proc_target *t, const struct procsel_guard *g, uint64_t seed,
-		   struct proc_match **out, size_t *n_out, size_t *n_matched, char *err,
-		   size_t err_size)
+/* What a scan of /proc found: the processes a fault may hit, and the protected matches. */
+struct scan {
+	struct proc_match *m, *prot;
+	size_t n, n_prot, cap, cap_prot;
+};
+
+static void scan_free(struct scan *sc)
 {
-	struct proc_match *m = NULL;
-	size_t n = 0, cap = 0, want, *idx = NULL;
+	free(sc->m);
+	free(sc->prot);
+	memset(sc, 0, sizeof(*sc));
+}
+
+static int scan_add(struct proc_match **arr, size_t *n, size_t *cap, pid_t pid,
+		    const struct proc_stat *st, const char *why)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		struct proc_match *p = realloc(*arr, c * sizeof(**arr));
+
+		if (!p)
+			return -ENOMEM;
+		*arr = p;
+		*cap = c;
+	}
+	(*arr)[*n].pid = pid;
+	(*arr)[*n].starttime = st->starttime;
+	memcpy((*arr)[*n].comm, st->comm, sizeof(st->comm));
+	(*arr)[*n].why = why;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * Every live process matching each criterion of t, sorted by pid: those a fault may hit in
+ * sc->m, the protected ones (with why) in sc->prot. 0, -EINVAL (err says why), -errno.
+ */
+static int scan(const struct proc_target *t, const struct procsel_guard *g, struct scan *sc,
+		char *err, size_t err_size)
+{
 	struct proc_stat st;
 	regex_t re;
 	int have_re = 0, ret = 0;
@@ -321,6 +450,7 @@ int procsel_select(const struct proc_target *t, const struct procsel_guard *g, u
 	struct dirent *de;
 	DIR *d;
 
+	memset(sc, 0, sizeof(*sc));
 	if (t->user && uid_of(t->user, &uid)) {
 		snprintf(err, err_size, "target.user: no user '%s' on this host", t->user);
 		return -EINVAL;
@@ -331,6 +461,14 @@ int procsel_select(const struct proc_target *t, const struct procsel_guard *g, u
 			return -EINVAL;
 		}
 		have_re = 1;
+		/* The loader refuses these too; the agent does not rely on its controller. */
+		if (!regexec(&re, "", 0, NULL, 0)) {
+			snprintf(err, err_size,
+				 "target.cmdline: the regular expression matches the empty string, "
+				 "so it matches every process");
+			ret = -EINVAL;
+			goto out;
+		}
 	}
 	d = opendir("/proc");
 	if (!d) {
@@ -339,6 +477,7 @@ int procsel_select(const struct proc_target *t, const struct procsel_guard *g, u
 		goto out;
 	}
 	while ((de = readdir(d))) {
+		const char *why;
 		pid_t pid;
 		char *end;
 
@@ -346,9 +485,6 @@ int procsel_select(const struct proc_target *t, const struct procsel_guard *g, u
 		if (*end || pid <= 0)
 			continue;
 		if (read_stat(pid, &st))
-			continue;
-		/* Protected: never selected, whatever the selector says. */
-		if (protected_why(pid, &st, g))
 			continue;
 		/* A zombie has already exited: a signal does nothing to it. */
 		if (st.state == 'Z' || st.state == 'X')
@@ -369,53 +505,185 @@ int procsel_select(const struct proc_target *t, const struct procsel_guard *g, u
 			continue;
 		if (have_re && !cmdline_matches(pid, &re))
 			continue;
-		if (n == cap) {
-			struct proc_match *p = realloc(m, (cap = cap ? cap * 2 : 16) * sizeof(*m));
-
-			if (!p) {
-				ret = -ENOMEM;
-				closedir(d);
-				goto out;
-			}
-			m = p;
+		/* Protected: never selected, whatever the selector says; kept to say why. */
+		why = protected_why(pid, &st, g);
+		if (why)
+			ret = scan_add(&sc->prot, &sc->n_prot, &sc->cap_prot, pid, &st, why);
+		else
+			ret = scan_add(&sc->m, &sc->n, &sc->cap, pid, &st, NULL);
+		if (ret) {
+			closedir(d);
+			goto out;
 		}
-		m[n].pid = pid;
-		m[n].starttime = st.starttime;
-		memcpy(m[n].comm, st.comm, sizeof(st.comm));
-		n++;
 	}
 	closedir(d);
-	if (!n) {
+	/* Sorted, so that the same seed gives the same choice whatever /proc's order. */
+	if (sc->n)
+		qsort(sc->m, sc->n, sizeof(*sc->m), by_pid);
+	if (sc->n_prot)
+		qsort(sc->prot, sc->n_prot, sizeof(*sc->prot), by_pid);
+out:
+	if (have_re)
+		regfree(&re);
+	if (ret)
+		scan_free(sc);
+	return ret;
+}
+
+/*
+ * Why a scan gives nothing or too much to hit: fills err and returns -ESRCH or
+ * -E2BIG; 0 when want processes may be hit.
+ */
+static int scan_verdict(const struct scan *sc, size_t want, const struct procsel_guard *g,
+			char *err, size_t err_size)
+{
+	if (!sc->n && sc->n_prot) {
+		snprintf(err, err_size,
+			 "the process selector matches no process that may be hit: %zu match%s, "
+			 "all protected, e.g. pid %d (%s): %s; nothing was signalled",
+			 sc->n_prot, sc->n_prot == 1 ? "" : "es", (int)sc->prot[0].pid,
+			 sc->prot[0].comm, sc->prot[0].why);
+		return -ESRCH;
+	}
+	if (!sc->n) {
 		snprintf(err, err_size, "%s",
 			 "the process selector matches no process on this host (protected "
 			 "processes such as pid 1, kernel threads, sshd, the agent and its "
 			 "controller's session are never selected)");
-		ret = -ESRCH;
-		goto out;
+		return -ESRCH;
 	}
-	/* Sort first so that the same seed gives the same choice whatever /proc's order. */
-	qsort(m, n, sizeof(*m), by_pid);
-	want = pick_how_many(n, t->count, t->percent_ppm, t->all);
-	if (want < n) {
-		idx = malloc(n * sizeof(*idx));
+	if (g->max_procs && want > g->max_procs) {
+		snprintf(
+			err, err_size,
+			"target: would hit %zu of %zu matching processes, more than the policy's "
+			"max_processes_per_fault (%u); nothing was signalled (narrow the selector, "
+			"hit fewer with count or percent, or raise the cap in the policy file)",
+			want, sc->n, g->max_procs);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+int procsel_select(const struct proc_target *t, const struct procsel_guard *g, uint64_t seed,
+		   struct proc_match **out, size_t *n_out, size_t *n_matched, char *err,
+		   size_t err_size)
+{
+	struct scan sc;
+	size_t want, *idx = NULL;
+	int ret;
+
+	ret = scan(t, g, &sc, err, err_size);
+	if (ret)
+		return ret;
+	want = pick_how_many(sc.n, t->count, t->percent_ppm, t->all);
+	/* The cap is checked here, before the caller can signal anything. */
+	ret = scan_verdict(&sc, want, g, err, err_size);
+	if (ret)
+		goto out;
+	if (want < sc.n) {
+		idx = malloc(sc.n * sizeof(*idx));
 		if (!idx) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		pick_choose(n, want, seed, idx);
+		pick_choose(sc.n, want, seed, idx);
 		/* idx is ascending, so compacting in place never overwrites a pending entry. */
 		for (size_t i = 0; i < want; i++)
-			m[i] = m[idx[i]];
+			sc.m[i] = sc.m[idx[i]];
 	}
-	*out = m;
+	*out = sc.m;
 	*n_out = want;
-	*n_matched = n;
-	m = NULL;
+	*n_matched = sc.n;
+	sc.m = NULL;
 out:
-	if (have_re)
-		regfree(&re);
 	free(idx);
-	free(m);
+	scan_free(&sc);
+	return ret;
+}
+
+/* Processes listed in a resolve answer; the counts are always whole. */
+#define RESOLVE_LIST_MAX 256
+
+/* {pid, comm, user, cgroup} of a match, as a resolve answer lists it. */
+static json_t *match_json(const struct proc_match *m, bool chosen_known, bool chosen)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096], cg[4096];
+	json_t *o;
+	uid_t uid;
+
+	o = json_pack("{s:i, s:s}", "pid", (int)m->pid, "comm", m->comm);
+	if (!o)
+		return NULL;
+	if (!real_uid(m->pid, &uid)) {
+		if (!getpwuid_r(uid, &pw, buf, sizeof(buf), &res) && res)
+			json_object_set_new(o, "user", json_string(res->pw_name));
+		else
+			json_object_set_new(o, "user", json_sprintf("%u", (unsigned)uid));
+		json_object_set_new(o, "uid", json_integer((json_int_t)uid));
+	}
+	if (!read_cgroup(m->pid, cg, sizeof(cg)))
+		json_object_set_new(o, "cgroup", json_string(cg));
+	if (m->why)
+		json_object_set_new(o, "why", json_string(m->why));
+	if (chosen_known)
+		json_object_set_new(o, "chosen", json_boolean(chosen));
+	return o;
+}
+
+int procsel_resolve(const struct proc_target *t, const struct procsel_guard *g, json_t **out,
+		    char *err, size_t err_size)
+{
+	json_t *o = NULL, *procs, *prot;
+	size_t want, *idx = NULL;
+	bool *chosen = NULL;
+	struct scan sc;
+	int ret;
+
+	ret = scan(t, g, &sc, err, err_size);
+	if (ret)
+		return ret;
+	want = pick_how_many(sc.n, t->count, t->percent_ppm, t->all);
+	ret = -ENOMEM;
+	/* Which ones a given seed chooses; without a seed the choice is made at apply. */
+	if (t->seed && want < sc.n) {
+		idx = malloc(sc.n * sizeof(*idx));
+		chosen = calloc(sc.n, sizeof(*chosen));
+		if (!idx || !chosen)
+			goto out;
+		pick_choose(sc.n, want, t->seed, idx);
+		for (size_t i = 0; i < want; i++)
+			chosen[idx[i]] = true;
+	}
+	procs = json_array();
+	prot = json_array();
+	o = json_pack("{s:I, s:I, s:I, s:o, s:o}", "matched", (json_int_t)sc.n, "would_hit",
+		      (json_int_t)want, "protected_matches", (json_int_t)sc.n_prot, "processes",
+		      procs, "protected", prot);
+	if (!o)
+		goto out;
+	if (want < sc.n)
+		json_object_set_new(
+			o, "choice",
+			json_sprintf(t->seed ? "%zu of %zu, chosen with the given seed"
+					     : "%zu of %zu, chosen at random when applied",
+				     want, sc.n));
+	for (size_t i = 0; i < sc.n && i < RESOLVE_LIST_MAX; i++)
+		json_array_append_new(
+			procs, match_json(&sc.m[i], chosen != NULL, chosen ? chosen[i] : true));
+	for (size_t i = 0; i < sc.n_prot && i < RESOLVE_LIST_MAX; i++)
+		json_array_append_new(prot, match_json(&sc.prot[i], false, false));
+	if (sc.n > RESOLVE_LIST_MAX || sc.n_prot > RESOLVE_LIST_MAX)
+		json_object_set_new(o, "truncated", json_integer(RESOLVE_LIST_MAX));
+	/* What was found is the answer whatever the verdict: it shows why. */
+	*out = o;
+	o = NULL;
+	ret = scan_verdict(&sc, want, g, err, err_size);
+out:
+	json_decref(o);
+	free(idx);
+	free(chosen);
+	scan_free(&sc);
 	return ret;
 }
 
@@ -425,6 +693,7 @@ int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, 
 	struct proc_stat st;
 	struct dirent *de;
 	char cg[4096];
+	size_t inside = 0;
 	int ret = 0;
 	DIR *d = opendir("/proc");
 
@@ -443,8 +712,11 @@ int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, 
 		/* Kernel threads are not frozen by the cgroup freezer. */
 		if (st.flags & PF_KTHREAD)
 			continue;
+		if (read_cgroup(pid, cg, sizeof(cg)) || !cgroup_within(cg, cgroup))
+			continue;
+		inside++;
 		why = protected_why(pid, &st, g);
-		if (!why || read_cgroup(pid, cg, sizeof(cg)) || !cgroup_within(cg, cgroup))
+		if (!why)
 			continue;
 		snprintf(err, err_size,
 			 "target.cgroup: %s holds pid %d (%s), which is protected (%s): not frozen",
@@ -453,5 +725,13 @@ int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, 
 		break;
 	}
 	closedir(d);
+	/* The freezer stops every process of the cgroup: all of them count against the cap. */
+	if (!ret && g->max_procs && inside > g->max_procs) {
+		snprintf(err, err_size,
+			 "target.cgroup: %s holds %zu processes, more than the policy's "
+			 "max_processes_per_fault (%u): not frozen",
+			 cgroup, inside, g->max_procs);
+		ret = -E2BIG;
+	}
 	return ret;
 }

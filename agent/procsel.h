@@ -8,19 +8,24 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
+struct policy;
 struct proc_target;
 
 struct proc_match {
 	pid_t pid;
 	unsigned long long starttime; /* /proc/PID/stat field 22: tells a recycled pid apart */
 	char comm[16];
+	const char *why; /* why it is protected (a static string), NULL when it may be hit */
 };
 
 /*
- * Whom a selection never touches besides the fixed protections (pid 1, kernel threads, the
- * agent, sshd): the requesting controller's process and session and the policy's names.
- * Captured once when a fault is applied, so a repeating fault keeps protecting the session
- * of the controller that asked even after that process has exited and its pid was reused.
+ * Whom a selection never touches besides the fixed protections (pid 1, kernel threads, every
+ * faultlined, sshd, package managers, init and system daemons, container runtimes): the
+ * requesting controller's process and session and the policy's names. Captured once when a
+ * fault is applied, so a repeating fault keeps protecting the session of the controller that
+ * asked even after that process has exited and its pid was reused.
  */
 struct procsel_guard {
 	pid_t peer_pid; /* 0 when unknown */
@@ -28,10 +33,11 @@ struct procsel_guard {
 	bool peer_sid_known;
 	char *const *names; /* the policy's protected process names (not owned) */
 	size_t n_names;
+	uint32_t max_procs; /* the policy's max_processes_per_fault; 0: no cap */
+	char self_exe[512]; /* the agent's executable ("" if unknown): its copies are protected */
 };
 
-void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, char *const *names,
-			size_t n_names);
+void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, const struct policy *p);
 
 /* The seed a fault chooses with: t->seed, or a fresh random one below 2^53 (exact in JSON). */
 uint64_t procsel_seed(const struct proc_target *t);
@@ -40,17 +46,30 @@ uint64_t procsel_seed(const struct proc_target *t);
  * Select processes matching every criterion of t, excluding protected ones and zombies.
  * Applies count/percent/all with the seeded choice of lib/pick.h among the matches sorted by
  * pid, so the same seed and the same matches give the same choice.
- * Returns 0 with a malloc'd array (*n_matched: how many matched before the choice), -ESRCH
- * when nothing matches (err says so), -EINVAL for a bad selector.
+ * Returns 0 with a malloc'd array (*n_matched: how many matched before the choice); -ESRCH
+ * when nothing may be hit (nothing matches, or all that match are protected), -E2BIG when more
+ * than g->max_procs would be hit (err says so, naming the count and the policy key); -EINVAL
+ * for a bad selector. Nothing is signalled here: callers signal only after a 0.
  */
 int procsel_select(const struct proc_target *t, const struct procsel_guard *g, uint64_t seed,
 		   struct proc_match **out, size_t *n_out, size_t *n_matched, char *err,
 		   size_t err_size);
 
 /*
+ * What t would hit now, without touching anything: *out = {"matched", "would_hit",
+ * "protected_matches", "processes": [{pid, comm, user, uid, cgroup}], "protected": [{pid,
+ * comm, user, uid, cgroup, why}]}. Returns 0 when an apply would go ahead, or what
+ * procsel_select() would return (-ESRCH, -E2BIG) with err saying why, *out set
+ * either way; -EINVAL for a bad selector (err says why) or -ENOMEM without *out.
+ */
+int procsel_resolve(const struct proc_target *t, const struct procsel_guard *g, json_t **out,
+		    char *err, size_t err_size);
+
+/*
  * Whether a process the guard protects lives in the cgroup v2 path cgroup or below it (a
- * freezer on it would stop that process). Returns 0 when none does, -EPERM with err naming
- * one, or -errno when /proc cannot be read.
+ * freezer on it would stop that process), or more processes than g->max_procs do. Returns 0
+ * when neither, -EPERM with err naming a protected one, -E2BIG with err naming the count and
+ * max_processes_per_fault, or -errno when /proc cannot be read.
  */
 int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, char *err,
 			     size_t err_size);

@@ -28,6 +28,7 @@ struct server_conn {
 	size_t len;
 	int closing;
 	int streaming;
+	int refused; /* answered an HTTP-level error: the rest of the input is discarded */
 	void (*on_close)(void *ctx, struct server_conn *c);
 	void *on_close_ctx;
 	struct server_conn *next, *prev;
@@ -40,6 +41,7 @@ struct server {
 	ino_t ino;
 	dev_t dev;
 	server_handler_fn fn;
+	server_reject_fn reject;
 	void *ctx;
 	struct server_conn *conns;
 	int closing;
@@ -191,10 +193,31 @@ static void send_error(struct server_conn *c, int status, const char *code, cons
 	json_decref(body);
 }
 
+void server_set_reject(struct server *srv, server_reject_fn fn)
+{
+	srv->reject = fn;
+}
+
+/*
+ * Refuse a request the handler never sees, once per connection: the owner hears of it (the
+ * audit), the client gets the error and the connection closes once it is sent. m holds what
+ * the parser understood (method and target may be empty).
+ */
+static void refuse(struct server_conn *c, const struct http_msg *m, int status, const char *code,
+		   const char *message)
+{
+	if (c->refused)
+		return;
+	c->refused = 1;
+	if (c->srv->reject)
+		c->srv->reject(c->srv->ctx, c, m, status, code, message);
+	send_error(c, status, code, message);
+}
+
 /* Answer every complete request in the buffer, in order. */
 static void process(struct server_conn *c)
 {
-	while (c->len && !c->closing && !c->streaming) {
+	while (c->len && !c->closing && !c->streaming && !c->refused) {
 		struct http_msg m;
 		int err = http_parse_request(c->buf, c->len, &m);
 		int status = 500;
@@ -202,20 +225,20 @@ static void process(struct server_conn *c)
 
 		if (err == -EAGAIN) {
 			if (c->len > CONN_MAX_BUFFER)
-				send_error(c, 413, "too_large", "request too large");
+				refuse(c, &m, 413, "too_large", "request too large");
 			return;
 		}
 		if (err == -EMSGSIZE) {
-			send_error(c, 413, "too_large", "request head or body exceeds the limit");
+			refuse(c, &m, 413, "too_large", "request head or body exceeds the limit");
 			return;
 		}
 		if (err == -ENOTSUP) {
-			send_error(c, 411, "length_required",
-				   "request bodies need a Content-Length header");
+			refuse(c, &m, 411, "length_required",
+			       "request bodies need a Content-Length header");
 			return;
 		}
 		if (err) {
-			send_error(c, 400, "bad_request", "malformed HTTP request");
+			refuse(c, &m, 400, "bad_request", "malformed HTTP request");
 			return;
 		}
 		c->srv->fn(c->srv->ctx, c, &m, &status, &body);
@@ -258,13 +281,21 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	if (n == 0) {
-		if (!buf->base)
-			send_error(c, 413, "too_large", "request too large");
+		if (!buf->base) {
+			struct http_msg m;
+
+			/* For the record: the method and target, if the head got that far. */
+			(void)http_parse_request(c->buf, c->len, &m);
+			refuse(c, &m, 413, "too_large", "request too large");
+		}
 		return;
 	}
 	c->len += n;
-	if (c->streaming) {
-		/* A stream only sends; anything the client writes is discarded. */
+	if (c->streaming || c->refused) {
+		/*
+		 * A stream only sends, and a refused request's remaining bytes are not parsed
+		 * as further requests: anything the client writes is discarded.
+		 */
 		c->len = 0;
 		return;
 	}

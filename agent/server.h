@@ -25,6 +25,14 @@ struct peer {
 typedef void (*server_handler_fn)(void *ctx, struct server_conn *conn, const struct http_msg *req,
 				  int *status, json_t **body);
 
+/*
+ * Hear of a request the server refused itself before the handler (malformed, too large, no
+ * Content-Length): req holds what was parsed (method and target may be empty), status, code
+ * and message are the error answered.
+ */
+typedef void (*server_reject_fn)(void *ctx, struct server_conn *conn, const struct http_msg *req,
+				 int status, const char *code, const char *message);
+
 const struct peer *server_conn_peer(const struct server_conn *conn);
 
 /*
@@ -45,6 +53,9 @@ int server_stream_send(struct server_conn *conn, const json_t *value);
  */
 int server_open(struct server **out, uv_loop_t *loop, const char *path, server_handler_fn fn,
 		void *ctx);
+
+/* Call fn (with the handler's ctx) for each HTTP-level refusal. */
+void server_set_reject(struct server *srv, server_reject_fn fn);
 
 /* Stop listening, close every connection and remove the socket file (if still ours). */
 void server_close(struct server *srv);

@@ -81,6 +81,53 @@ static const char *fault_state_text(int s)
 	return names[s];
 }
 
+/*
+ * What a fault hit on its agent, from the status the agent returned (the latest one, else
+ * the one of the apply answer): the processes signalled or stopped (pid, comm), the cgroup a
+ * freezer froze, or the interface a network fault used. JSON null for a fault that hits no
+ * named thing (a stressor) or that was never applied; NULL when memory ran out.
+ */
+static json_t *matched_json(const struct run_fault *rf)
+{
+	const json_t *st = rf->achieved ? rf->achieved : json_object_get(rf->applied, "status");
+	const json_t *list = json_object_get(st, "recent"), *p;
+	json_t *procs, *o;
+	size_t i;
+
+	if (!json_is_object(st))
+		return json_null();
+	if (json_is_string(json_object_get(st, "interface")))
+		return json_pack("{s:O, s:O}", "interface", json_object_get(st, "interface"),
+				 "ifindex", json_object_get(st, "ifindex"));
+	if (json_is_string(json_object_get(st, "freezer")))
+		return json_pack("{s:O}", "freezer", json_object_get(st, "freezer"));
+	if (!json_is_array(list))
+		list = json_object_get(st, "processes");
+	if (!json_is_array(list))
+		return json_null();
+	procs = json_array();
+	o = json_pack("{s:o}", "processes", procs);
+	if (!o)
+		return NULL;
+	/* A kill lists each signal (its rounds may hit one pid more than once): one entry each. */
+	json_array_foreach(list, i, p)
+	{
+		const json_t *q;
+		size_t j;
+		bool seen = false;
+
+		json_array_foreach(procs, j, q) seen |=
+			json_equal(json_object_get(q, "pid"), json_object_get(p, "pid"));
+		if (!seen)
+			json_array_append_new(procs, json_pack("{s:O, s:O}", "pid",
+							       json_object_get(p, "pid"), "comm",
+							       json_object_get(p, "comm")));
+	}
+	if (json_is_integer(json_object_get(st, "matched")))
+		json_object_set(o, "selector_matched", json_object_get(st, "matched"));
+	return o;
+}
+
 static json_t *faults_json(struct run *r)
 {
 	json_t *arr = json_array();
@@ -110,6 +157,11 @@ static json_t *faults_json(struct run *r)
 		     json_object_set_new(o, "revert_reason", str_or_null(rf->revert_reason)))) {
 			json_decref(o);
 			o = NULL;
+		}
+		if (o) {
+			json_t *m = matched_json(rf);
+
+			json_object_set_new(o, "matched", m ? m : json_null());
 		}
 		json_array_append_new(arr, o);
 	}
@@ -778,6 +830,46 @@ static void md_achieved_text(FILE *f, const json_t *fault)
 	free(text);
 }
 
+/* What each applied fault hit, one line per fault that names something (processes, link). */
+static void md_matched(FILE *f, const json_t *faults)
+{
+	const json_t *v, *m, *p;
+	size_t i, j;
+	bool any = false;
+
+	json_array_foreach(faults, i, v)
+	{
+		m = json_object_get(v, "matched");
+		if (!json_is_object(m))
+			continue;
+		fprintf(f, "%s- `%s` on %s hit ", any ? "" : "\nWhat the faults hit:\n\n",
+			jstr(v, "name"), jstr(v, "agent"));
+		any = true;
+		if (json_object_get(m, "interface")) {
+			fprintf(f, "interface `%s`\n", jstr(m, "interface"));
+			continue;
+		}
+		if (json_object_get(m, "freezer")) {
+			fprintf(f, "the cgroup of `%s`\n", jstr(m, "freezer"));
+			continue;
+		}
+		fprintf(f, "%zu process%s:", json_array_size(json_object_get(m, "processes")),
+			json_array_size(json_object_get(m, "processes")) == 1 ? "" : "es");
+		json_array_foreach(json_object_get(m, "processes"), j, p)
+		{
+			fprintf(f, "%s pid %lld (", j ? "," : "",
+				(long long)json_integer_value(json_object_get(p, "pid")));
+			md_cell(f, jstr(p, "comm"));
+			fputc(')', f);
+		}
+		if (json_is_integer(json_object_get(m, "selector_matched")))
+			fprintf(f, "; the selector matched %lld",
+				(long long)json_integer_value(
+					json_object_get(m, "selector_matched")));
+		fputc('\n', f);
+	}
+}
+
 static void md_requested(FILE *f, const json_t *fault)
 {
 	const json_t *spec = json_object_get(fault, "requested");
@@ -879,6 +971,7 @@ static void markdown_run(FILE *f, const json_t *rep, int level, const char *titl
 		md_achieved(f, v);
 		fprintf(f, " |\n");
 	}
+	md_matched(f, json_object_get(rep, "faults"));
 	fprintf(f, "\n%.*s Guardrails\n\n", sub, h);
 	if (!json_array_size(json_object_get(rep, "guardrails")))
 		fprintf(f, "None.\n");

@@ -365,7 +365,10 @@ int exp_doc_load_file(const struct exp_object *obj, const char *path, void **out
 	err = exp_read_file_diag(path, &buf, &len, diags);
 	if (err)
 		return err;
-	err = exp_doc_load(obj, buf, len, out, diags);
+	if (exp_path_is_json(path))
+		err = exp_json_check(buf, len, diags);
+	if (!err)
+		err = exp_doc_load(obj, buf, len, out, diags);
 	free(buf);
 	return err;
 }
@@ -388,7 +391,10 @@ int exp_load_file(const char *path, struct experiment **out, struct diag_list *d
 	err = exp_read_file_diag(path, &buf, &len, diags);
 	if (err)
 		return err;
-	err = exp_load_buf(buf, len, out, diags);
+	if (exp_path_is_json(path))
+		err = exp_json_check(buf, len, diags);
+	if (!err)
+		err = exp_load_buf(buf, len, out, diags);
 	free(buf);
 	return err;
 }

@@ -447,8 +447,21 @@ struct experiment {
  */
 int exp_load_buf(const char *buf, size_t len, struct experiment **out, struct diag_list *diags);
 
-/* Same, from a file; an unreadable file is reported in diags and returns its -errno. */
+/*
+ * Same, from a file; an unreadable file is reported in diags and returns its -errno. A file
+ * named *.json must be strict JSON (exp_json_check()) before anything else is checked.
+ */
 int exp_load_file(const char *path, struct experiment **out, struct diag_list *diags);
+
+/*
+ * Strict JSON syntax (RFC 8259): no trailing commas, comments, single quotes or bare words,
+ * which the YAML reader would take. The first error goes into diags with its line and
+ * column. Returns 0, -EINVAL or -ENOMEM.
+ */
+int exp_json_check(const char *buf, size_t len, struct diag_list *diags);
+
+/* Whether a file is JSON by its name (*.json, any case), so held to exp_json_check(). */
+bool exp_path_is_json(const char *path);
 
 /* Free an experiment and everything it owns. Accepts NULL. */
 void exp_free(struct experiment *e);
@@ -487,6 +500,22 @@ bool exp_fault_conflicts(const struct fault_spec *a, const struct fault_spec *b,
 
 const char *exp_fault_type_name(int type);
 enum fault_target_kind exp_fault_target_kind(int type);
+
+/*
+ * Rule slots of an interface's network-fault data path (NETFAULT_MAX_RULES in
+ * include/faultline/netfault.h) a network fault takes: one rule per peer-port range x
+ * local-port range, per address family for ICMP (ICMP and ICMPv6 are two protocols), and per
+ * direction for bandwidth and latency over both directions. 0 for other fault types. The
+ * agent counts with these too, so validate, plan and the agent agree.
+ */
+size_t exp_net_rules_per_direction(const struct net_target *t);
+size_t exp_fault_rule_slots(const struct fault_spec *f);
+
+/*
+ * 0 when the fault fits the rule slots of one interface; else -E2BIG with err saying how
+ * many it needs, the factors, and how many there are.
+ */
+int exp_fault_rule_slots_check(const struct fault_spec *f, char *err, size_t size);
 
 /* Look a fault type up by name. Returns 0 with *type set, or -ENOENT. */
 int exp_fault_type_lookup(const char *name, int *type);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "exp_priv.h"
+#include "faultline/netfault.h"
 
 /*
  * Whether a problem was already reported at or under path. Rules skip what failed to
@@ -315,6 +316,46 @@ static void check_conflicts(struct exp_ctx *ctx, const struct enode *root,
 	}
 }
 
+/*
+ * The network faults on one interface share its rule slots: at the start of each network
+ * fault, the faults then active on the same interface of a common agent must fit together.
+ * (A fault that alone needs too many is reported by the fault's own check.)
+ */
+static void check_rule_slots(struct exp_ctx *ctx, const struct enode *root,
+			     const struct experiment *e, const bool *ok,
+			     const struct fault_agents *fa)
+{
+	for (size_t j = 0; j < e->n_faults; j++) {
+		const struct fault_spec *b = &e->faults[j];
+		size_t need = exp_fault_rule_slots(b), with = 0;
+		char at[UNITS_FMT_MAX], q[DIAG_QUOTE_SIZE];
+
+		if (!ok[j] || !need || need > NETFAULT_MAX_RULES || !b->duration_ns)
+			continue;
+		for (size_t i = 0; i < e->n_faults; i++) {
+			const struct fault_spec *a = &e->faults[i];
+
+			if (i == j || !ok[i] || !exp_fault_rule_slots(a) ||
+			    exp_fault_rule_slots(a) > NETFAULT_MAX_RULES)
+				continue;
+			if (a->start_ns > b->start_ns || fault_end(a) <= b->start_ns ||
+			    (a->start_ns == b->start_ns && i > j))
+				continue;
+			if (strcmp(a->target.net.interface, b->target.net.interface) ||
+			    !agents_overlap(a, &fa[i], b, &fa[j]))
+				continue;
+			need += exp_fault_rule_slots(a);
+			with++;
+		}
+		if (need > NETFAULT_MAX_RULES)
+			err_item(ctx, root, "faults", j, "target",
+				 "together with %zu other fault%s on interface %s at t+%s, "
+				 "needs %zu rule slots; an interface has %d",
+				 with, with == 1 ? "" : "s", diag_quote(q, b->target.net.interface),
+				 units_fmt_duration(at, b->start_ns), need, NETFAULT_MAX_RULES);
+	}
+}
+
 static void check_faults(struct exp_ctx *ctx, const struct enode *root, const struct experiment *e)
 {
 	bool dur_ok = field_ok(ctx, "duration") && e->duration_ns > 0;
@@ -356,6 +397,8 @@ static void check_faults(struct exp_ctx *ctx, const struct enode *root, const st
 	check_names(ctx, root, "faults", "fault", e->faults, e->n_faults, sizeof(*e->faults));
 	if (!ctx->nomem)
 		check_conflicts(ctx, root, e, ok, fa);
+	if (!ctx->nomem)
+		check_rule_slots(ctx, root, e, ok, fa);
 out:
 	for (size_t i = 0; fa && i < e->n_faults; i++)
 		free(fa[i].names);

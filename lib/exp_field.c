@@ -296,6 +296,12 @@ static void fmt_number(uint8_t type, int64_t v, char *buf)
 	}
 }
 
+/*
+ * A range message states exactly what is accepted. A minimum of the smallest unit (1ns,
+ * 0.0001%, one byte) means "more than zero" and is said that way: "(0% to 100%)" would
+ * claim 0% is accepted, "(0.0001% to 100%)" would read as a typo. Counts (FT_U32, FT_U64)
+ * have no such unit and show their minimum.
+ */
 static bool check_range(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
 			uint8_t type, int64_t v)
 {
@@ -303,18 +309,14 @@ static bool check_range(struct exp_ctx *ctx, const struct exp_field *f, const st
 
 	if (v >= f->min && v <= f->max)
 		return true;
-	/*
-	 * A minimum of the smallest unit (1ns, 0.0001%) means "more than zero": say it that
-	 * way, and show the range from zero.
-	 */
-	if (f->min == 1 && v == 0) {
-		fmt_number(type, 0, a);
-		exp_err(ctx, n, "must be greater than %s", a);
+	fmt_number(type, v, a);
+	fmt_number(type, f->max, hi);
+	if (f->min == 1 && type != FT_U32 && type != FT_U64) {
+		fmt_number(type, 0, lo);
+		exp_err(ctx, n, "%s is out of range (more than %s, at most %s)", a, lo, hi);
 		return false;
 	}
-	fmt_number(type, v, a);
-	fmt_number(type, f->min == 1 && type != FT_U32 && type != FT_U64 ? 0 : f->min, lo);
-	fmt_number(type, f->max, hi);
+	fmt_number(type, f->min, lo);
 	exp_err(ctx, n, "%s is out of range (%s to %s)", a, lo, hi);
 	return false;
 }
@@ -673,7 +675,19 @@ static bool check_regex(struct exp_ctx *ctx, const struct enode *n, const char *
 		exp_err(ctx, n, "invalid regular expression %s: %s", diag_quote(q, s), msg);
 		return false;
 	}
+	/*
+	 * A pattern that matches the empty string ('.*', 'a*', '^', 'x|') matches every
+	 * command line, a kernel thread's empty one included: it selects the whole host.
+	 */
+	r = regexec(&re, "", 0, NULL, 0);
 	regfree(&re);
+	if (!r) {
+		exp_err(ctx, n,
+			"regular expression %s matches the empty string, so it matches every "
+			"process; name what the command line must contain",
+			diag_quote(q, s));
+		return false;
+	}
 	return true;
 }
 
@@ -1089,6 +1103,28 @@ static bool parse_cidr(struct exp_ctx *ctx, const struct enode *n, struct net_ci
 		}
 	}
 	out->prefix = (uint8_t)prefix;
+	/*
+	 * ::ffff:a.b.c.d/96+ names IPv4 hosts, but an IPv4 packet carries IPv4 addresses and
+	 * an IPv6 rule never matches it: the fault would silently do nothing. Suggest the
+	 * IPv4 form (host bits cleared).
+	 */
+	if (out->family == AF_INET6 && prefix >= 96 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)out->addr)) {
+		unsigned p4 = prefix - 96;
+		uint32_t v4;
+
+		memcpy(&v4, out->addr + 12, 4);
+		v4 = ntohl(v4);
+		if (p4 < 32)
+			v4 &= p4 ? ~0u << (32 - p4) : 0;
+		v4 = htonl(v4);
+		inet_ntop(AF_INET, &v4, fixed, sizeof(fixed));
+		exp_err(ctx, n,
+			"CIDR %s is an IPv4-mapped IPv6 address, which no IPv4 packet carries; "
+			"write it as IPv4: '%s/%u'",
+			diag_quote(q, s), fixed, p4);
+		return false;
+	}
 	for (unsigned bit = prefix; bit < max; bit++) {
 		if (out->addr[bit / 8] & (0x80 >> (bit % 8))) {
 			struct net_cidr fix = *out;
@@ -1378,6 +1414,8 @@ bool exp_fld_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct 
 	char buf[32];
 	const char *s;
 
+	if (n->reported)
+		return false;
 	switch (f->type) {
 	case FT_STRING:
 	case FT_NAME:
@@ -1523,6 +1561,8 @@ struct exp_seen exp_obj_parse(struct exp_ctx *ctx, const struct exp_object *o,
 	struct exp_seen seen = {0};
 	const char *keys[64];
 
+	if (map->reported)
+		return seen;
 	if (map->type != EN_MAP) {
 		exp_err(ctx, map, "expected a mapping, got %s", exp_node_what(map));
 		return seen;

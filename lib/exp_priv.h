@@ -40,6 +40,11 @@ struct enode {
 	uint8_t scalar;	   /* enum escalar */
 	bool int_overflow; /* ES_INT that does not fit an int64_t */
 	bool bval;
+	/*
+	 * A problem with this value is reported already (a YAML alias or tag): the field
+	 * parsers skip it without a second message, and the rest of the document is checked.
+	 */
+	bool reported;
 	uint32_t line, col; /* 1-based */
 	const char *str;    /* scalar text, NUL-terminated, never containing NUL */
 	size_t len;

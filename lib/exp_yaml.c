@@ -367,6 +367,12 @@ static bool attach(struct exp_ctx *ctx, struct build *b, struct enode *n)
 		b->key[d] = NULL;
 		return true;
 	}
+	if (n->reported) {
+		/* An alias or a tagged key: reported; its value is read and dropped. */
+		b->key[d] = n;
+		b->skip[d] = true;
+		return true;
+	}
 	if (n->type != EN_SCALAR) {
 		exp_err(ctx, n, "mapping keys must be plain text, not %s", exp_node_what(n));
 		return false;
@@ -473,8 +479,12 @@ static void report_yaml_error(struct exp_ctx *ctx, const yaml_parser_t *p, const
 		ctx->nomem = true;
 }
 
-/* Anchors, aliases and tags: refused, see docs/experiment-format.md. */
-static bool refuse_extras(struct exp_ctx *ctx, const yaml_event_t *ev, const struct enode *at)
+/*
+ * Anchors and tags: refused, see docs/experiment-format.md. Reported, and the reading goes
+ * on so that the problems after them are reported too: an anchored value is still checked
+ * (it is written out right there), a tagged one is skipped (its tag would change its meaning).
+ */
+static void refuse_extras(struct exp_ctx *ctx, const yaml_event_t *ev, struct enode *at)
 {
 	const yaml_char_t *anchor = NULL, *tag = NULL;
 
@@ -488,15 +498,33 @@ static bool refuse_extras(struct exp_ctx *ctx, const yaml_event_t *ev, const str
 		anchor = ev->data.sequence_start.anchor;
 		tag = ev->data.sequence_start.tag;
 	}
-	if (anchor) {
+	if (anchor)
 		exp_err(ctx, at, "YAML anchors and aliases are not supported; write the value out");
-		return false;
-	}
 	if (tag) {
 		exp_err(ctx, at, "YAML tags are not supported");
+		at->reported = true;
+	}
+}
+
+/*
+ * An alias: reported, and stands in the tree as a value that is skipped, so neither a
+ * "missing required field" nor a type error follows from it.
+ */
+static bool on_alias(struct exp_ctx *ctx, struct build *b, const yaml_event_t *ev)
+{
+	struct enode *n = new_node(ctx, EN_SCALAR, ev->start_mark);
+
+	if (!n) {
+		if (!ctx->nomem && diag_add(ctx->diags, (unsigned)ev->start_mark.line + 1,
+					    (unsigned)ev->start_mark.column + 1, "",
+					    "document has more than %d values", EXP_MAX_NODES))
+			ctx->nomem = true;
 		return false;
 	}
-	return true;
+	n->str = "";
+	n->reported = true;
+	exp_err(ctx, n, "YAML anchors and aliases are not supported; write the value out");
+	return attach(ctx, b, n);
 }
 
 static bool on_scalar(struct exp_ctx *ctx, struct build *b, const yaml_event_t *ev)
@@ -508,8 +536,7 @@ static bool on_scalar(struct exp_ctx *ctx, struct build *b, const yaml_event_t *
 	n = new_node(ctx, EN_SCALAR, ev->start_mark);
 	if (!n)
 		goto limit;
-	if (!refuse_extras(ctx, ev, n))
-		return false;
+	refuse_extras(ctx, ev, n);
 	if (len > EXP_MAX_SCALAR) {
 		exp_err(ctx, n, "text longer than %d bytes", EXP_MAX_SCALAR);
 		return false;
@@ -551,8 +578,7 @@ static bool on_start(struct exp_ctx *ctx, struct build *b, const yaml_event_t *e
 		return false;
 	}
 	path_child(ctx, b);
-	if (!refuse_extras(ctx, ev, n))
-		return false;
+	refuse_extras(ctx, ev, n);
 	if (b->depth >= EXP_MAX_DEPTH) {
 		exp_err(ctx, n, "nested deeper than %d levels", EXP_MAX_DEPTH);
 		return false;
@@ -604,15 +630,14 @@ struct enode *exp_tree_build(struct exp_ctx *ctx, const char *buf, size_t len)
 				ok = false;
 			}
 			break;
-		case YAML_ALIAS_EVENT:
+		case YAML_ALIAS_EVENT: {
+			size_t plen = ctx->plen;
+
 			path_child(ctx, &b);
-			if (diag_add(ctx->diags, (unsigned)ev.start_mark.line + 1,
-				     (unsigned)ev.start_mark.column + 1, ctx->path,
-				     "YAML anchors and aliases are not supported; write the value "
-				     "out"))
-				ctx->nomem = true;
-			ok = false;
+			ok = on_alias(ctx, &b, &ev);
+			exp_path_set(ctx, plen);
 			break;
+		}
 		case YAML_SCALAR_EVENT: {
 			size_t plen = ctx->plen;
 

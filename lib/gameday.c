@@ -134,7 +134,10 @@ int gd_validate_file(const char *path, struct diag_list *diags)
 			return -ENOMEM;
 		return err;
 	}
-	if (gd_is_plan(buf, len))
+	/* A JSON file must be strict JSON before its content is checked. */
+	if (exp_path_is_json(path) && exp_json_check(buf, len, diags))
+		err = diags->err ? -ENOMEM : -EINVAL;
+	else if (gd_is_plan(buf, len))
 		err = gd_load_buf(buf, len, &g, diags);
 	else
 		err = exp_load_buf(buf, len, &e, diags);

@@ -1,5 +1,6 @@
 /* Policy file: parsed with the experiment loader's field tables, checked per fault. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,13 @@ static const struct exp_list port_list = {
 	.max_items = EXP_MAX_PORTS,
 };
 
+/*
+ * The largest caps a policy file may set: a selector hitting more than a few thousand
+ * processes is a host-wide outage, not a fault; stress.cpu never accepts more than 4096.
+ */
+#define POLICY_MAX_PROCESSES_LIMIT 100000
+#define POLICY_MAX_CPU_WORKERS_LIMIT 4096
+
 #define PO(m) offsetof(struct policy, m)
 
 static const struct exp_field policy_fields[] = {
@@ -59,6 +67,11 @@ static const struct exp_field policy_fields[] = {
 	  .off2 = PO(n_protected_cidrs), .aux = &cidr_list },
 	{ .key = "protected_ports", .type = FT_LIST, .off = PO(protected_ports),
 	  .off2 = PO(n_protected_ports), .aux = &port_list },
+	FLD("max_processes_per_fault", FT_U32, FF_DEFAULT, PO(max_processes_per_fault), 1,
+	    POLICY_MAX_PROCESSES_LIMIT, POLICY_DEFAULT_MAX_PROCESSES, NULL),
+	/* No table default: the default depends on the host (policy_default_cpu_workers). */
+	FLD("max_cpu_workers", FT_U32, 0, PO(max_cpu_workers), 1, POLICY_MAX_CPU_WORKERS_LIMIT, 0,
+	    NULL),
 };
 
 /* Names in allow_types must be fault types, reported like the loader reports a bad type. */
@@ -100,6 +113,18 @@ static const struct exp_object policy_object = {
 	.check = policy_obj_check,
 };
 
+uint32_t policy_default_cpu_workers(void)
+{
+	cpu_set_t set;
+	int n = 0;
+
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		n = CPU_COUNT(&set);
+	if (n < 1)
+		n = 1;
+	return POLICY_DEFAULT_CPU_WORKERS_PER_CPU * (uint32_t)n;
+}
+
 int policy_default(struct policy **out)
 {
 	struct policy *p = calloc(1, sizeof(*p));
@@ -107,13 +132,18 @@ int policy_default(struct policy **out)
 	if (!p)
 		return -ENOMEM;
 	exp_obj_init(&policy_object, p);
+	p->max_cpu_workers = policy_default_cpu_workers();
 	*out = p;
 	return 0;
 }
 
 int policy_load_buf(const char *buf, size_t len, struct policy **out, struct diag_list *diags)
 {
-	return exp_doc_load(&policy_object, buf, len, (void **)out, diags);
+	int err = exp_doc_load(&policy_object, buf, len, (void **)out, diags);
+
+	if (!err && !(*out)->max_cpu_workers)
+		(*out)->max_cpu_workers = policy_default_cpu_workers();
+	return err;
 }
 
 int policy_load_file(const char *path, struct policy **out, struct diag_list *diags)

@@ -29,7 +29,14 @@ struct policy {
 	size_t n_protected_cidrs;
 	struct port_range *protected_ports; /* nor these ports (either side) */
 	size_t n_protected_ports;
+	uint32_t max_processes_per_fault; /* processes one process fault may hit (each round) */
+	uint32_t max_cpu_workers;	  /* stress.cpu workers; not in the file: 4 x usable CPUs */
 };
+
+/* How many processes one process fault may hit unless the policy file says otherwise. */
+#define POLICY_DEFAULT_MAX_PROCESSES 16u
+/* stress.cpu workers per CPU the agent may run on, unless the policy file says otherwise. */
+#define POLICY_DEFAULT_CPU_WORKERS_PER_CPU 4u
 
 /*
  * Memory stressors stop growing before available memory falls below this share of the
@@ -51,6 +58,12 @@ void policy_free(struct policy *p);
  * the values when not.
  */
 int policy_check(const struct policy *p, const struct fault_spec *f, char *err, size_t size);
+
+/*
+ * The default max_cpu_workers: POLICY_DEFAULT_CPU_WORKERS_PER_CPU times the CPUs in the
+ * calling thread's affinity mask (sched_getaffinity), at least one CPU.
+ */
+uint32_t policy_default_cpu_workers(void);
 
 /* The memory floor in bytes on a host with total_bytes of memory (the default if not set). */
 uint64_t policy_min_free_bytes(const struct policy *p, uint64_t total_bytes);

@@ -48,7 +48,10 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* Read "123" or "1.25" at *p. Returns 0, -EINVAL when no number starts there, -ERANGE. */
+/*
+ * Read "123" or "1.25" at *p. Returns 0, -EINVAL when no number starts there, -ERANGE, or
+ * -EDOM for exponent notation ("1e3"), which would otherwise read as the unit 'e'.
+ */
 static int parse_num(const char **p, struct num *n)
 {
 	const char *s = *p;
@@ -74,8 +77,21 @@ static int parse_num(const char **p, struct num *n)
 			n->fdigits++;
 		}
 	}
+	if ((*s == 'e' || *s == 'E') &&
+	    (is_digit(s[1]) || ((s[1] == '-' || s[1] == '+') && is_digit(s[2]))))
+		return -EDOM;
 	*p = s;
 	return 0;
+}
+
+static int exponent_error(char *err, size_t err_size, const char *what, const char *s)
+{
+	char q[DIAG_QUOTE_SIZE];
+
+	return fail(err, err_size, -EINVAL,
+		    "%s %s uses exponent notation, which is not supported; write the digits out "
+		    "(1000, not 1e3)",
+		    what, diag_quote(q, s));
 }
 
 static u128 pow10_u128(unsigned e)
@@ -170,6 +186,8 @@ int units_parse_duration(const char *s, int64_t *ns, char *err, size_t err_size)
 		int r;
 
 		r = parse_num(&p, &n);
+		if (r == -EDOM)
+			return exponent_error(err, err_size, "duration", s);
 		if (r == -ERANGE)
 			return fail(err, err_size, -ERANGE, "duration %s is too large",
 				    diag_quote(q, s));
@@ -230,6 +248,8 @@ int units_parse_percent(const char *s, uint64_t *ppm, char *err, size_t err_size
 	if (*p == '-')
 		p++;
 	r = parse_num(&p, &n);
+	if (r == -EDOM)
+		return exponent_error(err, err_size, "percentage", s);
 	if (r == -ERANGE)
 		return fail(err, err_size, -ERANGE, "percentage %s is too large", diag_quote(q, s));
 	if (r || (*p && strcmp(p, "%")))
@@ -266,10 +286,17 @@ static const struct unit size_units[] = {
 };
 
 #define SIZE_UNITS "B, kB, MB, GB, TB, PB, KiB, MiB, GiB, TiB or PiB"
+/* What a (bit) rate field takes: the hint of its unit errors lists both kinds. */
+#define RATE_UNITS                                                                          \
+	"bit, kbit, mbit, gbit or tbit, or a byte unit followed by '/s': B/s, kB/s, MB/s, " \
+	"GB/s, TB/s, PB/s, KiB/s, MiB/s, GiB/s, TiB/s or PiB/s"
 
-/* Parses "<num><size unit>" at the start of s; *end gets what follows the unit. */
-static int parse_bytes(const char *s, const char *what, const char *suffix, uint64_t *out,
-		       const char **end, char *err, size_t err_size)
+/*
+ * Parses "<num><size unit>" at the start of s; *end gets what follows the unit. more is added
+ * to the list of units in a hint (what else the field takes), or NULL.
+ */
+static int parse_bytes(const char *s, const char *what, const char *suffix, const char *more,
+		       uint64_t *out, const char **end, char *err, size_t err_size)
 {
 	char q[DIAG_QUOTE_SIZE], uq[DIAG_QUOTE_SIZE], ubuf[64];
 	const struct unit *u;
@@ -282,6 +309,8 @@ static int parse_bytes(const char *s, const char *what, const char *suffix, uint
 	if (*p == '-')
 		p++;
 	r = parse_num(&p, &n);
+	if (r == -EDOM)
+		return exponent_error(err, err_size, what, s);
 	if (r == -ERANGE)
 		return fail(err, err_size, -ERANGE, "%s %s is too large", what, diag_quote(q, s));
 	if (r)
@@ -292,15 +321,16 @@ static int parse_bytes(const char *s, const char *what, const char *suffix, uint
 	if (suffix && ul >= strlen(suffix) && !strcmp(p + ul - strlen(suffix), suffix))
 		ul -= strlen(suffix);
 	if (!ul)
-		return fail(err, err_size, -EINVAL, "%s %s has no unit (use " SIZE_UNITS "%s)",
-			    what, diag_quote(q, s), suffix ? " followed by '/s'" : "");
+		return fail(err, err_size, -EINVAL, "%s %s has no unit (use " SIZE_UNITS "%s%s)",
+			    what, diag_quote(q, s), suffix ? " followed by '/s'" : "",
+			    more ? more : "");
 	u = find_unit(size_units, ARRAY_SIZE(size_units), p, ul, false);
 	if (!u) {
 		snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
 		return fail(err, err_size, -EINVAL,
-			    "%s %s has unknown unit %s (use " SIZE_UNITS "%s)", what,
+			    "%s %s has unknown unit %s (use " SIZE_UNITS "%s%s)", what,
 			    diag_quote(q, s), diag_quote(uq, ubuf),
-			    suffix ? " followed by '/s'" : "");
+			    suffix ? " followed by '/s'" : "", more ? more : "");
 	}
 	if (*s == '-')
 		return fail(err, err_size, -ERANGE, "%s %s is negative", what, diag_quote(q, s));
@@ -337,7 +367,8 @@ int units_parse_size(const char *s, bool allow_percent, struct units_size *out, 
 		out->ppm = (uint32_t)v;
 		return 0;
 	}
-	r = parse_bytes(s, "size", NULL, &v, &end, err, err_size);
+	r = parse_bytes(s, "size", NULL, allow_percent ? ", or a percentage such as '10%'" : NULL,
+			&v, &end, err, err_size);
 	if (r)
 		return r;
 	if (*end)
@@ -373,6 +404,8 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 	if (*p == '-')
 		p++;
 	r = parse_num(&p, &n);
+	if (r == -EDOM)
+		return exponent_error(err, err_size, "rate", s);
 	if (r == -ERANGE)
 		return fail(err, err_size, -ERANGE, "rate %s is too large", diag_quote(q, s));
 	if (r)
@@ -380,9 +413,7 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 			    diag_quote(q, s));
 	ul = unit_len(p);
 	if (!ul)
-		return fail(err, err_size, -EINVAL,
-			    "rate %s has no unit (use bit, kbit, mbit, gbit, tbit, or a byte rate "
-			    "such as '1MB/s')",
+		return fail(err, err_size, -EINVAL, "rate %s has no unit (use " RATE_UNITS ")",
 			    diag_quote(q, s));
 	for (size_t i = 0; i < ARRAY_SIZE(ambiguous_rates); i++) {
 		static const char byte_prefix[] = {
@@ -402,11 +433,22 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 	}
 	u = find_unit(bit_units, ARRAY_SIZE(bit_units), p, ul, true);
 	if (!u) {
+		size_t bl = ul >= 2 && !strncmp(p + ul - 2, "/s", 2) ? ul - 2 : ul;
+		char uq[DIAG_QUOTE_SIZE], ubuf[64];
 		uint64_t bytes;
 		const char *end;
 
-		/* Not a bit unit: it must be a byte rate such as "12MB/s". */
-		r = parse_bytes(s, "rate", "/s", &bytes, &end, err, err_size);
+		/*
+		 * Not a bit unit: it must be a byte rate such as "12MB/s". A unit of neither
+		 * kind is named with the units of both.
+		 */
+		if (!find_unit(size_units, ARRAY_SIZE(size_units), p, bl, false)) {
+			snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
+			return fail(err, err_size, -EINVAL,
+				    "rate %s has unknown unit %s (use " RATE_UNITS ")",
+				    diag_quote(q, s), diag_quote(uq, ubuf));
+		}
+		r = parse_bytes(s, "rate", "/s", NULL, &bytes, &end, err, err_size);
 		if (r)
 			return r;
 		if (strcmp(end, "/s"))
@@ -443,7 +485,7 @@ int units_parse_byte_rate(const char *s, uint64_t *bytes_per_sec, char *err, siz
 
 	if (!*s)
 		return fail(err, err_size, -EINVAL, "empty byte rate");
-	r = parse_bytes(s, "byte rate", "/s", &v, &end, err, err_size);
+	r = parse_bytes(s, "byte rate", "/s", NULL, &v, &end, err, err_size);
 	if (r)
 		return r;
 	if (strcmp(end, "/s"))
@@ -467,6 +509,8 @@ int units_parse_req_rate(const char *s, uint64_t *per_kmin, char *err, size_t er
 	if (*p == '-')
 		p++;
 	r = parse_num(&p, &n);
+	if (r == -EDOM)
+		return exponent_error(err, err_size, "request rate", s);
 	if (r == -ERANGE)
 		return fail(err, err_size, -ERANGE, "request rate %s is too large",
 			    diag_quote(q, s));
@@ -508,6 +552,8 @@ int units_parse_factor(const char *s, uint64_t *milli, char *err, size_t err_siz
 	if (*p == '-')
 		p++;
 	r = parse_num(&p, &n);
+	if (r == -EDOM)
+		return exponent_error(err, err_size, "factor", s);
 	if (r == -ERANGE)
 		return fail(err, err_size, -ERANGE, "factor %s is too large", diag_quote(q, s));
 	if (r || (*p && strcmp(p, "x")))

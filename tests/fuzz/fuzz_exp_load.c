@@ -2,7 +2,8 @@
  * libFuzzer target for the experiment loader and the single-fault parser. Beyond "no
  * crash, no leak, no undefined behaviour" it checks the promises other code relies on:
  * a valid input has at least no problem reported, and its canonical JSON loads again into
- * an equal model (the controller sends faults to agents in that form).
+ * an equal model (the controller sends faults to agents in that form); the strict JSON check
+ * of *.json files never refuses what jansson, a strict RFC 8259 parser, reads.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -112,6 +113,29 @@ static void check_fault(const uint8_t *data, size_t size)
 	exp_fault_free(f2);
 }
 
+/*
+ * exp_json_check() must not refuse valid JSON. (It may take what jansson refuses for its
+ * encoding, invalid UTF-8 or lone surrogates: the YAML reader checks that next.)
+ */
+static void check_json_strict(const uint8_t *data, size_t size)
+{
+	struct diag_list dl;
+	json_error_t jerr;
+	json_t *j;
+	int r;
+
+	if (size > EXP_MAX_DOC_SIZE || diag_init(&dl, "fuzz"))
+		return;
+	r = exp_json_check((const char *)data, size, &dl);
+	if (r && r != -ENOMEM && !diag_total(&dl))
+		fail("strict JSON refused without a problem reported", NULL, NULL);
+	j = json_loadb((const char *)data, size, JSON_ALLOW_NUL, &jerr);
+	if (j && r == -EINVAL)
+		fail("strict JSON check refuses what jansson reads", &dl, NULL);
+	json_decref(j);
+	diag_clear(&dl);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	devnull = fopen("/dev/null", "w");
@@ -124,5 +148,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_experiment(data, size);
 	check_fault(data, size);
+	check_json_strict(data, size);
 	return 0;
 }

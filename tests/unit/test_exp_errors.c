@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -188,7 +189,42 @@ static void test_out_of_range(void **state)
 		    "    duration: 1m\n"
 		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
 		    "    params: {probability: 150%}\n",
-	       "t.yaml:13:27: faults[0].params.probability: 150% is out of range (0% to 100%)\n");
+	       "t.yaml:13:27: faults[0].params.probability: 150% is out of range (more than 0%, at "
+	       "most 100%)\n");
+	/* The message states what is accepted: 0% is refused like 150%, the bounds are not. */
+	expect(HEAD "  - name: lossy\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {probability: 0%}\n",
+	       "t.yaml:13:27: faults[0].params.probability: 0% is out of range (more than 0%, at "
+	       "most 100%)\n");
+	expect(HEAD "  - name: lossy\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {probability: 100.0001%}\n",
+	       "t.yaml:13:27: faults[0].params.probability: 100.0001% is out of range (more than "
+	       "0%, at most 100%)\n");
+	expect_valid(HEAD "  - name: lossy\n"
+			  "    type: network.loss\n"
+			  "    duration: 1m\n"
+			  "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+			  "    params: {probability: 0.0001%}\n");
+	expect_valid(HEAD "  - name: lossy\n"
+			  "    type: network.loss\n"
+			  "    duration: 1m\n"
+			  "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+			  "    params: {probability: 100%}\n");
+	/* A rate field's unit hint lists rate units. */
+	expect(HEAD "  - name: slow\n"
+		    "    type: network.bandwidth\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, direction: egress, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {rate: 10megabit}\n",
+	       "t.yaml:13:20: faults[0].params.rate: rate '10megabit' has unknown unit 'megabit' "
+	       "(use bit, kbit, mbit, gbit or tbit, or a byte unit followed by '/s': B/s, kB/s, "
+	       "MB/s, GB/s, TB/s, PB/s, KiB/s, MiB/s, GiB/s, TiB/s or PiB/s)\n");
 	expect(HEAD "  - name: early\n"
 		    "    type: stress.cpu\n"
 		    "    start: -5s\n"
@@ -204,7 +240,7 @@ static void test_out_of_range(void **state)
 		    "    type: stress.cpu\n"
 		    "    duration: 1m\n"
 		    "    params: {workers: 0, load: 0.5%}\n",
-	       "t.yaml:12:23: faults[0].params.workers: must be greater than 0\n"
+	       "t.yaml:12:23: faults[0].params.workers: 0 is out of range (1 to 4096)\n"
 	       "t.yaml:12:32: faults[0].params.load: 0.5% is out of range (1% to 100%)\n");
 	expect(HEAD OK_FAULT "safety: {lease_ttl: 10m}\n",
 	       "t.yaml:12:21: safety.lease_ttl: 10m is out of range (1s to 5m)\n");
@@ -212,7 +248,8 @@ static void test_out_of_range(void **state)
 		    "    type: stress.memory\n"
 		    "    duration: 1m\n"
 		    "    params: {size: 101%}\n",
-	       "t.yaml:12:20: faults[0].params.size: 101% is out of range (0% to 100%)\n");
+	       "t.yaml:12:20: faults[0].params.size: 101% is out of range (more than 0%, at most "
+	       "100%)\n");
 	expect(HEAD "  - name: k\n"
 		    "    type: process.kill\n"
 		    "    target: {pid: 99999999, count: 1}\n"
@@ -371,6 +408,164 @@ static void test_conflicts(void **state)
 	       "method sigstop to pick processes)\n");
 }
 
+/* An IPv4-mapped IPv6 CIDR matches no packet: refused with its IPv4 form. */
+static void test_ipv4_mapped_cidrs(void **state)
+{
+	expect(HEAD "  - name: f1\n"
+		    "    type: network.partition\n"
+		    "    duration: 1m\n"
+		    "    target:\n"
+		    "      interface: eth0\n"
+		    "      cidrs: [\"::ffff:10.250.1.2/128\", \"::FFFF:10.250.1.0/120\",\n"
+		    "              \"::ffff:a00:1\", \"::ffff:0.0.0.0/96\"]\n",
+	       "t.yaml:14:15: faults[0].target.cidrs[0]: CIDR '::ffff:10.250.1.2/128' is an "
+	       "IPv4-mapped IPv6 address, which no IPv4 packet carries; write it as IPv4: "
+	       "'10.250.1.2/32'\n"
+	       "t.yaml:14:40: faults[0].target.cidrs[1]: CIDR '::FFFF:10.250.1.0/120' is an "
+	       "IPv4-mapped IPv6 address, which no IPv4 packet carries; write it as IPv4: "
+	       "'10.250.1.0/24'\n"
+	       "t.yaml:15:15: faults[0].target.cidrs[2]: CIDR '::ffff:a00:1' is an IPv4-mapped "
+	       "IPv6 address, which no IPv4 packet carries; write it as IPv4: '10.0.0.1/32'\n"
+	       "t.yaml:15:31: faults[0].target.cidrs[3]: CIDR '::ffff:0.0.0.0/96' is an "
+	       "IPv4-mapped IPv6 address, which no IPv4 packet carries; write it as IPv4: "
+	       "'0.0.0.0/0'\n");
+	/* Real IPv6 ranges, and the IPv6 range around the mapped one, stay valid. */
+	expect_valid(HEAD "  - name: f1\n"
+			  "    type: network.partition\n"
+			  "    duration: 1m\n"
+			  "    target: {interface: eth0, cidrs: [\"2001:db8::/32\", \"::/0\", "
+			  "\"::fffe:a00:1/128\"]}\n");
+}
+
+/* A target of n peer-port ranges (ports 1001, 1003, ...) on eth0, as YAML flow text. */
+static char *ports_fault(const char *type, const char *extra, unsigned n, const char *params)
+{
+	char *doc = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&doc, &len);
+
+	assert_non_null(f);
+	fprintf(f,
+		HEAD "  - name: f1\n    type: %s\n    duration: 1m\n"
+		     "    target: {interface: eth0, cidrs: [192.0.2.0/24, \"2001:db8::/32\"]%s, "
+		     "ports: [",
+		type, extra);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s%u", i ? ", " : "", 1001 + 2 * i);
+	fprintf(f, "]}\n    params: %s\n", params);
+	fclose(f);
+	return doc;
+}
+
+/*
+ * The rule slots of an interface (NETFAULT_MAX_RULES, 64), counted as the agent counts them:
+ * validate refuses what the agent would refuse at apply time, and passes what it accepts.
+ */
+static void test_rule_slots(void **state)
+{
+	struct diag_list dl;
+	const char *req;
+	char *doc;
+
+	doc = ports_fault("network.loss", "", 66, "{probability: 5%}");
+	expect(doc, "t.yaml:12:13: faults[0].target: needs 66 rule slots (66 peer-port ranges x 1 "
+		    "local-port range); an interface has 64\n");
+	free(doc);
+	doc = ports_fault("network.loss", "", 64, "{probability: 5%}");
+	expect_valid(doc);
+	free(doc);
+	/* Bandwidth over both directions takes its rules once per direction. */
+	doc = ports_fault("network.bandwidth", ", direction: both", 33, "{rate: 10mbit}");
+	expect(doc, "t.yaml:12:13: faults[0].target: needs 66 rule slots (33 peer-port ranges x 1 "
+		    "local-port range x 2 directions); an interface has 64\n");
+	free(doc);
+	doc = ports_fault("network.bandwidth", ", direction: both", 32, "{rate: 10mbit}");
+	expect_valid(doc);
+	free(doc);
+	/* Peer ports x local ports. */
+	expect(HEAD
+	       "  - name: f1\n"
+	       "    type: network.partition\n"
+	       "    duration: 1m\n"
+	       "    target: {interface: eth0, cidrs: [192.0.2.0/24], ports: [1, 2, 3, 4, 5, 6, "
+	       "7, 8, 9], local_ports: [11, 12, 13, 14, 15, 16, 17, 18]}\n",
+	       "t.yaml:12:13: faults[0].target: needs 72 rule slots (9 peer-port ranges x 8 "
+	       "local-port ranges); an interface has 64\n");
+	/* Faults at the same time on the same interface share its slots. */
+	{
+		char ports[256] = "";
+		size_t o = 0;
+
+		for (unsigned i = 0; i < 40; i++)
+			o += (size_t)snprintf(ports + o, sizeof(ports) - o, "%s%u", i ? ", " : "",
+					      2001 + i);
+		char *two = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&two, &len);
+
+		assert_non_null(f);
+		fprintf(f, HEAD);
+		for (int i = 0; i < 3; i++)
+			fprintf(f,
+				"  - name: f%d\n    type: network.%s\n    start: %s\n"
+				"    duration: 1m\n"
+				"    target: {interface: %s, cidrs: [192.0.2.0/24], ports: [%s]}\n"
+				"    params: {probability: 5%%}\n",
+				i, i == 1 ? "corruption" : "loss", i == 1 ? "30s" : "0s",
+				i == 2 ? "eth1" : "eth0", ports);
+		fclose(f);
+		expect(two,
+		       "t.yaml:19:13: faults[1].target: together with 1 other fault on "
+		       "interface 'eth0' at t+30s, needs 80 rule slots; an interface has 64\n");
+		free(two);
+		two = NULL;
+		f = open_memstream(&two, &len);
+		assert_non_null(f);
+		fprintf(f, HEAD);
+		/* One after the other, or on another interface: each fits. */
+		for (int i = 0; i < 3; i++)
+			fprintf(f,
+				"  - name: f%d\n    type: network.%s\n    start: %s\n"
+				"    duration: 1m\n"
+				"    target: {interface: %s, cidrs: [192.0.2.0/24], ports: [%s]}\n"
+				"    params: {probability: 5%%}\n",
+				i, i == 1 ? "corruption" : "loss", i == 1 ? "1m" : "0s",
+				i == 2 ? "eth1" : "eth0", ports);
+		fclose(f);
+		expect_valid(two);
+		free(two);
+	}
+	/* The same count for a fault as the agent's API receives it. */
+	req = "{\"name\": \"f\", \"type\": \"network.latency\", \"duration\": \"1m\", "
+	      "\"target\": {\"interface\": \"eth0\", \"direction\": \"both\", \"cidrs\": "
+	      "[\"192.0.2.0/24\"], \"ports\": [1, 2, 3, 4, 5, 6, 7, 8, 9], \"local_ports\": [1, 2, "
+	      "3, 4]}, \"params\": {\"delay\": \"10ms\"}}";
+	{
+		struct fault_spec *spec = NULL;
+		char why[256];
+
+		assert_int_equal(diag_init(&dl, "request"), 0);
+		assert_int_equal(exp_fault_parse(req, strlen(req), &spec, &dl), -EINVAL);
+		assert_null(spec);
+		assert_int_equal(dl.count, 1);
+		assert_string_equal(dl.items[0].message,
+				    "needs 72 rule slots (9 peer-port ranges x 4 local-port ranges "
+				    "x 2 directions); an interface has 64");
+		diag_clear(&dl);
+		/* Under the limit, the count is what the agent reserves. */
+		req = "{\"name\": \"f\", \"type\": \"network.loss\", \"duration\": \"1m\", "
+		      "\"target\": {\"interface\": \"eth0\", \"protocol\": \"icmp\", \"cidrs\": "
+		      "[\"192.0.2.0/24\", \"2001:db8::/32\"]}, \"params\": {\"probability\": "
+		      "\"5%\"}}";
+		assert_int_equal(diag_init(&dl, "request"), 0);
+		assert_int_equal(exp_fault_parse(req, strlen(req), &spec, &dl), 0);
+		assert_int_equal(exp_fault_rule_slots(spec), 2);
+		assert_int_equal(exp_fault_rule_slots_check(spec, why, sizeof(why)), 0);
+		exp_fault_free(spec);
+		diag_clear(&dl);
+	}
+}
+
 static void test_malformed_values(void **state)
 {
 	expect(HEAD "  - name: f1\n"
@@ -424,6 +619,19 @@ static void test_malformed_values(void **state)
 	       "too complex (its repetitions expand to more than 4096 elements)\n"
 	       "t.yaml:17:23: faults[2].target.cmdline: regular expression '(|)++++++++++++++' is "
 	       "too complex (its repetitions expand to more than 4096 elements)\n");
+	/* A pattern matching the empty string matches every process on the host. */
+	expect(HEAD "  - name: k\n"
+		    "    type: process.kill\n"
+		    "    target: {cmdline: \".*\", all: true}\n"
+		    "  - name: k2\n"
+		    "    type: process.pause\n"
+		    "    duration: 10s\n"
+		    "    target: {cmdline: \"worker|\", count: 1}\n",
+	       "t.yaml:11:23: faults[0].target.cmdline: regular expression '.*' matches the empty "
+	       "string, so it matches every process; name what the command line must contain\n"
+	       "t.yaml:15:23: faults[1].target.cmdline: regular expression 'worker|' matches the "
+	       "empty string, so it matches every process; name what the command line must "
+	       "contain\n");
 	/* glibc copies "x+" as "xx*": thirteen '+' are 8192 copies. */
 	expect(HEAD "  - name: k\n"
 		    "    type: process.kill\n"
@@ -575,7 +783,7 @@ static void test_probes(void **state)
 	       "        prometheus: {url: \"http://127.0.0.1/\", query: \"x[$window]\"}\n"
 	       "        windows: []\n",
 	       "t.yaml:16:20: steady_state.before[0].burn_rate.objective: 100% is out of range "
-	       "(0% to 99.9999%)\n"
+	       "(more than 0%, at most 99.9999%)\n"
 	       "t.yaml:17:63: steady_state.before[0].burn_rate.http.expect_status[1]: status 600 "
 	       "is out of range (100 to 599)\n"
 	       "t.yaml:18:21: steady_state.before[0].burn_rate.prometheus: give one error-ratio "
@@ -634,13 +842,23 @@ static void test_yaml_level(void **state)
 {
 	expect("version: 1\nname: t\n\thypothesis: h\n",
 	       "t.yaml:3:1: tab character where YAML expects spaces (indent with spaces only)\n");
+	/* Anchors, aliases and tags are reported, and so is everything after them. */
 	expect("version: 1\nname: &n t\nhypothesis: *n\n",
+	       "t.yaml:1:1: agents: missing required field\n"
+	       "t.yaml:1:1: duration: missing required field\n"
+	       "t.yaml:1:1: faults: missing required field\n"
 	       "t.yaml:2:7: name: YAML anchors and aliases are not supported; write the value "
-	       "out\n");
-	expect("version: 1\nname: *n\n",
-	       "t.yaml:2:7: name: YAML anchors and aliases are not supported; write the value "
-	       "out\n");
-	expect("version: 1\nname: !!str t\n", "t.yaml:2:7: name: YAML tags are not supported\n");
+	       "out\n"
+	       "t.yaml:3:13: hypothesis: YAML anchors and aliases are not supported; write the "
+	       "value out\n");
+	expect(HEAD OK_FAULT "hypothesis: *n\n",
+	       "t.yaml:12:1: hypothesis: duplicate key 'hypothesis' (first given at line 3, column "
+	       "1)\n"
+	       "t.yaml:12:13: hypothesis: YAML anchors and aliases are not supported; write the "
+	       "value out\n");
+	expect(HEAD OK_FAULT "name: !!str t\n",
+	       "t.yaml:12:1: name: duplicate key 'name' (first given at line 2, column 1)\n"
+	       "t.yaml:12:7: name: YAML tags are not supported\n");
 	expect(HEAD OK_FAULT "name: u\n",
 	       "t.yaml:12:1: name: duplicate key 'name' (first given at line 2, column 1)\n");
 	expect("version: 1\n---\nversion: 2\n",
@@ -661,6 +879,57 @@ static void test_yaml_level(void **state)
 	       " \"duration\": \"10m\", \"faults\": []}\n",
 	       "t.yaml:2:28: agents[0].adress: unknown key; did you mean 'address'?\n"
 	       "t.yaml:3:31: faults: must not be empty\n");
+}
+
+/*
+ * An anchor once ended the reading: the problems after it went unreported. Every kind of
+ * place an anchor, alias or tag can take, each followed by a problem that must still be found.
+ */
+static void test_problems_past_anchors(void **state)
+{
+	expect(HEAD "  - name: a\n"
+		    "    type: network.loss\n"
+		    "    duration: &d 1m\n"
+		    "    target: {interface: eth0, cidrs: [192.0.2.0/24]}\n"
+		    "    params: {probability: 150%}\n"
+		    "  - name: b\n"
+		    "    type: network.loss\n"
+		    "    duration: *d\n"
+		    "    target: &t {interface: eth0, cidrs: [192.0.2.0/33]}\n"
+		    "    params: {probability: 250%}\n"
+		    "  - name: c\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: *t\n"
+		    "    params: {probability: 5%, *d : x}\n"
+		    "  - *t\n"
+		    "  - name: e\n"
+		    "    type: !!str stress.cpu\n"
+		    "    duration: 1m\n"
+		    "    params: !!map {workers: 0}\n"
+		    "    oops: 1\n",
+	       "t.yaml:11:15: faults[0].duration: YAML anchors and aliases are not supported; "
+	       "write the value out\n"
+	       "t.yaml:13:27: faults[0].params.probability: 150% is out of range (more than 0%, "
+	       "at most 100%)\n"
+	       "t.yaml:16:15: faults[1].duration: YAML anchors and aliases are not supported; "
+	       "write the value out\n"
+	       "t.yaml:17:13: faults[1].target: YAML anchors and aliases are not supported; "
+	       "write the value out\n"
+	       "t.yaml:17:42: faults[1].target.cidrs[0]: invalid CIDR '192.0.2.0/33': the prefix "
+	       "length must be 0 to 32\n"
+	       "t.yaml:18:27: faults[1].params.probability: 250% is out of range (more than 0%, "
+	       "at most 100%)\n"
+	       "t.yaml:22:13: faults[2].target: YAML anchors and aliases are not supported; "
+	       "write the value out\n"
+	       "t.yaml:23:31: faults[2].params: YAML anchors and aliases are not supported; "
+	       "write the value out\n"
+	       "t.yaml:24:5: faults[3]: YAML anchors and aliases are not supported; write the "
+	       "value out\n"
+	       "t.yaml:26:11: faults[4].type: YAML tags are not supported\n"
+	       "t.yaml:28:13: faults[4].params: YAML tags are not supported\n"
+	       "t.yaml:29:5: faults[4].oops: unknown key (valid keys: name, type, agents, start, "
+	       "duration, target, params)\n");
 }
 
 static void test_limits(void **state)
@@ -756,6 +1025,106 @@ static void test_unreadable_file(void **state)
 	diag_clear(&dl);
 }
 
+/*
+ * Load doc from a file named name (in a fresh directory) and compare everything printed,
+ * with the file's path replaced by its name, with want. Returns the loader's result.
+ */
+static int load_named(const char *name, const char *doc, const char *want)
+{
+	char dir[] = "/tmp/exp_errors.XXXXXX", path[64], *got;
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	FILE *f;
+	int r;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(doc, 1, strlen(doc), f), strlen(doc));
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(diag_init(&dl, name), 0);
+	r = exp_load_file(path, &e, &dl);
+	got = render(&dl);
+	unlink(path);
+	rmdir(dir);
+	if (strcmp(got, want))
+		fprintf(stderr, "document %s:\n%s\nwant:\n%s\ngot:\n%s\n", name, doc, want, got);
+	assert_string_equal(got, want);
+	free(got);
+	diag_clear(&dl);
+	exp_free(e);
+	return r;
+}
+
+#define JSON_HEAD                                                                            \
+	"{\n"                                                                                \
+	"  \"version\": 1, \"name\": \"t\", \"hypothesis\": \"h\", \"duration\": \"10m\",\n" \
+	"  \"agents\": [{\"name\": \"a1\", \"address\": \"unix:///run/a.sock\"}],\n"         \
+	"  \"faults\": [{\"name\": \"ok\", \"type\": \"stress.cpu\", \"duration\": \"1m\"}"
+
+/*
+ * A .json file is strict JSON: what YAML flow syntax would also take (and once did, so the
+ * file ran) is an error with its position; the same text in a .yaml file is YAML.
+ */
+static void test_json_strict(void **state)
+{
+	assert_int_equal(load_named("ok.json", JSON_HEAD "]\n}\n", ""), 0);
+	assert_int_equal(load_named("ok.JSON", JSON_HEAD "]\n}\n", ""), 0);
+	assert_int_equal(load_named("t.json", JSON_HEAD ",]\n}\n",
+				    "t.json:4:68: invalid JSON: trailing comma: JSON allows no "
+				    "comma after the last item\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", JSON_HEAD "],\n}\n",
+				    "t.json:4:69: invalid JSON: trailing comma: JSON allows no "
+				    "comma after the last member\n"),
+			 -EINVAL);
+	/* The same trailing comma is YAML flow syntax in a .yaml file. */
+	assert_int_equal(load_named("t.yaml", JSON_HEAD "],\n}\n", ""), 0);
+	assert_int_equal(load_named("t.json", JSON_HEAD "]\n  // the end\n}\n",
+				    "t.json:5:3: invalid JSON: comments are not allowed in JSON\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", JSON_HEAD "]\n  /* the end */\n}\n",
+				    "t.json:5:3: invalid JSON: comments are not allowed in JSON\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\n  'version': 1\n}\n",
+				    "t.json:2:3: invalid JSON: strings need double quotes in JSON, "
+				    "not single quotes\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\n  version: 1\n}\n",
+				    "t.json:2:3: invalid JSON: object keys need double quotes in "
+				    "JSON\n"),
+			 -EINVAL);
+	assert_int_equal(
+		load_named("t.json", "{\"version\": 1, \"name\": t}\n",
+			   "t.json:1:24: invalid JSON: 't' is not a JSON value: text needs "
+			   "double quotes (the words are true, false and null)\n"),
+		-EINVAL);
+	assert_int_equal(load_named("t.json", "{\"version\": 01}\n",
+				    "t.json:1:13: invalid JSON: numbers in JSON have no leading "
+				    "zeros\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\"name\": \"\u00e9\", \"x\": \"a\tb\"}\n",
+				    "t.json:1:22: invalid JSON: control character 0x09 in a string "
+				    "(write it as an escape such as \\n, \\t or \\u0009)\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\"version\": 1\n",
+				    "t.json:1:1: invalid JSON: '{' not closed\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "{\"version\": 1} {}\n",
+				    "t.json:1:16: invalid JSON: '{' where the end of the document "
+				    "was expected\n"),
+			 -EINVAL);
+	assert_int_equal(load_named("t.json", "version: 1\n",
+				    "t.json:1:1: invalid JSON: 'v' where '{' was expected\n"),
+			 -EINVAL);
+	/* Valid JSON goes on to the usual checks, with their positions. */
+	assert_int_equal(
+		load_named("t.json", JSON_HEAD "],\n  \"safety\": {\"lease_ttl\": \"10m\"}\n}\n",
+			   "t.json:5:27: safety.lease_ttl: 10m is out of range (1s to 5m)\n"),
+		-EINVAL);
+}
+
 static void test_diag_json(void **state)
 {
 	const char *doc = HEAD "  - name: f1\n    type: stress.fds\n    duration: 1m\n";
@@ -790,6 +1159,10 @@ int main(void)
 		cmocka_unit_test(test_probes),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_yaml_level),
+		cmocka_unit_test(test_problems_past_anchors),
+		cmocka_unit_test(test_json_strict),
+		cmocka_unit_test(test_ipv4_mapped_cidrs),
+		cmocka_unit_test(test_rule_slots),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_too_many_problems),
 		cmocka_unit_test(test_many_errors_at_once),

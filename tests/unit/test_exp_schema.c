@@ -7,12 +7,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <regex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "diag.h"
 #include "exp.h"
 
 struct walk {
@@ -103,6 +106,81 @@ static void test_loader_keys_in_schema(void **state)
 	json_decref(schema);
 }
 
+/* Whether pattern (an ECMA regex simple enough for POSIX ERE) matches s. */
+static bool pattern_matches(const char *pattern, const char *s)
+{
+	regex_t re;
+	int r;
+
+	assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+	r = regexec(&re, s, 0, NULL, 0);
+	regfree(&re);
+	return r == 0;
+}
+
+/* Whether the loader takes cidr as a partition fault's target CIDR. */
+static bool loader_takes_cidr(const char *cidr)
+{
+	struct fault_spec *spec = NULL;
+	struct diag_list dl;
+	char doc[512];
+	int r;
+
+	snprintf(doc, sizeof(doc),
+		 "{\"name\": \"f\", \"type\": \"network.partition\", \"duration\": \"1m\", "
+		 "\"target\": {\"interface\": \"eth0\", \"cidrs\": [\"%s\"]}}",
+		 cidr);
+	assert_int_equal(diag_init(&dl, "request"), 0);
+	r = exp_fault_parse(doc, strlen(doc), &spec, &dl);
+	exp_fault_free(spec);
+	diag_clear(&dl);
+	return r == 0;
+}
+
+/*
+ * The schema's CIDR patterns refuse only what the loader refuses (an editor must not flag a
+ * file that runs), and refuse IPv4-mapped IPv6 addresses as the loader does.
+ */
+static void test_cidr_pattern_in_step(void **state)
+{
+	static const struct {
+		const char *cidr;
+		bool valid;
+	} cases[] = {
+		{"192.0.2.0/24", true},
+		{"10.250.1.2", true},
+		{"2001:db8::/32", true},
+		{"::/0", true},
+		{"::1", true},
+		{"::fffe:a00:1/128", true},
+		{"::ffff:10.250.1.2/128", false},
+		{"::FFFF:a00:1", false},
+		{"::ffff:0.0.0.0/96", false},
+	};
+	json_t *schema = load_schema();
+	json_t *cidr = json_object_get(json_object_get(schema, "definitions"), "cidr");
+	const char *pattern = json_string_value(json_object_get(cidr, "pattern"));
+	const char *not_pattern =
+		json_string_value(json_object_get(json_object_get(cidr, "not"), "pattern"));
+
+	assert_non_null(pattern);
+	assert_non_null(not_pattern);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool schema_ok = pattern_matches(pattern, cases[i].cidr) &&
+				 !pattern_matches(not_pattern, cases[i].cidr);
+
+		if (schema_ok != cases[i].valid ||
+		    loader_takes_cidr(cases[i].cidr) != cases[i].valid)
+			fprintf(stderr, "%s: schema %s, loader %s, expected %s\n", cases[i].cidr,
+				schema_ok ? "takes it" : "refuses it",
+				loader_takes_cidr(cases[i].cidr) ? "takes it" : "refuses it",
+				cases[i].valid ? "valid" : "invalid");
+		assert_int_equal(schema_ok, cases[i].valid);
+		assert_int_equal(loader_takes_cidr(cases[i].cidr), cases[i].valid);
+	}
+	json_decref(schema);
+}
+
 /* The schema's fault types, and its per-type params, are the loader's. */
 static void test_fault_types_in_schema(void **state)
 {
@@ -145,6 +223,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loader_keys_in_schema),
 		cmocka_unit_test(test_fault_types_in_schema),
+		cmocka_unit_test(test_cidr_pattern_in_step),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* Unit tests for lib/policy.c: loading with positioned errors, and every policy rule. */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,7 +83,7 @@ static void errors_positioned(void **state)
 
 	assert_string_equal(
 		out,
-		"policy.yaml:1:11: max_loss: 150% is out of range (0% to 100%)\n"
+		"policy.yaml:1:11: max_loss: 150% is out of range (more than 0%, at most 100%)\n"
 		"policy.yaml:2:1: allow_type: unknown key; did you mean 'allow_types'?\n"
 		"policy.yaml:3:15: allow_types[0]: unknown fault type 'network.los'; did you mean "
 		"'network.loss'?\n"
@@ -182,11 +183,50 @@ static void min_free_memory(void **state)
 	assert_int_equal(policy_min_free_bytes(p, 64ULL << 40), 16ULL << 40);
 	policy_free(p);
 	out = load_bad("min_free_memory: 101%\n");
-	assert_string_equal(out, "policy.yaml:1:18: min_free_memory: 101% is out of range (0% "
-				 "to 100%)\n");
+	assert_string_equal(out, "policy.yaml:1:18: min_free_memory: 101% is out of range (more "
+				 "than 0%, at most 100%)\n");
 	free(out);
 	out = load_bad("min_free_memory: 12kB\n");
 	assert_non_null(strstr(out, "min_free_memory"));
+	free(out);
+}
+
+static void blast_radius_caps(void **state)
+{
+	struct policy *p;
+	cpu_set_t set;
+	char *out;
+
+	/* Built in: 16 processes; 4 workers per CPU the agent may run on. */
+	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+	assert_int_equal(policy_default(&p), 0);
+	assert_int_equal(p->max_processes_per_fault, 16);
+	assert_int_equal(p->max_cpu_workers, 4 * CPU_COUNT(&set));
+	policy_free(p);
+	/* A file without the keys keeps the built-in caps. */
+	p = load_ok("max_loss: 10%\n");
+	assert_int_equal(p->max_processes_per_fault, 16);
+	assert_int_equal(p->max_cpu_workers, 4 * CPU_COUNT(&set));
+	policy_free(p);
+	/* The file may raise or lower either. */
+	p = load_ok("max_processes_per_fault: 200\nmax_cpu_workers: 2\n");
+	assert_int_equal(p->max_processes_per_fault, 200);
+	assert_int_equal(p->max_cpu_workers, 2);
+	policy_free(p);
+	p = load_ok("max_processes_per_fault: 1\n");
+	assert_int_equal(p->max_processes_per_fault, 1);
+	policy_free(p);
+	out = load_bad("max_processes_per_fault: 0\n"
+		       "max_cpu_workers: 5000\n"
+		       "max_processes_per_faults: 3\n");
+	assert_string_equal(out,
+			    "policy.yaml:1:26: max_processes_per_fault: 0 is out of range (1 to 100000)\n"
+			    "policy.yaml:2:18: max_cpu_workers: 5000 is out of range (1 to 4096)\n"
+			    "policy.yaml:3:1: max_processes_per_faults: unknown key; did you mean "
+			    "'max_processes_per_fault'?\n");
+	free(out);
+	out = load_bad("max_processes_per_fault: many\n");
+	assert_non_null(strstr(out, "policy.yaml:1:26: max_processes_per_fault: "));
 	free(out);
 }
 
@@ -198,6 +238,7 @@ int main(void)
 		cmocka_unit_test(rules),
 		cmocka_unit_test(gilbert_elliott_loss_ratio),
 		cmocka_unit_test(min_free_memory),
+		cmocka_unit_test(blast_radius_caps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,6 +59,9 @@ static void test_duration_errors(void **state)
 	expect_duration_error("", -EINVAL, "empty duration");
 	expect_duration_error("30", -EINVAL,
 			      "duration '30' has no unit (use ns, us, ms, s, m, h or d)");
+	expect_duration_error("1e3ms", -EINVAL,
+			      "duration '1e3ms' uses exponent notation, which is not supported; "
+			      "write the digits out (1000, not 1e3)");
 	expect_duration_error(
 		"5sec", -EINVAL,
 		"duration '5sec' has unknown unit 'sec' (use ns, us, ms, s, m, h or d)");
@@ -132,6 +135,12 @@ static void test_size(void **state)
 	assert_int_equal(units_parse_size("512mb", false, &sz, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "size '512mb' has unknown unit 'mb' (use B, kB, MB, GB, TB, PB, "
 				 "KiB, MiB, GiB, TiB or PiB)");
+	/* A size that may be relative says so in its hint. */
+	assert_int_equal(units_parse_size("512mb", true, &sz, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "size '512mb' has unknown unit 'mb' (use B, kB, MB, GB, TB, PB, "
+				 "KiB, MiB, GiB, TiB or PiB, or a percentage such as '10%')");
+	assert_int_equal(units_parse_size("1e3MiB", false, &sz, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "exponent notation"));
 	assert_int_equal(units_parse_size("1.5B", false, &sz, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "size '1.5B' is not a whole number of bytes");
 	assert_int_equal(units_parse_size("-1MiB", false, &sz, err, sizeof(err)), -ERANGE);
@@ -139,6 +148,10 @@ static void test_size(void **state)
 	assert_int_equal(units_parse_size("9000PiB", false, &sz, err, sizeof(err)), -ERANGE);
 	assert_string_equal(err, "size '9000PiB' is too large");
 }
+
+#define RATE_HINT                                                                                 \
+	"bit, kbit, mbit, gbit or tbit, or a byte unit followed by '/s': B/s, kB/s, MB/s, GB/s, " \
+	"TB/s, PB/s, KiB/s, MiB/s, GiB/s, TiB/s or PiB/s"
 
 static void test_rates(void **state)
 {
@@ -163,8 +176,21 @@ static void test_rates(void **state)
 	assert_string_equal(err, "rate '10bps' is ambiguous: write '10bit' for bits or '10B/s' "
 				 "for bytes per second");
 	assert_int_equal(units_parse_rate("10", &v, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "rate '10' has no unit (use bit, kbit, mbit, gbit, tbit, or a "
-				 "byte rate such as '1MB/s')");
+	assert_string_equal(err, "rate '10' has no unit (use " RATE_HINT ")");
+	/* A rate field's hint lists rate units, bit and byte ones, never sizes alone. */
+	assert_int_equal(units_parse_rate("10x", &v, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "rate '10x' has unknown unit 'x' (use " RATE_HINT ")");
+	assert_int_equal(units_parse_rate("10mb/s", &v, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "rate '10mb/s' has unknown unit 'mb/s' (use " RATE_HINT ")");
+	/* "1e308mbit" once read as the unit 'e' of a byte rate. */
+	assert_int_equal(units_parse_rate("1e308mbit", &v, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "rate '1e308mbit' uses exponent notation, which is not "
+				 "supported; write the digits out (1000, not 1e3)");
+	assert_int_equal(units_parse_rate("2.5E-3gbit", &v, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "exponent notation"));
+	assert_int_equal(units_parse_byte_rate("5x/s", &v, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "byte rate '5x/s' has unknown unit 'x' (use B, kB, MB, GB, TB, "
+				 "PB, KiB, MiB, GiB, TiB or PiB followed by '/s')");
 	assert_int_equal(units_parse_rate("10MB", &v, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "rate '10MB' has no '/s' after its byte unit (or use kbit, "
 				 "mbit, gbit)");
