@@ -186,7 +186,8 @@ breach_run() {
 	srv_status 200
 	[ "$rc" = 1 ] || fl_fail "breach run on $c agents: exit $rc, not 1: $(cat "$dir/breach-$c.out")"
 	jq -e --argjson n "$c" '.outcome == "aborted" and .abort.all_confirmed and
-		(.abort.agents | length == $n) and ([.faults[] | select(.state == "applied")] | length == $n)' \
+		(.abort.agents | length == $n) and
+		([.faults[] | select(.state == "reverted" and .achieved_final)] | length == $n)' \
 		"$rep" >/dev/null || fl_fail "breach run on $c agents: $(jq -c '{outcome, reason, abort}' "$rep")"
 	victims_running "$c"
 	events "$c"

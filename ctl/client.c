@@ -508,6 +508,90 @@ int client_call(struct client *c, const char *method, const char *target, const 
 	return 0;
 }
 
+/* Read what is there into c->buf, waiting until deadline. 0, -ETIMEDOUT, -EPIPE or -errno. */
+static int read_more(struct client *c, long long deadline)
+{
+	for (;;) {
+		ssize_t n;
+		int e = wait_fd(c, POLLIN, deadline);
+
+		if (e)
+			return e;
+		if (c->cap - c->len < 65536) {
+			char *p = realloc(c->buf, c->cap + 65536);
+
+			if (!p)
+				return -ENOMEM;
+			c->buf = p;
+			c->cap += 65536;
+		}
+		n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return errno == ECONNRESET ? -EPIPE : -errno;
+		}
+		if (n == 0)
+			return -EPIPE;
+		c->len += (size_t)n;
+		return 0;
+	}
+}
+
+int client_stream_open(struct client *c, const char *target, char *err, size_t err_size)
+{
+	long long deadline = now_ms() + CLIENT_TIMEOUT_MS;
+	struct http_msg m;
+	char *req = NULL, *end;
+	size_t req_len, head;
+	int e;
+
+	e = http_format_request(&req, &req_len, "GET", target, NULL, 0);
+	if (e)
+		return e;
+	e = send_all(c, req, req_len, deadline);
+	free(req);
+	while (!e && !(c->len && (end = memmem(c->buf, c->len, "\r\n\r\n", 4))))
+		e = read_more(c, deadline);
+	if (e) {
+		snprintf(err, err_size, "opening the event stream of %s: %s", c->desc,
+			 e == -EPIPE ? "connection closed early" : strerror(-e));
+		call_failed(c, e, err, err_size);
+		return e;
+	}
+	/* The head alone is a whole response without a length; the lines follow it. */
+	head = (size_t)(end - c->buf) + 4;
+	e = http_parse_response(c->buf, head, true, &m);
+	if (e || m.status != 200) {
+		snprintf(err, err_size, "opening the event stream of %s: %s", c->desc,
+			 e ? "malformed response" : "the agent refused it");
+		return e ? -EBADMSG : -EREMOTE;
+	}
+	memmove(c->buf, c->buf + head, c->len - head);
+	c->len -= head;
+	return 0;
+}
+
+int client_stream_next(struct client *c, int timeout_ms, json_t **line)
+{
+	long long deadline = now_ms() + timeout_ms;
+	char *nl;
+	size_t n;
+	int e = 0;
+
+	*line = NULL;
+	while (!(c->len && (nl = memchr(c->buf, '\n', c->len)))) {
+		e = read_more(c, deadline);
+		if (e)
+			return e;
+	}
+	n = (size_t)(nl - c->buf);
+	*line = json_loadb(c->buf, n, 0, NULL);
+	memmove(c->buf, c->buf + n + 1, c->len - n - 1);
+	c->len -= n + 1;
+	return 0;
+}
+
 /*
  * End ssh: closing our end is its EOF, after which it ends the session and exits by itself;
  * one that does not is terminated, then killed, with its whole process group (a ProxyCommand

@@ -39,6 +39,20 @@ int client_connect(const struct agent_addr *addr, struct client **out, char *err
 int client_call(struct client *c, const char *method, const char *target, const json_t *body,
 		int *status, json_t **resp, char *err, size_t err_size);
 
+/*
+ * Turn the connection into a stream of JSON lines (GET /v1/events): send GET target and
+ * wait, at most CLIENT_TIMEOUT_MS, for the 200 head, after which the agent sends every new
+ * event on it. Returns 0, -EREMOTE for another status, or -errno; err explains.
+ */
+int client_stream_open(struct client *c, const char *target, char *err, size_t err_size);
+
+/*
+ * The next line of a stream opened by client_stream_open(), waiting at most timeout_ms:
+ * 0 with *line (a new reference; NULL for a line that is not JSON), -ETIMEDOUT when no line
+ * came in time, -EPIPE once the agent closed the stream, or -errno.
+ */
+int client_stream_next(struct client *c, int timeout_ms, json_t **line);
+
 /* Close the connection; for ssh:// also end the ssh process (bounded wait) and reap it. */
 void client_close(struct client *c);
 

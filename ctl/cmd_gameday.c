@@ -222,8 +222,33 @@ static int confirm(int tty, int sfd, size_t i, size_t n, const char *file,
 	return !strcasecmp(line, "y") || !strcasecmp(line, "yes");
 }
 
-static const char *gd_outcome(int code)
+/*
+ * Exit 3 is shared by a step that failed (an agent, faultctl) and one that was
+ * inconclusive (its guardrails could not watch it). The game day is inconclusive when its
+ * code is 3 and no step failed outright.
+ */
+static bool only_inconclusive(const struct gd_run_step *steps, size_t n, int code)
 {
+	bool any = false;
+
+	if (code != CTL_EXIT_INCONCLUSIVE)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const char *oc = json_string_value(json_object_get(steps[i].res.report, "outcome"));
+
+		if (steps[i].state != GS_RAN || steps[i].exit_code != CTL_EXIT_INCONCLUSIVE)
+			continue;
+		if (!oc || strcmp(oc, "inconclusive"))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+static const char *gd_outcome(int code, bool inconclusive)
+{
+	if (inconclusive)
+		return "inconclusive";
 	switch (code) {
 	case CTL_EXIT_OK:
 		return "held";
@@ -240,8 +265,11 @@ static const char *gd_outcome(int code)
 	}
 }
 
-static const char *gd_verdict(int code)
+static const char *gd_verdict(int code, bool inconclusive)
 {
+	if (inconclusive)
+		return "Inconclusive: the guardrails of a step could not watch it, so there is no "
+		       "verdict on its hypothesis; see its report.";
 	switch (code) {
 	case CTL_EXIT_OK:
 		return "Every step's hypothesis held.";
@@ -301,6 +329,7 @@ static json_t *report_json(const char *plan, const struct gameday *g,
 		[GS_DECLINED] = "declined",
 	};
 	json_t *arr = json_array(), *rep;
+	bool inc = only_inconclusive(steps, g->n_steps, code);
 	char started[64];
 
 	iso_now(t0_real, started, sizeof(started));
@@ -338,8 +367,8 @@ static json_t *report_json(const char *plan, const struct gameday *g,
 			"report_version", GD_REPORT_VERSION, "kind", "gameday", "tool",
 			"faultctl " FL_VERSION, "gameday", "name", g->name, "file", plan,
 			"description", g->description ? json_string(g->description) : json_null(),
-			"outcome", gd_outcome(code), "exit_code", code, "reason", reason, "verdict",
-			gd_verdict(code), "started_at", started, "elapsed_ms",
+			"outcome", gd_outcome(code, inc), "exit_code", code, "reason", reason,
+			"verdict", gd_verdict(code, inc), "started_at", started, "elapsed_ms",
 			(double)(t1 - t0) / 1e6, "steps", arr);
 	return rep;
 }
@@ -560,7 +589,8 @@ int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 		}
 	}
 	rep = report_json(o.file, g, steps, code, reason, &t0_real, t0, fleet_now_ns());
-	fprintf(view, "game day %s: %s%s%s\n", g->name, gd_outcome(code), reason[0] ? ": " : "",
+	fprintf(view, "game day %s: %s%s%s\n", g->name,
+		gd_outcome(code, only_inconclusive(steps, g->n_steps, code)), reason[0] ? ": " : "",
 		reason);
 	ret = code;
 	if (!rep) {

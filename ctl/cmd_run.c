@@ -54,8 +54,10 @@ void cmd_run_usage(void)
 	       "\n"
 	       "Exit status: 0 the hypothesis held (or dry run), 1 aborted by a guardrail or the\n"
 	       "steady state did not recover, 2 invalid input, 3 agent or infrastructure error,\n"
-	       "4 refused to start (steady state unhealthy, outside the allowed window),\n"
-	       "130/143 interrupted by SIGINT/SIGTERM (everything reverted).\n");
+	       "or inconclusive (the guardrails could not be read for most of the run),\n"
+	       "4 refused to start (steady state unhealthy, a guardrail unreadable before the\n"
+	       "run, outside the allowed window), 130/143 interrupted by SIGINT/SIGTERM\n"
+	       "(everything reverted).\n");
 }
 
 const char *run_outcome_name(int outcome)
@@ -64,10 +66,10 @@ const char *run_outcome_name(int outcome)
 		[RUN_HELD] = "held",	   [RUN_DRY_RUN] = "dry_run",
 		[RUN_ABORTED] = "aborted", [RUN_NOT_RECOVERED] = "not_recovered",
 		[RUN_REFUSED] = "refused", [RUN_INTERRUPTED] = "interrupted",
-		[RUN_FAILED] = "failed",
+		[RUN_FAILED] = "failed",   [RUN_INCONCLUSIVE] = "inconclusive",
 	};
 
-	return outcome >= 0 && outcome <= RUN_FAILED ? names[outcome] : "failed";
+	return outcome >= 0 && outcome <= RUN_INCONCLUSIVE ? names[outcome] : "failed";
 }
 
 int run_exit_code(const struct run *r)
@@ -83,6 +85,8 @@ int run_exit_code(const struct run *r)
 		return CTL_EXIT_REFUSED;
 	case RUN_INTERRUPTED:
 		return 128 + (r->signal ? r->signal : SIGINT);
+	case RUN_INCONCLUSIVE:
+		return CTL_EXIT_INCONCLUSIVE;
 	default:
 		return CTL_EXIT_INFRA;
 	}
@@ -518,7 +522,8 @@ static void snapshot_fault(struct run *r, struct fleet_agent *a, struct run_faul
 	}
 	st = json_object_get(json_object_get(resp, "fault"), "status");
 	pthread_mutex_lock(&r->lock);
-	if (st) {
+	/* A reading answered before the revert must not replace the final status. */
+	if (st && !rf->final) {
 		json_decref(rf->achieved);
 		rf->achieved = json_incref(st);
 		rf->achieved_ns = fleet_now_ns();
@@ -815,8 +820,15 @@ static int recover(struct run *r, int sfd)
 		for (size_t i = 0; i < ss->n_after; i++)
 			all &= check_passes(&ss->after[i], &r->after[i]);
 		if (all) {
+			/*
+			 * Back from the start of the probes that first passed together, not
+			 * from when their readings ended (an HTTP check's burst takes time).
+			 */
 			r->recovered = true;
-			r->recovered_ns = fleet_now_ns();
+			r->recovered_ns = r->reverted_ns;
+			for (size_t i = 0; i < ss->n_after; i++)
+				if (r->after[i].started_ns > r->recovered_ns)
+					r->recovered_ns = r->after[i].started_ns;
 			run_event(r,
 				  "steady state back after %.0f ms (%zu round%s of after-checks)",
 				  (r->recovered_ns - r->reverted_ns) / 1e6, r->after_rounds,
@@ -844,6 +856,7 @@ static int recover(struct run *r, int sfd)
 static void run_release(struct run *r)
 {
 	guardset_stop(r->guards);
+	run_events_release(r);
 	for (size_t i = 0; r->workers && i < r->fleet.n; i++)
 		free(r->workers[i].rf);
 	fleet_release(&r->fleet);
@@ -881,12 +894,129 @@ static void save_guards(struct run *r)
 {
 	size_t n = guardset_count(r->guards);
 
+	r->guards_end_ns = fleet_now_ns();
 	r->guard_final = calloc(n ? n : 1, sizeof(*r->guard_final));
 	if (!r->guard_final)
 		return;
 	for (size_t i = 0; i < n; i++)
 		guardset_status(r->guards, i, &r->guard_final[i]);
 	r->n_guards = n;
+}
+
+/*
+ * The pre-flight, before anything is applied: the before-checks and one reading of every
+ * guardrail, all at once. An unhealthy before-check refuses the run, and so does a
+ * guardrail that cannot be read (whatever its on_error: a run it cannot watch has no
+ * verdict). Returns 0 to go on, or -1 with r->outcome set.
+ */
+static int preflight(struct run *r, int sfd)
+{
+	const struct experiment *e = r->e;
+	size_t nb = e->steady_state.n_before, ng = e->n_guardrails, n = nb + ng;
+	struct run_check *res;
+	struct exp_check *c;
+	int err;
+
+	if (!n)
+		return 0;
+	/* Guardrails are probed as checks are: once (an HTTP one with a short burst). */
+	c = calloc(n, sizeof(*c));
+	res = calloc(n, sizeof(*res));
+	if (!c || !res) {
+		free(c);
+		free(res);
+		fail(r, RUN_FAILED, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < nb; i++)
+		c[i] = e->steady_state.before[i];
+	for (size_t i = 0; i < ng; i++)
+		c[nb + i] = (struct exp_check){.name = e->guardrails[i].name,
+					       .probe = e->guardrails[i].probe,
+					       .on_error = EXP_ON_ERROR_ABORT};
+	for (size_t i = 0; i < n; i++)
+		res[i].name = c[i].name;
+	err = run_checks(c, n, res, sfd, &r->signal);
+	if (err == -EINTR) {
+		/* c stays allocated: check threads still running may read it until exit. */
+		free(res);
+		r->checks_abandoned = true;
+		fail(r, RUN_INTERRUPTED,
+		     "interrupted by %s during the before-checks; nothing was applied",
+		     r->signal == SIGTERM ? "SIGTERM" : "SIGINT");
+		return -1;
+	}
+	free(c);
+	if (err) {
+		free(res);
+		fail(r, RUN_FAILED, "cannot run the before-checks: %s", strerror(-err));
+		return -1;
+	}
+	/* One allocation, freed through r->before: the pre-flight readings follow the checks. */
+	r->before = res;
+	r->n_before = nb;
+	r->preflight = res + nb;
+	r->n_preflight = ng;
+	for (size_t i = 0; i < nb; i++) {
+		const struct run_check *k = &r->before[i];
+
+		if (check_passes(&e->steady_state.before[i], k)) {
+			run_event(r, "before-check %s: %s", k->name,
+				  k->err ? strerror(-k->err) : k->reading.summary);
+			continue;
+		}
+		fail(r, RUN_REFUSED, "steady state is not healthy before the run: check '%s': %s",
+		     k->name, k->err ? strerror(-k->err) : k->reading.summary);
+		return -1;
+	}
+	for (size_t i = 0; i < ng; i++) {
+		const struct run_check *k = &r->preflight[i];
+
+		if (!k->err && k->reading.valid) {
+			run_event(r, "pre-flight guardrail %s: %s", k->name, k->reading.summary);
+			continue;
+		}
+		fail(r, RUN_REFUSED,
+		     "guardrail '%s' cannot be read before the run: %s; nothing was applied",
+		     k->name, k->err ? strerror(-k->err) : k->reading.summary);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A run that held according to guardrails that could not watch it has no verdict: one
+ * guardrail without a valid reading over its watch, or blind for more than
+ * GUARD_BLIND_MAX_PCT of it, makes it inconclusive. So does a breach decided on a probe
+ * error (on_error: abort): the run was rightly stopped, but nothing was measured.
+ */
+static void judge_coverage(struct run *r)
+{
+	char why[200];
+
+	if (r->breached && !r->breach.breach.valid) {
+		r->outcome = RUN_INCONCLUSIVE;
+		snprintf(r->reason, sizeof(r->reason),
+			 "guardrail '%s' could not be read (on_error: abort): %s; every fault "
+			 "was reverted, nothing was measured",
+			 r->breach.name, r->breach.breach.summary);
+		run_event(r, "inconclusive: %s", r->reason);
+		return;
+	}
+	if (r->outcome != RUN_HELD)
+		return;
+	for (size_t i = 0; i < r->n_guards; i++) {
+		const struct guard_status *st = &r->guard_final[i];
+
+		if (!guard_coverage_inconclusive(&st->cov, r->guards_end_ns, GUARD_BLIND_MAX_PCT,
+						 why, sizeof(why)))
+			continue;
+		r->outcome = RUN_INCONCLUSIVE;
+		snprintf(r->reason, sizeof(r->reason), "guardrail '%s' could not watch the run: %s",
+			 st->name, why);
+		run_event(r, "inconclusive: %s", r->reason);
+		return;
+	}
 }
 
 /* Everything from connecting to the after-checks. Sets r->outcome. */
@@ -909,41 +1039,8 @@ static void run_experiment(struct run *r, int sfd)
 			}
 		return;
 	}
-	if (e->steady_state.n_before) {
-		r->before = calloc(e->steady_state.n_before, sizeof(*r->before));
-		if (!r->before) {
-			fail(r, RUN_FAILED, "out of memory");
-			return;
-		}
-		r->n_before = e->steady_state.n_before;
-		for (size_t i = 0; i < r->n_before; i++)
-			r->before[i].name = e->steady_state.before[i].name;
-		err = run_checks(e->steady_state.before, r->n_before, r->before, sfd, &r->signal);
-		if (err == -EINTR) {
-			r->checks_abandoned = true;
-			fail(r, RUN_INTERRUPTED,
-			     "interrupted by %s during the before-checks; nothing was applied",
-			     r->signal == SIGTERM ? "SIGTERM" : "SIGINT");
-			return;
-		}
-		if (err) {
-			fail(r, RUN_FAILED, "cannot run the before-checks: %s", strerror(-err));
-			return;
-		}
-		for (size_t i = 0; i < r->n_before; i++) {
-			const struct run_check *c = &r->before[i];
-
-			if (check_passes(&e->steady_state.before[i], c)) {
-				run_event(r, "before-check %s: %s", c->name,
-					  c->err ? strerror(-c->err) : c->reading.summary);
-				continue;
-			}
-			fail(r, RUN_REFUSED,
-			     "steady state is not healthy before the run: check '%s': %s", c->name,
-			     c->err ? strerror(-c->err) : c->reading.summary);
-			return;
-		}
-	}
+	if (preflight(r, sfd))
+		return;
 	if (e->safety.dry_run) {
 		fail(r, RUN_DRY_RUN,
 		     "dry run: every agent answered and supports its faults; nothing applied");
@@ -958,6 +1055,11 @@ static void run_experiment(struct run *r, int sfd)
 				break;
 			}
 		revert_all(r, "lease setup failed");
+		return;
+	}
+	if (run_events_start(r)) {
+		fail(r, RUN_FAILED, "out of memory");
+		revert_all(r, "out of memory");
 		return;
 	}
 	if (e->n_guardrails) {
@@ -1012,6 +1114,7 @@ static void run_experiment(struct run *r, int sfd)
 		save_guards(r);
 		guardset_stop(r->guards);
 		r->guards = NULL;
+		judge_coverage(r);
 	}
 	if (gfd >= 0)
 		close(gfd);
@@ -1023,13 +1126,26 @@ static void run_experiment(struct run *r, int sfd)
 				 (long long)r->fleet.ttl_ms);
 		r->outcome = RUN_FAILED;
 	}
-	if (r->outcome == RUN_INTERRUPTED)
+	/*
+	 * The final figures after the recovery, which must start at once. The agents emitted
+	 * their final events before answering the revert, so there is rarely anything to wait.
+	 */
+	if (r->outcome == RUN_INTERRUPTED) {
+		run_events_finish(r, 2 * SEC);
 		return;
-	if (recover(r, sfd)) {
+	}
+	err = recover(r, sfd);
+	run_events_finish(r, 2 * SEC);
+	if (err) {
 		fail(r, RUN_FAILED, "out of memory");
 		return;
 	}
-	if (r->outcome == RUN_HELD && !r->recovered) {
+	/*
+	 * After-checks that failed are a verdict of their own, even over blind guardrails; a
+	 * breach that was only a probe error stays inconclusive.
+	 */
+	if ((r->outcome == RUN_HELD || (r->outcome == RUN_INCONCLUSIVE && !r->breached)) &&
+	    !r->recovered) {
 		r->outcome = RUN_NOT_RECOVERED;
 		snprintf(r->reason, sizeof(r->reason),
 			 "the steady state did not come back within %.0f s",
@@ -1148,6 +1264,10 @@ report:
 	}
 	if (!r.end_ns)
 		r.end_ns = fleet_now_ns();
+	/* A run refused or failed before its faults' start never applies them. */
+	for (size_t i = 0; i < r.n_faults; i++)
+		if (r.faults[i].state == RF_PENDING)
+			r.faults[i].state = RF_SKIPPED;
 	run_view_update(&r, true);
 	ret = run_exit_code(&r);
 	res->report = run_report_json(&r);

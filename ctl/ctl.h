@@ -13,6 +13,8 @@ enum ctl_exit {
 	CTL_EXIT_ABORTED = 1, /* run aborted by a guardrail */
 	CTL_EXIT_INVALID = 2, /* invalid input: command line or experiment file */
 	CTL_EXIT_INFRA = 3,   /* agent or infrastructure error */
+	/* run: no verdict, the guardrails could not watch it; shares 3: neither held nor not */
+	CTL_EXIT_INCONCLUSIVE = 3,
 	CTL_EXIT_REFUSED = 4, /* run refused to start: steady state unhealthy, outside window */
 };
 

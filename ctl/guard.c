@@ -75,6 +75,7 @@ static void emit(struct sink *s, const struct guard_reading *r)
 	w->st.last = *r;
 	w->st.samples++;
 	w->st.errors += !r->valid;
+	guard_coverage_feed(&w->st.cov, r);
 	ev = guard_debounce_feed(&w->deb, r);
 	w->st.unhealthy_since_ns = w->deb.unhealthy_since_ns;
 	if (ev == GUARD_EV_BREACH) {
@@ -487,6 +488,7 @@ int guardset_start(const struct exp_guardrail *g, size_t n, int wake_fd, struct 
 	for (size_t i = 0; i < n; i++) {
 		struct guard_worker *w = &s->w[i];
 
+		guard_coverage_init(&w->st.cov, guard_now_ns());
 		w->set = s;
 		w->g = &g[i];
 		w->st.name = g[i].name;

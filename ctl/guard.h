@@ -36,6 +36,7 @@ struct guard_status {
 	bool breached;		     /* the run must abort; latched once set */
 	struct guard_reading breach; /* the reading that breached it (valid or not) */
 	int64_t breach_ns;	     /* when the guard set decided the breach */
+	struct guard_coverage cov;   /* since the guard set started: blind time, valid readings */
 };
 
 /* CLOCK_MONOTONIC in nanoseconds. */

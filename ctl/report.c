@@ -73,6 +73,9 @@ static const char *fault_state_text(int s)
 		[RF_APPLIED] = "applied",
 		[RF_FAILED] = "failed",
 		[RF_SKIPPED] = "skipped",
+		[RF_REVERTED] = "reverted",
+		[RF_COMPLETED] = "completed",
+		[RF_REVERT_FAILED] = "revert_failed",
 	};
 
 	return names[s];
@@ -144,30 +147,35 @@ static json_t *faults_json(struct run *r)
 	for (size_t i = 0; arr && i < r->n_faults; i++) {
 		const struct run_fault *rf = &r->faults[i];
 		const struct fault_spec *fs = &r->e->faults[rf->fault];
-		size_t before = json_array_size(arr);
-		json_t *spec = NULL;
+		json_t *spec = NULL, *o;
 
 		exp_fault_to_json(fs, &spec);
-		json_array_append_new(
-			arr,
-			json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
-				  "name", fs->name, "type", exp_fault_type_name(fs->type), "agent",
-				  r->fleet.agents[rf->agent].name, "start_ms",
-				  (json_int_t)(fs->start_ns / MS), "duration_ms",
-				  (json_int_t)(fs->duration_ns / MS), "state",
-				  fault_state_text(rf->state), "id", str_or_null(rf->id),
-				  "applied_ms", ms_or_null(r, rf->applied_ns), "requested",
-				  spec ? spec : json_null(), "achieved",
-				  rf->achieved ? json_incref(rf->achieved) : json_null(),
-				  "achieved_ms", ms_or_null(r, rf->achieved_ns), "error",
-				  str_or_null(rf->err)));
-		if (json_array_size(arr) > before) {
-			json_t *m = matched_json(rf);
-			json_t *entry = json_array_get(arr, before);
-
-			json_object_set_new(entry, "matched", m ? m : json_null());
-			json_object_set_new(entry, "degraded", degraded_of(rf->achieved));
+		o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
+			      "name", fs->name, "type", exp_fault_type_name(fs->type), "agent",
+			      r->fleet.agents[rf->agent].name, "start_ms",
+			      (json_int_t)(fs->start_ns / MS), "duration_ms",
+			      (json_int_t)(fs->duration_ns / MS), "state",
+			      fault_state_text(rf->state), "id", str_or_null(rf->id), "applied_ms",
+			      ms_or_null(r, rf->applied_ns), "requested", spec ? spec : json_null(),
+			      "achieved", rf->achieved ? json_incref(rf->achieved) : json_null(),
+			      "achieved_ms", ms_or_null(r, rf->achieved_ns), "error",
+			      str_or_null(rf->err));
+		/* Whether achieved is the agent's final status, and the fault's own revert. */
+		if (o &&
+		    (json_object_set_new(o, "achieved_final", json_boolean(rf->final)) ||
+		     json_object_set_new(o, "reverted_ms", ms_or_null(r, rf->reverted_ns)) ||
+		     json_object_set_new(o, "reverted_at", str_or_null(rf->reverted_at)) ||
+		     json_object_set_new(o, "revert_reason", str_or_null(rf->revert_reason)))) {
+			json_decref(o);
+			o = NULL;
 		}
+		if (o) {
+			json_t *m = matched_json(rf);
+
+			json_object_set_new(o, "matched", m ? m : json_null());
+			json_object_set_new(o, "degraded", degraded_of(rf->achieved));
+		}
+		json_array_append_new(arr, o);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return arr;
@@ -206,6 +214,29 @@ static const char *on_error_name(int v)
 	return v == EXP_ON_ERROR_WARN ? "warn" : v == EXP_ON_ERROR_IGNORE ? "ignore" : "abort";
 }
 
+/* How well a guardrail watched the run (docs/guardrails.md): into o. 0 or -ENOMEM. */
+static int coverage_json(const struct run *r, const struct guard_status *st, json_t *o)
+{
+	const struct guard_coverage *c = st ? &st->cov : NULL;
+	char why[200];
+	bool inc = c && guard_coverage_inconclusive(c, r->guards_end_ns, GUARD_BLIND_MAX_PCT, why,
+						    sizeof(why));
+
+	if (!o)
+		return -ENOMEM;
+	if (json_object_set_new(o, "valid_readings", json_integer(c ? (json_int_t)c->valid : 0)) ||
+	    json_object_set_new(o, "watched_ms",
+				c ? json_real((r->guards_end_ns - c->start_ns) / 1e6)
+				  : json_null()) ||
+	    json_object_set_new(o, "blind_ms",
+				c ? json_real(guard_coverage_blind_ns(c, r->guards_end_ns) / 1e6)
+				  : json_null()) ||
+	    json_object_set_new(o, "inconclusive", json_boolean(inc)) ||
+	    json_object_set_new(o, "inconclusive_reason", inc ? json_string(why) : json_null()))
+		return -ENOMEM;
+	return 0;
+}
+
 static json_t *guardrails_json(const struct run *r)
 {
 	json_t *arr = json_array();
@@ -213,16 +244,23 @@ static json_t *guardrails_json(const struct run *r)
 	for (size_t i = 0; arr && i < r->e->n_guardrails; i++) {
 		const struct exp_guardrail *g = &r->e->guardrails[i];
 		const struct guard_status *st = i < r->n_guards ? &r->guard_final[i] : NULL;
+		json_t *o;
 
-		json_array_append_new(
-			arr,
-			json_pack("{s:s, s:I, s:s, s:b, s:I, s:I, s:o, s:o}", "name", g->name,
-				  "for_ms", (json_int_t)(g->for_ns / MS), "on_error",
-				  on_error_name(g->on_error), "breached", st && st->breached,
-				  "samples", (json_int_t)(st ? st->samples : 0), "errors",
-				  (json_int_t)(st ? st->errors : 0), "last",
-				  st ? reading_json(r, &st->last) : json_null(), "breach",
-				  st && st->breached ? reading_json(r, &st->breach) : json_null()));
+		o = json_pack("{s:s, s:I, s:s, s:b, s:I, s:I, s:o, s:o, s:o}", "name", g->name,
+			      "for_ms", (json_int_t)(g->for_ns / MS), "on_error",
+			      on_error_name(g->on_error), "breached", st && st->breached, "samples",
+			      (json_int_t)(st ? st->samples : 0), "errors",
+			      (json_int_t)(st ? st->errors : 0), "last",
+			      st ? reading_json(r, &st->last) : json_null(), "breach",
+			      st && st->breached ? reading_json(r, &st->breach) : json_null(),
+			      "preflight",
+			      i < r->n_preflight ? reading_json(r, &r->preflight[i].reading)
+						 : json_null());
+		if (coverage_json(r, st, o)) {
+			json_decref(o);
+			o = NULL;
+		}
+		json_array_append_new(arr, o);
 	}
 	return arr;
 }
@@ -290,6 +328,9 @@ static const char *verdict(const struct run *r)
 {
 	switch (r->outcome) {
 	case RUN_HELD:
+		if (!r->e->steady_state.n_after)
+			return "The hypothesis held: no guardrail breached (no after-checks "
+			       "were defined).";
 		return "The hypothesis held: no guardrail breached and the steady state was "
 		       "healthy after the run.";
 	case RUN_DRY_RUN:
@@ -304,6 +345,9 @@ static const char *verdict(const struct run *r)
 		return "Not run: the preconditions (steady state, time window) were not met.";
 	case RUN_INTERRUPTED:
 		return "Interrupted by the operator; every fault was reverted.";
+	case RUN_INCONCLUSIVE:
+		return "Inconclusive: the guardrails could not watch the run, so there is no "
+		       "verdict on the hypothesis.";
 	default:
 		return "Inconclusive: an agent or faultctl failed; see the reason.";
 	}
@@ -455,10 +499,20 @@ static int junit_cases(const json_t *rep, struct junit_case **out, size_t *count
 		snprintf(c->classname, sizeof(c->classname), "%s.guardrails", exp);
 		snprintf(c->name, sizeof(c->name), "%s", jstr(v, "name"));
 		c->time_s = jnum(rep, "elapsed_ms") / 1000;
-		if (json_is_true(json_object_get(v, "breached"))) {
+		if (json_is_true(json_object_get(v, "breached")) &&
+		    !json_is_true(json_object_get(json_object_get(v, "breach"), "valid"))) {
+			/* Stopped on a probe error (on_error: abort): nothing was measured. */
+			c->kind = "error";
+			snprintf(c->message, sizeof(c->message), "could not be read: %s",
+				 jstr(json_object_get(v, "breach"), "summary"));
+		} else if (json_is_true(json_object_get(v, "breached"))) {
 			c->kind = "failure";
 			snprintf(c->message, sizeof(c->message), "breached: %s",
 				 jstr(json_object_get(v, "breach"), "summary"));
+		} else if (json_is_true(json_object_get(v, "inconclusive"))) {
+			c->kind = "error";
+			snprintf(c->message, sizeof(c->message), "could not watch the run: %s",
+				 jstr(v, "inconclusive_reason"));
 		} else if (!json_integer_value(json_object_get(v, "samples"))) {
 			c->kind = "skipped";
 			snprintf(c->message, sizeof(c->message), "no sample was taken");
@@ -477,10 +531,16 @@ static int junit_cases(const json_t *rep, struct junit_case **out, size_t *count
 			c->kind = "skipped";
 			snprintf(c->message, sizeof(c->message), "nothing was applied");
 		} else {
+			double sent = jnum(rep, "all_reverted_ms");
+
 			json_array_foreach(json_object_get(rep, "agents"), i, v)
 			{
 				const json_t *rv = json_object_get(v, "revert");
 
+				/* From the first revert request to the last answer. */
+				if (json_is_number(json_object_get(rv, "sent_ms")) &&
+				    jnum(rv, "sent_ms") < sent)
+					sent = jnum(rv, "sent_ms");
 				if (json_is_object(rv) &&
 				    !json_is_true(json_object_get(rv, "ok"))) {
 					c->kind = "error";
@@ -489,6 +549,7 @@ static int junit_cases(const json_t *rep, struct junit_case **out, size_t *count
 						 jstr(v, "name"), jstr(rv, "error"));
 				}
 			}
+			c->time_s = (jnum(rep, "all_reverted_ms") - sent) / 1000;
 		}
 		c = &cases[n++];
 		snprintf(c->classname, sizeof(c->classname), "%s", exp);
@@ -532,7 +593,8 @@ static void junit_testcases(FILE *f, const struct junit_case *cases, size_t n)
 		xml_text(f, c->classname);
 		fprintf(f, "\" name=\"");
 		xml_text(f, c->name);
-		fprintf(f, "\" time=\"%.3f\"", c->time_s);
+		/* Microseconds: a revert on one host often takes well under a millisecond. */
+		fprintf(f, "\" time=\"%.6f\"", c->time_s);
 		if (!c->kind) {
 			fprintf(f, "/>\n");
 			continue;
@@ -724,7 +786,19 @@ static void md_cell(FILE *f, const char *s)
 }
 
 /* What the agent measured, in words where the status shape is known. */
+static void md_achieved_text(FILE *f, const json_t *fault);
+
+/* What the agent measured; "(last read at t+...)" where it is not the final status. */
 static void md_achieved(FILE *f, const json_t *fault)
+{
+	md_achieved_text(f, fault);
+	if (json_is_object(json_object_get(fault, "achieved")) &&
+	    !json_is_true(json_object_get(fault, "achieved_final")))
+		fprintf(f, " (last read at t+%.3f s, not the final status)",
+			jnum(fault, "achieved_ms") / 1e3);
+}
+
+static void md_achieved_text(FILE *f, const json_t *fault)
 {
 	const json_t *a = json_object_get(fault, "achieved");
 	const json_t *cnt = json_object_get(a, "counters");
@@ -826,6 +900,19 @@ static void md_requested(FILE *f, const json_t *fault)
 	free(g);
 }
 
+/* A guardrail's result: breached on a valid reading, or on a probe error, or blind. */
+static const char *md_guard_result(const json_t *g)
+{
+	if (json_is_true(json_object_get(g, "inconclusive")) &&
+	    !json_is_true(json_object_get(g, "breached")))
+		return "**inconclusive**";
+	if (!json_is_true(json_object_get(g, "breached")))
+		return "held";
+	if (!json_is_true(json_object_get(json_object_get(g, "breach"), "valid")))
+		return "**unreadable**";
+	return "**breached**";
+}
+
 static void md_reading(FILE *f, const json_t *rd)
 {
 	if (!json_is_object(rd)) {
@@ -879,13 +966,18 @@ static void markdown_run(FILE *f, const json_t *rep, int level, const char *titl
 		(long long)json_integer_value(json_object_get(rep, "exit_code")));
 
 	fprintf(f, "%.*s What was injected\n\n", sub, h);
-	fprintf(f, "| fault | type | agent | start | duration | state | requested | achieved |\n");
-	fprintf(f, "|---|---|---|---|---|---|---|---|\n");
+	fprintf(f, "| fault | type | agent | start | duration | state | reverted | requested | "
+		   "achieved |\n");
+	fprintf(f, "|---|---|---|---|---|---|---|---|---|\n");
 	json_array_foreach(json_object_get(rep, "faults"), i, v)
 	{
 		fprintf(f, "| %s | %s | %s | t+%.1f s | %.1f s | %s | ", jstr(v, "name"),
 			jstr(v, "type"), jstr(v, "agent"), jnum(v, "start_ms") / 1e3,
 			jnum(v, "duration_ms") / 1e3, jstr(v, "state"));
+		if (json_is_number(json_object_get(v, "reverted_ms")))
+			fprintf(f, "t+%.3f s | ", jnum(v, "reverted_ms") / 1e3);
+		else
+			fputs("- | ", f);
 		md_requested(f, v);
 		fprintf(f, " | ");
 		md_achieved(f, v);
@@ -896,13 +988,17 @@ static void markdown_run(FILE *f, const json_t *rep, int level, const char *titl
 	if (!json_array_size(json_object_get(rep, "guardrails")))
 		fprintf(f, "None.\n");
 	else
-		fprintf(f, "| guardrail | result | samples | last value | breach |\n"
-			   "|---|---|---|---|---|\n");
+		fprintf(f, "| guardrail | result | samples | blind | last value | breach |\n"
+			   "|---|---|---|---|---|---|\n");
 	json_array_foreach(json_object_get(rep, "guardrails"), i, v)
 	{
-		fprintf(f, "| %s | %s | %lld | ", jstr(v, "name"),
-			json_is_true(json_object_get(v, "breached")) ? "**breached**" : "held",
+		fprintf(f, "| %s | %s | %lld | ", jstr(v, "name"), md_guard_result(v),
 			(long long)json_integer_value(json_object_get(v, "samples")));
+		if (json_is_number(json_object_get(v, "watched_ms")))
+			fprintf(f, "%.1f s of %.1f s | ", jnum(v, "blind_ms") / 1e3,
+				jnum(v, "watched_ms") / 1e3);
+		else
+			fputs("- | ", f);
 		md_reading(f, json_object_get(v, "last"));
 		fprintf(f, " | ");
 		if (json_is_object(json_object_get(v, "breach")))

@@ -29,6 +29,7 @@ enum run_outcome {
 	RUN_REFUSED,	   /* not started: steady state unhealthy or outside the window: 4 */
 	RUN_INTERRUPTED,   /* SIGINT or SIGTERM; everything reverted: 130 or 143 */
 	RUN_FAILED,	   /* an agent or faultctl itself failed: exit 3 */
+	RUN_INCONCLUSIVE,  /* the guardrails could not watch the run: no verdict, exit 3 */
 };
 
 const char *run_outcome_name(int outcome);
@@ -38,6 +39,10 @@ enum run_fault_state {
 	RF_APPLIED,
 	RF_FAILED,
 	RF_SKIPPED, /* the run ended or aborted before its start */
+	/* Confirmed by the agent's final event (fault.reverted, .completed, .revert_failed). */
+	RF_REVERTED,
+	RF_COMPLETED, /* a one-shot fault: its whole effect was the apply */
+	RF_REVERT_FAILED,
 };
 
 /* One fault of the experiment on one of its agents. */
@@ -51,6 +56,25 @@ struct run_fault {
 	json_t *applied;  /* the agent's fault object when applied */
 	json_t *achieved; /* its latest status ("status" of the fault object) */
 	int64_t achieved_ns;
+	bool final;		 /* achieved is the agent's final status, from its final event */
+	int64_t reverted_ns;	 /* when faultctl received the final event */
+	char reverted_at[40];	 /* the agent's own time of it (ISO 8601, UTC) */
+	char revert_reason[128]; /* why the agent reverted it ("its duration ended"...) */
+	char err[FLEET_ERR_SIZE];
+};
+
+/*
+ * Each agent's event stream (GET /v1/events) followed during the run, on a connection of
+ * its own, for the final status of every fault (run_events.c).
+ */
+struct run_watch {
+	struct run *run;
+	size_t agent;
+	struct client *c;
+	pthread_t thr;
+	bool started;
+	bool stop;	 /* under run->lock */
+	json_t *pending; /* final events not matched to a fault yet, under run->lock */
 	char err[FLEET_ERR_SIZE];
 };
 
@@ -99,6 +123,10 @@ struct run {
 	struct guardset *guards;
 	struct guard_status *guard_final; /* per guardrail, taken when the guard set stopped */
 	size_t n_guards;
+	int64_t guards_end_ns;	     /* when guard_final was taken: the end of their watch */
+	struct run_check *preflight; /* one reading of each guardrail before anything applied */
+	size_t n_preflight;
+	struct run_watch *watch; /* per agent; NULL until the leases exist */
 
 	struct run_check *before, *after;
 	size_t n_before, n_after;
@@ -106,7 +134,7 @@ struct run {
 	bool checks_abandoned; /* a signal ended the wait for check threads still running */
 	bool recovered;
 	int64_t reverted_ns;  /* every agent confirmed the revert */
-	int64_t recovered_ns; /* after-checks first passed together */
+	int64_t recovered_ns; /* start of the after-check probes that first passed together */
 
 	/* The abort, when a guardrail breached. */
 	bool breached;
@@ -127,6 +155,22 @@ void run_event(struct run *r, const char *fmt, ...) __attribute__((format(printf
 
 /* The live view: redraw (terminal) or print new timeline lines (otherwise). */
 void run_view_update(struct run *r, bool final);
+
+/*
+ * Follow every leased agent's event stream (a connection each, opened before any fault is
+ * applied). An agent whose stream cannot be opened gets a timeline line; its faults then
+ * report the last status read instead of the final one. Returns 0 or -ENOMEM.
+ */
+int run_events_start(struct run *r);
+
+/*
+ * After the revert: wait, at most wait_ns, for the final event of every fault that was
+ * applied, record each one's final status and time, then stop following the streams.
+ */
+void run_events_finish(struct run *r, int64_t wait_ns);
+
+/* Stop following and free; accepts a run that never started it. */
+void run_events_release(struct run *r);
 
 /* The exit code of an outcome (and a signal for RUN_INTERRUPTED). */
 int run_exit_code(const struct run *r);

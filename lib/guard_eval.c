@@ -795,3 +795,62 @@ bool guard_check_passed(const struct guard_reading *r, int on_error)
 		return r->healthy;
 	return on_error != EXP_ON_ERROR_ABORT;
 }
+
+void guard_coverage_init(struct guard_coverage *c, int64_t start_ns)
+{
+	memset(c, 0, sizeof(*c));
+	c->start_ns = c->last_ns = start_ns;
+	c->seeing = true;
+}
+
+void guard_coverage_feed(struct guard_coverage *c, const struct guard_reading *r)
+{
+	int64_t t = r->time_ns;
+
+	if (t > c->last_ns) {
+		if (!c->seeing)
+			c->blind_ns += t - c->last_ns;
+		c->last_ns = t;
+	}
+	c->seeing = r->valid;
+	if (t < c->start_ns)
+		return;
+	if (r->valid)
+		c->valid++;
+	else
+		c->invalid++;
+}
+
+int64_t guard_coverage_blind_ns(const struct guard_coverage *c, int64_t end_ns)
+{
+	int64_t blind = c->blind_ns;
+
+	if (!c->seeing && end_ns > c->last_ns)
+		blind += end_ns - c->last_ns;
+	return blind;
+}
+
+bool guard_coverage_inconclusive(const struct guard_coverage *c, int64_t end_ns, unsigned max_pct,
+				 char *why, size_t size)
+{
+	int64_t span = end_ns - c->start_ns, blind = guard_coverage_blind_ns(c, end_ns);
+
+	if (!c->valid) {
+		if (why)
+			snprintf(why, size, "no valid reading in %.1f s (%llu invalid)",
+				 (double)span / 1e9, (unsigned long long)c->invalid);
+		return true;
+	}
+	/* blind * 100 > span * max_pct, without overflow for any span below 292 years. */
+	if (span > 0 && (double)blind * 100.0 > (double)span * max_pct) {
+		if (why)
+			snprintf(why, size,
+				 "blind for %.1f s of %.1f s (%.0f%%, more than %u%%): %llu "
+				 "invalid readings, %llu valid",
+				 (double)blind / 1e9, (double)span / 1e9, 100.0 * blind / span,
+				 max_pct, (unsigned long long)c->invalid,
+				 (unsigned long long)c->valid);
+		return true;
+	}
+	return false;
+}

@@ -202,4 +202,39 @@ enum guard_event guard_debounce_feed(struct guard_debounce *d, const struct guar
 /* Whether a steady-state check passes with this reading under its on_error policy. */
 bool guard_check_passed(const struct guard_reading *r, int on_error);
 
+/* Coverage: whether a guardrail actually watched the run. */
+
+/*
+ * A run whose guardrail could not be read for more than this share of the time it was
+ * watched is inconclusive (docs/guardrails.md): what happened while it was blind is unknown.
+ */
+#define GUARD_BLIND_MAX_PCT 50
+
+/*
+ * The time a guardrail spent blind over its watch, from the readings in time order. The
+ * guardrail is blind from an invalid reading until the next valid one; before its first
+ * reading it counts as seeing, because the pre-flight reading just before the watch began
+ * was valid (a run whose pre-flight reading is invalid never starts).
+ */
+struct guard_coverage {
+	int64_t start_ns; /* the watch began */
+	int64_t last_ns;  /* the latest reading fed, or start_ns */
+	bool seeing;	  /* the latest reading was valid (true before the first) */
+	uint64_t valid, invalid;
+	int64_t blind_ns; /* blind time up to last_ns */
+};
+
+void guard_coverage_init(struct guard_coverage *c, int64_t start_ns);
+/* Feed one reading; readings before start_ns only set whether the guardrail sees. */
+void guard_coverage_feed(struct guard_coverage *c, const struct guard_reading *r);
+/* The blind time from start_ns to end_ns (end_ns >= the latest reading). */
+int64_t guard_coverage_blind_ns(const struct guard_coverage *c, int64_t end_ns);
+
+/*
+ * Whether a watch that ended at end_ns decides nothing: no valid reading at all, or blind
+ * for more than max_pct percent of it. why (may be NULL) says which, for people.
+ */
+bool guard_coverage_inconclusive(const struct guard_coverage *c, int64_t end_ns, unsigned max_pct,
+				 char *why, size_t size);
+
 #endif

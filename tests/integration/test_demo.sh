@@ -125,7 +125,8 @@ jq -e '.steps[1].started_ms - (.steps[0].started_ms + .steps[0].elapsed_ms) >= 1
 	>/dev/null || fl_fail "no 15 s pause: $(jq -c '[.steps[] | {started_ms, elapsed_ms}]' "$gd")"
 rep=$dir/step0.json
 fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code) \(.abort)"' "$rep")" "held 0 null" "loss report"
-fl_assert_eq "$(jq -r '.faults[0].state' "$rep")" applied "loss fault state"
+fl_assert_eq "$(jq -r '.faults[0].state' "$rep")" reverted "loss fault state"
+jq -e '.faults[0].achieved_final' "$rep" >/dev/null || fl_fail "loss: not the agent's final counters"
 [ "$(jq -r '.faults[0].achieved.counters.matched' "$rep")" -gt 0 ] ||
 	fl_fail "the loss matched no packet"
 fl_assert_eq "$(jq -r '.agents[0].revert.ok' "$rep")" true "loss reverted"

@@ -76,7 +76,14 @@ run_validate_report "$dir/report.json"
 run_check_junit "$dir/junit.xml"
 fl_assert_eq "$(jq -r .outcome "$dir/report.json")" held "outcome"
 fl_assert_eq "$(jq -r '.started_at[0:4]' "$dir/report.json")" "$(date -u +%Y)" "start time"
-fl_assert_eq "$(jq -r '.faults[0].state' "$dir/report.json")" applied "fault state"
+# Ended by its duration (t+3 s) before the run's end (t+4 s): reverted, with its own time and
+# the agent's final status of it, from its fault.reverted event.
+fl_assert_eq "$(jq -r '.faults[0].state' "$dir/report.json")" reverted "fault state"
+jq -e '.faults[0].achieved_final and .faults[0].revert_reason == "its duration ended" and
+	.faults[0].reverted_ms >= .faults[0].start_ms + .faults[0].duration_ms and
+	.faults[0].reverted_ms - .faults[0].applied_ms < 2500 and
+	(.faults[0].reverted_at | test("^[0-9-]+T[0-9:.]+Z$"))' "$dir/report.json" >/dev/null ||
+	fl_fail "fault ended by its duration: $(jq -c '.faults[0] | del(.requested)' "$dir/report.json")"
 fl_assert_eq "$(jq -r '.faults[0].agent' "$dir/report.json")" host-1 "agent resolved from the group"
 # On schedule: start 1s, allowing a loaded machine 500 ms.
 jq -e '.faults[0].applied_ms >= 1000 and .faults[0].applied_ms < 1500' "$dir/report.json" >/dev/null ||

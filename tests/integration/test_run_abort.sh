@@ -74,7 +74,13 @@ run_check_junit "$dir/junit.xml"
 rep=$dir/report.json
 fl_assert_eq "$(jq -r .outcome "$rep")" aborted "outcome"
 fl_assert_eq "$(jq -r .abort.guardrail "$rep")" service-slo "breached guardrail"
-fl_assert_eq "$(jq -r '.faults | map(.state) | join(",")' "$rep")" applied,applied "both faults applied"
+# Both applied, then reverted by the abort: their states and figures are the agents' final
+# events, received before the reverts were confirmed.
+fl_assert_eq "$(jq -r '.faults | map(.state) | join(",")' "$rep")" reverted,reverted "both faults reverted"
+jq -e '.abort.all_reverted_ms as $done | [.faults[] | .achieved_final and
+	.revert_reason == "the controller ended its lease" and .reverted_ms >= .applied_ms and
+	.reverted_ms <= $done + 50] | all' "$rep" >/dev/null ||
+	fl_fail "faults reverted by the abort: $(jq -c '[.faults[] | del(.requested)]' "$rep")"
 jq -e '.abort.value < 0.9 and .abort.threshold == 0.9' "$rep" >/dev/null ||
 	fl_fail "breach value: $(jq -c .abort "$rep")"
 jq -e '.abort.sample_ms > 1000 and .abort.sample_ms <= .abort.all_reverted_ms' "$rep" >/dev/null ||

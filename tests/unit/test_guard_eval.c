@@ -575,6 +575,78 @@ static void test_reading_error(void **state)
 	assert_int_equal(strlen(r.summary), GUARD_SUMMARY_SIZE - 1);
 }
 
+static void test_coverage(void **state)
+{
+	struct guard_coverage c;
+	struct guard_reading r;
+	char why[256];
+
+	/* Readable throughout: never blind, conclusive. */
+	guard_coverage_init(&c, 10 * SEC);
+	for (int i = 0; i < 10; i++) {
+		r = rd(10 * SEC + i * SEC, i % 2 ? BAD : OK);
+		guard_coverage_feed(&c, &r);
+	}
+	assert_int_equal(guard_coverage_blind_ns(&c, 20 * SEC), 0);
+	assert_false(guard_coverage_inconclusive(&c, 20 * SEC, 50, why, sizeof(why)));
+
+	/* Dead from t+4 s to the end (t+10 s): blind 6 s of 10, more than 50%. */
+	guard_coverage_init(&c, 0);
+	for (int i = 0; i < 10; i++) {
+		r = rd(i * SEC, i < 4 ? OK : ERR);
+		guard_coverage_feed(&c, &r);
+	}
+	assert_int_equal(guard_coverage_blind_ns(&c, 10 * SEC), 6 * SEC);
+	assert_true(guard_coverage_inconclusive(&c, 10 * SEC, 50, why, sizeof(why)));
+	assert_non_null(strstr(why, "blind for 6.0 s of 10.0 s (60%, more than 50%)"));
+	/* The same with a 70% share allowed is conclusive. */
+	assert_false(guard_coverage_inconclusive(&c, 10 * SEC, 70, NULL, 0));
+
+	/* Exactly half is not more than half. */
+	guard_coverage_init(&c, 0);
+	r = rd(1 * SEC, OK);
+	guard_coverage_feed(&c, &r);
+	r = rd(5 * SEC, ERR);
+	guard_coverage_feed(&c, &r);
+	assert_int_equal(guard_coverage_blind_ns(&c, 10 * SEC), 5 * SEC);
+	assert_false(guard_coverage_inconclusive(&c, 10 * SEC, 50, NULL, 0));
+	assert_true(guard_coverage_inconclusive(&c, 10 * SEC + 1, 50, NULL, 0));
+
+	/* A recovery ends the blind stretch. */
+	guard_coverage_init(&c, 0);
+	r = rd(2 * SEC, ERR);
+	guard_coverage_feed(&c, &r);
+	r = rd(3 * SEC, OK);
+	guard_coverage_feed(&c, &r);
+	assert_int_equal(guard_coverage_blind_ns(&c, 10 * SEC), 1 * SEC);
+	assert_int_equal(c.valid, 1);
+	assert_int_equal(c.invalid, 1);
+
+	/* No valid reading at all is inconclusive however short the blind time. */
+	guard_coverage_init(&c, 0);
+	assert_true(guard_coverage_inconclusive(&c, 10 * SEC, 50, why, sizeof(why)));
+	assert_non_null(strstr(why, "no valid reading in 10.0 s (0 invalid)"));
+	r = rd(9 * SEC, ERR);
+	guard_coverage_feed(&c, &r);
+	assert_int_equal(guard_coverage_blind_ns(&c, 10 * SEC), 1 * SEC);
+	assert_true(guard_coverage_inconclusive(&c, 10 * SEC, 50, NULL, 0));
+
+	/* A valid reading before the watch began sees, but is not a reading of the run. */
+	guard_coverage_init(&c, 10 * SEC);
+	r = rd(9 * SEC, OK);
+	guard_coverage_feed(&c, &r);
+	assert_int_equal(c.valid, 0);
+	assert_true(guard_coverage_inconclusive(&c, 20 * SEC, 50, NULL, 0));
+	/* ...and an invalid one before it makes the watch start blind. */
+	guard_coverage_init(&c, 10 * SEC);
+	r = rd(9 * SEC, ERR);
+	guard_coverage_feed(&c, &r);
+	r = rd(16 * SEC, OK);
+	guard_coverage_feed(&c, &r);
+	assert_int_equal(guard_coverage_blind_ns(&c, 20 * SEC), 6 * SEC);
+	assert_true(guard_coverage_inconclusive(&c, 20 * SEC, 50, NULL, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -597,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_debounce_on_error),
 		cmocka_unit_test(test_check_passed),
 		cmocka_unit_test(test_reading_error),
+		cmocka_unit_test(test_coverage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
