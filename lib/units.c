@@ -145,6 +145,43 @@ static const struct unit *find_unit(const struct unit *tab, size_t n, const char
 	return NULL;
 }
 
+/*
+ * The number at *p, s being the whole text for messages: 0 with *p past it, or the error in
+ * err. what names the kind of value ("rate"); bad ends the message for text that is not a
+ * number, ": expected a number" unless the kind has a better hint.
+ */
+static int read_num(const char *s, const char *what, const char *bad, const char **p, struct num *n,
+		    char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	int r = parse_num(p, n);
+
+	if (r == -EDOM)
+		return exponent_error(err, err_size, what, s);
+	if (r == -ERANGE)
+		return fail(err, err_size, -ERANGE, "%s %s is too large", what, diag_quote(q, s));
+	if (r)
+		return fail(err, err_size, -EINVAL, "invalid %s %s%s", what, diag_quote(q, s),
+			    bad ? bad : ": expected a number");
+	return 0;
+}
+
+/*
+ * How every value but a duration starts: not empty, an optional '-', a number; *p is left
+ * past the number. The sign is refused by the caller, after the unit: "-5x" is negative,
+ * "-5q" has a wrong unit.
+ */
+static int read_lead(const char *s, const char *what, const char *bad, const char **p,
+		     struct num *n, char *err, size_t err_size)
+{
+	if (!*s)
+		return fail(err, err_size, -EINVAL, "empty %s", what);
+	*p = s;
+	if (**p == '-')
+		(*p)++;
+	return read_num(s, what, bad, p, n, err, err_size);
+}
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct unit duration_units[] = {
@@ -185,15 +222,9 @@ int units_parse_duration(const char *s, int64_t *ns, char *err, size_t err_size)
 		size_t ul;
 		int r;
 
-		r = parse_num(&p, &n);
-		if (r == -EDOM)
-			return exponent_error(err, err_size, "duration", s);
-		if (r == -ERANGE)
-			return fail(err, err_size, -ERANGE, "duration %s is too large",
-				    diag_quote(q, s));
+		r = read_num(s, "duration", NULL, &p, &n, err, err_size);
 		if (r)
-			return fail(err, err_size, -EINVAL,
-				    "invalid duration %s: expected a number", diag_quote(q, s));
+			return r;
 		ul = unit_len(p);
 		if (!ul) {
 			if (*p)
@@ -243,16 +274,10 @@ int units_parse_percent(const char *s, uint64_t *ppm, char *err, size_t err_size
 	u128 v;
 	int r;
 
-	if (!*s)
-		return fail(err, err_size, -EINVAL, "empty percentage");
-	if (*p == '-')
-		p++;
-	r = parse_num(&p, &n);
-	if (r == -EDOM)
-		return exponent_error(err, err_size, "percentage", s);
-	if (r == -ERANGE)
-		return fail(err, err_size, -ERANGE, "percentage %s is too large", diag_quote(q, s));
-	if (r || (*p && strcmp(p, "%")))
+	r = read_lead(s, "percentage", " (write it like '5%')", &p, &n, err, err_size);
+	if (r)
+		return r;
+	if (*p && strcmp(p, "%"))
 		return fail(err, err_size, -EINVAL, "invalid percentage %s (write it like '5%%')",
 			    diag_quote(q, s));
 	if (!*p)
@@ -306,16 +331,9 @@ static int parse_bytes(const char *s, const char *what, const char *suffix, cons
 	u128 v;
 	int r;
 
-	if (*p == '-')
-		p++;
-	r = parse_num(&p, &n);
-	if (r == -EDOM)
-		return exponent_error(err, err_size, what, s);
-	if (r == -ERANGE)
-		return fail(err, err_size, -ERANGE, "%s %s is too large", what, diag_quote(q, s));
+	r = read_lead(s, what, NULL, &p, &n, err, err_size);
 	if (r)
-		return fail(err, err_size, -EINVAL, "invalid %s %s: expected a number", what,
-			    diag_quote(q, s));
+		return r;
 	ul = unit_len(p);
 	/* A trailing "/s" belongs to the caller, not to the unit. */
 	if (suffix && ul >= strlen(suffix) && !strcmp(p + ul - strlen(suffix), suffix))
@@ -399,18 +417,9 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 	u128 v;
 	int r;
 
-	if (!*s)
-		return fail(err, err_size, -EINVAL, "empty rate");
-	if (*p == '-')
-		p++;
-	r = parse_num(&p, &n);
-	if (r == -EDOM)
-		return exponent_error(err, err_size, "rate", s);
-	if (r == -ERANGE)
-		return fail(err, err_size, -ERANGE, "rate %s is too large", diag_quote(q, s));
+	r = read_lead(s, "rate", NULL, &p, &n, err, err_size);
 	if (r)
-		return fail(err, err_size, -EINVAL, "invalid rate %s: expected a number",
-			    diag_quote(q, s));
+		return r;
 	ul = unit_len(p);
 	if (!ul)
 		return fail(err, err_size, -EINVAL, "rate %s has no unit (use " RATE_UNITS ")",
@@ -483,8 +492,6 @@ int units_parse_byte_rate(const char *s, uint64_t *bytes_per_sec, char *err, siz
 	uint64_t v;
 	int r;
 
-	if (!*s)
-		return fail(err, err_size, -EINVAL, "empty byte rate");
 	r = parse_bytes(s, "byte rate", "/s", NULL, &v, &end, err, err_size);
 	if (r)
 		return r;
@@ -504,19 +511,9 @@ int units_parse_req_rate(const char *s, uint64_t *per_kmin, char *err, size_t er
 	u128 v;
 	int r;
 
-	if (!*s)
-		return fail(err, err_size, -EINVAL, "empty request rate");
-	if (*p == '-')
-		p++;
-	r = parse_num(&p, &n);
-	if (r == -EDOM)
-		return exponent_error(err, err_size, "request rate", s);
-	if (r == -ERANGE)
-		return fail(err, err_size, -ERANGE, "request rate %s is too large",
-			    diag_quote(q, s));
+	r = read_lead(s, "request rate", NULL, &p, &n, err, err_size);
 	if (r)
-		return fail(err, err_size, -EINVAL, "invalid request rate %s: expected a number",
-			    diag_quote(q, s));
+		return r;
 	if (!strcmp(p, "/s"))
 		mult = 60000;
 	else if (!strcmp(p, "/m"))
@@ -547,16 +544,10 @@ int units_parse_factor(const char *s, uint64_t *milli, char *err, size_t err_siz
 	u128 v;
 	int r;
 
-	if (!*s)
-		return fail(err, err_size, -EINVAL, "empty factor");
-	if (*p == '-')
-		p++;
-	r = parse_num(&p, &n);
-	if (r == -EDOM)
-		return exponent_error(err, err_size, "factor", s);
-	if (r == -ERANGE)
-		return fail(err, err_size, -ERANGE, "factor %s is too large", diag_quote(q, s));
-	if (r || (*p && strcmp(p, "x")))
+	r = read_lead(s, "factor", " (write it like '14.4x')", &p, &n, err, err_size);
+	if (r)
+		return r;
+	if (*p && strcmp(p, "x"))
 		return fail(err, err_size, -EINVAL, "invalid factor %s (write it like '14.4x')",
 			    diag_quote(q, s));
 	if (*s == '-')
