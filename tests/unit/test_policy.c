@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "policy.h"
 
 static struct policy *load_ok(const char *text)
@@ -30,17 +31,12 @@ static char *load_bad(const char *text)
 {
 	struct diag_list dl;
 	struct policy *p = NULL;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *out;
 
 	assert_int_equal(diag_init(&dl, "policy.yaml"), 0);
 	assert_int_equal(policy_load_buf(text, strlen(text), &p, &dl), -EINVAL);
 	assert_null(p);
-	f = open_memstream(&out, &len);
-	diag_sort(&dl);
-	diag_print(f, &dl);
-	fclose(f);
+	out = th_render(&dl);
 	diag_clear(&dl);
 	return out;
 }

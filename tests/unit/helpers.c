@@ -1,0 +1,42 @@
+/* Helpers every cmocka unit test links (see helpers.h). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+char *th_render(struct diag_list *dl)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(f);
+	diag_print(f, dl);
+	fclose(f);
+	return out;
+}
+
+void th_expect_problems(th_load_fn load, const char *file, const char *doc, const char *want)
+{
+	struct diag_list dl;
+	char *got;
+	int r;
+
+	assert_int_equal(diag_init(&dl, file), 0);
+	r = load(doc, &dl);
+	got = th_render(&dl);
+	if (strcmp(got, want))
+		fprintf(stderr, "document:\n%s\nwant:\n%s\ngot:\n%s\n", doc, want, got);
+	assert_string_equal(got, want);
+	assert_int_equal(r, -EINVAL);
+	free(got);
+	diag_clear(&dl);
+}
