@@ -182,6 +182,29 @@ static int read_lead(const char *s, const char *what, const char *bad, const cha
 	return read_num(s, what, bad, p, n, err, err_size);
 }
 
+/*
+ * How every value but a duration ends once its text is known good: not negative, and the
+ * number times mult whole and at most max. frac says why a fraction is refused ("is not a
+ * whole number of bytes").
+ */
+static int finish(const char *s, const char *what, const struct num *n, uint64_t mult, uint64_t max,
+		  const char *frac, uint64_t *out, char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	u128 v;
+	int r;
+
+	if (*s == '-')
+		return fail(err, err_size, -ERANGE, "%s %s is negative", what, diag_quote(q, s));
+	r = scale(n, mult, &v);
+	if (r == -EDOM)
+		return fail(err, err_size, -EINVAL, "%s %s %s", what, diag_quote(q, s), frac);
+	if (r || v > max)
+		return fail(err, err_size, -ERANGE, "%s %s is too large", what, diag_quote(q, s));
+	*out = (uint64_t)v;
+	return 0;
+}
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct unit duration_units[] = {
@@ -271,7 +294,6 @@ int units_parse_percent(const char *s, uint64_t *ppm, char *err, size_t err_size
 	char q[DIAG_QUOTE_SIZE];
 	const char *p = s;
 	struct num n;
-	u128 v;
 	int r;
 
 	r = read_lead(s, "percentage", " (write it like '5%')", &p, &n, err, err_size);
@@ -283,16 +305,8 @@ int units_parse_percent(const char *s, uint64_t *ppm, char *err, size_t err_size
 	if (!*p)
 		return fail(err, err_size, -EINVAL, "percentage %s needs a '%%' sign, as in '%s%%'",
 			    diag_quote(q, s), s);
-	if (*s == '-')
-		return fail(err, err_size, -ERANGE, "percentage %s is negative", diag_quote(q, s));
-	r = scale(&n, UNITS_PPM_ONE / 100, &v);
-	if (r == -EDOM)
-		return fail(err, err_size, -EINVAL, "percentage %s has more than 4 decimals",
-			    diag_quote(q, s));
-	if (r || v > UINT32_MAX)
-		return fail(err, err_size, -ERANGE, "percentage %s is too large", diag_quote(q, s));
-	*ppm = (uint64_t)v;
-	return 0;
+	return finish(s, "percentage", &n, UNITS_PPM_ONE / 100, UINT32_MAX,
+		      "has more than 4 decimals", ppm, err, err_size);
 }
 
 static const struct unit size_units[] = {
@@ -328,7 +342,6 @@ static int parse_bytes(const char *s, const char *what, const char *suffix, cons
 	const char *p = s;
 	struct num n;
 	size_t ul;
-	u128 v;
 	int r;
 
 	r = read_lead(s, what, NULL, &p, &n, err, err_size);
@@ -350,15 +363,10 @@ static int parse_bytes(const char *s, const char *what, const char *suffix, cons
 			    diag_quote(q, s), diag_quote(uq, ubuf),
 			    suffix ? " followed by '/s'" : "", more ? more : "");
 	}
-	if (*s == '-')
-		return fail(err, err_size, -ERANGE, "%s %s is negative", what, diag_quote(q, s));
-	r = scale(&n, u->mult, &v);
-	if (r == -EDOM)
-		return fail(err, err_size, -EINVAL, "%s %s is not a whole number of bytes", what,
-			    diag_quote(q, s));
-	if (r || v > INT64_MAX)
-		return fail(err, err_size, -ERANGE, "%s %s is too large", what, diag_quote(q, s));
-	*out = (uint64_t)v;
+	r = finish(s, what, &n, u->mult, INT64_MAX, "is not a whole number of bytes", out, err,
+		   err_size);
+	if (r)
+		return r;
 	*end = p + ul;
 	return 0;
 }
@@ -414,7 +422,6 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 	const char *p = s;
 	struct num n;
 	size_t ul;
-	u128 v;
 	int r;
 
 	r = read_lead(s, "rate", NULL, &p, &n, err, err_size);
@@ -473,16 +480,8 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 	}
 	if (p[ul])
 		return fail(err, err_size, -EINVAL, "invalid rate %s", diag_quote(q, s));
-	if (*s == '-')
-		return fail(err, err_size, -ERANGE, "rate %s is negative", diag_quote(q, s));
-	r = scale(&n, u->mult, &v);
-	if (r == -EDOM)
-		return fail(err, err_size, -EINVAL, "rate %s is not a whole number of bits",
-			    diag_quote(q, s));
-	if (r || v > INT64_MAX)
-		return fail(err, err_size, -ERANGE, "rate %s is too large", diag_quote(q, s));
-	*bits_per_sec = (uint64_t)v;
-	return 0;
+	return finish(s, "rate", &n, u->mult, INT64_MAX, "is not a whole number of bits",
+		      bits_per_sec, err, err_size);
 }
 
 int units_parse_byte_rate(const char *s, uint64_t *bytes_per_sec, char *err, size_t err_size)
@@ -508,7 +507,6 @@ int units_parse_req_rate(const char *s, uint64_t *per_kmin, char *err, size_t er
 	const char *p = s;
 	uint64_t mult;
 	struct num n;
-	u128 v;
 	int r;
 
 	r = read_lead(s, "request rate", NULL, &p, &n, err, err_size);
@@ -522,18 +520,8 @@ int units_parse_req_rate(const char *s, uint64_t *per_kmin, char *err, size_t er
 		return fail(err, err_size, -EINVAL,
 			    "request rate %s needs a unit, as in '5/s' or '30/m'",
 			    diag_quote(q, s));
-	if (*s == '-')
-		return fail(err, err_size, -ERANGE, "request rate %s is negative",
-			    diag_quote(q, s));
-	r = scale(&n, mult, &v);
-	if (r == -EDOM)
-		return fail(err, err_size, -EINVAL, "request rate %s has too many decimals",
-			    diag_quote(q, s));
-	if (r || v > INT64_MAX)
-		return fail(err, err_size, -ERANGE, "request rate %s is too large",
-			    diag_quote(q, s));
-	*per_kmin = (uint64_t)v;
-	return 0;
+	return finish(s, "request rate", &n, mult, INT64_MAX, "has too many decimals", per_kmin,
+		      err, err_size);
 }
 
 int units_parse_factor(const char *s, uint64_t *milli, char *err, size_t err_size)
@@ -541,7 +529,6 @@ int units_parse_factor(const char *s, uint64_t *milli, char *err, size_t err_siz
 	char q[DIAG_QUOTE_SIZE];
 	const char *p = s;
 	struct num n;
-	u128 v;
 	int r;
 
 	r = read_lead(s, "factor", " (write it like '14.4x')", &p, &n, err, err_size);
@@ -550,16 +537,8 @@ int units_parse_factor(const char *s, uint64_t *milli, char *err, size_t err_siz
 	if (*p && strcmp(p, "x"))
 		return fail(err, err_size, -EINVAL, "invalid factor %s (write it like '14.4x')",
 			    diag_quote(q, s));
-	if (*s == '-')
-		return fail(err, err_size, -ERANGE, "factor %s is negative", diag_quote(q, s));
-	r = scale(&n, 1000, &v);
-	if (r == -EDOM)
-		return fail(err, err_size, -EINVAL, "factor %s has more than 3 decimals",
-			    diag_quote(q, s));
-	if (r || v > INT64_MAX)
-		return fail(err, err_size, -ERANGE, "factor %s is too large", diag_quote(q, s));
-	*milli = (uint64_t)v;
-	return 0;
+	return finish(s, "factor", &n, 1000, INT64_MAX, "has more than 3 decimals", milli, err,
+		      err_size);
 }
 
 /* "12.5" from 12500 and 1000: an integer and its fraction with trailing zeros dropped. */
