@@ -356,28 +356,12 @@ void exp_doc_free(const struct exp_object *obj, void *doc)
 
 int exp_load_file(const char *path, struct experiment **out, struct diag_list *diags)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	int err;
-
-	*out = NULL;
-	err = exp_read_file_diag(path, &buf, &len, diags);
-	if (err)
-		return err;
-	if (exp_path_is_json(path))
-		err = exp_json_check(buf, len, diags);
-	if (!err)
-		err = exp_load_buf(buf, len, out, diags);
-	free(buf);
-	return err;
+	return exp_doc_load_file(&exp_experiment_object, path, (void **)out, diags);
 }
 
 void exp_free(struct experiment *e)
 {
-	if (!e)
-		return;
-	exp_obj_release(&exp_experiment_object, e);
-	free(e);
+	exp_doc_free(&exp_experiment_object, e);
 }
 
 int exp_to_json(const struct experiment *e, json_t **out)

@@ -1167,10 +1167,7 @@ int exp_fault_parse(const char *buf, size_t len, struct fault_spec **out, struct
 
 void exp_fault_free(struct fault_spec *f)
 {
-	if (!f)
-		return;
-	exp_obj_release(&exp_fault_object, f);
-	free(f);
+	exp_doc_free(&exp_fault_object, f);
 }
 
 int exp_fault_to_json(const struct fault_spec *f, json_t **out)
