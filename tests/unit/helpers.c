@@ -40,3 +40,15 @@ void th_expect_problems(th_load_fn load, const char *file, const char *doc, cons
 	free(got);
 	diag_clear(&dl);
 }
+
+void th_assert_clean(int r, struct diag_list *dl)
+{
+	char *out = th_render(dl);
+
+	if (r || *out)
+		fprintf(stderr, "%s", out);
+	assert_int_equal(r, 0);
+	assert_string_equal(out, "");
+	free(out);
+	diag_clear(dl);
+}

@@ -8,6 +8,12 @@
 char *th_render(struct diag_list *dl);
 
 /*
+ * Assert that a load succeeded (r is its result) and reported nothing in dl; otherwise the
+ * problems go to stderr first. Clears dl.
+ */
+void th_assert_clean(int r, struct diag_list *dl);
+
+/*
  * Loads doc (one of the lib's *_load_buf() or exp_fault_parse()), reporting into dl, and
  * checks that a failed load leaves no object behind. Frees what it loaded; returns the
  * loader's result.

@@ -97,20 +97,12 @@ static void test_every_example_validates(void **state)
 
 	assert_true(ex->n >= 8);
 	for (size_t i = 0; i < ex->n; i++) {
-		char path[1024], *out;
 		struct diag_list dl;
-		int r;
+		char path[1024];
 
 		snprintf(path, sizeof(path), "%s/experiments/%s", FL_SOURCE_DIR, ex->names[i]);
 		assert_int_equal(diag_init(&dl, ex->names[i]), 0);
-		r = exp_load_file(path, &ex->exps[i], &dl);
-		out = th_render(&dl);
-		if (r)
-			fprintf(stderr, "%s", out);
-		assert_int_equal(r, 0);
-		assert_string_equal(out, "");
-		free(out);
-		diag_clear(&dl);
+		th_assert_clean(exp_load_file(path, &ex->exps[i], &dl), &dl);
 		json |= strstr(ex->names[i], ".json") != NULL;
 	}
 	assert_true(json);

@@ -22,18 +22,9 @@ static struct fault_spec *parse_ok(const char *text)
 {
 	struct fault_spec *f = NULL;
 	struct diag_list dl;
-	char *out;
-	int r;
 
 	assert_int_equal(diag_init(&dl, "fault"), 0);
-	r = exp_fault_parse(text, strlen(text), &f, &dl);
-	out = th_render(&dl);
-	if (r)
-		fprintf(stderr, "%s", out);
-	assert_int_equal(r, 0);
-	assert_string_equal(out, "");
-	free(out);
-	diag_clear(&dl);
+	th_assert_clean(exp_fault_parse(text, strlen(text), &f, &dl), &dl);
 	return f;
 }
 
