@@ -35,15 +35,7 @@
 	"    type: stress.cpu\n" \
 	"    duration: 1m\n"
 
-static int load(const char *doc, struct diag_list *dl)
-{
-	struct experiment *e = (struct experiment *)1;
-	int r = exp_load_buf(doc, strlen(doc), &e, dl);
-
-	assert_true(r ? !e : !!e);
-	exp_free(e);
-	return r;
-}
+TH_LOADER(load, struct experiment, exp_load_buf, exp_free)
 
 /* Load doc and compare everything printed with want. */
 static void expect(const char *doc, const char *want)
@@ -995,14 +987,10 @@ static void test_unreadable_file(void **state)
 {
 	struct experiment *e = NULL;
 	struct diag_list dl;
-	char *got;
 
 	assert_int_equal(diag_init(&dl, "/nonexistent/x.yaml"), 0);
 	assert_int_equal(exp_load_file("/nonexistent/x.yaml", &e, &dl), -ENOENT);
-	got = th_render(&dl);
-	assert_string_equal(got, "/nonexistent/x.yaml: No such file or directory\n");
-	free(got);
-	diag_clear(&dl);
+	th_assert_printed(&dl, NULL, "/nonexistent/x.yaml: No such file or directory\n");
 }
 
 /*

@@ -28,15 +28,7 @@ static struct fault_spec *parse_ok(const char *text)
 	return f;
 }
 
-static int load(const char *text, struct diag_list *dl)
-{
-	struct fault_spec *f = (struct fault_spec *)1;
-	int r = exp_fault_parse(text, strlen(text), &f, dl);
-
-	assert_true(r ? !f : !!f);
-	exp_fault_free(f);
-	return r;
-}
+TH_LOADER(load, struct fault_spec, exp_fault_parse, exp_fault_free)
 
 static void parse_bad(const char *text, const char *want)
 {
