@@ -269,6 +269,9 @@ bad:
 	return false;
 }
 
+/* The first 12 bytes of an IPv4-mapped IPv6 address, ::ffff:0:0/96. */
+static const uint8_t v4mapped_prefix[12] = {[10] = 0xff, [11] = 0xff};
+
 bool exp_parse_cidr(struct exp_ctx *ctx, const struct enode *n, struct net_cidr *out)
 {
 	char q[DIAG_QUOTE_SIZE], addr[64], fixed[INET6_ADDRSTRLEN];
@@ -312,10 +315,11 @@ bool exp_parse_cidr(struct exp_ctx *ctx, const struct enode *n, struct net_cidr 
 	/*
 	 * ::ffff:a.b.c.d/96+ names IPv4 hosts, but an IPv4 packet carries IPv4 addresses and
 	 * an IPv6 rule never matches it: the fault would silently do nothing. Suggest the
-	 * IPv4 form (host bits cleared).
+	 * IPv4 form (host bits cleared). The bytes are compared rather than read through
+	 * IN6_IS_ADDR_V4MAPPED(): addr sits at offset 2, not aligned for a struct in6_addr.
 	 */
 	if (out->family == AF_INET6 && prefix >= 96 &&
-	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)out->addr)) {
+	    !memcmp(out->addr, v4mapped_prefix, sizeof(v4mapped_prefix))) {
 		unsigned p4 = prefix - 96;
 		uint32_t v4;
 
