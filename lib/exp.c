@@ -216,6 +216,9 @@ static void experiment_check(struct exp_ctx *ctx, const struct enode *map, void 
 		exp_err_key(ctx, map, "version",
 			    "unsupported format version %u; this build reads version %d",
 			    e->version, EXP_FORMAT_VERSION);
+	/* The rules over the whole experiment read the faults, so they need memory to be. */
+	if (!ctx->nomem)
+		exp_check_experiment(ctx, map, e);
 }
 
 const struct exp_object exp_experiment_object = {
@@ -228,37 +231,7 @@ const struct exp_object exp_experiment_object = {
 
 int exp_load_buf(const char *buf, size_t len, struct experiment **out, struct diag_list *diags)
 {
-	size_t errs = diag_total(diags);
-	struct experiment *e = NULL;
-	struct exp_ctx ctx;
-	struct enode *root;
-	int err = 0;
-
-	*out = NULL;
-	exp_ctx_init(&ctx, diags);
-	root = exp_tree_build(&ctx, buf, len);
-	if (root) {
-		e = calloc(1, sizeof(*e));
-		if (!e) {
-			ctx.nomem = true;
-		} else {
-			exp_obj_init(&exp_experiment_object, e);
-			exp_obj_parse(&ctx, &exp_experiment_object, root, e);
-			if (!ctx.nomem && root->type == EN_MAP)
-				exp_check_experiment(&ctx, root, e);
-		}
-	}
-	if (ctx.nomem || diags->err)
-		err = -ENOMEM;
-	else if (diag_total(diags) != errs || !root)
-		err = -EINVAL;
-	exp_ctx_release(&ctx);
-	if (err) {
-		exp_free(e);
-		return err;
-	}
-	*out = e;
-	return 0;
+	return exp_doc_load(&exp_experiment_object, buf, len, (void **)out, diags);
 }
 
 /* Read at most EXP_MAX_DOC_SIZE + 1 bytes: enough to tell the loader the file is too big. */
@@ -383,28 +356,12 @@ void exp_doc_free(const struct exp_object *obj, void *doc)
 
 int exp_load_file(const char *path, struct experiment **out, struct diag_list *diags)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	int err;
-
-	*out = NULL;
-	err = exp_read_file_diag(path, &buf, &len, diags);
-	if (err)
-		return err;
-	if (exp_path_is_json(path))
-		err = exp_json_check(buf, len, diags);
-	if (!err)
-		err = exp_load_buf(buf, len, out, diags);
-	free(buf);
-	return err;
+	return exp_doc_load_file(&exp_experiment_object, path, (void **)out, diags);
 }
 
 void exp_free(struct experiment *e)
 {
-	if (!e)
-		return;
-	exp_obj_release(&exp_experiment_object, e);
-	free(e);
+	exp_doc_free(&exp_experiment_object, e);
 }
 
 int exp_to_json(const struct experiment *e, json_t **out)

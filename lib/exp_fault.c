@@ -1162,43 +1162,12 @@ int exp_fault_rule_slots_check(const struct fault_spec *f, char *err, size_t siz
 
 int exp_fault_parse(const char *buf, size_t len, struct fault_spec **out, struct diag_list *diags)
 {
-	size_t errs = diag_total(diags);
-	struct fault_spec *f = NULL;
-	struct exp_ctx ctx;
-	struct enode *root;
-	int err = 0;
-
-	*out = NULL;
-	exp_ctx_init(&ctx, diags);
-	root = exp_tree_build(&ctx, buf, len);
-	if (root) {
-		f = calloc(1, sizeof(*f));
-		if (!f) {
-			ctx.nomem = true;
-		} else {
-			exp_obj_init(&exp_fault_object, f);
-			exp_obj_parse(&ctx, &exp_fault_object, root, f);
-		}
-	}
-	if (ctx.nomem || diags->err)
-		err = -ENOMEM;
-	else if (diag_total(diags) != errs || !root)
-		err = -EINVAL;
-	exp_ctx_release(&ctx);
-	if (err) {
-		exp_fault_free(f);
-		return err;
-	}
-	*out = f;
-	return 0;
+	return exp_doc_load(&exp_fault_object, buf, len, (void **)out, diags);
 }
 
 void exp_fault_free(struct fault_spec *f)
 {
-	if (!f)
-		return;
-	exp_obj_release(&exp_fault_object, f);
-	free(f);
+	exp_doc_free(&exp_fault_object, f);
 }
 
 int exp_fault_to_json(const struct fault_spec *f, json_t **out)

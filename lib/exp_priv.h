@@ -256,6 +256,35 @@ bool exp_seen_valid(const struct exp_object *o, const struct exp_seen *s, const 
 /* The candidate closest to word by edit distance, or NULL when none is close enough. */
 const char *exp_did_you_mean(const char *word, const char *const *cands, size_t n);
 
+/* "expected a duration such as '30s', got a list": n is not of the kind field f takes. */
+void exp_type_error(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n);
+/* Whether v (of the field kind type) is in f's range; if not, reports it with both bounds. */
+bool exp_check_range(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
+		     uint8_t type, int64_t v);
+
+/*
+ * Value parsers of the scalar field types, for exp_fld_parse(). Each reads node n, stores
+ * the value and returns true, or reports the problem at n and returns false.
+ */
+
+/* Text fields (exp_text.c): the text to store (n->str or buf), or NULL after a report. */
+const char *exp_text_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
+			   char *buf, size_t size);
+
+/* Structured scalars (exp_scalar.c). */
+bool exp_parse_signal(struct exp_ctx *ctx, const struct enode *n, int *out);
+bool exp_parse_cpuset(struct exp_ctx *ctx, const struct enode *n, struct exp_cpuset *out);
+bool exp_parse_time(struct exp_ctx *ctx, const struct enode *n, uint32_t *out);
+bool exp_parse_expect(struct exp_ctx *ctx, const struct enode *n, int *op, double *thr);
+bool exp_parse_cidr(struct exp_ctx *ctx, const struct enode *n, struct net_cidr *out);
+bool exp_parse_range(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
+		     struct port_range *out);
+/* FT_DURATION .. FT_FACTOR: text through lib/units, then the field's range. */
+bool exp_parse_unit(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
+		    void *dst);
+void exp_fmt_cpuset(const struct exp_cpuset *cs, char *buf, size_t size);
+void exp_fmt_cidr(const struct net_cidr *c, char *buf, size_t size);
+
 /* Fault and probe pieces, defined in exp_fault.c and exp_probe.c. */
 
 struct fault_type_desc {

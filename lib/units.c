@@ -145,6 +145,66 @@ static const struct unit *find_unit(const struct unit *tab, size_t n, const char
 	return NULL;
 }
 
+/*
+ * The number at *p, s being the whole text for messages: 0 with *p past it, or the error in
+ * err. what names the kind of value ("rate"); bad ends the message for text that is not a
+ * number, ": expected a number" unless the kind has a better hint.
+ */
+static int read_num(const char *s, const char *what, const char *bad, const char **p, struct num *n,
+		    char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	int r = parse_num(p, n);
+
+	if (r == -EDOM)
+		return exponent_error(err, err_size, what, s);
+	if (r == -ERANGE)
+		return fail(err, err_size, -ERANGE, "%s %s is too large", what, diag_quote(q, s));
+	if (r)
+		return fail(err, err_size, -EINVAL, "invalid %s %s%s", what, diag_quote(q, s),
+			    bad ? bad : ": expected a number");
+	return 0;
+}
+
+/*
+ * How every value but a duration starts: not empty, an optional '-', a number; *p is left
+ * past the number. The sign is refused by the caller, after the unit: "-5x" is negative,
+ * "-5q" has a wrong unit.
+ */
+static int read_lead(const char *s, const char *what, const char *bad, const char **p,
+		     struct num *n, char *err, size_t err_size)
+{
+	if (!*s)
+		return fail(err, err_size, -EINVAL, "empty %s", what);
+	*p = s;
+	if (**p == '-')
+		(*p)++;
+	return read_num(s, what, bad, p, n, err, err_size);
+}
+
+/*
+ * How every value but a duration ends once its text is known good: not negative, and the
+ * number times mult whole and at most max. frac says why a fraction is refused ("is not a
+ * whole number of bytes").
+ */
+static int finish(const char *s, const char *what, const struct num *n, uint64_t mult, uint64_t max,
+		  const char *frac, uint64_t *out, char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	u128 v;
+	int r;
+
+	if (*s == '-')
+		return fail(err, err_size, -ERANGE, "%s %s is negative", what, diag_quote(q, s));
+	r = scale(n, mult, &v);
+	if (r == -EDOM)
+		return fail(err, err_size, -EINVAL, "%s %s %s", what, diag_quote(q, s), frac);
+	if (r || v > max)
+		return fail(err, err_size, -ERANGE, "%s %s is too large", what, diag_quote(q, s));
+	*out = (uint64_t)v;
+	return 0;
+}
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct unit duration_units[] = {
@@ -185,15 +245,9 @@ int units_parse_duration(const char *s, int64_t *ns, char *err, size_t err_size)
 		size_t ul;
 		int r;
 
-		r = parse_num(&p, &n);
-		if (r == -EDOM)
-			return exponent_error(err, err_size, "duration", s);
-		if (r == -ERANGE)
-			return fail(err, err_size, -ERANGE, "duration %s is too large",
-				    diag_quote(q, s));
+		r = read_num(s, "duration", NULL, &p, &n, err, err_size);
 		if (r)
-			return fail(err, err_size, -EINVAL,
-				    "invalid duration %s: expected a number", diag_quote(q, s));
+			return r;
 		ul = unit_len(p);
 		if (!ul) {
 			if (*p)
@@ -240,34 +294,19 @@ int units_parse_percent(const char *s, uint64_t *ppm, char *err, size_t err_size
 	char q[DIAG_QUOTE_SIZE];
 	const char *p = s;
 	struct num n;
-	u128 v;
 	int r;
 
-	if (!*s)
-		return fail(err, err_size, -EINVAL, "empty percentage");
-	if (*p == '-')
-		p++;
-	r = parse_num(&p, &n);
-	if (r == -EDOM)
-		return exponent_error(err, err_size, "percentage", s);
-	if (r == -ERANGE)
-		return fail(err, err_size, -ERANGE, "percentage %s is too large", diag_quote(q, s));
-	if (r || (*p && strcmp(p, "%")))
+	r = read_lead(s, "percentage", " (write it like '5%')", &p, &n, err, err_size);
+	if (r)
+		return r;
+	if (*p && strcmp(p, "%"))
 		return fail(err, err_size, -EINVAL, "invalid percentage %s (write it like '5%%')",
 			    diag_quote(q, s));
 	if (!*p)
 		return fail(err, err_size, -EINVAL, "percentage %s needs a '%%' sign, as in '%s%%'",
 			    diag_quote(q, s), s);
-	if (*s == '-')
-		return fail(err, err_size, -ERANGE, "percentage %s is negative", diag_quote(q, s));
-	r = scale(&n, UNITS_PPM_ONE / 100, &v);
-	if (r == -EDOM)
-		return fail(err, err_size, -EINVAL, "percentage %s has more than 4 decimals",
-			    diag_quote(q, s));
-	if (r || v > UINT32_MAX)
-		return fail(err, err_size, -ERANGE, "percentage %s is too large", diag_quote(q, s));
-	*ppm = (uint64_t)v;
-	return 0;
+	return finish(s, "percentage", &n, UNITS_PPM_ONE / 100, UINT32_MAX,
+		      "has more than 4 decimals", ppm, err, err_size);
 }
 
 static const struct unit size_units[] = {
@@ -303,19 +342,11 @@ static int parse_bytes(const char *s, const char *what, const char *suffix, cons
 	const char *p = s;
 	struct num n;
 	size_t ul;
-	u128 v;
 	int r;
 
-	if (*p == '-')
-		p++;
-	r = parse_num(&p, &n);
-	if (r == -EDOM)
-		return exponent_error(err, err_size, what, s);
-	if (r == -ERANGE)
-		return fail(err, err_size, -ERANGE, "%s %s is too large", what, diag_quote(q, s));
+	r = read_lead(s, what, NULL, &p, &n, err, err_size);
 	if (r)
-		return fail(err, err_size, -EINVAL, "invalid %s %s: expected a number", what,
-			    diag_quote(q, s));
+		return r;
 	ul = unit_len(p);
 	/* A trailing "/s" belongs to the caller, not to the unit. */
 	if (suffix && ul >= strlen(suffix) && !strcmp(p + ul - strlen(suffix), suffix))
@@ -332,15 +363,10 @@ static int parse_bytes(const char *s, const char *what, const char *suffix, cons
 			    diag_quote(q, s), diag_quote(uq, ubuf),
 			    suffix ? " followed by '/s'" : "", more ? more : "");
 	}
-	if (*s == '-')
-		return fail(err, err_size, -ERANGE, "%s %s is negative", what, diag_quote(q, s));
-	r = scale(&n, u->mult, &v);
-	if (r == -EDOM)
-		return fail(err, err_size, -EINVAL, "%s %s is not a whole number of bytes", what,
-			    diag_quote(q, s));
-	if (r || v > INT64_MAX)
-		return fail(err, err_size, -ERANGE, "%s %s is too large", what, diag_quote(q, s));
-	*out = (uint64_t)v;
+	r = finish(s, what, &n, u->mult, INT64_MAX, "is not a whole number of bytes", out, err,
+		   err_size);
+	if (r)
+		return r;
 	*end = p + ul;
 	return 0;
 }
@@ -396,21 +422,11 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 	const char *p = s;
 	struct num n;
 	size_t ul;
-	u128 v;
 	int r;
 
-	if (!*s)
-		return fail(err, err_size, -EINVAL, "empty rate");
-	if (*p == '-')
-		p++;
-	r = parse_num(&p, &n);
-	if (r == -EDOM)
-		return exponent_error(err, err_size, "rate", s);
-	if (r == -ERANGE)
-		return fail(err, err_size, -ERANGE, "rate %s is too large", diag_quote(q, s));
+	r = read_lead(s, "rate", NULL, &p, &n, err, err_size);
 	if (r)
-		return fail(err, err_size, -EINVAL, "invalid rate %s: expected a number",
-			    diag_quote(q, s));
+		return r;
 	ul = unit_len(p);
 	if (!ul)
 		return fail(err, err_size, -EINVAL, "rate %s has no unit (use " RATE_UNITS ")",
@@ -464,16 +480,8 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 	}
 	if (p[ul])
 		return fail(err, err_size, -EINVAL, "invalid rate %s", diag_quote(q, s));
-	if (*s == '-')
-		return fail(err, err_size, -ERANGE, "rate %s is negative", diag_quote(q, s));
-	r = scale(&n, u->mult, &v);
-	if (r == -EDOM)
-		return fail(err, err_size, -EINVAL, "rate %s is not a whole number of bits",
-			    diag_quote(q, s));
-	if (r || v > INT64_MAX)
-		return fail(err, err_size, -ERANGE, "rate %s is too large", diag_quote(q, s));
-	*bits_per_sec = (uint64_t)v;
-	return 0;
+	return finish(s, "rate", &n, u->mult, INT64_MAX, "is not a whole number of bits",
+		      bits_per_sec, err, err_size);
 }
 
 int units_parse_byte_rate(const char *s, uint64_t *bytes_per_sec, char *err, size_t err_size)
@@ -483,8 +491,6 @@ int units_parse_byte_rate(const char *s, uint64_t *bytes_per_sec, char *err, siz
 	uint64_t v;
 	int r;
 
-	if (!*s)
-		return fail(err, err_size, -EINVAL, "empty byte rate");
 	r = parse_bytes(s, "byte rate", "/s", NULL, &v, &end, err, err_size);
 	if (r)
 		return r;
@@ -501,22 +507,11 @@ int units_parse_req_rate(const char *s, uint64_t *per_kmin, char *err, size_t er
 	const char *p = s;
 	uint64_t mult;
 	struct num n;
-	u128 v;
 	int r;
 
-	if (!*s)
-		return fail(err, err_size, -EINVAL, "empty request rate");
-	if (*p == '-')
-		p++;
-	r = parse_num(&p, &n);
-	if (r == -EDOM)
-		return exponent_error(err, err_size, "request rate", s);
-	if (r == -ERANGE)
-		return fail(err, err_size, -ERANGE, "request rate %s is too large",
-			    diag_quote(q, s));
+	r = read_lead(s, "request rate", NULL, &p, &n, err, err_size);
 	if (r)
-		return fail(err, err_size, -EINVAL, "invalid request rate %s: expected a number",
-			    diag_quote(q, s));
+		return r;
 	if (!strcmp(p, "/s"))
 		mult = 60000;
 	else if (!strcmp(p, "/m"))
@@ -525,18 +520,8 @@ int units_parse_req_rate(const char *s, uint64_t *per_kmin, char *err, size_t er
 		return fail(err, err_size, -EINVAL,
 			    "request rate %s needs a unit, as in '5/s' or '30/m'",
 			    diag_quote(q, s));
-	if (*s == '-')
-		return fail(err, err_size, -ERANGE, "request rate %s is negative",
-			    diag_quote(q, s));
-	r = scale(&n, mult, &v);
-	if (r == -EDOM)
-		return fail(err, err_size, -EINVAL, "request rate %s has too many decimals",
-			    diag_quote(q, s));
-	if (r || v > INT64_MAX)
-		return fail(err, err_size, -ERANGE, "request rate %s is too large",
-			    diag_quote(q, s));
-	*per_kmin = (uint64_t)v;
-	return 0;
+	return finish(s, "request rate", &n, mult, INT64_MAX, "has too many decimals", per_kmin,
+		      err, err_size);
 }
 
 int units_parse_factor(const char *s, uint64_t *milli, char *err, size_t err_size)
@@ -544,31 +529,16 @@ int units_parse_factor(const char *s, uint64_t *milli, char *err, size_t err_siz
 	char q[DIAG_QUOTE_SIZE];
 	const char *p = s;
 	struct num n;
-	u128 v;
 	int r;
 
-	if (!*s)
-		return fail(err, err_size, -EINVAL, "empty factor");
-	if (*p == '-')
-		p++;
-	r = parse_num(&p, &n);
-	if (r == -EDOM)
-		return exponent_error(err, err_size, "factor", s);
-	if (r == -ERANGE)
-		return fail(err, err_size, -ERANGE, "factor %s is too large", diag_quote(q, s));
-	if (r || (*p && strcmp(p, "x")))
+	r = read_lead(s, "factor", " (write it like '14.4x')", &p, &n, err, err_size);
+	if (r)
+		return r;
+	if (*p && strcmp(p, "x"))
 		return fail(err, err_size, -EINVAL, "invalid factor %s (write it like '14.4x')",
 			    diag_quote(q, s));
-	if (*s == '-')
-		return fail(err, err_size, -ERANGE, "factor %s is negative", diag_quote(q, s));
-	r = scale(&n, 1000, &v);
-	if (r == -EDOM)
-		return fail(err, err_size, -EINVAL, "factor %s has more than 3 decimals",
-			    diag_quote(q, s));
-	if (r || v > INT64_MAX)
-		return fail(err, err_size, -ERANGE, "factor %s is too large", diag_quote(q, s));
-	*milli = (uint64_t)v;
-	return 0;
+	return finish(s, "factor", &n, 1000, INT64_MAX, "has more than 3 decimals", milli, err,
+		      err_size);
 }
 
 /* "12.5" from 12500 and 1000: an integer and its fraction with trailing zeros dropped. */

@@ -16,6 +16,7 @@
 
 #include "diag.h"
 #include "exp.h"
+#include "helpers.h"
 
 /* Lines 1-8 of every document below; faults start on line 9. */
 #define HEAD                                                \
@@ -34,52 +35,23 @@
 	"    type: stress.cpu\n" \
 	"    duration: 1m\n"
 
-static char *render(struct diag_list *dl)
-{
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-
-	assert_non_null(f);
-	diag_print(f, dl);
-	fclose(f);
-	return out;
-}
+TH_LOADER(load, struct experiment, exp_load_buf, exp_free)
 
 /* Load doc and compare everything printed with want. */
 static void expect(const char *doc, const char *want)
 {
-	struct experiment *e = (struct experiment *)1;
-	struct diag_list dl;
-	char *got;
-	int r;
-
-	assert_int_equal(diag_init(&dl, "t.yaml"), 0);
-	r = exp_load_buf(doc, strlen(doc), &e, &dl);
-	got = render(&dl);
-	if (strcmp(got, want))
-		fprintf(stderr, "document:\n%s\nwant:\n%s\ngot:\n%s\n", doc, want, got);
-	assert_string_equal(got, want);
-	assert_int_equal(r, -EINVAL);
-	assert_null(e);
-	free(got);
-	diag_clear(&dl);
+	th_expect_problems(load, "t.yaml", doc, want);
 }
 
 static void expect_valid(const char *doc)
 {
 	struct experiment *e = NULL;
 	struct diag_list dl;
-	char *got;
 
 	assert_int_equal(diag_init(&dl, "t.yaml"), 0);
-	assert_int_equal(exp_load_buf(doc, strlen(doc), &e, &dl), 0);
-	got = render(&dl);
-	assert_string_equal(got, "");
+	th_assert_clean(exp_load_buf(doc, strlen(doc), &e, &dl), &dl);
 	assert_non_null(e);
-	free(got);
 	exp_free(e);
-	diag_clear(&dl);
 }
 
 static void test_valid_minimal(void **state)
@@ -974,7 +946,7 @@ static void test_too_many_problems(void **state)
 	assert_int_equal(exp_load_buf(doc, o, &e, &dl), -EINVAL);
 	assert_int_equal(dl.count, DIAG_MAX);
 	assert_int_equal(diag_total(&dl), 250);
-	got = render(&dl);
+	got = th_render(&dl);
 	assert_non_null(strstr(got,
 			       "t.yaml:9:48: faults[0].x: unknown key (valid keys: name, type, "
 			       "agents, start, duration, target, params)\n"));
@@ -997,7 +969,7 @@ static void test_many_errors_at_once(void **state)
 	assert_int_equal(diag_init(&dl, "many-errors.yaml"), 0);
 	assert_int_equal(exp_load_file(path, &e, &dl), -EINVAL);
 	assert_null(e);
-	got = render(&dl);
+	got = th_render(&dl);
 	snprintf(path, sizeof(path), "%s/tests/unit/data/many-errors.expected", FL_SOURCE_DIR);
 	f = fopen(path, "r");
 	assert_non_null(f);
@@ -1015,14 +987,10 @@ static void test_unreadable_file(void **state)
 {
 	struct experiment *e = NULL;
 	struct diag_list dl;
-	char *got;
 
 	assert_int_equal(diag_init(&dl, "/nonexistent/x.yaml"), 0);
 	assert_int_equal(exp_load_file("/nonexistent/x.yaml", &e, &dl), -ENOENT);
-	got = render(&dl);
-	assert_string_equal(got, "/nonexistent/x.yaml: No such file or directory\n");
-	free(got);
-	diag_clear(&dl);
+	th_assert_printed(&dl, NULL, "/nonexistent/x.yaml: No such file or directory\n");
 }
 
 /*
@@ -1045,7 +1013,7 @@ static int load_named(const char *name, const char *doc, const char *want)
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(diag_init(&dl, name), 0);
 	r = exp_load_file(path, &e, &dl);
-	got = render(&dl);
+	got = th_render(&dl);
 	unlink(path);
 	rmdir(dir);
 	if (strcmp(got, want))

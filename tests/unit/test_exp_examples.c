@@ -17,6 +17,7 @@
 
 #include "diag.h"
 #include "exp.h"
+#include "helpers.h"
 
 #define MAX_FILES 64
 
@@ -96,24 +97,12 @@ static void test_every_example_validates(void **state)
 
 	assert_true(ex->n >= 8);
 	for (size_t i = 0; i < ex->n; i++) {
-		char path[1024], *out = NULL;
 		struct diag_list dl;
-		size_t len = 0;
-		FILE *m;
-		int r;
+		char path[1024];
 
 		snprintf(path, sizeof(path), "%s/experiments/%s", FL_SOURCE_DIR, ex->names[i]);
 		assert_int_equal(diag_init(&dl, ex->names[i]), 0);
-		r = exp_load_file(path, &ex->exps[i], &dl);
-		m = open_memstream(&out, &len);
-		diag_print(m, &dl);
-		fclose(m);
-		if (r)
-			fprintf(stderr, "%s", out);
-		assert_int_equal(r, 0);
-		assert_string_equal(out, "");
-		free(out);
-		diag_clear(&dl);
+		th_assert_clean(exp_load_file(path, &ex->exps[i], &dl), &dl);
 		json |= strstr(ex->names[i], ".json") != NULL;
 	}
 	assert_true(json);

@@ -16,53 +16,23 @@
 
 #include "diag.h"
 #include "exp.h"
-
-static char *render(struct diag_list *dl)
-{
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-
-	assert_non_null(f);
-	diag_print(f, dl);
-	fclose(f);
-	return out;
-}
+#include "helpers.h"
 
 static struct fault_spec *parse_ok(const char *text)
 {
 	struct fault_spec *f = NULL;
 	struct diag_list dl;
-	char *out;
-	int r;
 
 	assert_int_equal(diag_init(&dl, "fault"), 0);
-	r = exp_fault_parse(text, strlen(text), &f, &dl);
-	out = render(&dl);
-	if (r)
-		fprintf(stderr, "%s", out);
-	assert_int_equal(r, 0);
-	assert_string_equal(out, "");
-	free(out);
-	diag_clear(&dl);
+	th_assert_clean(exp_fault_parse(text, strlen(text), &f, &dl), &dl);
 	return f;
 }
 
+TH_LOADER(load, struct fault_spec, exp_fault_parse, exp_fault_free)
+
 static void parse_bad(const char *text, const char *want)
 {
-	struct fault_spec *f = (struct fault_spec *)1;
-	struct diag_list dl;
-	char *out;
-
-	assert_int_equal(diag_init(&dl, "request"), 0);
-	assert_int_equal(exp_fault_parse(text, strlen(text), &f, &dl), -EINVAL);
-	assert_null(f);
-	out = render(&dl);
-	if (strcmp(out, want))
-		fprintf(stderr, "got:\n%s", out);
-	assert_string_equal(out, want);
-	free(out);
-	diag_clear(&dl);
+	th_expect_problems(load, "request", text, want);
 }
 
 /* JSON of f, reparsed, gives an equal fault and the same JSON again. */

@@ -13,37 +13,15 @@
 #include "diag.h"
 #include "exp.h"
 #include "gameday.h"
+#include "helpers.h"
 #include "window.h"
 
-static char *render(struct diag_list *dl)
-{
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
+TH_LOADER(load, struct gameday, gd_load_buf, gd_free)
 
-	assert_non_null(f);
-	diag_print(f, dl);
-	fclose(f);
-	return out;
-}
-
+/* Load doc and compare everything printed with want. */
 static void expect(const char *doc, const char *want)
 {
-	struct gameday *g = (struct gameday *)1;
-	struct diag_list dl;
-	char *got;
-	int r;
-
-	assert_int_equal(diag_init(&dl, "plan.yaml"), 0);
-	r = gd_load_buf(doc, strlen(doc), &g, &dl);
-	got = render(&dl);
-	if (strcmp(got, want))
-		fprintf(stderr, "document:\n%s\nwant:\n%s\ngot:\n%s\n", doc, want, got);
-	assert_string_equal(got, want);
-	assert_int_equal(r, -EINVAL);
-	assert_null(g);
-	free(got);
-	diag_clear(&dl);
+	th_expect_problems(load, "plan.yaml", doc, want);
 }
 
 static void test_valid(void **state)
@@ -265,16 +243,12 @@ static void test_unreadable(void **state)
 {
 	struct gameday *g = NULL;
 	struct diag_list dl;
-	char *got;
 
 	(void)state;
 	assert_int_equal(diag_init(&dl, "/nonexistent/plan.yaml"), 0);
 	assert_int_equal(gd_load_file("/nonexistent/plan.yaml", &g, &dl), -ENOENT);
 	assert_null(g);
-	got = render(&dl);
-	assert_string_equal(got, "/nonexistent/plan.yaml: No such file or directory\n");
-	free(got);
-	diag_clear(&dl);
+	th_assert_printed(&dl, NULL, "/nonexistent/plan.yaml: No such file or directory\n");
 }
 
 int main(void)

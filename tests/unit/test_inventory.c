@@ -11,37 +11,15 @@
 #include <cmocka.h>
 
 #include "diag.h"
+#include "helpers.h"
 #include "inventory.h"
 
-static char *render(struct diag_list *dl)
-{
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
+TH_LOADER(load, struct inventory, inv_load_buf, inv_free)
 
-	assert_non_null(f);
-	diag_print(f, dl);
-	fclose(f);
-	return out;
-}
-
+/* Load doc and compare everything printed with want. */
 static void expect(const char *doc, const char *want)
 {
-	struct inventory *inv = (struct inventory *)1;
-	struct diag_list dl;
-	char *got;
-	int r;
-
-	assert_int_equal(diag_init(&dl, "inv.yaml"), 0);
-	r = inv_load_buf(doc, strlen(doc), &inv, &dl);
-	got = render(&dl);
-	if (strcmp(got, want))
-		fprintf(stderr, "document:\n%s\nwant:\n%s\ngot:\n%s\n", doc, want, got);
-	assert_string_equal(got, want);
-	assert_int_equal(r, -EINVAL);
-	assert_null(inv);
-	free(got);
-	diag_clear(&dl);
+	th_expect_problems(load, "inv.yaml", doc, want);
 }
 
 static void test_valid(void **state)
@@ -127,16 +105,12 @@ static void test_unreadable(void **state)
 {
 	struct inventory *inv = NULL;
 	struct diag_list dl;
-	char *got;
 
 	(void)state;
 	assert_int_equal(diag_init(&dl, "/nonexistent/inv.yaml"), 0);
 	assert_int_equal(inv_load_file("/nonexistent/inv.yaml", &inv, &dl), -ENOENT);
 	assert_null(inv);
-	got = render(&dl);
-	assert_string_equal(got, "/nonexistent/inv.yaml: No such file or directory\n");
-	free(got);
-	diag_clear(&dl);
+	th_assert_printed(&dl, NULL, "/nonexistent/inv.yaml: No such file or directory\n");
 }
 
 int main(void)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "policy.h"
 
 static struct policy *load_ok(const char *text)
@@ -17,11 +18,7 @@ static struct policy *load_ok(const char *text)
 	struct policy *p = NULL;
 
 	assert_int_equal(diag_init(&dl, "policy.yaml"), 0);
-	if (policy_load_buf(text, strlen(text), &p, &dl)) {
-		diag_print(stderr, &dl);
-		fail_msg("policy did not load");
-	}
-	diag_clear(&dl);
+	th_assert_clean(policy_load_buf(text, strlen(text), &p, &dl), &dl);
 	return p;
 }
 
@@ -30,17 +27,12 @@ static char *load_bad(const char *text)
 {
 	struct diag_list dl;
 	struct policy *p = NULL;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *out;
 
 	assert_int_equal(diag_init(&dl, "policy.yaml"), 0);
 	assert_int_equal(policy_load_buf(text, strlen(text), &p, &dl), -EINVAL);
 	assert_null(p);
-	f = open_memstream(&out, &len);
-	diag_sort(&dl);
-	diag_print(f, &dl);
-	fclose(f);
+	out = th_render(&dl);
 	diag_clear(&dl);
 	return out;
 }
@@ -51,11 +43,7 @@ static struct fault_spec *fault(const char *text)
 	struct fault_spec *f = NULL;
 
 	assert_int_equal(diag_init(&dl, "fault"), 0);
-	if (exp_fault_parse(text, strlen(text), &f, &dl)) {
-		diag_print(stderr, &dl);
-		fail_msg("fault did not parse");
-	}
-	diag_clear(&dl);
+	th_assert_clean(exp_fault_parse(text, strlen(text), &f, &dl), &dl);
 	return f;
 }
 
