@@ -179,6 +179,42 @@ grep -q "watchdog: lease $LEASE is .* past its deadline and agent $FL_AGENT_PID 
 	fl_fail "hung: the watchdog did not say why it killed the agent: $(grep watchdog "$dir/agent.log" | tail -3)"
 fl_log "hung (SIGSTOPped) agent: killed by its watchdog, victim running again $t ms after the lease deadline (TTL $TTL ms)"
 
+# ---- faultctl says what happened: the agent died, its faults stop when the lease lapses ----
+TTL=1500
+start_agent
+fl_watchdog wd "$FL_AGENT_PID"
+cat >"$dir/exp.yaml" <<EOF
+version: 1
+name: agent-dies
+hypothesis: the faults stop although the agent dies
+agents:
+  - {name: local, address: "unix://$sock"}
+duration: 1m
+safety: {lease_ttl: ${TTL}ms}
+faults:
+  - {name: pause, type: process.pause, duration: 50s, target: {pid: $VICTIM, all: true}}
+EOF
+"$FAULTCTL" run "$dir/exp.yaml" --report-json "$dir/report.json" >"$dir/run.out" 2>&1 &
+ctl=$!
+for ((i = 0; i < 200; i++)); do [ "$(fl_proc_state "$VICTIM")" = T ] && break; sleep 0.05; done
+[ "$(fl_proc_state "$VICTIM")" = T ] || fl_fail "faultctl: the fault was not applied: $(cat "$dir/run.out")"
+kill -KILL "$FL_AGENT_PID"
+kill_ms=$(now_ms)
+wait "$FL_AGENT_PID" 2>/dev/null || true
+fl_wait_exit rc "$ctl" $((TTL / 1000 + 20))
+fl_assert_eq "$rc" 3 "faultctl's exit status when its agent died ($(cat "$dir/run.out"))"
+fl_assert_eq "$(fl_proc_state "$VICTIM")" S "victim after the agent died"
+reason=$(jq -r .reason "$dir/report.json")
+[[ "$reason" == *"the agent died (nothing listens on its socket); its faults stop when the lease lapses, at "* ]] ||
+	fl_fail "faultctl's reason: $reason"
+[[ "$reason" != *"reverted its faults on its own"* ]] || fl_fail "faultctl still claims the agent reverted: $reason"
+# The time it names is the last renewal + the TTL: after the kill - TTL, at most the kill + TTL.
+lapse=$(date -d "$(sed -E 's/.* at ([0-9T:.-]+Z) at the latest.*/\1/' <<<"$reason")" +%s%3N)
+[ "$lapse" -gt $((kill_ms - TTL)) ] && [ "$lapse" -le $((kill_ms + TTL)) ] ||
+	fl_fail "faultctl names the lapse $((lapse - kill_ms)) ms after the kill (TTL $TTL ms): $reason"
+fl_wait_gone "$wd" 10
+fl_log "faultctl: $reason"
+
 # ---- a clean stop: the watchdog goes with the agent and cleans nothing ----
 start_agent
 fl_watchdog wd "$FL_AGENT_PID"
