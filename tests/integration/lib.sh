@@ -135,6 +135,18 @@ fl_watchdog() {
 	printf -v "$1" '%s' "$_fl_w"
 }
 
+# fl_crash_agent PID: SIGKILL an agent together with its watchdog (the watchdog first): the
+# worst case, where nothing in user space is left to undo its faults, for the tests of the
+# recovery at the next start or by --cleanup. (A SIGKILL of the agent alone is undone by its
+# watchdog at once: test_crash_lease.sh.) The caller still reaps the agent.
+fl_crash_agent() {
+	local _fl_w
+	_fl_w=$(pgrep -P "$1" -x faultlined-wd || true)
+	[ -z "$_fl_w" ] || kill -KILL "$_fl_w"
+	kill -KILL "$1"
+	[ -z "$_fl_w" ] || fl_wait_gone "$_fl_w" 10
+}
+
 # fl_wait_gone PID SECONDS: wait (bounded) until a process that is not a child of this shell
 # (a watchdog, reparented when its agent died) is gone.
 fl_wait_gone() {
