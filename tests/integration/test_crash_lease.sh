@@ -5,7 +5,7 @@
 #     AND its watchdog are SIGKILLed, so nothing in user space is left to undo anything; ping
 #     through the fault must stay blocked (duplicated) until the lease deadline the agent last
 #     wrote into the program, and get through (without duplicates) from then on, although the
-#     filters are still attached.
+#     filters are still attached. Two leases on one interface each lapse on their own.
 #   - What eBPF cannot undo (the bandwidth qdiscs, a paused process, a stressor cgroup): only
 #     the agent is SIGKILLed; its watchdog must undo the fault within the TTL.
 #   - A hung agent (SIGSTOP): the watchdog kills it once a lease is overdue and undoes it.
@@ -102,6 +102,46 @@ for f in "${NET_FAULTS[@]}"; do
 	cleanup_leftover
 	[ -z "$(filters)" ] || fl_fail "$name: filters left after --cleanup: $(filters)"
 done
+
+# ---- two leases on one interface: each lapses on its own deadline ----
+ip -n "$B" addr add 10.94.0.3/24 dev "$FL_ID-b"
+first_reply() { # first_reply PINGFILE AFTER_MS: the wall-clock ms of the first reply after
+	awk -v k="$2" '/bytes from/ { t = substr($1, 2, length($1) - 2) * 1000; if (t >= k) { printf "%.0f\n", t; exit } }' "$1"
+}
+start_agent
+fl_watchdog wd "$FL_AGENT_PID"
+part() { printf '{"name": "c", "type": "network.partition", "duration": "10m", "target": {"interface": "%s", "cidrs": ["%s"], "protocol": "icmp"}, "params": {}}' "$DEV" "$1"; }
+TTL1=1500 TTL2=4000
+lease "$TTL1"
+L1=$LEASE
+apply "$(part 10.94.0.2)"
+lease "$TTL2"
+L2=$LEASE
+apply "$(part 10.94.0.3)"
+for a in 2 3; do
+	ip netns exec "$A" ping -D -n -i 0.02 -W 1 -w $(((TTL2 + MARGIN_MS) / 1000 + 6)) "10.94.0.$a" >"$dir/ping.two.$a" 2>&1 &
+	eval "pinger$a=\$!"
+done
+sleep 0.5
+LEASE=$L1 renew
+r1_0=$RENEW0 r1_1=$RENEW1
+LEASE=$L2 renew
+r2_0=$RENEW0 r2_1=$RENEW1
+kill -KILL "$wd" "$FL_AGENT_PID"
+kill_ms=$(now_ms)
+wait "$FL_AGENT_PID" 2>/dev/null || true
+fl_wait_gone "$wd" 5
+fl_wait_exit rc "$pinger2" $(((TTL2 + MARGIN_MS) / 1000 + 10))
+fl_wait_exit rc "$pinger3" $(((TTL2 + MARGIN_MS) / 1000 + 10))
+f2=$(first_reply "$dir/ping.two.2" "$kill_ms")
+f3=$(first_reply "$dir/ping.two.3" "$kill_ms")
+[ -n "$f2" ] && [ -n "$f3" ] || fl_fail "two leases: no reply after the deadlines: $(tail -2 "$dir/ping.two.2"; tail -2 "$dir/ping.two.3")"
+[ "$f2" -ge $((r1_0 + TTL1 - 50)) ] && [ "$f2" -le $((r1_1 + TTL1 + MARGIN_MS)) ] ||
+	fl_fail "two leases: the ${TTL1} ms lease's partition ended $((f2 - r1_0 - TTL1)) ms after its deadline"
+[ "$f3" -ge $((r2_0 + TTL2 - 50)) ] && [ "$f3" -le $((r2_1 + TTL2 + MARGIN_MS)) ] ||
+	fl_fail "two leases: the ${TTL2} ms lease's partition ended $((f3 - r2_0 - TTL2)) ms after its deadline"
+fl_log "two leases on $DEV: the ${TTL1} ms one lapsed $((f2 - r1_1 - TTL1)) ms, the ${TTL2} ms one $((f3 - r2_1 - TTL2)) ms after its deadline, each on its own"
+cleanup_leftover
 
 # ---- what eBPF cannot undo: the watchdog does, at the agent's death, with no restart ----
 setsid sleep 3600 &

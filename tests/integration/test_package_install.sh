@@ -463,7 +463,7 @@ wd=$(watchdog_pid)
 crash_freeze
 # Only the agent and its watchdog: nothing else runs in its cgroup (no stressor). The watchdog
 # first, so that the second line, ExecStopPost=, is what undoes the freeze.
-inc kill -KILL "$wd"
+inc /bin/sh -c "kill -KILL $wd"
 inc systemctl kill --kill-whom=main --signal=SIGKILL faultlined
 # The agent cannot have thawed anything; the ExecStopPost= run (a pid other than the killed
 # MainPID) finds the journaled freeze and undoes it.
