@@ -28,6 +28,10 @@ ARGS=(--state-dir "$state" --audit-log "$dir/audit.log")
 MARGIN_MS=${FL_CRASH_LEASE_MARGIN_MS:-1500}
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# FL_CRASH_LEASE_ONLY (fault names below, separated by commas): only those, and none of the
+# other sections (the vm layer runs the latency ones).
+ONLY=${FL_CRASH_LEASE_ONLY:-}
+selected() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 start_agent() { fl_start_agent "$A" "$sock" "$dir/agent.log" "${ARGS[@]}"; }
 lease() { # lease TTL_MS: a new lease in $LEASE
 	fl_api POST /v1/leases "{\"ttl_ms\": $1}"
@@ -62,6 +66,7 @@ NET_FAULTS=(
 TTL=2000
 for f in "${NET_FAULTS[@]}"; do
 	IFS='|' read -r name body how <<<"$f"
+	selected "$name" || continue
 	start_agent
 	fl_watchdog wd "$FL_AGENT_PID"
 	lease "$TTL"
@@ -104,6 +109,7 @@ for f in "${NET_FAULTS[@]}"; do
 done
 
 # ---- two leases on one interface: each lapses on its own deadline ----
+if [ -z "$ONLY" ]; then
 ip -n "$B" addr add 10.94.0.3/24 dev "$FL_ID-b"
 first_reply() { # first_reply PINGFILE AFTER_MS: the wall-clock ms of the first reply after
 	awk -v k="$2" '/bytes from/ { t = substr($1, 2, length($1) - 2) * 1000; if (t >= k) { printf "%.0f\n", t; exit } }' "$1"
@@ -142,6 +148,7 @@ f3=$(first_reply "$dir/ping.two.3" "$kill_ms")
 	fl_fail "two leases: the ${TTL2} ms lease's partition ended $((f3 - r2_0 - TTL2)) ms after its deadline"
 fl_log "two leases on $DEV: the ${TTL1} ms one lapsed $((f2 - r1_1 - TTL1)) ms, the ${TTL2} ms one $((f3 - r2_1 - TTL2)) ms after its deadline, each on its own"
 cleanup_leftover
+fi
 
 # ---- what eBPF cannot undo: the watchdog does, at the agent's death, with no restart ----
 setsid sleep 3600 &
@@ -167,14 +174,26 @@ WD_FAULTS=(
 	"pause|pause|{\"name\": \"c\", \"type\": \"process.pause\", \"duration\": \"10m\", \"target\": {\"pid\": $VICTIM, \"all\": true}}"
 	"stress-cpu|stress|{\"name\": \"c\", \"type\": \"stress.cpu\", \"duration\": \"10m\", \"params\": {\"workers\": 2, \"load\": \"10%\"}}"
 	"stress-memory|stress|{\"name\": \"c\", \"type\": \"stress.memory\", \"duration\": \"10m\", \"params\": {\"size\": \"16MiB\"}}"
+	# Only where the kernel has sch_fq and sch_netem (the vm layer: vm.crash_lease_latency).
+	"latency-edt|bandwidth|$(printf '{"name": "c", "type": "network.latency", "duration": "10m", "target": {"interface": "%s", "direction": "egress", "cidrs": ["10.94.0.2"]}, "params": {"delay": "20ms", "mechanism": "edt"}}' "$DEV")"
+	"latency-netem|bandwidth|$(printf '{"name": "c", "type": "network.latency", "duration": "10m", "target": {"interface": "%s", "direction": "both", "cidrs": ["10.94.0.2"]}, "params": {"delay": "20ms", "mechanism": "netem"}}' "$DEV")"
 )
 TTL=5000
 for f in "${WD_FAULTS[@]}"; do
 	IFS='|' read -r name kind body <<<"$f"
+	selected "$name" || continue
 	start_agent
 	fl_watchdog wd "$FL_AGENT_PID"
 	lease "$TTL"
-	apply "$body"
+	fl_api POST "/v1/leases/$LEASE/faults" "$body"
+	if [ "$HTTP_STATUS" = 503 ] && [ "${name#latency-}" != "$name" ] && [ -z "${FL_VM:-}" ]; then
+		# The host kernel lacks sch_fq and sch_netem; the vm layer's kernel has both.
+		fl_log "$name: unavailable on this kernel (vm.crash_lease_latency covers it): $(jq -r .error.message <<<"$API_BODY")"
+		kill -TERM "$FL_AGENT_PID"
+		fl_wait_exit rc "$FL_AGENT_PID" 30
+		continue
+	fi
+	fl_assert_eq "$HTTP_STATUS" 201 "apply $name: $API_BODY"
 	CGROUP=$(find "$state/journal" -name '*.json' -exec cat {} + | jq -r '.undo.cgroup // empty' | head -1)
 	[ "$kind" != stress ] || [ -n "$CGROUP" ] || fl_fail "$name: no cgroup in the journal"
 	! gone "$kind" || fl_fail "$name: the fault shows no effect: the test would prove nothing"
@@ -196,6 +215,11 @@ for f in "${WD_FAULTS[@]}"; do
 	grep -q "watchdog: .*died without a clean stop" "$dir/agent.log" || fl_fail "$name: the watchdog did not say why it cleaned up"
 	fl_log "$name: agent SIGKILLed; undone by its watchdog $t ms after the kill (TTL $TTL ms)"
 done
+
+if [ -n "$ONLY" ]; then
+	kill -KILL "$VICTIM"
+	exit 0
+fi
 
 # ---- a hung agent: the watchdog enforces the deadline ----
 TTL=1000
