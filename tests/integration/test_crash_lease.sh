@@ -179,6 +179,9 @@ WD_FAULTS=(
 	"latency-netem|bandwidth|$(printf '{"name": "c", "type": "network.latency", "duration": "10m", "target": {"interface": "%s", "direction": "both", "cidrs": ["10.94.0.2"]}, "params": {"delay": "20ms", "mechanism": "netem"}}' "$DEV")"
 )
 TTL=5000
+# Under qemu TCG an apply alone takes seconds (3.6 s for latency on a loaded host): the lease
+# must outlive the apply; the watchdog's figure does not depend on the TTL.
+[ -z "${FL_VM:-}" ] || TTL=30000
 for f in "${WD_FAULTS[@]}"; do
 	IFS='|' read -r name kind body <<<"$f"
 	selected "$name" || continue
