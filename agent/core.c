@@ -321,6 +321,9 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	}
 	set_state(f, FAULT_ACTIVE);
 	timefmt_now_iso(f->applied_at, sizeof(f->applied_at));
+	/* The lease's latest deadline, should it have been renewed while the apply ran. */
+	if (type->lease_renewed && !f->completed)
+		type->lease_renewed(f);
 	if (f->completed) {
 		/* Nothing stays applied, so nothing is journaled, timed or left to revert. */
 		emit_fault(f, "fault.applied", NULL, NULL);
