@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "log.h"
 #include "timefmt.h"
+#include "watchdog.h"
 #include "exp.h"
 
 static void random_id(char *buf, size_t size, char prefix)
@@ -320,6 +321,9 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	}
 	set_state(f, FAULT_ACTIVE);
 	timefmt_now_iso(f->applied_at, sizeof(f->applied_at));
+	/* The lease's latest deadline, should it have been renewed while the apply ran. */
+	if (type->lease_renewed && !f->completed)
+		type->lease_renewed(f);
 	if (f->completed) {
 		/* Nothing stays applied, so nothing is journaled, timed or left to revert. */
 		emit_fault(f, "fault.applied", NULL, NULL);
@@ -396,10 +400,20 @@ struct lease *core_lease_find(struct agent *a, const char *id)
 
 void core_lease_renew(struct lease *l)
 {
+	struct timespec ts;
+
 	/* Loop time may lag if the loop was busy; refresh it so the TTL counts from now. */
 	uv_update_time(l->agent->loop);
 	l->deadline = uv_now(l->agent->loop) + l->ttl_ms;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	l->deadline_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec +
+			 l->ttl_ms * 1000000ULL;
 	uv_timer_start(&l->timer, lease_expired, l->ttl_ms, 0);
+	/* Where the lease is enforced without us: the kernel (network rules), the watchdog. */
+	for (struct fault *f = l->agent->faults; f; f = f->next)
+		if (f->lease == l && f->type->lease_renewed && fault_state_live(f->state))
+			f->type->lease_renewed(f);
+	watchdog_lease(l->id, l->deadline_ns);
 }
 
 json_t *core_lease_json(const struct lease *l)
@@ -427,6 +441,8 @@ int core_lease_end(struct lease *l, const char *why)
 
 	if (l->closing)
 		return 0;
+	/* Ended in time: the watchdog need not step in, however long the reverts take. */
+	watchdog_lease_end(l->id);
 	for (f = a->faults; f; f = next) {
 		next = f->next;
 		if (f->lease != l)
@@ -509,9 +525,16 @@ static void recover_one(void *ctx, const char *key, json_t *rec, const char *pro
 int core_recover(struct agent *a, json_t **report, int *failures)
 {
 	struct recover_ctx rc = { .a = a, .report = json_array() };
-	int n;
+	int n, lock;
 
+	/* A dead agent's watchdog may be undoing the same records right now: one at a time. */
+	lock = journal_lock(a->journal, CORE_RECOVER_WAIT_MS);
+	if (lock < 0) {
+		json_decref(rc.report);
+		return lock;
+	}
 	n = journal_foreach(a->journal, recover_one, &rc);
+	journal_unlock(lock);
 	if (n < 0) {
 		json_decref(rc.report);
 		return n;

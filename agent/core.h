@@ -20,13 +20,27 @@ struct lease {
 	char id[24];
 	uint64_t ttl_ms;
 	uint64_t deadline; /* loop time (ms) at which it expires */
+	/*
+	 * The same deadline in CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns()'s clock): what
+	 * the network faults' BPF rules and the watchdog enforce when the agent cannot.
+	 */
+	uint64_t deadline_ns;
 	uv_timer_t timer;
 	struct agent *agent;
 	struct lease *next;
 	int closing;
 };
 
-/* Read the journal and undo what a previous run left. *report (new reference) lists it. */
+/*
+ * How long recovery waits for another process undoing the same journal (the watchdog of an
+ * agent that died) before it gives up with -ETIMEDOUT.
+ */
+#define CORE_RECOVER_WAIT_MS 60000
+
+/*
+ * Read the journal and undo what a previous run left. *report (new reference) lists it.
+ * Holds the journal's recovery lock meanwhile (journal_lock()).
+ */
 int core_recover(struct agent *a, json_t **report, int *failures);
 
 int core_lease_new(struct agent *a, uint64_t ttl_ms, struct lease **out);

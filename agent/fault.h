@@ -65,6 +65,11 @@ struct fault_ops {
 	int (*cleanup)(struct agent *a, const json_t *undo, char *report, size_t size);
 	/* Release f->priv. */
 	void (*free_priv)(struct fault *f);
+	/*
+	 * The fault's lease was renewed (f->lease->deadline_ns moved): carry the deadline to
+	 * where the kernel enforces it without the agent (network rules). Optional.
+	 */
+	void (*lease_renewed)(struct fault *f);
 };
 
 struct fault {

@@ -233,4 +233,5 @@ const struct fault_ops fault_net_bandwidth = {
 	.describe = bw_describe,
 	.cleanup = netif_shaper_cleanup,
 	.free_priv = netif_fault_free,
+	.lease_renewed = netif_fault_lease_renewed,
 };

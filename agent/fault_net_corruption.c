@@ -45,4 +45,5 @@ const struct fault_ops fault_net_corruption = {
 	.describe = netif_fault_status,
 	.cleanup = netif_fault_cleanup,
 	.free_priv = netif_fault_free,
+	.lease_renewed = netif_fault_lease_renewed,
 };

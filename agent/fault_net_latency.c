@@ -522,4 +522,5 @@ const struct fault_ops fault_net_latency = {
 	.describe = latency_describe,
 	.cleanup = netif_shaper_cleanup,
 	.free_priv = netif_fault_free,
+	.lease_renewed = netif_fault_lease_renewed,
 };

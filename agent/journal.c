@@ -2,10 +2,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -238,4 +241,36 @@ int journal_foreach(struct journal *j,
 	}
 	free(ents);
 	return (int)n;
+}
+
+int journal_lock(struct journal *j, int timeout_ms)
+{
+	const struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+	bool told = false;
+	int fd, err;
+
+	fd = openat(j->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (int waited = 0;; waited += 10) {
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return fd;
+		err = -errno;
+		if (err != -EWOULDBLOCK || waited >= timeout_ms)
+			break;
+		if (!told) {
+			log_info("journal %s: waiting for another process's cleanup to finish",
+				 j->dir);
+			told = true;
+		}
+		nanosleep(&pause, NULL);
+	}
+	close(fd);
+	return err == -EWOULDBLOCK ? -ETIMEDOUT : err;
+}
+
+void journal_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }

@@ -35,4 +35,13 @@ int journal_foreach(struct journal *j,
 
 const char *journal_dir(const struct journal *j);
 
+/*
+ * Take the journal's recovery lock (flock on a descriptor of its own, so a forked watchdog
+ * and the agent it watches never share it): only one process undoes records at a time. Waits
+ * up to timeout_ms for another holder (a watchdog cleaning up after a dead agent) to finish.
+ * Returns the descriptor to pass to journal_unlock(), or -errno (-ETIMEDOUT).
+ */
+int journal_lock(struct journal *j, int timeout_ms);
+void journal_unlock(int fd);
+
 #endif

@@ -27,6 +27,7 @@
 #include "stressor.h"
 #include "units.h"
 #include "version.h"
+#include "watchdog.h"
 
 static void usage(FILE *f)
 {
@@ -396,6 +397,15 @@ int main(int argc, char **argv)
 		log_info("stressors unavailable: cannot create their parent cgroup: %s",
 			 strerror(-err));
 	/*
+	 * While the capabilities the journal's cleanup needs are still there: the watchdog that
+	 * undoes our faults if we die without reverting them (watchdog.h).
+	 */
+	err = watchdog_start(&a);
+	if (err)
+		log_warn("no watchdog: %s; faults outlive a crash of the agent until the next "
+			 "start or faultlined --cleanup (network rules still lapse with their lease)",
+			 strerror(-err));
+	/*
 	 * Setup is done (probe, socket ownership, recovery): keep only what the fault types
 	 * need. A root agent that cannot drop privileges does not run.
 	 */
@@ -440,6 +450,8 @@ int main(int argc, char **argv)
 	uv_close((uv_handle_t *)&a.sig_term, NULL);
 	uv_close((uv_handle_t *)&a.sig_int, NULL);
 	uv_run(a.loop, UV_RUN_DEFAULT);
+	/* Everything is reverted (or journaled for the next start): the watchdog may go. */
+	watchdog_stop();
 	json_decref(report);
 	audit_close(a.audit);
 	policy_free(a.policy);

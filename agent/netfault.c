@@ -1275,7 +1275,8 @@ int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec
 		tries_sync(nf, fams);
 		return err;
 	}
-	/* Addresses first, the active bit last: the rule starts whole. */
+	/* Addresses and deadline first, the active bit last: the rule starts whole. */
+	cfg_store(&cfg->deadline[s], spec->deadline_ns);
 	cfg_set_bits(&cfg->remote_any, RULE_BIT(s), !rec.n_remote);
 	cfg_set_bits(&cfg->local_any, RULE_BIT(s), !rec.n_local);
 	cfg_set_active(nf, s, rec.dirs);
@@ -1324,6 +1325,7 @@ int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_ru
 		cfg_set_bits(&cfg->remote_any, RULE_BIT(slot), false);
 	if (rec.n_local)
 		cfg_set_bits(&cfg->local_any, RULE_BIT(slot), false);
+	cfg_store(&cfg->deadline[slot], spec->deadline_ns);
 	cfg_set_active(nf, slot, rec.dirs);
 	free(old.remote);
 	free(old.local);
@@ -1339,6 +1341,14 @@ restore:
 	return err;
 }
 
+int netfault_rule_deadline(struct netfault *nf, int slot, uint64_t deadline_ns)
+{
+	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->rules[slot].used)
+		return -ENOENT;
+	cfg_store(&nf->skel->bss->cfg.deadline[slot], deadline_ns);
+	return 0;
+}
+
 int netfault_rule_remove(struct netfault *nf, int slot)
 {
 	struct netfault_config *cfg = &nf->skel->bss->cfg;
@@ -1350,6 +1360,7 @@ int netfault_rule_remove(struct netfault *nf, int slot)
 	cfg_set_active(nf, slot, 0);
 	cfg_set_bits(&cfg->remote_any, RULE_BIT(slot), false);
 	cfg_set_bits(&cfg->local_any, RULE_BIT(slot), false);
+	cfg_store(&cfg->deadline[slot], 0);
 	fams = rec_families(&nf->rules[slot]);
 	rec_free(&nf->rules[slot]);
 	return tries_sync(nf, fams);

@@ -51,6 +51,11 @@ struct netfault_rule_spec {
 	uint64_t delay_ns, jitter_ns;
 	uint32_t corr; /* netfault_prob() of the correlation */
 	enum netfault_dist dist;
+	/*
+	 * CLOCK_MONOTONIC nanoseconds after which the program leaves the rule's packets alone
+	 * (its lease's deadline; netfault_rule_deadline() advances it); 0: none.
+	 */
+	uint64_t deadline_ns;
 	const struct netfault_cidr *remote;
 	size_t n_remote;
 	const struct netfault_cidr *local;
@@ -123,6 +128,12 @@ int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec
 
 /* Change a rule in place: counters are kept, the Gilbert-Elliott state when the action is. */
 int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_rule_spec *spec);
+
+/*
+ * Move a rule's deadline (CLOCK_MONOTONIC ns, 0: none): a single store into the program's
+ * mmap-ed .bss, cheap enough for every lease renewal.
+ */
+int netfault_rule_deadline(struct netfault *nf, int slot, uint64_t deadline_ns);
 
 /* Take a rule out of force and free its slot. */
 int netfault_rule_remove(struct netfault *nf, int slot);

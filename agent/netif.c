@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "core.h"
 #include "exp.h"
 #include "fault.h"
 #include "log.h"
@@ -615,6 +616,8 @@ int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif
 					.jitter_ns = act->jitter_ns,
 					.corr = act->corr,
 					.dist = act->dist,
+					/* The kernel lets the rule lapse with its lease. */
+					.deadline_ns = f->lease ? f->lease->deadline_ns : 0,
 					.remote = cidrs,
 					.n_remote = n,
 				};
@@ -706,6 +709,21 @@ int netif_fault_unsteer(struct fault *f, char *err, size_t size)
 	}
 	nf->steering = false;
 	return 0;
+}
+
+void netif_fault_lease_renewed(struct fault *f)
+{
+	struct netif_fault *nf = f->priv;
+
+	if (!nf || !nf->nif || !f->lease)
+		return;
+	for (size_t i = 0; i < nf->n_slots; i++) {
+		int e = netfault_rule_deadline(nf->nif->nf, nf->slots[i], f->lease->deadline_ns);
+
+		if (e)
+			log_warn("fault %s: %s: moving the deadline of rule %d: %s", f->id,
+				 nf->ifname, nf->slots[i], strerror(-e));
+	}
 }
 
 int netif_fault_remove_rules(struct fault *f, char *err, size_t size)

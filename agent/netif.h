@@ -115,6 +115,12 @@ int netif_fault_dist_load(struct fault *f, enum netfault_dist dist, const int16_
 int netif_fault_steer(struct fault *f, int ifb_ifindex, char *err, size_t size);
 int netif_fault_unsteer(struct fault *f, char *err, size_t size);
 
+/*
+ * fault_ops.lease_renewed of every network type: the rules' deadlines follow the lease's
+ * (f->lease->deadline_ns), so the program lets them lapse on its own if the agent dies.
+ */
+void netif_fault_lease_renewed(struct fault *f);
+
 /* Take the fault's rules out (idempotent). */
 int netif_fault_remove_rules(struct fault *f, char *err, size_t size);
 

@@ -15,6 +15,10 @@
 #               vs the TTL (bench/control_plane.sh, which also runs on its own)
 #   stress      achieved vs requested CPU load and memory of the stressors, side by side with
 #               stress-ng asked for the same (bench/stress.sh, which also runs on its own)
+#   crash       SIGKILL of the agent during each fault type to the fault stopped, with no
+#               restart, vs the lease TTL: the kernel alone (eBPF rules lapse at the lease
+#               deadline) and the agent's watchdog (bench/crash_lease.sh, which also runs on
+#               its own)
 #   latency     added median and p99 RTT and jitter of network.latency (edt, netem) vs plain
 #               netem at the same moment, and TCP throughput under 100 ms vs netem's default
 #               limit; in the vm stage's guest (bench/latency.sh, which also runs on its own;
@@ -225,6 +229,10 @@ section() {
 # unavailable.
 echo "== stress: achieved vs requested CPU load and memory, faultline vs stress-ng"
 section stress stress.sh $([ $QUICK = 1 ] && echo --quick)
+
+# --- crash --------------------------------------------------------------------------------
+echo "== crash: SIGKILL of the agent to the fault stopped (no restart) vs the lease TTL"
+section crash crash_lease.sh $([ $QUICK = 1 ] && echo --quick)
 
 # --- latency ------------------------------------------------------------------------------
 # In the vm stage's guest (this kernel has no sch_netem or sch_fq); skipped without qemu or

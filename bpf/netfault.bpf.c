@@ -540,10 +540,15 @@ __attribute__((noinline)) int netfault_apply(struct __sk_buff *skb, struct packe
 {
 	struct netfault_counters *cnt;
 	struct netfault_rule *rule;
+	__u64 deadline;
 
 	/* pkt may be NULL for a global function; skb is the context (never NULL, and comparing
 	 * it is refused without CAP_PERFMON). */
-	if (!pkt)
+	if (!pkt || slot >= NETFAULT_MAX_RULES)
+		return 0;
+	/* The kernel enforces the lease: a lapsed rule is inert even if nobody removes it. */
+	deadline = cfg.deadline[slot];
+	if (deadline && bpf_ktime_get_ns() >= deadline)
 		return 0;
 	rule = bpf_map_lookup_elem(&rules, &slot);
 	cnt = bpf_map_lookup_elem(&rule_stats, &slot);

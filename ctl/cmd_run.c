@@ -748,10 +748,7 @@ static void run_loop(struct run *r, int sfd, int gfd)
 			}
 		}
 		if (fleet_lease_lost(&r->fleet, &which)) {
-			snprintf(r->reason, sizeof(r->reason),
-				 "agent %s lost its lease (%.300s); it reverted its faults on its "
-				 "own",
-				 r->fleet.agents[which].name, r->fleet.agents[which].renew_err);
+			fleet_lease_lost_reason(&r->fleet, which, r->reason, sizeof(r->reason));
 			r->outcome = RUN_FAILED;
 			return;
 		}

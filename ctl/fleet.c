@@ -432,19 +432,25 @@ static void *renew_main(void *p)
 		snprintf(a->renew_err, sizeof(a->renew_err), "%s", err);
 		if (!e && status == 404) {
 			a->lease_lost = true;
+			a->lease_ended = true;
 			signal_event(f);
 			break;
 		}
 		if (e && e != -ETIMEDOUT) {
 			/* The connection is gone; the next attempt needs a new one. */
 			struct client *c = NULL;
+			int ce;
 
 			pthread_mutex_unlock(&f->lock);
-			if (!client_connect(&a->addr, &c, err, sizeof(err))) {
+			ce = client_connect(&a->addr, &c, err, sizeof(err));
+			if (!ce) {
 				client_close(a->renew);
 				a->renew = c;
 			}
 			pthread_mutex_lock(&f->lock);
+			a->reconnect_err = ce;
+			if (ce)
+				snprintf(a->renew_err, sizeof(a->renew_err), "%s", err);
 		}
 		/* Past the TTL since the last good renewal the agent has reverted already. */
 		if (fleet_now_ns() - a->last_renew_ns > f->ttl_ms * 1000000LL) {
@@ -624,6 +630,52 @@ bool fleet_lease_lost(struct fleet *f, size_t *which)
 	}
 	pthread_mutex_unlock(&f->lock);
 	return lost;
+}
+
+void fleet_lease_lost_reason(struct fleet *f, size_t i, char *buf, size_t size)
+{
+	struct fleet_agent *a = &f->agents[i];
+	const char *what;
+	char when[48];
+	struct timespec wall;
+	struct tm tm;
+	int64_t lapse_ns, wall_ns;
+	size_t n;
+
+	pthread_mutex_lock(&f->lock);
+	if (a->lease_ended) {
+		snprintf(buf, size,
+			 "agent %s lost its lease (%.300s): the agent no longer knows it (it "
+			 "expired, another client ended it, or the agent restarted and recovered), "
+			 "so its faults were reverted",
+			 a->name, a->renew_err);
+		pthread_mutex_unlock(&f->lock);
+		return;
+	}
+	/*
+	 * The agent set the lease's deadline when it answered our last good renewal, before we
+	 * read the answer: it lapses at the latest TTL after that (its network rules in the
+	 * kernel, the rest by the agent or, if it died, by its watchdog: docs/api.md).
+	 */
+	lapse_ns = a->last_renew_ns + f->ttl_ms * 1000000LL;
+	if (a->reconnect_err == -ECONNREFUSED)
+		what = "the agent died (nothing listens on its socket)";
+	else if (a->reconnect_err == -ENOENT)
+		what = "the agent stopped (its socket is gone)";
+	else
+		what = "the agent has been unreachable since then";
+	clock_gettime(CLOCK_REALTIME, &wall);
+	wall_ns = (int64_t)wall.tv_sec * 1000000000LL + wall.tv_nsec - (fleet_now_ns() - lapse_ns);
+	wall.tv_sec = wall_ns / 1000000000LL;
+	gmtime_r(&wall.tv_sec, &tm);
+	n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + n, sizeof(when) - n, ".%03lldZ",
+		 (long long)(wall_ns % 1000000000LL) / 1000000);
+	snprintf(buf, size,
+		 "agent %s lost its lease (%.300s): %s; its faults stop when the lease lapses, at "
+		 "%s at the latest (the last renewal + the %lld ms TTL)",
+		 a->name, a->renew_err, what, when, (long long)f->ttl_ms);
+	pthread_mutex_unlock(&f->lock);
 }
 
 int fleet_from_words(struct fleet *f, const struct inventory *inv, char **words, size_t n,

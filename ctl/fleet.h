@@ -41,7 +41,14 @@ struct fleet_agent {
 	/* Written by the renew thread under the fleet lock. */
 	uint64_t renewals, renew_failures;
 	int64_t last_renew_ns;
-	bool lease_lost; /* the agent no longer knows the lease: it reverted on its own */
+	bool lease_lost; /* no renewal for a TTL, or the agent no longer knows the lease */
+	bool lease_ended; /* lost by a 404: the agent ended the lease and reverted its faults */
+	/*
+	 * Why the last reconnection of the renewals failed: -ECONNREFUSED (nothing listens on
+	 * the socket: the agent died), -ENOENT (the socket is gone: it stopped), another -errno,
+	 * or 0 (connected, or not tried).
+	 */
+	int reconnect_err;
 	char renew_err[FLEET_ERR_SIZE];
 
 	/* Written by the revert thread under the fleet lock. */
@@ -133,6 +140,13 @@ void fleet_stop_renewals(struct fleet *f);
 
 /* Whether any agent lost its lease; *which is set to the first such agent. */
 bool fleet_lease_lost(struct fleet *f, size_t *which);
+
+/*
+ * What happened to agent i's lost lease, in words that are true for what faultctl knows: the
+ * agent ended it (404), or the agent is gone or unreachable and its faults stop when the
+ * lease lapses, at the last good renewal + the TTL (wall clock, UTC).
+ */
+void fleet_lease_lost_reason(struct fleet *f, size_t i, char *buf, size_t size);
 
 /*
  * One request on an agent's control connection. On 0, *status and *resp as client_call();

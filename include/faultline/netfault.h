@@ -267,6 +267,14 @@ struct netfault_config {
 	__u64 local_any;
 	__u32 exempt_shapes; /* bit per enum netfault_exempt_shape with entries */
 	__u32 pad;
+	/*
+	 * The lease deadline of each rule slot, in bpf_ktime_get_ns() time (CLOCK_MONOTONIC,
+	 * which user space reads with clock_gettime(CLOCK_MONOTONIC): the same clock, stopped
+	 * in suspend on both sides); 0: none. The agent advances it on every renewal of the
+	 * lease the rule's fault belongs to. Once it has passed, the rule lets packets through
+	 * untouched although still attached: a dead agent's faults lapse with their lease.
+	 */
+	__u64 deadline[NETFAULT_MAX_RULES];
 };
 
 #endif

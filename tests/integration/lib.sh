@@ -122,6 +122,42 @@ fl_start_agent() {
 	fl_wait_socket "$sock" "$FL_AGENT_PID"
 }
 
+# fl_watchdog VAR AGENT_PID: the pid of the agent's watchdog (its child named faultlined-wd,
+# agent/watchdog.h) in VAR; fails when there is none within 5 s.
+fl_watchdog() {
+	local _fl_i _fl_w=
+	for ((_fl_i = 0; _fl_i < 100; _fl_i++)); do
+		_fl_w=$(pgrep -P "$2" -x faultlined-wd || true)
+		[ -n "$_fl_w" ] && break
+		sleep 0.05
+	done
+	[ -n "$_fl_w" ] || fl_fail "agent $2 has no watchdog"
+	printf -v "$1" '%s' "$_fl_w"
+}
+
+# fl_crash_agent PID: SIGKILL an agent together with its watchdog (the watchdog first): the
+# worst case, where nothing in user space is left to undo its faults, for the tests of the
+# recovery at the next start or by --cleanup. (A SIGKILL of the agent alone is undone by its
+# watchdog at once: test_crash_lease.sh.) The caller still reaps the agent.
+fl_crash_agent() {
+	local _fl_w
+	_fl_w=$(pgrep -P "$1" -x faultlined-wd || true)
+	[ -z "$_fl_w" ] || kill -KILL "$_fl_w"
+	kill -KILL "$1"
+	[ -z "$_fl_w" ] || fl_wait_gone "$_fl_w" 10
+}
+
+# fl_wait_gone PID SECONDS: wait (bounded) until a process that is not a child of this shell
+# (a watchdog, reparented when its agent died) is gone.
+fl_wait_gone() {
+	local _fl_i
+	for ((_fl_i = 0; _fl_i < $2 * 20; _fl_i++)); do
+		case "$(fl_proc_state "$1")" in "" | Z) return 0 ;; esac
+		sleep 0.05
+	done
+	fl_fail "process $1 still there $2 s later"
+}
+
 # fl_wait_exit VAR PID SECONDS: wait (bounded) for a background job of this shell to end and
 # store its exit status in VAR. Not for $(...): a subshell cannot reap the parent's children.
 fl_wait_exit() {

@@ -119,7 +119,7 @@ fl_assert_eq "$(jq -r --arg f "$fid" 'select(.fault == $f) | .type' "$dir/live.t
 new_lease 60000
 api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM")"
 fl_assert_eq "$HTTP_STATUS" 201 "apply before SIGKILL"
-kill -KILL "$FL_AGENT_PID"
+fl_crash_agent "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 fl_assert_eq "$(proc_state "$VICTIM")" T "still paused after the agent died"
 rm -f "$sock"
@@ -133,7 +133,7 @@ fl_assert_eq "$(journal_count)" 0 "journal records after recovery"
 new_lease 60000
 api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM")"
 fl_assert_eq "$HTTP_STATUS" 201 "apply before the second SIGKILL"
-kill -KILL "$FL_AGENT_PID"
+fl_crash_agent "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 rm -f "$sock"
 fl_assert_eq "$(proc_state "$VICTIM")" T "paused before --cleanup"

@@ -322,7 +322,7 @@ tc -n "$A" qdisc add dev "$DEV" root handle 1: tbf rate 1gbit burst 128k latency
 before=$(tc_state)
 apply "$(latency both 10.79.0.2 '{"delay": "50ms"}')"
 f1=$FID
-kill -KILL "$FL_AGENT_PID"
+fl_crash_agent "$FL_AGENT_PID"
 wait "$FL_AGENT_PID" 2>/dev/null || true
 grep -q '^qdisc fq fa17: root' <<<"$(tc -n "$A" qdisc show dev "$DEV")" || fl_fail "no leftover fq after kill -9"
 grep -q flifb <<<"$(ip -n "$A" -o link show type ifb)" || fl_fail "no leftover IFB device after kill -9"

@@ -373,7 +373,7 @@ f2=$FID
 apply "$(fault network.bandwidth '"direction": "both", "cidrs": ["10.78.0.2"]' '{"rate": "10mbit"}')"
 f3=$FID
 fl_assert_eq "$(journal_count)" 3 "journal records with three faults active"
-kill -KILL "$FL_AGENT_PID"
+fl_crash_agent "$FL_AGENT_PID"
 wait "$FL_AGENT_PID" 2>/dev/null || true
 grep -q netfault_out <<<"$(tc -n "$A" filter show dev "$DEV" egress)" ||
 	fl_fail "no leftover filter after kill -9"

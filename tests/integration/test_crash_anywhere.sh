@@ -2,8 +2,10 @@
 # Crash anywhere: SIGKILL the agent at random points while it applies and while it reverts
 # each fault type (every network type, process.kill, process.pause and the stressors), then
 # check that nothing is left, every time:
-#   - odd points: the next agent start recovers (checked while that agent runs, then it is
-#     stopped with SIGTERM); even points: `faultlined --cleanup` alone does it;
+#   - in turn: the agent's watchdog (which outlives it) cleans up alone, with no restart;
+#     the next agent start recovers (checked while that agent runs, then it is stopped with
+#     SIGTERM); `faultlined --cleanup` alone does it (in the last two the watchdog is
+#     SIGKILLed with the agent);
 #   - residue = any difference in the interface's qdiscs, classes, filters (ingress, egress),
 #     the namespace's IFB devices, a victim still stopped, or a journal record left over;
 #     for stressors, any cgroup or file the journal named at the time of the kill, or the
@@ -143,8 +145,15 @@ system_state() { # everything a fault may leave behind
 	echo "journal $(find "$state/journal" -name '*.json' 2>/dev/null | wc -l)"
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-start_agent() { fl_start_agent "$A" "$sock" "$dir/agent.log" "${ARGS[@]}"; }
+start_agent() {
+	fl_start_agent "$A" "$sock" "$dir/agent.log" "${ARGS[@]}"
+	fl_watchdog WD "$FL_AGENT_PID"
+}
+# The agent's watchdog (agent/watchdog.c) would undo the fault the moment the agent dies: it
+# is stopped first, so the journal can be read as the crash left it; then it either gets to
+# do its cleanup (SIGCONT) or is killed too, for the next start or --cleanup to do it.
 kill_agent() {
+	kill -STOP "$WD"
 	kill -KILL "$FL_AGENT_PID" 2>/dev/null || true
 	wait "$FL_AGENT_PID" 2>/dev/null || true
 }
@@ -272,7 +281,21 @@ for f in "${SELECTED[@]}"; do
 			# A journal record left means the kill came while the fault was (partly) in place.
 			[ "$(find "$state/journal" -name '*.json' | wc -l)" -gt 0 ] && dirty=$((dirty + 1))
 			made=$(journal_made)
-			if ((points % 2)); then
+			if ((points % 3 == 0)); then
+				kill -CONT "$WD"
+				fl_wait_gone "$WD" 30
+				grep -q "watchdog: .*died without a clean stop" "$dir/agent.log" ||
+					fl_fail "the watchdog did not clean up: $what"
+				fl_assert_eq "$(system_state)" "$pristine" "residue after the watchdog's cleanup: $what"
+				made_gone "$made" "residue after the watchdog's cleanup: $what"
+				case $name in kill-*)
+					kv_survive "residue after the watchdog's cleanup: $what"
+					quiet_checked=$((quiet_checked + 1))
+					;;
+				esac
+			elif ((points % 3 == 1)); then
+				kill -KILL "$WD"
+				fl_wait_gone "$WD" 10
 				start_agent
 				fl_assert_eq "$(system_state)" "$pristine" "residue after restart: $what"
 				made_gone "$made" "residue after restart: $what"
@@ -286,6 +309,8 @@ for f in "${SELECTED[@]}"; do
 				fl_wait_exit rc "$FL_AGENT_PID" 30
 				fl_assert_eq "$rc" 0 "agent exit after recovery: $what"
 			else
+				kill -KILL "$WD"
+				fl_wait_gone "$WD" 10
 				nsenter --net="/run/netns/$A" "$FAULTLINED" --cleanup "${ARGS[@]}" >"$dir/cleanup.json" 2>"$dir/cleanup.log" ||
 					fl_fail "--cleanup failed: $what: $(cat "$dir/cleanup.log")"
 				fl_assert_eq "$(system_state)" "$pristine" "residue after --cleanup: $what"
@@ -299,7 +324,7 @@ for f in "${SELECTED[@]}"; do
 		done
 	done
 done
-fl_log "$points crash points ($dirty with the fault partly or fully in place; $made_checked stressor cgroups and files checked gone; $quiet_checked kill recoveries followed by ${KILL_QUIET_MS} ms without a kill), zero residue after every one"
+fl_log "$points crash points, recovered in turn by the watchdog, a restart and --cleanup ($dirty with the fault partly or fully in place; $made_checked stressor cgroups and files checked gone; $quiet_checked kill recoveries followed by ${KILL_QUIET_MS} ms without a kill), zero residue after every one"
 [ -n "${FL_CRASH_TYPES:-}" ] || [ "$points" -ge 100 ] || fl_fail "only $points crash points (want at least 100)"
 # Many kills land while a journal record exists (every apply point after the record is
 # written, the revert points before it is removed); far fewer means the delays missed the

@@ -7,8 +7,9 @@
 # hardening leaves; faults applied by that agent through its socket have their real effect
 # and leave nothing after revert (a freezer and a SIGSTOP pause and a SIGKILL of transient
 # services, a CPU stressor in its own cgroup, 100% loss on the container's loopback towards
-# one address); ExecStopPost= runs at stop, and after a SIGKILL of the agent with a freezer
-# pause active it thaws the cgroup before Restart= brings the agent back; the game-day timer
+# one address); ExecStopPost= runs at stop; after a SIGKILL of the agent with a freezer pause
+# active its watchdog thaws the cgroup at once, and after a SIGKILL of both ExecStopPost=
+# thaws it, each time before Restart= brings the agent back; the game-day timer
 # loads; finally `apt-get remove` (prerm stops the running agent) and `apt-get purge` (postrm
 # removes the state) leave no file of the package behind. Everything happens below this test's temporary directory; the
 # chroot's mounts live in private mount namespaces that die with their process.
@@ -389,19 +390,80 @@ grep -q "^Tue .* faultline-gameday@smoke.timer *faultline-gameday@smoke.service$
 	fl_fail "list-timers: $timers"
 timeout 60 nsenter -t "$init" -a systemctl stop faultline-gameday@smoke.timer
 
-fl_log "SIGKILL of the agent with a freezer pause active: ExecStopPost= thaws, Restart= restarts"
-timeout 120 nsenter -t "$init" -a systemctl start faultlined || fl_fail "start before the crash failed"
-mpid=$(inc systemctl show -P MainPID faultlined)
-restarts0=$(inc systemctl show -P NRestarts faultlined)
+# The unit's processes besides its MainPID $mpid: the agent's watchdog (agent/watchdog.h).
+watchdog_pid() {
+	local cg p
+	cg=$cgroot$(inc systemctl show -P ControlGroup faultlined)
+	for p in $(inc cat "$cg/cgroup.procs"); do
+		[ "$p" != "$mpid" ] && [ "$(inc cat "/proc/$p/comm" 2>/dev/null)" = faultlined-wd ] && echo "$p"
+	done
+	true
+}
 victim fl-crash /bin/sh -c 'i=0; while :; do i=$((i + 1)); echo $i >/run/fl-crash.count; sleep 0.1; done'
 ccount() { inc cat /run/fl-crash.count 2>/dev/null || true; }
 vcg=/system.slice/fl-crash.service
-api POST /v1/leases '{"ttl_ms": 600000}'
-fl_assert_eq "$HTTP_STATUS" 201 "create lease ($API_BODY)"
-lease=$(jq -r .lease.id <<<"$API_BODY")
-apply "{\"name\": \"fz-crash\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"cgroup\": \"$vcg\", \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
-fl_assert_eq "$(inc grep -x 'frozen [01]' "$cgroot$vcg/cgroup.events")" "frozen 1" "cgroup.events before the crash"
-# Only the agent: nothing else runs in its cgroup (no stressor).
+crash_freeze() { # a lease and a freezer pause of fl-crash
+	api POST /v1/leases '{"ttl_ms": 600000}'
+	fl_assert_eq "$HTTP_STATUS" 201 "create lease ($API_BODY)"
+	lease=$(jq -r .lease.id <<<"$API_BODY")
+	apply "{\"name\": \"fz-crash\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"cgroup\": \"$vcg\", \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
+	fl_assert_eq "$(inc grep -x 'frozen [01]' "$cgroot$vcg/cgroup.events")" "frozen 1" "cgroup.events before the crash"
+}
+counts() { # WHAT: the shell in fl-crash counts again
+	local c0 c1
+	c0=$(ccount)
+	sleep 1
+	c1=$(ccount)
+	if [ -z "$c1" ] || [ "$c1" -le "$c0" ]; then
+		fl_fail "the shell does not count $1: $c0 then $c1"
+	fi
+}
+# wait_restart: Restart=on-failure (RestartSec=2s) brings a new agent; sets npid.
+wait_restart() {
+	npid=""
+	for _ in $(seq 150); do
+		if [ "$(inc systemctl is-active faultlined || true)" = active ]; then
+			npid=$(inc systemctl show -P MainPID faultlined)
+			[ "$npid" != "$mpid" ] && [ "$npid" != 0 ] && break
+		fi
+		npid=""
+		sleep 0.2
+	done
+	[ -n "$npid" ] || fl_fail "faultlined did not come back after the SIGKILL"
+}
+
+fl_log "SIGKILL of the agent alone with a freezer pause active: its watchdog thaws at once"
+timeout 120 nsenter -t "$init" -a systemctl start faultlined || fl_fail "start before the crash failed"
+mpid=$(inc systemctl show -P MainPID faultlined)
+wd=$(watchdog_pid)
+[ -n "$wd" ] || fl_fail "the unit runs no watchdog beside the agent $mpid"
+crash_freeze
+inc systemctl kill --kill-whom=main --signal=SIGKILL faultlined
+wline=""
+for _ in $(seq 150); do
+	# The watchdog writes to the agent's stdout stream: journald files it under MainPID.
+	wline=$(inc journalctl -u faultlined -o json --no-pager --output-fields=MESSAGE |
+		jq -r 'select((.MESSAGE | type) == "string" and
+			(.MESSAGE | startswith("watchdog: 1 record undone"))) | .MESSAGE')
+	[ -n "$wline" ] && break
+	sleep 0.2
+done
+[ -n "$wline" ] || fl_fail "no cleanup by the watchdog $wd: $(inc journalctl -u faultlined --no-pager | tail -20)"
+grep -qx "watchdog: 1 record undone, 0 failed" <<<"$wline" || fl_fail "the watchdog's cleanup: $wline"
+fl_assert_eq "$(inc grep -x 'frozen [01]' "$cgroot$vcg/cgroup.events")" "frozen 0" "cgroup.events after the watchdog's cleanup"
+counts "after the watchdog's cleanup"
+wait_restart
+fl_log "after SIGKILL of the agent: its watchdog ($wd): $wline; restarted as $npid"
+mpid=$npid
+
+fl_log "SIGKILL of the agent and its watchdog with a freezer pause active: ExecStopPost= thaws, Restart= restarts"
+restarts0=$(inc systemctl show -P NRestarts faultlined)
+wd=$(watchdog_pid)
+[ -n "$wd" ] || fl_fail "the restarted agent $mpid runs no watchdog"
+crash_freeze
+# Only the agent and its watchdog: nothing else runs in its cgroup (no stressor). The watchdog
+# first, so that the second line, ExecStopPost=, is what undoes the freeze.
+inc /bin/sh -c "kill -KILL $wd"
 inc systemctl kill --kill-whom=main --signal=SIGKILL faultlined
 # The agent cannot have thawed anything; the ExecStopPost= run (a pid other than the killed
 # MainPID) finds the journaled freeze and undoes it.
@@ -410,23 +472,9 @@ post=$(poststop_line "cleanup: 1 record " 150)
 fl_log "after SIGKILL: $post"
 grep -q " cleanup: 1 record from an earlier run, 0 failed$" <<<"$post" || fl_fail "cleanup after the crash: $post"
 fl_assert_eq "$(inc grep -x 'frozen [01]' "$cgroot$vcg/cgroup.events")" "frozen 0" "cgroup.events after the crash's cleanup"
-c0=$(ccount)
-sleep 1
-c1=$(ccount)
-if [ -z "$c1" ] || [ "$c1" -le "$c0" ]; then
-	fl_fail "the shell does not count after the cleanup: $c0 then $c1"
-fi
-# Restart=on-failure (RestartSec=2s): a new agent, which holds no fault and no lease.
-npid=""
-for _ in $(seq 150); do
-	if [ "$(inc systemctl is-active faultlined || true)" = active ]; then
-		npid=$(inc systemctl show -P MainPID faultlined)
-		[ "$npid" != "$mpid" ] && [ "$npid" != 0 ] && break
-	fi
-	npid=""
-	sleep 0.2
-done
-[ -n "$npid" ] || fl_fail "faultlined did not come back after the SIGKILL"
+counts "after the cleanup"
+# Restart=on-failure: a new agent, which holds no fault and no lease.
+wait_restart
 # The restarted agent also runs recovery at start; the thaw must have been ExecStopPost='s.
 [ "${post%% *}" != "$npid" ] || fl_fail "the restarted agent did the cleanup, not ExecStopPost=: $post"
 fl_assert_eq "$(inc systemctl show -P NRestarts faultlined)" $((restarts0 + 1)) "NRestarts"

@@ -290,7 +290,7 @@ wait_comm "$(tail -n1 "$dir/workers-b")" "$WORKER"
 apply "{\"name\": \"k-crash\", \"type\": \"process.kill\", \"duration\": \"1m\", \"target\": {\"name\": \"$WORKER\", \"all\": true}, \"params\": {\"interval\": \"$(ms 500)\"}}"
 fl_assert_eq "$HTTP_STATUS" 201 "interval kill before the crash"
 fl_assert_eq "$(journal_count)" 1 "journal record of the interval kill"
-kill -KILL "$FL_AGENT_PID"
+fl_crash_agent "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 rm -f "$sock"
 # A round just before the SIGKILL may have killed a worker: let the supervisor restart it.
@@ -394,7 +394,7 @@ wait_frozen 0
 apply "$freeze_body"
 fl_assert_eq "$HTTP_STATUS" 201 "freezer pause before SIGKILL"
 wait_frozen 1
-kill -KILL "$FL_AGENT_PID"
+fl_crash_agent "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 rm -f "$sock"
 c_a=$(count)

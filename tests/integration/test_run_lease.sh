@@ -122,6 +122,9 @@ jq -e '(.agents[] | select(.name == "one") | .revert.ok) and
 	(.agents[] | select(.name == "two") | .lease_lost and (.revert.ok | not))' \
 	"$dir/gone.json" >/dev/null ||
 	fl_fail "report of the lost agent: $(jq -c '{outcome, reason, agents}' "$dir/gone.json")"
+# A stopped agent removed its socket: faultctl says so, and when the lease lapses at the latest.
+jq -e '.reason | test("agent two lost its lease .*: the agent stopped \\(its socket is gone\\); its faults stop when the lease lapses, at [0-9T:.-]+Z at the latest")' \
+	"$dir/gone.json" >/dev/null || fl_fail "reason of the lost agent: $(jq -r .reason "$dir/gone.json")"
 fl_assert_eq "$(proc_state "$v1")" S "agent one's victim after the run stopped"
 run_agent_idle "$dir/a1/agent.sock"
 

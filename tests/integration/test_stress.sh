@@ -157,7 +157,7 @@ crash_all() { # apply one of each; sets CGS, ALLPIDS
 	CGS+=" $CGROUP" ALLPIDS+=" $PIDS"
 	apply c5 stress.fds '{"count": 100}'
 	CGS+=" $CGROUP" ALLPIDS+=" $PIDS"
-	kill -KILL "$FL_AGENT_PID"
+	fl_crash_agent "$FL_AGENT_PID"
 	fl_wait_exit rc "$FL_AGENT_PID" 30
 	FL_AGENT_PID=
 	rm -f "$sock"

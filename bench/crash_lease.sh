@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Nothing outlives the agent: per fault type, the time from SIGKILL of the agent to the fault
+# stopped, with no agent restart, side by side with the lease TTL (the promise: within the
+# TTL; docs/api.md "Crash safety").
+#
+#   sudo bench/crash_lease.sh [--quick] [--rows FILE]
+#
+# Each round: a fresh agent, a lease of TTL_MS, the fault, a renewal, then SIGKILL right after
+# the renewal's answer (so the lease has its whole TTL left: the worst case). Two kinds:
+#   kernel    network faults in the eBPF data path, with the watchdog SIGKILLed too: nothing in
+#             user space is left, the program lets the rules lapse at the lease deadline.
+#             "Stopped" is the first ping reply (every 5 ms) from the faulted host, or for
+#             duplication the last duplicate; figure ~ TTL.
+#   watchdog  the agent alone is SIGKILLed: its watchdog undoes the journal at once. "Stopped"
+#             is the qdisc tree and IFB devices back as before (bandwidth), the paused process
+#             running (pause), the stressor's cgroup or file gone (stress.*), polled every 2 ms.
+# Medians over ROUNDS rounds (1 with --quick). Rows "crash|figure|value|reference|ratio" go
+# to FILE when given (bench/run.sh reads them); progress goes to stderr. Everything (namespaces,
+# agents, the victim, files) is removed at exit, also on failure; every wait is bounded.
+. "$(dirname "$0")/../tests/integration/lib.sh"
+
+QUICK=0 ROWS_FILE=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=1 ;;
+	--rows)
+		[ $# -ge 2 ] || fl_fail "--rows needs a file"
+		ROWS_FILE=$2
+		shift
+		;;
+	*) fl_fail "unknown option '$1' (use --quick, --rows FILE)" ;;
+	esac
+	shift
+done
+fl_require_root
+fl_require_cmd curl jq tc ip nsenter setsid ping pgrep awk
+fl_require_build
+ROUNDS=3
+[ $QUICK = 1 ] && ROUNDS=1
+TTL_MS=2000
+
+say() { echo "  [crash] $*" >&2; }
+row() {
+	local r
+	r=$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.3f", a / b }')
+	[ -z "$ROWS_FILE" ] || echo "crash|$1|$2 ms|$3 ms|$r" >>"$ROWS_FILE"
+	printf '  %-62s %10s ms  ref %6s ms  ratio %s\n' "$1" "$2" "$3" "$r"
+}
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# Milliseconds (with a decimal) of the wall clock, without forking.
+now_ms() { local t=$EPOCHREALTIME; awk -v t="$t" 'BEGIN { printf "%.1f", t * 1000 }'; }
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+[ -z "$ROWS_FILE" ] || : >"$ROWS_FILE"
+
+fl_netns A a
+fl_netns B b
+fl_veth "$A" "$B" 10.95.0.1/24 10.95.0.2/24
+DEV=$FL_ID-a
+fl_tmpdir dir
+sock=$dir/agent.sock
+state=$dir/state
+ARGS=(--state-dir "$state" --audit-log "$dir/audit.log")
+start_agent() {
+	fl_start_agent "$A" "$sock" "$dir/agent.log" "${ARGS[@]}"
+	fl_watchdog WD "$FL_AGENT_PID"
+}
+lease_apply() { # lease_apply BODY: a lease of TTL_MS with the fault under it
+	fl_api POST /v1/leases "{\"ttl_ms\": $TTL_MS}"
+	[ "$HTTP_STATUS" = 201 ] || fl_fail "lease: $API_BODY"
+	LEASE=$(jq -r .lease.id <<<"$API_BODY")
+	fl_api POST "/v1/leases/$LEASE/faults" "$1"
+	APPLY_STATUS=$HTTP_STATUS
+}
+renew() {
+	fl_api POST "/v1/leases/$LEASE/renew"
+	[ "$HTTP_STATUS" = 200 ] || fl_fail "renew: $API_BODY"
+}
+cleanup_leftover() {
+	nsenter --net="/run/netns/$A" "$FAULTLINED" --cleanup "${ARGS[@]}" >/dev/null 2>"$dir/cleanup.log" ||
+		fl_fail "--cleanup: $(cat "$dir/cleanup.log")"
+}
+
+setsid sleep 3600 &
+VICTIM=$!
+fl_on_exit "kill -KILL $VICTIM"
+for ((i = 0; i < 100; i++)); do [ "$(fl_proc_state "$VICTIM")" = S ] && break; sleep 0.05; done
+
+# --- kernel: the BPF program lets the rules lapse at the lease deadline ---
+net() { printf '{"name": "b", "type": "%s", "duration": "1h", "target": {"interface": "%s", "direction": "%s", "cidrs": ["10.95.0.2"], "protocol": "icmp"}, "params": %s}' "$1" "$DEV" "$2" "$3"; }
+KERNEL=(
+	"network.partition|$(net network.partition both '{}')"
+	"network.loss 100%|$(net network.loss egress '{"probability": "100%"}')"
+	"network.corruption 100%|$(net network.corruption egress '{"probability": "100%"}')"
+	"network.duplication 100%|$(net network.duplication egress '{"probability": "100%"}')"
+)
+for f in "${KERNEL[@]}"; do
+	name=${f%%|*} body=${f#*|}
+	vals=()
+	for ((r = 0; r < ROUNDS; r++)); do
+		start_agent
+		lease_apply "$body"
+		[ "$APPLY_STATUS" = 201 ] || fl_fail "apply $name: $API_BODY"
+		ip netns exec "$A" ping -D -n -i 0.005 -W 1 -w $((TTL_MS / 1000 + 5)) 10.95.0.2 >"$dir/ping" 2>&1 &
+		pinger=$!
+		sleep 0.3
+		renew
+		kill_ms=$(now_ms)
+		kill -KILL "$WD" "$FL_AGENT_PID"
+		wait "$FL_AGENT_PID" 2>/dev/null || true
+		fl_wait_exit rc "$pinger" $((TTL_MS / 1000 + 15))
+		if [ "${name#network.duplication}" != "$name" ]; then
+			stop=$(awk '/bytes from/ && /DUP!/ { t = substr($1, 2, length($1) - 2) * 1000 } END { printf "%.1f", t }' "$dir/ping")
+		else
+			stop=$(awk -v k="$kill_ms" '/bytes from/ { t = substr($1, 2, length($1) - 2) * 1000; if (t >= k) { printf "%.1f", t; exit } }' "$dir/ping")
+		fi
+		[ -n "$stop" ] || fl_fail "$name: traffic never came back: $(tail -2 "$dir/ping")"
+		vals+=("$(awk -v a="$stop" -v b="$kill_ms" 'BEGIN { printf "%.0f", a - b }')")
+		cleanup_leftover
+		say "$name round $r: ${vals[-1]} ms"
+	done
+	row "$name: SIGKILL of agent + watchdog to traffic again (kernel)" "$(echo "${vals[@]}" | median)" "$TTL_MS"
+done
+
+# --- watchdog: what eBPF cannot undo ---
+pristine_qdisc=$(tc -n "$A" qdisc show dev "$DEV")
+pristine_links=$(ip -n "$A" -o link show type ifb)
+gone() {
+	case $1 in
+	net) [ "$(tc -n "$A" qdisc show dev "$DEV")" = "$pristine_qdisc" ] &&
+		[ "$(ip -n "$A" -o link show type ifb)" = "$pristine_links" ] &&
+		[ -z "$(tc -n "$A" filter show dev "$DEV" egress)" ] ;;
+	pause) [ "$(fl_proc_state "$VICTIM")" = S ] ;;
+	path) [ ! -e "$MADE" ] ;;
+	esac
+}
+bw() { printf '{"name": "b", "type": "network.bandwidth", "duration": "1h", "target": {"interface": "%s", "direction": "%s", "cidrs": ["10.95.0.2"]}, "params": {"rate": "1mbit"}}' "$DEV" "$1"; }
+stress() { printf '{"name": "b", "type": "%s", "duration": "1h", "params": %s}' "$1" "$2"; }
+WATCHDOG=(
+	"network.partition|net|$(net network.partition both '{}')"
+	"network.bandwidth egress|net|$(bw egress)"
+	"network.bandwidth ingress|net|$(bw ingress)"
+	"network.latency edt|net|$(printf '{"name": "b", "type": "network.latency", "duration": "1h", "target": {"interface": "%s", "direction": "egress", "cidrs": ["10.95.0.2"]}, "params": {"delay": "20ms", "mechanism": "edt"}}' "$DEV")"
+	"process.pause|pause|{\"name\": \"b\", \"type\": \"process.pause\", \"duration\": \"1h\", \"target\": {\"pid\": $VICTIM, \"all\": true}}"
+	"stress.cpu|path|$(stress stress.cpu '{"workers": 2, "load": "10%"}')"
+	"stress.memory|path|$(stress stress.memory '{"size": "32MiB"}')"
+	"stress.fds|path|$(stress stress.fds '{"count": 1000}')"
+	"stress.io|path|$(stress stress.io "{\"path\": \"$dir/io.dat\", \"rate\": \"4MiB/s\"}")"
+	"stress.disk_fill|path|$(stress stress.disk_fill "{\"path\": \"$dir/fill.dat\", \"size\": \"8MiB\"}")"
+)
+for f in "${WATCHDOG[@]}"; do
+	IFS='|' read -r name kind body <<<"$f"
+	vals=()
+	for ((r = 0; r < ROUNDS; r++)); do
+		start_agent
+		lease_apply "$body"
+		if [ "$APPLY_STATUS" = 503 ]; then
+			why=$(jq -r .error.message <<<"$API_BODY")
+			kill -TERM "$FL_AGENT_PID"
+			fl_wait_exit rc "$FL_AGENT_PID" 30
+			break
+		fi
+		[ "$APPLY_STATUS" = 201 ] || fl_fail "apply $name: $API_BODY"
+		MADE=$(find "$state/journal" -name '*.json' -exec cat {} + |
+			jq -r '.undo | (.cgroup // empty), (.file.path // empty)' | head -1)
+		[ "$kind" != path ] || [ -n "$MADE" ] || fl_fail "$name: nothing named in the journal"
+		! gone "$kind" || fl_fail "$name: the fault shows no effect"
+		renew
+		t0=$(now_us)
+		kill -KILL "$FL_AGENT_PID"
+		wait "$FL_AGENT_PID" 2>/dev/null || true
+		for ((i = 0; i < 5000; i++)); do
+			gone "$kind" && break
+			sleep 0.002
+		done
+		gone "$kind" || fl_fail "$name: still in force long after the SIGKILL"
+		vals+=("$((($(now_us) - t0) / 1000))")
+		fl_wait_gone "$WD" 10
+		say "$name round $r: ${vals[-1]} ms"
+	done
+	if [ ${#vals[@]} = 0 ]; then
+		[ -z "$ROWS_FILE" ] || echo "crash|$name: skipped: $why|n/a|n/a|n/a" >>"$ROWS_FILE"
+		echo "  $name: skipped: $why"
+		continue
+	fi
+	row "$name: SIGKILL of the agent to undone by its watchdog" "$(echo "${vals[@]}" | median)" "$TTL_MS"
+done
