@@ -14,6 +14,12 @@ int audit_open(const char *path, struct audit **out);
 void audit_close(struct audit *au);
 
 /*
+ * Open the audit log's path again (creating it) and write there from now on: after logrotate
+ * moved the file away (SIGHUP). On failure the old file stays in use. 0 or -errno.
+ */
+int audit_reopen(struct audit *au);
+
+/*
  * Record one request: who (uid, gid, pid), what (method, target, body up to 4 KiB), the
  * decision and the status answered. One write(2) per line so lines never interleave.
  */
