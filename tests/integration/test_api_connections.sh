@@ -9,7 +9,7 @@
 #   - 2,000 half-sent request heads (--max-connections 4096, so all are buffered): a new client
 #     is served during the burst, every one of them is answered 408 and closed on the timeout,
 #     and the agent's RSS one second after the last close is within 8 MiB of its idle level
-#     (measured: idle 4.3 MiB, 7.3 MiB during, 4.7 MiB after; before this change the same burst
+#     (measured: idle 4.1-4.3 MiB, 7.1-7.3 MiB during, 4.3-4.7 MiB after; before, the same burst
 #     left 68 MiB resident: a 64 KiB read buffer per connection, freed into the middle of the
 #     heap, which free() does not give back).
 . "$(dirname "$0")/lib.sh"
