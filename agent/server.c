@@ -357,6 +357,8 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return;
 	err = conn_append(c, buf->base, n);
 	if (err) {
+		/* One answer, then the connection closes: what else arrives is not read. */
+		uv_read_stop(s);
 		send_error(c, 413, "too_large", "request too large");
 		return;
 	}
