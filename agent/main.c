@@ -312,7 +312,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'R':
-			if (parse_uint("--request-timeout", optarg, 100, 3600000, &request_timeout_ms))
+			if (parse_uint("--request-timeout", optarg, 100, 3600000,
+				       &request_timeout_ms))
 				return 2;
 			break;
 		case 'K':
@@ -373,15 +374,15 @@ int main(int argc, char **argv)
 	 */
 	err = statelock_acquire(a.state_dir, false, &a.lock_fd, &holder);
 	if (err == -EWOULDBLOCK) {
+		const char *what = cleanup_only ? "--cleanup runs only once it has stopped" :
+						  "not starting a second agent on it";
+
 		if (holder)
-			log_err("the state directory %s is in use by pid %d (a running faultlined)%s",
-				a.state_dir, (int)holder,
-				cleanup_only ? ": --cleanup runs only once it has stopped" :
-					       ": not starting a second agent on it");
+			log_err("the state directory %s is in use by pid %d (a running faultlined): %s",
+				a.state_dir, (int)holder, what);
 		else
-			log_err("the state directory %s is locked by another process%s", a.state_dir,
-				cleanup_only ? ": --cleanup runs only once it has stopped" :
-					       ": not starting a second agent on it");
+			log_err("the state directory %s is locked by another process: %s",
+				a.state_dir, what);
 		return 1;
 	}
 	if (err) {
