@@ -370,9 +370,10 @@ int main(int argc, char **argv)
 		return 1;
 	/*
 	 * Before the journal is read: a second agent, or a --cleanup, beside a running one would
-	 * revert that agent's live faults as leftovers of an earlier run.
+	 * revert that agent's live faults as leftovers of an earlier run. A holder that is dying
+	 * (a --cleanup right after kill -9) gets a few seconds to let go.
 	 */
-	err = statelock_acquire(a.state_dir, false, &a.lock_fd, &holder);
+	err = statelock_acquire(a.state_dir, STATELOCK_WAIT_MS, &a.lock_fd, &holder);
 	if (err == -EWOULDBLOCK) {
 		const char *what = cleanup_only ? "--cleanup runs only once it has stopped" :
 						  "not starting a second agent on it";

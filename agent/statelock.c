@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -55,9 +56,11 @@ static pid_t pid_in_file(int fd)
 	return (pid_t)v;
 }
 
-int statelock_acquire(const char *state_dir, bool wait, int *fd_out, pid_t *holder)
+int statelock_acquire(const char *state_dir, int wait_ms, int *fd_out, pid_t *holder)
 {
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	const struct timespec step = { .tv_nsec = 50 * 1000 * 1000 };
+	int waited_ms = 0;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char path[PATH_MAX], text[32];
 	pid_t before;
 	int fd, err, len;
@@ -71,10 +74,17 @@ int statelock_acquire(const char *state_dir, bool wait, int *fd_out, pid_t *hold
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	if (fcntl(fd, wait ? F_SETLKW : F_SETLK, &fl)) {
+	while (fcntl(fd, wait_ms < 0 ? F_SETLKW : F_SETLK, &fl)) {
 		err = -errno;
+		if (err == -EINTR)
+			continue;
+		if ((err == -EAGAIN || err == -EACCES) && waited_ms < wait_ms) {
+			nanosleep(&step, NULL);
+			waited_ms += 50;
+			continue;
+		}
 		if (err == -EAGAIN || err == -EACCES) {
-			struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+			struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 
 			/* The kernel names the holder; the file does where its pid is not ours. */
 			if (!fcntl(fd, F_GETLK, &q) && q.l_type != F_UNLCK && q.l_pid > 0)
