@@ -208,10 +208,8 @@ tcp_echo() {
 }
 # tcp_echo_ok PORT: tcp_echo where "ok" is expected, tried up to 3 times within 60 s (x5 in
 # the vm): the first echo of a run pays for cold starts (socat, and the cat the listener
-# forks, read from the vm's 9p root with the host loaded), which once took the vm past the
-# bounds above ("TCP echo before any fault: expected 'ok', got 'lost'"). A flow the fault
-# really blocks is lost every time, so a retry cannot turn a wrong block into a pass; the
-# attempts are logged.
+# forks, read from the vm's 9p root with the host loaded). A flow the fault really blocks is
+# lost every time, so a retry cannot turn a wrong block into a pass; the attempts are logged.
 tcp_echo_ok() {
 	local try r t0=$SECONDS
 	for ((try = 1; try <= 3; try++)); do
@@ -290,8 +288,11 @@ fl_assert_eq "$(journal_count)" 0 "journal records after the loss runs"
 # --- partition: one address, one UDP port; the control channel passes -------------------------
 # The listener lives until the test ends (the teardown kills what runs in the namespace): the
 # steps up to the last echo take minutes in the vm. It must listen before the first echo:
-# waited for up to 30 s (x5 in the vm), by time, not by a count of slow ss calls.
-ip netns exec "$A" timeout 1800 socat TCP-LISTEN:2222,reuseaddr,fork EXEC:cat 2>/dev/null &
+# waited for up to 30 s (x5 in the vm), by time, not by a count of slow ss calls. Its -t is
+# the client's: the client's line and EOF arrive together, and with socat's default of 0.5 s
+# the listener closed the connection before a freshly started cat had echoed (the vm's first
+# echo under load came back empty after 1 s: "expected 'ok', got 'lost'").
+ip netns exec "$A" timeout 1800 socat -t $((4 * TCP_SLOW)) TCP-LISTEN:2222,reuseaddr,fork EXEC:cat 2>/dev/null &
 t0=$SECONDS
 until [ -n "$(ip netns exec "$A" ss -Hltn 'sport = :2222')" ]; do
 	((SECONDS - t0 < 30 * TCP_SLOW)) || fl_fail "the echo listener did not listen within $((30 * TCP_SLOW)) s"
