@@ -21,8 +21,9 @@
 # Flake budget: the two binomial checks use the interval at level 0.001/2 each (0.1 % for the
 # test); the measured loss is also reported against the plain 99.9 % interval. The bandwidth
 # checks have a 10 % margin around a rate HTB holds to ~1 % (goodput is ~4.4 % below the
-# wire rate: 1448 payload bytes per 1514-byte frame); the upper bound holds for every run, the
-# lower one for the best of up to 3 (a CPU-starved sender falls short, the shaper does not).
+# wire rate: 1448 payload bytes per 1514-byte frame), 20 % below it in the vm (LOW_PCT); the
+# upper bound holds for every run, the lower one for the best of up to 3 (a CPU-starved
+# sender falls short, the shaper does not).
 # Readiness waits (listeners) are bounded by time and fail when they expire; TCP echoes that
 # must pass get 3 tries (tcp_echo_ok). Everything else is exact.
 . "$(dirname "$0")/lib.sh"
@@ -143,19 +144,25 @@ iperf() {
 	wait "$spid" 2>/dev/null || true
 }
 
+# The lower bound of a shaped rate, in percent: 90 on the host; 80 in the vm, where the guest's
+# vCPUs, and with them HTB's timers and the sender, lose whole slices to a loaded host: with
+# stress-ng on both host cores, 14 runs there gave 7.88 to 9.38 Mbit/s (8 of them under 9).
+# A shaper set wrong by a unit (bits for bytes, a prefix) is off by 8x or more, far outside.
+LOW_PCT=$([ -n "${FL_VM:-}" ] && echo 80 || echo 90)
 check_rate() { # check_rate WHAT BPS
 	local pct
 	pct=$(awk -v b="$2" -v r=$RATE 'BEGIN { printf "%+.1f", 100 * (b - r) / r }')
 	fl_log "$1: $(awk -v b="$2" 'BEGIN { printf "%.2f", b / 1e6 }') Mbit/s received ($pct% of 10 Mbit/s)"
-	(($2 >= RATE * 9 / 10 && $2 <= RATE * 11 / 10)) || fl_fail "$1: $2 bit/s is not within 10% of $RATE"
+	(($2 >= RATE * LOW_PCT / 100 && $2 <= RATE * 11 / 10)) ||
+		fl_fail "$1: $2 bit/s is not within [-$((100 - LOW_PCT))%, +10%] of $RATE"
 }
 
 # shaped WHAT IPERF_ARGS...: iperf (IPERF_ARGS as for iperf) up to 3 times, then check_rate on
 # the best run. Every run must stay below the upper bound: a shaper lets no more through,
 # however loaded the machine. Only the best must reach the lower one: with both cores
 # saturated (load average ~900) a CPU-starved sender once delivered 8.83 Mbit/s (-11.7%,
-# against -4.4% of framing overhead unloaded) without the shaper being the limit; a shaper
-# set too low falls short on every run, so the retries cannot hide it.
+# against -4.4% of framing overhead unloaded) on the host; a shaper set too low falls short
+# on every run, so the retries cannot hide it.
 shaped() {
 	local what=$1 try best=0
 	shift
@@ -163,8 +170,8 @@ shaped() {
 		iperf "$@"
 		((BPS <= RATE * 11 / 10)) || check_rate "$what (run $try)" "$BPS"
 		((BPS > best)) && best=$BPS
-		((best >= RATE * 9 / 10)) && break
-		fl_log "$what: run $try $(awk -v b="$BPS" 'BEGIN { printf "%.2f", b / 1e6 }') Mbit/s, short of 90%; again"
+		((best >= RATE * LOW_PCT / 100)) && break
+		fl_log "$what: run $try $(awk -v b="$BPS" 'BEGIN { printf "%.2f", b / 1e6 }') Mbit/s, short of $LOW_PCT%; again"
 	done
 	check_rate "$what" "$best"
 }
