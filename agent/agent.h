@@ -52,6 +52,9 @@ struct agent {
 	uint64_t caps_held;
 	time_t started;
 	uv_signal_t sig_term, sig_int;
+	/* SIGHUP reopens the audit log; SIGUSR1 and SIGUSR2 are logged and otherwise ignored. */
+	uv_signal_t sig_hup, sig_usr1, sig_usr2;
+	int lock_fd; /* STATE_DIR/lock (statelock.h), held for the agent's life; -1 before */
 	int stopping;
 };
 

@@ -697,7 +697,10 @@ void api_reject(void *ctx, struct server_conn *conn, const struct http_msg *req,
 	struct agent *a = ctx;
 
 	audit_record(a->audit, server_conn_peer(conn), req, status,
-		     status == 413 ? AUDIT_REASON_TOO_LARGE : AUDIT_REASON_MALFORMED, message);
+		     status == 413   ? AUDIT_REASON_TOO_LARGE
+		     : status == 408 ? AUDIT_REASON_TIMEOUT
+				     : AUDIT_REASON_MALFORMED,
+		     message);
 	log_debug("api: uid %u pid %d: refused before routing: %d %s",
 		  (unsigned)server_conn_peer(conn)->uid, (int)server_conn_peer(conn)->pid, status,
 		  code);

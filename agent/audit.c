@@ -43,6 +43,7 @@ struct audit_client {
 
 struct audit {
 	int fd;
+	char *path; /* for audit_reopen() */
 	uint64_t interval_ms; /* 0: every request on a line of its own */
 	uint64_t window;      /* the interval counted: wall-clock ms / interval_ms */
 	uint64_t since_ms;    /* when the current counts began */
@@ -68,9 +69,15 @@ int audit_open(const char *path, struct audit **out)
 	au = calloc(1, sizeof(*au));
 	if (!au)
 		return -ENOMEM;
+	au->path = strdup(path);
+	if (!au->path) {
+		free(au);
+		return -ENOMEM;
+	}
 	au->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (au->fd < 0) {
 		err = -errno;
+		free(au->path);
 		free(au);
 		return err;
 	}
@@ -223,7 +230,30 @@ void audit_close(struct audit *au)
 		flush_summary(au, now_ms());
 	close(au->fd);
 	free(au->clients);
+	free(au->path);
 	free(au);
+}
+
+int audit_reopen(struct audit *au)
+{
+	int fd, err;
+
+	if (!au)
+		return 0;
+	fd = open(au->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	/*
+	 * dup3 swaps the file under the same descriptor in one step: every record goes either
+	 * to the old file (renamed by logrotate, still open until now) or to the new one.
+	 */
+	if (dup3(fd, au->fd, O_CLOEXEC) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	close(fd);
+	return 0;
 }
 
 void audit_record(struct audit *au, const struct peer *peer, const struct http_msg *req, int status,

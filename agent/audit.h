@@ -20,6 +20,12 @@ int audit_open(const char *path, struct audit **out);
 /* Flush the read summary (if any is still counting) and close. NULL is fine. */
 void audit_close(struct audit *au);
 
+/*
+ * Open the audit log's path again (creating it) and write there from now on: after logrotate
+ * moved the file away (SIGHUP). On failure the old file stays in use. 0 or -errno.
+ */
+int audit_reopen(struct audit *au);
+
 /* Default interval of the read summaries (faultlined --audit-summary-interval). */
 #define AUDIT_SUMMARY_INTERVAL_MS 60000
 
@@ -58,5 +64,6 @@ void audit_record_read(struct audit *au, const struct peer *peer, const struct h
 #define AUDIT_REASON_UNAVAILABLE "unavailable" /* the mechanism is missing on this host */
 #define AUDIT_REASON_TOO_LARGE "too_large"     /* head or body over the limits */
 #define AUDIT_REASON_MALFORMED "malformed"     /* not a request the HTTP parser accepts */
+#define AUDIT_REASON_TIMEOUT "timeout"	       /* the request was not complete in time (408) */
 
 #endif

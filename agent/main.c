@@ -24,6 +24,7 @@
 #include "notify.h"
 #include "policy.h"
 #include "server.h"
+#include "statelock.h"
 #include "stressor.h"
 #include "units.h"
 #include "version.h"
@@ -50,6 +51,11 @@ static void usage(FILE *f)
 		   "                         report it and exit (for ExecStopPost= and break-glass)\n"
 		   "      --metrics ADDR:PORT  serve Prometheus metrics on a loopback address\n"
 		   "                         (127.0.0.0/8 or [::1]); off by default\n"
+		   "      --request-timeout MS  a request (head and body) must arrive within MS of\n"
+		   "                         its first byte, or the connection is closed\n"
+		   "                         (default 10000)\n"
+		   "      --max-connections N  API connections at once (default 256); beyond,\n"
+		   "                         503 and the connection is closed\n"
 		   "      --nice N           scheduling priority of the agent, -20..19 (default -10):\n"
 		   "                         leases must expire on time on a host the experiment\n"
 		   "                         loads; stressor processes run at 0\n"
@@ -60,6 +66,9 @@ static void usage(FILE *f)
 		   "\n"
 		   "SIGTERM or SIGINT revert every fault, remove the socket and exit 0;\n"
 		   "a second signal exits at once (the journal is always consistent).\n"
+		   "SIGHUP reopens the audit log (after logrotate); SIGUSR1, SIGUSR2 and\n"
+		   "SIGPIPE are ignored. One agent or --cleanup at a time per state directory\n"
+		   "(STATE_DIR/lock): another is refused with the holder's pid.\n"
 		   "Exit status: 0 ok, 1 runtime failure (or --cleanup could not undo\n"
 		   "everything), 2 bad command line.\n");
 }
@@ -103,6 +112,55 @@ static void on_signal(uv_signal_t *h, int signum)
 	/* Signal handles stay referenced for a forced second stop; unref so the loop can end. */
 	uv_unref((uv_handle_t *)&a->sig_term);
 	uv_unref((uv_handle_t *)&a->sig_int);
+}
+
+static void on_hup(uv_signal_t *h, int signum)
+{
+	struct agent *a = h->data;
+	int err;
+
+	(void)signum;
+	err = audit_reopen(a->audit);
+	if (err)
+		log_err("SIGHUP: cannot reopen the audit log %s: %s; still writing the old file",
+			a->audit_path, strerror(-err));
+	else
+		log_info("SIGHUP: audit log %s reopened", a->audit_path);
+}
+
+static void on_usr(uv_signal_t *h, int signum)
+{
+	(void)h;
+	log_info("%s: ignored", strsignal(signum));
+}
+
+/*
+ * Handlers rather than SIG_IGN: a disposition set to SIG_IGN would be inherited across
+ * execve by the stressor workers. Unreferenced: they must not keep the loop alive at stop.
+ */
+static void watch_signal(struct agent *a, uv_signal_t *h, uv_signal_cb cb, int signum)
+{
+	uv_signal_init(a->loop, h);
+	h->data = a;
+	uv_signal_start(h, cb, signum);
+	uv_unref((uv_handle_t *)h);
+}
+
+static int parse_uint(const char *opt, const char *arg, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (!*arg || *end || *arg == '-' || errno || v < min || v > max) {
+		fprintf(stderr, "faultlined: %s: '%s' is not a number in [%lu, %lu]\n", opt, arg,
+			min, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
 }
 
 static void log_probe(const struct agent *a)
@@ -184,6 +242,8 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "nice", required_argument, NULL, 'N' },
+		{ "request-timeout", required_argument, NULL, 'R' },
+		{ "max-connections", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -195,7 +255,11 @@ int main(int argc, char **argv)
 		.policy_path = POLICY_DEFAULT_PATH,
 		.lease_ttl_ms = LEASE_TTL_DEFAULT_MS,
 		.group = (gid_t)-1,
+		.lock_fd = -1,
 	};
+	unsigned long request_timeout_ms = SERVER_DEFAULT_REQUEST_TIMEOUT_MS;
+	unsigned long max_conns = SERVER_DEFAULT_MAX_CONNS;
+	pid_t holder;
 	enum log_level lvl = LOG_LVL_INFO;
 	const char *metrics_addr = NULL;
 	int systemd = 0, cleanup_only = 0, explicit_policy = 0, c, err, failures = 0;
@@ -276,6 +340,15 @@ int main(int argc, char **argv)
 			nice_level = (int)v;
 			break;
 		}
+		case 'R':
+			if (parse_uint("--request-timeout", optarg, 100, 3600000,
+				       &request_timeout_ms))
+				return 2;
+			break;
+		case 'K':
+			if (parse_uint("--max-connections", optarg, 1, 65536, &max_conns))
+				return 2;
+			break;
 		case 'l':
 			if (log_level_parse(optarg, &lvl)) {
 				fprintf(stderr, "faultlined: --log-level: unknown level '%s' "
@@ -318,9 +391,34 @@ int main(int argc, char **argv)
 			 getpriority(PRIO_PROCESS, 0));
 
 	a.loop = uv_default_loop();
+	watch_signal(&a, &a.sig_hup, on_hup, SIGHUP);
+	watch_signal(&a, &a.sig_usr1, on_usr, SIGUSR1);
+	watch_signal(&a, &a.sig_usr2, on_usr, SIGUSR2);
 	a.events = events_new();
 	if (!a.events)
 		return 1;
+	/*
+	 * Before the journal is read: a second agent, or a --cleanup, beside a running one would
+	 * revert that agent's live faults as leftovers of an earlier run. A holder that is dying
+	 * (a --cleanup right after kill -9) gets a few seconds to let go.
+	 */
+	err = statelock_acquire(a.state_dir, STATELOCK_WAIT_MS, &a.lock_fd, &holder);
+	if (err == -EWOULDBLOCK) {
+		const char *what = cleanup_only ? "--cleanup runs only once it has stopped" :
+						  "not starting a second agent on it";
+
+		if (holder)
+			log_err("the state directory %s is in use by pid %d (a running faultlined): %s",
+				a.state_dir, (int)holder, what);
+		else
+			log_err("the state directory %s is locked by another process: %s",
+				a.state_dir, what);
+		return 1;
+	}
+	if (err) {
+		log_err("cannot lock the state directory %s: %s", a.state_dir, strerror(-err));
+		return 1;
+	}
 	grp = getgrnam("faultline");
 	if (grp)
 		a.group = grp->gr_gid;
@@ -350,6 +448,7 @@ int main(int argc, char **argv)
 		json_decref(report);
 		journal_close(a.journal);
 		events_free(a.events);
+		statelock_release(a.lock_fd);
 		return failures ? 1 : 0;
 	}
 
@@ -378,6 +477,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	server_set_reject(a.server, api_reject);
+	server_set_limits(a.server, (uint32_t)request_timeout_ms, (uint32_t)max_conns);
 	if (metrics_addr) {
 		err = metrics_listen(&a, metrics_addr, &a.metrics_server);
 		if (err) {
@@ -449,6 +549,9 @@ int main(int argc, char **argv)
 
 	uv_close((uv_handle_t *)&a.sig_term, NULL);
 	uv_close((uv_handle_t *)&a.sig_int, NULL);
+	uv_close((uv_handle_t *)&a.sig_hup, NULL);
+	uv_close((uv_handle_t *)&a.sig_usr1, NULL);
+	uv_close((uv_handle_t *)&a.sig_usr2, NULL);
 	uv_run(a.loop, UV_RUN_DEFAULT);
 	/* Everything is reverted (or journaled for the next start): the watchdog may go. */
 	watchdog_stop();
@@ -458,6 +561,7 @@ int main(int argc, char **argv)
 	journal_close(a.journal);
 	events_free(a.events);
 	err = uv_loop_close(a.loop);
+	statelock_release(a.lock_fd);
 	if (err)
 		log_warn("event loop closed with handles still open: %s", uv_strerror(err));
 	log_info("stopped");

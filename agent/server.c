@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +17,15 @@
 #include "server.h"
 
 #define CONN_MAX_BUFFER (HTTP_MAX_HEAD + HTTP_MAX_BODY)
+/* What one read may add beyond a full request: the client may pipeline the next one. */
+#define CONN_READ_SIZE 65536
+/* A connection's buffer starts this small: most requests are a few hundred bytes. */
+#define CONN_MIN_BUFFER 1024
+/*
+ * Give freed memory back to the kernel once the connections fell to a quarter of a peak of
+ * at least this many: a burst of connections must not leave the agent's RSS at its height.
+ */
+#define CONN_TRIM_PEAK 64
 #ifndef SERVER_MAX_STREAM_BACKLOG
 #define SERVER_MAX_STREAM_BACKLOG (1u << 20)
 #endif
@@ -24,11 +34,19 @@ struct server_conn {
 	uv_pipe_t pipe;
 	struct server *srv;
 	struct peer peer;
+	/*
+	 * Bytes of requests not answered yet, in a buffer sized to them (cap), freed whenever
+	 * it empties: an idle or half-sent connection holds only what it was sent.
+	 */
 	char *buf;
-	size_t len;
+	size_t len, cap;
+	/* Runs from a request's first byte until it is complete (request_timeout_ms). */
+	uv_timer_t timer;
+	int open_handles; /* pipe and timer: the connection is freed when both are closed */
 	int closing;
 	int streaming;
-	int refused; /* answered an HTTP-level error: the rest of the input is discarded */
+	int rejected; /* over max_conns: answered 503, read and discarded until closed */
+	int refused;  /* answered an HTTP-level error: the rest of the input is discarded */
 	void (*on_close)(void *ctx, struct server_conn *c);
 	void *on_close_ctx;
 	struct server_conn *next, *prev;
@@ -45,6 +63,13 @@ struct server {
 	void *ctx;
 	struct server_conn *conns;
 	int closing;
+	uint32_t request_timeout_ms;
+	uint32_t max_conns;
+	uint32_t nconns;    /* connections counted against max_conns */
+	uint32_t nrejected; /* over the limit, being closed */
+	uint32_t peak;	    /* most connections since the last malloc_trim() */
+	/* Every read lands here first: libuv hands it to one read callback at a time. */
+	char rbuf[CONN_READ_SIZE];
 };
 
 struct write_req {
@@ -58,6 +83,8 @@ static void conn_closed(uv_handle_t *h)
 {
 	struct server_conn *c = h->data;
 
+	if (--c->open_handles)
+		return;
 	free(c->buf);
 	free(c);
 }
@@ -75,6 +102,17 @@ static void conn_close(struct server_conn *c)
 		c->srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	if (c->rejected) {
+		c->srv->nrejected--;
+	} else {
+		c->srv->nconns--;
+		if (c->srv->peak >= CONN_TRIM_PEAK && c->srv->nconns <= c->srv->peak / 4) {
+			/* glibc keeps freed heap pages otherwise; this runs once per burst. */
+			malloc_trim(0);
+			c->srv->peak = c->srv->nconns;
+		}
+	}
+	uv_close((uv_handle_t *)&c->timer, conn_closed);
 	uv_close((uv_handle_t *)&c->pipe, conn_closed);
 }
 
@@ -214,9 +252,11 @@ static void refuse(struct server_conn *c, const struct http_msg *m, int status, 
 	send_error(c, status, code, message);
 }
 
-/* Answer every complete request in the buffer, in order. */
-static void process(struct server_conn *c)
+/* Answer every complete request in the buffer, in order. Returns how many were answered. */
+static int process(struct server_conn *c)
 {
+	int answered = 0;
+
 	while (c->len && !c->closing && !c->streaming && !c->refused) {
 		struct http_msg m;
 		int err = http_parse_request(c->buf, c->len, &m);
@@ -226,20 +266,20 @@ static void process(struct server_conn *c)
 		if (err == -EAGAIN) {
 			if (c->len > CONN_MAX_BUFFER)
 				refuse(c, &m, 413, "too_large", "request too large");
-			return;
+			return answered;
 		}
 		if (err == -EMSGSIZE) {
 			refuse(c, &m, 413, "too_large", "request head or body exceeds the limit");
-			return;
+			return answered;
 		}
 		if (err == -ENOTSUP) {
 			refuse(c, &m, 411, "length_required",
 			       "request bodies need a Content-Length header");
-			return;
+			return answered;
 		}
 		if (err) {
 			refuse(c, &m, 400, "bad_request", "malformed HTTP request");
-			return;
+			return answered;
 		}
 		c->srv->fn(c->srv->ctx, c, &m, &status, &body);
 		if (status)
@@ -247,59 +287,159 @@ static void process(struct server_conn *c)
 		json_decref(body);
 		memmove(c->buf, c->buf + m.total_len, c->len - m.total_len);
 		c->len -= m.total_len;
+		answered++;
 		if (m.close)
-			return;
+			return answered;
 	}
+	return answered;
+}
+
+/*
+ * Write a short error answer now, without queueing: a client that neither sends nor reads
+ * must not keep its connection alive through a pending write. Returns 0 when it all went.
+ */
+static int try_answer(struct server_conn *c, const char *status, const char *code,
+		      const char *message)
+{
+	char body[256], head[160];
+	uv_buf_t b[2];
+	int n, m;
+
+	n = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", code,
+		     message);
+	m = snprintf(head, sizeof(head),
+		     "HTTP/1.1 %s\r\n"
+		     "Content-Type: application/json\r\n"
+		     "Content-Length: %d\r\n"
+		     "Connection: close\r\n"
+		     "\r\n",
+		     status, n);
+	b[0] = uv_buf_init(head, m);
+	b[1] = uv_buf_init(body, n);
+	return uv_try_write((uv_stream_t *)&c->pipe, b, 2) == m + n ? 0 : -EAGAIN;
+}
+
+static void on_request_timeout(uv_timer_t *t)
+{
+	struct server_conn *c = t->data;
+
+	if (c->closing)
+		return;
+	if (!c->rejected && !c->refused) {
+		struct http_msg m;
+
+		log_debug("request from pid %d not complete within %u ms (%zu bytes); closing",
+			  (int)c->peer.pid, c->srv->request_timeout_ms, c->len);
+		/* For the record: the method and target, if the head got that far. */
+		memset(&m, 0, sizeof(m));
+		if (c->len)
+			(void)http_parse_request(c->buf, c->len, &m);
+		c->refused = 1;
+		if (c->srv->reject)
+			c->srv->reject(c->srv->ctx, c, &m, 408, "request_timeout",
+				       "request not complete in time");
+		try_answer(c, "408 Request Timeout", "request_timeout",
+			   "request not complete in time");
+	}
+	/* A rejected connection had its 503 at accept, and this long to read it. */
+	conn_close(c);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct server_conn *c = h->data;
-	size_t want = c->len + 65536;
+
+	(void)suggested;
+	*buf = uv_buf_init(c->srv->rbuf, sizeof(c->srv->rbuf));
+}
+
+/* Append n bytes to the connection's buffer, growing it by doubling. 0 or -errno. */
+static int conn_append(struct server_conn *c, const char *data, size_t n)
+{
+	size_t need = c->len + n, cap = c->cap ? c->cap : CONN_MIN_BUFFER;
 	char *p;
 
-	if (want > CONN_MAX_BUFFER + 65536) {
-		*buf = uv_buf_init(NULL, 0);
-		return;
+	if (need > CONN_MAX_BUFFER + CONN_READ_SIZE)
+		return -EMSGSIZE;
+	while (cap < need)
+		cap *= 2;
+	if (cap != c->cap) {
+		p = realloc(c->buf, cap);
+		if (!p)
+			return -ENOMEM;
+		c->buf = p;
+		c->cap = cap;
 	}
-	p = realloc(c->buf, want);
-	if (!p) {
-		*buf = uv_buf_init(NULL, 0);
-		return;
-	}
-	c->buf = p;
-	*buf = uv_buf_init(c->buf + c->len, want - c->len);
+	memcpy(c->buf + c->len, data, n);
+	c->len = need;
+	return 0;
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct server_conn *c = s->data;
+	int err, answered;
 
 	if (n < 0) {
 		/* EOF or error: a half-sent request is dropped with the connection. */
 		conn_close(c);
 		return;
 	}
-	if (n == 0) {
-		if (!buf->base) {
-			struct http_msg m;
+	/*
+	 * A stream only sends, a rejected connection is only being closed, and a refused
+	 * request's remaining bytes are not parsed as further requests: discard.
+	 */
+	if (n == 0 || c->streaming || c->rejected || c->refused || c->closing)
+		return;
+	err = conn_append(c, buf->base, n);
+	if (err) {
+		struct http_msg m;
 
-			/* For the record: the method and target, if the head got that far. */
-			(void)http_parse_request(c->buf, c->len, &m);
-			refuse(c, &m, 413, "too_large", "request too large");
-		}
+		/* One answer, then the connection closes: what else arrives is not read. */
+		uv_read_stop(s);
+		/* For the record: the method and target, if the head got that far. */
+		memset(&m, 0, sizeof(m));
+		(void)http_parse_request(c->buf, c->len, &m);
+		refuse(c, &m, 413, "too_large", "request too large");
 		return;
 	}
-	c->len += n;
-	if (c->streaming || c->refused) {
-		/*
-		 * A stream only sends, and a refused request's remaining bytes are not parsed
-		 * as further requests: anything the client writes is discarded.
-		 */
-		c->len = 0;
+	answered = process(c);
+	if (c->closing)
+		return;
+	if (c->len == 0 || c->streaming) {
+		uv_timer_stop(&c->timer);
+		free(c->buf);
+		c->buf = NULL;
+		c->len = c->cap = 0;
+	} else if (answered || !uv_is_active((uv_handle_t *)&c->timer)) {
+		/* A new request began (possibly pipelined behind an answered one). */
+		uv_timer_start(&c->timer, on_request_timeout, c->srv->request_timeout_ms, 0);
+	}
+}
+
+/*
+ * Answer 503 to a connection over the limit. The answer is written at once; the connection
+ * then lingers, reading and discarding, until the client closes it or the request timeout
+ * ends: closing at once could make the client's own write of its request fail (EPIPE) before
+ * it reads the answer.
+ */
+static void reject(struct server_conn *c)
+{
+	struct server *srv = c->srv;
+	char message[96];
+
+	snprintf(message, sizeof(message), "the agent serves at most %u connections at once",
+		 srv->max_conns);
+	log_debug("connection from pid %d refused: %u connections open", (int)c->peer.pid,
+		  srv->nconns);
+	/* A fresh socket's buffer takes this small answer whole. */
+	if (try_answer(c, "503 Service Unavailable", "too_many_connections", message) ||
+	    srv->nrejected > srv->max_conns) {
+		conn_close(c);
 		return;
 	}
-	process(c);
+	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+	uv_timer_start(&c->timer, on_request_timeout, srv->request_timeout_ms, 0);
 }
 
 static void on_connection(uv_stream_t *listener, int status)
@@ -320,6 +460,21 @@ static void on_connection(uv_stream_t *listener, int status)
 	c->srv = srv;
 	uv_pipe_init(srv->loop, &c->pipe, 0);
 	c->pipe.data = c;
+	uv_timer_init(srv->loop, &c->timer);
+	c->timer.data = c;
+	c->open_handles = 2;
+	/*
+	 * Over the limit: still accepted, so the client learns why (503) instead of waiting in
+	 * the backlog; counted apart, and closed at once when those are as many as the limit.
+	 */
+	if (srv->nconns >= srv->max_conns) {
+		c->rejected = 1;
+		srv->nrejected++;
+	} else {
+		srv->nconns++;
+		if (srv->nconns > srv->peak)
+			srv->peak = srv->nconns;
+	}
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -337,6 +492,10 @@ static void on_connection(uv_stream_t *listener, int status)
 	c->peer.pid = cred.pid;
 	c->peer.uid = cred.uid;
 	c->peer.gid = cred.gid;
+	if (c->rejected) {
+		reject(c);
+		return;
+	}
 	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
 }
 
@@ -409,6 +568,8 @@ int server_open(struct server **out, uv_loop_t *loop, const char *path, server_h
 	srv->loop = loop;
 	srv->fn = fn;
 	srv->ctx = ctx;
+	srv->request_timeout_ms = SERVER_DEFAULT_REQUEST_TIMEOUT_MS;
+	srv->max_conns = SERVER_DEFAULT_MAX_CONNS;
 	strcpy(srv->path, path);
 
 	err = ensure_dir(path);
@@ -454,6 +615,12 @@ err_close:
 err_free:
 	free(srv);
 	return err;
+}
+
+void server_set_limits(struct server *srv, uint32_t request_timeout_ms, uint32_t max_conns)
+{
+	srv->request_timeout_ms = request_timeout_ms;
+	srv->max_conns = max_conns;
 }
 
 void server_close(struct server *srv)

@@ -2,6 +2,7 @@
 #ifndef FL_SERVER_H
 #define FL_SERVER_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
 #include <uv.h>
@@ -56,6 +57,18 @@ int server_open(struct server **out, uv_loop_t *loop, const char *path, server_h
 
 /* Call fn (with the handler's ctx) for each HTTP-level refusal. */
 void server_set_reject(struct server *srv, server_reject_fn fn);
+
+/* faultlined --request-timeout and --max-connections. */
+#define SERVER_DEFAULT_REQUEST_TIMEOUT_MS 10000
+#define SERVER_DEFAULT_MAX_CONNS 256
+
+/*
+ * A request (head and body) must be complete within request_timeout_ms of its first byte,
+ * or the connection is answered 408 and closed (an idle connection between requests is
+ * not timed: faultctl keeps its connections for a whole run). Beyond max_conns connections
+ * at once, a new one is answered 503 and closed.
+ */
+void server_set_limits(struct server *srv, uint32_t request_timeout_ms, uint32_t max_conns);
 
 /* Stop listening, close every connection and remove the socket file (if still ours). */
 void server_close(struct server *srv);

@@ -12,6 +12,8 @@ install(FILES
 	deploy/systemd/faultline-gameday@.timer
 	DESTINATION ${FL_UNIT_DIR})
 install(FILES deploy/systemd/faultline.sysusers DESTINATION lib/sysusers.d RENAME faultline.conf)
+# The audit log's rotation: the one file outside /usr, a conffile (deploy/debian/conffiles).
+install(FILES deploy/logrotate/faultline DESTINATION /etc/logrotate.d)
 install(FILES man/faultctl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES man/faultline-experiment.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
 install(FILES man/faultlined.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
@@ -45,7 +47,8 @@ set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
 	${CMAKE_SOURCE_DIR}/deploy/debian/postinst
 	${CMAKE_SOURCE_DIR}/deploy/debian/prerm
-	${CMAKE_SOURCE_DIR}/deploy/debian/postrm)
+	${CMAKE_SOURCE_DIR}/deploy/debian/postrm
+	${CMAKE_SOURCE_DIR}/deploy/debian/conffiles)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # Only what install() lists: no static libraries, no tests.
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)

@@ -17,8 +17,9 @@ PKGS=(
 	iptables stress-ng
 	# the namespace lab (scripts/lab.sh) and the guardrail tests: a real Prometheus server
 	prometheus
-	# packaging and deployment checks: man page lint, bash completion, the DaemonSet schema
-	mandoc bash-completion python3-yaml python3-jsonschema
+	# packaging and deployment checks: man page lint, bash completion, the DaemonSet schema,
+	# the audit log's rotation with the packaged logrotate file
+	mandoc bash-completion python3-yaml python3-jsonschema logrotate
 	# `vagrant validate` of the Vagrant lab (no VM is started)
 	vagrant vagrant-libvirt
 	# faultctl run tests: JUnit well-formedness (the report schema uses python3-jsonschema)

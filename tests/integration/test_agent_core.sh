@@ -224,8 +224,9 @@ api DELETE /v1/faults
 fl_assert_eq "$(metric 'faultline_faults_active{type="process.pause"}')" 0 "faults_active after revert"
 fl_assert_eq "$(metric 'faultline_fault_reverts_total{type="process.pause"}')" 1 "reverts metric"
 rc=0
-timeout 60 "$FAULTLINED" --socket "$dir/other.sock" "${AGENT_ARGS[@]}" --metrics 0.0.0.0:9465 \
-	>"$dir/metrics-any.log" 2>&1 || rc=$?
+# A state directory of its own: the running agent's is locked (one agent per journal).
+timeout 60 "$FAULTLINED" --socket "$dir/other.sock" --state-dir "$dir/other-state" \
+	--audit-log "$dir/other-audit.log" --metrics 0.0.0.0:9465 >"$dir/metrics-any.log" 2>&1 || rc=$?
 fl_assert_eq "$rc" 2 "exit status for a non-loopback metrics address"
 grep -q "only loopback addresses are allowed" "$dir/metrics-any.log" || fl_fail "unclear refusal"
 kill -TERM "$FL_AGENT_PID"

@@ -21,7 +21,11 @@
 # Flake budget: the two binomial checks use the interval at level 0.001/2 each (0.1 % for the
 # test); the measured loss is also reported against the plain 99.9 % interval. The bandwidth
 # checks have a 10 % margin around a rate HTB holds to ~1 % (goodput is ~4.4 % below the
-# wire rate: 1448 payload bytes per 1514-byte frame). Everything else is exact.
+# wire rate: 1448 payload bytes per 1514-byte frame), 20 % below it in the vm (LOW_PCT); the
+# upper bound holds for every run, the lower one for the best of up to 3 (a CPU-starved
+# sender falls short, the shaper does not).
+# Readiness waits (listeners) are bounded by time and fail when they expire; TCP echoes that
+# must pass get 3 tries (tcp_echo_ok). Everything else is exact.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
 fl_require_cmd ip tc ping socat ss awk curl jq iperf3 timeout nsenter
@@ -128,8 +132,10 @@ iperf() {
 	shift 4
 	ip netns exec "$sns" timeout 60 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
 	spid=$!
-	for ((i = 0; i < 50; i++)); do
-		[ -n "$(ip netns exec "$sns" ss -Hltn 'sport = :5201')" ] && break
+	# Bounded by time, not by a count of ss calls that are slow under load (x5 in the vm).
+	i=$SECONDS
+	until [ -n "$(ip netns exec "$sns" ss -Hltn 'sport = :5201')" ]; do
+		((SECONDS - i < 30 * TCP_SLOW)) || fl_fail "iperf3 -s did not listen within $((30 * TCP_SLOW)) s"
 		sleep 0.1
 	done
 	out=$(ip netns exec "$cns" timeout 60 iperf3 -c "$addr" -p 5201 -t "$t" -J "$@") ||
@@ -138,11 +144,36 @@ iperf() {
 	wait "$spid" 2>/dev/null || true
 }
 
+# The lower bound of a shaped rate, in percent: 90 on the host; 80 in the vm, where the guest's
+# vCPUs, and with them HTB's timers and the sender, lose whole slices to a loaded host: with
+# stress-ng on both host cores, 14 runs there gave 7.88 to 9.38 Mbit/s (8 of them under 9).
+# A shaper set wrong by a unit (bits for bytes, a prefix) is off by 8x or more, far outside.
+LOW_PCT=$([ -n "${FL_VM:-}" ] && echo 80 || echo 90)
 check_rate() { # check_rate WHAT BPS
 	local pct
 	pct=$(awk -v b="$2" -v r=$RATE 'BEGIN { printf "%+.1f", 100 * (b - r) / r }')
 	fl_log "$1: $(awk -v b="$2" 'BEGIN { printf "%.2f", b / 1e6 }') Mbit/s received ($pct% of 10 Mbit/s)"
-	(($2 >= RATE * 9 / 10 && $2 <= RATE * 11 / 10)) || fl_fail "$1: $2 bit/s is not within 10% of $RATE"
+	(($2 >= RATE * LOW_PCT / 100 && $2 <= RATE * 11 / 10)) ||
+		fl_fail "$1: $2 bit/s is not within [-$((100 - LOW_PCT))%, +10%] of $RATE"
+}
+
+# shaped WHAT IPERF_ARGS...: iperf (IPERF_ARGS as for iperf) up to 3 times, then check_rate on
+# the best run. Every run must stay below the upper bound: a shaper lets no more through,
+# however loaded the machine. Only the best must reach the lower one: with both cores
+# saturated (load average ~900) a CPU-starved sender once delivered 8.83 Mbit/s (-11.7%,
+# against -4.4% of framing overhead unloaded) on the host; a shaper set too low falls short
+# on every run, so the retries cannot hide it.
+shaped() {
+	local what=$1 try best=0
+	shift
+	for ((try = 1; try <= 3; try++)); do
+		iperf "$@"
+		((BPS <= RATE * 11 / 10)) || check_rate "$what (run $try)" "$BPS"
+		((BPS > best)) && best=$BPS
+		((best >= RATE * LOW_PCT / 100)) && break
+		fl_log "$what: run $try $(awk -v b="$BPS" 'BEGIN { printf "%.2f", b / 1e6 }') Mbit/s, short of $LOW_PCT%; again"
+	done
+	check_rate "$what" "$best"
 }
 
 # udp_lines PORT...: send 1,000 lines from A to each UDP port of 10.78.0.2; LINES[PORT] is
@@ -181,6 +212,21 @@ tcp_echo() {
 	out=$(echo "hello $1" | ip netns exec "$B" timeout $((10 * TCP_SLOW)) socat -t $((4 * TCP_SLOW)) - \
 		"TCP:10.78.0.1:2222,bind=10.78.0.3:$1,reuseaddr,connect-timeout=$((3 * TCP_SLOW))" 2>/dev/null) || true
 	[ "$out" = "hello $1" ] && echo ok || echo lost
+}
+# tcp_echo_ok PORT: tcp_echo where "ok" is expected, tried up to 3 times within 60 s (x5 in
+# the vm): the first echo of a run pays for cold starts (socat, and the cat the listener
+# forks, read from the vm's 9p root with the host loaded). A flow the fault really blocks is
+# lost every time, so a retry cannot turn a wrong block into a pass; the attempts are logged.
+tcp_echo_ok() {
+	local try r t0=$SECONDS
+	for ((try = 1; try <= 3; try++)); do
+		r=$(tcp_echo "$1")
+		[ "$r" = ok ] && break
+		fl_log "TCP echo from port $1: attempt $try lost after $((SECONDS - t0)) s" >&2
+		((SECONDS - t0 < 60 * TCP_SLOW)) || break
+		sleep 1
+	done
+	echo "$r"
 }
 
 start=$SECONDS
@@ -247,12 +293,19 @@ fl_assert_eq "$(tc_state)" "$pristine" "tc state after the ingress loss"
 fl_assert_eq "$(journal_count)" 0 "journal records after the loss runs"
 
 # --- partition: one address, one UDP port; the control channel passes -------------------------
-ip netns exec "$A" timeout 60 socat TCP-LISTEN:2222,reuseaddr,fork EXEC:cat 2>/dev/null &
-for ((i = 0; i < 50; i++)); do
-	[ -n "$(ip netns exec "$A" ss -Hltn 'sport = :2222')" ] && break
+# The listener lives until the test ends (the teardown kills what runs in the namespace): the
+# steps up to the last echo take minutes in the vm. It must listen before the first echo:
+# waited for up to 30 s (x5 in the vm), by time, not by a count of slow ss calls. Its -t is
+# the client's: the client's line and EOF arrive together, and with socat's default of 0.5 s
+# the listener closed the connection before a freshly started cat had echoed (the vm's first
+# echo under load came back empty after 1 s: "expected 'ok', got 'lost'").
+ip netns exec "$A" timeout 1800 socat -t $((4 * TCP_SLOW)) TCP-LISTEN:2222,reuseaddr,fork EXEC:cat 2>/dev/null &
+t0=$SECONDS
+until [ -n "$(ip netns exec "$A" ss -Hltn 'sport = :2222')" ]; do
+	((SECONDS - t0 < 30 * TCP_SLOW)) || fl_fail "the echo listener did not listen within $((30 * TCP_SLOW)) s"
 	sleep 0.1
 done
-fl_assert_eq "$(tcp_echo 61001)" ok "TCP echo before any fault"
+fl_assert_eq "$(tcp_echo_ok 61001)" ok "TCP echo before any fault"
 # This request comes from another SSH session than the agent's (direction: both by default).
 SSH_CONNECTION="10.78.0.3 61001 10.78.0.1 2222" api POST "/v1/leases/$LEASE/faults" \
 	"$(fault network.partition '"cidrs": ["10.78.0.3"]')"
@@ -283,8 +336,8 @@ port_matched=$(status "$fid_port" .counters.matched)
 ((port_matched > 0)) || fl_fail "port partition matched nothing"
 fl_assert_eq "$(status "$fid_port" .counters.dropped)" "$port_matched" "port partition: dropped"
 # Control channel: both sessions pass, the same peer on another port does not.
-fl_assert_eq "$(tcp_echo 61001)" ok "the requester's SSH session through the partition"
-fl_assert_eq "$(tcp_echo 61002)" ok "the agent's SSH session through the partition"
+fl_assert_eq "$(tcp_echo_ok 61001)" ok "the requester's SSH session through the partition"
+fl_assert_eq "$(tcp_echo_ok 61002)" ok "the agent's SSH session through the partition"
 fl_assert_eq "$(tcp_echo 61003)" lost "another flow of the partitioned peer"
 exempted=$(status "$fid_addr" .counters.exempted)
 ((exempted > 0)) || fl_fail "no exempted packets counted"
@@ -314,10 +367,8 @@ fl_assert_eq "$(journal_count)" 0 "journal records after the partitions"
 # --- bandwidth: default root ------------------------------------------------------------------
 apply "$(fault network.bandwidth '"direction": "both", "cidrs": ["10.78.0.2"]' '{"rate": "10mbit"}')"
 fl_assert_eq "$(status "$FID" .egress.replaced)" "the default root qdisc (noqueue)" "replaced root"
-iperf "$B" "$A" 10.78.0.2 4 -O 1
-check_rate "bandwidth 10mbit egress (A -> B)" "$BPS"
-iperf "$B" "$A" 10.78.0.2 4 -O 1 -R
-check_rate "bandwidth 10mbit ingress (B -> A, through the IFB device)" "$BPS"
+shaped "bandwidth 10mbit egress (A -> B)" "$B" "$A" 10.78.0.2 4 -O 1
+shaped "bandwidth 10mbit ingress (B -> A, through the IFB device)" "$B" "$A" 10.78.0.2 4 -O 1 -R
 iperf "$B" "$A" 10.78.0.3 1
 fl_log "untargeted address: $((BPS / 1000000)) Mbit/s"
 ((BPS > 10 * RATE)) || fl_fail "untargeted traffic shaped: $BPS bit/s"
@@ -346,8 +397,7 @@ tc -n "$A" qdisc add dev "$DEV" parent 1:20 handle 20: pfifo limit 77
 before=$(tc_state; tc -n "$A" -d qdisc show dev "$DEV"; tc -n "$A" -d class show dev "$DEV")
 apply "$(fault network.bandwidth '"cidrs": ["10.78.0.2"]' '{"rate": "10mbit"}')"
 fl_assert_eq "$(status "$FID" .egress.replaced)" "root qdisc htb 1:" "replaced root (htb)"
-iperf "$B" "$A" 10.78.0.2 4 -O 1
-check_rate "bandwidth 10mbit egress over a replaced htb tree" "$BPS"
+shaped "bandwidth 10mbit egress over a replaced htb tree" "$B" "$A" 10.78.0.2 4 -O 1
 revert "$FID"
 fl_assert_eq "$(tc_state; tc -n "$A" -d qdisc show dev "$DEV"; tc -n "$A" -d class show dev "$DEV")" \
 	"$before" "tc state after the bandwidth run (htb tree)"

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The .deb (CPack): builds from this build tree, carries the binaries, units, man pages,
-# completion, docs and example experiments, and works when unpacked into a throwaway root:
+# completion, docs, example experiments and the audit log's logrotate file (a conffile), and
+# works when unpacked into a throwaway root:
 # the installed faultctl runs and validates the installed examples, the man pages render
 # without warnings, systemd-analyze verify accepts the installed units, the bash completion
-# completes today's subcommands. Nothing is installed onto this machine's own /usr.
+# completes today's subcommands, and logrotate with the installed file (its path and its
+# postrotate's systemctl pointed at a test agent) rotates that agent's audit log: the moved
+# file keeps the records from before, the new one gets those after (SIGHUP).
+# Nothing is installed onto this machine's own /usr or /etc.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -13,6 +17,7 @@ fl_tmpdir work
 ver=$(sed -n 's/^project(faultline VERSION \([0-9.]*\).*/\1/p' "$FL_SOURCE_DIR/CMakeLists.txt")
 [ -n "$ver" ] || fl_fail "no version in CMakeLists.txt"
 host_before=$(ls -d /usr/bin/faultctl /usr/sbin/faultlined 2>/dev/null || true)
+host_logrotate=$(ls /etc/logrotate.d/faultline 2>/dev/null || true)
 
 fl_log "cpack -G DEB"
 (cd "$work" && cpack -G DEB -B "$work/pkg" --config "$FL_BUILD_DIR/CPackConfig.cmake" \
@@ -27,9 +32,10 @@ for d in libbpf1 libuv1 libnl-route-3-200 libcap2 libjansson4 libyaml-0-2 libcur
 	grep -qw "$d" <<<"$deps" || fl_fail "Depends lacks $d: $deps"
 done
 ctrl=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
-for s in postinst prerm postrm; do
-	grep -qx "./$s" <<<"$ctrl" || fl_fail "no $s script"
+for s in postinst prerm postrm conffiles; do
+	grep -qx "./$s" <<<"$ctrl" || fl_fail "no $s in the control archive"
 done
+fl_assert_eq "$(dpkg-deb -I "$deb" conffiles)" /etc/logrotate.d/faultline "conffiles"
 
 fl_log "file list"
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$work/files"
@@ -42,15 +48,17 @@ for f in /usr/sbin/faultlined /usr/bin/faultctl /usr/bin/faultline-demo \
 	/usr/share/doc/faultline/README.md /usr/share/doc/faultline/experiment-format.md \
 	/usr/share/doc/faultline/experiment.schema.json \
 	/usr/share/doc/faultline/examples/kubernetes/faultlined-daemonset.yaml \
-	/usr/share/doc/faultline/examples/ci/gitlab-ci.yml; do
+	/usr/share/doc/faultline/examples/ci/gitlab-ci.yml /etc/logrotate.d/faultline; do
 	grep -qx "$f" "$work/files" || fl_fail "the package lacks $f"
 done
 for f in "$FL_SOURCE_DIR"/experiments/*; do
 	grep -qx "/usr/share/doc/faultline/experiments/$(basename "$f")" "$work/files" ||
 		fl_fail "the package lacks the example $(basename "$f")"
 done
-# Nothing outside /usr, and no build leftovers (static libraries, tests, headers).
-grep -v '^/usr' "$work/files" | grep -vx '/' && fl_fail "files outside /usr"
+# Nothing outside /usr but the logrotate file, and no build leftovers (static libraries,
+# tests, headers).
+grep -v '^/usr' "$work/files" | grep -vx -e / -e /etc/ -e /etc/logrotate.d/ \
+	-e /etc/logrotate.d/faultline && fl_fail "files outside /usr"
 grep -E '\.(a|o|h)$|/test_' "$work/files" && fl_fail "build leftovers in the package"
 
 fl_log "unpack into a throwaway root and run what it installed"
@@ -142,5 +150,38 @@ else
 	fl_assert_eq "$(cat "$work/c")" "worker-kill.yaml" "experiment file names"
 fi
 
+fl_log "logrotate with the installed file"
+if ! command -v logrotate >/dev/null; then
+	fl_log "SKIPPED PART: logrotate not installed"
+elif [ "$(id -u)" -ne 0 ]; then
+	fl_log "SKIPPED PART: running an agent for the rotation needs root"
+else
+	fl_require_cmd nsenter curl
+	fl_netns ns pkg
+	sock=$work/agent.sock
+	fl_start_agent "$ns" "$sock" "$work/agent.log" --state-dir "$work/state" --audit-log "$work/audit.log"
+	# The installed file with the test's audit log, and the agent's pid for the systemd unit's.
+	sed -e "s|/var/log/faultline/audit.log|$work/audit.log|" \
+		-e "s|systemctl is-active --quiet faultlined.service 2>/dev/null|true|" \
+		-e "s|systemctl kill --kill-whom=main --signal=HUP faultlined.service|kill -HUP $FL_AGENT_PID|" \
+		"$root/etc/logrotate.d/faultline" >"$work/logrotate.conf"
+	grep -q "kill -HUP $FL_AGENT_PID" "$work/logrotate.conf" || fl_fail "no postrotate to adapt in the logrotate file"
+	curl -sS --unix-socket "$sock" -o /dev/null "http://agent/v1/info?m=before-rotate"
+	logrotate --force --state "$work/logrotate.state" "$work/logrotate.conf" 2>"$work/logrotate.err" ||
+		fl_fail "logrotate: $(cat "$work/logrotate.err")"
+	[ -f "$work/audit.log.1" ] || fl_fail "logrotate did not rotate the audit log: $(ls "$work")"
+	fl_assert_eq "$(stat -c %a "$work/audit.log")" 600 "mode of the new audit log"
+	for ((i = 0; i < 100; i++)); do
+		grep -q "SIGHUP: audit log" "$work/agent.log" && break
+		sleep 0.1
+	done
+	curl -sS --unix-socket "$sock" -o /dev/null "http://agent/v1/info?m=after-rotate"
+	grep -q 'm=before-rotate' "$work/audit.log.1" || fl_fail "the rotated file lacks the record from before"
+	grep -q 'm=after-rotate' "$work/audit.log" || fl_fail "the new audit log lacks the record from after: $(tail -3 "$work/agent.log")"
+	kill -TERM "$FL_AGENT_PID"
+	fl_wait_exit rc "$FL_AGENT_PID" 30
+fi
+
 fl_assert_eq "$(ls -d /usr/bin/faultctl /usr/sbin/faultlined 2>/dev/null || true)" \
 	"$host_before" "the host's own /usr"
+[ ! -e /etc/logrotate.d/faultline ] || [ -n "$host_logrotate" ] || fl_fail "the test installed /etc/logrotate.d/faultline"
