@@ -129,7 +129,9 @@ else
 fi
 
 # --- a stale lock is taken over -------------------------------------------------------------
-kill -KILL "$agent"
+# The agent and its watchdog both: the watchdog alone would resume the victim at once, and the
+# recovery to check here is the next agent's.
+fl_crash_agent "$agent"
 wait "$agent" 2>/dev/null || true
 fl_assert_eq "$(cat "$state/lock")" "$agent" "the dead agent's pid left in the lock file"
 fl_assert_eq "$(fl_proc_state "$victim")" T "the victim after SIGKILL of the agent"
