@@ -31,6 +31,7 @@ struct api_req {
 	const struct http_msg *http;
 	const char *arg; /* the {id} of the path, if the route has one */
 	char query[256];
+	bool deferred; /* answered later (and audited then): an off-loop apply */
 };
 
 struct api_route {
@@ -255,8 +256,86 @@ static const struct apply_error *apply_error_of(int err)
 	return &table[i];
 }
 
+/*
+ * An apply whose work runs off the loop (fault_ops.off_loop): the request is answered, and
+ * audited with the status it really got, when the work is done.
+ */
+struct api_pending {
+	struct agent *a;
+	struct server_conn *conn; /* NULL once the client has gone away */
+	struct peer peer;
+	struct http_msg http; /* the request, for the audit record; body points to body */
+	char *body;
+};
+
+static void pending_conn_closed(void *ctx, struct server_conn *c)
+{
+	struct api_pending *p = ctx;
+
+	(void)c;
+	p->conn = NULL;
+}
+
+static int apply_answer(struct fault *f, int ret, const char *err, json_t **body)
+{
+	if (ret) {
+		const struct apply_error *e = apply_error_of(ret);
+
+		*body = api_error(e->code, "%s", err[0] ? err : strerror(-ret));
+		return e->status;
+	}
+	if (f->state == FAULT_REVERTED || f->state == FAULT_REVERT_FAILED) {
+		/* A revert was asked for while it was being applied (docs/api.md). */
+		*body = api_error(f->state == FAULT_REVERTED ? "reverted" : "revert_failed",
+				  "fault %s was applied, then reverted at once: %s", f->id,
+				  f->revert_why ? f->revert_why : "a revert was asked for");
+		json_object_set_new(*body, "fault", core_fault_json(f));
+		return f->state == FAULT_REVERTED ? 409 : 500;
+	}
+	*body = json_pack("{s:o}", "fault", core_fault_json(f));
+	return 201;
+}
+
+static void pending_applied(struct fault *f, int ret, const char *err, void *ctx)
+{
+	struct api_pending *p = ctx;
+	json_t *body = NULL;
+	int status = apply_answer(f, ret, err, &body);
+
+	if (p->conn)
+		server_answer(p->conn, status, body);
+	else
+		log_info("api: the client of pid %d went away before its apply of %s ended (%d)",
+			 (int)p->peer.pid, f->id, status);
+	audit_record(p->a->audit, &p->peer, &p->http, true, status, NULL);
+	json_decref(body);
+	free(p->body);
+	free(p);
+}
+
+static struct api_pending *pending_new(struct api_req *r)
+{
+	struct api_pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->a = r->a;
+	p->conn = r->conn;
+	p->peer = *server_conn_peer(r->conn);
+	p->http = *r->http;
+	p->body = malloc(r->http->body_len ? r->http->body_len : 1);
+	if (!p->body) {
+		free(p);
+		return NULL;
+	}
+	memcpy(p->body, r->http->body, r->http->body_len);
+	p->http.body = p->body;
+	return p;
+}
+
 static int route_fault_apply(struct api_req *r, json_t **body)
 {
+	struct api_pending *pending;
 	struct lease *l = find_lease(r, body);
 	struct diag_list diags;
 	struct fault_spec *spec = NULL;
@@ -312,17 +391,26 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 		exp_fault_free(spec);
 		return 500;
 	}
+	pending = pending_new(r);
+	if (!pending) {
+		exp_fault_free(spec);
+		json_decref(spec_json);
+		return 500;
+	}
 	ret = core_fault_apply(r->a, l, type, spec, spec_json,
 			       spec->duration_ns > 0 ? (uint64_t)(spec->duration_ns / 1000000) : 0,
-			       server_conn_peer(r->conn)->pid, &f, err, sizeof(err));
-	if (ret) {
-		const struct apply_error *e = apply_error_of(ret);
-
-		*body = api_error(e->code, "%s", err[0] ? err : strerror(-ret));
-		return e->status;
+			       pending->peer.pid, pending_applied, pending, &f, err, sizeof(err));
+	if (ret == -EINPROGRESS) {
+		/* Connections answer in order, so the next request waits for this answer. */
+		ret = server_defer(r->conn, pending_conn_closed, pending);
+		if (ret)
+			pending->conn = NULL;
+		r->deferred = true;
+		return 0;
 	}
-	*body = json_pack("{s:o}", "fault", core_fault_json(f));
-	return 201;
+	free(pending->body);
+	free(pending);
+	return apply_answer(f, ret, err, body);
 }
 
 static int route_faults(struct api_req *r, json_t **body)
@@ -347,14 +435,21 @@ static int route_fault_revert(struct api_req *r, json_t **body)
 {
 	struct fault *f = core_fault_find(r->a, r->arg);
 	char id[sizeof(f->id)];
+	int err;
 
 	if (!f) {
 		*body = api_error("not_found", "no fault '%s'", r->arg);
 		return 404;
 	}
 	snprintf(id, sizeof(id), "%s", f->id);
-	if (core_fault_revert(f, "the controller reverted it")) {
-		*body = api_error("revert_failed", "%s", f->error);
+	err = core_fault_revert(f, "the controller reverted it");
+	if (err == -EINPROGRESS) {
+		/* Being applied on a worker thread: the revert follows as soon as it is done. */
+		*body = json_pack("{s:s, s:b}", "reverting", id, "after_apply", 1);
+		return 202;
+	}
+	if (err) {
+		*body = api_error("revert_failed", "%s", err == -ENOMEM ? strerror(ENOMEM) : f->error);
 		return 500;
 	}
 	*body = json_pack("{s:s}", "reverted", id);
@@ -363,16 +458,20 @@ static int route_fault_revert(struct api_req *r, json_t **body)
 
 static int route_revert_all(struct api_req *r, json_t **body)
 {
-	int n = 0, failed;
+	int n = 0, busy = 0, failed;
 
-	for (struct fault *f = r->a->faults; f; f = f->next)
+	for (struct fault *f = r->a->faults; f; f = f->next) {
 		n++;
+		busy += f->busy;
+	}
 	failed = core_revert_all(r->a, "the controller reverted all faults");
 	if (failed) {
 		*body = api_error("revert_failed", "%d of %d faults failed to revert", failed, n);
 		return 500;
 	}
-	*body = json_pack("{s:i}", "reverted", n);
+	/* Faults still being applied are reverted as soon as their apply completes. */
+	*body = busy ? json_pack("{s:i, s:i}", "reverted", n - busy, "reverting_after_apply", busy)
+		     : json_pack("{s:i}", "reverted", n);
 	return 200;
 }
 
@@ -501,6 +600,8 @@ void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req,
 			continue;
 		r.arg = arg;
 		*status = routes[i].fn(&r, body);
+		if (r.deferred)
+			return;
 		log_debug("api: uid %u pid %d: %s %s -> %d", (unsigned)peer->uid, (int)peer->pid,
 			  req->method, req->target, *status);
 		audit_record(a->audit, peer, req, true, *status ? *status : 200, NULL);

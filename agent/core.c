@@ -48,11 +48,17 @@ static void set_state(struct fault *f, enum fault_state to)
 	f->state = to;
 }
 
+/*
+ * Called from apply, which may run on a worker thread (fault_ops.off_loop): it reads only
+ * what the loop leaves alone while the fault is busy (its id, lease id, state, its own copy
+ * of the spec, its undo record); the journal keeps one file per fault, so records of
+ * different faults written from different threads never meet.
+ */
 int fault_journal(struct fault *f)
 {
 	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:i}", "id", f->id, "type",
-				f->type->name, "lease", f->lease ? f->lease->id : "", "state",
-				fault_state_name(f->state), "spec", f->spec_json, "undo",
+				f->type->name, "lease", f->lease_id, "state",
+				fault_state_name(f->state), "spec", f->journal_spec, "undo",
 				f->undo ? f->undo : json_null(), "agent_pid", (int)getpid());
 	int err;
 
@@ -71,7 +77,9 @@ static void fault_closed(uv_handle_t *h)
 		f->type->free_priv(f);
 	exp_fault_free(f->spec);
 	json_decref(f->spec_json);
+	json_decref(f->journal_spec);
 	json_decref(f->undo);
+	free(f->revert_why);
 	free(f);
 }
 
@@ -89,17 +97,20 @@ static void fault_destroy(struct fault *f)
 	uv_close((uv_handle_t *)&f->duration_timer, fault_closed);
 }
 
-/* Live faults describe their effect; a completed one what it did (whom it signalled). */
+/*
+ * Live faults describe their effect; a completed one what it did (whom it signalled). Not
+ * while a worker thread is applying it: the type's state is the worker's until it is done.
+ */
 static bool has_status(const struct fault *f)
 {
-	return fault_state_live(f->state) || f->state == FAULT_COMPLETED;
+	return !f->busy && (fault_state_live(f->state) || f->state == FAULT_COMPLETED);
 }
 
 json_t *core_fault_json(const struct fault *f)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", f->id, "type", f->type->name,
-			      "state", fault_state_name(f->state), "lease",
-			      f->lease ? f->lease->id : "", "spec", f->spec_json);
+			      "state", fault_state_name(f->state), "lease", f->lease_id, "spec",
+			      f->spec_json);
 
 	if (!o)
 		return NULL;
@@ -162,7 +173,7 @@ static void emit_fault(struct fault *f, const char *type, const char *why, json_
 		if (!strcmp(type, counted[i].event))
 			metrics_count(&f->agent->metrics, counted[i].counter, type_index(f->type));
 	json_t *fields = json_pack("{s:s, s:s, s:s, s:s}", "fault", f->id, "fault_type",
-				   f->type->name, "lease", f->lease ? f->lease->id : "", "state",
+				   f->type->name, "lease", f->lease_id, "state",
 				   fault_state_name(f->state));
 
 	if (why)
@@ -187,6 +198,17 @@ int core_fault_revert(struct fault *f, const char *why)
 
 	if (!fault_state_live(f->state))
 		return 0;
+	if (f->busy) {
+		/* Its apply is still running on a worker: revert as soon as it completes. */
+		if (!f->revert_why) {
+			f->revert_why = strdup(why);
+			if (!f->revert_why)
+				return -ENOMEM;
+		}
+		log_info("fault %s (%s): revert requested (%s) while it is being applied; it "
+			 "follows the apply", f->id, f->type->name, why);
+		return -EINPROGRESS;
+	}
 	if (f->state == FAULT_ACTIVE || f->state == FAULT_REVERT_FAILED)
 		set_state(f, FAULT_REVERTING);
 	uv_timer_stop(&f->duration_timer);
@@ -223,8 +245,11 @@ int core_revert_all(struct agent *a, const char *why)
 	int failed = 0;
 
 	for (f = a->faults; f; f = next) {
+		int err;
+
 		next = f->next;
-		if (core_fault_revert(f, why))
+		err = core_fault_revert(f, why);
+		if (err && err != -EINPROGRESS)
 			failed++;
 	}
 	return failed;
@@ -259,9 +284,103 @@ static int check_conflicts(const struct agent *a, const struct fault *f, char *e
 	return 0;
 }
 
+/*
+ * The apply itself and, when it fails, the revert that makes sure nothing is left: on the
+ * loop, or on a worker thread for an off_loop type. It changes neither f->state nor
+ * f->error (the loop reads those meanwhile); apply_finish() does, on the loop.
+ */
+static int apply_run(struct fault *f, char *err, size_t err_size)
+{
+	char why[FAULT_ERR_SIZE] = "";
+	int ret = f->type->apply(f->agent, f, err, err_size);
+
+	if (!ret)
+		return 0;
+	if (!err[0])
+		snprintf(err, err_size, "%s", strerror(-ret));
+	/* apply undid its partial work; a revert makes sure of it before the record goes. */
+	if (f->type->revert(f->agent, f, why, sizeof(why)))
+		log_err("fault %s: cleaning up a failed apply: %s", f->id, why);
+	else
+		journal_remove(f->agent->journal, f->id);
+	return ret;
+}
+
+/*
+ * On the loop, once apply_run() is done: the fault becomes active (timed, journaled,
+ * announced), completed, or apply_failed (forgotten). 0 or the apply's -errno.
+ */
+static int apply_finish(struct fault *f, int ret, const char *err)
+{
+	struct agent *a = f->agent;
+
+	if (ret) {
+		snprintf(f->error, sizeof(f->error), "%s", err);
+		set_state(f, FAULT_APPLY_FAILED);
+		log_warn("fault %s (%s): apply failed: %s", f->id, f->type->name, err);
+		emit_fault(f, "fault.apply_failed", NULL, NULL);
+		fault_destroy(f);
+		return ret;
+	}
+	set_state(f, FAULT_ACTIVE);
+	timefmt_now_iso(f->applied_at, sizeof(f->applied_at));
+	if (f->completed) {
+		/* Nothing stays applied, so nothing is journaled, timed or left to revert. */
+		emit_fault(f, "fault.applied", NULL, NULL);
+		set_state(f, FAULT_COMPLETED);
+		ret = journal_remove(a->journal, f->id);
+		if (ret)
+			log_warn("fault %s: removing its journal record: %s", f->id, strerror(-ret));
+		log_info("fault %s (%s) completed under lease %s", f->id, f->type->name,
+			 f->lease_id);
+		emit_fault(f, "fault.completed", "its whole effect was the apply", NULL);
+		/* Forgotten now; freed by the close callback, after the caller's answer. */
+		fault_destroy(f);
+		return 0;
+	}
+	fault_journal(f);
+	if (f->duration_ms)
+		uv_timer_start(&f->duration_timer, duration_done, f->duration_ms, 0);
+	log_info("fault %s (%s) active under lease %s", f->id, f->type->name, f->lease_id);
+	emit_fault(f, "fault.applied", NULL, NULL);
+	return 0;
+}
+
+static void apply_work(uv_work_t *w)
+{
+	struct fault *f = w->data;
+
+	f->work_ret = apply_run(f, f->work_err, sizeof(f->work_err));
+}
+
+/*
+ * Back on the loop after an off-loop apply. A revert asked for meanwhile (the lease ended
+ * or was ended, DELETE, shutdown) happens now, before the caller hears of the apply, so
+ * the answer says what is true: reverted (or revert_failed), not active.
+ */
+static void apply_done(uv_work_t *w, int status)
+{
+	struct fault *f = w->data;
+	int ret = f->work_ret;
+
+	/* Work items are never cancelled; a status would be a libuv bug worth a line. */
+	if (status)
+		log_err("fault %s: apply work ended with %s", f->id, uv_strerror(status));
+	f->busy = false;
+	ret = apply_finish(f, ret, f->work_err);
+	if (!ret && f->revert_why && fault_state_live(f->state)) {
+		if (core_fault_revert(f, f->revert_why) && !f->lease)
+			/* Kept for a later retry, leaseless, like core_lease_end() does. */
+			f->lease_id[0] = '\0';
+	}
+	if (f->applied)
+		f->applied(f, ret, f->work_err, f->applied_ctx);
+}
+
 int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *type,
 		     struct fault_spec *spec, json_t *spec_json, uint64_t duration_ms,
-		     pid_t peer_pid, struct fault **out, char *err, size_t err_size)
+		     pid_t peer_pid, core_applied_fn applied, void *ctx, struct fault **out,
+		     char *err, size_t err_size)
 {
 	struct fault *f = calloc(1, sizeof(*f));
 	int ret;
@@ -276,6 +395,7 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	f->spec = spec;
 	f->spec_json = spec_json;
 	f->lease = l;
+	snprintf(f->lease_id, sizeof(f->lease_id), "%s", l->id);
 	f->duration_ms = duration_ms;
 	f->peer_pid = peer_pid;
 	f->state = FAULT_VALIDATED;
@@ -285,6 +405,11 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	f->next = a->faults;
 	a->faults = f;
 
+	f->journal_spec = json_deep_copy(spec_json);
+	if (!f->journal_spec) {
+		ret = -ENOMEM;
+		goto refused;
+	}
 	ret = check_conflicts(a, f, err, err_size);
 	if (ret)
 		goto refused;
@@ -302,43 +427,26 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 		journal_remove(a->journal, f->id);
 		goto refused;
 	}
-	ret = type->apply(a, f, err, err_size);
-	if (ret) {
-		if (!err[0])
-			snprintf(err, err_size, "%s", strerror(-ret));
-		snprintf(f->error, sizeof(f->error), "%s", err);
-		set_state(f, FAULT_APPLY_FAILED);
-		/* apply undid its partial work; a revert makes sure of it before the record goes. */
-		if (type->revert(a, f, f->error, sizeof(f->error)))
-			log_err("fault %s: cleaning up a failed apply: %s", f->id, f->error);
-		else
-			journal_remove(a->journal, f->id);
-		log_warn("fault %s (%s): apply failed: %s", f->id, type->name, err);
-		emit_fault(f, "fault.apply_failed", NULL, NULL);
-		fault_destroy(f);
+	if (type->off_loop && applied) {
+		f->busy = true;
+		f->applied = applied;
+		f->applied_ctx = ctx;
+		f->work.data = f;
+		ret = uv_queue_work(a->loop, &f->work, apply_work, apply_done);
+		if (!ret) {
+			log_debug("fault %s (%s): applying on a worker thread", f->id, type->name);
+			*out = f;
+			return -EINPROGRESS;
+		}
+		/* The pool refused the work (it never does once started): apply here. */
+		f->busy = false;
+		f->applied = NULL;
+		log_warn("fault %s: cannot queue its apply (%s); applying on the loop", f->id,
+			 uv_strerror(ret));
+	}
+	ret = apply_finish(f, apply_run(f, err, err_size), err);
+	if (ret)
 		return ret;
-	}
-	set_state(f, FAULT_ACTIVE);
-	timefmt_now_iso(f->applied_at, sizeof(f->applied_at));
-	if (f->completed) {
-		/* Nothing stays applied, so nothing is journaled, timed or left to revert. */
-		emit_fault(f, "fault.applied", NULL, NULL);
-		set_state(f, FAULT_COMPLETED);
-		ret = journal_remove(a->journal, f->id);
-		if (ret)
-			log_warn("fault %s: removing its journal record: %s", f->id, strerror(-ret));
-		log_info("fault %s (%s) completed under lease %s", f->id, type->name, l->id);
-		emit_fault(f, "fault.completed", "its whole effect was the apply", NULL);
-		/* Forgotten now; freed by the close callback, after the caller's answer. */
-		fault_destroy(f);
-		*out = f;
-		return 0;
-	}
-	fault_journal(f);
-	if (duration_ms)
-		uv_timer_start(&f->duration_timer, duration_done, duration_ms, 0);
-	log_info("fault %s (%s) active under lease %s", f->id, type->name, l->id);
-	emit_fault(f, "fault.applied", NULL, NULL);
 	*out = f;
 	return 0;
 
@@ -421,7 +529,7 @@ int core_lease_end(struct lease *l, const char *why)
 {
 	struct agent *a = l->agent;
 	struct fault *f, *next;
-	int failed = 0, n = 0;
+	int failed = 0, n = 0, pending = 0, err;
 
 	if (l->closing)
 		return 0;
@@ -430,15 +538,21 @@ int core_lease_end(struct lease *l, const char *why)
 		if (f->lease != l)
 			continue;
 		n++;
-		if (core_fault_revert(f, why)) {
+		err = core_fault_revert(f, why);
+		if (err == -EINPROGRESS) {
+			/* Still being applied: reverted when the apply completes (apply_done). */
+			f->lease = NULL;
+			pending++;
+		} else if (err) {
 			/* Keep the fault (and its journal record) for a later retry, leaseless. */
 			f->lease = NULL;
+			f->lease_id[0] = '\0';
 			failed++;
 		}
 	}
 	events_emit(a->events, "lease.ended",
-		    json_pack("{s:s, s:s, s:i, s:i}", "lease", l->id, "reason", why, "faults", n,
-			      "revert_failures", failed));
+		    json_pack("{s:s, s:s, s:i, s:i, s:i}", "lease", l->id, "reason", why, "faults",
+			      n, "revert_failures", failed, "reverts_after_apply", pending));
 	l->closing = 1;
 	for (struct lease **p = &a->leases; *p; p = &(*p)->next) {
 		if (*p == l) {
@@ -529,6 +643,16 @@ void core_free(struct agent *a)
 		uv_timer_stop(&l->timer);
 		uv_close((uv_handle_t *)&l->timer, lease_closed);
 	}
-	while (a->faults)
-		fault_destroy(a->faults);
+	/*
+	 * A fault a worker thread is still applying stays: apply_done() reverts it (the revert
+	 * core_revert_all() asked for) and forgets it; the work request keeps the loop running
+	 * until then.
+	 */
+	for (struct fault *f = a->faults, *next; f; f = next) {
+		next = f->next;
+		if (f->busy)
+			f->lease = NULL;
+		else
+			fault_destroy(f);
+	}
 }

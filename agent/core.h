@@ -37,6 +37,15 @@ int core_lease_end(struct lease *l, const char *why);
 json_t *core_lease_json(const struct lease *l);
 
 /*
+ * How an off-loop apply ends, called on the loop: ret 0 or the apply's -errno with err
+ * filled in. f stays valid only until control returns to the event loop: long enough to
+ * answer with core_fault_json(). On success its state says what is true by then: active,
+ * completed, or reverted / revert_failed when a revert was asked for during the apply
+ * (f->revert_why says why).
+ */
+typedef void (*core_applied_fn)(struct fault *f, int ret, const char *err, void *ctx);
+
+/*
  * Take a parsed fault (spec and spec_json are taken over, also on failure) through
  * validate -> apply under lease l. On success *out is the active fault, or a fault that
  * completed at once (state completed, e.g. a one-shot process.kill): that one is no longer
@@ -44,15 +53,28 @@ json_t *core_lease_json(const struct lease *l);
  * answer with core_fault_json(). On failure returns
  * -errno with err filled in; -EINVAL/-EOPNOTSUPP/-EPERM mean the request was refused and
  * nothing was changed.
+ *
+ * Validation always runs here, on the loop. When the type applies off the loop
+ * (fault_ops.off_loop) and applied is given, the apply runs on a worker thread: the call
+ * returns -EINPROGRESS with *out the fault, listed in state applying, and applied(ctx)
+ * follows on the loop when it is done.
  */
 int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *type,
 		     struct fault_spec *spec, json_t *spec_json, uint64_t duration_ms,
-		     pid_t peer_pid, struct fault **out, char *err, size_t err_size);
+		     pid_t peer_pid, core_applied_fn applied, void *ctx, struct fault **out,
+		     char *err, size_t err_size);
 
 struct fault *core_fault_find(struct agent *a, const char *id);
-/* Revert one fault and forget it. 0, or -errno when the revert failed (fault kept). */
+/*
+ * Revert one fault and forget it. 0, or -errno when the revert failed (fault kept), or
+ * -EINPROGRESS when a worker thread is still applying it: the revert then follows as soon
+ * as the apply completes.
+ */
 int core_fault_revert(struct fault *f, const char *why);
-/* Revert every live fault. Returns the number that failed to revert. */
+/*
+ * Revert every live fault (those still being applied: right after their apply). Returns
+ * the number that failed to revert.
+ */
 int core_revert_all(struct agent *a, const char *why);
 json_t *core_fault_json(const struct fault *f);
 json_t *core_faults_json(const struct agent *a);

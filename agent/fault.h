@@ -53,6 +53,16 @@ struct fault_ops {
 	int (*cleanup)(struct agent *a, const json_t *undo, char *report, size_t size);
 	/* Release f->priv. */
 	void (*free_priv)(struct fault *f);
+	/*
+	 * apply (and the revert that cleans up a failed apply) may run on a worker thread of
+	 * the loop's pool, so a slow apply (hundreds of stressor workers, a /proc scan) never
+	 * delays the API or a lease timer. Such a type's apply touches only its fault (priv,
+	 * undo, through fault_journal), the system and read-only agent state (policy); never
+	 * uv handles, timers, events, metrics or the agent's fault and lease lists. Types
+	 * that need those (timers of process.kill, the shared interface registry of the
+	 * network types) leave it false and apply on the loop.
+	 */
+	bool off_loop;
 };
 
 struct fault {
@@ -61,6 +71,11 @@ struct fault {
 	struct fault_spec *spec; /* typed spec, owned */
 	json_t *spec_json;	 /* canonical JSON of the spec, owned */
 	struct lease *lease;
+	/*
+	 * The lease's id, kept by the fault: what the journal and events name even after the
+	 * lease is gone, and what an off-loop apply journals without touching the lease.
+	 */
+	char lease_id[24];
 	enum fault_state state;
 	char error[FAULT_ERR_SIZE];
 	uint64_t duration_ms; /* 0: until reverted or the lease ends */
@@ -74,6 +89,20 @@ struct fault {
 	bool completed;
 	void *priv;
 	pid_t peer_pid; /* the controller process that asked for it (protected from it) */
+	/*
+	 * An off-loop apply in flight (core.c): while set, a worker thread owns priv, undo and
+	 * journal_spec, and the loop neither describes, reverts nor frees the fault. A revert
+	 * asked for meanwhile (lease end, DELETE, shutdown) is kept in revert_why and done as
+	 * soon as the apply completes.
+	 */
+	bool busy;
+	char *revert_why;
+	json_t *journal_spec; /* a private copy of spec_json for fault_journal() on any thread */
+	uv_work_t work;
+	int work_ret;
+	char work_err[FAULT_ERR_SIZE];
+	void (*applied)(struct fault *f, int ret, const char *err, void *ctx);
+	void *applied_ctx;
 	struct agent *agent;
 	struct fault *next;
 };

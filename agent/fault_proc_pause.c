@@ -295,4 +295,10 @@ const struct fault_ops fault_proc_pause = {
 	.revert = pause_revert,
 	.describe = pause_describe,
 	.cleanup = pause_cleanup,
+	/*
+	 * The /proc scan of the selector is off the loop: apply reads only the spec, the
+	 * policy and /proc, and never the agent's fault list (a check against other faults
+	 * belongs in validate, which runs on the loop).
+	 */
+	.off_loop = true,
 };

@@ -145,4 +145,6 @@ const struct fault_ops fault_stress_cpu = {
 	.describe = cpu_describe,
 	.cleanup = cpu_cleanup,
 	.free_priv = cpu_free,
+	/* Starting workers (hundreds of clones) and waiting for them: off the loop. */
+	.off_loop = true,
 };

@@ -177,4 +177,6 @@ const struct fault_ops fault_stress_disk_fill = {
 	.describe = fill_describe,
 	.cleanup = fill_cleanup,
 	.free_priv = fill_free,
+	/* Starting workers (hundreds of clones) and waiting for them: off the loop. */
+	.off_loop = true,
 };

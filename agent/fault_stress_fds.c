@@ -183,4 +183,6 @@ const struct fault_ops fault_stress_fds = {
 	.describe = fds_describe,
 	.cleanup = fds_cleanup,
 	.free_priv = fds_free,
+	/* Starting workers (hundreds of clones) and waiting for them: off the loop. */
+	.off_loop = true,
 };
