@@ -4,13 +4,14 @@
 #
 #   sudo bench/lease_load.sh [--quick] [--rows FILE]
 #
-# Each round: client X takes a long lease and applies stress.cpu (1,000 workers at 1 %,
-# 200 with --quick); while that apply is in flight, client Y takes a 300 ms lease, pauses a
-# sleeping process of this script's own under it and never renews it. Measured from the
-# agent's own event times (whole milliseconds): the delay of Y's fault.reverted past its
-# lease's deadline (lease.created + TTL). Meanwhile a third client asks GET /v1/info every
-# 20 ms over one connection (tests/integration/agent_call, run at the agent's nice level so
-# its own scheduling is not what is measured) and keeps its worst answer time. Also the
+# Each round: client Y takes a 300 ms lease, pauses a sleeping process of this script's own
+# under it and renews the lease every 100 ms; client X takes a long lease and applies
+# stress.cpu (1,000 workers at 1 %, 200 with --quick); once GET /v1/faults shows that apply
+# in state applying, Y stops renewing. Measured from the agent's own times (whole
+# milliseconds): the delay of Y's fault.reverted event past its lease's deadline (the last
+# renewal the audit log shows, written right after it, + TTL). Meanwhile a third client asks GET /v1/info every
+# 20 ms over one connection (tests/integration/agent_call) and keeps its worst answer time.
+# The clients run at the agent's nice level, so their own scheduling is not what is measured. Also the
 # apply's duration as X saw it, and the revert of the 1,000 workers. Reference: the same
 # lease and probe with no apply in flight. Rounds interleave loaded and reference, medians.
 #
@@ -35,6 +36,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 fl_require_root
+# The clients run at the agent's own nice level (-10, its default): under 1,000 busy workers
+# at nice 0, a client at 0 would measure its own wait for a CPU, not the agent's answer.
+renice -n -10 -p $$ >/dev/null
 # The agent, its lease and fault helpers, its teardown (kill, then --cleanup).
 . "$FL_SOURCE_DIR/tests/integration/stress_lib.sh"
 AGENT_CALL=$FL_BUILD_DIR/tests/integration/agent_call
@@ -103,7 +107,7 @@ probe_start() {
 			echo "GET /v1/info"
 			sleep "0.0$PROBE_MS"
 		done
-	} | nice -n -10 timeout 600 "$AGENT_CALL" "unix://$sock" >"$1" &
+	} | timeout 600 "$AGENT_CALL" "unix://$sock" >"$1" &
 	PROBE=$!
 }
 probe_stop() { # probe_stop FILE -> worst answer time in ms
@@ -113,34 +117,70 @@ probe_stop() { # probe_stop FILE -> worst answer time in ms
 	awk '$1 == "ERR" { err++ } $1 == 200 && $2 > m { m = $2 } END { if (err) print "ERR"; else print m + 0 }' "$1"
 }
 
-# short_lease: a TTL lease with the victim paused under it, never renewed; -> SHORT (lease id)
+# short_lease: a TTL lease with the victim paused under it, renewed every 100 ms (one
+# connection, tests/integration/agent_call) until $dir/stoprenew exists; -> SHORT, RENEWER
 short_lease() {
 	new_lease "$TTL"
 	SHORT=$LEASE
 	api POST "/v1/leases/$SHORT/faults" \
 		"{\"name\": \"victim\", \"type\": \"process.pause\", \"duration\": \"10m\", \"target\": {\"pid\": $VICTIM, \"all\": true}}"
 	fl_assert_eq "$HTTP_STATUS" 201 "pause under the short lease ($API_BODY)"
+	rm -f "$dir/stoprenew"
+	{
+		for ((i = 0; i < 6000; i++)); do
+			[ -e "$dir/stoprenew" ] && break
+			echo "POST /v1/leases/$SHORT/renew"
+			sleep 0.1
+		done
+	} | timeout 600 "$AGENT_CALL" "unix://$sock" >"$dir/renew.out" &
+	RENEWER=$!
 }
-# revert_delay LEASE: ms from the lease's deadline to its fault's fault.reverted event.
+# stop_renewing: no renewal after this returns.
+stop_renewing() {
+	local rc
+	touch "$dir/stoprenew"
+	fl_wait_exit rc "$RENEWER" 30
+}
+# revert_delay LEASE: ms from the lease's deadline (its last renewal the audit log shows, or
+# its creation, + TTL) to its fault's fault.reverted event.
 revert_delay() {
-	local c r
+	local last r
 	wait_event fault.reverted "$1"
-	c=$(event_ms lease.created "$1") r=$(event_ms fault.reverted "$1")
-	echo $((r - c - TTL))
+	last=$(jq -r --arg l "$1" 'select(.status == 200 or .status == 201) |
+		select(.target == "/v1/leases/\($l)/renew") | .time |
+		split(".") | (.[0] + "Z" | fromdateiso8601) * 1000 + (.[1] | rtrimstr("Z") | tonumber)' \
+		"$dir/audit.log" | tail -n 1)
+	[ -n "$last" ] || last=$(event_ms lease.created "$1")
+	r=$(event_ms fault.reverted "$1")
+	echo $((r - last - TTL))
+}
+# wait_applying: until GET /v1/faults lists a stress.cpu being applied (bounded, 10 s).
+wait_applying() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		api GET /v1/faults
+		jq -e '.faults[] | select(.type == "stress.cpu" and .state == "applying")' \
+			<<<"$API_BODY" >/dev/null && return 0
+		sleep 0.05
+	done
+	fl_fail "no stress.cpu fault in state applying within 10 s: $API_BODY"
 }
 
-loaded_delay=() loaded_info=() ref_delay=() ref_info=() apply_ms=() revert_ms=()
+loaded_delay=() loaded_info=() ref_delay=() ref_info=() apply_ms=() revert_ms=() inside=0
 for ((round = 1; round <= ROUNDS; round++)); do
-	# Reference: the short lease alone.
+	# Reference: the short lease alone, left to expire.
 	probe_start "$dir/probe.ref"
 	short_lease
+	sleep 0.2
+	stop_renewing
 	d=$(revert_delay "$SHORT")
 	ref_delay+=("$d") ref_info+=("$(probe_stop "$dir/probe.ref")")
 	say "round $round reference: revert $d ms after the TTL, /v1/info worst ${ref_info[-1]} ms"
 
-	# Loaded: the same while client X applies WORKERS cpu workers.
+	# Loaded: the same, left to expire while client X applies WORKERS cpu workers.
 	new_lease 600000
 	long=$LEASE
+	short_lease
 	probe_start "$dir/probe.load"
 	t0=$(now_ms)
 	(
@@ -149,13 +189,16 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		echo "$HTTP_STATUS $(now_ms) $(jq -r '.fault.id // .error.message' <<<"$API_BODY")" >"$dir/apply.out"
 	) &
 	applier=$!
-	sleep 0.2
-	short_lease
+	wait_applying
+	stop_renewing
 	d=$(revert_delay "$SHORT")
 	fl_wait_exit rc "$applier" "$APPLY_MAX_S"
 	read -r st t1 fid <"$dir/apply.out"
 	fl_assert_eq "$st" 201 "apply of $WORKERS cpu workers ($fid)"
 	info=$(probe_stop "$dir/probe.load")
+	# Did the lease expire while the apply was still in flight (what this round is about)?
+	[ "$(event_ms fault.reverted "$SHORT")" -lt "$(event_ms fault.applied "$long")" ] &&
+		inside=$((inside + 1))
 	loaded_delay+=("$d") loaded_info+=("$info") apply_ms+=($((t1 - t0)))
 	t2=$(now_ms)
 	api DELETE "/v1/faults/$fid"
@@ -175,5 +218,7 @@ row "GET /v1/info worst answer during the apply" "$li_max ms" "$ri_max ms" "$(ra
 row "apply of $WORKERS cpu workers at 1%: duration (median)" "$(echo "${apply_ms[*]}" | median) ms" n/a n/a
 row "revert of $WORKERS cpu workers: DELETE answered (median)" "$(echo "${revert_ms[*]}" | median) ms" n/a n/a
 goal=met
-[ "$ld_max" -le 100 ] && [ "$li_max" != ERR ] && [ "$li_max" -le 100 ] || goal="not met"
+[ "$ld_max" -le 100 ] && [ "$li_max" != ERR ] && [ "$li_max" -le 100 ] && [ "$inside" = "$ROUNDS" ] ||
+	goal="not met"
+row "rounds whose lease expired while the apply was in flight" "$inside" "$ROUNDS" "$(ratio "$inside" "$ROUNDS")"
 row "goal: revert within TTL + 100 ms, /v1/info within 100 ms ($ROUNDS rounds, worst)" "$goal" "100 ms" n/a
