@@ -79,6 +79,7 @@ static void fault_closed(uv_handle_t *h)
 	json_decref(f->spec_json);
 	json_decref(f->journal_spec);
 	json_decref(f->undo);
+	json_decref(f->revert_last);
 	free(f->revert_why);
 	free(f);
 }
@@ -191,41 +192,29 @@ static void emit_fault(struct fault *f, const char *type, const char *why, json_
 	events_emit(f->agent->events, type, fields);
 }
 
-int core_fault_revert(struct fault *f, const char *why)
+/*
+ * On the loop, once the type's revert returned err (its message in msg): the fault is
+ * reverted and forgotten, or kept as revert_failed with its journal record for a retry.
+ */
+static int revert_finish(struct fault *f, int err, const char *msg, const char *why,
+			 json_t *last)
 {
-	json_t *last = NULL;
-	int err;
+	core_reverted_fn cb = f->reverted;
 
-	if (!fault_state_live(f->state))
-		return 0;
-	if (f->busy) {
-		/* Its apply is still running on a worker: revert as soon as it completes. */
-		if (!f->revert_why) {
-			f->revert_why = strdup(why);
-			if (!f->revert_why)
-				return -ENOMEM;
-		}
-		log_info("fault %s (%s): revert requested (%s) while it is being applied; it "
-			 "follows the apply", f->id, f->type->name, why);
-		return -EINPROGRESS;
-	}
-	if (f->state == FAULT_ACTIVE || f->state == FAULT_REVERT_FAILED)
-		set_state(f, FAULT_REVERTING);
-	uv_timer_stop(&f->duration_timer);
-	f->error[0] = '\0';
-	/* What the fault achieved, for the fault.reverted event: after the revert it is gone. */
-	if (f->type->describe)
-		last = f->type->describe(f);
-	err = f->type->revert(f->agent, f, f->error, sizeof(f->error));
+	f->reverted = NULL;
 	if (err) {
 		json_decref(last);
-		if (!f->error[0])
-			snprintf(f->error, sizeof(f->error), "%s", strerror(-err));
+		snprintf(f->error, sizeof(f->error), "%s", msg[0] ? msg : strerror(-err));
 		set_state(f, FAULT_REVERT_FAILED);
+		if (!f->lease)
+			/* Its lease ended meanwhile: kept for a later retry, leaseless. */
+			f->lease_id[0] = '\0';
 		/* The journal keeps the record: shutdown, revert-all or --cleanup retries it. */
 		fault_journal(f);
 		log_err("fault %s (%s): revert failed: %s", f->id, f->type->name, f->error);
 		emit_fault(f, "fault.revert_failed", why, NULL);
+		if (cb)
+			cb(f, err, f->reverted_ctx);
 		return err;
 	}
 	set_state(f, FAULT_REVERTED);
@@ -235,24 +224,179 @@ int core_fault_revert(struct fault *f, const char *why)
 		log_warn("fault %s: removing its journal record: %s", f->id, strerror(-err));
 	log_info("fault %s (%s) reverted: %s", f->id, f->type->name, why);
 	emit_fault(f, "fault.reverted", why, last);
+	if (cb)
+		cb(f, 0, f->reverted_ctx);
 	fault_destroy(f);
 	return 0;
 }
 
-int core_revert_all(struct agent *a, const char *why)
+static void revert_work(uv_work_t *w)
 {
+	struct fault *f = w->data;
+
+	f->work_err[0] = '\0';
+	f->work_ret = f->type->revert(f->agent, f, f->work_err, sizeof(f->work_err));
+}
+
+static void revert_done(uv_work_t *w, int status)
+{
+	struct fault *f = w->data;
+	json_t *last = f->revert_last;
+
+	if (status)
+		log_err("fault %s: revert work ended with %s", f->id, uv_strerror(status));
+	f->busy = false;
+	f->revert_last = NULL;
+	revert_finish(f, f->work_ret, f->work_err, f->revert_why, last);
+}
+
+/* Keep why for later (a revert that follows an apply, an off-loop revert's events). */
+static int keep_why(struct fault *f, const char *why)
+{
+	char *w;
+
+	if (f->revert_why == why)
+		return 0;
+	w = strdup(why);
+	if (!w)
+		return -ENOMEM;
+	free(f->revert_why);
+	f->revert_why = w;
+	return 0;
+}
+
+int core_fault_revert_then(struct fault *f, const char *why, core_reverted_fn cb, void *ctx)
+{
+	json_t *last = NULL;
+	char msg[FAULT_ERR_SIZE] = "";
+	int err;
+
+	if (!fault_state_live(f->state))
+		return 0;
+	if (f->busy) {
+		/* Its apply or revert is running on a worker: a revert follows the apply. */
+		if (f->state == FAULT_APPLYING && !f->revert_why) {
+			err = keep_why(f, why);
+			if (err)
+				return err;
+			log_info("fault %s (%s): revert requested (%s) while it is being applied; "
+				 "it follows the apply", f->id, f->type->name, why);
+		}
+		return -EINPROGRESS;
+	}
+	if (f->state == FAULT_ACTIVE || f->state == FAULT_REVERT_FAILED)
+		set_state(f, FAULT_REVERTING);
+	uv_timer_stop(&f->duration_timer);
+	f->error[0] = '\0';
+	/* What the fault achieved, for the fault.reverted event: after the revert it is gone. */
+	if (f->type->describe)
+		last = f->type->describe(f);
+	if (f->type->off_loop && !keep_why(f, why)) {
+		/* Killing and reaping hundreds of workers takes a while: off the loop too. */
+		f->busy = true;
+		f->revert_last = last;
+		f->reverted = cb;
+		f->reverted_ctx = ctx;
+		f->work.data = f;
+		err = uv_queue_work(f->agent->loop, &f->work, revert_work, revert_done);
+		if (!err)
+			return -EINPROGRESS;
+		f->busy = false;
+		f->revert_last = NULL;
+		f->reverted = NULL;
+		log_warn("fault %s: cannot queue its revert (%s); reverting on the loop", f->id,
+			 uv_strerror(err));
+	}
+	err = f->type->revert(f->agent, f, msg, sizeof(msg));
+	return revert_finish(f, err, msg, why, last);
+}
+
+int core_fault_revert(struct fault *f, const char *why)
+{
+	return core_fault_revert_then(f, why, NULL, NULL);
+}
+
+/*
+ * Several reverts answered as one (a lease's faults, every fault): done(ctx, failed) once
+ * the last off-loop revert among them has ended. left counts those still running, plus one
+ * while they are being started.
+ */
+struct revert_group {
+	int left, failed;
+	core_done_fn done;
+	void *ctx;
+};
+
+static void group_one(struct fault *f, int ret, void *ctx)
+{
+	struct revert_group *g = ctx;
+
+	(void)f;
+	if (ret)
+		g->failed++;
+	if (!--g->left) {
+		g->done(g->ctx, g->failed);
+		free(g);
+	}
+}
+
+/*
+ * Revert f as a member of g (NULL: on its own). 0 when it is reverted or on its way (off
+ * the loop: g waits for it; after its apply: *after_apply counts it, g does not wait),
+ * else the revert's -errno.
+ */
+static int group_revert(struct revert_group *g, struct fault *f, const char *why,
+			int *after_apply)
+{
+	int err = core_fault_revert_then(f, why, g ? group_one : NULL, g);
+
+	if (err != -EINPROGRESS)
+		return err;
+	if (f->state == FAULT_APPLYING)
+		(*after_apply)++;
+	else if (g)
+		g->left++;
+	return 0;
+}
+
+/* Done starting g's reverts: -EINPROGRESS when some still run (g lives on), else failed. */
+static int group_started(struct revert_group *g, int failed)
+{
+	if (!g)
+		return failed;
+	g->failed += failed;
+	if (--g->left)
+		return -EINPROGRESS;
+	free(g);
+	return failed;
+}
+
+int core_revert_all_then(struct agent *a, const char *why, core_done_fn done, void *ctx,
+			 int *after_apply)
+{
+	struct revert_group *g = NULL;
 	struct fault *f, *next;
-	int failed = 0;
+	int failed = 0, later = 0;
 
+	if (done) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		*g = (struct revert_group){ .left = 1, .done = done, .ctx = ctx };
+	}
 	for (f = a->faults; f; f = next) {
-		int err;
-
 		next = f->next;
-		err = core_fault_revert(f, why);
-		if (err && err != -EINPROGRESS)
+		if (group_revert(g, f, why, &later))
 			failed++;
 	}
-	return failed;
+	if (after_apply)
+		*after_apply = later;
+	return group_started(g, failed);
+}
+
+int core_revert_all(struct agent *a, const char *why)
+{
+	return core_revert_all_then(a, why, NULL, NULL, NULL);
 }
 
 static void duration_done(uv_timer_t *t)
@@ -368,11 +512,8 @@ static void apply_done(uv_work_t *w, int status)
 		log_err("fault %s: apply work ended with %s", f->id, uv_strerror(status));
 	f->busy = false;
 	ret = apply_finish(f, ret, f->work_err);
-	if (!ret && f->revert_why && fault_state_live(f->state)) {
-		if (core_fault_revert(f, f->revert_why) && !f->lease)
-			/* Kept for a later retry, leaseless, like core_lease_end() does. */
-			f->lease_id[0] = '\0';
-	}
+	if (!ret && f->revert_why && fault_state_live(f->state))
+		core_fault_revert(f, f->revert_why);
 	if (f->applied)
 		f->applied(f, ret, f->work_err, f->applied_ctx);
 }
@@ -525,34 +666,41 @@ static void lease_closed(uv_handle_t *h)
 	free(h->data);
 }
 
-int core_lease_end(struct lease *l, const char *why)
+int core_lease_end_then(struct lease *l, const char *why, core_done_fn done, void *ctx,
+			int *after_apply)
 {
 	struct agent *a = l->agent;
+	struct revert_group *g = NULL;
 	struct fault *f, *next;
-	int failed = 0, n = 0, pending = 0, err;
+	int failed = 0, n = 0, later = 0;
 
 	if (l->closing)
 		return 0;
+	if (done) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		*g = (struct revert_group){ .left = 1, .done = done, .ctx = ctx };
+	}
 	for (f = a->faults; f; f = next) {
 		next = f->next;
 		if (f->lease != l)
 			continue;
 		n++;
-		err = core_fault_revert(f, why);
-		if (err == -EINPROGRESS) {
-			/* Still being applied: reverted when the apply completes (apply_done). */
-			f->lease = NULL;
-			pending++;
-		} else if (err) {
+		if (group_revert(g, f, why, &later)) {
 			/* Keep the fault (and its journal record) for a later retry, leaseless. */
-			f->lease = NULL;
 			f->lease_id[0] = '\0';
 			failed++;
 		}
+		/* Still live (reverting off the loop, or applying): the lease goes now. */
+		if (fault_state_live(f->state))
+			f->lease = NULL;
 	}
+	if (after_apply)
+		*after_apply = later;
 	events_emit(a->events, "lease.ended",
 		    json_pack("{s:s, s:s, s:i, s:i, s:i}", "lease", l->id, "reason", why, "faults",
-			      n, "revert_failures", failed, "reverts_after_apply", pending));
+			      n, "revert_failures", failed, "reverts_after_apply", later));
 	l->closing = 1;
 	for (struct lease **p = &a->leases; *p; p = &(*p)->next) {
 		if (*p == l) {
@@ -562,7 +710,13 @@ int core_lease_end(struct lease *l, const char *why)
 	}
 	uv_timer_stop(&l->timer);
 	uv_close((uv_handle_t *)&l->timer, lease_closed);
-	return failed ? -EIO : 0;
+	failed = group_started(g, failed);
+	return failed > 0 ? -EIO : failed;
+}
+
+int core_lease_end(struct lease *l, const char *why)
+{
+	return core_lease_end_then(l, why, NULL, NULL, NULL);
 }
 
 /* ---- recovery ---- */

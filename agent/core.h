@@ -34,6 +34,18 @@ struct lease *core_lease_find(struct agent *a, const char *id);
 void core_lease_renew(struct lease *l);
 /* End a lease: revert its faults (why is logged and put in the events) and forget it. */
 int core_lease_end(struct lease *l, const char *why);
+
+/* Several reverts done: failed is how many of them failed. */
+typedef void (*core_done_fn)(void *ctx, int failed);
+
+/*
+ * core_lease_end(), and when some of its faults revert off the loop, returns -EINPROGRESS
+ * and calls done once they have all ended (never when it returns anything else).
+ * *after_apply (may be NULL) counts the faults still being applied, whose revert follows
+ * their apply: done does not wait for those.
+ */
+int core_lease_end_then(struct lease *l, const char *why, core_done_fn done, void *ctx,
+			int *after_apply);
 json_t *core_lease_json(const struct lease *l);
 
 /*
@@ -67,15 +79,30 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 struct fault *core_fault_find(struct agent *a, const char *id);
 /*
  * Revert one fault and forget it. 0, or -errno when the revert failed (fault kept), or
- * -EINPROGRESS when a worker thread is still applying it: the revert then follows as soon
- * as the apply completes.
+ * -EINPROGRESS when the revert goes on off the loop (fault_ops.off_loop; fault.reverted or
+ * fault.revert_failed follows), or when a worker thread is still applying the fault: the
+ * revert then starts as soon as the apply completes.
  */
 int core_fault_revert(struct fault *f, const char *why);
+
+/* How an off-loop revert ended, on the loop; f is valid until control returns to it. */
+typedef void (*core_reverted_fn)(struct fault *f, int ret, void *ctx);
+
 /*
- * Revert every live fault (those still being applied: right after their apply). Returns
- * the number that failed to revert.
+ * core_fault_revert(), and when the revert runs on a worker thread (fault_ops.off_loop:
+ * killing hundreds of workers takes a while), returns -EINPROGRESS with the fault in state
+ * reverting and calls cb when it is done. Never calls cb when it returns anything else.
+ */
+int core_fault_revert_then(struct fault *f, const char *why, core_reverted_fn cb, void *ctx);
+/*
+ * Revert every live fault (those still being applied: right after their apply; off-loop
+ * types: on a worker thread). Returns the number that failed to revert here and now.
  */
 int core_revert_all(struct agent *a, const char *why);
+
+/* core_revert_all(), answered like core_lease_end_then(): failed count, or -EINPROGRESS. */
+int core_revert_all_then(struct agent *a, const char *why, core_done_fn done, void *ctx,
+			 int *after_apply);
 json_t *core_fault_json(const struct fault *f);
 json_t *core_faults_json(const struct agent *a);
 

@@ -90,13 +90,16 @@ struct fault {
 	void *priv;
 	pid_t peer_pid; /* the controller process that asked for it (protected from it) */
 	/*
-	 * An off-loop apply in flight (core.c): while set, a worker thread owns priv, undo and
-	 * journal_spec, and the loop neither describes, reverts nor frees the fault. A revert
-	 * asked for meanwhile (lease end, DELETE, shutdown) is kept in revert_why and done as
-	 * soon as the apply completes.
+	 * An off-loop apply or revert in flight (core.c): while set, a worker thread owns priv,
+	 * undo and journal_spec, and the loop neither describes, reverts nor frees the fault.
+	 * A revert asked for during an apply (lease end, DELETE, shutdown) is kept in
+	 * revert_why and started as soon as the apply completes.
 	 */
 	bool busy;
 	char *revert_why;
+	json_t *revert_last; /* describe() taken before an off-loop revert, for its event */
+	void (*reverted)(struct fault *f, int ret, void *ctx);
+	void *reverted_ctx;
 	json_t *journal_spec; /* a private copy of spec_json for fault_journal() on any thread */
 	uv_work_t work;
 	int work_ret;

@@ -75,6 +75,7 @@ stress_require_available
 cp "$(command -v sleep)" "$dir/fl-$FL_ID-v"
 setsid "$dir/fl-$FL_ID-v" 3600 &
 VICTIM=$!
+disown "$VICTIM"
 fl_on_exit "kill -CONT $VICTIM 2>/dev/null; kill -KILL $VICTIM 2>/dev/null"
 
 # The agent's events, with its own times, for the whole run.
