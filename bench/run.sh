@@ -15,6 +15,9 @@
 #               vs the TTL (bench/control_plane.sh, which also runs on its own)
 #   stress      achieved vs requested CPU load and memory of the stressors, side by side with
 #               stress-ng asked for the same (bench/stress.sh, which also runs on its own)
+#   lease       a 300 ms lease's revert past its TTL and GET /v1/info's worst answer while
+#               another client applies stress.cpu with 1,000 workers, vs the same with no apply
+#               in flight (bench/lease_load.sh, which also runs on its own)
 #   latency     added median and p99 RTT and jitter of network.latency (edt, netem) vs plain
 #               netem at the same moment, and TCP throughput under 100 ms vs netem's default
 #               limit; in the vm stage's guest (bench/latency.sh, which also runs on its own;
@@ -225,6 +228,11 @@ section() {
 # unavailable.
 echo "== stress: achieved vs requested CPU load and memory, faultline vs stress-ng"
 section stress stress.sh $([ $QUICK = 1 ] && echo --quick)
+
+# --- lease under a big apply --------------------------------------------------------------
+# Its own agent and namespace; skipped where the stressors are unavailable.
+echo "== lease: a 300 ms lease and GET /v1/info while another client applies 1,000 cpu workers"
+section lease lease_load.sh $([ $QUICK = 1 ] && echo --quick)
 
 # --- latency ------------------------------------------------------------------------------
 # In the vm stage's guest (this kernel has no sch_netem or sch_fq); skipped without qemu or
