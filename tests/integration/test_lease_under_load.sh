@@ -8,7 +8,7 @@
 #    until the apply is done);
 #  - DELETE of the fault being applied answers 202 (the revert follows the apply), the
 #    apply then answers 409 "reverted", and nothing of it is left;
-#  - a fault whose own lease (100 ms) expires during its apply: lease.ended counts a revert
+#  - a fault whose own lease (2 s) expires during its apply: lease.ended counts a revert
 #    to follow the apply, the apply answers 409 "reverted" naming the expiry, and nothing
 #    of it is left.
 # How long an apply takes depends on the machine; the test holds it in flight itself: once
@@ -151,9 +151,10 @@ fl_assert_eq "$HTTP_STATUS" 200 "end the long lease"
 
 # --- a fault whose own lease expires during its apply ---
 rm -f "$dir/apply.out"
-new_lease 100
+# Its lease (2 s, never renewed) expires while the test holds the apply in flight.
+new_lease 2000
 own=$LEASE
-big_apply "$own" 200
+big_apply "$own" "$WORKERS"
 wait_applying
 freeze "$BIG"
 wait_ev ".type == \"lease.ended\" and .lease == \"$own\"" 30
