@@ -4,10 +4,12 @@
  * revert is complete, so at any moment a crash leaves enough behind to undo the fault.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -291,7 +293,7 @@ int core_fault_revert_then(struct fault *f, const char *why, core_reverted_fn cb
 	/* What the fault achieved, for the fault.reverted event: after the revert it is gone. */
 	if (f->type->describe)
 		last = f->type->describe(f);
-	if (f->type->off_loop && !keep_why(f, why)) {
+	if (f->type->revert_off_loop && !keep_why(f, why)) {
 		/* Killing and reaping hundreds of workers takes a while: off the loop too. */
 		f->busy = true;
 		f->revert_last = last;
@@ -809,4 +811,45 @@ void core_free(struct agent *a)
 		else
 			fault_destroy(f);
 	}
+}
+
+/* ---- the loop's own priority ---- */
+
+static void pool_noop(uv_work_t *w)
+{
+	(void)w;
+}
+
+static void pool_noop_done(uv_work_t *w, int status)
+{
+	(void)status;
+	free(w);
+}
+
+int core_loop_realtime(uv_loop_t *loop, int prio)
+{
+	struct sched_param sp = { .sched_priority = prio };
+	uv_work_t *w = calloc(1, sizeof(*w));
+	int err;
+
+	/*
+	 * The worker threads first, so they inherit the agent's nice level and ordinary
+	 * policy: the pool is created by the first work item, from this thread, and with
+	 * SCHED_RESET_ON_FORK a thread created later would start at nice 0.
+	 */
+	if (!w)
+		return -ENOMEM;
+	err = uv_queue_work(loop, w, pool_noop, pool_noop_done);
+	if (err) {
+		free(w);
+		return err;
+	}
+	/*
+	 * This thread only (the tid), and never inherited: a process or thread it creates
+	 * starts with the ordinary policy (SCHED_RESET_ON_FORK).
+	 */
+	if (syscall(SYS_sched_setscheduler, (pid_t)syscall(SYS_gettid),
+		    SCHED_RR | SCHED_RESET_ON_FORK, &sp))
+		return -errno;
+	return 0;
 }

@@ -79,9 +79,9 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 struct fault *core_fault_find(struct agent *a, const char *id);
 /*
  * Revert one fault and forget it. 0, or -errno when the revert failed (fault kept), or
- * -EINPROGRESS when the revert goes on off the loop (fault_ops.off_loop; fault.reverted or
- * fault.revert_failed follows), or when a worker thread is still applying the fault: the
- * revert then starts as soon as the apply completes.
+ * -EINPROGRESS when the revert goes on off the loop (fault_ops.revert_off_loop;
+ * fault.reverted or fault.revert_failed follows), or when a worker thread is still applying
+ * the fault: the revert then starts as soon as the apply completes.
  */
 int core_fault_revert(struct fault *f, const char *why);
 
@@ -89,7 +89,7 @@ int core_fault_revert(struct fault *f, const char *why);
 typedef void (*core_reverted_fn)(struct fault *f, int ret, void *ctx);
 
 /*
- * core_fault_revert(), and when the revert runs on a worker thread (fault_ops.off_loop:
+ * core_fault_revert(), and when the revert runs on a worker thread (revert_off_loop:
  * killing hundreds of workers takes a while), returns -EINPROGRESS with the fault in state
  * reverting and calls cb when it is done. Never calls cb when it returns anything else.
  */
@@ -105,6 +105,12 @@ int core_revert_all_then(struct agent *a, const char *why, core_done_fn done, vo
 			 int *after_apply);
 json_t *core_fault_json(const struct fault *f);
 json_t *core_faults_json(const struct agent *a);
+
+/*
+ * Run the calling thread (the event loop's) at SCHED_RR priority prio, not inherited by
+ * what it creates, once the loop's worker threads exist (it starts them). 0 or -errno.
+ */
+int core_loop_realtime(uv_loop_t *loop, int prio);
 
 /* Release what the core holds (after core_revert_all). */
 void core_free(struct agent *a);

@@ -63,6 +63,12 @@ struct fault_ops {
 	 * network types) leave it false and apply on the loop.
 	 */
 	bool off_loop;
+	/*
+	 * revert runs on a worker thread too (same rules): for types whose revert is slow
+	 * (killing and reaping hundreds of workers). A cheap revert stays on the loop, where a
+	 * lease's expiry does it at once instead of queueing for a thread.
+	 */
+	bool revert_off_loop;
 };
 
 struct fault {

@@ -298,7 +298,8 @@ const struct fault_ops fault_proc_pause = {
 	/*
 	 * The /proc scan of the selector is off the loop: apply reads only the spec, the
 	 * policy and /proc, and never the agent's fault list (a check against other faults
-	 * belongs in validate, which runs on the loop).
+	 * belongs in validate, which runs on the loop). The revert (SIGCONT to the processes
+	 * it stopped) is cheap: it stays on the loop.
 	 */
 	.off_loop = true,
 };

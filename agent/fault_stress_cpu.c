@@ -145,6 +145,7 @@ const struct fault_ops fault_stress_cpu = {
 	.describe = cpu_describe,
 	.cleanup = cpu_cleanup,
 	.free_priv = cpu_free,
-	/* Starting workers (hundreds of clones) and waiting for them: off the loop. */
+	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
 	.off_loop = true,
+	.revert_off_loop = true,
 };

@@ -177,6 +177,7 @@ const struct fault_ops fault_stress_disk_fill = {
 	.describe = fill_describe,
 	.cleanup = fill_cleanup,
 	.free_priv = fill_free,
-	/* Starting workers (hundreds of clones) and waiting for them: off the loop. */
+	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
 	.off_loop = true,
+	.revert_off_loop = true,
 };

@@ -183,6 +183,7 @@ const struct fault_ops fault_stress_fds = {
 	.describe = fds_describe,
 	.cleanup = fds_cleanup,
 	.free_priv = fds_free,
-	/* Starting workers (hundreds of clones) and waiting for them: off the loop. */
+	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
 	.off_loop = true,
+	.revert_off_loop = true,
 };

@@ -162,6 +162,7 @@ const struct fault_ops fault_stress_io = {
 	.describe = io_describe,
 	.cleanup = io_cleanup,
 	.free_priv = io_free,
-	/* Starting workers (hundreds of clones) and waiting for them: off the loop. */
+	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
 	.off_loop = true,
+	.revert_off_loop = true,
 };

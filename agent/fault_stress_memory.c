@@ -155,6 +155,7 @@ const struct fault_ops fault_stress_memory = {
 	.describe = mem_describe,
 	.cleanup = mem_cleanup,
 	.free_priv = mem_free,
-	/* Starting workers (hundreds of clones) and waiting for them: off the loop. */
+	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
 	.off_loop = true,
+	.revert_off_loop = true,
 };

@@ -360,6 +360,9 @@ int main(int argc, char **argv)
 	if (err)
 		log_info("stressors unavailable: cannot create their parent cgroup: %s",
 			 strerror(-err));
+	err = core_loop_realtime(a.loop, 1);
+	if (err)
+		log_warn("cannot run the event loop at SCHED_RR: %s", strerror(-err));
 	/*
 	 * Setup is done (probe, socket ownership, recovery): keep only what the fault types
 	 * need. A root agent that cannot drop privileges does not run.
