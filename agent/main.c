@@ -325,6 +325,10 @@ int main(int argc, char **argv)
 	}
 
 	log_info("faultlined %s starting (pid %d)", FL_VERSION, (int)getpid());
+	/* While every capability is held (CAP_SYS_NICE), and before the API listens. */
+	err = core_loop_realtime(a.loop, 1);
+	if (err)
+		log_warn("cannot run the event loop at SCHED_RR: %s", strerror(-err));
 	err = load_policy(&a, explicit_policy);
 	if (err)
 		return err == -EINVAL ? 2 : 1;
@@ -360,9 +364,6 @@ int main(int argc, char **argv)
 	if (err)
 		log_info("stressors unavailable: cannot create their parent cgroup: %s",
 			 strerror(-err));
-	err = core_loop_realtime(a.loop, 1);
-	if (err)
-		log_warn("cannot run the event loop at SCHED_RR: %s", strerror(-err));
 	/*
 	 * Setup is done (probe, socket ownership, recovery): keep only what the fault types
 	 * need. A root agent that cannot drop privileges does not run.
