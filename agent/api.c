@@ -33,6 +33,7 @@ struct api_req {
 	const char *arg; /* the {id} of the path, if the route has one */
 	char query[256];
 	const char *refusal; /* an AUDIT_REASON_* a route sets where the status cannot tell */
+	bool deferred; /* answered later (and audited then): an off-loop apply */
 };
 
 struct api_route {
@@ -144,6 +145,88 @@ static int route_info(struct api_req *r, json_t **body)
 	return *body ? 200 : 500;
 }
 
+/*
+ * A request whose work goes on off the loop (an apply or revert of an off_loop fault type):
+ * it is answered, and audited with the status it really got, when the work is done.
+ */
+struct api_pending {
+	struct agent *a;
+	struct server_conn *conn; /* NULL once the client has gone away */
+	struct peer peer;
+	struct http_msg http; /* the request, for the audit record; body points to body */
+	char *body;
+	char id[24];  /* the lease a DELETE ends */
+	int n, later; /* faults it reverts; of those, how many follow their apply */
+};
+
+static const char *refusal_of(int status);
+static const char *error_message(const json_t *body);
+
+/* Answer (if the client is still there), audit and forget a pending request. */
+static void pending_finish(struct api_pending *p, int status, json_t *body)
+{
+	if (p->conn)
+		server_answer(p->conn, status, body);
+	else
+		log_info("api: the client of pid %d went away before its %s %s ended (%d)",
+			 (int)p->peer.pid, p->http.method, p->http.target, status);
+	audit_record(p->a->audit, &p->peer, &p->http, status, refusal_of(status),
+		     error_message(body));
+	json_decref(body);
+	free(p->body);
+	free(p);
+}
+
+static void pending_free(struct api_pending *p)
+{
+	free(p->body);
+	free(p);
+}
+
+static void pending_conn_closed(void *ctx, struct server_conn *c)
+{
+	struct api_pending *p = ctx;
+
+	(void)c;
+	p->conn = NULL;
+}
+
+static void pending_reverted(struct fault *f, int ret, void *ctx)
+{
+	pending_finish(ctx, ret ? 500 : 200,
+		       ret ? api_error("revert_failed", "%s", f->error) :
+			     json_pack("{s:s}", "reverted", f->id));
+}
+
+static struct api_pending *pending_new(struct api_req *r)
+{
+	struct api_pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->a = r->a;
+	p->conn = r->conn;
+	p->peer = *server_conn_peer(r->conn);
+	p->http = *r->http;
+	p->body = malloc(r->http->body_len ? r->http->body_len : 1);
+	if (!p->body) {
+		free(p);
+		return NULL;
+	}
+	memcpy(p->body, r->http->body, r->http->body_len);
+	p->http.body = p->body;
+	return p;
+}
+
+/* The route answers later: its connection waits (and reads on) until pending_finish(). */
+static int pending_defer(struct api_req *r, struct api_pending *p)
+{
+	if (server_defer(r->conn, pending_conn_closed, p))
+		p->conn = NULL;
+	r->deferred = true;
+	return 0;
+}
+
 /* ---- leases ---- */
 
 static int route_lease_create(struct api_req *r, json_t **body)
@@ -208,24 +291,49 @@ static int route_lease_renew(struct api_req *r, json_t **body)
 	return 200;
 }
 
-static int route_lease_end(struct api_req *r, json_t **body)
+static int lease_end_answer(const char *id, int failed, int later, json_t **body)
 {
-	struct lease *l = find_lease(r, body);
-	char id[sizeof(l->id)];
-	int err;
-
-	if (!l)
-		return 404;
-	snprintf(id, sizeof(id), "%s", l->id);
-	err = core_lease_end(l, "the controller ended its lease");
-	if (err) {
+	if (failed) {
 		*body = api_error("revert_failed",
 				  "lease %s ended but some faults failed to revert (see GET /v1/faults)",
 				  id);
 		return 500;
 	}
-	*body = json_pack("{s:s}", "ended", id);
+	/* Faults still being applied are reverted as soon as their apply completes. */
+	*body = later ? json_pack("{s:s, s:i}", "ended", id, "reverting_after_apply", later) :
+			json_pack("{s:s}", "ended", id);
 	return 200;
+}
+
+static void pending_lease_ended(void *ctx, int failed)
+{
+	struct api_pending *p = ctx;
+	json_t *body = NULL;
+	int status = lease_end_answer(p->id, failed, p->later, &body);
+
+	pending_finish(p, status, body);
+}
+
+static int route_lease_end(struct api_req *r, json_t **body)
+{
+	struct lease *l = find_lease(r, body);
+	struct api_pending *p;
+	int err;
+
+	if (!l)
+		return 404;
+	p = pending_new(r);
+	if (!p)
+		return 500;
+	snprintf(p->id, sizeof(p->id), "%s", l->id);
+	/* Answered once every revert is done, off-loop ones included: the answer stays true. */
+	err = core_lease_end_then(l, "the controller ended its lease", pending_lease_ended, p,
+				  &p->later);
+	if (err == -EINPROGRESS)
+		return pending_defer(r, p);
+	err = lease_end_answer(p->id, err != 0, p->later, body);
+	pending_free(p);
+	return err;
 }
 
 /* ---- faults ---- */
@@ -257,8 +365,41 @@ static const struct apply_error *apply_error_of(int err)
 	return &table[i];
 }
 
+static int apply_answer(struct fault *f, int ret, const char *err, json_t **body)
+{
+	if (ret) {
+		const struct apply_error *e = apply_error_of(ret);
+
+		*body = api_error(e->code, "%s", err[0] ? err : strerror(-ret));
+		return e->status;
+	}
+	if (f->state == FAULT_REVERTING || f->state == FAULT_REVERTED ||
+	    f->state == FAULT_REVERT_FAILED) {
+		/* A revert was asked for while it was being applied (docs/api.md). */
+		*body = api_error(f->state == FAULT_REVERT_FAILED ? "revert_failed" : "reverted",
+				  "fault %s was applied, then %s at once: %s", f->id,
+				  f->state == FAULT_REVERT_FAILED ? "failed to revert" :
+				  f->state == FAULT_REVERTING	   ? "is being reverted" :
+								     "reverted",
+				  f->revert_why ? f->revert_why : "a revert was asked for");
+		json_object_set_new(*body, "fault", core_fault_json(f));
+		return f->state == FAULT_REVERT_FAILED ? 500 : 409;
+	}
+	*body = json_pack("{s:o}", "fault", core_fault_json(f));
+	return 201;
+}
+
+static void pending_applied(struct fault *f, int ret, const char *err, void *ctx)
+{
+	json_t *body = NULL;
+	int status = apply_answer(f, ret, err, &body);
+
+	pending_finish(ctx, status, body);
+}
+
 static int route_fault_apply(struct api_req *r, json_t **body)
 {
+	struct api_pending *pending;
 	struct lease *l = find_lease(r, body);
 	struct diag_list diags;
 	struct fault_spec *spec = NULL;
@@ -315,17 +456,20 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 		exp_fault_free(spec);
 		return 500;
 	}
+	pending = pending_new(r);
+	if (!pending) {
+		exp_fault_free(spec);
+		json_decref(spec_json);
+		return 500;
+	}
 	ret = core_fault_apply(r->a, l, type, spec, spec_json,
 			       spec->duration_ns > 0 ? (uint64_t)(spec->duration_ns / 1000000) : 0,
-			       server_conn_peer(r->conn)->pid, &f, err, sizeof(err));
-	if (ret) {
-		const struct apply_error *e = apply_error_of(ret);
-
-		*body = api_error(e->code, "%s", err[0] ? err : strerror(-ret));
-		return e->status;
-	}
-	*body = json_pack("{s:o}", "fault", core_fault_json(f));
-	return 201;
+			       pending->peer.pid, pending_applied, pending, &f, err, sizeof(err));
+	if (ret == -EINPROGRESS)
+		/* Connections answer in order, so the next request waits for this answer. */
+		return pending_defer(r, pending);
+	pending_free(pending);
+	return apply_answer(f, ret, err, body);
 }
 
 /* ---- resolve: what faults would hit, nothing applied ---- */
@@ -476,34 +620,89 @@ static int route_fault_get(struct api_req *r, json_t **body)
 static int route_fault_revert(struct api_req *r, json_t **body)
 {
 	struct fault *f = core_fault_find(r->a, r->arg);
+	struct api_pending *pending;
 	char id[sizeof(f->id)];
+	int err;
 
 	if (!f) {
 		*body = api_error("not_found", "no fault '%s'", r->arg);
 		return 404;
 	}
 	snprintf(id, sizeof(id), "%s", f->id);
-	if (core_fault_revert(f, "the controller reverted it")) {
-		*body = api_error("revert_failed", "%s", f->error);
+	if (f->busy && f->state == FAULT_APPLYING) {
+		/* Being applied on a worker thread: the revert follows as soon as it is done. */
+		err = core_fault_revert(f, "the controller reverted it");
+		if (err != -EINPROGRESS) {
+			*body = api_error("internal", "%s", strerror(-err));
+			return 500;
+		}
+		*body = json_pack("{s:s, s:b}", "reverting", id, "after_apply", 1);
+		return 202;
+	}
+	if (f->busy) {
+		*body = json_pack("{s:s}", "reverting", id);
+		return 202;
+	}
+	pending = pending_new(r);
+	if (!pending)
+		return 500;
+	err = core_fault_revert_then(f, "the controller reverted it", pending_reverted, pending);
+	if (err == -EINPROGRESS)
+		/* Off the loop (many workers to stop): answered when it is done. */
+		return pending_defer(r, pending);
+	pending_free(pending);
+	if (err) {
+		*body = api_error("revert_failed", "%s", err == -ENOMEM ? strerror(ENOMEM) : f->error);
 		return 500;
 	}
 	*body = json_pack("{s:s}", "reverted", id);
 	return 200;
 }
 
-static int route_revert_all(struct api_req *r, json_t **body)
+static int revert_all_answer(int n, int failed, int later, json_t **body)
 {
-	int n = 0, failed;
-
-	for (struct fault *f = r->a->faults; f; f = f->next)
-		n++;
-	failed = core_revert_all(r->a, "the controller reverted all faults");
 	if (failed) {
 		*body = api_error("revert_failed", "%d of %d faults failed to revert", failed, n);
 		return 500;
 	}
-	*body = json_pack("{s:i}", "reverted", n);
+	/* Faults still being applied are reverted as soon as their apply completes. */
+	*body = later ? json_pack("{s:i, s:i}", "reverted", n - later, "reverting_after_apply",
+				  later) :
+			json_pack("{s:i}", "reverted", n);
 	return 200;
+}
+
+static void pending_reverted_all(void *ctx, int failed)
+{
+	struct api_pending *p = ctx;
+	json_t *body = NULL;
+	int status = revert_all_answer(p->n, failed, p->later, &body);
+
+	pending_finish(p, status, body);
+}
+
+static int route_revert_all(struct api_req *r, json_t **body)
+{
+	struct api_pending *p = pending_new(r);
+	int failed;
+
+	if (!p)
+		return 500;
+	for (struct fault *f = r->a->faults; f; f = f->next)
+		p->n++;
+	/* Answered once every revert is done, off-loop ones included. */
+	failed = core_revert_all_then(r->a, "the controller reverted all faults",
+				      pending_reverted_all, p, &p->later);
+	if (failed == -EINPROGRESS)
+		return pending_defer(r, p);
+	if (failed < 0) {
+		pending_free(p);
+		*body = api_error("internal", "%s", strerror(-failed));
+		return 500;
+	}
+	failed = revert_all_answer(p->n, failed, p->later, body);
+	pending_free(p);
+	return failed;
 }
 
 static int route_events(struct api_req *r, json_t **body)
@@ -676,6 +875,8 @@ void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req,
 			continue;
 		r.arg = arg;
 		*status = routes[i].fn(&r, body);
+		if (r.deferred)
+			return;
 		log_debug("api: uid %u pid %d: %s %s -> %d", (unsigned)peer->uid, (int)peer->pid,
 			  req->method, req->target, *status);
 		/* Status 0: the connection became an event stream, answered 200. */

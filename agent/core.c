@@ -4,10 +4,12 @@
  * revert is complete, so at any moment a crash leaves enough behind to undo the fault.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,11 +51,17 @@ static void set_state(struct fault *f, enum fault_state to)
 	f->state = to;
 }
 
+/*
+ * Called from apply, which may run on a worker thread (fault_ops.off_loop): it reads only
+ * what the loop leaves alone while the fault is busy (its id, lease id, state, its own copy
+ * of the spec, its undo record); the journal keeps one file per fault, so records of
+ * different faults written from different threads never meet.
+ */
 int fault_journal(struct fault *f)
 {
 	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:i}", "id", f->id, "type",
-				f->type->name, "lease", f->lease ? f->lease->id : "", "state",
-				fault_state_name(f->state), "spec", f->spec_json, "undo",
+				f->type->name, "lease", f->lease_id, "state",
+				fault_state_name(f->state), "spec", f->journal_spec, "undo",
 				f->undo ? f->undo : json_null(), "agent_pid", (int)getpid());
 	int err;
 
@@ -72,7 +80,10 @@ static void fault_closed(uv_handle_t *h)
 		f->type->free_priv(f);
 	exp_fault_free(f->spec);
 	json_decref(f->spec_json);
+	json_decref(f->journal_spec);
 	json_decref(f->undo);
+	json_decref(f->revert_last);
+	free(f->revert_why);
 	free(f);
 }
 
@@ -90,17 +101,20 @@ static void fault_destroy(struct fault *f)
 	uv_close((uv_handle_t *)&f->duration_timer, fault_closed);
 }
 
-/* Live faults describe their effect; a completed one what it did (whom it signalled). */
+/*
+ * Live faults describe their effect; a completed one what it did (whom it signalled). Not
+ * while a worker thread is applying it: the type's state is the worker's until it is done.
+ */
 static bool has_status(const struct fault *f)
 {
-	return fault_state_live(f->state) || f->state == FAULT_COMPLETED;
+	return !f->busy && (fault_state_live(f->state) || f->state == FAULT_COMPLETED);
 }
 
 json_t *core_fault_json(const struct fault *f)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", f->id, "type", f->type->name,
-			      "state", fault_state_name(f->state), "lease",
-			      f->lease ? f->lease->id : "", "spec", f->spec_json);
+			      "state", fault_state_name(f->state), "lease", f->lease_id, "spec",
+			      f->spec_json);
 
 	if (!o)
 		return NULL;
@@ -163,7 +177,7 @@ static void emit_fault(struct fault *f, const char *type, const char *why, json_
 		if (!strcmp(type, counted[i].event))
 			metrics_count(&f->agent->metrics, counted[i].counter, type_index(f->type));
 	json_t *fields = json_pack("{s:s, s:s, s:s, s:s}", "fault", f->id, "fault_type",
-				   f->type->name, "lease", f->lease ? f->lease->id : "", "state",
+				   f->type->name, "lease", f->lease_id, "state",
 				   fault_state_name(f->state));
 
 	if (why)
@@ -181,30 +195,29 @@ static void emit_fault(struct fault *f, const char *type, const char *why, json_
 	events_emit(f->agent->events, type, fields);
 }
 
-int core_fault_revert(struct fault *f, const char *why)
+/*
+ * On the loop, once the type's revert returned err (its message in msg): the fault is
+ * reverted and forgotten, or kept as revert_failed with its journal record for a retry.
+ */
+static int revert_finish(struct fault *f, int err, const char *msg, const char *why,
+			 json_t *last)
 {
-	json_t *last = NULL;
-	int err;
+	core_reverted_fn cb = f->reverted;
 
-	if (!fault_state_live(f->state))
-		return 0;
-	if (f->state == FAULT_ACTIVE || f->state == FAULT_REVERT_FAILED)
-		set_state(f, FAULT_REVERTING);
-	uv_timer_stop(&f->duration_timer);
-	f->error[0] = '\0';
-	/* What the fault achieved, for the fault.reverted event: after the revert it is gone. */
-	if (f->type->describe)
-		last = f->type->describe(f);
-	err = f->type->revert(f->agent, f, f->error, sizeof(f->error));
+	f->reverted = NULL;
 	if (err) {
 		json_decref(last);
-		if (!f->error[0])
-			snprintf(f->error, sizeof(f->error), "%s", strerror(-err));
+		snprintf(f->error, sizeof(f->error), "%s", msg[0] ? msg : strerror(-err));
 		set_state(f, FAULT_REVERT_FAILED);
+		if (!f->lease)
+			/* Its lease ended meanwhile: kept for a later retry, leaseless. */
+			f->lease_id[0] = '\0';
 		/* The journal keeps the record: shutdown, revert-all or --cleanup retries it. */
 		fault_journal(f);
 		log_err("fault %s (%s): revert failed: %s", f->id, f->type->name, f->error);
 		emit_fault(f, "fault.revert_failed", why, NULL);
+		if (cb)
+			cb(f, err, f->reverted_ctx);
 		return err;
 	}
 	set_state(f, FAULT_REVERTED);
@@ -214,21 +227,179 @@ int core_fault_revert(struct fault *f, const char *why)
 		log_warn("fault %s: removing its journal record: %s", f->id, strerror(-err));
 	log_info("fault %s (%s) reverted: %s", f->id, f->type->name, why);
 	emit_fault(f, "fault.reverted", why, last);
+	if (cb)
+		cb(f, 0, f->reverted_ctx);
 	fault_destroy(f);
 	return 0;
 }
 
-int core_revert_all(struct agent *a, const char *why)
+static void revert_work(uv_work_t *w)
 {
-	struct fault *f, *next;
-	int failed = 0;
+	struct fault *f = w->data;
 
+	f->work_err[0] = '\0';
+	f->work_ret = f->type->revert(f->agent, f, f->work_err, sizeof(f->work_err));
+}
+
+static void revert_done(uv_work_t *w, int status)
+{
+	struct fault *f = w->data;
+	json_t *last = f->revert_last;
+
+	if (status)
+		log_err("fault %s: revert work ended with %s", f->id, uv_strerror(status));
+	f->busy = false;
+	f->revert_last = NULL;
+	revert_finish(f, f->work_ret, f->work_err, f->revert_why, last);
+}
+
+/* Keep why for later (a revert that follows an apply, an off-loop revert's events). */
+static int keep_why(struct fault *f, const char *why)
+{
+	char *w;
+
+	if (f->revert_why == why)
+		return 0;
+	w = strdup(why);
+	if (!w)
+		return -ENOMEM;
+	free(f->revert_why);
+	f->revert_why = w;
+	return 0;
+}
+
+int core_fault_revert_then(struct fault *f, const char *why, core_reverted_fn cb, void *ctx)
+{
+	json_t *last = NULL;
+	char msg[FAULT_ERR_SIZE] = "";
+	int err;
+
+	if (!fault_state_live(f->state))
+		return 0;
+	if (f->busy) {
+		/* Its apply or revert is running on a worker: a revert follows the apply. */
+		if (f->state == FAULT_APPLYING && !f->revert_why) {
+			err = keep_why(f, why);
+			if (err)
+				return err;
+			log_info("fault %s (%s): revert requested (%s) while it is being applied; "
+				 "it follows the apply", f->id, f->type->name, why);
+		}
+		return -EINPROGRESS;
+	}
+	if (f->state == FAULT_ACTIVE || f->state == FAULT_REVERT_FAILED)
+		set_state(f, FAULT_REVERTING);
+	uv_timer_stop(&f->duration_timer);
+	f->error[0] = '\0';
+	/* What the fault achieved, for the fault.reverted event: after the revert it is gone. */
+	if (f->type->describe)
+		last = f->type->describe(f);
+	if (f->type->revert_off_loop && !keep_why(f, why)) {
+		/* Killing and reaping hundreds of workers takes a while: off the loop too. */
+		f->busy = true;
+		f->revert_last = last;
+		f->reverted = cb;
+		f->reverted_ctx = ctx;
+		f->work.data = f;
+		err = uv_queue_work(f->agent->loop, &f->work, revert_work, revert_done);
+		if (!err)
+			return -EINPROGRESS;
+		f->busy = false;
+		f->revert_last = NULL;
+		f->reverted = NULL;
+		log_warn("fault %s: cannot queue its revert (%s); reverting on the loop", f->id,
+			 uv_strerror(err));
+	}
+	err = f->type->revert(f->agent, f, msg, sizeof(msg));
+	return revert_finish(f, err, msg, why, last);
+}
+
+int core_fault_revert(struct fault *f, const char *why)
+{
+	return core_fault_revert_then(f, why, NULL, NULL);
+}
+
+/*
+ * Several reverts answered as one (a lease's faults, every fault): done(ctx, failed) once
+ * the last off-loop revert among them has ended. left counts those still running, plus one
+ * while they are being started.
+ */
+struct revert_group {
+	int left, failed;
+	core_done_fn done;
+	void *ctx;
+};
+
+static void group_one(struct fault *f, int ret, void *ctx)
+{
+	struct revert_group *g = ctx;
+
+	(void)f;
+	if (ret)
+		g->failed++;
+	if (!--g->left) {
+		g->done(g->ctx, g->failed);
+		free(g);
+	}
+}
+
+/*
+ * Revert f as a member of g (NULL: on its own). 0 when it is reverted or on its way (off
+ * the loop: g waits for it; after its apply: *after_apply counts it, g does not wait),
+ * else the revert's -errno.
+ */
+static int group_revert(struct revert_group *g, struct fault *f, const char *why,
+			int *after_apply)
+{
+	int err = core_fault_revert_then(f, why, g ? group_one : NULL, g);
+
+	if (err != -EINPROGRESS)
+		return err;
+	if (f->state == FAULT_APPLYING)
+		(*after_apply)++;
+	else if (g)
+		g->left++;
+	return 0;
+}
+
+/* Done starting g's reverts: -EINPROGRESS when some still run (g lives on), else failed. */
+static int group_started(struct revert_group *g, int failed)
+{
+	if (!g)
+		return failed;
+	g->failed += failed;
+	if (--g->left)
+		return -EINPROGRESS;
+	free(g);
+	return failed;
+}
+
+int core_revert_all_then(struct agent *a, const char *why, core_done_fn done, void *ctx,
+			 int *after_apply)
+{
+	struct revert_group *g = NULL;
+	struct fault *f, *next;
+	int failed = 0, later = 0;
+
+	if (done) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		*g = (struct revert_group){ .left = 1, .done = done, .ctx = ctx };
+	}
 	for (f = a->faults; f; f = next) {
 		next = f->next;
-		if (core_fault_revert(f, why))
+		if (group_revert(g, f, why, &later))
 			failed++;
 	}
-	return failed;
+	if (after_apply)
+		*after_apply = later;
+	return group_started(g, failed);
+}
+
+int core_revert_all(struct agent *a, const char *why)
+{
+	return core_revert_all_then(a, why, NULL, NULL, NULL);
 }
 
 static void duration_done(uv_timer_t *t)
@@ -260,9 +431,106 @@ static int check_conflicts(const struct agent *a, const struct fault *f, char *e
 	return 0;
 }
 
+/*
+ * The apply itself and, when it fails, the revert that makes sure nothing is left: on the
+ * loop, or on a worker thread for an off_loop type. It changes neither f->state nor
+ * f->error (the loop reads those meanwhile); apply_finish() does, on the loop.
+ */
+static int apply_run(struct fault *f, char *err, size_t err_size)
+{
+	char why[FAULT_ERR_SIZE] = "";
+	int ret = f->type->apply(f->agent, f, err, err_size);
+
+	if (!ret)
+		return 0;
+	if (!err[0])
+		snprintf(err, err_size, "%s", strerror(-ret));
+	/* apply undid its partial work; a revert makes sure of it before the record goes. */
+	if (f->type->revert(f->agent, f, why, sizeof(why)))
+		log_err("fault %s: cleaning up a failed apply: %s", f->id, why);
+	else
+		journal_remove(f->agent->journal, f->id);
+	return ret;
+}
+
+/*
+ * On the loop, once apply_run() is done: the fault becomes active (timed, journaled,
+ * announced), completed, or apply_failed (forgotten). 0 or the apply's -errno.
+ */
+static int apply_finish(struct fault *f, int ret, const char *err)
+{
+	struct agent *a = f->agent;
+
+	if (ret) {
+		snprintf(f->error, sizeof(f->error), "%s", err);
+		set_state(f, FAULT_APPLY_FAILED);
+		log_warn("fault %s (%s): apply failed: %s", f->id, f->type->name, err);
+		emit_fault(f, "fault.apply_failed", NULL, NULL);
+		fault_destroy(f);
+		return ret;
+	}
+	set_state(f, FAULT_ACTIVE);
+	timefmt_now_iso(f->applied_at, sizeof(f->applied_at));
+	/* The lease's latest deadline, should it have been renewed while the apply ran. */
+	if (f->type->lease_renewed && f->lease && !f->completed)
+		f->type->lease_renewed(f);
+	if (f->completed) {
+		/* Nothing stays applied, so nothing is journaled, timed or left to revert. */
+		emit_fault(f, "fault.applied", NULL, NULL);
+		set_state(f, FAULT_COMPLETED);
+		ret = journal_remove(a->journal, f->id);
+		if (ret)
+			log_warn("fault %s: removing its journal record: %s", f->id, strerror(-ret));
+		log_info("fault %s (%s) completed under lease %s", f->id, f->type->name,
+			 f->lease_id);
+		emit_fault(f, "fault.completed", "its whole effect was the apply", NULL);
+		/* Forgotten now; freed by the close callback, after the caller's answer. */
+		fault_destroy(f);
+		return 0;
+	}
+	fault_journal(f);
+	if (f->duration_ms)
+		uv_timer_start(&f->duration_timer, duration_done, f->duration_ms, 0);
+	/* On the loop, once active: a type's watch over what it started (stressor workers). */
+	if (f->type->activated)
+		f->type->activated(f);
+	log_info("fault %s (%s) active under lease %s", f->id, f->type->name, f->lease_id);
+	emit_fault(f, "fault.applied", NULL, NULL);
+	return 0;
+}
+
+static void apply_work(uv_work_t *w)
+{
+	struct fault *f = w->data;
+
+	f->work_ret = apply_run(f, f->work_err, sizeof(f->work_err));
+}
+
+/*
+ * Back on the loop after an off-loop apply. A revert asked for meanwhile (the lease ended
+ * or was ended, DELETE, shutdown) happens now, before the caller hears of the apply, so
+ * the answer says what is true: reverted (or revert_failed), not active.
+ */
+static void apply_done(uv_work_t *w, int status)
+{
+	struct fault *f = w->data;
+	int ret = f->work_ret;
+
+	/* Work items are never cancelled; a status would be a libuv bug worth a line. */
+	if (status)
+		log_err("fault %s: apply work ended with %s", f->id, uv_strerror(status));
+	f->busy = false;
+	ret = apply_finish(f, ret, f->work_err);
+	if (!ret && f->revert_why && fault_state_live(f->state))
+		core_fault_revert(f, f->revert_why);
+	if (f->applied)
+		f->applied(f, ret, f->work_err, f->applied_ctx);
+}
+
 int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *type,
 		     struct fault_spec *spec, json_t *spec_json, uint64_t duration_ms,
-		     pid_t peer_pid, struct fault **out, char *err, size_t err_size)
+		     pid_t peer_pid, core_applied_fn applied, void *ctx, struct fault **out,
+		     char *err, size_t err_size)
 {
 	struct fault *f = calloc(1, sizeof(*f));
 	int ret;
@@ -277,6 +545,7 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	f->spec = spec;
 	f->spec_json = spec_json;
 	f->lease = l;
+	snprintf(f->lease_id, sizeof(f->lease_id), "%s", l->id);
 	f->duration_ms = duration_ms;
 	f->peer_pid = peer_pid;
 	f->state = FAULT_VALIDATED;
@@ -286,6 +555,11 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	f->next = a->faults;
 	a->faults = f;
 
+	f->journal_spec = json_deep_copy(spec_json);
+	if (!f->journal_spec) {
+		ret = -ENOMEM;
+		goto refused;
+	}
 	ret = check_conflicts(a, f, err, err_size);
 	if (ret)
 		goto refused;
@@ -303,48 +577,26 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 		journal_remove(a->journal, f->id);
 		goto refused;
 	}
-	ret = type->apply(a, f, err, err_size);
-	if (ret) {
-		if (!err[0])
-			snprintf(err, err_size, "%s", strerror(-ret));
-		snprintf(f->error, sizeof(f->error), "%s", err);
-		set_state(f, FAULT_APPLY_FAILED);
-		/* apply undid its partial work; a revert makes sure of it before the record goes. */
-		if (type->revert(a, f, f->error, sizeof(f->error)))
-			log_err("fault %s: cleaning up a failed apply: %s", f->id, f->error);
-		else
-			journal_remove(a->journal, f->id);
-		log_warn("fault %s (%s): apply failed: %s", f->id, type->name, err);
-		emit_fault(f, "fault.apply_failed", NULL, NULL);
-		fault_destroy(f);
+	if (type->off_loop && applied) {
+		f->busy = true;
+		f->applied = applied;
+		f->applied_ctx = ctx;
+		f->work.data = f;
+		ret = uv_queue_work(a->loop, &f->work, apply_work, apply_done);
+		if (!ret) {
+			log_debug("fault %s (%s): applying on a worker thread", f->id, type->name);
+			*out = f;
+			return -EINPROGRESS;
+		}
+		/* The pool refused the work (it never does once started): apply here. */
+		f->busy = false;
+		f->applied = NULL;
+		log_warn("fault %s: cannot queue its apply (%s); applying on the loop", f->id,
+			 uv_strerror(ret));
+	}
+	ret = apply_finish(f, apply_run(f, err, err_size), err);
+	if (ret)
 		return ret;
-	}
-	set_state(f, FAULT_ACTIVE);
-	timefmt_now_iso(f->applied_at, sizeof(f->applied_at));
-	/* The lease's latest deadline, should it have been renewed while the apply ran. */
-	if (type->lease_renewed && !f->completed)
-		type->lease_renewed(f);
-	if (f->completed) {
-		/* Nothing stays applied, so nothing is journaled, timed or left to revert. */
-		emit_fault(f, "fault.applied", NULL, NULL);
-		set_state(f, FAULT_COMPLETED);
-		ret = journal_remove(a->journal, f->id);
-		if (ret)
-			log_warn("fault %s: removing its journal record: %s", f->id, strerror(-ret));
-		log_info("fault %s (%s) completed under lease %s", f->id, type->name, l->id);
-		emit_fault(f, "fault.completed", "its whole effect was the apply", NULL);
-		/* Forgotten now; freed by the close callback, after the caller's answer. */
-		fault_destroy(f);
-		*out = f;
-		return 0;
-	}
-	fault_journal(f);
-	if (duration_ms)
-		uv_timer_start(&f->duration_timer, duration_done, duration_ms, 0);
-	if (type->activated)
-		type->activated(f);
-	log_info("fault %s (%s) active under lease %s", f->id, type->name, l->id);
-	emit_fault(f, "fault.applied", NULL, NULL);
 	*out = f;
 	return 0;
 
@@ -433,14 +685,22 @@ static void lease_closed(uv_handle_t *h)
 	free(h->data);
 }
 
-int core_lease_end(struct lease *l, const char *why)
+int core_lease_end_then(struct lease *l, const char *why, core_done_fn done, void *ctx,
+			int *after_apply)
 {
 	struct agent *a = l->agent;
+	struct revert_group *g = NULL;
 	struct fault *f, *next;
-	int failed = 0, n = 0;
+	int failed = 0, n = 0, later = 0;
 
 	if (l->closing)
 		return 0;
+	if (done) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		*g = (struct revert_group){ .left = 1, .done = done, .ctx = ctx };
+	}
 	/* Ended in time: the watchdog need not step in, however long the reverts take. */
 	watchdog_lease_end(l->id);
 	for (f = a->faults; f; f = next) {
@@ -448,15 +708,20 @@ int core_lease_end(struct lease *l, const char *why)
 		if (f->lease != l)
 			continue;
 		n++;
-		if (core_fault_revert(f, why)) {
+		if (group_revert(g, f, why, &later)) {
 			/* Keep the fault (and its journal record) for a later retry, leaseless. */
-			f->lease = NULL;
+			f->lease_id[0] = '\0';
 			failed++;
 		}
+		/* Still live (reverting off the loop, or applying): the lease goes now. */
+		if (fault_state_live(f->state))
+			f->lease = NULL;
 	}
+	if (after_apply)
+		*after_apply = later;
 	events_emit(a->events, "lease.ended",
-		    json_pack("{s:s, s:s, s:i, s:i}", "lease", l->id, "reason", why, "faults", n,
-			      "revert_failures", failed));
+		    json_pack("{s:s, s:s, s:i, s:i, s:i}", "lease", l->id, "reason", why, "faults",
+			      n, "revert_failures", failed, "reverts_after_apply", later));
 	l->closing = 1;
 	for (struct lease **p = &a->leases; *p; p = &(*p)->next) {
 		if (*p == l) {
@@ -466,7 +731,13 @@ int core_lease_end(struct lease *l, const char *why)
 	}
 	uv_timer_stop(&l->timer);
 	uv_close((uv_handle_t *)&l->timer, lease_closed);
-	return failed ? -EIO : 0;
+	failed = group_started(g, failed);
+	return failed > 0 ? -EIO : failed;
+}
+
+int core_lease_end(struct lease *l, const char *why)
+{
+	return core_lease_end_then(l, why, NULL, NULL, NULL);
 }
 
 /* ---- recovery ---- */
@@ -554,6 +825,57 @@ void core_free(struct agent *a)
 		uv_timer_stop(&l->timer);
 		uv_close((uv_handle_t *)&l->timer, lease_closed);
 	}
-	while (a->faults)
-		fault_destroy(a->faults);
+	/*
+	 * A fault a worker thread is still applying stays: apply_done() reverts it (the revert
+	 * core_revert_all() asked for) and forgets it; the work request keeps the loop running
+	 * until then.
+	 */
+	for (struct fault *f = a->faults, *next; f; f = next) {
+		next = f->next;
+		if (f->busy)
+			f->lease = NULL;
+		else
+			fault_destroy(f);
+	}
+}
+
+/* ---- the loop's own priority ---- */
+
+static void pool_noop(uv_work_t *w)
+{
+	(void)w;
+}
+
+static void pool_noop_done(uv_work_t *w, int status)
+{
+	(void)status;
+	free(w);
+}
+
+int core_loop_realtime(uv_loop_t *loop, int prio)
+{
+	struct sched_param sp = { .sched_priority = prio };
+	uv_work_t *w = calloc(1, sizeof(*w));
+	int err;
+
+	/*
+	 * The worker threads first, so they inherit the agent's nice level and ordinary
+	 * policy: the pool is created by the first work item, from this thread, and with
+	 * SCHED_RESET_ON_FORK a thread created later would start at nice 0.
+	 */
+	if (!w)
+		return -ENOMEM;
+	err = uv_queue_work(loop, w, pool_noop, pool_noop_done);
+	if (err) {
+		free(w);
+		return err;
+	}
+	/*
+	 * This thread only (the tid), and never inherited: a process or thread it creates
+	 * starts with the ordinary policy (SCHED_RESET_ON_FORK).
+	 */
+	if (syscall(SYS_sched_setscheduler, (pid_t)syscall(SYS_gettid),
+		    SCHED_RR | SCHED_RESET_ON_FORK, &sp))
+		return -errno;
+	return 0;
 }

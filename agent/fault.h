@@ -70,6 +70,22 @@ struct fault_ops {
 	 * where the kernel enforces it without the agent (network rules). Optional.
 	 */
 	void (*lease_renewed)(struct fault *f);
+	/*
+	 * apply (and the revert that cleans up a failed apply) may run on a worker thread of
+	 * the loop's pool, so a slow apply (hundreds of stressor workers, a /proc scan) never
+	 * delays the API or a lease timer. Such a type's apply touches only its fault (priv,
+	 * undo, through fault_journal), the system and read-only agent state (policy); never
+	 * uv handles, timers, events, metrics or the agent's fault and lease lists. Types
+	 * that need those (timers of process.kill, the shared interface registry of the
+	 * network types) leave it false and apply on the loop.
+	 */
+	bool off_loop;
+	/*
+	 * revert runs on a worker thread too (same rules): for types whose revert is slow
+	 * (killing and reaping hundreds of workers). A cheap revert stays on the loop, where a
+	 * lease's expiry does it at once instead of queueing for a thread.
+	 */
+	bool revert_off_loop;
 };
 
 struct fault {
@@ -78,6 +94,11 @@ struct fault {
 	struct fault_spec *spec; /* typed spec, owned */
 	json_t *spec_json;	 /* canonical JSON of the spec, owned */
 	struct lease *lease;
+	/*
+	 * The lease's id, kept by the fault: what the journal and events name even after the
+	 * lease is gone, and what an off-loop apply journals without touching the lease.
+	 */
+	char lease_id[24];
 	enum fault_state state;
 	char error[FAULT_ERR_SIZE];
 	uint64_t duration_ms; /* 0: until reverted or the lease ends */
@@ -91,6 +112,23 @@ struct fault {
 	bool completed;
 	void *priv;
 	pid_t peer_pid; /* the controller process that asked for it (protected from it) */
+	/*
+	 * An off-loop apply or revert in flight (core.c): while set, a worker thread owns priv,
+	 * undo and journal_spec, and the loop neither describes, reverts nor frees the fault.
+	 * A revert asked for during an apply (lease end, DELETE, shutdown) is kept in
+	 * revert_why and started as soon as the apply completes.
+	 */
+	bool busy;
+	char *revert_why;
+	json_t *revert_last; /* describe() taken before an off-loop revert, for its event */
+	void (*reverted)(struct fault *f, int ret, void *ctx);
+	void *reverted_ctx;
+	json_t *journal_spec; /* a private copy of spec_json for fault_journal() on any thread */
+	uv_work_t work;
+	int work_ret;
+	char work_err[FAULT_ERR_SIZE];
+	void (*applied)(struct fault *f, int ret, const char *err, void *ctx);
+	void *applied_ctx;
 	struct agent *agent;
 	struct fault *next;
 };

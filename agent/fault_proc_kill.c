@@ -68,7 +68,7 @@ static void signal_name(int sig, char *buf, size_t size)
 
 static const char *lease_id(const struct fault *f)
 {
-	return f->lease ? f->lease->id : "";
+	return f->lease_id;
 }
 
 static void emit(struct kill_priv *p, const char *type, json_t *fields)

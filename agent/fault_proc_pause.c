@@ -110,7 +110,8 @@ static bool state_stopped(char state)
 	return state == 'T' || state == 't';
 }
 
-static int held_collect(const struct agent *a, const struct fault *f, struct pause_priv *p)
+static int held_collect(const struct agent *a, const struct fault *f, struct pause_priv *p,
+			char *err, size_t size)
 {
 	for (const struct fault *o = a->faults; o; o = o->next) {
 		json_t *procs, *e;
@@ -118,6 +119,19 @@ static int held_collect(const struct agent *a, const struct fault *f, struct pau
 
 		if (o == f || o->type != f->type || fault_state_final(o->state))
 			continue;
+		/*
+		 * A pause still being applied on a worker thread writes its undo record there:
+		 * what it stops is not known (nor safe to read) until it is active. Refused, as a
+		 * conflict the client may retry a moment later, rather than risk two pauses over
+		 * one process.
+		 */
+		if (o->busy) {
+			snprintf(err, size,
+				 "process.pause %s is still being applied; what it stops is known "
+				 "once it is active: retry then",
+				 o->id);
+			return -EBUSY;
+		}
 		procs = json_object_get(o->undo, "stopped");
 		json_array_foreach(procs, i, e)
 		{
@@ -167,8 +181,8 @@ static int pause_validate(struct agent *a, struct fault *f, char *err, size_t si
 		if (!p)
 			return -ENOMEM;
 		f->priv = p;
-		ret = held_collect(a, f, p);
-		if (ret)
+		ret = held_collect(a, f, p, err, size);
+		if (ret && ret != -EBUSY)
 			snprintf(err, size, "listing what other pauses hold: %s", strerror(-ret));
 		return ret;
 	}
@@ -428,4 +442,11 @@ const struct fault_ops fault_proc_pause = {
 	.describe = pause_describe,
 	.cleanup = pause_cleanup,
 	.free_priv = pause_free,
+	/*
+	 * The /proc scan of the selector is off the loop: apply reads only the spec, the
+	 * policy and /proc, and never the agent's fault list (a check against other faults
+	 * belongs in validate, which runs on the loop). The revert (SIGCONT to the processes
+	 * it stopped) is cheap: it stays on the loop.
+	 */
+	.off_loop = true,
 };

@@ -163,4 +163,7 @@ const struct fault_ops fault_stress_cpu = {
 	.activated = cpu_activated,
 	.cleanup = cpu_cleanup,
 	.free_priv = cpu_free,
+	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
+	.off_loop = true,
+	.revert_off_loop = true,
 };

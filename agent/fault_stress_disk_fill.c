@@ -183,4 +183,7 @@ const struct fault_ops fault_stress_disk_fill = {
 	.activated = fill_activated,
 	.cleanup = fill_cleanup,
 	.free_priv = fill_free,
+	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
+	.off_loop = true,
+	.revert_off_loop = true,
 };

@@ -189,4 +189,7 @@ const struct fault_ops fault_stress_fds = {
 	.activated = fds_activated,
 	.cleanup = fds_cleanup,
 	.free_priv = fds_free,
+	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
+	.off_loop = true,
+	.revert_off_loop = true,
 };

@@ -168,4 +168,7 @@ const struct fault_ops fault_stress_io = {
 	.activated = io_activated,
 	.cleanup = io_cleanup,
 	.free_priv = io_free,
+	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
+	.off_loop = true,
+	.revert_off_loop = true,
 };

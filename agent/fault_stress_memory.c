@@ -161,4 +161,7 @@ const struct fault_ops fault_stress_memory = {
 	.activated = mem_activated,
 	.cleanup = mem_cleanup,
 	.free_priv = mem_free,
+	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
+	.off_loop = true,
+	.revert_off_loop = true,
 };

@@ -453,6 +453,10 @@ int main(int argc, char **argv)
 	}
 
 	log_info("faultlined %s starting (pid %d)", FL_VERSION, (int)getpid());
+	/* While every capability is held (CAP_SYS_NICE), and before the API listens. */
+	err = core_loop_realtime(a.loop, 1);
+	if (err)
+		log_warn("cannot run the event loop at SCHED_RR: %s", strerror(-err));
 	err = load_policy(&a, explicit_policy);
 	if (err)
 		return err == -EINVAL ? 2 : 1;

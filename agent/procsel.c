@@ -72,7 +72,9 @@ static int read_stat(pid_t pid, struct proc_stat *st)
 	st->comm[n] = '\0';
 	p = close_paren + 2;
 	st->state = *p;
-	for (char *tok = strtok(p, " "); tok; tok = strtok(NULL, " "), field++) {
+	/* strtok_r: process.pause selects on a worker thread while the loop may select too. */
+	for (char *save, *tok = strtok_r(p, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save), field++) {
 		if (field == 4)
 			st->ppid = atoi(tok);
 		else if (field == 6)

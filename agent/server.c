@@ -47,6 +47,9 @@ struct server_conn {
 	int streaming;
 	int rejected; /* over max_conns: answered 503, read and discarded until closed */
 	int refused;  /* answered an HTTP-level error: the rest of the input is discarded */
+	/* A request is being answered later (server_defer); close_after is its "close". */
+	int deferred;
+	int deferred_close;
 	void (*on_close)(void *ctx, struct server_conn *c);
 	void *on_close_ctx;
 	struct server_conn *next, *prev;
@@ -223,6 +226,32 @@ int server_stream_send(struct server_conn *c, const json_t *value)
 	return queue_write(c, text, len + 1, 0);
 }
 
+int server_defer(struct server_conn *c, void (*on_close)(void *ctx, struct server_conn *c),
+		 void *ctx)
+{
+	if (c->closing || c->streaming || c->deferred)
+		return -EINVAL;
+	c->deferred = 1;
+	c->on_close = on_close;
+	c->on_close_ctx = ctx;
+	return 0;
+}
+
+static int process(struct server_conn *c);
+
+void server_answer(struct server_conn *c, int status, const json_t *body)
+{
+	if (!c->deferred || c->closing)
+		return;
+	c->deferred = 0;
+	c->on_close = NULL;
+	c->on_close_ctx = NULL;
+	send_response(c, status, (json_t *)body, c->deferred_close);
+	/* Requests that arrived meanwhile (pipelined) are answered now, in order. */
+	if (!c->deferred_close)
+		process(c);
+}
+
 static void send_error(struct server_conn *c, int status, const char *code, const char *message)
 {
 	json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
@@ -257,7 +286,7 @@ static int process(struct server_conn *c)
 {
 	int answered = 0;
 
-	while (c->len && !c->closing && !c->streaming && !c->refused) {
+	while (c->len && !c->closing && !c->streaming && !c->refused && !c->deferred) {
 		struct http_msg m;
 		int err = http_parse_request(c->buf, c->len, &m);
 		int status = 500;
@@ -282,6 +311,8 @@ static int process(struct server_conn *c)
 			return answered;
 		}
 		c->srv->fn(c->srv->ctx, c, &m, &status, &body);
+		if (c->deferred)
+			c->deferred_close = m.close;
 		if (status)
 			send_response(c, status, body, m.close);
 		json_decref(body);

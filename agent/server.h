@@ -21,7 +21,8 @@ struct peer {
 
 /*
  * Handle one request. Set *status to an HTTP status and *body to a JSON value the server
- * takes ownership of (NULL for no body), or call server_stream_start() and set *status to 0.
+ * takes ownership of (NULL for no body), or call server_stream_start() or server_defer()
+ * and set *status to 0.
  */
 typedef void (*server_handler_fn)(void *ctx, struct server_conn *conn, const struct http_msg *req,
 				  int *status, json_t **body);
@@ -43,6 +44,17 @@ const struct peer *server_conn_peer(const struct server_conn *conn);
  */
 int server_stream_start(struct server_conn *conn, void (*on_close)(void *ctx, struct server_conn *c),
 			void *ctx);
+
+/*
+ * Answer the current request later: the handler calls this and sets *status to 0; the
+ * connection reads on but answers nothing more until server_answer(). on_close runs once
+ * if the connection goes away first, so the owner forgets it. Returns 0 or -errno.
+ */
+int server_defer(struct server_conn *conn, void (*on_close)(void *ctx, struct server_conn *c),
+		 void *ctx);
+
+/* Send the answer of a deferred request (body is not taken over), then serve the next. */
+void server_answer(struct server_conn *conn, int status, const json_t *body);
 
 /* Send one JSON value as a line on a stream. Returns 0 or -errno (the stream is then closed). */
 int server_stream_send(struct server_conn *conn, const json_t *value);

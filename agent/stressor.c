@@ -1,9 +1,8 @@
 /*
- * Stressor processes: a cgroup v2 per fault, workers born into it with clone3(2) and
- * CLONE_INTO_CGROUP (or, where a seccomp filter answers clone3 with ENOSYS, a plain clone
- * whose child moves itself there first), stripped of every capability before they re-execute
- * the agent binary
- * in its worker mode, and killed together with cgroup.kill. The journal learns the cgroup
+ * Stressor processes: a cgroup v2 per fault, workers spawned like posix_spawn does (a clone
+ * sharing the agent's memory until it execs) that move themselves into it first, stripped
+ * of every capability before they re-execute the agent binary in its worker mode, and
+ * killed together with cgroup.kill. The journal learns the cgroup
  * before it exists, the pids once the workers run, and a file's identity before its name.
  */
 #include <dirent.h>
@@ -43,6 +42,8 @@
 #define STOP_WAIT_MS 10000
 /* How long apply waits for the workers to report in (the VM's TCG is slow). */
 #define START_WAIT_MS 20000
+/* The stack a new worker runs on until it execs (child_main needs well under 4 KiB). */
+#define CHILD_STACK_SIZE (64 * 1024)
 
 static uint64_t mono_ns(void)
 {
@@ -77,8 +78,6 @@ static int write_file(const char *path, const char *val)
 }
 
 static int setup_err = -ENOENT;
-/* The clone3 fallback is logged once per agent, not once per worker. */
-static int clone3_enosys_logged;
 
 static int parent_path(char *buf, size_t size)
 {
@@ -106,8 +105,6 @@ int stressor_setup(void)
 int stressor_probe(char *why, size_t size)
 {
 	char path[300];
-	struct utsname u;
-	int major = 0, minor = 0;
 
 	if (parent_path(path, sizeof(path))) {
 		snprintf(why, size, "no cgroup v2 hierarchy is mounted (stressors run in a cgroup "
@@ -117,12 +114,6 @@ int stressor_probe(char *why, size_t size)
 	if (setup_err) {
 		snprintf(why, size, "the agent could not create %s at start: %s", path,
 			 strerror(-setup_err));
-		return -EOPNOTSUPP;
-	}
-	/* clone3 with CLONE_INTO_CGROUP came in Linux 5.7. */
-	if (!uname(&u) && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
-	    (major < 5 || (major == 5 && minor < 7))) {
-		snprintf(why, size, "Linux %s lacks clone3 CLONE_INTO_CGROUP (5.7)", u.release);
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -156,6 +147,7 @@ int stressor_new(struct fault *f, int max_workers, struct stressor **out, char *
 		return -ENOMEM;
 	s->cgroup_fd = s->st_fd = s->file_fd = -1;
 	s->st = MAP_FAILED;
+	s->stack = MAP_FAILED;
 	ret = parent_path(parent, sizeof(parent));
 	if (ret) {
 		snprintf(err, size, "no cgroup v2 hierarchy: %s", strerror(-ret));
@@ -302,8 +294,9 @@ fail:
 
 /*
  * The new child: only raw system calls from here to execve, because the agent is
- * multi-threaded (libuv) and the child has just one thread with copies of all locks.
- * A failure is written to the worker's status page before exiting.
+ * multi-threaded (libuv), its locks may be held by other threads, and the child runs on the
+ * agent's own memory (CLONE_VM) until it execs. A failure is written to the worker's status
+ * page before exiting.
  */
 static void child_fail(struct stressor_status *st, const char *what)
 {
@@ -331,8 +324,8 @@ static __attribute__((noreturn)) void child_main(const struct stressor *s,
 	sigset_t none;
 
 	/*
-	 * Born by the clone fallback in the agent's own cgroup: into the fault's cgroup before
-	 * anything else ("0" is the writer itself), so all it does and runs is accounted there.
+	 * Born in the agent's own cgroup: into the fault's cgroup before anything else ("0" is
+	 * the writer itself), so all it does and runs is accounted there.
 	 */
 	if (procs_fd >= 0 && write(procs_fd, "0", 1) != 1)
 		child_fail(st, "moving into the fault's cgroup (cgroup.procs)");
@@ -379,9 +372,12 @@ static __attribute__((noreturn)) void child_main(const struct stressor *s,
 	if (fd < 0 || write(fd, "1000", 4) != 4)
 		child_fail(st, "setting oom_score_adj 1000");
 	close(fd);
-	/* The agent runs at --nice (below 0); the load it injects runs at the default, 0. */
-	if (setpriority(PRIO_PROCESS, 0, 0))
-		child_fail(st, "resetting the scheduling priority to 0");
+	/*
+	 * The agent runs at --nice (below 0); the load it injects runs at the default, 0. The
+	 * worker sets that itself once it runs (stressor_worker_main): until it has exec'd,
+	 * the agent's spawning thread waits for it, and at 0 among hundreds of busy workers
+	 * that wait took seconds per worker.
+	 */
 	/* No capabilities at all: bounding set (needs CAP_SETPCAP), ambient, then the rest. */
 	for (int c = 0; c < 64; c++) {
 		int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
@@ -397,6 +393,21 @@ static __attribute__((noreturn)) void child_main(const struct stressor *s,
 		child_fail(st, "clearing capabilities");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		child_fail(st, "setting no_new_privs");
+	/*
+	 * Every signal is blocked (stressor_start): the agent's handlers must not run here, on
+	 * its memory, so those are set back to the default before the mask is cleared; ignored
+	 * signals stay ignored, as across a fork.
+	 */
+	for (int sig = 1; sig < _NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) ||
+		    sa.sa_handler == SIG_IGN || sa.sa_handler == SIG_DFL)
+			continue;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		sigaction(sig, &sa, NULL);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve("/proc/self/exe", argv, envp);
@@ -404,23 +415,45 @@ static __attribute__((noreturn)) void child_main(const struct stressor *s,
 	_exit(126);
 }
 
+/* What a new child needs: it runs on the agent's memory (CLONE_VM), so pointers will do. */
+struct child_args {
+	const struct stressor *s;
+	struct stressor_status *st;
+	const struct stressor_spawn *sp;
+	char *const *argv;
+	pid_t parent;
+	int procs_fd;
+};
+
+static int child_entry(void *arg)
+{
+	const struct child_args *c = arg;
+
+	child_main(c->s, c->st, c->sp, c->argv, c->parent, c->procs_fd);
+}
+
 int stressor_start(struct stressor *s, struct fault *f, const struct stressor_spawn *sp,
 		   char *err, size_t size)
 {
-	struct clone_args ca = {
-		.flags = CLONE_INTO_CGROUP,
-		.exit_signal = SIGCHLD,
-		.cgroup = (uint64_t)s->cgroup_fd,
-	};
 	char idx[16], *argv[16];
+	struct child_args ca;
 	struct stressor_status *st;
+	sigset_t all, old;
 	size_t n = 0;
-	pid_t parent = getpid();
-	long pid;
-	int ret;
+	int procs_fd, ret;
+	pid_t pid;
 
 	if (s->n >= s->cap)
 		return -ENOSPC;
+	if (s->stack == MAP_FAILED) {
+		s->stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (s->stack == MAP_FAILED) {
+			ret = -errno;
+			snprintf(err, size, "mapping the spawning stack: %s", strerror(-ret));
+			return ret;
+		}
+	}
 	st = &s->st[s->n];
 	memset(st, 0, sizeof(*st));
 	snprintf(idx, sizeof(idx), "%d", s->n);
@@ -430,50 +463,39 @@ int stressor_start(struct stressor *s, struct fault *f, const struct stressor_sp
 	for (size_t i = 0; sp->args[i] && n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
 		argv[n++] = (char *)sp->args[i];
 	argv[n] = NULL;
-	if (!s->n)
-		clock_gettime(CLOCK_MONOTONIC, &s->started);
-	pid = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0 && errno == ENOSYS) {
-		/*
-		 * A seccomp filter that cannot look into clone3's flags answers it with ENOSYS
-		 * so that callers fall back to clone: systemd's RestrictNamespaces= (the unit's
-		 * RestrictNamespaces=net) and container runtimes' default profiles do. The child
-		 * then moves itself into the fault's cgroup through its cgroup.procs, opened here,
-		 * where a failure can still be reported plainly. A raw clone with no new stack
-		 * (all pointer arguments NULL, so their per-architecture order does not matter)
-		 * is a fork without glibc's atfork handlers, like the clone3 above.
-		 */
-		int procs_fd = openat(s->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-
-		if (procs_fd < 0) {
-			ret = -errno;
-			snprintf(err, size, "clone3 is refused (ENOSYS) and %s/cgroup.procs cannot be "
-					    "opened: %s", s->cgroup, strerror(-ret));
-			return ret;
-		}
-		if (!clone3_enosys_logged) {
-			log_info("stressor: clone3 answers ENOSYS (a seccomp filter); workers are "
-				 "cloned and move into their cgroup through cgroup.procs");
-			clone3_enosys_logged = 1;
-		}
-		pid = syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
-		if (pid < 0) {
-			ret = -errno;
-			close(procs_fd);
-			snprintf(err, size, "clone (clone3 refused with ENOSYS): %s", strerror(-ret));
-			return ret;
-		}
-		if (pid == 0)
-			child_main(s, st, sp, argv, parent, procs_fd);
-		close(procs_fd);
-	} else if (pid < 0) {
+	procs_fd = openat(s->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (procs_fd < 0) {
 		ret = -errno;
-		snprintf(err, size, "clone3 into %s: %s", s->cgroup, strerror(-ret));
+		snprintf(err, size, "opening %s/cgroup.procs: %s", s->cgroup, strerror(-ret));
 		return ret;
 	}
-	if (pid == 0)
-		child_main(s, st, sp, argv, parent, -1);
-	s->pids[s->n] = (pid_t)pid;
+	if (!s->n)
+		clock_gettime(CLOCK_MONOTONIC, &s->started);
+	ca = (struct child_args){ .s = s, .st = st, .sp = sp, .argv = argv,
+				  .parent = getpid(), .procs_fd = procs_fd };
+	/*
+	 * The child shares the agent's memory until it execs (CLONE_VM | CLONE_VFORK, what
+	 * posix_spawn does): a fork would copy the address space with the agent's mmap lock
+	 * held, and with hundreds of workers to start that stalled every page fault of the
+	 * loop thread (seconds in all, measured). This thread waits until the child has
+	 * exec'd or failed; the child runs on a stack of its own and, with every signal
+	 * blocked, never runs one of the agent's handlers. It writes itself into the fault's
+	 * cgroup before anything else (clone3's CLONE_INTO_CGROUP cannot be used without a
+	 * new stack trampoline, and seccomp filters such as systemd's RestrictNamespaces=
+	 * answer clone3 with ENOSYS anyway).
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = clone(child_entry, (char *)s->stack + CHILD_STACK_SIZE,
+		    CLONE_VM | CLONE_VFORK | SIGCHLD, &ca);
+	ret = pid < 0 ? -errno : 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(procs_fd);
+	if (ret) {
+		snprintf(err, size, "clone of a worker: %s", strerror(-ret));
+		return ret;
+	}
+	s->pids[s->n] = pid;
 	s->wstatus[s->n] = -1;
 	s->n++;
 	return 0;
@@ -727,6 +749,8 @@ void stressor_free(struct stressor *s)
 		close(s->file_fd);
 	if (s->st != MAP_FAILED)
 		munmap(s->st, s->st_size);
+	if (s->stack != MAP_FAILED)
+		munmap(s->stack, CHILD_STACK_SIZE);
 	if (s->st_fd >= 0)
 		close(s->st_fd);
 	free(s->file);

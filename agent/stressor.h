@@ -61,6 +61,7 @@ struct stressor {
 	size_t st_size;
 	int st_fd;
 	struct timespec started; /* CLOCK_MONOTONIC, when the first worker was spawned */
+	void *stack;		 /* what a new worker runs on until it execs (MAP_FAILED) */
 	/* A file this stressor created (disk fill, io): removed on stop if still ours. */
 	char *file;
 	dev_t file_dev;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -327,6 +328,9 @@ int stressor_worker_main(int argc, char **argv)
 	if (st == MAP_FAILED)
 		_exit(2);
 	st += idx;
+	/* Spawned at the agent's --nice (below 0): the load it injects runs at the default. */
+	if (setpriority(PRIO_PROCESS, 0, 0))
+		fail(errno, "resetting the scheduling priority to 0");
 	signal(SIGPIPE, SIG_DFL);
 	mode = argv[3];
 	/* "exe" (from /proc/self/exe) would tell an operator nothing: fl-cpu, fl-memory... */

@@ -19,6 +19,9 @@
 #               restart, vs the lease TTL: the kernel alone (eBPF rules lapse at the lease
 #               deadline) and the agent's watchdog (bench/crash_lease.sh, which also runs on
 #               its own)
+#   lease       a 300 ms lease's revert past its TTL and GET /v1/info's worst answer while
+#               another client applies stress.cpu with 1,000 workers, vs the same with no apply
+#               in flight (bench/lease_load.sh, which also runs on its own)
 #   latency     added median and p99 RTT and jitter of network.latency (edt, netem) vs plain
 #               netem at the same moment, and TCP throughput under 100 ms vs netem's default
 #               limit; in the vm stage's guest (bench/latency.sh, which also runs on its own;
@@ -233,6 +236,11 @@ section stress stress.sh $([ $QUICK = 1 ] && echo --quick)
 # --- crash --------------------------------------------------------------------------------
 echo "== crash: SIGKILL of the agent to the fault stopped (no restart) vs the lease TTL"
 section crash crash_lease.sh $([ $QUICK = 1 ] && echo --quick)
+
+# --- lease under a big apply --------------------------------------------------------------
+# Its own agent and namespace; skipped where the stressors are unavailable.
+echo "== lease: a 300 ms lease and GET /v1/info while another client applies 1,000 cpu workers"
+section lease lease_load.sh $([ $QUICK = 1 ] && echo --quick)
 
 # --- latency ------------------------------------------------------------------------------
 # In the vm stage's guest (this kernel has no sch_netem or sch_fq); skipped without qemu or

@@ -5,7 +5,8 @@
 #  - pinned workers run only on the listed CPU, with their duty cycle;
 #  - a revert leaves no worker and no cgroup;
 #  - under a seccomp filter that answers clone3 with ENOSYS (enosys_clone3, as systemd's
-#    RestrictNamespaces= does), the worker is cloned, moves into its cgroup and loads it.
+#    RestrictNamespaces= does), the worker still starts (the agent spawns without clone3),
+#    moves into its cgroup and loads it.
 # A duty cycle cannot exceed what the scheduler gives one process: when a spinning process
 # of this test gets less than 60% of a CPU (the host is saturated by others), a miss is
 # reported as a skip with the figures, never as a pass.
@@ -71,8 +72,9 @@ jq -e '.error.message | test("params.cpus")' <<<"$API_BODY" >/dev/null || fl_fai
 fl_assert_eq "$(journal_count)" 0 "journal after the cpu tests"
 
 # Where a seccomp filter answers clone3 with ENOSYS (systemd's RestrictNamespaces=, which the
-# shipped unit sets; container runtimes' default profiles), workers are cloned and move into
-# their cgroup themselves: the same placement, load and revert, and the agent says so.
+# shipped unit sets; container runtimes' default profiles), workers start all the same: the
+# agent spawns them with clone(2) and they move into their cgroup themselves. The same
+# placement, load and revert.
 ENOSYS_CLONE3=$FL_BUILD_DIR/tests/integration/enosys_clone3
 [ -x "$ENOSYS_CLONE3" ] || fl_fail "enosys_clone3 not built in $FL_BUILD_DIR"
 kill -TERM "$FL_AGENT_PID"
@@ -84,8 +86,6 @@ FL_AGENT_PID=$!
 fl_wait_socket "$sock" "$FL_AGENT_PID"
 new_lease 600000
 apply fallback stress.cpu '{"load": "50%"}'
-grep -q "clone3 answers ENOSYS" "$dir/agent-enosys.log" ||
-	fl_fail "clone3 fallback: not taken: $(tail -5 "$dir/agent-enosys.log")"
 grep -qx "$PIDS" "$CGROUP/cgroup.procs" || fl_fail "clone3 fallback: worker $PIDS not in $CGROUP"
 fl_assert_eq "$CGROOT$(sed -n 's/^0:://p' "/proc/$PIDS/cgroup")" "$CGROUP" "clone3 fallback: the worker's cgroup"
 sleep 1
