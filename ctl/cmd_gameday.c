@@ -23,9 +23,12 @@
 #include "ctl.h"
 #include "diag.h"
 #include "exp.h"
+#include "fleet.h"
 #include "gameday.h"
 #include "inventory.h"
+#include "report.h"
 #include "run.h"
+#include "run_cmdline.h"
 #include "version.h"
 
 #define MS 1000000LL

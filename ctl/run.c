@@ -1,7 +1,8 @@
 /*
- * faultctl run: check the steady state, apply an experiment's faults on schedule on every
- * agent under renewed leases, watch the guardrails, revert (at the end, on a breach, on
- * Ctrl-C), then wait for the steady state to come back and write the reports.
+ * The run engine of `faultctl run` (and of each step of `faultctl gameday`): check the
+ * steady state, apply an experiment's faults on schedule on every agent under renewed
+ * leases, watch the guardrails, revert (at the end, on a breach, on Ctrl-C), then wait for
+ * the steady state to come back and build the report. The command line is cmd_run.c.
  *
  * Threads: the main thread owns the run loop (signals, breaches, lost leases, the live
  * view); one worker per agent applies that agent's faults at their start offsets on its
@@ -27,95 +28,16 @@
 #include "exp.h"
 #include "inventory.h"
 #include "run.h"
+#include "run_events.h"
+#include "run_report.h"
+#include "run_state.h"
+#include "run_view.h"
 #include "window.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL
 /* How often a worker reads its active faults' status back for the report. */
 #define RUN_REFRESH_NS (250 * MS)
-
-void cmd_run_usage(void)
-{
-	printf("Usage: faultctl [--json] run FILE [--inventory FILE] [--report-json FILE]\n"
-	       "                [--junit FILE] [--markdown FILE]\n"
-	       "\n"
-	       "Run an experiment: check the steady state, create a lease on every agent and\n"
-	       "renew it, apply every fault at its start offset, watch the guardrails and revert\n"
-	       "everything at once on a breach, at the end or on Ctrl-C; then run the after\n"
-	       "checks until they pass or recovery_timeout passes, and report.\n"
-	       "\n"
-	       "  --inventory FILE    agents and groups by name (default: the experiment's\n"
-	       "                      'inventory', relative to the experiment file)\n"
-	       "  --report-json FILE  the report as JSON (docs/report.schema.json)\n"
-	       "  --junit FILE        the report as JUnit XML, one test case per check,\n"
-	       "                      guardrail and the hypothesis\n"
-	       "  --markdown FILE     a summary for game-day write-ups\n"
-	       "  --json (global)     the JSON report on stdout; the live view goes to stderr\n"
-	       "\n"
-	       "Exit status: 0 the hypothesis held (or dry run), 1 aborted by a guardrail or the\n"
-	       "steady state did not recover, 2 invalid input, 3 agent or infrastructure error,\n"
-	       "or inconclusive (the guardrails could not be read for most of the run),\n"
-	       "4 refused to start (steady state unhealthy, a guardrail unreadable before the\n"
-	       "run, outside the allowed window), 130/143 interrupted by SIGINT/SIGTERM\n"
-	       "(everything reverted).\n");
-}
-
-const char *run_outcome_name(int outcome)
-{
-	static const char *const names[] = {
-		[RUN_HELD] = "held",	   [RUN_DRY_RUN] = "dry_run",
-		[RUN_ABORTED] = "aborted", [RUN_NOT_RECOVERED] = "not_recovered",
-		[RUN_REFUSED] = "refused", [RUN_INTERRUPTED] = "interrupted",
-		[RUN_FAILED] = "failed",   [RUN_INCONCLUSIVE] = "inconclusive",
-	};
-
-	return outcome >= 0 && outcome <= RUN_INCONCLUSIVE ? names[outcome] : "failed";
-}
-
-int run_exit_code(const struct run *r)
-{
-	switch (r->outcome) {
-	case RUN_HELD:
-	case RUN_DRY_RUN:
-		return CTL_EXIT_OK;
-	case RUN_ABORTED:
-	case RUN_NOT_RECOVERED:
-		return CTL_EXIT_ABORTED;
-	case RUN_REFUSED:
-		return CTL_EXIT_REFUSED;
-	case RUN_INTERRUPTED:
-		return 128 + (r->signal ? r->signal : SIGINT);
-	case RUN_INCONCLUSIVE:
-		return CTL_EXIT_INCONCLUSIVE;
-	default:
-		return CTL_EXIT_INFRA;
-	}
-}
-
-void run_event(struct run *r, const char *fmt, ...)
-{
-	struct run_event *ev;
-	va_list ap;
-
-	pthread_mutex_lock(&r->lock);
-	if (r->n_events == r->cap_events) {
-		size_t cap = r->cap_events ? r->cap_events * 2 : 64;
-		struct run_event *p = realloc(r->events, cap * sizeof(*p));
-
-		if (!p) {
-			pthread_mutex_unlock(&r->lock);
-			return;
-		}
-		r->events = p;
-		r->cap_events = cap;
-	}
-	ev = &r->events[r->n_events++];
-	ev->t_ns = fleet_now_ns();
-	va_start(ap, fmt);
-	vsnprintf(ev->text, sizeof(ev->text), fmt, ap);
-	va_end(ap);
-	pthread_mutex_unlock(&r->lock);
-}
 
 static void wake(int fd)
 {
@@ -909,7 +831,7 @@ static void save_guards(struct run *r)
  * guardrail that cannot be read (whatever its on_error: a run it cannot watch has no
  * verdict). Returns 0 to go on, or -1 with r->outcome set.
  */
-static int preflight(struct run *r, int sfd)
+static int run_preflight(struct run *r, int sfd)
 {
 	const struct experiment *e = r->e;
 	size_t nb = e->steady_state.n_before, ng = e->n_guardrails, n = nb + ng;
@@ -1039,7 +961,7 @@ static void run_experiment(struct run *r, int sfd)
 			}
 		return;
 	}
-	if (preflight(r, sfd))
+	if (run_preflight(r, sfd))
 		return;
 	if (e->safety.dry_run) {
 		fail(r, RUN_DRY_RUN,
@@ -1280,57 +1202,5 @@ out:
 	run_release(&r);
 	res->abandoned = r.checks_abandoned;
 	res->signal = r.signal;
-	return ret;
-}
-
-static const struct run_cmdline_spec run_cmdline = {
-	.cmd = "faultctl run",
-	.operand = "experiment file",
-	.flags = RUN_OPT_INVENTORY,
-	.usage = cmd_run_usage,
-	.write_junit = report_write_junit,
-	.write_markdown = report_write_markdown,
-};
-
-int cmd_run(const struct ctl_opts *opts, int argc, char **argv)
-{
-	struct inventory *inv = NULL;
-	struct experiment *e = NULL;
-	struct run_result res = {0};
-	struct run_cmdline o;
-	int sfd, ret, rc;
-
-	rc = run_cmdline_parse(&run_cmdline, argc, argv, &o);
-	if (rc)
-		return rc > 0 ? CTL_EXIT_OK : CTL_EXIT_INVALID;
-	rc = run_load(o.file, o.inventory, &e, &inv);
-	if (rc) {
-		exp_free(e);
-		return rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
-	}
-	/* Before any thread exists, so that every thread inherits the mask. */
-	sfd = run_signals();
-	if (sfd < 0) {
-		fprintf(stderr, "faultctl run: cannot set up signals: %s\n", strerror(-sfd));
-		ret = CTL_EXIT_INFRA;
-		goto out;
-	}
-	ret = run_execute(&(struct run_spec){.e = e,
-					     .inv = inv,
-					     .file = o.file,
-					     .view = opts->json ? stderr : stdout,
-					     .sfd = sfd,
-					     .cmd = "faultctl run"},
-			  &res);
-	if (res.report && run_cmdline_write(&run_cmdline, &o, res.report, opts->json) &&
-	    ret == CTL_EXIT_OK)
-		ret = CTL_EXIT_INFRA;
-	json_decref(res.report);
-	close(sfd);
-out:
-	inv_free(inv);
-	/* Checks abandoned on a signal may still read their probes until the process exits. */
-	if (!res.abandoned)
-		exp_free(e);
 	return ret;
 }

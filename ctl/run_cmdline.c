@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "run.h"
+#include "report.h"
+#include "run_cmdline.h"
 
 /* Every option either command has; each command's table keeps the ones it accepts. */
 static const struct {
