@@ -3,10 +3,12 @@
  * guardrails, revert, recovery) is run_execute() in run.c.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "ctl.h"
 #include "exp.h"
 #include "inventory.h"
@@ -14,37 +16,65 @@
 #include "run.h"
 #include "run_cmdline.h"
 
+static const struct ctl_opt run_opts[] = {
+	{.name = "inventory",
+	 .short_name = 'i',
+	 .kind = CTL_OPT_STRING,
+	 .arg = "FILE",
+	 .offset = offsetof(struct run_cmdline, inventory),
+	 .help = "agents and groups by name (default: the experiment's\n"
+		 "'inventory', relative to the experiment file)"},
+	{.name = "report-json",
+	 .kind = CTL_OPT_STRING,
+	 .arg = "FILE",
+	 .offset = offsetof(struct run_cmdline, report_json),
+	 .help = "the report as JSON (docs/report.schema.json)"},
+	{.name = "junit",
+	 .kind = CTL_OPT_STRING,
+	 .arg = "FILE",
+	 .offset = offsetof(struct run_cmdline, junit),
+	 .help = "the report as JUnit XML, one test case per check,\n"
+		 "guardrail and the hypothesis"},
+	{.name = "markdown",
+	 .kind = CTL_OPT_STRING,
+	 .arg = "FILE",
+	 .offset = offsetof(struct run_cmdline, markdown),
+	 .help = "a summary for game-day write-ups"},
+	{.name = "json",
+	 .kind = CTL_OPT_NOTE,
+	 .arg = "(global)",
+	 .help = "the JSON report on stdout; the live view goes to stderr"},
+	{.name = "help", .short_name = 'h', .kind = CTL_OPT_HELP},
+	{0},
+};
+
+static const struct ctl_cmdline run_cl = {
+	.cmd = "faultctl run",
+	.head = "Usage: faultctl [--json] run FILE [--inventory FILE] [--report-json FILE]\n"
+		"                [--junit FILE] [--markdown FILE]\n"
+		"\n"
+		"Run an experiment: check the steady state, create a lease on every agent and\n"
+		"renew it, apply every fault at its start offset, watch the guardrails and revert\n"
+		"everything at once on a breach, at the end or on Ctrl-C; then run the after\n"
+		"checks until they pass or recovery_timeout passes, and report.\n"
+		"\n",
+	.tail = "Exit status: 0 the hypothesis held (or dry run), 1 aborted by a guardrail or the\n"
+		"steady state did not recover, 2 invalid input, 3 agent or infrastructure error,\n"
+		"or inconclusive (the guardrails could not be read for most of the run),\n"
+		"4 refused to start (steady state unhealthy, a guardrail unreadable before the\n"
+		"run, outside the allowed window), 130/143 interrupted by SIGINT/SIGTERM\n"
+		"(everything reverted).\n",
+	.opts = run_opts,
+};
+
 void cmd_run_usage(void)
 {
-	printf("Usage: faultctl [--json] run FILE [--inventory FILE] [--report-json FILE]\n"
-	       "                [--junit FILE] [--markdown FILE]\n"
-	       "\n"
-	       "Run an experiment: check the steady state, create a lease on every agent and\n"
-	       "renew it, apply every fault at its start offset, watch the guardrails and revert\n"
-	       "everything at once on a breach, at the end or on Ctrl-C; then run the after\n"
-	       "checks until they pass or recovery_timeout passes, and report.\n"
-	       "\n"
-	       "  --inventory FILE    agents and groups by name (default: the experiment's\n"
-	       "                      'inventory', relative to the experiment file)\n"
-	       "  --report-json FILE  the report as JSON (docs/report.schema.json)\n"
-	       "  --junit FILE        the report as JUnit XML, one test case per check,\n"
-	       "                      guardrail and the hypothesis\n"
-	       "  --markdown FILE     a summary for game-day write-ups\n"
-	       "  --json (global)     the JSON report on stdout; the live view goes to stderr\n"
-	       "\n"
-	       "Exit status: 0 the hypothesis held (or dry run), 1 aborted by a guardrail or the\n"
-	       "steady state did not recover, 2 invalid input, 3 agent or infrastructure error,\n"
-	       "or inconclusive (the guardrails could not be read for most of the run),\n"
-	       "4 refused to start (steady state unhealthy, a guardrail unreadable before the\n"
-	       "run, outside the allowed window), 130/143 interrupted by SIGINT/SIGTERM\n"
-	       "(everything reverted).\n");
+	ctl_cmdline_usage(&run_cl);
 }
 
 static const struct run_cmdline_spec run_cmdline = {
-	.cmd = "faultctl run",
+	.cl = &run_cl,
 	.operand = "experiment file",
-	.flags = RUN_OPT_INVENTORY,
-	.usage = cmd_run_usage,
 	.write_junit = report_write_junit,
 	.write_markdown = report_write_markdown,
 };

@@ -10,28 +10,22 @@
 
 /*
  * The command line of `faultctl run` and `faultctl gameday` (run_cmdline.c): one file
- * operand, the report files and --help, and each command's own options.
+ * operand and the options of each command's table (report files, --help and its own).
  */
 struct run_cmdline {
 	const char *file;      /* the operand: the experiment or plan file */
-	const char *inventory; /* --inventory FILE (RUN_OPT_INVENTORY) */
+	const char *inventory; /* run's --inventory FILE */
 	const char *report_json, *junit, *markdown;
-	bool yes;  /* --yes (RUN_OPT_YES) */
-	bool json; /* --json after the command (RUN_OPT_JSON), as the global option */
+	bool yes;  /* gameday's --yes */
+	bool json; /* gameday's --json after the command, as the global option */
 };
 
-/* The options a command accepts besides the report files and --help. */
-enum run_cmdline_flags {
-	RUN_OPT_INVENTORY = 1 << 0,
-	RUN_OPT_YES = 1 << 1,
-	RUN_OPT_JSON = 1 << 2,
-};
+struct ctl_cmdline;
 
 struct run_cmdline_spec {
-	const char *cmd;     /* prefix of messages, "faultctl run" */
+	/* The command's options, stored into a struct run_cmdline; its cmd prefixes messages. */
+	const struct ctl_cmdline *cl;
 	const char *operand; /* what the one operand is, "experiment file" */
-	unsigned flags;	     /* enum run_cmdline_flags */
-	void (*usage)(void);
 	/* The command's JUnit and Markdown writers (the JSON one is report_write_json()). */
 	int (*write_junit)(const json_t *report, const char *path);
 	int (*write_markdown)(const json_t *report, const char *path);
