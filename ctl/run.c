@@ -11,7 +11,6 @@
  * thread and read from a signalfd by the run loop.
  */
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,123 +23,21 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "diag.h"
 #include "exp.h"
 #include "inventory.h"
 #include "run.h"
+#include "run_checks.h"
 #include "run_events.h"
 #include "run_report.h"
 #include "run_state.h"
 #include "run_view.h"
-#include "window.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL
 /* How often a worker reads its active faults' status back for the report. */
 #define RUN_REFRESH_NS (250 * MS)
 
-static void wake(int fd)
-{
-	uint64_t one = 1;
-
-	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
-		/* Only fails when the counter is full, and then the reader is woken anyway. */
-	}
-}
-
-/* Input: files, agents. */
-
-/* The inventory path an experiment names is relative to the experiment file. */
-static char *inventory_path(const char *exp_file, const char *inv)
-{
-	const char *slash = strrchr(exp_file, '/');
-	char *p;
-
-	if (inv[0] == '/' || !slash)
-		return strdup(inv);
-	if (asprintf(&p, "%.*s/%s", (int)(slash - exp_file), exp_file, inv) < 0)
-		return NULL;
-	return p;
-}
-
-int run_load(const char *file, const char *inventory, struct experiment **e,
-	     struct inventory **inv)
-{
-	struct diag_list dl;
-	char *path = NULL;
-	int err;
-
-	*e = NULL;
-	*inv = NULL;
-	if (diag_init(&dl, file))
-		return -ENOMEM;
-	err = exp_load_file(file, e, &dl);
-	if (err) {
-		diag_print(stderr, &dl);
-		diag_clear(&dl);
-		return err == -ENOMEM ? err : -EINVAL;
-	}
-	diag_clear(&dl);
-	if (inventory)
-		path = strdup(inventory);
-	else if ((*e)->inventory)
-		path = inventory_path(file, (*e)->inventory);
-	else
-		return 0;
-	if (!path || diag_init(&dl, path)) {
-		free(path);
-		return -ENOMEM;
-	}
-	err = inv_load_file(path, inv, &dl);
-	free(path);
-	if (err) {
-		diag_print(stderr, &dl);
-		diag_clear(&dl);
-		return err == -ENOMEM ? err : -EINVAL;
-	}
-	diag_clear(&dl);
-	return 0;
-}
-
-int run_window_open(const struct exp_window *w, const char *field, bool *open, char *why,
-		    size_t size)
-{
-	char path[PATH_MAX], *saved = NULL;
-	const char *tz = getenv("TZ");
-	time_t now = time(NULL);
-	unsigned minute;
-	struct tm tm;
-	int day;
-
-	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", w->timezone);
-	if (strcmp(w->timezone, "UTC") && access(path, R_OK)) {
-		snprintf(why, size, "%s.timezone: unknown time zone '%.64s' (no %.200s)", field,
-			 w->timezone, path);
-		return -ENOENT;
-	}
-	if (tz && !(saved = strdup(tz)))
-		return -ENOMEM;
-	setenv("TZ", w->timezone, 1);
-	tzset();
-	localtime_r(&now, &tm);
-	if (saved) {
-		setenv("TZ", saved, 1);
-		free(saved);
-	} else {
-		unsetenv("TZ");
-	}
-	tzset();
-	minute = (unsigned)(tm.tm_hour * 60 + tm.tm_min);
-	day = (tm.tm_wday + 6) % 7; /* enum exp_weekday counts from Monday */
-	*open = window_open_at(w, day, minute);
-	snprintf(why, size,
-		 "outside the allowed window (%02u:%02u-%02u:%02u %s%s): it is %02d:%02d on %s",
-		 w->start_min / 60, w->start_min % 60, w->end_min / 60, w->end_min % 60,
-		 w->timezone, w->n_days ? " on the listed days" : "", tm.tm_hour, tm.tm_min,
-		 (const char *const[]){"Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-				       "Saturday", "Sunday"}[day]);
-	return 0;
-}
+/* Input: agents. */
 
 /* The run's table of (fault, agent) pairs and one worker per agent. */
 static int plan_faults(struct run *r, const struct inventory *inv, char *err, size_t size)
@@ -231,122 +128,6 @@ static int check_types(struct fleet_agent *a, void *arg)
 	}
 	json_decref(info);
 	return err;
-}
-
-/* Steady-state checks, each in its own thread so that slow ones do not add up. */
-
-struct check_job {
-	const struct exp_check *c;
-	struct run_check res; /* the thread's own: copied out once every check is done */
-	int64_t deadline_ns;
-	int done_fd;
-	pthread_t thr;
-	bool started;
-};
-
-static void *check_main(void *p)
-{
-	struct check_job *j = p;
-
-	j->res.started_ns = fleet_now_ns();
-	j->res.err = guard_check_run(j->c, j->deadline_ns, &j->res.reading);
-	j->res.done_ns = fleet_now_ns();
-	wake(j->done_fd);
-	return NULL;
-}
-
-static int64_t probe_timeout(const struct exp_probe *p)
-{
-	switch (p->kind) {
-	case PROBE_HTTP:
-		return p->u.http.timeout_ns;
-	case PROBE_PROMETHEUS:
-		return p->u.prometheus.timeout_ns;
-	case PROBE_COMMAND:
-		return p->u.command.timeout_ns;
-	case PROBE_BURN_RATE:
-		return p->u.burn_rate.http ? p->u.burn_rate.http->timeout_ns
-					   : p->u.burn_rate.prometheus->timeout_ns;
-	}
-	return 10 * SEC;
-}
-
-/*
- * Evaluate every check once, concurrently, into out. A check can take its whole window
- * (an HTTP check at 1/s over 5m), so SIGINT/SIGTERM on sfd end the wait at once: then the
- * threads are left to finish on their own (they only read the experiment, which must then
- * stay allocated, and write their own job) and *signo is set. Returns 0, -EINTR or -ENOMEM.
- */
-static int run_checks(const struct exp_check *c, size_t n, struct run_check *out, int sfd,
-		      int *signo)
-{
-	struct check_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
-	uint64_t done = 0;
-	size_t started = 0;
-	int efd;
-
-	if (!jobs)
-		return -ENOMEM;
-	efd = eventfd(0, EFD_CLOEXEC);
-	if (efd < 0) {
-		free(jobs);
-		return -errno;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int64_t t = probe_timeout(&c[i].probe);
-
-		/* A rate-based HTTP check needs its window of requests; allow for it. */
-		if (c[i].probe.kind == PROBE_HTTP)
-			t += c[i].probe.u.http.window_ns;
-		jobs[i] = (struct check_job){.c = &c[i],
-					     .res = {.name = c[i].name},
-					     .deadline_ns = fleet_now_ns() + t + SEC,
-					     .done_fd = -1};
-		jobs[i].done_fd = efd;
-		jobs[i].started = !pthread_create(&jobs[i].thr, NULL, check_main, &jobs[i]);
-		if (jobs[i].started) {
-			started++;
-			continue;
-		}
-		/* Without a thread it is still evaluated, here; its wake-up is not counted. */
-		jobs[i].done_fd = -1;
-		check_main(&jobs[i]);
-	}
-	while (done < started) {
-		struct pollfd pfd[2] = {{.fd = efd, .events = POLLIN},
-					{.fd = sfd, .events = POLLIN}};
-		uint64_t v;
-
-		if (poll(pfd, 2, -1) < 0)
-			continue;
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			*signo = read(sfd, &si, sizeof(si)) == sizeof(si) ? (int)si.ssi_signo
-									  : SIGINT;
-			return -EINTR; /* jobs and efd stay with the threads */
-		}
-		if ((pfd[0].revents & POLLIN) && read(efd, &v, sizeof(v)) == sizeof(v))
-			done += v;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (jobs[i].started)
-			pthread_join(jobs[i].thr, NULL);
-		out[i] = jobs[i].res;
-	}
-	close(efd);
-	free(jobs);
-	return 0;
-}
-
-/* Whether a check result lets the run go on; a probe error follows the check's on_error. */
-static bool check_passes(const struct exp_check *c, const struct run_check *rc)
-{
-	if (rc->err)
-		return false;
-	if (!rc->reading.valid)
-		return c->on_error != EXP_ON_ERROR_ABORT;
-	return rc->reading.healthy;
 }
 
 /* Workers: apply each fault of one agent at its offset, read its status before it ends. */
@@ -509,7 +290,7 @@ static void *worker_main(void *p)
 	if (!acts) {
 		snprintf(r->faults[w->rf[0]].err, FLEET_ERR_SIZE, "out of memory");
 		r->faults[w->rf[0]].state = RF_FAILED;
-		wake(r->event_fd);
+		run_wake(r->event_fd);
 		return NULL;
 	}
 	for (size_t i = 0; i < w->n_rf; i++) {
@@ -548,7 +329,7 @@ static void *worker_main(void *p)
 				break;
 			run_event(r, "%s: applying %s (%s) failed: %s", a->name, fs->name,
 				  exp_fault_type_name(fs->type), rf->err);
-			wake(r->event_fd);
+			run_wake(r->event_fd);
 			break;
 		}
 		run_event(r, "%s: applied %s (%s) as %s%s", a->name, fs->name,
@@ -729,7 +510,7 @@ static int recover(struct run *r, int sfd)
 		r->after[i].name = ss->after[i].name;
 	for (;;) {
 		bool all = true;
-		int err = run_checks(ss->after, ss->n_after, r->after, sfd, &r->signal);
+		int err = run_checks_eval(ss->after, ss->n_after, r->after, sfd, &r->signal);
 
 		if (err == -EINTR) {
 			r->checks_abandoned = true;
@@ -740,7 +521,7 @@ static int recover(struct run *r, int sfd)
 			return err;
 		r->after_rounds++;
 		for (size_t i = 0; i < ss->n_after; i++)
-			all &= check_passes(&ss->after[i], &r->after[i]);
+			all &= run_check_passes(&ss->after[i], &r->after[i]);
 		if (all) {
 			/*
 			 * Back from the start of the probes that first passed together, not
@@ -858,7 +639,7 @@ static int run_preflight(struct run *r, int sfd)
 					       .on_error = EXP_ON_ERROR_ABORT};
 	for (size_t i = 0; i < n; i++)
 		res[i].name = c[i].name;
-	err = run_checks(c, n, res, sfd, &r->signal);
+	err = run_checks_eval(c, n, res, sfd, &r->signal);
 	if (err == -EINTR) {
 		/* c stays allocated: check threads still running may read it until exit. */
 		free(res);
@@ -882,7 +663,7 @@ static int run_preflight(struct run *r, int sfd)
 	for (size_t i = 0; i < nb; i++) {
 		const struct run_check *k = &r->before[i];
 
-		if (check_passes(&e->steady_state.before[i], k)) {
+		if (run_check_passes(&e->steady_state.before[i], k)) {
 			run_event(r, "before-check %s: %s", k->name,
 				  k->err ? strerror(-k->err) : k->reading.summary);
 			continue;

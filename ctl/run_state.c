@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "run_state.h"
@@ -66,4 +68,13 @@ void run_event(struct run *r, const char *fmt, ...)
 	vsnprintf(ev->text, sizeof(ev->text), fmt, ap);
 	va_end(ap);
 	pthread_mutex_unlock(&r->lock);
+}
+
+void run_wake(int fd)
+{
+	uint64_t one = 1;
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* Only fails when the counter is full, and then the reader is woken anyway. */
+	}
 }

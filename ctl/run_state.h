@@ -152,6 +152,9 @@ struct run {
 	bool tty;
 };
 
+/* Wake the reader of an eventfd (the run loop, the checks' wait); fd -1: nobody. */
+void run_wake(int fd);
+
 /* Append a line to the timeline (thread-safe). */
 void run_event(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
