@@ -612,7 +612,7 @@ static void save_guards(struct run *r)
  * guardrail that cannot be read (whatever its on_error: a run it cannot watch has no
  * verdict). Returns 0 to go on, or -1 with r->outcome set.
  */
-static int run_preflight(struct run *r, int sfd)
+static int preflight_all(struct run *r, int sfd)
 {
 	const struct experiment *e = r->e;
 	size_t nb = e->steady_state.n_before, ng = e->n_guardrails, n = nb + ng;
@@ -742,7 +742,7 @@ static void run_experiment(struct run *r, int sfd)
 			}
 		return;
 	}
-	if (run_preflight(r, sfd))
+	if (preflight_all(r, sfd))
 		return;
 	if (e->safety.dry_run) {
 		fail(r, RUN_DRY_RUN,
