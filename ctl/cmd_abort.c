@@ -3,20 +3,28 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmdline.h"
 #include "ctl.h"
 #include "fleet.h"
 
+static const struct ctl_cmdline abort_cl = {
+	.cmd = "faultctl abort",
+	.head = "Usage: faultctl [--agent ADDR] [--json] abort [--inventory FILE] [AGENT...]\n"
+		"\n"
+		"Revert every active fault on the agents given, all of them at the same time.\n"
+		"AGENT is an agent or a group of the inventory, or an address (unix:///PATH).\n"
+		"Without AGENT: every agent of the inventory, or without an inventory the agent\n"
+		"of --agent / $FAULTLINE_AGENT / the default socket.\n"
+		"\n",
+	.tail = "Exit status: 0 when every agent confirmed, 2 for invalid input, 3 when an agent\n"
+		"could not be reached or could not revert everything.\n",
+	.opts = ctl_fleet_opts,
+	.options_first = true,
+};
+
 void cmd_abort_usage(void)
 {
-	printf("Usage: faultctl [--agent ADDR] [--json] abort [--inventory FILE] [AGENT...]\n"
-	       "\n"
-	       "Revert every active fault on the agents given, all of them at the same time.\n"
-	       "AGENT is an agent or a group of the inventory, or an address (unix:///PATH).\n"
-	       "Without AGENT: every agent of the inventory, or without an inventory the agent\n"
-	       "of --agent / $FAULTLINE_AGENT / the default socket.\n"
-	       "\n"
-	       "Exit status: 0 when every agent confirmed, 2 for invalid input, 3 when an agent\n"
-	       "could not be reached or could not revert everything.\n");
+	ctl_cmdline_usage(&abort_cl);
 }
 
 struct abort_result {
@@ -74,7 +82,7 @@ int cmd_abort(const struct ctl_opts *opts, int argc, char **argv)
 {
 	static const struct ctl_fleet_cmd c = {
 		.cmd = "abort",
-		.usage = cmd_abort_usage,
+		.cl = &abort_cl,
 		.result_size = sizeof(struct abort_result),
 		.call = abort_one,
 		.ok = abort_ok,

@@ -1,40 +1,72 @@
 /* faultctl check: evaluate an experiment's steady-state checks once, now. */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cmdline.h"
 #include "ctl.h"
 #include "diag.h"
 #include "exp.h"
 #include "guard.h"
 #include "units.h"
 
+/* What the command line sets, over the defaults cmd_check() puts in. */
+struct check_cmdline {
+	const char *phase;
+	int64_t timeout_ns;
+	bool json;
+};
+
+static const char *const phases[] = {"before", "after", NULL};
+
+static const struct ctl_opt check_opts[] = {
+	{.name = "phase",
+	 .kind = CTL_OPT_CHOICE,
+	 .arg = "before|after",
+	 .offset = offsetof(struct check_cmdline, phase),
+	 .help = "which list of steady_state to evaluate (default before)",
+	 .choices = phases},
+	{.name = "timeout",
+	 .kind = CTL_OPT_DURATION,
+	 .arg = "DURATION",
+	 .offset = offsetof(struct check_cmdline, timeout_ns),
+	 .help = "bound on each check (default 30s); a check that has no\n"
+		 "answer by then is a probe error"},
+	{.name = "json",
+	 .kind = CTL_OPT_FLAG,
+	 .offset = offsetof(struct check_cmdline, json),
+	 .help = "one JSON document on stdout: {\"phase\", \"passed\",\n"
+		 "\"checks\": [{\"name\", \"passed\", \"on_error\", \"reading\"}]}"},
+	{.name = "help", .short_name = 'h', .kind = CTL_OPT_HELP},
+	{0},
+};
+
+static const struct ctl_cmdline check_cmdline = {
+	.cmd = "faultctl check",
+	.head = "Usage: faultctl [--json] check FILE [--phase before|after] [--timeout DURATION]\n"
+		"                [--json]\n"
+		"\n"
+		"Evaluate the steady-state checks of an experiment file once, now, all of them\n"
+		"concurrently, and print one line per check: its name, pass or FAIL, and what\n"
+		"was measured. Nothing is injected and no agent is contacted.\n"
+		"\n",
+	.tail = "How each probe is evaluated once (an HTTP check sends a short burst of requests\n"
+		"at its rate) is described in docs/guardrails.md. A check whose probe cannot run\n"
+		"fails under on_error abort (the default) and passes with a warning under warn or\n"
+		"silently under ignore.\n"
+		"\n"
+		"Exit status: 0 every check passed (or there are none), 1 a check found the "
+		"system\n"
+		"unhealthy, 2 invalid input, 3 no check found it unhealthy but one could not be\n"
+		"evaluated (probe error under on_error abort) or faultctl itself failed.\n",
+	.opts = check_opts,
+};
+
 void cmd_check_usage(void)
 {
-	printf("Usage: faultctl [--json] check FILE [--phase before|after] [--timeout DURATION]\n"
-	       "                [--json]\n"
-	       "\n"
-	       "Evaluate the steady-state checks of an experiment file once, now, all of them\n"
-	       "concurrently, and print one line per check: its name, pass or FAIL, and what\n"
-	       "was measured. Nothing is injected and no agent is contacted.\n"
-	       "\n"
-	       "  --phase before|after  which list of steady_state to evaluate (default before)\n"
-	       "  --timeout DURATION    bound on each check (default 30s); a check that has no\n"
-	       "                        answer by then is a probe error\n"
-	       "  --json                one JSON document on stdout: {\"phase\", \"passed\",\n"
-	       "                        \"checks\": [{\"name\", \"passed\", \"on_error\", "
-	       "\"reading\"}]}\n"
-	       "\n"
-	       "How each probe is evaluated once (an HTTP check sends a short burst of requests\n"
-	       "at its rate) is described in docs/guardrails.md. A check whose probe cannot run\n"
-	       "fails under on_error abort (the default) and passes with a warning under warn or\n"
-	       "silently under ignore.\n"
-	       "\n"
-	       "Exit status: 0 every check passed (or there are none), 1 a check found the system\n"
-	       "unhealthy, 2 invalid input, 3 no check found it unhealthy but one could not be\n"
-	       "evaluated (probe error under on_error abort) or faultctl itself failed.\n");
+	ctl_cmdline_usage(&check_cmdline);
 }
 
 struct check_job {
@@ -75,60 +107,29 @@ static int load(const char *path, const struct ctl_opts *opts, struct experiment
 
 int cmd_check(const struct ctl_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"phase", required_argument, NULL, 'p'},
-		{"timeout", required_argument, NULL, 't'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	const char *phase = "before";
-	int64_t timeout_ns = 30LL * UNITS_NSEC_PER_SEC;
-	bool json = opts->json, any_unhealthy = false, any_error = false, infra = false;
+	struct check_cmdline args = {
+		.phase = "before", .timeout_ns = 30LL * UNITS_NSEC_PER_SEC, .json = opts->json};
+	const char *phase;
+	int64_t timeout_ns;
+	bool json, any_unhealthy = false, any_error = false, infra = false;
 	struct experiment *e = NULL;
 	struct check_job *jobs = NULL;
 	const struct exp_check *checks;
 	json_t *arr = NULL, *doc;
 	size_t n;
-	char errbuf[128];
 	int c, err, ret;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			phase = optarg;
-			if (strcmp(phase, "before") && strcmp(phase, "after")) {
-				fprintf(stderr,
-					"faultctl check: --phase: '%s' is neither 'before' "
-					"nor 'after'\n",
-					optarg);
-				return CTL_EXIT_INVALID;
-			}
-			break;
-		case 't':
-			if (units_parse_duration(optarg, &timeout_ns, errbuf, sizeof(errbuf)) ||
-			    timeout_ns <= 0) {
-				fprintf(stderr, "faultctl check: --timeout: %s\n",
-					timeout_ns <= 0 ? "must be above 0s" : errbuf);
-				return CTL_EXIT_INVALID;
-			}
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			cmd_check_usage();
-			return CTL_EXIT_OK;
-		default:
-			fprintf(stderr, "faultctl check: try 'faultctl check --help'\n");
-			return CTL_EXIT_INVALID;
-		}
-	}
-	if (argc - optind != 1) {
+	c = ctl_cmdline_parse(&check_cmdline, argc, argv, &args);
+	if (c <= 0)
+		return c ? CTL_EXIT_INVALID : CTL_EXIT_OK;
+	phase = args.phase;
+	timeout_ns = args.timeout_ns;
+	json = args.json;
+	if (argc - c != 1) {
 		fprintf(stderr, "faultctl check: expected exactly one experiment file\n");
 		return CTL_EXIT_INVALID;
 	}
-	err = load(argv[optind], opts, &e);
+	err = load(argv[c], opts, &e);
 	if (err == -ENOMEM)
 		goto nomem;
 	if (err)
@@ -141,7 +142,7 @@ int cmd_check(const struct ctl_opts *opts, int argc, char **argv)
 		n = e->steady_state.n_after;
 	}
 	if (!n && !json)
-		fprintf(stderr, "faultctl check: %s: no '%s' steady-state checks\n", argv[optind],
+		fprintf(stderr, "faultctl check: %s: no '%s' steady-state checks\n", argv[c],
 			phase);
 	jobs = calloc(n ? n : 1, sizeof(*jobs));
 	if (!jobs)

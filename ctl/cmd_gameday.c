@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "ctl.h"
 #include "diag.h"
 #include "exp.h"
+#include "fleet.h"
 #include "gameday.h"
 #include "inventory.h"
+#include "report.h"
 #include "run.h"
+#include "run_cmdline.h"
 #include "version.h"
 
 #define MS 1000000LL
@@ -49,36 +54,67 @@ struct gd_run_step {
 	char reason[512];
 };
 
+/*
+ * In the order of the getopt table before it was declarative, which the possibilities of
+ * an ambiguous abbreviation (--j) follow.
+ */
+static const struct ctl_opt gameday_opts[] = {
+	{.name = "yes",
+	 .short_name = 'y',
+	 .kind = CTL_OPT_FLAG,
+	 .offset = offsetof(struct run_cmdline, yes),
+	 .help = "answer yes to every confirmation (confirm: true), for\n"
+		 "unattended runs; the report says \"confirmed_by\": \"--yes\""},
+	{.name = "json",
+	 .kind = CTL_OPT_FLAG,
+	 .offset = offsetof(struct run_cmdline, json),
+	 .help = "(also as a global option) the combined JSON report on\n"
+		 "stdout; the live view goes to stderr"},
+	{.name = "report-json",
+	 .kind = CTL_OPT_STRING,
+	 .arg = "FILE",
+	 .offset = offsetof(struct run_cmdline, report_json),
+	 .help = "the combined report as JSON (docs/gameday.schema.json)"},
+	{.name = "junit",
+	 .kind = CTL_OPT_STRING,
+	 .arg = "FILE",
+	 .offset = offsetof(struct run_cmdline, junit),
+	 .help = "JUnit XML, one testsuite per step"},
+	{.name = "markdown",
+	 .kind = CTL_OPT_STRING,
+	 .arg = "FILE",
+	 .offset = offsetof(struct run_cmdline, markdown),
+	 .help = "one write-up: a summary table and a section per step"},
+	{.name = "help", .short_name = 'h', .kind = CTL_OPT_HELP},
+	{0},
+};
+
+static const struct ctl_cmdline gameday_cl = {
+	.cmd = "faultctl gameday",
+	.head = "Usage: faultctl [--json] gameday PLAN [--yes] [--report-json FILE]\n"
+		"                [--junit FILE] [--markdown FILE] [--json]\n"
+		"\n"
+		"Run a game day: the experiments of a plan in order, each as 'faultctl run' runs\n"
+		"it, with the plan's pauses and confirmations, inside its allowed window. The\n"
+		"plan and every experiment are validated first; nothing runs if any is invalid.\n"
+		"No option overrides the plan's window: a game day at another time is a change\n"
+		"to the plan (docs/gameday.md).\n"
+		"\n",
+	.tail = "Exit status: 0 every step's hypothesis held, 1 a step was aborted by a guardrail\n"
+		"or did not recover, 2 invalid input (or a confirmation with no terminal and no\n"
+		"--yes), 3 agent or infrastructure error, 4 refused (outside the window, a step\n"
+		"refused to start or declined), 130/143 interrupted by SIGINT/SIGTERM.\n",
+	.opts = gameday_opts,
+};
+
 void cmd_gameday_usage(void)
 {
-	printf("Usage: faultctl [--json] gameday PLAN [--yes] [--report-json FILE]\n"
-	       "                [--junit FILE] [--markdown FILE] [--json]\n"
-	       "\n"
-	       "Run a game day: the experiments of a plan in order, each as 'faultctl run' runs\n"
-	       "it, with the plan's pauses and confirmations, inside its allowed window. The\n"
-	       "plan and every experiment are validated first; nothing runs if any is invalid.\n"
-	       "No option overrides the plan's window: a game day at another time is a change\n"
-	       "to the plan (docs/gameday.md).\n"
-	       "\n"
-	       "  --yes               answer yes to every confirmation (confirm: true), for\n"
-	       "                      unattended runs; the report says \"confirmed_by\": \"--yes\"\n"
-	       "  --report-json FILE  the combined report as JSON (docs/gameday.schema.json)\n"
-	       "  --junit FILE        JUnit XML, one testsuite per step\n"
-	       "  --markdown FILE     one write-up: a summary table and a section per step\n"
-	       "  --json              (also as a global option) the combined JSON report on\n"
-	       "                      stdout; the live view goes to stderr\n"
-	       "\n"
-	       "Exit status: 0 every step's hypothesis held, 1 a step was aborted by a guardrail\n"
-	       "or did not recover, 2 invalid input (or a confirmation with no terminal and no\n"
-	       "--yes), 3 agent or infrastructure error, 4 refused (outside the window, a step\n"
-	       "refused to start or declined), 130/143 interrupted by SIGINT/SIGTERM.\n");
+	ctl_cmdline_usage(&gameday_cl);
 }
 
 static const struct run_cmdline_spec gd_cmdline = {
-	.cmd = "faultctl gameday",
+	.cl = &gameday_cl,
 	.operand = "plan file",
-	.flags = RUN_OPT_YES | RUN_OPT_JSON,
-	.usage = cmd_gameday_usage,
 	.write_junit = report_write_gameday_junit,
 	.write_markdown = report_write_gameday_markdown,
 };

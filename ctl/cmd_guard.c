@@ -3,9 +3,9 @@
  * to try thresholds and debounces against the real system before a run relies on them.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -13,34 +13,57 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "ctl.h"
 #include "diag.h"
 #include "exp.h"
 #include "guard.h"
-#include "units.h"
+
+/* What the command line sets, over the defaults cmd_guard() puts in. */
+struct guard_cmdline {
+	int64_t for_ns; /* 0: the experiment's duration */
+	bool json;
+};
+
+static const struct ctl_opt guard_opts[] = {
+	{.name = "for",
+	 .kind = CTL_OPT_DURATION,
+	 .arg = "DURATION",
+	 .offset = offsetof(struct guard_cmdline, for_ns),
+	 .help = "how long to watch (default: the experiment's duration)"},
+	{.name = "json",
+	 .kind = CTL_OPT_FLAG,
+	 .offset = offsetof(struct guard_cmdline, json),
+	 .help = "at the end, one JSON document on stdout: {\"breached\",\n"
+		 "\"start_realtime_ns\", \"elapsed_ns\", \"first_breach\",\n"
+		 "\"guardrails\": [status...], \"woken_ns\"}; woken_ns: when the\n"
+		 "breach woke the main loop; times in the statuses are\n"
+		 "relative to the start, which start_realtime_ns gives\n"
+		 "(CLOCK_REALTIME)"},
+	{.name = "help", .short_name = 'h', .kind = CTL_OPT_HELP},
+	{0},
+};
+
+static const struct ctl_cmdline guard_cmdline = {
+	.cmd = "faultctl guard",
+	.head = "Usage: faultctl [--json] guard FILE [--for DURATION] [--json]\n"
+		"\n"
+		"Evaluate the guardrails of an experiment file continuously, exactly as a run\n"
+		"would (each in its own thread, with its for: debounce and on_error policy), but\n"
+		"inject nothing and contact no agent. One line is printed whenever a guardrail\n"
+		"changes between healthy, unhealthy and probe error, and one when it is\n"
+		"breached, with times since the start (t+SECONDS). It stops at the first breach,\n"
+		"after DURATION, or on SIGINT/SIGTERM.\n"
+		"\n",
+	.tail = "Exit status: 0 no guardrail breached, 1 a guardrail breached, 2 invalid input,\n"
+		"3 faultctl could not start the guardrails, 130/143 interrupted by\n"
+		"SIGINT/SIGTERM before any breach (the --json document is still printed).\n",
+	.opts = guard_opts,
+};
 
 void cmd_guard_usage(void)
 {
-	printf("Usage: faultctl [--json] guard FILE [--for DURATION] [--json]\n"
-	       "\n"
-	       "Evaluate the guardrails of an experiment file continuously, exactly as a run\n"
-	       "would (each in its own thread, with its for: debounce and on_error policy), but\n"
-	       "inject nothing and contact no agent. One line is printed whenever a guardrail\n"
-	       "changes between healthy, unhealthy and probe error, and one when it is\n"
-	       "breached, with times since the start (t+SECONDS). It stops at the first breach,\n"
-	       "after DURATION, or on SIGINT/SIGTERM.\n"
-	       "\n"
-	       "  --for DURATION  how long to watch (default: the experiment's duration)\n"
-	       "  --json          at the end, one JSON document on stdout: {\"breached\",\n"
-	       "                  \"start_realtime_ns\", \"elapsed_ns\", \"first_breach\",\n"
-	       "                  \"guardrails\": [status...], \"woken_ns\"}; woken_ns: when the\n"
-	       "                  breach woke the main loop; times in the statuses are\n"
-	       "                  relative to the start, which start_realtime_ns gives\n"
-	       "                  (CLOCK_REALTIME)\n"
-	       "\n"
-	       "Exit status: 0 no guardrail breached, 1 a guardrail breached, 2 invalid input,\n"
-	       "3 faultctl could not start the guardrails, 130/143 interrupted by\n"
-	       "SIGINT/SIGTERM before any breach (the --json document is still printed).\n");
+	ctl_cmdline_usage(&guard_cmdline);
 }
 
 /* 0 healthy, 1 unhealthy, 2 probe error, -1 no reading yet. */
@@ -64,53 +87,31 @@ static void rebase(struct guard_reading *r, int64_t start)
 
 int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"for", required_argument, NULL, 'f'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	static const char *const names[] = {"healthy", "unhealthy", "probe error"};
-	int64_t for_ns = 0, start, end;
-	bool json = opts->json;
+	struct guard_cmdline args = {.json = opts->json};
+	int64_t for_ns, start, end;
+	bool json;
 	struct experiment *e = NULL;
 	struct guardset *set = NULL;
 	struct diag_list dl;
 	struct guard_status st;
 	int *state = NULL, c, err, ret = CTL_EXIT_INFRA, wake = -1, sfd = -1, first;
-	char errbuf[128];
 	sigset_t mask, old;
 	struct timespec wall = {0};
 	int64_t polled = 0, woken = 0;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (units_parse_duration(optarg, &for_ns, errbuf, sizeof(errbuf)) ||
-			    for_ns <= 0) {
-				fprintf(stderr, "faultctl guard: --for: %s\n",
-					for_ns <= 0 ? "must be above 0s" : errbuf);
-				return CTL_EXIT_INVALID;
-			}
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			cmd_guard_usage();
-			return CTL_EXIT_OK;
-		default:
-			fprintf(stderr, "faultctl guard: try 'faultctl guard --help'\n");
-			return CTL_EXIT_INVALID;
-		}
-	}
-	if (argc - optind != 1) {
+	c = ctl_cmdline_parse(&guard_cmdline, argc, argv, &args);
+	if (c <= 0)
+		return c ? CTL_EXIT_INVALID : CTL_EXIT_OK;
+	for_ns = args.for_ns;
+	json = args.json;
+	if (argc - c != 1) {
 		fprintf(stderr, "faultctl guard: expected exactly one experiment file\n");
 		return CTL_EXIT_INVALID;
 	}
-	if (diag_init(&dl, argv[optind]))
+	if (diag_init(&dl, argv[c]))
 		goto nomem;
-	err = exp_load_file(argv[optind], &e, &dl);
+	err = exp_load_file(argv[c], &e, &dl);
 	if (err && err != -ENOMEM)
 		diag_print(stderr, &dl);
 	diag_clear(&dl);
@@ -119,7 +120,7 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 	if (err)
 		return CTL_EXIT_INVALID;
 	if (!e->n_guardrails) {
-		fprintf(stderr, "faultctl guard: %s: no guardrails\n", argv[optind]);
+		fprintf(stderr, "faultctl guard: %s: no guardrails\n", argv[c]);
 		exp_free(e);
 		return CTL_EXIT_INVALID;
 	}

@@ -4,11 +4,12 @@
  * (POST /v1/resolve, read-only on the agent).
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmdline.h"
 #include "ctl.h"
 #include "diag.h"
 #include "exp.h"
@@ -16,28 +17,56 @@
 #include "inventory.h"
 #include "run.h"
 
+/* What the command line sets. */
+struct plan_cmdline {
+	const char *inventory;
+	bool resolve;
+};
+
+static const struct ctl_opt plan_opts[] = {
+	{.name = "help", .short_name = 'h', .kind = CTL_OPT_HELP},
+	{.name = "resolve",
+	 .short_name = 'r',
+	 .kind = CTL_OPT_FLAG,
+	 .offset = offsetof(struct plan_cmdline, resolve),
+	 .help = "ask each agent of the experiment, without applying anything,\n"
+		 "what every fault would hit now: processes (pid, comm, user,\n"
+		 "cgroup), interfaces and their addresses, and why a fault\n"
+		 "would be refused (policy cap, protected, nothing matched,\n"
+		 "no such interface)"},
+	{.name = "inventory",
+	 .short_name = 'i',
+	 .kind = CTL_OPT_STRING,
+	 .arg = "FILE",
+	 .offset = offsetof(struct plan_cmdline, inventory),
+	 .help = "agents and groups by name (default: the experiment's\n"
+		 "'inventory', relative to the experiment file)"},
+	{0},
+};
+
+static const struct ctl_cmdline plan_cl = {
+	.cmd = "faultctl plan",
+	.head = "Usage: faultctl [--json] plan [--resolve [--inventory FILE]] FILE\n"
+		"\n"
+		"Validate an experiment file and print what running it would do: the timeline of\n"
+		"faults applied and reverted on which agents and targets, the guardrails with "
+		"their\n"
+		"thresholds, the lease and the steady-state checks. Nothing is applied and no "
+		"agent\n"
+		"is contacted. With --json the plan is one JSON document on stdout.\n"
+		"\n",
+	.tail = "Exit status: 0 with a plan (with --resolve: every fault would be applied), 2 "
+		"when\n"
+		"the file is invalid or unreadable, 3 when an agent cannot be asked, 4 when an\n"
+		"agent would refuse a fault.\n",
+	.opts = plan_opts,
+	.help_col = 21,
+	.options_first = true,
+};
+
 void cmd_plan_usage(void)
 {
-	printf("Usage: faultctl [--json] plan [--resolve [--inventory FILE]] FILE\n"
-	       "\n"
-	       "Validate an experiment file and print what running it would do: the timeline of\n"
-	       "faults applied and reverted on which agents and targets, the guardrails with "
-	       "their\n"
-	       "thresholds, the lease and the steady-state checks. Nothing is applied and no "
-	       "agent\n"
-	       "is contacted. With --json the plan is one JSON document on stdout.\n"
-	       "\n"
-	       "  --resolve          ask each agent of the experiment, without applying anything,\n"
-	       "                     what every fault would hit now: processes (pid, comm, user,\n"
-	       "                     cgroup), interfaces and their addresses, and why a fault\n"
-	       "                     would be refused (policy cap, protected, nothing matched,\n"
-	       "                     no such interface)\n"
-	       "  --inventory FILE   agents and groups by name (default: the experiment's\n"
-	       "                     'inventory', relative to the experiment file)\n"
-	       "\n"
-	       "Exit status: 0 with a plan (with --resolve: every fault would be applied), 2 when\n"
-	       "the file is invalid or unreadable, 3 when an agent cannot be asked, 4 when an\n"
-	       "agent would refuse a fault.\n");
+	ctl_cmdline_usage(&plan_cl);
 }
 
 static int print_problems(const struct ctl_opts *opts, struct diag_list *dl)
@@ -285,48 +314,28 @@ out:
 
 int cmd_plan(const struct ctl_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"resolve", no_argument, NULL, 'r'},
-		{"inventory", required_argument, NULL, 'i'},
-		{0},
-	};
-	const char *inventory = NULL;
-	bool resolve = false;
+	struct plan_cmdline args = {0};
 	struct experiment *e = NULL;
 	struct diag_list dl;
 	json_t *plan;
 	int c, err, ret;
 
-	while ((c = getopt_long(argc, argv, "+hri:", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			cmd_plan_usage();
-			return CTL_EXIT_OK;
-		}
-		if (c == 'r') {
-			resolve = true;
-			continue;
-		}
-		if (c == 'i') {
-			inventory = optarg;
-			continue;
-		}
-		fprintf(stderr, "faultctl plan: try 'faultctl plan --help'\n");
-		return CTL_EXIT_INVALID;
-	}
-	if (argc - optind != 1) {
+	c = ctl_cmdline_parse(&plan_cl, argc, argv, &args);
+	if (c <= 0)
+		return c ? CTL_EXIT_INVALID : CTL_EXIT_OK;
+	if (argc - c != 1) {
 		fprintf(stderr, "faultctl plan: expected exactly one experiment file\n");
 		return CTL_EXIT_INVALID;
 	}
-	if (inventory && !resolve) {
+	if (args.inventory && !args.resolve) {
 		fprintf(stderr, "faultctl plan: --inventory is only used with --resolve\n");
 		return CTL_EXIT_INVALID;
 	}
-	if (resolve)
-		return plan_resolve(opts, argv[optind], inventory);
-	if (diag_init(&dl, argv[optind]))
+	if (args.resolve)
+		return plan_resolve(opts, argv[c], args.inventory);
+	if (diag_init(&dl, argv[c]))
 		goto nomem;
-	err = exp_load_file(argv[optind], &e, &dl);
+	err = exp_load_file(argv[c], &e, &dl);
 	if (err == -ENOMEM) {
 		diag_clear(&dl);
 		goto nomem;
@@ -345,7 +354,7 @@ int cmd_plan(const struct ctl_opts *opts, int argc, char **argv)
 			json_decref(plan);
 		}
 	} else {
-		err = exp_plan_render(stdout, e, argv[optind]);
+		err = exp_plan_render(stdout, e, argv[c]);
 	}
 	exp_free(e);
 	if (err == -ENOMEM)

@@ -3,19 +3,27 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmdline.h"
 #include "ctl.h"
 #include "fleet.h"
 
+static const struct ctl_cmdline status_cl = {
+	.cmd = "faultctl status",
+	.head = "Usage: faultctl [--agent ADDR] [--json] status [--inventory FILE] [AGENT...]\n"
+		"\n"
+		"Show the leases (with the time left) and the active faults of each agent.\n"
+		"AGENT is an agent or a group of the inventory, or an address (unix:///PATH).\n"
+		"Without AGENT: every agent of the inventory, or the agent of --agent.\n"
+		"\n",
+	.tail = "Exit status: 0 when every agent answered, 2 for invalid input, 3 when an agent\n"
+		"could not be reached.\n",
+	.opts = ctl_fleet_opts,
+	.options_first = true,
+};
+
 void cmd_status_usage(void)
 {
-	printf("Usage: faultctl [--agent ADDR] [--json] status [--inventory FILE] [AGENT...]\n"
-	       "\n"
-	       "Show the leases (with the time left) and the active faults of each agent.\n"
-	       "AGENT is an agent or a group of the inventory, or an address (unix:///PATH).\n"
-	       "Without AGENT: every agent of the inventory, or the agent of --agent.\n"
-	       "\n"
-	       "Exit status: 0 when every agent answered, 2 for invalid input, 3 when an agent\n"
-	       "could not be reached.\n");
+	ctl_cmdline_usage(&status_cl);
 }
 
 struct status_result {
@@ -117,7 +125,7 @@ int cmd_status(const struct ctl_opts *opts, int argc, char **argv)
 {
 	static const struct ctl_fleet_cmd c = {
 		.cmd = "status",
-		.usage = cmd_status_usage,
+		.cl = &status_cl,
 		.result_size = sizeof(struct status_result),
 		.call = status_one,
 		.ok = status_ok,

@@ -1,47 +1,36 @@
 /* faultctl validate: check experiment files and report every problem in each of them. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 
+#include "cmdline.h"
 #include "ctl.h"
 #include "diag.h"
 #include "gameday.h"
 
+static const struct ctl_opt validate_opts[] = {
+	{.name = "help", .short_name = 'h', .kind = CTL_OPT_HELP},
+	{0},
+};
+
+static const struct ctl_cmdline validate_cl = {
+	.cmd = "faultctl validate",
+	.head = "Usage: faultctl [--json] validate FILE...\n"
+		"\n"
+		"Check experiment files (YAML or JSON, see docs/experiment-format.md) without\n"
+		"running anything; a game-day plan (docs/gameday.md) is checked as a plan, not\n"
+		"the experiments it names. Every problem is reported, one per line, as\n"
+		"FILE:LINE:COLUMN: FIELD.PATH: MESSAGE on stderr; valid files are listed on "
+		"stdout.\n"
+		"With --json, one JSON document on stdout lists the problems of every file.\n"
+		"\n",
+	.tail = "Exit status: 0 when every file is valid, 2 when any is invalid or unreadable.\n",
+	.opts = validate_opts,
+	.options_first = true,
+};
+
 void cmd_validate_usage(void)
 {
-	printf("Usage: faultctl [--json] validate FILE...\n"
-	       "\n"
-	       "Check experiment files (YAML or JSON, see docs/experiment-format.md) without\n"
-	       "running anything; a game-day plan (docs/gameday.md) is checked as a plan, not\n"
-	       "the experiments it names. Every problem is reported, one per line, as\n"
-	       "FILE:LINE:COLUMN: FIELD.PATH: MESSAGE on stderr; valid files are listed on "
-	       "stdout.\n"
-	       "With --json, one JSON document on stdout lists the problems of every file.\n"
-	       "\n"
-	       "Exit status: 0 when every file is valid, 2 when any is invalid or unreadable.\n");
-}
-
-static int parse_args(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			cmd_validate_usage();
-			return -1;
-		}
-		fprintf(stderr, "faultctl validate: try 'faultctl validate --help'\n");
-		return -EINVAL;
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "faultctl validate: no experiment file given\n");
-		return -EINVAL;
-	}
-	return 0;
+	ctl_cmdline_usage(&validate_cl);
 }
 
 /* Validate one file into dl. Returns 0 valid, -EINVAL invalid or unreadable, -ENOMEM. */
@@ -74,17 +63,21 @@ int cmd_validate(const struct ctl_opts *opts, int argc, char **argv)
 {
 	json_t *files = NULL, *doc;
 	bool all_valid = true;
-	int r, ret = CTL_EXIT_OK;
+	int first, r, ret = CTL_EXIT_OK;
 
-	r = parse_args(argc, argv);
-	if (r)
-		return r == -1 ? CTL_EXIT_OK : CTL_EXIT_INVALID;
+	first = ctl_cmdline_parse(&validate_cl, argc, argv, NULL);
+	if (first <= 0)
+		return first ? CTL_EXIT_INVALID : CTL_EXIT_OK;
+	if (first >= argc) {
+		fprintf(stderr, "faultctl validate: no experiment file given\n");
+		return CTL_EXIT_INVALID;
+	}
 	if (opts->json) {
 		files = json_array();
 		if (!files)
 			goto nomem;
 	}
-	for (int i = optind; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		struct diag_list dl;
 
 		r = validate_one(argv[i], &dl);

@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include "cmdline.h"
+
 /* Exit codes of faultctl, documented in docs/faultctl.md. */
 enum ctl_exit {
 	CTL_EXIT_OK = 0,      /* success; for run: the hypothesis held */
@@ -73,7 +75,8 @@ int ctl_fleet_setup(const struct ctl_opts *opts, const char *cmd, const char *in
  */
 struct ctl_fleet_cmd {
 	const char *cmd; /* "abort" */
-	void (*usage)(void);
+	/* Its usage and messages' prefix; its options are ctl_fleet_opts (and so go first). */
+	const struct ctl_cmdline *cl;
 	size_t result_size;
 	int (*call)(struct fleet_agent *a, void *result); /* 0 or -errno with a->err set */
 	bool (*ok)(const struct fleet_agent *a, const void *result);
@@ -81,6 +84,14 @@ struct ctl_fleet_cmd {
 	void (*print)(const struct fleet_agent *a, const void *result);
 	void (*release)(void *result); /* NULL: nothing to free */
 };
+
+/* What the options of such a command set. */
+struct ctl_fleet_args {
+	const char *inventory; /* --inventory FILE */
+};
+
+/* The options of such a command, into a struct ctl_fleet_args. */
+extern const struct ctl_opt ctl_fleet_opts[];
 
 /* Run such a command on its own argv. Returns an exit code: 3 when an agent failed. */
 int ctl_fleet_run(const struct ctl_opts *opts, int argc, char **argv,

@@ -4,14 +4,25 @@
  * agent or one JSON document with an entry per agent.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cmdline.h"
 #include "ctl.h"
 #include "diag.h"
 #include "fleet.h"
 #include "inventory.h"
+
+const struct ctl_opt ctl_fleet_opts[] = {
+	{.name = "inventory",
+	 .short_name = 'i',
+	 .kind = CTL_OPT_STRING,
+	 .arg = "FILE",
+	 .offset = offsetof(struct ctl_fleet_args, inventory)},
+	{.name = "help", .short_name = 'h', .kind = CTL_OPT_HELP},
+	{0},
+};
 
 int ctl_fleet_setup(const struct ctl_opts *opts, const char *cmd, const char *inv_path,
 		    char **words, size_t n, struct fleet *f)
@@ -63,31 +74,18 @@ static int call_one(struct fleet_agent *a, void *arg)
 
 int ctl_fleet_run(const struct ctl_opts *opts, int argc, char **argv, const struct ctl_fleet_cmd *c)
 {
-	static const struct option longopts[] = {
-		{"inventory", required_argument, NULL, 'i'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	const char *inv_path = NULL;
+	struct ctl_fleet_args args = {0};
 	json_t *doc = NULL, *arr;
 	char *results = NULL;
 	size_t failed;
 	struct fleet f;
-	int ch, ret;
+	int first, ret;
 
-	while ((ch = getopt_long(argc, argv, "+i:h", longopts, NULL)) != -1) {
-		if (ch == 'i') {
-			inv_path = optarg;
-			continue;
-		}
-		if (ch == 'h') {
-			c->usage();
-			return CTL_EXIT_OK;
-		}
-		fprintf(stderr, "faultctl %s: try 'faultctl %s --help'\n", c->cmd, c->cmd);
-		return CTL_EXIT_INVALID;
-	}
-	ret = ctl_fleet_setup(opts, c->cmd, inv_path, argv + optind, (size_t)(argc - optind), &f);
+	first = ctl_cmdline_parse(c->cl, argc, argv, &args);
+	if (first <= 0)
+		return first ? CTL_EXIT_INVALID : CTL_EXIT_OK;
+	ret = ctl_fleet_setup(opts, c->cmd, args.inventory, argv + first, (size_t)(argc - first),
+			      &f);
 	if (ret)
 		goto out;
 	results = calloc(f.n ? f.n : 1, c->result_size);

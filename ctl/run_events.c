@@ -13,7 +13,8 @@
 #include <time.h>
 
 #include "exp.h"
-#include "run.h"
+#include "run_events.h"
+#include "run_state.h"
 
 #define MS 1000000LL
 /* How long a watcher blocks on its stream before it looks at its stop flag again. */

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "exp.h"
-#include "run.h"
+#include "run_state.h"
+#include "run_view.h"
 
 #define SEC 1000000000LL
 #define VIEW_EVENTS 12		  /* timeline lines kept on a terminal screen */
