@@ -159,7 +159,10 @@ else
 	fl_require_cmd nsenter curl
 	fl_netns ns pkg
 	sock=$work/agent.sock
-	fl_start_agent "$ns" "$sock" "$work/agent.log" --state-dir "$work/state" --audit-log "$work/audit.log"
+	# Every request on a line of its own (no read summaries): the GETs below are the records
+	# that must land before and after the rotation.
+	fl_start_agent "$ns" "$sock" "$work/agent.log" --state-dir "$work/state" --audit-log "$work/audit.log" \
+		--audit-summary-interval 0
 	# The installed file with the test's audit log, and the agent's pid for the systemd unit's.
 	sed -e "s|/var/log/faultline/audit.log|$work/audit.log|" \
 		-e "s|systemctl is-active --quiet faultlined.service 2>/dev/null|true|" \
