@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <sys/resource.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,9 @@ static void usage(FILE *f)
 		   "      --nice N           scheduling priority of the agent, -20..19 (default -10):\n"
 		   "                         leases must expire on time on a host the experiment\n"
 		   "                         loads; stressor processes run at 0\n"
+		   "      --loop-realtime    run the event loop thread at SCHED_RR 1 (off by\n"
+		   "                         default: it slows concurrent applies on a host with\n"
+		   "                         many agents; see faultlined(8))\n"
 		   "      --systemd          journald-style log lines and sd_notify readiness\n"
 		   "  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
 		   "  -h, --help             this help\n"
@@ -242,6 +246,7 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "nice", required_argument, NULL, 'N' },
+		{ "loop-realtime", no_argument, NULL, 'Q' },
 		{ "request-timeout", required_argument, NULL, 'R' },
 		{ "max-connections", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
@@ -259,6 +264,7 @@ int main(int argc, char **argv)
 	};
 	unsigned long request_timeout_ms = SERVER_DEFAULT_REQUEST_TIMEOUT_MS;
 	unsigned long max_conns = SERVER_DEFAULT_MAX_CONNS;
+	bool loop_realtime = false;
 	pid_t holder;
 	enum log_level lvl = LOG_LVL_INFO;
 	const char *metrics_addr = NULL;
@@ -328,6 +334,9 @@ int main(int argc, char **argv)
 			a.lease_ttl_ms = v;
 			break;
 		}
+		case 'Q':
+			loop_realtime = true;
+			break;
 		case 'N': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -453,10 +462,17 @@ int main(int argc, char **argv)
 	}
 
 	log_info("faultlined %s starting (pid %d)", FL_VERSION, (int)getpid());
-	/* While every capability is held (CAP_SYS_NICE), and before the API listens. */
-	err = core_loop_realtime(a.loop, 1);
-	if (err)
-		log_warn("cannot run the event loop at SCHED_RR: %s", strerror(-err));
+	/*
+	 * Opt-in (--loop-realtime): the loop thread at SCHED_RR keeps lease expiry and the API
+	 * prompt under a CPU stressor, but measured with 30 agents on 2 CPUs, 30 concurrent
+	 * process.pause applies took 1.5-3.1 s instead of 0.22-0.24 s at SCHED_OTHER. While
+	 * every capability is held (CAP_SYS_NICE), and before the API listens.
+	 */
+	if (loop_realtime) {
+		err = core_loop_realtime(a.loop, 1);
+		if (err)
+			log_warn("cannot run the event loop at SCHED_RR: %s", strerror(-err));
+	}
 	err = load_policy(&a, explicit_policy);
 	if (err)
 		return err == -EINVAL ? 2 : 1;

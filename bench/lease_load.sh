@@ -69,6 +69,9 @@ if grep -q max_cpu_workers "$FL_SOURCE_DIR/lib/policy.c"; then
 	AGENT_ARGS+=(--policy "$dir/policy.yaml")
 fi
 AGENT_ARGS=("${AGENT_ARGS[@]/debug/info}")
+# The figures are those of the agent with its loop at SCHED_RR (opt-in --loop-realtime, off by
+# default: faultlined(8)); FL_LEASE_BENCH_DEFAULT=1 measures the default scheduling instead.
+[ "${FL_LEASE_BENCH_DEFAULT:-0}" = 1 ] || AGENT_ARGS+=(--loop-realtime)
 fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
 stress_require_available
 
