@@ -411,7 +411,9 @@ static void path_child(struct exp_ctx *ctx, struct build *b)
 	if (parent->type == EN_SEQ)
 		exp_path_index(ctx, parent->n);
 	else if (b->key[b->depth - 1])
-		exp_path_key(ctx, b->key[b->depth - 1]->str);
+		/* A key that is not a scalar (an alias, a flow mapping) has no text of its own. */
+		exp_path_key(ctx, b->key[b->depth - 1]->str ? b->key[b->depth - 1]->str
+							     : "(non-scalar key)");
 }
 
 /* Where line/column (1-based, in characters) falls in buf, as a byte offset. */
