@@ -140,7 +140,12 @@ inc() { # CMD...: runs in the booted container
 	nsenter -t "$init" -a /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
 		DEBIAN_FRONTEND=noninteractive "$@"
 }
-state=$(timeout 120 nsenter -t "$init" -a systemctl is-system-running --wait 2>&1 || true)
+# systemd is found before it has opened its private bus: until then systemctl answers "Failed
+# to connect to bus" at once instead of waiting. Ask again (bounded) until it listens.
+for _ in $(seq 300); do
+	state=$(timeout 120 nsenter -t "$init" -a systemctl is-system-running --wait 2>&1 || true)
+	case "$state" in *"Failed to connect to bus"*) sleep 0.2 ;; *) break ;; esac
+done
 [ "$state" = running ] || { inc systemctl --failed --no-pager; fl_fail "system state: $state"; }
 fl_assert_eq "$(inc readlink /proc/1/exe)" /usr/lib/systemd/systemd "container PID 1"
 
