@@ -1,6 +1,7 @@
 /* One file per fault record, replaced atomically with rename(2). */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,9 +27,9 @@ const char *journal_dir(const struct journal *j)
 	return j->dir;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
+int journal_mkdir_p(const char *path, mode_t mode)
 {
-	char buf[256];
+	char buf[PATH_MAX];
 
 	if (strlen(path) >= sizeof(buf))
 		return -ENAMETOOLONG;
@@ -53,7 +54,7 @@ int journal_open(const char *dir, struct journal **out)
 
 	if (strlen(dir) >= sizeof(j->dir))
 		return -ENAMETOOLONG;
-	err = mkdir_p(dir, 0700);
+	err = journal_mkdir_p(dir, 0700);
 	if (err)
 		return err;
 	j = calloc(1, sizeof(*j));

@@ -6,6 +6,8 @@
 #ifndef FL_JOURNAL_H
 #define FL_JOURNAL_H
 
+#include <sys/types.h>
+
 #include <jansson.h>
 
 struct journal;
@@ -43,5 +45,8 @@ const char *journal_dir(const struct journal *j);
  */
 int journal_lock(struct journal *j, int timeout_ms);
 void journal_unlock(int fd);
+
+/* mkdir -p: path and its parents (0755), the last one with mode. 0 or -errno. */
+int journal_mkdir_p(const char *path, mode_t mode);
 
 #endif

@@ -15,29 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "log.h"
 #include "statelock.h"
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 /* The pid written in the file by its last holder, or 0. */
 static pid_t pid_in_file(int fd)
@@ -68,7 +48,7 @@ int statelock_acquire(const char *state_dir, int wait_ms, int *fd_out, pid_t *ho
 	*holder = 0;
 	if (snprintf(path, sizeof(path), "%s/lock", state_dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	err = mkdir_p(state_dir, 0700);
+	err = journal_mkdir_p(state_dir, 0700);
 	if (err)
 		return err;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
