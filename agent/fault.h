@@ -153,7 +153,7 @@ int fault_type_available(const struct agent *a, const struct fault_ops *t, char 
 int fault_resolve(struct agent *a, const struct fault_ops *type, struct fault_spec *spec,
 		  pid_t peer_pid, json_t **out, char *err, size_t size);
 
-/* resolve for process faults (agent/resolve.c): the processes the selector matches now. */
+/* resolve for process faults (agent/proc/resolve.c): the processes the selector matches now. */
 int fault_proc_resolve(struct agent *a, struct fault *f, json_t **out, char *err, size_t size);
 
 /* Journal the fault's current undo record (called by types from apply). 0 or -errno. */

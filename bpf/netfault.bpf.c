@@ -2,7 +2,7 @@
 /*
  * Network faults on the clsact hooks of one interface: loss (random or Gilbert-Elliott),
  * corruption, duplication and partition for the packets that match a rule, and the steering
- * of matching packets into a bandwidth limit (agent/tc.c sets up the qdiscs). Rules live in maps
+ * of matching packets into a bandwidth limit (agent/net/tc.c sets up the qdiscs). Rules live in maps
  * and change at run time without reloading. Per packet: one load when no rule is in force on
  * this hook; otherwise a parse, at most two trie lookups (remote and local address), then a
  * walk over only the rule slots the addresses selected. Layouts: include/faultline/netfault.h;

@@ -1088,7 +1088,7 @@ const struct exp_object exp_fault_object = {
 	.check = fault_check,
 };
 
-/* Rule slots: the one count the agent (agent/netif.c) and the validator both use. */
+/* Rule slots: the one count the agent (agent/net/netif.c) and the validator both use. */
 
 static size_t ranges_or_one(size_t n)
 {

@@ -1,6 +1,6 @@
 /*
  * Network faults: every map key, map value and constant shared by bpf/netfault.bpf.c and
- * agent/netfault.c. It compiles in BPF (clang -target bpf) and in user space, with UAPI types
+ * agent/net/netfault.c. It compiles in BPF (clang -target bpf) and in user space, with UAPI types
  * only; nothing here is kept as a copy anywhere else. docs/netfault.md explains the design.
  */
 #ifndef FAULTLINE_NETFAULT_H

@@ -1,5 +1,5 @@
 /*
- * netfault_tool: drives agent/netfault.c from shell tests (test_netfault_traffic.sh) until the
+ * netfault_tool: drives agent/net/netfault.c from shell tests (test_netfault_traffic.sh) until the
  * agent's API exposes network faults.
  *
  *   netfault_tool [-t SECONDS] [-r RULE]... [-x EXEMPT]... IFNAME

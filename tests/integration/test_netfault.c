@@ -1,5 +1,5 @@
 /*
- * The network-fault data path (bpf/netfault.bpf.c, agent/netfault.c), checked in a private
+ * The network-fault data path (bpf/netfault.bpf.c, agent/net/netfault.c), checked in a private
  * network namespace this test creates with unshare(CLONE_NEWNET): it holds only lo, and goes
  * away with the process however the test ends.
  *

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Network faults (agent/netfault.c, bpf/netfault.bpf.c) on real traffic over a veth pair
+# Network faults (agent/net/netfault.c, bpf/netfault.bpf.c) on real traffic over a veth pair
 # between two namespaces of this test, driven by netfault_tool on side A ("the faulted host"):
 #   - loss 10 % on A's egress and on A's ingress, 5,000 pings from A each: the measured loss is
 #     inside the exact binomial interval, and equals the rule's dropped counter. Egress loss

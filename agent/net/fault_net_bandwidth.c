@@ -4,7 +4,7 @@
  * Egress: the device's root qdisc is replaced (one NLM_F_REPLACE, never delete-then-add) by an
  * HTB with one class at the limit; the eBPF data path steers matching packets into the class
  * by skb->priority, everything else takes HTB's unshaped direct queue. The root tree that was
- * there is recorded in the journal first and put back exactly on revert (agent/tc.c); a tree
+ * there is recorded in the journal first and put back exactly on revert (agent/net/tc.c); a tree
  * that cannot be put back exactly (tc filters on it, ...) is refused, not replaced.
  *
  * Ingress: an IFB device of ours with a TBF at its root (the whole device is the target); the

@@ -29,7 +29,7 @@ struct policy;
  * rtnetlink, CAP_BPF to load the programs and use their maps, CAP_SYS_PTRACE to read the
  * requester's /proc/PID/environ (a controller with more capabilities than the agent keeps is
  * otherwise out of reach). Not CAP_PERFMON: bpf/netfault.bpf.c passes the verifier without
- * it; not CAP_SYS_ADMIN: agent/netfault.c detaches by program id, never opening programs.
+ * it; not CAP_SYS_ADMIN: agent/net/netfault.c detaches by program id, never opening programs.
  */
 #define NETIF_CAPS (1ULL << CAP_NET_ADMIN | 1ULL << CAP_BPF | 1ULL << CAP_SYS_PTRACE)
 
@@ -163,7 +163,7 @@ int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size
 /*
  * What a shaping fault (bandwidth, latency) changes besides its rules: the egress root tree it
  * replaces (recorded at validate, journaled as "egress_root" before the replace, put back
- * exactly on undo: agent/tc.c) and the IFB device of ours that ingress goes through (journaled
+ * exactly on undo: agent/net/tc.c) and the IFB device of ours that ingress goes through (journaled
  * as "ingress_ifb" before it is created). Embedded in the type's state (nf->ext); crash
  * cleanup of the same record is netif_shaper_cleanup().
  */
