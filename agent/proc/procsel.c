@@ -261,27 +261,33 @@ static bool protected_name(const char *comm, char *const *names, size_t n)
 static const struct {
 	const char *name;
 	const char *why;
+	/*
+	 * Its descendants are protected too: a package manager runs its work in children with
+	 * other names (apt's /usr/lib/apt/methods/http, dpkg's maintainer scripts, rpm's
+	 * scriptlets), and killing one of those leaves a transaction half done all the same.
+	 */
+	bool descendants;
 } builtin_protected[] = {
-	{"faultlined", "a faultline agent"},
-	{"apt", "a package manager"},
-	{"apt-get", "a package manager"},
-	{"dpkg", "a package manager"},
-	{"rpm", "a package manager"},
-	{"dnf", "a package manager"},
-	{"yum", "a package manager"},
-	{"systemd", "init or a system daemon"},
-	{"systemd-journald", "init or a system daemon"},
-	{"systemd-logind", "init or a system daemon"},
-	{"dbus-daemon", "init or a system daemon"},
-	{"dockerd", "a container runtime"},
-	{"containerd", "a container runtime"},
-	{"containerd-shim*", "a container runtime"},
-	{"runc", "a container runtime"},
-	{"crun", "a container runtime"},
-	{"conmon", "a container runtime"},
-	{"crio", "a container runtime"},
-	{"podman", "a container runtime"},
-	{"kubelet", "a container runtime"},
+	{"faultlined", "a faultline agent", false},
+	{"apt", "a package manager", true},
+	{"apt-get", "a package manager", true},
+	{"dpkg", "a package manager", true},
+	{"rpm", "a package manager", true},
+	{"dnf", "a package manager", true},
+	{"yum", "a package manager", true},
+	{"systemd", "init or a system daemon", false},
+	{"systemd-journald", "init or a system daemon", false},
+	{"systemd-logind", "init or a system daemon", false},
+	{"dbus-daemon", "init or a system daemon", false},
+	{"dockerd", "a container runtime", false},
+	{"containerd", "a container runtime", false},
+	{"containerd-shim*", "a container runtime", false},
+	{"runc", "a container runtime", false},
+	{"crun", "a container runtime", false},
+	{"conmon", "a container runtime", false},
+	{"crio", "a container runtime", false},
+	{"podman", "a container runtime", false},
+	{"kubelet", "a container runtime", false},
 };
 
 /*
@@ -306,6 +312,16 @@ static const char *builtin_why(const char *name, bool is_comm)
 		if (program_is(name, builtin_protected[i].name, is_comm))
 			return builtin_protected[i].why;
 	return NULL;
+}
+
+/* Whether name is a program whose descendants are protected (a package manager). */
+static bool builtin_guards_descendants(const char *name, bool is_comm)
+{
+	for (size_t i = 0; i < sizeof(builtin_protected) / sizeof(builtin_protected[0]); i++)
+		if (builtin_protected[i].descendants &&
+		    program_is(name, builtin_protected[i].name, is_comm))
+			return true;
+	return false;
 }
 
 /* The executable of pid, without a " (deleted)" suffix; -errno when it cannot be read. */
@@ -342,6 +358,34 @@ static const char *program_protected(pid_t pid, const char *comm, const struct p
 	return builtin_why(base ? base + 1 : exe, false);
 }
 
+/*
+ * Whether an ancestor of the process (whose parent is ppid) is a program that protects its
+ * descendants, by comm or by executable. The walk stops at pid 1 (or a parent outside our pid
+ * namespace, which reads as 0) and after ANCESTRY_MAX steps: process trees are shallow, and a
+ * cycle cannot happen but a bound costs nothing.
+ */
+#define ANCESTRY_MAX 64
+static bool ancestor_guards_descendants(pid_t ppid)
+{
+	struct proc_stat st;
+	char exe[4096];
+	const char *base;
+
+	for (int i = 0; i < ANCESTRY_MAX && ppid > 1; i++) {
+		if (read_stat(ppid, &st))
+			return false;
+		if (builtin_guards_descendants(st.comm, true))
+			return true;
+		if (!read_exe(ppid, exe, sizeof(exe))) {
+			base = strrchr(exe, '/');
+			if (builtin_guards_descendants(base ? base + 1 : exe, false))
+				return true;
+		}
+		ppid = st.ppid;
+	}
+	return false;
+}
+
 void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, const struct policy *p)
 {
 	struct proc_stat st;
@@ -372,6 +416,7 @@ static const char *protected_why(pid_t pid, const struct proc_stat *st,
 {
 	/* OpenSSH 9.8 and later run each connection as sshd-session (and sshd-auth). */
 	static const char *const ssh[] = {"sshd", "sshd-session", "sshd-auth"};
+	const char *why;
 
 	if (pid == 1)
 		return "pid 1";
@@ -387,7 +432,12 @@ static const char *protected_why(pid_t pid, const struct proc_stat *st,
 		return "sshd";
 	if (protected_name(st->comm, g->names, g->n_names))
 		return "protected by the policy";
-	return program_protected(pid, st->comm, g);
+	why = program_protected(pid, st->comm, g);
+	if (why)
+		return why;
+	if (ancestor_guards_descendants(st->ppid))
+		return "run by a package manager (a descendant of one)";
+	return NULL;
 }
 
 uint64_t procsel_seed(const struct proc_target *t)

@@ -11,6 +11,8 @@
 #  - a cmdline regex matching the empty string is refused;
 #  - programs protected whatever the target says: a process whose comm is "dpkg" and one
 #    whose executable is named "faultlined" (its comm renamed) are refused by pid, unharmed;
+#    so is a child (named by the test) of a process named apt-get: a package manager's
+#    descendants are protected with it;
 #  - POST /v1/resolve and `faultctl plan --resolve` say what each fault would hit (pid, comm,
 #    user, cgroup) and why one would be refused, and signal nothing;
 #  - the run report (JSON and Markdown) lists what each fault hit: the paused pids, the link.
@@ -131,11 +133,13 @@ mkdir "$dir/bin"
 cp "$(command -v sleep)" "$dir/bin/dpkg"
 setsid "$dir/bin/dpkg" 600 &
 fake_dpkg=$!
+fl_on_exit "kill -KILL $fake_dpkg 2>/dev/null || true"
 wait_comm "$fake_dpkg" dpkg
 # An executable named faultlined whose comm says otherwise: protected by its executable.
 cp "$(command -v bash)" "$dir/bin/faultlined"
 setsid "$dir/bin/faultlined" -c 'printf %s "$1" >/proc/$$/comm; while :; do sleep 1; done' x "${FL_ID}fa" &
 fake_agent=$!
+fl_on_exit "kill -KILL $fake_agent 2>/dev/null || true"
 wait_comm "$fake_agent" "${FL_ID}fa"
 apply "{\"name\": \"pm\", \"type\": \"process.kill\", \"target\": {\"pid\": $fake_dpkg, \"all\": true}}"
 fl_assert_eq "$HTTP_STATUS" 422 "a kill of a process named dpkg ($API_BODY)"
@@ -145,7 +149,25 @@ apply "{\"name\": \"fa\", \"type\": \"process.pause\", \"duration\": \"1m\", \"t
 fl_assert_eq "$HTTP_STATUS" 422 "a pause of a renamed faultlined ($API_BODY)"
 jq -e '.error.message | test("a faultline agent")' <<<"$API_BODY" >/dev/null ||
 	fl_fail "faultlined refusal unclear: $API_BODY"
-for p in "$fake_dpkg" "$fake_agent"; do
+# A package manager's helpers run under other names (apt's methods/http, dpkg's maintainer
+# scripts): a descendant of a process named dpkg is protected too, even by its own name.
+cp "$(command -v bash)" "$dir/bin/apt-get"
+cp "$(command -v sleep)" "$dir/bin/${FL_ID}pm"
+setsid "$dir/bin/apt-get" -c '"$1" 600 & wait' x "$dir/bin/${FL_ID}pm" &
+fake_apt=$!
+fl_on_exit "pkill -KILL -s $fake_apt 2>/dev/null || true"
+pm_child=""
+for ((i = 0; i < 300; i++)); do
+	pm_child=$(pgrep -P "$fake_apt" -x "${FL_ID}pm" || true)
+	[ -z "$pm_child" ] || break
+	sleep 0.01
+done
+[ -n "$pm_child" ] || fl_fail "the fake apt-get's child did not start"
+apply "{\"name\": \"pmc\", \"type\": \"process.kill\", \"target\": {\"name\": \"${FL_ID}pm\", \"all\": true}}"
+fl_assert_eq "$HTTP_STATUS" 422 "a kill of a child of a package manager ($API_BODY)"
+jq -e '.error.message | test("run by a package manager")' <<<"$API_BODY" >/dev/null ||
+	fl_fail "package-manager child refusal unclear: $API_BODY"
+for p in "$fake_dpkg" "$fake_agent" "$fake_apt" "$pm_child"; do
 	s=$(fl_proc_state "$p")
 	[ -n "$s" ] && [ "$s" != T ] && [ "$s" != Z ] || fl_fail "protected pid $p was hit (state '$s')"
 done
@@ -260,5 +282,5 @@ for p in "${VICTIMS[@]}"; do
 	fl_wait_exit rc "$p" 10
 	fl_assert_eq "$rc" 137 "victim $p under a raised cap"
 done
-kill -KILL "$fake_dpkg" "$fake_agent"
+kill -KILL "$fake_dpkg" "$fake_agent" "$fake_apt" "$pm_child"
 stop_agent
