@@ -163,10 +163,23 @@ static void test_every_agent_ops_is_a_lib_type(void **state)
 	assert_int_equal(found, FAULT_TYPE_COUNT);
 }
 
+/* The first part of the names of the types of a target kind. */
+static const char *prefix_of(enum fault_target_kind k)
+{
+	switch (k) {
+	case FAULT_TARGET_NET:
+		return "network.";
+	case FAULT_TARGET_PROC:
+		return "process.";
+	default:
+		return "stress.";
+	}
+}
+
 /*
- * What a type's target kind asks of its ops. Network faults change an interface
- * (CAP_NET_ADMIN), say what they would hit (resolve), carry a renewed lease to the kernel's
- * rules, and apply on the loop (they share the interface registry). Process faults select
+ * What a type's target kind asks of its ops: its name's prefix, and more. Network faults change an
+ * interface (CAP_NET_ADMIN), say what they would hit (resolve), carry a renewed lease to the
+ * kernel's rules, and apply on the loop (they share the interface registry). Process faults select
  * with the process resolver and signal (CAP_KILL). Stressors have no target: nothing to
  * resolve and no kernel-side deadline.
  */
@@ -176,6 +189,11 @@ static void test_ops_fit_the_target_kind(void **state)
 		const struct fault_ops *ops = fault_ops_all[t];
 
 		assert_non_null(ops);
+		/* The name says the kind: docs/api.md and the tests select types by prefix. */
+		if (strncmp(ops->name, prefix_of(exp_fault_target_kind(t)),
+			    strlen(prefix_of(exp_fault_target_kind(t)))))
+			fail_msg("%s: a type of this target kind is named %s*", ops->name,
+				 prefix_of(exp_fault_target_kind(t)));
 		switch (exp_fault_target_kind(t)) {
 		case FAULT_TARGET_NET:
 			if (!(ops->caps & 1ULL << CAP_NET_ADMIN) || !ops->resolve ||
