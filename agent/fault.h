@@ -147,7 +147,10 @@ struct fault {
  */
 extern const struct fault_ops *const fault_ops_all[FAULT_TYPE_COUNT + 1];
 
-/* The ops of a type of lib's enum fault_type; NULL for a value out of range. */
+/*
+ * The ops of a type of lib's enum fault_type; NULL for a value out of range (or a missing
+ * row, which unit.fault_types fails on).
+ */
 const struct fault_ops *fault_ops_of(int type);
 
 /*
