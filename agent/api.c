@@ -437,7 +437,7 @@ static int route_fault_apply(struct api_req *r, json_t **body)
 		exp_fault_free(spec);
 		return 403;
 	}
-	type = fault_ops_find(exp_fault_type_name(spec->type));
+	type = fault_ops_of(spec->type);
 	if (!type) {
 		*body = api_error("unsupported", "this agent cannot apply '%s' faults yet",
 				  exp_fault_type_name(spec->type));
@@ -521,7 +521,7 @@ static json_t *resolve_one(struct api_req *r, const json_t *in, size_t index)
 		why = refusal(403, "forbidden", err);
 		goto done;
 	}
-	type = fault_ops_find(exp_fault_type_name(spec->type));
+	type = fault_ops_of(spec->type);
 	if (!type) {
 		why = refusal(501, "unsupported", "this agent cannot apply faults of this type");
 		goto done;

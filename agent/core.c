@@ -152,14 +152,6 @@ struct fault *core_fault_find(struct agent *a, const char *id)
 	return NULL;
 }
 
-static int type_index(const struct fault_ops *t)
-{
-	for (int i = 0; fault_ops_all[i]; i++)
-		if (fault_ops_all[i] == t)
-			return i;
-	return -1;
-}
-
 /* status: what the fault achieved, taken before a revert (stolen); NULL: described now. */
 static void emit_fault(struct fault *f, const char *type, const char *why, json_t *status)
 {
@@ -175,7 +167,7 @@ static void emit_fault(struct fault *f, const char *type, const char *why, json_
 
 	for (size_t i = 0; i < sizeof(counted) / sizeof(counted[0]); i++)
 		if (!strcmp(type, counted[i].event))
-			metrics_count(&f->agent->metrics, counted[i].counter, type_index(f->type));
+			metrics_count(&f->agent->metrics, counted[i].counter, f->spec->type);
 	json_t *fields = json_pack("{s:s, s:s, s:s, s:s}", "fault", f->id, "fault_type",
 				   f->type->name, "lease", f->lease_id, "state",
 				   fault_state_name(f->state));
@@ -766,7 +758,7 @@ static void recover_one(void *ctx, const char *key, json_t *rec, const char *pro
 	}
 	json_unpack(rec, "{s:s}", "type", &type_name);
 	undo = json_object_get(rec, "undo");
-	type = type_name ? fault_ops_find(type_name) : NULL;
+	type = fault_ops_by_name(type_name);
 	if (!type) {
 		rc->failures++;
 		snprintf(report, sizeof(report), "unknown fault type '%s'; record kept",

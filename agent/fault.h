@@ -1,7 +1,9 @@
 /*
  * Faults in the agent: the fault-type interface every type implements, and the fault object
- * the core drives through the lifecycle of lib/fault_state.h. A fault type is one file
- * (agent/fault_*.c) plus one row in agent/fault_types.c.
+ * the core drives through the lifecycle of lib/fault_state.h. A fault type is one file beside
+ * the mechanism it uses (agent/net/fault_net_*.c, agent/proc/fault_proc_*.c,
+ * agent/stress/fault_stress_*.c) plus one row in agent/fault_types.c; docs/adding-a-fault-type.md
+ * lists the rest (lib's parser, schema, docs, tests).
  */
 #ifndef FL_FAULT_H
 #define FL_FAULT_H
@@ -13,6 +15,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "exp.h"
 #include "fault_state.h"
 
 struct agent;
@@ -23,7 +26,12 @@ struct fault_spec;
 #define FAULT_ERR_SIZE 256
 
 struct fault_ops {
-	const char *name; /* as in experiment files, e.g. "network.loss" */
+	/*
+	 * As in experiment files, e.g. "network.loss": the name lib gives the type this ops
+	 * sits at in fault_ops_all (exp_fault_type_name()); tests/unit/test_fault_types.c
+	 * checks they agree.
+	 */
+	const char *name;
 	/*
 	 * Capabilities apply/revert need, bits (1ULL << CAP_*): a type whose caps the agent does
 	 * not hold after start-up is unavailable (fault_type_available()).
@@ -133,9 +141,24 @@ struct fault {
 	struct fault *next;
 };
 
-/* The table of fault types (fault_ops_all.c). */
-extern const struct fault_ops *const fault_ops_all[];
-const struct fault_ops *fault_ops_find(const char *name);
+/*
+ * The table of fault types (agent/fault_types.c), indexed by lib's enum fault_type; the row
+ * at FAULT_TYPE_COUNT is NULL, so `for (i = 0; fault_ops_all[i]; i++)` walks every type.
+ */
+extern const struct fault_ops *const fault_ops_all[FAULT_TYPE_COUNT + 1];
+
+/*
+ * The ops of a type of lib's enum fault_type; NULL for a value out of range (or a missing
+ * row, which unit.fault_types fails on).
+ */
+const struct fault_ops *fault_ops_of(int type);
+
+/*
+ * The ops of a type by its name, where a name is the input (a journal record of an earlier
+ * run): through lib's name -> enum mapping, so it answers exactly the names lib parses.
+ * NULL for a name lib does not know.
+ */
+const struct fault_ops *fault_ops_by_name(const char *name);
 
 /*
  * Can the agent apply faults of this type? Its capabilities first (against a->caps_held, the

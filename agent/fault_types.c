@@ -1,4 +1,9 @@
-/* The fault types this agent implements: one row each. */
+/*
+ * The fault types this agent implements: one row each, indexed by lib's enum fault_type
+ * (lib/exp.h), so the type a parsed spec names is its ops without a search. The row after
+ * the last type is NULL, so the table can be walked like a list; tests/unit/test_fault_types.c
+ * checks that every type of lib has a row here, named as lib names it, and the other way round.
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -7,6 +12,7 @@
 
 #include "agent.h"
 #include "caps.h"
+#include "exp.h"
 #include "fault.h"
 
 extern const struct fault_ops fault_proc_kill;
@@ -23,29 +29,37 @@ extern const struct fault_ops fault_stress_disk_fill;
 extern const struct fault_ops fault_stress_io;
 extern const struct fault_ops fault_stress_fds;
 
-const struct fault_ops *const fault_ops_all[] = {
-	&fault_proc_kill,
-	&fault_proc_pause,
-	&fault_net_loss,
-	&fault_net_corruption,
-	&fault_net_duplication,
-	&fault_net_partition,
-	&fault_net_bandwidth,
-	&fault_net_latency,
-	&fault_stress_cpu,
-	&fault_stress_memory,
-	&fault_stress_disk_fill,
-	&fault_stress_io,
-	&fault_stress_fds,
-	NULL,
+const struct fault_ops *const fault_ops_all[FAULT_TYPE_COUNT + 1] = {
+	[FAULT_NET_LATENCY] = &fault_net_latency,
+	[FAULT_NET_LOSS] = &fault_net_loss,
+	[FAULT_NET_CORRUPTION] = &fault_net_corruption,
+	[FAULT_NET_DUPLICATION] = &fault_net_duplication,
+	[FAULT_NET_PARTITION] = &fault_net_partition,
+	[FAULT_NET_BANDWIDTH] = &fault_net_bandwidth,
+	[FAULT_PROC_KILL] = &fault_proc_kill,
+	[FAULT_PROC_PAUSE] = &fault_proc_pause,
+	[FAULT_STRESS_CPU] = &fault_stress_cpu,
+	[FAULT_STRESS_MEMORY] = &fault_stress_memory,
+	[FAULT_STRESS_DISK_FILL] = &fault_stress_disk_fill,
+	[FAULT_STRESS_IO] = &fault_stress_io,
+	[FAULT_STRESS_FDS] = &fault_stress_fds,
+	[FAULT_TYPE_COUNT] = NULL,
 };
 
-const struct fault_ops *fault_ops_find(const char *name)
+const struct fault_ops *fault_ops_of(int type)
 {
-	for (size_t i = 0; name && fault_ops_all[i]; i++)
-		if (!strcmp(fault_ops_all[i]->name, name))
-			return fault_ops_all[i];
-	return NULL;
+	if (type < 0 || type >= FAULT_TYPE_COUNT)
+		return NULL;
+	return fault_ops_all[type];
+}
+
+const struct fault_ops *fault_ops_by_name(const char *name)
+{
+	int type;
+
+	if (!name || exp_fault_type_lookup(name, &type))
+		return NULL;
+	return fault_ops_of(type);
 }
 
 int fault_type_available(const struct agent *a, const struct fault_ops *t, char *why, size_t size)

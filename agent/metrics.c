@@ -25,10 +25,10 @@ struct mconn {
 	int closing;
 };
 
-void metrics_count(struct metrics *m, enum metrics_counter c, int type_idx)
+void metrics_count(struct metrics *m, enum metrics_counter c, int type)
 {
-	if (type_idx >= 0 && type_idx < 32 && c < MET__PER_TYPE)
-		m->per_type[c][type_idx]++;
+	if (type >= 0 && type < FAULT_TYPE_COUNT && c < MET__PER_TYPE)
+		m->per_type[c][type]++;
 }
 
 struct sbuf {
@@ -99,7 +99,7 @@ char *metrics_render(const struct agent *a)
 	for (int c = 0; c < MET__PER_TYPE; c++) {
 		sb_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", per_type[c].name, per_type[c].help,
 			  per_type[c].name);
-		for (size_t i = 0; fault_ops_all[i] && i < 32; i++)
+		for (size_t i = 0; fault_ops_all[i]; i++)
 			sb_printf(&b, "%s{type=\"%s\"} %llu\n", per_type[c].name,
 				  fault_ops_all[i]->name,
 				  (unsigned long long)a->metrics.per_type[c][i]);

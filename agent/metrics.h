@@ -6,6 +6,8 @@
 
 #include <uv.h>
 
+#include "exp.h"
+
 struct agent;
 struct metrics_server;
 
@@ -19,14 +21,14 @@ enum metrics_counter {
 
 /* Process-wide counters, bumped by the core. */
 struct metrics {
-	uint64_t per_type[MET__PER_TYPE][32];
+	uint64_t per_type[MET__PER_TYPE][FAULT_TYPE_COUNT]; /* by enum fault_type */
 	uint64_t lease_expiries;
 	uint64_t requests_refused; /* auth or policy */
 	uint64_t requests;
 };
 
-/* Count one event for the fault type with index type_idx in fault_ops_all. */
-void metrics_count(struct metrics *m, enum metrics_counter c, int type_idx);
+/* Count one event for a fault of type (enum fault_type). */
+void metrics_count(struct metrics *m, enum metrics_counter c, int type);
 
 /* The exposition text (text/plain; version=0.0.4), malloc'd. */
 char *metrics_render(const struct agent *a);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faultline/fault_status.h"
 #include "report.h"
 
 int report_write_json(const json_t *report, const char *path)
@@ -415,15 +416,15 @@ static void md_achieved(FILE *f, const json_t *fault)
 static void md_achieved_text(FILE *f, const json_t *fault)
 {
 	const json_t *a = json_object_get(fault, "achieved");
-	const json_t *cnt = json_object_get(a, "counters");
+	const json_t *cnt = json_object_get(a, FL_STATUS_COUNTERS);
 	const json_t *procs = json_object_get(a, "processes");
 	char *text;
 
 	if (json_is_object(cnt)) {
-		json_int_t m = json_integer_value(json_object_get(cnt, "matched"));
-		json_int_t d = json_integer_value(json_object_get(cnt, "dropped"));
-		json_int_t c = json_integer_value(json_object_get(cnt, "corrupted"));
-		json_int_t u = json_integer_value(json_object_get(cnt, "duplicated"));
+		json_int_t m = json_integer_value(json_object_get(cnt, FL_COUNTER_MATCHED));
+		json_int_t d = json_integer_value(json_object_get(cnt, FL_COUNTER_DROPPED));
+		json_int_t c = json_integer_value(json_object_get(cnt, FL_COUNTER_CORRUPTED));
+		json_int_t u = json_integer_value(json_object_get(cnt, FL_COUNTER_DUPLICATED));
 
 		fprintf(f, "%" JSON_INTEGER_FORMAT " packets matched", m);
 		if (m && d)

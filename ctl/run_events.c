@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "exp.h"
+#include "faultline/fault_status.h"
 #include "run_events.h"
 #include "run_state.h"
 
@@ -34,7 +35,7 @@ static int final_state(const char *type)
 /* The integer counters of a status, "matched 120, dropped 12", for the timeline. */
 static void counters_text(const json_t *status, char *buf, size_t size)
 {
-	const json_t *cnt = json_object_get(status, "counters");
+	const json_t *cnt = json_object_get(status, FL_STATUS_COUNTERS);
 	const char *key;
 	const json_t *v;
 	size_t n = 0;

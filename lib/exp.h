@@ -189,7 +189,10 @@ struct fault_stress_fds {
 	uint32_t count;
 };
 
-/* Adding a fault type: a value here, a params struct, and one row in exp_fault.c. */
+/*
+ * Adding a fault type: a value here, a params struct, one row in lib/exp_fault.c and one in
+ * agent/fault_types.c; docs/adding-a-fault-type.md lists every file.
+ */
 enum fault_type {
 	FAULT_NET_LATENCY,
 	FAULT_NET_LOSS,
@@ -500,6 +503,18 @@ bool exp_fault_conflicts(const struct fault_spec *a, const struct fault_spec *b,
 
 const char *exp_fault_type_name(int type);
 enum fault_target_kind exp_fault_target_kind(int type);
+
+/*
+ * Whether the fault acts once and takes no duration (a process.kill without interval), by
+ * its type's rule in lib/exp_fault.c.
+ */
+bool exp_fault_once(const struct fault_spec *f);
+
+/*
+ * What faults of the type do that their parameters do not say, for the plan's reader; NULL
+ * when the parameters say it all.
+ */
+const char *exp_fault_effect(int type);
 
 /*
  * Rule slots of an interface's network-fault data path (NETFAULT_MAX_RULES in

@@ -372,11 +372,11 @@ static void check_faults(struct exp_ctx *ctx, const struct enode *root, const st
 	}
 	for (size_t i = 0; i < e->n_faults; i++) {
 		const struct fault_spec *f = &e->faults[i];
-		bool timing_ok = f->type >= 0 && field_ok(ctx, "faults[%zu].start", i) &&
-				 field_ok(ctx, "faults[%zu].duration", i) &&
-				 field_ok(ctx, "faults[%zu].type", i) &&
-				 (!exp_fault_types[f->type].instant ||
-				  field_ok(ctx, "faults[%zu].params", i));
+		bool timing_ok =
+			f->type >= 0 && field_ok(ctx, "faults[%zu].start", i) &&
+			field_ok(ctx, "faults[%zu].duration", i) &&
+			field_ok(ctx, "faults[%zu].type", i) &&
+			(!exp_fault_types[f->type].once || field_ok(ctx, "faults[%zu].params", i));
 
 		ok[i] = f->type >= 0 && field_ok(ctx, "faults[%zu]", i);
 		check_fault_agents(ctx, root, e, &ix, i, &fa[i]);

@@ -744,34 +744,86 @@ static void memory_check(struct exp_ctx *ctx, const struct enode *map, struct fa
 			    units_fmt_duration(a, ramp), units_fmt_duration(b, f->duration_ns));
 }
 
-/* The fault types. Adding one: an enum value, a params struct and object, and a row here. */
+/* process.kill signals once unless it has an interval, when it repeats for its duration. */
+static bool kill_once(const struct fault_spec *f)
+{
+	return !f->params.kill.interval_ns;
+}
+
+/*
+ * The fault types, indexed by enum fault_type. Adding one: docs/adding-a-fault-type.md (an
+ * enum value, a params struct and object, a row here, and the agent's ops).
+ */
 const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
-	[FAULT_NET_LATENCY] = {"network.latency", FAULT_TARGET_NET, false, NET_DIR_EGRESS,
-			       &latency_object, NULL, latency_conflicts},
-	[FAULT_NET_LOSS] = {"network.loss", FAULT_TARGET_NET, false, NET_DIR_EGRESS, &loss_object,
-			    NULL, loss_conflicts},
-	[FAULT_NET_CORRUPTION] = {"network.corruption", FAULT_TARGET_NET, false, NET_DIR_EGRESS,
-				  &corruption_object, NULL, corruption_conflicts},
-	[FAULT_NET_DUPLICATION] = {"network.duplication", FAULT_TARGET_NET, false, NET_DIR_EGRESS,
-				   &duplication_object, NULL, duplication_conflicts},
+	[FAULT_NET_LATENCY] = {.name = "network.latency",
+			       .target = FAULT_TARGET_NET,
+			       .default_direction = NET_DIR_EGRESS,
+			       .rules_per_direction = true,
+			       .params = &latency_object,
+			       .conflicts = latency_conflicts},
+	[FAULT_NET_LOSS] = {.name = "network.loss",
+			    .target = FAULT_TARGET_NET,
+			    .default_direction = NET_DIR_EGRESS,
+			    .params = &loss_object,
+			    .conflicts = loss_conflicts},
+	[FAULT_NET_CORRUPTION] =
+		{.name = "network.corruption",
+		 .target = FAULT_TARGET_NET,
+		 .default_direction = NET_DIR_EGRESS,
+		 .params = &corruption_object,
+		 .conflicts = corruption_conflicts,
+		 .effect = "flips one bit after the IP header of the chosen packets, "
+			   "like a wire error: the receiver's checksum drops them, so "
+			   "TCP retransmits and UDP datagrams are lost, and no "
+			   "application sees changed bytes (a packet whose checksum "
+			   "is still to be computed, local TCP/UDP with checksum "
+			   "offload, is dropped instead of flipped, which is what the "
+			   "receiver would do with it)"},
+	[FAULT_NET_DUPLICATION] = {.name = "network.duplication",
+				   .target = FAULT_TARGET_NET,
+				   .default_direction = NET_DIR_EGRESS,
+				   .params = &duplication_object,
+				   .conflicts = duplication_conflicts},
 	/* Dropping is idempotent, so overlapping partitions combine. */
-	[FAULT_NET_PARTITION] = {"network.partition", FAULT_TARGET_NET, false, NET_DIR_BOTH,
-				 &partition_object, NULL, NULL},
-	[FAULT_NET_BANDWIDTH] = {"network.bandwidth", FAULT_TARGET_NET, false, NET_DIR_EGRESS,
-				 &bandwidth_object, NULL, bandwidth_conflicts},
-	[FAULT_PROC_KILL] = {"process.kill", FAULT_TARGET_PROC, true, 0, &kill_object, kill_check,
-			     NULL},
-	[FAULT_PROC_PAUSE] = {"process.pause", FAULT_TARGET_PROC, false, 0, &pause_object,
-			      pause_check, pause_conflicts},
+	[FAULT_NET_PARTITION] = {.name = "network.partition",
+				 .target = FAULT_TARGET_NET,
+				 .default_direction = NET_DIR_BOTH,
+				 .params = &partition_object},
+	[FAULT_NET_BANDWIDTH] = {.name = "network.bandwidth",
+				 .target = FAULT_TARGET_NET,
+				 .default_direction = NET_DIR_EGRESS,
+				 .rules_per_direction = true,
+				 .params = &bandwidth_object,
+				 .conflicts = bandwidth_conflicts},
+	[FAULT_PROC_KILL] = {.name = "process.kill",
+			     .target = FAULT_TARGET_PROC,
+			     .once = kill_once,
+			     .params = &kill_object,
+			     .check = kill_check},
+	[FAULT_PROC_PAUSE] = {.name = "process.pause",
+			      .target = FAULT_TARGET_PROC,
+			      .params = &pause_object,
+			      .check = pause_check,
+			      .conflicts = pause_conflicts},
 	/* Stressors add up, except those that fight over one file. */
-	[FAULT_STRESS_CPU] = {"stress.cpu", FAULT_TARGET_NONE, false, 0, &cpu_object, NULL, NULL},
-	[FAULT_STRESS_MEMORY] = {"stress.memory", FAULT_TARGET_NONE, false, 0, &memory_object,
-				 memory_check, NULL},
-	[FAULT_STRESS_DISK_FILL] = {"stress.disk_fill", FAULT_TARGET_NONE, false, 0,
-				    &disk_fill_object, NULL, disk_fill_conflicts},
-	[FAULT_STRESS_IO] = {"stress.io", FAULT_TARGET_NONE, false, 0, &io_object, NULL,
-			     io_conflicts},
-	[FAULT_STRESS_FDS] = {"stress.fds", FAULT_TARGET_NONE, false, 0, &fds_object, NULL, NULL},
+	[FAULT_STRESS_CPU] = {.name = "stress.cpu",
+			      .target = FAULT_TARGET_NONE,
+			      .params = &cpu_object},
+	[FAULT_STRESS_MEMORY] = {.name = "stress.memory",
+				 .target = FAULT_TARGET_NONE,
+				 .params = &memory_object,
+				 .check = memory_check},
+	[FAULT_STRESS_DISK_FILL] = {.name = "stress.disk_fill",
+				    .target = FAULT_TARGET_NONE,
+				    .params = &disk_fill_object,
+				    .conflicts = disk_fill_conflicts},
+	[FAULT_STRESS_IO] = {.name = "stress.io",
+			     .target = FAULT_TARGET_NONE,
+			     .params = &io_object,
+			     .conflicts = io_conflicts},
+	[FAULT_STRESS_FDS] = {.name = "stress.fds",
+			      .target = FAULT_TARGET_NONE,
+			      .params = &fds_object},
 };
 
 const char *exp_fault_type_name(int type)
@@ -779,6 +831,20 @@ const char *exp_fault_type_name(int type)
 	if (type < 0 || type >= FAULT_TYPE_COUNT)
 		return "?";
 	return exp_fault_types[type].name;
+}
+
+bool exp_fault_once(const struct fault_spec *f)
+{
+	if (f->type < 0 || f->type >= FAULT_TYPE_COUNT || !exp_fault_types[f->type].once)
+		return false;
+	return exp_fault_types[f->type].once(f);
+}
+
+const char *exp_fault_effect(int type)
+{
+	if (type < 0 || type >= FAULT_TYPE_COUNT)
+		return NULL;
+	return exp_fault_types[type].effect;
 }
 
 enum fault_target_kind exp_fault_target_kind(int type)
@@ -1054,8 +1120,8 @@ static void fault_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 		if (has_required(d->params))
 			exp_err_key(ctx, map, "params", "missing required field");
 	}
-	if (d->instant) {
-		bool repeats = f->params.kill.interval_ns != 0;
+	if (d->once) {
+		bool repeats = !d->once(f);
 
 		if (repeats && !exp_seen_present(o, seen, "duration"))
 			exp_err_key(ctx, map, "duration",
@@ -1114,8 +1180,7 @@ static size_t rule_families(const struct net_target *t)
 /* Bandwidth and latency add their rules once per direction (each has its own action). */
 static size_t rule_directions(const struct fault_spec *f)
 {
-	if ((f->type == FAULT_NET_BANDWIDTH || f->type == FAULT_NET_LATENCY) &&
-	    f->target.net.direction == NET_DIR_BOTH)
+	if (exp_fault_types[f->type].rules_per_direction && f->target.net.direction == NET_DIR_BOTH)
 		return 2;
 	return 1;
 }

@@ -127,24 +127,6 @@ static void print_window(FILE *out, const struct exp_window *w)
 		w->end_min < w->start_min ? " (across midnight)" : "");
 }
 
-/*
- * What a fault does that its parameters do not say, for the plan's reader; NULL when the
- * parameters say it all.
- */
-static const char *fault_effect(const struct fault_spec *f)
-{
-	switch (f->type) {
-	case FAULT_NET_CORRUPTION:
-		return "flips one bit after the IP header of the chosen packets, like a wire "
-		       "error: the receiver's checksum drops them, so TCP retransmits and UDP "
-		       "datagrams are lost, and no application sees changed bytes (a packet whose "
-		       "checksum is still to be computed, local TCP/UDP with checksum offload, is "
-		       "dropped instead of flipped, which is what the receiver would do with it)";
-	default:
-		return NULL;
-	}
-}
-
 int exp_plan_render(FILE *out, const struct experiment *e, const char *file)
 {
 	char a[UNITS_FMT_MAX], b[UNITS_FMT_MAX], at[UNITS_FMT_MAX + 2];
@@ -210,8 +192,9 @@ int exp_plan_render(FILE *out, const struct experiment *e, const char *file)
 			fprintf(out, "%s [%s] on %s: %s%s%s", f->name, exp_fault_type_name(f->type),
 				who, target, params[0] ? "; " : "", params);
 			fprintf(out, "\n");
-			if (fault_effect(f))
-				print_line(out, "                     effect: ", fault_effect(f));
+			if (exp_fault_effect(f->type))
+				print_line(out, "                     effect: ",
+					   exp_fault_effect(f->type));
 			break;
 		}
 	}
@@ -271,8 +254,8 @@ static int event_json(const struct experiment *e, const struct plan_event *p, js
 	if (p->action != PLAN_REVERT) {
 		if (exp_fault_to_json(f, &fj) || json_object_set_new(o, "spec", fj))
 			goto nomem;
-		if (fault_effect(f) &&
-		    json_object_set_new(o, "effect", json_string(fault_effect(f))))
+		if (exp_fault_effect(f->type) &&
+		    json_object_set_new(o, "effect", json_string(exp_fault_effect(f->type))))
 			goto nomem;
 	}
 	*out = o;

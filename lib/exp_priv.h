@@ -290,8 +290,18 @@ void exp_fmt_cidr(const struct net_cidr *c, char *buf, size_t size);
 struct fault_type_desc {
 	const char *name;
 	enum fault_target_kind target;
-	bool instant; /* process.kill: a signal, no duration unless it repeats */
-	int default_direction;
+	/*
+	 * NULL: every fault of the type lasts a duration, which is required. Else the type may
+	 * act once (process.kill: one signal): once() says whether this fault does (then it
+	 * takes no duration) or repeats (then it needs one).
+	 */
+	bool (*once)(const struct fault_spec *f);
+	int default_direction; /* of a network target that names none */
+	/*
+	 * A network type whose rules carry one direction each (a shaper or a delay per
+	 * direction): a target of direction both takes its rules twice.
+	 */
+	bool rules_per_direction;
 	const struct exp_object *params;
 	/* Rules between params and the rest of the fault (timing). */
 	void (*check)(struct exp_ctx *ctx, const struct enode *map, struct fault_spec *f);
@@ -301,6 +311,11 @@ struct fault_type_desc {
 	 */
 	bool (*conflicts)(const struct fault_spec *a, const struct fault_spec *b, char *what,
 			  size_t size);
+	/*
+	 * What a fault of the type does that its parameters do not say, for the plan's reader
+	 * (faultctl plan); NULL when the parameters say it all.
+	 */
+	const char *effect;
 };
 
 extern const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT];

@@ -256,7 +256,7 @@ int policy_check(const struct policy *p, const struct fault_spec *f, char *err, 
 		}
 	}
 	if (p->max_duration_ns) {
-		if (!f->duration_ns && !(f->type == FAULT_PROC_KILL && !f->params.kill.interval_ns)) {
+		if (!f->duration_ns && !exp_fault_once(f)) {
 			snprintf(err, size,
 				 "policy: max_duration is set, so the fault needs a duration");
 			return -EPERM;

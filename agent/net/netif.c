@@ -22,6 +22,7 @@
 #include "core.h"
 #include "exp.h"
 #include "fault.h"
+#include "faultline/fault_status.h"
 #include "log.h"
 #include "netif.h"
 #include "policy.h"
@@ -913,11 +914,12 @@ json_t *netif_fault_status(const struct fault *f)
 		json_array_append_new(
 			rules,
 			json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", nf->slots[i],
-				  "direction", dirs_name(nf->slot_dirs[i]), "matched",
-				  (json_int_t)c.matched, "dropped", (json_int_t)c.dropped,
-				  "corrupted", (json_int_t)c.corrupted, "duplicated",
-				  (json_int_t)c.duplicated, "exempted", (json_int_t)c.exempted,
-				  "delayed", (json_int_t)c.delayed));
+				  "direction", dirs_name(nf->slot_dirs[i]), FL_COUNTER_MATCHED,
+				  (json_int_t)c.matched, FL_COUNTER_DROPPED, (json_int_t)c.dropped,
+				  FL_COUNTER_CORRUPTED, (json_int_t)c.corrupted,
+				  FL_COUNTER_DUPLICATED, (json_int_t)c.duplicated,
+				  FL_COUNTER_EXEMPTED, (json_int_t)c.exempted, FL_COUNTER_DELAYED,
+				  (json_int_t)c.delayed));
 	}
 	if (nf->nif && nf->nif->agent_ssh) {
 		char d[96];
@@ -934,11 +936,12 @@ json_t *netif_fault_status(const struct fault *f)
 		json_array_append_new(prot, json_pack("{s:s, s:I}", "why", "policy", "entries",
 						      (json_int_t)n_policy_ex));
 	out = json_pack("{s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}", "interface",
-			nf->ifname, "ifindex", nf->ifindex, "rules", rules, "counters", "matched",
-			(json_int_t)sum.matched, "dropped", (json_int_t)sum.dropped, "corrupted",
-			(json_int_t)sum.corrupted, "duplicated", (json_int_t)sum.duplicated,
-			"exempted", (json_int_t)sum.exempted, "delayed", (json_int_t)sum.delayed,
-			"protected", prot);
+			nf->ifname, "ifindex", nf->ifindex, FL_STATUS_RULES, rules,
+			FL_STATUS_COUNTERS, FL_COUNTER_MATCHED, (json_int_t)sum.matched,
+			FL_COUNTER_DROPPED, (json_int_t)sum.dropped, FL_COUNTER_CORRUPTED,
+			(json_int_t)sum.corrupted, FL_COUNTER_DUPLICATED,
+			(json_int_t)sum.duplicated, FL_COUNTER_EXEMPTED, (json_int_t)sum.exempted,
+			FL_COUNTER_DELAYED, (json_int_t)sum.delayed, "protected", prot);
 	return out;
 }
 

@@ -84,9 +84,6 @@ new_lease() {
 
 journal_count() { find "$state/journal" -name '*.json' 2>/dev/null | wc -l; }
 
-NET_TYPES="network.loss network.corruption network.duplication network.partition network.bandwidth network.latency"
-PROC_TYPES="process.kill process.pause"
-STRESS_TYPES="stress.cpu stress.memory stress.disk_fill stress.io stress.fds"
 
 # A root the bandwidth fault would replace: it must still be there, untouched, after a refusal.
 tc -n "$A" qdisc add dev "$DEV" root handle 7: tbf rate 50mbit burst 32kb limit 64kb
@@ -94,6 +91,16 @@ tc -n "$A" qdisc add dev "$DEV" root handle 7: tbf rate 50mbit burst 32kb limit 
 # ---- 1. without CAP_NET_ADMIN ----------------------------------------------------------------
 start_agent nonet -net_admin
 info=$dir/nonet/info.json
+# The types by kind (their names' prefix), from the agent's own list of every type it
+# implements: a new type is checked here without an edit.
+types_of() { jq -r --arg p "$1" '[.fault_types[].name | select(startswith($p))] | join(" ")' "$info"; }
+NET_TYPES=$(types_of network.)
+PROC_TYPES=$(types_of process.)
+STRESS_TYPES=$(types_of stress.)
+[ -n "$NET_TYPES" ] && [ -n "$PROC_TYPES" ] && [ -n "$STRESS_TYPES" ] ||
+	fl_fail "fault types by kind: network '$NET_TYPES', process '$PROC_TYPES', stress '$STRESS_TYPES'"
+fl_assert_eq "$(wc -w <<<"$NET_TYPES $PROC_TYPES $STRESS_TYPES")" "$(jq '.fault_types | length' "$info")" \
+	"fault types of a known kind"
 has_cap "$FL_AGENT_PID" $CAP_NET_ADMIN CapBnd && fl_fail "setpriv left cap_net_admin in the bounding set"
 has_cap "$FL_AGENT_PID" $CAP_NET_ADMIN CapEff && fl_fail "the agent holds cap_net_admin"
 has_cap "$FL_AGENT_PID" $CAP_KILL CapEff || fl_fail "the agent lacks cap_kill"

@@ -131,6 +131,23 @@ static void rules(void **state)
 	policy_free(p);
 }
 
+/* max_duration asks every fault for a duration, except one that acts once (exp_fault_once). */
+static void max_duration_and_one_shot_kill(void **state)
+{
+	struct policy *p = load_ok("max_duration: 5m\n");
+
+	check(p, "{name: k, type: process.kill, target: {pid: 4242, all: true}}", 0, NULL);
+	check(p,
+	      "{name: k, type: process.kill, duration: 10m, target: {pid: 4242, all: true}, "
+	      "params: {interval: 1s}}",
+	      -EPERM, "policy: duration 600000 ms exceeds max_duration 300000 ms");
+	check(p,
+	      "{name: k, type: process.kill, duration: 1m, target: {pid: 4242, all: true}, "
+	      "params: {interval: 1s}}",
+	      0, NULL);
+	policy_free(p);
+}
+
 static void gilbert_elliott_loss_ratio(void **state)
 {
 	struct policy *p = load_ok("max_loss: 15%\n");
@@ -224,6 +241,7 @@ int main(void)
 		cmocka_unit_test(errors_positioned),
 		cmocka_unit_test(default_allows_everything),
 		cmocka_unit_test(rules),
+		cmocka_unit_test(max_duration_and_one_shot_kill),
 		cmocka_unit_test(gilbert_elliott_loss_ratio),
 		cmocka_unit_test(min_free_memory),
 		cmocka_unit_test(blast_radius_caps),
