@@ -14,6 +14,7 @@
 #include "log.h"
 #include "nlsock.h"
 #include "tc.h"
+#include "tc_nl.h"
 
 int tc_ifb_create(const char *name, const char *alias, int *ifindex, char *err, size_t size)
 {
@@ -28,11 +29,9 @@ int tc_ifb_create(const char *name, const char *alias, int *ifindex, char *err, 
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = nlsock_acquire(&sk);
-	if (ret) {
-		snprintf(err, size, "netlink: %s", strerror(-ret));
+	ret = tc_sock(&sk, err, size);
+	if (ret)
 		goto out;
-	}
 	rtnl_link_set_name(l, name);
 	ret = rtnl_link_set_type(l, "ifb");
 	if (!ret)

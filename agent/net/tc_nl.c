@@ -122,6 +122,29 @@ static int collect(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+int tc_sock(struct nl_sock **sk, char *err, size_t size)
+{
+	int ret = nlsock_acquire(sk);
+
+	if (ret)
+		snprintf(err, size, "netlink: %s", strerror(-ret));
+	return ret;
+}
+
+int tc_send(struct nl_msg *msg, const char *what, char *err, size_t size)
+{
+	struct nl_sock *sk;
+	int ret = tc_sock(&sk, err, size);
+
+	if (ret) {
+		nlmsg_free(msg);
+		return ret;
+	}
+	ret = nlsock_talk(sk, msg, what, err, size);
+	nlsock_release(sk);
+	return ret;
+}
+
 int tc_dump(struct nl_sock *sk, int type, int ifindex, uint32_t parent, struct tc_list *l)
 {
 	struct nl_msg *msg = tc_msg(type, NLM_F_DUMP, ifindex, 0, parent);

@@ -45,6 +45,15 @@ struct nl_msg *tc_msg_sized(int type, int flags, int ifindex, uint32_t handle, u
 struct nl_msg *tc_msg(int type, int flags, int ifindex, uint32_t handle, uint32_t parent);
 
 /*
+ * nlsock_acquire() for a tc request whose caller wants words: on failure err gets
+ * "netlink: reason".
+ */
+int tc_sock(struct nl_sock **sk, char *err, size_t size);
+
+/* Send one built request and wait for its ack (nlsock_talk()), on the shared socket. Frees msg. */
+int tc_send(struct nl_msg *msg, const char *what, char *err, size_t size);
+
+/*
  * Dump qdiscs (RTM_GETQDISC), classes (RTM_GETTCLASS, of ifindex) or filters (RTM_GETTFILTER,
  * of ifindex under parent) into l, keeping only those of ifindex. 0 or -errno (then l is empty).
  */

@@ -61,10 +61,24 @@ static bool in_ingress(uint32_t handle, uint32_t parent)
 	return parent == TC_H_INGRESS || TC_H_MAJ(handle) == TC_H_MAJ(TC_H_INGRESS);
 }
 
+/* Keep only the objects of the root tree: the ingress (or clsact) qdisc is not ours to record. */
+static void drop_ingress(struct tc_list *l)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (in_ingress(l->v[i].handle, l->v[i].parent)) {
+			free(l->v[i].opts);
+			continue;
+		}
+		l->v[j++] = l->v[i];
+	}
+	l->n = j;
+}
+
 static int tree_read(struct nl_sock *sk, int ifindex, struct tree *t)
 {
 	int err;
-	size_t j;
 
 	memset(t, 0, sizeof(*t));
 	err = tc_dump(sk, RTM_GETQDISC, ifindex, 0, &t->q);
@@ -74,22 +88,8 @@ static int tree_read(struct nl_sock *sk, int ifindex, struct tree *t)
 		tree_free(t);
 		return err;
 	}
-	for (size_t i = j = 0; i < t->q.n; i++) {
-		if (in_ingress(t->q.v[i].handle, t->q.v[i].parent)) {
-			free(t->q.v[i].opts);
-			continue;
-		}
-		t->q.v[j++] = t->q.v[i];
-	}
-	t->q.n = j;
-	for (size_t i = j = 0; i < t->c.n; i++) {
-		if (in_ingress(t->c.v[i].handle, t->c.v[i].parent)) {
-			free(t->c.v[i].opts);
-			continue;
-		}
-		t->c.v[j++] = t->c.v[i];
-	}
-	t->c.n = j;
+	drop_ingress(&t->q);
+	drop_ingress(&t->c);
 	for (size_t i = 0; i < t->q.n; i++)
 		if (t->q.v[i].parent == TC_H_ROOT)
 			t->root = &t->q.v[i];
@@ -268,11 +268,9 @@ int tc_root_snapshot(int ifindex, json_t **out, char *why, size_t size)
 	int err;
 
 	*out = NULL;
-	err = nlsock_acquire(&sk);
-	if (err) {
-		snprintf(why, size, "netlink: %s", strerror(-err));
+	err = tc_sock(&sk, why, size);
+	if (err)
 		return err;
-	}
 	err = tree_read(sk, ifindex, &t);
 	if (err) {
 		snprintf(why, size, "reading the qdiscs of ifindex %d: %s", ifindex,
@@ -546,11 +544,9 @@ int tc_root_restore(int ifindex, const json_t *snap, char *report, size_t size)
 		snprintf(report, size, "the device is gone, and our root qdisc with it");
 		return 0;
 	}
-	ret = nlsock_acquire(&sk);
-	if (ret) {
-		snprintf(report, size, "netlink: %s", strerror(-ret));
+	ret = tc_sock(&sk, report, size);
+	if (ret)
 		return ret;
-	}
 	ret = tree_read(sk, ifindex, &t);
 	if (ret) {
 		snprintf(report, size, "reading the root qdisc: %s", strerror(-ret));

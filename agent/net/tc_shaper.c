@@ -90,34 +90,20 @@ static int netem_build(int ifindex, uint32_t parent, uint32_t handle, const stru
 
 int tc_netem_install(int ifindex, const struct tc_netem *n, char *err, size_t size)
 {
-	struct nl_sock *sk;
 	struct nl_msg *msg;
 	int ret;
 
-	ret = nlsock_acquire(&sk);
-	if (ret) {
-		snprintf(err, size, "netlink: %s", strerror(-ret));
-		return ret;
-	}
 	ret = netem_build(ifindex, TC_H_ROOT, TC_FL_ROOT, n, &msg, err, size);
 	if (!ret)
-		ret = nlsock_talk(sk, msg, "adding the netem qdisc", err, size);
-	nlsock_release(sk);
+		ret = tc_send(msg, "adding the netem qdisc", err, size);
 	return ret;
 }
 
 int tc_fq_install(int ifindex, const struct tc_fq *p, char *err, size_t size)
 {
-	struct nl_sock *sk;
 	struct nl_msg *msg;
 	struct nlattr *o;
-	int ret;
 
-	ret = nlsock_acquire(&sk);
-	if (ret) {
-		snprintf(err, size, "netlink: %s", strerror(-ret));
-		return ret;
-	}
 	/* Built by hand: libnl has no fq type. HORIZON_DROP 0 caps a later time, never drops. */
 	msg = tc_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, ifindex, TC_FL_ROOT, TC_H_ROOT);
 	if (!msg || nla_put_string(msg, TCA_KIND, "fq") < 0 ||
@@ -127,12 +113,9 @@ int tc_fq_install(int ifindex, const struct tc_fq *p, char *err, size_t size)
 	    nla_put_u32(msg, TCA_FQ_HORIZON, p->horizon_us) < 0 ||
 	    nla_put_u8(msg, TCA_FQ_HORIZON_DROP, 0) < 0 || nla_nest_end(msg, o) < 0) {
 		nlmsg_free(msg);
-		nlsock_release(sk);
 		return -ENOMEM;
 	}
-	ret = nlsock_talk(sk, msg, "replacing the root qdisc with fq", err, size);
-	nlsock_release(sk);
-	return ret;
+	return tc_send(msg, "replacing the root qdisc with fq", err, size);
 }
 
 int tc_shaper_install(int ifindex, const struct tc_shaper *s, const struct tc_netem *netem,
@@ -152,11 +135,9 @@ int tc_shaper_install(int ifindex, const struct tc_shaper *s, const struct tc_ne
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = nlsock_acquire(&sk);
-	if (ret) {
-		snprintf(err, size, "netlink: %s", strerror(-ret));
+	ret = tc_sock(&sk, err, size);
+	if (ret)
 		goto out;
-	}
 	/*
 	 * Root HTB, built by hand for TCA_HTB_DIRECT_QLEN (libnl has no setter). Unclassified
 	 * packets go to the default class: with defcls 0 there is none, so they take HTB's direct
@@ -249,15 +230,8 @@ int tc_tbf_install(int ifindex, const struct tc_shaper *s, char *err, size_t siz
 			},
 		.limit = s->limit,
 	};
-	struct nl_sock *sk;
 	struct nl_msg *msg;
-	int ret;
 
-	ret = nlsock_acquire(&sk);
-	if (ret) {
-		snprintf(err, size, "netlink: %s", strerror(-ret));
-		return ret;
-	}
 	/* Built by hand: libnl's TBF takes a 32-bit signed rate; TCA_TBF_RATE64 goes further. */
 	msg = tc_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, ifindex, TC_FL_ROOT, TC_H_ROOT);
 	if (msg) {
@@ -272,13 +246,9 @@ int tc_tbf_install(int ifindex, const struct tc_shaper *s, char *err, size_t siz
 			msg = NULL;
 		}
 	}
-	if (!msg) {
-		nlsock_release(sk);
+	if (!msg)
 		return -ENOMEM;
-	}
-	ret = nlsock_talk(sk, msg, "adding the TBF qdisc", err, size);
-	nlsock_release(sk);
-	return ret;
+	return tc_send(msg, "adding the TBF qdisc", err, size);
 }
 
 /*
