@@ -103,7 +103,6 @@ int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *er
  */
 int netif_fault_attach(struct fault *f, char *err, size_t size);
 
-
 /* Add the rules the fault's target translates into, in the given directions. */
 int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif_action *act,
 			  char *err, size_t size);
