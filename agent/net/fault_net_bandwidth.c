@@ -4,8 +4,8 @@
  * Egress: the device's root qdisc is replaced (one NLM_F_REPLACE, never delete-then-add) by an
  * HTB with one class at the limit; the eBPF data path steers matching packets into the class
  * by skb->priority, everything else takes HTB's unshaped direct queue. The root tree that was
- * there is recorded in the journal first and put back exactly on revert (agent/net/tc.c); a tree
- * that cannot be put back exactly (tc filters on it, ...) is refused, not replaced.
+ * there is recorded in the journal first and put back exactly on revert (agent/net/tc_root.c);
+ * a tree that cannot be put back exactly (tc filters on it, ...) is refused, not replaced.
  *
  * Ingress: an IFB device of ours with a TBF at its root (the whole device is the target); the
  * data path marks matching packets, a steering filter with a mirred action sends them to the

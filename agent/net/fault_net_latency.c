@@ -9,16 +9,17 @@
  *   root becomes one sch_fq, which sends every packet at its time (others at once). Its
  *   horizon is above the largest delay and set to cap, not drop (horizon_drop 0).
  * - egress, netem (no sch_fq, or params.mechanism: netem): the bandwidth fault's HTB root with
- *   a class whose leaf is netem (agent/net/tc.c says why not through libnl); the data path steers only
- *   matching packets into the class, everything else takes HTB's direct queue, undelayed.
+ *   a class whose leaf is netem (agent/net/tc_shaper.c says why not through libnl); the data
+ *   path steers only matching packets into the class, everything else takes HTB's direct
+ *   queue, undelayed.
  * - ingress: an IFB device of ours with netem at its root; matching packets are sent there by
  *   the bandwidth fault's steering filter (mirred), and come back delayed. sch_fq cannot be
  *   used here: it holds packets on transmit only.
  *
  * The root tree the interface had is recorded before it is replaced (one NLM_F_REPLACE, never
  * delete-then-add) and put back exactly on revert and by crash cleanup, as for bandwidth
- * (agent/net/tc.c). One root (or IFB) owner per interface and direction: a second latency or a
- * bandwidth fault there is a conflict. docs/network-faults.md describes the whole.
+ * (agent/net/tc_root.c). One root (or IFB) owner per interface and direction: a second latency
+ * or a bandwidth fault there is a conflict. docs/network-faults.md describes the whole.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "netfault.h"
 #include "netfault.skel.h"
+#include "nlsock.h"
 
 #ifndef ARPHRD_RAWIP
 #define ARPHRD_RAWIP 519
@@ -91,27 +92,6 @@ static const char *const hook_names[NETFAULT_HOOK__COUNT] = {
 static enum bpf_tc_attach_point tc_point(enum netfault_hook hook)
 {
 	return hook == NETFAULT_HOOK_INGRESS ? BPF_TC_INGRESS : BPF_TC_EGRESS;
-}
-
-static int nl_to_errno(int nlerr)
-{
-	switch (nlerr < 0 ? -nlerr : nlerr) {
-	case 0:
-		return 0;
-	case NLE_NOMEM:
-		return -ENOMEM;
-	case NLE_PERM:
-		return -EPERM;
-	case NLE_INVAL:
-		return -EINVAL;
-	case NLE_NODEV:
-	case NLE_OBJ_NOTFOUND:
-		return -ENODEV;
-	case NLE_OPNOTSUPP:
-		return -EOPNOTSUPP;
-	default:
-		return -EIO;
-	}
 }
 
 uint32_t netfault_prob(double p)
@@ -213,27 +193,22 @@ static int clsact_filter_count(int ifindex, int *count)
 	int err = 0;
 
 	*count = 0;
-	sk = nl_socket_alloc();
-	if (!sk)
-		return -ENOMEM;
-	err = nl_connect(sk, NETLINK_ROUTE);
-	if (err) {
-		err = nl_to_errno(err);
-		goto out;
-	}
+	err = nlsock_acquire(&sk);
+	if (err)
+		return err;
 	for (size_t i = 0; i < sizeof(parents) / sizeof(parents[0]); i++) {
 		struct nl_cache *cache;
 
 		err = rtnl_cls_alloc_cache(sk, ifindex, parents[i], &cache);
 		if (err) {
-			err = nl_to_errno(err);
+			err = nlsock_result(sk, err);
 			goto out;
 		}
 		*count += nl_cache_nitems(cache);
 		nl_cache_free(cache);
 	}
 out:
-	nl_socket_free(sk);
+	nlsock_release(sk);
 	return err;
 }
 
@@ -245,7 +220,7 @@ static int clsact_delete_if_empty(int ifindex)
 	int err, n;
 
 	err = clsact_filter_count(ifindex, &n);
-	if (err == -ENODEV)
+	if (err == -ENODEV || err == -ENOENT)
 		return 0; /* the device is gone, and its qdiscs with it */
 	if (err) {
 		log_warn("netfault: ifindex %d: cannot list the clsact filters (%s); clsact left "
@@ -518,19 +493,16 @@ int netfault_steer_attach(struct netfault *nf, int ifb_ifindex)
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}
-	sk = nl_socket_alloc();
-	if (!sk) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	err = nl_connect(sk, NETLINK_ROUTE);
-	if (!err)
-		err = nl_send_sync(sk, msg); /* frees msg */
-	else
-		nlmsg_free(msg);
-	nl_socket_free(sk);
+	err = nlsock_acquire(&sk);
 	if (err) {
-		err = err == -NLE_EXIST ? -EEXIST : nl_to_errno(err);
+		nlmsg_free(msg);
+		return err;
+	}
+	err = nl_send_sync(sk, msg); /* frees msg */
+	if (err)
+		err = nlsock_result(sk, err);
+	nlsock_release(sk);
+	if (err) {
 		log_err("netfault: ifindex %d: adding the steering filter (priority %#x, mirred to "
 			"ifindex %d): %s%s",
 			nf->ifindex, NETFAULT_STEER_PRIORITY, ifb_ifindex, strerror(-err),
@@ -693,14 +665,12 @@ static int device_l2_len(int ifindex, __u32 *l2_len)
 	unsigned int type;
 	int err;
 
-	sk = nl_socket_alloc();
-	if (!sk)
-		return -ENOMEM;
-	err = nl_connect(sk, NETLINK_ROUTE);
-	if (!err)
-		err = rtnl_link_get_kernel(sk, ifindex, NULL, &link);
+	err = nlsock_acquire(&sk);
+	if (err)
+		return err;
+	err = rtnl_link_get_kernel(sk, ifindex, NULL, &link);
 	if (err) {
-		err = nl_to_errno(err);
+		err = nlsock_result(sk, err);
 		goto out;
 	}
 	type = rtnl_link_get_arptype(link);
@@ -724,7 +694,7 @@ static int device_l2_len(int ifindex, __u32 *l2_len)
 	}
 out:
 	rtnl_link_put(link);
-	nl_socket_free(sk);
+	nlsock_release(sk);
 	return err;
 }
 

@@ -4,7 +4,16 @@
  * attached by the first, detached when the last is reverted), the exemptions that keep the
  * control channel and the policy's protected peers out of every fault, and the machinery the
  * rule-based fault types share (fault_net_*.c): target -> rules, journal, counters, crash
- * cleanup. docs/network-faults.md describes the whole.
+ * cleanup. docs/network-faults.md describes the whole. The public interface of six files:
+ *   netif.c          the registry and every fault's lifecycle on it: lookup, probe, validate,
+ *                    attach, detach, revert, unwind, apply_action, free, the shaper's owner
+ *   netif_exempt.c   exemptions: the policy's (netif_set_policy), the requester's SSH
+ *                    session (netif_ssh_connection), reference-counted per interface
+ *   netif_rules.c    target -> rules, their deadlines, the jitter table, steering, removal
+ *   netif_status.c   resolve and status (the counters of the fault's rules)
+ *   netif_shaped.c   the shaping faults' root tree and IFB records, their undo and counters
+ *   netif_cleanup.c  crash cleanup of those records
+ * netif_impl.h is what they share behind this header.
  */
 #ifndef FL_NETIF_H
 #define FL_NETIF_H
@@ -94,7 +103,6 @@ int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *er
  */
 int netif_fault_attach(struct fault *f, char *err, size_t size);
 
-
 /* Add the rules the fault's target translates into, in the given directions. */
 int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif_action *act,
 			  char *err, size_t size);
@@ -163,9 +171,9 @@ int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size
 /*
  * What a shaping fault (bandwidth, latency) changes besides its rules: the egress root tree it
  * replaces (recorded at validate, journaled as "egress_root" before the replace, put back
- * exactly on undo: agent/net/tc.c) and the IFB device of ours that ingress goes through (journaled
- * as "ingress_ifb" before it is created). Embedded in the type's state (nf->ext); crash
- * cleanup of the same record is netif_shaper_cleanup().
+ * exactly on undo: agent/net/tc_root.c) and the IFB device of ours that ingress goes through
+ * (journaled as "ingress_ifb" before it is created). Embedded in the type's state (nf->ext);
+ * crash cleanup of the same record is netif_shaper_cleanup().
  */
 struct netif_shaped {
 	json_t *root;	    /* egress: the recorded root tree (also in f->undo) */

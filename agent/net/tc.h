@@ -1,9 +1,13 @@
 /*
- * Traffic control over rtnetlink (libnl), for network.bandwidth: an exact snapshot and restore
- * of a device's root qdisc tree, the HTB shaper the faults install, and IFB devices for
- * ingress shaping. Every function returns 0 or a negative errno; where an err/why buffer is
- * given it says what failed in words (with the kernel's extended ack message when it sent one).
- * Not thread-safe; the agent calls it from its event loop.
+ * Traffic control over rtnetlink (libnl), for the shaping faults (network.bandwidth,
+ * network.latency): the public interface of four files of agent/net/,
+ *   tc_root.c    an exact snapshot and restore of a device's root qdisc tree,
+ *   tc_shaper.c  the qdiscs the faults install (HTB shaper, netem, fq, TBF) and their counters,
+ *   tc_ifb.c     IFB devices for ingress shaping,
+ *   tc_nl.c      the tc requests and dumps they share (tc_nl.h) and tc_clsact_present().
+ * Every function returns 0 or a negative errno; where an err/why buffer is given it says what
+ * failed in words (with the kernel's extended ack message when it sent one). Requests go
+ * through the agent's one rtnetlink socket (nlsock.h), which serialises callers.
  */
 #ifndef FL_TC_H
 #define FL_TC_H
@@ -35,12 +39,13 @@ struct tc_shaper {
 struct tc_netem {
 	uint32_t limit; /* packets */
 	uint32_t delay_us, jitter_us;
-	uint32_t corr;	      /* delay correlation, 0 = none */
-	const int16_t *dist;  /* distribution table, NULL for uniform */
+	uint32_t corr;	     /* delay correlation, 0 = none */
+	const int16_t *dist; /* distribution table, NULL for uniform */
 	size_t n_dist;
 };
 
-/* sch_fq for EDT latency: queue limits in packets, horizon in microseconds (capped, not dropped). */
+/* sch_fq for EDT latency: queue limits in packets, horizon in microseconds (capped, not dropped).
+ */
 struct tc_fq {
 	uint32_t limit, flow_limit;
 	uint32_t horizon_us;
@@ -50,6 +55,8 @@ struct tc_fq {
 struct tc_shaper_stats {
 	uint64_t bytes, packets, drops, overlimits, backlog;
 };
+
+/* ---- tc_root.c: the root qdisc tree ---- */
 
 /*
  * Record the root qdisc tree of a device so that tc_root_restore() can put it back exactly:
@@ -62,6 +69,21 @@ int tc_root_snapshot(int ifindex, json_t **out, char *why, size_t size);
 
 /* A short description of a snapshot for people: "the default root (noqueue)", "tbf 1:". */
 void tc_root_describe(const json_t *snap, char *buf, size_t size);
+
+/* Is the root qdisc of the device ours (the shaper's HTB, or the EDT fq)? */
+int tc_root_is_ours(int ifindex, bool *ours);
+
+/*
+ * Put a snapshot back in place of our shaper, only when the root is still ours (otherwise
+ * someone replaced it since: it is left alone and report says so). A recorded default root
+ * comes back by deleting ours, which makes the kernel graft its default in the same
+ * operation; any other root is recreated with NLM_F_REPLACE, then its classes and child
+ * qdiscs. The result is compared with the snapshot; a difference is an error (-EIO).
+ * A device that no longer exists has nothing to restore (0, reported).
+ */
+int tc_root_restore(int ifindex, const json_t *snap, char *report, size_t size);
+
+/* ---- tc_shaper.c: the qdiscs of the shaping faults ---- */
 
 /*
  * Install the steered shaper at the root of a device in one replace (NLM_F_REPLACE: no moment
@@ -96,23 +118,15 @@ int tc_tbf_install(int ifindex, const struct tc_shaper *s, char *err, size_t siz
 /* Counters of the root qdisc of a device (the IFB's TBF). */
 int tc_root_stats(int ifindex, struct tc_shaper_stats *out);
 
-/* Is the root qdisc of the device ours (the shaper's HTB, or the EDT fq)? */
-int tc_root_is_ours(int ifindex, bool *ours);
-
-/*
- * Put a snapshot back in place of our shaper, only when the root is still ours (otherwise
- * someone replaced it since: it is left alone and report says so). A recorded default root
- * comes back by deleting ours, which makes the kernel graft its default in the same
- * operation; any other root is recreated with NLM_F_REPLACE, then its classes and child
- * qdiscs. The result is compared with the snapshot; a difference is an error (-EIO).
- * A device that no longer exists has nothing to restore (0, reported).
- */
-int tc_root_restore(int ifindex, const json_t *snap, char *report, size_t size);
-
+/* Counters of our HTB class on a device (the shaper's). */
 int tc_shaper_stats(int ifindex, struct tc_shaper_stats *out);
+
+/* ---- tc_nl.c: queries that are a dump ---- */
 
 /* Is there a clsact (or ingress) qdisc on the device? */
 int tc_clsact_present(int ifindex, bool *present);
+
+/* ---- tc_ifb.c: IFB devices ---- */
 
 /*
  * Create an IFB device with this name, tagged with alias (IFLA_IFALIAS) so that crash

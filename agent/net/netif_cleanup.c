@@ -1,0 +1,89 @@
+/*
+ * Crash cleanup of network faults (see netif.h): what a journal record left by a dead agent
+ * says was changed, put back: the interface record netif_fault_attach() writes ("interface",
+ * "ifindex", "clsact_created") and the shaping records of netif_shaped.c ("ingress_ifb",
+ * "egress_root").
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "netif.h"
+#include "tc.h"
+
+int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+{
+	const char *name = json_string_value(json_object_get(undo, "interface"));
+	int ifindex = (int)json_integer_value(json_object_get(undo, "ifindex"));
+	bool created = json_is_true(json_object_get(undo, "clsact_created"));
+	bool had_clsact, has_clsact;
+	char now[IF_NAMESIZE];
+	int ret, removed = 0;
+
+	(void)a;
+	if (!name || ifindex <= 0) {
+		snprintf(report, size, "nothing had been attached");
+		return 0;
+	}
+	if (!if_indextoname((unsigned int)ifindex, now)) {
+		snprintf(report, size, "interface %s (ifindex %d) is gone, and our filters with it",
+			 name, ifindex);
+		return 0;
+	}
+	if (strcmp(now, name)) {
+		snprintf(report, size,
+			 "ifindex %d is now called %s, not %s as recorded: not touched (check it "
+			 "by hand, then remove the journal record)",
+			 ifindex, now, name);
+		return -ESTALE;
+	}
+	if (tc_clsact_present(ifindex, &had_clsact))
+		had_clsact = false;
+	ret = netfault_cleanup_leftover(ifindex, created ? NETFAULT_CLEANUP_QDISC : 0, &removed);
+	if (ret) {
+		snprintf(report, size, "%s: removing our filters: %s", name, strerror(-ret));
+		return ret;
+	}
+	if (tc_clsact_present(ifindex, &has_clsact))
+		has_clsact = true;
+	snprintf(report, size, "%s: %d filter(s) of ours removed%s", name, removed,
+		 had_clsact && !has_clsact ? ", clsact (ours) deleted" : "");
+	return 0;
+}
+
+int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+{
+	const json_t *root = json_object_get(undo, "egress_root");
+	const json_t *ifb = json_object_get(undo, "ingress_ifb");
+	int ifindex = (int)json_integer_value(json_object_get(undo, "ifindex"));
+	size_t off;
+	int ret;
+
+	ret = netif_fault_cleanup(a, undo, report, size);
+	if (ret || ifindex <= 0)
+		return ret; /* a renamed interface is not touched at all */
+	off = strlen(report);
+	if (ifb && off < size) {
+		const char *name = json_string_value(json_object_get(ifb, "name"));
+		const char *alias = json_string_value(json_object_get(ifb, "alias"));
+		bool deleted = false;
+
+		ret = name && alias ? tc_ifb_delete(name, alias, &deleted) : -EINVAL;
+		off += snprintf(report + off, size - off, "; IFB device %s: %s", name ? name : "?",
+				ret	  ? strerror(-ret)
+				: deleted ? "deleted"
+					  : "not there");
+		if (ret)
+			return ret;
+	}
+	if (root && off < size) {
+		char r[256];
+
+		ret = tc_root_restore(ifindex, root, r, sizeof(r));
+		snprintf(report + off, size - off, "; %s", r);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}

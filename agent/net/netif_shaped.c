@@ -1,0 +1,142 @@
+/*
+ * What the shaping faults (bandwidth, latency) change besides their rules (see netif.h,
+ * struct netif_shaped): the egress root tree they replace, recorded at validate and journaled
+ * as "egress_root" before the replace, and the IFB device of ours that ingress goes through,
+ * journaled as "ingress_ifb" before it is created; their undo and their counters.
+ * netif_cleanup.c reads the same records after a crash.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fault.h"
+#include "log.h"
+#include "netif.h"
+#include "tc.h"
+
+int netif_shaped_snapshot(struct fault *f, struct netif_shaped *s, char *err, size_t size)
+{
+	const struct netif_fault *nf = f->priv;
+	char why[256];
+	int ret;
+
+	/* Refuse now, before anything changes, a root we could not put back. */
+	ret = tc_root_snapshot(nf->ifindex, &s->root, why, sizeof(why));
+	if (ret) {
+		snprintf(err, size, "target.interface: %s: %s", nf->ifname, why);
+		return ret;
+	}
+	tc_root_describe(s->root, s->replaced, sizeof(s->replaced));
+	return 0;
+}
+
+int netif_shaped_record_root(struct fault *f, struct netif_shaped *s, char *err, size_t size)
+{
+	int ret;
+
+	/* The tree we replace is on record before we replace it. */
+	json_object_set(f->undo, "egress_root", s->root);
+	ret = fault_journal(f);
+	if (ret) {
+		snprintf(err, size, "writing the journal: %s", strerror(-ret));
+		return ret;
+	}
+	s->root_replaced = true;
+	return 0;
+}
+
+int netif_shaped_create_ifb(struct fault *f, struct netif_shaped *s, const char *purpose, char *err,
+			    size_t size)
+{
+	const struct netif_fault *nf = f->priv;
+	int ret;
+
+	snprintf(s->ifb, sizeof(s->ifb), "flifb%d", nf->ifindex);
+	snprintf(s->ifb_alias, sizeof(s->ifb_alias), "faultline ingress %s of %s", purpose,
+		 nf->ifname);
+	json_object_set_new(f->undo, "ingress_ifb",
+			    json_pack("{s:s, s:s}", "name", s->ifb, "alias", s->ifb_alias));
+	ret = fault_journal(f);
+	if (ret) {
+		snprintf(err, size, "writing the journal: %s", strerror(-ret));
+		return ret;
+	}
+	ret = tc_ifb_create(s->ifb, s->ifb_alias, &s->ifb_ifindex, err, size);
+	if (ret == -EEXIST)
+		snprintf(err, size,
+			 "device %s exists already (a leftover? run faultlined --cleanup)", s->ifb);
+	if (ret)
+		return ret;
+	s->ifb_created = true;
+	return 0;
+}
+
+int netif_shaped_undo(struct fault *f, struct netif_shaped *s, char *err, size_t size)
+{
+	struct netif_fault *nf = f->priv;
+	char report[320];
+	int ret;
+
+	/* Rules and steering off first: nothing is stamped or steered into a qdisc going away. */
+	ret = netif_fault_remove_rules(f, err, size);
+	if (!ret)
+		ret = netif_fault_unsteer(f, err, size);
+	if (ret)
+		return ret;
+	if (s && s->ifb_created) {
+		bool deleted;
+
+		ret = tc_ifb_delete(s->ifb, s->ifb_alias, &deleted);
+		if (ret) {
+			snprintf(err, size, "deleting IFB device %s: %s", s->ifb, strerror(-ret));
+			return ret;
+		}
+		s->ifb_created = false;
+		log_info("fault %s: IFB device %s deleted", f->id, s->ifb);
+	}
+	if (s && s->root_replaced) {
+		ret = tc_root_restore(nf->ifindex, s->root, report, sizeof(report));
+		if (ret) {
+			/* The report may be longer than the caller's buffer: what does not
+			 * fit there goes to the log whole, so nothing of it is lost. */
+			if (snprintf(err, size, "%s: %s", nf->ifname, report) >= (int)size)
+				log_err("fault %s: %s: %s", f->id, nf->ifname, report);
+			return ret;
+		}
+		s->root_replaced = false;
+		log_info("fault %s: %s: %s", f->id, nf->ifname, report);
+	}
+	return netif_fault_detach(f, err, size);
+}
+
+json_t *netif_shaped_stats(int ifindex, bool root, bool overlimits)
+{
+	struct tc_shaper_stats st;
+	json_t *o;
+
+	if (root ? tc_root_stats(ifindex, &st) : tc_shaper_stats(ifindex, &st))
+		return json_null();
+	o = json_pack("{s:I, s:I, s:I}", "bytes", (json_int_t)st.bytes, "packets",
+		      (json_int_t)st.packets, "drops", (json_int_t)st.drops);
+	if (o && overlimits)
+		json_object_set_new(o, "overlimits", json_integer((json_int_t)st.overlimits));
+	if (o)
+		json_object_set_new(o, "backlog_bytes", json_integer((json_int_t)st.backlog));
+	return o ? o : json_null();
+}
+
+void netif_shaped_unwind(struct fault *f, struct netif_shaped *s)
+{
+	char err[FAULT_ERR_SIZE] = "";
+
+	if (netif_shaped_undo(f, s, err, sizeof(err)))
+		log_err("fault %s: undoing a partial apply: %s", f->id, err);
+}
+
+void netif_shaped_release(struct netif_shaped *s)
+{
+	if (s) {
+		json_decref(s->root);
+		s->root = NULL;
+	}
+}
