@@ -86,6 +86,15 @@ struct pause_priv {
 	char container[CTR_ID_LEN + 1];
 };
 
+/* Whether a freezer control file is a v1 freezer.state (a container's), not cgroup.freeze. */
+static bool freezer_is_v1(const char *path)
+{
+	static const char v1[] = "/freezer.state";
+	size_t l = strlen(path);
+
+	return l >= sizeof(v1) - 1 && !strcmp(path + l - (sizeof(v1) - 1), v1);
+}
+
 /* A v1 freezer.state: FROZEN, FREEZING or THAWED, without the newline. */
 static int freezer_state(const char *path, char *buf, size_t size)
 {
@@ -327,8 +336,7 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 				 p->container);
 			return -EBUSY;
 		}
-		f->undo = json_pack("{s:s, s:s}", p->freezer_v1 ? "freezer_v1" : "freezer",
-				    p->freezer, "container", p->container);
+		f->undo = json_pack("{s:s, s:s}", "freezer", p->freezer, "container", p->container);
 		ret = fault_journal(f);
 		if (ret)
 			return ret;
@@ -436,19 +444,9 @@ static int resume(const json_t *undo, char *report, size_t size)
 		snprintf(report, size, "nothing had been paused");
 		return 0;
 	}
-	if (!json_unpack((json_t *)undo, "{s:s}", "freezer_v1", &freezer)) {
-		int e = freezer_write(freezer, "THAWED");
-
-		/* A container that is gone left nothing frozen. */
-		if (e && e != -ENOENT) {
-			snprintf(report, size, "thawing %s: %s", freezer, strerror(-e));
-			return e;
-		}
-		snprintf(report, size, "thawed %s", freezer);
-		return 0;
-	}
 	if (!json_unpack((json_t *)undo, "{s:s}", "freezer", &freezer)) {
-		int e = freezer_write(freezer, "0");
+		/* A container's v1 freezer.state takes words; cgroup.freeze takes 0 and 1. */
+		int e = freezer_write(freezer, freezer_is_v1(freezer) ? "THAWED" : "0");
 
 		if (e && e != -ENOENT) {
 			snprintf(report, size, "thawing %s: %s", freezer, strerror(-e));
@@ -508,17 +506,16 @@ static int pause_cleanup(struct agent *a, const json_t *undo, char *report, size
 static json_t *freezer_describe(const json_t *undo)
 {
 	const char *path = json_string_value(json_object_get(undo, "freezer"));
-	const char *v1 = json_string_value(json_object_get(undo, "freezer_v1"));
 	char events[600], buf[512];
 	json_t *out = json_deep_copy(undo);
 	int fd, frozen = -1;
 	ssize_t n;
 
-	if (v1 && out) {
+	if (path && out && freezer_is_v1(path)) {
 		char state[16] = "";
 
 		/* freezer.state says FROZEN once every task is, FREEZING until then. */
-		if (!freezer_state(v1, state, sizeof(state)))
+		if (!freezer_state(path, state, sizeof(state)))
 			json_object_set_new(out, "frozen", json_boolean(!strcmp(state, "FROZEN")));
 		return out;
 	}

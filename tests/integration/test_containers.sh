@@ -14,6 +14,8 @@
 #    container's and a same-named process this test started outside stay;
 #  - process.pause method freezer on a container freezes its cgroup (FROZEN, every process of
 #    it stopped in the refrigerator), the outside process runs on, and the revert thaws it.
+#  - SIGKILL of the agent (and its watchdog) while a container is frozen: --cleanup thaws it
+#    from the journal.
 # Everything is removed at exit, also on failure: containers, image, service, namespace.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
@@ -234,10 +236,25 @@ done
 api GET "/v1/faults/$FZ"
 fl_assert_eq "$(jq -r '.fault.status.frozen' <<<"$API_BODY")" true "status says frozen ($API_BODY)"
 fl_assert_eq "$(jq -r '.fault.status.container' <<<"$API_BODY")" "$ID_B" "status names the container"
+fl_assert_eq "$(jq -r '.fault.status.freezer' <<<"$API_BODY")" \
+	"$FREEZER/libpod_parent/libpod-$ID_B/freezer.state" "status names the freezer"
 api DELETE "/v1/faults/$FZ"
 fl_assert_eq "$HTTP_STATUS" 200 "revert the freezer ($API_BODY)"
 fl_assert_eq "$(fstate)" THAWED "freezer state after the revert"
 for p in "$MAIN_B" "$PB" "$PO"; do
 	[ "$(fl_proc_state "$p")" = S ] || fl_fail "pid $p is '$(fl_proc_state "$p")' after the thaw, not sleeping"
 done
+
+# A crash while the container is frozen: the journal's record thaws it (--cleanup).
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"fz2\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$B\"}, \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
+fl_assert_eq "$HTTP_STATUS" 201 "freeze $B again ($API_BODY)"
+fl_assert_eq "$(fstate)" FROZEN "freezer state before the crash"
+fl_crash_agent "$FL_AGENT_PID"
+wait "$FL_AGENT_PID" 2>/dev/null || true
+FL_AGENT_PID=
+"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >"$dir/cleanup.log" 2>&1 ||
+	fl_fail "--cleanup failed: $(cat "$dir/cleanup.log")"
+fl_assert_eq "$(fstate)" THAWED "freezer state after the crash cleanup"
+grep -q "thawed $FREEZER/libpod_parent/libpod-$ID_B/freezer.state" "$dir/cleanup.log" ||
+	fl_fail "--cleanup does not say it thawed the container: $(cat "$dir/cleanup.log")"
 exit 0
