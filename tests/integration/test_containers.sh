@@ -8,6 +8,7 @@
 #    inode (the test's namespace) and their cgroups;
 #  - POST /v1/resolve by id prefix, by name and by compose labels picks exactly the process
 #    of that container (a copy of busybox named after $FL_ID), and the compose service both;
+#  - faultctl plan --resolve shows the container target resolved (container, its process);
 #  - refused: an unknown id prefix or name, a runtime that does not run it, a name with a
 #    runtime that serves no Engine API, a malformed id, and a freezer on two containers;
 #  - process.kill by container + name kills only that container's process: the other
@@ -198,6 +199,27 @@ api POST /v1/resolve "{\"name\": \"z\", \"type\": \"process.pause\", \"duration\
 fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 422 "freezer on a service of two containers ($API_BODY)"
 grep -qF "method freezer freezes one container, and 2 match" <<<"$API_BODY" ||
 	fl_fail "freezer ambiguity message: $API_BODY"
+
+# faultctl plan --resolve shows the container and the one process it would hit.
+cat >"$dir/exp.yaml" <<EOX
+version: 1
+name: ctr-plan
+hypothesis: only the process of the container named is hit
+agents:
+  - name: local
+    address: unix://$sock
+duration: 1m
+faults:
+  - name: k
+    type: process.kill
+    target: {name: $PNAME, container: {name: $A}, all: true}
+EOX
+"$FAULTCTL" plan --resolve "$dir/exp.yaml" >"$dir/plan.txt" 2>&1 ||
+	fl_fail "faultctl plan --resolve: $(cat "$dir/plan.txt")"
+grep -q "container ${ID_A:0:12} $A (podman), main pid $MAIN_A, netns $NETNS_INODE" "$dir/plan.txt" ||
+	fl_fail "plan --resolve does not show the container: $(cat "$dir/plan.txt")"
+grep -q "pid $PA " "$dir/plan.txt" || fl_fail "plan --resolve does not show pid $PA: $(cat "$dir/plan.txt")"
+! grep -q "pid $PB \|pid $PO " "$dir/plan.txt" || fl_fail "plan --resolve shows more: $(cat "$dir/plan.txt")"
 
 api POST /v1/leases '{"ttl_ms": 900000}'
 fl_assert_eq "$HTTP_STATUS" 201 "create lease"
