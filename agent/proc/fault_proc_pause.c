@@ -165,7 +165,8 @@ static int container_freezer(struct agent *a, struct fault *f, struct pause_priv
 	/* Every process of the container is frozen: none may be protected, the cap holds. */
 	procsel_guard_init(&g, f->peer_pid, a->policy);
 	ret = procsel_resolve(&whole, &g, &found, err, size);
-	if (!ret && json_integer_value(json_object_get(found, "protected_matches"))) {
+	/* A protected process refuses the freezer whatever else the scan says (all protected). */
+	if (found && json_integer_value(json_object_get(found, "protected_matches"))) {
 		json_t *pr = json_array_get(json_object_get(found, "protected"), 0);
 
 		snprintf(err, size,

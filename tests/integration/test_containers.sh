@@ -9,6 +9,8 @@
 #  - POST /v1/resolve by id prefix, by name and by compose labels picks exactly the process
 #    of that container (a copy of busybox named after $FL_ID), and the compose service both;
 #  - faultctl plan --resolve shows the container target resolved (container, its process);
+#  - the policy's max_processes_per_fault counts a container's processes, and a container
+#    whose only process the policy protects is neither killed nor frozen;
 #  - refused: an unknown id prefix or name, a runtime that does not run it, a name with a
 #    runtime that serves no Engine API, a malformed id, and a freezer on two containers;
 #  - process.kill by container + name kills only that container's process: the other
@@ -39,8 +41,10 @@ api_sock=$dir/engine.sock
 IMG=localhost/$FL_ID-img:1
 A=$FL_ID-a
 B=$FL_ID-b
+C=$FL_ID-c
 PROJECT=${FL_ID}shop
 PNAME=${FL_ID}w
+GNAME=${FL_ID}g # the policy protects it
 
 # Teardown runs in reverse: the agent, the containers, the service, then the image.
 fl_on_exit "${PODMAN[*]} rmi -f $IMG"
@@ -51,7 +55,7 @@ teardown_service() {
 	fi
 }
 fl_on_exit teardown_service
-fl_on_exit "${PODMAN[*]} rm -f -t 0 $A $B"
+fl_on_exit "${PODMAN[*]} rm -f -t 0 $A $B $C"
 teardown_agent() {
 	if [ -n "${FL_AGENT_PID:-}" ]; then
 		kill -KILL "$FL_AGENT_PID" 2>/dev/null
@@ -66,25 +70,30 @@ fl_on_exit teardown_agent
 mkdir "$dir/img"
 cp /bin/busybox "$dir/img/busybox"
 cp /bin/busybox "$dir/img/$PNAME"
+cp /bin/busybox "$dir/img/$GNAME"
 printf '(exec -a sleep /bin/%s 600) &\nexec /bin/busybox sleep 600\n' "$PNAME" >"$dir/img/run.sh"
 cat >"$dir/img/Containerfile" <<EOC
 FROM scratch
-COPY busybox $PNAME /bin/
+COPY busybox $PNAME $GNAME /bin/
 COPY run.sh /run.sh
 CMD ["/bin/busybox", "sh", "/run.sh"]
 EOC
 timeout 120 "${PODMAN[@]}" build -q -t "$IMG" "$dir/img" >"$dir/build.log" 2>&1 ||
 	fl_fail "podman build: $(tail -5 "$dir/build.log")"
 
-run_ctr() { # run_ctr NAME SERVICE
-	timeout 60 "${PODMAN[@]}" run -d --name "$1" "${RUN_OPTS[@]}" \
-		--network "ns:/run/netns/$ns" \
-		--label "com.docker.compose.project=$PROJECT" \
-		--label "com.docker.compose.service=$2" "$IMG" >"$dir/run-$1.log" 2>&1 ||
-		fl_fail "podman run $1: $(tail -5 "$dir/run-$1.log")"
+run_ctr() { # run_ctr NAME [ARGS...] [-- COMMAND...]
+	local name=$1
+	shift
+	timeout 60 "${PODMAN[@]}" run -d --name "$name" "${RUN_OPTS[@]}" \
+		--network "ns:/run/netns/$ns" "$@" >"$dir/run-$name.log" 2>&1 ||
+		fl_fail "podman run $name: $(tail -5 "$dir/run-$name.log")"
 }
-run_ctr "$A" web
-run_ctr "$B" web
+run_ctr "$A" --label "com.docker.compose.project=$PROJECT" \
+	--label "com.docker.compose.service=web" "$IMG"
+run_ctr "$B" --label "com.docker.compose.project=$PROJECT" \
+	--label "com.docker.compose.service=web" "$IMG"
+# C runs only a process the policy protects.
+run_ctr "$C" "$IMG" /bin/busybox sh -c "exec -a sleep /bin/$GNAME 600"
 ID_A=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$A")
 ID_B=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$B")
 MAIN_A=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$A")
@@ -125,7 +134,9 @@ for ((i = 0; i < 300; i++)); do
 	sleep 0.1
 done
 
-fl_start_agent "$ns" "$sock" "$dir/agent.log" --log-level debug \
+# A cap of 3 processes a fault and a protected name: they hold inside containers too.
+printf 'max_processes_per_fault: 3\nprotected_processes: [%s]\n' "$GNAME" >"$dir/policy.yaml"
+fl_start_agent "$ns" "$sock" "$dir/agent.log" --log-level debug --policy "$dir/policy.yaml" \
 	--container-engines "$api_sock,$dir/missing.sock"
 api() { FL_API_TIMEOUT=30 fl_api "$@"; }
 
@@ -195,6 +206,18 @@ expect_refused "{\"name\": \"$FL_ID-nosuch\"}" 422 "no running container on this
 expect_refused "{\"name\": \"$A\", \"runtime\": \"docker\"}" 422 "no running container on this host has docker container name"
 expect_refused "{\"name\": \"$A\", \"runtime\": \"containerd\"}" 503 "which containerd does not serve; give the container's id"
 expect_refused '{"id": "ABCDEF012345"}' 422 "a container id is lower-case hex"
+# The policy's cap counts container processes (4 in the service), and its protection holds.
+api POST /v1/resolve "{\"name\": \"c\", \"type\": \"process.kill\", \"target\": {\"container\": {\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}, \"all\": true}}"
+fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 422 "the cap over a service ($API_BODY)"
+grep -qF "would hit 4 of 4 matching processes, more than the policy's max_processes_per_fault (3)" <<<"$API_BODY" ||
+	fl_fail "cap message: $API_BODY"
+api POST /v1/resolve "{\"name\": \"c\", \"type\": \"process.kill\", \"target\": {\"container\": {\"name\": \"$C\"}, \"all\": true}}"
+fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 422 "a container of protected processes ($API_BODY)"
+grep -qF "all protected, e.g. pid" <<<"$API_BODY" || fl_fail "protection message: $API_BODY"
+api POST /v1/resolve "{\"name\": \"z\", \"type\": \"process.pause\", \"duration\": \"10s\", \"target\": {\"container\": {\"name\": \"$C\"}, \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
+fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 403 "a freezer over a protected process ($API_BODY)"
+grep -qF "($GNAME), which is protected (protected by the policy): not frozen" <<<"$API_BODY" ||
+	fl_fail "freezer protection message: $API_BODY"
 api POST /v1/resolve "{\"name\": \"z\", \"type\": \"process.pause\", \"duration\": \"10s\", \"target\": {\"container\": {\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}, \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
 fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 422 "freezer on a service of two containers ($API_BODY)"
 grep -qF "method freezer freezes one container, and 2 match" <<<"$API_BODY" ||
