@@ -211,6 +211,29 @@ static void test_container_targets(void **state)
 		  "target.cgroup or target.container, not both\n");
 }
 
+/* The plan names the container of a process target, however it was named. */
+static void test_container_in_plan(void **state)
+{
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	assert_int_equal(diag_init(&dl, "x"), 0);
+	th_assert_clean(exp_load_file(FL_SOURCE_DIR "/experiments/container-kill.yaml", &e, &dl),
+			&dl);
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	assert_int_equal(exp_plan_render(f, e, "container-kill.yaml"), 0);
+	fclose(f);
+	assert_non_null(strstr(text, "1 process with name='gunicorn' in compose service shop/web "
+				     "(seed 11)"));
+	assert_non_null(strstr(text, "all processes in container 'shop-db-1' (docker)"));
+	free(text);
+	exp_free(e);
+}
+
 static void test_defaults_written_out(void **state)
 {
 	struct fault_spec *f;
@@ -350,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_every_type_round_trips),
 		cmocka_unit_test(test_defaults_written_out),
 		cmocka_unit_test(test_container_targets),
+		cmocka_unit_test(test_container_in_plan),
 		cmocka_unit_test(test_fault_errors),
 		cmocka_unit_test(test_type_table),
 		cmocka_unit_test(test_equal_sees_differences),
