@@ -15,6 +15,7 @@
 #    runtime that serves no Engine API, a malformed id, and a freezer on two containers;
 #  - process.kill by container + name kills only that container's process: the other
 #    container's and a same-named process this test started outside stay;
+#  - a SIGSTOP pause by compose service and name stops only that process, and resumes it;
 #  - process.pause method freezer on a container freezes its cgroup (FROZEN, every process of
 #    it stopped in the refrigerator), the outside process runs on, and the revert thaws it.
 #  - SIGKILL of the agent (and its watchdog) while a container is frozen: --cleanup thaws it
@@ -259,6 +260,25 @@ case "$(fl_proc_state "$PA")" in "" | Z) ;; *) fl_fail "pid $PA in $A survived t
 [ -n "$(fl_proc_state "$PB")" ] || fl_fail "pid $PB in $B was killed"
 [ -n "$(fl_proc_state "$PO")" ] || fl_fail "outside pid $PO was killed"
 [ -n "$(fl_proc_state "$MAIN_A")" ] || fl_fail "the main process of $A was killed"
+
+# A SIGSTOP pause by compose service + name: the service's remaining process only.
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"st\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"name\": \"$PNAME\", \"container\": {\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}, \"all\": true}}"
+fl_assert_eq "$HTTP_STATUS" 201 "sigstop pause in the service ($API_BODY)"
+ST=$(jq -r .fault.id <<<"$API_BODY")
+for ((i = 0; i < 100; i++)); do
+	[ "$(fl_proc_state "$PB")" = T ] && break
+	sleep 0.05
+done
+fl_assert_eq "$(fl_proc_state "$PB")" T "pid $PB in $B stopped"
+fl_assert_eq "$(fl_proc_state "$PO")" S "outside pid $PO not stopped"
+fl_assert_eq "$(fl_proc_state "$MAIN_B")" S "main process of $B not stopped (not named)"
+api DELETE "/v1/faults/$ST"
+fl_assert_eq "$HTTP_STATUS" 200 "revert the sigstop pause ($API_BODY)"
+for ((i = 0; i < 100; i++)); do
+	[ "$(fl_proc_state "$PB")" = S ] && break
+	sleep 0.05
+done
+fl_assert_eq "$(fl_proc_state "$PB")" S "pid $PB resumed"
 
 # Freezer pause of B: its v1 freezer cgroup, thawed by the revert.
 FREEZER=$(findmnt -n -t cgroup -O freezer -o TARGET | head -n1)
