@@ -492,10 +492,6 @@ static int scan_add(struct proc_match **arr, size_t *n, size_t *cap, pid_t pid,
 	return 0;
 }
 
-/*
- * Every live process matching each criterion of t, sorted by pid: those a fault may hit in
- * sc->m, the protected ones (with why) in sc->prot. 0, -EINVAL (err says why), -errno.
- */
 /* Whether pid is in one of the containers of sc (resolved from target.container). */
 static bool in_containers(pid_t pid, const struct scan *sc)
 {
@@ -509,6 +505,11 @@ static bool in_containers(pid_t pid, const struct scan *sc)
 	return false;
 }
 
+/*
+ * Every live process matching each criterion of t, sorted by pid: those a fault may hit in
+ * sc->m, the protected ones (with why) in sc->prot. 0, -EINVAL (err says why), -errno; the
+ * container's refusals of ctr_resolve() (-ESRCH, -EPERM, -EOPNOTSUPP).
+ */
 static int scan(const struct proc_target *t, const struct procsel_guard *g, struct scan *sc,
 		char *err, size_t err_size)
 {
@@ -524,12 +525,6 @@ static int scan(const struct proc_target *t, const struct procsel_guard *g, stru
 		snprintf(err, err_size, "target.user: no user '%s' on this host", t->user);
 		return -EINVAL;
 	}
-	/* The container is resolved once per scan: a restarted one is found with its new pids. */
-	if (t->container) {
-		ret = ctr_resolve(t->container, &sc->ctrs, &sc->n_ctrs, err, err_size);
-		if (ret)
-			return ret;
-	}
 	if (t->cmdline) {
 		if (regcomp(&re, t->cmdline, REG_EXTENDED | REG_NOSUB)) {
 			snprintf(err, err_size, "target.cmdline: invalid regular expression");
@@ -544,6 +539,12 @@ static int scan(const struct proc_target *t, const struct procsel_guard *g, stru
 			ret = -EINVAL;
 			goto out;
 		}
+	}
+	/* The container is resolved once per scan: a restarted one is found with its new pids. */
+	if (t->container) {
+		ret = ctr_resolve(t->container, &sc->ctrs, &sc->n_ctrs, err, err_size);
+		if (ret)
+			goto out;
 	}
 	d = opendir("/proc");
 	if (!d) {
