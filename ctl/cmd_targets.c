@@ -48,8 +48,8 @@ static void print_targets(const char *addr, json_t *resp)
 		printf("no containers\n");
 		return;
 	}
-	printf("%-12s  %-24s  %-10s  %8s  %10s  %5s  %s\n", "ID", "NAME", "RUNTIME", "PID",
-	       "NETNS", "PROCS", "CGROUP");
+	printf("%-12s  %-24s  %-10s  %8s  %10s  %5s  %s\n", "ID", "NAME", "RUNTIME", "PID", "NETNS",
+	       "PROCS", "CGROUP");
 	json_array_foreach(json_object_get(resp, "containers"), i, c)
 	{
 		json_t *cg = json_object_get(c, "cgroups");
@@ -78,9 +78,9 @@ static void print_targets(const char *addr, json_t *resp)
 int cmd_targets(const struct ctl_opts *opts, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "agent", required_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
-		{ 0 },
+		{"agent", required_argument, NULL, 'a'},
+		{"json", no_argument, NULL, 'j'},
+		{0},
 	};
 	const char *agent = opts->agent;
 	bool json = opts->json;

@@ -103,10 +103,8 @@ static const struct exp_object net_target_object = {
 /* Container of a process target. */
 
 static const char *const runtime_names[] = {
-	[CONTAINER_RUNTIME_AUTO] = "auto",
-	[CONTAINER_RUNTIME_DOCKER] = "docker",
-	[CONTAINER_RUNTIME_PODMAN] = "podman",
-	[CONTAINER_RUNTIME_CONTAINERD] = "containerd",
+	[CONTAINER_RUNTIME_AUTO] = "auto",     [CONTAINER_RUNTIME_DOCKER] = "docker",
+	[CONTAINER_RUNTIME_PODMAN] = "podman", [CONTAINER_RUNTIME_CONTAINERD] = "containerd",
 	[CONTAINER_RUNTIME_CRIO] = "cri-o",
 };
 static const struct exp_enum runtime_enum = {runtime_names, ARRAY_SIZE(runtime_names)};

@@ -30,7 +30,7 @@
 struct engine {
 	char path[108];
 	bool up;
-	char kind[16];	  /* "docker" or "podman" once probed */
+	char kind[16]; /* "docker" or "podman" once probed */
 	char version[64];
 	char error[200]; /* why the probe failed */
 };
@@ -187,11 +187,11 @@ json_t *ctr_engines_json(void)
 	for (size_t i = 0; a && i < n_engines; i++) {
 		const struct engine *e = &engines[i];
 
-		json_array_append_new(
-			a, e->up ? json_pack("{s:s, s:b, s:s, s:s}", "socket", e->path, "up", 1,
-					     "kind", e->kind, "version", e->version)
-				 : json_pack("{s:s, s:b, s:s}", "socket", e->path, "up", 0, "error",
-					     e->error));
+		json_array_append_new(a, e->up ? json_pack("{s:s, s:b, s:s, s:s}", "socket",
+							   e->path, "up", 1, "kind", e->kind,
+							   "version", e->version)
+					       : json_pack("{s:s, s:b, s:s}", "socket", e->path,
+							   "up", 0, "error", e->error));
 	}
 	return a;
 }
@@ -284,10 +284,12 @@ static int scan_proc(struct ctr_info **out, size_t *n)
 		}
 		c->n_procs++;
 		/* The oldest process is the container's first (its init); ties: the lower pid. */
-		if (!c->main_pid || st < c->main_start || (st == c->main_start && pid < c->main_pid)) {
+		if (!c->main_pid || st < c->main_start ||
+		    (st == c->main_start && pid < c->main_pid)) {
 			c->main_pid = pid;
 			c->main_start = st;
-			/* Its lines are the container's (an exec'd process may sit in a subgroup). */
+			/* Its lines are the container's (an exec'd process may sit in a subgroup).
+			 */
 			c->cg = cg;
 		}
 	}
@@ -332,8 +334,8 @@ static void join_engines(struct ctr_info *v, size_t n, int *answered, char *why,
 		json_array_foreach(list, i, item)
 		{
 			const char *id = json_string_value(json_object_get(item, "Id"));
-			const char *name =
-				json_string_value(json_array_get(json_object_get(item, "Names"), 0));
+			const char *name = json_string_value(
+				json_array_get(json_object_get(item, "Names"), 0));
 			json_t *labels = json_object_get(item, "Labels");
 			struct ctr_info key, *c;
 
@@ -373,10 +375,10 @@ int ctr_list(struct ctr_info **out, size_t *n)
 
 json_t *ctr_info_json(const struct ctr_info *c)
 {
-	json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:I}", "id", c->id, "runtime",
-			      exp_container_runtime_name(c->runtime), "main_pid", (int)c->main_pid,
-			      "processes", (json_int_t)c->n_procs, "netns_inode",
-			      (json_int_t)c->netns);
+	json_t *o =
+		json_pack("{s:s, s:s, s:i, s:I, s:I}", "id", c->id, "runtime",
+			  exp_container_runtime_name(c->runtime), "main_pid", (int)c->main_pid,
+			  "processes", (json_int_t)c->n_procs, "netns_inode", (json_int_t)c->netns);
 	json_t *cgs = json_object();
 
 	if (!o || !cgs) {
@@ -391,9 +393,9 @@ json_t *ctr_info_json(const struct ctr_info *c)
 		json_object_set_new(cgs, "freezer", json_string(c->cg.freezer));
 	json_object_set_new(o, "cgroups", cgs);
 	if (c->project[0] || c->service[0])
-		json_object_set_new(o, "compose",
-				    json_pack("{s:s, s:s}", "project", c->project, "service",
-					      c->service));
+		json_object_set_new(
+			o, "compose",
+			json_pack("{s:s, s:s}", "project", c->project, "service", c->service));
 	if (c->engine[0])
 		json_object_set_new(o, "engine", json_string(c->engine));
 	return o;
@@ -474,8 +476,7 @@ int ctr_resolve(const struct container_ref *ref, struct ctr_info **out, size_t *
 			 "target.container: %s: no Docker Engine API answers (%s%s), so names "
 			 "and compose labels cannot be resolved; give the container's id, or "
 			 "start the agent with --container-engines",
-			 what, n_engines ? "last: " : "no socket configured",
-			 n_engines ? why : "");
+			 what, n_engines ? "last: " : "no socket configured", n_engines ? why : "");
 		free(v);
 		return -EOPNOTSUPP;
 	}
@@ -544,7 +545,7 @@ int ctr_freezer_v1_root(char *buf, size_t size)
 		for (tok = strtok_r(opts, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 			if (!strcmp(tok, "freezer")) {
 				ret = (size_t)snprintf(buf, size, "%s", mnt) >= size ? -ENAMETOOLONG
-										   : 0;
+										     : 0;
 				break;
 			}
 	}

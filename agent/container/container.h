@@ -25,12 +25,12 @@ struct container_ref;
 /* One container running on this host. */
 struct ctr_info {
 	char id[CTR_ID_LEN + 1];
-	int runtime;	 /* enum container_runtime, from the cgroup name or the engine */
-	char name[128];	 /* "" when no engine names it */
+	int runtime;	  /* enum container_runtime, from the cgroup name or the engine */
+	char name[128];	  /* "" when no engine names it */
 	char project[64]; /* com.docker.compose.project, "" when not set */
 	char service[64]; /* com.docker.compose.service */
 	char engine[108]; /* the socket of the engine that named it, "" when none did */
-	pid_t main_pid;	 /* its first process (the oldest one in its cgroup) */
+	pid_t main_pid;	  /* its first process (the oldest one in its cgroup) */
 	unsigned long long main_start;
 	size_t n_procs;
 	uint64_t netns; /* inode of main_pid's network namespace, 0 when unreadable */

@@ -29,8 +29,8 @@ static const struct {
  * before. The monitors' own cgroups (crio-conmon-ID, libpod-conmon-ID) hold no container
  * process: "conmon-ID" is not an id, so they never match.
  */
-static bool component_id(const char *comp, size_t len, const char *parent, size_t plen,
-			 bool kube, char *id, int *runtime)
+static bool component_id(const char *comp, size_t len, const char *parent, size_t plen, bool kube,
+			 char *id, int *runtime)
 {
 	static const char scope[] = ".scope";
 	size_t sl = sizeof(scope) - 1;
@@ -40,7 +40,8 @@ static bool component_id(const char *comp, size_t len, const char *parent, size_
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		size_t pl = strlen(prefixes[i].prefix);
 
-		if (len > pl && !memcmp(comp, prefixes[i].prefix, pl) && is_id(comp + pl, len - pl)) {
+		if (len > pl && !memcmp(comp, prefixes[i].prefix, pl) &&
+		    is_id(comp + pl, len - pl)) {
 			memcpy(id, comp + pl, CTR_ID_LEN);
 			id[CTR_ID_LEN] = '\0';
 			*runtime = prefixes[i].runtime;

@@ -88,7 +88,8 @@ static void test_not_containers(void **state)
 		"0::/machine.slice/libpod-conmon-" ID ".scope\n",
 		"0::/kubepods.slice/crio-conmon-" ID ".scope\n",
 		"0::/system.slice/docker-" ID "0.scope\n",
-		"0::/system.slice/docker-2E4763818FC5E21C2C2E26D4DD87CD63FC28CDEFD77A44733C7541C7C89847C9.scope\n",
+		"0::/system.slice/"
+		"docker-2E4763818FC5E21C2C2E26D4DD87CD63FC28CDEFD77A44733C7541C7C89847C9.scope\n",
 		/* A bare 64-digit name means nothing outside /docker and kubepods. */
 		"0::/somewhere/" ID "\n",
 		"garbage without colons\n",
@@ -125,8 +126,8 @@ static void test_inconsistent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_podman_hybrid),	 cmocka_unit_test(test_podman_v2_subgroup),
-		cmocka_unit_test(test_docker),		 cmocka_unit_test(test_kubernetes),
+		cmocka_unit_test(test_podman_hybrid),  cmocka_unit_test(test_podman_v2_subgroup),
+		cmocka_unit_test(test_docker),	       cmocka_unit_test(test_kubernetes),
 		cmocka_unit_test(test_not_containers), cmocka_unit_test(test_innermost),
 		cmocka_unit_test(test_inconsistent),
 	};
