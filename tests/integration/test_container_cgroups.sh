@@ -6,7 +6,8 @@
 # container, so this is the path a v2-only host takes (docs/containers.md):
 #  - GET /v1/containers lists both, runtime from the cgroup name, the container's own cgroup
 #    (not the subgroup), no name (no engine answers);
-#  - resolution by id prefix, refused for another runtime, and a name with no engine: 503;
+#  - resolution by id prefix (a 12-digit prefix two share is ambiguous unless the runtime
+#    tells them apart), refused for another runtime, and a name with no engine: 503;
 #  - process.kill by container id + name hits only that container's process;
 #  - process.pause method freezer on a container writes its cgroup.freeze: the kernel
 #    reports it frozen (cgroup.events), the outside process runs on, the revert thaws it.
@@ -23,7 +24,8 @@ sock=$dir/agent.sock
 state=$dir/state
 VNAME=${FL_ID}v
 ID1=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-ID2=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+# ID2 shares ID1's first 12 digits (and differs in the 13th): a 12-digit prefix is ambiguous.
+ID2=${ID1:0:12}$(printf '%x' $(((16#${ID1:12:1} + 1) % 16)))$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n' | cut -c1-51)
 top=$CG_ROOT/$FL_ID-ctr
 cg1=$top/libpod-$ID1.scope
 cg2=$top/docker-$ID2.scope
@@ -87,7 +89,12 @@ resolve() { # resolve TARGET_JSON
 resolve "{\"name\": \"$VNAME\", \"container\": {\"id\": \"${ID1:0:12}\", \"runtime\": \"podman\"}, \"all\": true}"
 fl_assert_eq "$(jq -r '[.faults[0].target.processes[].pid] | sort | join(" ")' <<<"$API_BODY")" \
 	"$(printf '%s\n' "$P1" "$P1B" | sort | xargs)" "resolved by id prefix ($API_BODY)"
-resolve "{\"container\": {\"id\": \"${ID1:0:12}\", \"runtime\": \"docker\"}, \"all\": true}"
+resolve "{\"container\": {\"id\": \"${ID1:0:12}\"}, \"all\": true}"
+fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 422 "an ambiguous prefix ($API_BODY)"
+grep -qF "id prefix ${ID1:0:12} is ambiguous: 2 containers match" <<<"$API_BODY" ||
+	fl_fail "ambiguity message: $API_BODY"
+grep -qF "give a longer prefix" <<<"$API_BODY" || fl_fail "ambiguity advice: $API_BODY"
+resolve "{\"container\": {\"id\": \"${ID1:0:13}\", \"runtime\": \"docker\"}, \"all\": true}"
 fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 422 "another runtime ($API_BODY)"
 resolve "{\"container\": {\"name\": \"web\"}, \"all\": true}"
 fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 503 "a name with no engine ($API_BODY)"
