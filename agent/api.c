@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "audit.h"
 #include "caps.h"
+#include "container.h"
 #include "core.h"
 #include "events.h"
 #include "exp.h"
@@ -131,6 +132,8 @@ json_t *api_info(const struct agent *a)
 			 (json_int_t)(time(NULL) - a->started));
 	if (info)
 		json_object_set_new(info, "memory", memory_json());
+	if (info)
+		json_object_set_new(info, "container_engines", ctr_engines_json());
 	if (info && a->policy && !policy_to_json(a->policy, &policy)) {
 		json_object_set_new(info, "policy", policy);
 		json_object_set_new(info, "policy_file",
@@ -142,6 +145,14 @@ json_t *api_info(const struct agent *a)
 static int route_info(struct api_req *r, json_t **body)
 {
 	*body = api_info(r->a);
+	return *body ? 200 : 500;
+}
+
+/* What containers run here: ids from /proc, names and labels from the engines (container.h). */
+static int route_containers(struct api_req *r, json_t **body)
+{
+	(void)r;
+	*body = ctr_list_json();
 	return *body ? 200 : 500;
 }
 
@@ -730,6 +741,7 @@ static int route_events(struct api_req *r, json_t **body)
 
 static const struct api_route routes[] = {
 	{ "GET", "/v1/info", route_info },
+	{ "GET", "/v1/containers", route_containers },
 	{ "GET", "/v1/leases", route_leases },
 	{ "POST", "/v1/leases", route_lease_create },
 	{ "POST", "/v1/leases/{id}/renew", route_lease_renew },

@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "audit.h"
 #include "caps.h"
+#include "container.h"
 #include "core.h"
 #include "events.h"
 #include "fault.h"
@@ -63,6 +64,9 @@ static void usage(FILE *f)
 		   "      --loop-realtime    run the event loop thread at SCHED_RR 1 (off by\n"
 		   "                         default: it slows concurrent applies on a host with\n"
 		   "                         many agents; see faultlined(8))\n"
+		   "      --container-engines PATHS  Docker Engine API sockets (docker, podman\n"
+		   "                         system service) that name containers, comma-separated\n"
+		   "                         (default " CTR_DEFAULT_ENGINES ")\n"
 		   "      --systemd          journald-style log lines and sd_notify readiness\n"
 		   "  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
 		   "  -h, --help             this help\n"
@@ -249,6 +253,7 @@ int main(int argc, char **argv)
 		{ "loop-realtime", no_argument, NULL, 'Q' },
 		{ "request-timeout", required_argument, NULL, 'R' },
 		{ "max-connections", required_argument, NULL, 'K' },
+		{ "container-engines", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -267,7 +272,7 @@ int main(int argc, char **argv)
 	bool loop_realtime = false;
 	pid_t holder;
 	enum log_level lvl = LOG_LVL_INFO;
-	const char *metrics_addr = NULL;
+	const char *metrics_addr = NULL, *container_engines = NULL;
 	int systemd = 0, cleanup_only = 0, explicit_policy = 0, c, err, failures = 0;
 	int nice_level = AGENT_DEFAULT_NICE;
 	uint64_t audit_summary_ms = AUDIT_SUMMARY_INTERVAL_MS;
@@ -357,6 +362,9 @@ int main(int argc, char **argv)
 		case 'K':
 			if (parse_uint("--max-connections", optarg, 1, 65536, &max_conns))
 				return 2;
+			break;
+		case 'E':
+			container_engines = optarg;
 			break;
 		case 'l':
 			if (log_level_parse(optarg, &lvl)) {
@@ -478,6 +486,13 @@ int main(int argc, char **argv)
 		return err == -EINVAL ? 2 : 1;
 	a.probe_err = probe_run(&a.probe);
 	log_probe(&a);
+	err = ctr_engines_init(container_engines);
+	if (err) {
+		log_err("--container-engines: %s", err == -EINVAL
+							   ? "give absolute socket paths, comma-separated, at most 8"
+							   : strerror(-err));
+		return err == -EINVAL ? 2 : 1;
+	}
 
 	err = audit_open(a.audit_path, &a.audit);
 	if (err) {

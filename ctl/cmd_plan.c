@@ -135,6 +135,14 @@ static void print_resolved(const json_t *agent)
 			       json_array_size(json_object_get(t, "addresses")) ? "" : " none");
 			continue;
 		}
+		/* A container target: the containers it resolved to, before their processes. */
+		json_array_foreach(json_object_get(t, "containers"), j, p)
+			printf("    container %.12s %s (%s), main pid %d, netns %lld\n",
+			       json_string_value(json_object_get(p, "id")) ?: "?",
+			       json_string_value(json_object_get(p, "name")) ?: "-",
+			       json_string_value(json_object_get(p, "runtime")) ?: "?",
+			       (int)json_integer_value(json_object_get(p, "main_pid")),
+			       (long long)json_integer_value(json_object_get(p, "netns_inode")));
 		printf("    %d process%s match (and %d protected), %d would be hit%s%s%s\n",
 		       (int)json_integer_value(json_object_get(t, "matched")),
 		       json_integer_value(json_object_get(t, "matched")) == 1 ? "" : "es",

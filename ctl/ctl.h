@@ -38,6 +38,8 @@ struct ctl_cmd {
 
 int cmd_agent(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_agent_usage(void);
+int cmd_targets(const struct ctl_opts *opts, int argc, char **argv);
+void cmd_targets_usage(void);
 int cmd_validate(const struct ctl_opts *opts, int argc, char **argv);
 void cmd_validate_usage(void);
 int cmd_plan(const struct ctl_opts *opts, int argc, char **argv);

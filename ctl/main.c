@@ -26,6 +26,8 @@ static const struct ctl_cmd commands[] = {
 	{ "abort", cmd_abort, "revert every fault on agents of an inventory, in parallel",
 	  cmd_abort_usage },
 	{ "status", cmd_status, "leases and active faults of each agent", cmd_status_usage },
+	{ "targets", cmd_targets, "containers an agent sees, as container targets resolve them",
+	  cmd_targets_usage },
 	/* Hidden from the list (summary NULL): the remote end of ssh://, docs/transport.md. */
 	{ "dial-stdio", cmd_dial_stdio, NULL, cmd_dial_stdio_usage },
 };

@@ -80,6 +80,29 @@ struct net_target {
 	int protocol; /* enum net_protocol */
 };
 
+/* The runtime a container target names; auto: whichever one runs a container that matches. */
+enum container_runtime {
+	CONTAINER_RUNTIME_AUTO,
+	CONTAINER_RUNTIME_DOCKER,
+	CONTAINER_RUNTIME_PODMAN,
+	CONTAINER_RUNTIME_CONTAINERD,
+	CONTAINER_RUNTIME_CRIO,
+};
+
+/* The labels Docker Compose sets on a service's containers. */
+struct container_compose {
+	char *project; /* com.docker.compose.project */
+	char *service; /* com.docker.compose.service */
+};
+
+/* Which container a target lies in: exactly one of id, name and compose is set. */
+struct container_ref {
+	char *id;   /* lower-case hex, 12 to 64 digits: the full id or a unique prefix */
+	char *name; /* the container's name, without the API's leading '/' */
+	struct container_compose *compose;
+	int runtime; /* enum container_runtime */
+};
+
 /* Which processes a process fault touches: every given criterion must match. */
 struct proc_target {
 	uint32_t pid;
@@ -88,6 +111,7 @@ struct proc_target {
 	char *exe;     /* absolute path of the executable */
 	char *cgroup;  /* cgroup v2 path, absolute from the cgroup root */
 	char *user;    /* user name, or a numeric uid as text */
+	struct container_ref *container; /* only processes of this container; NULL: any */
 	/* Exactly one of count, percent_ppm, all says how many of the matches to hit. */
 	uint32_t count;
 	uint32_t percent_ppm;
@@ -502,6 +526,9 @@ bool exp_fault_conflicts(const struct fault_spec *a, const struct fault_spec *b,
 			 size_t size);
 
 const char *exp_fault_type_name(int type);
+
+/* "auto", "docker", "podman", "containerd", "cri-o": enum container_runtime's names. */
+const char *exp_container_runtime_name(int runtime);
 enum fault_target_kind exp_fault_target_kind(int type);
 
 /*

@@ -100,6 +100,94 @@ static const struct exp_object net_target_object = {
 	.check = net_target_check,
 };
 
+/* Container of a process target. */
+
+static const char *const runtime_names[] = {
+	[CONTAINER_RUNTIME_AUTO] = "auto",     [CONTAINER_RUNTIME_DOCKER] = "docker",
+	[CONTAINER_RUNTIME_PODMAN] = "podman", [CONTAINER_RUNTIME_CONTAINERD] = "containerd",
+	[CONTAINER_RUNTIME_CRIO] = "cri-o",
+};
+static const struct exp_enum runtime_enum = {runtime_names, ARRAY_SIZE(runtime_names)};
+
+const char *exp_container_runtime_name(int runtime)
+{
+	return exp_enum_name(&runtime_enum, runtime);
+}
+
+#define CC(m) offsetof(struct container_compose, m)
+
+static const struct exp_field compose_fields[] = {
+	FLD("project", FT_NAME, FF_REQUIRED, CC(project), 0, 0, 0, NULL),
+	FLD("service", FT_NAME, FF_REQUIRED, CC(service), 0, 0, 0, NULL),
+};
+
+static const struct exp_object compose_object = {
+	.name = "container_compose",
+	.fields = compose_fields,
+	.n_fields = ARRAY_SIZE(compose_fields),
+	.size = sizeof(struct container_compose),
+};
+
+#define CR(m) offsetof(struct container_ref, m)
+
+/* Every runtime names a container by 64 hex digits; 12 is the short form they all print. */
+#define CONTAINER_ID_MIN 12
+#define CONTAINER_ID_MAX 64
+
+static const struct exp_field container_fields[] = {
+	FLD("id", FT_STRING, 0, CR(id), 0, CONTAINER_ID_MAX, 0, NULL),
+	FLD("name", FT_NAME, 0, CR(name), 0, 0, 0, NULL),
+	FLD("compose", FT_OBJECT, FF_PTR, CR(compose), 0, 0, 0, &compose_object),
+	FLD("runtime", FT_ENUM, FF_DEFAULT, CR(runtime), 0, 0, CONTAINER_RUNTIME_AUTO,
+	    &runtime_enum),
+};
+
+static const struct exp_object container_object;
+
+static void container_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
+			    const struct exp_seen *seen)
+{
+	static const char *const ways[] = {"id", "name", "compose"};
+	const struct exp_object *o = &container_object;
+	struct container_ref *c = obj;
+	const char *first = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ways); i++) {
+		if (!exp_seen_present(o, seen, ways[i]))
+			continue;
+		if (first)
+			exp_err_key(ctx, map, ways[i],
+				    "'%s' and '%s' cannot be combined; name the container by one "
+				    "of id, name or compose",
+				    first, ways[i]);
+		else
+			first = ways[i];
+	}
+	if (!first)
+		exp_err(ctx, map, "needs one of id, name or compose to say which container");
+	if (exp_seen_valid(o, seen, "id")) {
+		size_t len = strlen(c->id), bad = strspn(c->id, "0123456789abcdef");
+
+		if (bad < len)
+			exp_err_key(ctx, map, "id",
+				    "a container id is lower-case hex; '%c' at offset %zu is not",
+				    c->id[bad], bad);
+		else if (len < CONTAINER_ID_MIN)
+			exp_err_key(ctx, map, "id",
+				    "a container id prefix needs at least %d hex digits to be "
+				    "unique, got %zu",
+				    CONTAINER_ID_MIN, len);
+	}
+}
+
+static const struct exp_object container_object = {
+	.name = "container",
+	.fields = container_fields,
+	.n_fields = ARRAY_SIZE(container_fields),
+	.size = sizeof(struct container_ref),
+	.check = container_check,
+};
+
 /* Process target. */
 
 #define PT(m) offsetof(struct proc_target, m)
@@ -111,6 +199,7 @@ static const struct exp_field proc_target_fields[] = {
 	FLD("exe", FT_PATH, 0, PT(exe), 0, 0, 0, NULL),
 	FLD("cgroup", FT_PATH, 0, PT(cgroup), 0, 0, 0, NULL),
 	FLD("user", FT_USER, 0, PT(user), 0, 0, 0, NULL),
+	FLD("container", FT_OBJECT, FF_PTR, PT(container), 0, 0, 0, &container_object),
 	FLD("count", FT_U32, 0, PT(count), 1, 100000, 0, NULL),
 	FLD("percent", FT_PERCENT, 0, PT(percent_ppm), 1, PCT(100), 0, NULL),
 	FLD("all", FT_BOOL, 0, PT(all), 0, 0, 0, NULL),
@@ -122,7 +211,8 @@ static const struct exp_object proc_target_object;
 static void proc_target_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 			      const struct exp_seen *seen)
 {
-	static const char *const criteria[] = {"pid", "name", "cmdline", "exe", "cgroup", "user"};
+	static const char *const criteria[] = {"pid",	 "name", "cmdline",  "exe",
+					       "cgroup", "user", "container"};
 	static const char *const picks[] = {"count", "percent", "all"};
 	const struct exp_object *o = &proc_target_object;
 	struct proc_target *t = obj;
@@ -133,8 +223,8 @@ static void proc_target_check(struct exp_ctx *ctx, const struct enode *map, void
 		any |= exp_seen_present(o, seen, criteria[i]);
 	if (!any)
 		exp_err(ctx, map,
-			"needs at least one of pid, name, cmdline, exe, cgroup or user to select "
-			"processes");
+			"needs at least one of pid, name, cmdline, exe, cgroup, user or container "
+			"to select processes");
 	for (size_t i = 0; i < ARRAY_SIZE(picks); i++) {
 		if (!exp_seen_present(o, seen, picks[i]))
 			continue;
@@ -721,16 +811,21 @@ static void pause_check(struct exp_ctx *ctx, const struct enode *map, struct fau
 
 	if (f->params.pause.method != PAUSE_FREEZER || !exp_node_get(map, "target"))
 		return;
-	if (!t->cgroup)
+	if (!t->cgroup && !t->container)
 		push_target(ctx, map, NULL,
-			    "method freezer freezes a whole cgroup: it needs target.cgroup");
+			    "method freezer freezes a whole cgroup: it needs target.cgroup or "
+			    "target.container");
+	if (t->cgroup && t->container)
+		push_target(ctx, map, "container",
+			    "method freezer freezes one cgroup: give target.cgroup or "
+			    "target.container, not both");
 	for (size_t i = 0; i < ARRAY_SIZE(narrow); i++)
 		if (narrow[i].given)
 			push_target(
 				ctx, map, narrow[i].key,
 				"method freezer freezes the whole cgroup: the target takes only "
-				"cgroup and all: true ('%s' would not narrow it; use method "
-				"sigstop to pick processes)",
+				"cgroup or container, and all: true ('%s' would not narrow it; "
+				"use method sigstop to pick processes)",
 				narrow[i].key);
 }
 
@@ -1323,6 +1418,7 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 	case FAULT_TARGET_PROC: {
 		const struct proc_target *t = &f->target.proc;
 		const struct exp_object *po = &proc_target_object;
+		bool with = false;
 		char v[512];
 
 		if (t->all)
@@ -1332,7 +1428,6 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 				units_fmt_percent(v, t->percent_ppm));
 		else
 			o = put(buf, size, o, "%u process%s", t->count, t->count == 1 ? "" : "es");
-		o = put(buf, size, o, " with");
 		for (size_t i = 0; i < 6; i++) {
 			const struct exp_field *pf = &po->fields[i];
 
@@ -1340,7 +1435,8 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 					       : !*(char *const *)((const char *)t + pf->off))
 				continue;
 			exp_fld_format(pf, t, v, sizeof(v));
-			o = put(buf, size, o, " %s=", pf->key);
+			o = put(buf, size, o, "%s %s=", with ? "" : " with", pf->key);
+			with = true;
 			if (pf->type == FT_U32) {
 				o = put(buf, size, o, "%s", v);
 				continue;
@@ -1350,6 +1446,20 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 				o = put(buf, size, o, (unsigned char)*c < ' ' ? "\\x%02x" : "%c",
 					(unsigned char)*c);
 			o = put(buf, size, o, "'");
+		}
+		if (t->container) {
+			const struct container_ref *c = t->container;
+
+			if (c->id)
+				o = put(buf, size, o, " in container id %s", c->id);
+			else if (c->name)
+				o = put(buf, size, o, " in container '%s'", c->name);
+			else
+				o = put(buf, size, o, " in compose service %s/%s",
+					c->compose->project, c->compose->service);
+			if (c->runtime != CONTAINER_RUNTIME_AUTO)
+				o = put(buf, size, o, " (%s)",
+					exp_container_runtime_name(c->runtime));
 		}
 		if (t->seed)
 			put(buf, size, o, " (seed %llu)", (unsigned long long)t->seed);

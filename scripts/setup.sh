@@ -32,6 +32,10 @@ PKGS=(
 	debootstrap systemd-container
 	# vm stage: Debian's stock kernel under qemu (kernel is unpacked, never installed)
 	qemu-system-x86 busybox-static cpio
+	# container targets: real containers (runc: crun refuses hybrid cgroups) whose images
+	# are built locally FROM scratch with busybox-static, and the Docker Engine API that
+	# `podman system service` serves
+	podman runc
 )
 
 if [ "$(id -u)" -ne 0 ]; then

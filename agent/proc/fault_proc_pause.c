@@ -1,6 +1,7 @@
 /*
  * process.pause: stop the selected processes for the fault's duration and resume them on
- * revert: SIGSTOP/SIGCONT through pidfds, or the cgroup v2 freezer for a whole cgroup.
+ * revert: SIGSTOP/SIGCONT through pidfds, or the cgroup v2 freezer for a whole cgroup, or a
+ * container's cgroup (its v1 freezer on v1 and hybrid hosts, where runtimes freeze it too).
  * The journal lists every process before it is stopped, so a crashed agent's successor
  * resumes them (checking the start time, so a recycled pid is never signalled).
  */
@@ -16,6 +17,7 @@
 
 #include "agent.h"
 #include "cgroup.h"
+#include "container.h"
 #include "exp.h"
 #include "fault.h"
 #include "log.h"
@@ -37,10 +39,11 @@ static int freezer_path(const char *cgroup, char *buf, size_t size)
 static int freezer_write(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+	size_t len = strlen(val);
 
 	if (fd < 0)
 		return -errno;
-	if (write(fd, val, 1) != 1)
+	if (write(fd, val, len) != (ssize_t)len)
 		err = -errno;
 	close(fd);
 	return err;
@@ -77,7 +80,108 @@ struct pause_held {
 struct pause_priv {
 	struct pause_held *held;
 	size_t n;
+	/* A container's freezer, resolved by validate: its control file and the container. */
+	char freezer[CTR_PATH_MAX + 300];
+	bool freezer_v1; /* freezer.state (FROZEN/THAWED), else cgroup.freeze (1/0) */
+	char container[CTR_ID_LEN + 1];
 };
+
+/* Whether a freezer control file is a v1 freezer.state (a container's), not cgroup.freeze. */
+static bool freezer_is_v1(const char *path)
+{
+	static const char v1[] = "/freezer.state";
+	size_t l = strlen(path);
+
+	return l >= sizeof(v1) - 1 && !strcmp(path + l - (sizeof(v1) - 1), v1);
+}
+
+/* A v1 freezer.state: FROZEN, FREEZING or THAWED, without the newline. */
+static int freezer_state(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	if (n < 0)
+		err = -errno;
+	else {
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+	}
+	close(fd);
+	return err;
+}
+
+/*
+ * The freezer of the one container target.container names: its v1 freezer hierarchy's
+ * freezer.state where the host has one (runtimes freeze containers there on v1 and hybrid
+ * hosts: `podman pause` reads the same state), else its unified cgroup's cgroup.freeze.
+ * Nothing in it may be protected, and it counts against max_processes_per_fault.
+ */
+static int container_freezer(struct agent *a, struct fault *f, struct pause_priv *p, char *err,
+			     size_t size)
+{
+	const struct fault_spec *s = f->spec;
+	struct proc_target whole = {.container = s->target.proc.container, .all = true};
+	struct ctr_info *c = NULL;
+	struct procsel_guard g;
+	char root[256];
+	json_t *found = NULL;
+	size_t n = 0;
+	int ret;
+
+	ret = ctr_resolve(s->target.proc.container, &c, &n, err, size);
+	if (ret)
+		return ret;
+	if (n > 1) {
+		snprintf(err, size,
+			 "target.container: method freezer freezes one container, and %zu match "
+			 "(%.12s, %.12s%s); use method sigstop, or name one by id",
+			 n, c[0].id, c[1].id, n > 2 ? ", ..." : "");
+		ret = -EINVAL;
+		goto out;
+	}
+	memcpy(p->container, c[0].id, sizeof(p->container));
+	if (c[0].cg.freezer[0] && !ctr_freezer_v1_root(root, sizeof(root))) {
+		snprintf(p->freezer, sizeof(p->freezer), "%s%s/freezer.state", root,
+			 c[0].cg.freezer);
+		p->freezer_v1 = true;
+	} else if (c[0].cg.v2[0] && !cgroup_v2_root(root, sizeof(root))) {
+		snprintf(p->freezer, sizeof(p->freezer), "%s%s/cgroup.freeze", root, c[0].cg.v2);
+	} else {
+		snprintf(err, size, "target.container: %.12s has no freezer cgroup here", c[0].id);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (access(p->freezer, W_OK)) {
+		ret = -errno;
+		snprintf(err, size, "target.container: %.12s: %s: %s", c[0].id, p->freezer,
+			 strerror(-ret));
+		ret = -EINVAL;
+		goto out;
+	}
+	/* Every process of the container is frozen: none may be protected, the cap holds. */
+	procsel_guard_init(&g, f->peer_pid, a->policy);
+	ret = procsel_resolve(&whole, &g, &found, err, size);
+	/* A protected process refuses the freezer whatever else the scan says (all protected). */
+	if (found && json_integer_value(json_object_get(found, "protected_matches"))) {
+		json_t *pr = json_array_get(json_object_get(found, "protected"), 0);
+
+		snprintf(err, size,
+			 "target.container: %.12s holds pid %d (%s), which is protected (%s): not "
+			 "frozen",
+			 c[0].id, (int)json_integer_value(json_object_get(pr, "pid")),
+			 json_string_value(json_object_get(pr, "comm")),
+			 json_string_value(json_object_get(pr, "why")));
+		ret = -EPERM;
+	}
+out:
+	json_decref(found);
+	free(c);
+	return ret;
+}
 
 /*
  * The state letter of /proc/PID/stat ('R', 'S', 'T' stopped, 't' traced, ...) of the process
@@ -186,8 +290,16 @@ static int pause_validate(struct agent *a, struct fault *f, char *err, size_t si
 			snprintf(err, size, "listing what other pauses hold: %s", strerror(-ret));
 		return ret;
 	}
+	if (s->target.proc.container) {
+		struct pause_priv *p = calloc(1, sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		f->priv = p;
+		return container_freezer(a, f, p, err, size);
+	}
 	if (!s->target.proc.cgroup) {
-		snprintf(err, size, "method freezer needs target.cgroup");
+		snprintf(err, size, "method freezer needs target.cgroup or target.container");
 		return -EINVAL;
 	}
 	if (freezer_path(s->target.proc.cgroup, path, sizeof(path)) || access(path, W_OK)) {
@@ -210,6 +322,31 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	size_t n = 0, matched = 0;
 	int ret;
 
+	if (s->params.pause.method == PAUSE_FREEZER && s->target.proc.container) {
+		const struct pause_priv *p = f->priv;
+		char cur[16] = "";
+
+		ret = freezer_read(p->freezer, cur);
+		if (ret) {
+			snprintf(err, size, "reading %s: %s", p->freezer, strerror(-ret));
+			return ret;
+		}
+		/* THAWED or 0: anything else was frozen by someone else (podman pause). */
+		if (cur[0] != (p->freezer_v1 ? 'T' : '0')) {
+			snprintf(err, size, "target.container: %.12s is already frozen",
+				 p->container);
+			return -EBUSY;
+		}
+		f->undo = json_pack("{s:s, s:s}", "freezer", p->freezer, "container", p->container);
+		ret = fault_journal(f);
+		if (ret)
+			return ret;
+		ret = freezer_write(p->freezer, p->freezer_v1 ? "FROZEN" : "1");
+		if (ret)
+			snprintf(err, size, "freezing container %.12s: %s", p->container,
+				 strerror(-ret));
+		return ret;
+	}
 	if (s->params.pause.method == PAUSE_FREEZER) {
 		char path[512], cur = '0';
 
@@ -309,7 +446,8 @@ static int resume(const json_t *undo, char *report, size_t size)
 		return 0;
 	}
 	if (!json_unpack((json_t *)undo, "{s:s}", "freezer", &freezer)) {
-		int e = freezer_write(freezer, "0");
+		/* A container's v1 freezer.state takes words; cgroup.freeze takes 0 and 1. */
+		int e = freezer_write(freezer, freezer_is_v1(freezer) ? "THAWED" : "0");
 
 		if (e && e != -ENOENT) {
 			snprintf(report, size, "thawing %s: %s", freezer, strerror(-e));
@@ -374,6 +512,14 @@ static json_t *freezer_describe(const json_t *undo)
 	int fd, frozen = -1;
 	ssize_t n;
 
+	if (path && out && freezer_is_v1(path)) {
+		char state[16] = "";
+
+		/* freezer.state says FROZEN once every task is, FREEZING until then. */
+		if (!freezer_state(path, state, sizeof(state)))
+			json_object_set_new(out, "frozen", json_boolean(!strcmp(state, "FROZEN")));
+		return out;
+	}
 	if (!path || !out)
 		return out;
 	snprintf(events, sizeof(events), "%.*s/cgroup.events",

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "exp.h"
 #include "pick.h"
 #include "policy.h"
@@ -459,12 +460,15 @@ uint64_t procsel_seed(const struct proc_target *t)
 struct scan {
 	struct proc_match *m, *prot;
 	size_t n, n_prot, cap, cap_prot;
+	struct ctr_info *ctrs; /* the containers target.container names, resolved */
+	size_t n_ctrs;
 };
 
 static void scan_free(struct scan *sc)
 {
 	free(sc->m);
 	free(sc->prot);
+	free(sc->ctrs);
 	memset(sc, 0, sizeof(*sc));
 }
 
@@ -488,9 +492,23 @@ static int scan_add(struct proc_match **arr, size_t *n, size_t *cap, pid_t pid,
 	return 0;
 }
 
+/* Whether pid is in one of the containers of sc (resolved from target.container). */
+static bool in_containers(pid_t pid, const struct scan *sc)
+{
+	char id[CTR_ID_LEN + 1];
+
+	if (ctr_pid_id(pid, id))
+		return false;
+	for (size_t i = 0; i < sc->n_ctrs; i++)
+		if (!strcmp(sc->ctrs[i].id, id))
+			return true;
+	return false;
+}
+
 /*
  * Every live process matching each criterion of t, sorted by pid: those a fault may hit in
- * sc->m, the protected ones (with why) in sc->prot. 0, -EINVAL (err says why), -errno.
+ * sc->m, the protected ones (with why) in sc->prot. 0, -EINVAL (err says why), -errno; the
+ * container's refusals of ctr_resolve() (-ESRCH, -EPERM, -EOPNOTSUPP).
  */
 static int scan(const struct proc_target *t, const struct procsel_guard *g, struct scan *sc,
 		char *err, size_t err_size)
@@ -521,6 +539,12 @@ static int scan(const struct proc_target *t, const struct procsel_guard *g, stru
 			ret = -EINVAL;
 			goto out;
 		}
+	}
+	/* The container is resolved once per scan: a restarted one is found with its new pids. */
+	if (t->container) {
+		ret = ctr_resolve(t->container, &sc->ctrs, &sc->n_ctrs, err, err_size);
+		if (ret)
+			goto out;
 	}
 	d = opendir("/proc");
 	if (!d) {
@@ -556,6 +580,8 @@ static int scan(const struct proc_target *t, const struct procsel_guard *g, stru
 		if (t->cgroup && !cgroup_matches(pid, t->cgroup))
 			continue;
 		if (have_re && !cmdline_matches(pid, &re))
+			continue;
+		if (t->container && !in_containers(pid, sc))
 			continue;
 		/* Protected: never selected, whatever the selector says; kept to say why. */
 		why = protected_why(pid, &st, g);
@@ -727,6 +753,14 @@ int procsel_resolve(const struct proc_target *t, const struct procsel_guard *g, 
 		json_array_append_new(prot, match_json(&sc.prot[i], false, false));
 	if (sc.n > RESOLVE_LIST_MAX || sc.n_prot > RESOLVE_LIST_MAX)
 		json_object_set_new(o, "truncated", json_integer(RESOLVE_LIST_MAX));
+	/* The containers the target named, as GET /v1/containers lists them. */
+	if (t->container) {
+		json_t *ctrs = json_array();
+
+		for (size_t i = 0; ctrs && i < sc.n_ctrs; i++)
+			json_array_append_new(ctrs, ctr_info_json(&sc.ctrs[i]));
+		json_object_set_new(o, "containers", ctrs);
+	}
 	/* What was found is the answer whatever the verdict: it shows why. */
 	*out = o;
 	o = NULL;

@@ -21,10 +21,11 @@ int fault_proc_resolve(struct agent *a, struct fault *f, json_t **out, char *err
 	struct procsel_guard g;
 
 	procsel_guard_init(&g, f->peer_pid, a->policy);
-	/* The freezer stops every process of the cgroup, whatever else the target says. */
+	/* The freezer stops every process of its cgroup or container, whatever else it says. */
 	if (s->type == FAULT_PROC_PAUSE && s->params.pause.method == PAUSE_FREEZER) {
 		memset(&whole, 0, sizeof(whole));
 		whole.cgroup = s->target.proc.cgroup;
+		whole.container = s->target.proc.container;
 		whole.all = true;
 		return procsel_resolve(&whole, &g, out, err, size);
 	}

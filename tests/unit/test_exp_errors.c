@@ -363,21 +363,21 @@ static void test_conflicts(void **state)
 		    "    target: {cgroup: /app, name: redis-server, count: 1}\n"
 		    "    params: {method: freezer}\n",
 	       "t.yaml:12:34: faults[0].target.name: method freezer freezes the whole cgroup: "
-	       "the target takes only cgroup and all: true ('name' would not narrow it; use "
-	       "method sigstop to pick processes)\n"
+	       "the target takes only cgroup or container, and all: true ('name' would not "
+	       "narrow it; use method sigstop to pick processes)\n"
 	       "t.yaml:12:55: faults[0].target.count: method freezer freezes the whole cgroup: "
-	       "the target takes only cgroup and all: true ('count' would not narrow it; use "
-	       "method sigstop to pick processes)\n");
+	       "the target takes only cgroup or container, and all: true ('count' would not "
+	       "narrow it; use method sigstop to pick processes)\n");
 	expect(HEAD "  - name: fz\n"
 		    "    type: process.pause\n"
 		    "    duration: 5m\n"
 		    "    target: {name: redis-server, all: true}\n"
 		    "    params: {method: freezer}\n",
 	       "t.yaml:12:13: faults[0].target: method freezer freezes a whole cgroup: it needs "
-	       "target.cgroup\n"
+	       "target.cgroup or target.container\n"
 	       "t.yaml:12:20: faults[0].target.name: method freezer freezes the whole cgroup: "
-	       "the target takes only cgroup and all: true ('name' would not narrow it; use "
-	       "method sigstop to pick processes)\n");
+	       "the target takes only cgroup or container, and all: true ('name' would not "
+	       "narrow it; use method sigstop to pick processes)\n");
 }
 
 /* An IPv4-mapped IPv6 CIDR matches no packet: refused with its IPv4 form. */

@@ -151,6 +151,89 @@ static void test_every_type_round_trips(void **state)
 	}
 }
 
+/* A process target's container: one of id, name or compose, and a runtime. */
+static void test_container_targets(void **state)
+{
+	static const char *const ok[] = {
+		"name: k\ntype: process.kill\n"
+		"target: {name: web, container: {id: 2e4763818fc5}, all: true}\n",
+		"name: k\ntype: process.kill\ntarget: {container: {id: "
+		"2e4763818fc5e21c2c2e26d4dd87cd63fc28cdefd77a44733c7541c7c89847c9, runtime: "
+		"podman}, count: 1}\n",
+		"name: k\ntype: process.kill\n"
+		"target: {cmdline: \"^x\", container: {name: shop_web.1, runtime: docker}, all: "
+		"true}\n",
+		"name: s\ntype: process.pause\nduration: 5s\n"
+		"target: {container: {compose: {project: shop, service: db}, runtime: cri-o}, "
+		"all: true}\nparams: {method: freezer}\n",
+	};
+	struct fault_spec *f;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		f = parse_ok(ok[i]);
+		assert_non_null(f->target.proc.container);
+		round_trip(f, NULL);
+		exp_fault_free(f);
+	}
+	/* The runtime defaults to auto, written out. */
+	f = parse_ok("{name: k, type: process.kill, target: {container: {name: web}, all: true}}");
+	assert_string_equal(f->target.proc.container->name, "web");
+	assert_int_equal(f->target.proc.container->runtime, CONTAINER_RUNTIME_AUTO);
+	round_trip(f, "{\"name\":\"k\",\"type\":\"process.kill\",\"start\":\"0s\",\"target\":"
+		      "{\"container\":{\"name\":\"web\",\"runtime\":\"auto\"},\"all\":true},"
+		      "\"params\":{\"signal\":\"SIGKILL\"}}");
+	exp_fault_free(f);
+
+	parse_bad("name: k\ntype: process.kill\n"
+		  "target: {container: {id: 2e4763818fc5, name: web, runtim: podman}, all: true}\n",
+		  "request:3:46: target.container.name: 'id' and 'name' cannot be combined; name "
+		  "the container by one of id, name or compose\n"
+		  "request:3:51: target.container.runtim: unknown key; did you mean 'runtime'?\n");
+	parse_bad("name: k\ntype: process.kill\ntarget: {container: {id: 2E4763818FC5}, all: "
+		  "true}\n",
+		  "request:3:26: target.container.id: a container id is lower-case hex; 'E' at "
+		  "offset 1 is not\n");
+	parse_bad("name: k\ntype: process.kill\ntarget: {container: {id: abc1234}, all: true}\n",
+		  "request:3:26: target.container.id: a container id prefix needs at least 12 "
+		  "hex digits to be unique, got 7\n");
+	parse_bad("name: k\ntype: process.kill\ntarget: {container: {runtime: rkt}, all: true}\n",
+		  "request:3:21: target.container: needs one of id, name or compose to say which "
+		  "container\n"
+		  "request:3:31: target.container.runtime: invalid value 'rkt'; expected one of: "
+		  "auto, docker, podman, containerd, cri-o\n");
+	parse_bad("name: k\ntype: process.kill\n"
+		  "target: {container: {compose: {project: shop}}, all: true}\n",
+		  "request:3:31: target.container.compose.service: missing required field\n");
+	parse_bad("name: s\ntype: process.pause\nduration: 5s\n"
+		  "target: {cgroup: /app, container: {name: web}, all: true}\n"
+		  "params: {method: freezer}\n",
+		  "request:4:35: target.container: method freezer freezes one cgroup: give "
+		  "target.cgroup or target.container, not both\n");
+}
+
+/* The plan names the container of a process target, however it was named. */
+static void test_container_in_plan(void **state)
+{
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	assert_int_equal(diag_init(&dl, "x"), 0);
+	th_assert_clean(exp_load_file(FL_SOURCE_DIR "/experiments/container-kill.yaml", &e, &dl),
+			&dl);
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	assert_int_equal(exp_plan_render(f, e, "container-kill.yaml"), 0);
+	fclose(f);
+	assert_non_null(strstr(text, "1 process with name='gunicorn' in compose service shop/web "
+				     "(seed 11)"));
+	assert_non_null(strstr(text, "all processes in container 'shop-db-1' (docker)"));
+	free(text);
+	exp_free(e);
+}
+
 static void test_defaults_written_out(void **state)
 {
 	struct fault_spec *f;
@@ -202,8 +285,8 @@ static void test_fault_errors(void **state)
 		  "target: {interface: eth0, cidrs: [192.0.2.0/24]}\nparams: {delay: 1ms}\n",
 		  "request:5:9: params: network.partition takes no params\n");
 	parse_bad("name: x\ntype: process.kill\ntarget: {count: 1, percent: 5%, all: false}\n",
-		  "request:3:9: target: needs at least one of pid, name, cmdline, exe, cgroup or "
-		  "user to select processes\n"
+		  "request:3:9: target: needs at least one of pid, name, cmdline, exe, cgroup, "
+		  "user or container to select processes\n"
 		  "request:3:29: target.percent: 'count' and 'percent' cannot be combined; give "
 		  "one of count, percent or all\n"
 		  "request:3:38: target.all: 'count' and 'all' cannot be combined; give one of "
@@ -289,6 +372,8 @@ int main(void)
 		cmocka_unit_test(test_latency_yaml),
 		cmocka_unit_test(test_every_type_round_trips),
 		cmocka_unit_test(test_defaults_written_out),
+		cmocka_unit_test(test_container_targets),
+		cmocka_unit_test(test_container_in_plan),
 		cmocka_unit_test(test_fault_errors),
 		cmocka_unit_test(test_type_table),
 		cmocka_unit_test(test_equal_sees_differences),

@@ -1,0 +1,138 @@
+/*
+ * faultctl targets: the containers an agent sees (GET /v1/containers), with what a container
+ * target resolves through: id, name, runtime, main pid, network namespace, cgroups, and the
+ * Docker Engine API sockets that name them.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "ctl.h"
+
+void cmd_targets_usage(void)
+{
+	printf("Usage: faultctl targets [--agent ADDR] [--json]\n"
+	       "\n"
+	       "List the containers running on the agent's host, as a process fault's\n"
+	       "target.container resolves them: id, name, runtime, main pid, network namespace\n"
+	       "inode, processes and cgroups, and the Docker Engine API sockets the agent asks\n"
+	       "for names and compose labels (docs/containers.md).\n");
+}
+
+static const char *str_or(json_t *v, const char *dflt)
+{
+	const char *s = json_string_value(v);
+
+	return s && *s ? s : dflt;
+}
+
+static void print_targets(const char *addr, json_t *resp)
+{
+	json_t *e, *c;
+	size_t i;
+
+	printf("agent %s\n", addr);
+	json_array_foreach(json_object_get(resp, "engines"), i, e)
+	{
+		if (json_is_true(json_object_get(e, "up")))
+			printf("engine %s: %s %s\n", str_or(json_object_get(e, "socket"), "?"),
+			       str_or(json_object_get(e, "kind"), "?"),
+			       str_or(json_object_get(e, "version"), ""));
+		else
+			printf("engine %s: not answering (%s)\n",
+			       str_or(json_object_get(e, "socket"), "?"),
+			       str_or(json_object_get(e, "error"), "?"));
+	}
+	if (!json_array_size(json_object_get(resp, "containers"))) {
+		printf("no containers\n");
+		return;
+	}
+	printf("%-12s  %-24s  %-10s  %8s  %10s  %5s  %s\n", "ID", "NAME", "RUNTIME", "PID", "NETNS",
+	       "PROCS", "CGROUP");
+	json_array_foreach(json_object_get(resp, "containers"), i, c)
+	{
+		json_t *cg = json_object_get(c, "cgroups");
+		json_t *compose = json_object_get(c, "compose");
+		char name[128];
+
+		if (compose)
+			snprintf(name, sizeof(name), "%s (%s/%s)",
+				 str_or(json_object_get(c, "name"), "-"),
+				 str_or(json_object_get(compose, "project"), ""),
+				 str_or(json_object_get(compose, "service"), ""));
+		else
+			snprintf(name, sizeof(name), "%s", str_or(json_object_get(c, "name"), "-"));
+		printf("%-12.12s  %-24s  %-10s  %8" JSON_INTEGER_FORMAT "  %10" JSON_INTEGER_FORMAT
+		       "  %5" JSON_INTEGER_FORMAT "  %s\n",
+		       str_or(json_object_get(c, "id"), "?"), name,
+		       str_or(json_object_get(c, "runtime"), "?"),
+		       json_integer_value(json_object_get(c, "main_pid")),
+		       json_integer_value(json_object_get(c, "netns_inode")),
+		       json_integer_value(json_object_get(c, "processes")),
+		       str_or(json_object_get(cg, "unified"),
+			      str_or(json_object_get(cg, "freezer"), "-")));
+	}
+}
+
+int cmd_targets(const struct ctl_opts *opts, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"agent", required_argument, NULL, 'a'},
+		{"json", no_argument, NULL, 'j'},
+		{0},
+	};
+	const char *agent = opts->agent;
+	bool json = opts->json;
+	char err[512], buf[128];
+	struct agent_addr addr;
+	struct client *c = NULL;
+	json_t *resp = NULL;
+	int status, ret = CTL_EXIT_INFRA, o;
+
+	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (o == 'a') {
+			agent = optarg;
+		} else if (o == 'j') {
+			json = true;
+		} else {
+			cmd_targets_usage();
+			return CTL_EXIT_INVALID;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "faultctl targets: unexpected argument '%s'\n", argv[optind]);
+		return CTL_EXIT_INVALID;
+	}
+	if (addr_resolve(agent, &addr, err, sizeof(err))) {
+		fprintf(stderr, "faultctl: %s\n", err);
+		return CTL_EXIT_INVALID;
+	}
+	if (client_connect(&addr, &c, err, sizeof(err))) {
+		fprintf(stderr, "faultctl: %s\n", err);
+		return CTL_EXIT_INFRA;
+	}
+	if (client_call(c, "GET", "/v1/containers", NULL, &status, &resp, err, sizeof(err))) {
+		fprintf(stderr, "faultctl: %s\n", err);
+		goto out;
+	}
+	if (status != 200) {
+		fprintf(stderr, "faultctl: targets: %s\n",
+			client_error_message(resp, status, buf, sizeof(buf)));
+		goto out;
+	}
+	if (json) {
+		json_dumpf(resp, stdout, JSON_INDENT(2));
+		printf("\n");
+	} else {
+		char shown[512];
+
+		addr_format(&addr, shown, sizeof(shown));
+		print_targets(shown, resp);
+	}
+	ret = CTL_EXIT_OK;
+out:
+	json_decref(resp);
+	client_close(c);
+	return ret;
+}

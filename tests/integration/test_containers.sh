@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# Process faults on real podman containers, resolved by the agent (docs/containers.md):
+#  - an image built here FROM scratch with busybox-static; two containers of one compose
+#    service on a network namespace this test creates (never podman's default network), and
+#    `podman system service` on a socket in the test's directory as the Docker Engine API;
+#  - GET /v1/info lists the engine sockets as probed; GET /v1/containers and faultctl targets
+#    list both containers with name, compose labels, runtime, main pid (podman's), the netns
+#    inode (the test's namespace) and their cgroups;
+#  - POST /v1/resolve by id prefix, by name and by compose labels picks exactly the process
+#    of that container (a copy of busybox named after $FL_ID), and the compose service both;
+#  - faultctl plan --resolve shows the container target resolved (container, its process);
+#  - the policy's max_processes_per_fault counts a container's processes, and a container
+#    whose only process the policy protects is neither killed nor frozen;
+#  - refused: an unknown id prefix or name, a runtime that does not run it, a name with a
+#    runtime that serves no Engine API, a malformed id, and a freezer on two containers;
+#  - process.kill by container + name kills only that container's process: the other
+#    container's and a same-named process this test started outside stay;
+#  - a SIGSTOP pause by compose service and name stops only that process, and resumes it;
+#  - process.pause method freezer on a container freezes its cgroup (FROZEN, every process of
+#    it stopped in the refrigerator), the outside process runs on, and the revert thaws it.
+#  - SIGKILL of the agent (and its watchdog) while a container is frozen: --cleanup thaws it
+#    from the journal.
+# Everything is removed at exit, also on failure: containers, image, service, namespace.
+. "$(dirname "$0")/lib.sh"
+fl_require_root
+fl_require_cmd curl jq socat nsenter setsid
+command -v podman >/dev/null 2>&1 || fl_skip "needs podman (and runc, busybox-static: run scripts/setup.sh)"
+fl_require_cmd runc
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
+	fl_skip "needs a static /bin/busybox (busybox-static: run scripts/setup.sh)"
+fl_require_build
+
+# crun refuses hybrid cgroups; podman's default rlimits exceed what this sandbox may set.
+PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
+RUN_OPTS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
+
+fl_netns ns ctr
+fl_tmpdir dir
+sock=$dir/agent.sock
+state=$dir/state
+api_sock=$dir/engine.sock
+IMG=localhost/$FL_ID-img:1
+A=$FL_ID-a
+B=$FL_ID-b
+C=$FL_ID-c
+PROJECT=${FL_ID}shop
+PNAME=${FL_ID}w
+GNAME=${FL_ID}g # the policy protects it
+
+# Teardown runs in reverse: the agent, the containers, the service, then the image.
+fl_on_exit "${PODMAN[*]} rmi -f $IMG"
+teardown_service() {
+	if [ -n "${SVC_PID:-}" ]; then
+		kill -TERM "$SVC_PID" 2>/dev/null
+		wait "$SVC_PID" 2>/dev/null
+	fi
+}
+fl_on_exit teardown_service
+fl_on_exit "${PODMAN[*]} rm -f -t 0 $A $B $C"
+teardown_agent() {
+	if [ -n "${FL_AGENT_PID:-}" ]; then
+		kill -KILL "$FL_AGENT_PID" 2>/dev/null
+		wait "$FL_AGENT_PID" 2>/dev/null
+	fi
+	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
+}
+fl_on_exit teardown_agent
+
+# The image: busybox, and busybox again under the name the test selects by. The container
+# runs that copy (argv[0] 'sleep' picks the applet; the kernel names it after the file).
+mkdir "$dir/img"
+cp /bin/busybox "$dir/img/busybox"
+cp /bin/busybox "$dir/img/$PNAME"
+cp /bin/busybox "$dir/img/$GNAME"
+printf '(exec -a sleep /bin/%s 600) &\nexec /bin/busybox sleep 600\n' "$PNAME" >"$dir/img/run.sh"
+cat >"$dir/img/Containerfile" <<EOC
+FROM scratch
+COPY busybox $PNAME $GNAME /bin/
+COPY run.sh /run.sh
+CMD ["/bin/busybox", "sh", "/run.sh"]
+EOC
+timeout 120 "${PODMAN[@]}" build -q -t "$IMG" "$dir/img" >"$dir/build.log" 2>&1 ||
+	fl_fail "podman build: $(tail -5 "$dir/build.log")"
+
+run_ctr() { # run_ctr NAME [ARGS...] [-- COMMAND...]
+	local name=$1
+	shift
+	timeout 60 "${PODMAN[@]}" run -d --name "$name" "${RUN_OPTS[@]}" \
+		--network "ns:/run/netns/$ns" "$@" >"$dir/run-$name.log" 2>&1 ||
+		fl_fail "podman run $name: $(tail -5 "$dir/run-$name.log")"
+}
+run_ctr "$A" --label "com.docker.compose.project=$PROJECT" \
+	--label "com.docker.compose.service=web" "$IMG"
+run_ctr "$B" --label "com.docker.compose.project=$PROJECT" \
+	--label "com.docker.compose.service=web" "$IMG"
+# C runs only a process the policy protects.
+run_ctr "$C" "$IMG" /bin/busybox sh -c "exec -a sleep /bin/$GNAME 600"
+ID_A=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$A")
+ID_B=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$B")
+MAIN_A=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$A")
+MAIN_B=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$B")
+NETNS_INODE=$(stat -L -c %i "/run/netns/$ns")
+
+# The process named $PNAME in a container: the child of its main process.
+inner_pid() { # inner_pid MAIN_PID -> pid
+	local i p
+	for ((i = 0; i < 100; i++)); do
+		for p in $(pgrep -P "$1" -x "$PNAME" || true); do
+			echo "$p"
+			return 0
+		done
+		sleep 0.1
+	done
+	fl_fail "no $PNAME under container main pid $1"
+}
+PA=$(inner_pid "$MAIN_A")
+PB=$(inner_pid "$MAIN_B")
+
+# The same name outside any container, in a session of its own.
+cp /bin/busybox "$dir/$PNAME"
+setsid bash -c "exec -a sleep '$dir/$PNAME' 600" &
+PO=$!
+for ((i = 0; i < 100; i++)); do
+	[ "$(cat /proc/$PO/comm 2>/dev/null)" = "$PNAME" ] && break
+	sleep 0.05
+done
+fl_assert_eq "$(cat /proc/$PO/comm)" "$PNAME" "outside process name"
+
+# The Docker Engine API, served by podman on the test's own socket.
+setsid "${PODMAN[@]}" system service --time=0 "unix://$api_sock" >"$dir/service.log" 2>&1 &
+SVC_PID=$!
+for ((i = 0; i < 300; i++)); do
+	curl -sf --max-time 2 --unix-socket "$api_sock" http://d/_ping >/dev/null 2>&1 && break
+	kill -0 "$SVC_PID" 2>/dev/null || fl_fail "podman system service exited: $(tail -5 "$dir/service.log")"
+	sleep 0.1
+done
+
+# A cap of 3 processes a fault and a protected name: they hold inside containers too.
+printf 'max_processes_per_fault: 3\nprotected_processes: [%s]\n' "$GNAME" >"$dir/policy.yaml"
+fl_start_agent "$ns" "$sock" "$dir/agent.log" --log-level debug --policy "$dir/policy.yaml" \
+	--container-engines "$api_sock,$dir/missing.sock"
+api() { FL_API_TIMEOUT=30 fl_api "$@"; }
+
+# Info: the engines as probed at start.
+api GET /v1/info
+fl_assert_eq "$HTTP_STATUS" 200 "info"
+fl_assert_eq "$(jq -r --arg s "$api_sock" '.container_engines[] | select(.socket == $s) | "\(.up) \(.kind)"' <<<"$API_BODY")" \
+	"true podman" "engine on $api_sock"
+fl_assert_eq "$(jq -r --arg s "$dir/missing.sock" '.container_engines[] | select(.socket == $s) | .up' <<<"$API_BODY")" \
+	false "missing engine socket"
+
+# The list: both containers, as podman and the kernel describe them.
+api GET /v1/containers
+fl_assert_eq "$HTTP_STATUS" 200 "containers"
+check_listed() { # check_listed ID NAME MAIN
+	local c
+	c=$(jq -c --arg id "$1" '.containers[] | select(.id == $id)' <<<"$API_BODY")
+	[ -n "$c" ] || fl_fail "container $1 not listed: $API_BODY"
+	fl_assert_eq "$(jq -r .name <<<"$c")" "$2" "name of $1"
+	fl_assert_eq "$(jq -r .runtime <<<"$c")" podman "runtime of $1"
+	fl_assert_eq "$(jq -r .main_pid <<<"$c")" "$3" "main pid of $1"
+	fl_assert_eq "$(jq -r .netns_inode <<<"$c")" "$NETNS_INODE" "netns of $1"
+	fl_assert_eq "$(jq -r .processes <<<"$c")" 2 "processes of $1"
+	fl_assert_eq "$(jq -r '"\(.compose.project)/\(.compose.service)"' <<<"$c")" "$PROJECT/web" \
+		"compose labels of $1"
+	fl_assert_eq "$(jq -r .cgroups.freezer <<<"$c")" "/libpod_parent/libpod-$1" "freezer of $1"
+}
+check_listed "$ID_A" "$A" "$MAIN_A"
+check_listed "$ID_B" "$B" "$MAIN_B"
+"$FAULTCTL" targets --agent "unix://$sock" --json >"$dir/targets.json" ||
+	fl_fail "faultctl targets --json failed"
+fl_assert_eq "$(jq -r --arg id "$ID_A" '.containers[] | select(.id == $id) | .name' "$dir/targets.json")" \
+	"$A" "faultctl targets --json"
+"$FAULTCTL" --agent "unix://$sock" targets >"$dir/targets.txt" || fl_fail "faultctl targets failed"
+grep -q "^${ID_B:0:12}  $B ($PROJECT/web)  *podman  *$MAIN_B  *$NETNS_INODE " "$dir/targets.txt" ||
+	fl_fail "faultctl targets does not show $B: $(cat "$dir/targets.txt")"
+
+# Resolution: exactly the process of the container named, whichever way it is named.
+resolve() { # resolve CONTAINER_JSON [TYPE_EXTRA]
+	api POST /v1/resolve "{\"name\": \"r\", \"type\": \"process.kill\", \"target\": {\"name\": \"$PNAME\", \"container\": $1, \"all\": true}}"
+}
+# The answer is {"faults": [{"would_apply", "target": {...}, "refused": {...}}]}.
+resolved_pids() { jq -r '[.faults[0].target.processes[].pid] | sort | join(" ")' <<<"$API_BODY"; }
+resolve "{\"id\": \"${ID_A:0:12}\"}"
+fl_assert_eq "$HTTP_STATUS" 200 "resolve by id prefix ($API_BODY)"
+fl_assert_eq "$(resolved_pids)" "$PA" "resolved by id prefix"
+fl_assert_eq "$(jq -r '.faults[0].target.containers[0].id' <<<"$API_BODY")" "$ID_A" "container of the id prefix"
+resolve "{\"id\": \"$ID_B\", \"runtime\": \"podman\"}"
+fl_assert_eq "$(resolved_pids)" "$PB" "resolved by full id"
+resolve "{\"name\": \"$B\"}"
+fl_assert_eq "$HTTP_STATUS" 200 "resolve by name ($API_BODY)"
+fl_assert_eq "$(resolved_pids)" "$PB" "resolved by name"
+resolve "{\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}"
+fl_assert_eq "$HTTP_STATUS" 200 "resolve by compose labels ($API_BODY)"
+fl_assert_eq "$(resolved_pids)" "$(printf '%s\n' "$PA" "$PB" | sort | xargs)" \
+	"resolved by compose labels (a service of two containers)"
+fl_assert_eq "$(jq -r '.faults[0].target.containers | length' <<<"$API_BODY")" 2 "containers of the service"
+
+# Refusals, each naming what is wrong.
+expect_refused() { # expect_refused CONTAINER_JSON STATUS TEXT
+	resolve "$1"
+	fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" "$2" "status for $1 ($API_BODY)"
+	grep -qF -- "$3" <<<"$API_BODY" || fl_fail "answer for $1 lacks '$3': $API_BODY"
+}
+expect_refused '{"id": "000000000000"}' 422 "no running container on this host has id prefix 000000000000"
+expect_refused "{\"name\": \"$FL_ID-nosuch\"}" 422 "no running container on this host has container name '$FL_ID-nosuch'"
+expect_refused "{\"name\": \"$A\", \"runtime\": \"docker\"}" 422 "no running container on this host has docker container name"
+expect_refused "{\"name\": \"$A\", \"runtime\": \"containerd\"}" 503 "which containerd does not serve; give the container's id"
+expect_refused '{"id": "ABCDEF012345"}' 422 "a container id is lower-case hex"
+# The policy's cap counts container processes (4 in the service), and its protection holds.
+api POST /v1/resolve "{\"name\": \"c\", \"type\": \"process.kill\", \"target\": {\"container\": {\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}, \"all\": true}}"
+fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 422 "the cap over a service ($API_BODY)"
+grep -qF "would hit 4 of 4 matching processes, more than the policy's max_processes_per_fault (3)" <<<"$API_BODY" ||
+	fl_fail "cap message: $API_BODY"
+api POST /v1/resolve "{\"name\": \"c\", \"type\": \"process.kill\", \"target\": {\"container\": {\"name\": \"$C\"}, \"all\": true}}"
+fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 422 "a container of protected processes ($API_BODY)"
+grep -qF "all protected, e.g. pid" <<<"$API_BODY" || fl_fail "protection message: $API_BODY"
+api POST /v1/resolve "{\"name\": \"z\", \"type\": \"process.pause\", \"duration\": \"10s\", \"target\": {\"container\": {\"name\": \"$C\"}, \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
+fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 403 "a freezer over a protected process ($API_BODY)"
+grep -qF "($GNAME), which is protected (protected by the policy): not frozen" <<<"$API_BODY" ||
+	fl_fail "freezer protection message: $API_BODY"
+api POST /v1/resolve "{\"name\": \"z\", \"type\": \"process.pause\", \"duration\": \"10s\", \"target\": {\"container\": {\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}, \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
+fl_assert_eq "$(jq -r .faults[0].refused.status <<<"$API_BODY")" 422 "freezer on a service of two containers ($API_BODY)"
+grep -qF "method freezer freezes one container, and 2 match" <<<"$API_BODY" ||
+	fl_fail "freezer ambiguity message: $API_BODY"
+
+# faultctl plan --resolve shows the container and the one process it would hit.
+cat >"$dir/exp.yaml" <<EOX
+version: 1
+name: ctr-plan
+hypothesis: only the process of the container named is hit
+agents:
+  - name: local
+    address: unix://$sock
+duration: 1m
+faults:
+  - name: k
+    type: process.kill
+    target: {name: $PNAME, container: {name: $A}, all: true}
+EOX
+"$FAULTCTL" plan --resolve "$dir/exp.yaml" >"$dir/plan.txt" 2>&1 ||
+	fl_fail "faultctl plan --resolve: $(cat "$dir/plan.txt")"
+grep -q "container ${ID_A:0:12} $A (podman), main pid $MAIN_A, netns $NETNS_INODE" "$dir/plan.txt" ||
+	fl_fail "plan --resolve does not show the container: $(cat "$dir/plan.txt")"
+grep -q "pid $PA " "$dir/plan.txt" || fl_fail "plan --resolve does not show pid $PA: $(cat "$dir/plan.txt")"
+! grep -q "pid $PB \|pid $PO " "$dir/plan.txt" || fl_fail "plan --resolve shows more: $(cat "$dir/plan.txt")"
+
+api POST /v1/leases '{"ttl_ms": 900000}'
+fl_assert_eq "$HTTP_STATUS" 201 "create lease"
+LEASE=$(jq -r .lease.id <<<"$API_BODY")
+
+# Kill by container + name: A's process only.
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"k\", \"type\": \"process.kill\", \"target\": {\"name\": \"$PNAME\", \"container\": {\"name\": \"$A\"}, \"all\": true}}"
+fl_assert_eq "$HTTP_STATUS" 201 "kill in container $A ($API_BODY)"
+for ((i = 0; i < 100; i++)); do
+	case "$(fl_proc_state "$PA")" in "" | Z) break ;; esac
+	sleep 0.05
+done
+case "$(fl_proc_state "$PA")" in "" | Z) ;; *) fl_fail "pid $PA in $A survived the kill" ;; esac
+[ -n "$(fl_proc_state "$PB")" ] || fl_fail "pid $PB in $B was killed"
+[ -n "$(fl_proc_state "$PO")" ] || fl_fail "outside pid $PO was killed"
+[ -n "$(fl_proc_state "$MAIN_A")" ] || fl_fail "the main process of $A was killed"
+
+# A SIGSTOP pause by compose service + name: the service's remaining process only.
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"st\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"name\": \"$PNAME\", \"container\": {\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}, \"all\": true}}"
+fl_assert_eq "$HTTP_STATUS" 201 "sigstop pause in the service ($API_BODY)"
+ST=$(jq -r .fault.id <<<"$API_BODY")
+for ((i = 0; i < 100; i++)); do
+	[ "$(fl_proc_state "$PB")" = T ] && break
+	sleep 0.05
+done
+fl_assert_eq "$(fl_proc_state "$PB")" T "pid $PB in $B stopped"
+fl_assert_eq "$(fl_proc_state "$PO")" S "outside pid $PO not stopped"
+fl_assert_eq "$(fl_proc_state "$MAIN_B")" S "main process of $B not stopped (not named)"
+api DELETE "/v1/faults/$ST"
+fl_assert_eq "$HTTP_STATUS" 200 "revert the sigstop pause ($API_BODY)"
+for ((i = 0; i < 100; i++)); do
+	[ "$(fl_proc_state "$PB")" = S ] && break
+	sleep 0.05
+done
+fl_assert_eq "$(fl_proc_state "$PB")" S "pid $PB resumed"
+
+# Freezer pause of B: its v1 freezer cgroup, thawed by the revert.
+FREEZER=$(findmnt -n -t cgroup -O freezer -o TARGET | head -n1)
+[ -n "$FREEZER" ] || fl_fail "no v1 freezer hierarchy on this hybrid host"
+fstate() { cat "$FREEZER/libpod_parent/libpod-$ID_B/freezer.state"; }
+fl_assert_eq "$(fstate)" THAWED "freezer state before"
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"fz\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"container\": {\"id\": \"${ID_B:0:16}\"}, \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
+fl_assert_eq "$HTTP_STATUS" 201 "freeze $B ($API_BODY)"
+FZ=$(jq -r .fault.id <<<"$API_BODY")
+for ((i = 0; i < 100; i++)); do
+	[ "$(fstate)" = FROZEN ] && break
+	sleep 0.05
+done
+fl_assert_eq "$(fstate)" FROZEN "freezer state while paused"
+# Every task of the container sits in the refrigerator (state D); the outside one does not.
+for p in "$MAIN_B" "$PB"; do
+	fl_assert_eq "$(fl_proc_state "$p")" D "state of frozen pid $p"
+done
+[ "$(fl_proc_state "$PO")" != D ] || fl_fail "outside pid $PO is frozen"
+api GET "/v1/faults/$FZ"
+fl_assert_eq "$(jq -r '.fault.status.frozen' <<<"$API_BODY")" true "status says frozen ($API_BODY)"
+fl_assert_eq "$(jq -r '.fault.status.container' <<<"$API_BODY")" "$ID_B" "status names the container"
+fl_assert_eq "$(jq -r '.fault.status.freezer' <<<"$API_BODY")" \
+	"$FREEZER/libpod_parent/libpod-$ID_B/freezer.state" "status names the freezer"
+api DELETE "/v1/faults/$FZ"
+fl_assert_eq "$HTTP_STATUS" 200 "revert the freezer ($API_BODY)"
+fl_assert_eq "$(fstate)" THAWED "freezer state after the revert"
+for p in "$MAIN_B" "$PB" "$PO"; do
+	[ "$(fl_proc_state "$p")" = S ] || fl_fail "pid $p is '$(fl_proc_state "$p")' after the thaw, not sleeping"
+done
+
+# A crash while the container is frozen: the journal's record thaws it (--cleanup).
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"fz2\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$B\"}, \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
+fl_assert_eq "$HTTP_STATUS" 201 "freeze $B again ($API_BODY)"
+fl_assert_eq "$(fstate)" FROZEN "freezer state before the crash"
+fl_crash_agent "$FL_AGENT_PID"
+wait "$FL_AGENT_PID" 2>/dev/null || true
+FL_AGENT_PID=
+"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >"$dir/cleanup.log" 2>&1 ||
+	fl_fail "--cleanup failed: $(cat "$dir/cleanup.log")"
+fl_assert_eq "$(fstate)" THAWED "freezer state after the crash cleanup"
+grep -q "thawed $FREEZER/libpod_parent/libpod-$ID_B/freezer.state" "$dir/cleanup.log" ||
+	fl_fail "--cleanup does not say it thawed the container: $(cat "$dir/cleanup.log")"
+exit 0
