@@ -36,13 +36,7 @@ row() {
 # Milliseconds (with a decimal) of the wall clock, without forking.
 now_ms() { local t=$EPOCHREALTIME; awk -v t="$t" 'BEGIN { printf "%.1f", t * 1000 }'; }
 
-fl_netns A a
-fl_netns B b
-fl_veth "$A" "$B" 10.95.0.1/24 10.95.0.2/24
-DEV=$FL_ID-a
-fl_tmpdir dir
-sock=$dir/agent.sock
-state=$dir/state
+fl_lab 10.95.0
 ARGS=(--state-dir "$state" --audit-log "$dir/audit.log")
 start_agent() {
 	fl_start_agent "$A" "$sock" "$dir/agent.log" "${ARGS[@]}"

@@ -14,13 +14,15 @@ fl_require_root
 fl_require_build
 
 bench_options "$@"
+QUICK_ARGS=()
+[ "$QUICK" = 0 ] || QUICK_ARGS=(--quick)
 
 fl_tmpdir dir
 # The console streams to stderr as it comes, without the rows.
 export FL_BUILD_DIR FL_SOURCE_DIR # for the guest
 set +e
 FL_VM_TIMEOUT=${FL_VM_TIMEOUT:-1500} bash "$FL_SOURCE_DIR/tests/vm/run.sh" \
-	"$FL_SOURCE_DIR/bench/latency_vm.sh" $([ $QUICK = 1 ] && echo --quick) 2>&1 |
+	"$FL_SOURCE_DIR/bench/latency_vm.sh" "${QUICK_ARGS[@]}" 2>&1 |
 	tee "$dir/console" | grep --line-buffered -v '^fl-bench-row|' >&2
 rc=${PIPESTATUS[0]}
 set -e

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared preamble of the benchmarks (bench/*.sh): sourced, never run. It brings the integration
 # tests' helpers (tests/integration/lib.sh: namespaces, agents, the teardown at exit, also on
 # failure) and what every benchmark computes the same way, so that a figure means the same in
@@ -7,6 +8,7 @@
 # bench_options ARGS...: the options of a section script that bench/run.sh drives: --quick
 # (QUICK=1: short runs, for a smoke test) and --rows FILE (ROWS_FILE, emptied here: the rows
 # the section writes for bench/run.sh's table). Anything else is refused, naming the option.
+# shellcheck disable=SC2034 # QUICK is read by the sourcing script
 bench_options() {
 	QUICK=0 ROWS_FILE=
 	while [ $# -gt 0 ]; do

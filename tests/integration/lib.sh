@@ -94,6 +94,20 @@ fl_veth() {
 	ip -n "$b" link set "$FL_ID-b" up
 }
 
+# fl_lab NET: the two-host lab most agent tests and benchmarks start from: namespaces A and B
+# (their names in A and B) joined by a veth pair, NET.1/24 on A's end (device DEV, where the
+# agent injects) and NET.2/24 on B's; a fresh directory dir with the agent's socket path
+# sock and state directory state. All of it is removed at exit.
+fl_lab() {
+	fl_netns A a
+	fl_netns B b
+	fl_veth "$A" "$B" "$1.1/24" "$1.2/24"
+	DEV=$FL_ID-a
+	fl_tmpdir dir
+	sock=$dir/agent.sock
+	state=$dir/state
+}
+
 # Wait (bounded) until a Unix socket exists and accepts connections.
 fl_wait_socket() {
 	local sock=$1 pid=$2 i
