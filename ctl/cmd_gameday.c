@@ -445,10 +445,10 @@ struct gd_state {
 	struct gameday *g;
 	struct inventory *plan_inv;
 	struct gd_run_step *steps;
-	FILE *view; /* the progress lines: stderr when the report goes to stdout */
-	int tty;    /* /dev/tty for the confirmations, or -1 */
-	int sfd;    /* the signalfd of SIGINT and SIGTERM, or -1 */
-	int code;   /* the game day's exit code so far (combine()) */
+	FILE *view;   /* the progress lines: stderr when the report goes to stdout */
+	int tty;      /* /dev/tty for the confirmations, or -1 */
+	int sfd;      /* the signalfd of SIGINT and SIGTERM, or -1 */
+	int code;     /* the game day's exit code so far (combine()) */
 	bool stopped; /* a step failed with on_failure: stop */
 	char reason[512];
 };
@@ -461,12 +461,11 @@ enum gd_next {
 };
 
 /* Set the reason and exit code of a game day a signal ends, WHEN "before", "after" ... */
-static void interrupted(struct gd_state *st, int sig, const char *when, size_t i,
-			const char *name)
+static void interrupted(struct gd_state *st, int sig, const char *when, size_t i, const char *name)
 {
 	snprintf(st->reason, sizeof(st->reason), "interrupted by %s %s step %zu%s%s%s",
-		 sig == SIGTERM ? "SIGTERM" : "SIGINT", when, i + 1, name ? " (" : "",
-		 name ?: "", name ? ")" : "");
+		 sig == SIGTERM ? "SIGTERM" : "SIGINT", when, i + 1, name ? " (" : "", name ?: "",
+		 name ? ")" : "");
 	st->code = 128 + sig;
 }
 
@@ -586,19 +585,19 @@ static enum gd_next gd_run_step(struct gd_state *st, size_t i)
 	const char *outcome;
 	int sig;
 
-	fprintf(st->view, "game day: step %zu/%zu: %s (%s)\n", i + 1, st->g->n_steps,
-		s->e->name, s->file);
+	fprintf(st->view, "game day: step %zu/%zu: %s (%s)\n", i + 1, st->g->n_steps, s->e->name,
+		s->file);
 	fflush(st->view);
 	s->state = GS_RAN;
 	s->started_ns = fleet_now_ns();
-	s->exit_code = run_execute(&(struct run_spec){.e = s->e,
-						      .inv = st->g->inventory ? st->plan_inv :
-										s->inv,
-						      .file = s->file,
-						      .view = st->view,
-						      .sfd = st->sfd,
-						      .cmd = "faultctl gameday"},
-				   &s->res);
+	s->exit_code =
+		run_execute(&(struct run_spec){.e = s->e,
+					       .inv = st->g->inventory ? st->plan_inv : s->inv,
+					       .file = s->file,
+					       .view = st->view,
+					       .sfd = st->sfd,
+					       .cmd = "faultctl gameday"},
+			    &s->res);
 	s->ended_ns = fleet_now_ns();
 	snprintf(s->reason, sizeof(s->reason), "%s",
 		 json_string_value(json_object_get(s->res.report, "reason")) ?: "");
@@ -658,16 +657,15 @@ static void gd_summarize(struct gd_state *st)
 
 		if (s->state != GS_RAN || s->exit_code == CTL_EXIT_OK)
 			continue;
-		len += (size_t)snprintf(
-			st->reason + len, sizeof(st->reason) - len, "%sstep %zu (%s) %s",
-			len ? ", " : "", k + 1, s->e->name,
-			json_string_value(json_object_get(s->res.report, "outcome")) ?: "failed");
+		len += (size_t)snprintf(st->reason + len, sizeof(st->reason) - len,
+					"%sstep %zu (%s) %s", len ? ", " : "", k + 1, s->e->name,
+					json_string_value(json_object_get(s->res.report, "outcome"))
+						?: "failed");
 	}
 }
 
 /* The report: built, summarized on the view, written where asked. Returns the exit code. */
-static int gd_report(struct gd_state *st, bool json, const struct timespec *t0_real,
-		     int64_t t0)
+static int gd_report(struct gd_state *st, bool json, const struct timespec *t0_real, int64_t t0)
 {
 	json_t *rep;
 	int ret = st->code;
@@ -708,7 +706,7 @@ static void gd_state_free(struct gd_state *st)
 
 int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
 {
-	struct gd_state st = { .tty = -1, .sfd = -1, .code = CTL_EXIT_OK };
+	struct gd_state st = {.tty = -1, .sfd = -1, .code = CTL_EXIT_OK};
 	enum gd_next next = GD_NEXT;
 	struct timespec t0_real;
 	int ret;
