@@ -25,7 +25,7 @@
 #                       event; reference: the TTL. Audit and event times are whole ms.
 # Everything (namespaces, agents, victims, the HTTP server, files) is removed at exit, also on
 # failure; every wait is bounded.
-. "$(dirname "$0")/../tests/integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 . "$FL_SOURCE_DIR/tests/integration/run_lib.sh"
 fl_require_root
 fl_require_cmd curl jq awk nsenter setsid socat
@@ -52,11 +52,6 @@ GOAL_MS=100
 T0=$SECONDS
 say() { echo "  [control +$((SECONDS - T0))s] $*" >&2; }
 row() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.3f", a / b }'; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-maximum() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
-# Microseconds of the wall clock, without forking (the agents stamp events with this clock).
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
 
 # --- the lab: N agents, N victims, faultctl's namespace with the HTTP server ---------------

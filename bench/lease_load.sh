@@ -21,21 +21,8 @@
 # when given (bench/run.sh reads them); progress goes to stderr. Everything it starts (an
 # agent in a network namespace of its own, the sleeping victim, the stressor cgroups) is
 # removed at exit, also on failure; every wait is bounded.
-. "$(dirname "$0")/../tests/integration/lib.sh"
-
-QUICK=0 ROWS_FILE=
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--quick) QUICK=1 ;;
-	--rows)
-		[ $# -ge 2 ] || fl_fail "--rows needs a file"
-		ROWS_FILE=$2
-		shift
-		;;
-	*) fl_fail "unknown option '$1' (use --quick, --rows FILE)" ;;
-	esac
-	shift
-done
+. "$(dirname "$0")/lib.sh"
+bench_options "$@"
 fl_require_root
 # The clients run at the agent's own nice level (-10, its default): under 1,000 busy workers
 # at nice 0, a client at 0 would measure its own wait for a CPU, not the agent's answer.
@@ -52,15 +39,8 @@ else
 fi
 TTL=300 PROBE_MS=20 APPLY_MAX_S=120
 
-[ -z "$ROWS_FILE" ] || : >"$ROWS_FILE"
-row() {
-	printf '  %-58s %14s  ref %14s  ratio %s\n' "$1" "$2" "$3" "$4"
-	[ -z "$ROWS_FILE" ] || printf 'lease|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" >>"$ROWS_FILE"
-}
+row() { bench_row lease "$@"; }
 say() { echo "  [lease] $*" >&2; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.3f", a / b }'; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-maximum() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -n 1; }
 now_ms() { local t=$EPOCHREALTIME; t=${t/./}; echo $((t / 1000)); }
 
 # A build that knows max_cpu_workers caps stress.cpu at 4 x CPUs by default: raise it.
@@ -76,16 +56,10 @@ fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
 stress_require_available
 
 # The victim of the short lease's fault: a sleep of our own under a name only we use.
-cp "$(command -v sleep)" "$dir/fl-$FL_ID-v"
-setsid "$dir/fl-$FL_ID-v" 3600 &
-VICTIM=$!
-disown "$VICTIM"
-fl_on_exit "kill -CONT $VICTIM 2>/dev/null; kill -KILL $VICTIM 2>/dev/null"
+fl_sleeper VICTIM "$dir" 3600
 
 # The agent's events, with its own times, for the whole run.
-curl -sN --max-time 3600 --unix-socket "$sock" http://agent/v1/events >"$dir/events" 2>/dev/null &
-EVENTS=$!
-fl_on_exit "kill $EVENTS 2>/dev/null"
+fl_events EVENTS "$dir/events" 3600
 
 # event_ms TYPE LEASE: the time (ms since the epoch) of the first event TYPE of lease LEASE.
 event_ms() {
