@@ -849,6 +849,22 @@ static void test_yaml_level(void **state)
 	       "t.yaml:12:7: name: YAML tags are not supported\n");
 	expect(HEAD OK_FAULT "name: u\n",
 	       "t.yaml:12:1: name: duplicate key 'name' (first given at line 2, column 1)\n");
+	/*
+	 * A mapping key that is an alias or a flow collection has no text of its own: what sits
+	 * under it is still reported, under a path that says so (the fuzz pass once found the
+	 * path code reading a NULL key there).
+	 */
+	expect("version: 1\n*x : {a: &y 1}\n",
+	       "t.yaml:1:1: agents: missing required field\n"
+	       "t.yaml:1:1: duration: missing required field\n"
+	       "t.yaml:1:1: faults: missing required field\n"
+	       "t.yaml:1:1: hypothesis: missing required field\n"
+	       "t.yaml:1:1: name: missing required field\n"
+	       "t.yaml:2:1: YAML anchors and aliases are not supported; write the value out\n"
+	       "t.yaml:2:10: ''.a: YAML anchors and aliases are not supported; write the value "
+	       "out\n");
+	expect("version: 1\n? {k: v}\n: {a: &y 1}\n",
+	       "t.yaml:2:3: mapping keys must be plain text, not a mapping\n");
 	expect("version: 1\n---\nversion: 2\n",
 	       "t.yaml:2:1: only one YAML document per file is allowed\n");
 	expect("version: 1\nname: [t\n",
