@@ -398,6 +398,10 @@ int main(int argc, char **argv)
 	if (setpriority(PRIO_PROCESS, 0, nice_level))
 		log_warn("--nice %d: %s; running at nice %d", nice_level, strerror(errno),
 			 getpriority(PRIO_PROCESS, 0));
+	err = core_autogroup_nice(nice_level);
+	if (err && err != -ESRCH && err != -ENOENT)
+		log_warn("--nice %d for the agent's session autogroup: %s", nice_level,
+			 strerror(-err));
 
 	a.loop = uv_default_loop();
 	watch_signal(&a, &a.sig_hup, on_hup, SIGHUP);
