@@ -4,6 +4,9 @@
 #
 #   sudo bench/lease_load.sh [--quick] [--rows FILE]
 #
+# Environment: FL_LEASE_ROUNDS=N rounds instead of 5; FL_LEASE_BENCH_REALTIME=1 starts the
+# agent with --loop-realtime (the opt-in SCHED_RR loop) instead of the default scheduling.
+#
 # Each round: client Y takes a 300 ms lease, pauses a sleeping process of this script's own
 # under it and renews the lease every 100 ms; client X takes a long lease and applies
 # stress.cpu (1,000 workers at 1 %, 200 with --quick); once GET /v1/faults shows that apply
@@ -11,8 +14,9 @@
 # milliseconds): the delay of Y's fault.reverted event past its lease's deadline (the last
 # renewal the audit log shows, written right after it, + TTL). Meanwhile a third client asks GET /v1/info every
 # 20 ms over one connection (tests/integration/agent_call) and keeps its worst answer time.
-# The clients run at the agent's nice level, and the probe at the agent's loop's policy
-# (SCHED_RR 1), so their own wait for a CPU is not what is measured. Also the
+# The clients run at the agent's nice level, and the probe at SCHED_RR 1, so their own wait
+# for a CPU is not what is measured. The agent leads a session of its own, as under systemd
+# (its --nice is then also its autogroup's). Also the
 # apply's duration as X saw it, and the revert of the 1,000 workers. Reference: the same
 # lease and probe with no apply in flight. Rounds interleave loaded and reference, medians.
 #
@@ -70,8 +74,7 @@ if grep -q max_cpu_workers "$FL_SOURCE_DIR/lib/policy.c"; then
 fi
 AGENT_ARGS=("${AGENT_ARGS[@]/debug/info}")
 # The agent leads a session of its own, as under systemd, so its --nice is also its session
-# autogroup's (faultlined(8)). The figures are those of the default scheduling;
-# FL_LEASE_BENCH_REALTIME=1 measures the opt-in --loop-realtime (the loop at SCHED_RR 1).
+# autogroup's (faultlined(8)).
 [ "${FL_LEASE_BENCH_REALTIME:-0}" = 1 ] && AGENT_ARGS+=(--loop-realtime)
 FL_AGENT_SESSION=1 fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
 stress_require_available
