@@ -885,6 +885,7 @@ int core_autogroup_nice(int nice)
 {
 	char val[16];
 	int fd, len, err = 0;
+	ssize_t w;
 
 	if (getsid(0) != getpid())
 		return -ESRCH;
@@ -898,8 +899,9 @@ int core_autogroup_nice(int nice)
 	 * waited tens of milliseconds for a CPU at each wakeup (measured).
 	 */
 	len = snprintf(val, sizeof(val), "%d", nice);
-	if (write(fd, val, (size_t)len) != len)
-		err = -errno;
+	w = write(fd, val, (size_t)len);
+	if (w != len)
+		err = w < 0 ? -errno : -EIO;
 	close(fd);
 	return err;
 }

@@ -549,10 +549,11 @@ int stressor_start(struct stressor *s, struct fault *f, const struct stressor_sp
 	if (cpu_procs_fd >= 0) {
 		char num[16];
 		int len = snprintf(num, sizeof(num), "%d", (int)pid);
+		ssize_t w = write(cpu_procs_fd, num, (size_t)len);
 
 		/* A worker that failed at once has exited already: its status page says why. */
-		if (write(cpu_procs_fd, num, (size_t)len) != len && errno != ESRCH) {
-			ret = -errno;
+		if (w != len && !(w < 0 && errno == ESRCH)) {
+			ret = w < 0 ? -errno : -EIO;
 			snprintf(err, size, "moving worker %d into %s: %s", (int)pid,
 				 "the stressors' cgroup of the v1 cpu hierarchy", strerror(-ret));
 			return ret;

@@ -353,7 +353,8 @@ static void mountinfo_cgroup1_controllers(void **state)
 		"30 22 0:26 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755\n"
 		"31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw,cpu\n"
 		"33 30 0:30 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n"
-		"34 30 0:31 / /sys/fs/cgroup/cpu,cpuacct rw shared:12 - cgroup cgroup rw,cpu,cpuacct\n"
+		"34 30 0:31 / /sys/fs/cgroup/cpu,cpuacct rw shared:12 - cgroup cgroup "
+		"rw,cpu,cpuacct\n"
 		"35 30 0:32 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n";
 	char out[64];
 
