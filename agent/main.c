@@ -60,7 +60,9 @@ static void usage(FILE *f)
 		   "                         503 and the connection is closed\n"
 		   "      --nice N           scheduling priority of the agent, -20..19 (default -10):\n"
 		   "                         leases must expire on time on a host the experiment\n"
-		   "                         loads; stressor processes run at 0\n"
+		   "                         loads; stressor processes run at 0 in a cpu\n"
+		   "                         group of their own; a session leader's autogroup\n"
+		   "                         gets N too\n"
 		   "      --loop-realtime    run the event loop thread at SCHED_RR 1 (off by\n"
 		   "                         default: it slows concurrent applies on a host with\n"
 		   "                         many agents; see faultlined(8))\n"
@@ -438,6 +440,8 @@ static int parse_options(int argc, char **argv, struct settings *s, bool *done)
 /* Logging, libbpf's log, SIGPIPE and the priority: process-wide, nothing to release. */
 static void setup_process(const struct settings *s)
 {
+	int err;
+
 	log_setup("faultlined", s->log_level, s->systemd ? LOG_STYLE_JOURNAL : LOG_STYLE_HUMAN);
 	libbpf_set_print(libbpf_print);
 	signal(SIGPIPE, SIG_IGN);
@@ -449,6 +453,10 @@ static void setup_process(const struct settings *s)
 	if (setpriority(PRIO_PROCESS, 0, s->nice_level))
 		log_warn("--nice %d: %s; running at nice %d", s->nice_level, strerror(errno),
 			 getpriority(PRIO_PROCESS, 0));
+	err = core_autogroup_nice(s->nice_level);
+	if (err && err != -ESRCH && err != -ENOENT)
+		log_warn("--nice %d for the agent's session autogroup: %s", s->nice_level,
+			 strerror(-err));
 }
 
 /*

@@ -45,6 +45,9 @@ if [ $QUICK = 1 ]; then
 else
 	N=50 ROUNDS=5 LEASE_ROUNDS=3
 fi
+# FL_CONTROL_AGENTS, FL_CONTROL_ROUNDS: another N and number of rounds (lease rounds too).
+N=${FL_CONTROL_AGENTS:-$N} ROUNDS=${FL_CONTROL_ROUNDS:-$ROUNDS}
+LEASE_ROUNDS=${FL_CONTROL_ROUNDS:-$LEASE_ROUNDS}
 # The breach runs' lease TTL does not enter their figures; the lease runs' is their reference.
 BREACH_TTL_MS=2000 LEASE_TTL_MS=2000
 GOAL_MS=100
@@ -71,8 +74,9 @@ AGENT_PIDS=() VICTIMS=()
 for ((k = 1; k <= N; k++)); do
 	fl_netns ns "cp$k"
 	mkdir "$dir/a$k"
-	# As fl_start_agent, but without waiting for each socket: the agents start in parallel.
-	nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$dir/a$k/agent.sock" \
+	# As fl_start_agent, but without waiting for each socket: the agents start in parallel
+	# (FL_AGENT_SESSION=1: each in a session of its own, as systemd starts services).
+	${FL_AGENT_SESSION:+setsid} nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$dir/a$k/agent.sock" \
 		--state-dir "$dir/a$k/state" --audit-log "$dir/a$k/audit.log" >"$dir/a$k.log" 2>&1 &
 	AGENT_PIDS[k]=$!
 done

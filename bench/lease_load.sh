@@ -4,6 +4,9 @@
 #
 #   sudo bench/lease_load.sh [--quick] [--rows FILE]
 #
+# Environment: FL_LEASE_ROUNDS=N rounds instead of 5; FL_LEASE_BENCH_REALTIME=1 starts the
+# agent with --loop-realtime (the opt-in SCHED_RR loop) instead of the default scheduling.
+#
 # Each round: client Y takes a 300 ms lease, pauses a sleeping process of this script's own
 # under it and renews the lease every 100 ms; client X takes a long lease and applies
 # stress.cpu (1,000 workers at 1 %, 200 with --quick); once GET /v1/faults shows that apply
@@ -11,8 +14,9 @@
 # milliseconds): the delay of Y's fault.reverted event past its lease's deadline (the last
 # renewal the audit log shows, written right after it, + TTL). Meanwhile a third client asks GET /v1/info every
 # 20 ms over one connection (tests/integration/agent_call) and keeps its worst answer time.
-# The clients run at the agent's nice level, and the probe at the agent's loop's policy
-# (SCHED_RR 1), so their own wait for a CPU is not what is measured. Also the
+# The clients run at the agent's nice level, and the probe at SCHED_RR 1, so their own wait
+# for a CPU is not what is measured. The agent leads a session of its own, as under systemd
+# (its --nice is then also its autogroup's). Also the
 # apply's duration as X saw it, and the revert of the 1,000 workers. Reference: the same
 # lease and probe with no apply in flight. Rounds interleave loaded and reference, medians.
 #
@@ -35,7 +39,7 @@ AGENT_CALL=$FL_BUILD_DIR/tests/integration/agent_call
 if [ $QUICK = 1 ]; then
 	WORKERS=200 ROUNDS=1
 else
-	WORKERS=1000 ROUNDS=5
+	WORKERS=1000 ROUNDS=${FL_LEASE_ROUNDS:-5}
 fi
 TTL=300 PROBE_MS=20 APPLY_MAX_S=120
 
@@ -49,10 +53,10 @@ if grep -q max_cpu_workers "$FL_SOURCE_DIR/lib/policy.c"; then
 	AGENT_ARGS+=(--policy "$dir/policy.yaml")
 fi
 AGENT_ARGS=("${AGENT_ARGS[@]/debug/info}")
-# The figures are those of the agent with its loop at SCHED_RR (opt-in --loop-realtime, off by
-# default: faultlined(8)); FL_LEASE_BENCH_DEFAULT=1 measures the default scheduling instead.
-[ "${FL_LEASE_BENCH_DEFAULT:-0}" = 1 ] || AGENT_ARGS+=(--loop-realtime)
-fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
+# The agent leads a session of its own, as under systemd, so its --nice is also its session
+# autogroup's (faultlined(8)).
+[ "${FL_LEASE_BENCH_REALTIME:-0}" = 1 ] && AGENT_ARGS+=(--loop-realtime)
+FL_AGENT_SESSION=1 fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
 stress_require_available
 
 # The victim of the short lease's fault: a sleep of our own under a name only we use.

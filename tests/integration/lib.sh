@@ -131,7 +131,8 @@ fl_start_agent() {
 	set -- --state-dir "$d/state" --audit-log "$d/audit.log" "$@"
 	# nsenter switches only the network namespace; "ip netns exec" would also remount /sys
 	# and hide the cgroup v2 hierarchy from the agent.
-	nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$sock" "$@" >"$log" 2>&1 &
+	# FL_AGENT_SESSION=1: the agent leads a session of its own (setsid), as under systemd.
+	${FL_AGENT_SESSION:+setsid} nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$sock" "$@" >"$log" 2>&1 &
 	FL_AGENT_PID=$!
 	fl_wait_socket "$sock" "$FL_AGENT_PID"
 }
