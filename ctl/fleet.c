@@ -1,8 +1,10 @@
 /* Agents driven in parallel: connections, leases with their renewals, the parallel revert. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@ int fleet_init(struct fleet *f)
 
 	memset(f, 0, sizeof(*f));
 	f->event_fd = -1;
+	f->go_fd = -1;
 	err = -pthread_mutex_init(&f->lock, NULL);
 	if (err)
 		return err;
@@ -43,6 +46,16 @@ int fleet_init(struct fleet *f)
 	return 0;
 }
 
+/* Wake every revert thread at once: the eventfd stays readable, so each poll returns. */
+static void release_reverts(struct fleet *f)
+{
+	uint64_t one = 1;
+
+	if (f->go_fd >= 0 && write(f->go_fd, &one, sizeof(one)) < 0) {
+		/* Only a counter at 2^64-2 refuses: it is readable already. */
+	}
+}
+
 static void join_threads(struct fleet *f)
 {
 	pthread_mutex_lock(&f->lock);
@@ -50,6 +63,7 @@ static void join_threads(struct fleet *f)
 	/* A revert thread that never got its go ends without sending anything. */
 	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
+	release_reverts(f);
 	for (size_t i = 0; i < f->n; i++) {
 		struct fleet_agent *a = &f->agents[i];
 
@@ -73,10 +87,13 @@ void fleet_release(struct fleet *f)
 	}
 	free(f->agents);
 sync:
+	if (f->go_fd >= 0)
+		close(f->go_fd);
 	pthread_cond_destroy(&f->cond);
 	pthread_mutex_destroy(&f->lock);
 	memset(f, 0, sizeof(*f));
 	f->event_fd = -1;
+	f->go_fd = -1;
 }
 
 int fleet_add(struct fleet *f, const char *name, const char *address, char *err, size_t err_size)
@@ -341,6 +358,9 @@ int fleet_call(struct fleet_agent *a, const char *method, const char *target, co
 
 /* Leases. */
 
+static void *renew_main(void *p);
+static void *revert_main(void *p);
+
 static int lease_create(struct fleet_agent *a, void *arg)
 {
 	json_t *body, *resp = NULL;
@@ -365,6 +385,22 @@ static int lease_create(struct fleet_agent *a, void *arg)
 	}
 	snprintf(a->lease, sizeof(a->lease), "%s", id);
 	json_decref(resp);
+	/*
+	 * The agent counts the TTL from its answer: the renewals start now, not once every
+	 * other agent of the fleet has its lease too (with a thousand agents that can take
+	 * longer than a short TTL).
+	 */
+	a->last_renew_ns = fleet_now_ns();
+	err = thread_start(&a->revert_thr, revert_main, a);
+	if (!err) {
+		a->revert_started = true;
+		err = thread_start(&a->renew_thr, renew_main, a);
+	}
+	if (err) {
+		snprintf(a->err, sizeof(a->err), "cannot start a thread: %s", strerror(-err));
+		return err;
+	}
+	a->renew_started = true;
 	return 0;
 }
 
@@ -474,14 +510,16 @@ static void *revert_main(void *p)
 	int64_t sent;
 
 	snprintf(target, sizeof(target), "/v1/leases/%s", a->lease);
-	pthread_mutex_lock(&f->lock);
-	while (!f->revert_go && !f->stop)
-		pthread_cond_wait(&f->cond, &f->lock);
-	if (!f->revert_go) {
-		pthread_mutex_unlock(&f->lock);
+	/*
+	 * Not on the fleet's condition variable: woken by it, a thousand threads would take the
+	 * fleet lock one after the other before the last could send. The go eventfd wakes
+	 * them all at once, and the flag is read without the lock.
+	 */
+	while (poll(&(struct pollfd){.fd = f->go_fd, .events = POLLIN}, 1, -1) < 0 &&
+	       errno == EINTR)
+		;
+	if (!__atomic_load_n(&f->revert_go, __ATOMIC_ACQUIRE))
 		return NULL;
-	}
-	pthread_mutex_unlock(&f->lock);
 	sent = fleet_now_ns();
 	e = client_call(a->revert, "DELETE", target, NULL, &status, &resp, err, sizeof(err));
 	if (e && e != -ETIMEDOUT && e != -ENOMEM) {
@@ -543,31 +581,18 @@ static void *revert_main(void *p)
 
 size_t fleet_lease_start(struct fleet *f, int64_t ttl_ms)
 {
-	size_t failed;
-
 	f->ttl_ms = ttl_ms;
-	failed = fleet_each(f, lease_create, NULL);
-	for (size_t i = 0; i < f->n; i++) {
-		struct fleet_agent *a = &f->agents[i];
-		int err;
-
-		if (!a->lease[0])
-			continue;
-		a->last_renew_ns = fleet_now_ns();
-		err = thread_start(&a->revert_thr, revert_main, a);
-		if (!err) {
-			a->revert_started = true;
-			err = thread_start(&a->renew_thr, renew_main, a);
+	if (f->go_fd < 0) {
+		f->go_fd = eventfd(0, EFD_CLOEXEC);
+		if (f->go_fd < 0) {
+			for (size_t i = 0; i < f->n; i++)
+				snprintf(f->agents[i].err, FLEET_ERR_SIZE, "eventfd: %s",
+					 strerror(errno));
+			return f->n;
 		}
-		if (err) {
-			snprintf(a->err, sizeof(a->err), "cannot start a thread: %s",
-				 strerror(-err));
-			failed++;
-			continue;
-		}
-		a->renew_started = true;
 	}
-	return failed;
+	/* Each agent's renew and revert threads start as soon as its lease exists. */
+	return fleet_each(f, lease_create, NULL);
 }
 
 size_t fleet_revert(struct fleet *f)
@@ -577,8 +602,10 @@ size_t fleet_revert(struct fleet *f)
 
 	for (size_t i = 0; i < f->n; i++)
 		expected += f->agents[i].revert_started;
+	/* The revert threads first: they wait on the eventfd, without the lock. */
+	__atomic_store_n(&f->revert_go, true, __ATOMIC_RELEASE);
+	release_reverts(f);
 	pthread_mutex_lock(&f->lock);
-	f->revert_go = true;
 	pthread_cond_broadcast(&f->cond);
 	/* Each request has its own client timeout; this bounds the wait for all of them. */
 	until = abs_after_ms(CLIENT_TIMEOUT_MS + 2000);

@@ -69,12 +69,13 @@ struct fleet {
 	size_t n, cap;
 	int64_t ttl_ms;
 	int event_fd; /* eventfd written when a lease is lost; -1 for none */
+	int go_fd;    /* eventfd the revert threads wait on: written for the go or the stop */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;	 /* every thread ends; revert threads without sending */
 	bool renew_stop; /* renew threads end */
-	bool revert_go;	 /* revert threads send their request */
+	bool revert_go;	 /* revert threads send their request (atomic; set before go_fd) */
 	size_t reverted; /* revert threads done */
 };
 
