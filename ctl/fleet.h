@@ -118,8 +118,9 @@ int fleet_fault_agents(const struct fleet *f, const struct experiment *e,
 size_t fleet_connect(struct fleet *f, bool for_run);
 
 /*
- * Run fn on every agent at the same time, one thread each, and wait for all. fn returns 0
- * or -errno and writes a reason to a->err. Returns the number of agents where fn failed.
+ * Run fn on every agent in parallel and wait for all: local agents 32 at a time (they share
+ * this machine's CPUs), ssh:// ones all at once. fn returns 0 or -errno and writes a reason
+ * to a->err. Returns the number of agents where fn failed.
  */
 size_t fleet_each(struct fleet *f, int (*fn)(struct fleet_agent *a, void *arg), void *arg);
 

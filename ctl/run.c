@@ -129,13 +129,12 @@ static int check_types(struct fleet_agent *a, void *arg)
 		return -EREMOTE;
 	}
 	types = json_object_get(info, "fault_types");
-	for (size_t k = 0; k < r->n_faults && !err; k++) {
-		const struct fault_spec *fs = &r->e->faults[r->faults[k].fault];
+	/* This agent's faults only, from its worker's list: not every pair of the fleet. */
+	for (size_t k = 0; k < r->workers[ai].n_rf && !err; k++) {
+		const struct fault_spec *fs = &r->e->faults[r->faults[r->workers[ai].rf[k]].fault];
 		const char *type = exp_fault_type_name(fs->type);
 		bool found = false;
 
-		if (r->faults[k].agent != ai)
-			continue;
 		json_array_foreach(types, i, t)
 		{
 			if (strcmp(json_string_value(json_object_get(t, "name")) ?: "", type))
