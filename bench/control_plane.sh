@@ -293,13 +293,13 @@ victims_running() {
 # VAR, reading its peak RSS (VmHWM, kB), fds and threads every 50 ms without forking; the
 # maxima are appended to RSS, FDS and THREADS under the count C.
 watch_ctl() {
-	local _i _line _hwm=0 _thr=0 _fd=0 _fds _rc=0 _st
+	local _i _line _hwm=0 _thr=0 _fd=0 _fds _rc=0 _st _cpu=0 _f
 	for ((_i = 0; _i < $2 * 20; _i++)); do
 		_st=$(fl_proc_state "$CTL_PID")
 		if [ -z "$_st" ] || [ "$_st" = Z ]; then
 			wait "$CTL_PID" || _rc=$?
 			printf -v "$1" '%s' "$_rc"
-			RSS[$C]+=" $_hwm" FDS[$C]+=" $_fd" THREADS[$C]+=" $_thr"
+			RSS[$C]+=" $_hwm" FDS[$C]+=" $_fd" THREADS[$C]+=" $_thr" CTL_CPU[$C]+=" $_cpu"
 			return 0
 		fi
 		while read -r _line; do
@@ -310,6 +310,7 @@ watch_ctl() {
 		done <"/proc/$CTL_PID/status" 2>/dev/null || true
 		_fds=(/proc/"$CTL_PID"/fd/*)
 		[ ${#_fds[@]} -gt $_fd ] && _fd=${#_fds[@]}
+		read -ra _f 2>/dev/null <"/proc/$CTL_PID/stat" && _cpu=$((_f[13] + _f[14]))
 		sleep 0.05
 	done
 	give_up "$C" "faultctl did not exit within $2 s of the breach"
@@ -342,16 +343,28 @@ running() { # running COUNT: COUNT is still among the counts that run
 # breach_run COUNT: appends to ACTIVE[COUNT] (run to all active, µs), CONNECT[COUNT] (connect
 # to last apply confirmed, ms), BREACH[COUNT] (breach to all reverted, ms) and faultctl's
 # RSS, FDS and THREADS.
-declare -A ACTIVE CONNECT BREACH RENEW KILL RENEW_MAX RSS FDS THREADS
+declare -A ACTIVE CONNECT BREACH RENEW KILL RENEW_MAX RSS FDS THREADS CTL_CPU AGENTS_CPU
+# agents_ticks COUNT: the CPU time of agents a1..aCOUNT so far, in clock ticks, read without
+# forking (a breach run's share is what the machine's cores must find for the agents).
+agents_ticks() {
+	local k t=0 f
+	for ((k = 1; k <= $1; k++)); do
+		read -ra f 2>/dev/null <"/proc/${AGENT_PIDS[k]}/stat" || continue
+		t=$((t + f[13] + f[14]))
+	done
+	echo $t
+}
 breach_run() {
-	local c=$1 rep=$dir/breach-$1.json rc out
+	local c=$1 rep=$dir/breach-$1.json rc out ticks
 	C=$c
 	srv_status 200
+	ticks=$(agents_ticks "$c")
 	launch breach "$c" || return 1
 	# The guardrail sees a healthy window first, then every answer fails.
 	sleep 0.5
 	srv_status 503
 	watch_ctl rc $((30 + c / 20)) || return 1
+	AGENTS_CPU[$c]+=" $(($(agents_ticks "$c") - ticks))"
 	srv_status 200
 	[ "$rc" = 1 ] || give_up "$c" "exit $rc, not 1: $(grep -m1 -E 'failed|lost|aborting' "$dir/breach-$c.out")" || return 1
 	jq -e --argjson n "$c" '.outcome == "aborted" and .abort.all_confirmed and
@@ -473,6 +486,15 @@ for c in "${COUNTS[@]}"; do
 	row "faultctl peak RSS, $c agents (ref 1)" "$(mib "$rn") MiB" "$(mib "$r1") MiB" "$(ratio "$rn" "$r1")"
 	row "faultctl most fds open, $c agents (ref 1)" "$fn" "$f1" "$(ratio "$fn" "$f1")"
 	row "faultctl most threads, $c agents (ref 1)" "$tn" "$t1" "$(ratio "$tn" "$t1")"
+done
+# What bounds the figures on one machine: the CPU the agents and faultctl used in a breach
+# run (launch to exit), which the machine's cores must give them.
+hz=$(getconf CLK_TCK)
+ag1=$(med "${AGENTS_CPU[1]}") k1=$(med "${CTL_CPU[1]}")
+for c in 1 "${COUNTS[@]}"; do
+	am=$(med "${AGENTS_CPU[$c]}") km=$(med "${CTL_CPU[$c]}")
+	row "CPU of the agents in a breach run, $c agent(s) (ref 1)" "$((am * 1000 / hz)) ms" "$((ag1 * 1000 / hz)) ms" "$(ratio "$am" "$ag1")"
+	row "CPU of faultctl in a breach run, $c agent(s) (ref 1)" "$((km * 1000 / hz)) ms" "$((k1 * 1000 / hz)) ms" "$(ratio "$km" "$k1")"
 done
 for c in 1 "${COUNTS[@]}"; do
 	rm=$(med "${RENEW[$c]}") rx=$(echo "${RENEW_MAX[$c]}" | maximum)
