@@ -343,7 +343,7 @@ running() { # running COUNT: COUNT is still among the counts that run
 # breach_run COUNT: appends to ACTIVE[COUNT] (run to all active, µs), CONNECT[COUNT] (connect
 # to last apply confirmed, ms), BREACH[COUNT] (breach to all reverted, ms) and faultctl's
 # RSS, FDS and THREADS.
-declare -A ACTIVE CONNECT BREACH RENEW KILL RENEW_MAX RSS FDS THREADS CTL_CPU AGENTS_CPU
+declare -A ACTIVE CONNECT BREACH RENEW KILL RENEW_MAX RSS FDS THREADS CTL_CPU AGENTS_CPU STARTED_APPLIED
 # agents_ticks COUNT: the CPU time of agents a1..aCOUNT so far, in clock ticks, read without
 # forking (a breach run's share is what the machine's cores must find for the agents).
 agents_ticks() {
@@ -380,12 +380,13 @@ breach_run() {
 		| if ($a | length) != ($ids | length) then
 			error("\($ids | length) faults, \($a | length) fault.applied events")
 		  else
-			"\($a | map(.us) | max) \((([.faults[].applied_ms] | max) - .timeline[0].t_ms) * 10 | round / 10) \(.abort.breach_to_reverted_ms * 10 | round / 10)"
+			"\($a | map(.us) | max) \((([.faults[].applied_ms] | max) - .timeline[0].t_ms) * 10 | round / 10) \(.abort.breach_to_reverted_ms * 10 | round / 10) \(([.faults[].applied_ms] | max) * 10 | round / 10)"
 		  end' "$rep") || give_up "$c" "the agents' events do not match the report" || return 1
-	read -r last conn breach <<<"$out"
+	read -r last conn breach started <<<"$out"
 	say "  breach to all reverted $breach ms: $(jq -r '"decided \(.abort.decided_ms - .abort.sample_ms | . * 1000 | round / 1000) ms after the sample, reverts sent \(.abort.revert_sent_ms - .abort.decided_ms | . * 1000 | round / 1000) ms later; slowest agent \(.abort.agents | max_by(.breach_to_confirmed_ms) | "\(.name) \(.breach_to_confirmed_ms * 10 | round / 10) ms")"' "$rep")"
 	ACTIVE[$c]+=" $((last - LAUNCH_US))"
 	CONNECT[$c]+=" $conn"
+	STARTED_APPLIED[$c]+=" $started"
 	BREACH[$c]+=" $breach"
 }
 
@@ -461,6 +462,14 @@ row "connect to last apply confirmed (report), 1 agent" "$c1 ms" "$c1 ms" 1.000
 for c in "${COUNTS[@]}"; do
 	cn=$(med "${CONNECT[$c]}")
 	row "connect to last apply confirmed (report), $c agents (ref 1)" "$cn ms" "$c1 ms" "$(ratio "$cn" "$c1")"
+done
+# The fan-out alone: from the run's start (connections, type checks, the guardrails'
+# pre-flight, leases and event streams done) to the last apply confirmed.
+s1=$(med "${STARTED_APPLIED[1]}")
+row "run start to last apply confirmed (report), 1 agent" "$s1 ms" "$s1 ms" 1.000
+for c in "${COUNTS[@]}"; do
+	sn=$(med "${STARTED_APPLIED[$c]}")
+	row "run start to last apply confirmed (report), $c agents (ref 1)" "$sn ms" "$s1 ms" "$(ratio "$sn" "$s1")"
 done
 row "breach to all reverted (report), 1 agent" "$b1 ms" "$b1 ms" 1.000
 for c in "${COUNTS[@]}"; do
