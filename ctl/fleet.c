@@ -38,6 +38,11 @@ int fleet_init(struct fleet *f)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	err = -pthread_cond_init(&f->cond, &ca);
+	if (!err) {
+		err = -pthread_cond_init(&f->reverted_cond, &ca);
+		if (err)
+			pthread_cond_destroy(&f->cond);
+	}
 	pthread_condattr_destroy(&ca);
 	if (err) {
 		pthread_mutex_destroy(&f->lock);
@@ -90,6 +95,7 @@ sync:
 	if (f->go_fd >= 0)
 		close(f->go_fd);
 	pthread_cond_destroy(&f->cond);
+	pthread_cond_destroy(&f->reverted_cond);
 	pthread_mutex_destroy(&f->lock);
 	memset(f, 0, sizeof(*f));
 	f->event_fd = -1;
@@ -445,6 +451,12 @@ static struct timespec abs_after_ms(int64_t ms)
 	return ts;
 }
 
+/* Whether fleet_revert() gave the go (set without the lock, for the revert threads). */
+static bool reverting(struct fleet *f)
+{
+	return __atomic_load_n(&f->revert_go, __ATOMIC_ACQUIRE);
+}
+
 /*
  * Renew every TTL/3: two renewals may fail or be slow in a row before the agent gives up
  * on us. A 404 means the agent ended the lease itself (it expired, or someone reverted it)
@@ -465,10 +477,10 @@ static void *renew_main(void *p)
 		json_t *resp = NULL;
 		int status = 0, e;
 
-		while (!f->stop && !f->renew_stop && !f->revert_go &&
+		while (!f->stop && !f->renew_stop && !reverting(f) &&
 		       pthread_cond_timedwait(&f->cond, &f->lock, &until) != ETIMEDOUT)
 			;
-		if (f->stop || f->renew_stop || f->revert_go)
+		if (f->stop || f->renew_stop || reverting(f))
 			break;
 		pthread_mutex_unlock(&f->lock);
 		e = client_call(a->renew, "POST", target, NULL, &status, &resp, err, sizeof(err));
@@ -536,7 +548,7 @@ static void *revert_main(void *p)
 	while (poll(&(struct pollfd){.fd = f->go_fd, .events = POLLIN}, 1, -1) < 0 &&
 	       errno == EINTR)
 		;
-	if (!__atomic_load_n(&f->revert_go, __ATOMIC_ACQUIRE))
+	if (!reverting(f))
 		return NULL;
 	sent = fleet_now_ns();
 	e = client_call(a->revert, "DELETE", target, NULL, &status, &resp, err, sizeof(err));
@@ -592,7 +604,8 @@ static void *revert_main(void *p)
 	snprintf(a->revert_msg, sizeof(a->revert_msg), "%s", err);
 	a->revert_done = true;
 	f->reverted++;
-	pthread_cond_broadcast(&f->cond);
+	/* Only fleet_revert() waits for this: the renew threads need not wake. */
+	pthread_cond_signal(&f->reverted_cond);
 	pthread_mutex_unlock(&f->lock);
 	return NULL;
 }
@@ -620,15 +633,18 @@ size_t fleet_revert(struct fleet *f)
 
 	for (size_t i = 0; i < f->n; i++)
 		expected += f->agents[i].revert_started;
-	/* The revert threads first: they wait on the eventfd, without the lock. */
+	/*
+	 * The revert threads wait on the eventfd, without the lock. The renew threads are not
+	 * woken: they see the flag at their next renewal, or fleet_stop_renewals() ends them;
+	 * a thousand of them waking now would only compete with the reverts for the CPUs.
+	 */
 	__atomic_store_n(&f->revert_go, true, __ATOMIC_RELEASE);
 	release_reverts(f);
 	pthread_mutex_lock(&f->lock);
-	pthread_cond_broadcast(&f->cond);
 	/* Each request has its own client timeout; this bounds the wait for all of them. */
 	until = abs_after_ms(CLIENT_TIMEOUT_MS + 2000);
 	while (f->reverted < expected &&
-	       pthread_cond_timedwait(&f->cond, &f->lock, &until) != ETIMEDOUT)
+	       pthread_cond_timedwait(&f->reverted_cond, &f->lock, &until) != ETIMEDOUT)
 		;
 	for (size_t i = 0; i < f->n; i++) {
 		struct fleet_agent *a = &f->agents[i];

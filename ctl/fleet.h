@@ -73,6 +73,7 @@ struct fleet {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_cond_t reverted_cond; /* signalled by each revert thread when it is done */
 	bool stop;	 /* every thread ends; revert threads without sending */
 	bool renew_stop; /* renew threads end */
 	bool revert_go;	 /* revert threads send their request (atomic; set before go_fd) */

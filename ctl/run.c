@@ -394,13 +394,19 @@ static void revert_all(struct run *r, const char *why)
 {
 	size_t failed;
 
-	/* Workers stop scheduling at once (they are joined later, off the abort's path). */
+	/*
+	 * Workers stop scheduling at once (they are joined later, off the abort's path): one
+	 * that wakes sees the flag. They are woken only once the reverts are out: a thousand
+	 * of them waking first would take the CPUs from the reverts.
+	 */
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
-	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	r->abort_go_ns = fleet_now_ns();
 	failed = fleet_revert(&r->fleet);
+	pthread_mutex_lock(&r->lock);
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
 	r->revert_ok = !failed;
 	r->reverted_ns = 0;
 	for (size_t i = 0; i < r->fleet.n; i++) {
