@@ -10,9 +10,10 @@
 #   fidelity    requested vs measured loss on real UDP traffic over veth: ours vs iptables
 #               `statistic --mode random`, and Gilbert-Elliott vs the model's loss and burst
 #   footprint   agent RSS idle vs with 100 active faults; agent CPU while idle vs `sleep`
-#   control     `faultctl run` with 50 agents (5 with --quick) vs 1 agent: run to every fault
-#               active, guardrail breach to all reverted; lease expiry after SIGKILL of faultctl
-#               vs the TTL (bench/control_plane.sh, which also runs on its own)
+#   control     `faultctl run` with 1,000 agents (FL_BENCH_AGENTS; 5 with --quick) vs 1 agent:
+#               run to every fault active, guardrail breach to all reverted, faultctl's memory,
+#               fds and threads; lease expiry after SIGKILL of faultctl vs the TTL
+#               (bench/control_plane.sh, which also runs on its own)
 #   stress      achieved vs requested CPU load and memory of the stressors, side by side with
 #               stress-ng asked for the same (bench/stress.sh, which also runs on its own)
 #   crash       SIGKILL of the agent during each fault type to the fault stopped, with no

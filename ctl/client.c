@@ -635,3 +635,9 @@ const char *client_error_message(const json_t *resp, int status, char *buf, size
 	snprintf(buf, size, "the agent answered HTTP %d", status);
 	return buf;
 }
+
+void client_shutdown(struct client *c)
+{
+	if (c && c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+}

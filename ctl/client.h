@@ -53,6 +53,12 @@ int client_stream_open(struct client *c, const char *target, char *err, size_t e
  */
 int client_stream_next(struct client *c, int timeout_ms, json_t **line);
 
+/*
+ * End the connection's traffic without freeing it: another thread blocked reading it (an
+ * event stream) returns at once with -EPIPE. client_close() still frees it.
+ */
+void client_shutdown(struct client *c);
+
 /* Close the connection; for ssh:// also end the ssh process (bounded wait) and reap it. */
 void client_close(struct client *c);
 

@@ -1,8 +1,10 @@
 /* Agents driven in parallel: connections, leases with their renewals, the parallel revert. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@ int fleet_init(struct fleet *f)
 
 	memset(f, 0, sizeof(*f));
 	f->event_fd = -1;
+	f->go_fd = -1;
 	err = -pthread_mutex_init(&f->lock, NULL);
 	if (err)
 		return err;
@@ -35,12 +38,27 @@ int fleet_init(struct fleet *f)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	err = -pthread_cond_init(&f->cond, &ca);
+	if (!err) {
+		err = -pthread_cond_init(&f->reverted_cond, &ca);
+		if (err)
+			pthread_cond_destroy(&f->cond);
+	}
 	pthread_condattr_destroy(&ca);
 	if (err) {
 		pthread_mutex_destroy(&f->lock);
 		return err;
 	}
 	return 0;
+}
+
+/* Wake every revert thread at once: the eventfd stays readable, so each poll returns. */
+static void release_reverts(struct fleet *f)
+{
+	uint64_t one = 1;
+
+	if (f->go_fd >= 0 && write(f->go_fd, &one, sizeof(one)) < 0) {
+		/* Only a counter at 2^64-2 refuses: it is readable already. */
+	}
 }
 
 static void join_threads(struct fleet *f)
@@ -50,6 +68,7 @@ static void join_threads(struct fleet *f)
 	/* A revert thread that never got its go ends without sending anything. */
 	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
+	release_reverts(f);
 	for (size_t i = 0; i < f->n; i++) {
 		struct fleet_agent *a = &f->agents[i];
 
@@ -73,10 +92,14 @@ void fleet_release(struct fleet *f)
 	}
 	free(f->agents);
 sync:
+	if (f->go_fd >= 0)
+		close(f->go_fd);
 	pthread_cond_destroy(&f->cond);
+	pthread_cond_destroy(&f->reverted_cond);
 	pthread_mutex_destroy(&f->lock);
 	memset(f, 0, sizeof(*f));
 	f->event_fd = -1;
+	f->go_fd = -1;
 }
 
 int fleet_add(struct fleet *f, const char *name, const char *address, char *err, size_t err_size)
@@ -236,21 +259,33 @@ int fleet_fault_agents(const struct fleet *f, const struct experiment *e,
 
 /* Parallel execution. */
 
-struct each_job {
-	struct fleet_agent *a;
+/*
+ * How many threads fleet_each() runs for local agents (unix://): they share this machine's
+ * CPUs, so more requests in flight than this only add thread start-ups and switches (with
+ * 1,000 agents, a thread each cost more system time than the requests). ssh:// agents get
+ * a thread each: their calls wait on a remote host, not on our CPUs.
+ */
+#define FLEET_EACH_LOCAL_THREADS 32
+
+struct each_pool {
+	struct fleet *f;
 	int (*fn)(struct fleet_agent *a, void *arg);
 	void *arg;
-	int ret;
-	pthread_t thr;
-	bool started;
+	size_t next; /* the next agent to take, atomically */
+	int *ret;
 };
 
 static void *each_main(void *p)
 {
-	struct each_job *j = p;
+	struct each_pool *pl = p;
 
-	j->ret = j->fn(j->a, j->arg);
-	return NULL;
+	for (;;) {
+		size_t i = __atomic_fetch_add(&pl->next, 1, __ATOMIC_RELAXED);
+
+		if (i >= pl->f->n)
+			return NULL;
+		pl->ret[i] = pl->fn(&pl->f->agents[i], pl->arg);
+	}
 }
 
 static int thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
@@ -269,29 +304,35 @@ static int thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 
 size_t fleet_each(struct fleet *f, int (*fn)(struct fleet_agent *a, void *arg), void *arg)
 {
-	struct each_job *jobs = calloc(f->n ? f->n : 1, sizeof(*jobs));
-	size_t failed = 0;
+	struct each_pool pl = {.f = f, .fn = fn, .arg = arg};
+	size_t n_thr = f->n < FLEET_EACH_LOCAL_THREADS ? f->n : FLEET_EACH_LOCAL_THREADS;
+	size_t started = 0, failed = 0;
+	pthread_t *thr;
 
-	if (!jobs) {
+	for (size_t i = 0; i < f->n && n_thr < f->n; i++)
+		if (f->agents[i].addr.transport == AGENT_SSH)
+			n_thr = f->n;
+	pl.ret = calloc(f->n ? f->n : 1, sizeof(*pl.ret));
+	thr = calloc(n_thr ? n_thr : 1, sizeof(*thr));
+	if (!pl.ret || !thr) {
+		free(pl.ret);
+		free(thr);
 		for (size_t i = 0; i < f->n; i++)
 			snprintf(f->agents[i].err, FLEET_ERR_SIZE, "out of memory");
 		return f->n;
 	}
-	for (size_t i = 0; i < f->n; i++) {
-		jobs[i] = (struct each_job){.a = &f->agents[i], .fn = fn, .arg = arg};
-		/* One agent alone needs no thread; without one, it is still done. */
-		if (f->n > 1 && !thread_start(&jobs[i].thr, each_main, &jobs[i]))
-			jobs[i].started = true;
-		else
-			each_main(&jobs[i]);
-	}
-	for (size_t i = 0; i < f->n; i++) {
-		if (jobs[i].started)
-			pthread_join(jobs[i].thr, NULL);
-		if (jobs[i].ret)
-			failed++;
-	}
-	free(jobs);
+	/* One agent alone needs no thread; without any thread, the agents are still done. */
+	for (size_t t = 0; n_thr > 1 && t < n_thr; t++)
+		if (!thread_start(&thr[started], each_main, &pl))
+			started++;
+	if (!started)
+		each_main(&pl);
+	for (size_t t = 0; t < started; t++)
+		pthread_join(thr[t], NULL);
+	for (size_t i = 0; i < f->n; i++)
+		failed += pl.ret[i] != 0;
+	free(pl.ret);
+	free(thr);
 	return failed;
 }
 
@@ -341,6 +382,9 @@ int fleet_call(struct fleet_agent *a, const char *method, const char *target, co
 
 /* Leases. */
 
+static void *renew_main(void *p);
+static void *revert_main(void *p);
+
 static int lease_create(struct fleet_agent *a, void *arg)
 {
 	json_t *body, *resp = NULL;
@@ -365,6 +409,22 @@ static int lease_create(struct fleet_agent *a, void *arg)
 	}
 	snprintf(a->lease, sizeof(a->lease), "%s", id);
 	json_decref(resp);
+	/*
+	 * The agent counts the TTL from its answer: the renewals start now, not once every
+	 * other agent of the fleet has its lease too (with a thousand agents that can take
+	 * longer than a short TTL).
+	 */
+	a->last_renew_ns = fleet_now_ns();
+	err = thread_start(&a->revert_thr, revert_main, a);
+	if (!err) {
+		a->revert_started = true;
+		err = thread_start(&a->renew_thr, renew_main, a);
+	}
+	if (err) {
+		snprintf(a->err, sizeof(a->err), "cannot start a thread: %s", strerror(-err));
+		return err;
+	}
+	a->renew_started = true;
 	return 0;
 }
 
@@ -391,6 +451,12 @@ static struct timespec abs_after_ms(int64_t ms)
 	return ts;
 }
 
+/* Whether fleet_revert() gave the go (set without the lock, for the revert threads). */
+static bool reverting(struct fleet *f)
+{
+	return __atomic_load_n(&f->revert_go, __ATOMIC_ACQUIRE);
+}
+
 /*
  * Renew every TTL/3: two renewals may fail or be slow in a row before the agent gives up
  * on us. A 404 means the agent ended the lease itself (it expired, or someone reverted it)
@@ -411,10 +477,10 @@ static void *renew_main(void *p)
 		json_t *resp = NULL;
 		int status = 0, e;
 
-		while (!f->stop && !f->renew_stop && !f->revert_go &&
+		while (!f->stop && !f->renew_stop && !reverting(f) &&
 		       pthread_cond_timedwait(&f->cond, &f->lock, &until) != ETIMEDOUT)
 			;
-		if (f->stop || f->renew_stop || f->revert_go)
+		if (f->stop || f->renew_stop || reverting(f))
 			break;
 		pthread_mutex_unlock(&f->lock);
 		e = client_call(a->renew, "POST", target, NULL, &status, &resp, err, sizeof(err));
@@ -474,14 +540,16 @@ static void *revert_main(void *p)
 	int64_t sent;
 
 	snprintf(target, sizeof(target), "/v1/leases/%s", a->lease);
-	pthread_mutex_lock(&f->lock);
-	while (!f->revert_go && !f->stop)
-		pthread_cond_wait(&f->cond, &f->lock);
-	if (!f->revert_go) {
-		pthread_mutex_unlock(&f->lock);
+	/*
+	 * Not on the fleet's condition variable: woken by it, a thousand threads would take the
+	 * fleet lock one after the other before the last could send. The go eventfd wakes
+	 * them all at once, and the flag is read without the lock.
+	 */
+	while (poll(&(struct pollfd){.fd = f->go_fd, .events = POLLIN}, 1, -1) < 0 &&
+	       errno == EINTR)
+		;
+	if (!reverting(f))
 		return NULL;
-	}
-	pthread_mutex_unlock(&f->lock);
 	sent = fleet_now_ns();
 	e = client_call(a->revert, "DELETE", target, NULL, &status, &resp, err, sizeof(err));
 	if (e && e != -ETIMEDOUT && e != -ENOMEM) {
@@ -536,38 +604,26 @@ static void *revert_main(void *p)
 	snprintf(a->revert_msg, sizeof(a->revert_msg), "%s", err);
 	a->revert_done = true;
 	f->reverted++;
-	pthread_cond_broadcast(&f->cond);
+	/* Only fleet_revert() waits for this: the renew threads need not wake. */
+	pthread_cond_signal(&f->reverted_cond);
 	pthread_mutex_unlock(&f->lock);
 	return NULL;
 }
 
 size_t fleet_lease_start(struct fleet *f, int64_t ttl_ms)
 {
-	size_t failed;
-
 	f->ttl_ms = ttl_ms;
-	failed = fleet_each(f, lease_create, NULL);
-	for (size_t i = 0; i < f->n; i++) {
-		struct fleet_agent *a = &f->agents[i];
-		int err;
-
-		if (!a->lease[0])
-			continue;
-		a->last_renew_ns = fleet_now_ns();
-		err = thread_start(&a->revert_thr, revert_main, a);
-		if (!err) {
-			a->revert_started = true;
-			err = thread_start(&a->renew_thr, renew_main, a);
+	if (f->go_fd < 0) {
+		f->go_fd = eventfd(0, EFD_CLOEXEC);
+		if (f->go_fd < 0) {
+			for (size_t i = 0; i < f->n; i++)
+				snprintf(f->agents[i].err, FLEET_ERR_SIZE, "eventfd: %s",
+					 strerror(errno));
+			return f->n;
 		}
-		if (err) {
-			snprintf(a->err, sizeof(a->err), "cannot start a thread: %s",
-				 strerror(-err));
-			failed++;
-			continue;
-		}
-		a->renew_started = true;
 	}
-	return failed;
+	/* Each agent's renew and revert threads start as soon as its lease exists. */
+	return fleet_each(f, lease_create, NULL);
 }
 
 size_t fleet_revert(struct fleet *f)
@@ -577,13 +633,18 @@ size_t fleet_revert(struct fleet *f)
 
 	for (size_t i = 0; i < f->n; i++)
 		expected += f->agents[i].revert_started;
+	/*
+	 * The revert threads wait on the eventfd, without the lock. The renew threads are not
+	 * woken: they see the flag at their next renewal, or fleet_stop_renewals() ends them;
+	 * a thousand of them waking now would only compete with the reverts for the CPUs.
+	 */
+	__atomic_store_n(&f->revert_go, true, __ATOMIC_RELEASE);
+	release_reverts(f);
 	pthread_mutex_lock(&f->lock);
-	f->revert_go = true;
-	pthread_cond_broadcast(&f->cond);
 	/* Each request has its own client timeout; this bounds the wait for all of them. */
 	until = abs_after_ms(CLIENT_TIMEOUT_MS + 2000);
 	while (f->reverted < expected &&
-	       pthread_cond_timedwait(&f->cond, &f->lock, &until) != ETIMEDOUT)
+	       pthread_cond_timedwait(&f->reverted_cond, &f->lock, &until) != ETIMEDOUT)
 		;
 	for (size_t i = 0; i < f->n; i++) {
 		struct fleet_agent *a = &f->agents[i];

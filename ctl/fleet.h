@@ -69,12 +69,14 @@ struct fleet {
 	size_t n, cap;
 	int64_t ttl_ms;
 	int event_fd; /* eventfd written when a lease is lost; -1 for none */
+	int go_fd;    /* eventfd the revert threads wait on: written for the go or the stop */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_cond_t reverted_cond; /* signalled by each revert thread when it is done */
 	bool stop;	 /* every thread ends; revert threads without sending */
 	bool renew_stop; /* renew threads end */
-	bool revert_go;	 /* revert threads send their request */
+	bool revert_go;	 /* revert threads send their request (atomic; set before go_fd) */
 	size_t reverted; /* revert threads done */
 };
 
@@ -117,8 +119,9 @@ int fleet_fault_agents(const struct fleet *f, const struct experiment *e,
 size_t fleet_connect(struct fleet *f, bool for_run);
 
 /*
- * Run fn on every agent at the same time, one thread each, and wait for all. fn returns 0
- * or -errno and writes a reason to a->err. Returns the number of agents where fn failed.
+ * Run fn on every agent in parallel and wait for all: local agents 32 at a time (they share
+ * this machine's CPUs), ssh:// ones all at once. fn returns 0 or -errno and writes a reason
+ * to a->err. Returns the number of agents where fn failed.
  */
 size_t fleet_each(struct fleet *f, int (*fn)(struct fleet_agent *a, void *arg), void *arg);
 

@@ -34,8 +34,14 @@
 
 #define MS 1000000LL
 #define SEC 1000000000LL
-/* How often a worker reads its active faults' status back for the report. */
+/*
+ * How often a worker reads its active faults' status back for the report: every 250 ms,
+ * but the fleet as a whole at most RUN_REFRESH_MAX_RATE times a second, so that a thousand
+ * agents sharing a machine are not kept busy answering status reads (the final status
+ * comes from their events anyway).
+ */
 #define RUN_REFRESH_NS (250 * MS)
+#define RUN_REFRESH_MAX_RATE 400
 
 /* Input: agents. */
 
@@ -43,40 +49,63 @@
 static int plan_faults(struct run *r, const struct inventory *inv, char *err, size_t size)
 {
 	const struct experiment *e = r->e;
-	size_t *idx, n = 0;
+	size_t *idx, *per_agent, total = 0, n = 0;
+	int ret = 0;
 
 	idx = calloc(r->fleet.n ? r->fleet.n : 1, sizeof(*idx));
-	r->faults = calloc(e->n_faults * (r->fleet.n ? r->fleet.n : 1), sizeof(*r->faults));
+	per_agent = calloc(r->fleet.n ? r->fleet.n : 1, sizeof(*per_agent));
 	r->workers = calloc(r->fleet.n ? r->fleet.n : 1, sizeof(*r->workers));
-	if (!idx || !r->faults || !r->workers) {
-		free(idx);
-		return -ENOMEM;
+	if (!idx || !per_agent || !r->workers) {
+		ret = -ENOMEM;
+		goto out;
 	}
+	/*
+	 * Counted first: a fault per agent on a thousand agents is a thousand pairs, not the
+	 * million a table of every fault by every agent would hold.
+	 */
 	for (size_t fi = 0; fi < e->n_faults; fi++) {
 		int k = fleet_fault_agents(&r->fleet, e, inv, fi, idx, err, size);
 
 		if (k < 0) {
-			free(idx);
-			return k;
+			ret = k;
+			goto out;
 		}
+		total += (size_t)k;
+		for (int j = 0; j < k; j++)
+			per_agent[idx[j]]++;
+	}
+	r->faults = calloc(total ? total : 1, sizeof(*r->faults));
+	if (!r->faults) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t fi = 0; fi < e->n_faults; fi++) {
+		int k = fleet_fault_agents(&r->fleet, e, inv, fi, idx, err, size);
+
 		for (int j = 0; j < k; j++)
 			r->faults[n++] = (struct run_fault){.fault = fi, .agent = idx[j]};
 	}
 	r->n_faults = n;
-	free(idx);
 	for (size_t ai = 0; ai < r->fleet.n; ai++) {
 		struct run_worker *w = &r->workers[ai];
 
 		w->run = r;
 		w->agent = ai;
-		w->rf = calloc(n ? n : 1, sizeof(*w->rf));
-		if (!w->rf)
-			return -ENOMEM;
-		for (size_t i = 0; i < n; i++)
-			if (r->faults[i].agent == ai)
-				w->rf[w->n_rf++] = i;
+		w->rf = calloc(per_agent[ai] ? per_agent[ai] : 1, sizeof(*w->rf));
+		if (!w->rf) {
+			ret = -ENOMEM;
+			goto out;
+		}
 	}
-	return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct run_worker *w = &r->workers[r->faults[i].agent];
+
+		w->rf[w->n_rf++] = i;
+	}
+out:
+	free(per_agent);
+	free(idx);
+	return ret;
 }
 
 /* Agents: connected, and able to apply every fault type they will be asked for. */
@@ -100,13 +129,12 @@ static int check_types(struct fleet_agent *a, void *arg)
 		return -EREMOTE;
 	}
 	types = json_object_get(info, "fault_types");
-	for (size_t k = 0; k < r->n_faults && !err; k++) {
-		const struct fault_spec *fs = &r->e->faults[r->faults[k].fault];
+	/* This agent's faults only, from its worker's list: not every pair of the fleet. */
+	for (size_t k = 0; k < r->workers[ai].n_rf && !err; k++) {
+		const struct fault_spec *fs = &r->e->faults[r->faults[r->workers[ai].rf[k]].fault];
 		const char *type = exp_fault_type_name(fs->type);
 		bool found = false;
 
-		if (r->faults[k].agent != ai)
-			continue;
 		json_array_foreach(types, i, t)
 		{
 			if (strcmp(json_string_value(json_object_get(t, "name")) ?: "", type))
@@ -243,9 +271,12 @@ static void snapshot_fault(struct run *r, struct fleet_agent *a, struct run_faul
 static bool wait_refreshing(struct run_worker *w, struct fleet_agent *a, int64_t t)
 {
 	struct run *r = w->run;
+	int64_t period = (int64_t)r->fleet.n * SEC / RUN_REFRESH_MAX_RATE;
 
+	if (period < RUN_REFRESH_NS)
+		period = RUN_REFRESH_NS;
 	for (;;) {
-		int64_t now = fleet_now_ns(), next = now + RUN_REFRESH_NS;
+		int64_t now = fleet_now_ns(), next = now + period;
 
 		if (!wait_until(r, next < t ? next : t))
 			return false;
@@ -363,13 +394,19 @@ static void revert_all(struct run *r, const char *why)
 {
 	size_t failed;
 
-	/* Workers stop scheduling at once (they are joined later, off the abort's path). */
+	/*
+	 * Workers stop scheduling at once (they are joined later, off the abort's path): one
+	 * that wakes sees the flag. They are woken only once the reverts are out: a thousand
+	 * of them waking first would take the CPUs from the reverts.
+	 */
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
-	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	r->abort_go_ns = fleet_now_ns();
 	failed = fleet_revert(&r->fleet);
+	pthread_mutex_lock(&r->lock);
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
 	r->revert_ok = !failed;
 	r->reverted_ns = 0;
 	for (size_t i = 0; i < r->fleet.n; i++) {

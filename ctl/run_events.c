@@ -18,8 +18,12 @@
 #include "run_state.h"
 
 #define MS 1000000LL
-/* How long a watcher blocks on its stream before it looks at its stop flag again. */
-#define WATCH_POLL_MS 100
+/*
+ * How long a watcher blocks on its stream before it looks at its stop flag again. Stopping
+ * does not wait for it: stop_watches() shuts the connections down, which ends the wait at
+ * once; a short period would wake a thousand watchers ten times a second for nothing.
+ */
+#define WATCH_POLL_MS 2000
 
 static int final_state(const char *type)
 {
@@ -120,6 +124,11 @@ static void *watch_main(void *p)
 			continue;
 		if (e) {
 			pthread_mutex_lock(&r->lock);
+			/* Shut down by stop_watches(): not an error of the stream. */
+			if (w->stop) {
+				pthread_mutex_unlock(&r->lock);
+				break;
+			}
 			snprintf(w->err, sizeof(w->err), "the event stream ended: %s",
 				 e == -EPIPE ? "the agent closed it" : strerror(-e));
 			pthread_mutex_unlock(&r->lock);
@@ -232,6 +241,9 @@ static void stop_watches(struct run *r)
 	for (size_t i = 0; i < r->fleet.n; i++)
 		r->watch[i].stop = true;
 	pthread_mutex_unlock(&r->lock);
+	for (size_t i = 0; i < r->fleet.n; i++)
+		if (r->watch[i].started)
+			client_shutdown(r->watch[i].c);
 	for (size_t i = 0; i < r->fleet.n; i++) {
 		struct run_watch *w = &r->watch[i];
 

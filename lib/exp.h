@@ -24,7 +24,7 @@
 #define EXP_MAX_MAP_KEYS 256 /* keys in one mapping */
 #define EXP_MAX_LIST 10000   /* items in one list */
 #define EXP_MAX_SCALAR 65536 /* bytes of one scalar */
-#define EXP_MAX_FAULTS 256
+#define EXP_MAX_FAULTS 1024 /* one per agent of the largest fleet: a process target is per host */
 #define EXP_MAX_AGENTS 1024
 #define EXP_MAX_PROBES 64   /* guardrails; steady-state checks per phase */
 #define EXP_MAX_CIDRS 10000 /* per fault */

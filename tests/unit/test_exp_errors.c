@@ -59,6 +59,40 @@ static void test_valid_minimal(void **state)
 	expect_valid(HEAD OK_FAULT);
 }
 
+/* HEAD and n faults named f0, f1, ... (stressors: no target), in a string to free(). */
+static char *doc_with_faults(size_t n)
+{
+	size_t size = strlen(HEAD) + n * 64 + 1, len;
+	char *doc = malloc(size);
+
+	assert_non_null(doc);
+	len = (size_t)snprintf(doc, size, "%s", HEAD);
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(doc + len, size - len,
+					"  - {name: f%zu, type: stress.cpu, duration: 1m}\n", i);
+	return doc;
+}
+
+/* A fault per agent of the largest fleet (1,024 agents) is allowed; one more is not. */
+static void test_faults_limit(void **state)
+{
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	char *doc = doc_with_faults(1024), *got;
+
+	expect_valid(doc);
+	free(doc);
+	doc = doc_with_faults(1025);
+	assert_int_equal(diag_init(&dl, "t.yaml"), 0);
+	assert_int_not_equal(exp_load_buf(doc, strlen(doc), &e, &dl), 0);
+	assert_null(e);
+	got = th_render(&dl);
+	assert_non_null(strstr(got, "t.yaml:9:3: faults: has 1025 items; at most 1024 are allowed"));
+	free(got);
+	diag_clear(&dl);
+	free(doc);
+}
+
 static void test_unknown_keys(void **state)
 {
 	expect(HEAD "  - name: f1\n"
@@ -1155,6 +1189,7 @@ int main(void)
 		cmocka_unit_test(test_rule_slots),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_too_many_problems),
+		cmocka_unit_test(test_faults_limit),
 		cmocka_unit_test(test_many_errors_at_once),
 		cmocka_unit_test(test_unreadable_file),
 		cmocka_unit_test(test_diag_json),
