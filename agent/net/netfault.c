@@ -69,6 +69,7 @@ struct rule_rec {
 struct netfault {
 	struct netfault_bpf *skel;
 	int ifindex;
+	__u32 l2_len; /* what the loaded program was verified for (rodata) */
 	bool attached;
 	bool created_qdisc;
 	__u32 prog_id[NETFAULT_HOOK__COUNT];
@@ -764,6 +765,7 @@ int netfault_open(int ifindex, struct netfault **out)
 		goto fail;
 	}
 	nf->skel->rodata->l2_len = l2_len;
+	nf->l2_len = l2_len;
 	err = netfault_bpf__load(nf->skel);
 	if (err) {
 		log_err("netfault: loading the BPF programs: %s", strerror(-err));
@@ -787,6 +789,18 @@ fail:
 	netfault_bpf__destroy(nf->skel);
 	free(nf);
 	return err;
+}
+
+int netfault_check_device(const struct netfault *nf)
+{
+	__u32 l2_len = 0;
+	int err = device_l2_len(nf->ifindex, &l2_len);
+
+	if (err == -EOPNOTSUPP)
+		return -ESTALE;
+	if (err)
+		return err;
+	return l2_len == nf->l2_len ? 0 : -ESTALE;
 }
 
 static void rec_free(struct rule_rec *rec)
