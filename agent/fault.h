@@ -105,6 +105,7 @@ struct fault {
 	uv_timer_t duration_timer;
 	char applied_at[40], reverted_at[40];
 	json_t *undo; /* what to undo, journaled; owned by the fault */
+	json_t *journaled_undo; /* a copy of undo as last journaled (NULL: no record yet) */
 	/*
 	 * Set by apply when the fault's whole effect is done (a one-shot signal): the core
 	 * then completes it at once instead of keeping it active with nothing to revert.
