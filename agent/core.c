@@ -595,7 +595,7 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	 * (fault_ops.apply), so a crash from here on is recoverable, and an apply that changes
 	 * nothing leaves nothing to recover. One synced write per step, none of them empty.
 	 */
-	if (type->off_loop && applied) {
+	if (type->off_loop && applied && !(type->apply_on_loop && type->apply_on_loop(f))) {
 		f->busy = true;
 		f->applied = applied;
 		f->applied_ctx = ctx;

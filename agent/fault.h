@@ -81,6 +81,12 @@ struct fault_ops {
 	 */
 	bool off_loop;
 	/*
+	 * Optional, with off_loop: true when this fault's apply is cheap (nothing to scan: a
+	 * selector naming one pid), so it runs on the loop and skips the two thread hand-offs,
+	 * which cost more than the apply itself on a busy machine.
+	 */
+	bool (*apply_on_loop)(const struct fault *f);
+	/*
 	 * revert runs on a worker thread too (same rules): for types whose revert is slow
 	 * (killing and reaping hundreds of workers). A cheap revert stays on the loop, where a
 	 * lease's expiry does it at once instead of queueing for a thread.
