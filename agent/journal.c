@@ -92,8 +92,6 @@ static int valid_key(const char *key)
 int journal_write(struct journal *j, const char *key, const json_t *record)
 {
 	char tmp[128], name[128];
-	bool existed = false;
-	struct stat st;
 	char *text;
 	size_t len, off = 0;
 	int fd, err = 0;
@@ -125,17 +123,14 @@ int journal_write(struct journal *j, const char *key, const json_t *record)
 	if (!err && fsync(fd))
 		err = -errno;
 	close(fd);
-	/*
-	 * A new name must reach the disk with the directory; a replaced one is already there,
-	 * and the replacement is ordered before any later change to the file system by the
-	 * file system's own journal (ext4, xfs, btrfs): a machine crash leaves either record of
-	 * this fault, each whole and synced, never none. One sync per step after the first.
-	 */
-	if (!err)
-		existed = !fstatat(j->dirfd, name, &st, AT_SYMLINK_NOFOLLOW);
 	if (!err && renameat(j->dirfd, tmp, j->dirfd, name))
 		err = -errno;
-	if (!err && !existed && fsync(j->dirfd))
+	/*
+	 * The directory too, also when the rename replaced a record: until then a machine
+	 * crash may bring back the replaced one, which does not name what this step is about
+	 * to make (a file on another file system outlives the crash).
+	 */
+	if (!err && fsync(j->dirfd))
 		err = -errno;
 	if (err)
 		unlinkat(j->dirfd, tmp, 0);

@@ -17,11 +17,9 @@ int journal_open(const char *dir, struct journal **out);
 void journal_close(struct journal *j);
 
 /*
- * Durably store record under key (a fault id): written to a temporary file, fsync'ed and
- * renamed over the old record; the directory is fsync'ed too when the record is new (one sync
- * to replace a record, two to create one). When this returns 0 the record survives a crash
- * of the agent; a crash of the machine leaves this record or, for a replacement, the one it
- * replaced, whole. Returns 0 or -errno.
+ * Durably store record under key (a fault id): written to a temporary file, fsync'ed, renamed
+ * over the old record, and the directory fsync'ed. When this returns 0 the record survives a
+ * crash of the agent or of the machine. Returns 0 or -errno.
  */
 int journal_write(struct journal *j, const char *key, const json_t *record);
 
