@@ -110,7 +110,7 @@ struct fault {
 	uint64_t duration_ms; /* 0: until reverted or the lease ends */
 	uv_timer_t duration_timer;
 	char applied_at[40], reverted_at[40];
-	json_t *undo; /* what to undo, journaled; owned by the fault */
+	json_t *undo;		/* what to undo, journaled; owned by the fault */
 	json_t *journaled_undo; /* a copy of undo as last journaled (NULL: no record yet) */
 	/*
 	 * Set by apply when the fault's whole effect is done (a one-shot signal): the core

@@ -85,11 +85,11 @@ struct kind {
 };
 
 static const struct kind kinds[] = {
-	{ "network.loss", "\"direction\": \"both\", \"cidrs\": [\"192.0.2.0/24\"]",
-	  "{\"probability\": \"50%\"}", 0 },
-	{ "network.partition", "\"cidrs\": [\"192.0.2.0/24\"]", "{}", 0 },
-	{ "network.bandwidth", "\"cidrs\": [\"192.0.2.0/24\"]", "{\"rate\": \"10mbit\"}", 0 },
-	{ "process.pause", NULL, NULL, 1 },
+	{"network.loss", "\"direction\": \"both\", \"cidrs\": [\"192.0.2.0/24\"]",
+	 "{\"probability\": \"50%\"}", 0},
+	{"network.partition", "\"cidrs\": [\"192.0.2.0/24\"]", "{}", 0},
+	{"network.bandwidth", "\"cidrs\": [\"192.0.2.0/24\"]", "{\"rate\": \"10mbit\"}", 0},
+	{"process.pause", NULL, NULL, 1},
 };
 
 struct ctx {
@@ -98,8 +98,8 @@ struct ctx {
 	int pid;
 };
 
-static int call(struct ctx *x, const char *method, const char *target, const char *body,
-		int want, json_t **resp)
+static int call(struct ctx *x, const char *method, const char *target, const char *body, int want,
+		json_t **resp)
 {
 	json_t *b = NULL;
 	char err[512];
@@ -174,13 +174,13 @@ static double pair_api(struct ctx *x, const struct kind *k)
 static double pair_ref(struct ctx *x, const struct kind *k, int netns)
 {
 	char dev[64], pid[32], ns[64];
-	char *tc_add[] = { "/usr/sbin/ip", "netns", "exec", ns, "/usr/sbin/tc", "qdisc", "add",
-			   "dev", dev, "root", "tbf", "rate", "10mbit", "burst", "32kb",
-			   "latency", "50ms", NULL };
-	char *tc_del[] = { "/usr/sbin/ip", "netns", "exec", ns, "/usr/sbin/tc", "qdisc", "del",
-			   "dev", dev, "root", NULL };
-	char *stop[] = { "/bin/kill", "-STOP", pid, NULL };
-	char *cont[] = { "/bin/kill", "-CONT", pid, NULL };
+	char *tc_add[] = {"/usr/sbin/ip", "netns", "exec", ns,	      "/usr/sbin/tc", "qdisc",
+			  "add",	  "dev",   dev,	   "root",    "tbf",	      "rate",
+			  "10mbit",	  "burst", "32kb", "latency", "50ms",	      NULL};
+	char *tc_del[] = {"/usr/sbin/ip", "netns", "exec", ns,	"/usr/sbin/tc", "qdisc", "del",
+			  "dev",	  dev,	   "root", NULL};
+	char *stop[] = {"/bin/kill", "-STOP", pid, NULL};
+	char *cont[] = {"/bin/kill", "-CONT", pid, NULL};
 	char *const *add = netns ? tc_add : tc_add + 4, *const *del = netns ? tc_del : tc_del + 4;
 	double t0;
 	int e;
@@ -198,7 +198,7 @@ static double pair_ref(struct ctx *x, const struct kind *k, int netns)
 int main(int argc, char **argv)
 {
 	struct agent_addr addr;
-	struct ctx x = { 0 };
+	struct ctx x = {0};
 	char err[1024], lease[64];
 	json_t *resp = NULL;
 	double *api, *ref, *tc;

@@ -140,8 +140,7 @@ static void exempt_drop(struct netif *nif, const struct netfault_exempt *in)
 /* ---- the requester's SSH session --------------------------------------------------------- */
 
 /* comm, parent and start time (clock ticks after boot) of a process. */
-static int proc_stat(pid_t pid, char *comm, size_t size, pid_t *ppid,
-		     unsigned long long *starttime)
+static int proc_stat(pid_t pid, char *comm, size_t size, pid_t *ppid, unsigned long long *starttime)
 {
 	char path[64], buf[512], *lp, *rp;
 	ssize_t n;
@@ -344,8 +343,7 @@ static int netif_reattach(struct netif *nif, char *err, size_t size)
 	if (!ret)
 		ret = netfault_attach(nif->nf);
 	if (ret) {
-		snprintf(err, size, "%s: attaching the tc filters: %s%s", nif->name,
-			 strerror(-ret),
+		snprintf(err, size, "%s: attaching the tc filters: %s%s", nif->name, strerror(-ret),
 			 ret == -EEXIST ? " (another filter holds priority 1 handle 0xfa17)" : "");
 		return ret;
 	}
@@ -429,8 +427,7 @@ static int netif_release(struct netif *nif, char *err, size_t size)
 	 * and it goes with the agent (its file descriptors are its only references).
 	 */
 	nif->clsact_created = false;
-	log_info("netif %s (ifindex %d): detached (program kept loaded)", nif->name,
-		 nif->ifindex);
+	log_info("netif %s (ifindex %d): detached (program kept loaded)", nif->name, nif->ifindex);
 	return 0;
 }
 
