@@ -70,7 +70,21 @@ int fault_journal(struct fault *f)
 		return -ENOMEM;
 	err = journal_write(f->agent->journal, f->id, rec);
 	json_decref(rec);
+	if (!err) {
+		json_decref(f->journaled_undo);
+		f->journaled_undo = f->undo ? json_deep_copy(f->undo) : json_null();
+	}
 	return err;
+}
+
+/* The journal already holds the fault's undo as it is now: nothing to write (or to sync). */
+static bool journal_current(const struct fault *f)
+{
+	if (!f->journaled_undo)
+		return false;
+	if (!f->undo)
+		return json_is_null(f->journaled_undo);
+	return json_equal(f->undo, f->journaled_undo);
 }
 
 static void fault_closed(uv_handle_t *h)
@@ -83,6 +97,7 @@ static void fault_closed(uv_handle_t *h)
 	json_decref(f->spec_json);
 	json_decref(f->journal_spec);
 	json_decref(f->undo);
+	json_decref(f->journaled_undo);
 	json_decref(f->revert_last);
 	free(f->revert_why);
 	free(f);
@@ -481,7 +496,13 @@ static int apply_finish(struct fault *f, int ret, const char *err)
 		fault_destroy(f);
 		return 0;
 	}
-	fault_journal(f);
+	/*
+	 * The type journaled every step before making it (fault_ops.apply): a record that
+	 * only says "active" now would cost a sync and tell recovery nothing new. Written
+	 * only when the undo changed since (a type that set it without journaling).
+	 */
+	if (!journal_current(f))
+		fault_journal(f);
 	if (f->duration_ms)
 		uv_timer_start(&f->duration_timer, duration_done, f->duration_ms, 0);
 	/* On the loop, once active: a type's watch over what it started (stressor workers). */
@@ -562,15 +583,12 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 			goto refused;
 	}
 	set_state(f, FAULT_APPLYING);
-	/* The intent is durable before anything changes: a crash from here on is recoverable. */
-	ret = fault_journal(f);
-	if (ret) {
-		snprintf(err, err_size, "cannot write the journal record: %s", strerror(-ret));
-		set_state(f, FAULT_APPLY_FAILED);
-		journal_remove(a->journal, f->id);
-		goto refused;
-	}
-	if (type->off_loop && applied) {
+	/*
+	 * No record yet: the type writes one (durably) before each change it makes
+	 * (fault_ops.apply), so a crash from here on is recoverable, and an apply that changes
+	 * nothing leaves nothing to recover. One synced write per step, none of them empty.
+	 */
+	if (type->off_loop && applied && !(type->apply_on_loop && type->apply_on_loop(f))) {
 		f->busy = true;
 		f->applied = applied;
 		f->applied_ctx = ctx;

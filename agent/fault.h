@@ -89,6 +89,12 @@ struct fault_ops {
 	 */
 	bool off_loop;
 	/*
+	 * Optional, with off_loop: true when this fault's apply is cheap (nothing to scan: a
+	 * selector naming one pid), so it runs on the loop and skips the two thread hand-offs,
+	 * which cost more than the apply itself on a busy machine.
+	 */
+	bool (*apply_on_loop)(const struct fault *f);
+	/*
 	 * revert runs on a worker thread too (same rules): for types whose revert is slow
 	 * (killing and reaping hundreds of workers). A cheap revert stays on the loop, where a
 	 * lease's expiry does it at once instead of queueing for a thread.
@@ -112,7 +118,8 @@ struct fault {
 	uint64_t duration_ms; /* 0: until reverted or the lease ends */
 	uv_timer_t duration_timer;
 	char applied_at[40], reverted_at[40];
-	json_t *undo; /* what to undo, journaled; owned by the fault */
+	json_t *undo;		/* what to undo, journaled; owned by the fault */
+	json_t *journaled_undo; /* a copy of undo as last journaled (NULL: no record yet) */
 	/*
 	 * Set by apply when the fault's whole effect is done (a one-shot signal): the core
 	 * then completes it at once instead of keeping it active with nothing to revert.

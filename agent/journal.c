@@ -125,6 +125,11 @@ int journal_write(struct journal *j, const char *key, const json_t *record)
 	close(fd);
 	if (!err && renameat(j->dirfd, tmp, j->dirfd, name))
 		err = -errno;
+	/*
+	 * The directory too, also when the rename replaced a record: until then a machine
+	 * crash may bring back the replaced one, which does not name what this step is about
+	 * to make (a file on another file system outlives the crash).
+	 */
 	if (!err && fsync(j->dirfd))
 		err = -errno;
 	if (err)
@@ -143,8 +148,12 @@ int journal_remove(struct journal *j, const char *key)
 	if (!valid_key(key))
 		return -EINVAL;
 	snprintf(name, sizeof(name), "%s" JOURNAL_SUFFIX, key);
-	if (unlinkat(j->dirfd, name, 0) && errno != ENOENT)
+	if (unlinkat(j->dirfd, name, 0)) {
+		/* No record (an apply that changed nothing): nothing to sync either. */
+		if (errno == ENOENT)
+			return 0;
 		return -errno;
+	}
 	if (fsync(j->dirfd))
 		return -errno;
 	return 0;

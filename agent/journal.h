@@ -23,7 +23,7 @@ void journal_close(struct journal *j);
  */
 int journal_write(struct journal *j, const char *key, const json_t *record);
 
-/* Durably remove the record of key (0 also when there was none). */
+/* Durably remove the record of key (0, and no sync, when there was none). */
 int journal_remove(struct journal *j, const char *key);
 
 /*

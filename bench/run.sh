@@ -14,6 +14,10 @@
 #               run to every fault active, guardrail breach to all reverted, faultctl's memory,
 #               fds and threads; lease expiry after SIGKILL of faultctl vs the TTL
 #               (bench/control_plane.sh, which also runs on its own)
+#   ctlpath     apply + revert of network.loss, .partition, .bandwidth and process.pause through
+#               the API on one kept-alive connection vs spawning `ip netns exec NS tc` (add, del)
+#               or /bin/kill (-STOP, -CONT), median and p90 (bench/control_path.sh, which
+#               also runs on its own)
 #   stress      achieved vs requested CPU load and memory of the stressors, side by side with
 #               stress-ng asked for the same (bench/stress.sh, which also runs on its own)
 #   crash       SIGKILL of the agent during each fault type to the fault stopped, with no
@@ -225,6 +229,10 @@ section() {
 		row "$name" "$fig" "$v" "$ref" "$r"
 	done <"$dir/$name.rows"
 }
+
+# --- control path -------------------------------------------------------------------------
+echo "== ctlpath: apply + revert through the API vs spawning tc / kill twice"
+section ctlpath control_path.sh $([ $QUICK = 1 ] && echo --quick)
 
 # --- stress -------------------------------------------------------------------------------
 # stress-ng in a cgroup of its own; skipped without stress-ng or where the stressors are

@@ -13,6 +13,8 @@ PKGS=(
 	libyaml-dev libjansson-dev libcurl4-openssl-dev
 	# integration tests: namespaces, traffic, processes
 	iproute2 iputils-ping iperf3 procps psmisc socat curl jq kmod
+	# system-call counts of the control path (test_agent_ctlpath.sh, bench/control_path.sh)
+	strace
 	# benchmarks: references measured side by side (stress-ng: the stressors' reference)
 	iptables stress-ng
 	# the namespace lab (scripts/lab.sh) and the guardrail tests: a real Prometheus server

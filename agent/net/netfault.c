@@ -70,6 +70,7 @@ struct rule_rec {
 struct netfault {
 	struct netfault_bpf *skel;
 	int ifindex;
+	__u32 l2_len; /* what the loaded program was verified for (rodata) */
 	bool attached;
 	bool created_qdisc;
 	__u32 prog_id[NETFAULT_HOOK__COUNT];
@@ -556,6 +557,45 @@ int netfault_steer_detach(struct netfault *nf)
 	return 0;
 }
 
+/*
+ * Forget every flow's last departure time: the instance outlives its faults (docs/netfault.md
+ * "Lifetime"), and a DELAY rule that later takes a slot must not hold a flow until a time an
+ * earlier rule of that slot set. Bounded by the map's size.
+ */
+static void flow_times_clear(struct netfault *nf)
+{
+	struct netfault_flow_key *keys = malloc(1024 * sizeof(*keys)), key;
+	__u64 *values = malloc(1024 * sizeof(*values)), batch = 0;
+	int fd = bpf_map__fd(nf->skel->maps.flow_times);
+	unsigned int n = 0;
+
+	/* In batches of 1,024 (a map full of flows: 16 calls); one by one where not supported. */
+	for (int i = 0; keys && values && i < 2 * NETFAULT_MAX_FLOWS / 1024; i++) {
+		__u32 count = 1024;
+		int err = bpf_map_lookup_and_delete_batch(fd, i ? &batch : NULL, &batch, keys,
+							  values, &count, NULL);
+
+		if (!err)
+			continue;
+		if (errno == ENOENT) {
+			free(keys);
+			free(values);
+			return;
+		}
+		break;
+	}
+	free(keys);
+	free(values);
+	while (n < 2 * NETFAULT_MAX_FLOWS && !bpf_map_get_next_key(fd, NULL, &key)) {
+		if (bpf_map_delete_elem(fd, &key) && errno != ENOENT) {
+			log_warn("netfault: ifindex %d: clearing flow times: %s", nf->ifindex,
+				 strerror(errno));
+			return;
+		}
+		n++;
+	}
+}
+
 int netfault_detach(struct netfault *nf)
 {
 	int err = 0, e;
@@ -579,6 +619,7 @@ int netfault_detach(struct netfault *nf)
 	}
 	nf->attached = false;
 	nf->created_qdisc = false;
+	flow_times_clear(nf);
 	log_info("netfault: ifindex %d: detached", nf->ifindex);
 	return 0;
 }
@@ -734,6 +775,7 @@ int netfault_open(int ifindex, struct netfault **out)
 		goto fail;
 	}
 	nf->skel->rodata->l2_len = l2_len;
+	nf->l2_len = l2_len;
 	err = netfault_bpf__load(nf->skel);
 	if (err) {
 		log_err("netfault: loading the BPF programs: %s", strerror(-err));
@@ -757,6 +799,18 @@ fail:
 	netfault_bpf__destroy(nf->skel);
 	free(nf);
 	return err;
+}
+
+int netfault_check_device(const struct netfault *nf)
+{
+	__u32 l2_len = 0;
+	int err = device_l2_len(nf->ifindex, &l2_len);
+
+	if (err == -EOPNOTSUPP)
+		return -ESTALE;
+	if (err)
+		return err;
+	return l2_len == nf->l2_len ? 0 : -ESTALE;
 }
 
 static void rec_free(struct rule_rec *rec)

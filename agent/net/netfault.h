@@ -114,6 +114,13 @@ int netfault_detach(struct netfault *nf);
 void netfault_close(struct netfault *nf);
 
 /*
+ * Before an instance kept loaded while detached is attached again: 0 when the device at its
+ * ifindex still has the link header the program was verified for, -ENODEV when the device is
+ * gone, -ESTALE when another kind of device now has that index, or -errno.
+ */
+int netfault_check_device(const struct netfault *nf);
+
+/*
  * Ingress shaping: add the steering filter (NETFAULT_PROG_STEER at NETFAULT_STEER_PRIORITY,
  * our handle, on the ingress hook; classic cls_bpf with a mirred action) that sends packets
  * SHAPE rules matched to the IFB device ifb_ifindex. After netfault_attach(); -EEXIST when

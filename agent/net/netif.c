@@ -56,13 +56,63 @@ static void netif_free(struct netif *nif)
 	free(nif);
 }
 
+/*
+ * Forget the detached instances whose device is gone (or is another device now): a new
+ * instance is about to be loaded, and theirs would never be attached again.
+ */
+static void netif_sweep(void)
+{
+	struct netif *n, *next;
+
+	for (n = netif_registry; n; n = next) {
+		next = n->next;
+		if (n->users)
+			continue;
+		if (netfault_check_device(n->nf)) {
+			log_info("netif %s (ifindex %d): gone; its program unloaded", n->name,
+				 n->ifindex);
+			netif_free(n);
+		}
+	}
+}
+
+/*
+ * Attach again an interface's instance kept loaded since its last fault went (users == 0):
+ * the program is verified once per interface, not once per fault. -ESTALE (and the instance
+ * freed) when the device at its index is not the one it was loaded for: the caller loads a
+ * new one.
+ */
+static int netif_reattach(struct netif *nif, char *err, size_t size)
+{
+	int ret = netfault_check_device(nif->nf);
+
+	if (ret == -ENODEV || ret == -ESTALE) {
+		log_info("netif %s (ifindex %d): another device now; loading the program again",
+			 nif->name, nif->ifindex);
+		netif_free(nif);
+		return -ESTALE;
+	}
+	if (!ret)
+		ret = netfault_attach(nif->nf);
+	if (ret) {
+		snprintf(err, size, "%s: attaching the tc filters: %s%s", nif->name, strerror(-ret),
+			 ret == -EEXIST ? " (another filter holds priority 1 handle 0xfa17)" : "");
+		return ret;
+	}
+	log_info("netif %s (ifindex %d): attached again (program already loaded)", nif->name,
+		 nif->ifindex);
+	return 0;
+}
+
 /* Open and attach an interface's instance, with the exemptions every interface gets. */
 static int netif_open(int ifindex, const char *name, struct netif **out, char *err, size_t size)
 {
-	struct netif *nif = calloc(1, sizeof(*nif));
+	struct netif *nif;
 	const char *ssh = getenv("SSH_CONNECTION");
 	int ret;
 
+	netif_sweep();
+	nif = calloc(1, sizeof(*nif));
 	if (!nif)
 		return -ENOMEM;
 	nif->ifindex = ifindex;
@@ -121,8 +171,13 @@ static int netif_release(struct netif *nif, char *err, size_t size)
 		snprintf(err, size, "%s: detaching the tc filters: %s", nif->name, strerror(-ret));
 		return ret;
 	}
-	log_info("netif %s (ifindex %d): detached", nif->name, nif->ifindex);
-	netif_free(nif);
+	/*
+	 * Kept loaded, detached: the next fault on this interface attaches the same program
+	 * instead of loading and verifying it again. Nothing of it acts on packets meanwhile,
+	 * and it goes with the agent (its file descriptors are its only references).
+	 */
+	nif->clsact_created = false;
+	log_info("netif %s (ifindex %d): detached (program kept loaded)", nif->name, nif->ifindex);
 	return 0;
 }
 
@@ -218,7 +273,7 @@ int netif_fault_attach(struct fault *f, char *err, size_t size)
 	if (nf->nif)
 		return 0;
 	nif = netif_find(nf->ifindex);
-	if (nif) {
+	if (nif && nif->users) {
 		created = nif->clsact_created;
 	} else {
 		ret = tc_clsact_present(nf->ifindex, &clsact);
@@ -239,6 +294,15 @@ int netif_fault_attach(struct fault *f, char *err, size_t size)
 	if (ret) {
 		snprintf(err, size, "writing the journal: %s", strerror(-ret));
 		return ret;
+	}
+	if (nif && !nif->users) {
+		ret = netif_reattach(nif, err, size);
+		if (ret == -ESTALE)
+			nif = NULL; /* freed: load anew below */
+		else if (ret)
+			return ret;
+		else
+			nif->clsact_created = created;
 	}
 	if (!nif) {
 		ret = netif_open(nf->ifindex, nf->ifname, &nif, err, size);

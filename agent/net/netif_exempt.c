@@ -199,8 +199,8 @@ int netif_set_policy(const struct policy *p, char *err, size_t size)
 	return 0;
 }
 
-/* comm and parent of a process. */
-static int proc_stat(pid_t pid, char *comm, size_t size, pid_t *ppid)
+/* comm, parent and start time (clock ticks after boot) of a process. */
+static int proc_stat(pid_t pid, char *comm, size_t size, pid_t *ppid, unsigned long long *starttime)
 {
 	char path[64], buf[512], *lp, *rp;
 	ssize_t n;
@@ -220,7 +220,11 @@ static int proc_stat(pid_t pid, char *comm, size_t size, pid_t *ppid)
 	if (!lp || !rp || rp < lp)
 		return -EIO;
 	snprintf(comm, size, "%.*s", (int)(rp - lp - 1), lp + 1);
-	if (sscanf(rp + 1, " %*c %d", ppid) != 1)
+	/* Fields 3 (state), 4 (ppid) and 22 (starttime) of proc(5). */
+	if (sscanf(rp + 1,
+		   " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
+		   "%llu",
+		   ppid, starttime) != 2)
 		return -EIO;
 	return 0;
 }
@@ -260,8 +264,24 @@ out:
 	return err;
 }
 
+/*
+ * The last requester's answer: a controller applies many faults over one connection, and
+ * the session a process runs in does not change while it lives (a reparented process keeps
+ * its environment and its connection), so the walk up its ancestors is done once per
+ * process (pid and start time), not once per fault.
+ */
+static struct {
+	pid_t pid;
+	unsigned long long starttime;
+	int err; /* 0 or -ENOENT: the only answers kept */
+	pid_t found;
+	char conn[256];
+} ssh_last;
+
 int netif_ssh_connection(pid_t pid, char *conn, size_t size, pid_t *found)
 {
+	unsigned long long start = 0, st;
+	pid_t first = pid;
 	int last_err = -ENOENT;
 
 	for (int depth = 0; depth < SSH_WALK_MAX && pid > 1; depth++) {
@@ -269,19 +289,41 @@ int netif_ssh_connection(pid_t pid, char *conn, size_t size, pid_t *found)
 		pid_t ppid;
 		int err;
 
-		if (proc_stat(pid, comm, sizeof(comm), &ppid))
+		if (proc_stat(pid, comm, sizeof(comm), &ppid, &st))
 			break;
+		if (!depth) {
+			start = st;
+			if (ssh_last.pid == first && ssh_last.starttime == start) {
+				if (ssh_last.err)
+					return ssh_last.err;
+				snprintf(conn, size, "%s", ssh_last.conn);
+				*found = ssh_last.found;
+				return 0;
+			}
+		}
 		/* sshd itself has no $SSH_CONNECTION; its children (the session) have. */
 		if (!strncmp(comm, "sshd", 4))
 			break;
 		err = proc_env(pid, "SSH_CONNECTION", conn, size);
 		if (!err) {
 			*found = pid;
+			if (strlen(conn) < sizeof(ssh_last.conn)) {
+				ssh_last.pid = first;
+				ssh_last.starttime = start;
+				ssh_last.err = 0;
+				ssh_last.found = pid;
+				snprintf(ssh_last.conn, sizeof(ssh_last.conn), "%s", conn);
+			}
 			return 0;
 		}
 		if (err != -ENOENT)
 			last_err = err;
 		pid = ppid;
+	}
+	if (last_err == -ENOENT && start) {
+		ssh_last.pid = first;
+		ssh_last.starttime = start;
+		ssh_last.err = -ENOENT;
 	}
 	return last_err;
 }

@@ -26,7 +26,7 @@ struct netif {
 	char name[IF_NAMESIZE];
 	struct netfault *nf;
 	bool clsact_created;
-	int users;
+	int users; /* faults holding it; 0: detached, its program kept loaded for the next one */
 	bool agent_ssh; /* the agent's own $SSH_CONNECTION is held */
 	struct netfault_exempt agent_ex;
 	struct exempt_ref *ex;

@@ -566,6 +566,14 @@ static json_t *pause_describe(const struct fault *f)
 	return out;
 }
 
+/* A pid selector reads one /proc entry, no scan: not worth a worker thread. */
+static bool pause_on_loop(const struct fault *f)
+{
+	const struct proc_target *t = &f->spec->target.proc;
+
+	return f->spec->params.pause.method != PAUSE_FREEZER && t->pid;
+}
+
 static void pause_free(struct fault *f)
 {
 	struct pause_priv *p = f->priv;
@@ -592,7 +600,8 @@ const struct fault_ops fault_proc_pause = {
 	 * The /proc scan of the selector is off the loop: apply reads only the spec, the
 	 * policy and /proc, and never the agent's fault list (a check against other faults
 	 * belongs in validate, which runs on the loop). The revert (SIGCONT to the processes
-	 * it stopped) is cheap: it stays on the loop.
+	 * it stopped) is cheap: it stays on the loop. So does the apply for a pid selector.
 	 */
 	.off_loop = true,
+	.apply_on_loop = pause_on_loop,
 };

@@ -506,6 +506,47 @@ static bool in_containers(pid_t pid, const struct scan *sc)
 }
 
 /*
+ * Add pid to sc when it is alive and matches every criterion of t (re: t->cmdline compiled,
+ * or NULL; uid: t->user's): in sc->m, or in sc->prot with why when it is protected. 0 or
+ * -ENOMEM.
+ */
+static int consider(pid_t pid, const struct proc_target *t, const regex_t *re, uid_t uid,
+		    const struct procsel_guard *g, struct scan *sc)
+{
+	struct proc_stat st;
+	const char *why;
+
+	if (read_stat(pid, &st))
+		return 0;
+	/* A zombie has already exited: a signal does nothing to it. */
+	if (st.state == 'Z' || st.state == 'X')
+		return 0;
+	if (t->pid && (uint32_t)pid != t->pid)
+		return 0;
+	if (t->name && strcmp(st.comm, t->name))
+		return 0;
+	if (t->user) {
+		uid_t u;
+
+		if (real_uid(pid, &u) || u != uid)
+			return 0;
+	}
+	if (t->exe && !exe_matches(pid, t->exe))
+		return 0;
+	if (t->cgroup && !cgroup_matches(pid, t->cgroup))
+		return 0;
+	if (re && !cmdline_matches(pid, re))
+		return 0;
+	if (t->container && !in_containers(pid, sc))
+		return 0;
+	/* Protected: never selected, whatever the selector says; kept to say why. */
+	why = protected_why(pid, &st, g);
+	if (why)
+		return scan_add(&sc->prot, &sc->n_prot, &sc->cap_prot, pid, &st, why);
+	return scan_add(&sc->m, &sc->n, &sc->cap, pid, &st, NULL);
+}
+
+/*
  * Every live process matching each criterion of t, sorted by pid: those a fault may hit in
  * sc->m, the protected ones (with why) in sc->prot. 0, -EINVAL (err says why), -errno; the
  * container's refusals of ctr_resolve() (-ESRCH, -EPERM, -EOPNOTSUPP).
@@ -513,7 +554,6 @@ static bool in_containers(pid_t pid, const struct scan *sc)
 static int scan(const struct proc_target *t, const struct procsel_guard *g, struct scan *sc,
 		char *err, size_t err_size)
 {
-	struct proc_stat st;
 	regex_t re;
 	int have_re = 0, ret = 0;
 	uid_t uid = 0;
@@ -546,6 +586,11 @@ static int scan(const struct proc_target *t, const struct procsel_guard *g, stru
 		if (ret)
 			goto out;
 	}
+	/* A pid names one process at most: no need to read every other one in /proc. */
+	if (t->pid) {
+		ret = consider((pid_t)t->pid, t, have_re ? &re : NULL, uid, g, sc);
+		goto out;
+	}
 	d = opendir("/proc");
 	if (!d) {
 		ret = -errno;
@@ -553,42 +598,13 @@ static int scan(const struct proc_target *t, const struct procsel_guard *g, stru
 		goto out;
 	}
 	while ((de = readdir(d))) {
-		const char *why;
 		pid_t pid;
 		char *end;
 
 		pid = (pid_t)strtol(de->d_name, &end, 10);
 		if (*end || pid <= 0)
 			continue;
-		if (read_stat(pid, &st))
-			continue;
-		/* A zombie has already exited: a signal does nothing to it. */
-		if (st.state == 'Z' || st.state == 'X')
-			continue;
-		if (t->pid && (uint32_t)pid != t->pid)
-			continue;
-		if (t->name && strcmp(st.comm, t->name))
-			continue;
-		if (t->user) {
-			uid_t u;
-
-			if (real_uid(pid, &u) || u != uid)
-				continue;
-		}
-		if (t->exe && !exe_matches(pid, t->exe))
-			continue;
-		if (t->cgroup && !cgroup_matches(pid, t->cgroup))
-			continue;
-		if (have_re && !cmdline_matches(pid, &re))
-			continue;
-		if (t->container && !in_containers(pid, sc))
-			continue;
-		/* Protected: never selected, whatever the selector says; kept to say why. */
-		why = protected_why(pid, &st, g);
-		if (why)
-			ret = scan_add(&sc->prot, &sc->n_prot, &sc->cap_prot, pid, &st, why);
-		else
-			ret = scan_add(&sc->m, &sc->n, &sc->cap, pid, &st, NULL);
+		ret = consider(pid, t, have_re ? &re : NULL, uid, g, sc);
 		if (ret) {
 			closedir(d);
 			goto out;

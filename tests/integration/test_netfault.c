@@ -1189,6 +1189,41 @@ static size_t read_normal_table(int16_t *v, size_t cap)
  * below 0.05 in magnitude (standard error 0.007); a time already on the packet (TCP pacing)
  * is the base. Every run is a flow of its own (see below), so no draw is held back.
  */
+/*
+ * Entries in the instance's flow_times map, found through its egress program's map ids (we
+ * are root here); -1 when it cannot be read.
+ */
+static int flow_times_count(struct netfault *nf)
+{
+	struct bpf_prog_info info;
+	__u32 ids[16], len = sizeof(info);
+	int count = -1;
+
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 16;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(netfault_prog_fd(nf, NETFAULT_HOOK_EGRESS), &info, &len))
+		return -1;
+	for (__u32 i = 0; i < info.nr_map_ids && i < 16 && count < 0; i++) {
+		struct bpf_map_info mi;
+		__u32 mlen = sizeof(mi);
+		struct netfault_flow_key key, next;
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		memset(&mi, 0, sizeof(mi));
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) && !strcmp(mi.name, "flow_times")) {
+			count = 0;
+			for (int e = bpf_map_get_next_key(fd, NULL, &key); !e && count < 100000;
+			     e = bpf_map_get_next_key(fd, &key, &next), key = next)
+				count++;
+		}
+		close(fd);
+	}
+	return count;
+}
+
 static void test_delay(void)
 {
 	static int16_t table[NETFAULT_DIST_MAX];
@@ -1283,6 +1318,22 @@ static void test_delay(void)
 	}
 	REQUIRE_OK(netfault_rule_remove(nf, s));
 	s = -1;
+	/*
+	 * The instance outlives its faults (kept loaded, detached): detaching forgets every
+	 * flow's departure time, so a later DELAY rule in a slot never inherits a flow held
+	 * back by an earlier one.
+	 */
+	{
+		int before, after;
+
+		REQUIRE_OK(netfault_attach(nf));
+		before = flow_times_count(nf);
+		REQUIRE_OK(netfault_detach(nf));
+		after = flow_times_count(nf);
+		printf("  delay: flow times %d before detaching, %d after\n", before, after);
+		CHECK(before > 0, "no flow times recorded by the runs (%d)", before);
+		CHECK(after == 0, "%d flow times left after detaching", after);
+	}
 out:
 	netfault_close(nf);
 }
