@@ -329,6 +329,10 @@ static __attribute__((noreturn)) void child_main(const struct stressor *s,
 	 */
 	if (procs_fd >= 0 && write(procs_fd, "0", 1) != 1)
 		child_fail(st, "moving into the fault's cgroup (cgroup.procs)");
+	/* A container target: into the container's cgroups too, before any work is charged. */
+	for (int i = 0; i < s->n_join; i++)
+		if (write(s->join_fd[i], "0", 1) != 1)
+			child_fail(st, "joining the container's cgroup (cgroup.procs)");
 
 	/* Dies with the agent: a crash leaves no worker running, only the cgroup to remove. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
@@ -696,6 +700,13 @@ int stressor_stop(struct stressor *s, char *err, size_t size)
 	s->stopping = true;
 	if (s->watch)
 		uv_timer_stop(s->watch);
+	/*
+	 * Workers in a container's cgroups have left the fault's: killed by pid (unreaped
+	 * children, so no pid can have been reused), then reaped below.
+	 */
+	for (int i = 0; s->n_join && i < s->n; i++)
+		if (s->wstatus[i] == -1)
+			kill(s->pids[i], SIGKILL);
 	if (s->cgroup[0]) {
 		ret = cgroup_kill_remove(s->cgroup, s, err, size);
 		if (ret)
@@ -753,6 +764,7 @@ void stressor_free(struct stressor *s)
 		munmap(s->stack, CHILD_STACK_SIZE);
 	if (s->st_fd >= 0)
 		close(s->st_fd);
+	stressor_container_release(s);
 	free(s->file);
 	free(s->pids);
 	free(s->wstatus);
@@ -891,7 +903,11 @@ static long long oom_kills(const struct stressor *s)
 	long long v, found = -1;
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/memory.events", s->cgroup);
+	/* A container's workers meet its OOM killer: counted in its memory cgroup. */
+	if (s->oom_file)
+		snprintf(path, sizeof(path), "%s", s->oom_file);
+	else
+		snprintf(path, sizeof(path), "%s/memory.events", s->cgroup);
 	fp = fopen(path, "re");
 	if (!fp)
 		return -1;
@@ -927,10 +943,16 @@ static void watch_check(struct stressor *s)
 			snprintf(sig, sizeof(sig), "SIG%s", abbrev ? abbrev : "?");
 			snprintf(reason, sizeof(reason), "worker %d (pid %d) was killed by %s%s", i,
 				 (int)s->pids[i], sig,
-				 ooms > 0 ? " (the cgroup's memory.events counts OOM kills)" : "");
+				 ooms <= 0 ? ""
+				 : s->oom_file
+					 ? " (the container's memory cgroup counts OOM kills: "
+					   "its memory limit was reached)"
+					 : " (the cgroup's memory.events counts OOM kills)");
 			entry = json_pack("{s:i, s:i, s:i, s:s, s:s}", "worker", i, "pid",
 					  (int)s->pids[i], "signal", WTERMSIG(wst), "signal_name",
 					  sig, "reason", reason);
+			if (entry && ooms > 0 && WTERMSIG(wst) == SIGKILL)
+				json_object_set_new(entry, "oom_killed", json_true());
 		} else {
 			const struct stressor_status *st = &s->st[i];
 
@@ -1025,6 +1047,8 @@ json_t *stressor_describe(struct stressor *s)
 		      "workers_alive", alive, "elapsed_ms",
 		      (json_int_t)(stressor_elapsed_ns(s) / 1000000), "worker_states",
 		      workers ? workers : json_array());
+	if (o && s->n_join)
+		json_object_set_new(o, "container", stressor_container_json(s));
 	/* Workers lost while the fault was active, oldest first (an empty list: none). */
 	if (o)
 		json_object_set_new(o, "degraded",

@@ -34,6 +34,9 @@ struct fault;
 /* Extended attribute set on files the stressors create, holding the fault id. */
 #define STRESSOR_XATTR "user.faultline.fault"
 
+/* v1 hierarchies plus the unified one a container's workers may join. */
+#define STRESSOR_MAX_JOIN 16
+
 enum stressor_state {
 	STRESSOR_STARTING, /* before the worker's main loop */
 	STRESSOR_RUNNING,  /* working towards its target */
@@ -77,6 +80,15 @@ struct stressor {
 	bool stopping;
 	bool *reported;
 	json_t *degraded;
+	/*
+	 * A container target (stressor_ctr.c): the cgroup.procs of the container's cgroups
+	 * every worker writes itself into before it execs, and where its OOM kills are counted.
+	 */
+	char ctr_id[65];
+	int n_join;
+	int join_fd[STRESSOR_MAX_JOIN];
+	char *join_dir[STRESSOR_MAX_JOIN];
+	char *oom_file;
 };
 
 /* What a worker needs from the agent, besides its arguments. */
@@ -106,6 +118,21 @@ int stressor_new(struct fault *f, int max_workers, struct stressor **out, char *
  */
 int stressor_create_file(struct stressor *s, struct fault *f, const char *path, char *err,
 			 size_t size);
+
+/*
+ * With a container target (f's stress target), resolve the container and open the
+ * cgroups of its main process that every worker then joins: each v1 hierarchy with
+ * controllers and the unified one, where the path names the container and the agent may
+ * write. Call after stressor_new, before stressor_start. 0 (also without a container), or
+ * -errno with err filled in.
+ */
+int stressor_container(struct stressor *s, struct fault *f, char *err, size_t size);
+
+/* {"id": ..., "cgroups": [...]}: the container and the cgroups its workers joined. */
+json_t *stressor_container_json(const struct stressor *s);
+
+/* Close what stressor_container opened. */
+void stressor_container_release(struct stressor *s);
 
 /* Start one worker in the cgroup. 0 or -errno with err filled in. */
 int stressor_start(struct stressor *s, struct fault *f, const struct stressor_spawn *sp,

@@ -10,7 +10,12 @@
 #    tells them apart), refused for another runtime, and a name with no engine: 503;
 #  - process.kill by container id + name hits only that container's process;
 #  - process.pause method freezer on a container writes its cgroup.freeze: the kernel
-#    reports it frozen (cgroup.events), the outside process runs on, the revert thaws it.
+#    reports it frozen (cgroup.events), the outside process runs on, the revert thaws it;
+#  - stress.cpu and stress.memory with a container target: the workers join the container's
+#    v2 cgroup (the main pid's subgroup) and, where the test gives it v1 cpu and memory
+#    cgroups named like podman's, those too: the v1 CPU quota throttles them, a memory
+#    stress past the v1 limit is OOM-killed and the status says so, and after the revert
+#    nothing of theirs is left in any of the container's cgroups.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
 fl_require_cmd curl jq socat nsenter setsid
@@ -30,8 +35,17 @@ top=$CG_ROOT/$FL_ID-ctr
 cg1=$top/libpod-$ID1.scope
 cg2=$top/docker-$ID2.scope
 
+V1_CPU=$(findmnt -n -t cgroup -o TARGET,OPTIONS | awk '$2 ~ /(^|,)cpu(,|$)/ {print $1; exit}')
+V1_MEM=$(findmnt -n -t cgroup -o TARGET,OPTIONS | awk '$2 ~ /(^|,)memory(,|$)/ {print $1; exit}')
+v1cpu=${V1_CPU:+$V1_CPU/$FL_ID-ctr/libpod-$ID1}
+v1mem=${V1_MEM:+$V1_MEM/$FL_ID-ctr/libpod-$ID1}
+
 teardown_cgroups() {
 	local d p
+	for d in "$v1cpu" "$v1mem"; do
+		[ -n "$d" ] && [ -d "$d" ] || continue
+		for p in $(cat "$d/cgroup.procs"); do kill -KILL "$p"; done
+	done
 	for d in "$cg1/container" "$cg1" "$cg2"; do
 		[ -d "$d" ] || continue
 		echo 0 >"$d/cgroup.freeze"
@@ -39,6 +53,9 @@ teardown_cgroups() {
 	done
 	sleep 0.2
 	rmdir "$cg1/container" "$cg1" "$cg2" "$top"
+	for d in "$v1cpu" "$v1mem"; do
+		[ -n "$d" ] && [ -d "$d" ] && rmdir "$d" "${d%/*}"
+	done
 }
 fl_on_exit teardown_cgroups
 teardown_agent() {
@@ -67,6 +84,15 @@ start P1 "$cg1/container"
 start P1B "$cg1/container"
 start P2 "$cg2"
 start P0
+# On a hybrid host, the podman-named container also gets v1 cpu and memory cgroups (its
+# processes moved in as runc would): a CPU quota of 20 ms per 100 ms and a 64 MiB limit.
+for d in "$v1cpu" "$v1mem"; do
+	[ -n "$d" ] || continue
+	mkdir -p "$d"
+	for p in "$P1" "$P1B"; do echo "$p" >"$d/cgroup.procs"; done
+done
+[ -z "$v1cpu" ] || echo 20000 >"$v1cpu/cpu.cfs_quota_us"
+[ -z "$v1mem" ] || echo $((64 << 20)) >"$v1mem/memory.limit_in_bytes"
 
 fl_start_agent "$ns" "$sock" "$dir/agent.log" --log-level debug \
 	--container-engines "$dir/none.sock"
@@ -137,4 +163,65 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.05
 done
 fl_assert_eq "$(frozen)" 0 "the kernel reports the container thawed"
+
+# Stressors inside the podman-named container: the workers join its cgroups.
+in_procs() { grep -qx "$1" "$2/cgroup.procs"; }
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"sc\", \"type\": \"stress.cpu\", \"duration\": \"5m\", \"target\": {\"container\": {\"id\": \"${ID1:0:16}\"}}, \"params\": {\"workers\": 2}}"
+fl_assert_eq "$HTTP_STATUS" 201 "stress.cpu in the container ($API_BODY)"
+SC=$(jq -r .fault.id <<<"$API_BODY")
+api GET "/v1/faults/$SC"
+W=$(jq -r '.fault.status.worker_states[].pid' <<<"$API_BODY" | xargs)
+fl_assert_eq "$(wc -w <<<"$W")" 2 "two cpu workers ($API_BODY)"
+fl_assert_eq "$(jq -r .fault.status.container.id <<<"$API_BODY")" "$ID1" "status names the container"
+jq -e --arg d "$cg1/container" '.fault.status.container.cgroups | index($d)' <<<"$API_BODY" >/dev/null ||
+	fl_fail "status lists the container's v2 cgroup $cg1/container: $API_BODY"
+for w in $W; do
+	in_procs "$w" "$cg1/container" || fl_fail "cpu worker $w not in $cg1/container"
+	[ -z "$v1cpu" ] || in_procs "$w" "$v1cpu" || fl_fail "cpu worker $w not in $v1cpu"
+	[ -z "$v1mem" ] || in_procs "$w" "$v1mem" || fl_fail "cpu worker $w not in $v1mem"
+done
+if [ -n "$v1cpu" ]; then
+	# Two busy workers under a 0.2-CPU quota: the kernel throttles the cgroup.
+	for ((i = 0; i < 100; i++)); do
+		[ "$(awk '$1 == "nr_throttled" {print $2}' "$v1cpu/cpu.stat")" -gt 0 ] && break
+		sleep 0.1
+	done
+	[ "$(awk '$1 == "nr_throttled" {print $2}' "$v1cpu/cpu.stat")" -gt 0 ] ||
+		fl_fail "the container's CPU quota never throttled the workers: $(cat "$v1cpu/cpu.stat")"
+fi
+api DELETE "/v1/faults/$SC"
+fl_assert_eq "$HTTP_STATUS" 200 "revert stress.cpu ($API_BODY)"
+for w in $W; do
+	for d in "$cg1/container" $v1cpu $v1mem; do
+		in_procs "$w" "$d" && fl_fail "cpu worker $w left in $d after the revert"
+	done
+	[ -z "$(fl_proc_state "$w")" ] || fl_fail "cpu worker $w survived the revert"
+done
+fl_assert_eq "$(sort -n "$cg1/container/cgroup.procs" | xargs)" \
+	"$(printf '%s\n' "$P1" "$P1B" | sort -n | xargs)" "only the container's own processes remain"
+
+if [ -n "$v1mem" ]; then
+	# 256 MiB growing over 2 s past the container's 64 MiB limit: its OOM killer takes the
+	# worker (oom_score_adj 1000), and the status says so.
+	api POST "/v1/leases/$LEASE/faults" "{\"name\": \"sm\", \"type\": \"stress.memory\", \"duration\": \"5m\", \"target\": {\"container\": {\"id\": \"$ID1\"}}, \"params\": {\"size\": \"256MiB\", \"ramp\": \"2s\"}}"
+	fl_assert_eq "$HTTP_STATUS" 201 "stress.memory in the container ($API_BODY)"
+	SM=$(jq -r .fault.id <<<"$API_BODY")
+	for ((i = 0; i < 150; i++)); do
+		api GET "/v1/faults/$SM"
+		[ "$(jq -r '.fault.status.degraded | length' <<<"$API_BODY")" -gt 0 ] && break
+		sleep 0.1
+	done
+	fl_assert_eq "$(jq -r '.fault.status.degraded[0] | "\(.signal_name) \(.oom_killed)"' <<<"$API_BODY")" \
+		"SIGKILL true" "the worker met the container's OOM killer ($API_BODY)"
+	grep -qF "its memory limit was reached" <<<"$API_BODY" || fl_fail "OOM reason: $API_BODY"
+	fl_assert_eq "$(awk '$1 == "oom_kill" {print $2}' "$v1mem/memory.oom_control")" 1 \
+		"the container's memory cgroup counts the OOM kill"
+	for p in "$P1" "$P1B"; do
+		[ -n "$(fl_proc_state "$p")" ] || fl_fail "container pid $p was OOM-killed"
+	done
+	api DELETE "/v1/faults/$SM"
+	fl_assert_eq "$HTTP_STATUS" 200 "revert stress.memory ($API_BODY)"
+	fl_assert_eq "$(sort -n "$v1mem/cgroup.procs" | xargs)" \
+		"$(printf '%s\n' "$P1" "$P1B" | sort -n | xargs)" "nothing left in the memory cgroup"
+fi
 exit 0
