@@ -923,7 +923,7 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 				 .params = &memory_object,
 				 .check = memory_check},
 	[FAULT_STRESS_DISK_FILL] = {.name = "stress.disk_fill",
-				    .target = FAULT_TARGET_NONE,
+				    .target = FAULT_TARGET_STRESS,
 				    .params = &disk_fill_object,
 				    .conflicts = disk_fill_conflicts},
 	[FAULT_STRESS_IO] = {.name = "stress.io",

@@ -145,7 +145,7 @@ int stressor_new(struct fault *f, int max_workers, struct stressor **out, char *
 
 	if (!s)
 		return -ENOMEM;
-	s->cgroup_fd = s->st_fd = s->file_fd = -1;
+	s->cgroup_fd = s->st_fd = s->file_fd = s->file_dirfd = -1;
 	s->st = MAP_FAILED;
 	s->stack = MAP_FAILED;
 	ret = parent_path(parent, sizeof(parent));
@@ -225,6 +225,12 @@ static int parent_dir(const char *path, char *buf, size_t size)
 int stressor_create_file(struct stressor *s, struct fault *f, const char *path, char *err,
 			 size_t size)
 {
+	return stressor_create_file_at(s, f, -1, NULL, path, err, size);
+}
+
+int stressor_create_file_at(struct stressor *s, struct fault *f, int dirfd, const char *base,
+			    const char *path, char *err, size_t size)
+{
 	char dir[PATH_MAX], proc[64];
 	bool xattr = false;
 	struct stat st;
@@ -237,9 +243,11 @@ int stressor_create_file(struct stressor *s, struct fault *f, const char *path, 
 	}
 	/*
 	 * An unnamed file first: a crash before the journal knows its identity leaves
-	 * nothing behind, because the file has no name until linkat below.
+	 * nothing behind, because the file has no name until linkat below. Inside a
+	 * container, relative to the directory already resolved in its root.
 	 */
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	fd = dirfd >= 0 ? openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
+			: open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -EOPNOTSUPP || ret == -EISDIR)
@@ -266,8 +274,18 @@ int stressor_create_file(struct stressor *s, struct fault *f, const char *path, 
 		snprintf(err, size, "journaling the file: %s", strerror(-ret));
 		goto fail;
 	}
+	if (dirfd >= 0) {
+		s->file_dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+		if (s->file_dirfd < 0) {
+			ret = -errno;
+			snprintf(err, size, "path: dup: %s", strerror(-ret));
+			goto fail;
+		}
+	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW)) {
+	/* linkat never follows a symlink at the new name: an existing one is EEXIST. */
+	if (linkat(AT_FDCWD, proc, dirfd >= 0 ? dirfd : AT_FDCWD, dirfd >= 0 ? base : path,
+		   AT_SYMLINK_FOLLOW)) {
 		ret = -errno;
 		if (ret == -EEXIST)
 			snprintf(err, size, "path: %s exists; stressors never touch an existing file",
@@ -276,10 +294,13 @@ int stressor_create_file(struct stressor *s, struct fault *f, const char *path, 
 			snprintf(err, size, "path: creating %s: %s", path, strerror(-ret));
 		goto fail;
 	}
-	s->file = strdup(path);
+	s->file = strdup(dirfd >= 0 ? base : path);
 	if (!s->file) {
 		/* The name exists now: remove it by identity, as stop would. */
-		unlink(path);
+		if (dirfd >= 0)
+			unlinkat(dirfd, base, 0);
+		else
+			unlink(path);
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -655,15 +676,18 @@ static int cgroup_kill_remove(const char *cgroup, struct stressor *s, char *err,
 	}
 }
 
-/* Remove path if it is still the file with this identity (and our xattr, if set). */
-static int remove_file(const char *path, dev_t dev, ino_t ino, const char *xattr_id,
+/*
+ * Remove path (relative to dirfd, AT_FDCWD for the host's) if it is still the file with
+ * this identity (and our xattr, if set).
+ */
+static int remove_file(int dirfd, const char *path, dev_t dev, ino_t ino, const char *xattr_id,
 		       char *report, size_t size)
 {
 	struct stat st;
 	char val[64];
 	ssize_t n;
 
-	if (lstat(path, &st)) {
+	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW)) {
 		if (errno == ENOENT)
 			return 0;
 		snprintf(report, size, "checking %s: %s", path, strerror(errno));
@@ -674,7 +698,7 @@ static int remove_file(const char *path, dev_t dev, ino_t ino, const char *xattr
 			 path);
 		return 1;
 	}
-	if (xattr_id) {
+	if (xattr_id && dirfd == AT_FDCWD) {
 		n = lgetxattr(path, STRESSOR_XATTR, val, sizeof(val) - 1);
 		if (n < 0 || (size_t)n != strlen(xattr_id) || memcmp(val, xattr_id, (size_t)n)) {
 			snprintf(report, size,
@@ -683,7 +707,7 @@ static int remove_file(const char *path, dev_t dev, ino_t ino, const char *xattr
 			return 1;
 		}
 	}
-	if (unlink(path) && errno != ENOENT) {
+	if (unlinkat(dirfd, path, 0) && errno != ENOENT) {
 		snprintf(report, size, "removing %s: %s", path, strerror(errno));
 		return -errno;
 	}
@@ -716,7 +740,8 @@ int stressor_stop(struct stressor *s, char *err, size_t size)
 	if (s->file) {
 		char report[FAULT_ERR_SIZE] = "";
 
-		ret = remove_file(s->file, s->file_dev, s->file_ino, NULL, report, sizeof(report));
+		ret = remove_file(s->file_dirfd >= 0 ? s->file_dirfd : AT_FDCWD, s->file,
+				  s->file_dev, s->file_ino, NULL, report, sizeof(report));
 		if (ret < 0) {
 			snprintf(err, size, "%s", report);
 			return ret;
@@ -758,6 +783,8 @@ void stressor_free(struct stressor *s)
 		close(s->cgroup_fd);
 	if (s->file_fd >= 0)
 		close(s->file_fd);
+	if (s->file_dirfd >= 0)
+		close(s->file_dirfd);
 	if (s->st != MAP_FAILED)
 		munmap(s->st, s->st_size);
 	if (s->stack != MAP_FAILED)
@@ -806,8 +833,8 @@ int stressor_cleanup(const json_t *undo, char *report, size_t size)
 	}
 	if (!json_unpack((json_t *)undo, "{s:{s:s, s:I, s:I, s?b}}", "file", "path", &path, "dev",
 			 &dev, "ino", &ino, "xattr", &xattr)) {
-		ret = remove_file(path, (dev_t)dev, (ino_t)ino, xattr && xid[0] ? xid : NULL, why,
-				  sizeof(why));
+		ret = remove_file(AT_FDCWD, path, (dev_t)dev, (ino_t)ino,
+				  xattr && xid[0] ? xid : NULL, why, sizeof(why));
 		if (ret < 0) {
 			snprintf(report, size, "%s", why);
 			return ret;

@@ -67,6 +67,7 @@ struct stressor {
 	void *stack;		 /* what a new worker runs on until it execs (MAP_FAILED) */
 	/* A file this stressor created (disk fill, io): removed on stop if still ours. */
 	char *file;
+	int file_dirfd; /* a container target: the directory (of its root) file is in, or -1 */
 	dev_t file_dev;
 	ino_t file_ino;
 	int file_fd;
@@ -120,6 +121,13 @@ int stressor_create_file(struct stressor *s, struct fault *f, const char *path, 
 			 size_t size);
 
 /*
+ * The same, as base inside directory dirfd (stressor_container_dir; -1: path on the host).
+ * path only names it in the journal and messages.
+ */
+int stressor_create_file_at(struct stressor *s, struct fault *f, int dirfd, const char *base,
+			    const char *path, char *err, size_t size);
+
+/*
  * With a container target (f's stress target), resolve the container and open the
  * cgroups of its main process that every worker then joins: each v1 hierarchy with
  * controllers and the unified one, where the path names the container and the agent may
@@ -130,6 +138,15 @@ int stressor_container(struct stressor *s, struct fault *f, char *err, size_t si
 
 /* {"id": ..., "cgroups": [...]}: the container and the cgroups its workers joined. */
 json_t *stressor_container_json(const struct stressor *s);
+
+/*
+ * With a container target, open the directory of path inside the container's filesystem,
+ * from an fd of /proc/MAIN/root with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so no
+ * symlink the container holds can lead to a host file. *dirfd (O_PATH) and *base (the
+ * last component, in path); *dirfd -1 without a container target. 0 or -errno with err.
+ */
+int stressor_container_dir(struct fault *f, const char *path, int *dirfd, const char **base,
+			   char *err, size_t size);
 
 /* Close what stressor_container opened. */
 void stressor_container_release(struct stressor *s);

@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "exp.h"
 #include "fault.h"
 #include "log.h"
+#include "procsel.h"
 #include "stressor.h"
 
 /* Does the space- or comma-separated list have the token tok (of length n)? */
@@ -225,4 +228,75 @@ void stressor_container_release(struct stressor *s)
 	s->n_join = 0;
 	free(s->oom_file);
 	s->oom_file = NULL;
+}
+
+int stressor_container_dir(struct fault *f, const char *path, int *dirfd, const char **base,
+			   char *err, size_t size)
+{
+	const struct fault_spec *spec = f->spec;
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		/*
+		 * Every component, symlinks included, resolves inside the container's root: an
+		 * absolute symlink planted there leads to the container's path of that name,
+		 * never the host's, and no /proc magic link (a door to any file) is followed.
+		 */
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	const char *slash = strrchr(path, '/');
+	struct ctr_info *c = NULL;
+	char root[64], dir[4096];
+	size_t n = 0;
+	int rootfd = -1, fd, ret;
+
+	*dirfd = -1;
+	if (exp_fault_target_kind(spec->type) != FAULT_TARGET_STRESS ||
+	    !spec->target.stress.container)
+		return 0;
+	if (!slash || !slash[1] || !strcmp(slash + 1, ".") || !strcmp(slash + 1, "..")) {
+		snprintf(err, size, "params.path: '%s' does not name a file", path);
+		return -EINVAL;
+	}
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	*base = slash + 1;
+	ret = ctr_resolve(spec->target.stress.container, &c, &n, err, size);
+	if (ret)
+		return ret;
+	if (n > 1) {
+		snprintf(err, size,
+			 "target.container: a stressor runs in one container, and %zu match "
+			 "(%.12s, %.12s%s); name one by id or name",
+			 n, c[0].id, c[1].id, n > 2 ? ", ..." : "");
+		ret = -EINVAL;
+		goto out;
+	}
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)c[0].main_pid);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* The root of the very process resolution found: not one that reused its pid. */
+	if (rootfd < 0 || procsel_starttime(c[0].main_pid) != c[0].main_start) {
+		ret = rootfd < 0 ? -errno : -ESRCH;
+		snprintf(err, size, "target.container: %.12s: opening %s: %s", c[0].id, root,
+			 rootfd < 0 ? strerror(-ret) : "the container's main process is gone");
+		goto out;
+	}
+	fd = (int)syscall(SYS_openat2, rootfd, dir, &how, sizeof(how));
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, size, "params.path: %s inside container %.12s: %s%s", dir, c[0].id,
+			 strerror(-ret),
+			 ret == -EXDEV || ret == -ELOOP ? " (a link that leaves the container)"
+							: "");
+		/* A path the container does not have is the fault's mistake, not the agent's. */
+		if (ret == -ENOENT || ret == -ENOTDIR || ret == -EXDEV || ret == -ELOOP)
+			ret = -EINVAL;
+		goto out;
+	}
+	*dirfd = fd;
+	log_info("fault %s: %s resolved inside container %.12s (main pid %d)", f->id, dir, c[0].id,
+		 (int)c[0].main_pid);
+out:
+	if (rootfd >= 0)
+		close(rootfd);
+	free(c);
+	return ret;
 }

@@ -15,7 +15,12 @@
 #    v2 cgroup (the main pid's subgroup) and, where the test gives it v1 cpu and memory
 #    cgroups named like podman's, those too: the v1 CPU quota throttles them, a memory
 #    stress past the v1 limit is OOM-killed and the status says so, and after the revert
-#    nothing of theirs is left in any of the container's cgroups.
+#    nothing of theirs is left in any of the container's cgroups;
+#  - stress.disk_fill with a container target resolves its path inside the container's root
+#    (a third fake container whose process is chrooted into a directory of the test's):
+#    absolute and relative symlinks planted there that point at host paths the test made
+#    never lead to them (refused, the host files untouched), a plain path is filled inside
+#    the root and removed by the revert.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
 fl_require_cmd curl jq socat nsenter setsid
@@ -34,6 +39,8 @@ ID2=${ID1:0:12}$(printf '%x' $(((16#${ID1:12:1} + 1) % 16)))$(od -An -tx1 -N32 /
 top=$CG_ROOT/$FL_ID-ctr
 cg1=$top/libpod-$ID1.scope
 cg2=$top/docker-$ID2.scope
+ID3=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+cg3=$top/libpod-$ID3.scope
 
 V1_CPU=$(findmnt -n -t cgroup -o TARGET,OPTIONS | awk '$2 ~ /(^|,)cpu(,|$)/ {print $1; exit}')
 V1_MEM=$(findmnt -n -t cgroup -o TARGET,OPTIONS | awk '$2 ~ /(^|,)memory(,|$)/ {print $1; exit}')
@@ -46,12 +53,13 @@ teardown_cgroups() {
 		[ -n "$d" ] && [ -d "$d" ] || continue
 		for p in $(cat "$d/cgroup.procs"); do kill -KILL "$p"; done
 	done
-	for d in "$cg1/container" "$cg1" "$cg2"; do
+	for d in "$cg1/container" "$cg1" "$cg2" "$cg3"; do
 		[ -d "$d" ] || continue
 		echo 0 >"$d/cgroup.freeze"
 		for p in $(cat "$d/cgroup.procs"); do kill -KILL "$p"; done
 	done
 	sleep 0.2
+	[ -d "$cg3" ] && rmdir "$cg3"
 	rmdir "$cg1/container" "$cg1" "$cg2" "$top"
 	for d in "$v1cpu" "$v1mem"; do
 		[ -n "$d" ] && [ -d "$d" ] && rmdir "$d" "${d%/*}"
@@ -223,5 +231,57 @@ if [ -n "$v1mem" ]; then
 	fl_assert_eq "$HTTP_STATUS" 200 "revert stress.memory ($API_BODY)"
 	fl_assert_eq "$(sort -n "$v1mem/cgroup.procs" | xargs)" \
 		"$(printf '%s\n' "$P1" "$P1B" | sort -n | xargs)" "nothing left in the memory cgroup"
+fi
+
+# A path inside a container: the third container's process runs chrooted in $croot, where
+# the test plants symlinks to host paths it made ($host); none may lead there.
+if [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; then
+	croot=$dir/root
+	host=$dir/host
+	mkdir -p "$croot/srv" "$host" "$cg3"
+	cp /bin/busybox "$croot/busybox"
+	echo "host file, not the container's" >"$host/victim"
+	ln -s "$host" "$croot/data"              # an absolute symlink to a host directory
+	ln -s "$host/victim" "$croot/srv/victim" # an absolute symlink to a host file
+	ln -s ../../../../../../../.. "$croot/up"  # a relative one climbing out
+	victim_sum=$(sha256sum <"$host/victim")
+	setsid sh -c "echo \$\$ >'$cg3/cgroup.procs' && exec chroot '$croot' /busybox sleep 600" &
+	P3=$!
+	for ((i = 0; i < 200; i++)); do
+		[ "$(readlink "/proc/$P3/root")" = "$croot" ] && break
+		sleep 0.01
+	done
+	fl_assert_eq "$(readlink "/proc/$P3/root")" "$croot" "the third container's root"
+	fill() { # fill PATH: a 4 MiB disk fill at PATH inside the third container
+		api POST "/v1/leases/$LEASE/faults" "{\"name\": \"df\", \"type\": \"stress.disk_fill\", \"duration\": \"5m\", \"target\": {\"container\": {\"id\": \"$ID3\"}}, \"params\": {\"path\": \"$1\", \"size\": \"4MiB\"}}"
+	}
+	fill "/data/fill"
+	fl_assert_eq "$HTTP_STATUS" 422 "a directory symlink to the host refused ($API_BODY)"
+	grep -qF "inside container ${ID3:0:12}" <<<"$API_BODY" || fl_fail "refusal names the container: $API_BODY"
+	fill "/up$host/fill"
+	fl_assert_eq "$HTTP_STATUS" 422 "a relative symlink climbing out refused ($API_BODY)"
+	fill "/srv/victim"
+	fl_assert_eq "$HTTP_STATUS" 422 "a file symlink to the host refused ($API_BODY)"
+	grep -qF "exists in the container" <<<"$API_BODY" || fl_fail "refusal says why: $API_BODY"
+	fl_assert_eq "$(ls -A "$host" | xargs)" victim "nothing created on the host"
+	fl_assert_eq "$(sha256sum <"$host/victim")" "$victim_sum" "the host file is untouched"
+	fill "/srv/fill"
+	fl_assert_eq "$HTTP_STATUS" 201 "a path inside the container ($API_BODY)"
+	DF=$(jq -r .fault.id <<<"$API_BODY")
+	[ -f "$croot/srv/fill" ] && [ ! -L "$croot/srv/fill" ] || fl_fail "no $croot/srv/fill"
+	for ((i = 0; i < 100; i++)); do
+		api GET "/v1/faults/$DF"
+		[ "$(jq -r '.fault.status.allocated_bytes // 0' <<<"$API_BODY")" -ge $((4 << 20)) ] && break
+		sleep 0.05
+	done
+	[ "$(jq -r '.fault.status.allocated_bytes // 0' <<<"$API_BODY")" -ge $((4 << 20)) ] ||
+		fl_fail "the fill did not reach 4 MiB: $API_BODY"
+	[ "$(stat -c %b "$croot/srv/fill")" -ge 8192 ] || fl_fail "$croot/srv/fill is not 4 MiB: $(stat "$croot/srv/fill")"
+	[ ! -e "/srv/fill" ] || fl_fail "a /srv/fill on the host"
+	api DELETE "/v1/faults/$DF"
+	fl_assert_eq "$HTTP_STATUS" 200 "revert the fill ($API_BODY)"
+	[ ! -e "$croot/srv/fill" ] || fl_fail "$croot/srv/fill left after the revert"
+	fl_assert_eq "$(ls -A "$croot/srv" | xargs)" victim "only the planted symlink remains"
+	fl_assert_eq "$(sha256sum <"$host/victim")" "$victim_sum" "the host file is still untouched"
 fi
 exit 0

@@ -241,6 +241,14 @@ static void test_stress_container_target(void **state)
 	assert_string_equal(d, "the agent's host");
 	exp_fault_free(f);
 
+	/* A disk fill's path inside a container's filesystem. */
+	f = parse_ok("name: d\ntype: stress.disk_fill\nduration: 1m\n"
+		     "target: {container: {id: 2e4763818fc5}}\nparams: {path: /srv/x, size: 1GiB}\n");
+	exp_describe_target(f, d, sizeof(d));
+	assert_string_equal(d, "inside container id 2e4763818fc5");
+	round_trip(f, NULL);
+	exp_fault_free(f);
+
 	parse_bad("name: c\ntype: stress.cpu\nduration: 1m\ntarget: {}\n",
 		  "request:4:9: target.container: missing required field\n");
 	parse_bad("name: c\ntype: stress.cpu\nduration: 1m\n"
