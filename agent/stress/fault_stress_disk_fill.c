@@ -24,9 +24,8 @@ struct fill_priv {
 	struct stressor *s;
 	uint64_t bytes; /* the file's size */
 	char dir[PATH_MAX];
-	/* A container target: the file's directory inside its root (O_PATH), and its name. */
-	int dirfd;
-	const char *base;
+	/* A container target: the file's directory inside its root, and its name. */
+	struct stressor_root root;
 };
 
 static int fill_probe(const struct agent *a, char *why, size_t size)
@@ -56,17 +55,17 @@ static int fill_validate(struct agent *a, struct fault *f, char *err, size_t siz
 		return -ENOMEM;
 	f->priv = d;
 	/* A path inside a container is resolved in its root, never on the host. */
-	ret = stressor_container_dir(f, p->path, &d->dirfd, &d->base, err, size);
+	ret = stressor_container_dir(f, p->path, &d->root, err, size);
 	if (ret)
 		return ret;
-	if (d->dirfd >= 0 ? !fstatat(d->dirfd, d->base, &st, AT_SYMLINK_NOFOLLOW)
-			  : !lstat(p->path, &st)) {
+	if (d->root.dirfd >= 0 ? !fstatat(d->root.dirfd, d->root.base, &st, AT_SYMLINK_NOFOLLOW)
+			       : !lstat(p->path, &st)) {
 		snprintf(err, size, "params.path: %s exists%s; disk_fill only creates a new file",
-			 p->path, d->dirfd >= 0 ? " in the container" : "");
+			 p->path, d->root.dirfd >= 0 ? " in the container" : "");
 		return -EINVAL;
 	}
 	dir_of(p->path, d->dir, sizeof(d->dir));
-	if (d->dirfd >= 0 ? fstatvfs(d->dirfd, &vfs) : statvfs(d->dir, &vfs)) {
+	if (d->root.dirfd >= 0 ? fstatvfs(d->root.dirfd, &vfs) : statvfs(d->dir, &vfs)) {
 		snprintf(err, size, "params.path: %s: %s", d->dir, strerror(errno));
 		return -EINVAL;
 	}
@@ -112,7 +111,7 @@ static int fill_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	ret = stressor_new(f, 1, &d->s, err, size);
 	if (ret)
 		return ret;
-	ret = stressor_create_file_at(d->s, f, d->dirfd, d->base, p->path, err, size);
+	ret = stressor_create_file_at(d->s, f, &d->root, p->path, err, size);
 	if (ret)
 		goto fail;
 	sp.data_fd = d->s->file_fd;
@@ -151,11 +150,13 @@ static json_t *fill_describe(const struct fault *f)
 	if (p->size.ppm)
 		json_object_set_new(o, "requested_filesystem_used_pct",
 				    json_real(p->size.ppm / 10000.0));
-	if (d->dirfd >= 0 ? d->s->file_fd >= 0 && !fstat(d->s->file_fd, &st)
-			  : d->s->file && !lstat(d->s->file, &st) && st.st_ino == d->s->file_ino)
+	if (d->root.dirfd >= 0
+		    ? d->s->file_fd >= 0 && !fstat(d->s->file_fd, &st)
+		    : d->s->file && !lstat(d->s->file, &st) && st.st_ino == d->s->file_ino)
 		json_object_set_new(o, "allocated_bytes",
 				    json_integer((json_int_t)st.st_blocks * 512));
-	if (!(d->dirfd >= 0 ? fstatvfs(d->dirfd, &vfs) : statvfs(d->dir, &vfs)) && vfs.f_blocks)
+	if (!(d->root.dirfd >= 0 ? fstatvfs(d->root.dirfd, &vfs) : statvfs(d->dir, &vfs)) &&
+	    vfs.f_blocks)
 		json_object_set_new(o, "filesystem_used_pct",
 				    json_real((double)(vfs.f_blocks - vfs.f_bfree) * 100.0 /
 					      (double)vfs.f_blocks));
@@ -173,8 +174,8 @@ static void fill_free(struct fault *f)
 
 	if (d) {
 		stressor_free(d->s);
-		if (d->dirfd >= 0)
-			close(d->dirfd);
+		if (d->root.dirfd >= 0)
+			close(d->root.dirfd);
 	}
 	free(d);
 	f->priv = NULL;

@@ -225,13 +225,16 @@ static int parent_dir(const char *path, char *buf, size_t size)
 int stressor_create_file(struct stressor *s, struct fault *f, const char *path, char *err,
 			 size_t size)
 {
-	return stressor_create_file_at(s, f, -1, NULL, path, err, size);
+	return stressor_create_file_at(s, f, NULL, path, err, size);
 }
 
-int stressor_create_file_at(struct stressor *s, struct fault *f, int dirfd, const char *base,
+int stressor_create_file_at(struct stressor *s, struct fault *f, const struct stressor_root *r,
 			    const char *path, char *err, size_t size)
 {
+	int dirfd = r ? r->dirfd : -1;
+	const char *base = r ? r->base : NULL;
 	char dir[PATH_MAX], proc[64];
+	json_t *rec;
 	bool xattr = false;
 	struct stat st;
 	int fd, ret;
@@ -267,9 +270,14 @@ int stressor_create_file_at(struct stressor *s, struct fault *f, int dirfd, cons
 	/* Extra proof of ownership where the filesystem has user xattrs. */
 	if (!fsetxattr(fd, STRESSOR_XATTR, f->id, strlen(f->id), 0))
 		xattr = true;
-	ret = undo_set(f, "file",
-		       json_pack("{s:s, s:I, s:I, s:b}", "path", path, "dev", (json_int_t)st.st_dev,
-				 "ino", (json_int_t)st.st_ino, "xattr", xattr));
+	rec = json_pack("{s:s, s:I, s:I, s:b}", "path", path, "dev", (json_int_t)st.st_dev, "ino",
+			(json_int_t)st.st_ino, "xattr", xattr);
+	/* Inside a container: the path is in the root of this process, not the host's. */
+	if (rec && dirfd >= 0)
+		json_object_set_new(rec, "root",
+				    json_pack("{s:i, s:I}", "pid", (int)r->pid, "starttime",
+					      (json_int_t)r->start));
+	ret = undo_set(f, "file", rec);
 	if (ret) {
 		snprintf(err, size, "journaling the file: %s", strerror(-ret));
 		goto fail;
@@ -698,8 +706,17 @@ static int remove_file(int dirfd, const char *path, dev_t dev, ino_t ino, const 
 			 path);
 		return 1;
 	}
-	if (xattr_id && dirfd == AT_FDCWD) {
-		n = lgetxattr(path, STRESSOR_XATTR, val, sizeof(val) - 1);
+	if (xattr_id) {
+		if (dirfd == AT_FDCWD) {
+			n = lgetxattr(path, STRESSOR_XATTR, val, sizeof(val) - 1);
+		} else {
+			int fd =
+				openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+			n = fd < 0 ? -1 : fgetxattr(fd, STRESSOR_XATTR, val, sizeof(val) - 1);
+			if (fd >= 0)
+				close(fd);
+		}
 		if (n < 0 || (size_t)n != strlen(xattr_id) || memcmp(val, xattr_id, (size_t)n)) {
 			snprintf(report, size,
 				 "left %s alone: its %s attribute does not name the fault", path,
@@ -833,8 +850,40 @@ int stressor_cleanup(const json_t *undo, char *report, size_t size)
 	}
 	if (!json_unpack((json_t *)undo, "{s:{s:s, s:I, s:I, s?b}}", "file", "path", &path, "dev",
 			 &dev, "ino", &ino, "xattr", &xattr)) {
-		ret = remove_file(AT_FDCWD, path, (dev_t)dev, (ino_t)ino,
-				  xattr && xid[0] ? xid : NULL, why, sizeof(why));
+		const char *name = path, *in = "";
+		json_int_t rpid = 0, rstart = 0;
+		char dir[PATH_MAX];
+		int dirfd = AT_FDCWD;
+
+		/* A file inside a container: found again in the root of its main process. */
+		if (!json_unpack((json_t *)undo, "{s:{s:{s:I, s:I}}}", "file", "root", "pid", &rpid,
+				 "starttime", &rstart)) {
+			ret = parent_dir(path, dir, sizeof(dir));
+			if (!ret)
+				ret = stressor_root_dir((pid_t)rpid, (unsigned long long)rstart,
+							dir, &dirfd);
+			if (ret == -ESRCH || ret == -ENOENT) {
+				/* The container is gone, and its filesystem with it, or the
+				 * directory. */
+				if (off < size)
+					snprintf(report + off, size - off,
+						 "%s%s: the container (main pid %d) is gone, "
+						 "nothing of it to clean",
+						 off ? "; " : "", path, (int)rpid);
+				return 0;
+			}
+			if (ret) {
+				snprintf(report, size, "opening %s inside the root of pid %d: %s",
+					 dir, (int)rpid, strerror(-ret));
+				return ret;
+			}
+			name = strrchr(path, '/') + 1;
+			in = " inside the container's root";
+		}
+		ret = remove_file(dirfd, name, (dev_t)dev, (ino_t)ino, xattr && xid[0] ? xid : NULL,
+				  why, sizeof(why));
+		if (dirfd != AT_FDCWD)
+			close(dirfd);
 		if (ret < 0) {
 			snprintf(report, size, "%s", why);
 			return ret;
@@ -843,7 +892,7 @@ int stressor_cleanup(const json_t *undo, char *report, size_t size)
 			off += snprintf(report + off, size - off, "%s%s", off ? "; " : "",
 					ret ? why : "removed ");
 		if (!ret && off < size)
-			snprintf(report + off, size - off, "%s", path);
+			snprintf(report + off, size - off, "%s%s", path, in);
 	}
 	if (!report[0])
 		snprintf(report, size, "nothing had been started");

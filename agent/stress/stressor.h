@@ -121,10 +121,12 @@ int stressor_create_file(struct stressor *s, struct fault *f, const char *path, 
 			 size_t size);
 
 /*
- * The same, as base inside directory dirfd (stressor_container_dir; -1: path on the host).
- * path only names it in the journal and messages.
+ * The same, as r->base inside directory r->dirfd (stressor_container_dir; NULL or -1: path
+ * on the host). path names it in messages; the journal records it with r's process, so a
+ * crash cleanup finds it again in that root.
  */
-int stressor_create_file_at(struct stressor *s, struct fault *f, int dirfd, const char *base,
+struct stressor_root;
+int stressor_create_file_at(struct stressor *s, struct fault *f, const struct stressor_root *r,
 			    const char *path, char *err, size_t size);
 
 /*
@@ -139,14 +141,28 @@ int stressor_container(struct stressor *s, struct fault *f, char *err, size_t si
 /* {"id": ..., "cgroups": [...]}: the container and the cgroups its workers joined. */
 json_t *stressor_container_json(const struct stressor *s);
 
+/* A directory inside a container's filesystem, and the process whose root it is in. */
+struct stressor_root {
+	int dirfd;	  /* O_PATH, or -1: the path is on the host */
+	const char *base; /* the last component of the path */
+	pid_t pid;	  /* the container's main process */
+	unsigned long long start;
+};
+
 /*
  * With a container target, open the directory of path inside the container's filesystem,
  * from an fd of /proc/MAIN/root with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so no
- * symlink the container holds can lead to a host file. *dirfd (O_PATH) and *base (the
- * last component, in path); *dirfd -1 without a container target. 0 or -errno with err.
+ * symlink the container holds can lead to a host file. r->dirfd -1 without a container
+ * target. 0 or -errno with err filled in.
  */
-int stressor_container_dir(struct fault *f, const char *path, int *dirfd, const char **base,
-			   char *err, size_t size);
+int stressor_container_dir(struct fault *f, const char *path, struct stressor_root *r, char *err,
+			   size_t size);
+
+/*
+ * Open dir inside the root of process pid (if its start time is still start) the same
+ * way: 0 with *dirfd, -ESRCH when that process is gone, or -errno.
+ */
+int stressor_root_dir(pid_t pid, unsigned long long start, const char *dir, int *dirfd);
 
 /* Close what stressor_container opened. */
 void stressor_container_release(struct stressor *s);

@@ -230,10 +230,8 @@ void stressor_container_release(struct stressor *s)
 	s->oom_file = NULL;
 }
 
-int stressor_container_dir(struct fault *f, const char *path, int *dirfd, const char **base,
-			   char *err, size_t size)
+int stressor_root_dir(pid_t pid, unsigned long long start, const char *dir, int *dirfd)
 {
-	const struct fault_spec *spec = f->spec;
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
 		/*
@@ -243,13 +241,38 @@ int stressor_container_dir(struct fault *f, const char *path, int *dirfd, const 
 		 */
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
+	char root[64];
+	int rootfd, fd, ret = 0;
+
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	/* The root of that very process: not of one that reused its pid. */
+	if (procsel_starttime(pid) != start) {
+		close(rootfd);
+		return -ESRCH;
+	}
+	fd = (int)syscall(SYS_openat2, rootfd, dir, &how, sizeof(how));
+	if (fd < 0)
+		ret = -errno;
+	else
+		*dirfd = fd;
+	close(rootfd);
+	return ret;
+}
+
+int stressor_container_dir(struct fault *f, const char *path, struct stressor_root *r, char *err,
+			   size_t size)
+{
+	const struct fault_spec *spec = f->spec;
 	const char *slash = strrchr(path, '/');
 	struct ctr_info *c = NULL;
-	char root[64], dir[4096];
+	char dir[4096];
 	size_t n = 0;
-	int rootfd = -1, fd, ret;
+	int ret;
 
-	*dirfd = -1;
+	r->dirfd = -1;
 	if (exp_fault_target_kind(spec->type) != FAULT_TARGET_STRESS ||
 	    !spec->target.stress.container)
 		return 0;
@@ -258,7 +281,7 @@ int stressor_container_dir(struct fault *f, const char *path, int *dirfd, const 
 		return -EINVAL;
 	}
 	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-	*base = slash + 1;
+	r->base = slash + 1;
 	ret = ctr_resolve(spec->target.stress.container, &c, &n, err, size);
 	if (ret)
 		return ret;
@@ -270,18 +293,13 @@ int stressor_container_dir(struct fault *f, const char *path, int *dirfd, const 
 		ret = -EINVAL;
 		goto out;
 	}
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)c[0].main_pid);
-	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	/* The root of the very process resolution found: not one that reused its pid. */
-	if (rootfd < 0 || procsel_starttime(c[0].main_pid) != c[0].main_start) {
-		ret = rootfd < 0 ? -errno : -ESRCH;
-		snprintf(err, size, "target.container: %.12s: opening %s: %s", c[0].id, root,
-			 rootfd < 0 ? strerror(-ret) : "the container's main process is gone");
-		goto out;
-	}
-	fd = (int)syscall(SYS_openat2, rootfd, dir, &how, sizeof(how));
-	if (fd < 0) {
-		ret = -errno;
+	r->pid = c[0].main_pid;
+	r->start = c[0].main_start;
+	ret = stressor_root_dir(r->pid, r->start, dir, &r->dirfd);
+	if (ret == -ESRCH) {
+		snprintf(err, size, "target.container: %.12s: its main process (pid %d) is gone",
+			 c[0].id, (int)r->pid);
+	} else if (ret) {
 		snprintf(err, size, "params.path: %s inside container %.12s: %s%s", dir, c[0].id,
 			 strerror(-ret),
 			 ret == -EXDEV || ret == -ELOOP ? " (a link that leaves the container)"
@@ -289,14 +307,11 @@ int stressor_container_dir(struct fault *f, const char *path, int *dirfd, const 
 		/* A path the container does not have is the fault's mistake, not the agent's. */
 		if (ret == -ENOENT || ret == -ENOTDIR || ret == -EXDEV || ret == -ELOOP)
 			ret = -EINVAL;
-		goto out;
+	} else {
+		log_info("fault %s: %s resolved inside container %.12s (main pid %d)", f->id, dir,
+			 c[0].id, (int)r->pid);
 	}
-	*dirfd = fd;
-	log_info("fault %s: %s resolved inside container %.12s (main pid %d)", f->id, dir, c[0].id,
-		 (int)c[0].main_pid);
 out:
-	if (rootfd >= 0)
-		close(rootfd);
 	free(c);
 	return ret;
 }

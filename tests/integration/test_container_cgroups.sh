@@ -20,7 +20,7 @@
 #    (a third fake container whose process is chrooted into a directory of the test's):
 #    absolute and relative symlinks planted there that point at host paths the test made
 #    never lead to them (refused, the host files untouched), a plain path is filled inside
-#    the root and removed by the revert.
+#    the root and removed by the revert, and after a crash by --cleanup, in that root.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
 fl_require_cmd curl jq socat nsenter setsid
@@ -283,5 +283,20 @@ if [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; then
 	[ ! -e "$croot/srv/fill" ] || fl_fail "$croot/srv/fill left after the revert"
 	fl_assert_eq "$(ls -A "$croot/srv" | xargs)" victim "only the planted symlink remains"
 	fl_assert_eq "$(sha256sum <"$host/victim")" "$victim_sum" "the host file is still untouched"
+
+	# A crash during a fill inside the container: --cleanup finds the file again in the
+	# container's root by the journaled process, and removes it there.
+	fill "/srv/fill2"
+	fl_assert_eq "$HTTP_STATUS" 201 "a second fill inside the container ($API_BODY)"
+	[ -f "$croot/srv/fill2" ] || fl_fail "no $croot/srv/fill2"
+	fl_crash_agent "$FL_AGENT_PID"
+	wait "$FL_AGENT_PID" 2>/dev/null || true
+	FL_AGENT_PID=
+	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >"$dir/cleanup.log" 2>&1 ||
+		fl_fail "--cleanup failed: $(cat "$dir/cleanup.log")"
+	[ ! -e "$croot/srv/fill2" ] || fl_fail "$croot/srv/fill2 left after the crash cleanup: $(cat "$dir/cleanup.log")"
+	grep -qF "removed /srv/fill2 inside the container's root" "$dir/cleanup.log" ||
+		fl_fail "--cleanup does not say it removed the file in the container: $(cat "$dir/cleanup.log")"
+	fl_assert_eq "$(sha256sum <"$host/victim")" "$victim_sum" "the host file is untouched by the cleanup"
 fi
 exit 0
