@@ -927,7 +927,7 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 				    .params = &disk_fill_object,
 				    .conflicts = disk_fill_conflicts},
 	[FAULT_STRESS_IO] = {.name = "stress.io",
-			     .target = FAULT_TARGET_NONE,
+			     .target = FAULT_TARGET_STRESS,
 			     .params = &io_object,
 			     .conflicts = io_conflicts},
 	[FAULT_STRESS_FDS] = {.name = "stress.fds",

@@ -16,11 +16,12 @@
 #    cgroups named like podman's, those too: the v1 CPU quota throttles them, a memory
 #    stress past the v1 limit is OOM-killed and the status says so, and after the revert
 #    nothing of theirs is left in any of the container's cgroups;
-#  - stress.disk_fill with a container target resolves its path inside the container's root
-#    (a third fake container whose process is chrooted into a directory of the test's):
-#    absolute and relative symlinks planted there that point at host paths the test made
-#    never lead to them (refused, the host files untouched), a plain path is filled inside
-#    the root and removed by the revert, and after a crash by --cleanup, in that root.
+#  - stress.disk_fill and stress.io with a container target resolve their path inside the
+#    container's root (a third fake container whose process is chrooted into a directory of
+#    the test's): absolute and relative symlinks planted there that point at host paths the
+#    test made never lead to them (refused, the host files untouched), a plain path is
+#    filled or written inside the root and removed by the revert, and a fill's file after a
+#    crash by --cleanup, in that root.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
 fl_require_cmd curl jq socat nsenter setsid
@@ -283,6 +284,29 @@ if [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; then
 	[ ! -e "$croot/srv/fill" ] || fl_fail "$croot/srv/fill left after the revert"
 	fl_assert_eq "$(ls -A "$croot/srv" | xargs)" victim "only the planted symlink remains"
 	fl_assert_eq "$(sha256sum <"$host/victim")" "$victim_sum" "the host file is still untouched"
+
+	# stress.io the same way: symlinks to the host refused, a new file written in the root.
+	io() { # io PATH
+		api POST "/v1/leases/$LEASE/faults" "{\"name\": \"io\", \"type\": \"stress.io\", \"duration\": \"5m\", \"target\": {\"container\": {\"id\": \"$ID3\"}}, \"params\": {\"path\": \"$1\", \"rate\": \"1MiB/s\"}}"
+	}
+	for bad in /data /data/io /srv/victim "/up$host/io"; do
+		io "$bad"
+		fl_assert_eq "$HTTP_STATUS" 422 "stress.io at $bad refused ($API_BODY)"
+	done
+	fl_assert_eq "$(ls -A "$host" | xargs)" victim "nothing created on the host by stress.io"
+	fl_assert_eq "$(sha256sum <"$host/victim")" "$victim_sum" "the host file is untouched by stress.io"
+	io /srv/io1
+	fl_assert_eq "$HTTP_STATUS" 201 "stress.io inside the container ($API_BODY)"
+	IO=$(jq -r .fault.id <<<"$API_BODY")
+	for ((i = 0; i < 100; i++)); do
+		[ "$(stat -c %s "$croot/srv/io1" 2>/dev/null || echo 0)" -gt 0 ] && break
+		sleep 0.05
+	done
+	[ "$(stat -c %s "$croot/srv/io1")" -gt 0 ] || fl_fail "nothing written to $croot/srv/io1"
+	api DELETE "/v1/faults/$IO"
+	fl_assert_eq "$HTTP_STATUS" 200 "revert stress.io ($API_BODY)"
+	[ ! -e "$croot/srv/io1" ] || fl_fail "$croot/srv/io1 left after the revert"
+	fl_assert_eq "$(sha256sum <"$host/victim")" "$victim_sum" "the host file is untouched"
 
 	# A crash during a fill inside the container: --cleanup finds the file again in the
 	# container's root by the journaled process, and removes it there.

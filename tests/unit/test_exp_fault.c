@@ -249,6 +249,12 @@ static void test_stress_container_target(void **state)
 	round_trip(f, NULL);
 	exp_fault_free(f);
 
+	f = parse_ok("name: i\ntype: stress.io\nduration: 1m\n"
+		     "target: {container: {name: db}}\nparams: {path: /var/lib/db, rate: 1MB/s}\n");
+	assert_string_equal(f->target.stress.container->name, "db");
+	round_trip(f, NULL);
+	exp_fault_free(f);
+
 	parse_bad("name: c\ntype: stress.cpu\nduration: 1m\ntarget: {}\n",
 		  "request:4:9: target.container: missing required field\n");
 	parse_bad("name: c\ntype: stress.cpu\nduration: 1m\n"
@@ -396,7 +402,8 @@ static void test_type_table(void **state)
 	assert_string_equal(exp_fault_type_name(-1), "?");
 	assert_int_equal(exp_fault_target_kind(FAULT_NET_LOSS), FAULT_TARGET_NET);
 	assert_int_equal(exp_fault_target_kind(FAULT_PROC_PAUSE), FAULT_TARGET_PROC);
-	assert_int_equal(exp_fault_target_kind(FAULT_STRESS_IO), FAULT_TARGET_NONE);
+	assert_int_equal(exp_fault_target_kind(FAULT_STRESS_IO), FAULT_TARGET_STRESS);
+	assert_int_equal(exp_fault_target_kind(FAULT_STRESS_FDS), FAULT_TARGET_NONE);
 }
 
 static void test_equal_sees_differences(void **state)
