@@ -22,7 +22,9 @@
 #  - stress.cpu and stress.memory inside a third container run with --cpus 0.2 --memory 64m:
 #    each worker's /proc/PID/cgroup matches the container's main process, the CPU quota
 #    throttles them, the memory worker is OOM-killed (status: oom_killed), and the revert
-#    leaves nothing of theirs in the container's cgroups.
+#    leaves nothing of theirs in the container's cgroups; a stress.disk_fill inside it is
+#    refused through symlinks planted in it to host paths (host untouched), and a plain path
+#    is filled inside it and removed by the revert.
 #  - SIGKILL of the agent (and its watchdog) while a container is frozen: --cleanup thaws it
 #    from the journal.
 # Everything is removed at exit, also on failure: containers, image, service, namespace.
@@ -345,6 +347,30 @@ fl_assert_eq "$(jq -r '.fault.status.degraded[0] | "\(.signal_name) \(.oom_kille
 api DELETE "/v1/faults/$SM"
 fl_assert_eq "$HTTP_STATUS" 200 "revert stress.memory ($API_BODY)"
 fl_assert_eq "$(cat "$D_MEM/cgroup.procs" | xargs)" "$MAIN_D" "nothing left in D's memory cgroup"
+
+# A disk fill inside D's filesystem: symlinks planted in D to host paths the test made
+# never lead there; a plain path is filled in D and removed by the revert.
+mkdir "$dir/host"
+echo "host file" >"$dir/host/victim"
+victim_sum=$(sha256sum <"$dir/host/victim")
+"${PODMAN[@]}" exec "$D" /bin/busybox sh -c "mkdir -p /srv && ln -s '$dir/host' /data && ln -s '$dir/host/victim' /srv/victim" ||
+	fl_fail "planting symlinks in $D"
+dfill() { # dfill PATH
+	api POST "/v1/leases/$LEASE/faults" "{\"name\": \"df\", \"type\": \"stress.disk_fill\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$D\"}}, \"params\": {\"path\": \"$1\", \"size\": \"2MiB\"}}"
+}
+for bad in /data/fill /srv/victim; do
+	dfill "$bad"
+	fl_assert_eq "$HTTP_STATUS" 422 "disk fill at $bad in $D refused ($API_BODY)"
+done
+fl_assert_eq "$(ls -A "$dir/host" | xargs)" victim "nothing created on the host"
+fl_assert_eq "$(sha256sum <"$dir/host/victim")" "$victim_sum" "the host file is untouched"
+dfill /srv/fill
+fl_assert_eq "$HTTP_STATUS" 201 "disk fill inside $D ($API_BODY)"
+DF=$(jq -r .fault.id <<<"$API_BODY")
+"${PODMAN[@]}" exec "$D" /bin/busybox test -f /srv/fill || fl_fail "no /srv/fill inside $D"
+api DELETE "/v1/faults/$DF"
+fl_assert_eq "$HTTP_STATUS" 200 "revert the disk fill ($API_BODY)"
+! "${PODMAN[@]}" exec "$D" /bin/busybox test -e /srv/fill || fl_fail "/srv/fill left in $D"
 
 # Freezer pause of B: its v1 freezer cgroup, thawed by the revert.
 FREEZER=$(findmnt -n -t cgroup -O freezer -o TARGET | head -n1)
