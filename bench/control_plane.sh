@@ -25,7 +25,7 @@
 #                       event; reference: the TTL. Audit and event times are whole ms.
 # Everything (namespaces, agents, victims, the HTTP server, files) is removed at exit, also on
 # failure; every wait is bounded.
-. "$(dirname "$0")/../tests/integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 . "$FL_SOURCE_DIR/tests/integration/run_lib.sh"
 fl_require_root
 fl_require_cmd curl jq awk nsenter setsid socat
@@ -45,6 +45,9 @@ if [ $QUICK = 1 ]; then
 else
 	N=50 ROUNDS=5 LEASE_ROUNDS=3
 fi
+# FL_CONTROL_AGENTS, FL_CONTROL_ROUNDS: another N and number of rounds (lease rounds too).
+N=${FL_CONTROL_AGENTS:-$N} ROUNDS=${FL_CONTROL_ROUNDS:-$ROUNDS}
+LEASE_ROUNDS=${FL_CONTROL_ROUNDS:-$LEASE_ROUNDS}
 # The breach runs' lease TTL does not enter their figures; the lease runs' is their reference.
 BREACH_TTL_MS=2000 LEASE_TTL_MS=2000
 GOAL_MS=100
@@ -52,11 +55,6 @@ GOAL_MS=100
 T0=$SECONDS
 say() { echo "  [control +$((SECONDS - T0))s] $*" >&2; }
 row() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.3f", a / b }'; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-maximum() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
-# Microseconds of the wall clock, without forking (the agents stamp events with this clock).
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
 
 # --- the lab: N agents, N victims, faultctl's namespace with the HTTP server ---------------
@@ -76,8 +74,9 @@ AGENT_PIDS=() VICTIMS=()
 for ((k = 1; k <= N; k++)); do
 	fl_netns ns "cp$k"
 	mkdir "$dir/a$k"
-	# As fl_start_agent, but without waiting for each socket: the agents start in parallel.
-	nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$dir/a$k/agent.sock" \
+	# As fl_start_agent, but without waiting for each socket: the agents start in parallel
+	# (FL_AGENT_SESSION=1: each in a session of its own, as systemd starts services).
+	${FL_AGENT_SESSION:+setsid} nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$dir/a$k/agent.sock" \
 		--state-dir "$dir/a$k/state" --audit-log "$dir/a$k/audit.log" >"$dir/a$k.log" 2>&1 &
 	AGENT_PIDS[k]=$!
 done

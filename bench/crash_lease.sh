@@ -17,21 +17,8 @@
 # Medians over ROUNDS rounds (1 with --quick). Rows "crash|figure|value|reference|ratio" go
 # to FILE when given (bench/run.sh reads them); progress goes to stderr. Everything (namespaces,
 # agents, the victim, files) is removed at exit, also on failure; every wait is bounded.
-. "$(dirname "$0")/../tests/integration/lib.sh"
-
-QUICK=0 ROWS_FILE=
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--quick) QUICK=1 ;;
-	--rows)
-		[ $# -ge 2 ] || fl_fail "--rows needs a file"
-		ROWS_FILE=$2
-		shift
-		;;
-	*) fl_fail "unknown option '$1' (use --quick, --rows FILE)" ;;
-	esac
-	shift
-done
+. "$(dirname "$0")/lib.sh"
+bench_options "$@"
 fl_require_root
 fl_require_cmd curl jq tc ip nsenter setsid ping pgrep awk
 fl_require_build
@@ -46,19 +33,10 @@ row() {
 	[ -z "$ROWS_FILE" ] || echo "crash|$1|$2 ms|$3 ms|$r" >>"$ROWS_FILE"
 	printf '  %-62s %10s ms  ref %6s ms  ratio %s\n' "$1" "$2" "$3" "$r"
 }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # Milliseconds (with a decimal) of the wall clock, without forking.
 now_ms() { local t=$EPOCHREALTIME; awk -v t="$t" 'BEGIN { printf "%.1f", t * 1000 }'; }
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
-[ -z "$ROWS_FILE" ] || : >"$ROWS_FILE"
 
-fl_netns A a
-fl_netns B b
-fl_veth "$A" "$B" 10.95.0.1/24 10.95.0.2/24
-DEV=$FL_ID-a
-fl_tmpdir dir
-sock=$dir/agent.sock
-state=$dir/state
+fl_lab 10.95.0
 ARGS=(--state-dir "$state" --audit-log "$dir/audit.log")
 start_agent() {
 	fl_start_agent "$A" "$sock" "$dir/agent.log" "${ARGS[@]}"

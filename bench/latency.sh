@@ -9,31 +9,20 @@
 # and are printed as a table on stdout; the guest's console goes to stderr. Exit 77 when qemu
 # or the guest kernel is missing (scripts/vm-kernel.sh fetches the kernel), as tests/vm/run.sh.
 # About 6 minutes (`--quick`: about 2, with the boot).
-. "$(dirname "$0")/../tests/integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 fl_require_root
 fl_require_build
 
-QUICK=() ROWS_FILE=
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--quick) QUICK=(--quick) ;;
-	--rows)
-		[ $# -ge 2 ] || fl_fail "--rows needs a file"
-		ROWS_FILE=$2
-		shift
-		;;
-	*) fl_fail "unknown option '$1' (use --quick, --rows FILE)" ;;
-	esac
-	shift
-done
-[ -z "$ROWS_FILE" ] || : >"$ROWS_FILE"
+bench_options "$@"
+QUICK_ARGS=()
+[ "$QUICK" = 0 ] || QUICK_ARGS=(--quick)
 
 fl_tmpdir dir
 # The console streams to stderr as it comes, without the rows.
 export FL_BUILD_DIR FL_SOURCE_DIR # for the guest
 set +e
 FL_VM_TIMEOUT=${FL_VM_TIMEOUT:-1500} bash "$FL_SOURCE_DIR/tests/vm/run.sh" \
-	"$FL_SOURCE_DIR/bench/latency_vm.sh" "${QUICK[@]}" 2>&1 |
+	"$FL_SOURCE_DIR/bench/latency_vm.sh" "${QUICK_ARGS[@]}" 2>&1 |
 	tee "$dir/console" | grep --line-buffered -v '^fl-bench-row|' >&2
 rc=${PIPESTATUS[0]}
 set -e

@@ -25,7 +25,7 @@
 # interleaved (reference, edt, netem) and figures are medians.
 # Exits 77 on a kernel without sch_fq or sch_netem (not the guest's). Everything is in network
 # namespaces this script creates and removes; every wait is bounded.
-. "$(dirname "$0")/../tests/integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/ping_lib.sh
 . "$(dirname "$0")/../tests/integration/ping_lib.sh"
 fl_require_root
@@ -117,6 +117,7 @@ row() { # FIGURE VALUE REFERENCE: prints the row, with the ratio
 }
 ms() { awk -v v="$1" 'BEGIN { printf "%.2f ms", v }'; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
+# ping_lib.sh's median takes a tag of ping replies; this one, numbers on stdin.
 median_of() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # both TAG: pings R1 -> T1 and, at the same time, R2 -> T2; replies in TAG and ref-TAG.

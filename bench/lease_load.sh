@@ -4,6 +4,9 @@
 #
 #   sudo bench/lease_load.sh [--quick] [--rows FILE]
 #
+# Environment: FL_LEASE_ROUNDS=N rounds instead of 5; FL_LEASE_BENCH_REALTIME=1 starts the
+# agent with --loop-realtime (the opt-in SCHED_RR loop) instead of the default scheduling.
+#
 # Each round: client Y takes a 300 ms lease, pauses a sleeping process of this script's own
 # under it and renews the lease every 100 ms; client X takes a long lease and applies
 # stress.cpu (1,000 workers at 1 %, 200 with --quick); once GET /v1/faults shows that apply
@@ -11,8 +14,9 @@
 # milliseconds): the delay of Y's fault.reverted event past its lease's deadline (the last
 # renewal the audit log shows, written right after it, + TTL). Meanwhile a third client asks GET /v1/info every
 # 20 ms over one connection (tests/integration/agent_call) and keeps its worst answer time.
-# The clients run at the agent's nice level, and the probe at the agent's loop's policy
-# (SCHED_RR 1), so their own wait for a CPU is not what is measured. Also the
+# The clients run at the agent's nice level, and the probe at SCHED_RR 1, so their own wait
+# for a CPU is not what is measured. The agent leads a session of its own, as under systemd
+# (its --nice is then also its autogroup's). Also the
 # apply's duration as X saw it, and the revert of the 1,000 workers. Reference: the same
 # lease and probe with no apply in flight. Rounds interleave loaded and reference, medians.
 #
@@ -21,21 +25,8 @@
 # when given (bench/run.sh reads them); progress goes to stderr. Everything it starts (an
 # agent in a network namespace of its own, the sleeping victim, the stressor cgroups) is
 # removed at exit, also on failure; every wait is bounded.
-. "$(dirname "$0")/../tests/integration/lib.sh"
-
-QUICK=0 ROWS_FILE=
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--quick) QUICK=1 ;;
-	--rows)
-		[ $# -ge 2 ] || fl_fail "--rows needs a file"
-		ROWS_FILE=$2
-		shift
-		;;
-	*) fl_fail "unknown option '$1' (use --quick, --rows FILE)" ;;
-	esac
-	shift
-done
+. "$(dirname "$0")/lib.sh"
+bench_options "$@"
 fl_require_root
 # The clients run at the agent's own nice level (-10, its default): under 1,000 busy workers
 # at nice 0, a client at 0 would measure its own wait for a CPU, not the agent's answer.
@@ -48,19 +39,12 @@ AGENT_CALL=$FL_BUILD_DIR/tests/integration/agent_call
 if [ $QUICK = 1 ]; then
 	WORKERS=200 ROUNDS=1
 else
-	WORKERS=1000 ROUNDS=5
+	WORKERS=1000 ROUNDS=${FL_LEASE_ROUNDS:-5}
 fi
 TTL=300 PROBE_MS=20 APPLY_MAX_S=120
 
-[ -z "$ROWS_FILE" ] || : >"$ROWS_FILE"
-row() {
-	printf '  %-58s %14s  ref %14s  ratio %s\n' "$1" "$2" "$3" "$4"
-	[ -z "$ROWS_FILE" ] || printf 'lease|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" >>"$ROWS_FILE"
-}
+row() { bench_row lease "$@"; }
 say() { echo "  [lease] $*" >&2; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.3f", a / b }'; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-maximum() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -n 1; }
 now_ms() { local t=$EPOCHREALTIME; t=${t/./}; echo $((t / 1000)); }
 
 # A build that knows max_cpu_workers caps stress.cpu at 4 x CPUs by default: raise it.
@@ -69,23 +53,17 @@ if grep -q max_cpu_workers "$FL_SOURCE_DIR/lib/policy.c"; then
 	AGENT_ARGS+=(--policy "$dir/policy.yaml")
 fi
 AGENT_ARGS=("${AGENT_ARGS[@]/debug/info}")
-# The figures are those of the agent with its loop at SCHED_RR (opt-in --loop-realtime, off by
-# default: faultlined(8)); FL_LEASE_BENCH_DEFAULT=1 measures the default scheduling instead.
-[ "${FL_LEASE_BENCH_DEFAULT:-0}" = 1 ] || AGENT_ARGS+=(--loop-realtime)
-fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
+# The agent leads a session of its own, as under systemd, so its --nice is also its session
+# autogroup's (faultlined(8)).
+[ "${FL_LEASE_BENCH_REALTIME:-0}" = 1 ] && AGENT_ARGS+=(--loop-realtime)
+FL_AGENT_SESSION=1 fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
 stress_require_available
 
 # The victim of the short lease's fault: a sleep of our own under a name only we use.
-cp "$(command -v sleep)" "$dir/fl-$FL_ID-v"
-setsid "$dir/fl-$FL_ID-v" 3600 &
-VICTIM=$!
-disown "$VICTIM"
-fl_on_exit "kill -CONT $VICTIM 2>/dev/null; kill -KILL $VICTIM 2>/dev/null"
+fl_sleeper VICTIM "$dir" 3600
 
 # The agent's events, with its own times, for the whole run.
-curl -sN --max-time 3600 --unix-socket "$sock" http://agent/v1/events >"$dir/events" 2>/dev/null &
-EVENTS=$!
-fl_on_exit "kill $EVENTS 2>/dev/null"
+fl_events EVENTS "$dir/events" 3600
 
 # event_ms TYPE LEASE: the time (ms since the epoch) of the first event TYPE of lease LEASE.
 event_ms() {

@@ -30,7 +30,7 @@
 # Everything runs in network namespaces this script creates and removes (traffic stays inside
 # them); every loop is bounded. --quick shortens the runs (for a smoke test); --write-docs
 # regenerates docs/benchmarks.md from this run. Needs root and a build (scripts/build.sh).
-. "$(dirname "$0")/../tests/integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 fl_require_root
 fl_require_cmd iperf3 iptables curl jq awk nsenter setsid taskset
 fl_require_build
@@ -55,8 +55,6 @@ PPS=20000
 
 ROWS=() # "section|figure|value|reference|ratio"
 row() { ROWS+=("$1|$2|$3|$4|$5"); printf '  %-58s %14s  ref %14s  ratio %s\n' "$2" "$3" "$4" "$5"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.3f", a / b }'; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # --- datapath ---------------------------------------------------------------------------
 echo "== datapath: ns per packet, BPF_PROG_TEST_RUN (reference: empty tc program)"

@@ -23,21 +23,8 @@
 # them) and are printed as a table on stdout; progress goes to stderr. Everything this script starts (an agent in a network
 # namespace of its own, stress-ng, the cgroup) is removed at exit, also on failure; every
 # wait is bounded, and every process it launches also has a timeout of its own.
-. "$(dirname "$0")/../tests/integration/lib.sh"
-
-QUICK=0 ROWS_FILE=
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--quick) QUICK=1 ;;
-	--rows)
-		[ $# -ge 2 ] || fl_fail "--rows needs a file"
-		ROWS_FILE=$2
-		shift
-		;;
-	*) fl_fail "unknown option '$1' (use --quick, --rows FILE)" ;;
-	esac
-	shift
-done
+. "$(dirname "$0")/lib.sh"
+bench_options "$@"
 fl_require_root
 fl_require_cmd stress-ng
 # The agent, its lease and fault helpers, its teardown (kill, then --cleanup).
@@ -50,16 +37,9 @@ else
 fi
 POLL=0.02 RAMP_MAX_S=30 REACHED=0.99
 
-[ -z "$ROWS_FILE" ] || : >"$ROWS_FILE"
-row() {
-	printf '  %-58s %14s  ref %14s  ratio %s\n' "$1" "$2" "$3" "$4"
-	[ -z "$ROWS_FILE" ] || printf 'stress|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" >>"$ROWS_FILE"
-}
+row() { bench_row stress "$@"; }
 say() { echo "  [stress] $*" >&2; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.3f", a / b }'; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # Microseconds of CLOCK_REALTIME without forking.
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
 
 # --- the benchmark's own cgroup, for stress-ng and the spinning reference -------------------
 BCG=$CGROOT/faultline-bench-stress-$$

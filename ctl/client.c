@@ -421,6 +421,29 @@ static void call_failed(struct client *c, int e, char *err, size_t err_size)
 	ssh_explain(c, err, err_size);
 }
 
+/*
+ * Receive what the socket has into c->buf (grown by 64 KiB when less is free), without
+ * waiting; *n bytes were added, 0 at the end of the stream. 0, -EAGAIN when nothing was
+ * there after all (or a signal came), -ENOMEM or -errno.
+ */
+static int recv_chunk(struct client *c, ssize_t *n)
+{
+	if (c->cap - c->len < 65536) {
+		char *p = realloc(c->buf, c->cap + 65536);
+
+		if (!p)
+			return -ENOMEM;
+		c->buf = p;
+		c->cap += 65536;
+	}
+	*n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+	if (*n < 0)
+		return errno == EINTR || errno == EAGAIN ? -EAGAIN : -errno;
+	c->len += (size_t)*n;
+	return 0;
+}
+
+
 int client_call(struct client *c, const char *method, const char *target, const json_t *body,
 		int *status, json_t **resp, char *err, size_t err_size)
 {
@@ -460,24 +483,15 @@ int client_call(struct client *c, const char *method, const char *target, const 
 		e = wait_fd(c, POLLIN, deadline);
 		if (e)
 			break;
-		if (c->cap - c->len < 65536) {
-			char *p = realloc(c->buf, c->cap + 65536);
-
-			if (!p)
-				return -ENOMEM;
-			c->buf = p;
-			c->cap += 65536;
-		}
-		n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			e = -errno;
+		e = recv_chunk(c, &n);
+		if (e == -EAGAIN)
+			continue;
+		if (e == -ENOMEM)
+			return e;
+		if (e)
 			break;
-		}
 		if (n == 0)
 			eof = 1;
-		c->len += n;
 	}
 	if (e) {
 		/* ssh that exits with our request unread resets the socketpair: also an early
@@ -517,24 +531,12 @@ static int read_more(struct client *c, long long deadline)
 
 		if (e)
 			return e;
-		if (c->cap - c->len < 65536) {
-			char *p = realloc(c->buf, c->cap + 65536);
-
-			if (!p)
-				return -ENOMEM;
-			c->buf = p;
-			c->cap += 65536;
-		}
-		n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return errno == ECONNRESET ? -EPIPE : -errno;
-		}
-		if (n == 0)
-			return -EPIPE;
-		c->len += (size_t)n;
-		return 0;
+		e = recv_chunk(c, &n);
+		if (e == -EAGAIN)
+			continue;
+		if (e)
+			return e == -ECONNRESET ? -EPIPE : e;
+		return n ? 0 : -EPIPE;
 	}
 }
 

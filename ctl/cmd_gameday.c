@@ -439,219 +439,299 @@ static int open_tty(const struct gameday *g, const struct run_cmdline *o, const 
 	return -ENXIO;
 }
 
-int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
-{
-	struct inventory *plan_inv = NULL;
-	struct gd_run_step *steps = NULL;
-	struct gameday *g = NULL;
-	struct timespec t0_real;
-	char reason[512] = "", why[FLEET_ERR_SIZE];
-	struct diag_list dl;
+/* One game day's state, from the command line to the report. */
+struct gd_state {
 	struct run_cmdline o;
-	json_t *rep = NULL;
-	int ret = CTL_EXIT_INVALID, code = CTL_EXIT_OK, rc, tty = -1, sfd = -1;
-	bool stopped = false;
-	FILE *view;
-	int64_t t0;
-	size_t i = 0;
+	struct gameday *g;
+	struct inventory *plan_inv;
+	struct gd_run_step *steps;
+	FILE *view;   /* the progress lines: stderr when the report goes to stdout */
+	int tty;      /* /dev/tty for the confirmations, or -1 */
+	int sfd;      /* the signalfd of SIGINT and SIGTERM, or -1 */
+	int code;     /* the game day's exit code so far (combine()) */
+	bool stopped; /* a step failed with on_failure: stop */
+	char reason[512];
+};
 
-	rc = run_cmdline_parse(&gd_cmdline, argc, argv, &o);
+/* What the loop over the steps does after one of them. */
+enum gd_next {
+	GD_NEXT,  /* go on with the next step */
+	GD_END,	  /* no further step: st->reason and st->code say why */
+	GD_ERROR, /* the game day cannot go on: the exit code is returned */
+};
+
+/* Set the reason and exit code of a game day a signal ends, WHEN "before", "after" ... */
+static void interrupted(struct gd_state *st, int sig, const char *when, size_t i, const char *name)
+{
+	snprintf(st->reason, sizeof(st->reason), "interrupted by %s %s step %zu%s%s%s",
+		 sig == SIGTERM ? "SIGTERM" : "SIGINT", when, i + 1, name ? " (" : "", name ?: "",
+		 name ? ")" : "");
+	st->code = 128 + sig;
+}
+
+/*
+ * Parse, load and check everything before anything runs: the plan, every step's experiment
+ * and inventory, the terminal for confirmations, the signals. 0, or the exit code.
+ */
+static int gd_prepare(struct gd_state *st, int argc, char **argv)
+{
+	struct diag_list dl;
+	int rc;
+
+	rc = run_cmdline_parse(&gd_cmdline, argc, argv, &st->o);
 	if (rc)
 		return rc > 0 ? CTL_EXIT_OK : CTL_EXIT_INVALID;
-	view = opts->json || o.json ? stderr : stdout;
-	if (diag_init(&dl, o.file))
+	if (diag_init(&dl, st->o.file))
 		return CTL_EXIT_INFRA;
-	rc = gd_load_file(o.file, &g, &dl);
+	rc = gd_load_file(st->o.file, &st->g, &dl);
 	if (rc)
 		diag_print(stderr, &dl);
 	diag_clear(&dl);
 	if (rc)
 		return rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
-	steps = calloc(g->n_steps, sizeof(*steps));
-	if (!steps) {
-		ret = CTL_EXIT_INFRA;
-		goto out;
-	}
-	rc = load_all(o.file, g, &plan_inv, steps);
+	st->steps = calloc(st->g->n_steps, sizeof(*st->steps));
+	if (!st->steps)
+		return CTL_EXIT_INFRA;
+	rc = load_all(st->o.file, st->g, &st->plan_inv, st->steps);
 	if (rc) {
 		if (rc > 0)
 			fprintf(stderr,
 				"faultctl gameday: %s: %d invalid input%s; nothing was run\n",
-				o.file, rc, rc == 1 ? "" : "s");
-		ret = rc < 0 ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
-		goto out;
+				st->o.file, rc, rc == 1 ? "" : "s");
+		return rc < 0 ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
 	}
-	if (open_tty(g, &o, o.file, &tty))
-		goto out;
+	if (open_tty(st->g, &st->o, st->o.file, &st->tty))
+		return CTL_EXIT_INVALID;
 	/* Before any thread exists, so that every thread inherits the mask. */
-	sfd = run_signals();
-	if (sfd < 0) {
-		fprintf(stderr, "faultctl gameday: cannot set up signals: %s\n", strerror(-sfd));
-		ret = CTL_EXIT_INFRA;
-		goto out;
+	st->sfd = run_signals();
+	if (st->sfd < 0) {
+		fprintf(stderr, "faultctl gameday: cannot set up signals: %s\n",
+			strerror(-st->sfd));
+		return CTL_EXIT_INFRA;
 	}
-	t0 = fleet_now_ns();
-	clock_gettime(CLOCK_REALTIME, &t0_real);
-	fprintf(view, "game day %s: %zu step%s (%s)\n", g->name, g->n_steps,
-		g->n_steps == 1 ? "" : "s", o.file);
-	for (i = 0; i < g->n_steps && !stopped; i++) {
-		const struct gd_step *p = &g->steps[i];
-		struct gd_run_step *s = &steps[i];
-		int sig = 0;
+	return 0;
+}
 
-		if (g->window) {
-			bool open;
+/* Is the plan's window open for step i? GD_NEXT when it is (or there is none). */
+static enum gd_next gd_check_window(struct gd_state *st, size_t i, int *ret)
+{
+	char why[FLEET_ERR_SIZE];
+	bool open;
+	int rc;
 
-			rc = run_window_open(g->window, "window", &open, why, sizeof(why));
-			if (rc) {
-				fprintf(stderr, "faultctl gameday: %s: %s\n", o.file,
-					rc == -ENOMEM ? "out of memory" : why);
-				ret = rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
-				goto out;
-			}
-			if (!open) {
-				snprintf(reason, sizeof(reason), "refusing to start %s: %.400s",
-					 i ? "the next step" : "the game day", why);
-				fprintf(stderr, "faultctl gameday: %s\n", reason);
-				code = combine(code, CTL_EXIT_REFUSED);
-				break;
-			}
-		}
-		if (p->pause_before_ns) {
-			fprintf(view, "game day: pausing %.1f s before step %zu\n",
-				p->pause_before_ns / 1e9, i + 1);
-			fflush(view);
-		}
-		sig = pause_for(sfd, p->pause_before_ns);
-		if (!sig && p->confirm) {
-			if (o.yes) {
-				s->confirmed_by = "--yes";
+	if (!st->g->window)
+		return GD_NEXT;
+	rc = run_window_open(st->g->window, "window", &open, why, sizeof(why));
+	if (rc) {
+		fprintf(stderr, "faultctl gameday: %s: %s\n", st->o.file,
+			rc == -ENOMEM ? "out of memory" : why);
+		*ret = rc == -ENOMEM ? CTL_EXIT_INFRA : CTL_EXIT_INVALID;
+		return GD_ERROR;
+	}
+	if (open)
+		return GD_NEXT;
+	snprintf(st->reason, sizeof(st->reason), "refusing to start %s: %.400s",
+		 i ? "the next step" : "the game day", why);
+	fprintf(stderr, "faultctl gameday: %s\n", st->reason);
+	st->code = combine(st->code, CTL_EXIT_REFUSED);
+	return GD_END;
+}
+
+/* The pause before step i and its confirmation, if the plan asks for them. */
+static enum gd_next gd_before_step(struct gd_state *st, size_t i)
+{
+	const struct gd_step *p = &st->g->steps[i];
+	struct gd_run_step *s = &st->steps[i];
+	int sig, rc;
+
+	if (p->pause_before_ns) {
+		fprintf(st->view, "game day: pausing %.1f s before step %zu\n",
+			p->pause_before_ns / 1e9, i + 1);
+		fflush(st->view);
+	}
+	sig = pause_for(st->sfd, p->pause_before_ns);
+	if (!sig && p->confirm) {
+		if (st->o.yes) {
+			s->confirmed_by = "--yes";
+		} else {
+			rc = confirm(st->tty, st->sfd, i, st->g->n_steps, s->file, s->e);
+			if (rc < 0) {
+				sig = -rc;
+			} else if (!rc) {
+				s->state = GS_DECLINED;
+				snprintf(s->reason, sizeof(s->reason), "declined by the operator");
+				snprintf(st->reason, sizeof(st->reason),
+					 "step %zu (%s) declined by the operator", i + 1,
+					 s->e->name);
+				st->code = combine(st->code, CTL_EXIT_REFUSED);
+				return GD_END;
 			} else {
-				rc = confirm(tty, sfd, i, g->n_steps, s->file, s->e);
-				if (rc < 0) {
-					sig = -rc;
-				} else if (!rc) {
-					s->state = GS_DECLINED;
-					snprintf(s->reason, sizeof(s->reason),
-						 "declined by the operator");
-					snprintf(reason, sizeof(reason),
-						 "step %zu (%s) declined by the operator", i + 1,
-						 s->e->name);
-					code = combine(code, CTL_EXIT_REFUSED);
-					break;
-				} else {
-					s->confirmed_by = "terminal";
-				}
-			}
-		}
-		if (sig) {
-			snprintf(reason, sizeof(reason), "interrupted by %s before step %zu",
-				 sig == SIGTERM ? "SIGTERM" : "SIGINT", i + 1);
-			code = 128 + sig;
-			break;
-		}
-		fprintf(view, "game day: step %zu/%zu: %s (%s)\n", i + 1, g->n_steps, s->e->name,
-			s->file);
-		fflush(view);
-		s->state = GS_RAN;
-		s->started_ns = fleet_now_ns();
-		s->exit_code =
-			run_execute(&(struct run_spec){.e = s->e,
-						       .inv = g->inventory ? plan_inv : s->inv,
-						       .file = s->file,
-						       .view = view,
-						       .sfd = sfd,
-						       .cmd = "faultctl gameday"},
-				    &s->res);
-		s->ended_ns = fleet_now_ns();
-		snprintf(s->reason, sizeof(s->reason), "%s",
-			 json_string_value(json_object_get(s->res.report, "reason")) ?: "");
-		code = combine(code, s->exit_code);
-		fprintf(view, "game day: step %zu/%zu: %s: %s (exit %d)\n", i + 1, g->n_steps,
-			s->e->name,
-			json_string_value(json_object_get(s->res.report, "outcome")) ?: "failed",
-			s->exit_code);
-		if (s->exit_code > CTL_EXIT_REFUSED || s->res.signal) {
-			/*
-			 * Also a run that a guardrail had aborted already, interrupted while it
-			 * waited for the recovery: it keeps its outcome, but the operator asked
-			 * the game day to stop.
-			 */
-			sig = s->res.signal ? s->res.signal : s->exit_code - 128;
-			snprintf(reason, sizeof(reason), "interrupted by %s during step %zu (%s)",
-				 sig == SIGTERM ? "SIGTERM" : "SIGINT", i + 1, s->e->name);
-			code = 128 + sig;
-			break;
-		}
-		/* After the last step there is nothing to stop; the summary names it. */
-		if (s->exit_code != CTL_EXIT_OK && p->on_failure == GD_STOP && i + 1 < g->n_steps) {
-			snprintf(reason, sizeof(reason), "step %zu (%s) %s; on_failure: stop",
-				 i + 1, s->e->name,
-				 json_string_value(json_object_get(s->res.report, "outcome"))
-					 ?: "failed");
-			stopped = true;
-			continue;
-		}
-		if (i + 1 < g->n_steps && p->pause_after_ns) {
-			fprintf(view, "game day: pausing %.1f s after step %zu\n",
-				p->pause_after_ns / 1e9, i + 1);
-			fflush(view);
-			sig = pause_for(sfd, p->pause_after_ns);
-			if (sig) {
-				snprintf(reason, sizeof(reason), "interrupted by %s after step %zu",
-					 sig == SIGTERM ? "SIGTERM" : "SIGINT", i + 1);
-				code = 128 + sig;
-				break;
+				s->confirmed_by = "terminal";
 			}
 		}
 	}
-	if (reason[0]) {
+	if (sig) {
+		interrupted(st, sig, "before", i, NULL);
+		return GD_END;
+	}
+	return GD_NEXT;
+}
+
+/* Run step i as `faultctl run` would, then what its outcome and the plan say comes next. */
+static enum gd_next gd_run_step(struct gd_state *st, size_t i)
+{
+	const struct gd_step *p = &st->g->steps[i];
+	struct gd_run_step *s = &st->steps[i];
+	const char *outcome;
+	int sig;
+
+	fprintf(st->view, "game day: step %zu/%zu: %s (%s)\n", i + 1, st->g->n_steps, s->e->name,
+		s->file);
+	fflush(st->view);
+	s->state = GS_RAN;
+	s->started_ns = fleet_now_ns();
+	s->exit_code =
+		run_execute(&(struct run_spec){.e = s->e,
+					       .inv = st->g->inventory ? st->plan_inv : s->inv,
+					       .file = s->file,
+					       .view = st->view,
+					       .sfd = st->sfd,
+					       .cmd = "faultctl gameday"},
+			    &s->res);
+	s->ended_ns = fleet_now_ns();
+	snprintf(s->reason, sizeof(s->reason), "%s",
+		 json_string_value(json_object_get(s->res.report, "reason")) ?: "");
+	st->code = combine(st->code, s->exit_code);
+	outcome = json_string_value(json_object_get(s->res.report, "outcome")) ?: "failed";
+	fprintf(st->view, "game day: step %zu/%zu: %s: %s (exit %d)\n", i + 1, st->g->n_steps,
+		s->e->name, outcome, s->exit_code);
+	if (s->exit_code > CTL_EXIT_REFUSED || s->res.signal) {
+		/*
+		 * Also a run that a guardrail had aborted already, interrupted while it waited
+		 * for the recovery: it keeps its outcome, but the operator asked the game day
+		 * to stop.
+		 */
+		sig = s->res.signal ? s->res.signal : s->exit_code - 128;
+		interrupted(st, sig, "during", i, s->e->name);
+		return GD_END;
+	}
+	/* After the last step there is nothing to stop; the summary names it. */
+	if (s->exit_code != CTL_EXIT_OK && p->on_failure == GD_STOP && i + 1 < st->g->n_steps) {
+		snprintf(st->reason, sizeof(st->reason), "step %zu (%s) %s; on_failure: stop",
+			 i + 1, s->e->name, outcome);
+		st->stopped = true;
+		return GD_NEXT;
+	}
+	if (i + 1 < st->g->n_steps && p->pause_after_ns) {
+		fprintf(st->view, "game day: pausing %.1f s after step %zu\n",
+			p->pause_after_ns / 1e9, i + 1);
+		fflush(st->view);
+		sig = pause_for(st->sfd, p->pause_after_ns);
+		if (sig) {
+			interrupted(st, sig, "after", i, NULL);
+			return GD_END;
+		}
+	}
+	return GD_NEXT;
+}
+
+/*
+ * The game day's reason once the loop is over: the steps that did not start say why, or,
+ * when every step ran (on_failure: continue), the reason names the ones that did not hold.
+ */
+static void gd_summarize(struct gd_state *st)
+{
+	size_t len = 0;
+
+	if (st->reason[0]) {
 		char later[600];
 
-		snprintf(later, sizeof(later), "not started: %.500s", reason);
-		not_started(steps, 0, g->n_steps, later);
-	} else if (code != CTL_EXIT_OK) {
-		/* Every step ran (on_failure: continue): name the ones that did not hold. */
-		size_t len = 0;
-
-		for (size_t k = 0; k < g->n_steps && len < sizeof(reason); k++) {
-			if (steps[k].state != GS_RAN || steps[k].exit_code == CTL_EXIT_OK)
-				continue;
-			len += (size_t)snprintf(
-				reason + len, sizeof(reason) - len, "%sstep %zu (%s) %s",
-				len ? ", " : "", k + 1, steps[k].e->name,
-				json_string_value(json_object_get(steps[k].res.report, "outcome"))
-					?: "failed");
-		}
+		snprintf(later, sizeof(later), "not started: %.500s", st->reason);
+		not_started(st->steps, 0, st->g->n_steps, later);
+		return;
 	}
-	rep = report_json(o.file, g, steps, code, reason, &t0_real, t0, fleet_now_ns());
-	fprintf(view, "game day %s: %s%s%s\n", g->name,
-		gd_outcome(code, only_inconclusive(steps, g->n_steps, code)), reason[0] ? ": " : "",
-		reason);
-	ret = code;
+	if (st->code == CTL_EXIT_OK)
+		return;
+	for (size_t k = 0; k < st->g->n_steps && len < sizeof(st->reason); k++) {
+		const struct gd_run_step *s = &st->steps[k];
+
+		if (s->state != GS_RAN || s->exit_code == CTL_EXIT_OK)
+			continue;
+		len += (size_t)snprintf(st->reason + len, sizeof(st->reason) - len,
+					"%sstep %zu (%s) %s", len ? ", " : "", k + 1, s->e->name,
+					json_string_value(json_object_get(s->res.report, "outcome"))
+						?: "failed");
+	}
+}
+
+/* The report: built, summarized on the view, written where asked. Returns the exit code. */
+static int gd_report(struct gd_state *st, bool json, const struct timespec *t0_real, int64_t t0)
+{
+	json_t *rep;
+	int ret = st->code;
+
+	rep = report_json(st->o.file, st->g, st->steps, st->code, st->reason, t0_real, t0,
+			  fleet_now_ns());
+	fprintf(st->view, "game day %s: %s%s%s\n", st->g->name,
+		gd_outcome(st->code, only_inconclusive(st->steps, st->g->n_steps, st->code)),
+		st->reason[0] ? ": " : "", st->reason);
 	if (!rep) {
 		fprintf(stderr, "faultctl gameday: out of memory building the report\n");
 		ret = CTL_EXIT_INFRA;
-	} else if (run_cmdline_write(&gd_cmdline, &o, rep, opts->json || o.json) &&
-		   ret == CTL_EXIT_OK) {
+	} else if (run_cmdline_write(&gd_cmdline, &st->o, rep, json) && ret == CTL_EXIT_OK) {
 		ret = CTL_EXIT_INFRA;
 	}
 	json_decref(rep);
-out:
-	if (sfd >= 0)
-		close(sfd);
-	if (tty >= 0)
-		close(tty);
-	for (size_t k = 0; steps && k < g->n_steps; k++) {
-		json_decref(steps[k].res.report);
-		inv_free(steps[k].inv);
-		free(steps[k].file);
+	return ret;
+}
+
+static void gd_state_free(struct gd_state *st)
+{
+	if (st->sfd >= 0)
+		close(st->sfd);
+	if (st->tty >= 0)
+		close(st->tty);
+	for (size_t k = 0; st->steps && k < st->g->n_steps; k++) {
+		json_decref(st->steps[k].res.report);
+		inv_free(st->steps[k].inv);
+		free(st->steps[k].file);
 		/* Checks abandoned on a signal may still read their probes until exit. */
-		if (!steps[k].res.abandoned)
-			exp_free(steps[k].e);
+		if (!st->steps[k].res.abandoned)
+			exp_free(st->steps[k].e);
 	}
-	free(steps);
-	inv_free(plan_inv);
-	gd_free(g);
+	free(st->steps);
+	inv_free(st->plan_inv);
+	gd_free(st->g);
+}
+
+int cmd_gameday(const struct ctl_opts *opts, int argc, char **argv)
+{
+	struct gd_state st = {.tty = -1, .sfd = -1, .code = CTL_EXIT_OK};
+	enum gd_next next = GD_NEXT;
+	struct timespec t0_real;
+	int ret;
+	int64_t t0;
+
+	ret = gd_prepare(&st, argc, argv);
+	if (ret || !st.g)
+		goto out;
+	st.view = opts->json || st.o.json ? stderr : stdout;
+	t0 = fleet_now_ns();
+	clock_gettime(CLOCK_REALTIME, &t0_real);
+	fprintf(st.view, "game day %s: %zu step%s (%s)\n", st.g->name, st.g->n_steps,
+		st.g->n_steps == 1 ? "" : "s", st.o.file);
+	for (size_t i = 0; i < st.g->n_steps && !st.stopped && next == GD_NEXT; i++) {
+		next = gd_check_window(&st, i, &ret);
+		if (next == GD_NEXT)
+			next = gd_before_step(&st, i);
+		if (next == GD_NEXT)
+			next = gd_run_step(&st, i);
+	}
+	if (next == GD_ERROR)
+		goto out;
+	gd_summarize(&st);
+	ret = gd_report(&st, opts->json || st.o.json, &t0_real, t0);
+out:
+	gd_state_free(&st);
 	return ret;
 }

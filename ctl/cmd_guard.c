@@ -85,33 +85,28 @@ static void rebase(struct guard_reading *r, int64_t start)
 		r->time_ns -= start;
 }
 
-int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
-{
-	static const char *const names[] = {"healthy", "unhealthy", "probe error"};
-	struct guard_cmdline args = {.json = opts->json};
-	int64_t for_ns, start, end;
+/* One watch: the guardrails, their threads, what was last printed, the clock. */
+struct guard_watch {
+	struct experiment *e;
+	struct guardset *set;
+	int *state;    /* per guardrail: the state last printed (state_of()), -1 none */
+	int wake;      /* eventfd the guardset signals a breach on */
+	int sfd;       /* signalfd of SIGINT and SIGTERM */
+	int64_t start; /* guard_now_ns() at the start */
+	int64_t end;
+	int64_t woken; /* when the breach woke the loop, or 0 */
 	bool json;
-	struct experiment *e = NULL;
-	struct guardset *set = NULL;
-	struct diag_list dl;
-	struct guard_status st;
-	int *state = NULL, c, err, ret = CTL_EXIT_INFRA, wake = -1, sfd = -1, first;
-	sigset_t mask, old;
-	struct timespec wall = {0};
-	int64_t polled = 0, woken = 0;
+};
 
-	c = ctl_cmdline_parse(&guard_cmdline, argc, argv, &args);
-	if (c <= 0)
-		return c ? CTL_EXIT_INVALID : CTL_EXIT_OK;
-	for_ns = args.for_ns;
-	json = args.json;
-	if (argc - c != 1) {
-		fprintf(stderr, "faultctl guard: expected exactly one experiment file\n");
-		return CTL_EXIT_INVALID;
-	}
-	if (diag_init(&dl, argv[c]))
+/* The experiment file at path, with guardrails. 0, or the exit code once it is printed. */
+static int guard_load(const char *path, struct experiment **e)
+{
+	struct diag_list dl;
+	int err;
+
+	if (diag_init(&dl, path))
 		goto nomem;
-	err = exp_load_file(argv[c], &e, &dl);
+	err = exp_load_file(path, e, &dl);
 	if (err && err != -ENOMEM)
 		diag_print(stderr, &dl);
 	diag_clear(&dl);
@@ -119,18 +114,164 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 		goto nomem;
 	if (err)
 		return CTL_EXIT_INVALID;
-	if (!e->n_guardrails) {
-		fprintf(stderr, "faultctl guard: %s: no guardrails\n", argv[c]);
-		exp_free(e);
+	if (!(*e)->n_guardrails) {
+		fprintf(stderr, "faultctl guard: %s: no guardrails\n", path);
+		exp_free(*e);
+		*e = NULL;
 		return CTL_EXIT_INVALID;
 	}
-	if (!for_ns)
-		for_ns = e->duration_ns;
-	state = calloc(e->n_guardrails, sizeof(*state));
-	if (!state)
-		goto nomem;
-	for (size_t i = 0; i < e->n_guardrails; i++)
-		state[i] = -1;
+	return 0;
+nomem:
+	fprintf(stderr, "faultctl guard: out of memory\n");
+	return CTL_EXIT_INFRA;
+}
+
+/* One line per guardrail whose state changed since the last pass (not with --json). */
+static void guard_print_changes(struct guard_watch *w)
+{
+	static const char *const names[] = {"healthy", "unhealthy", "probe error"};
+	struct guard_status st;
+
+	for (size_t i = 0; i < w->e->n_guardrails && !w->json; i++) {
+		int s;
+
+		guardset_status(w->set, i, &st);
+		s = state_of(&st);
+		if (s == w->state[i] || s < 0)
+			continue;
+		w->state[i] = s;
+		printf("t+%.3fs %s: %s: %s\n", rel(st.last.time_ns, w->start), st.name, names[s],
+		       st.last.summary);
+		fflush(stdout);
+	}
+}
+
+/* A signal on the signalfd ends the watch: 128 + its number, as run and gameday exit. */
+static int guard_interrupted(struct guard_watch *w)
+{
+	struct signalfd_siginfo si;
+	int sig = SIGINT;
+
+	/* Consume it: restoring the mask below would deliver it again. */
+	if (read(w->sfd, &si, sizeof(si)) == sizeof(si))
+		sig = (int)si.ssi_signo;
+	else
+		fprintf(stderr, "faultctl guard: signalfd: %s\n", strerror(errno));
+	fprintf(stderr, "faultctl guard: interrupted by %s at t+%.3fs, no breach\n",
+		sig == SIGTERM ? "SIGTERM" : "SIGINT", rel(guard_now_ns(), w->start));
+	return 128 + sig;
+}
+
+/*
+ * Watch until the first breach, the end or a signal; the exit code. Bounded by --for; wakes
+ * on a breach, a signal, or every 100 ms to print changes.
+ */
+static int guard_watch_loop(struct guard_watch *w)
+{
+	struct guard_status st;
+	int64_t polled;
+
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = w->wake, .events = POLLIN},
+				       {.fd = w->sfd, .events = POLLIN}};
+		int64_t now = guard_now_ns(), left = w->end - now;
+		int ms = left <= 0 ? 0 : left > 100000000 ? 100 : (int)((left + 999999) / 1000000);
+
+		if (poll(pf, 2, ms) < 0 && errno != EINTR) {
+			fprintf(stderr, "faultctl guard: poll: %s\n", strerror(errno));
+			return CTL_EXIT_INFRA;
+		}
+		polled = guard_now_ns();
+		guard_print_changes(w);
+		/* Only once wake_fd says so: a breach decided after poll() returned is seen on
+		 * the next pass, which the readable eventfd makes immediate.
+		 */
+		if (pf[0].revents && guardset_breached(w->set, &st) >= 0) {
+			/* What a run loop would see: when the wake_fd woke it after the breach. */
+			w->woken = polled;
+			if (!w->json)
+				printf("t+%.3fs %s: BREACHED: %s (sample at t+%.3fs, noticed %lld "
+				       "us "
+				       "after the breach)\n",
+				       rel(st.breach_ns, w->start), st.name, st.breach.summary,
+				       rel(st.breach.time_ns, w->start),
+				       (long long)(w->woken - st.breach_ns) / 1000);
+			return CTL_EXIT_ABORTED;
+		}
+		if (pf[1].revents)
+			return guard_interrupted(w);
+		if (guard_now_ns() >= w->end)
+			return CTL_EXIT_OK;
+	}
+}
+
+/* The --json document on stdout; ret, or CTL_EXIT_INFRA when it cannot be built. */
+static int guard_print_json(struct guard_watch *w, const struct timespec *wall, int ret)
+{
+	json_t *arr = json_array(), *doc;
+	int64_t elapsed = guard_now_ns() - w->start;
+	struct guard_status st;
+	int first;
+
+	first = guardset_breached(w->set, &st);
+	for (size_t i = 0; arr && i < w->e->n_guardrails; i++) {
+		guardset_status(w->set, i, &st);
+		rebase(&st.last, w->start);
+		rebase(&st.breach, w->start);
+		if (st.breach_ns)
+			st.breach_ns -= w->start;
+		if (st.unhealthy_since_ns)
+			st.unhealthy_since_ns -= w->start;
+		if (json_array_append_new(arr, guard_status_json(&st))) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	doc = arr ? json_pack("{s:b, s:I, s:I, s:o, s:o, s:o}", "breached", first >= 0,
+			      "start_realtime_ns",
+			      (json_int_t)wall->tv_sec * 1000000000 + wall->tv_nsec, "elapsed_ns",
+			      (json_int_t)elapsed, "first_breach",
+			      first >= 0 ? json_string(w->e->guardrails[first].name) : json_null(),
+			      "guardrails", arr, "woken_ns",
+			      w->woken ? json_integer(w->woken - w->start) : json_null())
+		  : NULL;
+	if (!doc) {
+		fprintf(stderr, "faultctl guard: out of memory\n");
+		return CTL_EXIT_INFRA;
+	}
+	json_dumpf(doc, stdout, JSON_INDENT(2));
+	printf("\n");
+	json_decref(doc);
+	return ret;
+}
+
+int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
+{
+	struct guard_cmdline args = {.json = opts->json};
+	struct guard_watch w = {.wake = -1, .sfd = -1};
+	struct timespec wall = {0};
+	sigset_t mask, old;
+	int c, err, ret;
+
+	c = ctl_cmdline_parse(&guard_cmdline, argc, argv, &args);
+	if (c <= 0)
+		return c ? CTL_EXIT_INVALID : CTL_EXIT_OK;
+	w.json = args.json;
+	if (argc - c != 1) {
+		fprintf(stderr, "faultctl guard: expected exactly one experiment file\n");
+		return CTL_EXIT_INVALID;
+	}
+	ret = guard_load(argv[c], &w.e);
+	if (ret)
+		return ret;
+	w.state = calloc(w.e->n_guardrails, sizeof(*w.state));
+	if (!w.state) {
+		fprintf(stderr, "faultctl guard: out of memory\n");
+		ret = CTL_EXIT_INFRA;
+		goto out_exp;
+	}
+	for (size_t i = 0; i < w.e->n_guardrails; i++)
+		w.state[i] = -1;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -138,130 +279,33 @@ int cmd_guard(const struct ctl_opts *opts, int argc, char **argv)
 	 * signalfd below sees these signals.
 	 */
 	pthread_sigmask(SIG_BLOCK, &mask, &old);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (sfd < 0 || wake < 0) {
+	ret = CTL_EXIT_INFRA;
+	w.sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	w.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w.sfd < 0 || w.wake < 0) {
 		fprintf(stderr, "faultctl guard: %s\n", strerror(errno));
-		goto out;
+		goto out_fds;
 	}
 	clock_gettime(CLOCK_REALTIME, &wall);
-	start = guard_now_ns();
-	err = guardset_start(e->guardrails, e->n_guardrails, wake, &set);
+	w.start = guard_now_ns();
+	err = guardset_start(w.e->guardrails, w.e->n_guardrails, w.wake, &w.set);
 	if (err) {
 		fprintf(stderr, "faultctl guard: cannot start guardrails: %s\n", strerror(-err));
-		goto out;
+		goto out_fds;
 	}
-	end = start + for_ns;
-	ret = CTL_EXIT_OK;
-	/* Bounded by --for; wakes on a breach, a signal, or every 100 ms to print changes. */
-	for (;;) {
-		struct pollfd pf[2] = {{.fd = wake, .events = POLLIN},
-				       {.fd = sfd, .events = POLLIN}};
-		int64_t now = guard_now_ns(), left = end - now;
-		int ms = left <= 0 ? 0 : left > 100000000 ? 100 : (int)((left + 999999) / 1000000);
-
-		if (poll(pf, 2, ms) < 0 && errno != EINTR) {
-			fprintf(stderr, "faultctl guard: poll: %s\n", strerror(errno));
-			ret = CTL_EXIT_INFRA;
-			break;
-		}
-		polled = guard_now_ns();
-		for (size_t i = 0; i < e->n_guardrails && !json; i++) {
-			int s;
-
-			guardset_status(set, i, &st);
-			s = state_of(&st);
-			if (s == state[i] || s < 0)
-				continue;
-			state[i] = s;
-			printf("t+%.3fs %s: %s: %s\n", rel(st.last.time_ns, start), st.name,
-			       names[s], st.last.summary);
-			fflush(stdout);
-		}
-		/* Only once wake_fd says so: a breach decided after poll() returned is seen on
-		 * the next pass, which the readable eventfd makes immediate.
-		 */
-		first = pf[0].revents ? guardset_breached(set, &st) : -1;
-		if (first >= 0) {
-			/* What a run loop would see: when the wake_fd woke it after the breach. */
-			woken = polled;
-			if (!json)
-				printf("t+%.3fs %s: BREACHED: %s (sample at t+%.3fs, noticed %lld "
-				       "us "
-				       "after the breach)\n",
-				       rel(st.breach_ns, start), st.name, st.breach.summary,
-				       rel(st.breach.time_ns, start),
-				       (long long)(woken - st.breach_ns) / 1000);
-			ret = CTL_EXIT_ABORTED;
-			break;
-		}
-		if (pf[1].revents) {
-			struct signalfd_siginfo si;
-			int sig = SIGINT;
-
-			/* Consume it: restoring the mask below would deliver it again. */
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				sig = (int)si.ssi_signo;
-			else
-				fprintf(stderr, "faultctl guard: signalfd: %s\n", strerror(errno));
-			/* As run and gameday exit: the shell's 128 + the signal's number. */
-			fprintf(stderr, "faultctl guard: interrupted by %s at t+%.3fs, no breach\n",
-				sig == SIGTERM ? "SIGTERM" : "SIGINT", rel(guard_now_ns(), start));
-			ret = 128 + sig;
-			break;
-		}
-		if (guard_now_ns() >= end)
-			break;
-	}
-	if (json) {
-		json_t *arr = json_array(), *doc;
-		int64_t elapsed = guard_now_ns() - start;
-
-		first = guardset_breached(set, &st);
-		for (size_t i = 0; arr && i < e->n_guardrails; i++) {
-			guardset_status(set, i, &st);
-			rebase(&st.last, start);
-			rebase(&st.breach, start);
-			if (st.breach_ns)
-				st.breach_ns -= start;
-			if (st.unhealthy_since_ns)
-				st.unhealthy_since_ns -= start;
-			if (json_array_append_new(arr, guard_status_json(&st))) {
-				json_decref(arr);
-				arr = NULL;
-			}
-		}
-		doc = arr ? json_pack("{s:b, s:I, s:I, s:o, s:o, s:o}", "breached", first >= 0,
-				      "start_realtime_ns",
-				      (json_int_t)wall.tv_sec * 1000000000 + wall.tv_nsec,
-				      "elapsed_ns", (json_int_t)elapsed, "first_breach",
-				      first >= 0 ? json_string(e->guardrails[first].name)
-						 : json_null(),
-				      "guardrails", arr, "woken_ns",
-				      woken ? json_integer(woken - start) : json_null())
-			  : NULL;
-		if (!doc) {
-			fprintf(stderr, "faultctl guard: out of memory\n");
-			ret = CTL_EXIT_INFRA;
-		} else {
-			json_dumpf(doc, stdout, JSON_INDENT(2));
-			printf("\n");
-			json_decref(doc);
-		}
-	}
-out:
-	guardset_stop(set);
-	if (wake >= 0)
-		close(wake);
-	if (sfd >= 0)
-		close(sfd);
+	w.end = w.start + (args.for_ns ? args.for_ns : w.e->duration_ns);
+	ret = guard_watch_loop(&w);
+	if (w.json)
+		ret = guard_print_json(&w, &wall, ret);
+	guardset_stop(w.set);
+out_fds:
+	if (w.wake >= 0)
+		close(w.wake);
+	if (w.sfd >= 0)
+		close(w.sfd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	free(state);
-	exp_free(e);
+	free(w.state);
+out_exp:
+	exp_free(w.e);
 	return ret;
-nomem:
-	free(state);
-	exp_free(e);
-	fprintf(stderr, "faultctl guard: out of memory\n");
-	return CTL_EXIT_INFRA;
 }

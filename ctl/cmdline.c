@@ -93,15 +93,14 @@ static int store(const struct ctl_cmdline *cl, const struct ctl_opt *o, const ch
 		fputc('\n', stderr);
 		return -EINVAL;
 	case CTL_OPT_DURATION:
-		/*
-		 * Parsed in place: a text that is no duration leaves the default, so that a
-		 * default of 0 (guard's --for: the experiment's duration) is named as what the
-		 * option must be above.
-		 */
+		/* A text that is no duration says why; a duration of 0 is refused as such. */
 		ns = (int64_t *)dst;
-		if (units_parse_duration(arg, ns, err, sizeof(err)) || *ns <= 0) {
-			fprintf(stderr, "%s: --%s: %s\n", cl->cmd, o->name,
-				*ns <= 0 ? "must be above 0s" : err);
+		if (units_parse_duration(arg, ns, err, sizeof(err))) {
+			fprintf(stderr, "%s: --%s: '%s': %s\n", cl->cmd, o->name, arg, err);
+			return -EINVAL;
+		}
+		if (*ns <= 0) {
+			fprintf(stderr, "%s: --%s: must be above 0s\n", cl->cmd, o->name);
 			return -EINVAL;
 		}
 		return 0;

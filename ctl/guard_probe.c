@@ -204,126 +204,162 @@ static int cerr(CURLMcode mc)
 	return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 }
 
+/* The state of one probe_http_loop(): its transfers and its schedule. */
+struct http_pace {
+	struct http_req reqs[PROBE_HTTP_MAX_INFLIGHT];
+	int64_t interval;  /* between two requests, from the rate */
+	int64_t next;	   /* when the next request is due */
+	int64_t next_tick; /* when on_tick is due, or INT64_MAX */
+	size_t sent, inflight;
+};
+
+/* Send the request that is due at now, on a free handle; 0 or -errno. */
+static int http_send_due(struct probe_ctx *ctx, const struct http_loop *l, struct http_pace *p,
+			 int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < PROBE_HTTP_MAX_INFLIGHT && p->reqs[i].busy; i++)
+		;
+	if (i < PROBE_HTTP_MAX_INFLIGHT) {
+		struct http_req *r = &p->reqs[i];
+		int64_t to = l->timeout_ns;
+		CURLMcode mc;
+		int err;
+
+		if (!r->easy) {
+			err = req_setup(r, l->url, l->tls, l->method);
+			if (err)
+				return err;
+		}
+		if (to > ctx->deadline_ns - now)
+			to = ctx->deadline_ns - now;
+		curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)((to + MS - 1) / MS));
+		r->errbuf[0] = '\0';
+		r->sent_ns = now;
+		mc = curl_multi_add_handle(ctx->multi, r->easy);
+		if (mc != CURLM_OK)
+			return cerr(mc);
+		r->busy = true;
+		p->inflight++;
+		p->sent++;
+	}
+	/* Paced from the schedule, not from the last send, so the rate holds; ticks missed
+	 * while the machine was stalled are skipped, not bunched.
+	 */
+	p->next += p->interval;
+	if (p->next <= now)
+		p->next = now + p->interval;
+	return 0;
+}
+
+/* Hand every finished transfer to on_result; *completed when there was one. 0 or -errno. */
+static int http_collect(struct probe_ctx *ctx, const struct http_loop *l, struct http_pace *p,
+			bool *completed)
+{
+	CURLMsg *msg;
+	int left, err;
+
+	*completed = false;
+	while ((msg = curl_multi_info_read(ctx->multi, &left))) {
+		struct http_req *r = NULL;
+		struct http_result res;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		req_result(r, msg->data.result, guard_now_ns(), &res);
+		curl_multi_remove_handle(ctx->multi, r->easy);
+		r->busy = false;
+		p->inflight--;
+		err = l->on_result(l->arg, &res);
+		if (err)
+			return err;
+		*completed = true;
+	}
+	return 0;
+}
+
+/* How long the loop may wait at now: until the next request, tick or deadline, <= 1 s. */
+static int http_wait_ms(const struct probe_ctx *ctx, const struct http_pace *p, bool more,
+			int64_t now)
+{
+	int64_t wake = INT64_MAX;
+	int ms;
+
+	if (more && now < ctx->deadline_ns && p->next < wake)
+		wake = p->next;
+	if (p->next_tick < wake)
+		wake = p->next_tick;
+	/* Past the deadline only transfers are left, which libcurl ends by their capped
+	 * timeouts: wait for them rather than for a deadline already gone.
+	 */
+	if (ctx->deadline_ns > now && ctx->deadline_ns < wake)
+		wake = ctx->deadline_ns;
+	ms = wake == INT64_MAX ? 1000 : ms_until(wake);
+	return ms > 1000 ? 1000 : ms;
+}
+
 int probe_http_loop(struct probe_ctx *ctx, const struct http_loop *l)
 {
-	struct http_req reqs[PROBE_HTTP_MAX_INFLIGHT];
-	int64_t interval = (int64_t)(60LL * 1000 * 1000000000LL / (int64_t)l->rate_pkm);
-	int64_t next, next_tick, now;
-	size_t sent = 0, inflight = 0;
+	struct http_pace p = {
+		.interval = (int64_t)(60LL * 1000 * 1000000000LL / (int64_t)l->rate_pkm),
+	};
 	struct curl_waitfd wfd = {.fd = ctx->stop_fd, .events = CURL_WAIT_POLLIN};
 	int err = 0;
 
-	memset(reqs, 0, sizeof(reqs));
-	next = guard_now_ns();
-	next_tick = l->tick_ns ? next + l->tick_ns : INT64_MAX;
+	p.next = guard_now_ns();
+	p.next_tick = l->tick_ns ? p.next + l->tick_ns : INT64_MAX;
 	/* Bounded: every pass waits for a deadline, a tick, a completion or the stop. */
 	while (!probe_stopping(ctx)) {
-		bool more = !l->max_requests || sent < l->max_requests;
-		int64_t wake = INT64_MAX;
-		bool completed = false;
-		CURLMsg *msg;
+		bool more = !l->max_requests || p.sent < l->max_requests;
+		int64_t now = guard_now_ns();
+		bool completed;
 		CURLMcode mc;
-		int running, left, ms;
+		int running;
 
-		now = guard_now_ns();
-		if (now >= ctx->deadline_ns && !inflight)
+		if (now >= ctx->deadline_ns && !p.inflight)
 			break;
-		if (!more && !inflight)
+		if (!more && !p.inflight)
 			break;
-		if (more && now >= next && now < ctx->deadline_ns) {
-			size_t i;
-
-			for (i = 0; i < PROBE_HTTP_MAX_INFLIGHT && reqs[i].busy; i++)
-				;
-			if (i < PROBE_HTTP_MAX_INFLIGHT) {
-				struct http_req *r = &reqs[i];
-				int64_t to = l->timeout_ns;
-
-				if (!r->easy) {
-					err = req_setup(r, l->url, l->tls, l->method);
-					if (err)
-						break;
-				}
-				if (to > ctx->deadline_ns - now)
-					to = ctx->deadline_ns - now;
-				curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
-						 (long)((to + MS - 1) / MS));
-				r->errbuf[0] = '\0';
-				r->sent_ns = now;
-				mc = curl_multi_add_handle(ctx->multi, r->easy);
-				if (mc != CURLM_OK) {
-					err = cerr(mc);
-					break;
-				}
-				r->busy = true;
-				inflight++;
-				sent++;
-			}
-			/* Paced from the schedule, not from the last send, so the rate holds;
-			 * ticks missed while the machine was stalled are skipped, not bunched.
-			 */
-			next += interval;
-			if (next <= now)
-				next = now + interval;
+		if (more && now >= p.next && now < ctx->deadline_ns) {
+			err = http_send_due(ctx, l, &p, now);
+			if (err)
+				break;
 		}
-		if (l->on_tick && now >= next_tick) {
+		if (l->on_tick && now >= p.next_tick) {
 			err = l->on_tick(l->arg, now);
 			if (err)
 				break;
-			next_tick += l->tick_ns;
-			if (next_tick <= now)
-				next_tick = now + l->tick_ns;
+			p.next_tick += l->tick_ns;
+			if (p.next_tick <= now)
+				p.next_tick = now + l->tick_ns;
 		}
 		mc = curl_multi_perform(ctx->multi, &running);
 		if (mc != CURLM_OK) {
 			err = cerr(mc);
 			break;
 		}
-		while ((msg = curl_multi_info_read(ctx->multi, &left))) {
-			struct http_req *r = NULL;
-			struct http_result res;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-			req_result(r, msg->data.result, guard_now_ns(), &res);
-			curl_multi_remove_handle(ctx->multi, r->easy);
-			r->busy = false;
-			inflight--;
-			err = l->on_result(l->arg, &res);
-			if (err)
-				goto out;
-			completed = true;
-		}
+		err = http_collect(ctx, l, &p, &completed);
+		if (err)
+			break;
 		/* A completion may have been the last one wanted: decide before sleeping. */
 		if (completed)
 			continue;
-		if (more && now < ctx->deadline_ns && next < wake)
-			wake = next;
-		if (next_tick < wake)
-			wake = next_tick;
-		/* Past the deadline only transfers are left, which libcurl ends by their
-		 * capped timeouts: wait for them rather than for a deadline already gone.
-		 */
-		if (ctx->deadline_ns > now && ctx->deadline_ns < wake)
-			wake = ctx->deadline_ns;
-		ms = wake == INT64_MAX ? 1000 : ms_until(wake);
-		if (ms > 1000)
-			ms = 1000;
 		mc = curl_multi_poll(ctx->multi, ctx->stop_fd >= 0 ? &wfd : NULL,
-				     ctx->stop_fd >= 0 ? 1 : 0, ms, NULL);
+				     ctx->stop_fd >= 0 ? 1 : 0, http_wait_ms(ctx, &p, more, now),
+				     NULL);
 		if (mc != CURLM_OK) {
 			err = cerr(mc);
 			break;
 		}
 	}
-out:
 	for (size_t i = 0; i < PROBE_HTTP_MAX_INFLIGHT; i++) {
-		if (!reqs[i].easy)
+		if (!p.reqs[i].easy)
 			continue;
-		if (reqs[i].busy)
-			curl_multi_remove_handle(ctx->multi, reqs[i].easy);
-		curl_easy_cleanup(reqs[i].easy);
+		if (p.reqs[i].busy)
+			curl_multi_remove_handle(ctx->multi, p.reqs[i].easy);
+		curl_easy_cleanup(p.reqs[i].easy);
 	}
 	return err;
 }
@@ -478,18 +514,145 @@ static void keep_output(char *keep, size_t *klen, bool *line_done, const char *p
 	keep[*klen] = '\0';
 }
 
-int probe_command_run(struct probe_ctx *ctx, const struct probe_command *p,
-		      struct guard_reading *out)
+/* The first line of a command's output, as keep_output() keeps it. */
+struct cmd_output {
+	char keep[PROBE_OUTPUT_KEEP + 1];
+	size_t klen;
+	bool line_done;
+};
+
+/*
+ * Start the command of p with its stdout and stderr on fd out_w, in its own process group,
+ * with default signal dispositions and no blocked signals, whatever faultctl itself uses.
+ * 0 or -errno for faultctl's own failure; *spawn_err is posix_spawnp()'s answer (0: *pid
+ * runs), a failure of the command, not of faultctl.
+ */
+static int cmd_spawn(const struct probe_command *p, int out_w, pid_t *pid, int *spawn_err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	char keep[PROBE_OUTPUT_KEEP + 1] = "";
-	size_t klen = 0;
-	bool line_done = false, timed_out = false, exited = false;
-	int pipefd[2] = {-1, -1}, pidfd = -1, status = 0, err;
-	int64_t start, deadline, timeout = p->timeout_ns;
 	char **args;
+	int err;
+
+	err = posix_spawn_file_actions_init(&fa);
+	if (err)
+		return -err;
+	err = posix_spawnattr_init(&attr);
+	if (err) {
+		err = -err;
+		goto fini_fa;
+	}
+	sigemptyset(&none);
+	sigfillset(&all);
+	/* Its own process group, so a timeout can kill everything it started. */
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+	posix_spawn_file_actions_adddup2(&fa, out_w, 2);
+	/* The model's argv is counted, not NULL-terminated. */
+	args = calloc(p->argc + 1, sizeof(*args));
+	if (!args) {
+		err = -ENOMEM;
+		goto fini_attr;
+	}
+	memcpy(args, p->argv, p->argc * sizeof(*args));
+	*spawn_err = posix_spawnp(pid, p->argv[0], &fa, &attr, args, environ);
+	free(args);
+fini_attr:
+	posix_spawnattr_destroy(&attr);
+fini_fa:
+	posix_spawn_file_actions_destroy(&fa);
+	return err;
+}
+
+/*
+ * Read the command's output until it exits, the deadline passes or the probe is stopped
+ * (*timed_out). Closes and sets *out_r to -1 at the end of the output. 0 or -errno. Bounded
+ * by the deadline: each pass waits for output, the exit or the deadline.
+ */
+static int cmd_wait(struct probe_ctx *ctx, int pidfd, int *out_r, int64_t deadline,
+		    struct cmd_output *o, bool *timed_out)
+{
+	*timed_out = false;
+	for (;;) {
+		struct pollfd pf[3] = {
+			{.fd = pidfd, .events = POLLIN},
+			{.fd = *out_r, .events = POLLIN},
+			{.fd = ctx->stop_fd, .events = POLLIN},
+		};
+		int ms = ms_until(deadline);
+
+		if (probe_stopping(ctx) || !ms) {
+			*timed_out = true;
+			return 0;
+		}
+		if (poll(pf, 3, ms) < 0) {
+			if (errno == EINTR)
+				continue;
+			*timed_out = true;
+			return -errno;
+		}
+		if (pf[1].revents) {
+			char buf[512];
+			ssize_t n = read(*out_r, buf, sizeof(buf));
+
+			if (n > 0) {
+				keep_output(o->keep, &o->klen, &o->line_done, buf, (size_t)n);
+			} else {
+				/* EOF: every writer is gone; stop polling the pipe. */
+				close(*out_r);
+				*out_r = -1;
+			}
+		}
+		if (pf[0].revents & POLLIN)
+			return 0;
+	}
+}
+
+/*
+ * Output written just before the exit may still be in the pipe; what the killed group had
+ * not written is gone, so this read cannot block for long.
+ */
+static void cmd_drain(int out_r, struct cmd_output *o)
+{
+	char buf[512];
+	ssize_t n;
+
+	if (out_r < 0 || o->line_done || fcntl(out_r, F_SETFL, O_NONBLOCK))
+		return;
+	for (int i = 0; i < 64 && (n = read(out_r, buf, sizeof(buf))) > 0; i++)
+		keep_output(o->keep, &o->klen, &o->line_done, buf, (size_t)n);
+}
+
+/* The reading of a command that ended (or was ended) with status. */
+static void cmd_judge(struct probe_ctx *ctx, const struct probe_command *p, bool timed_out,
+		      int status, int64_t start, const char *keep, struct guard_reading *out)
+{
+	if (probe_stopping(ctx) && timed_out)
+		guard_reading_error(out, guard_now_ns(), "stopped");
+	else if (timed_out)
+		guard_cmd_judge(p, GUARD_CMD_TIMED_OUT, 0, guard_now_ns() - start, keep,
+				guard_now_ns(), out);
+	else if (WIFEXITED(status))
+		guard_cmd_judge(p, GUARD_CMD_EXITED, WEXITSTATUS(status), guard_now_ns() - start,
+				keep, guard_now_ns(), out);
+	else
+		guard_cmd_judge(p, GUARD_CMD_SIGNALED, WTERMSIG(status), guard_now_ns() - start,
+				keep, guard_now_ns(), out);
+}
+
+int probe_command_run(struct probe_ctx *ctx, const struct probe_command *p,
+		      struct guard_reading *out)
+{
+	struct cmd_output o = {.keep = ""};
+	int pipefd[2] = {-1, -1}, pidfd = -1, status = 0, spawn_err = 0, err;
+	int64_t start, deadline, timeout = p->timeout_ns;
+	bool timed_out;
 	pid_t pid;
 
 	start = guard_now_ns();
@@ -502,128 +665,35 @@ int probe_command_run(struct probe_ctx *ctx, const struct probe_command *p,
 	deadline = start + timeout;
 	if (pipe2(pipefd, O_CLOEXEC))
 		return -errno;
-	err = posix_spawn_file_actions_init(&fa);
-	if (err) {
-		err = -err;
-		goto close_pipe;
-	}
-	err = posix_spawnattr_init(&attr);
-	if (err) {
-		err = -err;
-		goto fini_fa;
-	}
-	sigemptyset(&none);
-	sigfillset(&all);
-	/* Its own process group, so a timeout can kill everything it started; default
-	 * signal dispositions and no blocked signals, whatever faultctl itself uses.
-	 */
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-	/* The model's argv is counted, not NULL-terminated. */
-	args = calloc(p->argc + 1, sizeof(*args));
-	if (!args) {
-		err = -ENOMEM;
-		goto fini_attr;
-	}
-	memcpy(args, p->argv, p->argc * sizeof(*args));
-	err = posix_spawnp(&pid, p->argv[0], &fa, &attr, args, environ);
-	free(args);
+	err = cmd_spawn(p, pipefd[1], &pid, &spawn_err);
 	close(pipefd[1]);
-	pipefd[1] = -1;
-	if (err) {
+	if (err)
+		goto close_pipe;
+	if (spawn_err) {
 		guard_reading_error(out, guard_now_ns(), "cannot run '%.100s': %s", p->argv[0],
-				    strerror(err));
-		err = 0;
-		goto fini_attr;
+				    strerror(spawn_err));
+		goto close_pipe;
 	}
 	pidfd = pidfd_open_(pid);
 	if (pidfd < 0) {
 		err = -errno;
 		kill(-pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		goto fini_attr;
+		goto close_pipe;
 	}
-	/* Bounded by the timeout: each pass waits for output, the exit or the deadline. */
-	while (!exited) {
-		struct pollfd pf[3] = {
-			{.fd = pidfd, .events = POLLIN},
-			{.fd = pipefd[0], .events = POLLIN},
-			{.fd = ctx->stop_fd, .events = POLLIN},
-		};
-		int ms = ms_until(deadline);
-
-		if (probe_stopping(ctx) || !ms) {
-			timed_out = true;
-			break;
-		}
-		if (poll(pf, 3, ms) < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			timed_out = true;
-			break;
-		}
-		if (pf[1].revents) {
-			char buf[512];
-			ssize_t n = read(pipefd[0], buf, sizeof(buf));
-
-			if (n > 0) {
-				keep_output(keep, &klen, &line_done, buf, (size_t)n);
-			} else {
-				/* EOF: every writer is gone; stop polling the pipe. */
-				close(pipefd[0]);
-				pipefd[0] = -1;
-			}
-		}
-		if (pf[0].revents & POLLIN)
-			exited = true;
-	}
+	err = cmd_wait(ctx, pidfd, &pipefd[0], deadline, &o, &timed_out);
 	/* The leader is a zombie or still running, so its group id is still ours: kill what
 	 * it left behind (or everything, on a timeout) before reaping it.
 	 */
 	kill(-pid, SIGKILL);
-	/* Output written just before the exit may still be in the pipe; what the killed
-	 * group had not written is gone, so this read cannot block for long.
-	 */
-	if (pipefd[0] >= 0 && !line_done && fcntl(pipefd[0], F_SETFL, O_NONBLOCK) == 0) {
-		char buf[512];
-		ssize_t n;
-
-		for (int i = 0; i < 64 && (n = read(pipefd[0], buf, sizeof(buf))) > 0; i++)
-			keep_output(keep, &klen, &line_done, buf, (size_t)n);
-	}
+	cmd_drain(pipefd[0], &o);
 	if (waitpid(pid, &status, 0) < 0 && !err)
 		err = -errno;
-	if (err)
-		goto fini_attr;
-	if (probe_stopping(ctx) && timed_out) {
-		guard_reading_error(out, guard_now_ns(), "stopped");
-	} else if (timed_out) {
-		guard_cmd_judge(p, GUARD_CMD_TIMED_OUT, 0, guard_now_ns() - start, keep,
-				guard_now_ns(), out);
-	} else if (WIFEXITED(status)) {
-		guard_cmd_judge(p, GUARD_CMD_EXITED, WEXITSTATUS(status), guard_now_ns() - start,
-				keep, guard_now_ns(), out);
-	} else {
-		guard_cmd_judge(p, GUARD_CMD_SIGNALED, WTERMSIG(status), guard_now_ns() - start,
-				keep, guard_now_ns(), out);
-	}
-fini_attr:
-	if (pidfd >= 0)
-		close(pidfd);
-	posix_spawnattr_destroy(&attr);
-fini_fa:
-	posix_spawn_file_actions_destroy(&fa);
+	if (!err)
+		cmd_judge(ctx, p, timed_out, status, start, o.keep, out);
+	close(pidfd);
 close_pipe:
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
 	return err;
 }

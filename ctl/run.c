@@ -719,66 +719,84 @@ static void judge_coverage(struct run *r)
 	}
 }
 
-/* Everything from connecting to the after-checks. Sets r->outcome. */
-static void run_experiment(struct run *r, int sfd)
+/* The run fails with the first agent's error the fleet recorded. */
+static void fail_first_agent(struct run *r)
+{
+	for (size_t i = 0; i < r->fleet.n; i++)
+		if (r->fleet.agents[i].err[0]) {
+			fail(r, RUN_FAILED, "agent %s: %s", r->fleet.agents[i].name,
+			     r->fleet.agents[i].err);
+			return;
+		}
+}
+
+/*
+ * Connect to every agent, check that each supports its faults, and run the pre-flight.
+ * Returns 0 to go on, or -1 with r->outcome set (a dry run ends here too).
+ */
+static int connect_all(struct run *r, int sfd)
 {
 	const struct experiment *e = r->e;
-	bool started = true;
-	int gfd = -1, err;
 	size_t failed;
 
 	run_event(r, "connecting to %zu agent%s", r->fleet.n, r->fleet.n == 1 ? "" : "s");
 	failed = fleet_connect(&r->fleet, !e->safety.dry_run);
 	failed += fleet_each(&r->fleet, check_types, r);
 	if (failed) {
-		for (size_t i = 0; i < r->fleet.n; i++)
-			if (r->fleet.agents[i].err[0]) {
-				fail(r, RUN_FAILED, "agent %s: %s", r->fleet.agents[i].name,
-				     r->fleet.agents[i].err);
-				break;
-			}
-		return;
+		fail_first_agent(r);
+		return -1;
 	}
 	if (preflight_all(r, sfd))
-		return;
+		return -1;
 	if (e->safety.dry_run) {
 		fail(r, RUN_DRY_RUN,
 		     "dry run: every agent answered and supports its faults; nothing applied");
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+/*
+ * The leases, the event streams and the guardrails (their wake fd in *gfd, -1 without
+ * guardrails). Returns 0, or -1 with r->outcome set and everything reverted.
+ */
+static int start_watch(struct run *r, int *gfd)
+{
+	const struct experiment *e = r->e;
+	int err;
+
+	*gfd = -1;
 	r->fleet.event_fd = r->event_fd;
 	if (fleet_lease_start(&r->fleet, e->safety.lease_ttl_ns / MS)) {
-		for (size_t i = 0; i < r->fleet.n; i++)
-			if (r->fleet.agents[i].err[0]) {
-				fail(r, RUN_FAILED, "agent %s: %s", r->fleet.agents[i].name,
-				     r->fleet.agents[i].err);
-				break;
-			}
+		fail_first_agent(r);
 		revert_all(r, "lease setup failed");
-		return;
+		return -1;
 	}
 	if (run_events_start(r)) {
 		fail(r, RUN_FAILED, "out of memory");
 		revert_all(r, "out of memory");
-		return;
+		return -1;
 	}
-	if (e->n_guardrails) {
-		gfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (gfd < 0 ||
-		    (err = guardset_start(e->guardrails, e->n_guardrails, gfd, &r->guards))) {
-			fail(r, RUN_FAILED, "cannot start the guardrails: %s",
-			     strerror(gfd < 0 ? errno : -err));
-			revert_all(r, "guardrails failed to start");
-			if (gfd >= 0)
-				close(gfd);
-			return;
-		}
+	if (!e->n_guardrails)
+		return 0;
+	*gfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (*gfd < 0 || (err = guardset_start(e->guardrails, e->n_guardrails, *gfd, &r->guards))) {
+		fail(r, RUN_FAILED, "cannot start the guardrails: %s",
+		     strerror(*gfd < 0 ? errno : -err));
+		revert_all(r, "guardrails failed to start");
+		if (*gfd >= 0)
+			close(*gfd);
+		*gfd = -1;
+		return -1;
 	}
-	r->t0_ns = fleet_now_ns();
-	clock_gettime(CLOCK_REALTIME, &r->t0_real);
-	run_event(r, "run started: %zu fault%s on %zu agent%s for %.0f s, leases of %lld ms",
-		  r->n_faults, r->n_faults == 1 ? "" : "s", r->fleet.n, r->fleet.n == 1 ? "" : "s",
-		  e->duration_ns / 1e9, (long long)r->fleet.ttl_ms);
+	return 0;
+}
+
+/* One thread per agent with faults to apply; false (r->outcome set) if one cannot start. */
+static bool start_workers(struct run *r)
+{
+	int err;
+
 	for (size_t i = 0; i < r->fleet.n; i++) {
 		struct run_worker *w = &r->workers[i];
 
@@ -787,14 +805,19 @@ static void run_experiment(struct run *r, int sfd)
 		err = -pthread_create(&w->thr, NULL, worker_main, w);
 		if (err) {
 			fail(r, RUN_FAILED, "cannot start a thread: %s", strerror(-err));
-			started = false;
-			break;
+			return false;
 		}
 		w->started = true;
 	}
-	if (started)
-		run_loop(r, sfd, gfd);
-	r->end_ns = fleet_now_ns();
+	return true;
+}
+
+/*
+ * The end of the injection, however it came: revert everything, stop the workers and the
+ * guardrails, judge what they saw, and fail the run when a revert was not confirmed.
+ */
+static void end_injection(struct run *r)
+{
 	if (r->breached) {
 		revert_all(r, "guardrail breached");
 		run_event(r,
@@ -816,8 +839,6 @@ static void run_experiment(struct run *r, int sfd)
 		r->guards = NULL;
 		judge_coverage(r);
 	}
-	if (gfd >= 0)
-		close(gfd);
 	if (!r->revert_ok && r->outcome != RUN_INTERRUPTED) {
 		if (r->outcome == RUN_HELD)
 			snprintf(r->reason, sizeof(r->reason),
@@ -826,10 +847,17 @@ static void run_experiment(struct run *r, int sfd)
 				 (long long)r->fleet.ttl_ms);
 		r->outcome = RUN_FAILED;
 	}
-	/*
-	 * The final figures after the recovery, which must start at once. The agents emitted
-	 * their final events before answering the revert, so there is rarely anything to wait.
-	 */
+}
+
+/*
+ * The final figures after the recovery, which must start at once. The agents emitted their
+ * final events before answering the revert, so there is rarely anything to wait.
+ */
+static void finish_recovery(struct run *r, int sfd)
+{
+	const struct experiment *e = r->e;
+	int err;
+
 	if (r->outcome == RUN_INTERRUPTED) {
 		run_events_finish(r, 2 * SEC);
 		return;
@@ -851,6 +879,30 @@ static void run_experiment(struct run *r, int sfd)
 			 "the steady state did not come back within %.0f s",
 			 e->steady_state.recovery_timeout_ns / 1e9);
 	}
+}
+
+/* Everything from connecting to the after-checks. Sets r->outcome. */
+static void run_experiment(struct run *r, int sfd)
+{
+	const struct experiment *e = r->e;
+	int gfd;
+
+	if (connect_all(r, sfd))
+		return;
+	if (start_watch(r, &gfd))
+		return;
+	r->t0_ns = fleet_now_ns();
+	clock_gettime(CLOCK_REALTIME, &r->t0_real);
+	run_event(r, "run started: %zu fault%s on %zu agent%s for %.0f s, leases of %lld ms",
+		  r->n_faults, r->n_faults == 1 ? "" : "s", r->fleet.n, r->fleet.n == 1 ? "" : "s",
+		  e->duration_ns / 1e9, (long long)r->fleet.ttl_ms);
+	if (start_workers(r))
+		run_loop(r, sfd, gfd);
+	r->end_ns = fleet_now_ns();
+	end_injection(r);
+	if (gfd >= 0)
+		close(gfd);
+	finish_recovery(r, sfd);
 }
 
 int run_signals(void)

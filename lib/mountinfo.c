@@ -51,3 +51,56 @@ int mountinfo_find_fstype(FILE *f, const char *fstype, char *mnt, size_t size)
 	}
 	return -ENOENT;
 }
+
+/* Is word one of the comma-separated items of list? */
+static int has_item(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	while (*list) {
+		const char *end = strchr(list, ',');
+		size_t len = end ? (size_t)(end - list) : strlen(list);
+
+		if (len == n && !strncmp(list, word, n))
+			return 1;
+		if (!end)
+			break;
+		list = end + 1;
+	}
+	return 0;
+}
+
+int mountinfo_find_cgroup1(FILE *f, const char *controller, char *mnt, size_t size)
+{
+	char line[4096];
+
+	while (fgets(line, sizeof(line), f)) {
+		char *save = NULL, *tok, *mount_point = NULL;
+		int field = 0, after_sep = 0;
+
+		for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+			field++;
+			if (field == 5)
+				mount_point = tok;
+			if (after_sep) {
+				/* After " - ": file-system type, source, super options. */
+				after_sep++;
+				if (after_sep == 2 && strcmp(tok, "cgroup"))
+					break;
+				if (after_sep == 4) {
+					if (!has_item(tok, controller) || !mount_point)
+						break;
+					unescape(mount_point);
+					if (strlen(mount_point) >= size)
+						return -ENAMETOOLONG;
+					strcpy(mnt, mount_point);
+					return 0;
+				}
+				continue;
+			}
+			if (field > 6 && !strcmp(tok, "-"))
+				after_sep = 1;
+		}
+	}
+	return -ENOENT;
+}

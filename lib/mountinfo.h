@@ -12,4 +12,11 @@
  */
 int mountinfo_find_fstype(FILE *f, const char *fstype, char *mnt, size_t size);
 
+/*
+ * Find the first cgroup v1 hierarchy (file-system type "cgroup") whose super options name
+ * controller (e.g. "cpu" in "rw,cpu" or "rw,cpu,cpuacct") and copy its mount point into mnt.
+ * Same returns as mountinfo_find_fstype().
+ */
+int mountinfo_find_cgroup1(FILE *f, const char *controller, char *mnt, size_t size);
+
 #endif

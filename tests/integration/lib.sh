@@ -94,6 +94,20 @@ fl_veth() {
 	ip -n "$b" link set "$FL_ID-b" up
 }
 
+# fl_lab NET: the two-host lab most agent tests and benchmarks start from: namespaces A and B
+# (their names in A and B) joined by a veth pair, NET.1/24 on A's end (device DEV, where the
+# agent injects) and NET.2/24 on B's; a fresh directory dir with the agent's socket path
+# sock and state directory state. All of it is removed at exit.
+fl_lab() {
+	fl_netns A a
+	fl_netns B b
+	fl_veth "$A" "$B" "$1.1/24" "$1.2/24"
+	DEV=$FL_ID-a
+	fl_tmpdir dir
+	sock=$dir/agent.sock
+	state=$dir/state
+}
+
 # Wait (bounded) until a Unix socket exists and accepts connections.
 fl_wait_socket() {
 	local sock=$1 pid=$2 i
@@ -117,9 +131,34 @@ fl_start_agent() {
 	set -- --state-dir "$d/state" --audit-log "$d/audit.log" "$@"
 	# nsenter switches only the network namespace; "ip netns exec" would also remount /sys
 	# and hide the cgroup v2 hierarchy from the agent.
-	nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$sock" "$@" >"$log" 2>&1 &
+	# FL_AGENT_SESSION=1: the agent leads a session of its own (setsid), as under systemd.
+	${FL_AGENT_SESSION:+setsid} nsenter --net="/run/netns/$ns" "$FAULTLINED" --socket "$sock" "$@" >"$log" 2>&1 &
 	FL_AGENT_PID=$!
 	fl_wait_socket "$sock" "$FL_AGENT_PID"
+}
+
+# fl_sleeper VAR DIR SECONDS: a process of the test's own for process faults: a copy of sleep
+# named fl-$FL_ID-v (a name only this test uses) in DIR, in its own session, for SECONDS; its
+# pid in VAR. Continued and killed at exit, also when a fault left it stopped.
+fl_sleeper() {
+	local _fl_p
+	cp "$(command -v sleep)" "$2/fl-$FL_ID-v"
+	setsid "$2/fl-$FL_ID-v" "$3" &
+	_fl_p=$!
+	disown "$_fl_p"
+	fl_on_exit "kill -CONT $_fl_p 2>/dev/null; kill -KILL $_fl_p 2>/dev/null"
+	printf -v "$1" '%s' "$_fl_p"
+}
+
+# fl_events VAR FILE SECONDS: the agent's event stream at $sock (GET /v1/events) written to FILE
+# for at most SECONDS, with the agent's own times; the reader's pid in VAR, killed at exit.
+fl_events() {
+	local _fl_p
+	curl -sN --max-time "$3" --unix-socket "$sock" http://agent/v1/events >"$2" 2>/dev/null &
+	_fl_p=$!
+	disown "$_fl_p"
+	fl_on_exit "kill $_fl_p 2>/dev/null"
+	printf -v "$1" '%s' "$_fl_p"
 }
 
 # fl_watchdog VAR AGENT_PID: the pid of the agent's watchdog (its child named faultlined-wd,

@@ -41,13 +41,7 @@ SEED=${FL_CRASH_SEED:-$(($(date +%s%N) % 32768))}
 RANDOM=$SEED
 fl_log "seed $SEED (FL_CRASH_SEED=$SEED replays the same kill delays)"
 
-fl_netns A a
-fl_netns B b
-fl_veth "$A" "$B" 10.93.0.1/24 10.93.0.2/24
-DEV=$FL_ID-a
-fl_tmpdir dir
-sock=$dir/agent.sock
-state=$dir/state
+fl_lab 10.93.0
 FILL=$dir/fill.dat
 IOFILE=$dir/io.dat
 ARGS=(--state-dir "$state" --audit-log "$dir/audit.log")

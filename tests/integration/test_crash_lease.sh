@@ -16,13 +16,7 @@ fl_require_root
 fl_require_cmd curl jq tc ip nsenter setsid ping pgrep awk
 fl_require_build
 
-fl_netns A a
-fl_netns B b
-fl_veth "$A" "$B" 10.94.0.1/24 10.94.0.2/24
-DEV=$FL_ID-a
-fl_tmpdir dir
-sock=$dir/agent.sock
-state=$dir/state
+fl_lab 10.94.0
 ARGS=(--state-dir "$state" --audit-log "$dir/audit.log")
 # How late, past the lease deadline, a fault may still be in force on a loaded machine.
 MARGIN_MS=${FL_CRASH_LEASE_MARGIN_MS:-1500}

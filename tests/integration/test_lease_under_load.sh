@@ -30,15 +30,8 @@ renice -n -10 -p $$ >/dev/null
 fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
 stress_require_available
 
-cp "$(command -v sleep)" "$dir/fl-$FL_ID-v"
-setsid "$dir/fl-$FL_ID-v" 600 &
-VICTIM=$!
-disown "$VICTIM"
-fl_on_exit "kill -CONT $VICTIM 2>/dev/null; kill -KILL $VICTIM 2>/dev/null"
-curl -sN --max-time 600 --unix-socket "$sock" http://agent/v1/events >"$dir/events" 2>/dev/null &
-EVENTS=$!
-disown "$EVENTS"
-fl_on_exit "kill $EVENTS 2>/dev/null"
+fl_sleeper VICTIM "$dir" 600
+fl_events EVENTS "$dir/events" 600
 
 # ev FILTER: the first event matching a jq filter, compact; empty when there is none.
 ev() { jq -c "select($1)" "$dir/events" | head -n 1; }

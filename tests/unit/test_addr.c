@@ -335,6 +335,42 @@ static void mountinfo_escapes_and_no_optional(void **state)
 	assert_string_equal(out, "/mnt/my cg");
 }
 
+static int find1(const char *text, const char *ctl, char *out, size_t size)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	int err;
+
+	assert_non_null(f);
+	err = mountinfo_find_cgroup1(f, ctl, out, size);
+	fclose(f);
+	return err;
+}
+
+static void mountinfo_cgroup1_controllers(void **state)
+{
+	/* cpu shares a hierarchy with cpuacct on some hosts; "cpuacct" alone is not "cpu". */
+	const char *mi =
+		"30 22 0:26 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755\n"
+		"31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw,cpu\n"
+		"33 30 0:30 / /sys/fs/cgroup/cpuacct rw - cgroup cgroup rw,cpuacct\n"
+		"34 30 0:31 / /sys/fs/cgroup/cpu,cpuacct rw shared:12 - cgroup cgroup "
+		"rw,cpu,cpuacct\n"
+		"35 30 0:32 / /sys/fs/cgroup/freezer rw - cgroup cgroup rw,freezer\n";
+	char out[64];
+
+	assert_int_equal(find1(mi, "cpu", out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/cpu,cpuacct");
+	assert_int_equal(find1(mi, "freezer", out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/freezer");
+	/* Controllers that only the v2 hierarchy has, or that are not mounted at all. */
+	assert_int_equal(find1(mi, "memory", out, sizeof(out)), -ENOENT);
+	assert_int_equal(find1(mi, "cpu", out, 8), -ENAMETOOLONG);
+	/* A pure v2 host: nothing. */
+	assert_int_equal(find1("31 22 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "cpu", out,
+			       sizeof(out)),
+			 -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +386,7 @@ int main(void)
 		cmocka_unit_test(resolve_order),
 		cmocka_unit_test(mountinfo_hybrid),
 		cmocka_unit_test(mountinfo_escapes_and_no_optional),
+		cmocka_unit_test(mountinfo_cgroup1_controllers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
