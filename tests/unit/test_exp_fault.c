@@ -243,7 +243,8 @@ static void test_stress_container_target(void **state)
 
 	/* A disk fill's path inside a container's filesystem. */
 	f = parse_ok("name: d\ntype: stress.disk_fill\nduration: 1m\n"
-		     "target: {container: {id: 2e4763818fc5}}\nparams: {path: /srv/x, size: 1GiB}\n");
+		     "target: {container: {id: 2e4763818fc5}}\n"
+		     "params: {path: /srv/x, size: 1GiB}\n");
 	exp_describe_target(f, d, sizeof(d));
 	assert_string_equal(d, "inside container id 2e4763818fc5");
 	round_trip(f, NULL);
