@@ -187,6 +187,11 @@ struct exp_cpuset {
 	uint64_t bits[EXP_MAX_CPUS / 64]; /* all zero: no pinning */
 };
 
+/* Where a stressor's workers run: the agent's host, or inside one container's cgroups. */
+struct stress_target {
+	struct container_ref *container;
+};
+
 struct fault_stress_cpu {
 	uint32_t workers;
 	uint32_t load_ppm;
@@ -239,6 +244,7 @@ enum fault_target_kind {
 	FAULT_TARGET_NONE, /* stressors act on the agent's host */
 	FAULT_TARGET_NET,
 	FAULT_TARGET_PROC,
+	FAULT_TARGET_STRESS, /* stressors that may run inside a container: an optional target */
 };
 
 struct fault_spec {
@@ -251,6 +257,7 @@ struct fault_spec {
 	union {
 		struct net_target net;
 		struct proc_target proc;
+		struct stress_target stress;
 	} target;
 	union {
 		struct fault_net_latency latency;

@@ -188,6 +188,20 @@ static const struct exp_object container_object = {
 	.check = container_check,
 };
 
+/* Stressor target: only a container to run the workers in. */
+
+static const struct exp_field stress_target_fields[] = {
+	FLD("container", FT_OBJECT, FF_PTR | FF_REQUIRED, offsetof(struct stress_target, container),
+	    0, 0, 0, &container_object),
+};
+
+static const struct exp_object stress_target_object = {
+	.name = "stress_target",
+	.fields = stress_target_fields,
+	.n_fields = ARRAY_SIZE(stress_target_fields),
+	.size = sizeof(struct stress_target),
+};
+
 /* Process target. */
 
 #define PT(m) offsetof(struct proc_target, m)
@@ -902,18 +916,18 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 			      .conflicts = pause_conflicts},
 	/* Stressors add up, except those that fight over one file. */
 	[FAULT_STRESS_CPU] = {.name = "stress.cpu",
-			      .target = FAULT_TARGET_NONE,
+			      .target = FAULT_TARGET_STRESS,
 			      .params = &cpu_object},
 	[FAULT_STRESS_MEMORY] = {.name = "stress.memory",
-				 .target = FAULT_TARGET_NONE,
+				 .target = FAULT_TARGET_STRESS,
 				 .params = &memory_object,
 				 .check = memory_check},
 	[FAULT_STRESS_DISK_FILL] = {.name = "stress.disk_fill",
-				    .target = FAULT_TARGET_NONE,
+				    .target = FAULT_TARGET_STRESS,
 				    .params = &disk_fill_object,
 				    .conflicts = disk_fill_conflicts},
 	[FAULT_STRESS_IO] = {.name = "stress.io",
-			     .target = FAULT_TARGET_NONE,
+			     .target = FAULT_TARGET_STRESS,
 			     .params = &io_object,
 			     .conflicts = io_conflicts},
 	[FAULT_STRESS_FDS] = {.name = "stress.fds",
@@ -1026,6 +1040,8 @@ static const struct exp_object *target_object(int type)
 		return &net_target_object;
 	case FAULT_TARGET_PROC:
 		return &proc_target_object;
+	case FAULT_TARGET_STRESS:
+		return &stress_target_object;
 	default:
 		return NULL;
 	}
@@ -1052,10 +1068,20 @@ static bool target_parse(struct exp_ctx *ctx, const struct exp_field *f, const s
 	return diag_total(ctx->diags) == errs;
 }
 
+/* The target object of a fault that has one: a stressor's is optional. */
+static const struct exp_object *target_given(const struct fault_spec *fs)
+{
+	const struct exp_object *o = target_object(fs->type);
+
+	if (o == &stress_target_object && !fs->target.stress.container)
+		return NULL;
+	return o;
+}
+
 static int target_to_json(const struct exp_field *f, const void *obj, json_t **out)
 {
 	const struct fault_spec *fs = obj;
-	const struct exp_object *o = target_object(fs->type);
+	const struct exp_object *o = target_given(fs);
 
 	*out = NULL;
 	return o ? exp_obj_to_json(o, &fs->target, out) : 0;
@@ -1064,7 +1090,7 @@ static int target_to_json(const struct exp_field *f, const void *obj, json_t **o
 static void target_release(const struct exp_field *f, void *obj)
 {
 	struct fault_spec *fs = obj;
-	const struct exp_object *o = target_object(fs->type);
+	const struct exp_object *o = target_given(fs);
 
 	if (o)
 		exp_obj_release(o, &fs->target);
@@ -1073,14 +1099,16 @@ static void target_release(const struct exp_field *f, void *obj)
 static bool target_equal(const struct exp_field *f, const void *a, const void *b)
 {
 	const struct fault_spec *x = a, *y = b;
-	const struct exp_object *o = target_object(x->type);
+	const struct exp_object *o = target_given(x);
 
-	return x->type == y->type && (!o || exp_obj_equal(o, &x->target, &y->target));
+	return x->type == y->type && o == target_given(y) &&
+	       (!o || exp_obj_equal(o, &x->target, &y->target));
 }
 
 static const struct exp_object *target_schema(size_t i)
 {
-	static const struct exp_object *const objs[] = {&net_target_object, &proc_target_object};
+	static const struct exp_object *const objs[] = {&net_target_object, &proc_target_object,
+							&stress_target_object};
 
 	return i < ARRAY_SIZE(objs) ? objs[i] : NULL;
 }
@@ -1208,7 +1236,9 @@ static void fault_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 	if (f->type < 0)
 		return;
 	d = &exp_fault_types[f->type];
-	if (d->target != FAULT_TARGET_NONE && !exp_seen_present(o, seen, "target"))
+	/* A stressor without a target runs on the agent's host. */
+	if ((d->target == FAULT_TARGET_NET || d->target == FAULT_TARGET_PROC) &&
+	    !exp_seen_present(o, seen, "target"))
 		exp_err_key(ctx, map, "target", "missing required field");
 	if (!exp_seen_present(o, seen, "params")) {
 		exp_obj_init(d->params, &f->params);
@@ -1381,6 +1411,22 @@ static size_t put_ranges(char *buf, size_t size, size_t o, const struct port_ran
 	return o;
 }
 
+/* " in container id X", "inside container 'N'", ... with the runtime unless auto. */
+static size_t put_container(char *buf, size_t size, size_t o, const char *pre,
+			    const struct container_ref *c)
+{
+	if (c->id)
+		o = put(buf, size, o, "%s container id %s", pre, c->id);
+	else if (c->name)
+		o = put(buf, size, o, "%s container '%s'", pre, c->name);
+	else
+		o = put(buf, size, o, "%s compose service %s/%s", pre, c->compose->project,
+			c->compose->service);
+	if (c->runtime != CONTAINER_RUNTIME_AUTO)
+		o = put(buf, size, o, " (%s)", exp_container_runtime_name(c->runtime));
+	return o;
+}
+
 void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 {
 	size_t o = 0;
@@ -1447,24 +1493,18 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 					(unsigned char)*c);
 			o = put(buf, size, o, "'");
 		}
-		if (t->container) {
-			const struct container_ref *c = t->container;
-
-			if (c->id)
-				o = put(buf, size, o, " in container id %s", c->id);
-			else if (c->name)
-				o = put(buf, size, o, " in container '%s'", c->name);
-			else
-				o = put(buf, size, o, " in compose service %s/%s",
-					c->compose->project, c->compose->service);
-			if (c->runtime != CONTAINER_RUNTIME_AUTO)
-				o = put(buf, size, o, " (%s)",
-					exp_container_runtime_name(c->runtime));
-		}
+		if (t->container)
+			o = put_container(buf, size, o, " in", t->container);
 		if (t->seed)
 			put(buf, size, o, " (seed %llu)", (unsigned long long)t->seed);
 		break;
 	}
+	case FAULT_TARGET_STRESS:
+		if (f->target.stress.container) {
+			put_container(buf, size, o, "inside", f->target.stress.container);
+			break;
+		}
+		/* fall through */
 	default:
 		put(buf, size, o, "the agent's host");
 		break;

@@ -86,6 +86,9 @@ static int cpu_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	if (ret)
 		return ret;
 	f->priv = s;
+	ret = stressor_container(s, f, err, size);
+	if (ret)
+		goto fail;
 	for (uint32_t i = 0; i < p->workers; i++) {
 		/* Pinned workers go round the listed CPUs: worker i on the (i mod n)-th. */
 		sp.cpu = n_listed ? listed[i % n_listed] : -1;
@@ -124,7 +127,8 @@ static json_t *cpu_describe(const struct fault *f)
 	for (int i = 0; i < s->n; i++)
 		self_ns += __atomic_load_n(&s->st[i].done, __ATOMIC_RELAXED);
 	json_object_set_new(o, "requested_load_pct", json_real(p->load_ppm / 10000.0));
-	if (!stressor_cpu_usec(s, &usec) && elapsed && s->n) {
+	/* A container's workers have left the fault's cgroup: only their own count holds. */
+	if (!s->n_join && !stressor_cpu_usec(s, &usec) && elapsed && s->n) {
 		/* Per worker: each worker's share of one CPU, like the requested load. */
 		json_object_set_new(o, "achieved_load_pct",
 				    json_real(usec * 1000.0 * 100.0 / (double)elapsed / s->n));

@@ -5,6 +5,7 @@
  * at path; revert and crash cleanup remove it only while it is still that file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ struct fill_priv {
 	struct stressor *s;
 	uint64_t bytes; /* the file's size */
 	char dir[PATH_MAX];
+	/* A container target: the file's directory inside its root, and its name. */
+	struct stressor_root root;
 };
 
 static int fill_probe(const struct agent *a, char *why, size_t size)
@@ -45,18 +48,24 @@ static int fill_validate(struct agent *a, struct fault *f, char *err, size_t siz
 	struct statvfs vfs;
 	struct stat st;
 	uint64_t total, used, avail, bytes;
+	int ret;
 
-	if (!lstat(p->path, &st)) {
-		snprintf(err, size, "params.path: %s exists; disk_fill only creates a new file",
-			 p->path);
-		return -EINVAL;
-	}
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	f->priv = d;
+	/* A path inside a container is resolved in its root, never on the host. */
+	ret = stressor_container_dir(f, p->path, &d->root, err, size);
+	if (ret)
+		return ret;
+	if (d->root.dirfd >= 0 ? !fstatat(d->root.dirfd, d->root.base, &st, AT_SYMLINK_NOFOLLOW)
+			       : !lstat(p->path, &st)) {
+		snprintf(err, size, "params.path: %s exists%s; disk_fill only creates a new file",
+			 p->path, d->root.dirfd >= 0 ? " in the container" : "");
+		return -EINVAL;
+	}
 	dir_of(p->path, d->dir, sizeof(d->dir));
-	if (statvfs(d->dir, &vfs)) {
+	if (d->root.dirfd >= 0 ? fstatvfs(d->root.dirfd, &vfs) : statvfs(d->dir, &vfs)) {
 		snprintf(err, size, "params.path: %s: %s", d->dir, strerror(errno));
 		return -EINVAL;
 	}
@@ -102,7 +111,7 @@ static int fill_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	ret = stressor_new(f, 1, &d->s, err, size);
 	if (ret)
 		return ret;
-	ret = stressor_create_file(d->s, f, p->path, err, size);
+	ret = stressor_create_file_at(d->s, f, &d->root, p->path, err, size);
 	if (ret)
 		goto fail;
 	sp.data_fd = d->s->file_fd;
@@ -141,10 +150,13 @@ static json_t *fill_describe(const struct fault *f)
 	if (p->size.ppm)
 		json_object_set_new(o, "requested_filesystem_used_pct",
 				    json_real(p->size.ppm / 10000.0));
-	if (d->s->file && !lstat(d->s->file, &st) && st.st_ino == d->s->file_ino)
+	if (d->root.dirfd >= 0
+		    ? d->s->file_fd >= 0 && !fstat(d->s->file_fd, &st)
+		    : d->s->file && !lstat(d->s->file, &st) && st.st_ino == d->s->file_ino)
 		json_object_set_new(o, "allocated_bytes",
 				    json_integer((json_int_t)st.st_blocks * 512));
-	if (!statvfs(d->dir, &vfs) && vfs.f_blocks)
+	if (!(d->root.dirfd >= 0 ? fstatvfs(d->root.dirfd, &vfs) : statvfs(d->dir, &vfs)) &&
+	    vfs.f_blocks)
 		json_object_set_new(o, "filesystem_used_pct",
 				    json_real((double)(vfs.f_blocks - vfs.f_bfree) * 100.0 /
 					      (double)vfs.f_blocks));
@@ -160,8 +172,11 @@ static void fill_free(struct fault *f)
 {
 	struct fill_priv *d = f->priv;
 
-	if (d)
+	if (d) {
 		stressor_free(d->s);
+		if (d->root.dirfd >= 0)
+			close(d->root.dirfd);
+	}
 	free(d);
 	f->priv = NULL;
 }
@@ -173,8 +188,12 @@ static void fill_activated(struct fault *f)
 
 const struct fault_ops fault_stress_disk_fill = {
 	.name = "stress.disk_fill",
-	/* Workers drop the bounding set before they exec, which needs CAP_SETPCAP. */
-	.caps = 1ULL << CAP_SETPCAP,
+	/*
+	 * Workers drop the bounding set before they exec, which needs CAP_SETPCAP; a path
+	 * inside a container opens /proc/PID/root of its main process, which needs ptrace
+	 * read access to it.
+	 */
+	.caps = 1ULL << CAP_SETPCAP | 1ULL << CAP_SYS_PTRACE,
 	.probe = fill_probe,
 	.validate = fill_validate,
 	.apply = fill_apply,

@@ -22,6 +22,9 @@
 struct io_priv {
 	struct stressor *s;
 	bool in_dir; /* path is a directory: an unnamed file inside it */
+	/* A container target: path's parent inside its root; with in_dir, path itself too. */
+	struct stressor_root root;
+	int dirfd;
 };
 
 static int io_probe(const struct agent *a, char *why, size_t size)
@@ -34,26 +37,43 @@ static int io_validate(struct agent *a, struct fault *f, char *err, size_t size)
 	const struct fault_stress_io *p = &f->spec->params.io;
 	struct io_priv *io;
 	struct stat st;
-	bool in_dir = false;
+	int ret;
 
-	if (!lstat(p->path, &st)) {
+	io = calloc(1, sizeof(*io));
+	if (!io)
+		return -ENOMEM;
+	io->dirfd = -1;
+	f->priv = io;
+	/* A path inside a container is resolved in its root, never on the host. */
+	ret = stressor_container_dir(f, p->path, &io->root, err, size);
+	if (ret)
+		return ret;
+	ret = io->root.dirfd >= 0 ? fstatat(io->root.dirfd, io->root.base, &st, AT_SYMLINK_NOFOLLOW)
+				  : lstat(p->path, &st);
+	if (!ret) {
 		if (!S_ISDIR(st.st_mode)) {
-			snprintf(err, size,
-				 "params.path: %s exists and is not a directory; stress.io writes a "
-				 "new file or an unnamed file inside a directory",
-				 p->path);
+			snprintf(
+				err, size,
+				"params.path: %s exists%s and is not a directory; stress.io writes "
+				"a new file or an unnamed file inside a directory",
+				p->path, io->root.dirfd >= 0 ? " in the container" : "");
 			return -EINVAL;
 		}
-		in_dir = true;
+		io->in_dir = true;
+		/* One component, never a symlink (S_ISDIR above came from lstat semantics). */
+		if (io->root.dirfd >= 0) {
+			io->dirfd = openat(io->root.dirfd, io->root.base,
+					   O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (io->dirfd < 0) {
+				snprintf(err, size, "params.path: %s in the container: %s", p->path,
+					 strerror(errno));
+				return -EINVAL;
+			}
+		}
 	} else if (errno != ENOENT) {
 		snprintf(err, size, "params.path: %s: %s", p->path, strerror(errno));
 		return -EINVAL;
 	}
-	io = calloc(1, sizeof(*io));
-	if (!io)
-		return -ENOMEM;
-	io->in_dir = in_dir;
-	f->priv = io;
 	return 0;
 }
 
@@ -72,7 +92,8 @@ static int io_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		return ret;
 	if (io->in_dir) {
 		/* Unnamed: nothing to journal, the file goes with its last descriptor. */
-		fd = open(p->path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		fd = io->dirfd >= 0 ? openat(io->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
+				    : open(p->path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			ret = -errno;
 			snprintf(err, size, "params.path: creating an unnamed file in %s: %s",
@@ -83,7 +104,7 @@ static int io_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		}
 		sp.data_fd = fd;
 	} else {
-		ret = stressor_create_file(io->s, f, p->path, err, size);
+		ret = stressor_create_file_at(io->s, f, &io->root, p->path, err, size);
 		if (ret)
 			goto fail;
 		sp.data_fd = io->s->file_fd;
@@ -145,8 +166,13 @@ static void io_free(struct fault *f)
 {
 	struct io_priv *io = f->priv;
 
-	if (io)
+	if (io) {
 		stressor_free(io->s);
+		if (io->root.dirfd >= 0)
+			close(io->root.dirfd);
+		if (io->dirfd >= 0)
+			close(io->dirfd);
+	}
 	free(io);
 	f->priv = NULL;
 }
@@ -158,8 +184,11 @@ static void io_activated(struct fault *f)
 
 const struct fault_ops fault_stress_io = {
 	.name = "stress.io",
-	/* Workers drop the bounding set before they exec, which needs CAP_SETPCAP. */
-	.caps = 1ULL << CAP_SETPCAP,
+	/*
+	 * Workers drop the bounding set before they exec, which needs CAP_SETPCAP; a path
+	 * inside a container opens /proc/PID/root of its main process (ptrace read access).
+	 */
+	.caps = 1ULL << CAP_SETPCAP | 1ULL << CAP_SYS_PTRACE,
 	.probe = io_probe,
 	.validate = io_validate,
 	.apply = io_apply,

@@ -89,7 +89,9 @@ static int mem_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	ret = stressor_new(f, 1, &m->s, err, size);
 	if (ret)
 		return ret;
-	ret = stressor_start(m->s, f, &sp, err, size);
+	ret = stressor_container(m->s, f, err, size);
+	if (!ret)
+		ret = stressor_start(m->s, f, &sp, err, size);
 	if (!ret)
 		ret = stressor_wait_started(m->s, f, err, size);
 	if (ret) {

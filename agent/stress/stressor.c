@@ -188,7 +188,7 @@ int stressor_new(struct fault *f, int max_workers, struct stressor **out, char *
 
 	if (!s)
 		return -ENOMEM;
-	s->cgroup_fd = s->st_fd = s->file_fd = -1;
+	s->cgroup_fd = s->st_fd = s->file_fd = s->file_dirfd = -1;
 	s->st = MAP_FAILED;
 	s->stack = MAP_FAILED;
 	ret = parent_path(parent, sizeof(parent));
@@ -268,7 +268,16 @@ static int parent_dir(const char *path, char *buf, size_t size)
 int stressor_create_file(struct stressor *s, struct fault *f, const char *path, char *err,
 			 size_t size)
 {
+	return stressor_create_file_at(s, f, NULL, path, err, size);
+}
+
+int stressor_create_file_at(struct stressor *s, struct fault *f, const struct stressor_root *r,
+			    const char *path, char *err, size_t size)
+{
+	int dirfd = r ? r->dirfd : -1;
+	const char *base = r ? r->base : NULL;
 	char dir[PATH_MAX], proc[64];
+	json_t *rec;
 	bool xattr = false;
 	struct stat st;
 	int fd, ret;
@@ -280,9 +289,11 @@ int stressor_create_file(struct stressor *s, struct fault *f, const char *path, 
 	}
 	/*
 	 * An unnamed file first: a crash before the journal knows its identity leaves
-	 * nothing behind, because the file has no name until linkat below.
+	 * nothing behind, because the file has no name until linkat below. Inside a
+	 * container, relative to the directory already resolved in its root.
 	 */
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	fd = dirfd >= 0 ? openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
+			: open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -EOPNOTSUPP || ret == -EISDIR)
@@ -302,15 +313,30 @@ int stressor_create_file(struct stressor *s, struct fault *f, const char *path, 
 	/* Extra proof of ownership where the filesystem has user xattrs. */
 	if (!fsetxattr(fd, STRESSOR_XATTR, f->id, strlen(f->id), 0))
 		xattr = true;
-	ret = undo_set(f, "file",
-		       json_pack("{s:s, s:I, s:I, s:b}", "path", path, "dev", (json_int_t)st.st_dev,
-				 "ino", (json_int_t)st.st_ino, "xattr", xattr));
+	rec = json_pack("{s:s, s:I, s:I, s:b}", "path", path, "dev", (json_int_t)st.st_dev, "ino",
+			(json_int_t)st.st_ino, "xattr", xattr);
+	/* Inside a container: the path is in the root of this process, not the host's. */
+	if (rec && dirfd >= 0)
+		json_object_set_new(rec, "root",
+				    json_pack("{s:i, s:I}", "pid", (int)r->pid, "starttime",
+					      (json_int_t)r->start));
+	ret = undo_set(f, "file", rec);
 	if (ret) {
 		snprintf(err, size, "journaling the file: %s", strerror(-ret));
 		goto fail;
 	}
+	if (dirfd >= 0) {
+		s->file_dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+		if (s->file_dirfd < 0) {
+			ret = -errno;
+			snprintf(err, size, "path: dup: %s", strerror(-ret));
+			goto fail;
+		}
+	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW)) {
+	/* linkat never follows a symlink at the new name: an existing one is EEXIST. */
+	if (linkat(AT_FDCWD, proc, dirfd >= 0 ? dirfd : AT_FDCWD, dirfd >= 0 ? base : path,
+		   AT_SYMLINK_FOLLOW)) {
 		ret = -errno;
 		if (ret == -EEXIST)
 			snprintf(err, size, "path: %s exists; stressors never touch an existing file",
@@ -319,10 +345,13 @@ int stressor_create_file(struct stressor *s, struct fault *f, const char *path, 
 			snprintf(err, size, "path: creating %s: %s", path, strerror(-ret));
 		goto fail;
 	}
-	s->file = strdup(path);
+	s->file = strdup(dirfd >= 0 ? base : path);
 	if (!s->file) {
 		/* The name exists now: remove it by identity, as stop would. */
-		unlink(path);
+		if (dirfd >= 0)
+			unlinkat(dirfd, base, 0);
+		else
+			unlink(path);
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -372,6 +401,10 @@ static __attribute__((noreturn)) void child_main(const struct stressor *s,
 	 */
 	if (procs_fd >= 0 && write(procs_fd, "0", 1) != 1)
 		child_fail(st, "moving into the fault's cgroup (cgroup.procs)");
+	/* A container target: into the container's cgroups too, before any work is charged. */
+	for (int i = 0; i < s->n_join; i++)
+		if (write(s->join_fd[i], "0", 1) != 1)
+			child_fail(st, "joining the container's cgroup (cgroup.procs)");
 
 	/* Dies with the agent: a crash leaves no worker running, only the cgroup to remove. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
@@ -544,9 +577,10 @@ int stressor_start(struct stressor *s, struct fault *f, const struct stressor_sp
 	/*
 	 * Out of the agent's cpu scheduling group once it has exec'd, not before: until then
 	 * this thread waits for it, and in the stressors' group, among the busy workers
-	 * started before it, that wait doubled the start of 1,000 workers (measured).
+	 * started before it, that wait doubled the start of 1,000 workers (measured). Not a
+	 * container's workers: they are in its v1 cpu cgroup, under its quota, already.
 	 */
-	if (cpu_procs_fd >= 0) {
+	if (cpu_procs_fd >= 0 && !s->n_join) {
 		char num[16];
 		int len = snprintf(num, sizeof(num), "%d", (int)pid);
 		ssize_t w = write(cpu_procs_fd, num, (size_t)len);
@@ -712,15 +746,18 @@ static int cgroup_kill_remove(const char *cgroup, struct stressor *s, char *err,
 	}
 }
 
-/* Remove path if it is still the file with this identity (and our xattr, if set). */
-static int remove_file(const char *path, dev_t dev, ino_t ino, const char *xattr_id,
+/*
+ * Remove path (relative to dirfd, AT_FDCWD for the host's) if it is still the file with
+ * this identity (and our xattr, if set).
+ */
+static int remove_file(int dirfd, const char *path, dev_t dev, ino_t ino, const char *xattr_id,
 		       char *report, size_t size)
 {
 	struct stat st;
 	char val[64];
 	ssize_t n;
 
-	if (lstat(path, &st)) {
+	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW)) {
 		if (errno == ENOENT)
 			return 0;
 		snprintf(report, size, "checking %s: %s", path, strerror(errno));
@@ -732,7 +769,16 @@ static int remove_file(const char *path, dev_t dev, ino_t ino, const char *xattr
 		return 1;
 	}
 	if (xattr_id) {
-		n = lgetxattr(path, STRESSOR_XATTR, val, sizeof(val) - 1);
+		if (dirfd == AT_FDCWD) {
+			n = lgetxattr(path, STRESSOR_XATTR, val, sizeof(val) - 1);
+		} else {
+			int fd =
+				openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+			n = fd < 0 ? -1 : fgetxattr(fd, STRESSOR_XATTR, val, sizeof(val) - 1);
+			if (fd >= 0)
+				close(fd);
+		}
 		if (n < 0 || (size_t)n != strlen(xattr_id) || memcmp(val, xattr_id, (size_t)n)) {
 			snprintf(report, size,
 				 "left %s alone: its %s attribute does not name the fault", path,
@@ -740,7 +786,7 @@ static int remove_file(const char *path, dev_t dev, ino_t ino, const char *xattr
 			return 1;
 		}
 	}
-	if (unlink(path) && errno != ENOENT) {
+	if (unlinkat(dirfd, path, 0) && errno != ENOENT) {
 		snprintf(report, size, "removing %s: %s", path, strerror(errno));
 		return -errno;
 	}
@@ -757,6 +803,13 @@ int stressor_stop(struct stressor *s, char *err, size_t size)
 	s->stopping = true;
 	if (s->watch)
 		uv_timer_stop(s->watch);
+	/*
+	 * Workers in a container's cgroups have left the fault's: killed by pid (unreaped
+	 * children, so no pid can have been reused), then reaped below.
+	 */
+	for (int i = 0; s->n_join && i < s->n; i++)
+		if (s->wstatus[i] == -1)
+			kill(s->pids[i], SIGKILL);
 	if (s->cgroup[0]) {
 		ret = cgroup_kill_remove(s->cgroup, s, err, size);
 		if (ret)
@@ -766,7 +819,8 @@ int stressor_stop(struct stressor *s, char *err, size_t size)
 	if (s->file) {
 		char report[FAULT_ERR_SIZE] = "";
 
-		ret = remove_file(s->file, s->file_dev, s->file_ino, NULL, report, sizeof(report));
+		ret = remove_file(s->file_dirfd >= 0 ? s->file_dirfd : AT_FDCWD, s->file,
+				  s->file_dev, s->file_ino, NULL, report, sizeof(report));
 		if (ret < 0) {
 			snprintf(err, size, "%s", report);
 			return ret;
@@ -808,12 +862,15 @@ void stressor_free(struct stressor *s)
 		close(s->cgroup_fd);
 	if (s->file_fd >= 0)
 		close(s->file_fd);
+	if (s->file_dirfd >= 0)
+		close(s->file_dirfd);
 	if (s->st != MAP_FAILED)
 		munmap(s->st, s->st_size);
 	if (s->stack != MAP_FAILED)
 		munmap(s->stack, CHILD_STACK_SIZE);
 	if (s->st_fd >= 0)
 		close(s->st_fd);
+	stressor_container_release(s);
 	free(s->file);
 	free(s->pids);
 	free(s->wstatus);
@@ -855,8 +912,40 @@ int stressor_cleanup(const json_t *undo, char *report, size_t size)
 	}
 	if (!json_unpack((json_t *)undo, "{s:{s:s, s:I, s:I, s?b}}", "file", "path", &path, "dev",
 			 &dev, "ino", &ino, "xattr", &xattr)) {
-		ret = remove_file(path, (dev_t)dev, (ino_t)ino, xattr && xid[0] ? xid : NULL, why,
-				  sizeof(why));
+		const char *name = path, *in = "";
+		json_int_t rpid = 0, rstart = 0;
+		char dir[PATH_MAX];
+		int dirfd = AT_FDCWD;
+
+		/* A file inside a container: found again in the root of its main process. */
+		if (!json_unpack((json_t *)undo, "{s:{s:{s:I, s:I}}}", "file", "root", "pid", &rpid,
+				 "starttime", &rstart)) {
+			ret = parent_dir(path, dir, sizeof(dir));
+			if (!ret)
+				ret = stressor_root_dir((pid_t)rpid, (unsigned long long)rstart,
+							dir, &dirfd);
+			if (ret == -ESRCH || ret == -ENOENT) {
+				/* The container is gone, and its filesystem with it, or the
+				 * directory. */
+				if (off < size)
+					snprintf(report + off, size - off,
+						 "%s%s: the container (main pid %d) is gone, "
+						 "nothing of it to clean",
+						 off ? "; " : "", path, (int)rpid);
+				return 0;
+			}
+			if (ret) {
+				snprintf(report, size, "opening %s inside the root of pid %d: %s",
+					 dir, (int)rpid, strerror(-ret));
+				return ret;
+			}
+			name = strrchr(path, '/') + 1;
+			in = " inside the container's root";
+		}
+		ret = remove_file(dirfd, name, (dev_t)dev, (ino_t)ino, xattr && xid[0] ? xid : NULL,
+				  why, sizeof(why));
+		if (dirfd != AT_FDCWD)
+			close(dirfd);
 		if (ret < 0) {
 			snprintf(report, size, "%s", why);
 			return ret;
@@ -865,7 +954,7 @@ int stressor_cleanup(const json_t *undo, char *report, size_t size)
 			off += snprintf(report + off, size - off, "%s%s", off ? "; " : "",
 					ret ? why : "removed ");
 		if (!ret && off < size)
-			snprintf(report + off, size - off, "%s", path);
+			snprintf(report + off, size - off, "%s%s", path, in);
 	}
 	if (!report[0])
 		snprintf(report, size, "nothing had been started");
@@ -952,7 +1041,11 @@ static long long oom_kills(const struct stressor *s)
 	long long v, found = -1;
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/memory.events", s->cgroup);
+	/* A container's workers meet its OOM killer: counted in its memory cgroup. */
+	if (s->oom_file)
+		snprintf(path, sizeof(path), "%s", s->oom_file);
+	else
+		snprintf(path, sizeof(path), "%s/memory.events", s->cgroup);
 	fp = fopen(path, "re");
 	if (!fp)
 		return -1;
@@ -988,10 +1081,16 @@ static void watch_check(struct stressor *s)
 			snprintf(sig, sizeof(sig), "SIG%s", abbrev ? abbrev : "?");
 			snprintf(reason, sizeof(reason), "worker %d (pid %d) was killed by %s%s", i,
 				 (int)s->pids[i], sig,
-				 ooms > 0 ? " (the cgroup's memory.events counts OOM kills)" : "");
+				 ooms <= 0 ? ""
+				 : s->oom_file
+					 ? " (the container's memory cgroup counts OOM kills: "
+					   "its memory limit was reached)"
+					 : " (the cgroup's memory.events counts OOM kills)");
 			entry = json_pack("{s:i, s:i, s:i, s:s, s:s}", "worker", i, "pid",
 					  (int)s->pids[i], "signal", WTERMSIG(wst), "signal_name",
 					  sig, "reason", reason);
+			if (entry && ooms > 0 && WTERMSIG(wst) == SIGKILL)
+				json_object_set_new(entry, "oom_killed", json_true());
 		} else {
 			const struct stressor_status *st = &s->st[i];
 
@@ -1086,6 +1185,8 @@ json_t *stressor_describe(struct stressor *s)
 		      "workers_alive", alive, "elapsed_ms",
 		      (json_int_t)(stressor_elapsed_ns(s) / 1000000), "worker_states",
 		      workers ? workers : json_array());
+	if (o && s->n_join)
+		json_object_set_new(o, "container", stressor_container_json(s));
 	/* Workers lost while the fault was active, oldest first (an empty list: none). */
 	if (o)
 		json_object_set_new(o, "degraded",

@@ -34,6 +34,9 @@ struct fault;
 /* Extended attribute set on files the stressors create, holding the fault id. */
 #define STRESSOR_XATTR "user.faultline.fault"
 
+/* v1 hierarchies plus the unified one a container's workers may join. */
+#define STRESSOR_MAX_JOIN 16
+
 enum stressor_state {
 	STRESSOR_STARTING, /* before the worker's main loop */
 	STRESSOR_RUNNING,  /* working towards its target */
@@ -64,6 +67,7 @@ struct stressor {
 	void *stack;		 /* what a new worker runs on until it execs (MAP_FAILED) */
 	/* A file this stressor created (disk fill, io): removed on stop if still ours. */
 	char *file;
+	int file_dirfd; /* a container target: the directory (of its root) file is in, or -1 */
 	dev_t file_dev;
 	ino_t file_ino;
 	int file_fd;
@@ -77,6 +81,15 @@ struct stressor {
 	bool stopping;
 	bool *reported;
 	json_t *degraded;
+	/*
+	 * A container target (stressor_ctr.c): the cgroup.procs of the container's cgroups
+	 * every worker writes itself into before it execs, and where its OOM kills are counted.
+	 */
+	char ctr_id[65];
+	int n_join;
+	int join_fd[STRESSOR_MAX_JOIN];
+	char *join_dir[STRESSOR_MAX_JOIN];
+	char *oom_file;
 };
 
 /* What a worker needs from the agent, besides its arguments. */
@@ -106,6 +119,53 @@ int stressor_new(struct fault *f, int max_workers, struct stressor **out, char *
  */
 int stressor_create_file(struct stressor *s, struct fault *f, const char *path, char *err,
 			 size_t size);
+
+/*
+ * The same, as r->base inside directory r->dirfd (stressor_container_dir; NULL or -1: path
+ * on the host). path names it in messages; the journal records it with r's process, so a
+ * crash cleanup finds it again in that root.
+ */
+struct stressor_root;
+int stressor_create_file_at(struct stressor *s, struct fault *f, const struct stressor_root *r,
+			    const char *path, char *err, size_t size);
+
+/*
+ * With a container target (f's stress target), resolve the container and open the
+ * cgroups of its main process that every worker then joins: each v1 hierarchy with
+ * controllers and the unified one, where the path names the container and the agent may
+ * write. Call after stressor_new, before stressor_start. 0 (also without a container), or
+ * -errno with err filled in.
+ */
+int stressor_container(struct stressor *s, struct fault *f, char *err, size_t size);
+
+/* {"id": ..., "cgroups": [...]}: the container and the cgroups its workers joined. */
+json_t *stressor_container_json(const struct stressor *s);
+
+/* A directory inside a container's filesystem, and the process whose root it is in. */
+struct stressor_root {
+	int dirfd;	  /* O_PATH, or -1: the path is on the host */
+	const char *base; /* the last component of the path */
+	pid_t pid;	  /* the container's main process */
+	unsigned long long start;
+};
+
+/*
+ * With a container target, open the directory of path inside the container's filesystem,
+ * from an fd of /proc/MAIN/root with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so no
+ * symlink the container holds can lead to a host file. r->dirfd -1 without a container
+ * target. 0 or -errno with err filled in.
+ */
+int stressor_container_dir(struct fault *f, const char *path, struct stressor_root *r, char *err,
+			   size_t size);
+
+/*
+ * Open dir inside the root of process pid (if its start time is still start) the same
+ * way: 0 with *dirfd, -ESRCH when that process is gone, or -errno.
+ */
+int stressor_root_dir(pid_t pid, unsigned long long start, const char *dir, int *dirfd);
+
+/* Close what stressor_container opened. */
+void stressor_container_release(struct stressor *s);
 
 /* Start one worker in the cgroup. 0 or -errno with err filled in. */
 int stressor_start(struct stressor *s, struct fault *f, const struct stressor_spawn *sp,

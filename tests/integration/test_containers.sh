@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Process faults on real podman containers, resolved by the agent (docs/containers.md):
+# Process faults and stressors on real podman containers, resolved by the agent
+# (docs/containers.md):
 #  - an image built here FROM scratch with busybox-static; two containers of one compose
 #    service on a network namespace this test creates (never podman's default network), and
 #    `podman system service` on a socket in the test's directory as the Docker Engine API;
@@ -18,6 +19,12 @@
 #  - a SIGSTOP pause by compose service and name stops only that process, and resumes it;
 #  - process.pause method freezer on a container freezes its cgroup (FROZEN, every process of
 #    it stopped in the refrigerator), the outside process runs on, and the revert thaws it.
+#  - stress.cpu and stress.memory inside a third container run with --cpus 0.2 --memory 64m:
+#    each worker's /proc/PID/cgroup matches the container's main process, the CPU quota
+#    throttles them, the memory worker is OOM-killed (status: oom_killed), and the revert
+#    leaves nothing of theirs in the container's cgroups; a stress.disk_fill inside it is
+#    refused through symlinks planted in it to host paths (host untouched), and a plain path
+#    is filled inside it and removed by the revert.
 #  - SIGKILL of the agent (and its watchdog) while a container is frozen: --cleanup thaws it
 #    from the journal.
 # Everything is removed at exit, also on failure: containers, image, service, namespace.
@@ -43,6 +50,7 @@ IMG=localhost/$FL_ID-img:1
 A=$FL_ID-a
 B=$FL_ID-b
 C=$FL_ID-c
+D=$FL_ID-d # limited: stressors run inside it
 PROJECT=${FL_ID}shop
 PNAME=${FL_ID}w
 GNAME=${FL_ID}g # the policy protects it
@@ -56,7 +64,7 @@ teardown_service() {
 	fi
 }
 fl_on_exit teardown_service
-fl_on_exit "${PODMAN[*]} rm -f -t 0 $A $B $C"
+fl_on_exit "${PODMAN[*]} rm -f -t 0 $A $B $C $D"
 teardown_agent() {
 	if [ -n "${FL_AGENT_PID:-}" ]; then
 		kill -KILL "$FL_AGENT_PID" 2>/dev/null
@@ -95,6 +103,8 @@ run_ctr "$B" --label "com.docker.compose.project=$PROJECT" \
 	--label "com.docker.compose.service=web" "$IMG"
 # C runs only a process the policy protects.
 run_ctr "$C" "$IMG" /bin/busybox sh -c "exec -a sleep /bin/$GNAME 600"
+# D has a CPU quota of 0.2 CPU and a 64 MiB memory limit, for the stressors.
+run_ctr "$D" --cpus 0.2 --memory 64m --memory-swap 64m "$IMG" /bin/busybox sleep 600
 ID_A=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$A")
 ID_B=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$B")
 MAIN_A=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$A")
@@ -279,6 +289,88 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.05
 done
 fl_assert_eq "$(fl_proc_state "$PB")" S "pid $PB resumed"
+
+# Stressors inside D: the workers join D's cgroups (v1 cpu, memory, pids, ... and the
+# unified one), so its CPU quota throttles them and its memory limit OOM-kills the memory
+# worker; nothing of theirs is left in D after the revert.
+ID_D=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$D")
+MAIN_D=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$D")
+ctr_cg() { # ctr_cg PID CONTROLLER-REGEX -> the cgroup path of that hierarchy
+	awk -F: -v c="$2" '$2 ~ c {print $3; exit}' "/proc/$1/cgroup"
+}
+CPU_MNT=$(findmnt -n -t cgroup -O cpu -o TARGET | head -n1)
+MEM_MNT=$(findmnt -n -t cgroup -O memory -o TARGET | head -n1)
+[ -n "$CPU_MNT" ] && [ -n "$MEM_MNT" ] || fl_fail "no v1 cpu or memory hierarchy on this hybrid host"
+D_CPU=$CPU_MNT$(ctr_cg "$MAIN_D" '(^|,)cpu(,|$)')
+D_MEM=$MEM_MNT$(ctr_cg "$MAIN_D" '(^|,)memory(,|$)')
+fl_assert_eq "$D_MEM" "$MEM_MNT/libpod_parent/libpod-$ID_D" "D's v1 memory cgroup"
+fl_assert_eq "$(cat "$D_MEM/memory.limit_in_bytes")" $((64 << 20)) "D's memory limit"
+nr_throttled() { awk '$1 == "nr_throttled" {print $2}' "$D_CPU/cpu.stat"; }
+T0=$(nr_throttled)
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"sc\", \"type\": \"stress.cpu\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$D\"}}, \"params\": {\"workers\": 2}}"
+fl_assert_eq "$HTTP_STATUS" 201 "stress.cpu in $D ($API_BODY)"
+SC=$(jq -r .fault.id <<<"$API_BODY")
+api GET "/v1/faults/$SC"
+fl_assert_eq "$(jq -r .fault.status.container.id <<<"$API_BODY")" "$ID_D" "status names $D"
+jq -e --arg d "$D_CPU" --arg m "$D_MEM" '.fault.status.container.cgroups | index($d) and index($m)' \
+	<<<"$API_BODY" >/dev/null || fl_fail "status lists $D_CPU and $D_MEM: $API_BODY"
+W=$(jq -r '.fault.status.worker_states[].pid' <<<"$API_BODY" | xargs)
+fl_assert_eq "$(wc -w <<<"$W")" 2 "two cpu workers"
+for w in $W; do
+	# Every hierarchy line of the worker names D's cgroup, as its main process's does.
+	fl_assert_eq "$(grep -v name= "/proc/$w/cgroup" | sort)" \
+		"$(grep -v name= "/proc/$MAIN_D/cgroup" | sort)" "cgroups of worker $w"
+done
+for ((i = 0; i < 100; i++)); do
+	[ "$(nr_throttled)" -gt "$T0" ] && break
+	sleep 0.1
+done
+[ "$(nr_throttled)" -gt "$T0" ] || fl_fail "D's CPU quota never throttled the workers: $(cat "$D_CPU/cpu.stat")"
+api DELETE "/v1/faults/$SC"
+fl_assert_eq "$HTTP_STATUS" 200 "revert stress.cpu ($API_BODY)"
+for w in $W; do
+	[ -z "$(fl_proc_state "$w")" ] || fl_fail "cpu worker $w survived the revert"
+	! grep -qx "$w" "$D_CPU/cgroup.procs" "$D_MEM/cgroup.procs" || fl_fail "worker $w left in $D"
+done
+fl_assert_eq "$(cat "$D_MEM/cgroup.procs" | xargs)" "$MAIN_D" "only D's own process in its memory cgroup"
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"sm\", \"type\": \"stress.memory\", \"duration\": \"5m\", \"target\": {\"container\": {\"id\": \"${ID_D:0:12}\"}}, \"params\": {\"size\": \"256MiB\", \"ramp\": \"2s\"}}"
+fl_assert_eq "$HTTP_STATUS" 201 "stress.memory in $D ($API_BODY)"
+SM=$(jq -r .fault.id <<<"$API_BODY")
+for ((i = 0; i < 150; i++)); do
+	api GET "/v1/faults/$SM"
+	[ "$(jq -r '.fault.status.degraded | length' <<<"$API_BODY")" -gt 0 ] && break
+	sleep 0.1
+done
+fl_assert_eq "$(jq -r '.fault.status.degraded[0] | "\(.signal_name) \(.oom_killed)"' <<<"$API_BODY")" \
+	"SIGKILL true" "the memory worker met D's OOM killer ($API_BODY)"
+[ -n "$(fl_proc_state "$MAIN_D")" ] || fl_fail "D's own process was OOM-killed"
+api DELETE "/v1/faults/$SM"
+fl_assert_eq "$HTTP_STATUS" 200 "revert stress.memory ($API_BODY)"
+fl_assert_eq "$(cat "$D_MEM/cgroup.procs" | xargs)" "$MAIN_D" "nothing left in D's memory cgroup"
+
+# A disk fill inside D's filesystem: symlinks planted in D to host paths the test made
+# never lead there; a plain path is filled in D and removed by the revert.
+mkdir "$dir/host"
+echo "host file" >"$dir/host/victim"
+victim_sum=$(sha256sum <"$dir/host/victim")
+"${PODMAN[@]}" exec "$D" /bin/busybox sh -c "mkdir -p /srv && ln -s '$dir/host' /data && ln -s '$dir/host/victim' /srv/victim" ||
+	fl_fail "planting symlinks in $D"
+dfill() { # dfill PATH
+	api POST "/v1/leases/$LEASE/faults" "{\"name\": \"df\", \"type\": \"stress.disk_fill\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$D\"}}, \"params\": {\"path\": \"$1\", \"size\": \"2MiB\"}}"
+}
+for bad in /data/fill /srv/victim; do
+	dfill "$bad"
+	fl_assert_eq "$HTTP_STATUS" 422 "disk fill at $bad in $D refused ($API_BODY)"
+done
+fl_assert_eq "$(ls -A "$dir/host" | xargs)" victim "nothing created on the host"
+fl_assert_eq "$(sha256sum <"$dir/host/victim")" "$victim_sum" "the host file is untouched"
+dfill /srv/fill
+fl_assert_eq "$HTTP_STATUS" 201 "disk fill inside $D ($API_BODY)"
+DF=$(jq -r .fault.id <<<"$API_BODY")
+"${PODMAN[@]}" exec "$D" /bin/busybox test -f /srv/fill || fl_fail "no /srv/fill inside $D"
+api DELETE "/v1/faults/$DF"
+fl_assert_eq "$HTTP_STATUS" 200 "revert the disk fill ($API_BODY)"
+! "${PODMAN[@]}" exec "$D" /bin/busybox test -e /srv/fill || fl_fail "/srv/fill left in $D"
 
 # Freezer pause of B: its v1 freezer cgroup, thawed by the revert.
 FREEZER=$(findmnt -n -t cgroup -O freezer -o TARGET | head -n1)

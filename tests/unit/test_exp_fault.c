@@ -16,6 +16,7 @@
 
 #include "diag.h"
 #include "exp.h"
+#include "exp_priv.h"
 #include "helpers.h"
 
 static struct fault_spec *parse_ok(const char *text)
@@ -211,6 +212,59 @@ static void test_container_targets(void **state)
 		  "target.cgroup or target.container, not both\n");
 }
 
+/* stress.cpu and stress.memory take an optional container target, and only that. */
+static void test_stress_container_target(void **state)
+{
+	struct fault_spec *f;
+	char d[256];
+
+	f = parse_ok("name: c\ntype: stress.cpu\nduration: 1m\n"
+		     "target: {container: {name: web, runtime: podman}}\nparams: {workers: 2}\n");
+	assert_string_equal(f->target.stress.container->name, "web");
+	round_trip(f, "{\"name\":\"c\",\"type\":\"stress.cpu\",\"start\":\"0s\",\"duration\":"
+		      "\"1m\",\"target\":{\"container\":{\"name\":\"web\",\"runtime\":\"podman\"}},"
+		      "\"params\":{\"workers\":2,\"load\":\"100%\"}}");
+	exp_describe_target(f, d, sizeof(d));
+	assert_string_equal(d, "inside container 'web' (podman)");
+	exp_fault_free(f);
+	f = parse_ok("name: m\ntype: stress.memory\nduration: 1m\n"
+		     "target: {container: {compose: {project: shop, service: db}}}\n"
+		     "params: {size: 1GiB}\n");
+	exp_describe_target(f, d, sizeof(d));
+	assert_string_equal(d, "inside compose service shop/db");
+	round_trip(f, NULL);
+	exp_fault_free(f);
+	/* Without a target, the host as before. */
+	f = parse_ok("name: c\ntype: stress.cpu\nduration: 1m\n");
+	assert_null(f->target.stress.container);
+	exp_describe_target(f, d, sizeof(d));
+	assert_string_equal(d, "the agent's host");
+	exp_fault_free(f);
+
+	/* A disk fill's path inside a container's filesystem. */
+	f = parse_ok("name: d\ntype: stress.disk_fill\nduration: 1m\n"
+		     "target: {container: {id: 2e4763818fc5}}\n"
+		     "params: {path: /srv/x, size: 1GiB}\n");
+	exp_describe_target(f, d, sizeof(d));
+	assert_string_equal(d, "inside container id 2e4763818fc5");
+	round_trip(f, NULL);
+	exp_fault_free(f);
+
+	f = parse_ok("name: i\ntype: stress.io\nduration: 1m\n"
+		     "target: {container: {name: db}}\nparams: {path: /var/lib/db, rate: 1MB/s}\n");
+	assert_string_equal(f->target.stress.container->name, "db");
+	round_trip(f, NULL);
+	exp_fault_free(f);
+
+	parse_bad("name: c\ntype: stress.cpu\nduration: 1m\ntarget: {}\n",
+		  "request:4:9: target.container: missing required field\n");
+	parse_bad("name: c\ntype: stress.cpu\nduration: 1m\n"
+		  "target: {container: {id: abc1234}, pid: 1}\n",
+		  "request:4:26: target.container.id: a container id prefix needs at least 12 "
+		  "hex digits to be unique, got 7\n"
+		  "request:4:36: target.pid: unknown key (valid keys: container)\n");
+}
+
 /* The plan names the container of a process target, however it was named. */
 static void test_container_in_plan(void **state)
 {
@@ -279,8 +333,9 @@ static void test_fault_errors(void **state)
 		  "request:3:30: params.jiter: unknown key; did you mean 'jitter'?\n"
 		  "request:3:47: frobnicate: unknown key (valid keys: name, type, agents, start, "
 		  "duration, target, params)\n");
-	parse_bad("name: x\ntype: stress.cpu\nduration: 1m\ntarget: {interface: eth0}\n",
-		  "request:4:9: target: stress.cpu faults take no target\n");
+	parse_bad("name: x\ntype: stress.fds\nduration: 1m\ntarget: {interface: eth0}\n"
+		  "params: {count: 1}\n",
+		  "request:4:9: target: stress.fds faults take no target\n");
 	parse_bad("name: x\ntype: network.partition\nduration: 1m\n"
 		  "target: {interface: eth0, cidrs: [192.0.2.0/24]}\nparams: {delay: 1ms}\n",
 		  "request:5:9: params: network.partition takes no params\n");
@@ -348,7 +403,8 @@ static void test_type_table(void **state)
 	assert_string_equal(exp_fault_type_name(-1), "?");
 	assert_int_equal(exp_fault_target_kind(FAULT_NET_LOSS), FAULT_TARGET_NET);
 	assert_int_equal(exp_fault_target_kind(FAULT_PROC_PAUSE), FAULT_TARGET_PROC);
-	assert_int_equal(exp_fault_target_kind(FAULT_STRESS_IO), FAULT_TARGET_NONE);
+	assert_int_equal(exp_fault_target_kind(FAULT_STRESS_IO), FAULT_TARGET_STRESS);
+	assert_int_equal(exp_fault_target_kind(FAULT_STRESS_FDS), FAULT_TARGET_NONE);
 }
 
 static void test_equal_sees_differences(void **state)
@@ -374,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_written_out),
 		cmocka_unit_test(test_container_targets),
 		cmocka_unit_test(test_container_in_plan),
+		cmocka_unit_test(test_stress_container_target),
 		cmocka_unit_test(test_fault_errors),
 		cmocka_unit_test(test_type_table),
 		cmocka_unit_test(test_equal_sees_differences),

@@ -99,10 +99,10 @@ static void test_loader_keys_in_schema(void **state)
 	/*
 	 * experiment, agent, safety, window, steady_state, check, guardrail; http,
 	 * max_latency, tls, prometheus, command, burn_rate and its http, prometheus and window;
-	 * fault, net_target, proc_target, container, container_compose; one params object per
-	 * fault type.
+	 * fault, net_target, proc_target, stress_target, container, container_compose; one
+	 * params object per fault type.
 	 */
-	assert_int_equal(objects, 21 + FAULT_TYPE_COUNT);
+	assert_int_equal(objects, 22 + FAULT_TYPE_COUNT);
 	json_decref(w.seen);
 	json_decref(schema);
 }
