@@ -99,6 +99,18 @@ struct {
 /* Bytes of the network header read at once: IPv6's fixed header and 4 bytes past it. */
 #define HDR_LEN (sizeof(struct ipv6hdr) + 4)
 
+/* The pseudo-headers of the TCP and UDP checksums (csum_partial()). */
+struct pseudo4 {
+	__u8 a[4], b[4];
+	__u8 zero, proto;
+	__be16 len;
+};
+
+struct pseudo6 {
+	__u8 a[16], b[16];
+	__be32 len, proto;
+};
+
 /*
  * What the rules look at, in the hook's point of view. Ports are in host byte order.
  *
@@ -134,10 +146,17 @@ struct packet {
 	__u32 handover_tc_index; /* hand_over(): for the copy's nested run */
 	__u64 handover_tstamp;
 	__be16 ports[2]; /* the L4 header's first 4 bytes, when has_ports */
-	/* The network header and what follows it, as the parse read it. */
+	__u16 check;	 /* csum_partial(): the packet's checksum field */
+	__u8 byte;	 /* corrupt(): the byte it flips */
+	/*
+	 * The network header and what follows it, as the parse read it; after the parse, the
+	 * checksum pseudo-header of csum_partial().
+	 */
 	union {
 		struct iphdr ip;
 		struct ipv6hdr ip6;
+		struct pseudo4 ph4;
+		struct pseudo6 ph6;
 		__u8 bytes[HDR_LEN];
 	} hdr __attribute__((aligned(8)));
 };
@@ -546,21 +565,12 @@ static __always_inline int ge_lost(const __u32 *slot, const struct netfault_rule
  * 1-in-65535 chance, and mistaking one such packet costs no more than a drop (corrupt()).
  * The sum is commutative, so the addresses' order (egress or ingress view) does not matter.
  */
-static __always_inline int csum_partial(struct __sk_buff *skb, const struct packet *pkt,
-					__u32 l4_len)
+static __always_inline int csum_partial(struct __sk_buff *skb, struct packet *pkt, __u32 l4_len)
 {
-	struct {
-		__u8 a[16], b[16];
-		__be32 len, proto;
-	} ph6 = {};
-	struct {
-		__u8 a[4], b[4];
-		__u8 zero, proto;
-		__be16 len;
-	} ph4 = {};
+	struct pseudo6 *ph6 = &pkt->hdr.ph6;
+	struct pseudo4 *ph4 = &pkt->hdr.ph4;
 	__u32 off;
 	__s64 sum;
-	__u16 check;
 
 	if (!pkt->has_ports)
 		return 0;
@@ -570,26 +580,27 @@ static __always_inline int csum_partial(struct __sk_buff *skb, const struct pack
 		off = pkt->l3_end + 6;
 	else
 		return 0;
-	if (bpf_skb_load_bytes(skb, off, &check, sizeof(check)))
+	if (bpf_skb_load_bytes(skb, off, &pkt->check, sizeof(pkt->check)))
 		return 0;
 	if (pkt->v6) {
-		__builtin_memcpy(ph6.a, pkt->local.addr, 16);
-		__builtin_memcpy(ph6.b, pkt->remote.addr, 16);
-		ph6.len = bpf_htonl(l4_len);
-		ph6.proto = bpf_htonl(pkt->proto);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph6, sizeof(ph6), 0);
+		__builtin_memcpy(ph6->a, pkt->local.addr, 16);
+		__builtin_memcpy(ph6->b, pkt->remote.addr, 16);
+		ph6->len = bpf_htonl(l4_len);
+		ph6->proto = bpf_htonl(pkt->proto);
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)ph6, sizeof(*ph6), 0);
 	} else {
-		__builtin_memcpy(ph4.a, pkt->local.addr, 4);
-		__builtin_memcpy(ph4.b, pkt->remote.addr, 4);
-		ph4.proto = pkt->proto;
-		ph4.len = bpf_htons((__u16)l4_len);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph4, sizeof(ph4), 0);
+		__builtin_memcpy(ph4->a, pkt->local.addr, 4);
+		__builtin_memcpy(ph4->b, pkt->remote.addr, 4);
+		ph4->zero = 0;
+		ph4->proto = pkt->proto;
+		ph4->len = bpf_htons((__u16)l4_len);
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)ph4, sizeof(*ph4), 0);
 	}
 	if (sum < 0)
 		return 0;
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
-	return check == (__u16)sum;
+	return pkt->check == (__u16)sum;
 }
 
 /*
@@ -613,20 +624,19 @@ static __always_inline int csum_partial(struct __sk_buff *skb, const struct pack
  *    checksum would have done with it on a wire; it still counts as corrupted.
  * ICMP and other protocols always carry a software checksum (CHECKSUM_NONE on egress).
  */
-static __always_inline int corrupt(struct __sk_buff *skb, const struct packet *pkt)
+static __always_inline int corrupt(struct __sk_buff *skb, struct packet *pkt)
 {
 	__u32 len = skb->len, off;
-	__u8 byte;
 
 	if (pkt->l3_end >= len)
 		return -1;
 	if (csum_partial(skb, pkt, len - pkt->l3_end))
 		return 1;
 	off = pkt->l3_end + bpf_get_prandom_u32() % (len - pkt->l3_end);
-	if (bpf_skb_load_bytes(skb, off, &byte, 1))
+	if (bpf_skb_load_bytes(skb, off, &pkt->byte, 1))
 		return -1;
-	byte ^= 1 << (bpf_get_prandom_u32() & 7);
-	if (bpf_skb_store_bytes(skb, off, &byte, 1, BPF_F_RECOMPUTE_CSUM))
+	pkt->byte ^= 1 << (bpf_get_prandom_u32() & 7);
+	if (bpf_skb_store_bytes(skb, off, &pkt->byte, 1, BPF_F_RECOMPUTE_CSUM))
 		return -1;
 	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
 	return 0;
@@ -677,18 +687,23 @@ enum verdict {
  * A global function, so the verifier checks it once instead of once per call site. It does
  * not take the skb: with one pointer fewer live across its calls, nothing needs a spill to
  * the stack (each spill costs a speculation barrier without CAP_PERFMON; see struct packet).
+ * Nor the packet: a global function's pointer argument is plain memory to the verifier, which
+ * Linux 6.1 does not accept as a map key; the packets map's value is one (an inlined lookup).
  */
-__attribute__((noinline)) int netfault_apply(struct packet *pkt, __u32 slot)
+__attribute__((noinline)) int netfault_apply(__u32 slot)
 {
 	struct netfault_counters *cnt;
 	struct netfault_rule *rule;
+	struct packet *pkt;
 	__u64 deadline;
 
-	/* pkt may be NULL for a global function. */
-	if (!pkt || slot >= NETFAULT_MAX_RULES)
+	if (slot >= NETFAULT_MAX_RULES)
 		return 0;
-	/* Read here, where the verifier still knows slot's bound. */
+	/* Read at once, where the verifier still knows slot's bound. */
 	deadline = cfg.deadline[slot];
+	pkt = bpf_map_lookup_elem(&packets, &zero_key);
+	if (!pkt)
+		return 0;
 	/* The key from pkt, not the stack (see struct packet). */
 	pkt->slot = slot;
 	rule = bpf_map_lookup_elem(&rules, &pkt->slot);
@@ -713,7 +728,7 @@ __attribute__((noinline)) int netfault_apply(struct packet *pkt, __u32 slot)
 	 */
 	if (deadline) {
 		if (!pkt->now)
-			pkt->now = bpf_ktime_get_ns();
+			pkt->now = bpf_ktime_get_coarse_ns() + NETFAULT_COARSE_SLACK_NS;
 		if (pkt->now >= deadline)
 			return 0;
 		/*
@@ -781,10 +796,12 @@ __attribute__((noinline)) int netfault_apply(struct packet *pkt, __u32 slot)
 
 /*
  * Carry out a verdict of netfault_apply() for the rule in pkt->slot: 1 when the packet is to
- * be dropped, else 0. A global function: checked once.
+ * be dropped, else 0. A global function: checked once (the packet from its map, as in
+ * netfault_apply()).
  */
-__attribute__((noinline)) int netfault_act(struct __sk_buff *skb, struct packet *pkt, int verdict)
+__attribute__((noinline)) int netfault_act(struct __sk_buff *skb, int verdict)
 {
+	struct packet *pkt;
 	struct netfault_counters *cnt;
 	int r;
 
@@ -792,6 +809,7 @@ __attribute__((noinline)) int netfault_act(struct __sk_buff *skb, struct packet 
 		return 0;
 	if (verdict == VERDICT_DROP)
 		return 1;
+	pkt = bpf_map_lookup_elem(&packets, &zero_key);
 	if (!pkt)
 		return 0;
 	cnt = bpf_map_lookup_elem(&rule_stats, &pkt->slot);
@@ -950,7 +968,6 @@ static __always_inline int shape(struct __sk_buff *skb, const struct packet *pkt
 /* The walk over the candidate rule slots, one bpf_loop() step per slot (see exthdr_walk). */
 struct walk {
 	struct __sk_buff *skb;
-	struct packet *pkt;
 	__u64 cand;
 	/*
 	 * 64 bits, like every field of a struct on this program's stack: without CAP_PERFMON,
@@ -968,13 +985,13 @@ static __always_inline __u32 bit_slot(__u64 low)
 }
 
 /* Apply the rule in a slot: 1 when the packet is to be dropped. */
-static __always_inline int apply_slot(struct __sk_buff *skb, struct packet *pkt, __u32 slot)
+static __always_inline int apply_slot(struct __sk_buff *skb, __u32 slot)
 {
-	int verdict = netfault_apply(pkt, slot);
+	int verdict = netfault_apply(slot);
 
 	if (verdict == VERDICT_PASS)
 		return 0;
-	return verdict == VERDICT_DROP || netfault_act(skb, pkt, verdict);
+	return verdict == VERDICT_DROP || netfault_act(skb, verdict);
 }
 
 /* Apply the lowest candidate slot: 0 to go on, 1 when no candidate is left or it dropped. */
@@ -987,7 +1004,7 @@ static long walk_one(__u32 i, void *ctx)
 		return 1;
 	low = w->cand & -w->cand;
 	w->cand ^= low;
-	if (apply_slot(w->skb, w->pkt, bit_slot(low))) {
+	if (apply_slot(w->skb, bit_slot(low))) {
 		w->dropped = 1;
 		return 1;
 	}
@@ -1000,13 +1017,11 @@ static long walk_one(__u32 i, void *ctx)
  * state is on the stack (see struct packet). Not inlined, for the same reason as
  * walk_exthdrs().
  */
-static __attribute__((noinline)) int walk_rules(struct __sk_buff *skb, struct packet *pkt,
-						__u64 cand)
+static __attribute__((noinline)) int walk_rules(struct __sk_buff *skb, __u64 cand)
 {
 	struct walk w = {};
 
 	w.skb = skb;
-	w.pkt = pkt;
 	w.cand = cand;
 	bpf_loop(NETFAULT_MAX_RULES, walk_one, &w, 0);
 	return w.dropped;
@@ -1071,9 +1086,9 @@ static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 		return TC_ACT_UNSPEC;
 	low = cand & -cand;
 	if (cand == low)
-		dropped = apply_slot(skb, pkt, bit_slot(low));
+		dropped = apply_slot(skb, bit_slot(low));
 	else
-		dropped = walk_rules(skb, pkt, cand);
+		dropped = walk_rules(skb, cand);
 	if (dropped)
 		/* Egress: STOLEN, so the sender sees wire loss and not ENOBUFS. */
 		return hook == NETFAULT_HOOK_EGRESS ? TC_ACT_STOLEN : TC_ACT_SHOT;

@@ -277,4 +277,13 @@ struct netfault_config {
 	__u64 deadline[NETFAULT_MAX_RULES];
 };
 
+/*
+ * The program reads the clock for the deadlines with bpf_ktime_get_coarse_ns() (the same
+ * clock as CLOCK_MONOTONIC, as of the last timer tick: a few nanoseconds to read, where
+ * bpf_ktime_get_ns() cost about 30 ns per packet). The coarse time trails the precise time by
+ * less than one tick (1 to 10 ms: HZ is 100 to 1000), so the program adds this bound to it:
+ * a rule lapses up to one tick before its deadline, never after it.
+ */
+#define NETFAULT_COARSE_SLACK_NS 10000000ULL
+
 #endif
