@@ -270,7 +270,8 @@ struct netfault_config {
 	/*
 	 * The lease deadline of each rule slot, in bpf_ktime_get_ns() time (CLOCK_MONOTONIC,
 	 * which user space reads with clock_gettime(CLOCK_MONOTONIC): the same clock, stopped
-	 * in suspend on both sides); 0: none. The agent advances it on every renewal of the
+	 * in suspend on both sides; the program compares it with the coarse clock, see
+	 * NETFAULT_COARSE_SLACK_NS); 0: none. The agent advances it on every renewal of the
 	 * lease the rule's fault belongs to. Once it has passed, the rule lets packets through
 	 * untouched although still attached: a dead agent's faults lapse with their lease.
 	 */
