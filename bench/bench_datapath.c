@@ -5,8 +5,16 @@
  * test-run harness's own cost is in both figures and the ratio says what our classifier adds.
  *
  * Configurations: no rule; one rule with one prefix (the packet misses it, then hits it);
- * one rule with 10,000 prefixes (miss, hit). Rounds are interleaved and each figure is the
- * median of ROUNDS rounds of REPEAT runs, so a noisy neighbour moves every figure alike.
+ * one rule with 10,000 prefixes (miss, hit). The rule carries a lease deadline an hour ahead,
+ * as every rule of the agent does, so the hit pays the deadline check. Rounds are interleaved
+ * and each figure is the median of ROUNDS rounds of REPEAT runs, so a noisy neighbour moves
+ * every figure alike.
+ *
+ * Two passes: the program loaded by root (the verifier with CAP_PERFMON and CAP_SYS_ADMIN),
+ * then, after the process dropped every capability but CAP_BPF and CAP_NET_ADMIN, loaded
+ * again as the agent loads it (rows suffixed _agent_caps). Without CAP_PERFMON the verifier
+ * adds Spectre mitigations (a speculation barrier after stack stores, masking of pointer
+ * arithmetic), so the second pass is the cost of the program faultlined really runs.
  *
  * Output: one line per configuration, "name ns_per_packet reference_ns ratio", for
  * bench/run.sh. Exit 0, 1 on failure, 77 when it cannot run here (not root, no BPF).
@@ -17,15 +25,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
 #include <netinet/in.h>
 
+#include "caps.h"
 #include "log.h"
 #include "netfault.h"
 
@@ -95,7 +106,8 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int main(void)
+/* One pass over every configuration with the program of nf; prints the rows, with suffix. */
+static int measure(struct netfault *nf, int ref_fd, const char *suffix)
 {
 	static struct netfault_cidr many[N_PREFIXES];
 	double t[C__COUNT][ROUNDS], ref[C__COUNT][ROUNDS];
@@ -107,28 +119,13 @@ int main(void)
 	};
 	uint8_t miss_pkt[128], hit_pkt[128];
 	size_t miss_len, hit_len;
-	struct netfault *nf = NULL;
-	int ref_fd = -1, prog, slot = -1, err, ret = 1;
+	int prog, slot = -1, err = 0;
+	struct timespec now;
 
-	log_setup("bench_datapath", LOG_LVL_WARN, LOG_STYLE_HUMAN);
-	if (geteuid()) {
-		printf("SKIP: bench_datapath: needs root\n");
-		return SKIP;
-	}
-	if (unshare(CLONE_NEWNET)) {
-		printf("SKIP: bench_datapath: unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		return SKIP;
-	}
-	ref_fd = empty_prog();
-	if (ref_fd < 0) {
-		printf("SKIP: bench_datapath: cannot load a tc program: %s\n", strerror(errno));
-		return SKIP;
-	}
-	err = netfault_open(LO, &nf);
-	if (err) {
-		fprintf(stderr, "bench_datapath: netfault_open: %s\n", strerror(-err));
-		goto out;
-	}
+	if (clock_gettime(CLOCK_MONOTONIC, &now))
+		return -errno;
+	/* A lease deadline an hour ahead, in the program's clock (CLOCK_MONOTONIC). */
+	spec.deadline_ns = (uint64_t)now.tv_sec * 1000000000ULL + now.tv_nsec + 3600000000000ULL;
 	prog = netfault_prog_fd(nf, NETFAULT_HOOK_EGRESS);
 	miss_len = udp_packet(miss_pkt, sizeof(miss_pkt), "198.51.100.7");
 	hit_len = udp_packet(hit_pkt, sizeof(hit_pkt), "10.0.42.7");
@@ -150,23 +147,23 @@ int main(void)
 				err = netfault_rule_remove(nf, slot);
 				slot = -1;
 				if (err)
-					goto fail;
+					return err;
 			}
 			if (c == C_ONE_MISS || c == C_MANY_MISS) {
 				spec.remote = c == C_ONE_MISS ? &one : many;
 				spec.n_remote = c == C_ONE_MISS ? 1 : N_PREFIXES;
 				err = netfault_rule_add(nf, &spec, &slot);
 				if (err)
-					goto fail;
+					return err;
 			}
 			ref[c][r] = ns_per_packet(ref_fd, pkt, len);
 			t[c][r] = ns_per_packet(prog, pkt, len);
-			if (ref[c][r] < 0 || t[c][r] < 0) {
-				err = -errno;
-				goto fail;
-			}
+			if (ref[c][r] < 0 || t[c][r] < 0)
+				return -errno;
 		}
 	}
+	if (slot >= 0 && (err = netfault_rule_remove(nf, slot)))
+		return err;
 
 	for (int c = 0; c < C__COUNT; c++) {
 		double m, mr;
@@ -175,8 +172,56 @@ int main(void)
 		qsort(ref[c], ROUNDS, sizeof(double), cmp_double);
 		m = t[c][ROUNDS / 2];
 		mr = ref[c][ROUNDS / 2];
-		printf("%s %.1f %.1f %.2f\n", config_name[c], m, mr, mr > 0 ? m / mr : 0);
+		printf("%s%s %.1f %.1f %.2f\n", config_name[c], suffix, m, mr, mr > 0 ? m / mr : 0);
 	}
+	fflush(stdout);
+	return 0;
+}
+
+int main(void)
+{
+	struct netfault *nf = NULL;
+	int ref_fd = -1, err, ret = 1;
+
+	log_setup("bench_datapath", LOG_LVL_WARN, LOG_STYLE_HUMAN);
+	if (geteuid()) {
+		printf("SKIP: bench_datapath: needs root\n");
+		return SKIP;
+	}
+	if (unshare(CLONE_NEWNET)) {
+		printf("SKIP: bench_datapath: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+		return SKIP;
+	}
+	ref_fd = empty_prog();
+	if (ref_fd < 0) {
+		printf("SKIP: bench_datapath: cannot load a tc program: %s\n", strerror(errno));
+		return SKIP;
+	}
+	err = netfault_open(LO, &nf);
+	if (err) {
+		fprintf(stderr, "bench_datapath: netfault_open: %s\n", strerror(-err));
+		goto out;
+	}
+	err = measure(nf, ref_fd, "");
+	if (err)
+		goto fail;
+	netfault_close(nf);
+	nf = NULL;
+	/* The agent's capabilities after its start-up (docs/network-faults.md, Capabilities). */
+	err = caps_restrict(1ULL << CAP_BPF | 1ULL << CAP_NET_ADMIN);
+	if (err) {
+		fprintf(stderr, "bench_datapath: dropping capabilities: %s\n", strerror(-err));
+		goto out;
+	}
+	err = netfault_open(LO, &nf);
+	if (err) {
+		fprintf(stderr, "bench_datapath: netfault_open with the agent's capabilities: %s\n",
+			strerror(-err));
+		goto out;
+	}
+	err = measure(nf, ref_fd, "_agent_caps");
+	if (err)
+		goto fail;
 	ret = 0;
 	goto out;
 fail:

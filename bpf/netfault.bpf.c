@@ -96,24 +96,73 @@ struct {
 	__type(value, __u32);
 } exempt SEC(".maps");
 
-/* What the rules look at, in the hook's point of view. Ports are in host byte order. */
+/* Bytes of the network header read at once: IPv6's fixed header and 4 bytes past it. */
+#define HDR_LEN (sizeof(struct ipv6hdr) + 4)
+
+/* The pseudo-headers of the TCP and UDP checksums (csum_partial()). */
+struct pseudo4 {
+	__u8 a[4], b[4];
+	__u8 zero, proto;
+	__be16 len;
+};
+
+struct pseudo6 {
+	__u8 a[16], b[16];
+	__be32 len, proto;
+};
+
+/*
+ * What the rules look at, in the hook's point of view. Ports are in host byte order.
+ *
+ * Everything a run writes lives here, in the per-CPU map value, and not on the stack: the
+ * trie and exemption keys are built in place and passed to the lookups from here, and the
+ * headers are read into hdr. Without CAP_PERFMON (the agent's case), the verifier follows
+ * every first store into a stack slot, and every spill of a pointer, with a speculation
+ * barrier (Spectre v4; lfence on x86), which cost more than the rest of the program did.
+ */
 struct packet {
+	/*
+	 * The remote and the local address as trie keys (struct netfault_lpm4_key is the first
+	 * 12 bytes of this layout: IPv4 in the first 4 bytes of addr).
+	 */
+	struct netfault_lpm6_key remote;
+	struct netfault_lpm6_key local;
+	struct netfault_exempt_key ekey; /* is_exempt()'s key */
+	__u64 now;    /* bpf_ktime_get_ns() once a rule matched (deadline check), else 0 */
+	__u64 cand;   /* the candidate rule slots */
+	__u32 slot;   /* the rule maps' key, for netfault_apply() */
 	__u32 l3_end; /* offset just past the IP header(s): corruption happens at or after it */
 	__u8 hook;    /* enum netfault_hook */
 	__s8 exempt;  /* is_exempt(), or -1 when not looked up yet */
 	__u8 v6;
 	__u8 proto;	/* L4 protocol, or the last IPv6 next header seen */
 	__u8 has_ports; /* TCP, UDP, UDP-Lite, SCTP; not a non-first fragment */
-	__u16 lport, rport;
-	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
-	__u8 raddr[16];
-	__u32 shape_classid; /* the first matching SHAPE rule's, applied after the walk */
 	__u8 shaped;
 	__u8 delayed; /* a DELAY rule matched: delay_slot is the first one's */
+	__u8 l4;      /* enum l4_state */
+	__u16 lport, rport;
+	__u32 shape_classid; /* the first matching SHAPE rule's, applied after the walk */
 	__u32 delay_slot;
 	__u32 handover_tc_index; /* hand_over(): for the copy's nested run */
 	__u64 handover_tstamp;
+	__be16 ports[2]; /* the L4 header's first 4 bytes, when has_ports */
+	__u16 check;	 /* csum_partial(): the packet's checksum field */
+	__u8 byte;	 /* corrupt(): the byte it flips */
+	/*
+	 * The network header and what follows it, as the parse read it; after the parse, the
+	 * checksum pseudo-header of csum_partial().
+	 */
+	union {
+		struct iphdr ip;
+		struct ipv6hdr ip6;
+		struct pseudo4 ph4;
+		struct pseudo6 ph6;
+		__u8 bytes[HDR_LEN];
+	} hdr __attribute__((aligned(8)));
 };
+
+/* The key of the packets map, in .rodata: a key on the stack would cost a store per packet. */
+static const __u32 zero_key = 0;
 
 /*
  * The packet being processed, per CPU: in a map rather than on the stack, for the same reason
@@ -141,27 +190,90 @@ static __always_inline void set_addrs(struct packet *pkt, const __u32 hook, cons
 				      const void *daddr, __u32 len)
 {
 	if (hook == NETFAULT_HOOK_INGRESS) {
-		__builtin_memcpy(pkt->raddr, saddr, len);
-		__builtin_memcpy(pkt->laddr, daddr, len);
+		__builtin_memcpy(pkt->remote.addr, saddr, len);
+		__builtin_memcpy(pkt->local.addr, daddr, len);
 	} else {
-		__builtin_memcpy(pkt->laddr, saddr, len);
-		__builtin_memcpy(pkt->raddr, daddr, len);
+		__builtin_memcpy(pkt->local.addr, saddr, len);
+		__builtin_memcpy(pkt->remote.addr, daddr, len);
 	}
 }
 
-static __always_inline int parse_ipv4(struct __sk_buff *skb, const __u32 hook, struct packet *pkt,
-				      __u32 *l4, __u8 *first_frag)
-{
-	struct iphdr ip;
+/* What the parse knows of the L4 header's first 4 bytes (struct packet, l4). */
+enum l4_state {
+	L4_NONE, /* no L4 header here: a non-first fragment, or its header could not be read */
+	L4_READ, /* pkt->ports holds them */
+	L4_AT,	 /* they are at pkt->l3_end, still to be read */
+};
 
-	if (bpf_skb_load_bytes(skb, l2_len, &ip, sizeof(ip)))
+/* Copy n bytes (a multiple of 4) from the packet's linear data into pkt->hdr, a word at a time. */
+static __always_inline void copy_hdr(struct packet *pkt, const void *from, const __u32 n)
+{
+	__u64 *to = (__u64 *)pkt->hdr.bytes;
+	const __u64 *src = from;
+	__u32 i;
+
+#pragma unroll
+	for (i = 0; i < n / 8; i++)
+		to[i] = src[i];
+	if (n % 8)
+		*(__u32 *)&to[n / 8] = *(const __u32 *)&src[n / 8];
+}
+
+/*
+ * Read the network header and what follows it into pkt->hdr: want bytes, or at least need
+ * bytes when the packet is shorter. 1 when want bytes were read, 0 when need, -1 when not even
+ * those. From the linear data when they are there (loads at constant offsets: the verifier
+ * refuses a variable offset into the packet without CAP_PERFMON), else with
+ * bpf_skb_load_bytes(), which costs a helper call and reads non-linear data too.
+ */
+static __always_inline int read_hdr(struct __sk_buff *skb, struct packet *pkt, const __u32 want,
+				    const __u32 need)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+
+	if (l2_len == ETH_HLEN) {
+		if (data + ETH_HLEN + want <= end) {
+			copy_hdr(pkt, data + ETH_HLEN, want);
+			return 1;
+		}
+	} else if (l2_len == 0) {
+		if (data + want <= end) {
+			copy_hdr(pkt, data, want);
+			return 1;
+		}
+	}
+	if (!bpf_skb_load_bytes(skb, l2_len, pkt->hdr.bytes, want))
+		return 1;
+	if (!bpf_skb_load_bytes(skb, l2_len, pkt->hdr.bytes, need))
+		return 0;
+	return -1;
+}
+
+/*
+ * IPv4: the header and the 4 bytes after it in one read (the ports, when the header has no
+ * options), else the header alone. Results go to pkt, not to variables of the caller, which
+ * the compiler would keep on the stack (see struct packet).
+ */
+static __always_inline int parse_ipv4(struct __sk_buff *skb, const __u32 hook, struct packet *pkt)
+{
+	struct iphdr *ip = &pkt->hdr.ip;
+	int r = read_hdr(skb, pkt, sizeof(*ip) + 4, sizeof(*ip));
+
+	if (r < 0)
 		return -1;
-	if (ip.version != 4 || ip.ihl < 5)
+	pkt->l4 = r ? L4_READ : L4_AT;
+	if (ip->version != 4 || ip->ihl < 5)
 		return -1;
-	pkt->proto = ip.protocol;
-	*l4 = l2_len + ip.ihl * 4;
-	*first_frag = !(ip.frag_off & bpf_htons(0x1fff));
-	set_addrs(pkt, hook, &ip.saddr, &ip.daddr, 4);
+	pkt->proto = ip->protocol;
+	pkt->l3_end = l2_len + ip->ihl * 4;
+	if (ip->frag_off & bpf_htons(0x1fff))
+		pkt->l4 = L4_NONE;
+	else if (ip->ihl != 5)
+		pkt->l4 = L4_AT;
+	if (pkt->l4 == L4_READ)
+		__builtin_memcpy(pkt->ports, &pkt->hdr.bytes[sizeof(*ip)], sizeof(pkt->ports));
+	set_addrs(pkt, hook, &ip->saddr, &ip->daddr, 4);
 	return 0;
 }
 
@@ -220,94 +332,120 @@ static long exthdr_one(__u32 i, void *ctx)
 }
 
 /*
- * IPv6: the fixed header, then up to NETFAULT_MAX_EXTHDRS extension headers (hop-by-hop,
- * routing, destination options, fragment, AH). When the walk ends on an extension header,
- * proto is that header's number and the packet has no ports.
+ * The IPv6 extension headers after the fixed header, from pkt->proto (its next header): on
+ * return pkt->proto is the header the walk ended on and *l4 its offset; -1 when a header could
+ * not be read, 1 when the packet is a non-first fragment, else 0. Not inlined: its walk state
+ * is on the stack, which only packets with extension headers should pay for (see struct
+ * packet).
  */
-static __always_inline int parse_ipv6(struct __sk_buff *skb, const __u32 hook, struct packet *pkt,
-				      __u32 *l4, __u8 *first_frag)
+static __attribute__((noinline)) int walk_exthdrs(struct __sk_buff *skb, struct packet *pkt)
 {
-	struct ipv6hdr ip6;
 	struct exthdr_walk w = {};
-	__u32 off;
-	__u8 nexthdr;
 
-	if (bpf_skb_load_bytes(skb, l2_len, &ip6, sizeof(ip6)))
-		return -1;
-	if (ip6.version != 6)
-		return -1;
-	set_addrs(pkt, hook, &ip6.saddr, &ip6.daddr, 16);
 	w.skb = skb;
-	w.off = l2_len + sizeof(ip6);
-	w.nexthdr = ip6.nexthdr;
+	w.off = l2_len + sizeof(struct ipv6hdr);
+	w.nexthdr = pkt->proto;
 	bpf_loop(NETFAULT_MAX_EXTHDRS, exthdr_one, &w, 0);
 	if (w.end == EXTHDR_TRUNCATED)
 		return -1;
-	nexthdr = w.nexthdr;
-	off = w.off;
-	*first_frag = w.end != EXTHDR_NOT_FIRST;
-	pkt->proto = nexthdr;
-	*l4 = off;
+	pkt->proto = w.nexthdr;
+	pkt->l3_end = w.off;
+	return w.end == EXTHDR_NOT_FIRST;
+}
+
+static __always_inline int is_exthdr(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	       nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_AH || nexthdr == IPPROTO_FRAGMENT;
+}
+
+/*
+ * IPv6: the fixed header (and the 4 bytes after it in the same read, the ports when no
+ * extension header follows), then up to NETFAULT_MAX_EXTHDRS extension headers (hop-by-hop,
+ * routing, destination options, fragment, AH). When the walk ends on an extension header,
+ * proto is that header's number and the packet has no ports.
+ */
+static __always_inline int parse_ipv6(struct __sk_buff *skb, const __u32 hook, struct packet *pkt)
+{
+	struct ipv6hdr *ip6 = &pkt->hdr.ip6;
+	int r = read_hdr(skb, pkt, sizeof(*ip6) + 4, sizeof(*ip6));
+
+	if (r < 0)
+		return -1;
+	pkt->l4 = r ? L4_READ : L4_AT;
+	if (ip6->version != 6)
+		return -1;
+	set_addrs(pkt, hook, &ip6->saddr, &ip6->daddr, 16);
+	pkt->proto = ip6->nexthdr;
+	pkt->l3_end = l2_len + sizeof(*ip6);
+	if (!is_exthdr(ip6->nexthdr)) {
+		if (pkt->l4 == L4_READ)
+			__builtin_memcpy(pkt->ports, &pkt->hdr.bytes[sizeof(*ip6)],
+					 sizeof(pkt->ports));
+		return 0;
+	}
+	r = walk_exthdrs(skb, pkt);
+	if (r < 0)
+		return -1;
+	pkt->l4 = r ? L4_NONE : L4_AT;
 	return 0;
 }
 
+/*
+ * Read the packet's addresses, protocol and ports into pkt: 0, or -1 when it is not an IP
+ * packet we can read.
+ */
 static __always_inline int parse(struct __sk_buff *skb, const __u32 hook, struct packet *pkt)
 {
-	__u8 first_frag = 0;
-	__u32 l4 = 0;
-	__be16 ports[2];
-
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		if (parse_ipv4(skb, hook, pkt, &l4, &first_frag))
+		if (parse_ipv4(skb, hook, pkt))
 			return -1;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		pkt->v6 = 1;
-		if (parse_ipv6(skb, hook, pkt, &l4, &first_frag))
+		if (parse_ipv6(skb, hook, pkt))
 			return -1;
 	} else {
 		return -1;
 	}
-	pkt->l3_end = l4;
-	if (!first_frag)
-		return 0;
 	switch (pkt->proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
 	case IPPROTO_UDPLITE:
 	case IPPROTO_SCTP:
-		if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)))
+		if (pkt->l4 == L4_NONE)
+			return 0;
+		if (pkt->l4 == L4_AT &&
+		    bpf_skb_load_bytes(skb, pkt->l3_end, pkt->ports, sizeof(pkt->ports)))
 			return 0; /* truncated: no ports */
 		pkt->has_ports = 1;
 		if (hook == NETFAULT_HOOK_INGRESS) {
-			pkt->rport = bpf_ntohs(ports[0]);
-			pkt->lport = bpf_ntohs(ports[1]);
+			pkt->rport = bpf_ntohs(pkt->ports[0]);
+			pkt->lport = bpf_ntohs(pkt->ports[1]);
 		} else {
-			pkt->lport = bpf_ntohs(ports[0]);
-			pkt->rport = bpf_ntohs(ports[1]);
+			pkt->lport = bpf_ntohs(pkt->ports[0]);
+			pkt->rport = bpf_ntohs(pkt->ports[1]);
 		}
 		break;
 	}
 	return 0;
 }
 
-/* Rule slots whose CIDRs on this side contain the address (0 when none). */
-static __always_inline __u64 prefix_rules(const struct packet *pkt, __u32 side)
+/*
+ * Rule slots whose CIDRs on this side contain the address (0 when none). The key is the
+ * packet's own (struct packet); an IPv4 trie reads its first 12 bytes.
+ */
+static __always_inline __u64 prefix_rules(struct packet *pkt, __u32 side)
 {
-	const __u8 *addr = side == NETFAULT_SIDE_REMOTE ? pkt->raddr : pkt->laddr;
+	struct netfault_lpm6_key *k = side == NETFAULT_SIDE_REMOTE ? &pkt->remote : &pkt->local;
 	__u64 *mask;
 
+	k->side = side;
 	if (pkt->v6) {
-		struct netfault_lpm6_key k6 = {.prefixlen = NETFAULT_LPM_SIDE_BITS + 128,
-					       .side = side};
-
-		__builtin_memcpy(k6.addr, addr, 16);
-		mask = bpf_map_lookup_elem(&prefixes_v6, &k6);
+		k->prefixlen = NETFAULT_LPM_SIDE_BITS + 128;
+		mask = bpf_map_lookup_elem(&prefixes_v6, k);
 	} else {
-		struct netfault_lpm4_key k4 = {.prefixlen = NETFAULT_LPM_SIDE_BITS + 32,
-					       .side = side};
-
-		__builtin_memcpy(k4.addr, addr, 4);
-		mask = bpf_map_lookup_elem(&prefixes_v4, &k4);
+		k->prefixlen = NETFAULT_LPM_SIDE_BITS + 32;
+		mask = bpf_map_lookup_elem(&prefixes_v4, k);
 	}
 	return mask ? *mask : 0;
 }
@@ -334,34 +472,47 @@ static __always_inline int exempt_lookup(struct netfault_exempt_key *k, __u8 pro
 	return bpf_map_lookup_elem(&exempt, k) != NULL;
 }
 
-/* Is this packet part of an exempt flow? Only the wildcard shapes in use are looked up. */
-static __always_inline int is_exempt(const struct packet *pkt)
+/*
+ * The exemption shapes in use, read again at each use: kept in a register across the
+ * lookups, they would take a spill (see struct packet).
+ */
+static __always_inline __u32 exempt_shapes(void)
 {
-	__u32 shapes = cfg.exempt_shapes;
-	/* 8-byte aligned: exempt_lookup() writes its first 8 bytes in one store. */
-	struct netfault_exempt_key k __attribute__((aligned(8))) = {};
+	return *(volatile __u32 *)&cfg.exempt_shapes;
+}
 
-	if (!shapes)
+/*
+ * Is this packet part of an exempt flow? Only the wildcard shapes in use are looked up. The
+ * key is the packet's own (struct packet), 8-byte aligned there: exempt_lookup() writes its
+ * first 8 bytes in one store.
+ */
+static __always_inline int is_exempt(struct packet *pkt)
+{
+	struct netfault_exempt_key *k = &pkt->ekey;
+
+	if (!exempt_shapes())
 		return 0;
+	k->pad1 = 0;
 	if (pkt->v6) {
-		__builtin_memcpy(k.addr, pkt->raddr, 16);
+		__builtin_memcpy(k->addr, pkt->remote.addr, 16);
 	} else {
-		k.addr[10] = 0xff;
-		k.addr[11] = 0xff;
-		__builtin_memcpy(&k.addr[12], pkt->raddr, 4);
+		__builtin_memset(k->addr, 0, 10);
+		k->addr[10] = 0xff;
+		k->addr[11] = 0xff;
+		__builtin_memcpy(&k->addr[12], pkt->remote.addr, 4);
 	}
-	if ((shapes & (1u << NETFAULT_EXEMPT_FULL)) &&
-	    exempt_lookup(&k, pkt->proto, pkt->lport, pkt->rport))
+	if ((exempt_shapes() & (1u << NETFAULT_EXEMPT_FULL)) &&
+	    exempt_lookup(k, pkt->proto, pkt->lport, pkt->rport))
 		return 1;
-	if ((shapes & (1u << NETFAULT_EXEMPT_LPORT)) &&
-	    exempt_lookup(&k, pkt->proto, pkt->lport, 0))
+	if ((exempt_shapes() & (1u << NETFAULT_EXEMPT_LPORT)) &&
+	    exempt_lookup(k, pkt->proto, pkt->lport, 0))
 		return 1;
-	if ((shapes & (1u << NETFAULT_EXEMPT_RPORT)) &&
-	    exempt_lookup(&k, pkt->proto, 0, pkt->rport))
+	if ((exempt_shapes() & (1u << NETFAULT_EXEMPT_RPORT)) &&
+	    exempt_lookup(k, pkt->proto, 0, pkt->rport))
 		return 1;
-	if ((shapes & (1u << NETFAULT_EXEMPT_PROTO)) && exempt_lookup(&k, pkt->proto, 0, 0))
+	if ((exempt_shapes() & (1u << NETFAULT_EXEMPT_PROTO)) && exempt_lookup(k, pkt->proto, 0, 0))
 		return 1;
-	if ((shapes & (1u << NETFAULT_EXEMPT_ANY)) && exempt_lookup(&k, 0, 0, 0))
+	if ((exempt_shapes() & (1u << NETFAULT_EXEMPT_ANY)) && exempt_lookup(k, 0, 0, 0))
 		return 1;
 	return 0;
 }
@@ -382,7 +533,7 @@ static __always_inline int below(__u32 rnd, __u32 prob)
  * under a spin lock, so the chain sees the packets of all flows in one sequence; no helper may
  * run under the lock, so the random numbers are drawn before it.
  */
-static __always_inline int ge_lost(__u32 slot, const struct netfault_rule *rule)
+static __always_inline int ge_lost(const __u32 *slot, const struct netfault_rule *rule)
 {
 	__u32 p = rule->ge.p, r = rule->ge.r;
 	/* Loaded before the choice: a pointer picked by a branch is refused without CAP_PERFMON. */
@@ -392,7 +543,7 @@ static __always_inline int ge_lost(__u32 slot, const struct netfault_rule *rule)
 	struct netfault_ge_state *st;
 	__u32 bad;
 
-	st = bpf_map_lookup_elem(&ge_states, &slot);
+	st = bpf_map_lookup_elem(&ge_states, slot);
 	if (!st)
 		return 0;
 	bpf_spin_lock(&st->lock);
@@ -414,21 +565,12 @@ static __always_inline int ge_lost(__u32 slot, const struct netfault_rule *rule)
  * 1-in-65535 chance, and mistaking one such packet costs no more than a drop (corrupt()).
  * The sum is commutative, so the addresses' order (egress or ingress view) does not matter.
  */
-static __always_inline int csum_partial(struct __sk_buff *skb, const struct packet *pkt,
-					__u32 l4_len)
+static __always_inline int csum_partial(struct __sk_buff *skb, struct packet *pkt, __u32 l4_len)
 {
-	struct {
-		__u8 a[16], b[16];
-		__be32 len, proto;
-	} ph6 = {};
-	struct {
-		__u8 a[4], b[4];
-		__u8 zero, proto;
-		__be16 len;
-	} ph4 = {};
+	struct pseudo6 *ph6 = &pkt->hdr.ph6;
+	struct pseudo4 *ph4 = &pkt->hdr.ph4;
 	__u32 off;
 	__s64 sum;
-	__u16 check;
 
 	if (!pkt->has_ports)
 		return 0;
@@ -438,26 +580,27 @@ static __always_inline int csum_partial(struct __sk_buff *skb, const struct pack
 		off = pkt->l3_end + 6;
 	else
 		return 0;
-	if (bpf_skb_load_bytes(skb, off, &check, sizeof(check)))
+	if (bpf_skb_load_bytes(skb, off, &pkt->check, sizeof(pkt->check)))
 		return 0;
 	if (pkt->v6) {
-		__builtin_memcpy(ph6.a, pkt->laddr, 16);
-		__builtin_memcpy(ph6.b, pkt->raddr, 16);
-		ph6.len = bpf_htonl(l4_len);
-		ph6.proto = bpf_htonl(pkt->proto);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph6, sizeof(ph6), 0);
+		__builtin_memcpy(ph6->a, pkt->local.addr, 16);
+		__builtin_memcpy(ph6->b, pkt->remote.addr, 16);
+		ph6->len = bpf_htonl(l4_len);
+		ph6->proto = bpf_htonl(pkt->proto);
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)ph6, sizeof(*ph6), 0);
 	} else {
-		__builtin_memcpy(ph4.a, pkt->laddr, 4);
-		__builtin_memcpy(ph4.b, pkt->raddr, 4);
-		ph4.proto = pkt->proto;
-		ph4.len = bpf_htons((__u16)l4_len);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph4, sizeof(ph4), 0);
+		__builtin_memcpy(ph4->a, pkt->local.addr, 4);
+		__builtin_memcpy(ph4->b, pkt->remote.addr, 4);
+		ph4->zero = 0;
+		ph4->proto = pkt->proto;
+		ph4->len = bpf_htons((__u16)l4_len);
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)ph4, sizeof(*ph4), 0);
 	}
 	if (sum < 0)
 		return 0;
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
-	return check == (__u16)sum;
+	return pkt->check == (__u16)sum;
 }
 
 /*
@@ -481,20 +624,19 @@ static __always_inline int csum_partial(struct __sk_buff *skb, const struct pack
  *    checksum would have done with it on a wire; it still counts as corrupted.
  * ICMP and other protocols always carry a software checksum (CHECKSUM_NONE on egress).
  */
-static __always_inline int corrupt(struct __sk_buff *skb, const struct packet *pkt)
+static __always_inline int corrupt(struct __sk_buff *skb, struct packet *pkt)
 {
 	__u32 len = skb->len, off;
-	__u8 byte;
 
 	if (pkt->l3_end >= len)
 		return -1;
 	if (csum_partial(skb, pkt, len - pkt->l3_end))
 		return 1;
 	off = pkt->l3_end + bpf_get_prandom_u32() % (len - pkt->l3_end);
-	if (bpf_skb_load_bytes(skb, off, &byte, 1))
+	if (bpf_skb_load_bytes(skb, off, &pkt->byte, 1))
 		return -1;
-	byte ^= 1 << (bpf_get_prandom_u32() & 7);
-	if (bpf_skb_store_bytes(skb, off, &byte, 1, BPF_F_RECOMPUTE_CSUM))
+	pkt->byte ^= 1 << (bpf_get_prandom_u32() & 7);
+	if (bpf_skb_store_bytes(skb, off, &pkt->byte, 1, BPF_F_RECOMPUTE_CSUM))
 		return -1;
 	bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
 	return 0;
@@ -532,27 +674,40 @@ static __always_inline int in_range(__u16 v, __u16 lo, __u16 hi)
 	return v >= lo && v <= hi;
 }
 
+/* What netfault_apply() decided; the last two are done by netfault_act(). */
+enum verdict {
+	VERDICT_PASS,
+	VERDICT_DROP,
+	VERDICT_CORRUPT,   /* a CORRUPT rule drew this packet */
+	VERDICT_DUPLICATE, /* a DUPLICATE rule drew this packet */
+};
+
 /*
- * Apply the rule in one slot to the packet: 1 when it drops the packet, else 0. A global
- * function, so the verifier checks it once instead of once per slot of the caller's loop.
+ * Match the rule in one slot against the packet and apply what needs no skb: an enum verdict.
+ * A global function, so the verifier checks it once instead of once per call site. It does
+ * not take the skb: with one pointer fewer live across its calls, nothing needs a spill to
+ * the stack (each spill costs a speculation barrier without CAP_PERFMON; see struct packet).
+ * Nor the packet: a global function's pointer argument is plain memory to the verifier, which
+ * Linux 6.1 does not accept as a map key; the packets map's value is one (an inlined lookup).
  */
-__attribute__((noinline)) int netfault_apply(struct __sk_buff *skb, struct packet *pkt, __u32 slot)
+__attribute__((noinline)) int netfault_apply(__u32 slot)
 {
 	struct netfault_counters *cnt;
 	struct netfault_rule *rule;
+	struct packet *pkt;
 	__u64 deadline;
 
-	/* pkt may be NULL for a global function; skb is the context (never NULL, and comparing
-	 * it is refused without CAP_PERFMON). */
-	if (!pkt || slot >= NETFAULT_MAX_RULES)
+	if (slot >= NETFAULT_MAX_RULES)
 		return 0;
-	/* The kernel enforces the lease: a lapsed rule is inert even if nobody removes it. */
+	/* Read at once, where the verifier still knows slot's bound. */
 	deadline = cfg.deadline[slot];
-	if (deadline && bpf_ktime_get_ns() >= deadline)
+	pkt = bpf_map_lookup_elem(&packets, &zero_key);
+	if (!pkt)
 		return 0;
-	rule = bpf_map_lookup_elem(&rules, &slot);
-	cnt = bpf_map_lookup_elem(&rule_stats, &slot);
-	if (!rule || !cnt)
+	/* The key from pkt, not the stack (see struct packet). */
+	pkt->slot = slot;
+	rule = bpf_map_lookup_elem(&rules, &pkt->slot);
+	if (!rule)
 		return 0;
 	if (rule->proto && rule->proto != pkt->proto)
 		return 0;
@@ -566,45 +721,61 @@ __attribute__((noinline)) int netfault_apply(struct __sk_buff *skb, struct packe
 		    !in_range(pkt->rport, rule->rport_min, rule->rport_max))
 			return 0;
 	}
+	/*
+	 * The kernel enforces the lease: a lapsed rule is inert (and counts nothing) even if
+	 * nobody removes it. The clock is read once per packet, and only for packets that a
+	 * rule with a deadline matched so far.
+	 */
+	if (deadline) {
+		if (!pkt->now)
+			pkt->now = bpf_ktime_get_coarse_ns() + NETFAULT_COARSE_SLACK_NS;
+		if (pkt->now >= deadline)
+			return 0;
+		/*
+		 * Looked up again (an inlined array lookup) rather than kept in a register
+		 * across the call, which would take a spill (see struct packet).
+		 */
+		rule = bpf_map_lookup_elem(&rules, &pkt->slot);
+		if (!rule)
+			return 0;
+	}
 	if (!(rule->flags & NETFAULT_RULE_NO_EXEMPT)) {
 		if (pkt->exempt < 0)
 			pkt->exempt = is_exempt(pkt);
 		if (pkt->exempt) {
-			cnt->exempted++;
+			cnt = bpf_map_lookup_elem(&rule_stats, &pkt->slot);
+			if (cnt)
+				cnt->exempted++;
 			return 0;
 		}
 	}
+	cnt = bpf_map_lookup_elem(&rule_stats, &pkt->slot);
+	if (!cnt)
+		return 0;
 	cnt->matched++;
 	switch (rule->action) {
 	case NETFAULT_ACT_PARTITION:
 		cnt->dropped++;
-		return 1;
+		return VERDICT_DROP;
 	case NETFAULT_ACT_LOSS:
 		if (chance(rule->prob)) {
 			cnt->dropped++;
-			return 1;
+			return VERDICT_DROP;
 		}
 		break;
 	case NETFAULT_ACT_LOSS_GE:
-		if (ge_lost(slot, rule)) {
+		if (ge_lost(&pkt->slot, rule)) {
 			cnt->dropped++;
-			return 1;
+			return VERDICT_DROP;
 		}
 		break;
 	case NETFAULT_ACT_CORRUPT:
-		if (chance(rule->prob)) {
-			int r = corrupt(skb, pkt);
-
-			if (r >= 0)
-				cnt->corrupted++;
-			/* Its checksum is still to come: dropped, as its receiver would. */
-			if (r > 0)
-				return 1;
-		}
+		if (chance(rule->prob))
+			return VERDICT_CORRUPT;
 		break;
 	case NETFAULT_ACT_DUPLICATE:
-		if (chance(rule->prob) && !duplicate(skb, pkt->hook))
-			cnt->duplicated++;
+		if (chance(rule->prob))
+			return VERDICT_DUPLICATE;
 		break;
 	case NETFAULT_ACT_SHAPE:
 		if (!pkt->shaped) {
@@ -615,11 +786,44 @@ __attribute__((noinline)) int netfault_apply(struct __sk_buff *skb, struct packe
 	case NETFAULT_ACT_DELAY:
 		if (!pkt->delayed && pkt->hook == NETFAULT_HOOK_EGRESS) {
 			pkt->delayed = 1;
-			pkt->delay_slot = slot;
+			pkt->delay_slot = pkt->slot;
 			cnt->delayed++;
 		}
 		break;
 	}
+	return VERDICT_PASS;
+}
+
+/*
+ * Carry out a verdict of netfault_apply() for the rule in pkt->slot: 1 when the packet is to
+ * be dropped, else 0. A global function: checked once (the packet from its map, as in
+ * netfault_apply()).
+ */
+__attribute__((noinline)) int netfault_act(struct __sk_buff *skb, int verdict)
+{
+	struct packet *pkt;
+	struct netfault_counters *cnt;
+	int r;
+
+	if (verdict == VERDICT_PASS)
+		return 0;
+	if (verdict == VERDICT_DROP)
+		return 1;
+	pkt = bpf_map_lookup_elem(&packets, &zero_key);
+	if (!pkt)
+		return 0;
+	cnt = bpf_map_lookup_elem(&rule_stats, &pkt->slot);
+	if (!cnt)
+		return 0;
+	if (verdict == VERDICT_CORRUPT) {
+		r = corrupt(skb, pkt);
+		if (r >= 0)
+			cnt->corrupted++;
+		/* Its checksum is still to come: dropped, as its receiver would. */
+		return r > 0;
+	}
+	if (verdict == VERDICT_DUPLICATE && !duplicate(skb, pkt->hook))
+		cnt->duplicated++;
 	return 0;
 }
 
@@ -764,7 +968,6 @@ static __always_inline int shape(struct __sk_buff *skb, const struct packet *pkt
 /* The walk over the candidate rule slots, one bpf_loop() step per slot (see exthdr_walk). */
 struct walk {
 	struct __sk_buff *skb;
-	struct packet *pkt;
 	__u64 cand;
 	/*
 	 * 64 bits, like every field of a struct on this program's stack: without CAP_PERFMON,
@@ -774,6 +977,22 @@ struct walk {
 	 */
 	__u64 dropped;
 };
+
+/* The slot of a one-bit mask. */
+static __always_inline __u32 bit_slot(__u64 low)
+{
+	return debruijn_index[(low * 0x03f79d71b4cb0a89ULL) >> 58];
+}
+
+/* Apply the rule in a slot: 1 when the packet is to be dropped. */
+static __always_inline int apply_slot(struct __sk_buff *skb, __u32 slot)
+{
+	int verdict = netfault_apply(slot);
+
+	if (verdict == VERDICT_PASS)
+		return 0;
+	return verdict == VERDICT_DROP || netfault_act(skb, verdict);
+}
 
 /* Apply the lowest candidate slot: 0 to go on, 1 when no candidate is left or it dropped. */
 static long walk_one(__u32 i, void *ctx)
@@ -785,19 +1004,34 @@ static long walk_one(__u32 i, void *ctx)
 		return 1;
 	low = w->cand & -w->cand;
 	w->cand ^= low;
-	if (netfault_apply(w->skb, w->pkt, debruijn_index[(low * 0x03f79d71b4cb0a89ULL) >> 58])) {
+	if (apply_slot(w->skb, bit_slot(low))) {
 		w->dropped = 1;
 		return 1;
 	}
 	return 0;
 }
 
+/*
+ * Apply the candidate rules in slot order: 1 when one dropped the packet. One candidate (the
+ * common case) is applied by a direct call; only more go through the bpf_loop() walk, whose
+ * state is on the stack (see struct packet). Not inlined, for the same reason as
+ * walk_exthdrs().
+ */
+static __attribute__((noinline)) int walk_rules(struct __sk_buff *skb, __u64 cand)
+{
+	struct walk w = {};
+
+	w.skb = skb;
+	w.cand = cand;
+	bpf_loop(NETFAULT_MAX_RULES, walk_one, &w, 0);
+	return w.dropped;
+}
+
 static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 {
-	struct walk w = {.skb = skb};
 	struct packet *pkt;
-	__u32 zero = 0;
-	__u64 cand;
+	__u64 cand, low, mask;
+	int dropped;
 
 	if (skb->tc_index == NETFAULT_DUP_TC_INDEX) {
 		skb->tc_index = 0;
@@ -805,7 +1039,7 @@ static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 	}
 	if (hook == NETFAULT_HOOK_EGRESS && skb->tc_index == NETFAULT_DELAY_TC_INDEX) {
 		/* hand_over()'s copy: stamped, and on to fq. */
-		pkt = bpf_map_lookup_elem(&packets, &zero);
+		pkt = bpf_map_lookup_elem(&packets, &zero_key);
 		if (pkt) {
 			skb->tc_index = pkt->handover_tc_index;
 			skb->tstamp = pkt->handover_tstamp;
@@ -817,25 +1051,45 @@ static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 		skb->tc_index = NETFAULT_SHAPE_PASS2_TC_INDEX;
 		return TC_ACT_UNSPEC;
 	}
-	cand = cfg.active[hook];
-	if (!cand)
+	if (!cfg.active[hook])
 		return TC_ACT_UNSPEC;
-	pkt = bpf_map_lookup_elem(&packets, &zero);
+	pkt = bpf_map_lookup_elem(&packets, &zero_key);
 	if (!pkt)
 		return TC_ACT_UNSPEC;
-	__builtin_memset(pkt, 0, sizeof(*pkt));
+	/* Only what the parse may leave unset: the rest is written before it is read. */
+	pkt->now = 0;
 	pkt->hook = hook;
 	pkt->exempt = -1;
-	w.pkt = pkt;
+	pkt->v6 = 0;
+	pkt->has_ports = 0;
+	pkt->shaped = 0;
+	pkt->delayed = 0;
+	pkt->lport = 0;
+	pkt->rport = 0;
 	if (parse(skb, hook, pkt))
 		return TC_ACT_UNSPEC;
-	if (cand & ~cfg.remote_any)
-		cand &= cfg.remote_any | prefix_rules(pkt, NETFAULT_SIDE_REMOTE);
-	if (cand & ~cfg.local_any)
-		cand &= cfg.local_any | prefix_rules(pkt, NETFAULT_SIDE_LOCAL);
-	w.cand = cand;
-	bpf_loop(NETFAULT_MAX_RULES, walk_one, &w, 0);
-	if (w.dropped)
+	/*
+	 * The candidates are kept in pkt across the trie lookups: in a register they would be
+	 * spilled to the stack (see struct packet).
+	 */
+	pkt->cand = cfg.active[hook];
+	if (pkt->cand & ~cfg.remote_any) {
+		mask = prefix_rules(pkt, NETFAULT_SIDE_REMOTE);
+		pkt->cand &= *(volatile __u64 *)&cfg.remote_any | mask;
+	}
+	if (pkt->cand & ~cfg.local_any) {
+		mask = prefix_rules(pkt, NETFAULT_SIDE_LOCAL);
+		pkt->cand &= *(volatile __u64 *)&cfg.local_any | mask;
+	}
+	cand = pkt->cand;
+	if (!cand)
+		return TC_ACT_UNSPEC;
+	low = cand & -cand;
+	if (cand == low)
+		dropped = apply_slot(skb, bit_slot(low));
+	else
+		dropped = walk_rules(skb, cand);
+	if (dropped)
 		/* Egress: STOLEN, so the sender sees wire loss and not ENOBUFS. */
 		return hook == NETFAULT_HOOK_EGRESS ? TC_ACT_STOLEN : TC_ACT_SHOT;
 	if (pkt->delayed) {

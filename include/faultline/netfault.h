@@ -270,11 +270,21 @@ struct netfault_config {
 	/*
 	 * The lease deadline of each rule slot, in bpf_ktime_get_ns() time (CLOCK_MONOTONIC,
 	 * which user space reads with clock_gettime(CLOCK_MONOTONIC): the same clock, stopped
-	 * in suspend on both sides); 0: none. The agent advances it on every renewal of the
+	 * in suspend on both sides; the program compares it with the coarse clock, see
+	 * NETFAULT_COARSE_SLACK_NS); 0: none. The agent advances it on every renewal of the
 	 * lease the rule's fault belongs to. Once it has passed, the rule lets packets through
 	 * untouched although still attached: a dead agent's faults lapse with their lease.
 	 */
 	__u64 deadline[NETFAULT_MAX_RULES];
 };
+
+/*
+ * The program reads the clock for the deadlines with bpf_ktime_get_coarse_ns() (the same
+ * clock as CLOCK_MONOTONIC, as of the last timer tick: a few nanoseconds to read, where
+ * bpf_ktime_get_ns() cost about 30 ns per packet). The coarse time trails the precise time by
+ * less than one tick (1 to 10 ms: HZ is 100 to 1000), so the program adds this bound to it:
+ * a rule lapses up to one tick before its deadline, never after it.
+ */
+#define NETFAULT_COARSE_SLACK_NS 10000000ULL
 
 #endif
