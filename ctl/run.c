@@ -9,6 +9,8 @@
  * control connection; the fleet has a renew thread and a waiting revert thread per agent;
  * the guard set has one thread per guardrail. SIGINT and SIGTERM are blocked in every
  * thread and read from a signalfd by the run loop.
+ *
+ * Which agent applies which fault, and whether it can: run_plan.c.
  */
 #include <errno.h>
 #include <poll.h>

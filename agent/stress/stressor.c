@@ -4,6 +4,7 @@
  * of every capability before they re-execute the agent binary in its worker mode, and
  * killed together with cgroup.kill. The journal learns the cgroup
  * before it exists, the pids once the workers run, and a file's identity before its name.
+ * Watching the workers for deaths and describing them: stressor_watch.c.
  */
 #include <dirent.h>
 #include <errno.h>
