@@ -17,13 +17,6 @@
 #include "exp_priv.h"
 #include "faultline/netfault.h"
 
-#define MS 1000000LL
-#define SEC 1000000000LL
-#define MIN (60 * SEC)
-#define HOUR (60 * MIN)
-#define DAY (24 * HOUR)
-#define PCT(x) ((int64_t)(x) * (UNITS_PPM_ONE / 100))
-
 /* Largest integer a JSON reader that uses doubles still reads exactly. */
 #define JSON_SAFE_INT ((1LL << 53) - 1)
 

@@ -11,19 +11,6 @@
 #include "exp_priv.h"
 #include "faultline/netfault.h"
 
-#define US 1000LL
-#define MS 1000000LL
-#define SEC 1000000000LL
-#define MIN (60 * SEC)
-#define HOUR (60 * MIN)
-#define DAY (24 * HOUR)
-#define PCT(x) ((int64_t)(x) * (UNITS_PPM_ONE / 100))
-#define KIB 1024LL
-#define MIB (1024 * KIB)
-#define GIB (1024 * MIB)
-#define TIB (1024 * GIB)
-#define PIB (1024 * TIB)
-
 static const char *const dist_names[] = {
 	[NETEM_DIST_NONE] = NULL,
 	[NETEM_DIST_UNIFORM] = "uniform",
