@@ -1,7 +1,8 @@
 /*
- * The conflict tests of the fault types (named by the type table in exp_fault.c): two faults
- * conflict when they would fight over the same packets, shaper or file. The network tests
- * compare interfaces, directions, protocols, port ranges and address intervals.
+ * The conflict tests of the fault types, as the type table in exp_fault.c names them: two
+ * faults conflict when they would fight over the same packets, shaper or file. One test serves
+ * every packet-rule type; the network tests compare interfaces, directions, protocols, port
+ * ranges and address intervals.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,28 +156,18 @@ static bool same_packets(const struct fault_spec *fa, const struct fault_spec *f
 	return true;
 }
 
-bool exp_conflict_latency(const struct fault_spec *a, const struct fault_spec *b, char *what,
+/* What a packet-rule type does to the packets two faults would both claim. */
+static const char *const packet_verbs[FAULT_TYPE_COUNT] = {
+	[FAULT_NET_LATENCY] = "add latency",
+	[FAULT_NET_LOSS] = "drop packets",
+	[FAULT_NET_CORRUPTION] = "corrupt packets",
+	[FAULT_NET_DUPLICATION] = "duplicate packets",
+};
+
+bool exp_conflict_packets(const struct fault_spec *a, const struct fault_spec *b, char *what,
 			  size_t size)
 {
-	return same_packets(a, b, "add latency", what, size);
-}
-
-bool exp_conflict_loss(const struct fault_spec *a, const struct fault_spec *b, char *what,
-		       size_t size)
-{
-	return same_packets(a, b, "drop packets", what, size);
-}
-
-bool exp_conflict_corruption(const struct fault_spec *a, const struct fault_spec *b, char *what,
-			     size_t size)
-{
-	return same_packets(a, b, "corrupt packets", what, size);
-}
-
-bool exp_conflict_duplication(const struct fault_spec *a, const struct fault_spec *b, char *what,
-			      size_t size)
-{
-	return same_packets(a, b, "duplicate packets", what, size);
+	return same_packets(a, b, packet_verbs[a->type] ?: "act on packets", what, size);
 }
 
 /* One shaper per interface and direction: two limits cannot both hold. */

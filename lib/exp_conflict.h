@@ -11,14 +11,12 @@
 
 struct fault_spec;
 
-bool exp_conflict_latency(const struct fault_spec *a, const struct fault_spec *b, char *what,
+/*
+ * Latency, loss, corruption and duplication: the same packets (interface, direction,
+ * protocol, ports and addresses all overlap).
+ */
+bool exp_conflict_packets(const struct fault_spec *a, const struct fault_spec *b, char *what,
 			  size_t size);
-bool exp_conflict_loss(const struct fault_spec *a, const struct fault_spec *b, char *what,
-		       size_t size);
-bool exp_conflict_corruption(const struct fault_spec *a, const struct fault_spec *b, char *what,
-			     size_t size);
-bool exp_conflict_duplication(const struct fault_spec *a, const struct fault_spec *b, char *what,
-			      size_t size);
 bool exp_conflict_bandwidth(const struct fault_spec *a, const struct fault_spec *b, char *what,
 			    size_t size);
 bool exp_conflict_disk_fill(const struct fault_spec *a, const struct fault_spec *b, char *what,

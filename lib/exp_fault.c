@@ -339,18 +339,18 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 			       .default_direction = NET_DIR_EGRESS,
 			       .rules_per_direction = true,
 			       .params = &exp_params_latency,
-			       .conflicts = exp_conflict_latency},
+			       .conflicts = exp_conflict_packets},
 	[FAULT_NET_LOSS] = {.name = "network.loss",
 			    .target = FAULT_TARGET_NET,
 			    .default_direction = NET_DIR_EGRESS,
 			    .params = &exp_params_loss,
-			    .conflicts = exp_conflict_loss},
+			    .conflicts = exp_conflict_packets},
 	[FAULT_NET_CORRUPTION] =
 		{.name = "network.corruption",
 		 .target = FAULT_TARGET_NET,
 		 .default_direction = NET_DIR_EGRESS,
 		 .params = &exp_params_corruption,
-		 .conflicts = exp_conflict_corruption,
+		 .conflicts = exp_conflict_packets,
 		 .effect = "flips one bit after the IP header of the chosen packets, "
 			   "like a wire error: the receiver's checksum drops them, so "
 			   "TCP retransmits and UDP datagrams are lost, and no "
@@ -362,7 +362,7 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 				   .target = FAULT_TARGET_NET,
 				   .default_direction = NET_DIR_EGRESS,
 				   .params = &exp_params_duplication,
-				   .conflicts = exp_conflict_duplication},
+				   .conflicts = exp_conflict_packets},
 	/* Dropping is idempotent, so overlapping partitions combine. */
 	[FAULT_NET_PARTITION] = {.name = "network.partition",
 				 .target = FAULT_TARGET_NET,
