@@ -9,6 +9,8 @@
  * control connection; the fleet has a renew thread and a waiting revert thread per agent;
  * the guard set has one thread per guardrail. SIGINT and SIGTERM are blocked in every
  * thread and read from a signalfd by the run loop.
+ *
+ * Which agent applies which fault, and whether it can: run_plan.c.
  */
 #include <errno.h>
 #include <poll.h>
@@ -28,6 +30,7 @@
 #include "run.h"
 #include "run_checks.h"
 #include "run_events.h"
+#include "run_plan.h"
 #include "run_report.h"
 #include "run_state.h"
 #include "run_view.h"
@@ -42,121 +45,6 @@
  */
 #define RUN_REFRESH_NS (250 * MS)
 #define RUN_REFRESH_MAX_RATE 400
-
-/* Input: agents. */
-
-/* The run's table of (fault, agent) pairs and one worker per agent. */
-static int plan_faults(struct run *r, const struct inventory *inv, char *err, size_t size)
-{
-	const struct experiment *e = r->e;
-	size_t *idx, *per_agent, total = 0, n = 0;
-	int ret = 0;
-
-	idx = calloc(r->fleet.n ? r->fleet.n : 1, sizeof(*idx));
-	per_agent = calloc(r->fleet.n ? r->fleet.n : 1, sizeof(*per_agent));
-	r->workers = calloc(r->fleet.n ? r->fleet.n : 1, sizeof(*r->workers));
-	if (!idx || !per_agent || !r->workers) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	/*
-	 * Counted first: a fault per agent on a thousand agents is a thousand pairs, not the
-	 * million a table of every fault by every agent would hold.
-	 */
-	for (size_t fi = 0; fi < e->n_faults; fi++) {
-		int k = fleet_fault_agents(&r->fleet, e, inv, fi, idx, err, size);
-
-		if (k < 0) {
-			ret = k;
-			goto out;
-		}
-		total += (size_t)k;
-		for (int j = 0; j < k; j++)
-			per_agent[idx[j]]++;
-	}
-	r->faults = calloc(total ? total : 1, sizeof(*r->faults));
-	if (!r->faults) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (size_t fi = 0; fi < e->n_faults; fi++) {
-		int k = fleet_fault_agents(&r->fleet, e, inv, fi, idx, err, size);
-
-		for (int j = 0; j < k; j++)
-			r->faults[n++] = (struct run_fault){.fault = fi, .agent = idx[j]};
-	}
-	r->n_faults = n;
-	for (size_t ai = 0; ai < r->fleet.n; ai++) {
-		struct run_worker *w = &r->workers[ai];
-
-		w->run = r;
-		w->agent = ai;
-		w->rf = calloc(per_agent[ai] ? per_agent[ai] : 1, sizeof(*w->rf));
-		if (!w->rf) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct run_worker *w = &r->workers[r->faults[i].agent];
-
-		w->rf[w->n_rf++] = i;
-	}
-out:
-	free(per_agent);
-	free(idx);
-	return ret;
-}
-
-/* Agents: connected, and able to apply every fault type they will be asked for. */
-
-static int check_types(struct fleet_agent *a, void *arg)
-{
-	struct run *r = arg;
-	size_t ai = (size_t)(a - r->fleet.agents);
-	json_t *info = NULL, *types, *t;
-	char buf[128];
-	int status, err;
-	size_t i;
-
-	err = fleet_call(a, "GET", "/v1/info", NULL, &status, &info);
-	if (err)
-		return err;
-	if (status != 200) {
-		snprintf(a->err, sizeof(a->err), "agent info: %s",
-			 client_error_message(info, status, buf, sizeof(buf)));
-		json_decref(info);
-		return -EREMOTE;
-	}
-	types = json_object_get(info, "fault_types");
-	/* This agent's faults only, from its worker's list: not every pair of the fleet. */
-	for (size_t k = 0; k < r->workers[ai].n_rf && !err; k++) {
-		const struct fault_spec *fs = &r->e->faults[r->faults[r->workers[ai].rf[k]].fault];
-		const char *type = exp_fault_type_name(fs->type);
-		bool found = false;
-
-		json_array_foreach(types, i, t)
-		{
-			if (strcmp(json_string_value(json_object_get(t, "name")) ?: "", type))
-				continue;
-			found = true;
-			if (!json_is_true(json_object_get(t, "available"))) {
-				snprintf(a->err, sizeof(a->err),
-					 "fault '%s': %s is unavailable on this agent: %s",
-					 fs->name, type,
-					 json_string_value(json_object_get(t, "reason")) ?: "");
-				err = -EOPNOTSUPP;
-			}
-		}
-		if (!found && !err) {
-			snprintf(a->err, sizeof(a->err),
-				 "fault '%s': this agent does not implement %s", fs->name, type);
-			err = -EOPNOTSUPP;
-		}
-	}
-	json_decref(info);
-	return err;
-}
 
 /* Workers: apply each fault of one agent at its offset, read its status before it ends. */
 
@@ -778,7 +666,7 @@ static int connect_all(struct run *r, int sfd)
 
 	run_event(r, "connecting to %zu agent%s", r->fleet.n, r->fleet.n == 1 ? "" : "s");
 	failed = fleet_connect(&r->fleet, !e->safety.dry_run);
-	failed += fleet_each(&r->fleet, check_types, r);
+	failed += fleet_each(&r->fleet, run_check_types, r);
 	if (failed) {
 		fail_first_agent(r);
 		return -1;
@@ -973,7 +861,7 @@ int run_resolve(const struct experiment *e, const struct inventory *inv, char *e
 	if (!rc)
 		rc = fleet_from_experiment(&r.fleet, e, inv, err, size);
 	if (!rc)
-		rc = plan_faults(&r, inv, err, size);
+		rc = run_plan_faults(&r, inv, err, size);
 	if (rc == -ENOMEM)
 		snprintf(err, size, "out of memory");
 	run_release(&r);
@@ -1008,7 +896,7 @@ int run_execute(const struct run_spec *s, struct run_result *res)
 	}
 	rc = fleet_from_experiment(&r.fleet, e, s->inv, err, sizeof(err));
 	if (!rc)
-		rc = plan_faults(&r, s->inv, err, sizeof(err));
+		rc = run_plan_faults(&r, s->inv, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "%s: %s: %s\n", s->cmd, s->file,
 			rc == -ENOMEM ? "out of memory" : err);

@@ -13,11 +13,6 @@
 
 #include "exp_priv.h"
 
-#define SEC 1000000000LL
-#define MIN (60 * SEC)
-#define HOUR (60 * MIN)
-#define DAY (24 * HOUR)
-
 /* Agents. */
 
 #define AG(m) offsetof(struct exp_agent, m)

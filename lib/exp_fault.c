@@ -1,7 +1,8 @@
 /*
- * Faults: the table of fault types (one row each: name, target kind, params schema, rules,
- * conflict test), the network and process target schemas, and the single-fault parser and
- * serialiser that the agent's API shares with the experiment loader.
+ * Faults: the table of fault types (one row each: name, target kind, params schema and checks
+ * from exp_params.c, rules, conflict test from exp_conflict.c), the network and process target
+ * schemas, and the single-fault parser and serialiser that the agent's API shares with the
+ * experiment loader. Rule slot counts: exp_slots.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -11,21 +12,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "exp_conflict.h"
+#include "exp_params.h"
 #include "exp_priv.h"
 #include "faultline/netfault.h"
-
-#define US 1000LL
-#define MS 1000000LL
-#define SEC 1000000000LL
-#define MIN (60 * SEC)
-#define HOUR (60 * MIN)
-#define DAY (24 * HOUR)
-#define PCT(x) ((int64_t)(x) * (UNITS_PPM_ONE / 100))
-#define KIB 1024LL
-#define MIB (1024 * KIB)
-#define GIB (1024 * MIB)
-#define TIB (1024 * GIB)
-#define PIB (1024 * TIB)
 
 /* Largest integer a JSON reader that uses doubles still reads exactly. */
 #define JSON_SAFE_INT ((1LL << 53) - 1)
@@ -267,435 +257,6 @@ static const struct exp_object proc_target_object = {
 	.check = proc_target_check,
 };
 
-/* Params, one object per fault type. */
-
-static const char *const dist_names[] = {
-	[NETEM_DIST_NONE] = NULL,
-	[NETEM_DIST_UNIFORM] = "uniform",
-	[NETEM_DIST_NORMAL] = "normal",
-	[NETEM_DIST_PARETO] = "pareto",
-	[NETEM_DIST_PARETONORMAL] = "paretonormal",
-};
-static const struct exp_enum dist_enum = {dist_names, ARRAY_SIZE(dist_names)};
-
-static const char *const mech_names[] = {
-	[LATENCY_MECH_AUTO] = "auto",
-	[LATENCY_MECH_EDT] = "edt",
-	[LATENCY_MECH_NETEM] = "netem",
-};
-static const struct exp_enum mech_enum = {mech_names, ARRAY_SIZE(mech_names)};
-
-#define LAT(m) offsetof(struct fault_net_latency, m)
-
-static const struct exp_field latency_fields[] = {
-	FLD("delay", FT_DURATION, FF_REQUIRED, LAT(delay_ns), US, HOUR, 0, NULL),
-	FLD("jitter", FT_DURATION, 0, LAT(jitter_ns), US, HOUR, 0, NULL),
-	FLD("correlation", FT_PERCENT, 0, LAT(correlation_ppm), 0, PCT(100), 0, NULL),
-	FLD("distribution", FT_ENUM, 0, LAT(distribution), 0, 0, 0, &dist_enum),
-	FLD("mechanism", FT_ENUM, 0, LAT(mechanism), 0, 0, 0, &mech_enum),
-};
-
-static const struct exp_object latency_object;
-
-static void latency_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
-			  const struct exp_seen *seen)
-{
-	const struct exp_object *o = &latency_object;
-	struct fault_net_latency *p = obj;
-	char a[UNITS_FMT_MAX], b[UNITS_FMT_MAX];
-
-	if (exp_seen_valid(o, seen, "jitter") && exp_seen_valid(o, seen, "delay") &&
-	    p->jitter_ns > p->delay_ns)
-		exp_err_key(ctx, map, "jitter", "jitter %s is larger than delay %s",
-			    units_fmt_duration(a, p->jitter_ns),
-			    units_fmt_duration(b, p->delay_ns));
-	if (exp_seen_present(o, seen, "distribution") && !exp_seen_present(o, seen, "jitter"))
-		exp_err_key(ctx, map, "distribution", "a distribution needs jitter");
-	if (exp_seen_present(o, seen, "correlation") && !exp_seen_present(o, seen, "jitter"))
-		exp_err_key(ctx, map, "correlation", "correlation needs jitter");
-}
-
-static const struct exp_object latency_object = {
-	.name = "params.network.latency",
-	.fields = latency_fields,
-	.n_fields = ARRAY_SIZE(latency_fields),
-	.check = latency_check,
-};
-
-static const char *const loss_model_names[] = {
-	[LOSS_RANDOM] = "random",
-	[LOSS_GILBERT_ELLIOTT] = "gilbert-elliott",
-};
-static const struct exp_enum loss_model_enum = {loss_model_names, ARRAY_SIZE(loss_model_names)};
-
-#define LOSS(m) offsetof(struct fault_net_loss, m)
-
-static const struct exp_field loss_fields[] = {
-	FLD("model", FT_ENUM, FF_DEFAULT, LOSS(model), 0, 0, LOSS_RANDOM, &loss_model_enum),
-	FLD("probability", FT_PERCENT, 0, LOSS(probability_ppm), 1, PCT(100), 0, NULL),
-	FLD("correlation", FT_PERCENT, 0, LOSS(correlation_ppm), 0, PCT(100), 0, NULL),
-	FLD("p", FT_PERCENT, 0, LOSS(p_ppm), 1, PCT(100), 0, NULL),
-	FLD("r", FT_PERCENT, 0, LOSS(r_ppm), 1, PCT(100), 0, NULL),
-	FLD("1-h", FT_PERCENT, 0, LOSS(one_minus_h_ppm), 1, PCT(100), 0, NULL),
-	FLD("1-k", FT_PERCENT, 0, LOSS(one_minus_k_ppm), 0, PCT(100), 0, NULL),
-};
-
-static const struct exp_object loss_object;
-
-static void loss_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
-		       const struct exp_seen *seen)
-{
-	static const char *const random_keys[] = {"probability", "correlation"};
-	static const char *const ge_keys[] = {"p", "r", "1-h", "1-k"};
-	const struct exp_object *o = &loss_object;
-	struct fault_net_loss *p = obj;
-	bool ge;
-
-	if (!exp_seen_valid(o, seen, "model") && exp_seen_present(o, seen, "model"))
-		return;
-	ge = p->model == LOSS_GILBERT_ELLIOTT;
-	for (size_t i = 0; i < ARRAY_SIZE(random_keys); i++) {
-		if (ge && exp_seen_present(o, seen, random_keys[i]))
-			exp_err_key(ctx, map, random_keys[i], "only applies to model random");
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(ge_keys); i++) {
-		if (!ge && exp_seen_present(o, seen, ge_keys[i]))
-			exp_err_key(ctx, map, ge_keys[i], "only applies to model gilbert-elliott");
-	}
-	if (!ge && !exp_seen_present(o, seen, "probability"))
-		exp_err_key(ctx, map, "probability", "missing required field");
-	if (ge && !exp_seen_present(o, seen, "p"))
-		exp_err_key(ctx, map, "p", "missing required field");
-	if (ge && !exp_seen_present(o, seen, "r"))
-		exp_err_key(ctx, map, "r", "missing required field");
-	/* In the bad state every packet is lost unless the file says otherwise, as in netem. */
-	if (ge && !exp_seen_present(o, seen, "1-h"))
-		p->one_minus_h_ppm = UNITS_PPM_ONE;
-}
-
-static const struct exp_object loss_object = {
-	.name = "params.network.loss",
-	.fields = loss_fields,
-	.n_fields = ARRAY_SIZE(loss_fields),
-	.check = loss_check,
-};
-
-#define PROB(m) offsetof(struct fault_net_prob, m)
-
-static const struct exp_field prob_fields[] = {
-	FLD("probability", FT_PERCENT, FF_REQUIRED, PROB(probability_ppm), 1, PCT(100), 0, NULL),
-	FLD("correlation", FT_PERCENT, 0, PROB(correlation_ppm), 0, PCT(100), 0, NULL),
-};
-
-static const struct exp_object corruption_object = {
-	.name = "params.network.corruption",
-	.fields = prob_fields,
-	.n_fields = ARRAY_SIZE(prob_fields),
-};
-
-static const struct exp_object duplication_object = {
-	.name = "params.network.duplication",
-	.fields = prob_fields,
-	.n_fields = ARRAY_SIZE(prob_fields),
-};
-
-static const struct exp_object partition_object = {
-	.name = "params.network.partition",
-	.fields = NULL,
-	.n_fields = 0,
-};
-
-#define BW(m) offsetof(struct fault_net_bandwidth, m)
-
-static const struct exp_field bandwidth_fields[] = {
-	FLD("rate", FT_RATE, FF_REQUIRED, BW(rate_bps), 1000, 100000000000LL, 0, NULL),
-	FLD("burst", FT_BYTES, 0, BW(burst_bytes), 1500, GIB, 0, NULL),
-	FLD("limit", FT_BYTES, 0, BW(limit_bytes), 1500, 4 * GIB, 0, NULL),
-};
-
-static const struct exp_object bandwidth_object = {
-	.name = "params.network.bandwidth",
-	.fields = bandwidth_fields,
-	.n_fields = ARRAY_SIZE(bandwidth_fields),
-};
-
-#define KILL(m) offsetof(struct fault_proc_kill, m)
-
-static const struct exp_field kill_fields[] = {
-	FLD("signal", FT_SIGNAL, FF_DEFAULT, KILL(signal), 0, 0, 9 /* SIGKILL */, NULL),
-	FLD("interval", FT_DURATION, 0, KILL(interval_ns), 100 * MS, DAY, 0, NULL),
-};
-
-static const struct exp_object kill_object = {
-	.name = "params.process.kill",
-	.fields = kill_fields,
-	.n_fields = ARRAY_SIZE(kill_fields),
-};
-
-static const char *const pause_method_names[] = {
-	[PAUSE_SIGSTOP] = "sigstop",
-	[PAUSE_FREEZER] = "freezer",
-};
-static const struct exp_enum pause_method_enum = {pause_method_names,
-						  ARRAY_SIZE(pause_method_names)};
-
-static const struct exp_field pause_fields[] = {
-	FLD("method", FT_ENUM, FF_DEFAULT, offsetof(struct fault_proc_pause, method), 0, 0,
-	    PAUSE_SIGSTOP, &pause_method_enum),
-};
-
-static const struct exp_object pause_object = {
-	.name = "params.process.pause",
-	.fields = pause_fields,
-	.n_fields = ARRAY_SIZE(pause_fields),
-};
-
-#define CPU(m) offsetof(struct fault_stress_cpu, m)
-
-static const struct exp_field cpu_fields[] = {
-	FLD("workers", FT_U32, FF_DEFAULT, CPU(workers), 1, 4096, 1, NULL),
-	FLD("load", FT_PERCENT, FF_DEFAULT, CPU(load_ppm), PCT(1), PCT(100), PCT(100), NULL),
-	FLD("cpus", FT_CPUSET, 0, CPU(cpus), 0, 0, 0, NULL),
-};
-
-static const struct exp_object cpu_object = {
-	.name = "params.stress.cpu",
-	.fields = cpu_fields,
-	.n_fields = ARRAY_SIZE(cpu_fields),
-};
-
-#define MEM(m) offsetof(struct fault_stress_memory, m)
-
-static const struct exp_field memory_fields[] = {
-	FLD("size", FT_SIZE, FF_REQUIRED | FF_RELATIVE, MEM(size), MIB, 64 * TIB, 0, NULL),
-	FLD("ramp", FT_DURATION, 0, MEM(ramp_ns), SEC, DAY, 0, NULL),
-};
-
-static const struct exp_object memory_object = {
-	.name = "params.stress.memory",
-	.fields = memory_fields,
-	.n_fields = ARRAY_SIZE(memory_fields),
-};
-
-#define DF(m) offsetof(struct fault_stress_disk_fill, m)
-
-static const struct exp_field disk_fill_fields[] = {
-	FLD("path", FT_PATH, FF_REQUIRED, DF(path), 0, 0, 0, NULL),
-	FLD("size", FT_SIZE, FF_REQUIRED | FF_RELATIVE, DF(size), MIB, PIB, 0, NULL),
-};
-
-static const struct exp_object disk_fill_object = {
-	.name = "params.stress.disk_fill",
-	.fields = disk_fill_fields,
-	.n_fields = ARRAY_SIZE(disk_fill_fields),
-};
-
-#define IO(m) offsetof(struct fault_stress_io, m)
-
-static const struct exp_field io_fields[] = {
-	FLD("path", FT_PATH, FF_REQUIRED, IO(path), 0, 0, 0, NULL),
-	FLD("rate", FT_BYTE_RATE, FF_REQUIRED, IO(rate_bytes), KIB, 100 * GIB, 0, NULL),
-	FLD("fsync", FT_BOOL, FF_DEFAULT, IO(fsync), 0, 0, 0, NULL),
-};
-
-static const struct exp_object io_object = {
-	.name = "params.stress.io",
-	.fields = io_fields,
-	.n_fields = ARRAY_SIZE(io_fields),
-};
-
-static const struct exp_field fds_fields[] = {
-	FLD("count", FT_U32, FF_REQUIRED, offsetof(struct fault_stress_fds, count), 1, 10000000, 0,
-	    NULL),
-};
-
-static const struct exp_object fds_object = {
-	.name = "params.stress.fds",
-	.fields = fds_fields,
-	.n_fields = ARRAY_SIZE(fds_fields),
-};
-
-/* Overlap tests for conflicts. */
-
-typedef unsigned __int128 u128;
-
-struct ival {
-	uint8_t fam;
-	u128 lo, hi;
-};
-
-static int ival_cmp(const void *x, const void *y)
-{
-	const struct ival *a = x, *b = y;
-
-	if (a->fam != b->fam)
-		return a->fam < b->fam ? -1 : 1;
-	if (a->lo != b->lo)
-		return a->lo < b->lo ? -1 : 1;
-	return 0;
-}
-
-/* Ordering by (family, end): which interval ends first. */
-static bool ends_before(const struct ival *a, const struct ival *b)
-{
-	if (a->fam != b->fam)
-		return a->fam < b->fam;
-	return a->hi < b->hi;
-}
-
-/*
- * Whether any interval of a meets any of b. Both get sorted; a sweep that always drops the
- * interval ending first then finds a meeting pair in linear time.
- */
-static bool ivals_overlap(struct ival *a, size_t na, struct ival *b, size_t nb)
-{
-	size_t i = 0, j = 0;
-
-	qsort(a, na, sizeof(*a), ival_cmp);
-	qsort(b, nb, sizeof(*b), ival_cmp);
-	while (i < na && j < nb) {
-		if (a[i].fam == b[j].fam && a[i].lo <= b[j].hi && b[j].lo <= a[i].hi)
-			return true;
-		if (ends_before(&a[i], &b[j]))
-			i++;
-		else
-			j++;
-	}
-	return false;
-}
-
-static void cidr_ival(const struct net_cidr *c, struct ival *v)
-{
-	unsigned bits = c->family == AF_INET ? 32 : 128;
-	u128 addr = 0, span;
-
-	for (unsigned i = 0; i < bits / 8; i++)
-		addr = addr << 8 | c->addr[i];
-	if (c->prefix >= bits)
-		span = 0;
-	else if (bits - c->prefix >= 128)
-		span = ~(u128)0;
-	else
-		span = ((u128)1 << (bits - c->prefix)) - 1;
-	v->fam = c->family;
-	v->lo = addr;
-	v->hi = addr | span;
-}
-
-static bool cidrs_overlap(const struct net_target *a, const struct net_target *b)
-{
-	struct ival *x = calloc(a->n_cidrs + b->n_cidrs, sizeof(*x));
-	bool r;
-
-	if (!x)
-		return true; /* Without memory, assume the worst rather than miss a conflict. */
-	for (size_t i = 0; i < a->n_cidrs; i++)
-		cidr_ival(&a->cidrs[i], &x[i]);
-	for (size_t i = 0; i < b->n_cidrs; i++)
-		cidr_ival(&b->cidrs[i], &x[a->n_cidrs + i]);
-	r = ivals_overlap(x, a->n_cidrs, x + a->n_cidrs, b->n_cidrs);
-	free(x);
-	return r;
-}
-
-/* No ports given means every port. */
-static bool ports_overlap(const struct port_range *a, size_t na, const struct port_range *b,
-			  size_t nb)
-{
-	struct ival *x;
-	bool r;
-
-	if (!na || !nb)
-		return true;
-	x = calloc(na + nb, sizeof(*x));
-	if (!x)
-		return true;
-	for (size_t i = 0; i < na; i++) {
-		x[i].lo = a[i].lo;
-		x[i].hi = a[i].hi;
-	}
-	for (size_t i = 0; i < nb; i++) {
-		x[na + i].lo = b[i].lo;
-		x[na + i].hi = b[i].hi;
-	}
-	r = ivals_overlap(x, na, x + na, nb);
-	free(x);
-	return r;
-}
-
-static bool dirs_overlap(int a, int b)
-{
-	return a == b || a == NET_DIR_BOTH || b == NET_DIR_BOTH;
-}
-
-static bool same_link(const struct net_target *a, const struct net_target *b)
-{
-	if (!a->interface || !b->interface)
-		return false;
-	return !strcmp(a->interface, b->interface) && dirs_overlap(a->direction, b->direction);
-}
-
-static const char *shared_dir(const struct net_target *a, const struct net_target *b)
-{
-	return exp_enum_name(&exp_direction_enum,
-			     a->direction == NET_DIR_BOTH ? b->direction : a->direction);
-}
-
-/* Same packets: link, protocol, addresses and ports all overlap. */
-static bool same_packets(const struct fault_spec *fa, const struct fault_spec *fb, const char *verb,
-			 char *what, size_t size)
-{
-	const struct net_target *a = &fa->target.net, *b = &fb->target.net;
-
-	if (!same_link(a, b))
-		return false;
-	if (a->protocol != b->protocol && a->protocol != NET_PROTO_ANY &&
-	    b->protocol != NET_PROTO_ANY)
-		return false;
-	if (!ports_overlap(a->ports, a->n_ports, b->ports, b->n_ports) ||
-	    !ports_overlap(a->local_ports, a->n_local_ports, b->local_ports, b->n_local_ports) ||
-	    !cidrs_overlap(a, b))
-		return false;
-	snprintf(what, size, "%s on %s %s for overlapping addresses and ports", verb, a->interface,
-		 shared_dir(a, b));
-	return true;
-}
-
-static bool latency_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
-			      size_t size)
-{
-	return same_packets(a, b, "add latency", what, size);
-}
-
-static bool loss_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
-			   size_t size)
-{
-	return same_packets(a, b, "drop packets", what, size);
-}
-
-static bool corruption_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
-				 size_t size)
-{
-	return same_packets(a, b, "corrupt packets", what, size);
-}
-
-static bool duplication_conflicts(const struct fault_spec *a, const struct fault_spec *b,
-				  char *what, size_t size)
-{
-	return same_packets(a, b, "duplicate packets", what, size);
-}
-
-/* One shaper per interface and direction: two limits cannot both hold. */
-static bool bandwidth_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
-				size_t size)
-{
-	if (!same_link(&a->target.net, &b->target.net))
-		return false;
-	snprintf(what, size, "limit bandwidth on %s %s", a->target.net.interface,
-		 shared_dir(&a->target.net, &b->target.net));
-	return true;
-}
-
 static const struct exp_object *proc_criteria(void);
 
 /* Two pauses of the very same selection would thaw each other's processes. */
@@ -705,26 +266,6 @@ static bool pause_conflicts(const struct fault_spec *a, const struct fault_spec 
 	if (!exp_obj_equal(proc_criteria(), &a->target.proc, &b->target.proc))
 		return false;
 	snprintf(what, size, "pause the same processes (identical selectors)");
-	return true;
-}
-
-static bool disk_fill_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
-				size_t size)
-{
-	if (!a->params.disk_fill.path || !b->params.disk_fill.path ||
-	    strcmp(a->params.disk_fill.path, b->params.disk_fill.path))
-		return false;
-	snprintf(what, size, "fill %s", a->params.disk_fill.path);
-	return true;
-}
-
-static bool io_conflicts(const struct fault_spec *a, const struct fault_spec *b, char *what,
-			 size_t size)
-{
-	if (!a->params.io.path || !b->params.io.path ||
-	    strcmp(a->params.io.path, b->params.io.path))
-		return false;
-	snprintf(what, size, "write to %s", a->params.io.path);
 	return true;
 }
 
@@ -740,48 +281,7 @@ static const struct exp_object *proc_criteria(void)
 	return &proc_criteria_object;
 }
 
-/* Rules between params and timing. */
-
-static void push_params(struct exp_ctx *ctx, const struct enode *map, const char *key,
-			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void push_params(struct exp_ctx *ctx, const struct enode *map, const char *key,
-			const char *fmt, ...)
-{
-	const struct enode *params = exp_node_get(map, "params");
-	const struct enode *v = exp_node_get(params, key);
-	size_t old = exp_path_key(ctx, "params");
-	va_list ap;
-
-	exp_path_key(ctx, key);
-	va_start(ap, fmt);
-	exp_verr(ctx, v ? v : map, fmt, ap);
-	va_end(ap);
-	exp_path_set(ctx, old);
-}
-
-static void kill_check(struct exp_ctx *ctx, const struct enode *map, struct fault_spec *f)
-{
-	char a[UNITS_FMT_MAX], b[UNITS_FMT_MAX];
-	int64_t iv = f->params.kill.interval_ns;
-
-	if (iv && f->duration_ns && iv > f->duration_ns)
-		push_params(ctx, map, "interval",
-			    "interval %s is longer than the fault's duration %s",
-			    units_fmt_duration(a, iv), units_fmt_duration(b, f->duration_ns));
-	/* A kill is never reverted: a stop signal would leave its targets stopped for good. */
-	switch (f->params.kill.signal) {
-	case SIGSTOP:
-	case SIGTSTP:
-	case SIGTTIN:
-	case SIGTTOU:
-		push_params(ctx, map, "signal",
-			    "%s stops the process and a kill is never reverted; use process.pause, "
-			    "which resumes it",
-			    exp_signal_name(f->params.kill.signal, a, sizeof(a)));
-		break;
-	}
-}
+/* Target rules of process.pause. */
 
 static void push_target(struct exp_ctx *ctx, const struct enode *map, const char *key,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -843,22 +343,6 @@ static void pause_check(struct exp_ctx *ctx, const struct enode *map, struct fau
 				narrow[i].key);
 }
 
-static void memory_check(struct exp_ctx *ctx, const struct enode *map, struct fault_spec *f)
-{
-	char a[UNITS_FMT_MAX], b[UNITS_FMT_MAX];
-	int64_t ramp = f->params.memory.ramp_ns;
-
-	if (ramp && f->duration_ns && ramp >= f->duration_ns)
-		push_params(ctx, map, "ramp", "ramp %s is not shorter than the fault's duration %s",
-			    units_fmt_duration(a, ramp), units_fmt_duration(b, f->duration_ns));
-}
-
-/* process.kill signals once unless it has an interval, when it repeats for its duration. */
-static bool kill_once(const struct fault_spec *f)
-{
-	return !f->params.kill.interval_ns;
-}
-
 /*
  * The fault types, indexed by enum fault_type. Adding one: docs/adding-a-fault-type.md (an
  * enum value, a params struct and object, a row here, and the agent's ops).
@@ -868,19 +352,19 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 			       .target = FAULT_TARGET_NET,
 			       .default_direction = NET_DIR_EGRESS,
 			       .rules_per_direction = true,
-			       .params = &latency_object,
-			       .conflicts = latency_conflicts},
+			       .params = &exp_params_latency,
+			       .conflicts = exp_conflict_packets},
 	[FAULT_NET_LOSS] = {.name = "network.loss",
 			    .target = FAULT_TARGET_NET,
 			    .default_direction = NET_DIR_EGRESS,
-			    .params = &loss_object,
-			    .conflicts = loss_conflicts},
+			    .params = &exp_params_loss,
+			    .conflicts = exp_conflict_packets},
 	[FAULT_NET_CORRUPTION] =
 		{.name = "network.corruption",
 		 .target = FAULT_TARGET_NET,
 		 .default_direction = NET_DIR_EGRESS,
-		 .params = &corruption_object,
-		 .conflicts = corruption_conflicts,
+		 .params = &exp_params_corruption,
+		 .conflicts = exp_conflict_packets,
 		 .effect = "flips one bit after the IP header of the chosen packets, "
 			   "like a wire error: the receiver's checksum drops them, so "
 			   "TCP retransmits and UDP datagrams are lost, and no "
@@ -891,48 +375,48 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 	[FAULT_NET_DUPLICATION] = {.name = "network.duplication",
 				   .target = FAULT_TARGET_NET,
 				   .default_direction = NET_DIR_EGRESS,
-				   .params = &duplication_object,
-				   .conflicts = duplication_conflicts},
+				   .params = &exp_params_duplication,
+				   .conflicts = exp_conflict_packets},
 	/* Dropping is idempotent, so overlapping partitions combine. */
 	[FAULT_NET_PARTITION] = {.name = "network.partition",
 				 .target = FAULT_TARGET_NET,
 				 .default_direction = NET_DIR_BOTH,
-				 .params = &partition_object},
+				 .params = &exp_params_partition},
 	[FAULT_NET_BANDWIDTH] = {.name = "network.bandwidth",
 				 .target = FAULT_TARGET_NET,
 				 .default_direction = NET_DIR_EGRESS,
 				 .rules_per_direction = true,
-				 .params = &bandwidth_object,
-				 .conflicts = bandwidth_conflicts},
+				 .params = &exp_params_bandwidth,
+				 .conflicts = exp_conflict_bandwidth},
 	[FAULT_PROC_KILL] = {.name = "process.kill",
 			     .target = FAULT_TARGET_PROC,
-			     .once = kill_once,
-			     .params = &kill_object,
-			     .check = kill_check},
+			     .once = exp_params_kill_once,
+			     .params = &exp_params_kill,
+			     .check = exp_params_kill_check},
 	[FAULT_PROC_PAUSE] = {.name = "process.pause",
 			      .target = FAULT_TARGET_PROC,
-			      .params = &pause_object,
+			      .params = &exp_params_pause,
 			      .check = pause_check,
 			      .conflicts = pause_conflicts},
 	/* Stressors add up, except those that fight over one file. */
 	[FAULT_STRESS_CPU] = {.name = "stress.cpu",
 			      .target = FAULT_TARGET_STRESS,
-			      .params = &cpu_object},
+			      .params = &exp_params_cpu},
 	[FAULT_STRESS_MEMORY] = {.name = "stress.memory",
 				 .target = FAULT_TARGET_STRESS,
-				 .params = &memory_object,
-				 .check = memory_check},
+				 .params = &exp_params_memory,
+				 .check = exp_params_memory_check},
 	[FAULT_STRESS_DISK_FILL] = {.name = "stress.disk_fill",
 				    .target = FAULT_TARGET_STRESS,
-				    .params = &disk_fill_object,
-				    .conflicts = disk_fill_conflicts},
+				    .params = &exp_params_disk_fill,
+				    .conflicts = exp_conflict_disk_fill},
 	[FAULT_STRESS_IO] = {.name = "stress.io",
 			     .target = FAULT_TARGET_STRESS,
-			     .params = &io_object,
-			     .conflicts = io_conflicts},
+			     .params = &exp_params_io,
+			     .conflicts = exp_conflict_io},
 	[FAULT_STRESS_FDS] = {.name = "stress.fds",
 			      .target = FAULT_TARGET_NONE,
-			      .params = &fds_object},
+			      .params = &exp_params_fds},
 };
 
 const char *exp_fault_type_name(int type)
@@ -1278,75 +762,6 @@ const struct exp_object exp_fault_object = {
 	.size = sizeof(struct fault_spec),
 	.check = fault_check,
 };
-
-/* Rule slots: the one count the agent (agent/net/netif.c) and the validator both use. */
-
-static size_t ranges_or_one(size_t n)
-{
-	return n ? n : 1;
-}
-
-/* ICMP is a protocol per family: one rule per family the CIDRs name (both when none). */
-static size_t rule_families(const struct net_target *t)
-{
-	bool v4 = false, v6 = false;
-
-	if (t->protocol != NET_PROTO_ICMP)
-		return 1;
-	if (!t->n_cidrs)
-		return 2;
-	for (size_t i = 0; i < t->n_cidrs; i++) {
-		v4 |= t->cidrs[i].family == AF_INET;
-		v6 |= t->cidrs[i].family == AF_INET6;
-	}
-	return (size_t)v4 + v6;
-}
-
-/* Bandwidth and latency add their rules once per direction (each has its own action). */
-static size_t rule_directions(const struct fault_spec *f)
-{
-	if (exp_fault_types[f->type].rules_per_direction && f->target.net.direction == NET_DIR_BOTH)
-		return 2;
-	return 1;
-}
-
-size_t exp_net_rules_per_direction(const struct net_target *t)
-{
-	return rule_families(t) * ranges_or_one(t->n_ports) * ranges_or_one(t->n_local_ports);
-}
-
-size_t exp_fault_rule_slots(const struct fault_spec *f)
-{
-	if (exp_fault_target_kind(f->type) != FAULT_TARGET_NET)
-		return 0;
-	return exp_net_rules_per_direction(&f->target.net) * rule_directions(f);
-}
-
-int exp_fault_rule_slots_check(const struct fault_spec *f, char *err, size_t size)
-{
-	const struct net_target *t = &f->target.net;
-	size_t need = exp_fault_rule_slots(f), o;
-
-	if (need <= NETFAULT_MAX_RULES)
-		return 0;
-	/* Each factor of the product that is not 1, so the user sees what to cut. */
-	o = (size_t)snprintf(err, size, "needs %zu rule slots (", need);
-	if (rule_families(t) > 1 && o < size)
-		o += (size_t)snprintf(err + o, size - o, "2 ICMP families x ");
-	if (o < size)
-		o += (size_t)snprintf(err + o, size - o, "%zu peer-port range%s",
-				      ranges_or_one(t->n_ports),
-				      ranges_or_one(t->n_ports) == 1 ? "" : "s");
-	if (o < size)
-		o += (size_t)snprintf(err + o, size - o, " x %zu local-port range%s",
-				      ranges_or_one(t->n_local_ports),
-				      ranges_or_one(t->n_local_ports) == 1 ? "" : "s");
-	if (rule_directions(f) > 1 && o < size)
-		o += (size_t)snprintf(err + o, size - o, " x 2 directions");
-	if (o < size)
-		snprintf(err + o, size - o, "); an interface has %d", NETFAULT_MAX_RULES);
-	return -E2BIG;
-}
 
 /* Public single-fault API. */
 

@@ -18,6 +18,20 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The units the schema tables give bounds in: durations in ns, percentages in ppm, bytes. */
+#define US 1000LL
+#define MS 1000000LL
+#define SEC 1000000000LL
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+#define PCT(x) ((int64_t)(x) * (UNITS_PPM_ONE / 100))
+#define KIB 1024LL
+#define MIB (1024 * KIB)
+#define GIB (1024 * MIB)
+#define TIB (1024 * GIB)
+#define PIB (1024 * TIB)
+
 /* The document as a tree. Every node remembers where it started in the input. */
 
 enum enode_type {

@@ -11,12 +11,6 @@
 
 #include "exp_priv.h"
 
-#define MS 1000000LL
-#define SEC 1000000000LL
-#define MIN (60 * SEC)
-#define HOUR (60 * MIN)
-#define DAY (24 * HOUR)
-#define PCT(x) ((int64_t)(x) * (UNITS_PPM_ONE / 100))
 /* Request rates are kept per 1000 minutes: 1/s is 60000. */
 #define PER_SEC 60000LL
 #define PER_MIN 1000LL

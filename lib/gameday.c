@@ -11,9 +11,6 @@
 #include "exp_priv.h"
 #include "gameday.h"
 
-#define SEC 1000000000LL
-#define HOUR (3600 * SEC)
-
 static const char *const on_failure_names[] = {
 	[GD_STOP] = "stop",
 	[GD_CONTINUE] = "continue",

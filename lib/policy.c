@@ -9,11 +9,6 @@
 #include "exp_priv.h"
 #include "policy.h"
 
-#define PCT(x) ((int64_t)(x) * (UNITS_PPM_ONE / 100))
-#define MS 1000000LL
-#define DAY (24 * 3600 * 1000000000LL)
-#define MIB (1024LL * 1024)
-
 static const struct exp_list type_list = {
 	.elem = { .type = FT_STRING, .max = 64 },
 	.elem_size = sizeof(char *),

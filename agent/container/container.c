@@ -196,27 +196,12 @@ json_t *ctr_engines_json(void)
 	return a;
 }
 
-static int read_text(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
 static int pid_cgroup(pid_t pid, struct ctr_cgroup *cg)
 {
 	char path[64], buf[8192];
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if (read_text(path, buf, sizeof(buf)))
+	if (procsel_read_file(path, buf, sizeof(buf), NULL))
 		return -ESRCH;
 	return ctr_cgroup_parse(buf, cg);
 }

@@ -1,13 +1,10 @@
 /*
  * Network faults, user-space side (see netfault.h and docs/netfault.md): one BPF program
- * instance per interface, hooked on clsact with libbpf, rules kept in maps.
- *
- * The prefix tries answer with the longest matching prefix only, so the mask stored for a
- * prefix must hold the rules of every prefix containing it as well as its own. User space
- * keeps, per family, the table it last wrote (sorted by side, address, length), recomputes the
- * table from the rules on every change (sort, merge duplicates, one sweep with a stack of
- * enclosing prefixes) and writes only the difference: new and changed entries first, stale ones
- * last, so a rule never loses a prefix it keeps while the table changes.
+ * instance per interface, hooked on clsact with libbpf, rules kept in maps. This file loads,
+ * attaches and detaches the program, removes a crashed agent's leftovers and keeps the rule
+ * slots; the prefix tries are in netfault_trie.c (their pure table and diff in pfxtrie.c),
+ * exemptions in netfault_exempt.c, counters and distribution tables in netfault_maps.c, the
+ * text parsers in netfault_parse.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,53 +29,13 @@
 #include <netlink/route/link.h>
 
 #include "log.h"
-#include "netfault.h"
+#include "netfault_impl.h"
 #include "netfault.skel.h"
 #include "nlsock.h"
 
 #ifndef ARPHRD_RAWIP
 #define ARPHRD_RAWIP 519
 #endif
-
-#define RULE_BIT(slot) (1ULL << (slot))
-
-/* One (side, prefix) of a trie: the rules naming it and what the trie stores for it. */
-struct pfx {
-	uint32_t side;
-	uint32_t plen;	  /* address bits */
-	uint8_t addr[16]; /* host bits cleared; IPv4 in addr[0..3], the rest 0 */
-	uint64_t own;	  /* rules with this very prefix */
-	uint64_t eff;	  /* rules with this prefix or one containing it: the trie's value */
-};
-
-struct pfx_table {
-	struct pfx *v;
-	size_t n;
-	bool dirty; /* a write failed: the map may differ from v; resynchronise in full */
-};
-
-struct rule_rec {
-	bool used;
-	unsigned int dirs;
-	struct netfault_rule r;
-	struct netfault_cidr *remote;
-	size_t n_remote;
-	struct netfault_cidr *local;
-	size_t n_local;
-};
-
-struct netfault {
-	struct netfault_bpf *skel;
-	int ifindex;
-	__u32 l2_len; /* what the loaded program was verified for (rodata) */
-	bool attached;
-	bool created_qdisc;
-	__u32 prog_id[NETFAULT_HOOK__COUNT];
-	__u32 steer_prog_id; /* the steering filter's program, while it is attached */
-	struct rule_rec rules[NETFAULT_MAX_RULES];
-	struct pfx_table tables[2]; /* [0] IPv4, [1] IPv6 */
-	unsigned int exempt_count[NETFAULT_EXEMPT__SHAPES];
-};
 
 static const char *const prog_names[NETFAULT_HOOK__COUNT] = {
 	[NETFAULT_HOOK_INGRESS] = NETFAULT_PROG_INGRESS,
@@ -95,78 +52,6 @@ static enum bpf_tc_attach_point tc_point(enum netfault_hook hook)
 	return hook == NETFAULT_HOOK_INGRESS ? BPF_TC_INGRESS : BPF_TC_EGRESS;
 }
 
-uint32_t netfault_prob(double p)
-{
-	double scaled;
-
-	if (!(p > 0.0)) /* also NaN */
-		return 0;
-	if (p >= 1.0)
-		return NETFAULT_PROB_ONE;
-	scaled = p * 4294967296.0 + 0.5;
-	return scaled >= (double)NETFAULT_PROB_ONE ? NETFAULT_PROB_ONE : (uint32_t)scaled;
-}
-
-int netfault_cidr_parse(const char *s, struct netfault_cidr *out)
-{
-	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
-	unsigned long len;
-
-	if (!s || strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	memset(out, 0, sizeof(*out));
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	if (inet_pton(AF_INET, buf, out->addr) == 1)
-		out->family = AF_INET;
-	else if (inet_pton(AF_INET6, buf, out->addr) == 1)
-		out->family = AF_INET6;
-	else
-		return -EINVAL;
-	out->prefixlen = out->family == AF_INET ? 32 : 128;
-	if (slash) {
-		errno = 0;
-		len = strtoul(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end || len > out->prefixlen)
-			return -EINVAL;
-		out->prefixlen = len;
-	}
-	return 0;
-}
-
-int netfault_exempt_parse_ssh(const char *ssh_connection, struct netfault_exempt *out)
-{
-	char cip[INET6_ADDRSTRLEN], sip[INET6_ADDRSTRLEN];
-	unsigned int cport, sport;
-	int err;
-
-	if (!ssh_connection)
-		return -EINVAL;
-	if (sscanf(ssh_connection, "%45s %u %45s %u", cip, &cport, sip, &sport) != 4 || !cport ||
-	    cport > 65535 || !sport || sport > 65535)
-		return -EINVAL;
-	memset(out, 0, sizeof(*out));
-	err = netfault_cidr_parse(cip, &out->remote);
-	if (err)
-		return err;
-	out->proto = IPPROTO_TCP;
-	out->local_port = sport;
-	out->remote_port = cport;
-	return 0;
-}
-
-/* Clear the bits of addr past plen. */
-static void mask_addr(uint8_t *addr, unsigned int plen, unsigned int alen)
-{
-	for (unsigned int i = 0; i < alen; i++) {
-		unsigned int keep = plen >= 8 * (i + 1) ? 8 : plen > 8 * i ? plen - 8 * i : 0;
-
-		addr[i] &= (uint8_t)(0xff00 >> keep);
-	}
-}
-
 static int cidr_check(const struct netfault_cidr *c)
 {
 	if (c->family == AF_INET && c->prefixlen <= 32)
@@ -174,11 +59,6 @@ static int cidr_check(const struct netfault_cidr *c)
 	if (c->family == AF_INET6 && c->prefixlen <= 128)
 		return 0;
 	return -EINVAL;
-}
-
-static int family_index(int family)
-{
-	return family == AF_INET ? 0 : 1;
 }
 
 /* ---- tc hooks ---------------------------------------------------------------------------- */
@@ -838,285 +718,6 @@ void netfault_close(struct netfault *nf)
 	free(nf);
 }
 
-/* ---- prefix tries ------------------------------------------------------------------------ */
-
-static int pfx_cmp(const void *a, const void *b)
-{
-	const struct pfx *x = a, *y = b;
-	int c;
-
-	if (x->side != y->side)
-		return x->side < y->side ? -1 : 1;
-	c = memcmp(x->addr, y->addr, sizeof(x->addr));
-	if (c)
-		return c;
-	return x->plen < y->plen ? -1 : x->plen > y->plen;
-}
-
-/* Does prefix a contain prefix b? */
-static bool pfx_contains(const struct pfx *a, const struct pfx *b)
-{
-	uint8_t tmp[16];
-
-	if (a->side != b->side || a->plen > b->plen)
-		return false;
-	memcpy(tmp, b->addr, sizeof(tmp));
-	mask_addr(tmp, a->plen, sizeof(tmp));
-	return !memcmp(tmp, a->addr, sizeof(tmp));
-}
-
-static void pfx_add(struct pfx *v, size_t *n, const struct netfault_cidr *c, uint32_t side,
-		    int slot)
-{
-	struct pfx *p = &v[(*n)++];
-
-	memset(p, 0, sizeof(*p));
-	p->side = side;
-	p->plen = c->prefixlen;
-	memcpy(p->addr, c->addr, c->family == AF_INET ? 4 : 16);
-	mask_addr(p->addr, p->plen, sizeof(p->addr));
-	p->own = RULE_BIT(slot);
-}
-
-/* The table the rules in force call for, sorted, each entry with its effective mask. */
-static int table_build(const struct netfault *nf, int family, struct pfx **out, size_t *out_n)
-{
-	struct pfx *v, *stack[130];
-	size_t n = 0, total = 0, m, depth = 0;
-
-	for (int s = 0; s < NETFAULT_MAX_RULES; s++) {
-		const struct rule_rec *rec = &nf->rules[s];
-
-		if (!rec->used)
-			continue;
-		for (size_t i = 0; i < rec->n_remote; i++)
-			total += rec->remote[i].family == family;
-		for (size_t i = 0; i < rec->n_local; i++)
-			total += rec->local[i].family == family;
-	}
-	v = calloc(total ? total : 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (int s = 0; s < NETFAULT_MAX_RULES; s++) {
-		const struct rule_rec *rec = &nf->rules[s];
-
-		if (!rec->used)
-			continue;
-		for (size_t i = 0; i < rec->n_remote; i++)
-			if (rec->remote[i].family == family)
-				pfx_add(v, &n, &rec->remote[i], NETFAULT_SIDE_REMOTE, s);
-		for (size_t i = 0; i < rec->n_local; i++)
-			if (rec->local[i].family == family)
-				pfx_add(v, &n, &rec->local[i], NETFAULT_SIDE_LOCAL, s);
-	}
-	qsort(v, n, sizeof(*v), pfx_cmp);
-	/* Merge duplicates. */
-	m = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (m && !pfx_cmp(&v[m - 1], &v[i]))
-			v[m - 1].own |= v[i].own;
-		else
-			v[m++] = v[i];
-	}
-	n = m;
-	/*
-	 * In this order a prefix comes right after the prefixes containing it, and the prefixes
-	 * it contains follow it contiguously; a stack of the enclosing chain (at most 129 deep
-	 * plus one, lengths strictly grow along it) gives each entry its inherited rules.
-	 */
-	for (size_t i = 0; i < n; i++) {
-		while (depth && !pfx_contains(stack[depth - 1], &v[i]))
-			depth--;
-		v[i].eff = v[i].own | (depth ? stack[depth - 1]->eff : 0);
-		if (depth < sizeof(stack) / sizeof(stack[0]))
-			stack[depth++] = &v[i];
-	}
-	*out = v;
-	*out_n = n;
-	return 0;
-}
-
-union lpm_key {
-	struct netfault_lpm4_key v4;
-	struct netfault_lpm6_key v6;
-};
-
-static size_t lpm_key_make(int family, const struct pfx *p, union lpm_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	if (family == AF_INET) {
-		k->v4.prefixlen = NETFAULT_LPM_SIDE_BITS + p->plen;
-		k->v4.side = p->side;
-		memcpy(k->v4.addr, p->addr, 4);
-		return sizeof(k->v4);
-	}
-	k->v6.prefixlen = NETFAULT_LPM_SIDE_BITS + p->plen;
-	k->v6.side = p->side;
-	memcpy(k->v6.addr, p->addr, 16);
-	return sizeof(k->v6);
-}
-
-static void lpm_key_parse(int family, const union lpm_key *k, struct pfx *p)
-{
-	memset(p, 0, sizeof(*p));
-	if (family == AF_INET) {
-		p->plen = k->v4.prefixlen - NETFAULT_LPM_SIDE_BITS;
-		p->side = k->v4.side;
-		memcpy(p->addr, k->v4.addr, 4);
-	} else {
-		p->plen = k->v6.prefixlen - NETFAULT_LPM_SIDE_BITS;
-		p->side = k->v6.side;
-		memcpy(p->addr, k->v6.addr, 16);
-	}
-}
-
-static int trie_fd(const struct netfault *nf, int family)
-{
-	return bpf_map__fd(family == AF_INET ? nf->skel->maps.prefixes_v4
-					     : nf->skel->maps.prefixes_v6);
-}
-
-static int trie_put(int fd, int family, const struct pfx *p)
-{
-	union lpm_key k;
-
-	lpm_key_make(family, p, &k);
-	return bpf_map_update_elem(fd, &k, &p->eff, BPF_ANY) ? -errno : 0;
-}
-
-static int trie_del(int fd, int family, const struct pfx *p)
-{
-	union lpm_key k;
-
-	lpm_key_make(family, p, &k);
-	if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-/* Rewrite every entry and delete whatever else the map holds. */
-static int trie_resync_full(int fd, int family, const struct pfx *v, size_t n)
-{
-	union lpm_key key, next, *stale = NULL;
-	size_t n_stale = 0, cap = 0;
-	void *prev = NULL;
-	int err = 0;
-
-	for (size_t i = 0; i < n && !err; i++)
-		err = trie_put(fd, family, &v[i]);
-	if (err)
-		return err;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct pfx p;
-
-		lpm_key_parse(family, &next, &p);
-		if (!bsearch(&p, v, n, sizeof(*v), pfx_cmp)) {
-			if (n_stale == cap) {
-				union lpm_key *tmp;
-
-				cap = cap ? 2 * cap : 64;
-				tmp = realloc(stale, cap * sizeof(*stale));
-				if (!tmp) {
-					free(stale);
-					return -ENOMEM;
-				}
-				stale = tmp;
-			}
-			stale[n_stale++] = next;
-		}
-		key = next;
-		prev = &key;
-	}
-	for (size_t i = 0; i < n_stale && !err; i++)
-		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
-			err = -errno;
-	free(stale);
-	return err;
-}
-
-/* Bring the family's trie in line with the rules in force. */
-static int trie_sync(struct netfault *nf, int family)
-{
-	struct pfx_table *t = &nf->tables[family_index(family)];
-	int fd = trie_fd(nf, family);
-	struct pfx *v;
-	size_t n, i = 0, j = 0;
-	int err;
-
-	err = table_build(nf, family, &v, &n);
-	if (err)
-		return err;
-	if (n > NETFAULT_MAX_PREFIXES) {
-		log_err("netfault: %zu %s prefixes over all rules; the limit is %d", n,
-			family == AF_INET ? "IPv4" : "IPv6", NETFAULT_MAX_PREFIXES);
-		free(v);
-		return -ENOSPC;
-	}
-	if (t->dirty) {
-		err = trie_resync_full(fd, family, v, n);
-		goto done;
-	}
-	/* New and changed entries first... */
-	while (j < n && !err) {
-		int c = i < t->n ? pfx_cmp(&t->v[i], &v[j]) : 1;
-
-		if (c < 0) {
-			i++;
-		} else if (c == 0) {
-			if (t->v[i].eff != v[j].eff)
-				err = trie_put(fd, family, &v[j]);
-			i++;
-			j++;
-		} else {
-			err = trie_put(fd, family, &v[j]);
-			j++;
-		}
-	}
-	/* ...then the entries no rule names any more. */
-	for (i = 0, j = 0; i < t->n && !err; i++) {
-		while (j < n && pfx_cmp(&v[j], &t->v[i]) < 0)
-			j++;
-		if (j == n || pfx_cmp(&v[j], &t->v[i]))
-			err = trie_del(fd, family, &t->v[i]);
-	}
-done:
-	/* Keep the new table either way; after a failure the map is resynchronised in full. */
-	t->dirty = err != 0;
-	free(t->v);
-	t->v = v;
-	t->n = n;
-	if (err)
-		log_err("netfault: writing the %s prefix trie: %s",
-			family == AF_INET ? "IPv4" : "IPv6", strerror(-err));
-	return err;
-}
-
-/* Families (bit 0 IPv4, bit 1 IPv6) a rule names CIDRs of. */
-static unsigned int rec_families(const struct rule_rec *rec)
-{
-	unsigned int f = 0;
-
-	for (size_t i = 0; i < rec->n_remote; i++)
-		f |= 1u << family_index(rec->remote[i].family);
-	for (size_t i = 0; i < rec->n_local; i++)
-		f |= 1u << family_index(rec->local[i].family);
-	return f;
-}
-
-static int tries_sync(struct netfault *nf, unsigned int families)
-{
-	int err = 0, e;
-
-	for (int f = 0; f < 2; f++) {
-		if (!(families & (1u << f)) && !nf->tables[f].dirty)
-			continue;
-		e = trie_sync(nf, f == 0 ? AF_INET : AF_INET6);
-		if (e && !err)
-			err = e;
-	}
-	return err;
-}
-
 /* ---- rules ------------------------------------------------------------------------------- */
 
 static bool proto_has_ports(uint8_t proto)
@@ -1291,12 +892,12 @@ int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec
 	}
 	rec.used = true;
 	nf->rules[s] = rec;
-	err = tries_sync(nf, rec_families(&rec));
+	err = netfault_tries_sync(nf, netfault_rec_families(&rec));
 	if (err) {
-		unsigned int fams = rec_families(&nf->rules[s]);
+		unsigned int fams = netfault_rec_families(&nf->rules[s]);
 
 		rec_free(&nf->rules[s]);
-		tries_sync(nf, fams);
+		netfault_tries_sync(nf, fams);
 		return err;
 	}
 	/* Addresses and deadline first, the active bit last: the rule starts whole. */
@@ -1338,11 +939,11 @@ int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_ru
 	if (err)
 		goto restore;
 	nf->rules[slot] = rec;
-	fams = rec_families(&old) | rec_families(&rec);
-	err = tries_sync(nf, fams);
+	fams = netfault_rec_families(&old) | netfault_rec_families(&rec);
+	err = netfault_tries_sync(nf, fams);
 	if (err) {
 		nf->rules[slot] = old;
-		tries_sync(nf, fams);
+		netfault_tries_sync(nf, fams);
 		goto restore;
 	}
 	if (rec.n_remote)
@@ -1385,149 +986,7 @@ int netfault_rule_remove(struct netfault *nf, int slot)
 	cfg_set_bits(&cfg->remote_any, RULE_BIT(slot), false);
 	cfg_set_bits(&cfg->local_any, RULE_BIT(slot), false);
 	cfg_store(&cfg->deadline[slot], 0);
-	fams = rec_families(&nf->rules[slot]);
+	fams = netfault_rec_families(&nf->rules[slot]);
 	rec_free(&nf->rules[slot]);
-	return tries_sync(nf, fams);
-}
-
-int netfault_rule_counters(struct netfault *nf, int slot, struct netfault_counters *out)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct netfault_counters *per;
-	__u32 key = slot;
-	int err = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->rules[slot].used)
-		return -ENOENT;
-	if (ncpu < 0)
-		return ncpu;
-	per = calloc(ncpu, sizeof(*per));
-	if (!per)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(nf->skel->maps.rule_stats), &key, per)) {
-		err = -errno;
-		goto out;
-	}
-	for (int c = 0; c < ncpu; c++) {
-		out->matched += per[c].matched;
-		out->dropped += per[c].dropped;
-		out->corrupted += per[c].corrupted;
-		out->duplicated += per[c].duplicated;
-		out->exempted += per[c].exempted;
-		out->delayed += per[c].delayed;
-	}
-out:
-	free(per);
-	return err;
-}
-
-int netfault_dist_load(struct netfault *nf, enum netfault_dist dist, const int16_t *v, size_t n)
-{
-	struct netfault_dist_table *t;
-	__u32 key = dist;
-	int err = 0;
-
-	if (dist <= NETFAULT_DIST_UNIFORM || dist >= NETFAULT_DIST__COUNT || !n ||
-	    n > NETFAULT_DIST_MAX)
-		return -EINVAL;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	t->size = (__u32)n;
-	memcpy(t->v, v, n * sizeof(*v));
-	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.dist_tables), &key, t, BPF_ANY))
-		err = -errno;
-	free(t);
-	return err;
-}
-
-/* ---- exemptions -------------------------------------------------------------------------- */
-
-static int exempt_key(const struct netfault_exempt *ex, struct netfault_exempt_key *k,
-		      enum netfault_exempt_shape *shape)
-{
-	unsigned int plen = ex->remote.prefixlen;
-
-	memset(k, 0, sizeof(*k));
-	if (!ex->proto && (ex->local_port || ex->remote_port))
-		return -EINVAL;
-	switch (ex->remote.family) {
-	case AF_UNSPEC:
-		k->prefixlen = NETFAULT_EXEMPT_FIXED_BITS;
-		break;
-	case AF_INET:
-		if (plen > 32)
-			return -EINVAL;
-		k->addr[10] = 0xff;
-		k->addr[11] = 0xff;
-		memcpy(&k->addr[12], ex->remote.addr, 4);
-		plen += 96;
-		k->prefixlen = NETFAULT_EXEMPT_FIXED_BITS + plen;
-		break;
-	case AF_INET6:
-		if (plen > 128)
-			return -EINVAL;
-		memcpy(k->addr, ex->remote.addr, 16);
-		k->prefixlen = NETFAULT_EXEMPT_FIXED_BITS + plen;
-		break;
-	default:
-		return -EINVAL;
-	}
-	mask_addr(k->addr, k->prefixlen - NETFAULT_EXEMPT_FIXED_BITS, sizeof(k->addr));
-	k->proto = ex->proto;
-	k->lport = ex->local_port;
-	k->rport = ex->remote_port;
-	if (!ex->proto)
-		*shape = NETFAULT_EXEMPT_ANY;
-	else if (ex->local_port && ex->remote_port)
-		*shape = NETFAULT_EXEMPT_FULL;
-	else if (ex->local_port)
-		*shape = NETFAULT_EXEMPT_LPORT;
-	else if (ex->remote_port)
-		*shape = NETFAULT_EXEMPT_RPORT;
-	else
-		*shape = NETFAULT_EXEMPT_PROTO;
-	return 0;
-}
-
-int netfault_exempt_add(struct netfault *nf, const struct netfault_exempt *ex)
-{
-	struct netfault_config *cfg = &nf->skel->bss->cfg;
-	enum netfault_exempt_shape shape;
-	struct netfault_exempt_key k;
-	__u32 val = 0;
-	int err;
-
-	err = exempt_key(ex, &k, &shape);
-	if (err)
-		return err;
-	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.exempt), &k, &val, BPF_NOEXIST)) {
-		err = -errno;
-		if (err != -EEXIST)
-			log_err("netfault: adding an exemption: %s", strerror(-err));
-		return err;
-	}
-	if (!nf->exempt_count[shape]++)
-		__atomic_store_n(&cfg->exempt_shapes, cfg->exempt_shapes | (1u << shape),
-				 __ATOMIC_RELEASE);
-	return 0;
-}
-
-int netfault_exempt_remove(struct netfault *nf, const struct netfault_exempt *ex)
-{
-	struct netfault_config *cfg = &nf->skel->bss->cfg;
-	enum netfault_exempt_shape shape;
-	struct netfault_exempt_key k;
-	int err;
-
-	err = exempt_key(ex, &k, &shape);
-	if (err)
-		return err;
-	if (bpf_map_delete_elem(bpf_map__fd(nf->skel->maps.exempt), &k))
-		return -errno;
-	if (nf->exempt_count[shape] && !--nf->exempt_count[shape])
-		__atomic_store_n(&cfg->exempt_shapes, cfg->exempt_shapes & ~(1u << shape),
-				 __ATOMIC_RELEASE);
-	return 0;
+	return netfault_tries_sync(nf, fams);
 }

@@ -35,7 +35,7 @@ struct proc_stat {
 	unsigned long long starttime;
 };
 
-static int read_file(const char *path, char *buf, size_t size, size_t *len)
+int procsel_read_file(const char *path, char *buf, size_t size, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
@@ -59,7 +59,7 @@ static int read_stat(pid_t pid, struct proc_stat *st)
 	size_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (read_file(path, buf, sizeof(buf), NULL))
+	if (procsel_read_file(path, buf, sizeof(buf), NULL))
 		return -ESRCH;
 	/* comm may contain spaces and parentheses: it runs to the last ')'. */
 	open_paren = strchr(buf, '(');
@@ -165,7 +165,7 @@ static int real_uid(pid_t pid, uid_t *uid)
 	char path[64], buf[4096], *p;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (read_file(path, buf, sizeof(buf), NULL))
+	if (procsel_read_file(path, buf, sizeof(buf), NULL))
 		return -ESRCH;
 	p = strstr(buf, "\nUid:");
 	if (!p)
@@ -180,7 +180,7 @@ static int read_cgroup(pid_t pid, char *out, size_t size)
 	char path[64], buf[4096], *line, *save = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if (read_file(path, buf, sizeof(buf), NULL))
+	if (procsel_read_file(path, buf, sizeof(buf), NULL))
 		return -ESRCH;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "0::", 3))
@@ -218,7 +218,7 @@ static int cmdline_matches(pid_t pid, const regex_t *re)
 	size_t len = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if (read_file(path, buf, sizeof(buf), &len) || !len)
+	if (procsel_read_file(path, buf, sizeof(buf), &len) || !len)
 		return 0;
 	for (size_t i = 0; i + 1 < len; i++)
 		if (!buf[i])

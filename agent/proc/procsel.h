@@ -37,6 +37,12 @@ struct procsel_guard {
 	char self_exe[512]; /* the agent's executable ("" if unknown): its copies are protected */
 };
 
+/*
+ * Read a small file (a /proc entry) into buf, NUL-terminated, at most size - 1 bytes; its
+ * length to *len when len is not NULL. 0 or -errno.
+ */
+int procsel_read_file(const char *path, char *buf, size_t size, size_t *len);
+
 void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, const struct policy *p);
 
 /* The seed a fault chooses with: t->seed, or a fresh random one below 2^53 (exact in JSON). */

@@ -218,6 +218,9 @@ json_t *stressor_describe(struct stressor *s);
 /* MemTotal and MemAvailable of /proc/meminfo in bytes. */
 int stressor_meminfo(uint64_t *total, uint64_t *avail);
 
+/* A "Key: N kB" field of a /proc file (meminfo, PID/status) in bytes. 0 or -errno. */
+int stressor_kb_field(const char *path, const char *key, uint64_t *bytes);
+
 /* The re-executed worker: never returns. */
 int stressor_worker_main(int argc, char **argv);
 

@@ -1,0 +1,52 @@
+/*
+ * The inside of struct netfault, shared by the files of the netfault module only
+ * (netfault.c: load, attach, detach, rules; netfault_trie.c: the prefix tries;
+ * netfault_exempt.c: exemptions; netfault_maps.c: counters and distribution tables).
+ * Everyone else uses netfault.h.
+ */
+#ifndef FL_NETFAULT_IMPL_H
+#define FL_NETFAULT_IMPL_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+
+#include "netfault.h"
+#include "pfxtrie.h"
+
+struct netfault_bpf;
+
+#define RULE_BIT(slot) (1ULL << (slot))
+
+struct rule_rec {
+	bool used;
+	unsigned int dirs;
+	struct netfault_rule r;
+	struct netfault_cidr *remote;
+	size_t n_remote;
+	struct netfault_cidr *local;
+	size_t n_local;
+};
+
+struct netfault {
+	struct netfault_bpf *skel;
+	int ifindex;
+	__u32 l2_len; /* what the loaded program was verified for (rodata) */
+	bool attached;
+	bool created_qdisc;
+	__u32 prog_id[NETFAULT_HOOK__COUNT];
+	__u32 steer_prog_id; /* the steering filter's program, while it is attached */
+	struct rule_rec rules[NETFAULT_MAX_RULES];
+	struct pfxtrie_table tables[2]; /* [0] IPv4, [1] IPv6 */
+	unsigned int exempt_count[NETFAULT_EXEMPT__SHAPES];
+};
+
+/* Families (bit 0 IPv4, bit 1 IPv6) a rule names CIDRs of. */
+unsigned int netfault_rec_families(const struct rule_rec *rec);
+
+/*
+ * Bring the tries of the families given (bits as above), and of any family whose last write
+ * failed, in line with the rules in force. netfault_trie.c.
+ */
+int netfault_tries_sync(struct netfault *nf, unsigned int families);
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * The prefix tries of a netfault instance (see pfxtrie.h and docs/netfault.md): the table the
+ * rules in force call for, per family, and its difference to the table last written, put into
+ * the prefixes_v4 / prefixes_v6 maps; after a failed write the map is resynchronised in full.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "netfault_impl.h"
+#include "netfault.skel.h"
+
+static int family_index(int family)
+{
+	return family == AF_INET ? 0 : 1;
+}
+
+/* The table the rules in force call for, sorted, each entry with its effective mask. */
+static int table_build(const struct netfault *nf, int family, struct pfxtrie_entry **out,
+		       size_t *out_n)
+{
+	unsigned int alen = family == AF_INET ? 4 : 16;
+	struct pfxtrie_entry *v;
+	size_t n = 0, total = 0;
+
+	for (int s = 0; s < NETFAULT_MAX_RULES; s++) {
+		const struct rule_rec *rec = &nf->rules[s];
+
+		if (!rec->used)
+			continue;
+		for (size_t i = 0; i < rec->n_remote; i++)
+			total += rec->remote[i].family == family;
+		for (size_t i = 0; i < rec->n_local; i++)
+			total += rec->local[i].family == family;
+	}
+	v = calloc(total ? total : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (int s = 0; s < NETFAULT_MAX_RULES; s++) {
+		const struct rule_rec *rec = &nf->rules[s];
+
+		if (!rec->used)
+			continue;
+		for (size_t i = 0; i < rec->n_remote; i++)
+			if (rec->remote[i].family == family)
+				pfxtrie_add(v, &n, rec->remote[i].addr, alen,
+					    rec->remote[i].prefixlen, NETFAULT_SIDE_REMOTE, s);
+		for (size_t i = 0; i < rec->n_local; i++)
+			if (rec->local[i].family == family)
+				pfxtrie_add(v, &n, rec->local[i].addr, alen,
+					    rec->local[i].prefixlen, NETFAULT_SIDE_LOCAL, s);
+	}
+	pfxtrie_finish(v, &n);
+	*out = v;
+	*out_n = n;
+	return 0;
+}
+
+union lpm_key {
+	struct netfault_lpm4_key v4;
+	struct netfault_lpm6_key v6;
+};
+
+static size_t lpm_key_make(int family, const struct pfxtrie_entry *p, union lpm_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (family == AF_INET) {
+		k->v4.prefixlen = NETFAULT_LPM_SIDE_BITS + p->plen;
+		k->v4.side = p->side;
+		memcpy(k->v4.addr, p->addr, 4);
+		return sizeof(k->v4);
+	}
+	k->v6.prefixlen = NETFAULT_LPM_SIDE_BITS + p->plen;
+	k->v6.side = p->side;
+	memcpy(k->v6.addr, p->addr, 16);
+	return sizeof(k->v6);
+}
+
+static void lpm_key_parse(int family, const union lpm_key *k, struct pfxtrie_entry *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (family == AF_INET) {
+		p->plen = k->v4.prefixlen - NETFAULT_LPM_SIDE_BITS;
+		p->side = k->v4.side;
+		memcpy(p->addr, k->v4.addr, 4);
+	} else {
+		p->plen = k->v6.prefixlen - NETFAULT_LPM_SIDE_BITS;
+		p->side = k->v6.side;
+		memcpy(p->addr, k->v6.addr, 16);
+	}
+}
+
+static int trie_fd(const struct netfault *nf, int family)
+{
+	return bpf_map__fd(family == AF_INET ? nf->skel->maps.prefixes_v4
+					     : nf->skel->maps.prefixes_v6);
+}
+
+static int trie_put(int fd, int family, const struct pfxtrie_entry *p)
+{
+	union lpm_key k;
+
+	lpm_key_make(family, p, &k);
+	return bpf_map_update_elem(fd, &k, &p->eff, BPF_ANY) ? -errno : 0;
+}
+
+static int trie_del(int fd, int family, const struct pfxtrie_entry *p)
+{
+	union lpm_key k;
+
+	lpm_key_make(family, p, &k);
+	if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Where pfxtrie_diff()'s writes go: one family's trie map. */
+struct trie_ctx {
+	int fd;
+	int family;
+};
+
+static int trie_ctx_put(void *ctx, const struct pfxtrie_entry *e)
+{
+	const struct trie_ctx *c = ctx;
+
+	return trie_put(c->fd, c->family, e);
+}
+
+static int trie_ctx_del(void *ctx, const struct pfxtrie_entry *e)
+{
+	const struct trie_ctx *c = ctx;
+
+	return trie_del(c->fd, c->family, e);
+}
+
+static const struct pfxtrie_ops trie_ops = {
+	.put = trie_ctx_put,
+	.del = trie_ctx_del,
+};
+
+/* Rewrite every entry and delete whatever else the map holds. */
+static int trie_resync_full(int fd, int family, const struct pfxtrie_entry *v, size_t n)
+{
+	union lpm_key key, next, *stale = NULL;
+	size_t n_stale = 0, cap = 0;
+	void *prev = NULL;
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++)
+		err = trie_put(fd, family, &v[i]);
+	if (err)
+		return err;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct pfxtrie_entry p;
+
+		lpm_key_parse(family, &next, &p);
+		if (!pfxtrie_find(v, n, &p)) {
+			if (n_stale == cap) {
+				union lpm_key *tmp;
+
+				cap = cap ? 2 * cap : 64;
+				tmp = realloc(stale, cap * sizeof(*stale));
+				if (!tmp) {
+					free(stale);
+					return -ENOMEM;
+				}
+				stale = tmp;
+			}
+			stale[n_stale++] = next;
+		}
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n_stale && !err; i++)
+		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
+			err = -errno;
+	free(stale);
+	return err;
+}
+
+/* Bring the family's trie in line with the rules in force. */
+static int trie_sync(struct netfault *nf, int family)
+{
+	struct pfxtrie_table *t = &nf->tables[family_index(family)];
+	int fd = trie_fd(nf, family);
+	struct pfxtrie_entry *v;
+	struct trie_ctx ctx;
+	size_t n;
+	int err;
+
+	err = table_build(nf, family, &v, &n);
+	if (err)
+		return err;
+	if (n > NETFAULT_MAX_PREFIXES) {
+		log_err("netfault: %zu %s prefixes over all rules; the limit is %d", n,
+			family == AF_INET ? "IPv4" : "IPv6", NETFAULT_MAX_PREFIXES);
+		free(v);
+		return -ENOSPC;
+	}
+	if (t->dirty) {
+		err = trie_resync_full(fd, family, v, n);
+		goto done;
+	}
+	ctx.fd = fd;
+	ctx.family = family;
+	err = pfxtrie_diff(t->v, t->n, v, n, &trie_ops, &ctx);
+done:
+	/* Keep the new table either way; after a failure the map is resynchronised in full. */
+	t->dirty = err != 0;
+	free(t->v);
+	t->v = v;
+	t->n = n;
+	if (err)
+		log_err("netfault: writing the %s prefix trie: %s",
+			family == AF_INET ? "IPv4" : "IPv6", strerror(-err));
+	return err;
+}
+
+unsigned int netfault_rec_families(const struct rule_rec *rec)
+{
+	unsigned int f = 0;
+
+	for (size_t i = 0; i < rec->n_remote; i++)
+		f |= 1u << family_index(rec->remote[i].family);
+	for (size_t i = 0; i < rec->n_local; i++)
+		f |= 1u << family_index(rec->local[i].family);
+	return f;
+}
+
+int netfault_tries_sync(struct netfault *nf, unsigned int families)
+{
+	int err = 0, e;
+
+	for (int f = 0; f < 2; f++) {
+		if (!(families & (1u << f)) && !nf->tables[f].dirty)
+			continue;
+		e = trie_sync(nf, f == 0 ? AF_INET : AF_INET6);
+		if (e && !err)
+			err = e;
+	}
+	return err;
+}

@@ -1,0 +1,202 @@
+/*
+ * The conflict tests of the fault types, as the type table in exp_fault.c names them: two
+ * faults conflict when they would fight over the same packets, shaper or file. One test serves
+ * every packet-rule type; the network tests compare interfaces, directions, protocols, port
+ * ranges and address intervals.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "exp_conflict.h"
+#include "exp_priv.h"
+
+typedef unsigned __int128 u128;
+
+struct ival {
+	uint8_t fam;
+	u128 lo, hi;
+};
+
+static int ival_cmp(const void *x, const void *y)
+{
+	const struct ival *a = x, *b = y;
+
+	if (a->fam != b->fam)
+		return a->fam < b->fam ? -1 : 1;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	return 0;
+}
+
+/* Ordering by (family, end): which interval ends first. */
+static bool ends_before(const struct ival *a, const struct ival *b)
+{
+	if (a->fam != b->fam)
+		return a->fam < b->fam;
+	return a->hi < b->hi;
+}
+
+/*
+ * Whether any interval of a meets any of b. Both get sorted; a sweep that always drops the
+ * interval ending first then finds a meeting pair in linear time.
+ */
+static bool ivals_overlap(struct ival *a, size_t na, struct ival *b, size_t nb)
+{
+	size_t i = 0, j = 0;
+
+	qsort(a, na, sizeof(*a), ival_cmp);
+	qsort(b, nb, sizeof(*b), ival_cmp);
+	while (i < na && j < nb) {
+		if (a[i].fam == b[j].fam && a[i].lo <= b[j].hi && b[j].lo <= a[i].hi)
+			return true;
+		if (ends_before(&a[i], &b[j]))
+			i++;
+		else
+			j++;
+	}
+	return false;
+}
+
+static void cidr_ival(const struct net_cidr *c, struct ival *v)
+{
+	unsigned bits = c->family == AF_INET ? 32 : 128;
+	u128 addr = 0, span;
+
+	for (unsigned i = 0; i < bits / 8; i++)
+		addr = addr << 8 | c->addr[i];
+	if (c->prefix >= bits)
+		span = 0;
+	else if (bits - c->prefix >= 128)
+		span = ~(u128)0;
+	else
+		span = ((u128)1 << (bits - c->prefix)) - 1;
+	v->fam = c->family;
+	v->lo = addr;
+	v->hi = addr | span;
+}
+
+static bool cidrs_overlap(const struct net_target *a, const struct net_target *b)
+{
+	struct ival *x = calloc(a->n_cidrs + b->n_cidrs, sizeof(*x));
+	bool r;
+
+	if (!x)
+		return true; /* Without memory, assume the worst rather than miss a conflict. */
+	for (size_t i = 0; i < a->n_cidrs; i++)
+		cidr_ival(&a->cidrs[i], &x[i]);
+	for (size_t i = 0; i < b->n_cidrs; i++)
+		cidr_ival(&b->cidrs[i], &x[a->n_cidrs + i]);
+	r = ivals_overlap(x, a->n_cidrs, x + a->n_cidrs, b->n_cidrs);
+	free(x);
+	return r;
+}
+
+/* No ports given means every port. */
+static bool ports_overlap(const struct port_range *a, size_t na, const struct port_range *b,
+			  size_t nb)
+{
+	struct ival *x;
+	bool r;
+
+	if (!na || !nb)
+		return true;
+	x = calloc(na + nb, sizeof(*x));
+	if (!x)
+		return true;
+	for (size_t i = 0; i < na; i++) {
+		x[i].lo = a[i].lo;
+		x[i].hi = a[i].hi;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		x[na + i].lo = b[i].lo;
+		x[na + i].hi = b[i].hi;
+	}
+	r = ivals_overlap(x, na, x + na, nb);
+	free(x);
+	return r;
+}
+
+static bool dirs_overlap(int a, int b)
+{
+	return a == b || a == NET_DIR_BOTH || b == NET_DIR_BOTH;
+}
+
+static bool same_link(const struct net_target *a, const struct net_target *b)
+{
+	if (!a->interface || !b->interface)
+		return false;
+	return !strcmp(a->interface, b->interface) && dirs_overlap(a->direction, b->direction);
+}
+
+static const char *shared_dir(const struct net_target *a, const struct net_target *b)
+{
+	return exp_enum_name(&exp_direction_enum,
+			     a->direction == NET_DIR_BOTH ? b->direction : a->direction);
+}
+
+/* Same packets: link, protocol, addresses and ports all overlap. */
+static bool same_packets(const struct fault_spec *fa, const struct fault_spec *fb, const char *verb,
+			 char *what, size_t size)
+{
+	const struct net_target *a = &fa->target.net, *b = &fb->target.net;
+
+	if (!same_link(a, b))
+		return false;
+	if (a->protocol != b->protocol && a->protocol != NET_PROTO_ANY &&
+	    b->protocol != NET_PROTO_ANY)
+		return false;
+	if (!ports_overlap(a->ports, a->n_ports, b->ports, b->n_ports) ||
+	    !ports_overlap(a->local_ports, a->n_local_ports, b->local_ports, b->n_local_ports) ||
+	    !cidrs_overlap(a, b))
+		return false;
+	snprintf(what, size, "%s on %s %s for overlapping addresses and ports", verb, a->interface,
+		 shared_dir(a, b));
+	return true;
+}
+
+/* What a packet-rule type does to the packets two faults would both claim. */
+static const char *const packet_verbs[FAULT_TYPE_COUNT] = {
+	[FAULT_NET_LATENCY] = "add latency",
+	[FAULT_NET_LOSS] = "drop packets",
+	[FAULT_NET_CORRUPTION] = "corrupt packets",
+	[FAULT_NET_DUPLICATION] = "duplicate packets",
+};
+
+bool exp_conflict_packets(const struct fault_spec *a, const struct fault_spec *b, char *what,
+			  size_t size)
+{
+	return same_packets(a, b, packet_verbs[a->type] ?: "act on packets", what, size);
+}
+
+/* One shaper per interface and direction: two limits cannot both hold. */
+bool exp_conflict_bandwidth(const struct fault_spec *a, const struct fault_spec *b, char *what,
+			    size_t size)
+{
+	if (!same_link(&a->target.net, &b->target.net))
+		return false;
+	snprintf(what, size, "limit bandwidth on %s %s", a->target.net.interface,
+		 shared_dir(&a->target.net, &b->target.net));
+	return true;
+}
+
+bool exp_conflict_disk_fill(const struct fault_spec *a, const struct fault_spec *b, char *what,
+			    size_t size)
+{
+	if (!a->params.disk_fill.path || !b->params.disk_fill.path ||
+	    strcmp(a->params.disk_fill.path, b->params.disk_fill.path))
+		return false;
+	snprintf(what, size, "fill %s", a->params.disk_fill.path);
+	return true;
+}
+
+bool exp_conflict_io(const struct fault_spec *a, const struct fault_spec *b, char *what,
+		     size_t size)
+{
+	if (!a->params.io.path || !b->params.io.path ||
+	    strcmp(a->params.io.path, b->params.io.path))
+		return false;
+	snprintf(what, size, "write to %s", a->params.io.path);
+	return true;
+}
