@@ -9,9 +9,10 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "metrics.h"
+#include "counters.h"
 #include "probe.h"
 
+struct metrics_server;
 struct server;
 struct server_conn;
 struct http_msg;

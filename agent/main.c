@@ -23,6 +23,7 @@
 #include "fault.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "policy.h"
 #include "server.h"
@@ -584,7 +585,7 @@ static void start_helpers(struct agent *a)
 	if (err)
 		log_info("stressors unavailable: cannot create their parent cgroup: %s",
 			 strerror(-err));
-	err = watchdog_start(a);
+	err = watchdog_start(a, core_recover);
 	if (err)
 		log_warn("no watchdog: %s; faults outlive a crash of the agent until the next "
 			 "start or faultlined --cleanup (network rules still lapse with their lease)",

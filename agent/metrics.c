@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "core.h"
+#include "counters.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -24,12 +25,6 @@ struct mconn {
 	size_t len;
 	int closing;
 };
-
-void metrics_count(struct metrics *m, enum metrics_counter c, int type)
-{
-	if (type >= 0 && type < FAULT_TYPE_COUNT && c < MET__PER_TYPE)
-		m->per_type[c][type]++;
-}
 
 struct sbuf {
 	char *p;

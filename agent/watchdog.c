@@ -21,7 +21,6 @@
 
 #include "agent.h"
 #include "caps.h"
-#include "core.h"
 #include "fault.h"
 #include "journal.h"
 #include "log.h"
@@ -162,6 +161,9 @@ static void restrict_caps(void)
 }
 
 /* Undo what the journal lists, as faultlined --cleanup does. The exit status of the watchdog. */
+/* Set by watchdog_start() before the fork: the child's way to undo the journal. */
+static watchdog_recover_fn wd_recover;
+
 static int cleanup(const struct agent *snap, const char *why)
 {
 	struct agent wa = *snap;
@@ -175,7 +177,7 @@ static int cleanup(const struct agent *snap, const char *why)
 	wa.journal = NULL;
 	err = journal_open(path, &wa.journal);
 	if (!err)
-		err = core_recover(&wa, &report, &failures);
+		err = wd_recover(&wa, &report, &failures);
 	if (err) {
 		log_err("watchdog: cannot read the journal %s: %s; the next start or faultlined "
 			"--cleanup undoes it",
@@ -357,10 +359,12 @@ out:
 	return cleanup(a, why);
 }
 
-int watchdog_start(const struct agent *a)
+int watchdog_start(const struct agent *a, watchdog_recover_fn recover)
 {
 	int p[2], err;
 	pid_t agent = getpid(), pid;
+
+	wd_recover = recover;
 
 	if (pipe2(p, O_CLOEXEC))
 		return -errno;

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 struct agent;
 
 /* The watchdog's process name (comm), for operators and tests. */
@@ -25,11 +27,19 @@ struct agent;
 #define WATCHDOG_GRACE_RUNNING_MS 2000
 
 /*
- * Fork the watchdog of this agent (a->state_dir names the journal it cleans up). Call once,
- * with no other thread running, while the agent still has the capabilities the fault types'
- * cleanup needs: the watchdog keeps exactly those. 0 or -errno (the agent then runs without).
+ * How the watchdog undoes what the journal lists (the agent's crash recovery, core_recover()):
+ * passed in, so that the watchdog, which the core feeds with lease deadlines, does not call
+ * back up into the core by name. 0 or -errno; *report and *failures as core_recover() says.
  */
-int watchdog_start(const struct agent *a);
+typedef int (*watchdog_recover_fn)(struct agent *a, json_t **report, int *failures);
+
+/*
+ * Fork the watchdog of this agent (a->state_dir names the journal it cleans up, recover how).
+ * Call once, with no other thread running, while the agent still has the capabilities the
+ * fault types' cleanup needs: the watchdog keeps exactly those. 0 or -errno (the agent then
+ * runs without).
+ */
+int watchdog_start(const struct agent *a, watchdog_recover_fn recover);
 
 /* The watchdog's pid, 0 when there is none. */
 pid_t watchdog_pid(void);

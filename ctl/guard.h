@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "guard_eval.h"
+#include "guard_probe.h"
 
 struct exp_probe;
 struct exp_guardrail;
@@ -38,9 +39,6 @@ struct guard_status {
 	int64_t breach_ns;	     /* when the guard set decided the breach */
 	struct guard_coverage cov;   /* since the guard set started: blind time, valid readings */
 };
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-int64_t guard_now_ns(void);
 
 /*
  * Start evaluating n guardrails, each in its own thread. When a guardrail becomes breached

@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "guard.h"
 #include "guard_probe.h"
 
 #define MS 1000000LL

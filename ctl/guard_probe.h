@@ -14,6 +14,9 @@
 
 #include "guard_eval.h"
 
+/* CLOCK_MONOTONIC in nanoseconds: the clock of every time in guard.h and here. */
+int64_t guard_now_ns(void);
+
 /* Everything one probing thread owns. */
 struct probe_ctx {
 	CURLM *multi;

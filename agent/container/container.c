@@ -16,10 +16,10 @@
 
 #include <curl/curl.h>
 
+#include "procfs.h"
 #include "container.h"
 #include "exp.h"
 #include "log.h"
-#include "procsel.h"
 
 /* An engine answers a local socket at once; a hung one must not hold a fault's apply long. */
 #define ENGINE_CONNECT_TIMEOUT_MS 1000L
@@ -201,7 +201,7 @@ static int pid_cgroup(pid_t pid, struct ctr_cgroup *cg)
 	char path[64], buf[8192];
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if (procsel_read_file(path, buf, sizeof(buf), NULL))
+	if (procfs_read_file(path, buf, sizeof(buf), NULL))
 		return -ESRCH;
 	return ctr_cgroup_parse(buf, cg);
 }
@@ -242,7 +242,7 @@ static int scan_proc(struct ctr_info **out, size_t *n)
 
 		if (*end || pid <= 0 || pid_cgroup(pid, &cg))
 			continue;
-		st = procsel_starttime(pid);
+		st = procfs_starttime(pid);
 		if (!st)
 			continue;
 		for (size_t i = 0; i < cnt && !c; i++)

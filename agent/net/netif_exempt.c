@@ -17,6 +17,7 @@
 #include "log.h"
 #include "netif.h"
 #include "netif_impl.h"
+#include "procfs.h"
 #include "policy.h"
 
 /* How far netif_ssh_connection() walks up from the requester. */
@@ -202,30 +203,14 @@ int netif_set_policy(const struct policy *p, char *err, size_t size)
 /* comm, parent and start time (clock ticks after boot) of a process. */
 static int proc_stat(pid_t pid, char *comm, size_t size, pid_t *ppid, unsigned long long *starttime)
 {
-	char path[64], buf[512], *lp, *rp;
-	ssize_t n;
-	int fd;
+	struct procfs_stat st;
+	int err = procfs_stat(pid, &st);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -errno : -EIO;
-	buf[n] = '\0';
-	lp = strchr(buf, '(');
-	rp = strrchr(buf, ')');
-	if (!lp || !rp || rp < lp)
-		return -EIO;
-	snprintf(comm, size, "%.*s", (int)(rp - lp - 1), lp + 1);
-	/* Fields 3 (state), 4 (ppid) and 22 (starttime) of proc(5). */
-	if (sscanf(rp + 1,
-		   " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
-		   "%llu",
-		   ppid, starttime) != 2)
-		return -EIO;
+	if (err)
+		return err;
+	snprintf(comm, size, "%s", st.comm);
+	*ppid = st.ppid;
+	*starttime = st.starttime;
 	return 0;
 }
 

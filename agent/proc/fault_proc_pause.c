@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 
+#include "procfs.h"
 #include "agent.h"
 #include "cgroup.h"
 #include "container.h"
@@ -192,7 +193,7 @@ static char proc_state(pid_t pid, unsigned long long starttime)
 	char path[64], buf[1024], state = 'X', *close_paren;
 	FILE *fp;
 
-	if (procsel_starttime(pid) != starttime)
+	if (procfs_starttime(pid) != starttime)
 		return 'X';
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fp = fopen(path, "re");

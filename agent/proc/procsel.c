@@ -22,80 +22,10 @@
 #include "exp.h"
 #include "pick.h"
 #include "policy.h"
+#include "procfs.h"
 #include "procsel.h"
 
 #define PF_KTHREAD 0x00200000
-
-struct proc_stat {
-	char comm[16];
-	char state;
-	pid_t ppid;
-	pid_t sid;
-	unsigned long flags;
-	unsigned long long starttime;
-};
-
-int procsel_read_file(const char *path, char *buf, size_t size, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return 0;
-}
-
-static int read_stat(pid_t pid, struct proc_stat *st)
-{
-	char path[64], buf[1024], *open_paren, *close_paren, *p;
-	int field = 3;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (procsel_read_file(path, buf, sizeof(buf), NULL))
-		return -ESRCH;
-	/* comm may contain spaces and parentheses: it runs to the last ')'. */
-	open_paren = strchr(buf, '(');
-	close_paren = strrchr(buf, ')');
-	if (!open_paren || !close_paren || close_paren < open_paren)
-		return -EIO;
-	n = close_paren - open_paren - 1;
-	if (n >= sizeof(st->comm))
-		n = sizeof(st->comm) - 1;
-	memcpy(st->comm, open_paren + 1, n);
-	st->comm[n] = '\0';
-	p = close_paren + 2;
-	st->state = *p;
-	/* strtok_r: process.pause selects on a worker thread while the loop may select too. */
-	for (char *save, *tok = strtok_r(p, " ", &save); tok;
-	     tok = strtok_r(NULL, " ", &save), field++) {
-		if (field == 4)
-			st->ppid = atoi(tok);
-		else if (field == 6)
-			st->sid = atoi(tok);
-		else if (field == 9)
-			st->flags = strtoul(tok, NULL, 10);
-		else if (field == 22) {
-			st->starttime = strtoull(tok, NULL, 10);
-			return 0;
-		}
-	}
-	return -EIO;
-}
-
-unsigned long long procsel_starttime(pid_t pid)
-{
-	struct proc_stat st;
-
-	return read_stat(pid, &st) ? 0 : st.starttime;
-}
 
 int procsel_probe(char *why, size_t size)
 {
@@ -121,7 +51,7 @@ int procsel_pidfd(pid_t pid, unsigned long long starttime)
 	if (fd < 0)
 		return -errno;
 	/* The pidfd pins the process; if the start time still matches, it is the same one. */
-	if (procsel_starttime(pid) != starttime) {
+	if (procfs_starttime(pid) != starttime) {
 		close(fd);
 		return -ESRCH;
 	}
@@ -165,7 +95,7 @@ static int real_uid(pid_t pid, uid_t *uid)
 	char path[64], buf[4096], *p;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (procsel_read_file(path, buf, sizeof(buf), NULL))
+	if (procfs_read_file(path, buf, sizeof(buf), NULL))
 		return -ESRCH;
 	p = strstr(buf, "\nUid:");
 	if (!p)
@@ -180,7 +110,7 @@ static int read_cgroup(pid_t pid, char *out, size_t size)
 	char path[64], buf[4096], *line, *save = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	if (procsel_read_file(path, buf, sizeof(buf), NULL))
+	if (procfs_read_file(path, buf, sizeof(buf), NULL))
 		return -ESRCH;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "0::", 3))
@@ -218,7 +148,7 @@ static int cmdline_matches(pid_t pid, const regex_t *re)
 	size_t len = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if (procsel_read_file(path, buf, sizeof(buf), &len) || !len)
+	if (procfs_read_file(path, buf, sizeof(buf), &len) || !len)
 		return 0;
 	for (size_t i = 0; i + 1 < len; i++)
 		if (!buf[i])
@@ -368,12 +298,12 @@ static const char *program_protected(pid_t pid, const char *comm, const struct p
 #define ANCESTRY_MAX 64
 static bool ancestor_guards_descendants(pid_t ppid)
 {
-	struct proc_stat st;
+	struct procfs_stat st;
 	char exe[4096];
 	const char *base;
 
 	for (int i = 0; i < ANCESTRY_MAX && ppid > 1; i++) {
-		if (read_stat(ppid, &st))
+		if (procfs_stat(ppid, &st))
 			return false;
 		if (builtin_guards_descendants(st.comm, true))
 			return true;
@@ -389,7 +319,7 @@ static bool ancestor_guards_descendants(pid_t ppid)
 
 void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, const struct policy *p)
 {
-	struct proc_stat st;
+	struct procfs_stat st;
 
 	memset(g, 0, sizeof(*g));
 	g->peer_pid = peer_pid;
@@ -405,14 +335,14 @@ void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, const struct po
 	 * reads as sid 0 (a sandbox, a container runtime, CI): then any process with sid 0 may
 	 * be in it, so all of them are protected rather than none.
 	 */
-	if (peer_pid > 0 && !read_stat(peer_pid, &st)) {
+	if (peer_pid > 0 && !procfs_stat(peer_pid, &st)) {
 		g->peer_sid = st.sid;
 		g->peer_sid_known = true;
 	}
 }
 
 /* Why pid may never be selected, or NULL. */
-static const char *protected_why(pid_t pid, const struct proc_stat *st,
+static const char *protected_why(pid_t pid, const struct procfs_stat *st,
 				 const struct procsel_guard *g)
 {
 	/* OpenSSH 9.8 and later run each connection as sshd-session (and sshd-auth). */
@@ -473,7 +403,7 @@ static void scan_free(struct scan *sc)
 }
 
 static int scan_add(struct proc_match **arr, size_t *n, size_t *cap, pid_t pid,
-		    const struct proc_stat *st, const char *why)
+		    const struct procfs_stat *st, const char *why)
 {
 	if (*n == *cap) {
 		size_t c = *cap ? *cap * 2 : 16;
@@ -513,10 +443,10 @@ static bool in_containers(pid_t pid, const struct scan *sc)
 static int consider(pid_t pid, const struct proc_target *t, const regex_t *re, uid_t uid,
 		    const struct procsel_guard *g, struct scan *sc)
 {
-	struct proc_stat st;
+	struct procfs_stat st;
 	const char *why;
 
-	if (read_stat(pid, &st))
+	if (procfs_stat(pid, &st))
 		return 0;
 	/* A zombie has already exited: a signal does nothing to it. */
 	if (st.state == 'Z' || st.state == 'X')
@@ -792,7 +722,7 @@ out:
 int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, char *err,
 			     size_t err_size)
 {
-	struct proc_stat st;
+	struct procfs_stat st;
 	struct dirent *de;
 	char cg[4096];
 	size_t inside = 0;
@@ -809,7 +739,7 @@ int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, 
 		char *end;
 		pid_t pid = (pid_t)strtol(de->d_name, &end, 10);
 
-		if (*end || pid <= 0 || read_stat(pid, &st))
+		if (*end || pid <= 0 || procfs_stat(pid, &st))
 			continue;
 		/* Kernel threads are not frozen by the cgroup freezer. */
 		if (st.flags & PF_KTHREAD)

@@ -37,12 +37,6 @@ struct procsel_guard {
 	char self_exe[512]; /* the agent's executable ("" if unknown): its copies are protected */
 };
 
-/*
- * Read a small file (a /proc entry) into buf, NUL-terminated, at most size - 1 bytes; its
- * length to *len when len is not NULL. 0 or -errno.
- */
-int procsel_read_file(const char *path, char *buf, size_t size, size_t *len);
-
 void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, const struct policy *p);
 
 /* The seed a fault chooses with: t->seed, or a fresh random one below 2^53 (exact in JSON). */
@@ -79,9 +73,6 @@ int procsel_resolve(const struct proc_target *t, const struct procsel_guard *g, 
  */
 int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, char *err,
 			     size_t err_size);
-
-/* Read the start time of pid (0 if it is gone). */
-unsigned long long procsel_starttime(pid_t pid);
 
 /*
  * Whether this kernel has pidfds (pidfd_open, Linux 5.3): 0, or -EOPNOTSUPP (or -errno) with

@@ -28,13 +28,13 @@
 #include <linux/capability.h>
 #include <linux/sched.h>
 
+#include "procfs.h"
 #include "agent.h"
 #include "cgroup.h"
 #include "core.h"
 #include "events.h"
 #include "fault.h"
 #include "log.h"
-#include "procsel.h"
 #include "stressor.h"
 
 #define WORKER_FD_STATUS 3
@@ -610,7 +610,7 @@ int stressor_journal_pids(struct stressor *s, struct fault *f, char *err, size_t
 	for (int i = 0; pids && i < s->n; i++)
 		json_array_append_new(pids, json_pack("{s:i, s:I}", "pid", (int)s->pids[i],
 						      "starttime",
-						      (json_int_t)procsel_starttime(s->pids[i])));
+						      (json_int_t)procfs_starttime(s->pids[i])));
 	ret = undo_set(f, "pids", pids);
 	if (ret)
 		snprintf(err, size, "journaling the workers' pids: %s", strerror(-ret));

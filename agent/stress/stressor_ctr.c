@@ -14,12 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "procfs.h"
 #include "cgroup.h"
 #include "container.h"
 #include "exp.h"
 #include "fault.h"
 #include "log.h"
-#include "procsel.h"
 #include "stressor.h"
 
 /* Does the space- or comma-separated list have the token tok (of length n)? */
@@ -249,7 +249,7 @@ int stressor_root_dir(pid_t pid, unsigned long long start, const char *dir, int 
 	if (rootfd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
 	/* The root of that very process: not of one that reused its pid. */
-	if (procsel_starttime(pid) != start) {
+	if (procfs_starttime(pid) != start) {
 		close(rootfd);
 		return -ESRCH;
 	}
