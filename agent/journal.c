@@ -52,6 +52,7 @@ struct journal {
 	/* While journal_foreach() runs: the records it read, removals only marked. */
 	struct rec *seen;
 	size_t nseen;
+	pid_t gone; /* a writer known dead, whose lock may not be released yet */
 };
 
 const char *journal_dir(const struct journal *j)
@@ -418,14 +419,21 @@ static int by_mtime(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+void journal_writer_gone(struct journal *j, pid_t pid)
+{
+	j->gone = pid;
+}
+
 /* Whether another live process holds the log's lock: the log of a running writer. */
-static bool wal_alive(int fd)
+static bool wal_alive(const struct journal *j, int fd, const char *name)
 {
 	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	char prefix[24];
 
-	if (fcntl(fd, F_GETLK, &lk))
+	if (fcntl(fd, F_GETLK, &lk) || lk.l_type == F_UNLCK)
 		return false;
-	return lk.l_type != F_UNLCK;
+	snprintf(prefix, sizeof(prefix), "%d-", (int)j->gone);
+	return !(j->gone > 0 && !strncmp(name, prefix, strlen(prefix)));
 }
 
 static int slurp(int fd, char **out, size_t *len)
@@ -761,7 +769,7 @@ int journal_foreach(struct journal *j,
 		fd = openat(j->dirfd, files[i].name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (wal_alive(fd)) {
+		if (wal_alive(j, fd, files[i].name)) {
 			/*
 			 * The log of a process that still runs (an agent started while a watchdog
 			 * waited for this lock): its faults are its own, neither undone nor folded.

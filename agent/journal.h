@@ -47,6 +47,13 @@ int journal_foreach(struct journal *j,
 const char *journal_dir(const struct journal *j);
 
 /*
+ * Tell journal_foreach() that the writer pid is dead, or being killed: its logs are an earlier
+ * run's even while its lock lingers (a watchdog that killed a hung agent and could not wait
+ * for the kernel to finish its exit).
+ */
+void journal_writer_gone(struct journal *j, pid_t pid);
+
+/*
  * Take the journal's recovery lock (flock on a descriptor of its own, so a forked watchdog
  * and the agent it watches never share it): only one process undoes records at a time. Waits
  * up to timeout_ms for another holder (a watchdog cleaning up after a dead agent) to finish.

@@ -162,7 +162,7 @@ static void restrict_caps(void)
 }
 
 /* Undo what the journal lists, as faultlined --cleanup does. The exit status of the watchdog. */
-static int cleanup(const struct agent *snap, const char *why)
+static int cleanup(const struct agent *snap, pid_t agent, const char *why)
 {
 	struct agent wa = *snap;
 	char path[300];
@@ -174,8 +174,11 @@ static int cleanup(const struct agent *snap, const char *why)
 	/* A descriptor of our own: the agent's was shared with it and died with it. */
 	wa.journal = NULL;
 	err = journal_open(path, &wa.journal);
-	if (!err)
+	if (!err) {
+		/* Dead, or killed by us: its log is a dead writer's even if its exit lags. */
+		journal_writer_gone(wa.journal, agent);
 		err = core_recover(&wa, &report, &failures);
+	}
 	if (err) {
 		log_err("watchdog: cannot read the journal %s: %s; the next start or faultlined "
 			"--cleanup undoes it",
@@ -282,7 +285,7 @@ static int watchdog_main(const struct agent *a, pid_t agent, int rfd)
 	syscall(SYS_close_range, pidfd >= 0 ? 5 : 4, ~0U, 0);
 	restrict_caps();
 	if (pidfd < 0 || getppid() != agent)
-		return cleanup(a, "the agent exited before its watchdog started");
+		return cleanup(a, agent, "the agent exited before its watchdog started");
 	log_info("watchdog (pid %d) watching agent %d", (int)getpid(), (int)agent);
 
 	for (;;) {
@@ -354,7 +357,7 @@ static int watchdog_main(const struct agent *a, pid_t agent, int rfd)
 	}
 out:
 	free(leases);
-	return cleanup(a, why);
+	return cleanup(a, agent, why);
 }
 
 int watchdog_start(const struct agent *a)

@@ -107,6 +107,8 @@ static void crash_after(void (*fn)(struct journal *))
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
+static pid_t gone;
+
 static struct seen recover(const char *remove)
 {
 	struct seen s = {.remove = remove};
@@ -116,6 +118,8 @@ static struct seen recover(const char *remove)
 	assert_int_equal(journal_open(dir, &j), 0);
 	jr = j;
 	cur = &s;
+	if (gone)
+		journal_writer_gone(j, gone);
 	lock = journal_lock(j, 1000);
 	assert_true(lock >= 0);
 	assert_true(journal_foreach(j, collect_remove, &s) >= 0);
@@ -272,7 +276,15 @@ static void test_live_writer_left_alone(void **state)
 	s = recover("f-");
 	assert_int_equal(s.n, 0);
 	assert_int_equal(count_files(".wal"), 1);
-	/* The writer ends: its log is an earlier run's now. */
+	/* Another pid said gone changes nothing; the writer's own pid does (a watchdog's kill). */
+	gone = pid + 1;
+	s = recover(NULL);
+	assert_int_equal(s.n, 0);
+	gone = pid;
+	s = recover(NULL);
+	gone = 0;
+	assert_int_equal(s.n, 1);
+	/* The writer ends: its log (folded into one of no writer) is an earlier run's now. */
 	close(hold[1]);
 	close(ready[0]);
 	close(ready[1]);
