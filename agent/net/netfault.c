@@ -274,8 +274,7 @@ static int our_slot_prog(int ifindex, enum netfault_hook h, __u32 *id, char name
 
 static int tc_detach(int ifindex, enum netfault_hook h)
 {
-	return tc_bpf_filter_del(ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
-				 NETFAULT_TC_HANDLE);
+	return tc_bpf_filter_del(ifindex, hook_parent(h), NETFAULT_TC_PRIORITY, NETFAULT_TC_HANDLE);
 }
 
 static int attach_hook(struct netfault *nf, enum netfault_hook h)
@@ -316,8 +315,8 @@ static int attach_hook(struct netfault *nf, enum netfault_hook h)
 /* The program id of the filter at our priority and handle on a hook; -ENOENT if none. */
 static int our_slot_prog_id(int ifindex, enum netfault_hook h, __u32 *id)
 {
-	return tc_bpf_filter_prog(ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
-				  NETFAULT_TC_HANDLE, id);
+	return tc_bpf_filter_prog(ifindex, hook_parent(h), NETFAULT_TC_PRIORITY, NETFAULT_TC_HANDLE,
+				  id);
 }
 
 /*
