@@ -55,8 +55,7 @@ static void set_state(struct fault *f, enum fault_state to)
 /*
  * Called from apply, which may run on a worker thread (fault_ops.off_loop): it reads only
  * what the loop leaves alone while the fault is busy (its id, lease id, state, its own copy
- * of the spec, its undo record); the journal keeps one file per fault, so records of
- * different faults written from different threads never meet.
+ * of the spec, its undo record); the journal serialises the appends of different threads.
  */
 int fault_journal(struct fault *f)
 {

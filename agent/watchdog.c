@@ -160,11 +160,11 @@ static void restrict_caps(void)
 			 strerror(-err));
 }
 
-/* Undo what the journal lists, as faultlined --cleanup does. The exit status of the watchdog. */
 /* Set by watchdog_start() before the fork: the child's way to undo the journal. */
 static watchdog_recover_fn wd_recover;
 
-static int cleanup(const struct agent *snap, const char *why)
+/* Undo what the journal lists, as faultlined --cleanup does. The exit status of the watchdog. */
+static int cleanup(const struct agent *snap, pid_t agent, const char *why)
 {
 	struct agent wa = *snap;
 	char path[300];
@@ -176,8 +176,11 @@ static int cleanup(const struct agent *snap, const char *why)
 	/* A descriptor of our own: the agent's was shared with it and died with it. */
 	wa.journal = NULL;
 	err = journal_open(path, &wa.journal);
-	if (!err)
+	if (!err) {
+		/* Dead, or killed by us: its log is a dead writer's even if its exit lags. */
+		journal_writer_gone(wa.journal, agent);
 		err = wd_recover(&wa, &report, &failures);
+	}
 	if (err) {
 		log_err("watchdog: cannot read the journal %s: %s; the next start or faultlined "
 			"--cleanup undoes it",
@@ -284,7 +287,7 @@ static int watchdog_main(const struct agent *a, pid_t agent, int rfd)
 	syscall(SYS_close_range, pidfd >= 0 ? 5 : 4, ~0U, 0);
 	restrict_caps();
 	if (pidfd < 0 || getppid() != agent)
-		return cleanup(a, "the agent exited before its watchdog started");
+		return cleanup(a, agent, "the agent exited before its watchdog started");
 	log_info("watchdog (pid %d) watching agent %d", (int)getpid(), (int)agent);
 
 	for (;;) {
@@ -356,7 +359,7 @@ static int watchdog_main(const struct agent *a, pid_t agent, int rfd)
 	}
 out:
 	free(leases);
-	return cleanup(a, why);
+	return cleanup(a, agent, why);
 }
 
 int watchdog_start(const struct agent *a, watchdog_recover_fn recover)

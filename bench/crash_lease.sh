@@ -138,7 +138,7 @@ for f in "${WATCHDOG[@]}"; do
 			break
 		fi
 		[ "$APPLY_STATUS" = 201 ] || fl_fail "apply $name: $API_BODY"
-		MADE=$(find "$state/journal" -name '*.json' -exec cat {} + |
+		MADE=$(fl_journal_records "$state/journal" |
 			jq -r '.undo | (.cgroup // empty), (.file.path // empty)' | head -1)
 		[ "$kind" != path ] || [ -n "$MADE" ] || fl_fail "$name: nothing named in the journal"
 		! gone "$kind" || fl_fail "$name: the fault shows no effect"

@@ -32,6 +32,7 @@
 #include "netfault_impl.h"
 #include "netfault.skel.h"
 #include "nlsock.h"
+#include "tc_bpf.h"
 
 #ifndef ARPHRD_RAWIP
 #define ARPHRD_RAWIP 519
@@ -47,9 +48,11 @@ static const char *const hook_names[NETFAULT_HOOK__COUNT] = {
 	[NETFAULT_HOOK_EGRESS] = "egress",
 };
 
-static enum bpf_tc_attach_point tc_point(enum netfault_hook hook)
+/* The clsact hook of a direction, as a filter's parent. */
+static uint32_t hook_parent(enum netfault_hook hook)
 {
-	return hook == NETFAULT_HOOK_INGRESS ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+	return TC_H_MAKE(TC_H_CLSACT,
+			 hook == NETFAULT_HOOK_INGRESS ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
 }
 
 static int cidr_check(const struct netfault_cidr *c)
@@ -96,8 +99,6 @@ out:
 /* Delete clsact when no filter at all is left on it. */
 static int clsact_delete_if_empty(int ifindex)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 	int err, n;
 
 	err = clsact_filter_count(ifindex, &n);
@@ -114,7 +115,7 @@ static int clsact_delete_if_empty(int ifindex)
 			 ifindex, n);
 		return 0;
 	}
-	err = bpf_tc_hook_destroy(&hook);
+	err = tc_bpf_clsact_del(ifindex);
 	if (err && err != -ENOENT && err != -EINVAL && err != -ENODEV) {
 		log_warn("netfault: ifindex %d: deleting clsact: %s", ifindex, strerror(-err));
 		return err;
@@ -128,18 +129,15 @@ static int clsact_delete_if_empty(int ifindex)
  */
 static int our_slot_prog(int ifindex, enum netfault_hook h, __u32 *id, char name[BPF_OBJ_NAME_LEN])
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = tc_point(h));
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
-			    .priority = NETFAULT_TC_PRIORITY);
 	struct bpf_prog_info info;
 	__u32 len = sizeof(info);
 	int err, fd;
 
-	err = bpf_tc_query(&hook, &opts);
+	err = tc_bpf_filter_prog(ifindex, hook_parent(h), NETFAULT_TC_PRIORITY, NETFAULT_TC_HANDLE,
+				 id);
 	if (err)
-		return err == -EINVAL ? -ENOENT : err;
-	*id = opts.prog_id;
-	fd = bpf_prog_get_fd_by_id(opts.prog_id);
+		return err;
+	fd = bpf_prog_get_fd_by_id(*id);
 	if (fd < 0)
 		return -errno;
 	memset(&info, 0, sizeof(info));
@@ -156,24 +154,19 @@ static int our_slot_prog(int ifindex, enum netfault_hook h, __u32 *id, char name
 
 static int tc_detach(int ifindex, enum netfault_hook h)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = tc_point(h));
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
-			    .priority = NETFAULT_TC_PRIORITY);
-
-	return bpf_tc_detach(&hook, &opts);
+	return tc_bpf_filter_del(ifindex, hook_parent(h), NETFAULT_TC_PRIORITY, NETFAULT_TC_HANDLE);
 }
 
 static int attach_hook(struct netfault *nf, enum netfault_hook h)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = nf->ifindex, .attach_point = tc_point(h));
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
-			    .priority = NETFAULT_TC_PRIORITY);
-	char name[BPF_OBJ_NAME_LEN];
+	char name[BPF_OBJ_NAME_LEN], filter[BPF_OBJ_NAME_LEN + 16];
+	int err, fd = netfault_prog_fd(nf, h);
 	__u32 id;
-	int err;
 
-	opts.prog_fd = netfault_prog_fd(nf, h);
-	err = bpf_tc_attach(&hook, &opts);
+	/* Named as libbpf names its filters: the program's name and id. */
+	snprintf(filter, sizeof(filter), "%s:[%u]", prog_names[h], nf->prog_id[h]);
+	err = tc_bpf_filter_add(nf->ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
+				NETFAULT_TC_HANDLE, fd, filter, false);
 	if (err == -EEXIST) {
 		err = our_slot_prog(nf->ifindex, h, &id, name);
 		if (err || strcmp(name, prog_names[h])) {
@@ -186,9 +179,8 @@ static int attach_hook(struct netfault *nf, enum netfault_hook h)
 		log_info(
 			"netfault: ifindex %d %s: replacing a leftover filter of ours (prog id %u)",
 			nf->ifindex, hook_names[h], id);
-		opts.flags = BPF_TC_F_REPLACE;
-		opts.prog_id = 0;
-		err = bpf_tc_attach(&hook, &opts);
+		err = tc_bpf_filter_add(nf->ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
+					NETFAULT_TC_HANDLE, fd, filter, true);
 	}
 	if (err) {
 		log_err("netfault: ifindex %d: attaching the %s filter: %s%s", nf->ifindex,
@@ -203,15 +195,8 @@ static int attach_hook(struct netfault *nf, enum netfault_hook h)
 /* The program id of the filter at our priority and handle on a hook; -ENOENT if none. */
 static int our_slot_prog_id(int ifindex, enum netfault_hook h, __u32 *id)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = tc_point(h));
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
-			    .priority = NETFAULT_TC_PRIORITY);
-	int err = bpf_tc_query(&hook, &opts);
-
-	if (err)
-		return err == -EINVAL ? -ENOENT : err;
-	*id = opts.prog_id;
-	return 0;
+	return tc_bpf_filter_prog(ifindex, hook_parent(h), NETFAULT_TC_PRIORITY, NETFAULT_TC_HANDLE,
+				  id);
 }
 
 /*
@@ -253,13 +238,11 @@ static int detach_hook(struct netfault *nf, enum netfault_hook h)
 
 int netfault_attach(struct netfault *nf)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = nf->ifindex,
-			    .attach_point = BPF_TC_INGRESS);
 	int err;
 
 	if (nf->attached)
 		return 0;
-	err = bpf_tc_hook_create(&hook);
+	err = tc_bpf_clsact_add(nf->ifindex);
 	if (err && err != -EEXIST) {
 		log_err("netfault: ifindex %d: creating clsact: %s", nf->ifindex, strerror(-err));
 		return err;
@@ -291,24 +274,14 @@ undo_qdisc:
 /* The program id of the filter at the steering priority and our handle; -ENOENT if none. */
 static int steer_query(int ifindex, __u32 *id)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
-			    .priority = NETFAULT_STEER_PRIORITY);
-	int err = bpf_tc_query(&hook, &opts);
-
-	if (err)
-		return err == -EINVAL ? -ENOENT : err;
-	*id = opts.prog_id;
-	return 0;
+	return tc_bpf_filter_prog(ifindex, hook_parent(NETFAULT_HOOK_INGRESS),
+				  NETFAULT_STEER_PRIORITY, NETFAULT_TC_HANDLE, id);
 }
 
 static int steer_delete(int ifindex)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
-			    .priority = NETFAULT_STEER_PRIORITY);
-
-	return bpf_tc_detach(&hook, &opts);
+	return tc_bpf_filter_del(ifindex, hook_parent(NETFAULT_HOOK_INGRESS),
+				 NETFAULT_STEER_PRIORITY, NETFAULT_TC_HANDLE);
 }
 
 /* Name of a program by id; needs CAP_SYS_ADMIN (crash recovery runs before it is dropped). */

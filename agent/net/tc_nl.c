@@ -76,6 +76,7 @@ static int parse_obj(struct nl_msg *msg, struct tc_obj *o, int *ifindex)
 	*ifindex = tcm->tcm_ifindex;
 	o->handle = tcm->tcm_handle;
 	o->parent = tcm->tcm_parent;
+	o->info = tcm->tcm_info;
 	if (tb[TCA_KIND])
 		nla_strlcpy(o->kind, tb[TCA_KIND], sizeof(o->kind));
 	o->stab = tb[TCA_STAB] != NULL;

@@ -20,6 +20,7 @@
 /* One qdisc, class or filter as dumped: TCA_OPTIONS kept as the raw bytes. */
 struct tc_obj {
 	uint32_t handle, parent;
+	uint32_t info; /* a filter's priority (upper 16 bits) and protocol */
 	char kind[32];
 	uint8_t *opts;
 	size_t opts_len;

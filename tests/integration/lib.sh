@@ -227,6 +227,30 @@ fl_api() {
 	API_BODY=${out%$'\n'*}
 }
 
+# fl_journal_records DIR: the records a journal directory holds (agent/journal.c, docs/api.md
+# "Crash safety"), one JSON object a line: its logs (*.wal, oldest first) replayed, each "put"
+# line replacing its key's record and each "del" removing it, a torn last line (no newline)
+# skipped as recovery skips it; and records of the one-file format (KEY.json).
+fl_journal_records() {
+	local f line
+	{
+		for f in "$1"/*.json; do
+			[ -e "$f" ] && printf 'x put %s %s\n' "$(basename "$f" .json)" "$(tr -d '\n' <"$f")"
+		done
+		for f in $(ls -tr "$1"/*.wal 2>/dev/null); do
+			while IFS= read -r line; do printf '%s\n' "$line"; done <"$f"
+		done
+	} | awk '$2 == "put" {
+			if (!($3 in seen)) { seen[$3] = 1; order[n++] = $3 }
+			rec[$3] = substr($0, length($1) + length($2) + length($3) + 4)
+		}
+		$2 == "del" { delete rec[$3] }
+		END { for (i = 0; i < n; i++) if (order[i] in rec) print rec[order[i]] }'
+}
+
+# fl_journal_count DIR: how many records the journal directory holds.
+fl_journal_count() { fl_journal_records "$1" | wc -l; }
+
 # fl_proc_state PID: the state letter of a process (R, S, T, ...), empty when it is gone;
 # without forking, so it is cheap in polling loops.
 fl_proc_state() {

@@ -85,4 +85,4 @@ stress_require_available() {
 	why=$(jq -r '[.fault_types[] | select((.name | startswith("stress.")) and (.available | not))][0].reason // empty' <<<"$API_BODY")
 	[ -z "$why" ] || fl_skip "the agent reports stressors unavailable: $why"
 }
-journal_count() { find "$state/journal" -name '*.json' | wc -l; }
+journal_count() { fl_journal_count "$state/journal"; }

@@ -82,7 +82,7 @@ new_lease() {
 	LEASE=$(jq -r .lease.id <<<"$API_BODY")
 }
 
-journal_count() { find "$state/journal" -name '*.json' 2>/dev/null | wc -l; }
+journal_count() { fl_journal_count "$state/journal"; }
 
 
 # A root the bandwidth fault would replace: it must still be there, untouched, after a refusal.

@@ -41,7 +41,7 @@ new_lease() { # new_lease TTL_MS -> LEASE
 	fl_assert_eq "$HTTP_STATUS" 201 "create lease"
 	LEASE=$(jq -r .lease.id <<<"$API_BODY")
 }
-journal_count() { find "$state/journal" -name '*.json' | wc -l; }
+journal_count() { fl_journal_count "$state/journal"; }
 
 fl_start_agent "$ns" "$sock" "$dir/agent.log" "${AGENT_ARGS[@]}"
 

@@ -80,7 +80,7 @@ status() {
 	jq -r ".fault.status$2" <<<"$API_BODY"
 }
 
-journal_count() { find "$state/journal" -name '*.json' 2>/dev/null | wc -l; }
+journal_count() { fl_journal_count "$state/journal"; }
 
 tc_state() {
 	tc -n "$A" qdisc show dev "$DEV" 2>&1

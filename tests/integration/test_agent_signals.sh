@@ -24,7 +24,7 @@ state=$dir/state
 # Every request on a line of its own (no read summaries): the SIGHUP check follows each one.
 ARGS=(--state-dir "$state" --audit-log "$dir/audit.log" --audit-summary-interval 0)
 api() { fl_api "$@"; }
-journal_count() { find "$state/journal" -name '*.json' | wc -l; }
+journal_count() { fl_journal_count "$state/journal"; }
 # wait_log FILE PATTERN SECONDS: until FILE has a line matching PATTERN (bounded).
 wait_log() {
 	local i

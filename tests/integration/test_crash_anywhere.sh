@@ -143,7 +143,7 @@ system_state() { # everything a fault may leave behind
 	tc -n "$A" -d filter show dev "$DEV" egress
 	ip -n "$A" -o link show type ifb
 	echo "victim $(proc_state "$VICTIM")"
-	echo "journal $(find "$state/journal" -name '*.json' 2>/dev/null | wc -l)"
+	echo "journal $(fl_journal_count "$state/journal")"
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 start_agent() {
@@ -172,7 +172,7 @@ body_of() { # the fault body of a FAULTS entry, with the victim or the fill file
 # says was (being) made; after, each of those must be gone (a cgroup can only be removed
 # once its last worker is gone, so that covers the workers too).
 journal_made() {
-	find "$state/journal" -name '*.json' -exec cat {} + 2>/dev/null |
+	fl_journal_records "$state/journal" |
 		jq -r '.undo // {} | (.cgroup // empty), (.file.path // empty)' || true
 }
 made_gone() { # made_gone LIST WHAT
@@ -296,7 +296,7 @@ for f in "${SELECTED[@]}"; do
 			points=$((points + 1))
 			what="$name, killed ${d}s into $phase (point $points)"
 			# A journal record left means the kill came while the fault was (partly) in place.
-			[ "$(find "$state/journal" -name '*.json' | wc -l)" -gt 0 ] && dirty=$((dirty + 1))
+			[ "$(fl_journal_count "$state/journal")" -gt 0 ] && dirty=$((dirty + 1))
 			made=$(journal_made)
 			if ((points % 3 == 0)); then
 				kill -CONT "$WD"

@@ -191,7 +191,7 @@ for f in "${WD_FAULTS[@]}"; do
 		continue
 	fi
 	fl_assert_eq "$HTTP_STATUS" 201 "apply $name: $API_BODY"
-	CGROUP=$(find "$state/journal" -name '*.json' -exec cat {} + | jq -r '.undo.cgroup // empty' | head -1)
+	CGROUP=$(fl_journal_records "$state/journal" | jq -r '.undo.cgroup // empty' | head -1)
 	[ "$kind" != stress ] || [ -n "$CGROUP" ] || fl_fail "$name: no cgroup in the journal"
 	! gone "$kind" || fl_fail "$name: the fault shows no effect: the test would prove nothing"
 	renew
@@ -208,7 +208,7 @@ for f in "${WD_FAULTS[@]}"; do
 	for p in $(ip netns pids "$A"); do
 		[ "$(cat "/proc/$p/comm" 2>/dev/null)" != faultlined ] || fl_fail "$name: an agent runs again (pid $p)"
 	done
-	[ -z "$(find "$state/journal" -name '*.json')" ] || fl_fail "$name: journal records left after the watchdog's cleanup"
+	[ "$(fl_journal_count "$state/journal")" = 0 ] || fl_fail "$name: journal records left after the watchdog's cleanup"
 	grep -q "watchdog: .*died without a clean stop" "$dir/agent.log" || fl_fail "$name: the watchdog did not say why it cleaned up"
 	fl_log "$name: agent SIGKILLed; undone by its watchdog $t ms after the kill (TTL $TTL ms)"
 done

@@ -61,7 +61,7 @@ apply() { # apply BODY -> FAULT (id), API_BODY
 	api POST "/v1/leases/$LEASE/faults" "$1"
 	FAULT=$(jq -r '.fault.id // empty' <<<"$API_BODY")
 }
-journal_count() { find "$state/journal" -name '*.json' 2>/dev/null | wc -l; }
+journal_count() { fl_journal_count "$state/journal"; }
 events() { # the agent's retained event history as JSON lines
 	curl -sS --max-time 2 --unix-socket "$sock" "http://agent/v1/events?since=0" 2>/dev/null || true
 }

@@ -44,7 +44,7 @@ system_state() {
 	tc -n "$A" -d filter show dev "$DEV" egress
 	ip -n "$A" -o link show type ifb
 	echo "victim $(proc_state "$VICTIM")"
-	echo "journal $(find "$state/journal" -name '*.json' 2>/dev/null | wc -l)"
+	echo "journal $(fl_journal_count "$state/journal")"
 	curl -sS --max-time 10 --unix-socket "$sock" http://agent/v1/faults | jq -c '[.faults[].id]'
 }
 # The last line of the audit log about one request (summary lines may come in between).
