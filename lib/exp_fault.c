@@ -63,8 +63,93 @@ static const struct exp_list port_list = {
 
 #define NT(m) offsetof(struct net_target, m)
 
+/*
+ * netns: either a namespace file (a path such as /run/netns/NAME: FT_PATH into netns_path) or
+ * {pid: N} (the namespace of that process: netns_pid). Both parse into the net_target itself.
+ */
+static const struct exp_field netns_pid_fields[] = {
+	FLD("pid", FT_U32, FF_REQUIRED, NT(netns_pid), 1, 4194304, 0, NULL),
+};
+
+static const struct exp_object netns_pid_object = {
+	.name = "netns",
+	.fields = netns_pid_fields,
+	.n_fields = ARRAY_SIZE(netns_pid_fields),
+	.size = sizeof(struct net_target),
+};
+
+static const struct exp_field netns_path_field =
+	FLD("netns", FT_PATH, 0, NT(netns_path), 0, 0, 0, NULL);
+
+static bool netns_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
+			void *obj)
+{
+	size_t errs = diag_total(ctx->diags);
+
+	(void)f;
+	if (n->type == EN_MAP) {
+		exp_obj_parse(ctx, &netns_pid_object, n, obj);
+		return diag_total(ctx->diags) == errs;
+	}
+	if (n->type != EN_SCALAR) {
+		exp_err(ctx, n,
+			"expected a namespace file path (such as /run/netns/NAME) or {pid: N}, got "
+			"%s",
+			exp_node_what(n));
+		return false;
+	}
+	return exp_fld_parse(ctx, &netns_path_field, n, obj);
+}
+
+static int netns_to_json(const struct exp_field *f, const void *obj, json_t **out)
+{
+	const struct net_target *t = obj;
+
+	(void)f;
+	*out = NULL;
+	if (t->netns_path)
+		*out = json_string(t->netns_path);
+	else if (t->netns_pid)
+		*out = json_pack("{s:I}", "pid", (json_int_t)t->netns_pid);
+	else
+		return 0;
+	return *out ? 0 : -ENOMEM;
+}
+
+static void netns_release(const struct exp_field *f, void *obj)
+{
+	struct net_target *t = obj;
+
+	(void)f;
+	free(t->netns_path);
+	t->netns_path = NULL;
+	t->netns_pid = 0;
+}
+
+static bool netns_equal(const struct exp_field *f, const void *a, const void *b)
+{
+	const struct net_target *x = a, *y = b;
+
+	(void)f;
+	if (!x->netns_path != !y->netns_path)
+		return false;
+	return (!x->netns_path || !strcmp(x->netns_path, y->netns_path)) &&
+	       x->netns_pid == y->netns_pid;
+}
+
+static const struct exp_custom netns_custom = {
+	.parse = netns_parse,
+	.to_json = netns_to_json,
+	.release = netns_release,
+	.equal = netns_equal,
+};
+
+static const struct exp_object container_object;
+
 static const struct exp_field net_target_fields[] = {
-	FLD("interface", FT_IFNAME, FF_REQUIRED, NT(interface), 0, 0, 0, NULL),
+	FLD("interface", FT_IFNAME, 0, NT(interface), 0, 0, 0, NULL),
+	{.key = "netns", .type = FT_CUSTOM, .off = NT(netns_path), .aux = &netns_custom},
+	FLD("container", FT_OBJECT, FF_PTR, NT(container), 0, 0, 0, &container_object),
 	FLD("direction", FT_ENUM, FF_DEFAULT, NT(direction), 0, 0, NET_DIR_EGRESS,
 	    &exp_direction_enum),
 	{.key = "cidrs",
@@ -82,14 +167,31 @@ static const struct exp_field net_target_fields[] = {
 	FLD("protocol", FT_ENUM, FF_DEFAULT, NT(protocol), 0, 0, NET_PROTO_ANY, &exp_protocol_enum),
 };
 
+static const struct exp_object net_target_object;
+
 static void net_target_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 			     const struct exp_seen *seen)
 {
+	const struct exp_object *o = &net_target_object;
 	struct net_target *t = obj;
+	bool netns = exp_seen_present(o, seen, "netns");
+	bool ctr = exp_seen_present(o, seen, "container");
 
 	if (t->protocol == NET_PROTO_ICMP && (t->n_ports || t->n_local_ports))
 		exp_err_key(ctx, map, "protocol",
 			    "icmp has no ports; remove the ports or use tcp, udp or any");
+	if (netns && ctr)
+		exp_err_key(ctx, map, "container",
+			    "'netns' and 'container' cannot be combined; a network fault acts in "
+			    "one namespace: name it by netns or by container");
+	if (!netns && !ctr && !exp_seen_present(o, seen, "interface")) {
+		size_t old = exp_path_key(ctx, "interface");
+
+		exp_err(ctx, map,
+			"missing required field (it may be left out only with netns or container, "
+			"where it defaults to the interface of that namespace's default route)");
+		exp_path_set(ctx, old);
+	}
 }
 
 static const struct exp_object net_target_object = {
@@ -141,8 +243,6 @@ static const struct exp_field container_fields[] = {
 	FLD("runtime", FT_ENUM, FF_DEFAULT, CR(runtime), 0, 0, CONTAINER_RUNTIME_AUTO,
 	    &runtime_enum),
 };
-
-static const struct exp_object container_object;
 
 static void container_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 			    const struct exp_seen *seen)
@@ -628,11 +728,47 @@ static bool dirs_overlap(int a, int b)
 	return a == b || a == NET_DIR_BOTH || b == NET_DIR_BOTH;
 }
 
+/*
+ * The same network namespace, as far as the spec says: both the agent's, the same namespace
+ * file, the same process or the same container reference. Different references may still name
+ * one namespace; the agent's registry, keyed by the namespace's inode, shares it then.
+ */
+static bool same_netns(const struct net_target *a, const struct net_target *b)
+{
+	const struct container_ref *x = a->container, *y = b->container;
+
+	if (!a->netns_path != !b->netns_path || a->netns_pid != b->netns_pid || !x != !y)
+		return false;
+	if (a->netns_path && strcmp(a->netns_path, b->netns_path))
+		return false;
+	if (!x)
+		return true;
+	if (x->id || y->id)
+		return x->id && y->id && !strcmp(x->id, y->id);
+	if (x->name || y->name)
+		return x->name && y->name && !strcmp(x->name, y->name);
+	return !strcmp(x->compose->project, y->compose->project) &&
+	       !strcmp(x->compose->service, y->compose->service);
+}
+
+/* The same interface of the same namespace (an unnamed one: its default route's, any). */
+bool exp_net_same_link(const struct net_target *a, const struct net_target *b)
+{
+	if (!same_netns(a, b))
+		return false;
+	if (!a->interface || !b->interface)
+		return exp_net_in_netns(a);
+	return !strcmp(a->interface, b->interface);
+}
+
+const char *exp_net_ifname(const struct net_target *t)
+{
+	return t->interface ? t->interface : "(default-route interface)";
+}
+
 static bool same_link(const struct net_target *a, const struct net_target *b)
 {
-	if (!a->interface || !b->interface)
-		return false;
-	return !strcmp(a->interface, b->interface) && dirs_overlap(a->direction, b->direction);
+	return exp_net_same_link(a, b) && dirs_overlap(a->direction, b->direction);
 }
 
 static const char *shared_dir(const struct net_target *a, const struct net_target *b)
@@ -656,8 +792,8 @@ static bool same_packets(const struct fault_spec *fa, const struct fault_spec *f
 	    !ports_overlap(a->local_ports, a->n_local_ports, b->local_ports, b->n_local_ports) ||
 	    !cidrs_overlap(a, b))
 		return false;
-	snprintf(what, size, "%s on %s %s for overlapping addresses and ports", verb, a->interface,
-		 shared_dir(a, b));
+	snprintf(what, size, "%s on %s %s for overlapping addresses and ports", verb,
+		 exp_net_ifname(a), shared_dir(a, b));
 	return true;
 }
 
@@ -691,7 +827,7 @@ static bool bandwidth_conflicts(const struct fault_spec *a, const struct fault_s
 {
 	if (!same_link(&a->target.net, &b->target.net))
 		return false;
-	snprintf(what, size, "limit bandwidth on %s %s", a->target.net.interface,
+	snprintf(what, size, "limit bandwidth on %s %s", exp_net_ifname(&a->target.net),
 		 shared_dir(&a->target.net, &b->target.net));
 	return true;
 }
@@ -1437,8 +1573,15 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 		const struct net_target *t = &f->target.net;
 		char c[64];
 
-		o = put(buf, size, o, "%s %s", t->interface,
+		o = put(buf, size, o, "%s %s", exp_net_ifname(t),
 			exp_enum_name(&exp_direction_enum, t->direction));
+		if (t->netns_path)
+			o = put(buf, size, o, " in netns %s", t->netns_path);
+		else if (t->netns_pid)
+			o = put(buf, size, o, " in the netns of pid %u",
+				(unsigned int)t->netns_pid);
+		else if (t->container)
+			o = put_container(buf, size, o, " in", t->container);
 		if (t->protocol != NET_PROTO_ANY)
 			o = put(buf, size, o, " %s",
 				exp_enum_name(&exp_protocol_enum, t->protocol));
