@@ -138,7 +138,7 @@ loss_fid=$FID
 
 # --- the registry is keyed by namespace: the same ifindex in H ---------------------------------
 idx=$(ip -n "$B" -o link show dev "$BDEV" | cut -d: -f1)
-ip -n "$H" link add "$FL_ID-h" index "$idx" type veth peer name "$FL_ID-i"
+ip -n "$H" link add "$FL_ID-h" index "$idx" type veth peer name "$FL_ID-i" index $((idx + 1))
 ip -n "$H" link set "$FL_ID-h" up
 ip -n "$H" link set "$FL_ID-i" up
 fl_assert_eq "$(ip -n "$H" -o link show dev "$FL_ID-h" | cut -d: -f1)" "$idx" "ifindex in H"
@@ -156,10 +156,16 @@ revert "$FID"
 fl_assert_eq "$(tc_b)" "$pristine" "B's tc after both reverts"
 
 # --- partition by {pid} -----------------------------------------------------------------------
-fl_sleeper holder "$dir" 600
-holder_b=$(ip netns exec "$B" setsid "$dir/fl-$FL_ID-v" 600 & echo $!)
+# A process of the test's own in B, under a name only this test uses.
+cp "$(command -v sleep)" "$dir/fl-$FL_ID-v"
+ip netns exec "$B" setsid "$dir/fl-$FL_ID-v" 600 </dev/null >/dev/null 2>&1 &
+holder_b=$!
+disown "$holder_b"
 fl_on_exit "kill -KILL $holder_b 2>/dev/null"
-sleep 0.2
+for ((i = 0; i < 50; i++)); do
+	[ "$(readlink "/proc/$holder_b/ns/net")" = "$(readlink /proc/self/ns/net)" ] || break
+	sleep 0.05
+done
 apply "$(fault network.partition '"netns": {"pid": '"$holder_b"'}, "interface": "'"$BDEV"'", "cidrs": ["10.79.0.1"]')"
 ping_from "$A" 20 10.79.0.2
 fl_assert_eq "$RX" 0 "replies through the partition"
