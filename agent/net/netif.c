@@ -214,8 +214,8 @@ static int netif_reattach(struct netif *nif, char *err, size_t size)
  * another one (a namespace the agent reaches over a veth sees it as routed traffic, which the
  * agent's own exemption on the host side already covers).
  */
-static int netif_open(const struct netns_ref *ns, int ifindex, const char *name,
-		      struct netif **out, char *err, size_t size)
+static int netif_open(const struct netns_ref *ns, int ifindex, const char *name, struct netif **out,
+		      char *err, size_t size)
 {
 	struct netif *nif;
 	const char *ssh = netns_ref_foreign(ns) ? NULL : getenv("SSH_CONNECTION");
@@ -348,9 +348,9 @@ static int target_interface(struct fault *f, struct netif_fault *nf, char *err, 
 			 "target.%s: %s inside another network namespace is not yet supported "
 			 "(its qdiscs and IFB device are created in the agent's namespace only); "
 			 "network.loss, corruption, duplication and partition are",
-			 t->container ? "container" : "netns", f->spec->type == FAULT_NET_LATENCY
-									  ? "network.latency"
-									  : "network.bandwidth");
+			 t->container ? "container" : "netns",
+			 f->spec->type == FAULT_NET_LATENCY ? "network.latency"
+							    : "network.bandwidth");
 		return -EINVAL;
 	}
 	ret = netns_ref_open(t, &nf->ns, err, size);
@@ -380,13 +380,11 @@ static int target_interface(struct fault *f, struct netif_fault *nf, char *err, 
 
 int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t size)
 {
-	const struct net_target *t = &f->spec->target.net;
 	struct netif_fault *nf;
 	char conn[160], why[256];
 	pid_t found = 0;
 	int ret;
 
-	(void)t;
 	/* The agent's policy, installed before the first interface is attached (and again
 	 * when the agent has loaded another one since). */
 	ret = netif_policy_sync(a->policy, err, size);

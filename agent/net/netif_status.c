@@ -49,8 +49,8 @@ static void put_netns(json_t *o, const struct netif_fault *nf)
 {
 	if (netns_ref_foreign(&nf->ns))
 		json_object_set_new(o, "netns",
-				    json_pack("{s:I, s:s}", "inode", (json_int_t)nf->ns.ino,
-					      "desc", nf->ns.desc));
+				    json_pack("{s:I, s:s}", "inode", (json_int_t)nf->ns.ino, "desc",
+					      nf->ns.desc));
 }
 
 int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *err, size_t size)

@@ -275,8 +275,8 @@ static int dflt_v6(struct dflt *d)
 		if (sscanf(line, "%32s %x %*s %*s %*s %*s %*s %*s %x %16s", dst, &plen, &flags,
 			   ifn) != 4)
 			continue;
-		if (plen == 0 && !strcmp(dst, "00000000000000000000000000000000") &&
-		    (flags & 1) && strcmp(ifn, "lo")) {
+		if (plen == 0 && !strcmp(dst, "00000000000000000000000000000000") && (flags & 1) &&
+		    strcmp(ifn, "lo")) {
 			snprintf(d->name, d->size, "%s", ifn);
 			ret = 0;
 			break;
@@ -359,7 +359,8 @@ int netns_ref_reopen(const json_t *rec, struct netns_ref *ns, char *why, size_t 
 		ret = open_pid_ns(pid, st, "netns", ns, err, sizeof(err));
 		if (ret) {
 			snprintf(why, size,
-				 "%s (inode %" PRIu64 "): its process %d is gone, and the namespace "
+				 "%s (inode %" PRIu64
+				 "): its process %d is gone, and the namespace "
 				 "with it unless something else holds it",
 				 ns->desc, ino, (int)pid);
 			return -ENOENT;
