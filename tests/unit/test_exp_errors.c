@@ -1231,6 +1231,38 @@ static void test_net_target_netns(void **state)
 	       "/run/netns/NAME) or {pid: N}, got a list\n");
 }
 
+/*
+ * Conflicts are per namespace: the same interface name in the agent's namespace and in
+ * another one are two links; two faults in one namespace (its default-route interface) clash.
+ */
+static void test_net_netns_conflicts(void **state)
+{
+	(void)state;
+	expect_valid(HEAD "  - name: host\n"
+			  "    type: network.loss\n"
+			  "    duration: 1m\n"
+			  "    target: {interface: eth0, cidrs: [10.9.0.0/24]}\n"
+			  "    params: {probability: 10%}\n"
+			  "  - name: inside\n"
+			  "    type: network.loss\n"
+			  "    duration: 1m\n"
+			  "    target: {interface: eth0, netns: /run/netns/far, cidrs: [10.9.0.0/24]}\n"
+			  "    params: {probability: 10%}\n");
+	expect(HEAD "  - name: a\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {netns: /run/netns/far, cidrs: [10.9.0.0/24]}\n"
+		    "    params: {probability: 10%}\n"
+		    "  - name: b\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, netns: /run/netns/far, cidrs: [10.9.0.1]}\n"
+		    "    params: {probability: 10%}\n",
+	       "t.yaml:14:5: faults[1]: conflicts with fault 'a' (faults[0]): both drop packets on "
+	       "(default-route interface) egress for overlapping addresses and ports from t+0s to "
+	       "t+1m\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1257,6 +1289,7 @@ int main(void)
 		cmocka_unit_test(test_unreadable_file),
 		cmocka_unit_test(test_diag_json),
 		cmocka_unit_test(test_net_target_netns),
+		cmocka_unit_test(test_net_netns_conflicts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
