@@ -1238,16 +1238,17 @@ static void test_net_target_netns(void **state)
 static void test_net_netns_conflicts(void **state)
 {
 	(void)state;
-	expect_valid(HEAD "  - name: host\n"
-			  "    type: network.loss\n"
-			  "    duration: 1m\n"
-			  "    target: {interface: eth0, cidrs: [10.9.0.0/24]}\n"
-			  "    params: {probability: 10%}\n"
-			  "  - name: inside\n"
-			  "    type: network.loss\n"
-			  "    duration: 1m\n"
-			  "    target: {interface: eth0, netns: /run/netns/far, cidrs: [10.9.0.0/24]}\n"
-			  "    params: {probability: 10%}\n");
+	expect_valid(HEAD
+		     "  - name: host\n"
+		     "    type: network.loss\n"
+		     "    duration: 1m\n"
+		     "    target: {interface: eth0, cidrs: [10.9.0.0/24]}\n"
+		     "    params: {probability: 10%}\n"
+		     "  - name: inside\n"
+		     "    type: network.loss\n"
+		     "    duration: 1m\n"
+		     "    target: {interface: eth0, netns: /run/netns/far, cidrs: [10.9.0.0/24]}\n"
+		     "    params: {probability: 10%}\n");
 	expect(HEAD "  - name: a\n"
 		    "    type: network.loss\n"
 		    "    duration: 1m\n"
