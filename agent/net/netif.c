@@ -291,6 +291,16 @@ static int netif_release(struct netif *nif, char *err, size_t size)
 		snprintf(err, size, "%s: detaching the tc filters: %s", nif->name, strerror(-ret));
 		return ret;
 	}
+	if (netns_ref_foreign(&nif->ns)) {
+		/*
+		 * Not kept in another namespace: our reference (its fd) would keep that
+		 * namespace alive after its container or last process is gone.
+		 */
+		log_info("netif %s (ifindex %d, %s): detached and unloaded", nif->name,
+			 nif->ifindex, nif->ns.desc);
+		netif_free(nif);
+		return 0;
+	}
 	/*
 	 * Kept loaded, detached: the next fault on this interface attaches the same program
 	 * instead of loading and verifying it again. Nothing of it acts on packets meanwhile,

@@ -24,6 +24,7 @@
 #include "exp.h"
 #include "log.h"
 #include "netns.h"
+#include "nlsock.h"
 #include "procsel.h"
 
 void netns_ref_init(struct netns_ref *ns)
@@ -214,6 +215,12 @@ static void *call_thread(void *p)
 		return NULL;
 	}
 	c->ret = c->fn(c->arg);
+	/*
+	 * The shared rtnetlink socket, if fn connected it here, belongs to this namespace and
+	 * would keep it alive (a container's, after the container exits): dropped now, the next
+	 * user connects one in its own namespace.
+	 */
+	nlsock_close();
 	return NULL;
 }
 

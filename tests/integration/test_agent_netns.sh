@@ -12,6 +12,7 @@
 #   - registry keyed by namespace: a veth in H created with the same ifindex as B's gets a
 #     fault of its own at the same time; reverting B's leaves H's attached, and the other way;
 #   - partition by `netns: {pid: N}` (a process of the test in B): pings from A all lost;
+#     after the reverts the agent holds no fd on B's namespace (it would keep it alive);
 #   - crash: loss and partition in B, a fault in a third namespace C; agent and watchdog
 #     SIGKILLed; the filters are still in B; C is deleted; `faultlined --cleanup` removes what
 #     is in B (filters and clsact) and reports C as gone with nothing to clean;
@@ -174,6 +175,11 @@ revert "$FID"
 ping_from "$A" 20 10.79.0.2
 fl_assert_eq "$RX" 20 "replies after the partition"
 fl_assert_eq "$(tc_b)" "$pristine" "B's tc after the partition"
+# Nothing of the agent keeps B alive once its faults are gone: no fd on the namespace, and
+# the program is not kept loaded there.
+b_ino=$(stat -L -c %i "/run/netns/$B")
+held=$(for f in /proc/"$FL_AGENT_PID"/fd/*; do readlink "$f"; done 2>/dev/null | grep -c "^net:\[$b_ino\]$" || true)
+fl_assert_eq "$held" 0 "agent fds on B's namespace after the reverts"
 fl_assert_eq "$(journal_count)" 0 "journal records before the crash"
 
 # --- crash, then --cleanup re-enters B; C is gone -----------------------------------------------
