@@ -85,7 +85,18 @@ static json_t *fault_types_json(struct agent *a)
 		char why[256];
 		int err = fault_type_available(a, t, why, sizeof(why));
 		json_t *o = json_pack("{s:s, s:b}", "name", t->name, "available", !err);
+		char names[512];
 
+		/*
+		 * The capabilities the type needs, and the ones it uses when held (for the
+		 * network types: CAP_SYS_ADMIN, to act in another network namespace).
+		 */
+		caps_names(t->caps, names, sizeof(names));
+		json_object_set_new(o, "capabilities", json_string(names));
+		if (t->caps_optional) {
+			caps_names(t->caps_optional, names, sizeof(names));
+			json_object_set_new(o, "capabilities_optional", json_string(names));
+		}
 		if (err)
 			json_object_set_new(o, "reason", json_string(why));
 		json_array_append_new(arr, o);

@@ -24,7 +24,7 @@
 #define EXP_MAX_MAP_KEYS 256 /* keys in one mapping */
 #define EXP_MAX_LIST 10000   /* items in one list */
 #define EXP_MAX_SCALAR 65536 /* bytes of one scalar */
-#define EXP_MAX_FAULTS 1024 /* one per agent of the largest fleet: a process target is per host */
+#define EXP_MAX_FAULTS 1024  /* one per agent of the largest fleet: a process target is per host */
 #define EXP_MAX_AGENTS 1024
 #define EXP_MAX_PROBES 64   /* guardrails; steady-state checks per phase */
 #define EXP_MAX_CIDRS 10000 /* per fault */
@@ -67,10 +67,19 @@ struct port_range {
 	uint16_t lo, hi; /* inclusive; lo == hi for a single port */
 };
 
-/* Which packets a network fault touches. Addresses and ports are the peer's. */
+struct container_ref;
+
+/*
+ * Which packets a network fault touches. Addresses and ports are the peer's. With netns_path,
+ * netns_pid or container, the interface is one inside that network namespace (NULL: the one
+ * holding its default route); with none of them, one in the agent's namespace (required).
+ */
 struct net_target {
 	char *interface;
-	int direction; /* enum net_direction */
+	char *netns_path;		 /* netns: a namespace file such as /run/netns/NAME */
+	uint32_t netns_pid;		 /* netns: {pid: N}: the namespace of that process */
+	struct container_ref *container; /* the namespace of this container's main process */
+	int direction;			 /* enum net_direction */
 	struct net_cidr *cidrs;
 	size_t n_cidrs;
 	struct port_range *ports; /* peer ports; none: every port */
@@ -558,6 +567,18 @@ const char *exp_fault_effect(int type);
  * agent counts with these too, so validate, plan and the agent agree.
  */
 size_t exp_net_rules_per_direction(const struct net_target *t);
+/*
+ * Do two network targets name the same interface of the same namespace? (By what the specs
+ * say: the agent's registry, keyed by namespace inode and ifindex, decides in the end.)
+ */
+bool exp_net_same_link(const struct net_target *a, const struct net_target *b);
+/* The target's interface name, or "(default-route interface)" when it is left to the agent. */
+const char *exp_net_ifname(const struct net_target *t);
+/* Does the target name another network namespace than the agent's (netns or container)? */
+static inline bool exp_net_in_netns(const struct net_target *t)
+{
+	return t->netns_path || t->netns_pid || t->container;
+}
 size_t exp_fault_rule_slots(const struct fault_spec *f);
 
 /*

@@ -341,7 +341,7 @@ static void check_rule_slots(struct exp_ctx *ctx, const struct enode *root,
 			if (a->start_ns > b->start_ns || fault_end(a) <= b->start_ns ||
 			    (a->start_ns == b->start_ns && i > j))
 				continue;
-			if (strcmp(a->target.net.interface, b->target.net.interface) ||
+			if (!exp_net_same_link(&a->target.net, &b->target.net) ||
 			    !agents_overlap(a, &fa[i], b, &fa[j]))
 				continue;
 			need += exp_fault_rule_slots(a);
@@ -351,7 +351,8 @@ static void check_rule_slots(struct exp_ctx *ctx, const struct enode *root,
 			err_item(ctx, root, "faults", j, "target",
 				 "together with %zu other fault%s on interface %s at t+%s, "
 				 "needs %zu rule slots; an interface has %d",
-				 with, with == 1 ? "" : "s", diag_quote(q, b->target.net.interface),
+				 with, with == 1 ? "" : "s",
+				 diag_quote(q, exp_net_ifname(&b->target.net)),
 				 units_fmt_duration(at, b->start_ns), need, NETFAULT_MAX_RULES);
 	}
 }

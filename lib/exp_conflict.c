@@ -123,11 +123,47 @@ static bool dirs_overlap(int a, int b)
 	return a == b || a == NET_DIR_BOTH || b == NET_DIR_BOTH;
 }
 
+/*
+ * The same network namespace, as far as the spec says: both the agent's, the same namespace
+ * file, the same process or the same container reference. Different references may still name
+ * one namespace; the agent's registry, keyed by the namespace's inode, shares it then.
+ */
+static bool same_netns(const struct net_target *a, const struct net_target *b)
+{
+	const struct container_ref *x = a->container, *y = b->container;
+
+	if (!a->netns_path != !b->netns_path || a->netns_pid != b->netns_pid || !x != !y)
+		return false;
+	if (a->netns_path && strcmp(a->netns_path, b->netns_path))
+		return false;
+	if (!x)
+		return true;
+	if (x->id || y->id)
+		return x->id && y->id && !strcmp(x->id, y->id);
+	if (x->name || y->name)
+		return x->name && y->name && !strcmp(x->name, y->name);
+	return !strcmp(x->compose->project, y->compose->project) &&
+	       !strcmp(x->compose->service, y->compose->service);
+}
+
+/* The same interface of the same namespace (an unnamed one: its default route's, any). */
+bool exp_net_same_link(const struct net_target *a, const struct net_target *b)
+{
+	if (!same_netns(a, b))
+		return false;
+	if (!a->interface || !b->interface)
+		return exp_net_in_netns(a);
+	return !strcmp(a->interface, b->interface);
+}
+
+const char *exp_net_ifname(const struct net_target *t)
+{
+	return t->interface ? t->interface : "(default-route interface)";
+}
+
 static bool same_link(const struct net_target *a, const struct net_target *b)
 {
-	if (!a->interface || !b->interface)
-		return false;
-	return !strcmp(a->interface, b->interface) && dirs_overlap(a->direction, b->direction);
+	return exp_net_same_link(a, b) && dirs_overlap(a->direction, b->direction);
 }
 
 static const char *shared_dir(const struct net_target *a, const struct net_target *b)
@@ -151,8 +187,8 @@ static bool same_packets(const struct fault_spec *fa, const struct fault_spec *f
 	    !ports_overlap(a->local_ports, a->n_local_ports, b->local_ports, b->n_local_ports) ||
 	    !cidrs_overlap(a, b))
 		return false;
-	snprintf(what, size, "%s on %s %s for overlapping addresses and ports", verb, a->interface,
-		 shared_dir(a, b));
+	snprintf(what, size, "%s on %s %s for overlapping addresses and ports", verb,
+		 exp_net_ifname(a), shared_dir(a, b));
 	return true;
 }
 
@@ -176,7 +212,7 @@ bool exp_conflict_bandwidth(const struct fault_spec *a, const struct fault_spec 
 {
 	if (!same_link(&a->target.net, &b->target.net))
 		return false;
-	snprintf(what, size, "limit bandwidth on %s %s", a->target.net.interface,
+	snprintf(what, size, "limit bandwidth on %s %s", exp_net_ifname(&a->target.net),
 		 shared_dir(&a->target.net, &b->target.net));
 	return true;
 }

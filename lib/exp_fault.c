@@ -53,8 +53,93 @@ static const struct exp_list port_list = {
 
 #define NT(m) offsetof(struct net_target, m)
 
+/*
+ * netns: either a namespace file (a path such as /run/netns/NAME: FT_PATH into netns_path) or
+ * {pid: N} (the namespace of that process: netns_pid). Both parse into the net_target itself.
+ */
+static const struct exp_field netns_pid_fields[] = {
+	FLD("pid", FT_U32, FF_REQUIRED, NT(netns_pid), 1, 4194304, 0, NULL),
+};
+
+static const struct exp_object netns_pid_object = {
+	.name = "netns",
+	.fields = netns_pid_fields,
+	.n_fields = ARRAY_SIZE(netns_pid_fields),
+	.size = sizeof(struct net_target),
+};
+
+static const struct exp_field netns_path_field =
+	FLD("netns", FT_PATH, 0, NT(netns_path), 0, 0, 0, NULL);
+
+static bool netns_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
+			void *obj)
+{
+	size_t errs = diag_total(ctx->diags);
+
+	(void)f;
+	if (n->type == EN_MAP) {
+		exp_obj_parse(ctx, &netns_pid_object, n, obj);
+		return diag_total(ctx->diags) == errs;
+	}
+	if (n->type != EN_SCALAR) {
+		exp_err(ctx, n,
+			"expected a namespace file path (such as /run/netns/NAME) or {pid: N}, got "
+			"%s",
+			exp_node_what(n));
+		return false;
+	}
+	return exp_fld_parse(ctx, &netns_path_field, n, obj);
+}
+
+static int netns_to_json(const struct exp_field *f, const void *obj, json_t **out)
+{
+	const struct net_target *t = obj;
+
+	(void)f;
+	*out = NULL;
+	if (t->netns_path)
+		*out = json_string(t->netns_path);
+	else if (t->netns_pid)
+		*out = json_pack("{s:I}", "pid", (json_int_t)t->netns_pid);
+	else
+		return 0;
+	return *out ? 0 : -ENOMEM;
+}
+
+static void netns_release(const struct exp_field *f, void *obj)
+{
+	struct net_target *t = obj;
+
+	(void)f;
+	free(t->netns_path);
+	t->netns_path = NULL;
+	t->netns_pid = 0;
+}
+
+static bool netns_equal(const struct exp_field *f, const void *a, const void *b)
+{
+	const struct net_target *x = a, *y = b;
+
+	(void)f;
+	if (!x->netns_path != !y->netns_path)
+		return false;
+	return (!x->netns_path || !strcmp(x->netns_path, y->netns_path)) &&
+	       x->netns_pid == y->netns_pid;
+}
+
+static const struct exp_custom netns_custom = {
+	.parse = netns_parse,
+	.to_json = netns_to_json,
+	.release = netns_release,
+	.equal = netns_equal,
+};
+
+static const struct exp_object container_object;
+
 static const struct exp_field net_target_fields[] = {
-	FLD("interface", FT_IFNAME, FF_REQUIRED, NT(interface), 0, 0, 0, NULL),
+	FLD("interface", FT_IFNAME, 0, NT(interface), 0, 0, 0, NULL),
+	{.key = "netns", .type = FT_CUSTOM, .off = NT(netns_path), .aux = &netns_custom},
+	FLD("container", FT_OBJECT, FF_PTR, NT(container), 0, 0, 0, &container_object),
 	FLD("direction", FT_ENUM, FF_DEFAULT, NT(direction), 0, 0, NET_DIR_EGRESS,
 	    &exp_direction_enum),
 	{.key = "cidrs",
@@ -72,14 +157,31 @@ static const struct exp_field net_target_fields[] = {
 	FLD("protocol", FT_ENUM, FF_DEFAULT, NT(protocol), 0, 0, NET_PROTO_ANY, &exp_protocol_enum),
 };
 
+static const struct exp_object net_target_object;
+
 static void net_target_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 			     const struct exp_seen *seen)
 {
+	const struct exp_object *o = &net_target_object;
 	struct net_target *t = obj;
+	bool netns = exp_seen_present(o, seen, "netns");
+	bool ctr = exp_seen_present(o, seen, "container");
 
 	if (t->protocol == NET_PROTO_ICMP && (t->n_ports || t->n_local_ports))
 		exp_err_key(ctx, map, "protocol",
 			    "icmp has no ports; remove the ports or use tcp, udp or any");
+	if (netns && ctr)
+		exp_err_key(ctx, map, "container",
+			    "'netns' and 'container' cannot be combined; a network fault acts in "
+			    "one namespace: name it by netns or by container");
+	if (!netns && !ctr && !exp_seen_present(o, seen, "interface")) {
+		size_t old = exp_path_key(ctx, "interface");
+
+		exp_err(ctx, map,
+			"missing required field (it may be left out only with netns or container, "
+			"where it defaults to the interface of that namespace's default route)");
+		exp_path_set(ctx, old);
+	}
 }
 
 static const struct exp_object net_target_object = {
@@ -131,8 +233,6 @@ static const struct exp_field container_fields[] = {
 	FLD("runtime", FT_ENUM, FF_DEFAULT, CR(runtime), 0, 0, CONTAINER_RUNTIME_AUTO,
 	    &runtime_enum),
 };
-
-static const struct exp_object container_object;
 
 static void container_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 			    const struct exp_seen *seen)
@@ -256,6 +356,12 @@ static const struct exp_object proc_target_object = {
 	.size = sizeof(struct proc_target),
 	.check = proc_target_check,
 };
+
+/* The process target's schema, for the plan's descriptions (exp_describe.c). */
+const struct exp_object *exp_proc_target_schema(void)
+{
+	return &proc_target_object;
+}
 
 static const struct exp_object *proc_criteria(void);
 
@@ -792,159 +898,4 @@ bool exp_fault_conflicts(const struct fault_spec *a, const struct fault_spec *b,
 	    !exp_fault_types[a->type].conflicts)
 		return false;
 	return exp_fault_types[a->type].conflicts(a, b, what, size);
-}
-
-/* Descriptions for plans. */
-
-static size_t put(char *buf, size_t size, size_t o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static size_t put(char *buf, size_t size, size_t o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o >= size)
-		return o;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + o, size - o, fmt, ap);
-	va_end(ap);
-	return n < 0 ? o : o + (size_t)n;
-}
-
-/* At most this many addresses are spelled out in a plan line; the rest are counted. */
-#define PLAN_CIDRS 4
-
-static size_t put_ranges(char *buf, size_t size, size_t o, const struct port_range *r, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (r[i].lo == r[i].hi)
-			o = put(buf, size, o, "%s%u", i ? "," : "", r[i].lo);
-		else
-			o = put(buf, size, o, "%s%u-%u", i ? "," : "", r[i].lo, r[i].hi);
-	}
-	return o;
-}
-
-/* " in container id X", "inside container 'N'", ... with the runtime unless auto. */
-static size_t put_container(char *buf, size_t size, size_t o, const char *pre,
-			    const struct container_ref *c)
-{
-	if (c->id)
-		o = put(buf, size, o, "%s container id %s", pre, c->id);
-	else if (c->name)
-		o = put(buf, size, o, "%s container '%s'", pre, c->name);
-	else
-		o = put(buf, size, o, "%s compose service %s/%s", pre, c->compose->project,
-			c->compose->service);
-	if (c->runtime != CONTAINER_RUNTIME_AUTO)
-		o = put(buf, size, o, " (%s)", exp_container_runtime_name(c->runtime));
-	return o;
-}
-
-void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
-{
-	size_t o = 0;
-
-	buf[0] = '\0';
-	switch (exp_fault_target_kind(f->type)) {
-	case FAULT_TARGET_NET: {
-		const struct net_target *t = &f->target.net;
-		char c[64];
-
-		o = put(buf, size, o, "%s %s", t->interface,
-			exp_enum_name(&exp_direction_enum, t->direction));
-		if (t->protocol != NET_PROTO_ANY)
-			o = put(buf, size, o, " %s",
-				exp_enum_name(&exp_protocol_enum, t->protocol));
-		o = put(buf, size, o, ", peers ");
-		for (size_t i = 0; i < t->n_cidrs && i < PLAN_CIDRS; i++) {
-			struct exp_field cf = {.type = FT_CIDR};
-
-			exp_fld_format(&cf, &t->cidrs[i], c, sizeof(c));
-			o = put(buf, size, o, "%s%s", i ? " " : "", c);
-		}
-		if (t->n_cidrs > PLAN_CIDRS)
-			o = put(buf, size, o, " and %zu more", t->n_cidrs - PLAN_CIDRS);
-		if (t->n_ports) {
-			o = put(buf, size, o, ", peer ports ");
-			o = put_ranges(buf, size, o, t->ports, t->n_ports);
-		}
-		if (t->n_local_ports) {
-			o = put(buf, size, o, ", local ports ");
-			put_ranges(buf, size, o, t->local_ports, t->n_local_ports);
-		}
-		break;
-	}
-	case FAULT_TARGET_PROC: {
-		const struct proc_target *t = &f->target.proc;
-		const struct exp_object *po = &proc_target_object;
-		bool with = false;
-		char v[512];
-
-		if (t->all)
-			o = put(buf, size, o, "all processes");
-		else if (t->percent_ppm)
-			o = put(buf, size, o, "%s of the processes",
-				units_fmt_percent(v, t->percent_ppm));
-		else
-			o = put(buf, size, o, "%u process%s", t->count, t->count == 1 ? "" : "es");
-		for (size_t i = 0; i < 6; i++) {
-			const struct exp_field *pf = &po->fields[i];
-
-			if (pf->type == FT_U32 ? !t->pid
-					       : !*(char *const *)((const char *)t + pf->off))
-				continue;
-			exp_fld_format(pf, t, v, sizeof(v));
-			o = put(buf, size, o, "%s %s=", with ? "" : " with", pf->key);
-			with = true;
-			if (pf->type == FT_U32) {
-				o = put(buf, size, o, "%s", v);
-				continue;
-			}
-			o = put(buf, size, o, "'");
-			for (const char *c = v; *c; c++)
-				o = put(buf, size, o, (unsigned char)*c < ' ' ? "\\x%02x" : "%c",
-					(unsigned char)*c);
-			o = put(buf, size, o, "'");
-		}
-		if (t->container)
-			o = put_container(buf, size, o, " in", t->container);
-		if (t->seed)
-			put(buf, size, o, " (seed %llu)", (unsigned long long)t->seed);
-		break;
-	}
-	case FAULT_TARGET_STRESS:
-		if (f->target.stress.container) {
-			put_container(buf, size, o, "inside", f->target.stress.container);
-			break;
-		}
-		/* fall through */
-	default:
-		put(buf, size, o, "the agent's host");
-		break;
-	}
-}
-
-void exp_describe_params(const struct fault_spec *f, char *buf, size_t size)
-{
-	const struct exp_object *o = params_object(f->type);
-	json_t *j = NULL;
-	size_t n = 0;
-
-	buf[0] = '\0';
-	if (!o)
-		return;
-	/* The JSON form already holds exactly the fields worth showing, in table order. */
-	if (exp_obj_to_json(o, &f->params, &j))
-		return;
-	for (size_t i = 0; i < o->n_fields; i++) {
-		char v[512];
-
-		if (!json_object_get(j, o->fields[i].key))
-			continue;
-		exp_fld_format(&o->fields[i], &f->params, v, sizeof(v));
-		n = put(buf, size, n, "%s%s %s", n ? ", " : "", o->fields[i].key, v);
-	}
-	json_decref(j);
 }

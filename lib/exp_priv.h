@@ -360,4 +360,7 @@ void exp_describe_probe(const struct exp_probe *p, char *buf, size_t size);
 /* Shortest "%g" text that reads back as the same double. */
 void exp_fmt_double(char *buf, size_t size, double v);
 
+/* The process target's schema (exp_fault.c), for the plan's descriptions. */
+const struct exp_object *exp_proc_target_schema(void);
+
 #endif

@@ -37,6 +37,7 @@ static int corruption_apply(struct agent *a, struct fault *f, char *err, size_t 
 const struct fault_ops fault_net_corruption = {
 	.name = "network.corruption",
 	.caps = NETIF_CAPS,
+	.caps_optional = NETIF_CAPS_NETNS,
 	.probe = netif_probe,
 	.validate = corruption_validate,
 	.apply = corruption_apply,

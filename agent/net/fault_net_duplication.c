@@ -35,6 +35,7 @@ static int duplication_apply(struct agent *a, struct fault *f, char *err, size_t
 const struct fault_ops fault_net_duplication = {
 	.name = "network.duplication",
 	.caps = NETIF_CAPS,
+	.caps_optional = NETIF_CAPS_NETNS,
 	.probe = netif_probe,
 	.validate = duplication_validate,
 	.apply = duplication_apply,

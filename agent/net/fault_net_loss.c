@@ -51,6 +51,7 @@ static int loss_apply(struct agent *a, struct fault *f, char *err, size_t size)
 const struct fault_ops fault_net_loss = {
 	.name = "network.loss",
 	.caps = NETIF_CAPS,
+	.caps_optional = NETIF_CAPS_NETNS,
 	.probe = netif_probe,
 	.validate = loss_validate,
 	.apply = loss_apply,

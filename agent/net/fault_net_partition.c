@@ -21,6 +21,7 @@ static int partition_apply(struct agent *a, struct fault *f, char *err, size_t s
 const struct fault_ops fault_net_partition = {
 	.name = "network.partition",
 	.caps = NETIF_CAPS,
+	.caps_optional = NETIF_CAPS_NETNS,
 	.probe = netif_probe,
 	.validate = netif_fault_validate,
 	.apply = partition_apply,

@@ -22,12 +22,115 @@
 
 struct netif *netif_registry;
 
-struct netif *netif_find(int ifindex)
+struct netif *netif_find(const struct netns_ref *ns, int ifindex)
 {
 	for (struct netif *n = netif_registry; n; n = n->next)
-		if (n->ifindex == ifindex)
+		if (n->ifindex == ifindex && netns_ref_same(&n->ns, ns))
 			return n;
 	return NULL;
+}
+
+/*
+ * The namespace-bound calls of the registry, each run through netns_call() so that a foreign
+ * namespace's are made on a thread inside it (BPF maps and programs are not bound to one).
+ */
+struct nsop {
+	struct netfault *nf;
+	struct netfault **out;
+	int ifindex;
+	unsigned int flags;
+	int *removed;
+	bool *present;
+	char *name;
+};
+
+static int op_open(void *p)
+{
+	struct nsop *o = p;
+
+	return netfault_open(o->ifindex, o->out);
+}
+
+static int op_attach(void *p)
+{
+	return netfault_attach(((struct nsop *)p)->nf);
+}
+
+static int op_detach(void *p)
+{
+	return netfault_detach(((struct nsop *)p)->nf);
+}
+
+static int op_check(void *p)
+{
+	return netfault_check_device(((struct nsop *)p)->nf);
+}
+
+static int op_close(void *p)
+{
+	netfault_close(((struct nsop *)p)->nf);
+	return 0;
+}
+
+static int op_clsact(void *p)
+{
+	struct nsop *o = p;
+
+	return tc_clsact_present(o->ifindex, o->present);
+}
+
+static int op_leftover(void *p)
+{
+	struct nsop *o = p;
+
+	return netfault_cleanup_leftover(o->ifindex, o->flags, o->removed);
+}
+
+static int op_ifname(void *p)
+{
+	struct nsop *o = p;
+
+	return if_indextoname((unsigned int)o->ifindex, o->name) ? 0 : -ENODEV;
+}
+
+static int op_ifindex(void *p)
+{
+	struct nsop *o = p;
+	unsigned int idx = if_nametoindex(o->name);
+
+	if (!idx)
+		return -ENODEV;
+	o->ifindex = (int)idx;
+	return 0;
+}
+
+int netif_ns_clsact_present(const struct netns_ref *ns, int ifindex, bool *present)
+{
+	struct nsop o = {.ifindex = ifindex, .present = present};
+
+	return netns_call(ns, op_clsact, &o);
+}
+
+int netif_ns_cleanup_leftover(const struct netns_ref *ns, int ifindex, unsigned int flags,
+			      int *removed)
+{
+	struct nsop o = {.ifindex = ifindex, .flags = flags, .removed = removed};
+
+	return netns_call(ns, op_leftover, &o);
+}
+
+int netif_ns_ifname(const struct netns_ref *ns, int ifindex, char name[IF_NAMESIZE])
+{
+	struct nsop o = {.ifindex = ifindex, .name = name};
+
+	return netns_call(ns, op_ifname, &o);
+}
+
+static int nf_call(const struct netns_ref *ns, int (*fn)(void *), struct netfault *nf)
+{
+	struct nsop o = {.nf = nf};
+
+	return netns_call(ns, fn, &o);
 }
 
 int netif_lookup(const char *name, int *ifindex, char *err, size_t size)
@@ -51,7 +154,8 @@ static void netif_free(struct netif *nif)
 			break;
 		}
 	}
-	netfault_close(nif->nf);
+	nf_call(&nif->ns, op_close, nif->nf);
+	netns_ref_close(&nif->ns);
 	free(nif->ex);
 	free(nif);
 }
@@ -68,7 +172,7 @@ static void netif_sweep(void)
 		next = n->next;
 		if (n->users)
 			continue;
-		if (netfault_check_device(n->nf)) {
+		if (nf_call(&n->ns, op_check, n->nf)) {
 			log_info("netif %s (ifindex %d): gone; its program unloaded", n->name,
 				 n->ifindex);
 			netif_free(n);
@@ -84,7 +188,7 @@ static void netif_sweep(void)
  */
 static int netif_reattach(struct netif *nif, char *err, size_t size)
 {
-	int ret = netfault_check_device(nif->nf);
+	int ret = nf_call(&nif->ns, op_check, nif->nf);
 
 	if (ret == -ENODEV || ret == -ESTALE) {
 		log_info("netif %s (ifindex %d): another device now; loading the program again",
@@ -93,7 +197,7 @@ static int netif_reattach(struct netif *nif, char *err, size_t size)
 		return -ESTALE;
 	}
 	if (!ret)
-		ret = netfault_attach(nif->nf);
+		ret = nf_call(&nif->ns, op_attach, nif->nf);
 	if (ret) {
 		snprintf(err, size, "%s: attaching the tc filters: %s%s", nif->name, strerror(-ret),
 			 ret == -EEXIST ? " (another filter holds priority 1 handle 0xfa17)" : "");
@@ -104,26 +208,40 @@ static int netif_reattach(struct netif *nif, char *err, size_t size)
 	return 0;
 }
 
-/* Open and attach an interface's instance, with the exemptions every interface gets. */
-static int netif_open(int ifindex, const char *name, struct netif **out, char *err, size_t size)
+/*
+ * Open and attach an interface's instance, with the exemptions every interface gets. The
+ * agent's own SSH session is exempted only in the agent's namespace: it cannot pass through
+ * another one (a namespace the agent reaches over a veth sees it as routed traffic, which the
+ * agent's own exemption on the host side already covers).
+ */
+static int netif_open(const struct netns_ref *ns, int ifindex, const char *name, struct netif **out,
+		      char *err, size_t size)
 {
 	struct netif *nif;
-	const char *ssh = getenv("SSH_CONNECTION");
+	const char *ssh = netns_ref_foreign(ns) ? NULL : getenv("SSH_CONNECTION");
+	struct nsop o = {.ifindex = ifindex};
 	int ret;
 
 	netif_sweep();
 	nif = calloc(1, sizeof(*nif));
 	if (!nif)
 		return -ENOMEM;
+	ret = netns_ref_dup(ns, &nif->ns);
+	if (ret) {
+		free(nif);
+		return ret;
+	}
 	nif->ifindex = ifindex;
 	snprintf(nif->name, sizeof(nif->name), "%s", name);
-	ret = netfault_open(ifindex, &nif->nf);
+	o.out = &nif->nf;
+	ret = netns_call(ns, op_open, &o);
 	if (ret) {
 		snprintf(err, size, "%s: loading the network-fault program: %s%s", name,
 			 strerror(-ret),
 			 ret == -EOPNOTSUPP ? " (link type not supported: Ethernet, loopback "
 					      "and IP tunnels are)"
 					    : "");
+		netns_ref_close(&nif->ns);
 		free(nif);
 		return ret;
 	}
@@ -137,7 +255,7 @@ static int netif_open(int ifindex, const char *name, struct netif **out, char *e
 	ret = netif_exempt_hold_policy(nif);
 	if (ret)
 		goto fail;
-	ret = netfault_attach(nif->nf);
+	ret = nf_call(ns, op_attach, nif->nf);
 	if (ret) {
 		snprintf(err, size, "%s: attaching the tc filters: %s%s", name, strerror(-ret),
 			 ret == -EEXIST ? " (another filter holds priority 1 handle 0xfa17)" : "");
@@ -146,13 +264,15 @@ static int netif_open(int ifindex, const char *name, struct netif **out, char *e
 	nif->next = netif_registry;
 	netif_registry = nif;
 	*out = nif;
-	log_info("netif %s (ifindex %d): attached%s", name, ifindex,
+	log_info("netif %s (ifindex %d%s%s): attached%s", name, ifindex,
+		 netns_ref_foreign(ns) ? ", " : "", netns_ref_foreign(ns) ? ns->desc : "",
 		 nif->agent_ssh ? "; the agent's SSH session is exempt" : "");
 	return 0;
 fail:
 	if (!err[0])
 		snprintf(err, size, "%s: setting up exemptions: %s", name, strerror(-ret));
-	netfault_close(nif->nf);
+	nf_call(ns, op_close, nif->nf);
+	netns_ref_close(&nif->ns);
 	free(nif->ex);
 	free(nif);
 	return ret;
@@ -164,12 +284,22 @@ static int netif_release(struct netif *nif, char *err, size_t size)
 
 	if (--nif->users > 0)
 		return 0;
-	ret = netfault_detach(nif->nf);
+	ret = nf_call(&nif->ns, op_detach, nif->nf);
 	if (ret) {
 		/* Kept, attached, for a later revert to retry. */
 		nif->users++;
 		snprintf(err, size, "%s: detaching the tc filters: %s", nif->name, strerror(-ret));
 		return ret;
+	}
+	if (netns_ref_foreign(&nif->ns)) {
+		/*
+		 * Not kept in another namespace: our reference (its fd) would keep that
+		 * namespace alive after its container or last process is gone.
+		 */
+		log_info("netif %s (ifindex %d, %s): detached and unloaded", nif->name,
+			 nif->ifindex, nif->ns.desc);
+		netif_free(nif);
+		return 0;
 	}
 	/*
 	 * Kept loaded, detached: the next fault on this interface attaches the same program
@@ -200,25 +330,74 @@ int netif_probe(const struct agent *a, char *why, size_t size)
 
 static void nf_free_priv(struct netif_fault *nf)
 {
-	if (nf && nf->ext_free)
+	if (!nf)
+		return;
+	if (nf->ext_free)
 		nf->ext_free(nf->ext);
+	netns_ref_close(&nf->ns);
 	free(nf);
+}
+
+static bool shaping_type(int type)
+{
+	return type == FAULT_NET_LATENCY || type == FAULT_NET_BANDWIDTH;
+}
+
+/*
+ * The namespace and interface of the target: nf->ns opened, nf->ifindex and nf->ifname set.
+ * Errors are the API's: -EINVAL/-ENODEV/-ESRCH (422), -EOPNOTSUPP (503: no CAP_SYS_ADMIN).
+ */
+static int target_interface(struct fault *f, struct netif_fault *nf, char *err, size_t size)
+{
+	const struct net_target *t = &f->spec->target.net;
+	struct nsop o = {.name = nf->ifname};
+	int ret;
+
+	if (exp_net_in_netns(t) && shaping_type(f->spec->type)) {
+		snprintf(err, size,
+			 "target.%s: %s inside another network namespace is not yet supported "
+			 "(its qdiscs and IFB device are created in the agent's namespace only); "
+			 "network.loss, corruption, duplication and partition are",
+			 t->container ? "container" : "netns",
+			 f->spec->type == FAULT_NET_LATENCY ? "network.latency"
+							    : "network.bandwidth");
+		return -EINVAL;
+	}
+	ret = netns_ref_open(t, &nf->ns, err, size);
+	if (ret == -EOPNOTSUPP || ret == -ENOMEM || ret == -ESRCH || ret == -EINVAL)
+		return ret;
+	if (ret)
+		return -ESRCH; /* a file or process that is not there: nothing to act in */
+	if (!t->interface) {
+		ret = netns_default_ifname(&nf->ns, nf->ifname, sizeof(nf->ifname), err, size);
+		if (ret)
+			return ret == -ENOENT ? -ENODEV : ret;
+	} else {
+		snprintf(nf->ifname, sizeof(nf->ifname), "%s", t->interface);
+	}
+	if (!netns_ref_foreign(&nf->ns))
+		return netif_lookup(nf->ifname, &nf->ifindex, err, size);
+	ret = netns_call(&nf->ns, op_ifindex, &o);
+	if (ret == -ENODEV)
+		snprintf(err, size, "target.interface: no interface '%s' in %s", nf->ifname,
+			 nf->ns.desc);
+	else if (ret)
+		snprintf(err, size, "target.interface: looking '%s' up in %s: %s", nf->ifname,
+			 nf->ns.desc, strerror(-ret));
+	nf->ifindex = o.ifindex;
+	return ret;
 }
 
 int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t size)
 {
-	const struct net_target *t = &f->spec->target.net;
 	struct netif_fault *nf;
 	char conn[160], why[256];
 	pid_t found = 0;
-	int ret, ifindex;
+	int ret;
 
 	/* The agent's policy, installed before the first interface is attached (and again
 	 * when the agent has loaded another one since). */
 	ret = netif_policy_sync(a->policy, err, size);
-	if (ret)
-		return ret;
-	ret = netif_lookup(t->interface, &ifindex, err, size);
 	if (ret)
 		return ret;
 	/* The validator's count and message (lib/exp_fault.c), so both say the same. */
@@ -229,14 +408,19 @@ int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t siz
 	nf = calloc(1, sizeof(*nf));
 	if (!nf)
 		return -ENOMEM;
-	nf->ifindex = ifindex;
-	snprintf(nf->ifname, sizeof(nf->ifname), "%s", t->interface);
+	netns_ref_init(&nf->ns);
+	ret = target_interface(f, nf, err, size);
+	if (ret) {
+		nf_free_priv(nf);
+		return ret;
+	}
 	/*
 	 * The requester's SSH session, found now while it is connected. A fault object cannot
 	 * opt out of this (only an experiment's safety.protect_control_channel can, and the
-	 * controller enforces that by not asking), so API faults always protect it.
+	 * controller enforces that by not asking), so API faults always protect it. Only in
+	 * the agent's namespace: the session's packets do not cross another one.
 	 */
-	if (f->peer_pid > 0) {
+	if (f->peer_pid > 0 && !netns_ref_foreign(&nf->ns)) {
 		ret = netif_ssh_connection(f->peer_pid, conn, sizeof(conn), &found);
 		if (!ret) {
 			if (netfault_exempt_parse_ssh(conn, &nf->peer_ex)) {
@@ -272,11 +456,11 @@ int netif_fault_attach(struct fault *f, char *err, size_t size)
 		return -EINVAL;
 	if (nf->nif)
 		return 0;
-	nif = netif_find(nf->ifindex);
+	nif = netif_find(&nf->ns, nf->ifindex);
 	if (nif && nif->users) {
 		created = nif->clsact_created;
 	} else {
-		ret = tc_clsact_present(nf->ifindex, &clsact);
+		ret = netif_ns_clsact_present(&nf->ns, nf->ifindex, &clsact);
 		if (ret) {
 			snprintf(err, size, "%s: listing its qdiscs: %s", nf->ifname,
 				 strerror(-ret));
@@ -290,6 +474,13 @@ int netif_fault_attach(struct fault *f, char *err, size_t size)
 			    "clsact_created", created);
 	if (!f->undo)
 		return -ENOMEM;
+	if (netns_ref_foreign(&nf->ns)) {
+		/* How crash cleanup finds the namespace again (netns_ref_reopen()). */
+		json_t *ns = netns_ref_json(&nf->ns);
+
+		if (!ns || json_object_set_new(f->undo, "netns", ns))
+			return -ENOMEM;
+	}
 	ret = fault_journal(f);
 	if (ret) {
 		snprintf(err, size, "writing the journal: %s", strerror(-ret));
@@ -305,7 +496,7 @@ int netif_fault_attach(struct fault *f, char *err, size_t size)
 			nif->clsact_created = created;
 	}
 	if (!nif) {
-		ret = netif_open(nf->ifindex, nf->ifname, &nif, err, size);
+		ret = netif_open(&nf->ns, nf->ifindex, nf->ifname, &nif, err, size);
 		if (ret)
 			return ret;
 		nif->clsact_created = created;
@@ -407,7 +598,7 @@ void netif_fault_free(struct fault *f)
 struct fault *netif_shaper_owner(const struct fault *f, unsigned int dirs)
 {
 	const struct netif_fault *nf = f->priv;
-	const struct netif *nif = nf ? netif_find(nf->ifindex) : NULL;
+	const struct netif *nif = nf ? netif_find(&nf->ns, nf->ifindex) : NULL;
 
 	for (int h = 0; nif && h < NETFAULT_HOOK__COUNT; h++)
 		if ((dirs & (1u << h)) && nif->shaper[h] && nif->shaper[h] != f)

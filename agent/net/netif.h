@@ -27,6 +27,7 @@
 #include <linux/capability.h>
 
 #include "netfault.h"
+#include "netns.h"
 
 struct agent;
 struct fault;
@@ -59,7 +60,8 @@ struct netif_action {
  * hang it on ext (freed with ext_free).
  */
 struct netif_fault {
-	struct netif *nif; /* NULL until attached */
+	struct netns_ref ns; /* the namespace the interface is in (fd -1: the agent's own) */
+	struct netif *nif;   /* NULL until attached */
 	int ifindex;
 	char ifname[16];
 	int slots[NETFAULT_MAX_RULES]; /* rule slots this fault holds */
@@ -79,11 +81,20 @@ struct netif_fault {
  */
 int netif_lookup(const char *name, int *ifindex, char *err, size_t size);
 
+/*
+ * CAP_SYS_ADMIN: kept when the host has it (caps_optional of the rule-based types), needed
+ * only to setns() into the namespace of a netns or container target; without it such targets
+ * are refused (netns_ref_open()).
+ */
+#define NETIF_CAPS_NETNS (1ULL << CAP_SYS_ADMIN)
+
 /* fault_ops.probe of the rule-based types: the clsact + cls_bpf mechanism. */
 int netif_probe(const struct agent *a, char *why, size_t size);
 
 /*
- * validate for every network fault: the interface exists, the target fits in the rule slots
+ * validate for every network fault: the namespace a netns or container target names is
+ * opened (nf->ns; the shaping types, bandwidth and latency, refuse such targets for now), the
+ * interface exists there (default: the one of its default route), the target fits in the rule slots
  * (exp_fault_rule_slots_check(), the count `faultctl validate` and `plan` check too),
  * and the requester's SSH session is found (walking up from f->peer_pid to sshd). Sets f->priv.
  */

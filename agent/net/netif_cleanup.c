@@ -10,23 +10,52 @@
 #include <string.h>
 
 #include "netif.h"
+#include "netif_impl.h"
 #include "tc.h"
 
-int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+/*
+ * The namespace of the record: the agent's own without "netns"; else reopened (by its path,
+ * or its process and start time) and checked to be the same inode. -ENOENT/-ESTALE with the
+ * report written when it is gone: nothing of ours can be left in it.
+ */
+static int record_netns(const json_t *undo, struct netns_ref *ns, char *report, size_t size)
+{
+	const json_t *rec = json_object_get(undo, "netns");
+	char why[512];
+	int ret;
+
+	netns_ref_init(ns);
+	if (!rec)
+		return 0;
+	ret = netns_ref_reopen(rec, ns, why, sizeof(why));
+	if (ret == -ENOENT || ret == -ESTALE)
+		snprintf(report, size,
+			 "%s: nothing left to clean (our rules there lapsed with their lease in "
+			 "any case)",
+			 why);
+	else if (ret)
+		snprintf(report, size, "%s", why);
+	return ret;
+}
+
+static int cleanup_in(const struct netns_ref *ns, const json_t *undo, char *report, size_t size)
 {
 	const char *name = json_string_value(json_object_get(undo, "interface"));
 	int ifindex = (int)json_integer_value(json_object_get(undo, "ifindex"));
 	bool created = json_is_true(json_object_get(undo, "clsact_created"));
 	bool had_clsact, has_clsact;
 	char now[IF_NAMESIZE];
+	size_t off = 0;
 	int ret, removed = 0;
 
-	(void)a;
-	if (!name || ifindex <= 0) {
-		snprintf(report, size, "nothing had been attached");
-		return 0;
+	if (netns_ref_foreign(ns)) {
+		off = (size_t)snprintf(report, size, "%s: ", ns->desc);
+		if (off >= size)
+			off = 0;
+		report += off;
+		size -= off;
 	}
-	if (!if_indextoname((unsigned int)ifindex, now)) {
+	if (netif_ns_ifname(ns, ifindex, now)) {
 		snprintf(report, size, "interface %s (ifindex %d) is gone, and our filters with it",
 			 name, ifindex);
 		return 0;
@@ -38,18 +67,41 @@ int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_
 			 ifindex, now, name);
 		return -ESTALE;
 	}
-	if (tc_clsact_present(ifindex, &had_clsact))
+	if (netif_ns_clsact_present(ns, ifindex, &had_clsact))
 		had_clsact = false;
-	ret = netfault_cleanup_leftover(ifindex, created ? NETFAULT_CLEANUP_QDISC : 0, &removed);
+	ret = netif_ns_cleanup_leftover(ns, ifindex, created ? NETFAULT_CLEANUP_QDISC : 0,
+					&removed);
 	if (ret) {
 		snprintf(report, size, "%s: removing our filters: %s", name, strerror(-ret));
 		return ret;
 	}
-	if (tc_clsact_present(ifindex, &has_clsact))
+	if (netif_ns_clsact_present(ns, ifindex, &has_clsact))
 		has_clsact = true;
 	snprintf(report, size, "%s: %d filter(s) of ours removed%s", name, removed,
 		 had_clsact && !has_clsact ? ", clsact (ours) deleted" : "");
 	return 0;
+}
+
+int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+{
+	const char *name = json_string_value(json_object_get(undo, "interface"));
+	int ifindex = (int)json_integer_value(json_object_get(undo, "ifindex"));
+	struct netns_ref ns;
+	int ret;
+
+	(void)a;
+	if (!name || ifindex <= 0) {
+		snprintf(report, size, "nothing had been attached");
+		return 0;
+	}
+	ret = record_netns(undo, &ns, report, size);
+	if (ret == -ENOENT || ret == -ESTALE)
+		return 0;
+	if (ret)
+		return ret;
+	ret = cleanup_in(&ns, undo, report, size);
+	netns_ref_close(&ns);
+	return ret;
 }
 
 int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "netfault.h"
+#include "netns.h"
 
 struct fault;
 struct policy;
@@ -20,8 +21,13 @@ struct exempt_ref {
 	int refs;
 };
 
-/* A faulted interface: its program instance and what holds it. */
+/*
+ * A faulted interface: its program instance and what holds it. Keyed by its network
+ * namespace (ns: dev and inode; its own fd for a foreign one) and ifindex: ifindexes repeat
+ * across namespaces.
+ */
 struct netif {
+	struct netns_ref ns;
 	int ifindex;
 	char name[IF_NAMESIZE];
 	struct netfault *nf;
@@ -40,8 +46,18 @@ struct netif {
 /* Every attached interface (a list through next). */
 extern struct netif *netif_registry;
 
-/* The attached interface of that ifindex, or NULL. */
-struct netif *netif_find(int ifindex);
+/* The interface of that ifindex in that namespace, or NULL. */
+struct netif *netif_find(const struct netns_ref *ns, int ifindex);
+
+/*
+ * Namespace-bound operations, run in ns (netns_call(): on a thread that entered it when it is
+ * not the agent's own): whether ifindex has clsact, removing our leftover filters, and the
+ * name of an ifindex (-ENODEV when there is none).
+ */
+int netif_ns_clsact_present(const struct netns_ref *ns, int ifindex, bool *present);
+int netif_ns_cleanup_leftover(const struct netns_ref *ns, int ifindex, unsigned int flags,
+			      int *removed);
+int netif_ns_ifname(const struct netns_ref *ns, int ifindex, char name[IF_NAMESIZE]);
 
 /* ---- netif_exempt.c: exemptions ---- */
 

@@ -39,6 +39,20 @@ static json_t *ranges_json(const struct port_range *r, size_t n)
 	return arr;
 }
 
+static int op_getifaddrs(void *p)
+{
+	return getifaddrs(p) ? -errno : 0;
+}
+
+/* "netns": {"inode", "desc"} of a fault acting in another namespace than the agent's. */
+static void put_netns(json_t *o, const struct netif_fault *nf)
+{
+	if (netns_ref_foreign(&nf->ns))
+		json_object_set_new(o, "netns",
+				    json_pack("{s:I, s:s}", "inode", (json_int_t)nf->ns.ino, "desc",
+					      nf->ns.desc));
+}
+
 int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *err, size_t size)
 {
 	static const char *const dirs[] = {"egress", "ingress", "both"};
@@ -62,8 +76,9 @@ int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *er
 	}
 	for (size_t i = 0; i < t->n_cidrs; i++)
 		json_array_append_new(peers, cidr_json(&t->cidrs[i]));
-	/* The interface's addresses in the agent's network namespace, as the rules see them. */
-	if (!getifaddrs(&ifa)) {
+	/* The interface's addresses in its network namespace, as the rules see them. */
+	put_netns(o, nf);
+	if (!netns_call(&nf->ns, op_getifaddrs, &ifa)) {
 		for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
 			char buf[INET6_ADDRSTRLEN];
 			const void *addr;
@@ -145,5 +160,7 @@ json_t *netif_fault_status(const struct fault *f)
 			(json_int_t)sum.corrupted, FL_COUNTER_DUPLICATED,
 			(json_int_t)sum.duplicated, FL_COUNTER_EXEMPTED, (json_int_t)sum.exempted,
 			FL_COUNTER_DELAYED, (json_int_t)sum.delayed, "protected", prot);
+	if (out)
+		put_netns(out, nf);
 	return out;
 }

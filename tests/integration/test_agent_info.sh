@@ -50,8 +50,11 @@ info=$dir/info.json
 fl_assert_eq "$(jq -r .version "$info")" "$("$FAULTLINED" --version | awk '{print $2}')" version
 fl_assert_eq "$(jq -r .kernel.release "$info")" "$(uname -r)" "kernel release"
 fl_assert_eq "$(jq -r .pid "$info")" "$FL_AGENT_PID" pid
-# Least privilege: after setup the agent keeps only what its fault types need.
-for cap in cap_sys_admin cap_setuid cap_setgid cap_sys_module cap_dac_override cap_chown; do
+# Least privilege: after setup the agent keeps only what its fault types need (CAP_SYS_ADMIN:
+# the network types' optional capability, for netns and container targets; listed per type).
+jq -e '.fault_types[] | select(.name == "network.partition") | .capabilities_optional == "cap_sys_admin"' \
+	"$info" >/dev/null || fl_fail "network.partition does not name cap_sys_admin as optional"
+for cap in cap_setuid cap_setgid cap_sys_module cap_dac_override cap_chown; do
 	jq -e --arg c "$cap" '.capabilities.effective | index($c) | not' "$info" >/dev/null ||
 		fl_fail "the agent kept $cap"
 done

@@ -25,6 +25,9 @@
 #    leaves nothing of theirs in the container's cgroups; a stress.disk_fill inside it is
 #    refused through symlinks planted in it to host paths (host untouched), and a plain path
 #    is filled inside it and removed by the revert.
+#  - network.partition by container name on a fifth container in a network namespace of its
+#    own: pings from the agent's namespace all lost, the filter in the container's namespace
+#    only, the revert restores traffic and removes clsact there;
 #  - SIGKILL of the agent (and its watchdog) while a container is frozen: --cleanup thaws it
 #    from the journal.
 # Everything is removed at exit, also on failure: containers, image, service, namespace.
@@ -105,6 +108,20 @@ run_ctr "$B" --label "com.docker.compose.project=$PROJECT" \
 run_ctr "$C" "$IMG" /bin/busybox sh -c "exec -a sleep /bin/$GNAME 600"
 # D has a CPU quota of 0.2 CPU and a 64 MiB memory limit, for the stressors.
 run_ctr "$D" --cpus 0.2 --memory 64m --memory-swap 64m "$IMG" /bin/busybox sleep 600
+# E has a network namespace of its own (P), joined to the agent's by a veth: the network fault
+# by container target acts in P.
+E=$FL_ID-e
+fl_netns P p
+ip link add "$FL_ID-x" netns "$ns" type veth peer name "$FL_ID-y" netns "$P"
+ip -n "$ns" addr add 10.81.0.1/24 dev "$FL_ID-x"
+ip -n "$P" addr add 10.81.0.2/24 dev "$FL_ID-y"
+ip -n "$ns" link set "$FL_ID-x" up
+ip -n "$P" link set "$FL_ID-y" up
+ip -n "$P" route add default via 10.81.0.1 dev "$FL_ID-y"
+fl_on_exit "${PODMAN[*]} rm -f -t 0 $E"
+timeout 60 "${PODMAN[@]}" run -d --name "$E" "${RUN_OPTS[@]}" --network "ns:/run/netns/$P" \
+	"$IMG" /bin/busybox sleep 600 >"$dir/run-$E.log" 2>&1 ||
+	fl_fail "podman run $E: $(tail -5 "$dir/run-$E.log")"
 ID_A=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$A")
 ID_B=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$B")
 MAIN_A=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$A")
@@ -202,7 +219,7 @@ fl_assert_eq "$HTTP_STATUS" 200 "resolve by name ($API_BODY)"
 fl_assert_eq "$(resolved_pids)" "$PB" "resolved by name"
 resolve "{\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}"
 fl_assert_eq "$HTTP_STATUS" 200 "resolve by compose labels ($API_BODY)"
-fl_assert_eq "$(resolved_pids)" "$(printf '%s\n' "$PA" "$PB" | sort | xargs)" \
+fl_assert_eq "$(resolved_pids)" "$(printf '%s\n' "$PA" "$PB" | sort -n | xargs)" \
 	"resolved by compose labels (a service of two containers)"
 fl_assert_eq "$(jq -r '.faults[0].target.containers | length' <<<"$API_BODY")" 2 "containers of the service"
 
@@ -401,6 +418,24 @@ fl_assert_eq "$(fstate)" THAWED "freezer state after the revert"
 for p in "$MAIN_B" "$PB" "$PO"; do
 	[ "$(fl_proc_state "$p")" = S ] || fl_fail "pid $p is '$(fl_proc_state "$p")' after the thaw, not sleeping"
 done
+
+# A network partition by container name: in E's own namespace P (its default-route
+# interface), seen from the agent's namespace; nothing of it in the agent's namespace.
+pings() { ip netns exec "$ns" timeout 30 ping -q -n -c 10 -i 0.05 -W 1 10.81.0.2 2>&1 | sed -n 's/.* \([0-9]*\) received.*/\1/p'; }
+fl_assert_eq "$(pings)" 10 "pings to $E before the partition"
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"np\", \"type\": \"network.partition\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$E\"}, \"cidrs\": [\"10.81.0.1\"]}}"
+fl_assert_eq "$HTTP_STATUS" 201 "partition of $E ($API_BODY)"
+NP=$(jq -r .fault.id <<<"$API_BODY")
+fl_assert_eq "$(jq -r .fault.status.interface <<<"$API_BODY")" "$FL_ID-y" "the interface in $E's namespace"
+fl_assert_eq "$(jq -r .fault.status.netns.inode <<<"$API_BODY")" "$(stat -L -c %i "/run/netns/$P")" "the namespace partitioned"
+fl_assert_eq "$(pings)" 0 "pings to $E through the partition"
+[[ "$(tc -n "$P" filter show dev "$FL_ID-y" ingress)" == *netfault_in* ]] || fl_fail "no filter in $E's namespace"
+[ -z "$(tc -n "$ns" filter show dev "$FL_ID-x" ingress)" ] || fl_fail "a filter in the agent's namespace"
+api DELETE "/v1/faults/$NP"
+fl_assert_eq "$HTTP_STATUS" 200 "revert the partition ($API_BODY)"
+fl_assert_eq "$(pings)" 10 "pings to $E after the revert"
+fl_assert_eq "$(tc -n "$P" qdisc show dev "$FL_ID-y" | grep -c clsact)" 0 "clsact left in $E's namespace"
+fl_log "network.partition of container $E: 0 of 10 pings answered, 10 after the revert"
 
 # A crash while the container is frozen: the journal's record thaws it (--cleanup).
 api POST "/v1/leases/$LEASE/faults" "{\"name\": \"fz2\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$B\"}, \"all\": true}, \"params\": {\"method\": \"freezer\"}}"

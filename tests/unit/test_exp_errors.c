@@ -87,7 +87,8 @@ static void test_faults_limit(void **state)
 	assert_int_not_equal(exp_load_buf(doc, strlen(doc), &e, &dl), 0);
 	assert_null(e);
 	got = th_render(&dl);
-	assert_non_null(strstr(got, "t.yaml:9:3: faults: has 1025 items; at most 1024 are allowed"));
+	assert_non_null(
+		strstr(got, "t.yaml:9:3: faults: has 1025 items; at most 1024 are allowed"));
 	free(got);
 	diag_clear(&dl);
 	free(doc);
@@ -100,7 +101,11 @@ static void test_unknown_keys(void **state)
 		    "    duration: 1m\n"
 		    "    target: {interfce: eth0, cidrs: [192.0.2.0/24]}\n"
 		    "    params: {delay: 10ms}\n",
-	       "t.yaml:12:13: faults[0].target.interface: missing required field\n"
+	       "t.yaml:12:13: faults[0].target.interface: missing required field (it may be left "
+	       "out only "
+	       "with netns or container, where it defaults to the interface of that namespace's "
+	       "default "
+	       "route)\n"
 	       "t.yaml:12:14: faults[0].target.interfce: unknown key; did you mean 'interface'?\n");
 	expect(HEAD OK_FAULT "colour: red\n",
 	       "t.yaml:12:1: colour: unknown key (valid keys: version, name, description, "
@@ -1168,6 +1173,97 @@ static void test_diag_json(void **state)
 	diag_clear(&dl);
 }
 
+/* Network targets in another namespace: netns (path or {pid}) or container, never both. */
+static void test_net_target_netns(void **state)
+{
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	const char *ok =
+		HEAD "  - name: f\n"
+		     "    type: network.loss\n"
+		     "    duration: 1m\n"
+		     "    target: {netns: /run/netns/far, cidrs: [10.9.0.0/24]}\n"
+		     "    params: {probability: 10%}\n"
+		     "  - name: g\n"
+		     "    type: network.partition\n"
+		     "    duration: 1m\n"
+		     "    target: {interface: veth1, netns: {pid: 42}, cidrs: [10.9.0.0/24]}\n"
+		     "  - name: h\n"
+		     "    type: network.loss\n"
+		     "    duration: 1m\n"
+		     "    target: {container: {name: web}, cidrs: [10.9.0.0/24]}\n"
+		     "    params: {probability: 10%}\n";
+
+	(void)state;
+	assert_int_equal(diag_init(&dl, "t.yaml"), 0);
+	th_assert_clean(exp_load_buf(ok, strlen(ok), &e, &dl), &dl);
+	assert_non_null(e);
+	assert_string_equal(e->faults[0].target.net.netns_path, "/run/netns/far");
+	assert_null(e->faults[0].target.net.interface);
+	assert_int_equal(e->faults[1].target.net.netns_pid, 42);
+	assert_string_equal(e->faults[1].target.net.interface, "veth1");
+	assert_string_equal(e->faults[2].target.net.container->name, "web");
+	exp_free(e);
+
+	expect(HEAD
+	       "  - name: f\n"
+	       "    type: network.loss\n"
+	       "    duration: 1m\n"
+	       "    target: {netns: run/netns/far, container: {name: web}, cidrs: [10.9.0.0/24]}\n"
+	       "    params: {probability: 10%}\n",
+	       "t.yaml:12:21: faults[0].target.netns: 'run/netns/far' is not an absolute path\n"
+	       "t.yaml:12:47: faults[0].target.container: 'netns' and 'container' cannot be "
+	       "combined; a network fault acts in one namespace: name it by netns or by "
+	       "container\n");
+	expect(HEAD "  - name: f\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {netns: {pid: 0, path: x}, cidrs: [10.9.0.0/24]}\n"
+		    "    params: {probability: 10%}\n",
+	       "t.yaml:12:27: faults[0].target.netns.pid: 0 is out of range (1 to 4194304)\n"
+	       "t.yaml:12:30: faults[0].target.netns.path: unknown key (valid keys: pid)\n");
+	expect(HEAD "  - name: f\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {netns: [a], cidrs: [10.9.0.0/24]}\n"
+		    "    params: {probability: 10%}\n",
+	       "t.yaml:12:21: faults[0].target.netns: expected a namespace file path (such as "
+	       "/run/netns/NAME) or {pid: N}, got a list\n");
+}
+
+/*
+ * Conflicts are per namespace: the same interface name in the agent's namespace and in
+ * another one are two links; two faults in one namespace (its default-route interface) clash.
+ */
+static void test_net_netns_conflicts(void **state)
+{
+	(void)state;
+	expect_valid(HEAD
+		     "  - name: host\n"
+		     "    type: network.loss\n"
+		     "    duration: 1m\n"
+		     "    target: {interface: eth0, cidrs: [10.9.0.0/24]}\n"
+		     "    params: {probability: 10%}\n"
+		     "  - name: inside\n"
+		     "    type: network.loss\n"
+		     "    duration: 1m\n"
+		     "    target: {interface: eth0, netns: /run/netns/far, cidrs: [10.9.0.0/24]}\n"
+		     "    params: {probability: 10%}\n");
+	expect(HEAD "  - name: a\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {netns: /run/netns/far, cidrs: [10.9.0.0/24]}\n"
+		    "    params: {probability: 10%}\n"
+		    "  - name: b\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: eth0, netns: /run/netns/far, cidrs: [10.9.0.1]}\n"
+		    "    params: {probability: 10%}\n",
+	       "t.yaml:14:5: faults[1]: conflicts with fault 'a' (faults[0]): both drop packets on "
+	       "(default-route interface) egress for overlapping addresses and ports from t+0s to "
+	       "t+1m\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1193,6 +1289,8 @@ int main(void)
 		cmocka_unit_test(test_many_errors_at_once),
 		cmocka_unit_test(test_unreadable_file),
 		cmocka_unit_test(test_diag_json),
+		cmocka_unit_test(test_net_target_netns),
+		cmocka_unit_test(test_net_netns_conflicts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

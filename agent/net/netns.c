@@ -1,0 +1,388 @@
+/*
+ * Network namespaces of network-fault targets (see netns.h): opening the one a target names,
+ * running namespace-bound operations on a thread that entered it, and the journal record
+ * crash cleanup finds it again by.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <linux/nsfs.h>
+
+#include "caps.h"
+#include "container.h"
+#include "exp.h"
+#include "log.h"
+#include "netns.h"
+#include "nlsock.h"
+#include "procfs.h"
+
+void netns_ref_init(struct netns_ref *ns)
+{
+	memset(ns, 0, sizeof(*ns));
+	ns->fd = -1;
+}
+
+void netns_ref_close(struct netns_ref *ns)
+{
+	if (ns->fd >= 0)
+		close(ns->fd);
+	ns->fd = -1;
+}
+
+static int self_netns(uint64_t *dev, uint64_t *ino)
+{
+	struct stat st;
+
+	if (stat("/proc/thread-self/ns/net", &st))
+		return -errno;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/*
+ * Open path as a network namespace into ns. A namespace file is a nsfs inode; anything else
+ * (a plain file, another kind of namespace) is refused, so setns() later cannot fail on it.
+ */
+static int open_ns_file(const char *path, const char *field, struct netns_ref *ns, char *err,
+			size_t size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(err, size, "%s: cannot open %s: %s", field, path, strerror(e));
+		return -e;
+	}
+	if (fstat(fd, &st) || ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		snprintf(err, size, "%s: %s is not a network namespace", field, path);
+		close(fd);
+		return -EINVAL;
+	}
+	ns->fd = fd;
+	ns->dev = st.st_dev;
+	ns->ino = st.st_ino;
+	return 0;
+}
+
+/* The namespace of process pid, checked to be the process that started at starttime. */
+static int open_pid_ns(pid_t pid, unsigned long long starttime, const char *field,
+		       struct netns_ref *ns, char *err, size_t size)
+{
+	char path[64];
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	ret = open_ns_file(path, field, ns, err, size);
+	if (ret == -ENOENT)
+		snprintf(err, size, "%s: no process %d", field, (int)pid);
+	if (ret)
+		return ret;
+	/* The pid was not recycled between reading its start time and opening its namespace. */
+	if (starttime && procfs_starttime(pid) != starttime) {
+		netns_ref_close(ns);
+		snprintf(err, size, "%s: process %d is gone (its pid is another process now)",
+			 field, (int)pid);
+		return -ENOENT;
+	}
+	ns->pid = pid;
+	ns->starttime = starttime;
+	return 0;
+}
+
+static int open_container(const struct container_ref *ref, struct netns_ref *ns, char *err,
+			  size_t size)
+{
+	struct ctr_info *v = NULL;
+	char why[512];
+	size_t n = 0;
+	int ret = ctr_resolve(ref, &v, &n, why, sizeof(why));
+
+	if (ret) {
+		snprintf(err, size, "target.container: %s", why);
+		return ret;
+	}
+	if (n != 1) {
+		snprintf(err, size,
+			 "target.container: %zu containers match; a network fault acts in one "
+			 "network namespace: name one container by id or name",
+			 n);
+		free(v);
+		return -EINVAL;
+	}
+	ret = open_pid_ns(v[0].main_pid, v[0].main_start, "target.container", ns, err, size);
+	if (!ret) {
+		snprintf(ns->container, sizeof(ns->container), "%s", v[0].id);
+		snprintf(ns->desc, sizeof(ns->desc), "container %s (%.12s)",
+			 v[0].name[0] ? v[0].name : v[0].id, v[0].id);
+	}
+	free(v);
+	return ret;
+}
+
+int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, size_t size)
+{
+	uint64_t dev, ino;
+	int ret;
+
+	netns_ref_init(ns);
+	ret = self_netns(&ns->dev, &ns->ino);
+	if (ret) {
+		snprintf(err, size, "reading the agent's own network namespace: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	if (!exp_net_in_netns(t))
+		return 0;
+	dev = ns->dev;
+	ino = ns->ino;
+	/* Refused before anything is opened: entering another namespace is never faked. */
+	if (!caps_effective(CAP_SYS_ADMIN)) {
+		snprintf(err, size,
+			 "target.%s: acting in another network namespace needs CAP_SYS_ADMIN "
+			 "(setns), which the agent does not hold",
+			 t->container ? "container" : "netns");
+		return -EOPNOTSUPP;
+	}
+	if (t->netns_path) {
+		ret = open_ns_file(t->netns_path, "target.netns", ns, err, size);
+		if (!ret) {
+			snprintf(ns->path, sizeof(ns->path), "%s", t->netns_path);
+			snprintf(ns->desc, sizeof(ns->desc), "netns %s", t->netns_path);
+		}
+	} else if (t->netns_pid) {
+		unsigned long long st = procfs_starttime((pid_t)t->netns_pid);
+
+		if (!st) {
+			snprintf(err, size, "target.netns.pid: no process %u",
+				 (unsigned int)t->netns_pid);
+			return -ENOENT;
+		}
+		ret = open_pid_ns((pid_t)t->netns_pid, st, "target.netns.pid", ns, err, size);
+		if (!ret)
+			snprintf(ns->desc, sizeof(ns->desc), "netns of pid %u",
+				 (unsigned int)t->netns_pid);
+	} else {
+		ret = open_container(t->container, ns, err, size);
+	}
+	if (ret)
+		return ret;
+	if (ns->dev == dev && ns->ino == ino) {
+		/* The agent's own namespace by another name: handled as the agent's own. */
+		log_info("%s is the agent's own network namespace", ns->desc);
+		netns_ref_close(ns);
+	}
+	return 0;
+}
+
+int netns_ref_dup(const struct netns_ref *src, struct netns_ref *dst)
+{
+	*dst = *src;
+	if (src->fd < 0)
+		return 0;
+	dst->fd = fcntl(src->fd, F_DUPFD_CLOEXEC, 0);
+	return dst->fd < 0 ? -errno : 0;
+}
+
+struct call {
+	const struct netns_ref *ns;
+	int (*fn)(void *);
+	void *arg;
+	int ret;
+};
+
+static void *call_thread(void *p)
+{
+	struct call *c = p;
+
+	/* Only this thread changes namespace; it ends right after, so no one else runs here. */
+	if (setns(c->ns->fd, CLONE_NEWNET)) {
+		c->ret = -errno;
+		log_err("entering %s: %s", c->ns->desc, strerror(errno));
+		return NULL;
+	}
+	c->ret = c->fn(c->arg);
+	/*
+	 * The shared rtnetlink socket, if fn connected it here, belongs to this namespace and
+	 * would keep it alive (a container's, after the container exits): dropped now, the next
+	 * user connects one in its own namespace.
+	 */
+	nlsock_close();
+	return NULL;
+}
+
+int netns_call(const struct netns_ref *ns, int (*fn)(void *), void *arg)
+{
+	struct call c = {.ns = ns, .fn = fn, .arg = arg};
+	pthread_t th;
+	int ret;
+
+	if (ns->fd < 0)
+		return fn(arg);
+	ret = pthread_create(&th, NULL, call_thread, &c);
+	if (ret)
+		return -ret;
+	pthread_join(th, NULL);
+	return c.ret;
+}
+
+struct dflt {
+	char *name;
+	size_t size;
+};
+
+/* /proc/thread-self/net/route: "Iface Destination Gateway Flags ... Mask ..." in hex. */
+static int dflt_v4(struct dflt *d)
+{
+	FILE *f = fopen("/proc/thread-self/net/route", "re");
+	char line[256], ifn[IF_NAMESIZE + 1];
+	unsigned int dst, gw, flags, mask;
+	int ret = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%16s %x %x %x %*s %*s %*s %x", ifn, &dst, &gw, &flags, &mask) !=
+		    5)
+			continue; /* the header */
+		if (dst == 0 && mask == 0 && (flags & 1 /* RTF_UP */)) {
+			snprintf(d->name, d->size, "%s", ifn);
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/* /proc/thread-self/net/ipv6_route: "dst plen src plen nexthop metric ref use flags iface". */
+static int dflt_v6(struct dflt *d)
+{
+	FILE *f = fopen("/proc/thread-self/net/ipv6_route", "re");
+	char line[256], dst[33], ifn[IF_NAMESIZE + 1];
+	unsigned int plen, flags;
+	int ret = -ENOENT;
+
+	if (!f)
+		return errno == ENOENT ? -ENOENT : -errno; /* no IPv6 in this kernel */
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%32s %x %*s %*s %*s %*s %*s %*s %x %16s", dst, &plen, &flags,
+			   ifn) != 4)
+			continue;
+		if (plen == 0 && !strcmp(dst, "00000000000000000000000000000000") && (flags & 1) &&
+		    strcmp(ifn, "lo")) {
+			snprintf(d->name, d->size, "%s", ifn);
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+static int dflt_find(void *p)
+{
+	int ret = dflt_v4(p);
+
+	return ret == -ENOENT ? dflt_v6(p) : ret;
+}
+
+int netns_default_ifname(const struct netns_ref *ns, char *name, size_t size, char *err,
+			 size_t esize)
+{
+	struct dflt d = {name, size};
+	int ret = netns_call(ns, dflt_find, &d);
+
+	if (ret == -ENOENT)
+		snprintf(err, esize,
+			 "target.interface: %s has no default route to take the interface from; "
+			 "name the interface",
+			 ns->desc[0] ? ns->desc : "the agent's network namespace");
+	else if (ret)
+		snprintf(err, esize, "target.interface: reading the routes of %s: %s",
+			 ns->desc[0] ? ns->desc : "the agent's network namespace", strerror(-ret));
+	return ret;
+}
+
+json_t *netns_ref_json(const struct netns_ref *ns)
+{
+	json_t *o;
+
+	if (ns->fd < 0)
+		return NULL;
+	o = json_pack("{s:I, s:I, s:s}", "inode", (json_int_t)ns->ino, "dev", (json_int_t)ns->dev,
+		      "desc", ns->desc);
+	if (!o)
+		return NULL;
+	if (ns->path[0])
+		json_object_set_new(o, "path", json_string(ns->path));
+	if (ns->pid)
+		json_object_set_new(o, "pid", json_integer(ns->pid));
+	if (ns->starttime)
+		json_object_set_new(o, "starttime", json_integer((json_int_t)ns->starttime));
+	if (ns->container[0])
+		json_object_set_new(o, "container", json_string(ns->container));
+	return o;
+}
+
+int netns_ref_reopen(const json_t *rec, struct netns_ref *ns, char *why, size_t size)
+{
+	const char *path = json_string_value(json_object_get(rec, "path"));
+	const char *desc = json_string_value(json_object_get(rec, "desc"));
+	uint64_t ino = (uint64_t)json_integer_value(json_object_get(rec, "inode"));
+	uint64_t dev = (uint64_t)json_integer_value(json_object_get(rec, "dev"));
+	pid_t pid = (pid_t)json_integer_value(json_object_get(rec, "pid"));
+	unsigned long long st =
+		(unsigned long long)json_integer_value(json_object_get(rec, "starttime"));
+	char err[512];
+	int ret;
+
+	netns_ref_init(ns);
+	snprintf(ns->desc, sizeof(ns->desc), "%s", desc ? desc : "network namespace");
+	if (path) {
+		ret = open_ns_file(path, "netns", ns, err, sizeof(err));
+		if (ret) {
+			snprintf(why, size,
+				 "%s (inode %" PRIu64 ") cannot be reopened: %s; the namespace is "
+				 "gone unless something else holds it",
+				 ns->desc, ino, err);
+			return ret == -EINVAL ? -ESTALE : -ENOENT;
+		}
+		snprintf(ns->path, sizeof(ns->path), "%s", path);
+	} else if (pid > 0) {
+		ret = open_pid_ns(pid, st, "netns", ns, err, sizeof(err));
+		if (ret) {
+			snprintf(why, size,
+				 "%s (inode %" PRIu64
+				 "): its process %d is gone, and the namespace "
+				 "with it unless something else holds it",
+				 ns->desc, ino, (int)pid);
+			return -ENOENT;
+		}
+	} else {
+		snprintf(why, size, "the journal names no way to reopen the namespace");
+		return -EINVAL;
+	}
+	if (ns->ino != ino || ns->dev != dev) {
+		snprintf(why, size,
+			 "%s is another namespace now (inode %" PRIu64 ", journaled %" PRIu64
+			 "): the one we used is gone",
+			 ns->desc, ns->ino, ino);
+		netns_ref_close(ns);
+		return -ESTALE;
+	}
+	return 0;
+}
