@@ -183,6 +183,26 @@ static int read_lead(const char *s, const char *what, const char *bad, const cha
 }
 
 /*
+ * The lead of a value whose only unit is one mark after the number ('%', 'x'): anything but
+ * the mark or nothing is refused with the same hint as text that is not a number. Whether
+ * the mark may be left out is the caller's to say.
+ */
+static int read_marked(const char *s, const char *what, const char *mark, const char *hint,
+		       const char **p, struct num *n, char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	int r;
+
+	r = read_lead(s, what, hint, p, n, err, err_size);
+	if (r)
+		return r;
+	if (**p && strcmp(*p, mark))
+		return fail(err, err_size, -EINVAL, "invalid %s %s%s", what, diag_quote(q, s),
+			    hint);
+	return 0;
+}
+
+/*
  * How every value but a duration ends once its text is known good: not negative, and the
  * number times mult whole and at most max. frac says why a fraction is refused ("is not a
  * whole number of bytes").
@@ -296,12 +316,9 @@ int units_parse_percent(const char *s, uint64_t *ppm, char *err, size_t err_size
 	struct num n;
 	int r;
 
-	r = read_lead(s, "percentage", " (write it like '5%')", &p, &n, err, err_size);
+	r = read_marked(s, "percentage", "%", " (write it like '5%')", &p, &n, err, err_size);
 	if (r)
 		return r;
-	if (*p && strcmp(p, "%"))
-		return fail(err, err_size, -EINVAL, "invalid percentage %s (write it like '5%%')",
-			    diag_quote(q, s));
 	if (!*p)
 		return fail(err, err_size, -EINVAL, "percentage %s needs a '%%' sign, as in '%s%%'",
 			    diag_quote(q, s), s);
@@ -526,17 +543,13 @@ int units_parse_req_rate(const char *s, uint64_t *per_kmin, char *err, size_t er
 
 int units_parse_factor(const char *s, uint64_t *milli, char *err, size_t err_size)
 {
-	char q[DIAG_QUOTE_SIZE];
 	const char *p = s;
 	struct num n;
 	int r;
 
-	r = read_lead(s, "factor", " (write it like '14.4x')", &p, &n, err, err_size);
+	r = read_marked(s, "factor", "x", " (write it like '14.4x')", &p, &n, err, err_size);
 	if (r)
 		return r;
-	if (*p && strcmp(p, "x"))
-		return fail(err, err_size, -EINVAL, "invalid factor %s (write it like '14.4x')",
-			    diag_quote(q, s));
 	return finish(s, "factor", &n, 1000, INT64_MAX, "has more than 3 decimals", milli, err,
 		      err_size);
 }
