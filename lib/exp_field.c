@@ -650,28 +650,24 @@ void exp_fld_format(const struct exp_field *f, const void *obj, char *buf, size_
 	}
 	switch (f->type) {
 	case FT_DURATION:
-		snprintf(buf, size, "%s", units_fmt_duration(tmp, *(const int64_t *)src));
+		fmt_number(f->type, *(const int64_t *)src, tmp);
+		snprintf(buf, size, "%s", tmp);
 		break;
 	case FT_PERCENT:
-		snprintf(buf, size, "%s", units_fmt_percent(tmp, *(const uint32_t *)src));
+		fmt_number(f->type, *(const uint32_t *)src, tmp);
+		snprintf(buf, size, "%s", tmp);
 		break;
 	case FT_SIZE:
 		snprintf(buf, size, "%s", units_fmt_size(tmp, src));
 		break;
 	case FT_BYTES:
-		snprintf(buf, size, "%s", units_fmt_bytes(tmp, *(const uint64_t *)src));
-		break;
 	case FT_RATE:
-		snprintf(buf, size, "%s", units_fmt_rate(tmp, *(const uint64_t *)src));
-		break;
 	case FT_BYTE_RATE:
-		snprintf(buf, size, "%s", units_fmt_byte_rate(tmp, *(const uint64_t *)src));
-		break;
 	case FT_REQ_RATE:
-		snprintf(buf, size, "%s", units_fmt_req_rate(tmp, *(const uint64_t *)src));
-		break;
 	case FT_FACTOR:
-		snprintf(buf, size, "%s", units_fmt_factor(tmp, *(const uint64_t *)src));
+		/* fmt_number takes the bits back as the unsigned count they are. */
+		fmt_number(f->type, (int64_t) * (const uint64_t *)src, tmp);
+		snprintf(buf, size, "%s", tmp);
 		break;
 	case FT_U32:
 		snprintf(buf, size, "%" PRIu32, *(const uint32_t *)src);
