@@ -129,6 +129,16 @@ size_t exp_path_key(struct exp_ctx *ctx, const char *key);
 size_t exp_path_index(struct exp_ctx *ctx, size_t i);
 void exp_path_set(struct exp_ctx *ctx, size_t len);
 
+/*
+ * Append printf text to a plan line at offset o of buf (size bytes). Returns the new offset,
+ * which may pass size: the text is then cut, and later appends write nothing.
+ */
+size_t exp_put(char *buf, size_t size, size_t o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Item i of a list of ranges in a plan line: "lo" or "lo-hi", after a comma unless first. */
+size_t exp_put_range(char *buf, size_t size, size_t o, size_t i, unsigned lo, unsigned hi);
+
 /* Report a problem at node n (may be NULL: no position) for the current path. */
 void exp_err(struct exp_ctx *ctx, const struct enode *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
