@@ -501,6 +501,25 @@ int ctr_resolve(const struct container_ref *ref, struct ctr_info **out, size_t *
 	return 0;
 }
 
+int ctr_resolve_one(const struct container_ref *ref, const char *one, const char *hint,
+		    struct ctr_info **out, char *err, size_t size)
+{
+	size_t n = 0;
+	int ret;
+
+	ret = ctr_resolve(ref, out, &n, err, size);
+	if (ret)
+		return ret;
+	if (n > 1) {
+		snprintf(err, size, "target.container: %s, and %zu match (%.12s, %.12s%s); %s", one,
+			 n, (*out)[0].id, (*out)[1].id, n > 2 ? ", ..." : "", hint);
+		free(*out);
+		*out = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int ctr_freezer_v1_root(char *buf, size_t size)
 {
 	char line[4096];
