@@ -148,6 +148,17 @@ void netif_fault_unwind(struct fault *f);
 int netif_fault_apply_action(struct fault *f, const struct netif_action *act, char *err,
 			     size_t size);
 
+/* netif_fault_apply_action() with an action that takes only a probability (in ppm). */
+int netif_fault_apply_prob(struct fault *f, enum netfault_action action, uint32_t probability_ppm,
+			   char *err, size_t size);
+
+/*
+ * fault_ops.validate of a probability type whose correlation the eBPF data path cannot draw:
+ * a correlation is refused, naming what ("duplication"); else netif_fault_validate().
+ */
+int netif_fault_validate_uncorrelated(struct agent *a, struct fault *f, uint32_t correlation_ppm,
+				      const char *what, char *err, size_t size);
+
 /* The fault's directions as NETFAULT_DIR_* bits. */
 unsigned int netif_dirs(const struct fault *f);
 
