@@ -413,7 +413,7 @@ static void path_child(struct exp_ctx *ctx, struct build *b)
 	else if (b->key[b->depth - 1])
 		/* A key that is not a scalar (an alias, a flow mapping) has no text of its own. */
 		exp_path_key(ctx, b->key[b->depth - 1]->str ? b->key[b->depth - 1]->str
-							     : "(non-scalar key)");
+							    : "(non-scalar key)");
 }
 
 /* Where line/column (1-based, in characters) falls in buf, as a byte offset. */
@@ -632,19 +632,15 @@ struct enode *exp_tree_build(struct exp_ctx *ctx, const char *buf, size_t len)
 				ok = false;
 			}
 			break;
-		case YAML_ALIAS_EVENT: {
-			size_t plen = ctx->plen;
-
-			path_child(ctx, &b);
-			ok = on_alias(ctx, &b, &ev);
-			exp_path_set(ctx, plen);
-			break;
-		}
+		case YAML_ALIAS_EVENT:
 		case YAML_SCALAR_EVENT: {
+			/* A leaf: its path is its parent's and its key or index, for its problems.
+			 */
 			size_t plen = ctx->plen;
 
 			path_child(ctx, &b);
-			ok = on_scalar(ctx, &b, &ev);
+			ok = ev.type == YAML_ALIAS_EVENT ? on_alias(ctx, &b, &ev)
+							 : on_scalar(ctx, &b, &ev);
 			exp_path_set(ctx, plen);
 			break;
 		}
