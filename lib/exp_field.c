@@ -388,17 +388,7 @@ bool exp_fld_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct 
 
 	if (n->reported)
 		return false;
-	switch (f->type) {
-	case FT_STRING:
-	case FT_NAME:
-	case FT_PATH:
-	case FT_URL:
-	case FT_ADDRESS:
-	case FT_IFNAME:
-	case FT_REGEX:
-	case FT_COMM:
-	case FT_USER:
-	case FT_TZ: {
+	if (is_text_type(f->type)) {
 		char *copy;
 
 		s = exp_text_parse(ctx, f, n, buf, sizeof(buf));
@@ -413,6 +403,7 @@ bool exp_fld_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct 
 		*(char **)dst = copy;
 		return true;
 	}
+	switch (f->type) {
 	case FT_DURATION:
 	case FT_PERCENT:
 	case FT_SIZE:
