@@ -319,8 +319,14 @@ static struct enode *new_node(struct exp_ctx *ctx, uint8_t type, yaml_mark_t mar
 {
 	struct enode *n;
 
-	if (++ctx->nodes > EXP_MAX_NODES)
+	if (++ctx->nodes > EXP_MAX_NODES) {
+		/* Reported here for every kind of node; the caller's false ends the parse. */
+		if (!ctx->nomem &&
+		    diag_add(ctx->diags, (unsigned)mark.line + 1, (unsigned)mark.column + 1, "",
+			     "document has more than %d values", EXP_MAX_NODES))
+			ctx->nomem = true;
 		return NULL;
+	}
 	n = exp_ctx_alloc(ctx, sizeof(*n));
 	if (!n)
 		return NULL;
@@ -516,13 +522,8 @@ static bool on_alias(struct exp_ctx *ctx, struct build *b, const yaml_event_t *e
 {
 	struct enode *n = new_node(ctx, EN_SCALAR, ev->start_mark);
 
-	if (!n) {
-		if (!ctx->nomem && diag_add(ctx->diags, (unsigned)ev->start_mark.line + 1,
-					    (unsigned)ev->start_mark.column + 1, "",
-					    "document has more than %d values", EXP_MAX_NODES))
-			ctx->nomem = true;
+	if (!n)
 		return false;
-	}
 	n->str = "";
 	n->reported = true;
 	exp_err(ctx, n, "YAML anchors and aliases are not supported; write the value out");
@@ -537,7 +538,7 @@ static bool on_scalar(struct exp_ctx *ctx, struct build *b, const yaml_event_t *
 
 	n = new_node(ctx, EN_SCALAR, ev->start_mark);
 	if (!n)
-		goto limit;
+		return false;
 	refuse_extras(ctx, ev, n);
 	if (len > EXP_MAX_SCALAR) {
 		exp_err(ctx, n, "text longer than %d bytes", EXP_MAX_SCALAR);
@@ -556,15 +557,6 @@ static bool on_scalar(struct exp_ctx *ctx, struct build *b, const yaml_event_t *
 	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
 		resolve_plain(n);
 	return attach(ctx, b, n);
-limit:
-	if (!ctx->nomem) {
-		yaml_mark_t m = ev->start_mark;
-
-		if (diag_add(ctx->diags, (unsigned)m.line + 1, (unsigned)m.column + 1, "",
-			     "document has more than %d values", EXP_MAX_NODES))
-			ctx->nomem = true;
-	}
-	return false;
 }
 
 static bool on_start(struct exp_ctx *ctx, struct build *b, const yaml_event_t *ev, uint8_t type)
@@ -572,13 +564,8 @@ static bool on_start(struct exp_ctx *ctx, struct build *b, const yaml_event_t *e
 	struct enode *n = new_node(ctx, type, ev->start_mark);
 	size_t plen = ctx->plen;
 
-	if (!n) {
-		if (!ctx->nomem && diag_add(ctx->diags, (unsigned)ev->start_mark.line + 1,
-					    (unsigned)ev->start_mark.column + 1, "",
-					    "document has more than %d values", EXP_MAX_NODES))
-			ctx->nomem = true;
+	if (!n)
 		return false;
-	}
 	path_child(ctx, b);
 	refuse_extras(ctx, ev, n);
 	if (b->depth >= EXP_MAX_DEPTH) {
