@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -629,26 +628,6 @@ void exp_obj_release(const struct exp_object *o, void *obj)
 }
 
 /* Writing. */
-
-size_t exp_put(char *buf, size_t size, size_t o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o >= size)
-		return o;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + o, size - o, fmt, ap);
-	va_end(ap);
-	return n < 0 ? o : o + (size_t)n;
-}
-
-size_t exp_put_range(char *buf, size_t size, size_t o, size_t i, unsigned lo, unsigned hi)
-{
-	if (lo == hi)
-		return exp_put(buf, size, o, "%s%u", i ? "," : "", lo);
-	return exp_put(buf, size, o, "%s%u-%u", i ? "," : "", lo, hi);
-}
 
 void exp_fld_format(const struct exp_field *f, const void *obj, char *buf, size_t size)
 {
