@@ -158,6 +158,20 @@ void exp_err_key(struct exp_ctx *ctx, const struct enode *map, const char *key, 
 	exp_path_set(ctx, old);
 }
 
+void exp_err_unknown(struct exp_ctx *ctx, const struct enode *n, const char *what,
+		     const char *name, const char *const *cands, size_t n_cands,
+		     const char *otherwise)
+{
+	const char *hint = exp_did_you_mean(name, cands, n_cands);
+	char q[DIAG_QUOTE_SIZE];
+
+	if (hint)
+		exp_err(ctx, n, "unknown %s %s; did you mean '%s'?", what, diag_quote(q, name),
+			hint);
+	else
+		exp_err(ctx, n, "unknown %s %s%s", what, diag_quote(q, name), otherwise);
+}
+
 const struct enode *exp_node_key(const struct enode *map, const char *key)
 {
 	if (!map || map->type != EN_MAP)
