@@ -85,7 +85,8 @@ bool exp_parse_signal(struct exp_ctx *ctx, const struct enode *n, int *out)
 				names[i] = full[i];
 			}
 			snprintf(more, sizeof(more),
-				 " (use a name such as SIGTERM or a number from 1 to %d)", MAX_SIGNAL);
+				 " (use a name such as SIGTERM or a number from 1 to %d)",
+				 MAX_SIGNAL);
 			exp_err_unknown(ctx, n, "signal", s, names, ARRAY_SIZE(signals), more);
 			return false;
 		}

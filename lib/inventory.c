@@ -173,7 +173,8 @@ static void check_members(struct exp_ctx *ctx, const struct enode *root, struct 
 			exp_path_key(ctx, "members");
 			exp_path_index(ctx, m);
 			exp_err_unknown(ctx, exp_node_item(list, m), "agent", g->members[m], names,
-					inv->n_agents, "; members must be agents of this inventory");
+					inv->n_agents,
+					"; members must be agents of this inventory");
 			exp_path_set(ctx, old);
 		}
 	}
