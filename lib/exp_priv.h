@@ -149,9 +149,8 @@ void exp_verr(struct exp_ctx *ctx, const struct enode *n, const char *fmt, va_li
  * "unknown WHAT 'NAME'; did you mean 'X'?" at n when one of cands is close to name (see
  * exp_did_you_mean()), else "unknown WHAT 'NAME'" and otherwise ("; it must be ...", or "").
  */
-void exp_err_unknown(struct exp_ctx *ctx, const struct enode *n, const char *what,
-		     const char *name, const char *const *cands, size_t n_cands,
-		     const char *otherwise);
+void exp_err_unknown(struct exp_ctx *ctx, const struct enode *n, const char *what, const char *name,
+		     const char *const *cands, size_t n_cands, const char *otherwise);
 
 /* Report at the value of key in map (or at map when the key is absent), path ".key". */
 void exp_err_key(struct exp_ctx *ctx, const struct enode *map, const char *key, const char *fmt,

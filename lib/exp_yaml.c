@@ -158,9 +158,8 @@ void exp_err_key(struct exp_ctx *ctx, const struct enode *map, const char *key, 
 	exp_path_set(ctx, old);
 }
 
-void exp_err_unknown(struct exp_ctx *ctx, const struct enode *n, const char *what,
-		     const char *name, const char *const *cands, size_t n_cands,
-		     const char *otherwise)
+void exp_err_unknown(struct exp_ctx *ctx, const struct enode *n, const char *what, const char *name,
+		     const char *const *cands, size_t n_cands, const char *otherwise)
 {
 	const char *hint = exp_did_you_mean(name, cands, n_cands);
 	char q[DIAG_QUOTE_SIZE];
