@@ -210,35 +210,20 @@ void exp_type_error(struct exp_ctx *ctx, const struct exp_field *f, const struct
 /* Canonical text of a number of the field's kind, for range messages and output. */
 static void fmt_number(uint8_t type, int64_t v, char *buf)
 {
-	struct units_size sz = {.bytes = (uint64_t)v};
+	/* Every unit kind but a duration is an unsigned count; an FT_SIZE number is bytes. */
+	static char *(*const fmt_count[])(char *, uint64_t) = {
+		[FT_PERCENT] = units_fmt_percent,     [FT_SIZE] = units_fmt_bytes,
+		[FT_BYTES] = units_fmt_bytes,	      [FT_RATE] = units_fmt_rate,
+		[FT_BYTE_RATE] = units_fmt_byte_rate, [FT_REQ_RATE] = units_fmt_req_rate,
+		[FT_FACTOR] = units_fmt_factor,
+	};
 
-	switch (type) {
-	case FT_DURATION:
+	if (type == FT_DURATION)
 		units_fmt_duration(buf, v);
-		break;
-	case FT_PERCENT:
-		units_fmt_percent(buf, (uint64_t)v);
-		break;
-	case FT_SIZE:
-	case FT_BYTES:
-		units_fmt_size(buf, &sz);
-		break;
-	case FT_RATE:
-		units_fmt_rate(buf, (uint64_t)v);
-		break;
-	case FT_BYTE_RATE:
-		units_fmt_byte_rate(buf, (uint64_t)v);
-		break;
-	case FT_REQ_RATE:
-		units_fmt_req_rate(buf, (uint64_t)v);
-		break;
-	case FT_FACTOR:
-		units_fmt_factor(buf, (uint64_t)v);
-		break;
-	default:
+	else if (type < ARRAY_SIZE(fmt_count) && fmt_count[type])
+		fmt_count[type](buf, (uint64_t)v);
+	else
 		snprintf(buf, UNITS_FMT_MAX, "%" PRId64, v);
-		break;
-	}
 }
 
 /*
