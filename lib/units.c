@@ -133,6 +133,15 @@ static size_t unit_len(const char *p)
 	}
 }
 
+/* The unit text p[0..ul), its first 32 bytes quoted into uq, for an unknown-unit message. */
+static const char *quote_unit(char *uq, const char *p, size_t ul)
+{
+	char ubuf[64];
+
+	snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
+	return diag_quote(uq, ubuf);
+}
+
 static const struct unit *find_unit(const struct unit *tab, size_t n, const char *u, size_t len,
 				    bool nocase)
 {
@@ -278,14 +287,10 @@ int units_parse_duration(const char *s, int64_t *ns, char *err, size_t err_size)
 				    diag_quote(q, s));
 		}
 		u = find_unit(duration_units, ARRAY_SIZE(duration_units), p, ul, false);
-		if (!u) {
-			char ubuf[64];
-
-			snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
+		if (!u)
 			return fail(err, err_size, -EINVAL,
 				    "duration %s has unknown unit %s (use " DURATION_UNITS ")",
-				    diag_quote(q, s), diag_quote(uq, ubuf));
-		}
+				    diag_quote(q, s), quote_unit(uq, p, ul));
 		if (u->mult >= last)
 			return fail(err, err_size, -EINVAL,
 				    "duration %s must list units from largest to smallest, as in "
@@ -354,7 +359,7 @@ static const struct unit size_units[] = {
 static int parse_bytes(const char *s, const char *what, const char *suffix, const char *more,
 		       uint64_t *out, const char **end, char *err, size_t err_size)
 {
-	char q[DIAG_QUOTE_SIZE], uq[DIAG_QUOTE_SIZE], ubuf[64];
+	char q[DIAG_QUOTE_SIZE], uq[DIAG_QUOTE_SIZE];
 	const struct unit *u;
 	const char *p = s;
 	struct num n;
@@ -373,13 +378,11 @@ static int parse_bytes(const char *s, const char *what, const char *suffix, cons
 			    what, diag_quote(q, s), suffix ? " followed by '/s'" : "",
 			    more ? more : "");
 	u = find_unit(size_units, ARRAY_SIZE(size_units), p, ul, false);
-	if (!u) {
-		snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
+	if (!u)
 		return fail(err, err_size, -EINVAL,
 			    "%s %s has unknown unit %s (use " SIZE_UNITS "%s%s)", what,
-			    diag_quote(q, s), diag_quote(uq, ubuf),
+			    diag_quote(q, s), quote_unit(uq, p, ul),
 			    suffix ? " followed by '/s'" : "", more ? more : "");
-	}
 	r = finish(s, what, &n, u->mult, INT64_MAX, "is not a whole number of bytes", out, err,
 		   err_size);
 	if (r)
@@ -467,7 +470,7 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 	u = find_unit(bit_units, ARRAY_SIZE(bit_units), p, ul, true);
 	if (!u) {
 		size_t bl = ul >= 2 && !strncmp(p + ul - 2, "/s", 2) ? ul - 2 : ul;
-		char uq[DIAG_QUOTE_SIZE], ubuf[64];
+		char uq[DIAG_QUOTE_SIZE];
 		uint64_t bytes;
 		const char *end;
 
@@ -475,12 +478,10 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 		 * Not a bit unit: it must be a byte rate such as "12MB/s". A unit of neither
 		 * kind is named with the units of both.
 		 */
-		if (!find_unit(size_units, ARRAY_SIZE(size_units), p, bl, false)) {
-			snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
+		if (!find_unit(size_units, ARRAY_SIZE(size_units), p, bl, false))
 			return fail(err, err_size, -EINVAL,
 				    "rate %s has unknown unit %s (use " RATE_UNITS ")",
-				    diag_quote(q, s), diag_quote(uq, ubuf));
-		}
+				    diag_quote(q, s), quote_unit(uq, p, ul));
 		r = parse_bytes(s, "rate", "/s", NULL, &bytes, &end, err, err_size);
 		if (r)
 			return r;
