@@ -31,6 +31,7 @@
 #include "report.h"
 #include "run.h"
 #include "run_cmdline.h"
+#include "timefmt.h"
 #include "version.h"
 
 #define MS 1000000LL
@@ -340,16 +341,6 @@ static int combine(int have, int code)
 	return rc > rh ? code : have;
 }
 
-static void iso_now(const struct timespec *ts, char *buf, size_t size)
-{
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&ts->tv_sec, &tm);
-	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, size - n, ".%03ldZ", ts->tv_nsec / 1000000);
-}
-
 static json_t *ms_since(int64_t t0, int64_t t)
 {
 	return t ? json_real((double)(t - t0) / 1e6) : json_null();
@@ -368,7 +359,7 @@ static json_t *report_json(const char *plan, const struct gameday *g,
 	bool inc = only_inconclusive(steps, g->n_steps, code);
 	char started[64];
 
-	iso_now(t0_real, started, sizeof(started));
+	timefmt_ts_iso(t0_real, started, sizeof(started));
 	for (size_t i = 0; arr && i < g->n_steps; i++) {
 		const struct gd_run_step *s = &steps[i];
 		const struct gd_step *p = &g->steps[i];

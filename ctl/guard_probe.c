@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "guard_probe.h"
+#include "http.h"
 
 #define MS 1000000LL
 #define PROBE_BODY_MAX (4u << 20)
@@ -92,32 +93,6 @@ bool probe_sleep_until(const struct probe_ctx *ctx, int64_t t_ns)
 static size_t discard_body(char *p, size_t size, size_t n, void *arg)
 {
 	return size * n;
-}
-
-struct body_buf {
-	char *p;
-	size_t len;
-	bool too_big;
-};
-
-static size_t keep_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct body_buf *b = arg;
-	size_t add = size * n;
-	char *np;
-
-	if (b->len + add > PROBE_BODY_MAX) {
-		b->too_big = true;
-		return 0;
-	}
-	np = realloc(b->p, b->len + add + 1);
-	if (!np)
-		return 0;
-	memcpy(np + b->len, p, add);
-	b->p = np;
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
 }
 
 static const char *const method_names[] = {
@@ -368,7 +343,7 @@ int probe_http_get(struct probe_ctx *ctx, const char *url, const struct probe_tl
 		   size_t err_size)
 {
 	struct curl_waitfd wfd = {.fd = ctx->stop_fd, .events = CURL_WAIT_POLLIN};
-	struct body_buf b = {0};
+	struct http_body b = {.max = PROBE_BODY_MAX};
 	char errbuf[CURL_ERROR_SIZE] = "";
 	int64_t now = guard_now_ns();
 	int ret = -EIO;
@@ -388,7 +363,7 @@ int probe_http_get(struct probe_ctx *ctx, const char *url, const struct probe_tl
 	}
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_body_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "faultctl-probe");
@@ -435,23 +410,23 @@ int probe_http_get(struct probe_ctx *ctx, const char *url, const struct probe_tl
 		goto remove;
 	}
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
-	if (!b.p) {
-		b.p = calloc(1, 1);
-		if (!b.p) {
+	if (!b.buf) {
+		b.buf = calloc(1, 1);
+		if (!b.buf) {
 			ret = -ENOMEM;
 			snprintf(err, err_size, "out of memory");
 			goto remove;
 		}
 	}
-	*body = b.p;
+	*body = b.buf;
 	*len = b.len;
-	b.p = NULL;
+	b.buf = NULL;
 	ret = 0;
 remove:
 	curl_multi_remove_handle(ctx->multi, e);
 out:
 	curl_easy_cleanup(e);
-	free(b.p);
+	free(b.buf);
 	return ret;
 }
 

@@ -13,6 +13,7 @@
 #include "exp.h"
 #include "run_report.h"
 #include "run_state.h"
+#include "timefmt.h"
 #include "version.h"
 
 #define MS 1000000LL
@@ -315,16 +316,6 @@ static json_t *timeline_json(struct run *r)
 	return arr;
 }
 
-static void iso_time(const struct timespec *ts, char *buf, size_t size)
-{
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&ts->tv_sec, &tm);
-	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, size - n, ".%03ldZ", ts->tv_nsec / 1000000);
-}
-
 static const char *verdict(const struct run *r)
 {
 	switch (r->outcome) {
@@ -361,7 +352,7 @@ json_t *run_report_json(struct run *r)
 	char started[64];
 	json_t *rep;
 
-	iso_time(&r->t0_real, started, sizeof(started));
+	timefmt_ts_iso(&r->t0_real, started, sizeof(started));
 	rep = json_pack("{s:i, s:s, s:{s:s, s:s, s:s, s:o}, s:s, s:i, s:s, s:s, s:b, s:s, s:I, "
 			"s:f, s:I, s:I}",
 			"report_version", REPORT_VERSION, "tool", "faultctl " FL_VERSION,

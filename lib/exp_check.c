@@ -216,8 +216,6 @@ static void check_fault_agents(struct exp_ctx *ctx, const struct enode *root,
 	}
 	for (size_t i = 0; i < f->n_agents; i++) {
 		const struct exp_agent *a = f->agents[i] ? find_agent(ix, f->agents[i]) : NULL;
-		char q[DIAG_QUOTE_SIZE];
-		const char *hint;
 		size_t old;
 
 		if (f->agents[i])
@@ -240,14 +238,8 @@ static void check_fault_agents(struct exp_ctx *ctx, const struct enode *root,
 		exp_path_index(ctx, fi);
 		exp_path_key(ctx, "agents");
 		exp_path_index(ctx, i);
-		hint = exp_did_you_mean(f->agents[i], names, e->n_agents);
-		if (hint)
-			exp_err(ctx, exp_node_item(list, i), "unknown agent %s; did you mean '%s'?",
-				diag_quote(q, f->agents[i]), hint);
-		else
-			exp_err(ctx, exp_node_item(list, i),
-				"unknown agent %s; it must be a name or group from 'agents'",
-				diag_quote(q, f->agents[i]));
+		exp_err_unknown(ctx, exp_node_item(list, i), "agent", f->agents[i], names,
+				e->n_agents, "; it must be a name or group from 'agents'");
 		exp_path_set(ctx, old);
 	}
 	if (fa->n > 1)

@@ -13,33 +13,13 @@
 
 /* Descriptions for plans. */
 
-static size_t put(char *buf, size_t size, size_t o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static size_t put(char *buf, size_t size, size_t o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o >= size)
-		return o;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + o, size - o, fmt, ap);
-	va_end(ap);
-	return n < 0 ? o : o + (size_t)n;
-}
-
 /* At most this many addresses are spelled out in a plan line; the rest are counted. */
 #define PLAN_CIDRS 4
 
 static size_t put_ranges(char *buf, size_t size, size_t o, const struct port_range *r, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (r[i].lo == r[i].hi)
-			o = put(buf, size, o, "%s%u", i ? "," : "", r[i].lo);
-		else
-			o = put(buf, size, o, "%s%u-%u", i ? "," : "", r[i].lo, r[i].hi);
-	}
+	for (size_t i = 0; i < n; i++)
+		o = exp_put_range(buf, size, o, i, r[i].lo, r[i].hi);
 	return o;
 }
 
@@ -48,14 +28,14 @@ static size_t put_container(char *buf, size_t size, size_t o, const char *pre,
 			    const struct container_ref *c)
 {
 	if (c->id)
-		o = put(buf, size, o, "%s container id %s", pre, c->id);
+		o = exp_put(buf, size, o, "%s container id %s", pre, c->id);
 	else if (c->name)
-		o = put(buf, size, o, "%s container '%s'", pre, c->name);
+		o = exp_put(buf, size, o, "%s container '%s'", pre, c->name);
 	else
-		o = put(buf, size, o, "%s compose service %s/%s", pre, c->compose->project,
-			c->compose->service);
+		o = exp_put(buf, size, o, "%s compose service %s/%s", pre, c->compose->project,
+			    c->compose->service);
 	if (c->runtime != CONTAINER_RUNTIME_AUTO)
-		o = put(buf, size, o, " (%s)", exp_container_runtime_name(c->runtime));
+		o = exp_put(buf, size, o, " (%s)", exp_container_runtime_name(c->runtime));
 	return o;
 }
 
@@ -69,33 +49,33 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 		const struct net_target *t = &f->target.net;
 		char c[64];
 
-		o = put(buf, size, o, "%s %s", exp_net_ifname(t),
-			exp_enum_name(&exp_direction_enum, t->direction));
+		o = exp_put(buf, size, o, "%s %s", exp_net_ifname(t),
+			    exp_enum_name(&exp_direction_enum, t->direction));
 		if (t->netns_path)
-			o = put(buf, size, o, " in netns %s", t->netns_path);
+			o = exp_put(buf, size, o, " in netns %s", t->netns_path);
 		else if (t->netns_pid)
-			o = put(buf, size, o, " in the netns of pid %u",
-				(unsigned int)t->netns_pid);
+			o = exp_put(buf, size, o, " in the netns of pid %u",
+				    (unsigned int)t->netns_pid);
 		else if (t->container)
 			o = put_container(buf, size, o, " in", t->container);
 		if (t->protocol != NET_PROTO_ANY)
-			o = put(buf, size, o, " %s",
-				exp_enum_name(&exp_protocol_enum, t->protocol));
-		o = put(buf, size, o, ", peers ");
+			o = exp_put(buf, size, o, " %s",
+				    exp_enum_name(&exp_protocol_enum, t->protocol));
+		o = exp_put(buf, size, o, ", peers ");
 		for (size_t i = 0; i < t->n_cidrs && i < PLAN_CIDRS; i++) {
 			struct exp_field cf = {.type = FT_CIDR};
 
 			exp_fld_format(&cf, &t->cidrs[i], c, sizeof(c));
-			o = put(buf, size, o, "%s%s", i ? " " : "", c);
+			o = exp_put(buf, size, o, "%s%s", i ? " " : "", c);
 		}
 		if (t->n_cidrs > PLAN_CIDRS)
-			o = put(buf, size, o, " and %zu more", t->n_cidrs - PLAN_CIDRS);
+			o = exp_put(buf, size, o, " and %zu more", t->n_cidrs - PLAN_CIDRS);
 		if (t->n_ports) {
-			o = put(buf, size, o, ", peer ports ");
+			o = exp_put(buf, size, o, ", peer ports ");
 			o = put_ranges(buf, size, o, t->ports, t->n_ports);
 		}
 		if (t->n_local_ports) {
-			o = put(buf, size, o, ", local ports ");
+			o = exp_put(buf, size, o, ", local ports ");
 			put_ranges(buf, size, o, t->local_ports, t->n_local_ports);
 		}
 		break;
@@ -107,12 +87,13 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 		char v[512];
 
 		if (t->all)
-			o = put(buf, size, o, "all processes");
+			o = exp_put(buf, size, o, "all processes");
 		else if (t->percent_ppm)
-			o = put(buf, size, o, "%s of the processes",
-				units_fmt_percent(v, t->percent_ppm));
+			o = exp_put(buf, size, o, "%s of the processes",
+				    units_fmt_percent(v, t->percent_ppm));
 		else
-			o = put(buf, size, o, "%u process%s", t->count, t->count == 1 ? "" : "es");
+			o = exp_put(buf, size, o, "%u process%s", t->count,
+				    t->count == 1 ? "" : "es");
 		for (size_t i = 0; i < 6; i++) {
 			const struct exp_field *pf = &po->fields[i];
 
@@ -120,22 +101,23 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 					       : !*(char *const *)((const char *)t + pf->off))
 				continue;
 			exp_fld_format(pf, t, v, sizeof(v));
-			o = put(buf, size, o, "%s %s=", with ? "" : " with", pf->key);
+			o = exp_put(buf, size, o, "%s %s=", with ? "" : " with", pf->key);
 			with = true;
 			if (pf->type == FT_U32) {
-				o = put(buf, size, o, "%s", v);
+				o = exp_put(buf, size, o, "%s", v);
 				continue;
 			}
-			o = put(buf, size, o, "'");
+			o = exp_put(buf, size, o, "'");
 			for (const char *c = v; *c; c++)
-				o = put(buf, size, o, (unsigned char)*c < ' ' ? "\\x%02x" : "%c",
-					(unsigned char)*c);
-			o = put(buf, size, o, "'");
+				o = exp_put(buf, size, o,
+					    (unsigned char)*c < ' ' ? "\\x%02x" : "%c",
+					    (unsigned char)*c);
+			o = exp_put(buf, size, o, "'");
 		}
 		if (t->container)
 			o = put_container(buf, size, o, " in", t->container);
 		if (t->seed)
-			put(buf, size, o, " (seed %llu)", (unsigned long long)t->seed);
+			exp_put(buf, size, o, " (seed %llu)", (unsigned long long)t->seed);
 		break;
 	}
 	case FAULT_TARGET_STRESS:
@@ -145,7 +127,7 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 		}
 		/* fall through */
 	default:
-		put(buf, size, o, "the agent's host");
+		exp_put(buf, size, o, "the agent's host");
 		break;
 	}
 }
@@ -169,7 +151,7 @@ void exp_describe_params(const struct fault_spec *f, char *buf, size_t size)
 		if (!json_object_get(j, o->fields[i].key))
 			continue;
 		exp_fld_format(&o->fields[i], &f->params, v, sizeof(v));
-		n = put(buf, size, n, "%s%s %s", n ? ", " : "", o->fields[i].key, v);
+		n = exp_put(buf, size, n, "%s%s %s", n ? ", " : "", o->fields[i].key, v);
 	}
 	json_decref(j);
 }

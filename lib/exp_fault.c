@@ -575,8 +575,7 @@ static bool type_parse(struct exp_ctx *ctx, const struct exp_field *f, const str
 		       void *obj)
 {
 	const char *names[FAULT_TYPE_COUNT];
-	char q[DIAG_QUOTE_SIZE], list[512];
-	const char *hint;
+	char list[560];
 	size_t o = 0;
 
 	if (n->type != EN_SCALAR || n->scalar != ES_STRING) {
@@ -586,17 +585,13 @@ static bool type_parse(struct exp_ctx *ctx, const struct exp_field *f, const str
 	}
 	if (!exp_fault_type_lookup(n->str, &((struct fault_spec *)obj)->type))
 		return true;
+	o = (size_t)snprintf(list, sizeof(list), " (known types: ");
 	for (int i = 0; i < FAULT_TYPE_COUNT; i++) {
 		names[i] = exp_fault_types[i].name;
 		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", names[i]);
 	}
-	hint = exp_did_you_mean(n->str, names, FAULT_TYPE_COUNT);
-	if (hint)
-		exp_err(ctx, n, "unknown fault type %s; did you mean '%s'?", diag_quote(q, n->str),
-			hint);
-	else
-		exp_err(ctx, n, "unknown fault type %s (known types: %s)", diag_quote(q, n->str),
-			list);
+	snprintf(list + o, sizeof(list) - o, ")");
+	exp_err_unknown(ctx, n, "fault type", n->str, names, FAULT_TYPE_COUNT, list);
 	return false;
 }
 

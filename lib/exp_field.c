@@ -104,6 +104,53 @@ const char *exp_enum_name(const struct exp_enum *e, int v)
 	return e->names[v];
 }
 
+/*
+ * Where the plain number kinds keep their value: a duration in an int64_t, a percentage, a
+ * u32 and a time of day in a uint32_t, the other counts in a uint64_t. 0 for other kinds.
+ */
+static size_t num_size(uint8_t type)
+{
+	switch (type) {
+	case FT_DURATION:
+		return sizeof(int64_t);
+	case FT_PERCENT:
+	case FT_U32:
+	case FT_TIME:
+		return sizeof(uint32_t);
+	case FT_BYTES:
+	case FT_RATE:
+	case FT_BYTE_RATE:
+	case FT_REQ_RATE:
+	case FT_FACTOR:
+	case FT_U64:
+		return sizeof(uint64_t);
+	default:
+		return 0;
+	}
+}
+
+/* The value of a plain number of the kind type (num_size() says it is one). */
+static int64_t num_load(uint8_t type, const void *src)
+{
+	if (type == FT_DURATION)
+		return *(const int64_t *)src;
+	if (num_size(type) == sizeof(uint32_t))
+		return *(const uint32_t *)src;
+	/* The bits of a uint64_t, taken back as unsigned by whoever formats them. */
+	return (int64_t)((const uint64_t *)src)[0];
+}
+
+/* Store v in a plain number of the kind type (num_size() says it is one). */
+static void num_store(uint8_t type, void *dst, int64_t v)
+{
+	if (type == FT_DURATION)
+		*(int64_t *)dst = v;
+	else if (num_size(type) == sizeof(uint32_t))
+		*(uint32_t *)dst = (uint32_t)v;
+	else
+		*(uint64_t *)dst = (uint64_t)v;
+}
+
 /* Messages. */
 
 static bool is_text_type(uint8_t t)
@@ -210,35 +257,20 @@ void exp_type_error(struct exp_ctx *ctx, const struct exp_field *f, const struct
 /* Canonical text of a number of the field's kind, for range messages and output. */
 static void fmt_number(uint8_t type, int64_t v, char *buf)
 {
-	struct units_size sz = {.bytes = (uint64_t)v};
+	/* Every unit kind but a duration is an unsigned count; an FT_SIZE number is bytes. */
+	static char *(*const fmt_count[])(char *, uint64_t) = {
+		[FT_PERCENT] = units_fmt_percent,     [FT_SIZE] = units_fmt_bytes,
+		[FT_BYTES] = units_fmt_bytes,	      [FT_RATE] = units_fmt_rate,
+		[FT_BYTE_RATE] = units_fmt_byte_rate, [FT_REQ_RATE] = units_fmt_req_rate,
+		[FT_FACTOR] = units_fmt_factor,
+	};
 
-	switch (type) {
-	case FT_DURATION:
+	if (type == FT_DURATION)
 		units_fmt_duration(buf, v);
-		break;
-	case FT_PERCENT:
-		units_fmt_percent(buf, (uint64_t)v);
-		break;
-	case FT_SIZE:
-	case FT_BYTES:
-		units_fmt_size(buf, &sz);
-		break;
-	case FT_RATE:
-		units_fmt_rate(buf, (uint64_t)v);
-		break;
-	case FT_BYTE_RATE:
-		units_fmt_byte_rate(buf, (uint64_t)v);
-		break;
-	case FT_REQ_RATE:
-		units_fmt_req_rate(buf, (uint64_t)v);
-		break;
-	case FT_FACTOR:
-		units_fmt_factor(buf, (uint64_t)v);
-		break;
-	default:
+	else if (type < ARRAY_SIZE(fmt_count) && fmt_count[type])
+		fmt_count[type](buf, (uint64_t)v);
+	else
 		snprintf(buf, UNITS_FMT_MAX, "%" PRId64, v);
-		break;
-	}
 }
 
 /*
@@ -387,17 +419,7 @@ bool exp_fld_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct 
 
 	if (n->reported)
 		return false;
-	switch (f->type) {
-	case FT_STRING:
-	case FT_NAME:
-	case FT_PATH:
-	case FT_URL:
-	case FT_ADDRESS:
-	case FT_IFNAME:
-	case FT_REGEX:
-	case FT_COMM:
-	case FT_USER:
-	case FT_TZ: {
+	if (is_text_type(f->type)) {
 		char *copy;
 
 		s = exp_text_parse(ctx, f, n, buf, sizeof(buf));
@@ -412,6 +434,7 @@ bool exp_fld_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct 
 		*(char **)dst = copy;
 		return true;
 	}
+	switch (f->type) {
 	case FT_DURATION:
 	case FT_PERCENT:
 	case FT_SIZE:
@@ -493,23 +516,11 @@ void exp_obj_init(const struct exp_object *o, void *obj)
 		}
 		if (!(f->flags & FF_DEFAULT))
 			continue;
+		if (num_size(f->type)) {
+			num_store(f->type, dst, f->def);
+			continue;
+		}
 		switch (f->type) {
-		case FT_DURATION:
-			*(int64_t *)dst = f->def;
-			break;
-		case FT_PERCENT:
-		case FT_U32:
-		case FT_TIME:
-			*(uint32_t *)dst = (uint32_t)f->def;
-			break;
-		case FT_BYTES:
-		case FT_RATE:
-		case FT_BYTE_RATE:
-		case FT_REQ_RATE:
-		case FT_FACTOR:
-		case FT_U64:
-			*(uint64_t *)dst = (uint64_t)f->def;
-			break;
 		case FT_BOOL:
 			*(bool *)dst = f->def != 0;
 			break;
@@ -649,29 +660,18 @@ void exp_fld_format(const struct exp_field *f, const void *obj, char *buf, size_
 		return;
 	}
 	switch (f->type) {
-	case FT_DURATION:
-		snprintf(buf, size, "%s", units_fmt_duration(tmp, *(const int64_t *)src));
-		break;
-	case FT_PERCENT:
-		snprintf(buf, size, "%s", units_fmt_percent(tmp, *(const uint32_t *)src));
-		break;
 	case FT_SIZE:
 		snprintf(buf, size, "%s", units_fmt_size(tmp, src));
 		break;
+	case FT_DURATION:
+	case FT_PERCENT:
 	case FT_BYTES:
-		snprintf(buf, size, "%s", units_fmt_bytes(tmp, *(const uint64_t *)src));
-		break;
 	case FT_RATE:
-		snprintf(buf, size, "%s", units_fmt_rate(tmp, *(const uint64_t *)src));
-		break;
 	case FT_BYTE_RATE:
-		snprintf(buf, size, "%s", units_fmt_byte_rate(tmp, *(const uint64_t *)src));
-		break;
 	case FT_REQ_RATE:
-		snprintf(buf, size, "%s", units_fmt_req_rate(tmp, *(const uint64_t *)src));
-		break;
 	case FT_FACTOR:
-		snprintf(buf, size, "%s", units_fmt_factor(tmp, *(const uint64_t *)src));
+		fmt_number(f->type, num_load(f->type, src), tmp);
+		snprintf(buf, size, "%s", tmp);
 		break;
 	case FT_U32:
 		snprintf(buf, size, "%" PRIu32, *(const uint32_t *)src);
@@ -727,23 +727,12 @@ static bool fld_has_value(const struct exp_field *f, const void *obj)
 		return true;
 	if (is_text_type(f->type))
 		return *(char *const *)src != NULL;
+	if (num_size(f->type))
+		return num_load(f->type, src) != 0;
 	switch (f->type) {
-	case FT_DURATION:
-		return *(const int64_t *)src != 0;
-	case FT_PERCENT:
-	case FT_U32:
-	case FT_TIME:
-		return *(const uint32_t *)src != 0;
 	case FT_SIZE:
 		return ((const struct units_size *)src)->bytes ||
 		       ((const struct units_size *)src)->ppm;
-	case FT_BYTES:
-	case FT_RATE:
-	case FT_BYTE_RATE:
-	case FT_REQ_RATE:
-	case FT_FACTOR:
-	case FT_U64:
-		return *(const uint64_t *)src != 0;
 	case FT_BOOL:
 		return *(const bool *)src;
 	case FT_ENUM:
@@ -878,25 +867,14 @@ static bool fld_equal(const struct exp_field *f, const void *a, const void *b)
 
 	if (is_text_type(f->type))
 		return text_equal(*(char *const *)x, *(char *const *)y);
+	if (num_size(f->type))
+		return !memcmp(x, y, num_size(f->type));
 	switch (f->type) {
-	case FT_DURATION:
-		return *(const int64_t *)x == *(const int64_t *)y;
-	case FT_PERCENT:
-	case FT_U32:
-	case FT_TIME:
-		return *(const uint32_t *)x == *(const uint32_t *)y;
 	case FT_SIZE: {
 		const struct units_size *p = x, *q = y;
 
 		return p->bytes == q->bytes && p->ppm == q->ppm;
 	}
-	case FT_BYTES:
-	case FT_RATE:
-	case FT_BYTE_RATE:
-	case FT_REQ_RATE:
-	case FT_FACTOR:
-	case FT_U64:
-		return *(const uint64_t *)x == *(const uint64_t *)y;
 	case FT_BOOL:
 		return *(const bool *)x == *(const bool *)y;
 	case FT_ENUM:

@@ -3,12 +3,34 @@
  * Nothing here touches the system or the network, so `faultctl plan` is safe anywhere.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
 #include "exp_priv.h"
+
+/* Plan lines: the appenders the fault and probe descriptions write with. */
+size_t exp_put(char *buf, size_t size, size_t o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o >= size)
+		return o;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + o, size - o, fmt, ap);
+	va_end(ap);
+	return n < 0 ? o : o + (size_t)n;
+}
+
+size_t exp_put_range(char *buf, size_t size, size_t o, size_t i, unsigned lo, unsigned hi)
+{
+	if (lo == hi)
+		return exp_put(buf, size, o, "%s%u", i ? "," : "", lo);
+	return exp_put(buf, size, o, "%s%u-%u", i ? "," : "", lo, hi);
+}
 
 enum plan_action {
 	PLAN_START,  /* t+0: lease taken, guardrails armed */

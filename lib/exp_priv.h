@@ -129,11 +129,28 @@ size_t exp_path_key(struct exp_ctx *ctx, const char *key);
 size_t exp_path_index(struct exp_ctx *ctx, size_t i);
 void exp_path_set(struct exp_ctx *ctx, size_t len);
 
+/*
+ * Append printf text to a plan line at offset o of buf (size bytes). Returns the new offset,
+ * which may pass size: the text is then cut, and later appends write nothing.
+ */
+size_t exp_put(char *buf, size_t size, size_t o, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Item i of a list of ranges in a plan line: "lo" or "lo-hi", after a comma unless first. */
+size_t exp_put_range(char *buf, size_t size, size_t o, size_t i, unsigned lo, unsigned hi);
+
 /* Report a problem at node n (may be NULL: no position) for the current path. */
 void exp_err(struct exp_ctx *ctx, const struct enode *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void exp_verr(struct exp_ctx *ctx, const struct enode *n, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
+
+/*
+ * "unknown WHAT 'NAME'; did you mean 'X'?" at n when one of cands is close to name (see
+ * exp_did_you_mean()), else "unknown WHAT 'NAME'" and otherwise ("; it must be ...", or "").
+ */
+void exp_err_unknown(struct exp_ctx *ctx, const struct enode *n, const char *what, const char *name,
+		     const char *const *cands, size_t n_cands, const char *otherwise);
 
 /* Report at the value of key in map (or at map when the key is absent), path ".key". */
 void exp_err_key(struct exp_ctx *ctx, const struct enode *map, const char *key, const char *fmt,

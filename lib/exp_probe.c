@@ -599,45 +599,25 @@ const struct exp_object exp_check_object = {
 
 /* Descriptions for plans. */
 
-static size_t put(char *buf, size_t size, size_t o, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static size_t put(char *buf, size_t size, size_t o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o >= size)
-		return o;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + o, size - o, fmt, ap);
-	va_end(ap);
-	return n < 0 ? o : o + (size_t)n;
-}
-
 /* 'text' for a plan line: whole, with only control characters escaped. */
 static size_t put_quoted(char *buf, size_t size, size_t o, const char *s)
 {
-	o = put(buf, size, o, "'");
+	o = exp_put(buf, size, o, "'");
 	for (; *s; s++) {
 		if ((unsigned char)*s < ' ' || *s == 0x7f)
-			o = put(buf, size, o, "\\x%02x", (unsigned char)*s);
+			o = exp_put(buf, size, o, "\\x%02x", (unsigned char)*s);
 		else
-			o = put(buf, size, o, "%c", *s);
+			o = exp_put(buf, size, o, "%c", *s);
 	}
-	return put(buf, size, o, "'");
+	return exp_put(buf, size, o, "'");
 }
 
 static size_t put_status(char *buf, size_t size, size_t o, const struct status_range *s, size_t n)
 {
 	if (!n)
-		return put(buf, size, o, "200-299");
-	for (size_t i = 0; i < n; i++) {
-		if (s[i].lo == s[i].hi)
-			o = put(buf, size, o, "%s%u", i ? "," : "", s[i].lo);
-		else
-			o = put(buf, size, o, "%s%u-%u", i ? "," : "", s[i].lo, s[i].hi);
-	}
+		return exp_put(buf, size, o, "200-299");
+	for (size_t i = 0; i < n; i++)
+		o = exp_put_range(buf, size, o, i, s[i].lo, s[i].hi);
 	return o;
 }
 
@@ -646,8 +626,9 @@ static size_t put_argv(char *buf, size_t size, size_t o, char *const *argv, size
 	for (size_t i = 0; i < argc; i++) {
 		bool plain = argv[i][0] && !strpbrk(argv[i], " \t'\"\\$`*?[]{}()<>|&;#~");
 
-		o = put(buf, size, o, "%s", i ? " " : "");
-		o = plain ? put(buf, size, o, "%s", argv[i]) : put_quoted(buf, size, o, argv[i]);
+		o = exp_put(buf, size, o, "%s", i ? " " : "");
+		o = plain ? exp_put(buf, size, o, "%s", argv[i])
+			  : put_quoted(buf, size, o, argv[i]);
 	}
 	return o;
 }
@@ -663,15 +644,16 @@ void exp_describe_probe(const struct exp_probe *p, char *buf, size_t size)
 		const struct probe_http *h = &p->u.http;
 		const char *sep = "";
 
-		o = put(buf, size, o, "http %s %s at %s, timeout %s, status ",
-			exp_enum_name(&exp_method_enum, h->method), h->url,
-			units_fmt_req_rate(a, h->rate_pkm), units_fmt_duration(b, h->timeout_ns));
+		o = exp_put(buf, size, o, "http %s %s at %s, timeout %s, status ",
+			    exp_enum_name(&exp_method_enum, h->method), h->url,
+			    units_fmt_req_rate(a, h->rate_pkm),
+			    units_fmt_duration(b, h->timeout_ns));
 		o = put_status(buf, size, o, h->expect_status, h->n_expect_status);
-		o = put(buf, size, o, "; healthy while, over %s, ",
-			units_fmt_duration(c, h->window_ns));
+		o = exp_put(buf, size, o, "; healthy while, over %s, ",
+			    units_fmt_duration(c, h->window_ns));
 		if (h->min_success_ppm) {
-			o = put(buf, size, o, "success ratio >= %s",
-				units_fmt_percent(a, h->min_success_ppm));
+			o = exp_put(buf, size, o, "success ratio >= %s",
+				    units_fmt_percent(a, h->min_success_ppm));
 			sep = " and ";
 		}
 		if (h->max_latency) {
@@ -682,8 +664,8 @@ void exp_describe_probe(const struct exp_probe *p, char *buf, size_t size)
 			for (int i = 0; i < 3; i++) {
 				if (!v[i])
 					continue;
-				o = put(buf, size, o, "%s%s <= %s", sep, pn[i],
-					units_fmt_duration(a, v[i]));
+				o = exp_put(buf, size, o, "%s%s <= %s", sep, pn[i],
+					    units_fmt_duration(a, v[i]));
 				sep = " and ";
 			}
 		}
@@ -694,48 +676,49 @@ void exp_describe_probe(const struct exp_probe *p, char *buf, size_t size)
 		char num[64];
 
 		exp_fmt_double(num, sizeof(num), pr->threshold);
-		o = put(buf, size, o, "prometheus %s query ", pr->url);
+		o = exp_put(buf, size, o, "prometheus %s query ", pr->url);
 		o = put_quoted(buf, size, o, pr->query);
-		put(buf, size, o, " every %s, timeout %s; healthy while result %s %s",
-		    units_fmt_duration(a, pr->interval_ns), units_fmt_duration(b, pr->timeout_ns),
-		    exp_enum_name(&exp_cmp_enum, pr->op), num);
+		exp_put(buf, size, o, " every %s, timeout %s; healthy while result %s %s",
+			units_fmt_duration(a, pr->interval_ns),
+			units_fmt_duration(b, pr->timeout_ns), exp_enum_name(&exp_cmp_enum, pr->op),
+			num);
 		break;
 	}
 	case PROBE_COMMAND: {
 		const struct probe_command *cm = &p->u.command;
 
-		o = put(buf, size, o, "command ");
+		o = exp_put(buf, size, o, "command ");
 		o = put_argv(buf, size, o, cm->argv, cm->argc);
-		put(buf, size, o, " every %s, timeout %s; healthy while it exits with %u",
-		    units_fmt_duration(a, cm->interval_ns), units_fmt_duration(b, cm->timeout_ns),
-		    cm->expect_exit);
+		exp_put(buf, size, o, " every %s, timeout %s; healthy while it exits with %u",
+			units_fmt_duration(a, cm->interval_ns),
+			units_fmt_duration(b, cm->timeout_ns), cm->expect_exit);
 		break;
 	}
 	case PROBE_BURN_RATE: {
 		const struct probe_burn_rate *br = &p->u.burn_rate;
 
-		o = put(buf, size, o, "burn rate of objective %s from ",
-			units_fmt_percent(a, br->objective_ppm));
+		o = exp_put(buf, size, o, "burn rate of objective %s from ",
+			    units_fmt_percent(a, br->objective_ppm));
 		if (br->http) {
-			o = put(buf, size, o, "http %s %s at %s, status ",
-				exp_enum_name(&exp_method_enum, br->http->method), br->http->url,
-				units_fmt_req_rate(b, br->http->rate_pkm));
+			o = exp_put(buf, size, o, "http %s %s at %s, status ",
+				    exp_enum_name(&exp_method_enum, br->http->method),
+				    br->http->url, units_fmt_req_rate(b, br->http->rate_pkm));
 			o = put_status(buf, size, o, br->http->expect_status,
 				       br->http->n_expect_status);
 		} else if (br->prometheus) {
-			o = put(buf, size, o, "prometheus %s query ", br->prometheus->url);
+			o = exp_put(buf, size, o, "prometheus %s query ", br->prometheus->url);
 			o = put_quoted(buf, size, o, br->prometheus->query);
 		}
-		o = put(buf, size, o, " every %s; healthy unless burn rate exceeds ",
-			units_fmt_duration(a, br->interval_ns));
+		o = exp_put(buf, size, o, " every %s; healthy unless burn rate exceeds ",
+			    units_fmt_duration(a, br->interval_ns));
 		for (size_t i = 0; i < br->n_windows; i++)
-			o = put(buf, size, o, "%s%s over %s", i ? " and " : "",
-				units_fmt_factor(b, br->windows[i].max_burn_milli),
-				units_fmt_duration(c, br->windows[i].window_ns));
+			o = exp_put(buf, size, o, "%s%s over %s", i ? " and " : "",
+				    units_fmt_factor(b, br->windows[i].max_burn_milli),
+				    units_fmt_duration(c, br->windows[i].window_ns));
 		break;
 	}
 	default:
-		put(buf, size, o, "no probe");
+		exp_put(buf, size, o, "no probe");
 		break;
 	}
 }

@@ -60,10 +60,9 @@ void exp_fmt_double(char *buf, size_t size, double v)
 
 bool exp_parse_signal(struct exp_ctx *ctx, const struct enode *n, int *out)
 {
-	char q[DIAG_QUOTE_SIZE];
 	const char *names[ARRAY_SIZE(signals)];
-	char full[ARRAY_SIZE(signals)][16];
-	const char *s, *hint;
+	char full[ARRAY_SIZE(signals)][16], more[80];
+	const char *s;
 	int64_t v = -1;
 
 	if (n->type == EN_SCALAR && n->scalar == ES_INT) {
@@ -85,15 +84,10 @@ bool exp_parse_signal(struct exp_ctx *ctx, const struct enode *n, int *out)
 				snprintf(full[i], sizeof(full[i]), "SIG%s", signals[i].name);
 				names[i] = full[i];
 			}
-			hint = exp_did_you_mean(s, names, ARRAY_SIZE(signals));
-			if (hint)
-				exp_err(ctx, n, "unknown signal %s; did you mean '%s'?",
-					diag_quote(q, s), hint);
-			else
-				exp_err(ctx, n,
-					"unknown signal %s (use a name such as SIGTERM or a number "
-					"from 1 to %d)",
-					diag_quote(q, s), MAX_SIGNAL);
+			snprintf(more, sizeof(more),
+				 " (use a name such as SIGTERM or a number from 1 to %d)",
+				 MAX_SIGNAL);
+			exp_err_unknown(ctx, n, "signal", s, names, ARRAY_SIZE(signals), more);
 			return false;
 		}
 	} else {

@@ -158,6 +158,19 @@ void exp_err_key(struct exp_ctx *ctx, const struct enode *map, const char *key, 
 	exp_path_set(ctx, old);
 }
 
+void exp_err_unknown(struct exp_ctx *ctx, const struct enode *n, const char *what, const char *name,
+		     const char *const *cands, size_t n_cands, const char *otherwise)
+{
+	const char *hint = exp_did_you_mean(name, cands, n_cands);
+	char q[DIAG_QUOTE_SIZE];
+
+	if (hint)
+		exp_err(ctx, n, "unknown %s %s; did you mean '%s'?", what, diag_quote(q, name),
+			hint);
+	else
+		exp_err(ctx, n, "unknown %s %s%s", what, diag_quote(q, name), otherwise);
+}
+
 const struct enode *exp_node_key(const struct enode *map, const char *key)
 {
 	if (!map || map->type != EN_MAP)
@@ -319,8 +332,14 @@ static struct enode *new_node(struct exp_ctx *ctx, uint8_t type, yaml_mark_t mar
 {
 	struct enode *n;
 
-	if (++ctx->nodes > EXP_MAX_NODES)
+	if (++ctx->nodes > EXP_MAX_NODES) {
+		/* Reported here for every kind of node; the caller's false ends the parse. */
+		if (!ctx->nomem &&
+		    diag_add(ctx->diags, (unsigned)mark.line + 1, (unsigned)mark.column + 1, "",
+			     "document has more than %d values", EXP_MAX_NODES))
+			ctx->nomem = true;
 		return NULL;
+	}
 	n = exp_ctx_alloc(ctx, sizeof(*n));
 	if (!n)
 		return NULL;
@@ -413,7 +432,7 @@ static void path_child(struct exp_ctx *ctx, struct build *b)
 	else if (b->key[b->depth - 1])
 		/* A key that is not a scalar (an alias, a flow mapping) has no text of its own. */
 		exp_path_key(ctx, b->key[b->depth - 1]->str ? b->key[b->depth - 1]->str
-							     : "(non-scalar key)");
+							    : "(non-scalar key)");
 }
 
 /* Where line/column (1-based, in characters) falls in buf, as a byte offset. */
@@ -516,13 +535,8 @@ static bool on_alias(struct exp_ctx *ctx, struct build *b, const yaml_event_t *e
 {
 	struct enode *n = new_node(ctx, EN_SCALAR, ev->start_mark);
 
-	if (!n) {
-		if (!ctx->nomem && diag_add(ctx->diags, (unsigned)ev->start_mark.line + 1,
-					    (unsigned)ev->start_mark.column + 1, "",
-					    "document has more than %d values", EXP_MAX_NODES))
-			ctx->nomem = true;
+	if (!n)
 		return false;
-	}
 	n->str = "";
 	n->reported = true;
 	exp_err(ctx, n, "YAML anchors and aliases are not supported; write the value out");
@@ -537,7 +551,7 @@ static bool on_scalar(struct exp_ctx *ctx, struct build *b, const yaml_event_t *
 
 	n = new_node(ctx, EN_SCALAR, ev->start_mark);
 	if (!n)
-		goto limit;
+		return false;
 	refuse_extras(ctx, ev, n);
 	if (len > EXP_MAX_SCALAR) {
 		exp_err(ctx, n, "text longer than %d bytes", EXP_MAX_SCALAR);
@@ -556,15 +570,6 @@ static bool on_scalar(struct exp_ctx *ctx, struct build *b, const yaml_event_t *
 	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
 		resolve_plain(n);
 	return attach(ctx, b, n);
-limit:
-	if (!ctx->nomem) {
-		yaml_mark_t m = ev->start_mark;
-
-		if (diag_add(ctx->diags, (unsigned)m.line + 1, (unsigned)m.column + 1, "",
-			     "document has more than %d values", EXP_MAX_NODES))
-			ctx->nomem = true;
-	}
-	return false;
 }
 
 static bool on_start(struct exp_ctx *ctx, struct build *b, const yaml_event_t *ev, uint8_t type)
@@ -572,13 +577,8 @@ static bool on_start(struct exp_ctx *ctx, struct build *b, const yaml_event_t *e
 	struct enode *n = new_node(ctx, type, ev->start_mark);
 	size_t plen = ctx->plen;
 
-	if (!n) {
-		if (!ctx->nomem && diag_add(ctx->diags, (unsigned)ev->start_mark.line + 1,
-					    (unsigned)ev->start_mark.column + 1, "",
-					    "document has more than %d values", EXP_MAX_NODES))
-			ctx->nomem = true;
+	if (!n)
 		return false;
-	}
 	path_child(ctx, b);
 	refuse_extras(ctx, ev, n);
 	if (b->depth >= EXP_MAX_DEPTH) {
@@ -632,19 +632,15 @@ struct enode *exp_tree_build(struct exp_ctx *ctx, const char *buf, size_t len)
 				ok = false;
 			}
 			break;
-		case YAML_ALIAS_EVENT: {
-			size_t plen = ctx->plen;
-
-			path_child(ctx, &b);
-			ok = on_alias(ctx, &b, &ev);
-			exp_path_set(ctx, plen);
-			break;
-		}
+		case YAML_ALIAS_EVENT:
 		case YAML_SCALAR_EVENT: {
+			/* A leaf: its path is its parent's and its key or index, for its problems.
+			 */
 			size_t plen = ctx->plen;
 
 			path_child(ctx, &b);
-			ok = on_scalar(ctx, &b, &ev);
+			ok = ev.type == YAML_ALIAS_EVENT ? on_alias(ctx, &b, &ev)
+							 : on_scalar(ctx, &b, &ev);
 			exp_path_set(ctx, plen);
 			break;
 		}

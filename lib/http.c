@@ -346,3 +346,23 @@ int http_format_request(char **out, size_t *out_len, const char *method, const c
 			     method, target);
 	return append_body(out, out_len, head, n, body, body_len);
 }
+
+size_t http_body_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct http_body *b = arg;
+	size_t add = size * n;
+	char *grown;
+
+	if (b->len + add > b->max) {
+		b->too_big = true;
+		return 0;
+	}
+	grown = realloc(b->buf, b->len + add + 1);
+	if (!grown)
+		return 0;
+	b->buf = grown;
+	memcpy(b->buf + b->len, data, add);
+	b->len += add;
+	b->buf[b->len] = '\0';
+	return add;
+}

@@ -48,4 +48,18 @@ int http_format_request(char **out, size_t *out_len, const char *method, const c
 
 const char *http_status_text(int status);
 
+/* A response body collected by http_body_write(): at most max bytes, NUL-terminated. */
+struct http_body {
+	char *buf; /* malloc'd; NULL until the first byte */
+	size_t len;
+	size_t max;
+	bool too_big; /* the answer passed max: it was cut off */
+};
+
+/*
+ * A libcurl CURLOPT_WRITEFUNCTION with a struct http_body as CURLOPT_WRITEDATA: appends
+ * size * n bytes of data and returns how many, or 0 (curl stops) past max or on no memory.
+ */
+size_t http_body_write(char *data, size_t size, size_t n, void *arg);
+
 #endif

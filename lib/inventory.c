@@ -148,7 +148,6 @@ static void check_names(struct exp_ctx *ctx, const struct enode *root, struct in
 static void check_members(struct exp_ctx *ctx, const struct enode *root, struct inventory *inv)
 {
 	const char **names = NULL;
-	char q[DIAG_QUOTE_SIZE];
 
 	for (size_t i = 0; i < inv->n_groups; i++) {
 		const struct inv_group *g = &inv->groups[i];
@@ -156,7 +155,6 @@ static void check_members(struct exp_ctx *ctx, const struct enode *root, struct 
 			exp_node_get(exp_node_item(exp_node_get(root, "groups"), i), "members");
 
 		for (size_t m = 0; m < g->n_members; m++) {
-			const char *hint;
 			size_t old;
 
 			if (!g->members[m] || inv_agent_find(inv, g->members[m]))
@@ -174,16 +172,9 @@ static void check_members(struct exp_ctx *ctx, const struct enode *root, struct 
 			exp_path_index(ctx, i);
 			exp_path_key(ctx, "members");
 			exp_path_index(ctx, m);
-			hint = exp_did_you_mean(g->members[m], names, inv->n_agents);
-			if (hint)
-				exp_err(ctx, exp_node_item(list, m),
-					"unknown agent %s; did you mean '%s'?",
-					diag_quote(q, g->members[m]), hint);
-			else
-				exp_err(ctx, exp_node_item(list, m),
-					"unknown agent %s; members must be agents of this "
-					"inventory",
-					diag_quote(q, g->members[m]));
+			exp_err_unknown(ctx, exp_node_item(list, m), "agent", g->members[m], names,
+					inv->n_agents,
+					"; members must be agents of this inventory");
 			exp_path_set(ctx, old);
 		}
 	}

@@ -21,37 +21,6 @@ static void unescape(char *s)
 	*w = '\0';
 }
 
-int mountinfo_find_fstype(FILE *f, const char *fstype, char *mnt, size_t size)
-{
-	char line[4096];
-
-	while (fgets(line, sizeof(line), f)) {
-		char *save = NULL, *tok, *mount_point = NULL;
-		int field = 0;
-		int after_sep = 0;
-
-		for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-			field++;
-			if (field == 5)
-				mount_point = tok;
-			if (after_sep) {
-				/* The first field after " - " is the file-system type. */
-				if (!strcmp(tok, fstype) && mount_point) {
-					unescape(mount_point);
-					if (strlen(mount_point) >= size)
-						return -ENAMETOOLONG;
-					strcpy(mnt, mount_point);
-					return 0;
-				}
-				break;
-			}
-			if (field > 6 && !strcmp(tok, "-"))
-				after_sep = 1;
-		}
-	}
-	return -ENOENT;
-}
-
 /* Is word one of the comma-separated items of list? */
 static int has_item(const char *list, const char *word)
 {
@@ -70,7 +39,11 @@ static int has_item(const char *list, const char *word)
 	return 0;
 }
 
-int mountinfo_find_cgroup1(FILE *f, const char *controller, char *mnt, size_t size)
+/*
+ * The mount point of the first mount whose file-system type is fstype and, when opt is not
+ * NULL, whose super options have the item opt, decoded into mnt.
+ */
+static int find_mount(FILE *f, const char *fstype, const char *opt, char *mnt, size_t size)
 {
 	char line[4096];
 
@@ -85,10 +58,10 @@ int mountinfo_find_cgroup1(FILE *f, const char *controller, char *mnt, size_t si
 			if (after_sep) {
 				/* After " - ": file-system type, source, super options. */
 				after_sep++;
-				if (after_sep == 2 && strcmp(tok, "cgroup"))
+				if (after_sep == 2 && strcmp(tok, fstype))
 					break;
-				if (after_sep == 4) {
-					if (!has_item(tok, controller) || !mount_point)
+				if (after_sep == (opt ? 4 : 2)) {
+					if ((opt && !has_item(tok, opt)) || !mount_point)
 						break;
 					unescape(mount_point);
 					if (strlen(mount_point) >= size)
@@ -103,4 +76,14 @@ int mountinfo_find_cgroup1(FILE *f, const char *controller, char *mnt, size_t si
 		}
 	}
 	return -ENOENT;
+}
+
+int mountinfo_find_fstype(FILE *f, const char *fstype, char *mnt, size_t size)
+{
+	return find_mount(f, fstype, NULL, mnt, size);
+}
+
+int mountinfo_find_cgroup1(FILE *f, const char *controller, char *mnt, size_t size)
+{
+	return find_mount(f, "cgroup", controller, mnt, size);
 }

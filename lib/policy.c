@@ -76,26 +76,19 @@ static void policy_obj_check(struct exp_ctx *ctx, const struct enode *map, void 
 	const struct enode *list = exp_node_get(map, "allow_types");
 	const char *names[FAULT_TYPE_COUNT];
 	struct policy *p = obj;
-	char q[DIAG_QUOTE_SIZE];
 	int t;
 
 	for (int k = 0; k < FAULT_TYPE_COUNT; k++)
 		names[k] = exp_fault_type_name(k);
 	for (size_t i = 0; i < p->n_allow_types; i++) {
 		size_t old;
-		const char *guess;
 
 		if (!exp_fault_type_lookup(p->allow_types[i], &t))
 			continue;
 		old = exp_path_key(ctx, "allow_types");
 		exp_path_index(ctx, i);
-		guess = exp_did_you_mean(p->allow_types[i], names, FAULT_TYPE_COUNT);
-		if (guess)
-			exp_err(ctx, exp_node_item(list, i), "unknown fault type %s; did you mean '%s'?",
-				diag_quote(q, p->allow_types[i]), guess);
-		else
-			exp_err(ctx, exp_node_item(list, i), "unknown fault type %s",
-				diag_quote(q, p->allow_types[i]));
+		exp_err_unknown(ctx, exp_node_item(list, i), "fault type", p->allow_types[i], names,
+				FAULT_TYPE_COUNT, "");
 		exp_path_set(ctx, old);
 	}
 }

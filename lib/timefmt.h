@@ -10,6 +10,11 @@
 /* Now, UTC, millisecond precision: "2026-11-22T12:00:00.123Z". Returns buf. */
 char *timefmt_now_iso(char *buf, size_t size);
 
+struct timespec;
+
+/* The same format for a CLOCK_REALTIME time. Returns buf. */
+char *timefmt_ts_iso(const struct timespec *ts, char *buf, size_t size);
+
 /* The same format for a time in milliseconds since the epoch (UTC). Returns buf. */
 char *timefmt_ms_iso(uint64_t ms, char *buf, size_t size);
 

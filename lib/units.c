@@ -133,6 +133,15 @@ static size_t unit_len(const char *p)
 	}
 }
 
+/* The unit text p[0..ul), its first 32 bytes quoted into uq, for an unknown-unit message. */
+static const char *quote_unit(char *uq, const char *p, size_t ul)
+{
+	char ubuf[64];
+
+	snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
+	return diag_quote(uq, ubuf);
+}
+
 static const struct unit *find_unit(const struct unit *tab, size_t n, const char *u, size_t len,
 				    bool nocase)
 {
@@ -180,6 +189,26 @@ static int read_lead(const char *s, const char *what, const char *bad, const cha
 	if (**p == '-')
 		(*p)++;
 	return read_num(s, what, bad, p, n, err, err_size);
+}
+
+/*
+ * The lead of a value whose only unit is one mark after the number ('%', 'x'): anything but
+ * the mark or nothing is refused with the same hint as text that is not a number. Whether
+ * the mark may be left out is the caller's to say.
+ */
+static int read_marked(const char *s, const char *what, const char *mark, const char *hint,
+		       const char **p, struct num *n, char *err, size_t err_size)
+{
+	char q[DIAG_QUOTE_SIZE];
+	int r;
+
+	r = read_lead(s, what, hint, p, n, err, err_size);
+	if (r)
+		return r;
+	if (**p && strcmp(*p, mark))
+		return fail(err, err_size, -EINVAL, "invalid %s %s%s", what, diag_quote(q, s),
+			    hint);
+	return 0;
 }
 
 /*
@@ -258,14 +287,10 @@ int units_parse_duration(const char *s, int64_t *ns, char *err, size_t err_size)
 				    diag_quote(q, s));
 		}
 		u = find_unit(duration_units, ARRAY_SIZE(duration_units), p, ul, false);
-		if (!u) {
-			char ubuf[64];
-
-			snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
+		if (!u)
 			return fail(err, err_size, -EINVAL,
 				    "duration %s has unknown unit %s (use " DURATION_UNITS ")",
-				    diag_quote(q, s), diag_quote(uq, ubuf));
-		}
+				    diag_quote(q, s), quote_unit(uq, p, ul));
 		if (u->mult >= last)
 			return fail(err, err_size, -EINVAL,
 				    "duration %s must list units from largest to smallest, as in "
@@ -296,12 +321,9 @@ int units_parse_percent(const char *s, uint64_t *ppm, char *err, size_t err_size
 	struct num n;
 	int r;
 
-	r = read_lead(s, "percentage", " (write it like '5%')", &p, &n, err, err_size);
+	r = read_marked(s, "percentage", "%", " (write it like '5%')", &p, &n, err, err_size);
 	if (r)
 		return r;
-	if (*p && strcmp(p, "%"))
-		return fail(err, err_size, -EINVAL, "invalid percentage %s (write it like '5%%')",
-			    diag_quote(q, s));
 	if (!*p)
 		return fail(err, err_size, -EINVAL, "percentage %s needs a '%%' sign, as in '%s%%'",
 			    diag_quote(q, s), s);
@@ -337,7 +359,7 @@ static const struct unit size_units[] = {
 static int parse_bytes(const char *s, const char *what, const char *suffix, const char *more,
 		       uint64_t *out, const char **end, char *err, size_t err_size)
 {
-	char q[DIAG_QUOTE_SIZE], uq[DIAG_QUOTE_SIZE], ubuf[64];
+	char q[DIAG_QUOTE_SIZE], uq[DIAG_QUOTE_SIZE];
 	const struct unit *u;
 	const char *p = s;
 	struct num n;
@@ -356,13 +378,11 @@ static int parse_bytes(const char *s, const char *what, const char *suffix, cons
 			    what, diag_quote(q, s), suffix ? " followed by '/s'" : "",
 			    more ? more : "");
 	u = find_unit(size_units, ARRAY_SIZE(size_units), p, ul, false);
-	if (!u) {
-		snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
+	if (!u)
 		return fail(err, err_size, -EINVAL,
 			    "%s %s has unknown unit %s (use " SIZE_UNITS "%s%s)", what,
-			    diag_quote(q, s), diag_quote(uq, ubuf),
+			    diag_quote(q, s), quote_unit(uq, p, ul),
 			    suffix ? " followed by '/s'" : "", more ? more : "");
-	}
 	r = finish(s, what, &n, u->mult, INT64_MAX, "is not a whole number of bytes", out, err,
 		   err_size);
 	if (r)
@@ -450,7 +470,7 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 	u = find_unit(bit_units, ARRAY_SIZE(bit_units), p, ul, true);
 	if (!u) {
 		size_t bl = ul >= 2 && !strncmp(p + ul - 2, "/s", 2) ? ul - 2 : ul;
-		char uq[DIAG_QUOTE_SIZE], ubuf[64];
+		char uq[DIAG_QUOTE_SIZE];
 		uint64_t bytes;
 		const char *end;
 
@@ -458,12 +478,10 @@ int units_parse_rate(const char *s, uint64_t *bits_per_sec, char *err, size_t er
 		 * Not a bit unit: it must be a byte rate such as "12MB/s". A unit of neither
 		 * kind is named with the units of both.
 		 */
-		if (!find_unit(size_units, ARRAY_SIZE(size_units), p, bl, false)) {
-			snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ul < 32 ? ul : 32), p);
+		if (!find_unit(size_units, ARRAY_SIZE(size_units), p, bl, false))
 			return fail(err, err_size, -EINVAL,
 				    "rate %s has unknown unit %s (use " RATE_UNITS ")",
-				    diag_quote(q, s), diag_quote(uq, ubuf));
-		}
+				    diag_quote(q, s), quote_unit(uq, p, ul));
 		r = parse_bytes(s, "rate", "/s", NULL, &bytes, &end, err, err_size);
 		if (r)
 			return r;
@@ -526,17 +544,13 @@ int units_parse_req_rate(const char *s, uint64_t *per_kmin, char *err, size_t er
 
 int units_parse_factor(const char *s, uint64_t *milli, char *err, size_t err_size)
 {
-	char q[DIAG_QUOTE_SIZE];
 	const char *p = s;
 	struct num n;
 	int r;
 
-	r = read_lead(s, "factor", " (write it like '14.4x')", &p, &n, err, err_size);
+	r = read_marked(s, "factor", "x", " (write it like '14.4x')", &p, &n, err, err_size);
 	if (r)
 		return r;
-	if (*p && strcmp(p, "x"))
-		return fail(err, err_size, -EINVAL, "invalid factor %s (write it like '14.4x')",
-			    diag_quote(q, s));
 	return finish(s, "factor", &n, 1000, INT64_MAX, "has more than 3 decimals", milli, err,
 		      err_size);
 }

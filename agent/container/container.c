@@ -19,6 +19,7 @@
 #include "procfs.h"
 #include "container.h"
 #include "exp.h"
+#include "http.h"
 #include "log.h"
 
 /* An engine answers a local socket at once; a hung one must not hold a fault's apply long. */
@@ -39,36 +40,10 @@ struct engine {
 static struct engine engines[CTR_MAX_ENGINES];
 static size_t n_engines;
 
-struct body {
-	char *buf;
-	size_t len;
-	bool too_big;
-};
-
-static size_t body_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct body *b = arg;
-	size_t n = size * nmemb;
-	char *grown;
-
-	if (b->len + n > ENGINE_MAX_BODY) {
-		b->too_big = true;
-		return 0;
-	}
-	grown = realloc(b->buf, b->len + n + 1);
-	if (!grown)
-		return 0;
-	b->buf = grown;
-	memcpy(b->buf + b->len, data, n);
-	b->len += n;
-	b->buf[b->len] = '\0';
-	return n;
-}
-
 /* GET path from the engine on socket sock, as JSON. 0, or -errno with err saying why. */
 static int engine_get(const char *sock, const char *path, json_t **out, char *err, size_t size)
 {
-	struct body b = {0};
+	struct http_body b = {.max = ENGINE_MAX_BODY};
 	char url[256];
 	long status = 0;
 	json_error_t je;
@@ -92,7 +67,7 @@ static int engine_get(const char *sock, const char *path, json_t **out, char *er
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ENGINE_TIMEOUT_MS);
 	/* Worker threads call this too: no signal-based timeouts. */
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
@@ -498,6 +473,25 @@ int ctr_resolve(const struct container_ref *ref, struct ctr_info **out, size_t *
 	}
 	*out = v;
 	*n = hit;
+	return 0;
+}
+
+int ctr_resolve_one(const struct container_ref *ref, const char *one, const char *hint,
+		    struct ctr_info **out, char *err, size_t size)
+{
+	size_t n = 0;
+	int ret;
+
+	ret = ctr_resolve(ref, out, &n, err, size);
+	if (ret)
+		return ret;
+	if (n > 1) {
+		snprintf(err, size, "target.container: %s, and %zu match (%.12s, %.12s%s); %s", one,
+			 n, (*out)[0].id, (*out)[1].id, n > 2 ? ", ..." : "", hint);
+		free(*out);
+		*out = NULL;
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -70,6 +70,14 @@ int ctr_resolve(const struct container_ref *ref, struct ctr_info **out, size_t *
 		size_t size);
 
 /*
+ * ctr_resolve() for a fault that acts in exactly one container: more matches are refused
+ * (-EINVAL) with "target.container: ONE, and N match (ID, ID, ...); HINT", where one says why
+ * one ("a stressor runs in one container") and hint what to do. 0 with *out to free().
+ */
+int ctr_resolve_one(const struct container_ref *ref, const char *one, const char *hint,
+		    struct ctr_info **out, char *err, size_t size);
+
+/*
  * The container id process pid is in (a CTR_ID_LEN + 1 buffer): 0, -ENOENT when in none,
  * -ESRCH when the process is gone.
  */

@@ -18,6 +18,7 @@
  * One limit per interface and direction (a second one is a conflict, as in experiment files).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,10 +39,12 @@
 #define LIMIT_MIN (128u << 10) /* above one 64 KiB GSO packet, which a smaller fifo would drop */
 #define LIMIT_MAX (64u << 20)
 
+/* The shaped record first, where netif_shaped_of() finds it. */
 struct bw_state {
-	struct tc_shaper shaper;
 	struct netif_shaped sh; /* egress: HTB at the root; ingress: IFB with TBF */
+	struct tc_shaper shaper;
 };
+_Static_assert(offsetof(struct bw_state, sh) == 0, "netif_shaped_of() reads sh at nf->ext");
 
 static void bw_free(void *p)
 {
@@ -139,65 +142,45 @@ static int bw_validate(struct agent *a, struct fault *f, char *err, size_t size)
 	return 0;
 }
 
-static int bw_apply(struct agent *a, struct fault *f, char *err, size_t size)
+static int bw_apply_egress(struct fault *f, char *err, size_t size)
 {
 	struct netif_fault *nf = f->priv;
 	struct bw_state *bw = bw_of(f);
-	unsigned int dirs = netif_dirs(f);
+	struct netif_action act = {.action = NETFAULT_ACT_SHAPE, .classid = TC_FL_CLASS};
 	int ret;
 
-	(void)a;
-	ret = netif_fault_attach(f, err, size);
+	ret = netif_shaped_record_root(f, &bw->sh, err, size);
 	if (ret)
-		goto fail;
-	netif_shaper_set(f, dirs);
-	if (dirs & NETFAULT_DIR_EGRESS) {
-		struct netif_action act = {.action = NETFAULT_ACT_SHAPE, .classid = TC_FL_CLASS};
+		return ret;
+	ret = tc_shaper_install(nf->ifindex, &bw->shaper, NULL, err, size);
+	if (ret)
+		return ret;
+	log_info("fault %s: %s: replaced %s with the shaper (HTB %x:, %llu bytes/s)", f->id,
+		 nf->ifname, bw->sh.replaced, TC_FL_MAJOR, (unsigned long long)bw->shaper.rate);
+	return netif_fault_add_rules(f, NETFAULT_DIR_EGRESS, &act, err, size);
+}
 
-		ret = netif_shaped_record_root(f, &bw->sh, err, size);
-		if (ret)
-			goto fail;
-		ret = tc_shaper_install(nf->ifindex, &bw->shaper, NULL, err, size);
-		if (ret)
-			goto fail;
-		log_info("fault %s: %s: replaced %s with the shaper (HTB %x:, %llu bytes/s)", f->id,
-			 nf->ifname, bw->sh.replaced, TC_FL_MAJOR,
-			 (unsigned long long)bw->shaper.rate);
-		ret = netif_fault_add_rules(f, NETFAULT_DIR_EGRESS, &act, err, size);
-		if (ret)
-			goto fail;
-	}
-	if (dirs & NETFAULT_DIR_INGRESS) {
-		struct netif_action act = {.action = NETFAULT_ACT_SHAPE};
+static int bw_apply_ingress(struct fault *f, char *err, size_t size)
+{
+	struct netif_fault *nf = f->priv;
+	struct bw_state *bw = bw_of(f);
+	int ret;
 
-		ret = netif_shaped_create_ifb(f, &bw->sh, "shaper", err, size);
-		if (ret)
-			goto fail;
+	ret = netif_shaped_create_ifb(f, &bw->sh, "shaper", err, size);
+	if (!ret)
 		ret = tc_tbf_install(bw->sh.ifb_ifindex, &bw->shaper, err, size);
-		if (ret)
-			goto fail;
-		ret = netif_fault_steer(f, bw->sh.ifb_ifindex, err, size);
-		if (ret)
-			goto fail;
-		ret = netif_fault_add_rules(f, NETFAULT_DIR_INGRESS, &act, err, size);
-		if (ret)
-			goto fail;
+	if (!ret)
+		ret = netif_shaped_steer(f, &bw->sh, err, size);
+	if (!ret)
 		log_info("fault %s: %s ingress shaped through %s (%llu bytes/s)", f->id, nf->ifname,
 			 bw->sh.ifb, (unsigned long long)bw->shaper.rate);
-	}
-	return 0;
-fail:
-	netif_shaped_unwind(f, &bw->sh);
 	return ret;
 }
 
-/* Put back what apply changed, from the fault's state; idempotent. */
-static int bw_revert(struct agent *a, struct fault *f, char *err, size_t size)
+static int bw_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
-	struct bw_state *bw = bw_of(f);
-
 	(void)a;
-	return netif_shaped_undo(f, bw ? &bw->sh : NULL, err, size);
+	return netif_shaped_apply(f, bw_apply_egress, bw_apply_ingress, err, size);
 }
 
 static json_t *bw_describe(const struct fault *f)
@@ -228,7 +211,7 @@ const struct fault_ops fault_net_bandwidth = {
 	.probe = bw_probe,
 	.validate = bw_validate,
 	.apply = bw_apply,
-	.revert = bw_revert,
+	.revert = netif_shaped_revert,
 	.resolve = netif_fault_resolve,
 	.describe = bw_describe,
 	.cleanup = netif_shaper_cleanup,

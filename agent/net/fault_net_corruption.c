@@ -5,33 +5,21 @@
  * computed (offload), the packet is dropped (bpf/netfault.bpf.c corrupt(); docs/netfault.md).
  * Counters per rule.
  */
-#include <errno.h>
-#include <stdio.h>
-
 #include "exp.h"
 #include "fault.h"
 #include "netif.h"
 
 static int corruption_validate(struct agent *a, struct fault *f, char *err, size_t size)
 {
-	if (f->spec->params.corruption.correlation_ppm) {
-		snprintf(err, size,
-			 "params.correlation: correlated corruption is not supported by "
-			 "the eBPF data path; leave it out");
-		return -EINVAL;
-	}
-	return netif_fault_validate(a, f, err, size);
+	return netif_fault_validate_uncorrelated(a, f, f->spec->params.corruption.correlation_ppm,
+						 "corruption", err, size);
 }
 
 static int corruption_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
-	struct netif_action act = {
-		.action = NETFAULT_ACT_CORRUPT,
-		.prob = netfault_prob(f->spec->params.corruption.probability_ppm / 1e6),
-	};
-
 	(void)a;
-	return netif_fault_apply_action(f, &act, err, size);
+	return netif_fault_apply_prob(f, NETFAULT_ACT_CORRUPT,
+				      f->spec->params.corruption.probability_ppm, err, size);
 }
 
 const struct fault_ops fault_net_corruption = {

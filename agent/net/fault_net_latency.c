@@ -22,6 +22,7 @@
  * or a bandwidth fault there is a conflict. docs/network-faults.md describes the whole.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,9 @@ enum lat_path {
 	LAT_NETEM,
 };
 
+/* The shaped record first, where netif_shaped_of() finds it. */
 struct lat_state {
+	struct netif_shaped sh; /* egress: fq or HTB at the root; ingress: IFB with netem */
 	enum lat_path egress;
 	bool ingress;
 	char egress_why[400], ingress_why[200];
@@ -74,8 +77,8 @@ struct lat_state {
 	uint64_t max_delay_ns; /* delay + the largest jitter excursion */
 	struct tc_fq fq;
 	struct tc_netem netem;
-	struct netif_shaped sh; /* egress: fq or HTB at the root; ingress: IFB with netem */
 };
+_Static_assert(offsetof(struct lat_state, sh) == 0, "netif_shaped_of() reads sh at nf->ext");
 
 static void lat_free(void *p)
 {
@@ -377,9 +380,10 @@ static int lat_action(const struct fault *f, const struct lat_state *lt, struct 
 	return 0;
 }
 
-static int apply_egress(struct fault *f, struct lat_state *lt, char *err, size_t size)
+static int apply_egress(struct fault *f, char *err, size_t size)
 {
 	struct netif_fault *nf = f->priv;
+	struct lat_state *lt = lat_of(f);
 	struct netif_action act;
 	int ret;
 
@@ -407,10 +411,10 @@ static int apply_egress(struct fault *f, struct lat_state *lt, char *err, size_t
 	return netif_fault_add_rules(f, NETFAULT_DIR_EGRESS, &act, err, size);
 }
 
-static int apply_ingress(struct fault *f, struct lat_state *lt, char *err, size_t size)
+static int apply_ingress(struct fault *f, char *err, size_t size)
 {
 	struct netif_fault *nf = f->priv;
-	struct netif_action act = {.action = NETFAULT_ACT_SHAPE};
+	struct lat_state *lt = lat_of(f);
 	int ret;
 
 	ret = netif_shaped_create_ifb(f, &lt->sh, "latency", err, size);
@@ -418,9 +422,7 @@ static int apply_ingress(struct fault *f, struct lat_state *lt, char *err, size_
 		return ret;
 	ret = tc_netem_install(lt->sh.ifb_ifindex, &lt->netem, err, size);
 	if (!ret)
-		ret = netif_fault_steer(f, lt->sh.ifb_ifindex, err, size);
-	if (!ret)
-		ret = netif_fault_add_rules(f, NETFAULT_DIR_INGRESS, &act, err, size);
+		ret = netif_shaped_steer(f, &lt->sh, err, size);
 	if (!ret)
 		log_info("fault %s: %s ingress delayed through netem on %s", f->id, nf->ifname,
 			 lt->sh.ifb);
@@ -429,38 +431,8 @@ static int apply_ingress(struct fault *f, struct lat_state *lt, char *err, size_
 
 static int latency_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
-	struct lat_state *lt = lat_of(f);
-	unsigned int dirs = netif_dirs(f);
-	int ret;
-
 	(void)a;
-	ret = netif_fault_attach(f, err, size);
-	if (ret)
-		goto fail;
-	netif_shaper_set(f, dirs);
-	if (dirs & NETFAULT_DIR_EGRESS) {
-		ret = apply_egress(f, lt, err, size);
-		if (ret)
-			goto fail;
-	}
-	if (dirs & NETFAULT_DIR_INGRESS) {
-		ret = apply_ingress(f, lt, err, size);
-		if (ret)
-			goto fail;
-	}
-	return 0;
-fail:
-	netif_shaped_unwind(f, &lt->sh);
-	return ret;
-}
-
-/* Put back what apply changed, from the fault's state; idempotent. */
-static int latency_revert(struct agent *a, struct fault *f, char *err, size_t size)
-{
-	struct lat_state *lt = lat_of(f);
-
-	(void)a;
-	return netif_shaped_undo(f, lt ? &lt->sh : NULL, err, size);
+	return netif_shaped_apply(f, apply_egress, apply_ingress, err, size);
 }
 
 static json_t *latency_describe(const struct fault *f)
@@ -518,7 +490,7 @@ const struct fault_ops fault_net_latency = {
 	.probe = latency_probe,
 	.validate = latency_validate,
 	.apply = latency_apply,
-	.revert = latency_revert,
+	.revert = netif_shaped_revert,
 	.resolve = netif_fault_resolve,
 	.describe = latency_describe,
 	.cleanup = netif_shaper_cleanup,

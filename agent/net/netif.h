@@ -159,6 +159,17 @@ void netif_fault_unwind(struct fault *f);
 int netif_fault_apply_action(struct fault *f, const struct netif_action *act, char *err,
 			     size_t size);
 
+/* netif_fault_apply_action() with an action that takes only a probability (in ppm). */
+int netif_fault_apply_prob(struct fault *f, enum netfault_action action, uint32_t probability_ppm,
+			   char *err, size_t size);
+
+/*
+ * fault_ops.validate of a probability type whose correlation the eBPF data path cannot draw:
+ * a correlation is refused, naming what ("duplication"); else netif_fault_validate().
+ */
+int netif_fault_validate_uncorrelated(struct agent *a, struct fault *f, uint32_t correlation_ppm,
+				      const char *what, char *err, size_t size);
+
 /* The fault's directions as NETFAULT_DIR_* bits. */
 unsigned int netif_dirs(const struct fault *f);
 
@@ -226,6 +237,29 @@ json_t *netif_shaped_stats(int ifindex, bool root, bool overlimits);
 
 /* After a failed apply: netif_shaped_undo(), its error logged (the core's revert retries). */
 void netif_shaped_unwind(struct fault *f, struct netif_shaped *s);
+
+/* The struct netif_shaped that starts the type's state (nf->ext), or NULL. */
+struct netif_shaped *netif_shaped_of(const struct fault *f);
+
+/* One direction's part of a shaping fault's apply; 0 or -errno with err. */
+typedef int netif_shaped_step(struct fault *f, char *err, size_t size);
+
+/*
+ * fault_ops.apply of the shaping types: netif_fault_attach(), the fault marked as its
+ * interface's shaper, then egress and ingress in the fault's directions; a failure is unwound.
+ * Their state (nf->ext) starts with its struct netif_shaped.
+ */
+int netif_shaped_apply(struct fault *f, netif_shaped_step *egress, netif_shaped_step *ingress,
+		       char *err, size_t size);
+
+/*
+ * apply, ingress, once the IFB device has its qdisc: the interface's matching packets steered
+ * into it and the fault's ingress rules added with the shape action.
+ */
+int netif_shaped_steer(struct fault *f, struct netif_shaped *s, char *err, size_t size);
+
+/* fault_ops.revert of the shaping types: netif_shaped_undo() of netif_shaped_of(f). */
+int netif_shaped_revert(struct agent *a, struct fault *f, char *err, size_t size);
 
 /* Release what s holds (not s itself); NULL is fine. */
 void netif_shaped_release(struct netif_shaped *s);

@@ -221,3 +221,24 @@ int netif_fault_remove_rules(struct fault *f, char *err, size_t size)
 	}
 	return ret;
 }
+
+int netif_fault_apply_prob(struct fault *f, enum netfault_action action, uint32_t probability_ppm,
+			   char *err, size_t size)
+{
+	struct netif_action act = {.action = action, .prob = netfault_prob(probability_ppm / 1e6)};
+
+	return netif_fault_apply_action(f, &act, err, size);
+}
+
+int netif_fault_validate_uncorrelated(struct agent *a, struct fault *f, uint32_t correlation_ppm,
+				      const char *what, char *err, size_t size)
+{
+	if (correlation_ppm) {
+		snprintf(err, size,
+			 "params.correlation: correlated %s is not supported by the eBPF data "
+			 "path; leave it out",
+			 what);
+		return -EINVAL;
+	}
+	return netif_fault_validate(a, f, err, size);
+}

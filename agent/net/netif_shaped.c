@@ -133,6 +133,56 @@ void netif_shaped_unwind(struct fault *f, struct netif_shaped *s)
 		log_err("fault %s: undoing a partial apply: %s", f->id, err);
 }
 
+struct netif_shaped *netif_shaped_of(const struct fault *f)
+{
+	const struct netif_fault *nf = f->priv;
+
+	return nf ? nf->ext : NULL;
+}
+
+int netif_shaped_apply(struct fault *f, netif_shaped_step *egress, netif_shaped_step *ingress,
+		       char *err, size_t size)
+{
+	unsigned int dirs = netif_dirs(f);
+	int ret;
+
+	ret = netif_fault_attach(f, err, size);
+	if (ret)
+		goto fail;
+	netif_shaper_set(f, dirs);
+	if (dirs & NETFAULT_DIR_EGRESS) {
+		ret = egress(f, err, size);
+		if (ret)
+			goto fail;
+	}
+	if (dirs & NETFAULT_DIR_INGRESS) {
+		ret = ingress(f, err, size);
+		if (ret)
+			goto fail;
+	}
+	return 0;
+fail:
+	netif_shaped_unwind(f, netif_shaped_of(f));
+	return ret;
+}
+
+int netif_shaped_steer(struct fault *f, struct netif_shaped *s, char *err, size_t size)
+{
+	struct netif_action act = {.action = NETFAULT_ACT_SHAPE};
+	int ret;
+
+	ret = netif_fault_steer(f, s->ifb_ifindex, err, size);
+	if (ret)
+		return ret;
+	return netif_fault_add_rules(f, NETFAULT_DIR_INGRESS, &act, err, size);
+}
+
+int netif_shaped_revert(struct agent *a, struct fault *f, char *err, size_t size)
+{
+	(void)a;
+	return netif_shaped_undo(f, netif_shaped_of(f), err, size);
+}
+
 void netif_shaped_release(struct netif_shaped *s)
 {
 	if (s) {

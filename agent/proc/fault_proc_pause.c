@@ -130,20 +130,12 @@ static int container_freezer(struct agent *a, struct fault *f, struct pause_priv
 	struct procsel_guard g;
 	char root[256];
 	json_t *found = NULL;
-	size_t n = 0;
 	int ret;
 
-	ret = ctr_resolve(s->target.proc.container, &c, &n, err, size);
+	ret = ctr_resolve_one(s->target.proc.container, "method freezer freezes one container",
+			      "use method sigstop, or name one by id", &c, err, size);
 	if (ret)
 		return ret;
-	if (n > 1) {
-		snprintf(err, size,
-			 "target.container: method freezer freezes one container, and %zu match "
-			 "(%.12s, %.12s%s); use method sigstop, or name one by id",
-			 n, c[0].id, c[1].id, n > 2 ? ", ..." : "");
-		ret = -EINVAL;
-		goto out;
-	}
 	memcpy(p->container, c[0].id, sizeof(p->container));
 	if (c[0].cg.freezer[0] && !ctr_freezer_v1_root(root, sizeof(root))) {
 		snprintf(p->freezer, sizeof(p->freezer), "%s%s/freezer.state", root,
@@ -371,7 +363,8 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 			return ret;
 		ret = freezer_write(path, "1");
 		if (ret)
-			snprintf(err, size, "freezing %s: %s", s->target.proc.cgroup, strerror(-ret));
+			snprintf(err, size, "freezing %s: %s", s->target.proc.cgroup,
+				 strerror(-ret));
 		return ret;
 	}
 

@@ -22,6 +22,10 @@
 #include "log.h"
 #include "stressor.h"
 
+/* Why a stressor's container target must name one container, and what to do about it. */
+#define ONE_CTR "a stressor runs in one container"
+#define ONE_CTR_HINT "name one by id or name"
+
 /* Does the space- or comma-separated list have the token tok (of length n)? */
 static bool has_token(const char *list, const char *tok, size_t n)
 {
@@ -152,7 +156,7 @@ int stressor_container(struct stressor *s, struct fault *f, char *err, size_t si
 	const struct container_ref *ref;
 	struct ctr_info *c = NULL;
 	char path[64], *text = NULL, *line, *save;
-	size_t n = 0, len = 0;
+	size_t len = 0;
 	FILE *fp;
 	int ret;
 
@@ -161,17 +165,9 @@ int stressor_container(struct stressor *s, struct fault *f, char *err, size_t si
 	ref = spec->target.stress.container;
 	if (!ref)
 		return 0;
-	ret = ctr_resolve(ref, &c, &n, err, size);
+	ret = ctr_resolve_one(ref, ONE_CTR, ONE_CTR_HINT, &c, err, size);
 	if (ret)
 		return ret;
-	if (n > 1) {
-		snprintf(err, size,
-			 "target.container: a stressor runs in one container, and %zu match "
-			 "(%.12s, %.12s%s); name one by id or name",
-			 n, c[0].id, c[1].id, n > 2 ? ", ..." : "");
-		ret = -EINVAL;
-		goto out;
-	}
 	memcpy(s->ctr_id, c[0].id, sizeof(s->ctr_id));
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)c[0].main_pid);
 	fp = fopen(path, "re");
@@ -269,7 +265,6 @@ int stressor_container_dir(struct fault *f, const char *path, struct stressor_ro
 	const char *slash = strrchr(path, '/');
 	struct ctr_info *c = NULL;
 	char dir[4096];
-	size_t n = 0;
 	int ret;
 
 	r->dirfd = -1;
@@ -282,17 +277,9 @@ int stressor_container_dir(struct fault *f, const char *path, struct stressor_ro
 	}
 	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
 	r->base = slash + 1;
-	ret = ctr_resolve(spec->target.stress.container, &c, &n, err, size);
+	ret = ctr_resolve_one(spec->target.stress.container, ONE_CTR, ONE_CTR_HINT, &c, err, size);
 	if (ret)
 		return ret;
-	if (n > 1) {
-		snprintf(err, size,
-			 "target.container: a stressor runs in one container, and %zu match "
-			 "(%.12s, %.12s%s); name one by id or name",
-			 n, c[0].id, c[1].id, n > 2 ? ", ..." : "");
-		ret = -EINVAL;
-		goto out;
-	}
 	r->pid = c[0].main_pid;
 	r->start = c[0].main_start;
 	ret = stressor_root_dir(r->pid, r->start, dir, &r->dirfd);
@@ -311,7 +298,6 @@ int stressor_container_dir(struct fault *f, const char *path, struct stressor_ro
 		log_info("fault %s: %s resolved inside container %.12s (main pid %d)", f->id, dir,
 			 c[0].id, (int)r->pid);
 	}
-out:
 	free(c);
 	return ret;
 }
