@@ -12,6 +12,27 @@
 
 #include "helpers.h"
 
+char *th_slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		}
+		if (buf)
+			buf[n] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
 char *th_render(struct diag_list *dl)
 {
 	char *out = NULL;

@@ -1,10 +1,16 @@
-/* Helpers every cmocka unit test links: the problems a loader reported, as a user sees them. */
+/*
+ * Helpers every cmocka unit test links: reading a fixture, and the problems a loader reported,
+ * as a user sees them.
+ */
 #ifndef FL_TEST_HELPERS_H
 #define FL_TEST_HELPERS_H
 
 #include <string.h>
 
 #include "diag.h"
+
+/* The whole file at path in a string to free(), or NULL (the test then fails naming it). */
+char *th_slurp(const char *path);
 
 /* Every problem in dl as faultctl prints them (diag_print()), in a string to free(). */
 char *th_render(struct diag_list *dl);

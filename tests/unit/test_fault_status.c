@@ -18,30 +18,10 @@
 #include <jansson.h>
 
 #include "faultline/fault_status.h"
+#include "helpers.h"
 #include "report.h"
 
 #define FIXTURE FL_SOURCE_DIR "/tests/unit/data/report/run-final-status.json"
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		if (buf)
-			buf[n] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
 
 /* The Markdown of a report whose first fault achieved the given counters. */
 static char *markdown_with(json_t *counters)
@@ -62,7 +42,7 @@ static char *markdown_with(json_t *counters)
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(report_write_markdown(rep, path), 0);
-	md = slurp(path);
+	md = th_slurp(path);
 	unlink(path);
 	json_decref(rep);
 	assert_non_null(md);

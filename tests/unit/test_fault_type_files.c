@@ -17,27 +17,7 @@
 #include <cmocka.h>
 
 #include "exp.h"
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		if (buf)
-			buf[n] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
+#include "helpers.h"
 
 static bool name_char(char c)
 {
@@ -66,7 +46,7 @@ static bool mentions(const char *text, const char *before, const char *name, con
 static void every_type_in(const char *path, const char *before, const char *after,
 			  const char *where)
 {
-	char *text = slurp(path);
+	char *text = th_slurp(path);
 	int missing = 0;
 
 	if (!text)

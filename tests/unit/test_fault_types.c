@@ -25,6 +25,7 @@
 
 #include "exp.h"
 #include "fault.h"
+#include "helpers.h"
 
 static void test_every_lib_type_has_ops(void **state)
 {
@@ -81,27 +82,6 @@ static const char *room_of(enum fault_target_kind k)
 	}
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		if (buf)
-			buf[n] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
-
 /*
  * The other way round: every ops object defined in the agent's sources is a row of the table,
  * at a type whose target kind is the room its file is in. The objects are found by their
@@ -126,7 +106,7 @@ static void test_every_agent_ops_is_a_lib_type(void **state)
 			continue;
 		for (size_t i = 0; i < g.gl_pathc; i++) {
 			const char *path = g.gl_pathv[i];
-			char *text = slurp(path), *at;
+			char *text = th_slurp(path), *at;
 			regmatch_t m[2];
 
 			if (!text)

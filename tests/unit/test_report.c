@@ -21,31 +21,10 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "helpers.h"
 #include "report.h"
 
 #define DATA FL_SOURCE_DIR "/tests/unit/data/report/"
-
-/* The whole file in a string to free(), or NULL (the test then fails naming it). */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		if (buf)
-			buf[n] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
 
 static json_t *load(const char *name)
 {
@@ -91,7 +70,7 @@ static void check_render(const json_t *rep, render_fn fn, const char *name, cons
 	snprintf(want_path, sizeof(want_path), DATA "%s%s", name, suffix);
 	scratch_init(&s);
 	assert_int_equal(fn(rep, s.path), 0);
-	got = slurp(s.path);
+	got = th_slurp(s.path);
 	scratch_cleanup(&s);
 	assert_non_null(got);
 	if (getenv("FL_REPORT_REGEN")) {
@@ -101,7 +80,7 @@ static void check_render(const json_t *rep, render_fn fn, const char *name, cons
 		assert_int_equal(fputs(got, f) >= 0, 1);
 		assert_int_equal(fclose(f), 0);
 	}
-	want = slurp(want_path);
+	want = th_slurp(want_path);
 	if (!want)
 		fail_msg("%s: %s", want_path, strerror(errno));
 	if (strcmp(got, want)) {
@@ -221,13 +200,13 @@ static void test_escaping(void **state)
 	assert_int_equal(json_object_set_new(ex, "name", json_string("a<b>&\"c|d\x01")), 0);
 	scratch_init(&s);
 	assert_int_equal(report_write_junit(rep, s.path), 0);
-	out = slurp(s.path);
+	out = th_slurp(s.path);
 	assert_non_null(out);
 	assert_non_null(strstr(out, "a&lt;b&gt;&amp;&quot;c|d&#xfffd;"));
 	assert_null(strstr(out, "a<b>"));
 	free(out);
 	assert_int_equal(report_write_markdown(rep, s.path), 0);
-	out = slurp(s.path);
+	out = th_slurp(s.path);
 	assert_non_null(out);
 	assert_non_null(strstr(out, "Experiment `a<b>&\"c|d\x01`"));
 	free(out);
