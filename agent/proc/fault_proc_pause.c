@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 
@@ -113,6 +114,60 @@ static int freezer_state(const char *path, char *buf, size_t size)
 	}
 	close(fd);
 	return err;
+}
+
+/*
+ * Whether the kernel reports the freezer's cgroup frozen: 1, 0 (not yet: a task still runs
+ * towards a point where it can stop), or -errno. A v1 freezer.state says FROZEN once every
+ * task is, FREEZING until then; on v2 it is cgroup.events' "frozen" next to cgroup.freeze.
+ */
+static int freezer_frozen(const char *path)
+{
+	char events[CTR_PATH_MAX + 320], buf[512], *p;
+	int fd, err;
+	ssize_t n;
+
+	if (freezer_is_v1(path)) {
+		err = freezer_state(path, buf, sizeof(buf));
+		return err ? err : !strcmp(buf, "FROZEN");
+	}
+	if ((size_t)snprintf(events, sizeof(events), "%.*s/cgroup.events",
+			     (int)(strlen(path) - strlen("/cgroup.freeze")), path) >= sizeof(events))
+		return -ENAMETOOLONG;
+	fd = open(events, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	err = n < 0 ? -errno : 0;
+	close(fd);
+	if (err)
+		return err;
+	buf[n] = '\0';
+	p = strstr(buf, "frozen ");
+	return p ? p[7] == '1' : -EIO;
+}
+
+/* How long apply waits for the kernel to report the cgroup frozen, in steps of 2 ms. */
+#define FREEZE_WAIT_MS 5000
+
+/*
+ * After the write that asks for the freeze: until every task has stopped, so the answer to
+ * the apply means paused, not asked to pause (bounded: a task in uninterruptible sleep, on a
+ * dead NFS server say, holds the cgroup in FREEZING; the apply still succeeds, the freeze
+ * stays asked for, and the status says frozen: false until the kernel gets there).
+ */
+static void freezer_wait_frozen(const char *path)
+{
+	const struct timespec step = {.tv_nsec = 2 * 1000000L};
+
+	for (int i = 0; i < FREEZE_WAIT_MS / 2; i++) {
+		if (freezer_frozen(path))
+			return; /* frozen, or nothing to read any more: the status will say */
+		nanosleep(&step, NULL);
+	}
+	log_warn("%s: not frozen after %d s (a task in uninterruptible sleep?); the freeze "
+		 "stays asked for",
+		 path, FREEZE_WAIT_MS / 1000);
 }
 
 /*
@@ -338,6 +393,8 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		if (ret)
 			snprintf(err, size, "freezing container %.12s: %s", p->container,
 				 strerror(-ret));
+		else
+			freezer_wait_frozen(p->freezer);
 		return ret;
 	}
 	if (s->params.pause.method == PAUSE_FREEZER) {
@@ -365,6 +422,8 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		if (ret)
 			snprintf(err, size, "freezing %s: %s", s->target.proc.cgroup,
 				 strerror(-ret));
+		else
+			freezer_wait_frozen(path);
 		return ret;
 	}
 
@@ -497,40 +556,16 @@ static int pause_cleanup(struct agent *a, const json_t *undo, char *report, size
 	return resume(undo, report, size);
 }
 
-/* The freezer's record plus whether the kernel reports the cgroup frozen (cgroup.events). */
+/* The freezer's record plus whether the kernel reports the cgroup frozen. */
 static json_t *freezer_describe(const json_t *undo)
 {
 	const char *path = json_string_value(json_object_get(undo, "freezer"));
-	char events[600], buf[512];
 	json_t *out = json_deep_copy(undo);
-	int fd, frozen = -1;
-	ssize_t n;
+	int frozen;
 
-	if (path && out && freezer_is_v1(path)) {
-		char state[16] = "";
-
-		/* freezer.state says FROZEN once every task is, FREEZING until then. */
-		if (!freezer_state(path, state, sizeof(state)))
-			json_object_set_new(out, "frozen", json_boolean(!strcmp(state, "FROZEN")));
-		return out;
-	}
 	if (!path || !out)
 		return out;
-	snprintf(events, sizeof(events), "%.*s/cgroup.events",
-		 (int)(strlen(path) - strlen("/cgroup.freeze")), path);
-	fd = open(events, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		if (n > 0) {
-			char *p;
-
-			buf[n] = '\0';
-			p = strstr(buf, "frozen ");
-			if (p)
-				frozen = p[7] == '1';
-		}
-		close(fd);
-	}
+	frozen = freezer_frozen(path);
 	if (frozen >= 0)
 		json_object_set_new(out, "frozen", json_boolean(frozen));
 	return out;
