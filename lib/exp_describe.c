@@ -134,8 +134,7 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 
 void exp_describe_params(const struct fault_spec *f, char *buf, size_t size)
 {
-	const struct exp_object *o =
-		f->type >= 0 && f->type < FAULT_TYPE_COUNT ? exp_fault_types[f->type].params : NULL;
+	const struct exp_object *o = exp_params_object(f->type);
 	json_t *j = NULL;
 	size_t n = 0;
 

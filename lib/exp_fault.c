@@ -706,18 +706,11 @@ static const struct exp_custom target_custom = {
 	.schema = target_schema,
 };
 
-static const struct exp_object *params_object(int type)
-{
-	if (type < 0 || type >= FAULT_TYPE_COUNT)
-		return NULL;
-	return exp_fault_types[type].params;
-}
-
 static bool params_parse(struct exp_ctx *ctx, const struct exp_field *f, const struct enode *n,
 			 void *obj)
 {
 	struct fault_spec *fs = obj;
-	const struct exp_object *o = params_object(fs->type);
+	const struct exp_object *o = exp_params_object(fs->type);
 	size_t errs = diag_total(ctx->diags);
 
 	if (!o)
@@ -734,7 +727,7 @@ static bool params_parse(struct exp_ctx *ctx, const struct exp_field *f, const s
 static int params_to_json(const struct exp_field *f, const void *obj, json_t **out)
 {
 	const struct fault_spec *fs = obj;
-	const struct exp_object *o = params_object(fs->type);
+	const struct exp_object *o = exp_params_object(fs->type);
 	int r;
 
 	*out = NULL;
@@ -751,7 +744,7 @@ static int params_to_json(const struct exp_field *f, const void *obj, json_t **o
 static void params_release(const struct exp_field *f, void *obj)
 {
 	struct fault_spec *fs = obj;
-	const struct exp_object *o = params_object(fs->type);
+	const struct exp_object *o = exp_params_object(fs->type);
 
 	if (o)
 		exp_obj_release(o, &fs->params);
@@ -760,7 +753,7 @@ static void params_release(const struct exp_field *f, void *obj)
 static bool params_equal(const struct exp_field *f, const void *a, const void *b)
 {
 	const struct fault_spec *x = a, *y = b;
-	const struct exp_object *o = params_object(x->type);
+	const struct exp_object *o = exp_params_object(x->type);
 
 	return x->type == y->type && (!o || exp_obj_equal(o, &x->params, &y->params));
 }

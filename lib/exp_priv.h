@@ -350,6 +350,12 @@ struct fault_type_desc {
 };
 
 extern const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT];
+
+/* The params object of a fault type; NULL for a type out of range (not parsed yet). */
+static inline const struct exp_object *exp_params_object(int type)
+{
+	return type >= 0 && type < FAULT_TYPE_COUNT ? exp_fault_types[type].params : NULL;
+}
 extern const struct exp_object exp_fault_object;
 extern const struct exp_object exp_guardrail_object;
 extern const struct exp_object exp_check_object;

@@ -200,20 +200,6 @@ int netif_set_policy(const struct policy *p, char *err, size_t size)
 	return 0;
 }
 
-/* comm, parent and start time (clock ticks after boot) of a process. */
-static int proc_stat(pid_t pid, char *comm, size_t size, pid_t *ppid, unsigned long long *starttime)
-{
-	struct procfs_stat st;
-	int err = procfs_stat(pid, &st);
-
-	if (err)
-		return err;
-	snprintf(comm, size, "%s", st.comm);
-	*ppid = st.ppid;
-	*starttime = st.starttime;
-	return 0;
-}
-
 /* $key from a process's environment; -ENOENT when absent. */
 static int proc_env(pid_t pid, const char *key, char *out, size_t size)
 {
@@ -265,19 +251,18 @@ static struct {
 
 int netif_ssh_connection(pid_t pid, char *conn, size_t size, pid_t *found)
 {
-	unsigned long long start = 0, st;
+	unsigned long long start = 0;
 	pid_t first = pid;
 	int last_err = -ENOENT;
 
 	for (int depth = 0; depth < SSH_WALK_MAX && pid > 1; depth++) {
-		char comm[32];
-		pid_t ppid;
+		struct procfs_stat ps;
 		int err;
 
-		if (proc_stat(pid, comm, sizeof(comm), &ppid, &st))
+		if (procfs_stat(pid, &ps))
 			break;
 		if (!depth) {
-			start = st;
+			start = ps.starttime;
 			if (ssh_last.pid == first && ssh_last.starttime == start) {
 				if (ssh_last.err)
 					return ssh_last.err;
@@ -287,7 +272,7 @@ int netif_ssh_connection(pid_t pid, char *conn, size_t size, pid_t *found)
 			}
 		}
 		/* sshd itself has no $SSH_CONNECTION; its children (the session) have. */
-		if (!strncmp(comm, "sshd", 4))
+		if (!strncmp(ps.comm, "sshd", 4))
 			break;
 		err = proc_env(pid, "SSH_CONNECTION", conn, size);
 		if (!err) {
@@ -303,7 +288,7 @@ int netif_ssh_connection(pid_t pid, char *conn, size_t size, pid_t *found)
 		}
 		if (err != -ENOENT)
 			last_err = err;
-		pid = ppid;
+		pid = ps.ppid;
 	}
 	if (last_err == -ENOENT && start) {
 		ssh_last.pid = first;
