@@ -40,18 +40,48 @@ struct engine {
 static struct engine engines[CTR_MAX_ENGINES];
 static size_t n_engines;
 
-/* GET path from the engine on socket sock, as JSON. 0, or -errno with err saying why. */
-static int engine_get(const char *sock, const char *path, json_t **out, char *err, size_t size)
+/*
+ * From the headers of an engine's answer, which engine it is: podman's Libpod-Api-Version
+ * header, or Docker's "Server: Docker/VERSION (linux)". Headers come one per call.
+ */
+static size_t engine_header(char *buf, size_t sz, size_t n, void *arg)
 {
-	struct http_body b = {.max = ENGINE_MAX_BODY};
+	struct engine *e = arg;
+	size_t len = sz * n;
+	const char *v;
+	int vlen;
+
+	if (len > 20 && !strncasecmp(buf, "Libpod-Api-Version:", 19)) {
+		v = buf + 19;
+		snprintf(e->kind, sizeof(e->kind), "podman");
+	} else if (len > 15 && !strncasecmp(buf, "Server: Docker/", 15) && strcmp(e->kind, "podman")) {
+		v = buf + 15;
+		snprintf(e->kind, sizeof(e->kind), "docker");
+	} else {
+		return len;
+	}
+	while (v < buf + len && *v == ' ')
+		v++;
+	vlen = (int)strcspn(v, " \r\n");
+	if (v + vlen > buf + len)
+		vlen = (int)(buf + len - v);
+	snprintf(e->version, sizeof(e->version), "%.*s", vlen, v);
+	return len;
+}
+
+/*
+ * GET path from the engine on socket sock into *b; with id, its headers say which engine it
+ * is. 0, or -errno with err saying why (-EPROTO: an answer other than 200).
+ */
+static int engine_request(const char *sock, const char *path, struct http_body *b,
+			  struct engine *id, char *err, size_t size)
+{
 	char url[256];
 	long status = 0;
-	json_error_t je;
 	CURLcode rc;
 	CURL *c;
 	int ret = 0;
 
-	*out = NULL;
 	if (access(sock, F_OK)) {
 		ret = -errno;
 		snprintf(err, size, "%s: %s", sock, strerror(-ret));
@@ -68,11 +98,15 @@ static int engine_get(const char *sock, const char *path, json_t **out, char *er
 	/* Worker threads call this too: no signal-based timeouts. */
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	if (id) {
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, engine_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, id);
+	}
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
 		snprintf(err, size, "%s: %s", sock,
-			 b.too_big ? "answer larger than 16 MiB" : curl_easy_strerror(rc));
+			 b->too_big ? "answer larger than 16 MiB" : curl_easy_strerror(rc));
 		ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
 		goto out;
 	}
@@ -80,41 +114,50 @@ static int engine_get(const char *sock, const char *path, json_t **out, char *er
 	if (status != 200) {
 		snprintf(err, size, "%s: GET %s answered %ld", sock, path, status);
 		ret = -EPROTO;
-		goto out;
-	}
-	*out = json_loadb(b.buf ? b.buf : "", b.len, 0, &je);
-	if (!*out) {
-		snprintf(err, size, "%s: GET %s: not JSON: %s", sock, path, je.text);
-		ret = -EPROTO;
 	}
 out:
 	curl_easy_cleanup(c);
+	return ret;
+}
+
+/* GET path from the engine on socket sock, as JSON. 0, or -errno with err saying why. */
+static int engine_get(const char *sock, const char *path, json_t **out, char *err, size_t size)
+{
+	struct http_body b = {.max = ENGINE_MAX_BODY};
+	json_error_t je;
+	int ret;
+
+	*out = NULL;
+	ret = engine_request(sock, path, &b, NULL, err, size);
+	if (!ret) {
+		*out = json_loadb(b.buf ? b.buf : "", b.len, 0, &je);
+		if (!*out) {
+			snprintf(err, size, "%.80s: GET %.40s: not JSON: %.60s", sock, path, je.text);
+			ret = -EPROTO;
+		}
+	}
 	free(b.buf);
 	return ret;
 }
 
+/*
+ * Whether an engine answers on the socket, which one and its version, from the headers of
+ * its /_ping (Docker and podman both serve it). Not /version: podman 4.3's took 5 to 8 s
+ * here (it asks the OCI runtime and conmon for theirs), past the probe's bound, while its
+ * /_ping answered in 0.2 s. An engine that names neither itself is taken for Docker.
+ */
 static void engine_probe(struct engine *e)
 {
-	json_t *v = NULL, *comp;
-	const char *ver;
-	size_t i;
+	struct http_body b = {.max = 4096};
 
-	e->up = !engine_get(e->path, "/version", &v, e->error, sizeof(e->error));
+	e->kind[0] = e->version[0] = '\0';
+	e->up = !engine_request(e->path, "/_ping", &b, e, e->error, sizeof(e->error));
+	free(b.buf);
 	if (!e->up)
 		return;
 	e->error[0] = '\0';
-	ver = json_string_value(json_object_get(v, "Version"));
-	snprintf(e->version, sizeof(e->version), "%s", ver ? ver : "");
-	/* podman's compatible API names itself among the components. */
-	snprintf(e->kind, sizeof(e->kind), "docker");
-	json_array_foreach(json_object_get(v, "Components"), i, comp)
-	{
-		const char *name = json_string_value(json_object_get(comp, "Name"));
-
-		if (name && strstr(name, "Podman"))
-			snprintf(e->kind, sizeof(e->kind), "podman");
-	}
-	json_decref(v);
+	if (!e->kind[0])
+		snprintf(e->kind, sizeof(e->kind), "docker");
 }
 
 int ctr_engines_init(const char *sockets)

@@ -144,11 +144,13 @@ iperf() {
 	wait "$spid" 2>/dev/null || true
 }
 
-# The lower bound of a shaped rate, in percent: 90 on the host; 80 in the vm, where the guest's
+# The lower bound of a shaped rate, in percent: 90 on the host; 60 in the vm, where the guest's
 # vCPUs, and with them HTB's timers and the sender, lose whole slices to a loaded host: with
-# stress-ng on both host cores, 14 runs there gave 7.88 to 9.38 Mbit/s (8 of them under 9).
-# A shaper set wrong by a unit (bits for bytes, a prefix) is off by 8x or more, far outside.
-LOW_PCT=$([ -n "${FL_VM:-}" ] && echo 80 || echo 90)
+# stress-ng on both host cores, 14 runs there gave 7.88 to 9.38 Mbit/s (8 of them under 9),
+# and a CI run beside seven busy builds and test suites gave 7.50 to 7.80 in three runs. What
+# the lower bound is for stays caught: a shaper set wrong by a unit (bits for bytes, a
+# prefix) is off by 8x or more; the upper bound (+10 %) holds on every run everywhere.
+LOW_PCT=$([ -n "${FL_VM:-}" ] && echo 60 || echo 90)
 check_rate() { # check_rate WHAT BPS
 	local pct
 	pct=$(awk -v b="$2" -v r=$RATE 'BEGIN { printf "%+.1f", 100 * (b - r) / r }')
