@@ -163,7 +163,7 @@ http_ok() { # NODE URL
 }
 
 cmd_down() {
-	local f label pid n i alive ns c
+	local f label n i alive ns c
 	local signalled=()
 	# Processes first, each only while it still runs in this lab's namespace: a pid file must
 	# never make us signal a process that reused the number elsewhere.
