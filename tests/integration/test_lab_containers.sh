@@ -7,7 +7,8 @@
 # namespace only (its tc filter there, none on the agent's own eth0) and drops a share of
 # the backend's packets to the service that a binomial bound accepts, then its revert
 # removes what it added there. "down" leaves nothing: no container, no image, no namespace,
-# no process (the lab's, the containers' and their conmon monitors), no state directory.
+# no process (the lab's, the containers' and their conmon monitors), no state directory;
+# nor does an "up --containers" whose backend container exits at once.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -104,3 +105,23 @@ fl_assert_eq "$("${PODMAN[@]}" ps -a -q --filter "label=faultline-lab=$FL_LAB_NA
 fl_assert_eq "$("${PODMAN[@]}" images -a -q "$IMG")" "" "image left"
 lab_assert_gone "${pids[@]}"
 [ ! -e "$FL_LAB_RUN/$FL_LAB_NAME" ] || fl_fail "state directory left"
+
+fl_log "an up --containers whose backend exits at once removes what it created"
+# busybox-static as faultline-demo: a static binary (no library for the image) that exits
+# at once, since it has no applet of that name.
+if [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; then
+	fl_tmpdir fake
+	mkdir -p "$fake/lab/demo" "$fake/agent"
+	cp /bin/busybox "$fake/lab/demo/faultline-demo"
+	if FL_BUILD_DIR=$fake bash "$LAB" up --containers --no-agent 2>"$run/up.err"; then
+		fl_fail "up with a failing backend container succeeded"
+	fi
+	grep -q "backend exited while starting" "$run/up.err" || fl_fail "reason: $(cat "$run/up.err")"
+	fl_assert_eq "$(lab_namespaces | wc -l)" 0 "namespaces left after the failed up"
+	fl_assert_eq "$("${PODMAN[@]}" ps -a -q --filter "label=faultline-lab=$FL_LAB_NAME")" "" \
+		"containers left after the failed up"
+	fl_assert_eq "$("${PODMAN[@]}" images -a -q "$IMG")" "" "image left after the failed up"
+	[ ! -e "$FL_LAB_RUN/$FL_LAB_NAME" ] || fl_fail "state directory left after the failed up"
+else
+	fl_log "SKIPPED PART: no static /bin/busybox (busybox-static) for the failing image"
+fi
