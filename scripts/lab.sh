@@ -18,8 +18,8 @@
 # --containers: the service and the backend run as podman containers fl-NAME-service and
 # fl-NAME-backend on the target's and the backend's namespaces (an image built here FROM
 # scratch with faultline-demo and the libraries it links, never pulled), and
-# `podman system service` serves the Docker Engine API on $dir/engine.sock, which the agent
-# is given (--container-engines), so faults can name the containers. "down" removes the
+# `podman system service` serves the Docker Engine API on $FL_LAB_RUN/NAME/engine.sock for
+# the agent (--container-engines), so faults can name the containers. "down" removes the
 # containers, the image and that service too. Needs podman and runc (scripts/setup.sh).
 set -euo pipefail
 
@@ -44,7 +44,7 @@ die() {
 	exit 1
 }
 usage() {
-	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 

@@ -1,9 +1,9 @@
 # shellcheck shell=bash
-# Helpers for the tests of scripts/lab.sh (test_lab*.sh): sourced after lib.sh, never run.
-# The caller sets FL_LAB_NAME and FL_LAB_RUN before sourcing; LAB is the script, LAB_SOCK the
-# lab agent's socket.
+# Helpers for the tests of scripts/lab.sh (test_lab*.sh, test_demo.sh): sourced after lib.sh,
+# never run. The caller sets FL_LAB_NAME (and FL_LAB_RUN, else lab.sh's default) before
+# sourcing; LAB is the script, LAB_SOCK the lab agent's socket.
 LAB=$FL_SOURCE_DIR/scripts/lab.sh
-LAB_SOCK=$FL_LAB_RUN/$FL_LAB_NAME/agent.sock
+LAB_SOCK=${FL_LAB_RUN:-/run/faultline-lab}/$FL_LAB_NAME/agent.sock
 # Should anything fail, the lab goes too (down is idempotent).
 fl_on_exit "bash '$LAB' down"
 

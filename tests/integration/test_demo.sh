@@ -33,17 +33,15 @@ fl_tmpdir dir
 export FL_LAB_NAME=d$$
 unset FL_LAB_RUN
 DEMO=$FL_SOURCE_DIR/scripts/demo.sh
-LAB=$FL_SOURCE_DIR/scripts/lab.sh
 lab_dir=/run/faultline-lab/$FL_LAB_NAME
 [ ! -e "$lab_dir" ] || fl_fail "$lab_dir exists before the test"
-# Should the demo's own cleanup fail, the lab goes anyway (down is idempotent).
-fl_on_exit "bash '$LAB' down"
+# shellcheck source=tests/integration/lab_lib.sh
+. "$(dirname "$0")/lab_lib.sh"
 
 # assert_nothing_left OUTPUT: the lab and the demo's temporary directory are gone.
 assert_nothing_left() {
-	local out=$1 p tmp ns
-	ns=$(ip netns list | awk -v p="fl-$FL_LAB_NAME-" 'index($1, p) == 1 { print $1 }')
-	fl_assert_eq "$ns" "" "lab namespaces left"
+	local out=$1 p tmp
+	fl_assert_eq "$(lab_namespaces)" "" "lab namespaces left"
 	[ ! -e "$lab_dir" ] || fl_fail "state directory $lab_dir left"
 	mapfile -t pids < <(sed -n 's/^  [a-z]* (pid \([0-9]*\), [a-z]*): running$/\1/p' "$out")
 	fl_assert_eq "${#pids[@]}" 4 "lab processes in the demo's status (agent, engine, prometheus, load)"
@@ -53,13 +51,7 @@ assert_nothing_left() {
 	pids+=("${ctrs[0]#* }" "${ctrs[1]#* }")
 	fl_assert_eq "$(podman ps -a -q --filter "label=faultline-lab=$FL_LAB_NAME")" "" "lab containers left"
 	fl_assert_eq "$(podman images -q "localhost/faultline-lab-demo:$FL_LAB_NAME")" "" "lab image left"
-	# A zombie has exited; it only waits for its new parent to reap it.
-	for p in "${pids[@]}"; do
-		case $(ps -o stat= -p "$p" 2>/dev/null || true) in
-		"" | Z*) ;;
-		*) fl_fail "lab process $p still runs: $(ps -o pid=,stat=,args= -p "$p")" ;;
-		esac
-	done
+	lab_assert_gone "${pids[@]}"
 	for p in /proc/[0-9]*; do
 		# A process that exits meanwhile has no cmdline left to read.
 		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$lab_dir/"; then
