@@ -3,13 +3,16 @@
 #
 #   sudo scripts/demo.sh [--out DIR]
 #
-# In order: scripts/setup.sh (Debian packages) and scripts/build.sh; `scripts/lab.sh up` (demo
-# service, backend, load, Prometheus and faultlined in network namespaces); `faultctl agent info`
-# (capabilities kept, mechanisms and fault types available or not, with the kernel's reason);
-# validate the game-day plan experiments/gameday-lab.yaml and its experiments and plan each;
-# wait until the lab's steady state is healthy; run the game day with `faultctl gameday --yes`
-# from the client namespace: experiments/lab-backend-loss.yaml (must hold: exit 0), a 15 s
-# pause, experiments/lab-backend-partition.yaml (its guardrail must abort it: exit 1), so the
+# In order: scripts/setup.sh (Debian packages) and scripts/build.sh; `scripts/lab.sh up
+# --containers` (demo service and backend as podman containers, load, Prometheus and
+# faultlined in network namespaces); `faultctl agent info` (capabilities kept, mechanisms and
+# fault types available or not, with the kernel's reason) and `faultctl targets` (the
+# containers the agent sees); validate the game-day plan experiments/gameday-lab.yaml and its
+# experiments and plan each; wait until the lab's steady state is healthy; run the game day
+# with `faultctl gameday --yes` from the client namespace: experiments/lab-backend-loss.yaml
+# (must hold: exit 0), a 5 s pause, experiments/lab-backend-container-loss.yaml (loss inside
+# the backend's container, named by its name: must hold), a 15 s pause,
+# experiments/lab-backend-partition.yaml (its guardrail must abort it: exit 1), so the
 # game day itself exits 1; print its Markdown report, check every step's outcome and that
 # every fault was reverted from its JSON report and from the agent, print a summary; then
 # `scripts/lab.sh down`. The plan has no time window (the lab has no users to protect) and
@@ -18,9 +21,9 @@
 # (the plan cannot run in part; the lab's two use eBPF alone).
 #
 # Exit 0 only when every step had its expected outcome; 1 otherwise, with the reason last.
-# Cleanup (lab down, which stops the agent and its faults, and the temporary directory) runs
-# on every exit, also on failure, Ctrl-C or SIGTERM: no namespace, process, qdisc or file of
-# the demo stays. The game day's reports (gameday.json, gameday.junit.xml, gameday.md) are
+# Cleanup (lab down, which stops the agent and its faults, removes the containers and their
+# image, and the temporary directory) runs on every exit, also on failure, Ctrl-C or SIGTERM:
+# no namespace, process, container, image, qdisc or file of the demo stays. The game day's reports (gameday.json, gameday.junit.xml, gameday.md) are
 # written to a temporary directory that goes with the cleanup, or to --out DIR, which is kept.
 #
 # Environment:
@@ -29,9 +32,9 @@
 #   FL_BUILD_DIR           build directory (default build/)
 #   FL_LAB_NAME, FL_LAB_RUN  the lab's name and state root, as for lab.sh (default "lab" and
 #                          /run/faultline-lab). The lab experiments name the default lab's agent
-#                          socket; for another lab the game day runs from copies of the plan and
-#                          its experiments in the temporary directory with that one address
-#                          changed (printed).
+#                          socket and container; for another lab the game day runs from copies of
+#                          the plan and its experiments in the temporary directory with those
+#                          names changed (printed).
 set -euo pipefail
 caller_dir=$(pwd)
 cd "$(dirname "$0")/.."
@@ -42,7 +45,7 @@ die() {
 	exit 1
 }
 usage() {
-	sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -64,20 +67,22 @@ done
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0): the lab creates network namespaces and the agent needs root"
 
 # The game day: the plan, and each of its steps in order with the outcome and exit code it
-# must have. The loss is absorbed by TCP within the service's backend timeout; the partition
-# makes every request a 504, which the error-ratio guardrail must catch and abort. The game
-# day's own exit code is its most serious step's: 1, a hypothesis that did not hold.
+# must have. Both losses (on the target's side, and inside the backend's container) are
+# absorbed by TCP within the service's backend timeout; the partition makes every request a
+# 504, which the error-ratio guardrail must catch and abort. The game day's own exit code is
+# its most serious step's: 1, a hypothesis that did not hold.
 PLAN=gameday-lab.yaml
 GAME_DAY=(
 	"lab-backend-loss held 0"
+	"lab-backend-container-loss held 0"
 	"lab-backend-partition aborted 1"
 )
 GAME_DAY_RC=1
-# The game day is bounded by its plan: two 40 s experiments, each with a recovery of at most
-# 30 s, and 15 s between them, about 155 s at the most. This cap only catches a hang.
+# The game day is bounded by its plan: experiments of 40, 25 and 40 s, each with a recovery of
+# at most 30 s, and 20 s of pauses, about 215 s at the most. This cap only catches a hang.
 # faultctl gets SIGINT at the cap, so it reverts before it exits; SIGKILL 20 s later if it
 # has not (the agent then reverts when the lease lapses, within its 5 s TTL).
-RUN_CAP_S=200
+RUN_CAP_S=240
 
 build=${FL_BUILD_DIR:-$src/build}
 faultctl=$build/ctl/faultctl
@@ -86,6 +91,8 @@ lab_run=${FL_LAB_RUN:-/run/faultline-lab}
 lab_dir=$lab_run/$lab_name
 lab_ns=fl-$lab_name
 default_sock=/run/faultline-lab/lab/agent.sock
+# The containers the lab experiments name are the default lab's (lab.sh names them fl-NAME-*).
+default_ctr=fl-lab-
 sock=$lab_dir/agent.sock
 export FL_BUILD_DIR=$build FL_LAB_NAME=$lab_name FL_LAB_RUN=$lab_run
 
@@ -180,19 +187,22 @@ fi
 echo "temporary directory: $work (removed at exit)"
 echo "reports: $out$([ "$out" = "$work/reports" ] && echo " (removed at exit; --out DIR keeps them)")"
 
-section "the namespace lab (scripts/lab.sh up)"
+section "the namespace lab with containers (scripts/lab.sh up --containers)"
 # Never take down a lab this demo did not bring up: someone else's stays untouched.
 if [ -e "$lab_dir" ] || [ -e "/run/netns/$lab_ns-sw" ]; then
 	die "lab '$lab_name' is already up (scripts/lab.sh down first, or set FL_LAB_NAME)"
 fi
 lab_started=1
-bash scripts/lab.sh up --load-duration 600
+bash scripts/lab.sh up --containers --load-duration 600
 client_ns=$lab_ns-client
 in_client() { nsenter --net="/run/netns/$client_ns" "$@"; }
 
 section "faultctl agent info (the lab's agent, in the target namespace)"
 "$faultctl" --agent "unix://$sock" agent info
 info=$("$faultctl" --json --agent "unix://$sock" agent info)
+
+section "faultctl targets (the containers the lab's agent sees)"
+"$faultctl" --agent "unix://$sock" targets
 mapfile -t missing < <(jq -r '.fault_types[] | select(.available | not) | .name' <<<"$info")
 for t in "${missing[@]}"; do
 	echo
@@ -227,7 +237,8 @@ fi
 
 # The plan the game day runs: the file itself for the default lab, else a copy in the
 # temporary directory beside copies of its experiments whose agent address is this lab's
-# socket (the only change; the plan names its experiments relative to itself).
+# socket and whose containers are this lab's (the only changes; the plan names its
+# experiments relative to itself).
 plan=experiments/$PLAN
 files=()
 for entry in "${GAME_DAY[@]}"; do
@@ -239,11 +250,16 @@ if [ "$sock" != "$default_sock" ]; then
 	plan=$work/$PLAN
 	for ((k = 0; k < ${#files[@]}; k++)); do
 		f=${files[$k]}
-		sed "s#unix://$default_sock#unix://$sock#" "$f" >"$work/${f##*/}"
+		sed -e "s#unix://$default_sock#unix://$sock#" \
+			-e "s#{name: $default_ctr\([a-z]*\)}#{name: fl-$lab_name-\1}#" "$f" >"$work/${f##*/}"
 		grep -q "unix://$sock" "$work/${f##*/}" || die "$f does not name the agent unix://$default_sock"
+		if grep -q "{name: $default_ctr" "$work/${f##*/}"; then
+			die "$f names a container other than as {name: ${default_ctr}NODE}"
+		fi
 		files[k]=$work/${f##*/}
 	done
-	echo "lab '$lab_name': the game day runs from copies in $work with agent unix://$sock"
+	echo "lab '$lab_name': the game day runs from copies in $work with agent unix://$sock" \
+		"and containers fl-$lab_name-*"
 fi
 
 section "validate and plan the game day ($plan)"
@@ -296,7 +312,7 @@ check_step() {
 		if . then "\(.breach_to_reverted_ms * 10 | round / 10) ms" else "-" end' "$rep")
 	rec=$(jq -r --argjson k "$k" '.steps[$k].report.steady_state.recovery_ms // null |
 		if . then "\(. | round) ms" else "-" end' "$rep")
-	line=$(printf '%-24s expected %-8s got %-8s exit %-3s breach-to-reverted %-10s recovery %s' \
+	line=$(printf '%-28s expected %-8s got %-8s exit %-3s breach-to-reverted %-10s recovery %s' \
 		"$name" "$want" "$got" "$rc" "$b2r" "$rec")
 	if [ "$st" = "$name ran" ] && [ "$got" = "$want" ] && [ "$rc" = "$want_rc" ]; then
 		summary+=("ok    $line")
@@ -372,7 +388,7 @@ run_game_day() {
 		return
 	fi
 	got=$(jq -r '"\(.outcome) \(.exit_code)"' "$out/gameday.json")
-	line=$(printf '%-24s expected exit %-3s got exit %-3s outcome %s' "game day" "$GAME_DAY_RC" \
+	line=$(printf '%-28s expected exit %-3s got exit %-3s outcome %s' "game day" "$GAME_DAY_RC" \
 		"$rc" "${got% *}")
 	if [ "$rc" = "$GAME_DAY_RC" ] && [ "${got#* }" = "$rc" ]; then
 		summary+=("ok    $line")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The faultline lab in network namespaces on one machine (docs/lab.md), from lab/topology.env:
 #
-#   scripts/lab.sh up [--no-agent] [--load-duration S] [--load-rate N]
+#   scripts/lab.sh up [--containers] [--no-agent] [--load-duration S] [--load-rate N]
 #   scripts/lab.sh status          what runs, and which targets Prometheus sees up
 #   scripts/lab.sh env             shell assignments: FAULTLINE_AGENT, LAB_* addresses, ...
 #   scripts/lab.sh exec NODE CMD   run CMD in the network namespace of NODE
@@ -14,6 +14,13 @@
 # Prometheus storage, the agent's socket and journal) lives in $FL_LAB_RUN/NAME
 # (default /run/faultline-lab) and is removed by "down". "up" removes what it created when it
 # fails half-way. Needs root, the build (scripts/build.sh) and the prometheus package.
+#
+# --containers: the service and the backend run as podman containers fl-NAME-service and
+# fl-NAME-backend on the target's and the backend's namespaces (an image built here FROM
+# scratch with faultline-demo and the libraries it links, never pulled), and
+# `podman system service` serves the Docker Engine API on $FL_LAB_RUN/NAME/engine.sock for
+# the agent (--container-engines), so faults can name the containers. "down" removes the
+# containers, the image and that service too. Needs podman and runc (scripts/setup.sh).
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +31,11 @@ name=${FL_LAB_NAME:-lab}
 run_root=${FL_LAB_RUN:-/run/faultline-lab}
 dir=$run_root/$name
 nodes=(target backend client)
+# Podman as this machine needs it (docs/lab.md): runc (crun refuses hybrid cgroup layouts) and
+# the cgroupfs manager; containers get rlimits no higher than the host's and the lab's own
+# namespaces, never podman's default network.
+podman=(podman --runtime runc --cgroup-manager cgroupfs)
+image=localhost/faultline-lab-demo:$name
 # shellcheck source=lab/topology.env
 . "$src/lab/topology.env"
 
@@ -32,7 +44,7 @@ die() {
 	exit 1
 }
 usage() {
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -54,6 +66,7 @@ in_ns() { # NODE CMD...: nsenter switches only the network namespace (ip netns e
 	nsenter --net="/run/netns/$(ns_of "$n")" "$@"
 }
 ns_exists() { [ -e "/run/netns/$1" ]; }
+ctr_of() { echo "fl-$name-$1"; } # the container of LABEL (service, backend) with --containers
 
 # start NODE LABEL CMD...: a long-running process in NODE's namespace, in a session of its
 # own (so that it outlives this script and a terminal's signals), its pid in $dir/LABEL.pid.
@@ -66,20 +79,82 @@ start() {
 	echo "$n" >"$dir/$label.node"
 }
 
+# build_image: the demo's image, FROM scratch with faultline-demo, the dynamic loader and
+# every library it links, at the paths ldd names; built here, nothing is pulled.
+build_image() {
+	local ctx=$dir/image f
+	mkdir -p "$ctx/rootfs/usr/bin"
+	cp "$demo" "$ctx/rootfs/usr/bin/faultline-demo"
+	for f in $(ldd "$demo" | grep -o '/[^ ]*'); do
+		cp -L --parents "$f" "$ctx/rootfs"
+	done
+	cat >"$ctx/Containerfile" <<-EOF
+		FROM scratch
+		COPY rootfs/ /
+		ENTRYPOINT ["/usr/bin/faultline-demo"]
+	EOF
+	# --layers=false: no intermediate image is kept, so removing this one removes everything.
+	if ! timeout 180 "${podman[@]}" build --layers=false --pull=never -q -t "$image" "$ctx" \
+		>"$dir/image.log" 2>&1; then
+		tail -n 20 "$dir/image.log" >&2
+		die "podman build of $image failed (log above)"
+	fi
+	rm -rf "$ctx"
+}
+
+# start_ctr NODE LABEL ARGS...: faultline-demo ARGS as container fl-NAME-LABEL on NODE's
+# namespace, labelled faultline-lab=NAME; its name in $dir/LABEL.ctr.
+start_ctr() {
+	local n=$1 label=$2 c
+	shift 2
+	c=$(ctr_of "$label")
+	echo "$n" >"$dir/$label.node"
+	echo "$c" >"$dir/$label.ctr"
+	if ! timeout 60 "${podman[@]}" run -d --pull=never --name "$c" --label "faultline-lab=$name" \
+		--ulimit nofile=1024:1024 --ulimit nproc=4096:4096 \
+		--network "ns:/run/netns/$(ns_of "$n")" "$image" "$@" >"$dir/$label.log" 2>&1; then
+		tail -n 20 "$dir/$label.log" >&2
+		die "podman run $c failed (log above)"
+	fi
+}
+
+# pid_of LABEL: the pid of LABEL's process, or of its container's main process (0 when the
+# container does not run).
+pid_of() {
+	if [ -e "$dir/$1.ctr" ]; then
+		"${podman[@]}" inspect -f '{{.State.Pid}}' "$(cat "$dir/$1.ctr")" 2>/dev/null || echo 0
+	else
+		cat "$dir/$1.pid" 2>/dev/null || echo 0
+	fi
+}
+# running LABEL: LABEL's process still runs in its node's namespace (a pid that was reused
+# elsewhere, or an exited container, does not).
+running() {
+	local pid n
+	n=$(cat "$dir/$1.node" 2>/dev/null) || return 1
+	pid=$(pid_of "$1")
+	[ "$pid" != 0 ] && [ "$(ip netns identify "$pid" 2>/dev/null)" = "$(ns_of "$n")" ]
+}
+log_tail() { # LABEL: the last lines of its log (a container's from podman)
+	if [ -e "$dir/$1.ctr" ]; then
+		"${podman[@]}" logs "$(cat "$dir/$1.ctr")" >"$dir/$1.log" 2>&1 || true
+	fi
+	tail -n 20 "$dir/$1.log" >&2
+}
+
 # wait_for LABEL SECONDS CHECK...: bounded wait until CHECK succeeds while LABEL still runs.
 wait_for() {
-	local label=$1 secs=$2 i pid
+	local label=$1 secs=$2 i
 	shift 2
-	pid=$(cat "$dir/$label.pid")
 	for ((i = 0; i < secs * 10; i++)); do
 		"$@" >/dev/null 2>&1 && return 0
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 20 "$dir/$label.log" >&2
+		if ! running "$label"; then
+			log_tail "$label"
 			die "$label exited while starting (log above)"
 		fi
 		sleep 0.1
 	done
-	tail -n 20 "$dir/$label.log" >&2
+	log_tail "$label"
 	die "$label not ready within $secs s"
 }
 
@@ -88,21 +163,38 @@ http_ok() { # NODE URL
 }
 
 cmd_down() {
-	local f label pid n i alive ns
+	local f label n i alive ns c
+	local signalled=()
 	# Processes first, each only while it still runs in this lab's namespace: a pid file must
 	# never make us signal a process that reused the number elsewhere.
 	if [ -d "$dir" ]; then
 		for f in "$dir"/*.pid; do
 			[ -e "$f" ] || continue
 			label=$(basename "$f" .pid)
-			pid=$(cat "$f")
-			n=$(cat "$dir/$label.node" 2>/dev/null || true)
-			if [ -z "$n" ] || [ -z "$pid" ]; then continue; fi
-			if [ "$(ip netns identify "$pid" 2>/dev/null)" = "$(ns_of "$n")" ]; then
-				kill -TERM "$pid" 2>/dev/null || true
+			if running "$label"; then
+				kill -TERM "$(cat "$f")" 2>/dev/null || true
+				signalled+=("$label")
 			fi
 		done
-		# The agent reverts its faults on SIGTERM; give everyone a bounded moment.
+		# The agent reverts its faults on SIGTERM, those inside the containers' namespaces
+		# included: the containers go only after it (or after a bounded wait).
+		if [ -e "$dir/containers" ]; then
+			for ((i = 0; i < 50; i++)); do
+				alive=0
+				for label in "${signalled[@]}"; do
+					running "$label" && alive=1
+				done
+				[ "$alive" -eq 0 ] && break
+				sleep 0.1
+			done
+			for f in "$dir"/*.ctr; do
+				[ -e "$f" ] || continue
+				c=$(cat "$f")
+				timeout 60 "${podman[@]}" rm -f -i -t 0 "$c" >/dev/null 2>&1 ||
+					echo "lab.sh: could not remove container $c" >&2
+			done
+		fi
+		# Give everyone a bounded moment.
 		for ((i = 0; i < 50; i++)); do
 			alive=0
 			for n in "${nodes[@]}"; do
@@ -132,16 +224,22 @@ cmd_down() {
 		done
 		ns_exists "$ns" && echo "lab.sh: could not delete namespace $ns" >&2
 	done
+	if [ -e "$dir/containers" ]; then
+		timeout 60 "${podman[@]}" rmi -f -i "$image" >/dev/null 2>&1 ||
+			echo "lab.sh: could not remove image $image" >&2
+	fi
 	rm -rf "$dir"
 	rmdir "$run_root" 2>/dev/null || true
 	echo "lab $name: down"
 }
 
 cmd_up() {
-	local with_agent=1 load_secs=3600 rate=$LAB_LOAD_RATE n ns v
+	local with_agent=1 containers=0 load_secs=3600 rate=$LAB_LOAD_RATE n ns v
+	local agent_opts=()
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--no-agent) with_agent=0 ;;
+		--containers) containers=1 ;;
 		--load-duration)
 			load_secs=${2:?--load-duration needs seconds}
 			shift
@@ -158,6 +256,11 @@ cmd_up() {
 	for v in ip nsenter setsid curl prometheus; do
 		command -v "$v" >/dev/null || die "needs '$v' (run scripts/setup.sh)"
 	done
+	if [ "$containers" -eq 1 ]; then
+		for v in podman runc ldd; do
+			command -v "$v" >/dev/null || die "--containers needs '$v' (run scripts/setup.sh)"
+		done
+	fi
 	[ -x "$demo" ] || die "$demo is not built (scripts/build.sh)"
 	[ "$with_agent" -eq 0 ] || [ -x "$agent" ] || die "$agent is not built (scripts/build.sh)"
 	mkdir -p "$run_root"
@@ -167,6 +270,11 @@ cmd_up() {
 	fi
 	# From here on a failure removes everything created so far.
 	trap 'echo "lab.sh: up failed; removing what was created" >&2; cmd_down >/dev/null' EXIT
+	if [ "$containers" -eq 1 ]; then
+		# Written first: "down" removes containers and the image only when it is there.
+		: >"$dir/containers"
+		build_image
+	fi
 
 	ip netns add "$sw"
 	ip -n "$sw" link add br0 type bridge
@@ -183,14 +291,24 @@ cmd_up() {
 
 	local be=$LAB_BACKEND_ADDR:$LAB_BACKEND_PORT svc=$LAB_TARGET_ADDR:$LAB_SERVICE_PORT
 	local prom=$LAB_CLIENT_ADDR:$LAB_PROMETHEUS_PORT
-	start backend backend "$demo" backend --listen "$be"
-	start target service "$demo" serve --listen "$svc" --backend "http://$be/" \
-		--backend-timeout-ms "$LAB_BACKEND_TIMEOUT_MS"
+	if [ "$containers" -eq 1 ]; then
+		start_ctr backend backend backend --listen "$be"
+		start_ctr target service serve --listen "$svc" --backend "http://$be/" \
+			--backend-timeout-ms "$LAB_BACKEND_TIMEOUT_MS"
+		# The Docker Engine API, so that the agent resolves the containers' names.
+		start target engine "${podman[@]}" system service --time=0 "unix://$dir/engine.sock"
+		wait_for engine 30 test -S "$dir/engine.sock"
+		agent_opts=(--container-engines "$dir/engine.sock")
+	else
+		start backend backend "$demo" backend --listen "$be"
+		start target service "$demo" serve --listen "$svc" --backend "http://$be/" \
+			--backend-timeout-ms "$LAB_BACKEND_TIMEOUT_MS"
+	fi
 	wait_for backend 10 http_ok backend "http://$be/healthz"
 	wait_for service 10 http_ok target "http://$svc/healthz"
 	if [ "$with_agent" -eq 1 ]; then
 		start target agent "$agent" --socket "$dir/agent.sock" --state-dir "$dir/agent-state" \
-			--audit-log "$dir/audit.log"
+			--audit-log "$dir/audit.log" "${agent_opts[@]}"
 		wait_for agent 60 test -S "$dir/agent.sock"
 	fi
 
@@ -223,6 +341,11 @@ cmd_env() {
 	for n in "${nodes[@]}"; do
 		echo "LAB_NETNS_${n^^}=$(ns_of "$n")"
 	done
+	if [ -e "$dir/containers" ]; then
+		echo "LAB_CONTAINER_SERVICE=$(ctr_of service)"
+		echo "LAB_CONTAINER_BACKEND=$(ctr_of backend)"
+		echo "LAB_ENGINE_SOCKET=$dir/engine.sock"
+	fi
 }
 
 cmd_status() {
@@ -243,12 +366,22 @@ cmd_status() {
 	for f in "$dir"/*.pid; do
 		[ -e "$f" ] || continue
 		label=$(basename "$f" .pid)
-		pid=$(cat "$f")
 		n=$(cat "$dir/$label.node")
-		if [ "$(ip netns identify "$pid" 2>/dev/null)" = "$(ns_of "$n")" ]; then
-			echo "  $label (pid $pid, $n): running"
+		if running "$label"; then
+			echo "  $label (pid $(pid_of "$label"), $n): running"
 		else
 			echo "  $label ($n): NOT RUNNING (log: $dir/$label.log)"
+			rc=1
+		fi
+	done
+	for f in "$dir"/*.ctr; do
+		[ -e "$f" ] || continue
+		label=$(basename "$f" .ctr)
+		n=$(cat "$dir/$label.node")
+		if running "$label"; then
+			echo "  $label (container $(cat "$f"), pid $(pid_of "$label"), $n): running"
+		else
+			echo "  $label (container $(cat "$f"), $n): NOT RUNNING (podman logs $(cat "$f"))"
 			rc=1
 		fi
 	done

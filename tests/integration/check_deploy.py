@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Offline checks of deploy/: the DaemonSet against the vendored schema subset
-(tests/data/k8s-daemonset-subset.schema.json) plus the rules a schema cannot say, and the CI
-examples' structure. Usage: check_deploy.py SOURCE_DIR. Exit 0 when everything holds, 1 with
+(tests/data/k8s-daemonset-subset.schema.json) plus the rules a schema cannot say (container
+targets included: hostPID, the engine sockets on a read-only mount of the node's, the
+capabilities setns and /proc/PID/ns/net need), and the CI examples' structure. Usage: check_deploy.py SOURCE_DIR. Exit 0 when everything holds, 1 with
 one line per problem otherwise, 77 when python3-yaml or python3-jsonschema is missing."""
 import copy
 import json
@@ -38,6 +39,42 @@ def unit_caps():
     with open(f"{src}/deploy/systemd/faultlined.service") as f:
         m = re.search(r"^CapabilityBoundingSet=(.*)$", f.read(), re.M)
     return sorted(c.removeprefix("CAP_") for c in m.group(1).split())
+
+
+# The Docker Engine API sockets where docker and podman (rootful) serve them on a node.
+ENGINE_SOCKETS = {"/run/docker.sock", "/run/podman/podman.sock"}
+
+
+def engine_problems(c, vols):
+    """The agent's --container-engines: each socket on a read-only hostPath mount that maps
+    it to where the engine serves it on the node; both engines covered."""
+    out = []
+    cmd = c.get("command", [])
+    if "--container-engines" not in cmd[:-1]:
+        return [f"container {c['name']}: no --container-engines (container names need the "
+                "node's engine sockets)"]
+    seen = set()
+    for sock in cmd[cmd.index("--container-engines") + 1].split(","):
+        node = None
+        for m in c.get("volumeMounts", []):
+            mp = m["mountPath"].rstrip("/")
+            if not sock.startswith(mp + "/"):
+                continue
+            hp = vols.get(m["name"], {}).get("hostPath")
+            if not hp:
+                out.append(f"container {c['name']}: engine socket {sock} is not on a hostPath")
+            elif m.get("readOnly") is not True:
+                out.append(f"container {c['name']}: the mount of {sock} is not read-only")
+            else:
+                node = hp["path"].rstrip("/") + sock[len(mp):]
+        if node is None:
+            out.append(f"container {c['name']}: engine socket {sock} is on no node mount")
+        else:
+            seen.add(node)
+    if seen != ENGINE_SOCKETS:
+        out.append(f"container {c['name']}: engine sockets map to {sorted(seen)} on the node, "
+                   f"not {sorted(ENGINE_SOCKETS)}")
+    return out
 
 
 def semantic(docs):
@@ -82,6 +119,14 @@ def semantic(docs):
                            "(the socket for faultctl, the journal for crash cleanup)")
         if c.get("command", [""])[0] not in ("/usr/sbin/faultlined", "/usr/bin/faultctl"):
             out.append(f"container {c['name']} runs {c.get('command')}")
+        for cap in ("SYS_ADMIN", "SYS_PTRACE"):
+            if cap not in caps.get("add", []):
+                out.append(f"container {c['name']}: container targets need {cap}")
+    agents = [c for c in pod["containers"] if c.get("command", [""])[0] == "/usr/sbin/faultlined"]
+    if len(agents) != 1:
+        out.append(f"expected one agent container, found {len(agents)}")
+    for c in agents:
+        out += engine_problems(c, vols)
     if [c["command"] for c in pod.get("initContainers", [])] != [
             ["/usr/sbin/faultlined", "--cleanup"]]:
         out.append("the cleanup init container must run faultlined --cleanup")
@@ -110,6 +155,17 @@ mutations = {
     ["securityContext"]["capabilities"]["add"].remove("BPF"),
     "a mount of no volume": lambda d: d["spec"]["template"]["spec"]["containers"][0]
     ["volumeMounts"].append({"name": "nope", "mountPath": "/x"}),
+    "no hostPID": lambda d: d["spec"]["template"]["spec"].__setitem__("hostPID", False),
+    "no --container-engines": lambda d: d["spec"]["template"]["spec"]["containers"][0]
+    .__setitem__("command", ["/usr/sbin/faultlined"]),
+    "a writable engine mount": lambda d: [m.pop("readOnly") for m in d["spec"]["template"]
+                                          ["spec"]["containers"][0]["volumeMounts"]
+                                          if m["mountPath"] == "/run/host"],
+    "an engine socket on no mount": lambda d: d["spec"]["template"]["spec"]["containers"][0]
+    ["command"].__setitem__(-1, "/var/run/docker.sock,/run/host/podman/podman.sock"),
+    "the engine mount from another node path": lambda d: [
+        v["hostPath"].__setitem__("path", "/var/lib") for v in d["spec"]["template"]["spec"]
+        ["volumes"] if v["name"] == "host-run"],
 }
 for what, mutate in mutations.items():
     bad = copy.deepcopy(docs)

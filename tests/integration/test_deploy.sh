@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # deploy/ and lab/ checked offline:
 #   - the DaemonSet against a vendored JSON Schema subset of the Kubernetes API plus rules a
-#     schema cannot say (check_deploy.py; no Debian package ships kubeconform or kubeval), and
+#     schema cannot say (check_deploy.py, container targets included: hostPID, the engine
+#     sockets on a read-only mount, the capabilities; no Debian package ships kubeconform or
+#     kubeval), and
 #     the CI examples' structure;
 #   - the capability bounding set of faultlined.service (and the DaemonSet, which must match):
 #     an agent started with only those capabilities probes exactly the mechanisms an

@@ -1,7 +1,9 @@
 /*
  * The example experiments: every file in experiments/ validates, together they cover every
- * fault type and guardrail kind, their canonical JSON loads back unchanged, and the plan of
- * one of them matches tests/unit/data/checkout-latency.plan.
+ * fault type, guardrail kind and kind of container target (a network fault's container by
+ * name and by compose service, a netns file; a process fault's and a stressor's container),
+ * their canonical JSON loads back unchanged, and the plan of one of them matches
+ * tests/unit/data/checkout-latency.plan.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -114,6 +116,8 @@ static void test_examples_cover_everything(void **state)
 	bool types[FAULT_TYPE_COUNT] = {false};
 	bool kinds[PROBE_BURN_RATE + 1] = {false};
 	bool burn_http = false, burn_prom = false, ge = false, inventory = false, window = false;
+	bool net_name = false, net_compose = false, net_netns = false, proc_ctr = false;
+	bool stress_ctr = false;
 
 	for (size_t i = 0; i < ex->n; i++) {
 		const struct experiment *e = ex->exps[i];
@@ -125,6 +129,24 @@ static void test_examples_cover_everything(void **state)
 			types[f->type] = true;
 			ge |= f->type == FAULT_NET_LOSS &&
 			      f->params.loss.model == LOSS_GILBERT_ELLIOTT;
+			switch (exp_fault_target_kind(f->type)) {
+			case FAULT_TARGET_NET: {
+				const struct container_ref *c = f->target.net.container;
+
+				net_name |= c && c->name;
+				net_compose |= c && c->compose;
+				net_netns |= f->target.net.netns_path != NULL;
+				break;
+			}
+			case FAULT_TARGET_PROC:
+				proc_ctr |= f->target.proc.container != NULL;
+				break;
+			case FAULT_TARGET_STRESS:
+				stress_ctr |= f->target.stress.container != NULL;
+				break;
+			case FAULT_TARGET_NONE:
+				break;
+			}
 		}
 		for (size_t j = 0; j < e->n_guardrails; j++) {
 			const struct exp_probe *p = &e->guardrails[j].probe;
@@ -152,6 +174,11 @@ static void test_examples_cover_everything(void **state)
 	assert_true(ge);
 	assert_true(inventory);
 	assert_true(window);
+	assert_true(net_name);
+	assert_true(net_compose);
+	assert_true(net_netns);
+	assert_true(proc_ctr);
+	assert_true(stress_ctr);
 }
 
 /* The canonical JSON of each example loads again into an equal model. */
