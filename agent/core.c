@@ -287,7 +287,7 @@ static int keep_why(struct fault *f, const char *why)
 int core_fault_revert_then(struct fault *f, const char *why, core_reverted_fn cb, void *ctx)
 {
 	json_t *last = NULL;
-	char msg[FAULT_ERR_SIZE] = "";
+	char msg[FAULT_ERR_SIZE] = "", gone_why[FAULT_ERR_SIZE + 256];
 	int err;
 
 	if (!fault_state_live(f->state))
@@ -307,8 +307,10 @@ int core_fault_revert_then(struct fault *f, const char *why, core_reverted_fn cb
 		set_state(f, FAULT_REVERTING);
 	uv_timer_stop(&f->duration_timer);
 	/* Waiting for its container to come back: the window ended without it. */
-	if (target_watch_stop(f->watch))
+	if (target_watch_stop(f->watch, why, gone_why, sizeof(gone_why))) {
 		f->target_gone = true;
+		why = gone_why;
+	}
 	f->error[0] = '\0';
 	/* What the fault achieved, for the fault.reverted event: after the revert it is gone. */
 	if (f->type->describe)

@@ -271,12 +271,15 @@ int target_watch_start(struct fault *f, const struct target_watch_hooks *hooks)
 	return 0;
 }
 
-bool target_watch_stop(struct target_watch *w)
+bool target_watch_stop(struct target_watch *w, const char *why, char *buf, size_t size)
 {
 	if (!w)
 		return false;
 	disarm(w);
 	uv_timer_stop(&w->timer);
+	if (w->gone)
+		snprintf(buf, size, "%s; %s exited at %s and did not come back", why, w->t.desc,
+			 w->exited_at);
 	return w->gone;
 }
 

@@ -11,6 +11,7 @@
 #define FL_TARGET_WATCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
@@ -38,10 +39,12 @@ struct target_watch_hooks {
 int target_watch_start(struct fault *f, const struct target_watch_hooks *hooks);
 
 /*
- * Stop watching (the fault is being reverted). true when the container was gone at that
- * moment (a fault waiting for it to come back): the fault then ends as target_gone.
+ * Stop watching (the fault is being reverted, for why). true when the container was gone at
+ * that moment (a fault waiting for it to come back): the fault then ends as target_gone, and
+ * buf says why with the container ("WHY; container web (0123456789ab) exited at T and did
+ * not come back").
  */
-bool target_watch_stop(struct target_watch *w);
+bool target_watch_stop(struct target_watch *w, const char *why, char *buf, size_t size);
 
 /* Release the watch (NULL is fine); its handles close on the loop. */
 void target_watch_free(struct target_watch *w);
