@@ -14,7 +14,13 @@
 #  - faultctl run with a loss (follow_restarts) on a container stopped during the run and not
 #    started again: the timeline says it lost its container; at the fault's end the JSON
 #    report's state is target_gone (schema-valid) with a reason naming the container, and the
-#    timeline and the JUnit file say so.
+#    timeline and the JUnit file say so;
+#  - crash cleanup: the journal names the container's id, netns inode and cgroup; the agent
+#    and its watchdog SIGKILLed during a loss, the container restarted (its journaled main
+#    process gone): `faultlined --cleanup` finds the namespace again by the container's id and
+#    removes the filters; a container with a namespace of its own (--network none) stopped
+#    after the crash: --cleanup says it is gone with nothing left to clean, and the journal
+#    is empty.
 # Everything is removed at exit, also on failure: containers, image, service, namespaces.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run_lib.sh"
@@ -43,6 +49,8 @@ IMG=localhost/$FL_ID-img:1
 R1=$FL_ID-gone
 R2=$FL_ID-follow
 R3=$FL_ID-run
+R4=$FL_ID-crash
+R5=$FL_ID-alone
 
 fl_on_exit "${PODMAN[*]} rmi -f $IMG"
 teardown_service() {
@@ -52,7 +60,7 @@ teardown_service() {
 	fi
 }
 fl_on_exit teardown_service
-fl_on_exit "${PODMAN[*]} rm -f -t 0 $R1 $R2 $R3"
+fl_on_exit "${PODMAN[*]} rm -f -t 0 $R1 $R2 $R3 $R4 $R5"
 teardown_agent() {
 	if [ -n "${FL_AGENT_PID:-}" ]; then
 		kill -KILL "$FL_AGENT_PID" 2>/dev/null
@@ -71,8 +79,8 @@ CMD ["/bin/busybox", "sleep", "600"]
 EOC
 timeout 120 "${PODMAN[@]}" build -q -t "$IMG" "$dir/img" >"$dir/build.log" 2>&1 ||
 	fl_fail "podman build: $(tail -5 "$dir/build.log")"
-run_ctr() { # run_ctr NAME
-	timeout 60 "${PODMAN[@]}" run -d --name "$1" "${RUN_OPTS[@]}" --network "ns:/run/netns/$P" \
+run_ctr() { # run_ctr NAME [NETWORK]: in P unless told
+	timeout 60 "${PODMAN[@]}" run -d --name "$1" "${RUN_OPTS[@]}" --network "${2:-ns:/run/netns/$P}" \
 		"$IMG" >"$dir/run-$1.log" 2>&1 || fl_fail "podman run $1: $(tail -5 "$dir/run-$1.log")"
 }
 main_pid() { "${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$1"; }
@@ -250,3 +258,39 @@ fl_assert_eq "$(ours_in_p)" "$pristine" "filters left after the run"
 cat "$dir/run.out"
 run_agent_idle "$sock"
 fl_log "faultctl run: report state target_gone, timeline and JUnit say so"
+
+# --- crash cleanup: found again by the container's id; a gone container leaves nothing ---
+api POST /v1/leases '{"ttl_ms": 600000}'
+fl_assert_eq "$HTTP_STATUS" 201 "lease: $API_BODY"
+LEASE=$(jq -r .lease.id <<<"$API_BODY")
+run_ctr "$R4"
+ID4=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$R4")
+api POST "/v1/leases/$LEASE/faults" "$(loss_body "$R4" false)"
+fl_assert_eq "$HTTP_STATUS" 201 "loss on $R4 ($API_BODY)"
+F4=$(jq -r .fault.id <<<"$API_BODY")
+rec=$(fl_journal_records "$state/journal" | jq -c --arg f "$F4" 'select(.id == $f) | .undo.netns')
+fl_assert_eq "$(jq -r '"\(.container) \(.inode)"' <<<"$rec")" "$ID4 $(stat -L -c %i "/run/netns/$P")" "journaled container and netns"
+[[ "$(jq -r .cgroup <<<"$rec")" == *"$ID4"* ]] || fl_fail "the journal names no cgroup of $R4: $rec"
+run_ctr "$R5" none
+ID5=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$R5")
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"l5\", \"type\": \"network.loss\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$R5\"}, \"interface\": \"lo\", \"cidrs\": [\"127.0.0.1\"]}, \"params\": {\"probability\": \"100%\"}}"
+fl_assert_eq "$HTTP_STATUS" 201 "loss in $R5's own namespace ($API_BODY)"
+fl_crash_agent "$FL_AGENT_PID"
+{ wait "$FL_AGENT_PID" || true; } 2>/dev/null
+FL_AGENT_PID=
+[ "$(ours_in_p)" != "$pristine" ] || fl_fail "no filter of the crashed agent in $R4's namespace"
+timeout 60 "${PODMAN[@]}" restart -t 0 "$R4" >/dev/null 2>&1 || fl_fail "podman restart $R4"
+stop_ctr "$R5"
+nsenter --net="/run/netns/$H" "$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" \
+	>"$dir/cleanup.json" 2>"$dir/cleanup.log" || fl_fail "--cleanup: $(cat "$dir/cleanup.log")"
+fl_log "--cleanup: $(jq -c '[.[].cleaned]' "$dir/cleanup.json")"
+grep -qF "found again by the container's id" "$dir/cleanup.log" ||
+	fl_fail "--cleanup did not find $R4's namespace by its id: $(cat "$dir/cleanup.log")"
+jq -r --arg f "$F4" '.[] | select(.fault == $f) | .cleaned' "$dir/cleanup.json" | grep -q "filter(s) of ours removed" ||
+	fl_fail "--cleanup of $F4: $(cat "$dir/cleanup.json")"
+jq -r '.[] | select(.fault != "'"$F4"'") | .cleaned' "$dir/cleanup.json" |
+	grep -qF "the container ${ID5:0:12} is gone" ||
+	fl_fail "--cleanup does not say $R5 is gone: $(cat "$dir/cleanup.json")"
+fl_assert_eq "$(ours_in_p)" "$pristine" "filters left in $R4's namespace after --cleanup"
+fl_assert_eq "$(pings)" 20 "pings after --cleanup"
+fl_assert_eq "$(fl_journal_count "$state/journal")" 0 "journal records after --cleanup"
