@@ -484,9 +484,15 @@ static void watch_event(struct fault *f, const char *type, const char *why)
 	emit_fault(f, type, why, NULL);
 }
 
+static int watch_conflicts(struct fault *f, char *err, size_t size)
+{
+	return check_conflicts(f->agent, f, err, size);
+}
+
 static const struct target_watch_hooks watch_hooks = {
 	.end = watch_end,
 	.event = watch_event,
+	.conflicts = watch_conflicts,
 };
 
 /*

@@ -101,7 +101,9 @@ static void look_again(uv_timer_t *t)
 	int ret;
 
 	/* Resolved anew by the fault's own target: same id, name or compose service. */
-	ret = f->type->validate(f->agent, f, err, sizeof(err));
+	ret = w->hooks->conflicts(f, err, sizeof(err));
+	if (!ret)
+		ret = f->type->validate(f->agent, f, err, sizeof(err));
 	if (ret) {
 		if (f->priv && f->type->free_priv)
 			f->type->free_priv(f);

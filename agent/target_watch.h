@@ -29,6 +29,11 @@ struct target_watch_hooks {
 	void (*end)(struct fault *f, const char *why);
 	/* Announce a fault event of this type ("fault.reapplied") with why as its reason. */
 	void (*event)(struct fault *f, const char *type, const char *why);
+	/*
+	 * Before applying again: 0, or -EBUSY with err when a fault applied meanwhile conflicts
+	 * with it (the experiment's conflict rule, as at the first apply).
+	 */
+	int (*conflicts)(struct fault *f, char *err, size_t size);
 };
 
 /*

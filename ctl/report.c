@@ -610,6 +610,15 @@ static void markdown_run(FILE *f, const json_t *rep, int level, const char *titl
 		fprintf(f, " |\n");
 	}
 	md_matched(f, json_object_get(rep, "faults"));
+	/* A fault whose container exited ended early: say so below the table. */
+	json_array_foreach(json_object_get(rep, "faults"), i, v)
+	{
+		if (strcmp(jstr(v, "state"), "target_gone"))
+			continue;
+		fprintf(f, "\n**%s** ended early, its target gone: ", jstr(v, "name"));
+		md_cell(f, jstr(v, "revert_reason"));
+		fprintf(f, ".\n");
+	}
 	fprintf(f, "\n%.*s Guardrails\n\n", sub, h);
 	if (!json_array_size(json_object_get(rep, "guardrails")))
 		fprintf(f, "None.\n");
