@@ -30,8 +30,8 @@ struct target_watch {
 	struct fault *f; /* NULL once released */
 	const struct target_watch_hooks *hooks;
 	struct fault_target t;
-	bool follow;	       /* the target's follow_restarts */
-	bool gone;	       /* the container exited; the fault waits for it */
+	bool follow; /* the target's follow_restarts */
+	bool gone;   /* the container exited; the fault waits for it */
 	unsigned int reapplied;
 	struct pid_poll *poll; /* while the container runs */
 	uv_timer_t timer;      /* the look for it while gone (and a gone found at arming) */
@@ -139,8 +139,9 @@ static void look_again(uv_timer_t *t)
 	if (ret)
 		log_warn("fault %s: cannot watch %s any more: %s", f->id, w->t.desc,
 			 strerror(-ret));
-	snprintf(reason, sizeof(reason), "%s is back (main pid %d): applied again (%u of at most %d)",
-		 w->t.desc, (int)w->t.pid, w->reapplied, TARGET_FOLLOW_MAX);
+	snprintf(reason, sizeof(reason),
+		 "%s is back (main pid %d): applied again (%u of at most %d)", w->t.desc,
+		 (int)w->t.pid, w->reapplied, TARGET_FOLLOW_MAX);
 	log_info("fault %s (%s): %s", f->id, f->type->name, reason);
 	w->hooks->event(f, "fault.reapplied", reason);
 }
@@ -299,8 +300,8 @@ json_t *target_watch_json(const struct target_watch *w)
 {
 	json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:b, s:s, s:i}", "container", w->t.id, "desc",
 			      w->t.desc, "pid", (int)w->t.pid, "netns", (json_int_t)w->t.netns,
-			      "follow_restarts", w->follow, "state",
-			      w->gone ? "gone" : "running", "reapplied", (int)w->reapplied);
+			      "follow_restarts", w->follow, "state", w->gone ? "gone" : "running",
+			      "reapplied", (int)w->reapplied);
 
 	if (!o)
 		return NULL;

@@ -50,8 +50,7 @@ static bool restart_event(const char *type)
  * A timeline line for a restart event of an applied fault of this agent. Under run->lock.
  * line is empty for a fault the run does not know (yet).
  */
-static void record_restart(struct run *r, size_t agent, const json_t *ev, char *line,
-			   size_t size)
+static void record_restart(struct run *r, size_t agent, const json_t *ev, char *line, size_t size)
 {
 	const char *id = json_string_value(json_object_get(ev, "fault")) ?: "";
 	const char *type = json_string_value(json_object_get(ev, "type")) ?: "";

@@ -30,7 +30,7 @@ struct netns_ref {
 	pid_t pid;		      /* {pid} or the container's main process; 0 otherwise */
 	unsigned long long starttime; /* of pid: tells a recycled pid apart after a crash */
 	char container[72];	      /* the container's id, "" for netns targets */
-	char cgroup[CTR_PATH_MAX];     /* the container's cgroup (v2, else v1 freezer), journaled */
+	char cgroup[CTR_PATH_MAX];    /* the container's cgroup (v2, else v1 freezer), journaled */
 	char desc[160];		      /* for messages: "netns /run/netns/x", "container web" */
 };
 
