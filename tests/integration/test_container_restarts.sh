@@ -15,6 +15,8 @@
 #    started again: the timeline says it lost its container; at the fault's end the JSON
 #    report's state is target_gone (schema-valid) with a reason naming the container, and the
 #    timeline and the JUnit file say so;
+#  - stress.cpu inside a container stopped during the fault: fault.target_gone, its workers
+#    gone (killed and reaped), none left in the container's cgroups, no journal record;
 #  - crash cleanup: the journal names the container's id, netns inode and cgroup; the agent
 #    and its watchdog SIGKILLed during a loss, the container restarted (its journaled main
 #    process gone): `faultlined --cleanup` finds the namespace again by the container's id and
@@ -51,6 +53,7 @@ R2=$FL_ID-follow
 R3=$FL_ID-run
 R4=$FL_ID-crash
 R5=$FL_ID-alone
+R6=$FL_ID-stress
 
 fl_on_exit "${PODMAN[*]} rmi -f $IMG"
 teardown_service() {
@@ -60,7 +63,7 @@ teardown_service() {
 	fi
 }
 fl_on_exit teardown_service
-fl_on_exit "${PODMAN[*]} rm -f -t 0 $R1 $R2 $R3 $R4 $R5"
+fl_on_exit "${PODMAN[*]} rm -f -t 0 $R1 $R2 $R3 $R4 $R5 $R6"
 teardown_agent() {
 	if [ -n "${FL_AGENT_PID:-}" ]; then
 		kill -KILL "$FL_AGENT_PID" 2>/dev/null
@@ -259,10 +262,40 @@ cat "$dir/run.out"
 run_agent_idle "$sock"
 fl_log "faultctl run: report state target_gone, timeline and JUnit say so"
 
-# --- crash cleanup: found again by the container's id; a gone container leaves nothing ---
+# --- a stressor inside a container that exits: its workers go with the fault ---
 api POST /v1/leases '{"ttl_ms": 600000}'
 fl_assert_eq "$HTTP_STATUS" 201 "lease: $API_BODY"
 LEASE=$(jq -r .lease.id <<<"$API_BODY")
+run_ctr "$R6"
+M6=$(main_pid "$R6")
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"sc\", \"type\": \"stress.cpu\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$R6\"}}, \"params\": {\"workers\": 1}}"
+fl_assert_eq "$HTTP_STATUS" 201 "stress.cpu in $R6 ($API_BODY)"
+F6=$(jq -r .fault.id <<<"$API_BODY")
+api GET "/v1/faults/$F6"
+fl_assert_eq "$(jq -r '.fault.container_watch | "\(.pid) \(.state)"' <<<"$API_BODY")" "$M6 running" "stressor's container watched"
+W=$(jq -r '.fault.status.worker_states[].pid' <<<"$API_BODY" | xargs)
+CG=$(jq -r '.fault.status.container.cgroups[]' <<<"$API_BODY" | xargs)
+fl_assert_eq "$(wc -w <<<"$W")" 1 "one cpu worker"
+[ -n "$CG" ] || fl_fail "no cgroup of $R6 in the status: $API_BODY"
+stop_ctr "$R6"
+ev=$(wait_event fault.target_gone "$F6")
+grep -qF "exited (main pid $M6)" <<<"$(jq -r .reason <<<"$ev")" || fl_fail "stressor's target_gone reason: $ev"
+for ((i = 0; i < 100; i++)); do
+	api GET "/v1/faults/$F6"
+	[ "$HTTP_STATUS" = 404 ] && break
+	sleep 0.1
+done
+fl_assert_eq "$HTTP_STATUS" 404 "stress fault $F6 after its container exited"
+for w in $W; do
+	[ -z "$(fl_proc_state "$w")" ] || fl_fail "cpu worker $w survived its container"
+done
+for c in $CG; do
+	[ ! -e "$c/cgroup.procs" ] || [ -z "$(cat "$c/cgroup.procs")" ] || fl_fail "processes left in $c: $(cat "$c/cgroup.procs")"
+done
+fl_assert_eq "$(fl_journal_count "$state/journal")" 0 "journal records after the stressor's target_gone"
+fl_log "stress.cpu in $R6: target_gone, worker and cgroups empty"
+
+# --- crash cleanup: found again by the container's id; a gone container leaves nothing ---
 run_ctr "$R4"
 ID4=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$R4")
 api POST "/v1/leases/$LEASE/faults" "$(loss_body "$R4" false)"
