@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "container.h"
 #include "exp.h"
 #include "fault.h"
 #include "journal.h"
@@ -37,6 +38,18 @@ struct target_watch {
 	uv_timer_t timer;      /* the look for it while gone (and a gone found at arming) */
 	char exited_at[40];
 	char last_error[FAULT_ERR_SIZE];
+	bool stopped; /* the fault is being reverted: a look under way changes nothing */
+	bool closed;  /* released and its timer closed: freed once no look is under way */
+	/*
+	 * The look itself (is a container of the target running?) asks the engine sockets,
+	 * which may take seconds: on a worker thread, with a copy of the target's container.
+	 */
+	uv_work_t work;
+	bool looking;
+	struct container_ref ref; /* its strings are the watch's own copies */
+	struct container_compose compose;
+	int find_ret;
+	char find_err[FAULT_ERR_SIZE];
 };
 
 static void poll_closed(uv_handle_t *h)
@@ -93,9 +106,9 @@ static void note_error(struct target_watch *w, const char *err)
 
 static int arm(struct target_watch *w);
 
-static void look_again(uv_timer_t *t)
+/* A container of the target runs again: resolve it on the loop and apply the fault to it. */
+static void apply_again(struct target_watch *w)
 {
-	struct target_watch *w = t->data;
 	struct fault *f = w->f;
 	char err[FAULT_ERR_SIZE] = "", why[FAULT_ERR_SIZE] = "", reason[FAULT_ERR_SIZE + 96];
 	int ret;
@@ -144,6 +157,60 @@ static void look_again(uv_timer_t *t)
 		 (int)w->t.pid, w->reapplied, TARGET_FOLLOW_MAX);
 	log_info("fault %s (%s): %s", f->id, f->type->name, reason);
 	w->hooks->event(f, "fault.reapplied", reason);
+}
+
+/* On a worker thread: does a container of the target run? Reads only the watch's copies. */
+static void find_work(uv_work_t *req)
+{
+	struct target_watch *w = req->data;
+	struct ctr_info *v = NULL;
+	size_t n = 0;
+
+	w->find_err[0] = '\0';
+	w->find_ret = ctr_resolve(&w->ref, &v, &n, w->find_err, sizeof(w->find_err));
+	free(v);
+}
+
+static void watch_destroy(struct target_watch *w)
+{
+	free(w->ref.id);
+	free(w->ref.name);
+	free(w->compose.project);
+	free(w->compose.service);
+	free(w);
+}
+
+static void find_done(uv_work_t *req, int status)
+{
+	struct target_watch *w = req->data;
+
+	(void)status;
+	w->looking = false;
+	if (w->closed) {
+		watch_destroy(w);
+		return;
+	}
+	if (!w->f || w->stopped || !w->gone)
+		return;
+	if (!w->find_ret)
+		apply_again(w);
+	else if (w->find_ret != -ESRCH)
+		note_error(w, w->find_err);
+}
+
+static void look_again(uv_timer_t *t)
+{
+	struct target_watch *w = t->data;
+
+	if (w->looking)
+		return;
+	w->looking = true;
+	w->work.data = w;
+	if (uv_queue_work(w->f->agent->loop, &w->work, find_work, find_done)) {
+		/* The pool refused the work (it never does once started): look on the loop. */
+		w->looking = false;
+		apply_again(w);
+	}
 }
 
 /* The container's main process exited (or was gone when the watch was armed). */
@@ -246,7 +313,11 @@ static int arm(struct target_watch *w)
 
 static void watch_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct target_watch *w = h->data;
+
+	w->closed = true;
+	if (!w->looking)
+		watch_destroy(w);
 }
 
 int target_watch_start(struct fault *f, const struct target_watch_hooks *hooks)
@@ -265,6 +336,22 @@ int target_watch_start(struct fault *f, const struct target_watch_hooks *hooks)
 	w->follow = c && c->follow_restarts;
 	uv_timer_init(f->agent->loop, &w->timer);
 	w->timer.data = w;
+	/* The target's container, copied: a look on a worker thread reads it, never the spec. */
+	if (w->follow) {
+		w->ref.runtime = c->runtime;
+		w->ref.id = c->id ? strdup(c->id) : NULL;
+		w->ref.name = c->name ? strdup(c->name) : NULL;
+		if (c->compose) {
+			w->compose.project = strdup(c->compose->project);
+			w->compose.service = strdup(c->compose->service);
+			w->ref.compose = &w->compose;
+		}
+		if ((c->id && !w->ref.id) || (c->name && !w->ref.name) ||
+		    (c->compose && (!w->compose.project || !w->compose.service))) {
+			target_watch_free(w);
+			return -ENOMEM;
+		}
+	}
 	ret = arm(w);
 	if (ret) {
 		target_watch_free(w);
@@ -280,6 +367,7 @@ bool target_watch_stop(struct target_watch *w, const char *why, char *buf, size_
 		return false;
 	disarm(w);
 	uv_timer_stop(&w->timer);
+	w->stopped = true;
 	if (w->gone)
 		snprintf(buf, size, "%s; %s exited at %s and did not come back", why, w->t.desc,
 			 w->exited_at);

@@ -109,16 +109,16 @@ ours_in_p() { # filters of ours and clsact in P, one line each
 	tc -n "$P" qdisc show dev "$DEV" | grep clsact || true
 }
 # wait_event TYPE FAULT_ID [N]: the N-th (default first) event of that type for the fault, as
-# JSON; fails after 15 s.
+# JSON; fails after 30 s (a look for a container asks the engine, slow on a loaded machine).
 wait_event() {
 	local i ev
-	for ((i = 0; i < 150; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		ev=$(jq -c --arg t "$1" --arg f "$2" 'select(.type == $t and .fault == $f)' \
 			"$dir/events.jsonl" 2>/dev/null | sed -n "${3:-1}p")
 		[ -n "$ev" ] && { echo "$ev"; return 0; }
 		sleep 0.1
 	done
-	fl_fail "no $1 event (#${3:-1}) for fault $2 within 15 s: $(tail -5 "$dir/events.jsonl")"
+	fl_fail "no $1 event (#${3:-1}) for fault $2 within 30 s: $(tail -5 "$dir/events.jsonl")"
 }
 loss_body() { # loss_body NAME FOLLOW
 	printf '{"name": "l", "type": "network.loss", "duration": "5m", "target": {"container": {"name": "%s", "follow_restarts": %s}, "cidrs": ["10.83.0.1"]}, "params": {"probability": "100%%"}}' "$1" "$2"
@@ -222,13 +222,13 @@ hypothesis: The fault ends cleanly when its container goes away.
 inventory: inventory.yaml
 agents:
   - group: web
-duration: 8s
+duration: 12s
 safety: {lease_ttl: 2s}
 faults:
   - name: drop-replies
     type: network.loss
     start: 0s
-    duration: 7s
+    duration: 11s
     target: {container: {name: $R3, follow_restarts: true}, cidrs: [10.83.0.1]}
     params: {probability: 100%}
 EOF
