@@ -19,6 +19,7 @@
 #include "events.h"
 #include "journal.h"
 #include "log.h"
+#include "target_watch.h"
 #include "timefmt.h"
 #include "watchdog.h"
 #include "exp.h"
@@ -106,6 +107,8 @@ static void fault_destroy(struct fault *f)
 {
 	struct agent *a = f->agent;
 
+	target_watch_free(f->watch);
+	f->watch = NULL;
 	for (struct fault **p = &a->faults; *p; p = &(*p)->next) {
 		if (*p == f) {
 			*p = f->next;
@@ -141,6 +144,8 @@ json_t *core_fault_json(const struct fault *f)
 		json_object_set_new(o, "duration_ms", json_integer((json_int_t)f->duration_ms));
 	if (f->error[0])
 		json_object_set_new(o, "error", json_string(f->error));
+	if (f->watch)
+		json_object_set_new(o, "container_watch", target_watch_json(f->watch));
 	if (f->type->describe && has_status(f)) {
 		json_t *d = f->type->describe(f);
 
@@ -177,6 +182,7 @@ static void emit_fault(struct fault *f, const char *type, const char *why, json_
 		{ "fault.applied", MET_APPLIES },
 		{ "fault.apply_failed", MET_APPLY_FAILURES },
 		{ "fault.reverted", MET_REVERTS },
+		{ "fault.target_gone", MET_REVERTS },
 		{ "fault.revert_failed", MET_REVERT_FAILURES },
 	};
 
@@ -191,6 +197,8 @@ static void emit_fault(struct fault *f, const char *type, const char *why, json_
 		json_object_set_new(fields, "reason", json_string(why));
 	if (f->error[0])
 		json_object_set_new(fields, "error", json_string(f->error));
+	if (f->watch)
+		json_object_set_new(fields, "container_watch", target_watch_json(f->watch));
 	if (status)
 		json_object_set_new(fields, "status", status);
 	else if (f->type->describe && has_status(f)) {
@@ -233,7 +241,8 @@ static int revert_finish(struct fault *f, int err, const char *msg, const char *
 	if (err)
 		log_warn("fault %s: removing its journal record: %s", f->id, strerror(-err));
 	log_info("fault %s (%s) reverted: %s", f->id, f->type->name, why);
-	emit_fault(f, "fault.reverted", why, last);
+	/* Its container exited: what the fault held is reverted, and the fault ends with it. */
+	emit_fault(f, f->target_gone ? "fault.target_gone" : "fault.reverted", why, last);
 	if (cb)
 		cb(f, 0, f->reverted_ctx);
 	fault_destroy(f);
@@ -278,7 +287,7 @@ static int keep_why(struct fault *f, const char *why)
 int core_fault_revert_then(struct fault *f, const char *why, core_reverted_fn cb, void *ctx)
 {
 	json_t *last = NULL;
-	char msg[FAULT_ERR_SIZE] = "";
+	char msg[FAULT_ERR_SIZE] = "", gone_why[FAULT_ERR_SIZE + 256];
 	int err;
 
 	if (!fault_state_live(f->state))
@@ -297,6 +306,11 @@ int core_fault_revert_then(struct fault *f, const char *why, core_reverted_fn cb
 	if (f->state == FAULT_ACTIVE || f->state == FAULT_REVERT_FAILED)
 		set_state(f, FAULT_REVERTING);
 	uv_timer_stop(&f->duration_timer);
+	/* Waiting for its container to come back: the window ended without it. */
+	if (target_watch_stop(f->watch, why, gone_why, sizeof(gone_why))) {
+		f->target_gone = true;
+		why = gone_why;
+	}
 	f->error[0] = '\0';
 	/* What the fault achieved, for the fault.reverted event: after the revert it is gone. */
 	if (f->type->describe)
@@ -460,6 +474,27 @@ static int apply_run(struct fault *f, char *err, size_t err_size)
 	return ret;
 }
 
+static void watch_end(struct fault *f, const char *why)
+{
+	core_fault_revert(f, why);
+}
+
+static void watch_event(struct fault *f, const char *type, const char *why)
+{
+	emit_fault(f, type, why, NULL);
+}
+
+static int watch_conflicts(struct fault *f, char *err, size_t size)
+{
+	return check_conflicts(f->agent, f, err, size);
+}
+
+static const struct target_watch_hooks watch_hooks = {
+	.end = watch_end,
+	.event = watch_event,
+	.conflicts = watch_conflicts,
+};
+
 /*
  * On the loop, once apply_run() is done: the fault becomes active (timed, journaled,
  * announced), completed, or apply_failed (forgotten). 0 or the apply's -errno.
@@ -507,6 +542,12 @@ static int apply_finish(struct fault *f, int ret, const char *err)
 	/* On the loop, once active: a type's watch over what it started (stressor workers). */
 	if (f->type->activated)
 		f->type->activated(f);
+	/* And the core's over the container it acts in (target_watch.h). */
+	ret = target_watch_start(f, &watch_hooks);
+	if (ret)
+		log_warn("fault %s (%s): cannot watch its container: %s; should it exit, the fault "
+			 "stays until its end",
+			 f->id, f->type->name, strerror(-ret));
 	log_info("fault %s (%s) active under lease %s", f->id, f->type->name, f->lease_id);
 	emit_fault(f, "fault.applied", NULL, NULL);
 	return 0;
@@ -546,6 +587,7 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 		     char *err, size_t err_size)
 {
 	struct fault *f = calloc(1, sizeof(*f));
+	const struct container_ref *ctr;
 	int ret;
 
 	if (!f) {
@@ -576,6 +618,15 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	ret = check_conflicts(a, f, err, err_size);
 	if (ret)
 		goto refused;
+	ctr = exp_fault_container(spec);
+	if (ctr && ctr->follow_restarts && !type->target_container) {
+		snprintf(err, err_size,
+			 "target.container.follow_restarts: %s does not follow a container's "
+			 "restarts yet",
+			 type->name);
+		ret = -EINVAL;
+		goto refused;
+	}
 	if (type->validate) {
 		ret = type->validate(a, f, err, err_size);
 		if (ret)

@@ -25,6 +25,17 @@ struct fault_spec;
 
 #define FAULT_ERR_SIZE 256
 
+struct target_watch;
+
+/* The container an applied fault acts in, as its type found it: what the core watches. */
+struct fault_target {
+	char id[72];		      /* the container's full id */
+	char desc[160];		      /* "container web (0123456789ab)", for messages */
+	pid_t pid;		      /* its main process */
+	unsigned long long starttime; /* of pid: tells a recycled pid apart */
+	uint64_t netns;		      /* inode of its network namespace, 0: not known */
+};
+
 struct fault_ops {
 	/*
 	 * As in experiment files, e.g. "network.loss": the name lib gives the type this ops
@@ -71,6 +82,16 @@ struct fault_ops {
 	 * Must be idempotent and remove only what is provably ours. report says what was done.
 	 */
 	int (*cleanup)(struct agent *a, const json_t *undo, char *report, size_t size);
+	/*
+	 * Optional: the container the applied fault acts in, for the core to watch
+	 * (agent/target_watch.c): when its main process exits, the fault ends as target_gone,
+	 * or, with the target's follow_restarts, its effect is reverted and the fault applied
+	 * again (free_priv, validate, apply on the same fault) to the container that comes
+	 * back. A type that has this must take f->priv == NULL in revert, describe and
+	 * lease_renewed (the fault waiting for its container). 0 with *t filled, -ENOENT when
+	 * the fault acts in no container.
+	 */
+	int (*target_container)(const struct fault *f, struct fault_target *t);
 	/* Release f->priv. */
 	void (*free_priv)(struct fault *f);
 	/*
@@ -144,6 +165,10 @@ struct fault {
 	char work_err[FAULT_ERR_SIZE];
 	void (*applied)(struct fault *f, int ret, const char *err, void *ctx);
 	void *applied_ctx;
+	/* Its container, watched while the fault lasts (target_watch.h); NULL: none. */
+	struct target_watch *watch;
+	/* Its container exited: the revert that ends it is announced as fault.target_gone. */
+	bool target_gone;
 	struct agent *agent;
 	struct fault *next;
 };

@@ -253,6 +253,17 @@ static void junit_suite(FILE *f, const json_t *rep, size_t id, const struct juni
 	if (json_is_number(json_object_get(ss, "recovery_ms")))
 		fprintf(f, "      <property name=\"recovery_ms\" value=\"%.3f\"/>\n",
 			jnum(ss, "recovery_ms"));
+	/* A fault whose container exited ended early: say which and why. */
+	json_array_foreach(json_object_get(rep, "faults"), i, v)
+	{
+		if (strcmp(jstr(v, "state"), "target_gone"))
+			continue;
+		fprintf(f, "      <property name=\"target_gone.");
+		xml_text(f, jstr(v, "name"));
+		fprintf(f, "\" value=\"");
+		xml_text(f, jstr(v, "revert_reason"));
+		fprintf(f, "\"/>\n");
+	}
 	fprintf(f, "    </properties>\n");
 	junit_testcases(f, cases, n);
 	fprintf(f, "    <system-out>");
@@ -599,6 +610,15 @@ static void markdown_run(FILE *f, const json_t *rep, int level, const char *titl
 		fprintf(f, " |\n");
 	}
 	md_matched(f, json_object_get(rep, "faults"));
+	/* A fault whose container exited ended early: say so below the table. */
+	json_array_foreach(json_object_get(rep, "faults"), i, v)
+	{
+		if (strcmp(jstr(v, "state"), "target_gone"))
+			continue;
+		fprintf(f, "\n**%s** ended early, its target gone: ", jstr(v, "name"));
+		md_cell(f, jstr(v, "revert_reason"));
+		fprintf(f, ".\n");
+	}
 	fprintf(f, "\n%.*s Guardrails\n\n", sub, h);
 	if (!json_array_size(json_object_get(rep, "guardrails")))
 		fprintf(f, "None.\n");

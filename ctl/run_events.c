@@ -3,8 +3,10 @@
  * revert, in the fault.reverted event it emits on its event stream (docs/api.md); a fault
  * reverted by its duration is gone from GET /v1/faults by then, and a status read earlier
  * misses whatever happened after it. So a run follows each agent's stream from before its
- * first apply until every applied fault's final event (fault.reverted, fault.completed or
- * fault.revert_failed) arrived, and reports those figures and times.
+ * first apply until every applied fault's final event (fault.reverted, fault.completed,
+ * fault.target_gone or fault.revert_failed) arrived, and reports those figures and times; a
+ * fault on a container that exited and came back (fault.target_exited, fault.reapplied) gets
+ * a line in the timeline for each.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,7 +35,38 @@ static int final_state(const char *type)
 		return RF_COMPLETED;
 	if (!strcmp(type, "fault.revert_failed"))
 		return RF_REVERT_FAILED;
+	if (!strcmp(type, "fault.target_gone"))
+		return RF_TARGET_GONE;
 	return -1;
+}
+
+/* Events of a fault that follows its container's restarts: the fault goes on after them. */
+static bool restart_event(const char *type)
+{
+	return !strcmp(type, "fault.target_exited") || !strcmp(type, "fault.reapplied");
+}
+
+/*
+ * A timeline line for a restart event of an applied fault of this agent. Under run->lock.
+ * line is empty for a fault the run does not know (yet).
+ */
+static void record_restart(struct run *r, size_t agent, const json_t *ev, char *line, size_t size)
+{
+	const char *id = json_string_value(json_object_get(ev, "fault")) ?: "";
+	const char *type = json_string_value(json_object_get(ev, "type")) ?: "";
+
+	line[0] = '\0';
+	for (size_t i = 0; i < r->n_faults; i++) {
+		const struct run_fault *rf = &r->faults[i];
+
+		if (rf->agent != agent || strcmp(rf->id, id))
+			continue;
+		snprintf(line, size, "%s: %s %s: %s", r->fleet.agents[agent].name,
+			 r->e->faults[rf->fault].name,
+			 strcmp(type, "fault.reapplied") ? "lost its container" : "applied again",
+			 json_string_value(json_object_get(ev, "reason")) ?: "no reason given");
+		return;
+	}
 }
 
 /* The integer counters of a status, "matched 120, dropped 12", for the timeline. */
@@ -92,9 +125,10 @@ static bool record_final(struct run *r, size_t agent, const json_t *ev, int64_t 
 		counters_text(st, figures, sizeof(figures));
 		snprintf(line, size, "%s: %s %s (%s)%s%s", r->fleet.agents[agent].name,
 			 r->e->faults[rf->fault].name,
-			 state == RF_REVERTED	 ? "reverted"
-			 : state == RF_COMPLETED ? "completed"
-						 : "revert FAILED",
+			 state == RF_REVERTED	   ? "reverted"
+			 : state == RF_COMPLETED   ? "completed"
+			 : state == RF_TARGET_GONE ? "ended, target gone"
+						   : "revert FAILED",
 			 rf->revert_reason[0] ? rf->revert_reason : "no reason given",
 			 figures[0] ? "; final counters: " : "", figures);
 		return true;
@@ -135,6 +169,15 @@ static void *watch_main(void *p)
 			break;
 		}
 		t = fleet_now_ns();
+		if (ev && restart_event(json_string_value(json_object_get(ev, "type")) ?: "")) {
+			pthread_mutex_lock(&r->lock);
+			record_restart(r, w->agent, ev, line, sizeof(line));
+			pthread_mutex_unlock(&r->lock);
+			json_decref(ev);
+			if (line[0])
+				run_event(r, "%s", line);
+			continue;
+		}
 		if (!ev || final_state(json_string_value(json_object_get(ev, "type")) ?: "") < 0) {
 			json_decref(ev);
 			continue;

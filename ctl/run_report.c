@@ -78,6 +78,7 @@ static const char *fault_state_text(int s)
 		[RF_REVERTED] = "reverted",
 		[RF_COMPLETED] = "completed",
 		[RF_REVERT_FAILED] = "revert_failed",
+		[RF_TARGET_GONE] = "target_gone",
 	};
 
 	return names[s];

@@ -41,10 +41,14 @@ enum run_fault_state {
 	RF_APPLIED,
 	RF_FAILED,
 	RF_SKIPPED, /* the run ended or aborted before its start */
-	/* Confirmed by the agent's final event (fault.reverted, .completed, .revert_failed). */
+	/*
+	 * Confirmed by the agent's final event (fault.reverted, .completed, .revert_failed,
+	 * .target_gone).
+	 */
 	RF_REVERTED,
 	RF_COMPLETED, /* a one-shot fault: its whole effect was the apply */
 	RF_REVERT_FAILED,
+	RF_TARGET_GONE, /* its container exited (and did not come back): reverted, ended */
 };
 
 /* One fault of the experiment on one of its agents. */

@@ -110,6 +110,12 @@ struct container_ref {
 	char *name; /* the container's name, without the API's leading '/' */
 	struct container_compose *compose;
 	int runtime; /* enum container_runtime */
+	/*
+	 * A network fault only: when the container exits during the fault, wait for one under
+	 * the same id, name or compose service and apply the fault to it again, while the
+	 * fault's window lasts (docs/containers.md).
+	 */
+	bool follow_restarts;
 };
 
 /* Which processes a process fault touches: every given criterion must match. */
@@ -574,6 +580,9 @@ size_t exp_net_rules_per_direction(const struct net_target *t);
 bool exp_net_same_link(const struct net_target *a, const struct net_target *b);
 /* The target's interface name, or "(default-route interface)" when it is left to the agent. */
 const char *exp_net_ifname(const struct net_target *t);
+/* The container a fault's target names (network, process or stressor target), or NULL. */
+const struct container_ref *exp_fault_container(const struct fault_spec *f);
+
 /* Does the target name another network namespace than the agent's (netns or container)? */
 static inline bool exp_net_in_netns(const struct net_target *t)
 {

@@ -23,7 +23,10 @@ static size_t put_ranges(char *buf, size_t size, size_t o, const struct port_ran
 	return o;
 }
 
-/* " in container id X", "inside container 'N'", ... with the runtime unless auto. */
+/*
+ * " in container id X", "inside container 'N'", ... with the runtime unless auto, and whether
+ * the fault follows the container's restarts.
+ */
 static size_t put_container(char *buf, size_t size, size_t o, const char *pre,
 			    const struct container_ref *c)
 {
@@ -36,6 +39,8 @@ static size_t put_container(char *buf, size_t size, size_t o, const char *pre,
 			    c->compose->service);
 	if (c->runtime != CONTAINER_RUNTIME_AUTO)
 		o = exp_put(buf, size, o, " (%s)", exp_container_runtime_name(c->runtime));
+	if (c->follow_restarts)
+		o = exp_put(buf, size, o, ", following its restarts");
 	return o;
 }
 

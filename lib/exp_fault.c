@@ -232,6 +232,7 @@ static const struct exp_field container_fields[] = {
 	FLD("compose", FT_OBJECT, FF_PTR, CR(compose), 0, 0, 0, &compose_object),
 	FLD("runtime", FT_ENUM, FF_DEFAULT, CR(runtime), 0, 0, CONTAINER_RUNTIME_AUTO,
 	    &runtime_enum),
+	FLD("follow_restarts", FT_BOOL, 0, CR(follow_restarts), 0, 0, 0, NULL),
 };
 
 static void container_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
@@ -804,6 +805,42 @@ static bool has_required(const struct exp_object *o)
 	return false;
 }
 
+const struct container_ref *exp_fault_container(const struct fault_spec *f)
+{
+	switch (exp_fault_target_kind(f->type)) {
+	case FAULT_TARGET_NET:
+		return f->target.net.container;
+	case FAULT_TARGET_PROC:
+		return f->target.proc.container;
+	case FAULT_TARGET_STRESS:
+		return f->target.stress.container;
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Only a network fault follows its container's restarts: it holds nothing in the container
+ * but its rules in the namespace, which it can put there again. A process fault's signals and
+ * a stressor's workers are not carried over to a new container.
+ */
+static void follow_check(struct exp_ctx *ctx, const struct enode *map, const struct fault_spec *f)
+{
+	const struct container_ref *c = exp_fault_container(f);
+	const struct enode *target = exp_node_get(map, "target");
+	size_t old;
+
+	if (!c || !c->follow_restarts || exp_fault_target_kind(f->type) == FAULT_TARGET_NET)
+		return;
+	old = exp_path_key(ctx, "target");
+	exp_path_key(ctx, "container");
+	exp_err_key(ctx, exp_node_get(target, "container"), "follow_restarts",
+		    "only network faults follow a container's restarts; a %s is not carried "
+		    "over to a new container: remove follow_restarts",
+		    exp_fault_type_name(f->type));
+	exp_path_set(ctx, old);
+}
+
 static void fault_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 			const struct exp_seen *seen)
 {
@@ -841,6 +878,7 @@ static void fault_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 	}
 	if (d->check)
 		d->check(ctx, map, f);
+	follow_check(ctx, map, f);
 	if (d->target == FAULT_TARGET_NET && exp_seen_valid(o, seen, "target")) {
 		char why[256];
 

@@ -40,10 +40,12 @@ static int has_item(const char *list, const char *word)
 }
 
 /*
- * The mount point of the first mount whose file-system type is fstype and, when opt is not
- * NULL, whose super options have the item opt, decoded into mnt.
+ * The mount point of the first mount whose file-system type is fstype, whose root (the fourth
+ * field) is root when root is not NULL and, when opt is not NULL, whose super options have
+ * the item opt, decoded into mnt.
  */
-static int find_mount(FILE *f, const char *fstype, const char *opt, char *mnt, size_t size)
+static int find_mount(FILE *f, const char *fstype, const char *root, const char *opt, char *mnt,
+		      size_t size)
 {
 	char line[4096];
 
@@ -53,6 +55,8 @@ static int find_mount(FILE *f, const char *fstype, const char *opt, char *mnt, s
 
 		for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
 			field++;
+			if (field == 4 && root && strcmp(tok, root))
+				break;
 			if (field == 5)
 				mount_point = tok;
 			if (after_sep) {
@@ -80,10 +84,15 @@ static int find_mount(FILE *f, const char *fstype, const char *opt, char *mnt, s
 
 int mountinfo_find_fstype(FILE *f, const char *fstype, char *mnt, size_t size)
 {
-	return find_mount(f, fstype, NULL, mnt, size);
+	return find_mount(f, fstype, NULL, NULL, mnt, size);
 }
 
 int mountinfo_find_cgroup1(FILE *f, const char *controller, char *mnt, size_t size)
 {
-	return find_mount(f, "cgroup", controller, mnt, size);
+	return find_mount(f, "cgroup", NULL, controller, mnt, size);
+}
+
+int mountinfo_find_root(FILE *f, const char *fstype, const char *root, char *mnt, size_t size)
+{
+	return find_mount(f, fstype, root, NULL, mnt, size);
 }

@@ -19,4 +19,11 @@ int mountinfo_find_fstype(FILE *f, const char *fstype, char *mnt, size_t size);
  */
 int mountinfo_find_cgroup1(FILE *f, const char *controller, char *mnt, size_t size);
 
+/*
+ * Find the first mount of file-system type fstype whose root is root (e.g. a network
+ * namespace bound to a file: type "nsfs", root "net:[4026532173]") and copy its mount point
+ * into mnt. Same returns as mountinfo_find_fstype().
+ */
+int mountinfo_find_root(FILE *f, const char *fstype, const char *root, char *mnt, size_t size);
+
 #endif

@@ -33,6 +33,7 @@ const struct fault_ops fault_net_corruption = {
 	.resolve = netif_fault_resolve,
 	.describe = netif_fault_status,
 	.cleanup = netif_fault_cleanup,
+	.target_container = netif_fault_target_container,
 	.free_priv = netif_fault_free,
 	.lease_renewed = netif_fault_lease_renewed,
 };

@@ -581,6 +581,21 @@ unsigned int netif_dirs(const struct fault *f)
 	}
 }
 
+int netif_fault_target_container(const struct fault *f, struct fault_target *t)
+{
+	const struct netif_fault *nf = f->priv;
+
+	if (!nf || !nf->ns.container[0] || !nf->ns.pid)
+		return -ENOENT;
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", nf->ns.container);
+	snprintf(t->desc, sizeof(t->desc), "%s", nf->ns.desc);
+	t->pid = nf->ns.pid;
+	t->starttime = nf->ns.starttime;
+	t->netns = nf->ns.ino;
+	return 0;
+}
+
 void netif_fault_free(struct fault *f)
 {
 	struct netif_fault *nf = f->priv;

@@ -31,6 +31,7 @@
 
 struct agent;
 struct fault;
+struct fault_target;
 struct netif;
 struct policy;
 
@@ -263,6 +264,12 @@ int netif_shaped_revert(struct agent *a, struct fault *f, char *err, size_t size
 
 /* Release what s holds (not s itself); NULL is fine. */
 void netif_shaped_release(struct netif_shaped *s);
+
+/*
+ * fault_ops.target_container of the rule-based types: the container the fault's namespace
+ * was opened for (its id, main process and namespace inode); -ENOENT for any other target.
+ */
+int netif_fault_target_container(const struct fault *f, struct fault_target *t);
 
 /* fault_ops.free_priv of every network fault. */
 void netif_fault_free(struct fault *f);

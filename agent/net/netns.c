@@ -23,6 +23,7 @@
 #include "container.h"
 #include "exp.h"
 #include "log.h"
+#include "mountinfo.h"
 #include "netns.h"
 #include "nlsock.h"
 #include "procfs.h"
@@ -126,6 +127,8 @@ static int open_container(const struct container_ref *ref, struct netns_ref *ns,
 	ret = open_pid_ns(v[0].main_pid, v[0].main_start, "target.container", ns, err, size);
 	if (!ret) {
 		snprintf(ns->container, sizeof(ns->container), "%s", v[0].id);
+		snprintf(ns->cgroup, sizeof(ns->cgroup), "%s",
+			 v[0].cg.v2[0] ? v[0].cg.v2 : v[0].cg.freezer);
 		snprintf(ns->desc, sizeof(ns->desc), "container %s (%.12s)",
 			 v[0].name[0] ? v[0].name : v[0].id, v[0].id);
 	}
@@ -335,7 +338,73 @@ json_t *netns_ref_json(const struct netns_ref *ns)
 		json_object_set_new(o, "starttime", json_integer((json_int_t)ns->starttime));
 	if (ns->container[0])
 		json_object_set_new(o, "container", json_string(ns->container));
+	if (ns->cgroup[0])
+		json_object_set_new(o, "cgroup", json_string(ns->cgroup));
 	return o;
+}
+
+/* The namespace bound to a file somewhere (ip netns, a runtime's /run/netns/...), by inode. */
+static int reopen_bound(uint64_t ino, uint64_t dev, struct netns_ref *ns)
+{
+	char root[48], mnt[256], err[512];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int ret;
+
+	if (!f)
+		return -errno;
+	snprintf(root, sizeof(root), "net:[%" PRIu64 "]", ino);
+	ret = mountinfo_find_root(f, "nsfs", root, mnt, sizeof(mnt));
+	fclose(f);
+	if (ret)
+		return ret;
+	ret = open_ns_file(mnt, "netns", ns, err, sizeof(err));
+	if (ret)
+		return ret;
+	if (ns->ino != ino || ns->dev != dev) {
+		netns_ref_close(ns);
+		return -ENOENT;
+	}
+	snprintf(ns->path, sizeof(ns->path), "%s", mnt);
+	return 0;
+}
+
+/*
+ * The journaled process is gone: find the namespace again by the container's id (the
+ * container restarted, or another of its processes runs) or by a file it is bound to. 0 with
+ * ns open and why saying how; -ENOENT with why empty, or saying the container is gone.
+ */
+static int reopen_elsewhere(const json_t *rec, uint64_t ino, uint64_t dev, struct netns_ref *ns,
+			    char *why, size_t size)
+{
+	const char *id = json_string_value(json_object_get(rec, "container"));
+	struct container_ref ref = {.id = (char *)id};
+	struct ctr_info *v = NULL;
+	char err[512];
+	size_t n = 0;
+
+	why[0] = '\0';
+	if (id && !ctr_resolve(&ref, &v, &n, err, sizeof(err)) && n == 1 &&
+	    !open_pid_ns(v[0].main_pid, v[0].main_start, "netns", ns, err, sizeof(err))) {
+		if (ns->ino == ino && ns->dev == dev) {
+			log_info("%s: found again by the container's id (main pid %d now)",
+				 ns->desc, (int)v[0].main_pid);
+			free(v);
+			return 0;
+		}
+		netns_ref_close(ns);
+	}
+	free(v);
+	if (!reopen_bound(ino, dev, ns)) {
+		log_info("%s: found again at %s", ns->desc, ns->path);
+		return 0;
+	}
+	if (id)
+		snprintf(why, size,
+			 "%s (inode %" PRIu64 "): the container %.12s is gone (no process of it "
+			 "runs in that namespace and no file holds it), and the namespace with "
+			 "what we added there",
+			 ns->desc, ino, id);
+	return -ENOENT;
 }
 
 int netns_ref_reopen(const json_t *rec, struct netns_ref *ns, char *why, size_t size)
@@ -364,14 +433,16 @@ int netns_ref_reopen(const json_t *rec, struct netns_ref *ns, char *why, size_t 
 		snprintf(ns->path, sizeof(ns->path), "%s", path);
 	} else if (pid > 0) {
 		ret = open_pid_ns(pid, st, "netns", ns, err, sizeof(err));
-		if (ret) {
+		if (ret)
+			ret = reopen_elsewhere(rec, ino, dev, ns, why, size);
+		if (ret == -ENOENT && !why[0])
 			snprintf(why, size,
 				 "%s (inode %" PRIu64
 				 "): its process %d is gone, and the namespace "
 				 "with it unless something else holds it",
 				 ns->desc, ino, (int)pid);
-			return -ENOENT;
-		}
+		if (ret)
+			return ret;
 	} else {
 		snprintf(why, size, "the journal names no way to reopen the namespace");
 		return -EINVAL;

@@ -18,6 +18,8 @@
 
 #include <jansson.h>
 
+#include "ctr_cgroup.h"
+
 struct net_target;
 
 /* A namespace a fault acts in. fd -1: the agent's own. */
@@ -28,6 +30,7 @@ struct netns_ref {
 	pid_t pid;		      /* {pid} or the container's main process; 0 otherwise */
 	unsigned long long starttime; /* of pid: tells a recycled pid apart after a crash */
 	char container[72];	      /* the container's id, "" for netns targets */
+	char cgroup[CTR_PATH_MAX];    /* the container's cgroup (v2, else v1 freezer), journaled */
 	char desc[160];		      /* for messages: "netns /run/netns/x", "container web" */
 };
 
@@ -76,7 +79,7 @@ int netns_default_ifname(const struct netns_ref *ns, char *name, size_t size, ch
 
 /*
  * The journal's record of a foreign namespace, what crash cleanup reopens it by:
- * {"inode", "dev", "path"} or {"inode", "dev", "pid", "starttime"[, "container"]}.
+ * {"inode", "dev", "path"} or {"inode", "dev", "pid", "starttime"[, "container", "cgroup"]}.
  * NULL for the agent's own (or without memory).
  */
 json_t *netns_ref_json(const struct netns_ref *ns);
@@ -85,7 +88,10 @@ json_t *netns_ref_json(const struct netns_ref *ns);
  * Reopen a journaled namespace: 0 with ns open; -ENOENT (the file, the process or the
  * process that started at that time is gone) or -ESTALE (the path or process now holds
  * another namespace), with why saying so: either way nothing of ours is left in the one we
- * used (a namespace that still exists stays reachable through its file or process).
+ * used (a namespace that still exists stays reachable through its file or process). When
+ * the journaled process is gone, the namespace (checked by inode) is looked for through the
+ * container's id (the container restarted: its main process now) and through a file it is
+ * bound to (/proc/self/mountinfo: ip netns, a runtime's /run/netns/...).
  */
 int netns_ref_reopen(const json_t *rec, struct netns_ref *ns, char *why, size_t size);
 

@@ -155,6 +155,11 @@ static void cpu_activated(struct fault *f)
 	stressor_watch(f->priv, f);
 }
 
+static int cpu_target(const struct fault *f, struct fault_target *t)
+{
+	return stressor_target_container(f->priv, t);
+}
+
 const struct fault_ops fault_stress_cpu = {
 	.name = "stress.cpu",
 	/* Workers drop the bounding set before they exec, which needs CAP_SETPCAP. */
@@ -166,6 +171,7 @@ const struct fault_ops fault_stress_cpu = {
 	.describe = cpu_describe,
 	.activated = cpu_activated,
 	.cleanup = cpu_cleanup,
+	.target_container = cpu_target,
 	.free_priv = cpu_free,
 	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
 	.off_loop = true,

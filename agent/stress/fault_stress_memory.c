@@ -151,6 +151,13 @@ static void mem_activated(struct fault *f)
 	stressor_watch(((struct mem_priv *)f->priv)->s, f);
 }
 
+static int mem_target(const struct fault *f, struct fault_target *t)
+{
+	const struct mem_priv *m = f->priv;
+
+	return stressor_target_container(m ? m->s : NULL, t);
+}
+
 const struct fault_ops fault_stress_memory = {
 	.name = "stress.memory",
 	/* Workers drop the bounding set before they exec, which needs CAP_SETPCAP. */
@@ -162,6 +169,7 @@ const struct fault_ops fault_stress_memory = {
 	.describe = mem_describe,
 	.activated = mem_activated,
 	.cleanup = mem_cleanup,
+	.target_container = mem_target,
 	.free_priv = mem_free,
 	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
 	.off_loop = true,

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 struct fault;
+struct fault_target;
 
 /* argv[1] of a re-executed agent that runs one worker (main.c hands it over). */
 #define STRESSOR_WORKER_ARG "--internal-stress-worker"
@@ -86,6 +87,10 @@ struct stressor {
 	 * every worker writes itself into before it execs, and where its OOM kills are counted.
 	 */
 	char ctr_id[65];
+	char ctr_desc[160]; /* "container web (0123456789ab)" */
+	pid_t ctr_pid;	    /* its main process, and when it started */
+	unsigned long long ctr_start;
+	uint64_t ctr_netns;
 	int n_join;
 	int join_fd[STRESSOR_MAX_JOIN];
 	char *join_dir[STRESSOR_MAX_JOIN];
@@ -137,6 +142,12 @@ int stressor_create_file_at(struct stressor *s, struct fault *f, const struct st
  * -errno with err filled in.
  */
 int stressor_container(struct stressor *s, struct fault *f, char *err, size_t size);
+
+/*
+ * fault_ops.target_container of the stressors that run inside a container (stress.cpu,
+ * stress.memory): the container stressor_container() resolved; -ENOENT without one.
+ */
+int stressor_target_container(const struct stressor *s, struct fault_target *t);
 
 /* {"id": ..., "cgroups": [...]}: the container and the cgroups its workers joined. */
 json_t *stressor_container_json(const struct stressor *s);

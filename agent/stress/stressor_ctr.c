@@ -169,6 +169,11 @@ int stressor_container(struct stressor *s, struct fault *f, char *err, size_t si
 	if (ret)
 		return ret;
 	memcpy(s->ctr_id, c[0].id, sizeof(s->ctr_id));
+	snprintf(s->ctr_desc, sizeof(s->ctr_desc), "container %s (%.12s)",
+		 c[0].name[0] ? c[0].name : c[0].id, c[0].id);
+	s->ctr_pid = c[0].main_pid;
+	s->ctr_start = c[0].main_start;
+	s->ctr_netns = c[0].netns;
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)c[0].main_pid);
 	fp = fopen(path, "re");
 	if (!fp) {
@@ -204,6 +209,19 @@ out:
 	free(text);
 	free(c);
 	return ret;
+}
+
+int stressor_target_container(const struct stressor *s, struct fault_target *t)
+{
+	if (!s || !s->ctr_id[0] || !s->ctr_pid)
+		return -ENOENT;
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", s->ctr_id);
+	snprintf(t->desc, sizeof(t->desc), "%s", s->ctr_desc);
+	t->pid = s->ctr_pid;
+	t->starttime = s->ctr_start;
+	t->netns = s->ctr_netns;
+	return 0;
 }
 
 json_t *stressor_container_json(const struct stressor *s)

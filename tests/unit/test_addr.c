@@ -371,6 +371,28 @@ static void mountinfo_cgroup1_controllers(void **state)
 			 -ENOENT);
 }
 
+static void mountinfo_nsfs_root(void **state)
+{
+	/* Network namespaces bound to files (ip netns, podman): found by their inode. */
+	const char *mi = "23 45 0:4 net:[4026532173] /run/netns/a rw shared:2 - nsfs nsfs rw\n"
+			 "24 45 0:4 net:[4026532306] /run/netns/b\\040c rw - nsfs nsfs rw\n"
+			 "25 45 0:4 mnt:[4026532999] /run/mntns rw - nsfs nsfs rw\n";
+	FILE *f;
+	char out[64];
+
+	f = fmemopen((void *)mi, strlen(mi), "r");
+	assert_non_null(f);
+	assert_int_equal(mountinfo_find_root(f, "nsfs", "net:[4026532306]", out, sizeof(out)), 0);
+	assert_string_equal(out, "/run/netns/b c");
+	rewind(f);
+	assert_int_equal(mountinfo_find_root(f, "nsfs", "net:[4026532999]", out, sizeof(out)),
+			 -ENOENT);
+	rewind(f);
+	assert_int_equal(mountinfo_find_root(f, "nsfs", "net:[402653217]", out, sizeof(out)),
+			 -ENOENT);
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +409,7 @@ int main(void)
 		cmocka_unit_test(mountinfo_hybrid),
 		cmocka_unit_test(mountinfo_escapes_and_no_optional),
 		cmocka_unit_test(mountinfo_cgroup1_controllers),
+		cmocka_unit_test(mountinfo_nsfs_root),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

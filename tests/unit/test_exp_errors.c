@@ -1231,6 +1231,51 @@ static void test_net_target_netns(void **state)
 	       "/run/netns/NAME) or {pid: N}, got a list\n");
 }
 
+/* follow_restarts: a boolean of a network fault's container; refused elsewhere, by path. */
+static void test_container_follow_restarts(void **state)
+{
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	const char *ok = HEAD "  - name: h\n"
+			      "    type: network.loss\n"
+			      "    duration: 1m\n"
+			      "    target: {container: {name: web, follow_restarts: true}, cidrs: "
+			      "[10.9.0.0/24]}\n"
+			      "    params: {probability: 10%}\n";
+
+	(void)state;
+	assert_int_equal(diag_init(&dl, "t.yaml"), 0);
+	th_assert_clean(exp_load_buf(ok, strlen(ok), &e, &dl), &dl);
+	assert_non_null(e);
+	assert_true(e->faults[0].target.net.container->follow_restarts);
+	assert_ptr_equal(exp_fault_container(&e->faults[0]), e->faults[0].target.net.container);
+	exp_free(e);
+
+	expect(HEAD "  - name: k\n"
+		    "    type: process.pause\n"
+		    "    duration: 1m\n"
+		    "    target: {container: {name: web, follow_restarts: true}, all: true}\n",
+	       "t.yaml:12:54: faults[0].target.container.follow_restarts: only network faults "
+	       "follow a container's restarts; a process.pause is not carried over to a new "
+	       "container: remove follow_restarts\n");
+	expect(HEAD "  - name: s\n"
+		    "    type: stress.cpu\n"
+		    "    duration: 1m\n"
+		    "    target: {container: {id: 0123456789ab, follow_restarts: true}}\n"
+		    "    params: {workers: 1}\n",
+	       "t.yaml:12:61: faults[0].target.container.follow_restarts: only network faults "
+	       "follow a container's restarts; a stress.cpu is not carried over to a new "
+	       "container: remove follow_restarts\n");
+	expect(HEAD "  - name: h\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {container: {name: web, follow_restarts: yes}, cidrs: "
+		    "[10.9.0.0/24]}\n"
+		    "    params: {probability: 10%}\n",
+	       "t.yaml:12:54: faults[0].target.container.follow_restarts: expected true or false, "
+	       "got a string\n");
+}
+
 /*
  * Conflicts are per namespace: the same interface name in the agent's namespace and in
  * another one are two links; two faults in one namespace (its default-route interface) clash.
@@ -1290,6 +1335,7 @@ int main(void)
 		cmocka_unit_test(test_unreadable_file),
 		cmocka_unit_test(test_diag_json),
 		cmocka_unit_test(test_net_target_netns),
+		cmocka_unit_test(test_container_follow_restarts),
 		cmocka_unit_test(test_net_netns_conflicts),
 	};
 

@@ -288,6 +288,30 @@ static void test_container_in_plan(void **state)
 	exp_free(e);
 }
 
+/* The network example's partition follows its container's restarts, and the plan says so. */
+static void test_plan_follows_restarts(void **state)
+{
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(diag_init(&dl, "x"), 0);
+	th_assert_clean(
+		exp_load_file(FL_SOURCE_DIR "/experiments/container-network.yaml", &e, &dl), &dl);
+	assert_true(e->faults[0].target.net.container->follow_restarts);
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	assert_int_equal(exp_plan_render(f, e, "container-network.yaml"), 0);
+	fclose(f);
+	if (!strstr(text, "container 'shop-web-1', following its restarts"))
+		fail_msg("the plan does not say the partition follows restarts:\n%s", text);
+	free(text);
+	exp_free(e);
+}
+
 static void test_defaults_written_out(void **state)
 {
 	struct fault_spec *f;
@@ -430,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_written_out),
 		cmocka_unit_test(test_container_targets),
 		cmocka_unit_test(test_container_in_plan),
+		cmocka_unit_test(test_plan_follows_restarts),
 		cmocka_unit_test(test_stress_container_target),
 		cmocka_unit_test(test_fault_errors),
 		cmocka_unit_test(test_type_table),

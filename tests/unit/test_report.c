@@ -161,6 +161,13 @@ static void test_run_final_status(void **state)
 	check_run("run-final-status");
 }
 
+/* A fault whose container exited: state target_gone, a JUnit property naming it. */
+static void test_run_target_gone(void **state)
+{
+	(void)state;
+	check_run("run-target-gone");
+}
+
 static void test_gameday_continue(void **state)
 {
 	(void)state;
@@ -241,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_run_inconclusive),
 		cmocka_unit_test(test_run_agent_down),
 		cmocka_unit_test(test_run_final_status),
+		cmocka_unit_test(test_run_target_gone),
 		cmocka_unit_test(test_gameday_continue),
 		cmocka_unit_test(test_gameday_stop),
 		cmocka_unit_test(test_gameday_inconclusive),
