@@ -727,6 +727,7 @@ int main(int argc, char **argv)
 		status = err == -EINVAL ? 2 : 1;
 		goto out_audit;
 	}
+	ctr_set_policy(a.policy);
 
 	if (open_audit(&a, &s))
 		goto out_audit;

@@ -719,6 +719,31 @@ out:
 	return ret;
 }
 
+int procsel_container_guard(const struct container_ref *ref, const struct procsel_guard *g,
+			    const char *verb, char *err, size_t err_size)
+{
+	struct proc_target whole = {.container = (struct container_ref *)ref, .all = true};
+	char id[CTR_ID_LEN + 1];
+	struct scan sc;
+	int ret = scan(&whole, g, &sc, err, err_size);
+
+	if (ret)
+		return ret;
+	if (sc.n_prot) {
+		if (ctr_pid_id(sc.prot[0].pid, id))
+			snprintf(id, sizeof(id), "?");
+		snprintf(err, err_size,
+			 "target.container: %.12s holds pid %d (%s), which is protected (%s): "
+			 "not %s",
+			 id, (int)sc.prot[0].pid, sc.prot[0].comm, sc.prot[0].why, verb);
+		ret = -EPERM;
+	} else {
+		ret = scan_verdict(&sc, sc.n, g, err, err_size);
+	}
+	scan_free(&sc);
+	return ret;
+}
+
 int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, char *err,
 			     size_t err_size)
 {
