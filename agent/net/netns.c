@@ -112,7 +112,8 @@ static int open_container(const struct container_ref *ref, struct netns_ref *ns,
 	int ret = ctr_resolve(ref, &v, &n, why, sizeof(why));
 
 	if (ret) {
-		snprintf(err, size, "target.container: %s", why);
+		/* ctr_resolve() names the field already. */
+		snprintf(err, size, "%s", why);
 		return ret;
 	}
 	if (n != 1) {
