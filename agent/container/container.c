@@ -383,6 +383,41 @@ int ctr_list(struct ctr_info **out, size_t *n)
 	return ret;
 }
 
+int ctr_guarded(struct ctr_info **out, size_t *n)
+{
+	const struct policy *p = ctr_policy;
+	struct ctr_info *v = NULL;
+	size_t cnt = 0, k = 0;
+	char self[CTR_ID_LEN + 1];
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	/* Without rules, only the agent's own container, which needs no engine to find. */
+	if (!p || !p->n_protected_containers) {
+		self_container(self);
+		if (!self[0])
+			return 0;
+		v = calloc(1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memcpy(v->id, self, sizeof(v->id));
+		v->self = true;
+		*out = v;
+		*n = 1;
+		return 0;
+	}
+	ret = ctr_list(&v, &cnt);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < cnt; i++)
+		if (v[i].self || v[i].protected_by[0] || !v[i].engine[0])
+			v[k++] = v[i];
+	*out = v;
+	*n = k;
+	return 0;
+}
+
 json_t *ctr_info_json(const struct ctr_info *c)
 {
 	json_t *o =

@@ -62,6 +62,14 @@ json_t *ctr_engines_json(void);
  */
 int ctr_list(struct ctr_info **out, size_t *n);
 
+/*
+ * The containers whose processes no process selector may pick, whatever it names: the
+ * agent's own, and with the policy's protected_containers set, the ones it protects and the
+ * ones no engine names (their labels unknown). Without that list no engine is asked (only
+ * the agent's own container, by its cgroup or mountinfo). 0 with a malloc'd *out, or -errno.
+ */
+int ctr_guarded(struct ctr_info **out, size_t *n);
+
 /* {"engines": [...], "containers": [...]}: GET /v1/containers. NULL without memory. */
 json_t *ctr_list_json(void);
 

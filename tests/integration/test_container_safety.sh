@@ -13,8 +13,10 @@
 #    against max_processes_per_fault;
 #  - a stressor on a container that runs a package manager (a process named dpkg) is refused
 #    (403, naming the process), like the freezer;
+#  - a plain process selector (by pid) never picks a process of a protected container;
 #  - the agent's own container (the agent moved into a container's cgroup, as an agent in a
-#    DaemonSet with the host's cgroup namespace sees itself) is marked agent_own and refused;
+#    DaemonSet with the host's cgroup namespace sees itself) is marked agent_own and refused,
+#    and its processes are never picked;
 #  - positive controls: the same faults on an unprotected container would apply;
 #  - nothing was touched: every process of those containers still sleeps, no freezer froze,
 #    no worker joined their cgroups, no file was created in them, no clsact in the namespace,
@@ -224,6 +226,14 @@ done < <(faults_on "$W1")
 api POST /v1/resolve "$(faults_on "$W1" | sed -n 5p)"
 fl_assert_eq "$(jq -r '.faults[0].target.containers[0].id' <<<"$API_BODY")" "${ID[$W1]}" "stress.cpu resolves its container"
 
+# --- a plain process selector never picks a process of a protected container -------------
+for c in "$PG" "$DB"; do
+	refused "{\"name\": \"k\", \"type\": \"process.kill\", \"target\": {\"pid\": ${INNER[$c]}, \"all\": true}}" \
+		422 "all protected, e.g. pid ${INNER[$c]} ($PNAME): in a container the policy protects (protected_containers)"
+done
+api POST /v1/resolve "{\"name\": \"k\", \"type\": \"process.kill\", \"target\": {\"pid\": ${INNER[$W1]}, \"all\": true}}"
+fl_assert_eq "$(jq -r '.faults[0].would_apply' <<<"$API_BODY")" true "a pid selector in $W1 ($API_BODY)"
+
 # --- caps: containers per fault, processes inside containers ------------------------------
 refused "{\"name\": \"k\", \"type\": \"process.kill\", \"target\": {\"container\": {\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}, \"name\": \"$PNAME\", \"count\": 1}}" \
 	422 "compose service $PROJECT/web names 3 running containers, more than the policy's max_containers_per_fault (2)"
@@ -288,6 +298,8 @@ fl_assert_eq "$(jq -r '[.containers[] | select(.agent_own)] | length' <<<"$API_B
 while IFS= read -r f; do
 	refused "$f" 403 "target.container: '$SELF' (${ID[$SELF]:0:12}) is the agent's own container; the agent never targets it"
 done < <(faults_on "$SELF" | sed -n '1p;4p;5p')
+refused "{\"name\": \"k\", \"type\": \"process.kill\", \"target\": {\"pid\": ${INNER[$SELF]}, \"all\": true}}" \
+	422 "all protected, e.g. pid ${INNER[$SELF]} ($PNAME): in the agent's own container"
 
 # --- nothing was touched ------------------------------------------------------------------
 api GET /v1/faults
