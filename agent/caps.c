@@ -1,4 +1,4 @@
-/* Capabilities: reporting for `faultctl agent info`, the drop after start-up, per-thread raising. */
+/* Capabilities: reporting for `agent info`, the drop after start-up, raising per thread. */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/capability.h>

@@ -72,7 +72,7 @@ static void ctr_rule_check(struct exp_ctx *ctx, const struct enode *map, void *o
 
 	if (r->name && r->label) {
 		exp_err_key(ctx, map, "label",
-			    "'name' and 'label' cannot be combined; give each in an entry of its own");
+			    "'name' and 'label' cannot be combined; one key per entry");
 		return;
 	}
 	if (!r->name && !r->label) {
@@ -99,7 +99,8 @@ static void ctr_rule_check(struct exp_ctx *ctx, const struct enode *map, void *o
 		if (!label_key_char(r->label[i]))
 			break;
 	if (!i)
-		exp_err_key(ctx, map, "label", "the label key is empty; write 'key' or 'key=value'");
+		exp_err_key(ctx, map, "label",
+			    "the label key is empty; write 'key' or 'key=value'");
 	else if (r->label + i != eq && r->label[i])
 		exp_err_key(ctx, map, "label",
 			    "'%c' at offset %zu: a label key has letters, digits, '_', '.', '-' "
@@ -107,8 +108,7 @@ static void ctr_rule_check(struct exp_ctx *ctx, const struct enode *map, void *o
 			    r->label[i], i);
 	else if (eq && !eq[1])
 		exp_err_key(ctx, map, "label",
-			    "the value after '=' is empty; write '%.*s' to match the label with any "
-			    "value",
+			    "the value after '=' is empty; write '%.*s' for the label with any value",
 			    (int)(eq - r->label), r->label);
 }
 

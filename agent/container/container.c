@@ -533,11 +533,12 @@ static int refuse_protected(const char *what, const struct ctr_info *v, size_t n
 		}
 		/* Protected by name or label, unless shown otherwise: names come from an engine. */
 		if (p && p->n_protected_containers && !v[i].engine[0]) {
-			snprintf(err, size,
-				 "target.container: container %s: no Docker Engine API names it, so "
-				 "the policy's protected_containers cannot be checked against it; "
-				 "nothing was touched",
-				 c);
+			snprintf(
+				err, size,
+				"target.container: container %s: no Docker Engine API names it, so "
+				"the policy's protected_containers cannot be checked against it; "
+				"nothing was touched",
+				c);
 			return -ESRCH;
 		}
 	}

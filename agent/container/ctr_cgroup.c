@@ -187,7 +187,7 @@ int ctr_mountinfo_id(const char *text, char *id)
 
 			if (mlen != strlen(binds[b]) || memcmp(mnt, binds[b], mlen))
 				continue;
-			/* A component of 64 hex digits under "containers" or "overlay-containers". */
+			/* 64 hex digits under "containers" or "overlay-containers". */
 			while (c < root + rlen) {
 				const char *slash = memchr(c, '/', (size_t)(root + rlen - c));
 				size_t cl = slash ? (size_t)(slash - c) : (size_t)(root + rlen - c);

@@ -452,8 +452,7 @@ static const char *container_why(pid_t pid, const struct scan *sc)
 			return "in the agent's own container";
 		return sc->guarded[i].protected_by[0]
 			       ? "in a container the policy protects (protected_containers)"
-			       : "in a container no engine names, so protected_containers cannot be "
-				 "checked";
+			       : "in a container no engine names (protected_containers unchecked)";
 	}
 	return NULL;
 }
