@@ -1,4 +1,4 @@
-/* Capability reporting for `faultctl agent info`. */
+/* Capabilities: reporting for `agent info`, the drop after start-up, raising per thread. */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/capability.h>
@@ -28,6 +28,27 @@ static json_t *flag_set(cap_t caps, cap_flag_t flag)
 	return arr;
 }
 
+/* Names of the capabilities permitted but not effective. */
+static json_t *lazy_set(cap_t caps)
+{
+	json_t *arr = json_array();
+
+	for (cap_value_t v = 0; arr && v <= CAP_LAST_CAP; v++) {
+		cap_flag_value_t eff = CAP_CLEAR, perm = CAP_CLEAR;
+		char *name;
+
+		if (cap_get_flag(caps, v, CAP_PERMITTED, &perm) ||
+		    cap_get_flag(caps, v, CAP_EFFECTIVE, &eff) || perm != CAP_SET || eff == CAP_SET)
+			continue;
+		name = cap_to_name(v);
+		if (!name)
+			continue;
+		json_array_append_new(arr, json_string(name));
+		cap_free(name);
+	}
+	return arr;
+}
+
 json_t *caps_to_json(void)
 {
 	cap_t caps = cap_get_proc();
@@ -35,18 +56,18 @@ json_t *caps_to_json(void)
 
 	if (!caps)
 		return NULL;
-	obj = json_pack("{s:o, s:o}", "effective", flag_set(caps, CAP_EFFECTIVE), "permitted",
-			flag_set(caps, CAP_PERMITTED));
+	obj = json_pack("{s:o, s:o, s:o}", "effective", flag_set(caps, CAP_EFFECTIVE), "permitted",
+			flag_set(caps, CAP_PERMITTED), "raised_per_thread", lazy_set(caps));
 	cap_free(caps);
 	if (!obj)
 		errno = ENOMEM;
 	return obj;
 }
 
-int caps_restrict(uint64_t keep)
+int caps_restrict(uint64_t keep, uint64_t lazy)
 {
-	cap_value_t vals[CAP_LAST_CAP + 1];
-	int n = 0, err = 0;
+	cap_value_t vals[CAP_LAST_CAP + 1], eff[CAP_LAST_CAP + 1];
+	int n = 0, n_eff = 0, err = 0;
 	cap_t caps;
 
 	/*
@@ -61,6 +82,8 @@ int caps_restrict(uint64_t keep)
 	for (cap_value_t v = 0; v <= CAP_LAST_CAP; v++) {
 		if (keep & (1ULL << v)) {
 			vals[n++] = v;
+			if (!(lazy & (1ULL << v)))
+				eff[n_eff++] = v;
 			continue;
 		}
 		if (CAP_IS_SUPPORTED(v) && cap_drop_bound(v) && errno != EINVAL)
@@ -71,14 +94,38 @@ int caps_restrict(uint64_t keep)
 	caps = cap_init();
 	if (!caps)
 		return -errno;
-	if ((n && (cap_set_flag(caps, CAP_EFFECTIVE, n, vals, CAP_SET) ||
-		   cap_set_flag(caps, CAP_PERMITTED, n, vals, CAP_SET))) ||
-	    cap_set_proc(caps))
+	if ((n_eff && cap_set_flag(caps, CAP_EFFECTIVE, n_eff, eff, CAP_SET)) ||
+	    (n && cap_set_flag(caps, CAP_PERMITTED, n, vals, CAP_SET)) || cap_set_proc(caps))
 		err = -errno;
 	cap_free(caps);
 	if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		err = -errno;
 	return err;
+}
+
+/* cap_set_proc() without libpsx sets the calling thread's capabilities only. */
+static int set_effective(int cap, cap_flag_value_t val)
+{
+	cap_value_t v = cap;
+	cap_t caps = cap_get_proc();
+	int err = 0;
+
+	if (!caps)
+		return -errno;
+	if (cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, val) || cap_set_proc(caps))
+		err = -errno;
+	cap_free(caps);
+	return err;
+}
+
+int caps_raise(int cap)
+{
+	return set_effective(cap, CAP_SET);
+}
+
+int caps_lower(int cap)
+{
+	return set_effective(cap, CAP_CLEAR);
 }
 
 static uint64_t flag_bits(cap_flag_t flag)

@@ -7,15 +7,28 @@
 
 #include <jansson.h>
 
-/* {"effective": ["cap_kill", ...], "permitted": [...]} or NULL on error (errno set). */
+/*
+ * {"effective": ["cap_kill", ...], "permitted": [...], "raised_per_thread": [...]} of the
+ * calling thread, or NULL on error (errno set). raised_per_thread: permitted but not
+ * effective, raised only by the short-lived thread that needs one (caps_raise()).
+ */
 json_t *caps_to_json(void);
 
 /*
- * Keep only the capabilities in keep (bits 1ULL << CAP_*) in the effective, permitted and
- * bounding sets, drop all inheritable and ambient ones, lock the securebits so uid 0 gets
- * nothing back on exec, and set no_new_privs. Irreversible. Returns 0 or -errno.
+ * Keep only the capabilities in keep (bits 1ULL << CAP_*) in the permitted and bounding sets,
+ * and those of them not in lazy in the effective set too; drop all inheritable and ambient
+ * ones, lock the securebits so uid 0 gets nothing back on exec, and set no_new_privs.
+ * Capabilities are per thread: this sets the calling thread's, which threads it creates
+ * afterwards inherit. Irreversible. Returns 0 or -errno.
  */
-int caps_restrict(uint64_t keep);
+int caps_restrict(uint64_t keep, uint64_t lazy);
+
+/*
+ * Raise cap (CAP_*, in the permitted set) into the calling thread's effective set, or lower it
+ * out of it; no other thread's capabilities change. 0 or -errno.
+ */
+int caps_raise(int cap);
+int caps_lower(int cap);
 
 /* The permitted set as bits (1ULL << CAP_*); 0 when it cannot be read. */
 uint64_t caps_permitted(void);

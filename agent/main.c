@@ -598,13 +598,15 @@ static void start_helpers(struct agent *a)
  */
 static int drop_capabilities(struct agent *a)
 {
-	uint64_t keep = 0, missing;
-	char names[1024];
+	uint64_t keep = 0, needed = 0, missing;
+	char names[1024], lazy[256];
 	int err;
 
 	if (getuid() == 0) {
-		for (size_t i = 0; fault_ops_all[i]; i++)
+		for (size_t i = 0; fault_ops_all[i]; i++) {
+			needed |= fault_ops_all[i]->caps;
 			keep |= fault_ops_all[i]->caps | fault_ops_all[i]->caps_optional;
+		}
 		/*
 		 * A capability this root never had (a container's bounding set) cannot be kept;
 		 * the fault types that need it are unavailable (log_unavailable() below).
@@ -615,13 +617,21 @@ static int drop_capabilities(struct agent *a)
 			log_warn("capabilities not available to keep: %s", names);
 			keep &= ~missing;
 		}
-		err = caps_restrict(keep);
+		/*
+		 * The optional ones no type needs (CAP_SYS_ADMIN, for setns()) stay permitted
+		 * only: the short-lived thread that enters a namespace raises it for itself and
+		 * drops it again (netns_call()); no other thread ever holds it effective.
+		 */
+		err = caps_restrict(keep, keep & ~needed);
 		caps_names(keep, names, sizeof(names));
+		caps_names(keep & ~needed, lazy, sizeof(lazy));
 		if (err) {
 			log_err("cannot restrict capabilities to %s: %s", names, strerror(-err));
 			return err;
 		}
-		log_info("capabilities kept: %s; no_new_privs set", names[0] ? names : "none");
+		log_info("capabilities kept: %s (%s: permitted only, raised per thread); "
+			 "no_new_privs set",
+			 names[0] ? names : "none", lazy[0] ? lazy : "none");
 	}
 	a->caps_held = caps_effective_set();
 	log_unavailable(a);
@@ -727,6 +737,7 @@ int main(int argc, char **argv)
 		status = err == -EINVAL ? 2 : 1;
 		goto out_audit;
 	}
+	ctr_set_policy(a.policy);
 
 	if (open_audit(&a, &s))
 		goto out_audit;

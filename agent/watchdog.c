@@ -154,7 +154,8 @@ static void restrict_caps(void)
 	for (size_t i = 0; fault_ops_all[i]; i++)
 		keep |= fault_ops_all[i]->caps | fault_ops_all[i]->caps_optional;
 	keep &= caps_permitted();
-	err = caps_restrict(keep);
+	/* Its cleanup opens programs by id and enters namespaces itself: all stay effective. */
+	err = caps_restrict(keep, 0);
 	if (err)
 		log_warn("watchdog: cannot restrict its capabilities: %s; running with the agent's",
 			 strerror(-err));

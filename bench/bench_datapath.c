@@ -208,7 +208,7 @@ int main(void)
 	netfault_close(nf);
 	nf = NULL;
 	/* The agent's capabilities after its start-up (docs/network-faults.md, Capabilities). */
-	err = caps_restrict(1ULL << CAP_BPF | 1ULL << CAP_NET_ADMIN);
+	err = caps_restrict(1ULL << CAP_BPF | 1ULL << CAP_NET_ADMIN, 0);
 	if (err) {
 		fprintf(stderr, "bench_datapath: dropping capabilities: %s\n", strerror(-err));
 		goto out;

@@ -143,6 +143,9 @@ static void print_resolved(const json_t *agent)
 			       json_string_value(json_object_get(p, "runtime")) ?: "?",
 			       (int)json_integer_value(json_object_get(p, "main_pid")),
 			       (long long)json_integer_value(json_object_get(p, "netns_inode")));
+		/* A stressor's container target: the container alone, no process is hit. */
+		if (!json_object_get(t, "matched"))
+			continue;
 		printf("    %d process%s match (and %d protected), %d would be hit%s%s%s\n",
 		       (int)json_integer_value(json_object_get(t, "matched")),
 		       json_integer_value(json_object_get(t, "matched")) == 1 ? "" : "es",

@@ -72,6 +72,12 @@ static void print_targets(const char *addr, json_t *resp)
 		       json_integer_value(json_object_get(c, "processes")),
 		       str_or(json_object_get(cg, "unified"),
 			      str_or(json_object_get(cg, "freezer"), "-")));
+		/* What the agent refuses to target (docs/policy.md, Containers). */
+		if (json_is_true(json_object_get(c, "agent_own")))
+			printf("%-12s  never targeted: the agent's own container\n", "");
+		if (json_object_get(c, "protected"))
+			printf("%-12s  never targeted: %s\n", "",
+			       str_or(json_object_get(c, "protected"), "?"));
 	}
 }
 

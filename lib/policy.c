@@ -1,5 +1,6 @@
 /* Policy file: parsed with the experiment loader's field tables, checked per fault. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,12 +38,102 @@ static const struct exp_list port_list = {
 	.max_items = EXP_MAX_PORTS,
 };
 
+#define PCR(m) offsetof(struct policy_container_rule, m)
+
+/* A container name as runtimes allow it (at most 128 characters), or a glob of one. */
+#define POLICY_CTR_NAME_MAX 128
+/* A label key and its value ("com.example.tier=db"). */
+#define POLICY_CTR_LABEL_MAX 512
+
+static const struct exp_field ctr_rule_fields[] = {
+	FLD("name", FT_STRING, 0, PCR(name), 0, POLICY_CTR_NAME_MAX, 0, NULL),
+	FLD("label", FT_STRING, 0, PCR(label), 0, POLICY_CTR_LABEL_MAX, 0, NULL),
+};
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+/* Label keys as Docker and Kubernetes write them: "com.example.tier", "app.kubernetes.io/name". */
+static bool label_key_char(char c)
+{
+	return name_char(c) || c == '/';
+}
+
+/* Exactly one of name and label; each in the form the matcher reads (policy.h). */
+static void ctr_rule_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
+			   const struct exp_seen *seen)
+{
+	struct policy_container_rule *r = obj;
+	const char *eq;
+	size_t i;
+
+	if (r->name && r->label) {
+		exp_err_key(ctx, map, "label",
+			    "'name' and 'label' cannot be combined; one key per entry");
+		return;
+	}
+	if (!r->name && !r->label) {
+		/* Keys that are all unknown or invalid are reported already. */
+		if (!map->n)
+			exp_err(ctx, map,
+				"needs 'name' (a container name or a glob such as 'db-*') or "
+				"'label' ('key' or 'key=value')");
+		return;
+	}
+	if (r->name) {
+		for (i = 0; r->name[i]; i++)
+			if (!name_char(r->name[i]) && r->name[i] != '*' && r->name[i] != '?')
+				break;
+		if (r->name[i])
+			exp_err_key(ctx, map, "name",
+				    "'%c' at offset %zu: a container name has letters, digits, "
+				    "'_', '.' and '-', and a pattern '*' and '?' besides",
+				    r->name[i], i);
+		return;
+	}
+	eq = strchr(r->label, '=');
+	for (i = 0; r->label + i != eq && r->label[i]; i++)
+		if (!label_key_char(r->label[i]))
+			break;
+	if (!i)
+		exp_err_key(ctx, map, "label",
+			    "the label key is empty; write 'key' or 'key=value'");
+	else if (r->label + i != eq && r->label[i])
+		exp_err_key(ctx, map, "label",
+			    "'%c' at offset %zu: a label key has letters, digits, '_', '.', '-' "
+			    "and '/' (write 'key' or 'key=value')",
+			    r->label[i], i);
+	else if (eq && !eq[1])
+		exp_err_key(ctx, map, "label",
+			    "the value after '=' is empty; write '%.*s' for the label with any value",
+			    (int)(eq - r->label), r->label);
+}
+
+static const struct exp_object ctr_rule_object = {
+	.name = "policy_protected_container",
+	.fields = ctr_rule_fields,
+	.n_fields = ARRAY_SIZE(ctr_rule_fields),
+	.size = sizeof(struct policy_container_rule),
+	.check = ctr_rule_check,
+};
+
+static const struct exp_list ctr_rule_list = {
+	.elem = { .type = FT_OBJECT, .aux = &ctr_rule_object },
+	.elem_size = sizeof(struct policy_container_rule),
+	.min_items = 1,
+	.max_items = 1024,
+};
+
 /*
  * The largest caps a policy file may set: a selector hitting more than a few thousand
  * processes is a host-wide outage, not a fault; stress.cpu never accepts more than 4096.
  */
 #define POLICY_MAX_PROCESSES_LIMIT 100000
 #define POLICY_MAX_CPU_WORKERS_LIMIT 4096
+#define POLICY_MAX_CONTAINERS_LIMIT 10000
 
 #define PO(m) offsetof(struct policy, m)
 
@@ -67,6 +158,10 @@ static const struct exp_field policy_fields[] = {
 	/* No table default: the default depends on the host (policy_default_cpu_workers). */
 	FLD("max_cpu_workers", FT_U32, 0, PO(max_cpu_workers), 1, POLICY_MAX_CPU_WORKERS_LIMIT, 0,
 	    NULL),
+	{ .key = "protected_containers", .type = FT_LIST, .off = PO(protected_containers),
+	  .off2 = PO(n_protected_containers), .aux = &ctr_rule_list },
+	FLD("max_containers_per_fault", FT_U32, FF_DEFAULT, PO(max_containers_per_fault), 1,
+	    POLICY_MAX_CONTAINERS_LIMIT, POLICY_DEFAULT_MAX_CONTAINERS, NULL),
 };
 
 /* Names in allow_types must be fault types, reported like the loader reports a bad type. */
@@ -173,6 +268,33 @@ uint64_t policy_min_free_bytes(const struct policy *p, uint64_t total_bytes)
 		ppm = POLICY_DEFAULT_MIN_FREE_PPM;
 	/* 128-bit product: total_bytes * ppm overflows 64 bits beyond 18 TB. */
 	return (uint64_t)((unsigned __int128)total_bytes * ppm / UNITS_PPM_ONE);
+}
+
+bool policy_container_protected(const struct policy *p, const char *name, const json_t *labels,
+				char *why, size_t size)
+{
+	for (size_t i = 0; i < p->n_protected_containers; i++) {
+		const struct policy_container_rule *r = &p->protected_containers[i];
+		const char *eq, *v;
+		size_t klen;
+		char key[POLICY_CTR_LABEL_MAX + 1];
+
+		if (r->name) {
+			if (!name || !*name || fnmatch(r->name, name, 0))
+				continue;
+			snprintf(why, size, "protected_containers[%zu] (name '%s')", i, r->name);
+			return true;
+		}
+		eq = strchr(r->label, '=');
+		klen = eq ? (size_t)(eq - r->label) : strlen(r->label);
+		snprintf(key, sizeof(key), "%.*s", (int)klen, r->label);
+		v = json_string_value(json_object_get(labels, key));
+		if (!v || (eq && strcmp(v, eq + 1)))
+			continue;
+		snprintf(why, size, "protected_containers[%zu] (label %s)", i, r->label);
+		return true;
+	}
+	return false;
 }
 
 static void fmt_ppm(char *buf, size_t size, uint32_t ppm)

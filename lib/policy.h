@@ -14,6 +14,15 @@
 
 #define POLICY_DEFAULT_PATH "/etc/faultline/policy.yaml"
 
+/*
+ * One entry of protected_containers: exactly one of name (a container name, exact or a glob
+ * with '*' and '?') and label ("key": the label is set; "key=value": set to that value).
+ */
+struct policy_container_rule {
+	char *name;
+	char *label;
+};
+
 struct policy {
 	char **allow_types; /* fault type names; none: every type */
 	size_t n_allow_types;
@@ -31,10 +40,18 @@ struct policy {
 	size_t n_protected_ports;
 	uint32_t max_processes_per_fault; /* processes one process fault may hit (each round) */
 	uint32_t max_cpu_workers;	  /* stress.cpu workers; not in the file: 4 x usable CPUs */
+	struct policy_container_rule *protected_containers; /* never targeted */
+	size_t n_protected_containers;
+	uint32_t max_containers_per_fault; /* containers one fault's target may name */
 };
 
 /* How many processes one process fault may hit unless the policy file says otherwise. */
 #define POLICY_DEFAULT_MAX_PROCESSES 16u
+/*
+ * How many containers one fault may act in unless the policy file says otherwise: a scaled
+ * compose service of a few replicas, not every container of a host.
+ */
+#define POLICY_DEFAULT_MAX_CONTAINERS 10u
 /* stress.cpu workers per CPU the agent may run on, unless the policy file says otherwise. */
 #define POLICY_DEFAULT_CPU_WORKERS_PER_CPU 4u
 
@@ -64,6 +81,14 @@ int policy_check(const struct policy *p, const struct fault_spec *f, char *err, 
  * calling thread's affinity mask (sched_getaffinity), at least one CPU.
  */
 uint32_t policy_default_cpu_workers(void);
+
+/*
+ * Whether protected_containers protects the container named name (NULL or "": no name known)
+ * with labels (a JSON object of strings; NULL: none known). When it does, why says which
+ * rule: "protected_containers[1] (label tier=db)". Pure: no system calls.
+ */
+bool policy_container_protected(const struct policy *p, const char *name, const json_t *labels,
+				char *why, size_t size);
 
 /* The memory floor in bytes on a host with total_bytes of memory (the default if not set). */
 uint64_t policy_min_free_bytes(const struct policy *p, uint64_t total_bytes);

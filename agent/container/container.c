@@ -21,6 +21,7 @@
 #include "exp.h"
 #include "http.h"
 #include "log.h"
+#include "policy.h"
 
 /* An engine answers a local socket at once; a hung one must not hold a fault's apply long. */
 #define ENGINE_CONNECT_TIMEOUT_MS 1000L
@@ -39,6 +40,13 @@ struct engine {
 /* Set once at start (ctr_engines_init), read-only afterwards: safe from worker threads. */
 static struct engine engines[CTR_MAX_ENGINES];
 static size_t n_engines;
+/* Set once at start (ctr_set_policy); NULL: nothing protected by name, no cap. */
+static const struct policy *ctr_policy;
+
+void ctr_set_policy(const struct policy *p)
+{
+	ctr_policy = p;
+}
 
 /*
  * From the headers of an engine's answer, which engine it is: podman's Libpod-Api-Version
@@ -236,6 +244,29 @@ int ctr_pid_id(pid_t pid, char *id)
 	return ret;
 }
 
+/*
+ * Which container the agent itself runs in, if any: the one its /proc/self/cgroup names, else
+ * (a private cgroup namespace shows "/") the one whose files the runtime bound into its mount
+ * namespace (ctr_mountinfo_id()). self[0] is '\0' when neither says.
+ */
+static void self_container(char *self)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	self[0] = '\0';
+	if (!ctr_pid_id(getpid(), self))
+		return;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	if (getdelim(&text, &len, '\0', f) < 0 || ctr_mountinfo_id(text, self))
+		self[0] = '\0';
+	free(text);
+	fclose(f);
+}
+
 static int by_id(const void *a, const void *b)
 {
 	return strcmp(((const struct ctr_info *)a)->id, ((const struct ctr_info *)b)->id);
@@ -246,7 +277,10 @@ static int scan_proc(struct ctr_info **out, size_t *n)
 {
 	struct ctr_info *v = NULL;
 	size_t cap = 0, cnt = 0;
+	struct stat self_mnt, init_mnt;
+	char self[CTR_ID_LEN + 1];
 	struct dirent *de;
+	bool by_mnt;
 	DIR *d = opendir("/proc");
 
 	if (!d)
@@ -297,6 +331,14 @@ static int scan_proc(struct ctr_info **out, size_t *n)
 		}
 	}
 	closedir(d);
+	self_container(self);
+	/*
+	 * An agent in a container of its own shares that container's mount namespace, whatever
+	 * its cgroup namespace hides; on the host (pid 1's mount namespace), none does. Unknown
+	 * when pid 1's cannot be read: then the ids above decide alone.
+	 */
+	by_mnt = !stat("/proc/self/ns/mnt", &self_mnt) && !stat("/proc/1/ns/mnt", &init_mnt) &&
+		 (self_mnt.st_ino != init_mnt.st_ino || self_mnt.st_dev != init_mnt.st_dev);
 	for (size_t i = 0; i < cnt; i++) {
 		char ns[64];
 		struct stat sb;
@@ -304,6 +346,10 @@ static int scan_proc(struct ctr_info **out, size_t *n)
 		snprintf(ns, sizeof(ns), "/proc/%d/ns/net", (int)v[i].main_pid);
 		if (!stat(ns, &sb))
 			v[i].netns = (uint64_t)sb.st_ino;
+		snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", (int)v[i].main_pid);
+		v[i].self = !strcmp(v[i].id, self) ||
+			    (by_mnt && !stat(ns, &sb) && sb.st_ino == self_mnt.st_ino &&
+			     sb.st_dev == self_mnt.st_dev);
 	}
 	if (cnt)
 		qsort(v, cnt, sizeof(*v), by_id);
@@ -362,6 +408,10 @@ static void join_engines(struct ctr_info *v, size_t n, int *answered, char *why,
 			if (c->runtime == CONTAINER_RUNTIME_AUTO)
 				c->runtime = engines[e].kind[0] == 'p' ? CONTAINER_RUNTIME_PODMAN
 								       : CONTAINER_RUNTIME_DOCKER;
+			if (ctr_policy && !c->protected_by[0])
+				policy_container_protected(ctr_policy, c->name, labels,
+							   c->protected_by,
+							   sizeof(c->protected_by));
 		}
 		json_decref(list);
 	}
@@ -374,6 +424,41 @@ int ctr_list(struct ctr_info **out, size_t *n)
 	if (!ret)
 		join_engines(*out, *n, &answered, NULL, 0);
 	return ret;
+}
+
+int ctr_guarded(struct ctr_info **out, size_t *n)
+{
+	const struct policy *p = ctr_policy;
+	struct ctr_info *v = NULL;
+	size_t cnt = 0, k = 0;
+	char self[CTR_ID_LEN + 1];
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	/* Without rules, only the agent's own container, which needs no engine to find. */
+	if (!p || !p->n_protected_containers) {
+		self_container(self);
+		if (!self[0])
+			return 0;
+		v = calloc(1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memcpy(v->id, self, sizeof(v->id));
+		v->self = true;
+		*out = v;
+		*n = 1;
+		return 0;
+	}
+	ret = ctr_list(&v, &cnt);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < cnt; i++)
+		if (v[i].self || v[i].protected_by[0] || !v[i].engine[0])
+			v[k++] = v[i];
+	*out = v;
+	*n = k;
+	return 0;
 }
 
 json_t *ctr_info_json(const struct ctr_info *c)
@@ -401,6 +486,10 @@ json_t *ctr_info_json(const struct ctr_info *c)
 			json_pack("{s:s, s:s}", "project", c->project, "service", c->service));
 	if (c->engine[0])
 		json_object_set_new(o, "engine", json_string(c->engine));
+	if (c->protected_by[0])
+		json_object_set_new(o, "protected", json_string(c->protected_by));
+	if (c->self)
+		json_object_set_new(o, "agent_own", json_true());
 	return o;
 }
 
@@ -449,12 +538,70 @@ static void ref_text(const struct container_ref *ref, char *buf, size_t size)
 			 ref->compose->project, ref->compose->service);
 }
 
+/* "'web' (2e4763818fc5)" or "2e4763818fc5", for messages. */
+static void ctr_text(const struct ctr_info *c, char *buf, size_t size)
+{
+	if (c->name[0])
+		snprintf(buf, size, "'%s' (%.12s)", c->name, c->id);
+	else
+		snprintf(buf, size, "%.12s", c->id);
+}
+
+/*
+ * The containers a target names, refused as a whole when one of them may never be targeted
+ * (the agent's own, a protected one, one the policy cannot be checked against) or when they
+ * are more than the policy's cap. 0, or -EPERM, -ESRCH, -E2BIG with err saying why.
+ */
+static int refuse_protected(const char *what, const struct ctr_info *v, size_t n, char *err,
+			    size_t size)
+{
+	const struct policy *p = ctr_policy;
+	char c[160];
+
+	for (size_t i = 0; i < n; i++) {
+		ctr_text(&v[i], c, sizeof(c));
+		if (v[i].self) {
+			snprintf(err, size,
+				 "target.container: %s is the agent's own container; the agent "
+				 "never targets it",
+				 c);
+			return -EPERM;
+		}
+		if (v[i].protected_by[0]) {
+			snprintf(err, size,
+				 "target.container: container %s is protected by the policy's %s; "
+				 "nothing was touched",
+				 c, v[i].protected_by);
+			return -ESRCH;
+		}
+		/* Protected by name or label, unless shown otherwise: names come from an engine. */
+		if (p && p->n_protected_containers && !v[i].engine[0]) {
+			snprintf(
+				err, size,
+				"target.container: container %s: no Docker Engine API names it, so "
+				"the policy's protected_containers cannot be checked against it; "
+				"nothing was touched",
+				c);
+			return -ESRCH;
+		}
+	}
+	if (p && p->max_containers_per_fault && n > p->max_containers_per_fault) {
+		snprintf(err, size,
+			 "target.container: %s names %zu running containers, more than the "
+			 "policy's max_containers_per_fault (%u); nothing was touched (narrow the "
+			 "target, or raise the cap in the policy file)",
+			 what, n, (unsigned)p->max_containers_per_fault);
+		return -E2BIG;
+	}
+	return 0;
+}
+
 int ctr_resolve(const struct container_ref *ref, struct ctr_info **out, size_t *n, char *err,
 		size_t size)
 {
 	struct ctr_info *v = NULL;
 	size_t cnt = 0, hit = 0;
-	char what[200], why[200] = "", self[CTR_ID_LEN + 1];
+	char what[200], why[200] = "";
 	int answered = 0, ret;
 
 	*out = NULL;
@@ -500,15 +647,8 @@ int ctr_resolve(const struct container_ref *ref, struct ctr_info **out, size_t *
 			 v[1].name[0] ? "'" : "", hit > 2 ? ", ..." : "",
 			 ref->id ? "a longer prefix" : "the runtime or the id");
 		ret = -EINVAL;
-	} else if (!ctr_pid_id(getpid(), self)) {
-		for (size_t i = 0; i < hit; i++)
-			if (!strcmp(v[i].id, self)) {
-				snprintf(err, size,
-					 "target.container: %.12s is the agent's own container; "
-					 "the agent never targets it",
-					 self);
-				ret = -EPERM;
-			}
+	} else {
+		ret = refuse_protected(what, v, hit, err, size);
 	}
 	if (ret) {
 		free(v);

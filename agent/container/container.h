@@ -17,6 +17,7 @@
 #include "ctr_cgroup.h"
 
 struct container_ref;
+struct policy;
 
 /* Engine sockets probed when none is configured (docker's, then the rootful podman service's). */
 #define CTR_DEFAULT_ENGINES "/run/docker.sock,/run/podman/podman.sock"
@@ -35,6 +36,8 @@ struct ctr_info {
 	size_t n_procs;
 	uint64_t netns; /* inode of main_pid's network namespace, 0 when unreadable */
 	struct ctr_cgroup cg;
+	bool self;		/* the agent runs in it */
+	char protected_by[160]; /* the policy's rule that protects it, "" when none */
 };
 
 /*
@@ -44,6 +47,12 @@ struct ctr_info {
  */
 int ctr_engines_init(const char *sockets);
 
+/*
+ * The policy whose protected_containers and max_containers_per_fault every resolve enforces
+ * (not owned; it lives as long as the agent). Called once at start, like ctr_engines_init().
+ */
+void ctr_set_policy(const struct policy *p);
+
 /* The engines and what their probe found, for GET /v1/info. */
 json_t *ctr_engines_json(void);
 
@@ -52,6 +61,14 @@ json_t *ctr_engines_json(void);
  * say (names, labels). 0 with a malloc'd *out, or -errno.
  */
 int ctr_list(struct ctr_info **out, size_t *n);
+
+/*
+ * The containers whose processes no process selector may pick, whatever it names: the
+ * agent's own, and with the policy's protected_containers set, the ones it protects and the
+ * ones no engine names (their labels unknown). Without that list no engine is asked (only
+ * the agent's own container, by its cgroup or mountinfo). 0 with a malloc'd *out, or -errno.
+ */
+int ctr_guarded(struct ctr_info **out, size_t *n);
 
 /* {"engines": [...], "containers": [...]}: GET /v1/containers. NULL without memory. */
 json_t *ctr_list_json(void);
@@ -63,8 +80,10 @@ json_t *ctr_info_json(const struct ctr_info *c);
  * The running containers ref names: by id (the full id, or a prefix that must name exactly
  * one), by name (exactly one), or by compose project and service (every container of the
  * service, at least one), of ref->runtime unless auto. 0 with a malloc'd array of
- * infos; -ESRCH (none runs here), -EINVAL (an ambiguous prefix or name), -EPERM (the agent's
- * own container) or -EOPNOTSUPP (a name with no engine to ask), each with err saying why.
+ * infos; -ESRCH (none runs here, or one the policy's protected_containers protects, or one
+ * the engines do not name while that list is set), -E2BIG (more than the policy's
+ * max_containers_per_fault), -EINVAL (an ambiguous prefix or name), -EPERM (the agent's own
+ * container) or -EOPNOTSUPP (a name with no engine to ask), each with err saying why.
  */
 int ctr_resolve(const struct container_ref *ref, struct ctr_info **out, size_t *n, char *err,
 		size_t size);

@@ -155,3 +155,57 @@ int ctr_cgroup_parse(const char *text, struct ctr_cgroup *out)
 	}
 	return found ? 0 : -ENOENT;
 }
+
+int ctr_mountinfo_id(const char *text, char *id)
+{
+	static const char *const binds[] = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf"};
+
+	for (const char *line = text; line && *line;) {
+		const char *nl = strchr(line, '\n'), *f = line, *root = NULL, *mnt = NULL;
+		size_t len = nl ? (size_t)(nl - line) : strlen(line), rlen = 0, mlen = 0;
+
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...": the 4th and 5th fields. */
+		for (int field = 1; field <= 5 && f < line + len; field++) {
+			const char *sp = memchr(f, ' ', (size_t)(line + len - f));
+			size_t fl = sp ? (size_t)(sp - f) : (size_t)(line + len - f);
+
+			if (field == 4) {
+				root = f;
+				rlen = fl;
+			} else if (field == 5) {
+				mnt = f;
+				mlen = fl;
+			}
+			f += fl + 1;
+		}
+		line = nl ? nl + 1 : NULL;
+		if (!root || !mnt)
+			continue;
+		for (size_t b = 0; b < sizeof(binds) / sizeof(binds[0]); b++) {
+			const char *c = root, *prev = NULL;
+			size_t prevlen = 0;
+
+			if (mlen != strlen(binds[b]) || memcmp(mnt, binds[b], mlen))
+				continue;
+			/* 64 hex digits under "containers" or "overlay-containers". */
+			while (c < root + rlen) {
+				const char *slash = memchr(c, '/', (size_t)(root + rlen - c));
+				size_t cl = slash ? (size_t)(slash - c) : (size_t)(root + rlen - c);
+
+				if (is_id(c, cl) && prev &&
+				    ((prevlen == 10 && !memcmp(prev, "containers", 10)) ||
+				     (prevlen == 18 && !memcmp(prev, "overlay-containers", 18)))) {
+					memcpy(id, c, CTR_ID_LEN);
+					id[CTR_ID_LEN] = '\0';
+					return 0;
+				}
+				if (cl) {
+					prev = c;
+					prevlen = cl;
+				}
+				c += cl + 1;
+			}
+		}
+	}
+	return -ENOENT;
+}

@@ -39,4 +39,13 @@ int ctr_cgroup_path_id(const char *path, char *id, int *runtime, size_t *end);
  */
 int ctr_cgroup_parse(const char *text, struct ctr_cgroup *out);
 
+/*
+ * The container a /proc/self/mountinfo text says the reader runs in, from the files runtimes
+ * bind into every container (/etc/hostname, /etc/hosts, /etc/resolv.conf): their source is
+ * docker's .../containers/ID/... or podman's .../overlay-containers/ID/userdata/.... For a
+ * process whose /proc/self/cgroup names no container (a private cgroup namespace).
+ * 0 with id (65 bytes), or -ENOENT.
+ */
+int ctr_mountinfo_id(const char *text, char *id);
+
 #endif

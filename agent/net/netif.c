@@ -345,7 +345,8 @@ static bool shaping_type(int type)
 
 /*
  * The namespace and interface of the target: nf->ns opened, nf->ifindex and nf->ifname set.
- * Errors are the API's: -EINVAL/-ENODEV/-ESRCH (422), -EOPNOTSUPP (503: no CAP_SYS_ADMIN).
+ * Errors are the API's: -EINVAL/-ENODEV/-ESRCH/-E2BIG (422), -EPERM (403: the agent's own
+ * container), -EOPNOTSUPP (503: no CAP_SYS_ADMIN).
  */
 static int target_interface(struct fault *f, struct netif_fault *nf, char *err, size_t size)
 {
@@ -364,7 +365,9 @@ static int target_interface(struct fault *f, struct netif_fault *nf, char *err, 
 		return -EINVAL;
 	}
 	ret = netns_ref_open(t, &nf->ns, err, size);
-	if (ret == -EOPNOTSUPP || ret == -ENOMEM || ret == -ESRCH || ret == -EINVAL)
+	/* -EPERM: the agent's own container (403); -E2BIG: over max_containers_per_fault. */
+	if (ret == -EOPNOTSUPP || ret == -ENOMEM || ret == -ESRCH || ret == -EINVAL ||
+	    ret == -EPERM || ret == -E2BIG)
 		return ret;
 	if (ret)
 		return -ESRCH; /* a file or process that is not there: nothing to act in */

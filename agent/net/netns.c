@@ -113,7 +113,8 @@ static int open_container(const struct container_ref *ref, struct netns_ref *ns,
 	int ret = ctr_resolve(ref, &v, &n, why, sizeof(why));
 
 	if (ret) {
-		snprintf(err, size, "target.container: %s", why);
+		/* ctr_resolve() names the field already. */
+		snprintf(err, size, "%s", why);
 		return ret;
 	}
 	if (n != 1) {
@@ -153,7 +154,7 @@ int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, 
 	dev = ns->dev;
 	ino = ns->ino;
 	/* Refused before anything is opened: entering another namespace is never faked. */
-	if (!caps_effective(CAP_SYS_ADMIN)) {
+	if (!(caps_permitted() & 1ULL << CAP_SYS_ADMIN)) {
 		snprintf(err, size,
 			 "target.%s: acting in another network namespace needs CAP_SYS_ADMIN "
 			 "(setns), which the agent does not hold",
@@ -211,10 +212,37 @@ static void *call_thread(void *p)
 {
 	struct call *c = p;
 
+	bool raised = false;
+	int err;
+
+	/*
+	 * CAP_SYS_ADMIN is permitted but not effective after start-up (main.c): this thread
+	 * alone raises it, for setns() only, and drops it again before it does anything in the
+	 * namespace. Capabilities are per thread: no other thread holds it meanwhile. (Before
+	 * the drop, at start-up recovery, it is effective already and stays so.)
+	 */
+	if (!caps_effective(CAP_SYS_ADMIN)) {
+		err = caps_raise(CAP_SYS_ADMIN);
+		if (err) {
+			c->ret = err;
+			log_err("entering %s: raising CAP_SYS_ADMIN: %s", c->ns->desc,
+				strerror(-err));
+			return NULL;
+		}
+		raised = true;
+	}
 	/* Only this thread changes namespace; it ends right after, so no one else runs here. */
-	if (setns(c->ns->fd, CLONE_NEWNET)) {
-		c->ret = -errno;
-		log_err("entering %s: %s", c->ns->desc, strerror(errno));
+	err = setns(c->ns->fd, CLONE_NEWNET) ? -errno : 0;
+	if (raised && caps_lower(CAP_SYS_ADMIN)) {
+		/* Never run anything with it still raised. */
+		c->ret = -EPERM;
+		log_err("entering %s: cannot drop CAP_SYS_ADMIN again: %s", c->ns->desc,
+			strerror(errno));
+		return NULL;
+	}
+	if (err) {
+		c->ret = err;
+		log_err("entering %s: %s", c->ns->desc, strerror(-err));
 		return NULL;
 	}
 	c->ret = c->fn(c->arg);

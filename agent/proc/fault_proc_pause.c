@@ -180,11 +180,9 @@ static int container_freezer(struct agent *a, struct fault *f, struct pause_priv
 			     size_t size)
 {
 	const struct fault_spec *s = f->spec;
-	struct proc_target whole = {.container = s->target.proc.container, .all = true};
 	struct ctr_info *c = NULL;
 	struct procsel_guard g;
 	char root[256];
-	json_t *found = NULL;
 	int ret;
 
 	ret = ctr_resolve_one(s->target.proc.container, "method freezer freezes one container",
@@ -212,21 +210,8 @@ static int container_freezer(struct agent *a, struct fault *f, struct pause_priv
 	}
 	/* Every process of the container is frozen: none may be protected, the cap holds. */
 	procsel_guard_init(&g, f->peer_pid, a->policy);
-	ret = procsel_resolve(&whole, &g, &found, err, size);
-	/* A protected process refuses the freezer whatever else the scan says (all protected). */
-	if (found && json_integer_value(json_object_get(found, "protected_matches"))) {
-		json_t *pr = json_array_get(json_object_get(found, "protected"), 0);
-
-		snprintf(err, size,
-			 "target.container: %.12s holds pid %d (%s), which is protected (%s): not "
-			 "frozen",
-			 c[0].id, (int)json_integer_value(json_object_get(pr, "pid")),
-			 json_string_value(json_object_get(pr, "comm")),
-			 json_string_value(json_object_get(pr, "why")));
-		ret = -EPERM;
-	}
+	ret = procsel_container_guard(s->target.proc.container, &g, "frozen", err, size);
 out:
-	json_decref(found);
 	free(c);
 	return ret;
 }

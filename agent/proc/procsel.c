@@ -392,6 +392,8 @@ struct scan {
 	size_t n, n_prot, cap, cap_prot;
 	struct ctr_info *ctrs; /* the containers target.container names, resolved */
 	size_t n_ctrs;
+	struct ctr_info *guarded; /* containers whose processes are never picked (ctr_guarded) */
+	size_t n_guarded;
 };
 
 static void scan_free(struct scan *sc)
@@ -399,6 +401,7 @@ static void scan_free(struct scan *sc)
 	free(sc->m);
 	free(sc->prot);
 	free(sc->ctrs);
+	free(sc->guarded);
 	memset(sc, 0, sizeof(*sc));
 }
 
@@ -433,6 +436,25 @@ static bool in_containers(pid_t pid, const struct scan *sc)
 		if (!strcmp(sc->ctrs[i].id, id))
 			return true;
 	return false;
+}
+
+/* Why pid is protected by the container it is in (sc->guarded), or NULL. */
+static const char *container_why(pid_t pid, const struct scan *sc)
+{
+	char id[CTR_ID_LEN + 1];
+
+	if (!sc->n_guarded || ctr_pid_id(pid, id))
+		return NULL;
+	for (size_t i = 0; i < sc->n_guarded; i++) {
+		if (strcmp(sc->guarded[i].id, id))
+			continue;
+		if (sc->guarded[i].self)
+			return "in the agent's own container";
+		return sc->guarded[i].protected_by[0]
+			       ? "in a container the policy protects (protected_containers)"
+			       : "in a container no engine names (protected_containers unchecked)";
+	}
+	return NULL;
 }
 
 /*
@@ -471,6 +493,8 @@ static int consider(pid_t pid, const struct proc_target *t, const regex_t *re, u
 		return 0;
 	/* Protected: never selected, whatever the selector says; kept to say why. */
 	why = protected_why(pid, &st, g);
+	if (!why)
+		why = container_why(pid, sc);
 	if (why)
 		return scan_add(&sc->prot, &sc->n_prot, &sc->cap_prot, pid, &st, why);
 	return scan_add(&sc->m, &sc->n, &sc->cap, pid, &st, NULL);
@@ -515,6 +539,12 @@ static int scan(const struct proc_target *t, const struct procsel_guard *g, stru
 		ret = ctr_resolve(t->container, &sc->ctrs, &sc->n_ctrs, err, err_size);
 		if (ret)
 			goto out;
+	}
+	/* Processes of the agent's own or a protected container are never picked. */
+	ret = ctr_guarded(&sc->guarded, &sc->n_guarded);
+	if (ret) {
+		snprintf(err, err_size, "finding the protected containers: %s", strerror(-ret));
+		goto out;
 	}
 	/* A pid names one process at most: no need to read every other one in /proc. */
 	if (t->pid) {
@@ -715,6 +745,31 @@ out:
 	json_decref(o);
 	free(idx);
 	free(chosen);
+	scan_free(&sc);
+	return ret;
+}
+
+int procsel_container_guard(const struct container_ref *ref, const struct procsel_guard *g,
+			    const char *verb, char *err, size_t err_size)
+{
+	struct proc_target whole = {.container = (struct container_ref *)ref, .all = true};
+	char id[CTR_ID_LEN + 1];
+	struct scan sc;
+	int ret = scan(&whole, g, &sc, err, err_size);
+
+	if (ret)
+		return ret;
+	if (sc.n_prot) {
+		if (ctr_pid_id(sc.prot[0].pid, id))
+			snprintf(id, sizeof(id), "?");
+		snprintf(err, err_size,
+			 "target.container: %.12s holds pid %d (%s), which is protected (%s): "
+			 "not %s",
+			 id, (int)sc.prot[0].pid, sc.prot[0].comm, sc.prot[0].why, verb);
+		ret = -EPERM;
+	} else {
+		ret = scan_verdict(&sc, sc.n, g, err, err_size);
+	}
 	scan_free(&sc);
 	return ret;
 }

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+struct container_ref;
 struct policy;
 struct proc_target;
 
@@ -73,6 +74,17 @@ int procsel_resolve(const struct proc_target *t, const struct procsel_guard *g, 
  */
 int procsel_cgroup_protected(const char *cgroup, const struct procsel_guard *g, char *err,
 			     size_t err_size);
+
+/*
+ * Whether the containers ref names hold a process the guard protects (a runtime's daemon, a
+ * package manager, another faultlined, ...), for a fault that acts on every process of them
+ * at once (a freezer) or on the container itself (a stressor's workers in its cgroups, a
+ * file filling its filesystem). -EPERM with err "target.container: ID holds pid N (COMM),
+ * which is protected (WHY): not VERB"; else 0, or -ESRCH (no process) or -E2BIG (more than
+ * g->max_procs: 0 for no cap) with err; the refusals of ctr_resolve().
+ */
+int procsel_container_guard(const struct container_ref *ref, const struct procsel_guard *g,
+			    const char *verb, char *err, size_t err_size);
 
 /*
  * Whether this kernel has pidfds (pidfd_open, Linux 5.3): 0, or -EOPNOTSUPP (or -errno) with

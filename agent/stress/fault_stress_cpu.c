@@ -166,6 +166,7 @@ const struct fault_ops fault_stress_cpu = {
 	.caps = 1ULL << CAP_SETPCAP,
 	.probe = cpu_probe,
 	.validate = cpu_validate,
+	.resolve = stressor_resolve,
 	.apply = cpu_apply,
 	.revert = cpu_revert,
 	.describe = cpu_describe,

@@ -196,6 +196,7 @@ const struct fault_ops fault_stress_disk_fill = {
 	.caps = 1ULL << CAP_SETPCAP | 1ULL << CAP_SYS_PTRACE,
 	.probe = fill_probe,
 	.validate = fill_validate,
+	.resolve = stressor_resolve,
 	.apply = fill_apply,
 	.revert = fill_revert,
 	.describe = fill_describe,

@@ -191,6 +191,7 @@ const struct fault_ops fault_stress_io = {
 	.caps = 1ULL << CAP_SETPCAP | 1ULL << CAP_SYS_PTRACE,
 	.probe = io_probe,
 	.validate = io_validate,
+	.resolve = stressor_resolve,
 	.apply = io_apply,
 	.revert = io_revert,
 	.describe = io_describe,

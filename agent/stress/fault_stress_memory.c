@@ -164,6 +164,7 @@ const struct fault_ops fault_stress_memory = {
 	.caps = 1ULL << CAP_SETPCAP,
 	.probe = mem_probe,
 	.validate = mem_validate,
+	.resolve = stressor_resolve,
 	.apply = mem_apply,
 	.revert = mem_revert,
 	.describe = mem_describe,

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+struct agent;
 struct fault;
 struct fault_target;
 
@@ -174,6 +175,14 @@ int stressor_container_dir(struct fault *f, const char *path, struct stressor_ro
  * way: 0 with *dirfd, -ESRCH when that process is gone, or -errno.
  */
 int stressor_root_dir(pid_t pid, unsigned long long start, const char *dir, int *dirfd);
+
+/*
+ * resolve (POST /v1/resolve) of the stress types: with a container target, the container
+ * (as GET /v1/containers lists it), refused as an apply would refuse it (not running here,
+ * protected, the agent's own, holding a protected process). Without one, nothing: 0 with
+ * *out NULL.
+ */
+int stressor_resolve(struct agent *a, struct fault *f, json_t **out, char *err, size_t size);
 
 /* Close what stressor_container opened. */
 void stressor_container_release(struct stressor *s);

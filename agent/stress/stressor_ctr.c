@@ -15,16 +15,61 @@
 #include <unistd.h>
 
 #include "procfs.h"
+#include "agent.h"
 #include "cgroup.h"
 #include "container.h"
 #include "exp.h"
 #include "fault.h"
 #include "log.h"
+#include "procsel.h"
 #include "stressor.h"
 
 /* Why a stressor's container target must name one container, and what to do about it. */
 #define ONE_CTR "a stressor runs in one container"
 #define ONE_CTR_HINT "name one by id or name"
+
+/*
+ * The one container a stressor's target names, refused when it holds a protected process:
+ * workers charged to its cgroups (a memory stress meets its OOM killer first) or a file
+ * filling its filesystem would starve or break a package manager or a runtime's daemon there.
+ * 0 with *c to free(), or -errno with err.
+ */
+static int resolve_guarded(struct fault *f, struct ctr_info **c, char *err, size_t size)
+{
+	const struct container_ref *ref = f->spec->target.stress.container;
+	struct procsel_guard g;
+	int ret = ctr_resolve_one(ref, ONE_CTR, ONE_CTR_HINT, c, err, size);
+
+	if (ret)
+		return ret;
+	procsel_guard_init(&g, f->peer_pid, f->agent->policy);
+	/* The workers hit none of the container's processes: no cap on how many it has. */
+	g.max_procs = 0;
+	ret = procsel_container_guard(ref, &g, "stressed", err, size);
+	if (ret) {
+		free(*c);
+		*c = NULL;
+	}
+	return ret;
+}
+
+int stressor_resolve(struct agent *a, struct fault *f, json_t **out, char *err, size_t size)
+{
+	struct ctr_info *c = NULL;
+	int ret;
+
+	*out = NULL;
+	if (exp_fault_target_kind(f->spec->type) != FAULT_TARGET_STRESS ||
+	    !f->spec->target.stress.container)
+		return 0;
+	ret = resolve_guarded(f, &c, err, size);
+	if (ret)
+		return ret;
+	/* As a process fault's resolve lists them (GET /v1/containers' entries). */
+	*out = json_pack("{s:[o]}", "containers", ctr_info_json(&c[0]));
+	free(c);
+	return *out ? 0 : -ENOMEM;
+}
 
 /* Does the space- or comma-separated list have the token tok (of length n)? */
 static bool has_token(const char *list, const char *tok, size_t n)
@@ -165,7 +210,7 @@ int stressor_container(struct stressor *s, struct fault *f, char *err, size_t si
 	ref = spec->target.stress.container;
 	if (!ref)
 		return 0;
-	ret = ctr_resolve_one(ref, ONE_CTR, ONE_CTR_HINT, &c, err, size);
+	ret = resolve_guarded(f, &c, err, size);
 	if (ret)
 		return ret;
 	memcpy(s->ctr_id, c[0].id, sizeof(s->ctr_id));
@@ -295,7 +340,7 @@ int stressor_container_dir(struct fault *f, const char *path, struct stressor_ro
 	}
 	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
 	r->base = slash + 1;
-	ret = ctr_resolve_one(spec->target.stress.container, ONE_CTR, ONE_CTR_HINT, &c, err, size);
+	ret = resolve_guarded(f, &c, err, size);
 	if (ret)
 		return ret;
 	r->pid = c[0].main_pid;

@@ -103,8 +103,25 @@ start=$SECONDS
 pristine=$(tc_b)
 start_agent agent.log
 api GET /v1/info
-caps=$(jq -r '.capabilities.effective | join(",")' <<<"$API_BODY")
+# CAP_SYS_ADMIN (setns) stays permitted, not effective: only the short-lived thread that
+# enters a namespace raises it, for setns() alone. Every thread of the agent shows it so.
+caps=$(jq -r '.capabilities.permitted | join(",")' <<<"$API_BODY")
 [[ ",$caps," == *",cap_sys_admin,"* ]] || fl_fail "the agent dropped cap_sys_admin (needed to enter a namespace): $caps"
+caps=$(jq -r '.capabilities.effective | join(",")' <<<"$API_BODY")
+[[ ",$caps," != *",cap_sys_admin,"* ]] || fl_fail "cap_sys_admin is effective on the API's thread: $caps"
+fl_assert_eq "$(jq -r '.capabilities.raised_per_thread | join(",")' <<<"$API_BODY")" cap_sys_admin \
+	"the capability raised per thread in /v1/info"
+assert_no_thread_sys_admin() {
+	local t eff n=0
+	for t in /proc/"$FL_AGENT_PID"/task/*; do
+		eff=$(awk '/^CapEff:/ {print $2}' "$t/status" 2>/dev/null) || continue
+		[[ -n $eff ]] || continue
+		n=$((n + 1))
+		(((16#$eff >> 21) & 1)) && fl_fail "thread ${t##*/} of the agent holds CAP_SYS_ADMIN effective ($1)"
+	done
+	((n > 0)) || fl_fail "no thread of the agent read ($1)"
+}
+assert_no_thread_sys_admin "after start-up"
 fl_assert_eq "$(jq -r '.fault_types[] | select(.name == "network.loss") | .capabilities_optional' <<<"$API_BODY")" \
 	cap_sys_admin "network.loss's optional capability in /v1/info"
 lease 600000
@@ -136,6 +153,9 @@ read -r lo hi < <(binom_interval $N 0.2 $ALPHA)
 fl_log "loss 20% in B (netns path): $lost of $N lost; 99.9% interval [$lo, $hi]"
 ((lost >= lo && lost <= hi)) || fl_fail "loss $lost of $N outside [$lo, $hi]"
 loss_fid=$FID
+
+# The setns threads are gone, and none left the capability raised on another thread.
+assert_no_thread_sys_admin "with a fault applied inside $B"
 
 # --- the registry is keyed by namespace: the same ifindex in H ---------------------------------
 idx=$(ip -n "$B" -o link show dev "$BDEV" | cut -d: -f1)

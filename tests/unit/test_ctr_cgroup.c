@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -123,13 +124,51 @@ static void test_inconsistent(void **state)
 			 -EINVAL);
 }
 
+/* The agent's own container when its cgroup namespace hides it: the runtimes' bind mounts. */
+static void test_mountinfo(void **state)
+{
+	static const char id[] = "6a2f1c9e0b7d4e3f8a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071";
+	char text[4096], out[CTR_ID_LEN + 1];
+
+	(void)state;
+	/* docker: the source under /var/lib/docker/containers/ID/. */
+	snprintf(text, sizeof(text),
+		 "1385 1203 0:64 / / rw,relatime master:523 - overlay overlay rw,lowerdir=/x\n"
+		 "1402 1385 8:1 /var/lib/docker/containers/%s/resolv.conf /etc/resolv.conf "
+		 "rw,relatime - ext4 /dev/sda1 rw\n",
+		 id);
+	assert_int_equal(ctr_mountinfo_id(text, out), 0);
+	assert_string_equal(out, id);
+	/* podman: .../overlay-containers/ID/userdata/hostname, on its own mount of storage. */
+	snprintf(text, sizeof(text),
+		 "711 650 0:24 /containers/storage/overlay-containers/%s/userdata/hostname "
+		 "/etc/hostname rw,nosuid,nodev - tmpfs tmpfs rw,mode=755",
+		 id);
+	assert_int_equal(ctr_mountinfo_id(text, out), 0);
+	assert_string_equal(out, id);
+	/* A CRI sandbox's id is the pod's, not the container's; a host has none of these. */
+	snprintf(text, sizeof(text),
+		 "900 890 8:1 /var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/%s/hostname "
+		 "/etc/hostname rw - ext4 /dev/sda1 rw\n"
+		 "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n",
+		 id);
+	assert_int_equal(ctr_mountinfo_id(text, out), -ENOENT);
+	/* Another mount point with a container's path is not the reader's own (a volume). */
+	snprintf(text, sizeof(text),
+		 "1402 1385 8:1 /var/lib/docker/containers/%s/hostname /mnt/other rw - ext4 "
+		 "/dev/sda1 rw\n",
+		 id);
+	assert_int_equal(ctr_mountinfo_id(text, out), -ENOENT);
+	assert_int_equal(ctr_mountinfo_id("", out), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_podman_hybrid),  cmocka_unit_test(test_podman_v2_subgroup),
 		cmocka_unit_test(test_docker),	       cmocka_unit_test(test_kubernetes),
 		cmocka_unit_test(test_not_containers), cmocka_unit_test(test_innermost),
-		cmocka_unit_test(test_inconsistent),
+		cmocka_unit_test(test_inconsistent),   cmocka_unit_test(test_mountinfo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@
 #include "exp.h"
 #include "fault.h"
 #include "helpers.h"
+#include "stressor.h"
 
 static void test_every_lib_type_has_ops(void **state)
 {
@@ -160,8 +161,9 @@ static const char *prefix_of(enum fault_target_kind k)
  * What a type's target kind asks of its ops: its name's prefix, and more. Network faults change an
  * interface (CAP_NET_ADMIN), say what they would hit (resolve), carry a renewed lease to the
  * kernel's rules, and apply on the loop (they share the interface registry). Process faults select
- * with the process resolver and signal (CAP_KILL). Stressors have no target: nothing to
- * resolve and no kernel-side deadline.
+ * with the process resolver and signal (CAP_KILL). Stressors may take a container target, which
+ * they resolve with the stressors' resolver (the container, refused as an apply would be); the
+ * others have no target: nothing to resolve. Neither has a kernel-side deadline.
  */
 static void test_ops_fit_the_target_kind(void **state)
 {
@@ -188,6 +190,12 @@ static void test_ops_fit_the_target_kind(void **state)
 				fail_msg("%s is a process fault: it needs CAP_KILL and resolves "
 					 "with "
 					 "fault_proc_resolve",
+					 ops->name);
+			break;
+		case FAULT_TARGET_STRESS:
+			if (ops->resolve != stressor_resolve || ops->lease_renewed)
+				fail_msg("%s may run in a container: it resolves with "
+					 "stressor_resolve, and has no kernel-side deadline",
 					 ops->name);
 			break;
 		default:

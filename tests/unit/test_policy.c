@@ -235,6 +235,82 @@ static void blast_radius_caps(void **state)
 	free(out);
 }
 
+/* protected_containers: names (exact or glob) and label selectors, matched as the agent does. */
+static void protected_containers(void **state)
+{
+	struct policy *p = load_ok("protected_containers:\n"
+				   "  - name: postgres\n"
+				   "  - name: 'prod-*-db'\n"
+				   "  - label: tier=db\n"
+				   "  - label: io.faultline.protect\n"
+				   "max_containers_per_fault: 3\n");
+	json_t *db = json_pack("{s:s}", "tier", "db"), *web = json_pack("{s:s}", "tier", "web"),
+	       *flag = json_pack("{s:s}", "io.faultline.protect", "");
+	char why[128] = "";
+
+	assert_int_equal(p->n_protected_containers, 4);
+	assert_int_equal(p->max_containers_per_fault, 3);
+	assert_true(policy_container_protected(p, "postgres", NULL, why, sizeof(why)));
+	assert_string_equal(why, "protected_containers[0] (name 'postgres')");
+	/* Exact names are exact: no prefix or suffix match. */
+	assert_false(policy_container_protected(p, "postgres-1", NULL, why, sizeof(why)));
+	assert_false(policy_container_protected(p, "my-postgres", web, why, sizeof(why)));
+	assert_true(policy_container_protected(p, "prod-eu-db", NULL, why, sizeof(why)));
+	assert_string_equal(why, "protected_containers[1] (name 'prod-*-db')");
+	assert_false(policy_container_protected(p, "prod-eu-db-2", NULL, why, sizeof(why)));
+	assert_true(policy_container_protected(p, "shop-db-1", db, why, sizeof(why)));
+	assert_string_equal(why, "protected_containers[2] (label tier=db)");
+	assert_false(policy_container_protected(p, "shop-web-1", web, why, sizeof(why)));
+	/* A key alone matches whatever the value, the empty one included. */
+	assert_true(policy_container_protected(p, "", flag, why, sizeof(why)));
+	assert_string_equal(why, "protected_containers[3] (label io.faultline.protect)");
+	assert_false(policy_container_protected(p, NULL, NULL, why, sizeof(why)));
+	policy_free(p);
+	json_decref(db);
+	json_decref(web);
+	json_decref(flag);
+
+	/* Without the keys: nothing protected by name, ten containers per fault. */
+	assert_int_equal(policy_default(&p), 0);
+	assert_int_equal(p->n_protected_containers, 0);
+	assert_int_equal(p->max_containers_per_fault, 10);
+	assert_false(policy_container_protected(p, "postgres", NULL, why, sizeof(why)));
+	policy_free(p);
+}
+
+static void protected_containers_errors(void **state)
+{
+	char *out = load_bad("protected_containers:\n"
+			     "  - postgres\n"
+			     "  - {name: web, label: tier=db}\n"
+			     "  - {}\n"
+			     "  - name: 'db[12]'\n"
+			     "  - label: 'tier='\n"
+			     "  - label: '=db'\n"
+			     "  - label: 'my tier=db'\n"
+			     "  - nmae: web\n"
+			     "max_containers_per_fault: 0\n");
+
+	assert_string_equal(
+		out,
+		"policy.yaml:2:5: protected_containers[0]: expected a mapping, got a string\n"
+		"policy.yaml:3:24: protected_containers[1].label: 'name' and 'label' cannot be "
+		"combined; one key per entry\n"
+		"policy.yaml:4:5: protected_containers[2]: needs 'name' (a container name or a "
+		"glob such as 'db-*') or 'label' ('key' or 'key=value')\n"
+		"policy.yaml:5:11: protected_containers[3].name: '[' at offset 2: a container name "
+		"has letters, digits, '_', '.' and '-', and a pattern '*' and '?' besides\n"
+		"policy.yaml:6:12: protected_containers[4].label: the value after '=' is empty; "
+		"write 'tier' for the label with any value\n"
+		"policy.yaml:7:12: protected_containers[5].label: the label key is empty; write "
+		"'key' or 'key=value'\n"
+		"policy.yaml:8:12: protected_containers[6].label: ' ' at offset 2: a label key has "
+		"letters, digits, '_', '.', '-' and '/' (write 'key' or 'key=value')\n"
+		"policy.yaml:9:5: protected_containers[7].nmae: unknown key; did you mean 'name'?\n"
+		"policy.yaml:10:27: max_containers_per_fault: 0 is out of range (1 to 10000)\n");
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +321,8 @@ int main(void)
 		cmocka_unit_test(gilbert_elliott_loss_ratio),
 		cmocka_unit_test(min_free_memory),
 		cmocka_unit_test(blast_radius_caps),
+		cmocka_unit_test(protected_containers),
+		cmocka_unit_test(protected_containers_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
