@@ -527,8 +527,8 @@ int netfault_detach(struct netfault *nf)
 			continue;
 		}
 		hooks[n] = h;
-		msgs[n++] = tc_bpf_filter_del_msg(nf->ifindex, hook_parent(h),
-						  NETFAULT_TC_PRIORITY, NETFAULT_TC_HANDLE);
+		msgs[n++] = tc_bpf_filter_del_msg(nf->ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
+						  NETFAULT_TC_HANDLE);
 	}
 	qdisc = nf->created_qdisc && !others;
 	if (nf->created_qdisc && others)

@@ -60,9 +60,9 @@ int tc_bpf_batch(struct nl_msg **msgs, size_t n, int *errs)
 
 struct nl_msg *tc_bpf_clsact_msg(bool add, int ifindex)
 {
-	struct nl_msg *msg = tc_msg(add ? RTM_NEWQDISC : RTM_DELQDISC,
-				    add ? NLM_F_CREATE | NLM_F_EXCL : 0, ifindex,
-				    TC_H_MAKE(TC_H_CLSACT, 0), TC_H_CLSACT);
+	struct nl_msg *msg =
+		tc_msg(add ? RTM_NEWQDISC : RTM_DELQDISC, add ? NLM_F_CREATE | NLM_F_EXCL : 0,
+		       ifindex, TC_H_MAKE(TC_H_CLSACT, 0), TC_H_CLSACT);
 
 	if (msg && nla_put_string(msg, TCA_KIND, "clsact") < 0) {
 		nlmsg_free(msg);

@@ -147,7 +147,8 @@ int tc_shaper_install(int ifindex, const struct tc_shaper *s, const struct tc_ne
 	 */
 	if (direct_qlen < 1000)
 		direct_qlen = 1000;
-	msgs[0] = tc_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, ifindex, TC_FL_ROOT, TC_H_ROOT);
+	msgs[0] =
+		tc_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, ifindex, TC_FL_ROOT, TC_H_ROOT);
 	if (!msgs[0] || nla_put_string(msgs[0], TCA_KIND, "htb") < 0 ||
 	    !(o = nla_nest_start(msgs[0], TCA_OPTIONS)) ||
 	    nla_put(msgs[0], TCA_HTB_INIT, sizeof(glob), &glob) < 0 ||
@@ -197,7 +198,8 @@ int tc_shaper_install(int ifindex, const struct tc_shaper *s, const struct tc_ne
 			ret = rtnl_qdisc_fifo_set_limit(
 				leaf, (int)(s->limit > INT32_MAX ? INT32_MAX : s->limit));
 		if (!ret)
-			ret = rtnl_qdisc_build_add_request(leaf, NLM_F_CREATE | NLM_F_EXCL, &msgs[2]);
+			ret = rtnl_qdisc_build_add_request(leaf, NLM_F_CREATE | NLM_F_EXCL,
+							   &msgs[2]);
 		if (ret) {
 			snprintf(err, size, "building the leaf fifo: %s", nl_geterror(ret));
 			ret = nlsock_errno(ret);
