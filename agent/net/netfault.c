@@ -157,16 +157,31 @@ static int tc_detach(int ifindex, enum netfault_hook h)
 	return tc_bpf_filter_del(ifindex, hook_parent(h), NETFAULT_TC_PRIORITY, NETFAULT_TC_HANDLE);
 }
 
-static int attach_hook(struct netfault *nf, enum netfault_hook h)
+/* Our filter's name on a hook: named as libbpf names its filters, the program's name and id. */
+static void filter_name(const struct netfault *nf, enum netfault_hook h, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:[%u]", prog_names[h], nf->prog_id[h]);
+}
+
+static struct nl_msg *filter_add_msg(const struct netfault *nf, enum netfault_hook h, bool replace)
+{
+	char filter[BPF_OBJ_NAME_LEN + 16];
+
+	filter_name(nf, h, filter, sizeof(filter));
+	return tc_bpf_filter_add_msg(nf->ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
+				     NETFAULT_TC_HANDLE, netfault_prog_fd(nf, h), filter, replace);
+}
+
+/*
+ * The exclusive add of our filter on a hook was answered err: -EEXIST is resolved here (a
+ * leftover filter of ours is replaced; anybody else's is left alone, -EEXIST), and a failure
+ * logged.
+ */
+static int hook_added(struct netfault *nf, enum netfault_hook h, int err)
 {
 	char name[BPF_OBJ_NAME_LEN], filter[BPF_OBJ_NAME_LEN + 16];
-	int err, fd = netfault_prog_fd(nf, h);
 	__u32 id;
 
-	/* Named as libbpf names its filters: the program's name and id. */
-	snprintf(filter, sizeof(filter), "%s:[%u]", prog_names[h], nf->prog_id[h]);
-	err = tc_bpf_filter_add(nf->ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
-				NETFAULT_TC_HANDLE, fd, filter, false);
 	if (err == -EEXIST) {
 		err = our_slot_prog(nf->ifindex, h, &id, name);
 		if (err || strcmp(name, prog_names[h])) {
@@ -179,8 +194,9 @@ static int attach_hook(struct netfault *nf, enum netfault_hook h)
 		log_info(
 			"netfault: ifindex %d %s: replacing a leftover filter of ours (prog id %u)",
 			nf->ifindex, hook_names[h], id);
+		filter_name(nf, h, filter, sizeof(filter));
 		err = tc_bpf_filter_add(nf->ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
-					NETFAULT_TC_HANDLE, fd, filter, true);
+					NETFAULT_TC_HANDLE, netfault_prog_fd(nf, h), filter, true);
 	}
 	if (err) {
 		log_err("netfault: ifindex %d: attaching the %s filter: %s%s", nf->ifindex,
@@ -238,35 +254,53 @@ static int detach_hook(struct netfault *nf, enum netfault_hook h)
 
 int netfault_attach(struct netfault *nf)
 {
-	int err;
+	struct nl_msg *msgs[1 + NETFAULT_HOOK__COUNT];
+	int errs[1 + NETFAULT_HOOK__COUNT], err, first = 0;
+	bool added[NETFAULT_HOOK__COUNT] = {false};
 
 	if (nf->attached)
 		return 0;
-	err = tc_bpf_clsact_add(nf->ifindex);
-	if (err && err != -EEXIST) {
-		log_err("netfault: ifindex %d: creating clsact: %s", nf->ifindex, strerror(-err));
+	/*
+	 * clsact and both filters in one datagram: the kernel runs them in order, so the
+	 * filters find clsact in place (ours or one that was there: -EEXIST).
+	 */
+	msgs[0] = tc_bpf_clsact_msg(true, nf->ifindex);
+	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++)
+		msgs[1 + h] = filter_add_msg(nf, h, false);
+	err = tc_bpf_batch(msgs, 1 + NETFAULT_HOOK__COUNT, errs);
+	if (err) {
+		/* Which requests ran is unknown: what did is looked for and undone. */
+		log_err("netfault: ifindex %d: attaching: %s", nf->ifindex, strerror(-err));
+		for (int h = 0; h < NETFAULT_HOOK__COUNT; h++)
+			detach_hook(nf, h);
 		return err;
 	}
-	nf->created_qdisc = !err;
-	err = attach_hook(nf, NETFAULT_HOOK_INGRESS);
-	if (err)
-		goto undo_qdisc;
-	err = attach_hook(nf, NETFAULT_HOOK_EGRESS);
-	if (err)
-		goto undo_ingress;
+	if (errs[0] && errs[0] != -EEXIST) {
+		log_err("netfault: ifindex %d: creating clsact: %s", nf->ifindex,
+			strerror(-errs[0]));
+		first = errs[0];
+	}
+	nf->created_qdisc = !errs[0];
+	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++) {
+		err = first ? errs[1 + h] : hook_added(nf, h, errs[1 + h]);
+		added[h] = !err;
+		if (err && !first)
+			first = err;
+	}
+	if (first) {
+		for (int h = 0; h < NETFAULT_HOOK__COUNT; h++)
+			if (added[h])
+				detach_hook(nf, h);
+		if (nf->created_qdisc)
+			clsact_delete_if_empty(nf->ifindex);
+		nf->created_qdisc = false;
+		return first;
+	}
 	nf->attached = true;
 	log_info("netfault: ifindex %d: attached (clsact %s, priority %d handle %#x)", nf->ifindex,
 		 nf->created_qdisc ? "created" : "already there", NETFAULT_TC_PRIORITY,
 		 NETFAULT_TC_HANDLE);
 	return 0;
-
-undo_ingress:
-	detach_hook(nf, NETFAULT_HOOK_INGRESS);
-undo_qdisc:
-	if (nf->created_qdisc)
-		clsact_delete_if_empty(nf->ifindex);
-	nf->created_qdisc = false;
-	return err;
 }
 
 /* ---- the steering filter ------------------------------------------------------------------ */
@@ -451,22 +485,72 @@ static void flow_times_clear(struct netfault *nf)
 
 int netfault_detach(struct netfault *nf)
 {
-	int err = 0, e;
+	struct nl_msg *msgs[1 + NETFAULT_HOOK__COUNT];
+	int errs[1 + NETFAULT_HOOK__COUNT], hooks[NETFAULT_HOOK__COUNT];
+	int err, n = 0, others = 0;
+	bool qdisc;
 
 	if (!nf->attached)
 		return 0;
 	err = netfault_steer_detach(nf);
 	if (err)
 		return err;
+	/*
+	 * One dump per hook says whether our filter still runs our program and what else the
+	 * hook holds; then the deletes go out in one datagram, clsact's last, when we created
+	 * it and nothing but ours is on it.
+	 */
 	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++) {
-		e = detach_hook(nf, h);
-		if (e && !err)
-			err = e;
+		char name[BPF_OBJ_NAME_LEN];
+		int count;
+		__u32 id;
+
+		err = tc_bpf_hook_scan(nf->ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
+				       NETFAULT_TC_HANDLE, &id, &count);
+		if (err == -ENOENT || err == -ENODEV)
+			continue; /* no clsact, or no device: nothing of ours left there */
+		if (err) {
+			log_err("netfault: ifindex %d %s: querying our filter: %s", nf->ifindex,
+				hook_names[h], strerror(-err));
+			return err;
+		}
+		others += count;
+		if (!id)
+			continue;
+		if (id != nf->prog_id[h]) {
+			if (our_slot_prog(nf->ifindex, h, &id, name))
+				snprintf(name, sizeof(name), "?");
+			log_warn("netfault: ifindex %d %s: the filter at our priority/handle runs "
+				 "prog id %u (\"%s\"), not ours (%u); left alone",
+				 nf->ifindex, hook_names[h], id, name, nf->prog_id[h]);
+			others++;
+			continue;
+		}
+		hooks[n] = h;
+		msgs[n++] = tc_bpf_filter_del_msg(nf->ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
+						  NETFAULT_TC_HANDLE);
 	}
-	if (err)
-		return err;
-	if (nf->created_qdisc) {
-		err = clsact_delete_if_empty(nf->ifindex);
+	qdisc = nf->created_qdisc && !others;
+	if (nf->created_qdisc && others)
+		log_info("netfault: ifindex %d: %d other filter(s) on clsact; clsact left in place",
+			 nf->ifindex, others);
+	if (qdisc)
+		msgs[n] = tc_bpf_clsact_msg(false, nf->ifindex);
+	if (n + qdisc) {
+		err = tc_bpf_batch(msgs, n + qdisc, errs);
+		for (int i = 0; !err && i < n; i++) {
+			if (errs[i] && errs[i] != -ENOENT) {
+				log_err("netfault: ifindex %d: detaching the %s filter: %s",
+					nf->ifindex, hook_names[hooks[i]], strerror(-errs[i]));
+				err = errs[i];
+			}
+		}
+		if (!err && qdisc && errs[n] && errs[n] != -ENOENT && errs[n] != -EINVAL &&
+		    errs[n] != -ENODEV) {
+			log_warn("netfault: ifindex %d: deleting clsact: %s", nf->ifindex,
+				 strerror(-errs[n]));
+			err = errs[n];
+		}
 		if (err)
 			return err;
 	}

@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,6 +28,10 @@
 
 /* Bounds the wait for one ack: the kernel answers every request with one ack or error. */
 #define TALK_RECV_MAX 64
+/* The receive buffer: twice the largest message the kernel puts in one datagram (32 KiB). */
+#define RECV_BUF 65536
+/* Requests in one nlsock_talk_batch(). */
+#define BATCH_MAX 8
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct nl_sock *shared;
@@ -119,6 +125,16 @@ static int connect_shared(void)
 	/* The kernel's own words on a refusal, without a copy of our request in the reply. */
 	setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(nl_socket_get_fd(sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	/*
+	 * One recvmsg per answer instead of libnl's default two (a MSG_PEEK for the size
+	 * first): a fixed buffer no answer outgrows, since the kernel sizes a dump's
+	 * messages by the reader's largest recvmsg, at most 32 KiB.
+	 */
+	err = nl_socket_set_msg_buf_size(sk, RECV_BUF);
+	if (err) {
+		nl_socket_free(sk);
+		return nlsock_errno(err);
+	}
 	shared = sk;
 	shared_pid = getpid();
 	netns_id(&shared_ns_dev, &shared_ns_ino);
@@ -198,30 +214,36 @@ struct answer {
 	char msg[160]; /* extended ack message */
 };
 
-static int answer_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+/* The kernel's extended ack message of an answer (NLMSGERR_ATTR_MSG), if it sent one. */
+static void ext_ack_msg(struct nlmsgerr *e, char *buf, size_t size)
 {
 	struct nlmsghdr *nlh = (struct nlmsghdr *)((char *)e - NLMSG_HDRLEN);
+	size_t off = NLMSG_HDRLEN + sizeof(*e);
+	struct nlattr *a;
+	int rem;
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+	if (off >= nlh->nlmsg_len)
+		return;
+	nla_for_each_attr(a, (struct nlattr *)((char *)nlh + NLMSG_ALIGN(off)),
+			  (int)(nlh->nlmsg_len - NLMSG_ALIGN(off)), rem)
+	{
+		if (nla_type(a) == NLMSGERR_ATTR_MSG)
+			nla_strlcpy(buf, a, size);
+	}
+}
+
+static int answer_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
 	struct answer *t = arg;
 
 	(void)nla;
 	t->err = e->error;
 	t->done = true;
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-		size_t off = NLMSG_HDRLEN + sizeof(*e);
-		struct nlattr *a;
-		int rem;
-
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			off += e->msg.nlmsg_len - NLMSG_HDRLEN;
-		if (off < nlh->nlmsg_len) {
-			nla_for_each_attr(a, (struct nlattr *)((char *)nlh + NLMSG_ALIGN(off)),
-					  (int)(nlh->nlmsg_len - NLMSG_ALIGN(off)), rem)
-			{
-				if (nla_type(a) == NLMSGERR_ATTR_MSG)
-					nla_strlcpy(t->msg, a, sizeof(t->msg));
-			}
-		}
-	}
+	ext_ack_msg(e, t->msg, sizeof(t->msg));
 	return NL_STOP;
 }
 
@@ -283,4 +305,111 @@ int nlsock_dump(struct nl_sock *sk, struct nl_msg *msg, nl_recvmsg_msg_cb_t cb, 
 	if (t.done)
 		return t.err;
 	return ret < 0 ? nlsock_result(sk, ret) : 0;
+}
+
+/* What the kernel answered to each request of a batch, told apart by sequence number. */
+struct batch {
+	uint32_t seq0; /* the first request's */
+	size_t n, answered;
+	int *errs;
+	bool *done;
+	char *msg; /* the first refusal's extended ack message, when wanted */
+	size_t msg_size;
+};
+
+/* Record the answer to the request with sequence number seq (others are not ours: ignored). */
+static void batch_answer(struct batch *b, uint32_t seq, int err)
+{
+	size_t i = seq - b->seq0;
+
+	if (i < b->n && !b->done[i]) {
+		b->errs[i] = err;
+		b->done[i] = true;
+		b->answered++;
+	}
+}
+
+static int batch_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	struct batch *b = arg;
+
+	(void)nla;
+	if (e->error && b->msg && !b->msg[0])
+		ext_ack_msg(e, b->msg, b->msg_size);
+	batch_answer(b, e->msg.nlmsg_seq, e->error);
+	return NL_STOP;
+}
+
+static int batch_ack(struct nl_msg *msg, void *arg)
+{
+	batch_answer(arg, nlmsg_hdr(msg)->nlmsg_seq, 0);
+	return NL_STOP;
+}
+
+int nlsock_talk_batch(struct nl_sock *sk, struct nl_msg **msgs, size_t n, int *errs, char *msg,
+		      size_t msg_size)
+{
+	bool done[BATCH_MAX] = {false};
+	struct batch b = {.n = n, .errs = errs, .done = done, .msg = msg, .msg_size = msg_size};
+	size_t len = 0, off = 0;
+	char *buf = NULL;
+	int ret = 0;
+
+	if (msg && msg_size)
+		msg[0] = '\0';
+	else
+		b.msg = NULL;
+	if (!n || n > BATCH_MAX) {
+		ret = -EINVAL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		len += NLMSG_ALIGN(nlmsg_hdr(msgs[i])->nlmsg_len);
+	buf = calloc(1, len);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct nlmsghdr *h = nlmsg_hdr(msgs[i]);
+
+		/*
+		 * Our port, the next sequence number and NLM_F_ACK (one answer per request), in
+		 * order: libnl expects the answers in the order of their sequence numbers.
+		 */
+		nl_complete_msg(sk, msgs[i]);
+		memcpy(buf + off, h, h->nlmsg_len);
+		off += NLMSG_ALIGN(h->nlmsg_len);
+	}
+	b.seq0 = nlmsg_hdr(msgs[0])->nlmsg_seq;
+	nl_socket_modify_err_cb(sk, NL_CB_CUSTOM, batch_error, &b);
+	nl_socket_modify_cb(sk, NL_CB_ACK, NL_CB_CUSTOM, batch_ack, &b);
+	/* One datagram: the kernel runs the requests in order, each to its own answer. */
+	ret = nl_sendto(sk, buf, len);
+	if (ret >= 0) {
+		ret = 0;
+		for (size_t i = 0; i < TALK_RECV_MAX * n && b.answered < n; i++) {
+			size_t before = b.answered;
+			int r = nl_recvmsgs_default(sk);
+
+			/* A refusal is an answer too (libnl returns it as an error). */
+			if (r < 0 && b.answered == before) {
+				ret = r;
+				break;
+			}
+		}
+		if (!ret && b.answered < n)
+			ret = -NLE_FAILURE; /* what comes later belongs to this batch */
+	}
+	nl_socket_modify_err_cb(sk, NL_CB_DEFAULT, NULL, NULL);
+	nl_socket_modify_cb(sk, NL_CB_ACK, NL_CB_DEFAULT, NULL, NULL);
+	ret = nlsock_result(sk, ret);
+out:
+	for (size_t i = 0; i < n; i++) {
+		if (ret)
+			errs[i] = ret;
+		nlmsg_free(msgs[i]);
+	}
+	free(buf);
+	return ret;
 }

@@ -52,6 +52,17 @@ int nlsock_result(struct nl_sock *sk, int nlerr);
 int nlsock_talk(struct nl_sock *sk, struct nl_msg *msg, const char *what, char *err, size_t size);
 
 /*
+ * Send n requests (at most 8) in one datagram and wait for the kernel's answer to each: errs[i]
+ * gets the i-th request's 0 or -errno. The kernel runs them in order and goes on after a
+ * refusal, so each answer is its own. Returns 0 when every request was answered, whatever the
+ * answers; -errno when the exchange failed (the socket is dropped, every errs[i] that -errno,
+ * and which requests the kernel ran is unknown). msg (may be NULL) gets the kernel's extended
+ * ack message of the first refusal that had one, else "". Frees the messages.
+ */
+int nlsock_talk_batch(struct nl_sock *sk, struct nl_msg **msgs, size_t n, int *errs, char *msg,
+		      size_t msg_size);
+
+/*
  * Send a dump request and hand each answer to cb(msg, arg) until the kernel's end of dump.
  * Returns 0 or -errno (the kernel's own refusal, e.g. -EINVAL, keeps the socket). Frees msg.
  */

@@ -8,7 +8,10 @@
 #define FL_TC_BPF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include <netlink/msg.h>
 
 /* Add clsact to the device (exclusively: -EEXIST when one is there). 0 or -errno. */
 int tc_bpf_clsact_add(int ifindex);
@@ -28,10 +31,35 @@ int tc_bpf_filter_add(int ifindex, uint32_t parent, uint16_t prio, uint32_t hand
 int tc_bpf_filter_del(int ifindex, uint32_t parent, uint16_t prio, uint32_t handle);
 
 /*
+ * The same requests built, not sent, to go out together in one tc_bpf_batch(): a fault's
+ * attach or detach is one datagram and one wait. NULL without memory.
+ */
+struct nl_msg *tc_bpf_clsact_msg(bool add, int ifindex);
+struct nl_msg *tc_bpf_filter_add_msg(int ifindex, uint32_t parent, uint16_t prio, uint32_t handle,
+				     int prog_fd, const char *name, bool replace);
+struct nl_msg *tc_bpf_filter_del_msg(int ifindex, uint32_t parent, uint16_t prio, uint32_t handle);
+
+/*
+ * Send built requests (at most 8) in one datagram, run by the kernel in order, each answered:
+ * errs[i] is the i-th request's 0 or -errno. Returns 0 when all were answered, else -errno
+ * (every errs[i] too; which ran is then unknown). A NULL among msgs (a builder out of memory)
+ * is -ENOMEM with nothing sent. Frees the messages.
+ */
+int tc_bpf_batch(struct nl_msg **msgs, size_t n, int *errs);
+
+/*
  * The program id of the cls_bpf filter at parent, prio, handle. -ENOENT when there is none
  * (no such filter, another kind there, or no clsact at all), -ENODEV without the device.
  */
 int tc_bpf_filter_prog(int ifindex, uint32_t parent, uint16_t prio, uint32_t handle,
 		       uint32_t *prog_id);
+
+/*
+ * One dump of a hook (parent) for a detach: *prog_id that of the cls_bpf filter at prio,
+ * handle (0 when none), *others how many other filters the hook holds (0: once ours goes,
+ * nothing is left on it). No clsact at all is -ENOENT, no device -ENODEV.
+ */
+int tc_bpf_hook_scan(int ifindex, uint32_t parent, uint16_t prio, uint32_t handle,
+		     uint32_t *prog_id, int *others);
 
 #endif

@@ -121,23 +121,23 @@ int tc_fq_install(int ifindex, const struct tc_fq *p, char *err, size_t size)
 int tc_shaper_install(int ifindex, const struct tc_shaper *s, const struct tc_netem *netem,
 		      char *err, size_t size)
 {
+	const char *what[] = {"replacing the root qdisc with HTB", "adding the HTB class",
+			      netem ? "adding the netem leaf" : "adding the leaf fifo"};
 	struct tc_htb_glob glob = {.version = TC_HTB_VERSION_MAJOR, .rate2quantum = 10};
 	struct rtnl_qdisc *leaf = rtnl_qdisc_alloc();
 	struct rtnl_class *c = rtnl_class_alloc();
 	uint32_t direct_qlen = txqueuelen(ifindex);
+	struct nl_msg *msgs[3] = {NULL, NULL, NULL};
+	int errs[3], ret;
+	char ack[160];
 	struct nl_sock *sk = NULL;
-	struct nl_msg *msg;
 	struct nlattr *o;
 	uint64_t quantum;
-	int ret;
 
 	if (!leaf || !c) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = tc_sock(&sk, err, size);
-	if (ret)
-		goto out;
 	/*
 	 * Root HTB, built by hand for TCA_HTB_DIRECT_QLEN (libnl has no setter). Unclassified
 	 * packets go to the default class: with defcls 0 there is none, so they take HTB's direct
@@ -147,18 +147,16 @@ int tc_shaper_install(int ifindex, const struct tc_shaper *s, const struct tc_ne
 	 */
 	if (direct_qlen < 1000)
 		direct_qlen = 1000;
-	msg = tc_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, ifindex, TC_FL_ROOT, TC_H_ROOT);
-	if (!msg || nla_put_string(msg, TCA_KIND, "htb") < 0 ||
-	    !(o = nla_nest_start(msg, TCA_OPTIONS)) ||
-	    nla_put(msg, TCA_HTB_INIT, sizeof(glob), &glob) < 0 ||
-	    nla_put_u32(msg, TCA_HTB_DIRECT_QLEN, direct_qlen) < 0 || nla_nest_end(msg, o) < 0) {
-		nlmsg_free(msg);
+	msgs[0] =
+		tc_msg(RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE, ifindex, TC_FL_ROOT, TC_H_ROOT);
+	if (!msgs[0] || nla_put_string(msgs[0], TCA_KIND, "htb") < 0 ||
+	    !(o = nla_nest_start(msgs[0], TCA_OPTIONS)) ||
+	    nla_put(msgs[0], TCA_HTB_INIT, sizeof(glob), &glob) < 0 ||
+	    nla_put_u32(msgs[0], TCA_HTB_DIRECT_QLEN, direct_qlen) < 0 ||
+	    nla_nest_end(msgs[0], o) < 0) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = nlsock_talk(sk, msg, "replacing the root qdisc with HTB", err, size);
-	if (ret)
-		goto out;
 
 	/* One class: rate = ceil, so it never borrows; quantum within HTB's sane range. */
 	rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
@@ -178,40 +176,57 @@ int tc_shaper_install(int ifindex, const struct tc_shaper *s, const struct tc_ne
 	if (!ret)
 		ret = rtnl_htb_set_quantum(c, (uint32_t)quantum);
 	if (!ret)
-		ret = rtnl_class_build_add_request(c, NLM_F_CREATE | NLM_F_EXCL, &msg);
+		ret = rtnl_class_build_add_request(c, NLM_F_CREATE | NLM_F_EXCL, &msgs[1]);
 	if (ret) {
 		snprintf(err, size, "building the HTB class: %s", nl_geterror(ret));
 		ret = nlsock_errno(ret);
 		goto out;
 	}
-	ret = nlsock_talk(sk, msg, "adding the HTB class", err, size);
-	if (ret)
-		goto out;
 
 	if (netem) {
 		/* The latency fault's class: netem holds its packets. */
-		ret = netem_build(ifindex, TC_FL_CLASS, TC_FL_LEAF, netem, &msg, err, size);
+		ret = netem_build(ifindex, TC_FL_CLASS, TC_FL_LEAF, netem, &msgs[2], err, size);
+		if (ret)
+			goto out;
+	} else {
+		/* Its queue, sized in bytes. */
+		rtnl_tc_set_ifindex(TC_CAST(leaf), ifindex);
+		rtnl_tc_set_parent(TC_CAST(leaf), TC_FL_CLASS);
+		rtnl_tc_set_handle(TC_CAST(leaf), TC_FL_LEAF);
+		ret = rtnl_tc_set_kind(TC_CAST(leaf), "bfifo");
 		if (!ret)
-			ret = nlsock_talk(sk, msg, "adding the netem leaf", err, size);
-		goto out;
+			ret = rtnl_qdisc_fifo_set_limit(
+				leaf, (int)(s->limit > INT32_MAX ? INT32_MAX : s->limit));
+		if (!ret)
+			ret = rtnl_qdisc_build_add_request(leaf, NLM_F_CREATE | NLM_F_EXCL,
+							   &msgs[2]);
+		if (ret) {
+			snprintf(err, size, "building the leaf fifo: %s", nl_geterror(ret));
+			ret = nlsock_errno(ret);
+			goto out;
+		}
 	}
-	/* Its queue, sized in bytes. */
-	rtnl_tc_set_ifindex(TC_CAST(leaf), ifindex);
-	rtnl_tc_set_parent(TC_CAST(leaf), TC_FL_CLASS);
-	rtnl_tc_set_handle(TC_CAST(leaf), TC_FL_LEAF);
-	ret = rtnl_tc_set_kind(TC_CAST(leaf), "bfifo");
-	if (!ret)
-		ret = rtnl_qdisc_fifo_set_limit(leaf,
-						(int)(s->limit > INT32_MAX ? INT32_MAX : s->limit));
-	if (!ret)
-		ret = rtnl_qdisc_build_add_request(leaf, NLM_F_CREATE | NLM_F_EXCL, &msg);
-	if (ret) {
-		snprintf(err, size, "building the leaf fifo: %s", nl_geterror(ret));
-		ret = nlsock_errno(ret);
+	ret = tc_sock(&sk, err, size);
+	if (ret)
 		goto out;
+	/*
+	 * The three in one datagram, in order; a refusal fails the ones after it too (their
+	 * parent is missing), and the caller restores its snapshot.
+	 */
+	ret = nlsock_talk_batch(sk, msgs, 3, errs, ack, sizeof(ack));
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; !ret && i < 3; i++) {
+		if (errs[i]) {
+			ret = errs[i];
+			snprintf(err, size, "%s: %s%s%s", what[i], strerror(-ret),
+				 ack[0] ? ": " : "", ack);
+		}
 	}
-	ret = nlsock_talk(sk, msg, "adding the leaf fifo", err, size);
+	if (ret && !err[0])
+		snprintf(err, size, "%s: %s", what[0], strerror(-ret));
 out:
+	for (int i = 0; i < 3; i++)
+		nlmsg_free(msgs[i]);
 	rtnl_qdisc_put(leaf);
 	rtnl_class_put(c);
 	nlsock_release(sk);

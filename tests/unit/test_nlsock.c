@@ -122,6 +122,55 @@ static void test_kernel_refusal_keeps_socket(void **state)
 	assert_int_equal(nlsock_opened(), n0);
 }
 
+/* A get of one link by ifindex, as a request of a batch. */
+static struct nl_msg *getlink(int ifindex)
+{
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex};
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETLINK, 0);
+
+	assert_non_null(msg);
+	assert_int_equal(nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO), 0);
+	return msg;
+}
+
+static void test_batch_answers_each(void **state)
+{
+	int errs[4] = {1, 1, 1, 1};
+	struct nl_msg *msgs[4];
+	struct nl_sock *sk;
+	unsigned long n0;
+	char msg[64] = "x";
+
+	(void)state;
+	read_lo();
+	n0 = nlsock_opened();
+	/*
+	 * A refusal in the middle: the kernel goes on with the requests after it, and each
+	 * answer lands on its own request (lo's gets also send a reply before their ack).
+	 */
+	msgs[0] = getlink(lo);
+	msgs[1] = getlink(0x7ffffff0);
+	msgs[2] = getlink(lo);
+	msgs[3] = getlink(0x7ffffff1);
+	assert_int_equal(nlsock_acquire(&sk), 0);
+	assert_int_equal(nlsock_talk_batch(sk, msgs, 4, errs, msg, sizeof(msg)), 0);
+	nlsock_release(sk);
+	assert_int_equal(errs[0], 0);
+	assert_int_equal(errs[1], -ENODEV);
+	assert_int_equal(errs[2], 0);
+	assert_int_equal(errs[3], -ENODEV);
+	/* Every answer read: the socket is in step, kept, and the next request works. */
+	read_lo();
+	assert_int_equal(nlsock_opened(), n0);
+
+	/* Nothing to send, or more than a batch holds: refused before anything is sent. */
+	assert_int_equal(nlsock_acquire(&sk), 0);
+	assert_int_equal(nlsock_talk_batch(sk, msgs, 0, errs, NULL, 0), -EINVAL);
+	nlsock_release(sk);
+	read_lo();
+	assert_int_equal(nlsock_opened(), n0);
+}
+
 static void test_failure_reconnects(void **state)
 {
 	struct nl_sock *sk;
@@ -228,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_errno_map),
 		cmocka_unit_test(test_reused),
 		cmocka_unit_test(test_kernel_refusal_keeps_socket),
+		cmocka_unit_test(test_batch_answers_each),
 		cmocka_unit_test(test_failure_reconnects),
 		cmocka_unit_test(test_unread_reply_reconnects),
 		cmocka_unit_test(test_fork_gets_own_socket),
