@@ -226,6 +226,7 @@ static json_t *bw_describe(const struct fault *f)
 const struct fault_ops fault_net_bandwidth = {
 	.name = "network.bandwidth",
 	.caps = NETIF_CAPS,
+	.caps_optional = NETIF_CAPS_NETNS,
 	.probe = bw_probe,
 	.validate = bw_validate,
 	.apply = bw_apply,

@@ -487,6 +487,7 @@ static json_t *latency_describe(const struct fault *f)
 const struct fault_ops fault_net_latency = {
 	.name = "network.latency",
 	.caps = NETIF_CAPS,
+	.caps_optional = NETIF_CAPS_NETNS,
 	.probe = latency_probe,
 	.validate = latency_validate,
 	.apply = latency_apply,

@@ -82,7 +82,7 @@ struct netif_fault {
 int netif_lookup(const char *name, int *ifindex, char *err, size_t size);
 
 /*
- * CAP_SYS_ADMIN: kept when the host has it (caps_optional of the rule-based types), needed
+ * CAP_SYS_ADMIN: kept when the host has it (caps_optional of every network type), needed
  * only to setns() into the namespace of a netns or container target; without it such targets
  * are refused (netns_ref_open()).
  */

@@ -5,6 +5,7 @@
 # 10.83.0.2 on B, B's default route through A), which the agent reaches only through B's
 # namespace file. Every fault names `netns: /run/netns/B` and leaves the interface out (B's
 # default route's).
+#   - GET /v1/info lists cap_sys_admin (setns) as the shaping types' optional capability;
 #   - bandwidth 10 mbit both ways, measured with iperf3 from B (egress, HTB at the root of B's
 #     veth) and to B (ingress, through an IFB device that is created in B): within
 #     [-10 %, +10 %] (iperf_lib.sh says why those bounds); traffic to the untargeted address
@@ -93,6 +94,11 @@ start_agent() { fl_start_agent "$H" "$sock" "$dir/$1" --log-level debug; }
 start=$SECONDS
 pristine=$(state_b)
 start_agent agent.log
+api GET /v1/info
+for t in network.bandwidth network.latency; do
+	fl_assert_eq "$(jq -r --arg t $t '.fault_types[] | select(.name == $t) | .capabilities_optional' <<<"$API_BODY")" \
+		cap_sys_admin "$t's optional capability (setns) in /v1/info"
+done
 lease
 
 # --- bandwidth 10 mbit both ways in B ---------------------------------------------------------
