@@ -217,9 +217,10 @@ static json_t *bw_describe(const struct fault *f)
 				    json_pack("{s:s, s:o}", "replaced", bw->sh.replaced, "shaper",
 					      netif_shaped_stats(f, nf->ifindex, false, true)));
 	if (bw->sh.ifb_created)
-		json_object_set_new(out, "ingress",
-				    json_pack("{s:s, s:o}", "ifb", bw->sh.ifb, "shaper",
-					      netif_shaped_stats(f, bw->sh.ifb_ifindex, true, true)));
+		json_object_set_new(
+			out, "ingress",
+			json_pack("{s:s, s:o}", "ifb", bw->sh.ifb, "shaper",
+				  netif_shaped_stats(f, bw->sh.ifb_ifindex, true, true)));
 	return out;
 }
 

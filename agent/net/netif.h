@@ -93,9 +93,10 @@ int netif_probe(const struct agent *a, char *why, size_t size);
 
 /*
  * validate for every network fault: the namespace a netns or container target names is
- * opened (nf->ns), the interface exists there (default: the one of its default route), the target fits in the rule slots
- * (exp_fault_rule_slots_check(), the count `faultctl validate` and `plan` check too),
- * and the requester's SSH session is found (walking up from f->peer_pid to sshd). Sets f->priv.
+ * opened (nf->ns), the interface exists there (default: the one of its default route), the target
+ * fits in the rule slots (exp_fault_rule_slots_check(), the count `faultctl validate` and `plan`
+ * check too), and the requester's SSH session is found (walking up from f->peer_pid to sshd). Sets
+ * f->priv.
  */
 int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t size);
 

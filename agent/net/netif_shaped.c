@@ -68,10 +68,9 @@ int netif_shaped_snapshot(struct fault *f, struct netif_shaped *s, char *err, si
 {
 	const struct netif_fault *nf = f->priv;
 	char why[256];
+	struct snap_op o = {
+		.ifindex = nf->ifindex, .root = &s->root, .why = why, .size = sizeof(why)};
 	int ret;
-
-	struct snap_op o = {.ifindex = nf->ifindex, .root = &s->root, .why = why,
-			    .size = sizeof(why)};
 
 	/* Refuse now, before anything changes, a root we could not put back. */
 	why[0] = '\0';
