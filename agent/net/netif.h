@@ -185,8 +185,9 @@ int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_
 
 /*
  * Crash cleanup of the types that replace a root qdisc or add an IFB device (bandwidth,
- * latency): netif_fault_cleanup(), then the IFB device named in "ingress_ifb" if it is ours,
- * then the root tree recorded in "egress_root" put back if the root is still ours.
+ * latency): netif_fault_cleanup(), then, in the same namespace (the record's "netns"), the IFB
+ * device named in "ingress_ifb" if it is ours and the root tree recorded in "egress_root" put
+ * back if the root is still ours.
  */
 int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size_t size);
 
