@@ -80,19 +80,35 @@ static uint64_t clamp64(uint64_t v, uint64_t lo, uint64_t hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
+struct frame_op {
+	const char *ifname;
+	uint32_t max;
+};
+
 /* The largest frame the interface sends: its MTU plus an Ethernet header and a VLAN tag. */
-static uint32_t max_frame(const char *ifname)
+static int op_max_frame(void *p)
 {
+	struct frame_op *o = p;
 	struct ifreq ifr = {0};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	uint32_t mtu = 1500;
 
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", o->ifname);
 	if (fd >= 0 && !ioctl(fd, SIOCGIFMTU, &ifr) && ifr.ifr_mtu > 0)
 		mtu = (uint32_t)ifr.ifr_mtu;
 	if (fd >= 0)
 		close(fd);
-	return mtu + 18;
+	o->max = mtu + 18;
+	return 0;
+}
+
+/* Asked in the interface's namespace: the socket the ioctl goes through must be there. */
+static uint32_t max_frame(const struct netif_fault *nf)
+{
+	struct frame_op o = {.ifname = nf->ifname, .max = 1500 + 18};
+
+	netns_call(&nf->ns, op_max_frame, &o);
+	return o.max;
 }
 
 static int bw_validate(struct agent *a, struct fault *f, char *err, size_t size)
@@ -102,6 +118,7 @@ static int bw_validate(struct agent *a, struct fault *f, char *err, size_t size)
 	struct bw_state *bw;
 	struct netif_fault *nf;
 	struct fault *other;
+	uint32_t frame;
 	int ret;
 
 	ret = netif_fault_validate(a, f, err, size);
@@ -135,8 +152,9 @@ static int bw_validate(struct agent *a, struct fault *f, char *err, size_t size)
 		(uint32_t)(p->limit_bytes ? clamp64(p->limit_bytes, 1, UINT32_MAX)
 					  : clamp64(bw->shaper.rate / 10, LIMIT_MIN, LIMIT_MAX));
 	/* A bucket smaller than a frame would never let that frame through (TBF drops it). */
-	if (bw->shaper.burst < max_frame(nf->ifname))
-		bw->shaper.burst = max_frame(nf->ifname);
+	frame = max_frame(nf);
+	if (bw->shaper.burst < frame)
+		bw->shaper.burst = frame;
 	if (dirs & NETFAULT_DIR_EGRESS)
 		return netif_shaped_snapshot(f, &bw->sh, err, size);
 	return 0;
@@ -197,17 +215,19 @@ static json_t *bw_describe(const struct fault *f)
 	if (bw->sh.root_replaced)
 		json_object_set_new(out, "egress",
 				    json_pack("{s:s, s:o}", "replaced", bw->sh.replaced, "shaper",
-					      netif_shaped_stats(nf->ifindex, false, true)));
+					      netif_shaped_stats(f, nf->ifindex, false, true)));
 	if (bw->sh.ifb_created)
-		json_object_set_new(out, "ingress",
-				    json_pack("{s:s, s:o}", "ifb", bw->sh.ifb, "shaper",
-					      netif_shaped_stats(bw->sh.ifb_ifindex, true, true)));
+		json_object_set_new(
+			out, "ingress",
+			json_pack("{s:s, s:o}", "ifb", bw->sh.ifb, "shaper",
+				  netif_shaped_stats(f, bw->sh.ifb_ifindex, true, true)));
 	return out;
 }
 
 const struct fault_ops fault_net_bandwidth = {
 	.name = "network.bandwidth",
 	.caps = NETIF_CAPS,
+	.caps_optional = NETIF_CAPS_NETNS,
 	.probe = bw_probe,
 	.validate = bw_validate,
 	.apply = bw_apply,

@@ -459,7 +459,7 @@ static json_t *latency_describe(const struct fault *f)
 					  "horizon_us", (json_int_t)lt->fq.horizon_us,
 					  "horizon_drop", false, "stats",
 					  lt->sh.root_replaced
-						  ? netif_shaped_stats(nf->ifindex, true, false)
+						  ? netif_shaped_stats(f, nf->ifindex, true, false)
 						  : json_null()));
 		} else {
 			json_object_set_new(
@@ -467,7 +467,7 @@ static json_t *latency_describe(const struct fault *f)
 				json_pack("{s:s, s:i, s:o}", "kind", "netem", "limit",
 					  (int)lt->netem.limit, "class_stats",
 					  lt->sh.root_replaced
-						  ? netif_shaped_stats(nf->ifindex, false, false)
+						  ? netif_shaped_stats(f, nf->ifindex, false, false)
 						  : json_null()));
 		}
 		json_object_set_new(out, "egress", e);
@@ -479,7 +479,7 @@ static json_t *latency_describe(const struct fault *f)
 				  "why", lt->ingress_why, "ifb", lt->sh.ifb, "qdisc", "kind",
 				  "netem", "limit", (int)lt->netem.limit, "stats",
 				  lt->sh.ifb_created
-					  ? netif_shaped_stats(lt->sh.ifb_ifindex, true, false)
+					  ? netif_shaped_stats(f, lt->sh.ifb_ifindex, true, false)
 					  : json_null()));
 	return out;
 }
@@ -487,6 +487,7 @@ static json_t *latency_describe(const struct fault *f)
 const struct fault_ops fault_net_latency = {
 	.name = "network.latency",
 	.caps = NETIF_CAPS,
+	.caps_optional = NETIF_CAPS_NETNS,
 	.probe = latency_probe,
 	.validate = latency_validate,
 	.apply = latency_apply,

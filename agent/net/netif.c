@@ -338,11 +338,6 @@ static void nf_free_priv(struct netif_fault *nf)
 	free(nf);
 }
 
-static bool shaping_type(int type)
-{
-	return type == FAULT_NET_LATENCY || type == FAULT_NET_BANDWIDTH;
-}
-
 /*
  * The namespace and interface of the target: nf->ns opened, nf->ifindex and nf->ifname set.
  * Errors are the API's: -EINVAL/-ENODEV/-ESRCH/-E2BIG (422), -EPERM (403: the agent's own
@@ -354,16 +349,6 @@ static int target_interface(struct fault *f, struct netif_fault *nf, char *err, 
 	struct nsop o = {.name = nf->ifname};
 	int ret;
 
-	if (exp_net_in_netns(t) && shaping_type(f->spec->type)) {
-		snprintf(err, size,
-			 "target.%s: %s inside another network namespace is not yet supported "
-			 "(its qdiscs and IFB device are created in the agent's namespace only); "
-			 "network.loss, corruption, duplication and partition are",
-			 t->container ? "container" : "netns",
-			 f->spec->type == FAULT_NET_LATENCY ? "network.latency"
-							    : "network.bandwidth");
-		return -EINVAL;
-	}
 	ret = netns_ref_open(t, &nf->ns, err, size);
 	/* -EPERM: the agent's own container (403); -E2BIG: over max_containers_per_fault. */
 	if (ret == -EOPNOTSUPP || ret == -ENOMEM || ret == -ESRCH || ret == -EINVAL ||

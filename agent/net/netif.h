@@ -83,7 +83,7 @@ struct netif_fault {
 int netif_lookup(const char *name, int *ifindex, char *err, size_t size);
 
 /*
- * CAP_SYS_ADMIN: kept when the host has it (caps_optional of the rule-based types), needed
+ * CAP_SYS_ADMIN: kept when the host has it (caps_optional of every network type), needed
  * only to setns() into the namespace of a netns or container target; without it such targets
  * are refused (netns_ref_open()).
  */
@@ -94,10 +94,10 @@ int netif_probe(const struct agent *a, char *why, size_t size);
 
 /*
  * validate for every network fault: the namespace a netns or container target names is
- * opened (nf->ns; the shaping types, bandwidth and latency, refuse such targets for now), the
- * interface exists there (default: the one of its default route), the target fits in the rule slots
- * (exp_fault_rule_slots_check(), the count `faultctl validate` and `plan` check too),
- * and the requester's SSH session is found (walking up from f->peer_pid to sshd). Sets f->priv.
+ * opened (nf->ns), the interface exists there (default: the one of its default route), the target
+ * fits in the rule slots (exp_fault_rule_slots_check(), the count `faultctl validate` and `plan`
+ * check too), and the requester's SSH session is found (walking up from f->peer_pid to sshd). Sets
+ * f->priv.
  */
 int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t size);
 
@@ -186,8 +186,9 @@ int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_
 
 /*
  * Crash cleanup of the types that replace a root qdisc or add an IFB device (bandwidth,
- * latency): netif_fault_cleanup(), then the IFB device named in "ingress_ifb" if it is ours,
- * then the root tree recorded in "egress_root" put back if the root is still ours.
+ * latency): netif_fault_cleanup(), then, in the same namespace (the record's "netns"), the IFB
+ * device named in "ingress_ifb" if it is ours and the root tree recorded in "egress_root" put
+ * back if the root is still ours.
  */
 int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size_t size);
 
@@ -208,7 +209,10 @@ struct netif_shaped {
 	bool ifb_created;
 };
 
-/* validate: record the interface's root, refusing (err) one that could not be put back. */
+/*
+ * validate: record the interface's root (read in its namespace), refusing (err) one that
+ * could not be put back.
+ */
 int netif_shaped_snapshot(struct fault *f, struct netif_shaped *s, char *err, size_t size);
 
 /*
@@ -218,31 +222,38 @@ int netif_shaped_snapshot(struct fault *f, struct netif_shaped *s, char *err, si
 int netif_shaped_record_root(struct fault *f, struct netif_shaped *s, char *err, size_t size);
 
 /*
- * apply, ingress: journal, then create the IFB device flifbIFINDEX, aliased "faultline ingress
+ * apply, ingress (from a step: in the interface's namespace, where the device is created):
+ * journal, then create the IFB device flifbIFINDEX, aliased "faultline ingress
  * PURPOSE of IFNAME" (what crash cleanup checks before deleting it). 0 or -errno with err.
  */
 int netif_shaped_create_ifb(struct fault *f, struct netif_shaped *s, const char *purpose, char *err,
 			    size_t size);
 
 /*
- * Put back what apply changed, idempotent: rules and steering off first (nothing is sent to a
- * qdisc going away), the IFB device deleted, the root put back, the interface released.
+ * Put back what apply changed (netif_shaped_of(f)), idempotent: rules and steering off first
+ * (nothing is sent to a qdisc going away), the IFB device deleted and the root put back in the
+ * interface's namespace, the interface released.
  */
-int netif_shaped_undo(struct fault *f, struct netif_shaped *s, char *err, size_t size);
+int netif_shaped_undo(struct fault *f, char *err, size_t size);
 
 /*
- * Counters of our root qdisc (root) or of our HTB class on ifindex, for describe(): bytes,
- * packets, drops, backlog_bytes, and overlimits when asked; JSON null when unreadable.
+ * Counters of our root qdisc (root) or of our HTB class on ifindex (in the namespace of f's
+ * interface), for describe(): bytes, packets, drops, backlog_bytes, and overlimits when asked;
+ * JSON null when unreadable.
  */
-json_t *netif_shaped_stats(int ifindex, bool root, bool overlimits);
+json_t *netif_shaped_stats(const struct fault *f, int ifindex, bool root, bool overlimits);
 
 /* After a failed apply: netif_shaped_undo(), its error logged (the core's revert retries). */
-void netif_shaped_unwind(struct fault *f, struct netif_shaped *s);
+void netif_shaped_unwind(struct fault *f);
 
 /* The struct netif_shaped that starts the type's state (nf->ext), or NULL. */
 struct netif_shaped *netif_shaped_of(const struct fault *f);
 
-/* One direction's part of a shaping fault's apply; 0 or -errno with err. */
+/*
+ * One direction's part of a shaping fault's apply, run in the namespace of the interface (on
+ * a thread that entered it, for a netns or container target), so that the qdiscs it installs
+ * and the IFB device it creates are there; 0 or -errno with err.
+ */
 typedef int netif_shaped_step(struct fault *f, char *err, size_t size);
 
 /*

@@ -82,60 +82,84 @@ static int cleanup_in(const struct netns_ref *ns, const json_t *undo, char *repo
 	return 0;
 }
 
-int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+/*
+ * The shaping records (run in the record's namespace, after cleanup_in()): the IFB device
+ * named in "ingress_ifb" deleted if it is ours, the root tree of "egress_root" put back if
+ * the root is still ours. Appends to report.
+ */
+struct shaped_op {
+	const json_t *undo;
+	char *report;
+	size_t size;
+};
+
+static int op_shaped(void *p)
 {
-	const char *name = json_string_value(json_object_get(undo, "interface"));
-	int ifindex = (int)json_integer_value(json_object_get(undo, "ifindex"));
-	struct netns_ref ns;
+	struct shaped_op *o = p;
+	const json_t *root = json_object_get(o->undo, "egress_root");
+	const json_t *ifb = json_object_get(o->undo, "ingress_ifb");
+	int ifindex = (int)json_integer_value(json_object_get(o->undo, "ifindex"));
+	size_t off = strlen(o->report);
 	int ret;
 
-	(void)a;
-	if (!name || ifindex <= 0) {
-		snprintf(report, size, "nothing had been attached");
-		return 0;
-	}
-	ret = record_netns(undo, &ns, report, size);
-	if (ret == -ENOENT || ret == -ESTALE)
-		return 0;
-	if (ret)
-		return ret;
-	ret = cleanup_in(&ns, undo, report, size);
-	netns_ref_close(&ns);
-	return ret;
-}
-
-int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
-{
-	const json_t *root = json_object_get(undo, "egress_root");
-	const json_t *ifb = json_object_get(undo, "ingress_ifb");
-	int ifindex = (int)json_integer_value(json_object_get(undo, "ifindex"));
-	size_t off;
-	int ret;
-
-	ret = netif_fault_cleanup(a, undo, report, size);
-	if (ret || ifindex <= 0)
-		return ret; /* a renamed interface is not touched at all */
-	off = strlen(report);
-	if (ifb && off < size) {
+	if (ifb && off < o->size) {
 		const char *name = json_string_value(json_object_get(ifb, "name"));
 		const char *alias = json_string_value(json_object_get(ifb, "alias"));
 		bool deleted = false;
 
 		ret = name && alias ? tc_ifb_delete(name, alias, &deleted) : -EINVAL;
-		off += snprintf(report + off, size - off, "; IFB device %s: %s", name ? name : "?",
+		off += snprintf(o->report + off, o->size - off, "; IFB device %s: %s",
+				name ? name : "?",
 				ret	  ? strerror(-ret)
 				: deleted ? "deleted"
 					  : "not there");
 		if (ret)
 			return ret;
 	}
-	if (root && off < size) {
+	if (root && off < o->size) {
 		char r[256];
 
 		ret = tc_root_restore(ifindex, root, r, sizeof(r));
-		snprintf(report + off, size - off, "; %s", r);
+		snprintf(o->report + off, o->size - off, "; %s", r);
 		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+static int cleanup(const json_t *undo, bool shaped, char *report, size_t size)
+{
+	const char *name = json_string_value(json_object_get(undo, "interface"));
+	int ifindex = (int)json_integer_value(json_object_get(undo, "ifindex"));
+	struct shaped_op o = {.undo = undo, .report = report, .size = size};
+	struct netns_ref ns;
+	int ret;
+
+	if (!name || ifindex <= 0) {
+		snprintf(report, size, "nothing had been attached");
+		return 0;
+	}
+	ret = record_netns(undo, &ns, report, size);
+	if (ret == -ENOENT || ret == -ESTALE)
+		return 0; /* the namespace is gone, and its qdiscs and IFB device with it */
+	if (ret)
+		return ret;
+	ret = cleanup_in(&ns, undo, report, size);
+	/* A renamed interface is not touched at all (cleanup_in() said so). */
+	if (!ret && shaped)
+		ret = netns_call(&ns, op_shaped, &o);
+	netns_ref_close(&ns);
+	return ret;
+}
+
+int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+{
+	(void)a;
+	return cleanup(undo, false, report, size);
+}
+
+int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+{
+	(void)a;
+	return cleanup(undo, true, report, size);
 }

@@ -150,14 +150,34 @@ int netif_fault_dist_load(struct fault *f, enum netfault_dist dist, const int16_
 	return ret;
 }
 
+/* The steering filter is a tc filter on the interface: added and removed in its namespace. */
+struct steer_op {
+	struct netfault *nf;
+	int ifb_ifindex;
+};
+
+static int op_steer(void *p)
+{
+	struct steer_op *o = p;
+
+	return netfault_steer_attach(o->nf, o->ifb_ifindex);
+}
+
+static int op_unsteer(void *p)
+{
+	return netfault_steer_detach(((struct steer_op *)p)->nf);
+}
+
 int netif_fault_steer(struct fault *f, int ifb_ifindex, char *err, size_t size)
 {
 	struct netif_fault *nf = f->priv;
+	struct steer_op o;
 	int ret;
 
 	if (!nf || !nf->nif)
 		return -EINVAL;
-	ret = netfault_steer_attach(nf->nif->nf, ifb_ifindex);
+	o = (struct steer_op){.nf = nf->nif->nf, .ifb_ifindex = ifb_ifindex};
+	ret = netns_call(&nf->ns, op_steer, &o);
 	if (ret) {
 		snprintf(err, size,
 			 "%s: adding the ingress steering filter (mirred to the IFB "
@@ -172,11 +192,13 @@ int netif_fault_steer(struct fault *f, int ifb_ifindex, char *err, size_t size)
 int netif_fault_unsteer(struct fault *f, char *err, size_t size)
 {
 	struct netif_fault *nf = f->priv;
+	struct steer_op o = {0};
 	int ret;
 
 	if (!nf || !nf->nif || !nf->steering)
 		return 0;
-	ret = netfault_steer_detach(nf->nif->nf);
+	o.nf = nf->nif->nf;
+	ret = netns_call(&nf->ns, op_unsteer, &o);
 	if (ret) {
 		snprintf(err, size, "%s: removing the ingress steering filter: %s", nf->ifname,
 			 strerror(-ret));

@@ -255,13 +255,24 @@ static void *call_thread(void *p)
 	return NULL;
 }
 
+/*
+ * Is the calling thread in ns already? Then a call from inside netns_call() (a shaping
+ * fault's step, which runs in the namespace as a whole) runs at once, not on a further thread.
+ */
+static bool in_ns(const struct netns_ref *ns)
+{
+	uint64_t dev = 0, ino = 0;
+
+	return !self_netns(&dev, &ino) && dev == ns->dev && ino == ns->ino;
+}
+
 int netns_call(const struct netns_ref *ns, int (*fn)(void *), void *arg)
 {
 	struct call c = {.ns = ns, .fn = fn, .arg = arg};
 	pthread_t th;
 	int ret;
 
-	if (ns->fd < 0)
+	if (ns->fd < 0 || in_ns(ns))
 		return fn(arg);
 	ret = pthread_create(&th, NULL, call_thread, &c);
 	if (ret)

@@ -64,9 +64,10 @@ static inline bool netns_ref_same(const struct netns_ref *a, const struct netns_
 }
 
 /*
- * Run fn(arg) in the namespace: directly for the agent's own, else on a new thread that
- * setns()'d into ns first (joined before this returns). fn's return value, or -errno when
- * the thread could not be started or could not enter the namespace.
+ * Run fn(arg) in the namespace: directly for the agent's own (or when the calling thread is in
+ * ns already), else on a new thread that setns()'d into ns first (joined before this returns,
+ * so fn may use the caller's data: nothing else runs on it meanwhile). fn's return value, or -errno
+ * when the thread could not be started or could not enter the namespace.
  */
 int netns_call(const struct netns_ref *ns, int (*fn)(void *), void *arg);
 

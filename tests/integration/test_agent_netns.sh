@@ -4,8 +4,8 @@
 # traffic is between namespaces A and B (a veth, 10.79.0.1 on A, 10.79.0.2 on B), which the
 # agent reaches only through their namespace files or a process in them.
 #   - refusals: a missing namespace file, a namespace without a default route and no interface,
-#     no such interface there, bandwidth/latency (not yet supported in a namespace): 422, and
-#     nothing changed in B;
+#     no such interface there: 422, and nothing changed in B (test_agent_netns_shaping.sh
+#     covers bandwidth and latency in a namespace);
 #   - loss 20 % egress in B by `netns: /run/netns/B` with the interface left out (B's default
 #     route's): 2,000 pings from B, inside the exact binomial interval at 0.001 (the flake
 #     budget of the test), and the counters agree with ping; revert leaves B's tc as it was;
@@ -133,8 +133,6 @@ refused "$(fault network.loss '"netns": "/run/netns/'"$C"'", "cidrs": ["10.79.0.
 	422 "has no default route to take the interface from"
 refused "$(fault network.loss '"netns": "/run/netns/'"$B"'", "interface": "nosuch0", "cidrs": ["10.79.0.1"]' '{"probability": "20%"}')" \
 	422 "no interface 'nosuch0' in netns /run/netns/$B"
-refused "$(fault network.bandwidth '"netns": "/run/netns/'"$B"'", "cidrs": ["10.79.0.1"]' '{"rate": "1mbit"}')" \
-	422 "network.bandwidth inside another network namespace is not yet supported"
 refused "$(fault network.loss '"netns": "/proc/self/ns/pid", "cidrs": ["10.79.0.1"]' '{"probability": "20%"}')" \
 	422 "is not a network namespace"
 fl_assert_eq "$(tc_b)" "$pristine" "B's tc after the refusals"
