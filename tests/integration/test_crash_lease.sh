@@ -114,15 +114,32 @@ part() { printf '{"name": "c", "type": "network.partition", "duration": "10m", "
 TTL1=1500 TTL2=4000
 lease "$TTL1"
 L1=$LEASE
+# Both leases are kept alive until their last renewals below (the leases in $dir/keep, every
+# 200 ms): on a loaded machine the applies and pings in between took longer than 1.5 s, and
+# the short lease expired before the test renewed it.
+echo "$L1" >"$dir/keep"
+(
+	for ((i = 0; i < 600; i++)); do
+		while read -r l; do
+			FL_API_TIMEOUT=5 fl_api POST "/v1/leases/$l/renew" || true
+		done <"$dir/keep"
+		sleep 0.2
+	done
+) &
+keeper=$!
+fl_on_exit "kill $keeper 2>/dev/null"
 apply "$(part 10.94.0.2)"
 lease "$TTL2"
 L2=$LEASE
+echo "$L2" >>"$dir/keep"
 apply "$(part 10.94.0.3)"
 for a in 2 3; do
 	ip netns exec "$A" ping -D -n -i 0.02 -W 1 -w $(((TTL2 + MARGIN_MS) / 1000 + 6)) "10.94.0.$a" >"$dir/ping.two.$a" 2>&1 &
 	eval "pinger$a=\$!"
 done
 sleep 0.5
+kill "$keeper" 2>/dev/null
+wait "$keeper" 2>/dev/null || true
 LEASE=$L1 renew
 r1_0=$RENEW0 r1_1=$RENEW1
 LEASE=$L2 renew
