@@ -330,12 +330,15 @@ int netif_probe(const struct agent *a, char *why, size_t size)
 
 static void nf_free_priv(struct netif_fault *nf)
 {
-	if (!nf)
-		return;
-	if (nf->ext_free)
-		nf->ext_free(nf->ext);
-	netns_ref_close(&nf->ns);
-	free(nf);
+	while (nf) {
+		struct netif_fault *next = nf->next;
+
+		if (nf->ext_free)
+			nf->ext_free(nf->ext);
+		netns_ref_close(&nf->ns);
+		free(nf);
+		nf = next;
+	}
 }
 
 static bool shaping_type(int type)
@@ -344,30 +347,15 @@ static bool shaping_type(int type)
 }
 
 /*
- * The namespace and interface of the target: nf->ns opened, nf->ifindex and nf->ifname set.
- * Errors are the API's: -EINVAL/-ENODEV/-ESRCH (422), -EOPNOTSUPP (503: no CAP_SYS_ADMIN).
+ * The interface in nf->ns (opened): the target's, else the one of the namespace's default
+ * route. nf->ifindex and nf->ifname set; -ENODEV (422) when there is none.
  */
-static int target_interface(struct fault *f, struct netif_fault *nf, char *err, size_t size)
+static int member_interface(const struct net_target *t, struct netif_fault *nf, char *err,
+			    size_t size)
 {
-	const struct net_target *t = &f->spec->target.net;
 	struct nsop o = {.name = nf->ifname};
 	int ret;
 
-	if (exp_net_in_netns(t) && shaping_type(f->spec->type)) {
-		snprintf(err, size,
-			 "target.%s: %s inside another network namespace is not yet supported "
-			 "(its qdiscs and IFB device are created in the agent's namespace only); "
-			 "network.loss, corruption, duplication and partition are",
-			 t->container ? "container" : "netns",
-			 f->spec->type == FAULT_NET_LATENCY ? "network.latency"
-							    : "network.bandwidth");
-		return -EINVAL;
-	}
-	ret = netns_ref_open(t, &nf->ns, err, size);
-	if (ret == -EOPNOTSUPP || ret == -ENOMEM || ret == -ESRCH || ret == -EINVAL)
-		return ret;
-	if (ret)
-		return -ESRCH; /* a file or process that is not there: nothing to act in */
 	if (!t->interface) {
 		ret = netns_default_ifname(&nf->ns, nf->ifname, sizeof(nf->ifname), err, size);
 		if (ret)
@@ -388,11 +376,93 @@ static int target_interface(struct fault *f, struct netif_fault *nf, char *err, 
 	return ret;
 }
 
+/*
+ * The namespaces and interfaces of the target: nf->ns opened with its interface, and one more
+ * member chained on nf->next for each further container a container target selects.
+ * Errors are the API's: -EINVAL/-ENODEV/-ESRCH (422), -EOPNOTSUPP (503: no CAP_SYS_ADMIN).
+ */
+static int target_interface(struct fault *f, struct netif_fault *nf, char *err, size_t size)
+{
+	const struct net_target *t = &f->spec->target.net;
+	struct netif_fault **tail = &nf->next, *m = nf;
+	struct netns_ref *refs = NULL;
+	size_t n = 0, i;
+	int ret;
+
+	if (exp_net_in_netns(t) && shaping_type(f->spec->type)) {
+		snprintf(err, size,
+			 "target.%s: %s inside another network namespace is not yet supported "
+			 "(its qdiscs and IFB device are created in the agent's namespace only); "
+			 "network.loss, corruption, duplication and partition are",
+			 t->container ? "container" : "netns",
+			 f->spec->type == FAULT_NET_LATENCY ? "network.latency"
+							    : "network.bandwidth");
+		return -EINVAL;
+	}
+	ret = netns_refs_open(t, &refs, &n, err, size);
+	if (ret == -EOPNOTSUPP || ret == -ENOMEM || ret == -ESRCH || ret == -EINVAL)
+		return ret;
+	if (ret)
+		return -ESRCH; /* a file or process that is not there: nothing to act in */
+	for (i = 0; i < n && !ret; i++) {
+		if (i) {
+			m = calloc(1, sizeof(*m));
+			if (!m) {
+				ret = -ENOMEM;
+				break;
+			}
+			*tail = m;
+			tail = &m->next;
+		}
+		/* The reference (its fd) moves to the member. */
+		m->ns = refs[i];
+		netns_ref_init(&refs[i]);
+		ret = member_interface(t, m, err, size);
+	}
+	netns_refs_close(refs, n);
+	if (!ret && n > 1)
+		log_info("fault %s: the target selects %zu containers' network namespaces", f->id,
+			 n);
+	return ret;
+}
+
+/*
+ * The requester's SSH session, found now while it is connected. A fault object cannot opt out
+ * of this (only an experiment's safety.protect_control_channel can, and the controller
+ * enforces that by not asking), so API faults always protect it. Only in the agent's
+ * namespace: the session's packets do not cross another one.
+ */
+static void find_peer_ssh(struct fault *f, struct netif_fault *nf)
+{
+	char conn[160];
+	pid_t found = 0;
+	int ret;
+
+	if (f->peer_pid <= 0 || netns_ref_foreign(&nf->ns))
+		return;
+	ret = netif_ssh_connection(f->peer_pid, conn, sizeof(conn), &found);
+	if (!ret) {
+		if (netfault_exempt_parse_ssh(conn, &nf->peer_ex)) {
+			log_warn("fault %s: requester pid %d: cannot parse SSH_CONNECTION "
+				 "\"%s\"; its session is not exempt",
+				 f->id, (int)found, conn);
+		} else {
+			nf->peer_ssh = true;
+			netif_exempt_fmt(&nf->peer_ex, nf->peer_desc, sizeof(nf->peer_desc));
+			log_info("fault %s: the requester's SSH session (pid %d: %s) is exempt",
+				 f->id, (int)found, conn);
+		}
+	} else if (ret != -ENOENT) {
+		log_warn("fault %s: cannot read the environment of the requester (pid %d) or its "
+			 "parents: %s; an SSH session it runs in is not exempt",
+			 f->id, (int)f->peer_pid, strerror(-ret));
+	}
+}
+
 int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	struct netif_fault *nf;
-	char conn[160], why[256];
-	pid_t found = 0;
+	char why[256];
 	int ret;
 
 	/* The agent's policy, installed before the first interface is attached (and again
@@ -414,78 +484,59 @@ int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t siz
 		nf_free_priv(nf);
 		return ret;
 	}
-	/*
-	 * The requester's SSH session, found now while it is connected. A fault object cannot
-	 * opt out of this (only an experiment's safety.protect_control_channel can, and the
-	 * controller enforces that by not asking), so API faults always protect it. Only in
-	 * the agent's namespace: the session's packets do not cross another one.
-	 */
-	if (f->peer_pid > 0 && !netns_ref_foreign(&nf->ns)) {
-		ret = netif_ssh_connection(f->peer_pid, conn, sizeof(conn), &found);
-		if (!ret) {
-			if (netfault_exempt_parse_ssh(conn, &nf->peer_ex)) {
-				log_warn("fault %s: requester pid %d: cannot parse SSH_CONNECTION "
-					 "\"%s\"; its session is not exempt",
-					 f->id, (int)found, conn);
-			} else {
-				nf->peer_ssh = true;
-				netif_exempt_fmt(&nf->peer_ex, nf->peer_desc,
-						 sizeof(nf->peer_desc));
-				log_info("fault %s: the requester's SSH session (pid %d: %s) is "
-					 "exempt",
-					 f->id, (int)found, conn);
-			}
-		} else if (ret != -ENOENT) {
-			log_warn("fault %s: cannot read the environment of the requester (pid %d) "
-				 "or its parents: %s; an SSH session it runs in is not exempt",
-				 f->id, (int)f->peer_pid, strerror(-ret));
-		}
-	}
+	for (struct netif_fault *m = nf; m; m = m->next)
+		find_peer_ssh(f, m);
 	f->priv = nf;
 	return 0;
 }
 
-int netif_fault_attach(struct fault *f, char *err, size_t size)
+/*
+ * A member's record in the journal, what crash cleanup removes: {"interface", "ifindex",
+ * "clsact_created"[, "netns"]}, taken before the interface changes.
+ */
+static json_t *member_record(struct netif_fault *nf, char *err, size_t size)
 {
-	struct netif_fault *nf = f->priv;
-	struct netif *nif;
+	struct netif *nif = netif_find(&nf->ns, nf->ifindex);
 	bool clsact = false, created;
+	json_t *rec;
 	int ret;
 
-	if (!nf)
-		return -EINVAL;
-	if (nf->nif)
-		return 0;
-	nif = netif_find(&nf->ns, nf->ifindex);
 	if (nif && nif->users) {
 		created = nif->clsact_created;
 	} else {
 		ret = netif_ns_clsact_present(&nf->ns, nf->ifindex, &clsact);
 		if (ret) {
-			snprintf(err, size, "%s: listing its qdiscs: %s", nf->ifname,
+			snprintf(err, size, "%s%s%s: listing its qdiscs: %s",
+				 netns_ref_foreign(&nf->ns) ? nf->ns.desc : "",
+				 netns_ref_foreign(&nf->ns) ? ": " : "", nf->ifname,
 				 strerror(-ret));
-			return ret;
+			return NULL;
 		}
 		created = !clsact;
 	}
-	/* On record before the interface changes: what to remove after a crash. */
-	json_decref(f->undo);
-	f->undo = json_pack("{s:s, s:i, s:b}", "interface", nf->ifname, "ifindex", nf->ifindex,
-			    "clsact_created", created);
-	if (!f->undo)
-		return -ENOMEM;
-	if (netns_ref_foreign(&nf->ns)) {
+	rec = json_pack("{s:s, s:i, s:b}", "interface", nf->ifname, "ifindex", nf->ifindex,
+			"clsact_created", created);
+	if (rec && netns_ref_foreign(&nf->ns)) {
 		/* How crash cleanup finds the namespace again (netns_ref_reopen()). */
 		json_t *ns = netns_ref_json(&nf->ns);
 
-		if (!ns || json_object_set_new(f->undo, "netns", ns))
-			return -ENOMEM;
+		if (!ns || json_object_set_new(rec, "netns", ns)) {
+			json_decref(rec);
+			rec = NULL;
+		}
 	}
-	ret = fault_journal(f);
-	if (ret) {
-		snprintf(err, size, "writing the journal: %s", strerror(-ret));
-		return ret;
-	}
+	if (!rec)
+		snprintf(err, size, "out of memory");
+	return rec;
+}
+
+/* Hook one member on its interface (its record journaled already). */
+static int attach_member(struct netif_fault *nf, const json_t *rec, char *err, size_t size)
+{
+	bool created = json_is_true(json_object_get(rec, "clsact_created"));
+	struct netif *nif = netif_find(&nf->ns, nf->ifindex);
+	int ret;
+
 	if (nif && !nif->users) {
 		ret = netif_reattach(nif, err, size);
 		if (ret == -ESTALE)
@@ -515,20 +566,64 @@ int netif_fault_attach(struct fault *f, char *err, size_t size)
 	return 0;
 }
 
-int netif_fault_detach(struct fault *f, char *err, size_t size)
+int netif_fault_attach(struct fault *f, char *err, size_t size)
 {
-	struct netif_fault *nf = f->priv;
-	struct netif *nif;
+	struct netif_fault *nf = f->priv, *m;
+	json_t *more = NULL;
+	size_t i;
 	int ret;
 
-	if (!nf || !nf->nif)
+	if (!nf)
+		return -EINVAL;
+	if (nf->nif)
 		return 0;
-	ret = netif_fault_remove_rules(f, err, size);
-	if (!ret)
-		ret = netif_fault_unsteer(f, err, size);
-	if (ret)
+	/*
+	 * On record before any interface changes, every member's: what to remove after a
+	 * crash. The first member's record is the object itself, the others' its "more_netns".
+	 */
+	json_decref(f->undo);
+	f->undo = member_record(nf, err, size);
+	if (!f->undo)
+		return -ENOMEM;
+	if (nf->next) {
+		more = json_array();
+		if (!more || json_object_set_new(f->undo, "more_netns", more))
+			return -ENOMEM;
+	}
+	for (m = nf->next; m; m = m->next) {
+		json_t *rec = member_record(m, err, size);
+
+		if (!rec || json_array_append_new(more, rec))
+			return -ENOMEM;
+	}
+	ret = fault_journal(f);
+	if (ret) {
+		snprintf(err, size, "writing the journal: %s", strerror(-ret));
 		return ret;
-	nif = nf->nif;
+	}
+	/* All or nothing: on a failure the caller's unwind detaches the members attached. */
+	ret = attach_member(nf, f->undo, err, size);
+	for (m = nf->next, i = 0; m && !ret; m = m->next, i++) {
+		ret = attach_member(m, json_array_get(more, i), err, size);
+		if (ret && netns_ref_foreign(&m->ns) &&
+		    strncmp(err, m->ns.desc, strlen(m->ns.desc))) {
+			char why[FAULT_ERR_SIZE];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, size, "%s: %s", m->ns.desc, why);
+		}
+	}
+	return ret;
+}
+
+/* Release one member's interface (its rules out already). Idempotent. */
+static int detach_member(struct fault *f, struct netif_fault *nf, char *err, size_t size)
+{
+	struct netif *nif = nf->nif;
+	int ret;
+
+	if (!nif)
+		return 0;
 	if (nf->peer_ssh) {
 		netif_exempt_drop(nif, &nf->peer_ex);
 		nf->peer_ssh = false;
@@ -540,6 +635,40 @@ int netif_fault_detach(struct fault *f, char *err, size_t size)
 	ret = netif_release(nif, err, size);
 	if (ret)
 		nf->nif = nif; /* still holding it: a retry releases it */
+	return ret;
+}
+
+static bool attached(const struct netif_fault *nf)
+{
+	for (; nf; nf = nf->next)
+		if (nf->nif)
+			return true;
+	return false;
+}
+
+int netif_fault_detach(struct fault *f, char *err, size_t size)
+{
+	struct netif_fault *nf = f->priv;
+	int ret;
+
+	if (!attached(nf))
+		return 0;
+	ret = netif_fault_remove_rules(f, err, size);
+	if (!ret)
+		ret = netif_fault_unsteer(f, err, size);
+	if (ret)
+		return ret;
+	/* Every member is released even when one fails; the first error is returned. */
+	for (struct netif_fault *m = nf; m; m = m->next) {
+		char e[FAULT_ERR_SIZE] = "";
+		int r = detach_member(f, m, e, sizeof(e));
+
+		if (r && !ret) {
+			ret = r;
+			snprintf(err, size, "%s%s%s", netns_ref_foreign(&m->ns) ? m->ns.desc : "",
+				 netns_ref_foreign(&m->ns) ? ": " : "", e);
+		}
+	}
 	return ret;
 }
 
@@ -585,7 +714,7 @@ void netif_fault_free(struct fault *f)
 {
 	struct netif_fault *nf = f->priv;
 
-	if (nf && nf->nif) {
+	if (attached(nf)) {
 		/* A fault freed while attached (agent shutdown after a failed revert). */
 		char err[128];
 

@@ -82,14 +82,14 @@ static int cleanup_in(const struct netns_ref *ns, const json_t *undo, char *repo
 	return 0;
 }
 
-int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+/* One namespace's record: {"interface", "ifindex", "clsact_created"[, "netns"]}. */
+static int cleanup_record(const json_t *undo, char *report, size_t size)
 {
 	const char *name = json_string_value(json_object_get(undo, "interface"));
 	int ifindex = (int)json_integer_value(json_object_get(undo, "ifindex"));
 	struct netns_ref ns;
 	int ret;
 
-	(void)a;
 	if (!name || ifindex <= 0) {
 		snprintf(report, size, "nothing had been attached");
 		return 0;
@@ -101,6 +101,32 @@ int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_
 		return ret;
 	ret = cleanup_in(&ns, undo, report, size);
 	netns_ref_close(&ns);
+	return ret;
+}
+
+int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
+{
+	const json_t *more = json_object_get(undo, "more_netns");
+	int ret = cleanup_record(undo, report, size);
+	size_t i, off;
+	json_t *rec;
+	int r;
+
+	(void)a;
+	/* The further namespaces of a container target that selected several: each cleaned. */
+	json_array_foreach(more, i, rec)
+	{
+		off = strlen(report);
+		if (off + 3 >= size)
+			break;
+		report[off++] = ';';
+		report[off++] = ' ';
+		report[off] = '\0';
+		r = cleanup_record(rec, report + off, size - off);
+
+		if (r && !ret)
+			ret = r;
+	}
 	return ret;
 }
 

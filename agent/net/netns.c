@@ -25,7 +25,9 @@
 #include "log.h"
 #include "netns.h"
 #include "nlsock.h"
+#include "pick.h"
 #include "procfs.h"
+#include "procsel.h"
 
 void netns_ref_init(struct netns_ref *ns)
 {
@@ -103,39 +105,48 @@ static int open_pid_ns(pid_t pid, unsigned long long starttime, const char *fiel
 	return 0;
 }
 
+/* The namespace of a resolved container's main process, named after the container. */
+static int open_ctr(const struct ctr_info *c, struct netns_ref *ns, char *err, size_t size)
+{
+	int ret = open_pid_ns(c->main_pid, c->main_start, "target.container", ns, err, size);
+
+	if (!ret) {
+		snprintf(ns->container, sizeof(ns->container), "%s", c->id);
+		snprintf(ns->desc, sizeof(ns->desc), "container %s (%.12s)",
+			 c->name[0] ? c->name : c->id, c->id);
+	}
+	return ret;
+}
+
 static int open_container(const struct container_ref *ref, struct netns_ref *ns, char *err,
 			  size_t size)
 {
 	struct ctr_info *v = NULL;
 	char why[512];
-	size_t n = 0;
-	int ret = ctr_resolve(ref, &v, &n, why, sizeof(why));
+	int ret = ctr_resolve_one(ref,
+				  "without count, percent or all a network fault acts in one "
+				  "container's network namespace",
+				  "add target.all: true, target.count or target.percent to act in "
+				  "each of several, or name one container by id or name",
+				  &v, why, sizeof(why));
 
 	if (ret) {
-		snprintf(err, size, "target.container: %s", why);
+		/* ctr_resolve_one() names the field itself only for several matches. */
+		snprintf(err, size, "%s%s", strncmp(why, "target.", 7) ? "target.container: " : "",
+			 why);
 		return ret;
 	}
-	if (n != 1) {
-		snprintf(err, size,
-			 "target.container: %zu containers match; a network fault acts in one "
-			 "network namespace: name one container by id or name",
-			 n);
-		free(v);
-		return -EINVAL;
-	}
-	ret = open_pid_ns(v[0].main_pid, v[0].main_start, "target.container", ns, err, size);
-	if (!ret) {
-		snprintf(ns->container, sizeof(ns->container), "%s", v[0].id);
-		snprintf(ns->desc, sizeof(ns->desc), "container %s (%.12s)",
-			 v[0].name[0] ? v[0].name : v[0].id, v[0].id);
-	}
+	ret = open_ctr(&v[0], ns, err, size);
 	free(v);
 	return ret;
 }
 
-int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, size_t size)
+/*
+ * The start of every open: ns initialised with the agent's own namespace's identity, and
+ * entering another one refused without CAP_SYS_ADMIN (never faked).
+ */
+static int open_begin(const struct net_target *t, struct netns_ref *ns, char *err, size_t size)
 {
-	uint64_t dev, ino;
 	int ret;
 
 	netns_ref_init(ns);
@@ -145,18 +156,35 @@ int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, 
 			 strerror(-ret));
 		return ret;
 	}
-	if (!exp_net_in_netns(t))
-		return 0;
-	dev = ns->dev;
-	ino = ns->ino;
-	/* Refused before anything is opened: entering another namespace is never faked. */
-	if (!caps_effective(CAP_SYS_ADMIN)) {
+	if (exp_net_in_netns(t) && !caps_effective(CAP_SYS_ADMIN)) {
 		snprintf(err, size,
 			 "target.%s: acting in another network namespace needs CAP_SYS_ADMIN "
 			 "(setns), which the agent does not hold",
 			 t->container ? "container" : "netns");
 		return -EOPNOTSUPP;
 	}
+	return 0;
+}
+
+/* A namespace that turns out to be the agent's own (dev, ino) is handled as the agent's own. */
+static void own_if_same(struct netns_ref *ns, uint64_t dev, uint64_t ino)
+{
+	if (ns->dev == dev && ns->ino == ino) {
+		log_info("%s is the agent's own network namespace", ns->desc);
+		netns_ref_close(ns);
+	}
+}
+
+int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, size_t size)
+{
+	uint64_t dev, ino;
+	int ret;
+
+	ret = open_begin(t, ns, err, size);
+	if (ret || !exp_net_in_netns(t))
+		return ret;
+	dev = ns->dev;
+	ino = ns->ino;
 	if (t->netns_path) {
 		ret = open_ns_file(t->netns_path, "target.netns", ns, err, size);
 		if (!ret) {
@@ -178,13 +206,101 @@ int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, 
 	} else {
 		ret = open_container(t->container, ns, err, size);
 	}
-	if (ret)
-		return ret;
-	if (ns->dev == dev && ns->ino == ino) {
-		/* The agent's own namespace by another name: handled as the agent's own. */
-		log_info("%s is the agent's own network namespace", ns->desc);
-		netns_ref_close(ns);
+	if (!ret)
+		own_if_same(ns, dev, ino);
+	return ret;
+}
+
+void netns_refs_close(struct netns_ref *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		netns_ref_close(&v[i]);
+	free(v);
+}
+
+/*
+ * Open the selected containers' namespaces into v, each once: containers that share one (a
+ * pod, or --network ns:PATH given to several) get one fault there, not one per container.
+ */
+static int open_selected(const struct net_target *t, const struct ctr_info *c, size_t n,
+			 struct netns_ref *v, size_t *n_out, char *err, size_t size)
+{
+	size_t want = pick_how_many(n, t->count, t->percent_ppm, t->all), *idx;
+	struct netns_ref self;
+	int ret;
+
+	*n_out = 0;
+	idx = calloc(n, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	pick_choose(n, want, procsel_random_seed(), idx);
+	ret = open_begin(t, &self, err, size);
+	for (size_t i = 0; i < want && !ret; i++) {
+		struct netns_ref *ns = &v[*n_out];
+		bool dup = false;
+
+		ret = open_begin(t, ns, err, size);
+		if (!ret)
+			ret = open_ctr(&c[idx[i]], ns, err, size);
+		if (ret)
+			break;
+		own_if_same(ns, self.dev, self.ino);
+		for (size_t k = 0; k < *n_out && !dup; k++)
+			dup = netns_ref_same(&v[k], ns);
+		if (dup) {
+			log_info("%s shares its network namespace with a container selected before",
+				 ns->desc);
+			netns_ref_close(ns);
+			continue;
+		}
+		(*n_out)++;
 	}
+	free(idx);
+	return ret;
+}
+
+int netns_refs_open(const struct net_target *t, struct netns_ref **out, size_t *n, char *err,
+		    size_t size)
+{
+	struct ctr_info *c = NULL;
+	struct netns_ref *v;
+	size_t n_ctr = 0;
+	char why[512];
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	if (!t->container || !(t->all || t->count || t->percent_ppm)) {
+		v = calloc(1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		ret = netns_ref_open(t, v, err, size);
+		if (ret) {
+			free(v);
+			return ret;
+		}
+		*out = v;
+		*n = 1;
+		return 0;
+	}
+	ret = ctr_resolve(t->container, &c, &n_ctr, why, sizeof(why));
+	if (ret) {
+		snprintf(err, size, "target.container: %s", why);
+		return ret;
+	}
+	v = calloc(n_ctr, sizeof(*v));
+	if (!v) {
+		free(c);
+		return -ENOMEM;
+	}
+	ret = open_selected(t, c, n_ctr, v, n, err, size);
+	free(c);
+	if (ret) {
+		netns_refs_close(v, *n);
+		*n = 0;
+		return ret;
+	}
+	*out = v;
 	return 0;
 }
 

@@ -38,9 +38,22 @@ void netns_ref_init(struct netns_ref *ns);
  * Open the namespace the target names (netns or container; the agent's own when it names
  * none, or names the agent's own). 0, or -errno with err naming the field: -ENOENT (no such
  * file or process), -ESRCH (no such container), -EINVAL (not a network namespace, several
- * containers), -EOPNOTSUPP (the agent lacks CAP_SYS_ADMIN to enter it: never faked).
+ * containers matching without count, percent or all), -EOPNOTSUPP (the agent lacks CAP_SYS_ADMIN to
+ * enter it: never faked).
  */
 int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, size_t size);
+
+/*
+ * Open every namespace the target names: netns_ref_open()'s one, or with a container target
+ * that has count, percent or all, one per selected container (chosen among the matches with
+ * lib/pick.h; a namespace several of them share, once). 0 with a malloc'd array of *n >= 1
+ * (netns_refs_close() it), or -errno with err as netns_ref_open().
+ */
+int netns_refs_open(const struct net_target *t, struct netns_ref **out, size_t *n, char *err,
+		    size_t size);
+
+/* Close each of n references and free the array (NULL is fine). */
+void netns_refs_close(struct netns_ref *v, size_t n);
 
 /* A second reference to the same namespace (its own fd). 0 or -errno. */
 int netns_ref_dup(const struct netns_ref *src, struct netns_ref *dst);
