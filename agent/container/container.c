@@ -18,6 +18,7 @@
 
 #include "procfs.h"
 #include "container.h"
+#include "netns.h"
 #include "exp.h"
 #include "http.h"
 #include "log.h"
@@ -370,8 +371,19 @@ json_t *ctr_list_json(void)
 	if (ctr_list(&v, &n))
 		return NULL;
 	arr = json_array();
-	for (size_t i = 0; arr && i < n; i++)
-		json_array_append_new(arr, ctr_info_json(&v[i]));
+	for (size_t i = 0; arr && i < n; i++) {
+		json_t *c = ctr_info_json(&v[i]), *ifs = NULL;
+		char err[256];
+
+		if (!c)
+			continue;
+		/* Its interfaces with their addresses, read inside its network namespace. */
+		if (netns_pid_ifaces_json(v[i].main_pid, v[i].main_start, &ifs, err, sizeof(err)))
+			json_object_set_new(c, "interfaces_error", json_string(err));
+		else
+			json_object_set_new(c, "interfaces", ifs);
+		json_array_append_new(arr, c);
+	}
 	free(v);
 	o = json_pack("{s:o, s:o}", "engines", ctr_engines_json(), "containers",
 		      arr ? arr : json_null());

@@ -53,7 +53,11 @@ json_t *ctr_engines_json(void);
  */
 int ctr_list(struct ctr_info **out, size_t *n);
 
-/* {"engines": [...], "containers": [...]}: GET /v1/containers. NULL without memory. */
+/*
+ * {"engines": [...], "containers": [...]}: GET /v1/containers, each container with its
+ * "interfaces" (netns_pid_ifaces_json(): read inside its network namespace) or, when they
+ * cannot be read, "interfaces_error". NULL without memory.
+ */
 json_t *ctr_list_json(void);
 
 /* One container's entry of ctr_list_json(). */

@@ -39,11 +39,6 @@ static json_t *ranges_json(const struct port_range *r, size_t n)
 	return arr;
 }
 
-static int op_getifaddrs(void *p)
-{
-	return getifaddrs(p) ? -errno : 0;
-}
-
 /* "netns": {"inode", "desc"} of a fault acting in another namespace than the agent's. */
 static void put_netns(json_t *o, const struct netif_fault *nf)
 {
@@ -56,32 +51,26 @@ static void put_netns(json_t *o, const struct netif_fault *nf)
 /* The interface's addresses in its network namespace, as the rules see them, and whether up. */
 static bool put_addrs(const struct netif_fault *nf, json_t *addrs)
 {
-	struct ifaddrs *ifa = NULL;
+	json_t *ifs = NULL, *e, *a;
 	bool up = false;
+	size_t i, k;
 
-	if (netns_call(&nf->ns, op_getifaddrs, &ifa))
+	if (netns_ifaces_json(&nf->ns, &ifs))
 		return false;
-	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-		char buf[INET6_ADDRSTRLEN];
-		const void *addr;
-		int fam;
+	json_array_foreach(ifs, i, e)
+	{
+		if (strcmp(json_string_value(json_object_get(e, "name")), nf->ifname))
+			continue;
+		up = json_is_true(json_object_get(e, "up"));
+		/* "ADDR/LEN": the address alone here. */
+		json_array_foreach(json_object_get(e, "addresses"), k, a)
+		{
+			const char *s = json_string_value(a);
 
-		if (strcmp(i->ifa_name, nf->ifname))
-			continue;
-		up |= !!(i->ifa_flags & IFF_UP);
-		if (!i->ifa_addr)
-			continue;
-		fam = i->ifa_addr->sa_family;
-		if (fam == AF_INET)
-			addr = &((const struct sockaddr_in *)i->ifa_addr)->sin_addr;
-		else if (fam == AF_INET6)
-			addr = &((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-		else
-			continue;
-		if (inet_ntop(fam, addr, buf, sizeof(buf)))
-			json_array_append_new(addrs, json_string(buf));
+			json_array_append_new(addrs, json_stringn(s, strcspn(s, "/")));
+		}
 	}
-	freeifaddrs(ifa);
+	json_decref(ifs);
 	return up;
 }
 

@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <inttypes.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,14 +173,15 @@ static int open_begin(const struct net_target *t, struct netns_ref *ns, char *er
 static void own_if_same(struct netns_ref *ns, uint64_t dev, uint64_t ino)
 {
 	if (ns->dev == dev && ns->ino == ino) {
-		log_info("%s is the agent's own network namespace", ns->desc);
+		if (ns->desc[0])
+			log_info("%s is the agent's own network namespace", ns->desc);
 		netns_ref_close(ns);
 	}
 }
 
 int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, size_t size)
 {
-	uint64_t dev, ino;
+	uint64_t dev = 0, ino = 0;
 	int ret;
 
 	ret = open_begin(t, ns, err, size);
@@ -501,4 +505,105 @@ int netns_ref_reopen(const json_t *rec, struct netns_ref *ns, char *why, size_t 
 		return -ESTALE;
 	}
 	return 0;
+}
+
+/* getifaddrs() in the namespace, into an array of {"name", "up", "addresses": [ADDR/LEN]}. */
+static int ifaces_in(void *p)
+{
+	json_t *v = p;
+	struct ifaddrs *ifa = NULL;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		const struct sockaddr *sa = i->ifa_addr, *mask = i->ifa_netmask;
+		char buf[INET6_ADDRSTRLEN + 8];
+		json_t *e = NULL, *addrs;
+		size_t k;
+		int len = 0;
+
+		json_array_foreach(v, k, e)
+		{
+			if (!strcmp(json_string_value(json_object_get(e, "name")), i->ifa_name))
+				break;
+			e = NULL;
+		}
+		if (!e) {
+			e = json_pack("{s:s, s:b, s:[]}", "name", i->ifa_name, "up",
+				      !!(i->ifa_flags & IFF_UP), "addresses");
+			if (!e || json_array_append_new(v, e))
+				break;
+		}
+		if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+			continue;
+		/* The prefix length is the number of bits set in the netmask. */
+		if (mask && mask->sa_family == sa->sa_family) {
+			const uint8_t *m =
+				sa->sa_family == AF_INET
+					? (const uint8_t *)&((const struct sockaddr_in *)mask)
+						  ->sin_addr
+					: ((const struct sockaddr_in6 *)mask)->sin6_addr.s6_addr;
+
+			for (int b = 0; b < (sa->sa_family == AF_INET ? 4 : 16); b++)
+				len += __builtin_popcount(m[b]);
+		}
+		if (!inet_ntop(
+			    sa->sa_family,
+			    sa->sa_family == AF_INET
+				    ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+				    : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr,
+			    buf, INET6_ADDRSTRLEN))
+			continue;
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "/%d", len);
+		addrs = json_object_get(e, "addresses");
+		json_array_append_new(addrs, json_string(buf));
+	}
+	freeifaddrs(ifa);
+	return 0;
+}
+
+int netns_ifaces_json(const struct netns_ref *ns, json_t **out)
+{
+	json_t *v = json_array();
+	int ret;
+
+	if (!v)
+		return -ENOMEM;
+	ret = netns_call(ns, ifaces_in, v);
+	if (ret) {
+		json_decref(v);
+		return ret;
+	}
+	*out = v;
+	return 0;
+}
+
+int netns_pid_ifaces_json(pid_t pid, unsigned long long starttime, json_t **out, char *err,
+			  size_t size)
+{
+	struct netns_ref ns;
+	uint64_t dev = 0, ino = 0;
+	int ret;
+
+	ret = self_netns(&dev, &ino);
+	if (ret) {
+		snprintf(err, size, "reading the agent's own network namespace: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	netns_ref_init(&ns);
+	ret = open_pid_ns(pid, starttime, "netns", &ns, err, size);
+	if (ret)
+		return ret;
+	own_if_same(&ns, dev, ino);
+	if (netns_ref_foreign(&ns) && !caps_effective(CAP_SYS_ADMIN)) {
+		netns_ref_close(&ns);
+		snprintf(err, size, "entering its network namespace needs CAP_SYS_ADMIN (setns)");
+		return -EOPNOTSUPP;
+	}
+	ret = netns_ifaces_json(&ns, out);
+	netns_ref_close(&ns);
+	if (ret)
+		snprintf(err, size, "listing its interfaces: %s", strerror(-ret));
+	return ret;
 }

@@ -102,4 +102,18 @@ json_t *netns_ref_json(const struct netns_ref *ns);
  */
 int netns_ref_reopen(const json_t *rec, struct netns_ref *ns, char *why, size_t size);
 
+/*
+ * The interfaces of the namespace, read in it: an array of {"name", "up", "addresses":
+ * ["ADDR/PREFIXLEN", ...]} in *out. 0 or -errno.
+ */
+int netns_ifaces_json(const struct netns_ref *ns, json_t **out);
+
+/*
+ * netns_ifaces_json() of the namespace of process pid (checked to be the process that started
+ * at starttime): 0, or -errno with err saying why (the process is gone, the agent lacks
+ * CAP_SYS_ADMIN to enter a foreign namespace).
+ */
+int netns_pid_ifaces_json(pid_t pid, unsigned long long starttime, json_t **out, char *err,
+			  size_t size);
+
 #endif
