@@ -139,6 +139,9 @@ hypothesis: a loss fault on a compose service is active in every container withi
 agents:
   - {name: a, address: "unix://$sock"}
 duration: 5m
+# The apply runs on the agent's event loop, one program load per namespace (docs/containers.md):
+# with 50 it holds the loop for seconds, and a 5 s lease would lapse meanwhile.
+safety: {lease_ttl: 60s}
 faults:
   - name: loss
     type: network.loss

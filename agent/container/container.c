@@ -18,7 +18,6 @@
 
 #include "procfs.h"
 #include "container.h"
-#include "netns.h"
 #include "exp.h"
 #include "http.h"
 #include "log.h"
@@ -362,7 +361,7 @@ json_t *ctr_info_json(const struct ctr_info *c)
 	return o;
 }
 
-json_t *ctr_list_json(void)
+json_t *ctr_list_json(void (*more)(json_t *entry, const struct ctr_info *c))
 {
 	struct ctr_info *v = NULL;
 	size_t n = 0;
@@ -372,16 +371,12 @@ json_t *ctr_list_json(void)
 		return NULL;
 	arr = json_array();
 	for (size_t i = 0; arr && i < n; i++) {
-		json_t *c = ctr_info_json(&v[i]), *ifs = NULL;
-		char err[256];
+		json_t *c = ctr_info_json(&v[i]);
 
 		if (!c)
 			continue;
-		/* Its interfaces with their addresses, read inside its network namespace. */
-		if (netns_pid_ifaces_json(v[i].main_pid, v[i].main_start, &ifs, err, sizeof(err)))
-			json_object_set_new(c, "interfaces_error", json_string(err));
-		else
-			json_object_set_new(c, "interfaces", ifs);
+		if (more)
+			more(c, &v[i]);
 		json_array_append_new(arr, c);
 	}
 	free(v);

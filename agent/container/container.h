@@ -54,11 +54,10 @@ json_t *ctr_engines_json(void);
 int ctr_list(struct ctr_info **out, size_t *n);
 
 /*
- * {"engines": [...], "containers": [...]}: GET /v1/containers, each container with its
- * "interfaces" (netns_pid_ifaces_json(): read inside its network namespace) or, when they
- * cannot be read, "interfaces_error". NULL without memory.
+ * {"engines": [...], "containers": [...]}: GET /v1/containers; more (optional) adds to each
+ * container's entry (the API: its interfaces). NULL without memory.
  */
-json_t *ctr_list_json(void);
+json_t *ctr_list_json(void (*more)(json_t *entry, const struct ctr_info *c));
 
 /* One container's entry of ctr_list_json(). */
 json_t *ctr_info_json(const struct ctr_info *c);

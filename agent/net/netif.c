@@ -36,20 +36,12 @@ struct netif *netif_find(const struct netns_ref *ns, int ifindex)
  */
 struct nsop {
 	struct netfault *nf;
-	struct netfault **out;
 	int ifindex;
 	unsigned int flags;
 	int *removed;
 	bool *present;
 	char *name;
 };
-
-static int op_open(void *p)
-{
-	struct nsop *o = p;
-
-	return netfault_open(o->ifindex, o->out);
-}
 
 static int op_attach(void *p)
 {
@@ -208,41 +200,33 @@ static int netif_reattach(struct netif *nif, char *err, size_t size)
 	return 0;
 }
 
-/*
- * Open and attach an interface's instance, with the exemptions every interface gets. The
- * agent's own SSH session is exempted only in the agent's namespace: it cannot pass through
- * another one (a namespace the agent reaches over a veth sees it as routed traffic, which the
- * agent's own exemption on the host side already covers).
- */
-static int netif_open(const struct netns_ref *ns, int ifindex, const char *name, struct netif **out,
-		      char *err, size_t size)
-{
+/* An interface's instance being set up (nif_setup(), in its namespace), and why it failed. */
+struct nif_setup {
 	struct netif *nif;
-	const char *ssh = netns_ref_foreign(ns) ? NULL : getenv("SSH_CONNECTION");
-	struct nsop o = {.ifindex = ifindex};
-	int ret;
+	char err[FAULT_ERR_SIZE];
+};
 
-	netif_sweep();
-	nif = calloc(1, sizeof(*nif));
-	if (!nif)
-		return -ENOMEM;
-	ret = netns_ref_dup(ns, &nif->ns);
+/*
+ * In the interface's namespace: load its instance, hold the exemptions every interface gets,
+ * attach. The agent's own SSH session is exempted only in the agent's namespace: it cannot
+ * pass through another one (a namespace the agent reaches over a veth sees it as routed
+ * traffic, which the agent's own exemption on the host side already covers). Touches only
+ * its own nif (and reads the installed policy), so several run side by side
+ * (netns_call_many()).
+ */
+static int nif_setup(void *p)
+{
+	struct nif_setup *s = p;
+	struct netif *nif = s->nif;
+	const char *ssh = netns_ref_foreign(&nif->ns) ? NULL : getenv("SSH_CONNECTION");
+	int ret = netfault_open(nif->ifindex, &nif->nf);
+
 	if (ret) {
-		free(nif);
-		return ret;
-	}
-	nif->ifindex = ifindex;
-	snprintf(nif->name, sizeof(nif->name), "%s", name);
-	o.out = &nif->nf;
-	ret = netns_call(ns, op_open, &o);
-	if (ret) {
-		snprintf(err, size, "%s: loading the network-fault program: %s%s", name,
-			 strerror(-ret),
+		snprintf(s->err, sizeof(s->err), "%s: loading the network-fault program: %s%s",
+			 nif->name, strerror(-ret),
 			 ret == -EOPNOTSUPP ? " (link type not supported: Ethernet, loopback "
 					      "and IP tunnels are)"
 					    : "");
-		netns_ref_close(&nif->ns);
-		free(nif);
 		return ret;
 	}
 	/* Exemptions before the filters exist: no packet ever sees the rules without them. */
@@ -255,27 +239,77 @@ static int netif_open(const struct netns_ref *ns, int ifindex, const char *name,
 	ret = netif_exempt_hold_policy(nif);
 	if (ret)
 		goto fail;
-	ret = nf_call(ns, op_attach, nif->nf);
+	ret = netfault_attach(nif->nf);
 	if (ret) {
-		snprintf(err, size, "%s: attaching the tc filters: %s%s", name, strerror(-ret),
+		snprintf(s->err, sizeof(s->err), "%s: attaching the tc filters: %s%s", nif->name,
+			 strerror(-ret),
 			 ret == -EEXIST ? " (another filter holds priority 1 handle 0xfa17)" : "");
 		goto fail;
 	}
-	nif->next = netif_registry;
-	netif_registry = nif;
-	*out = nif;
-	log_info("netif %s (ifindex %d%s%s): attached%s", name, ifindex,
-		 netns_ref_foreign(ns) ? ", " : "", netns_ref_foreign(ns) ? ns->desc : "",
-		 nif->agent_ssh ? "; the agent's SSH session is exempt" : "");
 	return 0;
 fail:
-	if (!err[0])
-		snprintf(err, size, "%s: setting up exemptions: %s", name, strerror(-ret));
-	nf_call(ns, op_close, nif->nf);
+	if (!s->err[0])
+		snprintf(s->err, sizeof(s->err), "%s: setting up exemptions: %s", nif->name,
+			 strerror(-ret));
+	netfault_close(nif->nf);
+	nif->nf = NULL;
+	return ret;
+}
+
+/* A new registry entry for ifindex in ns, not yet set up nor registered; NULL without memory. */
+static struct netif *nif_new(const struct netns_ref *ns, int ifindex, const char *name)
+{
+	struct netif *nif = calloc(1, sizeof(*nif));
+
+	if (!nif)
+		return NULL;
+	if (netns_ref_dup(ns, &nif->ns)) {
+		free(nif);
+		return NULL;
+	}
+	nif->ifindex = ifindex;
+	snprintf(nif->name, sizeof(nif->name), "%s", name);
+	return nif;
+}
+
+/* Free an entry whose setup failed (nothing of it is attached). */
+static void nif_discard(struct netif *nif)
+{
 	netns_ref_close(&nif->ns);
 	free(nif->ex);
 	free(nif);
-	return ret;
+}
+
+static void nif_register(struct netif *nif)
+{
+	nif->next = netif_registry;
+	netif_registry = nif;
+	log_info("netif %s (ifindex %d%s%s): attached%s", nif->name, nif->ifindex,
+		 netns_ref_foreign(&nif->ns) ? ", " : "",
+		 netns_ref_foreign(&nif->ns) ? nif->ns.desc : "",
+		 nif->agent_ssh ? "; the agent's SSH session is exempt" : "");
+}
+
+/* Open and attach an interface's instance (nif_setup() in its namespace), and register it. */
+static int netif_open(const struct netns_ref *ns, int ifindex, const char *name, struct netif **out,
+		      char *err, size_t size)
+{
+	struct nif_setup s = {0};
+	int ret;
+
+	netif_sweep();
+	s.nif = nif_new(ns, ifindex, name);
+	if (!s.nif)
+		return -ENOMEM;
+	ret = netns_call(ns, nif_setup, &s);
+	if (ret) {
+		snprintf(err, size, "%s", s.err[0] ? s.err : strerror(-ret));
+		nif_discard(s.nif);
+		return ret;
+	}
+	nif_register(s.nif);
+	*out = s.nif;
+	return 0;
 }
 
 static int netif_release(struct netif *nif, char *err, size_t size)
@@ -376,6 +410,70 @@ static int member_interface(const struct net_target *t, struct netif_fault *nf, 
 	return ret;
 }
 
+/* In the member's namespace: its interface (the default route's when none is named) and ifindex. */
+static int op_member_iface(void *p)
+{
+	struct netif_fault *nf = p;
+	unsigned int idx;
+
+	if (!nf->ifname[0]) {
+		int ret = netns_default_ifname_here(nf->ifname, sizeof(nf->ifname));
+
+		if (ret)
+			return ret; /* -ENOENT: it has no default route */
+	}
+	idx = if_nametoindex(nf->ifname);
+	if (!idx)
+		return -ENODEV;
+	nf->ifindex = (int)idx;
+	return 0;
+}
+
+/*
+ * member_interface() of every member at once (op_member_iface() through netns_call_many()),
+ * with the same messages; the first member that fails names the error.
+ */
+static int members_interfaces(const struct net_target *t, struct netif_fault *nf, size_t n,
+			      char *err, size_t size)
+{
+	struct netns_job *jobs = calloc(n, sizeof(*jobs));
+	struct netif_fault *m;
+	size_t i;
+	int ret = 0;
+
+	if (!jobs)
+		return -ENOMEM;
+	for (m = nf, i = 0; m; m = m->next, i++) {
+		if (t->interface)
+			snprintf(m->ifname, sizeof(m->ifname), "%s", t->interface);
+		jobs[i] = (struct netns_job){.ns = &m->ns, .fn = op_member_iface, .arg = m};
+	}
+	netns_call_many(jobs, n);
+	for (m = nf, i = 0; m && !ret; m = m->next, i++) {
+		const char *where = m->ns.desc[0] ? m->ns.desc : "the agent's network namespace";
+
+		ret = jobs[i].ret;
+		if (ret == -ENOENT && !t->interface) {
+			snprintf(err, size,
+				 "target.interface: %s has no default route to take the interface "
+				 "from; name the interface",
+				 where);
+			ret = -ENODEV;
+		} else if (ret == -ENODEV) {
+			snprintf(err, size, "target.interface: no interface '%s' in %s", m->ifname,
+				 where);
+		} else if (ret == -ENOENT) {
+			snprintf(err, size, "target.interface: reading the routes of %s: %s", where,
+				 strerror(-ret));
+		} else if (ret) {
+			snprintf(err, size, "target.interface: looking '%s' up in %s: %s",
+				 m->ifname, where, strerror(-ret));
+		}
+	}
+	free(jobs);
+	return ret;
+}
+
 /*
  * The namespaces and interfaces of the target: nf->ns opened with its interface, and one more
  * member chained on nf->next for each further container a container target selects.
@@ -417,9 +515,11 @@ static int target_interface(struct fault *f, struct netif_fault *nf, char *err, 
 		/* The reference (its fd) moves to the member. */
 		m->ns = refs[i];
 		netns_ref_init(&refs[i]);
-		ret = member_interface(t, m, err, size);
 	}
 	netns_refs_close(refs, n);
+	if (!ret)
+		ret = n == 1 ? member_interface(t, nf, err, size)
+			     : members_interfaces(t, nf, n, err, size);
 	if (!ret && n > 1)
 		log_info("fault %s: the target selects %zu containers' network namespaces", f->id,
 			 n);
@@ -491,31 +591,63 @@ int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t siz
 }
 
 /*
- * A member's record in the journal, what crash cleanup removes: {"interface", "ifindex",
- * "clsact_created"[, "netns"]}, taken before the interface changes.
+ * Whether attaching each of the n members creates its interface's clsact (what crash cleanup
+ * then deletes): known for an interface a fault holds already, else asked in each namespace,
+ * all at once.
  */
-static json_t *member_record(struct netif_fault *nf, char *err, size_t size)
+static int members_created(struct netif_fault *nf, size_t n, bool *created, char *err, size_t size)
 {
-	struct netif *nif = netif_find(&nf->ns, nf->ifindex);
-	bool clsact = false, created;
-	json_t *rec;
-	int ret;
+	struct netns_job *jobs = calloc(n, sizeof(*jobs));
+	struct nsop *ops = calloc(n, sizeof(*ops));
+	bool *present = calloc(n, sizeof(*present));
+	struct netif_fault *m;
+	size_t i, k = 0;
+	int ret = 0;
 
-	if (nif && nif->users) {
-		created = nif->clsact_created;
-	} else {
-		ret = netif_ns_clsact_present(&nf->ns, nf->ifindex, &clsact);
-		if (ret) {
-			snprintf(err, size, "%s%s%s: listing its qdiscs: %s",
-				 netns_ref_foreign(&nf->ns) ? nf->ns.desc : "",
-				 netns_ref_foreign(&nf->ns) ? ": " : "", nf->ifname,
-				 strerror(-ret));
-			return NULL;
-		}
-		created = !clsact;
+	if (!jobs || !ops || !present) {
+		ret = -ENOMEM;
+		goto out;
 	}
-	rec = json_pack("{s:s, s:i, s:b}", "interface", nf->ifname, "ifindex", nf->ifindex,
-			"clsact_created", created);
+	for (m = nf, i = 0; m; m = m->next, i++) {
+		struct netif *nif = netif_find(&m->ns, m->ifindex);
+
+		if (nif && nif->users) {
+			created[i] = nif->clsact_created;
+			continue;
+		}
+		ops[i] = (struct nsop){.ifindex = m->ifindex, .present = &present[i]};
+		jobs[k++] = (struct netns_job){.ns = &m->ns, .fn = op_clsact, .arg = &ops[i]};
+		created[i] = true; /* set from present[i] below */
+	}
+	netns_call_many(jobs, k);
+	for (m = nf, i = 0, k = 0; m; m = m->next, i++) {
+		if (!ops[i].present)
+			continue; /* known */
+		if (jobs[k].ret && !ret) {
+			ret = jobs[k].ret;
+			snprintf(err, size, "%s%s%s: listing its qdiscs: %s",
+				 netns_ref_foreign(&m->ns) ? m->ns.desc : "",
+				 netns_ref_foreign(&m->ns) ? ": " : "", m->ifname, strerror(-ret));
+		}
+		created[i] = !present[i];
+		k++;
+	}
+out:
+	free(jobs);
+	free(ops);
+	free(present);
+	return ret;
+}
+
+/*
+ * A member's record in the journal, what crash cleanup removes: {"interface", "ifindex",
+ * "clsact_created"[, "netns"]}, taken before the interface changes. 0 or -ENOMEM.
+ */
+static int member_record(struct netif_fault *nf, bool created, json_t **out, char *err, size_t size)
+{
+	json_t *rec = json_pack("{s:s, s:i, s:b}", "interface", nf->ifname, "ifindex", nf->ifindex,
+				"clsact_created", created);
+
 	if (rec && netns_ref_foreign(&nf->ns)) {
 		/* How crash cleanup finds the namespace again (netns_ref_reopen()). */
 		json_t *ns = netns_ref_json(&nf->ns);
@@ -525,15 +657,36 @@ static json_t *member_record(struct netif_fault *nf, char *err, size_t size)
 			rec = NULL;
 		}
 	}
-	if (!rec)
+	if (!rec) {
 		snprintf(err, size, "out of memory");
-	return rec;
+		return -ENOMEM;
+	}
+	*out = rec;
+	return 0;
+}
+
+/* The member holds its (attached) interface, and the requester's SSH exemption on it. */
+static int hold_member(struct netif_fault *nf, struct netif *nif, char *err, size_t size)
+{
+	int ret;
+
+	nif->users++;
+	nf->nif = nif;
+	if (nf->peer_ssh) {
+		ret = netif_exempt_hold(nif, &nf->peer_ex);
+		if (ret) {
+			nf->peer_ssh = false;
+			snprintf(err, size, "%s: exempting the requester's SSH session: %s",
+				 nf->ifname, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 /* Hook one member on its interface (its record journaled already). */
-static int attach_member(struct netif_fault *nf, const json_t *rec, char *err, size_t size)
+static int attach_member(struct netif_fault *nf, bool created, char *err, size_t size)
 {
-	bool created = json_is_true(json_object_get(rec, "clsact_created"));
 	struct netif *nif = netif_find(&nf->ns, nf->ifindex);
 	int ret;
 
@@ -552,67 +705,138 @@ static int attach_member(struct netif_fault *nf, const json_t *rec, char *err, s
 			return ret;
 		nif->clsact_created = created;
 	}
-	nif->users++;
-	nf->nif = nif;
-	if (nf->peer_ssh) {
-		ret = netif_exempt_hold(nif, &nf->peer_ex);
-		if (ret) {
-			nf->peer_ssh = false;
-			snprintf(err, size, "%s: exempting the requester's SSH session: %s",
-				 nf->ifname, strerror(-ret));
-			return ret;
-		}
+	return hold_member(nf, nif, err, size);
+}
+
+/* "DESC: " before err when the member is in another namespace and err does not say so. */
+static void member_err(const struct netif_fault *m, char *err, size_t size)
+{
+	char why[FAULT_ERR_SIZE];
+
+	if (!netns_ref_foreign(&m->ns) || !strncmp(err, m->ns.desc, strlen(m->ns.desc)))
+		return;
+	snprintf(why, sizeof(why), "%s", err);
+	snprintf(err, size, "%s: %s", m->ns.desc, why);
+}
+
+/*
+ * Attach the n members: those whose interface no fault holds yet get a new instance, set up
+ * in every namespace at once (nif_setup() through netns_call_many(): each a program load and
+ * a few netlink requests, which one after the other would hold the event loop for seconds
+ * with dozens of containers); the others are held as for one. A failure leaves the members
+ * attached so far held, for the caller's unwind; the instances that failed are freed.
+ */
+static int attach_members(struct netif_fault *nf, size_t n, const bool *created, char *err,
+			  size_t size)
+{
+	struct nif_setup *s = calloc(n, sizeof(*s));
+	struct netns_job *jobs = calloc(n, sizeof(*jobs));
+	struct netif_fault *m;
+	size_t i, k = 0;
+	int ret = 0;
+
+	if (!s || !jobs) {
+		free(s);
+		free(jobs);
+		return -ENOMEM;
 	}
-	return 0;
+	netif_sweep();
+	for (m = nf, i = 0; m && !ret; m = m->next, i++) {
+		if (netif_find(&m->ns, m->ifindex)) {
+			ret = attach_member(m, created[i], err, size);
+			if (ret)
+				member_err(m, err, size);
+			continue;
+		}
+		s[i].nif = nif_new(&m->ns, m->ifindex, m->ifname);
+		if (!s[i].nif) {
+			ret = -ENOMEM;
+			break;
+		}
+		jobs[k++] = (struct netns_job){.ns = &s[i].nif->ns, .fn = nif_setup, .arg = &s[i]};
+	}
+	if (!ret)
+		netns_call_many(jobs, k);
+	for (m = nf, i = 0, k = 0; m; m = m->next, i++) {
+		int r;
+
+		if (!s[i].nif)
+			continue;
+		r = ret ? -ECANCELED : jobs[k].ret;
+		k++;
+		if (r) {
+			if (!ret) {
+				ret = r;
+				snprintf(err, size, "%s", s[i].err[0] ? s[i].err : strerror(-r));
+				member_err(m, err, size);
+			}
+			nif_discard(s[i].nif);
+			continue;
+		}
+		nif_register(s[i].nif);
+		s[i].nif->clsact_created = created[i];
+		r = hold_member(m, s[i].nif, ret ? s[i].err : err, ret ? sizeof(s[i].err) : size);
+		if (r && !ret)
+			ret = r;
+	}
+	free(s);
+	free(jobs);
+	return ret;
 }
 
 int netif_fault_attach(struct fault *f, char *err, size_t size)
 {
 	struct netif_fault *nf = f->priv, *m;
 	json_t *more = NULL;
-	size_t i;
+	bool *created;
+	size_t i, n = 0;
 	int ret;
 
 	if (!nf)
 		return -EINVAL;
 	if (nf->nif)
 		return 0;
+	for (m = nf; m; m = m->next)
+		n++;
+	created = calloc(n, sizeof(*created));
+	if (!created)
+		return -ENOMEM;
+	ret = members_created(nf, n, created, err, size);
+	if (ret)
+		goto out;
 	/*
 	 * On record before any interface changes, every member's: what to remove after a
 	 * crash. The first member's record is the object itself, the others' its "more_netns".
 	 */
 	json_decref(f->undo);
-	f->undo = member_record(nf, err, size);
-	if (!f->undo)
-		return -ENOMEM;
-	if (nf->next) {
+	f->undo = NULL;
+	ret = member_record(nf, created[0], &f->undo, err, size);
+	if (!ret && nf->next) {
 		more = json_array();
 		if (!more || json_object_set_new(f->undo, "more_netns", more))
-			return -ENOMEM;
+			ret = -ENOMEM;
 	}
-	for (m = nf->next; m; m = m->next) {
-		json_t *rec = member_record(m, err, size);
+	for (m = nf->next, i = 1; m && !ret; m = m->next, i++) {
+		json_t *rec = NULL;
 
-		if (!rec || json_array_append_new(more, rec))
-			return -ENOMEM;
+		ret = member_record(m, created[i], &rec, err, size);
+		if (!ret && json_array_append_new(more, rec))
+			ret = -ENOMEM;
 	}
+	if (ret)
+		goto out;
 	ret = fault_journal(f);
 	if (ret) {
 		snprintf(err, size, "writing the journal: %s", strerror(-ret));
-		return ret;
+		goto out;
 	}
 	/* All or nothing: on a failure the caller's unwind detaches the members attached. */
-	ret = attach_member(nf, f->undo, err, size);
-	for (m = nf->next, i = 0; m && !ret; m = m->next, i++) {
-		ret = attach_member(m, json_array_get(more, i), err, size);
-		if (ret && netns_ref_foreign(&m->ns) &&
-		    strncmp(err, m->ns.desc, strlen(m->ns.desc))) {
-			char why[FAULT_ERR_SIZE];
-
-			snprintf(why, sizeof(why), "%s", err);
-			snprintf(err, size, "%s: %s", m->ns.desc, why);
-		}
-	}
+	if (n == 1)
+		ret = attach_member(nf, created[0], err, size);
+	else
+		ret = attach_members(nf, n, created, err, size);
+out:
+	free(created);
 	return ret;
 }
 

@@ -359,6 +359,48 @@ int netns_call(const struct netns_ref *ns, int (*fn)(void *), void *arg)
 	return c.ret;
 }
 
+int netns_call_many(struct netns_job *jobs, size_t n)
+{
+	struct call *c = calloc(n ? n : 1, sizeof(*c));
+	pthread_t *th = calloc(n ? n : 1, sizeof(*th));
+	bool *started = calloc(n ? n : 1, sizeof(*started));
+	int ret = 0;
+
+	if (!c || !th || !started) {
+		free(c);
+		free(th);
+		free(started);
+		return -ENOMEM;
+	}
+	/*
+	 * Every foreign job on a thread of its own, all at once: the jobs wait for a CPU and do
+	 * their system calls side by side instead of one after the other.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		c[i] = (struct call){.ns = jobs[i].ns, .fn = jobs[i].fn, .arg = jobs[i].arg};
+		if (jobs[i].ns->fd < 0)
+			continue;
+		jobs[i].ret = -pthread_create(&th[i], NULL, call_thread, &c[i]);
+		started[i] = !jobs[i].ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].ns->fd < 0)
+			jobs[i].ret = jobs[i].fn(jobs[i].arg);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (started[i]) {
+			pthread_join(th[i], NULL);
+			jobs[i].ret = c[i].ret;
+		}
+		if (jobs[i].ret && !ret)
+			ret = jobs[i].ret;
+	}
+	free(c);
+	free(th);
+	free(started);
+	return ret;
+}
+
 struct dflt {
 	char *name;
 	size_t size;
@@ -418,6 +460,13 @@ static int dflt_find(void *p)
 	int ret = dflt_v4(p);
 
 	return ret == -ENOENT ? dflt_v6(p) : ret;
+}
+
+int netns_default_ifname_here(char *name, size_t size)
+{
+	struct dflt d = {name, size};
+
+	return dflt_find(&d);
 }
 
 int netns_default_ifname(const struct netns_ref *ns, char *name, size_t size, char *err,

@@ -80,6 +80,26 @@ static inline bool netns_ref_same(const struct netns_ref *a, const struct netns_
  */
 int netns_call(const struct netns_ref *ns, int (*fn)(void *), void *arg);
 
+/* A job of netns_call_many(): fn(arg) in ns; ret its return value or -errno. */
+struct netns_job {
+	const struct netns_ref *ns;
+	int (*fn)(void *);
+	void *arg;
+	int ret;
+};
+
+/*
+ * netns_call() of every job at once: each foreign one on a thread of its own (started
+ * together, joined before this returns), the agent's own ones on the caller's. The jobs must
+ * not touch what another job or the event loop uses (each its own interface and memory).
+ * Each job's ret set; returns the first job's error in order, 0 when all succeeded, or
+ * -ENOMEM (no job ran).
+ */
+int netns_call_many(struct netns_job *jobs, size_t n);
+
+/* The default route's interface (as netns_default_ifname()) of the calling thread's namespace. */
+int netns_default_ifname_here(char *name, size_t size);
+
 /*
  * The interface holding the namespace's default route (IPv4 first, then IPv6), read in the
  * namespace. 0, or -ENOENT with err when it has none.
