@@ -139,8 +139,8 @@ hypothesis: a loss fault on a compose service is active in every container withi
 agents:
   - {name: a, address: "unix://$sock"}
 duration: 5m
-# The apply runs on the agent's event loop, one program load per namespace (docs/containers.md):
-# with 50 it holds the loop for seconds, and a 5 s lease would lapse meanwhile.
+# The apply holds the agent's event loop until every namespace is set up (docs/containers.md):
+# on a loaded machine that may outlast a short lease's renewal.
 safety: {lease_ttl: 60s}
 faults:
   - name: loss
