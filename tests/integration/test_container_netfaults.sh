@@ -12,6 +12,8 @@
 #    lists each container with its namespace inode and counters; the revert leaves no clsact in
 #    any of them;
 #  - with count: 2 exactly two of the three namespaces get the filter;
+#  - all or nothing: with a foreign filter at our priority and handle in the third namespace
+#    the apply fails naming that container, and the other two are left without anything;
 #  - SIGKILL of the agent while the fault is on all three: --cleanup reopens each journaled
 #    namespace and removes what the agent added there.
 # Everything is removed at exit, also on failure: containers, image, service, namespaces.
@@ -169,6 +171,20 @@ for ((k = 1; k <= N; k++)); do has_filter "$k" && hit=$((hit + 1)); done
 fl_assert_eq "$hit" 2 "namespaces with a filter for count: 2"
 api DELETE "/v1/faults/$NL"
 fl_assert_eq "$HTTP_STATUS" 200 "revert count: 2 ($API_BODY)"
+
+# All or nothing: a filter of someone else's on the third namespace's interface, at the
+# priority and handle ours takes, fails the attach there; the other two are rolled back.
+tc -n "${PNS[2]}" qdisc add dev "$FL_ID-c3" clsact
+tc -n "${PNS[2]}" filter add dev "$FL_ID-c3" egress pref 1 handle 0xfa17 bpf bytecode '1,6 0 0 4294967295,'
+fault nl4 ', "all": true'
+[ "$HTTP_STATUS" != 201 ] || fl_fail "applied over a foreign filter in ${NAMES[2]}'s namespace: $API_BODY"
+grep -qF "container ${NAMES[2]} (" <<<"$API_BODY" || fl_fail "the refusal does not name ${NAMES[2]}: $API_BODY"
+grep -qF "another filter holds priority 1 handle 0xfa17" <<<"$API_BODY" || fl_fail "the refusal does not say why: $API_BODY"
+for k in 1 2; do
+	! has_clsact "$k" || fl_fail "clsact left in ${NAMES[k - 1]}'s namespace after the failed apply"
+done
+tc -n "${PNS[2]}" qdisc del dev "$FL_ID-c3" clsact
+fl_log "an apply failing in ${NAMES[2]}'s namespace ($HTTP_STATUS) left nothing in the other two"
 
 # A crash with the fault on all three: --cleanup finds each journaled namespace again.
 fault nl3 ', "all": true'
