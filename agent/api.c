@@ -35,7 +35,7 @@ struct api_req {
 	const char *arg; /* the {id} of the path, if the route has one */
 	char query[256];
 	const char *refusal; /* an AUDIT_REASON_* a route sets where the status cannot tell */
-	bool deferred;	     /* answered later (and audited then): an off-loop apply */
+	bool deferred; /* answered later (and audited then): an off-loop apply */
 };
 
 struct api_route {
@@ -44,8 +44,7 @@ struct api_route {
 	int (*fn)(struct api_req *r, json_t **body);
 };
 
-static json_t *api_error(const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static json_t *api_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static json_t *api_error(const char *code, const char *fmt, ...)
 {
@@ -135,13 +134,14 @@ json_t *api_info(const struct agent *a)
 		memset(&u, 0, sizeof(u));
 	if (!caps)
 		caps = json_null();
-	info = json_pack(
-		"{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:o, s:o, s:I, s:I}", "agent",
-		"faultlined", "version", FL_VERSION, "pid", (int)getpid(), "socket", a->socket_path,
-		"kernel", "sysname", u.sysname, "release", u.release, "version", u.version,
-		"machine", u.machine, "capabilities", caps, "mechanisms", mechanisms_json(a),
-		"fault_types", fault_types_json((struct agent *)a), "lease_ttl_ms",
-		(json_int_t)a->lease_ttl_ms, "uptime_s", (json_int_t)(time(NULL) - a->started));
+	info = json_pack("{s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s, s:s}, s:o, s:o, s:o, s:I, s:I}",
+			 "agent", "faultlined", "version", FL_VERSION, "pid", (int)getpid(),
+			 "socket", a->socket_path, "kernel", "sysname", u.sysname, "release",
+			 u.release, "version", u.version, "machine", u.machine, "capabilities",
+			 caps, "mechanisms", mechanisms_json(a), "fault_types",
+			 fault_types_json((struct agent *)a), "lease_ttl_ms",
+			 (json_int_t)a->lease_ttl_ms, "uptime_s",
+			 (json_int_t)(time(NULL) - a->started));
 	if (info)
 		json_object_set_new(info, "memory", memory_json());
 	if (info)
@@ -235,8 +235,8 @@ static void pending_conn_closed(void *ctx, struct server_conn *c)
 static void pending_reverted(struct fault *f, int ret, void *ctx)
 {
 	pending_finish(ctx, ret ? 500 : 200,
-		       ret ? api_error("revert_failed", "%s", f->error)
-			   : json_pack("{s:s}", "reverted", f->id));
+		       ret ? api_error("revert_failed", "%s", f->error) :
+			     json_pack("{s:s}", "reverted", f->id));
 }
 
 static struct api_pending *pending_new(struct api_req *r)
@@ -281,8 +281,7 @@ static int route_lease_create(struct api_req *r, json_t **body)
 		json_t *in = json_loadb(r->http->body, r->http->body_len, 0, &jerr);
 
 		if (!in || json_unpack_ex(in, &jerr, JSON_STRICT, "{s?I}", "ttl_ms", &ttl)) {
-			*body = api_error("bad_request",
-					  "lease request: %s (expected {\"ttl_ms\": N})",
+			*body = api_error("bad_request", "lease request: %s (expected {\"ttl_ms\": N})",
 					  jerr.text);
 			json_decref(in);
 			return 400;
@@ -336,14 +335,14 @@ static int route_lease_renew(struct api_req *r, json_t **body)
 static int lease_end_answer(const char *id, int failed, int later, json_t **body)
 {
 	if (failed) {
-		*body = api_error(
-			"revert_failed",
-			"lease %s ended but some faults failed to revert (see GET /v1/faults)", id);
+		*body = api_error("revert_failed",
+				  "lease %s ended but some faults failed to revert (see GET /v1/faults)",
+				  id);
 		return 500;
 	}
 	/* Faults still being applied are reverted as soon as their apply completes. */
-	*body = later ? json_pack("{s:s, s:i}", "ended", id, "reverting_after_apply", later)
-		      : json_pack("{s:s}", "ended", id);
+	*body = later ? json_pack("{s:s, s:i}", "ended", id, "reverting_after_apply", later) :
+			json_pack("{s:s}", "ended", id);
 	return 200;
 }
 
@@ -390,14 +389,14 @@ struct apply_error {
 static const struct apply_error *apply_error_of(int err)
 {
 	static const struct apply_error table[] = {
-		{-EPERM, 403, "forbidden"},	   /* policy */
-		{-EINVAL, 422, "invalid_fault"},   /* does not fit this host */
-		{-ENODEV, 422, "invalid_fault"},   /* no such interface */
-		{-ESRCH, 422, "invalid_fault"},	   /* no matching process */
-		{-E2BIG, 422, "invalid_fault"},	   /* more than the data path holds */
-		{-EBUSY, 409, "conflict"},	   /* clashes with an active fault */
-		{-EOPNOTSUPP, 503, "unavailable"}, /* mechanism missing on this kernel */
-		{0, 500, "apply_failed"},
+		{ -EPERM, 403, "forbidden" },	     /* policy */
+		{ -EINVAL, 422, "invalid_fault" },   /* does not fit this host */
+		{ -ENODEV, 422, "invalid_fault" },   /* no such interface */
+		{ -ESRCH, 422, "invalid_fault" },    /* no matching process */
+		{ -E2BIG, 422, "invalid_fault" },    /* more than the data path holds */
+		{ -EBUSY, 409, "conflict" },	     /* clashes with an active fault */
+		{ -EOPNOTSUPP, 503, "unavailable" }, /* mechanism missing on this kernel */
+		{ 0, 500, "apply_failed" },
 	};
 	size_t i;
 
@@ -420,9 +419,9 @@ static int apply_answer(struct fault *f, int ret, const char *err, json_t **body
 		/* A revert was asked for while it was being applied (docs/api.md). */
 		*body = api_error(f->state == FAULT_REVERT_FAILED ? "revert_failed" : "reverted",
 				  "fault %s was applied, then %s at once: %s", f->id,
-				  f->state == FAULT_REVERT_FAILED ? "failed to revert"
-				  : f->state == FAULT_REVERTING	  ? "is being reverted"
-								  : "reverted",
+				  f->state == FAULT_REVERT_FAILED ? "failed to revert" :
+				  f->state == FAULT_REVERTING	   ? "is being reverted" :
+								     "reverted",
 				  f->revert_why ? f->revert_why : "a revert was asked for");
 		json_object_set_new(*body, "fault", core_fault_json(f));
 		return f->state == FAULT_REVERT_FAILED ? 500 : 409;
@@ -694,8 +693,7 @@ static int route_fault_revert(struct api_req *r, json_t **body)
 		return pending_defer(r, pending);
 	pending_free(pending);
 	if (err) {
-		*body = api_error("revert_failed", "%s",
-				  err == -ENOMEM ? strerror(ENOMEM) : f->error);
+		*body = api_error("revert_failed", "%s", err == -ENOMEM ? strerror(ENOMEM) : f->error);
 		return 500;
 	}
 	*body = json_pack("{s:s}", "reverted", id);
@@ -710,8 +708,8 @@ static int revert_all_answer(int n, int failed, int later, json_t **body)
 	}
 	/* Faults still being applied are reverted as soon as their apply completes. */
 	*body = later ? json_pack("{s:i, s:i}", "reverted", n - later, "reverting_after_apply",
-				  later)
-		      : json_pack("{s:i}", "reverted", n);
+				  later) :
+			json_pack("{s:i}", "reverted", n);
 	return 200;
 }
 
@@ -772,19 +770,19 @@ static int route_events(struct api_req *r, json_t **body)
 }
 
 static const struct api_route routes[] = {
-	{"GET", "/v1/info", route_info},
-	{"GET", "/v1/containers", route_containers},
-	{"GET", "/v1/leases", route_leases},
-	{"POST", "/v1/leases", route_lease_create},
-	{"POST", "/v1/leases/{id}/renew", route_lease_renew},
-	{"DELETE", "/v1/leases/{id}", route_lease_end},
-	{"POST", "/v1/leases/{id}/faults", route_fault_apply},
-	{"POST", "/v1/resolve", route_resolve},
-	{"GET", "/v1/faults", route_faults},
-	{"DELETE", "/v1/faults", route_revert_all},
-	{"GET", "/v1/faults/{id}", route_fault_get},
-	{"DELETE", "/v1/faults/{id}", route_fault_revert},
-	{"GET", "/v1/events", route_events},
+	{ "GET", "/v1/info", route_info },
+	{ "GET", "/v1/containers", route_containers },
+	{ "GET", "/v1/leases", route_leases },
+	{ "POST", "/v1/leases", route_lease_create },
+	{ "POST", "/v1/leases/{id}/renew", route_lease_renew },
+	{ "DELETE", "/v1/leases/{id}", route_lease_end },
+	{ "POST", "/v1/leases/{id}/faults", route_fault_apply },
+	{ "POST", "/v1/resolve", route_resolve },
+	{ "GET", "/v1/faults", route_faults },
+	{ "DELETE", "/v1/faults", route_revert_all },
+	{ "GET", "/v1/faults/{id}", route_fault_get },
+	{ "DELETE", "/v1/faults/{id}", route_fault_revert },
+	{ "GET", "/v1/events", route_events },
 };
 
 /* Match path against pattern; the {id} segment is copied into arg. */
@@ -887,7 +885,7 @@ void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req,
 {
 	struct agent *a = ctx;
 	const struct peer *peer = server_conn_peer(conn);
-	struct api_req r = {.a = a, .conn = conn, .http = req};
+	struct api_req r = { .a = a, .conn = conn, .http = req };
 	char path[sizeof(req->target)], arg[64] = "";
 	const char *why = NULL;
 	int path_known = 0;
@@ -931,8 +929,7 @@ void api_handle(void *ctx, struct server_conn *conn, const struct http_msg *req,
 	}
 	*status = path_known ? 405 : 404;
 	*body = api_error(path_known ? "method_not_allowed" : "not_found", "%s",
-			  path_known ? "this path does not accept that method"
-				     : "no such endpoint");
+			  path_known ? "this path does not accept that method" : "no such endpoint");
 	audit_answer(a, peer, req, path, *status, AUDIT_REASON_NOT_FOUND, *body);
 }
 
