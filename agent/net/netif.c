@@ -272,9 +272,13 @@ static struct netif *nif_new(const struct netns_ref *ns, int ifindex, const char
 	return nif;
 }
 
-/* Free an entry whose setup failed (nothing of it is attached). */
+/* Free an entry that is not registered: its instance, if set up, detached and closed first. */
 static void nif_discard(struct netif *nif)
 {
+	if (nif->nf) {
+		nf_call(&nif->ns, op_detach, nif->nf);
+		nf_call(&nif->ns, op_close, nif->nf);
+	}
 	netns_ref_close(&nif->ns);
 	free(nif->ex);
 	free(nif);
@@ -732,6 +736,7 @@ static int attach_members(struct netif_fault *nf, size_t n, const bool *created,
 	struct nif_setup *s = calloc(n, sizeof(*s));
 	struct netns_job *jobs = calloc(n, sizeof(*jobs));
 	struct netif_fault *m;
+	bool skipped;
 	size_t i, k = 0;
 	int ret = 0;
 
@@ -755,14 +760,19 @@ static int attach_members(struct netif_fault *nf, size_t n, const bool *created,
 		}
 		jobs[k++] = (struct netns_job){.ns = &s[i].nif->ns, .fn = nif_setup, .arg = &s[i]};
 	}
-	if (!ret)
+	skipped = ret != 0;
+	if (!skipped)
 		netns_call_many(jobs, k);
+	/*
+	 * Every instance that was set up is registered and held, also after another member
+	 * failed: the caller's unwind then detaches it with the others.
+	 */
 	for (m = nf, i = 0, k = 0; m; m = m->next, i++) {
 		int r;
 
 		if (!s[i].nif)
 			continue;
-		r = ret ? -ECANCELED : jobs[k].ret;
+		r = skipped ? -ECANCELED : jobs[k].ret;
 		k++;
 		if (r) {
 			if (!ret) {

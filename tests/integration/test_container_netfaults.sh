@@ -181,7 +181,7 @@ fault nl4 ', "all": true'
 grep -qF "container ${NAMES[2]} (" <<<"$API_BODY" || fl_fail "the refusal does not name ${NAMES[2]}: $API_BODY"
 grep -qF "another filter holds priority 1 handle 0xfa17" <<<"$API_BODY" || fl_fail "the refusal does not say why: $API_BODY"
 for k in 1 2; do
-	! has_clsact "$k" || fl_fail "clsact left in ${NAMES[k - 1]}'s namespace after the failed apply"
+	! has_clsact "$k" || fl_fail "clsact left in ${NAMES[k - 1]}'s namespace after the failed apply: $(tc -n "${PNS[k - 1]}" filter show dev "$FL_ID-c$k" egress; tc -n "${PNS[k - 1]}" filter show dev "$FL_ID-c$k" ingress; grep -E 'netif|netfault|clsact|fault ' "$dir/agent.log" | tail -40)"
 done
 tc -n "${PNS[2]}" qdisc del dev "$FL_ID-c3" clsact
 fl_log "an apply failing in ${NAMES[2]}'s namespace ($HTTP_STATUS) left nothing in the other two"
