@@ -153,11 +153,12 @@ EOF
 exp_file "$dir/all.yaml" "$ALL_TARGET"
 exp_file "$dir/one.yaml" "$ONE_TARGET"
 
-# The agent's last fault.applied event: "EPOCH_US CONTAINERS" (its time in ms, as epoch
-# microseconds; how many containers its status lists, 1 for a single one).
-last_applied() {
+# applied FAULT_ID: "EPOCH_US CONTAINERS" of the agent's fault.applied event of that fault (its
+# time in ms, as epoch microseconds; how many containers its status lists, 1 for a single
+# one), from the events it retains; empty when the replay did not reach it within 2 s.
+applied() {
 	curl -sN --max-time 2 --unix-socket "$sock" "http://a/v1/events?since=0" 2>/dev/null |
-		jq -rs '[.[] | select(.type == "fault.applied")] | last |
+		jq -rs --arg id "$1" '[.[] | select(.type == "fault.applied" and .fault == $id)] | last | select(. != null) |
 			"\((((.time[0:19] + "Z") | fromdateiso8601) * 1000000 + (.time[20:23] | tonumber) * 1000)) \(.status.containers // [1] | length)"'
 }
 
@@ -165,7 +166,7 @@ last_applied() {
 # is applied; ACTIVE_MS: the ms from the launch to the agent's fault.applied event, whose
 # status must list WANT containers. The run keeps going (CTL_PID) until stop_run.
 run_to_active() {
-	local i launch ev n
+	local i launch ev= n id
 	launch=$(now_us)
 	"$FAULTCTL" run "$1" >"$dir/run.out" 2>&1 &
 	CTL_PID=$!
@@ -175,7 +176,11 @@ run_to_active() {
 		sleep 0.05
 	done
 	grep -q ': applied .* as f-' "$dir/run.out" || fl_fail "faultctl run: not applied within 60 s: $(cat "$dir/run.out")"
-	read -r ev n < <(last_applied)
+	id=$(grep -m1 -o ': applied .* as f-[0-9a-f]*' "$dir/run.out" | grep -o 'f-[0-9a-f]*$')
+	for ((i = 0; i < 10; i++)); do
+		read -r ev n < <(applied "$id") && break
+	done
+	[ -n "${ev:-}" ] || fl_fail "no fault.applied event of $id in the agent's events"
 	[ "$n" = "$2" ] || fl_fail "the fault.applied event lists $n containers, not $2"
 	ACTIVE_MS=$(((ev - launch) / 1000))
 }
