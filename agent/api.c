@@ -21,6 +21,7 @@
 #include "events.h"
 #include "exp.h"
 #include "log.h"
+#include "netns.h"
 #include "policy.h"
 #include "server.h"
 #include "version.h"
@@ -159,11 +160,29 @@ static int route_info(struct api_req *r, json_t **body)
 	return *body ? 200 : 500;
 }
 
-/* What containers run here: ids from /proc, names and labels from the engines (container.h). */
+/*
+ * A container's interfaces with their addresses, read inside its network namespace, or why
+ * they cannot be read.
+ */
+static void container_ifaces(json_t *entry, const struct ctr_info *c)
+{
+	json_t *ifs = NULL;
+	char err[256];
+
+	if (netns_pid_ifaces_json(c->main_pid, c->main_start, &ifs, err, sizeof(err)))
+		json_object_set_new(entry, "interfaces_error", json_string(err));
+	else
+		json_object_set_new(entry, "interfaces", ifs);
+}
+
+/*
+ * What containers run here: ids from /proc, names and labels from the engines (container.h),
+ * interfaces from each one's network namespace (netns.h).
+ */
 static int route_containers(struct api_req *r, json_t **body)
 {
 	(void)r;
-	*body = ctr_list_json();
+	*body = ctr_list_json(container_ifaces);
 	return *body ? 200 : 500;
 }
 

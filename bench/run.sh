@@ -27,6 +27,11 @@
 #   lease       a 300 ms lease's revert past its TTL and GET /v1/info's worst answer while
 #               another client applies stress.cpu with 1,000 workers, vs the same with no apply
 #               in flight (bench/lease_load.sh, which also runs on its own)
+#   containers  one network.loss on 50 podman containers of a compose service (5 with --quick):
+#               `faultctl run` to the fault active in all vs in one container, the agent's RSS
+#               with it vs idle, TCP inside a container with the program attached vs none
+#               (bench/containers.sh, which also runs on its own; skipped without podman;
+#               not with --quick)
 #   latency     added median and p99 RTT and jitter of network.latency (edt, netem) vs plain
 #               netem at the same moment, and TCP throughput under 100 ms vs netem's default
 #               limit; in the vm stage's guest (bench/latency.sh, which also runs on its own;
@@ -248,6 +253,16 @@ section crash crash_lease.sh $([ $QUICK = 1 ] && echo --quick)
 # Its own agent and namespace; skipped where the stressors are unavailable.
 echo "== lease: a 300 ms lease and GET /v1/info while another client applies 1,000 cpu workers"
 section lease lease_load.sh $([ $QUICK = 1 ] && echo --quick)
+
+# --- containers ---------------------------------------------------------------------------
+# Its own containers, image, engine service, agent and namespaces; skipped without podman. Not
+# with --quick: even its quick run (5 containers) took from 50 s to 4 minutes here, most of it
+# podman starting and removing containers on a loaded machine, more than the smoke run
+# (integration.bench_smoke) can afford; `bench/containers.sh --quick` runs it on its own.
+if [ $QUICK = 0 ]; then
+	echo "== containers: a network.loss on every container of a compose service (podman)"
+	section containers containers.sh
+fi
 
 # --- latency ------------------------------------------------------------------------------
 # In the vm stage's guest (this kernel has no sch_netem or sch_fq); skipped without qemu or

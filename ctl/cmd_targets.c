@@ -1,7 +1,8 @@
 /*
  * faultctl targets: the containers an agent sees (GET /v1/containers), with what a container
- * target resolves through: id, name, runtime, main pid, network namespace, cgroups, and the
- * Docker Engine API sockets that name them.
+ * target resolves through: id, name, runtime, main pid, network namespace, cgroups, the
+ * interfaces with their addresses inside its network namespace, and the Docker Engine API
+ * sockets that name them.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -14,10 +15,11 @@ void cmd_targets_usage(void)
 {
 	printf("Usage: faultctl targets [--agent ADDR] [--json]\n"
 	       "\n"
-	       "List the containers running on the agent's host, as a process fault's\n"
-	       "target.container resolves them: id, name, runtime, main pid, network namespace\n"
-	       "inode, processes and cgroups, and the Docker Engine API sockets the agent asks\n"
-	       "for names and compose labels (docs/containers.md).\n");
+	       "List the containers running on the agent's host, as a target.container\n"
+	       "resolves them: id, name, runtime, main pid, network namespace inode, processes\n"
+	       "and cgroups, each with the interfaces and addresses inside its network\n"
+	       "namespace, and the Docker Engine API sockets the agent asks for names and\n"
+	       "compose labels (docs/containers.md).\n");
 }
 
 static const char *str_or(json_t *v, const char *dflt)
@@ -25,6 +27,27 @@ static const char *str_or(json_t *v, const char *dflt)
 	const char *s = json_string_value(v);
 
 	return s && *s ? s : dflt;
+}
+
+/* "    IFNAME  up|down  ADDR/LEN ADDR/LEN", one line per interface inside its namespace. */
+static void print_interfaces(json_t *c)
+{
+	json_t *ifs = json_object_get(c, "interfaces"), *e, *a;
+	size_t i, k;
+
+	if (!ifs) {
+		printf("    interfaces: %s\n",
+		       str_or(json_object_get(c, "interfaces_error"), "not listed"));
+		return;
+	}
+	json_array_foreach(ifs, i, e)
+	{
+		printf("    %-15s  %-4s ", str_or(json_object_get(e, "name"), "?"),
+		       json_is_true(json_object_get(e, "up")) ? "up" : "down");
+		json_array_foreach(json_object_get(e, "addresses"), k, a)
+			printf(" %s", str_or(a, "?"));
+		printf("\n");
+	}
 }
 
 static void print_targets(const char *addr, json_t *resp)
@@ -78,6 +101,7 @@ static void print_targets(const char *addr, json_t *resp)
 		if (json_object_get(c, "protected"))
 			printf("%-12s  never targeted: %s\n", "",
 			       str_or(json_object_get(c, "protected"), "?"));
+		print_interfaces(c);
 	}
 }
 

@@ -78,8 +78,12 @@ struct net_target {
 	char *interface;
 	char *netns_path;		 /* netns: a namespace file such as /run/netns/NAME */
 	uint32_t netns_pid;		 /* netns: {pid: N}: the namespace of that process */
-	struct container_ref *container; /* the namespace of this container's main process */
+	struct container_ref *container; /* the namespace of each selected container's main pid */
 	int direction;			 /* enum net_direction */
+	/* With container: at most one of these selects among several matching containers. */
+	uint32_t count;
+	uint32_t percent_ppm;
+	bool all;
 	struct net_cidr *cidrs;
 	size_t n_cidrs;
 	struct port_range *ports; /* peer ports; none: every port */

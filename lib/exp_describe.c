@@ -63,6 +63,14 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 				    (unsigned int)t->netns_pid);
 		else if (t->container)
 			o = put_container(buf, size, o, " in", t->container);
+		if (t->all)
+			o = exp_put(buf, size, o, ", every matching container");
+		else if (t->count)
+			o = exp_put(buf, size, o, ", %u of the matching containers",
+				    (unsigned int)t->count);
+		else if (t->percent_ppm)
+			o = exp_put(buf, size, o, ", %g%% of the matching containers",
+				    t->percent_ppm / 1e4);
 		if (t->protocol != NET_PROTO_ANY)
 			o = exp_put(buf, size, o, " %s",
 				    exp_enum_name(&exp_protocol_enum, t->protocol));

@@ -140,6 +140,9 @@ static const struct exp_field net_target_fields[] = {
 	FLD("interface", FT_IFNAME, 0, NT(interface), 0, 0, 0, NULL),
 	{.key = "netns", .type = FT_CUSTOM, .off = NT(netns_path), .aux = &netns_custom},
 	FLD("container", FT_OBJECT, FF_PTR, NT(container), 0, 0, 0, &container_object),
+	FLD("count", FT_U32, 0, NT(count), 1, 100000, 0, NULL),
+	FLD("percent", FT_PERCENT, 0, NT(percent_ppm), 1, PCT(100), 0, NULL),
+	FLD("all", FT_BOOL, 0, NT(all), 0, 0, 0, NULL),
 	FLD("direction", FT_ENUM, FF_DEFAULT, NT(direction), 0, 0, NET_DIR_EGRESS,
 	    &exp_direction_enum),
 	{.key = "cidrs",
@@ -162,8 +165,10 @@ static const struct exp_object net_target_object;
 static void net_target_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 			     const struct exp_seen *seen)
 {
+	static const char *const picks[] = {"count", "percent", "all"};
 	const struct exp_object *o = &net_target_object;
 	struct net_target *t = obj;
+	const char *first = NULL;
 	bool netns = exp_seen_present(o, seen, "netns");
 	bool ctr = exp_seen_present(o, seen, "container");
 
@@ -174,6 +179,31 @@ static void net_target_check(struct exp_ctx *ctx, const struct enode *map, void 
 		exp_err_key(ctx, map, "container",
 			    "'netns' and 'container' cannot be combined; a network fault acts in "
 			    "one namespace: name it by netns or by container");
+	for (size_t i = 0; i < ARRAY_SIZE(picks); i++) {
+		if (!exp_seen_present(o, seen, picks[i]))
+			continue;
+		if (!ctr)
+			exp_err_key(ctx, map, picks[i],
+				    "'%s' selects among the containers a container target matches; "
+				    "it needs target.container",
+				    picks[i]);
+		else if (first)
+			exp_err_key(ctx, map, picks[i],
+				    "'%s' and '%s' cannot be combined; give one of count, percent "
+				    "or all",
+				    first, picks[i]);
+		else
+			first = picks[i];
+	}
+	if (exp_seen_valid(o, seen, "all") && !t->all)
+		exp_err_key(ctx, map, "all",
+			    "all: false selects nothing; remove it, or use count or percent");
+	/* The agent watches one container for exits (agent/target_watch.c), not several. */
+	if (first && ctr && t->container && t->container->follow_restarts)
+		exp_err_key(ctx, map, first,
+			    "'%s' may select several containers, whose restarts are not followed: "
+			    "remove follow_restarts, or name one container",
+			    first);
 	if (!netns && !ctr && !exp_seen_present(o, seen, "interface")) {
 		size_t old = exp_path_key(ctx, "interface");
 

@@ -493,7 +493,7 @@ json_t *ctr_info_json(const struct ctr_info *c)
 	return o;
 }
 
-json_t *ctr_list_json(void)
+json_t *ctr_list_json(void (*more)(json_t *entry, const struct ctr_info *c))
 {
 	struct ctr_info *v = NULL;
 	size_t n = 0;
@@ -502,8 +502,15 @@ json_t *ctr_list_json(void)
 	if (ctr_list(&v, &n))
 		return NULL;
 	arr = json_array();
-	for (size_t i = 0; arr && i < n; i++)
-		json_array_append_new(arr, ctr_info_json(&v[i]));
+	for (size_t i = 0; arr && i < n; i++) {
+		json_t *c = ctr_info_json(&v[i]);
+
+		if (!c)
+			continue;
+		if (more)
+			more(c, &v[i]);
+		json_array_append_new(arr, c);
+	}
 	free(v);
 	o = json_pack("{s:o, s:o}", "engines", ctr_engines_json(), "containers",
 		      arr ? arr : json_null());

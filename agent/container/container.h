@@ -70,8 +70,11 @@ int ctr_list(struct ctr_info **out, size_t *n);
  */
 int ctr_guarded(struct ctr_info **out, size_t *n);
 
-/* {"engines": [...], "containers": [...]}: GET /v1/containers. NULL without memory. */
-json_t *ctr_list_json(void);
+/*
+ * {"engines": [...], "containers": [...]}: GET /v1/containers; more (optional) adds to each
+ * container's entry (the API: its interfaces). NULL without memory.
+ */
+json_t *ctr_list_json(void (*more)(json_t *entry, const struct ctr_info *c));
 
 /* One container's entry of ctr_list_json(). */
 json_t *ctr_info_json(const struct ctr_info *c);

@@ -36,20 +36,12 @@ struct netif *netif_find(const struct netns_ref *ns, int ifindex)
  */
 struct nsop {
 	struct netfault *nf;
-	struct netfault **out;
 	int ifindex;
 	unsigned int flags;
 	int *removed;
 	bool *present;
 	char *name;
 };
-
-static int op_open(void *p)
-{
-	struct nsop *o = p;
-
-	return netfault_open(o->ifindex, o->out);
-}
 
 static int op_attach(void *p)
 {
@@ -208,41 +200,33 @@ static int netif_reattach(struct netif *nif, char *err, size_t size)
 	return 0;
 }
 
-/*
- * Open and attach an interface's instance, with the exemptions every interface gets. The
- * agent's own SSH session is exempted only in the agent's namespace: it cannot pass through
- * another one (a namespace the agent reaches over a veth sees it as routed traffic, which the
- * agent's own exemption on the host side already covers).
- */
-static int netif_open(const struct netns_ref *ns, int ifindex, const char *name, struct netif **out,
-		      char *err, size_t size)
-{
+/* An interface's instance being set up (nif_setup(), in its namespace), and why it failed. */
+struct nif_setup {
 	struct netif *nif;
-	const char *ssh = netns_ref_foreign(ns) ? NULL : getenv("SSH_CONNECTION");
-	struct nsop o = {.ifindex = ifindex};
-	int ret;
+	char err[FAULT_ERR_SIZE];
+};
 
-	netif_sweep();
-	nif = calloc(1, sizeof(*nif));
-	if (!nif)
-		return -ENOMEM;
-	ret = netns_ref_dup(ns, &nif->ns);
+/*
+ * In the interface's namespace: load its instance, hold the exemptions every interface gets,
+ * attach. The agent's own SSH session is exempted only in the agent's namespace: it cannot
+ * pass through another one (a namespace the agent reaches over a veth sees it as routed
+ * traffic, which the agent's own exemption on the host side already covers). Touches only
+ * its own nif (and reads the installed policy), so several run side by side
+ * (netns_call_many()).
+ */
+static int nif_setup(void *p)
+{
+	struct nif_setup *s = p;
+	struct netif *nif = s->nif;
+	const char *ssh = netns_ref_foreign(&nif->ns) ? NULL : getenv("SSH_CONNECTION");
+	int ret = netfault_open(nif->ifindex, &nif->nf);
+
 	if (ret) {
-		free(nif);
-		return ret;
-	}
-	nif->ifindex = ifindex;
-	snprintf(nif->name, sizeof(nif->name), "%s", name);
-	o.out = &nif->nf;
-	ret = netns_call(ns, op_open, &o);
-	if (ret) {
-		snprintf(err, size, "%s: loading the network-fault program: %s%s", name,
-			 strerror(-ret),
+		snprintf(s->err, sizeof(s->err), "%s: loading the network-fault program: %s%s",
+			 nif->name, strerror(-ret),
 			 ret == -EOPNOTSUPP ? " (link type not supported: Ethernet, loopback "
 					      "and IP tunnels are)"
 					    : "");
-		netns_ref_close(&nif->ns);
-		free(nif);
 		return ret;
 	}
 	/* Exemptions before the filters exist: no packet ever sees the rules without them. */
@@ -255,27 +239,81 @@ static int netif_open(const struct netns_ref *ns, int ifindex, const char *name,
 	ret = netif_exempt_hold_policy(nif);
 	if (ret)
 		goto fail;
-	ret = nf_call(ns, op_attach, nif->nf);
+	ret = netfault_attach(nif->nf);
 	if (ret) {
-		snprintf(err, size, "%s: attaching the tc filters: %s%s", name, strerror(-ret),
+		snprintf(s->err, sizeof(s->err), "%s: attaching the tc filters: %s%s", nif->name,
+			 strerror(-ret),
 			 ret == -EEXIST ? " (another filter holds priority 1 handle 0xfa17)" : "");
 		goto fail;
 	}
-	nif->next = netif_registry;
-	netif_registry = nif;
-	*out = nif;
-	log_info("netif %s (ifindex %d%s%s): attached%s", name, ifindex,
-		 netns_ref_foreign(ns) ? ", " : "", netns_ref_foreign(ns) ? ns->desc : "",
-		 nif->agent_ssh ? "; the agent's SSH session is exempt" : "");
 	return 0;
 fail:
-	if (!err[0])
-		snprintf(err, size, "%s: setting up exemptions: %s", name, strerror(-ret));
-	nf_call(ns, op_close, nif->nf);
+	if (!s->err[0])
+		snprintf(s->err, sizeof(s->err), "%s: setting up exemptions: %s", nif->name,
+			 strerror(-ret));
+	netfault_close(nif->nf);
+	nif->nf = NULL;
+	return ret;
+}
+
+/* A new registry entry for ifindex in ns, not yet set up nor registered; NULL without memory. */
+static struct netif *nif_new(const struct netns_ref *ns, int ifindex, const char *name)
+{
+	struct netif *nif = calloc(1, sizeof(*nif));
+
+	if (!nif)
+		return NULL;
+	if (netns_ref_dup(ns, &nif->ns)) {
+		free(nif);
+		return NULL;
+	}
+	nif->ifindex = ifindex;
+	snprintf(nif->name, sizeof(nif->name), "%s", name);
+	return nif;
+}
+
+/* Free an entry that is not registered: its instance, if set up, detached and closed first. */
+static void nif_discard(struct netif *nif)
+{
+	if (nif->nf) {
+		nf_call(&nif->ns, op_detach, nif->nf);
+		nf_call(&nif->ns, op_close, nif->nf);
+	}
 	netns_ref_close(&nif->ns);
 	free(nif->ex);
 	free(nif);
-	return ret;
+}
+
+static void nif_register(struct netif *nif)
+{
+	nif->next = netif_registry;
+	netif_registry = nif;
+	log_info("netif %s (ifindex %d%s%s): attached%s", nif->name, nif->ifindex,
+		 netns_ref_foreign(&nif->ns) ? ", " : "",
+		 netns_ref_foreign(&nif->ns) ? nif->ns.desc : "",
+		 nif->agent_ssh ? "; the agent's SSH session is exempt" : "");
+}
+
+/* Open and attach an interface's instance (nif_setup() in its namespace), and register it. */
+static int netif_open(const struct netns_ref *ns, int ifindex, const char *name, struct netif **out,
+		      char *err, size_t size)
+{
+	struct nif_setup s = {0};
+	int ret;
+
+	netif_sweep();
+	s.nif = nif_new(ns, ifindex, name);
+	if (!s.nif)
+		return -ENOMEM;
+	ret = netns_call(ns, nif_setup, &s);
+	if (ret) {
+		snprintf(err, size, "%s", s.err[0] ? s.err : strerror(-ret));
+		nif_discard(s.nif);
+		return ret;
+	}
+	nif_register(s.nif);
+	*out = s.nif;
+	return 0;
 }
 
 static int netif_release(struct netif *nif, char *err, size_t size)
@@ -330,32 +368,27 @@ int netif_probe(const struct agent *a, char *why, size_t size)
 
 static void nf_free_priv(struct netif_fault *nf)
 {
-	if (!nf)
-		return;
-	if (nf->ext_free)
-		nf->ext_free(nf->ext);
-	netns_ref_close(&nf->ns);
-	free(nf);
+	while (nf) {
+		struct netif_fault *next = nf->next;
+
+		if (nf->ext_free)
+			nf->ext_free(nf->ext);
+		netns_ref_close(&nf->ns);
+		free(nf);
+		nf = next;
+	}
 }
 
 /*
- * The namespace and interface of the target: nf->ns opened, nf->ifindex and nf->ifname set.
- * Errors are the API's: -EINVAL/-ENODEV/-ESRCH/-E2BIG (422), -EPERM (403: the agent's own
- * container), -EOPNOTSUPP (503: no CAP_SYS_ADMIN).
+ * The interface in nf->ns (opened): the target's, else the one of the namespace's default
+ * route. nf->ifindex and nf->ifname set; -ENODEV (422) when there is none.
  */
-static int target_interface(struct fault *f, struct netif_fault *nf, char *err, size_t size)
+static int member_interface(const struct net_target *t, struct netif_fault *nf, char *err,
+			    size_t size)
 {
-	const struct net_target *t = &f->spec->target.net;
 	struct nsop o = {.name = nf->ifname};
 	int ret;
 
-	ret = netns_ref_open(t, &nf->ns, err, size);
-	/* -EPERM: the agent's own container (403); -E2BIG: over max_containers_per_fault. */
-	if (ret == -EOPNOTSUPP || ret == -ENOMEM || ret == -ESRCH || ret == -EINVAL ||
-	    ret == -EPERM || ret == -E2BIG)
-		return ret;
-	if (ret)
-		return -ESRCH; /* a file or process that is not there: nothing to act in */
 	if (!t->interface) {
 		ret = netns_default_ifname(&nf->ns, nf->ifname, sizeof(nf->ifname), err, size);
 		if (ret)
@@ -376,11 +409,163 @@ static int target_interface(struct fault *f, struct netif_fault *nf, char *err, 
 	return ret;
 }
 
+/* In the member's namespace: its interface (the default route's when none is named) and ifindex. */
+static int op_member_iface(void *p)
+{
+	struct netif_fault *nf = p;
+	unsigned int idx;
+
+	if (!nf->ifname[0]) {
+		int ret = netns_default_ifname_here(nf->ifname, sizeof(nf->ifname));
+
+		if (ret)
+			return ret; /* -ENOENT: it has no default route */
+	}
+	idx = if_nametoindex(nf->ifname);
+	if (!idx)
+		return -ENODEV;
+	nf->ifindex = (int)idx;
+	return 0;
+}
+
+/*
+ * member_interface() of every member at once (op_member_iface() through netns_call_many()),
+ * with the same messages; the first member that fails names the error.
+ */
+static int members_interfaces(const struct net_target *t, struct netif_fault *nf, size_t n,
+			      char *err, size_t size)
+{
+	struct netns_job *jobs = calloc(n, sizeof(*jobs));
+	struct netif_fault *m;
+	size_t i;
+	int ret = 0;
+
+	if (!jobs)
+		return -ENOMEM;
+	for (m = nf, i = 0; m; m = m->next, i++) {
+		if (t->interface)
+			snprintf(m->ifname, sizeof(m->ifname), "%s", t->interface);
+		jobs[i] = (struct netns_job){.ns = &m->ns, .fn = op_member_iface, .arg = m};
+	}
+	netns_call_many(jobs, n);
+	for (m = nf, i = 0; m && !ret; m = m->next, i++) {
+		const char *where = m->ns.desc[0] ? m->ns.desc : "the agent's network namespace";
+
+		ret = jobs[i].ret;
+		if (ret == -ENOENT && !t->interface) {
+			snprintf(err, size,
+				 "target.interface: %s has no default route to take the interface "
+				 "from; name the interface",
+				 where);
+			ret = -ENODEV;
+		} else if (ret == -ENODEV) {
+			snprintf(err, size, "target.interface: no interface '%s' in %s", m->ifname,
+				 where);
+		} else if (ret == -ENOENT) {
+			snprintf(err, size, "target.interface: reading the routes of %s: %s", where,
+				 strerror(-ret));
+		} else if (ret) {
+			snprintf(err, size, "target.interface: looking '%s' up in %s: %s",
+				 m->ifname, where, strerror(-ret));
+		}
+	}
+	free(jobs);
+	return ret;
+}
+
+/*
+ * The namespaces and interfaces of the target: nf->ns opened with its interface, and one more
+ * member chained on nf->next for each further container a container target selects.
+ * Errors are the API's: -EINVAL/-ENODEV/-ESRCH/-E2BIG (422), -EPERM (403: the agent's own
+ * container), -EOPNOTSUPP (503: no CAP_SYS_ADMIN).
+ */
+static int target_interface(struct fault *f, struct netif_fault *nf, char *err, size_t size)
+{
+	const struct net_target *t = &f->spec->target.net;
+	struct netif_fault **tail = &nf->next, *m = nf;
+	struct netns_ref *refs = NULL;
+	size_t n = 0, i;
+	int ret;
+
+	ret = netns_refs_open(t, &refs, &n, err, size);
+	/* -EPERM: the agent's own container (403); -E2BIG: over max_containers_per_fault. */
+	if (ret == -EOPNOTSUPP || ret == -ENOMEM || ret == -ESRCH || ret == -EINVAL ||
+	    ret == -EPERM || ret == -E2BIG)
+		return ret;
+	if (ret)
+		return -ESRCH; /* a file or process that is not there: nothing to act in */
+	/* The shaping types keep one namespace's qdiscs and IFB device (netif_shaped.c). */
+	if (n > 1 && (f->spec->type == FAULT_NET_BANDWIDTH || f->spec->type == FAULT_NET_LATENCY)) {
+		snprintf(err, size,
+			 "target.container: %s acts in one network namespace, and %zu are "
+			 "selected: name one container (the rule-based types, network.loss, "
+			 "corruption, duplication and partition, act in several)",
+			 f->spec->type == FAULT_NET_LATENCY ? "network.latency" : "network.bandwidth",
+			 n);
+		netns_refs_close(refs, n);
+		return -EINVAL;
+	}
+	for (i = 0; i < n && !ret; i++) {
+		if (i) {
+			m = calloc(1, sizeof(*m));
+			if (!m) {
+				ret = -ENOMEM;
+				break;
+			}
+			*tail = m;
+			tail = &m->next;
+		}
+		/* The reference (its fd) moves to the member. */
+		m->ns = refs[i];
+		netns_ref_init(&refs[i]);
+	}
+	netns_refs_close(refs, n);
+	if (!ret)
+		ret = n == 1 ? member_interface(t, nf, err, size)
+			     : members_interfaces(t, nf, n, err, size);
+	if (!ret && n > 1)
+		log_info("fault %s: the target selects %zu containers' network namespaces", f->id,
+			 n);
+	return ret;
+}
+
+/*
+ * The requester's SSH session, found now while it is connected. A fault object cannot opt out
+ * of this (only an experiment's safety.protect_control_channel can, and the controller
+ * enforces that by not asking), so API faults always protect it. Only in the agent's
+ * namespace: the session's packets do not cross another one.
+ */
+static void find_peer_ssh(struct fault *f, struct netif_fault *nf)
+{
+	char conn[160];
+	pid_t found = 0;
+	int ret;
+
+	if (f->peer_pid <= 0 || netns_ref_foreign(&nf->ns))
+		return;
+	ret = netif_ssh_connection(f->peer_pid, conn, sizeof(conn), &found);
+	if (!ret) {
+		if (netfault_exempt_parse_ssh(conn, &nf->peer_ex)) {
+			log_warn("fault %s: requester pid %d: cannot parse SSH_CONNECTION "
+				 "\"%s\"; its session is not exempt",
+				 f->id, (int)found, conn);
+		} else {
+			nf->peer_ssh = true;
+			netif_exempt_fmt(&nf->peer_ex, nf->peer_desc, sizeof(nf->peer_desc));
+			log_info("fault %s: the requester's SSH session (pid %d: %s) is exempt",
+				 f->id, (int)found, conn);
+		}
+	} else if (ret != -ENOENT) {
+		log_warn("fault %s: cannot read the environment of the requester (pid %d) or its "
+			 "parents: %s; an SSH session it runs in is not exempt",
+			 f->id, (int)f->peer_pid, strerror(-ret));
+	}
+}
+
 int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	struct netif_fault *nf;
-	char conn[160], why[256];
-	pid_t found = 0;
+	char why[256];
 	int ret;
 
 	/* The agent's policy, installed before the first interface is attached (and again
@@ -402,78 +587,112 @@ int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t siz
 		nf_free_priv(nf);
 		return ret;
 	}
-	/*
-	 * The requester's SSH session, found now while it is connected. A fault object cannot
-	 * opt out of this (only an experiment's safety.protect_control_channel can, and the
-	 * controller enforces that by not asking), so API faults always protect it. Only in
-	 * the agent's namespace: the session's packets do not cross another one.
-	 */
-	if (f->peer_pid > 0 && !netns_ref_foreign(&nf->ns)) {
-		ret = netif_ssh_connection(f->peer_pid, conn, sizeof(conn), &found);
-		if (!ret) {
-			if (netfault_exempt_parse_ssh(conn, &nf->peer_ex)) {
-				log_warn("fault %s: requester pid %d: cannot parse SSH_CONNECTION "
-					 "\"%s\"; its session is not exempt",
-					 f->id, (int)found, conn);
-			} else {
-				nf->peer_ssh = true;
-				netif_exempt_fmt(&nf->peer_ex, nf->peer_desc,
-						 sizeof(nf->peer_desc));
-				log_info("fault %s: the requester's SSH session (pid %d: %s) is "
-					 "exempt",
-					 f->id, (int)found, conn);
-			}
-		} else if (ret != -ENOENT) {
-			log_warn("fault %s: cannot read the environment of the requester (pid %d) "
-				 "or its parents: %s; an SSH session it runs in is not exempt",
-				 f->id, (int)f->peer_pid, strerror(-ret));
-		}
-	}
+	for (struct netif_fault *m = nf; m; m = m->next)
+		find_peer_ssh(f, m);
 	f->priv = nf;
 	return 0;
 }
 
-int netif_fault_attach(struct fault *f, char *err, size_t size)
+/*
+ * Whether attaching each of the n members creates its interface's clsact (what crash cleanup
+ * then deletes): known for an interface a fault holds already, else asked in each namespace,
+ * all at once.
+ */
+static int members_created(struct netif_fault *nf, size_t n, bool *created, char *err, size_t size)
 {
-	struct netif_fault *nf = f->priv;
-	struct netif *nif;
-	bool clsact = false, created;
-	int ret;
+	struct netns_job *jobs = calloc(n, sizeof(*jobs));
+	struct nsop *ops = calloc(n, sizeof(*ops));
+	bool *present = calloc(n, sizeof(*present));
+	struct netif_fault *m;
+	size_t i, k = 0;
+	int ret = 0;
 
-	if (!nf)
-		return -EINVAL;
-	if (nf->nif)
-		return 0;
-	nif = netif_find(&nf->ns, nf->ifindex);
-	if (nif && nif->users) {
-		created = nif->clsact_created;
-	} else {
-		ret = netif_ns_clsact_present(&nf->ns, nf->ifindex, &clsact);
-		if (ret) {
-			snprintf(err, size, "%s: listing its qdiscs: %s", nf->ifname,
-				 strerror(-ret));
-			return ret;
-		}
-		created = !clsact;
+	if (!jobs || !ops || !present) {
+		ret = -ENOMEM;
+		goto out;
 	}
-	/* On record before the interface changes: what to remove after a crash. */
-	json_decref(f->undo);
-	f->undo = json_pack("{s:s, s:i, s:b}", "interface", nf->ifname, "ifindex", nf->ifindex,
-			    "clsact_created", created);
-	if (!f->undo)
-		return -ENOMEM;
-	if (netns_ref_foreign(&nf->ns)) {
+	for (m = nf, i = 0; m; m = m->next, i++) {
+		struct netif *nif = netif_find(&m->ns, m->ifindex);
+
+		if (nif && nif->users) {
+			created[i] = nif->clsact_created;
+			continue;
+		}
+		ops[i] = (struct nsop){.ifindex = m->ifindex, .present = &present[i]};
+		jobs[k++] = (struct netns_job){.ns = &m->ns, .fn = op_clsact, .arg = &ops[i]};
+		created[i] = true; /* set from present[i] below */
+	}
+	netns_call_many(jobs, k);
+	for (m = nf, i = 0, k = 0; m; m = m->next, i++) {
+		if (!ops[i].present)
+			continue; /* known */
+		if (jobs[k].ret && !ret) {
+			ret = jobs[k].ret;
+			snprintf(err, size, "%s%s%s: listing its qdiscs: %s",
+				 netns_ref_foreign(&m->ns) ? m->ns.desc : "",
+				 netns_ref_foreign(&m->ns) ? ": " : "", m->ifname, strerror(-ret));
+		}
+		created[i] = !present[i];
+		k++;
+	}
+out:
+	free(jobs);
+	free(ops);
+	free(present);
+	return ret;
+}
+
+/*
+ * A member's record in the journal, what crash cleanup removes: {"interface", "ifindex",
+ * "clsact_created"[, "netns"]}, taken before the interface changes. 0 or -ENOMEM.
+ */
+static int member_record(struct netif_fault *nf, bool created, json_t **out, char *err, size_t size)
+{
+	json_t *rec = json_pack("{s:s, s:i, s:b}", "interface", nf->ifname, "ifindex", nf->ifindex,
+				"clsact_created", created);
+
+	if (rec && netns_ref_foreign(&nf->ns)) {
 		/* How crash cleanup finds the namespace again (netns_ref_reopen()). */
 		json_t *ns = netns_ref_json(&nf->ns);
 
-		if (!ns || json_object_set_new(f->undo, "netns", ns))
-			return -ENOMEM;
+		if (!ns || json_object_set_new(rec, "netns", ns)) {
+			json_decref(rec);
+			rec = NULL;
+		}
 	}
-	ret = fault_journal(f);
-	if (ret) {
-		snprintf(err, size, "writing the journal: %s", strerror(-ret));
-		return ret;
+	if (!rec) {
+		snprintf(err, size, "out of memory");
+		return -ENOMEM;
 	}
+	*out = rec;
+	return 0;
+}
+
+/* The member holds its (attached) interface, and the requester's SSH exemption on it. */
+static int hold_member(struct netif_fault *nf, struct netif *nif, char *err, size_t size)
+{
+	int ret;
+
+	nif->users++;
+	nf->nif = nif;
+	if (nf->peer_ssh) {
+		ret = netif_exempt_hold(nif, &nf->peer_ex);
+		if (ret) {
+			nf->peer_ssh = false;
+			snprintf(err, size, "%s: exempting the requester's SSH session: %s",
+				 nf->ifname, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Hook one member on its interface (its record journaled already). */
+static int attach_member(struct netif_fault *nf, bool created, char *err, size_t size)
+{
+	struct netif *nif = netif_find(&nf->ns, nf->ifindex);
+	int ret;
+
 	if (nif && !nif->users) {
 		ret = netif_reattach(nif, err, size);
 		if (ret == -ESTALE)
@@ -489,34 +708,155 @@ int netif_fault_attach(struct fault *f, char *err, size_t size)
 			return ret;
 		nif->clsact_created = created;
 	}
-	nif->users++;
-	nf->nif = nif;
-	if (nf->peer_ssh) {
-		ret = netif_exempt_hold(nif, &nf->peer_ex);
-		if (ret) {
-			nf->peer_ssh = false;
-			snprintf(err, size, "%s: exempting the requester's SSH session: %s",
-				 nf->ifname, strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
+	return hold_member(nf, nif, err, size);
 }
 
-int netif_fault_detach(struct fault *f, char *err, size_t size)
+/* "DESC: " before err when the member is in another namespace and err does not say so. */
+static void member_err(const struct netif_fault *m, char *err, size_t size)
 {
-	struct netif_fault *nf = f->priv;
-	struct netif *nif;
+	char why[FAULT_ERR_SIZE];
+
+	if (!netns_ref_foreign(&m->ns) || !strncmp(err, m->ns.desc, strlen(m->ns.desc)))
+		return;
+	snprintf(why, sizeof(why), "%s", err);
+	snprintf(err, size, "%s: %s", m->ns.desc, why);
+}
+
+/*
+ * Attach the n members: those whose interface no fault holds yet get a new instance, set up
+ * in every namespace at once (nif_setup() through netns_call_many(): each a program load and
+ * a few netlink requests, which one after the other would hold the event loop for seconds
+ * with dozens of containers); the others are held as for one. A failure leaves the members
+ * attached so far held, for the caller's unwind; the instances that failed are freed.
+ */
+static int attach_members(struct netif_fault *nf, size_t n, const bool *created, char *err,
+			  size_t size)
+{
+	struct nif_setup *s = calloc(n, sizeof(*s));
+	struct netns_job *jobs = calloc(n, sizeof(*jobs));
+	struct netif_fault *m;
+	bool skipped;
+	size_t i, k = 0;
+	int ret = 0;
+
+	if (!s || !jobs) {
+		free(s);
+		free(jobs);
+		return -ENOMEM;
+	}
+	netif_sweep();
+	for (m = nf, i = 0; m && !ret; m = m->next, i++) {
+		if (netif_find(&m->ns, m->ifindex)) {
+			ret = attach_member(m, created[i], err, size);
+			if (ret)
+				member_err(m, err, size);
+			continue;
+		}
+		s[i].nif = nif_new(&m->ns, m->ifindex, m->ifname);
+		if (!s[i].nif) {
+			ret = -ENOMEM;
+			break;
+		}
+		jobs[k++] = (struct netns_job){.ns = &s[i].nif->ns, .fn = nif_setup, .arg = &s[i]};
+	}
+	skipped = ret != 0;
+	if (!skipped)
+		netns_call_many(jobs, k);
+	/*
+	 * Every instance that was set up is registered and held, also after another member
+	 * failed: the caller's unwind then detaches it with the others.
+	 */
+	for (m = nf, i = 0, k = 0; m; m = m->next, i++) {
+		int r;
+
+		if (!s[i].nif)
+			continue;
+		r = skipped ? -ECANCELED : jobs[k].ret;
+		k++;
+		if (r) {
+			if (!ret) {
+				ret = r;
+				snprintf(err, size, "%s", s[i].err[0] ? s[i].err : strerror(-r));
+				member_err(m, err, size);
+			}
+			nif_discard(s[i].nif);
+			continue;
+		}
+		nif_register(s[i].nif);
+		s[i].nif->clsact_created = created[i];
+		r = hold_member(m, s[i].nif, ret ? s[i].err : err, ret ? sizeof(s[i].err) : size);
+		if (r && !ret)
+			ret = r;
+	}
+	free(s);
+	free(jobs);
+	return ret;
+}
+
+int netif_fault_attach(struct fault *f, char *err, size_t size)
+{
+	struct netif_fault *nf = f->priv, *m;
+	json_t *more = NULL;
+	bool *created;
+	size_t i, n = 0;
 	int ret;
 
-	if (!nf || !nf->nif)
+	if (!nf)
+		return -EINVAL;
+	if (nf->nif)
 		return 0;
-	ret = netif_fault_remove_rules(f, err, size);
-	if (!ret)
-		ret = netif_fault_unsteer(f, err, size);
+	for (m = nf; m; m = m->next)
+		n++;
+	created = calloc(n, sizeof(*created));
+	if (!created)
+		return -ENOMEM;
+	ret = members_created(nf, n, created, err, size);
 	if (ret)
-		return ret;
-	nif = nf->nif;
+		goto out;
+	/*
+	 * On record before any interface changes, every member's: what to remove after a
+	 * crash. The first member's record is the object itself, the others' its "more_netns".
+	 */
+	json_decref(f->undo);
+	f->undo = NULL;
+	ret = member_record(nf, created[0], &f->undo, err, size);
+	if (!ret && nf->next) {
+		more = json_array();
+		if (!more || json_object_set_new(f->undo, "more_netns", more))
+			ret = -ENOMEM;
+	}
+	for (m = nf->next, i = 1; m && !ret; m = m->next, i++) {
+		json_t *rec = NULL;
+
+		ret = member_record(m, created[i], &rec, err, size);
+		if (!ret && json_array_append_new(more, rec))
+			ret = -ENOMEM;
+	}
+	if (ret)
+		goto out;
+	ret = fault_journal(f);
+	if (ret) {
+		snprintf(err, size, "writing the journal: %s", strerror(-ret));
+		goto out;
+	}
+	/* All or nothing: on a failure the caller's unwind detaches the members attached. */
+	if (n == 1)
+		ret = attach_member(nf, created[0], err, size);
+	else
+		ret = attach_members(nf, n, created, err, size);
+out:
+	free(created);
+	return ret;
+}
+
+/* Release one member's interface (its rules out already). Idempotent. */
+static int detach_member(struct fault *f, struct netif_fault *nf, char *err, size_t size)
+{
+	struct netif *nif = nf->nif;
+	int ret;
+
+	if (!nif)
+		return 0;
 	if (nf->peer_ssh) {
 		netif_exempt_drop(nif, &nf->peer_ex);
 		nf->peer_ssh = false;
@@ -528,6 +868,40 @@ int netif_fault_detach(struct fault *f, char *err, size_t size)
 	ret = netif_release(nif, err, size);
 	if (ret)
 		nf->nif = nif; /* still holding it: a retry releases it */
+	return ret;
+}
+
+static bool attached(const struct netif_fault *nf)
+{
+	for (; nf; nf = nf->next)
+		if (nf->nif)
+			return true;
+	return false;
+}
+
+int netif_fault_detach(struct fault *f, char *err, size_t size)
+{
+	struct netif_fault *nf = f->priv;
+	int ret;
+
+	if (!attached(nf))
+		return 0;
+	ret = netif_fault_remove_rules(f, err, size);
+	if (!ret)
+		ret = netif_fault_unsteer(f, err, size);
+	if (ret)
+		return ret;
+	/* Every member is released even when one fails; the first error is returned. */
+	for (struct netif_fault *m = nf; m; m = m->next) {
+		char e[FAULT_ERR_SIZE] = "";
+		int r = detach_member(f, m, e, sizeof(e));
+
+		if (r && !ret) {
+			ret = r;
+			snprintf(err, size, "%s%s%s", netns_ref_foreign(&m->ns) ? m->ns.desc : "",
+				 netns_ref_foreign(&m->ns) ? ": " : "", e);
+		}
+	}
 	return ret;
 }
 
@@ -573,7 +947,12 @@ int netif_fault_target_container(const struct fault *f, struct fault_target *t)
 {
 	const struct netif_fault *nf = f->priv;
 
-	if (!nf || !nf->ns.container[0] || !nf->ns.pid)
+	/*
+	 * Several containers' namespaces (count, percent, all): none is watched. Each member
+	 * holds its namespace open, so the rules in one whose container exited are removed at
+	 * the fault's revert like the others (docs/containers.md).
+	 */
+	if (!nf || nf->next || !nf->ns.container[0] || !nf->ns.pid)
 		return -ENOENT;
 	memset(t, 0, sizeof(*t));
 	snprintf(t->id, sizeof(t->id), "%s", nf->ns.container);
@@ -588,7 +967,7 @@ void netif_fault_free(struct fault *f)
 {
 	struct netif_fault *nf = f->priv;
 
-	if (nf && nf->nif) {
+	if (attached(nf)) {
 		/* A fault freed while attached (agent shutdown after a failed revert). */
 		char err[128];
 

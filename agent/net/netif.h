@@ -74,6 +74,13 @@ struct netif_fault {
 	char peer_desc[96];
 	void *ext;
 	void (*ext_free)(void *ext);
+	/*
+	 * The same fault in the next selected container's namespace, when a container target
+	 * selects several (count, percent, all): each member has its own ns, interface, rules
+	 * and exemption; ext, the steering and the shaper role are the first member's only
+	 * (the shaping types act in one namespace). NULL: none.
+	 */
+	struct netif_fault *next;
 };
 
 /*

@@ -154,8 +154,27 @@ static int cleanup(const json_t *undo, bool shaped, char *report, size_t size)
 
 int netif_fault_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)
 {
+	const json_t *more = json_object_get(undo, "more_netns");
+	int ret = cleanup(undo, false, report, size);
+	size_t i, off;
+	json_t *rec;
+	int r;
+
 	(void)a;
-	return cleanup(undo, false, report, size);
+	/* The further namespaces of a container target that selected several: each cleaned. */
+	json_array_foreach(more, i, rec)
+	{
+		off = strlen(report);
+		if (off + 3 >= size)
+			break;
+		report[off++] = ';';
+		report[off++] = ' ';
+		report[off] = '\0';
+		r = cleanup(rec, false, report + off, size - off);
+		if (r && !ret)
+			ret = r;
+	}
+	return ret;
 }
 
 int netif_shaper_cleanup(struct agent *a, const json_t *undo, char *report, size_t size)

@@ -44,11 +44,11 @@ const char *netif_dirs_name(unsigned int dirs)
 					     : "ingress";
 }
 
-int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif_action *act,
-			  char *err, size_t size)
+/* netif_fault_add_rules() for one member (one namespace's interface). */
+static int add_rules_in(struct fault *f, struct netif_fault *nf, unsigned int dirs,
+			const struct netif_action *act, char *err, size_t size)
 {
 	const struct net_target *t = &f->spec->target.net;
-	struct netif_fault *nf = f->priv;
 	struct netfault_cidr *cidrs;
 	size_t n_before;
 	int ret = 0;
@@ -130,9 +130,21 @@ int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif
 			netfault_rule_remove(nf->nif->nf, nf->slots[--nf->n_slots]);
 		return ret;
 	}
-	log_info("fault %s: %zu rule(s) on %s %s", f->id, nf->n_slots - n_before, nf->ifname,
-		 netif_dirs_name(dirs));
+	log_info("fault %s: %zu rule(s) on %s %s%s%s", f->id, nf->n_slots - n_before, nf->ifname,
+		 netif_dirs_name(dirs), netns_ref_foreign(&nf->ns) ? " in " : "",
+		 netns_ref_foreign(&nf->ns) ? nf->ns.desc : "");
 	return 0;
+}
+
+int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif_action *act,
+			  char *err, size_t size)
+{
+	int ret = f->priv ? 0 : -EINVAL;
+
+	/* A failure leaves the members before it with their rules, for the caller's unwinding. */
+	for (struct netif_fault *nf = f->priv; nf && !ret; nf = nf->next)
+		ret = add_rules_in(f, nf, dirs, act, err, size);
+	return ret;
 }
 
 int netif_fault_dist_load(struct fault *f, enum netfault_dist dist, const int16_t *v, size_t n,
@@ -210,26 +222,25 @@ int netif_fault_unsteer(struct fault *f, char *err, size_t size)
 
 void netif_fault_lease_renewed(struct fault *f)
 {
-	struct netif_fault *nf = f->priv;
-
-	if (!nf || !nf->nif || !f->lease)
+	if (!f->lease)
 		return;
-	for (size_t i = 0; i < nf->n_slots; i++) {
-		int e = netfault_rule_deadline(nf->nif->nf, nf->slots[i], f->lease->deadline_ns);
+	for (struct netif_fault *nf = f->priv; nf; nf = nf->next) {
+		for (size_t i = 0; nf->nif && i < nf->n_slots; i++) {
+			int e = netfault_rule_deadline(nf->nif->nf, nf->slots[i],
+						       f->lease->deadline_ns);
 
-		if (e)
-			log_warn("fault %s: %s: moving the deadline of rule %d: %s", f->id,
-				 nf->ifname, nf->slots[i], strerror(-e));
+			if (e)
+				log_warn("fault %s: %s: moving the deadline of rule %d: %s", f->id,
+					 nf->ifname, nf->slots[i], strerror(-e));
+		}
 	}
 }
 
-int netif_fault_remove_rules(struct fault *f, char *err, size_t size)
+/* netif_fault_remove_rules() for one member. */
+static int remove_rules_in(struct netif_fault *nf, char *err, size_t size)
 {
-	struct netif_fault *nf = f->priv;
 	int ret = 0;
 
-	if (!nf || !nf->nif)
-		return 0;
 	while (nf->n_slots) {
 		int e = netfault_rule_remove(nf->nif->nf, nf->slots[nf->n_slots - 1]);
 
@@ -240,6 +251,18 @@ int netif_fault_remove_rules(struct fault *f, char *err, size_t size)
 			break;
 		}
 		nf->n_slots--;
+	}
+	return ret;
+}
+
+int netif_fault_remove_rules(struct fault *f, char *err, size_t size)
+{
+	int ret = 0;
+
+	for (struct netif_fault *nf = f->priv; nf && !ret; nf = nf->next) {
+		if (!nf->nif)
+			continue;
+		ret = remove_rules_in(nf, err, size);
 	}
 	return ret;
 }

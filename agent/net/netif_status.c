@@ -5,7 +5,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -39,11 +38,6 @@ static json_t *ranges_json(const struct port_range *r, size_t n)
 	return arr;
 }
 
-static int op_getifaddrs(void *p)
-{
-	return getifaddrs(p) ? -errno : 0;
-}
-
 /* "netns": {"inode", "desc"} of a fault acting in another namespace than the agent's. */
 static void put_netns(json_t *o, const struct netif_fault *nf)
 {
@@ -53,14 +47,72 @@ static void put_netns(json_t *o, const struct netif_fault *nf)
 					      nf->ns.desc));
 }
 
+/* The interface's addresses in its network namespace, as the rules see them, and whether up. */
+static bool put_addrs(const struct netif_fault *nf, json_t *addrs)
+{
+	json_t *ifs = NULL, *e, *a;
+	bool up = false;
+	size_t i, k;
+
+	if (netns_ifaces_json(&nf->ns, &ifs))
+		return false;
+	json_array_foreach(ifs, i, e)
+	{
+		if (strcmp(json_string_value(json_object_get(e, "name")), nf->ifname))
+			continue;
+		up = json_is_true(json_object_get(e, "up"));
+		/* "ADDR/LEN": the address alone here. */
+		json_array_foreach(json_object_get(e, "addresses"), k, a)
+		{
+			const char *s = json_string_value(a);
+
+			json_array_append_new(addrs, json_stringn(s, strcspn(s, "/")));
+		}
+	}
+	json_decref(ifs);
+	return up;
+}
+
+/*
+ * "containers": one entry per member of a fault whose container target selected several:
+ * {"container", "netns", "interface", "ifindex"} and what more() adds to it.
+ */
+static void put_members(json_t *o, const struct netif_fault *nf,
+			void (*more)(json_t *m, const struct netif_fault *nf, void *arg), void *arg)
+{
+	json_t *v;
+
+	if (!nf->next)
+		return;
+	v = json_array();
+	for (; v && nf; nf = nf->next) {
+		json_t *m = json_pack("{s:s, s:s, s:i}", "container", nf->ns.container, "interface",
+				      nf->ifname, "ifindex", nf->ifindex);
+
+		if (!m)
+			continue;
+		put_netns(m, nf);
+		more(m, nf, arg);
+		json_array_append_new(v, m);
+	}
+	json_object_set_new(o, "containers", v);
+}
+
+static void resolve_more(json_t *m, const struct netif_fault *nf, void *arg)
+{
+	json_t *addrs = json_array();
+
+	(void)arg;
+	json_object_set_new(m, "up", json_boolean(put_addrs(nf, addrs)));
+	json_object_set_new(m, "addresses", addrs);
+}
+
 int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *err, size_t size)
 {
 	static const char *const dirs[] = {"egress", "ingress", "both"};
 	const struct net_target *t = &f->spec->target.net;
 	const struct netif_fault *nf = f->priv;
-	struct ifaddrs *ifa = NULL;
 	json_t *o, *addrs, *peers;
-	bool up = false;
 
 	(void)a;
 	addrs = json_array();
@@ -76,36 +128,68 @@ int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *er
 	}
 	for (size_t i = 0; i < t->n_cidrs; i++)
 		json_array_append_new(peers, cidr_json(&t->cidrs[i]));
-	/* The interface's addresses in its network namespace, as the rules see them. */
 	put_netns(o, nf);
-	if (!netns_call(&nf->ns, op_getifaddrs, &ifa)) {
-		for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-			char buf[INET6_ADDRSTRLEN];
-			const void *addr;
-			int fam;
-
-			if (strcmp(i->ifa_name, nf->ifname))
-				continue;
-			up |= !!(i->ifa_flags & IFF_UP);
-			if (!i->ifa_addr)
-				continue;
-			fam = i->ifa_addr->sa_family;
-			if (fam == AF_INET)
-				addr = &((const struct sockaddr_in *)i->ifa_addr)->sin_addr;
-			else if (fam == AF_INET6)
-				addr = &((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-			else
-				continue;
-			if (inet_ntop(fam, addr, buf, sizeof(buf)))
-				json_array_append_new(addrs, json_string(buf));
-		}
-		freeifaddrs(ifa);
-	}
-	json_object_set_new(o, "up", json_boolean(up));
+	json_object_set_new(o, "up", json_boolean(put_addrs(nf, addrs)));
 	if (nf->peer_ssh)
 		json_object_set_new(o, "exempt_requester_ssh", json_string(nf->peer_desc));
+	put_members(o, nf, resolve_more, NULL);
 	*out = o;
 	return 0;
+}
+
+static json_t *counters_json(const struct netfault_counters *c)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", FL_COUNTER_MATCHED,
+			 (json_int_t)c->matched, FL_COUNTER_DROPPED, (json_int_t)c->dropped,
+			 FL_COUNTER_CORRUPTED, (json_int_t)c->corrupted, FL_COUNTER_DUPLICATED,
+			 (json_int_t)c->duplicated, FL_COUNTER_EXEMPTED, (json_int_t)c->exempted,
+			 FL_COUNTER_DELAYED, (json_int_t)c->delayed);
+}
+
+static void counters_add(struct netfault_counters *sum, const struct netfault_counters *c)
+{
+	sum->matched += c->matched;
+	sum->dropped += c->dropped;
+	sum->corrupted += c->corrupted;
+	sum->duplicated += c->duplicated;
+	sum->exempted += c->exempted;
+	sum->delayed += c->delayed;
+}
+
+/*
+ * The member's rules appended to rules (NULL: none), each with its namespace's inode when
+ * tag (a fault in several), their counters summed into sum.
+ */
+static void member_rules(const struct netif_fault *nf, json_t *rules, bool tag,
+			 struct netfault_counters *sum)
+{
+	for (size_t i = 0; nf->nif && i < nf->n_slots; i++) {
+		struct netfault_counters c;
+		json_t *r;
+
+		if (netfault_rule_counters(nf->nif->nf, nf->slots[i], &c))
+			continue;
+		counters_add(sum, &c);
+		if (!rules)
+			continue;
+		r = counters_json(&c);
+		if (!r)
+			continue;
+		json_object_set_new(r, "slot", json_integer(nf->slots[i]));
+		json_object_set_new(r, "direction", json_string(netif_dirs_name(nf->slot_dirs[i])));
+		if (tag)
+			json_object_set_new(r, "netns_inode", json_integer((json_int_t)nf->ns.ino));
+		json_array_append_new(rules, r);
+	}
+}
+
+static void status_more(json_t *m, const struct netif_fault *nf, void *arg)
+{
+	struct netfault_counters c = {0};
+
+	(void)arg;
+	member_rules(nf, NULL, false, &c);
+	json_object_set_new(m, FL_STATUS_COUNTERS, counters_json(&c));
 }
 
 json_t *netif_fault_status(const struct fault *f)
@@ -118,27 +202,9 @@ json_t *netif_fault_status(const struct fault *f)
 		return NULL;
 	rules = json_array();
 	prot = json_array();
-	for (size_t i = 0; nf->nif && i < nf->n_slots; i++) {
-		struct netfault_counters c;
-
-		if (netfault_rule_counters(nf->nif->nf, nf->slots[i], &c))
-			continue;
-		sum.matched += c.matched;
-		sum.dropped += c.dropped;
-		sum.corrupted += c.corrupted;
-		sum.duplicated += c.duplicated;
-		sum.exempted += c.exempted;
-		sum.delayed += c.delayed;
-		json_array_append_new(
-			rules,
-			json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", nf->slots[i],
-				  "direction", netif_dirs_name(nf->slot_dirs[i]), FL_COUNTER_MATCHED,
-				  (json_int_t)c.matched, FL_COUNTER_DROPPED, (json_int_t)c.dropped,
-				  FL_COUNTER_CORRUPTED, (json_int_t)c.corrupted,
-				  FL_COUNTER_DUPLICATED, (json_int_t)c.duplicated,
-				  FL_COUNTER_EXEMPTED, (json_int_t)c.exempted, FL_COUNTER_DELAYED,
-				  (json_int_t)c.delayed));
-	}
+	/* Every member's rules; the counters are the sum over all namespaces. */
+	for (const struct netif_fault *m = nf; m; m = m->next)
+		member_rules(m, rules, nf->next != NULL, &sum);
 	if (nf->nif && nf->nif->agent_ssh) {
 		char d[96];
 
@@ -153,14 +219,12 @@ json_t *netif_fault_status(const struct fault *f)
 	if (netif_policy_exempt_count())
 		json_array_append_new(prot, json_pack("{s:s, s:I}", "why", "policy", "entries",
 						      (json_int_t)netif_policy_exempt_count()));
-	out = json_pack("{s:s, s:i, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}", "interface",
-			nf->ifname, "ifindex", nf->ifindex, FL_STATUS_RULES, rules,
-			FL_STATUS_COUNTERS, FL_COUNTER_MATCHED, (json_int_t)sum.matched,
-			FL_COUNTER_DROPPED, (json_int_t)sum.dropped, FL_COUNTER_CORRUPTED,
-			(json_int_t)sum.corrupted, FL_COUNTER_DUPLICATED,
-			(json_int_t)sum.duplicated, FL_COUNTER_EXEMPTED, (json_int_t)sum.exempted,
-			FL_COUNTER_DELAYED, (json_int_t)sum.delayed, "protected", prot);
-	if (out)
+	out = json_pack("{s:s, s:i, s:o, s:o, s:o}", "interface", nf->ifname, "ifindex",
+			nf->ifindex, FL_STATUS_RULES, rules, FL_STATUS_COUNTERS,
+			counters_json(&sum), "protected", prot);
+	if (out) {
 		put_netns(out, nf);
+		put_members(out, nf, status_more, NULL);
+	}
 	return out;
 }

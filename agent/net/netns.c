@@ -3,10 +3,13 @@
  * running namespace-bound operations on a thread that entered it, and the journal record
  * crash cleanup finds it again by.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <inttypes.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -26,7 +29,9 @@
 #include "mountinfo.h"
 #include "netns.h"
 #include "nlsock.h"
+#include "pick.h"
 #include "procfs.h"
+#include "procsel.h"
 
 void netns_ref_init(struct netns_ref *ns)
 {
@@ -104,42 +109,49 @@ static int open_pid_ns(pid_t pid, unsigned long long starttime, const char *fiel
 	return 0;
 }
 
+/* The namespace of a resolved container's main process, named after the container. */
+static int open_ctr(const struct ctr_info *c, struct netns_ref *ns, char *err, size_t size)
+{
+	int ret = open_pid_ns(c->main_pid, c->main_start, "target.container", ns, err, size);
+
+	if (!ret) {
+		snprintf(ns->container, sizeof(ns->container), "%s", c->id);
+		snprintf(ns->cgroup, sizeof(ns->cgroup), "%s", c->cg.v2[0] ? c->cg.v2 : c->cg.freezer);
+		snprintf(ns->desc, sizeof(ns->desc), "container %s (%.12s)",
+			 c->name[0] ? c->name : c->id, c->id);
+	}
+	return ret;
+}
+
 static int open_container(const struct container_ref *ref, struct netns_ref *ns, char *err,
 			  size_t size)
 {
 	struct ctr_info *v = NULL;
 	char why[512];
-	size_t n = 0;
-	int ret = ctr_resolve(ref, &v, &n, why, sizeof(why));
+	int ret = ctr_resolve_one(ref,
+				  "without count, percent or all a network fault acts in one "
+				  "container's network namespace",
+				  "add target.all: true, target.count or target.percent to act in "
+				  "each of several, or name one container by id or name",
+				  &v, why, sizeof(why));
 
 	if (ret) {
-		/* ctr_resolve() names the field already. */
-		snprintf(err, size, "%s", why);
+		/* ctr_resolve_one() names the field itself for most refusals, not all. */
+		snprintf(err, size, "%s%s", strncmp(why, "target.", 7) ? "target.container: " : "",
+			 why);
 		return ret;
 	}
-	if (n != 1) {
-		snprintf(err, size,
-			 "target.container: %zu containers match; a network fault acts in one "
-			 "network namespace: name one container by id or name",
-			 n);
-		free(v);
-		return -EINVAL;
-	}
-	ret = open_pid_ns(v[0].main_pid, v[0].main_start, "target.container", ns, err, size);
-	if (!ret) {
-		snprintf(ns->container, sizeof(ns->container), "%s", v[0].id);
-		snprintf(ns->cgroup, sizeof(ns->cgroup), "%s",
-			 v[0].cg.v2[0] ? v[0].cg.v2 : v[0].cg.freezer);
-		snprintf(ns->desc, sizeof(ns->desc), "container %s (%.12s)",
-			 v[0].name[0] ? v[0].name : v[0].id, v[0].id);
-	}
+	ret = open_ctr(&v[0], ns, err, size);
 	free(v);
 	return ret;
 }
 
-int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, size_t size)
+/*
+ * The start of every open: ns initialised with the agent's own namespace's identity, and
+ * entering another one refused without CAP_SYS_ADMIN (never faked).
+ */
+static int open_begin(const struct net_target *t, struct netns_ref *ns, char *err, size_t size)
 {
-	uint64_t dev, ino;
 	int ret;
 
 	netns_ref_init(ns);
@@ -149,18 +161,40 @@ int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, 
 			 strerror(-ret));
 		return ret;
 	}
-	if (!exp_net_in_netns(t))
-		return 0;
-	dev = ns->dev;
-	ino = ns->ino;
-	/* Refused before anything is opened: entering another namespace is never faked. */
-	if (!(caps_permitted() & 1ULL << CAP_SYS_ADMIN)) {
+	/*
+	 * Refused before anything is opened: entering another namespace is never faked. The
+	 * capability is permitted, raised only by the thread that enters (netns.c's setns).
+	 */
+	if (exp_net_in_netns(t) && !(caps_permitted() & 1ULL << CAP_SYS_ADMIN)) {
 		snprintf(err, size,
 			 "target.%s: acting in another network namespace needs CAP_SYS_ADMIN "
 			 "(setns), which the agent does not hold",
 			 t->container ? "container" : "netns");
 		return -EOPNOTSUPP;
 	}
+	return 0;
+}
+
+/* A namespace that turns out to be the agent's own (dev, ino) is handled as the agent's own. */
+static void own_if_same(struct netns_ref *ns, uint64_t dev, uint64_t ino)
+{
+	if (ns->dev == dev && ns->ino == ino) {
+		if (ns->desc[0])
+			log_info("%s is the agent's own network namespace", ns->desc);
+		netns_ref_close(ns);
+	}
+}
+
+int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, size_t size)
+{
+	uint64_t dev = 0, ino = 0;
+	int ret;
+
+	ret = open_begin(t, ns, err, size);
+	if (ret || !exp_net_in_netns(t))
+		return ret;
+	dev = ns->dev;
+	ino = ns->ino;
 	if (t->netns_path) {
 		ret = open_ns_file(t->netns_path, "target.netns", ns, err, size);
 		if (!ret) {
@@ -182,13 +216,101 @@ int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, 
 	} else {
 		ret = open_container(t->container, ns, err, size);
 	}
-	if (ret)
-		return ret;
-	if (ns->dev == dev && ns->ino == ino) {
-		/* The agent's own namespace by another name: handled as the agent's own. */
-		log_info("%s is the agent's own network namespace", ns->desc);
-		netns_ref_close(ns);
+	if (!ret)
+		own_if_same(ns, dev, ino);
+	return ret;
+}
+
+void netns_refs_close(struct netns_ref *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		netns_ref_close(&v[i]);
+	free(v);
+}
+
+/*
+ * Open the selected containers' namespaces into v, each once: containers that share one (a
+ * pod, or --network ns:PATH given to several) get one fault there, not one per container.
+ */
+static int open_selected(const struct net_target *t, const struct ctr_info *c, size_t n,
+			 struct netns_ref *v, size_t *n_out, char *err, size_t size)
+{
+	size_t want = pick_how_many(n, t->count, t->percent_ppm, t->all), *idx;
+	struct netns_ref self;
+	int ret;
+
+	*n_out = 0;
+	idx = calloc(n, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	pick_choose(n, want, procsel_random_seed(), idx);
+	ret = open_begin(t, &self, err, size);
+	for (size_t i = 0; i < want && !ret; i++) {
+		struct netns_ref *ns = &v[*n_out];
+		bool dup = false;
+
+		ret = open_begin(t, ns, err, size);
+		if (!ret)
+			ret = open_ctr(&c[idx[i]], ns, err, size);
+		if (ret)
+			break;
+		own_if_same(ns, self.dev, self.ino);
+		for (size_t k = 0; k < *n_out && !dup; k++)
+			dup = netns_ref_same(&v[k], ns);
+		if (dup) {
+			log_info("%s shares its network namespace with a container selected before",
+				 ns->desc);
+			netns_ref_close(ns);
+			continue;
+		}
+		(*n_out)++;
 	}
+	free(idx);
+	return ret;
+}
+
+int netns_refs_open(const struct net_target *t, struct netns_ref **out, size_t *n, char *err,
+		    size_t size)
+{
+	struct ctr_info *c = NULL;
+	struct netns_ref *v;
+	size_t n_ctr = 0;
+	char why[512];
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	if (!t->container || !(t->all || t->count || t->percent_ppm)) {
+		v = calloc(1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		ret = netns_ref_open(t, v, err, size);
+		if (ret) {
+			free(v);
+			return ret;
+		}
+		*out = v;
+		*n = 1;
+		return 0;
+	}
+	ret = ctr_resolve(t->container, &c, &n_ctr, why, sizeof(why));
+	if (ret) {
+		snprintf(err, size, "target.container: %s", why);
+		return ret;
+	}
+	v = calloc(n_ctr, sizeof(*v));
+	if (!v) {
+		free(c);
+		return -ENOMEM;
+	}
+	ret = open_selected(t, c, n_ctr, v, n, err, size);
+	free(c);
+	if (ret) {
+		netns_refs_close(v, *n);
+		*n = 0;
+		return ret;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -281,6 +403,48 @@ int netns_call(const struct netns_ref *ns, int (*fn)(void *), void *arg)
 	return c.ret;
 }
 
+int netns_call_many(struct netns_job *jobs, size_t n)
+{
+	struct call *c = calloc(n ? n : 1, sizeof(*c));
+	pthread_t *th = calloc(n ? n : 1, sizeof(*th));
+	bool *started = calloc(n ? n : 1, sizeof(*started));
+	int ret = 0;
+
+	if (!c || !th || !started) {
+		free(c);
+		free(th);
+		free(started);
+		return -ENOMEM;
+	}
+	/*
+	 * Every foreign job on a thread of its own, all at once: the jobs wait for a CPU and do
+	 * their system calls side by side instead of one after the other.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		c[i] = (struct call){.ns = jobs[i].ns, .fn = jobs[i].fn, .arg = jobs[i].arg};
+		if (jobs[i].ns->fd < 0)
+			continue;
+		jobs[i].ret = -pthread_create(&th[i], NULL, call_thread, &c[i]);
+		started[i] = !jobs[i].ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].ns->fd < 0)
+			jobs[i].ret = jobs[i].fn(jobs[i].arg);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (started[i]) {
+			pthread_join(th[i], NULL);
+			jobs[i].ret = c[i].ret;
+		}
+		if (jobs[i].ret && !ret)
+			ret = jobs[i].ret;
+	}
+	free(c);
+	free(th);
+	free(started);
+	return ret;
+}
+
 struct dflt {
 	char *name;
 	size_t size;
@@ -340,6 +504,13 @@ static int dflt_find(void *p)
 	int ret = dflt_v4(p);
 
 	return ret == -ENOENT ? dflt_v6(p) : ret;
+}
+
+int netns_default_ifname_here(char *name, size_t size)
+{
+	struct dflt d = {name, size};
+
+	return dflt_find(&d);
 }
 
 int netns_default_ifname(const struct netns_ref *ns, char *name, size_t size, char *err,
@@ -495,4 +666,105 @@ int netns_ref_reopen(const json_t *rec, struct netns_ref *ns, char *why, size_t 
 		return -ESTALE;
 	}
 	return 0;
+}
+
+/* getifaddrs() in the namespace, into an array of {"name", "up", "addresses": [ADDR/LEN]}. */
+static int ifaces_in(void *p)
+{
+	json_t *v = p;
+	struct ifaddrs *ifa = NULL;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		const struct sockaddr *sa = i->ifa_addr, *mask = i->ifa_netmask;
+		char buf[INET6_ADDRSTRLEN + 8];
+		json_t *e = NULL, *addrs;
+		size_t k;
+		int len = 0;
+
+		json_array_foreach(v, k, e)
+		{
+			if (!strcmp(json_string_value(json_object_get(e, "name")), i->ifa_name))
+				break;
+			e = NULL;
+		}
+		if (!e) {
+			e = json_pack("{s:s, s:b, s:[]}", "name", i->ifa_name, "up",
+				      !!(i->ifa_flags & IFF_UP), "addresses");
+			if (!e || json_array_append_new(v, e))
+				break;
+		}
+		if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+			continue;
+		/* The prefix length is the number of bits set in the netmask. */
+		if (mask && mask->sa_family == sa->sa_family) {
+			const uint8_t *m =
+				sa->sa_family == AF_INET
+					? (const uint8_t *)&((const struct sockaddr_in *)mask)
+						  ->sin_addr
+					: ((const struct sockaddr_in6 *)mask)->sin6_addr.s6_addr;
+
+			for (int b = 0; b < (sa->sa_family == AF_INET ? 4 : 16); b++)
+				len += __builtin_popcount(m[b]);
+		}
+		if (!inet_ntop(
+			    sa->sa_family,
+			    sa->sa_family == AF_INET
+				    ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+				    : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr,
+			    buf, INET6_ADDRSTRLEN))
+			continue;
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "/%d", len);
+		addrs = json_object_get(e, "addresses");
+		json_array_append_new(addrs, json_string(buf));
+	}
+	freeifaddrs(ifa);
+	return 0;
+}
+
+int netns_ifaces_json(const struct netns_ref *ns, json_t **out)
+{
+	json_t *v = json_array();
+	int ret;
+
+	if (!v)
+		return -ENOMEM;
+	ret = netns_call(ns, ifaces_in, v);
+	if (ret) {
+		json_decref(v);
+		return ret;
+	}
+	*out = v;
+	return 0;
+}
+
+int netns_pid_ifaces_json(pid_t pid, unsigned long long starttime, json_t **out, char *err,
+			  size_t size)
+{
+	struct netns_ref ns;
+	uint64_t dev = 0, ino = 0;
+	int ret;
+
+	ret = self_netns(&dev, &ino);
+	if (ret) {
+		snprintf(err, size, "reading the agent's own network namespace: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	netns_ref_init(&ns);
+	ret = open_pid_ns(pid, starttime, "netns", &ns, err, size);
+	if (ret)
+		return ret;
+	own_if_same(&ns, dev, ino);
+	if (netns_ref_foreign(&ns) && !(caps_permitted() & 1ULL << CAP_SYS_ADMIN)) {
+		netns_ref_close(&ns);
+		snprintf(err, size, "entering its network namespace needs CAP_SYS_ADMIN (setns)");
+		return -EOPNOTSUPP;
+	}
+	ret = netns_ifaces_json(&ns, out);
+	netns_ref_close(&ns);
+	if (ret)
+		snprintf(err, size, "listing its interfaces: %s", strerror(-ret));
+	return ret;
 }

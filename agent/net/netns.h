@@ -41,9 +41,22 @@ void netns_ref_init(struct netns_ref *ns);
  * Open the namespace the target names (netns or container; the agent's own when it names
  * none, or names the agent's own). 0, or -errno with err naming the field: -ENOENT (no such
  * file or process), -ESRCH (no such container), -EINVAL (not a network namespace, several
- * containers), -EOPNOTSUPP (the agent lacks CAP_SYS_ADMIN to enter it: never faked).
+ * containers matching without count, percent or all), -EOPNOTSUPP (the agent lacks CAP_SYS_ADMIN to
+ * enter it: never faked).
  */
 int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, size_t size);
+
+/*
+ * Open every namespace the target names: netns_ref_open()'s one, or with a container target
+ * that has count, percent or all, one per selected container (chosen among the matches with
+ * lib/pick.h; a namespace several of them share, once). 0 with a malloc'd array of *n >= 1
+ * (netns_refs_close() it), or -errno with err as netns_ref_open().
+ */
+int netns_refs_open(const struct net_target *t, struct netns_ref **out, size_t *n, char *err,
+		    size_t size);
+
+/* Close each of n references and free the array (NULL is fine). */
+void netns_refs_close(struct netns_ref *v, size_t n);
 
 /* A second reference to the same namespace (its own fd). 0 or -errno. */
 int netns_ref_dup(const struct netns_ref *src, struct netns_ref *dst);
@@ -71,6 +84,26 @@ static inline bool netns_ref_same(const struct netns_ref *a, const struct netns_
  */
 int netns_call(const struct netns_ref *ns, int (*fn)(void *), void *arg);
 
+/* A job of netns_call_many(): fn(arg) in ns; ret its return value or -errno. */
+struct netns_job {
+	const struct netns_ref *ns;
+	int (*fn)(void *);
+	void *arg;
+	int ret;
+};
+
+/*
+ * netns_call() of every job at once: each foreign one on a thread of its own (started
+ * together, joined before this returns), the agent's own ones on the caller's. The jobs must
+ * not touch what another job or the event loop uses (each its own interface and memory).
+ * Each job's ret set; returns the first job's error in order, 0 when all succeeded, or
+ * -ENOMEM (no job ran).
+ */
+int netns_call_many(struct netns_job *jobs, size_t n);
+
+/* The default route's interface (as netns_default_ifname()) of the calling thread's namespace. */
+int netns_default_ifname_here(char *name, size_t size);
+
 /*
  * The interface holding the namespace's default route (IPv4 first, then IPv6), read in the
  * namespace. 0, or -ENOENT with err when it has none.
@@ -95,5 +128,19 @@ json_t *netns_ref_json(const struct netns_ref *ns);
  * bound to (/proc/self/mountinfo: ip netns, a runtime's /run/netns/...).
  */
 int netns_ref_reopen(const json_t *rec, struct netns_ref *ns, char *why, size_t size);
+
+/*
+ * The interfaces of the namespace, read in it: an array of {"name", "up", "addresses":
+ * ["ADDR/PREFIXLEN", ...]} in *out. 0 or -errno.
+ */
+int netns_ifaces_json(const struct netns_ref *ns, json_t **out);
+
+/*
+ * netns_ifaces_json() of the namespace of process pid (checked to be the process that started
+ * at starttime): 0, or -errno with err saying why (the process is gone, the agent lacks
+ * CAP_SYS_ADMIN to enter a foreign namespace).
+ */
+int netns_pid_ifaces_json(pid_t pid, unsigned long long starttime, json_t **out, char *err,
+			  size_t size);
 
 #endif

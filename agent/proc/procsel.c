@@ -371,19 +371,20 @@ static const char *protected_why(pid_t pid, const struct procfs_stat *st,
 	return NULL;
 }
 
+uint64_t procsel_random_seed(void)
+{
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+	/* Recorded seeds are JSON numbers: keep them exact in every JSON reader (2^53). */
+	seed &= (1ULL << 53) - 1;
+	return seed ? seed : 1;
+}
+
 uint64_t procsel_seed(const struct proc_target *t)
 {
-	uint64_t seed = t->seed;
-
-	if (!seed) {
-		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-			seed = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
-		/* Recorded seeds are JSON numbers: keep them exact in every JSON reader (2^53). */
-		seed &= (1ULL << 53) - 1;
-		if (!seed)
-			seed = 1;
-	}
-	return seed;
+	return t->seed ? t->seed : procsel_random_seed();
 }
 
 /* What a scan of /proc found: the processes a fault may hit, and the protected matches. */

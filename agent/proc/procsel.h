@@ -40,7 +40,10 @@ struct procsel_guard {
 
 void procsel_guard_init(struct procsel_guard *g, pid_t peer_pid, const struct policy *p);
 
-/* The seed a fault chooses with: t->seed, or a fresh random one below 2^53 (exact in JSON). */
+/* A fresh random seed, non-zero and below 2^53 (exact in JSON). */
+uint64_t procsel_random_seed(void);
+
+/* The seed a fault chooses with: t->seed, or procsel_random_seed(). */
 uint64_t procsel_seed(const struct proc_target *t);
 
 /*

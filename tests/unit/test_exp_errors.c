@@ -1276,6 +1276,59 @@ static void test_container_follow_restarts(void **state)
 	       "got a string\n");
 }
 
+/* count, percent or all select among the containers a container target matches, and only there. */
+static void test_net_target_containers(void **state)
+{
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	const char *ok =
+		HEAD "  - name: f\n"
+		     "    type: network.loss\n"
+		     "    duration: 1m\n"
+		     "    target: {container: {compose: {project: p, service: s}}, all: true,\n"
+		     "             cidrs: [10.9.0.0/24]}\n"
+		     "    params: {probability: 10%}\n"
+		     "  - name: g\n"
+		     "    type: network.partition\n"
+		     "    duration: 1m\n"
+		     "    target: {container: {compose: {project: p, service: t}}, percent: 50%,\n"
+		     "             cidrs: [10.9.0.0/24]}\n";
+
+	(void)state;
+	assert_int_equal(diag_init(&dl, "t.yaml"), 0);
+	th_assert_clean(exp_load_buf(ok, strlen(ok), &e, &dl), &dl);
+	assert_non_null(e);
+	assert_true(e->faults[0].target.net.all);
+	assert_int_equal(e->faults[1].target.net.percent_ppm, 500000);
+	exp_free(e);
+
+	expect(HEAD "  - name: f\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: lo, count: 2, cidrs: [10.9.0.0/24]}\n"
+		    "    params: {probability: 10%}\n",
+	       "t.yaml:12:36: faults[0].target.count: 'count' selects among the containers a "
+	       "container target matches; it needs target.container\n");
+	expect(HEAD
+	       "  - name: f\n"
+	       "    type: network.loss\n"
+	       "    duration: 1m\n"
+	       "    target: {container: {name: w}, count: 2, all: false, cidrs: [10.9.0.0/24]}\n"
+	       "    params: {probability: 10%}\n",
+	       "t.yaml:12:51: faults[0].target.all: 'count' and 'all' cannot be combined; give one "
+	       "of count, percent or all\n"
+	       "t.yaml:12:51: faults[0].target.all: all: false selects nothing; remove it, or use "
+	       "count or percent\n");
+	expect(HEAD "  - name: f\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {container: {name: w, follow_restarts: true}, all: true,\n"
+		    "             cidrs: [10.9.0.0/24]}\n"
+		    "    params: {probability: 10%}\n",
+	       "t.yaml:12:64: faults[0].target.all: 'all' may select several containers, whose "
+	       "restarts are not followed: remove follow_restarts, or name one container\n");
+}
+
 /*
  * Conflicts are per namespace: the same interface name in the agent's namespace and in
  * another one are two links; two faults in one namespace (its default-route interface) clash.
@@ -1336,6 +1389,7 @@ int main(void)
 		cmocka_unit_test(test_diag_json),
 		cmocka_unit_test(test_net_target_netns),
 		cmocka_unit_test(test_container_follow_restarts),
+		cmocka_unit_test(test_net_target_containers),
 		cmocka_unit_test(test_net_netns_conflicts),
 	};
 

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# A network fault on several real podman containers at once (docs/containers.md, "Several
+# containers"): three containers of one compose service, each in a network namespace of its
+# own that this test creates and joins to the agent's by a veth, the Docker Engine API served
+# by `podman system service` on the test's socket.
+#  - faultctl targets lists each container's interfaces with their addresses (inside its
+#    namespace);
+#  - a network.loss whose container target matches the three without count, percent or all is
+#    refused (422) naming the count and the field path;
+#  - with all: true it acts in every namespace: 50% egress loss measured by pings to each
+#    container (binomial bounds), a filter in each namespace and none in the agent's, the status
+#    lists each container with its namespace inode and counters; the revert leaves no clsact in
+#    any of them;
+#  - with count: 2 exactly two of the three namespaces get the filter;
+#  - all or nothing: with a foreign filter at our priority and handle in the third namespace
+#    the apply fails naming that container, and the other two are left without anything;
+#  - SIGKILL of the agent while the fault is on all three: --cleanup reopens each journaled
+#    namespace and removes what the agent added there.
+# Everything is removed at exit, also on failure: containers, image, service, namespaces.
+. "$(dirname "$0")/lib.sh"
+fl_require_root
+fl_require_cmd curl jq nsenter setsid ping tc
+command -v podman >/dev/null 2>&1 || fl_skip "needs podman (and runc, busybox-static: run scripts/setup.sh)"
+fl_require_cmd runc
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
+	fl_skip "needs a static /bin/busybox (busybox-static: run scripts/setup.sh)"
+fl_require_build
+
+# crun refuses hybrid cgroups; podman's default rlimits exceed what this sandbox may set.
+PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
+RUN_OPTS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
+N=3
+
+fl_netns ns agent
+fl_tmpdir dir
+sock=$dir/agent.sock
+state=$dir/state
+api_sock=$dir/engine.sock
+IMG=localhost/$FL_ID-img:1
+PROJECT=${FL_ID}shop
+NAMES=()
+for ((k = 1; k <= N; k++)); do NAMES+=("$FL_ID-c$k"); done
+
+# Teardown runs in reverse: the agent, the containers, the service, then the image.
+fl_on_exit "${PODMAN[*]} rmi -f $IMG"
+teardown_service() {
+	if [ -n "${SVC_PID:-}" ]; then
+		kill -TERM "$SVC_PID" 2>/dev/null
+		wait "$SVC_PID" 2>/dev/null
+	fi
+}
+fl_on_exit teardown_service
+fl_on_exit "${PODMAN[*]} rm -f -t 0 ${NAMES[*]}"
+teardown_agent() {
+	if [ -n "${FL_AGENT_PID:-}" ]; then
+		kill -KILL "$FL_AGENT_PID" 2>/dev/null
+		wait "$FL_AGENT_PID" 2>/dev/null
+	fi
+	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
+}
+fl_on_exit teardown_agent
+
+mkdir "$dir/img"
+cp /bin/busybox "$dir/img/busybox"
+cat >"$dir/img/Containerfile" <<EOC
+FROM scratch
+COPY busybox /bin/
+CMD ["/bin/busybox", "sleep", "600"]
+EOC
+timeout 120 "${PODMAN[@]}" build -q -t "$IMG" "$dir/img" >"$dir/build.log" 2>&1 ||
+	fl_fail "podman build: $(tail -5 "$dir/build.log")"
+
+# Container k: namespace P_k, veth $FL_ID-hk (agent's side, 10.82.k.1) / $FL_ID-ck (10.82.k.2,
+# its default route).
+PNS=()
+for ((k = 1; k <= N; k++)); do
+	fl_netns p "c$k"
+	PNS+=("$p")
+	ip link add "$FL_ID-h$k" netns "$ns" type veth peer name "$FL_ID-c$k" netns "$p"
+	ip -n "$ns" addr add "10.82.$k.1/24" dev "$FL_ID-h$k"
+	ip -n "$p" addr add "10.82.$k.2/24" dev "$FL_ID-c$k"
+	ip -n "$ns" link set "$FL_ID-h$k" up
+	ip -n "$p" link set "$FL_ID-c$k" up
+	ip -n "$p" route add default via "10.82.$k.1" dev "$FL_ID-c$k"
+	timeout 60 "${PODMAN[@]}" run -d --name "${NAMES[k - 1]}" "${RUN_OPTS[@]}" \
+		--network "ns:/run/netns/$p" --label "com.docker.compose.project=$PROJECT" \
+		--label "com.docker.compose.service=web" "$IMG" >"$dir/run-$k.log" 2>&1 ||
+		fl_fail "podman run ${NAMES[k - 1]}: $(tail -5 "$dir/run-$k.log")"
+done
+ino() { stat -L -c %i "/run/netns/${PNS[$1 - 1]}"; }
+
+setsid "${PODMAN[@]}" system service --time=0 "unix://$api_sock" >"$dir/service.log" 2>&1 &
+SVC_PID=$!
+for ((i = 0; i < 300; i++)); do
+	curl -sf --max-time 2 --unix-socket "$api_sock" http://d/_ping >/dev/null 2>&1 && break
+	kill -0 "$SVC_PID" 2>/dev/null || fl_fail "podman system service exited: $(tail -5 "$dir/service.log")"
+	sleep 0.1
+done
+
+fl_start_agent "$ns" "$sock" "$dir/agent.log" --log-level debug --container-engines "$api_sock"
+api() { FL_API_TIMEOUT=30 fl_api "$@"; }
+
+# faultctl targets: each container's interfaces and addresses, read inside its namespace.
+"$FAULTCTL" targets --agent "unix://$sock" --json >"$dir/targets.json" ||
+	fl_fail "faultctl targets --json failed"
+for ((k = 1; k <= N; k++)); do
+	fl_assert_eq "$(jq -r --arg n "${NAMES[k - 1]}" --arg i "$FL_ID-c$k" \
+		'.containers[] | select(.name == $n) | .interfaces[] | select(.name == $i) | .addresses[] | select(startswith("10."))' "$dir/targets.json")" \
+		"10.82.$k.2/24" "IPv4 address of ${NAMES[k - 1]} in faultctl targets --json"
+done
+"$FAULTCTL" --agent "unix://$sock" targets >"$dir/targets.txt" || fl_fail "faultctl targets failed"
+grep -q "^  *$FL_ID-c2  *up  *10\.82\.2\.2/24" "$dir/targets.txt" ||
+	fl_fail "faultctl targets does not show ${NAMES[1]}'s interface: $(cat "$dir/targets.txt")"
+
+api POST /v1/leases '{"ttl_ms": 900000}'
+fl_assert_eq "$HTTP_STATUS" 201 "create lease"
+LEASE=$(jq -r .lease.id <<<"$API_BODY")
+fault() { # fault NAME PICK_JSON_MEMBERS
+	api POST "/v1/leases/$LEASE/faults" "{\"name\": \"$1\", \"type\": \"network.loss\", \"duration\": \"5m\", \"target\": {\"container\": {\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}$2, \"cidrs\": [\"10.82.0.0/16\"]}, \"params\": {\"probability\": \"50%\"}}"
+}
+
+# Three matches without count, percent or all: refused, saying how many and where.
+fault nl0 ""
+fl_assert_eq "$HTTP_STATUS" 422 "several containers without all ($API_BODY)"
+grep -qF "target.container: without count, percent or all a network fault acts in one container's network namespace, and $N match" <<<"$API_BODY" ||
+	fl_fail "the refusal does not name the count and the field: $API_BODY"
+grep -qF "add target.all: true, target.count or target.percent" <<<"$API_BODY" ||
+	fl_fail "the refusal does not say what to add: $API_BODY"
+
+# 400 pings to each container; with 50% of its replies dropped, received ~ Binomial(400, 0.5):
+# mean 200, sd 10; [140, 260] is 6 sd either side. Without the fault all 400 come back.
+pings() { # pings K -> received
+	ip netns exec "$ns" timeout 60 ping -q -n -c 400 -i 0.002 -W 1 "10.82.$1.2" 2>&1 |
+		sed -n 's/.* \([0-9]*\) received.*/\1/p'
+}
+has_filter() { [[ "$(tc -n "${PNS[$1 - 1]}" filter show dev "$FL_ID-c$1" egress 2>/dev/null)" == *netfault* ]]; }
+has_clsact() { tc -n "${PNS[$1 - 1]}" qdisc show dev "$FL_ID-c$1" | grep -q clsact; }
+
+fault nl1 ', "all": true'
+fl_assert_eq "$HTTP_STATUS" 201 "loss on every container of the service ($API_BODY)"
+NL=$(jq -r .fault.id <<<"$API_BODY")
+fl_assert_eq "$(jq -r '.fault.status.containers | length' <<<"$API_BODY")" "$N" "containers in the status"
+for ((k = 1; k <= N; k++)); do
+	fl_assert_eq "$(jq -r --arg n "$(ino "$k")" '[.fault.status.containers[] | select(.netns.inode == ($n | tonumber))] | .[0].interface' <<<"$API_BODY")" \
+		"$FL_ID-c$k" "the status lists ${NAMES[k - 1]} with its namespace and interface"
+	has_filter "$k" || fl_fail "no filter in ${NAMES[k - 1]}'s namespace"
+	got=$(pings "$k")
+	[ "$got" -ge 140 ] && [ "$got" -le 260 ] ||
+		fl_fail "${NAMES[k - 1]}: $got of 400 pings answered through 50% loss (want 140..260)"
+	fl_log "${NAMES[k - 1]}: $got of 400 pings answered through 50% loss"
+done
+[ -z "$(tc -n "$ns" filter show dev "$FL_ID-h1" egress)" ] || fl_fail "a filter in the agent's namespace"
+api GET "/v1/faults/$NL"
+for ((k = 1; k <= N; k++)); do
+	d=$(jq -r --arg n "$(ino "$k")" '.fault.status.containers[] | select(.netns.inode == ($n | tonumber)) | .counters.dropped' <<<"$API_BODY")
+	[ "$d" -ge 140 ] || fl_fail "${NAMES[k - 1]}: $d drops counted ($API_BODY)"
+done
+api DELETE "/v1/faults/$NL"
+fl_assert_eq "$HTTP_STATUS" 200 "revert ($API_BODY)"
+for ((k = 1; k <= N; k++)); do
+	! has_clsact "$k" || fl_fail "clsact left in ${NAMES[k - 1]}'s namespace after the revert"
+	fl_assert_eq "$(pings "$k")" 400 "pings to ${NAMES[k - 1]} after the revert"
+done
+
+# count: 2 picks two of the three.
+fault nl2 ', "count": 2'
+fl_assert_eq "$HTTP_STATUS" 201 "loss on two containers ($API_BODY)"
+NL=$(jq -r .fault.id <<<"$API_BODY")
+hit=0
+for ((k = 1; k <= N; k++)); do has_filter "$k" && hit=$((hit + 1)); done
+fl_assert_eq "$hit" 2 "namespaces with a filter for count: 2"
+api DELETE "/v1/faults/$NL"
+fl_assert_eq "$HTTP_STATUS" 200 "revert count: 2 ($API_BODY)"
+
+# All or nothing: a filter of someone else's on the third namespace's interface, at the
+# priority and handle ours takes, fails the attach there; the other two are rolled back.
+tc -n "${PNS[2]}" qdisc add dev "$FL_ID-c3" clsact
+tc -n "${PNS[2]}" filter add dev "$FL_ID-c3" egress pref 1 handle 0xfa17 bpf bytecode '1,6 0 0 4294967295,'
+fault nl4 ', "all": true'
+[ "$HTTP_STATUS" != 201 ] || fl_fail "applied over a foreign filter in ${NAMES[2]}'s namespace: $API_BODY"
+grep -qF "container ${NAMES[2]} (" <<<"$API_BODY" || fl_fail "the refusal does not name ${NAMES[2]}: $API_BODY"
+grep -qF "another filter holds priority 1 handle 0xfa17" <<<"$API_BODY" || fl_fail "the refusal does not say why: $API_BODY"
+for k in 1 2; do
+	! has_clsact "$k" || fl_fail "clsact left in ${NAMES[k - 1]}'s namespace after the failed apply: $(tc -n "${PNS[k - 1]}" filter show dev "$FL_ID-c$k" egress; tc -n "${PNS[k - 1]}" filter show dev "$FL_ID-c$k" ingress; grep -E 'netif|netfault|clsact|fault ' "$dir/agent.log" | tail -40)"
+done
+tc -n "${PNS[2]}" qdisc del dev "$FL_ID-c3" clsact
+fl_log "an apply failing in ${NAMES[2]}'s namespace ($HTTP_STATUS) left nothing in the other two"
+
+# A crash with the fault on all three: --cleanup finds each journaled namespace again.
+fault nl3 ', "all": true'
+fl_assert_eq "$HTTP_STATUS" 201 "loss on every container again ($API_BODY)"
+fl_crash_agent "$FL_AGENT_PID"
+wait "$FL_AGENT_PID" 2>/dev/null || true
+FL_AGENT_PID=
+for ((k = 1; k <= N; k++)); do has_filter "$k" || fl_fail "the crash took the filter of ${NAMES[k - 1]} already"; done
+"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >"$dir/cleanup.log" 2>&1 ||
+	fl_fail "--cleanup failed: $(cat "$dir/cleanup.log")"
+for ((k = 1; k <= N; k++)); do
+	! has_filter "$k" || fl_fail "a filter left in ${NAMES[k - 1]}'s namespace after --cleanup"
+	! has_clsact "$k" || fl_fail "clsact left in ${NAMES[k - 1]}'s namespace after --cleanup"
+	grep -qE "container ${NAMES[k - 1]} \([0-9a-f]{12}\): $FL_ID-c$k: [1-9][0-9]* filter\(s\) of ours removed, clsact \(ours\) deleted" "$dir/cleanup.log" ||
+		fl_fail "--cleanup does not report ${NAMES[k - 1]}: $(cat "$dir/cleanup.log")"
+done
+fl_log "network.loss on $N containers of one compose service: measured in each, reverted and crash-cleaned in each namespace"
+exit 0
