@@ -300,6 +300,8 @@ int core_fault_revert_then(struct fault *f, const char *why, core_reverted_fn cb
 				return err;
 			log_info("fault %s (%s): revert requested (%s) while it is being applied; "
 				 "it follows the apply", f->id, f->type->name, why);
+			/* An apply that waits (for workers to start) may stop waiting now. */
+			__atomic_store_n(&f->revert_asked, true, __ATOMIC_RELEASE);
 		}
 		return -EINPROGRESS;
 	}

@@ -156,6 +156,12 @@ struct fault {
 	 */
 	bool busy;
 	char *revert_why;
+	/*
+	 * Set (atomically) with revert_why during an off-loop apply, for the worker thread to
+	 * read: an apply that is waiting for something (a stressor's workers to start) may
+	 * stop waiting, leave what it did undone by its revert, and return.
+	 */
+	bool revert_asked;
 	json_t *revert_last; /* describe() taken before an off-loop revert, for its event */
 	void (*reverted)(struct fault *f, int ret, void *ctx);
 	void *reverted_ctx;

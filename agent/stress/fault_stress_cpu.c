@@ -89,7 +89,7 @@ static int cpu_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	ret = stressor_container(s, f, err, size);
 	if (ret)
 		goto fail;
-	for (uint32_t i = 0; i < p->workers; i++) {
+	for (uint32_t i = 0; i < p->workers && !stressor_revert_asked(f); i++) {
 		/* Pinned workers go round the listed CPUs: worker i on the (i mod n)-th. */
 		sp.cpu = n_listed ? listed[i % n_listed] : -1;
 		ret = stressor_start(s, f, &sp, err, size);
@@ -99,9 +99,8 @@ static int cpu_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	ret = stressor_wait_started(s, f, err, size);
 	if (ret)
 		goto fail;
-	log_info("fault %s: %u cpu worker%s at %u.%02u%% in %s", f->id, p->workers,
-		 p->workers == 1 ? "" : "s", p->load_ppm / 10000, p->load_ppm / 100 % 100,
-		 s->cgroup);
+	log_info("fault %s: %d cpu worker%s at %u.%02u%% in %s", f->id, s->n,
+		 s->n == 1 ? "" : "s", p->load_ppm / 10000, p->load_ppm / 100 % 100, s->cgroup);
 	return 0;
 fail:
 	stressor_abort(s, f);

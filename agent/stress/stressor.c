@@ -639,6 +639,11 @@ int stressor_alive(struct stressor *s)
 	return alive;
 }
 
+bool stressor_revert_asked(const struct fault *f)
+{
+	return __atomic_load_n(&f->revert_asked, __ATOMIC_ACQUIRE);
+}
+
 /*
  * Until every worker has started (or one failed). The bound is on progress, not on the whole:
  * a worker that is not started START_WAIT_MS after the last one that did is stuck, but 1,000
@@ -675,7 +680,11 @@ int stressor_wait_started(struct stressor *s, struct fault *f, char *err, size_t
 				starting++;
 			}
 		}
-		if (!starting)
+		/*
+		 * A revert was asked for meanwhile (DELETE, the lease's end): what started is
+		 * enough for it to undo (the cgroup holds every worker, started or not).
+		 */
+		if (!starting || stressor_revert_asked(f))
 			return 0;
 		if (starting < last) {
 			last = starting;

@@ -200,6 +200,12 @@ int stressor_journal_pids(struct stressor *s, struct fault *f, char *err, size_t
  */
 int stressor_wait_started(struct stressor *s, struct fault *f, char *err, size_t size);
 
+/*
+ * Was f's revert asked for while it is being applied (fault.h, revert_asked)? Then an apply
+ * spawning many workers stops spawning: the revert that follows undoes what it started.
+ */
+bool stressor_revert_asked(const struct fault *f);
+
 /* Kill every worker, remove the cgroup and the file. Idempotent. 0 or -errno with err. */
 int stressor_stop(struct stressor *s, char *err, size_t size);
 
