@@ -524,7 +524,15 @@ static __always_inline __u64 prefix_rules(struct packet *pkt, const __u32 side)
 	struct netfault_lpm6_key *k = side == NETFAULT_SIDE_REMOTE ? &pkt->remote : &pkt->local;
 	__u64 *mask;
 
-	if (netfault_inline_rules(side))
+	/*
+	 * The call only while the table holds this side: a large set goes to the trie at once.
+	 * Both counts are read and one chosen (volatile, so that the compiler does not choose
+	 * the address instead: a pointer picked by a branch is refused without CAP_PERFMON).
+	 */
+	__u32 n4 = *(volatile const __u32 *)&cfg.in4.n[side];
+	__u32 n6 = *(volatile const __u32 *)&cfg.in6.n[side];
+
+	if ((pkt->v6 ? n6 : n4) <= NETFAULT_INLINE_PREFIXES && netfault_inline_rules(side))
 		return pkt->inline_mask;
 	k->side = side;
 	if (pkt->v6) {
