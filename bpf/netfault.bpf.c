@@ -4,8 +4,9 @@
  * corruption, duplication and partition for the packets that match a rule, and the steering
  * of matching packets into a bandwidth limit (agent/net/tc.c sets up the qdiscs). Rules live in maps
  * and change at run time without reloading. Per packet: one load when no rule is in force on
- * this hook; otherwise a parse, at most two trie lookups (remote and local address), then a
- * walk over only the rule slots the addresses selected. Layouts: include/faultline/netfault.h;
+ * this hook; otherwise a parse, at most two prefix lookups (remote and local address: compares
+ * against an inline table in cfg when the rules name few prefixes, else the trie), then a walk
+ * over only the rule slots the addresses selected. Layouts: include/faultline/netfault.h;
  * design and measurements: docs/netfault.md.
  */
 #include <linux/bpf.h>
@@ -145,6 +146,8 @@ struct packet {
 	__u32 delay_slot;
 	__u32 handover_tc_index; /* hand_over(): for the copy's nested run */
 	__u64 handover_tstamp;
+	/* inline_rules4/6()'s answer: the rule slots of the entries the address is in */
+	__u64 inline_mask;
 	__be16 ports[2]; /* the L4 header's first 4 bytes, when has_ports */
 	__u16 check;	 /* csum_partial(): the packet's checksum field */
 	__u8 byte;	 /* corrupt(): the byte it flips */
@@ -431,14 +434,106 @@ static __always_inline int parse(struct __sk_buff *skb, const __u32 hook, struct
 }
 
 /*
- * Rule slots whose CIDRs on this side contain the address (0 when none). The key is the
- * packet's own (struct packet); an IPv4 trie reads its first 12 bytes.
+ * The rule slots whose prefixes on this side contain the IPv4 address k, from the inline
+ * table (see struct netfault_inline4): 1 with them in pkt->inline_mask, 0 when the trie must
+ * answer (more prefixes than the table holds, or user space wrote it meanwhile). Loads and
+ * compares at constant offsets into cfg: no helper call, nothing on the stack.
  */
-static __always_inline __u64 prefix_rules(struct packet *pkt, __u32 side)
+static __always_inline int inline_rules4(struct packet *pkt, const struct netfault_lpm6_key *k,
+					 const __u32 side)
+{
+	const struct netfault_inline4 *t = &cfg.in4;
+	__u32 seq = *(volatile const __u32 *)&t->seq;
+	__u32 n = *(volatile const __u32 *)&t->n[side];
+	__u32 a = *(const __u32 *)k->addr;
+	__u64 m = 0;
+	int i;
+
+	if ((seq & 1) || n > NETFAULT_INLINE_PREFIXES)
+		return 0;
+#pragma unroll
+	for (i = 0; i < NETFAULT_INLINE_PREFIXES; i++) {
+		const volatile struct netfault_inline4_entry *e = &t->e[side][i];
+
+		/*
+		 * Volatile, like the seq: the loads stay between its two reads, one entry at a
+		 * time (else the compiler loads all of them at once and spills them).
+		 */
+		if ((a & e->mask) == e->addr)
+			m |= e->rules;
+	}
+	if (*(volatile const __u32 *)&t->seq != seq)
+		return 0;
+	pkt->inline_mask = m;
+	return 1;
+}
+
+/* The same for an IPv6 address, two 64-bit words at a time. */
+static __always_inline int inline_rules6(struct packet *pkt, const struct netfault_lpm6_key *k,
+					 const __u32 side)
+{
+	const struct netfault_inline6 *t = &cfg.in6;
+	__u32 seq = *(volatile const __u32 *)&t->seq;
+	__u32 n = *(volatile const __u32 *)&t->n[side];
+	__u64 a0 = *(const __u64 *)k->addr, a1 = *(const __u64 *)&k->addr[8];
+	__u64 m = 0;
+	int i;
+
+	if ((seq & 1) || n > NETFAULT_INLINE_PREFIXES)
+		return 0;
+#pragma unroll
+	for (i = 0; i < NETFAULT_INLINE_PREFIXES; i++) {
+		const volatile struct netfault_inline6_entry *e = &t->e[side][i];
+
+		if ((a0 & e->mask[0]) == e->addr[0] && (a1 & e->mask[1]) == e->addr[1])
+			m |= e->rules;
+	}
+	if (*(volatile const __u32 *)&t->seq != seq)
+		return 0;
+	pkt->inline_mask = m;
+	return 1;
+}
+
+/*
+ * inline_rules4/6() for the packet being processed and one side: 1 with the rule slots in
+ * pkt->inline_mask, 0 when the trie must answer. A global function, with registers of its
+ * own: inlined into netfault_run(), the scans left the compiler too few and it spilled to the
+ * stack, each spill a speculation barrier without CAP_PERFMON (see struct packet). The packet
+ * comes from its map, as in netfault_apply().
+ */
+__attribute__((noinline)) int netfault_inline_rules(__u32 side)
+{
+	struct packet *pkt = bpf_map_lookup_elem(&packets, &zero_key);
+
+	if (!pkt)
+		return 0;
+	if (side == NETFAULT_SIDE_REMOTE)
+		return pkt->v6 ? inline_rules6(pkt, &pkt->remote, NETFAULT_SIDE_REMOTE)
+			       : inline_rules4(pkt, &pkt->remote, NETFAULT_SIDE_REMOTE);
+	return pkt->v6 ? inline_rules6(pkt, &pkt->local, NETFAULT_SIDE_LOCAL)
+		       : inline_rules4(pkt, &pkt->local, NETFAULT_SIDE_LOCAL);
+}
+
+/*
+ * Rule slots whose CIDRs on this side contain the address (0 when none): from the inline
+ * table while it holds this side, else from the trie. The trie key is the packet's own
+ * (struct packet); an IPv4 trie reads its first 12 bytes.
+ */
+static __always_inline __u64 prefix_rules(struct packet *pkt, const __u32 side)
 {
 	struct netfault_lpm6_key *k = side == NETFAULT_SIDE_REMOTE ? &pkt->remote : &pkt->local;
 	__u64 *mask;
 
+	/*
+	 * The call only while the table holds this side: a large set goes to the trie at once.
+	 * Both counts are read and one chosen (volatile, so that the compiler does not choose
+	 * the address instead: a pointer picked by a branch is refused without CAP_PERFMON).
+	 */
+	__u32 n4 = *(volatile const __u32 *)&cfg.in4.n[side];
+	__u32 n6 = *(volatile const __u32 *)&cfg.in6.n[side];
+
+	if ((pkt->v6 ? n6 : n4) <= NETFAULT_INLINE_PREFIXES && netfault_inline_rules(side))
+		return pkt->inline_mask;
 	k->side = side;
 	if (pkt->v6) {
 		k->prefixlen = NETFAULT_LPM_SIDE_BITS + 128;

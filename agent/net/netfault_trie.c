@@ -184,7 +184,66 @@ static int trie_resync_full(int fd, int family, const struct pfxtrie_entry *v, s
 	return err;
 }
 
-/* Bring the family's trie in line with the rules in force. */
+/*
+ * The family's inline table in cfg (include/faultline/netfault.h): a side's entries when they
+ * fit, else NETFAULT_INLINE_TRIE. Written between two increments of its seq, so the program
+ * reading it meanwhile asks the trie, which already holds the new entries. v is the finished
+ * table (sorted by side, duplicates merged); an address matches every entry containing it, so
+ * the entries carry their own rules, not the trie's effective masks.
+ */
+static void inline_write(struct netfault *nf, int family, const struct pfxtrie_entry *v, size_t n)
+{
+	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	__u32 *seq = family == AF_INET ? &cfg->in4.seq : &cfg->in6.seq;
+	__u32 *count = family == AF_INET ? cfg->in4.n : cfg->in6.n;
+	size_t side_n[2] = {0, 0}, k[2] = {0, 0};
+
+	for (size_t i = 0; i < n; i++)
+		side_n[v[i].side]++;
+	__atomic_store_n(seq, *seq + 1, __ATOMIC_RELAXED);
+	/* The odd count is visible before any entry changes. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (int side = 0; side < 2; side++) {
+		count[side] = side_n[side] <= NETFAULT_INLINE_PREFIXES ? side_n[side]
+								       : NETFAULT_INLINE_TRIE;
+		/* The program compares every entry: the unused ones match nothing. */
+		for (int j = 0; j < NETFAULT_INLINE_PREFIXES; j++) {
+			if (family == AF_INET)
+				cfg->in4.e[side][j] = (struct netfault_inline4_entry){
+					.addr = ~0u, .mask = 0, .rules = 0};
+			else
+				cfg->in6.e[side][j] = (struct netfault_inline6_entry){
+					.addr = {~0ULL, ~0ULL}, .mask = {0, 0}, .rules = 0};
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct pfxtrie_entry *e = &v[i];
+		uint8_t mask[16];
+		size_t j;
+
+		if (side_n[e->side] > NETFAULT_INLINE_PREFIXES)
+			continue;
+		j = k[e->side]++;
+		memset(mask, 0xff, sizeof(mask));
+		pfxtrie_mask_addr(mask, e->plen, sizeof(mask));
+		if (family == AF_INET) {
+			struct netfault_inline4_entry *d = &cfg->in4.e[e->side][j];
+
+			memcpy(&d->addr, e->addr, 4);
+			memcpy(&d->mask, mask, 4);
+			d->rules = e->own;
+		} else {
+			struct netfault_inline6_entry *d = &cfg->in6.e[e->side][j];
+
+			memcpy(d->addr, e->addr, 16);
+			memcpy(d->mask, mask, 16);
+			d->rules = e->own;
+		}
+	}
+	__atomic_store_n(seq, *seq + 1, __ATOMIC_RELEASE);
+}
+
+/* Bring the family's trie, then its inline table, in line with the rules in force. */
 static int trie_sync(struct netfault *nf, int family)
 {
 	struct pfxtrie_table *t = &nf->tables[family_index(family)];
@@ -211,6 +270,7 @@ static int trie_sync(struct netfault *nf, int family)
 	ctx.family = family;
 	err = pfxtrie_diff(t->v, t->n, v, n, &trie_ops, &ctx);
 done:
+	inline_write(nf, family, v, n);
 	/* Keep the new table either way; after a failure the map is resynchronised in full. */
 	t->dirty = err != 0;
 	free(t->v);

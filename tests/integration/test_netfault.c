@@ -740,6 +740,32 @@ out:
 	netfault_close(nf);
 }
 
+/* A new fd of the program's map with this name (behind the agent's back), or -1. */
+static int map_fd(struct netfault *nf, const char *name)
+{
+	struct bpf_prog_info info;
+	__u32 ids[16], len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = 16;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(netfault_prog_fd(nf, NETFAULT_HOOK_EGRESS), &info, &len))
+		return -1;
+	for (__u32 i = 0; i < info.nr_map_ids && i < 16; i++) {
+		struct bpf_map_info mi;
+		__u32 mlen = sizeof(mi);
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		memset(&mi, 0, sizeof(mi));
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) && !strcmp(mi.name, name))
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
 /* Is addr (host order) inside a/len? */
 static bool in_prefix(uint32_t addr, uint32_t net, unsigned int len)
 {
@@ -883,6 +909,228 @@ static void test_many_prefixes(void)
 out:
 	netfault_close(nf);
 	free(sets);
+}
+
+/* A prefix of a few-prefix rule set (test_inline_prefixes), address in network order. */
+struct rpfx {
+	uint8_t addr[16];
+	unsigned int len;
+};
+
+static bool rpfx_has(const struct rpfx *p, const uint8_t *a)
+{
+	for (unsigned int b = 0; b < p->len; b++)
+		if ((p->addr[b / 8] ^ a[b / 8]) & (0x80 >> (b % 8)))
+			return false;
+	return true;
+}
+
+/* A random address inside p (alen bytes; its bits past p->len random). */
+static void rpfx_addr(const struct rpfx *p, uint8_t *a, unsigned int alen)
+{
+	for (unsigned int i = 0; i < alen; i++)
+		a[i] = (uint8_t)rng();
+	for (unsigned int b = 0; b < p->len; b++) {
+		uint8_t bit = 0x80 >> (b % 8);
+
+		a[b / 8] = (a[b / 8] & ~bit) | (p->addr[b / 8] & bit);
+	}
+}
+
+enum { INL_MAX = NETFAULT_INLINE_PREFIXES + 1 };
+
+/* The sets of test_inline_prefixes: rule 0 remote; rule 1 remote (0: any) and local. */
+struct inl_sets {
+	int family;
+	unsigned int alen;
+	struct rpfx base; /* every prefix lies in it, so they nest and probes hit */
+	struct rpfx r0[INL_MAX], r1[INL_MAX], l1[INL_MAX];
+	int n_r0, n_r1, n_l1;
+};
+
+static bool rpfx_any(const struct rpfx *v, int n, const uint8_t *a)
+{
+	for (int i = 0; i < n; i++)
+		if (rpfx_has(&v[i], a))
+			return true;
+	return false;
+}
+
+/* Distinct prefixes in a and b together: a prefix two rules name is one entry. */
+static int inl_distinct(const struct rpfx *a, int na, const struct rpfx *b, int nb)
+{
+	int n = 0;
+
+	for (int i = 0; i < na + nb; i++) {
+		const struct rpfx *p = i < na ? &a[i] : &b[i - na];
+		bool seen = false;
+
+		for (int j = 0; j < i && !seen; j++) {
+			const struct rpfx *q = j < na ? &a[j] : &b[j - na];
+
+			seen = p->len == q->len && !memcmp(p->addr, q->addr, sizeof(p->addr));
+		}
+		n += !seen;
+	}
+	return n;
+}
+
+/* A probe address: inside one of v (when n), else anywhere in the base prefix. */
+static void inl_addr(const struct inl_sets *s, const struct rpfx *v, int n, uint8_t *a)
+{
+	rpfx_addr(n && rng() % 4 ? &v[rng() % n] : &s->base, a, s->alen);
+}
+
+/*
+ * Probe egress packets against the two rules (loss 0: the matched counters say which
+ * matched); with trie_empty, the sides holding more than NETFAULT_INLINE_PREFIXES prefixes
+ * are expected to match nothing. The number of wrong (probe, rule) pairs.
+ */
+static int inl_probe(struct netfault *nf, const struct inl_sets *s, const int *slots,
+		     bool trie_empty, int *hits)
+{
+	int wrong = 0;
+	bool remote_inline =
+		inl_distinct(s->r0, s->n_r0, s->r1, s->n_r1) <= NETFAULT_INLINE_PREFIXES ||
+		!trie_empty;
+	bool local_inline =
+		inl_distinct(s->l1, s->n_l1, NULL, 0) <= NETFAULT_INLINE_PREFIXES || !trie_empty;
+	uint64_t before[2] = {counters(nf, slots[0]).matched, counters(nf, slots[1]).matched};
+
+	for (int i = 0; i < 400; i++) {
+		char rs[INET6_ADDRSTRLEN], ls[INET6_ADDRSTRLEN];
+		uint8_t ra[16], la[16], buf[256];
+		bool want[2];
+		struct flow f;
+		size_t len;
+
+		inl_addr(s, rng() % 2 ? s->r0 : s->r1, rng() % 2 ? s->n_r0 : s->n_r1, ra);
+		inl_addr(s, s->l1, s->n_l1, la);
+		want[0] = remote_inline && rpfx_any(s->r0, s->n_r0, ra);
+		want[1] = (!s->n_r1 || (remote_inline && rpfx_any(s->r1, s->n_r1, ra))) &&
+			  local_inline && rpfx_any(s->l1, s->n_l1, la);
+		inet_ntop(s->family, ra, rs, sizeof(rs));
+		inet_ntop(s->family, la, ls, sizeof(ls));
+		f = (struct flow){s->family, IPPROTO_UDP, rs, ls, 9, 9};
+		len = flow_pkt(NETFAULT_HOOK_EGRESS, &f, buf, sizeof(buf));
+		if (run_prog(nf, NETFAULT_HOOK_EGRESS, buf, len, NULL, 0) != TC_ACT_UNSPEC) {
+			wrong++;
+			continue;
+		}
+		for (int r = 0; r < 2; r++) {
+			uint64_t now = counters(nf, slots[r]).matched;
+
+			if ((now != before[r]) != want[r] && wrong++ < 5)
+				CHECK(0, "%s -> %s (%d+%d remote, %d local prefixes%s): rule %d %s",
+				      ls, rs, s->n_r0, s->n_r1, s->n_l1,
+				      trie_empty ? ", trie emptied" : "", r,
+				      want[r] ? "did not match" : "matched");
+			*hits += want[r];
+			before[r] = now;
+		}
+	}
+	return wrong;
+}
+
+/* Delete every entry of the family's prefix trie behind the agent's back. */
+static int trie_empty(struct netfault *nf, int family)
+{
+	struct netfault_lpm6_key key;
+	int fd = map_fd(nf, family == AF_INET ? "prefixes_v4" : "prefixes_v6"), n = 0;
+
+	if (fd < 0)
+		return -1;
+	while (!bpf_map_get_next_key(fd, NULL, &key) && n++ < 100)
+		if (bpf_map_delete_elem(fd, &key))
+			break;
+	n = bpf_map_get_next_key(fd, NULL, &key) ? 0 : -1;
+	close(fd);
+	return n;
+}
+
+/*
+ * Few prefixes (the inline tables of include/faultline/netfault.h) and one more than they
+ * hold (the trie), IPv4 and IPv6, remote and local side, nested at random: probe by probe
+ * against a brute-force reference. Then the trie is emptied behind the agent's back: the sets
+ * that fit still match exactly as before (the program never asked the trie), the larger ones
+ * match nothing (it did).
+ */
+static void test_inline_prefixes(void)
+{
+	struct inl_sets s;
+	struct netfault_cidr r0[INL_MAX], r1[INL_MAX], l1[INL_MAX];
+	struct netfault *nf = NULL;
+	int wrong = 0, hits = 0, hits_emptied = 0, slots[2];
+
+	section = "inline prefixes";
+	for (int fam = 0; fam < 2; fam++) {
+		for (int total = 1; total <= INL_MAX; total++) {
+			struct netfault_rule_spec spec = {.dirs = NETFAULT_DIR_EGRESS,
+							  .action = NETFAULT_ACT_LOSS,
+							  .prob = 0};
+
+			memset(&s, 0, sizeof(s));
+			s.family = fam ? AF_INET6 : AF_INET;
+			s.alen = fam ? 16 : 4;
+			inet_pton(s.family, fam ? "2001:db8:77::" : "10.77.0.0", s.base.addr);
+			s.base.len = fam ? 48 : 16;
+			s.n_r0 = (total + 1) / 2;
+			s.n_r1 = total - s.n_r0;
+			s.n_l1 = total;
+			for (int i = 0; i < total; i++) {
+				struct rpfx *p = i < s.n_r0 ? &s.r0[i] : &s.r1[i - s.n_r0];
+				struct rpfx *q = &s.l1[i];
+				struct netfault_cidr *c = i < s.n_r0 ? &r0[i] : &r1[i - s.n_r0];
+
+				/*
+				 * Lengths base+0..base+8: short enough to nest often; drawn
+				 * again while equal to an earlier one of its side, so the
+				 * counts are the table's.
+				 */
+				for (int k = 0, tries = 0; k < 2 && tries < 1000; tries++) {
+					struct rpfx *x = k ? q : p;
+
+					rpfx_addr(&s.base, x->addr, s.alen);
+					x->len = s.base.len + rng() % 9;
+					for (unsigned int b = x->len; b < 8 * s.alen; b++)
+						x->addr[b / 8] &= ~(0x80 >> (b % 8));
+					if (k ? inl_distinct(s.l1, i + 1, NULL, 0) == i + 1
+					      : inl_distinct(
+							s.r0, i < s.n_r0 ? i + 1 : s.n_r0, s.r1,
+							i < s.n_r0 ? 0 : i - s.n_r0 + 1) == i + 1)
+						k++;
+				}
+				*c = (struct netfault_cidr){.family = s.family,
+							    .prefixlen = p->len};
+				memcpy(c->addr, p->addr, s.alen);
+				l1[i] = (struct netfault_cidr){.family = s.family,
+							       .prefixlen = q->len};
+				memcpy(l1[i].addr, q->addr, s.alen);
+			}
+			nf = open_nf();
+			if (!nf)
+				goto out;
+			spec.remote = r0, spec.n_remote = s.n_r0;
+			REQUIRE_OK(netfault_rule_add(nf, &spec, &slots[0]));
+			spec.remote = r1, spec.n_remote = s.n_r1;
+			spec.local = l1, spec.n_local = s.n_l1;
+			REQUIRE_OK(netfault_rule_add(nf, &spec, &slots[1]));
+			wrong += inl_probe(nf, &s, slots, false, &hits);
+			REQUIRE_OK(trie_empty(nf, s.family));
+			wrong += inl_probe(nf, &s, slots, true, &hits_emptied);
+			netfault_close(nf);
+			nf = NULL;
+		}
+	}
+	CHECK(!wrong, "%d misclassified (probe, rule) pairs", wrong);
+	CHECK(hits > 1000 && hits_emptied > 500, "too few probes matched to mean anything: %d, %d",
+	      hits, hits_emptied);
+	printf("  1..%d prefixes per side (IPv4, IPv6; %d fit inline): %d probes, %d rule "
+	       "matches, all as the reference; with the trie emptied the inline sets still "
+	       "matched (%d), the larger ones nothing\n",
+	       INL_MAX, NETFAULT_INLINE_PREFIXES, 2 * INL_MAX * 800, hits, hits_emptied);
+out:
+	netfault_close(nf);
 }
 
 /* Mean cost per packet of the program, from BPF_PROG_TEST_RUN with repeat. */
@@ -1222,32 +1470,15 @@ static size_t read_normal_table(int16_t *v, size_t cap)
  */
 static int flow_times_count(struct netfault *nf)
 {
-	struct bpf_prog_info info;
-	__u32 ids[16], len = sizeof(info);
-	int count = -1;
+	struct netfault_flow_key key, next;
+	int fd = map_fd(nf, "flow_times"), count = 0;
 
-	memset(&info, 0, sizeof(info));
-	info.nr_map_ids = 16;
-	info.map_ids = (__u64)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(netfault_prog_fd(nf, NETFAULT_HOOK_EGRESS), &info, &len))
+	if (fd < 0)
 		return -1;
-	for (__u32 i = 0; i < info.nr_map_ids && i < 16 && count < 0; i++) {
-		struct bpf_map_info mi;
-		__u32 mlen = sizeof(mi);
-		struct netfault_flow_key key, next;
-		int fd = bpf_map_get_fd_by_id(ids[i]);
-
-		if (fd < 0)
-			continue;
-		memset(&mi, 0, sizeof(mi));
-		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) && !strcmp(mi.name, "flow_times")) {
-			count = 0;
-			for (int e = bpf_map_get_next_key(fd, NULL, &key); !e && count < 100000;
-			     e = bpf_map_get_next_key(fd, &key, &next), key = next)
-				count++;
-		}
-		close(fd);
-	}
+	for (int e = bpf_map_get_next_key(fd, NULL, &key); !e && count < 100000;
+	     e = bpf_map_get_next_key(fd, &key, &next), key = next)
+		count++;
+	close(fd);
 	return count;
 }
 
@@ -1862,6 +2093,7 @@ int main(void)
 	test_classify();
 	test_exempt();
 	test_many_prefixes();
+	test_inline_prefixes();
 	test_cost();
 	test_loss_stats();
 	test_ge();
