@@ -670,6 +670,7 @@ static void rec_free(struct rule_rec *rec)
 {
 	free(rec->remote);
 	free(rec->local);
+	free(rec->dns_names);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -769,9 +770,27 @@ static int rec_from_spec(const struct netfault_rule_spec *spec, struct rule_rec 
 	}
 	r->prob = spec->prob;
 	r->ge = spec->ge;
+	if (spec->action == NETFAULT_ACT_DNS) {
+		/* Queries leave: egress; the answer needs the port of the query. */
+		if (spec->dirs != NETFAULT_DIR_EGRESS || !spec->n_dns_names ||
+		    spec->n_dns_names > NETFAULT_MAX_DNS_NAMES ||
+		    (spec->dns_op != NETFAULT_DNS_ANSWER && spec->dns_op != NETFAULT_DNS_DROP))
+			return -EINVAL;
+		r->dns_op = spec->dns_op;
+		r->dns_rcode = spec->dns_rcode;
+		memcpy(r->dns_qtypes, spec->dns_qtypes, sizeof(r->dns_qtypes));
+		rec->dns_names = malloc(spec->n_dns_names * sizeof(*rec->dns_names));
+		if (!rec->dns_names)
+			return -ENOMEM;
+		memcpy(rec->dns_names, spec->dns_names,
+		       spec->n_dns_names * sizeof(*rec->dns_names));
+		rec->n_dns_names = spec->n_dns_names;
+	}
 	err = cidrs_copy(spec->remote, spec->n_remote, &rec->remote);
-	if (err)
+	if (err) {
+		rec_free(rec);
 		return err;
+	}
 	rec->n_remote = spec->n_remote;
 	err = cidrs_copy(spec->local, spec->n_local, &rec->local);
 	if (err) {
@@ -873,7 +892,18 @@ int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec
 		netfault_tries_sync(nf, fams);
 		return err;
 	}
-	/* Addresses and deadline first, the active bit last: the rule starts whole. */
+	if (rec.n_dns_names) {
+		err = netfault_dns_names_add(nf, s, &nf->rules[s]);
+		if (err) {
+			unsigned int fams = netfault_rec_families(&nf->rules[s]);
+
+			rec_free(&nf->rules[s]);
+			netfault_tries_sync(nf, fams);
+			return err;
+		}
+	}
+	/* Addresses, names and deadline first, the active bit last: the rule starts whole. */
+	cfg_set_bits(&cfg->dns_rules, RULE_BIT(s), rec.n_dns_names != 0);
 	cfg_store(&cfg->deadline[s], spec->deadline_ns);
 	cfg_set_bits(&cfg->remote_any, RULE_BIT(s), !rec.n_remote);
 	cfg_set_bits(&cfg->local_any, RULE_BIT(s), !rec.n_local);
@@ -893,6 +923,8 @@ int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_ru
 
 	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->rules[slot].used)
 		return -ENOENT;
+	if (spec->action == NETFAULT_ACT_DNS || nf->rules[slot].r.action == NETFAULT_ACT_DNS)
+		return -EINVAL;
 	err = rec_from_spec(spec, &rec);
 	if (err)
 		return err;
@@ -958,7 +990,9 @@ int netfault_rule_remove(struct netfault *nf, int slot)
 	cfg_set_active(nf, slot, 0);
 	cfg_set_bits(&cfg->remote_any, RULE_BIT(slot), false);
 	cfg_set_bits(&cfg->local_any, RULE_BIT(slot), false);
+	cfg_set_bits(&cfg->dns_rules, RULE_BIT(slot), false);
 	cfg_store(&cfg->deadline[slot], 0);
+	netfault_dns_names_remove(nf, slot, &nf->rules[slot]);
 	fams = netfault_rec_families(&nf->rules[slot]);
 	rec_free(&nf->rules[slot]);
 	return netfault_tries_sync(nf, fams);

@@ -108,11 +108,19 @@ int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *er
 	return 0;
 }
 
+/* The counters only network.dns has. */
+static void dns_counters(json_t *o, const struct netfault_counters *c)
+{
+	json_object_set_new(o, FL_COUNTER_QUERIES, json_integer((json_int_t)c->queries));
+	json_object_set_new(o, FL_COUNTER_ANSWERED, json_integer((json_int_t)c->answered));
+}
+
 json_t *netif_fault_status(const struct fault *f)
 {
 	const struct netif_fault *nf = f->priv;
+	bool dns = f->spec && f->spec->type == FAULT_NET_DNS;
 	struct netfault_counters sum = {0};
-	json_t *rules, *prot, *out;
+	json_t *rules, *prot, *out, *rule;
 
 	if (!nf)
 		return NULL;
@@ -129,15 +137,18 @@ json_t *netif_fault_status(const struct fault *f)
 		sum.duplicated += c.duplicated;
 		sum.exempted += c.exempted;
 		sum.delayed += c.delayed;
-		json_array_append_new(
-			rules,
-			json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", nf->slots[i],
-				  "direction", netif_dirs_name(nf->slot_dirs[i]), FL_COUNTER_MATCHED,
-				  (json_int_t)c.matched, FL_COUNTER_DROPPED, (json_int_t)c.dropped,
-				  FL_COUNTER_CORRUPTED, (json_int_t)c.corrupted,
-				  FL_COUNTER_DUPLICATED, (json_int_t)c.duplicated,
-				  FL_COUNTER_EXEMPTED, (json_int_t)c.exempted, FL_COUNTER_DELAYED,
-				  (json_int_t)c.delayed));
+		sum.queries += c.queries;
+		sum.answered += c.answered;
+		rule = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", nf->slots[i],
+				 "direction", netif_dirs_name(nf->slot_dirs[i]), FL_COUNTER_MATCHED,
+				 (json_int_t)c.matched, FL_COUNTER_DROPPED, (json_int_t)c.dropped,
+				 FL_COUNTER_CORRUPTED, (json_int_t)c.corrupted,
+				 FL_COUNTER_DUPLICATED, (json_int_t)c.duplicated,
+				 FL_COUNTER_EXEMPTED, (json_int_t)c.exempted, FL_COUNTER_DELAYED,
+				 (json_int_t)c.delayed);
+		if (dns)
+			dns_counters(rule, &c);
+		json_array_append_new(rules, rule);
 	}
 	if (nf->nif && nf->nif->agent_ssh) {
 		char d[96];
@@ -162,5 +173,7 @@ json_t *netif_fault_status(const struct fault *f)
 			FL_COUNTER_DELAYED, (json_int_t)sum.delayed, "protected", prot);
 	if (out)
 		put_netns(out, nf);
+	if (out && dns)
+		dns_counters(json_object_get(out, FL_STATUS_COUNTERS), &sum);
 	return out;
 }
