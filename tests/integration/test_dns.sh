@@ -13,6 +13,8 @@
 #   - servfail and refused answer with their status, drop makes dig time out;
 #   - probability 30 %: 2,000 queries, the NXDOMAIN count inside the exact binomial interval
 #     at 0.001 (the test's flake budget), equal to the fault's answered counter;
+#   - a netns target (an agent in namespace H, C named by its namespace file) answers the same
+#     way;
 #   - after each revert everything resolves; a fault with a 3 s lease whose agent (and
 #     watchdog) is SIGKILLed stops answering once the lease lapses, its filters still there.
 . "$(dirname "$0")/lib.sh"
@@ -105,6 +107,7 @@ all_resolve
 fl_log "dnsmasq answers from R, dig and getent in C"
 
 fl_start_agent "$C" "$sock" "$dir/agent.log" --log-level debug
+CAGENT=$FL_AGENT_PID
 api() { FL_API_TIMEOUT=20 fl_api "$@"; }
 lease() { # lease TTL_MS: sets LEASE
 	api POST /v1/leases "{\"ttl_ms\": $1}"
@@ -210,11 +213,32 @@ fl_assert_eq "$(counter "$FID" answered)" "$nx" "answered counter"
 fl_assert_eq "$(counter "$FID" matched)" $N "matched counter"
 revert "$FID"
 
+# --- a namespace target: an agent in namespace H faults C's queries --------------------------
+fl_netns H h
+hsock=$dir/h/agent.sock
+mkdir -p "$dir/h"
+fl_start_agent "$H" "$hsock" "$dir/h/agent.log"
+HAGENT=$FL_AGENT_PID
+sock_c=$sock
+sock=$hsock
+lease 600000
+api POST "/v1/leases/$LEASE/faults" "$(printf '{"name": "d", "type": "network.dns", "duration": "10m", "target": {"netns": "/run/netns/%s", "interface": "%s", "cidrs": ["%s"]}, "params": {"names": ["*.example.com"], "action": "refused"}}' "$C" "$DEV" $RES)"
+[ "$HTTP_STATUS" = 201 ] || fl_fail "apply (netns target): HTTP $HTTP_STATUS: $API_BODY"
+FID=$(jq -r .fault.id <<<"$API_BODY")
+expect REFUSED api.example.com A
+expect NOERROR db.internal A
+revert "$FID"
+expect NOERROR api.example.com A
+kill -TERM "$HAGENT"
+fl_wait_exit _ "$HAGENT" 20
+sock=$sock_c
+fl_log "netns target: an agent in another namespace answers C's queries; revert restores"
+
 # --- the lease outlives the agent: the kernel lets the rule lapse -----------------------------
 lease 3000
 apply "$(fault '{"names": ["db.internal"], "action": "nxdomain"}')"
 expect NXDOMAIN db.internal A
-fl_crash_agent "$FL_AGENT_PID"
+fl_crash_agent "$CAGENT"
 expect NXDOMAIN db.internal A
 sleep 3.5
 tc -n "$C" filter show dev "$DEV" egress | grep -q netfault_out ||
