@@ -730,8 +730,14 @@ static long dns_byte(__u32 n, void *ctx)
 		pkt->dns_h = netfault_dns_byte(pkt->dns_h, c);
 		return 0;
 	}
-	if (k)
-		pkt->dns_lh[bound(k - 1, 0x7f)] = pkt->dns_h;
+	/*
+	 * A length byte: the previous label's hash is complete, and this label starts here.
+	 * Written before any branch on k, unconditionally (the first label writes a spare entry,
+	 * dns_lh[127], and the root one past the last label): without CAP_PERFMON an index must
+	 * be the same scalar on every path to its pointer arithmetic.
+	 */
+	pkt->dns_lh[bound(k - 1, 0x7f)] = pkt->dns_h;
+	pkt->dns_lab[k] = n;
 	if (!c) {
 		/* The root: then the question's type (and class) must follow. */
 		if (n + 5 <= pkt->dns_n) {
@@ -742,40 +748,55 @@ static long dns_byte(__u32 n, void *ctx)
 	}
 	if (c > 63 || pkt->dns_nlabels >= NETFAULT_DNS_LABELS_MAX)
 		return 1; /* a compression pointer, a bad label, too many: not a query we match */
-	pkt->dns_lab[k] = n;
 	pkt->dns_nlabels = k + 1;
 	pkt->dns_next = n + 1 + c;
 	pkt->dns_h = netfault_dns_byte(NETFAULT_DNS_FNV_BASIS, c);
 	return 0;
 }
 
+/* The confirmation's compare (bpf_loop(): the index is the same unknown scalar each step). */
+struct dns_cmp {
+	struct packet *pkt;
+	struct netfault_dns_name *e;
+	__u64 off;   /* where the suffix starts in qname */
+	__u64 len;   /* bytes to compare */
+	__u64 equal; /* 1 until a byte differs */
+};
+
+static long dns_cmp_one(__u32 i, void *ctx)
+{
+	struct dns_cmp *c = ctx;
+
+	if (i >= c->len)
+		return 1;
+	if (c->pkt->qname[bound(c->off + i, 0xff)] != c->e->name[bound(i, 0xff)]) {
+		c->equal = 0;
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * Whether the name stored in dns_names under pkt->dns_key equals the query name from offset
- * off on. A global function: its bounded loop is checked once.
+ * off on. A global function: checked once.
  */
 __attribute__((noinline)) int netfault_dns_confirm(__u32 off)
 {
-	struct netfault_dns_name *e;
-	struct packet *pkt;
-	__u32 t, len;
+	struct dns_cmp c = {};
 
-	pkt = bpf_map_lookup_elem(&packets, &zero_key);
-	if (!pkt)
+	c.pkt = bpf_map_lookup_elem(&packets, &zero_key);
+	if (!c.pkt)
 		return 0;
-	e = bpf_map_lookup_elem(&dns_names, &pkt->dns_key);
-	if (!e)
+	c.e = bpf_map_lookup_elem(&dns_names, &c.pkt->dns_key);
+	if (!c.e)
 		return 0;
-	len = e->len;
-	if (off > NETFAULT_DNS_NAME_MAX || len != pkt->dns_qlen - off)
+	c.len = c.e->len;
+	if (off > NETFAULT_DNS_NAME_MAX || c.len != c.pkt->dns_qlen - off)
 		return 0;
-#pragma clang loop unroll(disable)
-	for (t = 0; t < NETFAULT_DNS_NAME_MAX; t++) {
-		if (t >= len)
-			return 1;
-		if (pkt->qname[bound(off + t, 0xff)] != e->name[bound(t, 0xff)])
-			return 0;
-	}
-	return 1;
+	c.off = off;
+	c.equal = 1;
+	bpf_loop(NETFAULT_DNS_NAME_MAX, dns_cmp_one, &c, 0);
+	return c.equal;
 }
 
 /* One suffix, from the root up (label dns_nlabels - 1 first): one lookup each. */
@@ -784,20 +805,30 @@ static long dns_suffix_one(__u32 i, void *ctx)
 	struct dns_walk *w = ctx;
 	struct packet *pkt = w->pkt;
 	struct netfault_dns_name *e;
-	__u64 k = pkt->dns_nlabels, mask;
+	__u64 k = pkt->dns_nlabels, mask, exact, suffix;
+	__u32 lab;
 
 	if (!k || k > NETFAULT_DNS_LABELS_MAX)
 		return 1;
 	k = bound(k - 1, 0x7f);
 	pkt->dns_nlabels = k;
+	/* Read before the branches on k below: an index must be the same scalar on every path. */
+	lab = pkt->dns_lab[k];
 	pkt->dns_h = netfault_dns_mix(pkt->dns_h, pkt->dns_lh[k]);
 	pkt->dns_key = pkt->dns_h;
 	e = bpf_map_lookup_elem(&dns_names, &pkt->dns_key);
 	if (!e)
 		return 0;
-	/* The whole name matches exact patterns, a strict suffix "*." patterns. */
-	mask = (k ? e->suffix : e->exact) & *(volatile __u64 *)&cfg.dns_rules;
-	if ((mask & ~pkt->dns_match) && netfault_dns_confirm(pkt->dns_lab[k]))
+	/*
+	 * The whole name matches exact patterns, a strict suffix "*." patterns. Both loaded
+	 * before the choice, as values: a pointer picked by a branch is refused without
+	 * CAP_PERFMON.
+	 */
+	exact = e->exact;
+	suffix = e->suffix;
+	asm volatile("" : "+r"(exact), "+r"(suffix));
+	mask = (k ? suffix : exact) & *(volatile __u64 *)&cfg.dns_rules;
+	if ((mask & ~pkt->dns_match) && netfault_dns_confirm(lab))
 		pkt->dns_match |= mask;
 	return 0;
 }
@@ -1403,8 +1434,13 @@ static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 	}
 	if (!pkt->cand)
 		return TC_ACT_UNSPEC;
-	/* DNS is parsed only for candidates of a DNS rule: other packets pay this test. */
-	if (pkt->cand & *(volatile __u64 *)&cfg.dns_rules)
+	/*
+	 * DNS is parsed only for candidates of a DNS rule sent to a DNS rule's port: other
+	 * packets pay these tests.
+	 */
+	if ((pkt->cand & *(volatile __u64 *)&cfg.dns_rules) && pkt->has_ports &&
+	    pkt->rport >= (*(volatile __u64 *)&cfg.dns_ports >> 16) &&
+	    pkt->rport <= (*(volatile __u64 *)&cfg.dns_ports & 0xffff))
 		netfault_dns(skb);
 	cand = pkt->cand;
 	low = cand & -cand;

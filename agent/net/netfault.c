@@ -850,6 +850,26 @@ static void cfg_set_bits(__u64 *word, __u64 bits, bool on)
 	cfg_store(word, on ? (*word | bits) : (*word & ~bits));
 }
 
+/*
+ * The remote ports of the DNS rules in use, as cfg.dns_ports: only packets to them are parsed
+ * as DNS. Call after a DNS rule is added (before its dns_rules bit is set) or removed.
+ */
+static void cfg_dns_ports(struct netfault *nf)
+{
+	unsigned int lo = 65535, hi = 0;
+
+	for (int s = 0; s < NETFAULT_MAX_RULES; s++) {
+		const struct rule_rec *rec = &nf->rules[s];
+		bool ports = rec->r.flags & NETFAULT_RULE_RPORTS;
+
+		if (!rec->used || rec->r.action != NETFAULT_ACT_DNS)
+			continue;
+		lo = ports && rec->r.rport_min < lo ? rec->r.rport_min : ports ? lo : 0;
+		hi = ports && rec->r.rport_max > hi ? rec->r.rport_max : ports ? hi : 65535;
+	}
+	cfg_store(&nf->skel->bss->cfg.dns_ports, lo <= hi ? (__u64)lo << 16 | hi : 0);
+}
+
 /* Put a rule in or out of force on each hook according to dirs. */
 static void cfg_set_active(struct netfault *nf, int slot, unsigned int dirs)
 {
@@ -903,6 +923,8 @@ int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec
 		}
 	}
 	/* Addresses, names and deadline first, the active bit last: the rule starts whole. */
+	if (rec.n_dns_names)
+		cfg_dns_ports(nf);
 	cfg_set_bits(&cfg->dns_rules, RULE_BIT(s), rec.n_dns_names != 0);
 	cfg_store(&cfg->deadline[s], spec->deadline_ns);
 	cfg_set_bits(&cfg->remote_any, RULE_BIT(s), !rec.n_remote);
@@ -995,5 +1017,6 @@ int netfault_rule_remove(struct netfault *nf, int slot)
 	netfault_dns_names_remove(nf, slot, &nf->rules[slot]);
 	fams = netfault_rec_families(&nf->rules[slot]);
 	rec_free(&nf->rules[slot]);
+	cfg_dns_ports(nf);
 	return netfault_tries_sync(nf, fams);
 }

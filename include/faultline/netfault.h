@@ -336,6 +336,11 @@ struct netfault_config {
 	__u32 pad;
 	__u64 dns_rules; /* rule slots with action NETFAULT_ACT_DNS: only these parse DNS */
 	/*
+	 * The remote ports of all DNS rules together, low << 16 | high (inclusive; 0 when there
+	 * is no DNS rule): a packet to another port is not parsed, so it pays a comparison.
+	 */
+	__u64 dns_ports;
+	/*
 	 * The lease deadline of each rule slot, in bpf_ktime_get_ns() time (CLOCK_MONOTONIC,
 	 * which user space reads with clock_gettime(CLOCK_MONOTONIC): the same clock, stopped
 	 * in suspend on both sides; the program compares it with the coarse clock, see
