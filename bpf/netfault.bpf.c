@@ -852,6 +852,9 @@ __attribute__((noinline)) int netfault_dns(struct __sk_buff *skb)
 	pkt->dns_match = 0;
 	if (pkt->hook != NETFAULT_HOOK_EGRESS || pkt->v6 || !pkt->has_ports)
 		return 0;
+	/* A fragment (more follow): its answer would keep the flag. Queries are small. */
+	if (pkt->hdr.ip.frag_off & bpf_htons(0x3fff))
+		return 0;
 	off = pkt->l3_end;
 	if (off > 0xffff)
 		return 0;
