@@ -22,6 +22,7 @@ extern const struct fault_ops fault_net_corruption;
 extern const struct fault_ops fault_net_duplication;
 extern const struct fault_ops fault_net_partition;
 extern const struct fault_ops fault_net_bandwidth;
+extern const struct fault_ops fault_net_dns;
 extern const struct fault_ops fault_net_latency;
 extern const struct fault_ops fault_stress_cpu;
 extern const struct fault_ops fault_stress_memory;
@@ -36,6 +37,7 @@ const struct fault_ops *const fault_ops_all[FAULT_TYPE_COUNT + 1] = {
 	[FAULT_NET_DUPLICATION] = &fault_net_duplication,
 	[FAULT_NET_PARTITION] = &fault_net_partition,
 	[FAULT_NET_BANDWIDTH] = &fault_net_bandwidth,
+	[FAULT_NET_DNS] = &fault_net_dns,
 	[FAULT_PROC_KILL] = &fault_proc_kill,
 	[FAULT_PROC_PAUSE] = &fault_proc_pause,
 	[FAULT_STRESS_CPU] = &fault_stress_cpu,

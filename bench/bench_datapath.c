@@ -5,10 +5,15 @@
  * test-run harness's own cost is in both figures and the ratio says what our classifier adds.
  *
  * Configurations: no rule; one rule with one prefix (the packet misses it, then hits it);
- * one rule with 10,000 prefixes (miss, hit). The rule carries a lease deadline an hour ahead,
- * as every rule of the agent does, so the hit pays the deadline check. Rounds are interleaved
- * and each figure is the median of ROUNDS rounds of REPEAT runs, so a noisy neighbour moves
- * every figure alike.
+ * one rule with 10,000 prefixes (miss, hit); DNS (network.dns): a loss rule on the resolver's
+ * prefix and port 53 with a UDP packet to another port of that address (the program without
+ * any DNS rule), then a DNS rule in its place with the same packet (what a non-DNS packet
+ * pays for the feature: a packet to another address pays nothing, as the miss rows show), a
+ * query for a name the rule does not match, and one it matches (probability 0: matched and
+ * counted, not answered, so the packet stays a query across the repeats). The rule carries a lease
+ * deadline an hour ahead, as every rule of the agent does, so the hit pays the deadline check.
+ * Rounds are interleaved and each figure is the median of ROUNDS rounds of REPEAT runs, so a noisy
+ * neighbour moves every figure alike.
  *
  * Two passes: the program loaded by root (the verifier with CAP_PERFMON and CAP_SYS_ADMIN),
  * then, after the process dropped every capability but CAP_BPF and CAP_NET_ADMIN, loaded
@@ -20,6 +25,7 @@
  * bench/run.sh. Exit 0, 1 on failure, 77 when it cannot run here (not root, no BPF).
  */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -46,7 +52,18 @@
 #define ROUNDS 7
 #define N_PREFIXES 10000
 
-enum config { C_NONE, C_ONE_MISS, C_ONE_HIT, C_MANY_MISS, C_MANY_HIT, C__COUNT };
+enum config {
+	C_NONE,
+	C_ONE_MISS,
+	C_ONE_HIT,
+	C_MANY_MISS,
+	C_MANY_HIT,
+	C_PORT_OTHER,
+	C_DNS_OTHER,
+	C_DNS_QUERY,
+	C_DNS_MATCH,
+	C__COUNT
+};
 
 static const char *const config_name[C__COUNT] = {
 	[C_NONE] = "no_rule",
@@ -54,7 +71,17 @@ static const char *const config_name[C__COUNT] = {
 	[C_ONE_HIT] = "1_prefix_hit",
 	[C_MANY_MISS] = "10000_prefixes_miss",
 	[C_MANY_HIT] = "10000_prefixes_hit",
+	[C_PORT_OTHER] = "port53_rule_non_dns_packet",
+	[C_DNS_OTHER] = "dns_rule_non_dns_packet",
+	[C_DNS_QUERY] = "dns_rule_query_no_match",
+	[C_DNS_MATCH] = "dns_rule_query_match",
 };
+
+/* Rules of the DNS rows: in C_PORT_OTHER a loss rule, in the others a DNS rule, on port 53. */
+static bool port53_rule(int c)
+{
+	return c == C_PORT_OTHER || c == C_DNS_OTHER || c == C_DNS_QUERY || c == C_DNS_MATCH;
+}
 
 /* An Ethernet + IPv4 + UDP packet from 192.0.2.1 to dst with 64 bytes of payload. */
 static size_t udp_packet(uint8_t *buf, size_t cap, const char *dst)
@@ -75,6 +102,43 @@ static size_t udp_packet(uint8_t *buf, size_t cap, const char *dst)
 	inet_pton(AF_INET, dst, ip + 16);
 	udp[1] = 9, udp[3] = 9; /* ports 9 -> 9 */
 	udp[5] = 8 + 64;
+	return len;
+}
+
+/*
+ * An Ethernet + IPv4 + UDP DNS query from 192.0.2.1:5353 to dst:53 for name (type A, with an
+ * EDNS record as dig sends), or 0.
+ */
+static size_t dns_packet(uint8_t *buf, size_t cap, const char *dst, const char *name)
+{
+	static const uint8_t opt[] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0};
+	uint8_t *ip = buf + ETH_HLEN, *udp = ip + 20, *dns = udp + 8, *q = dns + 12;
+	struct dnsname n;
+	size_t len;
+	char why[128];
+
+	if (dnsname_parse(name, &n, why, sizeof(why)))
+		return 0;
+	len = ETH_HLEN + 20 + 8 + 12 + n.len + 4 + sizeof(opt);
+	if (cap < len)
+		return 0;
+	memset(buf, 0, len);
+	buf[12] = 0x08; /* ETH_P_IP */
+	ip[0] = 0x45;
+	ip[2] = (len - ETH_HLEN) >> 8;
+	ip[3] = (len - ETH_HLEN) & 0xff;
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	inet_pton(AF_INET, "192.0.2.1", ip + 12);
+	inet_pton(AF_INET, dst, ip + 16);
+	udp[0] = 5353 >> 8, udp[1] = 5353 & 0xff, udp[3] = 53;
+	udp[4] = (len - ETH_HLEN - 20) >> 8;
+	udp[5] = (len - ETH_HLEN - 20) & 0xff;
+	dns[0] = 0x12, dns[1] = 0x34, dns[2] = 0x01; /* RD */
+	dns[5] = 1, dns[11] = 1;		     /* one question, one additional (OPT) */
+	memcpy(q, n.wire, n.len);
+	q[n.len + 1] = 1, q[n.len + 3] = 1; /* A, IN */
+	memcpy(q + n.len + 4, opt, sizeof(opt));
 	return len;
 }
 
@@ -117,8 +181,10 @@ static int measure(struct netfault *nf, int ref_fd, const char *suffix)
 		.action = NETFAULT_ACT_LOSS,
 		.prob = 0, /* matched, counted, never dropped: the full hit path */
 	};
-	uint8_t miss_pkt[128], hit_pkt[128];
-	size_t miss_len, hit_len;
+	uint8_t miss_pkt[128], hit_pkt[128], query_pkt[128], match_pkt[128];
+	size_t miss_len, hit_len, query_len, match_len;
+	struct dnsname db;
+	char why[128];
 	int prog, slot = -1, err = 0;
 	struct timespec now;
 
@@ -129,6 +195,10 @@ static int measure(struct netfault *nf, int ref_fd, const char *suffix)
 	prog = netfault_prog_fd(nf, NETFAULT_HOOK_EGRESS);
 	miss_len = udp_packet(miss_pkt, sizeof(miss_pkt), "198.51.100.7");
 	hit_len = udp_packet(hit_pkt, sizeof(hit_pkt), "10.0.42.7");
+	query_len = dns_packet(query_pkt, sizeof(query_pkt), "10.0.42.7", "www.example.com");
+	match_len = dns_packet(match_pkt, sizeof(match_pkt), "10.0.42.7", "db.internal");
+	if (!query_len || !match_len || dnsname_parse("db.internal.", &db, why, sizeof(why)))
+		return -EINVAL;
 	inet_pton(AF_INET, "10.0.42.0", one.addr);
 	/* 10.0.0.0/24 .. 10.39.15.0/24: 10,000 distinct /24s, 10.0.42.0/24 among them. */
 	for (uint32_t i = 0; i < N_PREFIXES; i++) {
@@ -140,19 +210,41 @@ static int measure(struct netfault *nf, int ref_fd, const char *suffix)
 
 	for (int r = 0; r < ROUNDS; r++) {
 		for (int c = 0; c < C__COUNT; c++) {
-			const uint8_t *pkt = c == C_ONE_HIT || c == C_MANY_HIT ? hit_pkt : miss_pkt;
-			size_t len = pkt == hit_pkt ? hit_len : miss_len;
+			const uint8_t *pkt = c == C_DNS_QUERY	? query_pkt
+					     : c == C_DNS_MATCH ? match_pkt
+					     : c == C_ONE_HIT || c == C_MANY_HIT ||
+							     c == C_PORT_OTHER || c == C_DNS_OTHER
+						     ? hit_pkt
+						     : miss_pkt;
+			size_t len = pkt == hit_pkt	? hit_len
+				     : pkt == query_pkt ? query_len
+				     : pkt == match_pkt ? match_len
+							: miss_len;
 
-			if (slot >= 0 && (c == C_NONE || c == C_ONE_MISS || c == C_MANY_MISS)) {
+			if (slot >= 0 && (c == C_NONE || c == C_ONE_MISS || c == C_MANY_MISS ||
+					  c == C_PORT_OTHER || c == C_DNS_OTHER)) {
 				err = netfault_rule_remove(nf, slot);
 				slot = -1;
 				if (err)
 					return err;
 			}
-			if (c == C_ONE_MISS || c == C_MANY_MISS) {
-				spec.remote = c == C_ONE_MISS ? &one : many;
-				spec.n_remote = c == C_ONE_MISS ? 1 : N_PREFIXES;
-				err = netfault_rule_add(nf, &spec, &slot);
+			if (c == C_ONE_MISS || c == C_MANY_MISS || c == C_PORT_OTHER ||
+			    c == C_DNS_OTHER) {
+				struct netfault_rule_spec rs = spec;
+
+				rs.remote = c == C_MANY_MISS ? many : &one;
+				rs.n_remote = c == C_MANY_MISS ? N_PREFIXES : 1;
+				if (port53_rule(c))
+					rs.rport_min = rs.rport_max = 53;
+				if (c == C_DNS_OTHER) {
+					/* Matched queries are counted, none answered (prob 0). */
+					rs.action = NETFAULT_ACT_DNS;
+					rs.dns_op = NETFAULT_DNS_ANSWER;
+					rs.dns_rcode = 3;
+					rs.dns_names = &db;
+					rs.n_dns_names = 1;
+				}
+				err = netfault_rule_add(nf, &rs, &slot);
 				if (err)
 					return err;
 			}

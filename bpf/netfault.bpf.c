@@ -15,6 +15,8 @@
 #include <linux/in6.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -97,6 +99,15 @@ struct {
 	__type(value, __u32);
 } exempt SEC(".maps");
 
+/* DNS patterns: suffix hash -> the name and the rule slots that have it (netfault.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NETFAULT_MAX_DNS_NAMES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct netfault_dns_name);
+} dns_names SEC(".maps");
+
 /* Bytes of the network header read at once: IPv6's fixed header and 4 bytes past it. */
 #define HDR_LEN (sizeof(struct ipv6hdr) + 4)
 
@@ -151,6 +162,23 @@ struct packet {
 	__be16 ports[2]; /* the L4 header's first 4 bytes, when has_ports */
 	__u16 check;	 /* csum_partial(): the packet's checksum field */
 	__u8 byte;	 /* corrupt(): the byte it flips */
+	/* DNS (netfault_dns()), parsed only when a DNS rule is a candidate. */
+	__u8 dns;	 /* the packet is a DNS query: dns_match and the rest are set */
+	__u8 redirected; /* answered: sent back by bpf_redirect() */
+	__u16 dns_qtype;
+	__u32 dns_n;	   /* bytes read into qname */
+	__u32 dns_next;	   /* the walk: offset of the next length byte */
+	__u32 dns_nlabels; /* the walk: labels so far; the suffix walk: labels left */
+	__u64 dns_h;	   /* the walk: hash of the current label; then of the suffix */
+	__u32 dns_off;	   /* offset of the DNS header */
+	__u32 dns_qlen;	   /* bytes of the query name, the root's 0 included */
+	__u64 dns_match;   /* rule slots with a pattern that matches the name */
+	__u64 dns_key;	   /* dns_names' key being looked up */
+	__u8 dns_hdr[12];
+	__u8 dns_lab[NETFAULT_DNS_LABELS_MAX + 1]; /* offset of each label in qname */
+	__u64 dns_lh[NETFAULT_DNS_LABELS_MAX + 1]; /* hash of each label */
+	/* The question as read: the name, lower-cased by the parse, then type and class. */
+	__u8 qname[NETFAULT_DNS_NAME_MAX + 9];
 	/*
 	 * The network header and what follows it, as the parse read it; after the parse, the
 	 * checksum pseudo-header of csum_partial().
@@ -754,6 +782,295 @@ static __always_inline int duplicate(struct __sk_buff *skb, const __u32 hook)
 	return err ? -1 : 0;
 }
 
+/*
+ * DNS faults (NETFAULT_ACT_DNS; include/faultline/netfault.h explains the name match). The
+ * parse runs once per packet and only when a DNS rule is among the packet's candidates, so
+ * other packets pay one AND for the feature (netfault_run()).
+ */
+
+/*
+ * v & mask, done by the program and not folded away by the compiler: an index into a map value
+ * the verifier can bound, whatever comparisons the compiler kept on other registers.
+ */
+static __always_inline __u64 bound(__u64 v, const __u64 mask)
+{
+	asm volatile("%[v] &= %[m]" : [v] "+r"(v) : [m] "i"(mask));
+	return v;
+}
+
+/*
+ * The walks' callback state (bpf_loop()): only the packet. What they keep lives in it, in the
+ * map value: values read from there are unknown to the verifier, so it finds every step like
+ * the one before and checks the callback once; counters on the stack, known to it at each
+ * step, made it check the name's walk once per possible number of labels and bytes.
+ */
+struct dns_walk {
+	struct packet *pkt;
+};
+
+/* One byte of the query name: label offsets, label hashes, the name lower-cased in place. */
+static long dns_byte(__u32 n, void *ctx)
+{
+	struct dns_walk *w = ctx;
+	struct packet *pkt = w->pkt;
+	__u64 k = bound(pkt->dns_nlabels, 0x7f), i = bound(n, 0xff);
+	__u8 c;
+
+	if (n >= NETFAULT_DNS_NAME_MAX || n >= pkt->dns_n)
+		return 1; /* too long or truncated: dns_qlen stays 0 */
+	c = pkt->qname[i];
+	if (n != pkt->dns_next) {
+		c = netfault_dns_lower(c);
+		pkt->qname[i] = c;
+		pkt->dns_h = netfault_dns_byte(pkt->dns_h, c);
+		return 0;
+	}
+	/*
+	 * A length byte: the previous label's hash is complete, and this label starts here.
+	 * Written before any branch on k, unconditionally (the first label writes a spare entry,
+	 * dns_lh[127], and the root one past the last label): without CAP_PERFMON an index must
+	 * be the same scalar on every path to its pointer arithmetic.
+	 */
+	pkt->dns_lh[bound(k - 1, 0x7f)] = pkt->dns_h;
+	pkt->dns_lab[k] = n;
+	if (!c) {
+		/* The root: then the question's type (and class) must follow. */
+		if (n + 5 <= pkt->dns_n) {
+			pkt->dns_qtype = (__u16)pkt->qname[i + 1] << 8 | pkt->qname[i + 2];
+			pkt->dns_qlen = n + 1;
+		}
+		return 1;
+	}
+	if (c > 63 || pkt->dns_nlabels >= NETFAULT_DNS_LABELS_MAX)
+		return 1; /* a compression pointer, a bad label, too many: not a query we match */
+	pkt->dns_nlabels = k + 1;
+	pkt->dns_next = n + 1 + c;
+	pkt->dns_h = netfault_dns_byte(NETFAULT_DNS_FNV_BASIS, c);
+	return 0;
+}
+
+/* The confirmation's compare (bpf_loop(): the index is the same unknown scalar each step). */
+struct dns_cmp {
+	struct packet *pkt;
+	struct netfault_dns_name *e;
+	__u64 off;   /* where the suffix starts in qname */
+	__u64 len;   /* bytes to compare */
+	__u64 equal; /* 1 until a byte differs */
+};
+
+static long dns_cmp_one(__u32 i, void *ctx)
+{
+	struct dns_cmp *c = ctx;
+
+	if (i >= c->len)
+		return 1;
+	if (c->pkt->qname[bound(c->off + i, 0xff)] != c->e->name[bound(i, 0xff)]) {
+		c->equal = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether the name stored in dns_names under pkt->dns_key equals the query name from offset
+ * off on. A global function: checked once.
+ */
+__attribute__((noinline)) int netfault_dns_confirm(__u32 off)
+{
+	struct dns_cmp c = {};
+
+	c.pkt = bpf_map_lookup_elem(&packets, &zero_key);
+	if (!c.pkt)
+		return 0;
+	c.e = bpf_map_lookup_elem(&dns_names, &c.pkt->dns_key);
+	if (!c.e)
+		return 0;
+	c.len = c.e->len;
+	if (off > NETFAULT_DNS_NAME_MAX || c.len != c.pkt->dns_qlen - off)
+		return 0;
+	c.off = off;
+	c.equal = 1;
+	bpf_loop(NETFAULT_DNS_NAME_MAX, dns_cmp_one, &c, 0);
+	return c.equal;
+}
+
+/* One suffix, from the root up (label dns_nlabels - 1 first): one lookup each. */
+static long dns_suffix_one(__u32 i, void *ctx)
+{
+	struct dns_walk *w = ctx;
+	struct packet *pkt = w->pkt;
+	struct netfault_dns_name *e;
+	__u64 k = pkt->dns_nlabels, mask, exact, suffix;
+	__u32 lab;
+
+	if (!k || k > NETFAULT_DNS_LABELS_MAX)
+		return 1;
+	k = bound(k - 1, 0x7f);
+	pkt->dns_nlabels = k;
+	/* Read before the branches on k below: an index must be the same scalar on every path. */
+	lab = pkt->dns_lab[k];
+	pkt->dns_h = netfault_dns_mix(pkt->dns_h, pkt->dns_lh[k]);
+	pkt->dns_key = pkt->dns_h;
+	e = bpf_map_lookup_elem(&dns_names, &pkt->dns_key);
+	if (!e)
+		return 0;
+	/*
+	 * The whole name matches exact patterns, a strict suffix "*." patterns. Both loaded
+	 * before the choice, as values: a pointer picked by a branch is refused without
+	 * CAP_PERFMON.
+	 */
+	exact = e->exact;
+	suffix = e->suffix;
+	asm volatile("" : "+r"(exact), "+r"(suffix));
+	mask = (k ? suffix : exact) & *(volatile __u64 *)&cfg.dns_rules;
+	if ((mask & ~pkt->dns_match) && netfault_dns_confirm(lab))
+		pkt->dns_match |= mask;
+	return 0;
+}
+
+/*
+ * Parse the packet as a DNS query (egress, UDP, or the first segment of a TCP message) and
+ * find the DNS rule slots whose patterns match its name: pkt->dns and pkt->dns_match. IPv4
+ * only: the answer leaves IPv4's optional UDP checksum out, which IPv6 does not allow.
+ */
+__attribute__((noinline)) int netfault_dns(struct __sk_buff *skb)
+{
+	struct dns_walk w = {};
+	struct packet *pkt;
+	__u32 off, n, len = skb->len;
+	__u8 b;
+
+	pkt = bpf_map_lookup_elem(&packets, &zero_key);
+	if (!pkt)
+		return 0;
+	pkt->dns = 0;
+	pkt->dns_match = 0;
+	if (pkt->hook != NETFAULT_HOOK_EGRESS || pkt->v6 || !pkt->has_ports)
+		return 0;
+	/* A fragment (more follow): its answer would keep the flag. Queries are small. */
+	if (pkt->hdr.ip.frag_off & bpf_htons(0x3fff))
+		return 0;
+	off = pkt->l3_end;
+	if (off > 0xffff)
+		return 0;
+	if (pkt->proto == IPPROTO_UDP) {
+		off += sizeof(struct udphdr);
+	} else if (pkt->proto == IPPROTO_TCP) {
+		if (bpf_skb_load_bytes(skb, off + 12, &b, 1))
+			return 0;
+		off += (b >> 4) * 4 + 2; /* the message's 2-byte length first */
+	} else {
+		return 0;
+	}
+	if (bpf_skb_load_bytes(skb, off, pkt->dns_hdr, sizeof(pkt->dns_hdr)))
+		return 0;
+	/* A query (QR 0), opcode QUERY, one question. */
+	if ((pkt->dns_hdr[2] & 0xf8) || pkt->dns_hdr[4] || pkt->dns_hdr[5] != 1)
+		return 0;
+	if (len <= off + sizeof(pkt->dns_hdr) + 5)
+		return 0;
+	/* 5..260 bytes: a name (at most 255) and its type and class. */
+	n = len - off - sizeof(pkt->dns_hdr);
+	if (n > NETFAULT_DNS_NAME_MAX + 5)
+		n = NETFAULT_DNS_NAME_MAX + 5;
+	n = bound(n - 5, 0xff) + 5;
+	if (bpf_skb_load_bytes(skb, off + sizeof(pkt->dns_hdr), pkt->qname, n))
+		return 0;
+	pkt->dns_n = n;
+	pkt->dns_next = 0;
+	pkt->dns_nlabels = 0;
+	pkt->dns_qlen = 0;
+	w.pkt = pkt;
+	bpf_loop(NETFAULT_DNS_NAME_MAX, dns_byte, &w, 0);
+	if (!pkt->dns_qlen)
+		return 0;
+	pkt->dns_off = off;
+	pkt->dns = 1;
+	pkt->dns_h = NETFAULT_DNS_HASH_ROOT;
+	bpf_loop(NETFAULT_DNS_LABELS_MAX, dns_suffix_one, &w, 0);
+	return 0;
+}
+
+/* Whether the query's type is one of the rule's (or the rule lists none). */
+static __always_inline int dns_qtype_in(const struct netfault_rule *rule, __u16 qtype)
+{
+	int i;
+
+	if (!rule->dns_qtypes[0])
+		return 1;
+#pragma unroll
+	for (i = 0; i < NETFAULT_DNS_QTYPES_MAX; i++)
+		if (rule->dns_qtypes[i] == qtype)
+			return 1;
+	return 0;
+}
+
+/*
+ * Turn the query into its answer with the rule's RCODE, in place, and send it back to the
+ * ingress of this device, so that the asking socket receives it and the resolver never sees
+ * the query: the message is cut after the question (an EDNS record of the query is not
+ * answered), flags QR and RA set, AA and TC cleared, RD and the ID kept; addresses and ports
+ * swapped (which changes no checksum); the IP length and checksum fixed; the UDP checksum set
+ * to 0, "none", which IPv4 allows and which also holds after the cut. 0, or -1 when a helper
+ * failed (the packet is then dropped).
+ */
+static __always_inline int dns_answer(struct __sk_buff *skb, struct packet *pkt, __u8 rcode)
+{
+	__u32 l3 = l2_len, l4 = pkt->l3_end, off = pkt->dns_off;
+	__u32 end = off + sizeof(pkt->dns_hdr) + pkt->dns_qlen + 4;
+	struct iphdr *ip = &pkt->hdr.ip;
+	__be16 old_len, new_len;
+	__be32 a;
+	__be16 p;
+
+	if (end > 0xffff || l4 > 0xffff || end <= l4 + sizeof(struct udphdr))
+		return -1;
+	if (skb->len > end && bpf_skb_change_tail(skb, end, 0))
+		return -1;
+	if (bpf_skb_load_bytes(skb, l3, ip, sizeof(*ip)))
+		return -1;
+	old_len = ip->tot_len;
+	new_len = bpf_htons(end - l3);
+	a = ip->saddr;
+	ip->saddr = ip->daddr;
+	ip->daddr = a;
+	ip->tot_len = new_len;
+	if (bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), old_len, new_len, 2))
+		return -1;
+	/* The checksum field as it is now, so that the store below keeps it. */
+	if (bpf_skb_load_bytes(skb, l3 + offsetof(struct iphdr, check), &ip->check, 2))
+		return -1;
+	if (bpf_skb_store_bytes(skb, l3, ip, sizeof(*ip), BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	/* The UDP header: ports swapped, the new length, no checksum. */
+	if (bpf_skb_load_bytes(skb, l4, pkt->ports, sizeof(pkt->ports)))
+		return -1;
+	p = bpf_htons(end - l4);
+	__builtin_memcpy(&pkt->hdr.bytes[0], &pkt->ports[1], 2);
+	__builtin_memcpy(&pkt->hdr.bytes[2], &pkt->ports[0], 2);
+	__builtin_memcpy(&pkt->hdr.bytes[4], &p, 2);
+	pkt->hdr.bytes[6] = 0;
+	pkt->hdr.bytes[7] = 0;
+	if (bpf_skb_store_bytes(skb, l4, pkt->hdr.bytes, sizeof(struct udphdr),
+				BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	pkt->dns_hdr[2] = 0x80 | (pkt->dns_hdr[2] & 0x79); /* QR, opcode and RD kept */
+	pkt->dns_hdr[3] = 0x80 | (rcode & 0x0f);	   /* RA */
+	__builtin_memset(&pkt->dns_hdr[6], 0, 6);	   /* no answer, authority, additional */
+	if (bpf_skb_store_bytes(skb, off, pkt->dns_hdr, sizeof(pkt->dns_hdr), BPF_F_RECOMPUTE_CSUM))
+		return -1;
+	if (l2_len == ETH_HLEN) {
+		/* The Ethernet addresses swapped: the answer is for this host. */
+		if (bpf_skb_load_bytes(skb, 0, &pkt->hdr.bytes[16], 2 * ETH_ALEN))
+			return -1;
+		__builtin_memcpy(&pkt->hdr.bytes[0], &pkt->hdr.bytes[16 + ETH_ALEN], ETH_ALEN);
+		__builtin_memcpy(&pkt->hdr.bytes[ETH_ALEN], &pkt->hdr.bytes[16], ETH_ALEN);
+		if (bpf_skb_store_bytes(skb, 0, pkt->hdr.bytes, 2 * ETH_ALEN, 0))
+			return -1;
+	}
+	return bpf_redirect(skb->ifindex, BPF_F_INGRESS) == TC_ACT_REDIRECT ? 0 : -1;
+}
+
 /* Index of the lowest set bit of a one-bit value (de Bruijn); BPF has no ctz instruction. */
 /* clang-format off */
 static const __u8 debruijn_index[64] = {
@@ -773,8 +1090,9 @@ static __always_inline int in_range(__u16 v, __u16 lo, __u16 hi)
 enum verdict {
 	VERDICT_PASS,
 	VERDICT_DROP,
-	VERDICT_CORRUPT,   /* a CORRUPT rule drew this packet */
-	VERDICT_DUPLICATE, /* a DUPLICATE rule drew this packet */
+	VERDICT_CORRUPT,    /* a CORRUPT rule drew this packet */
+	VERDICT_DUPLICATE,  /* a DUPLICATE rule drew this packet */
+	VERDICT_DNS_ANSWER, /* a DNS rule answers this query */
 };
 
 /*
@@ -847,6 +1165,23 @@ __attribute__((noinline)) int netfault_apply(__u32 slot)
 	cnt = bpf_map_lookup_elem(&rule_stats, &pkt->slot);
 	if (!cnt)
 		return 0;
+	if (rule->action == NETFAULT_ACT_DNS) {
+		/* Only queries count, and matched only those the name and type select. */
+		if (!pkt->dns)
+			return 0;
+		cnt->queries++;
+		if (!(pkt->dns_match & (1ULL << (pkt->slot & 63))) ||
+		    !dns_qtype_in(rule, pkt->dns_qtype))
+			return 0;
+		cnt->matched++;
+		if (!chance(rule->prob))
+			return 0;
+		/* Over TCP a matching query is dropped: see docs/network-faults.md. */
+		if (rule->dns_op == NETFAULT_DNS_ANSWER && pkt->proto == IPPROTO_UDP)
+			return VERDICT_DNS_ANSWER;
+		cnt->dropped++;
+		return VERDICT_DROP;
+	}
 	cnt->matched++;
 	switch (rule->action) {
 	case NETFAULT_ACT_PARTITION:
@@ -896,8 +1231,9 @@ __attribute__((noinline)) int netfault_apply(__u32 slot)
  */
 __attribute__((noinline)) int netfault_act(struct __sk_buff *skb, int verdict)
 {
-	struct packet *pkt;
 	struct netfault_counters *cnt;
+	struct netfault_rule *rule;
+	struct packet *pkt;
 	int r;
 
 	if (verdict == VERDICT_PASS)
@@ -919,6 +1255,23 @@ __attribute__((noinline)) int netfault_act(struct __sk_buff *skb, int verdict)
 	}
 	if (verdict == VERDICT_DUPLICATE && !duplicate(skb, pkt->hook))
 		cnt->duplicated++;
+	if (verdict == VERDICT_DNS_ANSWER) {
+		rule = bpf_map_lookup_elem(&rules, &pkt->slot);
+		if (!rule)
+			return 1;
+		/* Looked up again: cnt would be spilled across the helpers (see struct packet). */
+		if (dns_answer(skb, pkt, rule->dns_rcode)) {
+			cnt = bpf_map_lookup_elem(&rule_stats, &pkt->slot);
+			if (cnt)
+				cnt->dropped++;
+			return 1; /* half rewritten: it cannot go on */
+		}
+		pkt->redirected = 1;
+		cnt = bpf_map_lookup_elem(&rule_stats, &pkt->slot);
+		if (cnt)
+			cnt->answered++;
+		return 1;
+	}
 	return 0;
 }
 
@@ -1159,6 +1512,7 @@ static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 	pkt->has_ports = 0;
 	pkt->shaped = 0;
 	pkt->delayed = 0;
+	pkt->redirected = 0;
 	pkt->lport = 0;
 	pkt->rport = 0;
 	if (parse(skb, hook, pkt))
@@ -1176,17 +1530,28 @@ static __always_inline int netfault_run(struct __sk_buff *skb, const __u32 hook)
 		mask = prefix_rules(pkt, NETFAULT_SIDE_LOCAL);
 		pkt->cand &= *(volatile __u64 *)&cfg.local_any | mask;
 	}
-	cand = pkt->cand;
-	if (!cand)
+	if (!pkt->cand)
 		return TC_ACT_UNSPEC;
+	/*
+	 * DNS is parsed only for candidates of a DNS rule sent to a DNS rule's port: other
+	 * packets pay these tests.
+	 */
+	if ((pkt->cand & *(volatile __u64 *)&cfg.dns_rules) && pkt->has_ports &&
+	    pkt->rport >= (*(volatile __u64 *)&cfg.dns_ports >> 16) &&
+	    pkt->rport <= (*(volatile __u64 *)&cfg.dns_ports & 0xffff))
+		netfault_dns(skb);
+	cand = pkt->cand;
 	low = cand & -cand;
 	if (cand == low)
 		dropped = apply_slot(skb, bit_slot(low));
 	else
 		dropped = walk_rules(skb, cand);
-	if (dropped)
+	if (dropped) {
+		if (pkt->redirected)
+			return TC_ACT_REDIRECT; /* a DNS answer, on its way back */
 		/* Egress: STOLEN, so the sender sees wire loss and not ENOBUFS. */
 		return hook == NETFAULT_HOOK_EGRESS ? TC_ACT_STOLEN : TC_ACT_SHOT;
+	}
 	if (pkt->delayed) {
 		netfault_stamp(skb, pkt->delay_slot);
 		if (skb->sk && !hand_over(skb, pkt))

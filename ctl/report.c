@@ -436,7 +436,20 @@ static void md_achieved_text(FILE *f, const json_t *fault)
 		json_int_t d = json_integer_value(json_object_get(cnt, FL_COUNTER_DROPPED));
 		json_int_t c = json_integer_value(json_object_get(cnt, FL_COUNTER_CORRUPTED));
 		json_int_t u = json_integer_value(json_object_get(cnt, FL_COUNTER_DUPLICATED));
+		const json_t *q = json_object_get(cnt, FL_COUNTER_QUERIES);
 
+		if (json_is_integer(q)) {
+			/* network.dns: matched counts queries, not packets. */
+			json_int_t ans =
+				json_integer_value(json_object_get(cnt, FL_COUNTER_ANSWERED));
+
+			fprintf(f,
+				"%" JSON_INTEGER_FORMAT " DNS queries, %" JSON_INTEGER_FORMAT
+				" matched, %" JSON_INTEGER_FORMAT " answered, %" JSON_INTEGER_FORMAT
+				" dropped",
+				json_integer_value(q), m, ans, d);
+			return;
+		}
 		fprintf(f, "%" JSON_INTEGER_FORMAT " packets matched", m);
 		if (m && d)
 			fprintf(f, ", %" JSON_INTEGER_FORMAT " dropped (%.2f%%)", d, 100.0 * d / m);

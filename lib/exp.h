@@ -181,6 +181,47 @@ struct fault_net_loss {
 	uint32_t one_minus_k_ppm; /* gilbert-elliott: loss in the good state */
 };
 
+/* What network.dns does with a query whose name matches. */
+enum dns_action {
+	DNS_ACTION_NXDOMAIN, /* answered: the name does not exist */
+	DNS_ACTION_SERVFAIL, /* answered: the server failed */
+	DNS_ACTION_REFUSED,  /* answered: the server refuses */
+	DNS_ACTION_DROP,     /* dropped: the client times out */
+	DNS_ACTION_SPOOF,    /* a forged address: parsed, refused as not supported yet */
+};
+
+/* Query types network.dns can select (lib/dnsname.c has their numbers). */
+enum dns_qtype {
+	DNS_QTYPE_A,
+	DNS_QTYPE_NS,
+	DNS_QTYPE_CNAME,
+	DNS_QTYPE_SOA,
+	DNS_QTYPE_PTR,
+	DNS_QTYPE_MX,
+	DNS_QTYPE_TXT,
+	DNS_QTYPE_AAAA,
+	DNS_QTYPE_SRV,
+	DNS_QTYPE_NAPTR,
+	DNS_QTYPE_DS,
+	DNS_QTYPE_DNSKEY,
+	DNS_QTYPE_SVCB,
+	DNS_QTYPE_HTTPS,
+	DNS_QTYPE_ANY,
+	DNS_QTYPE_CAA,
+	DNS_QTYPE_COUNT,
+};
+
+#define EXP_MAX_DNS_NAMES 256
+
+struct fault_net_dns {
+	char **names; /* patterns: "db.internal." or "*.example.com" (lib/dnsname.h) */
+	size_t n_names;
+	int *qtypes; /* enum dns_qtype; none: every type */
+	size_t n_qtypes;
+	int action; /* enum dns_action */
+	uint32_t probability_ppm;
+};
+
 /* Corruption and duplication: a probability, optionally correlated. */
 struct fault_net_prob {
 	uint32_t probability_ppm;
@@ -248,6 +289,7 @@ enum fault_type {
 	FAULT_NET_DUPLICATION,
 	FAULT_NET_PARTITION,
 	FAULT_NET_BANDWIDTH,
+	FAULT_NET_DNS,
 	FAULT_PROC_KILL,
 	FAULT_PROC_PAUSE,
 	FAULT_STRESS_CPU,
@@ -284,6 +326,7 @@ struct fault_spec {
 		struct fault_net_prob corruption;
 		struct fault_net_prob duplication;
 		struct fault_net_bandwidth bandwidth;
+		struct fault_net_dns dns;
 		struct fault_proc_kill kill;
 		struct fault_proc_pause pause;
 		struct fault_stress_cpu cpu;

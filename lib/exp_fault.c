@@ -481,6 +481,43 @@ static void pause_check(struct exp_ctx *ctx, const struct enode *map, struct fau
 }
 
 /*
+ * network.dns: the target names the resolvers (cidrs, IPv4 for now) and their port (53 unless
+ * given); the queries are faulted on their way out, over UDP (answered or dropped) and TCP
+ * (dropped).
+ */
+static void dns_target_check(struct exp_ctx *ctx, const struct enode *map, struct fault_spec *f)
+{
+	struct net_target *t = &f->target.net;
+
+	if (!exp_node_get(map, "target"))
+		return;
+	if (t->direction != NET_DIR_EGRESS)
+		push_target(ctx, map, "direction",
+			    "network.dns faults the queries the target sends: direction must be "
+			    "egress");
+	if (t->protocol == NET_PROTO_ICMP)
+		push_target(ctx, map, "protocol",
+			    "DNS runs over udp and tcp: use udp, tcp or any (the default)");
+	for (size_t i = 0; i < t->n_cidrs; i++) {
+		if (t->cidrs[i].family == AF_INET6) {
+			push_target(ctx, map, "cidrs",
+				    "network.dns faults queries to IPv4 resolvers only for now; "
+				    "remove the IPv6 CIDR");
+			break;
+		}
+	}
+	if (!t->n_ports) {
+		t->ports = calloc(1, sizeof(*t->ports));
+		if (!t->ports) {
+			push_target(ctx, map, "ports", "out of memory");
+			return;
+		}
+		t->ports[0].lo = t->ports[0].hi = 53;
+		t->n_ports = 1;
+	}
+}
+
+/*
  * The fault types, indexed by enum fault_type. Adding one: docs/adding-a-fault-type.md (an
  * enum value, a params struct and object, a row here, and the agent's ops).
  */
@@ -525,6 +562,15 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 				 .rules_per_direction = true,
 				 .params = &exp_params_bandwidth,
 				 .conflicts = exp_conflict_bandwidth},
+	[FAULT_NET_DNS] = {.name = "network.dns",
+			   .target = FAULT_TARGET_NET,
+			   .default_direction = NET_DIR_EGRESS,
+			   .params = &exp_params_dns,
+			   .check = dns_target_check,
+			   .effect = "answers the matching queries at once in the data path "
+				     "(nxdomain, servfail, refused: the query never reaches the "
+				     "resolver) or drops them (drop); queries over TCP are "
+				     "dropped; IPv4 resolvers only"},
 	[FAULT_PROC_KILL] = {.name = "process.kill",
 			     .target = FAULT_TARGET_PROC,
 			     .once = exp_params_kill_once,

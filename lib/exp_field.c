@@ -695,6 +695,24 @@ void exp_fld_format(const struct exp_field *f, const void *obj, char *buf, size_
 		snprintf(buf, size, "%02u:%02u", *(const uint32_t *)src / 60,
 			 *(const uint32_t *)src % 60);
 		break;
+	case FT_LIST: {
+		/* The elements, space-separated (as a plan lists CIDRs); cut at size. */
+		const struct exp_list *L = f->aux;
+		const char *arr = *(const char *const *)src;
+		size_t n = *(const size_t *)cat(obj, f->off2), used = 0;
+
+		for (size_t i = 0; i < n && used + 1 < size; i++) {
+			char v[512];
+			int w;
+
+			exp_fld_format(&L->elem, arr + i * L->elem_size, v, sizeof(v));
+			w = snprintf(buf + used, size - used, "%s%s", i ? " " : "", v);
+			if (w < 0)
+				break;
+			used += (size_t)w;
+		}
+		break;
+	}
 	case FT_EXPECT: {
 		char num[64];
 

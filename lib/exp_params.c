@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "dnsname.h"
 #include "exp_params.h"
 #include "exp_priv.h"
 #include "faultline/netfault.h"
@@ -155,6 +156,92 @@ const struct exp_object exp_params_bandwidth = {
 	.name = "params.network.bandwidth",
 	.fields = bandwidth_fields,
 	.n_fields = ARRAY_SIZE(bandwidth_fields),
+};
+
+static const char *const dns_action_names[] = {
+	[DNS_ACTION_NXDOMAIN] = "nxdomain", [DNS_ACTION_SERVFAIL] = "servfail",
+	[DNS_ACTION_REFUSED] = "refused",   [DNS_ACTION_DROP] = "drop",
+	[DNS_ACTION_SPOOF] = "spoof",
+};
+static const struct exp_enum dns_action_enum = {dns_action_names, ARRAY_SIZE(dns_action_names)};
+
+static const char *const dns_qtype_names[] = {
+	[DNS_QTYPE_A] = "A",	     [DNS_QTYPE_NS] = "NS",	  [DNS_QTYPE_CNAME] = "CNAME",
+	[DNS_QTYPE_SOA] = "SOA",     [DNS_QTYPE_PTR] = "PTR",	  [DNS_QTYPE_MX] = "MX",
+	[DNS_QTYPE_TXT] = "TXT",     [DNS_QTYPE_AAAA] = "AAAA",	  [DNS_QTYPE_SRV] = "SRV",
+	[DNS_QTYPE_NAPTR] = "NAPTR", [DNS_QTYPE_DS] = "DS",	  [DNS_QTYPE_DNSKEY] = "DNSKEY",
+	[DNS_QTYPE_SVCB] = "SVCB",   [DNS_QTYPE_HTTPS] = "HTTPS", [DNS_QTYPE_ANY] = "ANY",
+	[DNS_QTYPE_CAA] = "CAA",
+};
+static const struct exp_enum dns_qtype_enum = {dns_qtype_names, ARRAY_SIZE(dns_qtype_names)};
+
+static const struct exp_list dns_name_list = {
+	.elem = {.type = FT_STRING, .max = 512},
+	.elem_size = sizeof(char *),
+	.min_items = 1,
+	.max_items = EXP_MAX_DNS_NAMES,
+};
+
+static const struct exp_list dns_qtype_list = {
+	.elem = {.type = FT_ENUM, .aux = &dns_qtype_enum},
+	.elem_size = sizeof(int),
+	.min_items = 1,
+	.max_items = DNS_QTYPE_COUNT,
+};
+
+#define DNS(m) offsetof(struct fault_net_dns, m)
+
+static const struct exp_field dns_fields[] = {
+	{.key = "names",
+	 .type = FT_LIST,
+	 .flags = FF_REQUIRED,
+	 .off = DNS(names),
+	 .off2 = DNS(n_names),
+	 .aux = &dns_name_list},
+	{.key = "qtypes",
+	 .type = FT_LIST,
+	 .flags = FF_UNIQUE,
+	 .off = DNS(qtypes),
+	 .off2 = DNS(n_qtypes),
+	 .aux = &dns_qtype_list},
+	FLD("action", FT_ENUM, FF_REQUIRED, DNS(action), 0, 0, 0, &dns_action_enum),
+	FLD("probability", FT_PERCENT, FF_DEFAULT, DNS(probability_ppm), 1, PCT(100), PCT(100),
+	    NULL),
+};
+
+static void dns_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
+		      const struct exp_seen *seen)
+{
+	const struct exp_object *o = &exp_params_dns;
+	struct fault_net_dns *p = obj;
+	char why[300];
+
+	if (exp_seen_valid(o, seen, "names")) {
+		const struct enode *list = exp_node_get(map, "names");
+
+		for (size_t i = 0; i < p->n_names; i++) {
+			struct dnsname n;
+			size_t old;
+
+			if (!dnsname_parse(p->names[i], &n, why, sizeof(why)))
+				continue;
+			old = exp_path_key(ctx, "names");
+			exp_path_index(ctx, i);
+			exp_err(ctx, exp_node_item(list, i), "%s", why);
+			exp_path_set(ctx, old);
+		}
+	}
+	if (exp_seen_valid(o, seen, "action") && p->action == DNS_ACTION_SPOOF)
+		exp_err_key(ctx, map, "action",
+			    "spoof is not supported yet (the data path answers without records): "
+			    "use nxdomain, servfail, refused or drop");
+}
+
+const struct exp_object exp_params_dns = {
+	.name = "params.network.dns",
+	.fields = dns_fields,
+	.n_fields = ARRAY_SIZE(dns_fields),
+	.check = dns_check,
 };
 
 #define KILL(m) offsetof(struct fault_proc_kill, m)

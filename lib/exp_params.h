@@ -13,6 +13,7 @@ extern const struct exp_object exp_params_corruption;
 extern const struct exp_object exp_params_duplication;
 extern const struct exp_object exp_params_partition;
 extern const struct exp_object exp_params_bandwidth;
+extern const struct exp_object exp_params_dns;
 extern const struct exp_object exp_params_kill;
 extern const struct exp_object exp_params_pause;
 extern const struct exp_object exp_params_cpu;

@@ -754,6 +754,7 @@ static void rec_free(struct rule_rec *rec)
 {
 	free(rec->remote);
 	free(rec->local);
+	free(rec->dns_names);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -853,9 +854,27 @@ static int rec_from_spec(const struct netfault_rule_spec *spec, struct rule_rec 
 	}
 	r->prob = spec->prob;
 	r->ge = spec->ge;
+	if (spec->action == NETFAULT_ACT_DNS) {
+		/* Queries leave: egress; the answer needs the port of the query. */
+		if (spec->dirs != NETFAULT_DIR_EGRESS || !spec->n_dns_names ||
+		    spec->n_dns_names > NETFAULT_MAX_DNS_NAMES ||
+		    (spec->dns_op != NETFAULT_DNS_ANSWER && spec->dns_op != NETFAULT_DNS_DROP))
+			return -EINVAL;
+		r->dns_op = spec->dns_op;
+		r->dns_rcode = spec->dns_rcode;
+		memcpy(r->dns_qtypes, spec->dns_qtypes, sizeof(r->dns_qtypes));
+		rec->dns_names = malloc(spec->n_dns_names * sizeof(*rec->dns_names));
+		if (!rec->dns_names)
+			return -ENOMEM;
+		memcpy(rec->dns_names, spec->dns_names,
+		       spec->n_dns_names * sizeof(*rec->dns_names));
+		rec->n_dns_names = spec->n_dns_names;
+	}
 	err = cidrs_copy(spec->remote, spec->n_remote, &rec->remote);
-	if (err)
+	if (err) {
+		rec_free(rec);
 		return err;
+	}
 	rec->n_remote = spec->n_remote;
 	err = cidrs_copy(spec->local, spec->n_local, &rec->local);
 	if (err) {
@@ -915,6 +934,26 @@ static void cfg_set_bits(__u64 *word, __u64 bits, bool on)
 	cfg_store(word, on ? (*word | bits) : (*word & ~bits));
 }
 
+/*
+ * The remote ports of the DNS rules in use, as cfg.dns_ports: only packets to them are parsed
+ * as DNS. Call after a DNS rule is added (before its dns_rules bit is set) or removed.
+ */
+static void cfg_dns_ports(struct netfault *nf)
+{
+	unsigned int lo = 65535, hi = 0;
+
+	for (int s = 0; s < NETFAULT_MAX_RULES; s++) {
+		const struct rule_rec *rec = &nf->rules[s];
+		bool ports = rec->r.flags & NETFAULT_RULE_RPORTS;
+
+		if (!rec->used || rec->r.action != NETFAULT_ACT_DNS)
+			continue;
+		lo = ports && rec->r.rport_min < lo ? rec->r.rport_min : ports ? lo : 0;
+		hi = ports && rec->r.rport_max > hi ? rec->r.rport_max : ports ? hi : 65535;
+	}
+	cfg_store(&nf->skel->bss->cfg.dns_ports, lo <= hi ? (__u64)lo << 16 | hi : 0);
+}
+
 /* Put a rule in or out of force on each hook according to dirs. */
 static void cfg_set_active(struct netfault *nf, int slot, unsigned int dirs)
 {
@@ -957,7 +996,20 @@ int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec
 		netfault_tries_sync(nf, fams);
 		return err;
 	}
-	/* Addresses and deadline first, the active bit last: the rule starts whole. */
+	if (rec.n_dns_names) {
+		err = netfault_dns_names_add(nf, s, &nf->rules[s]);
+		if (err) {
+			unsigned int fams = netfault_rec_families(&nf->rules[s]);
+
+			rec_free(&nf->rules[s]);
+			netfault_tries_sync(nf, fams);
+			return err;
+		}
+	}
+	/* Addresses, names and deadline first, the active bit last: the rule starts whole. */
+	if (rec.n_dns_names)
+		cfg_dns_ports(nf);
+	cfg_set_bits(&cfg->dns_rules, RULE_BIT(s), rec.n_dns_names != 0);
 	cfg_store(&cfg->deadline[s], spec->deadline_ns);
 	cfg_set_bits(&cfg->remote_any, RULE_BIT(s), !rec.n_remote);
 	cfg_set_bits(&cfg->local_any, RULE_BIT(s), !rec.n_local);
@@ -977,6 +1029,8 @@ int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_ru
 
 	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->rules[slot].used)
 		return -ENOENT;
+	if (spec->action == NETFAULT_ACT_DNS || nf->rules[slot].r.action == NETFAULT_ACT_DNS)
+		return -EINVAL;
 	err = rec_from_spec(spec, &rec);
 	if (err)
 		return err;
@@ -1042,8 +1096,11 @@ int netfault_rule_remove(struct netfault *nf, int slot)
 	cfg_set_active(nf, slot, 0);
 	cfg_set_bits(&cfg->remote_any, RULE_BIT(slot), false);
 	cfg_set_bits(&cfg->local_any, RULE_BIT(slot), false);
+	cfg_set_bits(&cfg->dns_rules, RULE_BIT(slot), false);
 	cfg_store(&cfg->deadline[slot], 0);
+	netfault_dns_names_remove(nf, slot, &nf->rules[slot]);
 	fams = netfault_rec_families(&nf->rules[slot]);
 	rec_free(&nf->rules[slot]);
+	cfg_dns_ports(nf);
 	return netfault_tries_sync(nf, fams);
 }

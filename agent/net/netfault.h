@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dnsname.h"
 #include "faultline/netfault.h"
 
 struct netfault;
@@ -51,6 +52,16 @@ struct netfault_rule_spec {
 	uint64_t delay_ns, jitter_ns;
 	uint32_t corr; /* netfault_prob() of the correlation */
 	enum netfault_dist dist;
+	/*
+	 * DNS: egress only; the queries whose name one of the patterns matches (1 or more) and
+	 * whose type is in qtypes (0 ends the list; none: every type) are answered with rcode
+	 * (op ANSWER) or dropped (op DROP), with probability prob.
+	 */
+	enum netfault_dns_op dns_op;
+	uint8_t dns_rcode;
+	uint16_t dns_qtypes[NETFAULT_DNS_QTYPES_MAX];
+	const struct dnsname *dns_names;
+	size_t n_dns_names;
 	/*
 	 * CLOCK_MONOTONIC nanoseconds after which the program leaves the rule's packets alone
 	 * (its lease's deadline; netfault_rule_deadline() advances it); 0: none.
@@ -133,7 +144,10 @@ int netfault_steer_detach(struct netfault *nf);
 /* Add a rule in the lowest free slot, in force at once; *slot is its id (0..63). */
 int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec, int *slot);
 
-/* Change a rule in place: counters are kept, the Gilbert-Elliott state when the action is. */
+/*
+ * Change a rule in place: counters are kept, the Gilbert-Elliott state when the action is.
+ * Not for DNS rules (-EINVAL): remove and add them.
+ */
 int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_rule_spec *spec);
 
 /*
@@ -150,6 +164,12 @@ int netfault_rule_remove(struct netfault *nf, int slot);
  * units of the jitter) for DELAY rules of that distribution. -EINVAL for uniform or a bad n.
  */
 int netfault_dist_load(struct netfault *nf, enum netfault_dist dist, const int16_t *v, size_t n);
+
+/*
+ * The hash of a DNS name in wire format (lower case), as the program computes it for each
+ * suffix of a query name: the key of its dns_names map.
+ */
+uint64_t netfault_dns_hash(const uint8_t *wire, size_t len);
 
 /* A rule's counters, summed over the CPUs. */
 int netfault_rule_counters(struct netfault *nf, int slot, struct netfault_counters *out);

@@ -25,6 +25,8 @@ struct rule_rec {
 	size_t n_remote;
 	struct netfault_cidr *local;
 	size_t n_local;
+	struct dnsname *dns_names; /* DNS: its patterns, in dns_names while in force */
+	size_t n_dns_names;
 };
 
 struct netfault {
@@ -48,5 +50,13 @@ unsigned int netfault_rec_families(const struct rule_rec *rec);
  * failed, in line with the rules in force. netfault_trie.c.
  */
 int netfault_tries_sync(struct netfault *nf, unsigned int families);
+
+/*
+ * DNS rules: put the rule's patterns in the program's dns_names map (slot bit set in each
+ * name's entry; -EEXIST on a 64-bit hash collision with another name), or take them out.
+ * netfault_dns.c.
+ */
+int netfault_dns_names_add(struct netfault *nf, int slot, const struct rule_rec *rec);
+void netfault_dns_names_remove(struct netfault *nf, int slot, const struct rule_rec *rec);
 
 #endif

@@ -38,6 +38,8 @@ int netfault_rule_counters(struct netfault *nf, int slot, struct netfault_counte
 		out->duplicated += per[c].duplicated;
 		out->exempted += per[c].exempted;
 		out->delayed += per[c].delayed;
+		out->queries += per[c].queries;
+		out->answered += per[c].answered;
 	}
 out:
 	free(per);

@@ -54,6 +54,12 @@ struct netif_action {
 	uint64_t delay_ns, jitter_ns;
 	uint32_t corr;
 	enum netfault_dist dist;
+	/* DNS (egress): as in struct netfault_rule_spec */
+	enum netfault_dns_op dns_op;
+	uint8_t dns_rcode;
+	uint16_t dns_qtypes[NETFAULT_DNS_QTYPES_MAX];
+	const struct dnsname *dns_names;
+	size_t n_dns_names;
 };
 
 /*

@@ -91,6 +91,10 @@ static int add_rules_in(struct fault *f, struct netif_fault *nf, unsigned int di
 					.jitter_ns = act->jitter_ns,
 					.corr = act->corr,
 					.dist = act->dist,
+					.dns_op = act->dns_op,
+					.dns_rcode = act->dns_rcode,
+					.dns_names = act->dns_names,
+					.n_dns_names = act->n_dns_names,
 					/* The kernel lets the rule lapse with its lease. */
 					.deadline_ns = f->lease ? f->lease->deadline_ns : 0,
 					.remote = cidrs,
@@ -98,6 +102,7 @@ static int add_rules_in(struct fault *f, struct netif_fault *nf, unsigned int di
 				};
 				int slot;
 
+				memcpy(spec.dns_qtypes, act->dns_qtypes, sizeof(spec.dns_qtypes));
 				if (t->n_ports) {
 					spec.rport_min = t->ports[p].lo;
 					spec.rport_max = t->ports[p].hi;

@@ -137,13 +137,20 @@ int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *er
 	return 0;
 }
 
-static json_t *counters_json(const struct netfault_counters *c)
+/* A rule's or a fault's counters; with dns, also those only network.dns has. */
+static json_t *counters_json(const struct netfault_counters *c, bool dns)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", FL_COUNTER_MATCHED,
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", FL_COUNTER_MATCHED,
 			 (json_int_t)c->matched, FL_COUNTER_DROPPED, (json_int_t)c->dropped,
 			 FL_COUNTER_CORRUPTED, (json_int_t)c->corrupted, FL_COUNTER_DUPLICATED,
 			 (json_int_t)c->duplicated, FL_COUNTER_EXEMPTED, (json_int_t)c->exempted,
 			 FL_COUNTER_DELAYED, (json_int_t)c->delayed);
+
+	if (o && dns) {
+		json_object_set_new(o, FL_COUNTER_QUERIES, json_integer((json_int_t)c->queries));
+		json_object_set_new(o, FL_COUNTER_ANSWERED, json_integer((json_int_t)c->answered));
+	}
+	return o;
 }
 
 static void counters_add(struct netfault_counters *sum, const struct netfault_counters *c)
@@ -154,13 +161,15 @@ static void counters_add(struct netfault_counters *sum, const struct netfault_co
 	sum->duplicated += c->duplicated;
 	sum->exempted += c->exempted;
 	sum->delayed += c->delayed;
+	sum->queries += c->queries;
+	sum->answered += c->answered;
 }
 
 /*
  * The member's rules appended to rules (NULL: none), each with its namespace's inode when
  * tag (a fault in several), their counters summed into sum.
  */
-static void member_rules(const struct netif_fault *nf, json_t *rules, bool tag,
+static void member_rules(const struct netif_fault *nf, json_t *rules, bool tag, bool dns,
 			 struct netfault_counters *sum)
 {
 	for (size_t i = 0; nf->nif && i < nf->n_slots; i++) {
@@ -172,7 +181,7 @@ static void member_rules(const struct netif_fault *nf, json_t *rules, bool tag,
 		counters_add(sum, &c);
 		if (!rules)
 			continue;
-		r = counters_json(&c);
+		r = counters_json(&c, dns);
 		if (!r)
 			continue;
 		json_object_set_new(r, "slot", json_integer(nf->slots[i]));
@@ -186,15 +195,16 @@ static void member_rules(const struct netif_fault *nf, json_t *rules, bool tag,
 static void status_more(json_t *m, const struct netif_fault *nf, void *arg)
 {
 	struct netfault_counters c = {0};
+	bool dns = *(const bool *)arg;
 
-	(void)arg;
-	member_rules(nf, NULL, false, &c);
-	json_object_set_new(m, FL_STATUS_COUNTERS, counters_json(&c));
+	member_rules(nf, NULL, false, dns, &c);
+	json_object_set_new(m, FL_STATUS_COUNTERS, counters_json(&c, dns));
 }
 
 json_t *netif_fault_status(const struct fault *f)
 {
 	const struct netif_fault *nf = f->priv;
+	bool dns = f->spec && f->spec->type == FAULT_NET_DNS;
 	struct netfault_counters sum = {0};
 	json_t *rules, *prot, *out;
 
@@ -204,7 +214,7 @@ json_t *netif_fault_status(const struct fault *f)
 	prot = json_array();
 	/* Every member's rules; the counters are the sum over all namespaces. */
 	for (const struct netif_fault *m = nf; m; m = m->next)
-		member_rules(m, rules, nf->next != NULL, &sum);
+		member_rules(m, rules, nf->next != NULL, dns, &sum);
 	if (nf->nif && nf->nif->agent_ssh) {
 		char d[96];
 
@@ -221,10 +231,10 @@ json_t *netif_fault_status(const struct fault *f)
 						      (json_int_t)netif_policy_exempt_count()));
 	out = json_pack("{s:s, s:i, s:o, s:o, s:o}", "interface", nf->ifname, "ifindex",
 			nf->ifindex, FL_STATUS_RULES, rules, FL_STATUS_COUNTERS,
-			counters_json(&sum), "protected", prot);
+			counters_json(&sum, dns), "protected", prot);
 	if (out) {
 		put_netns(out, nf);
-		put_members(out, nf, status_more, NULL);
+		put_members(out, nf, status_more, &dns);
 	}
 	return out;
 }

@@ -19,5 +19,8 @@
 #define FL_COUNTER_DUPLICATED "duplicated" /* a copy was sent */
 #define FL_COUNTER_EXEMPTED "exempted"	   /* matched, but left alone as exempt flows */
 #define FL_COUNTER_DELAYED "delayed"	   /* a departure time was set (latency, EDT) */
+/* network.dns only: "matched" counts the queries whose name and type the fault selects. */
+#define FL_COUNTER_QUERIES "queries"   /* DNS queries to the target's resolvers and ports */
+#define FL_COUNTER_ANSWERED "answered" /* of the matched, answered by the data path */
 
 #endif

@@ -141,7 +141,8 @@ enum netfault_action {
 	NETFAULT_ACT_PARTITION, /* drop everything that matches */
 	NETFAULT_ACT_SHAPE,	/* steer into a bandwidth limit: egress classid, ingress IFB */
 	NETFAULT_ACT_DELAY,	/* egress: stamp a departure time (EDT) for sch_fq */
-	NETFAULT_ACT__MAX = NETFAULT_ACT_DELAY,
+	NETFAULT_ACT_DNS,	/* egress DNS queries whose name matches: answer or drop (dns) */
+	NETFAULT_ACT__MAX = NETFAULT_ACT_DNS,
 };
 
 /* struct netfault_rule.flags */
@@ -160,6 +161,67 @@ struct netfault_ge {
 	__u32 loss_bad;	 /* 1-h: loss probability in Bad */
 	__u32 loss_good; /* 1-k: loss probability in Good */
 };
+
+/*
+ * DNS faults (NETFAULT_ACT_DNS): an egress UDP query (QR 0, opcode QUERY, one question) whose
+ * name a pattern of the rule matches, and whose type is in the rule's list, is answered at once
+ * by the program with the rule's RCODE (the packet turned into the response and sent back to
+ * the ingress of the same device), or dropped. The same query over TCP is dropped.
+ *
+ * Names are matched without a loop over patterns: the program hashes every suffix of the
+ * lower-cased query name label by label, from the root up (netfault_dns_mix() of the label
+ * hashes), and looks each hash up in the dns_names map, whose entries say which rule slots
+ * have that name as an exact pattern (matched by the whole query name) or as a suffix pattern
+ * "*.NAME" (matched by a strict suffix). A hit is confirmed byte by byte against the name the
+ * entry stores, so a hash collision cannot match.
+ */
+#ifndef NETFAULT_MAX_DNS_NAMES
+#define NETFAULT_MAX_DNS_NAMES 16384 /* entries of dns_names: 256 patterns x 64 rules */
+#endif
+#define NETFAULT_DNS_NAME_MAX 255   /* bytes of a name in wire format, the root's 0 included */
+#define NETFAULT_DNS_LABELS_MAX 127 /* labels of a name of NETFAULT_DNS_NAME_MAX bytes */
+#define NETFAULT_DNS_QTYPES_MAX 16  /* query types per rule; none: every type */
+
+/* struct netfault_rule.dns_op */
+enum netfault_dns_op {
+	NETFAULT_DNS_ANSWER = 1, /* respond with dns_rcode */
+	NETFAULT_DNS_DROP,	 /* drop the query: the client times out */
+};
+
+/* An entry of dns_names: a pattern's name in wire format, lower case. */
+struct netfault_dns_name {
+	__u64 exact;  /* rule slots with the pattern NAME */
+	__u64 suffix; /* rule slots with the pattern *.NAME */
+	__u32 len;    /* bytes of name in use, the root's 0 included */
+	__u8 name[NETFAULT_DNS_NAME_MAX + 1];
+};
+
+/*
+ * The hash of a name's suffix: h(root) = NETFAULT_DNS_HASH_ROOT, h(label.rest) =
+ * netfault_dns_mix(h(rest), hash of the label's bytes), the label hashed with its length byte
+ * first (FNV-1a, lower case). User space hashes the patterns with the same functions.
+ */
+#define NETFAULT_DNS_HASH_ROOT 0x6a09e667f3bcc908ULL
+#define NETFAULT_DNS_FNV_BASIS 0xcbf29ce484222325ULL
+#define NETFAULT_DNS_FNV_PRIME 0x100000001b3ULL
+
+static inline __u64 netfault_dns_byte(__u64 h, __u8 c)
+{
+	return (h ^ c) * NETFAULT_DNS_FNV_PRIME;
+}
+
+static inline __u64 netfault_dns_mix(__u64 rest, __u64 label)
+{
+	__u64 h = (rest ^ (label * 0x9e3779b97f4a7c15ULL)) * 0xbf58476d1ce4e5b9ULL;
+
+	return h ^ (h >> 31);
+}
+
+/* ASCII lower case, without a branch. */
+static inline __u8 netfault_dns_lower(__u8 c)
+{
+	return c | (((__u8)(c - 'A') < 26) << 5);
+}
 
 /* What a rule matches besides addresses, and what it does. Ports are in host byte order. */
 struct netfault_rule {
@@ -186,7 +248,10 @@ struct netfault_rule {
 	__u64 delay_ns;
 	__u64 jitter_ns;
 	__u32 dist; /* enum netfault_dist */
-	__u32 pad;
+	__u8 dns_op;				   /* DNS: enum netfault_dns_op */
+	__u8 dns_rcode;				   /* DNS, ANSWER: the response's RCODE */
+	__u16 dns_qtypes[NETFAULT_DNS_QTYPES_MAX]; /* DNS: query types; 0 ends, none: any */
+	__u16 pad;
 };
 
 /* The random state of one rule, shared by all CPUs: Gilbert-Elliott channel, delay draws. */
@@ -204,6 +269,8 @@ struct netfault_counters {
 	__u64 duplicated; /* a copy was sent */
 	__u64 exempted;	  /* matched everything but were left alone as exempt flows */
 	__u64 delayed;	  /* a departure time was set (DELAY) */
+	__u64 queries;	  /* DNS: queries that reached the rule (matched counts those named) */
+	__u64 answered;	  /* DNS: answered by the program */
 };
 
 /*
@@ -313,6 +380,12 @@ struct netfault_config {
 	__u64 local_any;
 	__u32 exempt_shapes; /* bit per enum netfault_exempt_shape with entries */
 	__u32 pad;
+	__u64 dns_rules; /* rule slots with action NETFAULT_ACT_DNS: only these parse DNS */
+	/*
+	 * The remote ports of all DNS rules together, low << 16 | high (inclusive; 0 when there
+	 * is no DNS rule): a packet to another port is not parsed, so it pays a comparison.
+	 */
+	__u64 dns_ports;
 	/*
 	 * The lease deadline of each rule slot, in bpf_ktime_get_ns() time (CLOCK_MONOTONIC,
 	 * which user space reads with clock_gettime(CLOCK_MONOTONIC): the same clock, stopped

@@ -324,3 +324,19 @@ fl_start_sshd() {
 	done
 	fl_fail "sshd does not listen on $addr:22 within 10 s"
 }
+
+# fl_binom_interval N P ALPHA: "LO HI", the exact two-sided interval of Binomial(N, P) at
+# level ALPHA (ALPHA/2 in each tail).
+fl_binom_interval() {
+	awk -v n="$1" -v p="$2" -v a="$3" 'BEGIN {
+		l = n * log(1 - p)
+		for (k = 0; k <= n; k++) {
+			w[k] = exp(l)
+			l += log(n - k) - log(k + 1) + log(p) - log(1 - p)
+		}
+		for (k = 0; k <= n; k++) { acc += w[k]; if (acc >= a / 2) break }
+		lo = k; acc = 0
+		for (k = n; k >= 0; k--) { acc += w[k]; if (acc > a / 2) break }
+		print lo, k
+	}'
+}

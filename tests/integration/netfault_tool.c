@@ -9,6 +9,7 @@
  *	exempted=N", detach and exit 0.
  *   netfault_tool -c IFNAME
  *	netfault_cleanup_leftover(IFNAME, NETFAULT_CLEANUP_QDISC); prints "removed N".
+ * NETFAULT_TOOL_DEBUG set in the environment: debug logging, libbpf's verifier log included.
  *
  * RULE: comma-separated key=value: dir=in|out|both, action=loss|ge|corrupt|dup|partition,
  * prob=P, ge=P:R:1-H:1-K, proto=tcp|udp|icmp|icmpv6|NUMBER, remote=CIDR, local=CIDR (repeat
@@ -247,7 +248,8 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	time_t deadline;
 
-	log_setup("netfault_tool", LOG_LVL_WARN, LOG_STYLE_HUMAN);
+	log_setup("netfault_tool", getenv("NETFAULT_TOOL_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_WARN,
+		  LOG_STYLE_HUMAN);
 	libbpf_set_print(libbpf_print);
 	rules = calloc(argc, sizeof(*rules));
 	exempts = calloc(argc, sizeof(*exempts));

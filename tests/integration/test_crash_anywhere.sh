@@ -54,6 +54,7 @@ FAULTS=(
 	"corruption|$(net network.corruption '"direction": "both", "cidrs": ["10.93.0.2"], "protocol": "udp"' '{"probability": "1%"}')"
 	"duplication|$(net network.duplication '"direction": "egress", "cidrs": ["10.93.0.2"]' '{"probability": "1%"}')"
 	"partition|$(net network.partition '"cidrs": ["10.93.0.0/24"], "ports": [80]' '{}')"
+	"dns|$(net network.dns '"cidrs": ["10.93.0.2"]' '{"names": ["db.internal", "*.example.com"], "action": "nxdomain"}')"
 	"bandwidth-egress|$(net network.bandwidth '"direction": "egress", "cidrs": ["10.93.0.2"]' '{"rate": "10mbit"}')"
 	"bandwidth-ingress|$(net network.bandwidth '"direction": "ingress", "cidrs": ["10.93.0.2"]' '{"rate": "10mbit"}')"
 	"pause|PAUSE"

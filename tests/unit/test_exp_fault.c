@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "diag.h"
+#include "dnsname.h"
 #include "exp.h"
 #include "exp_priv.h"
 #include "helpers.h"
@@ -348,6 +349,59 @@ static void test_defaults_written_out(void **state)
 	exp_fault_free(f);
 }
 
+static void test_dns(void **state)
+{
+	struct fault_spec *f;
+	struct dnsname n;
+	char why[300];
+
+	/* Defaults: every type, 100%, port 53; names kept as written. */
+	f = parse_ok("{name: d, type: network.dns, duration: 1s, target: {interface: eth0,"
+		     " cidrs: [192.0.2.53]}, params: {names: [db.internal., '*.Example.com'],"
+		     " action: servfail}}");
+	assert_int_equal(f->params.dns.n_names, 2);
+	assert_int_equal(f->params.dns.n_qtypes, 0);
+	assert_int_equal(f->params.dns.action, DNS_ACTION_SERVFAIL);
+	assert_int_equal(f->params.dns.probability_ppm, 1000000);
+	assert_int_equal(f->target.net.n_ports, 1);
+	assert_int_equal(f->target.net.ports[0].lo, 53);
+	round_trip(f, "{\"name\":\"d\",\"type\":\"network.dns\",\"start\":\"0s\","
+		      "\"duration\":\"1s\",\"target\":{\"interface\":\"eth0\",\"direction\":"
+		      "\"egress\",\"cidrs\":[\"192.0.2.53/32\"],\"ports\":[53],\"protocol\":"
+		      "\"any\"},\"params\":{\"names\":[\"db.internal.\",\"*.Example.com\"],"
+		      "\"action\":\"servfail\",\"probability\":\"100%\"}}");
+	exp_fault_free(f);
+	f = parse_ok(
+		"{name: d, type: network.dns, duration: 1s, target: {interface: eth0,"
+		" cidrs: [192.0.2.53], ports: [5353]}, params: {names: [a.b], qtypes: [AAAA, SRV],"
+		" action: drop, probability: 25%}}");
+	assert_int_equal(f->target.net.ports[0].lo, 5353);
+	assert_int_equal(f->params.dns.n_qtypes, 2);
+	assert_int_equal(dnsname_qtype_number(f->params.dns.qtypes[0]), 28);
+	assert_int_equal(dnsname_qtype_number(f->params.dns.qtypes[1]), 33);
+	round_trip(f, NULL);
+	exp_fault_free(f);
+
+	/* Wire format, lower case; the suffix flag; the final dot optional. */
+	assert_int_equal(dnsname_parse("*.Example.COM", &n, why, sizeof(why)), 0);
+	assert_true(n.suffix);
+	assert_int_equal(n.len, 13);
+	assert_memory_equal(n.wire, "\7example\3com\0", 13);
+	assert_int_equal(dnsname_parse("db.internal.", &n, why, sizeof(why)), 0);
+	assert_false(n.suffix);
+	assert_memory_equal(n.wire, "\2db\10internal\0", 13);
+	assert_int_equal(dnsname_parse("*.", &n, why, sizeof(why)), -EINVAL);
+	assert_int_equal(dnsname_parse(".", &n, why, sizeof(why)), -EINVAL);
+	assert_int_equal(dnsname_parse("a..b", &n, why, sizeof(why)), -EINVAL);
+	assert_int_equal(dnsname_parse("a.*.b", &n, why, sizeof(why)), -EINVAL);
+	assert_int_equal(dnsname_parse("a b", &n, why, sizeof(why)), -EINVAL);
+	assert_int_equal(
+		dnsname_parse("x.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+			      &n, why, sizeof(why)),
+		-EINVAL); /* a 64-character label */
+	(void)state;
+}
+
 static void test_fault_errors(void **state)
 {
 	/* Paths start at the fault itself, positions are those of the request body. */
@@ -357,6 +411,21 @@ static void test_fault_errors(void **state)
 		  "request:3:30: params.jiter: unknown key; did you mean 'jitter'?\n"
 		  "request:3:47: frobnicate: unknown key (valid keys: name, type, agents, start, "
 		  "duration, target, params)\n");
+	parse_bad(
+		"name: x\ntype: network.dns\nduration: 1m\n"
+		"target: {interface: eth0, cidrs: [192.0.2.53, 2001:db8::53], direction: both}\n"
+		"params: {names: [ok, 'a..b', '*.'], action: spoof, qtypes: [A, A]}\n",
+		"request:4:34: target.cidrs: network.dns faults queries to IPv4 resolvers only "
+		"for now; remove the IPv6 CIDR\n"
+		"request:4:73: target.direction: network.dns faults the queries the target sends: "
+		"direction must be egress\n"
+		"request:5:22: params.names[1]: 'a..b' has an empty label (two dots, or a "
+		"leading dot)\n"
+		"request:5:30: params.names[2]: '*.' names no domain after '*.' (every name "
+		"would match)\n"
+		"request:5:45: params.action: spoof is not supported yet (the data path answers "
+		"without records): use nxdomain, servfail, refused or drop\n"
+		"request:5:64: params.qtypes[1]: 'A' is listed twice\n");
 	parse_bad("name: x\ntype: stress.fds\nduration: 1m\ntarget: {interface: eth0}\n"
 		  "params: {count: 1}\n",
 		  "request:4:9: target: stress.fds faults take no target\n");
@@ -456,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_container_in_plan),
 		cmocka_unit_test(test_plan_follows_restarts),
 		cmocka_unit_test(test_stress_container_target),
+		cmocka_unit_test(test_dns),
 		cmocka_unit_test(test_fault_errors),
 		cmocka_unit_test(test_type_table),
 		cmocka_unit_test(test_equal_sees_differences),

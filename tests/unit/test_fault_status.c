@@ -64,6 +64,21 @@ static void test_report_reads_the_agents_counters(void **state)
 	free(md);
 }
 
+/* network.dns: its queries and answers in words, matched counting queries. */
+static void test_report_reads_dns_counters(void **state)
+{
+	json_t *c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", FL_COUNTER_MATCHED, 40,
+			      FL_COUNTER_DROPPED, 2, FL_COUNTER_CORRUPTED, 0, FL_COUNTER_DUPLICATED,
+			      0, FL_COUNTER_EXEMPTED, 0, FL_COUNTER_DELAYED, 0, FL_COUNTER_QUERIES,
+			      100, FL_COUNTER_ANSWERED, 38);
+	char *md = markdown_with(c);
+	const char *want = "100 DNS queries, 40 matched, 38 answered, 2 dropped";
+
+	if (!strstr(md, want))
+		fail_msg("the report does not say '%s':\n%s", want, md);
+	free(md);
+}
+
 /* A key the header does not name is not read as one it does. */
 static void test_other_keys_are_not_counters(void **state)
 {
@@ -79,6 +94,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_report_reads_the_agents_counters),
+		cmocka_unit_test(test_report_reads_dns_counters),
 		cmocka_unit_test(test_other_keys_are_not_counters),
 	};
 
