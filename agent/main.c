@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #include <bpf/libbpf.h>
 
@@ -598,7 +599,7 @@ static void start_helpers(struct agent *a)
  */
 static int drop_capabilities(struct agent *a)
 {
-	uint64_t keep = 0, needed = 0, missing;
+	uint64_t keep = 0, needed = 0, missing, lazy_caps;
 	char names[1024], lazy[256];
 	int err;
 
@@ -618,13 +619,16 @@ static int drop_capabilities(struct agent *a)
 			keep &= ~missing;
 		}
 		/*
-		 * The optional ones no type needs (CAP_SYS_ADMIN, for setns()) stay permitted
-		 * only: the short-lived thread that enters a namespace raises it for itself and
-		 * drops it again (netns_call()); no other thread ever holds it effective.
+		 * CAP_SYS_ADMIN (optional, for setns()) stays permitted only: the short-lived
+		 * thread that enters a namespace raises it for itself and drops it again
+		 * (netns_call()); no other thread ever holds it effective. Other optional ones
+		 * (CAP_SYS_RESOURCE for stress.fds' rlimit) are used where they are held, as
+		 * before.
 		 */
-		err = caps_restrict(keep, keep & ~needed);
+		lazy_caps = keep & ~needed & 1ULL << CAP_SYS_ADMIN;
+		err = caps_restrict(keep, lazy_caps);
 		caps_names(keep, names, sizeof(names));
-		caps_names(keep & ~needed, lazy, sizeof(lazy));
+		caps_names(lazy_caps, lazy, sizeof(lazy));
 		if (err) {
 			log_err("cannot restrict capabilities to %s: %s", names, strerror(-err));
 			return err;
