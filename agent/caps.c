@@ -7,38 +7,26 @@
 
 #include "caps.h"
 
-static json_t *flag_set(cap_t caps, cap_flag_t flag)
+/* Whether v is set in flag of caps (a failed query reads as not set). */
+static bool cap_has(cap_t caps, cap_value_t v, cap_flag_t flag)
 {
-	json_t *arr = json_array();
+	cap_flag_value_t val = CAP_CLEAR;
 
-	if (!arr)
-		return NULL;
-	for (cap_value_t v = 0; v <= CAP_LAST_CAP; v++) {
-		cap_flag_value_t val = CAP_CLEAR;
-		char *name;
-
-		if (cap_get_flag(caps, v, flag, &val) || val != CAP_SET)
-			continue;
-		name = cap_to_name(v);
-		if (!name)
-			continue;
-		json_array_append_new(arr, json_string(name));
-		cap_free(name);
-	}
-	return arr;
+	return !cap_get_flag(caps, v, flag, &val) && val == CAP_SET;
 }
 
-/* Names of the capabilities permitted but not effective. */
-static json_t *lazy_set(cap_t caps)
+/*
+ * Names of the capabilities set in flag; with lazy, only those not effective as well (the
+ * permitted ones raised per thread when needed).
+ */
+static json_t *cap_names(cap_t caps, cap_flag_t flag, bool lazy)
 {
 	json_t *arr = json_array();
 
 	for (cap_value_t v = 0; arr && v <= CAP_LAST_CAP; v++) {
-		cap_flag_value_t eff = CAP_CLEAR, perm = CAP_CLEAR;
 		char *name;
 
-		if (cap_get_flag(caps, v, CAP_PERMITTED, &perm) ||
-		    cap_get_flag(caps, v, CAP_EFFECTIVE, &eff) || perm != CAP_SET || eff == CAP_SET)
+		if (!cap_has(caps, v, flag) || (lazy && cap_has(caps, v, CAP_EFFECTIVE)))
 			continue;
 		name = cap_to_name(v);
 		if (!name)
@@ -56,8 +44,9 @@ json_t *caps_to_json(void)
 
 	if (!caps)
 		return NULL;
-	obj = json_pack("{s:o, s:o, s:o}", "effective", flag_set(caps, CAP_EFFECTIVE), "permitted",
-			flag_set(caps, CAP_PERMITTED), "raised_per_thread", lazy_set(caps));
+	obj = json_pack("{s:o, s:o, s:o}", "effective", cap_names(caps, CAP_EFFECTIVE, false),
+			"permitted", cap_names(caps, CAP_PERMITTED, false), "raised_per_thread",
+			cap_names(caps, CAP_PERMITTED, true));
 	cap_free(caps);
 	if (!obj)
 		errno = ENOMEM;

@@ -6,15 +6,16 @@
  * $SSH_CONNECTION in our environment lets network faults exempt the controller's session.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "cmdline.h"
 #include "ctl.h"
 
 #define BRIDGE_BUF 65536
@@ -24,15 +25,36 @@
  */
 #define STDIO_CHUNK 4096
 
+struct dial_cfg {
+	const char *agent;
+};
+
+static const struct ctl_opt dial_opts[] = {
+	{.name = "agent",
+	 .kind = CTL_OPT_STRING,
+	 .arg = "unix:///PATH",
+	 .offset = offsetof(struct dial_cfg, agent),
+	 .help = "the agent's socket (default: as for every command)"},
+	{.name = "help", .short_name = 'h', .kind = CTL_OPT_HELP},
+	{0},
+};
+
+static const struct ctl_cmdline dial_cl = {
+	.cmd = "faultctl dial-stdio",
+	.head = "Usage: faultctl dial-stdio [--agent unix:///PATH]\n"
+		"\n"
+		"Connect to a local agent socket and copy bytes between it and stdin/stdout.\n"
+		"This is the remote end of --agent ssh://...: faultctl runs it on the agent's host\n"
+		"through ssh (docs/transport.md); people do not normally run it themselves.\n"
+		"\n",
+	.tail = "Exit status: 0 when either side closes, 2 for a bad address, 3 when the agent\n"
+		"cannot be reached.\n",
+	.opts = dial_opts,
+};
+
 void cmd_dial_stdio_usage(void)
 {
-	printf("Usage: faultctl dial-stdio [--agent unix:///PATH]\n"
-	       "\n"
-	       "Connect to a local agent socket and copy bytes between it and stdin/stdout.\n"
-	       "This is the remote end of --agent ssh://...: faultctl runs it on the agent's host\n"
-	       "through ssh (docs/transport.md); people do not normally run it themselves.\n"
-	       "Exits 0 when either side closes, 2 for a bad address, 3 when the agent cannot be\n"
-	       "reached.\n");
+	ctl_cmdline_usage(&dial_cl);
 }
 
 struct pipe_buf {
@@ -163,27 +185,19 @@ static int bridge(int sock)
 
 int cmd_dial_stdio(const struct ctl_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "agent", required_argument, NULL, 'a' },
-		{ 0 },
-	};
-	const char *agent = opts->agent;
+	struct dial_cfg cfg = {.agent = opts->agent};
 	struct agent_addr addr;
 	char err[512];
-	int c, sock, ret;
+	int first, sock, ret;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c != 'a') {
-			cmd_dial_stdio_usage();
-			return CTL_EXIT_INVALID;
-		}
-		agent = optarg;
-	}
-	if (optind != argc) {
-		fprintf(stderr, "faultctl dial-stdio: unexpected argument '%s'\n", argv[optind]);
+	first = ctl_cmdline_parse(&dial_cl, argc, argv, &cfg);
+	if (first <= 0)
+		return first ? CTL_EXIT_INVALID : CTL_EXIT_OK;
+	if (first != argc) {
+		fprintf(stderr, "faultctl dial-stdio: unexpected argument '%s'\n", argv[first]);
 		return CTL_EXIT_INVALID;
 	}
-	if (addr_resolve(agent, &addr, err, sizeof(err))) {
+	if (addr_resolve(cfg.agent, &addr, err, sizeof(err))) {
 		fprintf(stderr, "faultctl dial-stdio: %s\n", err);
 		return CTL_EXIT_INVALID;
 	}

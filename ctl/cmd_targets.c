@@ -4,22 +4,51 @@
  * interfaces with their addresses inside its network namespace, and the Docker Engine API
  * sockets that name them.
  */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "client.h"
+#include "cmdline.h"
 #include "ctl.h"
+
+struct targets_cfg {
+	const char *agent;
+	bool json;
+};
+
+static const struct ctl_opt targets_opts[] = {
+	{.name = "agent",
+	 .kind = CTL_OPT_STRING,
+	 .arg = "ADDR",
+	 .offset = offsetof(struct targets_cfg, agent),
+	 .help = "the agent to ask (as the global --agent)"},
+	{.name = "json",
+	 .kind = CTL_OPT_FLAG,
+	 .offset = offsetof(struct targets_cfg, json),
+	 .help = "the agent's answer as JSON on stdout"},
+	{.name = "help", .short_name = 'h', .kind = CTL_OPT_HELP},
+	{0},
+};
+
+static const struct ctl_cmdline targets_cl = {
+	.cmd = "faultctl targets",
+	.head = "Usage: faultctl targets [--agent ADDR] [--json]\n"
+		"\n"
+		"List the containers running on the agent's host, as a target.container\n"
+		"resolves them: id, name, runtime, main pid, network namespace inode, processes\n"
+		"and cgroups, each with the interfaces and addresses inside its network\n"
+		"namespace, and the Docker Engine API sockets the agent asks for names and\n"
+		"compose labels (docs/containers.md).\n"
+		"\n",
+	.tail = "Exit status: 0 listed, 2 invalid input, 3 when the agent cannot be reached or\n"
+		"refuses.\n",
+	.opts = targets_opts,
+};
 
 void cmd_targets_usage(void)
 {
-	printf("Usage: faultctl targets [--agent ADDR] [--json]\n"
-	       "\n"
-	       "List the containers running on the agent's host, as a target.container\n"
-	       "resolves them: id, name, runtime, main pid, network namespace inode, processes\n"
-	       "and cgroups, each with the interfaces and addresses inside its network\n"
-	       "namespace, and the Docker Engine API sockets the agent asks for names and\n"
-	       "compose labels (docs/containers.md).\n");
+	ctl_cmdline_usage(&targets_cl);
 }
 
 static const char *str_or(json_t *v, const char *dflt)
@@ -107,34 +136,21 @@ static void print_targets(const char *addr, json_t *resp)
 
 int cmd_targets(const struct ctl_opts *opts, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"agent", required_argument, NULL, 'a'},
-		{"json", no_argument, NULL, 'j'},
-		{0},
-	};
-	const char *agent = opts->agent;
-	bool json = opts->json;
+	struct targets_cfg cfg = {.agent = opts->agent, .json = opts->json};
 	char err[512], buf[128];
 	struct agent_addr addr;
 	struct client *c = NULL;
 	json_t *resp = NULL;
-	int status, ret = CTL_EXIT_INFRA, o;
+	int status, ret = CTL_EXIT_INFRA, first;
 
-	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (o == 'a') {
-			agent = optarg;
-		} else if (o == 'j') {
-			json = true;
-		} else {
-			cmd_targets_usage();
-			return CTL_EXIT_INVALID;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "faultctl targets: unexpected argument '%s'\n", argv[optind]);
+	first = ctl_cmdline_parse(&targets_cl, argc, argv, &cfg);
+	if (first <= 0)
+		return first ? CTL_EXIT_INVALID : CTL_EXIT_OK;
+	if (first < argc) {
+		fprintf(stderr, "faultctl targets: unexpected argument '%s'\n", argv[first]);
 		return CTL_EXIT_INVALID;
 	}
-	if (addr_resolve(agent, &addr, err, sizeof(err))) {
+	if (addr_resolve(cfg.agent, &addr, err, sizeof(err))) {
 		fprintf(stderr, "faultctl: %s\n", err);
 		return CTL_EXIT_INVALID;
 	}
@@ -151,7 +167,7 @@ int cmd_targets(const struct ctl_opts *opts, int argc, char **argv)
 			client_error_message(resp, status, buf, sizeof(buf)));
 		goto out;
 	}
-	if (json) {
+	if (cfg.json) {
 		json_dumpf(resp, stdout, JSON_INDENT(2));
 		printf("\n");
 	} else {

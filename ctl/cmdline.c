@@ -24,15 +24,15 @@ static bool takes_arg(const struct ctl_opt *o)
 
 static size_t label_len(const struct ctl_opt *o)
 {
-	return 2 + strlen(o->name) + (o->arg ? 1 + strlen(o->arg) : 0);
+	return (o->short_name ? 4 : 0) + 2 + strlen(o->name) + (o->arg ? 1 + strlen(o->arg) : 0);
 }
 
-void ctl_cmdline_usage(const struct ctl_cmdline *cl)
+void ctl_cmdline_print(FILE *f, const struct ctl_cmdline *cl)
 {
 	size_t col = (size_t)cl->help_col, listed = 0;
 	const struct ctl_opt *o;
 
-	fputs(cl->head, stdout);
+	fputs(cl->head, f);
 	if (!col) {
 		for (o = cl->opts; o->kind != CTL_OPT_END; o++)
 			if (o->help && label_len(o) + 4 > col)
@@ -40,25 +40,33 @@ void ctl_cmdline_usage(const struct ctl_cmdline *cl)
 	}
 	for (o = cl->opts; o->kind != CTL_OPT_END; o++) {
 		const char *p;
-		int n;
+		int n = 0;
 
 		if (!o->help)
 			continue;
 		listed++;
-		n = printf("  --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		if (o->short_name)
+			n += fprintf(f, "  -%c,", o->short_name);
+		n += fprintf(f, "%s--%s%s%s", o->short_name ? " " : "  ", o->name, o->arg ? " " : "",
+			     o->arg ? o->arg : "");
 		/* A label as wide as the column still gets its two spaces. */
-		printf("%*s", n + 2 > (int)col ? 2 : (int)col - n, "");
+		fprintf(f, "%*s", n + 2 > (int)col ? 2 : (int)col - n, "");
 		for (p = o->help; *p; p++) {
-			putchar(*p);
+			fputc(*p, f);
 			if (*p == '\n')
-				printf("%*s", (int)col, "");
+				fprintf(f, "%*s", (int)col, "");
 		}
-		putchar('\n');
+		fputc('\n', f);
 	}
 	if (listed && cl->tail)
-		putchar('\n');
+		fputc('\n', f);
 	if (cl->tail)
-		fputs(cl->tail, stdout);
+		fputs(cl->tail, f);
+}
+
+void ctl_cmdline_usage(const struct ctl_cmdline *cl)
+{
+	ctl_cmdline_print(stdout, cl);
 }
 
 /* Store the option's argument into cfg. Returns 0 or -EINVAL after a message. */
@@ -72,6 +80,9 @@ static int store(const struct ctl_cmdline *cl, const struct ctl_opt *o, const ch
 	switch (o->kind) {
 	case CTL_OPT_FLAG:
 		*(bool *)dst = true;
+		return 0;
+	case CTL_OPT_COUNT:
+		(*(int *)dst)++;
 		return 0;
 	case CTL_OPT_STRING:
 		*(const char **)dst = arg;

@@ -8,11 +8,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* What an option takes and where its value goes (at ctl_opt.offset in the command's struct). */
 enum ctl_opt_kind {
 	CTL_OPT_END,	  /* ends the table */
 	CTL_OPT_FLAG,	  /* no argument: sets a bool to true */
+	CTL_OPT_COUNT,	  /* no argument: adds one to an int each time it is given (-vv) */
 	CTL_OPT_STRING,	  /* an argument kept as given: a const char * */
 	CTL_OPT_CHOICE,	  /* one of ctl_opt.choices: a const char * */
 	CTL_OPT_DURATION, /* a duration above 0s (units_parse_duration): an int64_t of ns */
@@ -41,7 +43,13 @@ struct ctl_cmdline {
 	bool options_first;
 };
 
-/* Print the usage on stdout: the head, one entry per listed option, the tail. */
+/*
+ * Print the usage on f: the head, one entry per listed option ("-v, --verbose" where the row
+ * has a short form), the tail.
+ */
+void ctl_cmdline_print(FILE *f, const struct ctl_cmdline *cl);
+
+/* ctl_cmdline_print() on stdout: what --help prints. */
 void ctl_cmdline_usage(const struct ctl_cmdline *cl);
 
 /*

@@ -95,7 +95,7 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 	}
 	case FAULT_TARGET_PROC: {
 		const struct proc_target *t = &f->target.proc;
-		const struct exp_object *po = exp_proc_target_schema();
+		const struct exp_object *po = &exp_proc_target_object;
 		bool with = false;
 		char v[512];
 

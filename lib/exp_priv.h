@@ -383,7 +383,14 @@ void exp_describe_probe(const struct exp_probe *p, char *buf, size_t size);
 /* Shortest "%g" text that reads back as the same double. */
 void exp_fmt_double(char *buf, size_t size, double v);
 
-/* The process target's schema (exp_fault.c), for the plan's descriptions. */
-const struct exp_object *exp_proc_target_schema(void);
+/*
+ * The target schemas (exp_target.c): exp_fault.c picks one by the type's target kind, the
+ * plan's descriptions read the process target's; the criteria are a process target's
+ * selectors without how many to hit (two pauses with the same criteria conflict).
+ */
+extern const struct exp_object exp_net_target_object;
+extern const struct exp_object exp_proc_target_object;
+extern const struct exp_object exp_stress_target_object;
+extern const struct exp_object exp_proc_criteria_object;
 
 #endif

@@ -530,7 +530,9 @@ static const struct exp_custom probe_custom = {
 		.def = PROBE_BURN_RATE, .aux = &probe_custom, .aux2 = &burn_object \
 	}
 
-static void need_probe(struct exp_ctx *ctx, const struct enode *map)
+/* The check of a guardrail's and of a check's object: exactly one probe. */
+static void need_probe(struct exp_ctx *ctx, const struct enode *map, void *obj,
+		       const struct exp_seen *seen)
 {
 	const char *first = NULL;
 
@@ -560,18 +562,12 @@ static const struct exp_field guardrail_fields[] = {
 	    &exp_on_error_enum),
 };
 
-static void guardrail_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
-			    const struct exp_seen *seen)
-{
-	need_probe(ctx, map);
-}
-
 const struct exp_object exp_guardrail_object = {
 	.name = "guardrail",
 	.fields = guardrail_fields,
 	.n_fields = ARRAY_SIZE(guardrail_fields),
 	.size = sizeof(struct exp_guardrail),
-	.check = guardrail_check,
+	.check = need_probe,
 };
 
 #define CK(m) offsetof(struct exp_check, m)
@@ -583,18 +579,12 @@ static const struct exp_field check_fields[] = {
 	    &exp_on_error_enum),
 };
 
-static void check_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
-			const struct exp_seen *seen)
-{
-	need_probe(ctx, map);
-}
-
 const struct exp_object exp_check_object = {
 	.name = "check",
 	.fields = check_fields,
 	.n_fields = ARRAY_SIZE(check_fields),
 	.size = sizeof(struct exp_check),
-	.check = check_check,
+	.check = need_probe,
 };
 
 /* Descriptions for plans. */

@@ -75,16 +75,7 @@ static int dns_apply(struct agent *a, struct fault *f, char *err, size_t size)
 }
 
 const struct fault_ops fault_net_dns = {
-	.name = "network.dns",
-	.caps = NETIF_CAPS,
-	.caps_optional = NETIF_CAPS_NETNS,
-	.probe = netif_probe,
+	NETIF_RULE_OPS("network.dns"),
 	.validate = dns_validate,
 	.apply = dns_apply,
-	.revert = netif_fault_revert,
-	.resolve = netif_fault_resolve,
-	.describe = netif_fault_status,
-	.cleanup = netif_fault_cleanup,
-	.free_priv = netif_fault_free,
-	.lease_renewed = netif_fault_lease_renewed,
 };

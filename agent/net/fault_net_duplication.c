@@ -21,17 +21,8 @@ static int duplication_apply(struct agent *a, struct fault *f, char *err, size_t
 }
 
 const struct fault_ops fault_net_duplication = {
-	.name = "network.duplication",
-	.caps = NETIF_CAPS,
-	.caps_optional = NETIF_CAPS_NETNS,
-	.probe = netif_probe,
+	NETIF_RULE_OPS("network.duplication"),
 	.validate = duplication_validate,
 	.apply = duplication_apply,
-	.revert = netif_fault_revert,
-	.resolve = netif_fault_resolve,
-	.describe = netif_fault_status,
-	.cleanup = netif_fault_cleanup,
 	.target_container = netif_fault_target_container,
-	.free_priv = netif_fault_free,
-	.lease_renewed = netif_fault_lease_renewed,
 };

@@ -49,17 +49,8 @@ static int loss_apply(struct agent *a, struct fault *f, char *err, size_t size)
 }
 
 const struct fault_ops fault_net_loss = {
-	.name = "network.loss",
-	.caps = NETIF_CAPS,
-	.caps_optional = NETIF_CAPS_NETNS,
-	.probe = netif_probe,
+	NETIF_RULE_OPS("network.loss"),
 	.validate = loss_validate,
 	.apply = loss_apply,
-	.revert = netif_fault_revert,
-	.resolve = netif_fault_resolve,
-	.describe = netif_fault_status,
-	.cleanup = netif_fault_cleanup,
 	.target_container = netif_fault_target_container,
-	.free_priv = netif_fault_free,
-	.lease_renewed = netif_fault_lease_renewed,
 };

@@ -19,17 +19,8 @@ static int partition_apply(struct agent *a, struct fault *f, char *err, size_t s
 }
 
 const struct fault_ops fault_net_partition = {
-	.name = "network.partition",
-	.caps = NETIF_CAPS,
-	.caps_optional = NETIF_CAPS_NETNS,
-	.probe = netif_probe,
+	NETIF_RULE_OPS("network.partition"),
 	.validate = netif_fault_validate,
 	.apply = partition_apply,
-	.revert = netif_fault_revert,
-	.resolve = netif_fault_resolve,
-	.describe = netif_fault_status,
-	.cleanup = netif_fault_cleanup,
 	.target_container = netif_fault_target_container,
-	.free_priv = netif_fault_free,
-	.lease_renewed = netif_fault_lease_renewed,
 };

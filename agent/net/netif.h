@@ -298,6 +298,20 @@ int netif_fault_target_container(const struct fault *f, struct fault_target *t);
 /* fault_ops.free_priv of every network fault. */
 void netif_fault_free(struct fault *f);
 
+/*
+ * The fault_ops members every rule-based network type (loss, corruption, duplication,
+ * partition, dns) shares: its name, the capabilities, the clsact probe and the rule
+ * lifecycle (revert, resolve, status, crash cleanup, lease renewal, free). Such a type's
+ * table is {NETIF_RULE_OPS("network.x"), .validate = ..., .apply = ...}, plus
+ * .target_container = netif_fault_target_container when it follows a container's restarts.
+ * The shaping types (latency, bandwidth) probe, revert, describe and clean up differently.
+ */
+#define NETIF_RULE_OPS(type_name)                                                           \
+	.name = (type_name), .caps = NETIF_CAPS, .caps_optional = NETIF_CAPS_NETNS,         \
+	.probe = netif_probe, .revert = netif_fault_revert, .resolve = netif_fault_resolve, \
+	.describe = netif_fault_status, .cleanup = netif_fault_cleanup,                     \
+	.free_priv = netif_fault_free, .lease_renewed = netif_fault_lease_renewed
+
 /* Is another live fault of this type holding a shaper on the interface in these directions? */
 struct fault *netif_shaper_owner(const struct fault *f, unsigned int dirs);
 

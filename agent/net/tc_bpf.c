@@ -162,22 +162,16 @@ int tc_bpf_filter_prog(int ifindex, uint32_t parent, uint16_t prio, uint32_t han
 int tc_bpf_hook_scan(int ifindex, uint32_t parent, uint16_t prio, uint32_t handle,
 		     uint32_t *prog_id, int *others)
 {
-	struct nl_sock *sk;
 	struct tc_list l;
 	int err;
 
 	*prog_id = 0;
 	*others = 0;
-
-	err = nlsock_acquire(&sk);
-	if (err)
-		return err;
 	/*
 	 * A dump of the hook's filters, few in practice: the shared socket's dump reader waits
 	 * for the end of a dump, which a single get's answer does not send.
 	 */
-	err = tc_dump(sk, RTM_GETTFILTER, ifindex, parent, &l);
-	nlsock_release(sk);
+	err = tc_dump_shared(RTM_GETTFILTER, ifindex, parent, &l);
 	if (err)
 		return err == -EINVAL ? -ENOENT : err;
 	for (size_t i = 0; i < l.n; i++) {

@@ -163,23 +163,32 @@ int tc_dump(struct nl_sock *sk, int type, int ifindex, uint32_t parent, struct t
 	return err;
 }
 
-int tc_clsact_present(int ifindex, bool *present)
+int tc_dump_shared(int type, int ifindex, uint32_t parent, struct tc_list *l)
 {
 	struct nl_sock *sk;
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	err = nlsock_acquire(&sk);
+	if (err)
+		return err;
+	err = tc_dump(sk, type, ifindex, parent, l);
+	nlsock_release(sk);
+	return err;
+}
+
+int tc_clsact_present(int ifindex, bool *present)
+{
 	struct tc_list l;
 	int err;
 
 	*present = false;
-	err = nlsock_acquire(&sk);
+	err = tc_dump_shared(RTM_GETQDISC, ifindex, 0, &l);
 	if (err)
 		return err;
-	err = tc_dump(sk, RTM_GETQDISC, ifindex, 0, &l);
-	if (!err) {
-		for (size_t i = 0; i < l.n; i++)
-			if (l.v[i].parent == TC_H_INGRESS)
-				*present = true;
-		tc_list_free(&l);
-	}
-	nlsock_release(sk);
-	return err;
+	for (size_t i = 0; i < l.n; i++)
+		if (l.v[i].parent == TC_H_INGRESS)
+			*present = true;
+	tc_list_free(&l);
+	return 0;
 }

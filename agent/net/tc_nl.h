@@ -60,4 +60,7 @@ int tc_send(struct nl_msg *msg, const char *what, char *err, size_t size);
  */
 int tc_dump(struct nl_sock *sk, int type, int ifindex, uint32_t parent, struct tc_list *l);
 
+/* tc_dump() on the shared socket, acquired for it and released after. */
+int tc_dump_shared(int type, int ifindex, uint32_t parent, struct tc_list *l);
+
 #endif

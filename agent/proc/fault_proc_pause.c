@@ -345,73 +345,119 @@ static int pause_validate(struct agent *a, struct fault *f, char *err, size_t si
 	return procsel_cgroup_protected(s->target.proc.cgroup, &g, err, size);
 }
 
+/*
+ * Freeze the cgroup whose freezer file is path (v1 freezer.state or v2 cgroup.freeze): the
+ * undo record (taken over, journalled first), then the write. A cgroup someone else froze
+ * (podman pause) is theirs to thaw, not ours: refused. field and name say which target in
+ * the messages.
+ */
+static int freeze(struct fault *f, const char *path, bool v1, json_t *undo, const char *field,
+		  const char *name, char *err, size_t size)
+{
+	char cur = 0;
+	int ret;
+
+	ret = freezer_read(path, &cur);
+	if (ret) {
+		snprintf(err, size, "reading %s: %s", path, strerror(-ret));
+		json_decref(undo);
+		return ret;
+	}
+	/* THAWED or 0: anything else is frozen already. */
+	if (cur != (v1 ? 'T' : '0')) {
+		snprintf(err, size, "%s: %s is already frozen", field, name);
+		json_decref(undo);
+		return -EBUSY;
+	}
+	f->undo = undo;
+	ret = fault_journal(f);
+	if (ret)
+		return ret;
+	ret = freezer_write(path, v1 ? "FROZEN" : "1");
+	if (ret)
+		snprintf(err, size, "freezing %s: %s", name, strerror(-ret));
+	else
+		freezer_wait_frozen(path);
+	return ret;
+}
+
+/* method freezer: the container's cgroup (found by validate) or target.cgroup. */
+static int pause_freeze(struct fault *f, char *err, size_t size)
+{
+	const struct fault_spec *s = f->spec;
+	const struct pause_priv *p = f->priv;
+	char path[512], name[32];
+	int ret;
+
+	if (s->target.proc.container) {
+		snprintf(name, sizeof(name), "container %.12s", p->container);
+		return freeze(
+			f, p->freezer, p->freezer_v1,
+			json_pack("{s:s, s:s}", "freezer", p->freezer, "container", p->container),
+			"target.container", name, err, size);
+	}
+	ret = freezer_path(s->target.proc.cgroup, path, sizeof(path));
+	if (ret)
+		return ret;
+	return freeze(f, path, false, json_pack("{s:s}", "freezer", path), "target.cgroup",
+		      s->target.proc.cgroup, err, size);
+}
+
+/*
+ * The undo record of a signal pause: every selected process with its start time, and
+ * whether it was stopped before the fault. A process stopped before (by job control, a
+ * debugger, an operator) stays as it was found: not stopped again, and not resumed by the
+ * revert.
+ */
+static json_t *stop_record(const struct proc_match *m, size_t n, uint64_t seed, size_t matched)
+{
+	json_t *procs = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		bool was = state_stopped(proc_state(m[i].pid, m[i].starttime));
+
+		json_array_append_new(procs, json_pack("{s:i, s:I, s:s, s:b}", "pid", (int)m[i].pid,
+						       "starttime", (json_int_t)m[i].starttime,
+						       "comm", m[i].comm, "already_stopped", was));
+	}
+	return json_pack("{s:o, s:I, s:I}", "stopped", procs, "seed", (json_int_t)seed, "matched",
+			 (json_int_t)matched);
+}
+
+/* SIGSTOP to every process of the journalled record that was not stopped already. */
+static int stop_all(struct fault *f, const struct proc_match *m, size_t n, char *err, size_t size)
+{
+	const json_t *procs = json_object_get(f->undo, "stopped");
+
+	for (size_t i = 0; i < n; i++) {
+		int e;
+
+		if (json_is_true(json_object_get(json_array_get(procs, i), "already_stopped"))) {
+			log_info("fault %s: pid %d (%s) was already stopped; left as it is", f->id,
+				 (int)m[i].pid, m[i].comm);
+			continue;
+		}
+		e = procsel_signal(m[i].pid, m[i].starttime, SIGSTOP);
+		if (e && e != -ESRCH) {
+			snprintf(err, size, "stopping pid %d: %s", (int)m[i].pid, strerror(-e));
+			return e;
+		}
+		log_info("fault %s: stopped pid %d (%s)", f->id, (int)m[i].pid, m[i].comm);
+	}
+	return 0;
+}
+
 static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	const struct fault_spec *s = f->spec;
 	struct proc_match *m = NULL;
 	struct procsel_guard g;
 	uint64_t seed;
-	json_t *procs;
 	size_t n = 0, matched = 0;
 	int ret;
 
-	if (s->params.pause.method == PAUSE_FREEZER && s->target.proc.container) {
-		const struct pause_priv *p = f->priv;
-		char cur[16] = "";
-
-		ret = freezer_read(p->freezer, cur);
-		if (ret) {
-			snprintf(err, size, "reading %s: %s", p->freezer, strerror(-ret));
-			return ret;
-		}
-		/* THAWED or 0: anything else was frozen by someone else (podman pause). */
-		if (cur[0] != (p->freezer_v1 ? 'T' : '0')) {
-			snprintf(err, size, "target.container: %.12s is already frozen",
-				 p->container);
-			return -EBUSY;
-		}
-		f->undo = json_pack("{s:s, s:s}", "freezer", p->freezer, "container", p->container);
-		ret = fault_journal(f);
-		if (ret)
-			return ret;
-		ret = freezer_write(p->freezer, p->freezer_v1 ? "FROZEN" : "1");
-		if (ret)
-			snprintf(err, size, "freezing container %.12s: %s", p->container,
-				 strerror(-ret));
-		else
-			freezer_wait_frozen(p->freezer);
-		return ret;
-	}
-	if (s->params.pause.method == PAUSE_FREEZER) {
-		char path[512], cur = '0';
-
-		ret = freezer_path(s->target.proc.cgroup, path, sizeof(path));
-		if (ret)
-			return ret;
-		/* A cgroup frozen by someone else is theirs to thaw, not ours. */
-		ret = freezer_read(path, &cur);
-		if (ret) {
-			snprintf(err, size, "reading %s: %s", path, strerror(-ret));
-			return ret;
-		}
-		if (cur != '0') {
-			snprintf(err, size, "target.cgroup: %s is already frozen",
-				 s->target.proc.cgroup);
-			return -EBUSY;
-		}
-		f->undo = json_pack("{s:s}", "freezer", path);
-		ret = fault_journal(f);
-		if (ret)
-			return ret;
-		ret = freezer_write(path, "1");
-		if (ret)
-			snprintf(err, size, "freezing %s: %s", s->target.proc.cgroup,
-				 strerror(-ret));
-		else
-			freezer_wait_frozen(path);
-		return ret;
-	}
-
+	if (s->params.pause.method == PAUSE_FREEZER)
+		return pause_freeze(f, err, size);
 	procsel_guard_init(&g, f->peer_pid, a->policy);
 	seed = procsel_seed(&s->target.proc);
 	ret = procsel_select(&s->target.proc, &g, seed, &m, &n, &matched, err, size);
@@ -430,41 +476,11 @@ static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 			goto out;
 		}
 	}
-	procs = json_array();
-	for (size_t i = 0; i < n; i++) {
-		/*
-		 * A process stopped before the fault (by job control, a debugger, an operator)
-		 * stays as it was found: not stopped again, and not resumed by the revert.
-		 */
-		bool was = state_stopped(proc_state(m[i].pid, m[i].starttime));
-
-		json_array_append_new(procs, json_pack("{s:i, s:I, s:s, s:b}", "pid", (int)m[i].pid,
-						       "starttime", (json_int_t)m[i].starttime,
-						       "comm", m[i].comm, "already_stopped", was));
-	}
-	f->undo = json_pack("{s:o, s:I, s:I}", "stopped", procs, "seed", (json_int_t)seed,
-			    "matched", (json_int_t)matched);
+	f->undo = stop_record(m, n, seed, matched);
 	/* Every process is on record before the first SIGSTOP. */
 	ret = fault_journal(f);
-	if (ret)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		int e;
-
-		if (json_is_true(json_object_get(json_array_get(procs, i), "already_stopped"))) {
-			log_info("fault %s: pid %d (%s) was already stopped; left as it is", f->id,
-				 (int)m[i].pid, m[i].comm);
-			continue;
-		}
-		e = procsel_signal(m[i].pid, m[i].starttime, SIGSTOP);
-
-		if (e && e != -ESRCH) {
-			snprintf(err, size, "stopping pid %d: %s", (int)m[i].pid, strerror(-e));
-			ret = e;
-			goto out;
-		}
-		log_info("fault %s: stopped pid %d (%s)", f->id, (int)m[i].pid, m[i].comm);
-	}
+	if (!ret)
+		ret = stop_all(f, m, n, err, size);
 out:
 	free(m);
 	return ret;

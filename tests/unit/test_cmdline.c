@@ -254,11 +254,11 @@ static void test_usage_layout(void **state)
 	int ret;
 
 	(void)state;
-	/* Two spaces after the longest listed label; continuation lines under the text;
-	 * unlisted rows (--verbose, --help) absent. */
+	/* Two spaces after the longest listed label; a short form before the long one;
+	 * continuation lines under the text; unlisted rows (--verbose, --help) absent. */
 	out = captured(stdout, do_usage, (void *)&cl, &ret);
 	assert_string_equal(out, "Usage: t\n\n"
-				 "  --file FILE       the file\n"
+				 "  -f, --file FILE   the file\n"
 				 "  --mode fast|slow  how\n"
 				 "                    to go\n"
 				 "  --wait DURATION   how long\n"
@@ -268,7 +268,7 @@ static void test_usage_layout(void **state)
 	free(out);
 	out = captured(stdout, do_usage, (void *)&col_cl, &ret);
 	assert_string_equal(out, "H\n"
-				 "  --file FILE                 the file\n"
+				 "  -f, --file FILE             the file\n"
 				 "  --mode fast|slow            how\n"
 				 "                              to go\n"
 				 "  --wait DURATION             how long\n"
@@ -280,13 +280,51 @@ static void test_usage_layout(void **state)
 	free(out);
 }
 
+/* A counting option adds one each time it is given, in either form; the usage goes to any stream. */
+static void test_count(void **state)
+{
+	struct loud {
+		int level;
+	};
+	static const struct ctl_opt count_opts[] = {
+		{.name = "verbose",
+		 .short_name = 'v',
+		 .kind = CTL_OPT_COUNT,
+		 .offset = offsetof(struct loud, level),
+		 .help = "more"},
+		{0},
+	};
+	static const struct ctl_cmdline count_cl = {
+		.cmd = "faultctl t", .head = "H\n", .opts = count_opts, .options_first = true};
+	char *argv[] = {"t", "-vv", "--verbose", "op", "-v", NULL};
+	struct loud l = {0};
+	char path[] = "/tmp/fl-test-cmdline.XXXXXX";
+	char buf[64] = "";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	(void)state;
+	/* options_first: the -v after the operand is the operand's. */
+	assert_int_equal(ctl_cmdline_parse(&count_cl, 5, argv, &l), 3);
+	assert_int_equal(l.level, 3);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w+");
+	assert_non_null(f);
+	ctl_cmdline_print(f, &count_cl);
+	rewind(f);
+	assert_int_equal(fread(buf, 1, sizeof(buf) - 1, f), strlen("H\n  -v, --verbose  more\n"));
+	fclose(f);
+	unlink(path);
+	assert_string_equal(buf, "H\n  -v, --verbose  more\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values),	      cmocka_unit_test(test_defaults_stay),
 		cmocka_unit_test(test_options_first), cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_bad_duration),  cmocka_unit_test(test_help),
-		cmocka_unit_test(test_usage_layout),
+		cmocka_unit_test(test_usage_layout), cmocka_unit_test(test_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
