@@ -481,7 +481,7 @@ static void pause_check(struct exp_ctx *ctx, const struct enode *map, struct fau
 }
 
 /*
- * network.dns: the target names the resolvers (cidrs, IPv4 for now) and their port (53 unless
+ * network.dns: the target names the resolvers (cidrs, IPv4 or IPv6) and their port (53 unless
  * given); the queries are faulted on their way out, over UDP (answered or dropped) and TCP
  * (dropped).
  */
@@ -498,14 +498,6 @@ static void dns_target_check(struct exp_ctx *ctx, const struct enode *map, struc
 	if (t->protocol == NET_PROTO_ICMP)
 		push_target(ctx, map, "protocol",
 			    "DNS runs over udp and tcp: use udp, tcp or any (the default)");
-	for (size_t i = 0; i < t->n_cidrs; i++) {
-		if (t->cidrs[i].family == AF_INET6) {
-			push_target(ctx, map, "cidrs",
-				    "network.dns faults queries to IPv4 resolvers only for now; "
-				    "remove the IPv6 CIDR");
-			break;
-		}
-	}
 	if (!t->n_ports) {
 		t->ports = calloc(1, sizeof(*t->ports));
 		if (!t->ports) {
