@@ -559,10 +559,11 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 			   .default_direction = NET_DIR_EGRESS,
 			   .params = &exp_params_dns,
 			   .check = dns_target_check,
-			   .effect = "answers the matching queries at once in the data path "
-				     "(nxdomain, servfail, refused: the query never reaches the "
-				     "resolver) or drops them (drop); queries over TCP are "
-				     "dropped; IPv4 resolvers only"},
+			   .effect = "answers the matching queries at once in the data path, "
+				     "the query never reaching the resolver (nxdomain, servfail, "
+				     "refused; spoof: NOERROR with the a/aaaa records for A/AAAA "
+				     "queries, no record for other types) or drops them (drop); "
+				     "queries over TCP are dropped"},
 	[FAULT_PROC_KILL] = {.name = "process.kill",
 			     .target = FAULT_TARGET_PROC,
 			     .once = exp_params_kill_once,
