@@ -212,7 +212,7 @@ enum dns_qtype {
 };
 
 #define EXP_MAX_DNS_NAMES 256
-#define EXP_MAX_DNS_SPOOF 8	 /* addresses of each family in a spoofed answer */
+#define EXP_MAX_DNS_SPOOF 8    /* addresses of each family in a spoofed answer */
 #define EXP_MAX_DNS_TTL 604800 /* a spoofed answer's TTL, seconds (one week) */
 #define EXP_DNS_TTL_DEFAULT 60
 

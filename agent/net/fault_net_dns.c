@@ -58,8 +58,9 @@ static int dns_apply(struct agent *a, struct fault *f, char *err, size_t size)
 		/* The parser checked the families and the counts; an agent checks again. */
 		if (p->n_a > NETFAULT_DNS_SPOOF_MAX || p->n_aaaa > NETFAULT_DNS_SPOOF_MAX ||
 		    p->ttl > NETFAULT_DNS_TTL_MAX) {
-			snprintf(err, size, "params: more spoof addresses or a longer ttl than "
-					    "this agent answers with");
+			snprintf(err, size,
+				 "params: more spoof addresses or a longer ttl than "
+				 "this agent answers with");
 			return -EINVAL;
 		}
 		act.dns_spoof.ttl = p->ttl;

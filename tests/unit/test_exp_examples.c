@@ -133,7 +133,8 @@ static void test_examples_cover_everything(void **state)
 			dns_spoof |= f->type == FAULT_NET_DNS &&
 				     f->params.dns.action == DNS_ACTION_SPOOF &&
 				     f->params.dns.n_a && f->params.dns.n_aaaa;
-			for (size_t k = 0; f->type == FAULT_NET_DNS && k < f->target.net.n_cidrs; k++)
+			for (size_t k = 0; f->type == FAULT_NET_DNS && k < f->target.net.n_cidrs;
+			     k++)
 				dns_v6 |= f->target.net.cidrs[k].family == AF_INET6;
 			switch (exp_fault_target_kind(f->type)) {
 			case FAULT_TARGET_NET: {
