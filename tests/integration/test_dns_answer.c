@@ -7,7 +7,8 @@
  * program builds (a 503-byte UDP segment), an EDNS record cut before the records are added,
  * the question echoed in the query's letter case, NODATA for other types, and every field of
  * the result: addresses and ports swapped, lengths, IPv4's header checksum, IPv6's UDP
- * checksum recomputed here in software, flags, counts, records and TTL, the counters.
+ * checksum recomputed here in software, flags, counts, records and TTL, the counters; and an
+ * IPv6 query behind an extension header, which is left alone.
  * Exit 0 pass, 1 fail, 77 skipped (not root, no BPF).
  */
 #include <arpa/inet.h>
@@ -54,6 +55,7 @@ struct query {
 	const char *name; /* dotted, as sent (its case kept) */
 	uint16_t qtype;
 	bool edns; /* an OPT record after the question (ARCOUNT 1) */
+	bool hbh;  /* IPv6: a hop-by-hop options header before UDP */
 };
 
 /* Dotted name -> wire format; the length, 0 when it does not fit. */
@@ -110,7 +112,8 @@ static uint16_t fold(uint32_t s)
  */
 static size_t build(const struct query *q, uint8_t *buf, size_t cap, size_t *dns, size_t *qlen)
 {
-	size_t ip = ETH_HLEN, l4 = ip + (q->family == AF_INET ? 20 : 40), d = l4 + 8, n;
+	size_t ip = ETH_HLEN, l4 = ip + (q->family == AF_INET ? 20 : 40) + (q->hbh ? 8 : 0);
+	size_t d = l4 + 8, n;
 	size_t len;
 
 	memset(buf, 0, cap);
@@ -127,6 +130,13 @@ static size_t build(const struct query *q, uint8_t *buf, size_t cap, size_t *dns
 		buf[ip] = 0x60;
 		buf[ip + 6] = IPPROTO_UDP;
 		buf[ip + 7] = 64;
+		if (q->hbh) {
+			/* Next header UDP, 8 bytes, PadN of 4. */
+			buf[ip + 6] = 0;
+			buf[ip + 40] = IPPROTO_UDP;
+			buf[ip + 42] = 1;
+			buf[ip + 43] = 4;
+		}
 		inet_pton(AF_INET6, CLIENT6, buf + ip + 8);
 		inet_pton(AF_INET6, RESOLVER6, buf + ip + 24);
 	}
@@ -156,7 +166,7 @@ static size_t build(const struct query *q, uint8_t *buf, size_t cap, size_t *dns
 		put16(buf + ip + 2, (uint16_t)(len - ip));
 		put16(buf + ip + 10, (uint16_t)~fold(sum16(buf + ip, 20, 0)));
 	} else {
-		put16(buf + ip + 4, (uint16_t)(len - l4));
+		put16(buf + ip + 4, (uint16_t)(len - ip - 40));
 	}
 	return len;
 }
@@ -334,18 +344,20 @@ int main(void)
 	section = "spoof";
 	{
 		const struct query qs[] = {
-			{AF_INET, "db.internal", 1, false},
-			{AF_INET, "DB.Internal", 28, true},
-			{AF_INET, longname, 1, true},
-			{AF_INET6, "db.internal", 28, true},
-			{AF_INET6, "Db.internal", 1, false},
-			{AF_INET6, longname, 28, true}, /* the largest answer: 503-byte segment */
+			{AF_INET, "db.internal", 1, false, false},
+			{AF_INET, "DB.Internal", 28, true, false},
+			{AF_INET, longname, 1, true, false},
+			{AF_INET6, "db.internal", 28, true, false},
+			{AF_INET6, "Db.internal", 1, false, false},
+			{AF_INET6, longname, 28, true,
+			 false}, /* the largest answer: 503-byte segment */
 		};
 
 		for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++, n++)
 			check_answer(nf, &qs[i], NETFAULT_DNS_SPOOF_MAX, 0);
 		/* Another type: NOERROR, no record (NODATA). */
-		check_answer(nf, &(struct query){AF_INET6, "db.internal", 15 /* MX */, true}, 0, 0);
+		check_answer(nf, &(struct query){AF_INET6, "db.internal", 15 /* MX */, true, false},
+			     0, 0);
 		n++;
 	}
 	c = counters(nf, slot);
@@ -363,14 +375,32 @@ int main(void)
 		spec.dns_spoof.n_a = 1;
 		err = netfault_rule_add(nf, &spec, &slot);
 		CHECK(!err, "re-adding the rule: %s", strerror(-err));
-		check_answer(nf, &(struct query){AF_INET, "db.internal", 28, false}, 0, 0);
-		check_answer(nf, &(struct query){AF_INET6, "x.internal", 1, false}, 1, 0);
+		check_answer(nf, &(struct query){AF_INET, "db.internal", 28, false, false}, 0, 0);
+		check_answer(nf, &(struct query){AF_INET6, "x.internal", 1, false, false}, 1, 0);
+	}
+
+	section = "ipv6 extension header";
+	{
+		/* Not parsed: passed on untouched to the resolver, not even counted as a query. */
+		const struct query q = {AF_INET6, "db.internal", 1, false, true};
+		uint8_t in[256], out[256];
+		size_t dns, qlen, len = build(&q, in, sizeof(in), &dns, &qlen);
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = len,
+			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+		unsigned long long before = counters(nf, slot).queries;
+
+		err = bpf_prog_test_run_opts(netfault_prog_fd(nf, NETFAULT_HOOK_EGRESS), &opts);
+		CHECK(!err && (int)opts.retval == TC_ACT_UNSPEC &&
+			      opts.data_size_out == (__u32)len && !memcmp(in, out, len),
+		      "a query after a hop-by-hop header was not passed on untouched (verdict %d)",
+		      (int)opts.retval);
+		CHECK(counters(nf, slot).queries == before, "it counted as a query");
 	}
 
 	section = "rcode";
 	{
 		/* An RCODE answer over IPv6 gets its checksum too. */
-		const struct query q = {AF_INET6, longname, 1, true};
+		const struct query q = {AF_INET6, longname, 1, true, false};
 
 		netfault_rule_remove(nf, slot);
 		spec.dns_op = NETFAULT_DNS_ANSWER;
