@@ -111,6 +111,13 @@ struct {
 /* Bytes of the network header read at once: IPv6's fixed header and 4 bytes past it. */
 #define HDR_LEN (sizeof(struct ipv6hdr) + 4)
 
+/*
+ * Bytes of the largest UDP answer the program builds: header, DNS header, the question (a name
+ * of NETFAULT_DNS_NAME_MAX bytes, type, class) and NETFAULT_DNS_SPOOF_MAX AAAA records, rounded
+ * up to bpf_csum_diff()'s limit (503 of 512 used).
+ */
+#define DNS_UDP_MAX 512
+
 /* The pseudo-headers of the TCP and UDP checksums (csum_partial()). */
 struct pseudo4 {
 	__u8 a[4], b[4];
@@ -166,6 +173,10 @@ struct packet {
 	__u8 dns;	 /* the packet is a DNS query: dns_match and the rest are set */
 	__u8 redirected; /* answered: sent back by bpf_redirect() */
 	__u16 dns_qtype;
+	__u16 dns_qclass;
+	__u16 dns_ancount; /* SPOOF: records in dns_rr */
+	__u32 dns_rrlen;   /* SPOOF: bytes in dns_rr */
+	__u32 dns_ulen;	   /* the answer's UDP length, for netfault_dns_csum6() */
 	__u32 dns_n;	   /* bytes read into qname */
 	__u32 dns_next;	   /* the walk: offset of the next length byte */
 	__u32 dns_nlabels; /* the walk: labels so far; the suffix walk: labels left */
@@ -179,6 +190,11 @@ struct packet {
 	__u64 dns_lh[NETFAULT_DNS_LABELS_MAX + 1]; /* hash of each label */
 	/* The question as read: the name, lower-cased by the parse, then type and class. */
 	__u8 qname[NETFAULT_DNS_NAME_MAX + 9];
+	/* SPOOF: the answer records (netfault_dns_spoof()), A (16 bytes) or AAAA (28) each. */
+	__u8 dns_rr[NETFAULT_DNS_SPOOF_MAX * 28];
+	/* An IPv6 answer's UDP checksum (netfault_dns_csum6()): pseudo-header, then the segment. */
+	struct pseudo6 dns_ph6;
+	__u8 dns_buf[DNS_UDP_MAX];
 	/*
 	 * The network header and what follows it, as the parse read it; after the parse, the
 	 * checksum pseudo-header of csum_partial().
@@ -837,6 +853,7 @@ static long dns_byte(__u32 n, void *ctx)
 		/* The root: then the question's type (and class) must follow. */
 		if (n + 5 <= pkt->dns_n) {
 			pkt->dns_qtype = (__u16)pkt->qname[i + 1] << 8 | pkt->qname[i + 2];
+			pkt->dns_qclass = (__u16)pkt->qname[i + 3] << 8 | pkt->qname[i + 4];
 			pkt->dns_qlen = n + 1;
 		}
 		return 1;
@@ -930,8 +947,9 @@ static long dns_suffix_one(__u32 i, void *ctx)
 
 /*
  * Parse the packet as a DNS query (egress, UDP, or the first segment of a TCP message) and
- * find the DNS rule slots whose patterns match its name: pkt->dns and pkt->dns_match. IPv4
- * only: the answer leaves IPv4's optional UDP checksum out, which IPv6 does not allow.
+ * find the DNS rule slots whose patterns match its name: pkt->dns and pkt->dns_match. IPv4,
+ * and IPv6 without extension headers (the answer would have to take them out: a query with a
+ * fragment, hop-by-hop or other header is left alone).
  */
 __attribute__((noinline)) int netfault_dns(struct __sk_buff *skb)
 {
@@ -945,11 +963,15 @@ __attribute__((noinline)) int netfault_dns(struct __sk_buff *skb)
 		return 0;
 	pkt->dns = 0;
 	pkt->dns_match = 0;
-	if (pkt->hook != NETFAULT_HOOK_EGRESS || pkt->v6 || !pkt->has_ports)
+	if (pkt->hook != NETFAULT_HOOK_EGRESS || !pkt->has_ports)
 		return 0;
-	/* A fragment (more follow): its answer would keep the flag. Queries are small. */
-	if (pkt->hdr.ip.frag_off & bpf_htons(0x3fff))
+	if (pkt->v6) {
+		if (pkt->l3_end != l2_len + sizeof(struct ipv6hdr))
+			return 0;
+	} else if (pkt->hdr.ip.frag_off & bpf_htons(0x3fff)) {
+		/* A fragment (more follow): its answer would keep the flag. Queries are small. */
 		return 0;
+	}
 	off = pkt->l3_end;
 	if (off > 0xffff)
 		return 0;
@@ -1005,44 +1027,184 @@ static __always_inline int dns_qtype_in(const struct netfault_rule *rule, __u16 
 	return 0;
 }
 
+/* Bytes of an answer record before its data: name (a pointer), type, class, TTL, length. */
+#define DNS_RR_HEAD 12
+
+/* The head of one SPOOF record: the name a compression pointer to the question's (0xc00c). */
+static __always_inline void dns_rr_head(__u8 *rr, __u8 type, __be32 ttl, __u8 len)
+{
+	rr[0] = 0xc0;
+	rr[1] = 0x0c;
+	rr[2] = 0;
+	rr[3] = type;
+	rr[4] = 0;
+	rr[5] = 1; /* class IN */
+	__builtin_memcpy(&rr[6], &ttl, 4);
+	rr[10] = 0;
+	rr[11] = len;
+}
+
 /*
- * Turn the query into its answer with the rule's RCODE, in place, and send it back to the
- * ingress of this device, so that the asking socket receives it and the resolver never sees
- * the query: the message is cut after the question (an EDNS record of the query is not
- * answered), flags QR and RA set, AA and TC cleared, RD and the ID kept; addresses and ports
- * swapped (which changes no checksum); the IP length and checksum fixed; the UDP checksum set
- * to 0, "none", which IPv4 allows and which also holds after the cut. 0, or -1 when a helper
- * failed (the packet is then dropped).
+ * SPOOF: the answer records for the query in the packets map, from the rule in pkt->slot, into
+ * pkt->dns_rr (pkt->dns_rrlen bytes, pkt->dns_ancount records): the rule's A records for an A
+ * query of class IN, its AAAA records for an AAAA query, none otherwise (NODATA). A global
+ * function: checked once; slot as netfault_apply()'s.
+ */
+__attribute__((noinline)) int netfault_dns_spoof(__u32 slot)
+{
+	const struct netfault_dns_spoof *sp;
+	struct netfault_rule *rule;
+	struct packet *pkt;
+	__u32 i, n;
+	__be32 ttl;
+
+	if (slot >= NETFAULT_MAX_RULES)
+		return 0;
+	pkt = bpf_map_lookup_elem(&packets, &zero_key);
+	if (!pkt)
+		return 0;
+	pkt->dns_rrlen = 0;
+	pkt->dns_ancount = 0;
+	rule = bpf_map_lookup_elem(&rules, &pkt->slot);
+	if (!rule || pkt->dns_qclass != 1)
+		return 0;
+	sp = &rule->dns_spoof;
+	ttl = bpf_htonl(sp->ttl);
+	if (pkt->dns_qtype == 1) {
+		n = sp->n_a < NETFAULT_DNS_SPOOF_MAX ? sp->n_a : NETFAULT_DNS_SPOOF_MAX;
+#pragma unroll
+		for (i = 0; i < NETFAULT_DNS_SPOOF_MAX; i++) {
+			if (i < n) {
+				dns_rr_head(&pkt->dns_rr[i * (DNS_RR_HEAD + 4)], 1, ttl, 4);
+				__builtin_memcpy(&pkt->dns_rr[i * (DNS_RR_HEAD + 4) + DNS_RR_HEAD],
+						 sp->a[i], 4);
+			}
+		}
+		pkt->dns_ancount = n;
+		pkt->dns_rrlen = n * (DNS_RR_HEAD + 4);
+	} else if (pkt->dns_qtype == 28) {
+		n = sp->n_aaaa < NETFAULT_DNS_SPOOF_MAX ? sp->n_aaaa : NETFAULT_DNS_SPOOF_MAX;
+#pragma unroll
+		for (i = 0; i < NETFAULT_DNS_SPOOF_MAX; i++) {
+			if (i < n) {
+				dns_rr_head(&pkt->dns_rr[i * (DNS_RR_HEAD + 16)], 28, ttl, 16);
+				__builtin_memcpy(&pkt->dns_rr[i * (DNS_RR_HEAD + 16) + DNS_RR_HEAD],
+						 sp->aaaa[i], 16);
+			}
+		}
+		pkt->dns_ancount = n;
+		pkt->dns_rrlen = n * (DNS_RR_HEAD + 16);
+	}
+	return 0;
+}
+
+/*
+ * The UDP checksum of an IPv6 answer (mandatory there), computed whole over the pseudo-header
+ * in pkt->dns_ph6 and the pkt->dns_ulen bytes of the segment at pkt->l3_end, whose checksum
+ * field holds 0, and stored. Whole rather than patched: an egress query's checksum is often
+ * only the partial one a device would complete. 0, or -1 when a helper failed. A global
+ * function: checked once.
+ */
+__attribute__((noinline)) int netfault_dns_csum6(struct __sk_buff *skb)
+{
+	struct packet *pkt;
+	__u64 len, last;
+	__s64 sum;
+	__u32 c;
+	__u16 check;
+
+	pkt = bpf_map_lookup_elem(&packets, &zero_key);
+	if (!pkt)
+		return -1;
+	len = pkt->dns_ulen;
+	if (len < sizeof(struct udphdr) || len > DNS_UDP_MAX || pkt->l3_end > 0xffff)
+		return -1;
+	len = bound(len - 1, DNS_UDP_MAX - 1) + 1;
+	/* The last word zeroed first: the bytes past the segment pad it (bpf_csum_diff()). */
+	last = bound(len - 1, DNS_UDP_MAX - 4); /* ((len + 3) & ~3) - 4: 0..508 */
+	*(__u32 *)&pkt->dns_buf[last] = 0;
+	if (bpf_skb_load_bytes(skb, pkt->l3_end, pkt->dns_buf, len))
+		return -1;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&pkt->dns_ph6, sizeof(pkt->dns_ph6), 0);
+	if (sum < 0)
+		return -1;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)pkt->dns_buf, last + 4, sum);
+	if (sum < 0)
+		return -1;
+	c = (__u32)sum;
+	c = (c & 0xffff) + (c >> 16);
+	c = (c & 0xffff) + (c >> 16);
+	check = ~c & 0xffff;
+	if (!check)
+		check = 0xffff; /* 0 means no checksum, which IPv6 does not allow */
+	return bpf_skb_store_bytes(skb, pkt->l3_end + offsetof(struct udphdr, check), &check, 2,
+				   BPF_F_RECOMPUTE_CSUM)
+		       ? -1
+		       : 0;
+}
+
+/*
+ * Turn the query into its answer in place, with the rule's RCODE, or NOERROR and the records
+ * netfault_dns_spoof() left in pkt->dns_rr, and send it back to the ingress of this device, so
+ * that the asking socket receives it and the resolver never sees the query: the message is cut
+ * after the question (an EDNS record of the query is not answered) and grown by the records,
+ * flags QR and RA set, AA and TC cleared, RD and the ID kept, ANCOUNT the records'; addresses
+ * and ports swapped; the IP length (and IPv4's checksum) fixed; the UDP checksum set to 0,
+ * "none", over IPv4 (which allows it), computed over IPv6 (netfault_dns_csum6()). 0, or -1 when
+ * a helper failed (the packet is then dropped).
  */
 static __always_inline int dns_answer(struct __sk_buff *skb, struct packet *pkt, __u8 rcode)
 {
-	__u32 l3 = l2_len, l4 = pkt->l3_end, off = pkt->dns_off;
-	__u32 end = off + sizeof(pkt->dns_hdr) + pkt->dns_qlen + 4;
+	__u32 l3 = l2_len, l4 = pkt->l3_end, off = pkt->dns_off, rrlen = pkt->dns_rrlen;
+	__u32 qend = off + sizeof(pkt->dns_hdr) + pkt->dns_qlen + 4, end;
 	struct iphdr *ip = &pkt->hdr.ip;
+	struct ipv6hdr *ip6 = &pkt->hdr.ip6;
 	__be16 old_len, new_len;
 	__be32 a;
 	__be16 p;
 
-	if (end > 0xffff || l4 > 0xffff || end <= l4 + sizeof(struct udphdr))
+	if (qend > 0xffff || l4 > 0xffff || qend <= l4 + sizeof(struct udphdr) ||
+	    rrlen > sizeof(pkt->dns_rr))
 		return -1;
-	if (skb->len > end && bpf_skb_change_tail(skb, end, 0))
+	end = qend + rrlen;
+	if (skb->len != end && bpf_skb_change_tail(skb, end, 0))
 		return -1;
-	if (bpf_skb_load_bytes(skb, l3, ip, sizeof(*ip)))
+	if (rrlen >= DNS_RR_HEAD + 4 &&
+	    bpf_skb_store_bytes(skb, qend, pkt->dns_rr, bound(rrlen - 1, 0xff) + 1,
+				BPF_F_RECOMPUTE_CSUM))
 		return -1;
-	old_len = ip->tot_len;
-	new_len = bpf_htons(end - l3);
-	a = ip->saddr;
-	ip->saddr = ip->daddr;
-	ip->daddr = a;
-	ip->tot_len = new_len;
-	if (bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), old_len, new_len, 2))
-		return -1;
-	/* The checksum field as it is now, so that the store below keeps it. */
-	if (bpf_skb_load_bytes(skb, l3 + offsetof(struct iphdr, check), &ip->check, 2))
-		return -1;
-	if (bpf_skb_store_bytes(skb, l3, ip, sizeof(*ip), BPF_F_RECOMPUTE_CSUM))
-		return -1;
-	/* The UDP header: ports swapped, the new length, no checksum. */
+	if (pkt->v6) {
+		if (bpf_skb_load_bytes(skb, l3, ip6, sizeof(*ip6)))
+			return -1;
+		__builtin_memcpy(pkt->dns_ph6.a, &ip6->saddr, 16);
+		__builtin_memcpy(&ip6->saddr, &ip6->daddr, 16);
+		__builtin_memcpy(&ip6->daddr, pkt->dns_ph6.a, 16);
+		ip6->payload_len = bpf_htons(end - l4);
+		if (bpf_skb_store_bytes(skb, l3, ip6, sizeof(*ip6), BPF_F_RECOMPUTE_CSUM))
+			return -1;
+		__builtin_memcpy(pkt->dns_ph6.a, &ip6->saddr, 16);
+		__builtin_memcpy(pkt->dns_ph6.b, &ip6->daddr, 16);
+		pkt->dns_ph6.len = bpf_htonl(end - l4);
+		pkt->dns_ph6.proto = bpf_htonl(IPPROTO_UDP);
+	} else {
+		if (bpf_skb_load_bytes(skb, l3, ip, sizeof(*ip)))
+			return -1;
+		old_len = ip->tot_len;
+		new_len = bpf_htons(end - l3);
+		a = ip->saddr;
+		ip->saddr = ip->daddr;
+		ip->daddr = a;
+		ip->tot_len = new_len;
+		if (bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), old_len, new_len,
+					2))
+			return -1;
+		/* The checksum field as it is now, so that the store below keeps it. */
+		if (bpf_skb_load_bytes(skb, l3 + offsetof(struct iphdr, check), &ip->check, 2))
+			return -1;
+		if (bpf_skb_store_bytes(skb, l3, ip, sizeof(*ip), BPF_F_RECOMPUTE_CSUM))
+			return -1;
+	}
+	/* The UDP header: ports swapped, the new length, no checksum (yet, over IPv6). */
 	if (bpf_skb_load_bytes(skb, l4, pkt->ports, sizeof(pkt->ports)))
 		return -1;
 	p = bpf_htons(end - l4);
@@ -1056,9 +1218,15 @@ static __always_inline int dns_answer(struct __sk_buff *skb, struct packet *pkt,
 		return -1;
 	pkt->dns_hdr[2] = 0x80 | (pkt->dns_hdr[2] & 0x79); /* QR, opcode and RD kept */
 	pkt->dns_hdr[3] = 0x80 | (rcode & 0x0f);	   /* RA */
-	__builtin_memset(&pkt->dns_hdr[6], 0, 6);	   /* no answer, authority, additional */
+	__builtin_memset(&pkt->dns_hdr[6], 0, 6);	   /* no authority, additional */
+	pkt->dns_hdr[7] = pkt->dns_ancount;
 	if (bpf_skb_store_bytes(skb, off, pkt->dns_hdr, sizeof(pkt->dns_hdr), BPF_F_RECOMPUTE_CSUM))
 		return -1;
+	if (pkt->v6) {
+		pkt->dns_ulen = end - l4;
+		if (netfault_dns_csum6(skb))
+			return -1;
+	}
 	if (l2_len == ETH_HLEN) {
 		/* The Ethernet addresses swapped: the answer is for this host. */
 		if (bpf_skb_load_bytes(skb, 0, &pkt->hdr.bytes[16], 2 * ETH_ALEN))
@@ -1177,7 +1345,8 @@ __attribute__((noinline)) int netfault_apply(__u32 slot)
 		if (!chance(rule->prob))
 			return 0;
 		/* Over TCP a matching query is dropped: see docs/network-faults.md. */
-		if (rule->dns_op == NETFAULT_DNS_ANSWER && pkt->proto == IPPROTO_UDP)
+		if ((rule->dns_op == NETFAULT_DNS_ANSWER || rule->dns_op == NETFAULT_DNS_SPOOF) &&
+		    pkt->proto == IPPROTO_UDP)
 			return VERDICT_DNS_ANSWER;
 		cnt->dropped++;
 		return VERDICT_DROP;
@@ -1234,6 +1403,7 @@ __attribute__((noinline)) int netfault_act(struct __sk_buff *skb, int verdict)
 	struct netfault_counters *cnt;
 	struct netfault_rule *rule;
 	struct packet *pkt;
+	__u8 rcode;
 	int r;
 
 	if (verdict == VERDICT_PASS)
@@ -1259,8 +1429,13 @@ __attribute__((noinline)) int netfault_act(struct __sk_buff *skb, int verdict)
 		rule = bpf_map_lookup_elem(&rules, &pkt->slot);
 		if (!rule)
 			return 1;
+		rcode = rule->dns_rcode;
+		pkt->dns_rrlen = 0;
+		pkt->dns_ancount = 0;
+		if (rule->dns_op == NETFAULT_DNS_SPOOF)
+			netfault_dns_spoof(pkt->slot);
 		/* Looked up again: cnt would be spilled across the helpers (see struct packet). */
-		if (dns_answer(skb, pkt, rule->dns_rcode)) {
+		if (dns_answer(skb, pkt, rcode)) {
 			cnt = bpf_map_lookup_elem(&rule_stats, &pkt->slot);
 			if (cnt)
 				cnt->dropped++;

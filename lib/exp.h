@@ -187,7 +187,7 @@ enum dns_action {
 	DNS_ACTION_SERVFAIL, /* answered: the server failed */
 	DNS_ACTION_REFUSED,  /* answered: the server refuses */
 	DNS_ACTION_DROP,     /* dropped: the client times out */
-	DNS_ACTION_SPOOF,    /* a forged address: parsed, refused as not supported yet */
+	DNS_ACTION_SPOOF,    /* answered: NOERROR with the forged a/aaaa records */
 };
 
 /* Query types network.dns can select (lib/dnsname.c has their numbers). */
@@ -212,6 +212,9 @@ enum dns_qtype {
 };
 
 #define EXP_MAX_DNS_NAMES 256
+#define EXP_MAX_DNS_SPOOF 8    /* addresses of each family in a spoofed answer */
+#define EXP_MAX_DNS_TTL 604800 /* a spoofed answer's TTL, seconds (one week) */
+#define EXP_DNS_TTL_DEFAULT 60
 
 struct fault_net_dns {
 	char **names; /* patterns: "db.internal." or "*.example.com" (lib/dnsname.h) */
@@ -220,6 +223,12 @@ struct fault_net_dns {
 	size_t n_qtypes;
 	int action; /* enum dns_action */
 	uint32_t probability_ppm;
+	/* spoof: the answer's addresses (full-length CIDRs: AF_INET in a, AF_INET6 in aaaa) */
+	struct net_cidr *a;
+	size_t n_a;
+	struct net_cidr *aaaa;
+	size_t n_aaaa;
+	uint32_t ttl; /* spoof: seconds, 1..EXP_MAX_DNS_TTL; 0 with other actions */
 };
 
 /* Corruption and duplication: a probability, optionally correlated. */

@@ -91,7 +91,7 @@ static void pause_check(struct exp_ctx *ctx, const struct enode *map, struct fau
 }
 
 /*
- * network.dns: the target names the resolvers (cidrs, IPv4 for now) and their port (53 unless
+ * network.dns: the target names the resolvers (cidrs, IPv4 or IPv6) and their port (53 unless
  * given); the queries are faulted on their way out, over UDP (answered or dropped) and TCP
  * (dropped).
  */
@@ -108,14 +108,6 @@ static void dns_target_check(struct exp_ctx *ctx, const struct enode *map, struc
 	if (t->protocol == NET_PROTO_ICMP)
 		push_target(ctx, map, "protocol",
 			    "DNS runs over udp and tcp: use udp, tcp or any (the default)");
-	for (size_t i = 0; i < t->n_cidrs; i++) {
-		if (t->cidrs[i].family == AF_INET6) {
-			push_target(ctx, map, "cidrs",
-				    "network.dns faults queries to IPv4 resolvers only for now; "
-				    "remove the IPv6 CIDR");
-			break;
-		}
-	}
 	if (!t->n_ports) {
 		t->ports = calloc(1, sizeof(*t->ports));
 		if (!t->ports) {
@@ -177,10 +169,11 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 			   .default_direction = NET_DIR_EGRESS,
 			   .params = &exp_params_dns,
 			   .check = dns_target_check,
-			   .effect = "answers the matching queries at once in the data path "
-				     "(nxdomain, servfail, refused: the query never reaches the "
-				     "resolver) or drops them (drop); queries over TCP are "
-				     "dropped; IPv4 resolvers only"},
+			   .effect = "answers the matching queries at once in the data path, "
+				     "the query never reaching the resolver (nxdomain, servfail, "
+				     "refused; spoof: NOERROR with the a/aaaa records for A/AAAA "
+				     "queries, no record for other types) or drops them (drop); "
+				     "queries over TCP are dropped"},
 	[FAULT_PROC_KILL] = {.name = "process.kill",
 			     .target = FAULT_TARGET_PROC,
 			     .once = exp_params_kill_once,

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "dnsname.h"
 #include "exp_params.h"
@@ -189,6 +190,17 @@ static const struct exp_list dns_qtype_list = {
 	.max_items = DNS_QTYPE_COUNT,
 };
 
+_Static_assert(EXP_MAX_DNS_SPOOF == NETFAULT_DNS_SPOOF_MAX &&
+		       EXP_MAX_DNS_TTL == NETFAULT_DNS_TTL_MAX,
+	       "spoof limits: the format's and the data path's");
+
+static const struct exp_list dns_addr_list = {
+	.elem = {.type = FT_CIDR},
+	.elem_size = sizeof(struct net_cidr),
+	.min_items = 1,
+	.max_items = EXP_MAX_DNS_SPOOF,
+};
+
 #define DNS(m) offsetof(struct fault_net_dns, m)
 
 static const struct exp_field dns_fields[] = {
@@ -207,7 +219,43 @@ static const struct exp_field dns_fields[] = {
 	FLD("action", FT_ENUM, FF_REQUIRED, DNS(action), 0, 0, 0, &dns_action_enum),
 	FLD("probability", FT_PERCENT, FF_DEFAULT, DNS(probability_ppm), 1, PCT(100), PCT(100),
 	    NULL),
+	{.key = "a", .type = FT_LIST, .off = DNS(a), .off2 = DNS(n_a), .aux = &dns_addr_list},
+	{.key = "aaaa",
+	 .type = FT_LIST,
+	 .off = DNS(aaaa),
+	 .off2 = DNS(n_aaaa),
+	 .aux = &dns_addr_list},
+	/* Not FF_DEFAULT: only spoof takes it (dns_check() sets the default, 60 s). */
+	FLD("ttl", FT_U32, 0, DNS(ttl), 1, EXP_MAX_DNS_TTL, 0, NULL),
 };
+
+/*
+ * The addresses of a or aaaa (parsed as CIDRs): each one address of the family (no prefix
+ * length, or the full one: the format's own output writes /32 and /128).
+ */
+static void dns_addrs_check(struct exp_ctx *ctx, const struct enode *map, const char *key,
+			    const struct net_cidr *addrs, size_t n, int family)
+{
+	const struct enode *list = exp_node_get(map, key);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct enode *item = exp_node_item(list, i);
+		const char *why = NULL;
+		size_t old;
+
+		if (addrs[i].family != family)
+			why = family == AF_INET ? "a holds IPv4 addresses: put IPv6 ones in aaaa"
+						: "aaaa holds IPv6 addresses: put IPv4 ones in a";
+		else if (addrs[i].prefix != (family == AF_INET ? 32 : 128))
+			why = "one address, not a network: remove the prefix length";
+		if (!why)
+			continue;
+		old = exp_path_key(ctx, key);
+		exp_path_index(ctx, i);
+		exp_err(ctx, item, "%s", why);
+		exp_path_set(ctx, old);
+	}
+}
 
 static void dns_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 		      const struct exp_seen *seen)
@@ -231,10 +279,29 @@ static void dns_check(struct exp_ctx *ctx, const struct enode *map, void *obj,
 			exp_path_set(ctx, old);
 		}
 	}
-	if (exp_seen_valid(o, seen, "action") && p->action == DNS_ACTION_SPOOF)
+	if (!exp_seen_valid(o, seen, "action"))
+		return;
+	if (p->action != DNS_ACTION_SPOOF) {
+		static const char *const spoof_only[] = {"a", "aaaa", "ttl"};
+
+		for (size_t i = 0; i < ARRAY_SIZE(spoof_only); i++)
+			if (exp_seen_present(o, seen, spoof_only[i]))
+				exp_err_key(ctx, map, spoof_only[i],
+					    "only action spoof answers with records: remove %s "
+					    "or use action spoof",
+					    spoof_only[i]);
+		return;
+	}
+	if (!p->ttl)
+		p->ttl = EXP_DNS_TTL_DEFAULT;
+	if (!exp_seen_present(o, seen, "a") && !exp_seen_present(o, seen, "aaaa"))
 		exp_err_key(ctx, map, "action",
-			    "spoof is not supported yet (the data path answers without records): "
-			    "use nxdomain, servfail, refused or drop");
+			    "spoof needs the addresses to answer with: a (IPv4), aaaa (IPv6) or "
+			    "both");
+	if (exp_seen_valid(o, seen, "a"))
+		dns_addrs_check(ctx, map, "a", p->a, p->n_a, AF_INET);
+	if (exp_seen_valid(o, seen, "aaaa"))
+		dns_addrs_check(ctx, map, "aaaa", p->aaaa, p->n_aaaa, AF_INET6);
 }
 
 const struct exp_object exp_params_dns = {

@@ -858,10 +858,15 @@ static int rec_from_spec(const struct netfault_rule_spec *spec, struct rule_rec 
 		/* Queries leave: egress; the answer needs the port of the query. */
 		if (spec->dirs != NETFAULT_DIR_EGRESS || !spec->n_dns_names ||
 		    spec->n_dns_names > NETFAULT_MAX_DNS_NAMES ||
-		    (spec->dns_op != NETFAULT_DNS_ANSWER && spec->dns_op != NETFAULT_DNS_DROP))
+		    (spec->dns_op != NETFAULT_DNS_ANSWER && spec->dns_op != NETFAULT_DNS_DROP &&
+		     spec->dns_op != NETFAULT_DNS_SPOOF) ||
+		    spec->dns_spoof.n_a > NETFAULT_DNS_SPOOF_MAX ||
+		    spec->dns_spoof.n_aaaa > NETFAULT_DNS_SPOOF_MAX)
 			return -EINVAL;
 		r->dns_op = spec->dns_op;
 		r->dns_rcode = spec->dns_rcode;
+		if (spec->dns_op == NETFAULT_DNS_SPOOF)
+			r->dns_spoof = spec->dns_spoof;
 		memcpy(r->dns_qtypes, spec->dns_qtypes, sizeof(r->dns_qtypes));
 		rec->dns_names = malloc(spec->n_dns_names * sizeof(*rec->dns_names));
 		if (!rec->dns_names)

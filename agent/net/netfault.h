@@ -55,11 +55,13 @@ struct netfault_rule_spec {
 	/*
 	 * DNS: egress only; the queries whose name one of the patterns matches (1 or more) and
 	 * whose type is in qtypes (0 ends the list; none: every type) are answered with rcode
-	 * (op ANSWER) or dropped (op DROP), with probability prob.
+	 * (op ANSWER) or with dns_spoof's records (op SPOOF), or dropped (op DROP), with
+	 * probability prob.
 	 */
 	enum netfault_dns_op dns_op;
 	uint8_t dns_rcode;
 	uint16_t dns_qtypes[NETFAULT_DNS_QTYPES_MAX];
+	struct netfault_dns_spoof dns_spoof;
 	const struct dnsname *dns_names;
 	size_t n_dns_names;
 	/*

@@ -58,6 +58,7 @@ struct netif_action {
 	enum netfault_dns_op dns_op;
 	uint8_t dns_rcode;
 	uint16_t dns_qtypes[NETFAULT_DNS_QTYPES_MAX];
+	struct netfault_dns_spoof dns_spoof;
 	const struct dnsname *dns_names;
 	size_t n_dns_names;
 };

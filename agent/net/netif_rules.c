@@ -93,6 +93,7 @@ static int add_rules_in(struct fault *f, struct netif_fault *nf, unsigned int di
 					.dist = act->dist,
 					.dns_op = act->dns_op,
 					.dns_rcode = act->dns_rcode,
+					.dns_spoof = act->dns_spoof,
 					.dns_names = act->dns_names,
 					.n_dns_names = act->n_dns_names,
 					/* The kernel lets the rule lapse with its lease. */

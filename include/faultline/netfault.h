@@ -165,8 +165,9 @@ struct netfault_ge {
 /*
  * DNS faults (NETFAULT_ACT_DNS): an egress UDP query (QR 0, opcode QUERY, one question) whose
  * name a pattern of the rule matches, and whose type is in the rule's list, is answered at once
- * by the program with the rule's RCODE (the packet turned into the response and sent back to
- * the ingress of the same device), or dropped. The same query over TCP is dropped.
+ * by the program with the rule's RCODE or with forged address records (SPOOF; the packet turned
+ * into the response and sent back to the ingress of the same device), or dropped. The same
+ * query over TCP is dropped. IPv4 and IPv6 (without extension headers) resolvers.
  *
  * Names are matched without a loop over patterns: the program hashes every suffix of the
  * lower-cased query name label by label, from the root up (netfault_dns_mix() of the label
@@ -181,11 +182,29 @@ struct netfault_ge {
 #define NETFAULT_DNS_NAME_MAX 255   /* bytes of a name in wire format, the root's 0 included */
 #define NETFAULT_DNS_LABELS_MAX 127 /* labels of a name of NETFAULT_DNS_NAME_MAX bytes */
 #define NETFAULT_DNS_QTYPES_MAX 16  /* query types per rule; none: every type */
+#define NETFAULT_DNS_SPOOF_MAX 8    /* addresses of each family a SPOOF rule answers with */
+#define NETFAULT_DNS_TTL_MAX 604800 /* a SPOOF answer's TTL, seconds (one week) */
 
 /* struct netfault_rule.dns_op */
 enum netfault_dns_op {
 	NETFAULT_DNS_ANSWER = 1, /* respond with dns_rcode */
 	NETFAULT_DNS_DROP,	 /* drop the query: the client times out */
+	/*
+	 * Answer NOERROR with dns_spoof's records: an A query (class IN) with the A records, an
+	 * AAAA query with the AAAA records, any other query (or a family without addresses)
+	 * with no record (NODATA).
+	 */
+	NETFAULT_DNS_SPOOF,
+};
+
+/* The records of a SPOOF answer (struct netfault_rule.dns_spoof). */
+struct netfault_dns_spoof {
+	__u32 ttl;   /* seconds */
+	__u8 n_a;    /* 0..NETFAULT_DNS_SPOOF_MAX */
+	__u8 n_aaaa; /* 0..NETFAULT_DNS_SPOOF_MAX */
+	__u16 pad;
+	__u8 a[NETFAULT_DNS_SPOOF_MAX][4];     /* network order */
+	__u8 aaaa[NETFAULT_DNS_SPOOF_MAX][16]; /* network order */
 };
 
 /* An entry of dns_names: a pattern's name in wire format, lower case. */
@@ -252,6 +271,7 @@ struct netfault_rule {
 	__u8 dns_rcode;				   /* DNS, ANSWER: the response's RCODE */
 	__u16 dns_qtypes[NETFAULT_DNS_QTYPES_MAX]; /* DNS: query types; 0 ends, none: any */
 	__u16 pad;
+	struct netfault_dns_spoof dns_spoof; /* DNS, SPOOF: the answer's records */
 };
 
 /* The random state of one rule, shared by all CPUs: Gilbert-Elliott channel, delay draws. */
@@ -270,7 +290,7 @@ struct netfault_counters {
 	__u64 exempted;	  /* matched everything but were left alone as exempt flows */
 	__u64 delayed;	  /* a departure time was set (DELAY) */
 	__u64 queries;	  /* DNS: queries that reached the rule (matched counts those named) */
-	__u64 answered;	  /* DNS: answered by the program */
+	__u64 answered;	  /* DNS: answered by the program (RCODE or SPOOF records) */
 };
 
 /*

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# network.dns with real clients: dnsmasq in namespace R serves a hosts file on 10.81.0.2; the
-# agent runs in namespace C, whose interface towards R it faults, and C asks with dig
-# (bind9-dnsutils) and the C library's resolver (getent ahostsv4, with a resolv.conf of the test
-# bind-mounted over /etc/resolv.conf in a mount namespace of its own).
-#   - refusals (422 with the field): spoof (not supported yet), a malformed pattern, an IPv6
-#     resolver, direction ingress;
+# network.dns with real clients: dnsmasq in namespace R serves a hosts file on 10.81.0.2 and
+# fd00:81::2; the agent runs in namespace C, whose interface towards R it faults, and C asks
+# with dig (bind9-dnsutils) and the C library's resolver (getent ahostsv4, with a resolv.conf of
+# the test bind-mounted over /etc/resolv.conf in a mount namespace of its own).
+#   - refusals (422 with the field): spoof without addresses, an IPv6 address in a, a
+#     malformed pattern, direction ingress;
 #   - nxdomain for db.internal. and *.example.com, type A only: those names get NXDOMAIN from
 #     dig and fail in getent, in any letter case, and dnsmasq's query log never sees them;
 #     example.com itself (not strictly below), AAAA of a matched name and other names resolve;
 #     the same query over TCP is dropped (dig times out); the counters say queries, matched,
 #     answered;
 #   - servfail and refused answer with their status, drop makes dig time out;
+#   - spoof: A and AAAA queries for matched names get the fault's records with its TTL (dig),
+#     getent gets the spoofed address, other types get NOERROR without records (NODATA),
+#     unmatched names resolve from dnsmasq, which never sees the spoofed ones;
+#   - an IPv6 resolver (fd00:81::2): nxdomain and spoof over UDP (the answer's UDP checksum
+#     computed: the client's stack checks it), TCP dropped, getent through it; spoof with
+#     probability 30 % over 2,000 queries inside its binomial interval;
 #   - probability 30 %: 2,000 queries, the NXDOMAIN count inside the exact binomial interval
 #     at 0.001 (the test's flake budget), equal to the fault's answered counter;
 #   - a netns target (an agent in namespace H, C named by its namespace file) answers the same
@@ -20,10 +26,11 @@
 #     filters still there.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
-fl_require_cmd ip tc curl jq awk dnsmasq dig getent timeout unshare
+fl_require_cmd ip tc curl jq awk dnsmasq dig getent timeout unshare python3
 fl_require_build
 
 RES=10.81.0.2
+RES6=fd00:81::2
 N=2000
 ALPHA=0.001
 
@@ -31,6 +38,9 @@ fl_netns C c
 fl_netns R r
 fl_veth "$C" "$R" 10.81.0.1/24 $RES/24
 DEV=$FL_ID-a
+# IPv6 on the same link, without duplicate address detection (the addresses work at once).
+ip -n "$C" addr add fd00:81::1/64 dev "$DEV" nodad
+ip -n "$R" addr add $RES6/64 dev "$FL_ID-b" nodad
 fl_tmpdir dir
 sock=$dir/agent.sock
 state=$dir/state
@@ -48,18 +58,21 @@ HOSTS
 # foreground with --keep-in-foreground, not --no-daemon, which would serve TCP in its one
 # process: a TCP query the fault drops would then block every later query.
 ip netns exec "$R" dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$dir/hosts" \
-	--listen-address=$RES --bind-interfaces --pid-file= --user=root --group=root \
+	--listen-address=$RES --listen-address=$RES6 --bind-interfaces --pid-file= --user=root --group=root \
 	--log-queries --log-facility="$dir/dnsmasq.log" >/dev/null 2>&1 &
 
 # The C library's resolver in C asks R, once, with a short timeout: a resolv.conf of the test
 # bind-mounted over /etc/resolv.conf in a mount namespace of getent's own (nothing in /etc
 # changes, and it works on a read-only root such as the vm stage's).
 printf 'nameserver %s\noptions timeout:1 attempts:1\n' $RES >"$dir/resolv.conf"
+printf 'nameserver %s\noptions timeout:1 attempts:1\n' $RES6 >"$dir/resolv6.conf"
 
-# q NAME TYPE [DIG_OPTS...]: the status dig reports for the query from C, or TIMEOUT.
+# q NAME TYPE [DIG_OPTS...]: the status dig reports for the query from C to $AT (the IPv4
+# resolver unless set), or TIMEOUT.
+AT=$RES
 q() {
 	local out
-	out=$(ip netns exec "$C" dig +tries=1 +time=1 @$RES "$1" "$2" "${@:3}" 2>&1 || true)
+	out=$(ip netns exec "$C" dig +tries=1 +time=1 @$AT "$1" "$2" "${@:3}" 2>&1 || true)
 	if grep -q 'status: ' <<<"$out"; then
 		sed -n 's/.*status: \([A-Z]*\),.*/\1/p' <<<"$out"
 	elif grep -q 'timed out' <<<"$out"; then
@@ -73,15 +86,19 @@ expect() { # expect STATUS NAME TYPE [DIG_OPTS...]
 	got=$(q "${@:2}")
 	[ "$got" = "$1" ] || fl_fail "dig ${*:2}: $got, expected $1"
 }
-answer() { # answer NAME TYPE: the address dig gets
-	ip netns exec "$C" dig +tries=1 +time=1 +short @$RES "$1" "$2"
+answer() { # answer NAME TYPE: the addresses dig gets, one line each
+	ip netns exec "$C" dig +tries=1 +time=1 +short @$AT "$1" "$2"
 }
-c_getent() { # c_getent NAME: getent ahostsv4 NAME in C, through R
+records() { # records NAME TYPE: the answer section, "TTL TYPE ADDRESS" a line, sorted
+	ip netns exec "$C" dig +tries=1 +time=1 +noall +answer @$AT "$1" "$2" |
+		awk '{print $2, $4, $5}' | sort
+}
+c_getent() { # c_getent NAME [RESOLV_CONF]: getent ahostsv4 NAME in C, through R
 	ip netns exec "$C" unshare -m sh -c \
 		'mount --bind "$1" /etc/resolv.conf && exec timeout 10 getent ahostsv4 "$2"' \
-		sh "$dir/resolv.conf" "$1"
+		sh "${2:-$dir/resolv.conf}" "$1"
 }
-getent_ok() { c_getent "$1" | grep -q "^$2 "; }
+getent_ok() { c_getent "$1" "${3:-}" | grep -q "^$2 "; }
 # log_sync: wait (bounded) until dnsmasq's log shows a query sent now: it writes its log
 # behind its answers, so the lines of the queries before are there too.
 SYNC=0
@@ -102,6 +119,10 @@ all_resolve() {
 	expect NOERROR other.test A
 	expect NOERROR db.internal A +tcp
 	getent_ok db.internal 10.81.0.50 || fl_fail "getent ahostsv4 db.internal failed"
+	[ "$(AT=$RES6 answer db.internal AAAA)" = fd00::50 ] ||
+		fl_fail "db.internal AAAA from $RES6: $(AT=$RES6 answer db.internal AAAA)"
+	getent_ok db.internal 10.81.0.50 "$dir/resolv6.conf" ||
+		fl_fail "getent ahostsv4 db.internal through $RES6 failed"
 }
 
 for ((i = 0; i < 50; i++)); do
@@ -146,12 +167,12 @@ counter() { # counter FID NAME
 lease 600000
 
 # --- refusals ---------------------------------------------------------------------------------
-refused "$(fault '{"names": ["db.internal"], "action": "spoof"}')" "spoof is not supported yet"
+refused "$(fault '{"names": ["db.internal"], "action": "spoof"}')" "spoof needs the addresses"
+refused "$(fault '{"names": ["db.internal"], "action": "spoof", "a": ["fd00::1"]}')" \
+	"a holds IPv4 addresses: put IPv6 ones in aaaa"
 refused "$(fault '{"names": ["ok.test", "db..internal"], "action": "nxdomain"}')" "params.names[1]"
 refused "$(fault '{"names": ["db.internal"], "action": "drop"}' ', "direction": "ingress"')" \
 	"direction must be egress"
-api POST "/v1/leases/$LEASE/faults" "$(printf '{"name": "d", "type": "network.dns", "duration": "10m", "target": {"interface": "%s", "cidrs": ["fd00::2"]}, "params": {"names": ["a.b"], "action": "drop"}}' "$DEV")"
-fl_assert_eq "$HTTP_STATUS" 422 "IPv6 resolver ($API_BODY)"
 [ -z "$(tc -n "$C" filter show dev "$DEV" egress)" ] || fl_fail "a refusal left a filter"
 
 # --- nxdomain, names and types ----------------------------------------------------------------
@@ -203,6 +224,95 @@ for a in servfail:SERVFAIL refused:REFUSED drop:TIMEOUT; do
 	expect NOERROR db.internal A
 	fl_log "${a%%:*}: db.internal gets ${a##*:}, others resolve; revert restores"
 done
+
+# --- spoof -------------------------------------------------------------------------------------
+log_sync
+before=$(grep -c 'db.internal from\|api.example.com from' "$dir/dnsmasq.log" || true)
+apply "$(fault '{"names": ["db.internal", "*.example.com"], "action": "spoof", "a": ["10.99.0.1", "10.99.0.2"], "aaaa": ["fd00:99::1"], "ttl": 42}')"
+SP=$FID
+got=$(records db.internal A | tr '\n' ' ')
+fl_assert_eq "$got" "42 A 10.99.0.1 42 A 10.99.0.2 " "db.internal A, spoofed"
+got=$(records API.Example.com AAAA | tr '\n' ' ')
+fl_assert_eq "$got" "42 AAAA fd00:99::1 " "API.Example.com AAAA, spoofed"
+# Another type of a matched name: NOERROR without records (NODATA).
+expect NOERROR db.internal MX
+[ -z "$(records db.internal MX)" ] || fl_fail "db.internal MX has records: $(records db.internal MX)"
+expect NOERROR other.test A
+[ "$(answer other.test A)" = 10.81.0.53 ] || fl_fail "other.test A: $(answer other.test A)"
+[ "$(answer example.com A)" = 10.81.0.52 ] || fl_fail "example.com A: $(answer example.com A)"
+getent_ok db.internal 10.99.0.1 || fl_fail "getent ahostsv4 db.internal: $(c_getent db.internal)"
+expect TIMEOUT db.internal A +tcp
+log_sync
+after=$(grep -c 'db.internal from\|api.example.com from' "$dir/dnsmasq.log" || true)
+fl_assert_eq "$after" "$before" "spoofed queries that reached dnsmasq"
+api GET "/v1/faults/$SP"
+cnt=$(jq -c .fault.status.counters <<<"$API_BODY")
+fl_log "spoof over UDP: $cnt"
+# Answered: dig's A, AAAA, MX (twice: expect and records) and getent's A (ahostsv4 asks A only).
+fl_assert_eq "$(jq .answered <<<"$cnt")" 5 "answered"
+revert $SP
+all_resolve
+fl_log "spoof: A and AAAA records with the TTL, NODATA for other types, others resolved"
+
+# --- an IPv6 resolver ---------------------------------------------------------------------------
+fault6() { # fault6 PARAMS_JSON: network.dns towards R's IPv6 address
+	printf '{"name": "d", "type": "network.dns", "duration": "10m", "target": {"interface": "%s", "cidrs": ["%s"]}, "params": %s}' \
+		"$DEV" $RES6 "$1"
+}
+AT=$RES6
+apply "$(fault6 '{"names": ["db.internal"], "action": "nxdomain"}')"
+expect NXDOMAIN db.internal A
+expect NXDOMAIN db.internal AAAA
+expect NOERROR other.test A
+expect TIMEOUT db.internal A +tcp
+# The fault names the IPv6 resolver only: the IPv4 one still answers.
+AT=$RES expect NOERROR db.internal A
+if c_getent db.internal "$dir/resolv6.conf" >/dev/null; then
+	fl_fail "getent ahostsv4 db.internal through $RES6 resolved under nxdomain"
+fi
+fl_assert_eq "$(counter "$FID" answered)" 3 "answered over IPv6 (dig A, AAAA, getent A)"
+revert "$FID"
+apply "$(fault6 '{"names": ["db.internal"], "action": "spoof", "a": ["10.99.0.3"], "aaaa": ["fd00:99::3", "fd00:99::4"]}')"
+# The spoofed answers' UDP checksums, checked in software as they arrive in C (on a veth the
+# receiving stack would trust any): packets from port 53 holding the label "internal".
+rm -f "$dir/csum.ready" "$dir/csum.stop"
+ip netns exec "$C" python3 "$(dirname "$0")/udp6_csum.py" "$DEV" 08696e7465726e616c \
+	"$dir/csum.ready" "$dir/csum.stop" 120 >"$dir/csum.out" 2>&1 &
+CSUM=$!
+for ((i = 0; i < 100; i++)); do
+	[ -e "$dir/csum.ready" ] && break
+	kill -0 $CSUM 2>/dev/null || fl_fail "udp6_csum.py: $(cat "$dir/csum.out")"
+	sleep 0.1
+done
+[ -e "$dir/csum.ready" ] || fl_fail "udp6_csum.py did not start within 10 s"
+got=$(records db.internal AAAA | tr '\n' ' ')
+fl_assert_eq "$got" "60 AAAA fd00:99::3 60 AAAA fd00:99::4 " "db.internal AAAA over IPv6, spoofed"
+fl_assert_eq "$(answer DB.internal A)" 10.99.0.3 "DB.internal A over IPv6, spoofed"
+getent_ok db.internal 10.99.0.3 "$dir/resolv6.conf" ||
+	fl_fail "getent ahostsv4 db.internal through $RES6: $(c_getent db.internal "$dir/resolv6.conf")"
+[ "$(answer other.test A)" = 10.81.0.53 ] || fl_fail "other.test A over IPv6: $(answer other.test A)"
+touch "$dir/csum.stop"
+fl_wait_exit _ $CSUM 20
+read -r good bad <"$dir/csum.out" || fl_fail "udp6_csum.py: $(cat "$dir/csum.out")"
+fl_log "spoofed answers over IPv6: $good with a right UDP checksum, $bad wrong"
+[ "$bad" = 0 ] && [ "$good" -ge 3 ] || fl_fail "UDP checksums: $good right, $bad wrong"
+revert "$FID"
+AT=$RES
+all_resolve
+fl_log "IPv6 resolver: nxdomain and spoof answered (checksummed), TCP dropped; revert restores"
+
+# spoof's probability, over IPv6: 2,000 queries, the spoofed answers inside the interval.
+apply "$(fault6 '{"names": ["db.internal"], "action": "spoof", "a": ["10.99.0.9"], "probability": "30%"}')"
+for ((i = 0; i < N; i++)); do echo "db.internal A"; done >"$dir/batch"
+out=$(ip netns exec "$C" timeout 300 dig +tries=1 +time=2 +noall +answer @$RES6 -f "$dir/batch" 2>&1 || true)
+sp=$(grep -c 'IN[[:space:]]*A[[:space:]]*10.99.0.9$' <<<"$out" || true)
+ok=$(grep -c 'IN[[:space:]]*A[[:space:]]*10.81.0.50$' <<<"$out" || true)
+fl_assert_eq "$((sp + ok))" $N "queries answered over IPv6"
+read -r lo hi < <(fl_binom_interval $N 0.3 $ALPHA)
+fl_log "spoof at 30% over IPv6: $sp of $N spoofed; 99.9% interval [$lo, $hi]"
+[ "$sp" -ge "$lo" ] && [ "$sp" -le "$hi" ] || fl_fail "$sp spoofed outside [$lo, $hi]"
+fl_assert_eq "$(counter "$FID" answered)" "$sp" "answered counter (spoof, IPv6)"
+revert "$FID"
 
 # --- probability ------------------------------------------------------------------------------
 apply "$(fault '{"names": ["db.internal"], "action": "nxdomain", "probability": "30%"}')"

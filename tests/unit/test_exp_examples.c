@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -117,7 +118,7 @@ static void test_examples_cover_everything(void **state)
 	bool kinds[PROBE_BURN_RATE + 1] = {false};
 	bool burn_http = false, burn_prom = false, ge = false, inventory = false, window = false;
 	bool net_name = false, net_compose = false, net_netns = false, proc_ctr = false;
-	bool stress_ctr = false;
+	bool stress_ctr = false, dns_spoof = false, dns_v6 = false;
 
 	for (size_t i = 0; i < ex->n; i++) {
 		const struct experiment *e = ex->exps[i];
@@ -129,6 +130,12 @@ static void test_examples_cover_everything(void **state)
 			types[f->type] = true;
 			ge |= f->type == FAULT_NET_LOSS &&
 			      f->params.loss.model == LOSS_GILBERT_ELLIOTT;
+			dns_spoof |= f->type == FAULT_NET_DNS &&
+				     f->params.dns.action == DNS_ACTION_SPOOF &&
+				     f->params.dns.n_a && f->params.dns.n_aaaa;
+			for (size_t k = 0; f->type == FAULT_NET_DNS && k < f->target.net.n_cidrs;
+			     k++)
+				dns_v6 |= f->target.net.cidrs[k].family == AF_INET6;
 			switch (exp_fault_target_kind(f->type)) {
 			case FAULT_TARGET_NET: {
 				const struct container_ref *c = f->target.net.container;
@@ -172,6 +179,8 @@ static void test_examples_cover_everything(void **state)
 	assert_true(burn_http);
 	assert_true(burn_prom);
 	assert_true(ge);
+	assert_true(dns_spoof);
+	assert_true(dns_v6);
 	assert_true(inventory);
 	assert_true(window);
 	assert_true(net_name);

@@ -382,6 +382,34 @@ static void test_dns(void **state)
 	round_trip(f, NULL);
 	exp_fault_free(f);
 
+	/* spoof: addresses of each family, the TTL's default; an IPv6 resolver. */
+	f = parse_ok("{name: d, type: network.dns, duration: 1s, target: {interface: eth0,"
+		     " cidrs: ['2001:db8::53']}, params: {names: [db.internal], action: spoof,"
+		     " a: [192.0.2.7, 192.0.2.8], aaaa: ['2001:db8::7']}}");
+	assert_int_equal(f->params.dns.action, DNS_ACTION_SPOOF);
+	assert_int_equal(f->params.dns.n_a, 2);
+	assert_int_equal(f->params.dns.a[1].family, AF_INET);
+	assert_int_equal(f->params.dns.a[1].addr[3], 8);
+	assert_int_equal(f->params.dns.n_aaaa, 1);
+	assert_int_equal(f->params.dns.aaaa[0].family, AF_INET6);
+	assert_int_equal(f->params.dns.aaaa[0].addr[15], 7);
+	assert_int_equal(f->params.dns.ttl, 60);
+	assert_int_equal(f->target.net.cidrs[0].family, AF_INET6);
+	round_trip(f, "{\"name\":\"d\",\"type\":\"network.dns\",\"start\":\"0s\","
+		      "\"duration\":\"1s\",\"target\":{\"interface\":\"eth0\",\"direction\":"
+		      "\"egress\",\"cidrs\":[\"2001:db8::53/128\"],\"ports\":[53],\"protocol\":"
+		      "\"any\"},\"params\":{\"names\":[\"db.internal\"],\"action\":\"spoof\","
+		      "\"probability\":\"100%\",\"a\":[\"192.0.2.7/32\",\"192.0.2.8/32\"],"
+		      "\"aaaa\":[\"2001:db8::7/128\"],\"ttl\":60}}");
+	exp_fault_free(f);
+	f = parse_ok("{name: d, type: network.dns, duration: 1s, target: {interface: eth0,"
+		     " cidrs: [192.0.2.53]}, params: {names: [db.internal], action: spoof,"
+		     " aaaa: ['2001:db8::7'], ttl: 1}}");
+	assert_int_equal(f->params.dns.n_a, 0);
+	assert_int_equal(f->params.dns.ttl, 1);
+	round_trip(f, NULL);
+	exp_fault_free(f);
+
 	/* Wire format, lower case; the suffix flag; the final dot optional. */
 	assert_int_equal(dnsname_parse("*.Example.COM", &n, why, sizeof(why)), 0);
 	assert_true(n.suffix);
@@ -415,17 +443,37 @@ static void test_fault_errors(void **state)
 		"name: x\ntype: network.dns\nduration: 1m\n"
 		"target: {interface: eth0, cidrs: [192.0.2.53, 2001:db8::53], direction: both}\n"
 		"params: {names: [ok, 'a..b', '*.'], action: spoof, qtypes: [A, A]}\n",
-		"request:4:34: target.cidrs: network.dns faults queries to IPv4 resolvers only "
-		"for now; remove the IPv6 CIDR\n"
 		"request:4:73: target.direction: network.dns faults the queries the target sends: "
 		"direction must be egress\n"
 		"request:5:22: params.names[1]: 'a..b' has an empty label (two dots, or a "
 		"leading dot)\n"
 		"request:5:30: params.names[2]: '*.' names no domain after '*.' (every name "
 		"would match)\n"
-		"request:5:45: params.action: spoof is not supported yet (the data path answers "
-		"without records): use nxdomain, servfail, refused or drop\n"
+		"request:5:45: params.action: spoof needs the addresses to answer with: a (IPv4), "
+		"aaaa (IPv6) or both\n"
 		"request:5:64: params.qtypes[1]: 'A' is listed twice\n");
+	/* spoof's addresses: the family of each list, no prefix; only spoof takes them. */
+	parse_bad("name: x\ntype: network.dns\nduration: 1m\n"
+		  "target: {interface: eth0, cidrs: [192.0.2.53]}\n"
+		  "params: {names: [a.b], action: spoof, a: [192.0.2.1, '2001:db8::1'],\n"
+		  "  aaaa: [192.0.2.2, '2001:db8::/64'], ttl: 604801}\n",
+		  "request:5:54: params.a[1]: a holds IPv4 addresses: put IPv6 ones in aaaa\n"
+		  "request:6:10: params.aaaa[0]: aaaa holds IPv6 addresses: put IPv4 ones in a\n"
+		  "request:6:21: params.aaaa[1]: one address, not a network: remove the prefix "
+		  "length\n"
+		  "request:6:44: params.ttl: 604801 is out of range (1 to 604800)\n");
+	parse_bad("name: x\ntype: network.dns\nduration: 1m\n"
+		  "target: {interface: eth0, cidrs: [192.0.2.53]}\n"
+		  "params: {names: [a.b], action: nxdomain, a: [192.0.2.1], ttl: 5}\n",
+		  "request:5:45: params.a: only action spoof answers with records: remove a or "
+		  "use action spoof\n"
+		  "request:5:63: params.ttl: only action spoof answers with records: remove ttl or "
+		  "use action spoof\n");
+	parse_bad("name: x\ntype: network.dns\nduration: 1m\n"
+		  "target: {interface: eth0, cidrs: [192.0.2.53]}\n"
+		  "params: {names: [a.b], action: spoof, a: [192.0.2.1, 192.0.2.2, 192.0.2.3,\n"
+		  "  192.0.2.4, 192.0.2.5, 192.0.2.6, 192.0.2.7, 192.0.2.8, 192.0.2.9]}\n",
+		  "request:5:42: params.a: has 9 items; at most 8 are allowed\n");
 	parse_bad("name: x\ntype: stress.fds\nduration: 1m\ntarget: {interface: eth0}\n"
 		  "params: {count: 1}\n",
 		  "request:4:9: target: stress.fds faults take no target\n");
