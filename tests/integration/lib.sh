@@ -340,3 +340,18 @@ fl_binom_interval() {
 		print lo, k
 	}'
 }
+
+# fl_check_loss WHAT N P LOST ALPHA CHECKS: LOST of N packets inside the exact interval of
+# Binomial(N, P) at level ALPHA/CHECKS (a test whose flake budget ALPHA is shared by CHECKS such
+# checks); logs the figure against the plain (1 - ALPHA) interval too, and fails outside the
+# first.
+fl_check_loss() {
+	local what=$1 n=$2 p=$3 x=$4 lo hi lo1 hi1 inside=inside
+	read -r lo hi < <(fl_binom_interval "$n" "$p" "$(awk -v a="$5" -v k="$6" 'BEGIN { print a / k }')")
+	read -r lo1 hi1 < <(fl_binom_interval "$n" "$p" "$5")
+	((x >= lo1 && x <= hi1)) || inside=OUTSIDE
+	fl_log "$what: $x of $n lost ($(awk -v x="$x" -v n="$n" 'BEGIN { printf "%.2f%%", 100 * x / n }')," \
+		"p=$p); $(awk -v a="$5" 'BEGIN { printf "%g%%", 100 * (1 - a) }') interval [$lo1, $hi1] $inside;" \
+		"checked against [$lo, $hi]"
+	((x >= lo && x <= hi)) || fl_fail "$what: $x of $n outside [$lo, $hi]"
+}
