@@ -186,15 +186,28 @@ fl_crash_agent() {
 	[ -z "$_fl_w" ] || fl_wait_gone "$_fl_w" 10
 }
 
-# fl_wait_gone PID SECONDS: wait (bounded) until a process that is not a child of this shell
-# (a watchdog, reparented when its agent died) is gone.
+# fl_wait_gone PID SECONDS [WHAT]: wait (bounded) until a process is gone or a zombie: one
+# that is not a child of this shell (a watchdog, reparented when its agent died; a victim a
+# fault killed). Fails saying WHAT (by default "process PID still there SECONDS s later").
 fl_wait_gone() {
 	local _fl_i
 	for ((_fl_i = 0; _fl_i < $2 * 20; _fl_i++)); do
 		case "$(fl_proc_state "$1")" in "" | Z) return 0 ;; esac
 		sleep 0.05
 	done
-	fl_fail "process $1 still there $2 s later"
+	fl_fail "${3:-process $1 still there $2 s later}"
+}
+
+# fl_teardown_agent: register it with fl_on_exit before fl_start_agent. At exit, also on
+# failure, it SIGKILLs the agent (FL_AGENT_PID, when set; its stressor workers die with it,
+# PDEATHSIG) and runs `faultlined --cleanup` on the test's journal ($state, $dir/audit.log),
+# which resumes, thaws and removes what the journal lists.
+fl_teardown_agent() {
+	if [ -n "${FL_AGENT_PID:-}" ]; then
+		kill -KILL "$FL_AGENT_PID" 2>/dev/null
+		wait "$FL_AGENT_PID" 2>/dev/null
+	fi
+	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
 }
 
 # fl_wait_exit VAR PID SECONDS: wait (bounded) for a background job of this shell to end and
