@@ -240,6 +240,45 @@ fl_api() {
 	API_BODY=${out%$'\n'*}
 }
 
+# fl_now_ms: milliseconds of the wall clock (the clock the agent stamps its events with and
+# ping -D its replies), without forking.
+fl_now_ms() {
+	local t=$EPOCHREALTIME
+	t=${t/./}
+	echo $((t / 1000))
+}
+
+# FL_JQ_TIME_MS: a jq definition, time_ms, turning the agent's times (events' and the audit
+# log's "time", UTC with milliseconds: 2026-01-02T03:04:05.678Z) into milliseconds since the
+# epoch: jq "$FL_JQ_TIME_MS .time | time_ms".
+FL_JQ_TIME_MS='def time_ms: split(".") | (.[0] + "Z" | fromdateiso8601) * 1000 + (.[1] | rtrimstr("Z") | tonumber);'
+
+# fl_lease TTL_MS: a new lease of the agent at $sock, its id in LEASE; fails with the answer
+# unless it is 201.
+fl_lease() {
+	fl_api POST /v1/leases "{\"ttl_ms\": $1}"
+	[ "$HTTP_STATUS" = 201 ] || fl_fail "create a lease of $1 ms: HTTP $HTTP_STATUS $API_BODY"
+	LEASE=$(jq -r .lease.id <<<"$API_BODY")
+}
+
+# fl_renew: renews $LEASE (fails with the answer unless it is 200); its new deadline lies in
+# [RENEW0 + TTL, RENEW1 + TTL], RENEW0 and RENEW1 being fl_now_ms just before the request and
+# just after its answer.
+fl_renew() {
+	RENEW0=$(fl_now_ms)
+	fl_api POST "/v1/leases/$LEASE/renew"
+	RENEW1=$(fl_now_ms)
+	[ "$HTTP_STATUS" = 200 ] || fl_fail "renew lease $LEASE: HTTP $HTTP_STATUS $API_BODY"
+}
+
+# fl_cleanup NETNS: `faultlined --cleanup` in NETNS on the test's journal ($state, $dir/audit.log),
+# as the next start would run it after a crash: its report (JSON) in $dir/cleanup.json, its log
+# in $dir/cleanup.log; fails with the log when it fails.
+fl_cleanup() {
+	nsenter --net="/run/netns/$1" "$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" \
+		>"$dir/cleanup.json" 2>"$dir/cleanup.log" || fl_fail "--cleanup: $(cat "$dir/cleanup.log")"
+}
+
 # fl_journal_records DIR: the records a journal directory holds (agent/journal.c, docs/api.md
 # "Crash safety"), one JSON object a line: its logs (*.wal, oldest first) replayed, each "put"
 # line replacing its key's record and each "del" removing it, a torn last line (no newline)
