@@ -24,13 +24,11 @@
 # them). Everything this script starts (containers, image, engine service, agent, namespaces)
 # is removed at exit, also on failure; every wait is bounded.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../tests/integration/container_lib.sh"
 bench_options "$@"
 fl_require_root
 fl_require_cmd curl jq iperf3 nsenter setsid taskset
-command -v podman >/dev/null 2>&1 || fl_skip "needs podman (and runc, busybox-static: run scripts/setup.sh)"
-fl_require_cmd runc
-[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
-	fl_skip "needs a static /bin/busybox (busybox-static: run scripts/setup.sh)"
+ctr_require
 fl_require_build
 
 if [ "$QUICK" = 1 ]; then
@@ -42,79 +40,33 @@ GOAL_MS=1000
 row() { bench_row containers "$@"; }
 say() { echo "  [containers] $*" >&2; }
 
-PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
-RUN_OPTS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 fl_netns A agent
 fl_tmpdir dir
 sock=$dir/agent.sock
 state=$dir/state
-api_sock=$dir/engine.sock
-IMG=localhost/$FL_ID-img:1
 PROJECT=${FL_ID}bench
 NAMES=()
 for ((k = 1; k <= N; k++)); do NAMES+=("$FL_ID-c$k"); done
 
-# Teardown runs in reverse: the agent, the containers, the service, the image; the namespaces
-# last (lib.sh).
-fl_on_exit "${PODMAN[*]} rmi -f $IMG >/dev/null 2>&1"
-teardown_service() {
-	if [ -n "${SVC_PID:-}" ]; then
-		kill -TERM "$SVC_PID" 2>/dev/null
-		wait "$SVC_PID" 2>/dev/null
-	fi
-}
-fl_on_exit teardown_service
-fl_on_exit "timeout 300 ${PODMAN[*]} rm -f -t 0 ${NAMES[*]} >/dev/null 2>&1"
-teardown_agent() {
-	if [ -n "${CTL_PID:-}" ]; then
-		kill -KILL "$CTL_PID" 2>/dev/null
-		wait "$CTL_PID" 2>/dev/null
-	fi
-	if [ -n "${FL_AGENT_PID:-}" ]; then
-		kill -KILL "$FL_AGENT_PID" 2>/dev/null
-		wait "$FL_AGENT_PID" 2>/dev/null
-	fi
-	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
-}
-fl_on_exit teardown_agent
-
-mkdir "$dir/img"
-cp /bin/busybox "$dir/img/busybox"
-cat >"$dir/img/Containerfile" <<EOC
-FROM scratch
-COPY busybox /bin/
-CMD ["/bin/busybox", "sleep", "3600"]
-EOC
-timeout 120 "${PODMAN[@]}" build -q -t "$IMG" "$dir/img" >"$dir/build.log" 2>&1 ||
-	fl_fail "podman build: $(tail -5 "$dir/build.log")"
+# Teardown runs in reverse: faultctl run, the agent, the containers, the service, the image;
+# the namespaces last (container_lib.sh, lib.sh).
+ctr_on_exit "${NAMES[@]}"
+fl_on_exit '[ -z "${CTL_PID:-}" ] || { kill -KILL "$CTL_PID"; wait "$CTL_PID"; }'
+ctr_image '["/bin/busybox", "sleep", "3600"]'
 
 say "starting $N containers"
 t0=$(now_us)
 PNS=()
 for ((k = 1; k <= N; k++)); do
-	fl_netns p "c$k"
+	ctr_netns p "$A" "$k" 10.83
 	PNS+=("$p")
-	ip link add "$FL_ID-h$k" netns "$A" type veth peer name "$FL_ID-c$k" netns "$p"
-	ip -n "$A" addr add "10.83.$k.1/24" dev "$FL_ID-h$k"
-	ip -n "$p" addr add "10.83.$k.2/24" dev "$FL_ID-c$k"
-	ip -n "$A" link set "$FL_ID-h$k" up
-	ip -n "$p" link set "$FL_ID-c$k" up
-	ip -n "$p" route add default via "10.83.$k.1" dev "$FL_ID-c$k"
-	timeout 120 "${PODMAN[@]}" run -d --name "${NAMES[k - 1]}" "${RUN_OPTS[@]}" \
-		--network "ns:/run/netns/$p" --label "com.docker.compose.project=$PROJECT" \
-		--label "com.docker.compose.service=web" "$IMG" >"$dir/run-$k.log" 2>&1 ||
-		fl_fail "podman run ${NAMES[k - 1]}: $(tail -5 "$dir/run-$k.log")"
+	ctr_run "${NAMES[k - 1]}" "$p" --label "com.docker.compose.project=$PROJECT" \
+		--label "com.docker.compose.service=web" "$IMG"
 done
 say "$N containers up after $((($(now_us) - t0) / 1000000)) s"
-MAIN1=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "${NAMES[0]}")
+MAIN1=$(ctr_main_pid "${NAMES[0]}")
 
-setsid "${PODMAN[@]}" system service --time=0 "unix://$api_sock" >"$dir/service.log" 2>&1 &
-SVC_PID=$!
-for ((i = 0; i < 300; i++)); do
-	curl -sf --max-time 2 --unix-socket "$api_sock" http://d/_ping >/dev/null 2>&1 && break
-	kill -0 "$SVC_PID" 2>/dev/null || fl_fail "podman system service exited: $(tail -5 "$dir/service.log")"
-	sleep 0.1
-done
+ctr_start_service
 
 fl_start_agent "$A" "$sock" "$dir/agent.log" --container-engines "$api_sock"
 AGENT=$FL_AGENT_PID

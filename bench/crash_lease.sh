@@ -27,35 +27,19 @@ ROUNDS=3
 TTL_MS=2000
 
 say() { echo "  [crash] $*" >&2; }
-row() {
-	local r
-	r=$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.3f", a / b }')
-	[ -z "$ROWS_FILE" ] || echo "crash|$1|$2 ms|$3 ms|$r" >>"$ROWS_FILE"
-	printf '  %-62s %10s ms  ref %6s ms  ratio %s\n' "$1" "$2" "$3" "$r"
-}
+row() { bench_row crash "$1" "$2 ms" "$3 ms" "$(ratio "$2" "$3")"; } # row FIGURE VALUE_MS REF_MS
 # Milliseconds (with a decimal) of the wall clock, without forking.
 now_ms() { local t=$EPOCHREALTIME; awk -v t="$t" 'BEGIN { printf "%.1f", t * 1000 }'; }
 
 fl_lab 10.95.0
-ARGS=(--state-dir "$state" --audit-log "$dir/audit.log")
 start_agent() {
-	fl_start_agent "$A" "$sock" "$dir/agent.log" "${ARGS[@]}"
+	fl_start_agent "$A" "$sock" "$dir/agent.log"
 	fl_watchdog WD "$FL_AGENT_PID"
 }
 lease_apply() { # lease_apply BODY: a lease of TTL_MS with the fault under it
-	fl_api POST /v1/leases "{\"ttl_ms\": $TTL_MS}"
-	[ "$HTTP_STATUS" = 201 ] || fl_fail "lease: $API_BODY"
-	LEASE=$(jq -r .lease.id <<<"$API_BODY")
+	fl_lease "$TTL_MS"
 	fl_api POST "/v1/leases/$LEASE/faults" "$1"
 	APPLY_STATUS=$HTTP_STATUS
-}
-renew() {
-	fl_api POST "/v1/leases/$LEASE/renew"
-	[ "$HTTP_STATUS" = 200 ] || fl_fail "renew: $API_BODY"
-}
-cleanup_leftover() {
-	nsenter --net="/run/netns/$A" "$FAULTLINED" --cleanup "${ARGS[@]}" >/dev/null 2>"$dir/cleanup.log" ||
-		fl_fail "--cleanup: $(cat "$dir/cleanup.log")"
 }
 
 setsid sleep 3600 &
@@ -81,7 +65,7 @@ for f in "${KERNEL[@]}"; do
 		ip netns exec "$A" ping -D -n -i 0.005 -W 1 -w $((TTL_MS / 1000 + 5)) 10.95.0.2 >"$dir/ping" 2>&1 &
 		pinger=$!
 		sleep 0.3
-		renew
+		fl_renew
 		kill_ms=$(now_ms)
 		kill -KILL "$WD" "$FL_AGENT_PID"
 		wait "$FL_AGENT_PID" 2>/dev/null || true
@@ -93,7 +77,7 @@ for f in "${KERNEL[@]}"; do
 		fi
 		[ -n "$stop" ] || fl_fail "$name: traffic never came back: $(tail -2 "$dir/ping")"
 		vals+=("$(awk -v a="$stop" -v b="$kill_ms" 'BEGIN { printf "%.0f", a - b }')")
-		cleanup_leftover
+		fl_cleanup "$A"
 		say "$name round $r: ${vals[-1]} ms"
 	done
 	row "$name: SIGKILL of agent + watchdog to traffic again (kernel)" "$(echo "${vals[@]}" | median)" "$TTL_MS"
@@ -142,7 +126,7 @@ for f in "${WATCHDOG[@]}"; do
 			jq -r '.undo | (.cgroup // empty), (.file.path // empty)' | head -1)
 		[ "$kind" != path ] || [ -n "$MADE" ] || fl_fail "$name: nothing named in the journal"
 		! gone "$kind" || fl_fail "$name: the fault shows no effect"
-		renew
+		fl_renew
 		t0=$(now_us)
 		kill -KILL "$FL_AGENT_PID"
 		wait "$FL_AGENT_PID" 2>/dev/null || true
@@ -156,8 +140,7 @@ for f in "${WATCHDOG[@]}"; do
 		say "$name round $r: ${vals[-1]} ms"
 	done
 	if [ ${#vals[@]} = 0 ]; then
-		[ -z "$ROWS_FILE" ] || echo "crash|$name: skipped: $why|n/a|n/a|n/a" >>"$ROWS_FILE"
-		echo "  $name: skipped: $why"
+		bench_row crash "$name: skipped: $why" n/a n/a n/a
 		continue
 	fi
 	row "$name: SIGKILL of the agent to undone by its watchdog" "$(echo "${vals[@]}" | median)" "$TTL_MS"

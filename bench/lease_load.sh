@@ -45,13 +45,8 @@ TTL=300 PROBE_MS=20 APPLY_MAX_S=120
 
 row() { bench_row lease "$@"; }
 say() { echo "  [lease] $*" >&2; }
-now_ms() { local t=$EPOCHREALTIME; t=${t/./}; echo $((t / 1000)); }
 
-# A build that knows max_cpu_workers caps stress.cpu at 4 x CPUs by default: raise it.
-if grep -q max_cpu_workers "$FL_SOURCE_DIR/lib/policy.c"; then
-	printf 'max_cpu_workers: %d\n' "$WORKERS" >"$dir/policy.yaml"
-	AGENT_ARGS+=(--policy "$dir/policy.yaml")
-fi
+stress_allow_cpu_workers "$WORKERS"
 AGENT_ARGS=("${AGENT_ARGS[@]/debug/info}")
 # The agent leads a session of its own, as under systemd, so its --nice is also its session
 # autogroup's (faultlined(8)).
@@ -67,8 +62,7 @@ fl_events EVENTS "$dir/events" 3600
 
 # event_ms TYPE LEASE: the time (ms since the epoch) of the first event TYPE of lease LEASE.
 event_ms() {
-	jq -r --arg t "$1" --arg l "$2" 'select(.type == $t and .lease == $l) | .time |
-		split(".") | (.[0] + "Z" | fromdateiso8601) * 1000 + (.[1] | rtrimstr("Z") | tonumber)' \
+	jq -r --arg t "$1" --arg l "$2" "$FL_JQ_TIME_MS"' select(.type == $t and .lease == $l) | .time | time_ms' \
 		"$dir/events" | head -n 1
 }
 # wait_event TYPE LEASE: bounded (10 s).
@@ -137,24 +131,11 @@ stop_renewing() {
 revert_delay() {
 	local last r
 	wait_event fault.reverted "$1"
-	last=$(jq -r --arg l "$1" 'select(.status == 200 or .status == 201) |
-		select(.target == "/v1/leases/\($l)/renew") | .time |
-		split(".") | (.[0] + "Z" | fromdateiso8601) * 1000 + (.[1] | rtrimstr("Z") | tonumber)' \
-		"$dir/audit.log" | tail -n 1)
+	last=$(jq -r --arg l "$1" "$FL_JQ_TIME_MS"' select(.status == 200 or .status == 201) |
+		select(.target == "/v1/leases/\($l)/renew") | .time | time_ms' "$dir/audit.log" | tail -n 1)
 	[ -n "$last" ] || last=$(event_ms lease.created "$1")
 	r=$(event_ms fault.reverted "$1")
 	echo $((r - last - TTL))
-}
-# wait_applying: until GET /v1/faults lists a stress.cpu being applied (bounded, 10 s).
-wait_applying() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		api GET /v1/faults
-		jq -e '.faults[] | select(.type == "stress.cpu" and .state == "applying")' \
-			<<<"$API_BODY" >/dev/null && return 0
-		sleep 0.05
-	done
-	fl_fail "no stress.cpu fault in state applying within 10 s: $API_BODY"
 }
 
 loaded_delay=() loaded_info=() ref_delay=() ref_info=() apply_ms=() revert_ms=() inside=0
@@ -173,14 +154,15 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	long=$LEASE
 	short_lease
 	probe_start "$dir/probe.load"
-	t0=$(now_ms)
+	t0=$(fl_now_ms)
+	rm -f "$dir/apply.out"
 	(
 		FL_API_TIMEOUT=$APPLY_MAX_S fl_api POST "/v1/leases/$long/faults" \
 			"{\"name\": \"load\", \"type\": \"stress.cpu\", \"duration\": \"10m\", \"params\": {\"workers\": $WORKERS, \"load\": \"1%\"}}"
-		echo "$HTTP_STATUS $(now_ms) $(jq -r '.fault.id // .error.message' <<<"$API_BODY")" >"$dir/apply.out"
+		echo "$HTTP_STATUS $(fl_now_ms) $(jq -r '.fault.id // .error.message' <<<"$API_BODY")" >"$dir/apply.out"
 	) &
 	applier=$!
-	wait_applying
+	stress_wait_applying 200
 	stop_renewing
 	d=$(revert_delay "$SHORT")
 	fl_wait_exit rc "$applier" "$APPLY_MAX_S"
@@ -191,10 +173,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	[ "$(event_ms fault.reverted "$SHORT")" -lt "$(event_ms fault.applied "$long")" ] &&
 		inside=$((inside + 1))
 	loaded_delay+=("$d") loaded_info+=("$info") apply_ms+=($((t1 - t0)))
-	t2=$(now_ms)
+	t2=$(fl_now_ms)
 	api DELETE "/v1/faults/$fid"
 	fl_assert_eq "$HTTP_STATUS" 200 "revert of the $WORKERS workers"
-	revert_ms+=($(($(now_ms) - t2)))
+	revert_ms+=($(($(fl_now_ms) - t2)))
 	api DELETE "/v1/leases/$long"
 	say "round $round under the apply: revert $d ms after the TTL, /v1/info worst $info ms; apply ${apply_ms[-1]} ms, revert ${revert_ms[-1]} ms"
 done

@@ -186,15 +186,28 @@ fl_crash_agent() {
 	[ -z "$_fl_w" ] || fl_wait_gone "$_fl_w" 10
 }
 
-# fl_wait_gone PID SECONDS: wait (bounded) until a process that is not a child of this shell
-# (a watchdog, reparented when its agent died) is gone.
+# fl_wait_gone PID SECONDS [WHAT]: wait (bounded) until a process is gone or a zombie: one
+# that is not a child of this shell (a watchdog, reparented when its agent died; a victim a
+# fault killed). Fails saying WHAT (by default "process PID still there SECONDS s later").
 fl_wait_gone() {
 	local _fl_i
 	for ((_fl_i = 0; _fl_i < $2 * 20; _fl_i++)); do
 		case "$(fl_proc_state "$1")" in "" | Z) return 0 ;; esac
 		sleep 0.05
 	done
-	fl_fail "process $1 still there $2 s later"
+	fl_fail "${3:-process $1 still there $2 s later}"
+}
+
+# fl_teardown_agent: register it with fl_on_exit before fl_start_agent. At exit, also on
+# failure, it SIGKILLs the agent (FL_AGENT_PID, when set; its stressor workers die with it,
+# PDEATHSIG) and runs `faultlined --cleanup` on the test's journal ($state, $dir/audit.log),
+# which resumes, thaws and removes what the journal lists.
+fl_teardown_agent() {
+	if [ -n "${FL_AGENT_PID:-}" ]; then
+		kill -KILL "$FL_AGENT_PID" 2>/dev/null
+		wait "$FL_AGENT_PID" 2>/dev/null
+	fi
+	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
 }
 
 # fl_wait_exit VAR PID SECONDS: wait (bounded) for a background job of this shell to end and
@@ -225,6 +238,45 @@ fl_api() {
 		"http://agent$2")
 	HTTP_STATUS=${out##*$'\n'}
 	API_BODY=${out%$'\n'*}
+}
+
+# fl_now_ms: milliseconds of the wall clock (the clock the agent stamps its events with and
+# ping -D its replies), without forking.
+fl_now_ms() {
+	local t=$EPOCHREALTIME
+	t=${t/./}
+	echo $((t / 1000))
+}
+
+# FL_JQ_TIME_MS: a jq definition, time_ms, turning the agent's times (events' and the audit
+# log's "time", UTC with milliseconds: 2026-01-02T03:04:05.678Z) into milliseconds since the
+# epoch: jq "$FL_JQ_TIME_MS .time | time_ms".
+FL_JQ_TIME_MS='def time_ms: split(".") | (.[0] + "Z" | fromdateiso8601) * 1000 + (.[1] | rtrimstr("Z") | tonumber);'
+
+# fl_lease TTL_MS: a new lease of the agent at $sock, its id in LEASE; fails with the answer
+# unless it is 201.
+fl_lease() {
+	fl_api POST /v1/leases "{\"ttl_ms\": $1}"
+	[ "$HTTP_STATUS" = 201 ] || fl_fail "create a lease of $1 ms: HTTP $HTTP_STATUS $API_BODY"
+	LEASE=$(jq -r .lease.id <<<"$API_BODY")
+}
+
+# fl_renew: renews $LEASE (fails with the answer unless it is 200); its new deadline lies in
+# [RENEW0 + TTL, RENEW1 + TTL], RENEW0 and RENEW1 being fl_now_ms just before the request and
+# just after its answer.
+fl_renew() {
+	RENEW0=$(fl_now_ms)
+	fl_api POST "/v1/leases/$LEASE/renew"
+	RENEW1=$(fl_now_ms)
+	[ "$HTTP_STATUS" = 200 ] || fl_fail "renew lease $LEASE: HTTP $HTTP_STATUS $API_BODY"
+}
+
+# fl_cleanup NETNS: `faultlined --cleanup` in NETNS on the test's journal ($state, $dir/audit.log),
+# as the next start would run it after a crash: its report (JSON) in $dir/cleanup.json, its log
+# in $dir/cleanup.log; fails with the log when it fails.
+fl_cleanup() {
+	nsenter --net="/run/netns/$1" "$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" \
+		>"$dir/cleanup.json" 2>"$dir/cleanup.log" || fl_fail "--cleanup: $(cat "$dir/cleanup.log")"
 }
 
 # fl_journal_records DIR: the records a journal directory holds (agent/journal.c, docs/api.md
@@ -339,4 +391,19 @@ fl_binom_interval() {
 		for (k = n; k >= 0; k--) { acc += w[k]; if (acc > a / 2) break }
 		print lo, k
 	}'
+}
+
+# fl_check_loss WHAT N P LOST ALPHA CHECKS: LOST of N packets inside the exact interval of
+# Binomial(N, P) at level ALPHA/CHECKS (a test whose flake budget ALPHA is shared by CHECKS such
+# checks); logs the figure against the plain (1 - ALPHA) interval too, and fails outside the
+# first.
+fl_check_loss() {
+	local what=$1 n=$2 p=$3 x=$4 lo hi lo1 hi1 inside=inside
+	read -r lo hi < <(fl_binom_interval "$n" "$p" "$(awk -v a="$5" -v k="$6" 'BEGIN { print a / k }')")
+	read -r lo1 hi1 < <(fl_binom_interval "$n" "$p" "$5")
+	((x >= lo1 && x <= hi1)) || inside=OUTSIDE
+	fl_log "$what: $x of $n lost ($(awk -v x="$x" -v n="$n" 'BEGIN { printf "%.2f%%", 100 * x / n }')," \
+		"p=$p); $(awk -v a="$5" 'BEGIN { printf "%g%%", 100 * (1 - a) }') interval [$lo1, $hi1] $inside;" \
+		"checked against [$lo, $hi]"
+	((x >= lo && x <= hi)) || fl_fail "$what: $x of $n outside [$lo, $hi]"
 }

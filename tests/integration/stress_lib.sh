@@ -15,21 +15,10 @@ AGENT_ARGS=(--state-dir "$state" --audit-log "$dir/audit.log" --log-level debug)
 
 # At exit, also on failure: kill the agent (its workers die with it, PDEATHSIG) and let
 # --cleanup remove the cgroups and files the journal names.
-stress_teardown() {
-	if [ -n "${FL_AGENT_PID:-}" ]; then
-		kill -KILL "$FL_AGENT_PID" 2>/dev/null
-		wait "$FL_AGENT_PID" 2>/dev/null
-	fi
-	"$FAULTLINED" --cleanup "${AGENT_ARGS[@]}" >/dev/null 2>&1
-}
-fl_on_exit stress_teardown
+fl_on_exit fl_teardown_agent
 
 api() { FL_API_TIMEOUT=60 fl_api "$@"; }
-new_lease() { # new_lease TTL_MS -> LEASE
-	api POST /v1/leases "{\"ttl_ms\": $1}"
-	fl_assert_eq "$HTTP_STATUS" 201 "create lease"
-	LEASE=$(jq -r .lease.id <<<"$API_BODY")
-}
+new_lease() { FL_API_TIMEOUT=60 fl_lease "$1"; } # new_lease TTL_MS -> LEASE
 # apply NAME TYPE PARAMS_JSON -> FID, CGROUP, PIDS (space-separated), STATUS_JSON
 apply() {
 	api POST "/v1/leases/$LEASE/faults" \
@@ -86,3 +75,28 @@ stress_require_available() {
 	[ -z "$why" ] || fl_skip "the agent reports stressors unavailable: $why"
 }
 journal_count() { fl_journal_count "$state/journal"; }
+
+# stress_allow_cpu_workers N: where this build knows the policy's max_cpu_workers (4 x the CPUs
+# by default), a policy of the test's own raising it to N, added to AGENT_ARGS.
+stress_allow_cpu_workers() {
+	grep -q max_cpu_workers "$FL_SOURCE_DIR/lib/policy.c" || return 0
+	printf 'max_cpu_workers: %d\n' "$1" >"$dir/policy.yaml"
+	AGENT_ARGS+=(--policy "$dir/policy.yaml")
+}
+
+# stress_wait_applying POLLS: polls GET /v1/faults (at most POLLS times, 50 ms apart) until it
+# lists a stress.cpu being applied; its id in BIG. The caller's apply runs in the background
+# and writes its answer to $dir/apply.out (absent before): that file appearing first fails the
+# test, since the apply then ended without ever being listed as applying (the loop was busy
+# applying).
+stress_wait_applying() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		api GET /v1/faults
+		BIG=$(jq -r '[.faults[] | select(.type == "stress.cpu" and .state == "applying") | .id][0] // empty' <<<"$API_BODY")
+		[ -n "$BIG" ] && return 0
+		[ -s "$dir/apply.out" ] && fl_fail "the apply ended ($(head -c 300 "$dir/apply.out")) and GET /v1/faults never showed it in state applying: the loop was busy applying"
+		sleep 0.05
+	done
+	fl_fail "no stress.cpu in state applying after $1 polls 50 ms apart: $API_BODY"
+}

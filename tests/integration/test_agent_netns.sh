@@ -84,19 +84,6 @@ ping_from() { # ping_from NS COUNT ADDR: sets TX, RX
 	RX=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
 	[ -n "$TX" ] && [ -n "$RX" ] || fl_fail "cannot read ping's summary: $out"
 }
-binom_interval() { # N P ALPHA: "LO HI", the exact two-sided interval of Binomial(N, P)
-	awk -v n="$1" -v p="$2" -v a="$3" 'BEGIN {
-		l = n * log(1 - p)
-		for (k = 0; k <= n; k++) {
-			w[k] = exp(l)
-			l += log(n - k) - log(k + 1) + log(p) - log(1 - p)
-		}
-		for (k = 0; k <= n; k++) { acc += w[k]; if (acc >= a / 2) break }
-		lo = k; acc = 0
-		for (k = n; k >= 0; k--) { acc += w[k]; if (acc > a / 2) break }
-		print lo, k
-	}'
-}
 start_agent() { fl_start_agent "$H" "$sock" "$dir/$1" "${ARGS[@]}"; }
 
 start=$SECONDS
@@ -147,7 +134,7 @@ ping_from "$B" $N 10.79.0.1
 lost=$((TX - RX))
 fl_assert_eq "$TX" $N "pings sent"
 fl_assert_eq "$(status "$FID" .counters.dropped)" $lost "dropped vs lost in ping"
-read -r lo hi < <(binom_interval $N 0.2 $ALPHA)
+read -r lo hi < <(fl_binom_interval $N 0.2 $ALPHA)
 fl_log "loss 20% in B (netns path): $lost of $N lost; 99.9% interval [$lo, $hi]"
 ((lost >= lo && lost <= hi)) || fl_fail "loss $lost of $N outside [$lo, $hi]"
 loss_fid=$FID

@@ -103,31 +103,6 @@ ping_from() {
 	[ -n "$TX" ] && [ -n "$RX" ] || fl_fail "cannot read ping's summary: $out"
 }
 
-# binom_interval N P ALPHA: "LO HI", the exact two-sided interval of Binomial(N, P) at ALPHA.
-binom_interval() {
-	awk -v n="$1" -v p="$2" -v a="$3" 'BEGIN {
-		l = n * log(1 - p)
-		for (k = 0; k <= n; k++) {
-			w[k] = exp(l)
-			l += log(n - k) - log(k + 1) + log(p) - log(1 - p)
-		}
-		for (k = 0; k <= n; k++) { acc += w[k]; if (acc >= a / 2) break }
-		lo = k; acc = 0
-		for (k = n; k >= 0; k--) { acc += w[k]; if (acc > a / 2) break }
-		print lo, k
-	}'
-}
-
-check_loss() { # check_loss WHAT N P LOST
-	local what=$1 n=$2 p=$3 x=$4 lo hi lo1 hi1 inside=inside
-	read -r lo hi < <(binom_interval "$n" "$p" "$(awk -v a=$ALPHA -v k=$CHECKS 'BEGIN { print a / k }')")
-	read -r lo1 hi1 < <(binom_interval "$n" "$p" $ALPHA)
-	((x >= lo1 && x <= hi1)) || inside=OUTSIDE
-	fl_log "$what: $x of $n lost ($(awk -v x="$x" -v n="$n" 'BEGIN { printf "%.2f%%", 100 * x / n }')," \
-		"p=$p); 99.9% interval [$lo1, $hi1] $inside; checked against [$lo, $hi]"
-	((x >= lo && x <= hi)) || fl_fail "$what: $x of $n outside [$lo, $hi]"
-}
-
 # udp_lines PORT...: send 1,000 lines from A to each UDP port of 10.78.0.2; LINES[PORT] is
 # how many arrived.
 declare -A LINES
@@ -233,7 +208,7 @@ lost=$((TX - RX))
 fl_assert_eq "$TX" $N "pings sent"
 fl_assert_eq "$(status "$FID" .counters.matched)" $N "egress loss: matched"
 fl_assert_eq "$(status "$FID" .counters.dropped)" $lost "egress loss: dropped vs lost in ping"
-check_loss "egress loss 10% (ping from the faulted host)" $N 0.1 $lost
+fl_check_loss "egress loss 10% (ping from the faulted host)" $N 0.1 $lost $ALPHA $CHECKS
 revert "$FID"
 fl_assert_eq "$(tc_state)" "$pristine" "tc state after the egress loss"
 
@@ -242,7 +217,7 @@ ping_from "$A" $N 10.78.0.2
 lost=$((TX - RX))
 fl_assert_eq "$(status "$FID" .counters.matched)" $N "ingress loss: matched"
 fl_assert_eq "$(status "$FID" .counters.dropped)" $lost "ingress loss: dropped vs lost in ping"
-check_loss "ingress loss 10%" $N 0.1 $lost
+fl_check_loss "ingress loss 10%" $N 0.1 $lost $ALPHA $CHECKS
 revert "$FID"
 fl_assert_eq "$(tc_state)" "$pristine" "tc state after the ingress loss"
 fl_assert_eq "$(journal_count)" 0 "journal records after the loss runs"

@@ -67,14 +67,7 @@ teardown_cgroups() {
 	done
 }
 fl_on_exit teardown_cgroups
-teardown_agent() {
-	if [ -n "${FL_AGENT_PID:-}" ]; then
-		kill -KILL "$FL_AGENT_PID" 2>/dev/null
-		wait "$FL_AGENT_PID" 2>/dev/null
-	fi
-	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
-}
-fl_on_exit teardown_agent
+fl_on_exit fl_teardown_agent
 
 cp "$(command -v sleep)" "$dir/$VNAME"
 start() { # start VAR [CGROUP]: a copy of sleep named $VNAME in a session of its own
@@ -141,11 +134,7 @@ LEASE=$(jq -r .lease.id <<<"$API_BODY")
 
 api POST "/v1/leases/$LEASE/faults" "{\"name\": \"k\", \"type\": \"process.kill\", \"target\": {\"name\": \"$VNAME\", \"container\": {\"id\": \"$ID2\"}, \"all\": true}}"
 fl_assert_eq "$HTTP_STATUS" 201 "kill in the docker-named container ($API_BODY)"
-for ((i = 0; i < 100; i++)); do
-	case "$(fl_proc_state "$P2")" in "" | Z) break ;; esac
-	sleep 0.05
-done
-case "$(fl_proc_state "$P2")" in "" | Z) ;; *) fl_fail "pid $P2 survived the kill" ;; esac
+fl_wait_gone "$P2" 5 "pid $P2 survived the kill"
 for p in "$P1" "$P1B" "$P0"; do
 	[ -n "$(fl_proc_state "$p")" ] || fl_fail "pid $p was killed"
 done

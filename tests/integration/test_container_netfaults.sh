@@ -18,85 +18,36 @@
 #    namespace and removes what the agent added there.
 # Everything is removed at exit, also on failure: containers, image, service, namespaces.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/container_lib.sh"
 fl_require_root
 fl_require_cmd curl jq nsenter setsid ping tc
-command -v podman >/dev/null 2>&1 || fl_skip "needs podman (and runc, busybox-static: run scripts/setup.sh)"
-fl_require_cmd runc
-[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
-	fl_skip "needs a static /bin/busybox (busybox-static: run scripts/setup.sh)"
+ctr_require
 fl_require_build
 
-# crun refuses hybrid cgroups; podman's default rlimits exceed what this sandbox may set.
-PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
-RUN_OPTS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 N=3
-
 fl_netns ns agent
 fl_tmpdir dir
 sock=$dir/agent.sock
 state=$dir/state
-api_sock=$dir/engine.sock
-IMG=localhost/$FL_ID-img:1
 PROJECT=${FL_ID}shop
 NAMES=()
 for ((k = 1; k <= N; k++)); do NAMES+=("$FL_ID-c$k"); done
 
-# Teardown runs in reverse: the agent, the containers, the service, then the image.
-fl_on_exit "${PODMAN[*]} rmi -f $IMG"
-teardown_service() {
-	if [ -n "${SVC_PID:-}" ]; then
-		kill -TERM "$SVC_PID" 2>/dev/null
-		wait "$SVC_PID" 2>/dev/null
-	fi
-}
-fl_on_exit teardown_service
-fl_on_exit "${PODMAN[*]} rm -f -t 0 ${NAMES[*]}"
-teardown_agent() {
-	if [ -n "${FL_AGENT_PID:-}" ]; then
-		kill -KILL "$FL_AGENT_PID" 2>/dev/null
-		wait "$FL_AGENT_PID" 2>/dev/null
-	fi
-	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
-}
-fl_on_exit teardown_agent
-
-mkdir "$dir/img"
-cp /bin/busybox "$dir/img/busybox"
-cat >"$dir/img/Containerfile" <<EOC
-FROM scratch
-COPY busybox /bin/
-CMD ["/bin/busybox", "sleep", "600"]
-EOC
-timeout 120 "${PODMAN[@]}" build -q -t "$IMG" "$dir/img" >"$dir/build.log" 2>&1 ||
-	fl_fail "podman build: $(tail -5 "$dir/build.log")"
+ctr_on_exit "${NAMES[@]}"
+ctr_image '["/bin/busybox", "sleep", "600"]'
 
 # Container k: namespace P_k, veth $FL_ID-hk (agent's side, 10.82.k.1) / $FL_ID-ck (10.82.k.2,
 # its default route).
 PNS=()
 for ((k = 1; k <= N; k++)); do
-	fl_netns p "c$k"
+	ctr_netns p "$ns" "$k" 10.82
 	PNS+=("$p")
-	ip link add "$FL_ID-h$k" netns "$ns" type veth peer name "$FL_ID-c$k" netns "$p"
-	ip -n "$ns" addr add "10.82.$k.1/24" dev "$FL_ID-h$k"
-	ip -n "$p" addr add "10.82.$k.2/24" dev "$FL_ID-c$k"
-	ip -n "$ns" link set "$FL_ID-h$k" up
-	ip -n "$p" link set "$FL_ID-c$k" up
-	ip -n "$p" route add default via "10.82.$k.1" dev "$FL_ID-c$k"
-	timeout 60 "${PODMAN[@]}" run -d --name "${NAMES[k - 1]}" "${RUN_OPTS[@]}" \
-		--network "ns:/run/netns/$p" --label "com.docker.compose.project=$PROJECT" \
-		--label "com.docker.compose.service=web" "$IMG" >"$dir/run-$k.log" 2>&1 ||
-		fl_fail "podman run ${NAMES[k - 1]}: $(tail -5 "$dir/run-$k.log")"
+	ctr_run "${NAMES[k - 1]}" "$p" --label "com.docker.compose.project=$PROJECT" \
+		--label "com.docker.compose.service=web" "$IMG"
 done
 ino() { stat -L -c %i "/run/netns/${PNS[$1 - 1]}"; }
 
-setsid "${PODMAN[@]}" system service --time=0 "unix://$api_sock" >"$dir/service.log" 2>&1 &
-SVC_PID=$!
-for ((i = 0; i < 300; i++)); do
-	curl -sf --max-time 2 --unix-socket "$api_sock" http://d/_ping >/dev/null 2>&1 && break
-	kill -0 "$SVC_PID" 2>/dev/null || fl_fail "podman system service exited: $(tail -5 "$dir/service.log")"
-	sleep 0.1
-done
-
+ctr_start_service
 fl_start_agent "$ns" "$sock" "$dir/agent.log" --log-level debug --container-engines "$api_sock"
 api() { FL_API_TIMEOUT=30 fl_api "$@"; }
 

@@ -26,17 +26,11 @@
 # Everything is removed at exit, also on failure: containers, image, service, namespaces.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/run_lib.sh"
+. "$(dirname "$0")/container_lib.sh"
 fl_require_root
 fl_require_cmd curl jq nsenter setsid xmllint
-command -v podman >/dev/null 2>&1 || fl_skip "needs podman (and runc, busybox-static: run scripts/setup.sh)"
-fl_require_cmd runc
-[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
-	fl_skip "needs a static /bin/busybox (busybox-static: run scripts/setup.sh)"
+ctr_require
 fl_require_build
-
-# crun refuses hybrid cgroups; podman's default rlimits exceed what this sandbox may set.
-PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
-RUN_OPTS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 
 fl_netns H h
 fl_netns P p
@@ -46,8 +40,6 @@ ip -n "$P" route add default via 10.83.0.1 dev "$DEV"
 fl_tmpdir dir
 sock=$dir/agent.sock
 state=$dir/state
-api_sock=$dir/engine.sock
-IMG=localhost/$FL_ID-img:1
 R1=$FL_ID-gone
 R2=$FL_ID-follow
 R3=$FL_ID-run
@@ -55,48 +47,12 @@ R4=$FL_ID-crash
 R5=$FL_ID-alone
 R6=$FL_ID-stress
 
-fl_on_exit "${PODMAN[*]} rmi -f $IMG"
-teardown_service() {
-	if [ -n "${SVC_PID:-}" ]; then
-		kill -TERM "$SVC_PID" 2>/dev/null
-		wait "$SVC_PID" 2>/dev/null
-	fi
-}
-fl_on_exit teardown_service
-fl_on_exit "${PODMAN[*]} rm -f -t 0 $R1 $R2 $R3 $R4 $R5 $R6"
-teardown_agent() {
-	if [ -n "${FL_AGENT_PID:-}" ]; then
-		kill -KILL "$FL_AGENT_PID" 2>/dev/null
-		wait "$FL_AGENT_PID" 2>/dev/null
-	fi
-	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
-}
-fl_on_exit teardown_agent
-
-mkdir "$dir/img"
-cp /bin/busybox "$dir/img/busybox"
-cat >"$dir/img/Containerfile" <<EOC
-FROM scratch
-COPY busybox /bin/
-CMD ["/bin/busybox", "sleep", "600"]
-EOC
-timeout 120 "${PODMAN[@]}" build -q -t "$IMG" "$dir/img" >"$dir/build.log" 2>&1 ||
-	fl_fail "podman build: $(tail -5 "$dir/build.log")"
-run_ctr() { # run_ctr NAME [NETWORK]: in P unless told
-	timeout 60 "${PODMAN[@]}" run -d --name "$1" "${RUN_OPTS[@]}" --network "${2:-ns:/run/netns/$P}" \
-		"$IMG" >"$dir/run-$1.log" 2>&1 || fl_fail "podman run $1: $(tail -5 "$dir/run-$1.log")"
-}
-main_pid() { "${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$1"; }
+ctr_on_exit "$R1" "$R2" "$R3" "$R4" "$R5" "$R6"
+ctr_image '["/bin/busybox", "sleep", "600"]'
+run_ctr() { ctr_run "$1" "${2:-$P}" "$IMG"; } # run_ctr NAME [NETNS]: in P unless told
 stop_ctr() { timeout 60 "${PODMAN[@]}" stop -t 0 "$1" >/dev/null 2>&1 || fl_fail "podman stop $1"; }
 
-setsid "${PODMAN[@]}" system service --time=0 "unix://$api_sock" >"$dir/service.log" 2>&1 &
-SVC_PID=$!
-for ((i = 0; i < 300; i++)); do
-	curl -sf --max-time 2 --unix-socket "$api_sock" http://d/_ping >/dev/null 2>&1 && break
-	kill -0 "$SVC_PID" 2>/dev/null || fl_fail "podman system service exited: $(tail -5 "$dir/service.log")"
-	sleep 0.1
-done
-
+ctr_start_service
 fl_start_agent "$H" "$sock" "$dir/agent.log" --log-level debug --container-engines "$api_sock"
 api() { FL_API_TIMEOUT=30 fl_api "$@"; }
 fl_events EVP "$dir/events.jsonl" 300
@@ -132,8 +88,8 @@ fl_assert_eq "$(pings)" 20 "pings before any fault"
 
 # --- the container exits: the fault ends as target_gone ---
 run_ctr "$R1"
-ID1=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$R1")
-M1=$(main_pid "$R1")
+ID1=$(ctr_id "$R1")
+M1=$(ctr_main_pid "$R1")
 api POST "/v1/leases/$LEASE/faults" "$(loss_body "$R1" false)"
 fl_assert_eq "$HTTP_STATUS" 201 "loss on $R1 ($API_BODY)"
 F1=$(jq -r .fault.id <<<"$API_BODY")
@@ -161,7 +117,7 @@ fl_log "$R1 stopped: fault.target_gone $((t1 - t0)) ms after podman stop began; 
 
 # --- follow_restarts: the same name comes back, the fault is applied again ---
 run_ctr "$R2"
-M2=$(main_pid "$R2")
+M2=$(ctr_main_pid "$R2")
 api POST "/v1/leases/$LEASE/faults" "$(loss_body "$R2" true)"
 fl_assert_eq "$HTTP_STATUS" 201 "loss on $R2 ($API_BODY)"
 F2=$(jq -r .fault.id <<<"$API_BODY")
@@ -178,7 +134,7 @@ fl_assert_eq "$(fl_journal_count "$state/journal")" 0 "journal records while $R2
 fl_assert_eq "$(pings)" 20 "pings while $R2 is gone"
 t0=$(now_ms)
 timeout 60 "${PODMAN[@]}" start "$R2" >/dev/null 2>&1 || fl_fail "podman start $R2"
-M2B=$(main_pid "$R2")
+M2B=$(ctr_main_pid "$R2")
 ev=$(wait_event fault.reapplied "$F2")
 t1=$(now_ms)
 grep -qF "is back (main pid $M2B)" <<<"$(jq -r .reason <<<"$ev")" || fl_fail "reapplied reason: $ev"
@@ -190,7 +146,7 @@ stop_ctr "$R2"
 wait_event fault.target_exited "$F2" 2 >/dev/null
 timeout 60 "${PODMAN[@]}" rm -f -t 0 "$R2" >/dev/null 2>&1 || fl_fail "podman rm $R2"
 run_ctr "$R2"
-ID2C=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$R2")
+ID2C=$(ctr_id "$R2")
 ev=$(wait_event fault.reapplied "$F2" 2)
 fl_assert_eq "$(jq -r '.container_watch | "\(.container) \(.reapplied)"' <<<"$ev")" "$ID2C 2" "watch after the second reapply"
 fl_assert_eq "$(pings)" 0 "pings through the loss on the new $R2"
@@ -267,7 +223,7 @@ api POST /v1/leases '{"ttl_ms": 600000}'
 fl_assert_eq "$HTTP_STATUS" 201 "lease: $API_BODY"
 LEASE=$(jq -r .lease.id <<<"$API_BODY")
 run_ctr "$R6"
-M6=$(main_pid "$R6")
+M6=$(ctr_main_pid "$R6")
 api POST "/v1/leases/$LEASE/faults" "{\"name\": \"sc\", \"type\": \"stress.cpu\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$R6\"}}, \"params\": {\"workers\": 1}}"
 fl_assert_eq "$HTTP_STATUS" 201 "stress.cpu in $R6 ($API_BODY)"
 F6=$(jq -r .fault.id <<<"$API_BODY")
@@ -297,7 +253,7 @@ fl_log "stress.cpu in $R6: target_gone, worker and cgroups empty"
 
 # --- crash cleanup: found again by the container's id; a gone container leaves nothing ---
 run_ctr "$R4"
-ID4=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$R4")
+ID4=$(ctr_id "$R4")
 api POST "/v1/leases/$LEASE/faults" "$(loss_body "$R4" false)"
 fl_assert_eq "$HTTP_STATUS" 201 "loss on $R4 ($API_BODY)"
 F4=$(jq -r .fault.id <<<"$API_BODY")
@@ -305,7 +261,7 @@ rec=$(fl_journal_records "$state/journal" | jq -c --arg f "$F4" 'select(.id == $
 fl_assert_eq "$(jq -r '"\(.container) \(.inode)"' <<<"$rec")" "$ID4 $(stat -L -c %i "/run/netns/$P")" "journaled container and netns"
 [[ "$(jq -r .cgroup <<<"$rec")" == *"$ID4"* ]] || fl_fail "the journal names no cgroup of $R4: $rec"
 run_ctr "$R5" none
-ID5=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$R5")
+ID5=$(ctr_id "$R5")
 api POST "/v1/leases/$LEASE/faults" "{\"name\": \"l5\", \"type\": \"network.loss\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$R5\"}, \"interface\": \"lo\", \"cidrs\": [\"127.0.0.1\"]}, \"params\": {\"probability\": \"100%\"}}"
 fl_assert_eq "$HTTP_STATUS" 201 "loss in $R5's own namespace ($API_BODY)"
 fl_crash_agent "$FL_AGENT_PID"

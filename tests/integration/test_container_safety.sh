@@ -23,24 +23,16 @@
 #    no fault is active.
 # Everything is removed at exit, also on failure: containers, image, service, namespace.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/container_lib.sh"
 fl_require_root
 fl_require_cmd curl jq setsid
-command -v podman >/dev/null 2>&1 || fl_skip "needs podman (and runc, busybox-static: run scripts/setup.sh)"
-fl_require_cmd runc
-[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
-	fl_skip "needs a static /bin/busybox (busybox-static: run scripts/setup.sh)"
+ctr_require
 fl_require_build
-
-# crun refuses hybrid cgroups; podman's default rlimits exceed what this sandbox may set.
-PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
-RUN_OPTS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 
 fl_netns ns cs
 fl_tmpdir dir
 sock=$dir/agent.sock
 state=$dir/state
-api_sock=$dir/engine.sock
-IMG=localhost/$FL_ID-simg:1
 PNAME=${FL_ID}w
 PROJECT=${FL_ID}shop
 LABEL=$FL_ID.tier # the policy protects label LABEL=db
@@ -54,48 +46,16 @@ PKG=$FL_ID-pkg   # runs a package manager's name
 SELF=$FL_ID-self # the agent moves into its cgroup
 ALL=("$PG" "$GX" "$DB" "$W1" "$W2" "$W3" "$PKG" "$SELF")
 
-# Teardown runs in reverse: the agent, the containers, the service, then the image.
-fl_on_exit "${PODMAN[*]} rmi -f $IMG"
-teardown_service() {
-	if [ -n "${SVC_PID:-}" ]; then
-		kill -TERM "$SVC_PID" 2>/dev/null
-		wait "$SVC_PID" 2>/dev/null
-	fi
-}
-fl_on_exit teardown_service
-fl_on_exit "${PODMAN[*]} rm -f -t 0 ${ALL[*]}"
-teardown_agent() {
-	if [ -n "${FL_AGENT_PID:-}" ]; then
-		kill -KILL "$FL_AGENT_PID" 2>/dev/null
-		wait "$FL_AGENT_PID" 2>/dev/null
-	fi
-	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
-}
-fl_on_exit teardown_agent
+ctr_on_exit "${ALL[@]}"
 
 # The image: busybox, and copies of it named $PNAME and dpkg. A container runs one of them
 # (argv[0] 'sleep' picks the applet; the kernel names the process after the file) beside its
 # main process.
 mkdir "$dir/img"
-cp /bin/busybox "$dir/img/busybox"
-cp /bin/busybox "$dir/img/$PNAME"
-cp /bin/busybox "$dir/img/dpkg"
 printf '(exec -a sleep /bin/"$1" 600) &\nexec /bin/busybox sleep 600\n' >"$dir/img/run.sh"
-cat >"$dir/img/Containerfile" <<EOC
-FROM scratch
-COPY busybox $PNAME dpkg /bin/
-COPY run.sh /run.sh
-CMD ["/bin/busybox", "sh", "/run.sh", "$PNAME"]
-EOC
-timeout 120 "${PODMAN[@]}" build -q -t "$IMG" "$dir/img" >"$dir/build.log" 2>&1 ||
-	fl_fail "podman build: $(tail -5 "$dir/build.log")"
-
+ctr_image "[\"/bin/busybox\", \"sh\", \"/run.sh\", \"$PNAME\"]" "$PNAME" dpkg
 run_ctr() { # run_ctr NAME [ARGS...]
-	local name=$1
-	shift
-	timeout 60 "${PODMAN[@]}" run -d --name "$name" "${RUN_OPTS[@]}" \
-		--network "ns:/run/netns/$ns" "$@" >"$dir/run-$name.log" 2>&1 ||
-		fl_fail "podman run $name: $(tail -5 "$dir/run-$name.log")"
+	ctr_run "$1" "$ns" "${@:2}"
 }
 run_ctr "$PG" "$IMG"
 run_ctr "$GX" "$IMG"
@@ -108,36 +68,18 @@ run_ctr "$PKG" "$IMG" /bin/busybox sh /run.sh dpkg
 run_ctr "$SELF" "$IMG"
 
 declare -A ID MAIN INNER
-# The process named $2 in a container: the child of its main process.
-inner_pid() { # inner_pid MAIN_PID NAME -> pid
-	local i p
-	for ((i = 0; i < 100; i++)); do
-		for p in $(pgrep -P "$1" -x "$2" || true); do
-			echo "$p"
-			return 0
-		done
-		sleep 0.1
-	done
-	fl_fail "no $2 under container main pid $1"
-}
 for c in "${ALL[@]}"; do
-	ID[$c]=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$c")
-	MAIN[$c]=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$c")
+	ID[$c]=$(ctr_id "$c")
+	MAIN[$c]=$(ctr_main_pid "$c")
 	if [ "$c" = "$PKG" ]; then
-		INNER[$c]=$(inner_pid "${MAIN[$c]}" dpkg)
+		INNER[$c]=$(ctr_inner_pid "${MAIN[$c]}" dpkg)
 	else
-		INNER[$c]=$(inner_pid "${MAIN[$c]}" "$PNAME")
+		INNER[$c]=$(ctr_inner_pid "${MAIN[$c]}" "$PNAME")
 	fi
 done
 
 # The Docker Engine API, served by podman on the test's own socket.
-setsid "${PODMAN[@]}" system service --time=0 "unix://$api_sock" >"$dir/service.log" 2>&1 &
-SVC_PID=$!
-for ((i = 0; i < 300; i++)); do
-	curl -sf --max-time 2 --unix-socket "$api_sock" http://d/_ping >/dev/null 2>&1 && break
-	kill -0 "$SVC_PID" 2>/dev/null || fl_fail "podman system service exited: $(tail -5 "$dir/service.log")"
-	sleep 0.1
-done
+ctr_start_service
 
 cat >"$dir/policy.yaml" <<EOP
 max_processes_per_fault: 1

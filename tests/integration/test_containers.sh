@@ -32,74 +32,33 @@
 #    from the journal.
 # Everything is removed at exit, also on failure: containers, image, service, namespace.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/container_lib.sh"
 fl_require_root
 fl_require_cmd curl jq socat nsenter setsid
-command -v podman >/dev/null 2>&1 || fl_skip "needs podman (and runc, busybox-static: run scripts/setup.sh)"
-fl_require_cmd runc
-[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
-	fl_skip "needs a static /bin/busybox (busybox-static: run scripts/setup.sh)"
+ctr_require
 fl_require_build
-
-# crun refuses hybrid cgroups; podman's default rlimits exceed what this sandbox may set.
-PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
-RUN_OPTS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 
 fl_netns ns ctr
 fl_tmpdir dir
 sock=$dir/agent.sock
 state=$dir/state
-api_sock=$dir/engine.sock
-IMG=localhost/$FL_ID-img:1
 A=$FL_ID-a
 B=$FL_ID-b
 C=$FL_ID-c
 D=$FL_ID-d # limited: stressors run inside it
+E=$FL_ID-e # a network namespace of its own
 PROJECT=${FL_ID}shop
 PNAME=${FL_ID}w
 GNAME=${FL_ID}g # the policy protects it
 
-# Teardown runs in reverse: the agent, the containers, the service, then the image.
-fl_on_exit "${PODMAN[*]} rmi -f $IMG"
-teardown_service() {
-	if [ -n "${SVC_PID:-}" ]; then
-		kill -TERM "$SVC_PID" 2>/dev/null
-		wait "$SVC_PID" 2>/dev/null
-	fi
-}
-fl_on_exit teardown_service
-fl_on_exit "${PODMAN[*]} rm -f -t 0 $A $B $C $D"
-teardown_agent() {
-	if [ -n "${FL_AGENT_PID:-}" ]; then
-		kill -KILL "$FL_AGENT_PID" 2>/dev/null
-		wait "$FL_AGENT_PID" 2>/dev/null
-	fi
-	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
-}
-fl_on_exit teardown_agent
+ctr_on_exit "$A" "$B" "$C" "$D" "$E"
 
 # The image: busybox, and busybox again under the name the test selects by. The container
 # runs that copy (argv[0] 'sleep' picks the applet; the kernel names it after the file).
 mkdir "$dir/img"
-cp /bin/busybox "$dir/img/busybox"
-cp /bin/busybox "$dir/img/$PNAME"
-cp /bin/busybox "$dir/img/$GNAME"
 printf '(exec -a sleep /bin/%s 600) &\nexec /bin/busybox sleep 600\n' "$PNAME" >"$dir/img/run.sh"
-cat >"$dir/img/Containerfile" <<EOC
-FROM scratch
-COPY busybox $PNAME $GNAME /bin/
-COPY run.sh /run.sh
-CMD ["/bin/busybox", "sh", "/run.sh"]
-EOC
-timeout 120 "${PODMAN[@]}" build -q -t "$IMG" "$dir/img" >"$dir/build.log" 2>&1 ||
-	fl_fail "podman build: $(tail -5 "$dir/build.log")"
-
-run_ctr() { # run_ctr NAME [ARGS...] [-- COMMAND...]
-	local name=$1
-	shift
-	timeout 60 "${PODMAN[@]}" run -d --name "$name" "${RUN_OPTS[@]}" \
-		--network "ns:/run/netns/$ns" "$@" >"$dir/run-$name.log" 2>&1 ||
-		fl_fail "podman run $name: $(tail -5 "$dir/run-$name.log")"
-}
+ctr_image '["/bin/busybox", "sh", "/run.sh"]' "$PNAME" "$GNAME"
+run_ctr() { ctr_run "$1" "$ns" "${@:2}"; } # run_ctr NAME [ARGS...]: in the agent's namespace
 run_ctr "$A" --label "com.docker.compose.project=$PROJECT" \
 	--label "com.docker.compose.service=web" "$IMG"
 run_ctr "$B" --label "com.docker.compose.project=$PROJECT" \
@@ -108,40 +67,19 @@ run_ctr "$B" --label "com.docker.compose.project=$PROJECT" \
 run_ctr "$C" "$IMG" /bin/busybox sh -c "exec -a sleep /bin/$GNAME 600"
 # D has a CPU quota of 0.2 CPU and a 64 MiB memory limit, for the stressors.
 run_ctr "$D" --cpus 0.2 --memory 64m --memory-swap 64m "$IMG" /bin/busybox sleep 600
-# E has a network namespace of its own (P), joined to the agent's by a veth: the network fault
-# by container target acts in P.
-E=$FL_ID-e
-fl_netns P p
-ip link add "$FL_ID-x" netns "$ns" type veth peer name "$FL_ID-y" netns "$P"
-ip -n "$ns" addr add 10.81.0.1/24 dev "$FL_ID-x"
-ip -n "$P" addr add 10.81.0.2/24 dev "$FL_ID-y"
-ip -n "$ns" link set "$FL_ID-x" up
-ip -n "$P" link set "$FL_ID-y" up
-ip -n "$P" route add default via 10.81.0.1 dev "$FL_ID-y"
-fl_on_exit "${PODMAN[*]} rm -f -t 0 $E"
-timeout 60 "${PODMAN[@]}" run -d --name "$E" "${RUN_OPTS[@]}" --network "ns:/run/netns/$P" \
-	"$IMG" /bin/busybox sleep 600 >"$dir/run-$E.log" 2>&1 ||
-	fl_fail "podman run $E: $(tail -5 "$dir/run-$E.log")"
-ID_A=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$A")
-ID_B=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$B")
-MAIN_A=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$A")
-MAIN_B=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$B")
+# E has a network namespace of its own (P), joined to the agent's by a veth ($FL_ID-h1 in the
+# agent's, 10.81.1.1; $FL_ID-c1 in P, 10.81.1.2): the network fault by container target acts
+# in P.
+ctr_netns P "$ns" 1 10.81
+ctr_run "$E" "$P" "$IMG" /bin/busybox sleep 600
+ID_A=$(ctr_id "$A")
+ID_B=$(ctr_id "$B")
+MAIN_A=$(ctr_main_pid "$A")
+MAIN_B=$(ctr_main_pid "$B")
 NETNS_INODE=$(stat -L -c %i "/run/netns/$ns")
 
-# The process named $PNAME in a container: the child of its main process.
-inner_pid() { # inner_pid MAIN_PID -> pid
-	local i p
-	for ((i = 0; i < 100; i++)); do
-		for p in $(pgrep -P "$1" -x "$PNAME" || true); do
-			echo "$p"
-			return 0
-		done
-		sleep 0.1
-	done
-	fl_fail "no $PNAME under container main pid $1"
-}
-PA=$(inner_pid "$MAIN_A")
-PB=$(inner_pid "$MAIN_B")
+PA=$(ctr_inner_pid "$MAIN_A" "$PNAME")
+PB=$(ctr_inner_pid "$MAIN_B" "$PNAME")
 
 # The same name outside any container, in a session of its own.
 cp /bin/busybox "$dir/$PNAME"
@@ -154,13 +92,7 @@ done
 fl_assert_eq "$(cat /proc/$PO/comm)" "$PNAME" "outside process name"
 
 # The Docker Engine API, served by podman on the test's own socket.
-setsid "${PODMAN[@]}" system service --time=0 "unix://$api_sock" >"$dir/service.log" 2>&1 &
-SVC_PID=$!
-for ((i = 0; i < 300; i++)); do
-	curl -sf --max-time 2 --unix-socket "$api_sock" http://d/_ping >/dev/null 2>&1 && break
-	kill -0 "$SVC_PID" 2>/dev/null || fl_fail "podman system service exited: $(tail -5 "$dir/service.log")"
-	sleep 0.1
-done
+ctr_start_service
 
 # A cap of 3 processes a fault and a protected name: they hold inside containers too.
 printf 'max_processes_per_fault: 3\nprotected_processes: [%s]\n' "$GNAME" >"$dir/policy.yaml"
@@ -279,11 +211,7 @@ LEASE=$(jq -r .lease.id <<<"$API_BODY")
 # Kill by container + name: A's process only.
 api POST "/v1/leases/$LEASE/faults" "{\"name\": \"k\", \"type\": \"process.kill\", \"target\": {\"name\": \"$PNAME\", \"container\": {\"name\": \"$A\"}, \"all\": true}}"
 fl_assert_eq "$HTTP_STATUS" 201 "kill in container $A ($API_BODY)"
-for ((i = 0; i < 100; i++)); do
-	case "$(fl_proc_state "$PA")" in "" | Z) break ;; esac
-	sleep 0.05
-done
-case "$(fl_proc_state "$PA")" in "" | Z) ;; *) fl_fail "pid $PA in $A survived the kill" ;; esac
+fl_wait_gone "$PA" 5 "pid $PA in $A survived the kill"
 [ -n "$(fl_proc_state "$PB")" ] || fl_fail "pid $PB in $B was killed"
 [ -n "$(fl_proc_state "$PO")" ] || fl_fail "outside pid $PO was killed"
 [ -n "$(fl_proc_state "$MAIN_A")" ] || fl_fail "the main process of $A was killed"
@@ -310,8 +238,8 @@ fl_assert_eq "$(fl_proc_state "$PB")" S "pid $PB resumed"
 # Stressors inside D: the workers join D's cgroups (v1 cpu, memory, pids, ... and the
 # unified one), so its CPU quota throttles them and its memory limit OOM-kills the memory
 # worker; nothing of theirs is left in D after the revert.
-ID_D=$("${PODMAN[@]}" inspect -f '{{.Id}}' "$D")
-MAIN_D=$("${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$D")
+ID_D=$(ctr_id "$D")
+MAIN_D=$(ctr_main_pid "$D")
 ctr_cg() { # ctr_cg PID CONTROLLER-REGEX -> the cgroup path of that hierarchy
 	awk -F: -v c="$2" '$2 ~ c {print $3; exit}' "/proc/$1/cgroup"
 }
@@ -421,20 +349,20 @@ done
 
 # A network partition by container name: in E's own namespace P (its default-route
 # interface), seen from the agent's namespace; nothing of it in the agent's namespace.
-pings() { ip netns exec "$ns" timeout 30 ping -q -n -c 10 -i 0.05 -W 1 10.81.0.2 2>&1 | sed -n 's/.* \([0-9]*\) received.*/\1/p'; }
+pings() { ip netns exec "$ns" timeout 30 ping -q -n -c 10 -i 0.05 -W 1 10.81.1.2 2>&1 | sed -n 's/.* \([0-9]*\) received.*/\1/p'; }
 fl_assert_eq "$(pings)" 10 "pings to $E before the partition"
-api POST "/v1/leases/$LEASE/faults" "{\"name\": \"np\", \"type\": \"network.partition\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$E\"}, \"cidrs\": [\"10.81.0.1\"]}}"
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"np\", \"type\": \"network.partition\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$E\"}, \"cidrs\": [\"10.81.1.1\"]}}"
 fl_assert_eq "$HTTP_STATUS" 201 "partition of $E ($API_BODY)"
 NP=$(jq -r .fault.id <<<"$API_BODY")
-fl_assert_eq "$(jq -r .fault.status.interface <<<"$API_BODY")" "$FL_ID-y" "the interface in $E's namespace"
+fl_assert_eq "$(jq -r .fault.status.interface <<<"$API_BODY")" "$FL_ID-c1" "the interface in $E's namespace"
 fl_assert_eq "$(jq -r .fault.status.netns.inode <<<"$API_BODY")" "$(stat -L -c %i "/run/netns/$P")" "the namespace partitioned"
 fl_assert_eq "$(pings)" 0 "pings to $E through the partition"
-[[ "$(tc -n "$P" filter show dev "$FL_ID-y" ingress)" == *netfault_in* ]] || fl_fail "no filter in $E's namespace"
-[ -z "$(tc -n "$ns" filter show dev "$FL_ID-x" ingress)" ] || fl_fail "a filter in the agent's namespace"
+[[ "$(tc -n "$P" filter show dev "$FL_ID-c1" ingress)" == *netfault_in* ]] || fl_fail "no filter in $E's namespace"
+[ -z "$(tc -n "$ns" filter show dev "$FL_ID-h1" ingress)" ] || fl_fail "a filter in the agent's namespace"
 api DELETE "/v1/faults/$NP"
 fl_assert_eq "$HTTP_STATUS" 200 "revert the partition ($API_BODY)"
 fl_assert_eq "$(pings)" 10 "pings to $E after the revert"
-fl_assert_eq "$(tc -n "$P" qdisc show dev "$FL_ID-y" | grep -c clsact)" 0 "clsact left in $E's namespace"
+fl_assert_eq "$(tc -n "$P" qdisc show dev "$FL_ID-c1" | grep -c clsact)" 0 "clsact left in $E's namespace"
 fl_log "network.partition of container $E: 0 of 10 pings answered, 10 after the revert"
 
 # A crash while the container is frozen: the journal's record thaws it (--cleanup).

@@ -17,35 +17,17 @@ fl_require_cmd curl jq tc ip nsenter setsid ping pgrep awk
 fl_require_build
 
 fl_lab 10.94.0
-ARGS=(--state-dir "$state" --audit-log "$dir/audit.log")
 # How late, past the lease deadline, a fault may still be in force on a loaded machine.
 MARGIN_MS=${FL_CRASH_LEASE_MARGIN_MS:-1500}
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # FL_CRASH_LEASE_ONLY (fault names below, separated by commas): only those, and none of the
 # other sections (the vm layer runs the latency ones).
 ONLY=${FL_CRASH_LEASE_ONLY:-}
 selected() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
-start_agent() { fl_start_agent "$A" "$sock" "$dir/agent.log" "${ARGS[@]}"; }
-lease() { # lease TTL_MS: a new lease in $LEASE
-	fl_api POST /v1/leases "{\"ttl_ms\": $1}"
-	fl_assert_eq "$HTTP_STATUS" 201 "lease: $API_BODY"
-	LEASE=$(jq -r .lease.id <<<"$API_BODY")
-}
+start_agent() { fl_start_agent "$A" "$sock" "$dir/agent.log"; }
 apply() { # apply BODY
 	fl_api POST "/v1/leases/$LEASE/faults" "$1"
 	fl_assert_eq "$HTTP_STATUS" 201 "apply: $API_BODY"
-}
-# renew: renew $LEASE; the deadline lies in [RENEW0 + TTL, RENEW1 + TTL] (wall clock, ms).
-renew() {
-	RENEW0=$(now_ms)
-	fl_api POST "/v1/leases/$LEASE/renew"
-	RENEW1=$(now_ms)
-	fl_assert_eq "$HTTP_STATUS" 200 "renew: $API_BODY"
-}
-cleanup_leftover() { # what the dead agent left attached (inert) goes, as at the next start
-	nsenter --net="/run/netns/$A" "$FAULTLINED" --cleanup "${ARGS[@]}" >"$dir/cleanup.json" \
-		2>"$dir/cleanup.log" || fl_fail "--cleanup: $(cat "$dir/cleanup.log")"
 }
 filters() { tc -n "$A" filter show dev "$DEV" egress; tc -n "$A" filter show dev "$DEV" ingress; }
 
@@ -63,17 +45,17 @@ for f in "${NET_FAULTS[@]}"; do
 	selected "$name" || continue
 	start_agent
 	fl_watchdog wd "$FL_AGENT_PID"
-	lease "$TTL"
+	fl_lease "$TTL"
 	apply "$body"
 	# ping -D stamps each reply with the wall clock; 50 per second, bounded.
 	ip netns exec "$A" ping -D -n -i 0.02 -W 1 -w $(((TTL + MARGIN_MS) / 1000 + 6)) 10.94.0.2 \
 		>"$dir/ping.$name" 2>&1 &
 	pinger=$!
 	sleep 0.5
-	renew
+	fl_renew
 	# Both at once, the watchdog first: nothing in user space may undo the fault now.
 	kill -KILL "$wd" "$FL_AGENT_PID"
-	kill_ms=$(now_ms)
+	kill_ms=$(fl_now_ms)
 	wait "$FL_AGENT_PID" 2>/dev/null || true
 	fl_wait_gone "$wd" 5
 	fl_wait_exit rc "$pinger" $(((TTL + MARGIN_MS) / 1000 + 10))
@@ -98,7 +80,7 @@ for f in "${NET_FAULTS[@]}"; do
 		[ "$clean_after" -gt 0 ] || fl_fail "$name: no replies after the deadline"
 		fl_log "$name: agent and watchdog SIGKILLed; last duplicate $((last_dup - lo)) ms after the deadline, $clean_after clean replies after"
 	fi
-	cleanup_leftover
+	fl_cleanup "$A" # what the dead agent left attached (inert) goes, as at the next start
 	[ -z "$(filters)" ] || fl_fail "$name: filters left after --cleanup: $(filters)"
 done
 
@@ -112,7 +94,7 @@ start_agent
 fl_watchdog wd "$FL_AGENT_PID"
 part() { printf '{"name": "c", "type": "network.partition", "duration": "10m", "target": {"interface": "%s", "cidrs": ["%s"], "protocol": "icmp"}, "params": {}}' "$DEV" "$1"; }
 TTL1=1500 TTL2=4000
-lease "$TTL1"
+fl_lease "$TTL1"
 L1=$LEASE
 # Both leases are kept alive until their last renewals below (the leases in $dir/keep, every
 # 200 ms): on a loaded machine the applies and pings in between took longer than 1.5 s, and
@@ -129,7 +111,7 @@ echo "$L1" >"$dir/keep"
 keeper=$!
 fl_on_exit "kill $keeper 2>/dev/null"
 apply "$(part 10.94.0.2)"
-lease "$TTL2"
+fl_lease "$TTL2"
 L2=$LEASE
 echo "$L2" >>"$dir/keep"
 apply "$(part 10.94.0.3)"
@@ -140,12 +122,12 @@ done
 sleep 0.5
 kill "$keeper" 2>/dev/null
 wait "$keeper" 2>/dev/null || true
-LEASE=$L1 renew
+LEASE=$L1 fl_renew
 r1_0=$RENEW0 r1_1=$RENEW1
-LEASE=$L2 renew
+LEASE=$L2 fl_renew
 r2_0=$RENEW0 r2_1=$RENEW1
 kill -KILL "$wd" "$FL_AGENT_PID"
-kill_ms=$(now_ms)
+kill_ms=$(fl_now_ms)
 wait "$FL_AGENT_PID" 2>/dev/null || true
 fl_wait_gone "$wd" 5
 fl_wait_exit rc "$pinger2" $(((TTL2 + MARGIN_MS) / 1000 + 10))
@@ -158,7 +140,7 @@ f3=$(first_reply "$dir/ping.two.3" "$kill_ms")
 [ "$f3" -ge $((r2_0 + TTL2 - 50)) ] && [ "$f3" -le $((r2_1 + TTL2 + MARGIN_MS)) ] ||
 	fl_fail "two leases: the ${TTL2} ms lease's partition ended $((f3 - r2_0 - TTL2)) ms after its deadline"
 fl_log "two leases on $DEV: the ${TTL1} ms one lapsed $((f2 - r1_1 - TTL1)) ms, the ${TTL2} ms one $((f3 - r2_1 - TTL2)) ms after its deadline, each on its own"
-cleanup_leftover
+fl_cleanup "$A" # what the dead agent left attached (inert) goes, as at the next start
 fi
 
 # ---- what eBPF cannot undo: the watchdog does, at the agent's death, with no restart ----
@@ -198,7 +180,7 @@ for f in "${WD_FAULTS[@]}"; do
 	selected "$name" || continue
 	start_agent
 	fl_watchdog wd "$FL_AGENT_PID"
-	lease "$TTL"
+	fl_lease "$TTL"
 	fl_api POST "/v1/leases/$LEASE/faults" "$body"
 	if [ "$HTTP_STATUS" = 503 ] && [ "${name#latency-}" != "$name" ] && [ -z "${FL_VM:-}" ]; then
 		# The host kernel lacks sch_fq and sch_netem; the vm layer's kernel has both.
@@ -211,16 +193,16 @@ for f in "${WD_FAULTS[@]}"; do
 	CGROUP=$(fl_journal_records "$state/journal" | jq -r '.undo.cgroup // empty' | head -1)
 	[ "$kind" != stress ] || [ -n "$CGROUP" ] || fl_fail "$name: no cgroup in the journal"
 	! gone "$kind" || fl_fail "$name: the fault shows no effect: the test would prove nothing"
-	renew
+	fl_renew
 	kill -KILL "$FL_AGENT_PID"
-	kill_ms=$(now_ms)
+	kill_ms=$(fl_now_ms)
 	wait "$FL_AGENT_PID" 2>/dev/null || true
-	end=$(($(now_ms) + TTL + MARGIN_MS))
+	end=$(($(fl_now_ms) + TTL + MARGIN_MS))
 	until gone "$kind"; do
-		[ "$(now_ms)" -le "$end" ] || fl_fail "$name: still in force $((TTL + MARGIN_MS)) ms after the agent's SIGKILL: $(tc -n "$A" qdisc show dev "$DEV"; ip -n "$A" -o link show type ifb; grep -i watchdog "$dir/agent.log")"
+		[ "$(fl_now_ms)" -le "$end" ] || fl_fail "$name: still in force $((TTL + MARGIN_MS)) ms after the agent's SIGKILL: $(tc -n "$A" qdisc show dev "$DEV"; ip -n "$A" -o link show type ifb; grep -i watchdog "$dir/agent.log")"
 		sleep 0.01
 	done
-	t=$(($(now_ms) - kill_ms))
+	t=$(($(fl_now_ms) - kill_ms))
 	fl_wait_gone "$wd" 10
 	for p in $(ip netns pids "$A"); do
 		[ "$(cat "/proc/$p/comm" 2>/dev/null)" != faultlined ] || fl_fail "$name: an agent runs again (pid $p)"
@@ -239,17 +221,17 @@ fi
 TTL=1000
 start_agent
 fl_watchdog wd "$FL_AGENT_PID"
-lease "$TTL"
+fl_lease "$TTL"
 apply "{\"name\": \"c\", \"type\": \"process.pause\", \"duration\": \"10m\", \"target\": {\"pid\": $VICTIM, \"all\": true}}"
 [ "$(fl_proc_state "$VICTIM")" = T ] || fl_fail "hung: the victim is not stopped"
-renew
+fl_renew
 kill -STOP "$FL_AGENT_PID"
 end=$((RENEW1 + TTL + 100 + MARGIN_MS))
 until [ "$(fl_proc_state "$VICTIM")" = S ]; do
-	[ "$(now_ms)" -le "$end" ] || fl_fail "hung: the victim is still stopped $((TTL + 100 + MARGIN_MS)) ms after the renewal"
+	[ "$(fl_now_ms)" -le "$end" ] || fl_fail "hung: the victim is still stopped $((TTL + 100 + MARGIN_MS)) ms after the renewal"
 	sleep 0.01
 done
-t=$(($(now_ms) - RENEW0 - TTL))
+t=$(($(fl_now_ms) - RENEW0 - TTL))
 fl_wait_exit rc "$FL_AGENT_PID" 10
 fl_assert_eq "$rc" 137 "hung agent's exit status (SIGKILL by its watchdog)"
 fl_wait_gone "$wd" 10
@@ -277,7 +259,7 @@ ctl=$!
 for ((i = 0; i < 200; i++)); do [ "$(fl_proc_state "$VICTIM")" = T ] && break; sleep 0.05; done
 [ "$(fl_proc_state "$VICTIM")" = T ] || fl_fail "faultctl: the fault was not applied: $(cat "$dir/run.out")"
 kill -KILL "$FL_AGENT_PID"
-kill_ms=$(now_ms)
+kill_ms=$(fl_now_ms)
 wait "$FL_AGENT_PID" 2>/dev/null || true
 fl_wait_exit rc "$ctl" $((TTL / 1000 + 20))
 fl_assert_eq "$rc" 3 "faultctl's exit status when its agent died ($(cat "$dir/run.out"))"

@@ -20,10 +20,7 @@
 . "$(dirname "$0")/stress_lib.sh"
 
 WORKERS=1000 TTL=1000
-if grep -q max_cpu_workers "$FL_SOURCE_DIR/lib/policy.c"; then
-	printf 'max_cpu_workers: %d\n' "$WORKERS" >"$dir/policy.yaml"
-	AGENT_ARGS+=(--policy "$dir/policy.yaml")
-fi
+stress_allow_cpu_workers "$WORKERS"
 # Our clients at the agent's nice level: under 1,000 busy workers a client at 0 would
 # measure its own wait for a CPU.
 renice -n -10 -p $$ >/dev/null
@@ -35,7 +32,7 @@ fl_events EVENTS "$dir/events" 600
 
 # ev FILTER: the first event matching a jq filter, compact; empty when there is none.
 ev() { jq -c "select($1)" "$dir/events" | head -n 1; }
-ms_of() { jq -r '.time | split(".") | (.[0] + "Z" | fromdateiso8601) * 1000 + (.[1] | rtrimstr("Z") | tonumber)' <<<"$1"; }
+ms_of() { jq -r "$FL_JQ_TIME_MS"' .time | time_ms' <<<"$1"; }
 wait_ev() { # wait_ev FILTER SECONDS -> EV
 	local i
 	for ((i = 0; i < $2 * 10; i++)); do
@@ -59,18 +56,6 @@ big_apply() {
 		printf '%s\n%s\n' "$HTTP_STATUS" "$API_BODY" >"$dir/apply.out"
 	) &
 	APPLIER=$!
-}
-# wait_applying: until GET /v1/faults lists a stress.cpu being applied -> BIG (its id).
-wait_applying() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		FL_API_TIMEOUT=60 fl_api GET /v1/faults
-		BIG=$(jq -r '[.faults[] | select(.type == "stress.cpu" and .state == "applying") | .id][0] // empty' <<<"$API_BODY")
-		[ -n "$BIG" ] && return 0
-		[ -s "$dir/apply.out" ] && fl_fail "the apply ended ($(head -c 300 "$dir/apply.out")) and GET /v1/faults never showed it in state applying: the loop was busy applying"
-		sleep 0.05
-	done
-	fl_fail "no stress.cpu in state applying within 15 s: $API_BODY"
 }
 # freeze FID: hold its apply in flight (its cgroup frozen); thaw FID lets it go on.
 freeze() {
@@ -99,7 +84,7 @@ gone() {
 new_lease 600000
 long=$LEASE
 big_apply "$long" "$WORKERS"
-wait_applying
+stress_wait_applying 300
 freeze "$BIG"
 fl_log "stress.cpu $BIG ($WORKERS workers) listed as applying; $(wc -l <"$FROZEN/cgroup.procs") workers started, its cgroup frozen"
 new_lease "$TTL"
@@ -148,7 +133,7 @@ rm -f "$dir/apply.out"
 new_lease 2000
 own=$LEASE
 big_apply "$own" "$WORKERS"
-wait_applying
+stress_wait_applying 300
 freeze "$BIG"
 wait_ev ".type == \"lease.ended\" and .lease == \"$own\"" 30
 fl_assert_eq "$(jq .reverts_after_apply <<<"$EV")" 1 "lease.ended during the apply: reverts_after_apply"

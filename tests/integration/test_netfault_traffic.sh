@@ -104,33 +104,6 @@ ping_from() {
 	fi
 }
 
-# binom_interval N P ALPHA: "LO HI", the exact two-sided interval of Binomial(N, P) at ALPHA
-# (P(X < LO) < ALPHA/2, P(X > HI) <= ALPHA/2), from the pmf in log space.
-binom_interval() {
-	awk -v n="$1" -v p="$2" -v a="$3" 'BEGIN {
-		l = n * log(1 - p)
-		for (k = 0; k <= n; k++) {
-			w[k] = exp(l)
-			l += log(n - k) - log(k + 1) + log(p) - log(1 - p)
-		}
-		for (k = 0; k <= n; k++) { acc += w[k]; if (acc >= a / 2) break }
-		lo = k; acc = 0
-		for (k = n; k >= 0; k--) { acc += w[k]; if (acc > a / 2) break }
-		print lo, k
-	}'
-}
-
-# check_loss WHAT N P LOST
-check_loss() {
-	local what=$1 n=$2 p=$3 x=$4 lo hi lo1 hi1 inside=inside
-	read -r lo hi < <(binom_interval "$n" "$p" "$(awk -v a=$ALPHA -v k=$CHECKS 'BEGIN { print a / k }')")
-	read -r lo1 hi1 < <(binom_interval "$n" "$p" $ALPHA)
-	((x >= lo1 && x <= hi1)) || inside=OUTSIDE
-	fl_log "$what: $x of $n lost ($(awk -v x="$x" -v n="$n" 'BEGIN { printf "%.2f%%", 100 * x / n }')," \
-		"p=$p); 99.9% interval [$lo1, $hi1] $inside; checked against [$lo, $hi]"
-	((x >= lo && x <= hi)) || fl_fail "$what: $x of $n outside [$lo, $hi]"
-}
-
 icmp_csum_errors() {
 	ip netns exec "$1" awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) f[$i] = i; h = 1 }
 		else print $f["InCsumErrors"] }' /proc/net/snmp
@@ -149,7 +122,7 @@ lost=$((TX - RX))
 fl_assert_eq "$TX" $N "pings sent"
 fl_assert_eq "$(counter 0 matched)" $N "egress rule: matched"
 fl_assert_eq "$(counter 0 dropped)" $lost "egress rule: dropped vs lost in ping"
-check_loss "egress loss 10% (ping from the faulted host)" $N 0.1 $lost
+fl_check_loss "egress loss 10% (ping from the faulted host)" $N 0.1 $lost $ALPHA $CHECKS
 fl_assert_eq "$(tc_state)" "$pristine" "tc state after the egress run"
 
 start_tool ingress -r "dir=in,action=loss,prob=0.1,proto=icmp,remote=10.77.0.2/32"
@@ -158,7 +131,7 @@ stop_tool
 lost=$((TX - RX))
 fl_assert_eq "$(counter 0 matched)" $N "ingress rule: matched"
 fl_assert_eq "$(counter 0 dropped)" $lost "ingress rule: dropped vs lost in ping"
-check_loss "ingress loss 10%" $N 0.1 $lost
+fl_check_loss "ingress loss 10%" $N 0.1 $lost $ALPHA $CHECKS
 
 # --- duplication: exactly the copies made, never a copy of a copy -----------------------------
 start_tool dup -r "dir=out,action=dup,prob=0.5,proto=icmp,remote=10.77.0.2/32" \

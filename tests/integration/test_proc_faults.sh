@@ -26,14 +26,7 @@ AGENT_ARGS=(--log-level debug)
 
 # At exit, also on failure: the agent dies (its stressor workers with it, PDEATHSIG) and
 # --cleanup resumes what the journal lists and removes the stressor cgroups.
-teardown_agent() {
-	if [ -n "${FL_AGENT_PID:-}" ]; then
-		kill -KILL "$FL_AGENT_PID" 2>/dev/null
-		wait "$FL_AGENT_PID" 2>/dev/null
-	fi
-	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
-}
-fl_on_exit teardown_agent
+fl_on_exit fl_teardown_agent
 
 api() { FL_API_TIMEOUT=30 fl_api "$@"; }
 new_lease() {

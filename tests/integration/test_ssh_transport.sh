@@ -189,22 +189,12 @@ call_close() {
 	! kill -0 "$CALL_SSH" 2>/dev/null || fl_fail "$1: ssh $CALL_SSH left behind"
 }
 
-# wait_gone PID WHAT: bounded wait (5 s) for a process to end.
-wait_gone() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.05
-	done
-	fl_fail "$2 (pid $1) still running"
-}
-
 # A normal close: ssh ends by itself on EOF, within close's 2 s grace (so without a signal),
 # and the bridge ends with it.
 call_start close
 call_close close
 ((CLOSE_MS < 2000)) || fl_fail "closing took $CLOSE_MS ms: ssh did not end by itself on EOF"
-wait_gone "$DIAL" "the remote dial-stdio after a normal close"
+fl_wait_gone "$DIAL" 5 "the remote dial-stdio after a normal close (pid $DIAL) still running"
 fl_log "close: ssh ended by itself $CLOSE_MS ms after EOF; the remote bridge ended too"
 
 # A transport that hangs without closing (the bridge stopped): the call ends at the client's
@@ -219,7 +209,7 @@ grep -q "no answer within 10000 ms; ssh is still running" <<<"$REPLY_BODY" ||
 call_close hang
 ((CLOSE_MS >= 1900 && CLOSE_MS < 8000)) || fl_fail "closing a hung ssh took $CLOSE_MS ms"
 kill -CONT "$DIAL"
-wait_gone "$DIAL" "the remote dial-stdio after its ssh was terminated"
+fl_wait_gone "$DIAL" 5 "the remote dial-stdio after its ssh was terminated (pid $DIAL) still running"
 fl_log "hang: the call timed out after $REPLY_MS ms; close ended ssh in $CLOSE_MS ms"
 
 renew() {
@@ -268,7 +258,7 @@ cut_run() {
 	((REPLY_MS < 3000)) || fl_fail "the call after the cut took $REPLY_MS ms"
 	grep -q "ssh" <<<"$REPLY_BODY" || fl_fail "the error does not mention ssh: $REPLY_BODY"
 	fl_log "$mode: the call after the cut failed in $REPLY_MS ms: $REPLY_BODY"
-	wait_gone "$DIAL" "the remote dial-stdio after the cut"
+	fl_wait_gone "$DIAL" 5 "the remote dial-stdio after the cut (pid $DIAL) still running"
 
 	# Wait (bounded) until the agent no longer lists the fault, then read when it reverted.
 	for ((i = 0; i < 200; i++)); do

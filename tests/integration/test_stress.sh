@@ -228,12 +228,12 @@ apply quick stress.memory "{\"size\": \"$((win * 3 / 4))MiB\"}"
 quick_fid=$FID
 for ((i = 0; i < 300; i++)); do
 	status_of "$ramp_fid"
-	state=$(jq -r '.worker_states[0].state' <<<"$STATUS_JSON")
-	[ "$state" = running ] || break
+	wstate=$(jq -r '.worker_states[0].state' <<<"$STATUS_JSON")
+	[ "$wstate" = running ] || break
 	sleep 0.1
 done
 touched=$(jq .touched_bytes <<<"$STATUS_JSON")
-case $state in
+case $wstate in
 limited)
 	fl_log "memory floor: the ramping stressor stopped at $((touched / MIB)) MiB of $ramp_mib MiB: $(jq -r '.worker_states[0].message' <<<"$STATUS_JSON")"
 	jq -e '.worker_states[0].message | test("min_free_memory")' <<<"$STATUS_JSON" >/dev/null ||
@@ -245,7 +245,7 @@ holding)
 	fl_log "memory floor: not reached, other processes freed memory (MemAvailable $now MiB, floor $floor MiB)"
 	[ "$now" -ge "$floor" ] || fl_fail "memory floor: both stressors grew and MemAvailable is $now MiB, below the floor $floor MiB"
 	;;
-*) fl_fail "memory floor: ramping stressor is $state: $STATUS_JSON" ;;
+*) fl_fail "memory floor: ramping stressor is $wstate: $STATUS_JSON" ;;
 esac
 api DELETE /v1/faults
 fl_assert_eq "$HTTP_STATUS" 200 "revert all"
