@@ -203,6 +203,7 @@ static int netif_reattach(struct netif *nif, char *err, size_t size)
 /* An interface's instance being set up (nif_setup(), in its namespace), and why it failed. */
 struct nif_setup {
 	struct netif *nif;
+	struct netfault *share; /* an instance to share (netfault_open_shared()), or NULL */
 	char err[FAULT_ERR_SIZE];
 };
 
@@ -219,7 +220,7 @@ static int nif_setup(void *p)
 	struct nif_setup *s = p;
 	struct netif *nif = s->nif;
 	const char *ssh = netns_ref_foreign(&nif->ns) ? NULL : getenv("SSH_CONNECTION");
-	int ret = netfault_open(nif->ifindex, &nif->nf);
+	int ret = netfault_open_shared(nif->ifindex, s->share, &nif->nf);
 
 	if (ret) {
 		snprintf(s->err, sizeof(s->err), "%s: loading the network-fault program: %s%s",
@@ -687,11 +688,66 @@ static int hold_member(struct netif_fault *nf, struct netif *nif, char *err, siz
 	return 0;
 }
 
-/* Hook one member on its interface (its record journaled already). */
-static int attach_member(struct netif_fault *nf, bool created, char *err, size_t size)
+struct unshare_op {
+	struct netfault *nf;
+	struct netfault_exempt *ex;
+	size_t n_ex;
+};
+
+static int op_unshare(void *p)
+{
+	struct unshare_op *o = p;
+
+	return netfault_unshare(o->nf, o->ex, o->n_ex);
+}
+
+/*
+ * Before the members of head add their rules to nif's program: when that program is shared
+ * with interfaces outside this fault (a fault on several containers loaded it once for all of
+ * them), nif gets one of its own first, with the rules it has, so that the new rules act on
+ * nif alone. A fault on every interface of the shared program adds its rules to it once.
+ */
+static int nif_diverge(struct netif *nif, const struct netif_fault *head, char *err, size_t size)
+{
+	struct unshare_op o = {.nf = nif->nf};
+	int shares = netfault_shares(nif->nf), covered = 0, ret;
+
+	if (shares <= 1)
+		return 0;
+	for (const struct netif_fault *m = head; m; m = m->next) {
+		const struct netif *x = netif_find(&m->ns, m->ifindex);
+
+		if (x && netfault_same_program(x->nf, nif->nf))
+			covered++;
+	}
+	if (covered >= shares)
+		return 0;
+	o.ex = calloc(nif->n_ex ? nif->n_ex : 1, sizeof(*o.ex));
+	if (!o.ex)
+		return -ENOMEM;
+	for (size_t i = 0; i < nif->n_ex; i++)
+		o.ex[o.n_ex++] = nif->ex[i].ex;
+	ret = netns_call(&nif->ns, op_unshare, &o);
+	free(o.ex);
+	if (ret)
+		snprintf(err, size, "%s: loading a program of its own (its rules diverge from those "
+			 "of the interfaces it shares one with): %s",
+			 nif->name, strerror(-ret));
+	return ret;
+}
+
+/* Hook one member on its interface (its record journaled already); head: the fault's first. */
+static int attach_member(struct netif_fault *nf, const struct netif_fault *head, bool created,
+			 char *err, size_t size)
 {
 	struct netif *nif = netif_find(&nf->ns, nf->ifindex);
 	int ret;
+
+	if (nif && nif->users) {
+		ret = nif_diverge(nif, head, err, size);
+		if (ret)
+			return ret;
+	}
 
 	if (nif && !nif->users) {
 		ret = netif_reattach(nif, err, size);
@@ -723,10 +779,59 @@ static void member_err(const struct netif_fault *m, char *err, size_t size)
 }
 
 /*
+ * Run the k set-up jobs of the new instances (s: the n members' set-ups, NULL nif where the
+ * member's interface has one already). The first job in another namespace loads the program;
+ * every other one in another namespace attaches that same program (netfault_open_shared()):
+ * verifying it is what loading costs, tens of ms each, which 50 containers' namespaces paid
+ * 50 times on two CPUs. The agent's own namespace loads its own (its exemptions differ: the
+ * SSH sessions). FAULTLINED_PROGRAM_PER_NAMESPACE=1 loads one per namespace (the reference of
+ * bench/containers.sh).
+ */
+static void setup_shared(struct nif_setup *s, size_t n, struct netns_job *jobs, size_t k)
+{
+	const char *env = getenv("FAULTLINED_PROGRAM_PER_NAMESPACE");
+	struct nif_setup *lead = NULL;
+	size_t li = 0;
+
+	if (!(env && !strcmp(env, "1"))) {
+		for (li = 0; li < k; li++) {
+			if (netns_ref_foreign(jobs[li].ns)) {
+				lead = jobs[li].arg;
+				break;
+			}
+		}
+	}
+	if (lead) {
+		struct netns_job tmp;
+
+		netns_call_many(&jobs[li], 1);
+		for (size_t i = 0; i < n; i++)
+			if (s[i].nif && &s[i] != lead && netns_ref_foreign(&s[i].nif->ns) &&
+			    !jobs[li].ret)
+				s[i].share = lead->nif->nf;
+		/* The rest, the leader's job first out of the way (its ret kept). */
+		tmp = jobs[0];
+		jobs[0] = jobs[li];
+		jobs[li] = tmp;
+		if (jobs[0].ret) {
+			for (size_t j = 1; j < k; j++)
+				jobs[j].ret = -ECANCELED;
+		} else {
+			netns_call_many(&jobs[1], k - 1);
+		}
+		tmp = jobs[0];
+		jobs[0] = jobs[li];
+		jobs[li] = tmp;
+		return;
+	}
+	netns_call_many(jobs, k);
+}
+
+/*
  * Attach the n members: those whose interface no fault holds yet get a new instance, set up
- * in every namespace at once (nif_setup() through netns_call_many(): each a program load and
- * a few netlink requests, which one after the other would hold the event loop for seconds
- * with dozens of containers); the others are held as for one. A failure leaves the members
+ * in every namespace at once (setup_shared(): one program load for all the other namespaces,
+ * then a few netlink requests in each, side by side, which one after the other would hold the
+ * event loop for seconds with dozens of containers); the others are held as for one. A failure leaves the members
  * attached so far held, for the caller's unwind; the instances that failed are freed.
  */
 static int attach_members(struct netif_fault *nf, size_t n, const bool *created, char *err,
@@ -747,7 +852,7 @@ static int attach_members(struct netif_fault *nf, size_t n, const bool *created,
 	netif_sweep();
 	for (m = nf, i = 0; m && !ret; m = m->next, i++) {
 		if (netif_find(&m->ns, m->ifindex)) {
-			ret = attach_member(m, created[i], err, size);
+			ret = attach_member(m, nf, created[i], err, size);
 			if (ret)
 				member_err(m, err, size);
 			continue;
@@ -761,7 +866,7 @@ static int attach_members(struct netif_fault *nf, size_t n, const bool *created,
 	}
 	skipped = ret != 0;
 	if (!skipped)
-		netns_call_many(jobs, k);
+		setup_shared(s, n, jobs, k);
 	/*
 	 * Every instance that was set up is registered and held, also after another member
 	 * failed: the caller's unwind then detaches it with the others.
@@ -841,7 +946,7 @@ int netif_fault_attach(struct fault *f, char *err, size_t size)
 	}
 	/* All or nothing: on a failure the caller's unwind detaches the members attached. */
 	if (n == 1)
-		ret = attach_member(nf, created[0], err, size);
+		ret = attach_member(nf, nf, created[0], err, size);
 	else
 		ret = attach_members(nf, n, created, err, size);
 out:

@@ -212,9 +212,16 @@ json_t *netif_fault_status(const struct fault *f)
 		return NULL;
 	rules = json_array();
 	prot = json_array();
-	/* Every member's rules; the counters are the sum over all namespaces. */
-	for (const struct netif_fault *m = nf; m; m = m->next)
-		member_rules(m, rules, nf->next != NULL, dns, &sum);
+	/*
+	 * Every member's rules; the counters are the sum over all namespaces, each program
+	 * counted once (members sharing one have the same counters: those of all of them).
+	 */
+	for (const struct netif_fault *m = nf; m; m = m->next) {
+		struct netfault_counters dup = {0};
+
+		member_rules(m, rules, nf->next != NULL, dns,
+			     netif_fault_program_peer(nf, m) ? &dup : &sum);
+	}
 	if (nf->nif && nf->nif->agent_ssh) {
 		char d[96];
 
