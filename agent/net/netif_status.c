@@ -199,6 +199,14 @@ static void status_more(json_t *m, const struct netif_fault *nf, void *arg)
 
 	member_rules(nf, NULL, false, dns, &c);
 	json_object_set_new(m, FL_STATUS_COUNTERS, counters_json(&c, dns));
+	/*
+	 * Its interface runs a program loaded once for several namespaces: the counters are
+	 * those of all the interfaces running it (docs/netfault.md, "One program, many
+	 * namespaces").
+	 */
+	if (nf->nif && netfault_shares(nf->nif->nf) > 1)
+		json_object_set_new(m, "program_shared_by",
+				    json_integer(netfault_shares(nf->nif->nf)));
 }
 
 json_t *netif_fault_status(const struct fault *f)
