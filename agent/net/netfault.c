@@ -2,9 +2,9 @@
  * Network faults, user-space side (see netfault.h and docs/netfault.md): a BPF program
  * instance hooked on clsact with libbpf, rules kept in maps. This file attaches and detaches
  * the program, removes a crashed agent's leftovers and keeps the rule slots; loading and
- * sharing an instance among interfaces are in netfault_core.c, the prefix tries are in netfault_trie.c (their pure table and diff in pfxtrie.c),
- * exemptions in netfault_exempt.c, counters and distribution tables in netfault_maps.c, the
- * text parsers in netfault_parse.c.
+ * sharing an instance among interfaces are in netfault_core.c, the prefix tries are in
+ * netfault_trie.c (their pure table and diff in pfxtrie.c), exemptions in netfault_exempt.c,
+ * counters and distribution tables in netfault_maps.c, the text parsers in netfault_parse.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,11 +1,12 @@
 /*
- * Network faults, user-space side: loads bpf/netfault.bpf.c for one interface, hooks it on
- * clsact ingress and egress through libbpf, and keeps its rule, prefix and exemption maps.
+ * Network faults, user-space side: loads bpf/netfault.bpf.c for an interface (or for several,
+ * sharing one loaded instance: netfault_open_shared()), hooks it on clsact ingress and egress
+ * through libbpf, and keeps its rule, prefix and exemption maps.
  * Layouts shared with the BPF side: include/faultline/netfault.h. Design: docs/netfault.md.
  *
  * One struct netfault per interface: a handle on a program instance with 64 rule slots,
- * counters and exemptions, its own or shared with other interfaces (netfault_open_shared()). The interface index is read in the network namespace of the
- * calling thread. Not thread-safe: the agent calls it from its event loop only.
+ * counters and exemptions, its own or shared with other interfaces (netfault_open_shared()).
+ * The interface index is read in the network namespace of the calling thread. Not thread-safe: the agent calls it from its event loop only.
  * Every function returns 0 or a negative errno and logs through lib/log.h.
  */
 #ifndef FL_NETFAULT_H

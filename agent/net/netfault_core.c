@@ -308,7 +308,8 @@ int netfault_unshare(struct netfault *nf, const struct netfault_exempt *ex, size
 	to->dns_rules = from->dns_rules;
 	memcpy(to->deadline, (const void *)from->deadline, sizeof(to->deadline));
 	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++)
-		__atomic_store_n(&to->active[h], __atomic_load_n(&from->active[h], __ATOMIC_ACQUIRE),
+		__atomic_store_n(&to->active[h],
+				 __atomic_load_n(&from->active[h], __ATOMIC_ACQUIRE),
 				 __ATOMIC_RELEASE);
 	if (nf->attached) {
 		/* Each hook's filter replaced in place: no packet goes by without a program. */

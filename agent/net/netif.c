@@ -1,9 +1,10 @@
 /*
  * The registry of faulted interfaces (see netif.h): one struct netif per interface, opened
  * and attached by its first network fault and detached when its last one goes, and the
- * lifecycle every network fault shares on it: validate, attach, detach, revert, free, and
- * which fault holds an interface's shaper. The rest of netif.h is in netif_exempt.c,
- * netif_rules.c, netif_status.c, netif_shaped.c and netif_cleanup.c.
+ * lifecycle every network fault shares on it: attach, detach, revert, free, and which fault
+ * holds an interface's shaper. The rest of netif.h is in netif_exempt.c, netif_rules.c,
+ * netif_status.c, netif_shaped.c, netif_cleanup.c and netif_target.c (validation: the
+ * target's namespaces and interfaces).
  */
 #include <errno.h>
 #include <net/if.h>
@@ -593,8 +594,9 @@ static void setup_shared(struct nif_setup *s, size_t n, struct netns_job *jobs, 
  * Attach the n members: those whose interface no fault holds yet get a new instance, set up
  * in every namespace at once (setup_shared(): one program load for all the other namespaces,
  * then a few netlink requests in each, side by side, which one after the other would hold the
- * event loop for seconds with dozens of containers); the others are held as for one. A failure leaves the members
- * attached so far held, for the caller's unwind; the instances that failed are freed.
+ * event loop for seconds with dozens of containers); the others are held as for one. A failure
+ * leaves the members attached so far held, for the caller's unwind; the instances that failed
+ * are freed.
  */
 static int attach_members(struct netif_fault *nf, size_t n, const bool *created, char *err,
 			  size_t size)

@@ -168,7 +168,8 @@ static int target_interface(struct fault *f, struct netif_fault *nf, char *err, 
 			 "target.container: %s acts in one network namespace, and %zu are "
 			 "selected: name one container (the rule-based types, network.loss, "
 			 "corruption, duplication and partition, act in several)",
-			 f->spec->type == FAULT_NET_LATENCY ? "network.latency" : "network.bandwidth",
+			 f->spec->type == FAULT_NET_LATENCY ? "network.latency"
+							    : "network.bandwidth",
 			 n);
 		netns_refs_close(refs, n);
 		return -EINVAL;
@@ -260,4 +261,3 @@ int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t siz
 	f->priv = nf;
 	return 0;
 }
-
