@@ -221,7 +221,21 @@ void netfault_close(struct netfault *nf)
 	free(nf);
 }
 
-/* src's rules, in the same slots, and the jitter tables, into the empty core of nf. */
+/*
+ * What user space writes into a core, for netfault_unshare() to copy: the maps below and the
+ * .bss. A new map, or a new load-time knob, must be looked at there first.
+ */
+_Static_assert(sizeof(((struct netfault_bpf *)0)->maps) == 12 * sizeof(struct bpf_map *),
+	       "a map was added to bpf/netfault.bpf.c: copy what user space writes into it in "
+	       "netfault_unshare() (core_copy()), then update this count");
+_Static_assert(sizeof(*((struct netfault_bpf *)0)->rodata) == sizeof(__u32),
+	       "a load-time knob was added: netfault_core_load() must set it alike for a copy");
+
+/*
+ * src's rules, in the same slots, and the jitter tables, into the empty core of nf. Not
+ * copied: counters, Gilbert-Elliott states and flow departure times (they start over), the
+ * per-CPU packet scratch.
+ */
 static int core_copy(struct netfault *nf, const struct netfault_core *src)
 {
 	struct netfault_core *c = nf->c;
@@ -276,10 +290,9 @@ int netfault_unshare(struct netfault *nf, const struct netfault_exempt *ex, size
 {
 	struct netfault_core *old = nf->c, *c;
 	struct netfault tmp = {.ifindex = nf->ifindex};
-	const struct netfault_config *from;
-	struct netfault_config *to;
 	struct nl_msg *msgs[NETFAULT_HOOK__COUNT];
 	int errs[NETFAULT_HOOK__COUNT], err;
+	__u32 shapes;
 
 	if (netfault_shares(nf) <= 1)
 		return 0;
@@ -290,7 +303,7 @@ int netfault_unshare(struct netfault *nf, const struct netfault_exempt *ex, size
 		return err;
 	c->refs = 1;
 	tmp.c = c;
-	/* Exemptions, rules, tries and names first; cfg's words, the active bits last. */
+	/* Exemptions, rules, tries and names into the maps, then the .bss. */
 	for (size_t i = 0; i < n_ex && !err; i++) {
 		err = netfault_exempt_add(&tmp, &ex[i]);
 		if (err == -EEXIST)
@@ -300,17 +313,13 @@ int netfault_unshare(struct netfault *nf, const struct netfault_exempt *ex, size
 		err = core_copy(&tmp, old);
 	if (err)
 		goto fail;
-	from = &old->skel->bss->cfg;
-	to = &c->skel->bss->cfg;
-	to->dns_ports = from->dns_ports;
-	to->remote_any = from->remote_any;
-	to->local_any = from->local_any;
-	to->dns_rules = from->dns_rules;
-	memcpy(to->deadline, (const void *)from->deadline, sizeof(to->deadline));
-	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++)
-		__atomic_store_n(&to->active[h],
-				 __atomic_load_n(&from->active[h], __ATOMIC_ACQUIRE),
-				 __ATOMIC_RELEASE);
+	/*
+	 * The .bss (cfg: active bits, deadlines, the inline tables) whole: the program only
+	 * reads it, and the new one is attached only after this.
+	 */
+	shapes = c->skel->bss->cfg.exempt_shapes; /* of the exemptions given */
+	memcpy(c->skel->bss, old->skel->bss, sizeof(*c->skel->bss));
+	c->skel->bss->cfg.exempt_shapes = shapes;
 	if (nf->attached) {
 		/* Each hook's filter replaced in place: no packet goes by without a program. */
 		for (int h = 0; h < NETFAULT_HOOK__COUNT; h++)
