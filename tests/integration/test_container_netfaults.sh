@@ -11,8 +11,9 @@
 #    container (binomial bounds), a filter in each namespace and none in the agent's, the status
 #    lists each container with its namespace inode and counters; the revert leaves no clsact in
 #    any of them;
-#  - one program is loaded for the three (status: program_shared_by 3); a second fault on
-#    container 1 alone (100% loss) gives it a program of its own with the first fault's rules
+#  - one program is loaded for the three (status: program_shared_by 3); a second fault on all
+#    three adds one rule slot to it and its revert leaves the first fault's rule in force; a
+#    fault on container 1 alone (100% loss) gives it a program of its own with the first fault's rules
 #    copied, and acts there only (the other two still lose 50%); the shared fault's revert
 #    leaves the second one in force and nothing in the other two, the second's revert
 #    nothing in container 1;
@@ -164,6 +165,24 @@ for ((k = 1; k <= N; k++)); do
 		"$N" "${NAMES[k - 1]}'s interface runs the program shared by the $N namespaces"
 done
 [ "$(grep -c 'netfault: ifindex .*: program of its own now' "$dir/agent.log")" = 0 ] || fl_fail "a member diverged already"
+
+# A second fault on all three (for a prefix nothing goes to) adds its rules to the same shared
+# program, once; its revert leaves the first fault's rules in force there.
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"all2\", \"type\": \"network.loss\", \"duration\": \"5m\", \"target\": {\"container\": {\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}, \"all\": true, \"cidrs\": [\"192.0.2.0/24\"]}, \"params\": {\"probability\": \"100%\"}}"
+fl_assert_eq "$HTTP_STATUS" 201 "a second fault on all three ($API_BODY)"
+ALL2=$(jq -r .fault.id <<<"$API_BODY")
+fl_assert_eq "$(jq -r '[.fault.status.containers[].program_shared_by] | unique | join(",")' <<<"$API_BODY")" "$N" \
+	"the second fault on all three runs in the program they share"
+fl_assert_eq "$(jq -r '[.fault.status.rules[].slot] | unique | length' <<<"$API_BODY")" 1 \
+	"the second fault's rule is one slot of the shared program"
+[ "$(grep -c 'netfault: ifindex .*: program of its own now' "$dir/agent.log")" = 0 ] ||
+	fl_fail "a fault on every interface of the shared program split it"
+api DELETE "/v1/faults/$ALL2"
+fl_assert_eq "$HTTP_STATUS" 200 "revert the second fault on all three ($API_BODY)"
+for ((k = 1; k <= N; k++)); do has_filter "$k" || fl_fail "the second fault's revert took ${NAMES[k - 1]}'s filter"; done
+got=$(pings 3)
+[ "$got" -ge 140 ] && [ "$got" -le 260 ] ||
+	fl_fail "${NAMES[2]}: $got of 400 pings answered after the second fault's revert (want 140..260: the first fault's rule in force)"
 
 # A second fault on container 1 alone, dropping every packet to the agent's side of its veth:
 # its rules must not reach the program the other two run, so container 1 gets a program of
