@@ -1,10 +1,10 @@
 /*
- * Network faults, user-space side (see netfault.h and docs/netfault.md): one BPF program
- * instance per interface, hooked on clsact with libbpf, rules kept in maps. This file loads,
- * attaches and detaches the program, removes a crashed agent's leftovers and keeps the rule
- * slots; the prefix tries are in netfault_trie.c (their pure table and diff in pfxtrie.c),
- * exemptions in netfault_exempt.c, counters and distribution tables in netfault_maps.c, the
- * text parsers in netfault_parse.c.
+ * Network faults, user-space side (see netfault.h and docs/netfault.md): a BPF program
+ * instance hooked on clsact with libbpf, rules kept in maps. This file attaches and detaches
+ * the program, removes a crashed agent's leftovers and keeps the rule slots; loading and
+ * sharing an instance among interfaces are in netfault_core.c, the prefix tries are in
+ * netfault_trie.c (their pure table and diff in pfxtrie.c), exemptions in netfault_exempt.c,
+ * counters and distribution tables in netfault_maps.c, the text parsers in netfault_parse.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -160,16 +160,23 @@ static int tc_detach(int ifindex, enum netfault_hook h)
 /* Our filter's name on a hook: named as libbpf names its filters, the program's name and id. */
 static void filter_name(const struct netfault *nf, enum netfault_hook h, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s:[%u]", prog_names[h], nf->prog_id[h]);
+	snprintf(buf, size, "%s:[%u]", prog_names[h], nf->c->prog_id[h]);
 }
 
 static struct nl_msg *filter_add_msg(const struct netfault *nf, enum netfault_hook h, bool replace)
 {
+	return netfault_filter_msg(nf->c, nf->ifindex, h, replace);
+}
+
+struct nl_msg *netfault_filter_msg(const struct netfault_core *c, int ifindex,
+				   enum netfault_hook h, bool replace)
+{
 	char filter[BPF_OBJ_NAME_LEN + 16];
 
-	filter_name(nf, h, filter, sizeof(filter));
-	return tc_bpf_filter_add_msg(nf->ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
-				     NETFAULT_TC_HANDLE, netfault_prog_fd(nf, h), filter, replace);
+	snprintf(filter, sizeof(filter), "%s:[%u]", prog_names[h], c->prog_id[h]);
+	return tc_bpf_filter_add_msg(ifindex, hook_parent(h), NETFAULT_TC_PRIORITY,
+				     NETFAULT_TC_HANDLE, netfault_core_prog_fd(c, h), filter,
+				     replace);
 }
 
 /*
@@ -235,12 +242,12 @@ static int detach_hook(struct netfault *nf, enum netfault_hook h)
 			hook_names[h], strerror(-err));
 		return err;
 	}
-	if (id != nf->prog_id[h]) {
+	if (id != nf->c->prog_id[h]) {
 		if (our_slot_prog(nf->ifindex, h, &id, name))
 			snprintf(name, sizeof(name), "?");
 		log_warn("netfault: ifindex %d %s: the filter at our priority/handle runs prog id "
 			 "%u (\"%s\"), not ours (%u); left alone",
-			 nf->ifindex, hook_names[h], id, name, nf->prog_id[h]);
+			 nf->ifindex, hook_names[h], id, name, nf->c->prog_id[h]);
 		return 0;
 	}
 	err = tc_detach(nf->ifindex, h);
@@ -297,6 +304,7 @@ int netfault_attach(struct netfault *nf)
 		return first;
 	}
 	nf->attached = true;
+	__atomic_add_fetch(&nf->c->attached, 1, __ATOMIC_ACQ_REL);
 	log_info("netfault: ifindex %d: attached (clsact %s, priority %d handle %#x)", nf->ifindex,
 		 nf->created_qdisc ? "created" : "already there", NETFAULT_TC_PRIORITY,
 		 NETFAULT_TC_HANDLE);
@@ -355,7 +363,7 @@ int netfault_steer_attach(struct netfault *nf, int ifb_ifindex)
 	struct nlattr *opts, *acts, *act, *aopts;
 	struct nl_sock *sk = NULL;
 	struct nl_msg *msg;
-	int err, fd = bpf_program__fd(nf->skel->progs.netfault_steer);
+	int err, fd = bpf_program__fd(nf->c->skel->progs.netfault_steer);
 
 	if (!nf->attached || ifb_ifindex <= 0)
 		return -EINVAL;
@@ -453,7 +461,7 @@ static void flow_times_clear(struct netfault *nf)
 {
 	struct netfault_flow_key *keys = malloc(1024 * sizeof(*keys)), key;
 	__u64 *values = malloc(1024 * sizeof(*values)), batch = 0;
-	int fd = bpf_map__fd(nf->skel->maps.flow_times);
+	int fd = bpf_map__fd(nf->c->skel->maps.flow_times);
 	unsigned int n = 0;
 
 	/* In batches of 1,024 (a map full of flows: 16 calls); one by one where not supported. */
@@ -517,12 +525,12 @@ int netfault_detach(struct netfault *nf)
 		others += count;
 		if (!id)
 			continue;
-		if (id != nf->prog_id[h]) {
+		if (id != nf->c->prog_id[h]) {
 			if (our_slot_prog(nf->ifindex, h, &id, name))
 				snprintf(name, sizeof(name), "?");
 			log_warn("netfault: ifindex %d %s: the filter at our priority/handle runs "
 				 "prog id %u (\"%s\"), not ours (%u); left alone",
-				 nf->ifindex, hook_names[h], id, name, nf->prog_id[h]);
+				 nf->ifindex, hook_names[h], id, name, nf->c->prog_id[h]);
 			others++;
 			continue;
 		}
@@ -556,7 +564,9 @@ int netfault_detach(struct netfault *nf)
 	}
 	nf->attached = false;
 	nf->created_qdisc = false;
-	flow_times_clear(nf);
+	/* The flows' departure times go with the last interface the program leaves. */
+	if (!__atomic_sub_fetch(&nf->c->attached, 1, __ATOMIC_ACQ_REL))
+		flow_times_clear(nf);
 	log_info("netfault: ifindex %d: detached", nf->ifindex);
 	return 0;
 }
@@ -631,149 +641,6 @@ int netfault_cleanup_leftover(int ifindex, unsigned int flags, int *removed)
 		err = clsact_delete_if_empty(ifindex);
 	}
 	return err;
-}
-
-/* ---- instance ---------------------------------------------------------------------------- */
-
-/* Bytes before the network header on this device, as the tc hook sees the packet. */
-static int device_l2_len(int ifindex, __u32 *l2_len)
-{
-	struct rtnl_link *link = NULL;
-	struct nl_sock *sk;
-	unsigned int type;
-	int err;
-
-	err = nlsock_acquire(&sk);
-	if (err)
-		return err;
-	err = rtnl_link_get_kernel(sk, ifindex, NULL, &link);
-	if (err) {
-		err = nlsock_result(sk, err);
-		goto out;
-	}
-	type = rtnl_link_get_arptype(link);
-	switch (type) {
-	case ARPHRD_ETHER:
-	case ARPHRD_LOOPBACK:
-		*l2_len = 14;
-		break;
-	case ARPHRD_NONE:
-	case ARPHRD_RAWIP:
-	case ARPHRD_TUNNEL:
-	case ARPHRD_TUNNEL6:
-	case ARPHRD_SIT:
-		*l2_len = 0;
-		break;
-	default:
-		log_err("netfault: ifindex %d: link type %u is not supported (Ethernet, loopback "
-			"and headerless IP devices are)",
-			ifindex, type);
-		err = -EOPNOTSUPP;
-	}
-out:
-	rtnl_link_put(link);
-	nlsock_release(sk);
-	return err;
-}
-
-int netfault_prog_fd(const struct netfault *nf, enum netfault_hook hook)
-{
-	if (!nf || !nf->skel)
-		return -EINVAL;
-	if (hook == NETFAULT_HOOK_INGRESS)
-		return bpf_program__fd(nf->skel->progs.netfault_in);
-	if (hook == NETFAULT_HOOK_EGRESS)
-		return bpf_program__fd(nf->skel->progs.netfault_out);
-	return -EINVAL;
-}
-
-int netfault_open(int ifindex, struct netfault **out)
-{
-	struct netfault *nf;
-	__u32 l2_len = 0;
-	int err;
-
-	*out = NULL;
-	if (ifindex <= 0)
-		return -EINVAL;
-	err = device_l2_len(ifindex, &l2_len);
-	if (err) {
-		log_err("netfault: ifindex %d: %s", ifindex, strerror(-err));
-		return err;
-	}
-	nf = calloc(1, sizeof(*nf));
-	if (!nf)
-		return -ENOMEM;
-	nf->ifindex = ifindex;
-	nf->skel = netfault_bpf__open();
-	if (!nf->skel) {
-		err = -errno;
-		log_err("netfault: opening the BPF object: %s", strerror(-err));
-		goto fail;
-	}
-	nf->skel->rodata->l2_len = l2_len;
-	nf->l2_len = l2_len;
-	err = netfault_bpf__load(nf->skel);
-	if (err) {
-		log_err("netfault: loading the BPF programs: %s", strerror(-err));
-		goto fail;
-	}
-	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++) {
-		struct bpf_prog_info info;
-		__u32 len = sizeof(info);
-
-		memset(&info, 0, sizeof(info));
-		if (bpf_obj_get_info_by_fd(netfault_prog_fd(nf, h), &info, &len)) {
-			err = -errno;
-			log_err("netfault: reading program info: %s", strerror(-err));
-			goto fail;
-		}
-		nf->prog_id[h] = info.id;
-	}
-	*out = nf;
-	return 0;
-fail:
-	netfault_bpf__destroy(nf->skel);
-	free(nf);
-	return err;
-}
-
-int netfault_check_device(const struct netfault *nf)
-{
-	__u32 l2_len = 0;
-	int err = device_l2_len(nf->ifindex, &l2_len);
-
-	if (err == -EOPNOTSUPP)
-		return -ESTALE;
-	if (err)
-		return err;
-	return l2_len == nf->l2_len ? 0 : -ESTALE;
-}
-
-static void rec_free(struct rule_rec *rec)
-{
-	free(rec->remote);
-	free(rec->local);
-	free(rec->dns_names);
-	memset(rec, 0, sizeof(*rec));
-}
-
-void netfault_close(struct netfault *nf)
-{
-	int err;
-
-	if (!nf)
-		return;
-	err = netfault_detach(nf);
-	if (err)
-		log_err("netfault: ifindex %d: detaching on close: %s", nf->ifindex,
-			strerror(-err));
-	netfault_bpf__destroy(nf->skel);
-	for (int i = 0; i < NETFAULT_MAX_RULES; i++)
-		rec_free(&nf->rules[i]);
-	for (int f = 0; f < 2; f++)
-		free(nf->tables[f].v);
-	free(nf);
 }
 
 /* ---- rules ------------------------------------------------------------------------------- */
@@ -877,13 +744,13 @@ static int rec_from_spec(const struct netfault_rule_spec *spec, struct rule_rec 
 	}
 	err = cidrs_copy(spec->remote, spec->n_remote, &rec->remote);
 	if (err) {
-		rec_free(rec);
+		netfault_rec_free(rec);
 		return err;
 	}
 	rec->n_remote = spec->n_remote;
 	err = cidrs_copy(spec->local, spec->n_local, &rec->local);
 	if (err) {
-		rec_free(rec);
+		netfault_rec_free(rec);
 		return err;
 	}
 	rec->n_local = spec->n_local;
@@ -894,7 +761,7 @@ static int rule_write(struct netfault *nf, int slot, const struct netfault_rule 
 {
 	__u32 key = slot;
 
-	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.rules), &key, r, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(nf->c->skel->maps.rules), &key, r, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -905,7 +772,7 @@ static int ge_reset(struct netfault *nf, int slot)
 	__u32 key = slot;
 
 	memset(&st, 0, sizeof(st));
-	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.ge_states), &key, &st, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(nf->c->skel->maps.ge_states), &key, &st, BPF_ANY))
 		return -errno;
 	return 0;
 }
@@ -922,7 +789,7 @@ static int counters_reset(struct netfault *nf, int slot)
 	zero = calloc(ncpu, sizeof(*zero));
 	if (!zero)
 		return -ENOMEM;
-	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.rule_stats), &key, zero, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(nf->c->skel->maps.rule_stats), &key, zero, BPF_ANY))
 		err = -errno;
 	free(zero);
 	return err;
@@ -948,7 +815,7 @@ static void cfg_dns_ports(struct netfault *nf)
 	unsigned int lo = 65535, hi = 0;
 
 	for (int s = 0; s < NETFAULT_MAX_RULES; s++) {
-		const struct rule_rec *rec = &nf->rules[s];
+		const struct rule_rec *rec = &nf->c->rules[s];
 		bool ports = rec->r.flags & NETFAULT_RULE_RPORTS;
 
 		if (!rec->used || rec->r.action != NETFAULT_ACT_DNS)
@@ -956,13 +823,13 @@ static void cfg_dns_ports(struct netfault *nf)
 		lo = ports && rec->r.rport_min < lo ? rec->r.rport_min : ports ? lo : 0;
 		hi = ports && rec->r.rport_max > hi ? rec->r.rport_max : ports ? hi : 65535;
 	}
-	cfg_store(&nf->skel->bss->cfg.dns_ports, lo <= hi ? (__u64)lo << 16 | hi : 0);
+	cfg_store(&nf->c->skel->bss->cfg.dns_ports, lo <= hi ? (__u64)lo << 16 | hi : 0);
 }
 
 /* Put a rule in or out of force on each hook according to dirs. */
 static void cfg_set_active(struct netfault *nf, int slot, unsigned int dirs)
 {
-	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	struct netfault_config *cfg = &nf->c->skel->bss->cfg;
 
 	for (int h = 0; h < NETFAULT_HOOK__COUNT; h++)
 		cfg_set_bits(&cfg->active[h], RULE_BIT(slot), dirs & (1u << h));
@@ -970,11 +837,11 @@ static void cfg_set_active(struct netfault *nf, int slot, unsigned int dirs)
 
 int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec, int *slot)
 {
-	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	struct netfault_config *cfg = &nf->c->skel->bss->cfg;
 	struct rule_rec rec;
 	int s, err;
 
-	for (s = 0; s < NETFAULT_MAX_RULES && nf->rules[s].used; s++)
+	for (s = 0; s < NETFAULT_MAX_RULES && nf->c->rules[s].used; s++)
 		;
 	if (s == NETFAULT_MAX_RULES)
 		return -ENOSPC;
@@ -988,25 +855,25 @@ int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec
 		err = ge_reset(nf, s);
 	if (err) {
 		log_err("netfault: writing rule slot %d: %s", s, strerror(-err));
-		rec_free(&rec);
+		netfault_rec_free(&rec);
 		return err;
 	}
 	rec.used = true;
-	nf->rules[s] = rec;
+	nf->c->rules[s] = rec;
 	err = netfault_tries_sync(nf, netfault_rec_families(&rec));
 	if (err) {
-		unsigned int fams = netfault_rec_families(&nf->rules[s]);
+		unsigned int fams = netfault_rec_families(&nf->c->rules[s]);
 
-		rec_free(&nf->rules[s]);
+		netfault_rec_free(&nf->c->rules[s]);
 		netfault_tries_sync(nf, fams);
 		return err;
 	}
 	if (rec.n_dns_names) {
-		err = netfault_dns_names_add(nf, s, &nf->rules[s]);
+		err = netfault_dns_names_add(nf, s, &nf->c->rules[s]);
 		if (err) {
-			unsigned int fams = netfault_rec_families(&nf->rules[s]);
+			unsigned int fams = netfault_rec_families(&nf->c->rules[s]);
 
-			rec_free(&nf->rules[s]);
+			netfault_rec_free(&nf->c->rules[s]);
 			netfault_tries_sync(nf, fams);
 			return err;
 		}
@@ -1027,19 +894,19 @@ int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec
 
 int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_rule_spec *spec)
 {
-	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	struct netfault_config *cfg = &nf->c->skel->bss->cfg;
 	struct rule_rec rec, old;
 	unsigned int fams;
 	int err;
 
-	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->rules[slot].used)
+	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->c->rules[slot].used)
 		return -ENOENT;
-	if (spec->action == NETFAULT_ACT_DNS || nf->rules[slot].r.action == NETFAULT_ACT_DNS)
+	if (spec->action == NETFAULT_ACT_DNS || nf->c->rules[slot].r.action == NETFAULT_ACT_DNS)
 		return -EINVAL;
 	err = rec_from_spec(spec, &rec);
 	if (err)
 		return err;
-	old = nf->rules[slot];
+	old = nf->c->rules[slot];
 	rec.used = true;
 	/*
 	 * Widen before narrowing: "any address" bits the new rule needs are set before its
@@ -1054,11 +921,11 @@ int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_ru
 		err = ge_reset(nf, slot);
 	if (err)
 		goto restore;
-	nf->rules[slot] = rec;
+	nf->c->rules[slot] = rec;
 	fams = netfault_rec_families(&old) | netfault_rec_families(&rec);
 	err = netfault_tries_sync(nf, fams);
 	if (err) {
-		nf->rules[slot] = old;
+		nf->c->rules[slot] = old;
 		netfault_tries_sync(nf, fams);
 		goto restore;
 	}
@@ -1078,24 +945,24 @@ restore:
 	cfg_set_bits(&cfg->remote_any, RULE_BIT(slot), !old.n_remote);
 	cfg_set_bits(&cfg->local_any, RULE_BIT(slot), !old.n_local);
 	rec.used = false;
-	rec_free(&rec);
+	netfault_rec_free(&rec);
 	return err;
 }
 
 int netfault_rule_deadline(struct netfault *nf, int slot, uint64_t deadline_ns)
 {
-	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->rules[slot].used)
+	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->c->rules[slot].used)
 		return -ENOENT;
-	cfg_store(&nf->skel->bss->cfg.deadline[slot], deadline_ns);
+	cfg_store(&nf->c->skel->bss->cfg.deadline[slot], deadline_ns);
 	return 0;
 }
 
 int netfault_rule_remove(struct netfault *nf, int slot)
 {
-	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	struct netfault_config *cfg = &nf->c->skel->bss->cfg;
 	unsigned int fams;
 
-	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->rules[slot].used)
+	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->c->rules[slot].used)
 		return -ENOENT;
 	/* Out of force first; a dirty trie is rewritten in full before the slot is used again. */
 	cfg_set_active(nf, slot, 0);
@@ -1103,9 +970,9 @@ int netfault_rule_remove(struct netfault *nf, int slot)
 	cfg_set_bits(&cfg->local_any, RULE_BIT(slot), false);
 	cfg_set_bits(&cfg->dns_rules, RULE_BIT(slot), false);
 	cfg_store(&cfg->deadline[slot], 0);
-	netfault_dns_names_remove(nf, slot, &nf->rules[slot]);
-	fams = netfault_rec_families(&nf->rules[slot]);
-	rec_free(&nf->rules[slot]);
+	netfault_dns_names_remove(nf, slot, &nf->c->rules[slot]);
+	fams = netfault_rec_families(&nf->c->rules[slot]);
+	netfault_rec_free(&nf->c->rules[slot]);
 	cfg_dns_ports(nf);
 	return netfault_tries_sync(nf, fams);
 }

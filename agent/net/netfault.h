@@ -1,11 +1,12 @@
 /*
- * Network faults, user-space side: loads bpf/netfault.bpf.c for one interface, hooks it on
- * clsact ingress and egress through libbpf, and keeps its rule, prefix and exemption maps.
+ * Network faults, user-space side: loads bpf/netfault.bpf.c for an interface (or for several,
+ * sharing one loaded instance: netfault_open_shared()), hooks it on clsact ingress and egress
+ * through libbpf, and keeps its rule, prefix and exemption maps.
  * Layouts shared with the BPF side: include/faultline/netfault.h. Design: docs/netfault.md.
  *
- * One struct netfault per interface: each has its own program instance, 64 rule slots,
- * counters and exemptions. The interface index is read in the network namespace of the
- * calling thread. Not thread-safe: the agent calls it from its event loop only.
+ * One struct netfault per interface: a handle on a program instance with 64 rule slots,
+ * counters and exemptions, its own or shared with other interfaces (netfault_open_shared()).
+ * The interface index is read in the network namespace of the calling thread. Not thread-safe: the agent calls it from its event loop only.
  * Every function returns 0 or a negative errno and logs through lib/log.h.
  */
 #ifndef FL_NETFAULT_H
@@ -108,6 +109,32 @@ int netfault_exempt_parse_ssh(const char *ssh_connection, struct netfault_exempt
  * agent's.
  */
 int netfault_open(int ifindex, struct netfault **out);
+
+/*
+ * Another handle for the interface on peer's loaded instance (its program and maps: its
+ * rules, exemptions and counters are then the peer's, in force on both interfaces), when the
+ * interface has the same kind of link header; else (or with peer NULL) as netfault_open().
+ * Each handle is attached, detached and closed on its own; the instance goes with the last.
+ * Verifying the program is what loading costs (tens of ms): a fault in many namespaces loads
+ * it once. Safe to call for several interfaces at once (the sharing count is atomic).
+ */
+int netfault_open_shared(int ifindex, struct netfault *peer, struct netfault **out);
+
+/* How many handles share nf's instance (1: its own). */
+int netfault_shares(const struct netfault *nf);
+
+/* Do a and b run the same instance? */
+bool netfault_same_program(const struct netfault *a, const struct netfault *b);
+
+/*
+ * Give nf an instance of its own, before its rules diverge from the interfaces it shares one
+ * with: a new one is loaded with the same rules in the same slots (their counters start at
+ * zero), deadlines, jitter tables and the exemptions given (what the interface holds), and,
+ * when nf is attached, put in place of the shared one on both hooks (a filter replace: never
+ * a moment without a program). 0 at once when nf's instance is its own; -EBUSY with a
+ * steering filter. On failure nf keeps the shared instance.
+ */
+int netfault_unshare(struct netfault *nf, const struct netfault_exempt *ex, size_t n_ex);
 
 /*
  * Hook the instance on the interface: create clsact if it is missing (remembered, so that

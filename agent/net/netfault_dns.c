@@ -66,7 +66,7 @@ static int name_update(int fd, int slot, const struct dnsname *n, bool on)
 
 int netfault_dns_names_add(struct netfault *nf, int slot, const struct rule_rec *rec)
 {
-	int fd = bpf_map__fd(nf->skel->maps.dns_names);
+	int fd = bpf_map__fd(nf->c->skel->maps.dns_names);
 
 	for (size_t i = 0; i < rec->n_dns_names; i++) {
 		int err = name_update(fd, slot, &rec->dns_names[i], true);
@@ -84,7 +84,7 @@ int netfault_dns_names_add(struct netfault *nf, int slot, const struct rule_rec 
 
 void netfault_dns_names_remove(struct netfault *nf, int slot, const struct rule_rec *rec)
 {
-	int fd = bpf_map__fd(nf->skel->maps.dns_names);
+	int fd = bpf_map__fd(nf->c->skel->maps.dns_names);
 
 	for (size_t i = 0; i < rec->n_dns_names; i++) {
 		int err = name_update(fd, slot, &rec->dns_names[i], false);

@@ -64,7 +64,7 @@ static int exempt_key(const struct netfault_exempt *ex, struct netfault_exempt_k
 
 int netfault_exempt_add(struct netfault *nf, const struct netfault_exempt *ex)
 {
-	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	struct netfault_config *cfg = &nf->c->skel->bss->cfg;
 	enum netfault_exempt_shape shape;
 	struct netfault_exempt_key k;
 	__u32 val = 0;
@@ -73,13 +73,13 @@ int netfault_exempt_add(struct netfault *nf, const struct netfault_exempt *ex)
 	err = exempt_key(ex, &k, &shape);
 	if (err)
 		return err;
-	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.exempt), &k, &val, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(bpf_map__fd(nf->c->skel->maps.exempt), &k, &val, BPF_NOEXIST)) {
 		err = -errno;
 		if (err != -EEXIST)
 			log_err("netfault: adding an exemption: %s", strerror(-err));
 		return err;
 	}
-	if (!nf->exempt_count[shape]++)
+	if (!nf->c->exempt_count[shape]++)
 		__atomic_store_n(&cfg->exempt_shapes, cfg->exempt_shapes | (1u << shape),
 				 __ATOMIC_RELEASE);
 	return 0;
@@ -87,7 +87,7 @@ int netfault_exempt_add(struct netfault *nf, const struct netfault_exempt *ex)
 
 int netfault_exempt_remove(struct netfault *nf, const struct netfault_exempt *ex)
 {
-	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	struct netfault_config *cfg = &nf->c->skel->bss->cfg;
 	enum netfault_exempt_shape shape;
 	struct netfault_exempt_key k;
 	int err;
@@ -95,9 +95,9 @@ int netfault_exempt_remove(struct netfault *nf, const struct netfault_exempt *ex
 	err = exempt_key(ex, &k, &shape);
 	if (err)
 		return err;
-	if (bpf_map_delete_elem(bpf_map__fd(nf->skel->maps.exempt), &k))
+	if (bpf_map_delete_elem(bpf_map__fd(nf->c->skel->maps.exempt), &k))
 		return -errno;
-	if (nf->exempt_count[shape] && !--nf->exempt_count[shape])
+	if (nf->c->exempt_count[shape] && !--nf->c->exempt_count[shape])
 		__atomic_store_n(&cfg->exempt_shapes, cfg->exempt_shapes & ~(1u << shape),
 				 __ATOMIC_RELEASE);
 	return 0;

@@ -29,18 +29,50 @@ struct rule_rec {
 	size_t n_dns_names;
 };
 
-struct netfault {
+/*
+ * The loaded program and its maps, with what user space keeps of their contents: shared by
+ * every interface a struct netfault of it is attached to (netfault_open_shared()), so a rule
+ * added through one is in force on all of them.
+ */
+struct netfault_core {
 	struct netfault_bpf *skel;
-	int ifindex;
+	int refs;     /* struct netfault handles on it */
+	int attached; /* of them, attached */
 	__u32 l2_len; /* what the loaded program was verified for (rodata) */
-	bool attached;
-	bool created_qdisc;
 	__u32 prog_id[NETFAULT_HOOK__COUNT];
-	__u32 steer_prog_id; /* the steering filter's program, while it is attached */
 	struct rule_rec rules[NETFAULT_MAX_RULES];
 	struct pfxtrie_table tables[2]; /* [0] IPv4, [1] IPv6 */
 	unsigned int exempt_count[NETFAULT_EXEMPT__SHAPES];
 };
+
+/* One interface's handle on a core: where it is attached. */
+struct netfault {
+	struct netfault_core *c;
+	int ifindex;
+	bool attached;
+	bool created_qdisc;
+	__u32 steer_prog_id; /* the steering filter's program, while it is attached */
+};
+
+/* Free a rule record's CIDRs and names, and clear it. netfault.c. */
+void netfault_rec_free(struct rule_rec *rec);
+
+/*
+ * The program of a hook of a core (NETFAULT_HOOK_*), and the tc filter message attaching it
+ * on ifindex (replace: NLM_F_REPLACE). netfault.c.
+ */
+int netfault_core_prog_fd(const struct netfault_core *c, enum netfault_hook hook);
+struct nl_msg *netfault_filter_msg(const struct netfault_core *c, int ifindex,
+				   enum netfault_hook h, bool replace);
+
+/* The link-header length of the device (what the program is verified for). netfault.c. */
+int netfault_device_l2_len(int ifindex, __u32 *l2_len);
+
+/* Load a core for devices with that link-header length (refs 0). netfault_share.c. */
+int netfault_core_load(__u32 l2_len, struct netfault_core **out);
+
+/* Drop a handle's reference; the last one destroys the core. netfault_share.c. */
+void netfault_core_put(struct netfault_core *c);
 
 /* Families (bit 0 IPv4, bit 1 IPv6) a rule names CIDRs of. */
 unsigned int netfault_rec_families(const struct rule_rec *rec);

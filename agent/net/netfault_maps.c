@@ -20,14 +20,14 @@ int netfault_rule_counters(struct netfault *nf, int slot, struct netfault_counte
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->rules[slot].used)
+	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->c->rules[slot].used)
 		return -ENOENT;
 	if (ncpu < 0)
 		return ncpu;
 	per = calloc(ncpu, sizeof(*per));
 	if (!per)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(nf->skel->maps.rule_stats), &key, per)) {
+	if (bpf_map_lookup_elem(bpf_map__fd(nf->c->skel->maps.rule_stats), &key, per)) {
 		err = -errno;
 		goto out;
 	}
@@ -60,7 +60,7 @@ int netfault_dist_load(struct netfault *nf, enum netfault_dist dist, const int16
 		return -ENOMEM;
 	t->size = (__u32)n;
 	memcpy(t->v, v, n * sizeof(*v));
-	if (bpf_map_update_elem(bpf_map__fd(nf->skel->maps.dist_tables), &key, t, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(nf->c->skel->maps.dist_tables), &key, t, BPF_ANY))
 		err = -errno;
 	free(t);
 	return err;

@@ -29,7 +29,7 @@ static int table_build(const struct netfault *nf, int family, struct pfxtrie_ent
 	size_t n = 0, total = 0;
 
 	for (int s = 0; s < NETFAULT_MAX_RULES; s++) {
-		const struct rule_rec *rec = &nf->rules[s];
+		const struct rule_rec *rec = &nf->c->rules[s];
 
 		if (!rec->used)
 			continue;
@@ -42,7 +42,7 @@ static int table_build(const struct netfault *nf, int family, struct pfxtrie_ent
 	if (!v)
 		return -ENOMEM;
 	for (int s = 0; s < NETFAULT_MAX_RULES; s++) {
-		const struct rule_rec *rec = &nf->rules[s];
+		const struct rule_rec *rec = &nf->c->rules[s];
 
 		if (!rec->used)
 			continue;
@@ -97,8 +97,8 @@ static void lpm_key_parse(int family, const union lpm_key *k, struct pfxtrie_ent
 
 static int trie_fd(const struct netfault *nf, int family)
 {
-	return bpf_map__fd(family == AF_INET ? nf->skel->maps.prefixes_v4
-					     : nf->skel->maps.prefixes_v6);
+	return bpf_map__fd(family == AF_INET ? nf->c->skel->maps.prefixes_v4
+					     : nf->c->skel->maps.prefixes_v6);
 }
 
 static int trie_put(int fd, int family, const struct pfxtrie_entry *p)
@@ -193,7 +193,7 @@ static int trie_resync_full(int fd, int family, const struct pfxtrie_entry *v, s
  */
 static void inline_write(struct netfault *nf, int family, const struct pfxtrie_entry *v, size_t n)
 {
-	struct netfault_config *cfg = &nf->skel->bss->cfg;
+	struct netfault_config *cfg = &nf->c->skel->bss->cfg;
 	__u32 *seq = family == AF_INET ? &cfg->in4.seq : &cfg->in6.seq;
 	__u32 *count = family == AF_INET ? cfg->in4.n : cfg->in6.n;
 	size_t side_n[2] = {0, 0}, k[2] = {0, 0};
@@ -246,7 +246,7 @@ static void inline_write(struct netfault *nf, int family, const struct pfxtrie_e
 /* Bring the family's trie, then its inline table, in line with the rules in force. */
 static int trie_sync(struct netfault *nf, int family)
 {
-	struct pfxtrie_table *t = &nf->tables[family_index(family)];
+	struct pfxtrie_table *t = &nf->c->tables[family_index(family)];
 	int fd = trie_fd(nf, family);
 	struct pfxtrie_entry *v;
 	struct trie_ctx ctx;
@@ -298,7 +298,7 @@ int netfault_tries_sync(struct netfault *nf, unsigned int families)
 	int err = 0, e;
 
 	for (int f = 0; f < 2; f++) {
-		if (!(families & (1u << f)) && !nf->tables[f].dirty)
+		if (!(families & (1u << f)) && !nf->c->tables[f].dirty)
 			continue;
 		e = trie_sync(nf, f == 0 ? AF_INET : AF_INET6);
 		if (e && !err)

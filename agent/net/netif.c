@@ -1,9 +1,10 @@
 /*
  * The registry of faulted interfaces (see netif.h): one struct netif per interface, opened
  * and attached by its first network fault and detached when its last one goes, and the
- * lifecycle every network fault shares on it: validate, attach, detach, revert, free, and
- * which fault holds an interface's shaper. The rest of netif.h is in netif_exempt.c,
- * netif_rules.c, netif_status.c, netif_shaped.c and netif_cleanup.c.
+ * lifecycle every network fault shares on it: attach, detach, revert, free, and which fault
+ * holds an interface's shaper. The rest of netif.h is in netif_exempt.c, netif_rules.c,
+ * netif_status.c, netif_shaped.c, netif_cleanup.c and netif_target.c (validation: the
+ * target's namespaces and interfaces).
  */
 #include <errno.h>
 #include <net/if.h>
@@ -83,17 +84,6 @@ static int op_ifname(void *p)
 	struct nsop *o = p;
 
 	return if_indextoname((unsigned int)o->ifindex, o->name) ? 0 : -ENODEV;
-}
-
-static int op_ifindex(void *p)
-{
-	struct nsop *o = p;
-	unsigned int idx = if_nametoindex(o->name);
-
-	if (!idx)
-		return -ENODEV;
-	o->ifindex = (int)idx;
-	return 0;
 }
 
 int netif_ns_clsact_present(const struct netns_ref *ns, int ifindex, bool *present)
@@ -203,6 +193,7 @@ static int netif_reattach(struct netif *nif, char *err, size_t size)
 /* An interface's instance being set up (nif_setup(), in its namespace), and why it failed. */
 struct nif_setup {
 	struct netif *nif;
+	struct netfault *share; /* an instance to share (netfault_open_shared()), or NULL */
 	char err[FAULT_ERR_SIZE];
 };
 
@@ -219,7 +210,7 @@ static int nif_setup(void *p)
 	struct nif_setup *s = p;
 	struct netif *nif = s->nif;
 	const char *ssh = netns_ref_foreign(&nif->ns) ? NULL : getenv("SSH_CONNECTION");
-	int ret = netfault_open(nif->ifindex, &nif->nf);
+	int ret = netfault_open_shared(nif->ifindex, s->share, &nif->nf);
 
 	if (ret) {
 		snprintf(s->err, sizeof(s->err), "%s: loading the network-fault program: %s%s",
@@ -366,233 +357,6 @@ int netif_probe(const struct agent *a, char *why, size_t size)
 	return 0;
 }
 
-static void nf_free_priv(struct netif_fault *nf)
-{
-	while (nf) {
-		struct netif_fault *next = nf->next;
-
-		if (nf->ext_free)
-			nf->ext_free(nf->ext);
-		netns_ref_close(&nf->ns);
-		free(nf);
-		nf = next;
-	}
-}
-
-/*
- * The interface in nf->ns (opened): the target's, else the one of the namespace's default
- * route. nf->ifindex and nf->ifname set; -ENODEV (422) when there is none.
- */
-static int member_interface(const struct net_target *t, struct netif_fault *nf, char *err,
-			    size_t size)
-{
-	struct nsop o = {.name = nf->ifname};
-	int ret;
-
-	if (!t->interface) {
-		ret = netns_default_ifname(&nf->ns, nf->ifname, sizeof(nf->ifname), err, size);
-		if (ret)
-			return ret == -ENOENT ? -ENODEV : ret;
-	} else {
-		snprintf(nf->ifname, sizeof(nf->ifname), "%s", t->interface);
-	}
-	if (!netns_ref_foreign(&nf->ns))
-		return netif_lookup(nf->ifname, &nf->ifindex, err, size);
-	ret = netns_call(&nf->ns, op_ifindex, &o);
-	if (ret == -ENODEV)
-		snprintf(err, size, "target.interface: no interface '%s' in %s", nf->ifname,
-			 nf->ns.desc);
-	else if (ret)
-		snprintf(err, size, "target.interface: looking '%s' up in %s: %s", nf->ifname,
-			 nf->ns.desc, strerror(-ret));
-	nf->ifindex = o.ifindex;
-	return ret;
-}
-
-/* In the member's namespace: its interface (the default route's when none is named) and ifindex. */
-static int op_member_iface(void *p)
-{
-	struct netif_fault *nf = p;
-	unsigned int idx;
-
-	if (!nf->ifname[0]) {
-		int ret = netns_default_ifname_here(nf->ifname, sizeof(nf->ifname));
-
-		if (ret)
-			return ret; /* -ENOENT: it has no default route */
-	}
-	idx = if_nametoindex(nf->ifname);
-	if (!idx)
-		return -ENODEV;
-	nf->ifindex = (int)idx;
-	return 0;
-}
-
-/*
- * member_interface() of every member at once (op_member_iface() through netns_call_many()),
- * with the same messages; the first member that fails names the error.
- */
-static int members_interfaces(const struct net_target *t, struct netif_fault *nf, size_t n,
-			      char *err, size_t size)
-{
-	struct netns_job *jobs = calloc(n, sizeof(*jobs));
-	struct netif_fault *m;
-	size_t i;
-	int ret = 0;
-
-	if (!jobs)
-		return -ENOMEM;
-	for (m = nf, i = 0; m; m = m->next, i++) {
-		if (t->interface)
-			snprintf(m->ifname, sizeof(m->ifname), "%s", t->interface);
-		jobs[i] = (struct netns_job){.ns = &m->ns, .fn = op_member_iface, .arg = m};
-	}
-	netns_call_many(jobs, n);
-	for (m = nf, i = 0; m && !ret; m = m->next, i++) {
-		const char *where = m->ns.desc[0] ? m->ns.desc : "the agent's network namespace";
-
-		ret = jobs[i].ret;
-		if (ret == -ENOENT && !t->interface) {
-			snprintf(err, size,
-				 "target.interface: %s has no default route to take the interface "
-				 "from; name the interface",
-				 where);
-			ret = -ENODEV;
-		} else if (ret == -ENODEV) {
-			snprintf(err, size, "target.interface: no interface '%s' in %s", m->ifname,
-				 where);
-		} else if (ret == -ENOENT) {
-			snprintf(err, size, "target.interface: reading the routes of %s: %s", where,
-				 strerror(-ret));
-		} else if (ret) {
-			snprintf(err, size, "target.interface: looking '%s' up in %s: %s",
-				 m->ifname, where, strerror(-ret));
-		}
-	}
-	free(jobs);
-	return ret;
-}
-
-/*
- * The namespaces and interfaces of the target: nf->ns opened with its interface, and one more
- * member chained on nf->next for each further container a container target selects.
- * Errors are the API's: -EINVAL/-ENODEV/-ESRCH/-E2BIG (422), -EPERM (403: the agent's own
- * container), -EOPNOTSUPP (503: no CAP_SYS_ADMIN).
- */
-static int target_interface(struct fault *f, struct netif_fault *nf, char *err, size_t size)
-{
-	const struct net_target *t = &f->spec->target.net;
-	struct netif_fault **tail = &nf->next, *m = nf;
-	struct netns_ref *refs = NULL;
-	size_t n = 0, i;
-	int ret;
-
-	ret = netns_refs_open(t, &refs, &n, err, size);
-	/* -EPERM: the agent's own container (403); -E2BIG: over max_containers_per_fault. */
-	if (ret == -EOPNOTSUPP || ret == -ENOMEM || ret == -ESRCH || ret == -EINVAL ||
-	    ret == -EPERM || ret == -E2BIG)
-		return ret;
-	if (ret)
-		return -ESRCH; /* a file or process that is not there: nothing to act in */
-	/* The shaping types keep one namespace's qdiscs and IFB device (netif_shaped.c). */
-	if (n > 1 && (f->spec->type == FAULT_NET_BANDWIDTH || f->spec->type == FAULT_NET_LATENCY)) {
-		snprintf(err, size,
-			 "target.container: %s acts in one network namespace, and %zu are "
-			 "selected: name one container (the rule-based types, network.loss, "
-			 "corruption, duplication and partition, act in several)",
-			 f->spec->type == FAULT_NET_LATENCY ? "network.latency" : "network.bandwidth",
-			 n);
-		netns_refs_close(refs, n);
-		return -EINVAL;
-	}
-	for (i = 0; i < n && !ret; i++) {
-		if (i) {
-			m = calloc(1, sizeof(*m));
-			if (!m) {
-				ret = -ENOMEM;
-				break;
-			}
-			*tail = m;
-			tail = &m->next;
-		}
-		/* The reference (its fd) moves to the member. */
-		m->ns = refs[i];
-		netns_ref_init(&refs[i]);
-	}
-	netns_refs_close(refs, n);
-	if (!ret)
-		ret = n == 1 ? member_interface(t, nf, err, size)
-			     : members_interfaces(t, nf, n, err, size);
-	if (!ret && n > 1)
-		log_info("fault %s: the target selects %zu containers' network namespaces", f->id,
-			 n);
-	return ret;
-}
-
-/*
- * The requester's SSH session, found now while it is connected. A fault object cannot opt out
- * of this (only an experiment's safety.protect_control_channel can, and the controller
- * enforces that by not asking), so API faults always protect it. Only in the agent's
- * namespace: the session's packets do not cross another one.
- */
-static void find_peer_ssh(struct fault *f, struct netif_fault *nf)
-{
-	char conn[160];
-	pid_t found = 0;
-	int ret;
-
-	if (f->peer_pid <= 0 || netns_ref_foreign(&nf->ns))
-		return;
-	ret = netif_ssh_connection(f->peer_pid, conn, sizeof(conn), &found);
-	if (!ret) {
-		if (netfault_exempt_parse_ssh(conn, &nf->peer_ex)) {
-			log_warn("fault %s: requester pid %d: cannot parse SSH_CONNECTION "
-				 "\"%s\"; its session is not exempt",
-				 f->id, (int)found, conn);
-		} else {
-			nf->peer_ssh = true;
-			netif_exempt_fmt(&nf->peer_ex, nf->peer_desc, sizeof(nf->peer_desc));
-			log_info("fault %s: the requester's SSH session (pid %d: %s) is exempt",
-				 f->id, (int)found, conn);
-		}
-	} else if (ret != -ENOENT) {
-		log_warn("fault %s: cannot read the environment of the requester (pid %d) or its "
-			 "parents: %s; an SSH session it runs in is not exempt",
-			 f->id, (int)f->peer_pid, strerror(-ret));
-	}
-}
-
-int netif_fault_validate(struct agent *a, struct fault *f, char *err, size_t size)
-{
-	struct netif_fault *nf;
-	char why[256];
-	int ret;
-
-	/* The agent's policy, installed before the first interface is attached (and again
-	 * when the agent has loaded another one since). */
-	ret = netif_policy_sync(a->policy, err, size);
-	if (ret)
-		return ret;
-	/* The validator's count and message (lib/exp_fault.c), so both say the same. */
-	if (exp_fault_rule_slots_check(f->spec, why, sizeof(why))) {
-		snprintf(err, size, "target: %s", why);
-		return -EINVAL;
-	}
-	nf = calloc(1, sizeof(*nf));
-	if (!nf)
-		return -ENOMEM;
-	netns_ref_init(&nf->ns);
-	ret = target_interface(f, nf, err, size);
-	if (ret) {
-		nf_free_priv(nf);
-		return ret;
-	}
-	for (struct netif_fault *m = nf; m; m = m->next)
-		find_peer_ssh(f, m);
-	f->priv = nf;
-	return 0;
-}
-
 /*
  * Whether attaching each of the n members creates its interface's clsact (what crash cleanup
  * then deletes): known for an interface a fault holds already, else asked in each namespace,
@@ -687,11 +451,66 @@ static int hold_member(struct netif_fault *nf, struct netif *nif, char *err, siz
 	return 0;
 }
 
-/* Hook one member on its interface (its record journaled already). */
-static int attach_member(struct netif_fault *nf, bool created, char *err, size_t size)
+struct unshare_op {
+	struct netfault *nf;
+	struct netfault_exempt *ex;
+	size_t n_ex;
+};
+
+static int op_unshare(void *p)
+{
+	struct unshare_op *o = p;
+
+	return netfault_unshare(o->nf, o->ex, o->n_ex);
+}
+
+/*
+ * Before the members of head add their rules to nif's program: when that program is shared
+ * with interfaces outside this fault (a fault on several containers loaded it once for all of
+ * them), nif gets one of its own first, with the rules it has, so that the new rules act on
+ * nif alone. A fault on every interface of the shared program adds its rules to it once.
+ */
+static int nif_diverge(struct netif *nif, const struct netif_fault *head, char *err, size_t size)
+{
+	struct unshare_op o = {.nf = nif->nf};
+	int shares = netfault_shares(nif->nf), covered = 0, ret;
+
+	if (shares <= 1)
+		return 0;
+	for (const struct netif_fault *m = head; m; m = m->next) {
+		const struct netif *x = netif_find(&m->ns, m->ifindex);
+
+		if (x && netfault_same_program(x->nf, nif->nf))
+			covered++;
+	}
+	if (covered >= shares)
+		return 0;
+	o.ex = calloc(nif->n_ex ? nif->n_ex : 1, sizeof(*o.ex));
+	if (!o.ex)
+		return -ENOMEM;
+	for (size_t i = 0; i < nif->n_ex; i++)
+		o.ex[o.n_ex++] = nif->ex[i].ex;
+	ret = netns_call(&nif->ns, op_unshare, &o);
+	free(o.ex);
+	if (ret)
+		snprintf(err, size, "%s: loading a program of its own (its rules diverge from those "
+			 "of the interfaces it shares one with): %s",
+			 nif->name, strerror(-ret));
+	return ret;
+}
+
+/* Hook one member on its interface (its record journaled already); head: the fault's first. */
+static int attach_member(struct netif_fault *nf, const struct netif_fault *head, bool created,
+			 char *err, size_t size)
 {
 	struct netif *nif = netif_find(&nf->ns, nf->ifindex);
 	int ret;
+
+	if (nif && nif->users) {
+		ret = nif_diverge(nif, head, err, size);
+		if (ret)
+			return ret;
+	}
 
 	if (nif && !nif->users) {
 		ret = netif_reattach(nif, err, size);
@@ -723,11 +542,61 @@ static void member_err(const struct netif_fault *m, char *err, size_t size)
 }
 
 /*
+ * Run the k set-up jobs of the new instances (s: the n members' set-ups, NULL nif where the
+ * member's interface has one already). The first job in another namespace loads the program;
+ * every other one in another namespace attaches that same program (netfault_open_shared()):
+ * verifying it is what loading costs, tens of ms each, which 50 containers' namespaces paid
+ * 50 times on two CPUs. The agent's own namespace loads its own (its exemptions differ: the
+ * SSH sessions). FAULTLINED_PROGRAM_PER_NAMESPACE=1 loads one per namespace (the reference of
+ * bench/containers.sh).
+ */
+static void setup_shared(struct nif_setup *s, size_t n, struct netns_job *jobs, size_t k)
+{
+	const char *env = getenv("FAULTLINED_PROGRAM_PER_NAMESPACE");
+	struct nif_setup *lead = NULL;
+	size_t li = 0;
+
+	if (!(env && !strcmp(env, "1"))) {
+		for (li = 0; li < k; li++) {
+			if (netns_ref_foreign(jobs[li].ns)) {
+				lead = jobs[li].arg;
+				break;
+			}
+		}
+	}
+	if (lead) {
+		struct netns_job tmp;
+
+		netns_call_many(&jobs[li], 1);
+		for (size_t i = 0; i < n; i++)
+			if (s[i].nif && &s[i] != lead && netns_ref_foreign(&s[i].nif->ns) &&
+			    !jobs[li].ret)
+				s[i].share = lead->nif->nf;
+		/* The rest, the leader's job first out of the way (its ret kept). */
+		tmp = jobs[0];
+		jobs[0] = jobs[li];
+		jobs[li] = tmp;
+		if (jobs[0].ret) {
+			for (size_t j = 1; j < k; j++)
+				jobs[j].ret = -ECANCELED;
+		} else {
+			netns_call_many(&jobs[1], k - 1);
+		}
+		tmp = jobs[0];
+		jobs[0] = jobs[li];
+		jobs[li] = tmp;
+		return;
+	}
+	netns_call_many(jobs, k);
+}
+
+/*
  * Attach the n members: those whose interface no fault holds yet get a new instance, set up
- * in every namespace at once (nif_setup() through netns_call_many(): each a program load and
- * a few netlink requests, which one after the other would hold the event loop for seconds
- * with dozens of containers); the others are held as for one. A failure leaves the members
- * attached so far held, for the caller's unwind; the instances that failed are freed.
+ * in every namespace at once (setup_shared(): one program load for all the other namespaces,
+ * then a few netlink requests in each, side by side, which one after the other would hold the
+ * event loop for seconds with dozens of containers); the others are held as for one. A failure
+ * leaves the members attached so far held, for the caller's unwind; the instances that failed
+ * are freed.
  */
 static int attach_members(struct netif_fault *nf, size_t n, const bool *created, char *err,
 			  size_t size)
@@ -747,7 +616,7 @@ static int attach_members(struct netif_fault *nf, size_t n, const bool *created,
 	netif_sweep();
 	for (m = nf, i = 0; m && !ret; m = m->next, i++) {
 		if (netif_find(&m->ns, m->ifindex)) {
-			ret = attach_member(m, created[i], err, size);
+			ret = attach_member(m, nf, created[i], err, size);
 			if (ret)
 				member_err(m, err, size);
 			continue;
@@ -761,7 +630,7 @@ static int attach_members(struct netif_fault *nf, size_t n, const bool *created,
 	}
 	skipped = ret != 0;
 	if (!skipped)
-		netns_call_many(jobs, k);
+		setup_shared(s, n, jobs, k);
 	/*
 	 * Every instance that was set up is registered and held, also after another member
 	 * failed: the caller's unwind then detaches it with the others.
@@ -841,7 +710,7 @@ int netif_fault_attach(struct fault *f, char *err, size_t size)
 	}
 	/* All or nothing: on a failure the caller's unwind detaches the members attached. */
 	if (n == 1)
-		ret = attach_member(nf, created[0], err, size);
+		ret = attach_member(nf, nf, created[0], err, size);
 	else
 		ret = attach_members(nf, n, created, err, size);
 out:
@@ -973,7 +842,7 @@ void netif_fault_free(struct fault *f)
 
 		netif_fault_detach(f, err, sizeof(err));
 	}
-	nf_free_priv(nf);
+	netif_members_free(nf);
 	f->priv = NULL;
 }
 

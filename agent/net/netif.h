@@ -75,6 +75,7 @@ struct netif_fault {
 	int slots[NETFAULT_MAX_RULES]; /* rule slots this fault holds */
 	unsigned int slot_dirs[NETFAULT_MAX_RULES];
 	size_t n_slots;
+	size_t add_from; /* n_slots when the last netif_fault_add_rules() began */
 	bool peer_ssh; /* the requester's SSH session is exempted */
 	bool steering; /* holds the interface's steering filter */
 	struct netfault_exempt peer_ex;
@@ -89,6 +90,13 @@ struct netif_fault {
 	 */
 	struct netif_fault *next;
 };
+
+/*
+ * The first member before m (head: the fault's first) whose interface runs the same program
+ * instance as m's (netfault_open_shared()): its rules are m's. NULL when there is none.
+ */
+const struct netif_fault *netif_fault_program_peer(const struct netif_fault *head,
+						   const struct netif_fault *m);
 
 /*
  * The ifindex of an interface in the agent's network namespace. -ENODEV with err

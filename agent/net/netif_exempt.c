@@ -90,6 +90,24 @@ int netif_exempt_hold(struct netif *nif, const struct netfault_exempt *in)
 	return 0;
 }
 
+/*
+ * Does another interface running nif's program (netfault_open_shared()) hold the exemption?
+ * Then it stays in the program's map.
+ */
+static bool shared_hold(const struct netif *nif, const struct netfault_exempt *ex)
+{
+	if (netfault_shares(nif->nf) <= 1)
+		return false;
+	for (const struct netif *o = netif_registry; o; o = o->next) {
+		if (o == nif || !netfault_same_program(o->nf, nif->nf))
+			continue;
+		for (size_t i = 0; i < o->n_ex; i++)
+			if (o->ex[i].refs > 0 && exempt_eq(&o->ex[i].ex, ex))
+				return true;
+	}
+	return false;
+}
+
 void netif_exempt_drop(struct netif *nif, const struct netfault_exempt *in)
 {
 	struct netfault_exempt ex = *in;
@@ -100,6 +118,10 @@ void netif_exempt_drop(struct netif *nif, const struct netfault_exempt *in)
 			continue;
 		if (--nif->ex[i].refs > 0)
 			return;
+		if (shared_hold(nif, &ex)) {
+			nif->ex[i] = nif->ex[--nif->n_ex];
+			return;
+		}
 		if (netfault_exempt_remove(nif->nf, &ex))
 			log_warn("netif %s: removing an exemption failed", nif->name);
 		nif->ex[i] = nif->ex[--nif->n_ex];

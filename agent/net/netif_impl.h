@@ -1,6 +1,7 @@
 /*
  * What the netif*.c files share behind netif.h (not for use outside them): the interface
- * record of the registry (netif.c) and the exemption calls on it (netif_exempt.c).
+ * record of the registry (netif.c) and the exemption calls on it (netif_exempt.c). A fault's
+ * target is resolved in netif_target.c.
  */
 #ifndef FL_NETIF_IMPL_H
 #define FL_NETIF_IMPL_H
@@ -58,6 +59,9 @@ int netif_ns_clsact_present(const struct netns_ref *ns, int ifindex, bool *prese
 int netif_ns_cleanup_leftover(const struct netns_ref *ns, int ifindex, unsigned int flags,
 			      int *removed);
 int netif_ns_ifname(const struct netns_ref *ns, int ifindex, char name[IF_NAMESIZE]);
+
+/* Free a fault's members (their namespace references and ext), not their interfaces. */
+void netif_members_free(struct netif_fault *nf);
 
 /* ---- netif_exempt.c: exemptions ---- */
 

@@ -142,14 +142,42 @@ static int add_rules_in(struct fault *f, struct netif_fault *nf, unsigned int di
 	return 0;
 }
 
+const struct netif_fault *netif_fault_program_peer(const struct netif_fault *head,
+						   const struct netif_fault *m)
+{
+	for (; head && head != m; head = head->next)
+		if (head->nif && m->nif && netfault_same_program(head->nif->nf, m->nif->nf))
+			return head;
+	return NULL;
+}
+
+/*
+ * A member whose interface runs the program of an earlier member (netfault_open_shared()):
+ * the rules that member added in this call are in force here too; the same slots are noted.
+ */
+static void share_rules(struct netif_fault *nf, const struct netif_fault *peer, size_t from)
+{
+	for (size_t i = from; i < peer->n_slots; i++) {
+		nf->slot_dirs[nf->n_slots] = peer->slot_dirs[i];
+		nf->slots[nf->n_slots++] = peer->slots[i];
+	}
+}
+
 int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif_action *act,
 			  char *err, size_t size)
 {
 	int ret = f->priv ? 0 : -EINVAL;
 
 	/* A failure leaves the members before it with their rules, for the caller's unwinding. */
-	for (struct netif_fault *nf = f->priv; nf && !ret; nf = nf->next)
-		ret = add_rules_in(f, nf, dirs, act, err, size);
+	for (struct netif_fault *nf = f->priv; nf && !ret; nf = nf->next) {
+		const struct netif_fault *peer = netif_fault_program_peer(f->priv, nf);
+
+		nf->add_from = nf->n_slots;
+		if (peer)
+			share_rules(nf, peer, peer->add_from);
+		else
+			ret = add_rules_in(f, nf, dirs, act, err, size);
+	}
 	return ret;
 }
 
@@ -268,7 +296,11 @@ int netif_fault_remove_rules(struct fault *f, char *err, size_t size)
 	for (struct netif_fault *nf = f->priv; nf && !ret; nf = nf->next) {
 		if (!nf->nif)
 			continue;
-		ret = remove_rules_in(nf, err, size);
+		/* Rules in a program an earlier member shares went out with that member's. */
+		if (netif_fault_program_peer(f->priv, nf))
+			nf->n_slots = 0;
+		else
+			ret = remove_rules_in(nf, err, size);
 	}
 	return ret;
 }

@@ -199,6 +199,14 @@ static void status_more(json_t *m, const struct netif_fault *nf, void *arg)
 
 	member_rules(nf, NULL, false, dns, &c);
 	json_object_set_new(m, FL_STATUS_COUNTERS, counters_json(&c, dns));
+	/*
+	 * Its interface runs a program loaded once for several namespaces: the counters are
+	 * those of all the interfaces running it (docs/netfault.md, "One program, many
+	 * namespaces").
+	 */
+	if (nf->nif && netfault_shares(nf->nif->nf) > 1)
+		json_object_set_new(m, "program_shared_by",
+				    json_integer(netfault_shares(nf->nif->nf)));
 }
 
 json_t *netif_fault_status(const struct fault *f)
@@ -212,9 +220,16 @@ json_t *netif_fault_status(const struct fault *f)
 		return NULL;
 	rules = json_array();
 	prot = json_array();
-	/* Every member's rules; the counters are the sum over all namespaces. */
-	for (const struct netif_fault *m = nf; m; m = m->next)
-		member_rules(m, rules, nf->next != NULL, dns, &sum);
+	/*
+	 * Every member's rules; the counters are the sum over all namespaces, each program
+	 * counted once (members sharing one have the same counters: those of all of them).
+	 */
+	for (const struct netif_fault *m = nf; m; m = m->next) {
+		struct netfault_counters dup = {0};
+
+		member_rules(m, rules, nf->next != NULL, dns,
+			     netif_fault_program_peer(nf, m) ? &dup : &sum);
+	}
 	if (nf->nif && nf->nif->agent_ssh) {
 		char d[96];
 

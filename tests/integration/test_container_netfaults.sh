@@ -11,6 +11,12 @@
 #    container (binomial bounds), a filter in each namespace and none in the agent's, the status
 #    lists each container with its namespace inode and counters; the revert leaves no clsact in
 #    any of them;
+#  - one program is loaded for the three (status: program_shared_by 3); a second fault on all
+#    three adds one rule slot to it and its revert leaves the first fault's rule in force; a
+#    fault on container 1 alone (100% loss) gives it a program of its own with the first fault's rules
+#    copied, and acts there only (the other two still lose 50%); the shared fault's revert
+#    leaves the second one in force and nothing in the other two, the second's revert
+#    nothing in container 1;
 #  - with count: 2 exactly two of the three namespaces get the filter;
 #  - all or nothing: with a foreign filter at our priority and handle in the third namespace
 #    the apply fails naming that container, and the other two are left without anything;
@@ -105,13 +111,62 @@ api GET "/v1/faults/$NL"
 for ((k = 1; k <= N; k++)); do
 	d=$(jq -r --arg n "$(ino "$k")" '.fault.status.containers[] | select(.netns.inode == ($n | tonumber)) | .counters.dropped' <<<"$API_BODY")
 	[ "$d" -ge 140 ] || fl_fail "${NAMES[k - 1]}: $d drops counted ($API_BODY)"
+	# One program loaded for the three namespaces (docs/netfault.md).
+	fl_assert_eq "$(jq -r --arg n "$(ino "$k")" '.fault.status.containers[] | select(.netns.inode == ($n | tonumber)) | .program_shared_by' <<<"$API_BODY")" \
+		"$N" "${NAMES[k - 1]}'s interface runs the program shared by the $N namespaces"
 done
+[ "$(grep -c 'netfault: ifindex .*: program of its own now' "$dir/agent.log")" = 0 ] || fl_fail "a member diverged already"
+
+# A second fault on all three (for a prefix nothing goes to) adds its rules to the same shared
+# program, once; its revert leaves the first fault's rules in force there.
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"all2\", \"type\": \"network.loss\", \"duration\": \"5m\", \"target\": {\"container\": {\"compose\": {\"project\": \"$PROJECT\", \"service\": \"web\"}}, \"all\": true, \"cidrs\": [\"192.0.2.0/24\"]}, \"params\": {\"probability\": \"100%\"}}"
+fl_assert_eq "$HTTP_STATUS" 201 "a second fault on all three ($API_BODY)"
+ALL2=$(jq -r .fault.id <<<"$API_BODY")
+fl_assert_eq "$(jq -r '[.fault.status.containers[].program_shared_by] | unique | join(",")' <<<"$API_BODY")" "$N" \
+	"the second fault on all three runs in the program they share"
+fl_assert_eq "$(jq -r '[.fault.status.rules[].slot] | unique | length' <<<"$API_BODY")" 1 \
+	"the second fault's rule is one slot of the shared program"
+[ "$(grep -c 'netfault: ifindex .*: program of its own now' "$dir/agent.log")" = 0 ] ||
+	fl_fail "a fault on every interface of the shared program split it"
+api DELETE "/v1/faults/$ALL2"
+fl_assert_eq "$HTTP_STATUS" 200 "revert the second fault on all three ($API_BODY)"
+for ((k = 1; k <= N; k++)); do has_filter "$k" || fl_fail "the second fault's revert took ${NAMES[k - 1]}'s filter"; done
+got=$(pings 3)
+[ "$got" -ge 140 ] && [ "$got" -le 260 ] ||
+	fl_fail "${NAMES[2]}: $got of 400 pings answered after the second fault's revert (want 140..260: the first fault's rule in force)"
+
+# A second fault on container 1 alone, dropping every packet to the agent's side of its veth:
+# its rules must not reach the program the other two run, so container 1 gets a program of
+# its own (with the first fault's rules copied). Each fault then reverts on its own.
+api POST "/v1/leases/$LEASE/faults" "{\"name\": \"one\", \"type\": \"network.loss\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"${NAMES[0]}\"}, \"cidrs\": [\"10.82.1.1/32\"]}, \"params\": {\"probability\": \"100%\"}}"
+fl_assert_eq "$HTTP_STATUS" 201 "a second fault on ${NAMES[0]} alone ($API_BODY)"
+ONE=$(jq -r .fault.id <<<"$API_BODY")
+grep -q 'netfault: ifindex .*: program of its own now' "$dir/agent.log" || fl_fail "${NAMES[0]} did not get a program of its own"
+fl_assert_eq "$(pings 1)" 0 "pings to ${NAMES[0]} with its own 100% loss"
+for k in 2 3; do
+	got=$(pings "$k")
+	[ "$got" -ge 140 ] && [ "$got" -le 260 ] ||
+		fl_fail "${NAMES[k - 1]}: $got of 400 pings answered: the first fault alone should drop 50% (want 140..260)"
+done
+api GET "/v1/faults/$NL"
+fl_assert_eq "$(jq -r --arg n "$(ino 1)" '.fault.status.containers[] | select(.netns.inode == ($n | tonumber)) | .program_shared_by' <<<"$API_BODY")" \
+	null "${NAMES[0]} runs a program of its own"
+fl_assert_eq "$(jq -r --arg n "$(ino 2)" '.fault.status.containers[] | select(.netns.inode == ($n | tonumber)) | .program_shared_by' <<<"$API_BODY")" \
+	2 "the other two still share one"
 api DELETE "/v1/faults/$NL"
 fl_assert_eq "$HTTP_STATUS" 200 "revert ($API_BODY)"
-for ((k = 1; k <= N; k++)); do
+for k in 2 3; do
 	! has_clsact "$k" || fl_fail "clsact left in ${NAMES[k - 1]}'s namespace after the revert"
 	fl_assert_eq "$(pings "$k")" 400 "pings to ${NAMES[k - 1]} after the revert"
 done
+has_filter 1 || fl_fail "the revert of the shared fault took ${NAMES[0]}'s filter with it"
+# The first fault's 50% rule left container 1's own program with the revert; its 100% stays.
+fl_assert_eq "$(pings 1)" 0 "pings to ${NAMES[0]} with the second fault alone"
+api DELETE "/v1/faults/$ONE"
+fl_assert_eq "$HTTP_STATUS" 200 "revert the second fault ($API_BODY)"
+! has_clsact 1 || fl_fail "clsact left in ${NAMES[0]}'s namespace after both reverts"
+fl_assert_eq "$(pings 1)" 400 "pings to ${NAMES[0]} after both reverts"
+fl_log "two faults, one on all three (shared program), one on ${NAMES[0]} (its own since): each reverted alone, nothing left"
 
 # count: 2 picks two of the three.
 fault nl2 ', "count": 2'

@@ -16,6 +16,9 @@
  *              duplication makes exactly one copy per hook (the loop guard)
  *   tc         attach/detach leave clsact and foreign filters as found; crash recovery
  *              removes only our filters
+ *   share      one instance on two interfaces (lo and a veth): rules through one act on both;
+ *              netfault_unshare() gives one its own, attached in place, rules, deadline and
+ *              exemption copied, and the two change apart
  *   ifb        crash recovery deletes our IFB devices (also one a crash left half made),
  *              never anybody else's
  *
@@ -2043,6 +2046,116 @@ static int sysctl_set(const char *path, const char *value)
 	return err;
 }
 
+/* The program id at our priority and handle on a hook of ifindex, 0 when there is none. */
+static __u32 our_prog_id(int ifindex, enum bpf_tc_attach_point point)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NETFAULT_TC_HANDLE,
+			    .priority = NETFAULT_TC_PRIORITY);
+
+	return bpf_tc_query(&hook, &opts) ? 0 : opts.prog_id;
+}
+
+static __u32 prog_id_of(struct netfault *nf, enum netfault_hook h)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return bpf_obj_get_info_by_fd(netfault_prog_fd(nf, h), &info, &len) ? 0 : info.id;
+}
+
+/*
+ * One loaded instance on two interfaces (lo and a veth made here), as a fault on several
+ * containers' namespaces has it: a rule added through one handle is in force on both; after
+ * netfault_unshare() the second runs a program of its own (attached in place of the shared
+ * one), with the rule, its deadline and the exemption copied, and the two change apart.
+ */
+static void test_share(void)
+{
+	const enum netfault_hook IN = NETFAULT_HOOK_INGRESS, OUT = NETFAULT_HOOK_EGRESS;
+	struct netfault_cidr r16 = cidr("10.1.0.0/16"), r24 = cidr("10.3.0.0/24");
+	struct netfault *a = NULL, *b = NULL;
+	struct netfault_rule_spec spec;
+	struct netfault_exempt ssh;
+	struct flow f, g, ex;
+	int veth = 0, s1, s2;
+	uint64_t deadline;
+
+	section = "share";
+	if (system("ip link add fl-share0 type veth peer name fl-share1 2>/dev/null")) {
+		printf("SKIP [share]: cannot create a veth pair here\n");
+		return;
+	}
+	veth = (int)if_nametoindex("fl-share0");
+	REQUIRE_OK(veth ? 0 : -ENODEV);
+	a = open_nf();
+	if (!a)
+		goto out;
+	REQUIRE_OK(netfault_open_shared(veth, a, &b));
+	CHECK(netfault_shares(a) == 2 && netfault_same_program(a, b), "not shared: %d",
+	      netfault_shares(a));
+	REQUIRE_OK(netfault_attach(a));
+	REQUIRE_OK(netfault_attach(b));
+	CHECK(our_prog_id(LO, BPF_TC_EGRESS) == our_prog_id(veth, BPF_TC_EGRESS) &&
+		      our_prog_id(veth, BPF_TC_EGRESS) == prog_id_of(a, OUT),
+	      "lo and the veth do not run the same egress program");
+
+	/* A rule and an exemption through a: in force through b's program too. */
+	REQUIRE_OK(netfault_exempt_parse_ssh("10.1.9.9 40000 10.0.0.1 22", &ssh));
+	REQUIRE_OK(netfault_exempt_add(a, &ssh));
+	deadline = (uint64_t)(now_s() + 3600) * 1000000000ULL;
+	spec = (struct netfault_rule_spec){.dirs = NETFAULT_DIR_BOTH,
+					   .action = NETFAULT_ACT_PARTITION,
+					   .deadline_ns = deadline,
+					   .remote = &r16,
+					   .n_remote = 1};
+	REQUIRE_OK(netfault_rule_add(a, &spec, &s1));
+	f = (struct flow){AF_INET, IPPROTO_UDP, "10.1.2.3", "192.0.2.1", 53, 4000};
+	ex = (struct flow){AF_INET, IPPROTO_TCP, "10.1.9.9", "10.0.0.1", 40000, 22};
+	g = (struct flow){AF_INET, IPPROTO_UDP, "10.3.0.7", "192.0.2.1", 53, 4000};
+	EXPECT_VERDICT(b, OUT, &f, 1);
+	EXPECT_VERDICT(b, IN, &ex, 0);
+
+	/* b diverges: its own program, the same rule (same slot), exemption and deadline. */
+	REQUIRE_OK(netfault_unshare(b, &ssh, 1));
+	CHECK(netfault_shares(a) == 1 && netfault_shares(b) == 1 && !netfault_same_program(a, b),
+	      "still shared after unshare: %d", netfault_shares(a));
+	CHECK(our_prog_id(veth, BPF_TC_EGRESS) == prog_id_of(b, OUT) &&
+		      our_prog_id(veth, BPF_TC_INGRESS) == prog_id_of(b, IN) &&
+		      prog_id_of(b, OUT) != prog_id_of(a, OUT),
+	      "the veth does not run b's own programs");
+	CHECK(our_prog_id(LO, BPF_TC_EGRESS) == prog_id_of(a, OUT), "lo lost the shared program");
+	EXPECT_VERDICT(b, OUT, &f, 1);
+	EXPECT_VERDICT(b, IN, &f, 1);
+	EXPECT_VERDICT(b, IN, &ex, 0);
+	/* The deadline came along: moved into the past through b, the rule lapses there only. */
+	REQUIRE_OK(netfault_rule_deadline(b, s1, 1));
+	EXPECT_VERDICT(b, OUT, &f, 0);
+	EXPECT_VERDICT(a, OUT, &f, 1);
+	REQUIRE_OK(netfault_rule_deadline(b, s1, deadline));
+
+	/* Apart from now on: a rule through b stays out of a, a removal through a out of b. */
+	spec.remote = &r24;
+	REQUIRE_OK(netfault_rule_add(b, &spec, &s2));
+	EXPECT_VERDICT(b, OUT, &g, 1);
+	EXPECT_VERDICT(a, OUT, &g, 0);
+	REQUIRE_OK(netfault_rule_remove(a, s1));
+	EXPECT_VERDICT(a, OUT, &f, 0);
+	EXPECT_VERDICT(b, OUT, &f, 1);
+	CHECK(netfault_unshare(a, NULL, 0) == 0 && prog_id_of(a, OUT) == our_prog_id(LO, BPF_TC_EGRESS),
+	      "unshare of an instance of its own changed it");
+
+	REQUIRE_OK(netfault_detach(a));
+	REQUIRE_OK(netfault_detach(b));
+	CHECK(!clsact_exists(LO) && !clsact_exists(veth), "clsact left after the detaches");
+out:
+	netfault_close(b);
+	netfault_close(a);
+	if (veth && system("ip link del fl-share0 2>/dev/null"))
+		CHECK(0, "deleting the veth pair");
+}
+
 int main(void)
 {
 	struct netfault *nf;
@@ -2101,6 +2214,7 @@ int main(void)
 	test_corrupt_where();
 	test_lo_traffic();
 	test_tc_hygiene();
+	test_share();
 	test_ifb_ownership();
 
 	printf("test_netfault: %s (%d failure(s)) in %.1f s\n", failures ? "FAIL" : "PASS",
