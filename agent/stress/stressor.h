@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "fault.h"
+
 struct agent;
 struct fault;
 struct fault_target;
@@ -159,7 +161,16 @@ struct stressor_root {
 	const char *base; /* the last component of the path */
 	pid_t pid;	  /* the container's main process */
 	unsigned long long start;
+	/* The container itself, for the watch on its exit (fault_ops.target_container). */
+	struct fault_target ctr;
 };
+
+/*
+ * fault_ops.target_container of the stressors that write inside a container's filesystem
+ * (stress.disk_fill, stress.io): the container stressor_container_dir() resolved into r;
+ * -ENOENT without one (r NULL, or a path on the host).
+ */
+int stressor_root_target(const struct stressor_root *r, struct fault_target *t);
 
 /*
  * With a container target, open the directory of path inside the container's filesystem,

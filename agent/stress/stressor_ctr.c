@@ -269,6 +269,14 @@ int stressor_target_container(const struct stressor *s, struct fault_target *t)
 	return 0;
 }
 
+int stressor_root_target(const struct stressor_root *r, struct fault_target *t)
+{
+	if (!r || r->dirfd < 0 || !r->ctr.id[0] || !r->ctr.pid)
+		return -ENOENT;
+	*t = r->ctr;
+	return 0;
+}
+
 json_t *stressor_container_json(const struct stressor *s)
 {
 	json_t *dirs = json_array();
@@ -345,6 +353,12 @@ int stressor_container_dir(struct fault *f, const char *path, struct stressor_ro
 		return ret;
 	r->pid = c[0].main_pid;
 	r->start = c[0].main_start;
+	snprintf(r->ctr.id, sizeof(r->ctr.id), "%s", c[0].id);
+	snprintf(r->ctr.desc, sizeof(r->ctr.desc), "container %s (%.12s)",
+		 c[0].name[0] ? c[0].name : c[0].id, c[0].id);
+	r->ctr.pid = c[0].main_pid;
+	r->ctr.starttime = c[0].main_start;
+	r->ctr.netns = c[0].netns;
 	ret = stressor_root_dir(r->pid, r->start, dir, &r->dirfd);
 	if (ret == -ESRCH) {
 		snprintf(err, size, "target.container: %.12s: its main process (pid %d) is gone",
