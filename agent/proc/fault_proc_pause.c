@@ -531,7 +531,14 @@ static int resume(const json_t *undo, char *report, size_t size)
 			snprintf(report, size, "thawing %s: %s", freezer, strerror(-e));
 			return e;
 		}
-		snprintf(report, size, "thawed %s", freezer);
+		/* Its container exited and the runtime removed the cgroup: nothing is frozen. */
+		if (e == -ENOENT)
+			snprintf(report, size,
+				 "%s is gone (its cgroup was removed, its container with it): "
+				 "nothing left frozen",
+				 freezer);
+		else
+			snprintf(report, size, "thawed %s", freezer);
 		return 0;
 	}
 	procs = json_object_get(undo, "stopped");

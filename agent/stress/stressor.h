@@ -188,6 +188,23 @@ int stressor_container_dir(struct fault *f, const char *path, struct stressor_ro
 int stressor_root_dir(pid_t pid, unsigned long long start, const char *dir, int *dirfd);
 
 /*
+ * Where a directory of a container's root filesystem lies on the host: the overlay upper
+ * directory of the container's root mount (the runtime's storage, e.g.
+ * /var/lib/containers/storage/overlay/ID/diff), read from /proc/PID/mountinfo of its main
+ * process, when dirfd (a directory opened inside its root) is on that mount and pid still
+ * started at start. 0 with upper (the upper directory) filled, -ENOENT when the directory is
+ * elsewhere (a volume, a root that is not overlay), -ESRCH when the process is gone.
+ */
+int stressor_upper_dir(pid_t pid, unsigned long long start, int dirfd, char *upper, size_t size);
+
+/*
+ * Open the directory rel (relative, "" for upper itself) below upper, never through a
+ * symlink or another mount: a container's upper directory holds what the container wrote,
+ * symlinks included. 0 with *dirfd (O_PATH), or -errno.
+ */
+int stressor_upper_open(const char *upper, const char *rel, int *dirfd);
+
+/*
  * resolve (POST /v1/resolve) of the stress types: with a container target, the container
  * (as GET /v1/containers lists it), refused as an apply would refuse it (not running here,
  * protected, the agent's own, holding a protected process). Without one, nothing: 0 with

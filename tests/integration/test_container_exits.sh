@@ -19,7 +19,10 @@
 #    network.loss with count: 1 and seed 42 resolves (POST /v1/resolve and faultctl plan
 #    --resolve) to the same container twice, is applied to that one (status selection:
 #    seeded, the seed), and a fault without a seed records a random one that, given as
-#    target.seed, chooses the same container again.
+#    target.seed, chooses the same container again;
+#  - crash: the agent and its watchdog SIGKILLed during a stress.disk_fill in a container,
+#    the container stopped (its filesystem stays on the host): `faultlined --cleanup` removes
+#    the file from the container's upper directory, where the journal recorded it.
 # Everything is removed at exit, also on failure: containers, image, service, namespaces.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
@@ -49,6 +52,7 @@ CF=$FL_ID-freeze
 CD=$FL_ID-fill
 CI=$FL_ID-io
 CB=$FL_ID-bw
+CC=$FL_ID-crash
 CS=($FL_ID-s1 $FL_ID-s2 $FL_ID-s3)
 PROJECT=$FL_ID-proj
 
@@ -60,7 +64,7 @@ teardown_service() {
 	fi
 }
 fl_on_exit teardown_service
-fl_on_exit "${PODMAN[*]} rm -f -t 0 $CP $CF $CD $CI $CB ${CS[*]}"
+fl_on_exit "${PODMAN[*]} rm -f -t 0 $CP $CF $CD $CI $CB $CC ${CS[*]}"
 teardown_agent() {
 	if [ -n "${FL_AGENT_PID:-}" ]; then
 		kill -KILL "$FL_AGENT_PID" 2>/dev/null
@@ -302,4 +306,26 @@ grep -qF "in $PICK (netns" "$dir/plan.out" || fl_fail "plan --resolve does not n
 grep -qF "1 of 3 matching containers, seed 42 (1 of 3, chosen with the given seed)" "$dir/plan.out" ||
 	fl_fail "plan --resolve does not say the seeded choice: $(cat "$dir/plan.out")"
 fl_log "seed 42 chose $PICK in 4 resolves, the apply and plan --resolve; random seed $S chose $P1 again"
-fl_assert_eq "$(fl_journal_count "$state/journal")" 0 "journal records at the end"
+fl_assert_eq "$(fl_journal_count "$state/journal")" 0 "journal records before the crash"
+
+# --- crash: a disk_fill's container stopped after the agent died keeps its filesystem on the
+# host; --cleanup removes the file there (the journal says where), by identity ---
+run_ctr "$CC"
+UPPER=$("${PODMAN[@]}" inspect -f '{{.GraphDriver.Data.UpperDir}}' "$CC")
+apply "{\"name\": \"c\", \"type\": \"stress.disk_fill\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$CC\"}}, \"params\": {\"path\": \"/data/crash-$FL_ID\", \"size\": \"4MiB\"}}"
+FC=$F
+rec=$(fl_journal_records "$state/journal" | jq -c --arg f "$FC" 'select(.id == $f) | .undo.file.upper')
+fl_assert_eq "$(jq -r '"\(.dir) \(.path)"' <<<"$rec")" "$UPPER data" "the journal's host location of the file"
+fl_crash_agent "$FL_AGENT_PID"
+{ wait "$FL_AGENT_PID" || true; } 2>/dev/null
+FL_AGENT_PID=
+stop_ctr "$CC"
+[ -e "$UPPER/data/crash-$FL_ID" ] || fl_fail "the file is not in the stopped $CC's upper directory"
+nsenter --net="/run/netns/$H" "$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" \
+	>"$dir/cleanup.json" 2>"$dir/cleanup.log" || fl_fail "--cleanup: $(cat "$dir/cleanup.log")"
+jq -r --arg f "$FC" '.[] | select(.fault == $f) | .cleaned' "$dir/cleanup.json" |
+	grep -qF "is gone; removed $UPPER/data/crash-$FL_ID" ||
+	fl_fail "--cleanup of $FC: $(cat "$dir/cleanup.json")"
+[ ! -e "$UPPER/data/crash-$FL_ID" ] || fl_fail "the file is left in the stopped $CC's upper directory after --cleanup"
+fl_assert_eq "$(fl_journal_count "$state/journal")" 0 "journal records after --cleanup"
+fl_log "crash, then $CC stopped: --cleanup removed the file from its upper directory"
