@@ -98,14 +98,18 @@ static void plan_print_netns(const json_t *t)
 	size_t j;
 
 	if (ns && !json_object_get(t, "containers"))
-		printf("    in %s (netns %lld)\n", json_string_value(json_object_get(ns, "desc")) ?: "?",
+		printf("    in %s (netns %lld)\n",
+		       json_string_value(json_object_get(ns, "desc")) ?: "?",
 		       (long long)json_integer_value(json_object_get(ns, "inode")));
 	json_array_foreach(json_object_get(t, "containers"), j, m)
+	{
+		const json_t *mns = json_object_get(m, "netns");
+
 		printf("    in %s (netns %lld), interface %s\n",
-		       json_string_value(json_object_get(json_object_get(m, "netns"), "desc")) ?: "?",
-		       (long long)json_integer_value(
-			       json_object_get(json_object_get(m, "netns"), "inode")),
+		       json_string_value(json_object_get(mns, "desc")) ?: "?",
+		       (long long)json_integer_value(json_object_get(mns, "inode")),
 		       json_string_value(json_object_get(m, "interface")) ?: "?");
+	}
 	if (sel)
 		printf("    %lld of %lld matching containers, seed %lld%s%s%s\n",
 		       (long long)json_integer_value(json_object_get(sel, "selected")),

@@ -107,6 +107,7 @@ static void put_members(json_t *o, const struct netif_fault *nf,
 static void put_pick(json_t *o, const struct netif_fault *nf, bool at_resolve)
 {
 	const struct netns_pick *p = &nf->pick;
+	const char *how;
 	json_t *s;
 
 	if (!p->matched)
@@ -115,16 +116,16 @@ static void put_pick(json_t *o, const struct netif_fault *nf, bool at_resolve)
 		      (json_int_t)p->selected, "seed", (json_int_t)p->seed, "seeded", p->seeded);
 	if (!s)
 		return;
+	if (p->seeded)
+		how = "chosen with the given seed";
+	else if (at_resolve)
+		how = "chosen at random when applied (the ones listed are this resolve's choice; "
+		      "give target.seed to fix it)";
+	else
+		how = "chosen at random with this seed";
 	if (p->selected < p->matched)
-		json_object_set_new(
-			s, "choice",
-			json_sprintf(p->seeded ? "%zu of %zu, chosen with the given seed"
-				     : at_resolve
-					     ? "%zu of %zu, chosen at random when applied (the ones "
-					       "listed are this resolve's choice; give target.seed to "
-					       "fix it)"
-					     : "%zu of %zu, chosen at random with this seed",
-				     p->selected, p->matched));
+		json_object_set_new(s, "choice",
+				    json_sprintf("%zu of %zu, %s", p->selected, p->matched, how));
 	json_object_set_new(o, "selection", s);
 }
 

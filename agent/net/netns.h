@@ -62,8 +62,7 @@ struct netns_pick {
  * (netns_refs_close() it), or -errno with err as netns_ref_open().
  */
 int netns_refs_open(const struct net_target *t, struct netns_ref **out, size_t *n,
-		    struct netns_pick *pick, char *err,
-		    size_t size);
+		    struct netns_pick *pick, char *err, size_t size);
 
 /* Close each of n references and free the array (NULL is fine). */
 void netns_refs_close(struct netns_ref *v, size_t n);

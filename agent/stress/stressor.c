@@ -961,7 +961,8 @@ static int cleanup_gone_root(const json_t *undo, const char *path, int rpid, con
 			&udir, "path", &urel, "dev", &udev, "ino", &uino)) {
 		if (off < size)
 			snprintf(report + off, size - off,
-				 "%s%s: the container (main pid %d) is gone, nothing of it to clean",
+				 "%s%s: the container (main pid %d) is gone, nothing of it to "
+				 "clean",
 				 off ? "; " : "", path, rpid);
 		return 0;
 	}
@@ -969,8 +970,8 @@ static int cleanup_gone_root(const json_t *undo, const char *path, int rpid, con
 	if (ret == -ENOENT) {
 		if (off < size)
 			snprintf(report + off, size - off,
-				 "%s%s: the container (main pid %d) is gone with its filesystem (%s), "
-				 "nothing of it to clean",
+				 "%s%s: the container (main pid %d) is gone with its "
+				 "filesystem (%s), nothing of it to clean",
 				 off ? "; " : "", path, rpid, udir);
 		return 0;
 	}

@@ -14,7 +14,8 @@
 #    when the container starts again;
 #  - stress.io writing a new file inside a container: the same;
 #  - network.bandwidth in a container's namespace (egress HTB): stopped -> fault.target_gone,
-#    the namespace's root qdisc back as before;
+#    the namespace's root qdisc back as before; with follow_restarts: stopped ->
+#    fault.target_exited (qdisc back), started -> fault.reapplied (HTB again), DELETE -> clean;
 #  - seed: three containers of one compose service, each with a namespace of its own; a
 #    network.loss with count: 1 and seed 42 resolves (POST /v1/resolve and faultctl plan
 #    --resolve) to the same container twice, is applied to that one (status selection:
@@ -244,6 +245,24 @@ stop_ctr "$CB"
 gone_check "$CB" "$FB" "$MB"
 fl_assert_eq "$(tc -n "$P" qdisc show dev "$DEV" root)" "$before" "root qdisc of $CB's namespace after target_gone"
 fl_log "network.bandwidth in $CB: target_gone, root qdisc put back"
+# With follow_restarts: the limit goes with the container and comes back with it.
+timeout 60 "${PODMAN[@]}" start "$CB" >/dev/null 2>&1 || fl_fail "podman start $CB"
+apply "{\"name\": \"bf\", \"type\": \"network.bandwidth\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$CB\", \"follow_restarts\": true}, \"cidrs\": [\"10.84.0.1\"]}, \"params\": {\"rate\": \"10mbit\"}}"
+FB=$F
+tc -n "$P" qdisc show dev "$DEV" root | grep -q htb || fl_fail "no HTB root in $CB's namespace (follow)"
+stop_ctr "$CB"
+wait_event fault.target_exited "$FB" >/dev/null
+fl_assert_eq "$(tc -n "$P" qdisc show dev "$DEV" root)" "$before" "root qdisc while $CB is gone"
+timeout 60 "${PODMAN[@]}" start "$CB" >/dev/null 2>&1 || fl_fail "podman start $CB again"
+MB2=$(main_pid "$CB")
+ev=$(wait_event fault.reapplied "$FB")
+grep -qF "is back (main pid $MB2)" <<<"$(jq -r .reason <<<"$ev")" || fl_fail "bandwidth reapplied reason: $ev"
+tc -n "$P" qdisc show dev "$DEV" root | grep -q htb || fl_fail "no HTB root in $CB's namespace after the reapply"
+api DELETE "/v1/faults/$FB"
+fl_assert_eq "$HTTP_STATUS" 200 "revert $FB ($API_BODY)"
+fl_assert_eq "$(tc -n "$P" qdisc show dev "$DEV" root)" "$before" "root qdisc after the revert of $FB"
+stop_ctr "$CB"
+fl_log "network.bandwidth with follow_restarts: reverted on stop, applied again on start, reverted clean"
 
 # --- seed: which containers of a compose service count chooses ---
 for c in "${CS[@]}"; do
