@@ -7,7 +7,7 @@
 #    stopped process) -> fault.target_gone naming the container, the fault gone, no journal
 #    record;
 #  - process.pause (freezer) of a container: the container exits while frozen (`podman kill`;
-#    runc thaws to kill) -> fault.target_gone, and nothing left frozen: the container starts
+#    SIGKILL ends it though frozen) -> fault.target_gone, and nothing left frozen: the container starts
 #    again and runs (its freezer THAWED);
 #  - stress.disk_fill with a path inside a container: stopped -> fault.target_gone, the worker
 #    gone, the file gone from the container's upper directory (the host's disk) and absent
