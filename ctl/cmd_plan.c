@@ -88,6 +88,38 @@ static int print_problems(const struct ctl_opts *opts, struct diag_list *dl)
 	return CTL_EXIT_INVALID;
 }
 
+/*
+ * A network target's namespace(s): the one of a netns or container target, each selected
+ * container's when it selects several, and how count or percent chose them (with the seed).
+ */
+static void plan_print_netns(const json_t *t)
+{
+	const json_t *ns = json_object_get(t, "netns"), *sel = json_object_get(t, "selection"), *m;
+	size_t j;
+
+	if (ns && !json_object_get(t, "containers"))
+		printf("    in %s (netns %lld)\n",
+		       json_string_value(json_object_get(ns, "desc")) ?: "?",
+		       (long long)json_integer_value(json_object_get(ns, "inode")));
+	json_array_foreach(json_object_get(t, "containers"), j, m)
+	{
+		const json_t *mns = json_object_get(m, "netns");
+
+		printf("    in %s (netns %lld), interface %s\n",
+		       json_string_value(json_object_get(mns, "desc")) ?: "?",
+		       (long long)json_integer_value(json_object_get(mns, "inode")),
+		       json_string_value(json_object_get(m, "interface")) ?: "?");
+	}
+	if (sel)
+		printf("    %lld of %lld matching containers, seed %lld%s%s%s\n",
+		       (long long)json_integer_value(json_object_get(sel, "selected")),
+		       (long long)json_integer_value(json_object_get(sel, "matched")),
+		       (long long)json_integer_value(json_object_get(sel, "seed")),
+		       json_object_get(sel, "choice") ? " (" : "",
+		       json_string_value(json_object_get(sel, "choice")) ?: "",
+		       json_object_get(sel, "choice") ? ")" : "");
+}
+
 /* One agent's answer, as plain text: each fault and what it would hit. */
 static void print_resolved(const json_t *agent)
 {
@@ -133,6 +165,7 @@ static void print_resolved(const json_t *agent)
 				printf(" %s", json_string_value(a));
 			printf("%s\n",
 			       json_array_size(json_object_get(t, "addresses")) ? "" : " none");
+			plan_print_netns(t);
 			continue;
 		}
 		/* A container target: the containers it resolved to, before their processes. */

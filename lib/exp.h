@@ -84,6 +84,8 @@ struct net_target {
 	uint32_t count;
 	uint32_t percent_ppm;
 	bool all;
+	/* With container and count or percent: the seed of the choice (lib/pick.h); 0: random. */
+	uint64_t seed;
 	struct net_cidr *cidrs;
 	size_t n_cidrs;
 	struct port_range *ports; /* peer ports; none: every port */

@@ -71,6 +71,8 @@ void exp_describe_target(const struct fault_spec *f, char *buf, size_t size)
 		else if (t->percent_ppm)
 			o = exp_put(buf, size, o, ", %g%% of the matching containers",
 				    t->percent_ppm / 1e4);
+		if (t->seed && (t->count || t->percent_ppm))
+			o = exp_put(buf, size, o, " (seed %llu)", (unsigned long long)t->seed);
 		if (t->protocol != NET_PROTO_ANY)
 			o = exp_put(buf, size, o, " %s",
 				    exp_enum_name(&exp_protocol_enum, t->protocol));

@@ -171,6 +171,7 @@ static const struct exp_field net_target_fields[] = {
 	FLD("count", FT_U32, 0, NT(count), 1, 100000, 0, NULL),
 	FLD("percent", FT_PERCENT, 0, NT(percent_ppm), 1, PCT(100), 0, NULL),
 	FLD("all", FT_BOOL, 0, NT(all), 0, 0, 0, NULL),
+	FLD("seed", FT_U64, 0, NT(seed), 1, JSON_SAFE_INT, 0, NULL),
 	FLD("direction", FT_ENUM, FF_DEFAULT, NT(direction), 0, 0, NET_DIR_EGRESS,
 	    &exp_direction_enum),
 	{.key = "cidrs",
@@ -215,6 +216,13 @@ static void net_target_check(struct exp_ctx *ctx, const struct enode *map, void 
 					    "matches; it needs target.container",
 					    picks[i]);
 	all_false(ctx, map, o, seen, t->all);
+	/* A seed chooses among several containers: only where count or percent chooses. */
+	if (exp_seen_present(o, seen, "seed") &&
+	    !(exp_seen_present(o, seen, "count") || exp_seen_present(o, seen, "percent")))
+		exp_err_key(ctx, map, "seed",
+			    "'seed' chooses which of the containers a container target matches "
+			    "count or percent selects; it needs target.container with count or "
+			    "percent");
 	/* The agent watches one container for exits (agent/target_watch.c), not several. */
 	if (first && ctr && t->container && t->container->follow_restarts)
 		exp_err_key(ctx, map, first,

@@ -237,4 +237,5 @@ const struct fault_ops fault_net_bandwidth = {
 	.cleanup = netif_shaper_cleanup,
 	.free_priv = netif_fault_free,
 	.lease_renewed = netif_fault_lease_renewed,
+	.target_container = netif_fault_target_container,
 };

@@ -109,4 +109,5 @@ const struct fault_ops fault_net_dns = {
 	NETIF_RULE_OPS("network.dns"),
 	.validate = dns_validate,
 	.apply = dns_apply,
+	.target_container = netif_fault_target_container,
 };

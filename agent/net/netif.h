@@ -89,6 +89,8 @@ struct netif_fault {
 	 * (the shaping types act in one namespace). NULL: none.
 	 */
 	struct netif_fault *next;
+	/* The first member's: how a container target's count or percent chose the members. */
+	struct netns_pick pick;
 };
 
 /*

@@ -98,6 +98,37 @@ static void put_members(json_t *o, const struct netif_fault *nf,
 	json_object_set_new(o, "containers", v);
 }
 
+/*
+ * "selection": how a container target's count or percent chose among the matching
+ * containers: {"matched", "selected", "seed", "seeded", "choice"}. At apply (status) the seed
+ * is the one used, the target's or a random one: giving it as target.seed chooses the same
+ * containers among the same matches. At resolve without a seed it is only this resolve's.
+ */
+static void put_pick(json_t *o, const struct netif_fault *nf, bool at_resolve)
+{
+	const struct netns_pick *p = &nf->pick;
+	const char *how;
+	json_t *s;
+
+	if (!p->matched)
+		return;
+	s = json_pack("{s:I, s:I, s:I, s:b}", "matched", (json_int_t)p->matched, "selected",
+		      (json_int_t)p->selected, "seed", (json_int_t)p->seed, "seeded", p->seeded);
+	if (!s)
+		return;
+	if (p->seeded)
+		how = "chosen with the given seed";
+	else if (at_resolve)
+		how = "chosen at random when applied (the ones listed are this resolve's choice; "
+		      "give target.seed to fix it)";
+	else
+		how = "chosen at random with this seed";
+	if (p->selected < p->matched)
+		json_object_set_new(s, "choice",
+				    json_sprintf("%zu of %zu, %s", p->selected, p->matched, how));
+	json_object_set_new(o, "selection", s);
+}
+
 static void resolve_more(json_t *m, const struct netif_fault *nf, void *arg)
 {
 	json_t *addrs = json_array();
@@ -133,6 +164,7 @@ int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *er
 	if (nf->peer_ssh)
 		json_object_set_new(o, "exempt_requester_ssh", json_string(nf->peer_desc));
 	put_members(o, nf, resolve_more, NULL);
+	put_pick(o, nf, true);
 	*out = o;
 	return 0;
 }
@@ -250,6 +282,7 @@ json_t *netif_fault_status(const struct fault *f)
 	if (out) {
 		put_netns(out, nf);
 		put_members(out, nf, status_more, &dns);
+		put_pick(out, nf, false);
 	}
 	return out;
 }

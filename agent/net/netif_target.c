@@ -155,7 +155,7 @@ static int target_interface(struct fault *f, struct netif_fault *nf, char *err, 
 	size_t n = 0, i;
 	int ret;
 
-	ret = netns_refs_open(t, &refs, &n, err, size);
+	ret = netns_refs_open(t, &refs, &n, &nf->pick, err, size);
 	/* -EPERM: the agent's own container (403); -E2BIG: over max_containers_per_fault. */
 	if (ret == -EOPNOTSUPP || ret == -ENOMEM || ret == -ESRCH || ret == -EINVAL ||
 	    ret == -EPERM || ret == -E2BIG)
@@ -195,6 +195,10 @@ static int target_interface(struct fault *f, struct netif_fault *nf, char *err, 
 	if (!ret && n > 1)
 		log_info("fault %s: the target selects %zu containers' network namespaces", f->id,
 			 n);
+	if (!ret && nf->pick.matched)
+		log_info("fault %s: %zu of %zu matching containers chosen with seed %llu%s", f->id,
+			 nf->pick.selected, nf->pick.matched, (unsigned long long)nf->pick.seed,
+			 nf->pick.seeded ? " (the target's)" : "");
 	return ret;
 }
 

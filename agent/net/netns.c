@@ -233,9 +233,12 @@ void netns_refs_close(struct netns_ref *v, size_t n)
  * pod, or --network ns:PATH given to several) get one fault there, not one per container.
  */
 static int open_selected(const struct net_target *t, const struct ctr_info *c, size_t n,
-			 struct netns_ref *v, size_t *n_out, char *err, size_t size)
+			 struct netns_ref *v, size_t *n_out, struct netns_pick *pick, char *err,
+			 size_t size)
 {
 	size_t want = pick_how_many(n, t->count, t->percent_ppm, t->all), *idx;
+	/* c is in id order: the same seed and the same matches give the same choice. */
+	uint64_t seed = t->seed ? t->seed : procsel_random_seed();
 	struct netns_ref self;
 	int ret;
 
@@ -243,7 +246,13 @@ static int open_selected(const struct net_target *t, const struct ctr_info *c, s
 	idx = calloc(n, sizeof(*idx));
 	if (!idx)
 		return -ENOMEM;
-	pick_choose(n, want, procsel_random_seed(), idx);
+	pick_choose(n, want, seed, idx);
+	if (pick) {
+		pick->matched = n;
+		pick->selected = want;
+		pick->seed = seed;
+		pick->seeded = t->seed != 0;
+	}
 	ret = open_begin(t, &self, err, size);
 	for (size_t i = 0; i < want && !ret; i++) {
 		struct netns_ref *ns = &v[*n_out];
@@ -269,8 +278,8 @@ static int open_selected(const struct net_target *t, const struct ctr_info *c, s
 	return ret;
 }
 
-int netns_refs_open(const struct net_target *t, struct netns_ref **out, size_t *n, char *err,
-		    size_t size)
+int netns_refs_open(const struct net_target *t, struct netns_ref **out, size_t *n,
+		    struct netns_pick *pick, char *err, size_t size)
 {
 	struct ctr_info *c = NULL;
 	struct netns_ref *v;
@@ -280,6 +289,8 @@ int netns_refs_open(const struct net_target *t, struct netns_ref **out, size_t *
 
 	*out = NULL;
 	*n = 0;
+	if (pick)
+		memset(pick, 0, sizeof(*pick));
 	if (!t->container || !(t->all || t->count || t->percent_ppm)) {
 		v = calloc(1, sizeof(*v));
 		if (!v)
@@ -303,7 +314,7 @@ int netns_refs_open(const struct net_target *t, struct netns_ref **out, size_t *
 		free(c);
 		return -ENOMEM;
 	}
-	ret = open_selected(t, c, n_ctr, v, n, err, size);
+	ret = open_selected(t, c, n_ctr, v, n, pick, err, size);
 	free(c);
 	if (ret) {
 		netns_refs_close(v, *n);

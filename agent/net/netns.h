@@ -46,14 +46,23 @@ void netns_ref_init(struct netns_ref *ns);
  */
 int netns_ref_open(const struct net_target *t, struct netns_ref *ns, char *err, size_t size);
 
+/* How a container target's count or percent chose (netns_refs_open()). */
+struct netns_pick {
+	size_t matched;	 /* containers that matched; 0: no choice was made */
+	size_t selected; /* chosen among them (before namespaces shared were merged) */
+	uint64_t seed;	 /* the seed of the choice: the target's, or a random one */
+	bool seeded;	 /* the target gave it */
+};
+
 /*
  * Open every namespace the target names: netns_ref_open()'s one, or with a container target
  * that has count, percent or all, one per selected container (chosen among the matches with
- * lib/pick.h; a namespace several of them share, once). 0 with a malloc'd array of *n >= 1
+ * lib/pick.h among the matches in id order, with the target's seed or a random one, said in
+ * *pick when not NULL; a namespace several of them share, once). 0 with a malloc'd array of *n >= 1
  * (netns_refs_close() it), or -errno with err as netns_ref_open().
  */
-int netns_refs_open(const struct net_target *t, struct netns_ref **out, size_t *n, char *err,
-		    size_t size);
+int netns_refs_open(const struct net_target *t, struct netns_ref **out, size_t *n,
+		    struct netns_pick *pick, char *err, size_t size);
 
 /* Close each of n references and free the array (NULL is fine). */
 void netns_refs_close(struct netns_ref *v, size_t n);

@@ -86,7 +86,23 @@ struct pause_priv {
 	char freezer[CTR_PATH_MAX + 300];
 	bool freezer_v1; /* freezer.state (FROZEN/THAWED), else cgroup.freeze (1/0) */
 	char container[CTR_ID_LEN + 1];
+	/*
+	 * The one container the pause acts in (the freezer's, or the one whose processes a
+	 * signal pause stopped), watched for its exit (target_watch.h); ctr.id "" when none.
+	 */
+	struct fault_target ctr;
 };
+
+static void ctr_target(struct fault_target *t, const struct ctr_info *c)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", c->id);
+	snprintf(t->desc, sizeof(t->desc), "container %s (%.12s)", c->name[0] ? c->name : c->id,
+		 c->id);
+	t->pid = c->main_pid;
+	t->starttime = c->main_start;
+	t->netns = c->netns;
+}
 
 /* Whether a freezer control file is a v1 freezer.state (a container's), not cgroup.freeze. */
 static bool freezer_is_v1(const char *path)
@@ -190,6 +206,7 @@ static int container_freezer(struct agent *a, struct fault *f, struct pause_priv
 	if (ret)
 		return ret;
 	memcpy(p->container, c[0].id, sizeof(p->container));
+	ctr_target(&p->ctr, &c[0]);
 	if (c[0].cg.freezer[0] && !ctr_freezer_v1_root(root, sizeof(root))) {
 		snprintf(p->freezer, sizeof(p->freezer), "%s%s/freezer.state", root,
 			 c[0].cg.freezer);
@@ -450,19 +467,26 @@ static int stop_all(struct fault *f, const struct proc_match *m, size_t n, char 
 static int pause_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	const struct fault_spec *s = f->spec;
+	struct pause_priv *p = f->priv;
 	struct proc_match *m = NULL;
+	struct ctr_info *c = NULL;
 	struct procsel_guard g;
 	uint64_t seed;
-	size_t n = 0, matched = 0;
+	size_t n = 0, matched = 0, n_ctrs = 0;
 	int ret;
 
 	if (s->params.pause.method == PAUSE_FREEZER)
 		return pause_freeze(f, err, size);
 	procsel_guard_init(&g, f->peer_pid, a->policy);
 	seed = procsel_seed(&s->target.proc);
-	ret = procsel_select(&s->target.proc, &g, seed, &m, &n, &matched, err, size);
+	ret = procsel_select_ctrs(&s->target.proc, &g, seed, &m, &n, &matched, &c, &n_ctrs, err,
+				  size);
 	if (ret)
 		return ret;
+	/* Processes of one container: that container is watched (of several: none is). */
+	if (n_ctrs == 1 && p)
+		ctr_target(&p->ctr, &c[0]);
+	free(c);
 	/* Refused before anything is stopped when another pause holds one of them. */
 	for (size_t i = 0; i < n; i++) {
 		const struct pause_held *h = held_find(f->priv, &m[i]);
@@ -507,7 +531,14 @@ static int resume(const json_t *undo, char *report, size_t size)
 			snprintf(report, size, "thawing %s: %s", freezer, strerror(-e));
 			return e;
 		}
-		snprintf(report, size, "thawed %s", freezer);
+		/* Its container exited and the runtime removed the cgroup: nothing is frozen. */
+		if (e == -ENOENT)
+			snprintf(report, size,
+				 "%s is gone (its cgroup was removed, its container with it): "
+				 "nothing left frozen",
+				 freezer);
+		else
+			snprintf(report, size, "thawed %s", freezer);
 		return 0;
 	}
 	procs = json_object_get(undo, "stopped");
@@ -596,6 +627,17 @@ static json_t *pause_describe(const struct fault *f)
 	return out;
 }
 
+/* The container the pause acts in, watched for its exit (target_watch.h); -ENOENT: none. */
+static int pause_target(const struct fault *f, struct fault_target *t)
+{
+	const struct pause_priv *p = f->priv;
+
+	if (!p || !p->ctr.id[0] || !p->ctr.pid)
+		return -ENOENT;
+	*t = p->ctr;
+	return 0;
+}
+
 /* A pid selector reads one /proc entry, no scan: not worth a worker thread. */
 static bool pause_on_loop(const struct fault *f)
 {
@@ -626,6 +668,7 @@ const struct fault_ops fault_proc_pause = {
 	.describe = pause_describe,
 	.cleanup = pause_cleanup,
 	.free_priv = pause_free,
+	.target_container = pause_target,
 	/*
 	 * The /proc scan of the selector is off the loop: apply reads only the spec, the
 	 * policy and /proc, and never the agent's fault list (a check against other faults

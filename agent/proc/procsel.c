@@ -623,6 +623,13 @@ int procsel_select(const struct proc_target *t, const struct procsel_guard *g, u
 		   struct proc_match **out, size_t *n_out, size_t *n_matched, char *err,
 		   size_t err_size)
 {
+	return procsel_select_ctrs(t, g, seed, out, n_out, n_matched, NULL, NULL, err, err_size);
+}
+
+int procsel_select_ctrs(const struct proc_target *t, const struct procsel_guard *g, uint64_t seed,
+			struct proc_match **out, size_t *n_out, size_t *n_matched,
+			struct ctr_info **ctrs, size_t *n_ctrs, char *err, size_t err_size)
+{
 	struct scan sc;
 	size_t want, *idx = NULL;
 	int ret;
@@ -650,6 +657,11 @@ int procsel_select(const struct proc_target *t, const struct procsel_guard *g, u
 	*n_out = want;
 	*n_matched = sc.n;
 	sc.m = NULL;
+	if (ctrs) {
+		*ctrs = sc.ctrs;
+		*n_ctrs = sc.n_ctrs;
+		sc.ctrs = NULL;
+	}
 out:
 	free(idx);
 	scan_free(&sc);

@@ -60,6 +60,15 @@ int procsel_select(const struct proc_target *t, const struct procsel_guard *g, u
 		   size_t err_size);
 
 /*
+ * procsel_select(), and with a target.container also the containers it resolved (*ctrs, a
+ * malloc'd array of *n_ctrs, NULL without one): the selected processes are among theirs.
+ */
+struct ctr_info;
+int procsel_select_ctrs(const struct proc_target *t, const struct procsel_guard *g, uint64_t seed,
+			struct proc_match **out, size_t *n_out, size_t *n_matched,
+			struct ctr_info **ctrs, size_t *n_ctrs, char *err, size_t err_size);
+
+/*
  * What t would hit now, without touching anything: *out = {"matched", "would_hit",
  * "protected_matches", "processes": [{pid, comm, user, uid, cgroup}], "protected": [{pid,
  * comm, user, uid, cgroup, why}]}. Returns 0 when an apply would go ahead, or what

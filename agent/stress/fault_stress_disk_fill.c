@@ -186,6 +186,14 @@ static void fill_activated(struct fault *f)
 	stressor_watch(((struct fill_priv *)f->priv)->s, f);
 }
 
+/* The container whose filesystem the file is in: watched for its exit (target_watch.h). */
+static int fill_target(const struct fault *f, struct fault_target *t)
+{
+	const struct fill_priv *d = f->priv;
+
+	return stressor_root_target(d ? &d->root : NULL, t);
+}
+
 const struct fault_ops fault_stress_disk_fill = {
 	.name = "stress.disk_fill",
 	/*
@@ -203,6 +211,7 @@ const struct fault_ops fault_stress_disk_fill = {
 	.activated = fill_activated,
 	.cleanup = fill_cleanup,
 	.free_priv = fill_free,
+	.target_container = fill_target,
 	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
 	.off_loop = true,
 	.revert_off_loop = true,

@@ -182,6 +182,14 @@ static void io_activated(struct fault *f)
 	stressor_watch(((struct io_priv *)f->priv)->s, f);
 }
 
+/* The container whose filesystem the file is in: watched for its exit (target_watch.h). */
+static int io_target(const struct fault *f, struct fault_target *t)
+{
+	const struct io_priv *io = f->priv;
+
+	return stressor_root_target(io ? &io->root : NULL, t);
+}
+
 const struct fault_ops fault_stress_io = {
 	.name = "stress.io",
 	/*
@@ -198,6 +206,7 @@ const struct fault_ops fault_stress_io = {
 	.activated = io_activated,
 	.cleanup = io_cleanup,
 	.free_priv = io_free,
+	.target_container = io_target,
 	/* Starting, and killing and reaping, hundreds of workers: off the loop. */
 	.off_loop = true,
 	.revert_off_loop = true,

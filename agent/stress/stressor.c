@@ -272,6 +272,49 @@ int stressor_create_file(struct stressor *s, struct fault *f, const char *path, 
 	return stressor_create_file_at(s, f, NULL, path, err, size);
 }
 
+/*
+ * A file created inside a container's root filesystem: where it lies on the host too, when
+ * that is the overlay upper directory of the container's root mount and the name there is the
+ * same file (its inode, and its xattr). The journal gets it ("upper": {dir, path, dev, ino}),
+ * so a crash cleanup removes the file even when the container was stopped meanwhile (its
+ * filesystem stays on the host until the container is removed). Best effort: without it a
+ * cleanup finds the file through the container's root only.
+ */
+static void record_upper(struct fault *f, json_t *rec, const struct stressor_root *r,
+			 const char *dir, const char *base, const struct stat *st)
+{
+	char upper[PATH_MAX], rel[PATH_MAX];
+	struct stat ust;
+	int dfd, ret;
+
+	if (stressor_upper_dir(r->pid, r->start, r->dirfd, upper, sizeof(upper)))
+		return;
+	snprintf(rel, sizeof(rel), "%s", dir + strspn(dir, "/"));
+	ret = stressor_upper_open(upper, rel, &dfd);
+	if (ret) {
+		log_debug("fault %s: %s/%s not found in the container's upper directory %s: %s",
+			  f->id, dir, base, upper, strerror(-ret));
+		return;
+	}
+	ret = fstatat(dfd, base, &ust, AT_SYMLINK_NOFOLLOW);
+	close(dfd);
+	/* overlayfs reports a file of the upper layer with that layer's inode number. */
+	if (ret || !S_ISREG(ust.st_mode) || ust.st_ino != st->st_ino) {
+		log_debug("fault %s: %s in %s is not the file created", f->id, base, upper);
+		return;
+	}
+	json_object_set_new(rec, "upper",
+			    json_pack("{s:s, s:s, s:I, s:I}", "dir", upper, "path", rel, "dev",
+				      (json_int_t)ust.st_dev, "ino", (json_int_t)ust.st_ino));
+	ret = fault_journal(f);
+	if (ret)
+		log_warn("fault %s: journaling where the file lies on the host: %s", f->id,
+			 strerror(-ret));
+	else
+		log_info("fault %s: the file lies at %s/%s%s%s on the host", f->id, upper, rel,
+			 rel[0] ? "/" : "", base);
+}
+
 int stressor_create_file_at(struct stressor *s, struct fault *f, const struct stressor_root *r,
 			    const char *path, char *err, size_t size)
 {
@@ -359,6 +402,8 @@ int stressor_create_file_at(struct stressor *s, struct fault *f, const struct st
 	s->file_dev = st.st_dev;
 	s->file_ino = st.st_ino;
 	s->file_fd = fd;
+	if (dirfd >= 0)
+		record_upper(f, rec, r, dir, base, &st);
 	return 0;
 fail:
 	close(fd);
@@ -898,6 +943,64 @@ void stressor_free(struct stressor *s)
 	free(s);
 }
 
+/*
+ * The container of a file is gone (its main process, or the directory in its root): a
+ * container stopped, not removed, keeps its filesystem on the host, so the file is removed
+ * where it lies there (the journal's "upper"), by identity; a container removed took it with
+ * it.
+ */
+static int cleanup_gone_root(const json_t *undo, const char *path, int rpid, const char *xid,
+			     char *report, size_t off, size_t size)
+{
+	const char *udir = NULL, *urel = NULL;
+	json_int_t udev = 0, uino = 0;
+	char why[512];
+	int dfd, ret;
+
+	if (json_unpack((json_t *)undo, "{s:{s:{s:s, s:s, s:I, s:I}}}", "file", "upper", "dir",
+			&udir, "path", &urel, "dev", &udev, "ino", &uino)) {
+		if (off < size)
+			snprintf(report + off, size - off,
+				 "%s%s: the container (main pid %d) is gone, nothing of it to "
+				 "clean",
+				 off ? "; " : "", path, rpid);
+		return 0;
+	}
+	ret = stressor_upper_open(udir, urel, &dfd);
+	if (ret == -ENOENT) {
+		if (off < size)
+			snprintf(report + off, size - off,
+				 "%s%s: the container (main pid %d) is gone with its "
+				 "filesystem (%s), nothing of it to clean",
+				 off ? "; " : "", path, rpid, udir);
+		return 0;
+	}
+	if (ret) {
+		snprintf(report, size, "opening %s/%s, where %s lies on the host: %s", udir, urel,
+			 path, strerror(-ret));
+		return ret;
+	}
+	ret = remove_file(dfd, strrchr(path, '/') + 1, (dev_t)udev, (ino_t)uino, xid, why,
+			  sizeof(why));
+	close(dfd);
+	if (ret < 0) {
+		snprintf(report, size, "%s", why);
+		return ret;
+	}
+	if (off >= size)
+		return 0;
+	if (ret)
+		snprintf(report + off, size - off, "%s%s: the container (main pid %d) is gone; %s",
+			 off ? "; " : "", path, rpid, why);
+	else
+		snprintf(report + off, size - off,
+			 "%s%s: the container (main pid %d) is gone; removed %s/%s%s%s, where its "
+			 "stopped filesystem kept the file on the host",
+			 off ? "; " : "", path, rpid, udir, urel, urel[0] ? "/" : "",
+			 strrchr(path, '/') + 1);
+	return 0;
+}
+
 int stressor_cleanup(const json_t *undo, char *report, size_t size)
 {
 	const char *cgroup = NULL, *path = NULL, *base;
@@ -945,16 +1048,10 @@ int stressor_cleanup(const json_t *undo, char *report, size_t size)
 			if (!ret)
 				ret = stressor_root_dir((pid_t)rpid, (unsigned long long)rstart,
 							dir, &dirfd);
-			if (ret == -ESRCH || ret == -ENOENT) {
-				/* The container is gone, and its filesystem with it, or the
-				 * directory. */
-				if (off < size)
-					snprintf(report + off, size - off,
-						 "%s%s: the container (main pid %d) is gone, "
-						 "nothing of it to clean",
-						 off ? "; " : "", path, (int)rpid);
-				return 0;
-			}
+			if (ret == -ESRCH || ret == -ENOENT)
+				return cleanup_gone_root(undo, path, (int)rpid,
+							 xattr && xid[0] ? xid : NULL, report, off,
+							 size);
 			if (ret) {
 				snprintf(report, size, "opening %s inside the root of pid %d: %s",
 					 dir, (int)rpid, strerror(-ret));

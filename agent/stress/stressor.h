@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "fault.h"
+
 struct agent;
 struct fault;
 struct fault_target;
@@ -159,7 +161,16 @@ struct stressor_root {
 	const char *base; /* the last component of the path */
 	pid_t pid;	  /* the container's main process */
 	unsigned long long start;
+	/* The container itself, for the watch on its exit (fault_ops.target_container). */
+	struct fault_target ctr;
 };
+
+/*
+ * fault_ops.target_container of the stressors that write inside a container's filesystem
+ * (stress.disk_fill, stress.io): the container stressor_container_dir() resolved into r;
+ * -ENOENT without one (r NULL, or a path on the host).
+ */
+int stressor_root_target(const struct stressor_root *r, struct fault_target *t);
 
 /*
  * With a container target, open the directory of path inside the container's filesystem,
@@ -175,6 +186,23 @@ int stressor_container_dir(struct fault *f, const char *path, struct stressor_ro
  * way: 0 with *dirfd, -ESRCH when that process is gone, or -errno.
  */
 int stressor_root_dir(pid_t pid, unsigned long long start, const char *dir, int *dirfd);
+
+/*
+ * Where a directory of a container's root filesystem lies on the host: the overlay upper
+ * directory of the container's root mount (the runtime's storage, e.g.
+ * /var/lib/containers/storage/overlay/ID/diff), read from /proc/PID/mountinfo of its main
+ * process, when dirfd (a directory opened inside its root) is on that mount and pid still
+ * started at start. 0 with upper (the upper directory) filled, -ENOENT when the directory is
+ * elsewhere (a volume, a root that is not overlay), -ESRCH when the process is gone.
+ */
+int stressor_upper_dir(pid_t pid, unsigned long long start, int dirfd, char *upper, size_t size);
+
+/*
+ * Open the directory rel (relative, "" for upper itself) below upper, never through a
+ * symlink or another mount: a container's upper directory holds what the container wrote,
+ * symlinks included. 0 with *dirfd (O_PATH), or -errno.
+ */
+int stressor_upper_open(const char *upper, const char *rel, int *dirfd);
 
 /*
  * resolve (POST /v1/resolve) of the stress types: with a container target, the container

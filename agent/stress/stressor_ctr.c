@@ -269,6 +269,14 @@ int stressor_target_container(const struct stressor *s, struct fault_target *t)
 	return 0;
 }
 
+int stressor_root_target(const struct stressor_root *r, struct fault_target *t)
+{
+	if (!r || r->dirfd < 0 || !r->ctr.id[0] || !r->ctr.pid)
+		return -ENOENT;
+	*t = r->ctr;
+	return 0;
+}
+
 json_t *stressor_container_json(const struct stressor *s)
 {
 	json_t *dirs = json_array();
@@ -321,6 +329,87 @@ int stressor_root_dir(pid_t pid, unsigned long long start, const char *dir, int 
 	return ret;
 }
 
+/* The mount id of an open fd, from /proc/self/fdinfo; -errno. */
+static int fd_mnt_id(int fd, int *id)
+{
+	char path[64], line[256];
+	int ret = -ENOENT;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	fp = fopen(path, "re");
+	if (!fp)
+		return -errno;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "mnt_id: %d", id) == 1) {
+			ret = 0;
+			break;
+		}
+	fclose(fp);
+	return ret;
+}
+
+int stressor_upper_dir(pid_t pid, unsigned long long start, int dirfd, char *upper, size_t size)
+{
+	char path[64], line[8192], mnt[4096], *sep, *opt;
+	int id, mid, ret;
+	FILE *fp;
+
+	ret = fd_mnt_id(dirfd, &id);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return errno == ENOENT ? -ESRCH : -errno;
+	ret = -ENOENT;
+	while (fgets(line, sizeof(line), fp)) {
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPEROPTS" */
+		if (sscanf(line, "%d %*d %*s %*s %4095s", &mid, mnt) != 2 || mid != id)
+			continue;
+		sep = strstr(line, " - ");
+		/* The container's root mount itself, an overlay: its upper layer holds the file. */
+		if (strcmp(mnt, "/") || !sep || strncmp(sep + 3, "overlay ", 8))
+			break;
+		opt = strstr(sep, "upperdir=");
+		if (!opt || (opt[-1] != ' ' && opt[-1] != ','))
+			break;
+		opt += strlen("upperdir=");
+		opt[strcspn(opt, ",\n")] = '\0';
+		/* An escaped name (\040 for a space) or a relative one: not taken. */
+		if (opt[0] != '/' || strchr(opt, '\\') || strlen(opt) >= size)
+			break;
+		snprintf(upper, size, "%s", opt);
+		ret = 0;
+		break;
+	}
+	fclose(fp);
+	/* Read from that very process: not from one that reused its pid. */
+	if (!ret && procfs_starttime(pid) != start)
+		ret = -ESRCH;
+	return ret;
+}
+
+int stressor_upper_open(const char *upper, const char *rel, int *dirfd)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
+	};
+	int upfd, fd, ret = 0;
+
+	upfd = open(upper, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (upfd < 0)
+		return -errno;
+	fd = (int)syscall(SYS_openat2, upfd, rel[0] ? rel : ".", &how, sizeof(how));
+	if (fd < 0)
+		ret = -errno;
+	else
+		*dirfd = fd;
+	close(upfd);
+	return ret;
+}
+
 int stressor_container_dir(struct fault *f, const char *path, struct stressor_root *r, char *err,
 			   size_t size)
 {
@@ -345,6 +434,12 @@ int stressor_container_dir(struct fault *f, const char *path, struct stressor_ro
 		return ret;
 	r->pid = c[0].main_pid;
 	r->start = c[0].main_start;
+	snprintf(r->ctr.id, sizeof(r->ctr.id), "%s", c[0].id);
+	snprintf(r->ctr.desc, sizeof(r->ctr.desc), "container %s (%.12s)",
+		 c[0].name[0] ? c[0].name : c[0].id, c[0].id);
+	r->ctr.pid = c[0].main_pid;
+	r->ctr.starttime = c[0].main_start;
+	r->ctr.netns = c[0].netns;
 	ret = stressor_root_dir(r->pid, r->start, dir, &r->dirfd);
 	if (ret == -ESRCH) {
 		snprintf(err, size, "target.container: %.12s: its main process (pid %d) is gone",

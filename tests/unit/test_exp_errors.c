@@ -1329,6 +1329,57 @@ static void test_net_target_containers(void **state)
 	       "restarts are not followed: remove follow_restarts, or name one container\n");
 }
 
+/* seed fixes which containers count or percent choose; it needs a choice to make. */
+static void test_net_target_container_seed(void **state)
+{
+	struct experiment *e = NULL;
+	struct diag_list dl;
+	const char *ok =
+		HEAD "  - name: f\n"
+		     "    type: network.loss\n"
+		     "    duration: 1m\n"
+		     "    target: {container: {compose: {project: p, service: s}}, count: 2,\n"
+		     "             seed: 42, cidrs: [10.9.0.0/24]}\n"
+		     "    params: {probability: 10%}\n"
+		     "  - name: g\n"
+		     "    type: network.partition\n"
+		     "    duration: 1m\n"
+		     "    target: {container: {compose: {project: p, service: t}}, percent: 50%,\n"
+		     "             seed: 9007199254740991, cidrs: [10.9.0.0/24]}\n";
+
+	(void)state;
+	assert_int_equal(diag_init(&dl, "t.yaml"), 0);
+	th_assert_clean(exp_load_buf(ok, strlen(ok), &e, &dl), &dl);
+	assert_non_null(e);
+	assert_int_equal(e->faults[0].target.net.seed, 42);
+	assert_int_equal(e->faults[1].target.net.seed, 9007199254740991ULL);
+	exp_free(e);
+
+	/* all chooses nothing, nor does a single container or a netns. */
+	expect(HEAD "  - name: f\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {container: {name: w}, all: true, seed: 7, cidrs: [10.9.0.0/24]}\n"
+		    "    params: {probability: 10%}\n",
+	       "t.yaml:12:53: faults[0].target.seed: 'seed' chooses which of the containers a "
+	       "container target matches count or percent selects; it needs target.container "
+	       "with count or percent\n");
+	expect(HEAD "  - name: f\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {interface: lo, seed: 7, cidrs: [10.9.0.0/24]}\n"
+		    "    params: {probability: 10%}\n",
+	       "t.yaml:12:35: faults[0].target.seed: 'seed' chooses which of the containers a "
+	       "container target matches count or percent selects; it needs target.container "
+	       "with count or percent\n");
+	expect(HEAD "  - name: f\n"
+		    "    type: network.loss\n"
+		    "    duration: 1m\n"
+		    "    target: {container: {name: w}, count: 1, seed: 0, cidrs: [10.9.0.0/24]}\n"
+		    "    params: {probability: 10%}\n",
+	       "t.yaml:12:52: faults[0].target.seed: 0 is out of range (1 to 9007199254740991)\n");
+}
+
 /*
  * Conflicts are per namespace: the same interface name in the agent's namespace and in
  * another one are two links; two faults in one namespace (its default-route interface) clash.
@@ -1390,6 +1441,7 @@ int main(void)
 		cmocka_unit_test(test_net_target_netns),
 		cmocka_unit_test(test_container_follow_restarts),
 		cmocka_unit_test(test_net_target_containers),
+		cmocka_unit_test(test_net_target_container_seed),
 		cmocka_unit_test(test_net_netns_conflicts),
 	};
 

@@ -313,6 +313,25 @@ static void test_plan_follows_restarts(void **state)
 	exp_free(e);
 }
 
+/* A network target's seed: kept through the canonical JSON, said by the plan's description. */
+static void test_net_container_seed(void **state)
+{
+	struct fault_spec *f;
+	char d[512];
+
+	(void)state;
+	f = parse_ok("name: l\ntype: network.loss\nduration: 1m\n"
+		     "target: {container: {compose: {project: shop, service: web}}, count: 2, "
+		     "seed: 42, cidrs: [10.0.0.0/8]}\n"
+		     "params: {probability: 10%}\n");
+	assert_int_equal(f->target.net.seed, 42);
+	round_trip(f, NULL);
+	exp_describe_target(f, d, sizeof(d));
+	if (!strstr(d, "2 of the matching containers (seed 42)"))
+		fail_msg("the description does not say the seed: %s", d);
+	exp_fault_free(f);
+}
+
 static void test_defaults_written_out(void **state)
 {
 	struct fault_spec *f;
@@ -572,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_container_targets),
 		cmocka_unit_test(test_container_in_plan),
 		cmocka_unit_test(test_plan_follows_restarts),
+		cmocka_unit_test(test_net_container_seed),
 		cmocka_unit_test(test_stress_container_target),
 		cmocka_unit_test(test_dns),
 		cmocka_unit_test(test_fault_errors),
