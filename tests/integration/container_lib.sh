@@ -4,7 +4,7 @@
 # The functions use dir (fl_tmpdir dir) and state, the agent's state directory:
 #   ctr_require                      skip without podman, runc or a static busybox
 #   ctr_on_exit NAME...              the teardown ladder, registered before anything starts
-#   ctr_image CMD_JSON [FILE...]     the image $IMG, FROM scratch with busybox
+#   ctr_image [-w DIR] CMD_JSON [FILE...]  the image $IMG, FROM scratch with busybox
 #   ctr_netns / ctr_run              a container, on a network namespace of the test's own
 #   ctr_start_service                `podman system service` on $api_sock (the Engine API)
 # Nothing here touches podman's default network or another test's containers: every name
@@ -36,12 +36,19 @@ ctr_on_exit() {
 	fl_on_exit fl_teardown_agent
 }
 
-# ctr_image CMD_JSON [FILE...]: builds $IMG FROM scratch out of $dir/img: /bin/busybox, a copy
-# of it under each FILE in /bin (the kernel names a process after its file, so a test can
-# select a process by a name only it uses), and /run.sh when the caller wrote $dir/img/run.sh
-# first; CMD_JSON is the image's CMD, e.g. '["/bin/busybox", "sleep", "600"]'.
+# ctr_image [-w DIR]... CMD_JSON [FILE...]: builds $IMG FROM scratch out of $dir/img:
+# /bin/busybox, a copy of it under each FILE in /bin (the kernel names a process after its
+# file, so a test can select a process by a name only it uses), /run.sh when the caller wrote
+# $dir/img/run.sh first, and for each -w DIR an empty directory DIR (absolute, e.g. /data)
+# that anyone may write to (mode 1777: the image's / is not writable by the agent's
+# stressors); CMD_JSON is the image's CMD, e.g. '["/bin/busybox", "sleep", "600"]'.
 ctr_image() {
-	local cmd=$1 f
+	local cmd f n wdirs=()
+	while [ "${1:-}" = -w ]; do
+		wdirs+=("$2")
+		shift 2
+	done
+	cmd=$1
 	shift
 	mkdir -p "$dir/img"
 	cp /bin/busybox "$dir/img/busybox"
@@ -50,6 +57,10 @@ ctr_image() {
 		echo "FROM scratch"
 		echo "COPY busybox $* /bin/"
 		[ ! -e "$dir/img/run.sh" ] || echo "COPY run.sh /run.sh"
+		for ((n = 0; n < ${#wdirs[@]}; n++)); do
+			mkdir -m 1777 "$dir/img/wdir$n"
+			echo "COPY wdir$n ${wdirs[n]}"
+		done
 		echo "CMD $cmd"
 	} >"$dir/img/Containerfile"
 	timeout 120 "${PODMAN[@]}" build -q -t "$IMG" "$dir/img" >"$dir/build.log" 2>&1 ||

@@ -26,17 +26,11 @@
 #    the file from the container's upper directory, where the journal recorded it.
 # Everything is removed at exit, also on failure: containers, image, service, namespaces.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/container_lib.sh"
 fl_require_root
 fl_require_cmd curl jq nsenter setsid
-command -v podman >/dev/null 2>&1 || fl_skip "needs podman (and runc, busybox-static: run scripts/setup.sh)"
-fl_require_cmd runc
-[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
-	fl_skip "needs a static /bin/busybox (busybox-static: run scripts/setup.sh)"
+ctr_require
 fl_require_build
-
-# crun refuses hybrid cgroups; podman's default rlimits exceed what this sandbox may set.
-PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
-RUN_OPTS=(--ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
 
 fl_netns H h
 fl_netns P p
@@ -46,66 +40,23 @@ ip -n "$P" route add default via 10.84.0.1 dev "$DEV"
 fl_tmpdir dir
 sock=$dir/agent.sock
 state=$dir/state
-api_sock=$dir/engine.sock
-IMG=localhost/$FL_ID-img:1
 CP=$FL_ID-pause
 CF=$FL_ID-freeze
 CD=$FL_ID-fill
 CI=$FL_ID-io
 CB=$FL_ID-bw
 CC=$FL_ID-crash
-CS=($FL_ID-s1 $FL_ID-s2 $FL_ID-s3)
+CS=("$FL_ID-s1" "$FL_ID-s2" "$FL_ID-s3")
 PROJECT=$FL_ID-proj
 
-fl_on_exit "${PODMAN[*]} rmi -f $IMG"
-teardown_service() {
-	if [ -n "${SVC_PID:-}" ]; then
-		kill -TERM "$SVC_PID" 2>/dev/null
-		wait "$SVC_PID" 2>/dev/null
-	fi
-}
-fl_on_exit teardown_service
-fl_on_exit "${PODMAN[*]} rm -f -t 0 $CP $CF $CD $CI $CB $CC ${CS[*]}"
-teardown_agent() {
-	if [ -n "${FL_AGENT_PID:-}" ]; then
-		kill -KILL "$FL_AGENT_PID" 2>/dev/null
-		wait "$FL_AGENT_PID" 2>/dev/null
-	fi
-	"$FAULTLINED" --cleanup --state-dir "$state" --audit-log "$dir/audit.log" >/dev/null 2>&1
-}
-fl_on_exit teardown_agent
-
-mkdir "$dir/img"
-cp /bin/busybox "$dir/img/busybox"
+ctr_on_exit "$CP" "$CF" "$CD" "$CI" "$CB" "$CC" "${CS[@]}"
 # /data: where the stressors write (the image's / is not writable by the agent's credentials).
-mkdir -m 1777 "$dir/img/data"
-cat >"$dir/img/Containerfile" <<EOC
-FROM scratch
-COPY busybox /bin/
-COPY data /data
-CMD ["/bin/busybox", "sleep", "600"]
-EOC
-timeout 120 "${PODMAN[@]}" build -q -t "$IMG" "$dir/img" >"$dir/build.log" 2>&1 ||
-	fl_fail "podman build: $(tail -5 "$dir/build.log")"
-run_ctr() { # run_ctr NAME [NETWORK [PODMAN RUN OPTIONS...]]: in P unless told
-	local name=$1 net=${2:-ns:/run/netns/$P}
-	shift
-	[ $# -eq 0 ] || shift
-	timeout 60 "${PODMAN[@]}" run -d --name "$name" "${RUN_OPTS[@]}" --network "$net" "$@" \
-		"$IMG" >"$dir/run-$name.log" 2>&1 || fl_fail "podman run $name: $(tail -5 "$dir/run-$name.log")"
-}
-main_pid() { "${PODMAN[@]}" inspect -f '{{.State.Pid}}' "$1"; }
-ctr_id() { "${PODMAN[@]}" inspect -f '{{.Id}}' "$1"; }
+ctr_image -w /data '["/bin/busybox", "sleep", "600"]'
+# run_ctr NAME [NETNS [PODMAN RUN OPTIONS...]]: in P unless told
+run_ctr() { ctr_run "$1" "${2:-$P}" "${@:3}" "$IMG"; }
 stop_ctr() { timeout 60 "${PODMAN[@]}" stop -t 0 "$1" >/dev/null 2>&1 || fl_fail "podman stop $1"; }
 
-setsid "${PODMAN[@]}" system service --time=0 "unix://$api_sock" >"$dir/service.log" 2>&1 &
-SVC_PID=$!
-for ((i = 0; i < 300; i++)); do
-	curl -sf --max-time 2 --unix-socket "$api_sock" http://d/_ping >/dev/null 2>&1 && break
-	kill -0 "$SVC_PID" 2>/dev/null || fl_fail "podman system service exited: $(tail -5 "$dir/service.log")"
-	sleep 0.1
-done
-
+ctr_start_service
 fl_start_agent "$H" "$sock" "$dir/agent.log" --log-level debug --container-engines "$api_sock"
 api() { FL_API_TIMEOUT=30 fl_api "$@"; }
 fl_events EVP "$dir/events.jsonl" 280
@@ -165,7 +116,7 @@ LEASE=$(jq -r .lease.id <<<"$API_BODY")
 
 # --- process.pause (sigstop): the container exits while its processes are stopped ---
 run_ctr "$CP"
-MP=$(main_pid "$CP")
+MP=$(ctr_main_pid "$CP")
 apply "{\"name\": \"p\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$CP\"}, \"all\": true}}"
 FP=$F
 watched "$CP" "$MP"
@@ -176,7 +127,7 @@ fl_log "process.pause (sigstop) of $CP: target_gone on podman stop"
 
 # --- process.pause (freezer): the container is killed while frozen ---
 run_ctr "$CF"
-MF=$(main_pid "$CF")
+MF=$(ctr_main_pid "$CF")
 apply "{\"name\": \"z\", \"type\": \"process.pause\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$CF\"}, \"all\": true}, \"params\": {\"method\": \"freezer\"}}"
 FF=$F
 FREEZER=$(jq -r .fault.status.freezer <<<"$API_BODY")
@@ -187,7 +138,7 @@ timeout 60 "${PODMAN[@]}" kill "$CF" >"$dir/kill.log" 2>&1 || fl_fail "podman ki
 gone_check "$CF" "$FF" "$MF"
 # Nothing left frozen: the same container starts again and runs.
 timeout 60 "${PODMAN[@]}" start "$CF" >/dev/null 2>&1 || fl_fail "podman start $CF after the freezer's target_gone"
-MF2=$(main_pid "$CF")
+MF2=$(ctr_main_pid "$CF")
 [ -n "$MF2" ] && [ "$MF2" != 0 ] || fl_fail "$CF has no main process after its start"
 case "$(fl_proc_state "$MF2")" in R | S) ;; *) fl_fail "$CF's new main process $MF2 is $(fl_proc_state "$MF2"), not running" ;; esac
 [ ! -e "$FREEZER" ] || [ "$(cat "$FREEZER")" = THAWED ] || fl_fail "$FREEZER: $(cat "$FREEZER")"
@@ -196,7 +147,7 @@ fl_log "process.pause (freezer) of $CF: target_gone on podman kill, nothing left
 
 # --- stress.disk_fill inside a container: the file goes from the container's filesystem ---
 run_ctr "$CD"
-MD=$(main_pid "$CD")
+MD=$(ctr_main_pid "$CD")
 UPPER=$("${PODMAN[@]}" inspect -f '{{.GraphDriver.Data.UpperDir}}' "$CD")
 [ -d "$UPPER" ] || fl_fail "no upper directory for $CD: '$UPPER'"
 apply "{\"name\": \"d\", \"type\": \"stress.disk_fill\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$CD\"}}, \"params\": {\"path\": \"/data/fill-$FL_ID\", \"size\": \"8MiB\"}}"
@@ -222,7 +173,7 @@ fl_log "stress.disk_fill in $CD: target_gone, file and worker gone"
 
 # --- stress.io writing a new file inside a container ---
 run_ctr "$CI"
-MI=$(main_pid "$CI")
+MI=$(ctr_main_pid "$CI")
 UPPER=$("${PODMAN[@]}" inspect -f '{{.GraphDriver.Data.UpperDir}}' "$CI")
 apply "{\"name\": \"i\", \"type\": \"stress.io\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$CI\"}}, \"params\": {\"path\": \"/data/io-$FL_ID\", \"rate\": \"1MiB/s\"}}"
 FI=$F
@@ -235,7 +186,7 @@ fl_log "stress.io in $CI: target_gone, file gone"
 
 # --- network.bandwidth in a container's namespace: its root qdisc put back ---
 run_ctr "$CB"
-MB=$(main_pid "$CB")
+MB=$(ctr_main_pid "$CB")
 before=$(tc -n "$P" qdisc show dev "$DEV" root)
 apply "{\"name\": \"b\", \"type\": \"network.bandwidth\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$CB\"}, \"cidrs\": [\"10.84.0.1\"]}, \"params\": {\"rate\": \"10mbit\"}}"
 FB=$F
@@ -254,7 +205,7 @@ stop_ctr "$CB"
 wait_event fault.target_exited "$FB" >/dev/null
 fl_assert_eq "$(tc -n "$P" qdisc show dev "$DEV" root)" "$before" "root qdisc while $CB is gone"
 timeout 60 "${PODMAN[@]}" start "$CB" >/dev/null 2>&1 || fl_fail "podman start $CB again"
-MB2=$(main_pid "$CB")
+MB2=$(ctr_main_pid "$CB")
 ev=$(wait_event fault.reapplied "$FB")
 grep -qF "is back (main pid $MB2)" <<<"$(jq -r .reason <<<"$ev")" || fl_fail "bandwidth reapplied reason: $ev"
 tc -n "$P" qdisc show dev "$DEV" root | grep -q htb || fl_fail "no HTB root in $CB's namespace after the reapply"
