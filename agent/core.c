@@ -535,6 +535,9 @@ static int apply_finish(struct fault *f, int ret, const char *err)
 {
 	struct agent *a = f->agent;
 
+	/* What the type's apply left for the loop to do (its events, its timers). */
+	if (f->type->after_apply)
+		f->type->after_apply(f, ret);
 	if (ret) {
 		snprintf(f->error, sizeof(f->error), "%s", err);
 		set_state(f, FAULT_APPLY_FAILED);

@@ -79,6 +79,14 @@ struct fault_ops {
 	 */
 	void (*activated)(struct fault *f);
 	/*
+	 * Optional: called on the loop as soon as an apply has ended (ret: 0 or its -errno),
+	 * whether it ran there or on a worker thread, before the fault.applied (or
+	 * fault.apply_failed) event and before anything else sees the fault: where an off-loop
+	 * type does what its apply could not do off the loop (emit the events of what it did,
+	 * arm its timers). Also before activated.
+	 */
+	void (*after_apply)(struct fault *f, int ret);
+	/*
 	 * Crash recovery: undo what a journal undo record describes, from a previous agent run.
 	 * Must be idempotent and remove only what is provably ours. report says what was done.
 	 */
@@ -106,8 +114,9 @@ struct fault_ops {
 	 * delays the API or a lease timer. Such a type's apply touches only its fault (priv,
 	 * undo, through fault_journal), the system and read-only agent state (policy); never
 	 * uv handles, timers, events, metrics or the agent's fault and lease lists. Types
-	 * that need those (timers of process.kill, the shared interface registry of the
-	 * network types) leave it false and apply on the loop.
+	 * that need the loop for part of their work do it in after_apply (process.kill's
+	 * events and timers); those that share state across faults name a lane (the network
+	 * types' interface registry).
 	 */
 	bool off_loop;
 	/*
