@@ -17,7 +17,8 @@ ctr_stub_start() {
 	CTR_CG=$cgroot/$FL_ID-ctr
 	mkdir "$CTR_CG"
 	# Registered first, run last: the sleeps are killed before (below), bounded waits.
-	fl_on_exit "for d in $CTR_CG/*/ $CTR_CG; do for i in \$(seq 50); do rmdir \$d 2>/dev/null && break; sleep 0.1; done; done"
+	# (Run inside fl_teardown's loop: never its variable i.)
+	fl_on_exit "for _fl_d in $CTR_CG/*/ $CTR_CG; do for _fl_k in \$(seq 50); do rmdir \$_fl_d 2>/dev/null && break; sleep 0.1; done; done"
 	fl_tmpdir CTR_DIR
 	CTR_NS=() CTR_IDS=()
 	for ((k = 1; k <= n; k++)); do

@@ -17,7 +17,7 @@
 #    all 20 namespaces, and its revert (DELETE, off the loop too) leaves none.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
-fl_require_cmd ip tc jq curl nsenter setsid mkfs.ext4 mount umount fsfreeze truncate
+fl_require_cmd ip tc jq curl nsenter setsid mkfs.ext4 mount umount fsfreeze truncate losetup pgrep timeout
 fl_require_build
 . "$(dirname "$0")/ctr_stub_lib.sh"
 
@@ -33,17 +33,21 @@ state=$dir/state
 printf 'max_containers_per_fault: %d\n' "$N" >"$dir/policy.yaml"
 ARGS=(--state-dir "$state" --audit-log "$dir/audit.log" --log-level debug --policy "$dir/policy.yaml")
 
-# The state directory on an ext4 image of ours, which fsfreeze can hold (tmpfs cannot).
+ctr_stub_start "$N" "${FL_ID}p" web
+
+# The state directory on an ext4 image of ours, which fsfreeze can hold (tmpfs cannot), on a
+# loop device of ours. Teardown, in reverse, before anything else: thaw; kill the agent (and
+# its watchdog: a process of ours with files there) and --cleanup; unmount (bounded: a
+# process that still has a file there lets it go within seconds); detach the loop device.
 truncate -s 32M "$dir/state.img"
 mkfs.ext4 -q -F "$dir/state.img"
 mkdir "$state"
-mount -o loop "$dir/state.img" "$state" || fl_skip "cannot loop-mount an ext4 image here"
-# Teardown, in reverse: thaw, kill the agent and --cleanup, unmount (the loop device goes).
-fl_on_exit "umount $state || umount -l $state"
-fl_on_exit "kill -KILL \${FL_AGENT_PID:-0} 2>/dev/null; wait \${FL_AGENT_PID:-0} 2>/dev/null; $FAULTLINED --cleanup ${ARGS[*]}"
-fl_on_exit "fsfreeze -u $state 2>/dev/null"
-
-ctr_stub_start "$N" "${FL_ID}p" web
+loopdev=$(losetup -f --show "$dir/state.img") || fl_skip "cannot attach a loop device here"
+fl_on_exit "losetup -d $loopdev"
+mount "$loopdev" "$state" || fl_skip "cannot mount an ext4 image here"
+fl_on_exit "for _fl_u in \$(seq 100); do umount $state && break; sleep 0.1; done"
+fl_on_exit "kill -KILL \${FL_AGENT_PID:-0} \$(pgrep -f -- '--socket $sock') 2>/dev/null; timeout 10 $FAULTLINED --cleanup ${ARGS[*]}"
+fl_on_exit "fsfreeze -u $state"
 fl_start_agent "$ns" "$sock" "$dir/agent.log" "${ARGS[@]}" --container-engines "$CTR_ENGINE"
 fl_events EVENTS "$dir/events" 600
 
