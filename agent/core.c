@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "caps.h"
 #include "core.h"
 #include "events.h"
 #include "journal.h"
@@ -271,11 +272,28 @@ static int revert_finish(struct fault *f, int err, const char *msg, const char *
 	return 0;
 }
 
+/*
+ * On a worker thread, before any fault's work: the capabilities the agent kept, also on a
+ * thread of a pool started before it dropped the others (--loop-realtime). 0 or -errno.
+ */
+static int worker_caps(char *err, size_t size)
+{
+	int ret = caps_thread_sync();
+
+	if (ret)
+		snprintf(err, size, "restricting the worker thread's capabilities: %s",
+			 strerror(-ret));
+	return ret;
+}
+
 static void revert_work(uv_work_t *w)
 {
 	struct fault *f = w->data;
 
 	f->work_err[0] = '\0';
+	f->work_ret = worker_caps(f->work_err, sizeof(f->work_err));
+	if (f->work_ret)
+		return;
 	fault_lane_enter(f);
 	f->work_ret = f->type->revert(f->agent, f, f->work_err, sizeof(f->work_err));
 	fault_lane_leave(f);
@@ -592,7 +610,10 @@ static void apply_work(uv_work_t *w)
 {
 	struct fault *f = w->data;
 
-	f->work_ret = apply_run(f, f->work_err, sizeof(f->work_err));
+	f->work_err[0] = '\0';
+	f->work_ret = worker_caps(f->work_err, sizeof(f->work_err));
+	if (!f->work_ret)
+		f->work_ret = apply_run(f, f->work_err, sizeof(f->work_err));
 }
 
 /*

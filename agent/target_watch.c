@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "log.h"
 #include "procfs.h"
+#include "caps.h"
 #include "target_watch.h"
 #include "timefmt.h"
 
@@ -175,6 +176,9 @@ static void find_work(uv_work_t *req)
 	size_t n = 0;
 
 	w->find_err[0] = '\0';
+	/* The agent's capabilities only, on a pool thread started before it dropped the rest. */
+	if (caps_thread_sync())
+		log_warn("target watch: cannot restrict a worker thread's capabilities");
 	w->find_ret = ctr_resolve(&w->ref, &v, &n, w->find_err, sizeof(w->find_err));
 	free(v);
 }
