@@ -12,6 +12,9 @@
 #    answers 409 "reverted": no clsact and no filter is left in any of the 20 namespaces, and
 #    the journal is empty. (On an agent that applies on its loop, the loop itself waits at
 #    the journal: GET /v1/info times out.)
+#  - a network.bandwidth by container id, held the same way, makes a second one on the same
+#    interface (by the namespace's path) answer 409 naming it: the agent's shaper check sees
+#    faults still being applied;
 #  - unheld: the same apply with GET /v1/info asked every 20 ms over one connection: every
 #    answer within 2 s, and a 500 ms lease ends within TTL + 2 s; then the fault is active in
 #    all 20 namespaces, and its revert (DELETE, off the loop too) leaves none.
@@ -90,18 +93,19 @@ big_apply() {
 	) &
 	APPLIER=$!
 }
-# wait_applying -> BIG: the network.loss listed in state applying (bounded, 15 s).
+# wait_applying [TYPE] -> BIG: the fault of TYPE (network.loss) listed in state applying
+# (bounded, 15 s).
 wait_applying() {
-	local i
+	local i type=${1:-network.loss}
 	for ((i = 0; i < 300; i++)); do
 		T=5 api GET /v1/faults
 		fl_assert_eq "$HTTP_STATUS" 200 "GET /v1/faults during the apply"
-		BIG=$(jq -r '[.faults[] | select(.type == "network.loss" and .state == "applying") | .id][0] // empty' <<<"$API_BODY")
+		BIG=$(jq -r --arg t "$type" '[.faults[] | select(.type == $t and .state == "applying") | .id][0] // empty' <<<"$API_BODY")
 		[ -n "$BIG" ] && return 0
 		[ -s "$dir/apply.out" ] && fl_fail "the apply ended ($(head -c 300 "$dir/apply.out")) and was never listed as applying"
 		sleep 0.05
 	done
-	fl_fail "no network.loss in state applying within 15 s: $API_BODY"
+	fl_fail "no $type in state applying within 15 s: $API_BODY"
 }
 journal_empty() {
 	local i
@@ -152,6 +156,38 @@ res=$(ctr_stub_residue)
 [ -z "$res" ] || fl_fail "left after the revert that followed the apply: $res"
 journal_empty
 fl_log "DELETE during the held apply: 202, then 409 reverted; nothing left in $N namespaces"
+
+# --- a shaper still being applied holds its interface against another shaper ---
+# The first by container id, the second by the same namespace's path: only the agent can tell
+# they are one interface (netif_shaper_claim()), not the experiment's conflict rule.
+shaper() { # shaper NAME TARGET_JSON
+	printf '{"name": "%s", "type": "network.bandwidth", "duration": "10m", "target": {%s, "interface": "lo", "direction": "egress", "cidrs": ["10.84.0.0/16"]}, "params": {"rate": "10mbit"}}' "$1" "$2"
+}
+sync
+fsfreeze -f "$state"
+rm -f "$dir/apply.out"
+(
+	T=120 api POST "/v1/leases/$long/faults" "$(shaper bw1 "\"container\": {\"id\": \"${CTR_IDS[0]}\"}")"
+	printf '%s\n%s\n' "$HTTP_STATUS" "$API_BODY" >"$dir/apply.out"
+) &
+APPLIER=$!
+wait_applying network.bandwidth
+bw1=$BIG
+T=5 api POST "/v1/leases/$long/faults" "$(shaper bw2 "\"netns\": \"/run/netns/${CTR_NS[0]}\"")"
+fl_assert_eq "$HTTP_STATUS" 409 "a second shaper on the interface of one being applied ($API_BODY)"
+jq -e --arg f "$bw1" '.error.message | contains("already has a qdisc of fault \($f)")' <<<"$API_BODY" >/dev/null ||
+	fl_fail "the refusal does not name the shaper being applied ($bw1): $API_BODY"
+fsfreeze -u "$state"
+fl_wait_exit rc "$APPLIER" 120
+{ read -r st; body=$(cat); } <"$dir/apply.out"
+fl_assert_eq "$st" 201 "the first shaper ($body)"
+tc -n "${CTR_NS[0]}" qdisc show dev lo | grep -q htb || fl_fail "no HTB root on lo in ${CTR_NS[0]}"
+api DELETE "/v1/faults/$bw1"
+fl_assert_eq "$HTTP_STATUS" 200 "revert of the shaper ($API_BODY)"
+! tc -n "${CTR_NS[0]}" qdisc show dev lo | grep -q htb || fl_fail "HTB left on lo in ${CTR_NS[0]}"
+res=$(ctr_stub_residue)
+[ -z "$res" ] || fl_fail "left after the shaper's revert: $res"
+fl_log "a second shaper on the interface of one being applied: 409 naming it"
 
 # --- unheld: the API answers throughout, a short lease ends on time ---
 rm -f "$dir/stop"
