@@ -34,7 +34,7 @@ const struct fault_ops fault_net_duplication = {
 	.target_container = netif_fault_target_container,
 	.free_priv = netif_fault_free,
 	.lease_renewed = netif_fault_lease_renewed,
-	/* Off the loop, one at a time (netif.h): a fault over dozens of namespaces takes seconds. */
+	/* Off the loop, one at a time (netif.h): dozens of namespaces take seconds. */
 	.off_loop = true,
 	.revert_off_loop = true,
 	.lane = &netif_lane,

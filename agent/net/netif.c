@@ -994,8 +994,8 @@ struct fault *netif_shaper_claim(struct fault *f, unsigned int dirs)
 	for (struct fault *o = f->agent->faults; o; o = o->next) {
 		const struct netif_fault *onf = o->priv;
 
-		if (o == f || fault_state_final(o->state) || o->type->free_priv != netif_fault_free ||
-		    !onf || !(onf->shaper_dirs & dirs))
+		if (o == f || fault_state_final(o->state) ||
+		    o->type->free_priv != netif_fault_free || !onf || !(onf->shaper_dirs & dirs))
 			continue;
 		if (onf->ifindex == nf->ifindex && netns_ref_same(&onf->ns, &nf->ns))
 			return o;

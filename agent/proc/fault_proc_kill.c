@@ -42,7 +42,7 @@ struct kill_priv {
 	uint64_t interval_ns;	 /* 0: once */
 	uint64_t rounds_planned; /* rounds at 0, interval, 2 interval, ... before the end */
 	uint64_t round;		 /* rounds started */
-	uint64_t start_ms;	 /* uv_hrtime() of round 0, in ms (the apply may run off the loop) */
+	uint64_t start_ms; /* uv_hrtime() of round 0, in ms (the apply may run off the loop) */
 	uint64_t kills, gone, missed, failed;
 	uint64_t matched;	/* matches in the last round that found any, before the choice */
 	uint64_t kills_dropped; /* older kills no longer in recent */
