@@ -53,6 +53,10 @@ json_t *caps_to_json(void)
 	return obj;
 }
 
+/* What caps_restrict() kept, once it has run (written before restricted is set). */
+static uint64_t restricted_keep, restricted_lazy;
+static bool restricted;
+
 int caps_restrict(uint64_t keep, uint64_t lazy)
 {
 	cap_value_t vals[CAP_LAST_CAP + 1], eff[CAP_LAST_CAP + 1];
@@ -89,6 +93,30 @@ int caps_restrict(uint64_t keep, uint64_t lazy)
 	cap_free(caps);
 	if (!err && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		err = -errno;
+	if (!err) {
+		/* For the threads that started before (caps_thread_sync()). */
+		restricted_keep = keep;
+		restricted_lazy = lazy;
+		__atomic_store_n(&restricted, true, __ATOMIC_RELEASE);
+	}
+	return err;
+}
+
+int caps_thread_sync(void)
+{
+	static __thread bool synced;
+	int err;
+
+	if (synced || !__atomic_load_n(&restricted, __ATOMIC_ACQUIRE))
+		return 0;
+	/* Created after the restriction, this thread inherited it: nothing more to drop. */
+	if (!(caps_permitted() & ~restricted_keep)) {
+		synced = true;
+		return 0;
+	}
+	err = caps_restrict(restricted_keep, restricted_lazy);
+	if (!err)
+		synced = true;
 	return err;
 }
 

@@ -24,6 +24,14 @@ json_t *caps_to_json(void);
 int caps_restrict(uint64_t keep, uint64_t lazy);
 
 /*
+ * Give the calling thread the restriction caps_restrict() put on another thread, when it
+ * was created before that (the loop's worker pool, started early under --loop-realtime,
+ * would otherwise keep every capability of root). Call it first in work that runs on a
+ * worker thread; cheap once done, nothing before caps_restrict() ran. 0 or -errno.
+ */
+int caps_thread_sync(void);
+
+/*
  * Raise cap (CAP_*, in the permitted set) into the calling thread's effective set, or lower it
  * out of it; no other thread's capabilities change. 0 or -errno.
  */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "caps.h"
 #include "core.h"
 #include "events.h"
 #include "journal.h"
@@ -75,6 +76,28 @@ int fault_journal(struct fault *f)
 		f->journaled_undo = f->undo ? json_deep_copy(f->undo) : json_null();
 	}
 	return err;
+}
+
+uint64_t fault_lease_deadline_ns(const struct fault *f)
+{
+	return __atomic_load_n(&f->lease_deadline_ns, __ATOMIC_RELAXED);
+}
+
+static void set_lease_deadline(struct fault *f, uint64_t ns)
+{
+	__atomic_store_n(&f->lease_deadline_ns, ns, __ATOMIC_RELAXED);
+}
+
+void fault_lane_enter(const struct fault *f)
+{
+	if (f->type->lane)
+		pthread_mutex_lock(f->type->lane);
+}
+
+void fault_lane_leave(const struct fault *f)
+{
+	if (f->type->lane)
+		pthread_mutex_unlock(f->type->lane);
 }
 
 /* The journal already holds the fault's undo as it is now: nothing to write (or to sync). */
@@ -249,12 +272,31 @@ static int revert_finish(struct fault *f, int err, const char *msg, const char *
 	return 0;
 }
 
+/*
+ * On a worker thread, before any fault's work: the capabilities the agent kept, also on a
+ * thread of a pool started before it dropped the others (--loop-realtime). 0 or -errno.
+ */
+static int worker_caps(char *err, size_t size)
+{
+	int ret = caps_thread_sync();
+
+	if (ret)
+		snprintf(err, size, "restricting the worker thread's capabilities: %s",
+			 strerror(-ret));
+	return ret;
+}
+
 static void revert_work(uv_work_t *w)
 {
 	struct fault *f = w->data;
 
 	f->work_err[0] = '\0';
+	f->work_ret = worker_caps(f->work_err, sizeof(f->work_err));
+	if (f->work_ret)
+		return;
+	fault_lane_enter(f);
 	f->work_ret = f->type->revert(f->agent, f, f->work_err, sizeof(f->work_err));
+	fault_lane_leave(f);
 }
 
 static void revert_done(uv_work_t *w, int status)
@@ -333,7 +375,9 @@ int core_fault_revert_then(struct fault *f, const char *why, core_reverted_fn cb
 		log_warn("fault %s: cannot queue its revert (%s); reverting on the loop", f->id,
 			 uv_strerror(err));
 	}
+	fault_lane_enter(f);
 	err = f->type->revert(f->agent, f, msg, sizeof(msg));
+	fault_lane_leave(f);
 	return revert_finish(f, err, msg, why, last);
 }
 
@@ -462,17 +506,21 @@ static int check_conflicts(const struct agent *a, const struct fault *f, char *e
 static int apply_run(struct fault *f, char *err, size_t err_size)
 {
 	char why[FAULT_ERR_SIZE] = "";
-	int ret = f->type->apply(f->agent, f, err, err_size);
+	int ret;
 
-	if (!ret)
-		return 0;
-	if (!err[0])
-		snprintf(err, err_size, "%s", strerror(-ret));
-	/* apply undid its partial work; a revert makes sure of it before the record goes. */
-	if (f->type->revert(f->agent, f, why, sizeof(why)))
-		log_err("fault %s: cleaning up a failed apply: %s", f->id, why);
-	else
-		journal_remove(f->agent->journal, f->id);
+	/* A type's shared state (the network types' interface registry): one at a time. */
+	fault_lane_enter(f);
+	ret = f->type->apply(f->agent, f, err, err_size);
+	if (ret) {
+		if (!err[0])
+			snprintf(err, err_size, "%s", strerror(-ret));
+		/* apply undid its partial work; a revert makes sure of it before the record goes. */
+		if (f->type->revert(f->agent, f, why, sizeof(why)))
+			log_err("fault %s: cleaning up a failed apply: %s", f->id, why);
+		else
+			journal_remove(f->agent->journal, f->id);
+	}
+	fault_lane_leave(f);
 	return ret;
 }
 
@@ -505,6 +553,9 @@ static int apply_finish(struct fault *f, int ret, const char *err)
 {
 	struct agent *a = f->agent;
 
+	/* What the type's apply left for the loop to do (its events, its timers). */
+	if (f->type->after_apply)
+		f->type->after_apply(f, ret);
 	if (ret) {
 		snprintf(f->error, sizeof(f->error), "%s", err);
 		set_state(f, FAULT_APPLY_FAILED);
@@ -559,7 +610,10 @@ static void apply_work(uv_work_t *w)
 {
 	struct fault *f = w->data;
 
-	f->work_ret = apply_run(f, f->work_err, sizeof(f->work_err));
+	f->work_err[0] = '\0';
+	f->work_ret = worker_caps(f->work_err, sizeof(f->work_err));
+	if (!f->work_ret)
+		f->work_ret = apply_run(f, f->work_err, sizeof(f->work_err));
 }
 
 /*
@@ -602,6 +656,7 @@ int core_fault_apply(struct agent *a, struct lease *l, const struct fault_ops *t
 	f->spec = spec;
 	f->spec_json = spec_json;
 	f->lease = l;
+	set_lease_deadline(f, l->deadline_ns);
 	snprintf(f->lease_id, sizeof(f->lease_id), "%s", l->id);
 	f->duration_ms = duration_ms;
 	f->peer_pid = peer_pid;
@@ -724,10 +779,19 @@ void core_lease_renew(struct lease *l)
 	l->deadline_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec +
 			 l->ttl_ms * 1000000ULL;
 	uv_timer_start(&l->timer, lease_expired, l->ttl_ms, 0);
-	/* Where the lease is enforced without us: the kernel (network rules), the watchdog. */
-	for (struct fault *f = l->agent->faults; f; f = f->next)
-		if (f->lease == l && f->type->lease_renewed && fault_state_live(f->state))
+	/*
+	 * Where the lease is enforced without us: the kernel (network rules), the watchdog.
+	 * Not for a fault a worker thread is applying or reverting: its apply reads the new
+	 * deadline (fault_lease_deadline_ns()) and apply_finish() pushes it once it is done,
+	 * so a renewal never waits for that work.
+	 */
+	for (struct fault *f = l->agent->faults; f; f = f->next) {
+		if (f->lease != l)
+			continue;
+		set_lease_deadline(f, l->deadline_ns);
+		if (f->type->lease_renewed && fault_state_live(f->state) && !f->busy)
 			f->type->lease_renewed(f);
+	}
 	watchdog_lease(l->id, l->deadline_ns);
 }
 

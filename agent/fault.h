@@ -8,6 +8,7 @@
 #ifndef FL_FAULT_H
 #define FL_FAULT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -78,6 +79,14 @@ struct fault_ops {
 	 */
 	void (*activated)(struct fault *f);
 	/*
+	 * Optional: called on the loop as soon as an apply has ended (ret: 0 or its -errno),
+	 * whether it ran there or on a worker thread, before the fault.applied (or
+	 * fault.apply_failed) event and before anything else sees the fault: where an off-loop
+	 * type does what its apply could not do off the loop (emit the events of what it did,
+	 * arm its timers). Also before activated.
+	 */
+	void (*after_apply)(struct fault *f, int ret);
+	/*
 	 * Crash recovery: undo what a journal undo record describes, from a previous agent run.
 	 * Must be idempotent and remove only what is provably ours. report says what was done.
 	 */
@@ -105,8 +114,9 @@ struct fault_ops {
 	 * delays the API or a lease timer. Such a type's apply touches only its fault (priv,
 	 * undo, through fault_journal), the system and read-only agent state (policy); never
 	 * uv handles, timers, events, metrics or the agent's fault and lease lists. Types
-	 * that need those (timers of process.kill, the shared interface registry of the
-	 * network types) leave it false and apply on the loop.
+	 * that need the loop for part of their work do it in after_apply (process.kill's
+	 * events and timers); those that share state across faults name a lane (the network
+	 * types' interface registry).
 	 */
 	bool off_loop;
 	/*
@@ -121,6 +131,17 @@ struct fault_ops {
 	 * lease's expiry does it at once instead of queueing for a thread.
 	 */
 	bool revert_off_loop;
+	/*
+	 * Optional, with off_loop and revert_off_loop: the lock of state the type's faults
+	 * share (the network types' interface registry, agent/net/netif.c). The core holds it
+	 * around every apply and revert of such a type, on a worker thread or (rarely: a
+	 * container the fault follows came back, the pool refused the work) on the loop, so
+	 * their work runs one at a time and never sees another's half-made state. What the
+	 * loop does meanwhile (describe, lease_renewed, validate) must not need it: those
+	 * touch only the fault's own state, or what is written under the lock by the loop
+	 * itself (fault_lane_enter()).
+	 */
+	pthread_mutex_t *lane;
 };
 
 struct fault {
@@ -129,6 +150,12 @@ struct fault {
 	struct fault_spec *spec; /* typed spec, owned */
 	json_t *spec_json;	 /* canonical JSON of the spec, owned */
 	struct lease *lease;
+	/*
+	 * The lease's deadline (CLOCK_MONOTONIC ns), kept by the core (atomically: an off-loop
+	 * apply reads it while the loop renews the lease): what rules the kernel enforces
+	 * lapse at. Read it with fault_lease_deadline_ns(); it stays after the lease ended.
+	 */
+	uint64_t lease_deadline_ns;
 	/*
 	 * The lease's id, kept by the fault: what the journal and events name even after the
 	 * lease is gone, and what an off-loop apply journals without touching the lease.
@@ -216,6 +243,16 @@ int fault_resolve(struct agent *a, const struct fault_ops *type, struct fault_sp
 
 /* resolve for process faults (agent/proc/resolve.c): the processes the selector matches now. */
 int fault_proc_resolve(struct agent *a, struct fault *f, json_t **out, char *err, size_t size);
+
+/* The lease's deadline as last renewed (fault.lease_deadline_ns), from any thread. */
+uint64_t fault_lease_deadline_ns(const struct fault *f);
+
+/*
+ * Take (and release) the lock of f's type (fault_ops.lane; nothing without one), on the loop
+ * where it changes what the type's off-loop work shares: it waits for such work in flight.
+ */
+void fault_lane_enter(const struct fault *f);
+void fault_lane_leave(const struct fault *f);
 
 /* Journal the fault's current undo record (called by types from apply). 0 or -errno. */
 int fault_journal(struct fault *f);

@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "log.h"
 #include "procfs.h"
+#include "caps.h"
 #include "target_watch.h"
 #include "timefmt.h"
 
@@ -125,9 +126,17 @@ static void apply_again(struct target_watch *w)
 			note_error(w, err);
 		return;
 	}
+	/*
+	 * On the loop (one container's namespace): with the type's lane, which waits for an
+	 * off-loop apply or revert of the same kind in flight (fault_ops.lane).
+	 */
+	fault_lane_enter(f);
 	ret = f->type->apply(f->agent, f, err, sizeof(err));
+	if (ret && f->type->revert(f->agent, f, why, sizeof(why)))
+		ret = -EAGAIN; /* something of the failed apply is left */
+	fault_lane_leave(f);
 	if (ret) {
-		if (f->type->revert(f->agent, f, why, sizeof(why))) {
+		if (ret == -EAGAIN) {
 			/* Something of the failed apply is left: the core's revert retries it. */
 			log_err("fault %s: cleaning up a failed apply in %s: %s", f->id, w->t.desc,
 				why);
@@ -167,6 +176,9 @@ static void find_work(uv_work_t *req)
 	size_t n = 0;
 
 	w->find_err[0] = '\0';
+	/* The agent's capabilities only, on a pool thread started before it dropped the rest. */
+	if (caps_thread_sync())
+		log_warn("target watch: cannot restrict a worker thread's capabilities");
 	w->find_ret = ctr_resolve(&w->ref, &v, &n, w->find_err, sizeof(w->find_err));
 	free(v);
 }
@@ -218,6 +230,7 @@ static void gone(struct target_watch *w)
 {
 	struct fault *f = w->f;
 	char why[FAULT_ERR_SIZE + 64], err[FAULT_ERR_SIZE] = "";
+	int ret;
 
 	disarm(w);
 	timefmt_now_iso(w->exited_at, sizeof(w->exited_at));
@@ -235,7 +248,10 @@ static void gone(struct target_watch *w)
 		return;
 	}
 	/* What the agent holds in its namespace goes now (an fd keeps it reachable). */
-	if (f->type->revert(f->agent, f, err, sizeof(err))) {
+	fault_lane_enter(f);
+	ret = f->type->revert(f->agent, f, err, sizeof(err));
+	fault_lane_leave(f);
+	if (ret) {
 		snprintf(why, sizeof(why), "%s exited (main pid %d); reverting: %s", w->t.desc,
 			 (int)w->t.pid, err);
 		end_gone(w, why);

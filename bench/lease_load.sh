@@ -5,7 +5,9 @@
 #   sudo bench/lease_load.sh [--quick] [--rows FILE]
 #
 # Environment: FL_LEASE_ROUNDS=N rounds instead of 5; FL_LEASE_BENCH_REALTIME=1 starts the
-# agent with --loop-realtime (the opt-in SCHED_RR loop) instead of the default scheduling.
+# agent with --loop-realtime (the opt-in SCHED_RR loop) instead of the default scheduling;
+# FL_LEASE_NETNS=N namespaces for the network rounds (20; 0: none); FL_LEASE_BENCH_AGENT=PATH
+# runs that faultlined instead of this build's (another build, for a before/after).
 #
 # Each round: client Y takes a 300 ms lease, pauses a sleeping process of this script's own
 # under it and renews the lease every 100 ms; client X takes a long lease and applies
@@ -19,6 +21,13 @@
 # (its --nice is then also its autogroup's). Also the
 # apply's duration as X saw it, and the revert of the 1,000 workers. Reference: the same
 # lease and probe with no apply in flight. Rounds interleave loaded and reference, medians.
+#
+# Network rounds, after those: client X applies a network.loss on every one of N stand-in
+# containers (tests/integration/ctr_stub_lib.sh: a sleep in a network namespace of its own and
+# a cgroup named as podman's, labels from an engine stub), one program load and attach per
+# namespace, while the probe asks GET /v1/info every 20 ms: its worst answer during the apply
+# vs the same probe for as long with nothing in flight (reference); the apply's and the
+# revert's duration as X saw them.
 #
 # The policy's max_cpu_workers cap (default 4 x CPUs), where this build knows it, is raised
 # by a policy file of this script's own. Rows "lease|figure|value|reference|ratio" go to FILE
@@ -37,16 +46,29 @@ AGENT_CALL=$FL_BUILD_DIR/tests/integration/agent_call
 [ -x "$AGENT_CALL" ] || fl_fail "agent_call not built in $FL_BUILD_DIR"
 
 if [ $QUICK = 1 ]; then
-	WORKERS=200 ROUNDS=1
+	WORKERS=200 ROUNDS=1 NETNS=${FL_LEASE_NETNS:-5}
 else
-	WORKERS=1000 ROUNDS=${FL_LEASE_ROUNDS:-5}
+	WORKERS=1000 ROUNDS=${FL_LEASE_ROUNDS:-5} NETNS=${FL_LEASE_NETNS:-20}
 fi
+FAULTLINED=${FL_LEASE_BENCH_AGENT:-$FAULTLINED}
 TTL=300 PROBE_MS=20 APPLY_MAX_S=120
 
 row() { bench_row lease "$@"; }
 say() { echo "  [lease] $*" >&2; }
 
 stress_allow_cpu_workers "$WORKERS"
+# The network rounds' containers: their engine, and the policy's max_containers_per_fault.
+if [ "$NETNS" -gt 0 ]; then
+	. "$FL_SOURCE_DIR/tests/integration/ctr_stub_lib.sh"
+	ctr_stub_start "$NETNS" "${FL_ID}p" web
+	AGENT_ARGS+=(--container-engines "$CTR_ENGINE")
+	if [ -e "$dir/policy.yaml" ]; then
+		printf 'max_containers_per_fault: %d\n' "$NETNS" >>"$dir/policy.yaml"
+	else
+		printf 'max_containers_per_fault: %d\n' "$NETNS" >"$dir/policy.yaml"
+		AGENT_ARGS+=(--policy "$dir/policy.yaml")
+	fi
+fi
 AGENT_ARGS=("${AGENT_ARGS[@]/debug/info}")
 # The agent leads a session of its own, as under systemd, so its --nice is also its session
 # autogroup's (faultlined(8)).
@@ -190,6 +212,38 @@ row "revert past the TTL, $WORKERS-worker apply in flight: worst" "$ld_max ms" "
 row "GET /v1/info worst answer during the apply" "$li_max ms" "$ri_max ms" "$(ratio "$li_max" "$ri_max")"
 row "apply of $WORKERS cpu workers at 1%: duration (median)" "$(echo "${apply_ms[*]}" | median) ms" n/a n/a
 row "revert of $WORKERS cpu workers: DELETE answered (median)" "$(echo "${revert_ms[*]}" | median) ms" n/a n/a
+
+# Network rounds: GET /v1/info while a network.loss over NETNS namespaces is applied.
+net_info=() net_ref=() net_apply=() net_revert=()
+for ((round = 1; round <= ROUNDS && NETNS > 0; round++)); do
+	new_lease 600000
+	long=$LEASE
+	probe_start "$dir/probe.net"
+	t0=$(now_ms)
+	FL_API_TIMEOUT=$APPLY_MAX_S fl_api POST "/v1/leases/$long/faults" \
+		"{\"name\": \"wide\", \"type\": \"network.loss\", \"duration\": \"10m\", \"target\": {\"container\": {\"compose\": {\"project\": \"${FL_ID}p\", \"service\": \"web\"}}, \"all\": true, \"interface\": \"lo\", \"cidrs\": [\"10.84.0.0/16\"]}, \"params\": {\"probability\": \"50%\"}}"
+	t1=$(now_ms)
+	fl_assert_eq "$HTTP_STATUS" 201 "network.loss over $NETNS namespaces ($API_BODY)"
+	fid=$(jq -r .fault.id <<<"$API_BODY")
+	net_info+=("$(probe_stop "$dir/probe.net")") net_apply+=($((t1 - t0)))
+	t2=$(now_ms)
+	api DELETE "/v1/faults/$fid"
+	fl_assert_eq "$HTTP_STATUS" 200 "revert of the network.loss over $NETNS namespaces ($API_BODY)"
+	net_revert+=($(($(now_ms) - t2)))
+	api DELETE "/v1/leases/$long"
+	# Reference: the probe for as long, nothing in flight.
+	probe_start "$dir/probe.netref"
+	sleep "$(awk -v ms="$((t1 - t0))" 'BEGIN { printf "%.3f", ms / 1000 }')"
+	net_ref+=("$(probe_stop "$dir/probe.netref")")
+	say "network round $round: apply over $NETNS namespaces ${net_apply[-1]} ms, /v1/info worst ${net_info[-1]} ms (idle ${net_ref[-1]} ms); revert ${net_revert[-1]} ms"
+done
+if [ "$NETNS" -gt 0 ]; then
+	ni_max=$(echo "${net_info[*]}" | maximum) nr_max=$(echo "${net_ref[*]}" | maximum)
+	row "GET /v1/info worst answer during a network.loss apply over $NETNS namespaces" "$ni_max ms" "$nr_max ms" "$(ratio "$ni_max" "$nr_max")"
+	row "network.loss over $NETNS namespaces: apply duration (median)" "$(echo "${net_apply[*]}" | median) ms" n/a n/a
+	row "network.loss over $NETNS namespaces: revert, DELETE answered (median)" "$(echo "${net_revert[*]}" | median) ms" n/a n/a
+fi
+
 goal=met
 [ "$ld_max" -le 100 ] && [ "$li_max" != ERR ] && [ "$li_max" -le 100 ] && [ "$inside" = "$ROUNDS" ] ||
 	goal="not met"

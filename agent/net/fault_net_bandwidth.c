@@ -131,7 +131,7 @@ static int bw_validate(struct agent *a, struct fault *f, char *err, size_t size)
 			 a->probe.r[PROBE_IFB].reason);
 		return -EOPNOTSUPP;
 	}
-	other = netif_shaper_owner(f, dirs);
+	other = netif_shaper_claim(f, dirs);
 	if (other) {
 		snprintf(err, size,
 			 "interface %s already has a qdisc of fault %s (%s) in this direction; two "
@@ -238,4 +238,8 @@ const struct fault_ops fault_net_bandwidth = {
 	.free_priv = netif_fault_free,
 	.lease_renewed = netif_fault_lease_renewed,
 	.target_container = netif_fault_target_container,
+	/* Off the loop, one at a time (netif.h): dozens of namespaces take seconds. */
+	.off_loop = true,
+	.revert_off_loop = true,
+	.lane = &netif_lane,
 };

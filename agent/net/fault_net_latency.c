@@ -349,7 +349,7 @@ static int latency_validate(struct agent *a, struct fault *f, char *err, size_t 
 		lt->netem.dist = lt->n_table ? lt->table : NULL;
 		lt->netem.n_dist = lt->n_table;
 	}
-	other = netif_shaper_owner(f, dirs);
+	other = netif_shaper_claim(f, dirs);
 	if (other) {
 		snprintf(err, size,
 			 "interface %s already has a qdisc of fault %s (%s) in this direction; "
@@ -498,4 +498,8 @@ const struct fault_ops fault_net_latency = {
 	.free_priv = netif_fault_free,
 	.lease_renewed = netif_fault_lease_renewed,
 	.target_container = netif_fault_target_container,
+	/* Off the loop, one at a time (netif.h): dozens of namespaces take seconds. */
+	.off_loop = true,
+	.revert_off_loop = true,
+	.lane = &netif_lane,
 };

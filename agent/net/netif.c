@@ -22,6 +22,7 @@
 #include "tc.h"
 
 struct netif *netif_registry;
+pthread_mutex_t netif_lane = PTHREAD_MUTEX_INITIALIZER;
 
 struct netif *netif_find(const struct netns_ref *ns, int ifindex)
 {
@@ -840,20 +841,35 @@ void netif_fault_free(struct fault *f)
 		/* A fault freed while attached (agent shutdown after a failed revert). */
 		char err[128];
 
+		pthread_mutex_lock(&netif_lane);
 		netif_fault_detach(f, err, sizeof(err));
+		pthread_mutex_unlock(&netif_lane);
 	}
 	netif_members_free(nf);
 	f->priv = NULL;
 }
 
-struct fault *netif_shaper_owner(const struct fault *f, unsigned int dirs)
+struct fault *netif_shaper_claim(struct fault *f, unsigned int dirs)
 {
-	const struct netif_fault *nf = f->priv;
-	const struct netif *nif = nf ? netif_find(&nf->ns, nf->ifindex) : NULL;
+	struct netif_fault *nf = f->priv;
 
-	for (int h = 0; nif && h < NETFAULT_HOOK__COUNT; h++)
-		if ((dirs & (1u << h)) && nif->shaper[h] && nif->shaper[h] != f)
-			return nif->shaper[h];
+	if (!nf)
+		return NULL;
+	/*
+	 * The fault list, not the registry: a worker thread may be changing the registry, and
+	 * a fault still being applied holds no shaper there yet. A network fault's namespace
+	 * and ifindex are set at its validate and never change while it lives.
+	 */
+	for (struct fault *o = f->agent->faults; o; o = o->next) {
+		const struct netif_fault *onf = o->priv;
+
+		if (o == f || fault_state_final(o->state) ||
+		    o->type->free_priv != netif_fault_free || !onf || !(onf->shaper_dirs & dirs))
+			continue;
+		if (onf->ifindex == nf->ifindex && netns_ref_same(&onf->ns, &nf->ns))
+			return o;
+	}
+	nf->shaper_dirs = dirs;
 	return NULL;
 }
 

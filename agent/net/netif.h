@@ -18,6 +18,7 @@
 #ifndef FL_NETIF_H
 #define FL_NETIF_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,6 +79,11 @@ struct netif_fault {
 	size_t add_from; /* n_slots when the last netif_fault_add_rules() began */
 	bool peer_ssh; /* the requester's SSH session is exempted */
 	bool steering; /* holds the interface's steering filter */
+	/*
+	 * The directions (NETFAULT_DIR_*) whose shaper this fault holds or will hold once
+	 * applied, claimed at validate (netif_shaper_claim()); the first member's only.
+	 */
+	unsigned int shaper_dirs;
 	struct netfault_exempt peer_ex;
 	char peer_desc[96];
 	void *ext;
@@ -316,15 +322,31 @@ void netif_fault_free(struct fault *f);
  * table is {NETIF_RULE_OPS("network.x"), .validate = ..., .apply = ...}, plus
  * .target_container = netif_fault_target_container when it follows a container's restarts.
  * The shaping types (latency, bandwidth) probe, revert, describe and clean up differently.
+ * Every network type applies and reverts off the loop, one at a time under netif_lane
+ * (below): dozens of namespaces take seconds.
  */
 #define NETIF_RULE_OPS(type_name)                                                           \
 	.name = (type_name), .caps = NETIF_CAPS, .caps_optional = NETIF_CAPS_NETNS,         \
 	.probe = netif_probe, .revert = netif_fault_revert, .resolve = netif_fault_resolve, \
 	.describe = netif_fault_status, .cleanup = netif_fault_cleanup,                     \
-	.free_priv = netif_fault_free, .lease_renewed = netif_fault_lease_renewed
+	.free_priv = netif_fault_free, .lease_renewed = netif_fault_lease_renewed,          \
+	.off_loop = true, .revert_off_loop = true, .lane = &netif_lane
 
-/* Is another live fault of this type holding a shaper on the interface in these directions? */
-struct fault *netif_shaper_owner(const struct fault *f, unsigned int dirs);
+/*
+ * The lane of every network type (fault_ops.lane): held around each apply and revert (on a
+ * worker thread of the loop's pool, where they run), by a policy change, and by a revert
+ * that frees an attached fault. The registry, the exemptions and the interfaces' rule slots
+ * change only under it. What the loop reads without it: a fault's own interface while it
+ * holds it (describe, lease_renewed), the fault list (netif_shaper_claim()).
+ */
+extern pthread_mutex_t netif_lane;
+
+/*
+ * validate of a shaping type: another live fault (active, or still being applied) that holds
+ * or claims the shaper of f's interface in any of these directions, or NULL, and then f
+ * claims them (nf->shaper_dirs). Reads the agent's fault list on the loop, not the registry.
+ */
+struct fault *netif_shaper_claim(struct fault *f, unsigned int dirs);
 
 /* Mark f as the shaper of its interface in dirs (0 to clear). */
 void netif_shaper_set(struct fault *f, unsigned int dirs);

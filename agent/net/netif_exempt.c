@@ -150,7 +150,8 @@ int netif_policy_sync(const struct policy *p, char *err, size_t size)
 	return p == policy_synced ? 0 : netif_set_policy(p, err, size);
 }
 
-int netif_set_policy(const struct policy *p, char *err, size_t size)
+/* netif_set_policy() with the lane held: no apply or revert is changing the registry. */
+static int set_policy(const struct policy *p, char *err, size_t size)
 {
 	struct netfault_exempt *v = NULL, *old = policy_ex;
 	size_t n = 0, need = 0, n_old = n_policy_ex;
@@ -318,4 +319,15 @@ int netif_ssh_connection(pid_t pid, char *conn, size_t size, pid_t *found)
 		ssh_last.err = -ENOENT;
 	}
 	return last_err;
+}
+
+int netif_set_policy(const struct policy *p, char *err, size_t size)
+{
+	int ret;
+
+	/* Waits for a network apply in flight: only when the agent loaded another policy. */
+	pthread_mutex_lock(&netif_lane);
+	ret = set_policy(p, err, size);
+	pthread_mutex_unlock(&netif_lane);
+	return ret;
 }

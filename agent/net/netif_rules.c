@@ -97,7 +97,7 @@ static int add_rules_in(struct fault *f, struct netif_fault *nf, unsigned int di
 					.dns_names = act->dns_names,
 					.n_dns_names = act->n_dns_names,
 					/* The kernel lets the rule lapse with its lease. */
-					.deadline_ns = f->lease ? f->lease->deadline_ns : 0,
+					.deadline_ns = fault_lease_deadline_ns(f),
 					.remote = cidrs,
 					.n_remote = n,
 				};

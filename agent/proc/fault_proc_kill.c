@@ -42,13 +42,18 @@ struct kill_priv {
 	uint64_t interval_ns;	 /* 0: once */
 	uint64_t rounds_planned; /* rounds at 0, interval, 2 interval, ... before the end */
 	uint64_t round;		 /* rounds started */
-	uint64_t start_ms;	 /* loop time of round 0 */
+	uint64_t start_ms; /* uv_hrtime() of round 0, in ms (the apply may run off the loop) */
 	uint64_t kills, gone, missed, failed;
 	uint64_t matched;	/* matches in the last round that found any, before the choice */
 	uint64_t kills_dropped; /* older kills no longer in recent */
 	json_t *recent;		/* the newest kills: {round, pid, comm, time} */
 	uv_timer_t timer;
-	bool timer_started;
+	bool timer_inited, timer_started;
+	/*
+	 * Round 0 runs in apply, on a worker thread (fault_ops.off_loop): its events wait here
+	 * ([type, fields] pairs) until kill_after_apply() emits them on the loop.
+	 */
+	json_t *deferred;
 	/* "round N: " and a round's error (FAULT_ERR_SIZE), whole. */
 	char last_error[FAULT_ERR_SIZE + 32];
 };
@@ -82,6 +87,11 @@ static void emit(struct kill_priv *p, const char *type, json_t *fields)
 	if (fields && common)
 		json_object_update_missing(fields, common);
 	json_decref(common);
+	if (p->deferred) {
+		/* Off the loop: the event stream is the loop's. */
+		json_array_append_new(p->deferred, json_pack("[s, o?]", type, fields));
+		return;
+	}
 	events_emit(f->agent->events, type, fields);
 }
 
@@ -181,13 +191,12 @@ static void round_due(uv_timer_t *t);
 /* Arm the next round at start + round * interval, so a late round does not shift the rest. */
 static void schedule(struct kill_priv *p)
 {
-	uv_loop_t *loop = p->f->agent->loop;
 	uint64_t due, now;
 
 	if (!p->interval_ns || p->round >= p->rounds_planned)
 		return;
 	due = p->start_ms + p->round * p->interval_ns / 1000000;
-	now = uv_now(loop);
+	now = uv_hrtime() / 1000000;
 	uv_timer_start(&p->timer, round_due, due > now ? due - now : 0, 0);
 	p->timer_started = true;
 }
@@ -251,8 +260,10 @@ static int kill_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	}
 	p->f = f;
 	f->priv = p;
-	uv_timer_init(a->loop, &p->timer);
-	p->timer.data = p;
+	/* Events wait for the loop (kill_after_apply()), also when this runs on it. */
+	p->deferred = json_array();
+	if (!p->deferred)
+		return -ENOMEM;
 	procsel_guard_init(&p->guard, f->peer_pid, a->policy);
 	p->seed = procsel_seed(&s->target.proc);
 	p->signal = s->params.kill.signal;
@@ -262,17 +273,43 @@ static int kill_apply(struct agent *a, struct fault *f, char *err, size_t size)
 	p->rounds_planned =
 		p->interval_ns ? ((uint64_t)s->duration_ns + p->interval_ns - 1) / p->interval_ns
 			       : 1;
-	uv_update_time(a->loop);
-	p->start_ms = uv_now(a->loop);
+	p->start_ms = uv_hrtime() / 1000000;
 	ret = kill_round(p, err, size);
 	if (ret)
 		return ret;
 	p->round = 1;
-	if (p->interval_ns)
-		schedule(p);
-	else
+	if (!p->interval_ns)
 		f->completed = true;
 	return 0;
+}
+
+/*
+ * On the loop once the apply ended: the timer (freed with the fault), round 0's events in
+ * their order, and, for an active interval fault, the next round armed.
+ */
+static void kill_after_apply(struct fault *f, int ret)
+{
+	struct kill_priv *p = f->priv;
+	json_t *ev = p ? p->deferred : NULL, *item;
+	size_t i;
+
+	if (!p)
+		return;
+	uv_timer_init(f->agent->loop, &p->timer);
+	p->timer.data = p;
+	p->timer_inited = true;
+	p->deferred = NULL;
+	json_array_foreach(ev, i, item)
+		events_emit(f->agent->events, json_string_value(json_array_get(item, 0)),
+			    json_incref(json_array_get(item, 1)));
+	json_decref(ev);
+	if (!ret && !f->completed)
+		schedule(p);
+}
+
+static bool kill_on_loop(const struct fault *f)
+{
+	return f->spec->target.proc.pid != 0;
 }
 
 static int kill_revert(struct agent *a, struct fault *f, char *err, size_t size)
@@ -367,6 +404,14 @@ static void kill_free_priv(struct fault *f)
 	if (!p)
 		return;
 	f->priv = NULL;
+	json_decref(p->deferred);
+	p->deferred = NULL;
+	if (!p->timer_inited) {
+		/* An apply that never reached the loop's after_apply: no handle to close. */
+		json_decref(p->recent);
+		free(p);
+		return;
+	}
 	/* The timer handle is libuv's until its close callback: free the rest there. */
 	uv_close((uv_handle_t *)&p->timer, kill_timer_closed);
 }
@@ -383,4 +428,8 @@ const struct fault_ops fault_proc_kill = {
 	.describe = kill_describe,
 	.cleanup = kill_cleanup,
 	.free_priv = kill_free_priv,
+	.after_apply = kill_after_apply,
+	/* The /proc scan of a selector off the loop; a pid selector reads one entry: on it. */
+	.off_loop = true,
+	.apply_on_loop = kill_on_loop,
 };

@@ -26,6 +26,7 @@
 #include "exp.h"
 #include "fault.h"
 #include "helpers.h"
+#include "netif.h"
 #include "stressor.h"
 
 static void test_every_lib_type_has_ops(void **state)
@@ -160,7 +161,8 @@ static const char *prefix_of(enum fault_target_kind k)
 /*
  * What a type's target kind asks of its ops: its name's prefix, and more. Network faults change an
  * interface (CAP_NET_ADMIN), say what they would hit (resolve), carry a renewed lease to the
- * kernel's rules, and apply on the loop (they share the interface registry). Process faults select
+ * kernel's rules, and apply and revert off the loop one at a time (under netif_lane: they share the
+ * interface registry). Process faults select
  * with the process resolver and signal (CAP_KILL). Stressors may take a container target, which
  * they resolve with the stressors' resolver (the container, refused as an apply would be); the
  * others have no target: nothing to resolve. Neither has a kernel-side deadline.
@@ -176,13 +178,17 @@ static void test_ops_fit_the_target_kind(void **state)
 			    strlen(prefix_of(exp_fault_target_kind(t)))))
 			fail_msg("%s: a type of this target kind is named %s*", ops->name,
 				 prefix_of(exp_fault_target_kind(t)));
+		/* The core holds a lane only around off-loop work (and its rare on-loop runs). */
+		if (ops->lane && (!ops->off_loop || !ops->revert_off_loop))
+			fail_msg("%s has a lane: it applies and reverts off the loop", ops->name);
 		switch (exp_fault_target_kind(t)) {
 		case FAULT_TARGET_NET:
 			if (!(ops->caps & 1ULL << CAP_NET_ADMIN) || !ops->resolve ||
-			    !ops->lease_renewed || ops->off_loop || ops->revert_off_loop)
+			    !ops->lease_renewed || !ops->off_loop || !ops->revert_off_loop ||
+			    ops->lane != &netif_lane)
 				fail_msg("%s is a network fault: it needs CAP_NET_ADMIN, resolve "
-					 "and "
-					 "lease_renewed, and applies and reverts on the loop",
+					 "and lease_renewed, and applies and reverts off the loop "
+					 "under netif_lane",
 					 ops->name);
 			break;
 		case FAULT_TARGET_PROC:
