@@ -169,7 +169,7 @@ done
 busy_rss=$(rss_kib "$AGENT")
 stop_run
 for ((k = 1; k <= N; k++)); do
-	! tc -n "${PNS[k - 1]}" qdisc show dev "$FL_ID-c$k" | grep -q clsact ||
+	! tc -n "${PNS[k - 1]}" qdisc show dev "$FL_ID-c$k" | grep >/dev/null clsact ||
 		fl_fail "clsact left in ${NAMES[k - 1]}'s namespace after the run"
 done
 
@@ -180,7 +180,7 @@ iperf_bps() {
 	ip netns exec "$A" timeout 60 taskset -c 1 iperf3 -s -1 -B 10.83.1.1 -p 5201 >/dev/null 2>&1 &
 	srv=$!
 	for ((i = 0; i < 50; i++)); do
-		ip netns exec "$A" ss -ltn 2>/dev/null | grep -q '10.83.1.1:5201 ' && break
+		ip netns exec "$A" ss -ltn 2>/dev/null | grep >/dev/null '10.83.1.1:5201 ' && break
 		sleep 0.1
 	done
 	out=$(nsenter --net="/proc/$MAIN1/ns/net" timeout 60 taskset -c 0 iperf3 -c 10.83.1.1 -p 5201 \

@@ -103,7 +103,7 @@ iperf_bps() {
 	ip netns exec "$B" timeout 60 taskset -c 1 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
 	local srv=$!
 	for ((i = 0; i < 50; i++)); do
-		ip netns exec "$B" ss -ltn 2>/dev/null | grep -q ':5201 ' && break
+		ip netns exec "$B" ss -ltn 2>/dev/null | grep >/dev/null ':5201 ' && break
 		sleep 0.1
 	done
 	out=$(ip netns exec "$A" timeout 60 taskset -c 0 iperf3 -c 10.91.0.2 -p 5201 -t "$IPERF_S" -O 1 -J) ||

@@ -55,7 +55,7 @@ ctr_stub_start() {
 ctr_stub_residue() {
 	local p
 	for p in "${CTR_NS[@]}"; do
-		if tc -n "$p" qdisc show dev lo | grep -q clsact ||
+		if tc -n "$p" qdisc show dev lo | grep >/dev/null clsact ||
 			[ -n "$(tc -n "$p" filter show dev lo ingress 2>/dev/null)$(tc -n "$p" filter show dev lo egress 2>/dev/null)" ]; then
 			echo "$p: $(tc -n "$p" qdisc show dev lo | tr '\n' ' ')"
 		fi

@@ -2,6 +2,9 @@
 # namespaces it creates; everything registered here is removed on exit, also on failure.
 # Exit code 77 means "skipped" (CTest SKIP_RETURN_CODE); the reason is printed.
 set -euo pipefail
+# With pipefail, never "CMD | grep -q": grep quits at its first match, and a CMD that writes in
+# several writes (tc and ss flush per object) then dies of SIGPIPE, failing the pipeline at
+# random. Use "CMD | grep >/dev/null PATTERN" (reads everything) or grep a here-string.
 
 FL_SKIP=77
 FL_SOURCE_DIR=${FL_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}

@@ -148,7 +148,7 @@ for body in \
 		fl_fail "the refusal does not name CAP_NET_ADMIN: $API_BODY"
 done
 fl_assert_eq "$(snapshot)" "$before" "tc state and links after the refused applies"
-tc -n "$A" qdisc show dev "$DEV" | grep -q "qdisc tbf 7: root" || fl_fail "the tbf root is gone"
+tc -n "$A" qdisc show dev "$DEV" | grep >/dev/null "qdisc tbf 7: root" || fl_fail "the tbf root is gone"
 fl_assert_eq "$(journal_count)" 0 "journal records after the refused applies"
 api GET /v1/faults
 fl_assert_eq "$(jq '.faults | length' <<<"$API_BODY")" 0 "faults listed after the refused applies"
@@ -195,19 +195,19 @@ fl_assert_eq "$(jq -r '.mechanisms[] | select(.name == "clsact+cls_bpf") | .avai
 # ...but the agent, once it has dropped to what it can keep, cannot use it.
 for t in $NET_TYPES; do
 	fl_assert_eq "$(type_field "$info" "$t" available)" false "$t available without CAP_BPF"
-	type_field "$info" "$t" reason | grep -q "needs CAP_BPF, which" ||
+	type_field "$info" "$t" reason | grep >/dev/null "needs CAP_BPF, which" ||
 		fl_fail "$t: the reason does not name CAP_BPF: $(type_field "$info" "$t" reason)"
 done
 for t in $PROC_TYPES; do
 	fl_assert_eq "$(type_field "$info" "$t" available)" false "$t available without CAP_KILL"
-	type_field "$info" "$t" reason | grep -q "needs CAP_KILL, which" ||
+	type_field "$info" "$t" reason | grep >/dev/null "needs CAP_KILL, which" ||
 		fl_fail "$t: the reason does not name CAP_KILL: $(type_field "$info" "$t" reason)"
 done
 # Stressors need neither: as available as in the first run (where cgroups allow).
 for t in $STRESS_TYPES; do
 	fl_assert_eq "$(type_field "$info" "$t" available)" \
 		"$(type_field "$dir/nonet/info.json" "$t" available)" "$t availability without CAP_BPF"
-	type_field "$info" "$t" reason | grep -q CAP_ && fl_fail "$t: blames a capability"
+	type_field "$info" "$t" reason | grep >/dev/null CAP_ && fl_fail "$t: blames a capability"
 done
 fl_assert_eq "$(type_field "$info" stress.cpu available)" \
 	"$(jq -r '.mechanisms[] | select(.name == "cgroup-v2-bpf") | .available' "$info")" \

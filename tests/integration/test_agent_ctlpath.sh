@@ -43,7 +43,7 @@ prog_id() { tc -n "$A" filter show dev "$DEV" egress | sed -n 's/.* id \([0-9]*\
 pings() { ip netns exec "$A" ping -n -c 3 -i 0.2 -W 1 10.79.0.2 >/dev/null 2>&1; }
 pristine() {
 	[ -z "$(tc -n "$A" filter show dev "$DEV" egress)" ] || fl_fail "$1: a filter is left: $(tc -n "$A" filter show dev "$DEV" egress)"
-	! tc -n "$A" qdisc show dev "$DEV" | grep -q clsact || fl_fail "$1: the clsact we created is left"
+	! tc -n "$A" qdisc show dev "$DEV" | grep >/dev/null clsact || fl_fail "$1: the clsact we created is left"
 }
 
 pings || fl_fail "no traffic before any fault"

@@ -200,7 +200,7 @@ leftovers() { # leftovers WHAT: our root and IFB device are in B
 apply "$crash_fault"
 fl_assert_eq "$(status "$FID" .egress.replaced)" "root qdisc tbf 1:" "replaced root (tbf) in B"
 fl_watchdog wd "$FL_AGENT_PID"
-fl_journal_records "$state/journal" | grep -q '"netns"' || fl_fail "the journal does not name the namespace"
+fl_journal_records "$state/journal" | grep >/dev/null '"netns"' || fl_fail "the journal does not name the namespace"
 leftovers "before the SIGKILL"
 kill -KILL "$FL_AGENT_PID"
 wait "$FL_AGENT_PID" 2>/dev/null || true

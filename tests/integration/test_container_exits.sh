@@ -191,7 +191,7 @@ before=$(tc -n "$P" qdisc show dev "$DEV" root)
 apply "{\"name\": \"b\", \"type\": \"network.bandwidth\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$CB\"}, \"cidrs\": [\"10.84.0.1\"]}, \"params\": {\"rate\": \"10mbit\"}}"
 FB=$F
 watched "$CB" "$MB"
-tc -n "$P" qdisc show dev "$DEV" root | grep -q htb || fl_fail "no HTB root in $CB's namespace: $(tc -n "$P" qdisc show dev "$DEV")"
+tc -n "$P" qdisc show dev "$DEV" root | grep >/dev/null htb || fl_fail "no HTB root in $CB's namespace: $(tc -n "$P" qdisc show dev "$DEV")"
 stop_ctr "$CB"
 gone_check "$CB" "$FB" "$MB"
 fl_assert_eq "$(tc -n "$P" qdisc show dev "$DEV" root)" "$before" "root qdisc of $CB's namespace after target_gone"
@@ -200,7 +200,7 @@ fl_log "network.bandwidth in $CB: target_gone, root qdisc put back"
 timeout 60 "${PODMAN[@]}" start "$CB" >/dev/null 2>&1 || fl_fail "podman start $CB"
 apply "{\"name\": \"bf\", \"type\": \"network.bandwidth\", \"duration\": \"5m\", \"target\": {\"container\": {\"name\": \"$CB\", \"follow_restarts\": true}, \"cidrs\": [\"10.84.0.1\"]}, \"params\": {\"rate\": \"10mbit\"}}"
 FB=$F
-tc -n "$P" qdisc show dev "$DEV" root | grep -q htb || fl_fail "no HTB root in $CB's namespace (follow)"
+tc -n "$P" qdisc show dev "$DEV" root | grep >/dev/null htb || fl_fail "no HTB root in $CB's namespace (follow)"
 stop_ctr "$CB"
 wait_event fault.target_exited "$FB" >/dev/null
 fl_assert_eq "$(tc -n "$P" qdisc show dev "$DEV" root)" "$before" "root qdisc while $CB is gone"
@@ -208,7 +208,7 @@ timeout 60 "${PODMAN[@]}" start "$CB" >/dev/null 2>&1 || fl_fail "podman start $
 MB2=$(ctr_main_pid "$CB")
 ev=$(wait_event fault.reapplied "$FB")
 grep -qF "is back (main pid $MB2)" <<<"$(jq -r .reason <<<"$ev")" || fl_fail "bandwidth reapplied reason: $ev"
-tc -n "$P" qdisc show dev "$DEV" root | grep -q htb || fl_fail "no HTB root in $CB's namespace after the reapply"
+tc -n "$P" qdisc show dev "$DEV" root | grep >/dev/null htb || fl_fail "no HTB root in $CB's namespace after the reapply"
 api DELETE "/v1/faults/$FB"
 fl_assert_eq "$HTTP_STATUS" 200 "revert $FB ($API_BODY)"
 fl_assert_eq "$(tc -n "$P" qdisc show dev "$DEV" root)" "$before" "root qdisc after the revert of $FB"

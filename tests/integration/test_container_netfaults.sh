@@ -91,7 +91,7 @@ pings() { # pings K -> received
 		sed -n 's/.* \([0-9]*\) received.*/\1/p'
 }
 has_filter() { [[ "$(tc -n "${PNS[$1 - 1]}" filter show dev "$FL_ID-c$1" egress 2>/dev/null)" == *netfault* ]]; }
-has_clsact() { tc -n "${PNS[$1 - 1]}" qdisc show dev "$FL_ID-c$1" | grep -q clsact; }
+has_clsact() { tc -n "${PNS[$1 - 1]}" qdisc show dev "$FL_ID-c$1" | grep >/dev/null clsact; }
 
 fault nl1 ', "all": true'
 fl_assert_eq "$HTTP_STATUS" 201 "loss on every container of the service ($API_BODY)"

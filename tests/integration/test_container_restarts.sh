@@ -204,9 +204,9 @@ fl_assert_eq "$rc" 0 "faultctl run's exit status ($(cat "$dir/run.out" "$dir/run
 run_validate_report "$dir/report.json"
 run_check_junit "$dir/junit.xml"
 fl_assert_eq "$(jq -r '.faults[0].state' "$dir/report.json")" target_gone "the report's fault state"
-jq -r '.faults[0].revert_reason' "$dir/report.json" | grep -qF "$R3" ||
+jq -r '.faults[0].revert_reason' "$dir/report.json" | grep >/dev/null -F "$R3" ||
 	fl_fail "the report's revert_reason names no container: $(jq -c '.faults[0]' "$dir/report.json")"
-jq -r '.faults[0].revert_reason' "$dir/report.json" | grep -qF "did not come back" ||
+jq -r '.faults[0].revert_reason' "$dir/report.json" | grep >/dev/null -F "did not come back" ||
 	fl_fail "the report's revert_reason: $(jq -c '.faults[0]' "$dir/report.json")"
 grep -qF "drop-replies lost its container: container $R3" "$dir/run.out" ||
 	fl_fail "the timeline does not say the container exited: $(cat "$dir/run.out")"
@@ -275,7 +275,7 @@ nsenter --net="/run/netns/$H" "$FAULTLINED" --cleanup --state-dir "$state" --aud
 fl_log "--cleanup: $(jq -c '[.[].cleaned]' "$dir/cleanup.json")"
 grep -qF "found again by the container's id" "$dir/cleanup.log" ||
 	fl_fail "--cleanup did not find $R4's namespace by its id: $(cat "$dir/cleanup.log")"
-jq -r --arg f "$F4" '.[] | select(.fault == $f) | .cleaned' "$dir/cleanup.json" | grep -q "filter(s) of ours removed" ||
+jq -r --arg f "$F4" '.[] | select(.fault == $f) | .cleaned' "$dir/cleanup.json" | grep >/dev/null "filter(s) of ours removed" ||
 	fl_fail "--cleanup of $F4: $(cat "$dir/cleanup.json")"
 jq -r '.[] | select(.fault != "'"$F4"'") | .cleaned' "$dir/cleanup.json" |
 	grep -qF "the container ${ID5:0:12} is gone" ||

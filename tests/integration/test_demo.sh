@@ -54,7 +54,7 @@ assert_nothing_left() {
 	lab_assert_gone "${pids[@]}"
 	for p in /proc/[0-9]*; do
 		# A process that exits meanwhile has no cmdline left to read.
-		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$lab_dir/"; then
+		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep >/dev/null -F "$lab_dir/"; then
 			fl_fail "process ${p#/proc/} still names $lab_dir: $(tr '\0' ' ' <"$p/cmdline")"
 		fi
 	done

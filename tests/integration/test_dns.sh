@@ -98,7 +98,7 @@ c_getent() { # c_getent NAME [RESOLV_CONF]: getent ahostsv4 NAME in C, through R
 		'mount --bind "$1" /etc/resolv.conf && exec timeout 10 getent ahostsv4 "$2"' \
 		sh "${2:-$dir/resolv.conf}" "$1"
 }
-getent_ok() { c_getent "$1" "${3:-}" | grep -q "^$2 "; }
+getent_ok() { c_getent "$1" "${3:-}" | grep >/dev/null "^$2 "; }
 # log_sync: wait (bounded) until dnsmasq's log shows a query sent now: it writes its log
 # behind its answers, so the lines of the queries before are there too.
 SYNC=0
@@ -360,7 +360,7 @@ expect NXDOMAIN db.internal A
 fl_crash_agent "$CAGENT"
 expect NXDOMAIN db.internal A
 sleep "$TTL_S.5"
-tc -n "$C" filter show dev "$DEV" egress | grep -q netfault_out ||
+tc -n "$C" filter show dev "$DEV" egress | grep >/dev/null netfault_out ||
 	fl_fail "the filter is gone: the lapse would prove nothing"
 all_resolve
 fl_log "agent SIGKILLed: answers stop once the lease lapses, filters still attached"

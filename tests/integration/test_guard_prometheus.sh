@@ -26,7 +26,7 @@ set_srv() { curl -sf --max-time 5 "$base/control?$1" >/dev/null || fl_fail "cann
 pport=
 for ((i = 0; i < 200; i++)); do
 	p=$((20000 + ($$ * 7 + i * 13) % 30000))
-	if ! ss -Hltn "sport = :$p" | grep -q .; then
+	if ! ss -Hltn "sport = :$p" | grep >/dev/null .; then
 		pport=$p
 		break
 	fi

@@ -74,9 +74,9 @@ fault=$(lab_api POST "/v1/leases/$lease/faults" "{\"name\": \"ctr-loss\", \"type
 fid=$(jq -r .fault.id <<<"$fault")
 fl_assert_eq "$(jq -r '.fault.status.netns.inode' <<<"$fault")" "$be_ns" "the fault's namespace"
 # The filter is in the container's namespace, and only there.
-tc -n "$BE" filter show dev eth0 egress | grep -q netfault_out ||
+tc -n "$BE" filter show dev eth0 egress | grep >/dev/null netfault_out ||
 	fl_fail "no netfault filter on eth0 in $BE: $(tc -n "$BE" filter show dev eth0 egress)"
-if tc -n "fl-$FL_LAB_NAME-target" filter show dev eth0 egress 2>/dev/null | grep -q netfault; then
+if tc -n "fl-$FL_LAB_NAME-target" filter show dev eth0 egress 2>/dev/null | grep >/dev/null netfault; then
 	fl_fail "a netfault filter on the agent's own eth0"
 fi
 # 20 requests/s, each some 5 packets from the backend to the service: 400 within about 4 s;
@@ -94,7 +94,7 @@ awk -v n="$matched" -v d="$dropped" 'BEGIN { m = n * 0.1; s = sqrt(n * 0.1 * 0.9
 	exit !(d >= m - 5 * s && d <= m + 5 * s) }' ||
 	fl_fail "10% loss dropped $dropped of $matched packets"
 fl_log "10% loss in $BE: dropped $dropped of $matched packets"
-if tc -n "$BE" qdisc show dev eth0 | grep -q clsact; then
+if tc -n "$BE" qdisc show dev eth0 | grep >/dev/null clsact; then
 	fl_fail "clsact left in $BE after the revert"
 fi
 

@@ -181,10 +181,10 @@ fsfreeze -u "$state"
 fl_wait_exit rc "$APPLIER" 120
 { read -r st; body=$(cat); } <"$dir/apply.out"
 fl_assert_eq "$st" 201 "the first shaper ($body)"
-tc -n "${CTR_NS[0]}" qdisc show dev lo | grep -q htb || fl_fail "no HTB root on lo in ${CTR_NS[0]}"
+tc -n "${CTR_NS[0]}" qdisc show dev lo | grep >/dev/null htb || fl_fail "no HTB root on lo in ${CTR_NS[0]}"
 api DELETE "/v1/faults/$bw1"
 fl_assert_eq "$HTTP_STATUS" 200 "revert of the shaper ($API_BODY)"
-! tc -n "${CTR_NS[0]}" qdisc show dev lo | grep -q htb || fl_fail "HTB left on lo in ${CTR_NS[0]}"
+! tc -n "${CTR_NS[0]}" qdisc show dev lo | grep >/dev/null htb || fl_fail "HTB left on lo in ${CTR_NS[0]}"
 res=$(ctr_stub_residue)
 [ -z "$res" ] || fl_fail "left after the shaper's revert: $res"
 fl_log "a second shaper on the interface of one being applied: 409 naming it"
@@ -215,7 +215,7 @@ fl_log "GET /v1/info during the apply: $(wc -l <"$dir/probe.out") answers, worst
 [ "$worst" != ERR ] && [ "$worst" -le 2000 ] || fl_fail "GET /v1/info during the apply: worst $worst ms (an error, or more than 2 s)"
 n=0
 for p in "${CTR_NS[@]}"; do
-	tc -n "$p" qdisc show dev lo | grep -q clsact && n=$((n + 1))
+	tc -n "$p" qdisc show dev lo | grep >/dev/null clsact && n=$((n + 1))
 done
 fl_assert_eq "$n" "$N" "namespaces with the fault's clsact"
 api DELETE "/v1/faults/$BIG"

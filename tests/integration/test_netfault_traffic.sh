@@ -229,7 +229,7 @@ start_tool crash -r "dir=both,action=partition"
 kill -KILL "$TOOL_PID"
 wait "$TOOL_PID" 2>/dev/null || true
 exec 7>&-
-tc -n "$A" filter show dev "$DEV" egress | grep -q netfault_out ||
+tc -n "$A" filter show dev "$DEV" egress | grep >/dev/null netfault_out ||
 	fl_fail "no leftover filter after kill -9"
 ping_from "$A" 3 10.77.0.2
 fl_assert_eq "$RX" 0 "the leftover partition still drops (programs live on in tc)"

@@ -338,10 +338,10 @@ pings() { # ADDR COUNT: how many echo replies of COUNT came back (0.05 s apart, 
 fl_assert_eq "$(pings 127.0.0.77 20)" 20 "echo replies from 127.0.0.77 before the fault"
 # The container's netns seen with the host's tc (the root has no iproute2).
 ctc() { nsenter -t "$init" -n tc "$@"; }
-ctc qdisc show dev lo | grep -q clsact && fl_fail "lo has a clsact qdisc before the fault"
+ctc qdisc show dev lo | grep >/dev/null clsact && fl_fail "lo has a clsact qdisc before the fault"
 apply '{"name": "loss", "type": "network.loss", "duration": "5m", "target": {"interface": "lo", "direction": "egress", "cidrs": ["127.0.0.77"]}, "params": {"probability": "100%"}}'
 fl_assert_eq "$(pings 127.0.0.77 20)" 0 "echo replies from 127.0.0.77 under 100% loss"
-ctc qdisc show dev lo | grep -q clsact || fl_fail "no clsact qdisc on lo under the fault"
+ctc qdisc show dev lo | grep >/dev/null clsact || fl_fail "no clsact qdisc on lo under the fault"
 # Only the fault's CIDR: the rest of loopback still answers.
 fl_assert_eq "$(pings 127.0.0.1 5)" 5 "echo replies from 127.0.0.1 under the fault"
 api GET "/v1/faults/$FID"
@@ -349,7 +349,7 @@ fl_log "loss status: $(jq -c .fault.status <<<"$API_BODY")"
 fl_assert_eq "$(jq .fault.status.counters.dropped <<<"$API_BODY")" 20 "packets the agent counts dropped"
 revert "$FID"
 fl_assert_eq "$(pings 127.0.0.77 20)" 20 "echo replies from 127.0.0.77 after revert"
-ctc qdisc show dev lo | grep -q clsact && fl_fail "the clsact qdisc is left on lo after revert"
+ctc qdisc show dev lo | grep >/dev/null clsact && fl_fail "the clsact qdisc is left on lo after revert"
 no_faults "after the loss"
 api DELETE "/v1/leases/$lease"
 fl_assert_eq "$HTTP_STATUS" 200 "end the lease ($API_BODY)"

@@ -106,7 +106,7 @@ expect_fail "no ssh client" "cannot run the ssh client '$dir/no-ssh'" -- \
 printf 'GET /v1/info HTTP/1.1\r\n\r\n' |
 	timeout 10 "$FAULTCTL" dial-stdio --agent "unix://$sock" >"$dir/dial.out" ||
 	fl_fail "dial-stdio with stdin closed after the request: exit $?"
-head -1 "$dir/dial.out" | grep -q '^HTTP/1.1 200' || fl_fail "dial-stdio answer: $(head -3 "$dir/dial.out")"
+head -1 "$dir/dial.out" | grep >/dev/null '^HTTP/1.1 200' || fl_fail "dial-stdio answer: $(head -3 "$dir/dial.out")"
 # stdin stays open (sleep), the agent closes after "Connection: close": dial-stdio ends.
 t0=$(now_ms)
 timeout 10 "$FAULTCTL" dial-stdio --agent "unix://$sock" >"$dir/dial2.out" \

@@ -123,7 +123,7 @@ depmod -b "$R" "$KVER" || die "depmod -b failed"
 
 # What /init loads (those built into the kernel need nothing).
 for m in "${REQUIRED[@]}"; do
-	if modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" | grep -q '^insmod '; then
+	if modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" | grep >/dev/null '^insmod '; then
 		echo "$m"
 	fi
 done >"$R/etc/fl-modules"

@@ -101,7 +101,7 @@ tc -n "$A" qdisc del dev veth-a clsact 2>/dev/null || true
 # --- other qdiscs the agent uses
 tc -n "$A" qdisc del dev veth-a root 2>/dev/null || true
 check "fq qdisc added" tc -n "$A" qdisc add dev veth-a root fq
-if tc -n "$A" qdisc show dev veth-a | grep -q '^qdisc fq '; then ok "fq shown by tc"; else bad "fq not shown by tc"; fi
+if tc -n "$A" qdisc show dev veth-a | grep >/dev/null '^qdisc fq '; then ok "fq shown by tc"; else bad "fq not shown by tc"; fi
 read -r _ favg _ < <(rtt) || true
 if [ -n "${favg:-}" ]; then ok "ping through fq: avg ${favg} ms"; else bad "no ping through fq"; fi
 tc -n "$A" qdisc del dev veth-a root 2>/dev/null || true
