@@ -140,12 +140,16 @@ pid_of() {
 	fi
 }
 # running LABEL: LABEL's process still runs in its node's namespace (a pid that was reused
-# elsewhere, or an exited container, does not).
+# elsewhere, or an exited container, does not). Compared by the namespace's inode: `ip netns
+# identify` scans every name in /run/netns and fails when another lab (or test) deletes one
+# meanwhile, which made a starting process look exited.
 running() {
-	local pid n
+	local pid n ino
 	n=$(cat "$dir/$1.node" 2>/dev/null) || return 1
 	pid=$(pid_of "$1")
-	[ "$pid" != 0 ] && [ "$(ip netns identify "$pid" 2>/dev/null)" = "$(ns_of "$n")" ]
+	[ "$pid" != 0 ] || return 1
+	ino=$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null) || return 1
+	[ "$ino" = "$(stat -L -c %i "/run/netns/$(ns_of "$n")" 2>/dev/null)" ]
 }
 log_tail() { # LABEL: the last lines of its log (a container's from podman)
 	if [ -e "$dir/$1.ctr" ]; then
@@ -336,6 +340,7 @@ cmd_up() {
 		# The lab's resolv.conf over /etc/resolv.conf in a mount namespace of the service's
 		# own (the host's file is never written); unshare and sh exec, so the pid is the
 		# service's.
+		# shellcheck disable=SC2016 # $0 and $@ are the inner shell's
 		start target service unshare --mount --propagation private sh -c \
 			'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$dir/resolv.conf" \
 			"$demo" serve --listen "$svc" --backend "$be_url" \
