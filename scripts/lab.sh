@@ -16,7 +16,8 @@
 # run at once under different names (FL_LAB_NAME, default "lab"); their state (pids, logs,
 # Prometheus storage, the agent's socket and journal) lives in $FL_LAB_RUN/NAME
 # (default /run/faultline-lab) and is removed by "down". "up" removes what it created when it
-# fails half-way. Needs root, the build (scripts/build.sh) and the prometheus package.
+# fails half-way. Needs root, the build (scripts/build.sh) and the prometheus, dnsmasq-base and
+# bind9-dnsutils packages.
 #
 # --containers: the service and the backend run as podman containers fl-NAME-service and
 # fl-NAME-backend on the target's and the backend's namespaces (an image built here FROM
@@ -47,7 +48,7 @@ die() {
 	exit 1
 }
 usage() {
-	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
