@@ -12,7 +12,9 @@
 # with `faultctl gameday --yes` from the client namespace: experiments/lab-backend-loss.yaml
 # (must hold: exit 0), a 5 s pause, experiments/lab-backend-container-loss.yaml (loss inside
 # the backend's container, named by its name: must hold), a 15 s pause,
-# experiments/lab-backend-partition.yaml (its guardrail must abort it: exit 1), so the
+# experiments/lab-backend-dns.yaml (the backend's name answered NXDOMAIN on the service's
+# node: the service must fail fast with its 502 for a failed lookup and recover; must hold),
+# a 5 s pause, experiments/lab-backend-partition.yaml (its guardrail must abort it: exit 1), so the
 # game day itself exits 1; print its Markdown report, check every step's outcome and that
 # every fault was reverted from its JSON report and from the agent, print a summary; then
 # `scripts/lab.sh down`. The plan has no time window (the lab has no users to protect) and
@@ -68,21 +70,24 @@ done
 
 # The game day: the plan, and each of its steps in order with the outcome and exit code it
 # must have. Both losses (on the target's side, and inside the backend's container) are
-# absorbed by TCP within the service's backend timeout; the partition makes every request a
-# 504, which the error-ratio guardrail must catch and abort. The game day's own exit code is
+# absorbed by TCP within the service's backend timeout; the backend's name not resolving
+# makes the service answer 502 at once (its error path for a failed lookup) and no 504; the
+# partition makes every request a 504, which the error-ratio guardrail must catch and abort. The game day's own exit code is
 # its most serious step's: 1, a hypothesis that did not hold.
 PLAN=gameday-lab.yaml
 GAME_DAY=(
 	"lab-backend-loss held 0"
 	"lab-backend-container-loss held 0"
+	"lab-backend-dns held 0"
 	"lab-backend-partition aborted 1"
 )
 GAME_DAY_RC=1
-# The game day is bounded by its plan: experiments of 40, 25 and 40 s, each with a recovery of
-# at most 30 s, and 20 s of pauses, about 215 s at the most. This cap only catches a hang.
+# The game day is bounded by its plan: experiments of 40, 25, 30 and 40 s, each with a
+# recovery of at most 30 s, and 25 s of pauses, about 280 s at the most. This cap only
+# catches a hang.
 # faultctl gets SIGINT at the cap, so it reverts before it exits; SIGKILL 20 s later if it
 # has not (the agent then reverts when the lease lapses, within its 5 s TTL).
-RUN_CAP_S=240
+RUN_CAP_S=300
 
 build=${FL_BUILD_DIR:-$src/build}
 faultctl=$build/ctl/faultctl

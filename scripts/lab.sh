@@ -8,12 +8,16 @@
 #   scripts/lab.sh down            stop and remove everything "up" created
 #
 # Nodes: target (demo service, faultlined), backend (demo backend), client (load generator,
-# Prometheus), joined by a bridge in a namespace of their own. Nothing is added to the host's
+# Prometheus), dns (dnsmasq serving the backend's name, $LAB_BACKEND_NAME, which the service
+# resolves at every call through a resolv.conf of the lab: bind-mounted over /etc/resolv.conf
+# in a mount namespace of the service's own, or podman's --dns), joined by a bridge in a
+# namespace of their own. Nothing is added to the host's
 # network: the addresses exist only inside the namespaces the lab creates. Several labs can
 # run at once under different names (FL_LAB_NAME, default "lab"); their state (pids, logs,
 # Prometheus storage, the agent's socket and journal) lives in $FL_LAB_RUN/NAME
 # (default /run/faultline-lab) and is removed by "down". "up" removes what it created when it
-# fails half-way. Needs root, the build (scripts/build.sh) and the prometheus package.
+# fails half-way. Needs root, the build (scripts/build.sh) and the prometheus, dnsmasq-base and
+# bind9-dnsutils packages.
 #
 # --containers: the service and the backend run as podman containers fl-NAME-service and
 # fl-NAME-backend on the target's and the backend's namespaces (an image built here FROM
@@ -30,7 +34,7 @@ agent=$build/agent/faultlined
 name=${FL_LAB_NAME:-lab}
 run_root=${FL_LAB_RUN:-/run/faultline-lab}
 dir=$run_root/$name
-nodes=(target backend client)
+nodes=(target backend client dns)
 # Podman as this machine needs it (docs/lab.md): runc (crun refuses hybrid cgroup layouts) and
 # the cgroupfs manager; containers get rlimits no higher than the host's and the lab's own
 # namespaces, never podman's default network.
@@ -44,7 +48,7 @@ die() {
 	exit 1
 }
 usage() {
-	sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -56,7 +60,8 @@ addr_of() {
 	target) echo "$LAB_TARGET_ADDR" ;;
 	backend) echo "$LAB_BACKEND_ADDR" ;;
 	client) echo "$LAB_CLIENT_ADDR" ;;
-	*) die "unknown node '$1' (target, backend, client)" ;;
+	dns) echo "$LAB_DNS_ADDR" ;;
+	*) die "unknown node '$1' (target, backend, client, dns)" ;;
 	esac
 }
 in_ns() { # NODE CMD...: nsenter switches only the network namespace (ip netns exec would
@@ -102,16 +107,24 @@ build_image() {
 	rm -rf "$ctx"
 }
 
-# start_ctr NODE LABEL ARGS...: faultline-demo ARGS as container fl-NAME-LABEL on NODE's
-# namespace, labelled faultline-lab=NAME; its name in $dir/LABEL.ctr.
+# start_ctr NODE LABEL [PODMAN_OPTS... --] ARGS...: faultline-demo ARGS as container
+# fl-NAME-LABEL on NODE's namespace, labelled faultline-lab=NAME; its name in $dir/LABEL.ctr.
 start_ctr() {
 	local n=$1 label=$2 c
+	local opts=()
 	shift 2
+	if [[ " $* " == *" -- "* ]]; then
+		while [ "$1" != -- ]; do
+			opts+=("$1")
+			shift
+		done
+		shift
+	fi
 	c=$(ctr_of "$label")
 	echo "$n" >"$dir/$label.node"
 	echo "$c" >"$dir/$label.ctr"
 	if ! timeout 60 "${podman[@]}" run -d --pull=never --name "$c" --label "faultline-lab=$name" \
-		--ulimit nofile=1024:1024 --ulimit nproc=4096:4096 \
+		--ulimit nofile=1024:1024 --ulimit nproc=4096:4096 "${opts[@]}" \
 		--network "ns:/run/netns/$(ns_of "$n")" "$image" "$@" >"$dir/$label.log" 2>&1; then
 		tail -n 20 "$dir/$label.log" >&2
 		die "podman run $c failed (log above)"
@@ -128,12 +141,16 @@ pid_of() {
 	fi
 }
 # running LABEL: LABEL's process still runs in its node's namespace (a pid that was reused
-# elsewhere, or an exited container, does not).
+# elsewhere, or an exited container, does not). Compared by the namespace's inode: `ip netns
+# identify` scans every name in /run/netns and fails when another lab (or test) deletes one
+# meanwhile, which made a starting process look exited.
 running() {
-	local pid n
+	local pid n ino
 	n=$(cat "$dir/$1.node" 2>/dev/null) || return 1
 	pid=$(pid_of "$1")
-	[ "$pid" != 0 ] && [ "$(ip netns identify "$pid" 2>/dev/null)" = "$(ns_of "$n")" ]
+	[ "$pid" != 0 ] || return 1
+	ino=$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null) || return 1
+	[ "$ino" = "$(stat -L -c %i "/run/netns/$(ns_of "$n")" 2>/dev/null)" ]
 }
 log_tail() { # LABEL: the last lines of its log (a container's from podman)
 	if [ -e "$dir/$1.ctr" ]; then
@@ -160,6 +177,10 @@ wait_for() {
 
 http_ok() { # NODE URL
 	in_ns "$1" curl -fsS --max-time 1 -o /dev/null "$2"
+}
+dns_ok() { # the lab's resolver answers the backend's name from the target's node
+	[ "$(in_ns target dig +short +time=1 +tries=1 "@$LAB_DNS_ADDR" "$LAB_BACKEND_NAME" A)" = \
+		"$LAB_BACKEND_ADDR" ]
 }
 
 cmd_down() {
@@ -253,7 +274,7 @@ cmd_up() {
 		shift
 	done
 	[ "$(id -u)" -eq 0 ] || die "run as root: the lab creates network namespaces"
-	for v in ip nsenter setsid curl prometheus; do
+	for v in ip nsenter setsid unshare curl prometheus dnsmasq dig; do
 		command -v "$v" >/dev/null || die "needs '$v' (run scripts/setup.sh)"
 	done
 	if [ "$containers" -eq 1 ]; then
@@ -291,9 +312,25 @@ cmd_up() {
 
 	local be=$LAB_BACKEND_ADDR:$LAB_BACKEND_PORT svc=$LAB_TARGET_ADDR:$LAB_SERVICE_PORT
 	local prom=$LAB_CLIENT_ADDR:$LAB_PROMETHEUS_PORT
+	local be_url=http://$LAB_BACKEND_NAME:$LAB_BACKEND_PORT/
+	# The lab's resolver: dnsmasq serving the backend's name from a hosts file, nothing else
+	# (--no-resolv: no upstream; --local: it answers for the name's domain itself, NODATA
+	# for the AAAA the C library also asks and NXDOMAIN for other names in it, where it would
+	# otherwise answer REFUSED). --keep-in-foreground rather than --no-daemon, which would
+	# answer TCP in its one process. Queries are not logged (20 a second for an hour).
+	echo "$LAB_BACKEND_ADDR $LAB_BACKEND_NAME" >"$dir/hosts"
+	start dns dns dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$dir/hosts" \
+		--local="/${LAB_BACKEND_NAME#*.}/" --listen-address="$LAB_DNS_ADDR" --bind-interfaces \
+		--pid-file= --user=root --group=root --log-facility="$dir/dns.log"
+	wait_for dns 10 dns_ok
+	# The service's resolver configuration: the lab's resolver only; a lost query is asked
+	# again after 1 s, once, so a lookup ends within about 2 s, inside the backend timeout.
+	printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$LAB_DNS_ADDR" >"$dir/resolv.conf"
 	if [ "$containers" -eq 1 ]; then
 		start_ctr backend backend backend --listen "$be"
-		start_ctr target service serve --listen "$svc" --backend "http://$be/" \
+		start_ctr target service --dns "$LAB_DNS_ADDR" --dns-option timeout:1 \
+			--dns-option attempts:2 --dns-search . -- \
+			serve --listen "$svc" --backend "$be_url" \
 			--backend-timeout-ms "$LAB_BACKEND_TIMEOUT_MS"
 		# The Docker Engine API, so that the agent resolves the containers' names.
 		start target engine "${podman[@]}" system service --time=0 "unix://$dir/engine.sock"
@@ -301,11 +338,19 @@ cmd_up() {
 		agent_opts=(--container-engines "$dir/engine.sock")
 	else
 		start backend backend "$demo" backend --listen "$be"
-		start target service "$demo" serve --listen "$svc" --backend "http://$be/" \
+		# The lab's resolv.conf over /etc/resolv.conf in a mount namespace of the service's
+		# own (the host's file is never written); unshare and sh exec, so the pid is the
+		# service's.
+		# shellcheck disable=SC2016 # $0 and $@ are the inner shell's
+		start target service unshare --mount --propagation private sh -c \
+			'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$dir/resolv.conf" \
+			"$demo" serve --listen "$svc" --backend "$be_url" \
 			--backend-timeout-ms "$LAB_BACKEND_TIMEOUT_MS"
 	fi
 	wait_for backend 10 http_ok backend "http://$be/healthz"
 	wait_for service 10 http_ok target "http://$svc/healthz"
+	# The whole path once: the service resolves the backend's name and gets its answer.
+	wait_for service 10 http_ok target "http://$svc/"
 	if [ "$with_agent" -eq 1 ]; then
 		start target agent "$agent" --socket "$dir/agent.sock" --state-dir "$dir/agent-state" \
 			--audit-log "$dir/audit.log" "${agent_opts[@]}"
@@ -337,6 +382,8 @@ cmd_env() {
 	[ -e "$dir/agent.pid" ] && echo "FAULTLINE_AGENT=unix://$dir/agent.sock"
 	echo "LAB_SERVICE_URL=http://$LAB_TARGET_ADDR:$LAB_SERVICE_PORT/"
 	echo "LAB_BACKEND_URL=http://$LAB_BACKEND_ADDR:$LAB_BACKEND_PORT/"
+	echo "LAB_BACKEND_NAME=$LAB_BACKEND_NAME"
+	echo "LAB_DNS_ADDR=$LAB_DNS_ADDR"
 	echo "LAB_PROMETHEUS_URL=http://$LAB_CLIENT_ADDR:$LAB_PROMETHEUS_PORT"
 	for n in "${nodes[@]}"; do
 		echo "LAB_NETNS_${n^^}=$(ns_of "$n")"

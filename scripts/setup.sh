@@ -38,7 +38,8 @@ PKGS=(
 	# are built locally FROM scratch with busybox-static, and the Docker Engine API that
 	# `podman system service` serves
 	podman runc
-	# network.dns tests: a real resolver serving a hosts file (dnsmasq) and real clients (dig)
+	# network.dns tests and the lab's resolver node: a real resolver serving a hosts file
+	# (dnsmasq) and real clients (dig)
 	dnsmasq-base bind9-dnsutils
 )
 

@@ -24,6 +24,7 @@ enum demo_backend_result {
 	DEMO_BACKEND_CONN_ERROR,   /* connect refused, reset, unreachable */
 	DEMO_BACKEND_TIMEOUT,	   /* no whole answer within the timeout */
 	DEMO_BACKEND_BAD_RESPONSE, /* not HTTP, or larger than the buffer */
+	DEMO_BACKEND_DNS_ERROR,	   /* the backend's name did not resolve */
 	DEMO_BACKEND__COUNT,
 };
 
@@ -44,21 +45,33 @@ void demo_metrics_count(struct demo_metrics *m, int status, double seconds);
 /* The Prometheus text exposition of m, malloc'd; NULL when out of memory. */
 char *demo_metrics_render(const struct demo_metrics *m, int with_backend);
 
-/* A numeric endpoint: an IPv4 or bracketed IPv6 literal and a port. */
+/*
+ * An endpoint: an IPv4 or bracketed IPv6 literal and a port, in ss; or, for the backend URL
+ * only, a DNS name in name (ss unused, family AF_UNSPEC), resolved at every call.
+ */
 struct demo_endpoint {
 	struct sockaddr_storage ss;
 	socklen_t len;
+	char name[64];	     /* the DNS name, or "" for a numeric address */
+	char port_text[6];   /* the port as written, for getaddrinfo */
 	char host[80]; /* HOST:PORT as written, brackets included, for the Host header */
 	char path[256];
 };
 
 /*
  * Parse "HOST:PORT" (listen addresses) or "http://HOST:PORT/PATH" (the backend URL). HOST is a
- * numeric address: the lab addresses namespaces, and a resolver would add an unbounded wait.
+ * numeric address: the lab addresses namespaces directly (only the service's backend may be
+ * named, below).
  * Returns 0, or -EINVAL with a reason in why.
  */
 int demo_parse_hostport(const char *s, struct demo_endpoint *ep, const char **why);
 int demo_parse_url(const char *s, struct demo_endpoint *ep, const char **why);
+/*
+ * The backend URL of serve mode: as demo_parse_url, but HOST may also be a DNS name (letters,
+ * digits, hyphens, dots; at most 63 characters), which the service resolves with getaddrinfo
+ * at every backend call, through the C library's resolver and /etc/resolv.conf.
+ */
+int demo_parse_backend_url(const char *s, struct demo_endpoint *ep, const char **why);
 
 struct demo_config {
 	struct demo_endpoint listen;

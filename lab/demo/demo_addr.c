@@ -1,13 +1,42 @@
-/* Numeric listen addresses and backend URLs of faultline-demo; no I/O here. */
+/* Listen addresses (numeric) and URLs (numeric, or a DNS name for the backend); no I/O here. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "demo.h"
 
-int demo_parse_hostport(const char *s, struct demo_endpoint *ep, const char **why)
+/* A DNS name as the backend URL may hold it: labels of letters, digits and hyphens. */
+static int valid_name(const char *h)
+{
+	size_t label = 0, n = strlen(h);
+	int alpha = 0;
+
+	if (!n || n >= sizeof(((struct demo_endpoint *)0)->name))
+		return 0;
+	for (; *h; h++) {
+		if (*h == '.') {
+			if (!label)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
+		      (*h >= '0' && *h <= '9') || *h == '-'))
+			return 0;
+		if (!((*h >= '0' && *h <= '9') || *h == '-'))
+			alpha = 1;
+		if (++label > 63)
+			return 0;
+	}
+	/* A trailing dot is allowed (absolute name); all digits would be an address. */
+	return alpha;
+}
+
+static int parse_hostport(const char *s, struct demo_endpoint *ep, int allow_name,
+			  const char **why)
 {
 	const char *colon, *hs = s, *he;
 	char host[64], *end;
@@ -55,14 +84,21 @@ int demo_parse_hostport(const char *s, struct demo_endpoint *ep, const char **wh
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ep->ss;
 
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1) {
-			*why = "not a numeric IPv4 address (names are not resolved)";
+		if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons(port);
+			ep->len = sizeof(*s4);
+		} else if (allow_name && valid_name(host)) {
+			strcpy(ep->name, host);
+		} else if (allow_name) {
+			*why = "not a numeric IPv4 address nor a DNS name";
+			return -EINVAL;
+		} else {
+			*why = "not a numeric IPv4 address (names are not resolved here)";
 			return -EINVAL;
 		}
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		ep->len = sizeof(*s4);
 	}
+	snprintf(ep->port_text, sizeof(ep->port_text), "%ld", port);
 	if (strlen(s) >= sizeof(ep->host)) {
 		*why = "too long";
 		return -EINVAL;
@@ -72,7 +108,12 @@ int demo_parse_hostport(const char *s, struct demo_endpoint *ep, const char **wh
 	return 0;
 }
 
-int demo_parse_url(const char *s, struct demo_endpoint *ep, const char **why)
+int demo_parse_hostport(const char *s, struct demo_endpoint *ep, const char **why)
+{
+	return parse_hostport(s, ep, 0, why);
+}
+
+static int parse_url(const char *s, struct demo_endpoint *ep, int allow_name, const char **why)
 {
 	static const char scheme[] = "http://";
 	const char *auth = s + sizeof(scheme) - 1, *slash;
@@ -92,11 +133,10 @@ int demo_parse_url(const char *s, struct demo_endpoint *ep, const char **why)
 	}
 	memcpy(hostport, auth, slash - auth);
 	hostport[slash - auth] = '\0';
-	err = demo_parse_hostport(hostport, ep, why);
+	err = parse_hostport(hostport, ep, allow_name, why);
 	if (err)
 		return err;
-	if (ep->ss.ss_family == AF_INET ? !((struct sockaddr_in *)&ep->ss)->sin_port
-					: !((struct sockaddr_in6 *)&ep->ss)->sin6_port) {
+	if (!strcmp(ep->port_text, "0")) {
 		*why = "port 0 cannot be called";
 		return -EINVAL;
 	}
@@ -108,4 +148,14 @@ int demo_parse_url(const char *s, struct demo_endpoint *ep, const char **why)
 		strcpy(ep->path, slash);
 	}
 	return 0;
+}
+
+int demo_parse_url(const char *s, struct demo_endpoint *ep, const char **why)
+{
+	return parse_url(s, ep, 0, why);
+}
+
+int demo_parse_backend_url(const char *s, struct demo_endpoint *ep, const char **why)
+{
+	return parse_url(s, ep, 1, why);
 }

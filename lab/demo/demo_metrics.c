@@ -17,6 +17,7 @@ static const char *const backend_results[DEMO_BACKEND__COUNT] = {
 	[DEMO_BACKEND_CONN_ERROR] = "connect_error",
 	[DEMO_BACKEND_TIMEOUT] = "timeout",
 	[DEMO_BACKEND_BAD_RESPONSE] = "bad_response",
+	[DEMO_BACKEND_DNS_ERROR] = "dns_error",
 };
 
 void demo_hist_observe(struct demo_hist *h, double seconds)

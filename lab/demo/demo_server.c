@@ -2,7 +2,11 @@
  * The HTTP side of faultline-demo on libuv. Every connection carries one request and is closed
  * after the answer, so each buffer is bounded by one request head (plus a small body) and no
  * connection outlives its timers. In service mode a request to "/" makes one call to the
- * backend, bounded by --backend-timeout-ms from connect to last byte.
+ * backend, bounded by --backend-timeout-ms from the name's lookup (when the backend URL names
+ * it) through connect to the last byte. A named backend is resolved at every call, with no
+ * cache: getaddrinfo on libuv's thread pool, through the C library's resolver and
+ * /etc/resolv.conf, so a name that stops resolving fails the very next call (502, counted as
+ * dns_error) and one that resolves again serves the next call after that.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,6 +55,8 @@ struct upstream {
 	uv_timer_t timer;
 	uv_connect_t creq;
 	uv_write_t wreq;
+	uv_getaddrinfo_t gai; /* a named backend: the lookup, pending while looking_up */
+	int looking_up;
 	struct server *srv;
 	struct conn *conn; /* NULL once the client went away */
 	uint64_t start_ns;
@@ -187,15 +193,19 @@ static void conn_answer_text(struct conn *c, int status, const char *text, int c
 	conn_answer(c, status, "text/plain", text, strlen(text), counted);
 }
 
-static void upstream_handle_closed(uv_handle_t *h)
+/* Drop one reference of u: its two handles and, while it runs, the name's lookup. */
+static void upstream_unref(struct upstream *u)
 {
-	struct upstream *u = h->data;
-
 	if (--u->open_handles == 0) {
 		free(u->req);
 		free(u->buf);
 		free(u);
 	}
+}
+
+static void upstream_handle_closed(uv_handle_t *h)
+{
+	upstream_unref(h->data);
 }
 
 static void upstream_finish(struct upstream *u, enum demo_backend_result r, int status,
@@ -222,11 +232,21 @@ static void upstream_finish(struct upstream *u, enum demo_backend_result r, int 
 			snprintf(text, sizeof(text), "backend answered %d\n", status);
 			conn_answer_text(c, 502, text, 1);
 			break;
+		case DEMO_BACKEND_DNS_ERROR:
+			/* status is the lookup's libuv error */
+			snprintf(text, sizeof(text), "backend name %s did not resolve: %s\n",
+				 u->srv->cfg->backend.name, uv_strerror(status));
+			conn_answer_text(c, 502, text, 1);
+			break;
 		default:
 			conn_answer_text(c, 502, "backend unreachable or not HTTP\n", 1);
 			break;
 		}
 	}
+	/* A lookup that has not started yet is cancelled; a running one ends on its own (the
+	 * resolver's own timeouts bound it) and its callback then only drops its reference. */
+	if (u->looking_up)
+		uv_cancel((uv_req_t *)&u->gai);
 	uv_close((uv_handle_t *)&u->tcp, upstream_handle_closed);
 	uv_close((uv_handle_t *)&u->timer, upstream_handle_closed);
 }
@@ -298,6 +318,30 @@ static void upstream_connected(uv_connect_t *req, int status)
 		upstream_finish(u, DEMO_BACKEND_CONN_ERROR, 0, NULL, 0);
 }
 
+static void upstream_connect(struct upstream *u, const struct sockaddr *sa)
+{
+	int err = uv_tcp_connect(&u->creq, &u->tcp, sa, upstream_connected);
+
+	if (err)
+		upstream_finish(u, DEMO_BACKEND_CONN_ERROR, err, NULL, 0);
+}
+
+static void upstream_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct upstream *u = req->data;
+
+	u->looking_up = 0;
+	if (!u->closing) {
+		if (status || !res)
+			upstream_finish(u, DEMO_BACKEND_DNS_ERROR, status ? status : UV_EAI_NONAME,
+					NULL, 0);
+		else
+			upstream_connect(u, res->ai_addr);
+	}
+	uv_freeaddrinfo(res);
+	upstream_unref(u);
+}
+
 /* Start the backend call for c; on failure to even start, c is answered 500. */
 static void upstream_start(struct conn *c)
 {
@@ -326,8 +370,27 @@ static void upstream_start(struct conn *c)
 	u->tcp.data = u->timer.data = u->creq.data = u;
 	u->open_handles = 2;
 	uv_timer_start(&u->timer, upstream_timeout, srv->cfg->backend_timeout_ms, 0);
-	if (uv_tcp_connect(&u->creq, &u->tcp, (const struct sockaddr *)&be->ss, upstream_connected))
-		upstream_finish(u, DEMO_BACKEND_CONN_ERROR, 0, NULL, 0);
+	if (be->name[0]) {
+		struct addrinfo hints = {
+			.ai_family = AF_UNSPEC,
+			.ai_socktype = SOCK_STREAM,
+			.ai_flags = AI_NUMERICSERV,
+		};
+		int err;
+
+		u->gai.data = u;
+		u->open_handles++;
+		u->looking_up = 1;
+		err = uv_getaddrinfo(srv->loop, &u->gai, upstream_resolved, be->name, be->port_text,
+				     &hints);
+		if (err) {
+			u->looking_up = 0;
+			u->open_handles--;
+			upstream_finish(u, DEMO_BACKEND_DNS_ERROR, err, NULL, 0);
+		}
+		return;
+	}
+	upstream_connect(u, (const struct sockaddr *)&be->ss);
 }
 
 static void backend_delay_done(uv_timer_t *t)
@@ -498,9 +561,10 @@ int demo_serve(const struct demo_config *cfg)
 		log_info("backend listening on http://%s/ (delay %u ms)", cfg->listen.host,
 			 cfg->delay_ms);
 	else
-		log_info("service listening on http://%s/, backend http://%s%s (timeout %u ms)",
+		log_info("service listening on http://%s/, backend http://%s%s (timeout %u ms%s)",
 			 cfg->listen.host, cfg->backend.host, cfg->backend.path,
-			 cfg->backend_timeout_ms);
+			 cfg->backend_timeout_ms,
+			 cfg->backend.name[0] ? ", name resolved at every call" : "");
 	uv_run(srv.loop, UV_RUN_DEFAULT);
 	/* Stopped by a signal: the process exits, which closes every socket at once. */
 	return 0;

@@ -19,15 +19,18 @@ static void usage(FILE *f)
 		"                              [--timeout-ms MS]\n"
 		"\n"
 		"serve: answer GET / by calling the backend (GET URL); 200 with its body on a\n"
-		"  2xx, 502 on another status or a connection error, 504 on a timeout.\n"
+		"  2xx, 502 on another status, a connection error or a name that does not\n"
+		"  resolve, 504 on a timeout. A backend named by a DNS name is resolved at every\n"
+		"  call (getaddrinfo, /etc/resolv.conf; no cache).\n"
 		"backend: answer GET / with 200 \"backend ok\" (after --delay-ms).\n"
 		"Both serve /metrics (Prometheus) and /healthz, and close every connection after\n"
-		"one answer. Addresses are numeric: 10.0.0.1:8080, [fd00::1]:8080.\n"
+		"one answer. Addresses are numeric (10.0.0.1:8080, [fd00::1]:8080), except the\n"
+		"backend URL's, which may be a name.\n"
 		"load: GET URL at --rate per second (default 10) for --duration seconds\n"
 		"  (default 10, at most 86400) or --count requests, then print a summary.\n"
 		"\n"
 		"  -L, --listen ADDR:PORT        listen address (default 127.0.0.1:8080)\n"
-		"  -b, --backend URL             serve: http://ADDR:PORT/PATH of the backend\n"
+		"  -b, --backend URL             serve: http://HOST:PORT/PATH of the backend\n"
 		"      --backend-timeout-ms MS   serve: bound of one backend call (default 1000)\n"
 		"      --request-timeout-ms MS   time a client has to send its request (5000)\n"
 		"      --max-connections N       open connections beyond N are closed (256)\n"
@@ -184,7 +187,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "faultline-demo serve: --backend URL is required\n");
 			return 2;
 		}
-		if (demo_parse_url(backend, &cfg.backend, &why)) {
+		if (demo_parse_backend_url(backend, &cfg.backend, &why)) {
 			fprintf(stderr, "faultline-demo serve: --backend '%s': %s\n", backend, why);
 			return 2;
 		}

@@ -5,9 +5,11 @@
 # gameday --yes`, with no terminal and at whatever hour the test runs).
 # Checked: exit 0 within its time bound; the game day exited 1, its loss step held (exit 0),
 # its container step (loss inside the backend's container, by name) held after the plan's
-# 5 s pause with packets dropped in that container's namespace, and its partition step,
-# started after the plan's 15 s pause, was aborted by its guardrail (exit 1) with a
-# breach-to-reverted time, in the printed summary, the printed Markdown and the JSON and
+# 5 s pause with packets dropped in that container's namespace, its DNS step (the backend's
+# name answered NXDOMAIN on the service's node, after the plan's 15 s pause) held with every
+# query the agent matched answered by it and its after-check counting the service's 502s for
+# a failed lookup (result="dns_error") in Prometheus, and its partition step, started after
+# the plan's 5 s pause, was aborted by its guardrail (exit 1) with a breach-to-reverted time, in the printed summary, the printed Markdown and the JSON and
 # JUnit reports (the game-day JSON schema-valid, and each step's run report too); every
 # confirmation answered by --yes; every fault reverted; the agent info, the containers the
 # agent sees and the latency note printed; and nothing left afterwards: none of the lab's
@@ -44,7 +46,7 @@ assert_nothing_left() {
 	fl_assert_eq "$(lab_namespaces)" "" "lab namespaces left"
 	[ ! -e "$lab_dir" ] || fl_fail "state directory $lab_dir left"
 	mapfile -t pids < <(sed -n 's/^  [a-z]* (pid \([0-9]*\), [a-z]*): running$/\1/p' "$out")
-	fl_assert_eq "${#pids[@]}" 4 "lab processes in the demo's status (agent, engine, prometheus, load)"
+	fl_assert_eq "${#pids[@]}" 5 "lab processes in the demo's status (agent, dns, engine, prometheus, load)"
 	mapfile -t ctrs < <(sed -n 's/^  [a-z]* (container \([a-z0-9-]*\), pid \([0-9]*\), [a-z]*): running$/\1 \2/p' "$out")
 	fl_assert_eq "${ctrs[*]}" "fl-$FL_LAB_NAME-backend ${ctrs[0]#* } fl-$FL_LAB_NAME-service ${ctrs[1]#* }" \
 		"lab containers in the demo's status"
@@ -69,7 +71,7 @@ assert_nothing_left() {
 fl_log "the whole demo"
 out=$dir/out
 rc=0
-FL_DEMO_SKIP_SETUP=1 timeout -k 10 300 bash "$DEMO" --out "$out" </dev/null >"$dir/demo.log" 2>&1 ||
+FL_DEMO_SKIP_SETUP=1 timeout -k 10 360 bash "$DEMO" --out "$out" </dev/null >"$dir/demo.log" 2>&1 ||
 	rc=$?
 if [ "$rc" -ne 0 ]; then
 	tail -n 60 "$dir/demo.log" >&2
@@ -78,11 +80,11 @@ fi
 log=$dir/demo.log
 took=$(sed -n 's/^demo: ok; took \([0-9.]*\) s$/\1/p' "$log")
 [ -n "$took" ] || fl_fail "no 'demo: ok; took N s' line"
-# About 137 s here: 40 s of loss, the plan's 5 s pause, 25 s of loss in the container, the
-# 15 s pause, about 15 s of partition and recovery, some 25 s for the lab with its image and
-# containers, and the checks. The bound leaves room for a loaded 2-core machine and is still
-# "a few minutes".
-awk -v t="$took" 'BEGIN { exit !(t < 240) }' || fl_fail "demo took $took s"
+# 144 s here: 40 s of loss, the plan's 5 s pause, 25 s of loss in the container, the 15 s
+# pause, 30 s of the DNS step, the 5 s pause, about 15 s of partition and recovery, the lab
+# with its image and containers, and the checks. The bound leaves room for
+# a loaded 2-core machine and is still "a few minutes".
+awk -v t="$took" 'BEGIN { exit !(t < 300) }' || fl_fail "demo took $took s"
 fl_log "demo took $took s"
 
 grep -q '^capabilities ' "$log" || fl_fail "no agent info printed"
@@ -95,7 +97,7 @@ fi
 grep -q '/gameday-lab.yaml: valid$' "$log" || fl_fail "game-day plan not validated"
 grep -q '/lab-backend-loss.yaml: valid$' "$log" || fl_fail "experiments not validated"
 grep -q '^plan: lab-backend-partition ' "$log" || fl_fail "plan not printed"
-grep -q '^game day lab-gameday: aborted: step 3 (lab-backend-partition) aborted$' "$log" ||
+grep -q '^game day lab-gameday: aborted: step 4 (lab-backend-partition) aborted$' "$log" ||
 	fl_fail "faultctl gameday's last line not printed"
 grep -Eq '^ok +game day +expected exit 1 +got exit 1 +outcome aborted$' "$log" ||
 	fl_fail "summary: game day: $(grep 'game day  ' "$log" | tail -n 1)"
@@ -103,6 +105,8 @@ grep -Eq '^ok +lab-backend-loss +expected held +got held +exit 0 ' "$log" ||
 	fl_fail "summary: loss did not hold: $(grep 'lab-backend-loss ' "$log" | tail -n 1)"
 grep -Eq '^ok +lab-backend-container-loss +expected held +got held +exit 0 ' "$log" ||
 	fl_fail "summary: container loss did not hold: $(grep 'lab-backend-container-loss ' "$log" | tail -n 1)"
+grep -Eq '^ok +lab-backend-dns +expected held +got held +exit 0 ' "$log" ||
+	fl_fail "summary: DNS did not hold: $(grep 'lab-backend-dns ' "$log" | tail -n 1)"
 grep -Eq '^ok +lab-backend-partition +expected aborted +got aborted +exit 1 +breach-to-reverted [0-9.]+ ms' "$log" ||
 	fl_fail "summary: partition not aborted: $(grep 'lab-backend-partition ' "$log" | tail -n 1)"
 grep -q '^ok    every fault reverted: ' "$log" || fl_fail "summary: no revert check"
@@ -115,12 +119,15 @@ grep -qxF '## Step 1: Experiment `lab-backend-loss`: held' "$log" || fl_fail "lo
 grep -qxF '## Step 2: Experiment `lab-backend-container-loss`: held' "$log" ||
 	fl_fail "container loss Markdown not printed"
 # shellcheck disable=SC2016
-grep -qxF '## Step 3: Experiment `lab-backend-partition`: aborted' "$log" ||
+grep -qxF '## Step 3: Experiment `lab-backend-dns`: held' "$log" ||
+	fl_fail "DNS Markdown not printed"
+# shellcheck disable=SC2016
+grep -qxF '## Step 4: Experiment `lab-backend-partition`: aborted' "$log" ||
 	fl_fail "partition Markdown not printed"
 
 gd=$out/gameday.json
 run_validate_report_schema "$gd" gameday.schema.json
-for k in 0 1 2; do
+for k in 0 1 2 3; do
 	jq ".steps[$k].report" "$gd" >"$dir/step$k.json"
 	run_validate_report "$dir/step$k.json"
 done
@@ -128,11 +135,12 @@ run_check_junit "$out/gameday.junit.xml"
 [ -s "$out/gameday.md" ] || fl_fail "$out/gameday.md missing"
 fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code)"' "$gd")" "aborted 1" "game-day report"
 fl_assert_eq "$(jq -r '[.steps[] | "\(.name):\(.state):\(.confirmed_by)"] | join(" ")' "$gd")" \
-	"lab-backend-loss:ran:--yes lab-backend-container-loss:ran:--yes lab-backend-partition:ran:--yes" \
+	"lab-backend-loss:ran:--yes lab-backend-container-loss:ran:--yes lab-backend-dns:ran:--yes lab-backend-partition:ran:--yes" \
 	"steps, confirmed by --yes"
-# The plan's pauses (5 s, then 15 s) really came between the steps.
+# The plan's pauses (5 s, 15 s, then 5 s) really came between the steps.
 jq -e '(.steps[1].started_ms - (.steps[0].started_ms + .steps[0].elapsed_ms) >= 5000) and
-	(.steps[2].started_ms - (.steps[1].started_ms + .steps[1].elapsed_ms) >= 15000)' "$gd" \
+	(.steps[2].started_ms - (.steps[1].started_ms + .steps[1].elapsed_ms) >= 15000) and
+	(.steps[3].started_ms - (.steps[2].started_ms + .steps[2].elapsed_ms) >= 5000)' "$gd" \
 	>/dev/null || fl_fail "pauses: $(jq -c '[.steps[] | {started_ms, elapsed_ms}]' "$gd")"
 rep=$dir/step0.json
 fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code) \(.abort)"' "$rep")" "held 0 null" "loss report"
@@ -141,7 +149,7 @@ jq -e '.faults[0].achieved_final' "$rep" >/dev/null || fl_fail "loss: not the ag
 [ "$(jq -r '.faults[0].achieved.counters.matched' "$rep")" -gt 0 ] ||
 	fl_fail "the loss matched no packet"
 fl_assert_eq "$(jq -r '.agents[0].revert.ok' "$rep")" true "loss reverted"
-fl_assert_eq "$(xmllint --xpath 'count(/testsuites/testsuite)' "$out/gameday.junit.xml")" 3 \
+fl_assert_eq "$(xmllint --xpath 'count(/testsuites/testsuite)' "$out/gameday.junit.xml")" 4 \
 	"JUnit testsuites (one per step)"
 fl_assert_eq "$(xmllint --xpath 'count(/testsuites/testsuite[1]//failure)' "$out/gameday.junit.xml")" 0 \
 	"JUnit failures of the loss step"
@@ -173,6 +181,25 @@ if [ "$matched" -ge 200 ]; then
 fi
 fl_log "container loss: dropped $dropped of $matched packets inside fl-$FL_LAB_NAME-backend"
 rep=$dir/step2.json
+fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code) \(.abort)"' "$rep")" "held 0 null" "DNS report"
+fl_assert_eq "$(jq -r '.faults[0] | "\(.type) \(.state)"' "$rep")" "network.dns reverted" "DNS fault state"
+fl_assert_eq "$(jq -r '.agents[0].revert.ok' "$rep")" true "DNS fault reverted"
+jq -e '.faults[0].achieved_final' "$rep" >/dev/null || fl_fail "DNS: not the agent's final counters"
+# Every matched query (the service's A and AAAA lookups of the backend's name) was answered
+# NXDOMAIN by the agent, none dropped.
+read -r queries matched answered < <(jq -r '.faults[0].achieved.counters |
+	"\(.queries) \(.matched) \(.answered)"' "$rep")
+if [ "$matched" -eq 0 ] || [ "$answered" != "$matched" ]; then
+	fl_fail "DNS: $answered of $matched matched queries answered ($queries seen)"
+fi
+# The service took its error path for a failed lookup: the after-check's reading is the
+# number of dns_error calls Prometheus counted around the fault (it needs 50).
+dns_errors=$(jq -r '.steady_state.after[] | select(.name == "service-failed-on-dns") |
+	select(.ok) | .reading.value' "$rep")
+[ -n "$dns_errors" ] || fl_fail "DNS: after-check service-failed-on-dns: $(jq -c .steady_state.after "$rep")"
+fl_assert_eq "$(jq -r '.steady_state.recovered' "$rep")" true "DNS: service recovered"
+fl_log "DNS: $answered queries answered NXDOMAIN; about $(printf %.0f "$dns_errors") calls failed as dns_error"
+rep=$dir/step3.json
 fl_assert_eq "$(jq -r '"\(.outcome) \(.exit_code)"' "$rep")" "aborted 1" "partition report"
 fl_assert_eq "$(jq -r '.abort.guardrail' "$rep")" service-error-ratio \
 	"the breached guardrail"
@@ -185,9 +212,11 @@ awk -v v="$b2r" 'BEGIN { exit !(v > 0 && v < 1000) }' || fl_fail "breach to reve
 	fl_fail "the partition dropped no packet"
 fl_assert_eq "$(xmllint --xpath 'count(/testsuites/testsuite[2]//failure)' "$out/gameday.junit.xml")" 0 \
 	"JUnit failures of the container loss step"
-[ "$(xmllint --xpath 'count(/testsuites/testsuite[3]//failure)' "$out/gameday.junit.xml")" -ge 1 ] ||
+fl_assert_eq "$(xmllint --xpath 'count(/testsuites/testsuite[3]//failure)' "$out/gameday.junit.xml")" 0 \
+	"JUnit failures of the DNS step"
+[ "$(xmllint --xpath 'count(/testsuites/testsuite[4]//failure)' "$out/gameday.junit.xml")" -ge 1 ] ||
 	fl_fail "JUnit of the aborted step has no failure"
-fl_log "loss held; partition aborted, reverted $b2r ms after the breaching sample"
+fl_log "losses and DNS held; partition aborted, reverted $b2r ms after the breaching sample"
 assert_nothing_left "$log"
 
 # interrupt HOW STATUS: start the demo, signal it while the loss is applied, and check that
@@ -241,7 +270,7 @@ interrupt() {
 		"lab-backend-loss interrupted $want" "$how: the loss step"
 	fl_assert_eq "$(jq -r '.steps[0].report.agents[0].revert.ok' "$rep")" true "$how: revert confirmed"
 	fl_assert_eq "$(jq -r '[.steps[1:][] | "\(.state) \(.report)"] | join(", ")' "$rep")" \
-		"not_started null, not_started null" "$how: the later steps after the signal"
+		"not_started null, not_started null, not_started null" "$how: the later steps after the signal"
 	assert_nothing_left "$log"
 	fl_log "$how: exit $rc $((t_end - t_sig)) ms after the signal, nothing left"
 }

@@ -2,12 +2,13 @@
 # faultline-demo (lab/demo) across namespaces: client -> service (target) -> backend. Requests
 # go through both hops and the /metrics counters of both sides must match what was sent; bad
 # requests get their precise status and leave the service answering; a slow backend is cut at
-# the configured timeout (504), a missing one gives 502; the connection cap holds.
+# the configured timeout (504), a missing one gives 502; the connection cap holds; a backend
+# named by a DNS name is resolved at every call (502 dns_error while it does not resolve).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 fl_require_root
-fl_require_cmd ip nsenter curl socat
+fl_require_cmd ip nsenter curl socat dnsmasq dig unshare
 DEMO=$FL_BUILD_DIR/lab/demo/faultline-demo
 [ -x "$DEMO" ] || fl_fail "$DEMO not built"
 
@@ -175,3 +176,55 @@ fl_assert_eq "$out" "load: 10 requests, 0 answered 2xx, 0 4xx, 10 5xx, 0 failed 
 	"load summary"
 fl_assert_eq "$(metric "http://$svc:8091" 'demo_requests_total{role="service",code="502"}')" 11 \
 	"502s after the load"
+
+# A backend found by name: dnsmasq in the backend's namespace serves it from a hosts file, and
+# the service runs in a mount namespace of its own with a resolv.conf of the test over
+# /etc/resolv.conf (the host's is never written), so getaddrinfo goes through the C library's
+# resolver. The name is resolved at every call: the first call after the resolver stops
+# knowing the name fails (502, dns_error) and the first after it knows it again succeeds.
+fl_log "a backend found by name, resolved at every call"
+name=backend.demo.test
+echo "$be $name" >"$work/hosts"
+# nsenter execs dnsmasq: $! is dnsmasq itself, for the SIGHUPs below.
+nsenter --net="/run/netns/$backend" dnsmasq --keep-in-foreground --no-resolv --no-hosts --addn-hosts="$work/hosts" \
+	--local=/demo.test/ --listen-address="$be" --bind-interfaces --pid-file= --user=root \
+	--group=root >"$work/dnsmasq.log" 2>&1 &
+dnsmasq_pid=$!
+printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$be" >"$work/resolv.conf"
+# shellcheck disable=SC2016 # $0 and $@ are the inner shell's
+nsenter --net="/run/netns/$target" unshare --mount --propagation private sh -c \
+	'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$work/resolv.conf" \
+	"$DEMO" serve --listen "$svc:8093" --backend "http://$name:8081/" >"$work/named.log" 2>&1 &
+N=http://$svc:8093
+ready "$N"
+# resolves WANT: bounded wait until the resolver's answer for the name is WANT ("" for none).
+resolves() {
+	local i got
+	for ((i = 0; i < 50; i++)); do
+		got=$(inns "$target" dig +short +time=1 +tries=1 "@$be" "$name" A 2>/dev/null)
+		[ "$got" = "$1" ] && return 0
+		sleep 0.1
+	done
+	fl_fail "the resolver answers '$got' for $name, not '$1'"
+}
+resolves "$be"
+for ((i = 0; i < 5; i++)); do
+	body=$(inns "$client" curl -fsS --max-time 5 "$N/")
+	fl_assert_eq "$body" "backend ok" "answer $i through the name"
+done
+: >"$work/hosts"
+kill -HUP "$dnsmasq_pid" # dnsmasq reads its hosts files again: the name is gone (NXDOMAIN)
+resolves ""
+body=$(inns "$client" curl -sS --max-time 5 -o "$work/body" -w '%{http_code}' "$N/")
+fl_assert_eq "$body $(cat "$work/body")" \
+	"502 backend name $name did not resolve: unknown node or service" \
+	"the first call after the name stopped resolving"
+fl_assert_eq "$(metric "$N" 'demo_backend_requests_total{role="service",result="dns_error"}')" 1 \
+	"dns_error calls"
+echo "$be $name" >"$work/hosts"
+kill -HUP "$dnsmasq_pid"
+resolves "$be"
+body=$(inns "$client" curl -fsS --max-time 5 "$N/")
+fl_assert_eq "$body" "backend ok" "the first call after the name resolves again"
+fl_assert_eq "$(metric "$N" 'demo_backend_requests_total{role="service",result="ok"}')" 6 \
+	"calls through the name"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/lab.sh up --containers: the demo service and its backend run as podman containers
 # (fl-NAME-service, fl-NAME-backend) of an image lab.sh builds FROM scratch, on the lab's own
-# namespaces; Prometheus sees both up and the load pass through them; the lab's agent lists
+# namespaces, the service's /etc/resolv.conf naming the lab's resolver; Prometheus sees both up and the load pass through them; the lab's agent lists
 # both by name with their namespaces (through the `podman system service` the lab starts);
 # a network.loss naming the backend's container by name is applied in that container's
 # namespace only (its tc filter there, none on the agent's own eth0) and drops a share of
@@ -33,8 +33,8 @@ fl_on_exit "${PODMAN[*]} rm -f -i -t 0 $SVC $BE; ${PODMAN[*]} rmi -f -i $IMG"
 fl_log "up --containers"
 bash "$LAB" up --containers --load-duration 120 --load-rate 20
 mapfile -t pids < <(cat "$FL_LAB_RUN/$FL_LAB_NAME"/*.pid)
-fl_assert_eq "${#pids[@]}" 4 "processes started (agent, engine, load, prometheus)"
-fl_assert_eq "$(lab_namespaces | wc -l)" 4 "namespaces"
+fl_assert_eq "${#pids[@]}" 5 "processes started (agent, dns, engine, load, prometheus)"
+fl_assert_eq "$(lab_namespaces | wc -l)" 5 "namespaces"
 fl_assert_eq "$("${PODMAN[@]}" ps -q --filter "label=faultline-lab=$FL_LAB_NAME" | wc -l)" 2 \
 	"running containers of the lab"
 # Each container runs faultline-demo from the image, in its node's namespace.
@@ -48,6 +48,9 @@ for c in "$SVC:target" "$BE:backend"; do
 	fl_assert_eq "$("${PODMAN[@]}" inspect -f '{{.ImageName}}' "$name")" "$IMG" "$name's image"
 	pids+=("${main[$name]}" "$("${PODMAN[@]}" inspect -f '{{.State.ConmonPid}}' "$name")")
 done
+# The service's container asks the lab's resolver (podman --dns) for its backend's name.
+grep -qx "nameserver $LAB_DNS_ADDR" "/proc/${main[$SVC]}/root/etc/resolv.conf" ||
+	fl_fail "the service container's resolv.conf: $(cat "/proc/${main[$SVC]}/root/etc/resolv.conf")"
 # FROM scratch: one layer, the one lab.sh built (no base image was pulled).
 fl_assert_eq "$("${PODMAN[@]}" image inspect -f '{{len .RootFS.Layers}}' "$IMG")" 1 "image layers"
 st=$(bash "$LAB" status) || fl_fail "status reports a problem: $st"

@@ -48,6 +48,47 @@ static void url(void **state)
 	assert_int_equal(demo_parse_url("http://10.1.2.3:0/", &ep, &why), -EINVAL);
 	assert_int_equal(demo_parse_url("http://10.1.2.3:80/a b", &ep, &why), -EINVAL);
 	assert_int_equal(demo_parse_url("http://example.com:80/", &ep, &why), -EINVAL);
+	assert_string_equal(ep.name, "");
+}
+
+/* Serve mode's backend URL may name its host; the name is kept for getaddrinfo. */
+static void backend_url(void **state)
+{
+	struct demo_endpoint ep;
+	const char *why = NULL;
+
+	assert_int_equal(demo_parse_backend_url("http://backend.lab.internal:8081/x", &ep, &why),
+			 0);
+	assert_string_equal(ep.name, "backend.lab.internal");
+	assert_string_equal(ep.port_text, "8081");
+	assert_string_equal(ep.host, "backend.lab.internal:8081");
+	assert_string_equal(ep.path, "/x");
+	assert_int_equal(ep.ss.ss_family, AF_UNSPEC);
+	assert_int_equal(demo_parse_backend_url("http://Db-1.example.:80", &ep, &why), 0);
+	assert_string_equal(ep.name, "Db-1.example.");
+	/* Numeric addresses stay numeric, with no name to resolve. */
+	assert_int_equal(demo_parse_backend_url("http://10.1.2.3:81/", &ep, &why), 0);
+	assert_string_equal(ep.name, "");
+	assert_int_equal(ep.ss.ss_family, AF_INET);
+	assert_int_equal(demo_parse_backend_url("http://[fd00::1]:81/", &ep, &why), 0);
+	assert_int_equal(ep.ss.ss_family, AF_INET6);
+
+	assert_int_equal(demo_parse_backend_url("http://backend.lab.internal:0/", &ep, &why),
+			 -EINVAL);
+	assert_non_null(strstr(why, "port 0"));
+	assert_int_equal(demo_parse_backend_url("http://back_end:80/", &ep, &why), -EINVAL);
+	assert_non_null(strstr(why, "DNS name"));
+	assert_int_equal(demo_parse_backend_url("http://a..b:80/", &ep, &why), -EINVAL);
+	assert_int_equal(demo_parse_backend_url("http://.a:80/", &ep, &why), -EINVAL);
+	assert_int_equal(demo_parse_backend_url("http://10.1.2:80/", &ep, &why), -EINVAL);
+	assert_int_equal(demo_parse_backend_url("http://backend:/", &ep, &why), -EINVAL);
+	/* 64 characters: longer than a name the endpoint holds. */
+	assert_int_equal(
+		demo_parse_backend_url("http://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:80/",
+				       &ep, &why),
+		-EINVAL);
+	/* Listen addresses and the load's URL are numeric only. */
+	assert_int_equal(demo_parse_hostport("backend.lab.internal:80", &ep, &why), -EINVAL);
 }
 
 static void histogram_buckets(void **state)
@@ -75,6 +116,7 @@ static void render(void **state)
 	demo_metrics_count(&m, 504, 1.5);
 	demo_metrics_count(&m, 418, 0.0001);
 	m.backend[DEMO_BACKEND_TIMEOUT] = 1;
+	m.backend[DEMO_BACKEND_DNS_ERROR] = 3;
 	text = demo_metrics_render(&m, 1);
 	assert_non_null(text);
 	assert_non_null(strstr(text, "demo_requests_total{role=\"service\",code=\"200\"} 2\n"));
@@ -92,6 +134,8 @@ static void render(void **state)
 	assert_non_null(strstr(text, "# TYPE demo_request_duration_seconds histogram\n"));
 	assert_non_null(strstr(text, "demo_backend_requests_total{role=\"service\","
 				     "result=\"timeout\"} 1\n"));
+	assert_non_null(strstr(text, "demo_backend_requests_total{role=\"service\","
+				     "result=\"dns_error\"} 3\n"));
 	free(text);
 
 	m.role = "backend";
@@ -106,6 +150,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hostport),
 		cmocka_unit_test(url),
+		cmocka_unit_test(backend_url),
 		cmocka_unit_test(histogram_buckets),
 		cmocka_unit_test(render),
 	};

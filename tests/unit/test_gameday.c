@@ -147,7 +147,7 @@ static void test_example(void **state)
 	(void)state;
 	assert_int_equal(diag_init(&dl, plan), 0);
 	assert_int_equal(gd_load_file(plan, &g, &dl), 0);
-	assert_int_equal(g->n_steps, 3);
+	assert_int_equal(g->n_steps, 4);
 	assert_null(g->window);
 	for (size_t i = 0; i < g->n_steps; i++) {
 		struct experiment *e = NULL;
