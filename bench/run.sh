@@ -27,6 +27,10 @@
 #   lease       a 300 ms lease's revert past its TTL and GET /v1/info's worst answer while
 #               another client applies stress.cpu with 1,000 workers, vs the same with no apply
 #               in flight (bench/lease_load.sh, which also runs on its own)
+#   dns         query to answer over UDP (dns_rtt, one query at a time): network.dns
+#               nxdomain and spoof answered in the data path, and dnsmasq with the program
+#               attached for another name, vs dnsmasq's own answer; IPv4 and IPv6, median and
+#               p99 (bench/dns.sh, which also runs on its own; skipped without dnsmasq)
 #   containers  one network.loss on 50 podman containers of a compose service (5 with --quick):
 #               `faultctl run` to the fault active in all vs in one container, the agent's RSS
 #               with it vs idle, TCP inside a container with the program attached vs none
@@ -253,6 +257,11 @@ section crash crash_lease.sh $([ $QUICK = 1 ] && echo --quick)
 # Its own agent and namespace; skipped where the stressors are unavailable.
 echo "== lease: a 300 ms lease and GET /v1/info while another client applies 1,000 cpu workers"
 section lease lease_load.sh $([ $QUICK = 1 ] && echo --quick)
+
+# --- dns ----------------------------------------------------------------------------------
+# dnsmasq and the agent in namespaces of its own; skipped without dnsmasq.
+echo "== dns: query to answer, answered in the data path vs by the resolver (dnsmasq)"
+section dns dns.sh $([ $QUICK = 1 ] && echo --quick)
 
 # --- containers ---------------------------------------------------------------------------
 # Its own containers, image, engine service, agent and namespaces; skipped without podman. Not

@@ -2,13 +2,14 @@
  * The conflict tests of the fault types, as the type table in exp_fault.c names them: two
  * faults conflict when they would fight over the same packets, shaper or file. One test serves
  * every packet-rule type; the network tests compare interfaces, directions, protocols, port
- * ranges and address intervals.
+ * ranges and address intervals; network.dns also its name patterns and query types.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dnsname.h"
 #include "exp_conflict.h"
 #include "exp_priv.h"
 
@@ -172,20 +173,26 @@ static const char *shared_dir(const struct net_target *a, const struct net_targe
 			     a->direction == NET_DIR_BOTH ? b->direction : a->direction);
 }
 
+/* Link, protocol, addresses and ports all overlap. */
+static bool targets_overlap(const struct net_target *a, const struct net_target *b)
+{
+	if (!same_link(a, b))
+		return false;
+	if (a->protocol != b->protocol && a->protocol != NET_PROTO_ANY &&
+	    b->protocol != NET_PROTO_ANY)
+		return false;
+	return ports_overlap(a->ports, a->n_ports, b->ports, b->n_ports) &&
+	       ports_overlap(a->local_ports, a->n_local_ports, b->local_ports, b->n_local_ports) &&
+	       cidrs_overlap(a, b);
+}
+
 /* Same packets: link, protocol, addresses and ports all overlap. */
 static bool same_packets(const struct fault_spec *fa, const struct fault_spec *fb, const char *verb,
 			 char *what, size_t size)
 {
 	const struct net_target *a = &fa->target.net, *b = &fb->target.net;
 
-	if (!same_link(a, b))
-		return false;
-	if (a->protocol != b->protocol && a->protocol != NET_PROTO_ANY &&
-	    b->protocol != NET_PROTO_ANY)
-		return false;
-	if (!ports_overlap(a->ports, a->n_ports, b->ports, b->n_ports) ||
-	    !ports_overlap(a->local_ports, a->n_local_ports, b->local_ports, b->n_local_ports) ||
-	    !cidrs_overlap(a, b))
+	if (!targets_overlap(a, b))
 		return false;
 	snprintf(what, size, "%s on %s %s for overlapping addresses and ports", verb,
 		 exp_net_ifname(a), shared_dir(a, b));
@@ -235,4 +242,110 @@ bool exp_conflict_io(const struct fault_spec *a, const struct fault_spec *b, cha
 		return false;
 	snprintf(what, size, "write to %s", a->params.io.path);
 	return true;
+}
+
+/* Whether name x is y or below it: y's labels end x's, from a label boundary of x. */
+static bool at_or_below(const struct dnsname *x, const struct dnsname *y)
+{
+	size_t skip, at = 0;
+
+	if (y->len > x->len)
+		return false;
+	skip = x->len - y->len;
+	while (at < skip)
+		at += x->wire[at] + 1;
+	return at == skip && !memcmp(x->wire + skip, y->wire, y->len);
+}
+
+/*
+ * Whether one query name can match both patterns: two exact names that are the same, an exact
+ * name strictly below a suffix pattern's domain, two suffix patterns one of whose domains is
+ * (or is below) the other's.
+ */
+static bool names_overlap(const struct dnsname *a, const struct dnsname *b)
+{
+	if (!a->suffix && !b->suffix)
+		return a->len == b->len && !memcmp(a->wire, b->wire, a->len);
+	if (!a->suffix)
+		return at_or_below(a, b) && a->len != b->len;
+	if (!b->suffix)
+		return at_or_below(b, a) && a->len != b->len;
+	return at_or_below(a, b) || at_or_below(b, a);
+}
+
+/* No qtypes given means every type. */
+static bool qtypes_overlap(const struct fault_net_dns *a, const struct fault_net_dns *b)
+{
+	if (!a->n_qtypes || !b->n_qtypes)
+		return true;
+	for (size_t i = 0; i < a->n_qtypes; i++)
+		for (size_t j = 0; j < b->n_qtypes; j++)
+			if (a->qtypes[i] == b->qtypes[j])
+				return true;
+	return false;
+}
+
+/* The patterns of a fault, parsed (they were validated: one that no longer parses is skipped). */
+static struct dnsname *parse_names(const struct fault_net_dns *d)
+{
+	struct dnsname *n = calloc(d->n_names ? d->n_names : 1, sizeof(*n));
+	char why[8];
+
+	if (!n)
+		return NULL;
+	for (size_t i = 0; i < d->n_names; i++)
+		if (dnsname_parse(d->names[i], &n[i], why, sizeof(why)))
+			n[i].len = 0;
+	return n;
+}
+
+/*
+ * Two network.dns faults whose queries meet (link, resolvers, ports, protocol) and whose
+ * patterns and query types can select one query: the data path answers a query by one rule, so
+ * which action a name gets would depend on the rules' order. Names the first such pair of
+ * patterns.
+ */
+bool exp_conflict_dns(const struct fault_spec *fa, const struct fault_spec *fb, char *what,
+		      size_t size)
+{
+	const struct fault_net_dns *a = &fa->params.dns, *b = &fb->params.dns;
+	struct dnsname *na, *nb;
+	bool found = false;
+
+	if (!targets_overlap(&fa->target.net, &fb->target.net) || !qtypes_overlap(a, b))
+		return false;
+	na = parse_names(a);
+	nb = parse_names(b);
+	if (!na || !nb) {
+		/* Without memory, assume the worst rather than miss a conflict. */
+		snprintf(what, size, "fault DNS queries on %s", exp_net_ifname(&fa->target.net));
+		found = true;
+		goto out;
+	}
+	for (size_t i = 0; i < a->n_names && !found; i++) {
+		for (size_t j = 0; j < b->n_names && !found; j++) {
+			if (!na[i].len || !nb[j].len || !names_overlap(&na[i], &nb[j]))
+				continue;
+			if (!strcmp(a->names[i], b->names[j]))
+				snprintf(what, size, "fault DNS queries for '%s'", a->names[i]);
+			else
+				snprintf(what, size,
+					 "fault DNS queries for names that match both '%s' and "
+					 "'%s'",
+					 a->names[i], b->names[j]);
+			found = true;
+		}
+	}
+	if (found) {
+		size_t len = strlen(what);
+
+		if (len < size)
+			snprintf(what + len, size - len, "%s on %s to overlapping resolvers",
+				 a->n_qtypes && b->n_qtypes ? " (overlapping qtypes)" : "",
+				 exp_net_ifname(&fa->target.net));
+	}
+out:
+	free(na);
+	free(nb);
+	return found;
 }

@@ -17,6 +17,12 @@ struct fault_spec;
  */
 bool exp_conflict_packets(const struct fault_spec *a, const struct fault_spec *b, char *what,
 			  size_t size);
+/*
+ * network.dns: the same queries (interface, protocol, resolvers and ports overlap) and a name
+ * both faults' patterns match, for a query type both select.
+ */
+bool exp_conflict_dns(const struct fault_spec *a, const struct fault_spec *b, char *what,
+		      size_t size);
 bool exp_conflict_bandwidth(const struct fault_spec *a, const struct fault_spec *b, char *what,
 			    size_t size);
 bool exp_conflict_disk_fill(const struct fault_spec *a, const struct fault_spec *b, char *what,

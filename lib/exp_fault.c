@@ -169,6 +169,7 @@ const struct fault_type_desc exp_fault_types[FAULT_TYPE_COUNT] = {
 			   .default_direction = NET_DIR_EGRESS,
 			   .params = &exp_params_dns,
 			   .check = dns_target_check,
+			   .conflicts = exp_conflict_dns,
 			   .effect = "answers the matching queries at once in the data path, "
 				     "the query never reaching the resolver (nxdomain, servfail, "
 				     "refused; spoof: NOERROR with the a/aaaa records for A/AAAA "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash anywhere: SIGKILL the agent at random points while it applies and while it reverts
-# each fault type (every network type, process.kill, process.pause and the stressors), then
+# each fault type (every network type, network.dns with an answering action and with spoof,
+# process.kill, process.pause and the stressors), then
 # check that nothing is left, every time:
 #   - in turn: the agent's watchdog (which outlives it) cleans up alone, with no restart;
 #     the next agent start recovers (checked while that agent runs, then it is stopped with
@@ -55,6 +56,7 @@ FAULTS=(
 	"duplication|$(net network.duplication '"direction": "egress", "cidrs": ["10.93.0.2"]' '{"probability": "1%"}')"
 	"partition|$(net network.partition '"cidrs": ["10.93.0.0/24"], "ports": [80]' '{}')"
 	"dns|$(net network.dns '"cidrs": ["10.93.0.2"]' '{"names": ["db.internal", "*.example.com"], "action": "nxdomain"}')"
+	"dns-spoof|$(net network.dns '"cidrs": ["10.93.0.2", "fd00:93::2"]' '{"names": ["db.internal"], "qtypes": ["A", "AAAA"], "action": "spoof", "a": ["10.99.0.1"], "aaaa": ["fd00:99::1"], "ttl": 30}')"
 	"bandwidth-egress|$(net network.bandwidth '"direction": "egress", "cidrs": ["10.93.0.2"]' '{"rate": "10mbit"}')"
 	"bandwidth-ingress|$(net network.bandwidth '"direction": "ingress", "cidrs": ["10.93.0.2"]' '{"rate": "10mbit"}')"
 	"pause|PAUSE"

@@ -9,7 +9,8 @@
 #     dig and fail in getent, in any letter case, and dnsmasq's query log never sees them;
 #     example.com itself (not strictly below), AAAA of a matched name and other names resolve;
 #     the same query over TCP is dropped (dig times out); the counters say queries, matched,
-#     answered;
+#     answered; a second fault for a name below its suffix pattern is refused (409, naming
+#     the fault and the two patterns), one for other names on the same interface applies;
 #   - servfail and refused answer with their status, drop makes dig time out;
 #   - spoof: A and AAAA queries for matched names get the fault's records with its TTL (dig),
 #     getent gets the spoofed address, other types get NOERROR without records (NODATA),
@@ -21,9 +22,9 @@
 #     at 0.001 (the test's flake budget), equal to the fault's answered counter;
 #   - a netns target (an agent in namespace H, C named by its namespace file) answers the same
 #     way;
-#   - after each revert everything resolves; a fault with a 3 s lease (15 s in the vm stage)
-#     whose agent (and watchdog) is SIGKILLed stops answering once the lease lapses, its
-#     filters still there.
+#   - after each revert everything resolves; an nxdomain and a spoof fault with a 3 s lease
+#     (15 s in the vm stage) whose agent (and watchdog) is SIGKILLed stop answering once the
+#     lease lapses, their filters still there.
 . "$(dirname "$0")/lib.sh"
 fl_require_root
 fl_require_cmd ip tc curl jq awk dnsmasq dig getent timeout unshare python3
@@ -207,6 +208,19 @@ fl_assert_eq "$(jq .matched <<<"$cnt")" 5 "matched"
 fl_assert_eq "$(jq .answered <<<"$cnt")" 5 "answered"
 fl_assert_eq "$(jq .dropped <<<"$cnt")" 0 "dropped"
 fl_assert_eq "$(jq .queries <<<"$cnt")" 12 "queries"
+# A second fault whose names overlap the first's (a name below its suffix pattern) is refused
+# as a conflict naming the first and the pair of patterns; one for other names on the same
+# interface is applied beside it, each name getting its own fault's answer.
+api POST "/v1/leases/$LEASE/faults" "$(fault '{"names": ["API.example.com"], "action": "servfail"}')"
+fl_assert_eq "$HTTP_STATUS" 409 "overlapping names ($API_BODY)"
+grep -qF "conflicts with active fault $NX" <<<"$API_BODY" && grep -qF "'*.Example.COM' and 'API.example.com'" <<<"$API_BODY" ||
+	fl_fail "conflict reason: $API_BODY"
+fl_log "refused: $(jq -r .error.message <<<"$API_BODY")"
+apply "$(fault '{"names": ["other.test"], "action": "servfail"}')"
+expect SERVFAIL other.test A
+expect NXDOMAIN api.example.com A
+expect NOERROR db.internal.other.test A
+revert "$FID"
 # Over TCP the query is dropped (each retransmission again), the client times out.
 expect TIMEOUT db.internal A +tcp
 [ "$(counter $NX dropped)" -ge 1 ] || fl_fail "the TCP query was not counted as dropped"
@@ -356,11 +370,15 @@ TTL_S=3
 [ -z "${FL_VM:-}" ] || TTL_S=15
 lease $((TTL_S * 1000))
 apply "$(fault '{"names": ["db.internal"], "action": "nxdomain"}')"
+apply "$(fault '{"names": ["other.test"], "action": "spoof", "a": ["10.99.0.7"]}')"
 expect NXDOMAIN db.internal A
+fl_assert_eq "$(answer other.test A)" 10.99.0.7 "other.test A, spoofed before the crash"
 fl_crash_agent "$CAGENT"
 expect NXDOMAIN db.internal A
+fl_assert_eq "$(answer other.test A)" 10.99.0.7 "other.test A, spoofed after the crash"
 sleep "$TTL_S.5"
 tc -n "$C" filter show dev "$DEV" egress | grep >/dev/null netfault_out ||
 	fl_fail "the filter is gone: the lapse would prove nothing"
 all_resolve
-fl_log "agent SIGKILLed: answers stop once the lease lapses, filters still attached"
+fl_assert_eq "$(answer other.test A)" 10.81.0.53 "other.test A once the lease lapsed"
+fl_log "agent SIGKILLed: nxdomain and spoof answers stop once the lease lapses, filters still attached"

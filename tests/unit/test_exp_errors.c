@@ -1413,6 +1413,68 @@ static void test_net_netns_conflicts(void **state)
 	       "t+1m\n");
 }
 
+/* A network.dns fault on eth0 towards 192.0.2.53, in a document's faults list. */
+#define DNS_FAULT(name, names, extra)                                       \
+	"  - name: " name "\n"                                              \
+	"    type: network.dns\n"                                           \
+	"    duration: 1m\n"                                                \
+	"    target: {interface: eth0, cidrs: [192.0.2.53]}\n"              \
+	"    params: {names: " names ", action: nxdomain" extra "}\n"
+
+/*
+ * Two network.dns faults on one target whose patterns can match one query name, for a query
+ * type both select, conflict: the same name, an exact name below a suffix pattern, nested
+ * suffixes. Names that no query matches twice, disjoint types, other resolvers or ports, or
+ * another interface combine.
+ */
+static void test_dns_conflicts(void **state)
+{
+	(void)state;
+	expect(HEAD DNS_FAULT("a", "[x.test, db.internal]", "")
+		       DNS_FAULT("b", "[DB.Internal.]", ""),
+	       "t.yaml:14:5: faults[1]: conflicts with fault 'a' (faults[0]): both fault DNS "
+	       "queries for names that match both 'db.internal' and 'DB.Internal.' on eth0 to "
+	       "overlapping resolvers from t+0s to t+1m\n");
+	expect(HEAD DNS_FAULT("a", "[\"*.example.com\"]", "")
+		       DNS_FAULT("b", "[api.example.com]", ", qtypes: [A]"),
+	       "t.yaml:14:5: faults[1]: conflicts with fault 'a' (faults[0]): both fault DNS "
+	       "queries for names that match both '*.example.com' and 'api.example.com' on eth0 "
+	       "to overlapping resolvers from t+0s to t+1m\n");
+	expect(HEAD DNS_FAULT("a", "[\"*.api.example.com\"]", ", qtypes: [A, AAAA]")
+		       DNS_FAULT("b", "[\"*.example.com\"]", ", qtypes: [AAAA]"),
+	       "t.yaml:14:5: faults[1]: conflicts with fault 'a' (faults[0]): both fault DNS "
+	       "queries for names that match both '*.api.example.com' and '*.example.com' "
+	       "(overlapping qtypes) on eth0 to overlapping resolvers from t+0s to t+1m\n");
+	expect(HEAD DNS_FAULT("a", "[\"*.example.com\"]", "")
+		       DNS_FAULT("b", "[\"*.example.com\"]", ""),
+	       "t.yaml:14:5: faults[1]: conflicts with fault 'a' (faults[0]): both fault DNS "
+	       "queries for '*.example.com' on eth0 to overlapping resolvers from t+0s to "
+	       "t+1m\n");
+	/* The suffix pattern is strictly below its domain; labels compare whole. */
+	expect_valid(HEAD DNS_FAULT("a", "[\"*.example.com\"]", "")
+			  DNS_FAULT("b", "[example.com, xexample.com, example.com.x]", "")
+			  DNS_FAULT("c", "[\"*.pleexample.com\"]", "")
+			  DNS_FAULT("d", "[db.internal]", ", qtypes: [A]")
+			  DNS_FAULT("e", "[db.internal]", ", qtypes: [AAAA, SRV]"));
+	/* Other resolvers, another port, another interface: other queries. */
+	expect_valid(HEAD DNS_FAULT("a", "[db.internal]", "")
+		     "  - name: b\n"
+		     "    type: network.dns\n"
+		     "    duration: 1m\n"
+		     "    target: {interface: eth0, cidrs: [192.0.2.54]}\n"
+		     "    params: {names: [db.internal], action: refused}\n"
+		     "  - name: c\n"
+		     "    type: network.dns\n"
+		     "    duration: 1m\n"
+		     "    target: {interface: eth0, cidrs: [192.0.2.53], ports: [5353]}\n"
+		     "    params: {names: [db.internal], action: refused}\n"
+		     "  - name: d\n"
+		     "    type: network.dns\n"
+		     "    duration: 1m\n"
+		     "    target: {interface: eth1, cidrs: [192.0.2.0/24]}\n"
+		     "    params: {names: [db.internal], action: refused}\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1443,6 +1505,7 @@ int main(void)
 		cmocka_unit_test(test_net_target_containers),
 		cmocka_unit_test(test_net_target_container_seed),
 		cmocka_unit_test(test_net_netns_conflicts),
+		cmocka_unit_test(test_dns_conflicts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
