@@ -11,15 +11,19 @@
  *           last tcx programs: revert = close, nothing left)
  *   tcxkept the same with another tcx link held on each hook of the device all along (what
  *           the agent would pay if it kept a link per faulted device between faults)
+ *   filters the clsact pair's two filter adds and deletes with clsact kept on the device
+ *           (what keeping clsact between faults would cost per pair)
  *
  * Usage: bench_tcx DEV N
- * Prints "tcx MEDIAN P90 REF_MEDIAN REF_P90 KEPT_MEDIAN KEPT_P90" (us, per pair, the reference
- * being clsact), or "tcx unsupported ERRNO-TEXT" when the kernel has no tcx (before 6.6).
- * Exit status: 0, 1 when a call failed (the reason on stderr), 2 for bad usage. Every link and
- * the clsact it added are gone when it exits (links die with their last fd).
+ * Prints "tcx MEDIAN P90 REF_MEDIAN REF_P90 KEPT_MEDIAN KEPT_P90 FILTERS_MEDIAN FILTERS_P90"
+ * (us, per pair, the reference being the clsact pair), or "tcx unsupported ERRNO-TEXT" when the
+ * kernel has no tcx (before 6.6). Exit status: 0, 1 when a call failed (the reason on stderr), 2
+ * for bad usage. Every link and the clsact it added are gone when it exits (links die with their
+ * last fd).
  */
 #include <errno.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,15 +83,18 @@ static int tcx_pair(int prog, int ifindex)
 	return err;
 }
 
-static int clsact_pair(int prog, int ifindex)
+/* With qdisc, clsact is added first and deleted last; without, it stays (made by the caller). */
+static int clsact_pair(int prog, int ifindex, bool qdisc)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, in, .prog_fd = prog, .priority = 1, .handle = 1);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, out, .prog_fd = prog, .priority = 1, .handle = 1);
-	int err;
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, del, .priority = 1, .handle = 1);
+	int err = 0, e;
 
-	err = bpf_tc_hook_create(&hook);
+	if (qdisc)
+		err = bpf_tc_hook_create(&hook);
 	if (err)
 		return err;
 	hook.attach_point = BPF_TC_INGRESS;
@@ -95,9 +102,18 @@ static int clsact_pair(int prog, int ifindex)
 	hook.attach_point = BPF_TC_EGRESS;
 	if (!err)
 		err = bpf_tc_attach(&hook, &out);
-	hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-	bpf_tc_hook_destroy(&hook);
-	return err;
+	if (qdisc) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+		return err;
+	}
+	/* hook is on egress here; then ingress. */
+	e = bpf_tc_detach(&hook, &del);
+	if (e && !err)
+		err = e;
+	hook.attach_point = BPF_TC_INGRESS;
+	e = bpf_tc_detach(&hook, &del);
+	return e && !err ? e : err;
 }
 
 int main(int argc, char **argv)
@@ -106,8 +122,9 @@ int main(int argc, char **argv)
 		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = -1},
 		{.code = BPF_JMP | BPF_EXIT},
 	};
-	double *tcx, *ref, *kept;
+	double *tcx, *ref, *kept, *filters;
 	int ifindex, n, prog, other, err, keep[2];
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 
 	if (argc != 3 || !(ifindex = (int)if_nametoindex(argv[1])) || (n = atoi(argv[2])) < 1) {
 		fprintf(stderr, "usage: bench_tcx DEV N (DEV a device of this namespace)\n");
@@ -125,10 +142,12 @@ int main(int argc, char **argv)
 		printf("tcx unsupported %s\n", strerror(-err));
 		return 0;
 	}
+	hook.ifindex = ifindex;
 	tcx = calloc(n, sizeof(*tcx));
 	ref = calloc(n, sizeof(*ref));
 	kept = calloc(n, sizeof(*kept));
-	if (!tcx || !ref || !kept) {
+	filters = calloc(n, sizeof(*filters));
+	if (!tcx || !ref || !kept || !filters) {
 		fprintf(stderr, "bench_tcx: out of memory\n");
 		return 1;
 	}
@@ -136,7 +155,7 @@ int main(int argc, char **argv)
 		for (int j = i; !err && j < n && j < i + ROUND; j++) {
 			double t0 = now_us();
 
-			err = clsact_pair(prog, ifindex);
+			err = clsact_pair(prog, ifindex, true);
 			ref[j] = now_us() - t0;
 		}
 		for (int j = i; !err && j < n && j < i + ROUND; j++) {
@@ -158,6 +177,15 @@ int main(int argc, char **argv)
 		for (int k = 0; k < 2; k++)
 			if (keep[k] >= 0)
 				close(keep[k]);
+		if (!err)
+			err = bpf_tc_hook_create(&hook);
+		for (int j = i; !err && j < n && j < i + ROUND; j++) {
+			double t0 = now_us();
+
+			err = clsact_pair(prog, ifindex, false);
+			filters[j] = now_us() - t0;
+		}
+		bpf_tc_hook_destroy(&hook);
 	}
 	if (err) {
 		fprintf(stderr, "bench_tcx: %s\n", strerror(-err));
@@ -165,7 +193,8 @@ int main(int argc, char **argv)
 	}
 	printf("tcx %.1f %.1f %.1f %.1f", quantile(tcx, n, 0.5), quantile(tcx, n, 0.9),
 	       quantile(ref, n, 0.5), quantile(ref, n, 0.9));
-	printf(" %.1f %.1f\n", quantile(kept, n, 0.5), quantile(kept, n, 0.9));
+	printf(" %.1f %.1f %.1f %.1f\n", quantile(kept, n, 0.5), quantile(kept, n, 0.9),
+	       quantile(filters, n, 0.5), quantile(filters, n, 0.9));
 	close(prog);
 	close(other);
 	return 0;

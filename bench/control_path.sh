@@ -90,18 +90,21 @@ while read -r type med p90 rmed rp90 tmed tp90; do
 done <"$dir/out"
 # tcx links (kernel 6.6+) in place of clsact + cls_bpf: attach + detach of an ingress and an
 # egress program on the other namespace's device (nothing of the agent's there), vs the
-# clsact pair, same run (bench_tcx.c). Why the agent stays on clsact: docs/netfault.md.
+# clsact pair, and the filters alone with clsact kept, same run (bench_tcx.c). Why the agent
+# stays on clsact: docs/netfault.md.
 TCX=$FL_BUILD_DIR/bench/bench_tcx
 if [ -x "$TCX" ]; then
 	nsenter --net="/run/netns/$B" "$TCX" "$FL_ID-b" "$([ $QUICK = 1 ] && echo 5 || echo 20)" \
 		>"$dir/tcx" || fl_fail "bench_tcx failed: $(cat "$dir/tcx")"
-	read -r _ tmed tp90 cmed cp90 kmed kp90 <"$dir/tcx"
+	read -r _ tmed tp90 cmed cp90 kmed kp90 fmed fp90 <"$dir/tcx"
 	if [ "$tmed" = unsupported ]; then
 		echo "  tcx: not on this kernel ($(cut -d' ' -f3- "$dir/tcx")); rows skipped" >&2
 	else
 		row "tcx links attach+close, in+out, median (ref: clsact + 2 filters + del)" "$tmed" "$cmed"
 		row "tcx links attach+close p90 (ref: its p90)" "$tp90" "$cp90"
 		row "tcx attach+close, another link kept per hook, median (ref: clsact)" "$kmed" "$cmed"
+		row "2 filters add+del, clsact kept, median (ref: clsact add+del too)" "$fmed" "$cmed"
+		row "2 filters add+del, clsact kept, p90 (ref: its p90)" "$fp90" "$cp90"
 	fi
 fi
 [ "$(fl_proc_state "$VICTIM")" = S ] || fl_fail "the victim is left $(fl_proc_state "$VICTIM")"
