@@ -16,7 +16,10 @@
 # pairs of each type alone with the agent traced, the counts on stderr (not by default:
 # strace slows every call, so those pairs are not timed). Rows "ctlpath|figure|value|reference|ratio" go
 # to FILE when given (bench/run.sh reads them); progress goes to stderr. Everything
-# (namespaces, agent, victim, files) is removed at exit, also on failure.
+# (namespaces, agent, victim, files) is removed at exit, also on failure. Last, the journal's
+# floor (two appends with fdatasync, bench_fsync.c) against network.loss's reference, and tcx
+# links vs clsact + cls_bpf, attach + detach alone (bench_tcx.c), on the second namespace's
+# device.
 . "$(dirname "$0")/../tests/integration/lib.sh"
 
 QUICK=0 ROWS_FILE=
@@ -84,7 +87,36 @@ while read -r type med p90 rmed rp90 tmed tp90; do
 	*) ref="ip netns exec tc qdisc add + del" ;;
 	esac
 	row "$type apply+revert median (ref: $ref)" "$med" "$rmed"
+	[ "$type" != network.loss ] || loss_ref=$rmed
 	row "$type apply+revert p90 (ref: its p90)" "$p90" "$rp90"
 	[ -z "$tmed" ] || row "$type apply+revert median (ref: tc add + del, no ip netns)" "$med" "$tmed"
 done <"$dir/out"
+# The floor under "one fsync per change": the journal's two appends (put, del) with their
+# fdatasync on the state directory's file system, against network.loss's reference: no pair
+# can get below this ratio (bench_fsync.c).
+FSYNC=$FL_BUILD_DIR/bench/bench_fsync
+if [ -x "$FSYNC" ] && [ -n "${loss_ref:-}" ]; then
+	"$FSYNC" "$dir" "$N" >"$dir/fsync" || fl_fail "bench_fsync failed: $(cat "$dir/fsync")"
+	read -r _ smed sp90 <"$dir/fsync"
+	row "journal floor: put+del appended, 2 fdatasync, median (ref: loss's)" "$smed" "$loss_ref"
+fi
+# tcx links (kernel 6.6+) in place of clsact + cls_bpf: attach + detach of an ingress and an
+# egress program on the other namespace's device (nothing of the agent's there), vs the
+# clsact pair, and the filters alone with clsact kept, same run (bench_tcx.c). Why the agent
+# stays on clsact: docs/netfault.md.
+TCX=$FL_BUILD_DIR/bench/bench_tcx
+if [ -x "$TCX" ]; then
+	nsenter --net="/run/netns/$B" "$TCX" "$FL_ID-b" "$([ $QUICK = 1 ] && echo 5 || echo 20)" \
+		>"$dir/tcx" || fl_fail "bench_tcx failed: $(cat "$dir/tcx")"
+	read -r _ tmed tp90 cmed cp90 kmed kp90 fmed fp90 <"$dir/tcx"
+	if [ "$tmed" = unsupported ]; then
+		echo "  tcx: not on this kernel ($(cut -d' ' -f3- "$dir/tcx")); rows skipped" >&2
+	else
+		row "tcx links attach+close, in+out, median (ref: clsact + 2 filters + del)" "$tmed" "$cmed"
+		row "tcx links attach+close p90 (ref: its p90)" "$tp90" "$cp90"
+		row "tcx attach+close, another link kept per hook, median (ref: clsact)" "$kmed" "$cmed"
+		row "2 filters add+del, clsact kept, median (ref: clsact add+del too)" "$fmed" "$cmed"
+		row "2 filters add+del, clsact kept, p90 (ref: its p90)" "$fp90" "$cp90"
+	fi
+fi
 [ "$(fl_proc_state "$VICTIM")" = S ] || fl_fail "the victim is left $(fl_proc_state "$VICTIM")"

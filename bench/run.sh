@@ -16,8 +16,8 @@
 #               (bench/control_plane.sh, which also runs on its own)
 #   ctlpath     apply + revert of network.loss, .partition, .bandwidth and process.pause through
 #               the API on one kept-alive connection vs spawning `ip netns exec NS tc` (add, del)
-#               or /bin/kill (-STOP, -CONT), median and p90 (bench/control_path.sh, which
-#               also runs on its own)
+#               or /bin/kill (-STOP, -CONT), median and p90; tcx links attach + detach vs
+#               clsact + cls_bpf (bench/control_path.sh, which also runs on its own)
 #   stress      achieved vs requested CPU load and memory of the stressors, side by side with
 #               stress-ng asked for the same (bench/stress.sh, which also runs on its own)
 #   crash       SIGKILL of the agent during each fault type to the fault stopped, with no
