@@ -315,6 +315,18 @@ fl_proc_state() {
 	echo "${line%% *}"
 }
 
+# fl_assert_state PID STATE MSG: the process's state letter becomes STATE within 5 s (polled
+# every 50 ms), else fails with MSG. A process just sent SIGCONT is runnable (R) until the
+# scheduler runs it and it goes back to sleep (S): on a loaded machine that takes a while.
+fl_assert_state() {
+	local n
+	for ((n = 0; n < 100; n++)); do
+		[ "$(fl_proc_state "$1")" = "$2" ] && return 0
+		sleep 0.05
+	done
+	fl_assert_eq "$(fl_proc_state "$1")" "$2" "$3"
+}
+
 fl_assert_eq() {
 	[ "$1" = "$2" ] || fl_fail "${3:-value}: expected '$2', got '$1'"
 }

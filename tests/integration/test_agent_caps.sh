@@ -222,7 +222,7 @@ api POST "/v1/leases/$LEASE/faults" "{\"name\": \"k\", \"type\": \"process.kill\
 fl_assert_eq "$HTTP_STATUS" 503 "process.kill without CAP_KILL ($API_BODY)"
 jq -r .error.message <<<"$API_BODY" | grep -q "needs CAP_KILL" ||
 	fl_fail "the refusal does not name CAP_KILL: $API_BODY"
-fl_assert_eq "$(fl_proc_state "$victim")" S "victim after the refused kill"
+fl_assert_state "$victim" S "victim after the refused kill"
 kill -KILL "$victim"
 wait "$victim" 2>/dev/null || true
 fl_assert_eq "$(snapshot)" "$before" "tc state and links after the refused applies"

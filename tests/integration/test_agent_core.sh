@@ -59,7 +59,7 @@ fl_assert_eq "$(jq -r '.faults[0].id' <<<"$API_BODY")" "$fid" "listed fault"
 fl_assert_eq "$(jq -r '.faults[0].status.processes[0].state' <<<"$API_BODY")" T "described state"
 api DELETE "/v1/faults/$fid"
 fl_assert_eq "$HTTP_STATUS" 200 "revert"
-fl_assert_eq "$(proc_state "$VICTIM")" S "victim state after revert"
+fl_assert_state "$VICTIM" S "victim state after revert"
 fl_assert_eq "$(journal_count)" 0 "journal records after revert"
 api GET /v1/faults
 fl_assert_eq "$(jq '.faults | length' <<<"$API_BODY")" 0 "faults after revert"
@@ -124,7 +124,7 @@ fl_wait_exit rc "$FL_AGENT_PID" 30
 fl_assert_eq "$(proc_state "$VICTIM")" T "still paused after the agent died"
 rm -f "$sock"
 fl_start_agent "$ns" "$sock" "$dir/agent2.log" "${AGENT_ARGS[@]}"
-fl_assert_eq "$(proc_state "$VICTIM")" S "resumed by the next start"
+fl_assert_state "$VICTIM" S "resumed by the next start"
 grep -q "recovery: fault .* (process.pause): resumed 1 process" "$dir/agent2.log" ||
 	fl_fail "recovery not reported: $(grep -i recover "$dir/agent2.log")"
 fl_assert_eq "$(journal_count)" 0 "journal records after recovery"
@@ -139,7 +139,7 @@ rm -f "$sock"
 fl_assert_eq "$(proc_state "$VICTIM")" T "paused before --cleanup"
 "$FAULTLINED" --cleanup "${AGENT_ARGS[@]}" >"$dir/cleanup.json" 2>"$dir/cleanup.log" ||
 	fl_fail "--cleanup failed: $(cat "$dir/cleanup.log")"
-fl_assert_eq "$(proc_state "$VICTIM")" S "resumed by --cleanup"
+fl_assert_state "$VICTIM" S "resumed by --cleanup"
 fl_assert_eq "$(jq -r '.[0].cleaned' "$dir/cleanup.json")" "resumed 1 process" "--cleanup report"
 fl_assert_eq "$(journal_count)" 0 "journal records after --cleanup"
 "$FAULTLINED" --cleanup "${AGENT_ARGS[@]}" >"$dir/cleanup2.json" 2>/dev/null
@@ -154,7 +154,7 @@ same_session=$!
 new_lease 60000
 api POST "/v1/leases/$LEASE/faults" "$(pause_body "$same_session")"
 fl_assert_eq "$HTTP_STATUS" 422 "pausing a process of the controller's session"
-fl_assert_eq "$(proc_state "$same_session")" S "controller-session process untouched"
+fl_assert_state "$same_session" S "controller-session process untouched"
 kill "$same_session"
 
 new_lease 60000
@@ -181,7 +181,7 @@ out=$(setpriv --reuid=65534 --regid=65534 --clear-groups curl -sS --max-time 5 \
 	--unix-socket "$sock" -w '\n%{http_code}' -X POST "http://agent/v1/leases/$LEASE/faults" \
 	--data-binary "$(pause_body "$VICTIM")")
 fl_assert_eq "${out##*$'\n'}" 403 "status for uid 65534"
-fl_assert_eq "$(proc_state "$VICTIM")" S "victim untouched by the refused request"
+fl_assert_state "$VICTIM" S "victim untouched by the refused request"
 jq -s -e 'any(.[]; .uid == 65534 and .allowed == false and .status == 403)' "$audit" >/dev/null ||
 	fl_fail "refusal not in the audit log"
 jq -s -e 'any(.[]; .uid == 0 and .allowed == true and .method == "POST")' "$audit" >/dev/null ||
@@ -193,7 +193,7 @@ fl_assert_eq "$HTTP_STATUS" 201 "apply before SIGTERM"
 kill -TERM "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 fl_assert_eq "$rc" 0 "exit status after SIGTERM"
-fl_assert_eq "$(proc_state "$VICTIM")" S "resumed at shutdown"
+fl_assert_state "$VICTIM" S "resumed at shutdown"
 fl_assert_eq "$(journal_count)" 0 "journal records after shutdown"
 [ ! -e "$sock" ] || fl_fail "socket left behind"
 
@@ -206,7 +206,7 @@ api POST "/v1/leases/$LEASE/faults" "$(pause_body "$VICTIM")"
 fl_assert_eq "$HTTP_STATUS" 403 "fault longer than the policy's max_duration"
 fl_assert_eq "$(jq -r .error.message <<<"$API_BODY")" \
 	"policy: duration 600000 ms exceeds max_duration 60000 ms" "policy refusal message"
-fl_assert_eq "$(proc_state "$VICTIM")" S "victim untouched by the policy refusal"
+fl_assert_state "$VICTIM" S "victim untouched by the policy refusal"
 fl_assert_eq "$(journal_count)" 0 "journal records after the policy refusal"
 jq -s -e 'any(.[]; .status == 403 and (.target | endswith("/faults")) and .uid == 0)' "$audit" \
 	>/dev/null || fl_fail "policy refusal not audited"

@@ -142,7 +142,7 @@ for ((i = 0; i < 50; i++)); do
 	[ "$(fl_proc_state "$victim")" = S ] && break
 	sleep 0.1
 done
-fl_assert_eq "$(fl_proc_state "$victim")" S "the victim after the new agent's recovery"
+fl_assert_state "$victim" S "the victim after the new agent's recovery"
 kill -TERM "$FL_AGENT_PID"
 fl_wait_exit rc "$FL_AGENT_PID" 30
 fl_assert_eq "$rc" 0 "exit of the second agent"

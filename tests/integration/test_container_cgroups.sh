@@ -152,7 +152,7 @@ fl_assert_eq "$(frozen)" 1 "the kernel reports the container frozen"
 api GET "/v1/faults/$FZ"
 fl_assert_eq "$(jq -r '"\(.fault.status.freezer) \(.fault.status.frozen) \(.fault.status.container)"' <<<"$API_BODY")" \
 	"$cg1/cgroup.freeze true $ID1" "status"
-fl_assert_eq "$(fl_proc_state "$P0")" S "outside pid $P0 not frozen"
+fl_assert_state "$P0" S "outside pid $P0 not frozen"
 api DELETE "/v1/faults/$FZ"
 fl_assert_eq "$HTTP_STATUS" 200 "revert the freezer ($API_BODY)"
 fl_assert_eq "$(cat "$cg1/cgroup.freeze")" 0 "thawed"

@@ -270,7 +270,7 @@ frz_mnt=$(findmnt -n -t cgroup -O freezer -o TARGET | head -n1)
 mem_mnt=$(findmnt -n -t cgroup -O memory -o TARGET | head -n1)
 for c in "${ALL[@]}"; do
 	for p in "${MAIN[$c]}" "${INNER[$c]}"; do
-		fl_assert_eq "$(fl_proc_state "$p")" S "pid $p of $c sleeps on"
+		fl_assert_state "$p" S "pid $p of $c sleeps on"
 	done
 	fl_assert_eq "$(cat "$frz_mnt/libpod_parent/libpod-${ID[$c]}/freezer.state")" THAWED "freezer of $c"
 	fl_assert_eq "$(wc -l <"$mem_mnt/libpod_parent/libpod-${ID[$c]}/cgroup.procs")" 2 "processes in $c's memory cgroup"

@@ -225,15 +225,15 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.05
 done
 fl_assert_eq "$(fl_proc_state "$PB")" T "pid $PB in $B stopped"
-fl_assert_eq "$(fl_proc_state "$PO")" S "outside pid $PO not stopped"
-fl_assert_eq "$(fl_proc_state "$MAIN_B")" S "main process of $B not stopped (not named)"
+fl_assert_state "$PO" S "outside pid $PO not stopped"
+fl_assert_state "$MAIN_B" S "main process of $B not stopped (not named)"
 api DELETE "/v1/faults/$ST"
 fl_assert_eq "$HTTP_STATUS" 200 "revert the sigstop pause ($API_BODY)"
 for ((i = 0; i < 100; i++)); do
 	[ "$(fl_proc_state "$PB")" = S ] && break
 	sleep 0.05
 done
-fl_assert_eq "$(fl_proc_state "$PB")" S "pid $PB resumed"
+fl_assert_state "$PB" S "pid $PB resumed"
 
 # Stressors inside D: the workers join D's cgroups (v1 cpu, memory, pids, ... and the
 # unified one), so its CPU quota throttles them and its memory limit OOM-kills the memory

@@ -263,7 +263,7 @@ kill_ms=$(fl_now_ms)
 wait "$FL_AGENT_PID" 2>/dev/null || true
 fl_wait_exit rc "$ctl" $((TTL / 1000 + 20))
 fl_assert_eq "$rc" 3 "faultctl's exit status when its agent died ($(cat "$dir/run.out"))"
-fl_assert_eq "$(fl_proc_state "$VICTIM")" S "victim after the agent died"
+fl_assert_state "$VICTIM" S "victim after the agent died"
 reason=$(jq -r .reason "$dir/report.json")
 [[ "$reason" == *"the agent died (nothing listens on its socket); its faults stop when the lease lapses, at "* ]] ||
 	fl_fail "faultctl's reason: $reason"

@@ -118,8 +118,8 @@ grep -q '^## Summary' "$dir/c.md" || fl_fail "Markdown summary"
 grep -Eq '^\| 2 \| `exp/break.yaml` \| aborted \| 1 \| [0-9.]+ ms \|' "$dir/c.md" ||
 	fl_fail "Markdown summary row of step 2: $(grep '^| 2 ' "$dir/c.md")"
 fl_assert_eq "$(grep -c '^## Step [123]: Experiment' "$dir/c.md")" 3 "Markdown step sections"
-fl_assert_eq "$(proc_state "$srv")" S "server after the game day"
-fl_assert_eq "$(proc_state "$victim")" S "victim after the game day"
+fl_assert_state "$srv" S "server after the game day"
+fl_assert_state "$victim" S "victim after the game day"
 run_agent_idle "$sock"
 
 # --- stop (the default): the step after the aborted one never starts ---
@@ -143,7 +143,7 @@ fl_assert_eq "$(($(api_posts) - posts))" 1 "leases created: only the first step'
 xmllint --noout "$dir/s.xml" || fl_fail "JUnit file is not well-formed XML"
 fl_assert_eq "$(xmllint --xpath 'count(/testsuites/testsuite[2]/testcase/skipped)' "$dir/s.xml")" 1 \
 	"JUnit: the step not started is skipped"
-fl_assert_eq "$(proc_state "$srv")" S "server after the stopped game day"
+fl_assert_state "$srv" S "server after the stopped game day"
 run_agent_idle "$sock"
 
 # --- confirmation without a terminal: refused up front; --yes answers it ---
@@ -263,7 +263,7 @@ fl_assert_eq "$(proc_state "$victim")" T "victim paused by the long step"
 kill -INT "$ctl"
 fl_wait_exit rc "$ctl" 20
 fl_assert_eq "$rc" 130 "exit status after SIGINT ($(cat "$dir/i.out"))"
-fl_assert_eq "$(proc_state "$victim")" S "victim after SIGINT"
+fl_assert_state "$victim" S "victim after SIGINT"
 run_validate_report_schema "$dir/i.json" gameday.schema.json
 fl_assert_eq "$(jq -r '[.outcome, .steps[0].outcome, .steps[1].state] | join(",")' "$dir/i.json")" \
 	interrupted,interrupted,not_started "after SIGINT"
@@ -284,7 +284,7 @@ nsenter --net="/run/netns/$ns" "$FAULTCTL" gameday "$dir/int2.yaml" --report-jso
 ctl=$!
 for ((i = 0; i < 300; i++)); do grep -q "BREACHED" "$dir/i2.out" && break; sleep 0.05; done
 grep -q "BREACHED" "$dir/i2.out" || fl_fail "the guardrail did not abort: $(cat "$dir/i2.out")"
-fl_assert_eq "$(proc_state "$srv")" S "server after the abort"
+fl_assert_state "$srv" S "server after the abort"
 sleep 0.5
 kill -INT "$ctl"
 fl_wait_exit rc "$ctl" 20

@@ -106,7 +106,7 @@ grep -q '^# Experiment `pause-a-bystander`: held' "$dir/report.md" || fl_fail "M
 grep -q '1 of 1 selected process stopped' "$dir/report.md" || fl_fail "Markdown: achieved"
 grep -Eq '^\[\+[0-9]+\.[0-9]{3}s\] host-1: applied pause-bystander' "$dir/run.out" ||
 	fl_fail "no timestamped plain line for the apply: $(cat "$dir/run.out")"
-fl_assert_eq "$(proc_state "$victim")" S "victim after the run"
+fl_assert_state "$victim" S "victim after the run"
 run_agent_idle "$sock"
 
 # --- the steady state does not come back: exit 1, not_recovered, no recovery time ---
@@ -156,7 +156,7 @@ fl_assert_eq "$rc" 4 "exit status when the steady state is unhealthy ($(cat "$di
 fl_assert_eq "$(jq -r .outcome "$dir/refused.json")" refused "outcome"
 run_validate_report "$dir/refused.json"
 fl_assert_eq "$(api_posts)" "$posts" "leases created by refused or invalid runs"
-fl_assert_eq "$(proc_state "$victim")" S "victim after the refused run"
+fl_assert_state "$victim" S "victim after the refused run"
 
 # --- outside the allowed window: refused ---
 h=$(( (10#$(date -u +%H) + 2) % 24 )) # 10#: "08" and "09" are not octal
@@ -176,7 +176,7 @@ fl_assert_eq "$(jq -r .outcome "$dir/dry.json")" dry_run "outcome of a dry run"
 fl_assert_eq "$(jq -r '.started_at[0:4]' "$dir/dry.json")" "$(date -u +%Y)" "start time of a dry run"
 run_validate_report "$dir/dry.json"
 fl_assert_eq "$(api_posts)" "$posts" "leases created by a dry run"
-fl_assert_eq "$(proc_state "$victim")" S "victim after the dry run"
+fl_assert_state "$victim" S "victim after the dry run"
 
 # --- a fault type the agent cannot apply here: exit 3 before anything changes ---
 if ! curl -sS --unix-socket "$sock" http://agent/v1/info |
@@ -197,7 +197,7 @@ EOF
 	grep -q "fault 'slow': network.latency is unavailable on this agent" "$dir/latency.out" ||
 		fl_fail "no reason given: $(cat "$dir/latency.out")"
 	fl_assert_eq "$(api_posts)" "$posts" "leases created when a type is unavailable"
-	fl_assert_eq "$(proc_state "$victim")" S "victim when a type is unavailable"
+	fl_assert_state "$victim" S "victim when a type is unavailable"
 else
 	fl_log "network.latency is available on this kernel: the unavailable-type case is not exercised"
 fi
@@ -214,7 +214,7 @@ fl_assert_eq "$(proc_state "$victim")" T "victim paused by the long run"
 kill -TERM "$ctl"
 fl_wait_exit rc "$ctl" 20
 fl_assert_eq "$rc" 143 "exit status after SIGTERM ($(cat "$dir/term.out"))"
-fl_assert_eq "$(proc_state "$victim")" S "victim after SIGTERM ($(cat "$dir/term.out"))"
+fl_assert_state "$victim" S "victim after SIGTERM ($(cat "$dir/term.out"))"
 fl_assert_eq "$(jq -r .outcome "$dir/term.json")" interrupted "outcome after SIGTERM"
 run_validate_report "$dir/term.json"
 run_agent_idle "$sock"
@@ -249,7 +249,7 @@ grep -q "process.pause manual (active)" "$dir/status.out" || fl_fail "status wit
 fl_assert_eq "$(jq -r '.agents[0].faults[0].state' "$dir/status.json")" active "status --json"
 "$FAULTCTL" abort --inventory "$dir/inventory.yaml" web >"$dir/abort.out" || fl_fail "abort failed"
 grep -q "host-1: reverted 1 fault" "$dir/abort.out" || fl_fail "abort output: $(cat "$dir/abort.out")"
-fl_assert_eq "$(proc_state "$victim")" S "victim after faultctl abort"
+fl_assert_state "$victim" S "victim after faultctl abort"
 rc=0
 "$FAULTCTL" abort "unix://$dir/nonexistent.sock" >/dev/null 2>&1 || rc=$?
 fl_assert_eq "$rc" 3 "abort of an unreachable agent"

@@ -65,8 +65,8 @@ nsenter --net="/run/netns/$ns" "$FAULTCTL" run "$dir/exp.yaml" --report-json "$d
 took=$(($(now_ms) - t0))
 fl_assert_eq "$rc" 1 "exit status of a run aborted by its guardrail ($(cat "$dir/run.out"))"
 [ "$took" -lt 20000 ] || fl_fail "the run took $took ms: not aborted before the fault's end"
-fl_assert_eq "$(proc_state "$srv")" S "server after the abort"
-fl_assert_eq "$(proc_state "$victim")" S "the other agent's victim after the abort"
+fl_assert_state "$srv" S "server after the abort"
+fl_assert_state "$victim" S "the other agent's victim after the abort"
 run_agent_idle "$dir/a1/agent.sock"
 run_agent_idle "$dir/a2/agent.sock"
 run_validate_report "$dir/report.json"

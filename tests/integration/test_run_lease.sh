@@ -94,7 +94,7 @@ run_until_applied() {
 run_until_applied ended
 lease=$(curl -sS --unix-socket "$dir/a2/agent.sock" http://agent/v1/leases | jq -r '.leases[0].id')
 curl -sS --unix-socket "$dir/a2/agent.sock" -X DELETE "http://agent/v1/leases/$lease" >/dev/null
-fl_assert_eq "$(proc_state "$v2")" S "agent two reverted when its lease was ended"
+fl_assert_state "$v2" S "agent two reverted when its lease was ended"
 fl_wait_exit rc "$ctl" 20
 fl_assert_eq "$rc" 3 "exit status when a lease was lost ($(cat "$dir/ended.out"))"
 run_validate_report "$dir/ended.json"
@@ -102,7 +102,7 @@ jq -e '.outcome == "failed" and (.reason | test("agent two lost its lease")) and
 	(.agents[] | select(.name == "two") | .lease_lost) and all(.agents[]; .revert.ok)' \
 	"$dir/ended.json" >/dev/null ||
 	fl_fail "report of the ended lease: $(jq -c '{outcome, reason, agents}' "$dir/ended.json")"
-fl_assert_eq "$(proc_state "$v1")" S "agent one's victim after the run stopped"
+fl_assert_state "$v1" S "agent one's victim after the run stopped"
 run_agent_idle "$dir/a1/agent.sock"
 run_agent_idle "$dir/a2/agent.sock"
 
@@ -111,7 +111,7 @@ run_until_applied gone
 kill -TERM "$FL_AGENT_PID"
 t0=$(now_ms)
 fl_wait_exit rc "$FL_AGENT_PID" 20
-fl_assert_eq "$(proc_state "$v2")" S "agent two reverted at its shutdown"
+fl_assert_state "$v2" S "agent two reverted at its shutdown"
 fl_wait_exit rc "$ctl" 20
 took=$(($(now_ms) - t0))
 fl_assert_eq "$rc" 3 "exit status when an agent went away ($(cat "$dir/gone.out"))"
@@ -125,7 +125,7 @@ jq -e '(.agents[] | select(.name == "one") | .revert.ok) and
 # A stopped agent removed its socket: faultctl says so, and when the lease lapses at the latest.
 jq -e '.reason | test("agent two lost its lease .*: the agent stopped \\(its socket is gone\\); its faults stop when the lease lapses, at [0-9T:.-]+Z at the latest")' \
 	"$dir/gone.json" >/dev/null || fl_fail "reason of the lost agent: $(jq -r .reason "$dir/gone.json")"
-fl_assert_eq "$(proc_state "$v1")" S "agent one's victim after the run stopped"
+fl_assert_state "$v1" S "agent one's victim after the run stopped"
 run_agent_idle "$dir/a1/agent.sock"
 
 # --- a probe slower than the TTL does not hold up the renewals ---
@@ -150,4 +150,4 @@ fl_assert_eq "$rc" 0 "exit status with a probe slower than the TTL ($(cat "$dir/
 jq -e '.agents[0].renewals >= 8 and .agents[0].renew_failures == 0 and
 	(.agents[0].lease_lost | not)' "$dir/slow.json" >/dev/null ||
 	fl_fail "renewals starved by a slow probe: $(jq -c .agents "$dir/slow.json")"
-fl_assert_eq "$(proc_state "$v1")" S "victim after the slow-probe run"
+fl_assert_state "$v1" S "victim after the slow-probe run"

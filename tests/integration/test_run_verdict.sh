@@ -183,7 +183,7 @@ jq -e '(.reason | test("guardrail .service-status. cannot be read before the run
 	fl_fail "refusal report: $(jq -c '{reason, guardrails, faults: [.faults[] | del(.requested)]}' "$dir/dead.json")"
 fl_assert_eq "$(audit_faults)" "$posts" "POST requests in the agent's audit log (leases, faults)"
 fl_assert_eq "$(agent_events)" "$applied" "fault.applied events of the agent"
-fl_assert_eq "$(proc_state "$victim")" S "victim after the refused run"
+fl_assert_state "$victim" S "victim after the refused run"
 run_agent_idle "$sock"
 
 # --- Prometheus dies mid-run, on_error ignore: inconclusive ------------------------------
@@ -225,7 +225,7 @@ grep -q '^inconclusive: guardrail .service-status. could not watch the run' "$di
 	fl_fail "terminal: $(tail -3 "$dir/blind.out")"
 grep -qi 'hypothesis held\|did not hold' "$dir/blind.out" "$dir/blind.md" &&
 	fl_fail "an inconclusive run speaks of the hypothesis holding or not"
-fl_assert_eq "$(proc_state "$victim")" S "victim after the inconclusive run"
+fl_assert_state "$victim" S "victim after the inconclusive run"
 run_agent_idle "$sock"
 
 # --- the same as a game day: inconclusive, exit 3 ----------------------------------------
