@@ -71,14 +71,13 @@ struct run_fault {
 
 /*
  * Each agent's event stream (GET /v1/events) followed during the run, on a connection of
- * its own, for the final status of every fault (run_events.c).
+ * its own that the fleet loop reads, for the final status of every fault (run_events.c).
  */
 struct run_watch {
 	struct run *run;
 	size_t agent;
-	struct client *c;
-	pthread_t thr;
-	bool started;
+	struct client *c; /* while it is opened; then the fleet loop's */
+	bool started;	  /* the fleet loop follows it */
 	bool stop;	 /* under run->lock */
 	json_t *pending; /* final events not matched to a fault yet, under run->lock */
 	char err[FLEET_ERR_SIZE];
