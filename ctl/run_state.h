@@ -91,11 +91,23 @@ struct run_check {
 	int err; /* a failure of faultctl itself, -errno */
 };
 
+/* One agent's faults to apply (run_plan.c). */
 struct run_worker {
 	struct run *run;
 	size_t agent;
 	size_t *rf; /* indexes into run->faults, in start order */
 	size_t n_rf;
+};
+
+/*
+ * A thread that applies the faults of some agents, each on its agent's control connection,
+ * in the order of their start offsets (run.c): local agents share a few of them, an ssh://
+ * agent has one of its own.
+ */
+struct run_crew {
+	struct run *run;
+	size_t *workers; /* indexes into run->workers */
+	size_t n_workers;
 	pthread_t thr;
 	bool started;
 };
@@ -111,7 +123,9 @@ struct run {
 	struct fleet fleet;
 	struct run_fault *faults;
 	size_t n_faults;
-	struct run_worker *workers;
+	struct run_worker *workers; /* per agent */
+	struct run_crew *crews;
+	size_t n_crews;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
