@@ -746,26 +746,6 @@ int client_stream_open(struct client *c, const char *target, char *err, size_t e
 	return 0;
 }
 
-int client_stream_next(struct client *c, int timeout_ms, json_t **line)
-{
-	long long deadline = now_ms() + timeout_ms;
-	char *nl;
-	size_t n;
-	int e = 0;
-
-	*line = NULL;
-	while (!(c->len && (nl = memchr(c->buf, '\n', c->len)))) {
-		e = read_more(c, deadline);
-		if (e)
-			return e;
-	}
-	n = (size_t)(nl - c->buf);
-	*line = json_loadb(c->buf, n, 0, NULL);
-	memmove(c->buf, c->buf + n + 1, c->len - n - 1);
-	c->len -= n + 1;
-	return 0;
-}
-
 /*
  * End ssh: closing our end is its EOF, after which it ends the session and exits by itself;
  * one that does not is terminated, then killed, with its whole process group (a ProxyCommand
@@ -807,10 +787,4 @@ const char *client_error_message(const json_t *resp, int status, char *buf, size
 		return msg;
 	snprintf(buf, size, "the agent answered HTTP %d", status);
 	return buf;
-}
-
-void client_shutdown(struct client *c)
-{
-	if (c && c->fd >= 0)
-		shutdown(c->fd, SHUT_RDWR);
 }

@@ -2,7 +2,7 @@
  * faultctl's connection to one agent: HTTP/1.1 requests with JSON bodies, over the agent's
  * Unix socket (unix://) or through the system ssh client and `faultctl dial-stdio` on the
  * remote host (ssh://, docs/transport.md). One struct client is used by one thread at a time,
- * either blocking (client_call, client_stream_next) or from an event loop that waits on its
+ * either blocking (client_call, client_stream_open) or from an event loop that waits on its
  * socket itself (client_start, client_finish, client_stream_read: fleet_loop.c).
  */
 #ifndef FL_CLIENT_H
@@ -47,19 +47,6 @@ int client_call(struct client *c, const char *method, const char *target, const 
  * event on it. Returns 0, -EREMOTE for another status, or -errno; err explains.
  */
 int client_stream_open(struct client *c, const char *target, char *err, size_t err_size);
-
-/*
- * The next line of a stream opened by client_stream_open(), waiting at most timeout_ms:
- * 0 with *line (a new reference; NULL for a line that is not JSON), -ETIMEDOUT when no line
- * came in time, -EPIPE once the agent closed the stream, or -errno.
- */
-int client_stream_next(struct client *c, int timeout_ms, json_t **line);
-
-/*
- * End the connection's traffic without freeing it: another thread blocked reading it (an
- * event stream) returns at once with -EPIPE. client_close() still frees it.
- */
-void client_shutdown(struct client *c);
 
 /*
  * Non-blocking use from an event loop. client_fd() is the socket to wait on (both

@@ -163,15 +163,17 @@ size_t fleet_connect(struct fleet *f, bool for_run);
 size_t fleet_each(struct fleet *f, int (*fn)(struct fleet_agent *a, void *arg), void *arg);
 
 /*
- * Create a lease of ttl_ms on every agent (concurrently), then start the renew and revert
- * threads. Returns the number of agents that failed; their err says why.
+ * Start the fleet loop and create a lease of ttl_ms on every agent (concurrently); the loop
+ * renews each every TTL/3 from the moment it exists. Returns the number of agents that
+ * failed; their err says why.
  */
 size_t fleet_lease_start(struct fleet *f, int64_t ttl_ms);
 
 /*
- * Revert everything on every agent at once: wake the waiting revert threads, which each
- * send DELETE /v1/leases/ID on their prepared connection, and wait until all answered or
- * the client timeout passed. Idempotent. Returns the number of agents where it failed.
+ * Revert everything on every agent at once: the fleet loop sends DELETE /v1/leases/ID on
+ * every agent's prepared connection, back to back before it reads any answer, and this
+ * waits until all answered or the client timeout passed. Returns the number of agents where
+ * it failed.
  */
 size_t fleet_revert(struct fleet *f);
 
