@@ -600,22 +600,21 @@ close_epoll:
 
 void fleet_loop_end(struct fleet *f)
 {
-	if (f->loop_started) {
-		pthread_mutex_lock(&f->lock);
-		f->stop = true;
-		command(f, false);
-		pthread_mutex_unlock(&f->lock);
-		pthread_join(f->loop_thr, NULL);
-		f->loop_started = false;
-	}
+	/* Its fds and streams exist only while it runs (a zeroed fleet has none). */
+	if (!f->loop_started)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stop = true;
+	command(f, false);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->loop_thr, NULL);
+	f->loop_started = false;
 	for (size_t i = 0; i < f->n; i++) {
 		client_close(f->agents[i].stream);
 		f->agents[i].stream = NULL;
 	}
-	if (f->wake_fd >= 0)
-		close(f->wake_fd);
-	if (f->epoll_fd >= 0)
-		close(f->epoll_fd);
+	close(f->wake_fd);
+	close(f->epoll_fd);
 	f->wake_fd = f->epoll_fd = -1;
 }
 
