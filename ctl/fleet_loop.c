@@ -310,8 +310,8 @@ static void revert_result(struct loop *l, size_t i, int e, int status, const jso
 		 */
 		a->revert_rq.phase = PHASE_LIST;
 		err[0] = '\0';
-		e = send_req(l, i, TAG_REVERT, a->revert, &a->revert_rq, "GET", "/v1/faults",
-			     err, sizeof(err));
+		e = send_req(l, i, TAG_REVERT, a->revert, &a->revert_rq, "GET", "/v1/faults", err,
+			     sizeof(err));
 		if (e)
 			revert_done(l, i, e, err);
 		return;
@@ -542,11 +542,13 @@ static void *loop_main(void *p)
 		now = fleet_now_ns();
 		if (now >= l.next_ns)
 			scan(&l);
-		left = l.next_ns == NEVER ? -1 : l.next_ns - fleet_now_ns();
-		timeout = left < 0 && l.next_ns != NEVER ? 0
-			  : left < 0			 ? -1
-			  : left / MS >= INT_MAX	 ? INT_MAX
-						 : (int)((left + MS - 1) / MS);
+		left = l.next_ns == NEVER ? 0 : l.next_ns - fleet_now_ns();
+		if (l.next_ns == NEVER)
+			timeout = -1;
+		else if (left <= 0)
+			timeout = 0;
+		else
+			timeout = left / MS >= INT_MAX ? INT_MAX : (int)((left + MS - 1) / MS);
 		n = epoll_wait(l.f->epoll_fd, ev, MAX_EVENTS, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
@@ -666,8 +668,8 @@ size_t fleet_lease_start(struct fleet *f, int64_t ttl_ms)
 	err = fleet_loop_start(f);
 	if (err) {
 		for (size_t i = 0; i < f->n; i++)
-			snprintf(f->agents[i].err, FLEET_ERR_SIZE, "cannot start the fleet loop: %s",
-				 strerror(-err));
+			snprintf(f->agents[i].err, FLEET_ERR_SIZE,
+				 "cannot start the fleet loop: %s", strerror(-err));
 		return f->n;
 	}
 	return fleet_each(f, lease_create, NULL);
