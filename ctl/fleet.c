@@ -13,7 +13,7 @@
 #include "fleet.h"
 #include "inventory.h"
 
-/* Small stacks: a fleet may hold a thousand agents, each with a few threads. */
+/* Small stacks: fleet_each() gives every ssh:// agent of a fleet (up to 1,024) a thread. */
 #define FLEET_STACK (256 * 1024)
 
 int64_t fleet_now_ns(void)
