@@ -48,8 +48,9 @@ rc=0
 "$FAULTCTL" run "$dir/exp.yaml" --report-json "$dir/held.json" >"$dir/held.out" 2>&1 || rc=$?
 fl_assert_eq "$rc" 0 "exit status of the run over ssh:// ($(cat "$dir/held.out"))"
 run_validate_report "$dir/held.json"
-# 4 s of a 1 s lease renewed every 333 ms: 12 renewals; at least 9 on a loaded machine.
-jq -e 'all(.agents[]; .renewals >= 9 and .renew_failures == 0 and (.lease_lost | not) and .revert.ok) and
+# 4 s of a 1 s lease renewed every 333 ms: 12 renewals; at least half on a loaded machine
+# (each renewal is due a period after the last answer, so a late one shifts the rest).
+jq -e 'all(.agents[]; .renewals >= 6 and .renew_failures == 0 and (.lease_lost | not) and .revert.ok) and
 	all(.faults[]; .state == "reverted" and .achieved_final)' "$dir/held.json" >/dev/null ||
 	fl_fail "report over ssh://: $(jq -c '{agents: [.agents[] | {name, renewals, renew_failures, lease_lost, revert}], faults: [.faults[] | {agent, state, achieved_final}]}' "$dir/held.json")"
 for k in 1 2 3; do
