@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,10 @@ struct client {
 	char desc[512]; /* the address as a URL, for messages */
 	char *buf;
 	size_t len, cap;
+	/* A request being sent without waiting (client_start): out[out_off..out_len). */
+	char *out;
+	size_t out_len, out_off;
+	bool eof; /* the peer closed its side: what buf holds is all there is */
 	/* ssh:// only: the ssh process (its own process group), its stderr and exit status. */
 	pid_t ssh_pid;
 	int ssh_reaped;
@@ -444,41 +449,108 @@ static int recv_chunk(struct client *c, ssize_t *n)
 }
 
 
-int client_call(struct client *c, const char *method, const char *target, const json_t *body,
-		int *status, json_t **resp, char *err, size_t err_size)
+/* The message of a failed send, for both ways of calling. */
+static void send_error(struct client *c, int e, char *err, size_t err_size)
 {
-	long long deadline = now_ms() + CLIENT_TIMEOUT_MS;
-	char *text = NULL, *req = NULL;
-	size_t req_len;
-	struct http_msg m;
-	int e, eof = 0;
+	snprintf(err, err_size, "sending to the agent at %s: %s", c->desc,
+		 e == -ETIMEDOUT ? "not accepted within " FL_STR(CLIENT_TIMEOUT_MS) " ms"
+		 : c->ssh_pid && (e == -EPIPE || e == -ECONNRESET)
+			 ? "the ssh connection has ended"
+			 : strerror(-e));
+}
 
-	*resp = NULL;
+/*
+ * The message of a failed read of the answer, for both ways of calling. Returns the error
+ * to report: an early close is -EPIPE.
+ */
+static int read_error(struct client *c, int e, char *err, size_t err_size)
+{
+	/* ssh that exits with our request unread resets the socketpair: also an early close. */
+	int closed = e == -EAGAIN || (c->ssh_pid && (e == -ECONNRESET || e == -EPIPE));
+
+	snprintf(err, err_size, "reading the agent's answer from %s: %s", c->desc,
+		 closed && c->ssh_pid ? "the ssh connection ended before the agent answered"
+		 : closed	      ? "connection closed early"
+		 : e == -EBADMSG      ? "malformed response"
+		 : e == -ETIMEDOUT    ? "no answer within " FL_STR(CLIENT_TIMEOUT_MS) " ms"
+				      : strerror(-e));
+	return closed ? -EPIPE : e;
+}
+
+/*
+ * A whole answer in c->buf: its status and JSON body, and the buffer moves past it. -EAGAIN
+ * while incomplete (and the peer still open), -EBADMSG for a malformed head, -EPROTO with err
+ * set for a body that is not JSON.
+ */
+static int take_answer(struct client *c, int *status, json_t **resp, char *err, size_t err_size)
+{
+	struct http_msg m;
+	int e;
+
+	e = c->len ? http_parse_response(c->buf, c->len, c->eof, &m) : -EAGAIN;
+	if (e)
+		return e;
+	*status = m.status;
+	if (m.body_len) {
+		json_error_t jerr;
+
+		*resp = json_loadb(m.body, m.body_len, 0, &jerr);
+		if (!*resp) {
+			snprintf(err, err_size, "the agent's answer is not JSON: %s", jerr.text);
+			return -EPROTO;
+		}
+	}
+	memmove(c->buf, c->buf + m.total_len, c->len - m.total_len);
+	c->len -= m.total_len;
+	return 0;
+}
+
+/* Format a request into c->out. 0 or -ENOMEM. */
+static int queue_request(struct client *c, const char *method, const char *target,
+			 const json_t *body)
+{
+	char *text = NULL;
+	int e;
+
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
 		if (!text)
 			return -ENOMEM;
 	}
-	e = http_format_request(&req, &req_len, method, target, text, text ? strlen(text) : 0);
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	e = http_format_request(&c->out, &c->out_len, method, target, text,
+				text ? strlen(text) : 0);
 	free(text);
+	return e;
+}
+
+int client_call(struct client *c, const char *method, const char *target, const json_t *body,
+		int *status, json_t **resp, char *err, size_t err_size)
+{
+	long long deadline = now_ms() + CLIENT_TIMEOUT_MS;
+	int e;
+
+	*resp = NULL;
+	c->eof = false;
+	e = queue_request(c, method, target, body);
 	if (e)
 		return e;
-	e = send_all(c, req, req_len, deadline);
-	free(req);
+	e = send_all(c, c->out, c->out_len, deadline);
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
 	if (e) {
-		snprintf(err, err_size, "sending to the agent at %s: %s", c->desc,
-			 e == -ETIMEDOUT ? "not accepted within " FL_STR(CLIENT_TIMEOUT_MS) " ms"
-			 : c->ssh_pid && (e == -EPIPE || e == -ECONNRESET)
-				 ? "the ssh connection has ended"
-				 : strerror(-e));
+		send_error(c, e, err, err_size);
 		call_failed(c, e, err, err_size);
 		return e;
 	}
 	for (;;) {
 		ssize_t n;
 
-		e = c->len ? http_parse_response(c->buf, c->len, eof, &m) : -EAGAIN;
-		if (e != -EAGAIN || eof)
+		e = take_answer(c, status, resp, err, err_size);
+		if (e != -EAGAIN || c->eof)
 			break;
 		e = wait_fd(c, POLLIN, deadline);
 		if (e)
@@ -491,35 +563,135 @@ int client_call(struct client *c, const char *method, const char *target, const 
 		if (e)
 			break;
 		if (n == 0)
-			eof = 1;
+			c->eof = true;
 	}
+	if (e == -EPROTO)
+		return -EBADMSG;
 	if (e) {
-		/* ssh that exits with our request unread resets the socketpair: also an early
-		 * close. */
-		int closed = e == -EAGAIN || (c->ssh_pid && (e == -ECONNRESET || e == -EPIPE));
+		int raw = e;
 
-		snprintf(err, err_size, "reading the agent's answer from %s: %s", c->desc,
-			 closed && c->ssh_pid ? "the ssh connection ended before the agent answered"
-			 : closed	      ? "connection closed early"
-			 : e == -EBADMSG      ? "malformed response"
-			 : e == -ETIMEDOUT    ? "no answer within " FL_STR(CLIENT_TIMEOUT_MS) " ms"
-					      : strerror(-e));
-		call_failed(c, e, err, err_size);
-		return closed ? -EPIPE : e;
+		e = read_error(c, raw, err, err_size);
+		call_failed(c, raw, err, err_size);
+		return e;
 	}
-	*status = m.status;
-	if (m.body_len) {
-		json_error_t jerr;
-
-		*resp = json_loadb(m.body, m.body_len, 0, &jerr);
-		if (!*resp) {
-			snprintf(err, err_size, "the agent's answer is not JSON: %s", jerr.text);
-			return -EBADMSG;
-		}
-	}
-	memmove(c->buf, c->buf + m.total_len, c->len - m.total_len);
-	c->len -= m.total_len;
 	return 0;
+}
+
+/* Non-blocking use (client.h). */
+
+int client_fd(const struct client *c)
+{
+	return c->fd;
+}
+
+int client_flush(struct client *c, char *err, size_t err_size)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return -EAGAIN;
+		if (n < 0) {
+			int e = -errno;
+
+			send_error(c, e, err, err_size);
+			client_explain(c, err, err_size);
+			return e;
+		}
+		c->out_off += (size_t)n;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	return 0;
+}
+
+int client_start(struct client *c, const char *method, const char *target, const json_t *body,
+		 char *err, size_t err_size)
+{
+	int e;
+
+	c->eof = false;
+	e = queue_request(c, method, target, body);
+	if (e) {
+		snprintf(err, err_size, "out of memory");
+		return e;
+	}
+	return client_flush(c, err, err_size);
+}
+
+int client_finish(struct client *c, int *status, json_t **resp, char *err, size_t err_size)
+{
+	int e;
+
+	*resp = NULL;
+	drain_stderr(c);
+	for (;;) {
+		ssize_t n;
+
+		e = take_answer(c, status, resp, err, err_size);
+		if (e == -EPROTO)
+			return -EBADMSG;
+		if (e != -EAGAIN || c->eof)
+			break;
+		e = recv_chunk(c, &n);
+		if (e == -EAGAIN)
+			return -EAGAIN;
+		if (e == -ENOMEM)
+			return e;
+		if (e)
+			break;
+		if (n == 0)
+			c->eof = true;
+	}
+	if (!e)
+		return 0;
+	e = read_error(c, e, err, err_size);
+	client_explain(c, err, err_size);
+	return e;
+}
+
+int client_stream_read(struct client *c)
+{
+	ssize_t n;
+	int e;
+
+	drain_stderr(c);
+	/* One read per call: a level-triggered loop calls again while more is there. */
+	e = recv_chunk(c, &n);
+	if (e == -EAGAIN)
+		return 0;
+	if (e)
+		return e == -ECONNRESET ? -EPIPE : e;
+	return n ? 0 : -EPIPE;
+}
+
+int client_stream_take(struct client *c, json_t **line)
+{
+	char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+	size_t n;
+
+	*line = NULL;
+	if (!nl)
+		return -EAGAIN;
+	n = (size_t)(nl - c->buf);
+	*line = json_loadb(c->buf, n, 0, NULL);
+	memmove(c->buf, c->buf + n + 1, c->len - n - 1);
+	c->len -= n + 1;
+	return 0;
+}
+
+void client_explain(struct client *c, char *err, size_t err_size)
+{
+	if (!c->ssh_pid)
+		return;
+	/* Without waiting: what ssh said so far, and its status if it has ended. */
+	drain_stderr(c);
+	ssh_reap(c);
+	ssh_explain(c, err, err_size);
 }
 
 /* Read what is there into c->buf, waiting until deadline. 0, -ETIMEDOUT, -EPIPE or -errno. */
@@ -574,26 +746,6 @@ int client_stream_open(struct client *c, const char *target, char *err, size_t e
 	return 0;
 }
 
-int client_stream_next(struct client *c, int timeout_ms, json_t **line)
-{
-	long long deadline = now_ms() + timeout_ms;
-	char *nl;
-	size_t n;
-	int e = 0;
-
-	*line = NULL;
-	while (!(c->len && (nl = memchr(c->buf, '\n', c->len)))) {
-		e = read_more(c, deadline);
-		if (e)
-			return e;
-	}
-	n = (size_t)(nl - c->buf);
-	*line = json_loadb(c->buf, n, 0, NULL);
-	memmove(c->buf, c->buf + n + 1, c->len - n - 1);
-	c->len -= n + 1;
-	return 0;
-}
-
 /*
  * End ssh: closing our end is its EOF, after which it ends the session and exits by itself;
  * one that does not is terminated, then killed, with its whole process group (a ProxyCommand
@@ -622,6 +774,7 @@ void client_close(struct client *c)
 	if (c->err_fd >= 0)
 		close(c->err_fd);
 	free(c->buf);
+	free(c->out);
 	free(c);
 }
 
@@ -634,10 +787,4 @@ const char *client_error_message(const json_t *resp, int status, char *buf, size
 		return msg;
 	snprintf(buf, size, "the agent answered HTTP %d", status);
 	return buf;
-}
-
-void client_shutdown(struct client *c)
-{
-	if (c && c->fd >= 0)
-		shutdown(c->fd, SHUT_RDWR);
 }

@@ -1,7 +1,9 @@
 /*
  * faultctl's connection to one agent: HTTP/1.1 requests with JSON bodies, over the agent's
  * Unix socket (unix://) or through the system ssh client and `faultctl dial-stdio` on the
- * remote host (ssh://, docs/transport.md). One struct client is used by one thread at a time.
+ * remote host (ssh://, docs/transport.md). One struct client is used by one thread at a time,
+ * either blocking (client_call, client_stream_open) or from an event loop that waits on its
+ * socket itself (client_start, client_finish, client_stream_read: fleet_loop.c).
  */
 #ifndef FL_CLIENT_H
 #define FL_CLIENT_H
@@ -47,17 +49,34 @@ int client_call(struct client *c, const char *method, const char *target, const 
 int client_stream_open(struct client *c, const char *target, char *err, size_t err_size);
 
 /*
- * The next line of a stream opened by client_stream_open(), waiting at most timeout_ms:
- * 0 with *line (a new reference; NULL for a line that is not JSON), -ETIMEDOUT when no line
- * came in time, -EPIPE once the agent closed the stream, or -errno.
+ * Non-blocking use from an event loop. client_fd() is the socket to wait on (both
+ * transports). client_start() queues a request and sends what the socket takes without
+ * waiting: 0 when all of it went, -EAGAIN when the rest waits for the socket to be writable
+ * (then client_flush(), which returns the same), or -errno with err set. client_finish()
+ * reads what the socket has, without waiting: 0 with *status and *resp as client_call(),
+ * -EAGAIN while the answer is incomplete, or -errno with err set (-EPIPE: closed early;
+ * -EBADMSG: malformed or not JSON). The caller bounds the wait itself.
  */
-int client_stream_next(struct client *c, int timeout_ms, json_t **line);
+int client_fd(const struct client *c);
+int client_start(struct client *c, const char *method, const char *target, const json_t *body,
+		 char *err, size_t err_size);
+int client_flush(struct client *c, char *err, size_t err_size);
+int client_finish(struct client *c, int *status, json_t **resp, char *err, size_t err_size);
 
 /*
- * End the connection's traffic without freeing it: another thread blocked reading it (an
- * event stream) returns at once with -EPIPE. client_close() still frees it.
+ * A stream (after client_stream_open()) from an event loop: client_stream_read() reads what
+ * the socket has without waiting (0, -EPIPE once the agent closed it, or -errno), and
+ * client_stream_take() returns the next whole line read so far: 0 with *line (a new
+ * reference; NULL for a line that is not JSON) or -EAGAIN when there is none.
  */
-void client_shutdown(struct client *c);
+int client_stream_read(struct client *c);
+int client_stream_take(struct client *c, json_t **line);
+
+/*
+ * For ssh://, append to a failure message what ssh said and its exit status if it has
+ * ended, without waiting for it (nothing for unix://).
+ */
+void client_explain(struct client *c, char *err, size_t err_size);
 
 /* Close the connection; for ssh:// also end the ssh process (bounded wait) and reap it. */
 void client_close(struct client *c);

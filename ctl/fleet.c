@@ -1,10 +1,11 @@
-/* Agents driven in parallel: connections, leases with their renewals, the parallel revert. */
+/*
+ * Agents driven in parallel: who they are, their connections, fleet_each(), and what a lost
+ * lease means. The leases' renewals, the revert and the event streams: fleet_loop.c.
+ */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,7 +13,7 @@
 #include "fleet.h"
 #include "inventory.h"
 
-/* Small stacks: a fleet may hold a thousand agents, each with a few threads. */
+/* Small stacks: fleet_each() gives every ssh:// agent of a fleet (up to 1,024) a thread. */
 #define FLEET_STACK (256 * 1024)
 
 int64_t fleet_now_ns(void)
@@ -30,11 +31,12 @@ int fleet_init(struct fleet *f)
 
 	memset(f, 0, sizeof(*f));
 	f->event_fd = -1;
-	f->go_fd = -1;
+	f->epoll_fd = -1;
+	f->wake_fd = -1;
 	err = -pthread_mutex_init(&f->lock, NULL);
 	if (err)
 		return err;
-	/* Renewal periods and revert deadlines are monotonic: a clock step must not move them. */
+	/* The waits for the loop are bounded on the monotonic clock: a clock step must not move them. */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	err = -pthread_cond_init(&f->cond, &ca);
@@ -51,40 +53,11 @@ int fleet_init(struct fleet *f)
 	return 0;
 }
 
-/* Wake every revert thread at once: the eventfd stays readable, so each poll returns. */
-static void release_reverts(struct fleet *f)
-{
-	uint64_t one = 1;
-
-	if (f->go_fd >= 0 && write(f->go_fd, &one, sizeof(one)) < 0) {
-		/* Only a counter at 2^64-2 refuses: it is readable already. */
-	}
-}
-
-static void join_threads(struct fleet *f)
-{
-	pthread_mutex_lock(&f->lock);
-	f->stop = true;
-	/* A revert thread that never got its go ends without sending anything. */
-	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
-	release_reverts(f);
-	for (size_t i = 0; i < f->n; i++) {
-		struct fleet_agent *a = &f->agents[i];
-
-		if (a->renew_started)
-			pthread_join(a->renew_thr, NULL);
-		if (a->revert_started)
-			pthread_join(a->revert_thr, NULL);
-		a->renew_started = a->revert_started = false;
-	}
-}
-
 void fleet_release(struct fleet *f)
 {
+	fleet_loop_end(f);
 	if (!f->agents && !f->cap)
 		goto sync;
-	join_threads(f);
 	for (size_t i = 0; i < f->n; i++) {
 		client_close(f->agents[i].ctl);
 		client_close(f->agents[i].renew);
@@ -92,14 +65,13 @@ void fleet_release(struct fleet *f)
 	}
 	free(f->agents);
 sync:
-	if (f->go_fd >= 0)
-		close(f->go_fd);
 	pthread_cond_destroy(&f->cond);
 	pthread_cond_destroy(&f->reverted_cond);
 	pthread_mutex_destroy(&f->lock);
 	memset(f, 0, sizeof(*f));
 	f->event_fd = -1;
-	f->go_fd = -1;
+	f->epoll_fd = -1;
+	f->wake_fd = -1;
 }
 
 int fleet_add(struct fleet *f, const char *name, const char *address, char *err, size_t err_size)
@@ -378,303 +350,6 @@ int fleet_call(struct fleet_agent *a, const char *method, const char *target, co
 		return -ENOTCONN;
 	}
 	return client_call(a->ctl, method, target, body, status, resp, a->err, sizeof(a->err));
-}
-
-/* Leases. */
-
-static void *renew_main(void *p);
-static void *revert_main(void *p);
-
-static int lease_create(struct fleet_agent *a, void *arg)
-{
-	json_t *body, *resp = NULL;
-	const char *id = NULL;
-	char buf[128];
-	int status, err;
-
-	(void)arg;
-	body = json_pack("{s:I}", "ttl_ms", (json_int_t)a->fleet->ttl_ms);
-	if (!body)
-		return -ENOMEM;
-	err = fleet_call(a, "POST", "/v1/leases", body, &status, &resp);
-	json_decref(body);
-	if (err)
-		return err;
-	if (status != 201 || json_unpack(resp, "{s:{s:s}}", "lease", "id", &id) ||
-	    strlen(id) >= sizeof(a->lease)) {
-		snprintf(a->err, sizeof(a->err), "creating the lease: %s",
-			 client_error_message(resp, status, buf, sizeof(buf)));
-		json_decref(resp);
-		return -EREMOTE;
-	}
-	snprintf(a->lease, sizeof(a->lease), "%s", id);
-	json_decref(resp);
-	/*
-	 * The agent counts the TTL from its answer: the renewals start now, not once every
-	 * other agent of the fleet has its lease too (with a thousand agents that can take
-	 * longer than a short TTL).
-	 */
-	a->last_renew_ns = fleet_now_ns();
-	err = thread_start(&a->revert_thr, revert_main, a);
-	if (!err) {
-		a->revert_started = true;
-		err = thread_start(&a->renew_thr, renew_main, a);
-	}
-	if (err) {
-		snprintf(a->err, sizeof(a->err), "cannot start a thread: %s", strerror(-err));
-		return err;
-	}
-	a->renew_started = true;
-	return 0;
-}
-
-static void signal_event(struct fleet *f)
-{
-	uint64_t one = 1;
-
-	if (f->event_fd >= 0 && write(f->event_fd, &one, sizeof(one)) < 0) {
-		/* An eventfd only fails to count past 2^64-2: the wake-up is there already. */
-	}
-}
-
-static struct timespec abs_after_ms(int64_t ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
-}
-
-/* Whether fleet_revert() gave the go (set without the lock, for the revert threads). */
-static bool reverting(struct fleet *f)
-{
-	return __atomic_load_n(&f->revert_go, __ATOMIC_ACQUIRE);
-}
-
-/*
- * Renew every TTL/3: two renewals may fail or be slow in a row before the agent gives up
- * on us. A 404 means the agent ended the lease itself (it expired, or someone reverted it)
- * and its faults are gone: the run must know at once.
- */
-static void *renew_main(void *p)
-{
-	struct fleet_agent *a = p;
-	struct fleet *f = a->fleet;
-	int64_t period = f->ttl_ms / 3;
-	char target[FLEET_ID_SIZE + 32];
-
-	snprintf(target, sizeof(target), "/v1/leases/%s/renew", a->lease);
-	pthread_mutex_lock(&f->lock);
-	for (;;) {
-		struct timespec until = abs_after_ms(period);
-		char err[FLEET_ERR_SIZE] = "", buf[128];
-		json_t *resp = NULL;
-		int status = 0, e;
-
-		while (!f->stop && !f->renew_stop && !reverting(f) &&
-		       pthread_cond_timedwait(&f->cond, &f->lock, &until) != ETIMEDOUT)
-			;
-		if (f->stop || f->renew_stop || reverting(f))
-			break;
-		pthread_mutex_unlock(&f->lock);
-		e = client_call(a->renew, "POST", target, NULL, &status, &resp, err, sizeof(err));
-		if (!e && status != 200)
-			snprintf(err, sizeof(err), "renewing the lease: %s",
-				 client_error_message(resp, status, buf, sizeof(buf)));
-		json_decref(resp);
-		pthread_mutex_lock(&f->lock);
-		if (!e && status == 200) {
-			a->renewals++;
-			a->last_renew_ns = fleet_now_ns();
-			continue;
-		}
-		a->renew_failures++;
-		snprintf(a->renew_err, sizeof(a->renew_err), "%s", err);
-		if (!e && status == 404) {
-			a->lease_lost = true;
-			a->lease_ended = true;
-			signal_event(f);
-			break;
-		}
-		if (e && e != -ETIMEDOUT) {
-			/* The connection is gone; the next attempt needs a new one. */
-			struct client *c = NULL;
-			int ce;
-
-			pthread_mutex_unlock(&f->lock);
-			ce = client_connect(&a->addr, &c, err, sizeof(err));
-			if (!ce) {
-				client_close(a->renew);
-				a->renew = c;
-			}
-			pthread_mutex_lock(&f->lock);
-			a->reconnect_err = ce;
-			if (ce)
-				snprintf(a->renew_err, sizeof(a->renew_err), "%s", err);
-		}
-		/* Past the TTL since the last good renewal the agent has reverted already. */
-		if (fleet_now_ns() - a->last_renew_ns > f->ttl_ms * 1000000LL) {
-			a->lease_lost = true;
-			signal_event(f);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&f->lock);
-	return NULL;
-}
-
-/* Wait for the go, then end the lease, which reverts every fault under it. */
-static void *revert_main(void *p)
-{
-	struct fleet_agent *a = p;
-	struct fleet *f = a->fleet;
-	char target[FLEET_ID_SIZE + 16], err[FLEET_ERR_SIZE] = "", buf[128];
-	json_t *resp = NULL;
-	int status = 0, e;
-	int64_t sent;
-
-	snprintf(target, sizeof(target), "/v1/leases/%s", a->lease);
-	/*
-	 * Not on the fleet's condition variable: woken by it, a thousand threads would take the
-	 * fleet lock one after the other before the last could send. The go eventfd wakes
-	 * them all at once, and the flag is read without the lock.
-	 */
-	while (poll(&(struct pollfd){.fd = f->go_fd, .events = POLLIN}, 1, -1) < 0 &&
-	       errno == EINTR)
-		;
-	if (!reverting(f))
-		return NULL;
-	sent = fleet_now_ns();
-	e = client_call(a->revert, "DELETE", target, NULL, &status, &resp, err, sizeof(err));
-	if (e && e != -ETIMEDOUT && e != -ENOMEM) {
-		/*
-		 * The prepared connection died while it waited (an agent restart, a dropped
-		 * ssh session): one more try on a fresh one before giving up on this agent.
-		 */
-		struct client *c = NULL;
-
-		if (!client_connect(&a->addr, &c, err, sizeof(err))) {
-			client_close(a->revert);
-			a->revert = c;
-			err[0] = '\0';
-			e = client_call(a->revert, "DELETE", target, NULL, &status, &resp, err,
-					sizeof(err));
-		}
-	}
-	if (!e && status == 404) {
-		/*
-		 * The agent no longer has the lease: it expired or was ended, and either way the
-		 * agent reverted its faults. Confirm with the list of what is still applied.
-		 */
-		json_t *faults = NULL, *fl;
-		size_t i, left = 0;
-
-		json_decref(resp);
-		resp = NULL;
-		e = client_call(a->revert, "GET", "/v1/faults", NULL, &status, &faults, err,
-				sizeof(err));
-		if (!e && status == 200) {
-			json_array_foreach(json_object_get(faults, "faults"), i, fl)
-			{
-				if (!strcmp(json_string_value(json_object_get(fl, "lease")) ?: "",
-					    a->lease))
-					left++;
-			}
-			if (left)
-				snprintf(err, sizeof(err),
-					 "lease gone but %zu of its faults still listed", left);
-			status = left ? 500 : 200;
-		}
-		json_decref(faults);
-	} else if (!e && status != 200) {
-		snprintf(err, sizeof(err), "ending the lease: %s",
-			 client_error_message(resp, status, buf, sizeof(buf)));
-	}
-	json_decref(resp);
-	pthread_mutex_lock(&f->lock);
-	a->revert_sent_ns = sent;
-	a->revert_done_ns = fleet_now_ns();
-	a->revert_err = e ? e : status == 200 ? 0 : -EREMOTE;
-	snprintf(a->revert_msg, sizeof(a->revert_msg), "%s", err);
-	a->revert_done = true;
-	f->reverted++;
-	/* Only fleet_revert() waits for this: the renew threads need not wake. */
-	pthread_cond_signal(&f->reverted_cond);
-	pthread_mutex_unlock(&f->lock);
-	return NULL;
-}
-
-size_t fleet_lease_start(struct fleet *f, int64_t ttl_ms)
-{
-	f->ttl_ms = ttl_ms;
-	if (f->go_fd < 0) {
-		f->go_fd = eventfd(0, EFD_CLOEXEC);
-		if (f->go_fd < 0) {
-			for (size_t i = 0; i < f->n; i++)
-				snprintf(f->agents[i].err, FLEET_ERR_SIZE, "eventfd: %s",
-					 strerror(errno));
-			return f->n;
-		}
-	}
-	/* Each agent's renew and revert threads start as soon as its lease exists. */
-	return fleet_each(f, lease_create, NULL);
-}
-
-size_t fleet_revert(struct fleet *f)
-{
-	size_t expected = 0, failed = 0;
-	struct timespec until;
-
-	for (size_t i = 0; i < f->n; i++)
-		expected += f->agents[i].revert_started;
-	/*
-	 * The revert threads wait on the eventfd, without the lock. The renew threads are not
-	 * woken: they see the flag at their next renewal, or fleet_stop_renewals() ends them;
-	 * a thousand of them waking now would only compete with the reverts for the CPUs.
-	 */
-	__atomic_store_n(&f->revert_go, true, __ATOMIC_RELEASE);
-	release_reverts(f);
-	pthread_mutex_lock(&f->lock);
-	/* Each request has its own client timeout; this bounds the wait for all of them. */
-	until = abs_after_ms(CLIENT_TIMEOUT_MS + 2000);
-	while (f->reverted < expected &&
-	       pthread_cond_timedwait(&f->reverted_cond, &f->lock, &until) != ETIMEDOUT)
-		;
-	for (size_t i = 0; i < f->n; i++) {
-		struct fleet_agent *a = &f->agents[i];
-
-		if (!a->revert_started)
-			continue;
-		if (!a->revert_done) {
-			if (!a->revert_msg[0])
-				snprintf(a->revert_msg, sizeof(a->revert_msg),
-					 "no answer to the revert");
-			failed++;
-		} else if (a->revert_err) {
-			failed++;
-		}
-	}
-	pthread_mutex_unlock(&f->lock);
-	return failed;
-}
-
-void fleet_stop_renewals(struct fleet *f)
-{
-	pthread_mutex_lock(&f->lock);
-	f->renew_stop = true;
-	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
-	for (size_t i = 0; i < f->n; i++) {
-		if (f->agents[i].renew_started)
-			pthread_join(f->agents[i].renew_thr, NULL);
-		f->agents[i].renew_started = false;
-	}
 }
 
 bool fleet_lease_lost(struct fleet *f, size_t *which)

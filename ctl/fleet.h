@@ -3,10 +3,12 @@
  * command line, connected concurrently, and driven in parallel.
  *
  * For a run, each agent gets three connections prepared in advance: one for applying and
- * reading faults, one for its lease renewals (renewed by a thread of its own, so a slow
- * apply or probe never delays a renewal) and one kept idle for the revert, so that an abort
- * only has to send one request per agent, all at the same moment, from threads that are
- * already waiting for it.
+ * reading faults, one for its lease renewals and one kept idle for the revert, so that an
+ * abort only has to send one request per agent, all at the same moment. The renewals, the
+ * reverts and the agents' event streams of the whole fleet are driven by one thread, the
+ * fleet loop (fleet_loop.c: epoll on non-blocking sockets, whatever the count of agents), so
+ * a slow apply or probe never delays a renewal and a thousand agents cost one thread, not
+ * three thousand.
  */
 #ifndef FL_FLEET_H
 #define FL_FLEET_H
@@ -34,11 +36,11 @@ struct fleet_agent {
 	char address[FLEET_ADDR_SIZE]; /* as written: unix:///path, ssh://host */
 	struct agent_addr addr;
 	struct client *ctl;	   /* applies, reads */
-	struct client *renew;	   /* lease renewals, used by the renew thread only */
-	struct client *revert;	   /* the abort's request, used by the revert thread only */
+	struct client *renew;	   /* lease renewals, used by the fleet loop only */
+	struct client *revert;	   /* the abort's request, used by the fleet loop only */
 	char lease[FLEET_ID_SIZE]; /* "" until created */
 
-	/* Written by the renew thread under the fleet lock. */
+	/* Written by the fleet loop under the fleet lock. */
 	uint64_t renewals, renew_failures;
 	int64_t last_renew_ns;
 	bool lease_lost; /* no renewal for a TTL, or the agent no longer knows the lease */
@@ -51,7 +53,7 @@ struct fleet_agent {
 	int reconnect_err;
 	char renew_err[FLEET_ERR_SIZE];
 
-	/* Written by the revert thread under the fleet lock. */
+	/* Written by the fleet loop under the fleet lock. */
 	bool revert_done;
 	int revert_err; /* 0 or -errno; -EREMOTE for an HTTP error answer */
 	int64_t revert_sent_ns, revert_done_ns;
@@ -59,9 +61,34 @@ struct fleet_agent {
 
 	char err[FLEET_ERR_SIZE]; /* why the last fleet operation failed on this agent */
 
-	pthread_t renew_thr, revert_thr;
+	/* Set once the lease exists: the loop renews it, and reverts it on the go. */
 	bool renew_started, revert_started;
 	struct fleet *fleet;
+
+	/* The fleet loop's own (fleet_loop.c); no lock. */
+	struct fleet_req {
+		int state;  /* idle, sending, waiting for the answer, done: fleet_loop.c */
+		int phase;  /* of the revert: ending the lease, then listing what is left */
+		bool armed; /* its socket is in the loop's epoll set */
+		bool retried;
+		int64_t sent_ns, deadline_ns;
+	} renew_rq, revert_rq;
+	bool in_loop;	       /* the loop knows the lease (renew_due_ns is set) */
+	int64_t renew_due_ns;  /* INT64_MAX: no more renewals */
+	struct client *stream; /* the event stream the loop follows, or NULL */
+	bool stream_armed;
+};
+
+/*
+ * What the fleet loop does with each line of the event streams it follows: on_line with the
+ * parsed line (NULL when it is not JSON; the callee takes no reference) and the time it was
+ * read, and on_end once when a stream ends by itself (err: -EPIPE when the agent closed it,
+ * or -errno). Called on the loop's thread without the fleet lock.
+ */
+struct fleet_stream_ops {
+	void (*on_line)(void *arg, size_t agent, json_t *line, int64_t t_ns);
+	void (*on_end)(void *arg, size_t agent, int err);
+	void *arg;
 };
 
 struct fleet {
@@ -69,15 +96,25 @@ struct fleet {
 	size_t n, cap;
 	int64_t ttl_ms;
 	int event_fd; /* eventfd written when a lease is lost; -1 for none */
-	int go_fd;    /* eventfd the revert threads wait on: written for the go or the stop */
+
+	/* The fleet loop (fleet_loop.c). */
+	pthread_t loop_thr;
+	bool loop_started;
+	bool loop_exited; /* under the lock: it ended (stopped, or epoll failed) */
+	int epoll_fd;
+	int wake_fd; /* eventfd: a command for the loop (the flags below) */
+	struct fleet_stream_ops stream_ops;
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_cond_t reverted_cond; /* signalled by each revert thread when it is done */
-	bool stop;	 /* every thread ends; revert threads without sending */
-	bool renew_stop; /* renew threads end */
-	bool revert_go;	 /* revert threads send their request (atomic; set before go_fd) */
-	size_t reverted; /* revert threads done */
+	pthread_cond_t cond;	      /* the loop took the commands up to cmd_seq */
+	pthread_cond_t reverted_cond; /* signalled by the loop as each revert is done */
+	bool stop;		      /* the loop ends, without sending what it has not sent */
+	bool renew_stop;	      /* no more renewals */
+	bool revert_go;		      /* send every revert (atomic; set before wake_fd) */
+	bool streams_new;	      /* streams handed over by fleet_streams_follow() */
+	bool streams_stop;	      /* close every stream */
+	uint64_t cmd_seq, done_seq;
+	size_t reverted; /* reverts done */
 };
 
 /* CLOCK_MONOTONIC in nanoseconds, the clock of every time a fleet records. */
@@ -126,20 +163,38 @@ size_t fleet_connect(struct fleet *f, bool for_run);
 size_t fleet_each(struct fleet *f, int (*fn)(struct fleet_agent *a, void *arg), void *arg);
 
 /*
- * Create a lease of ttl_ms on every agent (concurrently), then start the renew and revert
- * threads. Returns the number of agents that failed; their err says why.
+ * Start the fleet loop and create a lease of ttl_ms on every agent (concurrently); the loop
+ * renews each every TTL/3 from the moment it exists. Returns the number of agents that
+ * failed; their err says why.
  */
 size_t fleet_lease_start(struct fleet *f, int64_t ttl_ms);
 
 /*
- * Revert everything on every agent at once: wake the waiting revert threads, which each
- * send DELETE /v1/leases/ID on their prepared connection, and wait until all answered or
- * the client timeout passed. Idempotent. Returns the number of agents where it failed.
+ * Revert everything on every agent at once: the fleet loop sends DELETE /v1/leases/ID on
+ * every agent's prepared connection, back to back before it reads any answer, and this
+ * waits until all answered or the client timeout passed. Returns the number of agents where
+ * it failed.
  */
 size_t fleet_revert(struct fleet *f);
 
 /* Stop the renewals (after a revert, or when nothing was applied). */
 void fleet_stop_renewals(struct fleet *f);
+
+/*
+ * Follow agents' event streams in the fleet loop: streams[i] (opened by client_stream_open,
+ * or NULL) for agent i, taken over by the fleet; ops says what to do with the lines. Only
+ * once the leases exist (fleet_lease_start started the loop). Returns 0, or -EINVAL with the
+ * streams closed when the loop is not running.
+ */
+int fleet_streams_follow(struct fleet *f, struct client **streams,
+			 const struct fleet_stream_ops *ops);
+
+/* Close every stream the loop follows and wait until it did: no callback runs after this. */
+void fleet_streams_stop(struct fleet *f);
+
+/* The loop (fleet_loop.c): started by fleet_lease_start(), ended by fleet_release(). */
+int fleet_loop_start(struct fleet *f);
+void fleet_loop_end(struct fleet *f);
 
 /* Whether any agent lost its lease; *which is set to the first such agent. */
 bool fleet_lease_lost(struct fleet *f, size_t *which);

@@ -5,9 +5,11 @@
  * the steady state to come back and build the report. The command line is cmd_run.c.
  *
  * Threads: the main thread owns the run loop (signals, breaches, lost leases, the live
- * view); one worker per agent applies that agent's faults at their start offsets on its
- * control connection; the fleet has a renew thread and a waiting revert thread per agent;
- * the guard set has one thread per guardrail. SIGINT and SIGTERM are blocked in every
+ * view); a crew of at most RUN_CREWS threads applies the faults of the local agents at their
+ * start offsets, each agent's on its control connection (an ssh:// agent has a crew thread
+ * of its own: its calls wait on another host); the fleet loop renews every lease, follows
+ * every event stream and sends the revert (fleet_loop.c); the guard set has one thread per
+ * guardrail. SIGINT and SIGTERM are blocked in every
  * thread and read from a signalfd by the run loop.
  *
  * Which agent applies which fault, and whether it can: run_plan.c.
@@ -45,6 +47,11 @@
  */
 #define RUN_REFRESH_NS (250 * MS)
 #define RUN_REFRESH_MAX_RATE 400
+/*
+ * Threads that apply the faults of local agents: they share this machine's CPUs with the
+ * agents, so more applies in flight only add thread start-ups and switches.
+ */
+#define RUN_CREWS 32
 
 /* Workers: apply each fault of one agent at its offset, read its status before it ends. */
 
@@ -152,13 +159,13 @@ static void snapshot_fault(struct run *r, struct fleet_agent *a, struct run_faul
 }
 
 /*
- * Wait until t, reading the status of this agent's active faults every RUN_REFRESH_NS on
- * the way, so that a run aborted in the middle still reports what the faults achieved up
- * to a moment before. The abort itself never waits for this: it has its own connections.
+ * Wait until t, reading the status of the crew's active faults every RUN_REFRESH_NS on the
+ * way, so that a run aborted in the middle still reports what the faults achieved up to a
+ * moment before. The abort itself never waits for this: it has its own connections.
  */
-static bool wait_refreshing(struct run_worker *w, struct fleet_agent *a, int64_t t)
+static bool wait_refreshing(struct run_crew *c, int64_t t)
 {
-	struct run *r = w->run;
+	struct run *r = c->run;
 	int64_t period = (int64_t)r->fleet.n * SEC / RUN_REFRESH_MAX_RATE;
 
 	if (period < RUN_REFRESH_NS)
@@ -170,14 +177,18 @@ static bool wait_refreshing(struct run_worker *w, struct fleet_agent *a, int64_t
 			return false;
 		if (next >= t)
 			return true;
-		for (size_t i = 0; i < w->n_rf; i++) {
-			struct run_fault *rf = &r->faults[w->rf[i]];
-			const struct fault_spec *fs = &r->e->faults[rf->fault];
+		for (size_t k = 0; k < c->n_workers; k++) {
+			const struct run_worker *w = &r->workers[c->workers[k]];
 
-			now = fleet_now_ns();
-			if (rf->state == RF_APPLIED && fs->duration_ns &&
-			    rf->ends_ns - fault_margin(fs->duration_ns) > now)
-				snapshot_fault(r, a, rf);
+			for (size_t i = 0; i < w->n_rf; i++) {
+				struct run_fault *rf = &r->faults[w->rf[i]];
+				const struct fault_spec *fs = &r->e->faults[rf->fault];
+
+				now = fleet_now_ns();
+				if (rf->state == RF_APPLIED && fs->duration_ns &&
+				    rf->ends_ns - fault_margin(fs->duration_ns) > now)
+					snapshot_fault(r, &r->fleet.agents[rf->agent], rf);
+			}
 		}
 	}
 }
@@ -194,39 +205,53 @@ static int action_cmp(const void *x, const void *y)
 
 	if (a->at != b->at)
 		return a->at < b->at ? -1 : 1;
-	/* At the same moment, apply before reading. */
-	return (int)a->snapshot - (int)b->snapshot;
+	/* At the same moment, apply before reading, then in the experiment's order of faults. */
+	if (a->snapshot != b->snapshot)
+		return (int)a->snapshot - (int)b->snapshot;
+	return a->rf < b->rf ? -1 : a->rf > b->rf;
 }
 
-static void *worker_main(void *p)
+static void *crew_main(void *p)
 {
-	struct run_worker *w = p;
-	struct run *r = w->run;
-	struct fleet_agent *a = &r->fleet.agents[w->agent];
-	struct action *acts = calloc(w->n_rf * 2 + 1, sizeof(*acts));
-	size_t n = 0;
+	struct run_crew *c = p;
+	struct run *r = c->run;
+	struct action *acts;
+	size_t n = 0, total = 0;
 
+	for (size_t k = 0; k < c->n_workers; k++)
+		total += r->workers[c->workers[k]].n_rf;
+	acts = calloc(total * 2 + 1, sizeof(*acts));
 	if (!acts) {
-		snprintf(r->faults[w->rf[0]].err, FLEET_ERR_SIZE, "out of memory");
-		r->faults[w->rf[0]].state = RF_FAILED;
+		struct run_fault *rf = &r->faults[r->workers[c->workers[0]].rf[0]];
+
+		pthread_mutex_lock(&r->lock);
+		snprintf(rf->err, FLEET_ERR_SIZE, "out of memory");
+		rf->state = RF_FAILED;
+		pthread_mutex_unlock(&r->lock);
 		run_wake(r->event_fd);
 		return NULL;
 	}
-	for (size_t i = 0; i < w->n_rf; i++) {
-		const struct fault_spec *fs = &r->e->faults[r->faults[w->rf[i]].fault];
+	for (size_t k = 0; k < c->n_workers; k++) {
+		const struct run_worker *w = &r->workers[c->workers[k]];
 
-		acts[n++] = (struct action){r->t0_ns + fs->start_ns, w->rf[i], false};
-		if (fs->duration_ns)
-			acts[n++] = (struct action){r->t0_ns + fs->start_ns + fs->duration_ns -
-							    fault_margin(fs->duration_ns),
-						    w->rf[i], true};
+		for (size_t i = 0; i < w->n_rf; i++) {
+			const struct fault_spec *fs = &r->e->faults[r->faults[w->rf[i]].fault];
+
+			acts[n++] = (struct action){r->t0_ns + fs->start_ns, w->rf[i], false};
+			if (fs->duration_ns)
+				acts[n++] = (struct action){
+					r->t0_ns + fs->start_ns + fs->duration_ns -
+						fault_margin(fs->duration_ns),
+					w->rf[i], true};
+		}
 	}
 	qsort(acts, n, sizeof(*acts), action_cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct run_fault *rf = &r->faults[acts[i].rf];
 		const struct fault_spec *fs = &r->e->faults[rf->fault];
+		struct fleet_agent *a = &r->fleet.agents[rf->agent];
 
-		if (!wait_refreshing(w, a, acts[i].at))
+		if (!wait_refreshing(c, acts[i].at))
 			break;
 		if (acts[i].snapshot) {
 			if (rf->state == RF_APPLIED)
@@ -256,9 +281,13 @@ static void *worker_main(void *p)
 			  fs->duration_ns ? "" : ", one-shot");
 	}
 	pthread_mutex_lock(&r->lock);
-	for (size_t i = 0; i < w->n_rf; i++)
-		if (r->faults[w->rf[i]].state == RF_PENDING)
-			r->faults[w->rf[i]].state = RF_SKIPPED;
+	for (size_t k = 0; k < c->n_workers; k++) {
+		const struct run_worker *w = &r->workers[c->workers[k]];
+
+		for (size_t i = 0; i < w->n_rf; i++)
+			if (r->faults[w->rf[i]].state == RF_PENDING)
+				r->faults[w->rf[i]].state = RF_SKIPPED;
+	}
 	pthread_mutex_unlock(&r->lock);
 	free(acts);
 	return NULL;
@@ -270,10 +299,10 @@ static void stop_workers(struct run *r)
 	r->stop = true;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
-	for (size_t i = 0; i < r->fleet.n; i++) {
-		if (r->workers[i].started)
-			pthread_join(r->workers[i].thr, NULL);
-		r->workers[i].started = false;
+	for (size_t i = 0; i < r->n_crews; i++) {
+		if (r->crews[i].started)
+			pthread_join(r->crews[i].thr, NULL);
+		r->crews[i].started = false;
 	}
 }
 
@@ -484,6 +513,9 @@ static void run_release(struct run *r)
 	run_events_release(r);
 	for (size_t i = 0; r->workers && i < r->fleet.n; i++)
 		free(r->workers[i].rf);
+	for (size_t i = 0; r->crews && i < r->n_crews; i++)
+		free(r->crews[i].workers);
+	free(r->crews);
 	fleet_release(&r->fleet);
 	for (size_t i = 0; i < r->n_faults; i++) {
 		json_decref(r->faults[i].applied);
@@ -717,22 +749,68 @@ static int start_watch(struct run *r, int *gfd)
 	return 0;
 }
 
-/* One thread per agent with faults to apply; false (r->outcome set) if one cannot start. */
+/*
+ * The crews: the local agents with faults to apply dealt round-robin to at most RUN_CREWS
+ * threads, each ssh:// agent a thread of its own. Returns 0 or -ENOMEM.
+ */
+static int plan_crews(struct run *r)
+{
+	size_t local = 0, ssh = 0, n_local, next = 0;
+
+	for (size_t i = 0; i < r->fleet.n; i++) {
+		if (!r->workers[i].n_rf)
+			continue;
+		if (r->fleet.agents[i].addr.transport == AGENT_SSH)
+			ssh++;
+		else
+			local++;
+	}
+	n_local = local < RUN_CREWS ? local : RUN_CREWS;
+	r->crews = calloc(n_local + ssh + 1, sizeof(*r->crews));
+	if (!r->crews)
+		return -ENOMEM;
+	r->n_crews = n_local + ssh;
+	for (size_t k = 0; k < r->n_crews; k++) {
+		r->crews[k].run = r;
+		r->crews[k].workers = calloc(k < n_local ? local / n_local + 1 : 1,
+					     sizeof(*r->crews[k].workers));
+		if (!r->crews[k].workers)
+			return -ENOMEM;
+	}
+	for (size_t i = 0, s = n_local; i < r->fleet.n; i++) {
+		struct run_crew *c;
+
+		if (!r->workers[i].n_rf)
+			continue;
+		if (r->fleet.agents[i].addr.transport == AGENT_SSH) {
+			c = &r->crews[s++];
+		} else {
+			c = &r->crews[next];
+			next = (next + 1) % n_local;
+		}
+		c->workers[c->n_workers++] = i;
+	}
+	return 0;
+}
+
+/* The crews' threads; false (r->outcome set) if one cannot start. */
 static bool start_workers(struct run *r)
 {
 	int err;
 
-	for (size_t i = 0; i < r->fleet.n; i++) {
-		struct run_worker *w = &r->workers[i];
+	if (plan_crews(r)) {
+		fail(r, RUN_FAILED, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < r->n_crews; i++) {
+		struct run_crew *c = &r->crews[i];
 
-		if (!w->n_rf)
-			continue;
-		err = -pthread_create(&w->thr, NULL, worker_main, w);
+		err = -pthread_create(&c->thr, NULL, crew_main, c);
 		if (err) {
 			fail(r, RUN_FAILED, "cannot start a thread: %s", strerror(-err));
 			return false;
 		}
-		w->started = true;
+		c->started = true;
 	}
 	return true;
 }

@@ -20,12 +20,6 @@
 #include "run_state.h"
 
 #define MS 1000000LL
-/*
- * How long a watcher blocks on its stream before it looks at its stop flag again. Stopping
- * does not wait for it: stop_watches() shuts the connections down, which ends the wait at
- * once; a short period would wake a thousand watchers ten times a second for nothing.
- */
-#define WATCH_POLL_MS 2000
 
 static int final_state(const char *type)
 {
@@ -136,64 +130,49 @@ static bool record_final(struct run *r, size_t agent, const json_t *ev, int64_t 
 	return false;
 }
 
-static void *watch_main(void *p)
+/* A line of agent's stream, on the fleet loop's thread (struct fleet_stream_ops). */
+static void on_line(void *arg, size_t agent, json_t *ev, int64_t t)
 {
-	struct run_watch *w = p;
-	struct run *r = w->run;
+	struct run *r = arg;
+	struct run_watch *w = &r->watch[agent];
+	const char *type = json_string_value(json_object_get(ev, "type")) ?: "";
+	char line[320];
+	bool matched;
 
-	for (;;) {
-		char line[320];
-		json_t *ev = NULL;
-		bool stop, matched;
-		int64_t t;
-		int e;
-
+	if (!ev)
+		return;
+	if (restart_event(type)) {
 		pthread_mutex_lock(&r->lock);
-		stop = w->stop;
+		record_restart(r, agent, ev, line, sizeof(line));
 		pthread_mutex_unlock(&r->lock);
-		if (stop)
-			break;
-		e = client_stream_next(w->c, WATCH_POLL_MS, &ev);
-		if (e == -ETIMEDOUT)
-			continue;
-		if (e) {
-			pthread_mutex_lock(&r->lock);
-			/* Shut down by stop_watches(): not an error of the stream. */
-			if (w->stop) {
-				pthread_mutex_unlock(&r->lock);
-				break;
-			}
-			snprintf(w->err, sizeof(w->err), "the event stream ended: %s",
-				 e == -EPIPE ? "the agent closed it" : strerror(-e));
-			pthread_mutex_unlock(&r->lock);
-			break;
-		}
-		t = fleet_now_ns();
-		if (ev && restart_event(json_string_value(json_object_get(ev, "type")) ?: "")) {
-			pthread_mutex_lock(&r->lock);
-			record_restart(r, w->agent, ev, line, sizeof(line));
-			pthread_mutex_unlock(&r->lock);
-			json_decref(ev);
-			if (line[0])
-				run_event(r, "%s", line);
-			continue;
-		}
-		if (!ev || final_state(json_string_value(json_object_get(ev, "type")) ?: "") < 0) {
-			json_decref(ev);
-			continue;
-		}
-		pthread_mutex_lock(&r->lock);
-		matched = record_final(r, w->agent, ev, t, line, sizeof(line));
-		if (!matched) {
-			json_object_set_new(ev, "_recv_ns", json_integer(t));
-			json_array_append(w->pending, ev);
-		}
-		pthread_mutex_unlock(&r->lock);
-		json_decref(ev);
 		if (line[0])
 			run_event(r, "%s", line);
+		return;
 	}
-	return NULL;
+	if (final_state(type) < 0)
+		return;
+	pthread_mutex_lock(&r->lock);
+	matched = record_final(r, agent, ev, t, line, sizeof(line));
+	if (!matched) {
+		json_object_set_new(ev, "_recv_ns", json_integer(t));
+		json_array_append(w->pending, ev);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (line[0])
+		run_event(r, "%s", line);
+}
+
+/* A stream that ended by itself (not by stop_watches()). */
+static void on_end(void *arg, size_t agent, int e)
+{
+	struct run *r = arg;
+	struct run_watch *w = &r->watch[agent];
+
+	pthread_mutex_lock(&r->lock);
+	if (!w->stop)
+		snprintf(w->err, sizeof(w->err), "the event stream ended: %s",
+			 e == -EPIPE ? "the agent closed it" : strerror(-e));
+	pthread_mutex_unlock(&r->lock);
 }
 
 static int open_watch(struct fleet_agent *a, void *arg)
@@ -216,27 +195,42 @@ static int open_watch(struct fleet_agent *a, void *arg)
 
 int run_events_start(struct run *r)
 {
+	const struct fleet_stream_ops ops = {.on_line = on_line, .on_end = on_end, .arg = r};
+	struct client **streams;
+
 	r->watch = calloc(r->fleet.n ? r->fleet.n : 1, sizeof(*r->watch));
-	if (!r->watch)
+	streams = calloc(r->fleet.n ? r->fleet.n : 1, sizeof(*streams));
+	if (!r->watch || !streams) {
+		free(streams);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < r->fleet.n; i++) {
 		r->watch[i].run = r;
 		r->watch[i].agent = i;
 		r->watch[i].pending = json_array();
-		if (!r->watch[i].pending)
+		if (!r->watch[i].pending) {
+			free(streams);
 			return -ENOMEM;
+		}
 	}
+	/* Opened in parallel, then followed by the fleet loop: no thread per agent. */
 	fleet_each(&r->fleet, open_watch, r);
+	for (size_t i = 0; i < r->fleet.n; i++) {
+		streams[i] = r->watch[i].c;
+		r->watch[i].c = NULL;
+	}
+	if (!fleet_streams_follow(&r->fleet, streams, &ops))
+		for (size_t i = 0; i < r->fleet.n; i++)
+			r->watch[i].started = streams[i] != NULL;
+	free(streams);
 	for (size_t i = 0; i < r->fleet.n; i++) {
 		struct run_watch *w = &r->watch[i];
 
-		if (w->c)
-			w->started = !pthread_create(&w->thr, NULL, watch_main, w);
 		if (!w->started && r->fleet.agents[i].lease[0])
 			run_event(r,
 				  "%s: cannot follow its events (%s): its faults will report the "
 				  "last status read, not the final one",
-				  r->fleet.agents[i].name, w->err[0] ? w->err : "no thread");
+				  r->fleet.agents[i].name, w->err[0] ? w->err : "no fleet loop");
 	}
 	return 0;
 }
@@ -284,18 +278,10 @@ static void stop_watches(struct run *r)
 	for (size_t i = 0; i < r->fleet.n; i++)
 		r->watch[i].stop = true;
 	pthread_mutex_unlock(&r->lock);
+	/* The loop closes them; no callback runs after this returns. */
+	fleet_streams_stop(&r->fleet);
 	for (size_t i = 0; i < r->fleet.n; i++)
-		if (r->watch[i].started)
-			client_shutdown(r->watch[i].c);
-	for (size_t i = 0; i < r->fleet.n; i++) {
-		struct run_watch *w = &r->watch[i];
-
-		if (w->started)
-			pthread_join(w->thr, NULL);
-		w->started = false;
-		client_close(w->c);
-		w->c = NULL;
-	}
+		r->watch[i].started = false;
 }
 
 void run_events_finish(struct run *r, int64_t wait_ns)

@@ -71,14 +71,13 @@ struct run_fault {
 
 /*
  * Each agent's event stream (GET /v1/events) followed during the run, on a connection of
- * its own, for the final status of every fault (run_events.c).
+ * its own that the fleet loop reads, for the final status of every fault (run_events.c).
  */
 struct run_watch {
 	struct run *run;
 	size_t agent;
-	struct client *c;
-	pthread_t thr;
-	bool started;
+	struct client *c; /* while it is opened; then the fleet loop's */
+	bool started;	  /* the fleet loop follows it */
 	bool stop;	 /* under run->lock */
 	json_t *pending; /* final events not matched to a fault yet, under run->lock */
 	char err[FLEET_ERR_SIZE];
@@ -92,11 +91,23 @@ struct run_check {
 	int err; /* a failure of faultctl itself, -errno */
 };
 
+/* One agent's faults to apply (run_plan.c). */
 struct run_worker {
 	struct run *run;
 	size_t agent;
 	size_t *rf; /* indexes into run->faults, in start order */
 	size_t n_rf;
+};
+
+/*
+ * A thread that applies the faults of some agents, each on its agent's control connection,
+ * in the order of their start offsets (run.c): local agents share a few of them, an ssh://
+ * agent has one of its own.
+ */
+struct run_crew {
+	struct run *run;
+	size_t *workers; /* indexes into run->workers */
+	size_t n_workers;
 	pthread_t thr;
 	bool started;
 };
@@ -112,7 +123,9 @@ struct run {
 	struct fleet fleet;
 	struct run_fault *faults;
 	size_t n_faults;
-	struct run_worker *workers;
+	struct run_worker *workers; /* per agent */
+	struct run_crew *crews;
+	size_t n_crews;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
