@@ -120,22 +120,6 @@ int core_revert_all_then(struct agent *a, const char *why, core_done_fn done, vo
 json_t *core_fault_json(const struct fault *f);
 json_t *core_faults_json(const struct agent *a);
 
-/*
- * Run the calling thread (the event loop's) at SCHED_RR priority prio, not inherited by
- * what it creates, once the loop's worker threads exist (it starts them). 0 or -errno.
- */
-int core_loop_realtime(uv_loop_t *loop, int prio);
-
-/*
- * Give the agent's session autogroup (CONFIG_SCHED_AUTOGROUP: the kernel schedules the
- * processes of the root cpu cgroup in one group per session) the nice level nice, the
- * weight that group weighs against other sessions and the stressors' group. Only when the
- * agent leads its session (as every systemd service does): otherwise the group is the
- * session it was started from, and nothing is changed. 0, -ESRCH when the agent does not
- * lead its session, -ENOENT without autogroups, or -errno (-EPERM without CAP_SYS_NICE).
- */
-int core_autogroup_nice(int nice);
-
 /* Release what the core holds (after core_revert_all). */
 void core_free(struct agent *a);
 

@@ -20,6 +20,7 @@
 #include "caps.h"
 #include "container.h"
 #include "core.h"
+#include "priority.h"
 #include "events.h"
 #include "fault.h"
 #include "journal.h"
@@ -455,7 +456,7 @@ static void setup_process(const struct settings *s)
 	if (setpriority(PRIO_PROCESS, 0, s->nice_level))
 		log_warn("--nice %d: %s; running at nice %d", s->nice_level, strerror(errno),
 			 getpriority(PRIO_PROCESS, 0));
-	err = core_autogroup_nice(s->nice_level);
+	err = priority_autogroup_nice(s->nice_level);
 	if (err && err != -ESRCH && err != -ENOENT)
 		log_warn("--nice %d for the agent's session autogroup: %s", s->nice_level,
 			 strerror(-err));
@@ -532,7 +533,7 @@ static void setup_loop_scheduling(struct agent *a, const struct settings *s)
 
 	if (!s->loop_realtime)
 		return;
-	err = core_loop_realtime(a->loop, 1);
+	err = priority_loop_realtime(a->loop, 1);
 	if (err)
 		log_warn("cannot run the event loop at SCHED_RR: %s", strerror(-err));
 }

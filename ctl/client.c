@@ -526,11 +526,49 @@ static int queue_request(struct client *c, const char *method, const char *targe
 	return e;
 }
 
+/*
+ * Read until take_answer() has the whole answer or the exchange fails: waiting for the socket
+ * until deadline (client_call()), or with deadline -1 reading only what is there
+ * (client_finish(): -EAGAIN until the fd is readable again). 0 with *raw 0: the answer is in;
+ * 0 with *raw set: the failure, for read_error() to put in words. Else what the caller
+ * returns as it is: -EAGAIN, -ENOMEM, or -EBADMSG for an answer that is not HTTP or JSON.
+ */
+static int read_answer(struct client *c, long long deadline, int *status, json_t **resp, char *err,
+		       size_t err_size, int *raw)
+{
+	ssize_t n;
+	int e;
+
+	for (;;) {
+		e = take_answer(c, status, resp, err, err_size);
+		if (e == -EPROTO)
+			return -EBADMSG;
+		if (e != -EAGAIN || c->eof)
+			break;
+		if (deadline >= 0) {
+			e = wait_fd(c, POLLIN, deadline);
+			if (e)
+				break;
+		}
+		e = recv_chunk(c, &n);
+		if (e == -EAGAIN && deadline >= 0)
+			continue;
+		if (e == -EAGAIN || e == -ENOMEM)
+			return e;
+		if (e)
+			break;
+		if (n == 0)
+			c->eof = true;
+	}
+	*raw = e;
+	return 0;
+}
+
 int client_call(struct client *c, const char *method, const char *target, const json_t *body,
 		int *status, json_t **resp, char *err, size_t err_size)
 {
 	long long deadline = now_ms() + CLIENT_TIMEOUT_MS;
-	int e;
+	int e, raw;
 
 	*resp = NULL;
 	c->eof = false;
@@ -546,35 +584,12 @@ int client_call(struct client *c, const char *method, const char *target, const 
 		call_failed(c, e, err, err_size);
 		return e;
 	}
-	for (;;) {
-		ssize_t n;
-
-		e = take_answer(c, status, resp, err, err_size);
-		if (e != -EAGAIN || c->eof)
-			break;
-		e = wait_fd(c, POLLIN, deadline);
-		if (e)
-			break;
-		e = recv_chunk(c, &n);
-		if (e == -EAGAIN)
-			continue;
-		if (e == -ENOMEM)
-			return e;
-		if (e)
-			break;
-		if (n == 0)
-			c->eof = true;
-	}
-	if (e == -EPROTO)
-		return -EBADMSG;
-	if (e) {
-		int raw = e;
-
-		e = read_error(c, raw, err, err_size);
-		call_failed(c, raw, err, err_size);
+	e = read_answer(c, deadline, status, resp, err, err_size, &raw);
+	if (e || !raw)
 		return e;
-	}
-	return 0;
+	e = read_error(c, raw, err, err_size);
+	call_failed(c, raw, err, err_size);
+	return e;
 }
 
 /* Non-blocking use (client.h). */
@@ -625,31 +640,14 @@ int client_start(struct client *c, const char *method, const char *target, const
 
 int client_finish(struct client *c, int *status, json_t **resp, char *err, size_t err_size)
 {
-	int e;
+	int e, raw;
 
 	*resp = NULL;
 	drain_stderr(c);
-	for (;;) {
-		ssize_t n;
-
-		e = take_answer(c, status, resp, err, err_size);
-		if (e == -EPROTO)
-			return -EBADMSG;
-		if (e != -EAGAIN || c->eof)
-			break;
-		e = recv_chunk(c, &n);
-		if (e == -EAGAIN)
-			return -EAGAIN;
-		if (e == -ENOMEM)
-			return e;
-		if (e)
-			break;
-		if (n == 0)
-			c->eof = true;
-	}
-	if (!e)
-		return 0;
-	e = read_error(c, e, err, err_size);
+	e = read_answer(c, -1, status, resp, err, err_size, &raw);
+	if (e || !raw)
+		return e;
+	e = read_error(c, raw, err, err_size);
 	client_explain(c, err, err_size);
 	return e;
 }

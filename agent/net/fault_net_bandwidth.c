@@ -57,9 +57,7 @@ static void bw_free(void *p)
 
 static struct bw_state *bw_of(const struct fault *f)
 {
-	const struct netif_fault *nf = f->priv;
-
-	return nf ? nf->ext : NULL;
+	return (struct bw_state *)netif_shaped_of(f);
 }
 
 static int bw_probe(const struct agent *a, char *why, size_t size)
@@ -164,7 +162,7 @@ static int bw_apply_egress(struct fault *f, char *err, size_t size)
 {
 	struct netif_fault *nf = f->priv;
 	struct bw_state *bw = bw_of(f);
-	struct netif_action act = {.action = NETFAULT_ACT_SHAPE, .classid = TC_FL_CLASS};
+	struct netfault_rule_spec act = {.action = NETFAULT_ACT_SHAPE, .classid = TC_FL_CLASS};
 	int ret;
 
 	ret = netif_shaped_record_root(f, &bw->sh, err, size);
@@ -225,21 +223,9 @@ static json_t *bw_describe(const struct fault *f)
 }
 
 const struct fault_ops fault_net_bandwidth = {
-	.name = "network.bandwidth",
-	.caps = NETIF_CAPS,
-	.caps_optional = NETIF_CAPS_NETNS,
+	NETIF_SHAPED_OPS("network.bandwidth"),
 	.probe = bw_probe,
 	.validate = bw_validate,
 	.apply = bw_apply,
-	.revert = netif_shaped_revert,
-	.resolve = netif_fault_resolve,
 	.describe = bw_describe,
-	.cleanup = netif_shaper_cleanup,
-	.free_priv = netif_fault_free,
-	.lease_renewed = netif_fault_lease_renewed,
-	.target_container = netif_fault_target_container,
-	/* Off the loop, one at a time (netif.h): dozens of namespaces take seconds. */
-	.off_loop = true,
-	.revert_off_loop = true,
-	.lane = &netif_lane,
 };

@@ -42,7 +42,7 @@ static int dns_validate(struct agent *a, struct fault *f, char *err, size_t size
 static int dns_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	const struct fault_net_dns *p = &f->spec->params.dns;
-	struct netif_action act = {
+	struct netfault_rule_spec act = {
 		.action = NETFAULT_ACT_DNS,
 		.prob = netfault_prob(p->probability_ppm / 1e6),
 		.dns_op = p->action == DNS_ACTION_DROP	  ? NETFAULT_DNS_DROP

@@ -93,9 +93,7 @@ static void lat_free(void *p)
 
 static struct lat_state *lat_of(const struct fault *f)
 {
-	const struct netif_fault *nf = f->priv;
-
-	return nf ? nf->ext : NULL;
+	return (struct lat_state *)netif_shaped_of(f);
 }
 
 static int latency_probe(const struct agent *a, char *why, size_t size)
@@ -362,7 +360,8 @@ static int latency_validate(struct agent *a, struct fault *f, char *err, size_t 
 	return 0;
 }
 
-static int lat_action(const struct fault *f, const struct lat_state *lt, struct netif_action *act)
+static int lat_action(const struct fault *f, const struct lat_state *lt,
+		      struct netfault_rule_spec *act)
 {
 	const struct fault_net_latency *p = &f->spec->params.latency;
 
@@ -384,7 +383,7 @@ static int apply_egress(struct fault *f, char *err, size_t size)
 {
 	struct netif_fault *nf = f->priv;
 	struct lat_state *lt = lat_of(f);
-	struct netif_action act;
+	struct netfault_rule_spec act;
 	int ret;
 
 	/* The program's table first: only the root is recorded and replaced (and undone). */
@@ -485,21 +484,7 @@ static json_t *latency_describe(const struct fault *f)
 }
 
 const struct fault_ops fault_net_latency = {
-	.name = "network.latency",
-	.caps = NETIF_CAPS,
-	.caps_optional = NETIF_CAPS_NETNS,
-	.probe = latency_probe,
-	.validate = latency_validate,
-	.apply = latency_apply,
-	.revert = netif_shaped_revert,
-	.resolve = netif_fault_resolve,
+	NETIF_SHAPED_OPS("network.latency"), .probe = latency_probe,
+	.validate = latency_validate,	     .apply = latency_apply,
 	.describe = latency_describe,
-	.cleanup = netif_shaper_cleanup,
-	.free_priv = netif_fault_free,
-	.lease_renewed = netif_fault_lease_renewed,
-	.target_container = netif_fault_target_container,
-	/* Off the loop, one at a time (netif.h): dozens of namespaces take seconds. */
-	.off_loop = true,
-	.revert_off_loop = true,
-	.lane = &netif_lane,
 };

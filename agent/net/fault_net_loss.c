@@ -33,7 +33,7 @@ static int loss_validate(struct agent *a, struct fault *f, char *err, size_t siz
 static int loss_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
 	const struct fault_net_loss *p = &f->spec->params.loss;
-	struct netif_action act = {.action = NETFAULT_ACT_LOSS};
+	struct netfault_rule_spec act = {.action = NETFAULT_ACT_LOSS};
 
 	(void)a;
 	if (p->model == LOSS_GILBERT_ELLIOTT) {

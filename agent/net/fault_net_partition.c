@@ -12,7 +12,7 @@
 
 static int partition_apply(struct agent *a, struct fault *f, char *err, size_t size)
 {
-	struct netif_action act = {.action = NETFAULT_ACT_PARTITION};
+	struct netfault_rule_spec act = {.action = NETFAULT_ACT_PARTITION};
 
 	(void)a;
 	return netif_fault_apply_action(f, &act, err, size);

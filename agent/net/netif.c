@@ -789,7 +789,7 @@ void netif_fault_unwind(struct fault *f)
 		log_err("fault %s: undoing a partial apply: %s", f->id, err);
 }
 
-int netif_fault_apply_action(struct fault *f, const struct netif_action *act, char *err,
+int netif_fault_apply_action(struct fault *f, const struct netfault_rule_spec *act, char *err,
 			     size_t size)
 {
 	int ret = netif_fault_attach(f, err, size);

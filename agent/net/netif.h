@@ -45,24 +45,12 @@ struct policy;
  */
 #define NETIF_CAPS (1ULL << CAP_NET_ADMIN | 1ULL << CAP_BPF | 1ULL << CAP_SYS_PTRACE)
 
-/* What a fault type makes its rules do. */
-struct netif_action {
-	enum netfault_action action;
-	uint32_t prob;
-	struct netfault_ge ge;
-	uint32_t classid; /* SHAPE on egress */
-	/* DELAY (egress) */
-	uint64_t delay_ns, jitter_ns;
-	uint32_t corr;
-	enum netfault_dist dist;
-	/* DNS (egress): as in struct netfault_rule_spec */
-	enum netfault_dns_op dns_op;
-	uint8_t dns_rcode;
-	uint16_t dns_qtypes[NETFAULT_DNS_QTYPES_MAX];
-	struct netfault_dns_spoof dns_spoof;
-	const struct dnsname *dns_names;
-	size_t n_dns_names;
-};
+/*
+ * What a fault type makes its rules do is a struct netfault_rule_spec (netfault.h) with only
+ * its action members set (action, prob, ge, classid, delay_ns, jitter_ns, corr, dist, dns_*):
+ * netif_fault_add_rules() sets the match members (dirs, proto, ports, addresses, deadline,
+ * fault_exempt) from the fault's target, whatever act holds there.
+ */
 
 /*
  * The part of every network fault's f->priv that this module manages. Types that need more
@@ -145,8 +133,11 @@ int netif_fault_resolve(struct agent *a, struct fault *f, json_t **out, char *er
  */
 int netif_fault_attach(struct fault *f, char *err, size_t size);
 
-/* Add the rules the fault's target translates into, in the given directions. */
-int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif_action *act,
+/*
+ * Add the rules the fault's target translates into, in the given directions, each doing act's
+ * action (its match members are not read).
+ */
+int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netfault_rule_spec *act,
 			  char *err, size_t size);
 
 /*
@@ -187,7 +178,7 @@ void netif_fault_unwind(struct fault *f);
  * fault_ops.apply of the rule-based types, given the rule's action: netif_fault_attach(), then
  * netif_fault_add_rules() in the fault's directions; a failure is unwound.
  */
-int netif_fault_apply_action(struct fault *f, const struct netif_action *act, char *err,
+int netif_fault_apply_action(struct fault *f, const struct netfault_rule_spec *act, char *err,
 			     size_t size);
 
 /* netif_fault_apply_action() with an action that takes only a probability (in ppm). */
@@ -331,6 +322,22 @@ void netif_fault_free(struct fault *f);
 	.describe = netif_fault_status, .cleanup = netif_fault_cleanup,                     \
 	.free_priv = netif_fault_free, .lease_renewed = netif_fault_lease_renewed,          \
 	.off_loop = true, .revert_off_loop = true, .lane = &netif_lane
+
+/*
+ * The fault_ops members the shaping types (latency, bandwidth) share: name, capabilities,
+ * revert of the recorded root and IFB (netif_shaped_revert), crash cleanup of the same record
+ * (netif_shaper_cleanup) and the rule lifecycle; such a type's table is
+ * {NETIF_SHAPED_OPS("network.x"), .probe = ..., .validate = ..., .apply = ..., .describe = ...}.
+ * It follows a container's restarts (target_container) and, as every network type, applies
+ * and reverts off the loop, one at a time under netif_lane: dozens of namespaces take seconds.
+ */
+#define NETIF_SHAPED_OPS(type_name)                                                 \
+	.name = (type_name), .caps = NETIF_CAPS, .caps_optional = NETIF_CAPS_NETNS, \
+	.revert = netif_shaped_revert, .resolve = netif_fault_resolve,              \
+	.cleanup = netif_shaper_cleanup, .free_priv = netif_fault_free,             \
+	.lease_renewed = netif_fault_lease_renewed,                                 \
+	.target_container = netif_fault_target_container, .off_loop = true,         \
+	.revert_off_loop = true, .lane = &netif_lane
 
 /*
  * The lane of every network type (fault_ops.lane): held around each apply and revert (on a

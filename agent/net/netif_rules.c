@@ -46,7 +46,7 @@ const char *netif_dirs_name(unsigned int dirs)
 
 /* netif_fault_add_rules() for one member (one namespace's interface). */
 static int add_rules_in(struct fault *f, struct netif_fault *nf, unsigned int dirs,
-			const struct netif_action *act, char *err, size_t size)
+			const struct netfault_rule_spec *act, char *err, size_t size)
 {
 	const struct net_target *t = &f->spec->target.net;
 	struct netfault_cidr *cidrs;
@@ -80,30 +80,21 @@ static int add_rules_in(struct fault *f, struct netif_fault *nf, unsigned int di
 			continue;
 		for (size_t p = 0; p < ranges_or_one(t->n_ports) && !ret; p++) {
 			for (size_t l = 0; l < ranges_or_one(t->n_local_ports) && !ret; l++) {
-				struct netfault_rule_spec spec = {
-					.dirs = dirs,
-					.action = act->action,
-					.prob = act->prob,
-					.ge = act->ge,
-					.proto = l4_proto(t->protocol, family),
-					.classid = act->classid,
-					.delay_ns = act->delay_ns,
-					.jitter_ns = act->jitter_ns,
-					.corr = act->corr,
-					.dist = act->dist,
-					.dns_op = act->dns_op,
-					.dns_rcode = act->dns_rcode,
-					.dns_spoof = act->dns_spoof,
-					.dns_names = act->dns_names,
-					.n_dns_names = act->n_dns_names,
-					/* The kernel lets the rule lapse with its lease. */
-					.deadline_ns = fault_lease_deadline_ns(f),
-					.remote = cidrs,
-					.n_remote = n,
-				};
+				struct netfault_rule_spec spec = *act;
 				int slot;
 
-				memcpy(spec.dns_qtypes, act->dns_qtypes, sizeof(spec.dns_qtypes));
+				/* act's action; the match is the target's. */
+				spec.dirs = dirs;
+				spec.proto = l4_proto(t->protocol, family);
+				spec.lport_min = spec.lport_max = 0;
+				spec.rport_min = spec.rport_max = 0;
+				spec.fault_exempt = false;
+				/* The kernel lets the rule lapse with its lease. */
+				spec.deadline_ns = fault_lease_deadline_ns(f);
+				spec.remote = cidrs;
+				spec.n_remote = n;
+				spec.local = NULL;
+				spec.n_local = 0;
 				if (t->n_ports) {
 					spec.rport_min = t->ports[p].lo;
 					spec.rport_max = t->ports[p].hi;
@@ -163,7 +154,7 @@ static void share_rules(struct netif_fault *nf, const struct netif_fault *peer, 
 	}
 }
 
-int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netif_action *act,
+int netif_fault_add_rules(struct fault *f, unsigned int dirs, const struct netfault_rule_spec *act,
 			  char *err, size_t size)
 {
 	int ret = f->priv ? 0 : -EINVAL;
@@ -308,7 +299,8 @@ int netif_fault_remove_rules(struct fault *f, char *err, size_t size)
 int netif_fault_apply_prob(struct fault *f, enum netfault_action action, uint32_t probability_ppm,
 			   char *err, size_t size)
 {
-	struct netif_action act = {.action = action, .prob = netfault_prob(probability_ppm / 1e6)};
+	struct netfault_rule_spec act = {.action = action,
+					 .prob = netfault_prob(probability_ppm / 1e6)};
 
 	return netif_fault_apply_action(f, &act, err, size);
 }

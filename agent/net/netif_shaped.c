@@ -249,7 +249,7 @@ fail:
 
 int netif_shaped_steer(struct fault *f, struct netif_shaped *s, char *err, size_t size)
 {
-	struct netif_action act = {.action = NETFAULT_ACT_SHAPE};
+	struct netfault_rule_spec act = {.action = NETFAULT_ACT_SHAPE};
 	int ret;
 
 	ret = netif_fault_steer(f, s->ifb_ifindex, err, size);

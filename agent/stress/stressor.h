@@ -278,4 +278,30 @@ int stressor_kb_field(const char *path, const char *key, uint64_t *bytes);
 /* The re-executed worker: never returns. */
 int stressor_worker_main(int argc, char **argv);
 
+/*
+ * Between stressor.c and stressor_file.c (the fault's file), not for the fault types.
+ */
+
+/* Set key of the undo record (f->undo, created if need be) to val and journal it. */
+int stressor_undo_set(struct fault *f, const char *key, json_t *val);
+
+/* The directory part of path ("/" for "/x") into buf; -EINVAL without a name after it. */
+int stressor_parent_dir(const char *path, char *buf, size_t size);
+
+/*
+ * Remove path (relative to dirfd, AT_FDCWD for the host's) if it is still the file with this
+ * identity (and our xattr when xattr_id is set): 0 removed or absent, 1 left alone (report
+ * says why), -errno (report says what failed).
+ */
+int stressor_remove_file(int dirfd, const char *path, dev_t dev, ino_t ino, const char *xattr_id,
+			 char *report, size_t size);
+
+/*
+ * Crash cleanup of a file inside a container whose root is gone: removed where a stopped
+ * container keeps it on the host (the journal's "upper"), the outcome appended to report at
+ * off. 0 or -errno (report says what failed).
+ */
+int stressor_cleanup_gone_root(const json_t *undo, const char *path, int rpid, const char *xid,
+			       char *report, size_t off, size_t size);
+
 #endif
