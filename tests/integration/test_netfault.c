@@ -11,6 +11,8 @@
  *              intervals; Gilbert-Elliott loss ratio and mean burst length within 10 %
  *   delay      EDT departure times (BPF_PROG_TEST_RUN's ctx_out.tstamp): uniform and normal
  *              (netem's table) moments, correlation, the time already on the packet
+ *   deadline   a rule lapses at its lease deadline with no help from user space, within the
+ *              deadline clock's documented lead, and a renewal puts it back in force
  *   counters   every check above also compares the rule counters with what happened
  *   lo         real traffic on lo: egress loss is silent to the sender (no ENOBUFS),
  *              duplication makes exactly one copy per hook (the loop guard)
@@ -1597,6 +1599,70 @@ out:
 }
 
 /* Corruption flips exactly one bit, never in the Ethernet or IP header(s). */
+/*
+ * The lease deadline, enforced by the program alone: a rule dropping everything lapses by
+ * its deadline (never a run that began after it is dropped) and not much before it (no more
+ * than the clock's documented lead: NETFAULT_COARSE_SLACK_NS + 3 ticks of the jiffies clock,
+ * or + 1 tick of at most 10 ms with the coarse clock); moving the deadline on puts it back in
+ * force. Both bounds hold under any load: a delayed run can only look later than it ran.
+ */
+static void test_deadline(void)
+{
+	const struct flow f = {AF_INET, IPPROTO_UDP, "10.0.0.2", "10.0.0.1", 9, 9};
+	struct netfault_rule_spec spec = {.dirs = NETFAULT_DIR_BOTH,
+					  .action = NETFAULT_ACT_PARTITION};
+	double deadline, lead, first_pass = 0, last_drop_start = 0, end;
+	struct netfault *nf;
+	uint64_t tick;
+	long runs = 0;
+	int s;
+
+	section = "deadline";
+	nf = open_nf();
+	if (!nf)
+		return;
+	deadline = now_s() + 0.5;
+	spec.deadline_ns = (uint64_t)(deadline * 1e9);
+	REQUIRE_OK(netfault_rule_add(nf, &spec, &s));
+	tick = netfault_clock_tick(nf);
+	lead = (NETFAULT_COARSE_SLACK_NS + 3 * (tick ? tick : 10000000ULL)) / 1e9;
+	printf("  deadline: clock %s (tick %llu ns), lead at most %.1f ms\n",
+	       tick ? "jiffies" : "coarse", (unsigned long long)tick, lead * 1e3);
+	CHECK(verdict(nf, NETFAULT_HOOK_EGRESS, &f) == 1, "not dropped before the deadline");
+	/* Runs about every 200 us until one passes, for at most 5 s past the deadline. */
+	end = deadline + 5;
+	while (now_s() < end) {
+		double t0 = now_s();
+		int v = verdict(nf, NETFAULT_HOOK_EGRESS, &f);
+
+		runs++;
+		if (v == 1) {
+			last_drop_start = t0;
+		} else if (v == 0) {
+			first_pass = now_s();
+			break;
+		} else {
+			CHECK(0, "unexpected verdict");
+			goto out;
+		}
+		usleep(200);
+	}
+	CHECK(first_pass > 0, "still dropping 5 s after the deadline (%ld runs)", runs);
+	CHECK(last_drop_start < deadline, "a run begun %.1f ms after the deadline was dropped",
+	      (last_drop_start - deadline) * 1e3);
+	CHECK(first_pass == 0 || first_pass >= deadline - lead,
+	      "lapsed %.1f ms before the deadline (the clock leads by at most %.1f ms)",
+	      (deadline - first_pass) * 1e3, lead * 1e3);
+	printf("  deadline: lapsed %.1f ms before the deadline (%ld runs)\n",
+	       (deadline - first_pass) * 1e3, runs);
+	/* Renewed: in force again. */
+	REQUIRE_OK(netfault_rule_deadline(nf, s, (uint64_t)((now_s() + 60) * 1e9)));
+	CHECK(verdict(nf, NETFAULT_HOOK_INGRESS, &f) == 1, "not dropped after the renewal");
+	CHECK(verdict(nf, NETFAULT_HOOK_EGRESS, &f) == 1, "not dropped after the renewal");
+out:
+	netfault_close(nf);
+}
+
 static void test_corrupt_where(void)
 {
 	struct pkt_spec specs[] = {
@@ -2098,6 +2164,7 @@ int main(void)
 	test_loss_stats();
 	test_ge();
 	test_delay();
+	test_deadline();
 	test_corrupt_where();
 	test_lo_traffic();
 	test_tc_hygiene();
