@@ -90,6 +90,26 @@ struct {
 	__type(value, __u64);
 } prefixes_v6 SEC(".maps");
 
+/*
+ * The same entries as prefixes_v4 / prefixes_v6, by exact (side, length, prefix): looked up
+ * once per length in use instead of the trie while few lengths are (struct netfault_hlens4).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NETFAULT_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct netfault_hkey4);
+	__type(value, __u64);
+} prefixes_h4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NETFAULT_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct netfault_hkey6);
+	__type(value, __u64);
+} prefixes_h6 SEC(".maps");
+
 /* Flows no rule touches unless it opts in (the agent's own control connection). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -162,8 +182,12 @@ struct packet {
 	__u32 delay_slot;
 	__u32 handover_tc_index; /* hand_over(): for the copy's nested run */
 	__u64 handover_tstamp;
-	/* inline_rules4/6()'s answer: the rule slots of the entries the address is in */
+	/* inline_rules4/6()'s and hash_rules4/6()'s answer: the rule slots of the address */
 	__u64 inline_mask;
+	/* hash_rules4/6(): the keys being looked up, and the lengths' seq when they began */
+	struct netfault_hkey4 hk4;
+	struct netfault_hkey6 hk6;
+	__u32 hseq;
 	__be16 ports[2]; /* the L4 header's first 4 bytes, when has_ports */
 	__u16 check;	 /* csum_partial(): the packet's checksum field */
 	__u8 byte;	 /* corrupt(): the byte it flips */
@@ -548,8 +572,90 @@ __attribute__((noinline)) int netfault_inline_rules(__u32 side)
 }
 
 /*
+ * The rule slots of the longest prefix on this side containing the IPv4 address k, from the
+ * prefix hash table (struct netfault_hlens4): 1 with them in pkt->inline_mask, 0 when the trie
+ * must answer. Nothing is kept in a register across the lookups but pkt: the seq is in pkt,
+ * the count and each length are read again (the seq check at the end catches a change).
+ */
+static __always_inline int hash_rules4(struct packet *pkt, const struct netfault_lpm6_key *k,
+				       const __u32 side)
+{
+	const struct netfault_hlens4 *t = &cfg.h4;
+	__u64 *v;
+	int i;
+
+	pkt->hseq = *(volatile const __u32 *)&t->seq;
+	if ((pkt->hseq & 1) || *(volatile const __u32 *)&t->n[side] > NETFAULT_HASH_LENS)
+		return 0;
+	pkt->inline_mask = 0;
+#pragma unroll
+	for (i = 0; i < NETFAULT_HASH_LENS; i++) {
+		const volatile struct netfault_hlen4 *l = &t->l[side][i];
+
+		if (i >= *(volatile const __u32 *)&t->n[side])
+			break;
+		pkt->hk4.plen_side = l->plen_side;
+		pkt->hk4.addr = *(const __u32 *)k->addr & l->mask;
+		v = bpf_map_lookup_elem(&prefixes_h4, &pkt->hk4);
+		if (v) {
+			pkt->inline_mask = *v;
+			break;
+		}
+	}
+	return *(volatile const __u32 *)&t->seq == pkt->hseq;
+}
+
+/* The same for an IPv6 address, two 64-bit words at a time. */
+static __always_inline int hash_rules6(struct packet *pkt, const struct netfault_lpm6_key *k,
+				       const __u32 side)
+{
+	const struct netfault_hlens6 *t = &cfg.h6;
+	__u64 *v;
+	int i;
+
+	pkt->hseq = *(volatile const __u32 *)&t->seq;
+	if ((pkt->hseq & 1) || *(volatile const __u32 *)&t->n[side] > NETFAULT_HASH_LENS)
+		return 0;
+	pkt->inline_mask = 0;
+#pragma unroll
+	for (i = 0; i < NETFAULT_HASH_LENS; i++) {
+		const volatile struct netfault_hlen6 *l = &t->l[side][i];
+
+		if (i >= *(volatile const __u32 *)&t->n[side])
+			break;
+		pkt->hk6.plen_side = l->plen_side;
+		pkt->hk6.addr[0] = *(const __u64 *)k->addr & l->mask[0];
+		pkt->hk6.addr[1] = *(const __u64 *)&k->addr[8] & l->mask[1];
+		v = bpf_map_lookup_elem(&prefixes_h6, &pkt->hk6);
+		if (v) {
+			pkt->inline_mask = *v;
+			break;
+		}
+	}
+	return *(volatile const __u32 *)&t->seq == pkt->hseq;
+}
+
+/*
+ * hash_rules4/6() for the packet being processed and one side: 1 with the rule slots in
+ * pkt->inline_mask, 0 when the trie must answer. A global function, as netfault_inline_rules().
+ */
+__attribute__((noinline)) int netfault_hash_rules(__u32 side)
+{
+	struct packet *pkt = bpf_map_lookup_elem(&packets, &zero_key);
+
+	if (!pkt)
+		return 0;
+	if (side == NETFAULT_SIDE_REMOTE)
+		return pkt->v6 ? hash_rules6(pkt, &pkt->remote, NETFAULT_SIDE_REMOTE)
+			       : hash_rules4(pkt, &pkt->remote, NETFAULT_SIDE_REMOTE);
+	return pkt->v6 ? hash_rules6(pkt, &pkt->local, NETFAULT_SIDE_LOCAL)
+		       : hash_rules4(pkt, &pkt->local, NETFAULT_SIDE_LOCAL);
+}
+
+/*
  * Rule slots whose CIDRs on this side contain the address (0 when none): from the inline
- * table while it holds this side, else from the trie. The trie key is the packet's own
+ * table while it holds this side, else from the hash tables while they hold it, else from the
+ * trie. The trie key is the packet's own
  * (struct packet); an IPv4 trie reads its first 12 bytes.
  */
 static __always_inline __u64 prefix_rules(struct packet *pkt, const __u32 side)
@@ -565,7 +671,13 @@ static __always_inline __u64 prefix_rules(struct packet *pkt, const __u32 side)
 	__u32 n4 = *(volatile const __u32 *)&cfg.in4.n[side];
 	__u32 n6 = *(volatile const __u32 *)&cfg.in6.n[side];
 
+	__u32 h4 = *(volatile const __u32 *)&cfg.h4.n[side];
+	__u32 h6 = *(volatile const __u32 *)&cfg.h6.n[side];
+
 	if ((pkt->v6 ? n6 : n4) <= NETFAULT_INLINE_PREFIXES && netfault_inline_rules(side))
+		return pkt->inline_mask;
+	/* Then the hash tables while few prefix lengths are in use, else the trie. */
+	if ((pkt->v6 ? h6 : h4) <= NETFAULT_HASH_LENS && netfault_hash_rules(side))
 		return pkt->inline_mask;
 	k->side = side;
 	if (pkt->v6) {
