@@ -671,12 +671,17 @@ static __always_inline __u64 prefix_rules(struct packet *pkt, const __u32 side)
 	__u32 n4 = *(volatile const __u32 *)&cfg.in4.n[side];
 	__u32 n6 = *(volatile const __u32 *)&cfg.in6.n[side];
 
-	__u32 h4 = *(volatile const __u32 *)&cfg.h4.n[side];
-	__u32 h6 = *(volatile const __u32 *)&cfg.h6.n[side];
+	__u32 h4, h6;
 
 	if ((pkt->v6 ? n6 : n4) <= NETFAULT_INLINE_PREFIXES && netfault_inline_rules(side))
 		return pkt->inline_mask;
-	/* Then the hash tables while few prefix lengths are in use, else the trie. */
+	/*
+	 * Then the hash tables while few prefix lengths are in use, else the trie. Their counts
+	 * are read here, after the call: read before it, they were kept across it on the stack,
+	 * a speculation barrier on every packet without CAP_PERFMON.
+	 */
+	h4 = *(volatile const __u32 *)&cfg.h4.n[side];
+	h6 = *(volatile const __u32 *)&cfg.h6.n[side];
 	if ((pkt->v6 ? h6 : h4) <= NETFAULT_HASH_LENS && netfault_hash_rules(side))
 		return pkt->inline_mask;
 	k->side = side;
