@@ -581,13 +581,12 @@ static __always_inline int hash_rules4(struct packet *pkt, const struct netfault
 				       const __u32 side)
 {
 	const struct netfault_hlens4 *t = &cfg.h4;
-	__u64 *v;
+	__u64 *v, m = 0;
 	int i;
 
 	pkt->hseq = *(volatile const __u32 *)&t->seq;
 	if ((pkt->hseq & 1) || *(volatile const __u32 *)&t->n[side] > NETFAULT_HASH_LENS)
 		return 0;
-	pkt->inline_mask = 0;
 #pragma unroll
 	for (i = 0; i < NETFAULT_HASH_LENS; i++) {
 		const volatile struct netfault_hlen4 *l = &t->l[side][i];
@@ -598,10 +597,12 @@ static __always_inline int hash_rules4(struct packet *pkt, const struct netfault
 		pkt->hk4.addr = *(const __u32 *)k->addr & l->mask;
 		v = bpf_map_lookup_elem(&prefixes_h4, &pkt->hk4);
 		if (v) {
-			pkt->inline_mask = *v;
+			m = *v;
 			break;
 		}
 	}
+	/* Stored after the lookups: a pointer into pkt kept across them was spilled. */
+	pkt->inline_mask = m;
 	return *(volatile const __u32 *)&t->seq == pkt->hseq;
 }
 
@@ -610,13 +611,12 @@ static __always_inline int hash_rules6(struct packet *pkt, const struct netfault
 				       const __u32 side)
 {
 	const struct netfault_hlens6 *t = &cfg.h6;
-	__u64 *v;
+	__u64 *v, m = 0;
 	int i;
 
 	pkt->hseq = *(volatile const __u32 *)&t->seq;
 	if ((pkt->hseq & 1) || *(volatile const __u32 *)&t->n[side] > NETFAULT_HASH_LENS)
 		return 0;
-	pkt->inline_mask = 0;
 #pragma unroll
 	for (i = 0; i < NETFAULT_HASH_LENS; i++) {
 		const volatile struct netfault_hlen6 *l = &t->l[side][i];
@@ -628,10 +628,12 @@ static __always_inline int hash_rules6(struct packet *pkt, const struct netfault
 		pkt->hk6.addr[1] = *(const __u64 *)&k->addr[8] & l->mask[1];
 		v = bpf_map_lookup_elem(&prefixes_h6, &pkt->hk6);
 		if (v) {
-			pkt->inline_mask = *v;
+			m = *v;
 			break;
 		}
 	}
+	/* Stored after the lookups: a pointer into pkt kept across them was spilled. */
+	pkt->inline_mask = m;
 	return *(volatile const __u32 *)&t->seq == pkt->hseq;
 }
 
