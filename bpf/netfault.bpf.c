@@ -1307,9 +1307,13 @@ __attribute__((noinline)) int netfault_apply(__u32 slot)
 		if (pkt->now >= deadline)
 			return 0;
 		/*
-		 * Looked up again (an inlined array lookup) rather than kept in a register
-		 * across the call, which would take a spill (see struct packet).
+		 * The packet and the rule looked up again (inlined array lookups) rather than
+		 * kept in registers across the clock's possible helper call, which would take
+		 * a spill (see struct packet).
 		 */
+		pkt = bpf_map_lookup_elem(&packets, &zero_key);
+		if (!pkt)
+			return 0;
 		rule = bpf_map_lookup_elem(&rules, &pkt->slot);
 		if (!rule)
 			return 0;
