@@ -90,6 +90,26 @@ struct {
 	__type(value, __u64);
 } prefixes_v6 SEC(".maps");
 
+/*
+ * The same entries as prefixes_v4 / prefixes_v6, by exact (side, length, prefix): looked up
+ * once per length in use instead of the trie while few lengths are (struct netfault_hlens4).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NETFAULT_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct netfault_hkey4);
+	__type(value, __u64);
+} prefixes_h4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NETFAULT_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct netfault_hkey6);
+	__type(value, __u64);
+} prefixes_h6 SEC(".maps");
+
 /* Flows no rule touches unless it opts in (the agent's own control connection). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -147,7 +167,12 @@ struct packet {
 	struct netfault_lpm6_key remote;
 	struct netfault_lpm6_key local;
 	struct netfault_exempt_key ekey; /* is_exempt()'s key */
-	__u64 now;    /* bpf_ktime_get_ns() once a rule matched (deadline check), else 0 */
+	__u64 now;    /* the deadline clock once a rule matched (deadline check), else 0 */
+	/*
+	 * The state of this CPU's random number generator (rnd32()), kept across runs: 0 until
+	 * the first draw seeds it.
+	 */
+	__u64 rng;
 	__u64 cand;   /* the candidate rule slots */
 	__u32 slot;   /* the rule maps' key, for netfault_apply() */
 	__u32 l3_end; /* offset just past the IP header(s): corruption happens at or after it */
@@ -164,8 +189,12 @@ struct packet {
 	__u32 delay_slot;
 	__u32 handover_tc_index; /* hand_over(): for the copy's nested run */
 	__u64 handover_tstamp;
-	/* inline_rules4/6()'s answer: the rule slots of the entries the address is in */
+	/* inline_rules4/6()'s and hash_rules4/6()'s answer: the rule slots of the address */
 	__u64 inline_mask;
+	/* hash_rules4/6(): the keys being looked up, and the lengths' seq when they began */
+	struct netfault_hkey4 hk4;
+	struct netfault_hkey6 hk6;
+	__u32 hseq;
 	__be16 ports[2]; /* the L4 header's first 4 bytes, when has_ports */
 	__u16 check;	 /* csum_partial(): the packet's checksum field */
 	__u8 byte;	 /* corrupt(): the byte it flips */
@@ -559,8 +588,92 @@ __attribute__((noinline)) int netfault_inline_rules(__u32 side)
 }
 
 /*
+ * The rule slots of the longest prefix on this side containing the IPv4 address k, from the
+ * prefix hash table (struct netfault_hlens4): 1 with them in pkt->inline_mask, 0 when the trie
+ * must answer. Nothing is kept in a register across the lookups but pkt: the seq is in pkt,
+ * the count and each length are read again (the seq check at the end catches a change).
+ */
+static __always_inline int hash_rules4(struct packet *pkt, const struct netfault_lpm6_key *k,
+				       const __u32 side)
+{
+	const struct netfault_hlens4 *t = &cfg.h4;
+	__u64 *v, m = 0;
+	int i;
+
+	pkt->hseq = *(volatile const __u32 *)&t->seq;
+	if ((pkt->hseq & 1) || *(volatile const __u32 *)&t->n[side] > NETFAULT_HASH_LENS)
+		return 0;
+#pragma unroll
+	for (i = 0; i < NETFAULT_HASH_LENS; i++) {
+		const volatile struct netfault_hlen4 *l = &t->l[side][i];
+
+		if (i >= *(volatile const __u32 *)&t->n[side])
+			break;
+		pkt->hk4.plen_side = l->plen_side;
+		pkt->hk4.addr = *(const __u32 *)k->addr & l->mask;
+		v = bpf_map_lookup_elem(&prefixes_h4, &pkt->hk4);
+		if (v) {
+			m = *v;
+			break;
+		}
+	}
+	/* Stored after the lookups: a pointer into pkt kept across them was spilled. */
+	pkt->inline_mask = m;
+	return *(volatile const __u32 *)&t->seq == pkt->hseq;
+}
+
+/* The same for an IPv6 address, two 64-bit words at a time. */
+static __always_inline int hash_rules6(struct packet *pkt, const struct netfault_lpm6_key *k,
+				       const __u32 side)
+{
+	const struct netfault_hlens6 *t = &cfg.h6;
+	__u64 *v, m = 0;
+	int i;
+
+	pkt->hseq = *(volatile const __u32 *)&t->seq;
+	if ((pkt->hseq & 1) || *(volatile const __u32 *)&t->n[side] > NETFAULT_HASH_LENS)
+		return 0;
+#pragma unroll
+	for (i = 0; i < NETFAULT_HASH_LENS; i++) {
+		const volatile struct netfault_hlen6 *l = &t->l[side][i];
+
+		if (i >= *(volatile const __u32 *)&t->n[side])
+			break;
+		pkt->hk6.plen_side = l->plen_side;
+		pkt->hk6.addr[0] = *(const __u64 *)k->addr & l->mask[0];
+		pkt->hk6.addr[1] = *(const __u64 *)&k->addr[8] & l->mask[1];
+		v = bpf_map_lookup_elem(&prefixes_h6, &pkt->hk6);
+		if (v) {
+			m = *v;
+			break;
+		}
+	}
+	/* Stored after the lookups: a pointer into pkt kept across them was spilled. */
+	pkt->inline_mask = m;
+	return *(volatile const __u32 *)&t->seq == pkt->hseq;
+}
+
+/*
+ * hash_rules4/6() for the packet being processed and one side: 1 with the rule slots in
+ * pkt->inline_mask, 0 when the trie must answer. A global function, as netfault_inline_rules().
+ */
+__attribute__((noinline)) int netfault_hash_rules(__u32 side)
+{
+	struct packet *pkt = bpf_map_lookup_elem(&packets, &zero_key);
+
+	if (!pkt)
+		return 0;
+	if (side == NETFAULT_SIDE_REMOTE)
+		return pkt->v6 ? hash_rules6(pkt, &pkt->remote, NETFAULT_SIDE_REMOTE)
+			       : hash_rules4(pkt, &pkt->remote, NETFAULT_SIDE_REMOTE);
+	return pkt->v6 ? hash_rules6(pkt, &pkt->local, NETFAULT_SIDE_LOCAL)
+		       : hash_rules4(pkt, &pkt->local, NETFAULT_SIDE_LOCAL);
+}
+
+/*
  * Rule slots whose CIDRs on this side contain the address (0 when none): from the inline
- * table while it holds this side, else from the trie. The trie key is the packet's own
+ * table while it holds this side, else from the hash tables while they hold it, else from the
+ * trie. The trie key is the packet's own
  * (struct packet); an IPv4 trie reads its first 12 bytes.
  */
 static __always_inline __u64 prefix_rules(struct packet *pkt, const __u32 side)
@@ -576,7 +689,18 @@ static __always_inline __u64 prefix_rules(struct packet *pkt, const __u32 side)
 	__u32 n4 = *(volatile const __u32 *)&cfg.in4.n[side];
 	__u32 n6 = *(volatile const __u32 *)&cfg.in6.n[side];
 
+	__u32 h4, h6;
+
 	if ((pkt->v6 ? n6 : n4) <= NETFAULT_INLINE_PREFIXES && netfault_inline_rules(side))
+		return pkt->inline_mask;
+	/*
+	 * Then the hash tables while few prefix lengths are in use, else the trie. Their counts
+	 * are read here, after the call: read before it, they were kept across it on the stack,
+	 * a speculation barrier on every packet without CAP_PERFMON.
+	 */
+	h4 = *(volatile const __u32 *)&cfg.h4.n[side];
+	h6 = *(volatile const __u32 *)&cfg.h6.n[side];
+	if ((pkt->v6 ? h6 : h4) <= NETFAULT_HASH_LENS && netfault_hash_rules(side))
 		return pkt->inline_mask;
 	k->side = side;
 	if (pkt->v6) {
@@ -656,9 +780,34 @@ static __always_inline int is_exempt(struct packet *pkt)
 	return 0;
 }
 
-static __always_inline int chance(__u32 prob)
+/*
+ * A uniform 32-bit random number from this CPU's generator: SplitMix64 (a Weyl sequence
+ * through a 64-bit finaliser; it passes BigCrush), its state in the per-CPU packet, seeded
+ * from bpf_get_prandom_u32() at the first draw. Loads, multiplies and shifts: no helper call,
+ * which cost about 10 ns per packet here. Several runs on one CPU never interleave their
+ * draws past the tc_index checks (see packets), so the sequence is the CPU's own.
+ */
+static __always_inline __u32 rnd32(struct packet *pkt)
 {
-	return prob == NETFAULT_PROB_ONE || bpf_get_prandom_u32() < prob;
+	__u64 z = pkt->rng;
+
+	if (!z)
+		z = (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
+	z += 0x9e3779b97f4a7c15ULL;
+	pkt->rng = z;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return (__u32)((z ^ (z >> 31)) >> 32);
+}
+
+/* Does a packet with probability prob (fixed point, see NETFAULT_PROB_ONE) draw the fault? */
+static __always_inline int chance(struct packet *pkt, __u32 prob)
+{
+	if (prob == NETFAULT_PROB_ONE)
+		return 1;
+	if (!prob)
+		return 0;
+	return rnd32(pkt) < prob;
 }
 
 static __always_inline int below(__u32 rnd, __u32 prob)
@@ -672,17 +821,17 @@ static __always_inline int below(__u32 rnd, __u32 prob)
  * under a spin lock, so the chain sees the packets of all flows in one sequence; no helper may
  * run under the lock, so the random numbers are drawn before it.
  */
-static __always_inline int ge_lost(const __u32 *slot, const struct netfault_rule *rule)
+static __always_inline int ge_lost(struct packet *pkt, const struct netfault_rule *rule)
 {
 	__u32 p = rule->ge.p, r = rule->ge.r;
 	/* Loaded before the choice: a pointer picked by a branch is refused without CAP_PERFMON. */
 	__u32 loss_bad = rule->ge.loss_bad, loss_good = rule->ge.loss_good;
-	__u32 rnd_move = bpf_get_prandom_u32();
-	__u32 rnd_loss = bpf_get_prandom_u32();
+	__u32 rnd_move = rnd32(pkt);
+	__u32 rnd_loss = rnd32(pkt);
 	struct netfault_ge_state *st;
 	__u32 bad;
 
-	st = bpf_map_lookup_elem(&ge_states, slot);
+	st = bpf_map_lookup_elem(&ge_states, &pkt->slot);
 	if (!st)
 		return 0;
 	bpf_spin_lock(&st->lock);
@@ -1249,6 +1398,19 @@ static const __u8 debruijn_index[64] = {
 };
 /* clang-format on */
 
+/*
+ * The time the deadlines are compared with, never behind CLOCK_MONOTONIC (see
+ * NETFAULT_COARSE_SLACK_NS): from jiffies (no helper call) once user space set the tick.
+ */
+static __always_inline __u64 deadline_clock(void)
+{
+	__u64 tick = *(volatile __u64 *)&cfg.clock_tick;
+
+	if (tick)
+		return *(volatile __u64 *)&cfg.clock_base + bpf_jiffies64() * tick;
+	return bpf_ktime_get_coarse_ns() + NETFAULT_COARSE_SLACK_NS;
+}
+
 static __always_inline int in_range(__u16 v, __u16 lo, __u16 hi)
 {
 	return v >= lo && v <= hi;
@@ -1309,13 +1471,17 @@ __attribute__((noinline)) int netfault_apply(__u32 slot)
 	 */
 	if (deadline) {
 		if (!pkt->now)
-			pkt->now = bpf_ktime_get_coarse_ns() + NETFAULT_COARSE_SLACK_NS;
+			pkt->now = deadline_clock();
 		if (pkt->now >= deadline)
 			return 0;
 		/*
-		 * Looked up again (an inlined array lookup) rather than kept in a register
-		 * across the call, which would take a spill (see struct packet).
+		 * The packet and the rule looked up again (inlined array lookups) rather than
+		 * kept in registers across the clock's possible helper call, which would take
+		 * a spill (see struct packet).
 		 */
+		pkt = bpf_map_lookup_elem(&packets, &zero_key);
+		if (!pkt)
+			return 0;
 		rule = bpf_map_lookup_elem(&rules, &pkt->slot);
 		if (!rule)
 			return 0;
@@ -1342,7 +1508,7 @@ __attribute__((noinline)) int netfault_apply(__u32 slot)
 		    !dns_qtype_in(rule, pkt->dns_qtype))
 			return 0;
 		cnt->matched++;
-		if (!chance(rule->prob))
+		if (!chance(pkt, rule->prob))
 			return 0;
 		/* Over TCP a matching query is dropped: see docs/network-faults.md. */
 		if ((rule->dns_op == NETFAULT_DNS_ANSWER || rule->dns_op == NETFAULT_DNS_SPOOF) &&
@@ -1357,23 +1523,23 @@ __attribute__((noinline)) int netfault_apply(__u32 slot)
 		cnt->dropped++;
 		return VERDICT_DROP;
 	case NETFAULT_ACT_LOSS:
-		if (chance(rule->prob)) {
+		if (chance(pkt, rule->prob)) {
 			cnt->dropped++;
 			return VERDICT_DROP;
 		}
 		break;
 	case NETFAULT_ACT_LOSS_GE:
-		if (ge_lost(&pkt->slot, rule)) {
+		if (ge_lost(pkt, rule)) {
 			cnt->dropped++;
 			return VERDICT_DROP;
 		}
 		break;
 	case NETFAULT_ACT_CORRUPT:
-		if (chance(rule->prob))
+		if (chance(pkt, rule->prob))
 			return VERDICT_CORRUPT;
 		break;
 	case NETFAULT_ACT_DUPLICATE:
-		if (chance(rule->prob))
+		if (chance(pkt, rule->prob))
 			return VERDICT_DUPLICATE;
 		break;
 	case NETFAULT_ACT_SHAPE:
@@ -1747,6 +1913,18 @@ SEC("tc")
 int netfault_out(struct __sk_buff *skb)
 {
 	return netfault_run(skb, NETFAULT_HOOK_EGRESS);
+}
+
+/*
+ * Not attached: user space runs it (BPF_PROG_TEST_RUN) to take one sample of jiffies and
+ * CLOCK_MONOTONIC together, for the deadline clock (NETFAULT_COARSE_SLACK_NS).
+ */
+SEC("tc")
+int netfault_clock(struct __sk_buff *skb)
+{
+	cfg.clock_j = bpf_jiffies64();
+	cfg.clock_ns = bpf_ktime_get_ns();
+	return TC_ACT_UNSPEC;
 }
 
 /*

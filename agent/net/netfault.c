@@ -882,6 +882,8 @@ int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec
 	if (rec.n_dns_names)
 		cfg_dns_ports(nf);
 	cfg_set_bits(&cfg->dns_rules, RULE_BIT(s), rec.n_dns_names != 0);
+	if (spec->deadline_ns)
+		netfault_clock_sync(nf);
 	cfg_store(&cfg->deadline[s], spec->deadline_ns);
 	cfg_set_bits(&cfg->remote_any, RULE_BIT(s), !rec.n_remote);
 	cfg_set_bits(&cfg->local_any, RULE_BIT(s), !rec.n_local);
@@ -933,6 +935,8 @@ int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_ru
 		cfg_set_bits(&cfg->remote_any, RULE_BIT(slot), false);
 	if (rec.n_local)
 		cfg_set_bits(&cfg->local_any, RULE_BIT(slot), false);
+	if (spec->deadline_ns)
+		netfault_clock_sync(nf);
 	cfg_store(&cfg->deadline[slot], spec->deadline_ns);
 	cfg_set_active(nf, slot, rec.dirs);
 	free(old.remote);
@@ -953,6 +957,8 @@ int netfault_rule_deadline(struct netfault *nf, int slot, uint64_t deadline_ns)
 {
 	if (slot < 0 || slot >= NETFAULT_MAX_RULES || !nf->c->rules[slot].used)
 		return -ENOENT;
+	if (deadline_ns)
+		netfault_clock_sync(nf);
 	cfg_store(&nf->c->skel->bss->cfg.deadline[slot], deadline_ns);
 	return 0;
 }

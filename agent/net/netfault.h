@@ -180,10 +180,17 @@ int netfault_rule_add(struct netfault *nf, const struct netfault_rule_spec *spec
 int netfault_rule_update(struct netfault *nf, int slot, const struct netfault_rule_spec *spec);
 
 /*
- * Move a rule's deadline (CLOCK_MONOTONIC ns, 0: none): a single store into the program's
- * mmap-ed .bss, cheap enough for every lease renewal.
+ * Move a rule's deadline (CLOCK_MONOTONIC ns, 0: none): a store into the program's mmap-ed
+ * .bss after a fresh sample for the deadline clock (two BPF_PROG_TEST_RUN calls), cheap
+ * enough for every lease renewal.
  */
 int netfault_rule_deadline(struct netfault *nf, int slot, uint64_t deadline_ns);
+
+/*
+ * The tick (ns) of the jiffies clock the program checks deadlines with, or 0 when it uses the
+ * coarse clock (include/faultline/netfault.h, NETFAULT_COARSE_SLACK_NS).
+ */
+uint64_t netfault_clock_tick(const struct netfault *nf);
 
 /* Take a rule out of force and free its slot. */
 int netfault_rule_remove(struct netfault *nf, int slot);

@@ -225,7 +225,7 @@ void netfault_close(struct netfault *nf)
  * What user space writes into a core, for netfault_unshare() to copy: the maps below and the
  * .bss. A new map, or a new load-time knob, must be looked at there first.
  */
-_Static_assert(sizeof(((struct netfault_bpf *)0)->maps) == 12 * sizeof(struct bpf_map *),
+_Static_assert(sizeof(((struct netfault_bpf *)0)->maps) == 14 * sizeof(struct bpf_map *),
 	       "a map was added to bpf/netfault.bpf.c: copy what user space writes into it in "
 	       "netfault_unshare() (core_copy()), then update this count");
 _Static_assert(sizeof(*((struct netfault_bpf *)0)->rodata) == sizeof(__u32),
@@ -234,7 +234,10 @@ _Static_assert(sizeof(*((struct netfault_bpf *)0)->rodata) == sizeof(__u32),
 /*
  * src's rules, in the same slots, and the jitter tables, into the empty core of nf. Not
  * copied: counters, Gilbert-Elliott states and flow departure times (they start over), the
- * per-CPU packet scratch.
+ * per-CPU packet scratch (its random generator seeds itself on first use). The prefix tries
+ * and their hash tables (prefixes_h4/h6) are rebuilt from the copied rules by
+ * netfault_tries_sync(); the .bss (their lengths, the lease clock's base and tick) is copied
+ * whole afterwards by netfault_unshare().
  */
 static int core_copy(struct netfault *nf, const struct netfault_core *src)
 {

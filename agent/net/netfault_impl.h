@@ -84,6 +84,14 @@ unsigned int netfault_rec_families(const struct rule_rec *rec);
 int netfault_tries_sync(struct netfault *nf, unsigned int families);
 
 /*
+ * Set the program's deadline clock (cfg.clock_base, clock_tick) from a fresh sample of jiffies
+ * and CLOCK_MONOTONIC, measuring the kernel's tick on the process's first call; where that
+ * fails the program keeps the coarse clock. Called before deadlines are written, so the
+ * sample is never older than the deadline it serves. netfault_clock.c.
+ */
+void netfault_clock_sync(struct netfault *nf);
+
+/*
  * DNS rules: put the rule's patterns in the program's dns_names map (slot bit set in each
  * name's entry; -EEXIST on a 64-bit hash collision with another name), or take them out.
  * netfault_dns.c.

@@ -1,7 +1,9 @@
 /*
  * The prefix tries of a netfault instance (see pfxtrie.h and docs/netfault.md): the table the
  * rules in force call for, per family, and its difference to the table last written, put into
- * the prefixes_v4 / prefixes_v6 maps; after a failed write the map is resynchronised in full.
+ * the prefixes_v4 / prefixes_v6 tries and the prefixes_h4 / prefixes_h6 hash maps (the same
+ * entries); after a failed write the maps are resynchronised in full. Then the inline tables
+ * and the hash maps' lengths in cfg.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -101,27 +103,75 @@ static int trie_fd(const struct netfault *nf, int family)
 					     : nf->c->skel->maps.prefixes_v6);
 }
 
-static int trie_put(int fd, int family, const struct pfxtrie_entry *p)
-{
-	union lpm_key k;
+/* The key of the prefix hash maps (struct netfault_hkey4/6) for an entry. */
+union hash_key {
+	struct netfault_hkey4 v4;
+	struct netfault_hkey6 v6;
+};
 
-	lpm_key_make(family, p, &k);
-	return bpf_map_update_elem(fd, &k, &p->eff, BPF_ANY) ? -errno : 0;
+static void hash_key_make(int family, const struct pfxtrie_entry *p, union hash_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (family == AF_INET) {
+		k->v4.plen_side = p->plen | p->side << 8;
+		memcpy(&k->v4.addr, p->addr, 4);
+	} else {
+		k->v6.plen_side = p->plen | p->side << 8;
+		memcpy(k->v6.addr, p->addr, 16);
+	}
 }
 
-static int trie_del(int fd, int family, const struct pfxtrie_entry *p)
+static void hash_key_parse(int family, const union hash_key *k, struct pfxtrie_entry *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (family == AF_INET) {
+		p->plen = k->v4.plen_side & 0xff;
+		p->side = k->v4.plen_side >> 8;
+		memcpy(p->addr, &k->v4.addr, 4);
+	} else {
+		p->plen = k->v6.plen_side & 0xff;
+		p->side = k->v6.plen_side >> 8;
+		memcpy(p->addr, k->v6.addr, 16);
+	}
+}
+
+static int hash_fd(const struct netfault *nf, int family)
+{
+	return bpf_map__fd(family == AF_INET ? nf->c->skel->maps.prefixes_h4
+					     : nf->c->skel->maps.prefixes_h6);
+}
+
+/* An entry into the trie, then into the hash map: both hold every entry. */
+static int trie_put(int fd, int hfd, int family, const struct pfxtrie_entry *p)
 {
 	union lpm_key k;
+	union hash_key h;
+
+	lpm_key_make(family, p, &k);
+	if (bpf_map_update_elem(fd, &k, &p->eff, BPF_ANY))
+		return -errno;
+	hash_key_make(family, p, &h);
+	return bpf_map_update_elem(hfd, &h, &p->eff, BPF_ANY) ? -errno : 0;
+}
+
+static int trie_del(int fd, int hfd, int family, const struct pfxtrie_entry *p)
+{
+	union lpm_key k;
+	union hash_key h;
 
 	lpm_key_make(family, p, &k);
 	if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
 		return -errno;
+	hash_key_make(family, p, &h);
+	if (bpf_map_delete_elem(hfd, &h) && errno != ENOENT)
+		return -errno;
 	return 0;
 }
 
-/* Where pfxtrie_diff()'s writes go: one family's trie map. */
+/* Where pfxtrie_diff()'s writes go: one family's trie and hash maps. */
 struct trie_ctx {
 	int fd;
+	int hfd;
 	int family;
 };
 
@@ -129,14 +179,14 @@ static int trie_ctx_put(void *ctx, const struct pfxtrie_entry *e)
 {
 	const struct trie_ctx *c = ctx;
 
-	return trie_put(c->fd, c->family, e);
+	return trie_put(c->fd, c->hfd, c->family, e);
 }
 
 static int trie_ctx_del(void *ctx, const struct pfxtrie_entry *e)
 {
 	const struct trie_ctx *c = ctx;
 
-	return trie_del(c->fd, c->family, e);
+	return trie_del(c->fd, c->hfd, c->family, e);
 }
 
 static const struct pfxtrie_ops trie_ops = {
@@ -144,8 +194,45 @@ static const struct pfxtrie_ops trie_ops = {
 	.del = trie_ctx_del,
 };
 
-/* Rewrite every entry and delete whatever else the map holds. */
-static int trie_resync_full(int fd, int family, const struct pfxtrie_entry *v, size_t n)
+/* Delete whatever the hash map holds that v lacks. */
+static int hash_drop_stale(int hfd, int family, const struct pfxtrie_entry *v, size_t n)
+{
+	union hash_key key, next, *stale = NULL;
+	size_t n_stale = 0, cap = 0;
+	void *prev = NULL;
+	int err = 0;
+
+	while (!bpf_map_get_next_key(hfd, prev, &next)) {
+		struct pfxtrie_entry p;
+
+		hash_key_parse(family, &next, &p);
+		if (!pfxtrie_find(v, n, &p)) {
+			if (n_stale == cap) {
+				union hash_key *tmp;
+
+				cap = cap ? 2 * cap : 64;
+				tmp = realloc(stale, cap * sizeof(*stale));
+				if (!tmp) {
+					free(stale);
+					return -ENOMEM;
+				}
+				stale = tmp;
+			}
+			stale[n_stale++] = next;
+		}
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n_stale && !err; i++)
+		if (bpf_map_delete_elem(hfd, &stale[i]) && errno != ENOENT)
+			err = -errno;
+	free(stale);
+	return err;
+}
+
+/* Rewrite every entry and delete whatever else the maps hold. */
+static int trie_resync_full(int fd, int hfd, int family, const struct pfxtrie_entry *v,
+			    size_t n)
 {
 	union lpm_key key, next, *stale = NULL;
 	size_t n_stale = 0, cap = 0;
@@ -153,7 +240,9 @@ static int trie_resync_full(int fd, int family, const struct pfxtrie_entry *v, s
 	int err = 0;
 
 	for (size_t i = 0; i < n && !err; i++)
-		err = trie_put(fd, family, &v[i]);
+		err = trie_put(fd, hfd, family, &v[i]);
+	if (!err)
+		err = hash_drop_stale(hfd, family, v, n);
 	if (err)
 		return err;
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
@@ -243,11 +332,70 @@ static void inline_write(struct netfault *nf, int family, const struct pfxtrie_e
 	__atomic_store_n(seq, *seq + 1, __ATOMIC_RELEASE);
 }
 
-/* Bring the family's trie, then its inline table, in line with the rules in force. */
+/*
+ * The family's prefix hash lengths in cfg (include/faultline/netfault.h): per side the
+ * distinct lengths of the entries of a and b together (the old and the new table while the
+ * maps change; then the new one alone), longest first, when at most NETFAULT_HASH_LENS, else
+ * NETFAULT_INLINE_TRIE, as for every side when use_trie (the maps may differ from the table
+ * after a failed write). Written between two increments of the seq, as inline_write().
+ */
+static void hash_lens_write(struct netfault *nf, int family, const struct pfxtrie_entry *a,
+			    size_t na, const struct pfxtrie_entry *b, size_t nb, bool use_trie)
+{
+	struct netfault_config *cfg = &nf->c->skel->bss->cfg;
+	__u32 *seq = family == AF_INET ? &cfg->h4.seq : &cfg->h6.seq;
+	__u32 *count = family == AF_INET ? cfg->h4.n : cfg->h6.n;
+	unsigned int alen = family == AF_INET ? 4 : 16;
+	bool has[2][129];
+	unsigned int n_len[2] = {0, 0};
+
+	memset(has, 0, sizeof(has));
+	for (size_t i = 0; i < na + nb; i++) {
+		const struct pfxtrie_entry *e = i < na ? &a[i] : &b[i - na];
+
+		if (e->side < 2 && e->plen <= alen * 8 && !has[e->side][e->plen]) {
+			has[e->side][e->plen] = true;
+			n_len[e->side]++;
+		}
+	}
+	__atomic_store_n(seq, *seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (int side = 0; side < 2; side++) {
+		unsigned int k = 0;
+
+		if (use_trie || n_len[side] > NETFAULT_HASH_LENS) {
+			count[side] = NETFAULT_INLINE_TRIE;
+			continue;
+		}
+		for (int plen = (int)alen * 8; plen >= 0; plen--) {
+			uint8_t mask[16];
+
+			if (!has[side][plen])
+				continue;
+			memset(mask, 0xff, sizeof(mask));
+			pfxtrie_mask_addr(mask, (unsigned int)plen, sizeof(mask));
+			if (family == AF_INET) {
+				cfg->h4.l[side][k].plen_side = (__u32)plen | (__u32)side << 8;
+				memcpy(&cfg->h4.l[side][k].mask, mask, 4);
+			} else {
+				cfg->h6.l[side][k].plen_side = (__u32)plen | (__u32)side << 8;
+				memcpy(cfg->h6.l[side][k].mask, mask, 16);
+			}
+			k++;
+		}
+		count[side] = k;
+	}
+	__atomic_store_n(seq, *seq + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Bring the family's trie and hash map, then its inline table and hash lengths, in line with
+ * the rules in force.
+ */
 static int trie_sync(struct netfault *nf, int family)
 {
 	struct pfxtrie_table *t = &nf->c->tables[family_index(family)];
-	int fd = trie_fd(nf, family);
+	int fd = trie_fd(nf, family), hfd = hash_fd(nf, family);
 	struct pfxtrie_entry *v;
 	struct trie_ctx ctx;
 	size_t n;
@@ -262,15 +410,19 @@ static int trie_sync(struct netfault *nf, int family)
 		free(v);
 		return -ENOSPC;
 	}
+	/* Lengths of the old and the new entries while the maps change; the trie if dirty. */
+	hash_lens_write(nf, family, t->v, t->n, v, n, t->dirty);
 	if (t->dirty) {
-		err = trie_resync_full(fd, family, v, n);
+		err = trie_resync_full(fd, hfd, family, v, n);
 		goto done;
 	}
 	ctx.fd = fd;
+	ctx.hfd = hfd;
 	ctx.family = family;
 	err = pfxtrie_diff(t->v, t->n, v, n, &trie_ops, &ctx);
 done:
 	inline_write(nf, family, v, n);
+	hash_lens_write(nf, family, v, n, NULL, 0, err != 0);
 	/* Keep the new table either way; after a failure the map is resynchronised in full. */
 	t->dirty = err != 0;
 	free(t->v);

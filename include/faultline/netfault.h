@@ -390,6 +390,58 @@ struct netfault_inline6 {
 };
 
 /*
+ * Prefix hash tables: while a family's prefixes on a side come in at most NETFAULT_HASH_LENS
+ * distinct lengths, the program asks the prefixes_h4 / prefixes_h6 hash maps instead of the
+ * trie (when the inline table does not hold the side): one lookup per length, longest first,
+ * of the address masked to that length; the first hit answers. The hash maps hold the same
+ * entries as the tries, with the same effective masks (the rules of every prefix containing
+ * the entry), so the longest hit is what the trie would answer. A trie lookup walks a node per
+ * branching bit (about 70 ns more than a hash lookup with 10,000 /24s). The lengths, in cfg,
+ * are written like the inline tables (seq odd while being written; n[side] NETFAULT_INLINE_TRIE
+ * when there are more lengths: the trie answers); while the entries change they list the
+ * lengths of the old and the new entries together.
+ */
+#ifndef NETFAULT_HASH_LENS
+#define NETFAULT_HASH_LENS 4
+#endif
+
+struct netfault_hkey4 {
+	__u32 plen_side; /* prefix length (0..32) | side << 8 */
+	__u32 addr;	 /* network order, the bits past the length 0 */
+};
+
+struct netfault_hkey6 {
+	__u32 plen_side; /* prefix length (0..128) | side << 8 */
+	__u32 pad;
+	__u64 addr[2]; /* the 16 address bytes as two words, masked */
+};
+
+struct netfault_hlen4 {
+	__u32 plen_side; /* the key's first word for this length */
+	__u32 mask;	 /* network order */
+};
+
+struct netfault_hlen6 {
+	__u32 plen_side;
+	__u32 pad;
+	__u64 mask[2];
+};
+
+struct netfault_hlens4 {
+	__u32 seq;
+	__u32 n[2]; /* lengths in use by side, longest first; or NETFAULT_INLINE_TRIE */
+	__u32 pad;
+	struct netfault_hlen4 l[2][NETFAULT_HASH_LENS];
+};
+
+struct netfault_hlens6 {
+	__u32 seq;
+	__u32 n[2];
+	__u32 pad;
+	struct netfault_hlen6 l[2][NETFAULT_HASH_LENS];
+};
+
+/*
  * Global state of one program instance, in .bss (mmap-ed by user space). A rule is in force on
  * a hook when its bit is in active[hook]; a rule with no remote (local) CIDRs has its bit in
  * remote_any (local_any) and matches any address on that side.
@@ -409,22 +461,40 @@ struct netfault_config {
 	/*
 	 * The lease deadline of each rule slot, in bpf_ktime_get_ns() time (CLOCK_MONOTONIC,
 	 * which user space reads with clock_gettime(CLOCK_MONOTONIC): the same clock, stopped
-	 * in suspend on both sides; the program compares it with the coarse clock, see
-	 * NETFAULT_COARSE_SLACK_NS); 0: none. The agent advances it on every renewal of the
+	 * in suspend on both sides; the program compares it with the jiffies clock below, or
+	 * the coarse clock, see NETFAULT_COARSE_SLACK_NS); 0: none. The agent advances it on every renewal of the
 	 * lease the rule's fault belongs to. Once it has passed, the rule lets packets through
 	 * untouched although still attached: a dead agent's faults lapse with their lease.
 	 */
 	__u64 deadline[NETFAULT_MAX_RULES];
 	struct netfault_inline4 in4; /* the inline prefix tables (above) */
 	struct netfault_inline6 in6;
+	struct netfault_hlens4 h4; /* the prefix hash tables' lengths (above) */
+	struct netfault_hlens6 h6;
+	/*
+	 * The deadline clock from jiffies (see NETFAULT_COARSE_SLACK_NS): while clock_tick is
+	 * not 0, the program takes clock_base + bpf_jiffies64() * clock_tick as the time; user
+	 * space sets both. clock_j and clock_ns are the sample netfault_clock takes for it.
+	 */
+	__u64 clock_base;
+	__u64 clock_tick;
+	__u64 clock_j;
+	__u64 clock_ns;
 };
 
 /*
- * The program reads the clock for the deadlines with bpf_ktime_get_coarse_ns() (the same
- * clock as CLOCK_MONOTONIC, as of the last timer tick: a few nanoseconds to read, where
- * bpf_ktime_get_ns() cost about 30 ns per packet). The coarse time trails the precise time by
- * less than one tick (1 to 10 ms: HZ is 100 to 1000), so the program adds this bound to it:
- * a rule lapses up to one tick before its deadline, never after it.
+ * The clock for the deadlines. bpf_ktime_get_ns() cost about 30 ns per packet and
+ * bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC as of the last timer tick) still about 10 ns, a
+ * helper call each; bpf_jiffies64() is inlined by the verifier into one load. Jiffies count
+ * the ticks of CLOCK_MONOTONIC (the kernel advances them by the ticks that time has passed,
+ * TICK_NSEC each), so user space, which knows the tick and one sample of (jiffies,
+ * CLOCK_MONOTONIC) taken by the netfault_clock program, sets clock_base and clock_tick in cfg
+ * so that base + jiffies * tick is the sample's time + (jiffies since the sample + 1 +
+ * ceil(NETFAULT_COARSE_SLACK_NS / tick)) ticks: never behind the precise time while jiffies
+ * trail it by less than NETFAULT_COARSE_SLACK_NS, ahead of it by at most that + 3 ticks.
+ * Where user space could not learn the tick, clock_tick stays 0 and the program adds the
+ * slack to the coarse time, which trails the precise time by less than one tick (1 to 10 ms:
+ * HZ is 100 to 1000). Either way a rule lapses a little before its deadline, never after it.
  */
 #define NETFAULT_COARSE_SLACK_NS 10000000ULL
 

@@ -6,11 +6,14 @@
  *   classify   BPF_PROG_TEST_RUN on hand-built IPv4/IPv6 TCP/UDP/ICMP packets: CIDRs (v4, v6,
  *              nested across rules, local and remote), port ranges, protocols, directions,
  *              IPv6 extension headers and fragments, updates without reload, exemptions
- *   prefixes   10,000 random IPv4 prefixes against a brute-force reference
+ *   prefixes   10,000 random IPv4 prefixes against a brute-force reference; 10,000 of four
+ *              lengths (the hash tables), also with the trie emptied behind the agent's back
  *   stats      loss 1/10/50 % on both hooks, corruption and duplication 10 %: exact binomial
  *              intervals; Gilbert-Elliott loss ratio and mean burst length within 10 %
  *   delay      EDT departure times (BPF_PROG_TEST_RUN's ctx_out.tstamp): uniform and normal
  *              (netem's table) moments, correlation, the time already on the packet
+ *   deadline   a rule lapses at its lease deadline with no help from user space, within the
+ *              deadline clock's documented lead, and a renewal puts it back in force
  *   counters   every check above also compares the rule counters with what happened
  *   lo         real traffic on lo: egress loss is silent to the sender (no ENOBUFS),
  *              duplication makes exactly one copy per hook (the loop guard)
@@ -747,14 +750,14 @@ out:
 static int map_fd(struct netfault *nf, const char *name)
 {
 	struct bpf_prog_info info;
-	__u32 ids[16], len = sizeof(info);
+	__u32 ids[32], len = sizeof(info);
 
 	memset(&info, 0, sizeof(info));
-	info.nr_map_ids = 16;
+	info.nr_map_ids = 32;
 	info.map_ids = (__u64)(unsigned long)ids;
 	if (bpf_obj_get_info_by_fd(netfault_prog_fd(nf, NETFAULT_HOOK_EGRESS), &info, &len))
 		return -1;
-	for (__u32 i = 0; i < info.nr_map_ids && i < 16; i++) {
+	for (__u32 i = 0; i < info.nr_map_ids && i < 32; i++) {
 		struct bpf_map_info mi;
 		__u32 mlen = sizeof(mi);
 		int fd = bpf_map_get_fd_by_id(ids[i]);
@@ -914,6 +917,82 @@ out:
 	free(sets);
 }
 
+/*
+ * Random IPv4 prefixes inside 10.0.0.0/12 of the lengths /16, /24, /28 and /32 only: the
+ * prefix hash tables' case (NETFAULT_HASH_LENS lengths), nested within and across rules.
+ */
+static void pfx_set_fill_few_lens(struct pfx_set *ps)
+{
+	static const unsigned int lens[] = {16, 24, 28, 32};
+
+	for (int i = 0; i < NPFX / NPFX_RULES; i++) {
+		uint32_t be;
+
+		ps->len[i] = lens[rng() % 4];
+		ps->net[i] = (0x0a000000u | ((uint32_t)rng() & 0x000fffffu)) &
+			     (~0u << (32 - ps->len[i]));
+		ps->cidr[i] = (struct netfault_cidr){.family = AF_INET, .prefixlen = ps->len[i]};
+		be = htonl(ps->net[i]);
+		memcpy(ps->cidr[i].addr, &be, 4);
+	}
+}
+
+static int trie_empty(struct netfault *nf, int family);
+
+/*
+ * 10,000 IPv4 prefixes of four lengths in 4 rules (the hash tables answer), against the
+ * brute-force reference; one rule's prefixes replaced by ones of 23 lengths (the trie answers
+ * again), then by four lengths again; then the trie emptied behind the agent's back: every
+ * probe still right, so the hash tables answered.
+ */
+static void test_hash_prefixes(void)
+{
+	struct pfx_set *sets = calloc(NPFX_RULES, sizeof(*sets));
+	int slots[NPFX_RULES], wrong, inside[4] = {0};
+	struct netfault_rule_spec spec;
+	struct netfault *nf = NULL;
+
+	section = "hash prefixes";
+	if (!sets) {
+		CHECK(0, "out of memory");
+		return;
+	}
+	nf = open_nf();
+	if (!nf)
+		goto out;
+	for (int r = 0; r < NPFX_RULES; r++) {
+		pfx_set_fill_few_lens(&sets[r]);
+		spec = (struct netfault_rule_spec){.dirs = NETFAULT_DIR_EGRESS,
+						   .action = NETFAULT_ACT_LOSS,
+						   .prob = 0,
+						   .remote = sets[r].cidr,
+						   .n_remote = NPFX / NPFX_RULES};
+		REQUIRE_OK(netfault_rule_add(nf, &spec, &slots[r]));
+	}
+	wrong = pfx_probe(nf, sets, slots, NPROBE / 4, &inside[0]);
+	CHECK(!wrong, "four lengths: %d misclassified (probe, rule) pairs", wrong);
+	pfx_set_fill(&sets[2]);
+	spec.remote = sets[2].cidr;
+	REQUIRE_OK(netfault_rule_update(nf, slots[2], &spec));
+	wrong = pfx_probe(nf, sets, slots, NPROBE / 4, &inside[1]);
+	CHECK(!wrong, "23 lengths in one rule: %d misclassified (probe, rule) pairs", wrong);
+	pfx_set_fill_few_lens(&sets[2]);
+	REQUIRE_OK(netfault_rule_update(nf, slots[2], &spec));
+	wrong = pfx_probe(nf, sets, slots, NPROBE / 4, &inside[2]);
+	CHECK(!wrong, "four lengths again: %d misclassified (probe, rule) pairs", wrong);
+	REQUIRE_OK(trie_empty(nf, AF_INET));
+	wrong = pfx_probe(nf, sets, slots, NPROBE / 4, &inside[3]);
+	CHECK(!wrong, "trie emptied: %d misclassified (probe, rule) pairs", wrong);
+	CHECK(inside[3] > NPROBE / 16, "only %d probes of %d inside a set", inside[3], NPROBE / 4);
+	printf("  %d IPv4 prefixes of 4 lengths in %d rules: 4 x %d probes (%d, %d, %d, %d inside "
+	       "some rule) as the reference: hash tables, one rule of 23 lengths (trie), 4 again, "
+	       "the trie emptied (the hash tables answered)\n",
+	       NPFX, NPFX_RULES, NPROBE / 4, inside[0], inside[1], inside[2], inside[3]);
+out:
+	netfault_close(nf);
+	free(sets);
+}
+
 /* A prefix of a few-prefix rule set (test_inline_prefixes), address in network order. */
 struct rpfx {
 	uint8_t addr[16];
@@ -1035,20 +1114,32 @@ static int inl_probe(struct netfault *nf, const struct inl_sets *s, const int *s
 	return wrong;
 }
 
-/* Delete every entry of the family's prefix trie behind the agent's back. */
-static int trie_empty(struct netfault *nf, int family)
+/* Delete every entry of a map behind the agent's back (at most 100,000): 0, or -1. */
+static int map_empty(struct netfault *nf, const char *name)
 {
-	struct netfault_lpm6_key key;
-	int fd = map_fd(nf, family == AF_INET ? "prefixes_v4" : "prefixes_v6"), n = 0;
+	uint8_t key[64];
+	int fd = map_fd(nf, name), n = 0;
 
 	if (fd < 0)
 		return -1;
-	while (!bpf_map_get_next_key(fd, NULL, &key) && n++ < 100)
-		if (bpf_map_delete_elem(fd, &key))
+	while (!bpf_map_get_next_key(fd, NULL, key) && n++ < 100000)
+		if (bpf_map_delete_elem(fd, key))
 			break;
-	n = bpf_map_get_next_key(fd, NULL, &key) ? 0 : -1;
+	n = bpf_map_get_next_key(fd, NULL, key) ? 0 : -1;
 	close(fd);
 	return n;
+}
+
+/* Delete every entry of the family's prefix trie behind the agent's back. */
+static int trie_empty(struct netfault *nf, int family)
+{
+	return map_empty(nf, family == AF_INET ? "prefixes_v4" : "prefixes_v6");
+}
+
+/* The same for the family's prefix hash map. */
+static int hash_empty(struct netfault *nf, int family)
+{
+	return map_empty(nf, family == AF_INET ? "prefixes_h4" : "prefixes_h6");
 }
 
 /*
@@ -1120,6 +1211,7 @@ static void test_inline_prefixes(void)
 			REQUIRE_OK(netfault_rule_add(nf, &spec, &slots[1]));
 			wrong += inl_probe(nf, &s, slots, false, &hits);
 			REQUIRE_OK(trie_empty(nf, s.family));
+			REQUIRE_OK(hash_empty(nf, s.family));
 			wrong += inl_probe(nf, &s, slots, true, &hits_emptied);
 			netfault_close(nf);
 			nf = NULL;
@@ -1129,8 +1221,8 @@ static void test_inline_prefixes(void)
 	CHECK(hits > 1000 && hits_emptied > 500, "too few probes matched to mean anything: %d, %d",
 	      hits, hits_emptied);
 	printf("  1..%d prefixes per side (IPv4, IPv6; %d fit inline): %d probes, %d rule "
-	       "matches, all as the reference; with the trie emptied the inline sets still "
-	       "matched (%d), the larger ones nothing\n",
+	       "matches, all as the reference; with the trie and hash maps emptied the inline "
+	       "sets still matched (%d), the larger ones nothing\n",
 	       INL_MAX, NETFAULT_INLINE_PREFIXES, 2 * INL_MAX * 800, hits, hits_emptied);
 out:
 	netfault_close(nf);
@@ -1600,6 +1692,70 @@ out:
 }
 
 /* Corruption flips exactly one bit, never in the Ethernet or IP header(s). */
+/*
+ * The lease deadline, enforced by the program alone: a rule dropping everything lapses by
+ * its deadline (never a run that began after it is dropped) and not much before it (no more
+ * than the clock's documented lead: NETFAULT_COARSE_SLACK_NS + 3 ticks of the jiffies clock,
+ * or + 1 tick of at most 10 ms with the coarse clock); moving the deadline on puts it back in
+ * force. Both bounds hold under any load: a delayed run can only look later than it ran.
+ */
+static void test_deadline(void)
+{
+	const struct flow f = {AF_INET, IPPROTO_UDP, "10.0.0.2", "10.0.0.1", 9, 9};
+	struct netfault_rule_spec spec = {.dirs = NETFAULT_DIR_BOTH,
+					  .action = NETFAULT_ACT_PARTITION};
+	double deadline, lead, first_pass = 0, last_drop_start = 0, end;
+	struct netfault *nf;
+	uint64_t tick;
+	long runs = 0;
+	int s;
+
+	section = "deadline";
+	nf = open_nf();
+	if (!nf)
+		return;
+	deadline = now_s() + 0.5;
+	spec.deadline_ns = (uint64_t)(deadline * 1e9);
+	REQUIRE_OK(netfault_rule_add(nf, &spec, &s));
+	tick = netfault_clock_tick(nf);
+	lead = (NETFAULT_COARSE_SLACK_NS + 3 * (tick ? tick : 10000000ULL)) / 1e9;
+	printf("  deadline: clock %s (tick %llu ns), lead at most %.1f ms\n",
+	       tick ? "jiffies" : "coarse", (unsigned long long)tick, lead * 1e3);
+	CHECK(verdict(nf, NETFAULT_HOOK_EGRESS, &f) == 1, "not dropped before the deadline");
+	/* Runs about every 200 us until one passes, for at most 5 s past the deadline. */
+	end = deadline + 5;
+	while (now_s() < end) {
+		double t0 = now_s();
+		int v = verdict(nf, NETFAULT_HOOK_EGRESS, &f);
+
+		runs++;
+		if (v == 1) {
+			last_drop_start = t0;
+		} else if (v == 0) {
+			first_pass = now_s();
+			break;
+		} else {
+			CHECK(0, "unexpected verdict");
+			goto out;
+		}
+		usleep(200);
+	}
+	CHECK(first_pass > 0, "still dropping 5 s after the deadline (%ld runs)", runs);
+	CHECK(last_drop_start < deadline, "a run begun %.1f ms after the deadline was dropped",
+	      (last_drop_start - deadline) * 1e3);
+	CHECK(first_pass == 0 || first_pass >= deadline - lead,
+	      "lapsed %.1f ms before the deadline (the clock leads by at most %.1f ms)",
+	      (deadline - first_pass) * 1e3, lead * 1e3);
+	printf("  deadline: lapsed %.1f ms before the deadline (%ld runs)\n",
+	       (deadline - first_pass) * 1e3, runs);
+	/* Renewed: in force again. */
+	REQUIRE_OK(netfault_rule_deadline(nf, s, (uint64_t)((now_s() + 60) * 1e9)));
+	CHECK(verdict(nf, NETFAULT_HOOK_INGRESS, &f) == 1, "not dropped after the renewal");
+	CHECK(verdict(nf, NETFAULT_HOOK_EGRESS, &f) == 1, "not dropped after the renewal");
+out:
+	netfault_close(nf);
+}
+
 static void test_corrupt_where(void)
 {
 	struct pkt_spec specs[] = {
@@ -2206,11 +2362,13 @@ int main(void)
 	test_classify();
 	test_exempt();
 	test_many_prefixes();
+	test_hash_prefixes();
 	test_inline_prefixes();
 	test_cost();
 	test_loss_stats();
 	test_ge();
 	test_delay();
+	test_deadline();
 	test_corrupt_where();
 	test_lo_traffic();
 	test_tc_hygiene();
