@@ -194,64 +194,43 @@ static const struct pfxtrie_ops trie_ops = {
 	.del = trie_ctx_del,
 };
 
-/* Delete whatever the hash map holds that v lacks. */
-static int hash_drop_stale(int hfd, int family, const struct pfxtrie_entry *v, size_t n)
+/* A map key of the family's trie (lpm_key) or hash table (hash_key), parsed into an entry. */
+union map_key {
+	union lpm_key lpm;
+	union hash_key hash;
+};
+
+static void lpm_parse(int family, const union map_key *k, struct pfxtrie_entry *p)
 {
-	union hash_key key, next, *stale = NULL;
-	size_t n_stale = 0, cap = 0;
-	void *prev = NULL;
-	int err = 0;
-
-	while (!bpf_map_get_next_key(hfd, prev, &next)) {
-		struct pfxtrie_entry p;
-
-		hash_key_parse(family, &next, &p);
-		if (!pfxtrie_find(v, n, &p)) {
-			if (n_stale == cap) {
-				union hash_key *tmp;
-
-				cap = cap ? 2 * cap : 64;
-				tmp = realloc(stale, cap * sizeof(*stale));
-				if (!tmp) {
-					free(stale);
-					return -ENOMEM;
-				}
-				stale = tmp;
-			}
-			stale[n_stale++] = next;
-		}
-		key = next;
-		prev = &key;
-	}
-	for (size_t i = 0; i < n_stale && !err; i++)
-		if (bpf_map_delete_elem(hfd, &stale[i]) && errno != ENOENT)
-			err = -errno;
-	free(stale);
-	return err;
+	lpm_key_parse(family, &k->lpm, p);
 }
 
-/* Rewrite every entry and delete whatever else the maps hold. */
-static int trie_resync_full(int fd, int hfd, int family, const struct pfxtrie_entry *v,
-			    size_t n)
+static void hash_parse(int family, const union map_key *k, struct pfxtrie_entry *p)
 {
-	union lpm_key key, next, *stale = NULL;
+	hash_key_parse(family, &k->hash, p);
+}
+
+/*
+ * Delete whatever the map fd (the trie or the hash table, its keys read by parse) holds that
+ * v lacks: the stale keys are gathered first, since deleting while iterating may skip keys.
+ */
+static int map_drop_stale(int fd, int family,
+			  void (*parse)(int, const union map_key *, struct pfxtrie_entry *),
+			  const struct pfxtrie_entry *v, size_t n)
+{
+	union map_key key, next, *stale = NULL;
 	size_t n_stale = 0, cap = 0;
 	void *prev = NULL;
 	int err = 0;
 
-	for (size_t i = 0; i < n && !err; i++)
-		err = trie_put(fd, hfd, family, &v[i]);
-	if (!err)
-		err = hash_drop_stale(hfd, family, v, n);
-	if (err)
-		return err;
+	memset(&next, 0, sizeof(next));
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		struct pfxtrie_entry p;
 
-		lpm_key_parse(family, &next, &p);
+		parse(family, &next, &p);
 		if (!pfxtrie_find(v, n, &p)) {
 			if (n_stale == cap) {
-				union lpm_key *tmp;
+				union map_key *tmp;
 
 				cap = cap ? 2 * cap : 64;
 				tmp = realloc(stale, cap * sizeof(*stale));
@@ -270,6 +249,21 @@ static int trie_resync_full(int fd, int hfd, int family, const struct pfxtrie_en
 		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
 			err = -errno;
 	free(stale);
+	return err;
+}
+
+/* Rewrite every entry and delete whatever else the maps hold. */
+static int trie_resync_full(int fd, int hfd, int family, const struct pfxtrie_entry *v,
+			    size_t n)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n && !err; i++)
+		err = trie_put(fd, hfd, family, &v[i]);
+	if (!err)
+		err = map_drop_stale(hfd, family, hash_parse, v, n);
+	if (!err)
+		err = map_drop_stale(fd, family, lpm_parse, v, n);
 	return err;
 }
 
