@@ -818,9 +818,8 @@ int netif_fault_target_container(const struct fault *f, struct fault_target *t)
 	const struct netif_fault *nf = f->priv;
 
 	/*
-	 * Several containers' namespaces (count, percent, all): none is watched. Each member
-	 * holds its namespace open, so the rules in one whose container exited are removed at
-	 * the fault's revert like the others (docs/containers.md).
+	 * Several containers' namespaces (count, percent, all): not one container, each is
+	 * watched as a member (netif_fault_target_members(), netif_fault_drop_member()).
 	 */
 	if (!nf || nf->next || !nf->ns.container[0] || !nf->ns.pid)
 		return -ENOENT;
