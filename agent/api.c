@@ -680,7 +680,8 @@ static int route_fault_revert(struct api_req *r, json_t **body)
 		*body = json_pack("{s:s, s:b}", "reverting", id, "after_apply", 1);
 		return 202;
 	}
-	if (f->busy) {
+	/* Being reverted; a fault busy dropping one of its containers reverts right after. */
+	if (f->busy && !(f->state == FAULT_ACTIVE && !f->revert_why)) {
 		*body = json_pack("{s:s}", "reverting", id);
 		return 202;
 	}

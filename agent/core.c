@@ -195,8 +195,12 @@ struct fault *core_fault_find(struct agent *a, const char *id)
 	return NULL;
 }
 
-/* status: what the fault achieved, taken before a revert (stolen); NULL: described now. */
-static void emit_fault(struct fault *f, const char *type, const char *why, json_t *status)
+/*
+ * status: what the fault achieved, taken before a revert (stolen); NULL: described now.
+ * extra: more fields of the event (stolen; NULL: none).
+ */
+static void emit_fault_with(struct fault *f, const char *type, const char *why, json_t *status,
+			    json_t *extra)
 {
 	static const struct {
 		const char *event;
@@ -230,7 +234,16 @@ static void emit_fault(struct fault *f, const char *type, const char *why, json_
 		if (d)
 			json_object_set_new(fields, "status", d);
 	}
+	if (extra) {
+		json_object_update(fields, extra);
+		json_decref(extra);
+	}
 	events_emit(f->agent->events, type, fields);
+}
+
+static void emit_fault(struct fault *f, const char *type, const char *why, json_t *status)
+{
+	emit_fault_with(f, type, why, status, NULL);
 }
 
 /*
@@ -344,6 +357,15 @@ int core_fault_revert_then(struct fault *f, const char *why, core_reverted_fn cb
 				 "it follows the apply", f->id, f->type->name, why);
 			/* An apply that waits (for workers to start) may stop waiting now. */
 			__atomic_store_n(&f->revert_asked, true, __ATOMIC_RELEASE);
+		} else if (f->state == FAULT_ACTIVE && !f->revert_why) {
+			/* A member being dropped (target_watch.c): the revert follows, with cb. */
+			err = keep_why(f, why);
+			if (err)
+				return err;
+			f->reverted = cb;
+			f->reverted_ctx = ctx;
+			log_info("fault %s (%s): revert requested (%s) while one of its containers "
+				 "is being dropped; it follows", f->id, f->type->name, why);
 		}
 		return -EINPROGRESS;
 	}
@@ -422,7 +444,8 @@ static int group_revert(struct revert_group *g, struct fault *f, const char *why
 
 	if (err != -EINPROGRESS)
 		return err;
-	if (f->state == FAULT_APPLYING)
+	/* After an apply or a member drop, without g's callback: g does not wait for it. */
+	if (f->state == FAULT_APPLYING || (f->state == FAULT_ACTIVE && (!g || f->reverted_ctx != g)))
 		(*after_apply)++;
 	else if (g)
 		g->left++;
@@ -534,6 +557,28 @@ static void watch_event(struct fault *f, const char *type, const char *why)
 	emit_fault(f, type, why, NULL);
 }
 
+static void watch_member_event(struct fault *f, const char *type, const char *why,
+			       json_t *extra)
+{
+	emit_fault_with(f, type, why, NULL, extra);
+}
+
+/* A member drop ended (f->busy cleared): the revert asked for meanwhile, else the lease. */
+static void watch_resume(struct fault *f)
+{
+	core_reverted_fn cb = f->reverted;
+	void *ctx = f->reverted_ctx;
+
+	if (f->revert_why && fault_state_live(f->state)) {
+		f->reverted = NULL;
+		core_fault_revert_then(f, f->revert_why, cb, ctx);
+		return;
+	}
+	/* A renewal skipped while the fault was busy: the rules take the latest deadline. */
+	if (f->type->lease_renewed && f->lease && fault_state_live(f->state))
+		f->type->lease_renewed(f);
+}
+
 static int watch_conflicts(struct fault *f, char *err, size_t size)
 {
 	return check_conflicts(f->agent, f, err, size);
@@ -542,6 +587,8 @@ static int watch_conflicts(struct fault *f, char *err, size_t size)
 static const struct target_watch_hooks watch_hooks = {
 	.end = watch_end,
 	.event = watch_event,
+	.member_event = watch_member_event,
+	.resume = watch_resume,
 	.conflicts = watch_conflicts,
 };
 

@@ -101,6 +101,20 @@ struct fault_ops {
 	 * the fault acts in no container.
 	 */
 	int (*target_container)(const struct fault *f, struct fault_target *t);
+	/*
+	 * Optional: the containers a fault over several (count, percent, all) acts in, one per
+	 * member still in it, for the core to watch each (agent/target_watch.c): *out is
+	 * malloc'd. 0, or -ENOENT when the fault is not over several containers.
+	 */
+	int (*target_members)(const struct fault *f, struct fault_target **out, size_t *n);
+	/*
+	 * With target_members: take the member in the container whose full id is id out of
+	 * the active fault (that container exited; the others keep the fault): what the fault
+	 * holds in its namespace removed and the journal record rewritten without it. Called
+	 * like revert (on a worker thread under the type's lane when revert_off_loop, the
+	 * fault busy meanwhile); never for the last member. 0 or -errno with err.
+	 */
+	int (*drop_member)(struct fault *f, const char *id, char *err, size_t size);
 	/* Release f->priv. */
 	void (*free_priv)(struct fault *f);
 	/*
@@ -176,10 +190,10 @@ struct fault {
 	void *priv;
 	pid_t peer_pid; /* the controller process that asked for it (protected from it) */
 	/*
-	 * An off-loop apply or revert in flight (core.c): while set, a worker thread owns priv,
-	 * undo and journal_spec, and the loop neither describes, reverts nor frees the fault.
-	 * A revert asked for during an apply (lease end, DELETE, shutdown) is kept in
-	 * revert_why and started as soon as the apply completes.
+	 * An off-loop apply, revert or member drop (fault_ops.drop_member) in flight: while
+	 * set, a worker thread owns priv, undo and journal_spec, and the loop neither
+	 * describes, reverts nor frees the fault. A revert asked for meanwhile (lease end,
+	 * DELETE, shutdown) is kept in revert_why and started as soon as that work completes.
 	 */
 	bool busy;
 	char *revert_why;

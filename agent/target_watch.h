@@ -6,6 +6,12 @@
  * container is looked for again every TARGET_FOLLOW_PERIOD_MS by the fault's own target
  * (same id, name or compose service) while the fault's window lasts, and the one that comes
  * back gets the fault again (fault.reapplied), at most TARGET_FOLLOW_MAX times.
+ *
+ * A fault over several containers (fault_ops.target_members: a network fault with count,
+ * percent or all) has each member's main process watched the same way. When one exits, that
+ * member is dropped (fault_ops.drop_member, on a worker thread under the type's lane, the
+ * fault busy meanwhile; fault.member_gone with "container" and "remaining"), and the fault
+ * stays on the others; when the last one exits, the fault ends as target_gone.
  */
 #ifndef FL_TARGET_WATCH_H
 #define FL_TARGET_WATCH_H
@@ -29,6 +35,13 @@ struct target_watch_hooks {
 	void (*end)(struct fault *f, const char *why);
 	/* Announce a fault event of this type ("fault.reapplied") with why as its reason. */
 	void (*event)(struct fault *f, const char *type, const char *why);
+	/* The same with more fields (extra, stolen): fault.member_gone. */
+	void (*member_event)(struct fault *f, const char *type, const char *why, json_t *extra);
+	/*
+	 * After a member drop ran off the loop (f->busy cleared): start the revert asked for
+	 * meanwhile, if any (f may be freed then), else bring the lease's deadline in again.
+	 */
+	void (*resume)(struct fault *f);
 	/*
 	 * Before applying again: 0, or -EBUSY with err when a fault applied meanwhile conflicts
 	 * with it (the experiment's conflict rule, as at the first apply).
@@ -56,7 +69,10 @@ void target_watch_free(struct target_watch *w);
 
 /*
  * For the fault's JSON and events: {"container", "desc", "pid", "netns", "follow_restarts",
- * "state": "running"|"gone"|"unwatched", "exited_at", "reapplied", "last_error"}.
+ * "state": "running"|"gone"|"unwatched", "exited_at", "reapplied", "last_error"}; over several
+ * containers {"follow_restarts": false, "state", "containers": N, "remaining": R, "members":
+ * [{"container", "desc", "pid", "netns", "state": "running"|"exiting"|"gone", "exited_at",
+ * "error"}]} ("exiting": exited, its removal under way or failed: see "error").
  */
 json_t *target_watch_json(const struct target_watch *w);
 

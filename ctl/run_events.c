@@ -5,8 +5,9 @@
  * misses whatever happened after it. So a run follows each agent's stream from before its
  * first apply until every applied fault's final event (fault.reverted, fault.completed,
  * fault.target_gone or fault.revert_failed) arrived, and reports those figures and times; a
- * fault on a container that exited and came back (fault.target_exited, fault.reapplied) gets
- * a line in the timeline for each.
+ * fault on a container that exited and came back (fault.target_exited, fault.reapplied), and
+ * one over several containers that lost one of them (fault.member_gone), gets a line in the
+ * timeline for each.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,7 +38,8 @@ static int final_state(const char *type)
 /* Events of a fault that follows its container's restarts: the fault goes on after them. */
 static bool restart_event(const char *type)
 {
-	return !strcmp(type, "fault.target_exited") || !strcmp(type, "fault.reapplied");
+	return !strcmp(type, "fault.target_exited") || !strcmp(type, "fault.reapplied") ||
+	       !strcmp(type, "fault.member_gone");
 }
 
 /*
@@ -57,7 +59,9 @@ static void record_restart(struct run *r, size_t agent, const json_t *ev, char *
 			continue;
 		snprintf(line, size, "%s: %s %s: %s", r->fleet.agents[agent].name,
 			 r->e->faults[rf->fault].name,
-			 strcmp(type, "fault.reapplied") ? "lost its container" : "applied again",
+			 !strcmp(type, "fault.reapplied")     ? "applied again"
+			 : !strcmp(type, "fault.member_gone") ? "lost one of its containers"
+							      : "lost its container",
 			 json_string_value(json_object_get(ev, "reason")) ?: "no reason given");
 		return;
 	}

@@ -223,11 +223,15 @@ static void net_target_check(struct exp_ctx *ctx, const struct enode *map, void 
 			    "'seed' chooses which of the containers a container target matches "
 			    "count or percent selects; it needs target.container with count or "
 			    "percent");
-	/* The agent watches one container for exits (agent/target_watch.c), not several. */
+	/*
+	 * The agent watches each of several containers for exits and drops the one that exits
+	 * (agent/target_watch.c), but gives a replica that comes back nothing.
+	 */
 	if (first && ctr && t->container && t->container->follow_restarts)
 		exp_err_key(ctx, map, first,
-			    "'%s' may select several containers, whose restarts are not followed: "
-			    "remove follow_restarts, or name one container",
+			    "'%s' may select several containers, whose restarts are not followed "
+			    "(one that exits is dropped from the fault): remove follow_restarts, or "
+			    "name one container",
 			    first);
 	if (!netns && !ctr && !exp_seen_present(o, seen, "interface")) {
 		size_t old = exp_path_key(ctx, "interface");

@@ -303,13 +303,32 @@ void netif_shaped_release(struct netif_shaped *s);
  */
 int netif_fault_target_container(const struct fault *f, struct fault_target *t);
 
+/*
+ * fault_ops.target_members of the rule-based types: the containers of a fault over several
+ * (one per member); -ENOENT for a fault in one namespace or over namespaces not containers'.
+ */
+int netif_fault_target_members(const struct fault *f, struct fault_target **out, size_t *n);
+
+/*
+ * fault_ops.drop_member of the rule-based types, under netif_lane: the member in container id
+ * taken out of the fault. Its rules are removed from its interface's program unless another
+ * member's interface runs the same program (a fault over several containers loads one for
+ * all: its rules stay, for the others), its requester exemption dropped, its interface
+ * released (the program detached there, the shared program's reference dropped), its
+ * namespace reference closed, and the journal record rewritten without it ("more_netns", or
+ * the first member's record replaced by the next one's) and synced. -ENOENT: no such
+ * member; -EBUSY: it is the last one.
+ */
+int netif_fault_drop_member(struct fault *f, const char *id, char *err, size_t size);
+
 /* fault_ops.free_priv of every network fault. */
 void netif_fault_free(struct fault *f);
 
 /*
  * The fault_ops members every rule-based network type (loss, corruption, duplication,
  * partition, dns) shares: its name, the capabilities, the clsact probe and the rule
- * lifecycle (revert, resolve, status, crash cleanup, lease renewal, free). Such a type's
+ * lifecycle (revert, resolve, status, crash cleanup, lease renewal, free, the watch of a
+ * fault over several containers: target_members, drop_member). Such a type's
  * table is {NETIF_RULE_OPS("network.x"), .validate = ..., .apply = ...}, plus
  * .target_container = netif_fault_target_container when it follows a container's restarts.
  * The shaping types (latency, bandwidth) probe, revert, describe and clean up differently.
@@ -321,7 +340,9 @@ void netif_fault_free(struct fault *f);
 	.probe = netif_probe, .revert = netif_fault_revert, .resolve = netif_fault_resolve, \
 	.describe = netif_fault_status, .cleanup = netif_fault_cleanup,                     \
 	.free_priv = netif_fault_free, .lease_renewed = netif_fault_lease_renewed,          \
-	.off_loop = true, .revert_off_loop = true, .lane = &netif_lane
+	.target_members = netif_fault_target_members,                                       \
+	.drop_member = netif_fault_drop_member, .off_loop = true, .revert_off_loop = true,  \
+	.lane = &netif_lane
 
 /*
  * The fault_ops members the shaping types (latency, bandwidth) share: name, capabilities,

@@ -63,6 +63,11 @@ int netif_ns_ifname(const struct netns_ref *ns, int ifindex, char name[IF_NAMESI
 /* Free a fault's members (their namespace references and ext), not their interfaces. */
 void netif_members_free(struct netif_fault *nf);
 
+/* ---- netif_rules.c ---- */
+
+/* Take one member's own rules out of its interface's program (idempotent). 0 or -errno, err. */
+int netif_member_remove_rules(struct netif_fault *nf, char *err, size_t size);
+
 /* ---- netif_exempt.c: exemptions ---- */
 
 /* Hold a flow exempt on the interface (one more reference when it is already). 0 or -errno. */

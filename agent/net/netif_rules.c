@@ -261,8 +261,7 @@ void netif_fault_lease_renewed(struct fault *f)
 	}
 }
 
-/* netif_fault_remove_rules() for one member. */
-static int remove_rules_in(struct netif_fault *nf, char *err, size_t size)
+int netif_member_remove_rules(struct netif_fault *nf, char *err, size_t size)
 {
 	int ret = 0;
 
@@ -291,7 +290,7 @@ int netif_fault_remove_rules(struct fault *f, char *err, size_t size)
 		if (netif_fault_program_peer(f->priv, nf))
 			nf->n_slots = 0;
 		else
-			ret = remove_rules_in(nf, err, size);
+			ret = netif_member_remove_rules(nf, err, size);
 	}
 	return ret;
 }

@@ -18,6 +18,11 @@
 #    leaves the second one in force and nothing in the other two, the second's revert
 #    nothing in container 1;
 #  - with count: 2 exactly two of the three namespaces get the filter;
+#  - each member is watched: podman stop of the first member (which holds the shared
+#    program's rules) during a fault on all three drops it (fault.member_gone with
+#    "remaining": 2, nothing left in its namespace, the journal record without it) while the
+#    other two keep losing packets (binomial checks); the last one's exit ends the fault as
+#    target_gone;
 #  - all or nothing: with a foreign filter at our priority and handle in the third namespace
 #    the apply fails naming that container, and the other two are left without anything;
 #  - SIGKILL of the agent while the fault is on all three: --cleanup reopens each journaled
@@ -177,6 +182,86 @@ for ((k = 1; k <= N; k++)); do has_filter "$k" && hit=$((hit + 1)); done
 fl_assert_eq "$hit" 2 "namespaces with a filter for count: 2"
 api DELETE "/v1/faults/$NL"
 fl_assert_eq "$HTTP_STATUS" 200 "revert count: 2 ($API_BODY)"
+
+# Members watched: a container that exits during a fault on all three is dropped from it
+# (fault.member_gone naming it, "remaining": 2; nothing of ours left in its namespace, the
+# journal record without it), and the other two keep losing packets; when the last one exits
+# the fault ends as target_gone (docs/containers.md, "Several containers").
+fl_events EVP "$dir/events.jsonl" 240
+wait_event() { # wait_event TYPE FAULT_ID [N]: the Nth (default 1st) such event, bounded 30 s
+	local i ev
+	for ((i = 0; i < 300; i++)); do
+		ev=$(jq -c --arg t "$1" --arg f "$2" 'select(.type == $t and .fault == $f)' \
+			"$dir/events.jsonl" 2>/dev/null | sed -n "${3:-1}p")
+		[ -n "$ev" ] && { echo "$ev"; return 0; }
+		sleep 0.1
+	done
+	fl_fail "no $1 event for fault $2 within 30 s: $(tail -5 "$dir/events.jsonl")"
+}
+stop_ctr() { timeout 60 "${PODMAN[@]}" stop -t 0 "$1" >/dev/null 2>&1 || fl_fail "podman stop $1"; }
+start_ctr() { timeout 60 "${PODMAN[@]}" start "$1" >/dev/null 2>&1 || fl_fail "podman start $1"; }
+record() { fl_journal_records "$state/journal" | jq -c --arg f "$1" 'select(.id == $f)'; }
+fault nlw ', "all": true'
+fl_assert_eq "$HTTP_STATUS" 201 "loss on all three, watched ($API_BODY)"
+NL=$(jq -r .fault.id <<<"$API_BODY")
+# The first member goes first (the status lists them in order): it holds the rules of the
+# program the three share, which must stay in force for the other two.
+A=0
+for ((k = 1; k <= N; k++)); do
+	[ "$(jq -r '.fault.status.containers[0].netns.inode' <<<"$API_BODY")" = "$(ino "$k")" ] && A=$k
+done
+[ "$A" != 0 ] || fl_fail "the first member is none of the three: $API_BODY"
+OTHERS=()
+for ((k = 1; k <= N; k++)); do [ "$k" = "$A" ] || OTHERS+=("$k"); done
+api GET "/v1/faults/$NL"
+fl_assert_eq "$(jq -r '.fault.container_watch | "\(.containers) \(.remaining) \([.members[].state] | unique | join(","))"' <<<"$API_BODY")" \
+	"3 3 running" "the three containers watched"
+fl_assert_eq "$(record "$NL" | jq -r '.undo.more_netns | length')" 2 "journaled members besides the first"
+IDA=$(ctr_id "${NAMES[A - 1]}")
+PIDA=$(ctr_main_pid "${NAMES[A - 1]}")
+stop_ctr "${NAMES[A - 1]}"
+ev=$(wait_event fault.member_gone "$NL")
+fl_assert_eq "$(jq -r '"\(.container) \(.remaining) \(.removed) \(.state)"' <<<"$ev")" "$IDA 2 true active" \
+	"fault.member_gone: container, remaining, removed, state ($ev)"
+grep -qF "container ${NAMES[A - 1]} (" <<<"$(jq -r .reason <<<"$ev")" || fl_fail "member_gone reason names no ${NAMES[A - 1]}: $ev"
+grep -qF "exited (main pid $PIDA)" <<<"$(jq -r .reason <<<"$ev")" || fl_fail "member_gone reason: $ev"
+! has_filter "$A" || fl_fail "a filter left in ${NAMES[A - 1]}'s namespace after its container exited"
+! has_clsact "$A" || fl_fail "clsact left in ${NAMES[A - 1]}'s namespace after its container exited"
+api GET "/v1/faults/$NL"
+fl_assert_eq "$(jq -r .fault.state <<<"$API_BODY")" active "the fault after one of its containers exited"
+fl_assert_eq "$(jq -r --arg i "$IDA" '.fault.container_watch | "\(.remaining) \(.members[] | select(.container == $i) | .state)"' <<<"$API_BODY")" \
+	"2 gone" "container_watch after ${NAMES[A - 1]} exited"
+fl_assert_eq "$(jq -r '.fault.status.containers | length' <<<"$API_BODY")" 2 "members in the status"
+rec=$(record "$NL")
+fl_assert_eq "$(jq -r '[.undo, .undo.more_netns[]?] | length' <<<"$rec")" 2 "members in the journal record ($rec)"
+fl_assert_eq "$(jq -r --arg i "$IDA" '[.undo.netns.container, .undo.more_netns[]?.netns.container] | map(select(. == $i)) | length' <<<"$rec")" 0 \
+	"records of ${NAMES[A - 1]} in the journal ($rec)"
+# The other two still lose about half of the replies: 400 pings each, Binomial(400, 0.5)
+# losses, checked at level 1e-6 shared by the two checks.
+for k in "${OTHERS[@]}"; do
+	got=$(pings "$k")
+	fl_check_loss "${NAMES[k - 1]} after ${NAMES[A - 1]} exited" 400 0.5 $((400 - got)) 1e-6 2
+done
+# The second one exits: dropped too; the last: the fault ends as target_gone, nothing left.
+B=${OTHERS[0]} C=${OTHERS[1]}
+stop_ctr "${NAMES[B - 1]}"
+ev=$(wait_event fault.member_gone "$NL" 2)
+fl_assert_eq "$(jq -r '"\(.remaining) \(.state)"' <<<"$ev")" "1 active" "the second fault.member_gone ($ev)"
+! has_clsact "$B" || fl_fail "clsact left in ${NAMES[B - 1]}'s namespace after its container exited"
+has_filter "$C" || fl_fail "${NAMES[C - 1]} lost its filter when ${NAMES[B - 1]} exited"
+got=$(pings "$C")
+fl_check_loss "${NAMES[C - 1]}, the last one" 400 0.5 $((400 - got)) 1e-6 1
+stop_ctr "${NAMES[C - 1]}"
+ev=$(wait_event fault.target_gone "$NL")
+grep -qF "every one of its 3 containers exited, the last container ${NAMES[C - 1]} (" <<<"$(jq -r .reason <<<"$ev")" ||
+	fl_fail "target_gone reason: $ev"
+fl_assert_eq "$(jq -r .state <<<"$ev")" reverted "state in fault.target_gone"
+for ((k = 1; k <= N; k++)); do ! has_clsact "$k" || fl_fail "clsact left in ${NAMES[k - 1]}'s namespace after target_gone"; done
+fl_assert_eq "$(record "$NL")" "" "journal record after target_gone"
+[ -z "$(jq -c --arg f "$NL" 'select(.type == "fault.reverted" and .fault == $f)' "$dir/events.jsonl")" ] ||
+	fl_fail "a fault.reverted event as well as fault.target_gone"
+for ((k = 1; k <= N; k++)); do start_ctr "${NAMES[k - 1]}"; done
+fl_log "a fault on all three: each container's exit dropped it from the fault, the last ended it as target_gone"
 
 # All or nothing: a filter of someone else's on the third namespace's interface, at the
 # priority and handle ours takes, fails the attach there; the other two are rolled back.

@@ -1326,7 +1326,8 @@ static void test_net_target_containers(void **state)
 		    "             cidrs: [10.9.0.0/24]}\n"
 		    "    params: {probability: 10%}\n",
 	       "t.yaml:12:64: faults[0].target.all: 'all' may select several containers, whose "
-	       "restarts are not followed: remove follow_restarts, or name one container\n");
+	       "restarts are not followed (one that exits is dropped from the fault): remove "
+	       "follow_restarts, or name one container\n");
 }
 
 /* seed fixes which containers count or percent choose; it needs a choice to make. */
