@@ -63,6 +63,12 @@ int netif_ns_ifname(const struct netns_ref *ns, int ifindex, char name[IF_NAMESI
 /* Free a fault's members (their namespace references and ext), not their interfaces. */
 void netif_members_free(struct netif_fault *nf);
 
+/* Release one member's interface (its rules out already). Idempotent. 0 or -errno, err. */
+int netif_detach_member(struct fault *f, struct netif_fault *nf, char *err, size_t size);
+
+/* "DESC: " before err when the member is in another namespace and err does not say so. */
+void netif_member_err(const struct netif_fault *m, char *err, size_t size);
+
 /* ---- netif_rules.c ---- */
 
 /* Take one member's own rules out of its interface's program (idempotent). 0 or -errno, err. */
