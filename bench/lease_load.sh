@@ -219,17 +219,17 @@ for ((round = 1; round <= ROUNDS && NETNS > 0; round++)); do
 	new_lease 600000
 	long=$LEASE
 	probe_start "$dir/probe.net"
-	t0=$(now_ms)
+	t0=$(fl_now_ms)
 	FL_API_TIMEOUT=$APPLY_MAX_S fl_api POST "/v1/leases/$long/faults" \
 		"{\"name\": \"wide\", \"type\": \"network.loss\", \"duration\": \"10m\", \"target\": {\"container\": {\"compose\": {\"project\": \"${FL_ID}p\", \"service\": \"web\"}}, \"all\": true, \"interface\": \"lo\", \"cidrs\": [\"10.84.0.0/16\"]}, \"params\": {\"probability\": \"50%\"}}"
-	t1=$(now_ms)
+	t1=$(fl_now_ms)
 	fl_assert_eq "$HTTP_STATUS" 201 "network.loss over $NETNS namespaces ($API_BODY)"
 	fid=$(jq -r .fault.id <<<"$API_BODY")
 	net_info+=("$(probe_stop "$dir/probe.net")") net_apply+=($((t1 - t0)))
-	t2=$(now_ms)
+	t2=$(fl_now_ms)
 	api DELETE "/v1/faults/$fid"
 	fl_assert_eq "$HTTP_STATUS" 200 "revert of the network.loss over $NETNS namespaces ($API_BODY)"
-	net_revert+=($(($(now_ms) - t2)))
+	net_revert+=($(($(fl_now_ms) - t2)))
 	api DELETE "/v1/leases/$long"
 	# Reference: the probe for as long, nothing in flight.
 	probe_start "$dir/probe.netref"
