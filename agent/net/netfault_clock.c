@@ -41,6 +41,8 @@ static int clock_sample(struct netfault *nf, uint64_t *j, uint64_t *ns)
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = sizeof(frame));
 	volatile struct netfault_config *cfg = &nf->c->skel->bss->cfg;
 
+	*j = 0;
+	*ns = 0;
 	if (bpf_prog_test_run_opts(bpf_program__fd(nf->c->skel->progs.netfault_clock), &opts))
 		return -errno;
 	*j = cfg->clock_j;
@@ -77,7 +79,7 @@ static uint64_t tick_choice(uint64_t lo, uint64_t hi)
  */
 static uint64_t tick_measure(struct netfault *nf)
 {
-	uint64_t j, ns, pj, pns, start, e0_j = 0, e0_lo = 0, e0_hi = 0;
+	uint64_t j = 0, ns = 0, pj = 0, pns = 0, start, e0_j = 0, e0_lo = 0, e0_hi = 0;
 	bool have_e0 = false;
 
 	if (clock_sample(nf, &pj, &pns))
@@ -128,7 +130,7 @@ static uint64_t tick_get(struct netfault *nf)
 void netfault_clock_sync(struct netfault *nf)
 {
 	struct netfault_config *cfg = &nf->c->skel->bss->cfg;
-	uint64_t tick = tick_get(nf), j, ns, base, j2, ns2, est;
+	uint64_t tick = tick_get(nf), j = 0, ns = 0, base, j2 = 0, ns2 = 0, est;
 	uint64_t ahead = (NETFAULT_COARSE_SLACK_NS + tick - 1) / (tick ? tick : 1) + 1;
 
 	if (!tick)
