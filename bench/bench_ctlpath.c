@@ -22,39 +22,13 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "client.h"
 
 extern char **environ;
 
 /* Pairs per round: the type's and the reference's rounds alternate, so drift hits both. */
 #define ROUND 10
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int by_value(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (0..1) of v[0..n), nearest rank; sorts v. */
-static double quantile(double *v, int n, double q)
-{
-	int k;
-
-	qsort(v, n, sizeof(*v), by_value);
-	k = (int)(q * n + 0.999999) - 1;
-	if (k < 0)
-		k = 0;
-	return v[k < n ? k : n - 1];
-}
 
 /* Spawn argv[0] (a path) with argv and wait for it: 0 when it exited 0. */
 static int run(char *const argv[])
@@ -152,7 +126,7 @@ static double pair_api(struct ctx *x, const struct kind *k)
 			 "\"target\": {\"interface\": \"%s\", %s}, \"params\": %s}",
 			 k->type, x->dev, k->target, k->params);
 	snprintf(path, sizeof(path), "/v1/leases/%s/faults", x->lease);
-	t0 = now_us();
+	t0 = bench_now_us();
 	e = call(x, "POST", path, body, 201, &resp);
 	if (e)
 		return e;
@@ -162,7 +136,7 @@ static double pair_api(struct ctx *x, const struct kind *k)
 	resp = NULL;
 	snprintf(path, sizeof(path), "/v1/faults/%s", fid);
 	e = call(x, "DELETE", path, NULL, 200, &resp);
-	t1 = now_us();
+	t1 = bench_now_us();
 	json_decref(resp);
 	return e ? e : t1 - t0;
 }
@@ -188,11 +162,11 @@ static double pair_ref(struct ctx *x, const struct kind *k, int netns)
 	snprintf(dev, sizeof(dev), "%s", x->dev);
 	snprintf(ns, sizeof(ns), "%s", x->ns);
 	snprintf(pid, sizeof(pid), "%d", x->pid);
-	t0 = now_us();
+	t0 = bench_now_us();
 	e = run(k->pause ? stop : add);
 	if (!e)
 		e = run(k->pause ? cont : del);
-	return e ? e : now_us() - t0;
+	return e ? e : bench_now_us() - t0;
 }
 
 int main(int argc, char **argv)
@@ -250,10 +224,12 @@ int main(int argc, char **argv)
 				if ((tc[j] = pair_ref(&x, k, 0)) < 0)
 					goto out;
 		}
-		printf("%s %.1f %.1f %.1f %.1f", k->type, quantile(api, n, 0.5),
-		       quantile(api, n, 0.9), quantile(ref, n, 0.5), quantile(ref, n, 0.9));
+		printf("%s %.1f %.1f %.1f %.1f", k->type, bench_quantile(api, n, 0.5),
+		       bench_quantile(api, n, 0.9), bench_quantile(ref, n, 0.5),
+		       bench_quantile(ref, n, 0.9));
 		if (!k->pause)
-			printf(" %.1f %.1f", quantile(tc, n, 0.5), quantile(tc, n, 0.9));
+			printf(" %.1f %.1f", bench_quantile(tc, n, 0.5),
+			       bench_quantile(tc, n, 0.9));
 		printf("\n");
 		fflush(stdout);
 	}

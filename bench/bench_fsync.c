@@ -17,32 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int by_value(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (0..1) of v[0..n), nearest rank; sorts v. */
-static double quantile(double *v, int n, double q)
-{
-	int k;
-
-	qsort(v, n, sizeof(*v), by_value);
-	k = (int)(q * n + 0.999999) - 1;
-	if (k < 0)
-		k = 0;
-	return v[k < n ? k : n - 1];
-}
+#include "bench_util.h"
 
 /* Append len bytes at *off and make them durable, as journal.c's wal_append() does. */
 static int append_sync(int fd, const char *buf, size_t len, off_t *off)
@@ -88,12 +63,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (int i = 0; !err && i < n; i++) {
-		double t0 = now_us();
+		double t0 = bench_now_us();
 
 		err = append_sync(fd, put, sizeof(put), &off);
 		if (!err)
 			err = append_sync(fd, del, sizeof(del), &off);
-		pair[i] = now_us() - t0;
+		pair[i] = bench_now_us() - t0;
 	}
 	close(fd);
 	unlink(path);
@@ -101,6 +76,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_fsync: %s: %s\n", path, strerror(-err));
 		return 1;
 	}
-	printf("fsync %.1f %.1f\n", quantile(pair, n, 0.5), quantile(pair, n, 0.9));
+	printf("fsync %.1f %.1f\n", bench_quantile(pair, n, 0.5), bench_quantile(pair, n, 0.9));
 	return 0;
 }

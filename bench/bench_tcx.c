@@ -34,38 +34,13 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "bench_util.h"
+
 /* enum bpf_attach_type values of kernel 6.6 (the uapi headers of Debian 12 stop at 43). */
 #define TCX_INGRESS 46
 #define TCX_EGRESS 47
 
 #define ROUND 5
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int by_value(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (0..1) of v[0..n), nearest rank; sorts v. */
-static double quantile(double *v, int n, double q)
-{
-	int k;
-
-	qsort(v, n, sizeof(*v), by_value);
-	k = (int)(q * n + 0.999999) - 1;
-	if (k < 0)
-		k = 0;
-	return v[k < n ? k : n - 1];
-}
 
 static int tcx_pair(int prog, int ifindex)
 {
@@ -153,26 +128,26 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; !err && i < n; i += ROUND) {
 		for (int j = i; !err && j < n && j < i + ROUND; j++) {
-			double t0 = now_us();
+			double t0 = bench_now_us();
 
 			err = clsact_pair(prog, ifindex, true);
-			ref[j] = now_us() - t0;
+			ref[j] = bench_now_us() - t0;
 		}
 		for (int j = i; !err && j < n && j < i + ROUND; j++) {
-			double t0 = now_us();
+			double t0 = bench_now_us();
 
 			err = tcx_pair(prog, ifindex);
-			tcx[j] = now_us() - t0;
+			tcx[j] = bench_now_us() - t0;
 		}
 		keep[0] = err ? -1 : bpf_link_create(other, ifindex, TCX_INGRESS, NULL);
 		keep[1] = err ? -1 : bpf_link_create(other, ifindex, TCX_EGRESS, NULL);
 		if ((keep[0] < 0 || keep[1] < 0) && !err)
 			err = -errno;
 		for (int j = i; !err && j < n && j < i + ROUND; j++) {
-			double t0 = now_us();
+			double t0 = bench_now_us();
 
 			err = tcx_pair(prog, ifindex);
-			kept[j] = now_us() - t0;
+			kept[j] = bench_now_us() - t0;
 		}
 		for (int k = 0; k < 2; k++)
 			if (keep[k] >= 0)
@@ -180,10 +155,10 @@ int main(int argc, char **argv)
 		if (!err)
 			err = bpf_tc_hook_create(&hook);
 		for (int j = i; !err && j < n && j < i + ROUND; j++) {
-			double t0 = now_us();
+			double t0 = bench_now_us();
 
 			err = clsact_pair(prog, ifindex, false);
-			filters[j] = now_us() - t0;
+			filters[j] = bench_now_us() - t0;
 		}
 		bpf_tc_hook_destroy(&hook);
 	}
@@ -191,10 +166,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_tcx: %s\n", strerror(-err));
 		return 1;
 	}
-	printf("tcx %.1f %.1f %.1f %.1f", quantile(tcx, n, 0.5), quantile(tcx, n, 0.9),
-	       quantile(ref, n, 0.5), quantile(ref, n, 0.9));
-	printf(" %.1f %.1f %.1f %.1f\n", quantile(kept, n, 0.5), quantile(kept, n, 0.9),
-	       quantile(filters, n, 0.5), quantile(filters, n, 0.9));
+	printf("tcx %.1f %.1f %.1f %.1f", bench_quantile(tcx, n, 0.5), bench_quantile(tcx, n, 0.9),
+	       bench_quantile(ref, n, 0.5), bench_quantile(ref, n, 0.9));
+	printf(" %.1f %.1f %.1f %.1f\n", bench_quantile(kept, n, 0.5), bench_quantile(kept, n, 0.9),
+	       bench_quantile(filters, n, 0.5), bench_quantile(filters, n, 0.9));
 	close(prog);
 	close(other);
 	return 0;

@@ -24,29 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_N 1000000L
-
-static long arg_long(const char *s, long lo, long hi)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < lo || v > hi) {
-		fprintf(stderr, "dns_rtt: '%s' is not a number in [%ld, %ld]\n", s, lo, hi);
-		exit(2);
-	}
-	return v;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* The query in wire format (header, QNAME, QTYPE, QCLASS IN): its length, or -1. */
 static int build_query(uint8_t *q, size_t size, const char *name, uint16_t qtype)
@@ -144,16 +124,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dns_rtt: type '%s' is not A or AAAA\n", argv[4]);
 		return 2;
 	}
-	n = arg_long(argv[5], 1, MAX_N);
-	warmup = arg_long(argv[6], 0, MAX_N);
-	timeout_ms = (int)arg_long(argv[7], 1, 60000);
+	n = bench_arg_long("dns_rtt", argv[5], 1, MAX_N);
+	warmup = bench_arg_long("dns_rtt", argv[6], 0, MAX_N);
+	timeout_ms = (int)bench_arg_long("dns_rtt", argv[7], 1, 60000);
 	if (inet_pton(AF_INET, argv[1], &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		ss.ss_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)arg_long(argv[2], 1, 65535));
+		((struct sockaddr_in *)&ss)->sin_port =
+			htons((uint16_t)bench_arg_long("dns_rtt", argv[2], 1, 65535));
 		sslen = sizeof(struct sockaddr_in);
 	} else if (inet_pton(AF_INET6, argv[1], &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
 		ss.ss_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)arg_long(argv[2], 1, 65535));
+		((struct sockaddr_in6 *)&ss)->sin6_port =
+			htons((uint16_t)bench_arg_long("dns_rtt", argv[2], 1, 65535));
 		sslen = sizeof(struct sockaddr_in6);
 	} else {
 		fprintf(stderr, "dns_rtt: '%s' is not an IP address\n", argv[1]);
@@ -176,7 +158,7 @@ int main(int argc, char **argv)
 
 		q[0] = id >> 8;
 		q[1] = id & 0xff;
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		if (send(fd, q, (size_t)qlen, 0) != qlen) {
 			perror("dns_rtt: send");
 			return 1;
@@ -185,7 +167,7 @@ int main(int argc, char **argv)
 		/* Answers to earlier queries that timed out may still come: skip other ids. */
 		for (;;) {
 			struct pollfd pfd = {.fd = fd, .events = POLLIN};
-			int64_t left = deadline - now_ns();
+			int64_t left = deadline - bench_now_ns();
 			int r;
 
 			if (left <= 0)
@@ -198,7 +180,7 @@ int main(int argc, char **argv)
 			if (r <= 0)
 				continue;
 			got = recv(fd, a, sizeof(a), 0);
-			t1 = now_ns();
+			t1 = bench_now_ns();
 			if (got >= 12 && a[0] == q[0] && a[1] == q[1])
 				break;
 			got = -1;

@@ -23,29 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_N 10000000L
-
-static long arg_long(const char *s, long lo, long hi)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < lo || v > hi) {
-		fprintf(stderr, "udp_seq: '%s' is not a number in [%ld, %ld]\n", s, lo, hi);
-		exit(2);
-	}
-	return v;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int do_recv(int port, long n, int idle_ms)
 {
@@ -104,7 +84,7 @@ static int do_send(const char *addr, int port, long n, long pps)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	uint8_t pkt[64] = { 0 };
-	int64_t t0 = now_ns(), gap = 1000000000 / pps;
+	int64_t t0 = bench_now_ns(), gap = 1000000000 / pps;
 	long send_errors = 0;
 
 	if (fd < 0 || inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
@@ -113,7 +93,7 @@ static int do_send(const char *addr, int port, long n, long pps)
 	}
 	for (long i = 0; i < n; i++) {
 		uint32_t seq = htonl((uint32_t)i);
-		int64_t due = t0 + i * gap, wait = due - now_ns();
+		int64_t due = t0 + i * gap, wait = due - bench_now_ns();
 
 		if (wait > 0) {
 			struct timespec ts = { wait / 1000000000, wait % 1000000000 };
@@ -142,11 +122,13 @@ static int do_send(const char *addr, int port, long n, long pps)
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "recv"))
-		return do_recv((int)arg_long(argv[2], 1, 65535), arg_long(argv[3], 1, MAX_N),
-			       (int)arg_long(argv[4], 1, 60000));
+		return do_recv((int)bench_arg_long("udp_seq", argv[2], 1, 65535),
+			       bench_arg_long("udp_seq", argv[3], 1, MAX_N),
+			       (int)bench_arg_long("udp_seq", argv[4], 1, 60000));
 	if (argc == 6 && !strcmp(argv[1], "send"))
-		return do_send(argv[2], (int)arg_long(argv[3], 1, 65535),
-			       arg_long(argv[4], 1, MAX_N), arg_long(argv[5], 1, 1000000));
+		return do_send(argv[2], (int)bench_arg_long("udp_seq", argv[3], 1, 65535),
+			       bench_arg_long("udp_seq", argv[4], 1, MAX_N),
+			       bench_arg_long("udp_seq", argv[5], 1, 1000000));
 	fprintf(stderr, "usage: udp_seq recv PORT N IDLE_MS | udp_seq send ADDR PORT N PPS\n");
 	return 2;
 }
